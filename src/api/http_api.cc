@@ -1,0 +1,462 @@
+#include "api/http_api.h"
+
+#include <httplib.h>
+
+#include <charconv>
+
+#include <fmt/format.h>
+
+#include "api/json_model.h"
+#include "api/openapi.h"
+#include "base/log.h"
+
+namespace georep {
+
+int HttpStatusFor(StatusCode code) {
+  switch (code) {
+    case StatusCode::kOk: return 200;
+    case StatusCode::kInvalidArgument: return 400;
+    case StatusCode::kUnauthenticated: return 401;
+    case StatusCode::kPermissionDenied: return 403;
+    case StatusCode::kNotFound: return 404;
+    case StatusCode::kAlreadyExists: return 409;
+    case StatusCode::kFailedPrecondition: return 409;
+    case StatusCode::kUnavailable: return 503;
+    case StatusCode::kIOError:
+    case StatusCode::kCorruption:
+    case StatusCode::kInternal: return 500;
+  }
+  return 500;
+}
+
+namespace {
+
+using httplib::Request;
+using httplib::Response;
+
+void SendJson(Response& res, int status, const Json& body) {
+  res.status = status;
+  res.set_content(body.dump(), "application/json");
+}
+
+void SendError(Response& res, const Status& st) {
+  res.status = HttpStatusFor(st.code());
+  if (st.code() == StatusCode::kUnauthenticated)
+    res.set_header("WWW-Authenticate", "Bearer realm=\"georep\"");
+  Json body = {{"error", {{"code", StatusCodeName(st.code())}, {"message", st.message()}}}};
+  res.set_content(body.dump(), "application/json");
+}
+
+template <typename T>
+void SendResult(Response& res, const Result<T>& r, int ok_status = 200) {
+  if (!r.ok()) return SendError(res, r.status());
+  SendJson(res, ok_status, ToJson(*r));
+}
+
+template <typename T>
+void SendList(Response& res, const Result<std::vector<T>>& r) {
+  if (!r.ok()) return SendError(res, r.status());
+  Json arr = Json::array();
+  for (const auto& x : *r) arr.push_back(ToJson(x));
+  SendJson(res, 200, {{"items", arr}});
+}
+
+void SendStatus(Response& res, const Status& st) {
+  if (!st.ok()) return SendError(res, st);
+  res.status = 204;
+}
+
+bool QueryFlag(const Request& req, const char* name) {
+  if (!req.has_param(name)) return false;
+  std::string v = req.get_param_value(name);
+  return v.empty() || v == "true" || v == "1" || v == "yes";
+}
+
+Result<int64_t> QueryInt(const Request& req, const char* name, int64_t fallback) {
+  if (!req.has_param(name)) return fallback;
+  std::string v = req.get_param_value(name);
+  int64_t n = 0;
+  auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (v.empty() || ec != std::errc() || end != v.data() + v.size() || n < 0) {
+    return Status::InvalidArgument(fmt::format("query parameter '{}' must be a whole number", name));
+  }
+  return n;
+}
+
+std::string BearerToken(const Request& req) {
+  std::string h = req.get_header_value("Authorization");
+  constexpr std::string_view kPrefix = "Bearer ";
+  if (h.size() > kPrefix.size() && h.compare(0, kPrefix.size(), kPrefix) == 0)
+    return h.substr(kPrefix.size());
+  return "";
+}
+
+}  // namespace
+
+HttpApi::HttpApi(Operations& ops, Authenticator& auth, Clock& clock, HttpApiOptions options)
+    : ops_(ops), auth_(auth), clock_(clock), options_(std::move(options)) {
+  if (!options_.tls_cert.empty()) {
+    server_ = std::make_unique<httplib::SSLServer>(options_.tls_cert.c_str(),
+                                                   options_.tls_key.c_str());
+  } else {
+    server_ = std::make_unique<httplib::Server>();
+  }
+  Routes();
+}
+
+HttpApi::~HttpApi() = default;
+
+Result<int> HttpApi::Bind() {
+  if (!server_->is_valid()) {
+    return Status::InvalidArgument(
+        "cannot start TLS: the certificate or key could not be loaded");
+  }
+  int port;
+  if (options_.listen_port == 0) {
+    port = server_->bind_to_any_port(options_.listen_host);
+  } else {
+    port = server_->bind_to_port(options_.listen_host, options_.listen_port)
+               ? options_.listen_port
+               : -1;
+  }
+  if (port <= 0) {
+    return Status::Unavailable(fmt::format("cannot listen on {}:{} (in use, or not an address "
+                                           "of this machine)",
+                                           options_.listen_host, options_.listen_port));
+  }
+  return port;
+}
+
+Status HttpApi::Serve() {
+  if (!server_->listen_after_bind()) return Status::Unavailable("the HTTP server stopped with an error");
+  return Status::Ok();
+}
+
+void HttpApi::Stop() { server_->stop(); }
+
+void HttpApi::Routes() {
+  httplib::Server& s = *server_;
+  // SO_REUSEADDR only: httplib's default also sets SO_REUSEPORT, which would let a second
+  // process bind the same port and take half of the engine's connections.
+  s.set_socket_options([](int sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
+  s.set_payload_max_length(options_.max_body_bytes);
+  s.set_read_timeout(30, 0);
+  s.set_write_timeout(30, 0);
+  s.set_keep_alive_max_count(100);
+
+  s.set_logger([](const Request& req, const Response& res) {
+    // Query strings are not logged: they are short here, but nothing secret should ever be
+    // one step from a log line.
+    spdlog::info("msg=request method={} path={} status={} remote={}", req.method,
+                 LogValue(req.path), res.status, req.remote_addr);
+  });
+  s.set_exception_handler([](const Request&, Response& res, std::exception_ptr ep) {
+    std::string what = "unexpected error";
+    try {
+      std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    spdlog::error("msg=\"handler threw\" error={}", LogValue(what));
+    SendError(res, Status::Internal("internal error; see the engine's log"));
+  });
+  s.set_error_handler([](const Request& req, Response& res) {
+    if (!res.body.empty()) return;
+    if (res.status == 404) {
+      SendError(res, Status::NotFound(fmt::format("no such endpoint: {} {}", req.method,
+                                                  req.path.substr(0, 200))));
+    } else if (res.status == 413) {
+      res.set_content(R"({"error":{"code":"invalid_argument","message":"request body too large"}})",
+                      "application/json");
+    } else if (res.status == 400) {
+      res.set_content(R"({"error":{"code":"invalid_argument","message":"malformed request"}})",
+                      "application/json");
+    }
+  });
+
+  // Wraps a handler so that it runs only for an authenticated user.
+  using Authed = std::function<void(const Request&, Response&, const User&, const Actor&)>;
+  auto authed = [this](Authed h) {
+    return [this, h = std::move(h)](const Request& req, Response& res) {
+      std::string token = BearerToken(req);
+      if (token.empty()) {
+        return SendError(res, Status::Unauthenticated(
+                                  "authentication required: send 'Authorization: Bearer <token>' "
+                                  "(POST /api/v1/auth/login gives a token)"));
+      }
+      auto user = auth_.Authenticate(token);
+      if (!user.ok()) return SendError(res, user.status());
+      h(req, res, *user, Actor{user->name, user->admin});
+    };
+  };
+  auto with_body = [](const Request& req, Response& res, auto fn) {
+    auto j = ParseBody(req.body);
+    if (!j.ok()) return SendError(res, j.status());
+    fn(*j);
+  };
+
+  const std::string v1 = "/api/v1";
+  const std::string id = "([^/]+)";
+
+  // --- public
+  s.Get(v1 + "/health", [this](const Request&, Response& res) {
+    SendJson(res, 200, {{"status", "ok"}, {"version", options_.version}});
+  });
+  s.Get(v1 + "/openapi.json", [this](const Request&, Response& res) {
+    SendJson(res, 200, OpenApiDocument(options_.version));
+  });
+  s.Post(v1 + "/auth/login", [this, with_body](const Request& req, Response& res) {
+    with_body(req, res, [&](const Json& j) {
+      JsonFields f(j);
+      Status known = f.OnlyKnown({"username", "password", "token_name", "ttl_seconds"});
+      if (!known.ok()) return SendError(res, known);
+      auto user = f.Str("username", true);
+      auto pw = f.Str("password", true);
+      auto name = f.Str("token_name", false, "login");
+      auto ttl = f.Int("ttl_seconds", 30 * 24 * 3600);
+      for (const Status* st : {&user.status(), &pw.status(), &name.status(), &ttl.status()})
+        if (!st->ok()) return SendError(res, *st);
+      auto issued = auth_.Login(*user, *pw, *name, *ttl);
+      if (!issued.ok()) return SendError(res, issued.status());
+      SendJson(res, 200,
+               {{"token", issued->secret},
+                {"token_id", issued->token.id},
+                {"expires_at", issued->token.expires_at == 0
+                                   ? Json(nullptr)
+                                   : Json(FormatIsoMillis(issued->token.expires_at))},
+                {"username", *user}});
+    });
+  });
+
+  // --- the caller and their tokens
+  s.Get(v1 + "/me", authed([](const Request&, Response& res, const User& u, const Actor&) {
+          SendJson(res, 200, ToJson(u));
+        }));
+  s.Get(v1 + "/tokens", authed([this](const Request&, Response& res, const User& u, const Actor&) {
+          SendList(res, ops_.ListTokens(u));
+        }));
+  s.Post(v1 + "/tokens", authed([this, with_body](const Request& req, Response& res, const User& u,
+                                                  const Actor&) {
+           with_body(req, res, [&](const Json& j) {
+             JsonFields f(j);
+             Status known = f.OnlyKnown({"name", "ttl_seconds"});
+             if (!known.ok()) return SendError(res, known);
+             auto name = f.Str("name", true);
+             if (!name.ok()) return SendError(res, name.status());
+             auto ttl = f.Int("ttl_seconds", 0);
+             if (!ttl.ok()) return SendError(res, ttl.status());
+             auto issued = auth_.IssueToken(u, *name, *ttl);
+             if (!issued.ok()) return SendError(res, issued.status());
+             Json out = ToJson(issued->token);
+             out["token"] = issued->secret;
+             SendJson(res, 201, out);
+           });
+         }));
+  s.Delete(v1 + "/tokens/" + id, authed([this](const Request& req, Response& res, const User& u,
+                                               const Actor& a) {
+             SendStatus(res, ops_.RevokeToken(a, u, req.matches[1]));
+           }));
+
+  // --- users
+  s.Get(v1 + "/users", authed([this](const Request&, Response& res, const User&, const Actor& a) {
+          SendList(res, ops_.ListUsers(a));
+        }));
+  s.Post(v1 + "/users", authed([this, with_body](const Request& req, Response& res, const User&,
+                                                 const Actor& a) {
+           with_body(req, res, [&](const Json& j) {
+             JsonFields f(j);
+             Status known = f.OnlyKnown({"name", "password", "admin"});
+             if (!known.ok()) return SendError(res, known);
+             auto name = f.Str("name", true);
+             auto pw = f.Str("password", true);
+             auto admin = f.Bool("admin", false);
+             for (const Status* st : {&name.status(), &pw.status(), &admin.status()})
+               if (!st->ok()) return SendError(res, *st);
+             SendResult(res, ops_.CreateUser(a, *name, *pw, *admin), 201);
+           });
+         }));
+  s.Delete(v1 + "/users/" + id,
+           authed([this](const Request& req, Response& res, const User&, const Actor& a) {
+             SendStatus(res, ops_.DeleteUser(a, req.matches[1]));
+           }));
+  s.Put(v1 + "/users/" + id + "/password",
+        authed([this, with_body](const Request& req, Response& res, const User&, const Actor& a) {
+          with_body(req, res, [&](const Json& j) {
+            JsonFields f(j);
+            Status known = f.OnlyKnown({"password"});
+            if (!known.ok()) return SendError(res, known);
+            auto pw = f.Str("password", true);
+            if (!pw.ok()) return SendError(res, pw.status());
+            SendStatus(res, ops_.SetPassword(a, req.matches[1], *pw));
+          });
+        }));
+
+  // --- clusters
+  s.Get(v1 + "/clusters", authed([this](const Request&, Response& res, const User&, const Actor&) {
+          SendList(res, ops_.ListClusters());
+        }));
+  s.Post(v1 + "/clusters", authed([this, with_body](const Request& req, Response& res, const User&,
+                                                    const Actor& a) {
+           with_body(req, res, [&](const Json& j) {
+             auto spec = ClusterSpecFrom(j);
+             if (!spec.ok()) return SendError(res, spec.status());
+             SendResult(res, ops_.CreateCluster(a, *spec), 201);
+           });
+         }));
+  s.Get(v1 + "/clusters/" + id,
+        authed([this](const Request& req, Response& res, const User&, const Actor&) {
+          SendResult(res, ops_.GetCluster(req.matches[1]));
+        }));
+  s.Delete(v1 + "/clusters/" + id,
+           authed([this](const Request& req, Response& res, const User&, const Actor& a) {
+             SendStatus(res, ops_.DeleteCluster(a, req.matches[1]));
+           }));
+
+  // --- hosts
+  s.Get(v1 + "/clusters/" + id + "/hosts",
+        authed([this](const Request& req, Response& res, const User&, const Actor&) {
+          SendList(res, ops_.ListHosts(req.matches[1]));
+        }));
+  s.Post(v1 + "/clusters/" + id + "/hosts",
+         authed([this, with_body](const Request& req, Response& res, const User&, const Actor& a) {
+           with_body(req, res, [&](const Json& j) {
+             auto spec = HostSpecFrom(j, req.matches[1]);
+             if (!spec.ok()) return SendError(res, spec.status());
+             SendResult(res, ops_.AddHost(a, *spec), 201);
+           });
+         }));
+  s.Get(v1 + "/hosts/" + id,
+        authed([this](const Request& req, Response& res, const User&, const Actor&) {
+          SendResult(res, ops_.GetHost(req.matches[1]));
+        }));
+  s.Delete(v1 + "/hosts/" + id,
+           authed([this](const Request& req, Response& res, const User&, const Actor& a) {
+             SendStatus(res, ops_.RemoveHost(a, req.matches[1]));
+           }));
+
+  // --- volumes
+  s.Get(v1 + "/volumes", authed([this](const Request&, Response& res, const User&, const Actor&) {
+          SendList(res, ops_.ListVolumes(""));
+        }));
+  s.Get(v1 + "/clusters/" + id + "/volumes",
+        authed([this](const Request& req, Response& res, const User&, const Actor&) {
+          SendList(res, ops_.ListVolumes(req.matches[1]));
+        }));
+  s.Post(v1 + "/clusters/" + id + "/volumes",
+         authed([this, with_body](const Request& req, Response& res, const User&, const Actor& a) {
+           with_body(req, res, [&](const Json& j) {
+             auto spec = VolumeSpecFrom(j, req.matches[1]);
+             if (!spec.ok()) return SendError(res, spec.status());
+             SendResult(res, ops_.AddVolume(a, *spec), 201);
+           });
+         }));
+  s.Get(v1 + "/volumes/" + id,
+        authed([this](const Request& req, Response& res, const User&, const Actor&) {
+          SendResult(res, ops_.GetVolume(req.matches[1]));
+        }));
+  s.Delete(v1 + "/volumes/" + id,
+           authed([this](const Request& req, Response& res, const User&, const Actor& a) {
+             SendStatus(res, ops_.RemoveVolume(a, req.matches[1]));
+           }));
+
+  // --- destinations
+  s.Get(v1 + "/clusters/" + id + "/destinations",
+        authed([this](const Request& req, Response& res, const User&, const Actor&) {
+          SendList(res, ops_.ListDestinations(req.matches[1]));
+        }));
+  s.Post(v1 + "/clusters/" + id + "/destinations",
+         authed([this, with_body](const Request& req, Response& res, const User&, const Actor& a) {
+           with_body(req, res, [&](const Json& j) {
+             auto spec = DestinationSpecFrom(j, req.matches[1]);
+             if (!spec.ok()) return SendError(res, spec.status());
+             SendResult(res, ops_.CreateDestination(a, *spec), 201);
+           });
+         }));
+  s.Get(v1 + "/destinations/" + id,
+        authed([this](const Request& req, Response& res, const User&, const Actor&) {
+          SendResult(res, ops_.GetDestination(req.matches[1]));
+        }));
+  s.Delete(v1 + "/destinations/" + id,
+           authed([this](const Request& req, Response& res, const User&, const Actor& a) {
+             SendStatus(res, ops_.RemoveDestination(a, req.matches[1], QueryFlag(req, "force")));
+           }));
+
+  // --- sessions
+  s.Get(v1 + "/sessions", authed([this](const Request& req, Response& res, const User&,
+                                        const Actor&) {
+          SessionFilter f;
+          if (req.has_param("volume_id")) f.source_volume_id = req.get_param_value("volume_id");
+          if (req.has_param("destination_id"))
+            f.destination_id = req.get_param_value("destination_id");
+          SendList(res, ops_.ListSessions(f));
+        }));
+  s.Get(v1 + "/volumes/" + id + "/sessions",
+        authed([this](const Request& req, Response& res, const User&, const Actor&) {
+          SendList(res, ops_.ListSessions({req.matches[1], ""}));
+        }));
+  s.Get(v1 + "/destinations/" + id + "/sessions",
+        authed([this](const Request& req, Response& res, const User&, const Actor&) {
+          SendList(res, ops_.ListSessions({"", req.matches[1]}));
+        }));
+  s.Post(v1 + "/sessions", authed([this, with_body](const Request& req, Response& res, const User&,
+                                                    const Actor& a) {
+           with_body(req, res, [&](const Json& j) {
+             auto spec = SessionSpecFrom(j);
+             if (!spec.ok()) return SendError(res, spec.status());
+             SendResult(res, ops_.CreateSession(a, *spec), 201);
+           });
+         }));
+  s.Get(v1 + "/sessions/" + id,
+        authed([this](const Request& req, Response& res, const User&, const Actor&) {
+          SendResult(res, ops_.GetSession(req.matches[1]));
+        }));
+  s.Delete(v1 + "/sessions/" + id,
+           authed([this](const Request& req, Response& res, const User&, const Actor& a) {
+             SendStatus(res, ops_.RemoveSession(a, req.matches[1], QueryFlag(req, "force")));
+           }));
+
+  // --- session config
+  s.Get(v1 + "/sessions/" + id + "/config",
+        authed([this](const Request& req, Response& res, const User&, const Actor&) {
+          SendList(res, ops_.GetConfig(req.matches[1]));
+        }));
+  s.Put(v1 + "/sessions/" + id + "/config/" + id,
+        authed([this, with_body](const Request& req, Response& res, const User&, const Actor& a) {
+          with_body(req, res, [&](const Json& j) {
+            JsonFields f(j);
+            Status known = f.OnlyKnown({"value"});
+            if (!known.ok()) return SendError(res, known);
+            auto value = f.Str("value", true);
+            if (!value.ok()) return SendError(res, value.status());
+            SendResult(res, ops_.SetConfig(a, req.matches[1], req.matches[2], *value));
+          });
+        }));
+  s.Delete(v1 + "/sessions/" + id + "/config/" + id,
+           authed([this](const Request& req, Response& res, const User&, const Actor& a) {
+             SendStatus(res, ops_.ResetConfig(a, req.matches[1], req.matches[2]));
+           }));
+
+  // --- events
+  s.Get(v1 + "/events", authed([this](const Request& req, Response& res, const User&,
+                                      const Actor&) {
+          EventFilter f;
+          auto after = QueryInt(req, "after_id", 0);
+          auto limit = QueryInt(req, "limit", 100);
+          if (!after.ok()) return SendError(res, after.status());
+          if (!limit.ok()) return SendError(res, limit.status());
+          f.after_id = *after;
+          f.limit = static_cast<int>(std::min<int64_t>(*limit, 1000));
+          f.object_type = req.get_param_value("object_type");
+          f.object_id = req.get_param_value("object_id");
+          f.action_prefix = req.get_param_value("action");
+          SendList(res, ops_.ListEvents(f));
+        }));
+
+  if (!options_.web_root.empty()) s.set_mount_point("/", options_.web_root);
+}
+
+}  // namespace georep

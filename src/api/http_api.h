@@ -1,0 +1,63 @@
+// HttpApi: the REST API under /api/v1 (JSON in and out), served with cpp-httplib.
+//
+// Every endpoint but GET /api/v1/health, GET /api/v1/openapi.json and POST /api/v1/auth/login
+// needs "Authorization: Bearer <token>". Errors are {"error": {"code", "message"}} with the
+// HTTP status that fits (400 bad input, 401, 403, 404, 409 conflict/state, 413, 503).
+// Handlers call Operations only; this file holds no business rules.
+//
+// Thread-safety: handlers run on httplib's worker threads; Operations and Authenticator are
+// thread-safe.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "auth/authenticator.h"
+#include "base/clock.h"
+#include "base/status.h"
+#include "engine/operations.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace georep {
+
+struct HttpApiOptions {
+  std::string listen_host = "127.0.0.1";
+  int listen_port = 8470;  // 0: any free port
+  std::string tls_cert;    // PEM files; both empty: plain HTTP
+  std::string tls_key;
+  size_t max_body_bytes = 1 << 20;
+  std::string version = "0.0.0";
+  std::string web_root;  // directory of the web console's built assets; empty: none
+};
+
+class HttpApi {
+ public:
+  HttpApi(Operations& ops, Authenticator& auth, Clock& clock, HttpApiOptions options);
+  ~HttpApi();
+  HttpApi(const HttpApi&) = delete;
+  HttpApi& operator=(const HttpApi&) = delete;
+
+  // Binds the listening socket; returns the bound port.
+  Result<int> Bind();
+  // Serves until Stop(); call after Bind().
+  Status Serve();
+  // Stops accepting and returns from Serve() once in-flight requests finish. Thread-safe.
+  void Stop();
+
+ private:
+  void Routes();
+
+  Operations& ops_;
+  Authenticator& auth_;
+  Clock& clock_;
+  HttpApiOptions options_;
+  std::unique_ptr<httplib::Server> server_;
+};
+
+// The HTTP status for a Status code.
+int HttpStatusFor(StatusCode code);
+
+}  // namespace georep

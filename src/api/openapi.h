@@ -1,0 +1,12 @@
+// The OpenAPI 3 description of the REST API, served at GET /api/v1/openapi.json.
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace georep {
+
+nlohmann::json OpenApiDocument(const std::string& version);
+
+}  // namespace georep

@@ -1,0 +1,28 @@
+#include "base/clock.h"
+
+#include <ctime>
+
+#include <fmt/format.h>
+
+namespace georep {
+
+int64_t SystemClock::NowMillis() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+int64_t SystemClock::MonotonicMillis() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+}
+
+std::string FormatIsoMillis(int64_t epoch_millis) {
+  if (epoch_millis == 0) return "";
+  time_t secs = static_cast<time_t>(epoch_millis / 1000);
+  struct tm tm {};
+  gmtime_r(&secs, &tm);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1,
+                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, epoch_millis % 1000);
+}
+
+}  // namespace georep

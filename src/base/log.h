@@ -1,0 +1,19 @@
+// Logging: spdlog to stderr, one line per record in logfmt ("ts=... level=info msg=...
+// key=value"), so that journald and log shippers can parse it. Secrets (passwords, tokens,
+// database passwords) are never passed to the logger; callers redact first.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include <spdlog/spdlog.h>
+
+namespace georep {
+
+// level: "debug", "info", "warning", "error".
+void InitLogging(std::string_view level);
+
+// Quotes a value for logfmt when it holds spaces, quotes or '='.
+std::string LogValue(std::string_view v);
+
+}  // namespace georep

@@ -1,0 +1,598 @@
+#include "engine/operations.h"
+
+#include <fmt/format.h>
+
+#include "auth/credentials.h"
+#include "model/aggregate_status.h"
+#include "model/names.h"
+#include "model/validation.h"
+
+namespace georep {
+namespace {
+
+// Reads inside one transaction and hands back the value.
+template <typename T, typename Fn>
+Result<T> Read(Store& store, Fn fn) {
+  Result<T> out = Status::Internal("not read");
+  Status st = store.Transaction([&](StoreTx& tx) -> Status {
+    out = fn(tx);
+    return out.ok() ? Status::Ok() : out.status();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+Status RequireAdmin(const Actor& a) {
+  if (!a.admin) return Status::PermissionDenied("only administrators may do this");
+  return Status::Ok();
+}
+
+// Which replica/disperse set the brick at `position` belongs to.
+int SetIndexOf(const Volume& v, size_t position) {
+  int width = v.disperse_count > 0 ? v.disperse_count : std::max(1, v.replica_count);
+  return static_cast<int>(position) / width;
+}
+
+Status ValidateVolumeSpec(const VolumeSpec& s) {
+  GEOREP_RETURN_IF_ERROR(ValidateVolumeName("volume name", s.name));
+  if (s.replica_count < 1 || s.replica_count > 16)
+    return Status::InvalidArgument("replica count must be 1-16");
+  if (s.disperse_count < 0 || s.disperse_count > 64)
+    return Status::InvalidArgument("disperse count must be 0-64");
+  if (s.kind == VolumeKind::kDirectory) {
+    if (s.bricks.size() != 1)
+      return Status::InvalidArgument("a directory volume has exactly one host and path");
+    if (s.replica_count != 1 || s.disperse_count != 0)
+      return Status::InvalidArgument("a directory volume has no replica or disperse sets");
+  }
+  if (s.bricks.empty()) return Status::InvalidArgument("a volume needs at least one brick");
+  if (s.bricks.size() > 1024) return Status::InvalidArgument("a volume has at most 1024 bricks");
+  int width = s.disperse_count > 0 ? s.disperse_count : s.replica_count;
+  if (s.bricks.size() % static_cast<size_t>(width) != 0) {
+    return Status::InvalidArgument(fmt::format(
+        "{} bricks cannot be split in sets of {}", s.bricks.size(), width));
+  }
+  for (const auto& b : s.bricks) {
+    if (b.host_id.empty()) return Status::InvalidArgument("every brick needs a host");
+    GEOREP_RETURN_IF_ERROR(ValidateAbsolutePath("brick path", b.path));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- audit
+
+Status Operations::RecordFailure(const Actor& a, std::string_view action,
+                                 std::string_view object_type, const std::string& object_id,
+                                 const Status& why) {
+  return store_.Transaction([&](StoreTx& tx) -> Status {
+    auto ev = tx.AppendEvent(Event{0, clock_.NowMillis(), a.name, std::string(action),
+                                   std::string(object_type), object_id, "failed",
+                                   why.message()});
+    return ev.ok() ? Status::Ok() : ev.status();
+  });
+}
+
+Status Operations::Audited(const Actor& a, std::string_view action, std::string_view object_type,
+                           std::string& object_id, std::string& message,
+                           const std::function<Status(StoreTx&)>& body) {
+  Status st = store_.Transaction([&](StoreTx& tx) -> Status {
+    GEOREP_RETURN_IF_ERROR(body(tx));
+    auto ev = tx.AppendEvent(Event{0, clock_.NowMillis(), a.name, std::string(action),
+                                   std::string(object_type), object_id, "ok", message});
+    return ev.ok() ? Status::Ok() : ev.status();
+  });
+  if (!st.ok()) {
+    // The operation's own error is what the caller sees; an audit write failure is logged by
+    // the store's caller only through the returned status of the operation.
+    (void)RecordFailure(a, action, object_type, object_id, st);
+  }
+  return st;
+}
+
+// ---------------------------------------------------------------- clusters
+
+Result<Cluster> Operations::CreateCluster(const Actor& a, const ClusterSpec& spec) {
+  Cluster c{random_.NewUuid(), spec.name, spec.description, clock_.NowMillis()};
+  Status valid = ValidateObjectName("cluster name", spec.name);
+  if (valid.ok() && spec.description.size() > 1024)
+    valid = Status::InvalidArgument("description must be at most 1024 characters");
+  if (!valid.ok()) {
+    (void)RecordFailure(a, "cluster.create", "cluster", "", valid);
+    return valid;
+  }
+  std::string msg = fmt::format("cluster '{}' created", c.name);
+  Status st = Audited(a, "cluster.create", "cluster", c.id, msg, [&](StoreTx& tx) {
+    Status s = tx.CreateCluster(c);
+    if (s.code() == StatusCode::kAlreadyExists)
+      return Status::AlreadyExists(fmt::format("a cluster named '{}' already exists", c.name));
+    return s;
+  });
+  if (!st.ok()) return st;
+  return c;
+}
+
+Result<std::vector<Cluster>> Operations::ListClusters() {
+  return Read<std::vector<Cluster>>(store_, [](StoreTx& tx) { return tx.ListClusters(); });
+}
+
+Result<Cluster> Operations::GetCluster(const std::string& id) {
+  return Read<Cluster>(store_, [&](StoreTx& tx) { return tx.GetCluster(id); });
+}
+
+Status Operations::DeleteCluster(const Actor& a, const std::string& id) {
+  std::string oid = id, msg;
+  return Audited(a, "cluster.delete", "cluster", oid, msg, [&](StoreTx& tx) -> Status {
+    GEOREP_ASSIGN_OR_RETURN(Cluster c, tx.GetCluster(id));
+    GEOREP_ASSIGN_OR_RETURN(auto dests, tx.ListDestinations(id));
+    if (!dests.empty()) {
+      return Status::FailedPrecondition(fmt::format(
+          "cluster '{}' has {} destination(s); remove them first", c.name, dests.size()));
+    }
+    GEOREP_ASSIGN_OR_RETURN(auto vols, tx.ListVolumes(id));
+    for (const auto& v : vols) {
+      GEOREP_ASSIGN_OR_RETURN(auto sessions, tx.ListSessions({v.id, ""}));
+      if (!sessions.empty()) {
+        return Status::FailedPrecondition(fmt::format(
+            "volume '{}' of cluster '{}' has sessions; remove them first", v.name, c.name));
+      }
+    }
+    msg = fmt::format("cluster '{}' deleted", c.name);
+    return tx.DeleteCluster(id);
+  });
+}
+
+// ---------------------------------------------------------------- hosts
+
+Result<Host> Operations::AddHost(const Actor& a, const HostSpec& spec) {
+  Host h;
+  h.id = random_.NewUuid();
+  h.cluster_id = spec.cluster_id;
+  h.name = spec.name;
+  h.address = spec.address.empty() ? spec.name : spec.address;
+  h.ssh_port = spec.ssh_port;
+  h.ssh_user = spec.ssh_user;
+  h.transport = spec.transport;
+  h.ssh_fingerprint = spec.ssh_fingerprint;
+  h.created_at = clock_.NowMillis();
+
+  Status valid = ValidateHostName("host name", h.name);
+  if (valid.ok()) valid = ValidateHostName("host address", h.address);
+  if (valid.ok()) valid = ValidatePort("ssh port", h.ssh_port);
+  if (valid.ok()) valid = ValidateUnixUser("ssh user", h.ssh_user);
+  if (valid.ok() && h.transport == HostTransport::kSsh)
+    valid = ValidateFingerprint("host key fingerprint", h.ssh_fingerprint);
+  if (valid.ok() && h.transport == HostTransport::kLocal && !h.ssh_fingerprint.empty())
+    valid = Status::InvalidArgument("a local host has no SSH fingerprint");
+  if (!valid.ok()) {
+    (void)RecordFailure(a, "host.add", "host", "", valid);
+    return valid;
+  }
+  std::string msg = fmt::format("host '{}' ({}) added", h.name, Name(h.transport));
+  Status st = Audited(a, "host.add", "host", h.id, msg, [&](StoreTx& tx) -> Status {
+    GEOREP_RETURN_IF_ERROR(tx.GetCluster(h.cluster_id).status());
+    Status s = tx.CreateHost(h);
+    if (s.code() == StatusCode::kAlreadyExists)
+      return Status::AlreadyExists(fmt::format("the cluster already has a host '{}'", h.name));
+    return s;
+  });
+  if (!st.ok()) return st;
+  return h;
+}
+
+Result<std::vector<Host>> Operations::ListHosts(const std::string& cluster_id) {
+  return Read<std::vector<Host>>(store_, [&](StoreTx& tx) -> Result<std::vector<Host>> {
+    GEOREP_RETURN_IF_ERROR(tx.GetCluster(cluster_id).status());
+    return tx.ListHosts(cluster_id);
+  });
+}
+
+Result<Host> Operations::GetHost(const std::string& id) {
+  return Read<Host>(store_, [&](StoreTx& tx) { return tx.GetHost(id); });
+}
+
+Status Operations::RemoveHost(const Actor& a, const std::string& id) {
+  std::string oid = id, msg;
+  return Audited(a, "host.remove", "host", oid, msg, [&](StoreTx& tx) -> Status {
+    GEOREP_ASSIGN_OR_RETURN(Host h, tx.GetHost(id));
+    GEOREP_ASSIGN_OR_RETURN(auto vols, tx.ListVolumes(h.cluster_id));
+    for (const auto& v : vols) {
+      for (const auto& b : v.bricks) {
+        if (b.host_id == id) {
+          return Status::FailedPrecondition(
+              fmt::format("host '{}' holds a brick of volume '{}'", h.name, v.name));
+        }
+      }
+    }
+    GEOREP_ASSIGN_OR_RETURN(auto dests, tx.ListDestinations(h.cluster_id));
+    for (const auto& d : dests) {
+      if (d.source_host_id == id) {
+        return Status::FailedPrecondition(
+            fmt::format("host '{}' is the source host of destination '{}'", h.name, d.host));
+      }
+    }
+    msg = fmt::format("host '{}' removed", h.name);
+    return tx.DeleteHost(id);
+  });
+}
+
+// ---------------------------------------------------------------- volumes
+
+Result<Volume> Operations::AddVolume(const Actor& a, const VolumeSpec& spec) {
+  Volume v;
+  v.id = random_.NewUuid();
+  v.cluster_id = spec.cluster_id;
+  v.name = spec.name;
+  v.kind = spec.kind;
+  v.status = spec.kind == VolumeKind::kDirectory ? VolumeStatus::kStarted : VolumeStatus::kUnknown;
+  v.bricks = spec.bricks;
+  v.replica_count = spec.replica_count;
+  v.disperse_count = spec.disperse_count;
+  v.created_at = clock_.NowMillis();
+  Status valid = ValidateVolumeSpec(spec);
+  if (!valid.ok()) {
+    (void)RecordFailure(a, "volume.add", "volume", "", valid);
+    return valid;
+  }
+  std::string msg = fmt::format("{} volume '{}' added", Name(v.kind), v.name);
+  Status st = Audited(a, "volume.add", "volume", v.id, msg, [&](StoreTx& tx) -> Status {
+    GEOREP_RETURN_IF_ERROR(tx.GetCluster(v.cluster_id).status());
+    for (const auto& b : v.bricks) {
+      auto h = tx.GetHost(b.host_id);
+      if (!h.ok() || h->cluster_id != v.cluster_id) {
+        return Status::InvalidArgument(
+            fmt::format("brick host '{}' is not a host of this cluster", b.host_id));
+      }
+    }
+    Status s = tx.CreateVolume(v);
+    if (s.code() == StatusCode::kAlreadyExists)
+      return Status::AlreadyExists(fmt::format("the cluster already has a volume '{}'", v.name));
+    return s;
+  });
+  if (!st.ok()) return st;
+  return v;
+}
+
+Result<std::vector<Volume>> Operations::ListVolumes(const std::string& cluster_id) {
+  return Read<std::vector<Volume>>(store_, [&](StoreTx& tx) -> Result<std::vector<Volume>> {
+    if (!cluster_id.empty()) GEOREP_RETURN_IF_ERROR(tx.GetCluster(cluster_id).status());
+    return tx.ListVolumes(cluster_id);
+  });
+}
+
+Result<Volume> Operations::GetVolume(const std::string& id) {
+  return Read<Volume>(store_, [&](StoreTx& tx) { return tx.GetVolume(id); });
+}
+
+Status Operations::RemoveVolume(const Actor& a, const std::string& id) {
+  std::string oid = id, msg;
+  return Audited(a, "volume.remove", "volume", oid, msg, [&](StoreTx& tx) -> Status {
+    GEOREP_ASSIGN_OR_RETURN(Volume v, tx.GetVolume(id));
+    GEOREP_ASSIGN_OR_RETURN(auto sessions, tx.ListSessions({id, ""}));
+    if (!sessions.empty()) {
+      return Status::FailedPrecondition(fmt::format(
+          "volume '{}' is the source of {} session(s); remove them first", v.name,
+          sessions.size()));
+    }
+    msg = fmt::format("volume '{}' removed", v.name);
+    return tx.DeleteVolume(id);
+  });
+}
+
+// ---------------------------------------------------------------- destinations
+
+Result<Destination> Operations::CreateDestination(const Actor& a, const DestinationSpec& spec) {
+  Destination d;
+  d.id = random_.NewUuid();
+  d.source_cluster_id = spec.source_cluster_id;
+  d.source_host_id = spec.source_host_id;
+  d.host = spec.host;
+  d.ssh_port = spec.ssh_port;
+  d.ssh_fingerprint = spec.ssh_fingerprint;
+  d.remote_user = spec.remote_user;
+  d.created_at = clock_.NowMillis();
+  Status valid = ValidateHostName("destination host", d.host);
+  if (valid.ok()) valid = ValidatePort("ssh port", d.ssh_port);
+  if (valid.ok()) valid = ValidateUnixUser("remote user", d.remote_user);
+  if (valid.ok() && !d.ssh_fingerprint.empty())
+    valid = ValidateFingerprint("destination host key fingerprint", d.ssh_fingerprint);
+  if (!valid.ok()) {
+    (void)RecordFailure(a, "destination.create", "destination", "", valid);
+    return valid;
+  }
+  std::string msg = fmt::format("destination {}@{} attached", d.remote_user, d.host);
+  Status st = Audited(a, "destination.create", "destination", d.id, msg, [&](StoreTx& tx) -> Status {
+    GEOREP_RETURN_IF_ERROR(tx.GetCluster(d.source_cluster_id).status());
+    auto h = tx.GetHost(d.source_host_id);
+    if (!h.ok() || h->cluster_id != d.source_cluster_id) {
+      return Status::InvalidArgument(
+          fmt::format("source host '{}' is not a host of the source cluster", d.source_host_id));
+    }
+    Status s = tx.CreateDestination(d);
+    if (s.code() == StatusCode::kAlreadyExists) {
+      return Status::AlreadyExists(fmt::format(
+          "the cluster already has destination {}@{}", d.remote_user, d.host));
+    }
+    return s;
+  });
+  if (!st.ok()) return st;
+  return d;
+}
+
+Result<std::vector<Destination>> Operations::ListDestinations(const std::string& cluster_id) {
+  return Read<std::vector<Destination>>(
+      store_, [&](StoreTx& tx) -> Result<std::vector<Destination>> {
+        GEOREP_RETURN_IF_ERROR(tx.GetCluster(cluster_id).status());
+        return tx.ListDestinations(cluster_id);
+      });
+}
+
+Result<Destination> Operations::GetDestination(const std::string& id) {
+  return Read<Destination>(store_, [&](StoreTx& tx) { return tx.GetDestination(id); });
+}
+
+Status Operations::RemoveDestination(const Actor& a, const std::string& id, bool force) {
+  auto guard = locks_.Lock(DestinationLockKey(id));
+  std::string oid = id, msg;
+  return Audited(a, "destination.remove", "destination", oid, msg, [&](StoreTx& tx) -> Status {
+    GEOREP_ASSIGN_OR_RETURN(Destination d, tx.GetDestination(id));
+    GEOREP_ASSIGN_OR_RETURN(auto sessions, tx.ListSessions({"", id}));
+    if (!sessions.empty() && !force) {
+      return Status::FailedPrecondition(fmt::format(
+          "destination {}@{} is used by {} session(s); remove them first or use force",
+          d.remote_user, d.host, sessions.size()));
+    }
+    for (const auto& s : sessions) GEOREP_RETURN_IF_ERROR(tx.DeleteSession(s.id));
+    msg = fmt::format("destination {}@{} detached{}", d.remote_user, d.host,
+                      sessions.empty() ? ""
+                                       : fmt::format(" with {} session(s) (forced)", sessions.size()));
+    return tx.DeleteDestination(id);
+  });
+}
+
+// ---------------------------------------------------------------- sessions
+
+Result<SessionDetail> Operations::CreateSession(const Actor& a, const SessionSpec& spec) {
+  SessionDetail out;
+  Session& s = out.session;
+  s.id = random_.NewUuid();
+  s.destination_id = spec.destination_id;
+  s.source_volume_id = spec.source_volume_id;
+  s.destination_volume = spec.destination_volume;
+  s.remote_user = spec.remote_user;
+  s.created_at = s.updated_at = clock_.NowMillis();
+  if (!s.remote_user.empty()) {
+    Status valid = ValidateUnixUser("remote user", s.remote_user);
+    if (!valid.ok()) {
+      (void)RecordFailure(a, "session.create", "session", "", valid);
+      return valid;
+    }
+  }
+  auto guard = locks_.Lock(DestinationLockKey(spec.destination_id));
+  std::string msg;
+  Status st = Audited(a, "session.create", "session", s.id, msg, [&](StoreTx& tx) -> Status {
+    GEOREP_ASSIGN_OR_RETURN(Destination d, tx.GetDestination(s.destination_id));
+    GEOREP_ASSIGN_OR_RETURN(Volume v, tx.GetVolume(s.source_volume_id));
+    if (v.cluster_id != d.source_cluster_id) {
+      return Status::InvalidArgument(fmt::format(
+          "volume '{}' is not in the destination's source cluster", v.name));
+    }
+    GEOREP_RETURN_IF_ERROR(v.kind == VolumeKind::kGluster
+                               ? ValidateVolumeName("destination volume", s.destination_volume)
+                               : ValidateAbsolutePath("destination path", s.destination_volume));
+    if (s.remote_user.empty()) s.remote_user = d.remote_user;
+    GEOREP_ASSIGN_OR_RETURN(auto existing, tx.ListSessions({"", d.id}));
+    for (const auto& e : existing) {
+      if (e.destination_volume == s.destination_volume) {
+        return Status::AlreadyExists(fmt::format(
+            "{}::{} is already the destination of another session", d.host,
+            s.destination_volume));
+      }
+    }
+    s.session_key = fmt::format("{}_{}_{}", v.name, d.host, s.destination_volume);
+    for (size_t i = 0; i < v.bricks.size(); ++i) {
+      SessionNodeStatus n;
+      n.session_id = s.id;
+      auto h = tx.GetHost(v.bricks[i].host_id);
+      n.source_host = h.ok() ? h->name : v.bricks[i].host_id;
+      n.source_brick = v.bricks[i].path;
+      n.set_index = SetIndexOf(v, i);
+      n.destination_host = d.host;
+      n.status = NodeStatus::kCreated;
+      n.updated_at = s.created_at;
+      out.nodes.push_back(n);
+    }
+    s.status = AggregateSessionStatus(out.nodes);
+    GEOREP_RETURN_IF_ERROR(tx.CreateSession(s));
+    GEOREP_RETURN_IF_ERROR(tx.ReplaceNodeStatuses(s.id, out.nodes));
+    msg = fmt::format("session {} -> {}@{}::{} created", v.name, s.remote_user, d.host,
+                      s.destination_volume);
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+Result<std::vector<Session>> Operations::ListSessions(const SessionFilter& filter) {
+  return Read<std::vector<Session>>(store_, [&](StoreTx& tx) -> Result<std::vector<Session>> {
+    if (!filter.source_volume_id.empty())
+      GEOREP_RETURN_IF_ERROR(tx.GetVolume(filter.source_volume_id).status());
+    if (!filter.destination_id.empty())
+      GEOREP_RETURN_IF_ERROR(tx.GetDestination(filter.destination_id).status());
+    return tx.ListSessions(filter);
+  });
+}
+
+Result<SessionDetail> Operations::GetSession(const std::string& id) {
+  return Read<SessionDetail>(store_, [&](StoreTx& tx) -> Result<SessionDetail> {
+    SessionDetail d;
+    GEOREP_ASSIGN_OR_RETURN(d.session, tx.GetSession(id));
+    GEOREP_ASSIGN_OR_RETURN(d.nodes, tx.ListNodeStatuses(id));
+    return d;
+  });
+}
+
+Status Operations::RemoveSession(const Actor& a, const std::string& id, bool force) {
+  auto guard = locks_.Lock(SessionLockKey(id));
+  std::string oid = id, msg;
+  return Audited(a, "session.remove", "session", oid, msg, [&](StoreTx& tx) -> Status {
+    GEOREP_ASSIGN_OR_RETURN(Session s, tx.GetSession(id));
+    bool removable = s.status == SessionStatus::kCreated || s.status == SessionStatus::kStopped;
+    if (!removable && !force) {
+      return Status::FailedPrecondition(fmt::format(
+          "session is {}; stop it before removing it, or use force", Name(s.status)));
+    }
+    msg = fmt::format("session {} removed{}", s.session_key, removable ? "" : " (forced)");
+    return tx.DeleteSession(id);
+  });
+}
+
+// ---------------------------------------------------------------- config
+
+Result<std::vector<ConfigItem>> Operations::GetConfig(const std::string& session_id) {
+  return Read<std::vector<ConfigItem>>(store_, [&](StoreTx& tx) -> Result<std::vector<ConfigItem>> {
+    GEOREP_ASSIGN_OR_RETURN(Session s, tx.GetSession(session_id));
+    GEOREP_ASSIGN_OR_RETURN(Volume v, tx.GetVolume(s.source_volume_id));
+    GEOREP_ASSIGN_OR_RETURN(auto set, tx.ListConfig(session_id));
+    std::vector<ConfigItem> items;
+    for (const auto& o : ConfigCatalog(v.kind)) {
+      ConfigItem item{&o, std::string(o.default_value), true, "", 0};
+      for (const auto& e : set) {
+        if (e.key == o.key) {
+          item.value = e.value;
+          item.is_default = false;
+          item.changed_by = e.changed_by;
+          item.changed_at = e.changed_at;
+        }
+      }
+      items.push_back(item);
+    }
+    return items;
+  });
+}
+
+Result<ConfigItem> Operations::SetConfig(const Actor& a, const std::string& session_id,
+                                         const std::string& key, const std::string& value) {
+  auto guard = locks_.Lock(SessionLockKey(session_id));
+  ConfigItem item;
+  std::string oid = session_id, msg;
+  Status st = Audited(a, "session.config.set", "session", oid, msg, [&](StoreTx& tx) -> Status {
+    GEOREP_ASSIGN_OR_RETURN(Session s, tx.GetSession(session_id));
+    GEOREP_ASSIGN_OR_RETURN(Volume v, tx.GetVolume(s.source_volume_id));
+    const ConfigOption* o = FindConfigOption(v.kind, key);
+    if (!o) {
+      return Status::InvalidArgument(
+          fmt::format("'{}' is not a config option of {} sessions", key.substr(0, 64),
+                      Name(v.kind)));
+    }
+    std::string given = value;
+    if (o->key == "checkpoint" && value == "now")
+      given = std::to_string(clock_.NowMillis() / 1000);
+    GEOREP_ASSIGN_OR_RETURN(std::string canonical, ValidateConfigValue(*o, given));
+    item = ConfigItem{o, canonical, false, a.name, clock_.NowMillis()};
+    msg = fmt::format("{} set to '{}'", o->key, canonical);
+    return tx.PutConfig(SessionConfigEntry{session_id, std::string(o->key), canonical, a.name,
+                                           item.changed_at});
+  });
+  if (!st.ok()) return st;
+  return item;
+}
+
+Status Operations::ResetConfig(const Actor& a, const std::string& session_id,
+                               const std::string& key) {
+  auto guard = locks_.Lock(SessionLockKey(session_id));
+  std::string oid = session_id, msg;
+  return Audited(a, "session.config.reset", "session", oid, msg, [&](StoreTx& tx) -> Status {
+    GEOREP_ASSIGN_OR_RETURN(Session s, tx.GetSession(session_id));
+    GEOREP_ASSIGN_OR_RETURN(Volume v, tx.GetVolume(s.source_volume_id));
+    const ConfigOption* o = FindConfigOption(v.kind, key);
+    if (!o) {
+      return Status::InvalidArgument(
+          fmt::format("'{}' is not a config option of {} sessions", key.substr(0, 64),
+                      Name(v.kind)));
+    }
+    msg = fmt::format("{} reset to default '{}'", o->key, o->default_value);
+    return tx.DeleteConfig(session_id, std::string(o->key));
+  });
+}
+
+// ---------------------------------------------------------------- events
+
+Result<std::vector<Event>> Operations::ListEvents(const EventFilter& filter) {
+  return Read<std::vector<Event>>(store_, [&](StoreTx& tx) { return tx.ListEvents(filter); });
+}
+
+// ---------------------------------------------------------------- users and tokens
+
+Result<User> Operations::CreateUser(const Actor& a, const std::string& name,
+                                    const std::string& password, bool admin) {
+  Status valid = RequireAdmin(a);
+  if (valid.ok()) valid = ValidateObjectName("user name", name);
+  if (valid.ok()) valid = ValidateNewPassword(password);
+  if (!valid.ok()) {
+    (void)RecordFailure(a, "user.create", "user", "", valid);
+    return valid;
+  }
+  GEOREP_ASSIGN_OR_RETURN(std::string hash, HashPassword(password));
+  User u{random_.NewUuid(), name, hash, admin, clock_.NowMillis()};
+  std::string msg = fmt::format("user '{}' created{}", name, admin ? " (administrator)" : "");
+  Status st = Audited(a, "user.create", "user", u.id, msg, [&](StoreTx& tx) {
+    Status s = tx.CreateUser(u);
+    if (s.code() == StatusCode::kAlreadyExists)
+      return Status::AlreadyExists(fmt::format("a user named '{}' already exists", name));
+    return s;
+  });
+  if (!st.ok()) return st;
+  return u;
+}
+
+Result<std::vector<User>> Operations::ListUsers(const Actor& a) {
+  GEOREP_RETURN_IF_ERROR(RequireAdmin(a));
+  return Read<std::vector<User>>(store_, [](StoreTx& tx) { return tx.ListUsers(); });
+}
+
+Status Operations::DeleteUser(const Actor& a, const std::string& id) {
+  std::string oid = id, msg;
+  return Audited(a, "user.delete", "user", oid, msg, [&](StoreTx& tx) -> Status {
+    GEOREP_RETURN_IF_ERROR(RequireAdmin(a));
+    GEOREP_ASSIGN_OR_RETURN(User u, tx.GetUser(id));
+    if (u.name == a.name) return Status::FailedPrecondition("you cannot delete yourself");
+    msg = fmt::format("user '{}' deleted", u.name);
+    return tx.DeleteUser(id);
+  });
+}
+
+Status Operations::SetPassword(const Actor& a, const std::string& user_id,
+                               const std::string& password) {
+  GEOREP_RETURN_IF_ERROR(ValidateNewPassword(password));
+  GEOREP_ASSIGN_OR_RETURN(std::string hash, HashPassword(password));
+  std::string oid = user_id, msg;
+  return Audited(a, "user.password", "user", oid, msg, [&](StoreTx& tx) -> Status {
+    GEOREP_ASSIGN_OR_RETURN(User u, tx.GetUser(user_id));
+    if (u.name != a.name) GEOREP_RETURN_IF_ERROR(RequireAdmin(a));
+    u.password_hash = hash;
+    msg = fmt::format("password of '{}' changed", u.name);
+    return tx.UpdateUser(u);
+  });
+}
+
+Result<std::vector<ApiToken>> Operations::ListTokens(const User& u) {
+  return Read<std::vector<ApiToken>>(store_, [&](StoreTx& tx) { return tx.ListTokens(u.id); });
+}
+
+Status Operations::RevokeToken(const Actor& a, const User& u, const std::string& token_id) {
+  std::string oid = token_id, msg;
+  return Audited(a, "token.revoke", "token", oid, msg, [&](StoreTx& tx) -> Status {
+    GEOREP_ASSIGN_OR_RETURN(auto tokens, tx.ListTokens(u.id));
+    for (const auto& t : tokens) {
+      if (t.id == token_id) {
+        msg = fmt::format("token '{}' revoked", t.name);
+        return tx.DeleteToken(token_id);
+      }
+    }
+    return Status::NotFound(fmt::format("token '{}' does not exist", token_id));
+  });
+}
+
+}  // namespace georep

@@ -1,0 +1,163 @@
+// Operations: the one layer through which every change to georep's state is made, used by
+// the REST API (and so by the CLI and the web console) and by the engine's own jobs.
+//
+// Each operation validates its input before touching anything (InvalidArgument, nothing
+// written), takes the per-object lock it needs (ObjectLocks), makes its changes in one store
+// transaction, and records an Event -- "ok" with the change, or "failed" with the reason --
+// so the audit trail holds every attempt.
+//
+// Thread-safe.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/random.h"
+#include "base/status.h"
+#include "engine/object_locks.h"
+#include "model/entities.h"
+#include "model/session_config.h"
+#include "store/store.h"
+
+namespace georep {
+
+// Who asks. Every operation is attributed.
+struct Actor {
+  std::string name;
+  bool admin = false;
+};
+
+struct ClusterSpec {
+  std::string name;
+  std::string description;
+};
+
+struct HostSpec {
+  std::string cluster_id;
+  std::string name;
+  std::string address;  // defaults to name
+  int ssh_port = 22;
+  std::string ssh_user = "root";
+  HostTransport transport = HostTransport::kSsh;
+  std::string ssh_fingerprint;  // required for ssh hosts
+};
+
+struct VolumeSpec {
+  std::string cluster_id;
+  std::string name;
+  VolumeKind kind = VolumeKind::kDirectory;
+  std::vector<Brick> bricks;  // directory: exactly one (host, path)
+  int replica_count = 1;
+  int disperse_count = 0;
+};
+
+struct DestinationSpec {
+  std::string source_cluster_id;
+  std::string source_host_id;
+  std::string host;
+  int ssh_port = 22;
+  std::string ssh_fingerprint;
+  std::string remote_user = "root";
+};
+
+struct SessionSpec {
+  std::string destination_id;
+  std::string source_volume_id;
+  std::string destination_volume;
+  std::string remote_user;  // empty: the destination's user
+};
+
+// A session with its node rows (status breakdown).
+struct SessionDetail {
+  Session session;
+  std::vector<SessionNodeStatus> nodes;
+};
+
+// One config option as shown to people: catalogue entry plus current value.
+struct ConfigItem {
+  const ConfigOption* option = nullptr;
+  std::string value;
+  bool is_default = true;
+  std::string changed_by;
+  int64_t changed_at = 0;
+};
+
+class Operations {
+ public:
+  Operations(Store& store, Clock& clock, Random& random, ObjectLocks& locks)
+      : store_(store), clock_(clock), random_(random), locks_(locks) {}
+
+  // Clusters
+  Result<Cluster> CreateCluster(const Actor& a, const ClusterSpec& spec);
+  Result<std::vector<Cluster>> ListClusters();
+  Result<Cluster> GetCluster(const std::string& id);
+  // Refused while the cluster has destinations or sessions.
+  Status DeleteCluster(const Actor& a, const std::string& id);
+
+  // Hosts
+  Result<Host> AddHost(const Actor& a, const HostSpec& spec);
+  Result<std::vector<Host>> ListHosts(const std::string& cluster_id);
+  Result<Host> GetHost(const std::string& id);
+  // Refused while a brick or a destination uses the host.
+  Status RemoveHost(const Actor& a, const std::string& id);
+
+  // Volumes
+  Result<Volume> AddVolume(const Actor& a, const VolumeSpec& spec);
+  Result<std::vector<Volume>> ListVolumes(const std::string& cluster_id);
+  Result<Volume> GetVolume(const std::string& id);
+  // Refused while sessions use the volume.
+  Status RemoveVolume(const Actor& a, const std::string& id);
+
+  // Destinations
+  Result<Destination> CreateDestination(const Actor& a, const DestinationSpec& spec);
+  Result<std::vector<Destination>> ListDestinations(const std::string& cluster_id);
+  Result<Destination> GetDestination(const std::string& id);
+  // Refused while sessions use the destination, unless `force` (which removes them too).
+  Status RemoveDestination(const Actor& a, const std::string& id, bool force);
+
+  // Sessions
+  Result<SessionDetail> CreateSession(const Actor& a, const SessionSpec& spec);
+  Result<std::vector<Session>> ListSessions(const SessionFilter& filter);
+  Result<SessionDetail> GetSession(const std::string& id);
+  // Refused unless the session is Created or Stopped (gluster's rule), unless `force`.
+  Status RemoveSession(const Actor& a, const std::string& id, bool force);
+
+  // Session config
+  Result<std::vector<ConfigItem>> GetConfig(const std::string& session_id);
+  Result<ConfigItem> SetConfig(const Actor& a, const std::string& session_id,
+                               const std::string& key, const std::string& value);
+  Status ResetConfig(const Actor& a, const std::string& session_id, const std::string& key);
+
+  // Events
+  Result<std::vector<Event>> ListEvents(const EventFilter& filter);
+
+  // Users (admins only)
+  Result<User> CreateUser(const Actor& a, const std::string& name, const std::string& password,
+                          bool admin);
+  Result<std::vector<User>> ListUsers(const Actor& a);
+  Status DeleteUser(const Actor& a, const std::string& id);
+  // A user changes their own password; admins may change anyone's.
+  Status SetPassword(const Actor& a, const std::string& user_id, const std::string& password);
+
+  // Tokens of the acting user.
+  Result<std::vector<ApiToken>> ListTokens(const User& u);
+  Status RevokeToken(const Actor& a, const User& u, const std::string& token_id);
+
+ private:
+  // Runs `body` in a transaction and records the outcome as an Event in the audit trail.
+  // `object_id` may be filled in by `body` (for creations).
+  Status Audited(const Actor& a, std::string_view action, std::string_view object_type,
+                 std::string& object_id, std::string& message,
+                 const std::function<Status(StoreTx&)>& body);
+  Status RecordFailure(const Actor& a, std::string_view action, std::string_view object_type,
+                       const std::string& object_id, const Status& why);
+
+  Store& store_;
+  Clock& clock_;
+  Random& random_;
+  ObjectLocks& locks_;
+};
+
+}  // namespace georep

@@ -1,0 +1,214 @@
+#include "engine/operations.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+namespace georep {
+namespace {
+
+class OperationsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() / ("georep-ops-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir_);
+    auto s = OpenStore("sqlite://" + (dir_ / "db").string());
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    store_ = std::move(*s);
+    ops_ = std::make_unique<Operations>(*store_, clock_, random_, locks_);
+  }
+  void TearDown() override {
+    ops_.reset();
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  // A cluster with one local host, a directory volume and a destination.
+  struct World {
+    Cluster cluster;
+    Host host;
+    Volume volume;
+    Destination destination;
+  };
+  World MakeWorld() {
+    World w;
+    w.cluster = *ops_->CreateCluster(admin_, {"local", ""});
+    HostSpec hs;
+    hs.cluster_id = w.cluster.id;
+    hs.name = "localhost";
+    hs.transport = HostTransport::kLocal;
+    w.host = *ops_->AddHost(admin_, hs);
+    VolumeSpec vs;
+    vs.cluster_id = w.cluster.id;
+    vs.name = "src";
+    vs.bricks = {{w.host.id, "/srv/src"}};
+    w.volume = *ops_->AddVolume(admin_, vs);
+    w.destination = *ops_->CreateDestination(admin_, {w.cluster.id, w.host.id, "localhost", 22, "", "root"});
+    return w;
+  }
+
+  size_t EventCount(const std::string& action, const std::string& result) {
+    auto evs = ops_->ListEvents({0, "", "", action, 1000});
+    size_t n = 0;
+    for (const auto& e : *evs) n += e.result == result;
+    return n;
+  }
+
+  Actor admin_{"admin", true};
+  Actor viewer_{"viewer", false};
+  std::filesystem::path dir_;
+  FakeClock clock_;
+  SeededRandom random_{7};
+  ObjectLocks locks_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<Operations> ops_;
+};
+
+TEST_F(OperationsTest, InvalidInputWritesNothingButIsAudited) {
+  auto c = ops_->CreateCluster(admin_, {"bad name!", ""});
+  EXPECT_EQ(c.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(ops_->ListClusters()->empty());
+  EXPECT_EQ(EventCount("cluster.create", "failed"), 1u);
+  EXPECT_EQ(EventCount("cluster.create", "ok"), 0u);
+}
+
+TEST_F(OperationsTest, SessionLifecycleRulesAndEvents) {
+  World w = MakeWorld();
+  auto bad = ops_->CreateSession(admin_, {w.destination.id, w.volume.id, "relative/path", ""});
+  EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(ops_->ListSessions({})->empty());
+
+  auto s = ops_->CreateSession(admin_, {w.destination.id, w.volume.id, "/srv/dst", ""});
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->session.status, SessionStatus::kCreated);
+  EXPECT_EQ(s->session.remote_user, "root");
+  ASSERT_EQ(s->nodes.size(), 1u);
+  EXPECT_EQ(s->nodes[0].source_host, "localhost");
+  EXPECT_EQ(s->nodes[0].status, NodeStatus::kCreated);
+
+  auto dup = ops_->CreateSession(admin_, {w.destination.id, w.volume.id, "/srv/dst", ""});
+  EXPECT_EQ(dup.status().code(), StatusCode::kAlreadyExists);
+
+  // The volume and the destination are in use.
+  EXPECT_EQ(ops_->RemoveVolume(admin_, w.volume.id).code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(ops_->RemoveDestination(admin_, w.destination.id, false).code(),
+            StatusCode::kFailedPrecondition);
+  EXPECT_EQ(ops_->DeleteCluster(admin_, w.cluster.id).code(), StatusCode::kFailedPrecondition);
+
+  // A running session cannot be removed without force.
+  Status mark = store_->Transaction([&](StoreTx& tx) -> Status {
+    GEOREP_ASSIGN_OR_RETURN(Session got, tx.GetSession(s->session.id));
+    got.status = SessionStatus::kActive;
+    return tx.UpdateSession(got);
+  });
+  ASSERT_TRUE(mark.ok());
+  EXPECT_EQ(ops_->RemoveSession(admin_, s->session.id, false).code(),
+            StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(ops_->RemoveSession(admin_, s->session.id, true).ok());
+  EXPECT_TRUE(ops_->RemoveDestination(admin_, w.destination.id, false).ok());
+  EXPECT_EQ(EventCount("session.create", "ok"), 1u);
+  EXPECT_EQ(EventCount("session.create", "failed"), 2u);
+  EXPECT_EQ(EventCount("session.remove", "failed"), 1u);
+}
+
+TEST_F(OperationsTest, ForcedDestinationRemovalTakesItsSessions) {
+  World w = MakeWorld();
+  ASSERT_TRUE(ops_->CreateSession(admin_, {w.destination.id, w.volume.id, "/srv/dst", ""}).ok());
+  EXPECT_TRUE(ops_->RemoveDestination(admin_, w.destination.id, true).ok());
+  EXPECT_TRUE(ops_->ListSessions({})->empty());
+}
+
+TEST_F(OperationsTest, ConfigSetValidatesAndResets) {
+  World w = MakeWorld();
+  auto s = ops_->CreateSession(admin_, {w.destination.id, w.volume.id, "/srv/dst", ""});
+  ASSERT_TRUE(s.ok());
+  const std::string id = s->session.id;
+  auto set = ops_->SetConfig(admin_, id, "sync_jobs", "8");
+  ASSERT_TRUE(set.ok()) << set.status().ToString();
+  EXPECT_EQ(set->value, "8");
+  EXPECT_EQ(ops_->SetConfig(admin_, id, "sync-jobs", "0").status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(ops_->SetConfig(admin_, id, "no-such", "1").status().code(),
+            StatusCode::kInvalidArgument);
+  // gluster-only options are not options of directory sessions
+  EXPECT_EQ(ops_->SetConfig(admin_, id, "use-meta-volume", "true").status().code(),
+            StatusCode::kInvalidArgument);
+  auto cp = ops_->SetConfig(admin_, id, "checkpoint", "now");
+  ASSERT_TRUE(cp.ok());
+  EXPECT_EQ(cp->value, std::to_string(clock_.NowMillis() / 1000));
+
+  auto items = ops_->GetConfig(id);
+  ASSERT_TRUE(items.ok());
+  bool seen = false;
+  for (const auto& i : *items) {
+    if (i.option->key == "sync-jobs") {
+      seen = true;
+      EXPECT_EQ(i.value, "8");
+      EXPECT_FALSE(i.is_default);
+      EXPECT_EQ(i.changed_by, "admin");
+    }
+  }
+  EXPECT_TRUE(seen);
+  ASSERT_TRUE(ops_->ResetConfig(admin_, id, "sync-jobs").ok());
+  auto after_reset = ops_->GetConfig(id);
+  ASSERT_TRUE(after_reset.ok());
+  for (const auto& i : *after_reset) {
+    if (i.option->key == "sync-jobs") {
+      EXPECT_EQ(i.value, "3");
+      EXPECT_TRUE(i.is_default);
+    }
+  }
+}
+
+TEST_F(OperationsTest, OnlyAdminsManageUsers) {
+  EXPECT_EQ(ops_->CreateUser(viewer_, "bob", "long-enough-pw", false).status().code(),
+            StatusCode::kPermissionDenied);
+  auto bob = ops_->CreateUser(admin_, "bob", "long-enough-pw", false);
+  ASSERT_TRUE(bob.ok());
+  EXPECT_EQ(ops_->CreateUser(admin_, "bob", "long-enough-pw", false).status().code(),
+            StatusCode::kAlreadyExists);
+  EXPECT_EQ(ops_->CreateUser(admin_, "carol", "short", false).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(ops_->ListUsers(viewer_).status().code(), StatusCode::kPermissionDenied);
+}
+
+TEST_F(OperationsTest, GlusterVolumeSetsFollowReplicaCount) {
+  auto c = *ops_->CreateCluster(admin_, {"gc", ""});
+  std::vector<Host> hosts;
+  for (const char* n : {"n1", "n2", "n3", "n4"}) {
+    HostSpec hs;
+    hs.cluster_id = c.id;
+    hs.name = n;
+    hs.ssh_fingerprint = "SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8";
+    auto h = ops_->AddHost(admin_, hs);
+    ASSERT_TRUE(h.ok()) << h.status().ToString();
+    hosts.push_back(*h);
+  }
+  VolumeSpec vs;
+  vs.cluster_id = c.id;
+  vs.name = "gv0";
+  vs.kind = VolumeKind::kGluster;
+  vs.replica_count = 2;
+  for (const auto& h : hosts) vs.bricks.push_back({h.id, "/bricks/" + h.name});
+  auto v = ops_->AddVolume(admin_, vs);
+  ASSERT_TRUE(v.ok()) << v.status().ToString();
+  vs.name = "gv-odd";
+  vs.bricks.pop_back();
+  EXPECT_EQ(ops_->AddVolume(admin_, vs).status().code(), StatusCode::kInvalidArgument);
+  auto d = ops_->CreateDestination(admin_, {c.id, hosts[0].id, "remote", 22, "", "geoaccount"});
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(ops_->CreateSession(admin_, {d->id, v->id, "/not/a/name", ""}).status().code(),
+            StatusCode::kInvalidArgument);
+  auto s = ops_->CreateSession(admin_, {d->id, v->id, "gv1", ""});
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  ASSERT_EQ(s->nodes.size(), 4u);
+  EXPECT_EQ(s->session.remote_user, "geoaccount");
+  EXPECT_EQ(s->session.session_key, "gv0_remote_gv1");
+  std::vector<int> sets;
+  for (const auto& n : s->nodes) sets.push_back(n.set_index);
+  EXPECT_EQ(sets, (std::vector<int>{0, 0, 1, 1}));
+}
+
+}  // namespace
+}  // namespace georep

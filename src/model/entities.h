@@ -1,0 +1,183 @@
+// The geo-replication model: the persisted entities georep manages, as plain values.
+// These carry no behaviour and touch nothing; the store persists them and the engine
+// services (src/engine) are the only code that changes them.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace georep {
+
+// Times are milliseconds since the Unix epoch (UTC); 0 means "never".
+
+struct Cluster {
+  std::string id;
+  std::string name;
+  std::string description;
+  int64_t created_at = 0;
+};
+
+enum class HostTransport { kLocal, kSsh };
+enum class HostStatus { kUnknown, kUp, kDown };
+
+struct Host {
+  std::string id;
+  std::string cluster_id;
+  std::string name;     // as the cluster knows it (gluster peer name)
+  std::string address;  // DNS name or IP the engine connects to
+  int ssh_port = 22;
+  std::string ssh_user = "root";
+  HostTransport transport = HostTransport::kSsh;
+  std::string ssh_fingerprint;  // pinned host key, OpenSSH "SHA256:..." form; empty if local
+  HostStatus status = HostStatus::kUnknown;
+  int64_t last_seen = 0;
+  int64_t created_at = 0;
+};
+
+enum class VolumeKind { kGluster, kDirectory };
+enum class VolumeStatus { kUnknown, kCreated, kStarted, kStopped };
+
+struct Brick {
+  std::string host_id;
+  std::string path;
+};
+
+struct Volume {
+  std::string id;
+  std::string cluster_id;
+  std::string name;
+  VolumeKind kind = VolumeKind::kDirectory;
+  VolumeStatus status = VolumeStatus::kUnknown;
+  std::vector<Brick> bricks;  // gluster: bricks in subvolume order; directory: one entry
+  int replica_count = 1;
+  int disperse_count = 0;
+  int64_t size_bytes = 0;
+  int64_t used_bytes = 0;
+  int64_t created_at = 0;
+};
+
+enum class ConnectionStatus { kUnknown, kConnected, kBroken };
+
+// A host of a remote cluster that source-cluster hosts reach by password-less SSH.
+struct Destination {
+  std::string id;
+  std::string source_cluster_id;
+  std::string source_host_id;  // source-cluster host used for key set-up
+  std::string host;            // destination host name or address
+  int ssh_port = 22;
+  std::string ssh_fingerprint;  // pinned "SHA256:..."
+  std::string remote_user = "root";
+  ConnectionStatus connection = ConnectionStatus::kUnknown;
+  std::string connection_reason;
+  int64_t last_checked = 0;
+  int64_t created_at = 0;
+};
+
+// Node-level status words, as gluster prints them (plus what oVirt added).
+enum class NodeStatus {
+  kUnknown,
+  kInitializing,
+  kActive,
+  kPassive,
+  kFaulty,
+  kCreated,
+  kStopped,
+  kPaused,
+  kNotStarted,
+};
+
+// Session-level status: the node statuses aggregated (see aggregate_status.h).
+enum class SessionStatus {
+  kUnknown,
+  kCreated,
+  kInitializing,
+  kActive,
+  kPartialFaulty,
+  kFaulty,
+  kStopped,
+  kPaused,
+};
+
+enum class CrawlStatus { kNotApplicable, kHybrid, kHistory, kChangelog };
+
+struct Session {
+  std::string id;
+  std::string destination_id;
+  std::string source_volume_id;
+  std::string destination_volume;  // name (gluster) or path (directory) on the destination
+  std::string remote_user = "root";
+  std::string session_key;  // gluster's "<master>_<slavehost>_<slavevol>" key
+  SessionStatus status = SessionStatus::kCreated;
+  int64_t created_at = 0;
+  int64_t updated_at = 0;
+};
+
+// One row per source node/brick of a session.
+struct SessionNodeStatus {
+  std::string session_id;
+  std::string source_host;
+  std::string source_brick;
+  int set_index = 0;  // replica/disperse set the brick belongs to
+  std::string destination_host;
+  NodeStatus status = NodeStatus::kUnknown;
+  CrawlStatus crawl = CrawlStatus::kNotApplicable;
+  int64_t last_synced = 0;
+  int64_t entry_pending = 0;
+  int64_t data_pending = 0;
+  int64_t meta_pending = 0;
+  int64_t failures = 0;
+  int64_t checkpoint_time = 0;
+  bool checkpoint_completed = false;
+  int64_t checkpoint_completion_time = 0;
+  int64_t updated_at = 0;
+};
+
+struct SessionConfigEntry {
+  std::string session_id;
+  std::string key;
+  std::string value;
+  std::string changed_by;  // user name, "monitor" for changes seen outside georep, or empty
+  int64_t changed_at = 0;
+};
+
+// The audit trail: one record per operation and per change the monitor sees.
+struct Event {
+  int64_t id = 0;
+  int64_t at = 0;
+  std::string actor;        // user name, or "monitor" / "system"
+  std::string action;       // "session.create", "destination.remove", "session.status" ...
+  std::string object_type;  // "cluster", "host", "volume", "destination", "session", "user" ...
+  std::string object_id;
+  std::string result;  // "ok" or "failed"
+  std::string message;
+};
+
+struct EventFilter {
+  int64_t after_id = 0;  // only events with id > after_id
+  std::string object_type;
+  std::string object_id;
+  std::string action_prefix;
+  int limit = 100;
+};
+
+struct User {
+  std::string id;
+  std::string name;
+  std::string password_hash;  // libsodium crypto_pwhash_str (Argon2id)
+  bool admin = false;
+  int64_t created_at = 0;
+};
+
+struct ApiToken {
+  std::string id;
+  std::string user_id;
+  std::string name;
+  std::string token_hash;  // hex BLAKE2b-256 of the secret; the secret itself is never stored
+  int64_t created_at = 0;
+  int64_t expires_at = 0;  // 0: does not expire
+  int64_t last_used = 0;
+};
+
+}  // namespace georep

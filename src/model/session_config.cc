@@ -1,0 +1,165 @@
+#include "model/session_config.h"
+
+#include <algorithm>
+#include <charconv>
+
+#include <fmt/format.h>
+
+namespace georep {
+namespace {
+
+// Defaults and descriptions follow gsyncd's own configuration (gsyncd.conf) of GlusterFS 10.
+const std::vector<ConfigOption> kGlusterOptions = {
+    {"checkpoint", ConfigType::kInt, "0",
+     "Set to a time (Unix seconds) to know when every change made before it has been synced; "
+     "\"now\" sets the current time, 0 clears it.", {}, 0, INT64_MAX},
+    {"sync-method", ConfigType::kEnum, "rsync",
+     "How data is copied: rsync, or tar over ssh (tarssh).", {"rsync", "tarssh"}, 0, 0},
+    {"sync-jobs", ConfigType::kInt, "3", "Number of parallel sync jobs per worker.", {}, 1, 64},
+    {"timeout", ConfigType::kInt, "120", "Seconds after which an idle connection is dropped.", {},
+     1, 86400},
+    {"connection-timeout", ConfigType::kInt, "60", "SSH connection time-out in seconds.", {}, 1,
+     3600},
+    {"ignore-deletes", ConfigType::kBool, "false",
+     "Do not replicate deletes: files removed on the source stay on the destination.", {}, 0, 0},
+    {"sync-xattrs", ConfigType::kBool, "true", "Replicate extended attributes.", {}, 0, 0},
+    {"sync-acls", ConfigType::kBool, "true", "Replicate POSIX ACLs.", {}, 0, 0},
+    {"use-meta-volume", ConfigType::kBool, "false",
+     "Use the shared meta volume to elect the Active worker of each replica set.", {}, 0, 0},
+    {"meta-volume-mnt", ConfigType::kString, "/var/run/gluster/shared_storage",
+     "Mount point of the shared meta volume.", {}, 0, 0},
+    {"change-detector", ConfigType::kEnum, "changelog",
+     "How changes are found: the changelog, or a crawl (xsync).", {"changelog", "xsync"}, 0, 0},
+    {"change-interval", ConfigType::kInt, "5", "Seconds between change-detection rounds.", {}, 1,
+     3600},
+    {"changelog-batch-size", ConfigType::kInt, "727040",
+     "Maximum bytes of changelogs processed in one batch.", {}, 1, INT64_MAX},
+    {"max-rsync-retries", ConfigType::kInt, "10",
+     "Retries of a failed rsync before the entries are logged as failures.", {}, 1, 1000},
+    {"rsync-options", ConfigType::kString, "", "Extra options passed to rsync.", {}, 0, 0},
+    {"rsync-ssh-options", ConfigType::kString, "", "Extra ssh options rsync uses.", {}, 0, 0},
+    {"ssh-port", ConfigType::kInt, "22", "SSH port of the destination hosts.", {}, 1, 65535},
+    {"ssh-command", ConfigType::kString, "ssh", "The ssh command workers use.", {}, 0, 0},
+    {"gluster-command-dir", ConfigType::kString, "/usr/sbin",
+     "Directory of the gluster binary on the source hosts.", {}, 0, 0},
+    {"slave-gluster-command-dir", ConfigType::kString, "/usr/sbin",
+     "Directory of the gluster binary on the destination hosts.", {}, 0, 0},
+    {"log-level", ConfigType::kEnum, "INFO", "gsyncd log level.",
+     {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}, 0, 0},
+    {"gluster-log-level", ConfigType::kEnum, "INFO", "Log level of the auxiliary mounts.",
+     {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL", "TRACE", "NONE"}, 0, 0},
+    {"changelog-log-level", ConfigType::kEnum, "INFO", "Log level of the changelog agent.",
+     {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}, 0, 0},
+    {"log-rsync-performance", ConfigType::kBool, "false", "Log rsync statistics per batch.", {}, 0, 0},
+    {"replica-failover-interval", ConfigType::kInt, "1",
+     "Seconds between checks for a replica failover.", {}, 1, 3600},
+};
+
+// Options of georep's own engine for directory volumes.
+const std::vector<ConfigOption> kDirectoryOptions = {
+    {"checkpoint", ConfigType::kInt, "0",
+     "Set to a time (Unix seconds) to know when every change made before it has been applied; "
+     "\"now\" sets the current time, 0 clears it.", {}, 0, INT64_MAX},
+    {"sync-jobs", ConfigType::kInt, "3", "Number of parallel transfer streams.", {}, 1, 64},
+    {"ignore-deletes", ConfigType::kBool, "false",
+     "Do not replicate deletes: files removed on the source stay on the destination.", {}, 0, 0},
+    {"sync-xattrs", ConfigType::kBool, "true", "Replicate extended attributes.", {}, 0, 0},
+    {"ssh-port", ConfigType::kInt, "22", "SSH port of the destination host.", {}, 1, 65535},
+    {"ssh-command", ConfigType::kString, "ssh", "The ssh command used to reach the destination.", {}, 0, 0},
+    {"remote-command", ConfigType::kString, "georep agent",
+     "The command that runs the receiving agent on the destination.", {}, 0, 0},
+    {"compression", ConfigType::kEnum, "none", "Compress data on the wire.", {"none", "zstd"}, 0, 0},
+    {"bandwidth-limit", ConfigType::kInt, "0", "Bytes per second; 0 is unlimited.", {}, 0,
+     INT64_MAX},
+    {"durability", ConfigType::kEnum, "file",
+     "When the destination fsyncs: every file, every batch, or never.",
+     {"file", "batch", "none"}, 0, 0},
+    {"rescan-interval", ConfigType::kInt, "3600",
+     "Seconds between safety rescans of the whole source; 0 disables them.", {}, 0, 604800},
+    {"exclude", ConfigType::kString, "", "Comma-separated glob patterns not to replicate.", {}, 0, 0},
+    {"log-level", ConfigType::kEnum, "INFO", "Worker log level.",
+     {"DEBUG", "INFO", "WARNING", "ERROR"}, 0, 0},
+};
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+}  // namespace
+
+std::string_view Name(ConfigType t) {
+  switch (t) {
+    case ConfigType::kBool: return "bool";
+    case ConfigType::kInt: return "int";
+    case ConfigType::kString: return "string";
+    case ConfigType::kEnum: return "enum";
+  }
+  return "string";
+}
+
+const std::vector<ConfigOption>& ConfigCatalog(VolumeKind kind) {
+  return kind == VolumeKind::kGluster ? kGlusterOptions : kDirectoryOptions;
+}
+
+std::string NormaliseConfigKey(std::string_view key) {
+  std::string out(key);
+  std::replace(out.begin(), out.end(), '_', '-');
+  return out;
+}
+
+const ConfigOption* FindConfigOption(VolumeKind kind, std::string_view key) {
+  std::string k = NormaliseConfigKey(key);
+  for (const auto& o : ConfigCatalog(kind))
+    if (o.key == k) return &o;
+  return nullptr;
+}
+
+Result<std::string> ValidateConfigValue(const ConfigOption& o, std::string_view value) {
+  if (value.size() > 1024) {
+    return Status::InvalidArgument(fmt::format("value for {} is longer than 1024 bytes", o.key));
+  }
+  for (char c : value) {
+    if (static_cast<unsigned char>(c) < 0x20) {
+      return Status::InvalidArgument(
+          fmt::format("value for {} must not contain control characters", o.key));
+    }
+  }
+  switch (o.type) {
+    case ConfigType::kBool: {
+      std::string v = Lower(value);
+      if (v == "true" || v == "on" || v == "yes" || v == "1") return std::string("true");
+      if (v == "false" || v == "off" || v == "no" || v == "0") return std::string("false");
+      return Status::InvalidArgument(
+          fmt::format("{} takes true or false, not '{}'", o.key, value));
+    }
+    case ConfigType::kInt: {
+      int64_t n = 0;
+      auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+      if (value.empty() || ec != std::errc() || end != value.data() + value.size()) {
+        return Status::InvalidArgument(fmt::format("{} takes a whole number, not '{}'", o.key,
+                                                   value.substr(0, 40)));
+      }
+      if (n < o.min || n > o.max) {
+        return Status::InvalidArgument(
+            fmt::format("{} must be between {} and {}, not {}", o.key, o.min, o.max, n));
+      }
+      return std::to_string(n);
+    }
+    case ConfigType::kEnum: {
+      for (auto a : o.allowed)
+        if (a == value) return std::string(a);
+      std::string list;
+      for (auto a : o.allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+      return Status::InvalidArgument(
+          fmt::format("{} must be one of: {} (not '{}')", o.key, list, value.substr(0, 40)));
+    }
+    case ConfigType::kString:
+      return std::string(value);
+  }
+  return Status::Internal("unknown config type");
+}
+
+}  // namespace georep

@@ -1,0 +1,145 @@
+#include "serve.h"
+
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+#include <iostream>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "api/http_api.h"
+#include "auth/authenticator.h"
+#include "base/clock.h"
+#include "base/log.h"
+#include "base/random.h"
+#include "engine/object_locks.h"
+#include "engine/operations.h"
+#include "store/store.h"
+
+#ifndef GEOREP_VERSION
+#define GEOREP_VERSION "0.0.0"
+#endif
+
+namespace georep {
+namespace {
+
+Status MakePrivateDir(const std::string& dir) {
+  std::string partial;
+  size_t pos = 0;
+  while (pos != std::string::npos) {
+    pos = dir.find('/', pos + 1);
+    partial = dir.substr(0, pos);
+    if (::mkdir(partial.c_str(), 0700) != 0 && errno != EEXIST)
+      return Status::IOError(fmt::format("cannot create {}: {}", partial, std::strerror(errno)));
+  }
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+    return Status::IOError(fmt::format("{} is not a directory", dir));
+  // The data directory holds the database and, later, keys: nobody else may read it.
+  if ((st.st_mode & 077) != 0 && ::chmod(dir.c_str(), 0700) != 0)
+    return Status::IOError(fmt::format("cannot make {} private: {}", dir, std::strerror(errno)));
+  return Status::Ok();
+}
+
+Result<std::pair<std::string, int>> SplitListen(const std::string& listen) {
+  auto colon = listen.rfind(':');
+  if (colon == std::string::npos) return Status::InvalidArgument("--listen must be HOST:PORT");
+  std::string host = listen.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  int port = 0;
+  try {
+    port = std::stoi(listen.substr(colon + 1));
+  } catch (...) {
+    return Status::InvalidArgument("--listen port must be a number");
+  }
+  if (port < 0 || port > 65535) return Status::InvalidArgument("--listen port must be 0-65535");
+  return std::make_pair(host, port);
+}
+
+int Fail(const Status& st) {
+  spdlog::error("msg=\"cannot start\" error={}", LogValue(st.message()));
+  std::cerr << "georep serve: " << st.message() << "\n";
+  return 1;
+}
+
+}  // namespace
+
+int Serve(const ServeOptions& o) {
+  InitLogging(o.log_level);
+  // Block termination signals in every thread; one thread waits for them below.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  if (Status st = MakePrivateDir(o.data_dir); !st.ok()) return Fail(st);
+  ::umask(077);
+  auto listen = SplitListen(o.listen);
+  if (!listen.ok()) return Fail(listen.status());
+  if ((o.tls_cert.empty()) != (o.tls_key.empty()))
+    return Fail(Status::InvalidArgument("--tls-cert and --tls-key go together"));
+
+  const std::string db_url = o.db_url.empty() ? "sqlite://" + o.data_dir + "/georep.db" : o.db_url;
+  auto store = OpenStore(db_url);
+  if (!store.ok()) return Fail(store.status());
+  spdlog::info("msg=\"store open\" backend={} url={} schema={}", (*store)->Backend(),
+               LogValue(RedactStoreUrl(db_url)), (*store)->SchemaVersion());
+
+  SystemClock clock;
+  SystemRandom random;
+  ObjectLocks locks;
+  Authenticator auth(**store, clock, random);
+  Operations ops(**store, clock, random, locks);
+
+  auto admin_password = auth.EnsureInitialAdmin();
+  if (!admin_password.ok()) return Fail(admin_password.status());
+
+  HttpApiOptions api_options;
+  api_options.listen_host = listen->first;
+  api_options.listen_port = listen->second;
+  api_options.tls_cert = o.tls_cert;
+  api_options.tls_key = o.tls_key;
+  api_options.version = GEOREP_VERSION;
+  api_options.web_root = o.web_root;
+  HttpApi api(ops, auth, clock, api_options);
+  auto port = api.Bind();
+  if (!port.ok()) return Fail(port.status());
+
+  const std::string scheme = o.tls_cert.empty() ? "http" : "https";
+  const std::string host = listen->first.find(':') != std::string::npos
+                               ? "[" + listen->first + "]"
+                               : listen->first;
+  const std::string url = fmt::format("{}://{}:{}", scheme, host, *port);
+  // Standard output is for the operator; the password appears there once and never in a log.
+  // The "listening on" line comes last: scripts may read up to it.
+  if (admin_password->has_value()) {
+    std::cout << "First start: an administrator was created. This password is shown only once.\n"
+              << "  user:     admin\n"
+              << "  password: " << **admin_password << "\n"
+              << "Log in with:  georep login --server " << url << " --user admin\n\n";
+  }
+  std::cout << "georep " << GEOREP_VERSION << " engine listening on " << url << "\n";
+  std::cout << std::flush;
+  spdlog::info("msg=listening url={} data={}", url, LogValue(o.data_dir));
+
+  std::thread signal_waiter([&] {
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    spdlog::info("msg=\"stopping\" signal={}", sig);
+    api.Stop();
+  });
+  Status served = api.Serve();
+  // Serve() can return on its own only on error; wake the waiter so it can be joined.
+  if (!served.ok()) ::kill(::getpid(), SIGTERM);
+  signal_waiter.join();
+  spdlog::info("msg=stopped");
+  if (!served.ok()) return Fail(served);
+  return 0;
+}
+
+}  // namespace georep

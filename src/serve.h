@@ -1,0 +1,21 @@
+// `georep serve`: the engine process -- store, authentication, REST API.
+#pragma once
+
+#include <string>
+
+namespace georep {
+
+struct ServeOptions {
+  std::string data_dir = "/var/lib/georep";
+  std::string listen = "127.0.0.1:8470";
+  std::string db_url;  // default: sqlite://<data_dir>/georep.db
+  std::string tls_cert;
+  std::string tls_key;
+  std::string web_root;
+  std::string log_level = "info";
+};
+
+// Runs until SIGTERM or SIGINT; returns the process exit code.
+int Serve(const ServeOptions& options);
+
+}  // namespace georep

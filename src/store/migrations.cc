@@ -1,0 +1,133 @@
+#include "store/migrations.h"
+
+namespace georep {
+
+const std::vector<Migration>& Migrations() {
+  static const std::vector<Migration> kMigrations = {
+      {1, "initial model", R"SQL(
+CREATE TABLE clusters (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  description TEXT NOT NULL,
+  created_at BIGINT NOT NULL
+);
+CREATE TABLE hosts (
+  id TEXT PRIMARY KEY,
+  cluster_id TEXT NOT NULL REFERENCES clusters(id) ON DELETE CASCADE,
+  name TEXT NOT NULL,
+  address TEXT NOT NULL,
+  ssh_port INTEGER NOT NULL,
+  ssh_user TEXT NOT NULL,
+  transport TEXT NOT NULL,
+  ssh_fingerprint TEXT NOT NULL,
+  status TEXT NOT NULL,
+  last_seen BIGINT NOT NULL,
+  created_at BIGINT NOT NULL,
+  UNIQUE (cluster_id, name)
+);
+CREATE TABLE volumes (
+  id TEXT PRIMARY KEY,
+  cluster_id TEXT NOT NULL REFERENCES clusters(id) ON DELETE CASCADE,
+  name TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  status TEXT NOT NULL,
+  replica_count INTEGER NOT NULL,
+  disperse_count INTEGER NOT NULL,
+  size_bytes BIGINT NOT NULL,
+  used_bytes BIGINT NOT NULL,
+  created_at BIGINT NOT NULL,
+  UNIQUE (cluster_id, name)
+);
+CREATE TABLE bricks (
+  volume_id TEXT NOT NULL REFERENCES volumes(id) ON DELETE CASCADE,
+  position INTEGER NOT NULL,
+  host_id TEXT NOT NULL REFERENCES hosts(id),
+  path TEXT NOT NULL,
+  PRIMARY KEY (volume_id, position)
+);
+CREATE TABLE destinations (
+  id TEXT PRIMARY KEY,
+  source_cluster_id TEXT NOT NULL REFERENCES clusters(id),
+  source_host_id TEXT NOT NULL REFERENCES hosts(id),
+  host TEXT NOT NULL,
+  ssh_port INTEGER NOT NULL,
+  ssh_fingerprint TEXT NOT NULL,
+  remote_user TEXT NOT NULL,
+  connection TEXT NOT NULL,
+  connection_reason TEXT NOT NULL,
+  last_checked BIGINT NOT NULL,
+  created_at BIGINT NOT NULL,
+  UNIQUE (source_cluster_id, host, remote_user)
+);
+CREATE TABLE sessions (
+  id TEXT PRIMARY KEY,
+  destination_id TEXT NOT NULL REFERENCES destinations(id),
+  source_volume_id TEXT NOT NULL REFERENCES volumes(id),
+  destination_volume TEXT NOT NULL,
+  remote_user TEXT NOT NULL,
+  session_key TEXT NOT NULL,
+  status TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL,
+  UNIQUE (source_volume_id, destination_id, destination_volume)
+);
+CREATE TABLE session_nodes (
+  session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+  source_host TEXT NOT NULL,
+  source_brick TEXT NOT NULL,
+  set_index INTEGER NOT NULL,
+  destination_host TEXT NOT NULL,
+  status TEXT NOT NULL,
+  crawl TEXT NOT NULL,
+  last_synced BIGINT NOT NULL,
+  entry_pending BIGINT NOT NULL,
+  data_pending BIGINT NOT NULL,
+  meta_pending BIGINT NOT NULL,
+  failures BIGINT NOT NULL,
+  checkpoint_time BIGINT NOT NULL,
+  checkpoint_completed INTEGER NOT NULL,
+  checkpoint_completion_time BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL,
+  PRIMARY KEY (session_id, source_host, source_brick)
+);
+CREATE TABLE session_config (
+  session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+  option_key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  changed_by TEXT NOT NULL,
+  changed_at BIGINT NOT NULL,
+  PRIMARY KEY (session_id, option_key)
+);
+CREATE TABLE events (
+  id {serial_pk},
+  at BIGINT NOT NULL,
+  actor TEXT NOT NULL,
+  action TEXT NOT NULL,
+  object_type TEXT NOT NULL,
+  object_id TEXT NOT NULL,
+  result TEXT NOT NULL,
+  message TEXT NOT NULL
+);
+CREATE INDEX events_object ON events (object_type, object_id);
+CREATE TABLE users (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  password_hash TEXT NOT NULL,
+  admin INTEGER NOT NULL,
+  created_at BIGINT NOT NULL
+);
+CREATE TABLE api_tokens (
+  id TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  name TEXT NOT NULL,
+  token_hash TEXT NOT NULL UNIQUE,
+  created_at BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL,
+  last_used BIGINT NOT NULL
+);
+)SQL"},
+  };
+  return kMigrations;
+}
+
+}  // namespace georep

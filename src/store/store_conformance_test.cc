@@ -1,0 +1,362 @@
+// The store conformance suite: every Store backend must pass the same tests.
+// Runs on SQLite (a temporary file) and on PostgreSQL (the throw-away server the test
+// command starts; its URL is in the file named by GEOREP_TEST_POSTGRES_URL_FILE).
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "base/random.h"
+#include "model/names.h"
+#include "store/sql.h"
+#include "store/store.h"
+
+namespace georep {
+namespace {
+
+std::string PostgresUrl() {
+  const char* file = std::getenv("GEOREP_TEST_POSTGRES_URL_FILE");
+  if (!file) return "";
+  std::ifstream in(file);
+  std::string url;
+  std::getline(in, url);
+  return url;
+}
+
+class StoreConformance : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == "sqlite") {
+      dir_ = std::filesystem::temp_directory_path() /
+             ("georep-store-" + std::to_string(::getpid()) + "-" + random_.NewToken(6));
+      std::filesystem::create_directories(dir_);
+      url_ = "sqlite://" + (dir_ / "georep.db").string();
+    } else {
+      url_ = PostgresUrl();
+      ASSERT_FALSE(url_.empty())
+          << "PostgreSQL is required for this suite: set GEOREP_TEST_POSTGRES_URL_FILE (the test "
+             "command starts a throw-away server)";
+      // A fresh database per test, so tests may run in parallel.
+      auto conn = OpenPostgres(url_);
+      ASSERT_TRUE(conn.ok()) << conn.status().ToString();
+      SystemRandom entropy;
+      const std::string name = "conf_" + std::to_string(::getpid()) + "_" + entropy.NewToken(6);
+      std::string lower;
+      for (char ch : name) lower += (ch == '-') ? '_' : static_cast<char>(std::tolower(ch));
+      ASSERT_TRUE((*conn)->ExecScript("CREATE DATABASE " + lower).ok());
+      url_ = url_.substr(0, url_.rfind('/') + 1) + lower;
+    }
+    auto s = OpenStore(url_);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    store_ = std::move(*s);
+  }
+  void TearDown() override {
+    store_.reset();
+    if (!dir_.empty()) std::filesystem::remove_all(dir_);
+  }
+
+  // Runs fn in a transaction and expects it to commit.
+  void Tx(const std::function<Status(StoreTx&)>& fn) {
+    Status st = store_->Transaction(fn);
+    ASSERT_TRUE(st.ok()) << st.ToString();
+  }
+
+  Cluster MakeCluster(const std::string& name) {
+    Cluster c{random_.NewUuid(), name, "desc of " + name, 1000};
+    Tx([&](StoreTx& tx) { return tx.CreateCluster(c); });
+    return c;
+  }
+  Host MakeHost(const Cluster& c, const std::string& name) {
+    Host h;
+    h.id = random_.NewUuid();
+    h.cluster_id = c.id;
+    h.name = name;
+    h.address = name + ".example";
+    h.ssh_fingerprint = "SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8";
+    h.status = HostStatus::kUp;
+    h.created_at = 2000;
+    Tx([&](StoreTx& tx) { return tx.CreateHost(h); });
+    return h;
+  }
+
+  SeededRandom random_{42};
+  std::filesystem::path dir_;
+  std::string url_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_P(StoreConformance, MigratesToLatestAndReopens) {
+  EXPECT_GE(store_->SchemaVersion(), 1);
+  EXPECT_EQ(store_->Backend(), GetParam() == "sqlite" ? "sqlite" : "postgresql");
+  MakeCluster("east");
+  store_.reset();
+  auto again = OpenStore(url_);  // migrations are idempotent
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  Status st = (*again)->Transaction([](StoreTx& tx) -> Status {
+    GEOREP_ASSIGN_OR_RETURN(auto all, tx.ListClusters());
+    if (all.size() != 1 || all[0].name != "east") return Status::Internal("cluster lost");
+    return Status::Ok();
+  });
+  EXPECT_TRUE(st.ok()) << st.ToString();
+}
+
+TEST_P(StoreConformance, ClusterRoundTripAndUniqueName) {
+  Cluster c = MakeCluster("east");
+  Tx([&](StoreTx& tx) -> Status {
+    GEOREP_ASSIGN_OR_RETURN(Cluster got, tx.GetCluster(c.id));
+    EXPECT_EQ(got.name, "east");
+    EXPECT_EQ(got.description, "desc of east");
+    EXPECT_EQ(got.created_at, 1000);
+    return Status::Ok();
+  });
+  Cluster dup{random_.NewUuid(), "east", "", 1};
+  Status st = store_->Transaction([&](StoreTx& tx) { return tx.CreateCluster(dup); });
+  EXPECT_EQ(st.code(), StatusCode::kAlreadyExists) << st.ToString();
+  Status missing = store_->Transaction([&](StoreTx& tx) { return tx.GetCluster("nope").status(); });
+  EXPECT_EQ(missing.code(), StatusCode::kNotFound);
+}
+
+TEST_P(StoreConformance, FailedTransactionRollsBackEverything) {
+  Status st = store_->Transaction([&](StoreTx& tx) -> Status {
+    GEOREP_RETURN_IF_ERROR(tx.CreateCluster(Cluster{"c1", "one", "", 1}));
+    GEOREP_RETURN_IF_ERROR(tx.CreateCluster(Cluster{"c2", "two", "", 1}));
+    return Status::FailedPrecondition("changed my mind");
+  });
+  EXPECT_EQ(st.code(), StatusCode::kFailedPrecondition);
+  Tx([&](StoreTx& tx) -> Status {
+    GEOREP_ASSIGN_OR_RETURN(auto all, tx.ListClusters());
+    EXPECT_TRUE(all.empty());
+    return Status::Ok();
+  });
+}
+
+TEST_P(StoreConformance, HostsAndVolumesWithBricks) {
+  Cluster c = MakeCluster("src");
+  Host h1 = MakeHost(c, "node1");
+  Host h2 = MakeHost(c, "node2");
+  Volume v;
+  v.id = "vol-1";
+  v.cluster_id = c.id;
+  v.name = "gv0";
+  v.kind = VolumeKind::kGluster;
+  v.status = VolumeStatus::kStarted;
+  v.bricks = {{h1.id, "/bricks/b1"}, {h2.id, "/bricks/b2"}};
+  v.replica_count = 2;
+  v.size_bytes = 1LL << 40;  // beyond 32 bits
+  v.used_bytes = 12345;
+  Tx([&](StoreTx& tx) { return tx.CreateVolume(v); });
+  Tx([&](StoreTx& tx) -> Status {
+    GEOREP_ASSIGN_OR_RETURN(Volume got, tx.GetVolume("vol-1"));
+    EXPECT_EQ(got.kind, VolumeKind::kGluster);
+    EXPECT_EQ(got.status, VolumeStatus::kStarted);
+    EXPECT_EQ(got.size_bytes, 1LL << 40);
+    EXPECT_EQ(got.replica_count, 2);
+    EXPECT_EQ(got.bricks.size(), 2u);
+    EXPECT_EQ(got.bricks[1].path, "/bricks/b2");
+    EXPECT_EQ(got.bricks[1].host_id, h2.id);
+    got.bricks.pop_back();
+    got.status = VolumeStatus::kStopped;
+    GEOREP_RETURN_IF_ERROR(tx.UpdateVolume(got));
+    GEOREP_ASSIGN_OR_RETURN(Volume again, tx.GetVolume("vol-1"));
+    EXPECT_EQ(again.bricks.size(), 1u);
+    EXPECT_EQ(again.status, VolumeStatus::kStopped);
+    GEOREP_ASSIGN_OR_RETURN(auto hosts, tx.ListHosts(c.id));
+    EXPECT_EQ(hosts.size(), 2u);
+    EXPECT_EQ(hosts[0].name, "node1");
+    EXPECT_EQ(hosts[0].status, HostStatus::kUp);
+    EXPECT_EQ(hosts[0].ssh_fingerprint, h1.ssh_fingerprint);
+    return Status::Ok();
+  });
+  // A host that holds a brick cannot be deleted (foreign key).
+  Status st = store_->Transaction([&](StoreTx& tx) { return tx.DeleteHost(h1.id); });
+  EXPECT_FALSE(st.ok());
+}
+
+TEST_P(StoreConformance, SessionsNodesConfigCascade) {
+  Cluster c = MakeCluster("src");
+  Host h = MakeHost(c, "node1");
+  Volume v;
+  v.id = "vol-1";
+  v.cluster_id = c.id;
+  v.name = "gv0";
+  v.bricks = {{h.id, "/b"}};
+  Destination d;
+  d.id = "dest-1";
+  d.source_cluster_id = c.id;
+  d.source_host_id = h.id;
+  d.host = "remote.example";
+  d.connection = ConnectionStatus::kBroken;
+  d.connection_reason = "host key changed";
+  Session s;
+  s.id = "sess-1";
+  s.destination_id = d.id;
+  s.source_volume_id = v.id;
+  s.destination_volume = "gv1";
+  s.session_key = "gv0_remote.example_gv1";
+  s.status = SessionStatus::kPartialFaulty;
+  Tx([&](StoreTx& tx) -> Status {
+    GEOREP_RETURN_IF_ERROR(tx.CreateVolume(v));
+    GEOREP_RETURN_IF_ERROR(tx.CreateDestination(d));
+    return tx.CreateSession(s);
+  });
+  SessionNodeStatus n;
+  n.source_host = "node1";
+  n.source_brick = "/b";
+  n.status = NodeStatus::kInitializing;
+  n.crawl = CrawlStatus::kHybrid;
+  n.entry_pending = 7;
+  n.checkpoint_completed = true;
+  n.last_synced = 1700000000123;
+  Tx([&](StoreTx& tx) -> Status {
+    GEOREP_RETURN_IF_ERROR(tx.ReplaceNodeStatuses(s.id, {n}));
+    GEOREP_RETURN_IF_ERROR(tx.PutConfig({s.id, "sync-jobs", "5", "alice", 10}));
+    GEOREP_RETURN_IF_ERROR(tx.PutConfig({s.id, "sync-jobs", "6", "bob", 11}));  // upsert
+    return Status::Ok();
+  });
+  Tx([&](StoreTx& tx) -> Status {
+    GEOREP_ASSIGN_OR_RETURN(Session got, tx.GetSession(s.id));
+    EXPECT_EQ(got.status, SessionStatus::kPartialFaulty);
+    GEOREP_ASSIGN_OR_RETURN(Destination gd, tx.GetDestination(d.id));
+    EXPECT_EQ(gd.connection, ConnectionStatus::kBroken);
+    EXPECT_EQ(gd.connection_reason, "host key changed");
+    GEOREP_ASSIGN_OR_RETURN(auto nodes, tx.ListNodeStatuses(s.id));
+    EXPECT_EQ(nodes.size(), 1u);
+    EXPECT_EQ(nodes[0].status, NodeStatus::kInitializing);
+    EXPECT_EQ(nodes[0].crawl, CrawlStatus::kHybrid);
+    EXPECT_EQ(nodes[0].entry_pending, 7);
+    EXPECT_TRUE(nodes[0].checkpoint_completed);
+    EXPECT_EQ(nodes[0].last_synced, 1700000000123);
+    GEOREP_ASSIGN_OR_RETURN(auto cfg, tx.ListConfig(s.id));
+    EXPECT_EQ(cfg.size(), 1u);
+    EXPECT_EQ(cfg[0].value, "6");
+    EXPECT_EQ(cfg[0].changed_by, "bob");
+    GEOREP_ASSIGN_OR_RETURN(auto by_volume, tx.ListSessions({v.id, ""}));
+    EXPECT_EQ(by_volume.size(), 1u);
+    GEOREP_ASSIGN_OR_RETURN(auto by_other, tx.ListSessions({"other", ""}));
+    EXPECT_TRUE(by_other.empty());
+    return tx.DeleteSession(s.id);
+  });
+  Tx([&](StoreTx& tx) -> Status {
+    GEOREP_ASSIGN_OR_RETURN(auto nodes, tx.ListNodeStatuses(s.id));
+    GEOREP_ASSIGN_OR_RETURN(auto cfg, tx.ListConfig(s.id));
+    EXPECT_TRUE(nodes.empty());
+    EXPECT_TRUE(cfg.empty());
+    return Status::Ok();
+  });
+}
+
+TEST_P(StoreConformance, EventsAreOrderedAndFiltered) {
+  Tx([&](StoreTx& tx) -> Status {
+    for (int i = 0; i < 5; ++i) {
+      auto id = tx.AppendEvent(Event{0, 100 + i, "alice", i % 2 ? "session.start" : "cluster.create",
+                                     i % 2 ? "session" : "cluster", "obj" + std::to_string(i % 2),
+                                     "ok", "m" + std::to_string(i)});
+      if (!id.ok()) return id.status();
+      EXPECT_GT(*id, 0);
+    }
+    return Status::Ok();
+  });
+  Tx([&](StoreTx& tx) -> Status {
+    GEOREP_ASSIGN_OR_RETURN(auto all, tx.ListEvents({}));
+    EXPECT_EQ(all.size(), 5u);
+    EXPECT_EQ(all.front().message, "m4");  // newest first
+    EXPECT_GT(all.front().id, all.back().id);
+    GEOREP_ASSIGN_OR_RETURN(auto sessions, tx.ListEvents({0, "session", "", "", 100}));
+    EXPECT_EQ(sessions.size(), 2u);
+    GEOREP_ASSIGN_OR_RETURN(auto by_action, tx.ListEvents({0, "", "", "cluster.", 100}));
+    EXPECT_EQ(by_action.size(), 3u);
+    GEOREP_ASSIGN_OR_RETURN(auto after, tx.ListEvents({all[1].id, "", "", "", 100}));
+    EXPECT_EQ(after.size(), 1u);
+    GEOREP_ASSIGN_OR_RETURN(auto limited, tx.ListEvents({0, "", "", "", 2}));
+    EXPECT_EQ(limited.size(), 2u);
+    return Status::Ok();
+  });
+}
+
+TEST_P(StoreConformance, UsersAndTokens) {
+  User u{"u1", "alice", "$argon2id$hash", true, 5};
+  ApiToken t{"t1", "u1", "cli", "digest-1", 6, 0, 6};
+  Tx([&](StoreTx& tx) -> Status {
+    GEOREP_RETURN_IF_ERROR(tx.CreateUser(u));
+    return tx.CreateToken(t);
+  });
+  Tx([&](StoreTx& tx) -> Status {
+    GEOREP_ASSIGN_OR_RETURN(User got, tx.GetUserByName("alice"));
+    EXPECT_TRUE(got.admin);
+    EXPECT_EQ(got.password_hash, "$argon2id$hash");
+    GEOREP_ASSIGN_OR_RETURN(ApiToken gt, tx.GetTokenByHash("digest-1"));
+    EXPECT_EQ(gt.user_id, "u1");
+    GEOREP_RETURN_IF_ERROR(tx.TouchToken("t1", 99));
+    GEOREP_ASSIGN_OR_RETURN(auto list, tx.ListTokens("u1"));
+    EXPECT_EQ(list.size(), 1u);
+    EXPECT_EQ(list[0].last_used, 99);
+    return tx.DeleteUser("u1");  // cascades to tokens
+  });
+  Status st = store_->Transaction([&](StoreTx& tx) { return tx.GetTokenByHash("digest-1").status(); });
+  EXPECT_EQ(st.code(), StatusCode::kNotFound);
+}
+
+TEST_P(StoreConformance, ConcurrentTransactionsDoNotLoseWrites) {
+  constexpr int kThreads = 4, kEach = 25;
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        Status st = store_->Transaction([&](StoreTx& tx) {
+          return tx.CreateCluster(Cluster{"c-" + std::to_string(t) + "-" + std::to_string(i),
+                                          "n-" + std::to_string(t) + "-" + std::to_string(i), "",
+                                          1});
+        });
+        if (!st.ok()) ++failures;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  Tx([&](StoreTx& tx) -> Status {
+    GEOREP_ASSIGN_OR_RETURN(auto all, tx.ListClusters());
+    EXPECT_EQ(all.size(), static_cast<size_t>(kThreads * kEach));
+    return Status::Ok();
+  });
+}
+
+TEST_P(StoreConformance, ValuesWithQuotesAndUnicodeSurvive) {
+  const std::string tricky = "it's a \"test\"; DROP TABLE clusters; -- ünïcödé $1 ?";
+  Tx([&](StoreTx& tx) { return tx.CreateCluster(Cluster{"c", "weird", tricky, 1}); });
+  Tx([&](StoreTx& tx) -> Status {
+    GEOREP_ASSIGN_OR_RETURN(Cluster c, tx.GetCluster("c"));
+    EXPECT_EQ(c.description, tricky);
+    return Status::Ok();
+  });
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreConformance, ::testing::Values("sqlite", "postgresql"),
+                         [](const auto& info) { return info.param; });
+
+TEST(StoreUrl, RedactsPasswords) {
+  EXPECT_EQ(RedactStoreUrl("postgresql://georep:s3cret@db.example:5432/georep"),
+            "postgresql://georep:***@db.example:5432/georep");
+  EXPECT_EQ(RedactStoreUrl("host=db password=s3cret dbname=georep"),
+            "host=db password=*** dbname=georep");
+  EXPECT_EQ(RedactStoreUrl("sqlite:///var/lib/georep/georep.db"), "sqlite:///var/lib/georep/georep.db");
+}
+
+TEST(StoreUrl, BadSqliteFileIsAClearError) {
+  auto path = std::filesystem::temp_directory_path() / ("georep-notdb-" + std::to_string(::getpid()));
+  {
+    std::ofstream out(path);
+    out << "this is not a database, and it is long enough to have a header............";
+  }
+  auto s = OpenStore("sqlite://" + path.string());
+  std::filesystem::remove(path);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.status().message().find(path.string()), std::string::npos) << s.status().ToString();
+}
+
+}  // namespace
+}  // namespace georep

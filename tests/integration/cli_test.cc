@@ -1,0 +1,107 @@
+// The georep CLI against a real engine: login (token saved 0600), commands, --json, errors.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include "integration/engine_process.h"
+
+namespace georep::testing {
+namespace {
+
+using Json = nlohmann::json;
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    engine_ = std::make_unique<EngineProcess>(data_.path());
+    ASSERT_TRUE(engine_->Start()) << engine_->output();
+    env_ = {"GEOREP_CONFIG_DIR=" + config_.path() + "/cfg"};
+    auto login = Cli({"login", "--server", engine_->url(), "--user", "admin", "--password-stdin"},
+                     engine_->admin_password() + "\n");
+    ASSERT_EQ(login.exit_code, 0) << login.err;
+  }
+  CommandResult Cli(std::vector<std::string> args, const std::string& input = "") {
+    args.insert(args.begin(), GeorepBinary());
+    return RunCommand(args, input, env_);
+  }
+  TempDir data_, config_;
+  std::unique_ptr<EngineProcess> engine_;
+  std::vector<std::string> env_;
+};
+
+TEST_F(CliTest, LoginSavesAPrivateToken) {
+  struct stat st {};
+  ASSERT_EQ(stat((config_.path() + "/cfg/credentials.json").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  auto bad = RunCommand({GeorepBinary(), "login", "--server", engine_->url(), "--password-stdin"},
+                        "wrong\n", {"GEOREP_CONFIG_DIR=" + config_.path() + "/other"});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("wrong user name or password"), std::string::npos) << bad.err;
+}
+
+TEST_F(CliTest, ClusterHostVolumeSessionConfigWorkflow) {
+  ASSERT_EQ(Cli({"cluster", "create", "local", "--description", "this machine"}).exit_code, 0);
+  auto list = Cli({"cluster", "list"});
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  EXPECT_NE(list.out.find("NAME"), std::string::npos);
+  EXPECT_NE(list.out.find("this machine"), std::string::npos);
+
+  auto host = Cli({"--json", "host", "add", "local", "localhost", "--transport", "local"});
+  ASSERT_EQ(host.exit_code, 0) << host.err;
+  std::string hid = Json::parse(host.out)["id"];
+  auto vol = Cli({"--json", "volume", "add", "local", "src", "--host", hid, "--path", "/srv/src"});
+  ASSERT_EQ(vol.exit_code, 0) << vol.err;
+  std::string vid = Json::parse(vol.out)["id"];
+  auto dest = Cli({"--json", "destination", "create", "local", "localhost", "--source-host", hid});
+  ASSERT_EQ(dest.exit_code, 0) << dest.err;
+  std::string did = Json::parse(dest.out)["id"];
+  auto sess = Cli({"--json", "session", "create", "--destination", did, "--volume", vid,
+                   "--remote-volume", "/srv/dst"});
+  ASSERT_EQ(sess.exit_code, 0) << sess.err;
+  std::string sid = Json::parse(sess.out)["id"];
+
+  auto status = Cli({"session", "status", sid});
+  ASSERT_EQ(status.exit_code, 0) << status.err;
+  EXPECT_NE(status.out.find("CRAWL STATUS"), std::string::npos);
+  EXPECT_NE(status.out.find("Created"), std::string::npos);
+
+  EXPECT_EQ(Cli({"config", sid, "sync-jobs", "5"}).exit_code, 0);
+  auto one = Cli({"--json", "config", sid, "sync-jobs"});
+  ASSERT_EQ(one.exit_code, 0);
+  EXPECT_EQ(Json::parse(one.out)["value"], "5");
+  auto invalid = Cli({"config", sid, "sync-jobs", "zero"});
+  EXPECT_NE(invalid.exit_code, 0);
+  EXPECT_NE(invalid.err.find("whole number"), std::string::npos) << invalid.err;
+  EXPECT_EQ(Cli({"config", sid, "sync-jobs", "--reset"}).exit_code, 0);
+  auto after = Cli({"--json", "config", sid, "sync-jobs"});
+  EXPECT_EQ(Json::parse(after.out)["value"], "3");
+
+  auto events = Cli({"--json", "event", "list", "--object-id", sid});
+  ASSERT_EQ(events.exit_code, 0);
+  // create, set, the refused set, reset: reads are not events.
+  EXPECT_EQ(Json::parse(events.out).size(), 4u);
+}
+
+TEST_F(CliTest, BadInputExitsNonZeroWithTheReason) {
+  auto r = Cli({"cluster", "create", "no spaces allowed"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("invalid cluster name"), std::string::npos) << r.err;
+  auto list = Cli({"--json", "cluster", "list"});
+  EXPECT_EQ(Json::parse(list.out).size(), 0u);
+  auto unreachable = RunCommand({GeorepBinary(), "--server", "http://127.0.0.1:1", "cluster", "list"},
+                                "", env_);
+  EXPECT_EQ(unreachable.exit_code, 1);
+  EXPECT_NE(unreachable.err.find("cannot reach the georep engine"), std::string::npos);
+}
+
+TEST_F(CliTest, LogoutRevokesTheToken) {
+  auto tokens = Cli({"--json", "token", "list"});
+  ASSERT_EQ(tokens.exit_code, 0);
+  EXPECT_EQ(Json::parse(tokens.out).size(), 1u);
+  ASSERT_EQ(Cli({"logout"}).exit_code, 0);
+  auto after = Cli({"cluster", "list"});
+  EXPECT_NE(after.exit_code, 0);
+  EXPECT_NE(after.err.find("not logged in"), std::string::npos) << after.err;
+}
+
+}  // namespace
+}  // namespace georep::testing
