@@ -31,6 +31,16 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   serve_cmd->callback([&] { exit_code = georep::Serve(serve); });
 
+  georep::ServeOptions admin_opts;
+  std::string admin_user = "admin";
+  auto* admin = app.add_subcommand("admin", "Engine-host maintenance (needs the data directory)");
+  admin->require_subcommand(1);
+  auto* reset = admin->add_subcommand("reset-password", "Print a new password for a user");
+  reset->add_option("--data", admin_opts.data_dir, "Data directory")->capture_default_str();
+  reset->add_option("--db", admin_opts.db_url, "Database URL (default: SQLite in --data)");
+  reset->add_option("--user", admin_user, "User name")->capture_default_str();
+  reset->callback([&] { exit_code = georep::ResetPassword(admin_opts, admin_user); });
+
   georep::AddClientCommands(app, &exit_code);
 
   CLI11_PARSE(app, argc, argv);

@@ -1,14 +1,14 @@
 #include "serve.h"
 
+#include <fmt/format.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <iostream>
 #include <thread>
-
-#include <fmt/format.h>
 
 #include "api/http_api.h"
 #include "auth/authenticator.h"
@@ -48,7 +48,8 @@ Result<std::pair<std::string, int>> SplitListen(const std::string& listen) {
   auto colon = listen.rfind(':');
   if (colon == std::string::npos) return Status::InvalidArgument("--listen must be HOST:PORT");
   std::string host = listen.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   int port = 0;
   try {
     port = std::stoi(listen.substr(colon + 1));
@@ -111,9 +112,8 @@ int Serve(const ServeOptions& o) {
   if (!port.ok()) return Fail(port.status());
 
   const std::string scheme = o.tls_cert.empty() ? "http" : "https";
-  const std::string host = listen->first.find(':') != std::string::npos
-                               ? "[" + listen->first + "]"
-                               : listen->first;
+  const std::string host =
+      listen->first.find(':') != std::string::npos ? "[" + listen->first + "]" : listen->first;
   const std::string url = fmt::format("{}://{}:{}", scheme, host, *port);
   // Standard output is for the operator; the password appears there once and never in a log.
   // The "listening on" line comes last: scripts may read up to it.
@@ -139,6 +139,29 @@ int Serve(const ServeOptions& o) {
   signal_waiter.join();
   spdlog::info("msg=stopped");
   if (!served.ok()) return Fail(served);
+  return 0;
+}
+
+int ResetPassword(const ServeOptions& o, const std::string& user) {
+  const std::string db_url = o.db_url.empty() ? "sqlite://" + o.data_dir + "/georep.db" : o.db_url;
+  if (o.db_url.empty() && ::access((o.data_dir + "/georep.db").c_str(), F_OK) != 0) {
+    std::cerr << "georep admin: no engine database in " << o.data_dir << "\n";
+    return 1;
+  }
+  auto store = OpenStore(db_url);
+  if (!store.ok()) {
+    std::cerr << "georep admin: " << store.status().message() << "\n";
+    return 1;
+  }
+  SystemClock clock;
+  SystemRandom random;
+  Authenticator auth(**store, clock, random);
+  auto pw = auth.ResetPassword(user);
+  if (!pw.ok()) {
+    std::cerr << "georep admin: " << pw.status().message() << "\n";
+    return 1;
+  }
+  std::cout << "New password for " << user << ": " << *pw << "\n";
   return 0;
 }
 

@@ -18,4 +18,8 @@ struct ServeOptions {
 // Runs until SIGTERM or SIGINT; returns the process exit code.
 int Serve(const ServeOptions& options);
 
+// `georep admin reset-password`: opens the engine's store directly and prints a new password
+// for `user`. Returns the process exit code.
+int ResetPassword(const ServeOptions& options, const std::string& user);
+
 }  // namespace georep

@@ -23,8 +23,14 @@ start)
   data=$(mktemp -d /tmp/georep-pg.XXXXXX)
   chown postgres:postgres "$data"
   echo "$data" > "$state/datadir"
-  runuser -u postgres -- "$bin/initdb" -D "$data/db" -U georep --auth=trust -E UTF8 >"$state/initdb.log" 2>&1
-  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  runuser -u postgres -- "$bin/initdb" -D "$data/db" -U georep --auth=trust -E UTF8 --locale=C >"$state/initdb.log" 2>&1
+  # A free loopback port: one nothing answers on.
+  port=""
+  for _ in $(seq 1 50); do
+    candidate=$((20000 + RANDOM % 40000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null; then port=$candidate; break; fi
+  done
+  [ -n "$port" ] || { echo "no free port found" >&2; exit 1; }
   cat >> "$data/db/postgresql.conf" <<CONF
 listen_addresses = '127.0.0.1'
 port = $port

@@ -1,10 +1,9 @@
 #include "api/http_api.h"
 
+#include <fmt/format.h>
 #include <httplib.h>
 
 #include <charconv>
-
-#include <fmt/format.h>
 
 #include "api/json_model.h"
 #include "api/openapi.h"
@@ -14,17 +13,26 @@ namespace georep {
 
 int HttpStatusFor(StatusCode code) {
   switch (code) {
-    case StatusCode::kOk: return 200;
-    case StatusCode::kInvalidArgument: return 400;
-    case StatusCode::kUnauthenticated: return 401;
-    case StatusCode::kPermissionDenied: return 403;
-    case StatusCode::kNotFound: return 404;
-    case StatusCode::kAlreadyExists: return 409;
-    case StatusCode::kFailedPrecondition: return 409;
-    case StatusCode::kUnavailable: return 503;
+    case StatusCode::kOk:
+      return 200;
+    case StatusCode::kInvalidArgument:
+      return 400;
+    case StatusCode::kUnauthenticated:
+      return 401;
+    case StatusCode::kPermissionDenied:
+      return 403;
+    case StatusCode::kNotFound:
+      return 404;
+    case StatusCode::kAlreadyExists:
+      return 409;
+    case StatusCode::kFailedPrecondition:
+      return 409;
+    case StatusCode::kUnavailable:
+      return 503;
     case StatusCode::kIOError:
     case StatusCode::kCorruption:
-    case StatusCode::kInternal: return 500;
+    case StatusCode::kInternal:
+      return 500;
   }
   return 500;
 }
@@ -78,7 +86,8 @@ Result<int64_t> QueryInt(const Request& req, const char* name, int64_t fallback)
   int64_t n = 0;
   auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
   if (v.empty() || ec != std::errc() || end != v.data() + v.size() || n < 0) {
-    return Status::InvalidArgument(fmt::format("query parameter '{}' must be a whole number", name));
+    return Status::InvalidArgument(
+        fmt::format("query parameter '{}' must be a whole number", name));
   }
   return n;
 }
@@ -96,8 +105,8 @@ std::string BearerToken(const Request& req) {
 HttpApi::HttpApi(Operations& ops, Authenticator& auth, Clock& clock, HttpApiOptions options)
     : ops_(ops), auth_(auth), clock_(clock), options_(std::move(options)) {
   if (!options_.tls_cert.empty()) {
-    server_ = std::make_unique<httplib::SSLServer>(options_.tls_cert.c_str(),
-                                                   options_.tls_key.c_str());
+    server_ =
+        std::make_unique<httplib::SSLServer>(options_.tls_cert.c_str(), options_.tls_key.c_str());
   } else {
     server_ = std::make_unique<httplib::Server>();
   }
@@ -108,31 +117,33 @@ HttpApi::~HttpApi() = default;
 
 Result<int> HttpApi::Bind() {
   if (!server_->is_valid()) {
-    return Status::InvalidArgument(
-        "cannot start TLS: the certificate or key could not be loaded");
+    return Status::InvalidArgument("cannot start TLS: the certificate or key could not be loaded");
   }
   int port;
   if (options_.listen_port == 0) {
     port = server_->bind_to_any_port(options_.listen_host);
   } else {
-    port = server_->bind_to_port(options_.listen_host, options_.listen_port)
-               ? options_.listen_port
-               : -1;
+    port = server_->bind_to_port(options_.listen_host, options_.listen_port) ? options_.listen_port
+                                                                             : -1;
   }
   if (port <= 0) {
-    return Status::Unavailable(fmt::format("cannot listen on {}:{} (in use, or not an address "
-                                           "of this machine)",
-                                           options_.listen_host, options_.listen_port));
+    return Status::Unavailable(
+        fmt::format("cannot listen on {}:{} (in use, or not an address "
+                    "of this machine)",
+                    options_.listen_host, options_.listen_port));
   }
   return port;
 }
 
 Status HttpApi::Serve() {
-  if (!server_->listen_after_bind()) return Status::Unavailable("the HTTP server stopped with an error");
+  if (!server_->listen_after_bind())
+    return Status::Unavailable("the HTTP server stopped with an error");
   return Status::Ok();
 }
 
-void HttpApi::Stop() { server_->stop(); }
+void HttpApi::Stop() {
+  server_->stop();
+}
 
 void HttpApi::Routes() {
   httplib::Server& s = *server_;
@@ -239,8 +250,8 @@ void HttpApi::Routes() {
   s.Get(v1 + "/tokens", authed([this](const Request&, Response& res, const User& u, const Actor&) {
           SendList(res, ops_.ListTokens(u));
         }));
-  s.Post(v1 + "/tokens", authed([this, with_body](const Request& req, Response& res, const User& u,
-                                                  const Actor&) {
+  s.Post(v1 + "/tokens",
+         authed([this, with_body](const Request& req, Response& res, const User& u, const Actor&) {
            with_body(req, res, [&](const Json& j) {
              JsonFields f(j);
              Status known = f.OnlyKnown({"name", "ttl_seconds"});
@@ -256,8 +267,8 @@ void HttpApi::Routes() {
              SendJson(res, 201, out);
            });
          }));
-  s.Delete(v1 + "/tokens/" + id, authed([this](const Request& req, Response& res, const User& u,
-                                               const Actor& a) {
+  s.Delete(v1 + "/tokens/" + id,
+           authed([this](const Request& req, Response& res, const User& u, const Actor& a) {
              SendStatus(res, ops_.RevokeToken(a, u, req.matches[1]));
            }));
 
@@ -265,8 +276,8 @@ void HttpApi::Routes() {
   s.Get(v1 + "/users", authed([this](const Request&, Response& res, const User&, const Actor& a) {
           SendList(res, ops_.ListUsers(a));
         }));
-  s.Post(v1 + "/users", authed([this, with_body](const Request& req, Response& res, const User&,
-                                                 const Actor& a) {
+  s.Post(v1 + "/users",
+         authed([this, with_body](const Request& req, Response& res, const User&, const Actor& a) {
            with_body(req, res, [&](const Json& j) {
              JsonFields f(j);
              Status known = f.OnlyKnown({"name", "password", "admin"});
@@ -299,8 +310,8 @@ void HttpApi::Routes() {
   s.Get(v1 + "/clusters", authed([this](const Request&, Response& res, const User&, const Actor&) {
           SendList(res, ops_.ListClusters());
         }));
-  s.Post(v1 + "/clusters", authed([this, with_body](const Request& req, Response& res, const User&,
-                                                    const Actor& a) {
+  s.Post(v1 + "/clusters",
+         authed([this, with_body](const Request& req, Response& res, const User&, const Actor& a) {
            with_body(req, res, [&](const Json& j) {
              auto spec = ClusterSpecFrom(j);
              if (!spec.ok()) return SendError(res, spec.status());
@@ -386,8 +397,8 @@ void HttpApi::Routes() {
            }));
 
   // --- sessions
-  s.Get(v1 + "/sessions", authed([this](const Request& req, Response& res, const User&,
-                                        const Actor&) {
+  s.Get(v1 + "/sessions",
+        authed([this](const Request& req, Response& res, const User&, const Actor&) {
           SessionFilter f;
           if (req.has_param("volume_id")) f.source_volume_id = req.get_param_value("volume_id");
           if (req.has_param("destination_id"))
@@ -402,8 +413,8 @@ void HttpApi::Routes() {
         authed([this](const Request& req, Response& res, const User&, const Actor&) {
           SendList(res, ops_.ListSessions({"", req.matches[1]}));
         }));
-  s.Post(v1 + "/sessions", authed([this, with_body](const Request& req, Response& res, const User&,
-                                                    const Actor& a) {
+  s.Post(v1 + "/sessions",
+         authed([this, with_body](const Request& req, Response& res, const User&, const Actor& a) {
            with_body(req, res, [&](const Json& j) {
              auto spec = SessionSpecFrom(j);
              if (!spec.ok()) return SendError(res, spec.status());
@@ -441,8 +452,8 @@ void HttpApi::Routes() {
            }));
 
   // --- events
-  s.Get(v1 + "/events", authed([this](const Request& req, Response& res, const User&,
-                                      const Actor&) {
+  s.Get(v1 + "/events",
+        authed([this](const Request& req, Response& res, const User&, const Actor&) {
           EventFilter f;
           auto after = QueryInt(req, "after_id", 0);
           auto limit = QueryInt(req, "limit", 100);

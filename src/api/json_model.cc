@@ -8,12 +8,16 @@
 namespace georep {
 namespace {
 
-Json Time(int64_t ms) { return ms == 0 ? Json(nullptr) : Json(FormatIsoMillis(ms)); }
+Json Time(int64_t ms) {
+  return ms == 0 ? Json(nullptr) : Json(FormatIsoMillis(ms));
+}
 
 }  // namespace
 
 Json ToJson(const Cluster& c) {
-  return {{"id", c.id}, {"name", c.name}, {"description", c.description},
+  return {{"id", c.id},
+          {"name", c.name},
+          {"description", c.description},
           {"created_at", Time(c.created_at)}};
 }
 
@@ -155,7 +159,8 @@ Result<std::string> JsonFields::Str(const char* key, bool required, std::string 
     if (required) return Status::InvalidArgument(fmt::format("field '{}' is required", key));
     return fallback;
   }
-  if (!it->is_string()) return Status::InvalidArgument(fmt::format("field '{}' must be a string", key));
+  if (!it->is_string())
+    return Status::InvalidArgument(fmt::format("field '{}' must be a string", key));
   return it->get<std::string>();
 }
 
@@ -170,7 +175,8 @@ Result<int64_t> JsonFields::Int(const char* key, int64_t fallback) {
 Result<bool> JsonFields::Bool(const char* key, bool fallback) {
   auto it = j_.find(key);
   if (it == j_.end() || it->is_null()) return fallback;
-  if (!it->is_boolean()) return Status::InvalidArgument(fmt::format("field '{}' must be true or false", key));
+  if (!it->is_boolean())
+    return Status::InvalidArgument(fmt::format("field '{}' must be true or false", key));
   return it->get<bool>();
 }
 
@@ -179,8 +185,7 @@ Status JsonFields::OnlyKnown(std::initializer_list<const char*> known) const {
     bool found = false;
     for (const char* k : known) found = found || it.key() == k;
     if (!found) {
-      return Status::InvalidArgument(
-          fmt::format("unknown field '{}'", it.key().substr(0, 64)));
+      return Status::InvalidArgument(fmt::format("unknown field '{}'", it.key().substr(0, 64)));
     }
   }
   return Status::Ok();
@@ -217,8 +222,8 @@ Result<HostSpec> HostSpecFrom(const Json& j, const std::string& cluster_id) {
 
 Result<VolumeSpec> VolumeSpecFrom(const Json& j, const std::string& cluster_id) {
   JsonFields f(j);
-  GEOREP_RETURN_IF_ERROR(
-      f.OnlyKnown({"name", "kind", "bricks", "host_id", "path", "replica_count", "disperse_count"}));
+  GEOREP_RETURN_IF_ERROR(f.OnlyKnown(
+      {"name", "kind", "bricks", "host_id", "path", "replica_count", "disperse_count"}));
   VolumeSpec s;
   s.cluster_id = cluster_id;
   GEOREP_ASSIGN_OR_RETURN(s.name, f.Str("name", true));

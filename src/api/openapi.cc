@@ -5,7 +5,9 @@ namespace {
 
 using Json = nlohmann::json;
 
-Json Ref(const std::string& name) { return {{"$ref", "#/components/schemas/" + name}}; }
+Json Ref(const std::string& name) {
+  return {{"$ref", "#/components/schemas/" + name}};
+}
 
 Json Op(const std::string& summary, const std::string& tag, std::vector<std::string> params = {},
         const std::string& body = "", const std::string& response = "", int ok = 200,
@@ -64,135 +66,207 @@ Json OpenApiDocument(const std::string& version) {
   paths["/health"]["get"]["security"] = Json::array();
   paths["/openapi.json"]["get"] = Op("This document (no authentication)", "system");
   paths["/openapi.json"]["get"]["security"] = Json::array();
-  paths["/auth/login"]["post"] = Op("Log in; returns a bearer token", "auth", {}, "Login", "LoginResult");
+  paths["/auth/login"]["post"] =
+      Op("Log in; returns a bearer token", "auth", {}, "Login", "LoginResult");
   paths["/auth/login"]["post"]["security"] = Json::array();
   paths["/me"]["get"] = Op("The authenticated user", "auth", {}, "", "User");
   paths["/tokens"]["get"] = Op("The caller's API tokens", "auth", {}, "", "Token", 200, true);
   paths["/tokens"]["post"] = Op("Issue an API token", "auth", {}, "TokenSpec", "Token", 201);
   paths["/tokens/{id}"]["delete"] = Op("Revoke a token", "auth", {"id"}, "", "", 204);
   paths["/users"]["get"] = Op("List users (administrators)", "users", {}, "", "User", 200, true);
-  paths["/users"]["post"] = Op("Create a user (administrators)", "users", {}, "UserSpec", "User", 201);
+  paths["/users"]["post"] =
+      Op("Create a user (administrators)", "users", {}, "UserSpec", "User", 201);
   paths["/users/{id}"]["delete"] = Op("Delete a user", "users", {"id"}, "", "", 204);
-  paths["/users/{id}/password"]["put"] = Op("Change a password", "users", {"id"}, "PasswordSpec", "", 204);
+  paths["/users/{id}/password"]["put"] =
+      Op("Change a password", "users", {"id"}, "PasswordSpec", "", 204);
   paths["/clusters"]["get"] = Op("List clusters", "clusters", {}, "", "Cluster", 200, true);
-  paths["/clusters"]["post"] = Op("Create a cluster", "clusters", {}, "ClusterSpec", "Cluster", 201);
+  paths["/clusters"]["post"] =
+      Op("Create a cluster", "clusters", {}, "ClusterSpec", "Cluster", 201);
   paths["/clusters/{id}"]["get"] = Op("Get a cluster", "clusters", {"id"}, "", "Cluster");
   paths["/clusters/{id}"]["delete"] = Op("Delete a cluster", "clusters", {"id"}, "", "", 204);
-  paths["/clusters/{id}/hosts"]["get"] = Op("List a cluster's hosts", "hosts", {"id"}, "", "Host", 200, true);
-  paths["/clusters/{id}/hosts"]["post"] = Op("Add a host", "hosts", {"id"}, "HostSpec", "Host", 201);
+  paths["/clusters/{id}/hosts"]["get"] =
+      Op("List a cluster's hosts", "hosts", {"id"}, "", "Host", 200, true);
+  paths["/clusters/{id}/hosts"]["post"] =
+      Op("Add a host", "hosts", {"id"}, "HostSpec", "Host", 201);
   paths["/hosts/{id}"]["get"] = Op("Get a host", "hosts", {"id"}, "", "Host");
   paths["/hosts/{id}"]["delete"] = Op("Remove a host", "hosts", {"id"}, "", "", 204);
   paths["/volumes"]["get"] = Op("List all volumes", "volumes", {}, "", "Volume", 200, true);
-  paths["/clusters/{id}/volumes"]["get"] = Op("List a cluster's volumes", "volumes", {"id"}, "", "Volume", 200, true);
-  paths["/clusters/{id}/volumes"]["post"] = Op("Add a volume", "volumes", {"id"}, "VolumeSpec", "Volume", 201);
+  paths["/clusters/{id}/volumes"]["get"] =
+      Op("List a cluster's volumes", "volumes", {"id"}, "", "Volume", 200, true);
+  paths["/clusters/{id}/volumes"]["post"] =
+      Op("Add a volume", "volumes", {"id"}, "VolumeSpec", "Volume", 201);
   paths["/volumes/{id}"]["get"] = Op("Get a volume", "volumes", {"id"}, "", "Volume");
   paths["/volumes/{id}"]["delete"] = Op("Remove a volume", "volumes", {"id"}, "", "", 204);
   paths["/clusters/{id}/destinations"]["get"] =
-      Op("List a cluster's geo-replication destinations", "destinations", {"id"}, "", "Destination", 200, true);
+      Op("List a cluster's geo-replication destinations", "destinations", {"id"}, "", "Destination",
+         200, true);
   paths["/clusters/{id}/destinations"]["post"] =
       Op("Attach a destination", "destinations", {"id"}, "DestinationSpec", "Destination", 201);
-  paths["/destinations/{id}"]["get"] = Op("Get a destination", "destinations", {"id"}, "", "Destination");
+  paths["/destinations/{id}"]["get"] =
+      Op("Get a destination", "destinations", {"id"}, "", "Destination");
   paths["/destinations/{id}"]["delete"] =
-      Op("Detach a destination (force also removes its sessions)", "destinations", {"id", "?force"}, "", "", 204);
+      Op("Detach a destination (force also removes its sessions)", "destinations", {"id", "?force"},
+         "", "", 204);
   paths["/destinations/{id}/sessions"]["get"] =
       Op("Sessions to a destination", "sessions", {"id"}, "", "Session", 200, true);
   paths["/sessions"]["get"] =
       Op("List sessions", "sessions", {"?volume_id", "?destination_id"}, "", "Session", 200, true);
-  paths["/sessions"]["post"] = Op("Create a session", "sessions", {}, "SessionSpec", "SessionDetail", 201);
+  paths["/sessions"]["post"] =
+      Op("Create a session", "sessions", {}, "SessionSpec", "SessionDetail", 201);
   paths["/volumes/{id}/sessions"]["get"] =
       Op("A volume's sessions", "sessions", {"id"}, "", "Session", 200, true);
-  paths["/sessions/{id}"]["get"] = Op("A session with its per-node status", "sessions", {"id"}, "", "SessionDetail");
-  paths["/sessions/{id}"]["delete"] = Op("Remove a session", "sessions", {"id", "?force"}, "", "", 204);
+  paths["/sessions/{id}"]["get"] =
+      Op("A session with its per-node status", "sessions", {"id"}, "", "SessionDetail");
+  paths["/sessions/{id}"]["delete"] =
+      Op("Remove a session", "sessions", {"id", "?force"}, "", "", 204);
   paths["/sessions/{id}/config"]["get"] =
-      Op("Every config option with value, default and description", "config", {"id"}, "", "ConfigItem", 200, true);
+      Op("Every config option with value, default and description", "config", {"id"}, "",
+         "ConfigItem", 200, true);
   paths["/sessions/{id}/config/{key}"]["put"] =
       Op("Set an option (validated)", "config", {"id", "key"}, "ConfigValue", "ConfigItem");
   paths["/sessions/{id}/config/{key}"]["delete"] =
       Op("Reset an option to its default", "config", {"id", "key"}, "", "", 204);
-  paths["/events"]["get"] = Op("The audit trail, newest first", "events",
-                               {"?after_id", "?object_type", "?object_id", "?action", "?limit"}, "",
-                               "Event", 200, true);
+  paths["/events"]["get"] =
+      Op("The audit trail, newest first", "events",
+         {"?after_id", "?object_type", "?object_id", "?action", "?limit"}, "", "Event", 200, true);
 
   Json schemas;
-  schemas["Error"] = {{"type", "object"},
-                      {"properties",
-                       {{"error", Obj({{"code", "string"}, {"message", "string"}})}}}};
-  schemas["Login"] = Obj({{"username", "string"}, {"password", "string"}, {"token_name", "string"},
+  schemas["Error"] = {
+      {"type", "object"},
+      {"properties", {{"error", Obj({{"code", "string"}, {"message", "string"}})}}}};
+  schemas["Login"] = Obj({{"username", "string"},
+                          {"password", "string"},
+                          {"token_name", "string"},
                           {"ttl_seconds", "integer"}},
                          {"username", "password"});
-  schemas["LoginResult"] = Obj({{"token", "string"}, {"token_id", "string"},
-                                {"expires_at", "string"}, {"username", "string"}});
-  schemas["User"] = Obj({{"id", "string"}, {"name", "string"}, {"admin", "boolean"},
-                         {"created_at", "string"}});
-  schemas["UserSpec"] = Obj({{"name", "string"}, {"password", "string"}, {"admin", "boolean"}},
-                            {"name", "password"});
+  schemas["LoginResult"] = Obj({{"token", "string"},
+                                {"token_id", "string"},
+                                {"expires_at", "string"},
+                                {"username", "string"}});
+  schemas["User"] =
+      Obj({{"id", "string"}, {"name", "string"}, {"admin", "boolean"}, {"created_at", "string"}});
+  schemas["UserSpec"] =
+      Obj({{"name", "string"}, {"password", "string"}, {"admin", "boolean"}}, {"name", "password"});
   schemas["PasswordSpec"] = Obj({{"password", "string"}}, {"password"});
-  schemas["Token"] = Obj({{"id", "string"}, {"name", "string"}, {"created_at", "string"},
-                          {"expires_at", "string"}, {"last_used", "string"}, {"token", "string"}});
+  schemas["Token"] = Obj({{"id", "string"},
+                          {"name", "string"},
+                          {"created_at", "string"},
+                          {"expires_at", "string"},
+                          {"last_used", "string"},
+                          {"token", "string"}});
   schemas["TokenSpec"] = Obj({{"name", "string"}, {"ttl_seconds", "integer"}}, {"name"});
-  schemas["Cluster"] = Obj({{"id", "string"}, {"name", "string"}, {"description", "string"},
-                            {"created_at", "string"}});
+  schemas["Cluster"] = Obj(
+      {{"id", "string"}, {"name", "string"}, {"description", "string"}, {"created_at", "string"}});
   schemas["ClusterSpec"] = Obj({{"name", "string"}, {"description", "string"}}, {"name"});
-  schemas["Host"] = Obj({{"id", "string"}, {"cluster_id", "string"}, {"name", "string"},
-                         {"address", "string"}, {"ssh_port", "integer"}, {"ssh_user", "string"},
-                         {"transport", "string"}, {"ssh_fingerprint", "string"},
-                         {"status", "string"}, {"last_seen", "string"}, {"created_at", "string"}});
-  schemas["HostSpec"] = Obj({{"name", "string"}, {"address", "string"}, {"ssh_port", "integer"},
-                             {"ssh_user", "string"}, {"transport", "string"},
+  schemas["Host"] = Obj({{"id", "string"},
+                         {"cluster_id", "string"},
+                         {"name", "string"},
+                         {"address", "string"},
+                         {"ssh_port", "integer"},
+                         {"ssh_user", "string"},
+                         {"transport", "string"},
+                         {"ssh_fingerprint", "string"},
+                         {"status", "string"},
+                         {"last_seen", "string"},
+                         {"created_at", "string"}});
+  schemas["HostSpec"] = Obj({{"name", "string"},
+                             {"address", "string"},
+                             {"ssh_port", "integer"},
+                             {"ssh_user", "string"},
+                             {"transport", "string"},
                              {"ssh_fingerprint", "string"}},
                             {"name"});
-  schemas["Volume"] = Obj({{"id", "string"}, {"cluster_id", "string"}, {"name", "string"},
-                           {"kind", "string"}, {"status", "string"}, {"bricks", "array"},
-                           {"replica_count", "integer"}, {"disperse_count", "integer"},
-                           {"size_bytes", "integer"}, {"used_bytes", "integer"},
+  schemas["Volume"] = Obj({{"id", "string"},
+                           {"cluster_id", "string"},
+                           {"name", "string"},
+                           {"kind", "string"},
+                           {"status", "string"},
+                           {"bricks", "array"},
+                           {"replica_count", "integer"},
+                           {"disperse_count", "integer"},
+                           {"size_bytes", "integer"},
+                           {"used_bytes", "integer"},
                            {"created_at", "string"}});
-  schemas["VolumeSpec"] = Obj({{"name", "string"}, {"kind", "string"}, {"host_id", "string"},
-                               {"path", "string"}, {"bricks", "array"},
-                               {"replica_count", "integer"}, {"disperse_count", "integer"}},
+  schemas["VolumeSpec"] = Obj({{"name", "string"},
+                               {"kind", "string"},
+                               {"host_id", "string"},
+                               {"path", "string"},
+                               {"bricks", "array"},
+                               {"replica_count", "integer"},
+                               {"disperse_count", "integer"}},
                               {"name"});
-  schemas["Destination"] = Obj({{"id", "string"}, {"source_cluster_id", "string"},
-                                {"source_host_id", "string"}, {"host", "string"},
-                                {"ssh_port", "integer"}, {"ssh_fingerprint", "string"},
-                                {"remote_user", "string"}, {"connection", "string"},
-                                {"connection_reason", "string"}, {"last_checked", "string"},
+  schemas["Destination"] = Obj({{"id", "string"},
+                                {"source_cluster_id", "string"},
+                                {"source_host_id", "string"},
+                                {"host", "string"},
+                                {"ssh_port", "integer"},
+                                {"ssh_fingerprint", "string"},
+                                {"remote_user", "string"},
+                                {"connection", "string"},
+                                {"connection_reason", "string"},
+                                {"last_checked", "string"},
                                 {"created_at", "string"}});
-  schemas["DestinationSpec"] = Obj({{"source_host_id", "string"}, {"host", "string"},
-                                    {"ssh_port", "integer"}, {"ssh_fingerprint", "string"},
+  schemas["DestinationSpec"] = Obj({{"source_host_id", "string"},
+                                    {"host", "string"},
+                                    {"ssh_port", "integer"},
+                                    {"ssh_fingerprint", "string"},
                                     {"remote_user", "string"}},
                                    {"source_host_id", "host"});
-  schemas["Session"] = Obj({{"id", "string"}, {"destination_id", "string"},
-                            {"source_volume_id", "string"}, {"destination_volume", "string"},
-                            {"remote_user", "string"}, {"session_key", "string"},
-                            {"status", "string"}, {"created_at", "string"},
+  schemas["Session"] = Obj({{"id", "string"},
+                            {"destination_id", "string"},
+                            {"source_volume_id", "string"},
+                            {"destination_volume", "string"},
+                            {"remote_user", "string"},
+                            {"session_key", "string"},
+                            {"status", "string"},
+                            {"created_at", "string"},
                             {"updated_at", "string"}});
-  schemas["SessionSpec"] = Obj({{"destination_id", "string"}, {"source_volume_id", "string"},
-                                {"destination_volume", "string"}, {"remote_user", "string"}},
+  schemas["SessionSpec"] = Obj({{"destination_id", "string"},
+                                {"source_volume_id", "string"},
+                                {"destination_volume", "string"},
+                                {"remote_user", "string"}},
                                {"destination_id", "source_volume_id", "destination_volume"});
   schemas["SessionDetail"] = schemas["Session"];
-  schemas["SessionDetail"]["properties"]["nodes"] = {{"type", "array"}, {"items", Ref("NodeStatus")}};
-  schemas["NodeStatus"] = Obj({{"source_host", "string"}, {"source_brick", "string"},
-                               {"set_index", "integer"}, {"destination_host", "string"},
-                               {"status", "string"}, {"crawl_status", "string"},
-                               {"last_synced", "string"}, {"entry_pending", "integer"},
-                               {"data_pending", "integer"}, {"meta_pending", "integer"},
-                               {"failures", "integer"}, {"checkpoint_time", "string"},
+  schemas["SessionDetail"]["properties"]["nodes"] = {{"type", "array"},
+                                                     {"items", Ref("NodeStatus")}};
+  schemas["NodeStatus"] = Obj({{"source_host", "string"},
+                               {"source_brick", "string"},
+                               {"set_index", "integer"},
+                               {"destination_host", "string"},
+                               {"status", "string"},
+                               {"crawl_status", "string"},
+                               {"last_synced", "string"},
+                               {"entry_pending", "integer"},
+                               {"data_pending", "integer"},
+                               {"meta_pending", "integer"},
+                               {"failures", "integer"},
+                               {"checkpoint_time", "string"},
                                {"checkpoint_completed", "boolean"},
                                {"checkpoint_completion_time", "string"}});
-  schemas["ConfigItem"] = Obj({{"key", "string"}, {"value", "string"}, {"default", "string"},
-                               {"is_default", "boolean"}, {"type", "string"},
-                               {"description", "string"}, {"allowed_values", "array"},
-                               {"changed_by", "string"}, {"changed_at", "string"}});
+  schemas["ConfigItem"] = Obj({{"key", "string"},
+                               {"value", "string"},
+                               {"default", "string"},
+                               {"is_default", "boolean"},
+                               {"type", "string"},
+                               {"description", "string"},
+                               {"allowed_values", "array"},
+                               {"changed_by", "string"},
+                               {"changed_at", "string"}});
   schemas["ConfigValue"] = Obj({{"value", "string"}}, {"value"});
-  schemas["Event"] = Obj({{"id", "integer"}, {"at", "string"}, {"actor", "string"},
-                          {"action", "string"}, {"object_type", "string"},
-                          {"object_id", "string"}, {"result", "string"}, {"message", "string"}});
+  schemas["Event"] = Obj({{"id", "integer"},
+                          {"at", "string"},
+                          {"actor", "string"},
+                          {"action", "string"},
+                          {"object_type", "string"},
+                          {"object_id", "string"},
+                          {"result", "string"},
+                          {"message", "string"}});
 
   return {{"openapi", "3.0.3"},
           {"info",
            {{"title", "georep API"},
             {"version", version},
-            {"description",
-             "Manage geo-replication destinations, sessions, config and status."}}},
+            {"description", "Manage geo-replication destinations, sessions, config and status."}}},
           {"servers", {{{"url", "/api/v1"}}}},
           {"security", {{{"bearer", Json::array()}}}},
           {"components",

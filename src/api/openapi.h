@@ -1,9 +1,8 @@
 // The OpenAPI 3 description of the REST API, served at GET /api/v1/openapi.json.
 #pragma once
 
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 namespace georep {
 

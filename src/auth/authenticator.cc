@@ -24,14 +24,30 @@ Result<std::optional<std::string>> Authenticator::EnsureInitialAdmin() {
     GEOREP_ASSIGN_OR_RETURN(std::string hash, HashPassword(pw));
     User admin{random_.NewUuid(), "admin", hash, true, clock_.NowMillis()};
     GEOREP_RETURN_IF_ERROR(tx.CreateUser(admin));
-    auto ev = tx.AppendEvent(Event{0, clock_.NowMillis(), "system", "user.create", "user",
-                                   admin.id, "ok", "initial administrator 'admin' created"});
+    auto ev = tx.AppendEvent(Event{0, clock_.NowMillis(), "system", "user.create", "user", admin.id,
+                                   "ok", "initial administrator 'admin' created"});
     if (!ev.ok()) return ev.status();
     password = pw;
     return Status::Ok();
   });
   if (!st.ok()) return st;
   return password;
+}
+
+Result<std::string> Authenticator::ResetPassword(const std::string& user) {
+  std::string pw = random_.NewPassword(20);
+  GEOREP_ASSIGN_OR_RETURN(std::string hash, HashPassword(pw));
+  Status st = store_.Transaction([&](StoreTx& tx) -> Status {
+    GEOREP_ASSIGN_OR_RETURN(User u, tx.GetUserByName(user));
+    u.password_hash = hash;
+    GEOREP_RETURN_IF_ERROR(tx.UpdateUser(u));
+    auto ev =
+        tx.AppendEvent(Event{0, clock_.NowMillis(), "system", "user.password", "user", u.id, "ok",
+                             fmt::format("password of '{}' reset on the engine host", u.name)});
+    return ev.ok() ? Status::Ok() : ev.status();
+  });
+  if (!st.ok()) return st;
+  return pw;
 }
 
 Result<IssuedToken> Authenticator::Login(const std::string& user, const std::string& password,
@@ -109,9 +125,9 @@ Result<IssuedToken> Authenticator::IssueToken(const User& user, const std::strin
   Status st = store_.Transaction([&](StoreTx& tx) -> Status {
     issued = IssueTokenTx(tx, user, token_name, ttl_seconds);
     if (!issued.ok()) return issued.status();
-    auto ev = tx.AppendEvent(Event{0, clock_.NowMillis(), user.name, "token.create", "token",
-                                   issued->token.id, "ok",
-                                   fmt::format("token '{}' issued", token_name)});
+    auto ev =
+        tx.AppendEvent(Event{0, clock_.NowMillis(), user.name, "token.create", "token",
+                             issued->token.id, "ok", fmt::format("token '{}' issued", token_name)});
     return ev.ok() ? Status::Ok() : ev.status();
   });
   if (!st.ok()) return st;
@@ -126,8 +142,13 @@ Result<IssuedToken> Authenticator::IssueTokenTx(StoreTx& tx, const User& user,
   const int64_t now = clock_.NowMillis();
   IssuedToken out;
   out.secret = NewTokenSecret(random_);
-  out.token = ApiToken{random_.NewUuid(), user.id, token_name, TokenDigest(out.secret), now,
-                       ttl_seconds == 0 ? 0 : now + ttl_seconds * 1000, now};
+  out.token = ApiToken{random_.NewUuid(),
+                       user.id,
+                       token_name,
+                       TokenDigest(out.secret),
+                       now,
+                       ttl_seconds == 0 ? 0 : now + ttl_seconds * 1000,
+                       now};
   GEOREP_RETURN_IF_ERROR(tx.CreateToken(out.token));
   return out;
 }

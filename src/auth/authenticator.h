@@ -31,6 +31,10 @@ class Authenticator {
   // password (to be shown once). Otherwise returns nullopt.
   Result<std::optional<std::string>> EnsureInitialAdmin();
 
+  // Gives `user` a new generated password and returns it (for `georep admin reset-password`,
+  // run on the engine's host by whoever can read its data directory). Existing tokens stay.
+  Result<std::string> ResetPassword(const std::string& user);
+
   // Checks a user's password and issues a new token named `token_name`.
   // After 5 failures for a user within 5 minutes, further attempts fail for 5 minutes.
   Result<IssuedToken> Login(const std::string& user, const std::string& password,

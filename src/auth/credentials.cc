@@ -21,12 +21,16 @@ bool VerifyPassword(std::string_view password, const std::string& hash) {
 }
 
 Status ValidateNewPassword(std::string_view password) {
-  if (password.size() < 12) return Status::InvalidArgument("password must have at least 12 characters");
-  if (password.size() > 1024) return Status::InvalidArgument("password must have at most 1024 characters");
+  if (password.size() < 12)
+    return Status::InvalidArgument("password must have at least 12 characters");
+  if (password.size() > 1024)
+    return Status::InvalidArgument("password must have at most 1024 characters");
   return Status::Ok();
 }
 
-std::string NewTokenSecret(Random& random) { return "grp_" + random.NewToken(32); }
+std::string NewTokenSecret(Random& random) {
+  return "grp_" + random.NewToken(32);
+}
 
 std::string TokenDigest(std::string_view secret) {
   unsigned char digest[32];

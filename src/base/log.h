@@ -3,10 +3,10 @@
 // database passwords) are never passed to the logger; callers redact first.
 #pragma once
 
+#include <spdlog/spdlog.h>
+
 #include <string>
 #include <string_view>
-
-#include <spdlog/spdlog.h>
 
 namespace georep {
 

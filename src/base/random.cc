@@ -1,11 +1,10 @@
 #include "base/random.h"
 
+#include <fmt/format.h>
 #include <sodium.h>
 
 #include <cstdlib>
 #include <vector>
-
-#include <fmt/format.h>
 
 namespace georep {
 
@@ -14,10 +13,11 @@ std::string Random::NewUuid() {
   Fill(b, sizeof b);
   b[6] = static_cast<uint8_t>((b[6] & 0x0f) | 0x40);
   b[8] = static_cast<uint8_t>((b[8] & 0x3f) | 0x80);
-  return fmt::format("{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-"
-                     "{:02x}{:02x}{:02x}{:02x}{:02x}{:02x}",
-                     b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11],
-                     b[12], b[13], b[14], b[15]);
+  return fmt::format(
+      "{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-"
+      "{:02x}{:02x}{:02x}{:02x}{:02x}{:02x}",
+      b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+      b[15]);
 }
 
 std::string Random::NewToken(size_t bytes) {
@@ -50,7 +50,9 @@ SystemRandom::SystemRandom() {
   if (sodium_init() < 0) std::abort();  // No entropy source: nothing safe can be done.
 }
 
-void SystemRandom::Fill(uint8_t* out, size_t len) { randombytes_buf(out, len); }
+void SystemRandom::Fill(uint8_t* out, size_t len) {
+  randombytes_buf(out, len);
+}
 
 void SeededRandom::Fill(uint8_t* out, size_t len) {
   for (size_t i = 0; i < len; ++i) {

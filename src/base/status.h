@@ -37,7 +37,9 @@ class [[nodiscard]] Status {
   Status(StatusCode code, std::string message) : code_(code), message_(std::move(message)) {}
 
   static Status Ok() { return {}; }
-  static Status InvalidArgument(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }
+  static Status InvalidArgument(std::string m) {
+    return {StatusCode::kInvalidArgument, std::move(m)};
+  }
   static Status NotFound(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
   static Status AlreadyExists(std::string m) { return {StatusCode::kAlreadyExists, std::move(m)}; }
   static Status FailedPrecondition(std::string m) {
@@ -72,7 +74,7 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : v_(std::move(value)) {}        // NOLINT(google-explicit-constructor)
   Result(Status status) : v_(std::move(status)) {  // NOLINT(google-explicit-constructor)
     assert(!std::get<Status>(v_).ok() && "Result built from an OK status");
   }
@@ -106,9 +108,9 @@ class [[nodiscard]] Result {
 }  // namespace georep
 
 // Returns early from the enclosing function when `expr` yields a non-OK Status.
-#define GEOREP_RETURN_IF_ERROR(expr)             \
-  do {                                           \
-    ::georep::Status georep_status_ = (expr);    \
+#define GEOREP_RETURN_IF_ERROR(expr)                 \
+  do {                                               \
+    ::georep::Status georep_status_ = (expr);        \
     if (!georep_status_.ok()) return georep_status_; \
   } while (false)
 

@@ -1,5 +1,6 @@
 #include "cli/client.h"
 
+#include <fmt/format.h>
 #include <httplib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -9,8 +10,6 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
-
-#include <fmt/format.h>
 
 namespace georep {
 
@@ -51,8 +50,8 @@ Status SaveLogin(const SavedLogin& l) {
   }
   const std::string path = dir + "/credentials.json";
   const std::string tmp = path + ".tmp";
-  Json j = {{"server", l.server}, {"token", l.token}, {"token_id", l.token_id},
-            {"username", l.username}};
+  Json j = {
+      {"server", l.server}, {"token", l.token}, {"token_id", l.token_id}, {"username", l.username}};
   std::string data = j.dump(2) + "\n";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return Status::IOError(fmt::format("cannot write {}: {}", tmp, std::strerror(errno)));
@@ -97,14 +96,18 @@ ApiClient::ApiClient(std::string server, std::string token)
 
 ApiClient::~ApiClient() = default;
 
-Result<Json> ApiClient::Get(const std::string& path) { return Call("GET", path, nullptr); }
+Result<Json> ApiClient::Get(const std::string& path) {
+  return Call("GET", path, nullptr);
+}
 Result<Json> ApiClient::Post(const std::string& path, const Json& body) {
   return Call("POST", path, &body);
 }
 Result<Json> ApiClient::Put(const std::string& path, const Json& body) {
   return Call("PUT", path, &body);
 }
-Result<Json> ApiClient::Delete(const std::string& path) { return Call("DELETE", path, nullptr); }
+Result<Json> ApiClient::Delete(const std::string& path) {
+  return Call("DELETE", path, nullptr);
+}
 
 Result<Json> ApiClient::Call(const std::string& method, const std::string& path, const Json* body) {
   httplib::Headers headers;
@@ -135,13 +138,26 @@ Result<Json> ApiClient::Call(const std::string& method, const std::string& path,
     msg = j["error"].value("message", msg);
   }
   switch (r->status) {
-    case 400: code = StatusCode::kInvalidArgument; break;
-    case 401: code = StatusCode::kUnauthenticated; break;
-    case 403: code = StatusCode::kPermissionDenied; break;
-    case 404: code = StatusCode::kNotFound; break;
-    case 409: code = StatusCode::kFailedPrecondition; break;
-    case 503: code = StatusCode::kUnavailable; break;
-    default: break;
+    case 400:
+      code = StatusCode::kInvalidArgument;
+      break;
+    case 401:
+      code = StatusCode::kUnauthenticated;
+      break;
+    case 403:
+      code = StatusCode::kPermissionDenied;
+      break;
+    case 404:
+      code = StatusCode::kNotFound;
+      break;
+    case 409:
+      code = StatusCode::kFailedPrecondition;
+      break;
+    case 503:
+      code = StatusCode::kUnavailable;
+      break;
+    default:
+      break;
   }
   return Status(code, msg);
 }

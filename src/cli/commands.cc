@@ -1,5 +1,6 @@
 #include "cli/commands.h"
 
+#include <fmt/format.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -7,8 +8,6 @@
 #include <functional>
 #include <iostream>
 #include <memory>
-
-#include <fmt/format.h>
 
 #include "cli/client.h"
 #include "cli/table.h"
@@ -29,7 +28,9 @@ std::string Str(const Json& j, const char* key) {
   return j[key].dump();
 }
 
-void PrintError(const Status& st) { std::cerr << "georep: error: " << st.message() << "\n"; }
+void PrintError(const Status& st) {
+  std::cerr << "georep: error: " << st.message() << "\n";
+}
 
 Result<std::unique_ptr<ApiClient>> Connect(const Globals& g) {
   std::string server = g.server;
@@ -152,7 +153,8 @@ void AddClientCommands(CLI::App& app, int* exit_code) {
       char host[256] = "cli";
       gethostname(host, sizeof host - 1);
       std::string token_name = "cli";
-      auto r = c.Post("/auth/login", {{"username", *user}, {"password", pw}, {"token_name", token_name}});
+      auto r = c.Post("/auth/login",
+                      {{"username", *user}, {"password", pw}, {"token_name", token_name}});
       if (!r.ok()) {
         PrintError(r.status());
         *exit_code = 1;
@@ -245,8 +247,10 @@ void AddClientCommands(CLI::App& app, int* exit_code) {
     add->add_option("--fingerprint", o->fingerprint, "Pinned SSH host key (SHA256:...)");
     add->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
       GEOREP_ASSIGN_OR_RETURN(std::string cid, ResolveCluster(c, o->cluster));
-      Json body = {{"name", o->name},       {"ssh_port", o->port},
-                   {"ssh_user", o->user},   {"transport", o->transport},
+      Json body = {{"name", o->name},
+                   {"ssh_port", o->port},
+                   {"ssh_user", o->user},
+                   {"transport", o->transport},
                    {"ssh_fingerprint", o->fingerprint}};
       if (!o->address.empty()) body["address"] = o->address;
       return PrintObject(*g, c.Post("/clusters/" + UrlEncode(cid) + "/hosts", body));
@@ -292,7 +296,9 @@ void AddClientCommands(CLI::App& app, int* exit_code) {
     add->add_option("--disperse", o->disperse, "Disperse count")->capture_default_str();
     add->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
       GEOREP_ASSIGN_OR_RETURN(std::string cid, ResolveCluster(c, o->cluster));
-      Json body = {{"name", o->name}, {"kind", o->kind}, {"replica_count", o->replica},
+      Json body = {{"name", o->name},
+                   {"kind", o->kind},
+                   {"replica_count", o->replica},
                    {"disperse_count", o->disperse}};
       if (!o->host.empty() || !o->path.empty()) {
         body["host_id"] = o->host;
@@ -331,10 +337,10 @@ void AddClientCommands(CLI::App& app, int* exit_code) {
     list->add_option("cluster", *cluster, "Source cluster id or name")->required();
     list->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
       GEOREP_ASSIGN_OR_RETURN(std::string cid, ResolveCluster(c, *cluster));
-      return PrintList(*g, c.Get("/clusters/" + UrlEncode(cid) + "/destinations"),
-                       {"ID", "HOST", "USER", "CONNECTION", "REASON", "LAST CHECKED"},
-                       {"id", "host", "remote_user", "connection", "connection_reason",
-                        "last_checked"});
+      return PrintList(
+          *g, c.Get("/clusters/" + UrlEncode(cid) + "/destinations"),
+          {"ID", "HOST", "USER", "CONNECTION", "REASON", "LAST CHECKED"},
+          {"id", "host", "remote_user", "connection", "connection_reason", "last_checked"});
     }));
     auto* create = grp->add_subcommand("create", "Attach a destination host");
     struct Opts {
@@ -380,11 +386,11 @@ void AddClientCommands(CLI::App& app, int* exit_code) {
     list->add_option("--volume", *vol, "Only sessions of this source volume id");
     list->add_option("--destination", *dest, "Only sessions to this destination id");
     list->callback(Run(g, exit_code, [=](ApiClient& c) {
-      return PrintList(*g,
-                       c.Get("/sessions?volume_id=" + UrlEncode(*vol) +
-                             "&destination_id=" + UrlEncode(*dest)),
-                       {"ID", "SESSION", "USER", "STATUS", "UPDATED"},
-                       {"id", "session_key", "remote_user", "status", "updated_at"});
+      return PrintList(
+          *g,
+          c.Get("/sessions?volume_id=" + UrlEncode(*vol) + "&destination_id=" + UrlEncode(*dest)),
+          {"ID", "SESSION", "USER", "STATUS", "UPDATED"},
+          {"id", "session_key", "remote_user", "status", "updated_at"});
     }));
     auto* create = grp->add_subcommand("create", "Create a session");
     struct Opts {
@@ -393,8 +399,9 @@ void AddClientCommands(CLI::App& app, int* exit_code) {
     auto o = std::make_shared<Opts>();
     create->add_option("--destination", o->destination, "Destination id")->required();
     create->add_option("--volume", o->volume, "Source volume id")->required();
-    create->add_option("--remote-volume", o->remote_volume,
-                       "Destination volume name (gluster) or path (directory)")
+    create
+        ->add_option("--remote-volume", o->remote_volume,
+                     "Destination volume name (gluster) or path (directory)")
         ->required();
     create->add_option("--user", o->user, "Remote user (default: the destination's)");
     create->callback(Run(g, exit_code, [=](ApiClient& c) {
@@ -435,8 +442,8 @@ void AddClientCommands(CLI::App& app, int* exit_code) {
 
   // ------------------------------------------------------------------ config
   {
-    auto* cmd = app.add_subcommand(
-        "config", "Show a session's config, or show / set / --reset one option");
+    auto* cmd =
+        app.add_subcommand("config", "Show a session's config, or show / set / --reset one option");
     auto sid = std::make_shared<std::string>();
     auto key = std::make_shared<std::string>();
     auto value = std::make_shared<std::string>();
@@ -507,7 +514,8 @@ void AddClientCommands(CLI::App& app, int* exit_code) {
     create->add_flag("--admin", *admin, "Make the user an administrator");
     create->callback(Run(g, exit_code, [=](ApiClient& c) {
       std::string pw = ReadSecret("Password for " + *name + ": ");
-      return PrintObject(*g, c.Post("/users", {{"name", *name}, {"password", pw}, {"admin", *admin}}));
+      return PrintObject(*g,
+                         c.Post("/users", {{"name", *name}, {"password", pw}, {"admin", *admin}}));
     }));
     auto* del = grp->add_subcommand("delete", "Delete a user");
     auto uid = std::make_shared<std::string>();

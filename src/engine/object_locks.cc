@@ -42,7 +42,11 @@ size_t ObjectLocks::LiveCount() {
   return locks_.size();
 }
 
-std::string SessionLockKey(const std::string& id) { return "session:" + id; }
-std::string DestinationLockKey(const std::string& id) { return "destination:" + id; }
+std::string SessionLockKey(const std::string& id) {
+  return "session:" + id;
+}
+std::string DestinationLockKey(const std::string& id) {
+  return "destination:" + id;
+}
 
 }  // namespace georep

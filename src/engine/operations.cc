@@ -49,8 +49,8 @@ Status ValidateVolumeSpec(const VolumeSpec& s) {
   if (s.bricks.size() > 1024) return Status::InvalidArgument("a volume has at most 1024 bricks");
   int width = s.disperse_count > 0 ? s.disperse_count : s.replica_count;
   if (s.bricks.size() % static_cast<size_t>(width) != 0) {
-    return Status::InvalidArgument(fmt::format(
-        "{} bricks cannot be split in sets of {}", s.bricks.size(), width));
+    return Status::InvalidArgument(
+        fmt::format("{} bricks cannot be split in sets of {}", s.bricks.size(), width));
   }
   for (const auto& b : s.bricks) {
     if (b.host_id.empty()) return Status::InvalidArgument("every brick needs a host");
@@ -68,8 +68,7 @@ Status Operations::RecordFailure(const Actor& a, std::string_view action,
                                  const Status& why) {
   return store_.Transaction([&](StoreTx& tx) -> Status {
     auto ev = tx.AppendEvent(Event{0, clock_.NowMillis(), a.name, std::string(action),
-                                   std::string(object_type), object_id, "failed",
-                                   why.message()});
+                                   std::string(object_type), object_id, "failed", why.message()});
     return ev.ok() ? Status::Ok() : ev.status();
   });
 }
@@ -271,9 +270,9 @@ Status Operations::RemoveVolume(const Actor& a, const std::string& id) {
     GEOREP_ASSIGN_OR_RETURN(Volume v, tx.GetVolume(id));
     GEOREP_ASSIGN_OR_RETURN(auto sessions, tx.ListSessions({id, ""}));
     if (!sessions.empty()) {
-      return Status::FailedPrecondition(fmt::format(
-          "volume '{}' is the source of {} session(s); remove them first", v.name,
-          sessions.size()));
+      return Status::FailedPrecondition(
+          fmt::format("volume '{}' is the source of {} session(s); remove them first", v.name,
+                      sessions.size()));
     }
     msg = fmt::format("volume '{}' removed", v.name);
     return tx.DeleteVolume(id);
@@ -302,20 +301,21 @@ Result<Destination> Operations::CreateDestination(const Actor& a, const Destinat
     return valid;
   }
   std::string msg = fmt::format("destination {}@{} attached", d.remote_user, d.host);
-  Status st = Audited(a, "destination.create", "destination", d.id, msg, [&](StoreTx& tx) -> Status {
-    GEOREP_RETURN_IF_ERROR(tx.GetCluster(d.source_cluster_id).status());
-    auto h = tx.GetHost(d.source_host_id);
-    if (!h.ok() || h->cluster_id != d.source_cluster_id) {
-      return Status::InvalidArgument(
-          fmt::format("source host '{}' is not a host of the source cluster", d.source_host_id));
-    }
-    Status s = tx.CreateDestination(d);
-    if (s.code() == StatusCode::kAlreadyExists) {
-      return Status::AlreadyExists(fmt::format(
-          "the cluster already has destination {}@{}", d.remote_user, d.host));
-    }
-    return s;
-  });
+  Status st =
+      Audited(a, "destination.create", "destination", d.id, msg, [&](StoreTx& tx) -> Status {
+        GEOREP_RETURN_IF_ERROR(tx.GetCluster(d.source_cluster_id).status());
+        auto h = tx.GetHost(d.source_host_id);
+        if (!h.ok() || h->cluster_id != d.source_cluster_id) {
+          return Status::InvalidArgument(fmt::format(
+              "source host '{}' is not a host of the source cluster", d.source_host_id));
+        }
+        Status s = tx.CreateDestination(d);
+        if (s.code() == StatusCode::kAlreadyExists) {
+          return Status::AlreadyExists(
+              fmt::format("the cluster already has destination {}@{}", d.remote_user, d.host));
+        }
+        return s;
+      });
   if (!st.ok()) return st;
   return d;
 }
@@ -339,14 +339,14 @@ Status Operations::RemoveDestination(const Actor& a, const std::string& id, bool
     GEOREP_ASSIGN_OR_RETURN(Destination d, tx.GetDestination(id));
     GEOREP_ASSIGN_OR_RETURN(auto sessions, tx.ListSessions({"", id}));
     if (!sessions.empty() && !force) {
-      return Status::FailedPrecondition(fmt::format(
-          "destination {}@{} is used by {} session(s); remove them first or use force",
-          d.remote_user, d.host, sessions.size()));
+      return Status::FailedPrecondition(
+          fmt::format("destination {}@{} is used by {} session(s); remove them first or use force",
+                      d.remote_user, d.host, sessions.size()));
     }
     for (const auto& s : sessions) GEOREP_RETURN_IF_ERROR(tx.DeleteSession(s.id));
-    msg = fmt::format("destination {}@{} detached{}", d.remote_user, d.host,
-                      sessions.empty() ? ""
-                                       : fmt::format(" with {} session(s) (forced)", sessions.size()));
+    msg = fmt::format(
+        "destination {}@{} detached{}", d.remote_user, d.host,
+        sessions.empty() ? "" : fmt::format(" with {} session(s) (forced)", sessions.size()));
     return tx.DeleteDestination(id);
   });
 }
@@ -375,8 +375,8 @@ Result<SessionDetail> Operations::CreateSession(const Actor& a, const SessionSpe
     GEOREP_ASSIGN_OR_RETURN(Destination d, tx.GetDestination(s.destination_id));
     GEOREP_ASSIGN_OR_RETURN(Volume v, tx.GetVolume(s.source_volume_id));
     if (v.cluster_id != d.source_cluster_id) {
-      return Status::InvalidArgument(fmt::format(
-          "volume '{}' is not in the destination's source cluster", v.name));
+      return Status::InvalidArgument(
+          fmt::format("volume '{}' is not in the destination's source cluster", v.name));
     }
     GEOREP_RETURN_IF_ERROR(v.kind == VolumeKind::kGluster
                                ? ValidateVolumeName("destination volume", s.destination_volume)
@@ -386,8 +386,7 @@ Result<SessionDetail> Operations::CreateSession(const Actor& a, const SessionSpe
     for (const auto& e : existing) {
       if (e.destination_volume == s.destination_volume) {
         return Status::AlreadyExists(fmt::format(
-            "{}::{} is already the destination of another session", d.host,
-            s.destination_volume));
+            "{}::{} is already the destination of another session", d.host, s.destination_volume));
       }
     }
     s.session_key = fmt::format("{}_{}_{}", v.name, d.host, s.destination_volume);
@@ -440,8 +439,8 @@ Status Operations::RemoveSession(const Actor& a, const std::string& id, bool for
     GEOREP_ASSIGN_OR_RETURN(Session s, tx.GetSession(id));
     bool removable = s.status == SessionStatus::kCreated || s.status == SessionStatus::kStopped;
     if (!removable && !force) {
-      return Status::FailedPrecondition(fmt::format(
-          "session is {}; stop it before removing it, or use force", Name(s.status)));
+      return Status::FailedPrecondition(
+          fmt::format("session is {}; stop it before removing it, or use force", Name(s.status)));
     }
     msg = fmt::format("session {} removed{}", s.session_key, removable ? "" : " (forced)");
     return tx.DeleteSession(id);
@@ -482,18 +481,16 @@ Result<ConfigItem> Operations::SetConfig(const Actor& a, const std::string& sess
     GEOREP_ASSIGN_OR_RETURN(Volume v, tx.GetVolume(s.source_volume_id));
     const ConfigOption* o = FindConfigOption(v.kind, key);
     if (!o) {
-      return Status::InvalidArgument(
-          fmt::format("'{}' is not a config option of {} sessions", key.substr(0, 64),
-                      Name(v.kind)));
+      return Status::InvalidArgument(fmt::format("'{}' is not a config option of {} sessions",
+                                                 key.substr(0, 64), Name(v.kind)));
     }
     std::string given = value;
-    if (o->key == "checkpoint" && value == "now")
-      given = std::to_string(clock_.NowMillis() / 1000);
+    if (o->key == "checkpoint" && value == "now") given = std::to_string(clock_.NowMillis() / 1000);
     GEOREP_ASSIGN_OR_RETURN(std::string canonical, ValidateConfigValue(*o, given));
     item = ConfigItem{o, canonical, false, a.name, clock_.NowMillis()};
     msg = fmt::format("{} set to '{}'", o->key, canonical);
-    return tx.PutConfig(SessionConfigEntry{session_id, std::string(o->key), canonical, a.name,
-                                           item.changed_at});
+    return tx.PutConfig(
+        SessionConfigEntry{session_id, std::string(o->key), canonical, a.name, item.changed_at});
   });
   if (!st.ok()) return st;
   return item;
@@ -508,9 +505,8 @@ Status Operations::ResetConfig(const Actor& a, const std::string& session_id,
     GEOREP_ASSIGN_OR_RETURN(Volume v, tx.GetVolume(s.source_volume_id));
     const ConfigOption* o = FindConfigOption(v.kind, key);
     if (!o) {
-      return Status::InvalidArgument(
-          fmt::format("'{}' is not a config option of {} sessions", key.substr(0, 64),
-                      Name(v.kind)));
+      return Status::InvalidArgument(fmt::format("'{}' is not a config option of {} sessions",
+                                                 key.substr(0, 64), Name(v.kind)));
     }
     msg = fmt::format("{} reset to default '{}'", o->key, o->default_value);
     return tx.DeleteConfig(session_id, std::string(o->key));

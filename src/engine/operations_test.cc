@@ -44,7 +44,8 @@ class OperationsTest : public ::testing::Test {
     vs.name = "src";
     vs.bricks = {{w.host.id, "/srv/src"}};
     w.volume = *ops_->AddVolume(admin_, vs);
-    w.destination = *ops_->CreateDestination(admin_, {w.cluster.id, w.host.id, "localhost", 22, "", "root"});
+    w.destination =
+        *ops_->CreateDestination(admin_, {w.cluster.id, w.host.id, "localhost", 22, "", "root"});
     return w;
   }
 

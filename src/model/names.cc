@@ -9,12 +9,12 @@ namespace {
 template <typename E, size_t N>
 using Table = std::array<std::pair<E, std::string_view>, N>;
 
-constexpr Table<HostTransport, 2> kTransport{{{HostTransport::kLocal, "local"},
-                                              {HostTransport::kSsh, "ssh"}}};
+constexpr Table<HostTransport, 2> kTransport{
+    {{HostTransport::kLocal, "local"}, {HostTransport::kSsh, "ssh"}}};
 constexpr Table<HostStatus, 3> kHostStatus{
     {{HostStatus::kUnknown, "Unknown"}, {HostStatus::kUp, "Up"}, {HostStatus::kDown, "Down"}}};
-constexpr Table<VolumeKind, 2> kVolumeKind{{{VolumeKind::kGluster, "gluster"},
-                                            {VolumeKind::kDirectory, "directory"}}};
+constexpr Table<VolumeKind, 2> kVolumeKind{
+    {{VolumeKind::kGluster, "gluster"}, {VolumeKind::kDirectory, "directory"}}};
 constexpr Table<VolumeStatus, 4> kVolumeStatus{{{VolumeStatus::kUnknown, "Unknown"},
                                                 {VolumeStatus::kCreated, "Created"},
                                                 {VolumeStatus::kStarted, "Started"},
@@ -60,18 +60,40 @@ std::optional<E> Parse(const Table<E, N>& t, std::string_view s) {
 
 }  // namespace
 
-std::string_view Name(HostTransport v) { return Lookup(kTransport, v); }
-std::string_view Name(HostStatus v) { return Lookup(kHostStatus, v); }
-std::string_view Name(VolumeKind v) { return Lookup(kVolumeKind, v); }
-std::string_view Name(VolumeStatus v) { return Lookup(kVolumeStatus, v); }
-std::string_view Name(ConnectionStatus v) { return Lookup(kConnection, v); }
-std::string_view Name(NodeStatus v) { return Lookup(kNodeStatus, v); }
-std::string_view Name(SessionStatus v) { return Lookup(kSessionStatus, v); }
-std::string_view Name(CrawlStatus v) { return Lookup(kCrawl, v); }
+std::string_view Name(HostTransport v) {
+  return Lookup(kTransport, v);
+}
+std::string_view Name(HostStatus v) {
+  return Lookup(kHostStatus, v);
+}
+std::string_view Name(VolumeKind v) {
+  return Lookup(kVolumeKind, v);
+}
+std::string_view Name(VolumeStatus v) {
+  return Lookup(kVolumeStatus, v);
+}
+std::string_view Name(ConnectionStatus v) {
+  return Lookup(kConnection, v);
+}
+std::string_view Name(NodeStatus v) {
+  return Lookup(kNodeStatus, v);
+}
+std::string_view Name(SessionStatus v) {
+  return Lookup(kSessionStatus, v);
+}
+std::string_view Name(CrawlStatus v) {
+  return Lookup(kCrawl, v);
+}
 
-std::optional<HostTransport> ParseHostTransport(std::string_view s) { return Parse(kTransport, s); }
-std::optional<HostStatus> ParseHostStatus(std::string_view s) { return Parse(kHostStatus, s); }
-std::optional<VolumeKind> ParseVolumeKind(std::string_view s) { return Parse(kVolumeKind, s); }
+std::optional<HostTransport> ParseHostTransport(std::string_view s) {
+  return Parse(kTransport, s);
+}
+std::optional<HostStatus> ParseHostStatus(std::string_view s) {
+  return Parse(kHostStatus, s);
+}
+std::optional<VolumeKind> ParseVolumeKind(std::string_view s) {
+  return Parse(kVolumeKind, s);
+}
 std::optional<VolumeStatus> ParseVolumeStatus(std::string_view s) {
   return Parse(kVolumeStatus, s);
 }
@@ -89,6 +111,8 @@ std::optional<SessionStatus> ParseSessionStatus(std::string_view s) {
   return Parse(kSessionStatus, s);
 }
 
-std::optional<CrawlStatus> ParseCrawlStatus(std::string_view s) { return Parse(kCrawl, s); }
+std::optional<CrawlStatus> ParseCrawlStatus(std::string_view s) {
+  return Parse(kCrawl, s);
+}
 
 }  // namespace georep

@@ -1,11 +1,10 @@
 #include "model/validation.h"
 
 #include <arpa/inet.h>
+#include <fmt/format.h>
 
 #include <array>
 #include <string>
-
-#include <fmt/format.h>
 
 namespace georep {
 namespace {
@@ -23,10 +22,19 @@ Status Invalid(std::string_view what, std::string_view value, std::string_view r
   return Status::InvalidArgument(fmt::format("invalid {} '{}': {}", what, shown, rule));
 }
 
-constexpr std::array<std::string_view, 13> kReservedVolumeNames = {
-    "volume",      "type",  "subvolumes", "option", "end-volume", "all", "volume_not_in_ring",
-    "description", "force", "snap-max-hard-limit", "snap-max-soft-limit", "auto-delete",
-    "activate-on-create"};
+constexpr std::array<std::string_view, 13> kReservedVolumeNames = {"volume",
+                                                                   "type",
+                                                                   "subvolumes",
+                                                                   "option",
+                                                                   "end-volume",
+                                                                   "all",
+                                                                   "volume_not_in_ring",
+                                                                   "description",
+                                                                   "force",
+                                                                   "snap-max-hard-limit",
+                                                                   "snap-max-soft-limit",
+                                                                   "auto-delete",
+                                                                   "activate-on-create"};
 
 }  // namespace
 
@@ -56,7 +64,8 @@ Status ValidateHostName(std::string_view what, std::string_view host) {
     size_t dot = host.find('.', start);
     std::string_view label =
         host.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
-    if (label.empty()) return Invalid(what, host, "has an empty label (two dots, or a dot at an end)");
+    if (label.empty())
+      return Invalid(what, host, "has an empty label (two dots, or a dot at an end)");
     if (label.size() > 63) return Invalid(what, host, "has a label longer than 63 characters");
     if (label.front() == '-' || label.back() == '-')
       return Invalid(what, host, "has a label that starts or ends with '-'");
@@ -83,8 +92,8 @@ Status ValidateAbsolutePath(std::string_view what, std::string_view path) {
   size_t start = 1;
   while (start <= path.size()) {
     size_t slash = path.find('/', start);
-    std::string_view comp =
-        path.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
+    std::string_view comp = path.substr(
+        start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
     if (comp.empty()) return Invalid(what, path, "must not contain '//'");
     if (comp == "." || comp == "..")
       return Invalid(what, path, "must be normalised (no '.' or '..' components)");

@@ -16,11 +16,11 @@ TEST(Validation, VolumeNames) {
     const char* rule;
   };
   for (const Bad& bad : std::initializer_list<Bad>{{"", "empty"},
-                                                    {"-vol", "start with '-'"},
-                                                    {"vol/x", "only letters"},
-                                                    {"vol x", "only letters"},
-                                                    {"all", "reserved"},
-                                                    {std::string(65, 'a'), "at most 64"}}) {
+                                                   {"-vol", "start with '-'"},
+                                                   {"vol/x", "only letters"},
+                                                   {"vol x", "only letters"},
+                                                   {"all", "reserved"},
+                                                   {std::string(65, 'a'), "at most 64"}}) {
     Status s = ValidateVolumeName("volume name", bad.name);
     EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << bad.name;
     EXPECT_NE(s.message().find(bad.rule), std::string::npos) << s.message();
@@ -44,7 +44,8 @@ TEST(Validation, Paths) {
   for (const char* ok : {"/data", "/srv/brick1/b", "/a b/c"}) {
     EXPECT_TRUE(ValidateAbsolutePath("path", ok).ok()) << ok;
   }
-  for (const char* bad : {"", "/", "data", "/data/", "/a//b", "/a/../b", "/a/./b", "/..", "/a\nb"}) {
+  for (const char* bad :
+       {"", "/", "data", "/data/", "/a//b", "/a/../b", "/a/./b", "/..", "/a\nb"}) {
     EXPECT_FALSE(ValidateAbsolutePath("path", bad).ok()) << bad;
   }
   EXPECT_FALSE(ValidateAbsolutePath("path", "/" + std::string(4095, 'a')).ok());
@@ -66,11 +67,11 @@ TEST(Validation, UsersPortsFingerprints) {
   EXPECT_TRUE(ValidatePort("port", 22).ok());
   EXPECT_FALSE(ValidatePort("port", 0).ok());
   EXPECT_FALSE(ValidatePort("port", 65536).ok());
-  EXPECT_TRUE(
-      ValidateFingerprint("fp", "SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8").ok());
+  EXPECT_TRUE(ValidateFingerprint("fp", "SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8").ok());
   EXPECT_FALSE(ValidateFingerprint("fp", "MD5:aa:bb").ok());
   EXPECT_FALSE(ValidateFingerprint("fp", "SHA256:short").ok());
-  EXPECT_FALSE(ValidateFingerprint("fp", "SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5S*8").ok());
+  EXPECT_FALSE(
+      ValidateFingerprint("fp", "SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5S*8").ok());
 }
 
 TEST(Validation, ObjectNames) {

@@ -1,11 +1,10 @@
 // PostgreSQL driver over libpq. Parameters are sent separately from the statement text
 // (PQexecParams), in text format. A connection that drops is reset once before a transaction.
+#include <fmt/format.h>
 #include <libpq-fe.h>
 
 #include <cstring>
 #include <string>
-
-#include <fmt/format.h>
 
 #include "store/sql.h"
 

@@ -1,10 +1,10 @@
 // SqlStore: the Store written once over SqlConnection, in SQL that SQLite and PostgreSQL
 // both accept. Enum fields are stored as their API words (model/names.h).
+#include <fmt/format.h>
+
 #include <ctime>
 #include <mutex>
 #include <string>
-
-#include <fmt/format.h>
 
 #include "model/names.h"
 #include "store/migrations.h"
@@ -16,11 +16,21 @@ namespace {
 
 using Params = std::vector<SqlValue>;
 
-SqlValue V(const std::string& s) { return s; }
-SqlValue V(int64_t n) { return n; }
-SqlValue V(int n) { return int64_t{n}; }
-SqlValue V(bool b) { return int64_t{b ? 1 : 0}; }
-SqlValue V(std::string_view s) { return std::string(s); }
+SqlValue V(const std::string& s) {
+  return s;
+}
+SqlValue V(int64_t n) {
+  return n;
+}
+SqlValue V(int n) {
+  return int64_t{n};
+}
+SqlValue V(bool b) {
+  return int64_t{b ? 1 : 0};
+}
+SqlValue V(std::string_view s) {
+  return std::string(s);
+}
 
 template <typename E, typename Parse>
 E EnumOr(const std::string& s, Parse parse, E fallback) {
@@ -63,9 +73,17 @@ Host HostFrom(const SqlRow& r) {
   return h;
 }
 Params HostParams(const Host& h) {
-  return {V(h.id),        V(h.cluster_id),      V(h.name),           V(h.address),
-          V(h.ssh_port),  V(h.ssh_user),        V(Name(h.transport)), V(h.ssh_fingerprint),
-          V(Name(h.status)), V(h.last_seen),    V(h.created_at)};
+  return {V(h.id),
+          V(h.cluster_id),
+          V(h.name),
+          V(h.address),
+          V(h.ssh_port),
+          V(h.ssh_user),
+          V(Name(h.transport)),
+          V(h.ssh_fingerprint),
+          V(Name(h.status)),
+          V(h.last_seen),
+          V(h.created_at)};
 }
 
 constexpr std::string_view kVolumeCols =
@@ -86,7 +104,7 @@ Volume VolumeFrom(const SqlRow& r) {
   return v;
 }
 Params VolumeParams(const Volume& v) {
-  return {V(v.id),           V(v.cluster_id),    V(v.name),        V(Name(v.kind)),
+  return {V(v.id),           V(v.cluster_id),    V(v.name),           V(Name(v.kind)),
           V(Name(v.status)), V(v.replica_count), V(v.disperse_count), V(v.size_bytes),
           V(v.used_bytes),   V(v.created_at)};
 }
@@ -110,9 +128,9 @@ Destination DestinationFrom(const SqlRow& r) {
   return d;
 }
 Params DestinationParams(const Destination& d) {
-  return {V(d.id),          V(d.source_cluster_id),    V(d.source_host_id),
-          V(d.host),        V(d.ssh_port),             V(d.ssh_fingerprint),
-          V(d.remote_user), V(Name(d.connection)),     V(d.connection_reason),
+  return {V(d.id),           V(d.source_cluster_id), V(d.source_host_id),
+          V(d.host),         V(d.ssh_port),          V(d.ssh_fingerprint),
+          V(d.remote_user),  V(Name(d.connection)),  V(d.connection_reason),
           V(d.last_checked), V(d.created_at)};
 }
 
@@ -133,9 +151,9 @@ Session SessionFrom(const SqlRow& r) {
   return s;
 }
 Params SessionParams(const Session& s) {
-  return {V(s.id),          V(s.destination_id), V(s.source_volume_id),
-          V(s.destination_volume), V(s.remote_user), V(s.session_key),
-          V(Name(s.status)), V(s.created_at),    V(s.updated_at)};
+  return {V(s.id),          V(s.destination_id), V(s.source_volume_id), V(s.destination_volume),
+          V(s.remote_user), V(s.session_key),    V(Name(s.status)),     V(s.created_at),
+          V(s.updated_at)};
 }
 
 constexpr std::string_view kNodeCols =
@@ -300,8 +318,8 @@ class SqlStoreTx final : public StoreTx {
                              {V(cluster_id)}, DestinationFrom);
   }
   Status DeleteDestination(const std::string& id) override {
-    return ExpectOne(db_.Execute("DELETE FROM destinations WHERE id = $1", {V(id)}),
-                     "destination", id);
+    return ExpectOne(db_.Execute("DELETE FROM destinations WHERE id = $1", {V(id)}), "destination",
+                     id);
   }
 
   // --- Sessions
@@ -320,16 +338,17 @@ class SqlStoreTx final : public StoreTx {
         "session", s.id);
   }
   Result<Session> GetSession(const std::string& id) override {
-    return One<Session>(fmt::format("SELECT {} FROM sessions WHERE id = $1", kSessionCols),
-                        {V(id)}, SessionFrom, "session", id);
+    return One<Session>(fmt::format("SELECT {} FROM sessions WHERE id = $1", kSessionCols), {V(id)},
+                        SessionFrom, "session", id);
   }
   Result<std::vector<Session>> ListSessions(const SessionFilter& f) override {
     // Empty filter fields match everything.
-    return Many<Session>(fmt::format("SELECT {} FROM sessions WHERE (CAST($1 AS TEXT) = '' OR "
-                                     "source_volume_id = $1) AND (CAST($2 AS TEXT) = '' OR destination_id = $2) "
-                                     "ORDER BY created_at, id",
-                                     kSessionCols),
-                         {V(f.source_volume_id), V(f.destination_id)}, SessionFrom);
+    return Many<Session>(
+        fmt::format("SELECT {} FROM sessions WHERE (CAST($1 AS TEXT) = '' OR "
+                    "source_volume_id = $1) AND (CAST($2 AS TEXT) = '' OR destination_id = $2) "
+                    "ORDER BY created_at, id",
+                    kSessionCols),
+        {V(f.source_volume_id), V(f.destination_id)}, SessionFrom);
   }
   Status DeleteSession(const std::string& id) override {
     return ExpectOne(db_.Execute("DELETE FROM sessions WHERE id = $1", {V(id)}), "session", id);
@@ -338,18 +357,19 @@ class SqlStoreTx final : public StoreTx {
   // --- Node status
   Status ReplaceNodeStatuses(const std::string& session_id,
                              const std::vector<SessionNodeStatus>& nodes) override {
-    GEOREP_RETURN_IF_ERROR(Exec("DELETE FROM session_nodes WHERE session_id = $1", {V(session_id)}));
+    GEOREP_RETURN_IF_ERROR(
+        Exec("DELETE FROM session_nodes WHERE session_id = $1", {V(session_id)}));
     const std::string sql = fmt::format(
         "INSERT INTO session_nodes ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
         "$12, $13, $14, $15, $16)",
         kNodeCols);
     for (const auto& n : nodes) {
-      GEOREP_RETURN_IF_ERROR(Exec(
-          sql, {V(session_id), V(n.source_host), V(n.source_brick), V(n.set_index),
-                V(n.destination_host), V(Name(n.status)), V(Name(n.crawl)), V(n.last_synced),
-                V(n.entry_pending), V(n.data_pending), V(n.meta_pending), V(n.failures),
-                V(n.checkpoint_time), V(n.checkpoint_completed), V(n.checkpoint_completion_time),
-                V(n.updated_at)}));
+      GEOREP_RETURN_IF_ERROR(
+          Exec(sql, {V(session_id), V(n.source_host), V(n.source_brick), V(n.set_index),
+                     V(n.destination_host), V(Name(n.status)), V(Name(n.crawl)), V(n.last_synced),
+                     V(n.entry_pending), V(n.data_pending), V(n.meta_pending), V(n.failures),
+                     V(n.checkpoint_time), V(n.checkpoint_completed),
+                     V(n.checkpoint_completion_time), V(n.updated_at)}));
     }
     return Status::Ok();
   }
@@ -366,7 +386,8 @@ class SqlStoreTx final : public StoreTx {
     return Exec(
         "INSERT INTO session_config (session_id, option_key, value, changed_by, changed_at) "
         "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (session_id, option_key) DO UPDATE SET "
-        "value = excluded.value, changed_by = excluded.changed_by, changed_at = excluded.changed_at",
+        "value = excluded.value, changed_by = excluded.changed_by, changed_at = "
+        "excluded.changed_at",
         {V(e.session_id), V(e.key), V(e.value), V(e.changed_by), V(e.changed_at)});
   }
   Status DeleteConfig(const std::string& session_id, const std::string& key) override {
@@ -395,14 +416,15 @@ class SqlStoreTx final : public StoreTx {
   }
   Result<std::vector<Event>> ListEvents(const EventFilter& f) override {
     int limit = f.limit <= 0 || f.limit > 1000 ? 1000 : f.limit;
-    return Many<Event>(
-        fmt::format("SELECT {} FROM events WHERE id > $1 AND (CAST($2 AS TEXT) = '' OR object_type = $2) AND "
-                    "(CAST($3 AS TEXT) = '' OR object_id = $3) AND (CAST($4 AS TEXT) = '' OR action LIKE $5) "
-                    "ORDER BY id DESC LIMIT $6",
-                    kEventCols),
-        {V(f.after_id), V(f.object_type), V(f.object_id), V(f.action_prefix),
-         V(EscapeLike(f.action_prefix) + "%"), V(limit)},
-        EventFrom);
+    return Many<Event>(fmt::format("SELECT {} FROM events WHERE id > $1 AND (CAST($2 AS TEXT) = '' "
+                                   "OR object_type = $2) AND "
+                                   "(CAST($3 AS TEXT) = '' OR object_id = $3) AND (CAST($4 AS "
+                                   "TEXT) = '' OR action LIKE $5) "
+                                   "ORDER BY id DESC LIMIT $6",
+                                   kEventCols),
+                       {V(f.after_id), V(f.object_type), V(f.object_id), V(f.action_prefix),
+                        V(EscapeLike(f.action_prefix) + "%"), V(limit)},
+                       EventFrom);
   }
 
   // --- Users and tokens
@@ -499,8 +521,8 @@ class SqlStoreTx final : public StoreTx {
   }
 
   Status ReadBricks(Volume& v) {
-    auto rows = db_.Query(
-        "SELECT host_id, path FROM bricks WHERE volume_id = $1 ORDER BY position", {V(v.id)});
+    auto rows = db_.Query("SELECT host_id, path FROM bricks WHERE volume_id = $1 ORDER BY position",
+                          {V(v.id)});
     if (!rows.ok()) return rows.status();
     v.bricks.clear();
     for (const auto& r : *rows) v.bricks.push_back(Brick{r.Text(0), r.Text(1)});
@@ -588,7 +610,9 @@ class SqlStore final : public Store {
   std::string backend_;
 };
 
-bool StartsWith(const std::string& s, std::string_view p) { return s.rfind(p, 0) == 0; }
+bool StartsWith(const std::string& s, std::string_view p) {
+  return s.rfind(p, 0) == 0;
+}
 
 }  // namespace
 

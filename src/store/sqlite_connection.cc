@@ -1,10 +1,9 @@
 // SQLite driver: WAL journal, foreign keys on, a busy time-out so that a second process
 // (the CLI reading the same file, a restarted engine) waits instead of failing.
+#include <fmt/format.h>
 #include <sqlite3.h>
 
 #include <string>
-
-#include <fmt/format.h>
 
 #include "store/sql.h"
 
@@ -81,8 +80,7 @@ class SqliteConnection final : public SqlConnection {
     return Status::Internal(msg);
   }
 
-  Status Run(std::string_view sql, const std::vector<SqlValue>& params,
-             std::vector<SqlRow>* rows) {
+  Status Run(std::string_view sql, const std::vector<SqlValue>& params, std::vector<SqlRow>* rows) {
     std::string s = ToSqliteParams(sql);
     sqlite3_stmt* stmt = nullptr;
     if (sqlite3_prepare_v2(db_, s.c_str(), static_cast<int>(s.size()), &stmt, nullptr) !=
@@ -119,12 +117,19 @@ class SqliteConnection final : public SqlConnection {
       row.cols.reserve(static_cast<size_t>(n));
       for (int c = 0; c < n; ++c) {
         switch (sqlite3_column_type(stmt, c)) {
-          case SQLITE_NULL: row.cols.emplace_back(std::monostate{}); break;
-          case SQLITE_INTEGER: row.cols.emplace_back(int64_t{sqlite3_column_int64(stmt, c)}); break;
-          case SQLITE_FLOAT: row.cols.emplace_back(sqlite3_column_double(stmt, c)); break;
+          case SQLITE_NULL:
+            row.cols.emplace_back(std::monostate{});
+            break;
+          case SQLITE_INTEGER:
+            row.cols.emplace_back(int64_t{sqlite3_column_int64(stmt, c)});
+            break;
+          case SQLITE_FLOAT:
+            row.cols.emplace_back(sqlite3_column_double(stmt, c));
+            break;
           default: {
             const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, c));
-            row.cols.emplace_back(std::string(text, static_cast<size_t>(sqlite3_column_bytes(stmt, c))));
+            row.cols.emplace_back(
+                std::string(text, static_cast<size_t>(sqlite3_column_bytes(stmt, c))));
           }
         }
       }
@@ -140,9 +145,9 @@ class SqliteConnection final : public SqlConnection {
 
 Result<std::unique_ptr<SqlConnection>> OpenSqlite(const std::string& path) {
   sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &db,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                           nullptr);
+  int rc =
+      sqlite3_open_v2(path.c_str(), &db,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
     sqlite3_close_v2(db);
@@ -150,8 +155,8 @@ Result<std::unique_ptr<SqlConnection>> OpenSqlite(const std::string& path) {
   }
   auto conn = std::make_unique<SqliteConnection>(db);
   sqlite3_busy_timeout(db, 10000);
-  Status st = conn->ExecScript(
-      "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;");
+  Status st =
+      conn->ExecScript("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;");
   if (!st.ok()) return st.WithContext(fmt::format("cannot configure SQLite database {}", path));
   // A file that is not a database fails here rather than at the first query.
   auto check = conn->Query("SELECT count(*) FROM sqlite_master", {});

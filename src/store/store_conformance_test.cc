@@ -252,9 +252,10 @@ TEST_P(StoreConformance, SessionsNodesConfigCascade) {
 TEST_P(StoreConformance, EventsAreOrderedAndFiltered) {
   Tx([&](StoreTx& tx) -> Status {
     for (int i = 0; i < 5; ++i) {
-      auto id = tx.AppendEvent(Event{0, 100 + i, "alice", i % 2 ? "session.start" : "cluster.create",
-                                     i % 2 ? "session" : "cluster", "obj" + std::to_string(i % 2),
-                                     "ok", "m" + std::to_string(i)});
+      auto id =
+          tx.AppendEvent(Event{0, 100 + i, "alice", i % 2 ? "session.start" : "cluster.create",
+                               i % 2 ? "session" : "cluster", "obj" + std::to_string(i % 2), "ok",
+                               "m" + std::to_string(i)});
       if (!id.ok()) return id.status();
       EXPECT_GT(*id, 0);
     }
@@ -296,7 +297,8 @@ TEST_P(StoreConformance, UsersAndTokens) {
     EXPECT_EQ(list[0].last_used, 99);
     return tx.DeleteUser("u1");  // cascades to tokens
   });
-  Status st = store_->Transaction([&](StoreTx& tx) { return tx.GetTokenByHash("digest-1").status(); });
+  Status st =
+      store_->Transaction([&](StoreTx& tx) { return tx.GetTokenByHash("digest-1").status(); });
   EXPECT_EQ(st.code(), StatusCode::kNotFound);
 }
 
@@ -343,11 +345,13 @@ TEST(StoreUrl, RedactsPasswords) {
             "postgresql://georep:***@db.example:5432/georep");
   EXPECT_EQ(RedactStoreUrl("host=db password=s3cret dbname=georep"),
             "host=db password=*** dbname=georep");
-  EXPECT_EQ(RedactStoreUrl("sqlite:///var/lib/georep/georep.db"), "sqlite:///var/lib/georep/georep.db");
+  EXPECT_EQ(RedactStoreUrl("sqlite:///var/lib/georep/georep.db"),
+            "sqlite:///var/lib/georep/georep.db");
 }
 
 TEST(StoreUrl, BadSqliteFileIsAClearError) {
-  auto path = std::filesystem::temp_directory_path() / ("georep-notdb-" + std::to_string(::getpid()));
+  auto path =
+      std::filesystem::temp_directory_path() / ("georep-notdb-" + std::to_string(::getpid()));
   {
     std::ofstream out(path);
     out << "this is not a database, and it is long enough to have a header............";

@@ -15,7 +15,9 @@ namespace {
 
 using Json = nlohmann::json;
 
-Json Body(const httplib::Result& r) { return Json::parse(r->body); }
+Json Body(const httplib::Result& r) {
+  return Json::parse(r->body);
+}
 
 // A new, empty PostgreSQL database on the test server; returns its URL.
 std::string FreshPostgresDatabase() {
@@ -97,8 +99,8 @@ TEST_P(ApiTest, EverythingButHealthNeedsAToken) {
   EXPECT_EQ(health->status, 200);
   EXPECT_EQ(Body(health)["status"], "ok");
 
-  for (const char* path : {"/api/v1/clusters", "/api/v1/sessions", "/api/v1/events",
-                           "/api/v1/users", "/api/v1/me"}) {
+  for (const char* path :
+       {"/api/v1/clusters", "/api/v1/sessions", "/api/v1/events", "/api/v1/users", "/api/v1/me"}) {
     auto r = engine_->Get(path);
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 401) << path;
@@ -133,8 +135,8 @@ TEST_P(ApiTest, BadInputIsA400WithAClearMessageAndWritesNothing) {
   };
   Json c = Create("/api/v1/clusters", {{"name", "local"}});
   const std::string cid = c["id"];
-  Json h = Create("/api/v1/clusters/" + cid + "/hosts",
-                  {{"name", "localhost"}, {"transport", "local"}});
+  Json h =
+      Create("/api/v1/clusters/" + cid + "/hosts", {{"name", "localhost"}, {"transport", "local"}});
   const std::string hid = h["id"];
   std::vector<Case> cases = {
       {"/api/v1/clusters", R"({"name":"bad name;rm -rf"})", "invalid cluster name"},
@@ -197,11 +199,13 @@ TEST_P(ApiTest, SessionConfigAndEvents) {
   }
   EXPECT_TRUE(has_default);
 
-  auto set = engine_->Put("/api/v1/sessions/" + sid + "/config/sync-jobs", R"({"value":"6"})", token_);
+  auto set =
+      engine_->Put("/api/v1/sessions/" + sid + "/config/sync-jobs", R"({"value":"6"})", token_);
   ASSERT_EQ(set->status, 200) << set->body;
   EXPECT_EQ(Body(set)["value"], "6");
   EXPECT_EQ(Body(set)["changed_by"], "admin");
-  auto bad = engine_->Put("/api/v1/sessions/" + sid + "/config/sync-jobs", R"({"value":"lots"})", token_);
+  auto bad =
+      engine_->Put("/api/v1/sessions/" + sid + "/config/sync-jobs", R"({"value":"lots"})", token_);
   EXPECT_EQ(bad->status, 400);
   auto reset = engine_->Delete("/api/v1/sessions/" + sid + "/config/sync-jobs", token_);
   EXPECT_EQ(reset->status, 204);
@@ -210,9 +214,11 @@ TEST_P(ApiTest, SessionConfigAndEvents) {
   ASSERT_EQ(events->status, 200);
   std::vector<std::string> actions;
   const Json event_items = Body(events)["items"];
-  for (const auto& e : event_items) actions.push_back(e["action"].get<std::string>() + ":" + e["result"].get<std::string>());
-  EXPECT_EQ(actions, (std::vector<std::string>{"session.config.reset:ok", "session.config.set:failed",
-                                               "session.config.set:ok", "session.create:ok"}));
+  for (const auto& e : event_items)
+    actions.push_back(e["action"].get<std::string>() + ":" + e["result"].get<std::string>());
+  EXPECT_EQ(actions,
+            (std::vector<std::string>{"session.config.reset:ok", "session.config.set:failed",
+                                      "session.config.set:ok", "session.create:ok"}));
 
   auto rm = engine_->Delete("/api/v1/sessions/" + sid, token_);
   EXPECT_EQ(rm->status, 204);
@@ -221,8 +227,9 @@ TEST_P(ApiTest, SessionConfigAndEvents) {
 
 TEST_P(ApiTest, DataSurvivesSigkillAndRestart) {
   Json s = MakeSession();
-  auto set = engine_->Put("/api/v1/sessions/" + s["id"].get<std::string>() + "/config/ignore-deletes",
-                          R"({"value":"true"})", token_);
+  auto set =
+      engine_->Put("/api/v1/sessions/" + s["id"].get<std::string>() + "/config/ignore-deletes",
+                   R"({"value":"true"})", token_);
   ASSERT_EQ(set->status, 200);
   const std::string password = engine_->admin_password();
 

@@ -87,8 +87,8 @@ TEST_F(CliTest, BadInputExitsNonZeroWithTheReason) {
   EXPECT_NE(r.err.find("invalid cluster name"), std::string::npos) << r.err;
   auto list = Cli({"--json", "cluster", "list"});
   EXPECT_EQ(Json::parse(list.out).size(), 0u);
-  auto unreachable = RunCommand({GeorepBinary(), "--server", "http://127.0.0.1:1", "cluster", "list"},
-                                "", env_);
+  auto unreachable =
+      RunCommand({GeorepBinary(), "--server", "http://127.0.0.1:1", "cluster", "list"}, "", env_);
   EXPECT_EQ(unreachable.exit_code, 1);
   EXPECT_NE(unreachable.err.find("cannot reach the georep engine"), std::string::npos);
 }

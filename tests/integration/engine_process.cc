@@ -111,7 +111,7 @@ std::string EngineProcess::output() const {
 bool EngineProcess::Start() {
   int out[2];
   if (pipe2(out, O_CLOEXEC)) return false;
-  std::vector<std::string> argv = {GeorepBinary(), "serve",    "--data",     data_dir_,
+  std::vector<std::string> argv = {GeorepBinary(), "serve",       "--data",      data_dir_,
                                    "--listen",     "127.0.0.1:0", "--log-level", "warning"};
   argv.insert(argv.end(), extra_.begin(), extra_.end());
   const std::string log = data_dir_ + ".stderr.log";

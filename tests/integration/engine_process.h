@@ -3,14 +3,13 @@
 // stopped by PID (SIGTERM, or SIGKILL to simulate a crash).
 #pragma once
 
+#include <httplib.h>
 #include <sys/types.h>
 
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <httplib.h>
-#include <nlohmann/json.hpp>
 
 namespace georep::testing {
 
@@ -47,8 +46,8 @@ class EngineProcess {
   // Starts and waits for the "listening on" line; returns false (and fills error()) if the
   // process exits or says nothing in time.
   bool Start();
-  void Kill();        // SIGKILL, then reap
-  int Terminate();    // SIGTERM; returns the exit status
+  void Kill();      // SIGKILL, then reap
+  int Terminate();  // SIGTERM; returns the exit status
   const std::string& url() const { return url_; }
   int port() const { return port_; }
   // The first-start admin password, if this start printed one.

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs everything georep needs to build, run and test, from Debian 12's own packages.
+# Idempotent: installs only what is missing. Run as root.
+set -euo pipefail
+
+packages=(
+  # toolchain
+  g++ cmake ninja-build pkg-config make git ca-certificates
+  # libraries (see README: "Libraries and why")
+  libcpp-httplib-dev nlohmann-json3-dev libsqlite3-dev libpq-dev libspdlog-dev libfmt-dev
+  libcli11-dev libsodium-dev libpugixml-dev libssl-dev zlib1g-dev libbrotli-dev
+  # tests, benchmarks, formatting
+  libgtest-dev libgmock-dev libbenchmark-dev clang-format clang-tidy
+  # a real PostgreSQL server for the store conformance and API tests
+  postgresql
+  # used by the scripts
+  curl procps util-linux
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: these packages are missing and installing them needs root: ${missing[*]}" >&2
+  exit 1
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+# Package lists can be absent on a fresh machine, or stale.
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

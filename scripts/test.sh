@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: installs dependencies, checks formatting, builds with
+# AddressSanitizer + UndefinedBehaviorSanitizer and -Werror, and runs every test with CTest
+# (unit tests, the store conformance suite on SQLite and on a throw-away PostgreSQL server,
+# and the integration tests that start the real engine).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/install-deps.sh
+
+echo "== format check (clang-format)"
+mapfile -t sources < <(git ls-files '*.cc' '*.h' 2>/dev/null || find src tests bench -name '*.cc' -o -name '*.h')
+clang-format --dry-run -Werror "${sources[@]}"
+
+echo "== build (asan preset)"
+bash scripts/build.sh asan
+
+echo "== tests"
+ctest --preset asan
