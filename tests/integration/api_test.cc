@@ -19,16 +19,23 @@ Json Body(const httplib::Result& r) {
   return Json::parse(r->body);
 }
 
-// A new, empty PostgreSQL database on the test server; returns its URL.
-std::string FreshPostgresDatabase() {
+// A new, empty PostgreSQL database on the test server; returns its URL, or why it failed.
+std::string FreshPostgresDatabase(std::string* error) {
   const char* file = std::getenv("GEOREP_TEST_POSTGRES_URL_FILE");
-  if (!file) return "";
+  if (!file) {
+    *error = "GEOREP_TEST_POSTGRES_URL_FILE is not set";
+    return "";
+  }
   std::ifstream in(file);
   std::string base;
   std::getline(in, base);
-  if (base.empty()) return "";
+  if (base.empty()) {
+    *error = std::string("no URL in ") + file;
+    return "";
+  }
   PGconn* c = PQconnectdb(base.c_str());
   if (PQstatus(c) != CONNECTION_OK) {
+    *error = PQerrorMessage(c);
     PQfinish(c);
     return "";
   }
@@ -36,6 +43,7 @@ std::string FreshPostgresDatabase() {
   std::string name = "it_" + std::to_string(getpid()) + "_" + std::to_string(++counter);
   PGresult* r = PQexec(c, ("CREATE DATABASE " + name).c_str());
   bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+  if (!ok) *error = PQresultErrorMessage(r);
   PQclear(r);
   PQfinish(c);
   if (!ok) return "";
@@ -46,8 +54,9 @@ class ApiTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
     if (GetParam() == "postgresql") {
-      db_url_ = FreshPostgresDatabase();
-      ASSERT_FALSE(db_url_.empty()) << "the test PostgreSQL server is required";
+      std::string why;
+      db_url_ = FreshPostgresDatabase(&why);
+      ASSERT_FALSE(db_url_.empty()) << "the test PostgreSQL server is required: " << why;
       extra_ = {"--db", db_url_};
     }
     engine_ = std::make_unique<EngineProcess>(data_.path(), extra_);

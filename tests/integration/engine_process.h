@@ -13,7 +13,7 @@
 
 namespace georep::testing {
 
-// Path of the georep binary under test ($GEOREP_BINARY).
+// Path of the georep binary under test: $GEOREP_BINARY, else the one built with the tests.
 std::string GeorepBinary();
 
 // A fresh private temporary directory, removed by the destructor.
