@@ -14,7 +14,7 @@ packages=(
   # a real PostgreSQL server for the store conformance and API tests
   postgresql
   # used by the scripts
-  curl procps util-linux
+  curl procps util-linux openssl
 )
 
 missing=()

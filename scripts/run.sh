@@ -54,7 +54,7 @@ Try:
   georep session status <ID>
   georep config <ID>
   georep event list
-  curl -s $url/api/v1/openapi.json | head -c 300
+  curl -s $url/api/v1/health
 
 The engine is running; Ctrl-C stops it.
 TXT

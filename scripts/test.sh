@@ -15,5 +15,9 @@ clang-format --dry-run -Werror "${sources[@]}"
 echo "== build (asan preset)"
 bash scripts/build.sh asan
 
+echo "== static analysis (clang-tidy with .clang-tidy; findings are errors)"
+git ls-files 'src/*.cc' | grep -v '_test\.cc$' |
+  xargs -P "$(nproc)" -n 1 clang-tidy -p build/asan --quiet 2>/dev/null
+
 echo "== tests"
 ctest --preset asan

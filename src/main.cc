@@ -1,6 +1,7 @@
 // georep: geo-replication manager and engine. One binary: `georep serve` runs the engine;
 // every other command is a client of its REST API.
 #include <CLI/CLI.hpp>
+#include <iostream>
 
 #include "cli/commands.h"
 #include "serve.h"
@@ -9,7 +10,9 @@
 #define GEOREP_VERSION "0.0.0"
 #endif
 
-int main(int argc, char** argv) {
+namespace {
+
+int Main(int argc, char** argv) {
   CLI::App app{"georep: geo-replication manager and engine"};
   app.set_version_flag("--version", GEOREP_VERSION);
   app.require_subcommand(1);
@@ -45,4 +48,16 @@ int main(int argc, char** argv) {
 
   CLI11_PARSE(app, argc, argv);
   return exit_code;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return Main(argc, argv);
+  } catch (const std::exception& e) {
+    // Library code reports errors as values; anything thrown here is a bug worth printing.
+    std::cerr << "georep: unexpected error: " << e.what() << "\n";
+    return 1;
+  }
 }

@@ -24,7 +24,6 @@ int HttpStatusFor(StatusCode code) {
     case StatusCode::kNotFound:
       return 404;
     case StatusCode::kAlreadyExists:
-      return 409;
     case StatusCode::kFailedPrecondition:
       return 409;
     case StatusCode::kUnavailable:
@@ -164,7 +163,7 @@ void HttpApi::Routes() {
     spdlog::info("msg=request method={} path={} status={} remote={}", req.method,
                  LogValue(req.path), res.status, req.remote_addr);
   });
-  s.set_exception_handler([](const Request&, Response& res, std::exception_ptr ep) {
+  s.set_exception_handler([](const Request&, Response& res, const std::exception_ptr& ep) {
     std::string what = "unexpected error";
     try {
       std::rethrow_exception(ep);
@@ -217,9 +216,10 @@ void HttpApi::Routes() {
   s.Get(v1 + "/health", [this](const Request&, Response& res) {
     SendJson(res, 200, {{"status", "ok"}, {"version", options_.version}});
   });
-  s.Get(v1 + "/openapi.json", [this](const Request&, Response& res) {
-    SendJson(res, 200, OpenApiDocument(options_.version));
-  });
+  s.Get(v1 + "/openapi.json",
+        authed([this](const Request&, Response& res, const User&, const Actor&) {
+          SendJson(res, 200, OpenApiDocument(options_.version));
+        }));
   s.Post(v1 + "/auth/login", [this, with_body](const Request& req, Response& res) {
     with_body(req, res, [&](const Json& j) {
       JsonFields f(j);
@@ -228,7 +228,7 @@ void HttpApi::Routes() {
       auto user = f.Str("username", true);
       auto pw = f.Str("password", true);
       auto name = f.Str("token_name", false, "login");
-      auto ttl = f.Int("ttl_seconds", 30 * 24 * 3600);
+      auto ttl = f.Int("ttl_seconds", int64_t{30} * 24 * 3600);
       for (const Status* st : {&user.status(), &pw.status(), &name.status(), &ttl.status()})
         if (!st->ok()) return SendError(res, *st);
       auto issued = auth_.Login(*user, *pw, *name, *ttl);

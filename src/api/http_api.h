@@ -1,7 +1,7 @@
 // HttpApi: the REST API under /api/v1 (JSON in and out), served with cpp-httplib.
 //
-// Every endpoint but GET /api/v1/health, GET /api/v1/openapi.json and POST /api/v1/auth/login
-// needs "Authorization: Bearer <token>". Errors are {"error": {"code", "message"}} with the
+// Every endpoint but GET /api/v1/health and POST /api/v1/auth/login needs
+// "Authorization: Bearer <token>". Errors are {"error": {"code", "message"}} with the
 // HTTP status that fits (400 bad input, 401, 403, 404, 409 conflict/state, 413, 503).
 // Handlers call Operations only; this file holds no business rules.
 //

@@ -9,9 +9,9 @@ Json Ref(const std::string& name) {
   return {{"$ref", "#/components/schemas/" + name}};
 }
 
-Json Op(const std::string& summary, const std::string& tag, std::vector<std::string> params = {},
-        const std::string& body = "", const std::string& response = "", int ok = 200,
-        bool list = false) {
+Json Op(const std::string& summary, const std::string& tag,
+        const std::vector<std::string>& params = {}, const std::string& body = "",
+        const std::string& response = "", int ok = 200, bool list = false) {
   Json op = {{"summary", summary}, {"tags", {tag}}};
   Json ps = Json::array();
   for (const auto& p : params) {
@@ -50,7 +50,7 @@ Json Op(const std::string& summary, const std::string& tag, std::vector<std::str
 }
 
 Json Obj(std::initializer_list<std::pair<const char*, const char*>> props,
-         std::vector<std::string> required = {}) {
+         const std::vector<std::string>& required = {}) {
   Json p = Json::object();
   for (const auto& [name, type] : props) p[name] = {{"type", type}};
   Json o = {{"type", "object"}, {"properties", p}};
@@ -64,8 +64,7 @@ Json OpenApiDocument(const std::string& version) {
   Json paths;
   paths["/health"]["get"] = Op("Liveness check (no authentication)", "system");
   paths["/health"]["get"]["security"] = Json::array();
-  paths["/openapi.json"]["get"] = Op("This document (no authentication)", "system");
-  paths["/openapi.json"]["get"]["security"] = Json::array();
+  paths["/openapi.json"]["get"] = Op("This document", "system");
   paths["/auth/login"]["post"] =
       Op("Log in; returns a bearer token", "auth", {}, "Login", "LoginResult");
   paths["/auth/login"]["post"]["security"] = Json::array();

@@ -8,11 +8,11 @@
 namespace georep {
 namespace {
 constexpr int kMaxFailures = 5;
-constexpr int64_t kFailureWindowMs = 5 * 60 * 1000;
-constexpr int64_t kLockoutMs = 5 * 60 * 1000;
+constexpr int64_t kFailureWindowMs = int64_t{5} * 60 * 1000;
+constexpr int64_t kLockoutMs = int64_t{5} * 60 * 1000;
 // Token last-use times are written at most this often, so a busy client does not turn every
 // read into a database write.
-constexpr int64_t kTouchIntervalMs = 60 * 1000;
+constexpr int64_t kTouchIntervalMs = int64_t{60} * 1000;
 }  // namespace
 
 Result<std::optional<std::string>> Authenticator::EnsureInitialAdmin() {
@@ -62,7 +62,7 @@ Result<IssuedToken> Authenticator::Login(const std::string& user, const std::str
                       (f.locked_until - now + 999) / 1000));
     }
   }
-  const Status bad = Status::Unauthenticated("wrong user name or password");
+  Status bad = Status::Unauthenticated("wrong user name or password");
   Result<IssuedToken> issued = bad;
   Status st = store_.Transaction([&](StoreTx& tx) -> Status {
     auto u = tx.GetUserByName(user);

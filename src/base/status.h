@@ -116,6 +116,7 @@ class [[nodiscard]] Result {
 
 #define GEOREP_CONCAT_INNER(a, b) a##b
 #define GEOREP_CONCAT(a, b) GEOREP_CONCAT_INNER(a, b)
+// NOLINTBEGIN(bugprone-macro-parentheses): `lhs` is a declaration; it cannot be parenthesised.
 #define GEOREP_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \
   auto tmp = (expr);                                 \
   if (!tmp.ok()) return tmp.status();                \
@@ -123,3 +124,4 @@ class [[nodiscard]] Result {
 // `GEOREP_ASSIGN_OR_RETURN(auto x, Foo());` declares x from Foo()'s value or returns its Status.
 #define GEOREP_ASSIGN_OR_RETURN(lhs, expr) \
   GEOREP_ASSIGN_OR_RETURN_IMPL(GEOREP_CONCAT(georep_result_, __LINE__), lhs, expr)
+// NOLINTEND(bugprone-macro-parentheses)

@@ -48,7 +48,7 @@ Result<std::unique_ptr<ApiClient>> Connect(const Globals& g) {
 
 // Runs `fn` with a connected client; maps its Status to the exit code.
 using Body = std::function<Status(ApiClient&)>;
-std::function<void()> Run(std::shared_ptr<Globals> g, int* exit_code, Body fn) {
+std::function<void()> Run(const std::shared_ptr<Globals>& g, int* exit_code, Body fn) {
   return [g, exit_code, fn = std::move(fn)] {
     auto c = Connect(*g);
     Status st = c.ok() ? fn(**c) : c.status();
@@ -61,7 +61,7 @@ std::function<void()> Run(std::shared_ptr<Globals> g, int* exit_code, Body fn) {
 
 // Prints a list response as a table, or as JSON.
 Status PrintList(const Globals& g, const Result<Json>& r, std::vector<std::string> headers,
-                 std::vector<std::string> keys) {
+                 const std::vector<std::string>& keys) {
   if (!r.ok()) return r.status();
   if (g.json) {
     std::cout << (*r)["items"].dump(2) << "\n";
@@ -70,6 +70,7 @@ Status PrintList(const Globals& g, const Result<Json>& r, std::vector<std::strin
   Table t(std::move(headers));
   for (const auto& item : (*r)["items"]) {
     std::vector<std::string> row;
+    row.reserve(keys.size());
     for (const auto& k : keys) row.push_back(Str(item, k.c_str()));
     t.Add(std::move(row));
   }

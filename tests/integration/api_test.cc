@@ -108,8 +108,8 @@ TEST_P(ApiTest, EverythingButHealthNeedsAToken) {
   EXPECT_EQ(health->status, 200);
   EXPECT_EQ(Body(health)["status"], "ok");
 
-  for (const char* path :
-       {"/api/v1/clusters", "/api/v1/sessions", "/api/v1/events", "/api/v1/users", "/api/v1/me"}) {
+  for (const char* path : {"/api/v1/clusters", "/api/v1/sessions", "/api/v1/events",
+                           "/api/v1/users", "/api/v1/me", "/api/v1/openapi.json"}) {
     auto r = engine_->Get(path);
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 401) << path;
@@ -127,7 +127,7 @@ TEST_P(ApiTest, EverythingButHealthNeedsAToken) {
 }
 
 TEST_P(ApiTest, OpenApiDocumentDescribesTheApi) {
-  auto r = engine_->Get("/api/v1/openapi.json");
+  auto r = engine_->Get("/api/v1/openapi.json", token_);
   ASSERT_TRUE(r);
   ASSERT_EQ(r->status, 200);
   Json doc = Body(r);
@@ -303,6 +303,46 @@ TEST(ServeSecurity, UnreachableDatabaseIsAClearError) {
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("cannot connect to PostgreSQL"), std::string::npos) << r.err;
   EXPECT_EQ(r.err.find("topsecret"), std::string::npos) << "password leaked: " << r.err;
+}
+
+}  // namespace
+}  // namespace georep::testing
+
+namespace georep::testing {
+namespace {
+
+TEST(ServeTls, ServesHttpsWithTheGivenCertificate) {
+  TempDir dir;
+  const std::string cert = dir.path() + "/cert.pem", key = dir.path() + "/key.pem";
+  auto gen = RunCommand({"/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                         "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=127.0.0.1",
+                         "-addext", "subjectAltName=IP:127.0.0.1"});
+  ASSERT_EQ(gen.exit_code, 0) << gen.err;
+  EngineProcess engine(dir.path() + "/data", {"--tls-cert", cert, "--tls-key", key});
+  ASSERT_TRUE(engine.Start()) << engine.output();
+  EXPECT_EQ(engine.url().rfind("https://127.0.0.1:", 0), 0u) << engine.url();
+
+  httplib::SSLClient tls("127.0.0.1", engine.port());
+  tls.set_ca_cert_path(cert.c_str());
+  tls.enable_server_certificate_verification(true);
+  auto r = tls.Get("/api/v1/health");
+  ASSERT_TRUE(r) << httplib::to_string(r.error());
+  EXPECT_EQ(r->status, 200);
+
+  httplib::Client plain("127.0.0.1", engine.port());
+  plain.set_connection_timeout(2, 0);
+  plain.set_read_timeout(2, 0);
+  auto p = plain.Get("/api/v1/health");
+  EXPECT_TRUE(!p || p->status != 200) << "plain HTTP must not be served on the TLS port";
+}
+
+TEST(ServeTls, MissingCertificateIsAClearError) {
+  TempDir dir;
+  auto r =
+      RunCommand({GeorepBinary(), "serve", "--data", dir.path() + "/d", "--listen", "127.0.0.1:0",
+                  "--tls-cert", dir.path() + "/nope.pem", "--tls-key", dir.path() + "/nope.key"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("certificate or key could not be loaded"), std::string::npos) << r.err;
 }
 
 }  // namespace
