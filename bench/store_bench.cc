@@ -36,23 +36,43 @@ void BM_ReplaceNodeStatuses(benchmark::State& state, const std::string& backend)
     return;
   }
   SystemClock clock;
-  SeededRandom random(1);
+  SystemRandom random;  // names must differ between runs on a shared PostgreSQL database
   ObjectLocks locks;
   Operations ops(*store, clock, random, locks);
   Actor a{"bench", true};
   auto c = ops.CreateCluster(a, {"bench-" + random.NewToken(4), ""});
+  if (!c.ok()) {
+    state.SkipWithError(c.status().ToString().c_str());
+    return;
+  }
   HostSpec hs;
   hs.cluster_id = c->id;
   hs.name = "localhost";
   hs.transport = HostTransport::kLocal;
   auto h = ops.AddHost(a, hs);
+  if (!h.ok()) {
+    state.SkipWithError(h.status().ToString().c_str());
+    return;
+  }
   VolumeSpec vs;
   vs.cluster_id = c->id;
   vs.name = "v";
   vs.bricks = {{h->id, "/srv/v"}};
   auto v = ops.AddVolume(a, vs);
+  if (!v.ok()) {
+    state.SkipWithError(v.status().ToString().c_str());
+    return;
+  }
   auto d = ops.CreateDestination(a, {c->id, h->id, "localhost", 22, "", "root"});
+  if (!d.ok()) {
+    state.SkipWithError(d.status().ToString().c_str());
+    return;
+  }
   auto s = ops.CreateSession(a, {d->id, v->id, "/srv/w", ""});
+  if (!s.ok()) {
+    state.SkipWithError(s.status().ToString().c_str());
+    return;
+  }
   std::vector<SessionNodeStatus> nodes(static_cast<size_t>(state.range(0)));
   for (size_t i = 0; i < nodes.size(); ++i) {
     nodes[i].source_host = "node" + std::to_string(i);
