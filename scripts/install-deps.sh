@@ -13,6 +13,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev clang-format clang-tidy
   # a real PostgreSQL server for the store conformance and API tests
   postgresql
+  # SSH: the engine reaches hosts with the OpenSSH client; tests run a real sshd on loopback
+  openssh-client openssh-server
   # used by the scripts
   curl procps util-linux openssl
 )
@@ -34,4 +36,14 @@ echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 # Package lists can be absent on a fresh machine, or stale.
 apt-get update -qq
+# Packages such as postgresql and openssh-server would start system services listening on the
+# network; georep's tests start their own servers on loopback, so no service is started here.
+policy=/usr/sbin/policy-rc.d
+created_policy=0
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' > "$policy"
+  chmod +x "$policy"
+  created_policy=1
+fi
+trap '[ $created_policy -eq 1 ] && rm -f "$policy"' EXIT
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

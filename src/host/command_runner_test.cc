@@ -1,0 +1,78 @@
+#include "host/command_runner.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+namespace georep {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST(LocalCommandRunner, CapturesOutputExitCodeAndStdin) {
+  LocalCommandRunner runner;
+  auto r = runner.Run({{"/bin/sh", "-c", "cat; echo to-err >&2; exit 3"}, "from stdin\n"});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->exit_code, 3);
+  EXPECT_EQ(r->out, "from stdin\n");
+  EXPECT_EQ(r->err, "to-err\n");
+  EXPECT_FALSE(r->timed_out);
+}
+
+TEST(LocalCommandRunner, ArgumentsAreNeverInterpretedByAShell) {
+  const std::string marker = "/tmp/georep-runner-" + std::to_string(::getpid());
+  LocalCommandRunner runner;
+  auto r = runner.Run({{"/bin/echo", "$(touch " + marker + ")", "a;b", "'q'"}});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->out, "$(touch " + marker + ") a;b 'q'\n");
+  EXPECT_FALSE(std::filesystem::exists(marker));
+}
+
+TEST(LocalCommandRunner, TimeOutKillsTheWholeProcessGroup) {
+  LocalCommandRunner runner;
+  CommandSpec spec{{"/bin/sh", "-c", "sleep 30 & sleep 30; echo never"}};
+  spec.timeout = 300ms;
+  auto start = std::chrono::steady_clock::now();
+  auto r = runner.Run(spec);
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->timed_out);
+  EXPECT_EQ(r->out, "");
+  // Bounded by the time-out plus the one-second grace, not by the 30 s sleeps.
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 10s);
+}
+
+TEST(LocalCommandRunner, OutputIsBounded) {
+  LocalCommandRunner runner;
+  CommandSpec spec{{"/bin/sh", "-c", "head -c 100000 /dev/zero"}};
+  spec.max_output_bytes = 1000;
+  auto r = runner.Run(spec);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->out.size(), 1000u);
+  EXPECT_TRUE(r->truncated);
+  EXPECT_EQ(r->exit_code, 0);  // the rest was read and dropped, so the writer did not block
+}
+
+TEST(LocalCommandRunner, MissingProgramIsNotFound) {
+  LocalCommandRunner runner;
+  auto r = runner.Run({{"/nonexistent/georep-tool"}});
+  EXPECT_EQ(r.status().code(), StatusCode::kNotFound);
+  EXPECT_NE(r.status().message().find("/nonexistent/georep-tool"), std::string::npos);
+}
+
+TEST(LocalCommandRunner, ChildThatIgnoresStdinDoesNotKillUs) {
+  LocalCommandRunner runner;
+  CommandSpec spec{{"/bin/true"}, std::string(1 << 20, 'x')};
+  auto r = runner.Run(spec);  // EPIPE, not SIGPIPE
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->exit_code, 0);
+}
+
+TEST(ShellQuote, QuotesEverything) {
+  EXPECT_EQ(ShellQuote("plain"), "'plain'");
+  EXPECT_EQ(ShellQuote("it's"), "'it'\"'\"'s'");
+  EXPECT_EQ(ShellJoin({"echo", "$(x)", ""}), "'echo' '$(x)' ''");
+}
+
+}  // namespace
+}  // namespace georep
