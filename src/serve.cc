@@ -15,6 +15,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "base/random.h"
+#include "engine/host_connector.h"
 #include "engine/object_locks.h"
 #include "engine/operations.h"
 #include "store/store.h"
@@ -95,7 +96,12 @@ int Serve(const ServeOptions& o) {
   SystemRandom random;
   ObjectLocks locks;
   Authenticator auth(**store, clock, random);
-  Operations ops(**store, clock, random, locks);
+  LocalCommandRunner local;
+  auto identity = SshIdentity::LoadOrCreate(local, o.data_dir + "/ssh");
+  if (!identity.ok()) return Fail(identity.status());
+  spdlog::info("msg=\"engine ssh key\" fingerprint={}", identity->fingerprint);
+  SystemHostConnector hosts(*identity, o.data_dir + "/ssh/known_hosts.d");
+  Operations ops(**store, clock, random, locks, &hosts);
 
   auto admin_password = auth.EnsureInitialAdmin();
   if (!admin_password.ok()) return Fail(admin_password.status());

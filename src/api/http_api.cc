@@ -344,6 +344,52 @@ void HttpApi::Routes() {
         authed([this](const Request& req, Response& res, const User&, const Actor&) {
           SendResult(res, ops_.GetHost(req.matches[1]));
         }));
+  s.Post(v1 + "/host-keys/scan",
+         authed([this, with_body](const Request& req, Response& res, const User&, const Actor&) {
+           with_body(req, res, [&](const Json& j) {
+             JsonFields f(j);
+             Status known = f.OnlyKnown({"address", "port"});
+             if (!known.ok()) return SendError(res, known);
+             auto address = f.Str("address", true);
+             if (!address.ok()) return SendError(res, address.status());
+             auto port = f.Int("port", 22);
+             if (!port.ok()) return SendError(res, port.status());
+             if (*port < 1 || *port > 65535)
+               return SendError(res, Status::InvalidArgument("invalid port: must be 1-65535"));
+             auto keys = ops_.ScanHostKeys(*address, static_cast<int>(*port));
+             if (!keys.ok()) return SendError(res, keys.status());
+             Json items = Json::array();
+             for (const auto& k : *keys)
+               items.push_back({{"type", k.type}, {"fingerprint", k.fingerprint}});
+             SendJson(res, 200, {{"items", items}});
+           });
+         }));
+  s.Post(v1 + "/hosts/" + id + "/check",
+         authed([this](const Request& req, Response& res, const User&, const Actor& a) {
+           auto c = ops_.CheckHost(a, req.matches[1]);
+           if (!c.ok()) return SendError(res, c.status());
+           Json out = ToJson(c->host);
+           out["reachable"] = c->reachable;
+           out["reason"] = c->reason;
+           SendJson(res, 200, out);
+         }));
+  s.Put(v1 + "/hosts/" + id + "/fingerprint",
+        authed([this, with_body](const Request& req, Response& res, const User&, const Actor& a) {
+          with_body(req, res, [&](const Json& j) {
+            JsonFields f(j);
+            Status known = f.OnlyKnown({"fingerprint"});
+            if (!known.ok()) return SendError(res, known);
+            auto fp = f.Str("fingerprint", true);
+            if (!fp.ok()) return SendError(res, fp.status());
+            SendResult(res, ops_.RepinHost(a, req.matches[1], *fp));
+          });
+        }));
+  s.Get(v1 + "/engine/ssh-key",
+        authed([this](const Request&, Response& res, const User&, const Actor&) {
+          auto k = ops_.EngineSshKey();
+          if (!k.ok()) return SendError(res, k.status());
+          SendJson(res, 200, {{"public_key", k->first}, {"fingerprint", k->second}});
+        }));
   s.Delete(v1 + "/hosts/" + id,
            authed([this](const Request& req, Response& res, const User&, const Actor& a) {
              SendStatus(res, ops_.RemoveHost(a, req.matches[1]));

@@ -89,6 +89,13 @@ Json OpenApiDocument(const std::string& version) {
       Op("Add a host", "hosts", {"id"}, "HostSpec", "Host", 201);
   paths["/hosts/{id}"]["get"] = Op("Get a host", "hosts", {"id"}, "", "Host");
   paths["/hosts/{id}"]["delete"] = Op("Remove a host", "hosts", {"id"}, "", "", 204);
+  paths["/host-keys/scan"]["post"] =
+      Op("Fetch a host's SSH host keys and fingerprints, to confirm one", "hosts", {}, "", "");
+  paths["/hosts/{id}/check"]["post"] =
+      Op("Reach the host; marks it Up or Down with the reason", "hosts", {"id"}, "", "Host");
+  paths["/hosts/{id}/fingerprint"]["put"] =
+      Op("Re-pin the host key fingerprint (after a real key change)", "hosts", {"id"}, "", "Host");
+  paths["/engine/ssh-key"]["get"] = Op("The engine's SSH public key", "system");
   paths["/volumes"]["get"] = Op("List all volumes", "volumes", {}, "", "Volume", 200, true);
   paths["/clusters/{id}/volumes"]["get"] =
       Op("List a cluster's volumes", "volumes", {"id"}, "", "Volume", 200, true);

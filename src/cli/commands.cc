@@ -245,9 +245,37 @@ void AddClientCommands(CLI::App& app, int* exit_code) {
     add->add_option("--port", o->port, "SSH port")->capture_default_str();
     add->add_option("--user", o->user, "SSH user")->capture_default_str();
     add->add_option("--transport", o->transport, "local or ssh")->capture_default_str();
-    add->add_option("--fingerprint", o->fingerprint, "Pinned SSH host key (SHA256:...)");
+    add->add_option("--fingerprint", o->fingerprint,
+                    "Host key to pin (SHA256:...); without it the key is fetched and shown");
+    auto accept_new = std::make_shared<bool>(false);
+    add->add_flag(
+        "--accept-new", *accept_new,
+        "Pin the key the host presents now without asking (scripts on a trusted network)");
     add->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
       GEOREP_ASSIGN_OR_RETURN(std::string cid, ResolveCluster(c, o->cluster));
+      if (o->transport == "ssh" && o->fingerprint.empty()) {
+        // Fetch and show the host's key; the admin confirms it before it is pinned.
+        const std::string address = o->address.empty() ? o->name : o->address;
+        auto keys = c.Post("/host-keys/scan", {{"address", address}, {"port", o->port}});
+        if (!keys.ok()) return keys.status();
+        if ((*keys)["items"].empty()) return Status::Unavailable("the host presented no key");
+        const Json& best = (*keys)["items"][0];
+        std::string fp = Str(best, "fingerprint");
+        std::cerr << fmt::format("Host {} port {} presents a {} key with fingerprint\n  {}\n",
+                                 address, o->port, Str(best, "type"), fp);
+        if (!*accept_new) {
+          if (!isatty(STDIN_FILENO)) {
+            return Status::InvalidArgument("confirm the host key: run again with --fingerprint " +
+                                           fp + " (or --accept-new)");
+          }
+          std::cerr << "Pin this key? [y/N] " << std::flush;
+          std::string answer;
+          std::getline(std::cin, answer);
+          if (answer != "y" && answer != "Y" && answer != "yes")
+            return Status::InvalidArgument("host key not confirmed; nothing was added");
+        }
+        o->fingerprint = fp;
+      }
       Json body = {{"name", o->name},
                    {"ssh_port", o->port},
                    {"ssh_user", o->user},
@@ -256,12 +284,55 @@ void AddClientCommands(CLI::App& app, int* exit_code) {
       if (!o->address.empty()) body["address"] = o->address;
       return PrintObject(*g, c.Post("/clusters/" + UrlEncode(cid) + "/hosts", body));
     }));
+    auto* scan = grp->add_subcommand("scan", "Show the SSH host keys an address presents");
+    auto scan_addr = std::make_shared<std::string>();
+    auto scan_port = std::make_shared<int>(22);
+    scan->add_option("address", *scan_addr, "Host name or address")->required();
+    scan->add_option("--port", *scan_port, "SSH port")->capture_default_str();
+    scan->callback(Run(g, exit_code, [=](ApiClient& c) {
+      return PrintList(*g,
+                       c.Post("/host-keys/scan", {{"address", *scan_addr}, {"port", *scan_port}}),
+                       {"TYPE", "FINGERPRINT"}, {"type", "fingerprint"});
+    }));
+    auto* check = grp->add_subcommand("check", "Reach a host now; shows Up or Down and why");
+    auto check_id = std::make_shared<std::string>();
+    check->add_option("host", *check_id, "Host id")->required();
+    check->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
+      auto r = c.Post("/hosts/" + UrlEncode(*check_id) + "/check", Json::object());
+      if (!r.ok() || g->json) return PrintObject(*g, r);
+      std::cout << fmt::format("{}: {}{}\n", Str(*r, "name"), Str(*r, "status"),
+                               Str(*r, "reason").empty() ? "" : " (" + Str(*r, "reason") + ")");
+      return (*r)["reachable"].get<bool>() ? Status::Ok()
+                                           : Status::Unavailable("the host is not reachable");
+    }));
+    auto* repin = grp->add_subcommand("repin", "Pin a new host key after a real key change");
+    auto repin_id = std::make_shared<std::string>();
+    auto repin_fp = std::make_shared<std::string>();
+    repin->add_option("host", *repin_id, "Host id")->required();
+    repin->add_option("--fingerprint", *repin_fp, "The new fingerprint (SHA256:...)")->required();
+    repin->callback(Run(g, exit_code, [=](ApiClient& c) {
+      return PrintObject(*g, c.Put("/hosts/" + UrlEncode(*repin_id) + "/fingerprint",
+                                   {{"fingerprint", *repin_fp}}));
+    }));
     auto* rm = grp->add_subcommand("remove", "Remove a host");
     auto hid = std::make_shared<std::string>();
     rm->add_option("host", *hid, "Host id")->required();
     rm->callback(Run(g, exit_code, [=](ApiClient& c) {
       return PrintDone(*g, c.Delete("/hosts/" + UrlEncode(*hid)), "Host removed.");
     }));
+  }
+
+  // ------------------------------------------------------------------ engine
+  {
+    auto* grp = app.add_subcommand("engine", "The engine itself");
+    grp->require_subcommand(1);
+    grp->add_subcommand("ssh-key", "The engine's SSH public key (for hosts' authorized_keys)")
+        ->callback(Run(g, exit_code, [g](ApiClient& c) -> Status {
+          auto r = c.Get("/engine/ssh-key");
+          if (!r.ok() || g->json) return PrintObject(*g, r);
+          std::cout << Str(*r, "public_key") << "\n";
+          return Status::Ok();
+        }));
   }
 
   // ------------------------------------------------------------------ volumes

@@ -216,6 +216,80 @@ Status Operations::RemoveHost(const Actor& a, const std::string& id) {
   });
 }
 
+Result<std::vector<HostKey>> Operations::ScanHostKeys(const std::string& address, int port) {
+  GEOREP_RETURN_IF_ERROR(ValidateHostName("host address", address));
+  GEOREP_RETURN_IF_ERROR(ValidatePort("ssh port", port));
+  if (!hosts_) return Status::FailedPrecondition("this engine cannot reach hosts");
+  return hosts_->ScanHostKeys(address, port);
+}
+
+Result<HostCheck> Operations::CheckHost(const Actor& a, const std::string& id) {
+  if (!hosts_) return Status::FailedPrecondition("this engine cannot reach hosts");
+  auto guard = locks_.Lock("host:" + id);
+  GEOREP_ASSIGN_OR_RETURN(Host h, GetHost(id));
+  // The remote command runs outside any transaction: it may take seconds.
+  CommandSpec spec{{"uname", "-n"}};
+  spec.timeout = std::chrono::seconds(30);
+  spec.max_output_bytes = 4096;
+  auto r = hosts_->RunnerFor(h)->Run(spec);
+  HostCheck out;
+  if (!r.ok()) {
+    out.reason = r.status().message();
+  } else if (r->timed_out) {
+    out.reason = "the host did not answer within 30 s";
+  } else if (r->exit_code != 0) {
+    out.reason = fmt::format("a test command failed on the host (exit {}): {}", r->exit_code,
+                             r->err.substr(0, 200));
+  } else {
+    out.reachable = true;
+  }
+  const int64_t now = clock_.NowMillis();
+  Status st = store_.Transaction([&](StoreTx& tx) -> Status {
+    GEOREP_ASSIGN_OR_RETURN(Host cur, tx.GetHost(id));
+    cur.status = out.reachable ? HostStatus::kUp : HostStatus::kDown;
+    if (out.reachable) cur.last_seen = now;
+    GEOREP_RETURN_IF_ERROR(tx.UpdateHost(cur));
+    out.host = cur;
+    auto ev = tx.AppendEvent(
+        Event{0, now, a.name, "host.check", "host", id, out.reachable ? "ok" : "failed",
+              out.reachable ? fmt::format("host '{}' is Up", cur.name)
+                            : fmt::format("host '{}' is Down: {}", cur.name, out.reason)});
+    return ev.ok() ? Status::Ok() : ev.status();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+Result<Host> Operations::RepinHost(const Actor& a, const std::string& id,
+                                   const std::string& fingerprint) {
+  Status valid = ValidateFingerprint("host key fingerprint", fingerprint);
+  if (!valid.ok()) {
+    (void)RecordFailure(a, "host.repin", "host", id, valid);
+    return valid;
+  }
+  auto guard = locks_.Lock("host:" + id);
+  Host h;
+  std::string oid = id, msg;
+  Status st = Audited(a, "host.repin", "host", oid, msg, [&](StoreTx& tx) -> Status {
+    GEOREP_ASSIGN_OR_RETURN(h, tx.GetHost(id));
+    if (h.transport != HostTransport::kSsh)
+      return Status::FailedPrecondition(
+          fmt::format("host '{}' is local: it has no host key", h.name));
+    msg =
+        fmt::format("host key of '{}' re-pinned: {} -> {}", h.name, h.ssh_fingerprint, fingerprint);
+    h.ssh_fingerprint = fingerprint;
+    h.status = HostStatus::kUnknown;
+    return tx.UpdateHost(h);
+  });
+  if (!st.ok()) return st;
+  return h;
+}
+
+Result<std::pair<std::string, std::string>> Operations::EngineSshKey() {
+  if (!hosts_) return Status::FailedPrecondition("this engine cannot reach hosts");
+  return std::make_pair(hosts_->EnginePublicKey(), hosts_->EngineKeyFingerprint());
+}
+
 // ---------------------------------------------------------------- volumes
 
 Result<Volume> Operations::AddVolume(const Actor& a, const VolumeSpec& spec) {

@@ -16,6 +16,7 @@
 #include "base/clock.h"
 #include "base/random.h"
 #include "base/status.h"
+#include "engine/host_connector.h"
 #include "engine/object_locks.h"
 #include "model/entities.h"
 #include "model/session_config.h"
@@ -75,6 +76,13 @@ struct SessionDetail {
   std::vector<SessionNodeStatus> nodes;
 };
 
+// The outcome of reaching a host.
+struct HostCheck {
+  Host host;  // with status and last_seen updated
+  bool reachable = false;
+  std::string reason;  // why not, in the operator's words; empty when reachable
+};
+
 // One config option as shown to people: catalogue entry plus current value.
 struct ConfigItem {
   const ConfigOption* option = nullptr;
@@ -86,8 +94,11 @@ struct ConfigItem {
 
 class Operations {
  public:
-  Operations(Store& store, Clock& clock, Random& random, ObjectLocks& locks)
-      : store_(store), clock_(clock), random_(random), locks_(locks) {}
+  // `hosts` may be null where no host is ever reached (some unit tests); host operations then
+  // fail with FailedPrecondition.
+  Operations(Store& store, Clock& clock, Random& random, ObjectLocks& locks,
+             HostConnector* hosts = nullptr)
+      : store_(store), clock_(clock), random_(random), locks_(locks), hosts_(hosts) {}
 
   // Clusters
   Result<Cluster> CreateCluster(const Actor& a, const ClusterSpec& spec);
@@ -102,6 +113,14 @@ class Operations {
   Result<Host> GetHost(const std::string& id);
   // Refused while a brick or a destination uses the host.
   Status RemoveHost(const Actor& a, const std::string& id);
+  // The SSH host keys `address` presents, best first, for the admin to confirm one.
+  Result<std::vector<HostKey>> ScanHostKeys(const std::string& address, int port);
+  // Runs a harmless command on the host; marks it Up (with last seen) or Down, with the reason.
+  Result<HostCheck> CheckHost(const Actor& a, const std::string& id);
+  // Pins a new host key fingerprint: the explicit step after a host key really changed.
+  Result<Host> RepinHost(const Actor& a, const std::string& id, const std::string& fingerprint);
+  // The engine's SSH public key, to be trusted by hosts' authorized_keys.
+  Result<std::pair<std::string, std::string>> EngineSshKey();
 
   // Volumes
   Result<Volume> AddVolume(const Actor& a, const VolumeSpec& spec);
@@ -158,6 +177,7 @@ class Operations {
   Clock& clock_;
   Random& random_;
   ObjectLocks& locks_;
+  HostConnector* hosts_;
 };
 
 }  // namespace georep

@@ -110,3 +110,78 @@ TEST_F(SshTransportTest, RemoteCommandsTimeOut) {
 
 }  // namespace
 }  // namespace georep::testing
+
+namespace georep::testing {
+namespace {
+
+using Json = nlohmann::json;
+
+// The engine, end to end: its own SSH key, fetch-and-confirm a host key, check a host Up,
+// refuse a changed key (Down, with the reason), and an explicit re-pin.
+TEST(EngineHosts, AddCheckChangedKeyAndRepinThroughTheApiAndCli) {
+  TempDir dir;
+  EngineProcess engine(dir.path() + "/data");
+  ASSERT_TRUE(engine.Start()) << engine.output();
+  std::string token = engine.Login(engine.admin_password());
+  ASSERT_FALSE(token.empty());
+
+  auto key = engine.Get("/api/v1/engine/ssh-key", token);
+  ASSERT_EQ(key->status, 200);
+  const std::string engine_key = Json::parse(key->body)["public_key"];
+  EXPECT_EQ(engine_key.rfind("ssh-ed25519 ", 0), 0u);
+  SshServer sshd(dir.path() + "/sshd");
+  ASSERT_TRUE(sshd.Start(engine_key)) << sshd.error();
+
+  // The CLI fetches the key, shows it, and will not pin it without confirmation.
+  const std::vector<std::string> env = {"GEOREP_CONFIG_DIR=" + dir.path() + "/cli"};
+  auto login = RunCommand({GeorepBinary(), "login", "--server", engine.url(), "--password-stdin"},
+                          engine.admin_password() + "\n", env);
+  ASSERT_EQ(login.exit_code, 0) << login.err;
+  ASSERT_EQ(RunCommand({GeorepBinary(), "cluster", "create", "east"}, "", env).exit_code, 0);
+  const std::string port = std::to_string(sshd.port());
+  auto unconfirmed = RunCommand(
+      {GeorepBinary(), "host", "add", "east", "node1", "--address", "127.0.0.1", "--port", port},
+      "", env);
+  EXPECT_EQ(unconfirmed.exit_code, 2);
+  EXPECT_NE(unconfirmed.err.find(sshd.HostFingerprint()), std::string::npos) << unconfirmed.err;
+  auto added = RunCommand({GeorepBinary(), "--json", "host", "add", "east", "node1", "--address",
+                           "127.0.0.1", "--port", port, "--fingerprint", sshd.HostFingerprint()},
+                          "", env);
+  ASSERT_EQ(added.exit_code, 0) << added.err;
+  const std::string host_id = Json::parse(added.out)["id"];
+
+  auto check = engine.Post("/api/v1/hosts/" + host_id + "/check", "{}", token);
+  ASSERT_EQ(check->status, 200) << check->body;
+  Json up = Json::parse(check->body);
+  EXPECT_EQ(up["status"], "Up") << up.dump();
+  EXPECT_TRUE(up["reachable"].get<bool>());
+  EXPECT_FALSE(up["last_seen"].is_null());
+
+  ASSERT_TRUE(sshd.RotateHostKey()) << sshd.error();
+  auto changed = engine.Post("/api/v1/hosts/" + host_id + "/check", "{}", token);
+  ASSERT_EQ(changed->status, 200);
+  Json down = Json::parse(changed->body);
+  EXPECT_EQ(down["status"], "Down");
+  EXPECT_NE(down["reason"].get<std::string>().find("changed"), std::string::npos) << down.dump();
+  auto cli_check = RunCommand({GeorepBinary(), "host", "check", host_id}, "", env);
+  EXPECT_EQ(cli_check.exit_code, 1);
+  EXPECT_NE(cli_check.out.find("Down"), std::string::npos) << cli_check.out;
+
+  auto repin = RunCommand(
+      {GeorepBinary(), "host", "repin", host_id, "--fingerprint", sshd.HostFingerprint()}, "", env);
+  ASSERT_EQ(repin.exit_code, 0) << repin.err;
+  auto again = engine.Post("/api/v1/hosts/" + host_id + "/check", "{}", token);
+  EXPECT_EQ(Json::parse(again->body)["status"], "Up") << again->body;
+
+  auto events = engine.Get("/api/v1/events?object_id=" + host_id, token);
+  std::vector<std::string> seen;
+  const Json items = Json::parse(events->body)["items"];
+  for (const auto& e : items)
+    seen.push_back(e["action"].get<std::string>() + ":" + e["result"].get<std::string>());
+  // Newest first: the API and CLI checks after the key change both failed.
+  EXPECT_EQ(seen, (std::vector<std::string>{"host.check:ok", "host.repin:ok", "host.check:failed",
+                                            "host.check:failed", "host.check:ok", "host.add:ok"}));
+}
+
+}  // namespace
+}  // namespace georep::testing
