@@ -1,0 +1,18 @@
+// Fuzz target for the gluster CLI XML parsers: any bytes, no crash, no sanitizer report.
+//   libFuzzer:  scripts/fuzz.sh (clang, -fsanitize=fuzzer,address,undefined)
+//   replay:     georep_fuzz_replay FILES...  (built by every build; CTest replays the corpus)
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "gluster/cli_xml.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  std::string_view text(reinterpret_cast<const char*>(data), size);
+  (void)georep::ParsePoolList(text);
+  (void)georep::ParseVolumeInfo(text);
+  (void)georep::ParseVolumeStatusDetail(text);
+  (void)georep::ParseGeoRepStatus(text);
+  (void)georep::ParseGlusterTime(text);
+  return 0;
+}

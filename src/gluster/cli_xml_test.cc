@@ -1,0 +1,120 @@
+#include "gluster/cli_xml.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+namespace georep {
+namespace {
+
+std::string Fixture(const std::string& name) {
+  std::ifstream in(std::string(GEOREP_GLUSTER_TESTDATA) + "/" + name);
+  EXPECT_TRUE(in) << name;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+TEST(GlusterXml, PoolListRecorded) {
+  auto peers = ParsePoolList(Fixture("pool-list.xml"));
+  ASSERT_TRUE(peers.ok()) << peers.status().ToString();
+  ASSERT_EQ(peers->size(), 1u);
+  EXPECT_EQ((*peers)[0].hostname, "localhost");
+  EXPECT_EQ((*peers)[0].uuid, "9407d84c-9ce5-4f7b-af34-aeaa0cd6eec4");
+  EXPECT_TRUE((*peers)[0].connected);
+}
+
+TEST(GlusterXml, VolumeInfoRecorded) {
+  auto vols = ParseVolumeInfo(Fixture("volume-info.xml"));
+  ASSERT_TRUE(vols.ok()) << vols.status().ToString();
+  ASSERT_EQ(vols->size(), 1u);
+  const GlusterVolume& v = (*vols)[0];
+  EXPECT_EQ(v.name, "gv0");
+  EXPECT_EQ(v.status, "Started");
+  EXPECT_EQ(v.type, "Distributed-Replicate");
+  EXPECT_EQ(v.replica_count, 2);
+  EXPECT_EQ(v.disperse_count, 0);
+  ASSERT_EQ(v.bricks.size(), 4u);
+  EXPECT_EQ(v.bricks[0].host, "gnode1");
+  EXPECT_EQ(v.bricks[0].path, "/tmp/gnode1/bricks/b1");
+  EXPECT_EQ(v.bricks[3].path, "/tmp/gnode1/bricks/b4");
+  EXPECT_EQ(v.options.at("nfs.disable"), "on");
+}
+
+TEST(GlusterXml, CliErrorsBecomeStatuses) {
+  auto missing = ParseVolumeInfo(Fixture("volume-info-missing.xml"));
+  EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(missing.status().message(), "Volume does not exist");
+  EXPECT_EQ(ParseVolumeInfo("").status().code(), StatusCode::kCorruption);
+  EXPECT_EQ(ParseVolumeInfo("Connection failed. Please check if gluster daemon is operational.")
+                .status()
+                .code(),
+            StatusCode::kUnavailable);
+  EXPECT_TRUE(ParseVolumeInfo("noise\n" + Fixture("volume-info.xml")).ok());
+  EXPECT_EQ(ParseVolumeInfo("<?xml version=\"1.0\"?><cliOutput><opRet>0</opRet").status().code(),
+            StatusCode::kCorruption);
+}
+
+TEST(GlusterXml, StatusDetailSizes) {
+  auto bricks = ParseVolumeStatusDetail(Fixture("volume-status-detail.xml"));
+  ASSERT_TRUE(bricks.ok()) << bricks.status().ToString();
+  ASSERT_EQ(bricks->size(), 4u);
+  EXPECT_TRUE((*bricks)[0].online);
+  EXPECT_EQ((*bricks)[0].size_total, 270553174016);
+  EXPECT_EQ((*bricks)[0].size_free, 252182876160);
+}
+
+TEST(GlusterXml, GeoRepStatusWithNoSessionsIsTheCliWords) {
+  auto s = ParseGeoRepStatus(Fixture("georep-status-none.out"));
+  EXPECT_EQ(s.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(s.status().message(), "geo-replication command failed");
+}
+
+void CheckSession(const std::vector<GeoRepStatus>& sessions) {
+  ASSERT_EQ(sessions.size(), 1u);
+  const GeoRepStatus& s = sessions[0];
+  EXPECT_EQ(s.source_volume, "gv0");
+  EXPECT_EQ(s.remote_user, "geoaccount");
+  EXPECT_EQ(s.destination_host, "remote1");
+  EXPECT_EQ(s.destination_volume, "gv1");
+  ASSERT_EQ(s.nodes.size(), 2u);
+  const SessionNodeStatus& a = s.nodes[0];
+  EXPECT_EQ(a.source_host, "node1");
+  EXPECT_EQ(a.source_brick, "/bricks/b1");
+  EXPECT_EQ(a.status, NodeStatus::kActive);
+  EXPECT_EQ(a.crawl, CrawlStatus::kChangelog);
+  EXPECT_EQ(a.entry_pending, 3);
+  EXPECT_EQ(a.data_pending, 12);
+  EXPECT_EQ(a.meta_pending, 1);
+  EXPECT_TRUE(a.checkpoint_completed);
+  EXPECT_EQ(a.last_synced, ParseGlusterTime("2026-11-25 12:00:05"));
+  EXPECT_GT(a.checkpoint_completion_time, a.checkpoint_time);
+  const SessionNodeStatus& b = s.nodes[1];
+  EXPECT_EQ(b.status, NodeStatus::kInitializing);  // not Unknown
+  EXPECT_EQ(b.crawl, CrawlStatus::kNotApplicable);
+  EXPECT_EQ(b.last_synced, 0);
+  EXPECT_FALSE(b.checkpoint_completed);
+}
+
+TEST(GlusterXml, GeoRepStatusOlderElementNames) {
+  auto s = ParseGeoRepStatus(Fixture("georep-status-detail.master-slave.synthetic.xml"));
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  CheckSession(*s);
+}
+
+TEST(GlusterXml, GeoRepStatusNewerElementNames) {
+  auto s = ParseGeoRepStatus(Fixture("georep-status-detail.primary-secondary.synthetic.xml"));
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  CheckSession(*s);
+}
+
+TEST(GlusterXml, Times) {
+  EXPECT_EQ(ParseGlusterTime("1970-01-01 00:00:10"), 10000);
+  EXPECT_EQ(ParseGlusterTime("N/A"), 0);
+  EXPECT_EQ(ParseGlusterTime(""), 0);
+  EXPECT_EQ(ParseGlusterTime("garbage that is long enough"), 0);
+}
+
+}  // namespace
+}  // namespace georep
