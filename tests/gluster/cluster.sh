@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# Real GlusterFS clusters for tests: each node is a network namespace with its own private
+# mount namespace (its own /var/lib/glusterd, /var/log/glusterfs, /run, /root/.ssh, /etc/hosts),
+# its own sshd with its own host key, and its own glusterd. Nodes reach each other and the
+# engine (in the root namespace) over a bridge on 10.77.0.0/24, which exists only on this
+# machine. Everything is stopped by the PIDs recorded here, then the namespaces are deleted.
+#
+#   cluster.sh up STATE_DIR AUTHORIZED_KEY_FILE   # source cluster: 2 nodes, replica-2 volume gv0
+#   cluster.sh down STATE_DIR
+#
+# STATE_DIR/nodes lists "name ip ssh-fingerprint" per node.
+set -euo pipefail
+cmd=${1:?up or down}
+state=${2:?state directory}
+bridge=brgeorep0
+subnet=10.77.0
+
+node_exec() {  # node_exec NAME COMMAND... : run inside the node's network and mount namespaces
+  local name=$1
+  shift
+  nsenter --net="/run/netns/$name" --mount="$state/$name/mnt.ns" -- "$@"
+}
+
+down() {
+  [ -d "$state" ] || return 0
+  # Every process of ours: the pid files we chose, the ones glusterd writes in each node's
+  # /run, and whatever still lives in the nodes' network namespaces.
+  local pids=""
+  for pidfile in "$state"/*/pids/*; do
+    [ -f "$pidfile" ] && pids="$pids $(cat "$pidfile")"
+  done
+  for node in "$state"/*/; do
+    [ -d "$node/run/gluster" ] && pids="$pids $(find "$node/run/gluster" -name '*.pid' -exec cat {} + 2>/dev/null)"
+    name=$(basename "$node")
+    [ -e "/run/netns/$name" ] && pids="$pids $(ip netns pids "$name" 2>/dev/null)"
+  done
+  for pid in $pids; do kill -TERM "$pid" 2>/dev/null || true; done
+  for _ in $(seq 1 30); do
+    alive=""
+    for pid in $pids; do kill -0 "$pid" 2>/dev/null && alive="$alive $pid"; done
+    [ -z "$alive" ] && break
+    sleep 0.1
+  done
+  for pid in $pids; do kill -KILL "$pid" 2>/dev/null || true; done
+  for pid in $pids; do
+    while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+  done
+  for node in "$state"/*/; do
+    name=$(basename "$node")
+    [ -e "/run/netns/$name" ] && ip netns del "$name" 2>/dev/null || true
+    [ -e "$node/mnt.ns" ] && umount "$node/mnt.ns" 2>/dev/null || true
+  done
+  ip link del "$bridge" 2>/dev/null || true
+  umount "$state" 2>/dev/null || true
+  rm -rf "$state"
+}
+
+start_node() {  # start_node NAME INDEX
+  local name=$1 ip="$subnet.$2"
+  local dir="$state/$name"
+  mkdir -p "$dir"/{glusterd,log,run,ssh,pids,bricks}
+  cp -a /var/lib/glusterd/hooks /var/lib/glusterd/groups "$dir/glusterd/" 2>/dev/null || true
+  chmod 700 "$dir/ssh"
+  cp "$authorized_key_file" "$dir/ssh/authorized_keys"
+  chmod 600 "$dir/ssh/authorized_keys"
+  ssh-keygen -q -t ed25519 -N "" -f "$dir/ssh_host_ed25519_key"
+  cp /etc/hosts "$dir/hosts"
+
+  ip netns add "$name"
+  ip link add "veth-$name" type veth peer name eth0 netns "$name"
+  ip link set "veth-$name" master "$bridge" up
+  ip -n "$name" addr add "$ip/24" dev eth0
+  ip -n "$name" link set eth0 up
+  ip -n "$name" link set lo up
+
+  # A private mount namespace, kept alive by binding its handle to a file (on the private
+  # mount of the state directory).
+  touch "$dir/mnt.ns"
+  unshare --mount="$dir/mnt.ns" --propagation private /bin/sh -c "
+    mount --bind '$dir/glusterd' /var/lib/glusterd
+    mount --bind '$dir/log' /var/log/glusterfs
+    mount --bind '$dir/run' /run
+    mkdir -p /root/.ssh && mount --bind '$dir/ssh' /root/.ssh
+    mount --bind '$dir/hosts' /etc/hosts
+  "
+  node_exec "$name" mkdir -p /run/sshd
+  node_exec "$name" /usr/sbin/sshd -o "ListenAddress=$ip" -o "HostKey=$dir/ssh_host_ed25519_key" \
+    -o PidFile="$dir/pids/sshd" -o PermitRootLogin=prohibit-password -o PasswordAuthentication=no \
+    -o UsePAM=no -o StrictModes=no
+  echo "$name $ip $(ssh-keygen -lf "$dir/ssh_host_ed25519_key.pub" | awk '{print $2}')" >> "$state/nodes"
+}
+
+start_glusterd() {  # after every node's address exists
+  local name=$1
+  node_exec "$name" /usr/sbin/glusterd -p "$state/$name/pids/glusterd"
+}
+
+gluster_on() {
+  local name=$1
+  shift
+  node_exec "$name" gluster --mode=script "$@"
+}
+
+wait_for() {  # wait_for SECONDS COMMAND...
+  local limit=$1
+  shift
+  for _ in $(seq 1 $((limit * 5))); do
+    "$@" >/dev/null 2>&1 && return 0
+    sleep 0.2
+  done
+  echo "timed out waiting for: $*" >&2
+  return 1
+}
+
+case "$cmd" in
+up)
+  authorized_key_file=${3:?authorized key file}
+  down
+  mkdir -p "$state"
+  mount --bind "$state" "$state"
+  mount --make-private "$state"
+  : > "$state/nodes"
+  ip link add "$bridge" type bridge
+  ip addr add "$subnet.254/24" dev "$bridge"
+  ip link set "$bridge" up
+  start_node src1 1
+  start_node src2 2
+  for n in src1 src2; do start_glusterd $n; done
+  for n in src1 src2; do wait_for 30 gluster_on $n volume list; done
+  gluster_on src1 peer probe "$subnet.2" >/dev/null
+  wait_for 30 sh -c "nsenter --net=/run/netns/src1 --mount=$state/src1/mnt.ns -- gluster --mode=script pool list | grep -q Connected"
+  gluster_on src1 volume create gv0 replica 2 "$subnet.1:$state/src1/bricks/gv0" \
+    "$subnet.2:$state/src2/bricks/gv0" force >/dev/null
+  gluster_on src1 volume start gv0 >/dev/null
+  echo "cluster up: $(wc -l < "$state/nodes") nodes, volume gv0 (replica 2)"
+  ;;
+down) down ;;
+*) echo "usage: $0 up|down STATE_DIR [AUTHORIZED_KEY_FILE]" >&2; exit 2 ;;
+esac
