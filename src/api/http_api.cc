@@ -318,6 +318,39 @@ void HttpApi::Routes() {
              SendResult(res, ops_.CreateCluster(a, *spec), 201);
            });
          }));
+  s.Post(v1 + "/clusters/import",
+         authed([this, with_body](const Request& req, Response& res, const User&, const Actor& a) {
+           with_body(req, res, [&](const Json& j) {
+             JsonFields f(j);
+             Status known =
+                 f.OnlyKnown({"name", "address", "ssh_port", "ssh_user", "ssh_fingerprint"});
+             if (!known.ok()) return SendError(res, known);
+             GlusterImportSpec spec;
+             auto name = f.Str("name", true);
+             auto address = f.Str("address", true);
+             auto port = f.Int("ssh_port", 22);
+             auto user = f.Str("ssh_user", false, "root");
+             auto fp = f.Str("ssh_fingerprint", true);
+             for (const Status* st :
+                  {&name.status(), &address.status(), &port.status(), &user.status(), &fp.status()})
+               if (!st->ok()) return SendError(res, *st);
+             if (*port < 1 || *port > 65535)
+               return SendError(res, Status::InvalidArgument("invalid ssh port: must be 1-65535"));
+             spec.name = *name;
+             spec.address = *address;
+             spec.ssh_port = static_cast<int>(*port);
+             spec.ssh_user = *user;
+             spec.ssh_fingerprint = *fp;
+             auto imported = ops_.ImportGlusterCluster(a, spec);
+             if (!imported.ok()) return SendError(res, imported.status());
+             Json hosts = Json::array(), vols = Json::array();
+             for (const auto& h : imported->hosts) hosts.push_back(ToJson(h));
+             for (const auto& v : imported->volumes) vols.push_back(ToJson(v));
+             SendJson(
+                 res, 201,
+                 {{"cluster", ToJson(imported->cluster)}, {"hosts", hosts}, {"volumes", vols}});
+           });
+         }));
   s.Get(v1 + "/clusters/" + id,
         authed([this](const Request& req, Response& res, const User&, const Actor&) {
           SendResult(res, ops_.GetCluster(req.matches[1]));

@@ -81,6 +81,8 @@ Json OpenApiDocument(const std::string& version) {
   paths["/clusters"]["get"] = Op("List clusters", "clusters", {}, "", "Cluster", 200, true);
   paths["/clusters"]["post"] =
       Op("Create a cluster", "clusters", {}, "ClusterSpec", "Cluster", 201);
+  paths["/clusters/import"]["post"] =
+      Op("Import a Gluster cluster (peers, volumes, bricks) through one of its hosts", "clusters");
   paths["/clusters/{id}"]["get"] = Op("Get a cluster", "clusters", {"id"}, "", "Cluster");
   paths["/clusters/{id}"]["delete"] = Op("Delete a cluster", "clusters", {"id"}, "", "", 204);
   paths["/clusters/{id}/hosts"]["get"] =

@@ -121,6 +121,32 @@ std::string ReadSecret(const std::string& prompt) {
   return line;
 }
 
+// Fetches the SSH host key `address` presents and has the admin confirm it (or accepts it with
+// --accept-new). On success `*fingerprint` holds the key to pin.
+Status ConfirmHostKey(ApiClient& c, const std::string& address, int port, bool accept_new,
+                      std::string* fingerprint) {
+  auto keys = c.Post("/host-keys/scan", {{"address", address}, {"port", port}});
+  if (!keys.ok()) return keys.status();
+  if ((*keys)["items"].empty()) return Status::Unavailable("the host presented no key");
+  const Json& best = (*keys)["items"][0];
+  std::string fp = Str(best, "fingerprint");
+  std::cerr << fmt::format("Host {} port {} presents a {} key with fingerprint\n  {}\n", address,
+                           port, Str(best, "type"), fp);
+  if (!accept_new) {
+    if (!isatty(STDIN_FILENO)) {
+      return Status::InvalidArgument("confirm the host key: run again with --fingerprint " + fp +
+                                     " (or --accept-new)");
+    }
+    std::cerr << "Pin this key? [y/N] " << std::flush;
+    std::string answer;
+    std::getline(std::cin, answer);
+    if (answer != "y" && answer != "Y" && answer != "yes")
+      return Status::InvalidArgument("host key not confirmed; nothing was changed");
+  }
+  *fingerprint = fp;
+  return Status::Ok();
+}
+
 // Accepts a cluster id or name.
 Result<std::string> ResolveCluster(ApiClient& c, const std::string& id_or_name) {
   auto list = c.Get("/clusters");
@@ -204,434 +230,453 @@ void AddClientCommands(CLI::App& app, int* exit_code) {
     create->callback(Run(g, exit_code, [=](ApiClient& c) {
       return PrintObject(*g, c.Post("/clusters", {{"name", *name}, {"description", *desc}}));
     }));
-    auto* show = grp->add_subcommand("show", "Show a cluster");
-    auto id = std::make_shared<std::string>();
-    show->add_option("cluster", *id, "Cluster id or name")->required();
-    show->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
-      GEOREP_ASSIGN_OR_RETURN(std::string cid, ResolveCluster(c, *id));
-      return PrintObject(*g, c.Get("/clusters/" + UrlEncode(cid)));
-    }));
-    auto* del = grp->add_subcommand("delete", "Delete a cluster");
-    auto did = std::make_shared<std::string>();
-    del->add_option("cluster", *did, "Cluster id or name")->required();
-    del->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
-      GEOREP_ASSIGN_OR_RETURN(std::string cid, ResolveCluster(c, *did));
-      return PrintDone(*g, c.Delete("/clusters/" + UrlEncode(cid)), "Cluster deleted.");
-    }));
-  }
-
-  // ------------------------------------------------------------------ hosts
-  {
-    auto* grp = app.add_subcommand("host", "Hosts of a cluster");
-    grp->require_subcommand(1);
-    auto* list = grp->add_subcommand("list", "List a cluster's hosts");
-    auto cluster = std::make_shared<std::string>();
-    list->add_option("cluster", *cluster, "Cluster id or name")->required();
-    list->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
-      GEOREP_ASSIGN_OR_RETURN(std::string cid, ResolveCluster(c, *cluster));
-      return PrintList(*g, c.Get("/clusters/" + UrlEncode(cid) + "/hosts"),
-                       {"ID", "NAME", "ADDRESS", "TRANSPORT", "STATUS", "FINGERPRINT"},
-                       {"id", "name", "address", "transport", "status", "ssh_fingerprint"});
-    }));
-    auto* add = grp->add_subcommand("add", "Add a host to a cluster");
-    struct Opts {
-      std::string cluster, name, address, user = "root", transport = "ssh", fingerprint;
+    auto* import = grp->add_subcommand(
+        "import", "Import a Gluster cluster (peers, volumes) through one of its hosts");
+    struct ImportOpts {
+      std::string name, address, user = "root", fingerprint;
       int port = 22;
+      bool accept_new = false;
     };
-    auto o = std::make_shared<Opts>();
-    add->add_option("cluster", o->cluster, "Cluster id or name")->required();
-    add->add_option("name", o->name, "Host name as the cluster knows it")->required();
-    add->add_option("--address", o->address, "Address to connect to (default: the name)");
-    add->add_option("--port", o->port, "SSH port")->capture_default_str();
-    add->add_option("--user", o->user, "SSH user")->capture_default_str();
-    add->add_option("--transport", o->transport, "local or ssh")->capture_default_str();
-    add->add_option("--fingerprint", o->fingerprint,
-                    "Host key to pin (SHA256:...); without it the key is fetched and shown");
-    auto accept_new = std::make_shared<bool>(false);
-    add->add_flag(
-        "--accept-new", *accept_new,
-        "Pin the key the host presents now without asking (scripts on a trusted network)");
-    add->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
-      GEOREP_ASSIGN_OR_RETURN(std::string cid, ResolveCluster(c, o->cluster));
-      if (o->transport == "ssh" && o->fingerprint.empty()) {
-        // Fetch and show the host's key; the admin confirms it before it is pinned.
-        const std::string address = o->address.empty() ? o->name : o->address;
-        auto keys = c.Post("/host-keys/scan", {{"address", address}, {"port", o->port}});
-        if (!keys.ok()) return keys.status();
-        if ((*keys)["items"].empty()) return Status::Unavailable("the host presented no key");
-        const Json& best = (*keys)["items"][0];
-        std::string fp = Str(best, "fingerprint");
-        std::cerr << fmt::format("Host {} port {} presents a {} key with fingerprint\n  {}\n",
-                                 address, o->port, Str(best, "type"), fp);
-        if (!*accept_new) {
-          if (!isatty(STDIN_FILENO)) {
-            return Status::InvalidArgument("confirm the host key: run again with --fingerprint " +
-                                           fp + " (or --accept-new)");
-          }
-          std::cerr << "Pin this key? [y/N] " << std::flush;
-          std::string answer;
-          std::getline(std::cin, answer);
-          if (answer != "y" && answer != "Y" && answer != "yes")
-            return Status::InvalidArgument("host key not confirmed; nothing was added");
-        }
-        o->fingerprint = fp;
-      }
-      Json body = {{"name", o->name},
-                   {"ssh_port", o->port},
-                   {"ssh_user", o->user},
-                   {"transport", o->transport},
-                   {"ssh_fingerprint", o->fingerprint}};
-      if (!o->address.empty()) body["address"] = o->address;
-      return PrintObject(*g, c.Post("/clusters/" + UrlEncode(cid) + "/hosts", body));
-    }));
-    auto* scan = grp->add_subcommand("scan", "Show the SSH host keys an address presents");
-    auto scan_addr = std::make_shared<std::string>();
-    auto scan_port = std::make_shared<int>(22);
-    scan->add_option("address", *scan_addr, "Host name or address")->required();
-    scan->add_option("--port", *scan_port, "SSH port")->capture_default_str();
-    scan->callback(Run(g, exit_code, [=](ApiClient& c) {
-      return PrintList(*g,
-                       c.Post("/host-keys/scan", {{"address", *scan_addr}, {"port", *scan_port}}),
-                       {"TYPE", "FINGERPRINT"}, {"type", "fingerprint"});
-    }));
-    auto* check = grp->add_subcommand("check", "Reach a host now; shows Up or Down and why");
-    auto check_id = std::make_shared<std::string>();
-    check->add_option("host", *check_id, "Host id")->required();
-    check->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
-      auto r = c.Post("/hosts/" + UrlEncode(*check_id) + "/check", Json::object());
-      if (!r.ok() || g->json) return PrintObject(*g, r);
-      std::cout << fmt::format("{}: {}{}\n", Str(*r, "name"), Str(*r, "status"),
-                               Str(*r, "reason").empty() ? "" : " (" + Str(*r, "reason") + ")");
-      return (*r)["reachable"].get<bool>() ? Status::Ok()
-                                           : Status::Unavailable("the host is not reachable");
-    }));
-    auto* repin = grp->add_subcommand("repin", "Pin a new host key after a real key change");
-    auto repin_id = std::make_shared<std::string>();
-    auto repin_fp = std::make_shared<std::string>();
-    repin->add_option("host", *repin_id, "Host id")->required();
-    repin->add_option("--fingerprint", *repin_fp, "The new fingerprint (SHA256:...)")->required();
-    repin->callback(Run(g, exit_code, [=](ApiClient& c) {
-      return PrintObject(*g, c.Put("/hosts/" + UrlEncode(*repin_id) + "/fingerprint",
-                                   {{"fingerprint", *repin_fp}}));
-    }));
-    auto* rm = grp->add_subcommand("remove", "Remove a host");
-    auto hid = std::make_shared<std::string>();
-    rm->add_option("host", *hid, "Host id")->required();
-    rm->callback(Run(g, exit_code, [=](ApiClient& c) {
-      return PrintDone(*g, c.Delete("/hosts/" + UrlEncode(*hid)), "Host removed.");
-    }));
+    auto io = std::make_shared<ImportOpts>();
+    import->add_option("name", io->name, "Name for the cluster in georep")->required();
+    import->add_option("address", io->address, "A host of the cluster")->required();
+    import->add_option("--port", io->port, "SSH port")->capture_default_str();
+    import->add_option("--user", io->user, "SSH user")->capture_default_str();
+    import->add_option("--fingerprint", io->fingerprint, "The host's key (SHA256:...)");
+    import->add_flag("--accept-new", io->accept_new, "Pin the key the host presents now");
+    import->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
+      if (io->fingerprint.empty()) {
+        GEOREP_RETURN_IF_ERROR(
+            ConfirmHostKey(c, io->address, io->port, io->accept_new, &io->fingerprint));
   }
-
-  // ------------------------------------------------------------------ engine
-  {
-    auto* grp = app.add_subcommand("engine", "The engine itself");
-    grp->require_subcommand(1);
-    grp->add_subcommand("ssh-key", "The engine's SSH public key (for hosts' authorized_keys)")
-        ->callback(Run(g, exit_code, [g](ApiClient& c) -> Status {
-          auto r = c.Get("/engine/ssh-key");
-          if (!r.ok() || g->json) return PrintObject(*g, r);
-          std::cout << Str(*r, "public_key") << "\n";
-          return Status::Ok();
-        }));
+  auto r = c.Post("/clusters/import", {{"name", io->name},
+                                       {"address", io->address},
+                                       {"ssh_port", io->port},
+                                       {"ssh_user", io->user},
+                                       {"ssh_fingerprint", io->fingerprint}});
+  if (!r.ok() || g->json) return PrintObject(*g, r);
+  std::cout << fmt::format("Imported cluster {} ({}):\n", io->name, Str((*r)["cluster"], "id"));
+  Table hosts({"HOST", "ADDRESS", "STATUS", "FINGERPRINT"});
+  for (const auto& h : (*r)["hosts"]) {
+    std::string fp = Str(h, "ssh_fingerprint");
+    hosts.Add({Str(h, "name"), Str(h, "address"), Str(h, "status"),
+               fp.empty() ? "(unconfirmed: georep host repin)" : fp});
   }
-
-  // ------------------------------------------------------------------ volumes
-  {
-    auto* grp = app.add_subcommand("volume", "Volumes");
-    grp->require_subcommand(1);
-    auto* list = grp->add_subcommand("list", "List volumes (of one cluster, or all)");
-    auto cluster = std::make_shared<std::string>();
-    list->add_option("cluster", *cluster, "Cluster id or name");
-    list->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
-      std::string path = "/volumes";
-      if (!cluster->empty()) {
-        GEOREP_ASSIGN_OR_RETURN(std::string cid, ResolveCluster(c, *cluster));
-        path = "/clusters/" + UrlEncode(cid) + "/volumes";
-      }
-      return PrintList(*g, c.Get(path), {"ID", "NAME", "KIND", "STATUS", "REPLICA"},
-                       {"id", "name", "kind", "status", "replica_count"});
-    }));
-    auto* add = grp->add_subcommand("add", "Add a volume");
-    struct Opts {
-      std::string cluster, name, kind = "directory", host, path;
-      std::vector<std::string> bricks;
-      int replica = 1, disperse = 0;
-    };
-    auto o = std::make_shared<Opts>();
-    add->add_option("cluster", o->cluster, "Cluster id or name")->required();
-    add->add_option("name", o->name, "Volume name")->required();
-    add->add_option("--kind", o->kind, "directory or gluster")->capture_default_str();
-    add->add_option("--host", o->host, "Host id (directory volumes)");
-    add->add_option("--path", o->path, "Directory path (directory volumes)");
-    add->add_option("--brick", o->bricks, "HOST_ID:PATH, repeatable (gluster volumes)");
-    add->add_option("--replica", o->replica, "Replica count")->capture_default_str();
-    add->add_option("--disperse", o->disperse, "Disperse count")->capture_default_str();
-    add->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
-      GEOREP_ASSIGN_OR_RETURN(std::string cid, ResolveCluster(c, o->cluster));
-      Json body = {{"name", o->name},
-                   {"kind", o->kind},
-                   {"replica_count", o->replica},
-                   {"disperse_count", o->disperse}};
-      if (!o->host.empty() || !o->path.empty()) {
-        body["host_id"] = o->host;
-        body["path"] = o->path;
-      }
-      Json bricks = Json::array();
-      for (const auto& b : o->bricks) {
-        auto colon = b.find(':');
-        if (colon == std::string::npos)
-          return Status::InvalidArgument(fmt::format("brick '{}' is not HOST_ID:PATH", b));
-        bricks.push_back({{"host_id", b.substr(0, colon)}, {"path", b.substr(colon + 1)}});
-      }
-      if (!bricks.empty()) body["bricks"] = bricks;
-      return PrintObject(*g, c.Post("/clusters/" + UrlEncode(cid) + "/volumes", body));
-    }));
-    auto* show = grp->add_subcommand("show", "Show a volume");
-    auto vid = std::make_shared<std::string>();
-    show->add_option("volume", *vid, "Volume id")->required();
-    show->callback(Run(g, exit_code, [=](ApiClient& c) {
-      return PrintObject(*g, c.Get("/volumes/" + UrlEncode(*vid)));
-    }));
-    auto* rm = grp->add_subcommand("remove", "Remove a volume from georep (not from disk)");
-    auto rid = std::make_shared<std::string>();
-    rm->add_option("volume", *rid, "Volume id")->required();
-    rm->callback(Run(g, exit_code, [=](ApiClient& c) {
-      return PrintDone(*g, c.Delete("/volumes/" + UrlEncode(*rid)), "Volume removed.");
-    }));
+  std::cout << hosts.Render() << "\n";
+  Table vols({"VOLUME", "STATUS", "REPLICA", "DISPERSE", "BRICKS", "SIZE"});
+  for (const auto& v : (*r)["volumes"]) {
+    vols.Add({Str(v, "name"), Str(v, "status"), Str(v, "replica_count"), Str(v, "disperse_count"),
+              std::to_string(v["bricks"].size()), Str(v, "size_bytes")});
   }
+  std::cout << vols.Render();
+  return Status::Ok();
+}));
+auto* show = grp->add_subcommand("show", "Show a cluster");
+auto id = std::make_shared<std::string>();
+show->add_option("cluster", *id, "Cluster id or name")->required();
+show->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
+  GEOREP_ASSIGN_OR_RETURN(std::string cid, ResolveCluster(c, *id));
+  return PrintObject(*g, c.Get("/clusters/" + UrlEncode(cid)));
+}));
+auto* del = grp->add_subcommand("delete", "Delete a cluster");
+auto did = std::make_shared<std::string>();
+del->add_option("cluster", *did, "Cluster id or name")->required();
+del->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
+  GEOREP_ASSIGN_OR_RETURN(std::string cid, ResolveCluster(c, *did));
+  return PrintDone(*g, c.Delete("/clusters/" + UrlEncode(cid)), "Cluster deleted.");
+}));
+}  // namespace georep
 
-  // ------------------------------------------------------------------ destinations
-  {
-    auto* grp = app.add_subcommand("destination", "Geo-replication destinations");
-    grp->require_subcommand(1);
-    auto* list = grp->add_subcommand("list", "List a cluster's destinations");
-    auto cluster = std::make_shared<std::string>();
-    list->add_option("cluster", *cluster, "Source cluster id or name")->required();
-    list->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
+// ------------------------------------------------------------------ hosts
+{
+  auto* grp = app.add_subcommand("host", "Hosts of a cluster");
+  grp->require_subcommand(1);
+  auto* list = grp->add_subcommand("list", "List a cluster's hosts");
+  auto cluster = std::make_shared<std::string>();
+  list->add_option("cluster", *cluster, "Cluster id or name")->required();
+  list->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
+    GEOREP_ASSIGN_OR_RETURN(std::string cid, ResolveCluster(c, *cluster));
+    return PrintList(*g, c.Get("/clusters/" + UrlEncode(cid) + "/hosts"),
+                     {"ID", "NAME", "ADDRESS", "TRANSPORT", "STATUS", "FINGERPRINT"},
+                     {"id", "name", "address", "transport", "status", "ssh_fingerprint"});
+  }));
+  auto* add = grp->add_subcommand("add", "Add a host to a cluster");
+  struct Opts {
+    std::string cluster, name, address, user = "root", transport = "ssh", fingerprint;
+    int port = 22;
+  };
+  auto o = std::make_shared<Opts>();
+  add->add_option("cluster", o->cluster, "Cluster id or name")->required();
+  add->add_option("name", o->name, "Host name as the cluster knows it")->required();
+  add->add_option("--address", o->address, "Address to connect to (default: the name)");
+  add->add_option("--port", o->port, "SSH port")->capture_default_str();
+  add->add_option("--user", o->user, "SSH user")->capture_default_str();
+  add->add_option("--transport", o->transport, "local or ssh")->capture_default_str();
+  add->add_option("--fingerprint", o->fingerprint,
+                  "Host key to pin (SHA256:...); without it the key is fetched and shown");
+  auto accept_new = std::make_shared<bool>(false);
+  add->add_flag("--accept-new", *accept_new,
+                "Pin the key the host presents now without asking (scripts on a trusted network)");
+  add->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
+    GEOREP_ASSIGN_OR_RETURN(std::string cid, ResolveCluster(c, o->cluster));
+    if (o->transport == "ssh" && o->fingerprint.empty()) {
+      // Fetch and show the host's key; the admin confirms it before it is pinned.
+      GEOREP_RETURN_IF_ERROR(ConfirmHostKey(c, o->address.empty() ? o->name : o->address, o->port,
+                                            *accept_new, &o->fingerprint));
+    }
+    Json body = {{"name", o->name},
+                 {"ssh_port", o->port},
+                 {"ssh_user", o->user},
+                 {"transport", o->transport},
+                 {"ssh_fingerprint", o->fingerprint}};
+    if (!o->address.empty()) body["address"] = o->address;
+    return PrintObject(*g, c.Post("/clusters/" + UrlEncode(cid) + "/hosts", body));
+  }));
+  auto* scan = grp->add_subcommand("scan", "Show the SSH host keys an address presents");
+  auto scan_addr = std::make_shared<std::string>();
+  auto scan_port = std::make_shared<int>(22);
+  scan->add_option("address", *scan_addr, "Host name or address")->required();
+  scan->add_option("--port", *scan_port, "SSH port")->capture_default_str();
+  scan->callback(Run(g, exit_code, [=](ApiClient& c) {
+    return PrintList(*g, c.Post("/host-keys/scan", {{"address", *scan_addr}, {"port", *scan_port}}),
+                     {"TYPE", "FINGERPRINT"}, {"type", "fingerprint"});
+  }));
+  auto* check = grp->add_subcommand("check", "Reach a host now; shows Up or Down and why");
+  auto check_id = std::make_shared<std::string>();
+  check->add_option("host", *check_id, "Host id")->required();
+  check->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
+    auto r = c.Post("/hosts/" + UrlEncode(*check_id) + "/check", Json::object());
+    if (!r.ok() || g->json) return PrintObject(*g, r);
+    std::cout << fmt::format("{}: {}{}\n", Str(*r, "name"), Str(*r, "status"),
+                             Str(*r, "reason").empty() ? "" : " (" + Str(*r, "reason") + ")");
+    return (*r)["reachable"].get<bool>() ? Status::Ok()
+                                         : Status::Unavailable("the host is not reachable");
+  }));
+  auto* repin = grp->add_subcommand("repin", "Pin a new host key after a real key change");
+  auto repin_id = std::make_shared<std::string>();
+  auto repin_fp = std::make_shared<std::string>();
+  repin->add_option("host", *repin_id, "Host id")->required();
+  repin->add_option("--fingerprint", *repin_fp, "The new fingerprint (SHA256:...)")->required();
+  repin->callback(Run(g, exit_code, [=](ApiClient& c) {
+    return PrintObject(
+        *g, c.Put("/hosts/" + UrlEncode(*repin_id) + "/fingerprint", {{"fingerprint", *repin_fp}}));
+  }));
+  auto* rm = grp->add_subcommand("remove", "Remove a host");
+  auto hid = std::make_shared<std::string>();
+  rm->add_option("host", *hid, "Host id")->required();
+  rm->callback(Run(g, exit_code, [=](ApiClient& c) {
+    return PrintDone(*g, c.Delete("/hosts/" + UrlEncode(*hid)), "Host removed.");
+  }));
+}
+
+// ------------------------------------------------------------------ engine
+{
+  auto* grp = app.add_subcommand("engine", "The engine itself");
+  grp->require_subcommand(1);
+  grp->add_subcommand("ssh-key", "The engine's SSH public key (for hosts' authorized_keys)")
+      ->callback(Run(g, exit_code, [g](ApiClient& c) -> Status {
+        auto r = c.Get("/engine/ssh-key");
+        if (!r.ok() || g->json) return PrintObject(*g, r);
+        std::cout << Str(*r, "public_key") << "\n";
+        return Status::Ok();
+      }));
+}
+
+// ------------------------------------------------------------------ volumes
+{
+  auto* grp = app.add_subcommand("volume", "Volumes");
+  grp->require_subcommand(1);
+  auto* list = grp->add_subcommand("list", "List volumes (of one cluster, or all)");
+  auto cluster = std::make_shared<std::string>();
+  list->add_option("cluster", *cluster, "Cluster id or name");
+  list->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
+    std::string path = "/volumes";
+    if (!cluster->empty()) {
       GEOREP_ASSIGN_OR_RETURN(std::string cid, ResolveCluster(c, *cluster));
-      return PrintList(
-          *g, c.Get("/clusters/" + UrlEncode(cid) + "/destinations"),
-          {"ID", "HOST", "USER", "CONNECTION", "REASON", "LAST CHECKED"},
-          {"id", "host", "remote_user", "connection", "connection_reason", "last_checked"});
-    }));
-    auto* create = grp->add_subcommand("create", "Attach a destination host");
-    struct Opts {
-      std::string cluster, source_host, host, user = "root", fingerprint;
-      int port = 22;
-    };
-    auto o = std::make_shared<Opts>();
-    create->add_option("cluster", o->cluster, "Source cluster id or name")->required();
-    create->add_option("host", o->host, "Destination host")->required();
-    create->add_option("--source-host", o->source_host, "Source host id used for set-up")
-        ->required();
-    create->add_option("--user", o->user, "Remote user")->capture_default_str();
-    create->add_option("--port", o->port, "SSH port")->capture_default_str();
-    create->add_option("--fingerprint", o->fingerprint, "Destination host key (SHA256:...)");
-    create->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
-      GEOREP_ASSIGN_OR_RETURN(std::string cid, ResolveCluster(c, o->cluster));
-      return PrintObject(*g, c.Post("/clusters/" + UrlEncode(cid) + "/destinations",
-                                    {{"source_host_id", o->source_host},
-                                     {"host", o->host},
-                                     {"remote_user", o->user},
-                                     {"ssh_port", o->port},
-                                     {"ssh_fingerprint", o->fingerprint}}));
-    }));
-    auto* rm = grp->add_subcommand("remove", "Detach a destination");
-    auto rid = std::make_shared<std::string>();
-    auto force = std::make_shared<bool>(false);
-    rm->add_option("destination", *rid, "Destination id")->required();
-    rm->add_flag("--force", *force, "Also remove the sessions that use it");
-    rm->callback(Run(g, exit_code, [=](ApiClient& c) {
-      return PrintDone(*g,
-                       c.Delete("/destinations/" + UrlEncode(*rid) + (*force ? "?force=true" : "")),
-                       "Destination detached.");
-    }));
-  }
+      path = "/clusters/" + UrlEncode(cid) + "/volumes";
+    }
+    return PrintList(*g, c.Get(path), {"ID", "NAME", "KIND", "STATUS", "REPLICA"},
+                     {"id", "name", "kind", "status", "replica_count"});
+  }));
+  auto* add = grp->add_subcommand("add", "Add a volume");
+  struct Opts {
+    std::string cluster, name, kind = "directory", host, path;
+    std::vector<std::string> bricks;
+    int replica = 1, disperse = 0;
+  };
+  auto o = std::make_shared<Opts>();
+  add->add_option("cluster", o->cluster, "Cluster id or name")->required();
+  add->add_option("name", o->name, "Volume name")->required();
+  add->add_option("--kind", o->kind, "directory or gluster")->capture_default_str();
+  add->add_option("--host", o->host, "Host id (directory volumes)");
+  add->add_option("--path", o->path, "Directory path (directory volumes)");
+  add->add_option("--brick", o->bricks, "HOST_ID:PATH, repeatable (gluster volumes)");
+  add->add_option("--replica", o->replica, "Replica count")->capture_default_str();
+  add->add_option("--disperse", o->disperse, "Disperse count")->capture_default_str();
+  add->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
+    GEOREP_ASSIGN_OR_RETURN(std::string cid, ResolveCluster(c, o->cluster));
+    Json body = {{"name", o->name},
+                 {"kind", o->kind},
+                 {"replica_count", o->replica},
+                 {"disperse_count", o->disperse}};
+    if (!o->host.empty() || !o->path.empty()) {
+      body["host_id"] = o->host;
+      body["path"] = o->path;
+    }
+    Json bricks = Json::array();
+    for (const auto& b : o->bricks) {
+      auto colon = b.find(':');
+      if (colon == std::string::npos)
+        return Status::InvalidArgument(fmt::format("brick '{}' is not HOST_ID:PATH", b));
+      bricks.push_back({{"host_id", b.substr(0, colon)}, {"path", b.substr(colon + 1)}});
+    }
+    if (!bricks.empty()) body["bricks"] = bricks;
+    return PrintObject(*g, c.Post("/clusters/" + UrlEncode(cid) + "/volumes", body));
+  }));
+  auto* show = grp->add_subcommand("show", "Show a volume");
+  auto vid = std::make_shared<std::string>();
+  show->add_option("volume", *vid, "Volume id")->required();
+  show->callback(Run(g, exit_code, [=](ApiClient& c) {
+    return PrintObject(*g, c.Get("/volumes/" + UrlEncode(*vid)));
+  }));
+  auto* rm = grp->add_subcommand("remove", "Remove a volume from georep (not from disk)");
+  auto rid = std::make_shared<std::string>();
+  rm->add_option("volume", *rid, "Volume id")->required();
+  rm->callback(Run(g, exit_code, [=](ApiClient& c) {
+    return PrintDone(*g, c.Delete("/volumes/" + UrlEncode(*rid)), "Volume removed.");
+  }));
+}
 
-  // ------------------------------------------------------------------ sessions
-  {
-    auto* grp = app.add_subcommand("session", "Geo-replication sessions");
-    grp->require_subcommand(1);
-    auto* list = grp->add_subcommand("list", "List sessions");
-    auto vol = std::make_shared<std::string>();
-    auto dest = std::make_shared<std::string>();
-    list->add_option("--volume", *vol, "Only sessions of this source volume id");
-    list->add_option("--destination", *dest, "Only sessions to this destination id");
-    list->callback(Run(g, exit_code, [=](ApiClient& c) {
-      return PrintList(
-          *g,
-          c.Get("/sessions?volume_id=" + UrlEncode(*vol) + "&destination_id=" + UrlEncode(*dest)),
-          {"ID", "SESSION", "USER", "STATUS", "UPDATED"},
-          {"id", "session_key", "remote_user", "status", "updated_at"});
-    }));
-    auto* create = grp->add_subcommand("create", "Create a session");
-    struct Opts {
-      std::string destination, volume, remote_volume, user;
-    };
-    auto o = std::make_shared<Opts>();
-    create->add_option("--destination", o->destination, "Destination id")->required();
-    create->add_option("--volume", o->volume, "Source volume id")->required();
-    create
-        ->add_option("--remote-volume", o->remote_volume,
-                     "Destination volume name (gluster) or path (directory)")
-        ->required();
-    create->add_option("--user", o->user, "Remote user (default: the destination's)");
-    create->callback(Run(g, exit_code, [=](ApiClient& c) {
-      Json body = {{"destination_id", o->destination},
-                   {"source_volume_id", o->volume},
-                   {"destination_volume", o->remote_volume}};
-      if (!o->user.empty()) body["remote_user"] = o->user;
-      return PrintObject(*g, c.Post("/sessions", body));
-    }));
-    auto* status = grp->add_subcommand("status", "A session's status, node by node");
-    auto sid = std::make_shared<std::string>();
-    status->add_option("session", *sid, "Session id")->required();
-    status->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
-      auto r = c.Get("/sessions/" + UrlEncode(*sid));
-      if (!r.ok() || g->json) return PrintObject(*g, r);
-      std::cout << fmt::format("Session {}: {}\n\n", Str(*r, "session_key"), Str(*r, "status"));
-      Table t({"SOURCE NODE", "BRICK", "DESTINATION", "STATUS", "CRAWL STATUS", "LAST SYNCED",
-               "ENTRY", "DATA", "META", "FAILURES", "CHECKPOINT COMPLETED"});
-      for (const auto& n : (*r)["nodes"]) {
-        t.Add({Str(n, "source_host"), Str(n, "source_brick"), Str(n, "destination_host"),
-               Str(n, "status"), Str(n, "crawl_status"), Str(n, "last_synced"),
-               Str(n, "entry_pending"), Str(n, "data_pending"), Str(n, "meta_pending"),
-               Str(n, "failures"), Str(n, "checkpoint_completed")});
-      }
-      std::cout << t.Render();
-      return Status::Ok();
-    }));
-    auto* rm = grp->add_subcommand("remove", "Remove a session");
-    auto rid = std::make_shared<std::string>();
-    auto force = std::make_shared<bool>(false);
-    rm->add_option("session", *rid, "Session id")->required();
-    rm->add_flag("--force", *force, "Remove even if it is not stopped");
-    rm->callback(Run(g, exit_code, [=](ApiClient& c) {
-      return PrintDone(*g, c.Delete("/sessions/" + UrlEncode(*rid) + (*force ? "?force=true" : "")),
-                       "Session removed.");
-    }));
-  }
+// ------------------------------------------------------------------ destinations
+{
+  auto* grp = app.add_subcommand("destination", "Geo-replication destinations");
+  grp->require_subcommand(1);
+  auto* list = grp->add_subcommand("list", "List a cluster's destinations");
+  auto cluster = std::make_shared<std::string>();
+  list->add_option("cluster", *cluster, "Source cluster id or name")->required();
+  list->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
+    GEOREP_ASSIGN_OR_RETURN(std::string cid, ResolveCluster(c, *cluster));
+    return PrintList(
+        *g, c.Get("/clusters/" + UrlEncode(cid) + "/destinations"),
+        {"ID", "HOST", "USER", "CONNECTION", "REASON", "LAST CHECKED"},
+        {"id", "host", "remote_user", "connection", "connection_reason", "last_checked"});
+  }));
+  auto* create = grp->add_subcommand("create", "Attach a destination host");
+  struct Opts {
+    std::string cluster, source_host, host, user = "root", fingerprint;
+    int port = 22;
+  };
+  auto o = std::make_shared<Opts>();
+  create->add_option("cluster", o->cluster, "Source cluster id or name")->required();
+  create->add_option("host", o->host, "Destination host")->required();
+  create->add_option("--source-host", o->source_host, "Source host id used for set-up")->required();
+  create->add_option("--user", o->user, "Remote user")->capture_default_str();
+  create->add_option("--port", o->port, "SSH port")->capture_default_str();
+  create->add_option("--fingerprint", o->fingerprint, "Destination host key (SHA256:...)");
+  create->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
+    GEOREP_ASSIGN_OR_RETURN(std::string cid, ResolveCluster(c, o->cluster));
+    return PrintObject(*g, c.Post("/clusters/" + UrlEncode(cid) + "/destinations",
+                                  {{"source_host_id", o->source_host},
+                                   {"host", o->host},
+                                   {"remote_user", o->user},
+                                   {"ssh_port", o->port},
+                                   {"ssh_fingerprint", o->fingerprint}}));
+  }));
+  auto* rm = grp->add_subcommand("remove", "Detach a destination");
+  auto rid = std::make_shared<std::string>();
+  auto force = std::make_shared<bool>(false);
+  rm->add_option("destination", *rid, "Destination id")->required();
+  rm->add_flag("--force", *force, "Also remove the sessions that use it");
+  rm->callback(Run(g, exit_code, [=](ApiClient& c) {
+    return PrintDone(*g,
+                     c.Delete("/destinations/" + UrlEncode(*rid) + (*force ? "?force=true" : "")),
+                     "Destination detached.");
+  }));
+}
 
-  // ------------------------------------------------------------------ config
-  {
-    auto* cmd =
-        app.add_subcommand("config", "Show a session's config, or show / set / --reset one option");
-    auto sid = std::make_shared<std::string>();
-    auto key = std::make_shared<std::string>();
-    auto value = std::make_shared<std::string>();
-    auto reset = std::make_shared<bool>(false);
-    cmd->add_option("session", *sid, "Session id")->required();
-    cmd->add_option("key", *key, "Option");
-    cmd->add_option("value", *value, "New value");
-    cmd->add_flag("--reset", *reset, "Reset the option to its default");
-    cmd->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
-      const std::string base = "/sessions/" + UrlEncode(*sid) + "/config";
-      if (*reset) {
-        if (key->empty()) return Status::InvalidArgument("--reset needs an option name");
-        return PrintDone(*g, c.Delete(base + "/" + UrlEncode(*key)),
-                         fmt::format("{} reset to its default.", *key));
-      }
-      if (!value->empty()) {
-        return PrintObject(*g, c.Put(base + "/" + UrlEncode(*key), {{"value", *value}}));
-      }
-      auto r = c.Get(base);
-      if (!r.ok()) return r.status();
-      if (!key->empty()) {
-        for (const auto& item : (*r)["items"]) {
-          if (Str(item, "key") == *key) return PrintObject(*g, Result<Json>(item));
-        }
-        return Status::NotFound(fmt::format("no option '{}'", *key));
-      }
-      return PrintList(*g, r, {"OPTION", "VALUE", "DEFAULT", "CHANGED BY", "DESCRIPTION"},
-                       {"key", "value", "default", "changed_by", "description"});
-    }));
-  }
+// ------------------------------------------------------------------ sessions
+{
+  auto* grp = app.add_subcommand("session", "Geo-replication sessions");
+  grp->require_subcommand(1);
+  auto* list = grp->add_subcommand("list", "List sessions");
+  auto vol = std::make_shared<std::string>();
+  auto dest = std::make_shared<std::string>();
+  list->add_option("--volume", *vol, "Only sessions of this source volume id");
+  list->add_option("--destination", *dest, "Only sessions to this destination id");
+  list->callback(Run(g, exit_code, [=](ApiClient& c) {
+    return PrintList(
+        *g, c.Get("/sessions?volume_id=" + UrlEncode(*vol) + "&destination_id=" + UrlEncode(*dest)),
+        {"ID", "SESSION", "USER", "STATUS", "UPDATED"},
+        {"id", "session_key", "remote_user", "status", "updated_at"});
+  }));
+  auto* create = grp->add_subcommand("create", "Create a session");
+  struct Opts {
+    std::string destination, volume, remote_volume, user;
+  };
+  auto o = std::make_shared<Opts>();
+  create->add_option("--destination", o->destination, "Destination id")->required();
+  create->add_option("--volume", o->volume, "Source volume id")->required();
+  create
+      ->add_option("--remote-volume", o->remote_volume,
+                   "Destination volume name (gluster) or path (directory)")
+      ->required();
+  create->add_option("--user", o->user, "Remote user (default: the destination's)");
+  create->callback(Run(g, exit_code, [=](ApiClient& c) {
+    Json body = {{"destination_id", o->destination},
+                 {"source_volume_id", o->volume},
+                 {"destination_volume", o->remote_volume}};
+    if (!o->user.empty()) body["remote_user"] = o->user;
+    return PrintObject(*g, c.Post("/sessions", body));
+  }));
+  auto* status = grp->add_subcommand("status", "A session's status, node by node");
+  auto sid = std::make_shared<std::string>();
+  status->add_option("session", *sid, "Session id")->required();
+  status->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
+    auto r = c.Get("/sessions/" + UrlEncode(*sid));
+    if (!r.ok() || g->json) return PrintObject(*g, r);
+    std::cout << fmt::format("Session {}: {}\n\n", Str(*r, "session_key"), Str(*r, "status"));
+    Table t({"SOURCE NODE", "BRICK", "DESTINATION", "STATUS", "CRAWL STATUS", "LAST SYNCED",
+             "ENTRY", "DATA", "META", "FAILURES", "CHECKPOINT COMPLETED"});
+    for (const auto& n : (*r)["nodes"]) {
+      t.Add({Str(n, "source_host"), Str(n, "source_brick"), Str(n, "destination_host"),
+             Str(n, "status"), Str(n, "crawl_status"), Str(n, "last_synced"),
+             Str(n, "entry_pending"), Str(n, "data_pending"), Str(n, "meta_pending"),
+             Str(n, "failures"), Str(n, "checkpoint_completed")});
+    }
+    std::cout << t.Render();
+    return Status::Ok();
+  }));
+  auto* rm = grp->add_subcommand("remove", "Remove a session");
+  auto rid = std::make_shared<std::string>();
+  auto force = std::make_shared<bool>(false);
+  rm->add_option("session", *rid, "Session id")->required();
+  rm->add_flag("--force", *force, "Remove even if it is not stopped");
+  rm->callback(Run(g, exit_code, [=](ApiClient& c) {
+    return PrintDone(*g, c.Delete("/sessions/" + UrlEncode(*rid) + (*force ? "?force=true" : "")),
+                     "Session removed.");
+  }));
+}
 
-  // ------------------------------------------------------------------ events
-  {
-    auto* grp = app.add_subcommand("event", "The audit trail");
-    grp->require_subcommand(1);
-    auto* list = grp->add_subcommand("list", "List events, newest first");
-    struct Opts {
-      int limit = 50;
-      std::string object_id, object_type, action;
-    };
-    auto o = std::make_shared<Opts>();
-    list->add_option("--limit", o->limit, "At most this many")->capture_default_str();
-    list->add_option("--object-id", o->object_id, "Only events about this object");
-    list->add_option("--object-type", o->object_type, "cluster, host, volume, destination, ...");
-    list->add_option("--action", o->action, "Action prefix, e.g. session.");
-    list->callback(Run(g, exit_code, [=](ApiClient& c) {
-      return PrintList(*g,
-                       c.Get(fmt::format("/events?limit={}&object_id={}&object_type={}&action={}",
-                                         o->limit, UrlEncode(o->object_id),
-                                         UrlEncode(o->object_type), UrlEncode(o->action))),
-                       {"ID", "AT", "ACTOR", "ACTION", "RESULT", "MESSAGE"},
-                       {"id", "at", "actor", "action", "result", "message"});
-    }));
-  }
-
-  // ------------------------------------------------------------------ users and tokens
-  {
-    auto* grp = app.add_subcommand("user", "Users of the engine");
-    grp->require_subcommand(1);
-    grp->add_subcommand("list", "List users")->callback(Run(g, exit_code, [g](ApiClient& c) {
-      return PrintList(*g, c.Get("/users"), {"ID", "NAME", "ADMIN", "CREATED"},
-                       {"id", "name", "admin", "created_at"});
-    }));
-    auto* create = grp->add_subcommand("create", "Create a user (password read from stdin)");
-    auto name = std::make_shared<std::string>();
-    auto admin = std::make_shared<bool>(false);
-    create->add_option("name", *name, "User name")->required();
-    create->add_flag("--admin", *admin, "Make the user an administrator");
-    create->callback(Run(g, exit_code, [=](ApiClient& c) {
-      std::string pw = ReadSecret("Password for " + *name + ": ");
-      return PrintObject(*g,
-                         c.Post("/users", {{"name", *name}, {"password", pw}, {"admin", *admin}}));
-    }));
-    auto* del = grp->add_subcommand("delete", "Delete a user");
-    auto uid = std::make_shared<std::string>();
-    del->add_option("user", *uid, "User id")->required();
-    del->callback(Run(g, exit_code, [=](ApiClient& c) {
-      return PrintDone(*g, c.Delete("/users/" + UrlEncode(*uid)), "User deleted.");
-    }));
-    auto* pass = grp->add_subcommand("passwd", "Change a password (yours by default)");
-    auto pid = std::make_shared<std::string>();
-    pass->add_option("user", *pid, "User id (default: you)");
-    pass->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
-      std::string target = *pid;
-      if (target.empty()) {
-        auto me = c.Get("/me");
-        if (!me.ok()) return me.status();
-        target = Str(*me, "id");
+// ------------------------------------------------------------------ config
+{
+  auto* cmd =
+      app.add_subcommand("config", "Show a session's config, or show / set / --reset one option");
+  auto sid = std::make_shared<std::string>();
+  auto key = std::make_shared<std::string>();
+  auto value = std::make_shared<std::string>();
+  auto reset = std::make_shared<bool>(false);
+  cmd->add_option("session", *sid, "Session id")->required();
+  cmd->add_option("key", *key, "Option");
+  cmd->add_option("value", *value, "New value");
+  cmd->add_flag("--reset", *reset, "Reset the option to its default");
+  cmd->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
+    const std::string base = "/sessions/" + UrlEncode(*sid) + "/config";
+    if (*reset) {
+      if (key->empty()) return Status::InvalidArgument("--reset needs an option name");
+      return PrintDone(*g, c.Delete(base + "/" + UrlEncode(*key)),
+                       fmt::format("{} reset to its default.", *key));
+    }
+    if (!value->empty()) {
+      return PrintObject(*g, c.Put(base + "/" + UrlEncode(*key), {{"value", *value}}));
+    }
+    auto r = c.Get(base);
+    if (!r.ok()) return r.status();
+    if (!key->empty()) {
+      for (const auto& item : (*r)["items"]) {
+        if (Str(item, "key") == *key) return PrintObject(*g, Result<Json>(item));
       }
-      std::string pw = ReadSecret("New password: ");
-      return PrintDone(*g, c.Put("/users/" + UrlEncode(target) + "/password", {{"password", pw}}),
-                       "Password changed.");
-    }));
-  }
-  {
-    auto* grp = app.add_subcommand("token", "Your API tokens (for scripts)");
-    grp->require_subcommand(1);
-    grp->add_subcommand("list", "List your tokens")->callback(Run(g, exit_code, [g](ApiClient& c) {
-      return PrintList(*g, c.Get("/tokens"), {"ID", "NAME", "CREATED", "EXPIRES", "LAST USED"},
-                       {"id", "name", "created_at", "expires_at", "last_used"});
-    }));
-    auto* create = grp->add_subcommand("create", "Issue a token; it is shown once");
-    auto name = std::make_shared<std::string>();
-    auto ttl = std::make_shared<int64_t>(0);
-    create->add_option("name", *name, "Token name")->required();
-    create->add_option("--ttl", *ttl, "Lifetime in seconds (0: no expiry)")->capture_default_str();
-    create->callback(Run(g, exit_code, [=](ApiClient& c) {
-      return PrintObject(*g, c.Post("/tokens", {{"name", *name}, {"ttl_seconds", *ttl}}));
-    }));
-    auto* revoke = grp->add_subcommand("revoke", "Revoke a token");
-    auto tid = std::make_shared<std::string>();
-    revoke->add_option("token", *tid, "Token id")->required();
-    revoke->callback(Run(g, exit_code, [=](ApiClient& c) {
-      return PrintDone(*g, c.Delete("/tokens/" + UrlEncode(*tid)), "Token revoked.");
-    }));
-  }
+      return Status::NotFound(fmt::format("no option '{}'", *key));
+    }
+    return PrintList(*g, r, {"OPTION", "VALUE", "DEFAULT", "CHANGED BY", "DESCRIPTION"},
+                     {"key", "value", "default", "changed_by", "description"});
+  }));
+}
+
+// ------------------------------------------------------------------ events
+{
+  auto* grp = app.add_subcommand("event", "The audit trail");
+  grp->require_subcommand(1);
+  auto* list = grp->add_subcommand("list", "List events, newest first");
+  struct Opts {
+    int limit = 50;
+    std::string object_id, object_type, action;
+  };
+  auto o = std::make_shared<Opts>();
+  list->add_option("--limit", o->limit, "At most this many")->capture_default_str();
+  list->add_option("--object-id", o->object_id, "Only events about this object");
+  list->add_option("--object-type", o->object_type, "cluster, host, volume, destination, ...");
+  list->add_option("--action", o->action, "Action prefix, e.g. session.");
+  list->callback(Run(g, exit_code, [=](ApiClient& c) {
+    return PrintList(*g,
+                     c.Get(fmt::format("/events?limit={}&object_id={}&object_type={}&action={}",
+                                       o->limit, UrlEncode(o->object_id), UrlEncode(o->object_type),
+                                       UrlEncode(o->action))),
+                     {"ID", "AT", "ACTOR", "ACTION", "RESULT", "MESSAGE"},
+                     {"id", "at", "actor", "action", "result", "message"});
+  }));
+}
+
+// ------------------------------------------------------------------ users and tokens
+{
+  auto* grp = app.add_subcommand("user", "Users of the engine");
+  grp->require_subcommand(1);
+  grp->add_subcommand("list", "List users")->callback(Run(g, exit_code, [g](ApiClient& c) {
+    return PrintList(*g, c.Get("/users"), {"ID", "NAME", "ADMIN", "CREATED"},
+                     {"id", "name", "admin", "created_at"});
+  }));
+  auto* create = grp->add_subcommand("create", "Create a user (password read from stdin)");
+  auto name = std::make_shared<std::string>();
+  auto admin = std::make_shared<bool>(false);
+  create->add_option("name", *name, "User name")->required();
+  create->add_flag("--admin", *admin, "Make the user an administrator");
+  create->callback(Run(g, exit_code, [=](ApiClient& c) {
+    std::string pw = ReadSecret("Password for " + *name + ": ");
+    return PrintObject(*g,
+                       c.Post("/users", {{"name", *name}, {"password", pw}, {"admin", *admin}}));
+  }));
+  auto* del = grp->add_subcommand("delete", "Delete a user");
+  auto uid = std::make_shared<std::string>();
+  del->add_option("user", *uid, "User id")->required();
+  del->callback(Run(g, exit_code, [=](ApiClient& c) {
+    return PrintDone(*g, c.Delete("/users/" + UrlEncode(*uid)), "User deleted.");
+  }));
+  auto* pass = grp->add_subcommand("passwd", "Change a password (yours by default)");
+  auto pid = std::make_shared<std::string>();
+  pass->add_option("user", *pid, "User id (default: you)");
+  pass->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
+    std::string target = *pid;
+    if (target.empty()) {
+      auto me = c.Get("/me");
+      if (!me.ok()) return me.status();
+      target = Str(*me, "id");
+    }
+    std::string pw = ReadSecret("New password: ");
+    return PrintDone(*g, c.Put("/users/" + UrlEncode(target) + "/password", {{"password", pw}}),
+                     "Password changed.");
+  }));
+}
+{
+  auto* grp = app.add_subcommand("token", "Your API tokens (for scripts)");
+  grp->require_subcommand(1);
+  grp->add_subcommand("list", "List your tokens")->callback(Run(g, exit_code, [g](ApiClient& c) {
+    return PrintList(*g, c.Get("/tokens"), {"ID", "NAME", "CREATED", "EXPIRES", "LAST USED"},
+                     {"id", "name", "created_at", "expires_at", "last_used"});
+  }));
+  auto* create = grp->add_subcommand("create", "Issue a token; it is shown once");
+  auto name = std::make_shared<std::string>();
+  auto ttl = std::make_shared<int64_t>(0);
+  create->add_option("name", *name, "Token name")->required();
+  create->add_option("--ttl", *ttl, "Lifetime in seconds (0: no expiry)")->capture_default_str();
+  create->callback(Run(g, exit_code, [=](ApiClient& c) {
+    return PrintObject(*g, c.Post("/tokens", {{"name", *name}, {"ttl_seconds", *ttl}}));
+  }));
+  auto* revoke = grp->add_subcommand("revoke", "Revoke a token");
+  auto tid = std::make_shared<std::string>();
+  revoke->add_option("token", *tid, "Token id")->required();
+  revoke->callback(Run(g, exit_code, [=](ApiClient& c) {
+    return PrintDone(*g, c.Delete("/tokens/" + UrlEncode(*tid)), "Token revoked.");
+  }));
+}
 }
 
 }  // namespace georep

@@ -2,7 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <map>
+
 #include "auth/credentials.h"
+#include "gluster/cli_xml.h"
 #include "model/aggregate_status.h"
 #include "model/names.h"
 #include "model/validation.h"
@@ -140,6 +143,158 @@ Status Operations::DeleteCluster(const Actor& a, const std::string& id) {
     msg = fmt::format("cluster '{}' deleted", c.name);
     return tx.DeleteCluster(id);
   });
+}
+
+namespace {
+
+// Runs `gluster --mode=script ARGS --xml` and returns what it printed. The parsers judge the
+// output (opRet, opErrstr); here only failures to run at all are errors.
+Result<std::string> RunGluster(CommandRunner& runner, std::vector<std::string> args) {
+  std::vector<std::string> argv = {"gluster", "--mode=script"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  argv.push_back("--xml");
+  CommandSpec spec{argv};
+  spec.timeout = std::chrono::seconds(120);
+  GEOREP_ASSIGN_OR_RETURN(CommandResult r, runner.Run(spec));
+  if (r.timed_out) return Status::Unavailable("gluster did not answer within 120 s");
+  if (r.exit_code == 127) return Status::FailedPrecondition("gluster is not installed on the host");
+  return r.out.empty() ? r.err : r.out;
+}
+
+VolumeStatus GlusterVolumeStatus(const std::string& s) {
+  if (s == "Started") return VolumeStatus::kStarted;
+  if (s == "Stopped") return VolumeStatus::kStopped;
+  if (s == "Created") return VolumeStatus::kCreated;
+  return VolumeStatus::kUnknown;
+}
+
+}  // namespace
+
+Result<ImportedCluster> Operations::ImportGlusterCluster(const Actor& a,
+                                                         const GlusterImportSpec& spec) {
+  Status valid = ValidateObjectName("cluster name", spec.name);
+  if (valid.ok()) valid = ValidateHostName("host address", spec.address);
+  if (valid.ok()) valid = ValidatePort("ssh port", spec.ssh_port);
+  if (valid.ok()) valid = ValidateUnixUser("ssh user", spec.ssh_user);
+  if (valid.ok()) valid = ValidateFingerprint("host key fingerprint", spec.ssh_fingerprint);
+  if (valid.ok() && !hosts_) valid = Status::FailedPrecondition("this engine cannot reach hosts");
+  if (!valid.ok()) {
+    (void)RecordFailure(a, "cluster.import", "cluster", "", valid);
+    return valid;
+  }
+  Host contact;
+  contact.address = spec.address;
+  contact.ssh_port = spec.ssh_port;
+  contact.ssh_user = spec.ssh_user;
+  contact.transport = HostTransport::kSsh;
+  contact.ssh_fingerprint = spec.ssh_fingerprint;
+  auto runner = hosts_->RunnerFor(contact);
+
+  // Ask the cluster first, outside any transaction.
+  auto discover = [&]() -> Result<std::pair<std::vector<GlusterPeer>, std::vector<GlusterVolume>>> {
+    GEOREP_ASSIGN_OR_RETURN(std::string pool_xml, RunGluster(*runner, {"pool", "list"}));
+    GEOREP_ASSIGN_OR_RETURN(auto peers, ParsePoolList(pool_xml));
+    GEOREP_ASSIGN_OR_RETURN(std::string info_xml, RunGluster(*runner, {"volume", "info"}));
+    auto vols = ParseVolumeInfo(info_xml);
+    // A cluster without volumes answers "No volumes present" as an error.
+    if (!vols.ok() && vols.status().message().find("No volumes") == std::string::npos)
+      return vols.status();
+    return std::make_pair(peers, vols.ok() ? *vols : std::vector<GlusterVolume>{});
+  };
+  auto found = discover();
+  if (!found.ok()) {
+    Status why = found.status().WithContext(fmt::format("cannot import from {}", spec.address));
+    (void)RecordFailure(a, "cluster.import", "cluster", "", why);
+    return why;
+  }
+  auto& [peers, gvols] = *found;
+  // Sizes are best effort: stopped volumes have none.
+  std::vector<GlusterBrickUsage> usage;
+  if (auto xml = RunGluster(*runner, {"volume", "status", "all", "detail"}); xml.ok()) {
+    if (auto u = ParseVolumeStatusDetail(*xml); u.ok()) usage = *u;
+  }
+
+  const int64_t now = clock_.NowMillis();
+  ImportedCluster out;
+  out.cluster = Cluster{random_.NewUuid(), spec.name, "imported from " + spec.address, now};
+  std::map<std::string, std::string> host_by_uuid;  // gluster peer uuid -> georep host id
+  std::map<std::string, std::string> name_by_uuid;
+  for (const auto& p : peers) {
+    Host h;
+    h.id = random_.NewUuid();
+    h.cluster_id = out.cluster.id;
+    h.ssh_port = spec.ssh_port;
+    h.ssh_user = spec.ssh_user;
+    h.transport = HostTransport::kSsh;
+    h.created_at = now;
+    if (p.hostname == "localhost") {  // the host that answered
+      h.name = h.address = spec.address;
+      h.ssh_fingerprint = spec.ssh_fingerprint;
+      h.status = HostStatus::kUp;
+      h.last_seen = now;
+    } else {
+      h.name = h.address = p.hostname;
+      h.status = HostStatus::kUnknown;  // its key is not confirmed yet
+    }
+    host_by_uuid[p.uuid] = h.id;
+    name_by_uuid[p.uuid] = h.name;
+    out.hosts.push_back(h);
+  }
+  for (const auto& g : gvols) {
+    Volume v;
+    v.id = random_.NewUuid();
+    v.cluster_id = out.cluster.id;
+    v.name = g.name;
+    v.kind = VolumeKind::kGluster;
+    v.status = GlusterVolumeStatus(g.status);
+    v.replica_count = g.replica_count;
+    v.disperse_count = g.disperse_count;
+    v.created_at = now;
+    for (const auto& b : g.bricks) {
+      auto it = host_by_uuid.find(b.host_uuid);
+      if (it == host_by_uuid.end()) {
+        Status why = Status::Corruption(fmt::format(
+            "brick {}:{} of volume {} is on a host that is not a peer", b.host, b.path, g.name));
+        (void)RecordFailure(a, "cluster.import", "cluster", "", why);
+        return why;
+      }
+      v.bricks.push_back(Brick{it->second, b.path});
+    }
+    // Usable size: per replica set the smallest brick; a disperse set keeps (n - redundancy).
+    const size_t width =
+        static_cast<size_t>(g.disperse_count > 0 ? g.disperse_count : std::max(1, g.replica_count));
+    for (size_t set = 0; set * width < g.bricks.size(); ++set) {
+      int64_t total = INT64_MAX, used = 0;
+      for (size_t i = set * width; i < std::min(g.bricks.size(), (set + 1) * width); ++i) {
+        for (const auto& u : usage) {
+          if (u.path == g.bricks[i].path && (u.host == g.bricks[i].host)) {
+            total = std::min(total, u.size_total);
+            used = std::max(used, u.size_total - u.size_free);
+          }
+        }
+      }
+      if (total == INT64_MAX) continue;
+      int64_t data_bricks = g.disperse_count > 0 ? g.disperse_count - g.redundancy_count : 1;
+      v.size_bytes += total * data_bricks;
+      v.used_bytes += used * data_bricks;
+    }
+    out.volumes.push_back(v);
+  }
+
+  std::string oid = out.cluster.id;
+  std::string msg = fmt::format("cluster '{}' imported from {}: {} host(s), {} volume(s)",
+                                spec.name, spec.address, out.hosts.size(), out.volumes.size());
+  Status st = Audited(a, "cluster.import", "cluster", oid, msg, [&](StoreTx& tx) -> Status {
+    Status c = tx.CreateCluster(out.cluster);
+    if (c.code() == StatusCode::kAlreadyExists)
+      return Status::AlreadyExists(fmt::format("a cluster named '{}' already exists", spec.name));
+    GEOREP_RETURN_IF_ERROR(c);
+    for (const auto& h : out.hosts) GEOREP_RETURN_IF_ERROR(tx.CreateHost(h));
+    for (const auto& v : out.volumes) GEOREP_RETURN_IF_ERROR(tx.CreateVolume(v));
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return out;
 }
 
 // ---------------------------------------------------------------- hosts

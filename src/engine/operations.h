@@ -45,6 +45,21 @@ struct HostSpec {
   std::string ssh_fingerprint;  // required for ssh hosts
 };
 
+// Importing a Gluster cluster through one of its hosts, whose host key the admin confirmed.
+struct GlusterImportSpec {
+  std::string name;     // the cluster's name in georep
+  std::string address;  // the host to ask
+  int ssh_port = 22;
+  std::string ssh_user = "root";
+  std::string ssh_fingerprint;
+};
+
+struct ImportedCluster {
+  Cluster cluster;
+  std::vector<Host> hosts;
+  std::vector<Volume> volumes;
+};
+
 struct VolumeSpec {
   std::string cluster_id;
   std::string name;
@@ -106,6 +121,10 @@ class Operations {
   Result<Cluster> GetCluster(const std::string& id);
   // Refused while the cluster has destinations or sessions.
   Status DeleteCluster(const Actor& a, const std::string& id);
+  // Discovers a Gluster cluster from one of its hosts (over SSH with the confirmed key): its
+  // peers, volumes, bricks, replica/disperse layout, status and sizes. The asked host is pinned
+  // and Up; the other peers are added unpinned (status Unknown) until their keys are confirmed.
+  Result<ImportedCluster> ImportGlusterCluster(const Actor& a, const GlusterImportSpec& spec);
 
   // Hosts
   Result<Host> AddHost(const Actor& a, const HostSpec& spec);

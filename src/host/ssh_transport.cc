@@ -28,9 +28,14 @@ std::string AlgorithmsFor(const std::string& type) {
   return type;
 }
 
+// mkdir -p; the directories it creates are 0700.
 Status MakeDir(const std::string& dir) {
-  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
-    return Status::IOError(fmt::format("cannot create {}: {}", dir, std::strerror(errno)));
+  for (size_t pos = 0; pos != std::string::npos;) {
+    pos = dir.find('/', pos + 1);
+    const std::string part = dir.substr(0, pos);
+    if (::mkdir(part.c_str(), 0700) != 0 && errno != EEXIST)
+      return Status::IOError(fmt::format("cannot create {}: {}", part, std::strerror(errno)));
+  }
   return Status::Ok();
 }
 

@@ -1,0 +1,124 @@
+// Against real GlusterFS: a 2-node cluster (tests/gluster/cluster.sh) in network namespaces,
+// each node with its own sshd and host key. The engine imports it over SSH with a confirmed key.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "host/ssh_transport.h"
+#include "integration/engine_process.h"
+
+namespace georep::testing {
+namespace {
+
+using Json = nlohmann::json;
+
+struct Node {
+  std::string name, ip, fingerprint;
+};
+
+class GlusterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    // The engine's key exists before the cluster does, so the nodes can trust it.
+    LocalCommandRunner local;
+    auto id = SshIdentity::LoadOrCreate(local, data_.path() + "/engine/ssh");
+    ASSERT_TRUE(id.ok()) << id.status().ToString();
+    std::ofstream(data_.path() + "/engine.pub") << id->public_key << "\n";
+    auto up = RunCommand({"/bin/bash", GEOREP_GLUSTER_HARNESS, "up", GEOREP_GLUSTER_STATE,
+                          data_.path() + "/engine.pub"},
+                         "", {}, 180);
+    ASSERT_EQ(up.exit_code, 0) << up.out << up.err;
+    std::ifstream nodes(std::string(GEOREP_GLUSTER_STATE) + "/nodes");
+    Node n;
+    while (nodes >> n.name >> n.ip >> n.fingerprint) nodes_.push_back(n);
+    ASSERT_EQ(nodes_.size(), 2u);
+
+    engine_ = std::make_unique<EngineProcess>(data_.path() + "/engine");
+    ASSERT_TRUE(engine_->Start()) << engine_->output();
+    token_ = engine_->Login(engine_->admin_password());
+    ASSERT_FALSE(token_.empty());
+  }
+  void TearDown() override {
+    engine_.reset();
+    auto down = RunCommand({"/bin/bash", GEOREP_GLUSTER_HARNESS, "down", GEOREP_GLUSTER_STATE});
+    EXPECT_EQ(down.exit_code, 0) << down.err;
+  }
+
+  Json Import(const std::string& fingerprint, int* status) {
+    Json body = {{"name", "src"}, {"address", nodes_[0].ip}, {"ssh_fingerprint", fingerprint}};
+    auto r = engine_->Post("/api/v1/clusters/import", body.dump(), token_);
+    *status = r ? r->status : 0;
+    return r ? Json::parse(r->body) : Json();
+  }
+
+  TempDir data_;
+  std::vector<Node> nodes_;
+  std::unique_ptr<EngineProcess> engine_;
+  std::string token_;
+};
+
+TEST_F(GlusterTest, ImportDiscoversPeersVolumesBricksAndSizes) {
+  // A wrong key is refused and nothing is written.
+  int status = 0;
+  Json refused = Import(nodes_[1].fingerprint, &status);
+  EXPECT_EQ(status, 409) << refused.dump();
+  EXPECT_NE(refused["error"]["message"].get<std::string>().find("changed"), std::string::npos)
+      << refused.dump();
+  auto clusters = engine_->Get("/api/v1/clusters", token_);
+  EXPECT_TRUE(Json::parse(clusters->body)["items"].empty());
+
+  Json imported = Import(nodes_[0].fingerprint, &status);
+  ASSERT_EQ(status, 201) << imported.dump();
+  ASSERT_EQ(imported["hosts"].size(), 2u) << imported.dump();
+  std::map<std::string, Json> hosts;
+  for (const auto& h : imported["hosts"]) hosts[h["address"].get<std::string>()] = h;
+  ASSERT_TRUE(hosts.count(nodes_[0].ip) && hosts.count(nodes_[1].ip)) << imported.dump();
+  EXPECT_EQ(hosts[nodes_[0].ip]["status"], "Up");
+  EXPECT_EQ(hosts[nodes_[0].ip]["ssh_fingerprint"], nodes_[0].fingerprint);
+  EXPECT_EQ(hosts[nodes_[1].ip]["status"], "Unknown");
+  EXPECT_EQ(hosts[nodes_[1].ip]["ssh_fingerprint"], "");  // not confirmed yet
+
+  ASSERT_EQ(imported["volumes"].size(), 1u);
+  const Json& v = imported["volumes"][0];
+  EXPECT_EQ(v["name"], "gv0");
+  EXPECT_EQ(v["kind"], "gluster");
+  EXPECT_EQ(v["status"], "Started");
+  EXPECT_EQ(v["replica_count"], 2);
+  ASSERT_EQ(v["bricks"].size(), 2u);
+  EXPECT_EQ(v["bricks"][0]["host_id"], hosts[nodes_[0].ip]["id"]);
+  EXPECT_EQ(v["bricks"][1]["host_id"], hosts[nodes_[1].ip]["id"]);
+  EXPECT_GT(v["size_bytes"].get<int64_t>(), 0);
+
+  // The second node is unusable until its key is confirmed, then it is Up.
+  const std::string second = hosts[nodes_[1].ip]["id"];
+  auto check = engine_->Post("/api/v1/hosts/" + second + "/check", "{}", token_);
+  Json down = Json::parse(check->body);
+  EXPECT_EQ(down["status"], "Down");
+  EXPECT_NE(down["reason"].get<std::string>().find("no host key is pinned"), std::string::npos);
+  Json pin = {{"fingerprint", nodes_[1].fingerprint}};
+  auto repin = engine_->Put("/api/v1/hosts/" + second + "/fingerprint", pin.dump(), token_);
+  ASSERT_EQ(repin->status, 200) << repin->body;
+  auto again = engine_->Post("/api/v1/hosts/" + second + "/check", "{}", token_);
+  EXPECT_EQ(Json::parse(again->body)["status"], "Up") << again->body;
+}
+
+TEST_F(GlusterTest, CliImportAsksForTheHostKey) {
+  const std::vector<std::string> env = {"GEOREP_CONFIG_DIR=" + data_.path() + "/cli"};
+  auto login = RunCommand({GeorepBinary(), "login", "--server", engine_->url(), "--password-stdin"},
+                          engine_->admin_password() + "\n", env);
+  ASSERT_EQ(login.exit_code, 0) << login.err;
+  auto ask = RunCommand({GeorepBinary(), "cluster", "import", "src", nodes_[0].ip}, "", env, 120);
+  EXPECT_EQ(ask.exit_code, 2);
+  EXPECT_NE(ask.err.find(nodes_[0].fingerprint), std::string::npos) << ask.err;
+  auto ok = RunCommand({GeorepBinary(), "cluster", "import", "src", nodes_[0].ip, "--fingerprint",
+                        nodes_[0].fingerprint},
+                       "", env, 120);
+  ASSERT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_NE(ok.out.find("gv0"), std::string::npos) << ok.out;
+  EXPECT_NE(ok.out.find("Started"), std::string::npos) << ok.out;
+  EXPECT_NE(ok.out.find("unconfirmed"), std::string::npos) << ok.out;
+}
+
+}  // namespace
+}  // namespace georep::testing
