@@ -14,7 +14,7 @@ packages=(
   # a real PostgreSQL server for the store conformance and API tests
   postgresql
   # a real GlusterFS for the tests that drive it (clusters in network namespaces)
-  glusterfs-server iproute2
+  glusterfs-server iproute2 rsync
   # SSH: the engine reaches hosts with the OpenSSH client; tests run a real sshd on loopback
   openssh-client openssh-server
   # used by the scripts

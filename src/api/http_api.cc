@@ -466,6 +466,15 @@ void HttpApi::Routes() {
              SendResult(res, ops_.CreateDestination(a, *spec), 201);
            });
          }));
+  s.Post(v1 + "/destinations/" + id + "/test",
+         authed([this](const Request& req, Response& res, const User&, const Actor& a) {
+           auto c = ops_.TestDestination(a, req.matches[1]);
+           if (!c.ok()) return SendError(res, c.status());
+           Json out = ToJson(c->destination);
+           out["problems"] = c->problems;
+           out["warnings"] = c->warnings;
+           SendJson(res, 200, out);
+         }));
   s.Get(v1 + "/destinations/" + id,
         authed([this](const Request& req, Response& res, const User&, const Actor&) {
           SendResult(res, ops_.GetDestination(req.matches[1]));

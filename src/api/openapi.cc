@@ -110,6 +110,9 @@ Json OpenApiDocument(const std::string& version) {
          200, true);
   paths["/clusters/{id}/destinations"]["post"] =
       Op("Attach a destination", "destinations", {"id"}, "DestinationSpec", "Destination", 201);
+  paths["/destinations/{id}/test"]["post"] =
+      Op("Test a destination: reachability, gluster there, source-host preflight", "destinations",
+         {"id"}, "", "Destination");
   paths["/destinations/{id}"]["get"] =
       Op("Get a destination", "destinations", {"id"}, "", "Destination");
   paths["/destinations/{id}"]["delete"] =

@@ -473,14 +473,34 @@ del->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
   create->add_option("--user", o->user, "Remote user")->capture_default_str();
   create->add_option("--port", o->port, "SSH port")->capture_default_str();
   create->add_option("--fingerprint", o->fingerprint, "Destination host key (SHA256:...)");
+  auto dest_accept = std::make_shared<bool>(false);
+  create->add_flag("--accept-new", *dest_accept, "Pin the key the host presents now");
   create->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
     GEOREP_ASSIGN_OR_RETURN(std::string cid, ResolveCluster(c, o->cluster));
+    if (o->fingerprint.empty()) {
+      GEOREP_RETURN_IF_ERROR(ConfirmHostKey(c, o->host, o->port, *dest_accept, &o->fingerprint));
+    }
     return PrintObject(*g, c.Post("/clusters/" + UrlEncode(cid) + "/destinations",
                                   {{"source_host_id", o->source_host},
                                    {"host", o->host},
                                    {"remote_user", o->user},
                                    {"ssh_port", o->port},
                                    {"ssh_fingerprint", o->fingerprint}}));
+  }));
+  auto* test = grp->add_subcommand("test", "Test a destination now");
+  auto test_id = std::make_shared<std::string>();
+  test->add_option("destination", *test_id, "Destination id")->required();
+  test->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
+    auto r = c.Post("/destinations/" + UrlEncode(*test_id) + "/test", Json::object());
+    if (!r.ok() || g->json) return PrintObject(*g, r);
+    std::cout << fmt::format("{}: {}\n", Str(*r, "host"), Str(*r, "connection"));
+    for (const auto& p : (*r)["problems"])
+      std::cout << "  problem: " << p.get<std::string>() << "\n";
+    for (const auto& w : (*r)["warnings"])
+      std::cout << "  warning: " << w.get<std::string>() << "\n";
+    return Str(*r, "connection") == "Connected"
+               ? Status::Ok()
+               : Status::Unavailable("the destination is not usable");
   }));
   auto* rm = grp->add_subcommand("remove", "Detach a destination");
   auto rid = std::make_shared<std::string>();

@@ -580,6 +580,65 @@ Status Operations::RemoveDestination(const Actor& a, const std::string& id, bool
   });
 }
 
+Result<DestinationCheck> Operations::TestDestination(const Actor& a, const std::string& id) {
+  if (!hosts_) return Status::FailedPrecondition("this engine cannot reach hosts");
+  auto guard = locks_.Lock(DestinationLockKey(id));
+  GEOREP_ASSIGN_OR_RETURN(Destination d, GetDestination(id));
+  GEOREP_ASSIGN_OR_RETURN(std::vector<Host> sources, ListHosts(d.source_cluster_id));
+  DestinationCheck out;
+
+  // 1. The engine reaches the destination and gluster answers there.
+  Host dest;
+  dest.address = d.host;
+  dest.ssh_port = d.ssh_port;
+  dest.ssh_user = "root";
+  dest.transport = HostTransport::kSsh;
+  dest.ssh_fingerprint = d.ssh_fingerprint;
+  auto info = RunGluster(*hosts_->RunnerFor(dest), {"volume", "info"});
+  if (!info.ok()) {
+    out.problems.push_back(info.status().message());
+  } else if (auto vols = ParseVolumeInfo(*info);
+             !vols.ok() && vols.status().message().find("No volumes") == std::string::npos) {
+    out.problems.push_back(
+        fmt::format("gluster on {} does not answer: {}", d.host, vols.status().message()));
+  }
+
+  // 2. Preflight on the source hosts: rsync >= 3.4 makes gsyncd write 0-byte files.
+  for (const Host& h : sources) {
+    if (h.status != HostStatus::kUp ||
+        (h.transport == HostTransport::kSsh && h.ssh_fingerprint.empty()))
+      continue;
+    CommandSpec spec{{"rsync", "--version"}};
+    spec.timeout = std::chrono::seconds(30);
+    spec.max_output_bytes = 4096;
+    auto r = hosts_->RunnerFor(h)->Run(spec);
+    if (!r.ok()) continue;  // host reachability is the host check's business
+    std::string w = RsyncPreflightWarning(h.name, ParseRsyncVersion(r->out));
+    if (!w.empty()) out.warnings.push_back(w);
+  }
+
+  const int64_t now = clock_.NowMillis();
+  const bool connected = out.problems.empty();
+  std::string reason;
+  for (const auto& p : out.problems) reason += (reason.empty() ? "" : "; ") + p;
+  Status st = store_.Transaction([&](StoreTx& tx) -> Status {
+    GEOREP_ASSIGN_OR_RETURN(Destination cur, tx.GetDestination(id));
+    cur.connection = connected ? ConnectionStatus::kConnected : ConnectionStatus::kBroken;
+    cur.connection_reason = reason;
+    cur.last_checked = now;
+    GEOREP_RETURN_IF_ERROR(tx.UpdateDestination(cur));
+    out.destination = cur;
+    std::string msg = connected ? fmt::format("destination {} is Connected", cur.host)
+                                : fmt::format("destination {} is Broken: {}", cur.host, reason);
+    for (const auto& w : out.warnings) msg += "; warning: " + w;
+    auto ev = tx.AppendEvent(Event{0, now, a.name, "destination.test", "destination", id,
+                                   connected ? "ok" : "failed", msg});
+    return ev.ok() ? Status::Ok() : ev.status();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
 // ---------------------------------------------------------------- sessions
 
 Result<SessionDetail> Operations::CreateSession(const Actor& a, const SessionSpec& spec) {

@@ -98,6 +98,13 @@ struct HostCheck {
   std::string reason;  // why not, in the operator's words; empty when reachable
 };
 
+// The outcome of testing a destination.
+struct DestinationCheck {
+  Destination destination;            // with connection, reason and last_checked updated
+  std::vector<std::string> problems;  // why it is Broken; empty when Connected
+  std::vector<std::string> warnings;  // e.g. the rsync >= 3.4 preflight
+};
+
 // One config option as shown to people: catalogue entry plus current value.
 struct ConfigItem {
   const ConfigOption* option = nullptr;
@@ -154,6 +161,10 @@ class Operations {
   Result<Destination> GetDestination(const std::string& id);
   // Refused while sessions use the destination, unless `force` (which removes them too).
   Status RemoveDestination(const Actor& a, const std::string& id, bool force);
+  // Tests a destination: the engine reaches it over SSH with the pinned key (as root) and
+  // gluster answers there; and the platform preflight on the source cluster's hosts (rsync).
+  // Records Connected or Broken with the reason, and the time.
+  Result<DestinationCheck> TestDestination(const Actor& a, const std::string& id);
 
   // Sessions
   Result<SessionDetail> CreateSession(const Actor& a, const SessionSpec& spec);

@@ -92,6 +92,28 @@ int64_t ParseGlusterTime(std::string_view text) {
   return static_cast<int64_t>(timegm(&tm)) * 1000;
 }
 
+std::pair<int, int> ParseRsyncVersion(std::string_view text) {
+  auto pos = text.find("version ");
+  if (pos == std::string_view::npos) return {0, 0};
+  text.remove_prefix(pos + 8);
+  while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
+  int major = 0, minor = 0;
+  auto [p1, e1] = std::from_chars(text.data(), text.data() + text.size(), major);
+  if (e1 != std::errc() || p1 == text.data() + text.size() || *p1 != '.') return {0, 0};
+  auto [p2, e2] = std::from_chars(p1 + 1, text.data() + text.size(), minor);
+  if (e2 != std::errc()) return {0, 0};
+  return {major, minor};
+}
+
+std::string RsyncPreflightWarning(const std::string& host, std::pair<int, int> version) {
+  if (version < std::make_pair(3, 4)) return "";
+  return fmt::format(
+      "rsync {}.{} on {}: with sync-method rsync, gsyncd writes every file on the destination "
+      "as 0 bytes while reporting success (rsync >= 3.4 refuses gluster's .gfid paths); create "
+      "the session with sync-method tarssh",
+      version.first, version.second, host);
+}
+
 Result<std::vector<GlusterPeer>> ParsePoolList(std::string_view xml) {
   pugi::xml_document doc;
   GEOREP_ASSIGN_OR_RETURN(pugi::xml_node out, Load(doc, xml));

@@ -73,4 +73,13 @@ Result<std::vector<GeoRepStatus>> ParseGeoRepStatus(std::string_view xml);
 // "2026-11-25 12:00:00" (as gsyncd prints, taken as UTC) -> epoch ms; "N/A", "" -> 0.
 int64_t ParseGlusterTime(std::string_view text);
 
+// The version in `rsync --version` output ("rsync  version 3.5.0  protocol version 32"), as
+// {major, minor}; {0, 0} when absent.
+std::pair<int, int> ParseRsyncVersion(std::string_view text);
+
+// gsyncd's sync-method rsync with rsync >= 3.4 writes every file on the destination as 0 bytes
+// while reporting success: rsync refuses gluster's virtual .gfid paths. Returns the warning to
+// show, or "" when the version is not affected.
+std::string RsyncPreflightWarning(const std::string& host, std::pair<int, int> version);
+
 }  // namespace georep

@@ -109,6 +109,20 @@ TEST(GlusterXml, GeoRepStatusNewerElementNames) {
   CheckSession(*s);
 }
 
+TEST(RsyncPreflight, VersionsAndWarning) {
+  EXPECT_EQ(ParseRsyncVersion("rsync  version 3.5.0  protocol version 32\nCopyright"),
+            std::make_pair(3, 5));
+  EXPECT_EQ(ParseRsyncVersion("rsync  version v3.2.7  protocol version 31"), std::make_pair(0, 0));
+  EXPECT_EQ(ParseRsyncVersion("rsync  version 3.2.7  protocol version 31"), std::make_pair(3, 2));
+  EXPECT_EQ(ParseRsyncVersion("bash: rsync: command not found"), std::make_pair(0, 0));
+  EXPECT_EQ(RsyncPreflightWarning("n1", {3, 2}), "");
+  EXPECT_EQ(RsyncPreflightWarning("n1", {0, 0}), "");
+  std::string w = RsyncPreflightWarning("n1", {3, 4});
+  EXPECT_NE(w.find("0 bytes"), std::string::npos);
+  EXPECT_NE(w.find("tarssh"), std::string::npos);
+  EXPECT_NE(RsyncPreflightWarning("n1", {4, 0}), "");
+}
+
 TEST(GlusterXml, Times) {
   EXPECT_EQ(ParseGlusterTime("1970-01-01 00:00:10"), 10000);
   EXPECT_EQ(ParseGlusterTime("N/A"), 0);

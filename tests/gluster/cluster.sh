@@ -5,7 +5,9 @@
 # engine (in the root namespace) over a bridge on 10.77.0.0/24, which exists only on this
 # machine. Everything is stopped by the PIDs recorded here, then the namespaces are deleted.
 #
-#   cluster.sh up STATE_DIR AUTHORIZED_KEY_FILE   # source cluster: 2 nodes, replica-2 volume gv0
+#   cluster.sh up STATE_DIR AUTHORIZED_KEY_FILE
+#       source cluster src1 + src2 (10.77.0.1, .2) with replica-2 volume gv0;
+#       destination cluster dst1 (10.77.0.11) with volume gv1
 #   cluster.sh down STATE_DIR
 #
 # STATE_DIR/nodes lists "name ip ssh-fingerprint" per node.
@@ -125,14 +127,18 @@ up)
   ip link set "$bridge" up
   start_node src1 1
   start_node src2 2
-  for n in src1 src2; do start_glusterd $n; done
-  for n in src1 src2; do wait_for 30 gluster_on $n volume list; done
+  start_node dst1 11
+  for n in src1 src2 dst1; do start_glusterd $n; done
+  for n in src1 src2 dst1; do wait_for 30 gluster_on $n volume list; done
   gluster_on src1 peer probe "$subnet.2" >/dev/null
   wait_for 30 sh -c "nsenter --net=/run/netns/src1 --mount=$state/src1/mnt.ns -- gluster --mode=script pool list | grep -q Connected"
   gluster_on src1 volume create gv0 replica 2 "$subnet.1:$state/src1/bricks/gv0" \
     "$subnet.2:$state/src2/bricks/gv0" force >/dev/null
   gluster_on src1 volume start gv0 >/dev/null
-  echo "cluster up: $(wc -l < "$state/nodes") nodes, volume gv0 (replica 2)"
+  # The destination cluster: one node of its own, an empty volume gv1.
+  gluster_on dst1 volume create gv1 "$subnet.11:$state/dst1/bricks/gv1" force >/dev/null
+  gluster_on dst1 volume start gv1 >/dev/null
+  echo "clusters up: source src1+src2 (gv0, replica 2), destination dst1 (gv1)"
   ;;
 down) down ;;
 *) echo "usage: $0 up|down STATE_DIR [AUTHORIZED_KEY_FILE]" >&2; exit 2 ;;

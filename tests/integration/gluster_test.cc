@@ -32,7 +32,7 @@ class GlusterTest : public ::testing::Test {
     std::ifstream nodes(std::string(GEOREP_GLUSTER_STATE) + "/nodes");
     Node n;
     while (nodes >> n.name >> n.ip >> n.fingerprint) nodes_.push_back(n);
-    ASSERT_EQ(nodes_.size(), 2u);
+    ASSERT_EQ(nodes_.size(), 3u);  // src1, src2, dst1
 
     engine_ = std::make_unique<EngineProcess>(data_.path() + "/engine");
     ASSERT_TRUE(engine_->Start()) << engine_->output();
@@ -118,6 +118,44 @@ TEST_F(GlusterTest, CliImportAsksForTheHostKey) {
   EXPECT_NE(ok.out.find("gv0"), std::string::npos) << ok.out;
   EXPECT_NE(ok.out.find("Started"), std::string::npos) << ok.out;
   EXPECT_NE(ok.out.find("unconfirmed"), std::string::npos) << ok.out;
+}
+
+TEST_F(GlusterTest, DestinationTestConnectedBrokenAndRsyncPreflight) {
+  int status = 0;
+  Json imported = Import(nodes_[0].fingerprint, &status);
+  ASSERT_EQ(status, 201) << imported.dump();
+  const std::string cluster = imported["cluster"]["id"];
+  std::string src1;
+  for (const auto& h : imported["hosts"])
+    if (h["address"] == nodes_[0].ip) src1 = h["id"];
+  Json body = {
+      {"source_host_id", src1}, {"host", nodes_[2].ip}, {"ssh_fingerprint", nodes_[2].fingerprint}};
+  auto created =
+      engine_->Post("/api/v1/clusters/" + cluster + "/destinations", body.dump(), token_);
+  ASSERT_EQ(created->status, 201) << created->body;
+  const std::string dest = Json::parse(created->body)["id"];
+
+  auto test = engine_->Post("/api/v1/destinations/" + dest + "/test", "{}", token_);
+  ASSERT_EQ(test->status, 200) << test->body;
+  Json ok = Json::parse(test->body);
+  EXPECT_EQ(ok["connection"], "Connected") << ok.dump();
+  EXPECT_FALSE(ok["last_checked"].is_null());
+  // Debian 12 ships rsync 3.5: the preflight must warn and point to tarssh.
+  ASSERT_FALSE(ok["warnings"].empty()) << ok.dump();
+  EXPECT_NE(ok["warnings"][0].get<std::string>().find("tarssh"), std::string::npos);
+
+  // The destination's glusterd goes away: Broken, with gluster's own words.
+  auto stop = RunCommand(
+      {"/usr/bin/nsenter", "--net=/run/netns/dst1",
+       "--mount=" + std::string(GEOREP_GLUSTER_STATE) + "/dst1/mnt.ns", "--", "/bin/sh", "-c",
+       "kill $(cat " + std::string(GEOREP_GLUSTER_STATE) + "/dst1/pids/glusterd)"});
+  ASSERT_EQ(stop.exit_code, 0) << stop.err;
+  auto broken = engine_->Post("/api/v1/destinations/" + dest + "/test", "{}", token_);
+  Json b = Json::parse(broken->body);
+  EXPECT_EQ(b["connection"], "Broken") << b.dump();
+  EXPECT_FALSE(b["connection_reason"].get<std::string>().empty());
+  auto listed = engine_->Get("/api/v1/clusters/" + cluster + "/destinations", token_);
+  EXPECT_EQ(Json::parse(listed->body)["items"][0]["connection"], "Broken");
 }
 
 }  // namespace
