@@ -463,7 +463,20 @@ void HttpApi::Routes() {
            with_body(req, res, [&](const Json& j) {
              auto spec = DestinationSpecFrom(j, req.matches[1]);
              if (!spec.ok()) return SendError(res, spec.status());
-             SendResult(res, ops_.CreateDestination(a, *spec), 201);
+             auto copy = JsonFields(j).Bool("copy_keys", false);
+             if (!copy.ok()) return SendError(res, copy.status());
+             SendResult(res, ops_.CreateDestination(a, *spec, *copy), 201);
+           });
+         }));
+  s.Post(v1 + "/destinations/" + id + "/reestablish",
+         authed([this, with_body](const Request& req, Response& res, const User&, const Actor& a) {
+           with_body(req, res, [&](const Json& j) {
+             JsonFields f(j);
+             Status known = f.OnlyKnown({"ssh_fingerprint"});
+             if (!known.ok()) return SendError(res, known);
+             auto fp = f.Str("ssh_fingerprint", false);
+             if (!fp.ok()) return SendError(res, fp.status());
+             SendResult(res, ops_.ReestablishDestination(a, req.matches[1], *fp));
            });
          }));
   s.Post(v1 + "/destinations/" + id + "/test",

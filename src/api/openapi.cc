@@ -110,6 +110,9 @@ Json OpenApiDocument(const std::string& version) {
          200, true);
   paths["/clusters/{id}/destinations"]["post"] =
       Op("Attach a destination", "destinations", {"id"}, "DestinationSpec", "Destination", 201);
+  paths["/destinations/{id}/reestablish"]["post"] =
+      Op("Redo the key exchange (optionally re-pinning a changed host key)", "destinations", {"id"},
+         "", "Destination");
   paths["/destinations/{id}/test"]["post"] =
       Op("Test a destination: reachability, gluster there, source-host preflight", "destinations",
          {"id"}, "", "Destination");
@@ -221,7 +224,8 @@ Json OpenApiDocument(const std::string& version) {
                                     {"host", "string"},
                                     {"ssh_port", "integer"},
                                     {"ssh_fingerprint", "string"},
-                                    {"remote_user", "string"}},
+                                    {"remote_user", "string"},
+                                    {"copy_keys", "boolean"}},
                                    {"source_host_id", "host"});
   schemas["Session"] = Obj({{"id", "string"},
                             {"destination_id", "string"},

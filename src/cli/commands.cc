@@ -475,6 +475,9 @@ del->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
   create->add_option("--fingerprint", o->fingerprint, "Destination host key (SHA256:...)");
   auto dest_accept = std::make_shared<bool>(false);
   create->add_flag("--accept-new", *dest_accept, "Pin the key the host presents now");
+  auto copy_keys = std::make_shared<bool>(false);
+  create->add_flag("--copy-keys", *copy_keys,
+                   "Copy the source cluster hosts' public keys to the destination cluster");
   create->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
     GEOREP_ASSIGN_OR_RETURN(std::string cid, ResolveCluster(c, o->cluster));
     if (o->fingerprint.empty()) {
@@ -485,7 +488,18 @@ del->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
                                    {"host", o->host},
                                    {"remote_user", o->user},
                                    {"ssh_port", o->port},
-                                   {"ssh_fingerprint", o->fingerprint}}));
+                                   {"ssh_fingerprint", o->fingerprint},
+                                   {"copy_keys", *copy_keys}}));
+  }));
+  auto* re = grp->add_subcommand("reestablish", "Redo the key exchange with a destination");
+  auto re_id = std::make_shared<std::string>();
+  auto re_fp = std::make_shared<std::string>();
+  re->add_option("destination", *re_id, "Destination id")->required();
+  re->add_option("--fingerprint", *re_fp, "Re-pin a changed destination host key (SHA256:...)");
+  re->callback(Run(g, exit_code, [=](ApiClient& c) {
+    Json body = Json::object();
+    if (!re_fp->empty()) body["ssh_fingerprint"] = *re_fp;
+    return PrintObject(*g, c.Post("/destinations/" + UrlEncode(*re_id) + "/reestablish", body));
   }));
   auto* test = grp->add_subcommand("test", "Test a destination now");
   auto test_id = std::make_shared<std::string>();

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <cstdlib>
 #include <map>
 
 #include "auth/credentials.h"
@@ -510,7 +511,8 @@ Status Operations::RemoveVolume(const Actor& a, const std::string& id) {
 
 // ---------------------------------------------------------------- destinations
 
-Result<Destination> Operations::CreateDestination(const Actor& a, const DestinationSpec& spec) {
+Result<Destination> Operations::CreateDestination(const Actor& a, const DestinationSpec& spec,
+                                                  bool copy_keys) {
   Destination d;
   d.id = random_.NewUuid();
   d.source_cluster_id = spec.source_cluster_id;
@@ -546,7 +548,11 @@ Result<Destination> Operations::CreateDestination(const Actor& a, const Destinat
         return s;
       });
   if (!st.ok()) return st;
-  return d;
+  if (!copy_keys) return d;
+  auto guard = locks_.Lock(DestinationLockKey(d.id));
+  Status keys = ExchangeKeys(d);
+  return RecordConnection(a, d.id, "destination.keys", keys.ok(), keys.ok() ? "" : keys.message(),
+                          "keys of the source cluster's hosts installed");
 }
 
 Result<std::vector<Destination>> Operations::ListDestinations(const std::string& cluster_id) {
@@ -580,6 +586,108 @@ Status Operations::RemoveDestination(const Actor& a, const std::string& id, bool
   });
 }
 
+Status Operations::ExchangeKeys(const Destination& d) {
+  if (!hosts_) return Status::FailedPrecondition("this engine cannot reach hosts");
+  GEOREP_ASSIGN_OR_RETURN(Host src, GetHost(d.source_host_id));
+  if (src.transport == HostTransport::kSsh && src.ssh_fingerprint.empty()) {
+    return Status::FailedPrecondition(
+        fmt::format("the key of source host '{}' is not confirmed; confirm it first", src.name));
+  }
+  if (d.ssh_fingerprint.empty()) {
+    return Status::FailedPrecondition(
+        fmt::format("no host key is pinned for destination {}", d.host));
+  }
+  auto source = hosts_->RunnerFor(src);
+  Host dest_host;
+  dest_host.address = d.host;
+  dest_host.ssh_port = d.ssh_port;
+  dest_host.ssh_user = "root";
+  dest_host.transport = HostTransport::kSsh;
+  dest_host.ssh_fingerprint = d.ssh_fingerprint;
+  auto dest = hosts_->RunnerFor(dest_host);
+  auto run = [](CommandRunner& r, const std::string& where, std::vector<std::string> argv,
+                std::string input = "") -> Result<std::string> {
+    CommandSpec spec{argv, std::move(input)};
+    spec.timeout = std::chrono::seconds(120);
+    GEOREP_ASSIGN_OR_RETURN(CommandResult res, r.Run(spec));
+    if (res.timed_out || res.exit_code != 0) {
+      std::string words = res.err.empty() ? res.out : res.err;
+      while (!words.empty() && (words.back() == '\n' || words.back() == ' ')) words.pop_back();
+      return Status::FailedPrecondition(
+          fmt::format("'{}' failed on {}: {}", argv.size() > 4 ? argv[4] : argv[0], where,
+                      res.timed_out ? "timed out" : words.substr(0, 300)));
+    }
+    return res.out;
+  };
+  const std::string pub = "geo-replication/common_secret.pem.pub";
+  GEOREP_RETURN_IF_ERROR(
+      run(*source, src.name, {"gluster", "--mode=script", "system::", "execute", "gsec_create"})
+          .status());
+  GEOREP_ASSIGN_OR_RETURN(std::string keys,
+                          run(*source, src.name, {"cat", "/var/lib/glusterd/" + pub}));
+  if (keys.empty() || keys.size() > (1 << 20))
+    return Status::FailedPrecondition("gsec_create left no public keys on " + src.name);
+  GEOREP_RETURN_IF_ERROR(
+      run(*dest, d.host, {"mkdir", "-p", "/var/lib/glusterd/geo-replication"}).status());
+  GEOREP_RETURN_IF_ERROR(run(*dest, d.host, {"tee", "/var/lib/glusterd/" + pub}, keys).status());
+  GEOREP_RETURN_IF_ERROR(
+      run(*dest, d.host, {"gluster", "--mode=script", "system::", "copy", "file", "/" + pub})
+          .status());
+  GEOREP_RETURN_IF_ERROR(
+      run(*dest, d.host,
+          {"gluster", "--mode=script", "system::", "execute", "add_secret_pub", d.remote_user, pub})
+          .status());
+  return Status::Ok();
+}
+
+Result<Destination> Operations::RecordConnection(const Actor& a, const std::string& id,
+                                                 std::string_view action, bool connected,
+                                                 const std::string& reason,
+                                                 const std::string& extra) {
+  const int64_t now = clock_.NowMillis();
+  Destination out;
+  Status st = store_.Transaction([&](StoreTx& tx) -> Status {
+    GEOREP_ASSIGN_OR_RETURN(out, tx.GetDestination(id));
+    out.connection = connected ? ConnectionStatus::kConnected : ConnectionStatus::kBroken;
+    out.connection_reason = reason;
+    out.last_checked = now;
+    GEOREP_RETURN_IF_ERROR(tx.UpdateDestination(out));
+    std::string msg = connected ? fmt::format("destination {}: {}", out.host, extra)
+                                : fmt::format("destination {} is Broken: {}", out.host, reason);
+    auto ev = tx.AppendEvent(Event{0, now, a.name, std::string(action), "destination", id,
+                                   connected ? "ok" : "failed", msg});
+    return ev.ok() ? Status::Ok() : ev.status();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+Result<Destination> Operations::ReestablishDestination(const Actor& a, const std::string& id,
+                                                       const std::string& new_fingerprint) {
+  if (!new_fingerprint.empty()) {
+    Status valid = ValidateFingerprint("destination host key fingerprint", new_fingerprint);
+    if (!valid.ok()) {
+      (void)RecordFailure(a, "destination.reestablish", "destination", id, valid);
+      return valid;
+    }
+  }
+  auto guard = locks_.Lock(DestinationLockKey(id));
+  GEOREP_ASSIGN_OR_RETURN(Destination d, GetDestination(id));
+  if (!new_fingerprint.empty() && new_fingerprint != d.ssh_fingerprint) {
+    std::string oid = id;
+    std::string msg = fmt::format("host key of destination {} re-pinned: {} -> {}", d.host,
+                                  d.ssh_fingerprint, new_fingerprint);
+    GEOREP_RETURN_IF_ERROR(
+        Audited(a, "destination.repin", "destination", oid, msg, [&](StoreTx& tx) -> Status {
+          d.ssh_fingerprint = new_fingerprint;
+          return tx.UpdateDestination(d);
+        }));
+  }
+  Status keys = ExchangeKeys(d);
+  return RecordConnection(a, id, "destination.reestablish", keys.ok(),
+                          keys.ok() ? "" : keys.message(), "keys re-established");
+}
+
 Result<DestinationCheck> Operations::TestDestination(const Actor& a, const std::string& id) {
   if (!hosts_) return Status::FailedPrecondition("this engine cannot reach hosts");
   auto guard = locks_.Lock(DestinationLockKey(id));
@@ -603,7 +711,80 @@ Result<DestinationCheck> Operations::TestDestination(const Actor& a, const std::
         fmt::format("gluster on {} does not answer: {}", d.host, vols.status().message()));
   }
 
-  // 2. Preflight on the source hosts: rsync >= 3.4 makes gsyncd write 0-byte files.
+  // 2. Every source host logs in to the destination with the geo-replication key, checking
+  //    the destination's pinned host key (written to a known_hosts file on the source host).
+  std::string known_line;
+  if (out.problems.empty()) {
+    auto keys = hosts_->ScanHostKeys(d.host, d.ssh_port);
+    if (keys.ok()) {
+      for (const auto& k : *keys) {
+        if (k.fingerprint != d.ssh_fingerprint) continue;
+        const std::string name =
+            d.ssh_port == 22 ? d.host : fmt::format("[{}]:{}", d.host, d.ssh_port);
+        known_line = fmt::format("{} {} {}\n", name, k.type, k.blob_base64);
+      }
+    }
+    if (known_line.empty())
+      out.problems.push_back(
+          fmt::format("host key of {} no longer matches the pinned one", d.host));
+  }
+  const std::string known_file = "/var/lib/glusterd/geo-replication/georep_known_hosts";
+  for (const Host& h : sources) {
+    if (known_line.empty()) break;
+    if (h.status != HostStatus::kUp ||
+        (h.transport == HostTransport::kSsh && h.ssh_fingerprint.empty()))
+      continue;
+    auto src = hosts_->RunnerFor(h);
+    CommandSpec write{{"tee", known_file}, known_line};
+    write.timeout = std::chrono::seconds(30);
+    auto w = src->Run(write);
+    if (!w.ok() || w->exit_code != 0) {
+      out.problems.push_back(fmt::format("cannot prepare the check on source host {}", h.name));
+      continue;
+    }
+    // ssh inside ssh: the inner exit status is printed, so that the inner ssh's 255 is not
+    // mistaken for the engine's own connection failing. The script is fixed; every value
+    // travels as a positional argument.
+    CommandSpec login{{"sh",
+                       "-c",
+                       "ssh \"$@\"; echo \"georep-ssh-exit=$?\"",
+                       "sh",
+                       "-i",
+                       "/var/lib/glusterd/geo-replication/secret.pem",
+                       "-p",
+                       std::to_string(d.ssh_port),
+                       "-o",
+                       "BatchMode=yes",
+                       "-o",
+                       "StrictHostKeyChecking=yes",
+                       "-o",
+                       "UserKnownHostsFile=" + known_file,
+                       "-o",
+                       "ConnectTimeout=10",
+                       "-l",
+                       d.remote_user,
+                       "--",
+                       d.host,
+                       "true"}};
+    login.timeout = std::chrono::seconds(30);
+    auto r = src->Run(login);
+    int inner = -1;
+    if (r.ok()) {
+      auto pos = r->out.rfind("georep-ssh-exit=");
+      if (pos != std::string::npos) inner = std::atoi(r->out.c_str() + pos + 16);
+    }
+    // Authenticated logins end in gsyncd's restricted command (exit 1); 255 is ssh failing.
+    if (inner >= 0 && inner != 255) continue;
+    std::string why = !r.ok() ? r.status().message() : r->timed_out ? "timed out" : r->err;
+    while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
+    if (auto nl = why.rfind('\n'); nl != std::string::npos) why = why.substr(nl + 1);
+    out.problems.push_back(
+        fmt::format("source host {} cannot log in to {}@{} with the geo-replication key ({}); "
+                    "Re-establish the destination",
+                    h.name, d.remote_user, d.host, why));
+  }
+
+  // 3. Preflight on the source hosts: rsync >= 3.4 makes gsyncd write 0-byte files.
   for (const Host& h : sources) {
     if (h.status != HostStatus::kUp ||
         (h.transport == HostTransport::kSsh && h.ssh_fingerprint.empty()))

@@ -156,7 +156,16 @@ class Operations {
   Status RemoveVolume(const Actor& a, const std::string& id);
 
   // Destinations
-  Result<Destination> CreateDestination(const Actor& a, const DestinationSpec& spec);
+  // With `copy_keys` (the seed's "copy source cluster hosts' public keys to destination
+  // cluster"): gsec_create on the source host, the common public-key file copied to the
+  // destination, add_secret_pub there, so every destination host trusts every source host. If
+  // that fails the destination is still attached, Broken with the reason; Re-establish retries.
+  Result<Destination> CreateDestination(const Actor& a, const DestinationSpec& spec,
+                                        bool copy_keys = false);
+  // Redoes the key exchange. A changed destination host key is refused unless `new_fingerprint`
+  // re-pins it explicitly.
+  Result<Destination> ReestablishDestination(const Actor& a, const std::string& id,
+                                             const std::string& new_fingerprint);
   Result<std::vector<Destination>> ListDestinations(const std::string& cluster_id);
   Result<Destination> GetDestination(const std::string& id);
   // Refused while sessions use the destination, unless `force` (which removes them too).
@@ -200,6 +209,12 @@ class Operations {
   Status Audited(const Actor& a, std::string_view action, std::string_view object_type,
                  std::string& object_id, std::string& message,
                  const std::function<Status(StoreTx&)>& body);
+  // The key exchange; returns why it failed, in the operator's words.
+  Status ExchangeKeys(const Destination& d);
+  // Records a destination's connection state and an event.
+  Result<Destination> RecordConnection(const Actor& a, const std::string& id,
+                                       std::string_view action, bool connected,
+                                       const std::string& reason, const std::string& extra);
   Status RecordFailure(const Actor& a, std::string_view action, std::string_view object_type,
                        const std::string& object_id, const Status& why);
 

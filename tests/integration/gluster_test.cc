@@ -120,22 +120,55 @@ TEST_F(GlusterTest, CliImportAsksForTheHostKey) {
   EXPECT_NE(ok.out.find("unconfirmed"), std::string::npos) << ok.out;
 }
 
-TEST_F(GlusterTest, DestinationTestConnectedBrokenAndRsyncPreflight) {
+// On a test node: runs argv in its network and mount namespaces.
+CommandResult OnNode(const std::string& node, std::vector<std::string> argv) {
+  std::vector<std::string> all = {
+      "/usr/bin/nsenter", "--net=/run/netns/" + node,
+      "--mount=" + std::string(GEOREP_GLUSTER_STATE) + "/" + node + "/mnt.ns", "--"};
+  all.insert(all.end(), argv.begin(), argv.end());
+  return RunCommand(all);
+}
+
+TEST_F(GlusterTest, DestinationKeysTestBrokenReestablishAndPreflight) {
   int status = 0;
   Json imported = Import(nodes_[0].fingerprint, &status);
   ASSERT_EQ(status, 201) << imported.dump();
   const std::string cluster = imported["cluster"]["id"];
-  std::string src1;
-  for (const auto& h : imported["hosts"])
+  std::string src1, src2;
+  for (const auto& h : imported["hosts"]) {
     if (h["address"] == nodes_[0].ip) src1 = h["id"];
-  Json body = {
-      {"source_host_id", src1}, {"host", nodes_[2].ip}, {"ssh_fingerprint", nodes_[2].fingerprint}};
+    if (h["address"] == nodes_[1].ip) src2 = h["id"];
+  }
+  Json pin = {{"fingerprint", nodes_[1].fingerprint}};
+  ASSERT_EQ(engine_->Put("/api/v1/hosts/" + src2 + "/fingerprint", pin.dump(), token_)->status,
+            200);
+  ASSERT_EQ(engine_->Post("/api/v1/hosts/" + src2 + "/check", "{}", token_)->status, 200);
+
+  // Attach with "copy source cluster hosts' public keys to destination cluster".
+  Json body = {{"source_host_id", src1},
+               {"host", nodes_[2].ip},
+               {"ssh_fingerprint", nodes_[2].fingerprint},
+               {"copy_keys", true}};
   auto created =
       engine_->Post("/api/v1/clusters/" + cluster + "/destinations", body.dump(), token_);
   ASSERT_EQ(created->status, 201) << created->body;
-  const std::string dest = Json::parse(created->body)["id"];
+  Json dest = Json::parse(created->body);
+  EXPECT_EQ(dest["connection"], "Connected") << dest.dump();
+  const std::string id = dest["id"];
 
-  auto test = engine_->Post("/api/v1/destinations/" + dest + "/test", "{}", token_);
+  // The keys really arrived: every source node's geo-replication key is in dst1's
+  // authorized_keys, restricted to gsyncd.
+  auto authorized = OnNode("dst1", {"/bin/cat", "/root/.ssh/authorized_keys"});
+  for (const char* node : {"src1", "src2"}) {
+    auto pub = OnNode(node, {"/bin/cat", "/var/lib/glusterd/geo-replication/secret.pem.pub"});
+    ASSERT_EQ(pub.exit_code, 0) << pub.err;
+    ASSERT_NE(pub.out.find("ssh-rsa "), std::string::npos) << pub.out;
+    std::string blob = pub.out.substr(pub.out.find("ssh-rsa "), 60);
+    EXPECT_NE(authorized.out.find(blob), std::string::npos) << node << " key missing";
+  }
+  EXPECT_NE(authorized.out.find("command=\""), std::string::npos);
+
+  auto test = engine_->Post("/api/v1/destinations/" + id + "/test", "{}", token_);
   ASSERT_EQ(test->status, 200) << test->body;
   Json ok = Json::parse(test->body);
   EXPECT_EQ(ok["connection"], "Connected") << ok.dump();
@@ -144,16 +177,33 @@ TEST_F(GlusterTest, DestinationTestConnectedBrokenAndRsyncPreflight) {
   ASSERT_FALSE(ok["warnings"].empty()) << ok.dump();
   EXPECT_NE(ok["warnings"][0].get<std::string>().find("tarssh"), std::string::npos);
 
-  // The destination's glusterd goes away: Broken, with gluster's own words.
-  auto stop = RunCommand(
-      {"/usr/bin/nsenter", "--net=/run/netns/dst1",
-       "--mount=" + std::string(GEOREP_GLUSTER_STATE) + "/dst1/mnt.ns", "--", "/bin/sh", "-c",
-       "kill $(cat " + std::string(GEOREP_GLUSTER_STATE) + "/dst1/pids/glusterd)"});
-  ASSERT_EQ(stop.exit_code, 0) << stop.err;
-  auto broken = engine_->Post("/api/v1/destinations/" + dest + "/test", "{}", token_);
+  // Remove the geo-replication keys on the destination: Test says Broken, and why.
+  auto strip = OnNode("dst1", {"/bin/sed", "-i", "/command=/d", "/root/.ssh/authorized_keys"});
+  ASSERT_EQ(strip.exit_code, 0) << strip.err;
+  auto broken = engine_->Post("/api/v1/destinations/" + id + "/test", "{}", token_);
   Json b = Json::parse(broken->body);
   EXPECT_EQ(b["connection"], "Broken") << b.dump();
-  EXPECT_FALSE(b["connection_reason"].get<std::string>().empty());
+  EXPECT_NE(b["connection_reason"].get<std::string>().find("with the geo-replication key"),
+            std::string::npos)
+      << b.dump();
+  EXPECT_NE(b["connection_reason"].get<std::string>().find("Permission denied"), std::string::npos)
+      << b.dump();
+
+  // Re-establish: Connected again.
+  auto re = engine_->Post("/api/v1/destinations/" + id + "/reestablish", "{}", token_);
+  ASSERT_EQ(re->status, 200) << re->body;
+  EXPECT_EQ(Json::parse(re->body)["connection"], "Connected") << re->body;
+  auto again = engine_->Post("/api/v1/destinations/" + id + "/test", "{}", token_);
+  EXPECT_EQ(Json::parse(again->body)["connection"], "Connected") << again->body;
+
+  // The destination's glusterd goes away: Broken.
+  auto stop =
+      OnNode("dst1", {"/bin/sh", "-c",
+                      "kill $(cat " + std::string(GEOREP_GLUSTER_STATE) + "/dst1/pids/glusterd)"});
+  ASSERT_EQ(stop.exit_code, 0) << stop.err;
+  auto down = engine_->Post("/api/v1/destinations/" + id + "/test", "{}", token_);
+  Json d = Json::parse(down->body);
+  EXPECT_EQ(d["connection"], "Broken") << d.dump();
   auto listed = engine_->Get("/api/v1/clusters/" + cluster + "/destinations", token_);
   EXPECT_EQ(Json::parse(listed->body)["items"][0]["connection"], "Broken");
 }
