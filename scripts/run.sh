@@ -39,7 +39,7 @@ if [ -n "$password" ]; then
   host=$("$georep" --json host add demo localhost --transport local | sed -n 's/^  "id": "\(.*\)".*/\1/p')
   vol=$("$georep" --json volume add demo source --host "$host" --path /srv/georep-demo/source \
         | sed -n 's/^  "id": "\(.*\)".*/\1/p')
-  dest=$("$georep" --json destination create demo localhost --source-host "$host" \
+  dest=$("$georep" --json destination create demo localhost --local --source-host "$host" \
          | sed -n 's/^  "id": "\(.*\)".*/\1/p')
   "$georep" session create --destination "$dest" --volume "$vol" \
     --remote-volume /srv/georep-demo/replica >/dev/null

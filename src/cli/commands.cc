@@ -475,12 +475,15 @@ del->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
   create->add_option("--fingerprint", o->fingerprint, "Destination host key (SHA256:...)");
   auto dest_accept = std::make_shared<bool>(false);
   create->add_flag("--accept-new", *dest_accept, "Pin the key the host presents now");
+  auto dest_local = std::make_shared<bool>(false);
+  create->add_flag("--local", *dest_local,
+                   "The destination is this machine (directory volumes): no SSH, no host key");
   auto copy_keys = std::make_shared<bool>(false);
   create->add_flag("--copy-keys", *copy_keys,
                    "Copy the source cluster hosts' public keys to the destination cluster");
   create->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
     GEOREP_ASSIGN_OR_RETURN(std::string cid, ResolveCluster(c, o->cluster));
-    if (o->fingerprint.empty()) {
+    if (o->fingerprint.empty() && !*dest_local) {
       GEOREP_RETURN_IF_ERROR(ConfirmHostKey(c, o->host, o->port, *dest_accept, &o->fingerprint));
     }
     return PrintObject(*g, c.Post("/clusters/" + UrlEncode(cid) + "/destinations",

@@ -51,7 +51,8 @@ TEST_F(CliTest, ClusterHostVolumeSessionConfigWorkflow) {
   auto vol = Cli({"--json", "volume", "add", "local", "src", "--host", hid, "--path", "/srv/src"});
   ASSERT_EQ(vol.exit_code, 0) << vol.err;
   std::string vid = Json::parse(vol.out)["id"];
-  auto dest = Cli({"--json", "destination", "create", "local", "localhost", "--source-host", hid});
+  auto dest = Cli(
+      {"--json", "destination", "create", "local", "localhost", "--source-host", hid, "--local"});
   ASSERT_EQ(dest.exit_code, 0) << dest.err;
   std::string did = Json::parse(dest.out)["id"];
   auto sess = Cli({"--json", "session", "create", "--destination", did, "--volume", vid,
