@@ -173,12 +173,12 @@ VolumeStatus GlusterVolumeStatus(const std::string& s) {
 
 Result<ImportedCluster> Operations::ImportGlusterCluster(const Actor& a,
                                                          const GlusterImportSpec& spec) {
+  if (!hosts_) return Status::FailedPrecondition("this engine cannot reach hosts");
   Status valid = ValidateObjectName("cluster name", spec.name);
   if (valid.ok()) valid = ValidateHostName("host address", spec.address);
   if (valid.ok()) valid = ValidatePort("ssh port", spec.ssh_port);
   if (valid.ok()) valid = ValidateUnixUser("ssh user", spec.ssh_user);
   if (valid.ok()) valid = ValidateFingerprint("host key fingerprint", spec.ssh_fingerprint);
-  if (valid.ok() && !hosts_) valid = Status::FailedPrecondition("this engine cannot reach hosts");
   if (!valid.ok()) {
     (void)RecordFailure(a, "cluster.import", "cluster", "", valid);
     return valid;
