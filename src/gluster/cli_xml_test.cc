@@ -109,6 +109,30 @@ TEST(GlusterXml, GeoRepStatusNewerElementNames) {
   CheckSession(*s);
 }
 
+TEST(GlusterXml, GeoRepStatusRecordedCreatedAndActive) {
+  auto created = ParseGeoRepStatus(Fixture("georep-status-detail-created.xml"));
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  ASSERT_EQ(created->size(), 1u);
+  EXPECT_EQ((*created)[0].source_volume, "gv0");
+  EXPECT_EQ((*created)[0].destination_host, "10.77.0.11");
+  EXPECT_EQ((*created)[0].destination_volume, "gv1");
+  EXPECT_EQ((*created)[0].remote_user, "root");
+  ASSERT_EQ((*created)[0].nodes.size(), 2u);
+  for (const auto& n : (*created)[0].nodes) EXPECT_EQ(n.status, NodeStatus::kCreated);
+
+  auto active = ParseGeoRepStatus(Fixture("georep-status-detail-active.xml"));
+  ASSERT_TRUE(active.ok()) << active.status().ToString();
+  const auto& nodes = (*active)[0].nodes;
+  ASSERT_EQ(nodes.size(), 2u);
+  EXPECT_EQ(nodes[0].source_host, "10.77.0.1");
+  EXPECT_EQ(nodes[0].source_brick, "/tmp/gc/src1/bricks/gv0");
+  EXPECT_EQ(nodes[0].status, NodeStatus::kActive);
+  EXPECT_EQ(nodes[0].crawl, CrawlStatus::kChangelog);
+  EXPECT_EQ(nodes[0].last_synced, ParseGlusterTime("2026-11-25 13:29:43"));
+  EXPECT_EQ(nodes[1].status, NodeStatus::kPassive);
+  EXPECT_EQ(nodes[1].crawl, CrawlStatus::kNotApplicable);
+}
+
 TEST(RsyncPreflight, VersionsAndWarning) {
   EXPECT_EQ(ParseRsyncVersion("rsync  version 3.5.0  protocol version 32\nCopyright"),
             std::make_pair(3, 5));
