@@ -822,7 +822,8 @@ Result<DestinationCheck> Operations::TestDestination(const Actor& a, const std::
 
 // ---------------------------------------------------------------- sessions
 
-Result<SessionDetail> Operations::CreateSession(const Actor& a, const SessionSpec& spec) {
+Result<SessionDetail> Operations::CreateSession(const Actor& a, const SessionSpec& spec,
+                                                const SessionCreateOptions& options) {
   SessionDetail out;
   Session& s = out.session;
   s.id = random_.NewUuid();
@@ -838,7 +839,59 @@ Result<SessionDetail> Operations::CreateSession(const Actor& a, const SessionSpe
       return valid;
     }
   }
+  if (!options.sync_method.empty() && options.sync_method != "rsync" &&
+      options.sync_method != "tarssh") {
+    Status bad = Status::InvalidArgument("sync method must be rsync or tarssh");
+    (void)RecordFailure(a, "session.create", "session", "", bad);
+    return bad;
+  }
   auto guard = locks_.Lock(DestinationLockKey(spec.destination_id));
+
+  // A gluster session exists on the cluster first: eligibility, then `create no-verify`.
+  auto gluster_step = [&]() -> Status {
+    GEOREP_ASSIGN_OR_RETURN(Destination d, GetDestination(s.destination_id));
+    GEOREP_ASSIGN_OR_RETURN(Volume v, GetVolume(s.source_volume_id));
+    if (v.kind != VolumeKind::kGluster) return Status::Ok();
+    if (!hosts_) return Status::FailedPrecondition("this engine cannot reach hosts");
+    GEOREP_RETURN_IF_ERROR(ValidateVolumeName("destination volume", s.destination_volume));
+    if (v.cluster_id != d.source_cluster_id) {
+      return Status::InvalidArgument(
+          fmt::format("volume '{}' is not in the destination's source cluster", v.name));
+    }
+    GEOREP_ASSIGN_OR_RETURN(auto existing, ListSessions({"", d.id}));
+    for (const auto& e : existing) {
+      if (e.destination_volume == s.destination_volume) {
+        return Status::AlreadyExists(fmt::format(
+            "{}::{} is already the destination of another session", d.host, s.destination_volume));
+      }
+    }
+    if (!options.force) GEOREP_RETURN_IF_ERROR(CheckGlusterEligibility(d, v, s.destination_volume));
+    Session probe = s;
+    if (probe.remote_user.empty()) probe.remote_user = d.remote_user;
+    std::vector<std::string> args = {"create", "no-verify"};
+    if (options.force) args.push_back("force");
+    GEOREP_RETURN_IF_ERROR(RunGeoRep(probe, args, false).status());
+    if (!options.sync_method.empty())
+      GEOREP_RETURN_IF_ERROR(
+          RunGeoRep(probe, {"config", "sync-method", options.sync_method}, false).status());
+    // Platform preflight: rsync >= 3.4 on the source hosts.
+    if (options.sync_method != "tarssh") {
+      GEOREP_ASSIGN_OR_RETURN(std::vector<Host> hosts, ListHosts(v.cluster_id));
+      for (const Host& h : hosts) {
+        if (h.status != HostStatus::kUp || h.ssh_fingerprint.empty()) continue;
+        auto r = hosts_->RunnerFor(h)->Run(CommandSpec{{"rsync", "--version"}});
+        if (!r.ok()) continue;
+        std::string w = RsyncPreflightWarning(h.name, ParseRsyncVersion(r->out));
+        if (!w.empty()) out.warnings.push_back(w);
+      }
+    }
+    return Status::Ok();
+  };
+  if (Status g = gluster_step(); !g.ok()) {
+    (void)RecordFailure(a, "session.create", "session", "", g);
+    return g;
+  }
+
   std::string msg;
   Status st = Audited(a, "session.create", "session", s.id, msg, [&](StoreTx& tx) -> Status {
     GEOREP_ASSIGN_OR_RETURN(Destination d, tx.GetDestination(s.destination_id));
@@ -876,6 +929,10 @@ Result<SessionDetail> Operations::CreateSession(const Actor& a, const SessionSpe
     GEOREP_RETURN_IF_ERROR(tx.ReplaceNodeStatuses(s.id, out.nodes));
     msg = fmt::format("session {} -> {}@{}::{} created", v.name, s.remote_user, d.host,
                       s.destination_volume);
+    if (!options.sync_method.empty()) {
+      GEOREP_RETURN_IF_ERROR(tx.PutConfig(
+          SessionConfigEntry{s.id, "sync-method", options.sync_method, a.name, s.created_at}));
+    }
     return Status::Ok();
   });
   if (!st.ok()) return st;
@@ -892,6 +949,10 @@ Result<std::vector<Session>> Operations::ListSessions(const SessionFilter& filte
   });
 }
 
+Result<Session> Operations::ReadSession(const std::string& id) {
+  return Read<Session>(store_, [&](StoreTx& tx) { return tx.GetSession(id); });
+}
+
 Result<SessionDetail> Operations::GetSession(const std::string& id) {
   return Read<SessionDetail>(store_, [&](StoreTx& tx) -> Result<SessionDetail> {
     SessionDetail d;
@@ -901,7 +962,27 @@ Result<SessionDetail> Operations::GetSession(const std::string& id) {
   });
 }
 
-Status Operations::RemoveSession(const Actor& a, const std::string& id, bool force) {
+Status Operations::RemoveSession(const Actor& a, const std::string& id, bool force,
+                                 bool reset_sync_time) {
+  {
+    // On the cluster first (gluster sessions); a session gluster no longer knows is just
+    // forgotten.
+    auto guard = locks_.Lock(SessionLockKey(id));
+    auto s = GetSession(id);
+    if (s.ok()) {
+      auto v = GetVolume(s->session.source_volume_id);
+      Status allowed = CheckSessionAction(s->session.status, SessionAction::kDelete, force);
+      if (v.ok() && v->kind == VolumeKind::kGluster && allowed.ok() && hosts_) {
+        std::vector<std::string> args = {"delete"};
+        if (reset_sync_time) args.push_back("reset-sync-time");
+        auto r = RunGeoRep(s->session, args, false);
+        if (!r.ok() && !force) {
+          (void)RecordFailure(a, "session.remove", "session", id, r.status());
+          return r.status();
+        }
+      }
+    }
+  }
   auto guard = locks_.Lock(SessionLockKey(id));
   std::string oid = id, msg;
   return Audited(a, "session.remove", "session", oid, msg, [&](StoreTx& tx) -> Status {
@@ -945,9 +1026,11 @@ Result<ConfigItem> Operations::SetConfig(const Actor& a, const std::string& sess
   auto guard = locks_.Lock(SessionLockKey(session_id));
   ConfigItem item;
   std::string oid = session_id, msg;
-  Status st = Audited(a, "session.config.set", "session", oid, msg, [&](StoreTx& tx) -> Status {
-    GEOREP_ASSIGN_OR_RETURN(Session s, tx.GetSession(session_id));
-    GEOREP_ASSIGN_OR_RETURN(Volume v, tx.GetVolume(s.source_volume_id));
+  // Validate, then (gluster sessions) have the cluster accept it, then record it. The remote
+  // call stays outside any store transaction.
+  Status st = [&]() -> Status {
+    GEOREP_ASSIGN_OR_RETURN(Session s, ReadSession(session_id));
+    GEOREP_ASSIGN_OR_RETURN(Volume v, GetVolume(s.source_volume_id));
     const ConfigOption* o = FindConfigOption(v.kind, key);
     if (!o) {
       return Status::InvalidArgument(fmt::format("'{}' is not a config option of {} sessions",
@@ -957,9 +1040,20 @@ Result<ConfigItem> Operations::SetConfig(const Actor& a, const std::string& sess
     if (o->key == "checkpoint" && value == "now") given = std::to_string(clock_.NowMillis() / 1000);
     GEOREP_ASSIGN_OR_RETURN(std::string canonical, ValidateConfigValue(*o, given));
     item = ConfigItem{o, canonical, false, a.name, clock_.NowMillis()};
-    msg = fmt::format("{} set to '{}'", o->key, canonical);
-    return tx.PutConfig(
-        SessionConfigEntry{session_id, std::string(o->key), canonical, a.name, item.changed_at});
+    if (v.kind == VolumeKind::kGluster && hosts_) {
+      GEOREP_RETURN_IF_ERROR(
+          RunGeoRep(s, {"config", std::string(o->key), canonical}, false).status());
+    }
+    return Status::Ok();
+  }();
+  if (!st.ok()) {
+    (void)RecordFailure(a, "session.config.set", "session", oid, st);
+    return st;
+  }
+  msg = fmt::format("{} set to '{}'", item.option->key, item.value);
+  st = Audited(a, "session.config.set", "session", oid, msg, [&](StoreTx& tx) -> Status {
+    return tx.PutConfig(SessionConfigEntry{session_id, std::string(item.option->key), item.value,
+                                           a.name, item.changed_at});
   });
   if (!st.ok()) return st;
   return item;
@@ -969,16 +1063,28 @@ Status Operations::ResetConfig(const Actor& a, const std::string& session_id,
                                const std::string& key) {
   auto guard = locks_.Lock(SessionLockKey(session_id));
   std::string oid = session_id, msg;
-  return Audited(a, "session.config.reset", "session", oid, msg, [&](StoreTx& tx) -> Status {
-    GEOREP_ASSIGN_OR_RETURN(Session s, tx.GetSession(session_id));
-    GEOREP_ASSIGN_OR_RETURN(Volume v, tx.GetVolume(s.source_volume_id));
-    const ConfigOption* o = FindConfigOption(v.kind, key);
-    if (!o) {
+  const ConfigOption* option = nullptr;
+  Status st = [&]() -> Status {
+    GEOREP_ASSIGN_OR_RETURN(Session s, ReadSession(session_id));
+    GEOREP_ASSIGN_OR_RETURN(Volume v, GetVolume(s.source_volume_id));
+    option = FindConfigOption(v.kind, key);
+    if (!option) {
       return Status::InvalidArgument(fmt::format("'{}' is not a config option of {} sessions",
                                                  key.substr(0, 64), Name(v.kind)));
     }
-    msg = fmt::format("{} reset to default '{}'", o->key, o->default_value);
-    return tx.DeleteConfig(session_id, std::string(o->key));
+    if (v.kind == VolumeKind::kGluster && hosts_) {
+      GEOREP_RETURN_IF_ERROR(
+          RunGeoRep(s, {"config", "!" + std::string(option->key)}, false).status());
+    }
+    return Status::Ok();
+  }();
+  if (!st.ok()) {
+    (void)RecordFailure(a, "session.config.reset", "session", oid, st);
+    return st;
+  }
+  msg = fmt::format("{} reset to default '{}'", option->key, option->default_value);
+  return Audited(a, "session.config.reset", "session", oid, msg, [&](StoreTx& tx) {
+    return tx.DeleteConfig(session_id, std::string(option->key));
   });
 }
 

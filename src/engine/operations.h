@@ -20,6 +20,7 @@
 #include "engine/object_locks.h"
 #include "model/entities.h"
 #include "model/session_config.h"
+#include "model/session_lifecycle.h"
 #include "store/store.h"
 
 namespace georep {
@@ -89,6 +90,13 @@ struct SessionSpec {
 struct SessionDetail {
   Session session;
   std::vector<SessionNodeStatus> nodes;
+  std::vector<std::string> warnings;  // e.g. the rsync preflight, at create and start
+};
+
+// Options of creating a session, as gluster's `geo-replication ... create` takes them.
+struct SessionCreateOptions {
+  bool force = false;       // create even when the destination volume is not eligible
+  std::string sync_method;  // "tarssh" or "rsync"; empty: gluster's default
 };
 
 // The outcome of reaching a host.
@@ -176,11 +184,25 @@ class Operations {
   Result<DestinationCheck> TestDestination(const Actor& a, const std::string& id);
 
   // Sessions
-  Result<SessionDetail> CreateSession(const Actor& a, const SessionSpec& spec);
+  // For a gluster source volume the destination volume must be eligible, unless forced: it
+  // exists and is started, is empty, is at least as large as the source, is not another
+  // session's destination, is not the source itself, and its host answers. Each refusal names
+  // its reason. The session is then created on the cluster (`create no-verify`).
+  Result<SessionDetail> CreateSession(const Actor& a, const SessionSpec& spec,
+                                      const SessionCreateOptions& options = {});
+  // start / stop / pause / resume / delete on the cluster, valid only in the states where
+  // gluster accepts them (model/session_lifecycle.h).
+  Result<SessionDetail> RunSessionAction(const Actor& a, const std::string& id,
+                                         SessionAction action, bool force);
+  // Reads the session's status from the cluster (through any reachable source host) and
+  // updates its node rows and aggregate status; records an Event when the status changes.
+  // This is what the monitor does every interval.
+  Result<SessionDetail> RefreshSession(const Actor& a, const std::string& id);
   Result<std::vector<Session>> ListSessions(const SessionFilter& filter);
   Result<SessionDetail> GetSession(const std::string& id);
   // Refused unless the session is Created or Stopped (gluster's rule), unless `force`.
-  Status RemoveSession(const Actor& a, const std::string& id, bool force);
+  Status RemoveSession(const Actor& a, const std::string& id, bool force,
+                       bool reset_sync_time = false);
 
   // Session config
   Result<std::vector<ConfigItem>> GetConfig(const std::string& session_id);
@@ -209,6 +231,12 @@ class Operations {
   Status Audited(const Actor& a, std::string_view action, std::string_view object_type,
                  std::string& object_id, std::string& message,
                  const std::function<Status(StoreTx&)>& body);
+  // gluster geo-replication on the session's source cluster: `gluster --mode=script volume
+  // geo-replication SRC [USER@]HOST::VOL ARGS...`, tried on each usable source host in turn.
+  Result<std::string> RunGeoRep(const Session& s, const std::vector<std::string>& args, bool xml);
+  Result<Session> ReadSession(const std::string& id);
+  Status CheckGlusterEligibility(const Destination& d, const Volume& source,
+                                 const std::string& destination_volume);
   // The key exchange; returns why it failed, in the operator's words.
   Status ExchangeKeys(const Destination& d);
   // Records a destination's connection state and an event.

@@ -8,6 +8,33 @@
 namespace georep {
 namespace {
 
+// Runs nothing: records every argv and answers success, like a cooperative cluster.
+class RecordingConnector final : public HostConnector {
+ public:
+  class Runner final : public CommandRunner {
+   public:
+    explicit Runner(RecordingConnector* owner) : owner_(owner) {}
+    Result<CommandResult> Run(const CommandSpec& spec) override {
+      owner_->commands.push_back(spec.argv);
+      CommandResult r;
+      r.exit_code = 0;
+      return r;
+    }
+
+   private:
+    RecordingConnector* owner_;
+  };
+  std::unique_ptr<CommandRunner> RunnerFor(const Host&) override {
+    return std::make_unique<Runner>(this);
+  }
+  Result<std::vector<HostKey>> ScanHostKeys(const std::string&, int) override {
+    return Status::Unavailable("no network in unit tests");
+  }
+  std::string EnginePublicKey() override { return ""; }
+  std::string EngineKeyFingerprint() override { return ""; }
+  std::vector<std::vector<std::string>> commands;
+};
+
 class OperationsTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -175,6 +202,8 @@ TEST_F(OperationsTest, OnlyAdminsManageUsers) {
 }
 
 TEST_F(OperationsTest, GlusterVolumeSetsFollowReplicaCount) {
+  RecordingConnector cluster;
+  ops_ = std::make_unique<Operations>(*store_, clock_, random_, locks_, &cluster);
   auto c = *ops_->CreateCluster(admin_, {"gc", ""});
   std::vector<Host> hosts;
   for (const char* n : {"n1", "n2", "n3", "n4"}) {
@@ -201,8 +230,14 @@ TEST_F(OperationsTest, GlusterVolumeSetsFollowReplicaCount) {
   ASSERT_TRUE(d.ok());
   EXPECT_EQ(ops_->CreateSession(admin_, {d->id, v->id, "/not/a/name", ""}).status().code(),
             StatusCode::kInvalidArgument);
-  auto s = ops_->CreateSession(admin_, {d->id, v->id, "gv1", ""});
+  SessionCreateOptions force;
+  force.force = true;  // eligibility needs a real destination; see tests/integration
+  auto s = ops_->CreateSession(admin_, {d->id, v->id, "gv1", ""}, force);
   ASSERT_TRUE(s.ok()) << s.status().ToString();
+  ASSERT_FALSE(cluster.commands.empty());
+  EXPECT_EQ(cluster.commands[0], (std::vector<std::string>{
+                                     "gluster", "--mode=script", "volume", "geo-replication", "gv0",
+                                     "geoaccount@remote::gv1", "create", "no-verify", "force"}));
   ASSERT_EQ(s->nodes.size(), 4u);
   EXPECT_EQ(s->session.remote_user, "geoaccount");
   EXPECT_EQ(s->session.session_key, "gv0_remote_gv1");
