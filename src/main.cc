@@ -32,6 +32,11 @@ int Main(int argc, char** argv) {
   serve_cmd->add_option("--web-root", serve.web_root, "Directory of the web console's assets");
   serve_cmd->add_option("--log-level", serve.log_level, "debug, info, warning, error")
       ->capture_default_str();
+  serve_cmd
+      ->add_option("--monitor-interval", serve.monitor_interval_seconds,
+                   "Seconds between status polls of every session (0: off)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 3600));
   serve_cmd->callback([&] { exit_code = georep::Serve(serve); });
 
   georep::ServeOptions admin_opts;

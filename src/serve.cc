@@ -18,6 +18,7 @@
 #include "engine/host_connector.h"
 #include "engine/object_locks.h"
 #include "engine/operations.h"
+#include "engine/session_monitor.h"
 #include "store/store.h"
 
 #ifndef GEOREP_VERSION
@@ -103,6 +104,7 @@ int Serve(const ServeOptions& o) {
   SystemHostConnector hosts(*identity, o.data_dir + "/ssh/known_hosts.d");
   Operations ops(**store, clock, random, locks, &hosts);
 
+  SessionMonitor monitor(ops, std::chrono::seconds(o.monitor_interval_seconds));
   auto admin_password = auth.EnsureInitialAdmin();
   if (!admin_password.ok()) return Fail(admin_password.status());
 
@@ -133,6 +135,7 @@ int Serve(const ServeOptions& o) {
   std::cout << std::flush;
   spdlog::info("msg=listening url={} data={}", url, LogValue(o.data_dir));
 
+  monitor.Start();
   std::thread signal_waiter([&] {
     int sig = 0;
     sigwait(&stop_signals, &sig);
@@ -143,6 +146,7 @@ int Serve(const ServeOptions& o) {
   // Serve() can return on its own only on error; wake the waiter so it can be joined.
   if (!served.ok()) ::kill(::getpid(), SIGTERM);
   signal_waiter.join();
+  monitor.Stop();
   spdlog::info("msg=stopped");
   if (!served.ok()) return Fail(served);
   return 0;

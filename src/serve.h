@@ -13,6 +13,7 @@ struct ServeOptions {
   std::string tls_key;
   std::string web_root;
   std::string log_level = "info";
+  int monitor_interval_seconds = 10;  // 0: no background monitor
 };
 
 // Runs until SIGTERM or SIGINT; returns the process exit code.

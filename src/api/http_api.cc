@@ -519,7 +519,15 @@ void HttpApi::Routes() {
            with_body(req, res, [&](const Json& j) {
              auto spec = SessionSpecFrom(j);
              if (!spec.ok()) return SendError(res, spec.status());
-             SendResult(res, ops_.CreateSession(a, *spec), 201);
+             JsonFields f(j);
+             auto force = f.Bool("force", false);
+             auto method = f.Str("sync_method", false);
+             if (!force.ok()) return SendError(res, force.status());
+             if (!method.ok()) return SendError(res, method.status());
+             SessionCreateOptions options;
+             options.force = *force;
+             options.sync_method = *method;
+             SendResult(res, ops_.CreateSession(a, *spec, options), 201);
            });
          }));
   s.Get(v1 + "/sessions/" + id,
@@ -528,8 +536,24 @@ void HttpApi::Routes() {
         }));
   s.Delete(v1 + "/sessions/" + id,
            authed([this](const Request& req, Response& res, const User&, const Actor& a) {
-             SendStatus(res, ops_.RemoveSession(a, req.matches[1], QueryFlag(req, "force")));
+             SendStatus(res, ops_.RemoveSession(a, req.matches[1], QueryFlag(req, "force"),
+                                                QueryFlag(req, "reset_sync_time")));
            }));
+
+  for (SessionAction action : {SessionAction::kStart, SessionAction::kStop, SessionAction::kPause,
+                               SessionAction::kResume}) {
+    std::string path = v1;
+    path.append("/sessions/").append(id).append("/").append(Name(action));
+    s.Post(path,
+           authed([this, action](const Request& req, Response& res, const User&, const Actor& a) {
+             SendResult(res,
+                        ops_.RunSessionAction(a, req.matches[1], action, QueryFlag(req, "force")));
+           }));
+  }
+  s.Post(v1 + "/sessions/" + id + "/refresh",
+         authed([this](const Request& req, Response& res, const User&, const Actor& a) {
+           SendResult(res, ops_.RefreshSession(a, req.matches[1]));
+         }));
 
   // --- session config
   s.Get(v1 + "/sessions/" + id + "/config",

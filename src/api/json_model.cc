@@ -100,6 +100,7 @@ Json ToJson(const SessionDetail& d) {
   Json nodes = Json::array();
   for (const auto& n : d.nodes) nodes.push_back(ToJson(n));
   j["nodes"] = nodes;
+  j["warnings"] = d.warnings;
   return j;
 }
 
@@ -274,8 +275,8 @@ Result<DestinationSpec> DestinationSpecFrom(const Json& j, const std::string& cl
 
 Result<SessionSpec> SessionSpecFrom(const Json& j) {
   JsonFields f(j);
-  GEOREP_RETURN_IF_ERROR(
-      f.OnlyKnown({"destination_id", "source_volume_id", "destination_volume", "remote_user"}));
+  GEOREP_RETURN_IF_ERROR(f.OnlyKnown({"destination_id", "source_volume_id", "destination_volume",
+                                      "remote_user", "force", "sync_method"}));
   SessionSpec s;
   GEOREP_ASSIGN_OR_RETURN(s.destination_id, f.Str("destination_id", true));
   GEOREP_ASSIGN_OR_RETURN(s.source_volume_id, f.Str("source_volume_id", true));

@@ -132,7 +132,14 @@ Json OpenApiDocument(const std::string& version) {
   paths["/sessions/{id}"]["get"] =
       Op("A session with its per-node status", "sessions", {"id"}, "", "SessionDetail");
   paths["/sessions/{id}"]["delete"] =
-      Op("Remove a session", "sessions", {"id", "?force"}, "", "", 204);
+      Op("Remove a session", "sessions", {"id", "?force", "?reset_sync_time"}, "", "", 204);
+  for (const char* action : {"start", "stop", "pause", "resume"}) {
+    paths[std::string("/sessions/{id}/") + action]["post"] =
+        Op(std::string("Session ") + action + " (valid only in the states gluster accepts)",
+           "sessions", {"id", "?force"}, "", "SessionDetail");
+  }
+  paths["/sessions/{id}/refresh"]["post"] =
+      Op("Read the session's status from the cluster now", "sessions", {"id"}, "", "SessionDetail");
   paths["/sessions/{id}/config"]["get"] =
       Op("Every config option with value, default and description", "config", {"id"}, "",
          "ConfigItem", 200, true);

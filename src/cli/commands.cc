@@ -558,12 +558,48 @@ del->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
                    "Destination volume name (gluster) or path (directory)")
       ->required();
   create->add_option("--user", o->user, "Remote user (default: the destination's)");
-  create->callback(Run(g, exit_code, [=](ApiClient& c) {
+  auto create_force = std::make_shared<bool>(false);
+  auto sync_method = std::make_shared<std::string>();
+  create->add_flag("--force", *create_force, "Create even if the destination is not eligible");
+  create->add_option("--sync-method", *sync_method,
+                     "rsync or tarssh (tarssh where rsync >= 3.4 would write 0-byte files)");
+  create->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
     Json body = {{"destination_id", o->destination},
                  {"source_volume_id", o->volume},
-                 {"destination_volume", o->remote_volume}};
+                 {"destination_volume", o->remote_volume},
+                 {"force", *create_force}};
     if (!o->user.empty()) body["remote_user"] = o->user;
-    return PrintObject(*g, c.Post("/sessions", body));
+    if (!sync_method->empty()) body["sync_method"] = *sync_method;
+    auto r = c.Post("/sessions", body);
+    if (r.ok() && !g->json) {
+      for (const auto& w : (*r)["warnings"])
+        std::cerr << "warning: " << w.get<std::string>() << "\n";
+    }
+    return PrintObject(*g, r);
+  }));
+  for (const char* action : {"start", "stop", "pause", "resume"}) {
+    auto* cmd = grp->add_subcommand(action, std::string(action) + " a session");
+    auto id = std::make_shared<std::string>();
+    auto force = std::make_shared<bool>(false);
+    cmd->add_option("session", *id, "Session id")->required();
+    cmd->add_flag("--force", *force, "gluster's force");
+    std::string verb = action;
+    cmd->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
+      auto r = c.Post("/sessions/" + UrlEncode(*id) + "/" + verb + (*force ? "?force=true" : ""),
+                      Json::object());
+      if (!r.ok() || g->json) return PrintObject(*g, r);
+      std::cout << fmt::format("Session {}: {}\n", Str(*r, "session_key"), Str(*r, "status"));
+      return Status::Ok();
+    }));
+  }
+  auto* refresh = grp->add_subcommand("refresh", "Read a session's status from the cluster now");
+  auto refresh_id = std::make_shared<std::string>();
+  refresh->add_option("session", *refresh_id, "Session id")->required();
+  refresh->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
+    auto r = c.Post("/sessions/" + UrlEncode(*refresh_id) + "/refresh", Json::object());
+    if (!r.ok() || g->json) return PrintObject(*g, r);
+    std::cout << fmt::format("Session {}: {}\n", Str(*r, "session_key"), Str(*r, "status"));
+    return Status::Ok();
   }));
   auto* status = grp->add_subcommand("status", "A session's status, node by node");
   auto sid = std::make_shared<std::string>();
@@ -588,9 +624,13 @@ del->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
   auto force = std::make_shared<bool>(false);
   rm->add_option("session", *rid, "Session id")->required();
   rm->add_flag("--force", *force, "Remove even if it is not stopped");
+  auto reset_sync = std::make_shared<bool>(false);
+  rm->add_flag("--reset-sync-time", *reset_sync,
+               "Forget the sync time: a new session to the same volume starts over");
   rm->callback(Run(g, exit_code, [=](ApiClient& c) {
-    return PrintDone(*g, c.Delete("/sessions/" + UrlEncode(*rid) + (*force ? "?force=true" : "")),
-                     "Session removed.");
+    std::string q = std::string("?force=") + (*force ? "true" : "false") +
+                    "&reset_sync_time=" + (*reset_sync ? "true" : "false");
+    return PrintDone(*g, c.Delete("/sessions/" + UrlEncode(*rid) + q), "Session removed.");
   }));
 }
 
