@@ -13,6 +13,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)georep::ParseVolumeInfo(text);
   (void)georep::ParseVolumeStatusDetail(text);
   (void)georep::ParseGeoRepStatus(text);
+  (void)georep::ParseGeoRepConfig(text);
   (void)georep::ParseGlusterTime(text);
   return 0;
 }

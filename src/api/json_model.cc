@@ -73,6 +73,7 @@ Json ToJson(const Session& s) {
           {"remote_user", s.remote_user},
           {"session_key", s.session_key},
           {"status", Name(s.status)},
+          {"status_reason", s.status_reason},
           {"created_at", Time(s.created_at)},
           {"updated_at", Time(s.updated_at)}};
 }
@@ -83,6 +84,7 @@ Json ToJson(const SessionNodeStatus& n) {
           {"set_index", n.set_index},
           {"destination_host", n.destination_host},
           {"status", Name(n.status)},
+          {"status_reason", n.status_reason},
           {"crawl_status", Name(n.crawl)},
           {"last_synced", Time(n.last_synced)},
           {"entry_pending", n.entry_pending},

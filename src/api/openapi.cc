@@ -241,21 +241,27 @@ Json OpenApiDocument(const std::string& version) {
                             {"remote_user", "string"},
                             {"session_key", "string"},
                             {"status", "string"},
+                            {"status_reason", "string"},
                             {"created_at", "string"},
                             {"updated_at", "string"}});
   schemas["SessionSpec"] = Obj({{"destination_id", "string"},
                                 {"source_volume_id", "string"},
                                 {"destination_volume", "string"},
-                                {"remote_user", "string"}},
+                                {"remote_user", "string"},
+                                {"force", "boolean"},
+                                {"sync_method", "string"}},
                                {"destination_id", "source_volume_id", "destination_volume"});
   schemas["SessionDetail"] = schemas["Session"];
   schemas["SessionDetail"]["properties"]["nodes"] = {{"type", "array"},
                                                      {"items", Ref("NodeStatus")}};
+  schemas["SessionDetail"]["properties"]["warnings"] = {{"type", "array"},
+                                                        {"items", {{"type", "string"}}}};
   schemas["NodeStatus"] = Obj({{"source_host", "string"},
                                {"source_brick", "string"},
                                {"set_index", "integer"},
                                {"destination_host", "string"},
                                {"status", "string"},
+                               {"status_reason", "string"},
                                {"crawl_status", "string"},
                                {"last_synced", "string"},
                                {"entry_pending", "integer"},

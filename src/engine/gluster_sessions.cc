@@ -2,6 +2,8 @@
 // geo-replication` on the source cluster (and read the destination cluster for eligibility).
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <ctime>
 #include <map>
 #include <set>
 
@@ -37,41 +39,63 @@ Host DestinationAsHost(const Destination& d) {
 
 }  // namespace
 
-Result<std::string> Operations::RunGeoRep(const Session& s, const std::vector<std::string>& args,
-                                          bool xml) {
+Result<GlusterAnswer> Operations::RunGlusterOnCluster(const std::string& cluster_id,
+                                                      const std::string& preferred_host_id,
+                                                      const std::vector<std::string>& argv,
+                                                      bool xml) {
   if (!hosts_) return Status::FailedPrecondition("this engine cannot reach hosts");
-  GEOREP_ASSIGN_OR_RETURN(Destination d, GetDestination(s.destination_id));
-  GEOREP_ASSIGN_OR_RETURN(Volume v, GetVolume(s.source_volume_id));
-  GEOREP_ASSIGN_OR_RETURN(std::vector<Host> hosts, ListHosts(v.cluster_id));
-  // The destination's source host first, then every other host that can be reached.
+  GEOREP_ASSIGN_OR_RETURN(std::vector<Host> hosts, ListHosts(cluster_id));
+  // The preferred host first, then every other host that can be reached.
   std::stable_sort(hosts.begin(), hosts.end(), [&](const Host& x, const Host& y) {
-    return (x.id == d.source_host_id) > (y.id == d.source_host_id);
+    return (x.id == preferred_host_id) > (y.id == preferred_host_id);
   });
-  std::vector<std::string> argv = {"gluster",         "--mode=script", "volume",
-                                   "geo-replication", v.name,          GeoRepTarget(d, s)};
-  argv.insert(argv.end(), args.begin(), args.end());
-  if (xml) argv.push_back("--xml");
   std::string tried;
+  auto skip = [&](const Host& h, std::string_view why) {
+    tried += fmt::format("{}{}: {}", tried.empty() ? "" : "; ", h.name, why);
+  };
   for (const Host& h : hosts) {
     if (h.transport == HostTransport::kSsh && h.ssh_fingerprint.empty()) continue;
     CommandSpec spec{argv};
     spec.timeout = std::chrono::seconds(120);
     auto r = hosts_->RunnerFor(h)->Run(spec);
-    if (!r.ok()) {
-      // Unreachable: fail over to the next host.
-      tried += fmt::format("{}{}: {}", tried.empty() ? "" : "; ", h.name, r.status().message());
+    if (!r.ok()) {  // unreachable: fail over to the next host
+      skip(h, r.status().message());
       continue;
     }
-    if (r->timed_out) return Status::Unavailable(fmt::format("gluster on {} timed out", h.name));
-    if (xml) return r->out.empty() ? r->err : r->out;
+    if (r->timed_out) {
+      skip(h, "gluster timed out");
+      continue;
+    }
+    const std::string& said = r->out.empty() ? r->err : r->out;
+    // glusterd down on that host: the CLI says so in words; another host may answer.
+    if (r->exit_code != 0 && said.find("<cliOutput") == std::string::npos &&
+        (said.find("Connection failed") != std::string::npos ||
+         r->err.find("Connection failed") != std::string::npos)) {
+      skip(h, "glusterd does not answer");
+      continue;
+    }
+    if (xml) return GlusterAnswer{said, h};
     if (r->exit_code != 0) {
       return Status::FailedPrecondition(
           fmt::format("gluster refused: {}", Trim(r->err.empty() ? r->out : r->err)));
     }
-    return r->out;
+    return GlusterAnswer{r->out, h};
   }
-  return Status::Unavailable(fmt::format("no host of the source cluster can be reached ({})",
+  return Status::Unavailable(fmt::format("no host of the source cluster answers ({})",
                                          tried.empty() ? "no host has a confirmed key" : tried));
+}
+
+Result<std::string> Operations::RunGeoRep(const Session& s, const std::vector<std::string>& args,
+                                          bool xml) {
+  GEOREP_ASSIGN_OR_RETURN(Destination d, GetDestination(s.destination_id));
+  GEOREP_ASSIGN_OR_RETURN(Volume v, GetVolume(s.source_volume_id));
+  std::vector<std::string> argv = {"gluster",         "--mode=script", "volume",
+                                   "geo-replication", v.name,          GeoRepTarget(d, s)};
+  argv.insert(argv.end(), args.begin(), args.end());
+  if (xml) argv.push_back("--xml");
+  GEOREP_ASSIGN_OR_RETURN(GlusterAnswer answer,
+                          RunGlusterOnCluster(v.cluster_id, d.source_host_id, argv, xml));
+  return answer.out;
 }
 
 Status Operations::CheckGlusterEligibility(const Destination& d, const Volume& source,
@@ -153,62 +177,372 @@ Status Operations::CheckGlusterEligibility(const Destination& d, const Volume& s
                   d.host, dvol, all));
 }
 
-Result<SessionDetail> Operations::RefreshSession(const Actor& a, const std::string& id) {
-  auto guard = locks_.Lock(SessionLockKey(id));
+namespace {
+
+bool Troubled(SessionStatus s) {
+  return s == SessionStatus::kFaulty || s == SessionStatus::kPartialFaulty;
+}
+
+bool Running(NodeStatus s) {
+  return s == NodeStatus::kActive || s == NodeStatus::kPassive || s == NodeStatus::kInitializing ||
+         s == NodeStatus::kFaulty;
+}
+
+// The checkpoint every Active node has reached, or 0: gluster completes a checkpoint per
+// brick, and the session's checkpoint is complete when every Active brick completed it.
+int64_t CompletedCheckpoint(const std::vector<SessionNodeStatus>& nodes) {
+  int64_t checkpoint = 0;
+  for (const auto& n : nodes) {
+    if (n.status != NodeStatus::kActive) continue;
+    if (n.checkpoint_time == 0 || !n.checkpoint_completed) return 0;
+    if (checkpoint != 0 && checkpoint != n.checkpoint_time) return 0;
+    checkpoint = n.checkpoint_time;
+  }
+  return checkpoint;
+}
+
+// "words only, no session" is how gluster 10 answers a status query for sessions it does not
+// have (and for a cluster without any).
+bool NoSuchSession(const Status& st) {
+  return st.code() == StatusCode::kFailedPrecondition &&
+         st.message() == "geo-replication command failed";
+}
+
+bool SameHost(const std::string& reported, const Host& h) {
+  return reported == h.address || reported == h.name;
+}
+
+std::string FormatUtc(int64_t millis) {
+  const std::time_t t = static_cast<std::time_t>(millis / 1000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  return fmt::format("{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC", tm.tm_year + 1900, tm.tm_mon + 1,
+                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+}  // namespace
+
+const GeoRepStatus* Operations::FindReported(const std::vector<GeoRepStatus>& reported,
+                                             const Volume& v, const Destination& d,
+                                             const Session& s) {
+  for (const auto& g : reported) {
+    const std::string user = s.remote_user.empty() ? d.remote_user : s.remote_user;
+    if (g.source_volume == v.name && g.destination_host == d.host &&
+        g.destination_volume == s.destination_volume && g.remote_user == user)
+      return &g;
+  }
+  return nullptr;
+}
+
+std::vector<SessionNodeStatus> Operations::NodeRows(const Session& s, const Volume& v,
+                                                    const Destination& d,
+                                                    const std::vector<Host>& hosts,
+                                                    const GeoRepStatus& reported,
+                                                    const std::string& answered_by) {
+  const int64_t now = clock_.NowMillis();
+  const int width = v.disperse_count > 0 ? v.disperse_count : std::max(1, v.replica_count);
+  std::map<std::string, const Host*> by_id;
+  for (const auto& h : hosts) by_id[h.id] = &h;
+  std::vector<SessionNodeStatus> nodes;
+  std::set<size_t> seen;  // brick positions gluster reported
+  bool running = false;
+  for (SessionNodeStatus n : reported.nodes) {
+    n.session_id = s.id;
+    n.updated_at = now;
+    // The replica/disperse set comes from the brick's position in the volume: the same path
+    // on another host is another brick.
+    for (size_t i = 0; i < v.bricks.size(); ++i) {
+      auto h = by_id.find(v.bricks[i].host_id);
+      if (v.bricks[i].path != n.source_brick || h == by_id.end() ||
+          !SameHost(n.source_host, *h->second))
+        continue;
+      n.set_index = static_cast<int>(i) / width;
+      n.source_host = h->second->name;
+      seen.insert(i);
+    }
+    if (n.destination_host.empty() || n.destination_host == "N/A") n.destination_host = d.host;
+    running = running || Running(n.status);
+    nodes.push_back(n);
+  }
+  // Bricks gluster did not report: their node's glusterd does not answer its peers. While
+  // the session runs that brick is not being watched, which is a fault.
+  for (size_t i = 0; i < v.bricks.size(); ++i) {
+    if (seen.count(i)) continue;
+    SessionNodeStatus n;
+    n.session_id = s.id;
+    auto h = by_id.find(v.bricks[i].host_id);
+    n.source_host = h == by_id.end() ? v.bricks[i].host_id : h->second->name;
+    n.source_brick = v.bricks[i].path;
+    n.set_index = static_cast<int>(i) / width;
+    n.destination_host = d.host;
+    n.status = running ? NodeStatus::kFaulty : NodeStatus::kUnknown;
+    n.status_reason = fmt::format(
+        "gluster on {} does not report this brick: glusterd on {} does "
+        "not answer its peers",
+        answered_by, n.source_host);
+    n.updated_at = now;
+    nodes.push_back(n);
+  }
+  std::stable_sort(nodes.begin(), nodes.end(),
+                   [](const auto& x, const auto& y) { return x.set_index < y.set_index; });
+  return nodes;
+}
+
+Result<SessionDetail> Operations::ApplyGlusterStatus(const Actor& a, const std::string& id,
+                                                     const std::vector<GeoRepStatus>* reported,
+                                                     const std::string& answered_by,
+                                                     const std::string& unreachable) {
   GEOREP_ASSIGN_OR_RETURN(SessionDetail before, GetSession(id));
   GEOREP_ASSIGN_OR_RETURN(Volume v, GetVolume(before.session.source_volume_id));
-  if (v.kind != VolumeKind::kGluster) return before;
   GEOREP_ASSIGN_OR_RETURN(Destination d, GetDestination(before.session.destination_id));
-  GEOREP_ASSIGN_OR_RETURN(std::string xml, RunGeoRep(before.session, {"status", "detail"}, true));
-  GEOREP_ASSIGN_OR_RETURN(std::vector<GeoRepStatus> sessions, ParseGeoRepStatus(xml));
-  const GeoRepStatus* found = nullptr;
-  for (const auto& g : sessions) {
-    if (g.source_volume == v.name && g.destination_host == d.host &&
-        g.destination_volume == before.session.destination_volume)
-      found = &g;
-  }
   GEOREP_ASSIGN_OR_RETURN(std::vector<Host> hosts, ListHosts(v.cluster_id));
-  std::map<std::string, std::string> host_name;  // address -> name
-  for (const auto& h : hosts) host_name[h.address] = h.name;
-  std::vector<SessionNodeStatus> nodes;
   const int64_t now = clock_.NowMillis();
+  SessionDetail after = before;
+  after.session.updated_at = now;
+  const GeoRepStatus* found = reported ? FindReported(*reported, v, d, before.session) : nullptr;
   if (found) {
-    for (SessionNodeStatus n : found->nodes) {
-      n.session_id = id;
+    after.nodes = NodeRows(before.session, v, d, hosts, *found, answered_by);
+    after.session.status = AggregateSessionStatus(after.nodes);
+    after.session.status_reason.clear();
+    for (const auto& n : after.nodes)
+      if (!n.status_reason.empty()) after.session.status_reason = n.status_reason;
+  } else {
+    // Gone from the cluster, or the cluster cannot be asked: what georep knew is kept, marked
+    // Unknown with the reason.
+    after.session.status = SessionStatus::kUnknown;
+    after.session.status_reason =
+        reported ? fmt::format("deleted outside georep: gluster on {} no longer has this session",
+                               answered_by)
+                 : unreachable;
+    for (auto& n : after.nodes) {
+      n.status = NodeStatus::kUnknown;
+      n.crawl = CrawlStatus::kNotApplicable;
+      n.status_reason = after.session.status_reason;
       n.updated_at = now;
-      // The replica/disperse set comes from the brick's position in the volume.
-      for (size_t i = 0; i < v.bricks.size(); ++i) {
-        if (v.bricks[i].path != n.source_brick) continue;
-        int width = v.disperse_count > 0 ? v.disperse_count : std::max(1, v.replica_count);
-        n.set_index = static_cast<int>(i) / width;
-      }
-      if (auto it = host_name.find(n.source_host); it != host_name.end())
-        n.source_host = it->second;
-      if (n.destination_host.empty() || n.destination_host == "N/A") n.destination_host = d.host;
-      nodes.push_back(n);
     }
   }
-  const SessionStatus status = found ? AggregateSessionStatus(nodes) : SessionStatus::kUnknown;
-  SessionDetail after = before;
-  after.nodes = nodes;
-  after.session.status = status;
-  after.session.updated_at = now;
+
+  // What changed, as events: Faulty, recovered, deleted outside, checkpoint completed.
+  std::vector<Event> events;
+  auto event = [&](std::string action, bool ok, std::string msg) {
+    events.push_back(Event{0, now, a.name, std::move(action), "session", id, ok ? "ok" : "failed",
+                           std::move(msg)});
+  };
+  const std::string& key = after.session.session_key;
+  const SessionStatus was = before.session.status, is = after.session.status;
+  if (!found && reported) {
+    if (before.session.status_reason != after.session.status_reason)
+      event("session.deleted_outside", false,
+            fmt::format("session {} {}", key, after.session.status_reason));
+  } else if (is != was) {
+    if (Troubled(is)) {
+      event("session.faulty", false,
+            fmt::format(
+                "session {} is {} (was {}){}", key, Name(is), Name(was),
+                after.session.status_reason.empty() ? "" : ": " + after.session.status_reason));
+    } else if (Troubled(was) && found) {
+      event("session.recovered", true,
+            fmt::format("session {} recovered: {} (was {})", key, Name(is), Name(was)));
+    } else {
+      event("session.status", found,
+            fmt::format("session {} is {} (was {}){}", key, Name(is), Name(was),
+                        found ? "" : ": " + unreachable));
+    }
+  }
+  if (int64_t cp = CompletedCheckpoint(after.nodes);
+      cp != 0 && cp != CompletedCheckpoint(before.nodes)) {
+    int64_t done = 0;
+    for (const auto& n : after.nodes) done = std::max(done, n.checkpoint_completion_time);
+    event("session.checkpoint_completed", true,
+          fmt::format("session {}: checkpoint of {} completed at {}", key, FormatUtc(cp),
+                      FormatUtc(done)));
+  }
+
   Status st = store_.Transaction([&](StoreTx& tx) -> Status {
     GEOREP_RETURN_IF_ERROR(tx.UpdateSession(after.session));
-    GEOREP_RETURN_IF_ERROR(tx.ReplaceNodeStatuses(id, nodes));
-    if (status == before.session.status) return Status::Ok();
-    std::string msg = found ? fmt::format("session {} is {} (was {})", after.session.session_key,
-                                          Name(status), Name(before.session.status))
-                            : fmt::format("session {} no longer exists on the cluster",
-                                          after.session.session_key);
-    const bool bad =
-        status == SessionStatus::kFaulty || status == SessionStatus::kPartialFaulty || !found;
-    auto ev = tx.AppendEvent(
-        Event{0, now, a.name, "session.status", "session", id, bad ? "failed" : "ok", msg});
-    return ev.ok() ? Status::Ok() : ev.status();
+    GEOREP_RETURN_IF_ERROR(tx.ReplaceNodeStatuses(id, after.nodes));
+    for (const auto& e : events) GEOREP_RETURN_IF_ERROR(tx.AppendEvent(e).status());
+    return Status::Ok();
   });
   if (!st.ok()) return st;
   return after;
+}
+
+Result<SessionDetail> Operations::RefreshSession(const Actor& a, const std::string& id) {
+  auto guard = locks_.Lock(SessionLockKey(id));
+  GEOREP_ASSIGN_OR_RETURN(Session s, ReadSession(id));
+  GEOREP_ASSIGN_OR_RETURN(Volume v, GetVolume(s.source_volume_id));
+  if (v.kind != VolumeKind::kGluster) return GetSession(id);
+  GEOREP_ASSIGN_OR_RETURN(Destination d, GetDestination(s.destination_id));
+  std::vector<std::string> argv = {"gluster",         "--mode=script", "volume",
+                                   "geo-replication", v.name,          GeoRepTarget(d, s),
+                                   "status",          "detail",        "--xml"};
+  auto answer = RunGlusterOnCluster(v.cluster_id, d.source_host_id, argv, true);
+  if (!answer.ok()) {
+    if (answer.status().code() != StatusCode::kUnavailable) return answer.status();
+    return ApplyGlusterStatus(a, id, nullptr, "", answer.status().message());
+  }
+  auto reported = ParseGeoRepStatus(answer->out);
+  if (!reported.ok() && !NoSuchSession(reported.status())) return reported.status();
+  std::vector<GeoRepStatus> none;
+  return ApplyGlusterStatus(a, id, reported.ok() ? &*reported : &none, answer->host.name, "");
+}
+
+Status Operations::SyncGlusterConfig(const Actor& a, const std::string& id) {
+  auto guard = locks_.Lock(SessionLockKey(id));
+  GEOREP_ASSIGN_OR_RETURN(Session s, ReadSession(id));
+  GEOREP_ASSIGN_OR_RETURN(std::string xml, RunGeoRep(s, {"config"}, true));
+  GEOREP_ASSIGN_OR_RETURN(auto cluster, ParseGeoRepConfig(xml));
+  GEOREP_ASSIGN_OR_RETURN(std::vector<ConfigItem> items, GetConfig(id));
+  const int64_t now = clock_.NowMillis();
+  return store_.Transaction([&](StoreTx& tx) -> Status {
+    for (const ConfigItem& item : items) {
+      const std::string key(item.option->key);
+      if (key == "checkpoint") continue;  // a moment, not a setting; shown per node
+      std::string xml_key = key;
+      std::replace(xml_key.begin(), xml_key.end(), '-', '_');
+      auto it = cluster.find(xml_key);
+      if (it == cluster.end() && xml_key.rfind("slave_", 0) == 0)
+        it = cluster.find("secondary_" + xml_key.substr(6));
+      if (it == cluster.end()) continue;
+      auto value = ValidateConfigValue(*item.option, it->second);
+      if (!value.ok() || *value == item.value) continue;
+      if (*value == item.option->default_value) {
+        GEOREP_RETURN_IF_ERROR(tx.DeleteConfig(id, key));
+      } else {
+        GEOREP_RETURN_IF_ERROR(
+            tx.PutConfig(SessionConfigEntry{id, key, *value, "outside georep", now}));
+      }
+      GEOREP_RETURN_IF_ERROR(
+          tx.AppendEvent(
+                Event{0, now, a.name, "session.config_changed_outside", "session", id, "ok",
+                      fmt::format("session {}: {} changed outside georep from '{}' to '{}'",
+                                  s.session_key, key, item.value, *value)})
+              .status());
+    }
+    return Status::Ok();
+  });
+}
+
+Result<std::string> Operations::DiscoverGlusterSession(const Actor& a, const Cluster& c,
+                                                       const GeoRepStatus& g,
+                                                       const Host& answered_by) {
+  GEOREP_ASSIGN_OR_RETURN(std::vector<Volume> volumes, ListVolumes(c.id));
+  const Volume* v = nullptr;
+  for (const auto& x : volumes)
+    if (x.kind == VolumeKind::kGluster && x.name == g.source_volume) v = &x;
+  if (!v) {
+    return Status::NotFound(
+        fmt::format("volume {} is not in georep; import the cluster again to manage its sessions",
+                    g.source_volume));
+  }
+  auto guard = locks_.Lock(DestinationLockKey(c.id + "/" + g.destination_host));
+  const int64_t now = clock_.NowMillis();
+  Session s;
+  std::string message;
+  Status st = store_.Transaction([&](StoreTx& tx) -> Status {
+    GEOREP_ASSIGN_OR_RETURN(std::vector<Destination> dests, tx.ListDestinations(c.id));
+    Destination d;
+    for (const auto& x : dests)
+      if (x.host == g.destination_host && x.remote_user == g.remote_user) d = x;
+    if (d.id.empty()) {
+      // A destination georep did not attach: recorded without a pinned key until an admin
+      // confirms one (Re-establish), so the engine never trusts a key it did not show.
+      d.id = random_.NewUuid();
+      d.source_cluster_id = c.id;
+      d.source_host_id = answered_by.id;
+      d.host = g.destination_host;
+      d.remote_user = g.remote_user;
+      d.connection = ConnectionStatus::kUnknown;
+      d.connection_reason =
+          "discovered from a session created outside georep; confirm its host "
+          "key with Re-establish";
+      d.created_at = now;
+      GEOREP_RETURN_IF_ERROR(tx.CreateDestination(d));
+    }
+    s.id = random_.NewUuid();
+    s.destination_id = d.id;
+    s.source_volume_id = v->id;
+    s.destination_volume = g.destination_volume;
+    s.remote_user = g.remote_user;
+    s.session_key = fmt::format("{}_{}_{}", v->name, d.host, s.destination_volume);
+    s.status = SessionStatus::kUnknown;
+    s.created_at = s.updated_at = now;
+    GEOREP_RETURN_IF_ERROR(tx.CreateSession(s));
+    message = fmt::format("session {} -> {}@{}::{} created outside georep was discovered", v->name,
+                          s.remote_user, d.host, s.destination_volume);
+    return tx
+        .AppendEvent(Event{0, now, a.name, "session.discovered", "session", s.id, "ok", message})
+        .status();
+  });
+  if (!st.ok()) return st;
+  return s.id;
+}
+
+Result<ClusterPoll> Operations::PollGlusterCluster(const Actor& a, const std::string& cluster_id) {
+  ClusterPoll poll;
+  GEOREP_ASSIGN_OR_RETURN(Cluster c, GetCluster(cluster_id));
+  GEOREP_ASSIGN_OR_RETURN(std::vector<Volume> volumes, ListVolumes(cluster_id));
+  std::set<std::string> gluster_volumes;
+  for (const auto& v : volumes)
+    if (v.kind == VolumeKind::kGluster) gluster_volumes.insert(v.id);
+  if (gluster_volumes.empty()) return poll;
+  GEOREP_ASSIGN_OR_RETURN(std::vector<Session> all, ListSessions({}));
+  std::vector<Session> known;
+  for (const auto& s : all)
+    if (gluster_volumes.count(s.source_volume_id)) known.push_back(s);
+
+  auto answer = RunGlusterOnCluster(
+      cluster_id, "",
+      {"gluster", "--mode=script", "volume", "geo-replication", "status", "detail", "--xml"}, true);
+  if (!answer.ok()) {
+    if (answer.status().code() != StatusCode::kUnavailable) return answer.status();
+    for (const auto& s : known) {
+      auto guard = locks_.Lock(SessionLockKey(s.id));
+      auto r = ApplyGlusterStatus(a, s.id, nullptr, "", answer.status().message());
+      if (r.ok()) ++poll.refreshed;
+    }
+    return answer.status();
+  }
+  poll.answered_by = answer->host.name;
+  std::vector<GeoRepStatus> reported;
+  if (auto parsed = ParseGeoRepStatus(answer->out); parsed.ok()) {
+    reported = std::move(*parsed);
+  } else if (!NoSuchSession(parsed.status())) {
+    return parsed.status();
+  }
+
+  std::vector<bool> matched(reported.size(), false);
+  for (const auto& s : known) {
+    {
+      auto guard = locks_.Lock(SessionLockKey(s.id));
+      auto r = ApplyGlusterStatus(a, s.id, &reported, answer->host.name, "");
+      if (!r.ok()) continue;  // removed meanwhile
+      ++poll.refreshed;
+      auto v = GetVolume(s.source_volume_id);
+      auto d = GetDestination(s.destination_id);
+      if (!v.ok() || !d.ok()) continue;
+      const GeoRepStatus* g = FindReported(reported, *v, *d, s);
+      if (!g) continue;
+      matched[static_cast<size_t>(g - reported.data())] = true;
+    }
+    if (Status cs = SyncGlusterConfig(a, s.id); !cs.ok()) poll.problems.push_back(cs.message());
+  }
+  for (size_t i = 0; i < reported.size(); ++i) {
+    if (matched[i]) continue;
+    auto id = DiscoverGlusterSession(a, c, reported[i], answer->host);
+    if (!id.ok()) {
+      poll.problems.push_back(id.status().message());
+      continue;
+    }
+    ++poll.discovered;
+    {
+      auto guard = locks_.Lock(SessionLockKey(*id));
+      (void)ApplyGlusterStatus(a, *id, &reported, answer->host.name, "");
+    }
+    (void)SyncGlusterConfig(a, *id);
+  }
+  return poll;
 }
 
 Result<SessionDetail> Operations::RunSessionAction(const Actor& a, const std::string& id,

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <cstdlib>
+#include <ctime>
 #include <map>
 
 #include "auth/credentials.h"
@@ -1041,8 +1042,26 @@ Result<ConfigItem> Operations::SetConfig(const Actor& a, const std::string& sess
     GEOREP_ASSIGN_OR_RETURN(std::string canonical, ValidateConfigValue(*o, given));
     item = ConfigItem{o, canonical, false, a.name, clock_.NowMillis()};
     if (v.kind == VolumeKind::kGluster && hosts_) {
-      GEOREP_RETURN_IF_ERROR(
-          RunGeoRep(s, {"config", std::string(o->key), canonical}, false).status());
+      if (o->key != "checkpoint") {
+        return RunGeoRep(s, {"config", std::string(o->key), canonical}, false).status();
+      }
+      // gluster takes "now" or a "Y-m-d H:M:S" label and clears with "!checkpoint"; what it
+      // recorded (Unix seconds, its clock) is what georep keeps.
+      std::vector<std::string> args = {"config", "checkpoint", value == "now" ? "now" : ""};
+      if (canonical == "0") {
+        args = {"config", "!checkpoint"};
+      } else if (value != "now") {
+        const std::time_t t = std::strtoll(canonical.c_str(), nullptr, 10);
+        std::tm tm{};
+        gmtime_r(&t, &tm);
+        args[2] = fmt::format("{:04}-{:02}-{:02} {:02}:{:02}:{:02}", tm.tm_year + 1900,
+                              tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+      }
+      GEOREP_RETURN_IF_ERROR(RunGeoRep(s, args, false).status());
+      GEOREP_ASSIGN_OR_RETURN(std::string xml, RunGeoRep(s, {"config"}, true));
+      GEOREP_ASSIGN_OR_RETURN(auto config, ParseGeoRepConfig(xml));
+      if (auto it = config.find("checkpoint"); it != config.end() && !it->second.empty())
+        item.value = it->second;
     }
     return Status::Ok();
   }();

@@ -99,6 +99,22 @@ struct SessionCreateOptions {
   std::string sync_method;  // "tarssh" or "rsync"; empty: gluster's default
 };
 
+// What one host of a cluster answered to a gluster command.
+struct GlusterAnswer {
+  std::string out;
+  Host host;  // the host that answered
+};
+
+// One monitor pass over a cluster's geo-replication sessions.
+struct ClusterPoll {
+  std::string answered_by;  // the host that answered
+  int refreshed = 0;        // known sessions updated
+  int discovered = 0;       // sessions created outside georep, now known
+  std::vector<std::string> problems;
+};
+
+struct GeoRepStatus;  // gluster/cli_xml.h
+
 // The outcome of reaching a host.
 struct HostCheck {
   Host host;  // with status and last_seen updated
@@ -198,6 +214,13 @@ class Operations {
   // updates its node rows and aggregate status; records an Event when the status changes.
   // This is what the monitor does every interval.
   Result<SessionDetail> RefreshSession(const Actor& a, const std::string& id);
+  // The monitor's pass over one cluster: one `geo-replication status detail --xml` through any
+  // host that answers (failing over between them) for all its sessions. Updates every known
+  // session's node rows and aggregate status; discovers sessions created outside georep; marks
+  // those deleted outside; picks up config changed outside (`config --xml`). Every change is
+  // an Event: session.faulty, session.recovered, session.checkpoint_completed,
+  // session.discovered, session.deleted_outside, session.config_changed_outside.
+  Result<ClusterPoll> PollGlusterCluster(const Actor& a, const std::string& cluster_id);
   Result<std::vector<Session>> ListSessions(const SessionFilter& filter);
   Result<SessionDetail> GetSession(const std::string& id);
   // Refused unless the session is Created or Stopped (gluster's rule), unless `force`.
@@ -234,6 +257,28 @@ class Operations {
   // gluster geo-replication on the session's source cluster: `gluster --mode=script volume
   // geo-replication SRC [USER@]HOST::VOL ARGS...`, tried on each usable source host in turn.
   Result<std::string> RunGeoRep(const Session& s, const std::vector<std::string>& args, bool xml);
+  // `argv` on the cluster's hosts in turn, `preferred_host_id` first, until one answers: a
+  // host that cannot be reached, or whose glusterd does not answer, is skipped (Unavailable
+  // when none answers). With `xml` the CLI's output is returned whatever its exit code.
+  Result<GlusterAnswer> RunGlusterOnCluster(const std::string& cluster_id,
+                                            const std::string& preferred_host_id,
+                                            const std::vector<std::string>& argv, bool xml);
+  // Records what gluster reported for session `id` (null `reported`: the cluster could not
+  // be asked, `unreachable` says why). The caller holds the session's lock.
+  Result<SessionDetail> ApplyGlusterStatus(const Actor& a, const std::string& id,
+                                           const std::vector<GeoRepStatus>* reported,
+                                           const std::string& answered_by,
+                                           const std::string& unreachable);
+  static const GeoRepStatus* FindReported(const std::vector<GeoRepStatus>& reported,
+                                          const Volume& v, const Destination& d, const Session& s);
+  std::vector<SessionNodeStatus> NodeRows(const Session& s, const Volume& v, const Destination& d,
+                                          const std::vector<Host>& hosts,
+                                          const GeoRepStatus& reported,
+                                          const std::string& answered_by);
+  // Picks up config changed on the cluster outside georep. Takes the session's lock.
+  Status SyncGlusterConfig(const Actor& a, const std::string& id);
+  Result<std::string> DiscoverGlusterSession(const Actor& a, const Cluster& c,
+                                             const GeoRepStatus& g, const Host& answered_by);
   Result<Session> ReadSession(const std::string& id);
   Status CheckGlusterEligibility(const Destination& d, const Volume& source,
                                  const std::string& destination_volume);

@@ -40,33 +40,29 @@ void SessionMonitor::Loop() {
 
 int SessionMonitor::PollOnce() {
   const Actor monitor{"monitor", true};
-  auto sessions = ops_.ListSessions({});
-  if (!sessions.ok()) {
-    spdlog::warn("msg=\"monitor cannot list sessions\" error=\"{}\"", sessions.status().message());
+  auto clusters = ops_.ListClusters();
+  if (!clusters.ok()) {
+    spdlog::warn("msg=\"monitor cannot list clusters\" error=\"{}\"", clusters.status().message());
     return 0;
   }
-  // Group by source cluster; clusters are polled in parallel, sessions of one cluster in turn.
-  std::map<std::string, std::vector<Session>> by_cluster;
-  for (const auto& s : *sessions) {
-    auto v = ops_.GetVolume(s.source_volume_id);
-    if (!v.ok() || v->kind != VolumeKind::kGluster) continue;
-    by_cluster[v->cluster_id].push_back(s);
-  }
+  // Clusters are polled in parallel (at most kParallel at a time); each cluster answers for
+  // all its sessions in one status query.
+  constexpr size_t kParallel = 8;
   std::atomic<int> refreshed{0};
   std::vector<std::future<void>> jobs;
-  for (auto& [cluster, list] : by_cluster) {
-    jobs.push_back(std::async(std::launch::async, [&, list = list] {
-      for (const auto& s : list) {
-        auto r = ops_.RefreshSession(monitor, s.id);
-        if (r.ok()) {
-          ++refreshed;
-        } else {
-          spdlog::warn("msg=\"monitor cannot read session\" session={} error=\"{}\"", s.id,
-                       r.status().message());
-        }
+  for (const Cluster& c : *clusters) {
+    jobs.push_back(std::async(std::launch::async, [&, id = c.id, name = c.name] {
+      auto poll = ops_.PollGlusterCluster(monitor, id);
+      if (!poll.ok()) {
+        spdlog::warn("msg=\"monitor cannot read cluster\" cluster={} error=\"{}\"", name,
+                     poll.status().message());
+        return;
       }
+      refreshed += poll->refreshed + poll->discovered;
+      for (const auto& p : poll->problems)
+        spdlog::warn("msg=\"monitor\" cluster={} problem=\"{}\"", name, p);
     }));
-    if (jobs.size() >= 8) {  // bounded: at most 8 clusters at a time
+    if (jobs.size() >= kParallel) {
       for (auto& j : jobs) j.wait();
       jobs.clear();
     }

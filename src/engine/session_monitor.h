@@ -1,8 +1,9 @@
 // SessionMonitor: the background job that keeps every gluster session's per-node status
-// current. Every interval it refreshes each session through Operations::RefreshSession (which
-// reads `geo-replication ... status detail --xml` through any reachable source host, failing
-// over between them, and records an Event on every change). It takes the same per-session
-// locks as operations. Clusters are polled in parallel, one thread per cluster, bounded.
+// current. Every interval it polls each cluster through Operations::PollGlusterCluster (one
+// `geo-replication status detail --xml` through any host that answers, failing over between
+// them; discovery of sessions created outside georep, sessions deleted outside, config changed
+// outside; an Event on every change). It takes the same per-session locks as operations.
+// Clusters are polled in parallel, at most 8 at a time.
 //
 // Thread-safe. One named thread ("georep-monitor") while started.
 #pragma once
@@ -25,7 +26,7 @@ class SessionMonitor {
 
   void Start();
   void Stop();
-  // One pass over every session; returns how many were refreshed successfully.
+  // One pass over every cluster; returns how many sessions were refreshed or discovered.
   int PollOnce();
 
  private:

@@ -208,4 +208,16 @@ Result<std::vector<GeoRepStatus>> ParseGeoRepStatus(std::string_view xml) {
   return sessions;
 }
 
+Result<std::map<std::string, std::string>> ParseGeoRepConfig(std::string_view xml) {
+  pugi::xml_document doc;
+  GEOREP_ASSIGN_OR_RETURN(pugi::xml_node out, Load(doc, xml));
+  pugi::xml_node config = out.child("geoRep").child("config");
+  if (!config) return Status::Corruption("gluster's geo-replication config has no <config>");
+  std::map<std::string, std::string> options;
+  for (pugi::xml_node o : config.children()) {
+    if (o.type() == pugi::node_element) options[o.name()] = o.child_value();
+  }
+  return options;
+}
+
 }  // namespace georep

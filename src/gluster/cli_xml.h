@@ -69,6 +69,9 @@ Result<std::vector<GlusterPeer>> ParsePoolList(std::string_view xml);
 Result<std::vector<GlusterVolume>> ParseVolumeInfo(std::string_view xml);
 Result<std::vector<GlusterBrickUsage>> ParseVolumeStatusDetail(std::string_view xml);
 Result<std::vector<GeoRepStatus>> ParseGeoRepStatus(std::string_view xml);
+// `volume geo-replication SRC DST config --xml`: every option gsyncd has, as gluster spells it
+// in XML (underscores: "sync_jobs"), to its value ("" for unset).
+Result<std::map<std::string, std::string>> ParseGeoRepConfig(std::string_view xml);
 
 // "2026-11-25 12:00:00" (as gsyncd prints, taken as UTC) -> epoch ms; "N/A", "" -> 0.
 int64_t ParseGlusterTime(std::string_view text);

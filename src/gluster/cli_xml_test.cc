@@ -133,6 +133,56 @@ TEST(GlusterXml, GeoRepStatusRecordedCreatedAndActive) {
   EXPECT_EQ(nodes[1].crawl, CrawlStatus::kNotApplicable);
 }
 
+TEST(GlusterXml, GeoRepStatusRecordedLifecycle) {
+  auto status_of = [](const std::string& fixture) {
+    auto s = ParseGeoRepStatus(Fixture(fixture));
+    EXPECT_TRUE(s.ok()) << fixture << ": " << s.status().ToString();
+    std::vector<NodeStatus> out;
+    if (s.ok() && !s->empty())
+      for (const auto& n : (*s)[0].nodes) out.push_back(n.status);
+    return out;
+  };
+  using N = NodeStatus;
+  EXPECT_EQ(status_of("georep-status-detail-paused.xml"), (std::vector{N::kPaused, N::kPaused}));
+  EXPECT_EQ(status_of("georep-status-detail-stopped.xml"), (std::vector{N::kStopped, N::kStopped}));
+  // Asked through src2 while src1's glusterd is down: gluster reports only src2's brick.
+  EXPECT_EQ(status_of("georep-status-detail-node-down.xml"), (std::vector{N::kPassive}));
+}
+
+TEST(GlusterXml, GeoRepStatusRecordedCheckpointCompleted) {
+  auto s = ParseGeoRepStatus(Fixture("georep-status-detail-checkpoint.xml"));
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  const auto& active = (*s)[0].nodes[0];
+  EXPECT_EQ(active.status, NodeStatus::kActive);
+  EXPECT_TRUE(active.checkpoint_completed);
+  EXPECT_EQ(active.checkpoint_time, ParseGlusterTime("2026-11-27 13:06:46"));
+  EXPECT_EQ(active.checkpoint_completion_time, ParseGlusterTime("2026-11-27 13:06:58"));
+  EXPECT_FALSE((*s)[0].nodes[1].checkpoint_completed);  // the Passive node has none
+}
+
+TEST(GlusterXml, GeoRepStatusOfEverySessionWithTheSshPrefix) {
+  // `volume geo-replication status detail --xml` (no volume) spells the destination
+  // "ssh://10.77.0.11::gv1"; it is the same session.
+  auto s = ParseGeoRepStatus(Fixture("georep-status-detail-all-sessions.xml"));
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  ASSERT_EQ(s->size(), 1u);
+  EXPECT_EQ((*s)[0].source_volume, "gv0");
+  EXPECT_EQ((*s)[0].destination_host, "10.77.0.11");
+  EXPECT_EQ((*s)[0].destination_volume, "gv1");
+  EXPECT_EQ((*s)[0].remote_user, "root");
+}
+
+TEST(GlusterXml, GeoRepConfigRecorded) {
+  auto c = ParseGeoRepConfig(Fixture("georep-config.xml"));
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->at("sync_method"), "tarssh");
+  EXPECT_EQ(c->at("sync_jobs"), "3");
+  EXPECT_EQ(c->at("ignore_deletes"), "false");
+  EXPECT_EQ(c->at("rsync_options"), "");
+  EXPECT_GT(c->size(), 40u);
+  EXPECT_FALSE(ParseGeoRepConfig(Fixture("volume-info.xml")).ok());
+}
+
 TEST(RsyncPreflight, VersionsAndWarning) {
   EXPECT_EQ(ParseRsyncVersion("rsync  version 3.5.0  protocol version 32\nCopyright"),
             std::make_pair(3, 5));

@@ -110,6 +110,9 @@ struct Session {
   std::string remote_user = "root";
   std::string session_key;  // gluster's "<master>_<slavehost>_<slavevol>" key
   SessionStatus status = SessionStatus::kCreated;
+  // Why the status is what it is, when the status alone does not say (e.g. "deleted outside
+  // georep"); empty otherwise.
+  std::string status_reason;
   int64_t created_at = 0;
   int64_t updated_at = 0;
 };
@@ -131,6 +134,9 @@ struct SessionNodeStatus {
   int64_t checkpoint_time = 0;
   bool checkpoint_completed = false;
   int64_t checkpoint_completion_time = 0;
+  // Why georep shows this status when gluster did not say it (e.g. the node's glusterd does
+  // not answer); empty otherwise.
+  std::string status_reason;
   int64_t updated_at = 0;
 };
 

@@ -58,7 +58,7 @@ const std::vector<ConfigOption> kGlusterOptions = {
      0},
     {"meta-volume-mnt",
      ConfigType::kString,
-     "/var/run/gluster/shared_storage",
+     "/run/gluster/shared_storage",
      "Mount point of the shared meta volume.",
      {},
      0,

@@ -126,6 +126,10 @@ CREATE TABLE api_tokens (
   last_used BIGINT NOT NULL
 );
 )SQL"},
+      {2, "status reasons", R"SQL(
+ALTER TABLE sessions ADD COLUMN status_reason TEXT NOT NULL DEFAULT '';
+ALTER TABLE session_nodes ADD COLUMN status_reason TEXT NOT NULL DEFAULT '';
+)SQL"},
   };
   return kMigrations;
 }

@@ -136,7 +136,7 @@ Params DestinationParams(const Destination& d) {
 
 constexpr std::string_view kSessionCols =
     "id, destination_id, source_volume_id, destination_volume, remote_user, session_key, status, "
-    "created_at, updated_at";
+    "created_at, updated_at, status_reason";
 Session SessionFrom(const SqlRow& r) {
   Session s;
   s.id = r.Text(0);
@@ -148,18 +148,19 @@ Session SessionFrom(const SqlRow& r) {
   s.status = EnumOr(r.Text(6), ParseSessionStatus, SessionStatus::kUnknown);
   s.created_at = r.Int(7);
   s.updated_at = r.Int(8);
+  s.status_reason = r.Text(9);
   return s;
 }
 Params SessionParams(const Session& s) {
   return {V(s.id),          V(s.destination_id), V(s.source_volume_id), V(s.destination_volume),
           V(s.remote_user), V(s.session_key),    V(Name(s.status)),     V(s.created_at),
-          V(s.updated_at)};
+          V(s.updated_at),  V(s.status_reason)};
 }
 
 constexpr std::string_view kNodeCols =
     "session_id, source_host, source_brick, set_index, destination_host, status, crawl, "
     "last_synced, entry_pending, data_pending, meta_pending, failures, checkpoint_time, "
-    "checkpoint_completed, checkpoint_completion_time, updated_at";
+    "checkpoint_completed, checkpoint_completion_time, updated_at, status_reason";
 SessionNodeStatus NodeFrom(const SqlRow& r) {
   SessionNodeStatus n;
   n.session_id = r.Text(0);
@@ -178,6 +179,7 @@ SessionNodeStatus NodeFrom(const SqlRow& r) {
   n.checkpoint_completed = r.Int(13) != 0;
   n.checkpoint_completion_time = r.Int(14);
   n.updated_at = r.Int(15);
+  n.status_reason = r.Text(16);
   return n;
 }
 
@@ -325,7 +327,7 @@ class SqlStoreTx final : public StoreTx {
   // --- Sessions
   Status CreateSession(const Session& s) override {
     return Exec(fmt::format("INSERT INTO sessions ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
-                            "$9)",
+                            "$9, $10)",
                             kSessionCols),
                 SessionParams(s));
   }
@@ -333,7 +335,7 @@ class SqlStoreTx final : public StoreTx {
     return ExpectOne(
         db_.Execute("UPDATE sessions SET destination_id = $2, source_volume_id = $3, "
                     "destination_volume = $4, remote_user = $5, session_key = $6, status = $7, "
-                    "created_at = $8, updated_at = $9 WHERE id = $1",
+                    "created_at = $8, updated_at = $9, status_reason = $10 WHERE id = $1",
                     SessionParams(s)),
         "session", s.id);
   }
@@ -361,7 +363,7 @@ class SqlStoreTx final : public StoreTx {
         Exec("DELETE FROM session_nodes WHERE session_id = $1", {V(session_id)}));
     const std::string sql = fmt::format(
         "INSERT INTO session_nodes ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
-        "$12, $13, $14, $15, $16)",
+        "$12, $13, $14, $15, $16, $17)",
         kNodeCols);
     for (const auto& n : nodes) {
       GEOREP_RETURN_IF_ERROR(
@@ -369,7 +371,7 @@ class SqlStoreTx final : public StoreTx {
                      V(n.destination_host), V(Name(n.status)), V(Name(n.crawl)), V(n.last_synced),
                      V(n.entry_pending), V(n.data_pending), V(n.meta_pending), V(n.failures),
                      V(n.checkpoint_time), V(n.checkpoint_completed),
-                     V(n.checkpoint_completion_time), V(n.updated_at)}));
+                     V(n.checkpoint_completion_time), V(n.updated_at), V(n.status_reason)}));
     }
     return Status::Ok();
   }
@@ -419,7 +421,7 @@ class SqlStoreTx final : public StoreTx {
     return Many<Event>(fmt::format("SELECT {} FROM events WHERE id > $1 AND (CAST($2 AS TEXT) = '' "
                                    "OR object_type = $2) AND "
                                    "(CAST($3 AS TEXT) = '' OR object_id = $3) AND (CAST($4 AS "
-                                   "TEXT) = '' OR action LIKE $5) "
+                                   "TEXT) = '' OR action LIKE $5 ESCAPE '\\') "
                                    "ORDER BY id DESC LIMIT $6",
                                    kEventCols),
                        {V(f.after_id), V(f.object_type), V(f.object_id), V(f.action_prefix),
@@ -481,7 +483,8 @@ class SqlStoreTx final : public StoreTx {
   static std::string EscapeLike(const std::string& s) {
     std::string out;
     for (char c : s) {
-      if (c == '%' || c == '_') continue;  // prefixes are plain words; wildcards are dropped
+      // A prefix is matched literally: LIKE's wildcards and the escape itself are escaped.
+      if (c == '%' || c == '_' || c == '\\') out.push_back('\\');
       out.push_back(c);
     }
     return out;

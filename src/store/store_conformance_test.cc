@@ -198,6 +198,7 @@ TEST_P(StoreConformance, SessionsNodesConfigCascade) {
   s.destination_volume = "gv1";
   s.session_key = "gv0_remote.example_gv1";
   s.status = SessionStatus::kPartialFaulty;
+  s.status_reason = "node1 does not answer";
   Tx([&](StoreTx& tx) -> Status {
     GEOREP_RETURN_IF_ERROR(tx.CreateVolume(v));
     GEOREP_RETURN_IF_ERROR(tx.CreateDestination(d));
@@ -211,6 +212,7 @@ TEST_P(StoreConformance, SessionsNodesConfigCascade) {
   n.entry_pending = 7;
   n.checkpoint_completed = true;
   n.last_synced = 1700000000123;
+  n.status_reason = "glusterd on node1 does not answer";
   Tx([&](StoreTx& tx) -> Status {
     GEOREP_RETURN_IF_ERROR(tx.ReplaceNodeStatuses(s.id, {n}));
     GEOREP_RETURN_IF_ERROR(tx.PutConfig({s.id, "sync-jobs", "5", "alice", 10}));
@@ -220,6 +222,7 @@ TEST_P(StoreConformance, SessionsNodesConfigCascade) {
   Tx([&](StoreTx& tx) -> Status {
     GEOREP_ASSIGN_OR_RETURN(Session got, tx.GetSession(s.id));
     EXPECT_EQ(got.status, SessionStatus::kPartialFaulty);
+    EXPECT_EQ(got.status_reason, "node1 does not answer");
     GEOREP_ASSIGN_OR_RETURN(Destination gd, tx.GetDestination(d.id));
     EXPECT_EQ(gd.connection, ConnectionStatus::kBroken);
     EXPECT_EQ(gd.connection_reason, "host key changed");
@@ -230,6 +233,7 @@ TEST_P(StoreConformance, SessionsNodesConfigCascade) {
     EXPECT_EQ(nodes[0].entry_pending, 7);
     EXPECT_TRUE(nodes[0].checkpoint_completed);
     EXPECT_EQ(nodes[0].last_synced, 1700000000123);
+    EXPECT_EQ(nodes[0].status_reason, "glusterd on node1 does not answer");
     GEOREP_ASSIGN_OR_RETURN(auto cfg, tx.ListConfig(s.id));
     EXPECT_EQ(cfg.size(), 1u);
     EXPECT_EQ(cfg[0].value, "6");
@@ -259,18 +263,33 @@ TEST_P(StoreConformance, EventsAreOrderedAndFiltered) {
       if (!id.ok()) return id.status();
       EXPECT_GT(*id, 0);
     }
-    return Status::Ok();
+    // Action names hold underscores, which LIKE would take as wildcards.
+    GEOREP_RETURN_IF_ERROR(tx.AppendEvent(Event{0, 200, "monitor", "session.checkpoint_completed",
+                                                "session", "obj1", "ok", "cp"})
+                               .status());
+    return tx
+        .AppendEvent(Event{0, 201, "monitor", "session.checkpointXcompleted", "session", "obj1",
+                           "ok", "decoy"})
+        .status();
   });
   Tx([&](StoreTx& tx) -> Status {
+    GEOREP_ASSIGN_OR_RETURN(auto exact, tx.ListEvents({0, "", "", "session.checkpoint_", 100}));
+    EXPECT_EQ(exact.size(), 1u);
+    if (exact.size() != 1u) return Status::Ok();
+    EXPECT_EQ(exact[0].message, "cp");
+    GEOREP_ASSIGN_OR_RETURN(auto wild, tx.ListEvents({0, "", "", "%", 100}));
+    EXPECT_TRUE(wild.empty());
     GEOREP_ASSIGN_OR_RETURN(auto all, tx.ListEvents({}));
-    EXPECT_EQ(all.size(), 5u);
-    EXPECT_EQ(all.front().message, "m4");  // newest first
+    EXPECT_EQ(all.size(), 7u);
+    EXPECT_EQ(all.front().message, "decoy");  // newest first
     EXPECT_GT(all.front().id, all.back().id);
     GEOREP_ASSIGN_OR_RETURN(auto sessions, tx.ListEvents({0, "session", "", "", 100}));
-    EXPECT_EQ(sessions.size(), 2u);
+    EXPECT_EQ(sessions.size(), 4u);
     GEOREP_ASSIGN_OR_RETURN(auto by_action, tx.ListEvents({0, "", "", "cluster.", 100}));
     EXPECT_EQ(by_action.size(), 3u);
-    GEOREP_ASSIGN_OR_RETURN(auto after, tx.ListEvents({all[1].id, "", "", "", 100}));
+    GEOREP_ASSIGN_OR_RETURN(auto after, tx.ListEvents({all[3].id, "", "", "", 100}));
+    EXPECT_EQ(after.size(), 3u);
+    GEOREP_ASSIGN_OR_RETURN(after, tx.ListEvents({all[1].id, "", "", "", 100}));
     EXPECT_EQ(after.size(), 1u);
     GEOREP_ASSIGN_OR_RETURN(auto limited, tx.ListEvents({0, "", "", "", 2}));
     EXPECT_EQ(limited.size(), 2u);
