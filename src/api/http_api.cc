@@ -510,6 +510,16 @@ void HttpApi::Routes() {
         authed([this](const Request& req, Response& res, const User&, const Actor&) {
           SendList(res, ops_.ListSessions({req.matches[1], ""}));
         }));
+  s.Get(v1 + "/destinations/" + id + "/volumes",
+        authed([this](const Request& req, Response& res, const User&, const Actor&) {
+          if (!req.has_param("source_volume_id")) {
+            return SendError(res, Status::InvalidArgument(
+                                      "source_volume_id is required: candidates are eligible "
+                                      "for one source volume"));
+          }
+          SendList(res, ops_.ListCandidateVolumes(req.matches[1],
+                                                  req.get_param_value("source_volume_id")));
+        }));
   s.Get(v1 + "/destinations/" + id + "/sessions",
         authed([this](const Request& req, Response& res, const User&, const Actor&) {
           SendList(res, ops_.ListSessions({"", req.matches[1]}));

@@ -97,6 +97,14 @@ Json ToJson(const SessionNodeStatus& n) {
           {"updated_at", Time(n.updated_at)}};
 }
 
+Json ToJson(const CandidateVolume& c) {
+  return {{"name", c.name},
+          {"status", c.status},
+          {"size_bytes", c.size_bytes},
+          {"eligible", c.eligible},
+          {"reasons", c.reasons}};
+}
+
 Json ToJson(const SessionDetail& d) {
   Json j = ToJson(d.session);
   Json nodes = Json::array();

@@ -22,6 +22,7 @@ Json ToJson(const SessionNodeStatus& n);
 Json ToJson(const SessionDetail& d);
 Json ToJson(const ConfigItem& c);
 Json ToJson(const Event& e);
+Json ToJson(const CandidateVolume& c);
 Json ToJson(const User& u);      // never includes the password hash
 Json ToJson(const ApiToken& t);  // never includes the digest
 

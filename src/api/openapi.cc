@@ -121,6 +121,11 @@ Json OpenApiDocument(const std::string& version) {
   paths["/destinations/{id}"]["delete"] =
       Op("Detach a destination (force also removes its sessions)", "destinations", {"id", "?force"},
          "", "", 204);
+  paths["/destinations/{id}/volumes"]["get"] =
+      Op("The destination cluster's volumes as destinations for a source volume: eligible first, "
+         "each with its non-eligibility reasons (not-started, not-empty, too-small, in-use, "
+         "source-volume, missing)",
+         "sessions", {"id", "?source_volume_id"}, "", "CandidateVolume", 200, true);
   paths["/destinations/{id}/sessions"]["get"] =
       Op("Sessions to a destination", "sessions", {"id"}, "", "Session", 200, true);
   paths["/sessions"]["get"] =
@@ -271,6 +276,12 @@ Json OpenApiDocument(const std::string& version) {
                                {"checkpoint_time", "string"},
                                {"checkpoint_completed", "boolean"},
                                {"checkpoint_completion_time", "string"}});
+  schemas["CandidateVolume"] = Obj({{"name", "string"},
+                                    {"status", "string"},
+                                    {"size_bytes", "integer"},
+                                    {"eligible", "boolean"},
+                                    {"reasons", "array"}});
+  schemas["CandidateVolume"]["properties"]["reasons"]["items"] = {{"type", "string"}};
   schemas["ConfigItem"] = Obj({{"key", "string"},
                                {"value", "string"},
                                {"default", "string"},

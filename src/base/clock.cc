@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <ctime>
+#include <thread>
 
 namespace georep {
 
@@ -14,6 +15,10 @@ int64_t SystemClock::NowMillis() {
 int64_t SystemClock::MonotonicMillis() {
   using namespace std::chrono;
   return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+}
+
+void SystemClock::Sleep(int64_t millis) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(millis));
 }
 
 std::string FormatIsoMillis(int64_t epoch_millis) {

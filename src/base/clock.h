@@ -16,12 +16,15 @@ class Clock {
   virtual int64_t NowMillis() = 0;
   // Monotonic milliseconds, for measuring intervals only.
   virtual int64_t MonotonicMillis() = 0;
+  // Waits (a back-off between retries).
+  virtual void Sleep(int64_t millis) = 0;
 };
 
 class SystemClock final : public Clock {
  public:
   int64_t NowMillis() override;
   int64_t MonotonicMillis() override;
+  void Sleep(int64_t millis) override;
 };
 
 // Thread-safe fake: time moves only when a test says so.
@@ -31,6 +34,7 @@ class FakeClock final : public Clock {
   int64_t NowMillis() override { return now_.load(); }
   int64_t MonotonicMillis() override { return now_.load(); }
   void Advance(int64_t millis) { now_ += millis; }
+  void Sleep(int64_t millis) override { Advance(millis); }  // never blocks
 
  private:
   std::atomic<int64_t> now_;

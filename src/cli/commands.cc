@@ -519,6 +519,27 @@ del->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
                ? Status::Ok()
                : Status::Unavailable("the destination is not usable");
   }));
+  auto* vols = grp->add_subcommand(
+      "volumes", "The destination cluster's volumes, eligible first, with the reasons of the rest");
+  auto vols_dest = std::make_shared<std::string>();
+  auto vols_source = std::make_shared<std::string>();
+  vols->add_option("destination", *vols_dest, "Destination id")->required();
+  vols->add_option("--volume", *vols_source, "Source volume id")->required();
+  vols->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
+    auto r = c.Get("/destinations/" + UrlEncode(*vols_dest) +
+                   "/volumes?source_volume_id=" + UrlEncode(*vols_source));
+    if (!r.ok() || g->json) return PrintList(*g, r, {}, {});
+    Table t({"VOLUME", "STATUS", "SIZE", "ELIGIBLE", "WHY NOT"});
+    for (const auto& v : (*r)["items"]) {
+      std::string why;
+      for (const auto& reason : v["reasons"])
+        why += (why.empty() ? "" : "; ") + reason.get<std::string>();
+      t.Add({Str(v, "name"), Str(v, "status"), Str(v, "size_bytes"),
+             v["eligible"].get<bool>() ? "yes" : "no", why});
+    }
+    std::cout << t.Render();
+    return Status::Ok();
+  }));
   auto* rm = grp->add_subcommand("remove", "Detach a destination");
   auto rid = std::make_shared<std::string>();
   auto force = std::make_shared<bool>(false);
@@ -607,7 +628,10 @@ del->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
   status->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
     auto r = c.Get("/sessions/" + UrlEncode(*sid));
     if (!r.ok() || g->json) return PrintObject(*g, r);
-    std::cout << fmt::format("Session {}: {}\n\n", Str(*r, "session_key"), Str(*r, "status"));
+    std::cout << fmt::format("Session {}: {}\n", Str(*r, "session_key"), Str(*r, "status"));
+    if (!Str(*r, "status_reason").empty())
+      std::cout << fmt::format("  why: {}\n", Str(*r, "status_reason"));
+    std::cout << "\n";
     Table t({"SOURCE NODE", "BRICK", "DESTINATION", "STATUS", "CRAWL STATUS", "LAST SYNCED",
              "ENTRY", "DATA", "META", "FAILURES", "CHECKPOINT COMPLETED"});
     for (const auto& n : (*r)["nodes"]) {

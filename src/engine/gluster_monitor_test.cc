@@ -292,6 +292,22 @@ TEST_F(GlusterMonitorTest, DiscoversASessionCreatedOutsideGeorepOnce) {
   EXPECT_EQ(Events("session.discovered").size(), 1u);
 }
 
+TEST_F(GlusterMonitorTest, ASessionGoneBeforeItIsDiscoveredIsNotRecorded) {
+  // The cluster-wide answer still lists a session that is gone when asked again (removed
+  // by georep, or by hand, while the poll was on its way): nothing is recorded.
+  const std::string all = Fixture("georep-status-detail-all-sessions.xml");
+  cluster_.scripts["10.77.0.1"] = [&](const std::vector<std::string>& argv) {
+    if (Has(argv, "status") && Has(argv, "gv0"))
+      return Result<CommandResult>(Answer("geo-replication command failed\n", 2));
+    if (Has(argv, "status")) return Result<CommandResult>(Answer(all));
+    return Result<CommandResult>(Answer("ok\n"));
+  };
+  ClusterPoll p = Poll();
+  EXPECT_EQ(p.discovered, 0);
+  EXPECT_TRUE(ops_->ListSessions({})->empty());
+  EXPECT_TRUE(Events("session.discovered").empty());
+}
+
 TEST_F(GlusterMonitorTest, ASessionDeletedOutsideIsMarkedOnce) {
   const std::string id = CreateSession();
   status_ = Fixture("georep-status-detail-active.xml");

@@ -6,6 +6,7 @@
 #include <ctime>
 #include <map>
 #include <set>
+#include <tuple>
 
 #include "engine/operations.h"
 #include "gluster/cli_xml.h"
@@ -39,6 +40,10 @@ Host DestinationAsHost(const Destination& d) {
 
 }  // namespace
 
+namespace {
+constexpr int kBusyRetries = 8;  // 18 s of back-off in all
+}  // namespace
+
 Result<GlusterAnswer> Operations::RunGlusterOnCluster(const std::string& cluster_id,
                                                       const std::string& preferred_host_id,
                                                       const std::vector<std::string>& argv,
@@ -57,7 +62,17 @@ Result<GlusterAnswer> Operations::RunGlusterOnCluster(const std::string& cluster
     if (h.transport == HostTransport::kSsh && h.ssh_fingerprint.empty()) continue;
     CommandSpec spec{argv};
     spec.timeout = std::chrono::seconds(120);
-    auto r = hosts_->RunnerFor(h)->Run(spec);
+    auto runner = hosts_->RunnerFor(h);
+    auto r = runner->Run(spec);
+    // glusterd runs one transaction per volume at a time (the monitor's status query, another
+    // admin's command): wait and ask again rather than fail the operator's command.
+    for (int attempt = 1;
+         attempt <= kBusyRetries && r.ok() && r->exit_code != 0 &&
+         (r->out + r->err).find("Another transaction is in progress") != std::string::npos;
+         ++attempt) {
+      clock_.Sleep(500L * attempt);
+      r = runner->Run(spec);
+    }
     if (!r.ok()) {  // unreachable: fail over to the next host
       skip(h, r.status().message());
       continue;
@@ -98,9 +113,10 @@ Result<std::string> Operations::RunGeoRep(const Session& s, const std::vector<st
   return answer.out;
 }
 
-Status Operations::CheckGlusterEligibility(const Destination& d, const Volume& source,
-                                           const std::string& dvol) {
-  std::vector<std::string> reasons;
+Result<std::vector<CandidateVolume>> Operations::GlusterCandidates(const Destination& d,
+                                                                   const Volume& source,
+                                                                   const std::string& only) {
+  if (!hosts_) return Status::FailedPrecondition("this engine cannot reach hosts");
   auto dest = hosts_->RunnerFor(DestinationAsHost(d));
   auto gluster = [&](std::vector<std::string> args) -> Result<std::string> {
     std::vector<std::string> argv = {"gluster", "--mode=script"};
@@ -111,25 +127,59 @@ Status Operations::CheckGlusterEligibility(const Destination& d, const Volume& s
     GEOREP_ASSIGN_OR_RETURN(CommandResult r, dest->Run(spec));
     return r.out.empty() ? r.err : r.out;
   };
-  // not the source itself
-  GEOREP_ASSIGN_OR_RETURN(std::vector<Host> source_hosts, ListHosts(source.cluster_id));
-  for (const Host& h : source_hosts) {
-    if ((h.address == d.host || h.name == d.host) && dvol == source.name)
-      reasons.push_back("source-volume: the destination volume is the source volume itself");
-  }
-  auto info_xml = gluster({"volume", "info", dvol});
+  std::vector<std::string> info_args = {"volume", "info"};
+  if (!only.empty()) info_args.push_back(only);
+  auto info_xml = gluster(info_args);
   if (!info_xml.ok()) {
-    reasons.push_back(fmt::format("destination-down: {}", info_xml.status().message()));
-  } else if (auto info = ParseVolumeInfo(*info_xml); !info.ok()) {
+    return Status::Unavailable(fmt::format("destination-down: {} cannot be asked: {}", d.host,
+                                           info_xml.status().message()));
+  }
+  auto info = ParseVolumeInfo(*info_xml);
+  if (!info.ok()) {
     if (info.status().code() == StatusCode::kNotFound) {
-      reasons.push_back(fmt::format("missing: volume {} does not exist on {}", dvol, d.host));
-    } else {
-      reasons.push_back(fmt::format("destination-down: {}", info.status().message()));
+      CandidateVolume missing;
+      missing.name = only;
+      missing.reasons.push_back(
+          fmt::format("missing: volume {} does not exist on {}", only, d.host));
+      return std::vector<CandidateVolume>{missing};
     }
-  } else if (!info->empty()) {
-    const GlusterVolume& g = (*info)[0];
+    return Status::Unavailable(fmt::format("destination-down: {}", info.status().message()));
+  }
+  // Sizes of every brick there, in one query.
+  std::vector<GlusterBrickUsage> usage;
+  std::vector<std::string> status_args = {"volume", "status", only.empty() ? "all" : only,
+                                          "detail"};
+  if (auto status_xml = gluster(status_args); status_xml.ok()) {
+    if (auto parsed = ParseVolumeStatusDetail(*status_xml); parsed.ok()) usage = std::move(*parsed);
+  }
+  GEOREP_ASSIGN_OR_RETURN(std::vector<Host> source_hosts, ListHosts(source.cluster_id));
+  GEOREP_ASSIGN_OR_RETURN(std::vector<Session> sessions, ListSessions({}));
+  GEOREP_ASSIGN_OR_RETURN(std::vector<Destination> dests, ListDestinations(d.source_cluster_id));
+
+  std::vector<CandidateVolume> out;
+  for (const GlusterVolume& g : *info) {
+    CandidateVolume c;
+    c.name = g.name;
+    c.status = g.status;
+    auto& reasons = c.reasons;
+    // not the source itself
+    for (const Host& h : source_hosts) {
+      if ((h.address == d.host || h.name == d.host) && g.name == source.name) {
+        reasons.push_back("source-volume: the destination volume is the source volume itself");
+        break;
+      }
+    }
+    // not another session's destination (any session to this host, from any source)
+    for (const Session& s : sessions) {
+      for (const Destination& x : dests) {
+        if (x.id == s.destination_id && x.host == d.host && s.destination_volume == g.name) {
+          reasons.push_back(fmt::format("in-use: {}::{} is already the destination of session {}",
+                                        d.host, g.name, s.session_key));
+        }
+      }
+    }
     if (g.status != "Started")
-      reasons.push_back(fmt::format("not-started: volume {} is {}", dvol, g.status));
+      reasons.push_back(fmt::format("not-started: volume {} is {}", g.name, g.status));
     // empty: the bricks this destination host holds have nothing but gluster's own entries
     for (const auto& b : g.bricks) {
       if (b.host != d.host) continue;
@@ -139,35 +189,43 @@ Status Operations::CheckGlusterEligibility(const Destination& d, const Volume& s
       auto found = dest->Run(spec);
       if (found.ok() && found->exit_code == 0 && !Trim(found->out).empty()) {
         reasons.push_back(
-            fmt::format("not-empty: volume {} is not empty ({} exists)", dvol, Trim(found->out)));
+            fmt::format("not-empty: volume {} is not empty ({} exists)", g.name, Trim(found->out)));
         break;
       }
     }
-    // size: at least the source's
-    if (source.size_bytes > 0) {
-      auto status_xml = gluster({"volume", "status", dvol, "detail"});
-      if (status_xml.ok()) {
-        if (auto usage = ParseVolumeStatusDetail(*status_xml); usage.ok()) {
-          int64_t total = 0;
-          const size_t width = static_cast<size_t>(
-              g.disperse_count > 0 ? g.disperse_count : std::max(1, g.replica_count));
-          for (size_t set = 0; set * width < g.bricks.size(); ++set) {
-            int64_t smallest = INT64_MAX;
-            for (size_t i = set * width; i < std::min(g.bricks.size(), (set + 1) * width); ++i)
-              for (const auto& u : *usage)
-                if (u.path == g.bricks[i].path && u.host == g.bricks[i].host)
-                  smallest = std::min(smallest, u.size_total);
-            if (smallest != INT64_MAX)
-              total +=
-                  smallest * (g.disperse_count > 0 ? g.disperse_count - g.redundancy_count : 1);
-          }
-          if (total > 0 && total < source.size_bytes) {
-            reasons.push_back(fmt::format("too-small: volume {} has {} bytes, the source {}", dvol,
-                                          total, source.size_bytes));
-          }
-        }
-      }
+    // size: at least the source's (usable size: the smallest brick of each replica set, the
+    // data bricks of each disperse set)
+    const size_t width =
+        static_cast<size_t>(g.disperse_count > 0 ? g.disperse_count : std::max(1, g.replica_count));
+    for (size_t set = 0; set * width < g.bricks.size(); ++set) {
+      int64_t smallest = INT64_MAX;
+      for (size_t i = set * width; i < std::min(g.bricks.size(), (set + 1) * width); ++i)
+        for (const auto& u : usage)
+          if (u.path == g.bricks[i].path && u.host == g.bricks[i].host)
+            smallest = std::min(smallest, u.size_total);
+      if (smallest != INT64_MAX)
+        c.size_bytes +=
+            smallest * (g.disperse_count > 0 ? g.disperse_count - g.redundancy_count : 1);
     }
+    if (source.size_bytes > 0 && c.size_bytes > 0 && c.size_bytes < source.size_bytes) {
+      reasons.push_back(fmt::format("too-small: volume {} has {} bytes, the source {}", g.name,
+                                    c.size_bytes, source.size_bytes));
+    }
+    c.eligible = reasons.empty();
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+Status Operations::CheckGlusterEligibility(const Destination& d, const Volume& source,
+                                           const std::string& dvol) {
+  auto candidates = GlusterCandidates(d, source, dvol);
+  std::vector<std::string> reasons;
+  if (!candidates.ok()) {
+    reasons.push_back(candidates.status().message());
+  } else {
+    for (const auto& c : *candidates)
+      if (c.name == dvol) reasons = c.reasons;
   }
   if (reasons.empty()) return Status::Ok();
   std::string all;
@@ -175,6 +233,31 @@ Status Operations::CheckGlusterEligibility(const Destination& d, const Volume& s
   return Status::FailedPrecondition(
       fmt::format("destination volume {}::{} is not eligible: {} (use force to create anyway)",
                   d.host, dvol, all));
+}
+
+Result<std::vector<CandidateVolume>> Operations::ListCandidateVolumes(
+    const std::string& destination_id, const std::string& source_volume_id) {
+  GEOREP_ASSIGN_OR_RETURN(Destination d, GetDestination(destination_id));
+  GEOREP_ASSIGN_OR_RETURN(Volume v, GetVolume(source_volume_id));
+  if (v.kind != VolumeKind::kGluster) {
+    return Status::InvalidArgument(
+        "candidate volumes are listed for gluster source volumes; a directory session names a "
+        "path");
+  }
+  if (v.cluster_id != d.source_cluster_id) {
+    return Status::InvalidArgument(
+        fmt::format("volume '{}' is not in the destination's source cluster", v.name));
+  }
+  if (d.ssh_fingerprint.empty()) {
+    return Status::FailedPrecondition(
+        fmt::format("no host key is pinned for destination {}; confirm it first", d.host));
+  }
+  GEOREP_ASSIGN_OR_RETURN(auto all, GlusterCandidates(d, v, ""));
+  // Eligible first, then by name.
+  std::stable_sort(all.begin(), all.end(), [](const auto& x, const auto& y) {
+    return std::tie(y.eligible, x.name) < std::tie(x.eligible, y.name);
+  });
+  return all;
 }
 
 namespace {
@@ -291,8 +374,12 @@ std::vector<SessionNodeStatus> Operations::NodeRows(const Session& s, const Volu
 Result<SessionDetail> Operations::ApplyGlusterStatus(const Actor& a, const std::string& id,
                                                      const std::vector<GeoRepStatus>* reported,
                                                      const std::string& answered_by,
-                                                     const std::string& unreachable) {
+                                                     const std::string& unreachable,
+                                                     int64_t asked_at) {
   GEOREP_ASSIGN_OR_RETURN(SessionDetail before, GetSession(id));
+  // An operation recorded fresher news than this answer (it was asked before the operation
+  // ran): keep them.
+  if (before.session.updated_at > asked_at) return before;
   GEOREP_ASSIGN_OR_RETURN(Volume v, GetVolume(before.session.source_volume_id));
   GEOREP_ASSIGN_OR_RETURN(Destination d, GetDestination(before.session.destination_id));
   GEOREP_ASSIGN_OR_RETURN(std::vector<Host> hosts, ListHosts(v.cluster_id));
@@ -377,15 +464,17 @@ Result<SessionDetail> Operations::RefreshSession(const Actor& a, const std::stri
   std::vector<std::string> argv = {"gluster",         "--mode=script", "volume",
                                    "geo-replication", v.name,          GeoRepTarget(d, s),
                                    "status",          "detail",        "--xml"};
+  const int64_t asked_at = clock_.NowMillis();
   auto answer = RunGlusterOnCluster(v.cluster_id, d.source_host_id, argv, true);
   if (!answer.ok()) {
     if (answer.status().code() != StatusCode::kUnavailable) return answer.status();
-    return ApplyGlusterStatus(a, id, nullptr, "", answer.status().message());
+    return ApplyGlusterStatus(a, id, nullptr, "", answer.status().message(), asked_at);
   }
   auto reported = ParseGeoRepStatus(answer->out);
   if (!reported.ok() && !NoSuchSession(reported.status())) return reported.status();
   std::vector<GeoRepStatus> none;
-  return ApplyGlusterStatus(a, id, reported.ok() ? &*reported : &none, answer->host.name, "");
+  return ApplyGlusterStatus(a, id, reported.ok() ? &*reported : &none, answer->host.name, "",
+                            asked_at);
 }
 
 Status Operations::SyncGlusterConfig(const Actor& a, const std::string& id) {
@@ -436,12 +525,32 @@ Result<std::string> Operations::DiscoverGlusterSession(const Actor& a, const Clu
         fmt::format("volume {} is not in georep; import the cluster again to manage its sessions",
                     g.source_volume));
   }
-  auto guard = locks_.Lock(DestinationLockKey(c.id + "/" + g.destination_host));
+  auto guard = locks_.Lock(NewSessionLockKey(c.id));
+  // The poll's answer may be old news: does gluster still have it?
+  std::string target = g.remote_user == "root" ? "" : g.remote_user + "@";
+  target += g.destination_host + "::" + g.destination_volume;
+  auto still = RunGlusterOnCluster(c.id, answered_by.id,
+                                   {"gluster", "--mode=script", "volume", "geo-replication",
+                                    g.source_volume, target, "status", "--xml"},
+                                   true);
+  if (!still.ok()) return still.status();
+  if (auto parsed = ParseGeoRepStatus(still->out); !parsed.ok() || parsed->empty()) {
+    if (parsed.ok() || NoSuchSession(parsed.status())) return std::string();  // gone meanwhile
+    return parsed.status();
+  }
   const int64_t now = clock_.NowMillis();
   Session s;
   std::string message;
   Status st = store_.Transaction([&](StoreTx& tx) -> Status {
     GEOREP_ASSIGN_OR_RETURN(std::vector<Destination> dests, tx.ListDestinations(c.id));
+    // Recorded meanwhile (georep created it while this poll was on its way)?
+    GEOREP_ASSIGN_OR_RETURN(std::vector<Session> existing, tx.ListSessions({v->id, ""}));
+    for (const auto& e : existing) {
+      for (const auto& x : dests) {
+        if (x.id == e.destination_id && FindReported({g}, *v, x, e))
+          return Status::AlreadyExists("recorded meanwhile");
+      }
+    }
     Destination d;
     for (const auto& x : dests)
       if (x.host == g.destination_host && x.remote_user == g.remote_user) d = x;
@@ -467,7 +576,8 @@ Result<std::string> Operations::DiscoverGlusterSession(const Actor& a, const Clu
     s.remote_user = g.remote_user;
     s.session_key = fmt::format("{}_{}_{}", v->name, d.host, s.destination_volume);
     s.status = SessionStatus::kUnknown;
-    s.created_at = s.updated_at = now;
+    s.created_at = now;
+    s.updated_at = 0;  // its status is the poll's, recorded next
     GEOREP_RETURN_IF_ERROR(tx.CreateSession(s));
     message = fmt::format("session {} -> {}@{}::{} created outside georep was discovered", v->name,
                           s.remote_user, d.host, s.destination_volume);
@@ -475,11 +585,13 @@ Result<std::string> Operations::DiscoverGlusterSession(const Actor& a, const Clu
         .AppendEvent(Event{0, now, a.name, "session.discovered", "session", s.id, "ok", message})
         .status();
   });
+  if (st.code() == StatusCode::kAlreadyExists) return std::string();
   if (!st.ok()) return st;
   return s.id;
 }
 
-Result<ClusterPoll> Operations::PollGlusterCluster(const Actor& a, const std::string& cluster_id) {
+Result<ClusterPoll> Operations::PollGlusterCluster(const Actor& a, const std::string& cluster_id,
+                                                   bool with_config) {
   ClusterPoll poll;
   GEOREP_ASSIGN_OR_RETURN(Cluster c, GetCluster(cluster_id));
   GEOREP_ASSIGN_OR_RETURN(std::vector<Volume> volumes, ListVolumes(cluster_id));
@@ -492,6 +604,7 @@ Result<ClusterPoll> Operations::PollGlusterCluster(const Actor& a, const std::st
   for (const auto& s : all)
     if (gluster_volumes.count(s.source_volume_id)) known.push_back(s);
 
+  const int64_t asked_at = clock_.NowMillis();
   auto answer = RunGlusterOnCluster(
       cluster_id, "",
       {"gluster", "--mode=script", "volume", "geo-replication", "status", "detail", "--xml"}, true);
@@ -499,7 +612,7 @@ Result<ClusterPoll> Operations::PollGlusterCluster(const Actor& a, const std::st
     if (answer.status().code() != StatusCode::kUnavailable) return answer.status();
     for (const auto& s : known) {
       auto guard = locks_.Lock(SessionLockKey(s.id));
-      auto r = ApplyGlusterStatus(a, s.id, nullptr, "", answer.status().message());
+      auto r = ApplyGlusterStatus(a, s.id, nullptr, "", answer.status().message(), asked_at);
       if (r.ok()) ++poll.refreshed;
     }
     return answer.status();
@@ -512,20 +625,24 @@ Result<ClusterPoll> Operations::PollGlusterCluster(const Actor& a, const std::st
     return parsed.status();
   }
 
+  // Which reported sessions georep knows, decided before any is updated: a session removed
+  // while this poll was on its way is still no stranger to discover.
   std::vector<bool> matched(reported.size(), false);
+  for (const auto& s : known) {
+    auto v = GetVolume(s.source_volume_id);
+    auto d = GetDestination(s.destination_id);
+    if (!v.ok() || !d.ok()) continue;
+    if (const GeoRepStatus* g = FindReported(reported, *v, *d, s))
+      matched[static_cast<size_t>(g - reported.data())] = true;
+  }
   for (const auto& s : known) {
     {
       auto guard = locks_.Lock(SessionLockKey(s.id));
-      auto r = ApplyGlusterStatus(a, s.id, &reported, answer->host.name, "");
+      auto r = ApplyGlusterStatus(a, s.id, &reported, answer->host.name, "", asked_at);
       if (!r.ok()) continue;  // removed meanwhile
       ++poll.refreshed;
-      auto v = GetVolume(s.source_volume_id);
-      auto d = GetDestination(s.destination_id);
-      if (!v.ok() || !d.ok()) continue;
-      const GeoRepStatus* g = FindReported(reported, *v, *d, s);
-      if (!g) continue;
-      matched[static_cast<size_t>(g - reported.data())] = true;
     }
+    if (!with_config) continue;
     if (Status cs = SyncGlusterConfig(a, s.id); !cs.ok()) poll.problems.push_back(cs.message());
   }
   for (size_t i = 0; i < reported.size(); ++i) {
@@ -535,10 +652,11 @@ Result<ClusterPoll> Operations::PollGlusterCluster(const Actor& a, const std::st
       poll.problems.push_back(id.status().message());
       continue;
     }
+    if (id->empty()) continue;
     ++poll.discovered;
     {
       auto guard = locks_.Lock(SessionLockKey(*id));
-      (void)ApplyGlusterStatus(a, *id, &reported, answer->host.name, "");
+      (void)ApplyGlusterStatus(a, *id, &reported, answer->host.name, "", asked_at);
     }
     (void)SyncGlusterConfig(a, *id);
   }

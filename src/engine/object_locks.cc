@@ -45,6 +45,10 @@ size_t ObjectLocks::LiveCount() {
 std::string SessionLockKey(const std::string& id) {
   return "session:" + id;
 }
+std::string NewSessionLockKey(const std::string& cluster_id) {
+  return "new-session-of-cluster:" + cluster_id;
+}
+
 std::string DestinationLockKey(const std::string& id) {
   return "destination:" + id;
 }

@@ -44,5 +44,8 @@ class ObjectLocks {
 
 std::string SessionLockKey(const std::string& id);
 std::string DestinationLockKey(const std::string& id);
+// Held while a session of the cluster comes into being (created by georep, or discovered by
+// the monitor), so the two never record the same gluster session twice.
+std::string NewSessionLockKey(const std::string& cluster_id);
 
 }  // namespace georep

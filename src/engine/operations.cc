@@ -847,6 +847,11 @@ Result<SessionDetail> Operations::CreateSession(const Actor& a, const SessionSpe
     return bad;
   }
   auto guard = locks_.Lock(DestinationLockKey(spec.destination_id));
+  // The monitor must not discover the gluster session between its creation on the cluster
+  // and its record here.
+  auto dest_for_lock = GetDestination(spec.destination_id);
+  auto creating =
+      locks_.Lock(NewSessionLockKey(dest_for_lock.ok() ? dest_for_lock->source_cluster_id : ""));
 
   // A gluster session exists on the cluster first: eligibility, then `create no-verify`.
   auto gluster_step = [&]() -> Status {
@@ -965,10 +970,12 @@ Result<SessionDetail> Operations::GetSession(const std::string& id) {
 
 Status Operations::RemoveSession(const Actor& a, const std::string& id, bool force,
                                  bool reset_sync_time) {
+  // One lock across both steps, so the monitor never sees the session gone from the cluster
+  // but still recorded.
+  auto guard = locks_.Lock(SessionLockKey(id));
   {
     // On the cluster first (gluster sessions); a session gluster no longer knows is just
     // forgotten.
-    auto guard = locks_.Lock(SessionLockKey(id));
     auto s = GetSession(id);
     if (s.ok()) {
       auto v = GetVolume(s->session.source_volume_id);
@@ -984,7 +991,6 @@ Status Operations::RemoveSession(const Actor& a, const std::string& id, bool for
       }
     }
   }
-  auto guard = locks_.Lock(SessionLockKey(id));
   std::string oid = id, msg;
   return Audited(a, "session.remove", "session", oid, msg, [&](StoreTx& tx) -> Status {
     GEOREP_ASSIGN_OR_RETURN(Session s, tx.GetSession(id));

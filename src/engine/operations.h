@@ -99,6 +99,16 @@ struct SessionCreateOptions {
   std::string sync_method;  // "tarssh" or "rsync"; empty: gluster's default
 };
 
+// A volume of the destination cluster as a candidate destination of a new session, with why
+// it is not eligible (each reason starts with its name: "not-empty: ...").
+struct CandidateVolume {
+  std::string name;
+  std::string status;      // gluster's: Started, Stopped, Created
+  int64_t size_bytes = 0;  // usable size; 0 if unknown
+  bool eligible = false;
+  std::vector<std::string> reasons;
+};
+
 // What one host of a cluster answered to a gluster command.
 struct GlusterAnswer {
   std::string out;
@@ -206,6 +216,10 @@ class Operations {
   // its reason. The session is then created on the cluster (`create no-verify`).
   Result<SessionDetail> CreateSession(const Actor& a, const SessionSpec& spec,
                                       const SessionCreateOptions& options = {});
+  // Every volume of the destination's cluster as a destination for `source_volume_id`, eligible
+  // ones first, each with its reasons (the console's "show all" reveals the others).
+  Result<std::vector<CandidateVolume>> ListCandidateVolumes(const std::string& destination_id,
+                                                            const std::string& source_volume_id);
   // start / stop / pause / resume / delete on the cluster, valid only in the states where
   // gluster accepts them (model/session_lifecycle.h).
   Result<SessionDetail> RunSessionAction(const Actor& a, const std::string& id,
@@ -220,7 +234,10 @@ class Operations {
   // those deleted outside; picks up config changed outside (`config --xml`). Every change is
   // an Event: session.faulty, session.recovered, session.checkpoint_completed,
   // session.discovered, session.deleted_outside, session.config_changed_outside.
-  Result<ClusterPoll> PollGlusterCluster(const Actor& a, const std::string& cluster_id);
+  // `with_config`: also read each session's config (a gluster transaction per session, so the
+  // monitor does it less often than the status query).
+  Result<ClusterPoll> PollGlusterCluster(const Actor& a, const std::string& cluster_id,
+                                         bool with_config = true);
   Result<std::vector<Session>> ListSessions(const SessionFilter& filter);
   Result<SessionDetail> GetSession(const std::string& id);
   // Refused unless the session is Created or Stopped (gluster's rule), unless `force`.
@@ -264,11 +281,12 @@ class Operations {
                                             const std::string& preferred_host_id,
                                             const std::vector<std::string>& argv, bool xml);
   // Records what gluster reported for session `id` (null `reported`: the cluster could not
-  // be asked, `unreachable` says why). The caller holds the session's lock.
+  // be asked, `unreachable` says why), unless the session was updated after `asked_at` (the
+  // answer is older than what is recorded). The caller holds the session's lock.
   Result<SessionDetail> ApplyGlusterStatus(const Actor& a, const std::string& id,
                                            const std::vector<GeoRepStatus>* reported,
                                            const std::string& answered_by,
-                                           const std::string& unreachable);
+                                           const std::string& unreachable, int64_t asked_at);
   static const GeoRepStatus* FindReported(const std::vector<GeoRepStatus>& reported,
                                           const Volume& v, const Destination& d, const Session& s);
   std::vector<SessionNodeStatus> NodeRows(const Session& s, const Volume& v, const Destination& d,
@@ -282,6 +300,9 @@ class Operations {
   Result<Session> ReadSession(const std::string& id);
   Status CheckGlusterEligibility(const Destination& d, const Volume& source,
                                  const std::string& destination_volume);
+  // The destination cluster's volumes (`only` one, if not empty) with their reasons.
+  Result<std::vector<CandidateVolume>> GlusterCandidates(const Destination& d, const Volume& source,
+                                                         const std::string& only);
   // The key exchange; returns why it failed, in the operator's words.
   Status ExchangeKeys(const Destination& d);
   // Records a destination's connection state and an event.

@@ -38,6 +38,7 @@ class SessionMonitor {
   std::condition_variable wake_;
   bool stopping_ = false;  // GUARDED_BY(mu_)
   std::thread thread_;
+  int passes_ = 0;  // GUARDED_BY(mu_); config is read every kConfigEvery-th pass
 };
 
 }  // namespace georep

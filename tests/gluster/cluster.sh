@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Real GlusterFS clusters for tests: each node is a network namespace with its own private
-# mount namespace (its own /var/lib/glusterd, /var/log/glusterfs, /run, /root/.ssh, /etc/hosts),
+# mount namespace (its own /var/lib/glusterd, /var/log/glusterfs, /run, /root/.ssh, /etc/hosts,
+# and gsyncd's working directories in /var/lib/misc/gluster),
 # its own sshd with its own host key, and its own glusterd. Nodes reach each other and the
 # engine (in the root namespace) over a bridge on 10.77.0.0/24, which exists only on this
 # machine. Everything is stopped by the PIDs recorded here, then the namespaces are deleted.
 #
 #   cluster.sh up STATE_DIR AUTHORIZED_KEY_FILE
 #       source cluster src1 + src2 (10.77.0.1, .2) with replica-2 volume gv0;
-#       destination cluster dst1 (10.77.0.11) with volume gv1
+#       destination cluster dst1 (10.77.0.11) with volumes gv1 and gv2
 #   cluster.sh down STATE_DIR
 #
 # STATE_DIR/nodes lists "name ip ssh-fingerprint" per node.
@@ -60,7 +61,7 @@ down() {
 start_node() {  # start_node NAME INDEX
   local name=$1 ip="$subnet.$2"
   local dir="$state/$name"
-  mkdir -p "$dir"/{glusterd,log,run,ssh,pids,bricks}
+  mkdir -p "$dir"/{glusterd,log,run,ssh,pids,bricks,misc}
   cp -a /var/lib/glusterd/hooks /var/lib/glusterd/groups "$dir/glusterd/" 2>/dev/null || true
   chmod 700 "$dir/ssh"
   cp "$authorized_key_file" "$dir/ssh/authorized_keys"
@@ -82,11 +83,12 @@ start_node() {  # start_node NAME INDEX
     mount --bind '$dir/glusterd' /var/lib/glusterd
     mount --bind '$dir/log' /var/log/glusterfs
     mount --bind '$dir/run' /run
+    mkdir -p /var/lib/misc/gluster && mount --bind '$dir/misc' /var/lib/misc/gluster
     mkdir -p /root/.ssh && mount --bind '$dir/ssh' /root/.ssh
     mount --bind '$dir/hosts' /etc/hosts
   "
   node_exec "$name" mkdir -p /run/sshd
-  node_exec "$name" /usr/sbin/sshd -o "ListenAddress=$ip" -o "HostKey=$dir/ssh_host_ed25519_key" \
+  node_exec "$name" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin /usr/sbin/sshd -o "ListenAddress=$ip" -o "HostKey=$dir/ssh_host_ed25519_key" \
     -o PidFile="$dir/pids/sshd" -o PermitRootLogin=prohibit-password -o PasswordAuthentication=no \
     -o UsePAM=no -o StrictModes=no
   echo "$name $ip $(ssh-keygen -lf "$dir/ssh_host_ed25519_key.pub" | awk '{print $2}')" >> "$state/nodes"
@@ -94,7 +96,10 @@ start_node() {  # start_node NAME INDEX
 
 start_glusterd() {  # after every node's address exists
   local name=$1
-  node_exec "$name" /usr/sbin/glusterd -p "$state/$name/pids/glusterd"
+  # A clean environment, as a service manager would give it: gsyncd's workers run the
+  # python3 first on PATH and must get Debian's.
+  node_exec "$name" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin /usr/sbin/glusterd \
+    -p "$state/$name/pids/glusterd"
 }
 
 gluster_on() {
@@ -135,10 +140,12 @@ up)
   gluster_on src1 volume create gv0 replica 2 "$subnet.1:$state/src1/bricks/gv0" \
     "$subnet.2:$state/src2/bricks/gv0" force >/dev/null
   gluster_on src1 volume start gv0 >/dev/null
-  # The destination cluster: one node of its own, an empty volume gv1.
-  gluster_on dst1 volume create gv1 "$subnet.11:$state/dst1/bricks/gv1" force >/dev/null
-  gluster_on dst1 volume start gv1 >/dev/null
-  echo "clusters up: source src1+src2 (gv0, replica 2), destination dst1 (gv1)"
+  # The destination cluster: one node of its own, empty volumes gv1 and gv2.
+  for v in gv1 gv2; do
+    gluster_on dst1 volume create $v "$subnet.11:$state/dst1/bricks/$v" force >/dev/null
+    gluster_on dst1 volume start $v >/dev/null
+  done
+  echo "clusters up: source src1+src2 (gv0, replica 2), destination dst1 (gv1, gv2)"
   ;;
 down) down ;;
 *) echo "usage: $0 up|down STATE_DIR [AUTHORIZED_KEY_FILE]" >&2; exit 2 ;;

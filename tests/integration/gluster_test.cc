@@ -2,8 +2,13 @@
 // each node with its own sshd and host key. The engine imports it over SSH with a confirmed key.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <fstream>
+#include <functional>
+#include <iostream>
+#include <set>
 #include <sstream>
+#include <thread>
 
 #include "host/ssh_transport.h"
 #include "integration/engine_process.h"
@@ -34,13 +39,17 @@ class GlusterTest : public ::testing::Test {
     while (nodes >> n.name >> n.ip >> n.fingerprint) nodes_.push_back(n);
     ASSERT_EQ(nodes_.size(), 3u);  // src1, src2, dst1
 
-    engine_ = std::make_unique<EngineProcess>(data_.path() + "/engine");
+    // The monitor polls every 2 s so that status changes show within the tests' bounds.
+    engine_ = std::make_unique<EngineProcess>(data_.path() + "/engine",
+                                              std::vector<std::string>{"--monitor-interval", "2"});
     ASSERT_TRUE(engine_->Start()) << engine_->output();
     token_ = engine_->Login(engine_->admin_password());
     ASSERT_FALSE(token_.empty());
   }
   void TearDown() override {
     engine_.reset();
+    // To look at a failure's clusters by hand: GEOREP_KEEP_CLUSTERS=1, then cluster.sh down.
+    if (getenv("GEOREP_KEEP_CLUSTERS") != nullptr) return;
     auto down = RunCommand({"/bin/bash", GEOREP_GLUSTER_HARNESS, "down", GEOREP_GLUSTER_STATE});
     EXPECT_EQ(down.exit_code, 0) << down.err;
   }
@@ -206,6 +215,225 @@ TEST_F(GlusterTest, DestinationKeysTestBrokenReestablishAndPreflight) {
   EXPECT_EQ(d["connection"], "Broken") << d.dump();
   auto listed = engine_->Get("/api/v1/clusters/" + cluster + "/destinations", token_);
   EXPECT_EQ(Json::parse(listed->body)["items"][0]["connection"], "Broken");
+}
+
+// Polls `check` every 500 ms until it is true or `seconds` pass.
+bool WaitFor(int seconds, const std::function<bool()>& check) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  while (std::chrono::steady_clock::now() < until) {
+    if (check()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  return check();
+}
+
+std::string Sha256OnNode(const std::string& node, const std::string& path) {
+  auto r = OnNode(node, {"/usr/bin/sha256sum", path});
+  return r.exit_code == 0 ? r.out.substr(0, 64) : "";
+}
+
+// The whole life of a session on real GlusterFS, driven through georep's API while its
+// monitor runs: eligibility, create, start, data arriving, config, checkpoint, a node's
+// glusterd killed and back, pause/resume/stop/remove, and a session made by hand discovered.
+TEST_F(GlusterTest, SessionLifecycleOnRealGluster) {
+  const std::string state = GEOREP_GLUSTER_STATE;
+  int status = 0;
+  Json imported = Import(nodes_[0].fingerprint, &status);
+  ASSERT_EQ(status, 201) << imported.dump();
+  const std::string cluster = imported["cluster"]["id"];
+  std::string src2, volume;
+  for (const auto& h : imported["hosts"])
+    if (h["address"] == nodes_[1].ip) src2 = h["id"];
+  volume = imported["volumes"][0]["id"];
+  Json pin = {{"fingerprint", nodes_[1].fingerprint}};
+  ASSERT_EQ(engine_->Put("/api/v1/hosts/" + src2 + "/fingerprint", pin.dump(), token_)->status,
+            200);
+  ASSERT_EQ(engine_->Post("/api/v1/hosts/" + src2 + "/check", "{}", token_)->status, 200);
+  std::string src1;
+  for (const auto& h : imported["hosts"])
+    if (h["address"] == nodes_[0].ip) src1 = h["id"];
+  Json dbody = {{"source_host_id", src1},
+                {"host", nodes_[2].ip},
+                {"ssh_fingerprint", nodes_[2].fingerprint},
+                {"copy_keys", true}};
+  auto dest = engine_->Post("/api/v1/clusters/" + cluster + "/destinations", dbody.dump(), token_);
+  ASSERT_EQ(dest->status, 201) << dest->body;
+  const std::string destination = Json::parse(dest->body)["id"];
+
+  // The destination volume is not empty: refused with the reason, nothing created.
+  const std::string src_mnt = state + "/src1/mnt-gv0", dst_mnt = state + "/dst1/mnt-gv1";
+  ASSERT_EQ(OnNode("src1", {"/bin/mkdir", "-p", src_mnt}).exit_code, 0);
+  ASSERT_EQ(OnNode("dst1", {"/bin/mkdir", "-p", dst_mnt}).exit_code, 0);
+  auto m1 = OnNode("src1", {"/bin/mount", "-t", "glusterfs", nodes_[0].ip + ":/gv0", src_mnt});
+  ASSERT_EQ(m1.exit_code, 0) << m1.err;
+  auto m2 = OnNode("dst1", {"/bin/mount", "-t", "glusterfs", nodes_[2].ip + ":/gv1", dst_mnt});
+  ASSERT_EQ(m2.exit_code, 0) << m2.err;
+  ASSERT_EQ(OnNode("dst1", {"/bin/cp", "/etc/hostname", dst_mnt + "/already-here"}).exit_code, 0);
+  Json sbody = {
+      {"destination_id", destination}, {"source_volume_id", volume}, {"destination_volume", "gv1"}};
+  auto refused = engine_->Post("/api/v1/sessions", sbody.dump(), token_);
+  EXPECT_EQ(refused->status, 409) << refused->body;
+  EXPECT_NE(refused->body.find("not-empty"), std::string::npos) << refused->body;
+  EXPECT_NE(refused->body.find("already-here"), std::string::npos) << refused->body;
+  EXPECT_TRUE(Json::parse(engine_->Get("/api/v1/sessions", token_)->body)["items"].empty());
+
+  // The candidates, as the console's New Session dialog lists them: gv2 eligible first, gv1
+  // with its reason.
+  auto candidates = engine_->Get(
+      "/api/v1/destinations/" + destination + "/volumes?source_volume_id=" + volume, token_);
+  ASSERT_EQ(candidates->status, 200) << candidates->body;
+  Json items = Json::parse(candidates->body)["items"];
+  ASSERT_EQ(items.size(), 2u) << items.dump();
+  EXPECT_EQ(items[0]["name"], "gv2");
+  EXPECT_EQ(items[0]["eligible"], true) << items.dump();
+  EXPECT_EQ(items[1]["name"], "gv1");
+  EXPECT_EQ(items[1]["eligible"], false);
+  ASSERT_EQ(items[1]["reasons"].size(), 1u) << items.dump();
+  EXPECT_EQ(items[1]["reasons"][0].get<std::string>().rfind("not-empty:", 0), 0u) << items.dump();
+  EXPECT_GT(items[0]["size_bytes"].get<int64_t>(), 0);
+
+  // With force, and tarssh (Debian's rsync would write empty files: the preflight says so).
+  sbody["force"] = true;
+  sbody["sync_method"] = "tarssh";
+  auto created = engine_->Post("/api/v1/sessions", sbody.dump(), token_);
+  ASSERT_EQ(created->status, 201) << created->body;
+  const std::string id = Json::parse(created->body)["id"];
+  const std::string path = "/api/v1/sessions/" + id;
+  auto session = [&] { return Json::parse(engine_->Get(path, token_)->body); };
+  auto node_statuses = [&] {
+    std::multiset<std::string> out;
+    const Json now = session();
+    for (const auto& n : now["nodes"]) out.insert(n["status"].get<std::string>());
+    return out;
+  };
+  auto gluster_says = [&](const std::string& key) {
+    auto r = OnNode("src1", {"/usr/sbin/gluster", "--mode=script", "volume", "geo-replication",
+                             "gv0", nodes_[2].ip + "::gv1", "config", key});
+    return r.out.substr(0, r.out.find('\n'));
+  };
+  EXPECT_EQ(gluster_says("sync-method"), "tarssh");
+
+  // Start: one Active and one Passive node (replica 2) within a bounded time.
+  auto started = engine_->Post(path + "/start", "{}", token_);
+  ASSERT_EQ(started->status, 200) << started->body;
+  const auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(WaitFor(120, [&] {
+    return node_statuses() == std::multiset<std::string>{"Active", "Passive"};
+  })) << session().dump(2);
+  std::cout << "[ timing ] Active/Passive after "
+            << std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() -
+                                                                t0)
+                   .count()
+            << " s\n";
+  EXPECT_EQ(session()["status"], "Active");
+
+  // Files written on the source mount arrive with identical content.
+  for (const char* name : {"one.bin", "two.bin"}) {
+    auto dd = OnNode("src1", {"/bin/dd", "if=/dev/urandom", "of=" + src_mnt + "/" + name, "bs=64k",
+                              "count=5", "status=none"});
+    ASSERT_EQ(dd.exit_code, 0) << dd.err;
+  }
+  for (const char* name : {"one.bin", "two.bin"}) {
+    const std::string want = Sha256OnNode("src1", src_mnt + "/" + name);
+    ASSERT_EQ(want.size(), 64u);
+    EXPECT_TRUE(WaitFor(120, [&] { return Sha256OnNode("dst1", dst_mnt + "/" + name) == want; }))
+        << name << " did not arrive intact; on the destination: "
+        << OnNode("dst1", {"/bin/ls", "-la", dst_mnt}).out << "\ngsyncd's log on src1:\n"
+        << OnNode("src1",
+                  {"/usr/bin/tail", "-n", "40",
+                   "/var/log/glusterfs/geo-replication/gv0_" + nodes_[2].ip + "_gv1/gsyncd.log"})
+               .out;
+  }
+
+  // Config: set, seen by gluster; reset, back to gluster's default.
+  auto set = engine_->Put(path + "/config/sync-jobs", R"({"value":"5"})", token_);
+  ASSERT_EQ(set->status, 200) << set->body;
+  EXPECT_EQ(gluster_says("sync-jobs"), "5");
+  auto bad = engine_->Put(path + "/config/sync-jobs", R"({"value":"many"})", token_);
+  EXPECT_EQ(bad->status, 400) << bad->body;
+  EXPECT_EQ(gluster_says("sync-jobs"), "5");
+  auto reset = engine_->Delete(path + "/config/sync-jobs", token_);
+  ASSERT_EQ(reset->status, 204) << reset->body;
+  EXPECT_EQ(gluster_says("sync-jobs"), "3");
+
+  // A checkpoint completes, and the monitor says so once.
+  auto cp = engine_->Put(path + "/config/checkpoint", R"({"value":"now"})", token_);
+  ASSERT_EQ(cp->status, 200) << cp->body;
+  EXPECT_NE(Json::parse(cp->body)["value"], "0") << cp->body;
+  ASSERT_EQ(OnNode("src1", {"/bin/cp", "/etc/hostname", src_mnt + "/after-checkpoint"}).exit_code,
+            0);
+  auto events = [&](const std::string& action) {
+    return Json::parse(engine_->Get("/api/v1/events?action=" + action, token_)->body)["items"];
+  };
+  EXPECT_TRUE(WaitFor(120, [&] {
+    const Json now = session();
+    for (const auto& n : now["nodes"])
+      if (n["status"] == "Active" && n["checkpoint_completed"] == true) return true;
+    return false;
+  })) << session().dump(2);
+  EXPECT_TRUE(WaitFor(10, [&] { return events("session.checkpoint_completed").size() == 1; }));
+
+  // src1's glusterd is killed: the monitor fails over to src2, which does not report src1's
+  // brick: Partial faulty, and an event. glusterd back: recovered.
+  auto kill = OnNode("src1", {"/bin/sh", "-c", "kill $(cat " + state + "/src1/pids/glusterd)"});
+  ASSERT_EQ(kill.exit_code, 0) << kill.err;
+  EXPECT_TRUE(WaitFor(60, [&] {
+    std::string st = session()["status"];
+    return st == "Partial faulty" || st == "Faulty";
+  })) << session().dump(2);
+  EXPECT_FALSE(session()["status_reason"].get<std::string>().empty());
+  EXPECT_TRUE(WaitFor(10, [&] { return !events("session.faulty").empty(); }));
+  auto back = OnNode("src1", {"/usr/bin/env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+                              "/usr/sbin/glusterd", "-p", state + "/src1/pids/glusterd"});
+  ASSERT_EQ(back.exit_code, 0) << back.err;
+  EXPECT_TRUE(WaitFor(90, [&] { return session()["status"] == "Active"; })) << session().dump(2);
+  EXPECT_TRUE(WaitFor(10, [&] { return !events("session.recovered").empty(); }));
+
+  // Pause, resume, stop, each valid only where gluster accepts it; remove.
+  auto resume_early = engine_->Post(path + "/resume", "{}", token_);
+  EXPECT_EQ(resume_early->status, 409) << resume_early->body;
+  auto paused = engine_->Post(path + "/pause", "{}", token_);
+  ASSERT_EQ(paused->status, 200) << paused->body;
+  EXPECT_EQ(Json::parse(paused->body)["status"], "Paused") << paused->body;
+  auto resumed = engine_->Post(path + "/resume", "{}", token_);
+  ASSERT_EQ(resumed->status, 200) << resumed->body;
+  EXPECT_NE(Json::parse(resumed->body)["status"], "Paused") << resumed->body;
+  auto removing_running = engine_->Delete(path, token_);
+  EXPECT_EQ(removing_running->status, 409) << removing_running->body;
+  auto stopped = engine_->Post(path + "/stop", "{}", token_);
+  ASSERT_EQ(stopped->status, 200) << stopped->body;
+  EXPECT_EQ(Json::parse(stopped->body)["status"], "Stopped") << stopped->body;
+  auto removed = engine_->Delete(path, token_);
+  ASSERT_EQ(removed->status, 204) << removed->body;
+  EXPECT_EQ(engine_->Get(path, token_)->status, 404);
+  auto gone = OnNode("src1", {"/usr/sbin/gluster", "--mode=script", "volume", "geo-replication",
+                              "gv0", nodes_[2].ip + "::gv1", "status"});
+  EXPECT_NE(gone.exit_code, 0) << gone.out;
+
+  // A session created by hand with the gluster CLI is discovered by the monitor.
+  // (gluster runs one transaction per volume at a time; the monitor's queries are some, so an
+  // admin retries "Another transaction is in progress" as anyone would.)
+  CommandResult by_hand;
+  WaitFor(30, [&] {
+    by_hand = OnNode("src1", {"/usr/sbin/gluster", "--mode=script", "volume", "geo-replication",
+                              "gv0", nodes_[2].ip + "::gv2", "create", "no-verify"});
+    return by_hand.exit_code == 0;
+  });
+  ASSERT_EQ(by_hand.exit_code, 0) << by_hand.out << by_hand.err;
+  Json found;
+  EXPECT_TRUE(WaitFor(30, [&] {
+    const Json all = Json::parse(engine_->Get("/api/v1/sessions", token_)->body);
+    for (const auto& s : all["items"])
+      if (s["destination_volume"] == "gv2") found = s;
+    return !found.is_null();
+  }));
+  EXPECT_EQ(found["source_volume_id"], volume);
+  EXPECT_EQ(found["destination_id"], destination);  // the destination georep already knew
+  EXPECT_EQ(found["status"], "Created");
+  EXPECT_EQ(events("session.discovered").size(), 1u);
+
+  OnNode("src1", {"/bin/umount", "-l", src_mnt});
+  OnNode("dst1", {"/bin/umount", "-l", dst_mnt});
 }
 
 }  // namespace
