@@ -609,6 +609,8 @@ del->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
       auto r = c.Post("/sessions/" + UrlEncode(*id) + "/" + verb + (*force ? "?force=true" : ""),
                       Json::object());
       if (!r.ok() || g->json) return PrintObject(*g, r);
+      for (const auto& w : (*r)["warnings"])
+        std::cerr << "warning: " << w.get<std::string>() << "\n";
       std::cout << fmt::format("Session {}: {}\n", Str(*r, "session_key"), Str(*r, "status"));
       return Status::Ok();
     }));

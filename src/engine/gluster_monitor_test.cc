@@ -346,6 +346,31 @@ TEST_F(GlusterMonitorTest, ConfigChangedOutsideIsPickedUp) {
   EXPECT_EQ(Events("session.config_changed_outside").size(), 1u);
 }
 
+TEST_F(GlusterMonitorTest, StartWarnsWhenRsyncWouldWriteEmptyFiles) {
+  const std::string id = CreateSession();
+  // Debian 12's rsync on src2; sync-method is still gluster's default, rsync.
+  std::string status = Fixture("georep-status-detail-active.xml");
+  cluster_.scripts["10.77.0.2"] = [&](const std::vector<std::string>& argv) {
+    if (argv[0] == "rsync")
+      return Result<CommandResult>(Answer("rsync  version 3.5.0  protocol version 32\n"));
+    return Node(&status, &config_)(argv);
+  };
+  status_ = status;
+  for (auto* h : {&hosts_[0], &hosts_[1]}) ASSERT_TRUE(ops_->CheckHost(admin_, h->id).ok());
+  auto started = ops_->RunSessionAction(admin_, id, SessionAction::kStart, false);
+  ASSERT_TRUE(started.ok()) << started.status().ToString();
+  ASSERT_EQ(started->warnings.size(), 1u);
+  EXPECT_NE(started->warnings[0].find("src2"), std::string::npos) << started->warnings[0];
+  EXPECT_NE(started->warnings[0].find("tarssh"), std::string::npos) << started->warnings[0];
+
+  // With tarssh there is nothing to warn about.
+  ASSERT_TRUE(ops_->RunSessionAction(admin_, id, SessionAction::kStop, false).ok());
+  ASSERT_TRUE(ops_->SetConfig(admin_, id, "sync-method", "tarssh").ok());
+  auto again = ops_->RunSessionAction(admin_, id, SessionAction::kStart, true);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_TRUE(again->warnings.empty());
+}
+
 TEST_F(GlusterMonitorTest, CheckpointNowIsPassedAsNowAndGlustersTimeIsKept) {
   const std::string id = CreateSession();
   auto item = ops_->SetConfig(admin_, id, "checkpoint", "now");

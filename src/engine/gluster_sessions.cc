@@ -663,6 +663,21 @@ Result<ClusterPoll> Operations::PollGlusterCluster(const Actor& a, const std::st
   return poll;
 }
 
+Result<std::vector<std::string>> Operations::RsyncPreflight(const std::string& cluster_id) {
+  std::vector<std::string> warnings;
+  if (!hosts_) return warnings;
+  GEOREP_ASSIGN_OR_RETURN(std::vector<Host> hosts, ListHosts(cluster_id));
+  for (const Host& h : hosts) {
+    if (h.status != HostStatus::kUp) continue;
+    if (h.transport == HostTransport::kSsh && h.ssh_fingerprint.empty()) continue;
+    auto r = hosts_->RunnerFor(h)->Run(CommandSpec{{"rsync", "--version"}});
+    if (!r.ok()) continue;
+    std::string w = RsyncPreflightWarning(h.name, ParseRsyncVersion(r->out));
+    if (!w.empty()) warnings.push_back(w);
+  }
+  return warnings;
+}
+
 Result<SessionDetail> Operations::RunSessionAction(const Actor& a, const std::string& id,
                                                    SessionAction action, bool force) {
   const std::string event = "session." + std::string(Name(action));
@@ -686,7 +701,17 @@ Result<SessionDetail> Operations::RunSessionAction(const Actor& a, const std::st
     (void)RecordFailure(a, event, "session", id, done);
     return done;
   }
-  return RefreshSession(a, id);
+  GEOREP_ASSIGN_OR_RETURN(SessionDetail after, RefreshSession(a, id));
+  // Platform preflight at start: gsyncd with rsync >= 3.4 writes empty files.
+  if (action == SessionAction::kStart) {
+    GEOREP_ASSIGN_OR_RETURN(std::vector<ConfigItem> config, GetConfig(id));
+    for (const auto& item : config) {
+      if (item.option->key != "sync-method" || item.value == "tarssh") continue;
+      GEOREP_ASSIGN_OR_RETURN(Volume v, GetVolume(after.session.source_volume_id));
+      GEOREP_ASSIGN_OR_RETURN(after.warnings, RsyncPreflight(v.cluster_id));
+    }
+  }
+  return after;
 }
 
 }  // namespace georep

@@ -882,14 +882,7 @@ Result<SessionDetail> Operations::CreateSession(const Actor& a, const SessionSpe
           RunGeoRep(probe, {"config", "sync-method", options.sync_method}, false).status());
     // Platform preflight: rsync >= 3.4 on the source hosts.
     if (options.sync_method != "tarssh") {
-      GEOREP_ASSIGN_OR_RETURN(std::vector<Host> hosts, ListHosts(v.cluster_id));
-      for (const Host& h : hosts) {
-        if (h.status != HostStatus::kUp || h.ssh_fingerprint.empty()) continue;
-        auto r = hosts_->RunnerFor(h)->Run(CommandSpec{{"rsync", "--version"}});
-        if (!r.ok()) continue;
-        std::string w = RsyncPreflightWarning(h.name, ParseRsyncVersion(r->out));
-        if (!w.empty()) out.warnings.push_back(w);
-      }
+      GEOREP_ASSIGN_OR_RETURN(out.warnings, RsyncPreflight(v.cluster_id));
     }
     return Status::Ok();
   };

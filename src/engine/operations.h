@@ -293,6 +293,9 @@ class Operations {
                                           const std::vector<Host>& hosts,
                                           const GeoRepStatus& reported,
                                           const std::string& answered_by);
+  // The rsync >= 3.4 warnings for the cluster's reachable hosts (gsyncd's rsync sync-method
+  // writes empty files there).
+  Result<std::vector<std::string>> RsyncPreflight(const std::string& cluster_id);
   // Picks up config changed on the cluster outside georep. Takes the session's lock.
   Status SyncGlusterConfig(const Actor& a, const std::string& id);
   Result<std::string> DiscoverGlusterSession(const Actor& a, const Cluster& c,
