@@ -15,8 +15,9 @@ packages=(
   postgresql
   # a real GlusterFS for the tests that drive it (clusters in network namespaces)
   glusterfs-server iproute2 rsync
-  # SSH: the engine reaches hosts with the OpenSSH client; tests run a real sshd on loopback
-  openssh-client openssh-server
+  # SSH: the engine reaches hosts with the OpenSSH client (sshpass feeds a one-time password
+  # from a pipe to install its key); tests run a real sshd on loopback
+  openssh-client openssh-server sshpass
   # used by the scripts
   curl procps util-linux openssl
 )

@@ -213,8 +213,8 @@ Result<ClusterSpec> ClusterSpecFrom(const Json& j) {
 
 Result<HostSpec> HostSpecFrom(const Json& j, const std::string& cluster_id) {
   JsonFields f(j);
-  GEOREP_RETURN_IF_ERROR(
-      f.OnlyKnown({"name", "address", "ssh_port", "ssh_user", "transport", "ssh_fingerprint"}));
+  GEOREP_RETURN_IF_ERROR(f.OnlyKnown(
+      {"name", "address", "ssh_port", "ssh_user", "transport", "ssh_fingerprint", "password"}));
   HostSpec s;
   s.cluster_id = cluster_id;
   GEOREP_ASSIGN_OR_RETURN(s.name, f.Str("name", true));
@@ -228,6 +228,7 @@ Result<HostSpec> HostSpecFrom(const Json& j, const std::string& cluster_id) {
   if (!t) return Status::InvalidArgument("field 'transport' must be 'local' or 'ssh'");
   s.transport = *t;
   GEOREP_ASSIGN_OR_RETURN(s.ssh_fingerprint, f.Str("ssh_fingerprint", false));
+  GEOREP_ASSIGN_OR_RETURN(s.one_time_password, f.Str("password", false));
   return s;
 }
 

@@ -200,8 +200,13 @@ Json OpenApiDocument(const std::string& version) {
                              {"ssh_port", "integer"},
                              {"ssh_user", "string"},
                              {"transport", "string"},
-                             {"ssh_fingerprint", "string"}},
+                             {"ssh_fingerprint", "string"},
+                             {"password", "string"}},
                             {"name"});
+  schemas["HostSpec"]["properties"]["password"]["description"] =
+      "Optional one-time password of ssh_user, used once to install the engine's key in its "
+      "authorized_keys; never stored or logged";
+  schemas["HostSpec"]["properties"]["password"]["writeOnly"] = true;
   schemas["Volume"] = Obj({{"id", "string"},
                            {"cluster_id", "string"},
                            {"name", "string"},

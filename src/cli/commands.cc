@@ -317,6 +317,12 @@ del->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
   auto accept_new = std::make_shared<bool>(false);
   add->add_flag("--accept-new", *accept_new,
                 "Pin the key the host presents now without asking (scripts on a trusted network)");
+  auto with_password = std::make_shared<bool>(false);
+  auto password_stdin = std::make_shared<bool>(false);
+  add->add_flag("--password", *with_password,
+                "Ask for the user's password once, to install the engine's key (never stored)");
+  add->add_flag("--password-stdin", *password_stdin,
+                "The same, reading the password from standard input");
   add->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
     GEOREP_ASSIGN_OR_RETURN(std::string cid, ResolveCluster(c, o->cluster));
     if (o->transport == "ssh" && o->fingerprint.empty()) {
@@ -330,6 +336,14 @@ del->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
                  {"transport", o->transport},
                  {"ssh_fingerprint", o->fingerprint}};
     if (!o->address.empty()) body["address"] = o->address;
+    if (*with_password || *password_stdin) {
+      body["password"] =
+          *password_stdin
+              ? ReadSecret("")
+              : ReadSecret(fmt::format(
+                    "Password of {}@{} (used once to install the engine's key): ", o->user,
+                    o->address.empty() ? o->name : o->address));
+    }
     return PrintObject(*g, c.Post("/clusters/" + UrlEncode(cid) + "/hosts", body));
   }));
   auto* scan = grp->add_subcommand("scan", "Show the SSH host keys an address presents");

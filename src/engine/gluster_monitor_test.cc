@@ -59,6 +59,9 @@ class ScriptedCluster final : public HostConnector {
   Result<std::vector<HostKey>> ScanHostKeys(const std::string&, int) override {
     return Status::Unavailable("no network in unit tests");
   }
+  Status InstallEngineKey(const Host&, const std::string&) override {
+    return Status::Unavailable("no network in unit tests");
+  }
   std::string EnginePublicKey() override { return ""; }
   std::string EngineKeyFingerprint() override { return ""; }
 

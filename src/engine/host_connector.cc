@@ -23,6 +23,16 @@ std::unique_ptr<CommandRunner> SystemHostConnector::RunnerFor(const Host& host) 
       options_);
 }
 
+Status SystemHostConnector::InstallEngineKey(const Host& host, const std::string& password) {
+  if (host.transport != HostTransport::kSsh)
+    return Status::InvalidArgument("a local host needs no key");
+  SshCommandRunner ssh(
+      local_, identity_,
+      SshEndpoint{host.address, host.ssh_port, host.ssh_user, host.ssh_fingerprint}, state_dir_,
+      options_);
+  return ssh.InstallEngineKey(password);
+}
+
 Result<std::vector<HostKey>> SystemHostConnector::ScanHostKeys(const std::string& address,
                                                                int port) {
   return georep::ScanHostKeys(local_, address, port, options_.connect_timeout_seconds);

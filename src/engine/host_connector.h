@@ -21,6 +21,9 @@ class HostConnector {
   virtual ~HostConnector() = default;
   virtual std::unique_ptr<CommandRunner> RunnerFor(const Host& host) = 0;
   virtual Result<std::vector<HostKey>> ScanHostKeys(const std::string& address, int port) = 0;
+  // Installs the engine's key in the host user's authorized_keys by logging in once with a
+  // password (ssh hosts with a pinned key). The password is used for that login only.
+  virtual Status InstallEngineKey(const Host& host, const std::string& password) = 0;
   // The engine's public key ("ssh-ed25519 AAAA... georep-engine") and its fingerprint.
   virtual std::string EnginePublicKey() = 0;
   virtual std::string EngineKeyFingerprint() = 0;
@@ -37,6 +40,7 @@ class SystemHostConnector final : public HostConnector {
 
   std::unique_ptr<CommandRunner> RunnerFor(const Host& host) override;
   Result<std::vector<HostKey>> ScanHostKeys(const std::string& address, int port) override;
+  Status InstallEngineKey(const Host& host, const std::string& password) override;
   std::string EnginePublicKey() override { return identity_.public_key; }
   std::string EngineKeyFingerprint() override { return identity_.fingerprint; }
 

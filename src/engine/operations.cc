@@ -321,11 +321,21 @@ Result<Host> Operations::AddHost(const Actor& a, const HostSpec& spec) {
     valid = ValidateFingerprint("host key fingerprint", h.ssh_fingerprint);
   if (valid.ok() && h.transport == HostTransport::kLocal && !h.ssh_fingerprint.empty())
     valid = Status::InvalidArgument("a local host has no SSH fingerprint");
+  if (valid.ok() && !spec.one_time_password.empty() && h.transport != HostTransport::kSsh)
+    valid = Status::InvalidArgument("a one-time password is for ssh hosts");
+  if (valid.ok() && !spec.one_time_password.empty()) {
+    // Installed before anything is recorded: a refused password adds nothing.
+    valid = hosts_ ? hosts_->InstallEngineKey(h, spec.one_time_password)
+                   : Status::FailedPrecondition("this engine cannot reach hosts");
+  }
   if (!valid.ok()) {
     (void)RecordFailure(a, "host.add", "host", "", valid);
     return valid;
   }
-  std::string msg = fmt::format("host '{}' ({}) added", h.name, Name(h.transport));
+  std::string msg = fmt::format("host '{}' ({}) added{}", h.name, Name(h.transport),
+                                spec.one_time_password.empty()
+                                    ? ""
+                                    : "; the engine's key was installed with a one-time password");
   Status st = Audited(a, "host.add", "host", h.id, msg, [&](StoreTx& tx) -> Status {
     GEOREP_RETURN_IF_ERROR(tx.GetCluster(h.cluster_id).status());
     Status s = tx.CreateHost(h);

@@ -44,6 +44,9 @@ struct HostSpec {
   std::string ssh_user = "root";
   HostTransport transport = HostTransport::kSsh;
   std::string ssh_fingerprint;  // required for ssh hosts
+  // Optional, ssh hosts: logs in once with this password to install the engine's key in the
+  // user's authorized_keys. Used for that login only: never stored, logged or recorded.
+  std::string one_time_password;
 };
 
 // Importing a Gluster cluster through one of its hosts, whose host key the admin confirmed.

@@ -30,6 +30,9 @@ class RecordingConnector final : public HostConnector {
   Result<std::vector<HostKey>> ScanHostKeys(const std::string&, int) override {
     return Status::Unavailable("no network in unit tests");
   }
+  Status InstallEngineKey(const Host&, const std::string&) override {
+    return Status::Unavailable("no network in unit tests");
+  }
   std::string EnginePublicKey() override { return ""; }
   std::string EngineKeyFingerprint() override { return ""; }
   std::vector<std::vector<std::string>> commands;

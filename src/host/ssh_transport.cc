@@ -7,10 +7,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <string_view>
 
 namespace georep {
 namespace {
@@ -175,6 +177,89 @@ Result<std::string> SshCommandRunner::KnownHostsFile() {
       "host key of {} port {} changed: it presents {} but {} is pinned; if the change is "
       "expected, re-pin the new fingerprint explicitly",
       endpoint_.host, endpoint_.port, seen, endpoint_.pinned_fingerprint));
+}
+
+Status SshCommandRunner::InstallEngineKey(const std::string& password) {
+  if (endpoint_.pinned_fingerprint.empty()) {
+    return Status::FailedPrecondition(
+        fmt::format("no host key is pinned for {}; confirm its fingerprint first", endpoint_.host));
+  }
+  if (password.empty() || password.find('\n') != std::string::npos)
+    return Status::InvalidArgument("the one-time password must be one non-empty line");
+  // The key is the engine's own ("ssh-ed25519 AAAA... georep-engine"), never user input;
+  // checked anyway, since it goes into a remote shell command.
+  for (char c : identity_.public_key) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) &&
+        std::string_view(" +/=-_.@").find(c) == std::string_view::npos)
+      return Status::Internal("the engine's public key has unexpected characters");
+  }
+  GEOREP_ASSIGN_OR_RETURN(std::string known_hosts, KnownHostsFile());
+  std::string type;
+  {
+    std::ifstream in(known_hosts);
+    std::string host;
+    in >> host >> type;
+  }
+  const std::string& key = identity_.public_key;
+  CommandSpec spec;
+  spec.argv = {options_.sshpass_program,  // no -p/-e/-f: the password comes on stdin
+               options_.ssh_program,
+               "-o",
+               "StrictHostKeyChecking=yes",
+               "-o",
+               "UserKnownHostsFile=" + known_hosts,
+               "-o",
+               "GlobalKnownHostsFile=/dev/null",
+               "-o",
+               "HostKeyAlgorithms=" + AlgorithmsFor(type),
+               "-o",
+               "CheckHostIP=no",
+               "-o",
+               "UpdateHostKeys=no",
+               "-o",
+               fmt::format("ConnectTimeout={}", options_.connect_timeout_seconds),
+               "-o",
+               "PubkeyAuthentication=no",
+               "-o",
+               "PreferredAuthentications=password,keyboard-interactive",
+               "-o",
+               "NumberOfPasswordPrompts=1",
+               "-o",
+               "LogLevel=ERROR",
+               "-p",
+               std::to_string(endpoint_.port),
+               "-l",
+               endpoint_.user,
+               "--",
+               endpoint_.host,
+               fmt::format("umask 077 && mkdir -p .ssh && touch .ssh/authorized_keys && "
+                           "{{ grep -qxF '{0}' .ssh/authorized_keys || "
+                           "printf '%s\\n' '{0}' >> .ssh/authorized_keys; }}",
+                           key)};
+  spec.stdin_data = password + "\n";
+  spec.timeout = std::chrono::seconds(options_.connect_timeout_seconds + 30);
+  GEOREP_ASSIGN_OR_RETURN(CommandResult r, local_.Run(spec));
+  if (r.timed_out) {
+    return Status::Unavailable(
+        fmt::format("installing the engine's key on {} timed out", endpoint_.host));
+  }
+  // sshpass: 5 wrong password, 6 host key unknown, other values pass ssh's through.
+  if (r.exit_code == 5 || r.err.find("Permission denied") != std::string::npos) {
+    return Status::PermissionDenied(
+        fmt::format("{}@{} refused the one-time password", endpoint_.user, endpoint_.host));
+  }
+  if (r.exit_code == 6 || r.err.find("Host key verification failed") != std::string::npos) {
+    return Status::FailedPrecondition(
+        fmt::format("host key of {} does not match the pinned fingerprint {}", endpoint_.host,
+                    endpoint_.pinned_fingerprint));
+  }
+  if (r.exit_code != 0) {
+    std::string first_line = r.err.substr(0, r.err.find('\n'));
+    return Status::Unavailable(fmt::format("cannot install the engine's key on {}: {}",
+                                           endpoint_.host,
+                                           first_line.empty() ? "sshpass failed" : first_line));
+  }
+  return Status::Ok();
 }
 
 Result<CommandResult> SshCommandRunner::Run(const CommandSpec& spec) {

@@ -58,6 +58,7 @@ struct SshOptions {
   int connect_timeout_seconds = 10;
   std::string ssh_program = "ssh";
   std::string keyscan_program = "ssh-keyscan";
+  std::string sshpass_program = "sshpass";
 };
 
 class SshCommandRunner final : public CommandRunner {
@@ -70,6 +71,12 @@ class SshCommandRunner final : public CommandRunner {
   // Unavailable (unreachable, refused, timed out), PermissionDenied (the host does not accept
   // the engine's key), FailedPrecondition (host key differs from the pinned fingerprint).
   Result<CommandResult> Run(const CommandSpec& spec) override;
+
+  // Logs in once with `password` (through sshpass, which reads it from a pipe: it is never on
+  // a command line, in the environment, stored or logged), still against the pinned host key,
+  // and appends the engine's public key to the user's authorized_keys unless it is there.
+  // PermissionDenied when the password is refused.
+  Status InstallEngineKey(const std::string& password);
 
  private:
   Result<std::string> KnownHostsFile();

@@ -11,7 +11,8 @@
 #       destination cluster dst1 (10.77.0.11) with volumes gv1 and gv2
 #   cluster.sh down STATE_DIR
 #
-# STATE_DIR/nodes lists "name ip ssh-fingerprint" per node.
+# STATE_DIR/nodes lists "name ip ssh-fingerprint" per node; STATE_DIR/root-password is root's
+# password on every node (sshd accepts it, for the engine's one-time-password key install).
 set -euo pipefail
 cmd=${1:?up or down}
 state=${2:?state directory}
@@ -68,6 +69,10 @@ start_node() {  # start_node NAME INDEX
   chmod 600 "$dir/ssh/authorized_keys"
   ssh-keygen -q -t ed25519 -N "" -f "$dir/ssh_host_ed25519_key"
   cp /etc/hosts "$dir/hosts"
+  # root's password on this node only (its own /etc/shadow), for the one-time-password tests.
+  awk -F: -v OFS=: -v hash="$root_hash" '$1 == "root" { $2 = hash } { print }' /etc/shadow \
+    > "$dir/shadow"
+  chmod 640 "$dir/shadow"
 
   ip netns add "$name"
   ip link add "veth-$name" type veth peer name eth0 netns "$name"
@@ -86,10 +91,12 @@ start_node() {  # start_node NAME INDEX
     mkdir -p /var/lib/misc/gluster && mount --bind '$dir/misc' /var/lib/misc/gluster
     mkdir -p /root/.ssh && mount --bind '$dir/ssh' /root/.ssh
     mount --bind '$dir/hosts' /etc/hosts
+    mount --bind '$dir/shadow' /etc/shadow
   "
   node_exec "$name" mkdir -p /run/sshd
   node_exec "$name" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin /usr/sbin/sshd -o "ListenAddress=$ip" -o "HostKey=$dir/ssh_host_ed25519_key" \
-    -o PidFile="$dir/pids/sshd" -o PermitRootLogin=prohibit-password -o PasswordAuthentication=no \
+    -o PidFile="$dir/pids/sshd" -o PermitRootLogin=yes -o PasswordAuthentication=yes \
+    -o KbdInteractiveAuthentication=no \
     -o UsePAM=no -o StrictModes=no
   echo "$name $ip $(ssh-keygen -lf "$dir/ssh_host_ed25519_key.pub" | awk '{print $2}')" >> "$state/nodes"
 }
@@ -127,6 +134,9 @@ up)
   mount --bind "$state" "$state"
   mount --make-private "$state"
   : > "$state/nodes"
+  # Every node's root password (each node has its own /etc/shadow); tests read it from here.
+  (umask 077 && openssl rand -hex 12 > "$state/root-password")
+  root_hash=$(openssl passwd -6 -stdin < "$state/root-password")
   ip link add "$bridge" type bridge
   ip addr add "$subnet.254/24" dev "$bridge"
   ip link set "$bridge" up

@@ -436,5 +436,62 @@ TEST_F(GlusterTest, SessionLifecycleOnRealGluster) {
   OnNode("dst1", {"/bin/umount", "-l", dst_mnt});
 }
 
+// A host that does not trust the engine yet: a one-time root password installs the engine's
+// key (against the pinned host key); a wrong password adds nothing; the password is nowhere
+// in the engine's output or database afterwards.
+TEST_F(GlusterTest, OneTimePasswordInstallsTheEngineKey) {
+  std::string password;
+  {
+    std::ifstream in(std::string(GEOREP_GLUSTER_STATE) + "/root-password");
+    in >> password;
+  }
+  ASSERT_FALSE(password.empty());
+  auto strip = OnNode("src2", {"/bin/sed", "-i", "/georep-engine/d", "/root/.ssh/authorized_keys"});
+  ASSERT_EQ(strip.exit_code, 0) << strip.err;
+  auto created = engine_->Post("/api/v1/clusters", R"({"name":"pw"})", token_);
+  ASSERT_EQ(created->status, 201) << created->body;
+  const std::string cluster = Json::parse(created->body)["id"];
+  auto hosts = [&] {
+    return Json::parse(
+        engine_->Get("/api/v1/clusters/" + cluster + "/hosts", token_)->body)["items"];
+  };
+  Json body = {{"name", "src2"},
+               {"address", nodes_[1].ip},
+               {"ssh_fingerprint", nodes_[1].fingerprint},
+               {"password", "wrong-" + password}};
+  auto refused = engine_->Post("/api/v1/clusters/" + cluster + "/hosts", body.dump(), token_);
+  EXPECT_EQ(refused->status, 403) << refused->body;
+  EXPECT_NE(refused->body.find("refused the one-time password"), std::string::npos)
+      << refused->body;
+  EXPECT_TRUE(hosts().empty());
+
+  // A wrong host key is refused before any password is sent.
+  body["ssh_fingerprint"] = nodes_[0].fingerprint;
+  body["password"] = password;
+  auto wrong_key = engine_->Post("/api/v1/clusters/" + cluster + "/hosts", body.dump(), token_);
+  EXPECT_EQ(wrong_key->status, 409) << wrong_key->body;
+  EXPECT_TRUE(hosts().empty());
+
+  body["ssh_fingerprint"] = nodes_[1].fingerprint;
+  auto added = engine_->Post("/api/v1/clusters/" + cluster + "/hosts", body.dump(), token_);
+  ASSERT_EQ(added->status, 201) << added->body;
+  const std::string id = Json::parse(added->body)["id"];
+  auto check = engine_->Post("/api/v1/hosts/" + id + "/check", "{}", token_);
+  EXPECT_EQ(Json::parse(check->body)["status"], "Up") << check->body;
+  auto keys = OnNode("src2", {"/bin/grep", "-c", "georep-engine", "/root/.ssh/authorized_keys"});
+  EXPECT_EQ(keys.out, "1\n");
+
+  // Never stored or logged.
+  EXPECT_EQ(engine_->output().find(password), std::string::npos);
+  std::ifstream db(data_.path() + "/engine/georep.db", std::ios::binary);
+  std::stringstream bytes;
+  bytes << db.rdbuf();
+  ASSERT_FALSE(bytes.str().empty());
+  EXPECT_EQ(bytes.str().find(password), std::string::npos);
+  auto events = engine_->Get("/api/v1/events?action=host.add", token_);
+  EXPECT_EQ(events->body.find(password), std::string::npos);
+  EXPECT_NE(events->body.find("one-time password"), std::string::npos) << events->body;
+}
+
 }  // namespace
 }  // namespace georep::testing
