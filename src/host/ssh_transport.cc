@@ -179,6 +179,25 @@ Result<std::string> SshCommandRunner::KnownHostsFile() {
       endpoint_.host, endpoint_.port, seen, endpoint_.pinned_fingerprint));
 }
 
+Result<SshCommandRunner::PinnedOptions> SshCommandRunner::Pinned() {
+  PinnedOptions p;
+  GEOREP_ASSIGN_OR_RETURN(p.known_hosts, KnownHostsFile());
+  std::string type;
+  {
+    std::ifstream in(p.known_hosts);
+    std::string host;
+    in >> host >> type;
+  }
+  p.options = {"-o", "StrictHostKeyChecking=yes",
+               "-o", "UserKnownHostsFile=" + p.known_hosts,
+               "-o", "GlobalKnownHostsFile=/dev/null",
+               "-o", "HostKeyAlgorithms=" + AlgorithmsFor(type),
+               "-o", "CheckHostIP=no",
+               "-o", "UpdateHostKeys=no",
+               "-o", fmt::format("ConnectTimeout={}", options_.connect_timeout_seconds)};
+  return p;
+}
+
 Status SshCommandRunner::InstallEngineKey(const std::string& password) {
   if (endpoint_.pinned_fingerprint.empty()) {
     return Status::FailedPrecondition(
@@ -193,49 +212,25 @@ Status SshCommandRunner::InstallEngineKey(const std::string& password) {
         std::string_view(" +/=-_.@").find(c) == std::string_view::npos)
       return Status::Internal("the engine's public key has unexpected characters");
   }
-  GEOREP_ASSIGN_OR_RETURN(std::string known_hosts, KnownHostsFile());
-  std::string type;
-  {
-    std::ifstream in(known_hosts);
-    std::string host;
-    in >> host >> type;
-  }
+  GEOREP_ASSIGN_OR_RETURN(PinnedOptions pinned, Pinned());
   const std::string& key = identity_.public_key;
   CommandSpec spec;
   spec.argv = {options_.sshpass_program,  // no -p/-e/-f: the password comes on stdin
-               options_.ssh_program,
-               "-o",
-               "StrictHostKeyChecking=yes",
-               "-o",
-               "UserKnownHostsFile=" + known_hosts,
-               "-o",
-               "GlobalKnownHostsFile=/dev/null",
-               "-o",
-               "HostKeyAlgorithms=" + AlgorithmsFor(type),
-               "-o",
-               "CheckHostIP=no",
-               "-o",
-               "UpdateHostKeys=no",
-               "-o",
-               fmt::format("ConnectTimeout={}", options_.connect_timeout_seconds),
-               "-o",
-               "PubkeyAuthentication=no",
-               "-o",
-               "PreferredAuthentications=password,keyboard-interactive",
-               "-o",
-               "NumberOfPasswordPrompts=1",
-               "-o",
-               "LogLevel=ERROR",
-               "-p",
-               std::to_string(endpoint_.port),
-               "-l",
-               endpoint_.user,
-               "--",
-               endpoint_.host,
-               fmt::format("umask 077 && mkdir -p .ssh && touch .ssh/authorized_keys && "
-                           "{{ grep -qxF '{0}' .ssh/authorized_keys || "
-                           "printf '%s\\n' '{0}' >> .ssh/authorized_keys; }}",
-                           key)};
+               options_.ssh_program};
+  spec.argv.insert(spec.argv.end(), pinned.options.begin(), pinned.options.end());
+  for (const char* o :
+       {"PubkeyAuthentication=no", "PreferredAuthentications=password,keyboard-interactive",
+        "NumberOfPasswordPrompts=1", "LogLevel=ERROR"}) {
+    spec.argv.push_back("-o");
+    spec.argv.push_back(o);
+  }
+  for (std::string arg : {std::string("-p"), std::to_string(endpoint_.port), std::string("-l"),
+                          endpoint_.user, std::string("--"), endpoint_.host})
+    spec.argv.push_back(std::move(arg));
+  spec.argv.push_back(fmt::format(
+      "umask 077 && mkdir -p .ssh && touch .ssh/authorized_keys && "
+      "{{ grep -qxF '{0}' .ssh/authorized_keys || printf '%s\\n' '{0}' >> .ssh/authorized_keys; }}",
+      key));
   spec.stdin_data = password + "\n";
   spec.timeout = std::chrono::seconds(options_.connect_timeout_seconds + 30);
   GEOREP_ASSIGN_OR_RETURN(CommandResult r, local_.Run(spec));
@@ -269,48 +264,29 @@ Result<CommandResult> SshCommandRunner::Run(const CommandSpec& spec) {
         fmt::format("no host key is pinned for {}; confirm its fingerprint first", endpoint_.host));
   }
   for (int attempt = 0; attempt < 2; ++attempt) {
-    GEOREP_ASSIGN_OR_RETURN(std::string known_hosts, KnownHostsFile());
-    std::string type;
-    {
-      std::ifstream in(known_hosts);
-      std::string host;
-      in >> host >> type;
-    }
+    GEOREP_ASSIGN_OR_RETURN(PinnedOptions pinned, Pinned());
+    const std::string& known_hosts = pinned.known_hosts;
     CommandSpec ssh = spec;
-    ssh.argv = {options_.ssh_program,
-                "-o",
-                "BatchMode=yes",
-                "-o",
-                "StrictHostKeyChecking=yes",
-                "-o",
-                "UserKnownHostsFile=" + known_hosts,
-                "-o",
-                "GlobalKnownHostsFile=/dev/null",
-                "-o",
-                "HostKeyAlgorithms=" + AlgorithmsFor(type),
-                "-o",
-                "CheckHostIP=no",
-                "-o",
-                "UpdateHostKeys=no",
-                "-o",
-                fmt::format("ConnectTimeout={}", options_.connect_timeout_seconds),
-                "-o",
-                "ServerAliveInterval=15",
-                "-o",
-                "ServerAliveCountMax=3",
-                "-o",
-                "IdentitiesOnly=yes",
-                "-o",
-                "LogLevel=ERROR",
-                "-i",
-                identity_.private_key_path,
-                "-p",
-                std::to_string(endpoint_.port),
-                "-l",
-                endpoint_.user,
-                "--",
-                endpoint_.host,
-                ShellJoin(spec.argv)};
+    ssh.argv = {options_.ssh_program, "-o", "BatchMode=yes"};
+    ssh.argv.insert(ssh.argv.end(), pinned.options.begin(), pinned.options.end());
+    const std::vector<std::string> rest = {"-o",
+                                           "ServerAliveInterval=15",
+                                           "-o",
+                                           "ServerAliveCountMax=3",
+                                           "-o",
+                                           "IdentitiesOnly=yes",
+                                           "-o",
+                                           "LogLevel=ERROR",
+                                           "-i",
+                                           identity_.private_key_path,
+                                           "-p",
+                                           std::to_string(endpoint_.port),
+                                           "-l",
+                                           endpoint_.user,
+                                           "--",
+                                           endpoint_.host,
+                                           ShellJoin(spec.argv)};
+    ssh.argv.insert(ssh.argv.end(), rest.begin(), rest.end());
     GEOREP_ASSIGN_OR_RETURN(CommandResult r, local_.Run(ssh));
     if (r.exit_code != 255 || r.timed_out) return r;
     // 255 is ssh's own failure (a remote command exiting 255 is indistinguishable; rare).

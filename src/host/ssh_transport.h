@@ -79,6 +79,12 @@ class SshCommandRunner final : public CommandRunner {
   Status InstallEngineKey(const std::string& password);
 
  private:
+  // The options that make ssh accept only the pinned host key.
+  struct PinnedOptions {
+    std::string known_hosts;
+    std::vector<std::string> options;
+  };
+  Result<PinnedOptions> Pinned();
   Result<std::string> KnownHostsFile();
 
   CommandRunner& local_;
