@@ -28,16 +28,6 @@ std::string GeoRepTarget(const Destination& d, const Session& s) {
   return t + d.host + "::" + s.destination_volume;
 }
 
-Host DestinationAsHost(const Destination& d) {
-  Host h;
-  h.address = h.name = d.host;
-  h.ssh_port = d.ssh_port;
-  h.ssh_user = "root";
-  h.transport = HostTransport::kSsh;
-  h.ssh_fingerprint = d.ssh_fingerprint;
-  return h;
-}
-
 }  // namespace
 
 namespace {
@@ -116,8 +106,7 @@ Result<std::string> Operations::RunGeoRep(const Session& s, const std::vector<st
 Result<std::vector<CandidateVolume>> Operations::GlusterCandidates(const Destination& d,
                                                                    const Volume& source,
                                                                    const std::string& only) {
-  if (!hosts_) return Status::FailedPrecondition("this engine cannot reach hosts");
-  auto dest = hosts_->RunnerFor(DestinationAsHost(d));
+  GEOREP_ASSIGN_OR_RETURN(std::unique_ptr<RelayingRunner> dest, DestinationRunner(d));
   auto gluster = [&](std::vector<std::string> args) -> Result<std::string> {
     std::vector<std::string> argv = {"gluster", "--mode=script"};
     argv.insert(argv.end(), args.begin(), args.end());

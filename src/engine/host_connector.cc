@@ -1,5 +1,7 @@
 #include "engine/host_connector.h"
 
+#include <fmt/format.h>
+
 namespace georep {
 namespace {
 
@@ -15,12 +17,37 @@ class BorrowedRunner final : public CommandRunner {
 
 }  // namespace
 
+Result<CommandResult> RelayingRunner::Run(const CommandSpec& spec) {
+  if (!relaying_) {
+    auto r = direct_->Run(spec);
+    if (r.ok() || r.status().code() != StatusCode::kUnavailable || !relayed_) return r;
+    relaying_ = true;
+    direct_error_ = r.status().message();
+  }
+  auto r = relayed_->Run(spec);
+  if (r.ok() || r.status().code() != StatusCode::kUnavailable) return r;
+  return Status::Unavailable(
+      fmt::format("{}; through {} neither: {}", direct_error_, relay_name_, r.status().message()));
+}
+
 std::unique_ptr<CommandRunner> SystemHostConnector::RunnerFor(const Host& host) {
   if (host.transport == HostTransport::kLocal) return std::make_unique<BorrowedRunner>(local_);
   return std::make_unique<SshCommandRunner>(
       local_, identity_,
-      SshEndpoint{host.address, host.ssh_port, host.ssh_user, host.ssh_fingerprint}, state_dir_,
-      options_);
+      SshEndpoint{host.address, host.ssh_port, host.ssh_user, host.ssh_fingerprint, nullptr},
+      state_dir_, options_);
+}
+
+std::unique_ptr<CommandRunner> SystemHostConnector::RunnerVia(const Host& target,
+                                                              const Host& jump) {
+  if (target.transport == HostTransport::kLocal || jump.transport == HostTransport::kLocal)
+    return RunnerFor(target);
+  SshEndpoint endpoint{
+      target.address, target.ssh_port, target.ssh_user, target.ssh_fingerprint,
+      std::make_shared<SshEndpoint>(
+          SshEndpoint{jump.address, jump.ssh_port, jump.ssh_user, jump.ssh_fingerprint, nullptr})};
+  return std::make_unique<SshCommandRunner>(local_, identity_, std::move(endpoint), state_dir_,
+                                            options_);
 }
 
 Status SystemHostConnector::InstallEngineKey(const Host& host, const std::string& password) {
@@ -28,8 +55,8 @@ Status SystemHostConnector::InstallEngineKey(const Host& host, const std::string
     return Status::InvalidArgument("a local host needs no key");
   SshCommandRunner ssh(
       local_, identity_,
-      SshEndpoint{host.address, host.ssh_port, host.ssh_user, host.ssh_fingerprint}, state_dir_,
-      options_);
+      SshEndpoint{host.address, host.ssh_port, host.ssh_user, host.ssh_fingerprint, nullptr},
+      state_dir_, options_);
   return ssh.InstallEngineKey(password);
 }
 

@@ -597,6 +597,24 @@ Status Operations::RemoveDestination(const Actor& a, const std::string& id, bool
   });
 }
 
+Result<std::unique_ptr<RelayingRunner>> Operations::DestinationRunner(const Destination& d) {
+  if (!hosts_) return Status::FailedPrecondition("this engine cannot reach hosts");
+  Host dest;
+  dest.name = dest.address = d.host;
+  dest.ssh_port = d.ssh_port;
+  dest.ssh_user = "root";
+  dest.transport = HostTransport::kSsh;
+  dest.ssh_fingerprint = d.ssh_fingerprint;
+  std::unique_ptr<CommandRunner> relayed;
+  std::string relay_name;
+  if (auto src = GetHost(d.source_host_id);
+      src.ok() && src->transport == HostTransport::kSsh && !src->ssh_fingerprint.empty()) {
+    relayed = hosts_->RunnerVia(dest, *src);
+    relay_name = fmt::format("source host {}", src->name);
+  }
+  return std::make_unique<RelayingRunner>(hosts_->RunnerFor(dest), std::move(relayed), relay_name);
+}
+
 Status Operations::ExchangeKeys(const Destination& d) {
   if (!hosts_) return Status::FailedPrecondition("this engine cannot reach hosts");
   GEOREP_ASSIGN_OR_RETURN(Host src, GetHost(d.source_host_id));
@@ -609,13 +627,7 @@ Status Operations::ExchangeKeys(const Destination& d) {
         fmt::format("no host key is pinned for destination {}", d.host));
   }
   auto source = hosts_->RunnerFor(src);
-  Host dest_host;
-  dest_host.address = d.host;
-  dest_host.ssh_port = d.ssh_port;
-  dest_host.ssh_user = "root";
-  dest_host.transport = HostTransport::kSsh;
-  dest_host.ssh_fingerprint = d.ssh_fingerprint;
-  auto dest = hosts_->RunnerFor(dest_host);
+  GEOREP_ASSIGN_OR_RETURN(std::unique_ptr<RelayingRunner> dest, DestinationRunner(d));
   auto run = [](CommandRunner& r, const std::string& where, std::vector<std::string> argv,
                 std::string input = "") -> Result<std::string> {
     CommandSpec spec{argv, std::move(input)};
@@ -706,14 +718,14 @@ Result<DestinationCheck> Operations::TestDestination(const Actor& a, const std::
   GEOREP_ASSIGN_OR_RETURN(std::vector<Host> sources, ListHosts(d.source_cluster_id));
   DestinationCheck out;
 
-  // 1. The engine reaches the destination and gluster answers there.
-  Host dest;
-  dest.address = d.host;
-  dest.ssh_port = d.ssh_port;
-  dest.ssh_user = "root";
-  dest.transport = HostTransport::kSsh;
-  dest.ssh_fingerprint = d.ssh_fingerprint;
-  auto info = RunGluster(*hosts_->RunnerFor(dest), {"volume", "info"});
+  // 1. The engine reaches the destination (itself, or through the source host) and gluster
+  //    answers there.
+  GEOREP_ASSIGN_OR_RETURN(std::unique_ptr<RelayingRunner> dest, DestinationRunner(d));
+  auto info = RunGluster(*dest, {"volume", "info"});
+  if (dest->relayed() && info.ok()) {
+    out.warnings.push_back(
+        fmt::format("the engine reaches {} only through {}", d.host, dest->relay_name()));
+  }
   if (!info.ok()) {
     out.problems.push_back(info.status().message());
   } else if (auto vols = ParseVolumeInfo(*info);
@@ -727,6 +739,10 @@ Result<DestinationCheck> Operations::TestDestination(const Actor& a, const std::
   std::string known_line;
   if (out.problems.empty()) {
     auto keys = hosts_->ScanHostKeys(d.host, d.ssh_port);
+    if (!keys.ok() && dest->relayed()) {  // the key as the source host sees it
+      if (auto src = GetHost(d.source_host_id); src.ok())
+        keys = georep::ScanHostKeys(*hosts_->RunnerFor(*src), d.host, d.ssh_port, 10);
+    }
     if (keys.ok()) {
       for (const auto& k : *keys) {
         if (k.fingerprint != d.ssh_fingerprint) continue;

@@ -309,6 +309,9 @@ class Operations {
   // The destination cluster's volumes (`only` one, if not empty) with their reasons.
   Result<std::vector<CandidateVolume>> GlusterCandidates(const Destination& d, const Volume& source,
                                                          const std::string& only);
+  // Reaches the destination host (as root, its key pinned): directly, or, when the engine
+  // cannot reach it, through the destination's source host.
+  Result<std::unique_ptr<RelayingRunner>> DestinationRunner(const Destination& d);
   // The key exchange; returns why it failed, in the operator's words.
   Status ExchangeKeys(const Destination& d);
   // Records a destination's connection state and an event.

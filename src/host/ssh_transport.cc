@@ -160,8 +160,11 @@ Result<std::string> SshCommandRunner::KnownHostsFile() {
     auto keys = ParseHostKeys(ss.str());
     if (keys.size() == 1 && keys[0].fingerprint == endpoint_.pinned_fingerprint) return path;
   }
-  GEOREP_ASSIGN_OR_RETURN(auto keys, ScanHostKeys(local_, endpoint_.host, endpoint_.port,
-                                                  options_.connect_timeout_seconds));
+  // Through the jump host when there is one: the key is the one the host presents there.
+  auto jump = Jump();
+  GEOREP_ASSIGN_OR_RETURN(
+      auto keys, ScanHostKeys(jump ? static_cast<CommandRunner&>(*jump) : local_, endpoint_.host,
+                              endpoint_.port, options_.connect_timeout_seconds));
   for (const auto& k : keys) {
     if (k.fingerprint != endpoint_.pinned_fingerprint) continue;
     const std::string name = endpoint_.port == 22
@@ -177,6 +180,12 @@ Result<std::string> SshCommandRunner::KnownHostsFile() {
       "host key of {} port {} changed: it presents {} but {} is pinned; if the change is "
       "expected, re-pin the new fingerprint explicitly",
       endpoint_.host, endpoint_.port, seen, endpoint_.pinned_fingerprint));
+}
+
+std::unique_ptr<SshCommandRunner> SshCommandRunner::Jump() {
+  if (!endpoint_.via) return nullptr;
+  return std::make_unique<SshCommandRunner>(local_, identity_, *endpoint_.via, state_dir_,
+                                            options_);
 }
 
 Result<SshCommandRunner::PinnedOptions> SshCommandRunner::Pinned() {
@@ -195,6 +204,27 @@ Result<SshCommandRunner::PinnedOptions> SshCommandRunner::Pinned() {
                "-o", "CheckHostIP=no",
                "-o", "UpdateHostKeys=no",
                "-o", fmt::format("ConnectTimeout={}", options_.connect_timeout_seconds)};
+  if (auto jump = Jump()) {
+    if (endpoint_.via->pinned_fingerprint.empty()) {
+      return Status::FailedPrecondition(
+          fmt::format("no host key is pinned for {}, through which {} is reached",
+                      endpoint_.via->host, endpoint_.host));
+    }
+    GEOREP_ASSIGN_OR_RETURN(PinnedOptions hop, jump->Pinned());
+    // ssh runs ProxyCommand through a shell: every word is quoted (ShellJoin), and the words
+    // are the engine's own paths and validated host names, users and ports.
+    std::vector<std::string> proxy = {options_.ssh_program, "-o", "BatchMode=yes"};
+    proxy.insert(proxy.end(), hop.options.begin(), hop.options.end());
+    for (std::string arg :
+         {std::string("-o"), std::string("IdentitiesOnly=yes"), std::string("-o"),
+          std::string("LogLevel=ERROR"), std::string("-i"), identity_.private_key_path,
+          std::string("-p"), std::to_string(endpoint_.via->port), std::string("-l"),
+          endpoint_.via->user, std::string("-W"), std::string("%h:%p"), std::string("--"),
+          endpoint_.via->host})
+      proxy.push_back(std::move(arg));
+    p.options.push_back("-o");
+    p.options.push_back("ProxyCommand=" + ShellJoin(proxy));
+  }
   return p;
 }
 

@@ -52,6 +52,10 @@ struct SshEndpoint {
   int port = 22;
   std::string user = "root";
   std::string pinned_fingerprint;
+  // Reached through this host (for a destination the engine cannot reach itself, through a
+  // source host): the TCP connection starts there (`ssh -W`), each hop checked against its own
+  // pinned key with the engine's key. Null: directly.
+  std::shared_ptr<const SshEndpoint> via;
 };
 
 struct SshOptions {
@@ -85,6 +89,8 @@ class SshCommandRunner final : public CommandRunner {
     std::vector<std::string> options;
   };
   Result<PinnedOptions> Pinned();
+  // The runner of the `via` hop (null when direct).
+  std::unique_ptr<SshCommandRunner> Jump();
   Result<std::string> KnownHostsFile();
 
   CommandRunner& local_;

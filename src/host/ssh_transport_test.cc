@@ -48,7 +48,8 @@ class SshRunnerTest : public ::testing::Test {
   void TearDown() override { std::filesystem::remove_all(dir_); }
   SshCommandRunner Make(const std::string& pinned) {
     SshIdentity id{"/keys/id_ed25519", "ssh-ed25519 AAAA georep-engine", "SHA256:engine"};
-    return SshCommandRunner(fake_, id, {"node1.example", 2222, "root", pinned}, dir_.string());
+    return SshCommandRunner(fake_, id, {"node1.example", 2222, "root", pinned, nullptr},
+                            dir_.string());
   }
   std::filesystem::path dir_;
   FakeCommandRunner fake_;

@@ -8,7 +8,8 @@
 #
 #   cluster.sh up STATE_DIR AUTHORIZED_KEY_FILE
 #       source cluster src1 + src2 (10.77.0.1, .2) with replica-2 volume gv0;
-#       destination cluster dst1 (10.77.0.11) with volumes gv1 and gv2
+#       destination cluster dst1 (10.77.0.11) with volumes gv1 and gv2; dst1 is also
+#       10.78.0.11 on a network of the clusters' own that the engine cannot reach
 #   cluster.sh down STATE_DIR
 #
 # STATE_DIR/nodes lists "name ip ssh-fingerprint" per node; STATE_DIR/root-password is root's
@@ -18,6 +19,7 @@ cmd=${1:?up or down}
 state=${2:?state directory}
 bridge=brgeorep0
 subnet=10.77.0
+private=10.78.0
 
 node_exec() {  # node_exec NAME COMMAND... : run inside the node's network and mount namespaces
   local name=$1
@@ -55,13 +57,14 @@ down() {
     [ -e "$node/mnt.ns" ] && umount "$node/mnt.ns" 2>/dev/null || true
   done
   ip link del "$bridge" 2>/dev/null || true
+  ip route del unreachable "$private.0/24" 2>/dev/null || true
   umount "$state" 2>/dev/null || true
   rm -rf "$state"
 }
 
 start_node() {  # start_node NAME INDEX
   local name=$1 ip="$subnet.$2"
-  local dir="$state/$name"
+  local dir="$state/$name" extra_listen=""
   mkdir -p "$dir"/{glusterd,log,run,ssh,pids,bricks,misc}
   cp -a /var/lib/glusterd/hooks /var/lib/glusterd/groups "$dir/glusterd/" 2>/dev/null || true
   chmod 700 "$dir/ssh"
@@ -80,6 +83,23 @@ start_node() {  # start_node NAME INDEX
   ip -n "$name" addr add "$ip/24" dev eth0
   ip -n "$name" link set eth0 up
   ip -n "$name" link set lo up
+  if [ "$name" = dst1 ]; then
+    # A network only the clusters share (10.78.0.0/24, bridged inside dst1): the engine, in
+    # the root namespace, has no route to 10.78.0.11, the source nodes do.
+    ip -n dst1 link add brprivate type bridge
+    ip -n dst1 link set brprivate up
+    ip -n dst1 addr add "$private.11/24" dev brprivate
+    for peer in src1:1 src2:2; do
+      local n=${peer%%:*} i=${peer##*:}
+      ip link add "pv-$n" type veth peer name "pd-$n"
+      ip link set "pv-$n" netns "$n"
+      ip link set "pd-$n" netns dst1
+      ip -n dst1 link set "pd-$n" master brprivate up
+      ip -n "$n" addr add "$private.$i/24" dev "pv-$n"
+      ip -n "$n" link set "pv-$n" up
+    done
+    extra_listen="-o ListenAddress=$private.11"
+  fi
 
   # A private mount namespace, kept alive by binding its handle to a file (on the private
   # mount of the state directory).
@@ -94,7 +114,9 @@ start_node() {  # start_node NAME INDEX
     mount --bind '$dir/shadow' /etc/shadow
   "
   node_exec "$name" mkdir -p /run/sshd
-  node_exec "$name" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin /usr/sbin/sshd -o "ListenAddress=$ip" -o "HostKey=$dir/ssh_host_ed25519_key" \
+  # shellcheck disable=SC2086
+  node_exec "$name" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin /usr/sbin/sshd -o "ListenAddress=$ip" \
+    ${extra_listen:-} -o "HostKey=$dir/ssh_host_ed25519_key" \
     -o PidFile="$dir/pids/sshd" -o PermitRootLogin=yes -o PasswordAuthentication=yes \
     -o KbdInteractiveAuthentication=no \
     -o UsePAM=no -o StrictModes=no
@@ -140,6 +162,8 @@ up)
   ip link add "$bridge" type bridge
   ip addr add "$subnet.254/24" dev "$bridge"
   ip link set "$bridge" up
+  # The clusters' own network is unreachable from here: fail fast, send nothing outside.
+  ip route add unreachable "$private.0/24"
   start_node src1 1
   start_node src2 2
   start_node dst1 11

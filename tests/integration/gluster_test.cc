@@ -496,5 +496,64 @@ TEST_F(GlusterTest, OneTimePasswordInstallsTheEngineKey) {
   EXPECT_NE(events->body.find("one-time password"), std::string::npos) << events->body;
 }
 
+// A destination on a network only the clusters share: the engine has no route to it, so it
+// attaches, exchanges keys and tests through the source host (each hop's key pinned).
+TEST_F(GlusterTest, ADestinationTheEngineCannotReachIsAttachedThroughTheSourceHost) {
+  const std::string hidden = "10.78.0.11";
+  auto direct = RunCommand({"/usr/bin/ssh-keyscan", "-T", "3", hidden}, "", {}, 30);
+  ASSERT_TRUE(direct.out.empty()) << "the engine must not reach " << hidden;
+  int status = 0;
+  Json imported = Import(nodes_[0].fingerprint, &status);
+  ASSERT_EQ(status, 201) << imported.dump();
+  const std::string cluster = imported["cluster"]["id"];
+  std::string src1, src2;
+  for (const auto& h : imported["hosts"]) {
+    if (h["address"] == nodes_[0].ip) src1 = h["id"];
+    if (h["address"] == nodes_[1].ip) src2 = h["id"];
+  }
+  Json pin = {{"fingerprint", nodes_[1].fingerprint}};
+  ASSERT_EQ(engine_->Put("/api/v1/hosts/" + src2 + "/fingerprint", pin.dump(), token_)->status,
+            200);
+  ASSERT_EQ(engine_->Post("/api/v1/hosts/" + src2 + "/check", "{}", token_)->status, 200);
+
+  Json body = {{"source_host_id", src1},
+               {"host", hidden},
+               {"ssh_fingerprint", nodes_[2].fingerprint},
+               {"copy_keys", true}};
+  auto created =
+      engine_->Post("/api/v1/clusters/" + cluster + "/destinations", body.dump(), token_);
+  ASSERT_EQ(created->status, 201) << created->body;
+  Json dest = Json::parse(created->body);
+  EXPECT_EQ(dest["connection"], "Connected") << dest.dump();
+  auto authorized = OnNode("dst1", {"/bin/cat", "/root/.ssh/authorized_keys"});
+  EXPECT_NE(authorized.out.find("command=\""), std::string::npos) << authorized.out;
+
+  auto test = engine_->Post("/api/v1/destinations/" + dest["id"].get<std::string>() + "/test", "{}",
+                            token_);
+  ASSERT_EQ(test->status, 200) << test->body;
+  Json t = Json::parse(test->body);
+  EXPECT_EQ(t["connection"], "Connected") << t.dump();
+  bool said_relayed = false;
+  for (const auto& w : t["warnings"])
+    if (w.get<std::string>().find("only through source host") != std::string::npos)
+      said_relayed = true;
+  EXPECT_TRUE(said_relayed) << t.dump();
+
+  // A wrong pin for the hidden host is refused through the relay too.
+  Json wrong = {{"source_host_id", src1},
+                {"host", hidden},
+                {"ssh_port", 22},
+                {"remote_user", "geoaccount"},
+                {"ssh_fingerprint", nodes_[1].fingerprint},
+                {"copy_keys", true}};
+  auto refused =
+      engine_->Post("/api/v1/clusters/" + cluster + "/destinations", wrong.dump(), token_);
+  ASSERT_EQ(refused->status, 201) << refused->body;  // attached, but Broken with the reason
+  Json r = Json::parse(refused->body);
+  EXPECT_EQ(r["connection"], "Broken") << r.dump();
+  EXPECT_NE(r["connection_reason"].get<std::string>().find("pinned"), std::string::npos)
+      << r.dump();
+}
+
 }  // namespace
 }  // namespace georep::testing
