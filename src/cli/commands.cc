@@ -657,6 +657,12 @@ del->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
              Str(n, "failures"), Str(n, "checkpoint_completed")});
     }
     std::cout << t.Render();
+    // Why a node shows what it shows, when gluster itself did not say it.
+    for (const auto& n : (*r)["nodes"]) {
+      if (!Str(n, "status_reason").empty())
+        std::cout << fmt::format("{} {}: {}\n", Str(n, "source_host"), Str(n, "source_brick"),
+                                 Str(n, "status_reason"));
+    }
     return Status::Ok();
   }));
   auto* rm = grp->add_subcommand("remove", "Remove a session");
