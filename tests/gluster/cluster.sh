@@ -159,11 +159,12 @@ up)
   # Every node's root password (each node has its own /etc/shadow); tests read it from here.
   (umask 077 && openssl rand -hex 12 > "$state/root-password")
   root_hash=$(openssl passwd -6 -stdin < "$state/root-password")
+  ip link del "$bridge" 2>/dev/null || true
   ip link add "$bridge" type bridge
   ip addr add "$subnet.254/24" dev "$bridge"
   ip link set "$bridge" up
   # The clusters' own network is unreachable from here: fail fast, send nothing outside.
-  ip route add unreachable "$private.0/24"
+  ip route replace unreachable "$private.0/24"
   start_node src1 1
   start_node src2 2
   start_node dst1 11
