@@ -64,6 +64,28 @@ class GlusterTest : public ::testing::Test {
     return r ? Json::parse(r->body) : Json();
   }
 
+  // The source cluster imported through src1, with src2's key confirmed too (both Up).
+  struct Source {
+    std::string cluster, src1, src2, volume;
+  };
+  void ImportSource(Source* out) {
+    int status = 0;
+    Json imported = Import(nodes_[0].fingerprint, &status);
+    ASSERT_EQ(status, 201) << imported.dump();
+    out->cluster = imported["cluster"]["id"];
+    out->volume = imported["volumes"][0]["id"];
+    for (const auto& h : imported["hosts"]) {
+      if (h["address"] == nodes_[0].ip) out->src1 = h["id"];
+      if (h["address"] == nodes_[1].ip) out->src2 = h["id"];
+    }
+    Json pin = {{"fingerprint", nodes_[1].fingerprint}};
+    ASSERT_EQ(
+        engine_->Put("/api/v1/hosts/" + out->src2 + "/fingerprint", pin.dump(), token_)->status,
+        200);
+    auto check = engine_->Post("/api/v1/hosts/" + out->src2 + "/check", "{}", token_);
+    ASSERT_EQ(Json::parse(check->body)["status"], "Up") << check->body;
+  }
+
   TempDir data_;
   std::vector<Node> nodes_;
   std::unique_ptr<EngineProcess> engine_;
@@ -142,19 +164,9 @@ CommandResult OnNode(const std::string& node, std::vector<std::string> argv) {
 }
 
 TEST_F(GlusterTest, DestinationKeysTestBrokenReestablishAndPreflight) {
-  int status = 0;
-  Json imported = Import(nodes_[0].fingerprint, &status);
-  ASSERT_EQ(status, 201) << imported.dump();
-  const std::string cluster = imported["cluster"]["id"];
-  std::string src1, src2;
-  for (const auto& h : imported["hosts"]) {
-    if (h["address"] == nodes_[0].ip) src1 = h["id"];
-    if (h["address"] == nodes_[1].ip) src2 = h["id"];
-  }
-  Json pin = {{"fingerprint", nodes_[1].fingerprint}};
-  ASSERT_EQ(engine_->Put("/api/v1/hosts/" + src2 + "/fingerprint", pin.dump(), token_)->status,
-            200);
-  ASSERT_EQ(engine_->Post("/api/v1/hosts/" + src2 + "/check", "{}", token_)->status, 200);
+  Source source;
+  ASSERT_NO_FATAL_FAILURE(ImportSource(&source));
+  const std::string &cluster = source.cluster, &src1 = source.src1;
 
   // Attach with "copy source cluster hosts' public keys to destination cluster".
   Json body = {{"source_host_id", src1},
@@ -240,21 +252,9 @@ std::string Sha256OnNode(const std::string& node, const std::string& path) {
 // glusterd killed and back, pause/resume/stop/remove, and a session made by hand discovered.
 TEST_F(GlusterTest, SessionLifecycleOnRealGluster) {
   const std::string state = GEOREP_GLUSTER_STATE;
-  int status = 0;
-  Json imported = Import(nodes_[0].fingerprint, &status);
-  ASSERT_EQ(status, 201) << imported.dump();
-  const std::string cluster = imported["cluster"]["id"];
-  std::string src2, volume;
-  for (const auto& h : imported["hosts"])
-    if (h["address"] == nodes_[1].ip) src2 = h["id"];
-  volume = imported["volumes"][0]["id"];
-  Json pin = {{"fingerprint", nodes_[1].fingerprint}};
-  ASSERT_EQ(engine_->Put("/api/v1/hosts/" + src2 + "/fingerprint", pin.dump(), token_)->status,
-            200);
-  ASSERT_EQ(engine_->Post("/api/v1/hosts/" + src2 + "/check", "{}", token_)->status, 200);
-  std::string src1;
-  for (const auto& h : imported["hosts"])
-    if (h["address"] == nodes_[0].ip) src1 = h["id"];
+  Source source;
+  ASSERT_NO_FATAL_FAILURE(ImportSource(&source));
+  const std::string &cluster = source.cluster, &src1 = source.src1, &volume = source.volume;
   Json dbody = {{"source_host_id", src1},
                 {"host", nodes_[2].ip},
                 {"ssh_fingerprint", nodes_[2].fingerprint},
@@ -512,19 +512,9 @@ TEST_F(GlusterTest, ADestinationTheEngineCannotReachIsAttachedThroughTheSourceHo
   const std::string hidden = "10.78.0.11";
   auto direct = RunCommand({"/usr/bin/ssh-keyscan", "-T", "3", hidden}, "", {}, 30);
   ASSERT_TRUE(direct.out.empty()) << "the engine must not reach " << hidden;
-  int status = 0;
-  Json imported = Import(nodes_[0].fingerprint, &status);
-  ASSERT_EQ(status, 201) << imported.dump();
-  const std::string cluster = imported["cluster"]["id"];
-  std::string src1, src2;
-  for (const auto& h : imported["hosts"]) {
-    if (h["address"] == nodes_[0].ip) src1 = h["id"];
-    if (h["address"] == nodes_[1].ip) src2 = h["id"];
-  }
-  Json pin = {{"fingerprint", nodes_[1].fingerprint}};
-  ASSERT_EQ(engine_->Put("/api/v1/hosts/" + src2 + "/fingerprint", pin.dump(), token_)->status,
-            200);
-  ASSERT_EQ(engine_->Post("/api/v1/hosts/" + src2 + "/check", "{}", token_)->status, 200);
+  Source source;
+  ASSERT_NO_FATAL_FAILURE(ImportSource(&source));
+  const std::string &cluster = source.cluster, &src1 = source.src1;
 
   Json body = {{"source_host_id", src1},
                {"host", hidden},
