@@ -1,4 +1,5 @@
-// Fuzz target for the gluster CLI XML parsers: any bytes, no crash, no sanitizer report.
+// Fuzz target for the gluster CLI parsers (XML, and the mountbroker's JSON lines): any bytes, no
+// crash, no sanitizer report.
 //   libFuzzer:  scripts/fuzz.sh (clang, -fsanitize=fuzzer,address,undefined)
 //   replay:     georep_fuzz_replay FILES...  (built by every build; CTest replays the corpus)
 #include <cstddef>
@@ -6,6 +7,7 @@
 #include <string_view>
 
 #include "gluster/cli_xml.h"
+#include "gluster/mountbroker.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view text(reinterpret_cast<const char*>(data), size);
@@ -15,5 +17,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)georep::ParseGeoRepStatus(text);
   (void)georep::ParseGeoRepConfig(text);
   (void)georep::ParseGlusterTime(text);
+  (void)georep::ParseMountbrokerNodes(text);
   return 0;
 }

@@ -656,11 +656,24 @@ Status Operations::ExchangeKeys(const Destination& d) {
   GEOREP_RETURN_IF_ERROR(
       run(*dest, d.host, {"gluster", "--mode=script", "system::", "copy", "file", "/" + pub})
           .status());
-  GEOREP_RETURN_IF_ERROR(
+  // A user other than root must exist on every destination node before its keys can.
+  std::vector<std::string> unreachable;
+  if (d.remote_user != "root") {
+    GEOREP_ASSIGN_OR_RETURN(unreachable, PrepareGeoAccounts(d));
+  }
+  Status added =
       run(*dest, d.host,
           {"gluster", "--mode=script", "system::", "execute", "add_secret_pub", d.remote_user, pub})
-          .status());
-  return Status::Ok();
+          .status();
+  if (!added.ok() && !unreachable.empty()) {
+    std::string names;
+    for (const auto& n : unreachable) names += (names.empty() ? "" : ", ") + n;
+    return Status::FailedPrecondition(fmt::format(
+        "{}; user {} must exist on every destination node: create it on {} (georep cannot reach "
+        "them), or import the destination cluster so that georep can",
+        added.message(), d.remote_user, names));
+  }
+  return added;
 }
 
 Result<Destination> Operations::RecordConnection(const Actor& a, const std::string& id,
@@ -880,6 +893,7 @@ Result<SessionDetail> Operations::CreateSession(const Actor& a, const SessionSpe
       locks_.Lock(NewSessionLockKey(dest_for_lock.ok() ? dest_for_lock->source_cluster_id : ""));
 
   // A gluster session exists on the cluster first: eligibility, then `create no-verify`.
+  std::string mountbroker;  // what the non-root set-up did, for the event
   auto gluster_step = [&]() -> Status {
     GEOREP_ASSIGN_OR_RETURN(Destination d, GetDestination(s.destination_id));
     GEOREP_ASSIGN_OR_RETURN(Volume v, GetVolume(s.source_volume_id));
@@ -900,6 +914,11 @@ Result<SessionDetail> Operations::CreateSession(const Actor& a, const SessionSpe
     if (!options.force) GEOREP_RETURN_IF_ERROR(CheckGlusterEligibility(d, v, s.destination_volume));
     Session probe = s;
     if (probe.remote_user.empty()) probe.remote_user = d.remote_user;
+    // A user other than root logs in as itself; glusterd's mountbroker mounts for it.
+    if (probe.remote_user != "root") {
+      GEOREP_ASSIGN_OR_RETURN(
+          out.warnings, SetUpMountbroker(d, probe.remote_user, s.destination_volume, &mountbroker));
+    }
     std::vector<std::string> args = {"create", "no-verify"};
     if (options.force) args.push_back("force");
     GEOREP_RETURN_IF_ERROR(RunGeoRep(probe, args, false).status());
@@ -908,7 +927,8 @@ Result<SessionDetail> Operations::CreateSession(const Actor& a, const SessionSpe
           RunGeoRep(probe, {"config", "sync-method", options.sync_method}, false).status());
     // Platform preflight: rsync >= 3.4 on the source hosts.
     if (options.sync_method != "tarssh") {
-      GEOREP_ASSIGN_OR_RETURN(out.warnings, RsyncPreflight(v.cluster_id));
+      GEOREP_ASSIGN_OR_RETURN(auto preflight, RsyncPreflight(v.cluster_id));
+      out.warnings.insert(out.warnings.end(), preflight.begin(), preflight.end());
     }
     return Status::Ok();
   };
@@ -954,6 +974,8 @@ Result<SessionDetail> Operations::CreateSession(const Actor& a, const SessionSpe
     GEOREP_RETURN_IF_ERROR(tx.ReplaceNodeStatuses(s.id, out.nodes));
     msg = fmt::format("session {} -> {}@{}::{} created", v.name, s.remote_user, d.host,
                       s.destination_volume);
+    if (!mountbroker.empty()) msg += "; " + mountbroker;
+    for (const auto& w : out.warnings) msg += "; warning: " + w;
     if (!options.sync_method.empty()) {
       GEOREP_RETURN_IF_ERROR(tx.PutConfig(
           SessionConfigEntry{s.id, "sync-method", options.sync_method, a.name, s.created_at}));

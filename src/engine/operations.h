@@ -9,6 +9,8 @@
 // Thread-safe.
 #pragma once
 
+#include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -314,6 +316,30 @@ class Operations {
   Result<std::unique_ptr<RelayingRunner>> DestinationRunner(const Destination& d);
   // The key exchange; returns why it failed, in the operator's words.
   Status ExchangeKeys(const Destination& d);
+
+  // Non-root destinations (gluster_mountbroker.cc). The destination cluster's nodes: those
+  // georep can run commands on (the destination host first), and the names of the others.
+  struct DestinationNode {
+    std::string name;
+    std::unique_ptr<CommandRunner> runner;
+  };
+  struct DestinationNodes {
+    std::vector<DestinationNode> nodes;
+    std::vector<std::string> unreachable;
+    std::map<std::string, std::string> names;  // gluster peer uuid -> host name
+  };
+  Result<DestinationNodes> ReachDestinationNodes(const Destination& d);
+  // The cluster's mountbroker group, or the default one when it has none yet.
+  std::string MountbrokerGroup(CommandRunner& dest, const std::string& where);
+  // The user exists on `node`, in `group`, with a home and key logins only.
+  Status EnsureGeoAccount(const std::string& node, CommandRunner& r, const std::string& user,
+                          const std::string& group);
+  // The destination user on every node georep reaches; returns the nodes it could not reach.
+  Result<std::vector<std::string>> PrepareGeoAccounts(const Destination& d);
+  // `user` may mount `volume` on every destination node (set-up, add, glusterd restarted when
+  // anything changed; `done` says what was done). Returns warnings for nodes georep cannot reach.
+  Result<std::vector<std::string>> SetUpMountbroker(const Destination& d, const std::string& user,
+                                                    const std::string& volume, std::string* done);
   // Records a destination's connection state and an event.
   Result<Destination> RecordConnection(const Actor& a, const std::string& id,
                                        std::string_view action, bool connected,

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Real GlusterFS clusters for tests: each node is a network namespace with its own private
-# mount namespace (its own /var/lib/glusterd, /var/log/glusterfs, /run, /root/.ssh, /etc/hosts,
-# and gsyncd's working directories in /var/lib/misc/gluster),
-# its own sshd with its own host key, and its own glusterd. Nodes reach each other and the
+# mount namespace (its own /etc -- users, groups, glusterd.vol --, /home, /var/lib/glusterd,
+# /var/log/glusterfs, /run, /root/.ssh, gsyncd's working directories in /var/lib/misc/gluster
+# and a mountbroker root), its own sshd with its own host key, and its own glusterd. A node has
+# no service manager: /usr/local/sbin/systemctl there restarts the node's glusterd (only that). Nodes reach each other and the
 # engine (in the root namespace) over a bridge on 10.77.0.0/24, which exists only on this
 # machine. Everything is stopped by the PIDs recorded here, then the namespaces are deleted.
 #
@@ -65,17 +66,36 @@ down() {
 start_node() {  # start_node NAME INDEX
   local name=$1 ip="$subnet.$2"
   local dir="$state/$name" extra_listen=""
-  mkdir -p "$dir"/{glusterd,log,run,ssh,pids,bricks,misc}
+  mkdir -p "$dir"/{glusterd,log,run,ssh,pids,bricks,misc,home,mountbroker,sbin}
+  chmod 711 "$dir/mountbroker"
+  # The node's own /etc: users, groups and /etc/glusterfs/glusterd.vol (which the mountbroker
+  # set-up edits) never touch this machine's.
+  cp -a /etc "$dir/etc"
+  cat > "$dir/sbin/systemctl" <<SHIM
+#!/bin/sh
+# Test node stand-in for the service manager: restarts this node's glusterd, nothing else.
+case "\$1 \$2" in
+  "restart glusterd" | "restart glusterd.service") ;;
+  *) echo "systemctl on a test node: only 'restart glusterd' is supported" >&2; exit 1 ;;
+esac
+pidfile='$dir/pids/glusterd'
+if [ -f "\$pidfile" ]; then
+  pid=\$(cat "\$pidfile")
+  kill -TERM "\$pid" 2>/dev/null
+  for _ in \$(seq 1 100); do kill -0 "\$pid" 2>/dev/null || break; sleep 0.1; done
+fi
+exec env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin /usr/sbin/glusterd -p "\$pidfile" \
+  </dev/null >/dev/null 2>&1
+SHIM
+  chmod 755 "$dir/sbin/systemctl"
   cp -a /var/lib/glusterd/hooks /var/lib/glusterd/groups "$dir/glusterd/" 2>/dev/null || true
   chmod 700 "$dir/ssh"
   cp "$authorized_key_file" "$dir/ssh/authorized_keys"
   chmod 600 "$dir/ssh/authorized_keys"
   ssh-keygen -q -t ed25519 -N "" -f "$dir/ssh_host_ed25519_key"
-  cp /etc/hosts "$dir/hosts"
   # root's password on this node only (its own /etc/shadow), for the one-time-password tests.
   awk -F: -v OFS=: -v hash="$root_hash" '$1 == "root" { $2 = hash } { print }' /etc/shadow \
-    > "$dir/shadow"
-  chmod 640 "$dir/shadow"
+    > "$dir/etc/shadow"
 
   ip netns add "$name"
   ip link add "veth-$name" type veth peer name eth0 netns "$name"
@@ -105,13 +125,15 @@ start_node() {  # start_node NAME INDEX
   # mount of the state directory).
   touch "$dir/mnt.ns"
   unshare --mount="$dir/mnt.ns" --propagation private /bin/sh -c "
+    mount --bind '$dir/etc' /etc
+    mount --bind '$dir/home' /home
+    mount --bind '$dir/sbin' /usr/local/sbin
+    mkdir -p /var/mountbroker-root && mount --bind '$dir/mountbroker' /var/mountbroker-root
     mount --bind '$dir/glusterd' /var/lib/glusterd
     mount --bind '$dir/log' /var/log/glusterfs
     mount --bind '$dir/run' /run
     mkdir -p /var/lib/misc/gluster && mount --bind '$dir/misc' /var/lib/misc/gluster
     mkdir -p /root/.ssh && mount --bind '$dir/ssh' /root/.ssh
-    mount --bind '$dir/hosts' /etc/hosts
-    mount --bind '$dir/shadow' /etc/shadow
   "
   node_exec "$name" mkdir -p /run/sshd
   # shellcheck disable=SC2086

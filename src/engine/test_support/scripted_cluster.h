@@ -1,0 +1,78 @@
+// Test support for the engine's gluster code: a cluster of hosts that answer through scripts
+// the test sets (by host address), recording every command with the host that ran it, and the
+// recorded gluster output under gluster/testdata. For unit tests only.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "engine/host_connector.h"
+
+namespace georep::testing_support {
+
+inline std::string Fixture(const std::string& name) {
+  std::ifstream in(std::string(GEOREP_GLUSTER_TESTDATA) + "/" + name);
+  EXPECT_TRUE(in) << name;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+inline CommandResult Answer(std::string out, int exit_code = 0) {
+  CommandResult r;
+  r.exit_code = exit_code;
+  r.out = std::move(out);
+  return r;
+}
+
+// Each host answers through a script the test sets; every command is recorded with the host
+// that ran it.
+class ScriptedCluster final : public HostConnector {
+ public:
+  using Script = std::function<Result<CommandResult>(const std::vector<std::string>&)>;
+
+  class Runner final : public CommandRunner {
+   public:
+    Runner(ScriptedCluster* owner, std::string address)
+        : owner_(owner), address_(std::move(address)) {}
+    Result<CommandResult> Run(const CommandSpec& spec) override {
+      owner_->log.emplace_back(address_, spec.argv);
+      auto it = owner_->scripts.find(address_);
+      if (it == owner_->scripts.end()) return Status::Unavailable(address_ + ": no route to host");
+      return it->second(spec.argv);
+    }
+
+   private:
+    ScriptedCluster* owner_;
+    std::string address_;
+  };
+
+  std::unique_ptr<CommandRunner> RunnerFor(const Host& h) override {
+    return std::make_unique<Runner>(this, h.address);
+  }
+  Result<std::vector<HostKey>> ScanHostKeys(const std::string&, int) override {
+    return Status::Unavailable("no network in unit tests");
+  }
+  Status InstallEngineKey(const Host&, const std::string&) override {
+    return Status::Unavailable("no network in unit tests");
+  }
+  std::string EnginePublicKey() override { return ""; }
+  std::string EngineKeyFingerprint() override { return ""; }
+
+  std::map<std::string, Script> scripts;  // by host address
+  std::vector<std::pair<std::string, std::vector<std::string>>> log;
+};
+
+inline bool Has(const std::vector<std::string>& argv, const std::string& word) {
+  return std::find(argv.begin(), argv.end(), word) != argv.end();
+}
+
+}  // namespace georep::testing_support
