@@ -1,15 +1,26 @@
 #!/usr/bin/env bash
-# Fuzzes the gluster XML parsers with libFuzzer for a bounded time (default 60 s).
-#   bash scripts/fuzz.sh [SECONDS]
-# Crashes are written to build/fuzz/crash-*; add them to src/gluster/testdata to keep them.
+# Fuzzes a parser with libFuzzer for a bounded time (default 60 s): the gluster XML parsers
+# (default) or the replication wire decoder.
+#   bash scripts/fuzz.sh [SECONDS] [xml|wire]
+# Crashes are written to build/fuzz/crash-*; add them to src/gluster/testdata (xml) or
+# src/replication/testdata/wire (wire) to keep them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
+target=${2:-xml}
 bash scripts/install-deps.sh
 command -v clang++ >/dev/null || apt-get install -y -qq clang libclang-rt-14-dev >/dev/null
+flags="-std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -Isrc"
+if [ "$target" = wire ]; then
+  mkdir -p build/fuzz/wire_corpus
+  cp src/replication/testdata/wire/*.bin build/fuzz/wire_corpus/
+  clang++ $flags fuzz/wire_fuzz.cc src/replication/wire.cc src/replication/content_hash.cc \
+    src/base/status.cc -lxxhash -lzstd -lfmt -o build/fuzz/wire_fuzz
+  cd build/fuzz
+  exec ./wire_fuzz -max_total_time="$seconds" -max_len=65536 wire_corpus
+fi
 mkdir -p build/fuzz/corpus
 cp src/gluster/testdata/*.xml src/gluster/testdata/*.out build/fuzz/corpus/
-flags="-std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -Isrc"
 clang++ $flags fuzz/gluster_xml_fuzz.cc src/gluster/cli_xml.cc src/model/names.cc src/base/status.cc \
   -lpugixml -lfmt -o build/fuzz/gluster_xml_fuzz
 cd build/fuzz

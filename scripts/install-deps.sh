@@ -9,6 +9,8 @@ packages=(
   # libraries (see README: "Libraries and why")
   libcpp-httplib-dev nlohmann-json3-dev libsqlite3-dev libpq-dev libspdlog-dev libfmt-dev
   libcli11-dev libsodium-dev libpugixml-dev libssl-dev zlib1g-dev libbrotli-dev
+  # replication: XXH3-128 content hashes, zstd-compressed file data
+  libxxhash-dev libzstd-dev
   # tests, benchmarks, formatting
   libgtest-dev libgmock-dev libbenchmark-dev clang-format clang-tidy
   # a real PostgreSQL server for the store conformance and API tests

@@ -1,0 +1,760 @@
+#include "replication/applier.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <type_traits>
+
+#include "base/random.h"
+#include "replication/content_hash.h"
+
+namespace georep::replication {
+namespace {
+
+constexpr std::string_view kTempPrefix = ".georep.";
+constexpr std::string_view kTempSuffix = ".tmp";
+constexpr size_t kTempHexDigits = 16;
+// Keeps `.georep.<leaf>.<hex>.tmp` within NAME_MAX (255).
+constexpr size_t kTempLeafBytes = 200;
+// Deeper than any real tree (PATH_MAX allows ~2048 levels); stops runaway recursion.
+constexpr int kMaxDepth = 4096;
+
+ErrorCode CodeForErrno(int err) {
+  switch (err) {
+    case ENOSPC:
+    case EDQUOT:
+      return ErrorCode::kNoSpace;
+    case ENOENT:
+      return ErrorCode::kNotFound;
+    case EACCES:
+    case EPERM:
+      return ErrorCode::kPermission;
+    case ELOOP:
+    case ENOTDIR:
+    case EXDEV:
+      return ErrorCode::kInvalidPath;
+    default:
+      return ErrorCode::kIO;
+  }
+}
+
+ErrorCode CodeForStatus(const Status& st) {
+  switch (st.code()) {
+    case StatusCode::kNotFound:
+      return ErrorCode::kNotFound;
+    case StatusCode::kPermissionDenied:
+      return ErrorCode::kPermission;
+    case StatusCode::kInvalidArgument:
+      return ErrorCode::kInvalidPath;
+    case StatusCode::kIOError:
+      return st.message().starts_with("destination file system is full") ? ErrorCode::kNoSpace
+                                                                         : ErrorCode::kIO;
+    default:
+      return ErrorCode::kOther;
+  }
+}
+
+uint64_t SplitMix64(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+struct timespec ToTimespec(int64_t ns) {
+  struct timespec ts {};
+  int64_t sec = ns / 1'000'000'000;
+  int64_t rem = ns % 1'000'000'000;
+  if (rem < 0) {  // floor division, so times before 1970 keep a positive tv_nsec
+    rem += 1'000'000'000;
+    sec -= 1;
+  }
+  ts.tv_sec = static_cast<time_t>(sec);
+  ts.tv_nsec = static_cast<long>(rem);
+  return ts;
+}
+
+// Names in `dir` other than "." and "..", read in full before the caller recurses, so that
+// only one directory stream is open at a time.
+Result<std::vector<std::pair<std::string, unsigned char>>> ListDirectory(int dir,
+                                                                         std::string_view path) {
+  int fd = ::dup(dir);
+  if (fd < 0) return ErrnoStatus(errno, "cannot read directory", path);
+  DIR* d = ::fdopendir(fd);
+  if (d == nullptr) {
+    int err = errno;
+    ::close(fd);
+    return ErrnoStatus(err, "cannot read directory", path);
+  }
+  ::rewinddir(d);  // the dup shares its offset with `dir`, which may have been read before
+  std::vector<std::pair<std::string, unsigned char>> names;
+  while (true) {
+    errno = 0;
+    struct dirent* e = ::readdir(d);
+    if (e == nullptr) break;
+    std::string_view n = e->d_name;
+    if (n == "." || n == "..") continue;
+    names.emplace_back(std::string(n), e->d_type);
+  }
+  int err = errno;
+  ::closedir(d);
+  if (err != 0) return ErrnoStatus(err, "cannot read directory", path);
+  return names;
+}
+
+bool IsManagedXattr(std::string_view name, bool privileged) {
+  return name.starts_with("user.") || (privileged && name.starts_with("trusted."));
+}
+
+}  // namespace
+
+// ---- FileSystemCalls -----------------------------------------------------------------------
+
+ssize_t FileSystemCalls::Pwrite(int fd, const void* buf, size_t count, off_t offset) {
+  return ::pwrite(fd, buf, count, offset);
+}
+int FileSystemCalls::Ftruncate(int fd, off_t length) {
+  return ::ftruncate(fd, length);
+}
+int FileSystemCalls::Fsync(int fd) {
+  return ::fsync(fd);
+}
+int FileSystemCalls::Syncfs(int fd) {
+  return ::syncfs(fd);
+}
+int FileSystemCalls::Renameat(int old_dir, const char* old_name, int new_dir,
+                              const char* new_name) {
+  return ::renameat(old_dir, old_name, new_dir, new_name);
+}
+int FileSystemCalls::Mkdirat(int dir, const char* name, mode_t mode) {
+  return ::mkdirat(dir, name, mode);
+}
+
+// ---- Applier -------------------------------------------------------------------------------
+
+struct Applier::OpenFile {
+  uint64_t begin_seq = 0;
+  std::string path;
+  Parent parent;
+  std::string temp_name;
+  UniqueFd fd;
+  uint32_t mode = 0;
+  uint64_t next_offset = 0;
+  ContentHasher hasher;
+};
+
+Applier::Applier(UniqueFd root, ApplierOptions options, FileSystemCalls* calls)
+    : root_(std::move(root)), options_(options), calls_(calls) {
+  if (calls_ == nullptr) {
+    default_calls_ = std::make_unique<FileSystemCalls>();
+    calls_ = default_calls_.get();
+  }
+  privileged_ = options_.privileged.value_or(::geteuid() == 0);
+  SystemRandom random;
+  random.Fill(reinterpret_cast<uint8_t*>(&temp_salt_), sizeof temp_salt_);
+}
+
+Applier::~Applier() {
+  AbandonFile();
+}
+
+Result<std::unique_ptr<Applier>> Applier::Open(const std::string& root, ApplierOptions options,
+                                               FileSystemCalls* calls) {
+  int fd = ::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return ErrnoStatus(errno, "cannot open destination root", root);
+  UniqueFd root_fd(fd);
+  struct stat st {};
+  if (::fstat(root_fd.get(), &st) != 0) return ErrnoStatus(errno, "cannot stat", root);
+  std::unique_ptr<Applier> a(new Applier(std::move(root_fd), options, calls));
+  a->root_dev_ = st.st_dev;
+  if (options.sweep_temp_files) {
+    GEOREP_RETURN_IF_ERROR(a->SweepTempFiles(a->root_.get(), "", st.st_dev, 0)
+                               .WithContext("sweeping stale temporary files"));
+  }
+  return a;
+}
+
+bool Applier::IsTempName(std::string_view name) {
+  constexpr size_t kMin = kTempPrefix.size() + 1 + 1 + kTempHexDigits + kTempSuffix.size();
+  if (name.size() < kMin || !name.starts_with(kTempPrefix) || !name.ends_with(kTempSuffix)) {
+    return false;
+  }
+  std::string_view hex =
+      name.substr(name.size() - kTempSuffix.size() - kTempHexDigits, kTempHexDigits);
+  if (!std::all_of(hex.begin(), hex.end(),
+                   [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); })) {
+    return false;
+  }
+  return name[name.size() - kTempSuffix.size() - kTempHexDigits - 1] == '.';
+}
+
+std::string Applier::NewTempName(std::string_view leaf) {
+  uint64_t r = SplitMix64(temp_salt_ + temp_counter_++);
+  return fmt::format("{}{}.{:016x}{}", kTempPrefix, leaf.substr(0, kTempLeafBytes), r, kTempSuffix);
+}
+
+Status Applier::Fail(ErrorCode code, Status status) {
+  last_error_code_ = code;
+  return status;
+}
+
+Status Applier::FailErrno(int err, std::string_view what, std::string_view path) {
+  return Fail(CodeForErrno(err), ErrnoStatus(err, what, path));
+}
+
+Status Applier::BreakStream(const std::string& message) {
+  stream_broken_ = true;
+  last_error_code_ = ErrorCode::kProtocol;
+  return Status::Corruption("replication stream broke the protocol: " + message);
+}
+
+Result<Applier::Parent> Applier::OpenParent(std::string_view path) {
+  Parent p;
+  if (path == ".") {
+    p.fd = root_.get();
+    p.leaf = ".";
+    return p;
+  }
+  auto [dir, leaf] = SplitParent(path);
+  p.leaf = std::string(leaf);
+  if (dir.empty()) {
+    p.fd = root_.get();
+    return p;
+  }
+  Result<UniqueFd> fd = OpenBeneath(root_.get(), dir, O_RDONLY | O_DIRECTORY);
+  if (!fd.ok()) {
+    return Fail(CodeForStatus(fd.status()),
+                fd.status().WithContext(fmt::format("parent directory of '{}'", path)));
+  }
+  p.owned = std::move(fd).value();
+  p.fd = p.owned.get();
+  return p;
+}
+
+Status Applier::SyncDirectory(int dir_fd, std::string_view path) {
+  if (options_.durability != Durability::kFileAndDirectory) return Status::Ok();
+  if (calls_->Fsync(dir_fd) != 0) return FailErrno(errno, "cannot fsync directory of", path);
+  return Status::Ok();
+}
+
+Status Applier::RemoveTree(int dir, const std::string& name, const std::string& path) {
+  struct stat st {};
+  if (::fstatat(dir, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    if (errno == ENOENT) return Status::Ok();
+    return FailErrno(errno, "cannot stat", path);
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    if (::unlinkat(dir, name.c_str(), 0) != 0 && errno != ENOENT) {
+      return FailErrno(errno, "cannot remove", path);
+    }
+    return Status::Ok();
+  }
+  if (st.st_dev != root_dev_) {
+    return Fail(ErrorCode::kIO,
+                Status::IOError(fmt::format("'{}' is a mount point; it is not removed", path)));
+  }
+  int fd = ::openat(dir, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return FailErrno(errno, "cannot open directory", path);
+  UniqueFd sub(fd);
+  // A read-only directory (kept from the source's modes) cannot be emptied otherwise.
+  if ((st.st_mode & S_IRWXU) != S_IRWXU) ::fchmod(sub.get(), (st.st_mode & 07777) | S_IRWXU);
+  Result<std::vector<std::pair<std::string, unsigned char>>> names = ListDirectory(sub.get(), path);
+  if (!names.ok()) return Fail(CodeForStatus(names.status()), names.status());
+  for (const auto& [child, type] : *names) {
+    GEOREP_RETURN_IF_ERROR(RemoveTree(sub.get(), child, JoinPath(path, child)));
+  }
+  if (::unlinkat(dir, name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT) {
+    return FailErrno(errno, "cannot remove directory", path);
+  }
+  return Status::Ok();
+}
+
+Status Applier::RenameReplacing(int from_dir, const std::string& from_name, int to_dir,
+                                const std::string& to_name, const std::string& to_path) {
+  if (calls_->Renameat(from_dir, from_name.c_str(), to_dir, to_name.c_str()) == 0) {
+    return Status::Ok();
+  }
+  int err = errno;
+  if (err == ENOTEMPTY || err == EEXIST || err == EISDIR || err == ENOTDIR) {
+    // Something of another type (or a directory the source no longer has) is in the way.
+    GEOREP_RETURN_IF_ERROR(RemoveTree(to_dir, to_name, to_path));
+    if (calls_->Renameat(from_dir, from_name.c_str(), to_dir, to_name.c_str()) == 0) {
+      return Status::Ok();
+    }
+    err = errno;
+  }
+  return FailErrno(err, "cannot rename into place", to_path);
+}
+
+Status Applier::SweepTempFiles(int dir, const std::string& path, dev_t dev, int depth) {
+  if (depth > kMaxDepth) return Status::IOError(fmt::format("'{}' is nested too deeply", path));
+  GEOREP_ASSIGN_OR_RETURN(auto names, ListDirectory(dir, path.empty() ? "." : path));
+  for (const auto& [name, type] : names) {
+    std::string child = JoinPath(path, name);
+    unsigned char t = type;
+    struct stat st {};
+    if (t == DT_UNKNOWN || t == DT_DIR) {
+      if (::fstatat(dir, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        if (errno == ENOENT) continue;
+        return ErrnoStatus(errno, "cannot stat", child);
+      }
+      t = S_ISDIR(st.st_mode) ? DT_DIR : DT_REG;
+    }
+    if (t != DT_DIR) {
+      if (IsTempName(name)) {
+        if (::unlinkat(dir, name.c_str(), 0) != 0 && errno != ENOENT) {
+          return ErrnoStatus(errno, "cannot remove stale temporary file", child);
+        }
+        ++swept_temp_files_;
+      }
+      continue;
+    }
+    if (st.st_dev != dev) continue;  // another file system mounted inside: not ours
+    int fd = ::openat(dir, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return ErrnoStatus(errno, "cannot open directory", child);
+    UniqueFd sub(fd);
+    GEOREP_RETURN_IF_ERROR(SweepTempFiles(sub.get(), child, dev, depth + 1));
+  }
+  return Status::Ok();
+}
+
+void Applier::AbandonFile() {
+  if (!file_) return;
+  file_->fd.Reset();
+  ::unlinkat(file_->parent.fd, file_->temp_name.c_str(), 0);
+  file_.reset();
+}
+
+// ---- the conversation ----------------------------------------------------------------------
+
+Status Applier::Handle(const Message& message, std::vector<Message>* replies) {
+  if (stream_broken_) return Status::FailedPrecondition("the stream already broke the protocol");
+  if (const auto* hello = std::get_if<Hello>(&message)) {
+    if (handshake_done_) {
+      Status st = BreakStream("a second Hello");
+      replies->push_back(Error{0, ErrorCode::kProtocol, st.message()});
+      return st;
+    }
+    HelloReply reply = AnswerHello(*hello, options_.capabilities);
+    replies->push_back(reply);
+    if (!reply.accepted) {
+      stream_broken_ = true;
+      return Status::FailedPrecondition("refused the peer: " + reply.reason);
+    }
+    handshake_done_ = true;
+    return Status::Ok();
+  }
+  if (!handshake_done_) {
+    Status st = BreakStream(fmt::format("{} before Hello", MessageTypeName(TypeOf(message))));
+    replies->push_back(Error{0, ErrorCode::kProtocol, st.message()});
+    return st;
+  }
+  Status st = Apply(message);
+  if (stream_broken_) {
+    replies->push_back(Error{SeqOf(message), ErrorCode::kProtocol, st.message()});
+    return st;
+  }
+  const auto* barrier = std::get_if<Barrier>(&message);
+  bool durable = false;
+  if (!st.ok()) {
+    replies->push_back(Error{SeqOf(message), last_error_code_, st.ToString()});
+  } else if (barrier != nullptr) {
+    durable = barrier->durable;
+  }
+  if (barrier != nullptr) replies->push_back(Ack{applied_seq_, durable});
+  return Status::Ok();
+}
+
+Status Applier::Apply(const Message& operation) {
+  if (stream_broken_) return Status::FailedPrecondition("the stream already broke the protocol");
+  MessageType type = TypeOf(operation);
+  if (type == MessageType::kHello || type == MessageType::kHelloReply ||
+      type == MessageType::kAck || type == MessageType::kError) {
+    return BreakStream(fmt::format("{} is not an operation", MessageTypeName(type)));
+  }
+  uint64_t seq = SeqOf(operation);
+  if (seq <= applied_seq_) {
+    return BreakStream(fmt::format("sequence number {} does not follow {} ({})", seq, applied_seq_,
+                                   MessageTypeName(type)));
+  }
+  Status st = ApplyOne(operation);
+  applied_seq_ = seq;  // processed, successfully or with its failure reported
+  return st;
+}
+
+Status Applier::ApplyOne(const Message& operation) {
+  bool in_file = file_ != nullptr || skipping_file_;
+  MessageType type = TypeOf(operation);
+  if (in_file && type != MessageType::kFileData && type != MessageType::kFileEnd &&
+      type != MessageType::kFileAbort) {
+    return BreakStream(fmt::format("{} in the middle of a file transfer", MessageTypeName(type)));
+  }
+  return std::visit(
+      [&](const auto& m) -> Status {
+        using T = std::decay_t<decltype(m)>;
+        if constexpr (std::is_same_v<T, Mkdir>) {
+          return DoMkdir(m);
+        } else if constexpr (std::is_same_v<T, Symlink>) {
+          return DoSymlink(m);
+        } else if constexpr (std::is_same_v<T, Hardlink>) {
+          return DoHardlink(m);
+        } else if constexpr (std::is_same_v<T, Rename>) {
+          return DoRename(m);
+        } else if constexpr (std::is_same_v<T, Unlink>) {
+          return DoUnlink(m.path, false);
+        } else if constexpr (std::is_same_v<T, Rmdir>) {
+          return DoUnlink(m.path, true);
+        } else if constexpr (std::is_same_v<T, SetMeta>) {
+          return DoSetMeta(m);
+        } else if constexpr (std::is_same_v<T, FileBegin>) {
+          return DoFileBegin(m);
+        } else if constexpr (std::is_same_v<T, FileData>) {
+          return DoFileData(m);
+        } else if constexpr (std::is_same_v<T, FileEnd>) {
+          return DoFileEnd(m);
+        } else if constexpr (std::is_same_v<T, FileAbort>) {
+          if (skipping_file_) {
+            skipping_file_ = false;
+            return Status::Ok();
+          }
+          if (!file_) return BreakStream("FileAbort without FileBegin");
+          AbandonFile();
+          return Status::Ok();
+        } else if constexpr (std::is_same_v<T, Barrier>) {
+          bool durable = false;
+          return DoBarrier(m, &durable);
+        } else {
+          return BreakStream("not an operation");
+        }
+      },
+      operation);
+}
+
+// ---- operations ----------------------------------------------------------------------------
+
+#define GEOREP_VALIDATE_PATH(path, allow_root)                               \
+  do {                                                                       \
+    Status georep_path_status_ = ValidateRelativePath((path), (allow_root)); \
+    if (!georep_path_status_.ok()) {                                         \
+      return Fail(ErrorCode::kInvalidPath, georep_path_status_);             \
+    }                                                                        \
+  } while (false)
+
+Status Applier::DoMkdir(const Mkdir& m) {
+  GEOREP_VALIDATE_PATH(m.path, false);
+  GEOREP_ASSIGN_OR_RETURN(Parent p, OpenParent(m.path));
+  // Owner rwx so the tree can be filled even when the source's directory is read-only; the
+  // directory's SetMeta (sent after its children) sets the final mode.
+  mode_t mode = (m.mode & 07777) | S_IRWXU;
+  if (calls_->Mkdirat(p.fd, p.leaf.c_str(), mode) != 0) {
+    int err = errno;
+    if (err != EEXIST) return FailErrno(err, "cannot create directory", m.path);
+    struct stat st {};
+    if (::fstatat(p.fd, p.leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      return FailErrno(errno, "cannot stat", m.path);
+    }
+    if (S_ISDIR(st.st_mode)) {
+      // A replay meets the final (maybe read-only) mode; it must be fillable again.
+      if ((st.st_mode & S_IRWXU) != S_IRWXU &&
+          ::fchmodat(p.fd, p.leaf.c_str(), (st.st_mode & 07777) | S_IRWXU, 0) != 0) {
+        return FailErrno(errno, "cannot change mode of", m.path);
+      }
+      return Status::Ok();
+    }
+    GEOREP_RETURN_IF_ERROR(RemoveTree(p.fd, p.leaf, m.path));
+    if (calls_->Mkdirat(p.fd, p.leaf.c_str(), mode) != 0) {
+      return FailErrno(errno, "cannot create directory", m.path);
+    }
+  }
+  return SyncDirectory(p.fd, m.path);
+}
+
+Status Applier::DoSymlink(const Symlink& m) {
+  GEOREP_VALIDATE_PATH(m.path, false);
+  if (m.target.empty() || m.target.find('\0') != std::string::npos) {
+    return Fail(ErrorCode::kInvalidPath,
+                Status::InvalidArgument(fmt::format("symlink '{}' has an invalid target", m.path)));
+  }
+  GEOREP_ASSIGN_OR_RETURN(Parent p, OpenParent(m.path));
+  if (::symlinkat(m.target.c_str(), p.fd, p.leaf.c_str()) == 0) return SyncDirectory(p.fd, m.path);
+  if (errno != EEXIST) return FailErrno(errno, "cannot create symlink", m.path);
+  std::string current(4096, '\0');
+  ssize_t n = ::readlinkat(p.fd, p.leaf.c_str(), current.data(), current.size());
+  if (n >= 0 && static_cast<size_t>(n) == m.target.size() &&
+      current.compare(0, static_cast<size_t>(n), m.target) == 0) {
+    return Status::Ok();  // already there (a replay)
+  }
+  std::string temp = NewTempName(p.leaf);
+  if (::symlinkat(m.target.c_str(), p.fd, temp.c_str()) != 0) {
+    return FailErrno(errno, "cannot create symlink", m.path);
+  }
+  Status st = RenameReplacing(p.fd, temp, p.fd, p.leaf, m.path);
+  if (!st.ok()) {
+    ::unlinkat(p.fd, temp.c_str(), 0);
+    return st;
+  }
+  return SyncDirectory(p.fd, m.path);
+}
+
+Status Applier::DoHardlink(const Hardlink& m) {
+  GEOREP_VALIDATE_PATH(m.existing_path, false);
+  GEOREP_VALIDATE_PATH(m.new_path, false);
+  GEOREP_ASSIGN_OR_RETURN(Parent from, OpenParent(m.existing_path));
+  GEOREP_ASSIGN_OR_RETURN(Parent to, OpenParent(m.new_path));
+  struct stat src {};
+  if (::fstatat(from.fd, from.leaf.c_str(), &src, AT_SYMLINK_NOFOLLOW) != 0) {
+    return FailErrno(errno, "hard link source", m.existing_path);
+  }
+  if (::linkat(from.fd, from.leaf.c_str(), to.fd, to.leaf.c_str(), 0) == 0) {
+    return SyncDirectory(to.fd, m.new_path);
+  }
+  if (errno != EEXIST) return FailErrno(errno, "cannot create hard link", m.new_path);
+  struct stat dst {};
+  if (::fstatat(to.fd, to.leaf.c_str(), &dst, AT_SYMLINK_NOFOLLOW) == 0 &&
+      dst.st_dev == src.st_dev && dst.st_ino == src.st_ino) {
+    return Status::Ok();  // already linked (a replay)
+  }
+  std::string temp = NewTempName(to.leaf);
+  if (::linkat(from.fd, from.leaf.c_str(), to.fd, temp.c_str(), 0) != 0) {
+    return FailErrno(errno, "cannot create hard link", m.new_path);
+  }
+  Status st = RenameReplacing(to.fd, temp, to.fd, to.leaf, m.new_path);
+  if (!st.ok()) {
+    ::unlinkat(to.fd, temp.c_str(), 0);
+    return st;
+  }
+  return SyncDirectory(to.fd, m.new_path);
+}
+
+Status Applier::DoRename(const Rename& m) {
+  GEOREP_VALIDATE_PATH(m.from, false);
+  GEOREP_VALIDATE_PATH(m.to, false);
+  if (m.from == m.to) return Status::Ok();
+  GEOREP_ASSIGN_OR_RETURN(Parent from, OpenParent(m.from));
+  GEOREP_ASSIGN_OR_RETURN(Parent to, OpenParent(m.to));
+  struct stat st {};
+  if (::fstatat(from.fd, from.leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    return FailErrno(errno, "rename source", m.from);
+  }
+  GEOREP_RETURN_IF_ERROR(RenameReplacing(from.fd, from.leaf, to.fd, to.leaf, m.to));
+  GEOREP_RETURN_IF_ERROR(SyncDirectory(to.fd, m.to));
+  return SyncDirectory(from.fd, m.from);
+}
+
+Status Applier::DoUnlink(const std::string& path, bool directory) {
+  GEOREP_VALIDATE_PATH(path, false);
+  Result<Parent> p = OpenParent(path);
+  if (!p.ok()) {
+    if (p.status().code() == StatusCode::kNotFound) return Status::Ok();  // already gone
+    return p.status();
+  }
+  int rc = ::unlinkat(p->fd, p->leaf.c_str(), directory ? AT_REMOVEDIR : 0);
+  if (rc != 0) {
+    int err = errno;
+    if (err == ENOENT) return Status::Ok();
+    // The destination holds something else (a non-empty or wrong-type entry): the source
+    // says it is gone, so it goes.
+    if (err != ENOTEMPTY && err != EEXIST && err != EISDIR && err != ENOTDIR) {
+      return FailErrno(err, directory ? "cannot remove directory" : "cannot remove", path);
+    }
+    GEOREP_RETURN_IF_ERROR(RemoveTree(p->fd, p->leaf, path));
+  }
+  return SyncDirectory(p->fd, path);
+}
+
+Status Applier::DoSetMeta(const SetMeta& m) {
+  GEOREP_VALIDATE_PATH(m.path, true);
+  GEOREP_ASSIGN_OR_RETURN(Parent p, OpenParent(m.path));
+  const char* leaf = p.leaf.c_str();
+  struct stat st {};
+  if (::fstatat(p.fd, leaf, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    return FailErrno(errno, "cannot set metadata of", m.path);
+  }
+  // Owner first: chown clears setuid/setgid bits, which the mode then restores.
+  if ((m.fields & kMetaOwner) && privileged_) {
+    if (::fchownat(p.fd, leaf, m.uid, m.gid, AT_SYMLINK_NOFOLLOW) != 0) {
+      return FailErrno(errno, "cannot change owner of", m.path);
+    }
+  }
+  // Symlinks have no mode of their own on Linux.
+  if ((m.fields & kMetaMode) && !S_ISLNK(st.st_mode)) {
+    if (::fchmodat(p.fd, leaf, m.mode & 07777, AT_SYMLINK_NOFOLLOW) != 0) {
+      return FailErrno(errno, "cannot change mode of", m.path);
+    }
+  }
+  if (m.fields & kMetaXattrs) {
+    // /proc/self/fd/N/leaf names the entry through the already-opened parent; the l*xattr
+    // calls do not follow a symlink in the last component.
+    GEOREP_RETURN_IF_ERROR(
+        DoSetXattrs(fmt::format("/proc/self/fd/{}/{}", p.fd, p.leaf), m.path, m.xattrs));
+  }
+  if (m.fields & (kMetaAtime | kMetaMtime)) {
+    struct timespec ts[2];
+    ts[0] = ToTimespec(m.atime_ns);
+    ts[1] = ToTimespec(m.mtime_ns);
+    if (!(m.fields & kMetaAtime)) ts[0].tv_nsec = UTIME_OMIT;
+    if (!(m.fields & kMetaMtime)) ts[1].tv_nsec = UTIME_OMIT;
+    if (::utimensat(p.fd, leaf, ts, AT_SYMLINK_NOFOLLOW) != 0) {
+      return FailErrno(errno, "cannot set times of", m.path);
+    }
+  }
+  return Status::Ok();
+}
+
+Status Applier::DoSetXattrs(const std::string& proc_path, const std::string& path,
+                            const std::vector<Xattr>& xattrs) {
+  for (const Xattr& x : xattrs) {
+    if (!IsManagedXattr(x.name, privileged_)) {
+      return Fail(ErrorCode::kUnsupported,
+                  Status::InvalidArgument(fmt::format(
+                      "xattr '{}' of '{}' is in a namespace this agent does not replicate{}",
+                      x.name, path, x.name.starts_with("trusted.") ? " (needs root)" : "")));
+    }
+  }
+  for (const Xattr& x : xattrs) {
+    if (::lsetxattr(proc_path.c_str(), x.name.c_str(), x.value.data(), x.value.size(), 0) != 0) {
+      return FailErrno(errno, fmt::format("cannot set xattr '{}' of", x.name), path);
+    }
+  }
+  ssize_t size = ::llistxattr(proc_path.c_str(), nullptr, 0);
+  if (size < 0) {
+    if (errno == ENOTSUP && xattrs.empty()) return Status::Ok();
+    return FailErrno(errno, "cannot list xattrs of", path);
+  }
+  std::string names(static_cast<size_t>(size), '\0');
+  size = ::llistxattr(proc_path.c_str(), names.data(), names.size());
+  if (size < 0) return FailErrno(errno, "cannot list xattrs of", path);
+  names.resize(static_cast<size_t>(size));
+  for (size_t pos = 0; pos < names.size();) {
+    size_t end = names.find('\0', pos);
+    if (end == std::string::npos) end = names.size();
+    std::string name = names.substr(pos, end - pos);
+    pos = end + 1;
+    if (!IsManagedXattr(name, privileged_)) continue;
+    bool wanted =
+        std::any_of(xattrs.begin(), xattrs.end(), [&](const Xattr& x) { return x.name == name; });
+    if (!wanted && ::lremovexattr(proc_path.c_str(), name.c_str()) != 0 && errno != ENODATA) {
+      return FailErrno(errno, fmt::format("cannot remove xattr '{}' of", name), path);
+    }
+  }
+  return Status::Ok();
+}
+
+Status Applier::DoFileBegin(const FileBegin& m) {
+  // Until FileEnd/FileAbort, the data of a file that cannot be written is skipped; its
+  // failure is reported once, here.
+  skipping_file_ = true;
+  GEOREP_VALIDATE_PATH(m.path, false);
+  GEOREP_ASSIGN_OR_RETURN(Parent p, OpenParent(m.path));
+  std::string temp = NewTempName(p.leaf);
+  int fd = ::openat(p.fd, temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) return FailErrno(errno, "cannot create temporary file for", m.path);
+  file_ = std::make_unique<OpenFile>();
+  file_->begin_seq = m.seq;
+  file_->path = m.path;
+  file_->parent = std::move(p);
+  file_->temp_name = std::move(temp);
+  file_->fd = UniqueFd(fd);
+  file_->mode = m.mode & 07777;
+  skipping_file_ = false;
+  return Status::Ok();
+}
+
+Status Applier::DoFileData(const FileData& m) {
+  if (skipping_file_) return Status::Ok();
+  if (!file_) return BreakStream("FileData without FileBegin");
+  OpenFile& f = *file_;
+  if (m.offset < f.next_offset) {
+    return BreakStream(fmt::format("FileData for '{}' at offset {} overlaps data up to {}", f.path,
+                                   m.offset, f.next_offset));
+  }
+  f.hasher.UpdateZeros(m.offset - f.next_offset);  // a hole
+  f.hasher.Update(m.data);
+  size_t done = 0;
+  while (done < m.data.size()) {
+    ssize_t n = calls_->Pwrite(f.fd.get(), m.data.data() + done, m.data.size() - done,
+                               static_cast<off_t>(m.offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      int err = n < 0 ? errno : EIO;
+      std::string path = f.path;
+      AbandonFile();
+      skipping_file_ = true;
+      return FailErrno(err, "cannot write", path);
+    }
+    done += static_cast<size_t>(n);
+  }
+  f.next_offset = m.offset + m.data.size();
+  return Status::Ok();
+}
+
+Status Applier::DoFileEnd(const FileEnd& m) {
+  if (skipping_file_) {
+    skipping_file_ = false;
+    return Status::Ok();
+  }
+  if (!file_) return BreakStream("FileEnd without FileBegin");
+  OpenFile& f = *file_;
+  std::string path = f.path;
+  auto fail = [&](ErrorCode code, Status st) {
+    AbandonFile();
+    return Fail(code, std::move(st));
+  };
+  auto fail_errno = [&](int err, std::string_view what) {
+    AbandonFile();
+    return FailErrno(err, what, path);
+  };
+  if (m.size < f.next_offset) {
+    return fail(ErrorCode::kHashMismatch,
+                Status::Corruption(fmt::format(
+                    "FileEnd for '{}' gives size {} but {} bytes were received; the file was "
+                    "left unchanged",
+                    path, m.size, f.next_offset)));
+  }
+  f.hasher.UpdateZeros(m.size - f.next_offset);
+  Hash128 got = f.hasher.Finish();
+  if (!(got == m.hash)) {
+    return fail(ErrorCode::kHashMismatch,
+                Status::Corruption(fmt::format(
+                    "content hash mismatch for '{}' (sent {}, received {}); the file was left "
+                    "unchanged",
+                    path, m.hash.ToHex(), got.ToHex())));
+  }
+  if (calls_->Ftruncate(f.fd.get(), static_cast<off_t>(m.size)) != 0) {
+    return fail_errno(errno, "cannot set the size of");
+  }
+  if (::fchmod(f.fd.get(), f.mode) != 0) return fail_errno(errno, "cannot change mode of");
+  if (options_.durability != Durability::kNone && calls_->Fsync(f.fd.get()) != 0) {
+    return fail_errno(errno, "cannot fsync");
+  }
+  // close() can report a deferred write error (NFS and the like).
+  if (::close(f.fd.Release()) != 0) return fail_errno(errno, "cannot close");
+  Status st = RenameReplacing(f.parent.fd, f.temp_name, f.parent.fd, f.parent.leaf, path);
+  if (!st.ok()) {
+    AbandonFile();
+    return st;
+  }
+  st = SyncDirectory(f.parent.fd, path);
+  file_.reset();
+  return st;
+}
+
+Status Applier::DoBarrier(const Barrier& m, bool* durable) {
+  *durable = false;
+  if (m.durable) {
+    if (calls_->Syncfs(root_.get()) != 0) {
+      return FailErrno(errno, "cannot sync the destination file system at", ".");
+    }
+    *durable = true;
+  }
+  return Status::Ok();
+}
+
+}  // namespace georep::replication

@@ -1,0 +1,156 @@
+// Applier: the destination side of replication. It applies decoded wire messages (wire.h) to
+// a destination root directory, which it treats as a mirror it owns.
+//
+// Guarantees:
+//  * Every access stays beneath the root: paths are validated and opened with
+//    path_beneath.h; the last component is always used with *at() calls that do not follow
+//    symlinks, so a symlink in the destination is replaced, never written through.
+//  * A file is never visible under its final name half-written: data goes to a temporary file
+//    `.georep.<name>.<16 hex digits>.tmp` in the same directory, hashed as it is written;
+//    only when FileEnd's XXH3-128 matches is it fsynced (per Durability) and renamed into
+//    place. On a mismatch, a failed write (ENOSPC: "destination file system is full") or a
+//    FileAbort, the temporary file is removed and the old file stays untouched.
+//  * Replaying a stream converges: Unlink/Rmdir of missing entries succeed; an entry of the
+//    wrong type in the way of Mkdir/Symlink/Hardlink/Rename/a file is removed (recursively),
+//    because the source says what is there.
+//  * Open() sweeps temporary files a killed agent left behind.
+//
+// Errors: a failed operation (bad path, missing parent, ENOSPC, hash mismatch...) is reported
+// and the stream goes on; Handle() turns it into an Error reply. A stream that breaks the
+// protocol (sequence numbers not increasing, FileData outside a file, ...) makes Handle()
+// return non-OK: the agent must then close the connection.
+//
+// Thread-safety: none; an Applier serves one stream.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "replication/path_beneath.h"
+#include "replication/wire.h"
+
+namespace georep::replication {
+
+// How eagerly the applier syncs. A Barrier with `durable` set always syncs the whole
+// destination file system (syncfs) before its Ack says durable, whatever the level.
+enum class Durability {
+  kNone,              // no fsync; after a crash a renamed-in file may be empty or partial
+  kFile,              // fsync each file's data before renaming it into place (default)
+  kFileAndDirectory,  // also fsync the directory after each entry is created or removed
+};
+
+// The system calls through which the applier changes file contents and renames, so tests
+// can inject ENOSPC or EIO. Each returns what the system call returns and sets errno.
+class FileSystemCalls {
+ public:
+  virtual ~FileSystemCalls() = default;
+  virtual ssize_t Pwrite(int fd, const void* buf, size_t count, off_t offset);
+  virtual int Ftruncate(int fd, off_t length);
+  virtual int Fsync(int fd);
+  virtual int Syncfs(int fd);
+  virtual int Renameat(int old_dir, const char* old_name, int new_dir, const char* new_name);
+  virtual int Mkdirat(int dir, const char* name, mode_t mode);
+};
+
+struct ApplierOptions {
+  Durability durability = Durability::kFile;
+  // Apply SetMeta owners (chown) and trusted.* xattrs. Unset: only when running as root.
+  std::optional<bool> privileged;
+  uint64_t capabilities = kCapabilitiesSupported;
+  bool sweep_temp_files = true;  // at Open()
+};
+
+class Applier {
+ public:
+  // Opens the destination root (which must exist) and sweeps stale temporary files.
+  // `calls` (optional, not owned) must outlive the Applier.
+  static Result<std::unique_ptr<Applier>> Open(const std::string& root, ApplierOptions options = {},
+                                               FileSystemCalls* calls = nullptr);
+  ~Applier();  // removes the temporary file of a transfer left unfinished
+  Applier(const Applier&) = delete;
+  Applier& operator=(const Applier&) = delete;
+
+  // Processes one message of the conversation, appending replies (HelloReply, Error, Ack).
+  // Non-OK: the stream broke the protocol; reply with nothing more and close.
+  Status Handle(const Message& message, std::vector<Message>* replies);
+
+  // Applies one operation (no handshake needed) and returns its own result. Per-operation
+  // failures leave the Applier ready for the next operation; a protocol violation is
+  // reported as a Status with code kFailedPrecondition or kCorruption and `stream_broken()`.
+  Status Apply(const Message& operation);
+
+  uint64_t applied_seq() const { return applied_seq_; }
+  bool stream_broken() const { return stream_broken_; }
+  // The wire ErrorCode for the last failed Apply().
+  ErrorCode last_error_code() const { return last_error_code_; }
+  size_t swept_temp_files() const { return swept_temp_files_; }
+
+  // True for names the applier creates for in-flight files: `.georep.<x>.<16 hex>.tmp`.
+  static bool IsTempName(std::string_view name);
+
+ private:
+  struct OpenFile;
+  struct Parent {
+    UniqueFd owned;  // empty when the parent is the root
+    int fd = -1;
+    std::string leaf;
+  };
+
+  Applier(UniqueFd root, ApplierOptions options, FileSystemCalls* calls);
+
+  Status ApplyOne(const Message& operation);
+  Status Fail(ErrorCode code, Status status);
+  Status FailErrno(int err, std::string_view what, std::string_view path);
+  Status BreakStream(const std::string& message);
+
+  Result<Parent> OpenParent(std::string_view path);
+  std::string NewTempName(std::string_view leaf);
+  Status SyncDirectory(int dir_fd, std::string_view path);
+  // Removes `name` in `dir` whatever it is (a directory with all it holds), without following
+  // symlinks or crossing into other file systems. Missing is success.
+  Status RemoveTree(int dir, const std::string& name, const std::string& path);
+  // renameat(); when an entry of another type or a non-empty directory is in the way, it is
+  // removed and the rename retried.
+  Status RenameReplacing(int from_dir, const std::string& from_name, int to_dir,
+                         const std::string& to_name, const std::string& to_path);
+  Status SweepTempFiles(int dir, const std::string& path, dev_t dev, int depth);
+  void AbandonFile();
+
+  Status DoMkdir(const Mkdir& m);
+  Status DoSymlink(const Symlink& m);
+  Status DoHardlink(const Hardlink& m);
+  Status DoRename(const Rename& m);
+  Status DoUnlink(const std::string& path, bool directory);
+  Status DoSetMeta(const SetMeta& m);
+  Status DoSetXattrs(const std::string& proc_path, const std::string& path,
+                     const std::vector<Xattr>& xattrs);
+  Status DoFileBegin(const FileBegin& m);
+  Status DoFileData(const FileData& m);
+  Status DoFileEnd(const FileEnd& m);
+  Status DoBarrier(const Barrier& m, bool* durable);
+
+  UniqueFd root_;
+  dev_t root_dev_ = 0;
+  ApplierOptions options_;
+  bool privileged_ = false;
+  FileSystemCalls* calls_;
+  std::unique_ptr<FileSystemCalls> default_calls_;
+  std::unique_ptr<OpenFile> file_;
+  // Set while the data of a failed transfer is still arriving (skipped until FileEnd).
+  bool skipping_file_ = false;
+  bool handshake_done_ = false;
+  bool stream_broken_ = false;
+  uint64_t applied_seq_ = 0;
+  uint64_t temp_counter_ = 0;
+  uint64_t temp_salt_ = 0;
+  ErrorCode last_error_code_ = ErrorCode::kOther;
+  size_t swept_temp_files_ = 0;
+};
+
+}  // namespace georep::replication

@@ -1,0 +1,510 @@
+#include "replication/applier.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <string>
+#include <vector>
+
+#include "replication/content_hash.h"
+#include "replication/test_util.h"
+
+namespace georep::replication {
+namespace {
+
+using testing::Exists;
+using testing::GeorepTempFiles;
+using testing::ReadFile;
+using testing::TempDir;
+using testing::UserXattrs;
+using testing::WriteFile;
+
+// Injects failures into the applier's file-system calls.
+class FaultyCalls final : public FileSystemCalls {
+ public:
+  ssize_t Pwrite(int fd, const void* buf, size_t count, off_t offset) override {
+    if (write_errno != 0 && written + count > write_budget) {
+      errno = write_errno;
+      return -1;
+    }
+    written += count;
+    return FileSystemCalls::Pwrite(fd, buf, count, offset);
+  }
+  int Fsync(int fd) override {
+    if (fsync_errno != 0) {
+      errno = fsync_errno;
+      return -1;
+    }
+    ++fsyncs;
+    return FileSystemCalls::Fsync(fd);
+  }
+  int Syncfs(int fd) override {
+    ++syncfs_calls;
+    return FileSystemCalls::Syncfs(fd);
+  }
+  int write_errno = 0;
+  size_t write_budget = 0;
+  size_t written = 0;
+  int fsync_errno = 0;
+  int fsyncs = 0;
+  int syncfs_calls = 0;
+};
+
+SetMeta Meta(std::string path, uint32_t fields, uint32_t mode = 0, int64_t mtime_ns = 0) {
+  SetMeta m;
+  m.path = std::move(path);
+  m.fields = fields;
+  m.mode = mode;
+  m.mtime_ns = mtime_ns;
+  return m;
+}
+
+class ApplierTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Reopen(); }
+
+  void Reopen(ApplierOptions options = {}) {
+    applier_.reset();
+    auto a = Applier::Open(dest_.path(), options, &calls_);
+    ASSERT_TRUE(a.ok()) << a.status().ToString();
+    applier_ = std::move(a).value();
+    seq_ = 0;
+  }
+
+  Status Apply(Message m) {
+    std::visit(
+        [&](auto& x) {
+          if constexpr (requires { x.seq; }) x.seq = ++seq_;
+        },
+        m);
+    return applier_->Apply(m);
+  }
+
+  // A whole-file transfer, in chunks of `chunk` bytes; every message is sent, as a worker
+  // would, and the first failure is returned.
+  Status SendFile(const std::string& path, const std::string& content, uint32_t mode = 0644,
+                  size_t chunk = 3) {
+    Status first = Apply(FileBegin{0, path, content.size(), mode});
+    for (size_t off = 0; off < content.size(); off += chunk) {
+      Status st = Apply(FileData{0, off, content.substr(off, chunk)});
+      if (first.ok()) first = st;
+    }
+    Status st = Apply(FileEnd{0, content.size(), HashBytes(content)});
+    return first.ok() ? st : first;
+  }
+
+  std::string D(const std::string& rel) const { return dest_ / rel; }
+
+  TempDir dest_;
+  TempDir outside_;
+  FaultyCalls calls_;
+  std::unique_ptr<Applier> applier_;
+  uint64_t seq_ = 0;
+};
+
+TEST_F(ApplierTest, CreatesDirectoriesFilesAndSymlinks) {
+  ASSERT_TRUE(Apply(Mkdir{0, "a", 0755}).ok());
+  ASSERT_TRUE(Apply(Mkdir{0, "a/b", 0700}).ok());
+  ASSERT_TRUE(SendFile("a/b/f", "hello world").ok());
+  ASSERT_TRUE(Apply(Symlink{0, "a/l", "b/f"}).ok());
+  ASSERT_TRUE(Apply(Symlink{0, "a/abs", "/etc/passwd"}).ok());
+  EXPECT_EQ(ReadFile(D("a/b/f")), "hello world");
+  EXPECT_EQ(std::filesystem::read_symlink(D("a/l")), "b/f");
+  EXPECT_EQ(std::filesystem::read_symlink(D("a/abs")), "/etc/passwd");
+  struct stat st {};
+  ASSERT_EQ(::stat(D("a/b/f").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0644u);
+  EXPECT_TRUE(GeorepTempFiles(dest_.path()).empty());
+  EXPECT_EQ(applier_->applied_seq(), seq_);
+}
+
+TEST_F(ApplierTest, PartialFileIsNeverVisibleUnderItsName) {
+  WriteFile(D("f"), "old");
+  ASSERT_TRUE(Apply(FileBegin{0, "f", 6, 0600}).ok());
+  ASSERT_TRUE(Apply(FileData{0, 0, "new"}).ok());
+  EXPECT_EQ(ReadFile(D("f")), "old");
+  std::vector<std::string> temps = GeorepTempFiles(dest_.path());
+  ASSERT_EQ(temps.size(), 1u);
+  EXPECT_TRUE(Applier::IsTempName(temps[0])) << temps[0];
+  EXPECT_TRUE(temps[0].starts_with(".georep.f."));
+  ASSERT_TRUE(Apply(FileData{0, 3, "new"}).ok());
+  ASSERT_TRUE(Apply(FileEnd{0, 6, HashBytes("newnew")}).ok());
+  EXPECT_EQ(ReadFile(D("f")), "newnew");
+  EXPECT_TRUE(GeorepTempFiles(dest_.path()).empty());
+}
+
+TEST_F(ApplierTest, HashMismatchLeavesOldFileAndNoTemp) {
+  WriteFile(D("f"), "precious");
+  ASSERT_TRUE(Apply(FileBegin{0, "f", 5, 0644}).ok());
+  ASSERT_TRUE(Apply(FileData{0, 0, "bogus"}).ok());
+  Status st = Apply(FileEnd{0, 5, HashBytes("other")});
+  EXPECT_EQ(st.code(), StatusCode::kCorruption);
+  EXPECT_NE(st.message().find("hash mismatch for 'f'"), std::string::npos) << st.message();
+  EXPECT_EQ(applier_->last_error_code(), ErrorCode::kHashMismatch);
+  EXPECT_EQ(ReadFile(D("f")), "precious");
+  EXPECT_TRUE(GeorepTempFiles(dest_.path()).empty());
+  // The stream goes on.
+  EXPECT_TRUE(SendFile("g", "fine").ok());
+}
+
+TEST_F(ApplierTest, RefusesPathsThatLeaveTheRoot) {
+  for (const std::string& bad :
+       std::vector<std::string>{"../x", "/etc/x", "a/../../x", "a//b", "./a", "a/.", "", "a/",
+                                std::string("a\0b", 3), std::string(300, 'n')}) {
+    Status st = Apply(FileBegin{0, bad, 1, 0644});
+    EXPECT_EQ(st.code(), StatusCode::kInvalidArgument) << bad;
+    EXPECT_EQ(applier_->last_error_code(), ErrorCode::kInvalidPath) << bad;
+    ASSERT_TRUE(Apply(FileData{0, 0, "x"}).ok());  // skipped: the file already failed
+    ASSERT_TRUE(Apply(FileEnd{0, 1, HashBytes("x")}).ok());
+    EXPECT_EQ(Apply(Mkdir{0, bad, 0755}).code(), StatusCode::kInvalidArgument) << bad;
+    EXPECT_EQ(Apply(Unlink{0, bad}).code(), StatusCode::kInvalidArgument) << bad;
+    EXPECT_EQ(Apply(Rename{0, "a", bad}).code(), StatusCode::kInvalidArgument) << bad;
+    EXPECT_EQ(Apply(Hardlink{0, bad, "z"}).code(), StatusCode::kInvalidArgument) << bad;
+  }
+  EXPECT_EQ(Apply(Meta("..", kMetaMode, 0777)).code(), StatusCode::kInvalidArgument);
+  EXPECT_FALSE(Exists(dest_.path() + "/../x"));
+  EXPECT_TRUE(std::filesystem::is_empty(dest_.path()));
+}
+
+TEST_F(ApplierTest, SymlinkInDestinationIsNeverWrittenThrough) {
+  ::chmod(outside_.path().c_str(), 0700);
+  WriteFile(outside_ / "victim", "outside");
+  ASSERT_EQ(::symlink(outside_.path().c_str(), D("link").c_str()), 0);
+  ASSERT_EQ(::symlink((outside_ / "victim").c_str(), D("flink").c_str()), 0);
+
+  EXPECT_FALSE(SendFile("link/victim", "pwned").ok());
+  EXPECT_FALSE(SendFile("link/new", "pwned").ok());
+  EXPECT_FALSE(Apply(Mkdir{0, "link/dir", 0755}).ok());
+  EXPECT_FALSE(Apply(Symlink{0, "link/s", "x"}).ok());
+  EXPECT_FALSE(Apply(Hardlink{0, "link/victim", "stolen"}).ok());
+  EXPECT_FALSE(Apply(Rename{0, "link/victim", "stolen"}).ok());
+  EXPECT_FALSE(Apply(Unlink{0, "link/victim"}).ok());
+  EXPECT_FALSE(Apply(Meta("link/victim", kMetaMode, 0777)).ok());
+  // The symlinks themselves are entries: their metadata is set without following them...
+  ASSERT_TRUE(Apply(Meta("link", kMetaMode | kMetaMtime, 0777, 123)).ok());
+  ASSERT_TRUE(Apply(Meta("flink", kMetaMode, 0666)).ok());
+  // ... and writing a file at their path replaces them.
+  ASSERT_TRUE(SendFile("flink", "replaced").ok());
+
+  EXPECT_EQ(ReadFile(outside_ / "victim"), "outside");
+  EXPECT_FALSE(Exists(outside_ / "new"));
+  EXPECT_FALSE(Exists(outside_ / "dir"));
+  struct stat st {};
+  ASSERT_EQ(::stat(outside_.path().c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0700u);
+  ASSERT_EQ(::stat((outside_ / "victim").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0644u);
+  EXPECT_EQ(ReadFile(D("flink")), "replaced");
+  ASSERT_EQ(::lstat(D("flink").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISREG(st.st_mode));
+  EXPECT_TRUE(GeorepTempFiles(dest_.path()).empty());
+}
+
+TEST_F(ApplierTest, NoSpaceIsADistinctErrorAndLeavesNoTemp) {
+  WriteFile(D("f"), "old content");
+  calls_.write_errno = ENOSPC;
+  calls_.write_budget = 4;
+  Status st = SendFile("f", "0123456789", 0644, 3);
+  EXPECT_EQ(st.code(), StatusCode::kIOError);
+  EXPECT_NE(st.message().find("destination file system is full"), std::string::npos)
+      << st.message();
+  EXPECT_NE(st.message().find("'f'"), std::string::npos) << st.message();
+  EXPECT_EQ(applier_->last_error_code(), ErrorCode::kNoSpace);
+  EXPECT_FALSE(applier_->stream_broken());  // the rest of that file's data was skipped
+  EXPECT_EQ(ReadFile(D("f")), "old content");
+  EXPECT_TRUE(GeorepTempFiles(dest_.path()).empty());
+  // Space comes back: the next transfer works.
+  calls_.write_errno = 0;
+  EXPECT_TRUE(SendFile("f", "0123456789").ok());
+  EXPECT_EQ(ReadFile(D("f")), "0123456789");
+}
+
+TEST_F(ApplierTest, FsyncFailureIsReportedAndLeavesNoTemp) {
+  calls_.fsync_errno = EIO;
+  Status st = SendFile("f", "data");
+  EXPECT_EQ(st.code(), StatusCode::kIOError);
+  EXPECT_EQ(applier_->last_error_code(), ErrorCode::kIO);
+  EXPECT_FALSE(Exists(D("f")));
+  EXPECT_TRUE(GeorepTempFiles(dest_.path()).empty());
+}
+
+TEST_F(ApplierTest, DurabilityNoneDoesNotFsyncButDurableBarrierSyncs) {
+  ApplierOptions none;
+  none.durability = Durability::kNone;
+  Reopen(none);
+  ASSERT_TRUE(SendFile("f", "data").ok());
+  EXPECT_EQ(calls_.fsyncs, 0);
+  ApplierOptions all;
+  all.durability = Durability::kFileAndDirectory;
+  Reopen(all);
+  ASSERT_TRUE(SendFile("g", "data").ok());
+  EXPECT_EQ(calls_.fsyncs, 2);  // the file, then its directory
+  std::vector<Message> replies;
+  ApplierOptions options;
+  Reopen(options);
+  ASSERT_TRUE(applier_->Handle(Hello{1, 1, 0, "t"}, &replies).ok());
+  ASSERT_TRUE(applier_->Handle(Barrier{1, true}, &replies).ok());
+  EXPECT_EQ(calls_.syncfs_calls, 1);
+  ASSERT_EQ(replies.size(), 2u);
+  EXPECT_TRUE(replies[1] == Message(Ack{1, true}));
+}
+
+TEST_F(ApplierTest, RenameCycleThroughATemporaryName) {
+  ASSERT_TRUE(SendFile("a", "A").ok());
+  ASSERT_TRUE(SendFile("b", "B").ok());
+  ASSERT_TRUE(Apply(Rename{0, "a", "t"}).ok());
+  ASSERT_TRUE(Apply(Rename{0, "b", "a"}).ok());
+  ASSERT_TRUE(Apply(Rename{0, "t", "b"}).ok());
+  EXPECT_EQ(ReadFile(D("a")), "B");
+  EXPECT_EQ(ReadFile(D("b")), "A");
+  EXPECT_FALSE(Exists(D("t")));
+}
+
+TEST_F(ApplierTest, RenamesDirectoriesAndReplacesWhatIsInTheWay) {
+  ASSERT_TRUE(Apply(Mkdir{0, "d", 0755}).ok());
+  ASSERT_TRUE(Apply(Mkdir{0, "d/sub", 0755}).ok());
+  ASSERT_TRUE(SendFile("d/sub/f", "deep").ok());
+  ASSERT_TRUE(Apply(Mkdir{0, "e", 0755}).ok());
+  ASSERT_TRUE(Apply(Rename{0, "d", "e/moved"}).ok());
+  EXPECT_EQ(ReadFile(D("e/moved/sub/f")), "deep");
+  EXPECT_FALSE(Exists(D("d")));
+  // A file replaces a file; a directory replaces a stale non-empty directory and a file.
+  ASSERT_TRUE(SendFile("x", "X").ok());
+  ASSERT_TRUE(SendFile("y", "Y").ok());
+  ASSERT_TRUE(Apply(Rename{0, "x", "y"}).ok());
+  EXPECT_EQ(ReadFile(D("y")), "X");
+  ASSERT_TRUE(Apply(Mkdir{0, "stale", 0755}).ok());
+  ASSERT_TRUE(SendFile("stale/junk", "junk").ok());
+  ASSERT_TRUE(Apply(Rename{0, "e/moved", "stale"}).ok());
+  EXPECT_EQ(ReadFile(D("stale/sub/f")), "deep");
+  EXPECT_FALSE(Exists(D("stale/junk")));
+  ASSERT_TRUE(Apply(Rename{0, "stale", "y"}).ok());
+  EXPECT_EQ(ReadFile(D("y/sub/f")), "deep");
+  // A missing source is an error that names it.
+  Status st = Apply(Rename{0, "nope", "z"});
+  EXPECT_EQ(st.code(), StatusCode::kNotFound);
+  EXPECT_NE(st.message().find("'nope'"), std::string::npos);
+  EXPECT_EQ(applier_->last_error_code(), ErrorCode::kNotFound);
+}
+
+TEST_F(ApplierTest, UnlinkAndRmdirOfMissingEntriesSucceed) {
+  EXPECT_TRUE(Apply(Unlink{0, "missing"}).ok());
+  EXPECT_TRUE(Apply(Rmdir{0, "missing"}).ok());
+  EXPECT_TRUE(Apply(Unlink{0, "no/such/parent"}).ok());
+  ASSERT_TRUE(Apply(Mkdir{0, "d", 0755}).ok());
+  ASSERT_TRUE(SendFile("d/f", "x").ok());
+  ASSERT_TRUE(Apply(Unlink{0, "d/f"}).ok());
+  EXPECT_TRUE(Apply(Unlink{0, "d/f"}).ok());
+  ASSERT_TRUE(Apply(Rmdir{0, "d"}).ok());
+  EXPECT_TRUE(Apply(Rmdir{0, "d"}).ok());
+  EXPECT_FALSE(Exists(D("d")));
+  // Removing what the source no longer has, even if the destination diverged.
+  ASSERT_TRUE(Apply(Mkdir{0, "full", 0555}).ok());
+  ASSERT_TRUE(SendFile("full/f", "x").ok());
+  ASSERT_TRUE(Apply(Meta("full", kMetaMode, 0555)).ok());
+  ASSERT_TRUE(Apply(Rmdir{0, "full"}).ok());
+  EXPECT_FALSE(Exists(D("full")));
+}
+
+TEST_F(ApplierTest, HardlinksShareTheInode) {
+  ASSERT_TRUE(SendFile("f", "shared").ok());
+  ASSERT_TRUE(Apply(Hardlink{0, "f", "g"}).ok());
+  ASSERT_TRUE(Apply(Hardlink{0, "f", "g"}).ok());  // replay
+  WriteFile(D("h"), "something else");
+  ASSERT_TRUE(Apply(Hardlink{0, "f", "h"}).ok());  // replaces
+  struct stat f {
+  }, g{}, h{};
+  ASSERT_EQ(::stat(D("f").c_str(), &f), 0);
+  ASSERT_EQ(::stat(D("g").c_str(), &g), 0);
+  ASSERT_EQ(::stat(D("h").c_str(), &h), 0);
+  EXPECT_EQ(f.st_ino, g.st_ino);
+  EXPECT_EQ(f.st_ino, h.st_ino);
+  EXPECT_EQ(f.st_nlink, 3u);
+  EXPECT_EQ(Apply(Hardlink{0, "missing", "k"}).code(), StatusCode::kNotFound);
+  EXPECT_TRUE(GeorepTempFiles(dest_.path()).empty());
+}
+
+TEST_F(ApplierTest, SparseAndEmptyFiles) {
+  ASSERT_TRUE(SendFile("empty", "").ok());
+  EXPECT_TRUE(Exists(D("empty")));
+  EXPECT_EQ(std::filesystem::file_size(D("empty")), 0u);
+  // Data at 0 and at 8 MiB, a hole between and after.
+  const uint64_t kSize = 16u << 20;
+  std::string head = "head", tail = "tail";
+  ContentHasher h;
+  h.Update(head);
+  h.UpdateZeros((8u << 20) - head.size());
+  h.Update(tail);
+  h.UpdateZeros(kSize - (8u << 20) - tail.size());
+  ASSERT_TRUE(Apply(FileBegin{0, "sparse", kSize, 0600}).ok());
+  ASSERT_TRUE(Apply(FileData{0, 0, head}).ok());
+  ASSERT_TRUE(Apply(FileData{0, 8u << 20, tail}).ok());
+  ASSERT_TRUE(Apply(FileEnd{0, kSize, h.Finish()}).ok());
+  struct stat st {};
+  ASSERT_EQ(::stat(D("sparse").c_str(), &st), 0);
+  EXPECT_EQ(static_cast<uint64_t>(st.st_size), kSize);
+  EXPECT_LT(st.st_blocks * 512, 1 << 20);  // the holes stayed holes
+  std::string content = ReadFile(D("sparse"));
+  EXPECT_EQ(content.substr(0, 4), "head");
+  EXPECT_EQ(content.substr(8u << 20, 4), "tail");
+  EXPECT_EQ(HashBytes(content), h.Finish());
+  // Overlapping data breaks the stream.
+  ASSERT_TRUE(Apply(FileBegin{0, "bad", 10, 0600}).ok());
+  ASSERT_TRUE(Apply(FileData{0, 4, "abcd"}).ok());
+  EXPECT_EQ(Apply(FileData{0, 2, "x"}).code(), StatusCode::kCorruption);
+  EXPECT_TRUE(applier_->stream_broken());
+}
+
+TEST_F(ApplierTest, SetsModeTimesAndXattrs) {
+  ASSERT_TRUE(SendFile("f", "x").ok());
+  SetMeta m{0,
+            "f",
+            kMetaMode | kMetaAtime | kMetaMtime | kMetaXattrs,
+            04751,
+            0,
+            0,
+            1'600'000'000'111'222'333,
+            1'500'000'000'987'654'321,
+            {{"user.one", "1"}, {"user.bin", std::string("\0\x01\xff", 3)}}};
+  ASSERT_TRUE(Apply(m).ok());
+  struct stat st {};
+  ASSERT_EQ(::stat(D("f").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 04751u);
+  EXPECT_EQ(st.st_mtim.tv_sec, 1'500'000'000);
+  EXPECT_EQ(st.st_mtim.tv_nsec, 987'654'321);
+  EXPECT_EQ(st.st_atim.tv_nsec, 111'222'333);
+  auto x = UserXattrs(D("f"));
+  EXPECT_EQ(x.size(), 2u);
+  EXPECT_EQ(x["user.bin"], std::string("\0\x01\xff", 3));
+  // The xattr list is complete: user.one goes, user.two comes.
+  m.xattrs = {{"user.two", "2"}};
+  ASSERT_TRUE(Apply(m).ok());
+  x = UserXattrs(D("f"));
+  ASSERT_EQ(x.size(), 1u);
+  EXPECT_EQ(x["user.two"], "2");
+  // Times before 1970 and the root itself.
+  ASSERT_TRUE(Apply(Meta(".", kMetaMtime, 0, -1'500'000'000)).ok());
+  ASSERT_EQ(::stat(dest_.path().c_str(), &st), 0);
+  EXPECT_EQ(st.st_mtim.tv_sec, -2);
+  EXPECT_EQ(st.st_mtim.tv_nsec, 500'000'000);
+  // A namespace the agent does not replicate is refused, not ignored.
+  EXPECT_EQ(Apply(SetMeta{0, "f", kMetaXattrs, 0, 0, 0, 0, 0, {{"security.x", "1"}}}).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(Apply(Meta("missing", kMetaMode, 0600)).code(), StatusCode::kNotFound);
+}
+
+TEST_F(ApplierTest, SetsOwnerWhenPrivileged) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+  ASSERT_TRUE(SendFile("f", "x").ok());
+  SetMeta owner = Meta("f", kMetaOwner | kMetaMode, 02755);
+  owner.uid = 1234;
+  owner.gid = 5678;
+  ASSERT_TRUE(Apply(owner).ok());
+  struct stat st {};
+  ASSERT_EQ(::stat(D("f").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 1234u);
+  EXPECT_EQ(st.st_gid, 5678u);
+  EXPECT_EQ(st.st_mode & 07777, 02755u);  // the mode survives chown clearing setgid
+  ASSERT_TRUE(Apply(SetMeta{0, "f", kMetaXattrs, 0, 0, 0, 0, 0, {{"trusted.t", "v"}}}).ok());
+  char buf[8];
+  EXPECT_EQ(::lgetxattr(D("f").c_str(), "trusted.t", buf, sizeof buf), 1);
+}
+
+TEST_F(ApplierTest, ReplacesEntriesOfAnotherType) {
+  ASSERT_TRUE(Apply(Mkdir{0, "d", 0755}).ok());
+  ASSERT_TRUE(SendFile("d/f", "x").ok());
+  ASSERT_TRUE(SendFile("d", "now a file").ok());  // a file replaces a directory tree
+  EXPECT_EQ(ReadFile(D("d")), "now a file");
+  ASSERT_TRUE(Apply(Mkdir{0, "d", 0755}).ok());  // and a directory replaces the file
+  EXPECT_TRUE(std::filesystem::is_directory(D("d")));
+  ASSERT_TRUE(Apply(Symlink{0, "d", "elsewhere"}).ok());
+  EXPECT_EQ(std::filesystem::read_symlink(D("d")), "elsewhere");
+  ASSERT_TRUE(Apply(Symlink{0, "d", "elsewhere"}).ok());  // replay
+  ASSERT_TRUE(Apply(Symlink{0, "d", "new target"}).ok());
+  EXPECT_EQ(std::filesystem::read_symlink(D("d")), "new target");
+  EXPECT_TRUE(GeorepTempFiles(dest_.path()).empty());
+}
+
+TEST_F(ApplierTest, OpenSweepsStaleTemporaryFiles) {
+  ASSERT_EQ(::mkdir(D("sub").c_str(), 0755), 0);
+  WriteFile(D("sub/.georep.f.0123456789abcdef.tmp"), "left by a killed agent");
+  WriteFile(D(".georep.g.fedcba9876543210.tmp"), "another");
+  WriteFile(D(".georep.mine"), "a user's file that only looks similar");
+  WriteFile(D(".georep.x.0123456789ABCDEF.tmp"), "upper-case hex: not ours");
+  Reopen();
+  EXPECT_EQ(applier_->swept_temp_files(), 2u);
+  EXPECT_FALSE(Exists(D("sub/.georep.f.0123456789abcdef.tmp")));
+  EXPECT_TRUE(Exists(D(".georep.mine")));
+  EXPECT_TRUE(Exists(D(".georep.x.0123456789ABCDEF.tmp")));
+}
+
+TEST_F(ApplierTest, DestroyingMidTransferRemovesTheTemp) {
+  ASSERT_TRUE(Apply(FileBegin{0, "f", 3, 0644}).ok());
+  ASSERT_TRUE(Apply(FileData{0, 0, "abc"}).ok());
+  EXPECT_EQ(GeorepTempFiles(dest_.path()).size(), 1u);
+  applier_.reset();
+  EXPECT_TRUE(GeorepTempFiles(dest_.path()).empty());
+  EXPECT_FALSE(Exists(D("f")));
+}
+
+TEST_F(ApplierTest, FileAbortDropsTheTransfer) {
+  WriteFile(D("f"), "old");
+  ASSERT_TRUE(Apply(FileBegin{0, "f", 3, 0644}).ok());
+  ASSERT_TRUE(Apply(FileData{0, 0, "new"}).ok());
+  ASSERT_TRUE(Apply(FileAbort{0, "source vanished"}).ok());
+  EXPECT_EQ(ReadFile(D("f")), "old");
+  EXPECT_TRUE(GeorepTempFiles(dest_.path()).empty());
+}
+
+TEST_F(ApplierTest, ProtocolViolationsBreakTheStream) {
+  ASSERT_TRUE(applier_->Apply(Mkdir{5, "a", 0755}).ok());
+  EXPECT_EQ(applier_->Apply(Mkdir{5, "b", 0755}).code(), StatusCode::kCorruption);
+  EXPECT_TRUE(applier_->stream_broken());
+  EXPECT_FALSE(applier_->Apply(Mkdir{6, "b", 0755}).ok());
+  Reopen();
+  EXPECT_EQ(applier_->Apply(FileData{1, 0, "x"}).code(), StatusCode::kCorruption);
+  Reopen();
+  ASSERT_TRUE(applier_->Apply(FileBegin{1, "f", 1, 0644}).ok());
+  EXPECT_EQ(applier_->Apply(Mkdir{2, "d", 0755}).code(), StatusCode::kCorruption);
+}
+
+TEST_F(ApplierTest, HandleSpeaksTheConversation) {
+  std::vector<Message> replies;
+  // Nothing before Hello.
+  EXPECT_FALSE(applier_->Handle(Mkdir{1, "a", 0755}, &replies).ok());
+  ASSERT_EQ(replies.size(), 1u);
+  EXPECT_EQ(std::get<Error>(replies[0]).code, ErrorCode::kProtocol);
+
+  Reopen();
+  replies.clear();
+  ASSERT_TRUE(applier_->Handle(Hello{1, 1, kCapZstd | kCapBlockDelta, "w"}, &replies).ok());
+  ASSERT_EQ(replies.size(), 1u);
+  EXPECT_TRUE(std::get<HelloReply>(replies[0]).accepted);
+  EXPECT_EQ(std::get<HelloReply>(replies[0]).capabilities, kCapZstd);
+  replies.clear();
+  ASSERT_TRUE(applier_->Handle(Mkdir{1, "a", 0755}, &replies).ok());
+  ASSERT_TRUE(applier_->Handle(Unlink{2, "../escape"}, &replies).ok());  // fails, stream goes on
+  ASSERT_TRUE(applier_->Handle(Mkdir{3, "a/b", 0755}, &replies).ok());
+  ASSERT_TRUE(applier_->Handle(Barrier{4, false}, &replies).ok());
+  ASSERT_EQ(replies.size(), 2u);
+  const auto& err = std::get<Error>(replies[0]);
+  EXPECT_EQ(err.seq, 2u);
+  EXPECT_EQ(err.code, ErrorCode::kInvalidPath);
+  EXPECT_TRUE(replies[1] == Message(Ack{4, false}));
+  EXPECT_TRUE(std::filesystem::is_directory(D("a/b")));
+  // A second Hello breaks the stream.
+  replies.clear();
+  EXPECT_FALSE(applier_->Handle(Hello{}, &replies).ok());
+
+  Reopen();
+  replies.clear();
+  EXPECT_FALSE(applier_->Handle(Hello{9, 9, 0, "future"}, &replies).ok());
+  ASSERT_EQ(replies.size(), 1u);
+  EXPECT_FALSE(std::get<HelloReply>(replies[0]).accepted);
+}
+
+}  // namespace
+}  // namespace georep::replication

@@ -1,0 +1,60 @@
+#include "replication/content_hash.h"
+
+#include <fmt/format.h>
+#include <xxhash.h>
+
+#include <algorithm>
+#include <array>
+#include <cassert>
+
+namespace georep::replication {
+
+struct ContentHasher::State {
+  State() : xxh(XXH3_createState()) {
+    assert(xxh != nullptr && "XXH3_createState failed (out of memory)");
+  }
+  ~State() { XXH3_freeState(xxh); }
+  State(const State&) = delete;
+  State& operator=(const State&) = delete;
+  XXH3_state_t* xxh;
+};
+
+std::string Hash128::ToHex() const {
+  return fmt::format("{:016x}{:016x}", high, low);
+}
+
+ContentHasher::ContentHasher() : state_(std::make_unique<State>()) {
+  Reset();
+}
+ContentHasher::~ContentHasher() = default;
+ContentHasher::ContentHasher(ContentHasher&&) noexcept = default;
+ContentHasher& ContentHasher::operator=(ContentHasher&&) noexcept = default;
+
+void ContentHasher::Reset() {
+  XXH3_128bits_reset(state_->xxh);
+}
+
+void ContentHasher::Update(std::string_view bytes) {
+  XXH3_128bits_update(state_->xxh, bytes.data(), bytes.size());
+}
+
+void ContentHasher::UpdateZeros(uint64_t count) {
+  static const std::array<char, size_t{64} * 1024> kZeros{};
+  while (count > 0) {
+    size_t n = static_cast<size_t>(std::min<uint64_t>(count, kZeros.size()));
+    XXH3_128bits_update(state_->xxh, kZeros.data(), n);
+    count -= n;
+  }
+}
+
+Hash128 ContentHasher::Finish() const {
+  XXH128_hash_t h = XXH3_128bits_digest(state_->xxh);
+  return {h.low64, h.high64};
+}
+
+Hash128 HashBytes(std::string_view bytes) {
+  XXH128_hash_t h = XXH3_128bits(bytes.data(), bytes.size());
+  return {h.low64, h.high64};
+}
+
+}  // namespace georep::replication

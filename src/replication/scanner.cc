@@ -1,0 +1,307 @@
+#include "replication/scanner.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include "replication/path_beneath.h"
+
+namespace georep::replication {
+namespace {
+
+int64_t Nanos(const struct statx_timestamp& t) {
+  return static_cast<int64_t>(t.tv_sec) * 1'000'000'000 + t.tv_nsec;
+}
+
+EntryType TypeOfMode(uint32_t mode) {
+  if (S_ISREG(mode)) return EntryType::kRegular;
+  if (S_ISDIR(mode)) return EntryType::kDirectory;
+  if (S_ISLNK(mode)) return EntryType::kSymlink;
+  return EntryType::kOther;
+}
+
+ScanEntry EntryFromStatx(std::string path, const struct statx& sx) {
+  ScanEntry e;
+  e.path = std::move(path);
+  e.mode = sx.stx_mode;
+  e.type = TypeOfMode(sx.stx_mode);
+  e.uid = sx.stx_uid;
+  e.gid = sx.stx_gid;
+  e.size = sx.stx_size;
+  e.nlink = sx.stx_nlink;
+  e.dev = makedev(sx.stx_dev_major, sx.stx_dev_minor);
+  e.ino = sx.stx_ino;
+  e.atime_ns = Nanos(sx.stx_atime);
+  e.mtime_ns = Nanos(sx.stx_mtime);
+  e.ctime_ns = Nanos(sx.stx_ctime);
+  return e;
+}
+
+// Reads the replicated xattrs of `name` in `dir` without following a symlink.
+Status ReadXattrs(int dir, const std::string& name, const std::string& path, bool trusted,
+                  std::vector<Xattr>* out) {
+  std::string proc = fmt::format("/proc/self/fd/{}/{}", dir, name);
+  std::string names;
+  for (int attempt = 0;; ++attempt) {  // the list can grow between the two calls
+    ssize_t size = ::llistxattr(proc.c_str(), nullptr, 0);
+    if (size < 0) {
+      if (errno == ENOTSUP) return Status::Ok();  // the file system has none
+      return ErrnoStatus(errno, "cannot list xattrs of", path);
+    }
+    names.assign(static_cast<size_t>(size), '\0');
+    size = ::llistxattr(proc.c_str(), names.data(), names.size());
+    if (size >= 0) {
+      names.resize(static_cast<size_t>(size));
+      break;
+    }
+    if (errno != ERANGE || attempt > 3) return ErrnoStatus(errno, "cannot list xattrs of", path);
+  }
+  for (size_t pos = 0; pos < names.size();) {
+    size_t end = names.find('\0', pos);
+    if (end == std::string::npos) end = names.size();
+    std::string xname = names.substr(pos, end - pos);
+    pos = end + 1;
+    if (!xname.starts_with("user.") && !(trusted && xname.starts_with("trusted."))) continue;
+    std::string value;
+    for (int attempt = 0;; ++attempt) {
+      ssize_t size = ::lgetxattr(proc.c_str(), xname.c_str(), nullptr, 0);
+      if (size < 0) {
+        if (errno == ENODATA) break;  // removed meanwhile
+        return ErrnoStatus(errno, fmt::format("cannot read xattr '{}' of", xname), path);
+      }
+      value.assign(static_cast<size_t>(size), '\0');
+      size = ::lgetxattr(proc.c_str(), xname.c_str(), value.data(), value.size());
+      if (size >= 0) {
+        value.resize(static_cast<size_t>(size));
+        out->push_back({xname, value});
+        break;
+      }
+      if (errno != ERANGE || attempt > 3) {
+        return ErrnoStatus(errno, fmt::format("cannot read xattr '{}' of", xname), path);
+      }
+    }
+  }
+  std::sort(out->begin(), out->end(),
+            [](const Xattr& a, const Xattr& b) { return a.name < b.name; });
+  return Status::Ok();
+}
+
+class TreeScan {
+ public:
+  TreeScan(int root_fd, uint64_t root_dev, const ScanOptions& options, ScanSink& sink)
+      : root_fd_(root_fd), root_dev_(root_dev), options_(options), sink_(sink) {}
+
+  ScanStats Run(std::vector<ScanEntry> root_batch) {
+    bool descend = !root_batch.empty();
+    Deliver(std::move(root_batch), {},
+            descend ? std::vector<std::string>{""} : std::vector<std::string>{});
+    int n = std::clamp(options_.threads, 1, 64);
+    std::vector<std::thread> threads;
+    threads.reserve(n);
+    for (int i = 0; i < n; ++i) threads.emplace_back([this] { Work(); });
+    for (std::thread& t : threads) t.join();
+    return stats_;
+  }
+
+ private:
+  void Work() {
+    while (true) {
+      std::string dir;
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [&] { return !queue_.empty() || busy_ == 0; });
+        if (queue_.empty()) return;  // nothing queued and nobody can queue more
+        dir = std::move(queue_.front());
+        queue_.pop_front();
+        ++busy_;
+      }
+      ReadDirectory(dir);
+      {
+        std::lock_guard lock(mu_);
+        --busy_;
+      }
+      cv_.notify_all();
+    }
+  }
+
+  // Reads one directory ("" is the root) and delivers its entries.
+  void ReadDirectory(const std::string& dir) {
+    std::vector<ScanEntry> batch;
+    std::vector<ScanError> errors;
+    std::vector<std::string> subdirs;
+    ScanStats local;
+    std::string shown = dir.empty() ? "." : dir;
+    Result<UniqueFd> fd = OpenBeneath(root_fd_, dir, O_RDONLY | O_DIRECTORY);
+    if (!fd.ok()) {
+      errors.push_back({shown, fd.status().WithContext("cannot read directory")});
+      Deliver({}, std::move(errors), {});
+      return;
+    }
+    int dfd = fd->get();
+    DIR* d = ::fdopendir(fd->Release());
+    if (d == nullptr) {
+      int err = errno;
+      ::close(dfd);
+      errors.push_back({shown, ErrnoStatus(err, "cannot read directory", shown)});
+      Deliver({}, std::move(errors), {});
+      return;
+    }
+    while (true) {
+      errno = 0;
+      struct dirent* de = ::readdir(d);
+      if (de == nullptr) {
+        if (errno != 0)
+          errors.push_back({shown, ErrnoStatus(errno, "cannot read directory", shown)});
+        break;
+      }
+      std::string name = de->d_name;
+      if (name == "." || name == "..") continue;
+      std::string path = JoinPath(dir, name);
+      struct statx sx {};
+      if (::statx(dfd, name.c_str(), AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, STATX_BASIC_STATS,
+                  &sx) != 0) {
+        if (errno == ENOENT) {
+          ++local.vanished;
+        } else {
+          errors.push_back({path, ErrnoStatus(errno, "cannot stat", path)});
+        }
+        continue;
+      }
+      ScanEntry e = EntryFromStatx(path, sx);
+      if (e.type == EntryType::kSymlink) {
+        std::string target(4096, '\0');
+        ssize_t n = ::readlinkat(dfd, name.c_str(), target.data(), target.size());
+        if (n < 0) {
+          if (errno == ENOENT) {
+            ++local.vanished;
+          } else {
+            errors.push_back({path, ErrnoStatus(errno, "cannot read symlink", path)});
+          }
+          continue;
+        }
+        target.resize(static_cast<size_t>(n));
+        e.symlink_target = std::move(target);
+      }
+      if (options_.read_xattrs) {
+        Status st = ReadXattrs(dfd, name, path, options_.trusted_xattrs, &e.xattrs);
+        if (!st.ok()) {
+          if (st.code() == StatusCode::kNotFound) {
+            ++local.vanished;
+          } else {
+            errors.push_back({path, st});
+          }
+          continue;
+        }
+      }
+      if (e.type == EntryType::kDirectory) {
+        if (e.dev != root_dev_ && !options_.cross_mounts) {
+          e.mount_point = true;
+          ++local.mount_points;
+        } else {
+          subdirs.push_back(path);
+        }
+      }
+      batch.push_back(std::move(e));
+    }
+    ::closedir(d);
+    std::sort(batch.begin(), batch.end(),
+              [](const ScanEntry& a, const ScanEntry& b) { return a.path < b.path; });
+    {
+      std::lock_guard lock(mu_);
+      stats_.vanished += local.vanished;
+    }
+    Deliver(std::move(batch), std::move(errors), std::move(subdirs));
+  }
+
+  // Hands a batch to the sink, then queues its subdirectories: a directory is read only after
+  // its own entry was delivered.
+  void Deliver(std::vector<ScanEntry> batch, std::vector<ScanError> errors,
+               std::vector<std::string> subdirs) {
+    {
+      std::lock_guard sink_lock(sink_mu_);
+      uint64_t dirs = 0;
+      for (const ScanEntry& e : batch) dirs += e.type == EntryType::kDirectory ? 1 : 0;
+      uint64_t mounts = 0;
+      for (const ScanEntry& e : batch) mounts += e.mount_point ? 1 : 0;
+      {
+        std::lock_guard lock(mu_);
+        stats_.entries += batch.size();
+        stats_.directories += dirs;
+        stats_.mount_points += mounts;
+        stats_.errors += errors.size();
+      }
+      for (ScanError& e : errors) sink_.OnError(std::move(e));
+      if (!batch.empty()) sink_.OnEntries(std::move(batch));
+    }
+    if (subdirs.empty()) return;
+    {
+      std::lock_guard lock(mu_);
+      for (std::string& s : subdirs) queue_.push_back(std::move(s));
+    }
+    cv_.notify_all();
+  }
+
+  const int root_fd_;
+  const uint64_t root_dev_;
+  const ScanOptions& options_;
+  ScanSink& sink_;
+  std::mutex sink_mu_;  // serialises sink calls
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::string> queue_;  // GUARDED_BY(mu_): directories waiting to be read
+  int busy_ = 0;                   // GUARDED_BY(mu_): directories being read
+  ScanStats stats_;                // GUARDED_BY(mu_)
+};
+
+class VectorSink final : public ScanSink {
+ public:
+  explicit VectorSink(ScanResult* out) : out_(out) {}
+  void OnEntries(std::vector<ScanEntry> entries) override {
+    for (ScanEntry& e : entries) out_->entries.push_back(std::move(e));
+  }
+  void OnError(ScanError error) override { out_->errors.push_back(std::move(error)); }
+
+ private:
+  ScanResult* out_;
+};
+
+}  // namespace
+
+Result<ScanStats> ScanTree(const std::string& root, const ScanOptions& options, ScanSink& sink) {
+  int fd = ::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return ErrnoStatus(errno, "cannot open source root", root);
+  UniqueFd root_fd(fd);
+  struct statx sx {};
+  if (::statx(root_fd.get(), "", AT_EMPTY_PATH, STATX_BASIC_STATS, &sx) != 0) {
+    return ErrnoStatus(errno, "cannot stat source root", root);
+  }
+  ScanEntry e = EntryFromStatx(".", sx);
+  std::vector<ScanEntry> root_batch;
+  if (options.read_xattrs) {
+    Status st = ReadXattrs(root_fd.get(), ".", ".", options.trusted_xattrs, &e.xattrs);
+    if (!st.ok()) return st;
+  }
+  root_batch.push_back(std::move(e));
+  TreeScan scan(root_fd.get(), root_batch.front().dev, options, sink);
+  return scan.Run(std::move(root_batch));
+}
+
+Result<ScanResult> ScanTreeToVector(const std::string& root, const ScanOptions& options) {
+  ScanResult result;
+  VectorSink sink(&result);
+  GEOREP_ASSIGN_OR_RETURN(result.stats, ScanTree(root, options, sink));
+  return result;
+}
+
+}  // namespace georep::replication

@@ -1,0 +1,158 @@
+#include "replication/scanner.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <map>
+#include <set>
+#include <string>
+
+#include "replication/test_util.h"
+
+namespace georep::replication {
+namespace {
+
+using testing::TempDir;
+using testing::WriteFile;
+
+std::map<std::string, ScanEntry> ByPath(const ScanResult& r) {
+  std::map<std::string, ScanEntry> m;
+  for (const ScanEntry& e : r.entries) m[e.path] = e;
+  return m;
+}
+
+TEST(ScannerTest, ReportsEveryEntryWithItsMetadata) {
+  TempDir src;
+  TempDir outside;
+  WriteFile(outside / "secret", "not part of the tree");
+  ASSERT_EQ(::mkdir((src / "d").c_str(), 0750), 0);
+  WriteFile(src / "d/f", "12345");
+  ::chmod((src / "d/f").c_str(), 0640);
+  ASSERT_EQ(::link((src / "d/f").c_str(), (src / "g").c_str()), 0);
+  ASSERT_EQ(::symlink(outside.path().c_str(), (src / "out").c_str()), 0);
+  ASSERT_EQ(::symlink("dangling/target", (src / "dangling").c_str()), 0);
+  ASSERT_EQ(::setxattr((src / "d/f").c_str(), "user.k", "v", 1, 0), 0);
+  struct timespec ts[2] = {{1'000, 5}, {1'600'000'000, 123'456'789}};
+  ASSERT_EQ(::utimensat(AT_FDCWD, (src / "d/f").c_str(), ts, 0), 0);
+
+  auto r = ScanTreeToVector(src.path(), {.threads = 3});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(r->errors.empty());
+  auto m = ByPath(*r);
+  ASSERT_EQ(m.size(), 6u);  // . d d/f g out dangling
+  EXPECT_EQ(r->entries.front().path, ".");
+  EXPECT_EQ(m["d"].type, EntryType::kDirectory);
+  EXPECT_EQ(m["d"].mode & 07777, 0750u);
+  const ScanEntry& f = m["d/f"];
+  EXPECT_EQ(f.type, EntryType::kRegular);
+  EXPECT_EQ(f.size, 5u);
+  EXPECT_EQ(f.mode & 07777, 0640u);
+  EXPECT_EQ(f.nlink, 2u);
+  EXPECT_EQ(f.mtime_ns, 1'600'000'000'123'456'789);
+  EXPECT_EQ(f.atime_ns, 1'000'000'000'005);
+  EXPECT_EQ(f.uid, ::getuid());
+  ASSERT_EQ(f.xattrs.size(), 1u);
+  EXPECT_EQ(f.xattrs[0], (Xattr{"user.k", "v"}));
+  EXPECT_EQ(m["g"].ino, f.ino);
+  EXPECT_EQ(m["g"].dev, f.dev);
+  EXPECT_EQ(m["out"].type, EntryType::kSymlink);
+  EXPECT_EQ(m["out"].symlink_target, outside.path());
+  EXPECT_EQ(m["dangling"].symlink_target, "dangling/target");
+  EXPECT_EQ(m.count("out/secret"), 0u);  // symlinks are not followed
+  EXPECT_EQ(r->stats.entries, 6u);
+  EXPECT_EQ(r->stats.directories, 2u);
+}
+
+TEST(ScannerTest, ParentsComeBeforeChildrenAcrossThreads) {
+  TempDir src;
+  std::set<std::string> expected = {"."};
+  for (int i = 0; i < 6; ++i) {
+    std::string a = "a" + std::to_string(i);
+    ASSERT_EQ(::mkdir((src / a).c_str(), 0755), 0);
+    expected.insert(a);
+    for (int j = 0; j < 5; ++j) {
+      std::string b = a + "/b" + std::to_string(j);
+      ASSERT_EQ(::mkdir((src / b).c_str(), 0755), 0);
+      expected.insert(b);
+      for (int k = 0; k < 4; ++k) {
+        std::string f = b + "/f" + std::to_string(k);
+        WriteFile(src / f, f);
+        expected.insert(f);
+      }
+    }
+  }
+  for (int threads : {1, 2, 8}) {
+    auto r = ScanTreeToVector(src.path(), {.threads = threads});
+    ASSERT_TRUE(r.ok());
+    std::set<std::string> seen;
+    for (const ScanEntry& e : r->entries) {
+      if (e.path != ".") {
+        auto slash = e.path.rfind('/');
+        std::string parent = slash == std::string::npos ? "." : e.path.substr(0, slash);
+        EXPECT_TRUE(seen.count(parent)) << e.path << " before its parent";
+      }
+      seen.insert(e.path);
+    }
+    EXPECT_EQ(seen, expected);
+    EXPECT_EQ(r->entries.size(), expected.size());  // each exactly once
+  }
+}
+
+TEST(ScannerTest, MissingRootIsAnError) {
+  auto r = ScanTreeToVector("/nonexistent/georep/root");
+  EXPECT_EQ(r.status().code(), StatusCode::kNotFound);
+}
+
+// Permission checks do not apply to root, so the scan runs in a child that drops to nobody.
+TEST(ScannerTest, UnreadableEntriesAreReportedNotSkipped) {
+  TempDir src;
+  ::chmod(src.path().c_str(), 0755);
+  ASSERT_EQ(::mkdir((src / "locked").c_str(), 0700), 0);
+  WriteFile(src / "locked/hidden", "x");
+  ASSERT_EQ(::mkdir((src / "open").c_str(), 0755), 0);
+  WriteFile(src / "open/f", "y");
+  ::chmod((src / "open/f").c_str(), 0644);
+  ASSERT_EQ(::setxattr((src / "open/f").c_str(), "user.k", "v", 1, 0), 0);
+  ::chmod((src / "open/f").c_str(), 0);  // its user.* xattrs need read permission
+  bool as_root = ::geteuid() == 0;
+  if (as_root) {
+    ::chown((src / "locked").c_str(), 0, 0);
+    ::chown((src / "open/f").c_str(), 0, 0);
+  } else {
+    ::chmod((src / "locked").c_str(), 0);
+  }
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    if (as_root && (::setgid(65534) != 0 || ::setuid(65534) != 0)) ::_exit(10);
+    auto r = ScanTreeToVector(src.path(), {.threads = 2});
+    if (!r.ok()) ::_exit(11);
+    bool locked_reported = false, xattr_reported = false;
+    for (const ScanError& e : r->errors) {
+      if (e.path == "locked" && e.status.code() == StatusCode::kPermissionDenied) {
+        locked_reported = true;
+      }
+      if (e.path == "open/f" && e.status.code() == StatusCode::kPermissionDenied) {
+        xattr_reported = true;
+      }
+    }
+    bool locked_listed = false;
+    for (const ScanEntry& e : r->entries) locked_listed |= e.path == "locked";
+    if (!locked_reported) ::_exit(12);
+    if (!xattr_reported) ::_exit(13);
+    if (!locked_listed) ::_exit(14);  // the directory itself is still an entry
+    if (r->stats.errors != 2) ::_exit(15);
+    ::_exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ::chmod((src / "locked").c_str(), 0700);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
+}  // namespace
+}  // namespace georep::replication

@@ -1,0 +1,207 @@
+#include "replication/sender.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <map>
+
+#include "replication/content_hash.h"
+
+namespace georep::replication {
+
+TreeSender::TreeSender(UniqueFd root, FrameSink* sink, SenderOptions options)
+    : root_(std::move(root)),
+      sink_(sink),
+      options_(options),
+      encoder_(EncoderOptions{.compress = options.compress}) {
+  options_.chunk_bytes = std::clamp<size_t>(options_.chunk_bytes, 4096, kMaxFileDataChunk);
+}
+
+Result<std::unique_ptr<TreeSender>> TreeSender::Open(const std::string& source_root,
+                                                     FrameSink* sink, SenderOptions options) {
+  int fd = ::open(source_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return ErrnoStatus(errno, "cannot open source root", source_root);
+  return std::unique_ptr<TreeSender>(new TreeSender(UniqueFd(fd), sink, options));
+}
+
+Status TreeSender::Emit(const Message& message) {
+  GEOREP_RETURN_IF_ERROR(encoder_.Append(message, &buffer_));
+  if (buffer_.size() >= options_.flush_bytes) return Flush();
+  return Status::Ok();
+}
+
+Status TreeSender::Flush() {
+  if (buffer_.empty()) return Status::Ok();
+  Status st = sink_->Write(buffer_);
+  buffer_.clear();
+  return st;
+}
+
+Status TreeSender::SendHello(uint64_t capabilities, std::string_view software) {
+  Hello h;
+  h.capabilities = capabilities;
+  h.software = std::string(software);
+  GEOREP_RETURN_IF_ERROR(Emit(h));
+  return Flush();
+}
+
+Status TreeSender::SendBarrier(bool durable) {
+  GEOREP_RETURN_IF_ERROR(Emit(Barrier{NextSeq(), durable}));
+  return Flush();
+}
+
+SetMeta TreeSender::MetaFor(const ScanEntry& e, bool with_mode) {
+  SetMeta m;
+  m.path = e.path;
+  m.fields = kMetaAtime | kMetaMtime;
+  if (with_mode) {
+    m.fields |= kMetaMode;
+    m.mode = e.mode & 07777;
+  }
+  if (options_.send_owner) {
+    m.fields |= kMetaOwner;
+    m.uid = e.uid;
+    m.gid = e.gid;
+  }
+  if (options_.send_xattrs) {
+    m.fields |= kMetaXattrs;
+    m.xattrs = e.xattrs;
+  }
+  m.atime_ns = e.atime_ns;
+  m.mtime_ns = e.mtime_ns;
+  return m;
+}
+
+Status TreeSender::SendEntry(const ScanEntry& e, SendReport* report) {
+  switch (e.type) {
+    case EntryType::kDirectory:
+      if (e.path == ".") return Status::Ok();  // the destination root exists
+      ++report->directories;
+      return Emit(Mkdir{NextSeq(), e.path, e.mode & 07777});
+    case EntryType::kSymlink: {
+      ++report->symlinks;
+      GEOREP_RETURN_IF_ERROR(Emit(Symlink{NextSeq(), e.path, e.symlink_target}));
+      SetMeta m = MetaFor(e, false);
+      // Linux refuses user.* xattrs on symlinks, so a symlink never has any to send.
+      if (m.xattrs.empty()) m.fields &= ~kMetaXattrs;
+      m.seq = NextSeq();
+      return Emit(m);
+    }
+    case EntryType::kRegular: {
+      if (e.nlink > 1) {
+        auto it = links_.find({e.dev, e.ino});
+        if (it != links_.end()) {
+          ++report->hardlinks;
+          return Emit(Hardlink{NextSeq(), it->second, e.path});
+        }
+      }
+      bool sent = false;
+      GEOREP_RETURN_IF_ERROR(SendFile(e, report, &sent));
+      if (!sent) return Status::Ok();
+      if (e.nlink > 1) links_.emplace(std::make_pair(e.dev, e.ino), e.path);
+      SetMeta m = MetaFor(e, true);
+      m.seq = NextSeq();
+      return Emit(m);
+    }
+    case EntryType::kOther:
+      report->skipped.push_back(
+          {e.path, Status::InvalidArgument(fmt::format(
+                       "'{}' is a device, FIFO or socket (mode {:o}); protocol version {} "
+                       "replicates only files, directories and symlinks",
+                       e.path, e.mode, kProtocolVersion))});
+      return Status::Ok();
+  }
+  return Status::Ok();
+}
+
+Status TreeSender::SendDirectoryMeta(const ScanEntry& directory) {
+  SetMeta m = MetaFor(directory, true);
+  m.seq = NextSeq();
+  return Emit(m);
+}
+
+Status TreeSender::SendTree(const std::vector<ScanEntry>& entries, SendReport* report) {
+  for (const ScanEntry& e : entries) {
+    GEOREP_RETURN_IF_ERROR(SendEntry(e, report));
+  }
+  for (const ScanEntry& e : entries) {
+    if (e.type == EntryType::kDirectory) GEOREP_RETURN_IF_ERROR(SendDirectoryMeta(e));
+  }
+  return Flush();
+}
+
+Status TreeSender::SendFile(const ScanEntry& e, SendReport* report, bool* sent) {
+  *sent = false;
+  auto skip = [&](Status why) {
+    report->skipped.push_back({e.path, std::move(why)});
+    return Status::Ok();
+  };
+  // O_NOATIME keeps the crawl from changing the source's atimes; it needs ownership (or root).
+  Result<UniqueFd> opened = OpenBeneath(root_.get(), e.path, O_RDONLY | O_NOATIME);
+  if (!opened.ok() && opened.status().code() == StatusCode::kPermissionDenied) {
+    opened = OpenBeneath(root_.get(), e.path, O_RDONLY);
+  }
+  if (!opened.ok()) return skip(opened.status());
+  UniqueFd fd = std::move(opened).value();
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return skip(ErrnoStatus(errno, "cannot stat", e.path));
+  if (!S_ISREG(st.st_mode) || st.st_ino != e.ino) {
+    return skip(Status::NotFound(fmt::format("'{}' was replaced while being sent", e.path)));
+  }
+  auto size = static_cast<uint64_t>(st.st_size);
+  GEOREP_RETURN_IF_ERROR(Emit(FileBegin{NextSeq(), e.path, size, e.mode & 07777}));
+
+  // A read failure after FileBegin: the applier drops the temporary file.
+  auto abort = [&](Status why) -> Status {
+    GEOREP_RETURN_IF_ERROR(Emit(FileAbort{NextSeq(), why.message()}));
+    return skip(std::move(why));
+  };
+  ContentHasher hasher;
+  uint64_t pos = 0;  // everything before pos is hashed
+  while (pos < size) {
+    // Find the next data region; holes are not sent, the applier leaves them as holes.
+    off_t data = ::lseek(fd.get(), static_cast<off_t>(pos), SEEK_DATA);
+    uint64_t data_start = pos;
+    uint64_t data_end = size;
+    if (data < 0) {
+      if (errno == ENXIO) {
+        data_start = size;  // only a hole remains
+      } else if (errno != EINVAL) {
+        return abort(ErrnoStatus(errno, "cannot seek in", e.path));
+      }  // EINVAL: the file system cannot tell; treat everything as data
+    } else {
+      data_start = std::min<uint64_t>(static_cast<uint64_t>(data), size);
+      off_t hole = ::lseek(fd.get(), data, SEEK_HOLE);
+      if (hole >= 0) data_end = std::min<uint64_t>(static_cast<uint64_t>(hole), size);
+    }
+    hasher.UpdateZeros(data_start - pos);
+    pos = data_start;
+    while (pos < data_end) {
+      size_t want = static_cast<size_t>(std::min<uint64_t>(options_.chunk_bytes, data_end - pos));
+      chunk_.resize(want);
+      ssize_t n = ::pread(fd.get(), chunk_.data(), want, static_cast<off_t>(pos));
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return abort(ErrnoStatus(errno, "cannot read", e.path));
+      }
+      if (n == 0) {  // the file shrank while being read: send what it has
+        size = pos;
+        break;
+      }
+      chunk_.resize(static_cast<size_t>(n));
+      hasher.Update(chunk_);
+      GEOREP_RETURN_IF_ERROR(Emit(FileData{NextSeq(), pos, chunk_}));
+      pos += static_cast<uint64_t>(n);
+    }
+  }
+  ++report->files;
+  report->file_bytes += size;
+  *sent = true;
+  return Emit(FileEnd{NextSeq(), size, hasher.Finish()});
+}
+
+}  // namespace georep::replication

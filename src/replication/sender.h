@@ -1,0 +1,108 @@
+// TreeSender: the source side's producer of the operation stream. It turns scanned entries
+// (scanner.h) and the files' contents into wire messages (wire.h) written to a FrameSink:
+// Mkdir before anything inside the directory, hard links as Hardlink to the first path seen
+// for the inode, whole files as FileBegin / FileData chunks / FileEnd (XXH3-128 of the
+// content; holes of sparse files are skipped with SEEK_DATA/SEEK_HOLE and hashed as zeros),
+// then SetMeta. Directory SetMeta (with their mtimes) is sent after all entries, since adding
+// children changes a directory's mtime.
+//
+// Nothing is skipped silently: an entry that cannot be sent (unreadable, a device or FIFO,
+// which protocol version 1 cannot carry) is listed in SendReport::skipped with its reason.
+//
+// Thread-safety: none; a TreeSender feeds one stream.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+#include "replication/path_beneath.h"
+#include "replication/scanner.h"
+#include "replication/wire.h"
+
+namespace georep::replication {
+
+// Where encoded frames go (an ssh pipe, a buffer in tests).
+class FrameSink {
+ public:
+  virtual ~FrameSink() = default;
+  virtual Status Write(std::string_view frames) = 0;
+};
+
+class StringFrameSink final : public FrameSink {
+ public:
+  Status Write(std::string_view frames) override {
+    data.append(frames);
+    return Status::Ok();
+  }
+  std::string data;
+};
+
+struct SenderOptions {
+  size_t chunk_bytes = 1u << 20;  // FileData size (at most kMaxFileDataChunk)
+  size_t flush_bytes = 1u << 20;  // encoded bytes buffered before FrameSink::Write
+  bool compress = false;          // zstd FileData (only when the peer has kCapZstd)
+  bool send_owner = true;
+  bool send_xattrs = true;  // only when the peer has kCapXattrs
+};
+
+struct SendReport {
+  uint64_t directories = 0;
+  uint64_t files = 0;
+  uint64_t file_bytes = 0;  // logical bytes of the files sent
+  uint64_t symlinks = 0;
+  uint64_t hardlinks = 0;
+  std::vector<ScanError> skipped;
+};
+
+class TreeSender {
+ public:
+  // Opens the source root. `sink` (not owned) must outlive the sender.
+  static Result<std::unique_ptr<TreeSender>> Open(const std::string& source_root, FrameSink* sink,
+                                                  SenderOptions options = {});
+  TreeSender(const TreeSender&) = delete;
+  TreeSender& operator=(const TreeSender&) = delete;
+
+  // The handshake's opening message (the caller waits for the HelloReply).
+  Status SendHello(uint64_t capabilities, std::string_view software);
+
+  // Sends one entry (parents must have been sent before). Directories get their Mkdir now;
+  // call SendDirectoryMeta for them once their contents are sent.
+  Status SendEntry(const ScanEntry& entry, SendReport* report);
+  Status SendDirectoryMeta(const ScanEntry& directory);
+
+  // SendEntry for every entry, then SendDirectoryMeta for every directory (root included).
+  Status SendTree(const std::vector<ScanEntry>& entries, SendReport* report);
+
+  // A Barrier; the agent's Ack for it says everything before it is applied.
+  Status SendBarrier(bool durable);
+  Status Flush();
+
+  uint64_t last_seq() const { return seq_; }
+
+ private:
+  TreeSender(UniqueFd root, FrameSink* sink, SenderOptions options);
+  Status Emit(const Message& message);
+  uint64_t NextSeq() { return ++seq_; }
+  SetMeta MetaFor(const ScanEntry& entry, bool with_mode);
+  // Sends one file; `sent` says whether it arrived whole. A file that cannot be opened is
+  // listed in report->skipped; a read failure after FileBegin ends the transfer with
+  // FileAbort and is listed too. Non-OK only when the sink fails.
+  Status SendFile(const ScanEntry& entry, SendReport* report, bool* sent);
+
+  UniqueFd root_;
+  FrameSink* sink_;
+  SenderOptions options_;
+  Encoder encoder_;
+  std::string buffer_;
+  std::string chunk_;
+  uint64_t seq_ = 0;
+  // (dev, ino) of files with several links -> the first path sent for it.
+  std::map<std::pair<uint64_t, uint64_t>, std::string> links_;
+};
+
+}  // namespace georep::replication

@@ -1,0 +1,281 @@
+// The replication wire protocol: the one binary format spoken between a `georep worker`
+// (source side) and a `georep agent` (destination side), over any byte pipe (an ssh channel,
+// a socketpair in tests).
+//
+// Framing. Every frame is an 8-byte header followed by a payload:
+//   bytes 0-1  magic "GR"
+//   byte  2    message type (MessageType)
+//   byte  3    frame flags (must be 0 in protocol version 1)
+//   bytes 4-7  payload length, little-endian u32, at most kMaxFramePayload
+// Payload integers are LEB128 varints (signed ones zigzag-encoded); strings and byte fields
+// are a varint length followed by the bytes. A payload must be consumed exactly.
+//
+// Conversation. The worker sends Hello; the agent answers HelloReply (accepting a version
+// and the common capabilities, or refusing with a reason). From then on the worker pipelines
+// operations without waiting: every operation carries a sequence number that increases by
+// at least one per message. The agent answers only Barrier (with Ack) and failed operations
+// (with Error, before the Ack of any later Barrier). See applier.h for what each operation
+// means at the destination.
+//
+// Thread-safety: Encoder and Decoder are single-threaded objects; use one per stream.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "base/status.h"
+#include "replication/content_hash.h"
+
+namespace georep::replication {
+
+inline constexpr uint32_t kProtocolVersion = 1;     // what this build speaks
+inline constexpr uint32_t kMinProtocolVersion = 1;  // the oldest it still accepts
+
+inline constexpr size_t kFrameHeaderSize = 8;
+// Big enough for the largest FileData chunk even when zstd expands it, plus its fields.
+inline constexpr size_t kMaxFramePayload = 8u << 20;
+// Upper bound on the (uncompressed) bytes of one FileData.
+inline constexpr size_t kMaxFileDataChunk = 4u << 20;
+inline constexpr size_t kMaxPathBytes = 4096;         // PATH_MAX
+inline constexpr size_t kMaxXattrNameBytes = 255;     // XATTR_NAME_MAX
+inline constexpr size_t kMaxXattrValueBytes = 65536;  // XATTR_SIZE_MAX
+inline constexpr size_t kMaxTextBytes = 65536;        // reasons, error messages, software names
+
+// Capability bits exchanged in the handshake; the session uses their intersection.
+inline constexpr uint64_t kCapZstd = 1u << 0;        // FileData may be zstd-compressed
+inline constexpr uint64_t kCapXattrs = 1u << 1;      // SetMeta may carry xattrs
+inline constexpr uint64_t kCapBlockDelta = 1u << 2;  // reserved: BlockSignatures/BlockDelta
+inline constexpr uint64_t kCapabilitiesSupported = kCapZstd | kCapXattrs;
+
+enum class MessageType : uint8_t {
+  kHello = 1,
+  kHelloReply = 2,
+  kMkdir = 10,
+  kSymlink = 11,
+  kHardlink = 12,
+  kRename = 13,
+  kUnlink = 14,
+  kRmdir = 15,
+  kSetMeta = 16,
+  kFileBegin = 20,
+  kFileData = 21,
+  kFileEnd = 22,
+  kFileAbort = 23,
+  kBarrier = 30,
+  kAck = 31,
+  kError = 32,
+  // 40-47 are reserved for block-delta transfer (kCapBlockDelta); version 1 refuses them.
+  kBlockSignatures = 40,
+  kBlockDelta = 41,
+};
+
+std::string_view MessageTypeName(MessageType type);
+
+// Why an operation failed, as carried by Error. Stable numbers: they are on the wire.
+enum class ErrorCode : uint32_t {
+  kOther = 0,
+  kInvalidPath = 1,   // not a normalised relative path, or it leaves the destination root
+  kNotFound = 2,      // a parent directory or the source of a link/rename does not exist
+  kNoSpace = 3,       // the destination file system is full (ENOSPC, EDQUOT)
+  kPermission = 4,    // EACCES/EPERM at the destination
+  kIO = 5,            // EIO and other local file-system failures
+  kHashMismatch = 6,  // FileEnd's hash differs from the bytes received; file left unchanged
+  kProtocol = 7,      // the stream broke the protocol; the agent closes the connection
+  kUnsupported = 8,   // a feature this agent does not have
+};
+
+struct Hello {
+  uint32_t min_version = kMinProtocolVersion;
+  uint32_t max_version = kProtocolVersion;
+  uint64_t capabilities = 0;
+  std::string software;  // "georep 0.1.0", for logs
+  bool operator==(const Hello&) const = default;
+};
+
+struct HelloReply {
+  bool accepted = false;
+  uint32_t version = 0;       // the version both sides will speak (when accepted)
+  uint64_t capabilities = 0;  // the common capabilities (when accepted)
+  std::string reason;         // why not (when refused)
+  bool operator==(const HelloReply&) const = default;
+};
+
+// Paths in every operation are relative to the destination root, '/'-separated, without
+// empty, "." or ".." components (see path_beneath.h). SetMeta alone accepts "." (the root).
+struct Mkdir {
+  uint64_t seq = 0;
+  std::string path;
+  uint32_t mode = 0;  // permission bits; the final mode comes with the directory's SetMeta
+  bool operator==(const Mkdir&) const = default;
+};
+
+struct Symlink {
+  uint64_t seq = 0;
+  std::string path;
+  std::string target;  // stored verbatim, never resolved
+  bool operator==(const Symlink&) const = default;
+};
+
+struct Hardlink {
+  uint64_t seq = 0;
+  std::string existing_path;
+  std::string new_path;
+  bool operator==(const Hardlink&) const = default;
+};
+
+struct Rename {
+  uint64_t seq = 0;
+  std::string from;
+  std::string to;
+  bool operator==(const Rename&) const = default;
+};
+
+struct Unlink {
+  uint64_t seq = 0;
+  std::string path;
+  bool operator==(const Unlink&) const = default;
+};
+
+struct Rmdir {
+  uint64_t seq = 0;
+  std::string path;
+  bool operator==(const Rmdir&) const = default;
+};
+
+struct Xattr {
+  std::string name;
+  std::string value;
+  bool operator==(const Xattr&) const = default;
+};
+
+// Which fields of SetMeta are present.
+inline constexpr uint32_t kMetaMode = 1u << 0;
+inline constexpr uint32_t kMetaOwner = 1u << 1;
+inline constexpr uint32_t kMetaAtime = 1u << 2;
+inline constexpr uint32_t kMetaMtime = 1u << 3;
+inline constexpr uint32_t kMetaXattrs = 1u << 4;  // the complete set; others are removed
+inline constexpr uint32_t kMetaAll = 0x1f;
+
+struct SetMeta {
+  uint64_t seq = 0;
+  std::string path;
+  uint32_t fields = 0;
+  uint32_t mode = 0;  // permission bits incl. setuid/setgid/sticky (07777)
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  int64_t atime_ns = 0;  // since the epoch
+  int64_t mtime_ns = 0;
+  std::vector<Xattr> xattrs;
+  bool operator==(const SetMeta&) const = default;
+};
+
+// Whole-file transfer: FileBegin, FileData with increasing, non-overlapping offsets (a gap is
+// a hole: zeros), FileEnd. Or FileAbort instead of FileEnd, when the source could not finish.
+struct FileBegin {
+  uint64_t seq = 0;
+  std::string path;
+  uint64_t size = 0;  // expected size (a hint; FileEnd's is authoritative)
+  uint32_t mode = 0;  // permission bits, applied before the file becomes visible
+  bool operator==(const FileBegin&) const = default;
+};
+
+struct FileData {
+  uint64_t seq = 0;
+  uint64_t offset = 0;
+  std::string data;  // uncompressed bytes (the Decoder inflates zstd payloads)
+  bool operator==(const FileData&) const = default;
+};
+
+struct FileEnd {
+  uint64_t seq = 0;
+  uint64_t size = 0;  // the file's final size
+  Hash128 hash;       // XXH3-128 of all `size` bytes, holes as zeros
+  bool operator==(const FileEnd&) const = default;
+};
+
+struct FileAbort {
+  uint64_t seq = 0;
+  std::string reason;
+  bool operator==(const FileAbort&) const = default;
+};
+
+struct Barrier {
+  uint64_t seq = 0;
+  bool durable = false;  // ask for everything up to here to be on stable storage
+  bool operator==(const Barrier&) const = default;
+};
+
+struct Ack {
+  uint64_t applied_seq = 0;  // every operation with seq <= this was processed
+  bool durable = false;      // ... and is on stable storage
+  bool operator==(const Ack&) const = default;
+};
+
+struct Error {
+  uint64_t seq = 0;  // the operation that failed (0: the stream as a whole)
+  ErrorCode code = ErrorCode::kOther;
+  std::string message;
+  bool operator==(const Error&) const = default;
+};
+
+using Message = std::variant<Hello, HelloReply, Mkdir, Symlink, Hardlink, Rename, Unlink, Rmdir,
+                             SetMeta, FileBegin, FileData, FileEnd, FileAbort, Barrier, Ack, Error>;
+
+MessageType TypeOf(const Message& message);
+// The sequence number of an operation; 0 for Hello, HelloReply, Ack and Error.
+uint64_t SeqOf(const Message& message);
+
+// The agent's answer to a Hello: the highest common version and the common capabilities.
+HelloReply AnswerHello(const Hello& hello, uint64_t our_capabilities);
+
+struct EncoderOptions {
+  bool compress = false;  // zstd FileData when it makes them smaller (needs kCapZstd)
+  int zstd_level = 1;
+};
+
+// Appends frames to a caller's buffer.
+class Encoder {
+ public:
+  explicit Encoder(EncoderOptions options = {});
+  ~Encoder();
+  Encoder(const Encoder&) = delete;
+  Encoder& operator=(const Encoder&) = delete;
+
+  // InvalidArgument when a field exceeds the protocol's limits; `out` is then unchanged.
+  Status Append(const Message& message, std::string* out);
+
+ private:
+  struct ZstdContext;
+  EncoderOptions options_;
+  std::unique_ptr<ZstdContext> zstd_;
+};
+
+// Turns a byte stream cut into arbitrary chunks back into messages. Memory is bounded: at
+// most one partial frame is buffered, and its header is checked before its body is awaited.
+class Decoder {
+ public:
+  Decoder();
+  ~Decoder();
+  Decoder(const Decoder&) = delete;
+  Decoder& operator=(const Decoder&) = delete;
+
+  // Appends every message completed by `bytes` to `out`. Malformed input yields Corruption;
+  // the decoder then stays failed (the stream cannot be resynchronised).
+  Status Feed(std::string_view bytes, std::vector<Message>* out);
+  // True when no partial frame is buffered: the peer may close the stream here.
+  bool AtFrameBoundary() const { return partial_.empty(); }
+
+ private:
+  struct ZstdContext;
+  Status ParseFrame(std::string_view frame, std::vector<Message>* out);
+  Status failed_;
+  std::string partial_;
+  std::unique_ptr<ZstdContext> zstd_;
+};
+
+}  // namespace georep::replication
