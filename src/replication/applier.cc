@@ -537,6 +537,13 @@ Status Applier::DoRename(const Rename& m) {
   GEOREP_VALIDATE_PATH(m.from, false);
   GEOREP_VALIDATE_PATH(m.to, false);
   if (m.from == m.to) return Status::Ok();
+  // Replacing an ancestor of the source would delete the source with it; rename(2) refuses
+  // this too, so no source ever asks for it.
+  if (m.from.starts_with(m.to + "/") || m.to.starts_with(m.from + "/")) {
+    return Fail(ErrorCode::kInvalidPath,
+                Status::InvalidArgument(fmt::format(
+                    "cannot rename '{}' to '{}': one contains the other", m.from, m.to)));
+  }
   GEOREP_ASSIGN_OR_RETURN(Parent from, OpenParent(m.from));
   GEOREP_ASSIGN_OR_RETURN(Parent to, OpenParent(m.to));
   struct stat st {};

@@ -283,6 +283,10 @@ TEST_F(ApplierTest, RenamesDirectoriesAndReplacesWhatIsInTheWay) {
   EXPECT_FALSE(Exists(D("stale/junk")));
   ASSERT_TRUE(Apply(Rename{0, "stale", "y"}).ok());
   EXPECT_EQ(ReadFile(D("y/sub/f")), "deep");
+  // Renaming onto an ancestor or into itself is refused, and destroys nothing.
+  EXPECT_EQ(Apply(Rename{0, "y/sub", "y"}).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(Apply(Rename{0, "y", "y/sub/inner"}).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(ReadFile(D("y/sub/f")), "deep");
   // A missing source is an error that names it.
   Status st = Apply(Rename{0, "nope", "z"});
   EXPECT_EQ(st.code(), StatusCode::kNotFound);

@@ -106,7 +106,8 @@ inline std::vector<std::string> DescribeTree(const std::string& root, bool with_
   std::map<std::pair<dev_t, ino_t>, std::string> first_link;
   std::vector<std::string> lines;
   for (const auto& [rel, st] : stats) {
-    std::string full = rel == "." ? root : root + "/" + rel;
+    std::string full = root;
+    if (rel != ".") full.append("/").append(rel);
     std::string line = rel;
     line += " mode=" + std::to_string(st.st_mode);
     line += " uid=" + std::to_string(st.st_uid);
