@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "replication_commands.h"
 #include "serve.h"
 
 #ifndef GEOREP_VERSION
@@ -50,6 +51,7 @@ int Main(int argc, char** argv) {
   reset->callback([&] { exit_code = georep::ResetPassword(admin_opts, admin_user); });
 
   georep::AddClientCommands(app, &exit_code);
+  georep::AddReplicationCommands(app, &exit_code);
 
   CLI11_PARSE(app, argc, argv);
   return exit_code;

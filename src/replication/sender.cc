@@ -124,6 +124,25 @@ Status TreeSender::SendDirectoryMeta(const ScanEntry& directory) {
   return Emit(m);
 }
 
+Status TreeSender::SendRename(const std::string& from, const std::string& to) {
+  return Emit(Rename{NextSeq(), from, to});
+}
+
+Status TreeSender::SendUnlink(const std::string& path) {
+  return Emit(Unlink{NextSeq(), path});
+}
+
+Status TreeSender::SendRmdir(const std::string& path) {
+  return Emit(Rmdir{NextSeq(), path});
+}
+
+Status TreeSender::SendMeta(const ScanEntry& entry) {
+  SetMeta m = MetaFor(entry, entry.type != EntryType::kSymlink);
+  if (entry.type == EntryType::kSymlink && m.xattrs.empty()) m.fields &= ~kMetaXattrs;
+  m.seq = NextSeq();
+  return Emit(m);
+}
+
 Status TreeSender::SendTree(const std::vector<ScanEntry>& entries, SendReport* report) {
   for (const ScanEntry& e : entries) {
     GEOREP_RETURN_IF_ERROR(SendEntry(e, report));

@@ -78,6 +78,12 @@ class TreeSender {
   // SendEntry for every entry, then SendDirectoryMeta for every directory (root included).
   Status SendTree(const std::vector<ScanEntry>& entries, SendReport* report);
 
+  // Incremental operations (an entry that already exists at the destination).
+  Status SendRename(const std::string& from, const std::string& to);
+  Status SendUnlink(const std::string& path);
+  Status SendRmdir(const std::string& path);
+  // SetMeta for a file or symlink whose content did not change.
+  Status SendMeta(const ScanEntry& entry);
   // A Barrier; the agent's Ack for it says everything before it is applied.
   Status SendBarrier(bool durable);
   Status Flush();

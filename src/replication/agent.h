@@ -1,0 +1,25 @@
+// The destination side's process loop (`georep agent`): reads the replication protocol
+// (wire.h) from one file descriptor, applies it with an Applier (applier.h) and writes the
+// replies (HelloReply, Error, Ack) to another. Started by a worker over its session's
+// `ssh-command` for a remote destination, or over a pipe for a local one.
+//
+// Thread-safety: ServeAgent runs one conversation on the calling thread.
+#pragma once
+
+#include <string>
+
+#include "base/status.h"
+#include "replication/applier.h"
+
+namespace georep::replication {
+
+struct AgentOptions {
+  std::string root;  // the destination directory; must exist
+  ApplierOptions applier;
+};
+
+// Serves until the worker closes the stream at a frame boundary (OK), or the stream breaks
+// the protocol or an fd fails (non-OK; an Error reply is sent first when it can be).
+Status ServeAgent(int in_fd, int out_fd, const AgentOptions& options);
+
+}  // namespace georep::replication

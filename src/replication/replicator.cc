@@ -1,0 +1,650 @@
+#include "replication/replicator.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <poll.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "replication/wire.h"
+
+namespace georep::replication {
+namespace {
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+bool Under(const std::string& path, const std::string& dir) {
+  if (dir == "." || dir.empty()) return true;
+  return path == dir || (path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 &&
+                         path[dir.size()] == '/');
+}
+
+IndexEntry FromScan(const ScanEntry& e) {
+  IndexEntry i;
+  i.type = e.type;
+  i.mode = e.mode & 07777;
+  i.uid = e.uid;
+  i.gid = e.gid;
+  i.size = e.type == EntryType::kRegular ? e.size : 0;
+  i.dev = e.dev;
+  i.ino = e.ino;
+  i.mtime_ns = e.mtime_ns;
+  i.target = e.symlink_target;
+  return i;
+}
+
+Status WriteFileAtomically(const std::string& path, const std::string& data) {
+  const std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return Status::IOError("cannot write " + tmp + ": " + strerror(errno));
+  size_t off = 0;
+  while (off < data.size()) {
+    ssize_t n = ::write(fd, data.data() + off, data.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int e = errno;
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      return Status::IOError("cannot write " + tmp + ": " + strerror(e));
+    }
+    off += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+    ::unlink(tmp.c_str());
+    return Status::IOError("cannot sync " + tmp + ": " + strerror(errno));
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0)
+    return Status::IOError("cannot rename " + tmp + ": " + strerror(errno));
+  return Status::Ok();
+}
+
+void PutU64(std::string* out, uint64_t v) {
+  for (int i = 0; i < 8; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+void PutStr(std::string* out, const std::string& s) {
+  PutU64(out, s.size());
+  out->append(s);
+}
+bool GetU64(std::string_view* in, uint64_t* v) {
+  if (in->size() < 8) return false;
+  *v = 0;
+  for (int i = 0; i < 8; ++i)
+    *v |= static_cast<uint64_t>(static_cast<uint8_t>((*in)[i])) << (8 * i);
+  in->remove_prefix(8);
+  return true;
+}
+bool GetStr(std::string_view* in, std::string* s) {
+  uint64_t n = 0;
+  if (!GetU64(in, &n) || n > in->size()) return false;
+  s->assign(in->substr(0, n));
+  in->remove_prefix(n);
+  return true;
+}
+
+constexpr std::string_view kIndexMagic = "georep-index-1\n";
+
+}  // namespace
+
+// ------------------------------------------------------------------ status
+
+std::string StatusToJson(const WorkerStatus& s) {
+  nlohmann::json j = {{"state", s.state},
+                      {"crawl", s.crawl},
+                      {"last_synced_ms", s.last_synced_ms},
+                      {"pending_entry", s.pending_entry},
+                      {"pending_data", s.pending_data},
+                      {"pending_meta", s.pending_meta},
+                      {"failures", s.failures},
+                      {"bytes_sent", s.bytes_sent},
+                      {"files_sent", s.files_sent},
+                      {"throughput_bps", s.throughput_bps},
+                      {"lag_ms", s.lag_ms},
+                      {"reason", s.reason},
+                      {"updated_ms", s.updated_ms}};
+  return j.dump() + "\n";
+}
+
+Result<WorkerStatus> StatusFromJson(const std::string& text) {
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return Status::Corruption("worker status is not JSON");
+  WorkerStatus s;
+  auto str = [&](const char* k, std::string* v) {
+    if (auto it = j.find(k); it != j.end() && it->is_string()) *v = it->get<std::string>();
+  };
+  auto num = [&](const char* k, auto* v) {
+    if (auto it = j.find(k); it != j.end() && it->is_number())
+      *v = it->get<std::remove_pointer_t<decltype(v)>>();
+  };
+  str("state", &s.state);
+  str("crawl", &s.crawl);
+  str("reason", &s.reason);
+  num("last_synced_ms", &s.last_synced_ms);
+  num("pending_entry", &s.pending_entry);
+  num("pending_data", &s.pending_data);
+  num("pending_meta", &s.pending_meta);
+  num("failures", &s.failures);
+  num("bytes_sent", &s.bytes_sent);
+  num("files_sent", &s.files_sent);
+  num("throughput_bps", &s.throughput_bps);
+  num("lag_ms", &s.lag_ms);
+  num("updated_ms", &s.updated_ms);
+  return s;
+}
+
+Result<WorkerStatus> ReadWorkerStatus(const std::string& state_dir) {
+  std::ifstream in(state_dir + "/status.json");
+  if (!in) return Status::NotFound("no worker status in " + state_dir);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return StatusFromJson(ss.str());
+}
+
+// ------------------------------------------------------------------ index
+
+Result<SyncedIndex> LoadIndex(const std::string& path) {
+  SyncedIndex index;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return index;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string data = ss.str();
+  std::string_view v = data;
+  if (v.substr(0, kIndexMagic.size()) != kIndexMagic)
+    return Status::Corruption(path + " is not a georep index");
+  v.remove_prefix(kIndexMagic.size());
+  while (!v.empty()) {
+    std::string p;
+    IndexEntry e;
+    uint64_t type = 0, mode = 0, uid = 0, gid = 0, mtime = 0;
+    if (!GetStr(&v, &p) || !GetU64(&v, &type) || !GetU64(&v, &mode) || !GetU64(&v, &uid) ||
+        !GetU64(&v, &gid) || !GetU64(&v, &e.size) || !GetU64(&v, &e.dev) || !GetU64(&v, &e.ino) ||
+        !GetU64(&v, &mtime) || !GetStr(&v, &e.target) || type > 3) {
+      return Status::Corruption(path + " is truncated or damaged");
+    }
+    e.type = static_cast<EntryType>(type);
+    e.mode = static_cast<uint32_t>(mode);
+    e.uid = static_cast<uint32_t>(uid);
+    e.gid = static_cast<uint32_t>(gid);
+    e.mtime_ns = static_cast<int64_t>(mtime);
+    index.emplace(std::move(p), std::move(e));
+  }
+  return index;
+}
+
+Status SaveIndex(const std::string& path, const SyncedIndex& index) {
+  std::string out(kIndexMagic);
+  for (const auto& [p, e] : index) {
+    PutStr(&out, p);
+    PutU64(&out, static_cast<uint64_t>(e.type));
+    PutU64(&out, e.mode);
+    PutU64(&out, e.uid);
+    PutU64(&out, e.gid);
+    PutU64(&out, e.size);
+    PutU64(&out, e.dev);
+    PutU64(&out, e.ino);
+    PutU64(&out, static_cast<uint64_t>(e.mtime_ns));
+    PutStr(&out, e.target);
+  }
+  return WriteFileAtomically(path, out);
+}
+
+// ------------------------------------------------------------------ the agent stream
+
+// Writes frames to the agent while draining its replies, so that neither side can block the
+// other when the agent has many errors to report.
+class Replicator::FdSink final : public FrameSink {
+ public:
+  FdSink(int to, int from, std::string* replies) : to_(to), from_(from), replies_(replies) {
+    ::fcntl(to_, F_SETFL, ::fcntl(to_, F_GETFL) | O_NONBLOCK);
+  }
+  Status Write(std::string_view frames) override {
+    while (!frames.empty()) {
+      pollfd fds[2] = {{to_, POLLOUT, 0}, {from_, POLLIN, 0}};
+      if (::poll(fds, 2, 30000) < 0) {
+        if (errno == EINTR) continue;
+        return Status::IOError(std::string("poll: ") + strerror(errno));
+      }
+      if (fds[1].revents & (POLLIN | POLLHUP)) GEOREP_RETURN_IF_ERROR(Drain());
+      if (fds[0].revents & (POLLERR | POLLHUP))
+        return Status::Unavailable("the agent closed the connection");
+      if (fds[0].revents & POLLOUT) {
+        ssize_t n = ::write(to_, frames.data(), frames.size());
+        if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+        if (n < 0)
+          return Status::Unavailable(std::string("cannot write to the agent: ") + strerror(errno));
+        bytes += static_cast<uint64_t>(n);
+        frames.remove_prefix(static_cast<size_t>(n));
+      }
+    }
+    return Status::Ok();
+  }
+  // Reads what the agent has sent so far (without blocking when `wait_ms` is 0).
+  Status Drain(int wait_ms = 0) {
+    pollfd fd = {from_, POLLIN, 0};
+    int r = ::poll(&fd, 1, wait_ms);
+    if (r <= 0) return Status::Ok();
+    char buf[65536];
+    ssize_t n = ::read(from_, buf, sizeof buf);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) return Status::Ok();
+    if (n < 0)
+      return Status::Unavailable(std::string("cannot read from the agent: ") + strerror(errno));
+    if (n == 0) return Status::Unavailable("the agent closed the connection");
+    replies_->append(buf, static_cast<size_t>(n));
+    return Status::Ok();
+  }
+  uint64_t bytes = 0;
+
+ private:
+  int to_, from_;
+  std::string* replies_;
+};
+
+Replicator::Replicator(ReplicatorOptions options) : options_(std::move(options)) {}
+Replicator::~Replicator() = default;
+
+bool Replicator::Excluded(const std::string& path) const {
+  if (path == ".") return false;
+  const auto slash = path.rfind('/');
+  const std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
+  for (const auto& pattern : options_.excludes) {
+    if (::fnmatch(pattern.c_str(), path.c_str(), 0) == 0) return true;
+    if (::fnmatch(pattern.c_str(), name.c_str(), 0) == 0) return true;
+  }
+  return false;
+}
+
+void Replicator::WriteStatus() {
+  status_.updated_ms = NowMs();
+  (void)WriteFileAtomically(options_.state_dir + "/status.json", StatusToJson(status_));
+}
+
+Status Replicator::Connect() {
+  GEOREP_ASSIGN_OR_RETURN(link_,
+                          SpawnAgent(options_.agent_argv, options_.state_dir + "/agent.log"));
+  read_buffer_.clear();
+  sink_ = std::make_unique<FdSink>(link_->write_fd(), link_->read_fd(), &read_buffer_);
+  SenderOptions so;
+  so.compress = options_.compress;
+  GEOREP_ASSIGN_OR_RETURN(sender_, TreeSender::Open(options_.source, sink_.get(), so));
+  GEOREP_RETURN_IF_ERROR(sender_->SendHello(kCapabilitiesSupported, "georep worker"));
+  GEOREP_RETURN_IF_ERROR(sender_->Flush());
+  Decoder decoder;
+  std::vector<Message> in;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (in.empty()) {
+    if (std::chrono::steady_clock::now() > until)
+      return Status::Unavailable("the agent did not answer within 60 s: " + link_->ErrorTail());
+    Status d = sink_->Drain(500);
+    if (!d.ok()) return Status::Unavailable(d.message() + ": " + link_->ErrorTail());
+    GEOREP_RETURN_IF_ERROR(decoder.Feed(read_buffer_, &in));
+    read_buffer_.clear();
+  }
+  if (const auto* reply = std::get_if<HelloReply>(&in[0]); reply && reply->accepted) {
+    return Status::Ok();
+  } else if (reply) {
+    return Status::FailedPrecondition("the agent refused the connection: " + reply->reason);
+  }
+  if (const auto* e = std::get_if<Error>(&in[0]))
+    return Status::Unavailable("the agent failed: " + e->message);
+  return Status::Corruption("the agent answered the handshake with " +
+                            std::string(MessageTypeName(TypeOf(in[0]))));
+}
+
+Status Replicator::WaitForAck(uint64_t seq, std::map<uint64_t, std::string>* failed) {
+  Decoder decoder;
+  std::vector<Message> in;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::minutes(30);
+  for (;;) {
+    in.clear();
+    GEOREP_RETURN_IF_ERROR(decoder.Feed(read_buffer_, &in));
+    read_buffer_.clear();
+    for (const Message& m : in) {
+      if (const auto* e = std::get_if<Error>(&m)) {
+        if (e->seq == 0) return Status::Unavailable("the agent failed: " + e->message);
+        (*failed)[e->seq] = e->message;
+      } else if (const auto* a = std::get_if<Ack>(&m); a && a->applied_seq >= seq) {
+        return Status::Ok();
+      }
+    }
+    if (std::chrono::steady_clock::now() > until)
+      return Status::Unavailable("the agent did not acknowledge within 30 minutes");
+    Status d = sink_->Drain(1000);
+    if (!d.ok()) return Status::Unavailable(d.message() + ": " + link_->ErrorTail());
+  }
+}
+
+// One pass: the source under `dirty_dirs` (or all of it) against the index.
+Status Replicator::Pass(const std::vector<std::string>& dirty_dirs, bool full) {
+  const int64_t started = NowMs();
+  const uint64_t bytes_before = sink_->bytes;
+  std::vector<std::string> roots = full ? std::vector<std::string>{"."} : dirty_dirs;
+  // Dirty directories inside another dirty directory are covered by it.
+  std::sort(roots.begin(), roots.end());
+  std::vector<std::string> scopes;
+  for (const auto& r : roots)
+    if (scopes.empty() || !Under(r, scopes.back()) || scopes.back() == r) {
+      if (scopes.empty() || scopes.back() != r) scopes.push_back(r);
+    }
+  if (std::find(scopes.begin(), scopes.end(), ".") != scopes.end()) scopes = {"."};
+
+  std::vector<ScanEntry> entries;
+  for (const auto& scope : scopes) {
+    const std::string dir = scope == "." ? options_.source : options_.source + "/" + scope;
+    auto scanned = ScanTreeToVector(dir);
+    if (!scanned.ok()) {
+      if (scanned.status().code() == StatusCode::kNotFound ||
+          scanned.status().message().find("No such file") != std::string::npos)
+        continue;  // gone: its parent's pass removes it
+      return scanned.status();
+    }
+    for (auto& e : scanned->entries) {
+      if (scope != ".") e.path = e.path == "." ? scope : scope + "/" + e.path;
+      if (Excluded(e.path)) continue;
+      entries.push_back(std::move(e));
+    }
+    status_.failures += scanned->errors.size();
+    if (!scanned->errors.empty())
+      status_.reason = scanned->errors[0].path + ": " + scanned->errors[0].status.message();
+  }
+  // Excluded directories' contents too.
+  entries.erase(std::remove_if(entries.begin(), entries.end(),
+                               [&](const ScanEntry& e) {
+                                 for (auto pos = e.path.find('/'); pos != std::string::npos;
+                                      pos = e.path.find('/', pos + 1))
+                                   if (Excluded(e.path.substr(0, pos))) return true;
+                                 return false;
+                               }),
+                entries.end());
+
+  SyncedIndex next = index_;
+  std::set<std::string> seen;
+  // Inodes that left the index paths in scope: rename candidates.
+  std::set<std::string> present;
+  for (const auto& e : entries) present.insert(e.path);
+  std::map<std::pair<uint64_t, uint64_t>, std::string> gone;
+  for (const auto& scope : scopes) {
+    for (auto it = index_.lower_bound(scope == "." ? "" : scope); it != index_.end(); ++it) {
+      if (!Under(it->first, scope)) {
+        if (scope != "." && it->first > scope + "/\xff") break;
+        continue;
+      }
+      if (!present.count(it->first)) gone[{it->second.dev, it->second.ino}] = it->first;
+    }
+  }
+
+  std::map<uint64_t, std::string> op_path;  // last seq of each operation -> its path
+  auto mark = [&](const std::string& path) { op_path[sender_->last_seq()] = path; };
+  SendReport report;
+  uint64_t data_ops = 0, entry_ops = 0, meta_ops = 0;
+  std::vector<const ScanEntry*> dirs_meta;
+  for (const ScanEntry& e : entries) {
+    seen.insert(e.path);
+    const IndexEntry now = FromScan(e);
+    auto it = next.find(e.path);
+    if (e.path == ".") {
+      if (it == next.end() || !(it->second == now)) dirs_meta.push_back(&e);
+      next["."] = now;
+      continue;
+    }
+    if (it == next.end()) {
+      auto g = gone.find({e.dev, e.ino});
+      if (g != gone.end() && next.count(g->second) && next[g->second].type == e.type &&
+          (e.type != EntryType::kRegular ||
+           (next[g->second].size == e.size && next[g->second].mtime_ns == e.mtime_ns))) {
+        // Moved: rename at the destination, and its index entries (a directory's whole
+        // subtree) move with it.
+        const std::string from = g->second;
+        gone.erase(g);
+        GEOREP_RETURN_IF_ERROR(sender_->SendRename(from, e.path));
+        mark(e.path);
+        ++entry_ops;
+        std::vector<std::pair<std::string, IndexEntry>> moved;
+        for (auto m = next.lower_bound(from); m != next.end() && Under(m->first, from);) {
+          moved.emplace_back(e.path + m->first.substr(from.size()), m->second);
+          m = next.erase(m);
+        }
+        for (auto& [p, ie] : moved) next[p] = ie;
+        it = next.find(e.path);
+        if (!(it->second == now)) {
+          if (e.type == EntryType::kDirectory) {
+            dirs_meta.push_back(&e);
+          } else {
+            GEOREP_RETURN_IF_ERROR(sender_->SendMeta(e));
+            mark(e.path);
+            ++meta_ops;
+          }
+          it->second = now;
+        }
+        continue;
+      }
+    }
+    const bool is_new = it == next.end() || it->second.type != e.type;
+    const bool content =
+        !is_new && ((e.type == EntryType::kRegular &&
+                     (it->second.size != e.size || it->second.mtime_ns != e.mtime_ns ||
+                      it->second.ino != e.ino)) ||
+                    (e.type == EntryType::kSymlink && it->second.target != e.symlink_target));
+    if (is_new || content) {
+      GEOREP_RETURN_IF_ERROR(sender_->SendEntry(e, &report));
+      mark(e.path);
+      if (e.type == EntryType::kRegular)
+        ++data_ops;
+      else
+        ++entry_ops;
+      if (e.type == EntryType::kDirectory) dirs_meta.push_back(&e);
+    } else if (!(it->second == now)) {
+      if (e.type == EntryType::kDirectory) {
+        dirs_meta.push_back(&e);
+      } else {
+        GEOREP_RETURN_IF_ERROR(sender_->SendMeta(e));
+        mark(e.path);
+        ++meta_ops;
+      }
+    }
+    next[e.path] = now;
+  }
+  // Deletes, deepest first.
+  if (!options_.ignore_deletes) {
+    std::vector<std::string> doomed;
+    for (const auto& scope : scopes)
+      for (auto it = next.lower_bound(scope == "." ? "" : scope); it != next.end(); ++it) {
+        if (!Under(it->first, scope)) {
+          if (scope != "." && it->first > scope + "/\xff") break;
+          continue;
+        }
+        if (it->first != "." && !seen.count(it->first)) doomed.push_back(it->first);
+      }
+    std::sort(doomed.rbegin(), doomed.rend());
+    for (const auto& p : doomed) {
+      const bool dir = next[p].type == EntryType::kDirectory;
+      GEOREP_RETURN_IF_ERROR(dir ? sender_->SendRmdir(p) : sender_->SendUnlink(p));
+      mark(p);
+      ++entry_ops;
+      next.erase(p);
+    }
+  }
+  for (const ScanEntry* d : dirs_meta) {
+    GEOREP_RETURN_IF_ERROR(sender_->SendDirectoryMeta(*d));
+    mark(d->path);
+  }
+  status_.pending_entry = entry_ops;
+  status_.pending_data = data_ops;
+  status_.pending_meta = meta_ops;
+  if (entry_ops + data_ops + meta_ops > 0) WriteStatus();
+
+  GEOREP_RETURN_IF_ERROR(sender_->SendBarrier(true));
+  const uint64_t barrier = sender_->last_seq();
+  GEOREP_RETURN_IF_ERROR(sender_->Flush());
+  std::map<uint64_t, std::string> failed;
+  GEOREP_RETURN_IF_ERROR(WaitForAck(barrier, &failed));
+
+  // What failed, or could not be sent, stays as the index had it: it is retried, never
+  // counted as synced.
+  std::vector<std::pair<std::string, std::string>> refused;
+  for (const auto& [seq, message] : failed) {
+    auto op = op_path.lower_bound(seq);
+    if (op != op_path.end()) refused.emplace_back(op->second, message);
+  }
+  for (const auto& skipped : report.skipped)
+    refused.emplace_back(skipped.path, skipped.status.message());
+  for (const auto& [p, message] : refused) {
+    if (auto old = index_.find(p); old != index_.end()) {
+      next[p] = old->second;
+      next[p].mtime_ns = -1;  // differs from anything: sent again next pass
+    } else {
+      next.erase(p);
+    }
+    status_.reason = p + ": " + message;
+  }
+  status_.failures = refused.size();
+  index_ = std::move(next);
+  GEOREP_RETURN_IF_ERROR(SaveIndex(options_.state_dir + "/index", index_));
+  const int64_t took = std::max<int64_t>(1, NowMs() - started);
+  status_.bytes_sent += report.file_bytes;
+  status_.files_sent += report.files;
+  status_.throughput_bps =
+      static_cast<double>(sink_->bytes - bytes_before) * 1000.0 / static_cast<double>(took);
+  status_.pending_entry = status_.pending_data = status_.pending_meta = 0;
+  if (refused.empty()) {
+    status_.last_synced_ms = started;
+    status_.reason.clear();
+  }
+  WriteStatus();
+  return refused.empty()
+             ? Status::Ok()
+             : Status::IOError(std::to_string(refused.size()) +
+                               " changes could not be applied; last: " + status_.reason);
+}
+
+Status Replicator::RunOnce() {
+  GEOREP_ASSIGN_OR_RETURN(index_, LoadIndex(options_.state_dir + "/index"));
+  GEOREP_RETURN_IF_ERROR(Connect());
+  status_.state = "Active";
+  status_.crawl = "Hybrid Crawl";
+  WriteStatus();
+  Status st = Pass({}, true);
+  Status closed = link_->Close(30);
+  return st.ok() ? closed : st;
+}
+
+Status Replicator::Run() {
+  auto fail = [&](const Status& why) {
+    status_.state = "Faulty";
+    status_.reason = why.message();
+    WriteStatus();
+    if (link_) (void)link_->Close(5);
+    return why;
+  };
+  auto loaded = LoadIndex(options_.state_dir + "/index");
+  if (!loaded.ok()) return fail(loaded.status());
+  index_ = std::move(*loaded);
+  status_.state = "Initializing";
+  WriteStatus();
+  if (Status c = Connect(); !c.ok()) return fail(c);
+
+  // Watches first, then the crawl: nothing changed during the crawl is missed.
+  int ino = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  if (ino < 0) return fail(Status::IOError(std::string("inotify: ") + strerror(errno)));
+  std::map<int, std::string> watches;
+  const uint32_t mask = IN_CREATE | IN_DELETE | IN_MODIFY | IN_ATTRIB | IN_MOVED_FROM |
+                        IN_MOVED_TO | IN_CLOSE_WRITE | IN_DELETE_SELF | IN_ONLYDIR;
+  auto watch_tree = [&](const std::string& rel) {
+    auto scanned = ScanTreeToVector(rel == "." ? options_.source : options_.source + "/" + rel);
+    if (!scanned.ok()) return;
+    for (const auto& e : scanned->entries) {
+      if (e.type != EntryType::kDirectory) continue;
+      std::string p = e.path == "." ? rel : (rel == "." ? e.path : rel + "/" + e.path);
+      int wd = ::inotify_add_watch(ino, (options_.source + "/" + p).c_str(), mask);
+      if (wd >= 0) watches[wd] = p;
+    }
+  };
+  watch_tree(".");
+
+  status_.state = "Active";
+  status_.crawl = "Hybrid Crawl";
+  WriteStatus();
+  Status first = Pass({}, true);
+  if (!first.ok() && first.code() != StatusCode::kIOError) {
+    ::close(ino);
+    return fail(first);
+  }
+  status_.crawl = "Changelog Crawl";
+  WriteStatus();
+
+  std::set<std::string> dirty;
+  bool overflow = !first.ok();  // failures: retried by a full pass
+  int64_t first_change = 0, last_change = 0, last_full = NowMs();
+  alignas(inotify_event) char buf[64 * 1024];
+  while (!stop_.load()) {
+    pollfd fd = {ino, POLLIN, 0};
+    (void)::poll(&fd, 1, 200);
+    for (;;) {
+      ssize_t n = ::read(ino, buf, sizeof buf);
+      if (n <= 0) break;
+      for (char* p = buf; p < buf + n;) {
+        auto* ev = reinterpret_cast<inotify_event*>(p);
+        p += sizeof(inotify_event) + ev->len;
+        if (ev->mask & IN_Q_OVERFLOW) {
+          overflow = true;
+          continue;
+        }
+        auto w = watches.find(ev->wd);
+        if (w == watches.end()) continue;
+        if (ev->mask & IN_IGNORED) {
+          watches.erase(w);
+          continue;
+        }
+        dirty.insert(w->second);
+        if ((ev->mask & (IN_CREATE | IN_MOVED_TO)) && (ev->mask & IN_ISDIR) && ev->len > 0) {
+          std::string child = w->second == "." ? ev->name : w->second + "/" + ev->name;
+          watch_tree(child);
+        }
+        last_change = NowMs();
+        if (first_change == 0) first_change = last_change;
+      }
+    }
+    const int64_t now = NowMs();
+    status_.lag_ms = first_change ? now - first_change : 0;
+    const bool rescan = now - last_full >= int64_t{options_.rescan_interval_s} * 1000;
+    const bool settled = !dirty.empty() && now - last_change >= options_.settle_ms;
+    if (!(settled || overflow || rescan || (!dirty.empty() && now - first_change > 2000))) continue;
+    const bool full = overflow || rescan;
+    std::vector<std::string> dirs(dirty.begin(), dirty.end());
+    dirty.clear();
+    overflow = false;
+    if (full) last_full = now;
+    Status st = Pass(dirs, full);
+    first_change = 0;
+    status_.lag_ms = 0;
+    if (!st.ok() && st.code() != StatusCode::kIOError) {
+      ::close(ino);
+      return fail(st);
+    }
+    if (!st.ok()) {
+      // Refused changes: try again with a full pass after a pause.
+      overflow = true;
+      for (int i = 0; i < 25 && !stop_.load(); ++i) ::usleep(200 * 1000);
+    }
+    WriteStatus();
+  }
+  ::close(ino);
+  Status closed = link_->Close(30);
+  status_.state = "Stopped";
+  WriteStatus();
+  return closed;
+}
+
+}  // namespace georep::replication

@@ -1,0 +1,107 @@
+// Replicator: the source side of one built-in session (`georep worker`). It keeps a
+// destination directory in step with a source tree over one agent connection:
+//
+//  1. Hybrid Crawl: the whole source is scanned and compared with the synced index (what the
+//     destination is known to hold, kept in the state directory); only the differences are
+//     sent -- new and changed entries, renames (an inode that left one path and appeared at a
+//     new one moves at the destination instead of being sent again), deletes, metadata.
+//  2. Changelog Crawl: inotify marks every directory; a change makes its directory dirty and
+//     the dirty directories are reconciled the same way. A lost event (queue overflow) makes
+//     the next pass a full one; so does the periodic safety rescan.
+//  Each pass ends with a durable Barrier; only once the agent's Ack arrives is the index
+//  updated (and saved, atomically) and "last synced" advanced to the pass's start. Operations
+//  the agent refused are counted as failures and retried, never recorded as synced.
+//
+// The status (status.json in the state directory, replaced atomically) is what the engine
+// shows for the session's node.
+//
+// Thread-safety: Run() on one thread; RequestStop() from any thread or a signal handler.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "replication/agent_link.h"
+#include "replication/scanner.h"
+#include "replication/sender.h"
+
+namespace georep::replication {
+
+struct ReplicatorOptions {
+  std::string source;     // the source directory
+  std::string state_dir;  // index, status and logs of this session's worker
+  // The agent's command line (`georep agent --root DEST`, behind `ssh HOST` when remote).
+  std::vector<std::string> agent_argv;
+  bool compress = false;
+  bool ignore_deletes = false;
+  std::vector<std::string> excludes;  // fnmatch(3) patterns on relative paths and names
+  int rescan_interval_s = 3600;       // the safety rescan
+  int settle_ms = 200;                // changes are gathered this long before a pass
+};
+
+// What a worker reports (status.json).
+struct WorkerStatus {
+  std::string state = "Initializing";  // Initializing, Active, Faulty
+  std::string crawl;                   // Hybrid Crawl, Changelog Crawl
+  int64_t last_synced_ms = 0;          // every change before this is applied at the destination
+  uint64_t pending_entry = 0, pending_data = 0, pending_meta = 0;
+  uint64_t failures = 0;
+  uint64_t bytes_sent = 0, files_sent = 0;
+  double throughput_bps = 0;  // data bytes/s of the last pass
+  int64_t lag_ms = 0;         // age of the oldest change not yet synced; 0 when in step
+  std::string reason;         // why Faulty, or the last failure
+  int64_t updated_ms = 0;
+};
+
+std::string StatusToJson(const WorkerStatus& s);
+Result<WorkerStatus> StatusFromJson(const std::string& text);
+// The status a worker last wrote in `state_dir`.
+Result<WorkerStatus> ReadWorkerStatus(const std::string& state_dir);
+
+// One entry of what the destination holds.
+struct IndexEntry {
+  EntryType type = EntryType::kOther;
+  uint32_t mode = 0, uid = 0, gid = 0;
+  uint64_t size = 0, dev = 0, ino = 0;
+  int64_t mtime_ns = 0;
+  std::string target;  // symlinks
+  bool operator==(const IndexEntry&) const = default;
+};
+using SyncedIndex = std::map<std::string, IndexEntry>;
+Result<SyncedIndex> LoadIndex(const std::string& path);  // empty when the file is absent
+Status SaveIndex(const std::string& path, const SyncedIndex& index);
+
+class Replicator {
+ public:
+  explicit Replicator(ReplicatorOptions options);
+  ~Replicator();
+  // Runs until RequestStop() (OK) or a failure that needs a restart (the caller restarts
+  // with back-off; status.json says Faulty and why).
+  Status Run();
+  void RequestStop() { stop_.store(true); }
+  // One full pass and return (for `georep worker --once`, tests and benchmarks).
+  Status RunOnce();
+
+ private:
+  Status Connect();
+  Status Pass(const std::vector<std::string>& dirty_dirs, bool full);
+  Status WaitForAck(uint64_t seq, std::map<uint64_t, std::string>* failed);
+  void WriteStatus();
+  bool Excluded(const std::string& path) const;
+
+  ReplicatorOptions options_;
+  std::atomic<bool> stop_{false};
+  std::unique_ptr<AgentLink> link_;
+  class FdSink;
+  std::unique_ptr<FdSink> sink_;
+  std::unique_ptr<TreeSender> sender_;
+  SyncedIndex index_;
+  WorkerStatus status_;
+  std::string read_buffer_;
+};
+
+}  // namespace georep::replication

@@ -1,0 +1,147 @@
+#include "replication_commands.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <iostream>
+#include <sstream>
+
+#include "replication/agent.h"
+#include "replication/replicator.h"
+
+namespace georep {
+namespace {
+
+std::atomic<replication::Replicator*> g_running{nullptr};
+
+void OnStopSignal(int) {
+  if (auto* r = g_running.load()) r->RequestStop();
+}
+
+// Quotes one argument for the remote shell that ssh hands its command to.
+std::string ShellQuote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+std::vector<std::string> SplitWords(const std::string& s) {
+  std::istringstream in(s);
+  std::vector<std::string> words;
+  std::string w;
+  while (in >> w) words.push_back(w);
+  return words;
+}
+
+std::string SelfPath() {
+  std::error_code ec;
+  auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? "georep" : p.string();
+}
+
+struct WorkerArgs {
+  std::string source, destination, state_dir;
+  std::string ssh_command = "ssh";
+  std::string remote_command = "georep";
+  int ssh_port = 0;
+  bool compress = false, ignore_deletes = false, once = false;
+  std::vector<std::string> excludes;
+  int rescan_interval = 3600;
+  std::string durability = "file";
+};
+
+int RunWorker(const WorkerArgs& a) {
+  replication::ReplicatorOptions o;
+  o.source = a.source;
+  o.state_dir = a.state_dir;
+  o.compress = a.compress;
+  o.ignore_deletes = a.ignore_deletes;
+  o.excludes = a.excludes;
+  o.rescan_interval_s = a.rescan_interval;
+  std::error_code ec;
+  std::filesystem::create_directories(a.state_dir, ec);
+  const auto sep = a.destination.find("::");
+  if (sep == std::string::npos) {
+    o.agent_argv = {SelfPath(), "agent", "--root", a.destination, "--durability", a.durability};
+  } else {
+    // HOST::PATH (or USER@HOST::PATH): the agent runs on the host behind the ssh command.
+    o.agent_argv = SplitWords(a.ssh_command);
+    if (o.agent_argv.empty()) o.agent_argv = {"ssh"};
+    o.agent_argv.insert(o.agent_argv.end(), {"-o", "BatchMode=yes"});
+    if (a.ssh_port > 0) o.agent_argv.insert(o.agent_argv.end(), {"-p", std::to_string(a.ssh_port)});
+    o.agent_argv.push_back("--");
+    o.agent_argv.push_back(a.destination.substr(0, sep));
+    // ssh hands the command to the remote user's shell: every word is quoted.
+    for (const auto& w : SplitWords(a.remote_command)) o.agent_argv.push_back(ShellQuote(w));
+    const std::vector<std::string> agent = {"agent", "--root", a.destination.substr(sep + 2),
+                                            "--durability", a.durability};
+    for (const auto& w : agent) o.agent_argv.push_back(ShellQuote(w));
+  }
+  replication::Replicator r(o);
+  g_running.store(&r);
+  struct sigaction sa {};
+  sa.sa_handler = OnStopSignal;
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+  Status st = a.once ? r.RunOnce() : r.Run();
+  g_running.store(nullptr);
+  if (!st.ok()) {
+    std::cerr << "georep worker: " << st.message() << "\n";
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
+void AddReplicationCommands(CLI::App& app, int* exit_code) {
+  static WorkerArgs w;
+  auto* worker = app.add_subcommand(
+      "worker", "Replicate a directory to a destination continuously (started by the engine)");
+  worker->add_option("--source", w.source, "Source directory")->required();
+  worker->add_option("--destination", w.destination, "Destination: /path or [USER@]HOST::/path")
+      ->required();
+  worker->add_option("--state-dir", w.state_dir, "This session's index, status and logs")
+      ->required();
+  worker->add_option("--ssh-command", w.ssh_command, "How to reach a remote destination")
+      ->capture_default_str();
+  worker->add_option("--ssh-port", w.ssh_port, "SSH port (0: the ssh command's default)");
+  worker->add_option("--remote-command", w.remote_command, "The georep binary on the destination")
+      ->capture_default_str();
+  worker->add_flag("--compress", w.compress, "zstd-compress file data");
+  worker->add_flag("--ignore-deletes", w.ignore_deletes, "Do not replicate deletes");
+  worker->add_option("--exclude", w.excludes, "fnmatch pattern of paths or names to skip");
+  worker->add_option("--rescan-interval", w.rescan_interval, "Seconds between safety rescans")
+      ->capture_default_str()
+      ->check(CLI::Range(10, 7 * 86400));
+  worker->add_option("--durability", w.durability, "none, file or dir")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"none", "file", "dir"}));
+  worker->add_flag("--once", w.once, "One full pass, then exit");
+  worker->callback([exit_code] { *exit_code = RunWorker(w); });
+
+  static replication::AgentOptions ag;
+  static std::string durability = "file";
+  auto* agent = app.add_subcommand(
+      "agent", "Apply a worker's stream to a directory (stdin/stdout; started by a worker)");
+  agent->add_option("--root", ag.root, "Destination directory")->required();
+  agent->add_option("--durability", durability, "none, file or dir")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"none", "file", "dir"}));
+  agent->callback([exit_code] {
+    ag.applier.durability = durability == "none"  ? replication::Durability::kNone
+                            : durability == "dir" ? replication::Durability::kFileAndDirectory
+                                                  : replication::Durability::kFile;
+    std::error_code ec;
+    std::filesystem::create_directories(ag.root, ec);
+    Status st = replication::ServeAgent(0, 1, ag);
+    if (!st.ok()) {
+      std::cerr << "georep agent: " << st.message() << "\n";
+      *exit_code = 1;
+    }
+  });
+}
+
+}  // namespace georep
