@@ -44,11 +44,12 @@ std::string SelfPath() {
 struct WorkerArgs {
   std::string source, destination, state_dir;
   std::string ssh_command = "ssh";
-  std::string remote_command = "georep";
+  std::string remote_command = "georep agent";
   int ssh_port = 0;
   bool compress = false, ignore_deletes = false, once = false;
   std::vector<std::string> excludes;
   int rescan_interval = 3600;
+  int64_t bandwidth_limit = 0;
   std::string durability = "file";
 };
 
@@ -60,6 +61,8 @@ int RunWorker(const WorkerArgs& a) {
   o.ignore_deletes = a.ignore_deletes;
   o.excludes = a.excludes;
   o.rescan_interval_s = a.rescan_interval;
+  o.bandwidth_limit = a.bandwidth_limit;
+  o.durable_batches = a.durability != "none";
   std::error_code ec;
   std::filesystem::create_directories(a.state_dir, ec);
   const auto sep = a.destination.find("::");
@@ -75,8 +78,8 @@ int RunWorker(const WorkerArgs& a) {
     o.agent_argv.push_back(a.destination.substr(0, sep));
     // ssh hands the command to the remote user's shell: every word is quoted.
     for (const auto& w : SplitWords(a.remote_command)) o.agent_argv.push_back(ShellQuote(w));
-    const std::vector<std::string> agent = {"agent", "--root", a.destination.substr(sep + 2),
-                                            "--durability", a.durability};
+    const std::vector<std::string> agent = {"--root", a.destination.substr(sep + 2), "--durability",
+                                            a.durability};
     for (const auto& w : agent) o.agent_argv.push_back(ShellQuote(w));
   }
   replication::Replicator r(o);
@@ -108,17 +111,25 @@ void AddReplicationCommands(CLI::App& app, int* exit_code) {
   worker->add_option("--ssh-command", w.ssh_command, "How to reach a remote destination")
       ->capture_default_str();
   worker->add_option("--ssh-port", w.ssh_port, "SSH port (0: the ssh command's default)");
-  worker->add_option("--remote-command", w.remote_command, "The georep binary on the destination")
+  worker
+      ->add_option("--remote-command", w.remote_command,
+                   "The command that runs the agent on the destination")
       ->capture_default_str();
   worker->add_flag("--compress", w.compress, "zstd-compress file data");
   worker->add_flag("--ignore-deletes", w.ignore_deletes, "Do not replicate deletes");
   worker->add_option("--exclude", w.excludes, "fnmatch pattern of paths or names to skip");
-  worker->add_option("--rescan-interval", w.rescan_interval, "Seconds between safety rescans")
+  worker
+      ->add_option("--rescan-interval", w.rescan_interval,
+                   "Seconds between safety rescans (0: none)")
       ->capture_default_str()
-      ->check(CLI::Range(10, 7 * 86400));
-  worker->add_option("--durability", w.durability, "none, file or dir")
+      ->check(CLI::Range(0, 7 * 86400));
+  worker->add_option("--bandwidth-limit", w.bandwidth_limit, "Bytes per second (0: unlimited)")
+      ->check(CLI::NonNegativeNumber);
+  worker
+      ->add_option("--durability", w.durability,
+                   "none, batch (sync at each batch), file (each file) or dir")
       ->capture_default_str()
-      ->check(CLI::IsMember({"none", "file", "dir"}));
+      ->check(CLI::IsMember({"none", "batch", "file", "dir"}));
   worker->add_flag("--once", w.once, "One full pass, then exit");
   worker->callback([exit_code] { *exit_code = RunWorker(w); });
 
@@ -127,11 +138,15 @@ void AddReplicationCommands(CLI::App& app, int* exit_code) {
   auto* agent = app.add_subcommand(
       "agent", "Apply a worker's stream to a directory (stdin/stdout; started by a worker)");
   agent->add_option("--root", ag.root, "Destination directory")->required();
-  agent->add_option("--durability", durability, "none, file or dir")
+  agent
+      ->add_option("--durability", durability,
+                   "none, batch (sync at each batch), file (each file) or dir")
       ->capture_default_str()
-      ->check(CLI::IsMember({"none", "file", "dir"}));
+      ->check(CLI::IsMember({"none", "batch", "file", "dir"}));
   agent->callback([exit_code] {
-    ag.applier.durability = durability == "none"  ? replication::Durability::kNone
+    // batch: no fsync per file; the worker's durable barrier syncs the file system per batch.
+    ag.applier.durability = durability == "none" || durability == "batch"
+                                ? replication::Durability::kNone
                             : durability == "dir" ? replication::Durability::kFileAndDirectory
                                                   : replication::Durability::kFile;
     std::error_code ec;

@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <iostream>
 #include <thread>
 
@@ -19,6 +20,7 @@
 #include "engine/object_locks.h"
 #include "engine/operations.h"
 #include "engine/session_monitor.h"
+#include "engine/worker_supervisor.h"
 #include "store/store.h"
 
 #ifndef GEOREP_VERSION
@@ -102,7 +104,16 @@ int Serve(const ServeOptions& o) {
   if (!identity.ok()) return Fail(identity.status());
   spdlog::info("msg=\"engine ssh key\" fingerprint={}", identity->fingerprint);
   SystemHostConnector hosts(*identity, o.data_dir + "/ssh/known_hosts.d");
+  // Directory sessions' workers: children of the engine, stopped with it, restarted by the
+  // monitor when the engine starts again.
+  SystemProcessLauncher launcher;
+  WorkerSupervisor workers(launcher, clock, o.data_dir + "/sessions");
   Operations ops(**store, clock, random, locks, &hosts);
+  {
+    std::error_code ec;
+    auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+    ops.SetWorkerSupervisor(&workers, ec ? "georep" : self.string());
+  }
 
   SessionMonitor monitor(ops, std::chrono::seconds(o.monitor_interval_seconds));
   auto admin_password = auth.EnsureInitialAdmin();

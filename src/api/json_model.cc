@@ -94,6 +94,8 @@ Json ToJson(const SessionNodeStatus& n) {
           {"checkpoint_time", Time(n.checkpoint_time)},
           {"checkpoint_completed", n.checkpoint_completed},
           {"checkpoint_completion_time", Time(n.checkpoint_completion_time)},
+          {"lag_seconds", static_cast<double>(n.lag_ms) / 1000.0},
+          {"throughput_bytes_per_second", n.throughput_bps},
           {"updated_at", Time(n.updated_at)}};
 }
 

@@ -280,7 +280,9 @@ Json OpenApiDocument(const std::string& version) {
                                {"failures", "integer"},
                                {"checkpoint_time", "string"},
                                {"checkpoint_completed", "boolean"},
-                               {"checkpoint_completion_time", "string"}});
+                               {"checkpoint_completion_time", "string"},
+                               {"lag_seconds", "number"},
+                               {"throughput_bytes_per_second", "integer"}});
   schemas["CandidateVolume"] = Obj({{"name", "string"},
                                     {"status", "string"},
                                     {"size_bytes", "integer"},

@@ -676,9 +676,9 @@ Result<SessionDetail> Operations::RunSessionAction(const Actor& a, const std::st
     GEOREP_ASSIGN_OR_RETURN(Volume v, GetVolume(s.session.source_volume_id));
     GEOREP_RETURN_IF_ERROR(CheckSessionAction(s.session.status, action, force));
     if (v.kind != VolumeKind::kGluster) {
-      return Status::FailedPrecondition(
-          "sessions of directory volumes run on georep's own replication engine, which this "
-          "version does not include yet");
+      GEOREP_RETURN_IF_ERROR(RunDirectoryAction(s.session, v, action));
+      std::string oid = id, msg = fmt::format("{}: {}", s.session.session_key, Name(action));
+      return Audited(a, event, "session", oid, msg, [](StoreTx&) { return Status::Ok(); });
     }
     std::vector<std::string> args = {std::string(Name(action))};
     if (force) args.push_back("force");

@@ -50,6 +50,16 @@ std::unique_ptr<CommandRunner> SystemHostConnector::RunnerVia(const Host& target
                                             options_);
 }
 
+Result<std::vector<std::string>> SystemHostConnector::SshClientOptions(const Host& host) {
+  if (host.transport != HostTransport::kSsh)
+    return Status::InvalidArgument("a local host is not reached over ssh");
+  SshCommandRunner ssh(
+      local_, identity_,
+      SshEndpoint{host.address, host.ssh_port, host.ssh_user, host.ssh_fingerprint, nullptr},
+      state_dir_, options_);
+  return ssh.ClientOptions();
+}
+
 Status SystemHostConnector::InstallEngineKey(const Host& host, const std::string& password) {
   if (host.transport != HostTransport::kSsh)
     return Status::InvalidArgument("a local host needs no key");

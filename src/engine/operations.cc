@@ -4,9 +4,11 @@
 
 #include <cstdlib>
 #include <ctime>
+#include <filesystem>
 #include <map>
 
 #include "auth/credentials.h"
+#include "engine/worker_supervisor.h"
 #include "gluster/cli_xml.h"
 #include "model/aggregate_status.h"
 #include "model/names.h"
@@ -1030,10 +1032,13 @@ Status Operations::RemoveSession(const Actor& a, const std::string& id, bool for
           return r.status();
         }
       }
+      // A directory session's worker (a forced removal of a running one).
+      if (v.ok() && v->kind == VolumeKind::kDirectory && workers_ && (allowed.ok() || force))
+        workers_->Stop(id);
     }
   }
   std::string oid = id, msg;
-  return Audited(a, "session.remove", "session", oid, msg, [&](StoreTx& tx) -> Status {
+  Status removed = Audited(a, "session.remove", "session", oid, msg, [&](StoreTx& tx) -> Status {
     GEOREP_ASSIGN_OR_RETURN(Session s, tx.GetSession(id));
     bool removable = s.status == SessionStatus::kCreated || s.status == SessionStatus::kStopped;
     if (!removable && !force) {
@@ -1043,6 +1048,12 @@ Status Operations::RemoveSession(const Actor& a, const std::string& id, bool for
     msg = fmt::format("session {} removed{}", s.session_key, removable ? "" : " (forced)");
     return tx.DeleteSession(id);
   });
+  // Its worker's state (index, status, logs) goes with it.
+  if (removed.ok() && workers_) {
+    std::error_code ec;
+    std::filesystem::remove_all(workers_->StateDir(id), ec);
+  }
+  return removed;
 }
 
 // ---------------------------------------------------------------- config

@@ -27,6 +27,8 @@
 
 namespace georep {
 
+class WorkerSupervisor;
+
 // Who asks. Every operation is attributed.
 struct Actor {
   std::string name;
@@ -241,6 +243,15 @@ class Operations {
   // session.discovered, session.deleted_outside, session.config_changed_outside.
   // `with_config`: also read each session's config (a gluster transaction per session, so the
   // monitor does it less often than the status query).
+  // Directory volumes run on georep's own engine: one `georep worker` per running session,
+  // supervised by `workers` (not owned; null: directory sessions cannot run), started as
+  // `georep_binary worker ...`.
+  void SetWorkerSupervisor(WorkerSupervisor* workers, std::string georep_binary);
+  // The monitor's look at one directory session: its worker running (restarted if it died),
+  // its status.json recorded as the node row, events as for gluster sessions.
+  Result<SessionDetail> PollDirectorySession(const Actor& a, const std::string& id);
+  // Every directory session; returns how many were read.
+  int PollDirectorySessions(const Actor& a);
   Result<ClusterPoll> PollGlusterCluster(const Actor& a, const std::string& cluster_id,
                                          bool with_config = true);
   Result<std::vector<Session>> ListSessions(const SessionFilter& filter);
@@ -347,11 +358,18 @@ class Operations {
   Status RecordFailure(const Actor& a, std::string_view action, std::string_view object_type,
                        const std::string& object_id, const Status& why);
 
+  // Directory volumes (directory_sessions.cc).
+  Result<std::vector<std::string>> WorkerArgv(const Session& s, const Volume& v,
+                                              const Destination& d);
+  Status RunDirectoryAction(const Session& s, const Volume& v, SessionAction action);
+
   Store& store_;
   Clock& clock_;
   Random& random_;
   ObjectLocks& locks_;
   HostConnector* hosts_;
+  WorkerSupervisor* workers_ = nullptr;
+  std::string georep_binary_;
 };
 
 }  // namespace georep

@@ -229,7 +229,8 @@ TEST_F(OperationsTest, GlusterVolumeSetsFollowReplicaCount) {
   vs.name = "gv-odd";
   vs.bricks.pop_back();
   EXPECT_EQ(ops_->AddVolume(admin_, vs).status().code(), StatusCode::kInvalidArgument);
-  auto d = ops_->CreateDestination(admin_, {c.id, hosts[0].id, "remote", 22, "", "geoaccount"});
+  // root: a non-root user's mountbroker set-up is gluster_mountbroker_test's subject.
+  auto d = ops_->CreateDestination(admin_, {c.id, hosts[0].id, "remote", 22, "", "root"});
   ASSERT_TRUE(d.ok());
   EXPECT_EQ(ops_->CreateSession(admin_, {d->id, v->id, "/not/a/name", ""}).status().code(),
             StatusCode::kInvalidArgument);
@@ -238,11 +239,11 @@ TEST_F(OperationsTest, GlusterVolumeSetsFollowReplicaCount) {
   auto s = ops_->CreateSession(admin_, {d->id, v->id, "gv1", ""}, force);
   ASSERT_TRUE(s.ok()) << s.status().ToString();
   ASSERT_FALSE(cluster.commands.empty());
-  EXPECT_EQ(cluster.commands[0], (std::vector<std::string>{
-                                     "gluster", "--mode=script", "volume", "geo-replication", "gv0",
-                                     "geoaccount@remote::gv1", "create", "no-verify", "force"}));
+  EXPECT_EQ(cluster.commands[0],
+            (std::vector<std::string>{"gluster", "--mode=script", "volume", "geo-replication",
+                                      "gv0", "remote::gv1", "create", "no-verify", "force"}));
   ASSERT_EQ(s->nodes.size(), 4u);
-  EXPECT_EQ(s->session.remote_user, "geoaccount");
+  EXPECT_EQ(s->session.remote_user, "root");
   EXPECT_EQ(s->session.session_key, "gv0_remote_gv1");
   std::vector<int> sets;
   for (const auto& n : s->nodes) sets.push_back(n.set_index);

@@ -78,6 +78,8 @@ int SessionMonitor::PollOnce() {
     }
   }
   for (auto& j : jobs) j.wait();
+  // Directory sessions: their workers, on this machine.
+  refreshed += ops_.PollDirectorySessions(monitor);
   return refreshed.load();
 }
 

@@ -188,6 +188,18 @@ std::unique_ptr<SshCommandRunner> SshCommandRunner::Jump() {
                                             options_);
 }
 
+Result<std::vector<std::string>> SshCommandRunner::ClientOptions() {
+  if (endpoint_.via) {
+    return Status::FailedPrecondition(fmt::format(
+        "{} is reached through {}; a worker cannot reach it", endpoint_.host, endpoint_.via->host));
+  }
+  GEOREP_ASSIGN_OR_RETURN(PinnedOptions p, Pinned());
+  std::vector<std::string> out = {
+      "-i", identity_.private_key_path, "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes"};
+  out.insert(out.end(), p.options.begin(), p.options.end());
+  return out;
+}
+
 Result<SshCommandRunner::PinnedOptions> SshCommandRunner::Pinned() {
   PinnedOptions p;
   GEOREP_ASSIGN_OR_RETURN(p.known_hosts, KnownHostsFile());

@@ -82,6 +82,11 @@ class SshCommandRunner final : public CommandRunner {
   // PermissionDenied when the password is refused.
   Status InstallEngineKey(const std::string& password);
 
+  // The ssh options with which another program (a replication worker) reaches the endpoint
+  // as this runner does: the engine's key only, and only the pinned host key (ProxyCommand
+  // hops excluded: FailedPrecondition for an endpoint reached through another).
+  Result<std::vector<std::string>> ClientOptions();
+
  private:
   // The options that make ssh accept only the pinned host key.
   struct PinnedOptions {

@@ -138,6 +138,10 @@ struct SessionNodeStatus {
   // not answer); empty otherwise.
   std::string status_reason;
   int64_t updated_at = 0;
+  // georep's own engine only (gluster does not report them): how old the oldest change not
+  // yet applied is (0: in step), and the data rate of the last transfer.
+  int64_t lag_ms = 0;
+  int64_t throughput_bps = 0;
 };
 
 struct SessionConfigEntry {

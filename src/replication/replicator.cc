@@ -207,11 +207,25 @@ Status SaveIndex(const std::string& path, const SyncedIndex& index) {
 // other when the agent has many errors to report.
 class Replicator::FdSink final : public FrameSink {
  public:
-  FdSink(int to, int from, std::string* replies) : to_(to), from_(from), replies_(replies) {
+  FdSink(int to, int from, std::string* replies, int64_t limit)
+      : to_(to), from_(from), replies_(replies), limit_(limit) {
     ::fcntl(to_, F_SETFL, ::fcntl(to_, F_GETFL) | O_NONBLOCK);
   }
   Status Write(std::string_view frames) override {
     while (!frames.empty()) {
+      // The bandwidth limit: never ahead of `limit_` bytes per second since the first write.
+      if (limit_ > 0) {
+        const auto now = std::chrono::steady_clock::now();
+        if (bytes == 0) start_ = now;
+        const double allowed =
+            std::chrono::duration<double>(now - start_).count() * static_cast<double>(limit_);
+        if (static_cast<double>(bytes) > allowed) {
+          const double wait_s =
+              (static_cast<double>(bytes) - allowed) / static_cast<double>(limit_);
+          GEOREP_RETURN_IF_ERROR(Drain(static_cast<int>(std::min(wait_s * 1000.0, 200.0)) + 1));
+          continue;
+        }
+      }
       pollfd fds[2] = {{to_, POLLOUT, 0}, {from_, POLLIN, 0}};
       if (::poll(fds, 2, 30000) < 0) {
         if (errno == EINTR) continue;
@@ -250,6 +264,8 @@ class Replicator::FdSink final : public FrameSink {
  private:
   int to_, from_;
   std::string* replies_;
+  int64_t limit_;
+  std::chrono::steady_clock::time_point start_;
 };
 
 Replicator::Replicator(ReplicatorOptions options) : options_(std::move(options)) {}
@@ -275,7 +291,8 @@ Status Replicator::Connect() {
   GEOREP_ASSIGN_OR_RETURN(link_,
                           SpawnAgent(options_.agent_argv, options_.state_dir + "/agent.log"));
   read_buffer_.clear();
-  sink_ = std::make_unique<FdSink>(link_->write_fd(), link_->read_fd(), &read_buffer_);
+  sink_ = std::make_unique<FdSink>(link_->write_fd(), link_->read_fd(), &read_buffer_,
+                                   options_.bandwidth_limit);
   SenderOptions so;
   so.compress = options_.compress;
   GEOREP_ASSIGN_OR_RETURN(sender_, TreeSender::Open(options_.source, sink_.get(), so));
@@ -341,6 +358,7 @@ Status Replicator::Pass(const std::vector<std::string>& dirty_dirs, bool full) {
   if (std::find(scopes.begin(), scopes.end(), ".") != scopes.end()) scopes = {"."};
 
   std::vector<ScanEntry> entries;
+  std::vector<ScanError> unreadable;  // neither sent nor deleted: unknown this pass
   for (const auto& scope : scopes) {
     const std::string dir = scope == "." ? options_.source : options_.source + "/" + scope;
     auto scanned = ScanTreeToVector(dir);
@@ -355,10 +373,16 @@ Status Replicator::Pass(const std::vector<std::string>& dirty_dirs, bool full) {
       if (Excluded(e.path)) continue;
       entries.push_back(std::move(e));
     }
-    status_.failures += scanned->errors.size();
-    if (!scanned->errors.empty())
-      status_.reason = scanned->errors[0].path + ": " + scanned->errors[0].status.message();
+    for (auto& e : scanned->errors) {
+      if (scope != ".") e.path = e.path == "." ? scope : scope + "/" + e.path;
+      unreadable.push_back(std::move(e));
+    }
   }
+  auto unknown = [&](const std::string& path) {
+    for (const auto& e : unreadable)
+      if (Under(path, e.path)) return true;
+    return false;
+  };
   // Excluded directories' contents too.
   entries.erase(std::remove_if(entries.begin(), entries.end(),
                                [&](const ScanEntry& e) {
@@ -386,10 +410,73 @@ Status Replicator::Pass(const std::vector<std::string>& dirty_dirs, bool full) {
   }
 
   std::map<uint64_t, std::string> op_path;  // last seq of each operation -> its path
-  auto mark = [&](const std::string& path) { op_path[sender_->last_seq()] = path; };
   SendReport report;
   uint64_t data_ops = 0, entry_ops = 0, meta_ops = 0;
-  std::vector<const ScanEntry*> dirs_meta;
+  std::vector<const ScanEntry*> dirs_meta;  // their SetMeta comes after all their contents
+
+  // A commit: a Barrier, the agent's Ack, and the index updated with what it acknowledged --
+  // what it refused, or what could not be sent, stays as the index had it (retried, never
+  // counted as synced). A large pass commits every 16 MiB or 1000 operations, so that a
+  // restart does not send again what was already applied.
+  // Hard links: a file the destination already holds for an inode is what its new or changed
+  // links link to.
+  sender_->ForgetLinks();
+  for (const ScanEntry& e : entries) {
+    if (e.type != EntryType::kRegular || e.nlink < 2) continue;
+    auto it = index_.find(e.path);
+    if (it != index_.end() && it->second == FromScan(e))
+      sender_->RememberLink(e.dev, e.ino, e.path);
+  }
+  bool linked_change = false;  // a multi-link file changed: its other links may be elsewhere
+
+  std::vector<std::pair<std::string, std::string>> refused_all;
+  size_t skipped_done = 0;
+  uint64_t committed_bytes = sink_->bytes;
+  size_t ops_since_commit = 0;
+  auto commit = [&](bool final) -> Status {
+    GEOREP_RETURN_IF_ERROR(sender_->SendBarrier(options_.durable_batches));
+    const uint64_t barrier = sender_->last_seq();
+    GEOREP_RETURN_IF_ERROR(sender_->Flush());
+    std::map<uint64_t, std::string> failed;
+    GEOREP_RETURN_IF_ERROR(WaitForAck(barrier, &failed));
+    std::vector<std::pair<std::string, std::string>> refused;
+    for (const auto& [seq, message] : failed) {
+      auto op = op_path.lower_bound(seq);
+      if (op != op_path.end()) refused.emplace_back(op->second, message);
+    }
+    for (; skipped_done < report.skipped.size(); ++skipped_done)
+      refused.emplace_back(report.skipped[skipped_done].path,
+                           report.skipped[skipped_done].status.message());
+    if (final)
+      for (const auto& e : unreadable) refused.emplace_back(e.path, e.status.message());
+    for (const auto& [p, message] : refused) {
+      if (auto old = index_.find(p); old != index_.end()) {
+        next[p] = old->second;
+        next[p].mtime_ns = -1;  // differs from anything: sent again next pass
+      } else {
+        next.erase(p);
+      }
+      status_.reason = p + ": " + message;
+    }
+    refused_all.insert(refused_all.end(), refused.begin(), refused.end());
+    if (final) {
+      index_ = std::move(next);
+    } else {
+      index_ = next;
+      for (const ScanEntry* d : dirs_meta)  // not sent yet
+        if (auto it = index_.find(d->path); it != index_.end()) it->second.mtime_ns = -1;
+    }
+    op_path.clear();
+    committed_bytes = sink_->bytes;
+    ops_since_commit = 0;
+    return SaveIndex(options_.state_dir + "/index", index_);
+  };
+  auto mark = [&](const std::string& path) -> Status {
+    op_path[sender_->last_seq()] = path;
+    if (sink_->bytes - committed_bytes >= (16u << 20) || ++ops_since_commit >= 1000)
+      return commit(false);
+    return Status::Ok();
+  };
   for (const ScanEntry& e : entries) {
     seen.insert(e.path);
     const IndexEntry now = FromScan(e);
@@ -409,7 +496,7 @@ Status Replicator::Pass(const std::vector<std::string>& dirty_dirs, bool full) {
         const std::string from = g->second;
         gone.erase(g);
         GEOREP_RETURN_IF_ERROR(sender_->SendRename(from, e.path));
-        mark(e.path);
+        GEOREP_RETURN_IF_ERROR(mark(e.path));
         ++entry_ops;
         std::vector<std::pair<std::string, IndexEntry>> moved;
         for (auto m = next.lower_bound(from); m != next.end() && Under(m->first, from);) {
@@ -423,7 +510,7 @@ Status Replicator::Pass(const std::vector<std::string>& dirty_dirs, bool full) {
             dirs_meta.push_back(&e);
           } else {
             GEOREP_RETURN_IF_ERROR(sender_->SendMeta(e));
-            mark(e.path);
+            GEOREP_RETURN_IF_ERROR(mark(e.path));
             ++meta_ops;
           }
           it->second = now;
@@ -435,11 +522,12 @@ Status Replicator::Pass(const std::vector<std::string>& dirty_dirs, bool full) {
     const bool content =
         !is_new && ((e.type == EntryType::kRegular &&
                      (it->second.size != e.size || it->second.mtime_ns != e.mtime_ns ||
-                      it->second.ino != e.ino)) ||
+                      it->second.ino != e.ino || written_.count(e.path))) ||
                     (e.type == EntryType::kSymlink && it->second.target != e.symlink_target));
     if (is_new || content) {
+      if (e.type == EntryType::kRegular && e.nlink > 1) linked_change = true;
       GEOREP_RETURN_IF_ERROR(sender_->SendEntry(e, &report));
-      mark(e.path);
+      GEOREP_RETURN_IF_ERROR(mark(e.path));
       if (e.type == EntryType::kRegular)
         ++data_ops;
       else
@@ -450,7 +538,7 @@ Status Replicator::Pass(const std::vector<std::string>& dirty_dirs, bool full) {
         dirs_meta.push_back(&e);
       } else {
         GEOREP_RETURN_IF_ERROR(sender_->SendMeta(e));
-        mark(e.path);
+        GEOREP_RETURN_IF_ERROR(mark(e.path));
         ++meta_ops;
       }
     }
@@ -465,53 +553,31 @@ Status Replicator::Pass(const std::vector<std::string>& dirty_dirs, bool full) {
           if (scope != "." && it->first > scope + "/\xff") break;
           continue;
         }
-        if (it->first != "." && !seen.count(it->first)) doomed.push_back(it->first);
+        if (it->first != "." && !seen.count(it->first) && !unknown(it->first))
+          doomed.push_back(it->first);
       }
     std::sort(doomed.rbegin(), doomed.rend());
     for (const auto& p : doomed) {
       const bool dir = next[p].type == EntryType::kDirectory;
       GEOREP_RETURN_IF_ERROR(dir ? sender_->SendRmdir(p) : sender_->SendUnlink(p));
-      mark(p);
+      GEOREP_RETURN_IF_ERROR(mark(p));
       ++entry_ops;
       next.erase(p);
     }
   }
   for (const ScanEntry* d : dirs_meta) {
     GEOREP_RETURN_IF_ERROR(sender_->SendDirectoryMeta(*d));
-    mark(d->path);
+    GEOREP_RETURN_IF_ERROR(mark(d->path));
   }
   status_.pending_entry = entry_ops;
   status_.pending_data = data_ops;
   status_.pending_meta = meta_ops;
   if (entry_ops + data_ops + meta_ops > 0) WriteStatus();
-
-  GEOREP_RETURN_IF_ERROR(sender_->SendBarrier(true));
-  const uint64_t barrier = sender_->last_seq();
-  GEOREP_RETURN_IF_ERROR(sender_->Flush());
-  std::map<uint64_t, std::string> failed;
-  GEOREP_RETURN_IF_ERROR(WaitForAck(barrier, &failed));
-
-  // What failed, or could not be sent, stays as the index had it: it is retried, never
-  // counted as synced.
-  std::vector<std::pair<std::string, std::string>> refused;
-  for (const auto& [seq, message] : failed) {
-    auto op = op_path.lower_bound(seq);
-    if (op != op_path.end()) refused.emplace_back(op->second, message);
-  }
-  for (const auto& skipped : report.skipped)
-    refused.emplace_back(skipped.path, skipped.status.message());
-  for (const auto& [p, message] : refused) {
-    if (auto old = index_.find(p); old != index_.end()) {
-      next[p] = old->second;
-      next[p].mtime_ns = -1;  // differs from anything: sent again next pass
-    } else {
-      next.erase(p);
-    }
-    status_.reason = p + ": " + message;
-  }
+  GEOREP_RETURN_IF_ERROR(commit(true));
+  const std::vector<std::pair<std::string, std::string>>& refused = refused_all;
+  // The changed file's links outside this pass's directories: a full pass relinks them.
+  if (!full && linked_change) want_full_ = true;
   status_.failures = refused.size();
-  index_ = std::move(next);
-  GEOREP_RETURN_IF_ERROR(SaveIndex(options_.state_dir + "/index", index_));
   const int64_t took = std::max<int64_t>(1, NowMs() - started);
   status_.bytes_sent += report.file_bytes;
   status_.files_sent += report.files;
@@ -581,6 +647,10 @@ Status Replicator::Run() {
     ::close(ino);
     return fail(first);
   }
+  if (!first.ok()) {
+    status_.state = "Faulty";
+    status_.reason = first.message();
+  }
   status_.crawl = "Changelog Crawl";
   WriteStatus();
 
@@ -608,6 +678,10 @@ Status Replicator::Run() {
           continue;
         }
         dirty.insert(w->second);
+        // Written to: sent again even if size and mtime look the same (two writes within
+        // one tick of the file system's clock leave the same mtime).
+        if ((ev->mask & (IN_MODIFY | IN_CLOSE_WRITE)) && ev->len > 0)
+          written_.insert(w->second == "." ? std::string(ev->name) : w->second + "/" + ev->name);
         if ((ev->mask & (IN_CREATE | IN_MOVED_TO)) && (ev->mask & IN_ISDIR) && ev->len > 0) {
           std::string child = w->second == "." ? ev->name : w->second + "/" + ev->name;
           watch_tree(child);
@@ -618,7 +692,9 @@ Status Replicator::Run() {
     }
     const int64_t now = NowMs();
     status_.lag_ms = first_change ? now - first_change : 0;
-    const bool rescan = now - last_full >= int64_t{options_.rescan_interval_s} * 1000;
+    if (now - status_.updated_ms >= 5000) WriteStatus();  // alive, and the lag so far
+    const bool rescan = options_.rescan_interval_s > 0 &&
+                        now - last_full >= int64_t{options_.rescan_interval_s} * 1000;
     const bool settled = !dirty.empty() && now - last_change >= options_.settle_ms;
     if (!(settled || overflow || rescan || (!dirty.empty() && now - first_change > 2000))) continue;
     const bool full = overflow || rescan;
@@ -626,15 +702,26 @@ Status Replicator::Run() {
     dirty.clear();
     overflow = false;
     if (full) last_full = now;
+    if (first_change == 0) first_change = now;  // a rescan or retry: its own start
+    want_full_ = false;
     Status st = Pass(dirs, full);
-    first_change = 0;
-    status_.lag_ms = 0;
+    written_.clear();
+    overflow = want_full_;
     if (!st.ok() && st.code() != StatusCode::kIOError) {
       ::close(ino);
       return fail(st);
     }
-    if (!st.ok()) {
-      // Refused changes: try again with a full pass after a pause.
+    if (st.ok()) {
+      first_change = 0;
+      status_.lag_ms = 0;
+      status_.state = "Active";
+    } else {
+      // Changes the destination refused (full, permissions...): Faulty with the reason, and
+      // a full pass again after a pause, until they are applied.
+      status_.state = "Faulty";
+      status_.reason = st.message();
+      status_.lag_ms = NowMs() - first_change;
+      WriteStatus();
       overflow = true;
       for (int i = 0; i < 25 && !stop_.load(); ++i) ::usleep(200 * 1000);
     }

@@ -21,6 +21,7 @@
 #include <atomic>
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,8 @@ struct ReplicatorOptions {
   std::vector<std::string> excludes;  // fnmatch(3) patterns on relative paths and names
   int rescan_interval_s = 3600;       // the safety rescan
   int settle_ms = 200;                // changes are gathered this long before a pass
+  int64_t bandwidth_limit = 0;        // bytes/s to the agent; 0: unlimited
+  bool durable_batches = true;        // each pass ends on stable storage at the destination
 };
 
 // What a worker reports (status.json).
@@ -102,6 +105,8 @@ class Replicator {
   SyncedIndex index_;
   WorkerStatus status_;
   std::string read_buffer_;
+  bool want_full_ = false;         // the last pass found a reason for a full one
+  std::set<std::string> written_;  // files inotify saw written since the last pass
 };
 
 }  // namespace georep::replication

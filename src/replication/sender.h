@@ -84,6 +84,12 @@ class TreeSender {
   Status SendRmdir(const std::string& path);
   // SetMeta for a file or symlink whose content did not change.
   Status SendMeta(const ScanEntry& entry);
+  // Hard-link identity across incremental passes: a file the destination already holds at
+  // `path` (its later links are sent as Hardlink to it), and forgetting them all.
+  void RememberLink(uint64_t dev, uint64_t ino, const std::string& path) {
+    links_[{dev, ino}] = path;
+  }
+  void ForgetLinks() { links_.clear(); }
   // A Barrier; the agent's Ack for it says everything before it is applied.
   Status SendBarrier(bool durable);
   Status Flush();

@@ -130,6 +130,10 @@ CREATE TABLE api_tokens (
 ALTER TABLE sessions ADD COLUMN status_reason TEXT NOT NULL DEFAULT '';
 ALTER TABLE session_nodes ADD COLUMN status_reason TEXT NOT NULL DEFAULT '';
 )SQL"},
+      {3, "lag and throughput", R"SQL(
+ALTER TABLE session_nodes ADD COLUMN lag_ms BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE session_nodes ADD COLUMN throughput_bps BIGINT NOT NULL DEFAULT 0;
+)SQL"},
   };
   return kMigrations;
 }

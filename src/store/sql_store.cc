@@ -160,7 +160,8 @@ Params SessionParams(const Session& s) {
 constexpr std::string_view kNodeCols =
     "session_id, source_host, source_brick, set_index, destination_host, status, crawl, "
     "last_synced, entry_pending, data_pending, meta_pending, failures, checkpoint_time, "
-    "checkpoint_completed, checkpoint_completion_time, updated_at, status_reason";
+    "checkpoint_completed, checkpoint_completion_time, updated_at, status_reason, lag_ms, "
+    "throughput_bps";
 SessionNodeStatus NodeFrom(const SqlRow& r) {
   SessionNodeStatus n;
   n.session_id = r.Text(0);
@@ -180,6 +181,8 @@ SessionNodeStatus NodeFrom(const SqlRow& r) {
   n.checkpoint_completion_time = r.Int(14);
   n.updated_at = r.Int(15);
   n.status_reason = r.Text(16);
+  n.lag_ms = r.Int(17);
+  n.throughput_bps = r.Int(18);
   return n;
 }
 
@@ -363,15 +366,15 @@ class SqlStoreTx final : public StoreTx {
         Exec("DELETE FROM session_nodes WHERE session_id = $1", {V(session_id)}));
     const std::string sql = fmt::format(
         "INSERT INTO session_nodes ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
-        "$12, $13, $14, $15, $16, $17)",
+        "$12, $13, $14, $15, $16, $17, $18, $19)",
         kNodeCols);
     for (const auto& n : nodes) {
-      GEOREP_RETURN_IF_ERROR(
-          Exec(sql, {V(session_id), V(n.source_host), V(n.source_brick), V(n.set_index),
-                     V(n.destination_host), V(Name(n.status)), V(Name(n.crawl)), V(n.last_synced),
-                     V(n.entry_pending), V(n.data_pending), V(n.meta_pending), V(n.failures),
-                     V(n.checkpoint_time), V(n.checkpoint_completed),
-                     V(n.checkpoint_completion_time), V(n.updated_at), V(n.status_reason)}));
+      GEOREP_RETURN_IF_ERROR(Exec(
+          sql, {V(session_id), V(n.source_host), V(n.source_brick), V(n.set_index),
+                V(n.destination_host), V(Name(n.status)), V(Name(n.crawl)), V(n.last_synced),
+                V(n.entry_pending), V(n.data_pending), V(n.meta_pending), V(n.failures),
+                V(n.checkpoint_time), V(n.checkpoint_completed), V(n.checkpoint_completion_time),
+                V(n.updated_at), V(n.status_reason), V(n.lag_ms), V(n.throughput_bps)}));
     }
     return Status::Ok();
   }

@@ -213,6 +213,8 @@ TEST_P(StoreConformance, SessionsNodesConfigCascade) {
   n.checkpoint_completed = true;
   n.last_synced = 1700000000123;
   n.status_reason = "glusterd on node1 does not answer";
+  n.lag_ms = 1500;
+  n.throughput_bps = 123456789;
   Tx([&](StoreTx& tx) -> Status {
     GEOREP_RETURN_IF_ERROR(tx.ReplaceNodeStatuses(s.id, {n}));
     GEOREP_RETURN_IF_ERROR(tx.PutConfig({s.id, "sync-jobs", "5", "alice", 10}));
@@ -234,6 +236,8 @@ TEST_P(StoreConformance, SessionsNodesConfigCascade) {
     EXPECT_TRUE(nodes[0].checkpoint_completed);
     EXPECT_EQ(nodes[0].last_synced, 1700000000123);
     EXPECT_EQ(nodes[0].status_reason, "glusterd on node1 does not answer");
+    EXPECT_EQ(nodes[0].lag_ms, 1500);
+    EXPECT_EQ(nodes[0].throughput_bps, 123456789);
     GEOREP_ASSIGN_OR_RETURN(auto cfg, tx.ListConfig(s.id));
     EXPECT_EQ(cfg.size(), 1u);
     EXPECT_EQ(cfg[0].value, "6");

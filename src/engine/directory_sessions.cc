@@ -1,0 +1,247 @@
+// Sessions of directory volumes: georep's own replication engine. Start runs a `georep worker`
+// (supervised by WorkerSupervisor) with the session's config as its flags; the monitor reads
+// the worker's status.json into the session's node row, through the same recording (and
+// events) as a gluster session's status.
+//
+// The worker runs on the engine's machine, so the source host must be a local host; the
+// destination is a local path (a destination without a host key) or HOST::PATH over ssh with
+// the engine's key and the destination's pinned host key.
+#include <fmt/format.h>
+#include <signal.h>
+
+#include <fstream>
+#include <set>
+
+#include "engine/operations.h"
+#include "engine/worker_supervisor.h"
+#include "gluster/cli_xml.h"
+#include "replication/replicator.h"
+
+namespace georep {
+namespace {
+
+// Session states in which the worker should run.
+bool WantsWorker(SessionStatus s) {
+  return s != SessionStatus::kCreated && s != SessionStatus::kStopped &&
+         s != SessionStatus::kPaused && s != SessionStatus::kUnknown;
+}
+
+NodeStatus FromWorkerState(const std::string& state) {
+  if (state == "Active") return NodeStatus::kActive;
+  if (state == "Faulty") return NodeStatus::kFaulty;
+  return NodeStatus::kInitializing;
+}
+
+CrawlStatus FromWorkerCrawl(const std::string& crawl) {
+  if (crawl == "Hybrid Crawl") return CrawlStatus::kHybrid;
+  if (crawl == "History Crawl") return CrawlStatus::kHistory;
+  if (crawl == "Changelog Crawl") return CrawlStatus::kChangelog;
+  return CrawlStatus::kNotApplicable;
+}
+
+}  // namespace
+
+void Operations::SetWorkerSupervisor(WorkerSupervisor* workers, std::string georep_binary) {
+  workers_ = workers;
+  georep_binary_ = std::move(georep_binary);
+}
+
+Result<std::vector<std::string>> Operations::WorkerArgv(const Session& s, const Volume& v,
+                                                        const Destination& d) {
+  if (!workers_) return Status::FailedPrecondition("this engine does not run workers");
+  GEOREP_ASSIGN_OR_RETURN(Host src, GetHost(v.bricks.at(0).host_id));
+  if (src.transport != HostTransport::kLocal) {
+    return Status::FailedPrecondition(fmt::format(
+        "directory volume '{}' is on host '{}', reached over ssh: this version runs workers on "
+        "the engine's own machine only (add the volume with a local host)",
+        v.name, src.name));
+  }
+  GEOREP_ASSIGN_OR_RETURN(std::vector<ConfigItem> config, GetConfig(s.id));
+  auto value = [&](std::string_view key) -> std::string {
+    for (const auto& c : config)
+      if (c.option->key == key) return c.value;
+    return "";
+  };
+  std::vector<std::string> argv = {
+      georep_binary_,      "worker",
+      "--source",          v.bricks[0].path,
+      "--state-dir",       workers_->StateDir(s.id),
+      "--durability",      value("durability").empty() ? "file" : value("durability"),
+      "--rescan-interval", value("rescan-interval").empty() ? "3600" : value("rescan-interval")};
+  if (d.ssh_fingerprint.empty()) {
+    argv.insert(argv.end(), {"--destination", s.destination_volume});
+  } else {
+    // The engine's key, and the destination's pinned host key only.
+    if (!hosts_) return Status::FailedPrecondition("this engine cannot reach hosts");
+    const std::string user = s.remote_user.empty() ? d.remote_user : s.remote_user;
+    Host dest;
+    dest.name = dest.address = d.host;
+    dest.ssh_port = d.ssh_port;
+    dest.ssh_user = user;
+    dest.transport = HostTransport::kSsh;
+    dest.ssh_fingerprint = d.ssh_fingerprint;
+    GEOREP_ASSIGN_OR_RETURN(std::vector<std::string> options, hosts_->SshClientOptions(dest));
+    std::string ssh = value("ssh-command").empty() ? "ssh" : value("ssh-command");
+    for (const auto& o : options) ssh += " " + o;
+    argv.insert(argv.end(),
+                {"--destination", fmt::format("{}@{}::{}", user, d.host, s.destination_volume),
+                 "--ssh-command", ssh, "--ssh-port",
+                 value("ssh-port").empty() ? std::to_string(d.ssh_port) : value("ssh-port")});
+    if (!value("remote-command").empty())
+      argv.insert(argv.end(), {"--remote-command", value("remote-command")});
+  }
+  if (value("compression") == "zstd") argv.push_back("--compress");
+  if (value("ignore-deletes") == "true") argv.push_back("--ignore-deletes");
+  if (const std::string bw = value("bandwidth-limit"); !bw.empty() && bw != "0")
+    argv.insert(argv.end(), {"--bandwidth-limit", bw});
+  if (const std::string ex = value("exclude"); !ex.empty()) {
+    size_t start = 0;
+    while (start <= ex.size()) {
+      size_t comma = ex.find(',', start);
+      std::string pattern =
+          ex.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+      if (!pattern.empty()) argv.insert(argv.end(), {"--exclude", pattern});
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+  }
+  return argv;
+}
+
+Status Operations::RunDirectoryAction(const Session& s, const Volume& v, SessionAction action) {
+  if (!workers_) return Status::FailedPrecondition("this engine does not run workers");
+  GEOREP_ASSIGN_OR_RETURN(Destination d, GetDestination(s.destination_id));
+  SessionStatus next = SessionStatus::kInitializing;
+  switch (action) {
+    case SessionAction::kStart:
+    case SessionAction::kResume: {
+      GEOREP_ASSIGN_OR_RETURN(std::vector<std::string> argv, WorkerArgv(s, v, d));
+      GEOREP_RETURN_IF_ERROR(workers_->Ensure(s.id, argv));
+      next = SessionStatus::kInitializing;
+      break;
+    }
+    case SessionAction::kStop:
+      workers_->Stop(s.id);
+      next = SessionStatus::kStopped;
+      break;
+    case SessionAction::kPause:
+      workers_->Stop(s.id);
+      next = SessionStatus::kPaused;
+      break;
+    case SessionAction::kDelete:
+      workers_->Stop(s.id);
+      return Status::Ok();
+  }
+  const NodeStatus node = next == SessionStatus::kStopped  ? NodeStatus::kStopped
+                          : next == SessionStatus::kPaused ? NodeStatus::kPaused
+                                                           : NodeStatus::kInitializing;
+  return store_.Transaction([&](StoreTx& tx) -> Status {
+    GEOREP_ASSIGN_OR_RETURN(Session cur, tx.GetSession(s.id));
+    GEOREP_ASSIGN_OR_RETURN(std::vector<SessionNodeStatus> nodes, tx.ListNodeStatuses(s.id));
+    for (auto& n : nodes) {
+      n.status = node;
+      n.status_reason.clear();
+      n.crawl = CrawlStatus::kNotApplicable;
+      n.updated_at = clock_.NowMillis();
+    }
+    cur.status = next;
+    cur.status_reason.clear();
+    cur.updated_at = clock_.NowMillis();
+    GEOREP_RETURN_IF_ERROR(tx.UpdateSession(cur));
+    return tx.ReplaceNodeStatuses(s.id, nodes);
+  });
+}
+
+Result<SessionDetail> Operations::PollDirectorySession(const Actor& a, const std::string& id) {
+  auto guard = locks_.Lock(SessionLockKey(id));
+  GEOREP_ASSIGN_OR_RETURN(SessionDetail before, GetSession(id));
+  if (!workers_ || !WantsWorker(before.session.status)) return before;
+  GEOREP_ASSIGN_OR_RETURN(Volume v, GetVolume(before.session.source_volume_id));
+  GEOREP_ASSIGN_OR_RETURN(Destination d, GetDestination(before.session.destination_id));
+  const int64_t asked_at = clock_.NowMillis();
+
+  SessionNodeStatus n;
+  GEOREP_ASSIGN_OR_RETURN(Host src, GetHost(v.bricks.at(0).host_id));
+  n.source_host = src.name;
+  n.source_brick = v.bricks[0].path;
+  n.destination_host = d.host;
+  auto argv = WorkerArgv(before.session, v, d);
+  Status ensured = argv.ok() ? workers_->Ensure(id, *argv) : argv.status();
+  WorkerObservation seen = workers_->Observe(id);
+  auto status = replication::ReadWorkerStatus(workers_->StateDir(id));
+  if (!ensured.ok()) {
+    n.status = NodeStatus::kFaulty;
+    n.status_reason = ensured.message();
+  } else if (!seen.running) {
+    n.status = NodeStatus::kFaulty;
+    n.status_reason = seen.down_reason.empty() ? "the worker is not running" : seen.down_reason;
+  } else if (!status.ok() || status->updated_ms < seen.started_at) {
+    // The (re)started worker has not reported yet.
+    n.status = seen.restarts > 0 && !seen.down_reason.empty() ? NodeStatus::kFaulty
+                                                              : NodeStatus::kInitializing;
+    if (n.status == NodeStatus::kFaulty) n.status_reason = "restarting after: " + seen.down_reason;
+  } else {
+    n.status = FromWorkerState(status->state);
+    n.crawl = FromWorkerCrawl(status->crawl);
+    n.status_reason = n.status == NodeStatus::kFaulty ? status->reason : "";
+    if (n.status == NodeStatus::kActive && status->failures > 0)
+      n.status_reason =
+          fmt::format("{} changes not applied yet: {}", status->failures, status->reason);
+    if (clock_.NowMillis() - status->updated_ms > 60000) {
+      n.status = NodeStatus::kFaulty;
+      n.status_reason = "the worker has not reported for over a minute";
+    }
+  }
+  if (status.ok()) {
+    n.last_synced = status->last_synced_ms;
+    n.entry_pending = static_cast<int64_t>(status->pending_entry);
+    n.data_pending = static_cast<int64_t>(status->pending_data);
+    n.meta_pending = static_cast<int64_t>(status->pending_meta);
+    n.failures = static_cast<int64_t>(status->failures);
+    n.lag_ms = status->lag_ms;
+    n.throughput_bps = static_cast<int64_t>(status->throughput_bps);
+  }
+  // Checkpoint: complete once every change before it is applied (last synced passed it).
+  GEOREP_ASSIGN_OR_RETURN(std::vector<ConfigItem> config, GetConfig(id));
+  for (const auto& c : config) {
+    if (c.option->key != "checkpoint" || c.value.empty() || c.value == "0") continue;
+    n.checkpoint_time = std::atoll(c.value.c_str()) * 1000;
+    n.checkpoint_completed = n.checkpoint_time > 0 && n.last_synced >= n.checkpoint_time;
+    if (n.checkpoint_completed) {
+      n.checkpoint_completion_time = n.last_synced;
+      for (const auto& old : before.nodes)
+        if (old.checkpoint_completed && old.checkpoint_time == n.checkpoint_time)
+          n.checkpoint_completion_time = old.checkpoint_completion_time;
+    }
+  }
+
+  GeoRepStatus reported;
+  reported.source_volume = v.name;
+  reported.remote_user =
+      before.session.remote_user.empty() ? d.remote_user : before.session.remote_user;
+  reported.destination_host = d.host;
+  reported.destination_volume = before.session.destination_volume;
+  reported.nodes.push_back(n);
+  std::vector<GeoRepStatus> all = {reported};
+  return ApplyGlusterStatus(a, id, &all, "the worker", "", asked_at);
+}
+
+int Operations::PollDirectorySessions(const Actor& a) {
+  if (!workers_) return 0;
+  auto sessions = ListSessions({});
+  if (!sessions.ok()) return 0;
+  int polled = 0;
+  std::set<std::string> live;
+  for (const Session& s : *sessions) {
+    auto v = GetVolume(s.source_volume_id);
+    if (!v.ok() || v->kind != VolumeKind::kDirectory) continue;
+    live.insert(s.id);
+    if (PollDirectorySession(a, s.id).ok()) ++polled;
+  }
+  // Workers of sessions that are gone.
+  for (const auto& id : workers_->Supervised())
+    if (!live.count(id)) workers_->Stop(id);
+  return polled;
+}
+
+}  // namespace georep
