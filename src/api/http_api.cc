@@ -560,6 +560,20 @@ void HttpApi::Routes() {
                         ops_.RunSessionAction(a, req.matches[1], action, QueryFlag(req, "force")));
            }));
   }
+  s.Post(v1 + "/sessions/" + id + "/verify",
+         authed([this](const Request& req, Response& res, const User&, const Actor& a) {
+           int sample = 100;
+           if (req.has_param("sample_percent")) {
+             try {
+               sample = std::stoi(req.get_param_value("sample_percent"));
+             } catch (const std::exception&) {
+               return SendError(res, Status::InvalidArgument("sample_percent must be 1-100"));
+             }
+           }
+           auto r = ops_.VerifySession(a, req.matches[1], sample);
+           if (!r.ok()) return SendError(res, r.status());
+           SendJson(res, 200, ToJson(*r));
+         }));
   s.Post(v1 + "/sessions/" + id + "/refresh",
          authed([this](const Request& req, Response& res, const User&, const Actor& a) {
            SendResult(res, ops_.RefreshSession(a, req.matches[1]));

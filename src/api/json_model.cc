@@ -99,6 +99,16 @@ Json ToJson(const SessionNodeStatus& n) {
           {"updated_at", Time(n.updated_at)}};
 }
 
+Json ToJson(const replication::VerifyReport& r) {
+  Json diffs = Json::array();
+  for (const auto& d : r.differences) diffs.push_back({{"path", d.path}, {"difference", d.what}});
+  return {{"identical", r.differences.empty()},
+          {"entries", r.entries},
+          {"content_checked", r.content_checked},
+          {"bytes_hashed", r.bytes_hashed},
+          {"differences", diffs}};
+}
+
 Json ToJson(const CandidateVolume& c) {
   return {{"name", c.name},
           {"status", c.status},

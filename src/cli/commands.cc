@@ -638,6 +638,36 @@ del->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
     std::cout << fmt::format("Session {}: {}\n", Str(*r, "session_key"), Str(*r, "status"));
     return Status::Ok();
   }));
+  // `georep verify SESSION`: top-level, as admins type it; exit 1 when anything differs.
+  auto* verify =
+      app.add_subcommand("verify", "Compare a directory session's destination with its source");
+  auto verify_id = std::make_shared<std::string>();
+  auto verify_sample = std::make_shared<int>(100);
+  verify->add_option("session", *verify_id, "Session id")->required();
+  verify->add_option("--sample", *verify_sample, "Percent of files whose content is compared")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100));
+  verify->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
+    auto r = c.Post("/sessions/" + UrlEncode(*verify_id) +
+                        "/verify?sample_percent=" + std::to_string(*verify_sample),
+                    Json::object());
+    if (!r.ok()) return r.status();
+    if (g->json) {
+      std::cout << r->dump(2) << "\n";
+    } else {
+      for (const auto& d : (*r)["differences"])
+        std::cout << Str(d, "path") << ": " << Str(d, "difference") << "\n";
+      std::cout << fmt::format("{} entries compared, content of {} files ({} bytes): {}\n",
+                               (*r)["entries"].get<uint64_t>(),
+                               (*r)["content_checked"].get<uint64_t>(),
+                               (*r)["bytes_hashed"].get<uint64_t>(),
+                               (*r)["differences"].empty()
+                                   ? std::string("identical")
+                                   : std::to_string((*r)["differences"].size()) + " differences");
+    }
+    if (!(*r)["differences"].empty()) *exit_code = 1;
+    return Status::Ok();
+  }));
   auto* status = grp->add_subcommand("status", "A session's status, node by node");
   auto sid = std::make_shared<std::string>();
   status->add_option("session", *sid, "Session id")->required();

@@ -226,6 +226,63 @@ Result<SessionDetail> Operations::PollDirectorySession(const Actor& a, const std
   return ApplyGlusterStatus(a, id, &all, "the worker", "", asked_at);
 }
 
+Result<replication::VerifyReport> Operations::VerifySession(const Actor& a, const std::string& id,
+                                                            int sample_percent) {
+  auto run = [&]() -> Result<replication::VerifyReport> {
+    if (sample_percent < 1 || sample_percent > 100)
+      return Status::InvalidArgument("sample must be 1-100 percent");
+    GEOREP_ASSIGN_OR_RETURN(Session s, ReadSession(id));
+    GEOREP_ASSIGN_OR_RETURN(Volume v, GetVolume(s.source_volume_id));
+    if (v.kind != VolumeKind::kDirectory) {
+      return Status::FailedPrecondition(
+          "verify compares sessions of directory volumes; for a gluster session compare the "
+          "volumes' mounts");
+    }
+    GEOREP_ASSIGN_OR_RETURN(Destination d, GetDestination(s.destination_id));
+    if (!d.ssh_fingerprint.empty()) {
+      return Status::FailedPrecondition(fmt::format(
+          "this version verifies sessions to a local path; {} is reached over ssh", d.host));
+    }
+    GEOREP_ASSIGN_OR_RETURN(std::vector<ConfigItem> config, GetConfig(id));
+    replication::VerifyOptions o;
+    o.sample_percent = sample_percent;
+    for (const auto& c : config) {
+      if (c.option->key == "ignore-deletes") o.ignore_deletes = c.value == "true";
+      if (c.option->key != "exclude") continue;
+      size_t start = 0;
+      while (start <= c.value.size()) {
+        size_t comma = c.value.find(',', start);
+        std::string p = c.value.substr(start, comma == std::string::npos ? comma : comma - start);
+        if (!p.empty()) o.excludes.push_back(p);
+        if (comma == std::string::npos) break;
+        start = comma + 1;
+      }
+    }
+    return replication::VerifyTrees(v.bricks.at(0).path, s.destination_volume, o);
+  };
+  auto report = run();
+  if (!report.ok()) {
+    (void)RecordFailure(a, "session.verify", "session", id, report.status());
+    return report;
+  }
+  std::string msg = fmt::format("{} entries compared, content of {} files ({} bytes): {}",
+                                report->entries, report->content_checked, report->bytes_hashed,
+                                report->differences.empty()
+                                    ? std::string("no differences")
+                                    : fmt::format("{} differences, first: {} {}",
+                                                  report->differences.size(),
+                                                  report->differences[0].path,
+                                                  report->differences[0].what));
+  // Differences are a failed verification, in the audit trail as such.
+  GEOREP_RETURN_IF_ERROR(store_.Transaction([&](StoreTx& tx) -> Status {
+    return tx
+        .AppendEvent(Event{0, clock_.NowMillis(), a.name, "session.verify", "session", id,
+                           report->differences.empty() ? "ok" : "failed", msg})
+        .status();
+  }));
+  return report;
+}
+
 int Operations::PollDirectorySessions(const Actor& a) {
   if (!workers_) return 0;
   auto sessions = ListSessions({});

@@ -23,6 +23,7 @@
 #include "model/entities.h"
 #include "model/session_config.h"
 #include "model/session_lifecycle.h"
+#include "replication/verify.h"
 #include "store/store.h"
 
 namespace georep {
@@ -252,6 +253,10 @@ class Operations {
   Result<SessionDetail> PollDirectorySession(const Actor& a, const std::string& id);
   // Every directory session; returns how many were read.
   int PollDirectorySessions(const Actor& a);
+  // Compares a directory session's destination with its source (content of `sample_percent`
+  // of the files) and records the outcome as an event. Sessions to a local path only.
+  Result<replication::VerifyReport> VerifySession(const Actor& a, const std::string& id,
+                                                  int sample_percent);
   Result<ClusterPoll> PollGlusterCluster(const Actor& a, const std::string& cluster_id,
                                          bool with_config = true);
   Result<std::vector<Session>> ListSessions(const SessionFilter& filter);

@@ -413,6 +413,13 @@ Status Replicator::Pass(const std::vector<std::string>& dirty_dirs, bool full) {
   SendReport report;
   uint64_t data_ops = 0, entry_ops = 0, meta_ops = 0;
   std::vector<const ScanEntry*> dirs_meta;  // their SetMeta comes after all their contents
+  // Directories whose entries change at the destination: that changes their mtime there, so
+  // their SetMeta is sent again at the end.
+  std::set<std::string> touched;
+  auto touch = [&](const std::string& path) {
+    const auto slash = path.rfind('/');
+    touched.insert(slash == std::string::npos ? "." : path.substr(0, slash));
+  };
 
   // A commit: a Barrier, the agent's Ack, and the index updated with what it acknowledged --
   // what it refused, or what could not be sent, stays as the index had it (retried, never
@@ -465,6 +472,8 @@ Status Replicator::Pass(const std::vector<std::string>& dirty_dirs, bool full) {
       index_ = next;
       for (const ScanEntry* d : dirs_meta)  // not sent yet
         if (auto it = index_.find(d->path); it != index_.end()) it->second.mtime_ns = -1;
+      for (const auto& d : touched)
+        if (auto it = index_.find(d); it != index_.end()) it->second.mtime_ns = -1;
     }
     op_path.clear();
     committed_bytes = sink_->bytes;
@@ -496,6 +505,8 @@ Status Replicator::Pass(const std::vector<std::string>& dirty_dirs, bool full) {
         const std::string from = g->second;
         gone.erase(g);
         GEOREP_RETURN_IF_ERROR(sender_->SendRename(from, e.path));
+        touch(from);
+        touch(e.path);
         GEOREP_RETURN_IF_ERROR(mark(e.path));
         ++entry_ops;
         std::vector<std::pair<std::string, IndexEntry>> moved;
@@ -527,6 +538,7 @@ Status Replicator::Pass(const std::vector<std::string>& dirty_dirs, bool full) {
     if (is_new || content) {
       if (e.type == EntryType::kRegular && e.nlink > 1) linked_change = true;
       GEOREP_RETURN_IF_ERROR(sender_->SendEntry(e, &report));
+      touch(e.path);
       GEOREP_RETURN_IF_ERROR(mark(e.path));
       if (e.type == EntryType::kRegular)
         ++data_ops;
@@ -560,10 +572,18 @@ Status Replicator::Pass(const std::vector<std::string>& dirty_dirs, bool full) {
     for (const auto& p : doomed) {
       const bool dir = next[p].type == EntryType::kDirectory;
       GEOREP_RETURN_IF_ERROR(dir ? sender_->SendRmdir(p) : sender_->SendUnlink(p));
+      touch(p);
       GEOREP_RETURN_IF_ERROR(mark(p));
       ++entry_ops;
       next.erase(p);
     }
+  }
+  {
+    std::set<std::string> queued;
+    for (const ScanEntry* d : dirs_meta) queued.insert(d->path);
+    for (const ScanEntry& e : entries)
+      if (e.type == EntryType::kDirectory && touched.count(e.path) && !queued.count(e.path))
+        dirs_meta.push_back(&e);
   }
   for (const ScanEntry* d : dirs_meta) {
     GEOREP_RETURN_IF_ERROR(sender_->SendDirectoryMeta(*d));
