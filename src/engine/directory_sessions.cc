@@ -265,14 +265,13 @@ Result<replication::VerifyReport> Operations::VerifySession(const Actor& a, cons
     (void)RecordFailure(a, "session.verify", "session", id, report.status());
     return report;
   }
-  std::string msg = fmt::format("{} entries compared, content of {} files ({} bytes): {}",
-                                report->entries, report->content_checked, report->bytes_hashed,
-                                report->differences.empty()
-                                    ? std::string("no differences")
-                                    : fmt::format("{} differences, first: {} {}",
-                                                  report->differences.size(),
-                                                  report->differences[0].path,
-                                                  report->differences[0].what));
+  std::string msg =
+      fmt::format("{} entries compared, content of {} files ({} bytes): {}", report->entries,
+                  report->content_checked, report->bytes_hashed,
+                  report->differences.empty()
+                      ? std::string("no differences")
+                      : fmt::format("{} differences, first: {} {}", report->differences.size(),
+                                    report->differences[0].path, report->differences[0].what));
   // Differences are a failed verification, in the audit trail as such.
   GEOREP_RETURN_IF_ERROR(store_.Transaction([&](StoreTx& tx) -> Status {
     return tx

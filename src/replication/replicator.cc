@@ -42,8 +42,15 @@ IndexEntry FromScan(const ScanEntry& e) {
   i.dev = e.dev;
   i.ino = e.ino;
   i.mtime_ns = e.mtime_ns;
+  i.ctime_ns = e.ctime_ns;
   i.target = e.symlink_target;
   return i;
+}
+
+// The destination holds this content already (metadata aside).
+bool SameContent(const IndexEntry& i, const ScanEntry& e) {
+  return i.type == e.type && i.size == e.size && i.mtime_ns == e.mtime_ns && i.dev == e.dev &&
+         i.ino == e.ino;
 }
 
 Status WriteFileAtomically(const std::string& path, const std::string& data) {
@@ -94,7 +101,7 @@ bool GetStr(std::string_view* in, std::string* s) {
   return true;
 }
 
-constexpr std::string_view kIndexMagic = "georep-index-1\n";
+constexpr std::string_view kIndexMagic = "georep-index-2\n";
 
 }  // namespace
 
@@ -162,16 +169,19 @@ Result<SyncedIndex> LoadIndex(const std::string& path) {
   ss << in.rdbuf();
   const std::string data = ss.str();
   std::string_view v = data;
+  // An index of an older format: start over (a full comparison at the destination).
+  if (v.substr(0, 13) == "georep-index-" && v.substr(0, kIndexMagic.size()) != kIndexMagic)
+    return index;
   if (v.substr(0, kIndexMagic.size()) != kIndexMagic)
     return Status::Corruption(path + " is not a georep index");
   v.remove_prefix(kIndexMagic.size());
   while (!v.empty()) {
     std::string p;
     IndexEntry e;
-    uint64_t type = 0, mode = 0, uid = 0, gid = 0, mtime = 0;
+    uint64_t type = 0, mode = 0, uid = 0, gid = 0, mtime = 0, ctime = 0;
     if (!GetStr(&v, &p) || !GetU64(&v, &type) || !GetU64(&v, &mode) || !GetU64(&v, &uid) ||
         !GetU64(&v, &gid) || !GetU64(&v, &e.size) || !GetU64(&v, &e.dev) || !GetU64(&v, &e.ino) ||
-        !GetU64(&v, &mtime) || !GetStr(&v, &e.target) || type > 3) {
+        !GetU64(&v, &mtime) || !GetU64(&v, &ctime) || !GetStr(&v, &e.target) || type > 3) {
       return Status::Corruption(path + " is truncated or damaged");
     }
     e.type = static_cast<EntryType>(type);
@@ -179,6 +189,7 @@ Result<SyncedIndex> LoadIndex(const std::string& path) {
     e.uid = static_cast<uint32_t>(uid);
     e.gid = static_cast<uint32_t>(gid);
     e.mtime_ns = static_cast<int64_t>(mtime);
+    e.ctime_ns = static_cast<int64_t>(ctime);
     index.emplace(std::move(p), std::move(e));
   }
   return index;
@@ -196,6 +207,7 @@ Status SaveIndex(const std::string& path, const SyncedIndex& index) {
     PutU64(&out, e.dev);
     PutU64(&out, e.ino);
     PutU64(&out, static_cast<uint64_t>(e.mtime_ns));
+    PutU64(&out, static_cast<uint64_t>(e.ctime_ns));
     PutStr(&out, e.target);
   }
   return WriteFileAtomically(path, out);
@@ -425,13 +437,22 @@ Status Replicator::Pass(const std::vector<std::string>& dirty_dirs, bool full) {
   // what it refused, or what could not be sent, stays as the index had it (retried, never
   // counted as synced). A large pass commits every 16 MiB or 1000 operations, so that a
   // restart does not send again what was already applied.
+  // Files inotify saw written, by inode: a write through one link (or before a rename) is a
+  // change of every path of that inode, whatever size and mtime say.
+  std::set<std::pair<uint64_t, uint64_t>> written;
+  for (const ScanEntry& e : entries)
+    if (written_.count(e.path)) written.insert({e.dev, e.ino});
+  for (const auto& p : written_)
+    if (auto it = index_.find(p); it != index_.end())
+      written.insert({it->second.dev, it->second.ino});
+
   // Hard links: a file the destination already holds for an inode is what its new or changed
   // links link to.
   sender_->ForgetLinks();
   for (const ScanEntry& e : entries) {
-    if (e.type != EntryType::kRegular || e.nlink < 2) continue;
+    if (e.type != EntryType::kRegular || e.nlink < 2 || written.count({e.dev, e.ino})) continue;
     auto it = index_.find(e.path);
-    if (it != index_.end() && it->second == FromScan(e))
+    if (it != index_.end() && SameContent(it->second, e))
       sender_->RememberLink(e.dev, e.ino, e.path);
   }
   bool linked_change = false;  // a multi-link file changed: its other links may be elsewhere
@@ -498,6 +519,7 @@ Status Replicator::Pass(const std::vector<std::string>& dirty_dirs, bool full) {
     if (it == next.end()) {
       auto g = gone.find({e.dev, e.ino});
       if (g != gone.end() && next.count(g->second) && next[g->second].type == e.type &&
+          !written.count({e.dev, e.ino}) &&
           (e.type != EntryType::kRegular ||
            (next[g->second].size == e.size && next[g->second].mtime_ns == e.mtime_ns))) {
         // Moved: rename at the destination, and its index entries (a directory's whole
@@ -509,6 +531,9 @@ Status Replicator::Pass(const std::vector<std::string>& dirty_dirs, bool full) {
         touch(e.path);
         GEOREP_RETURN_IF_ERROR(mark(e.path));
         ++entry_ops;
+        // The moved file is what its other (new) links link to.
+        if (e.type == EntryType::kRegular && e.nlink > 1)
+          sender_->RememberLink(e.dev, e.ino, e.path);
         std::vector<std::pair<std::string, IndexEntry>> moved;
         for (auto m = next.lower_bound(from); m != next.end() && Under(m->first, from);) {
           moved.emplace_back(e.path + m->first.substr(from.size()), m->second);
@@ -533,7 +558,7 @@ Status Replicator::Pass(const std::vector<std::string>& dirty_dirs, bool full) {
     const bool content =
         !is_new && ((e.type == EntryType::kRegular &&
                      (it->second.size != e.size || it->second.mtime_ns != e.mtime_ns ||
-                      it->second.ino != e.ino || written_.count(e.path))) ||
+                      it->second.ino != e.ino || written.count({e.dev, e.ino}))) ||
                     (e.type == EntryType::kSymlink && it->second.target != e.symlink_target));
     if (is_new || content) {
       if (e.type == EntryType::kRegular && e.nlink > 1) linked_change = true;

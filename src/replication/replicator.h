@@ -71,6 +71,8 @@ struct IndexEntry {
   uint32_t mode = 0, uid = 0, gid = 0;
   uint64_t size = 0, dev = 0, ino = 0;
   int64_t mtime_ns = 0;
+  // Any change of metadata (mode, owner, xattrs, links) moves ctime: metadata is sent again.
+  int64_t ctime_ns = 0;
   std::string target;  // symlinks
   bool operator==(const IndexEntry&) const = default;
 };

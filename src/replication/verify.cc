@@ -18,11 +18,11 @@ bool Excluded(const std::string& path, const std::vector<std::string>& excludes)
   for (size_t pos = 0; pos != std::string::npos;) {
     size_t slash = path.find('/', pos);
     const std::string prefix = path.substr(0, slash);
-    const std::string name = prefix.substr(prefix.rfind('/') == std::string::npos
-                                               ? 0
-                                               : prefix.rfind('/') + 1);
+    const std::string name =
+        prefix.substr(prefix.rfind('/') == std::string::npos ? 0 : prefix.rfind('/') + 1);
     for (const auto& p : excludes)
-      if (::fnmatch(p.c_str(), prefix.c_str(), 0) == 0 || ::fnmatch(p.c_str(), name.c_str(), 0) == 0)
+      if (::fnmatch(p.c_str(), prefix.c_str(), 0) == 0 ||
+          ::fnmatch(p.c_str(), name.c_str(), 0) == 0)
         return true;
     pos = slash == std::string::npos ? slash : slash + 1;
   }
@@ -50,10 +50,14 @@ Result<Hash128> HashFile(const std::string& path, uint64_t* bytes) {
 
 const char* TypeName(EntryType t) {
   switch (t) {
-    case EntryType::kRegular: return "file";
-    case EntryType::kDirectory: return "directory";
-    case EntryType::kSymlink: return "symlink";
-    case EntryType::kOther: return "special file";
+    case EntryType::kRegular:
+      return "file";
+    case EntryType::kDirectory:
+      return "directory";
+    case EntryType::kSymlink:
+      return "symlink";
+    case EntryType::kOther:
+      return "special file";
   }
   return "?";
 }
@@ -83,7 +87,9 @@ Result<VerifyReport> VerifyTrees(const std::string& source, const std::string& d
     }
     const ScanEntry& d = *it->second;
     there.erase(it);
-    auto differ = [&](std::string what) { report.differences.push_back({s.path, std::move(what)}); };
+    auto differ = [&](std::string what) {
+      report.differences.push_back({s.path, std::move(what)});
+    };
     if (s.type != d.type) {
       differ(fmt::format("is a {} at the source, a {} at the destination", TypeName(s.type),
                          TypeName(d.type)));
@@ -93,16 +99,15 @@ Result<VerifyReport> VerifyTrees(const std::string& source, const std::string& d
       differ(fmt::format("mode {:o} at the source, {:o} at the destination", s.mode & 07777,
                          d.mode & 07777));
     if (s.uid != d.uid || s.gid != d.gid)
-      differ(fmt::format("owner {}:{} at the source, {}:{} at the destination", s.uid, s.gid,
-                         d.uid, d.gid));
+      differ(fmt::format("owner {}:{} at the source, {}:{} at the destination", s.uid, s.gid, d.uid,
+                         d.gid));
     if (s.type == EntryType::kSymlink && s.symlink_target != d.symlink_target)
-      differ(fmt::format("points to '{}' at the source, '{}' at the destination",
-                         s.symlink_target, d.symlink_target));
+      differ(fmt::format("points to '{}' at the source, '{}' at the destination", s.symlink_target,
+                         d.symlink_target));
     if (s.type != EntryType::kDirectory && s.mtime_ns != d.mtime_ns)
       differ(fmt::format("modified at {} ns at the source, {} ns at the destination", s.mtime_ns,
                          d.mtime_ns));
-    if (s.type != EntryType::kSymlink && s.xattrs != d.xattrs)
-      differ("extended attributes differ");
+    if (s.type != EntryType::kSymlink && s.xattrs != d.xattrs) differ("extended attributes differ");
     if (s.type != EntryType::kRegular) continue;
     if (s.size != d.size) {
       differ(fmt::format("{} bytes at the source, {} at the destination", s.size, d.size));

@@ -283,7 +283,15 @@ TEST(Replication, RandomOperationsWhileRunningConverge) {
     EXPECT_TRUE(WaitFor(60, [&] { return DescribeTree(dst.path()) == DescribeTree(src.path()); }))
         << "round " << round << " did not converge: " << ReplicationReason(state.path())
         << TreeDiff(src.path(), dst.path());
-    if (HasFailure()) break;
+    if (HasFailure()) {
+      // Kept for a look: the two trees as they were.
+      RunCommand({"/bin/rm", "-rf", "/var/tmp/georep-failed"});
+      RunCommand({"/bin/mkdir", "-p", "/var/tmp/georep-failed"});
+      RunCommand({"/bin/cp", "-a", src.path(), "/var/tmp/georep-failed/source"});
+      RunCommand({"/bin/cp", "-a", dst.path(), "/var/tmp/georep-failed/destination"});
+      ADD_FAILURE() << "trees kept in /var/tmp/georep-failed";
+      break;
+    }
   }
   auto st = ReadWorkerStatus(state.path());
   ASSERT_TRUE(st.ok());
