@@ -520,6 +520,8 @@ Status Replicator::Pass(const std::vector<std::string>& dirty_dirs, bool full) {
       auto g = gone.find({e.dev, e.ino});
       if (g != gone.end() && next.count(g->second) && next[g->second].type == e.type &&
           !written.count({e.dev, e.ino}) &&
+          // An inode number the file system reused for a new symlink is not a move.
+          (e.type != EntryType::kSymlink || next[g->second].target == e.symlink_target) &&
           (e.type != EntryType::kRegular ||
            (next[g->second].size == e.size && next[g->second].mtime_ns == e.mtime_ns))) {
         // Moved: rename at the destination, and its index entries (a directory's whole

@@ -313,7 +313,10 @@ TEST(Replication, KilledWorkerAndAgentConvergeWithoutResending) {
   const auto want = DescribeTree(src.path());
 
   for (int attempt = 0; attempt < 2; ++attempt) {
-    LiveWorker worker(LiveArgv(src.path(), dst.path(), state.path()));
+    // Slowed to 20 MB/s, so that the kills land in the middle of the transfer.
+    auto argv = LiveArgv(src.path(), dst.path(), state.path());
+    argv.insert(argv.end(), {"--bandwidth-limit", "20000000"});
+    LiveWorker worker(argv);
     worker.Start();
     // Let it get part of the way, then kill: the worker itself, then (second time) the agent.
     ASSERT_TRUE(WaitFor(60, [&] {
@@ -325,8 +328,8 @@ TEST(Replication, KilledWorkerAndAgentConvergeWithoutResending) {
     if (attempt == 0) {
       worker.Kill(SIGKILL);
     } else {
-      auto agents = RunCommand({"/usr/bin/pgrep", "-P", std::to_string(worker.pid())});
-      ASSERT_FALSE(agents.out.empty());
+      auto agents = RunCommand({"/usr/bin/pgrep", "-f", "agent --root " + dst.path()});
+      ASSERT_FALSE(agents.out.empty()) << "no agent running";
       ASSERT_EQ(::kill(std::stoi(agents.out), SIGKILL), 0);
       worker.Kill(SIGKILL);
     }
