@@ -522,6 +522,8 @@ Status Replicator::Pass(const std::vector<std::string>& dirty_dirs, bool full) {
           !written.count({e.dev, e.ino}) &&
           // An inode number the file system reused for a new symlink is not a move.
           (e.type != EntryType::kSymlink || next[g->second].target == e.symlink_target) &&
+          // A link of an inode already sent under another path links to that one instead.
+          !(e.type == EntryType::kRegular && e.nlink > 1 && sender_->KnowsLink(e.dev, e.ino)) &&
           (e.type != EntryType::kRegular ||
            (next[g->second].size == e.size && next[g->second].mtime_ns == e.mtime_ns))) {
         // Moved: rename at the destination, and its index entries (a directory's whole

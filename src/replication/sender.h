@@ -90,6 +90,7 @@ class TreeSender {
     links_[{dev, ino}] = path;
   }
   void ForgetLinks() { links_.clear(); }
+  bool KnowsLink(uint64_t dev, uint64_t ino) const { return links_.count({dev, ino}) != 0; }
   // A Barrier; the agent's Ack for it says everything before it is applied.
   Status SendBarrier(bool durable);
   Status Flush();
