@@ -679,12 +679,17 @@ del->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
       std::cout << fmt::format("  why: {}\n", Str(*r, "status_reason"));
     std::cout << "\n";
     Table t({"SOURCE NODE", "BRICK", "DESTINATION", "STATUS", "CRAWL STATUS", "LAST SYNCED",
-             "ENTRY", "DATA", "META", "FAILURES", "CHECKPOINT COMPLETED"});
+             "ENTRY", "DATA", "META", "FAILURES", "CHECKPOINT COMPLETED", "LAG", "THROUGHPUT"});
     for (const auto& n : (*r)["nodes"]) {
+      // Lag and throughput: georep's own engine measures them; gluster does not report them.
+      const double lag = n.value("lag_seconds", 0.0);
+      const int64_t bps = n.value("throughput_bytes_per_second", int64_t{0});
       t.Add({Str(n, "source_host"), Str(n, "source_brick"), Str(n, "destination_host"),
              Str(n, "status"), Str(n, "crawl_status"), Str(n, "last_synced"),
              Str(n, "entry_pending"), Str(n, "data_pending"), Str(n, "meta_pending"),
-             Str(n, "failures"), Str(n, "checkpoint_completed")});
+             Str(n, "failures"), Str(n, "checkpoint_completed"), fmt::format("{:.1f} s", lag),
+             bps >= (1 << 20) ? fmt::format("{:.1f} MiB/s", static_cast<double>(bps) / (1 << 20))
+                              : fmt::format("{} B/s", bps)});
     }
     std::cout << t.Render();
     // Why a node shows what it shows, when gluster itself did not say it.

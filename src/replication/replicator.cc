@@ -477,16 +477,22 @@ Status Replicator::Pass(const std::vector<std::string>& dirty_dirs, bool full) {
                            report.skipped[skipped_done].status.message());
     if (final)
       for (const auto& e : unreadable) refused.emplace_back(e.path, e.status.message());
-    for (const auto& [p, message] : refused) {
+    for (const auto& refusal : refused) {
+      const std::string& p = refusal.first;
       if (auto old = index_.find(p); old != index_.end()) {
         next[p] = old->second;
         next[p].mtime_ns = -1;  // differs from anything: sent again next pass
       } else {
         next.erase(p);
       }
-      status_.reason = p + ": " + message;
     }
     refused_all.insert(refused_all.end(), refused.begin(), refused.end());
+    // The first refusal is the cause (a file that did not fit); later ones often follow it.
+    if (!refused_all.empty()) {
+      status_.reason = refused_all.front().first;
+      status_.reason += ": ";
+      status_.reason += refused_all.front().second;
+    }
     if (final) {
       index_ = std::move(next);
     } else {
@@ -641,7 +647,7 @@ Status Replicator::Pass(const std::vector<std::string>& dirty_dirs, bool full) {
   return refused.empty()
              ? Status::Ok()
              : Status::IOError(std::to_string(refused.size()) +
-                               " changes could not be applied; last: " + status_.reason);
+                               " changes could not be applied; first: " + status_.reason);
 }
 
 Status Replicator::RunOnce() {
@@ -749,7 +755,6 @@ Status Replicator::Run() {
     const bool full = overflow || rescan;
     std::vector<std::string> dirs(dirty.begin(), dirty.end());
     dirty.clear();
-    overflow = false;
     if (full) last_full = now;
     if (first_change == 0) first_change = now;  // a rescan or retry: its own start
     want_full_ = false;

@@ -501,5 +501,46 @@ TEST(Replication, EngineRunsADirectorySessionThroughItsWholeLife) {
   EXPECT_FALSE(fs::exists(data.path() + "/sessions/" + created["id"].get<std::string>()));
 }
 
+// The destination file system fills up: the worker shows Faulty with a clear reason, nothing at
+// the destination is corrupted or left half-written, and it resumes by itself once there is
+// room (here: the small tmpfs grown by a remount).
+TEST(Replication, DestinationFullIsFaultyThenResumes) {
+  TempDir src, mnt, state;
+  ASSERT_EQ(RunCommand({"/bin/mount", "-t", "tmpfs", "-o", "size=4m", "georep-test", mnt.path()})
+                .exit_code,
+            0);
+  struct Unmount {
+    std::string path;
+    ~Unmount() { RunCommand({"/bin/umount", "-l", path}); }
+  } unmount{mnt.path()};
+  std::mt19937_64 rng(5);
+  Write(src.path() + "/small", Random(rng, 100000));
+  LiveWorker worker(LiveArgv(src.path(), mnt.path(), state.path()));
+  worker.Start();
+  ASSERT_TRUE(WaitFor(30, [&] { return ReadFile(mnt.path() + "/small").size() == 100000; }));
+  const std::string small = ReadFile(mnt.path() + "/small");
+
+  Write(src.path() + "/too-big", Random(rng, 6 << 20));
+  ASSERT_TRUE(WaitFor(30, [&] {
+    auto st = ReadWorkerStatus(state.path());
+    return st.ok() && st->state == "Faulty";
+  })) << ReplicationReason(state.path());
+  auto st = ReadWorkerStatus(state.path());
+  EXPECT_NE(st->reason.find("full"), std::string::npos) << "reason: " << st->reason;
+  EXPECT_GT(st->failures, 0u);
+  EXPECT_FALSE(fs::exists(mnt.path() + "/too-big"));  // never half there
+  EXPECT_TRUE(GeorepTempFiles(mnt.path()).empty());   // nor left behind
+  EXPECT_EQ(ReadFile(mnt.path() + "/small"), small);  // nothing else touched
+  const int64_t synced = st->last_synced_ms;
+
+  ASSERT_EQ(RunCommand({"/bin/mount", "-o", "remount,size=16m", mnt.path()}).exit_code, 0);
+  EXPECT_TRUE(WaitFor(60, [&] { return DescribeTree(mnt.path()) == DescribeTree(src.path()); }))
+      << ReplicationReason(state.path()) << TreeDiff(src.path(), mnt.path());
+  EXPECT_TRUE(WaitFor(10, [&] {
+    auto now = ReadWorkerStatus(state.path());
+    return now.ok() && now->state == "Active" && now->failures == 0 && now->last_synced_ms > synced;
+  })) << ReplicationReason(state.path());
+}
+
 }  // namespace
 }  // namespace georep::testing
