@@ -17,6 +17,7 @@ command -v /usr/bin/time >/dev/null || { apt-get install -y time >/dev/null; }
 bash scripts/build.sh release >/dev/null
 georep=$PWD/build/release/src/georep
 
+kill "$(cat "$work/sshd/pid")" 2>/dev/null || true
 rm -rf "$work"
 mkdir -p "$work"/{src1,src2,keys,sshd}
 ssh-keygen -q -t ed25519 -N "" -f "$work/keys/id"
@@ -26,7 +27,7 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 /usr/sbin/sshd -f /dev/null -o ListenAddress=127.0.0.1 -o Port="$port" \
   -o HostKey="$work/sshd/host" -o AuthorizedKeysFile="$work/sshd/authorized_keys" \
   -o PidFile="$work/sshd/pid" -o StrictModes=no -o UsePAM=no -o PermitRootLogin=yes
-trap 'kill $(cat "$work/sshd/pid") 2>/dev/null || true' EXIT
+trap 'kill "$(cat "$work/sshd/pid" 2>/dev/null)" 2>/dev/null || true' EXIT
 ssh_cmd="ssh -i $work/keys/id -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=error"
 for _ in $(seq 1 50); do $ssh_cmd -p "$port" root@127.0.0.1 true 2>/dev/null && break; sleep 0.1; done
 
@@ -64,20 +65,17 @@ run() {  # run NAME COMMAND...: wall seconds and max RSS of one command
   results+=("$name $secs $rss")
   printf '  %-34s %8s s  %7d KiB max RSS\n' "$name" "$secs" "$rss"
 }
-georep_once() {  # georep_once SRC DEST STATE [ssh]
-  local extra=()
-  if [ "${4:-}" = ssh ]; then
-    extra=(--ssh-command "$ssh_cmd" --ssh-port "$port" --remote-command "$georep agent")
-  fi
-  "$georep" worker --once --source "$1" --destination "$2" --state-dir "$3" "${extra[@]}"
-}
+# georep's worker, one full pass; local, or through the private sshd.
+ssh_args=(--ssh-command "$ssh_cmd" --ssh-port "$port" --remote-command "$georep agent")
 
 for w in 1 2; do
   src=$work/src$w
   echo "== W$w initial sync ($(du -sh "$src" | cut -f1), $(find "$src" -type f | wc -l) files)"
-  run "W$w georep (local)" georep_once "$src" "$work/w$w-georep" "$work/w$w-state"
-  run "W$w georep (ssh)" georep_once "$src" "root@127.0.0.1::$work/w$w-georep-ssh" \
-    "$work/w$w-state-ssh" ssh
+  run "W$w georep (local)" "$georep" worker --once --source "$src" \
+    --destination "$work/w$w-georep" --state-dir "$work/w$w-state"
+  run "W$w georep (ssh)" "$georep" worker --once --source "$src" \
+    --destination "root@127.0.0.1::$work/w$w-georep-ssh" --state-dir "$work/w$w-state-ssh" \
+    "${ssh_args[@]}"
   run "W$w rsync -a (local)" rsync -a "$src/" "$work/w$w-rsync/"
   run "W$w rsync -a (ssh)" rsync -a -e "$ssh_cmd -p $port" "$src/" "root@127.0.0.1:$work/w$w-rsync-ssh/"
   run "W$w cp -a" cp -a "$src" "$work/w$w-cp"
@@ -101,9 +99,11 @@ for i in range(50):
     with open(os.path.join(root, f"d{i:03}", f"new{i}"), "wb") as f:
         f.write(os.urandom(4096))
 PY
-run "W3 georep (local)" georep_once "$work/src1" "$work/w1-georep" "$work/w1-state"
-run "W3 georep (ssh)" georep_once "$work/src1" "root@127.0.0.1::$work/w1-georep-ssh" \
-  "$work/w1-state-ssh" ssh
+run "W3 georep (local)" "$georep" worker --once --source "$work/src1" \
+  --destination "$work/w1-georep" --state-dir "$work/w1-state"
+run "W3 georep (ssh)" "$georep" worker --once --source "$work/src1" \
+  --destination "root@127.0.0.1::$work/w1-georep-ssh" --state-dir "$work/w1-state-ssh" \
+  "${ssh_args[@]}"
 run "W3 rsync -a --delete (local)" rsync -a --delete "$work/src1/" "$work/w1-rsync/"
 run "W3 rsync -a --delete (ssh)" rsync -a --delete -e "$ssh_cmd -p $port" "$work/src1/" \
   "root@127.0.0.1:$work/w1-rsync-ssh/"
@@ -132,4 +132,5 @@ for w in ("W1", "W2", "W3"):
     if c and g:
         print(f"  {w} local: cp/georep    = {c / g:5.2f}")
 PY
+kill "$(cat "$work/sshd/pid")" 2>/dev/null || true
 rm -rf "$work"
