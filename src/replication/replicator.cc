@@ -456,6 +456,7 @@ Status Replicator::Pass(const std::vector<std::string>& dirty_dirs, bool full) {
       sender_->RememberLink(e.dev, e.ino, e.path);
   }
   bool linked_change = false;  // a multi-link file changed: its other links may be elsewhere
+  std::set<std::pair<uint64_t, uint64_t>> relink_next;  // ... which the next full pass rejoins
 
   std::vector<std::pair<std::string, std::string>> refused_all;
   size_t skipped_done = 0;
@@ -570,8 +571,25 @@ Status Replicator::Pass(const std::vector<std::string>& dirty_dirs, bool full) {
                      (it->second.size != e.size || it->second.mtime_ns != e.mtime_ns ||
                       it->second.ino != e.ino || written.count({e.dev, e.ino}))) ||
                     (e.type == EntryType::kSymlink && it->second.target != e.symlink_target));
+    // A full pass after a multi-link file changed: every path of that inode is joined again to
+    // one (the destination may hold separate copies, e.g. after a directory moved).
+    if (full && !is_new && !content && e.type == EntryType::kRegular && e.nlink > 1 &&
+        relink_.count({e.dev, e.ino})) {
+      const std::string* canonical = sender_->LinkFor(e.dev, e.ino);
+      if (canonical == nullptr) {
+        sender_->RememberLink(e.dev, e.ino, e.path);
+      } else if (*canonical != e.path) {
+        GEOREP_RETURN_IF_ERROR(sender_->SendHardlink(*canonical, e.path));
+        touch(e.path);
+        GEOREP_RETURN_IF_ERROR(mark(e.path));
+        ++entry_ops;
+      }
+    }
     if (is_new || content) {
-      if (e.type == EntryType::kRegular && e.nlink > 1) linked_change = true;
+      if (e.type == EntryType::kRegular && e.nlink > 1) {
+        linked_change = true;
+        relink_next.insert({e.dev, e.ino});
+      }
       GEOREP_RETURN_IF_ERROR(sender_->SendEntry(e, &report));
       touch(e.path);
       GEOREP_RETURN_IF_ERROR(mark(e.path));
@@ -630,8 +648,11 @@ Status Replicator::Pass(const std::vector<std::string>& dirty_dirs, bool full) {
   if (entry_ops + data_ops + meta_ops > 0) WriteStatus();
   GEOREP_RETURN_IF_ERROR(commit(true));
   const std::vector<std::pair<std::string, std::string>>& refused = refused_all;
-  // The changed file's links outside this pass's directories: a full pass relinks them.
-  if (!full && linked_change) want_full_ = true;
+  // The changed file's links outside this pass's directories, or moved with a directory: a
+  // full pass rejoins them.
+  if (full) relink_.clear();
+  relink_.insert(relink_next.begin(), relink_next.end());
+  if (linked_change) want_full_ = true;
   status_.failures = refused.size();
   const int64_t took = std::max<int64_t>(1, NowMs() - started);
   status_.bytes_sent += report.file_bytes;

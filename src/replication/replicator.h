@@ -109,6 +109,8 @@ class Replicator {
   std::string read_buffer_;
   bool want_full_ = false;         // the last pass found a reason for a full one
   std::set<std::string> written_;  // files inotify saw written since the last pass
+  // Inodes with several links that changed: the next full pass joins their paths again.
+  std::set<std::pair<uint64_t, uint64_t>> relink_;
 };
 
 }  // namespace georep::replication

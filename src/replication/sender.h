@@ -91,6 +91,15 @@ class TreeSender {
   }
   void ForgetLinks() { links_.clear(); }
   bool KnowsLink(uint64_t dev, uint64_t ino) const { return links_.count({dev, ino}) != 0; }
+  // The path later links of the inode link to; null when none is known.
+  const std::string* LinkFor(uint64_t dev, uint64_t ino) const {
+    auto it = links_.find({dev, ino});
+    return it == links_.end() ? nullptr : &it->second;
+  }
+  // Makes `path` a link of `existing` at the destination (replacing what is there).
+  Status SendHardlink(const std::string& existing, const std::string& path) {
+    return Emit(Hardlink{NextSeq(), existing, path});
+  }
   // A Barrier; the agent's Ack for it says everything before it is applied.
   Status SendBarrier(bool durable);
   Status Flush();
