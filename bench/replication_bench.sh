@@ -4,9 +4,13 @@
 #   W1  20,000 files x 4 KiB in 200 directories, initial sync
 #   W2  4 files x 256 MiB, initial sync
 #   W3  after W1, 1 % of the files mutated (modified, created, renamed, deleted), converge
-# Each is run with: georep worker --once (local path, and over ssh to a private sshd on
-# 127.0.0.1), rsync -a (local, and over the same ssh), cp -a (initial syncs only). Caches are
-# not dropped: every tool reads the same warm source. Max RSS from GNU time.
+#   Lag p50/p99 from a file written on the source to its arrival under its final name at the
+#       destination, with a running worker and a writer at 1,000 files per second for 10 s
+# W1 and W2 run with: georep worker --once (local path at the default durability `file`; the
+# same with --durability none, which is what rsync and cp give: no fsync; and over ssh to a
+# private sshd on 127.0.0.1), rsync -a (local, and over the same ssh) and cp -a, in
+# GEOREP_BENCH_ROUNDS rounds (3) with the tools' order rotated each round; medians reported.
+# Caches are not dropped: every tool reads the same warm source. Max RSS from GNU time.
 #
 #   bash bench/replication_bench.sh [WORKDIR]      (default /var/tmp/georep-bench; root)
 set -euo pipefail
@@ -48,11 +52,12 @@ for i in range(4):
             out.write(os.urandom(1 << 20))
 PY
 
-results=()
-run() {  # run NAME COMMAND...: wall seconds and max RSS of one command
+rounds=${GEOREP_BENCH_ROUNDS:-3}
+declare -A times rss_of
+run() {  # run NAME COMMAND...: wall milliseconds and max RSS of one command
   local name=$1
   shift
-  local start end rss secs
+  local start end
   start=$(date +%s%N)
   /usr/bin/time -f "%M" -o "$work/rss" "$@" >/dev/null 2>"$work/err" || {
     echo "$name failed:" >&2
@@ -60,26 +65,50 @@ run() {  # run NAME COMMAND...: wall seconds and max RSS of one command
     exit 1
   }
   end=$(date +%s%N)
-  rss=$(tail -1 "$work/rss")
-  secs=$(printf '%d.%03d' $(((end - start) / 1000000000)) $((((end - start) / 1000000) % 1000)))
-  results+=("$name $secs $rss")
-  printf '  %-34s %8s s  %7d KiB max RSS\n' "$name" "$secs" "$rss"
+  times[$name]+="$(((end - start) / 1000000)) "
+  rss_of[$name]=$(tail -1 "$work/rss")
+  printf '  %-44s %6d ms\n' "$name" $(((end - start) / 1000000))
 }
-# georep's worker, one full pass; local, or through the private sshd.
 ssh_args=(--ssh-command "$ssh_cmd" --ssh-port "$port" --remote-command "$georep agent")
-
+tools=("georep (local)" "georep durability=none (local)" "georep (ssh)" "rsync -a (local)"
+  "rsync -a (ssh)" "cp -a")
+run_tool() {  # run_tool W ROUND TOOL: one initial sync of workload W into a fresh directory
+  local w=$1 tool=$3 src=$work/src$1 out=$work/r$2-w$1
+  case $tool in
+    "georep (local)")
+      run "W$w $tool" "$georep" worker --once --source "$src" --destination "$out-georep" \
+        --state-dir "$out-georep.state"
+      ;;
+    "georep durability=none (local)")
+      run "W$w $tool" "$georep" worker --once --source "$src" --destination "$out-georep-none" \
+        --state-dir "$out-georep-none.state" --durability none
+      ;;
+    "georep (ssh)")
+      run "W$w $tool" "$georep" worker --once --source "$src" \
+        --destination "root@127.0.0.1::$out-georep-ssh" --state-dir "$out-georep-ssh.state" \
+        "${ssh_args[@]}"
+      ;;
+    "rsync -a (local)") run "W$w $tool" rsync -a "$src/" "$out-rsync/" ;;
+    "rsync -a (ssh)")
+      run "W$w $tool" rsync -a -e "$ssh_cmd -p $port" "$src/" "root@127.0.0.1:$out-rsync-ssh/"
+      ;;
+    "cp -a") run "W$w $tool" cp -a "$src" "$out-cp" ;;
+  esac
+}
 for w in 1 2; do
-  src=$work/src$w
-  echo "== W$w initial sync ($(du -sh "$src" | cut -f1), $(find "$src" -type f | wc -l) files)"
-  run "W$w georep (local)" "$georep" worker --once --source "$src" \
-    --destination "$work/w$w-georep" --state-dir "$work/w$w-state"
-  run "W$w georep (ssh)" "$georep" worker --once --source "$src" \
-    --destination "root@127.0.0.1::$work/w$w-georep-ssh" --state-dir "$work/w$w-state-ssh" \
-    "${ssh_args[@]}"
-  run "W$w rsync -a (local)" rsync -a "$src/" "$work/w$w-rsync/"
-  run "W$w rsync -a (ssh)" rsync -a -e "$ssh_cmd -p $port" "$src/" "root@127.0.0.1:$work/w$w-rsync-ssh/"
-  run "W$w cp -a" cp -a "$src" "$work/w$w-cp"
+  echo "== W$w initial sync ($(du -sh "$work/src$w" | cut -f1), $(find "$work/src$w" -type f | wc -l) files)"
+  for r in $(seq 1 "$rounds"); do
+    for i in "${!tools[@]}"; do
+      run_tool "$w" "$r" "${tools[$(((i + r) % ${#tools[@]}))]}"
+    done
+    # Only the last round's copies stay (W3 starts from them).
+    if [ "$r" -lt "$rounds" ]; then
+      rm -rf "$work/r$r-w$w"*
+      sync
+    fi
+  done
 done
+last=$work/r$rounds-w1
 
 echo "== W3: mutate 1 % of W1 (200 modified, 50 created, 50 renamed, 50 deleted), converge"
 python3 - "$work/src1" <<'PY'
@@ -100,37 +129,94 @@ for i in range(50):
         f.write(os.urandom(4096))
 PY
 run "W3 georep (local)" "$georep" worker --once --source "$work/src1" \
-  --destination "$work/w1-georep" --state-dir "$work/w1-state"
+  --destination "$last-georep" --state-dir "$last-georep.state"
 run "W3 georep (ssh)" "$georep" worker --once --source "$work/src1" \
-  --destination "root@127.0.0.1::$work/w1-georep-ssh" --state-dir "$work/w1-state-ssh" \
+  --destination "root@127.0.0.1::$last-georep-ssh" --state-dir "$last-georep-ssh.state" \
   "${ssh_args[@]}"
-run "W3 rsync -a --delete (local)" rsync -a --delete "$work/src1/" "$work/w1-rsync/"
+run "W3 rsync -a --delete (local)" rsync -a --delete "$work/src1/" "$last-rsync/"
 run "W3 rsync -a --delete (ssh)" rsync -a --delete -e "$ssh_cmd -p $port" "$work/src1/" \
-  "root@127.0.0.1:$work/w1-rsync-ssh/"
+  "root@127.0.0.1:$last-rsync-ssh/"
 
 echo "== results are identical trees:"
-for d in w1-georep w1-georep-ssh w1-rsync w1-rsync-ssh; do
-  diff -r "$work/src1" "$work/$d" >/dev/null && echo "  $d: identical" || echo "  $d: DIFFERS"
+for d in "$last-georep" "$last-georep-ssh" "$last-rsync" "$last-rsync-ssh"; do
+  if diff -r "$work/src1" "$d" >/dev/null; then echo "  ${d##*/}: identical"; else echo "  ${d##*/}: DIFFERS"; fi
 done
-diff -r "$work/src2" "$work/w2-georep" >/dev/null && echo "  w2-georep: identical"
+if diff -r "$work/src2" "$work/r$rounds-w2-georep" >/dev/null; then echo "  W2 georep: identical"; else echo "  W2 georep: DIFFERS"; fi
 
-echo "== ratios (rsync time / georep time; > 1: georep faster)"
-python3 - "${results[@]}" <<'PY'
-import sys
-rows = {}
-for r in sys.argv[1:]:
-    parts = r.rsplit(" ", 2)
-    rows[parts[0]] = float(parts[1])
-for w in ("W1", "W2", "W3"):
-    for where in ("local", "ssh"):
-        g = rows.get(f"{w} georep ({where})")
-        r = rows.get(f"{w} rsync -a ({where})") or rows.get(f"{w} rsync -a --delete ({where})")
-        if g and r:
-            print(f"  {w} {where:5}: rsync/georep = {r / g:5.2f}")
-    c = rows.get(f"{w} cp -a")
-    g = rows.get(f"{w} georep (local)")
-    if c and g:
-        print(f"  {w} local: cp/georep    = {c / g:5.2f}")
+echo "== Lag: a running worker; a writer creates 4 KiB files at 1,000 per second for 10 s"
+mkdir -p "$work/lag-src" "$work/lag-dst"
+"$georep" worker --source "$work/lag-src" --destination "$work/lag-dst" \
+  --state-dir "$work/lag-state" >/dev/null 2>&1 &
+lag_worker=$!
+python3 - "$work" <<'PY'
+import json, os, sys, time
+work = sys.argv[1]
+src, dst = f"{work}/lag-src", f"{work}/lag-dst"
+deadline = time.time() + 60
+while time.time() < deadline:  # until the worker's first pass is done
+    try:
+        if json.load(open(f"{work}/lag-state/status.json"))["crawl"] == "Changelog Crawl":
+            break
+    except (OSError, ValueError, KeyError):
+        pass
+    time.sleep(0.05)
+block = os.urandom(4096)
+written, lags = {}, []
+def arrivals():  # files under their final name (renamed in only once their hash matched)
+    for d in os.listdir(dst):
+        if d.startswith("d"):
+            for name in os.listdir(f"{dst}/{d}"):
+                t = written.pop(f"{d}/{name}", None)
+                if t is not None:
+                    lags.append(time.time() - t)
+rate, seconds, n = 1000, 10, 0
+start = time.time()
+while n < rate * seconds:
+    due = min(int((time.time() - start) * rate) + 1, rate * seconds)
+    while n < due:
+        d = f"{src}/d{n % 20:02}"
+        os.makedirs(d, exist_ok=True)
+        with open(f"{d}/f{n}", "wb") as f:
+            f.write(block)
+        written[f"d{n % 20:02}/f{n}"] = time.time()
+        n += 1
+    arrivals()
+    time.sleep(0.005)
+took = time.time() - start
+end = time.time() + 30
+while written and time.time() < end:
+    arrivals()
+    time.sleep(0.005)
+lags.sort()
+pick = lambda q: lags[min(len(lags) - 1, int(q * len(lags)))] * 1000
+print(f"  {n} files written in {took:.1f} s; {len(lags)} arrived, {len(written)} missing")
+print(f"  lag p50 {pick(0.50):.0f} ms, p99 {pick(0.99):.0f} ms, max {lags[-1] * 1000:.0f} ms"
+      " (the script polls the destination: its own delay is part of the figures)")
 PY
+kill "$lag_worker" 2>/dev/null || true
+wait "$lag_worker" 2>/dev/null || true
+
+echo "== medians of $rounds rounds, max RSS, ratios (other tool's time / georep's: > 1, georep faster)"
+for name in "${!times[@]}"; do echo "$name|${times[$name]}|${rss_of[$name]}"; done | python3 -c '
+import statistics, sys
+rows = {}
+for line in sys.stdin:
+    name, ms, rss = line.rstrip("\n").split("|")
+    rows[name] = (statistics.median(int(x) for x in ms.split()) / 1000, int(rss))
+for name in sorted(rows):
+    print(f"  {name:44} {rows[name][0]:8.3f} s  {rows[name][1]:7d} KiB max RSS")
+def ratio(w, other, mine):
+    a, b = rows.get(f"{w} {other}"), rows.get(f"{w} {mine}")
+    if a and b:
+        print(f"  {w}: {other} / {mine} = {a[0] / b[0]:5.2f}")
+for w in ("W1", "W2"):
+    ratio(w, "rsync -a (local)", "georep (local)")
+    ratio(w, "rsync -a (local)", "georep durability=none (local)")
+    ratio(w, "rsync -a (ssh)", "georep (ssh)")
+    ratio(w, "cp -a", "georep (local)")
+    ratio(w, "cp -a", "georep durability=none (local)")
+ratio("W3", "rsync -a --delete (local)", "georep (local)")
+ratio("W3", "rsync -a --delete (ssh)", "georep (ssh)")
+'
 kill "$(cat "$work/sshd/pid")" 2>/dev/null || true
 rm -rf "$work"

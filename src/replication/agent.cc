@@ -51,13 +51,10 @@ Status ServeAgent(int in_fd, int out_fd, const AgentOptions& options) {
     in.clear();
     Status fed = decoder.Feed(std::string_view(buffer.data(), static_cast<size_t>(n)), &in);
     replies.clear();
-    for (const Message& m : in) {
-      Status handled = (*applier)->Handle(m, &replies);
-      if (!handled.ok()) {
-        replies.push_back(Error{0, ErrorCode::kProtocol, handled.message()});
-        (void)reply(replies);
-        return handled;
-      }
+    if (Status handled = (*applier)->HandleAll(in, &replies); !handled.ok()) {
+      replies.push_back(Error{0, ErrorCode::kProtocol, handled.message()});
+      (void)reply(replies);
+      return handled;
     }
     if (!fed.ok()) replies.push_back(Error{0, ErrorCode::kProtocol, fed.message()});
     if (!replies.empty()) GEOREP_RETURN_IF_ERROR(reply(replies));

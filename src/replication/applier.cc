@@ -228,13 +228,20 @@ Result<Applier::Parent> Applier::OpenParent(std::string_view path) {
     p.fd = root_.get();
     return p;
   }
+  if (cached_parent_ && cached_parent_path_ == dir) {
+    p.owned = cached_parent_;
+    p.fd = p.owned->get();
+    return p;
+  }
   Result<UniqueFd> fd = OpenBeneath(root_.get(), dir, O_RDONLY | O_DIRECTORY);
   if (!fd.ok()) {
     return Fail(CodeForStatus(fd.status()),
                 fd.status().WithContext(fmt::format("parent directory of '{}'", path)));
   }
-  p.owned = std::move(fd).value();
-  p.fd = p.owned.get();
+  p.owned = std::make_shared<UniqueFd>(std::move(fd).value());
+  p.fd = p.owned->get();
+  cached_parent_ = p.owned;
+  cached_parent_path_ = std::string(dir);
   return p;
 }
 
@@ -245,6 +252,7 @@ Status Applier::SyncDirectory(int dir_fd, std::string_view path) {
 }
 
 Status Applier::RemoveTree(int dir, const std::string& name, const std::string& path) {
+  ForgetParent();  // it may be inside
   struct stat st {};
   if (::fstatat(dir, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
     if (errno == ENOENT) return Status::Ok();
@@ -550,6 +558,8 @@ Status Applier::DoRename(const Rename& m) {
   if (::fstatat(from.fd, from.leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
     return FailErrno(errno, "rename source", m.from);
   }
+  // A moved directory takes the paths of everything in it along.
+  ForgetParent();
   GEOREP_RETURN_IF_ERROR(RenameReplacing(from.fd, from.leaf, to.fd, to.leaf, m.to));
   GEOREP_RETURN_IF_ERROR(SyncDirectory(to.fd, m.to));
   return SyncDirectory(from.fd, m.from);
@@ -562,6 +572,7 @@ Status Applier::DoUnlink(const std::string& path, bool directory) {
     if (p.status().code() == StatusCode::kNotFound) return Status::Ok();  // already gone
     return p.status();
   }
+  if (directory) ForgetParent();  // it may be the one removed
   int rc = ::unlinkat(p->fd, p->leaf.c_str(), directory ? AT_REMOVEDIR : 0);
   if (rc != 0) {
     int err = errno;
@@ -702,7 +713,76 @@ Status Applier::DoFileData(const FileData& m) {
   return Status::Ok();
 }
 
-Status Applier::DoFileEnd(const FileEnd& m) {
+Status Applier::SetMetaOnFile(const SetMeta& m) {
+  const int fd = file_->fd.get();
+  if ((m.fields & kMetaOwner) && privileged_ && ::fchown(fd, m.uid, m.gid) != 0) {
+    return FailErrno(errno, "cannot change owner of", m.path);
+  }
+  // After the owner: chown clears setuid/setgid bits.
+  if (::fchmod(fd, (m.fields & kMetaMode) ? m.mode & 07777 : file_->mode) != 0) {
+    return FailErrno(errno, "cannot change mode of", m.path);
+  }
+  if (m.fields & kMetaXattrs) {
+    // A new file has no xattrs of its own: only setting is needed.
+    for (const Xattr& x : m.xattrs) {
+      if (!IsManagedXattr(x.name, privileged_)) {
+        return Fail(ErrorCode::kUnsupported,
+                    Status::InvalidArgument(fmt::format(
+                        "xattr '{}' of '{}' is in a namespace this agent does not replicate{}",
+                        x.name, m.path, x.name.starts_with("trusted.") ? " (needs root)" : "")));
+      }
+    }
+    for (const Xattr& x : m.xattrs) {
+      if (::fsetxattr(fd, x.name.c_str(), x.value.data(), x.value.size(), 0) != 0) {
+        return FailErrno(errno, fmt::format("cannot set xattr '{}' of", x.name), m.path);
+      }
+    }
+  }
+  if (m.fields & (kMetaAtime | kMetaMtime)) {
+    struct timespec ts[2];
+    ts[0] = ToTimespec(m.atime_ns);
+    ts[1] = ToTimespec(m.mtime_ns);
+    if (!(m.fields & kMetaAtime)) ts[0].tv_nsec = UTIME_OMIT;
+    if (!(m.fields & kMetaMtime)) ts[1].tv_nsec = UTIME_OMIT;
+    if (::futimens(fd, ts) != 0) return FailErrno(errno, "cannot set times of", m.path);
+  }
+  return Status::Ok();
+}
+
+Status Applier::HandleAll(const std::vector<Message>& messages, std::vector<Message>* replies) {
+  for (size_t i = 0; i < messages.size(); ++i) {
+    const auto* end = std::get_if<FileEnd>(&messages[i]);
+    const auto* meta = end != nullptr && i + 1 < messages.size()
+                           ? std::get_if<SetMeta>(&messages[i + 1])
+                           : nullptr;
+    if (meta != nullptr && file_ && !skipping_file_ && handshake_done_ && !stream_broken_ &&
+        meta->path == file_->path && end->seq > applied_seq_ && meta->seq > end->seq) {
+      GEOREP_RETURN_IF_ERROR(HandleFileEndWithMeta(*end, *meta, replies));
+      ++i;
+      continue;
+    }
+    GEOREP_RETURN_IF_ERROR(Handle(messages[i], replies));
+  }
+  return Status::Ok();
+}
+
+Status Applier::HandleFileEndWithMeta(const FileEnd& end, const SetMeta& meta,
+                                      std::vector<Message>* replies) {
+  Status meta_status;
+  Status st = DoFileEnd(end, &meta, &meta_status);
+  applied_seq_ = end.seq;
+  if (!st.ok()) {
+    // The file stays as it was; its SetMeta is applied on its own, as it would have been.
+    replies->push_back(Error{end.seq, last_error_code_, st.ToString()});
+    return Handle(Message(meta), replies);
+  }
+  applied_seq_ = meta.seq;
+  if (!meta_status.ok())
+    replies->push_back(Error{meta.seq, meta_error_code_, meta_status.ToString()});
+  return Status::Ok();
+}
+
+Status Applier::DoFileEnd(const FileEnd& m, const SetMeta* meta, Status* meta_status) {
   if (skipping_file_) {
     skipping_file_ = false;
     return Status::Ok();
@@ -734,10 +814,18 @@ Status Applier::DoFileEnd(const FileEnd& m) {
                     "unchanged",
                     path, m.hash.ToHex(), got.ToHex())));
   }
-  if (calls_->Ftruncate(f.fd.get(), static_cast<off_t>(m.size)) != 0) {
+  // The temporary file is new: it already has the size of the data written, unless the file
+  // ends in a hole.
+  if (m.size != f.next_offset && calls_->Ftruncate(f.fd.get(), static_cast<off_t>(m.size)) != 0) {
     return fail_errno(errno, "cannot set the size of");
   }
-  if (::fchmod(f.fd.get(), f.mode) != 0) return fail_errno(errno, "cannot change mode of");
+  if (meta != nullptr) {
+    // A metadata failure is the SetMeta's own; the content still goes into place.
+    *meta_status = SetMetaOnFile(*meta);
+    meta_error_code_ = last_error_code_;
+  } else if (::fchmod(f.fd.get(), f.mode) != 0) {
+    return fail_errno(errno, "cannot change mode of");
+  }
   if (options_.durability != Durability::kNone && calls_->Fsync(f.fd.get()) != 0) {
     return fail_errno(errno, "cannot fsync");
   }

@@ -15,6 +15,7 @@
 namespace georep::replication {
 namespace {
 
+using testing::DescribeTree;
 using testing::Exists;
 using testing::GeorepTempFiles;
 using testing::ReadFile;
@@ -151,6 +152,12 @@ TEST_F(ApplierTest, HashMismatchLeavesOldFileAndNoTemp) {
 }
 
 TEST_F(ApplierTest, RefusesPathsThatLeaveTheRoot) {
+  // Rooted one level down in a directory of the test's own, so that "../x" names a path only
+  // this test could have created.
+  ASSERT_TRUE(std::filesystem::create_directory(outside_ / "root"));
+  auto opened = Applier::Open(outside_ / "root", {}, &calls_);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  applier_ = std::move(opened).value();
   for (const std::string& bad :
        std::vector<std::string>{"../x", "/etc/x", "a/../../x", "a//b", "./a", "a/.", "", "a/",
                                 std::string("a\0b", 3), std::string(300, 'n')}) {
@@ -165,8 +172,8 @@ TEST_F(ApplierTest, RefusesPathsThatLeaveTheRoot) {
     EXPECT_EQ(Apply(Hardlink{0, bad, "z"}).code(), StatusCode::kInvalidArgument) << bad;
   }
   EXPECT_EQ(Apply(Meta("..", kMetaMode, 0777)).code(), StatusCode::kInvalidArgument);
-  EXPECT_FALSE(Exists(dest_.path() + "/../x"));
-  EXPECT_TRUE(std::filesystem::is_empty(dest_.path()));
+  EXPECT_FALSE(Exists(outside_ / "x"));
+  EXPECT_TRUE(std::filesystem::is_empty(outside_ / "root"));
 }
 
 TEST_F(ApplierTest, SymlinkInDestinationIsNeverWrittenThrough) {
@@ -509,6 +516,109 @@ TEST_F(ApplierTest, HandleSpeaksTheConversation) {
   EXPECT_FALSE(applier_->Handle(Hello{9, 9, 0, "future"}, &replies).ok());
   ASSERT_EQ(replies.size(), 1u);
   EXPECT_FALSE(std::get<HelloReply>(replies[0]).accepted);
+}
+
+// The messages of one whole file and its SetMeta, as a worker sends them.
+std::vector<Message> FileWithMeta(uint64_t* seq, const std::string& path,
+                                  const std::string& content, const SetMeta& meta) {
+  std::vector<Message> out;
+  out.push_back(FileBegin{++*seq, path, content.size(), 0600});
+  out.push_back(FileData{++*seq, 0, content});
+  out.push_back(FileEnd{++*seq, content.size(), HashBytes(content)});
+  SetMeta m = meta;
+  m.seq = ++*seq;
+  m.path = path;
+  out.push_back(m);
+  return out;
+}
+
+TEST_F(ApplierTest, HandleAllPutsMetadataOnTheFileBeforeItsRename) {
+  ASSERT_EQ(::geteuid(), 0u) << "the test suite runs as root";
+  std::vector<Message> replies;
+  ASSERT_TRUE(applier_->Handle(Hello{1, 1, kCapXattrs, "w"}, &replies).ok());
+  SetMeta meta{0,
+               "",
+               kMetaOwner | kMetaMode | kMetaAtime | kMetaMtime | kMetaXattrs,
+               04751,
+               1234,
+               5678,
+               1'600'000'000'111'222'333,
+               1'500'000'000'987'654'321,
+               {{"user.one", "1"}}};
+  uint64_t seq = 0;
+  std::vector<Message> batch = FileWithMeta(&seq, "f", "content", meta);
+  batch.push_back(Barrier{++seq, false});
+  replies.clear();
+  ASSERT_TRUE(applier_->HandleAll(batch, &replies).ok());
+  ASSERT_EQ(replies.size(), 1u);
+  EXPECT_TRUE(replies[0] == Message(Ack{seq, false}));
+  struct stat st {};
+  ASSERT_EQ(::stat(D("f").c_str(), &st), 0);
+  EXPECT_EQ(ReadFile(D("f")), "content");
+  EXPECT_EQ(st.st_uid, 1234u);
+  EXPECT_EQ(st.st_gid, 5678u);
+  EXPECT_EQ(st.st_mode & 07777, 04751u);  // setuid survives the chown before it
+  EXPECT_EQ(st.st_mtim.tv_sec, 1'500'000'000);
+  EXPECT_EQ(st.st_mtim.tv_nsec, 987'654'321);
+  EXPECT_EQ(st.st_atim.tv_nsec, 111'222'333);
+  EXPECT_EQ(UserXattrs(D("f"))["user.one"], "1");
+  EXPECT_TRUE(GeorepTempFiles(dest_.path()).empty());
+
+  // Metadata the agent refuses: the content still arrives, the error names the SetMeta.
+  SetMeta bad = meta;
+  bad.xattrs = {{"security.x", "1"}};
+  batch = FileWithMeta(&seq, "g", "new content", bad);
+  const uint64_t meta_seq = seq;
+  replies.clear();
+  ASSERT_TRUE(applier_->HandleAll(batch, &replies).ok());
+  ASSERT_EQ(replies.size(), 1u);
+  EXPECT_EQ(std::get<Error>(replies[0]).seq, meta_seq);
+  EXPECT_EQ(std::get<Error>(replies[0]).code, ErrorCode::kUnsupported);
+  EXPECT_EQ(ReadFile(D("g")), "new content");
+
+  // Content that arrives damaged: the old file stays, the error names the FileEnd, and the
+  // SetMeta is then applied to what is there, exactly as when handled one by one.
+  batch = FileWithMeta(&seq, "f", "replacement", meta);
+  std::get<FileEnd>(batch[2]).hash = HashBytes("something else");
+  const uint64_t end_seq = std::get<FileEnd>(batch[2]).seq;
+  std::get<SetMeta>(batch[3]).mode = 0640;
+  replies.clear();
+  ASSERT_TRUE(applier_->HandleAll(batch, &replies).ok());
+  ASSERT_EQ(replies.size(), 1u);
+  EXPECT_EQ(std::get<Error>(replies[0]).seq, end_seq);
+  EXPECT_EQ(std::get<Error>(replies[0]).code, ErrorCode::kHashMismatch);
+  EXPECT_EQ(ReadFile(D("f")), "content");
+  ASSERT_EQ(::stat(D("f").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0640u);
+  EXPECT_TRUE(GeorepTempFiles(dest_.path()).empty());
+  EXPECT_EQ(applier_->applied_seq(), seq);
+}
+
+TEST_F(ApplierTest, DirectoriesMovedOrReplacedBetweenFilesAreFollowed) {
+  // The applier keeps the last parent directory open between operations; a directory moved,
+  // removed or replaced in between must not keep receiving files under its old path.
+  ASSERT_TRUE(Apply(Mkdir{0, "a", 0755}).ok());
+  ASSERT_TRUE(SendFile("a/one", "1").ok());
+  ASSERT_TRUE(Apply(Rename{0, "a", "b"}).ok());
+  ASSERT_TRUE(Apply(Mkdir{0, "a", 0755}).ok());
+  ASSERT_TRUE(SendFile("a/two", "2").ok());
+  EXPECT_EQ(ReadFile(D("b/one")), "1");
+  EXPECT_EQ(ReadFile(D("a/two")), "2");
+  EXPECT_FALSE(Exists(D("b/two")));
+
+  ASSERT_TRUE(Apply(Unlink{0, "a/two"}).ok());
+  ASSERT_TRUE(Apply(Rmdir{0, "a"}).ok());
+  ASSERT_TRUE(Apply(Mkdir{0, "a", 0755}).ok());
+  ASSERT_TRUE(SendFile("a/three", "3").ok());
+  EXPECT_EQ(ReadFile(D("a/three")), "3");
+
+  // A file where the directory was (removed as what is in the way), then a directory again.
+  ASSERT_TRUE(SendFile("a", "now a file").ok());
+  EXPECT_EQ(ReadFile(D("a")), "now a file");
+  ASSERT_TRUE(Apply(Mkdir{0, "a", 0755}).ok());
+  ASSERT_TRUE(SendFile("a/four", "4").ok());
+  EXPECT_EQ(ReadFile(D("a/four")), "4");
+  EXPECT_EQ(DescribeTree(dest_.path()).size(), 5u);  // ., a, a/four, b, b/one
 }
 
 }  // namespace

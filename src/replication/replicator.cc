@@ -10,8 +10,10 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <deque>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -69,7 +71,9 @@ Status WriteFileAtomically(const std::string& path, const std::string& data) {
     }
     off += static_cast<size_t>(n);
   }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+  // Not fsynced: the status is rewritten every few seconds, and a reader that finds it
+  // damaged after a crash only waits for the next one.
+  if (::close(fd) != 0) {
     ::unlink(tmp.c_str());
     return Status::IOError("cannot sync " + tmp + ": " + strerror(errno));
   }
@@ -78,30 +82,11 @@ Status WriteFileAtomically(const std::string& path, const std::string& data) {
   return Status::Ok();
 }
 
-void PutU64(std::string* out, uint64_t v) {
-  for (int i = 0; i < 8; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-void PutStr(std::string* out, const std::string& s) {
-  PutU64(out, s.size());
-  out->append(s);
-}
-bool GetU64(std::string_view* in, uint64_t* v) {
-  if (in->size() < 8) return false;
-  *v = 0;
-  for (int i = 0; i < 8; ++i)
-    *v |= static_cast<uint64_t>(static_cast<uint8_t>((*in)[i])) << (8 * i);
-  in->remove_prefix(8);
-  return true;
-}
-bool GetStr(std::string_view* in, std::string* s) {
-  uint64_t n = 0;
-  if (!GetU64(in, &n) || n > in->size()) return false;
-  s->assign(in->substr(0, n));
-  in->remove_prefix(n);
-  return true;
-}
-
-constexpr std::string_view kIndexMagic = "georep-index-2\n";
+// A pass commits (Barrier, Ack, index updated) every kBatchOps operations or kBatchBytes
+// sent, with up to kBatchesInFlight batches sent ahead of the agent's acknowledgements.
+constexpr size_t kBatchOps = 1000;
+constexpr uint64_t kBatchBytes = 16u << 20;
+constexpr size_t kBatchesInFlight = 4;
 
 }  // namespace
 
@@ -157,60 +142,6 @@ Result<WorkerStatus> ReadWorkerStatus(const std::string& state_dir) {
   std::stringstream ss;
   ss << in.rdbuf();
   return StatusFromJson(ss.str());
-}
-
-// ------------------------------------------------------------------ index
-
-Result<SyncedIndex> LoadIndex(const std::string& path) {
-  SyncedIndex index;
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return index;
-  std::stringstream ss;
-  ss << in.rdbuf();
-  const std::string data = ss.str();
-  std::string_view v = data;
-  // An index of an older format: start over (a full comparison at the destination).
-  if (v.substr(0, 13) == "georep-index-" && v.substr(0, kIndexMagic.size()) != kIndexMagic)
-    return index;
-  if (v.substr(0, kIndexMagic.size()) != kIndexMagic)
-    return Status::Corruption(path + " is not a georep index");
-  v.remove_prefix(kIndexMagic.size());
-  while (!v.empty()) {
-    std::string p;
-    IndexEntry e;
-    uint64_t type = 0, mode = 0, uid = 0, gid = 0, mtime = 0, ctime = 0;
-    if (!GetStr(&v, &p) || !GetU64(&v, &type) || !GetU64(&v, &mode) || !GetU64(&v, &uid) ||
-        !GetU64(&v, &gid) || !GetU64(&v, &e.size) || !GetU64(&v, &e.dev) || !GetU64(&v, &e.ino) ||
-        !GetU64(&v, &mtime) || !GetU64(&v, &ctime) || !GetStr(&v, &e.target) || type > 3) {
-      return Status::Corruption(path + " is truncated or damaged");
-    }
-    e.type = static_cast<EntryType>(type);
-    e.mode = static_cast<uint32_t>(mode);
-    e.uid = static_cast<uint32_t>(uid);
-    e.gid = static_cast<uint32_t>(gid);
-    e.mtime_ns = static_cast<int64_t>(mtime);
-    e.ctime_ns = static_cast<int64_t>(ctime);
-    index.emplace(std::move(p), std::move(e));
-  }
-  return index;
-}
-
-Status SaveIndex(const std::string& path, const SyncedIndex& index) {
-  std::string out(kIndexMagic);
-  for (const auto& [p, e] : index) {
-    PutStr(&out, p);
-    PutU64(&out, static_cast<uint64_t>(e.type));
-    PutU64(&out, e.mode);
-    PutU64(&out, e.uid);
-    PutU64(&out, e.gid);
-    PutU64(&out, e.size);
-    PutU64(&out, e.dev);
-    PutU64(&out, e.ino);
-    PutU64(&out, static_cast<uint64_t>(e.mtime_ns));
-    PutU64(&out, static_cast<uint64_t>(e.ctime_ns));
-    PutStr(&out, e.target);
-  }
-  return WriteFileAtomically(path, out);
 }
 
 // ------------------------------------------------------------------ the agent stream
@@ -322,6 +253,9 @@ Status Replicator::Connect() {
     read_buffer_.clear();
   }
   if (const auto* reply = std::get_if<HelloReply>(&in[0]); reply && reply->accepted) {
+    replies_ = std::make_unique<Decoder>();
+    acked_seq_ = 0;
+    refused_.clear();
     return Status::Ok();
   } else if (reply) {
     return Status::FailedPrecondition("the agent refused the connection: " + reply->reason);
@@ -332,27 +266,23 @@ Status Replicator::Connect() {
                             std::string(MessageTypeName(TypeOf(in[0]))));
 }
 
-Status Replicator::WaitForAck(uint64_t seq, std::map<uint64_t, std::string>* failed) {
-  Decoder decoder;
-  std::vector<Message> in;
-  const auto until = std::chrono::steady_clock::now() + std::chrono::minutes(30);
-  for (;;) {
-    in.clear();
-    GEOREP_RETURN_IF_ERROR(decoder.Feed(read_buffer_, &in));
-    read_buffer_.clear();
-    for (const Message& m : in) {
-      if (const auto* e = std::get_if<Error>(&m)) {
-        if (e->seq == 0) return Status::Unavailable("the agent failed: " + e->message);
-        (*failed)[e->seq] = e->message;
-      } else if (const auto* a = std::get_if<Ack>(&m); a && a->applied_seq >= seq) {
-        return Status::Ok();
-      }
-    }
-    if (std::chrono::steady_clock::now() > until)
-      return Status::Unavailable("the agent did not acknowledge within 30 minutes");
-    Status d = sink_->Drain(1000);
+Status Replicator::ReadReplies(int wait_ms) {
+  if (wait_ms > 0 || read_buffer_.empty()) {
+    Status d = sink_->Drain(wait_ms);
     if (!d.ok()) return Status::Unavailable(d.message() + ": " + link_->ErrorTail());
   }
+  std::vector<Message> in;
+  GEOREP_RETURN_IF_ERROR(replies_->Feed(read_buffer_, &in));
+  read_buffer_.clear();
+  for (const Message& m : in) {
+    if (const auto* e = std::get_if<Error>(&m)) {
+      if (e->seq == 0) return Status::Unavailable("the agent failed: " + e->message);
+      refused_[e->seq] = e->message;
+    } else if (const auto* a = std::get_if<Ack>(&m)) {
+      acked_seq_ = std::max(acked_seq_, a->applied_seq);
+    }
+  }
+  return Status::Ok();
 }
 
 // One pass: the source under `dirty_dirs` (or all of it) against the index.
@@ -405,7 +335,24 @@ Status Replicator::Pass(const std::vector<std::string>& dirty_dirs, bool full) {
                                }),
                 entries.end());
 
+  // `next`: the index as it will be once everything this pass sends is applied. Each change
+  // of it is also recorded as a delta of the batch being sent; a batch's deltas reach index_
+  // (and the index log) only when the agent acknowledges the batch's Barrier.
   SyncedIndex next = index_;
+  std::vector<IndexDelta> deltas;
+  // Directories whose metadata is sent at the end of the pass (their mtime changes while
+  // their contents arrive): recorded as not current (mtime -1) until their SetMeta is sent.
+  std::set<std::string> provisional;
+  auto put = [&](const std::string& path, const IndexEntry& entry, bool final_meta_pending) {
+    next[path] = entry;
+    IndexEntry recorded = entry;
+    if (final_meta_pending) recorded.mtime_ns = -1;
+    deltas.push_back({path, std::move(recorded)});
+  };
+  auto erase = [&](const std::string& path) {
+    next.erase(path);
+    deltas.push_back({path, std::nullopt});
+  };
   std::set<std::string> seen;
   // Inodes that left the index paths in scope: rename candidates.
   std::set<std::string> present;
@@ -430,13 +377,17 @@ Status Replicator::Pass(const std::vector<std::string>& dirty_dirs, bool full) {
   std::set<std::string> touched;
   auto touch = [&](const std::string& path) {
     const auto slash = path.rfind('/');
-    touched.insert(slash == std::string::npos ? "." : path.substr(0, slash));
+    std::string dir = slash == std::string::npos ? "." : path.substr(0, slash);
+    if (provisional.insert(dir).second) {
+      if (auto it = next.find(dir); it != next.end()) {
+        IndexEntry pending = it->second;
+        pending.mtime_ns = -1;
+        deltas.push_back({dir, std::move(pending)});
+      }
+    }
+    touched.insert(std::move(dir));
   };
 
-  // A commit: a Barrier, the agent's Ack, and the index updated with what it acknowledged --
-  // what it refused, or what could not be sent, stays as the index had it (retried, never
-  // counted as synced). A large pass commits every 16 MiB or 1000 operations, so that a
-  // restart does not send again what was already applied.
   // Files inotify saw written, by inode: a write through one link (or before a rename) is a
   // change of every path of that inode, whatever size and mtime say.
   std::set<std::pair<uint64_t, uint64_t>> written;
@@ -458,35 +409,46 @@ Status Replicator::Pass(const std::vector<std::string>& dirty_dirs, bool full) {
   bool linked_change = false;  // a multi-link file changed: its other links may be elsewhere
   std::set<std::pair<uint64_t, uint64_t>> relink_next;  // ... which the next full pass rejoins
 
+  // Batches in flight: sent up to their Barrier, not yet acknowledged. The worker keeps
+  // sending while the agent applies (a few batches ahead at most), so neither waits for the
+  // other; a restart sends again at most what was in flight.
+  struct Batch {
+    uint64_t barrier = 0;
+    std::vector<IndexDelta> deltas;
+    std::map<uint64_t, std::string> op_path;
+    std::vector<std::pair<std::string, std::string>> refused;  // known before it was sent
+  };
+  std::deque<Batch> in_flight;
   std::vector<std::pair<std::string, std::string>> refused_all;
   size_t skipped_done = 0;
   uint64_t committed_bytes = sink_->bytes;
   size_t ops_since_commit = 0;
-  auto commit = [&](bool final) -> Status {
-    GEOREP_RETURN_IF_ERROR(sender_->SendBarrier(options_.durable_batches));
-    const uint64_t barrier = sender_->last_seq();
-    GEOREP_RETURN_IF_ERROR(sender_->Flush());
-    std::map<uint64_t, std::string> failed;
-    GEOREP_RETURN_IF_ERROR(WaitForAck(barrier, &failed));
-    std::vector<std::pair<std::string, std::string>> refused;
-    for (const auto& [seq, message] : failed) {
-      auto op = op_path.lower_bound(seq);
-      if (op != op_path.end()) refused.emplace_back(op->second, message);
+  // A batch acknowledged: its deltas go to index_ and the index log -- except for what the
+  // agent refused or could not be sent, which stays as the index had it and is marked to be
+  // sent again (never counted as synced).
+  auto settle = [&](Batch& b) -> Status {
+    std::vector<std::pair<std::string, std::string>> refused = std::move(b.refused);
+    for (auto f = refused_.begin(); f != refused_.end() && f->first <= b.barrier;) {
+      if (auto op = b.op_path.lower_bound(f->first); op != b.op_path.end())
+        refused.emplace_back(op->second, f->second);
+      f = refused_.erase(f);
     }
-    for (; skipped_done < report.skipped.size(); ++skipped_done)
-      refused.emplace_back(report.skipped[skipped_done].path,
-                           report.skipped[skipped_done].status.message());
-    if (final)
-      for (const auto& e : unreadable) refused.emplace_back(e.path, e.status.message());
-    for (const auto& refusal : refused) {
-      const std::string& p = refusal.first;
+    std::set<std::string> refused_paths;
+    for (const auto& r : refused) refused_paths.insert(r.first);
+    std::vector<IndexDelta> applied;
+    applied.reserve(b.deltas.size() + refused_paths.size());
+    for (auto& d : b.deltas)
+      if (!refused_paths.count(d.path)) applied.push_back(std::move(d));
+    for (const auto& p : refused_paths) {
       if (auto old = index_.find(p); old != index_.end()) {
-        next[p] = old->second;
-        next[p].mtime_ns = -1;  // differs from anything: sent again next pass
+        IndexEntry again = old->second;
+        again.mtime_ns = -1;  // differs from anything: sent again next pass
+        applied.push_back({p, again});
       } else {
-        next.erase(p);
+        applied.push_back({p, std::nullopt});
       }
     }
+    for (const auto& d : applied) ApplyDelta(d, &index_);
     refused_all.insert(refused_all.end(), refused.begin(), refused.end());
     // The first refusal is the cause (a file that did not fit); later ones often follow it.
     if (!refused_all.empty()) {
@@ -494,23 +456,44 @@ Status Replicator::Pass(const std::vector<std::string>& dirty_dirs, bool full) {
       status_.reason += ": ";
       status_.reason += refused_all.front().second;
     }
-    if (final) {
-      index_ = std::move(next);
-    } else {
-      index_ = next;
-      for (const ScanEntry* d : dirs_meta)  // not sent yet
-        if (auto it = index_.find(d->path); it != index_.end()) it->second.mtime_ns = -1;
-      for (const auto& d : touched)
-        if (auto it = index_.find(d); it != index_.end()) it->second.mtime_ns = -1;
+    return index_store_->Append(applied, index_);
+  };
+  // Settles every acknowledged batch; with `wait`, waits until at most `keep` are in flight.
+  auto collect = [&](size_t keep, bool wait) -> Status {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::minutes(30);
+    for (;;) {
+      GEOREP_RETURN_IF_ERROR(ReadReplies(0));
+      while (!in_flight.empty() && in_flight.front().barrier <= acked_seq_) {
+        GEOREP_RETURN_IF_ERROR(settle(in_flight.front()));
+        in_flight.pop_front();
+      }
+      if (!wait || in_flight.size() <= keep) return Status::Ok();
+      if (std::chrono::steady_clock::now() > until)
+        return Status::Unavailable("the agent did not acknowledge within 30 minutes");
+      GEOREP_RETURN_IF_ERROR(ReadReplies(1000));
     }
+  };
+  auto commit = [&](bool final) -> Status {
+    GEOREP_RETURN_IF_ERROR(sender_->SendBarrier(options_.durable_batches));
+    Batch b;
+    b.barrier = sender_->last_seq();
+    b.deltas = std::move(deltas);
+    deltas.clear();
+    b.op_path = std::move(op_path);
     op_path.clear();
+    for (; skipped_done < report.skipped.size(); ++skipped_done)
+      b.refused.emplace_back(report.skipped[skipped_done].path,
+                             report.skipped[skipped_done].status.message());
+    if (final)
+      for (const auto& e : unreadable) b.refused.emplace_back(e.path, e.status.message());
+    in_flight.push_back(std::move(b));
     committed_bytes = sink_->bytes;
     ops_since_commit = 0;
-    return SaveIndex(options_.state_dir + "/index", index_);
+    return collect(final ? 0 : kBatchesInFlight, true);
   };
   auto mark = [&](const std::string& path) -> Status {
     op_path[sender_->last_seq()] = path;
-    if (sink_->bytes - committed_bytes >= (16u << 20) || ++ops_since_commit >= 1000)
+    if (sink_->bytes - committed_bytes >= kBatchBytes || ++ops_since_commit >= kBatchOps)
       return commit(false);
     return Status::Ok();
   };
@@ -519,8 +502,11 @@ Status Replicator::Pass(const std::vector<std::string>& dirty_dirs, bool full) {
     const IndexEntry now = FromScan(e);
     auto it = next.find(e.path);
     if (e.path == ".") {
-      if (it == next.end() || !(it->second == now)) dirs_meta.push_back(&e);
-      next["."] = now;
+      if (it == next.end() || !(it->second == now)) {
+        dirs_meta.push_back(&e);
+        put(".", now, true);
+        provisional.insert(".");
+      }
       continue;
     }
     if (it == next.end()) {
@@ -547,20 +533,25 @@ Status Replicator::Pass(const std::vector<std::string>& dirty_dirs, bool full) {
           sender_->RememberLink(e.dev, e.ino, e.path);
         std::vector<std::pair<std::string, IndexEntry>> moved;
         for (auto m = next.lower_bound(from); m != next.end() && Under(m->first, from);) {
-          moved.emplace_back(e.path + m->first.substr(from.size()), m->second);
+          std::string to = e.path + m->first.substr(from.size());
+          if (provisional.count(m->first)) provisional.insert(to);
+          moved.emplace_back(std::move(to), m->second);
+          deltas.push_back({m->first, std::nullopt});
           m = next.erase(m);
         }
-        for (auto& [p, ie] : moved) next[p] = ie;
+        for (auto& [p, ie] : moved) put(p, ie, provisional.count(p) != 0);
         it = next.find(e.path);
         if (!(it->second == now)) {
           if (e.type == EntryType::kDirectory) {
             dirs_meta.push_back(&e);
+            put(e.path, now, true);
+            provisional.insert(e.path);
           } else {
             GEOREP_RETURN_IF_ERROR(sender_->SendMeta(e));
+            put(e.path, now, false);
             GEOREP_RETURN_IF_ERROR(mark(e.path));
             ++meta_ops;
           }
-          it->second = now;
         }
         continue;
       }
@@ -592,22 +583,29 @@ Status Replicator::Pass(const std::vector<std::string>& dirty_dirs, bool full) {
       }
       GEOREP_RETURN_IF_ERROR(sender_->SendEntry(e, &report));
       touch(e.path);
+      const bool dir = e.type == EntryType::kDirectory;
+      put(e.path, now, dir);
+      if (dir) {
+        provisional.insert(e.path);
+        dirs_meta.push_back(&e);
+      }
       GEOREP_RETURN_IF_ERROR(mark(e.path));
       if (e.type == EntryType::kRegular)
         ++data_ops;
       else
         ++entry_ops;
-      if (e.type == EntryType::kDirectory) dirs_meta.push_back(&e);
     } else if (!(it->second == now)) {
       if (e.type == EntryType::kDirectory) {
         dirs_meta.push_back(&e);
+        put(e.path, now, true);
+        provisional.insert(e.path);
       } else {
         GEOREP_RETURN_IF_ERROR(sender_->SendMeta(e));
+        put(e.path, now, false);
         GEOREP_RETURN_IF_ERROR(mark(e.path));
         ++meta_ops;
       }
     }
-    next[e.path] = now;
   }
   // Deletes, deepest first.
   if (!options_.ignore_deletes) {
@@ -626,9 +624,9 @@ Status Replicator::Pass(const std::vector<std::string>& dirty_dirs, bool full) {
       const bool dir = next[p].type == EntryType::kDirectory;
       GEOREP_RETURN_IF_ERROR(dir ? sender_->SendRmdir(p) : sender_->SendUnlink(p));
       touch(p);
+      erase(p);
       GEOREP_RETURN_IF_ERROR(mark(p));
       ++entry_ops;
-      next.erase(p);
     }
   }
   {
@@ -640,6 +638,7 @@ Status Replicator::Pass(const std::vector<std::string>& dirty_dirs, bool full) {
   }
   for (const ScanEntry* d : dirs_meta) {
     GEOREP_RETURN_IF_ERROR(sender_->SendDirectoryMeta(*d));
+    put(d->path, FromScan(*d), false);
     GEOREP_RETURN_IF_ERROR(mark(d->path));
   }
   status_.pending_entry = entry_ops;
@@ -672,7 +671,8 @@ Status Replicator::Pass(const std::vector<std::string>& dirty_dirs, bool full) {
 }
 
 Status Replicator::RunOnce() {
-  GEOREP_ASSIGN_OR_RETURN(index_, LoadIndex(options_.state_dir + "/index"));
+  index_store_ = std::make_unique<IndexStore>(options_.state_dir);
+  GEOREP_ASSIGN_OR_RETURN(index_, index_store_->Load());
   GEOREP_RETURN_IF_ERROR(Connect());
   status_.state = "Active";
   status_.crawl = "Hybrid Crawl";
@@ -690,7 +690,8 @@ Status Replicator::Run() {
     if (link_) (void)link_->Close(5);
     return why;
   };
-  auto loaded = LoadIndex(options_.state_dir + "/index");
+  index_store_ = std::make_unique<IndexStore>(options_.state_dir);
+  auto loaded = index_store_->Load();
   if (!loaded.ok()) return fail(loaded.status());
   index_ = std::move(*loaded);
   status_.state = "Initializing";
@@ -735,8 +736,17 @@ Status Replicator::Run() {
   int64_t first_change = 0, last_change = 0, last_full = NowMs();
   alignas(inotify_event) char buf[64 * 1024];
   while (!stop_.load()) {
+    // Sleep until inotify has news or the waiting changes are due (at most 200 ms, so that
+    // stop requests, the status heartbeat and the rescan are seen in time).
+    int64_t wait_ms = 200;
+    if (!dirty.empty()) {
+      const int64_t t = NowMs();
+      wait_ms = std::min({wait_ms, last_change + options_.settle_ms - t,
+                          first_change + options_.max_delay_ms - t});
+      wait_ms = std::max<int64_t>(wait_ms, 1);
+    }
     pollfd fd = {ino, POLLIN, 0};
-    (void)::poll(&fd, 1, 200);
+    (void)::poll(&fd, 1, static_cast<int>(wait_ms));
     for (;;) {
       ssize_t n = ::read(ino, buf, sizeof buf);
       if (n <= 0) break;
@@ -772,7 +782,8 @@ Status Replicator::Run() {
     const bool rescan = options_.rescan_interval_s > 0 &&
                         now - last_full >= int64_t{options_.rescan_interval_s} * 1000;
     const bool settled = !dirty.empty() && now - last_change >= options_.settle_ms;
-    if (!(settled || overflow || rescan || (!dirty.empty() && now - first_change > 2000))) continue;
+    const bool overdue = !dirty.empty() && now - first_change >= options_.max_delay_ms;
+    if (!(settled || overdue || overflow || rescan)) continue;
     const bool full = overflow || rescan;
     std::vector<std::string> dirs(dirty.begin(), dirty.end());
     dirty.clear();

@@ -21,6 +21,7 @@
 #include <atomic>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -29,6 +30,8 @@
 #include "replication/agent_link.h"
 #include "replication/scanner.h"
 #include "replication/sender.h"
+#include "replication/synced_index.h"
+#include "replication/wire.h"
 
 namespace georep::replication {
 
@@ -41,9 +44,12 @@ struct ReplicatorOptions {
   bool ignore_deletes = false;
   std::vector<std::string> excludes;  // fnmatch(3) patterns on relative paths and names
   int rescan_interval_s = 3600;       // the safety rescan
-  int settle_ms = 200;                // changes are gathered this long before a pass
-  int64_t bandwidth_limit = 0;        // bytes/s to the agent; 0: unlimited
-  bool durable_batches = true;        // each pass ends on stable storage at the destination
+  // A pass starts once changes have paused this long, or once the oldest waiting change is
+  // max_delay_ms old (under a steady stream of changes, which never pauses).
+  int settle_ms = 50;
+  int max_delay_ms = 300;
+  int64_t bandwidth_limit = 0;  // bytes/s to the agent; 0: unlimited
+  bool durable_batches = true;  // each pass ends on stable storage at the destination
 };
 
 // What a worker reports (status.json).
@@ -65,21 +71,6 @@ Result<WorkerStatus> StatusFromJson(const std::string& text);
 // The status a worker last wrote in `state_dir`.
 Result<WorkerStatus> ReadWorkerStatus(const std::string& state_dir);
 
-// One entry of what the destination holds.
-struct IndexEntry {
-  EntryType type = EntryType::kOther;
-  uint32_t mode = 0, uid = 0, gid = 0;
-  uint64_t size = 0, dev = 0, ino = 0;
-  int64_t mtime_ns = 0;
-  // Any change of metadata (mode, owner, xattrs, links) moves ctime: metadata is sent again.
-  int64_t ctime_ns = 0;
-  std::string target;  // symlinks
-  bool operator==(const IndexEntry&) const = default;
-};
-using SyncedIndex = std::map<std::string, IndexEntry>;
-Result<SyncedIndex> LoadIndex(const std::string& path);  // empty when the file is absent
-Status SaveIndex(const std::string& path, const SyncedIndex& index);
-
 class Replicator {
  public:
   explicit Replicator(ReplicatorOptions options);
@@ -94,7 +85,9 @@ class Replicator {
  private:
   Status Connect();
   Status Pass(const std::vector<std::string>& dirty_dirs, bool full);
-  Status WaitForAck(uint64_t seq, std::map<uint64_t, std::string>* failed);
+  // Reads what the agent has replied so far (waiting up to `wait_ms` for something): Acks
+  // advance acked_seq_, refusals go to refused_.
+  Status ReadReplies(int wait_ms);
   void WriteStatus();
   bool Excluded(const std::string& path) const;
 
@@ -104,7 +97,12 @@ class Replicator {
   class FdSink;
   std::unique_ptr<FdSink> sink_;
   std::unique_ptr<TreeSender> sender_;
+  // What the destination is known to hold: only acknowledged batches change it.
   SyncedIndex index_;
+  std::unique_ptr<IndexStore> index_store_;
+  std::unique_ptr<Decoder> replies_;
+  uint64_t acked_seq_ = 0;                   // the agent's last Ack
+  std::map<uint64_t, std::string> refused_;  // operations the agent refused, by sequence
   WorkerStatus status_;
   std::string read_buffer_;
   bool want_full_ = false;         // the last pass found a reason for a full one

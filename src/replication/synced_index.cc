@@ -1,0 +1,256 @@
+#include "replication/synced_index.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <string_view>
+
+namespace georep::replication {
+namespace {
+
+constexpr std::string_view kIndexMagic = "georep-index-2\n";
+constexpr std::string_view kLogMagic = "georep-index-log-1\n";
+// A log smaller than this is never folded (folding a small index often gains nothing).
+constexpr uint64_t kMinFoldBytes = 1 << 20;
+
+void PutU64(std::string* out, uint64_t v) {
+  for (int i = 0; i < 8; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+void PutStr(std::string* out, const std::string& s) {
+  PutU64(out, s.size());
+  out->append(s);
+}
+bool GetU64(std::string_view* in, uint64_t* v) {
+  if (in->size() < 8) return false;
+  *v = 0;
+  for (int i = 0; i < 8; ++i)
+    *v |= static_cast<uint64_t>(static_cast<uint8_t>((*in)[i])) << (8 * i);
+  in->remove_prefix(8);
+  return true;
+}
+bool GetStr(std::string_view* in, std::string* s) {
+  uint64_t n = 0;
+  if (!GetU64(in, &n) || n > in->size()) return false;
+  s->assign(in->substr(0, n));
+  in->remove_prefix(n);
+  return true;
+}
+
+void PutEntry(std::string* out, const std::string& path, const IndexEntry& e) {
+  PutStr(out, path);
+  PutU64(out, static_cast<uint64_t>(e.type));
+  PutU64(out, e.mode);
+  PutU64(out, e.uid);
+  PutU64(out, e.gid);
+  PutU64(out, e.size);
+  PutU64(out, e.dev);
+  PutU64(out, e.ino);
+  PutU64(out, static_cast<uint64_t>(e.mtime_ns));
+  PutU64(out, static_cast<uint64_t>(e.ctime_ns));
+  PutStr(out, e.target);
+}
+
+bool GetEntry(std::string_view* v, std::string* path, IndexEntry* e) {
+  uint64_t type = 0, mode = 0, uid = 0, gid = 0, mtime = 0, ctime = 0;
+  if (!GetStr(v, path) || !GetU64(v, &type) || !GetU64(v, &mode) || !GetU64(v, &uid) ||
+      !GetU64(v, &gid) || !GetU64(v, &e->size) || !GetU64(v, &e->dev) || !GetU64(v, &e->ino) ||
+      !GetU64(v, &mtime) || !GetU64(v, &ctime) || !GetStr(v, &e->target) || type > 3) {
+    return false;
+  }
+  e->type = static_cast<EntryType>(type);
+  e->mode = static_cast<uint32_t>(mode);
+  e->uid = static_cast<uint32_t>(uid);
+  e->gid = static_cast<uint32_t>(gid);
+  e->mtime_ns = static_cast<int64_t>(mtime);
+  e->ctime_ns = static_cast<int64_t>(ctime);
+  return true;
+}
+
+Result<std::string> ReadWhole(const std::string& path, bool* exists) {
+  std::ifstream in(path, std::ios::binary);
+  *exists = static_cast<bool>(in);
+  if (!in) return std::string();
+  std::stringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) return Status::IOError("cannot read " + path);
+  return ss.str();
+}
+
+Status WriteAll(int fd, std::string_view data, const std::string& path) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Status::IOError("cannot write " + path + ": " + strerror(errno));
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return Status::Ok();
+}
+
+// Written to a temporary file, fsynced and renamed over `path`: after a crash the file is
+// either the old one or the new one, whole.
+Status ReplaceFile(const std::string& path, const std::string& data) {
+  const std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return Status::IOError("cannot write " + tmp + ": " + strerror(errno));
+  Status st = WriteAll(fd, data, tmp);
+  if (st.ok() && ::fsync(fd) != 0)
+    st = Status::IOError("cannot sync " + tmp + ": " + strerror(errno));
+  if (::close(fd) != 0 && st.ok())
+    st = Status::IOError("cannot close " + tmp + ": " + strerror(errno));
+  if (st.ok() && ::rename(tmp.c_str(), path.c_str()) != 0)
+    st = Status::IOError("cannot rename " + tmp + ": " + strerror(errno));
+  if (!st.ok()) ::unlink(tmp.c_str());
+  return st;
+}
+
+}  // namespace
+
+void ApplyDelta(const IndexDelta& delta, SyncedIndex* index) {
+  if (delta.entry)
+    (*index)[delta.path] = *delta.entry;
+  else
+    index->erase(delta.path);
+}
+
+Result<SyncedIndex> LoadIndex(const std::string& path) {
+  SyncedIndex index;
+  bool exists = false;
+  GEOREP_ASSIGN_OR_RETURN(std::string data, ReadWhole(path, &exists));
+  if (!exists) return index;
+  std::string_view v = data;
+  // An index of an older format: start over (a full comparison at the destination).
+  if (v.substr(0, 13) == "georep-index-" && v.substr(0, kIndexMagic.size()) != kIndexMagic)
+    return index;
+  if (v.substr(0, kIndexMagic.size()) != kIndexMagic)
+    return Status::Corruption(path + " is not a georep index");
+  v.remove_prefix(kIndexMagic.size());
+  while (!v.empty()) {
+    std::string p;
+    IndexEntry e;
+    if (!GetEntry(&v, &p, &e)) return Status::Corruption(path + " is truncated or damaged");
+    index.emplace(std::move(p), std::move(e));
+  }
+  return index;
+}
+
+Status SaveIndex(const std::string& path, const SyncedIndex& index) {
+  std::string out(kIndexMagic);
+  for (const auto& [p, e] : index) PutEntry(&out, p, e);
+  return ReplaceFile(path, out);
+}
+
+IndexStore::IndexStore(std::string state_dir)
+    : snapshot_path_(state_dir + "/index"), log_path_(state_dir + "/index.log") {}
+
+Result<SyncedIndex> IndexStore::Load() {
+  GEOREP_ASSIGN_OR_RETURN(SyncedIndex index, LoadIndex(snapshot_path_));
+  struct stat st {};
+  snapshot_bytes_ =
+      ::stat(snapshot_path_.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+  bool exists = false;
+  GEOREP_ASSIGN_OR_RETURN(std::string log, ReadWhole(log_path_, &exists));
+  log_bytes_ = 0;
+  dropped_log_bytes_ = 0;
+  if (!exists) return index;
+  std::string_view v = log;
+  if (v.substr(0, kLogMagic.size()) != kLogMagic) {
+    dropped_log_bytes_ = log.size();
+    return index;
+  }
+  v.remove_prefix(kLogMagic.size());
+  // Records: payload length, payload (deltas), XXH3-64 of the payload.
+  while (!v.empty()) {
+    std::string_view rest = v;
+    uint64_t length = 0, sum = 0;
+    if (!GetU64(&rest, &length) || length > rest.size()) break;
+    std::string_view payload = rest.substr(0, length);
+    rest.remove_prefix(length);
+    if (!GetU64(&rest, &sum) || XXH3_64bits(payload.data(), payload.size()) != sum) break;
+    SyncedIndex staged;  // a record applies whole or not at all
+    std::vector<IndexDelta> deltas;
+    bool ok = true;
+    while (!payload.empty() && ok) {
+      uint64_t kind = 0;
+      IndexDelta d;
+      ok = GetU64(&payload, &kind) && (kind == 0 || kind == 1);
+      if (ok && kind == 1) {
+        IndexEntry e;
+        ok = GetEntry(&payload, &d.path, &e);
+        d.entry = std::move(e);
+      } else if (ok) {
+        ok = GetStr(&payload, &d.path);
+      }
+      if (ok) deltas.push_back(std::move(d));
+    }
+    if (!ok) break;
+    for (const auto& d : deltas) ApplyDelta(d, &index);
+    v = rest;
+  }
+  dropped_log_bytes_ = v.size();
+  log_bytes_ = log.size() - v.size();
+  return index;
+}
+
+Status IndexStore::Append(const std::vector<IndexDelta>& deltas, const SyncedIndex& index) {
+  if (deltas.empty()) return Status::Ok();
+  if (log_bytes_ + deltas.size() * 64 > std::max(kMinFoldBytes, snapshot_bytes_) ||
+      dropped_log_bytes_ > 0) {
+    return Fold(index);
+  }
+  std::string payload;
+  for (const auto& d : deltas) {
+    PutU64(&payload, d.entry ? 1 : 0);
+    if (d.entry)
+      PutEntry(&payload, d.path, *d.entry);
+    else
+      PutStr(&payload, d.path);
+  }
+  std::string record;
+  if (log_bytes_ == 0) record = kLogMagic;
+  PutU64(&record, payload.size());
+  record += payload;
+  PutU64(&record, XXH3_64bits(payload.data(), payload.size()));
+  int fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (fd < 0) return Status::IOError("cannot write " + log_path_ + ": " + strerror(errno));
+  if (log_bytes_ == 0 && ::ftruncate(fd, 0) != 0) {
+    int err = errno;
+    ::close(fd);
+    return Status::IOError("cannot write " + log_path_ + ": " + strerror(err));
+  }
+  Status st = WriteAll(fd, record, log_path_);
+  ::close(fd);
+  // A record half written stays behind as a torn tail; Load() stops before it.
+  if (!st.ok()) return st;
+  log_bytes_ += record.size();
+  return Status::Ok();
+}
+
+Status IndexStore::Fold(const SyncedIndex& index) {
+  // The log goes first: replayed over a newer snapshot, its older changes would claim states
+  // the destination has left. A crash in between leaves the old snapshot alone, a state the
+  // destination did hold, from which the worker catches up.
+  if (int fd = ::open(log_path_.c_str(), O_WRONLY | O_CLOEXEC); fd >= 0) {
+    const bool ok = ::ftruncate(fd, 0) == 0 && ::fsync(fd) == 0;
+    const int err = errno;
+    ::close(fd);
+    if (!ok) return Status::IOError("cannot truncate " + log_path_ + ": " + strerror(err));
+  } else if (errno != ENOENT) {
+    return Status::IOError("cannot truncate " + log_path_ + ": " + strerror(errno));
+  }
+  log_bytes_ = 0;
+  dropped_log_bytes_ = 0;
+  GEOREP_RETURN_IF_ERROR(SaveIndex(snapshot_path_, index));
+  struct stat st {};
+  snapshot_bytes_ =
+      ::stat(snapshot_path_.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+  ++folds_;
+  return Status::Ok();
+}
+
+}  // namespace georep::replication

@@ -1,0 +1,147 @@
+#include "replication/synced_index.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "replication/test_util.h"
+
+namespace georep::replication {
+namespace {
+
+using testing::TempDir;
+
+IndexEntry File(uint64_t ino, int64_t mtime) {
+  IndexEntry e;
+  e.type = EntryType::kRegular;
+  e.mode = 0644;
+  e.size = 10;
+  e.ino = ino;
+  e.mtime_ns = mtime;
+  return e;
+}
+
+uint64_t FileSize(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+}
+
+TEST(IndexStore, LogReplaysOverTheSnapshot) {
+  TempDir dir;
+  SyncedIndex index;
+  {
+    IndexStore store(dir.path());
+    ASSERT_TRUE(store.Load().ok());
+    std::vector<IndexDelta> first = {{"a", File(1, 5)}, {"b", File(2, 6)}};
+    for (const auto& d : first) ApplyDelta(d, &index);
+    ASSERT_TRUE(store.Append(first, index).ok());
+    ASSERT_TRUE(store.Fold(index).ok());  // a snapshot with a and b
+    std::vector<IndexDelta> second = {{"a", std::nullopt}, {"c", File(3, 7)}, {"b", File(2, 9)}};
+    for (const auto& d : second) ApplyDelta(d, &index);
+    ASSERT_TRUE(store.Append(second, index).ok());
+    EXPECT_GT(store.log_bytes(), 0u);
+  }
+  IndexStore again(dir.path());
+  auto loaded = again.Load();
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  EXPECT_EQ(*loaded, index);
+  EXPECT_EQ(loaded->count("a"), 0u);
+  EXPECT_EQ(loaded->at("b").mtime_ns, 9);
+  EXPECT_EQ(again.dropped_log_bytes(), 0u);
+}
+
+TEST(IndexStore, ATornRecordIsDroppedWholeAndTheNextAppendFolds) {
+  TempDir dir;
+  SyncedIndex index;
+  IndexStore store(dir.path());
+  ASSERT_TRUE(store.Load().ok());
+  std::vector<IndexDelta> one = {{"a", File(1, 5)}};
+  ApplyDelta(one[0], &index);
+  ASSERT_TRUE(store.Append(one, index).ok());
+  const SyncedIndex after_one = index;
+  std::vector<IndexDelta> two = {{"b", File(2, 6)}, {"c", File(3, 7)}};
+  for (const auto& d : two) ApplyDelta(d, &index);
+  ASSERT_TRUE(store.Append(two, index).ok());
+  // A worker killed in the middle of writing the second record.
+  const std::string log = dir.path() + "/index.log";
+  ASSERT_EQ(::truncate(log.c_str(), static_cast<off_t>(FileSize(log) - 5)), 0);
+
+  IndexStore reloaded(dir.path());
+  auto loaded = reloaded.Load();
+  ASSERT_TRUE(loaded.ok());
+  EXPECT_EQ(*loaded, after_one);  // not half of the second batch: none of it
+  EXPECT_GT(reloaded.dropped_log_bytes(), 0u);
+  // A damaged byte inside a record is caught by its checksum the same way.
+  std::vector<IndexDelta> three = {{"d", File(4, 8)}};
+  SyncedIndex idx = *loaded;
+  ApplyDelta(three[0], &idx);
+  ASSERT_TRUE(reloaded.Append(three, idx).ok());
+  EXPECT_EQ(reloaded.folds(), 1u);  // the damaged tail is gone with the fold
+  IndexStore last(dir.path());
+  auto final_index = last.Load();
+  ASSERT_TRUE(final_index.ok());
+  EXPECT_EQ(*final_index, idx);
+  EXPECT_EQ(last.dropped_log_bytes(), 0u);
+}
+
+TEST(IndexStore, FlippedByteStopsTheReplayAtThatRecord) {
+  TempDir dir;
+  SyncedIndex index;
+  IndexStore store(dir.path());
+  ASSERT_TRUE(store.Load().ok());
+  std::vector<IndexDelta> one = {{"a", File(1, 5)}};
+  ApplyDelta(one[0], &index);
+  ASSERT_TRUE(store.Append(one, index).ok());
+  const SyncedIndex after_one = index;
+  const uint64_t first_end = store.log_bytes();
+  std::vector<IndexDelta> two = {{"b", File(2, 6)}};
+  ApplyDelta(two[0], &index);
+  ASSERT_TRUE(store.Append(two, index).ok());
+  std::fstream f(dir.path() + "/index.log", std::ios::in | std::ios::out | std::ios::binary);
+  f.seekp(static_cast<std::streamoff>(first_end + 12));
+  f.put('\x7f');
+  f.close();
+  IndexStore reloaded(dir.path());
+  auto loaded = reloaded.Load();
+  ASSERT_TRUE(loaded.ok());
+  EXPECT_EQ(*loaded, after_one);
+}
+
+TEST(IndexStore, TheLogIsFoldedOnceItOutgrowsTheSnapshot) {
+  TempDir dir;
+  SyncedIndex index;
+  IndexStore store(dir.path());
+  ASSERT_TRUE(store.Load().ok());
+  // Batches of 1000 changes: the log grows until it passes max(1 MiB, snapshot), then folds.
+  for (uint64_t batch = 0; batch < 40; ++batch) {
+    std::vector<IndexDelta> deltas;
+    for (uint64_t i = 0; i < 1000; ++i)
+      deltas.push_back({"dir/file" + std::to_string(i), File(i, static_cast<int64_t>(batch))});
+    for (const auto& d : deltas) ApplyDelta(d, &index);
+    ASSERT_TRUE(store.Append(deltas, index).ok());
+    EXPECT_LE(store.log_bytes(),
+              std::max<uint64_t>(1 << 20, FileSize(dir.path() + "/index")) + 1000 * 200);
+  }
+  EXPECT_GE(store.folds(), 1u);
+  IndexStore reloaded(dir.path());
+  auto loaded = reloaded.Load();
+  ASSERT_TRUE(loaded.ok());
+  EXPECT_EQ(*loaded, index);
+}
+
+TEST(IndexStore, AnOlderIndexFormatReadsAsEmptyAndAForeignFileIsAnError) {
+  TempDir dir;
+  { std::ofstream(dir.path() + "/index") << "georep-index-1\nwhatever"; }
+  IndexStore store(dir.path());
+  auto loaded = store.Load();
+  ASSERT_TRUE(loaded.ok());
+  EXPECT_TRUE(loaded->empty());
+  { std::ofstream(dir.path() + "/index") << "not an index at all"; }
+  EXPECT_EQ(store.Load().status().code(), StatusCode::kCorruption);
+}
+
+}  // namespace
+}  // namespace georep::replication
