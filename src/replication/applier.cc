@@ -148,6 +148,7 @@ struct Applier::OpenFile {
   uint32_t mode = 0;
   uint64_t next_offset = 0;
   ContentHasher hasher;
+  UniqueFd basis;  // the old version BlockCopy copies from, opened at the first one
 };
 
 Applier::Applier(UniqueFd root, ApplierOptions options, FileSystemCalls* calls)
@@ -401,7 +402,7 @@ Status Applier::ApplyOne(const Message& operation) {
   bool in_file = file_ != nullptr || skipping_file_;
   MessageType type = TypeOf(operation);
   if (in_file && type != MessageType::kFileData && type != MessageType::kFileEnd &&
-      type != MessageType::kFileAbort) {
+      type != MessageType::kFileAbort && type != MessageType::kBlockCopy) {
     return BreakStream(fmt::format("{} in the middle of a file transfer", MessageTypeName(type)));
   }
   return std::visit(
@@ -427,6 +428,8 @@ Status Applier::ApplyOne(const Message& operation) {
           return DoFileData(m);
         } else if constexpr (std::is_same_v<T, FileEnd>) {
           return DoFileEnd(m);
+        } else if constexpr (std::is_same_v<T, BlockCopy>) {
+          return DoBlockCopy(m);
         } else if constexpr (std::is_same_v<T, FileAbort>) {
           if (skipping_file_) {
             skipping_file_ = false;
@@ -710,6 +713,69 @@ Status Applier::DoFileData(const FileData& m) {
     done += static_cast<size_t>(n);
   }
   f.next_offset = m.offset + m.data.size();
+  return Status::Ok();
+}
+
+Status Applier::DoBlockCopy(const BlockCopy& m) {
+  if (skipping_file_) return Status::Ok();
+  if (!file_) return BreakStream("BlockCopy without FileBegin");
+  if ((options_.capabilities & kCapBlockDelta) == 0)
+    return BreakStream("BlockCopy without the block-delta capability");
+  OpenFile& f = *file_;
+  if (m.offset < f.next_offset) {
+    return BreakStream(fmt::format("BlockCopy for '{}' at offset {} overlaps data up to {}", f.path,
+                                   m.offset, f.next_offset));
+  }
+  const std::string path = f.path;
+  auto fail = [&](ErrorCode code, Status st) {
+    AbandonFile();
+    skipping_file_ = true;
+    return Fail(code, std::move(st));
+  };
+  if (!f.basis.valid()) {
+    int fd = ::openat(f.parent.fd, f.parent.leaf.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    struct stat st {};
+    if (fd >= 0 && (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))) {
+      ::close(fd);
+      fd = -1;
+      errno = ENOENT;
+    }
+    if (fd < 0) {
+      return fail(ErrorCode::kNotFound,
+                  ErrnoStatus(errno, "no earlier version to copy blocks from at", path));
+    }
+    f.basis = UniqueFd(fd);
+  }
+  f.hasher.UpdateZeros(m.offset - f.next_offset);  // a hole
+  std::string& buffer = copy_buffer_;
+  buffer.resize(static_cast<size_t>(std::min<uint64_t>(m.length, 1u << 20)));
+  for (uint64_t done = 0; done < m.length;) {
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(buffer.size(), m.length - done));
+    ssize_t n =
+        ::pread(f.basis.get(), buffer.data(), want, static_cast<off_t>(m.base_offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      return fail(n < 0 ? CodeForErrno(errno) : ErrorCode::kHashMismatch,
+                  n < 0 ? ErrnoStatus(errno, "cannot read the earlier version of", path)
+                        : Status::Corruption(fmt::format(
+                              "the earlier version of '{}' at the destination is shorter than "
+                              "the worker knew it; the file was left unchanged",
+                              path)));
+    }
+    const std::string_view bytes(buffer.data(), static_cast<size_t>(n));
+    f.hasher.Update(bytes);
+    for (size_t w = 0; w < bytes.size();) {
+      ssize_t k = calls_->Pwrite(f.fd.get(), bytes.data() + w, bytes.size() - w,
+                                 static_cast<off_t>(m.offset + done + w));
+      if (k < 0 && errno == EINTR) continue;
+      if (k <= 0)
+        return fail(CodeForErrno(k < 0 ? errno : EIO),
+                    ErrnoStatus(k < 0 ? errno : EIO, "cannot write", path));
+      w += static_cast<size_t>(k);
+    }
+    done += static_cast<uint64_t>(n);
+  }
+  f.next_offset = m.offset + m.length;
   return Status::Ok();
 }
 

@@ -146,6 +146,7 @@ class Applier {
                      const std::vector<Xattr>& xattrs);
   Status DoFileBegin(const FileBegin& m);
   Status DoFileData(const FileData& m);
+  Status DoBlockCopy(const BlockCopy& m);
   // `meta`: the file's SetMeta, applied before the rename (HandleAll's shortcut).
   Status DoFileEnd(const FileEnd& m, const SetMeta* meta = nullptr, Status* meta_status = nullptr);
   // Handle() of a FileEnd and its SetMeta together.
@@ -160,6 +161,7 @@ class Applier {
   FileSystemCalls* calls_;
   std::unique_ptr<FileSystemCalls> default_calls_;
   std::unique_ptr<OpenFile> file_;
+  std::string copy_buffer_;  // BlockCopy's
   std::shared_ptr<UniqueFd> cached_parent_;
   std::string cached_parent_path_;
   // Set while the data of a failed transfer is still arriving (skipped until FileEnd).

@@ -492,7 +492,7 @@ TEST_F(ApplierTest, HandleSpeaksTheConversation) {
 
   Reopen();
   replies.clear();
-  ASSERT_TRUE(applier_->Handle(Hello{1, 1, kCapZstd | kCapBlockDelta, "w"}, &replies).ok());
+  ASSERT_TRUE(applier_->Handle(Hello{1, 1, kCapZstd | (uint64_t{1} << 40), "w"}, &replies).ok());
   ASSERT_EQ(replies.size(), 1u);
   EXPECT_TRUE(std::get<HelloReply>(replies[0]).accepted);
   EXPECT_EQ(std::get<HelloReply>(replies[0]).capabilities, kCapZstd);
@@ -619,6 +619,43 @@ TEST_F(ApplierTest, DirectoriesMovedOrReplacedBetweenFilesAreFollowed) {
   ASSERT_TRUE(SendFile("a/four", "4").ok());
   EXPECT_EQ(ReadFile(D("a/four")), "4");
   EXPECT_EQ(DescribeTree(dest_.path()).size(), 5u);  // ., a, a/four, b, b/one
+}
+
+TEST_F(ApplierTest, BlockCopyBuildsTheNewVersionFromTheOldOne) {
+  const std::string old_version = "0123456789abcdefghij";
+  ASSERT_TRUE(SendFile("f", old_version).ok());
+  // New version: "abcde" (copied from offset 10) + "XY" + "0123" (copied from offset 0).
+  const std::string now = "abcdeXY0123";
+  ASSERT_TRUE(Apply(FileBegin{0, "f", now.size(), 0644}).ok());
+  ASSERT_TRUE(Apply(BlockCopy{0, 0, 10, 5}).ok());
+  ASSERT_TRUE(Apply(FileData{0, 5, "XY"}).ok());
+  ASSERT_TRUE(Apply(BlockCopy{0, 7, 0, 4}).ok());
+  EXPECT_EQ(ReadFile(D("f")), old_version);  // nothing visible before FileEnd
+  ASSERT_TRUE(Apply(FileEnd{0, now.size(), HashBytes(now)}).ok());
+  EXPECT_EQ(ReadFile(D("f")), now);
+
+  // The destination's copy is not what the worker thinks (shorter): refused, left unchanged.
+  ASSERT_TRUE(Apply(FileBegin{0, "f", 100, 0644}).ok());
+  Status st = Apply(BlockCopy{0, 0, 5, 50});
+  EXPECT_FALSE(st.ok());
+  EXPECT_EQ(applier_->last_error_code(), ErrorCode::kHashMismatch);
+  ASSERT_TRUE(Apply(FileData{0, 50, "skipped"}).ok());
+  ASSERT_TRUE(Apply(FileEnd{0, 57, HashBytes("whatever")}).ok());
+  EXPECT_EQ(ReadFile(D("f")), now);
+  // ... or has other content: FileEnd's hash catches it.
+  ASSERT_TRUE(Apply(FileBegin{0, "f", 4, 0644}).ok());
+  ASSERT_TRUE(Apply(BlockCopy{0, 0, 0, 4}).ok());
+  EXPECT_EQ(Apply(FileEnd{0, 4, HashBytes("zzzz")}).code(), StatusCode::kCorruption);
+  EXPECT_EQ(ReadFile(D("f")), now);
+  // No earlier version at all.
+  ASSERT_TRUE(Apply(FileBegin{0, "new", 4, 0644}).ok());
+  EXPECT_EQ(Apply(BlockCopy{0, 0, 0, 4}).code(), StatusCode::kNotFound);
+  ASSERT_TRUE(Apply(FileEnd{0, 4, HashBytes("abcd")}).ok());
+  EXPECT_FALSE(Exists(D("new")));
+  EXPECT_TRUE(GeorepTempFiles(dest_.path()).empty());
+  // Outside a transfer, or going backwards, it breaks the protocol.
+  EXPECT_EQ(Apply(BlockCopy{0, 0, 0, 1}).code(), StatusCode::kCorruption);
+  EXPECT_TRUE(applier_->stream_broken());
 }
 
 }  // namespace

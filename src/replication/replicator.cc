@@ -102,6 +102,9 @@ std::string StatusToJson(const WorkerStatus& s) {
                       {"failures", s.failures},
                       {"bytes_sent", s.bytes_sent},
                       {"files_sent", s.files_sent},
+                      {"wire_bytes", s.wire_bytes},
+                      {"delta_files", s.delta_files},
+                      {"delta_copied_bytes", s.delta_copied_bytes},
                       {"throughput_bps", s.throughput_bps},
                       {"lag_ms", s.lag_ms},
                       {"reason", s.reason},
@@ -130,6 +133,9 @@ Result<WorkerStatus> StatusFromJson(const std::string& text) {
   num("failures", &s.failures);
   num("bytes_sent", &s.bytes_sent);
   num("files_sent", &s.files_sent);
+  num("wire_bytes", &s.wire_bytes);
+  num("delta_files", &s.delta_files);
+  num("delta_copied_bytes", &s.delta_copied_bytes);
   num("throughput_bps", &s.throughput_bps);
   num("lag_ms", &s.lag_ms);
   num("updated_ms", &s.updated_ms);
@@ -253,6 +259,8 @@ Status Replicator::Connect() {
     read_buffer_.clear();
   }
   if (const auto* reply = std::get_if<HelloReply>(&in[0]); reply && reply->accepted) {
+    sender_->EnableBlockDelta((reply->capabilities & kCapBlockDelta) != 0);
+    signatures_ = std::make_unique<SignatureStore>(options_.state_dir + "/signatures");
     replies_ = std::make_unique<Decoder>();
     acked_seq_ = 0;
     refused_.clear();
@@ -581,7 +589,19 @@ Status Replicator::Pass(const std::vector<std::string>& dirty_dirs, bool full) {
         linked_change = true;
         relink_next.insert({e.dev, e.ino});
       }
-      GEOREP_RETURN_IF_ERROR(sender_->SendEntry(e, &report));
+      // A large file the destination holds an older version of: its signature (kept when
+      // that version was sent) lets only the changed blocks travel.
+      BlockSignature basis, fresh;
+      const bool have_basis =
+          !is_new && e.type == EntryType::kRegular && e.size >= kDeltaMinFileSize &&
+          signatures_->Find(e.path, it->second.size, it->second.mtime_ns, &basis);
+      GEOREP_RETURN_IF_ERROR(sender_->SendEntry(e, &report, have_basis ? &basis : nullptr,
+                                                e.type == EntryType::kRegular ? &fresh : nullptr));
+      if (fresh.block_size != 0) {
+        (void)signatures_->Save(e.path, fresh);  // lost: the next change goes whole
+      } else if (have_basis) {
+        signatures_->Forget(e.path);
+      }
       touch(e.path);
       const bool dir = e.type == EntryType::kDirectory;
       put(e.path, now, dir);
@@ -656,6 +676,9 @@ Status Replicator::Pass(const std::vector<std::string>& dirty_dirs, bool full) {
   const int64_t took = std::max<int64_t>(1, NowMs() - started);
   status_.bytes_sent += report.file_bytes;
   status_.files_sent += report.files;
+  status_.wire_bytes += sink_->bytes - bytes_before;
+  status_.delta_files += report.delta_files;
+  status_.delta_copied_bytes += report.delta_copied_bytes;
   status_.throughput_bps =
       static_cast<double>(sink_->bytes - bytes_before) * 1000.0 / static_cast<double>(took);
   status_.pending_entry = status_.pending_data = status_.pending_meta = 0;

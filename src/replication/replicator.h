@@ -28,6 +28,7 @@
 
 #include "base/status.h"
 #include "replication/agent_link.h"
+#include "replication/block_delta.h"
 #include "replication/scanner.h"
 #include "replication/sender.h"
 #include "replication/synced_index.h"
@@ -59,10 +60,13 @@ struct WorkerStatus {
   int64_t last_synced_ms = 0;          // every change before this is applied at the destination
   uint64_t pending_entry = 0, pending_data = 0, pending_meta = 0;
   uint64_t failures = 0;
-  uint64_t bytes_sent = 0, files_sent = 0;
-  double throughput_bps = 0;  // data bytes/s of the last pass
-  int64_t lag_ms = 0;         // age of the oldest change not yet synced; 0 when in step
-  std::string reason;         // why Faulty, or the last failure
+  uint64_t bytes_sent = 0, files_sent = 0;  // file contents sent (logical bytes), files
+  uint64_t wire_bytes = 0;                  // bytes written to the agent (after compression)
+  uint64_t delta_files = 0;                 // files sent as a block delta ...
+  uint64_t delta_copied_bytes = 0;          // ... and their bytes the destination copied
+  double throughput_bps = 0;                // data bytes/s of the last pass
+  int64_t lag_ms = 0;  // age of the oldest change not yet synced; 0 when in step
+  std::string reason;  // why Faulty, or the last failure
   int64_t updated_ms = 0;
 };
 
@@ -100,6 +104,7 @@ class Replicator {
   // What the destination is known to hold: only acknowledged batches change it.
   SyncedIndex index_;
   std::unique_ptr<IndexStore> index_store_;
+  std::unique_ptr<SignatureStore> signatures_;  // of large files sent (block delta)
   std::unique_ptr<Decoder> replies_;
   uint64_t acked_seq_ = 0;                   // the agent's last Ack
   std::map<uint64_t, std::string> refused_;  // operations the agent refused, by sequence

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <map>
+#include <optional>
 
 #include "replication/content_hash.h"
 
@@ -76,7 +77,8 @@ SetMeta TreeSender::MetaFor(const ScanEntry& e, bool with_mode) {
   return m;
 }
 
-Status TreeSender::SendEntry(const ScanEntry& e, SendReport* report) {
+Status TreeSender::SendEntry(const ScanEntry& e, SendReport* report, const BlockSignature* basis,
+                             BlockSignature* signature) {
   switch (e.type) {
     case EntryType::kDirectory:
       if (e.path == ".") return Status::Ok();  // the destination root exists
@@ -100,7 +102,7 @@ Status TreeSender::SendEntry(const ScanEntry& e, SendReport* report) {
         }
       }
       bool sent = false;
-      GEOREP_RETURN_IF_ERROR(SendFile(e, report, &sent));
+      GEOREP_RETURN_IF_ERROR(SendFile(e, report, &sent, basis, signature));
       if (!sent) return Status::Ok();
       if (e.nlink > 1) links_.emplace(std::make_pair(e.dev, e.ino), e.path);
       SetMeta m = MetaFor(e, true);
@@ -153,8 +155,10 @@ Status TreeSender::SendTree(const std::vector<ScanEntry>& entries, SendReport* r
   return Flush();
 }
 
-Status TreeSender::SendFile(const ScanEntry& e, SendReport* report, bool* sent) {
+Status TreeSender::SendFile(const ScanEntry& e, SendReport* report, bool* sent,
+                            const BlockSignature* basis, BlockSignature* signature) {
   *sent = false;
+  if (signature != nullptr) *signature = BlockSignature{};
   auto skip = [&](Status why) {
     report->skipped.push_back({e.path, std::move(why)});
     return Status::Ok();
@@ -180,6 +184,42 @@ Status TreeSender::SendFile(const ScanEntry& e, SendReport* report, bool* sent) 
     return skip(std::move(why));
   };
   ContentHasher hasher;
+  const bool large = size >= kDeltaMinFileSize;
+  std::optional<SignatureBuilder> builder;
+  if (large && signature != nullptr) builder.emplace(size);
+  if (large && basis != nullptr && block_delta_ && basis->block_size != 0) {
+    // Block delta: copies of the destination's old version and literal data, in order.
+    auto read = [&](uint64_t offset, char* buf, size_t max) -> ssize_t {
+      for (;;) {
+        ssize_t n = ::pread(fd.get(), buf, max, static_cast<off_t>(offset));
+        if (n < 0 && errno == EINTR) continue;
+        return n;
+      }
+    };
+    SignatureBuilder next(size);
+    uint64_t copied = 0;
+    Status sink = Status::Ok();
+    auto emit = [&](const DeltaOp& op) -> Status {
+      if (op.copy) {
+        copied += op.length;
+        sink = Emit(BlockCopy{NextSeq(), op.offset, op.base_offset, op.length});
+      } else {
+        sink = Emit(FileData{NextSeq(), op.offset, std::string(op.literal)});
+      }
+      return sink;
+    };
+    Status st = ComputeDelta(read, size, *basis, options_.chunk_bytes, emit, &hasher, &next);
+    if (!sink.ok()) return sink;  // the stream is gone
+    if (!st.ok()) return abort(st.WithContext(fmt::format("'{}'", e.path)));
+    ++report->files;
+    ++report->delta_files;
+    report->delta_copied_bytes += copied;
+    report->file_bytes += size;
+    if (signature != nullptr) *signature = next.Finish(e.mtime_ns);
+    *sent = true;
+    return Emit(FileEnd{NextSeq(), size, hasher.Finish()});
+  }
+  bool holes = false;
   uint64_t pos = 0;  // everything before pos is hashed
   while (pos < size) {
     // Find the next data region; holes are not sent, the applier leaves them as holes.
@@ -197,6 +237,7 @@ Status TreeSender::SendFile(const ScanEntry& e, SendReport* report, bool* sent) 
       off_t hole = ::lseek(fd.get(), data, SEEK_HOLE);
       if (hole >= 0) data_end = std::min<uint64_t>(static_cast<uint64_t>(hole), size);
     }
+    if (data_start > pos) holes = true;
     hasher.UpdateZeros(data_start - pos);
     pos = data_start;
     while (pos < data_end) {
@@ -213,6 +254,7 @@ Status TreeSender::SendFile(const ScanEntry& e, SendReport* report, bool* sent) 
       }
       chunk_.resize(static_cast<size_t>(n));
       hasher.Update(chunk_);
+      if (builder) builder->Update(chunk_);
       GEOREP_RETURN_IF_ERROR(Emit(FileData{NextSeq(), pos, chunk_}));
       pos += static_cast<uint64_t>(n);
     }
@@ -220,6 +262,9 @@ Status TreeSender::SendFile(const ScanEntry& e, SendReport* report, bool* sent) 
   ++report->files;
   report->file_bytes += size;
   *sent = true;
+  // A sparse file's holes are not hashed block by block: no signature (sent whole next time).
+  if (builder && !holes && pos == size && signature != nullptr)
+    *signature = builder->Finish(e.mtime_ns);
   return Emit(FileEnd{NextSeq(), size, hasher.Finish()});
 }
 

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "replication/block_delta.h"
 #include "replication/path_beneath.h"
 #include "replication/scanner.h"
 #include "replication/wire.h"
@@ -53,7 +54,9 @@ struct SenderOptions {
 struct SendReport {
   uint64_t directories = 0;
   uint64_t files = 0;
-  uint64_t file_bytes = 0;  // logical bytes of the files sent
+  uint64_t file_bytes = 0;          // logical bytes of the files sent
+  uint64_t delta_files = 0;         // files sent as a block delta
+  uint64_t delta_copied_bytes = 0;  // ... bytes of them the destination copied from its own
   uint64_t symlinks = 0;
   uint64_t hardlinks = 0;
   std::vector<ScanError> skipped;
@@ -72,7 +75,14 @@ class TreeSender {
 
   // Sends one entry (parents must have been sent before). Directories get their Mkdir now;
   // call SendDirectoryMeta for them once their contents are sent.
-  Status SendEntry(const ScanEntry& entry, SendReport* report);
+  // For a regular file of at least kDeltaMinFileSize bytes: with `basis` (the signature of
+  // the version the destination holds) and block delta enabled, only the differences travel;
+  // `signature`, when given, receives the signature of the version sent (left with
+  // block_size 0 when there is none, e.g. for a sparse file).
+  Status SendEntry(const ScanEntry& entry, SendReport* report,
+                   const BlockSignature* basis = nullptr, BlockSignature* signature = nullptr);
+  // Whether the agent takes BlockCopy (kCapBlockDelta in the handshake).
+  void EnableBlockDelta(bool on) { block_delta_ = on; }
   Status SendDirectoryMeta(const ScanEntry& directory);
 
   // SendEntry for every entry, then SendDirectoryMeta for every directory (root included).
@@ -114,7 +124,8 @@ class TreeSender {
   // Sends one file; `sent` says whether it arrived whole. A file that cannot be opened is
   // listed in report->skipped; a read failure after FileBegin ends the transfer with
   // FileAbort and is listed too. Non-OK only when the sink fails.
-  Status SendFile(const ScanEntry& entry, SendReport* report, bool* sent);
+  Status SendFile(const ScanEntry& entry, SendReport* report, bool* sent,
+                  const BlockSignature* basis, BlockSignature* signature);
 
   UniqueFd root_;
   FrameSink* sink_;
@@ -123,6 +134,7 @@ class TreeSender {
   std::string buffer_;
   std::string chunk_;
   uint64_t seq_ = 0;
+  bool block_delta_ = false;
   // (dev, ino) of files with several links -> the first path sent for it.
   std::map<std::pair<uint64_t, uint64_t>, std::string> links_;
 };

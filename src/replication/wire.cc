@@ -141,9 +141,9 @@ bool IsKnownType(uint8_t t) {
     case MessageType::kBarrier:
     case MessageType::kAck:
     case MessageType::kError:
+    case MessageType::kBlockCopy:
       return true;
     case MessageType::kBlockSignatures:
-    case MessageType::kBlockDelta:
       return false;
   }
   return false;
@@ -187,8 +187,8 @@ std::string_view MessageTypeName(MessageType type) {
       return "Error";
     case MessageType::kBlockSignatures:
       return "BlockSignatures";
-    case MessageType::kBlockDelta:
-      return "BlockDelta";
+    case MessageType::kBlockCopy:
+      return "BlockCopy";
   }
   return "Unknown";
 }
@@ -200,7 +200,7 @@ MessageType TypeOf(const Message& message) {
       MessageType::kUnlink,    MessageType::kRmdir,      MessageType::kSetMeta,
       MessageType::kFileBegin, MessageType::kFileData,   MessageType::kFileEnd,
       MessageType::kFileAbort, MessageType::kBarrier,    MessageType::kAck,
-      MessageType::kError,
+      MessageType::kError,     MessageType::kBlockCopy,
   };
   static_assert(std::size(kTypes) == std::variant_size_v<Message>);
   return kTypes[message.index()];
@@ -371,6 +371,11 @@ Status Encoder::Append(const Message& message, std::string* out) {
           PutVarint(p, m.seq);
           PutVarint(p, static_cast<uint32_t>(m.code));
           PutBytes(p, m.message);
+        } else if constexpr (std::is_same_v<T, BlockCopy>) {
+          PutVarint(p, m.seq);
+          PutVarint(p, m.offset);
+          PutVarint(p, m.base_offset);
+          PutVarint(p, m.length);
         }
         return Status::Ok();
       },
@@ -418,11 +423,10 @@ Result<size_t> CheckHeader(std::string_view bytes) {
         fmt::format("bad frame magic {:02x}{:02x} (not a georep replication stream)", b(0), b(1)));
   }
   if (!IsKnownType(b(2))) {
-    if (b(2) == static_cast<uint8_t>(MessageType::kBlockSignatures) ||
-        b(2) == static_cast<uint8_t>(MessageType::kBlockDelta) || (b(2) >= 40 && b(2) <= 47)) {
+    if (b(2) >= 40 && b(2) <= 47) {
       return Status::Corruption(fmt::format(
-          "message type {} is reserved for block-delta transfer, which protocol version {} "
-          "does not support",
+          "message type {} is reserved for block-delta transfer and not defined in protocol "
+          "version {}",
           b(2), kProtocolVersion));
     }
     return Status::Corruption(fmt::format("unknown message type {}", b(2)));
@@ -685,10 +689,22 @@ Status Decoder::ParseFrame(std::string_view frame, std::vector<Message>* out) {
       m = std::move(x);
       break;
     }
+    case MessageType::kBlockCopy: {
+      BlockCopy x;
+      x.seq = r.Varint();
+      x.offset = r.Varint();
+      x.base_offset = r.Varint();
+      x.length = r.Varint();
+      if (r.ok() && (x.offset > (uint64_t{1} << 62) || x.base_offset > (uint64_t{1} << 62) ||
+                     x.length == 0 || x.length > (uint64_t{1} << 62))) {
+        return Status::Corruption("malformed BlockCopy frame: range out of bounds");
+      }
+      m = x;
+      break;
+    }
     case MessageType::kBlockSignatures:
-    case MessageType::kBlockDelta:
       return Status::Corruption(
-          "block-delta messages are not supported");  // CheckHeader stops these
+          "block-signature messages are not defined");  // CheckHeader stops these
   }
   GEOREP_RETURN_IF_ERROR(r.Finish(type));
   out->push_back(std::move(m));

@@ -49,8 +49,8 @@ inline constexpr size_t kMaxTextBytes = 65536;        // reasons, error messages
 // Capability bits exchanged in the handshake; the session uses their intersection.
 inline constexpr uint64_t kCapZstd = 1u << 0;        // FileData may be zstd-compressed
 inline constexpr uint64_t kCapXattrs = 1u << 1;      // SetMeta may carry xattrs
-inline constexpr uint64_t kCapBlockDelta = 1u << 2;  // reserved: BlockSignatures/BlockDelta
-inline constexpr uint64_t kCapabilitiesSupported = kCapZstd | kCapXattrs;
+inline constexpr uint64_t kCapBlockDelta = 1u << 2;  // BlockCopy inside file transfers
+inline constexpr uint64_t kCapabilitiesSupported = kCapZstd | kCapXattrs | kCapBlockDelta;
 
 enum class MessageType : uint8_t {
   kHello = 1,
@@ -69,9 +69,9 @@ enum class MessageType : uint8_t {
   kBarrier = 30,
   kAck = 31,
   kError = 32,
-  // 40-47 are reserved for block-delta transfer (kCapBlockDelta); version 1 refuses them.
+  // 40-47 are for block-delta transfer (kCapBlockDelta); 40 and 42-47 are reserved.
   kBlockSignatures = 40,
-  kBlockDelta = 41,
+  kBlockCopy = 41,
 };
 
 std::string_view MessageTypeName(MessageType type);
@@ -198,6 +198,18 @@ struct FileEnd {
   bool operator==(const FileEnd&) const = default;
 };
 
+// Block delta (kCapBlockDelta), inside a file transfer, in the same increasing and
+// non-overlapping offset order as FileData: the `length` bytes at `offset` of the new file are
+// those at `base_offset` of the file the destination holds at the transfer's path (the old
+// version the worker computed the delta from). FileEnd's hash covers the result as always.
+struct BlockCopy {
+  uint64_t seq = 0;
+  uint64_t offset = 0;
+  uint64_t base_offset = 0;
+  uint64_t length = 0;
+  bool operator==(const BlockCopy&) const = default;
+};
+
 struct FileAbort {
   uint64_t seq = 0;
   std::string reason;
@@ -223,8 +235,9 @@ struct Error {
   bool operator==(const Error&) const = default;
 };
 
-using Message = std::variant<Hello, HelloReply, Mkdir, Symlink, Hardlink, Rename, Unlink, Rmdir,
-                             SetMeta, FileBegin, FileData, FileEnd, FileAbort, Barrier, Ack, Error>;
+using Message =
+    std::variant<Hello, HelloReply, Mkdir, Symlink, Hardlink, Rename, Unlink, Rmdir, SetMeta,
+                 FileBegin, FileData, FileEnd, FileAbort, Barrier, Ack, Error, BlockCopy>;
 
 MessageType TypeOf(const Message& message);
 // The sequence number of an operation; 0 for Hello, HelloReply, Ack and Error.

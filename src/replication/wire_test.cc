@@ -48,6 +48,7 @@ std::vector<Message> EveryMessage() {
       Barrier{15, false},
       Ack{15, true},
       Error{7, ErrorCode::kNoSpace, "destination file system is full"},
+      BlockCopy{16, 1u << 20, 3u << 20, 65536},
   };
 }
 
@@ -162,7 +163,7 @@ TEST(WireTest, OversizedFrameIsRefusedFromItsHeader) {
 
 TEST(WireTest, UnknownReservedAndFlaggedFramesAreCorruption) {
   EXPECT_EQ(FeedAll(Frame(99, "")).code(), StatusCode::kCorruption);
-  Status reserved = FeedAll(Frame(static_cast<uint8_t>(MessageType::kBlockDelta), ""));
+  Status reserved = FeedAll(Frame(static_cast<uint8_t>(MessageType::kBlockSignatures), ""));
   EXPECT_EQ(reserved.code(), StatusCode::kCorruption);
   EXPECT_NE(reserved.message().find("reserved"), std::string::npos);
   std::string flagged = EncodeAll({Unlink{1, "x"}});
@@ -256,7 +257,9 @@ TEST(WireTest, HandshakeNegotiatesVersionAndCapabilities) {
       AnswerHello(Hello{1, 5, kCapZstd | kCapBlockDelta | kCapXattrs, "x"}, kCapabilitiesSupported);
   EXPECT_TRUE(ok.accepted);
   EXPECT_EQ(ok.version, kProtocolVersion);
-  EXPECT_EQ(ok.capabilities, kCapZstd | kCapXattrs);
+  EXPECT_EQ(ok.capabilities, kCapZstd | kCapBlockDelta | kCapXattrs);
+  HelloReply older = AnswerHello(Hello{1, 1, kCapZstd, "x"}, kCapabilitiesSupported);
+  EXPECT_EQ(older.capabilities, kCapZstd);  // only what both have
   HelloReply no = AnswerHello(Hello{7, 9, 0, "future"}, kCapabilitiesSupported);
   EXPECT_FALSE(no.accepted);
   EXPECT_NE(no.reason.find("no common protocol version"), std::string::npos);
