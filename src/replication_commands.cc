@@ -50,7 +50,7 @@ struct WorkerArgs {
   std::vector<std::string> excludes;
   int rescan_interval = 3600;
   int64_t bandwidth_limit = 0;
-  std::string durability = "file";
+  std::string durability = "batch";
 };
 
 int RunWorker(const WorkerArgs& a) {
@@ -127,28 +127,29 @@ void AddReplicationCommands(CLI::App& app, int* exit_code) {
       ->check(CLI::NonNegativeNumber);
   worker
       ->add_option("--durability", w.durability,
-                   "none, batch (sync at each batch), file (each file) or dir")
+                   "none (no sync), batch (files renamed in after one sync per batch), file (a "
+                   "sync per file) or dir (and per directory change)")
       ->capture_default_str()
       ->check(CLI::IsMember({"none", "batch", "file", "dir"}));
   worker->add_flag("--once", w.once, "One full pass, then exit");
   worker->callback([exit_code] { *exit_code = RunWorker(w); });
 
   static replication::AgentOptions ag;
-  static std::string durability = "file";
+  static std::string durability = "batch";
   auto* agent = app.add_subcommand(
       "agent", "Apply a worker's stream to a directory (stdin/stdout; started by a worker)");
   agent->add_option("--root", ag.root, "Destination directory")->required();
   agent
       ->add_option("--durability", durability,
-                   "none, batch (sync at each batch), file (each file) or dir")
+                   "none (no sync), batch (files renamed in after one sync per batch), file (a "
+                   "sync per file) or dir (and per directory change)")
       ->capture_default_str()
       ->check(CLI::IsMember({"none", "batch", "file", "dir"}));
   agent->callback([exit_code] {
-    // batch: no fsync per file; the worker's durable barrier syncs the file system per batch.
-    ag.applier.durability = durability == "none" || durability == "batch"
-                                ? replication::Durability::kNone
-                            : durability == "dir" ? replication::Durability::kFileAndDirectory
-                                                  : replication::Durability::kFile;
+    ag.applier.durability = durability == "none"    ? replication::Durability::kNone
+                            : durability == "batch" ? replication::Durability::kBatch
+                            : durability == "dir"   ? replication::Durability::kFileAndDirectory
+                                                    : replication::Durability::kFile;
     std::error_code ec;
     std::filesystem::create_directories(ag.root, ec);
     Status st = replication::ServeAgent(0, 1, ag);

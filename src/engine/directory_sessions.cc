@@ -66,7 +66,7 @@ Result<std::vector<std::string>> Operations::WorkerArgv(const Session& s, const 
       georep_binary_,      "worker",
       "--source",          v.bricks[0].path,
       "--state-dir",       workers_->StateDir(s.id),
-      "--durability",      value("durability").empty() ? "file" : value("durability"),
+      "--durability",      value("durability").empty() ? "batch" : value("durability"),
       "--rescan-interval", value("rescan-interval").empty() ? "3600" : value("rescan-interval")};
   if (d.ssh_fingerprint.empty()) {
     argv.insert(argv.end(), {"--destination", s.destination_volume});

@@ -196,9 +196,11 @@ const std::vector<ConfigOption> kDirectoryOptions = {
      INT64_MAX},
     {"durability",
      ConfigType::kEnum,
-     "file",
-     "When the destination fsyncs: every file, every batch, or never.",
-     {"file", "batch", "none"},
+     "batch",
+     "When the destination syncs what it writes: batch (a batch's files are renamed into place "
+     "after one sync of their data, so no partial file is ever visible), file (a sync per "
+     "file), or none (fastest; after a power cut a file may be empty or partial).",
+     {"batch", "file", "none"},
      0,
      0},
     {"rescan-interval",

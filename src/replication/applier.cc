@@ -25,6 +25,8 @@ constexpr size_t kTempHexDigits = 16;
 constexpr size_t kTempLeafBytes = 200;
 // Deeper than any real tree (PATH_MAX allows ~2048 levels); stops runaway recursion.
 constexpr int kMaxDepth = 4096;
+// kBatch: a batch ends at the latest after this many files.
+constexpr size_t kMaxStagedFiles = 4096;
 
 ErrorCode CodeForErrno(int err) {
   switch (err) {
@@ -164,6 +166,39 @@ Applier::Applier(UniqueFd root, ApplierOptions options, FileSystemCalls* calls)
 
 Applier::~Applier() {
   AbandonFile();
+  // Never acknowledged: the worker sends them again.
+  for (const Staged& f : staged_) ::unlinkat(f.parent, f.temp.c_str(), 0);
+}
+
+bool Applier::EndsBatch(const Message& message) {
+  switch (TypeOf(message)) {
+    case MessageType::kFileBegin:
+    case MessageType::kFileData:
+    case MessageType::kFileEnd:
+    case MessageType::kFileAbort:
+    case MessageType::kBlockCopy:
+    case MessageType::kMkdir:  // a new directory changes nothing staged files depend on
+      return false;
+    default:
+      return true;
+  }
+}
+
+void Applier::FlushStaged(std::vector<Message>* replies) {
+  if (staged_.empty()) return;
+  std::vector<Staged> files = std::move(staged_);
+  staged_.clear();
+  Status synced = Status::Ok();
+  if (calls_->Syncfs(root_.get()) != 0)
+    synced = FailErrno(errno, "cannot sync the destination file system at", ".");
+  for (const Staged& f : files) {
+    Status st = synced;
+    if (st.ok()) st = RenameReplacing(f.parent, f.temp, f.parent, f.leaf, f.path);
+    if (!st.ok()) {
+      ::unlinkat(f.parent, f.temp.c_str(), 0);
+      replies->push_back(Error{f.seq, last_error_code_, st.ToString()});
+    }
+  }
 }
 
 Result<std::unique_ptr<Applier>> Applier::Open(const std::string& root, ApplierOptions options,
@@ -365,6 +400,8 @@ Status Applier::Handle(const Message& message, std::vector<Message>* replies) {
     replies->push_back(Error{0, ErrorCode::kProtocol, st.message()});
     return st;
   }
+  if (!staged_.empty() && (EndsBatch(message) || staged_.size() >= kMaxStagedFiles))
+    FlushStaged(replies);
   Status st = Apply(message);
   if (stream_broken_) {
     replies->push_back(Error{SeqOf(message), ErrorCode::kProtocol, st.message()});
@@ -892,11 +929,25 @@ Status Applier::DoFileEnd(const FileEnd& m, const SetMeta* meta, Status* meta_st
   } else if (::fchmod(f.fd.get(), f.mode) != 0) {
     return fail_errno(errno, "cannot change mode of");
   }
-  if (options_.durability != Durability::kNone && calls_->Fsync(f.fd.get()) != 0) {
+  if ((options_.durability == Durability::kFile ||
+       options_.durability == Durability::kFileAndDirectory) &&
+      calls_->Fsync(f.fd.get()) != 0) {
     return fail_errno(errno, "cannot fsync");
   }
   // close() can report a deferred write error (NFS and the like).
   if (::close(f.fd.Release()) != 0) return fail_errno(errno, "cannot close");
+  if (options_.durability == Durability::kBatch) {
+    Staged staged;
+    staged.parent_owned = f.parent.owned;
+    staged.parent = f.parent.fd;
+    staged.temp = f.temp_name;
+    staged.leaf = f.parent.leaf;
+    staged.path = path;
+    staged.seq = meta != nullptr ? meta->seq : m.seq;
+    staged_.push_back(std::move(staged));
+    file_.reset();
+    return Status::Ok();
+  }
   Status st = RenameReplacing(f.parent.fd, f.temp_name, f.parent.fd, f.parent.leaf, path);
   if (!st.ok()) {
     AbandonFile();

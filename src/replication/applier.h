@@ -40,8 +40,14 @@ namespace georep::replication {
 // How eagerly the applier syncs. A Barrier with `durable` set always syncs the whole
 // destination file system (syncfs) before its Ack says durable, whatever the level.
 enum class Durability {
-  kNone,              // no fsync; after a crash a renamed-in file may be empty or partial
-  kFile,              // fsync each file's data before renaming it into place (default)
+  kNone,  // no fsync; after a crash a renamed-in file may be empty or partial
+  // Files of a batch stay under their temporary names until the batch ends (a Barrier, or an
+  // operation that must see them in place): then one syncfs puts all their data on stable
+  // storage, and only then are they renamed into place. As safe as kFile against power loss
+  // -- never a partial file under its final name -- for two syncfs per batch instead of one
+  // fsync per file. Needs Handle()/HandleAll() (Apply() alone never ends a batch).
+  kBatch,
+  kFile,              // fsync each file's data before renaming it into place
   kFileAndDirectory,  // also fsync the directory after each entry is created or removed
 };
 
@@ -133,6 +139,10 @@ class Applier {
                          const std::string& to_name, const std::string& to_path);
   Status SweepTempFiles(int dir, const std::string& path, dev_t dev, int depth);
   void AbandonFile();
+  // kBatch: syncs the staged files' data and renames them into place; a failure becomes an
+  // Error reply for the file's own operation.
+  void FlushStaged(std::vector<Message>* replies);
+  static bool EndsBatch(const Message& message);
 
   Status DoMkdir(const Mkdir& m);
   Status DoSymlink(const Symlink& m);
@@ -162,6 +172,14 @@ class Applier {
   std::unique_ptr<FileSystemCalls> default_calls_;
   std::unique_ptr<OpenFile> file_;
   std::string copy_buffer_;  // BlockCopy's
+  // kBatch: files complete and verified, still under their temporary names.
+  struct Staged {
+    std::shared_ptr<UniqueFd> parent_owned;
+    int parent = -1;
+    std::string temp, leaf, path;
+    uint64_t seq = 0;
+  };
+  std::vector<Staged> staged_;
   std::shared_ptr<UniqueFd> cached_parent_;
   std::string cached_parent_path_;
   // Set while the data of a failed transfer is still arriving (skipped until FileEnd).

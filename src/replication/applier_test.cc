@@ -43,9 +43,19 @@ class FaultyCalls final : public FileSystemCalls {
     return FileSystemCalls::Fsync(fd);
   }
   int Syncfs(int fd) override {
+    if (syncfs_errno != 0) {
+      errno = syncfs_errno;
+      return -1;
+    }
     ++syncfs_calls;
     return FileSystemCalls::Syncfs(fd);
   }
+  int Renameat(int old_dir, const char* old_name, int new_dir, const char* new_name) override {
+    renames_after_syncfs.push_back(syncfs_calls);
+    return FileSystemCalls::Renameat(old_dir, old_name, new_dir, new_name);
+  }
+  int syncfs_errno = 0;
+  std::vector<int> renames_after_syncfs;  // syncfs calls made before each rename
   int write_errno = 0;
   size_t write_budget = 0;
   size_t written = 0;
@@ -656,6 +666,61 @@ TEST_F(ApplierTest, BlockCopyBuildsTheNewVersionFromTheOldOne) {
   // Outside a transfer, or going backwards, it breaks the protocol.
   EXPECT_EQ(Apply(BlockCopy{0, 0, 0, 1}).code(), StatusCode::kCorruption);
   EXPECT_TRUE(applier_->stream_broken());
+}
+
+TEST_F(ApplierTest, BatchDurabilityRenamesFilesInOnlyAfterTheirDataIsSynced) {
+  ApplierOptions options;
+  options.durability = Durability::kBatch;
+  Reopen(options);
+  std::vector<Message> replies;
+  ASSERT_TRUE(applier_->Handle(Hello{1, 1, 0, "w"}, &replies).ok());
+  ASSERT_TRUE(SendFile("old", "old content").ok());  // Apply(): stays staged
+  replies.clear();
+  ASSERT_TRUE(applier_->Handle(Barrier{++seq_, true}, &replies).ok());
+  EXPECT_EQ(ReadFile(D("old")), "old content");
+
+  calls_.syncfs_calls = 0;
+  calls_.renames_after_syncfs.clear();
+  uint64_t seq = seq_;
+  std::vector<Message> batch = FileWithMeta(&seq, "a", "alpha", Meta("", kMetaMode, 0640));
+  for (Message& m : FileWithMeta(&seq, "b", "beta", Meta("", kMetaMode, 0600)))
+    batch.push_back(std::move(m));
+  replies.clear();
+  ASSERT_TRUE(applier_->HandleAll(batch, &replies).ok());
+  EXPECT_TRUE(replies.empty());
+  // Complete and verified, but not in place until the batch ends.
+  EXPECT_FALSE(Exists(D("a")));
+  EXPECT_FALSE(Exists(D("b")));
+  EXPECT_EQ(GeorepTempFiles(dest_.path()).size(), 2u);
+  // A rename must see them in place: it ends the batch.
+  ASSERT_TRUE(applier_->Handle(Rename{++seq, "a", "c"}, &replies).ok());
+  EXPECT_TRUE(replies.empty());
+  EXPECT_EQ(ReadFile(D("c")), "alpha");
+  EXPECT_EQ(ReadFile(D("b")), "beta");
+  ASSERT_GE(calls_.renames_after_syncfs.size(), 2u);
+  EXPECT_GE(calls_.renames_after_syncfs[0], 1);  // the data was synced first
+  EXPECT_GE(calls_.renames_after_syncfs[1], 1);
+
+  // The sync fails: nothing goes into place, the file's own operation gets the error.
+  batch = FileWithMeta(&seq, "old", "new content", Meta("", kMetaMode, 0644));
+  const uint64_t meta_seq = seq;
+  ASSERT_TRUE(applier_->HandleAll(batch, &replies).ok());
+  calls_.syncfs_errno = EIO;
+  replies.clear();
+  ASSERT_TRUE(applier_->Handle(Barrier{++seq, true}, &replies).ok());
+  ASSERT_EQ(replies.size(), 3u);  // the file's Error, the Barrier's own Error, its Ack
+  EXPECT_EQ(std::get<Error>(replies[0]).seq, meta_seq);
+  EXPECT_EQ(std::get<Error>(replies[0]).code, ErrorCode::kIO);
+  EXPECT_EQ(ReadFile(D("old")), "old content");
+  EXPECT_TRUE(GeorepTempFiles(dest_.path()).empty());
+  calls_.syncfs_errno = 0;
+
+  // An agent that goes away with files staged leaves no temporary file behind.
+  batch = FileWithMeta(&seq, "never", "acknowledged", Meta("", kMetaMode, 0644));
+  ASSERT_TRUE(applier_->HandleAll(batch, &replies).ok());
+  applier_.reset();
+  EXPECT_FALSE(Exists(D("never")));
+  EXPECT_TRUE(GeorepTempFiles(dest_.path()).empty());
 }
 
 }  // namespace
