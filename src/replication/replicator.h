@@ -13,7 +13,9 @@
 //  the agent refused are counted as failures and retried, never recorded as synced.
 //
 // The status (status.json in the state directory, replaced atomically) is what the engine
-// shows for the session's node.
+// shows for the session's node. What it does is logged through spdlog's default logger (the
+// worker points it at worker.log in the state directory): start, Faulty and recovery at info
+// and above, each pass's summary at debug.
 //
 // Thread-safety: Run() on one thread; RequestStop() from any thread or a signal handler.
 #pragma once
@@ -44,6 +46,7 @@ struct ReplicatorOptions {
   int settle_ms = 200;                // changes are gathered this long before a pass
   int64_t bandwidth_limit = 0;        // bytes/s to the agent; 0: unlimited
   bool durable_batches = true;        // each pass ends on stable storage at the destination
+  bool send_xattrs = true;            // extended attributes travel with the metadata
 };
 
 // What a worker reports (status.json).
@@ -54,6 +57,7 @@ struct WorkerStatus {
   uint64_t pending_entry = 0, pending_data = 0, pending_meta = 0;
   uint64_t failures = 0;
   uint64_t bytes_sent = 0, files_sent = 0;
+  uint64_t wire_bytes = 0;    // bytes written to the agent by this process (after compression)
   double throughput_bps = 0;  // data bytes/s of the last pass
   int64_t lag_ms = 0;         // age of the oldest change not yet synced; 0 when in step
   std::string reason;         // why Faulty, or the last failure
