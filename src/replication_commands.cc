@@ -1,6 +1,7 @@
 #include "replication_commands.h"
 
 #include <signal.h>
+#include <spdlog/sinks/basic_file_sink.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -8,6 +9,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "base/log.h"
 #include "replication/agent.h"
 #include "replication/replicator.h"
 
@@ -46,12 +48,29 @@ struct WorkerArgs {
   std::string ssh_command = "ssh";
   std::string remote_command = "georep agent";
   int ssh_port = 0;
-  bool compress = false, ignore_deletes = false, once = false;
+  bool compress = false, ignore_deletes = false, once = false, no_xattrs = false;
   std::vector<std::string> excludes;
   int rescan_interval = 3600;
   int64_t bandwidth_limit = 0;
   std::string durability = "batch";
+  std::string log_level = "info";
 };
+
+// The worker logs to worker.log in its state directory (where the engine also collects its
+// stdout and stderr), in the same logfmt as the engine; `level` decides how much.
+void InitWorkerLog(const std::string& state_dir, const std::string& level) {
+  try {
+    auto sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>(state_dir + "/worker.log");
+    auto logger = std::make_shared<spdlog::logger>("georep-worker", sink);
+    logger->set_pattern("ts=%Y-%m-%dT%H:%M:%S.%eZ level=%l %v", spdlog::pattern_time_type::utc);
+    logger->set_level(spdlog::level::from_str(level == "warning" ? "warn" : level));
+    logger->flush_on(spdlog::level::trace);  // a few lines per pass: each is on disk at once
+    spdlog::set_default_logger(logger);
+  } catch (const spdlog::spdlog_ex& e) {
+    std::cerr << "georep worker: cannot log to " << state_dir << "/worker.log: " << e.what()
+              << "\n";
+  }
+}
 
 int RunWorker(const WorkerArgs& a) {
   replication::ReplicatorOptions o;
@@ -63,8 +82,10 @@ int RunWorker(const WorkerArgs& a) {
   o.rescan_interval_s = a.rescan_interval;
   o.bandwidth_limit = a.bandwidth_limit;
   o.durable_batches = a.durability != "none";
+  o.send_xattrs = !a.no_xattrs;
   std::error_code ec;
   std::filesystem::create_directories(a.state_dir, ec);
+  InitWorkerLog(a.state_dir, a.log_level);
   const auto sep = a.destination.find("::");
   if (sep == std::string::npos) {
     o.agent_argv = {SelfPath(), "agent", "--root", a.destination, "--durability", a.durability};
@@ -72,7 +93,11 @@ int RunWorker(const WorkerArgs& a) {
     // HOST::PATH (or USER@HOST::PATH): the agent runs on the host behind the ssh command.
     o.agent_argv = SplitWords(a.ssh_command);
     if (o.agent_argv.empty()) o.agent_argv = {"ssh"};
-    o.agent_argv.insert(o.agent_argv.end(), {"-o", "BatchMode=yes"});
+    // A destination that stops answering (a cut link) ends the connection within about a
+    // minute, so the worker turns Faulty and is restarted. Options the ssh command already
+    // sets come first and win.
+    o.agent_argv.insert(o.agent_argv.end(), {"-o", "BatchMode=yes", "-o", "ServerAliveInterval=15",
+                                             "-o", "ServerAliveCountMax=4"});
     if (a.ssh_port > 0) o.agent_argv.insert(o.agent_argv.end(), {"-p", std::to_string(a.ssh_port)});
     o.agent_argv.push_back("--");
     o.agent_argv.push_back(a.destination.substr(0, sep));
@@ -117,6 +142,13 @@ void AddReplicationCommands(CLI::App& app, int* exit_code) {
       ->capture_default_str();
   worker->add_flag("--compress", w.compress, "zstd-compress file data");
   worker->add_flag("--ignore-deletes", w.ignore_deletes, "Do not replicate deletes");
+  worker->add_flag("--no-xattrs", w.no_xattrs, "Do not replicate extended attributes");
+  worker
+      ->add_option("--log-level", w.log_level,
+                   "What worker.log in the state directory gets: debug (each pass), info, "
+                   "warning or error")
+      ->capture_default_str()
+      ->transform(CLI::IsMember({"debug", "info", "warning", "error"}, CLI::ignore_case));
   worker->add_option("--exclude", w.excludes, "fnmatch pattern of paths or names to skip");
   worker
       ->add_option("--rescan-interval", w.rescan_interval,

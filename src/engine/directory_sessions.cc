@@ -9,6 +9,8 @@
 #include <fmt/format.h>
 #include <signal.h>
 
+#include <algorithm>
+#include <cctype>
 #include <fstream>
 #include <set>
 
@@ -62,6 +64,12 @@ Result<std::vector<std::string>> Operations::WorkerArgv(const Session& s, const 
       if (c.option->key == key) return c.value;
     return "";
   };
+  // Set for this session (every option has a value: its default when not set).
+  auto set = [&](std::string_view key) {
+    for (const auto& c : config)
+      if (c.option->key == key) return !c.is_default;
+    return false;
+  };
   std::vector<std::string> argv = {
       georep_binary_,      "worker",
       "--source",          v.bricks[0].path,
@@ -86,12 +94,19 @@ Result<std::vector<std::string>> Operations::WorkerArgv(const Session& s, const 
     argv.insert(argv.end(),
                 {"--destination", fmt::format("{}@{}::{}", user, d.host, s.destination_volume),
                  "--ssh-command", ssh, "--ssh-port",
-                 value("ssh-port").empty() ? std::to_string(d.ssh_port) : value("ssh-port")});
+                 // The destination's own port unless the session sets one.
+                 set("ssh-port") ? value("ssh-port") : std::to_string(d.ssh_port)});
     if (!value("remote-command").empty())
       argv.insert(argv.end(), {"--remote-command", value("remote-command")});
   }
   if (value("compression") == "zstd") argv.push_back("--compress");
   if (value("ignore-deletes") == "true") argv.push_back("--ignore-deletes");
+  if (value("sync-xattrs") == "false") argv.push_back("--no-xattrs");
+  if (std::string level = value("log-level"); !level.empty()) {
+    std::transform(level.begin(), level.end(), level.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    argv.insert(argv.end(), {"--log-level", level});
+  }
   if (const std::string bw = value("bandwidth-limit"); !bw.empty() && bw != "0")
     argv.insert(argv.end(), {"--bandwidth-limit", bw});
   if (const std::string ex = value("exclude"); !ex.empty()) {

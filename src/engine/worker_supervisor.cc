@@ -54,12 +54,17 @@ class SystemChild final : public ChildProcess {
   std::string how_;
 };
 
-// The last non-empty line of a log: why a worker stopped, in its own words.
+// The last non-empty line of a log: why a worker stopped, in its own words. The worker's own
+// routine records (debug and info, which say what went well) are not reasons.
 std::string LastLine(const std::string& path) {
   std::ifstream in(path);
   std::string line, last;
-  while (std::getline(in, line))
-    if (!line.empty()) last = line;
+  while (std::getline(in, line)) {
+    const bool routine =
+        line.starts_with("ts=") && (line.find(" level=debug ") != std::string::npos ||
+                                    line.find(" level=info ") != std::string::npos);
+    if (!line.empty() && !routine) last = line;
+  }
   return last.substr(0, 400);
 }
 

@@ -126,5 +126,23 @@ TEST_F(WorkerSupervisorTest, AWorkerThatCannotStartIsRetried) {
   EXPECT_TRUE(sup.Observe("s1").running);
 }
 
+TEST_F(WorkerSupervisorTest, TheReasonIsNotARoutineLogRecord) {
+  WorkerSupervisor sup(launcher_, clock_, dir_.string());
+  ASSERT_TRUE(sup.Ensure("s1", {"georep", "worker"}).ok());
+  {
+    std::ofstream log(dir_ / "s1" / "worker.log");
+    log << "ts=2026-11-27T19:27:21.439Z level=info msg=\"worker starts\" source=/a\n"
+        << "ts=2026-11-27T19:27:22.082Z level=warning msg=Faulty reason=\"disk full\"\n"
+        << "ts=2026-11-27T19:27:23.100Z level=debug msg=pass full=false dirs=1\n"
+        << "ts=2026-11-27T19:27:23.200Z level=info msg=\"recovered: Active\"\n";
+  }
+  launcher_.last->ended = true;
+  launcher_.last->how_ = "was killed by signal Killed";
+  // Killed after routine records: the last one that says something went wrong is the reason.
+  EXPECT_EQ(sup.Observe("s1").down_reason,
+            "worker was killed by signal Killed: ts=2026-11-27T19:27:22.082Z level=warning "
+            "msg=Faulty reason=\"disk full\"");
+}
+
 }  // namespace
 }  // namespace georep

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <set>
+#include <string>
+#include <vector>
 
 namespace georep {
 namespace {
@@ -48,6 +50,32 @@ TEST(SessionConfig, ValuesAreValidatedAndCanonicalised) {
   EXPECT_NE(bad.status().message().find("rsync, tarssh"), std::string::npos);
   const ConfigOption* opts = FindConfigOption(VolumeKind::kGluster, "rsync-options");
   EXPECT_FALSE(ValidateConfigValue(*opts, "a\nb").ok());
+}
+
+TEST(SessionConfig, DirectoryOptionsRejectWhatTheWorkerCannotTake) {
+  auto check = [](std::string_view key, const std::vector<std::string>& good,
+                  const std::vector<std::string>& bad) {
+    const ConfigOption* o = FindConfigOption(VolumeKind::kDirectory, key);
+    ASSERT_NE(o, nullptr) << key;
+    for (const auto& v : good) EXPECT_TRUE(ValidateConfigValue(*o, v).ok()) << key << "=" << v;
+    for (const auto& v : bad) EXPECT_FALSE(ValidateConfigValue(*o, v).ok()) << key << "=" << v;
+  };
+  check("checkpoint", {"0", "1700000000"}, {"-1", "yesterday", "1.5"});
+  check("sync-jobs", {"1", "64"}, {"0", "65", "many"});
+  check("ignore-deletes", {"true", "off"}, {"maybe", ""});
+  check("sync-xattrs", {"false", "yes"}, {"2", "xattrs"});
+  check("ssh-port", {"22", "65535"}, {"0", "65536", "-22", "ssh"});
+  check("ssh-command", {"ssh -o ConnectTimeout=5", ""}, {"ssh\n-v", std::string(1025, 's')});
+  check("remote-command", {"/usr/local/bin/georep agent"}, {"georep agent\r"});
+  check("compression", {"none", "zstd"}, {"gzip", "ZSTD", ""});
+  check("bandwidth-limit", {"0", "1048576"}, {"-1", "1M", "1e6"});
+  check("durability", {"file", "batch", "none"}, {"dir", "always", "FILE"});
+  check("rescan-interval", {"0", "604800"}, {"-1", "604801", "1h"});
+  check("exclude", {"*.tmp,cache/*", ""}, {"*.tmp\t"});
+  check("log-level", {"DEBUG", "INFO", "WARNING", "ERROR"}, {"debug", "TRACE", "CRITICAL"});
+  // Options of gluster sessions only are not directory options.
+  EXPECT_EQ(FindConfigOption(VolumeKind::kDirectory, "sync-method"), nullptr);
+  EXPECT_EQ(FindConfigOption(VolumeKind::kDirectory, "use-meta-volume"), nullptr);
 }
 
 }  // namespace

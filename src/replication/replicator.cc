@@ -17,6 +17,7 @@
 #include <set>
 #include <sstream>
 
+#include "base/log.h"
 #include "replication/wire.h"
 
 namespace georep::replication {
@@ -87,6 +88,16 @@ Status WriteFileAtomically(const std::string& path, const std::string& data) {
 constexpr size_t kBatchOps = 1000;
 constexpr uint64_t kBatchBytes = 16u << 20;
 constexpr size_t kBatchesInFlight = 4;
+
+// One pass's summary (debug): what it sent and how long it took.
+void LogPass(bool full, size_t dirs, const WorkerStatus& before, const WorkerStatus& after,
+             int64_t took_ms, const Status& result) {
+  spdlog::debug(
+      "msg=pass full={} dirs={} files={} bytes={} wire_bytes={} failures={} took_ms={} result={}",
+      full, dirs, after.files_sent - before.files_sent, after.bytes_sent - before.bytes_sent,
+      after.wire_bytes - before.wire_bytes, after.failures, took_ms,
+      result.ok() ? std::string("ok") : LogValue(result.message()));
+}
 
 }  // namespace
 
@@ -233,6 +244,7 @@ bool Replicator::Excluded(const std::string& path) const {
 
 void Replicator::WriteStatus() {
   status_.updated_ms = NowMs();
+  if (sink_) status_.wire_bytes = sink_->bytes;
   (void)WriteFileAtomically(options_.state_dir + "/status.json", StatusToJson(status_));
 }
 
@@ -244,6 +256,7 @@ Status Replicator::Connect() {
                                    options_.bandwidth_limit);
   SenderOptions so;
   so.compress = options_.compress;
+  so.send_xattrs = options_.send_xattrs;
   GEOREP_ASSIGN_OR_RETURN(sender_, TreeSender::Open(options_.source, sink_.get(), so));
   GEOREP_RETURN_IF_ERROR(sender_->SendHello(kCapabilitiesSupported, "georep worker"));
   GEOREP_RETURN_IF_ERROR(sender_->Flush());
@@ -694,15 +707,23 @@ Status Replicator::Pass(const std::vector<std::string>& dirty_dirs, bool full) {
 }
 
 Status Replicator::RunOnce() {
-  index_store_ = std::make_unique<IndexStore>(options_.state_dir);
-  GEOREP_ASSIGN_OR_RETURN(index_, index_store_->Load());
-  GEOREP_RETURN_IF_ERROR(Connect());
-  status_.state = "Active";
-  status_.crawl = "Hybrid Crawl";
-  WriteStatus();
-  Status st = Pass({}, true);
-  Status closed = link_->Close(30);
-  return st.ok() ? closed : st;
+  Status result = [&]() -> Status {
+    index_store_ = std::make_unique<IndexStore>(options_.state_dir);
+    GEOREP_ASSIGN_OR_RETURN(index_, index_store_->Load());
+    GEOREP_RETURN_IF_ERROR(Connect());
+    spdlog::info("msg=\"connected to the agent\" source={} once=true", LogValue(options_.source));
+    status_.state = "Active";
+    status_.crawl = "Hybrid Crawl";
+    WriteStatus();
+    const WorkerStatus before = status_;
+    const int64_t started = NowMs();
+    Status st = Pass({}, true);
+    LogPass(true, 1, before, status_, NowMs() - started, st);
+    Status closed = link_->Close(30);
+    return st.ok() ? closed : st;
+  }();
+  if (!result.ok()) spdlog::error("msg=\"pass failed\" error={}", LogValue(result.message()));
+  return result;
 }
 
 Status Replicator::Run() {
@@ -710,16 +731,24 @@ Status Replicator::Run() {
     status_.state = "Faulty";
     status_.reason = why.message();
     WriteStatus();
+    spdlog::error("msg=\"worker stops: Faulty\" reason={}", LogValue(why.message()));
     if (link_) (void)link_->Close(5);
     return why;
   };
+  spdlog::info("msg=\"worker starts\" source={}", LogValue(options_.source));
   index_store_ = std::make_unique<IndexStore>(options_.state_dir);
   auto loaded = index_store_->Load();
   if (!loaded.ok()) return fail(loaded.status());
   index_ = std::move(*loaded);
   status_.state = "Initializing";
   WriteStatus();
-  if (Status c = Connect(); !c.ok()) return fail(c);
+  if (Status c = Connect(); !c.ok()) {
+    // The agent (or the ssh in front of it) did not answer: say where the problem is.
+    return fail(c.code() == StatusCode::kUnavailable
+                    ? Status::Unavailable("cannot reach the destination: " + c.message())
+                    : c);
+  }
+  spdlog::info("msg=\"connected to the agent\"");
 
   // Watches first, then the crawl: nothing changed during the crawl is missed.
   int ino = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
@@ -742,7 +771,10 @@ Status Replicator::Run() {
   status_.state = "Active";
   status_.crawl = "Hybrid Crawl";
   WriteStatus();
+  WorkerStatus before = status_;
+  int64_t pass_started = NowMs();
   Status first = Pass({}, true);
+  LogPass(true, 1, before, status_, NowMs() - pass_started, first);
   if (!first.ok() && first.code() != StatusCode::kIOError) {
     ::close(ino);
     return fail(first);
@@ -750,6 +782,10 @@ Status Replicator::Run() {
   if (!first.ok()) {
     status_.state = "Faulty";
     status_.reason = first.message();
+    spdlog::warn("msg=Faulty reason={}", LogValue(first.message()));
+  } else {
+    spdlog::info("msg=\"in step: the first full pass is applied\" files={} bytes={}",
+                 status_.files_sent, status_.bytes_sent);
   }
   status_.crawl = "Changelog Crawl";
   WriteStatus();
@@ -768,8 +804,17 @@ Status Replicator::Run() {
                           first_change + options_.max_delay_ms - t});
       wait_ms = std::max<int64_t>(wait_ms, 1);
     }
-    pollfd fd = {ino, POLLIN, 0};
-    (void)::poll(&fd, 1, static_cast<int>(wait_ms));
+    // The agent is watched between passes too: a destination that went away (its ssh
+    // connection ended) is Faulty now, not at the next change.
+    pollfd fds[2] = {{ino, POLLIN, 0}, {link_->read_fd(), POLLIN, 0}};
+    (void)::poll(fds, 2, static_cast<int>(wait_ms));
+    if (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+      if (Status d = sink_->Drain(); !d.ok()) {
+        ::close(ino);
+        return fail(Status::Unavailable("lost the destination: " + d.message() + ": " +
+                                        link_->ErrorTail()));
+      }
+    }
     for (;;) {
       ssize_t n = ::read(ino, buf, sizeof buf);
       if (n <= 0) break;
@@ -813,7 +858,10 @@ Status Replicator::Run() {
     if (full) last_full = now;
     if (first_change == 0) first_change = now;  // a rescan or retry: its own start
     want_full_ = false;
+    before = status_;
+    pass_started = NowMs();
     Status st = Pass(dirs, full);
+    LogPass(full, full ? 1 : dirs.size(), before, status_, NowMs() - pass_started, st);
     written_.clear();
     overflow = want_full_;
     if (!st.ok() && st.code() != StatusCode::kIOError) {
@@ -823,10 +871,12 @@ Status Replicator::Run() {
     if (st.ok()) {
       first_change = 0;
       status_.lag_ms = 0;
+      if (status_.state != "Active") spdlog::info("msg=\"recovered: Active\"");
       status_.state = "Active";
     } else {
       // Changes the destination refused (full, permissions...): Faulty with the reason, and
       // a full pass again after a pause, until they are applied.
+      if (status_.state != "Faulty") spdlog::warn("msg=Faulty reason={}", LogValue(st.message()));
       status_.state = "Faulty";
       status_.reason = st.message();
       status_.lag_ms = NowMs() - first_change;
@@ -840,6 +890,7 @@ Status Replicator::Run() {
   Status closed = link_->Close(30);
   status_.state = "Stopped";
   WriteStatus();
+  spdlog::info("msg=\"worker stopped\"");
   return closed;
 }
 

@@ -13,7 +13,9 @@
 //  the agent refused are counted as failures and retried, never recorded as synced.
 //
 // The status (status.json in the state directory, replaced atomically) is what the engine
-// shows for the session's node.
+// shows for the session's node. What it does is logged through spdlog's default logger (the
+// worker points it at worker.log in the state directory): start, Faulty and recovery at info
+// and above, each pass's summary at debug.
 //
 // Thread-safety: Run() on one thread; RequestStop() from any thread or a signal handler.
 #pragma once
@@ -51,6 +53,7 @@ struct ReplicatorOptions {
   int max_delay_ms = 300;
   int64_t bandwidth_limit = 0;  // bytes/s to the agent; 0: unlimited
   bool durable_batches = true;  // each pass ends on stable storage at the destination
+  bool send_xattrs = true;  // extended attributes travel with the metadata
 };
 
 // What a worker reports (status.json).

@@ -24,6 +24,8 @@ class SshServer {
   bool RotateHostKey();
 
   int port() const { return port_; }
+  // The listening sshd (its children are the connections); -1 when stopped.
+  pid_t pid() const { return pid_; }
   // "SHA256:..." of the current host key, as ssh-keygen prints it.
   std::string HostFingerprint() const;
   const std::string& error() const { return error_; }

@@ -1,0 +1,207 @@
+// Directory sessions' config reaches the worker: every option of the directory catalog maps to
+// the `georep worker` flag that gives it its effect (tests/integration/replication_test.cc shows
+// each flag's effect on real trees), or is one the engine itself acts on.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+
+#include "engine/operations.h"
+#include "engine/worker_supervisor.h"
+
+namespace georep {
+namespace {
+
+struct FakeWorker final : ChildProcess {
+  int pid() const override { return 1; }
+  bool Ended(std::string* how) override {
+    if (ended) *how = "was killed by signal 15";
+    return ended;
+  }
+  void Signal(int signal) override { ended = ended || signal == SIGTERM || signal == SIGKILL; }
+  bool ended = false;
+};
+
+// Records the command lines it is asked to start; starts nothing.
+struct RecordingLauncher final : ProcessLauncher {
+  Result<std::unique_ptr<ChildProcess>> Launch(const std::vector<std::string>& argv,
+                                               const std::string&) override {
+    launches.push_back(argv);
+    return std::unique_ptr<ChildProcess>(std::make_unique<FakeWorker>());
+  }
+  std::vector<std::vector<std::string>> launches;
+};
+
+// Reaches no host; gives workers fixed ssh options, as the real connector gives its pinned ones.
+struct PinnedOptionsConnector final : HostConnector {
+  std::unique_ptr<CommandRunner> RunnerFor(const Host&) override { return nullptr; }
+  Result<std::vector<HostKey>> ScanHostKeys(const std::string&, int) override {
+    return Status::Unavailable("no network in unit tests");
+  }
+  Status InstallEngineKey(const Host&, const std::string&) override {
+    return Status::Unavailable("no network in unit tests");
+  }
+  Result<std::vector<std::string>> SshClientOptions(const Host& host) override {
+    asked_user = host.ssh_user;
+    return std::vector<std::string>{"-i", "/engine/key", "-o", "StrictHostKeyChecking=yes"};
+  }
+  std::string EnginePublicKey() override { return ""; }
+  std::string EngineKeyFingerprint() override { return ""; }
+  std::string asked_user;
+};
+
+// The value after `flag` (every occurrence), in order.
+std::vector<std::string> Values(const std::vector<std::string>& argv, const std::string& flag) {
+  std::vector<std::string> out;
+  for (size_t i = 0; i + 1 < argv.size(); ++i)
+    if (argv[i] == flag) out.push_back(argv[i + 1]);
+  return out;
+}
+
+bool Has(const std::vector<std::string>& argv, const std::string& flag) {
+  return std::find(argv.begin(), argv.end(), flag) != argv.end();
+}
+
+class DirectorySessionArgvTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ =
+        std::filesystem::temp_directory_path() / ("georep-dirargv-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir_);
+    auto s = OpenStore("sqlite://" + (dir_ / "db").string());
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    store_ = std::move(*s);
+    workers_ = std::make_unique<WorkerSupervisor>(launcher_, clock_, (dir_ / "state").string());
+    ops_ = std::make_unique<Operations>(*store_, clock_, random_, locks_, &connector_);
+    ops_->SetWorkerSupervisor(workers_.get(), "/usr/bin/georep");
+  }
+  void TearDown() override {
+    ops_.reset();
+    workers_.reset();
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  // A session of a directory volume on the engine's own host; `fingerprint` empty: a local
+  // destination path, else one reached over ssh on port 2222.
+  std::string MakeSession(const std::string& fingerprint) {
+    Cluster c = *ops_->CreateCluster(admin_, {"local", ""});
+    HostSpec hs;
+    hs.cluster_id = c.id;
+    hs.name = "localhost";
+    hs.transport = HostTransport::kLocal;
+    Host h = *ops_->AddHost(admin_, hs);
+    VolumeSpec vs;
+    vs.cluster_id = c.id;
+    vs.name = "src";
+    vs.bricks = {{h.id, "/srv/src"}};
+    Volume v = *ops_->AddVolume(admin_, vs);
+    auto d = ops_->CreateDestination(admin_, {c.id, h.id, "backup", 2222, fingerprint, "geo"});
+    EXPECT_TRUE(d.ok()) << d.status().ToString();
+    auto s = ops_->CreateSession(admin_, {d->id, v.id, "/srv/dst", ""});
+    EXPECT_TRUE(s.ok()) << s.status().ToString();
+    return s->session.id;
+  }
+  void Set(const std::string& id, const std::string& key, const std::string& value) {
+    auto r = ops_->SetConfig(admin_, id, key, value);
+    ASSERT_TRUE(r.ok()) << key << ": " << r.status().ToString();
+  }
+  // Starts the session; returns the worker's command line.
+  std::vector<std::string> Start(const std::string& id) {
+    auto r = ops_->RunSessionAction(admin_, id, SessionAction::kStart, false);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return launcher_.launches.empty() ? std::vector<std::string>{} : launcher_.launches.back();
+  }
+
+  Actor admin_{"admin", true};
+  std::filesystem::path dir_;
+  FakeClock clock_;
+  SeededRandom random_{7};
+  ObjectLocks locks_;
+  RecordingLauncher launcher_;
+  PinnedOptionsConnector connector_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<WorkerSupervisor> workers_;
+  std::unique_ptr<Operations> ops_;
+};
+
+TEST_F(DirectorySessionArgvTest, DefaultsGiveADefaultWorker) {
+  const std::string id = MakeSession("");
+  const auto argv = Start(id);
+  ASSERT_GE(argv.size(), 2u);
+  EXPECT_EQ(argv[0], "/usr/bin/georep");
+  EXPECT_EQ(argv[1], "worker");
+  EXPECT_EQ(Values(argv, "--source"), std::vector<std::string>{"/srv/src"});
+  EXPECT_EQ(Values(argv, "--destination"), std::vector<std::string>{"/srv/dst"});
+  EXPECT_EQ(Values(argv, "--state-dir"), std::vector<std::string>{workers_->StateDir(id)});
+  EXPECT_EQ(Values(argv, "--durability"), std::vector<std::string>{"batch"});
+  EXPECT_EQ(Values(argv, "--rescan-interval"), std::vector<std::string>{"3600"});
+  EXPECT_EQ(Values(argv, "--log-level"), std::vector<std::string>{"info"});
+  for (const char* absent : {"--compress", "--ignore-deletes", "--no-xattrs", "--bandwidth-limit",
+                             "--exclude", "--ssh-command", "--ssh-port", "--remote-command"})
+    EXPECT_FALSE(Has(argv, absent)) << absent;
+}
+
+TEST_F(DirectorySessionArgvTest, EveryOptionReachesTheWorker) {
+  const std::string id = MakeSession("SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8");
+  // What each option of the catalog becomes. A new option must be added here (with a test of
+  // its effect in tests/integration/replication_test.cc).
+  const std::map<std::string, std::string> settings = {
+      {"checkpoint", "1700000000"},  // the engine's: compared with the worker's last synced
+      {"sync-jobs", "4"},            // not passed yet: parallel streams are being added
+      {"ignore-deletes", "true"},
+      {"sync-xattrs", "false"},
+      {"ssh-port", "2022"},
+      {"ssh-command", "/opt/ssh-wrapper -v"},
+      {"remote-command", "/opt/georep/bin/georep agent"},
+      {"compression", "zstd"},
+      {"bandwidth-limit", "1000000"},
+      {"durability", "batch"},
+      {"rescan-interval", "60"},
+      {"exclude", "*.tmp,,cache/*"},
+      {"log-level", "DEBUG"},
+  };
+  for (const auto& o : ConfigCatalog(VolumeKind::kDirectory))
+    EXPECT_TRUE(settings.count(std::string(o.key))) << o.key << " has no mapping tested";
+
+  // ssh-port not set: the destination's own port.
+  auto argv = Start(id);
+  EXPECT_EQ(Values(argv, "--ssh-port"), std::vector<std::string>{"2222"});
+  EXPECT_EQ(Values(argv, "--destination"), std::vector<std::string>{"geo@backup::/srv/dst"});
+  EXPECT_EQ(connector_.asked_user, "geo");
+
+  for (const auto& [key, value] : settings) ASSERT_NO_FATAL_FAILURE(Set(id, key, value));
+  // The changed config restarts the worker with the new command line.
+  ASSERT_TRUE(ops_->PollDirectorySession(admin_, id).ok());
+  argv = launcher_.launches.back();
+  EXPECT_GE(launcher_.launches.size(), 2u);
+  EXPECT_TRUE(Has(argv, "--ignore-deletes"));
+  EXPECT_TRUE(Has(argv, "--no-xattrs"));
+  EXPECT_EQ(Values(argv, "--ssh-port"), std::vector<std::string>{"2022"});
+  EXPECT_EQ(
+      Values(argv, "--ssh-command"),
+      std::vector<std::string>{"/opt/ssh-wrapper -v -i /engine/key -o StrictHostKeyChecking=yes"});
+  EXPECT_EQ(Values(argv, "--remote-command"),
+            std::vector<std::string>{"/opt/georep/bin/georep agent"});
+  EXPECT_TRUE(Has(argv, "--compress"));
+  EXPECT_EQ(Values(argv, "--bandwidth-limit"), std::vector<std::string>{"1000000"});
+  EXPECT_EQ(Values(argv, "--durability"), std::vector<std::string>{"batch"});
+  EXPECT_EQ(Values(argv, "--rescan-interval"), std::vector<std::string>{"60"});
+  EXPECT_EQ(Values(argv, "--exclude"), (std::vector<std::string>{"*.tmp", "cache/*"}));
+  EXPECT_EQ(Values(argv, "--log-level"), std::vector<std::string>{"debug"});
+  EXPECT_FALSE(Has(argv, "--checkpoint"));
+
+  // sync-xattrs back on, bandwidth unlimited: the flags go.
+  Set(id, "sync-xattrs", "true");
+  Set(id, "bandwidth-limit", "0");
+  ASSERT_TRUE(ops_->PollDirectorySession(admin_, id).ok());
+  argv = launcher_.launches.back();
+  EXPECT_FALSE(Has(argv, "--no-xattrs"));
+  EXPECT_FALSE(Has(argv, "--bandwidth-limit"));
+}
+
+}  // namespace
+}  // namespace georep
