@@ -3,7 +3,8 @@
 # (ratios are what to compare; absolute times on a shared machine are noisy):
 #   W1  20,000 files x 4 KiB in 200 directories, initial sync
 #   W2  4 files x 256 MiB, initial sync
-#   W3  after W1, 1 % of the files mutated (modified, created, renamed, deleted), converge
+#   W3  after W1, 1 % of the files mutated (modified, created, renamed, deleted), converge:
+#       live workers timed from the first change to the durable Ack of the last; rsync rescans
 #   Lag p50/p99 from a file written on the source to its arrival under its final name at the
 #       destination, with a running worker and a writer at 1,000 files per second for 10 s
 # W1 and W2 run with: georep worker --once (local path at the default durability `file`; the
@@ -111,12 +112,31 @@ done
 last=$work/r$rounds-w1
 
 echo "== W3: mutate 1 % of W1 (200 modified, 50 created, 50 renamed, 50 deleted), converge"
-python3 - "$work/src1" <<'PY'
-import os, random, sys
-root = sys.argv[1]
+# georep as it runs: live workers (local and ssh, started on the W1 copies and idle in the
+# Changelog Crawl) see the changes as they happen; timed from the first change until each
+# worker's last-synced mark (advanced only by the destination's durable Ack) passes the last.
+# Then rsync's rescans of the same change, and georep's own full rescan (--once) for reference.
+"$georep" worker --source "$work/src1" --destination "$last-georep" \
+  --state-dir "$last-georep.state" >/dev/null 2>&1 &
+live_local=$!
+"$georep" worker --source "$work/src1" --destination "root@127.0.0.1::$last-georep-ssh" \
+  --state-dir "$last-georep-ssh.state" "${ssh_args[@]}" >/dev/null 2>&1 &
+live_ssh=$!
+python3 - "$work/src1" "$work/w3-live" "$last-georep.state" "$last-georep-ssh.state" <<'PY'
+import json, os, random, sys, time
+root, out, states = sys.argv[1], sys.argv[2], sys.argv[3:]
+def status(s):
+    try:
+        return json.load(open(f"{s}/status.json"))
+    except (OSError, ValueError):
+        return {}
+deadline = time.time() + 120
+while time.time() < deadline and not all(status(s).get("crawl") == "Changelog Crawl" for s in states):
+    time.sleep(0.05)
 rng = random.Random(3)
 files = sorted(os.path.join(d, f) for d, _, fs in os.walk(root) for f in fs)
 picked = rng.sample(files, 350)
+start = time.time()
 for p in picked[:200]:
     with open(p, "r+b") as f:
         f.seek(rng.randrange(4096)); f.write(os.urandom(64))
@@ -127,15 +147,27 @@ for p in picked[250:300]:
 for i in range(50):
     with open(os.path.join(root, f"d{i:03}", f"new{i}"), "wb") as f:
         f.write(os.urandom(4096))
+end = time.time()
+done = {}
+while len(done) < len(states) and time.time() < end + 120:
+    for s, name in zip(states, ("local", "ssh")):
+        if name not in done and status(s).get("last_synced_ms", 0) / 1000 >= end:
+            done[name] = time.time() - start
+    time.sleep(0.005)
+with open(out, "w") as o:
+    for name in ("local", "ssh"):
+        ms = int(done[name] * 1000) if name in done else -1
+        o.write(f"W3 georep live ({name})|{ms}|0\n")
+        print(f"  {'W3 georep live (' + name + ')':44} {ms:6d} ms"
+              f"  (changes made in {int((end - start) * 1000)} ms)")
 PY
-run "W3 georep (local)" "$georep" worker --once --source "$work/src1" \
-  --destination "$last-georep" --state-dir "$last-georep.state"
-run "W3 georep (ssh)" "$georep" worker --once --source "$work/src1" \
-  --destination "root@127.0.0.1::$last-georep-ssh" --state-dir "$last-georep-ssh.state" \
-  "${ssh_args[@]}"
+kill "$live_local" "$live_ssh" 2>/dev/null || true
+wait "$live_local" "$live_ssh" 2>/dev/null || true
 run "W3 rsync -a --delete (local)" rsync -a --delete "$work/src1/" "$last-rsync/"
 run "W3 rsync -a --delete (ssh)" rsync -a --delete -e "$ssh_cmd -p $port" "$work/src1/" \
   "root@127.0.0.1:$last-rsync-ssh/"
+run "W3 georep --once rescan (local)" "$georep" worker --once --source "$work/src1" \
+  --destination "$last-georep" --state-dir "$last-georep.state"
 
 echo "== results are identical trees:"
 for d in "$last-georep" "$last-georep-ssh" "$last-rsync" "$last-rsync-ssh"; do
@@ -197,7 +229,10 @@ kill "$lag_worker" 2>/dev/null || true
 wait "$lag_worker" 2>/dev/null || true
 
 echo "== medians of $rounds rounds, max RSS, ratios (other tool's time / georep's: > 1, georep faster)"
-for name in "${!times[@]}"; do echo "$name|${times[$name]}|${rss_of[$name]}"; done | python3 -c '
+{
+  for name in "${!times[@]}"; do echo "$name|${times[$name]}|${rss_of[$name]}"; done
+  cat "$work/w3-live" 2>/dev/null || true
+} | python3 -c '
 import statistics, sys
 rows = {}
 for line in sys.stdin:
@@ -215,8 +250,9 @@ for w in ("W1", "W2"):
     ratio(w, "rsync -a (ssh)", "georep (ssh)")
     ratio(w, "cp -a", "georep (local)")
     ratio(w, "cp -a", "georep durability=none (local)")
-ratio("W3", "rsync -a --delete (local)", "georep (local)")
-ratio("W3", "rsync -a --delete (ssh)", "georep (ssh)")
+ratio("W3", "rsync -a --delete (local)", "georep live (local)")
+ratio("W3", "rsync -a --delete (ssh)", "georep live (ssh)")
+ratio("W3", "rsync -a --delete (local)", "georep --once rescan (local)")
 '
 kill "$(cat "$work/sshd/pid")" 2>/dev/null || true
 rm -rf "$work"

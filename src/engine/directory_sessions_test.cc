@@ -159,7 +159,7 @@ TEST_F(DirectorySessionArgvTest, EveryOptionReachesTheWorker) {
       {"remote-command", "/opt/georep/bin/georep agent"},
       {"compression", "zstd"},
       {"bandwidth-limit", "1000000"},
-      {"durability", "batch"},
+      {"durability", "file"},
       {"rescan-interval", "60"},
       {"exclude", "*.tmp,,cache/*"},
       {"log-level", "DEBUG"},
@@ -188,7 +188,7 @@ TEST_F(DirectorySessionArgvTest, EveryOptionReachesTheWorker) {
             std::vector<std::string>{"/opt/georep/bin/georep agent"});
   EXPECT_TRUE(Has(argv, "--compress"));
   EXPECT_EQ(Values(argv, "--bandwidth-limit"), std::vector<std::string>{"1000000"});
-  EXPECT_EQ(Values(argv, "--durability"), std::vector<std::string>{"batch"});
+  EXPECT_EQ(Values(argv, "--durability"), std::vector<std::string>{"file"});
   EXPECT_EQ(Values(argv, "--rescan-interval"), std::vector<std::string>{"60"});
   EXPECT_EQ(Values(argv, "--exclude"), (std::vector<std::string>{"*.tmp", "cache/*"}));
   EXPECT_EQ(Values(argv, "--log-level"), std::vector<std::string>{"debug"});

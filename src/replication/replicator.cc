@@ -18,6 +18,7 @@
 #include <sstream>
 
 #include "base/log.h"
+#include "replication/change_journal.h"
 #include "replication/wire.h"
 
 namespace georep::replication {
@@ -768,7 +769,36 @@ Status Replicator::Run() {
   };
   watch_tree(".");
 
+  // History Crawl: the changes journaled before the last stop, which a crawl alone could miss
+  // (a rewrite within one clock tick, same size), go first.
+  ChangeJournal journal(options_.state_dir);
+  auto replay = journal.Load();
+  if (!replay.ok()) return fail(replay.status());
   status_.state = "Active";
+  if (!replay->empty()) {
+    status_.crawl = "History Crawl";
+    WriteStatus();
+    written_ = replay->written;
+    std::vector<std::string> dirs(replay->directories.begin(), replay->directories.end());
+    for (const auto& w : replay->written) {  // a written file's directory is where it is
+      const auto slash = w.rfind('/');
+      dirs.push_back(slash == std::string::npos ? "." : w.substr(0, slash));
+    }
+    spdlog::info("msg=\"History Crawl: replaying the journal\" directories={} written={}",
+                 replay->directories.size(), replay->written.size());
+    Status history = Pass(dirs, false);
+    if (!history.ok() && history.code() != StatusCode::kIOError) {
+      ::close(ino);
+      return fail(history);
+    }
+    if (history.ok()) {
+      written_.clear();
+      if (Status c = journal.Clear(); !c.ok()) {
+        ::close(ino);
+        return fail(c);
+      }
+    }
+  }
   status_.crawl = "Hybrid Crawl";
   WriteStatus();
   WorkerStatus before = status_;
@@ -778,6 +808,13 @@ Status Replicator::Run() {
   if (!first.ok() && first.code() != StatusCode::kIOError) {
     ::close(ino);
     return fail(first);
+  }
+  if (first.ok()) {
+    written_.clear();
+    if (Status c = journal.Clear(); !c.ok()) {
+      ::close(ino);
+      return fail(c);
+    }
   }
   if (!first.ok()) {
     status_.state = "Faulty";
@@ -858,12 +895,24 @@ Status Replicator::Run() {
     if (full) last_full = now;
     if (first_change == 0) first_change = now;  // a rescan or retry: its own start
     want_full_ = false;
+    // On stable storage before anything is done about it (replayed after a restart).
+    if (Status j = journal.Append({std::set<std::string>(dirs.begin(), dirs.end()), written_});
+        !j.ok()) {
+      ::close(ino);
+      return fail(j);
+    }
     before = status_;
     pass_started = NowMs();
     Status st = Pass(dirs, full);
     LogPass(full, full ? 1 : dirs.size(), before, status_, NowMs() - pass_started, st);
-    written_.clear();
     overflow = want_full_;
+    if (st.ok()) {
+      written_.clear();
+      if (Status c = journal.Clear(); !c.ok()) {
+        ::close(ino);
+        return fail(c);
+      }
+    }
     if (!st.ok() && st.code() != StatusCode::kIOError) {
       ::close(ino);
       return fail(st);

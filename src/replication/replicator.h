@@ -53,7 +53,7 @@ struct ReplicatorOptions {
   int max_delay_ms = 300;
   int64_t bandwidth_limit = 0;  // bytes/s to the agent; 0: unlimited
   bool durable_batches = true;  // each pass ends on stable storage at the destination
-  bool send_xattrs = true;  // extended attributes travel with the metadata
+  bool send_xattrs = true;      // extended attributes travel with the metadata
 };
 
 // What a worker reports (status.json).

@@ -221,21 +221,25 @@ Status TreeSender::SendFile(const ScanEntry& e, SendReport* report, bool* sent,
   }
   bool holes = false;
   uint64_t pos = 0;  // everything before pos is hashed
+  // As many blocks as bytes: no hole to look for (most files; saves two lseeks each).
+  const bool dense = static_cast<uint64_t>(st.st_blocks) * 512 >= size;
   while (pos < size) {
     // Find the next data region; holes are not sent, the applier leaves them as holes.
-    off_t data = ::lseek(fd.get(), static_cast<off_t>(pos), SEEK_DATA);
     uint64_t data_start = pos;
     uint64_t data_end = size;
-    if (data < 0) {
-      if (errno == ENXIO) {
-        data_start = size;  // only a hole remains
-      } else if (errno != EINVAL) {
-        return abort(ErrnoStatus(errno, "cannot seek in", e.path));
-      }  // EINVAL: the file system cannot tell; treat everything as data
-    } else {
-      data_start = std::min<uint64_t>(static_cast<uint64_t>(data), size);
-      off_t hole = ::lseek(fd.get(), data, SEEK_HOLE);
-      if (hole >= 0) data_end = std::min<uint64_t>(static_cast<uint64_t>(hole), size);
+    if (!dense) {
+      off_t data = ::lseek(fd.get(), static_cast<off_t>(pos), SEEK_DATA);
+      if (data < 0) {
+        if (errno == ENXIO) {
+          data_start = size;  // only a hole remains
+        } else if (errno != EINVAL) {
+          return abort(ErrnoStatus(errno, "cannot seek in", e.path));
+        }  // EINVAL: the file system cannot tell; treat everything as data
+      } else {
+        data_start = std::min<uint64_t>(static_cast<uint64_t>(data), size);
+        off_t hole = ::lseek(fd.get(), data, SEEK_HOLE);
+        if (hole >= 0) data_end = std::min<uint64_t>(static_cast<uint64_t>(hole), size);
+      }
     }
     if (data_start > pos) holes = true;
     hasher.UpdateZeros(data_start - pos);

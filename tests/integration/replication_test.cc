@@ -409,6 +409,47 @@ TEST(Replication, KilledWorkerAndAgentConvergeWithoutResending) {
   EXPECT_LT(st->files_sent, static_cast<uint64_t>(kFiles) - 8);
 }
 
+// A file rewritten in place with its size and mtime kept looks untouched to a crawl (only its
+// ctime moves, which sends metadata). The worker saw the write, and journaled it before the
+// pass that would carry it; killed in that pass, it replays the journal when it comes back
+// (the History Crawl), so the new content arrives.
+TEST(Replication, AJournaledRewriteSurvivesAKilledWorker) {
+  TempDir src, dst, state;
+  std::mt19937_64 rng(11);
+  const std::string f = src.path() + "/f";
+  Write(f, "aaaa-original");
+  {
+    auto argv = LiveArgv(src.path(), dst.path(), state.path());
+    argv.insert(argv.end(), {"--bandwidth-limit", "200000"});
+    LiveWorker worker(argv);
+    worker.Start();
+    ASSERT_TRUE(WaitFor(60, [&] { return ReadFile(dst.path() + "/f") == "aaaa-original"; }))
+        << ReplicationReason(state.path());
+    struct stat before {};
+    ASSERT_EQ(::stat(f.c_str(), &before), 0);
+    // A large file in the same pass, sorted before f, slowed to 200 kB/s: f waits behind it.
+    const std::string big = Random(rng, 3 << 20);
+    Write(f, "bbbb-replaced");  // the same size
+    const struct timespec times[2] = {before.st_atim, before.st_mtim};
+    ASSERT_EQ(::utimensat(AT_FDCWD, f.c_str(), times, 0), 0);
+    Write(src.path() + "/big", big);
+    ASSERT_TRUE(WaitFor(30, [&] {
+      std::error_code ec;
+      return fs::file_size(state.path() + "/journal", ec) > 0 && !ec;
+    })) << "the pass's changes were not journaled";
+    worker.Kill(SIGKILL);
+  }
+  ASSERT_EQ(ReadFile(dst.path() + "/f"), "aaaa-original") << "killed too late to show anything";
+  LiveWorker again(LiveArgv(src.path(), dst.path(), state.path()));
+  again.Start();
+  ASSERT_TRUE(WaitFor(60, [&] { return DescribeTree(dst.path()) == DescribeTree(src.path()); }))
+      << ReplicationReason(state.path()) << TreeDiff(src.path(), dst.path());
+  EXPECT_EQ(ReadFile(dst.path() + "/f"), "bbbb-replaced");
+  EXPECT_NE(ReadFile(state.path() + "/worker.log").find("History Crawl"), std::string::npos);
+  // Synced: the journal is empty again.
+  ASSERT_TRUE(WaitFor(10, [&] { return fs::file_size(state.path() + "/journal") == 0; }));
+}
+
 // A destination behind a real sshd on loopback, reached through the session's ssh command.
 TEST(Replication, ToADestinationOverSsh) {
   TempDir src, dst, state, keys, sshd_dir;
