@@ -54,15 +54,17 @@ uint32_t BlockSizeFor(uint64_t size) {
 }
 
 void RollingChecksum::Reset(std::string_view block) {
-  a_ = b_ = 0;
-  length_ = static_cast<uint32_t>(block.size());
+  // b = sum (L - i) * x_i: each byte is added to b once for every byte from it to the end.
+  // Sums wrap modulo 2^32, which keeps them right modulo 2^16.
+  uint32_t a = 0, b = 0;
+  const auto* p = reinterpret_cast<const uint8_t*>(block.data());
   for (size_t i = 0; i < block.size(); ++i) {
-    const auto x = static_cast<uint8_t>(block[i]);
-    a_ += x;
-    b_ += static_cast<uint32_t>(block.size() - i) * x;
+    a += p[i];
+    b += a;
   }
-  a_ &= 0xffff;
-  b_ &= 0xffff;
+  length_ = static_cast<uint32_t>(block.size());
+  a_ = a & 0xffff;
+  b_ = b & 0xffff;
 }
 
 void RollingChecksum::Roll(uint8_t out, uint8_t in) {
@@ -76,6 +78,15 @@ SignatureBuilder::SignatureBuilder(uint64_t file_size) {
 }
 
 void SignatureBuilder::Update(std::string_view bytes) {
+  // Whole blocks straight from the caller's buffer; only a block split across calls is copied.
+  while (pending_.empty() && bytes.size() >= sig_.block_size) {
+    const std::string_view block = bytes.substr(0, sig_.block_size);
+    RollingChecksum rc;
+    rc.Reset(block);
+    sig_.weak.push_back(rc.value());
+    sig_.strong.push_back(StrongHash(block));
+    bytes.remove_prefix(block.size());
+  }
   while (!bytes.empty()) {
     const size_t take = std::min<size_t>(sig_.block_size - pending_.size(), bytes.size());
     pending_.append(bytes.substr(0, take));
@@ -228,7 +239,6 @@ Status ComputeDelta(const std::function<ssize_t(uint64_t, char*, size_t)>& read,
   if (tail > 0 && blocks > 0 && block_length(blocks - 1) == tail && pos == literal_start &&
       base.strong[blocks - 1] == StrongHash(view(pos, tail))) {
     GEOREP_RETURN_IF_ERROR(add_copy(pos, (blocks - 1) * bs, tail));
-    pos = size;
   }
   GEOREP_RETURN_IF_ERROR(flush_literal(size));
   return flush_copy();

@@ -145,7 +145,7 @@ Status SaveIndex(const std::string& path, const SyncedIndex& index) {
   return ReplaceFile(path, out);
 }
 
-IndexStore::IndexStore(std::string state_dir)
+IndexStore::IndexStore(const std::string& state_dir)
     : snapshot_path_(state_dir + "/index"), log_path_(state_dir + "/index.log") {}
 
 Result<SyncedIndex> IndexStore::Load() {

@@ -53,7 +53,7 @@ Status SaveIndex(const std::string& path, const SyncedIndex& index);
 
 class IndexStore {
  public:
-  explicit IndexStore(std::string state_dir);
+  explicit IndexStore(const std::string& state_dir);
 
   // The snapshot with the log replayed over it. A damaged tail of the log is dropped (and
   // reported by dropped_log_bytes()); the next Fold() rewrites both files.
