@@ -123,7 +123,7 @@ TEST(IndexStore, TheLogIsFoldedOnceItOutgrowsTheSnapshot) {
     for (const auto& d : deltas) ApplyDelta(d, &index);
     ASSERT_TRUE(store.Append(deltas, index).ok());
     EXPECT_LE(store.log_bytes(),
-              std::max<uint64_t>(1 << 20, FileSize(dir.path() + "/index")) + 1000 * 200);
+              std::max<uint64_t>(1 << 20, FileSize(dir.path() + "/index")) + uint64_t{1000} * 200);
   }
   EXPECT_GE(store.folds(), 1u);
   IndexStore reloaded(dir.path());

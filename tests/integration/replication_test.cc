@@ -168,7 +168,8 @@ TEST(Replication, AChangedLargeFileTravelsAsABlockDelta) {
   st = ReadWorkerStatus(state.path());
   EXPECT_EQ(st->delta_files, 1u);
   // The change, a block on either side and the framing; not the 8 MiB.
-  EXPECT_LE(st->wire_bytes, change.size() + 2 * replication::BlockSizeFor(8 << 20) + 4096);
+  EXPECT_LE(st->wire_bytes,
+            change.size() + 2 * uint64_t{replication::BlockSizeFor(8 << 20)} + 4096);
   EXPECT_GE(st->delta_copied_bytes, (uint64_t{8} << 20) - change.size() - 8192);
 
   // The destination's copy changed behind the worker's back: the delta built on it fails its
@@ -250,9 +251,11 @@ std::vector<std::string> LiveArgv(const std::string& src, const std::string& dst
 // the destination must converge to the same tree after every round. The seed is printed on
 // failure; GEOREP_SOAK_ROUNDS runs longer by hand.
 TEST(Replication, RandomOperationsWhileRunningConverge) {
-  const uint64_t seed = getenv("GEOREP_SEED") ? std::strtoull(getenv("GEOREP_SEED"), nullptr, 10)
-                                              : static_cast<uint64_t>(::time(nullptr));
-  const int rounds = getenv("GEOREP_SOAK_ROUNDS") ? std::atoi(getenv("GEOREP_SOAK_ROUNDS")) : 6;
+  const char* seed_env = getenv("GEOREP_SEED");
+  const char* rounds_env = getenv("GEOREP_SOAK_ROUNDS");
+  const uint64_t seed = seed_env != nullptr ? std::strtoull(seed_env, nullptr, 10)
+                                            : static_cast<uint64_t>(::time(nullptr));
+  const int rounds = rounds_env != nullptr ? std::atoi(rounds_env) : 6;
   SCOPED_TRACE("GEOREP_SEED=" + std::to_string(seed));
   std::mt19937_64 rng(seed);
   TempDir src, dst, state;
