@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <sstream>
@@ -12,6 +14,7 @@
 #include "base/log.h"
 #include "replication/agent.h"
 #include "replication/replicator.h"
+#include "replication/verify.h"
 
 namespace georep {
 namespace {
@@ -122,6 +125,30 @@ int RunWorker(const WorkerArgs& a) {
   return 0;
 }
 
+// `georep agent --root DIR --describe`: the destination side of `georep verify` over ssh.
+// The description goes to stdout (binary, tree_description.h); errors to stderr, exit 1.
+int RunDescribe(const std::string& root, const replication::DescribeOptions& options) {
+  auto description = replication::DescribeTreeForVerify(root, options);
+  auto bytes = description.ok() ? replication::EncodeTreeDescription(*description)
+                                : Result<std::string>(description.status());
+  if (!bytes.ok()) {
+    std::cerr << "georep agent: cannot describe the tree: " << bytes.status().message() << "\n";
+    return 1;
+  }
+  std::string_view rest = *bytes;
+  while (!rest.empty()) {
+    ssize_t n = ::write(STDOUT_FILENO, rest.data(), rest.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      std::cerr << "georep agent: cannot write the tree description: " << std::strerror(errno)
+                << "\n";
+      return 1;
+    }
+    rest.remove_prefix(static_cast<size_t>(n));
+  }
+  return 0;
+}
+
 }  // namespace
 
 void AddReplicationCommands(CLI::App& app, int* exit_code) {
@@ -177,7 +204,23 @@ void AddReplicationCommands(CLI::App& app, int* exit_code) {
                    "sync per file) or dir (and per directory change)")
       ->capture_default_str()
       ->check(CLI::IsMember({"none", "batch", "file", "dir"}));
+  static bool describe = false;
+  static replication::DescribeOptions describe_options;
+  agent->add_flag("--describe", describe,
+                  "Write a description of --root (entries, metadata, content hashes) to stdout "
+                  "for `georep verify`, then exit");
+  agent
+      ->add_option("--sample", describe_options.sample_percent,
+                   "With --describe: percent of files whose content is hashed")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100));
+  agent->add_option("--exclude", describe_options.excludes,
+                    "With --describe: fnmatch pattern of paths or names to leave out");
   agent->callback([exit_code] {
+    if (describe) {
+      *exit_code = RunDescribe(ag.root, describe_options);
+      return;
+    }
     ag.applier.durability = durability == "none"    ? replication::Durability::kNone
                             : durability == "batch" ? replication::Durability::kBatch
                             : durability == "dir"   ? replication::Durability::kFileAndDirectory

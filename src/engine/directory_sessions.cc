@@ -11,8 +11,12 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
+#include <cstdlib>
 #include <fstream>
+#include <future>
 #include <set>
+#include <sstream>
 
 #include "engine/operations.h"
 #include "engine/worker_supervisor.h"
@@ -41,6 +45,27 @@ CrawlStatus FromWorkerCrawl(const std::string& crawl) {
   return CrawlStatus::kNotApplicable;
 }
 
+// How long `georep agent --describe` may take at the destination (it reads every sampled byte).
+constexpr std::chrono::milliseconds kDescribeTimeout = std::chrono::hours(2);
+
+std::vector<std::string> SplitWords(const std::string& s) {
+  std::istringstream in(s);
+  std::vector<std::string> words;
+  std::string w;
+  while (in >> w) words.push_back(w);
+  return words;
+}
+
+std::string FirstLine(const std::string& text) {
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    line.erase(line.find_last_not_of(" \t\r") + 1);
+    if (!line.empty()) return line;
+  }
+  return "";
+}
+
 }  // namespace
 
 void Operations::SetWorkerSupervisor(WorkerSupervisor* workers, std::string georep_binary) {
@@ -64,12 +89,6 @@ Result<std::vector<std::string>> Operations::WorkerArgv(const Session& s, const 
       if (c.option->key == key) return c.value;
     return "";
   };
-  // Set for this session (every option has a value: its default when not set).
-  auto set = [&](std::string_view key) {
-    for (const auto& c : config)
-      if (c.option->key == key) return !c.is_default;
-    return false;
-  };
   std::vector<std::string> argv = {
       georep_binary_,      "worker",
       "--source",          v.bricks[0].path,
@@ -79,25 +98,11 @@ Result<std::vector<std::string>> Operations::WorkerArgv(const Session& s, const 
   if (d.ssh_fingerprint.empty()) {
     argv.insert(argv.end(), {"--destination", s.destination_volume});
   } else {
-    // The engine's key, and the destination's pinned host key only.
-    if (!hosts_) return Status::FailedPrecondition("this engine cannot reach hosts");
-    const std::string user = s.remote_user.empty() ? d.remote_user : s.remote_user;
-    Host dest;
-    dest.name = dest.address = d.host;
-    dest.ssh_port = d.ssh_port;
-    dest.ssh_user = user;
-    dest.transport = HostTransport::kSsh;
-    dest.ssh_fingerprint = d.ssh_fingerprint;
-    GEOREP_ASSIGN_OR_RETURN(std::vector<std::string> options, hosts_->SshClientOptions(dest));
-    std::string ssh = value("ssh-command").empty() ? "ssh" : value("ssh-command");
-    for (const auto& o : options) ssh += " " + o;
+    GEOREP_ASSIGN_OR_RETURN(DestinationSsh ssh, SshToDestination(s, d, config));
     argv.insert(argv.end(),
-                {"--destination", fmt::format("{}@{}::{}", user, d.host, s.destination_volume),
-                 "--ssh-command", ssh, "--ssh-port",
-                 // The destination's own port unless the session sets one.
-                 set("ssh-port") ? value("ssh-port") : std::to_string(d.ssh_port)});
-    if (!value("remote-command").empty())
-      argv.insert(argv.end(), {"--remote-command", value("remote-command")});
+                {"--destination", fmt::format("{}::{}", ssh.user_host, s.destination_volume),
+                 "--ssh-command", ssh.ssh_command, "--ssh-port", std::to_string(ssh.port),
+                 "--remote-command", ssh.remote_command});
   }
   if (value("compression") == "zstd") argv.push_back("--compress");
   if (value("ignore-deletes") == "true") argv.push_back("--ignore-deletes");
@@ -121,6 +126,95 @@ Result<std::vector<std::string>> Operations::WorkerArgv(const Session& s, const 
     }
   }
   return argv;
+}
+
+Result<Operations::DestinationSsh> Operations::SshToDestination(
+    const Session& s, const Destination& d, const std::vector<ConfigItem>& config) {
+  // The engine's key, and the destination's pinned host key only.
+  if (!hosts_) return Status::FailedPrecondition("this engine cannot reach hosts");
+  auto value = [&](std::string_view key, bool set_only) -> std::string {
+    for (const auto& c : config)
+      if (c.option->key == key && !(set_only && c.is_default)) return c.value;
+    return "";
+  };
+  DestinationSsh ssh;
+  const std::string user = s.remote_user.empty() ? d.remote_user : s.remote_user;
+  ssh.user_host = fmt::format("{}@{}", user, d.host);
+  Host dest;
+  dest.name = dest.address = d.host;
+  dest.ssh_port = d.ssh_port;
+  dest.ssh_user = user;
+  dest.transport = HostTransport::kSsh;
+  dest.ssh_fingerprint = d.ssh_fingerprint;
+  GEOREP_ASSIGN_OR_RETURN(std::vector<std::string> options, hosts_->SshClientOptions(dest));
+  ssh.ssh_command = value("ssh-command", false).empty() ? "ssh" : value("ssh-command", false);
+  for (const auto& o : options) ssh.ssh_command += " " + o;
+  // The ssh-port config when set, else the destination's own port (the config's default, 22,
+  // would hide a destination's other port).
+  const std::string port = value("ssh-port", true);
+  ssh.port = port.empty() ? d.ssh_port : std::atoi(port.c_str());
+  ssh.remote_command =
+      value("remote-command", false).empty() ? "georep agent" : value("remote-command", false);
+  return ssh;
+}
+
+Result<replication::TreeDescription> Operations::DescribeDestination(
+    const Session& s, const Destination& d, const std::vector<ConfigItem>& config,
+    const replication::DescribeOptions& options) {
+  GEOREP_ASSIGN_OR_RETURN(DestinationSsh ssh, SshToDestination(s, d, config));
+  // The worker's own ssh command line (replication_commands.cc), with describe's arguments;
+  // ssh hands the command to the remote user's shell, so every word is quoted.
+  CommandSpec spec;
+  spec.argv = SplitWords(ssh.ssh_command);
+  if (spec.argv.empty()) spec.argv = {"ssh"};
+  spec.argv.insert(spec.argv.end(),
+                   {"-o", "BatchMode=yes", "-p", std::to_string(ssh.port), "--", ssh.user_host});
+  std::vector<std::string> remote = SplitWords(ssh.remote_command);
+  remote.insert(remote.end(), {"--root", s.destination_volume, "--describe", "--sample",
+                               std::to_string(options.sample_percent)});
+  for (const auto& p : options.excludes) remote.insert(remote.end(), {"--exclude", p});
+  for (const auto& w : remote) spec.argv.push_back(ShellQuote(w));
+  spec.timeout = kDescribeTimeout;
+  spec.max_output_bytes = replication::kMaxTreeDescriptionBytes + 1;
+  Host here;
+  here.name = "localhost";
+  here.transport = HostTransport::kLocal;
+  GEOREP_ASSIGN_OR_RETURN(CommandResult r, hosts_->RunnerFor(here)->Run(spec));
+  const std::string where = fmt::format("{} port {}", ssh.user_host, ssh.port);
+  const std::string said = FirstLine(r.err);
+  if (r.timed_out) {
+    return Status::Unavailable(fmt::format("describing {} on {} took over {} minutes",
+                                           s.destination_volume, where,
+                                           kDescribeTimeout.count() / 60000));
+  }
+  if (r.exit_code == 255) {  // ssh's own failure: the destination was not reached
+    return Status::Unavailable(fmt::format("cannot reach the destination {} over ssh: {}", where,
+                                           said.empty() ? "ssh failed" : said));
+  }
+  if (r.exit_code != 0 && r.err.find("--describe") != std::string::npos) {
+    return Status::FailedPrecondition(fmt::format(
+        "the georep on {} is too old to describe a tree for verify (`{} --describe`): upgrade "
+        "it there; it said: {}",
+        d.host, ssh.remote_command, said));
+  }
+  if (r.exit_code != 0) {
+    return Status::FailedPrecondition(fmt::format("describing {} on {} failed (exit {}): {}",
+                                                  s.destination_volume, where, r.exit_code,
+                                                  said.empty() ? "no message" : said));
+  }
+  if (r.truncated) {
+    return Status::FailedPrecondition(fmt::format("the description of {} on {} exceeds {} MiB",
+                                                  s.destination_volume, d.host,
+                                                  replication::kMaxTreeDescriptionBytes >> 20));
+  }
+  auto description = replication::DecodeTreeDescription(r.out);
+  if (!description.ok()) {
+    return Status::Corruption(
+        fmt::format("{} answered `{} --describe` with something else ({}): is the remote command "
+                    "a georep agent new enough for verify?",
+                    d.host, ssh.remote_command, description.status().message()));
+  }
+  return description;
 }
 
 Status Operations::RunDirectoryAction(const Session& s, const Volume& v, SessionAction action) {
@@ -254,10 +348,6 @@ Result<replication::VerifyReport> Operations::VerifySession(const Actor& a, cons
           "volumes' mounts");
     }
     GEOREP_ASSIGN_OR_RETURN(Destination d, GetDestination(s.destination_id));
-    if (!d.ssh_fingerprint.empty()) {
-      return Status::FailedPrecondition(fmt::format(
-          "this version verifies sessions to a local path; {} is reached over ssh", d.host));
-    }
     GEOREP_ASSIGN_OR_RETURN(std::vector<ConfigItem> config, GetConfig(id));
     replication::VerifyOptions o;
     o.sample_percent = sample_percent;
@@ -273,7 +363,17 @@ Result<replication::VerifyReport> Operations::VerifySession(const Actor& a, cons
         start = comma + 1;
       }
     }
-    return replication::VerifyTrees(v.bricks.at(0).path, s.destination_volume, o);
+    if (d.ssh_fingerprint.empty())
+      return replication::VerifyTrees(v.bricks.at(0).path, s.destination_volume, o);
+    // Over ssh: the destination describes itself while the source is described here.
+    const replication::DescribeOptions describe{sample_percent, o.excludes};
+    auto there =
+        std::async(std::launch::async, [&] { return DescribeDestination(s, d, config, describe); });
+    auto here = replication::DescribeTreeForVerify(v.bricks.at(0).path, describe);
+    auto destination = there.get();
+    if (!here.ok()) return here.status();
+    if (!destination.ok()) return destination.status();
+    return replication::CompareTreeDescriptions(*here, *destination, o);
   };
   auto report = run();
   if (!report.ok()) {

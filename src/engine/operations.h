@@ -367,6 +367,20 @@ class Operations {
   Result<std::vector<std::string>> WorkerArgv(const Session& s, const Volume& v,
                                               const Destination& d);
   Status RunDirectoryAction(const Session& s, const Volume& v, SessionAction action);
+  // How a program on the engine's machine reaches a session's ssh destination -- the worker's
+  // agent and verify's describe alike: the session's config over the destination's own values.
+  struct DestinationSsh {
+    std::string ssh_command;  // the ssh-command config, the engine's key, the pinned host key
+    int port = 22;
+    std::string user_host;       // USER@HOST
+    std::string remote_command;  // what runs `georep agent` there
+  };
+  Result<DestinationSsh> SshToDestination(const Session& s, const Destination& d,
+                                          const std::vector<ConfigItem>& config);
+  // `georep agent --describe` of the session's destination path, run over ssh.
+  Result<replication::TreeDescription> DescribeDestination(
+      const Session& s, const Destination& d, const std::vector<ConfigItem>& config,
+      const replication::DescribeOptions& options);
 
   Store& store_;
   Clock& clock_;

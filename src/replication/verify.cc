@@ -3,10 +3,14 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <fnmatch.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <map>
+#include <string_view>
 
 #include "replication/content_hash.h"
 #include "replication/scanner.h"
@@ -48,6 +52,11 @@ Result<Hash128> HashFile(const std::string& path, uint64_t* bytes) {
   return h.Finish();
 }
 
+// Whether a file's content is hashed: by its path, so both sides pick the same files.
+bool Sampled(const std::string& path, int sample_percent) {
+  return sample_percent >= 100 || HashBytes(path).low % 100 < static_cast<uint64_t>(sample_percent);
+}
+
 const char* TypeName(EntryType t) {
   switch (t) {
     case EntryType::kRegular:
@@ -64,20 +73,70 @@ const char* TypeName(EntryType t) {
 
 }  // namespace
 
-Result<VerifyReport> VerifyTrees(const std::string& source, const std::string& destination,
-                                 const VerifyOptions& options) {
-  GEOREP_ASSIGN_OR_RETURN(ScanResult src, ScanTreeToVector(source));
-  GEOREP_ASSIGN_OR_RETURN(ScanResult dst, ScanTreeToVector(destination));
+Result<TreeDescription> DescribeTreeForVerify(const std::string& root,
+                                              const DescribeOptions& options) {
+  // Said here: the scanner's own message speaks of a source root, and this may be the other side.
+  struct stat st {};
+  if (::stat(root.c_str(), &st) != 0)
+    return Status::IOError(fmt::format("cannot read {}: {}", root, std::strerror(errno)));
+  GEOREP_ASSIGN_OR_RETURN(ScanResult scan, ScanTreeToVector(root));
+  TreeDescription d;
+  d.sample_percent = std::clamp(options.sample_percent, 1, 100);
+  for (auto& e : scan.errors) {
+    if (e.path != "." && Excluded(e.path, options.excludes)) continue;
+    d.errors.push_back({std::move(e.path), e.status.message()});
+  }
+  d.entries.reserve(scan.entries.size());
+  for (ScanEntry& s : scan.entries) {
+    if (s.path != "." && Excluded(s.path, options.excludes)) continue;
+    if (!IsDescribablePath(s.path) || s.xattrs.size() > kMaxXattrsPerEntry) {
+      d.errors.push_back({s.path.substr(0, kMaxPathBytes),
+                          "beyond what verify describes (path length or xattr count)"});
+      continue;
+    }
+    DescribedEntry e;
+    e.path = std::move(s.path);
+    e.type = s.type;
+    e.mode = s.mode;
+    e.uid = s.uid;
+    e.gid = s.gid;
+    e.size = s.size;
+    e.mtime_ns = s.mtime_ns;
+    e.symlink_target = std::move(s.symlink_target);
+    e.xattrs = std::move(s.xattrs);
+    d.entries.push_back(std::move(e));
+  }
+  std::sort(d.entries.begin(), d.entries.end(),
+            [](const DescribedEntry& a, const DescribedEntry& b) { return a.path < b.path; });
+  for (DescribedEntry& e : d.entries) {
+    if (e.type != EntryType::kRegular || !Sampled(e.path, d.sample_percent)) continue;
+    auto hash = HashFile(e.path == "." ? root : root + "/" + e.path, &d.bytes_hashed);
+    if (!hash.ok()) {
+      d.errors.push_back({e.path, hash.status().message()});
+      continue;
+    }
+    e.hashed = true;
+    e.hash = *hash;
+  }
+  return d;
+}
+
+Result<VerifyReport> CompareTreeDescriptions(const TreeDescription& source,
+                                             const TreeDescription& destination,
+                                             const VerifyOptions& options) {
+  if (source.sample_percent != destination.sample_percent) {
+    return Status::FailedPrecondition(
+        fmt::format("the source was described with a {}% sample, the destination with {}%",
+                    source.sample_percent, destination.sample_percent));
+  }
   VerifyReport report;
-  for (const auto& e : src.errors)
-    report.differences.push_back({e.path, "cannot be read at the source: " + e.status.message()});
-  for (const auto& e : dst.errors)
-    report.differences.push_back(
-        {e.path, "cannot be read at the destination: " + e.status.message()});
-  std::map<std::string, const ScanEntry*> there;
-  for (const auto& e : dst.entries) there[e.path] = &e;
-  const int sample = std::clamp(options.sample_percent, 1, 100);
-  for (const ScanEntry& s : src.entries) {
+  for (const auto& e : source.errors)
+    report.differences.push_back({e.path, "cannot be read at the source: " + e.message});
+  for (const auto& e : destination.errors)
+    report.differences.push_back({e.path, "cannot be read at the destination: " + e.message});
+  std::map<std::string_view, const DescribedEntry*> there;
+  for (const auto& e : destination.entries) there.emplace(e.path, &e);
+  for (const DescribedEntry& s : source.entries) {
     if (s.path != "." && Excluded(s.path, options.excludes)) continue;
     ++report.entries;
     auto it = there.find(s.path);
@@ -85,7 +144,7 @@ Result<VerifyReport> VerifyTrees(const std::string& source, const std::string& d
       report.differences.push_back({s.path, "missing at the destination"});
       continue;
     }
-    const ScanEntry& d = *it->second;
+    const DescribedEntry& d = *it->second;
     there.erase(it);
     auto differ = [&](std::string what) {
       report.differences.push_back({s.path, std::move(what)});
@@ -113,23 +172,27 @@ Result<VerifyReport> VerifyTrees(const std::string& source, const std::string& d
       differ(fmt::format("{} bytes at the source, {} at the destination", s.size, d.size));
       continue;
     }
-    if (sample < 100 && HashBytes(s.path).low % 100 >= static_cast<uint64_t>(sample)) continue;
+    // A file one side could not read is listed among that side's errors already.
+    if (!s.hashed || !d.hashed) continue;
     ++report.content_checked;
-    auto a = HashFile(source + "/" + s.path, &report.bytes_hashed);
-    auto b = HashFile(destination + "/" + s.path, &report.bytes_hashed);
-    if (!a.ok() || !b.ok()) {
-      differ(!a.ok() ? a.status().message() : b.status().message());
-    } else if (!(*a == *b)) {
-      differ("content differs");
-    }
+    report.bytes_hashed += s.size + d.size;
+    if (!(s.hash == d.hash)) differ("content differs");
   }
   if (!options.ignore_deletes) {
     for (const auto& [path, e] : there) {
-      if (Excluded(path, options.excludes)) continue;
-      report.differences.push_back({path, "only at the destination"});
+      if (Excluded(std::string(path), options.excludes)) continue;
+      report.differences.push_back({std::string(path), "only at the destination"});
     }
   }
   return report;
+}
+
+Result<VerifyReport> VerifyTrees(const std::string& source, const std::string& destination,
+                                 const VerifyOptions& options) {
+  const DescribeOptions describe{options.sample_percent, options.excludes};
+  GEOREP_ASSIGN_OR_RETURN(TreeDescription src, DescribeTreeForVerify(source, describe));
+  GEOREP_ASSIGN_OR_RETURN(TreeDescription dst, DescribeTreeForVerify(destination, describe));
+  return CompareTreeDescriptions(src, dst, options);
 }
 
 }  // namespace georep::replication

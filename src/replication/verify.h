@@ -3,6 +3,11 @@
 // byte, or of a sample of the files) -- and lists every difference. What georep says is
 // synced can be checked, independently of the index the worker keeps.
 //
+// In two steps, so the sides can be on different machines: DescribeTreeForVerify walks one
+// tree (on the destination host: `georep agent --describe`, whose output is
+// tree_description.h's binary form), CompareTreeDescriptions pairs the two descriptions.
+// Both sides sample the same files: a file is picked by the hash of its path.
+//
 // Thread-safety: a free function; safe to call concurrently on different trees.
 #pragma once
 
@@ -11,6 +16,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "replication/tree_description.h"
 
 namespace georep::replication {
 
@@ -32,6 +38,23 @@ struct VerifyReport {
   std::vector<VerifyDifference> differences;
 };
 
+struct DescribeOptions {
+  int sample_percent = 100;           // 1-100: files whose content is hashed, by path hash
+  std::vector<std::string> excludes;  // fnmatch patterns: entries left out (not entered)
+};
+
+// Walks `root` (no symlink followed) and hashes the sampled files. Non-OK only when the root
+// itself cannot be read; what cannot be read below it is listed in the description's errors.
+Result<TreeDescription> DescribeTreeForVerify(const std::string& root,
+                                              const DescribeOptions& options);
+
+// Every difference between a source and a destination description (made with the same sample:
+// FailedPrecondition otherwise). Content is compared for the files both sides hashed.
+Result<VerifyReport> CompareTreeDescriptions(const TreeDescription& source,
+                                             const TreeDescription& destination,
+                                             const VerifyOptions& options);
+
+// Both trees on this machine: DescribeTreeForVerify of each, then CompareTreeDescriptions.
 Result<VerifyReport> VerifyTrees(const std::string& source, const std::string& destination,
                                  const VerifyOptions& options);
 

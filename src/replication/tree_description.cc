@@ -1,0 +1,307 @@
+#include "replication/tree_description.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace georep::replication {
+namespace {
+
+constexpr std::string_view kMagic = "GRTREE";
+constexpr uint8_t kTagEnd = 0;
+constexpr uint8_t kTagEntry = 1;
+constexpr uint8_t kTagError = 2;
+constexpr size_t kTrailerBytes = 16;
+
+void PutVarint(std::string* out, uint64_t v) {
+  while (v >= 0x80) {
+    out->push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  out->push_back(static_cast<char>(v));
+}
+
+void PutSigned(std::string* out, int64_t v) {
+  PutVarint(out, (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63));
+}
+
+void PutFixed64(std::string* out, uint64_t v) {
+  for (int i = 0; i < 8; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+
+void PutBytes(std::string* out, std::string_view s) {
+  PutVarint(out, s.size());
+  out->append(s);
+}
+
+// Reads fields; the first failure sticks (and empties the input), so a record is read whole
+// and checked once.
+class Reader {
+ public:
+  explicit Reader(std::string_view bytes) : rest_(bytes) {}
+
+  uint64_t Varint() {
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (rest_.empty()) return Fail("truncated varint");
+      auto byte = static_cast<uint8_t>(rest_.front());
+      rest_.remove_prefix(1);
+      if (shift == 63 && byte > 1) return Fail("varint overflows 64 bits");
+      v |= static_cast<uint64_t>(byte & 0x7f) << shift;
+      if ((byte & 0x80) == 0) return v;
+    }
+    return Fail("varint longer than 10 bytes");
+  }
+  uint32_t Varint32(std::string_view what) {
+    uint64_t v = Varint();
+    if (v > UINT32_MAX) return static_cast<uint32_t>(Fail(fmt::format("{} exceeds 32 bits", what)));
+    return static_cast<uint32_t>(v);
+  }
+  int64_t Signed() {
+    uint64_t v = Varint();
+    return static_cast<int64_t>((v >> 1) ^ (~(v & 1) + 1));
+  }
+  uint8_t Byte() {
+    if (rest_.empty()) return static_cast<uint8_t>(Fail("truncated record"));
+    auto b = static_cast<uint8_t>(rest_.front());
+    rest_.remove_prefix(1);
+    return b;
+  }
+  uint64_t Fixed64() {
+    if (rest_.size() < 8) return Fail("truncated fixed-width field");
+    uint64_t v = 0;
+    for (int i = 0; i < 8; ++i)
+      v |= static_cast<uint64_t>(static_cast<uint8_t>(rest_[i])) << (8 * i);
+    rest_.remove_prefix(8);
+    return v;
+  }
+  std::string Bytes(std::string_view what, size_t max) {
+    uint64_t n = Varint();
+    if (!ok()) return {};
+    if (n > max) {
+      Fail(fmt::format("{} of {} bytes exceeds the limit of {}", what, n, max));
+      return {};
+    }
+    if (n > rest_.size()) {
+      Fail(fmt::format("{} of {} bytes runs past the end", what, n));
+      return {};
+    }
+    std::string s(rest_.substr(0, n));
+    rest_.remove_prefix(n);
+    return s;
+  }
+  uint64_t Fail(std::string why) {
+    if (error_.empty()) error_ = std::move(why);
+    rest_ = {};
+    return 0;
+  }
+  bool ok() const { return error_.empty(); }
+  bool empty() const { return rest_.empty(); }
+  size_t remaining() const { return rest_.size(); }
+  const std::string& error() const { return error_; }
+
+ private:
+  std::string_view rest_;
+  std::string error_;
+};
+
+Status TooLarge(std::string_view what, size_t size, size_t max, std::string_view path) {
+  return Status::InvalidArgument(fmt::format("{} of '{}' is {} bytes; a description allows {}",
+                                             what, path.substr(0, 200), size, max));
+}
+
+Status CheckEntry(const DescribedEntry& e) {
+  if (!IsDescribablePath(e.path))
+    return Status::InvalidArgument(
+        fmt::format("'{}' is not a relative path", e.path.substr(0, 200)));
+  if (e.symlink_target.size() > kMaxPathBytes)
+    return TooLarge("symlink target", e.symlink_target.size(), kMaxPathBytes, e.path);
+  if (e.type != EntryType::kSymlink && !e.symlink_target.empty())
+    return Status::InvalidArgument(fmt::format("'{}' has a target but is no symlink", e.path));
+  if (e.hashed && e.type != EntryType::kRegular)
+    return Status::InvalidArgument(fmt::format("'{}' has a content hash but is no file", e.path));
+  if (e.xattrs.size() > kMaxXattrsPerEntry)
+    return TooLarge("xattr count", e.xattrs.size(), kMaxXattrsPerEntry, e.path);
+  for (const Xattr& x : e.xattrs) {
+    if (x.name.empty() || x.name.size() > kMaxXattrNameBytes)
+      return TooLarge("an xattr name", x.name.size(), kMaxXattrNameBytes, e.path);
+    if (x.value.size() > kMaxXattrValueBytes)
+      return TooLarge("an xattr value", x.value.size(), kMaxXattrValueBytes, e.path);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+bool IsDescribablePath(std::string_view path) {
+  if (path == ".") return true;
+  if (path.empty() || path.size() > kMaxPathBytes || path.front() == '/') return false;
+  if (path.find('\0') != std::string_view::npos) return false;
+  size_t start = 0;
+  while (start <= path.size()) {
+    size_t slash = path.find('/', start);
+    std::string_view part = path.substr(
+        start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
+    if (part.empty() || part == "." || part == "..") return false;
+    if (slash == std::string_view::npos) break;
+    start = slash + 1;
+  }
+  return true;
+}
+
+Result<std::string> EncodeTreeDescription(const TreeDescription& d) {
+  if (d.sample_percent < 1 || d.sample_percent > 100)
+    return Status::InvalidArgument("sample must be 1-100 percent");
+  std::string out(kMagic);
+  PutVarint(&out, kTreeDescriptionVersion);
+  PutVarint(&out, static_cast<uint64_t>(d.sample_percent));
+  for (const DescribedEntry& e : d.entries) {
+    GEOREP_RETURN_IF_ERROR(CheckEntry(e));
+    out.push_back(static_cast<char>(kTagEntry));
+    PutBytes(&out, e.path);
+    out.push_back(static_cast<char>(e.type));
+    PutVarint(&out, e.mode);
+    PutVarint(&out, e.uid);
+    PutVarint(&out, e.gid);
+    PutVarint(&out, e.size);
+    PutSigned(&out, e.mtime_ns);
+    if (e.type == EntryType::kSymlink) PutBytes(&out, e.symlink_target);
+    PutVarint(&out, e.xattrs.size());
+    for (const Xattr& x : e.xattrs) {
+      PutBytes(&out, x.name);
+      PutBytes(&out, x.value);
+    }
+    out.push_back(e.hashed ? 1 : 0);
+    if (e.hashed) {
+      PutFixed64(&out, e.hash.low);
+      PutFixed64(&out, e.hash.high);
+    }
+    if (out.size() > kMaxTreeDescriptionBytes)
+      return Status::FailedPrecondition(
+          fmt::format("the tree's description exceeds {} MiB; verify it in parts",
+                      kMaxTreeDescriptionBytes >> 20));
+  }
+  for (const DescribeError& e : d.errors) {
+    out.push_back(static_cast<char>(kTagError));
+    PutBytes(&out, std::string_view(e.path).substr(0, kMaxPathBytes));
+    PutBytes(&out, std::string_view(e.message).substr(0, kMaxTextBytes));
+  }
+  out.push_back(static_cast<char>(kTagEnd));
+  PutVarint(&out, d.entries.size());
+  PutVarint(&out, d.errors.size());
+  PutVarint(&out, d.bytes_hashed);
+  const Hash128 sum = HashBytes(out);
+  PutFixed64(&out, sum.low);
+  PutFixed64(&out, sum.high);
+  if (out.size() > kMaxTreeDescriptionBytes)
+    return Status::FailedPrecondition(
+        fmt::format("the tree's description exceeds {} MiB; verify it in parts",
+                    kMaxTreeDescriptionBytes >> 20));
+  return out;
+}
+
+Result<TreeDescription> DecodeTreeDescription(std::string_view bytes) {
+  auto corrupt = [](std::string_view why) {
+    return Status::Corruption(fmt::format("not a valid tree description: {}", why));
+  };
+  if (bytes.size() > kMaxTreeDescriptionBytes)
+    return corrupt(
+        fmt::format("{} bytes exceeds the limit of {}", bytes.size(), kMaxTreeDescriptionBytes));
+  if (bytes.substr(0, kMagic.size()) != kMagic) {
+    return corrupt(bytes.empty() ? std::string_view("it is empty")
+                                 : std::string_view("it does not start with GRTREE"));
+  }
+  if (bytes.size() < kMagic.size() + kTrailerBytes) return corrupt("it is truncated");
+  const std::string_view body = bytes.substr(0, bytes.size() - kTrailerBytes);
+  {
+    Reader trailer(bytes.substr(body.size()));
+    const Hash128 expected{trailer.Fixed64(), trailer.Fixed64()};
+    if (!(HashBytes(body) == expected)) return corrupt("checksum mismatch (truncated or damaged)");
+  }
+  Reader in(body.substr(kMagic.size()));
+  const uint64_t version = in.Varint();
+  if (in.ok() && version != kTreeDescriptionVersion) {
+    return corrupt(fmt::format("format version {}; this georep reads version {}", version,
+                               kTreeDescriptionVersion));
+  }
+  TreeDescription d;
+  const uint64_t sample = in.Varint();
+  if (in.ok() && (sample < 1 || sample > 100)) in.Fail(fmt::format("sample of {} percent", sample));
+  d.sample_percent = static_cast<int>(sample);
+  bool ended = false;
+  while (in.ok() && !ended) {
+    if (in.empty()) {
+      in.Fail("no end record");
+      break;
+    }
+    const uint8_t tag = in.Byte();
+    if (!in.ok()) break;
+    if (tag == kTagEntry) {
+      DescribedEntry e;
+      e.path = in.Bytes("path", kMaxPathBytes);
+      const uint8_t type = in.Byte();
+      if (in.ok() && type > static_cast<uint8_t>(EntryType::kOther))
+        in.Fail(fmt::format("unknown entry type {}", type));
+      e.type = static_cast<EntryType>(type);
+      e.mode = in.Varint32("mode");
+      e.uid = in.Varint32("uid");
+      e.gid = in.Varint32("gid");
+      e.size = in.Varint();
+      e.mtime_ns = in.Signed();
+      if (e.type == EntryType::kSymlink)
+        e.symlink_target = in.Bytes("symlink target", kMaxPathBytes);
+      const uint64_t xattrs = in.Varint();
+      if (in.ok() && xattrs > kMaxXattrsPerEntry)
+        in.Fail(fmt::format("{} xattrs exceeds the limit of {}", xattrs, kMaxXattrsPerEntry));
+      for (uint64_t i = 0; in.ok() && i < xattrs; ++i) {
+        Xattr x;
+        x.name = in.Bytes("xattr name", kMaxXattrNameBytes);
+        x.value = in.Bytes("xattr value", kMaxXattrValueBytes);
+        if (in.ok() && x.name.empty()) in.Fail("empty xattr name");
+        e.xattrs.push_back(std::move(x));
+      }
+      const uint8_t hashed = in.Byte();
+      if (in.ok() && hashed > 1) in.Fail(fmt::format("hash flag {}", hashed));
+      e.hashed = hashed == 1;
+      if (e.hashed) {
+        e.hash.low = in.Fixed64();
+        e.hash.high = in.Fixed64();
+      }
+      if (in.ok()) {
+        Status valid = CheckEntry(e);
+        if (!valid.ok()) in.Fail(valid.message());
+      }
+      if (in.ok()) d.entries.push_back(std::move(e));
+    } else if (tag == kTagError) {
+      DescribeError e;
+      e.path = in.Bytes("path", kMaxPathBytes);
+      e.message = in.Bytes("message", kMaxTextBytes);
+      if (in.ok()) d.errors.push_back(std::move(e));
+    } else if (tag == kTagEnd) {
+      const uint64_t entries = in.Varint();
+      const uint64_t errors = in.Varint();
+      d.bytes_hashed = in.Varint();
+      if (in.ok() && (entries != d.entries.size() || errors != d.errors.size())) {
+        in.Fail(
+            fmt::format("the end record counts {} entries and {} errors, the description "
+                        "holds {} and {}",
+                        entries, errors, d.entries.size(), d.errors.size()));
+      }
+      if (in.ok() && !in.empty()) in.Fail(fmt::format("{} bytes after the end", in.remaining()));
+      ended = true;
+    } else {
+      in.Fail(fmt::format("unknown record tag {}", tag));
+    }
+  }
+  if (!in.ok()) return corrupt(in.error());
+  // Each path once, in order: the comparison pairs entries by path.
+  for (size_t i = 1; i < d.entries.size(); ++i) {
+    if (!(d.entries[i - 1].path < d.entries[i].path)) {
+      return corrupt(
+          fmt::format("'{}' is out of order or listed twice", d.entries[i].path.substr(0, 200)));
+    }
+  }
+  return d;
+}
+
+}  // namespace georep::replication
