@@ -155,10 +155,10 @@ TEST_F(OperationsTest, ConfigSetValidatesAndResets) {
   auto s = ops_->CreateSession(admin_, {w.destination.id, w.volume.id, "/srv/dst", ""});
   ASSERT_TRUE(s.ok());
   const std::string id = s->session.id;
-  auto set = ops_->SetConfig(admin_, id, "sync_jobs", "8");
+  auto set = ops_->SetConfig(admin_, id, "rescan_interval", "600");  // '_' as gluster takes it
   ASSERT_TRUE(set.ok()) << set.status().ToString();
-  EXPECT_EQ(set->value, "8");
-  EXPECT_EQ(ops_->SetConfig(admin_, id, "sync-jobs", "0").status().code(),
+  EXPECT_EQ(set->value, "600");
+  EXPECT_EQ(ops_->SetConfig(admin_, id, "rescan-interval", "-1").status().code(),
             StatusCode::kInvalidArgument);
   EXPECT_EQ(ops_->SetConfig(admin_, id, "no-such", "1").status().code(),
             StatusCode::kInvalidArgument);
@@ -173,20 +173,20 @@ TEST_F(OperationsTest, ConfigSetValidatesAndResets) {
   ASSERT_TRUE(items.ok());
   bool seen = false;
   for (const auto& i : *items) {
-    if (i.option->key == "sync-jobs") {
+    if (i.option->key == "rescan-interval") {
       seen = true;
-      EXPECT_EQ(i.value, "8");
+      EXPECT_EQ(i.value, "600");
       EXPECT_FALSE(i.is_default);
       EXPECT_EQ(i.changed_by, "admin");
     }
   }
   EXPECT_TRUE(seen);
-  ASSERT_TRUE(ops_->ResetConfig(admin_, id, "sync-jobs").ok());
+  ASSERT_TRUE(ops_->ResetConfig(admin_, id, "rescan-interval").ok());
   auto after_reset = ops_->GetConfig(id);
   ASSERT_TRUE(after_reset.ok());
   for (const auto& i : *after_reset) {
-    if (i.option->key == "sync-jobs") {
-      EXPECT_EQ(i.value, "3");
+    if (i.option->key == "rescan-interval") {
+      EXPECT_EQ(i.value, "3600");
       EXPECT_TRUE(i.is_default);
     }
   }

@@ -201,22 +201,23 @@ TEST_P(ApiTest, SessionConfigAndEvents) {
   bool has_default = false;
   const Json items = Body(cfg)["items"];
   for (const auto& item : items) {
-    if (item["key"] == "sync-jobs") {
-      has_default = item["value"] == "3" && item["default"] == "3" && item["is_default"] == true;
+    if (item["key"] == "rescan-interval") {
+      has_default =
+          item["value"] == "3600" && item["default"] == "3600" && item["is_default"] == true;
       EXPECT_FALSE(item["description"].get<std::string>().empty());
     }
   }
   EXPECT_TRUE(has_default);
 
-  auto set =
-      engine_->Put("/api/v1/sessions/" + sid + "/config/sync-jobs", R"({"value":"6"})", token_);
+  auto set = engine_->Put("/api/v1/sessions/" + sid + "/config/rescan-interval",
+                          R"({"value":"600"})", token_);
   ASSERT_EQ(set->status, 200) << set->body;
-  EXPECT_EQ(Body(set)["value"], "6");
+  EXPECT_EQ(Body(set)["value"], "600");
   EXPECT_EQ(Body(set)["changed_by"], "admin");
-  auto bad =
-      engine_->Put("/api/v1/sessions/" + sid + "/config/sync-jobs", R"({"value":"lots"})", token_);
+  auto bad = engine_->Put("/api/v1/sessions/" + sid + "/config/rescan-interval",
+                          R"({"value":"lots"})", token_);
   EXPECT_EQ(bad->status, 400);
-  auto reset = engine_->Delete("/api/v1/sessions/" + sid + "/config/sync-jobs", token_);
+  auto reset = engine_->Delete("/api/v1/sessions/" + sid + "/config/rescan-interval", token_);
   EXPECT_EQ(reset->status, 204);
 
   auto events = engine_->Get("/api/v1/events?object_id=" + sid, token_);

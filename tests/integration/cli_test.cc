@@ -65,16 +65,16 @@ TEST_F(CliTest, ClusterHostVolumeSessionConfigWorkflow) {
   EXPECT_NE(status.out.find("CRAWL STATUS"), std::string::npos);
   EXPECT_NE(status.out.find("Created"), std::string::npos);
 
-  EXPECT_EQ(Cli({"config", sid, "sync-jobs", "5"}).exit_code, 0);
-  auto one = Cli({"--json", "config", sid, "sync-jobs"});
+  EXPECT_EQ(Cli({"config", sid, "rescan-interval", "5"}).exit_code, 0);
+  auto one = Cli({"--json", "config", sid, "rescan-interval"});
   ASSERT_EQ(one.exit_code, 0);
   EXPECT_EQ(Json::parse(one.out)["value"], "5");
-  auto invalid = Cli({"config", sid, "sync-jobs", "zero"});
+  auto invalid = Cli({"config", sid, "rescan-interval", "zero"});
   EXPECT_NE(invalid.exit_code, 0);
   EXPECT_NE(invalid.err.find("whole number"), std::string::npos) << invalid.err;
-  EXPECT_EQ(Cli({"config", sid, "sync-jobs", "--reset"}).exit_code, 0);
-  auto after = Cli({"--json", "config", sid, "sync-jobs"});
-  EXPECT_EQ(Json::parse(after.out)["value"], "3");
+  EXPECT_EQ(Cli({"config", sid, "rescan-interval", "--reset"}).exit_code, 0);
+  auto after = Cli({"--json", "config", sid, "rescan-interval"});
+  EXPECT_EQ(Json::parse(after.out)["value"], "3600");
 
   auto events = Cli({"--json", "event", "list", "--object-id", sid});
   ASSERT_EQ(events.exit_code, 0);

@@ -2,8 +2,8 @@
 // `georep worker` (and its agent, directly or behind a real sshd on loopback) with the flag
 // the engine passes for it (src/engine/directory_sessions_test.cc checks that mapping).
 // Covered elsewhere: ignore-deletes and exclude (Replication.IgnoreDeletesAndExcludes),
-// checkpoint (Replication.EngineRunsADirectorySessionThroughItsWholeLife); sync-jobs has no
-// effect yet (parallel streams are being added).
+// checkpoint (Replication.EngineRunsADirectorySessionThroughItsWholeLife); sync-jobs takes
+// only 1 in this version (one pipelined stream; src/model/session_config_test.cc).
 #include <gtest/gtest.h>
 #include <sys/mman.h>
 #include <sys/xattr.h>
