@@ -85,6 +85,10 @@ Result<std::unique_ptr<AgentLink>> SpawnAgent(const std::vector<std::string>& ar
     ::close(in[0]), ::close(in[1]);
     return Status::IOError(std::string("pipe: ") + strerror(errno));
   }
+  // The stream to the agent in 1 MiB pipe buffers (the default 64 KiB makes every 1 MiB
+  // FileData sixteen wake-ups of each side). Best effort: the system's pipe-max-size may be
+  // lower, and a smaller pipe still works.
+  (void)::fcntl(in[1], F_SETPIPE_SZ, 1 << 20);
   int err = ::open(stderr_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (err < 0) err = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
   posix_spawn_file_actions_t fa;
