@@ -5,6 +5,7 @@
 #   W2  4 files x 256 MiB, initial sync
 #   W3  after W1, 1 % of the files mutated (modified, created, renamed, deleted), converge:
 #       live workers timed from the first change to the durable Ack of the last; rsync rescans
+#   Delta: 1 MiB rewritten inside a 1 GiB file; bytes on the wire (georep and rsync over ssh)
 #   Lag p50/p99 from a file written on the source to its arrival under its final name at the
 #       destination, with a running worker and a writer at 1,000 files per second for 10 s
 # W1 and W2 run with: georep worker --once (local path at the default durability `file`; the
@@ -227,6 +228,35 @@ print(f"  lag p50 {pick(0.50):.0f} ms, p99 {pick(0.99):.0f} ms, max {lags[-1] * 
 PY
 kill "$lag_worker" 2>/dev/null || true
 wait "$lag_worker" 2>/dev/null || true
+
+echo "== Delta: 1 MiB rewritten inside a 1 GiB file, over ssh; bytes on the wire"
+mkdir -p "$work/delta-src"
+head -c $((1 << 30)) /dev/urandom >"$work/delta-src/disk.img"
+"$georep" worker --once --source "$work/delta-src" --destination "root@127.0.0.1::$work/delta-georep" \
+  --state-dir "$work/delta-state" "${ssh_args[@]}" >/dev/null
+rsync -a -e "$ssh_cmd -p $port" "$work/delta-src/" "root@127.0.0.1:$work/delta-rsync/"
+python3 - "$work/delta-src/disk.img" <<'PY'
+import os, sys
+with open(sys.argv[1], "r+b") as f:
+    f.seek(300 * (1 << 20) + 12345)
+    f.write(os.urandom(1 << 20))
+PY
+start=$(date +%s%N)
+"$georep" worker --once --source "$work/delta-src" --destination "root@127.0.0.1::$work/delta-georep" \
+  --state-dir "$work/delta-state" "${ssh_args[@]}" >/dev/null
+end=$(date +%s%N)
+python3 - "$work/delta-state/status.json" $(((end - start) / 1000000)) <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+print(f"  georep: {s['wire_bytes']:,} bytes to the agent ({s['wire_bytes'] / (1 << 20):.3f} MiB), "
+      f"{s['delta_copied_bytes'] / (1 << 20):.1f} MiB copied at the destination, {sys.argv[2]} ms")
+PY
+start=$(date +%s%N)
+rsync -a --stats -e "$ssh_cmd -p $port" "$work/delta-src/" "root@127.0.0.1:$work/delta-rsync/" |
+  grep -E "Literal data|Total bytes sent|Total bytes received" | sed 's/^/  rsync: /'
+end=$(date +%s%N)
+echo "  rsync: $(((end - start) / 1000000)) ms"
+cmp "$work/delta-src/disk.img" "$work/delta-georep/disk.img" && echo "  georep copy: identical"
 
 echo "== medians of $rounds rounds, max RSS, ratios (other tool's time / georep's: > 1, georep faster)"
 {

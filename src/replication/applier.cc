@@ -668,8 +668,7 @@ Status Applier::DoSetMeta(const SetMeta& m) {
   return Status::Ok();
 }
 
-Status Applier::DoSetXattrs(const std::string& proc_path, const std::string& path,
-                            const std::vector<Xattr>& xattrs) {
+Status Applier::CheckManagedXattrs(const std::vector<Xattr>& xattrs, const std::string& path) {
   for (const Xattr& x : xattrs) {
     if (!IsManagedXattr(x.name, privileged_)) {
       return Fail(ErrorCode::kUnsupported,
@@ -678,6 +677,12 @@ Status Applier::DoSetXattrs(const std::string& proc_path, const std::string& pat
                       x.name, path, x.name.starts_with("trusted.") ? " (needs root)" : "")));
     }
   }
+  return Status::Ok();
+}
+
+Status Applier::DoSetXattrs(const std::string& proc_path, const std::string& path,
+                            const std::vector<Xattr>& xattrs) {
+  GEOREP_RETURN_IF_ERROR(CheckManagedXattrs(xattrs, path));
   for (const Xattr& x : xattrs) {
     if (::lsetxattr(proc_path.c_str(), x.name.c_str(), x.value.data(), x.value.size(), 0) != 0) {
       return FailErrno(errno, fmt::format("cannot set xattr '{}' of", x.name), path);
@@ -835,14 +840,7 @@ Status Applier::SetMetaOnFile(const SetMeta& m) {
   }
   if (m.fields & kMetaXattrs) {
     // A new file has no xattrs of its own: only setting is needed.
-    for (const Xattr& x : m.xattrs) {
-      if (!IsManagedXattr(x.name, privileged_)) {
-        return Fail(ErrorCode::kUnsupported,
-                    Status::InvalidArgument(fmt::format(
-                        "xattr '{}' of '{}' is in a namespace this agent does not replicate{}",
-                        x.name, m.path, x.name.starts_with("trusted.") ? " (needs root)" : "")));
-      }
-    }
+    GEOREP_RETURN_IF_ERROR(CheckManagedXattrs(m.xattrs, m.path));
     for (const Xattr& x : m.xattrs) {
       if (::fsetxattr(fd, x.name.c_str(), x.value.data(), x.value.size(), 0) != 0) {
         return FailErrno(errno, fmt::format("cannot set xattr '{}' of", x.name), m.path);

@@ -152,6 +152,8 @@ class Applier {
   Status DoSetMeta(const SetMeta& m);
   // SetMeta onto the open temporary file of the transfer being finished.
   Status SetMetaOnFile(const SetMeta& m);
+  // kUnsupported for an xattr outside the namespaces this agent replicates.
+  Status CheckManagedXattrs(const std::vector<Xattr>& xattrs, const std::string& path);
   Status DoSetXattrs(const std::string& proc_path, const std::string& path,
                      const std::vector<Xattr>& xattrs);
   Status DoFileBegin(const FileBegin& m);

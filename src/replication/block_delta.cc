@@ -16,8 +16,13 @@
 #include <sstream>
 #include <unordered_map>
 
+#include "replication/le_bytes.h"
+
 namespace georep::replication {
 namespace {
+
+using le::GetU64;
+using le::PutU64;
 
 constexpr std::string_view kSignatureMagic = "georep-signature-1\n";
 constexpr size_t kReadChunk = 1 << 20;
@@ -30,18 +35,6 @@ uint64_t StrongHash(std::string_view block) {
 // test rather than a hash-table lookup.
 size_t FilterSlot(uint32_t weak) {
   return (weak * 0x9E3779B1u) >> 12;  // 20 bits
-}
-
-void PutU64(std::string* out, uint64_t v) {
-  for (int i = 0; i < 8; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-bool GetU64(std::string_view* in, uint64_t* v) {
-  if (in->size() < 8) return false;
-  *v = 0;
-  for (int i = 0; i < 8; ++i)
-    *v |= static_cast<uint64_t>(static_cast<uint8_t>((*in)[i])) << (8 * i);
-  in->remove_prefix(8);
-  return true;
 }
 
 }  // namespace

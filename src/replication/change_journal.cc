@@ -10,20 +10,13 @@
 #include <sstream>
 #include <string_view>
 
+#include "replication/le_bytes.h"
+
 namespace georep::replication {
 namespace {
 
-void PutU64(std::string* out, uint64_t v) {
-  for (int i = 0; i < 8; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-bool GetU64(std::string_view* in, uint64_t* v) {
-  if (in->size() < 8) return false;
-  *v = 0;
-  for (int i = 0; i < 8; ++i)
-    *v |= static_cast<uint64_t>(static_cast<uint8_t>((*in)[i])) << (8 * i);
-  in->remove_prefix(8);
-  return true;
-}
+using le::GetU64;
+using le::PutU64;
 
 }  // namespace
 

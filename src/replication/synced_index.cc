@@ -11,36 +11,20 @@
 #include <sstream>
 #include <string_view>
 
+#include "replication/le_bytes.h"
+
 namespace georep::replication {
 namespace {
+
+using le::GetStr;
+using le::GetU64;
+using le::PutStr;
+using le::PutU64;
 
 constexpr std::string_view kIndexMagic = "georep-index-2\n";
 constexpr std::string_view kLogMagic = "georep-index-log-1\n";
 // A log smaller than this is never folded (folding a small index often gains nothing).
 constexpr uint64_t kMinFoldBytes = 1 << 20;
-
-void PutU64(std::string* out, uint64_t v) {
-  for (int i = 0; i < 8; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-void PutStr(std::string* out, const std::string& s) {
-  PutU64(out, s.size());
-  out->append(s);
-}
-bool GetU64(std::string_view* in, uint64_t* v) {
-  if (in->size() < 8) return false;
-  *v = 0;
-  for (int i = 0; i < 8; ++i)
-    *v |= static_cast<uint64_t>(static_cast<uint8_t>((*in)[i])) << (8 * i);
-  in->remove_prefix(8);
-  return true;
-}
-bool GetStr(std::string_view* in, std::string* s) {
-  uint64_t n = 0;
-  if (!GetU64(in, &n) || n > in->size()) return false;
-  s->assign(in->substr(0, n));
-  in->remove_prefix(n);
-  return true;
-}
 
 void PutEntry(std::string* out, const std::string& path, const IndexEntry& e) {
   PutStr(out, path);

@@ -78,13 +78,15 @@ class RunningWorker {
       ::_exit(127);
     }
   }
-  void Stop() {
+  // Signals the worker (by its PID) and reaps it.
+  void Kill(int sig) {
     if (pid_ <= 0) return;
-    ::kill(pid_, SIGTERM);
+    ::kill(pid_, sig);
     int st = 0;
     ::waitpid(pid_, &st, 0);
     pid_ = -1;
   }
+  void Stop() { Kill(SIGTERM); }
   pid_t pid() const { return pid_; }
 
  private:

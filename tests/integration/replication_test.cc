@@ -18,6 +18,7 @@
 
 #include "host/ssh_transport.h"
 #include "integration/engine_process.h"
+#include "integration/replication_support.h"
 #include "integration/sshd_server.h"
 #include "replication/applier.h"
 #include "replication/block_delta.h"
@@ -33,30 +34,9 @@ using replication::testing::DescribeTree;
 using replication::testing::GeorepTempFiles;
 using replication::testing::ReadFile;
 
-// The lines of two DescribeTree()s that differ (at most a few), for failure messages.
-std::string TreeDiff(const std::string& a, const std::string& b) {
-  auto x = DescribeTree(a), y = DescribeTree(b);
-  std::vector<std::string> only_x, only_y;
-  std::set_difference(x.begin(), x.end(), y.begin(), y.end(), std::back_inserter(only_x));
-  std::set_difference(y.begin(), y.end(), x.begin(), x.end(), std::back_inserter(only_y));
-  std::string out;
-  for (size_t i = 0; i < only_x.size() && i < 8; ++i) out += "\n  source only: " + only_x[i];
-  for (size_t i = 0; i < only_y.size() && i < 8; ++i) out += "\n  destination only: " + only_y[i];
-  return out;
-}
-
 std::string ReplicationReason(const std::string& state) {
   auto st = ReadWorkerStatus(state);
   return st.ok() ? st->state + ": " + st->reason : st.status().message();
-}
-
-bool WaitFor(int seconds, const std::function<bool()>& check) {
-  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-  while (std::chrono::steady_clock::now() < until) {
-    if (check()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  }
-  return check();
 }
 
 void Write(const std::string& path, const std::string& data) {
@@ -211,42 +191,6 @@ TEST(Replication, IgnoreDeletesAndExcludes) {
 }
 
 // A worker running continuously, as the engine runs it.
-class LiveWorker {
- public:
-  LiveWorker(std::vector<std::string> argv) : argv_(std::move(argv)) {}
-  ~LiveWorker() { Stop(); }
-  void Start() {
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      std::vector<char*> args;
-      for (auto& a : argv_) args.push_back(a.data());
-      args.push_back(nullptr);
-      int null = ::open("/dev/null", O_WRONLY);
-      ::dup2(null, 1);
-      ::execv(args[0], args.data());
-      ::_exit(127);
-    }
-  }
-  void Kill(int sig = SIGKILL) {
-    if (pid_ <= 0) return;
-    ::kill(pid_, sig);
-    int st = 0;
-    ::waitpid(pid_, &st, 0);
-    pid_ = -1;
-  }
-  void Stop() { Kill(SIGTERM); }
-  pid_t pid() const { return pid_; }
-
- private:
-  std::vector<std::string> argv_;
-  pid_t pid_ = -1;
-};
-
-std::vector<std::string> LiveArgv(const std::string& src, const std::string& dst,
-                                  const std::string& state) {
-  return {GeorepBinary(), "worker", "--source", src, "--destination", dst, "--state-dir", state};
-}
-
 // The model-based test: random sequences of operations on the source while the worker runs;
 // the destination must converge to the same tree after every round. The seed is printed on
 // failure; GEOREP_SOAK_ROUNDS runs longer by hand.
@@ -259,7 +203,7 @@ TEST(Replication, RandomOperationsWhileRunningConverge) {
   SCOPED_TRACE("GEOREP_SEED=" + std::to_string(seed));
   std::mt19937_64 rng(seed);
   TempDir src, dst, state;
-  LiveWorker worker(LiveArgv(src.path(), dst.path(), state.path()));
+  RunningWorker worker(WorkerArgv(src.path(), dst.path(), state.path()));
   worker.Start();
 
   std::vector<std::string> files, dirs = {""};
@@ -335,7 +279,7 @@ TEST(Replication, RandomOperationsWhileRunningConverge) {
     }
     EXPECT_TRUE(WaitFor(60, [&] { return DescribeTree(dst.path()) == DescribeTree(src.path()); }))
         << "round " << round << " did not converge: " << ReplicationReason(state.path())
-        << TreeDiff(src.path(), dst.path());
+        << DescribeTreeDiff(src.path(), dst.path());
     if (HasFailure()) {
       // Kept for a look: the two trees as they were.
       RunCommand({"/bin/rm", "-rf", "/var/tmp/georep-failed"});
@@ -367,9 +311,9 @@ TEST(Replication, KilledWorkerAndAgentConvergeWithoutResending) {
 
   for (int attempt = 0; attempt < 2; ++attempt) {
     // Slowed to 20 MB/s, so that the kills land in the middle of the transfer.
-    auto argv = LiveArgv(src.path(), dst.path(), state.path());
+    auto argv = WorkerArgv(src.path(), dst.path(), state.path());
     argv.insert(argv.end(), {"--bandwidth-limit", "20000000"});
-    LiveWorker worker(argv);
+    RunningWorker worker(argv);
     worker.Start();
     // Let it get part of the way, then kill: the worker itself, then (second time) the agent.
     ASSERT_TRUE(WaitFor(60, [&] {
@@ -422,9 +366,9 @@ TEST(Replication, AJournaledRewriteSurvivesAKilledWorker) {
   const std::string f = src.path() + "/f";
   Write(f, "aaaa-original");
   {
-    auto argv = LiveArgv(src.path(), dst.path(), state.path());
+    auto argv = WorkerArgv(src.path(), dst.path(), state.path());
     argv.insert(argv.end(), {"--bandwidth-limit", "200000"});
-    LiveWorker worker(argv);
+    RunningWorker worker(argv);
     worker.Start();
     ASSERT_TRUE(WaitFor(60, [&] { return ReadFile(dst.path() + "/f") == "aaaa-original"; }))
         << ReplicationReason(state.path());
@@ -443,10 +387,10 @@ TEST(Replication, AJournaledRewriteSurvivesAKilledWorker) {
     worker.Kill(SIGKILL);
   }
   ASSERT_EQ(ReadFile(dst.path() + "/f"), "aaaa-original") << "killed too late to show anything";
-  LiveWorker again(LiveArgv(src.path(), dst.path(), state.path()));
+  RunningWorker again(WorkerArgv(src.path(), dst.path(), state.path()));
   again.Start();
   ASSERT_TRUE(WaitFor(60, [&] { return DescribeTree(dst.path()) == DescribeTree(src.path()); }))
-      << ReplicationReason(state.path()) << TreeDiff(src.path(), dst.path());
+      << ReplicationReason(state.path()) << DescribeTreeDiff(src.path(), dst.path());
   EXPECT_EQ(ReadFile(dst.path() + "/f"), "bbbb-replaced");
   EXPECT_NE(ReadFile(state.path() + "/worker.log").find("History Crawl"), std::string::npos);
   // Synced: the journal is empty again.
@@ -531,7 +475,7 @@ TEST(Replication, EngineRunsADirectorySessionThroughItsWholeLife) {
     return now["status"] == "Active" && now["nodes"][0]["crawl_status"] == "Changelog Crawl";
   })) << session().dump(2);
   EXPECT_TRUE(WaitFor(30, [&] { return DescribeTree(dst.path()) == DescribeTree(src.path()); }))
-      << TreeDiff(src.path(), dst.path());
+      << DescribeTreeDiff(src.path(), dst.path());
   {
     const Json node = session()["nodes"][0];
     EXPECT_TRUE(node.contains("lag_seconds")) << node.dump();
@@ -578,7 +522,7 @@ TEST(Replication, EngineRunsADirectorySessionThroughItsWholeLife) {
   EXPECT_TRUE(WaitFor(30, [&] { return !events("session.recovered").empty(); }))
       << session().dump(2);
   EXPECT_TRUE(WaitFor(30, [&] { return DescribeTree(dst.path()) == DescribeTree(src.path()); }))
-      << TreeDiff(src.path(), dst.path());
+      << DescribeTreeDiff(src.path(), dst.path());
 
   // Pause: the worker stops, changes wait; resume: they arrive. Stop, remove.
   EXPECT_EQ(post(path + "/pause", Json::object()).first, 200);
@@ -609,7 +553,7 @@ TEST(Replication, DestinationFullIsFaultyThenResumes) {
   } unmount{mnt.path()};
   std::mt19937_64 rng(5);
   Write(src.path() + "/small", Random(rng, 100000));
-  LiveWorker worker(LiveArgv(src.path(), mnt.path(), state.path()));
+  RunningWorker worker(WorkerArgv(src.path(), mnt.path(), state.path()));
   worker.Start();
   ASSERT_TRUE(WaitFor(30, [&] { return ReadFile(mnt.path() + "/small").size() == 100000; }));
   const std::string small = ReadFile(mnt.path() + "/small");
@@ -629,7 +573,7 @@ TEST(Replication, DestinationFullIsFaultyThenResumes) {
 
   ASSERT_EQ(RunCommand({"/bin/mount", "-o", "remount,size=16m", mnt.path()}).exit_code, 0);
   EXPECT_TRUE(WaitFor(60, [&] { return DescribeTree(mnt.path()) == DescribeTree(src.path()); }))
-      << ReplicationReason(state.path()) << TreeDiff(src.path(), mnt.path());
+      << ReplicationReason(state.path()) << DescribeTreeDiff(src.path(), mnt.path());
   EXPECT_TRUE(WaitFor(10, [&] {
     auto now = ReadWorkerStatus(state.path());
     return now.ok() && now->state == "Active" && now->failures == 0 && now->last_synced_ms > synced;
