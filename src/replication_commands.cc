@@ -52,6 +52,7 @@ struct WorkerArgs {
   std::string remote_command = "georep agent";
   int ssh_port = 0;
   bool compress = false, ignore_deletes = false, once = false, no_xattrs = false;
+  bool stream_only = false;
   std::vector<std::string> excludes;
   int rescan_interval = 3600;
   int64_t bandwidth_limit = 0;
@@ -92,6 +93,12 @@ int RunWorker(const WorkerArgs& a) {
   const auto sep = a.destination.find("::");
   if (sep == std::string::npos) {
     o.agent_argv = {SelfPath(), "agent", "--root", a.destination, "--durability", a.durability};
+    // On this host the agent copies large files from the source itself (SourceCopy), unless
+    // the stream is to be shaped (compressed, limited) or was asked for.
+    if (!a.stream_only && !a.compress && a.bandwidth_limit == 0) {
+      o.agent_argv.push_back("--source-root");
+      o.agent_argv.push_back(std::filesystem::absolute(a.source, ec).string());
+    }
   } else {
     // HOST::PATH (or USER@HOST::PATH): the agent runs on the host behind the ssh command.
     o.agent_argv = SplitWords(a.ssh_command);
@@ -170,6 +177,9 @@ void AddReplicationCommands(CLI::App& app, int* exit_code) {
   worker->add_flag("--compress", w.compress, "zstd-compress file data");
   worker->add_flag("--ignore-deletes", w.ignore_deletes, "Do not replicate deletes");
   worker->add_flag("--no-xattrs", w.no_xattrs, "Do not replicate extended attributes");
+  worker->add_flag("--stream-only", w.stream_only,
+                   "Send all file contents through the agent's stream, as to a remote "
+                   "destination, even when the destination is on this host");
   worker
       ->add_option("--log-level", w.log_level,
                    "What worker.log in the state directory gets: debug (each pass), info, "
@@ -198,6 +208,9 @@ void AddReplicationCommands(CLI::App& app, int* exit_code) {
   auto* agent = app.add_subcommand(
       "agent", "Apply a worker's stream to a directory (stdin/stdout; started by a worker)");
   agent->add_option("--root", ag.root, "Destination directory")->required();
+  agent->add_option("--source-root", ag.applier.source_root,
+                    "The source directory, when it is on this host: the agent copies large "
+                    "files from it itself (a worker with a local destination sets this)");
   agent
       ->add_option("--durability", durability,
                    "none (no sync), batch (files renamed in after one sync per batch), file (a "

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -113,6 +114,32 @@ Result<std::vector<std::pair<std::string, unsigned char>>> ListDirectory(int dir
   return names;
 }
 
+// Feeds the `n` bytes at `offset` of `fd` to `hasher`: through a read-only mapping (no copy;
+// `fd` is the applier's own temporary file, which nothing else truncates while it is mapped),
+// or with reads into `buffer` where mapping fails.
+Status HashFileBytes(int fd, uint64_t offset, size_t n, ContentHasher* hasher,
+                     std::string* buffer) {
+  static const auto kPage = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  const uint64_t start = offset - offset % kPage;
+  const size_t span = static_cast<size_t>(offset - start) + n;
+  void* mapped =
+      ::mmap(nullptr, span, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, static_cast<off_t>(start));
+  if (mapped != MAP_FAILED) {
+    hasher->Update(std::string_view(static_cast<const char*>(mapped) + (offset - start), n));
+    ::munmap(mapped, span);
+    return Status::Ok();
+  }
+  for (size_t done = 0; done < n;) {
+    const size_t want = std::min(buffer->size(), n - done);
+    ssize_t got = ::pread(fd, buffer->data(), want, static_cast<off_t>(offset + done));
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) return ErrnoStatus(got < 0 ? errno : EIO, "cannot read back", "a copied file");
+    hasher->Update(std::string_view(buffer->data(), static_cast<size_t>(got)));
+    done += static_cast<size_t>(got);
+  }
+  return Status::Ok();
+}
+
 bool IsManagedXattr(std::string_view name, bool privileged) {
   return name.starts_with("user.") || (privileged && name.starts_with("trusted."));
 }
@@ -123,6 +150,10 @@ bool IsManagedXattr(std::string_view name, bool privileged) {
 
 ssize_t FileSystemCalls::Pwrite(int fd, const void* buf, size_t count, off_t offset) {
   return ::pwrite(fd, buf, count, offset);
+}
+ssize_t FileSystemCalls::CopyFileRange(int in, off_t* in_offset, int out, off_t* out_offset,
+                                       size_t count) {
+  return ::copy_file_range(in, in_offset, out, out_offset, count, 0);
 }
 int FileSystemCalls::Ftruncate(int fd, off_t length) {
   return ::ftruncate(fd, length);
@@ -152,7 +183,9 @@ struct Applier::OpenFile {
   uint32_t mode = 0;
   uint64_t next_offset = 0;
   ContentHasher hasher;
-  UniqueFd basis;  // the old version BlockCopy copies from, opened at the first one
+  UniqueFd basis;   // the old version BlockCopy copies from, opened at the first one
+  UniqueFd source;  // the source file SourceCopy copies from, opened at the first one
+  bool source_copied = false;
 };
 
 Applier::Applier(UniqueFd root, ApplierOptions options, FileSystemCalls* calls)
@@ -179,6 +212,7 @@ bool Applier::EndsBatch(const Message& message) {
     case MessageType::kFileEnd:
     case MessageType::kFileAbort:
     case MessageType::kBlockCopy:
+    case MessageType::kSourceCopy:
     case MessageType::kMkdir:  // a new directory changes nothing staged files depend on
       return false;
     default:
@@ -210,7 +244,16 @@ Result<std::unique_ptr<Applier>> Applier::Open(const std::string& root, ApplierO
   UniqueFd root_fd(fd);
   struct stat st {};
   if (::fstat(root_fd.get(), &st) != 0) return ErrnoStatus(errno, "cannot stat", root);
+  UniqueFd source_fd;
+  if (!options.source_root.empty()) {
+    int sfd = ::open(options.source_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (sfd < 0) return ErrnoStatus(errno, "cannot open the source root", options.source_root);
+    source_fd = UniqueFd(sfd);
+  } else {
+    options.capabilities &= ~kCapSourceCopy;
+  }
   std::unique_ptr<Applier> a(new Applier(std::move(root_fd), options, calls));
+  a->source_root_ = std::move(source_fd);
   a->root_dev_ = st.st_dev;
   if (options.sweep_temp_files) {
     GEOREP_RETURN_IF_ERROR(a->SweepTempFiles(a->root_.get(), "", st.st_dev, 0)
@@ -441,7 +484,8 @@ Status Applier::ApplyOne(const Message& operation) {
   bool in_file = file_ != nullptr || skipping_file_;
   MessageType type = TypeOf(operation);
   if (in_file && type != MessageType::kFileData && type != MessageType::kFileEnd &&
-      type != MessageType::kFileAbort && type != MessageType::kBlockCopy) {
+      type != MessageType::kFileAbort && type != MessageType::kBlockCopy &&
+      type != MessageType::kSourceCopy) {
     return BreakStream(fmt::format("{} in the middle of a file transfer", MessageTypeName(type)));
   }
   return std::visit(
@@ -469,6 +513,8 @@ Status Applier::ApplyOne(const Message& operation) {
           return DoFileEnd(m);
         } else if constexpr (std::is_same_v<T, BlockCopy>) {
           return DoBlockCopy(m);
+        } else if constexpr (std::is_same_v<T, SourceCopy>) {
+          return DoSourceCopy(m);
         } else if constexpr (std::is_same_v<T, FileAbort>) {
           if (skipping_file_) {
             skipping_file_ = false;
@@ -719,7 +765,8 @@ Status Applier::DoFileBegin(const FileBegin& m) {
   GEOREP_VALIDATE_PATH(m.path, false);
   GEOREP_ASSIGN_OR_RETURN(Parent p, OpenParent(m.path));
   std::string temp = NewTempName(p.leaf);
-  int fd = ::openat(p.fd, temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  // Readable too: bytes copied in the kernel are hashed from it (CopyIntoFile).
+  int fd = ::openat(p.fd, temp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) return FailErrno(errno, "cannot create temporary file for", m.path);
   file_ = std::make_unique<OpenFile>();
   file_->begin_seq = m.seq;
@@ -729,6 +776,95 @@ Status Applier::DoFileBegin(const FileBegin& m) {
   file_->fd = UniqueFd(fd);
   file_->mode = m.mode & 07777;
   skipping_file_ = false;
+  return Status::Ok();
+}
+
+Status Applier::WriteFileBytes(std::string_view bytes, uint64_t offset) {
+  OpenFile& f = *file_;
+  for (size_t done = 0; done < bytes.size();) {
+    ssize_t n = calls_->Pwrite(f.fd.get(), bytes.data() + done, bytes.size() - done,
+                               static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      int err = n < 0 ? errno : EIO;
+      std::string path = f.path;
+      AbandonFile();
+      skipping_file_ = true;
+      return FailErrno(err, "cannot write", path);
+    }
+    done += static_cast<size_t>(n);
+  }
+  // Large writes are put on their way to the disk now, so that the sync before the rename
+  // (per file or per batch) finds little left to do and the transfer overlaps the writeback.
+  if (options_.durability != Durability::kNone && bytes.size() >= kWritebackBytes) {
+    (void)::sync_file_range(f.fd.get(), static_cast<off_t>(offset),
+                            static_cast<off_t>(bytes.size()), SYNC_FILE_RANGE_WRITE);
+  }
+  return Status::Ok();
+}
+
+Status Applier::CopyIntoFile(int from, uint64_t from_offset, uint64_t offset, uint64_t length,
+                             std::string_view what, ErrorCode short_code,
+                             std::string_view short_read) {
+  OpenFile& f = *file_;
+  std::string& buffer = copy_buffer_;
+  buffer.resize(static_cast<size_t>(std::min<uint64_t>(length, 1u << 20)));
+  uint64_t done = 0;
+  while (done < length) {
+    ssize_t n = 0;
+    if (copy_in_kernel_) {
+      auto in_off = static_cast<off_t>(from_offset + done);
+      auto out_off = static_cast<off_t>(offset + done);
+      n = calls_->CopyFileRange(from, &in_off, f.fd.get(), &out_off,
+                                static_cast<size_t>(std::min<uint64_t>(length - done, 8u << 20)));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EXDEV || errno == EINVAL || errno == EOPNOTSUPP || errno == ENOSYS ||
+                    errno == EBADF)) {
+        copy_in_kernel_ = false;  // not between these files here: read and write instead
+        continue;
+      }
+      if (n > 0) {
+        // Hashed where it landed: what the file now holds is what FileEnd verifies.
+        if (Status h = HashFileBytes(f.fd.get(), offset + done, static_cast<size_t>(n), &f.hasher,
+                                     &buffer);
+            !h.ok()) {
+          AbandonFile();
+          skipping_file_ = true;
+          return Fail(ErrorCode::kIO, std::move(h));
+        }
+        if (options_.durability != Durability::kNone) {
+          (void)::sync_file_range(f.fd.get(), static_cast<off_t>(offset + done), n,
+                                  SYNC_FILE_RANGE_WRITE);
+        }
+        done += static_cast<uint64_t>(n);
+        continue;
+      }
+    } else {
+      const size_t want = static_cast<size_t>(std::min<uint64_t>(buffer.size(), length - done));
+      n = ::pread(from, buffer.data(), want, static_cast<off_t>(from_offset + done));
+      if (n < 0 && errno == EINTR) continue;
+      if (n > 0) {
+        const std::string_view bytes(buffer.data(), static_cast<size_t>(n));
+        f.hasher.Update(bytes);
+        GEOREP_RETURN_IF_ERROR(WriteFileBytes(bytes, offset + done));
+        done += static_cast<uint64_t>(n);
+        continue;
+      }
+    }
+    // Nothing copied: a failure, or `from` ended before the range did.
+    const int err = errno;
+    const std::string path = f.path;
+    AbandonFile();
+    skipping_file_ = true;
+    if (n < 0) {
+      return FailErrno(err,
+                       copy_in_kernel_ ? fmt::format("cannot copy {} into", what)
+                                       : fmt::format("cannot read {}", what),
+                       path);
+    }
+    return Fail(short_code, Status::Corruption(std::string(short_read)));
+  }
+  f.next_offset = offset + length;
   return Status::Ok();
 }
 
@@ -742,26 +878,7 @@ Status Applier::DoFileData(const FileData& m) {
   }
   f.hasher.UpdateZeros(m.offset - f.next_offset);  // a hole
   f.hasher.Update(m.data);
-  size_t done = 0;
-  while (done < m.data.size()) {
-    ssize_t n = calls_->Pwrite(f.fd.get(), m.data.data() + done, m.data.size() - done,
-                               static_cast<off_t>(m.offset + done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      int err = n < 0 ? errno : EIO;
-      std::string path = f.path;
-      AbandonFile();
-      skipping_file_ = true;
-      return FailErrno(err, "cannot write", path);
-    }
-    done += static_cast<size_t>(n);
-  }
-  // Large writes are put on their way to the disk now, so that the sync before the rename
-  // (per file or per batch) finds little left to do and the transfer overlaps the writeback.
-  if (options_.durability != Durability::kNone && m.data.size() >= kWritebackBytes) {
-    (void)::sync_file_range(f.fd.get(), static_cast<off_t>(m.offset),
-                            static_cast<off_t>(m.data.size()), SYNC_FILE_RANGE_WRITE);
-  }
+  GEOREP_RETURN_IF_ERROR(WriteFileBytes(m.data, m.offset));
   f.next_offset = m.offset + m.data.size();
   return Status::Ok();
 }
@@ -776,12 +893,6 @@ Status Applier::DoBlockCopy(const BlockCopy& m) {
     return BreakStream(fmt::format("BlockCopy for '{}' at offset {} overlaps data up to {}", f.path,
                                    m.offset, f.next_offset));
   }
-  const std::string path = f.path;
-  auto fail = [&](ErrorCode code, Status st) {
-    AbandonFile();
-    skipping_file_ = true;
-    return Fail(code, std::move(st));
-  };
   if (!f.basis.valid()) {
     int fd = ::openat(f.parent.fd, f.parent.leaf.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     struct stat st {};
@@ -791,42 +902,57 @@ Status Applier::DoBlockCopy(const BlockCopy& m) {
       errno = ENOENT;
     }
     if (fd < 0) {
-      return fail(ErrorCode::kNotFound,
-                  ErrnoStatus(errno, "no earlier version to copy blocks from at", path));
+      const int err = errno;
+      const std::string path = f.path;
+      AbandonFile();
+      skipping_file_ = true;
+      return Fail(ErrorCode::kNotFound,
+                  ErrnoStatus(err, "no earlier version to copy blocks from at", path));
     }
     f.basis = UniqueFd(fd);
   }
   f.hasher.UpdateZeros(m.offset - f.next_offset);  // a hole
-  std::string& buffer = copy_buffer_;
-  buffer.resize(static_cast<size_t>(std::min<uint64_t>(m.length, 1u << 20)));
-  for (uint64_t done = 0; done < m.length;) {
-    const size_t want = static_cast<size_t>(std::min<uint64_t>(buffer.size(), m.length - done));
-    ssize_t n =
-        ::pread(f.basis.get(), buffer.data(), want, static_cast<off_t>(m.base_offset + done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      return fail(n < 0 ? CodeForErrno(errno) : ErrorCode::kHashMismatch,
-                  n < 0 ? ErrnoStatus(errno, "cannot read the earlier version of", path)
-                        : Status::Corruption(fmt::format(
-                              "the earlier version of '{}' at the destination is shorter than "
-                              "the worker knew it; the file was left unchanged",
-                              path)));
-    }
-    const std::string_view bytes(buffer.data(), static_cast<size_t>(n));
-    f.hasher.Update(bytes);
-    for (size_t w = 0; w < bytes.size();) {
-      ssize_t k = calls_->Pwrite(f.fd.get(), bytes.data() + w, bytes.size() - w,
-                                 static_cast<off_t>(m.offset + done + w));
-      if (k < 0 && errno == EINTR) continue;
-      if (k <= 0)
-        return fail(CodeForErrno(k < 0 ? errno : EIO),
-                    ErrnoStatus(k < 0 ? errno : EIO, "cannot write", path));
-      w += static_cast<size_t>(k);
-    }
-    done += static_cast<uint64_t>(n);
+  return CopyIntoFile(
+      f.basis.get(), m.base_offset, m.offset, m.length, "the earlier version of",
+      ErrorCode::kHashMismatch,
+      fmt::format("the earlier version of '{}' at the destination is shorter than the worker "
+                  "knew it; the file was left unchanged",
+                  f.path));
+}
+
+Status Applier::DoSourceCopy(const SourceCopy& m) {
+  if (skipping_file_) return Status::Ok();
+  if (!file_) return BreakStream("SourceCopy without FileBegin");
+  if ((options_.capabilities & kCapSourceCopy) == 0 || !source_root_.valid())
+    return BreakStream("SourceCopy without the source-copy capability");
+  OpenFile& f = *file_;
+  if (m.offset < f.next_offset) {
+    return BreakStream(fmt::format("SourceCopy for '{}' at offset {} overlaps data up to {}",
+                                   f.path, m.offset, f.next_offset));
   }
-  f.next_offset = m.offset + m.length;
-  return Status::Ok();
+  f.source_copied = true;
+  if (!f.source.valid()) {
+    Result<UniqueFd> opened = OpenBeneath(source_root_.get(), f.path, O_RDONLY);
+    struct stat st {};
+    int err = opened.ok() ? 0 : ENOENT;
+    if (opened.ok() && (::fstat(opened->get(), &st) != 0 || !S_ISREG(st.st_mode))) err = ENOENT;
+    if (err != 0) {
+      const std::string path = f.path;
+      AbandonFile();
+      skipping_file_ = true;
+      return Fail(
+          ErrorCode::kSourceChanged,
+          Status::NotFound(fmt::format(
+              "'{}' is no longer a file at the source; the file was left unchanged", path)));
+    }
+    f.source = std::move(*opened);
+  }
+  f.hasher.UpdateZeros(m.offset - f.next_offset);  // a hole
+  return CopyIntoFile(f.source.get(), m.offset, m.offset, m.length, "the source file",
+                      ErrorCode::kSourceChanged,
+                      fmt::format("'{}' shrank at the source while being copied; the file was "
+                                  "left unchanged",
+                                  f.path));
 }
 
 Status Applier::SetMetaOnFile(const SetMeta& m) {
@@ -916,6 +1042,13 @@ Status Applier::DoFileEnd(const FileEnd& m, const SetMeta* meta, Status* meta_st
   }
   f.hasher.UpdateZeros(m.size - f.next_offset);
   Hash128 got = f.hasher.Finish();
+  if (!(got == m.hash) && f.source_copied) {
+    // The agent read the source at another moment than the worker did.
+    return fail(
+        ErrorCode::kSourceChanged,
+        Status::Corruption(fmt::format(
+            "'{}' changed at the source while being copied; the file was left unchanged", path)));
+  }
   if (!(got == m.hash)) {
     return fail(ErrorCode::kHashMismatch,
                 Status::Corruption(fmt::format(

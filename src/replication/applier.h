@@ -57,6 +57,7 @@ class FileSystemCalls {
  public:
   virtual ~FileSystemCalls() = default;
   virtual ssize_t Pwrite(int fd, const void* buf, size_t count, off_t offset);
+  virtual ssize_t CopyFileRange(int in, off_t* in_offset, int out, off_t* out_offset, size_t count);
   virtual int Ftruncate(int fd, off_t length);
   virtual int Fsync(int fd);
   virtual int Syncfs(int fd);
@@ -70,6 +71,9 @@ struct ApplierOptions {
   std::optional<bool> privileged;
   uint64_t capabilities = kCapabilitiesSupported;
   bool sweep_temp_files = true;  // at Open()
+  // The source tree, when it is on this host: SourceCopy reads beneath it (kCapSourceCopy is
+  // offered only when this is set).
+  std::string source_root;
 };
 
 class Applier {
@@ -159,6 +163,17 @@ class Applier {
   Status DoFileBegin(const FileBegin& m);
   Status DoFileData(const FileData& m);
   Status DoBlockCopy(const BlockCopy& m);
+  Status DoSourceCopy(const SourceCopy& m);
+  // Writes `bytes` at `offset` of the file being transferred (hashed by the caller) and starts
+  // their writeback when large. On failure the transfer is abandoned (the rest is skipped).
+  Status WriteFileBytes(std::string_view bytes, uint64_t offset);
+  // Copies `length` bytes at `from_offset` of `from` to `offset` of the file being
+  // transferred, hashing them. `short_read` is the failure when `from` ends too soon.
+  // The copy is made in the kernel (copy_file_range: no trip through this process, a reflink
+  // where the file system can share blocks) and hashed from the page cache through a
+  // mapping of the temporary file; read and write where the kernel cannot.
+  Status CopyIntoFile(int from, uint64_t from_offset, uint64_t offset, uint64_t length,
+                      std::string_view what, ErrorCode short_code, std::string_view short_read);
   // `meta`: the file's SetMeta, applied before the rename (HandleAll's shortcut).
   Status DoFileEnd(const FileEnd& m, const SetMeta* meta = nullptr, Status* meta_status = nullptr);
   // Handle() of a FileEnd and its SetMeta together.
@@ -167,13 +182,15 @@ class Applier {
   Status DoBarrier(const Barrier& m, bool* durable);
 
   UniqueFd root_;
+  UniqueFd source_root_;  // options_.source_root, open (SourceCopy)
   dev_t root_dev_ = 0;
   ApplierOptions options_;
   bool privileged_ = false;
   FileSystemCalls* calls_;
   std::unique_ptr<FileSystemCalls> default_calls_;
   std::unique_ptr<OpenFile> file_;
-  std::string copy_buffer_;  // BlockCopy's
+  std::string copy_buffer_;     // BlockCopy's and SourceCopy's
+  bool copy_in_kernel_ = true;  // until copy_file_range says it cannot here
   // kBatch: files complete and verified, still under their temporary names.
   struct Staged {
     std::shared_ptr<UniqueFd> parent_owned;

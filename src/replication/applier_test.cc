@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,15 @@ class FaultyCalls final : public FileSystemCalls {
     written += count;
     return FileSystemCalls::Pwrite(fd, buf, count, offset);
   }
+  ssize_t CopyFileRange(int in, off_t* in_offset, int out, off_t* out_offset,
+                        size_t count) override {
+    if (copy_errno != 0) {
+      errno = copy_errno;
+      return -1;
+    }
+    ++in_kernel_copies;
+    return FileSystemCalls::CopyFileRange(in, in_offset, out, out_offset, count);
+  }
   int Fsync(int fd) override {
     if (fsync_errno != 0) {
       errno = fsync_errno;
@@ -55,6 +65,8 @@ class FaultyCalls final : public FileSystemCalls {
     return FileSystemCalls::Renameat(old_dir, old_name, new_dir, new_name);
   }
   int syncfs_errno = 0;
+  int copy_errno = 0;  // copy_file_range fails with it
+  int in_kernel_copies = 0;
   std::vector<int> renames_after_syncfs;  // syncfs calls made before each rename
   int write_errno = 0;
   size_t write_budget = 0;
@@ -666,6 +678,94 @@ TEST_F(ApplierTest, BlockCopyBuildsTheNewVersionFromTheOldOne) {
   // Outside a transfer, or going backwards, it breaks the protocol.
   EXPECT_EQ(Apply(BlockCopy{0, 0, 0, 1}).code(), StatusCode::kCorruption);
   EXPECT_TRUE(applier_->stream_broken());
+}
+
+TEST_F(ApplierTest, SourceCopyTakesTheBytesFromTheSourceTreeAndVerifiesThem) {
+  TempDir source;
+  std::mt19937_64 rng(5);
+  std::string content(9u << 20, '\0');  // more than one in-kernel chunk (8 MiB)
+  for (char& c : content) c = static_cast<char>(rng());
+  WriteFile(source / "f", content);
+  ApplierOptions options;
+  options.source_root = source.path();
+  Reopen(options);
+
+  // In pieces at unaligned offsets, copied in the kernel and hashed where they landed.
+  ASSERT_TRUE(Apply(FileBegin{0, "f", content.size(), 0644}).ok());
+  ASSERT_TRUE(Apply(SourceCopy{0, 0, 5000}).ok());
+  ASSERT_TRUE(Apply(SourceCopy{0, 5000, content.size() - 5000}).ok());
+  EXPECT_FALSE(Exists(D("f")));  // nothing visible before FileEnd
+  ASSERT_TRUE(Apply(FileEnd{0, content.size(), HashBytes(content)}).ok());
+  EXPECT_EQ(ReadFile(D("f")), content);
+  EXPECT_GE(calls_.in_kernel_copies, 3);
+
+  // The source was rewritten after the worker read it: its hash differs from the copy's.
+  WriteFile(source / "f", "a newer version");
+  ASSERT_TRUE(Apply(FileBegin{0, "f", 15, 0644}).ok());
+  ASSERT_TRUE(Apply(SourceCopy{0, 0, 15}).ok());
+  EXPECT_EQ(Apply(FileEnd{0, 15, HashBytes("the version read")}).code(), StatusCode::kCorruption);
+  EXPECT_EQ(applier_->last_error_code(), ErrorCode::kSourceChanged);
+  EXPECT_EQ(ReadFile(D("f")), content);
+  // ... or it shrank: refused at once, the rest of the transfer skipped.
+  ASSERT_TRUE(Apply(FileBegin{0, "f", 100, 0644}).ok());
+  EXPECT_FALSE(Apply(SourceCopy{0, 0, 100}).ok());
+  EXPECT_EQ(applier_->last_error_code(), ErrorCode::kSourceChanged);
+  ASSERT_TRUE(Apply(FileEnd{0, 100, HashBytes("whatever")}).ok());
+  EXPECT_EQ(ReadFile(D("f")), content);
+  EXPECT_TRUE(GeorepTempFiles(dest_.path()).empty());
+
+  // A symlink in the source is never followed out of it.
+  WriteFile(outside_ / "secret", "secret");
+  ASSERT_EQ(::symlink((outside_ / "secret").c_str(), (source / "link").c_str()), 0);
+  ASSERT_TRUE(Apply(FileBegin{0, "link", 6, 0644}).ok());
+  EXPECT_FALSE(Apply(SourceCopy{0, 0, 6}).ok());
+  EXPECT_EQ(applier_->last_error_code(), ErrorCode::kSourceChanged);
+  ASSERT_TRUE(Apply(FileEnd{0, 6, HashBytes("secret")}).ok());
+  EXPECT_FALSE(Exists(D("link")));
+
+  // Where the kernel cannot copy between the files, the bytes are read and written.
+  calls_.copy_errno = EXDEV;
+  WriteFile(source / "g", "read and written");
+  ASSERT_TRUE(Apply(FileBegin{0, "g", 16, 0600}).ok());
+  ASSERT_TRUE(Apply(SourceCopy{0, 0, 16}).ok());
+  ASSERT_TRUE(Apply(FileEnd{0, 16, HashBytes("read and written")}).ok());
+  EXPECT_EQ(ReadFile(D("g")), "read and written");
+}
+
+TEST_F(ApplierTest, SourceCopyOnAFullDestinationIsNoSpaceAndLeavesNoTemp) {
+  TempDir source;
+  WriteFile(source / "f", "0123456789");
+  WriteFile(D("f"), "old content");
+  ApplierOptions options;
+  options.source_root = source.path();
+  Reopen(options);
+  calls_.copy_errno = ENOSPC;
+  ASSERT_TRUE(Apply(FileBegin{0, "f", 10, 0644}).ok());
+  Status st = Apply(SourceCopy{0, 0, 10});
+  EXPECT_NE(st.message().find("destination file system is full"), std::string::npos)
+      << st.message();
+  EXPECT_EQ(applier_->last_error_code(), ErrorCode::kNoSpace);
+  ASSERT_TRUE(Apply(FileEnd{0, 10, HashBytes("0123456789")}).ok());
+  EXPECT_EQ(ReadFile(D("f")), "old content");
+  EXPECT_TRUE(GeorepTempFiles(dest_.path()).empty());
+}
+
+TEST_F(ApplierTest, SourceCopyIsOfferedOnlyWithASourceRoot) {
+  std::vector<Message> replies;
+  ASSERT_TRUE(applier_->Handle(Hello{1, 1, kCapabilitiesSupported, "w"}, &replies).ok());
+  EXPECT_EQ(std::get<HelloReply>(replies[0]).capabilities & kCapSourceCopy, 0u);
+  // Sent anyway, it breaks the protocol.
+  ASSERT_TRUE(Apply(FileBegin{0, "f", 1, 0644}).ok());
+  EXPECT_EQ(Apply(SourceCopy{0, 0, 1}).code(), StatusCode::kCorruption);
+  EXPECT_TRUE(applier_->stream_broken());
+
+  TempDir source;
+  ApplierOptions options;
+  options.source_root = source.path();
+  Reopen(options);
+  replies.clear();
+  ASSERT_TRUE(applier_->Handle(Hello{1, 1, kCapabilitiesSupported, "w"}, &replies).ok());
+  EXPECT_NE(std::get<HelloReply>(replies[0]).capabilities & kCapSourceCopy, 0u);
 }
 
 TEST_F(ApplierTest, BatchDurabilityRenamesFilesInOnlyAfterTheirDataIsSynced) {

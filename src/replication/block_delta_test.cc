@@ -94,6 +94,33 @@ TEST(BlockDelta, RollingChecksumEqualsAFreshOne) {
   }
 }
 
+// The checksum's definition, byte by byte: a = sum x_i, b = sum (L - i) x_i, both mod 2^16.
+uint32_t WeakChecksumByDefinition(std::string_view block) {
+  uint64_t a = 0, b = 0;
+  for (size_t i = 0; i < block.size(); ++i) {
+    const auto x = static_cast<uint8_t>(block[i]);
+    a += x;
+    b += (block.size() - i) * x;
+  }
+  return static_cast<uint32_t>(((b & 0xffff) << 16) | (a & 0xffff));
+}
+
+TEST(BlockDelta, RollingChecksumMatchesItsDefinitionAtEveryLength) {
+  // Every length around the 16-byte steps, and the largest block, in random bytes and in
+  // 0xff bytes (the largest sums, where a wrong carry or lane overflow would show).
+  std::mt19937_64 rng(7);
+  std::vector<size_t> lengths;
+  for (size_t n = 0; n <= 100; ++n) lengths.push_back(n);
+  for (size_t n : {4095, 4096, 4097, 65536, 131071, 131072}) lengths.push_back(n);
+  for (size_t n : lengths) {
+    for (const std::string& data : {RandomBytes(rng, n), std::string(n, '\xff')}) {
+      RollingChecksum rc;
+      rc.Reset(data);
+      ASSERT_EQ(rc.value(), WeakChecksumByDefinition(data)) << "length " << n;
+    }
+  }
+}
+
 TEST(BlockDelta, AChangeInsideALargeFileSendsLittleMoreThanTheChange) {
   std::mt19937_64 rng(2);
   const std::string old = RandomBytes(rng, 16 << 20);

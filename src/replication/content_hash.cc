@@ -2,6 +2,11 @@
 
 #include <fmt/format.h>
 #include <xxhash.h>
+#if defined(__x86_64__)
+// The library's run-time dispatch to the widest vector unit the CPU has (AVX2, AVX-512):
+// about 1.6x the baseline SSE2 code on large inputs. The same hashes either way.
+#include <xxh_x86dispatch.h>
+#endif
 
 #include <algorithm>
 #include <array>

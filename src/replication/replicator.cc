@@ -5,6 +5,7 @@
 #include <fnmatch.h>
 #include <poll.h>
 #include <sys/inotify.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -273,7 +274,14 @@ Status Replicator::Connect() {
     read_buffer_.clear();
   }
   if (const auto* reply = std::get_if<HelloReply>(&in[0]); reply && reply->accepted) {
-    sender_->EnableBlockDelta((reply->capabilities & kCapBlockDelta) != 0);
+    // A destination on this host copies large files from the source itself, whole: as with
+    // rsync's local copies, a delta would cost more reading and hashing than it saves. A
+    // bandwidth limit or compression shapes the stream: then everything goes through it.
+    const bool source_copy = (reply->capabilities & kCapSourceCopy) != 0 &&
+                             options_.bandwidth_limit == 0 && !options_.compress;
+    block_delta_ = (reply->capabilities & kCapBlockDelta) != 0 && !source_copy;
+    sender_->EnableSourceCopy(source_copy);
+    sender_->EnableBlockDelta(block_delta_);
     signatures_ = std::make_unique<SignatureStore>(options_.state_dir + "/signatures");
     replies_ = std::make_unique<Decoder>();
     acked_seq_ = 0;
@@ -288,6 +296,18 @@ Status Replicator::Connect() {
                             std::string(MessageTypeName(TypeOf(in[0]))));
 }
 
+bool Replicator::SourceMovedOn(const std::vector<IndexDelta>& sent, const std::string& path) const {
+  auto it =
+      std::find_if(sent.rbegin(), sent.rend(), [&](const IndexDelta& d) { return d.path == path; });
+  if (it == sent.rend() || !it->entry) return false;
+  struct stat st {};
+  if (::lstat((options_.source + "/" + path).c_str(), &st) != 0) return errno == ENOENT;
+  const IndexEntry& e = *it->entry;
+  return static_cast<uint64_t>(st.st_size) != e.size || st.st_ino != e.ino ||
+         st.st_mtim.tv_sec * 1'000'000'000LL + st.st_mtim.tv_nsec != e.mtime_ns ||
+         st.st_ctim.tv_sec * 1'000'000'000LL + st.st_ctim.tv_nsec != e.ctime_ns;
+}
+
 Status Replicator::ReadReplies(int wait_ms) {
   if (wait_ms > 0 || read_buffer_.empty()) {
     Status d = sink_->Drain(wait_ms);
@@ -299,7 +319,7 @@ Status Replicator::ReadReplies(int wait_ms) {
   for (const Message& m : in) {
     if (const auto* e = std::get_if<Error>(&m)) {
       if (e->seq == 0) return Status::Unavailable("the agent failed: " + e->message);
-      refused_[e->seq] = e->message;
+      refused_[e->seq] = {e->message, e->code == ErrorCode::kSourceChanged};
     } else if (const auto* a = std::get_if<Ack>(&m)) {
       acked_seq_ = std::max(acked_seq_, a->applied_seq);
     }
@@ -325,7 +345,11 @@ Status Replicator::Pass(const std::vector<std::string>& dirty_dirs, bool full) {
   std::vector<ScanError> unreadable;  // neither sent nor deleted: unknown this pass
   for (const auto& scope : scopes) {
     const std::string dir = scope == "." ? options_.source : options_.source + "/" + scope;
-    auto scanned = ScanTreeToVector(dir);
+    // Without xattrs: ctime tells whether they changed, and the sender reads them for the
+    // few entries it sends (two system calls per entry saved on every scan).
+    ScanOptions scan_options;
+    scan_options.read_xattrs = false;
+    auto scanned = ScanTreeToVector(dir, scan_options);
     if (!scanned.ok()) {
       if (scanned.status().code() == StatusCode::kNotFound ||
           scanned.status().message().find("No such file") != std::string::npos)
@@ -450,12 +474,18 @@ Status Replicator::Pass(const std::vector<std::string>& dirty_dirs, bool full) {
   // sent again (never counted as synced).
   auto settle = [&](Batch& b) -> Status {
     std::vector<std::pair<std::string, std::string>> refused = std::move(b.refused);
+    std::set<std::string> refused_paths;
     for (auto f = refused_.begin(); f != refused_.end() && f->first <= b.barrier;) {
-      if (auto op = b.op_path.lower_bound(f->first); op != b.op_path.end())
-        refused.emplace_back(op->second, f->second);
+      if (auto op = b.op_path.lower_bound(f->first); op != b.op_path.end()) {
+        // A file rewritten while the agent copied it is sent again once its change is seen
+        // (the rewrite queued a change event); it is a failure only if it still looks as sent.
+        if (f->second.source_changed && SourceMovedOn(b.deltas, op->second))
+          refused_paths.insert(op->second);
+        else
+          refused.emplace_back(op->second, f->second.message);
+      }
       f = refused_.erase(f);
     }
-    std::set<std::string> refused_paths;
     for (const auto& r : refused) refused_paths.insert(r.first);
     std::vector<IndexDelta> applied;
     applied.reserve(b.deltas.size() + refused_paths.size());
@@ -503,6 +533,7 @@ Status Replicator::Pass(const std::vector<std::string>& dirty_dirs, bool full) {
     deltas.clear();
     b.op_path = std::move(op_path);
     op_path.clear();
+    for (auto& e : sender_->TakeMetaErrors()) b.refused.emplace_back(e.path, e.status.message());
     for (; skipped_done < report.skipped.size(); ++skipped_done)
       b.refused.emplace_back(report.skipped[skipped_done].path,
                              report.skipped[skipped_done].status.message());
@@ -607,10 +638,11 @@ Status Replicator::Pass(const std::vector<std::string>& dirty_dirs, bool full) {
       // that version was sent) lets only the changed blocks travel.
       BlockSignature basis, fresh;
       const bool have_basis =
-          !is_new && e.type == EntryType::kRegular && e.size >= kDeltaMinFileSize &&
+          block_delta_ && !is_new && e.type == EntryType::kRegular && e.size >= kDeltaMinFileSize &&
           signatures_->Find(e.path, it->second.size, it->second.mtime_ns, &basis);
-      GEOREP_RETURN_IF_ERROR(sender_->SendEntry(e, &report, have_basis ? &basis : nullptr,
-                                                e.type == EntryType::kRegular ? &fresh : nullptr));
+      GEOREP_RETURN_IF_ERROR(
+          sender_->SendEntry(e, &report, have_basis ? &basis : nullptr,
+                             block_delta_ && e.type == EntryType::kRegular ? &fresh : nullptr));
       if (fresh.block_size != 0) {
         (void)signatures_->Save(e.path, fresh);  // lost: the next change goes whole
       } else if (have_basis) {

@@ -96,6 +96,9 @@ class Replicator {
   // advance acked_seq_, refusals go to refused_.
   Status ReadReplies(int wait_ms);
   void WriteStatus();
+  // Whether the source file at `path` is no longer the version recorded for it in `sent`
+  // (changed, replaced or gone since it was read).
+  bool SourceMovedOn(const std::vector<IndexDelta>& sent, const std::string& path) const;
   bool Excluded(const std::string& path) const;
 
   ReplicatorOptions options_;
@@ -108,9 +111,16 @@ class Replicator {
   SyncedIndex index_;
   std::unique_ptr<IndexStore> index_store_;
   std::unique_ptr<SignatureStore> signatures_;  // of large files sent (block delta)
+  bool block_delta_ = false;                    // changed large files travel as a delta
   std::unique_ptr<Decoder> replies_;
-  uint64_t acked_seq_ = 0;                   // the agent's last Ack
-  std::map<uint64_t, std::string> refused_;  // operations the agent refused, by sequence
+  uint64_t acked_seq_ = 0;  // the agent's last Ack
+  // Operations the agent refused, by sequence: why, and whether it was a source copy that
+  // found the file changed since it was read (kSourceChanged).
+  struct Refusal {
+    std::string message;
+    bool source_changed = false;
+  };
+  std::map<uint64_t, Refusal> refused_;
   WorkerStatus status_;
   std::string read_buffer_;
   bool want_full_ = false;         // the last pass found a reason for a full one

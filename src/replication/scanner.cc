@@ -195,6 +195,7 @@ class TreeScan {
       }
       if (options_.read_xattrs) {
         Status st = ReadXattrs(dfd, name, path, options_.trusted_xattrs, &e.xattrs);
+        e.xattrs_read = st.ok();
         if (!st.ok()) {
           if (st.code() == StatusCode::kNotFound) {
             ++local.vanished;
@@ -278,6 +279,15 @@ class VectorSink final : public ScanSink {
 
 }  // namespace
 
+Status ReadXattrsBeneath(int root_fd, const std::string& path, bool trusted,
+                         std::vector<Xattr>* out) {
+  out->clear();
+  if (path == ".") return ReadXattrs(root_fd, ".", path, trusted, out);
+  const auto [parent, leaf] = SplitParent(path);
+  GEOREP_ASSIGN_OR_RETURN(UniqueFd dir, OpenBeneath(root_fd, parent, O_PATH | O_DIRECTORY));
+  return ReadXattrs(dir.get(), std::string(leaf), path, trusted, out);
+}
+
 Result<ScanStats> ScanTree(const std::string& root, const ScanOptions& options, ScanSink& sink) {
   int fd = ::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return ErrnoStatus(errno, "cannot open source root", root);
@@ -291,6 +301,7 @@ Result<ScanStats> ScanTree(const std::string& root, const ScanOptions& options, 
   if (options.read_xattrs) {
     Status st = ReadXattrs(root_fd.get(), ".", ".", options.trusted_xattrs, &e.xattrs);
     if (!st.ok()) return st;
+    e.xattrs_read = true;
   }
   root_batch.push_back(std::move(e));
   TreeScan scan(root_fd.get(), root_batch.front().dev, options, sink);

@@ -41,6 +41,7 @@ struct ScanEntry {
   int64_t ctime_ns = 0;
   std::string symlink_target;  // kSymlink only
   std::vector<Xattr> xattrs;   // when ScanOptions::read_xattrs; sorted by name
+  bool xattrs_read = false;    // whether `xattrs` was read (ScanOptions::read_xattrs)
   bool mount_point = false;    // a directory on another file system, not entered
 };
 
@@ -81,6 +82,12 @@ struct ScanResult {
   std::vector<ScanError> errors;
   ScanStats stats;
 };
+
+// Reads the replicated xattrs (user.*; trusted.* too with `trusted`) of `path` beneath
+// `root_fd` ("." for the root itself) without following a symlink, sorted by name: what a
+// scan without read_xattrs leaves to be read for the few entries that are sent.
+Status ReadXattrsBeneath(int root_fd, const std::string& path, bool trusted,
+                         std::vector<Xattr>* out);
 
 // ScanTree into memory (for tests and small trees).
 Result<ScanResult> ScanTreeToVector(const std::string& root, const ScanOptions& options = {});

@@ -70,7 +70,14 @@ SetMeta TreeSender::MetaFor(const ScanEntry& e, bool with_mode) {
   }
   if (options_.send_xattrs) {
     m.fields |= kMetaXattrs;
-    m.xattrs = e.xattrs;
+    if (e.xattrs_read) {
+      m.xattrs = e.xattrs;
+    } else if (Status st = ReadXattrsBeneath(root_.get(), e.path, false, &m.xattrs); !st.ok()) {
+      // Sent without them (the destination's stay as they are), and reported.
+      m.fields &= ~kMetaXattrs;
+      m.xattrs.clear();
+      if (st.code() != StatusCode::kNotFound) meta_errors_.push_back({e.path, std::move(st)});
+    }
   }
   m.atime_ns = e.atime_ns;
   m.mtime_ns = e.mtime_ns;
@@ -219,6 +226,7 @@ Status TreeSender::SendFile(const ScanEntry& e, SendReport* report, bool* sent,
     *sent = true;
     return Emit(FileEnd{NextSeq(), size, hasher.Finish()});
   }
+  const bool source_copy = source_copy_ && size >= kSourceCopyMinBytes;
   bool holes = false;
   uint64_t pos = 0;  // everything before pos is hashed
   // As many blocks as bytes: no hole to look for (most files; saves two lseeks each).
@@ -244,6 +252,11 @@ Status TreeSender::SendFile(const ScanEntry& e, SendReport* report, bool* sent,
     if (data_start > pos) holes = true;
     hasher.UpdateZeros(data_start - pos);
     pos = data_start;
+    if (source_copy && data_end > pos) {
+      // The agent starts copying now, while this side reads the same bytes for the hash.
+      GEOREP_RETURN_IF_ERROR(Emit(SourceCopy{NextSeq(), pos, data_end - pos}));
+      GEOREP_RETURN_IF_ERROR(Flush());
+    }
     while (pos < data_end) {
       size_t want = static_cast<size_t>(std::min<uint64_t>(options_.chunk_bytes, data_end - pos));
       chunk_.resize(want);
@@ -259,7 +272,7 @@ Status TreeSender::SendFile(const ScanEntry& e, SendReport* report, bool* sent,
       chunk_.resize(static_cast<size_t>(n));
       hasher.Update(chunk_);
       if (builder) builder->Update(chunk_);
-      GEOREP_RETURN_IF_ERROR(Emit(FileData{NextSeq(), pos, chunk_}));
+      if (!source_copy) GEOREP_RETURN_IF_ERROR(Emit(FileData{NextSeq(), pos, chunk_}));
       pos += static_cast<uint64_t>(n);
     }
   }

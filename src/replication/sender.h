@@ -62,6 +62,10 @@ struct SendReport {
   std::vector<ScanError> skipped;
 };
 
+// Files at least this large go as SourceCopy when the agent can read the source (below this,
+// the stream is cheaper than the agent's open and close).
+inline constexpr uint64_t kSourceCopyMinBytes = 256u << 10;
+
 class TreeSender {
  public:
   // Opens the source root. `sink` (not owned) must outlive the sender.
@@ -83,6 +87,10 @@ class TreeSender {
                    const BlockSignature* basis = nullptr, BlockSignature* signature = nullptr);
   // Whether the agent takes BlockCopy (kCapBlockDelta in the handshake).
   void EnableBlockDelta(bool on) { block_delta_ = on; }
+  // Whether the agent reads the source itself (kCapSourceCopy: it is on this host): files of
+  // at least kSourceCopyMinBytes then travel as SourceCopy, not through the stream; the
+  // sender still reads them, for FileEnd's hash and the block signature.
+  void EnableSourceCopy(bool on) { source_copy_ = on; }
   Status SendDirectoryMeta(const ScanEntry& directory);
 
   // SendEntry for every entry, then SendDirectoryMeta for every directory (root included).
@@ -115,6 +123,9 @@ class TreeSender {
   Status Flush();
 
   uint64_t last_seq() const { return seq_; }
+  // Entries whose xattrs could not be read when their metadata was sent (it went without
+  // them): not in step, to be sent again. Taken by the caller.
+  std::vector<ScanError> TakeMetaErrors() { return std::exchange(meta_errors_, {}); }
 
  private:
   TreeSender(UniqueFd root, FrameSink* sink, SenderOptions options);
@@ -135,6 +146,8 @@ class TreeSender {
   std::string chunk_;
   uint64_t seq_ = 0;
   bool block_delta_ = false;
+  bool source_copy_ = false;
+  std::vector<ScanError> meta_errors_;
   // (dev, ino) of files with several links -> the first path sent for it.
   std::map<std::pair<uint64_t, uint64_t>, std::string> links_;
 };

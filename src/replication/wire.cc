@@ -142,6 +142,7 @@ bool IsKnownType(uint8_t t) {
     case MessageType::kAck:
     case MessageType::kError:
     case MessageType::kBlockCopy:
+    case MessageType::kSourceCopy:
       return true;
     case MessageType::kBlockSignatures:
       return false;
@@ -189,6 +190,8 @@ std::string_view MessageTypeName(MessageType type) {
       return "BlockSignatures";
     case MessageType::kBlockCopy:
       return "BlockCopy";
+    case MessageType::kSourceCopy:
+      return "SourceCopy";
   }
   return "Unknown";
 }
@@ -200,7 +203,7 @@ MessageType TypeOf(const Message& message) {
       MessageType::kUnlink,    MessageType::kRmdir,      MessageType::kSetMeta,
       MessageType::kFileBegin, MessageType::kFileData,   MessageType::kFileEnd,
       MessageType::kFileAbort, MessageType::kBarrier,    MessageType::kAck,
-      MessageType::kError,     MessageType::kBlockCopy,
+      MessageType::kError,     MessageType::kBlockCopy,  MessageType::kSourceCopy,
   };
   static_assert(std::size(kTypes) == std::variant_size_v<Message>);
   return kTypes[message.index()];
@@ -375,6 +378,10 @@ Status Encoder::Append(const Message& message, std::string* out) {
           PutVarint(p, m.seq);
           PutVarint(p, m.offset);
           PutVarint(p, m.base_offset);
+          PutVarint(p, m.length);
+        } else if constexpr (std::is_same_v<T, SourceCopy>) {
+          PutVarint(p, m.seq);
+          PutVarint(p, m.offset);
           PutVarint(p, m.length);
         }
         return Status::Ok();
@@ -698,6 +705,18 @@ Status Decoder::ParseFrame(std::string_view frame, std::vector<Message>* out) {
       if (r.ok() && (x.offset > (uint64_t{1} << 62) || x.base_offset > (uint64_t{1} << 62) ||
                      x.length == 0 || x.length > (uint64_t{1} << 62))) {
         return Status::Corruption("malformed BlockCopy frame: range out of bounds");
+      }
+      m = x;
+      break;
+    }
+    case MessageType::kSourceCopy: {
+      SourceCopy x;
+      x.seq = r.Varint();
+      x.offset = r.Varint();
+      x.length = r.Varint();
+      if (r.ok() &&
+          (x.offset > (uint64_t{1} << 62) || x.length == 0 || x.length > (uint64_t{1} << 62))) {
+        return Status::Corruption("malformed SourceCopy frame: range out of bounds");
       }
       m = x;
       break;

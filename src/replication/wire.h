@@ -50,7 +50,11 @@ inline constexpr size_t kMaxTextBytes = 65536;        // reasons, error messages
 inline constexpr uint64_t kCapZstd = 1u << 0;        // FileData may be zstd-compressed
 inline constexpr uint64_t kCapXattrs = 1u << 1;      // SetMeta may carry xattrs
 inline constexpr uint64_t kCapBlockDelta = 1u << 2;  // BlockCopy inside file transfers
-inline constexpr uint64_t kCapabilitiesSupported = kCapZstd | kCapXattrs | kCapBlockDelta;
+// SourceCopy inside file transfers: the agent reads the source tree itself. Offered only by an
+// agent started with a source root, which a worker does for a destination on its own host.
+inline constexpr uint64_t kCapSourceCopy = 1u << 3;
+inline constexpr uint64_t kCapabilitiesSupported =
+    kCapZstd | kCapXattrs | kCapBlockDelta | kCapSourceCopy;
 
 enum class MessageType : uint8_t {
   kHello = 1,
@@ -66,6 +70,7 @@ enum class MessageType : uint8_t {
   kFileData = 21,
   kFileEnd = 22,
   kFileAbort = 23,
+  kSourceCopy = 24,  // kCapSourceCopy
   kBarrier = 30,
   kAck = 31,
   kError = 32,
@@ -87,6 +92,9 @@ enum class ErrorCode : uint32_t {
   kHashMismatch = 6,  // FileEnd's hash differs from the bytes received; file left unchanged
   kProtocol = 7,      // the stream broke the protocol; the agent closes the connection
   kUnsupported = 8,   // a feature this agent does not have
+  // The source file read by the agent (SourceCopy) was not what the worker read: it changed
+  // in between. The file is left unchanged; the worker sends it again once it has settled.
+  kSourceChanged = 9,
 };
 
 struct Hello {
@@ -210,6 +218,19 @@ struct BlockCopy {
   bool operator==(const BlockCopy&) const = default;
 };
 
+// Source copy (kCapSourceCopy), inside a file transfer, in the same increasing and
+// non-overlapping offset order as FileData: the `length` bytes at `offset` of the new file are
+// the bytes at the same offset of the file at the transfer's path under the agent's source
+// root. The worker reads and hashes the file itself as usual, so FileEnd's hash checks the
+// agent's copy against what the worker read: a file rewritten between the two reads is
+// refused (kSourceChanged), never half-copied.
+struct SourceCopy {
+  uint64_t seq = 0;
+  uint64_t offset = 0;
+  uint64_t length = 0;
+  bool operator==(const SourceCopy&) const = default;
+};
+
 struct FileAbort {
   uint64_t seq = 0;
   std::string reason;
@@ -235,9 +256,9 @@ struct Error {
   bool operator==(const Error&) const = default;
 };
 
-using Message =
-    std::variant<Hello, HelloReply, Mkdir, Symlink, Hardlink, Rename, Unlink, Rmdir, SetMeta,
-                 FileBegin, FileData, FileEnd, FileAbort, Barrier, Ack, Error, BlockCopy>;
+using Message = std::variant<Hello, HelloReply, Mkdir, Symlink, Hardlink, Rename, Unlink, Rmdir,
+                             SetMeta, FileBegin, FileData, FileEnd, FileAbort, Barrier, Ack, Error,
+                             BlockCopy, SourceCopy>;
 
 MessageType TypeOf(const Message& message);
 // The sequence number of an operation; 0 for Hello, HelloReply, Ack and Error.

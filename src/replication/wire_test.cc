@@ -49,6 +49,7 @@ std::vector<Message> EveryMessage() {
       Ack{15, true},
       Error{7, ErrorCode::kNoSpace, "destination file system is full"},
       BlockCopy{16, 1u << 20, 3u << 20, 65536},
+      SourceCopy{17, 4096, uint64_t{5} << 30},
   };
 }
 

@@ -121,12 +121,51 @@ TEST(Replication, OnceCopiesContentAndMetadataAndThenSendsOnlyChanges) {
   EXPECT_TRUE(GeorepTempFiles(dst.path()).empty());
 }
 
+TEST(Replication, ALocalDestinationCopiesLargeFilesFromTheSourceItself) {
+  TempDir src, dst, state;
+  std::mt19937_64 rng(11);
+  Write(src.path() + "/large.bin", Random(rng, 6 << 20));
+  Write(src.path() + "/small.txt", "small files still travel in the stream\n");
+  WorkerRun w{src.path(), dst.path(), state.path()};
+  auto r = w.Once();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(SameTree(src.path(), dst.path())) << DescribeTreeDiff(src.path(), dst.path());
+  auto st = ReadWorkerStatus(state.path());
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->files_sent, 2u);
+  EXPECT_EQ(st->bytes_sent, (6u << 20) + 39);
+  // The agent read the large file itself: the stream carried the small one and the framing.
+  EXPECT_LT(st->wire_bytes, 16u << 10) << st->wire_bytes;
+
+  // A rewrite is copied whole again (no delta on the same host), and verified.
+  Write(src.path() + "/large.bin", Random(rng, 6 << 20));
+  r = w.Once();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(SameTree(src.path(), dst.path())) << DescribeTreeDiff(src.path(), dst.path());
+  st = ReadWorkerStatus(state.path());
+  EXPECT_EQ(st->files_sent, 1u);
+  EXPECT_EQ(st->delta_files, 0u);
+  EXPECT_LT(st->wire_bytes, 16u << 10) << st->wire_bytes;
+
+  // --stream-only: everything through the stream, as to a remote destination.
+  TempDir dst2, state2;
+  WorkerRun streamed{src.path(), dst2.path(), state2.path(), {"--stream-only"}};
+  r = streamed.Once();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(SameTree(src.path(), dst2.path())) << DescribeTreeDiff(src.path(), dst2.path());
+  st = ReadWorkerStatus(state2.path());
+  EXPECT_GE(st->wire_bytes, 6u << 20);
+  EXPECT_TRUE(GeorepTempFiles(dst.path()).empty());
+}
+
 TEST(Replication, AChangedLargeFileTravelsAsABlockDelta) {
   TempDir src, dst, state;
   std::mt19937_64 rng(7);
   const std::string big = src.path() + "/disk.img";
   Write(big, Random(rng, 8 << 20));
-  WorkerRun w{src.path(), dst.path(), state.path()};
+  // Through the stream, as to a remote destination (on the same host the agent would copy
+  // the file from the source itself, whole).
+  WorkerRun w{src.path(), dst.path(), state.path(), {"--stream-only"}};
   auto r = w.Once();
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto st = ReadWorkerStatus(state.path());
