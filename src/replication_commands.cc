@@ -58,6 +58,7 @@ struct WorkerArgs {
   int64_t bandwidth_limit = 0;
   std::string durability = "batch";
   std::string log_level = "info";
+  std::string change_capture = "auto";
 };
 
 // The worker logs to worker.log in its state directory (where the engine also collects its
@@ -87,6 +88,7 @@ int RunWorker(const WorkerArgs& a) {
   o.bandwidth_limit = a.bandwidth_limit;
   o.durable_batches = a.durability != "none";
   o.send_xattrs = !a.no_xattrs;
+  o.change_capture = *replication::ParseChangeCapture(a.change_capture);  // checked by CLI11
   std::error_code ec;
   std::filesystem::create_directories(a.state_dir, ec);
   InitWorkerLog(a.state_dir, a.log_level);
@@ -200,6 +202,13 @@ void AddReplicationCommands(CLI::App& app, int* exit_code) {
                    "sync per file) or dir (and per directory change)")
       ->capture_default_str()
       ->check(CLI::IsMember({"none", "batch", "file", "dir"}));
+  worker
+      ->add_option("--change-capture", w.change_capture,
+                   "How live changes are seen: fanotify (one filesystem mark; root, Linux 5.9+), "
+                   "inotify (a watch per directory), or auto (fanotify where it can watch the "
+                   "source, else inotify)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "fanotify", "inotify"}));
   worker->add_flag("--once", w.once, "One full pass, then exit");
   worker->callback([exit_code] { *exit_code = RunWorker(w); });
 

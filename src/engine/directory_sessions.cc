@@ -94,7 +94,8 @@ Result<std::vector<std::string>> Operations::WorkerArgv(const Session& s, const 
       "--source",          v.bricks[0].path,
       "--state-dir",       workers_->StateDir(s.id),
       "--durability",      value("durability").empty() ? "batch" : value("durability"),
-      "--rescan-interval", value("rescan-interval").empty() ? "3600" : value("rescan-interval")};
+      "--rescan-interval", value("rescan-interval").empty() ? "3600" : value("rescan-interval"),
+      "--change-capture",  value("change-capture").empty() ? "auto" : value("change-capture")};
   if (d.ssh_fingerprint.empty()) {
     argv.insert(argv.end(), {"--destination", s.destination_volume});
   } else {

@@ -139,6 +139,7 @@ TEST_F(DirectorySessionArgvTest, DefaultsGiveADefaultWorker) {
   EXPECT_EQ(Values(argv, "--state-dir"), std::vector<std::string>{workers_->StateDir(id)});
   EXPECT_EQ(Values(argv, "--durability"), std::vector<std::string>{"batch"});
   EXPECT_EQ(Values(argv, "--rescan-interval"), std::vector<std::string>{"3600"});
+  EXPECT_EQ(Values(argv, "--change-capture"), std::vector<std::string>{"auto"});
   EXPECT_EQ(Values(argv, "--log-level"), std::vector<std::string>{"info"});
   for (const char* absent : {"--compress", "--ignore-deletes", "--no-xattrs", "--bandwidth-limit",
                              "--exclude", "--ssh-command", "--ssh-port", "--remote-command"})
@@ -161,6 +162,7 @@ TEST_F(DirectorySessionArgvTest, EveryOptionReachesTheWorker) {
       {"bandwidth-limit", "1000000"},
       {"durability", "file"},
       {"rescan-interval", "60"},
+      {"change-capture", "inotify"},
       {"exclude", "*.tmp,,cache/*"},
       {"log-level", "DEBUG"},
   };
@@ -190,6 +192,7 @@ TEST_F(DirectorySessionArgvTest, EveryOptionReachesTheWorker) {
   EXPECT_EQ(Values(argv, "--bandwidth-limit"), std::vector<std::string>{"1000000"});
   EXPECT_EQ(Values(argv, "--durability"), std::vector<std::string>{"file"});
   EXPECT_EQ(Values(argv, "--rescan-interval"), std::vector<std::string>{"60"});
+  EXPECT_EQ(Values(argv, "--change-capture"), std::vector<std::string>{"inotify"});
   EXPECT_EQ(Values(argv, "--exclude"), (std::vector<std::string>{"*.tmp", "cache/*"}));
   EXPECT_EQ(Values(argv, "--log-level"), std::vector<std::string>{"debug"});
   EXPECT_FALSE(Has(argv, "--checkpoint"));

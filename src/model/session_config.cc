@@ -217,6 +217,15 @@ const std::vector<ConfigOption> kDirectoryOptions = {
      {},
      0,
      604800},
+    {"change-capture",
+     ConfigType::kEnum,
+     "auto",
+     "How the worker sees live changes: fanotify (one filesystem mark for the whole tree; needs "
+     "root, Linux 5.9 or later and a source on one file system), inotify (a watch on every "
+     "directory), or auto (fanotify where it can be used, else inotify).",
+     {"auto", "fanotify", "inotify"},
+     0,
+     0},
     {"exclude",
      ConfigType::kString,
      "",

@@ -71,6 +71,7 @@ TEST(SessionConfig, DirectoryOptionsRejectWhatTheWorkerCannotTake) {
   check("bandwidth-limit", {"0", "1048576"}, {"-1", "1M", "1e6"});
   check("durability", {"file", "batch", "none"}, {"dir", "always", "FILE"});
   check("rescan-interval", {"0", "604800"}, {"-1", "604801", "1h"});
+  check("change-capture", {"auto", "fanotify", "inotify"}, {"", "FANOTIFY", "inotify2"});
   check("exclude", {"*.tmp,cache/*", ""}, {"*.tmp\t"});
   check("log-level", {"DEBUG", "INFO", "WARNING", "ERROR"}, {"debug", "TRACE", "CRITICAL"});
   // Options of gluster sessions only are not directory options.

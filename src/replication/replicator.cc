@@ -4,8 +4,11 @@
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <poll.h>
+<<<<<<< HEAD
 #include <sys/inotify.h>
 #include <sys/stat.h>
+=======
+>>>>>>> fanotify
 #include <unistd.h>
 
 #include <algorithm>
@@ -108,6 +111,7 @@ void LogPass(bool full, size_t dirs, const WorkerStatus& before, const WorkerSta
 std::string StatusToJson(const WorkerStatus& s) {
   nlohmann::json j = {{"state", s.state},
                       {"crawl", s.crawl},
+                      {"change_capture", s.change_capture},
                       {"last_synced_ms", s.last_synced_ms},
                       {"pending_entry", s.pending_entry},
                       {"pending_data", s.pending_data},
@@ -138,6 +142,7 @@ Result<WorkerStatus> StatusFromJson(const std::string& text) {
   };
   str("state", &s.state);
   str("crawl", &s.crawl);
+  str("change_capture", &s.change_capture);
   str("reason", &s.reason);
   num("last_synced_ms", &s.last_synced_ms);
   num("pending_entry", &s.pending_entry);
@@ -434,7 +439,7 @@ Status Replicator::Pass(const std::vector<std::string>& dirty_dirs, bool full) {
     touched.insert(std::move(dir));
   };
 
-  // Files inotify saw written, by inode: a write through one link (or before a rename) is a
+  // Files the capture saw written, by inode: a write through one link (or before a rename) is a
   // change of every path of that inode, whatever size and mtime say.
   std::set<std::pair<uint64_t, uint64_t>> written;
   for (const ScanEntry& e : entries)
@@ -514,6 +519,9 @@ Status Replicator::Pass(const std::vector<std::string>& dirty_dirs, bool full) {
   auto collect = [&](size_t keep, bool wait) -> Status {
     const auto until = std::chrono::steady_clock::now() + std::chrono::minutes(30);
     for (;;) {
+      // A failed read may have lost events: the next pass is a full one (the loop between
+      // passes reports the failure if it lasts).
+      if (!DrainChanges().ok()) changes_.overflow = true;
       GEOREP_RETURN_IF_ERROR(ReadReplies(0));
       while (!in_flight.empty() && in_flight.front().barrier <= acked_seq_) {
         GEOREP_RETURN_IF_ERROR(settle(in_flight.front()));
@@ -784,22 +792,11 @@ Status Replicator::Run() {
   spdlog::info("msg=\"connected to the agent\"");
 
   // Watches first, then the crawl: nothing changed during the crawl is missed.
-  int ino = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-  if (ino < 0) return fail(Status::IOError(std::string("inotify: ") + strerror(errno)));
-  std::map<int, std::string> watches;
-  const uint32_t mask = IN_CREATE | IN_DELETE | IN_MODIFY | IN_ATTRIB | IN_MOVED_FROM |
-                        IN_MOVED_TO | IN_CLOSE_WRITE | IN_DELETE_SELF | IN_ONLYDIR;
-  auto watch_tree = [&](const std::string& rel) {
-    auto scanned = ScanTreeToVector(rel == "." ? options_.source : options_.source + "/" + rel);
-    if (!scanned.ok()) return;
-    for (const auto& e : scanned->entries) {
-      if (e.type != EntryType::kDirectory) continue;
-      std::string p = e.path == "." ? rel : (rel == "." ? e.path : rel + "/" + e.path);
-      int wd = ::inotify_add_watch(ino, (options_.source + "/" + p).c_str(), mask);
-      if (wd >= 0) watches[wd] = p;
-    }
-  };
-  watch_tree(".");
+  auto watcher = MakeChangeWatcher(options_.source, options_.change_capture);
+  if (!watcher.ok()) return fail(watcher.status());
+  watcher_ = std::move(watcher).value();
+  status_.change_capture = watcher_->kind();
+  spdlog::info("msg=\"watching for changes\" change_capture={}", watcher_->kind());
 
   // History Crawl: the changes journaled before the last stop, which a crawl alone could miss
   // (a rewrite within one clock tick, same size), go first.
@@ -819,16 +816,10 @@ Status Replicator::Run() {
     spdlog::info("msg=\"History Crawl: replaying the journal\" directories={} written={}",
                  replay->directories.size(), replay->written.size());
     Status history = Pass(dirs, false);
-    if (!history.ok() && history.code() != StatusCode::kIOError) {
-      ::close(ino);
-      return fail(history);
-    }
+    if (!history.ok() && history.code() != StatusCode::kIOError) return fail(history);
     if (history.ok()) {
       written_.clear();
-      if (Status c = journal.Clear(); !c.ok()) {
-        ::close(ino);
-        return fail(c);
-      }
+      if (Status c = journal.Clear(); !c.ok()) return fail(c);
     }
   }
   status_.crawl = "Hybrid Crawl";
@@ -837,16 +828,10 @@ Status Replicator::Run() {
   int64_t pass_started = NowMs();
   Status first = Pass({}, true);
   LogPass(true, 1, before, status_, NowMs() - pass_started, first);
-  if (!first.ok() && first.code() != StatusCode::kIOError) {
-    ::close(ino);
-    return fail(first);
-  }
+  if (!first.ok() && first.code() != StatusCode::kIOError) return fail(first);
   if (first.ok()) {
     written_.clear();
-    if (Status c = journal.Clear(); !c.ok()) {
-      ::close(ino);
-      return fail(c);
-    }
+    if (Status c = journal.Clear(); !c.ok()) return fail(c);
   }
   if (!first.ok()) {
     status_.state = "Faulty";
@@ -859,120 +844,97 @@ Status Replicator::Run() {
   status_.crawl = "Changelog Crawl";
   WriteStatus();
 
-  std::set<std::string> dirty;
-  bool overflow = !first.ok();  // failures: retried by a full pass
-  int64_t first_change = 0, last_change = 0, last_full = NowMs();
-  alignas(inotify_event) char buf[64 * 1024];
+  if (!first.ok()) changes_.overflow = true;  // failures: retried by a full pass
+  int64_t last_full = NowMs();
   while (!stop_.load()) {
-    // Sleep until inotify has news or the waiting changes are due (at most 200 ms, so that
-    // stop requests, the status heartbeat and the rescan are seen in time).
+    // Sleep until the capture has news or the waiting changes are due (at most 200 ms, so
+    // that stop requests, the status heartbeat and the rescan are seen in time).
     int64_t wait_ms = 200;
-    if (!dirty.empty()) {
+    if (!changes_.dirty_dirs.empty()) {
       const int64_t t = NowMs();
-      wait_ms = std::min({wait_ms, last_change + options_.settle_ms - t,
-                          first_change + options_.max_delay_ms - t});
+      wait_ms = std::min({wait_ms, last_change_ms_ + options_.settle_ms - t,
+                          first_change_ms_ + options_.max_delay_ms - t});
       wait_ms = std::max<int64_t>(wait_ms, 1);
     }
     // The agent is watched between passes too: a destination that went away (its ssh
     // connection ended) is Faulty now, not at the next change.
-    pollfd fds[2] = {{ino, POLLIN, 0}, {link_->read_fd(), POLLIN, 0}};
+    pollfd fds[2] = {{watcher_->fd(), POLLIN, 0}, {link_->read_fd(), POLLIN, 0}};
     (void)::poll(fds, 2, static_cast<int>(wait_ms));
     if (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) {
-      if (Status d = sink_->Drain(); !d.ok()) {
-        ::close(ino);
+      if (Status d = sink_->Drain(); !d.ok())
         return fail(Status::Unavailable("lost the destination: " + d.message() + ": " +
                                         link_->ErrorTail()));
-      }
     }
-    for (;;) {
-      ssize_t n = ::read(ino, buf, sizeof buf);
-      if (n <= 0) break;
-      for (char* p = buf; p < buf + n;) {
-        auto* ev = reinterpret_cast<inotify_event*>(p);
-        p += sizeof(inotify_event) + ev->len;
-        if (ev->mask & IN_Q_OVERFLOW) {
-          overflow = true;
-          continue;
-        }
-        auto w = watches.find(ev->wd);
-        if (w == watches.end()) continue;
-        if (ev->mask & IN_IGNORED) {
-          watches.erase(w);
-          continue;
-        }
-        dirty.insert(w->second);
-        // Written to: sent again even if size and mtime look the same (two writes within
-        // one tick of the file system's clock leave the same mtime).
-        if ((ev->mask & (IN_MODIFY | IN_CLOSE_WRITE)) && ev->len > 0)
-          written_.insert(w->second == "." ? std::string(ev->name) : w->second + "/" + ev->name);
-        if ((ev->mask & (IN_CREATE | IN_MOVED_TO)) && (ev->mask & IN_ISDIR) && ev->len > 0) {
-          std::string child = w->second == "." ? ev->name : w->second + "/" + ev->name;
-          watch_tree(child);
-        }
-        last_change = NowMs();
-        if (first_change == 0) first_change = last_change;
-      }
-    }
+    if (Status d = DrainChanges(); !d.ok()) return fail(d);
     const int64_t now = NowMs();
-    status_.lag_ms = first_change ? now - first_change : 0;
+    status_.lag_ms = first_change_ms_ ? now - first_change_ms_ : 0;
     if (now - status_.updated_ms >= 5000) WriteStatus();  // alive, and the lag so far
     const bool rescan = options_.rescan_interval_s > 0 &&
                         now - last_full >= int64_t{options_.rescan_interval_s} * 1000;
-    const bool settled = !dirty.empty() && now - last_change >= options_.settle_ms;
-    const bool overdue = !dirty.empty() && now - first_change >= options_.max_delay_ms;
-    if (!(settled || overdue || overflow || rescan)) continue;
-    const bool full = overflow || rescan;
-    std::vector<std::string> dirs(dirty.begin(), dirty.end());
-    dirty.clear();
+    const bool dirty = !changes_.dirty_dirs.empty();
+    const bool settled = dirty && now - last_change_ms_ >= options_.settle_ms;
+    const bool overdue = dirty && now - first_change_ms_ >= options_.max_delay_ms;
+    if (!(settled || overdue || changes_.overflow || rescan)) continue;
+    const bool full = changes_.overflow || rescan;
+    // What the capture saw goes to this pass; what it sees meanwhile (drained at each
+    // commit) waits in changes_ for the next one.
+    std::vector<std::string> dirs(changes_.dirty_dirs.begin(), changes_.dirty_dirs.end());
+    written_.insert(changes_.written.begin(), changes_.written.end());
+    changes_ = ChangeSet{};
     if (full) last_full = now;
-    if (first_change == 0) first_change = now;  // a rescan or retry: its own start
+    const int64_t oldest = first_change_ms_ ? first_change_ms_ : now;  // a rescan or retry
+    first_change_ms_ = 0;
     want_full_ = false;
     // On stable storage before anything is done about it (replayed after a restart).
     if (Status j = journal.Append({std::set<std::string>(dirs.begin(), dirs.end()), written_});
-        !j.ok()) {
-      ::close(ino);
+        !j.ok())
       return fail(j);
-    }
     before = status_;
     pass_started = NowMs();
     Status st = Pass(dirs, full);
     LogPass(full, full ? 1 : dirs.size(), before, status_, NowMs() - pass_started, st);
-    overflow = want_full_;
+    if (want_full_) changes_.overflow = true;
     if (st.ok()) {
       written_.clear();
-      if (Status c = journal.Clear(); !c.ok()) {
-        ::close(ino);
-        return fail(c);
-      }
+      if (Status c = journal.Clear(); !c.ok()) return fail(c);
     }
-    if (!st.ok() && st.code() != StatusCode::kIOError) {
-      ::close(ino);
-      return fail(st);
-    }
+    if (!st.ok() && st.code() != StatusCode::kIOError) return fail(st);
     if (st.ok()) {
-      first_change = 0;
-      status_.lag_ms = 0;
+      status_.lag_ms = first_change_ms_ ? NowMs() - first_change_ms_ : 0;
       if (status_.state != "Active") spdlog::info("msg=\"recovered: Active\"");
       status_.state = "Active";
     } else {
       // Changes the destination refused (full, permissions...): Faulty with the reason, and
-      // a full pass again after a pause, until they are applied.
+      // a full pass again after a pause, until they are applied. They are still unsynced, so
+      // the lag counts from the oldest of them.
+      first_change_ms_ = oldest;
       if (status_.state != "Faulty") spdlog::warn("msg=Faulty reason={}", LogValue(st.message()));
       status_.state = "Faulty";
       status_.reason = st.message();
-      status_.lag_ms = NowMs() - first_change;
+      status_.lag_ms = NowMs() - first_change_ms_;
       WriteStatus();
-      overflow = true;
+      changes_.overflow = true;
       for (int i = 0; i < 25 && !stop_.load(); ++i) ::usleep(200 * 1000);
     }
     WriteStatus();
   }
-  ::close(ino);
+  watcher_.reset();
   Status closed = link_->Close(30);
   status_.state = "Stopped";
   WriteStatus();
   spdlog::info("msg=\"worker stopped\"");
   return closed;
+}
+
+Status Replicator::DrainChanges() {
+  if (!watcher_) return Status::Ok();
+  Status st = watcher_->Drain(&changes_);
+  if (changes_.changed) {
+    changes_.changed = false;
+    last_change_ms_ = NowMs();
+    if (first_change_ms_ == 0) first_change_ms_ = last_change_ms_;
+  }
+  return st;
 }
 
 }  // namespace georep::replication

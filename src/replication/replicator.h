@@ -5,9 +5,16 @@
 //     destination is known to hold, kept in the state directory); only the differences are
 //     sent -- new and changed entries, renames (an inode that left one path and appeared at a
 //     new one moves at the destination instead of being sent again), deletes, metadata.
-//  2. Changelog Crawl: inotify marks every directory; a change makes its directory dirty and
-//     the dirty directories are reconciled the same way. A lost event (queue overflow) makes
-//     the next pass a full one; so does the periodic safety rescan.
+//  2. Changelog Crawl: the change capture (change_watcher.h) is set up before the Hybrid
+//     Crawl starts, so nothing changed during it is missed: one fanotify filesystem mark when
+//     the worker may set one (root, Linux >= 5.9, a source on one file system whose handles
+//     fanotify reports), else an inotify watch on every directory -- `change_capture` picks,
+//     auto by default, and the log and status say which is in use. A change makes its
+//     directory dirty and the dirty directories are reconciled the same way. A lost event
+//     (inotify's queue overflow) makes the next pass a full one; so does the periodic safety
+//     rescan. The capture is drained between passes and at every commit inside one (where the
+//     worker waits for the agent's Acks) into changes_, for the next pass: fanotify's queue is
+//     unlimited, and this is what keeps it from growing for longer than a batch.
 //  Each pass ends with a durable Barrier; only once the agent's Ack arrives is the index
 //  updated (and saved, atomically) and "last synced" advanced to the pass's start. Operations
 //  the agent refused are counted as failures and retried, never recorded as synced.
@@ -31,6 +38,7 @@
 #include "base/status.h"
 #include "replication/agent_link.h"
 #include "replication/block_delta.h"
+#include "replication/change_watcher.h"
 #include "replication/scanner.h"
 #include "replication/sender.h"
 #include "replication/synced_index.h"
@@ -54,12 +62,14 @@ struct ReplicatorOptions {
   int64_t bandwidth_limit = 0;  // bytes/s to the agent; 0: unlimited
   bool durable_batches = true;  // each pass ends on stable storage at the destination
   bool send_xattrs = true;      // extended attributes travel with the metadata
+  ChangeCapture change_capture = ChangeCapture::kAuto;
 };
 
 // What a worker reports (status.json).
 struct WorkerStatus {
   std::string state = "Initializing";  // Initializing, Active, Faulty
   std::string crawl;                   // Hybrid Crawl, Changelog Crawl
+  std::string change_capture;          // fanotify or inotify, once the worker watches
   int64_t last_synced_ms = 0;          // every change before this is applied at the destination
   uint64_t pending_entry = 0, pending_data = 0, pending_meta = 0;
   uint64_t failures = 0;
@@ -99,6 +109,9 @@ class Replicator {
   // Whether the source file at `path` is no longer the version recorded for it in `sent`
   // (changed, replaced or gone since it was read).
   bool SourceMovedOn(const std::vector<IndexDelta>& sent, const std::string& path) const;
+  // Reads the change capture's waiting events into changes_ (between passes, and at each
+  // commit of a pass: the kernel never holds more than a batch's worth).
+  Status DrainChanges();
   bool Excluded(const std::string& path) const;
 
   ReplicatorOptions options_;
@@ -123,8 +136,12 @@ class Replicator {
   std::map<uint64_t, Refusal> refused_;
   WorkerStatus status_;
   std::string read_buffer_;
-  bool want_full_ = false;         // the last pass found a reason for a full one
-  std::set<std::string> written_;  // files inotify saw written since the last pass
+  bool want_full_ = false;                  // the last pass found a reason for a full one
+  std::set<std::string> written_;           // files seen written that the current pass sends again
+  std::unique_ptr<ChangeWatcher> watcher_;  // Run() only
+  ChangeSet changes_;                       // seen, not yet handed to a pass
+  int64_t first_change_ms_ = 0;             // the oldest of changes_ (0: none)
+  int64_t last_change_ms_ = 0;              // the newest
   // Inodes with several links that changed: the next full pass joins their paths again.
   std::set<std::pair<uint64_t, uint64_t>> relink_;
 };

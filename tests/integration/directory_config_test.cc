@@ -6,6 +6,7 @@
 // only 1 in this version (one pipelined stream; src/model/session_config_test.cc).
 #include <gtest/gtest.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/xattr.h>
 
 #include <chrono>
@@ -184,12 +185,12 @@ TEST(DirectoryConfig, DurabilityDecidesWhatTheDestinationSyncs) {
   EXPECT_EQ(none.syncfs, 0u) << "nothing synced";
 }
 
-// A store through a shared writable mapping raises no inotify event (inotify reports write(2),
-// not stores to mapped pages; the IN_CLOSE_WRITE of the open file comes only when the mapping
-// goes, which here is after the workers), yet it moves the file's mtime: only a rescan of the
-// whole source finds it. With rescans off, a pass that runs after it (triggered elsewhere)
+// A store through a shared writable mapping raises no inotify or fanotify event (both report
+// write(2), not stores to mapped pages; the close-write of the open file comes only when the
+// mapping goes, which here is after the workers), yet it moves the file's mtime: only a rescan
+// of the whole source finds it. With rescans off, a pass that runs after it (triggered elsewhere)
 // does not carry it; with rescan-interval=2, it arrives by itself.
-TEST(DirectoryConfig, RescanIntervalFindsAChangeInotifyCannotSee) {
+TEST(DirectoryConfig, RescanIntervalFindsAChangeNoEventReports) {
   TempDir src, dst, state;
   constexpr size_t kSize = 8192;
   fs::create_directories(src.path() + "/mapped");
@@ -217,7 +218,7 @@ TEST(DirectoryConfig, RescanIntervalFindsAChangeInotifyCannotSee) {
   auto destination_has = [&](char c) {
     return ReadFile(dst.path() + "/mapped/file") == std::string(kSize, c);
   };
-  auto probe = [&](const std::string& name) {  // a change inotify sees, in another directory
+  auto probe = [&](const std::string& name) {  // a change the capture sees, in another directory
     WriteFile(src.path() + "/probe/" + name, name);
     return WaitFor(30, [&] { return ReadFile(dst.path() + "/probe/" + name) == name; });
   };
@@ -280,6 +281,120 @@ TEST(DirectoryConfig, SshCommandSshPortAndRemoteCommandAreWhatRuns) {
             "--remote-command", bin.path() + "/agent-wrapper"});
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(ReadFile(ssh_calls).find("-p 1 --"), std::string::npos);
+}
+
+// The descriptors of change capture a process holds, from /proc: "fanotify" or "inotify", with
+// their fdinfo (an fanotify fd lists its marks, an inotify fd one line per watch).
+std::vector<std::pair<std::string, std::string>> CaptureFds(pid_t pid) {
+  std::vector<std::pair<std::string, std::string>> out;
+  const std::string proc = "/proc/" + std::to_string(pid);
+  std::error_code ec;
+  for (const auto& fd : fs::directory_iterator(proc + "/fd", ec)) {
+    const std::string target = fs::read_symlink(fd.path(), ec).string();
+    const std::string info = ReadFile(proc + "/fdinfo/" + fd.path().filename().string());
+    if (target == "anon_inode:[fanotify]") out.emplace_back("fanotify", info);
+    if (target == "anon_inode:inotify") out.emplace_back("inotify", info);
+  }
+  return out;
+}
+
+// Scoped mount of a tmpfs, detached at the end.
+class TmpfsMount {
+ public:
+  explicit TmpfsMount(std::string at) : at_(std::move(at)) {
+    mounted_ = ::mount("georep-test", at_.c_str(), "tmpfs", 0, "size=1m") == 0;
+  }
+  ~TmpfsMount() {
+    if (mounted_) ::umount2(at_.c_str(), MNT_DETACH);
+  }
+  TmpfsMount(const TmpfsMount&) = delete;
+  TmpfsMount& operator=(const TmpfsMount&) = delete;
+  bool mounted() const { return mounted_; }
+
+ private:
+  std::string at_;
+  bool mounted_ = false;
+};
+
+// change-capture decides how the running worker sees changes: with one fanotify filesystem
+// mark or with an inotify watch on every directory (auto: fanotify, as root on one file
+// system). Each carries a live change, in a directory made after the start too; the log and
+// status.json name the capture in use, and /proc shows the worker holds exactly that.
+TEST(DirectoryConfig, ChangeCaptureDecidesHowTheWorkerWatches) {
+  if (::geteuid() != 0) GTEST_SKIP() << "fanotify filesystem marks need root";
+  for (const std::string mode : {"inotify", "fanotify", "auto"}) {
+    SCOPED_TRACE(mode);
+    const std::string expected = mode == "auto" ? "fanotify" : mode;
+    TempDir src, dst, state;
+    fs::create_directories(src.path() + "/d1/d2");
+    WriteFile(src.path() + "/d1/d2/first", "first\n");
+    RunningWorker worker(
+        WorkerArgv(src.path(), dst.path(), state.path(), {"--change-capture", mode}));
+    worker.Start();
+    ASSERT_TRUE(WaitFor(30, [&] {
+      auto st = ReadWorkerStatus(state.path());
+      return st.ok() && st->crawl == "Changelog Crawl";
+    })) << ReadFile(state.path() + "/worker.log");
+    EXPECT_EQ(ReadWorkerStatus(state.path())->change_capture, expected);
+    const std::string log = ReadFile(state.path() + "/worker.log");
+    EXPECT_NE(log.find("change_capture=" + expected), std::string::npos) << log;
+
+    const auto fds = CaptureFds(worker.pid());
+    ASSERT_EQ(fds.size(), 1u) << "one capture descriptor";
+    EXPECT_EQ(fds[0].first, expected);
+    if (expected == "fanotify") {
+      EXPECT_EQ(Count(fds[0].second, "fanotify sdev:"), 1u) << "one filesystem mark\n"
+                                                            << fds[0].second;
+      EXPECT_EQ(Count(fds[0].second, "inotify wd:"), 0u) << fds[0].second;
+    } else {
+      EXPECT_EQ(Count(fds[0].second, "inotify wd:"), 3u) << "a watch per directory\n"
+                                                         << fds[0].second;
+    }
+
+    WriteFile(src.path() + "/d1/d2/live", "live\n");
+    fs::create_directories(src.path() + "/new/deeper");
+    WriteFile(src.path() + "/new/deeper/file", "in a new directory\n");
+    EXPECT_TRUE(WaitFor(30, [&] {
+      return ReadFile(dst.path() + "/d1/d2/live") == "live\n" &&
+             ReadFile(dst.path() + "/new/deeper/file") == "in a new directory\n";
+    })) << DescribeTreeDiff(src.path(), dst.path());
+    // With a rescan an hour away, the capture alone carried them.
+    EXPECT_TRUE(SameTree(src.path(), dst.path())) << DescribeTreeDiff(src.path(), dst.path());
+  }
+}
+
+// A source with another file system mounted inside cannot be seen by one filesystem mark:
+// auto says why in the log and watches with inotify; fanotify asked for makes the worker
+// Faulty, with the reason in status.json.
+TEST(DirectoryConfig, ChangeCaptureFanotifyCannotSpanFileSystems) {
+  if (::geteuid() != 0) GTEST_SKIP() << "mounting needs root";
+  TempDir src, dst, state_auto, state_fanotify;
+  fs::create_directories(src.path() + "/mnt");
+  TmpfsMount mount(src.path() + "/mnt");
+  if (!mount.mounted()) GTEST_SKIP() << "cannot mount a tmpfs here: " << strerror(errno);
+  WriteFile(src.path() + "/file", "x\n");
+
+  auto r = RunCommand(
+      WorkerArgv(src.path(), dst.path(), state_fanotify.path(), {"--change-capture", "fanotify"}),
+      "", {}, 60);
+  EXPECT_NE(r.exit_code, 0);
+  auto st = ReadWorkerStatus(state_fanotify.path());
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->state, "Faulty");
+  EXPECT_NE(st->reason.find("spans more than one file system"), std::string::npos) << st->reason;
+
+  RunningWorker worker(WorkerArgv(src.path(), dst.path(), state_auto.path()));
+  worker.Start();
+  ASSERT_TRUE(WaitFor(30, [&] {
+    auto s = ReadWorkerStatus(state_auto.path());
+    return s.ok() && s->crawl == "Changelog Crawl";
+  })) << ReadFile(state_auto.path() + "/worker.log");
+  EXPECT_EQ(ReadWorkerStatus(state_auto.path())->change_capture, "inotify");
+  const std::string log = ReadFile(state_auto.path() + "/worker.log");
+  EXPECT_NE(log.find("inotify instead"), std::string::npos) << log;
+  EXPECT_NE(log.find("spans more than one file system"), std::string::npos) << log;
+  WriteFile(src.path() + "/live", "live\n");
+  EXPECT_TRUE(WaitFor(30, [&] { return ReadFile(dst.path() + "/live") == "live\n"; }));
 }
 
 TEST(DirectoryConfig, LogLevelDecidesWhatWorkerLogGets) {

@@ -1,0 +1,359 @@
+#include "replication/change_watcher.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/fanotify.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "base/log.h"
+#include "replication/scanner.h"
+
+namespace georep::replication {
+namespace {
+
+std::string Join(const std::string& dir, std::string_view name) {
+  return dir == "." ? std::string(name) : dir + "/" + std::string(name);
+}
+
+std::string Errno(int err) {
+  return std::strerror(err);
+}
+
+// A file handle as a hash key: its type, then its bytes.
+std::string HandleKey(int type, const unsigned char* bytes, unsigned size) {
+  std::string key(sizeof type + size, '\0');
+  std::memcpy(key.data(), &type, sizeof type);
+  std::memcpy(key.data() + sizeof type, bytes, size);
+  return key;
+}
+
+// struct file_handle with room for the largest handle.
+struct HandleBuffer {
+  alignas(file_handle) unsigned char bytes[sizeof(file_handle) + MAX_HANDLE_SZ] = {};
+  file_handle* get() { return reinterpret_cast<file_handle*>(bytes); }
+};
+
+// Outside-the-source handles remembered at most (the mark sees the whole file system).
+constexpr size_t kMaxOutside = 4096;
+
+}  // namespace
+
+std::string_view ChangeCaptureName(ChangeCapture mode) {
+  switch (mode) {
+    case ChangeCapture::kAuto:
+      return "auto";
+    case ChangeCapture::kFanotify:
+      return "fanotify";
+    case ChangeCapture::kInotify:
+      return "inotify";
+  }
+  return "auto";
+}
+
+Result<ChangeCapture> ParseChangeCapture(std::string_view name) {
+  for (ChangeCapture m : {ChangeCapture::kAuto, ChangeCapture::kFanotify, ChangeCapture::kInotify})
+    if (ChangeCaptureName(m) == name) return m;
+  return Status::InvalidArgument("change capture must be auto, fanotify or inotify, not '" +
+                                 std::string(name) + "'");
+}
+
+// ------------------------------------------------------------------ inotify
+
+InotifyWatcher::InotifyWatcher(std::string source) : source_(std::move(source)) {}
+
+Status InotifyWatcher::Start() {
+  int fd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  if (fd < 0) return Status::IOError("inotify: " + Errno(errno));
+  fd_ = UniqueFd(fd);
+  WatchTree(".");
+  return Status::Ok();
+}
+
+void InotifyWatcher::WatchTree(const std::string& rel) {
+  constexpr uint32_t kMask = IN_CREATE | IN_DELETE | IN_MODIFY | IN_ATTRIB | IN_MOVED_FROM |
+                             IN_MOVED_TO | IN_CLOSE_WRITE | IN_DELETE_SELF | IN_ONLYDIR;
+  ScanOptions options;
+  options.read_xattrs = false;
+  auto scanned = ScanTreeToVector(rel == "." ? source_ : source_ + "/" + rel, options);
+  if (!scanned.ok()) return;  // gone already: its parent's event covers it
+  for (const auto& e : scanned->entries) {
+    if (e.type != EntryType::kDirectory) continue;
+    std::string p = e.path == "." ? rel : Join(rel, e.path);
+    int wd = ::inotify_add_watch(fd_.get(), (source_ + "/" + p).c_str(), kMask);
+    if (wd >= 0) watches_[wd] = p;
+  }
+}
+
+Status InotifyWatcher::Drain(ChangeSet* changes) {
+  alignas(inotify_event) char buf[64 * 1024];
+  for (;;) {
+    ssize_t n = ::read(fd_.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return Status::Ok();
+    for (char* p = buf; p < buf + n;) {
+      auto* ev = reinterpret_cast<inotify_event*>(p);
+      p += sizeof(inotify_event) + ev->len;
+      if (ev->mask & IN_Q_OVERFLOW) {
+        changes->overflow = true;
+        continue;
+      }
+      auto w = watches_.find(ev->wd);
+      if (w == watches_.end()) continue;
+      if (ev->mask & IN_IGNORED) {
+        watches_.erase(w);
+        continue;
+      }
+      const std::string dir = w->second;  // WatchTree below may change the map
+      changes->dirty_dirs.insert(dir);
+      changes->changed = true;
+      // Written to: sent again even if size and mtime look the same (two writes within one
+      // tick of the file system's clock leave the same mtime).
+      if ((ev->mask & (IN_MODIFY | IN_CLOSE_WRITE)) && ev->len > 0)
+        changes->written.insert(Join(dir, ev->name));
+      if ((ev->mask & (IN_CREATE | IN_MOVED_TO)) && (ev->mask & IN_ISDIR) && ev->len > 0)
+        WatchTree(Join(dir, ev->name));
+    }
+  }
+}
+
+// ------------------------------------------------------------------ fanotify
+
+FanotifyWatcher::FanotifyWatcher(std::string source) : source_(std::move(source)) {}
+
+Status FanotifyWatcher::Start() {
+  int root = ::open(source_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (root < 0) return ErrnoStatus(errno, "cannot open the source", source_);
+  root_ = UniqueFd(root);
+  // FAN_UNLIMITED_QUEUE: no event is ever lost to a full queue. The worker drains the queue
+  // between passes and at every commit inside one, so it holds at most a batch's events.
+  int fd = ::fanotify_init(
+      FAN_CLASS_NOTIF | FAN_REPORT_DFID_NAME | FAN_CLOEXEC | FAN_NONBLOCK | FAN_UNLIMITED_QUEUE,
+      O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    const int e = errno;
+    if (e == EPERM)
+      return Status::FailedPrecondition(
+          "fanotify_init: not permitted (a filesystem mark needs CAP_SYS_ADMIN: run the worker "
+          "as root)");
+    if (e == EINVAL || e == ENOSYS)
+      return Status::FailedPrecondition("fanotify_init: " + Errno(e) +
+                                        " (FAN_REPORT_DFID_NAME needs Linux 5.9 or later)");
+    return Status::IOError("fanotify_init: " + Errno(e));
+  }
+  fd_ = UniqueFd(fd);
+  // Events on a file come with its directory and name; events on a directory itself
+  // (FAN_ONDIR: attributes, removal) with that directory and the name ".".
+  constexpr uint64_t kMask = FAN_CREATE | FAN_DELETE | FAN_MOVED_FROM | FAN_MOVED_TO | FAN_MODIFY |
+                             FAN_ATTRIB | FAN_CLOSE_WRITE | FAN_DELETE_SELF | FAN_ONDIR;
+  if (::fanotify_mark(fd_.get(), FAN_MARK_ADD | FAN_MARK_FILESYSTEM, kMask, root_.get(), nullptr) !=
+      0) {
+    const int e = errno;
+    if (e == EXDEV || e == EOPNOTSUPP || e == ENODEV || e == EINVAL)
+      return Status::FailedPrecondition("fanotify_mark on " + source_ + ": " + Errno(e) +
+                                        " (its file system does not report file handles to "
+                                        "fanotify)");
+    return Status::IOError("fanotify_mark on " + source_ + ": " + Errno(e));
+  }
+  if (!FindRoot()) return Status::IOError("cannot tell where " + source_ + " is: " + Errno(errno));
+
+  // Marked: now the directories there are, seeded into the cache. Whatever changes from
+  // here on is queued, so nothing is missed between the mark and this crawl.
+  ScanOptions options;
+  options.read_xattrs = false;
+  GEOREP_ASSIGN_OR_RETURN(ScanResult scanned, ScanTreeToVector(source_, options));
+  const uint64_t dev = scanned.entries.empty() ? 0 : scanned.entries.front().dev;
+  for (const auto& e : scanned.entries) {
+    if (e.dev != dev)
+      return Status::FailedPrecondition(
+          source_ + " spans more than one file system (" + e.path +
+          " is on another): one fanotify filesystem mark cannot see all of it");
+    if (e.type != EntryType::kDirectory) continue;
+    HandleBuffer h;
+    h.get()->handle_bytes = MAX_HANDLE_SZ;
+    int mount_id = 0;
+    const bool self = e.path == ".";
+    if (::name_to_handle_at(root_.get(), self ? "" : e.path.c_str(), h.get(), &mount_id,
+                            self ? AT_EMPTY_PATH : 0) != 0)
+      continue;  // gone or renamed meanwhile: its event says so, and it is looked up then
+    dirs_[HandleKey(h.get()->handle_type, h.get()->f_handle, h.get()->handle_bytes)] = e.path;
+  }
+  return Status::Ok();
+}
+
+std::optional<std::string> FanotifyWatcher::Relative(const std::string& absolute) const {
+  if (absolute == root_path_) return ".";
+  const std::string prefix = root_path_ == "/" ? "/" : root_path_ + "/";
+  if (absolute.size() > prefix.size() && absolute.compare(0, prefix.size(), prefix) == 0)
+    return absolute.substr(prefix.size());
+  return std::nullopt;
+}
+
+void FanotifyWatcher::ForgetDirectories() {
+  dirs_.clear();
+  outside_.clear();
+  FindRoot();
+}
+
+bool FanotifyWatcher::FindRoot() {
+  char where[PATH_MAX];
+  const std::string link = "/proc/self/fd/" + std::to_string(root_.get());
+  ssize_t n = ::readlink(link.c_str(), where, sizeof where);
+  if (n <= 0) return false;
+  root_path_.assign(where, static_cast<size_t>(n));
+  return true;
+}
+
+FanotifyWatcher::Where FanotifyWatcher::Locate(const unsigned char* record, std::string* dir) {
+  file_handle header{};
+  std::memcpy(&header, record, sizeof header);
+  if (header.handle_bytes > MAX_HANDLE_SZ) return Where::kUnknown;
+  const unsigned char* bytes = record + sizeof header;
+  std::string key = HandleKey(header.handle_type, bytes, header.handle_bytes);
+  if (auto it = dirs_.find(key); it != dirs_.end()) {
+    *dir = it->second;
+    return Where::kBeneath;
+  }
+  if (outside_.count(key)) return Where::kOutside;
+  HandleBuffer h;
+  h.get()->handle_bytes = header.handle_bytes;
+  h.get()->handle_type = header.handle_type;
+  std::memcpy(h.get()->f_handle, bytes, header.handle_bytes);
+  auto remember_outside = [&] {
+    if (outside_.size() >= kMaxOutside) outside_.clear();
+    outside_.insert(std::move(key));
+    return Where::kOutside;
+  };
+  int fd = ::open_by_handle_at(root_.get(), h.get(), O_PATH | O_CLOEXEC);
+  if (fd < 0) {
+    // Removed since: the event that removed it made its parent dirty.
+    if (errno == ESTALE || errno == ENOENT) return remember_outside();
+    return Where::kUnknown;
+  }
+  UniqueFd opened(fd);
+  struct stat st {};
+  if (::fstat(opened.get(), &st) == 0 && st.st_nlink == 0) return remember_outside();
+  char where[PATH_MAX];
+  const std::string link = "/proc/self/fd/" + std::to_string(opened.get());
+  ssize_t n = ::readlink(link.c_str(), where, sizeof where);
+  if (n <= 0) return Where::kUnknown;
+  std::optional<std::string> rel = Relative(std::string(where, static_cast<size_t>(n)));
+  if (!rel) return remember_outside();
+  ++looked_up_;
+  dirs_[std::move(key)] = *rel;
+  *dir = std::move(*rel);
+  return Where::kBeneath;
+}
+
+Status FanotifyWatcher::Drain(ChangeSet* changes) {
+  char buf[64 * 1024];
+  for (;;) {
+    ssize_t n = ::read(fd_.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) return Status::Ok();
+    if (n < 0) return Status::IOError("cannot read fanotify events: " + Errno(errno));
+    if (n == 0) return Status::Ok();
+    // Events are 4-byte aligned only: each is copied out before it is read.
+    for (size_t off = 0; off + sizeof(fanotify_event_metadata) <= static_cast<size_t>(n);) {
+      fanotify_event_metadata meta{};
+      std::memcpy(&meta, buf + off, sizeof meta);
+      if (meta.event_len < sizeof meta || off + meta.event_len > static_cast<size_t>(n)) break;
+      const char* event = buf + off;
+      off += meta.event_len;
+      const fanotify_event_metadata* m = &meta;
+      if (m->vers != FANOTIFY_METADATA_VERSION)
+        return Status::Internal("fanotify event metadata of version " + std::to_string(m->vers));
+      if (m->fd >= 0) ::close(m->fd);  // none in this mode; never leak one
+      if (m->mask & FAN_Q_OVERFLOW) {
+        changes->overflow = true;
+        continue;
+      }
+      // The directory record: DFID_NAME (a directory and an entry's name; "." for an event
+      // on the directory itself) or DFID.
+      const unsigned char* handle = nullptr;
+      std::string_view name;
+      const char* end = event + m->event_len;
+      for (const char* p = event + m->metadata_len;
+           p + sizeof(fanotify_event_info_header) <= end;) {
+        fanotify_event_info_header info{};
+        std::memcpy(&info, p, sizeof info);
+        if (info.len < sizeof(fanotify_event_info_fid) + sizeof(file_handle) || p + info.len > end)
+          break;
+        if (info.info_type == FAN_EVENT_INFO_TYPE_DFID_NAME ||
+            info.info_type == FAN_EVENT_INFO_TYPE_DFID) {
+          handle = reinterpret_cast<const unsigned char*>(p) + sizeof(fanotify_event_info_fid);
+          file_handle header{};
+          std::memcpy(&header, handle, sizeof header);
+          const char* after =
+              reinterpret_cast<const char*>(handle) + sizeof header + header.handle_bytes;
+          if (after > p + info.len) {
+            handle = nullptr;
+            break;
+          }
+          if (info.info_type == FAN_EVENT_INFO_TYPE_DFID_NAME)
+            name = std::string_view(after,
+                                    ::strnlen(after, static_cast<size_t>(p + info.len - after)));
+          break;
+        }
+        p += info.len;
+      }
+      if (handle == nullptr) continue;
+      if (name == ".") name = {};
+      std::string dir;
+      const Where where = Locate(handle, &dir);
+      switch (where) {
+        case Where::kOutside:
+          break;
+        case Where::kUnknown:  // cannot tell where: only a full pass is sure
+          changes->overflow = true;
+          break;
+        case Where::kBeneath:
+          changes->dirty_dirs.insert(dir);
+          changes->changed = true;
+          if ((m->mask & (FAN_MODIFY | FAN_CLOSE_WRITE)) && !(m->mask & FAN_ONDIR) && !name.empty())
+            changes->written.insert(Join(dir, name));
+          break;
+      }
+      // A directory moved or removed. Beneath the source (or who knows where), the paths
+      // known so far may be stale, and a directory moved in from outside is not outside any
+      // more: both caches go, and directories are looked up again as their events come.
+      // Outside, nothing known beneath the source changes -- but the source itself may have
+      // moved with a directory above it, and a removed directory's handle must not stay
+      // "outside". A new directory needs nothing: the mark covers it, and its handle is
+      // looked up when it first appears in an event.
+      if ((m->mask & FAN_ONDIR) && (m->mask & (FAN_MOVED_FROM | FAN_MOVED_TO | FAN_DELETE)) &&
+          !name.empty()) {
+        if (where != Where::kOutside) {
+          ForgetDirectories();
+        } else {
+          if (m->mask & FAN_DELETE) outside_.clear();
+          if (m->mask & (FAN_MOVED_FROM | FAN_MOVED_TO)) FindRoot();
+        }
+      }
+    }
+  }
+}
+
+// ------------------------------------------------------------------ choice
+
+Result<std::unique_ptr<ChangeWatcher>> MakeChangeWatcher(const std::string& source,
+                                                         ChangeCapture mode) {
+  if (mode != ChangeCapture::kInotify) {
+    auto fanotify = std::make_unique<FanotifyWatcher>(source);
+    Status started = fanotify->Start();
+    if (started.ok()) return std::unique_ptr<ChangeWatcher>(std::move(fanotify));
+    if (mode == ChangeCapture::kFanotify)
+      return Status(started.code(), "change capture fanotify: " + started.message());
+    spdlog::info("msg=\"fanotify cannot watch the source: inotify instead\" reason={}",
+                 LogValue(started.message()));
+  }
+  auto inotify = std::make_unique<InotifyWatcher>(source);
+  GEOREP_RETURN_IF_ERROR(inotify->Start());
+  return std::unique_ptr<ChangeWatcher>(std::move(inotify));
+}
+
+}  // namespace georep::replication

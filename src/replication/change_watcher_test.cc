@@ -1,0 +1,281 @@
+#include "replication/change_watcher.h"
+
+#include <gtest/gtest.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+
+#include "replication/test_util.h"
+
+namespace georep::replication {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::TempDir;
+using testing::WriteFile;
+using Dirs = std::set<std::string>;
+
+void Append(const std::string& path, const std::string& data) {
+  std::ofstream out(path, std::ios::binary | std::ios::app);
+  out << data;
+}
+
+// The same events through each watcher, on the real kernel. The source is `root/src`, with
+// `root/sibling` beside it on the same file system.
+class ChangeWatcherTest : public ::testing::TestWithParam<ChangeCapture> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == ChangeCapture::kFanotify && ::geteuid() != 0)
+      GTEST_SKIP() << "a fanotify filesystem mark needs root";
+    fs::create_directories(src_ + "/a/sub");
+    fs::create_directories(src_ + "/b");
+    fs::create_directories(sibling_);
+    WriteFile(src_ + "/a/f", "one\n");
+    auto made = MakeChangeWatcher(src_, GetParam());
+    ASSERT_TRUE(made.ok()) << made.status().ToString();
+    watcher_ = std::move(made).value();
+    ASSERT_EQ(watcher_->kind(), ChangeCaptureName(GetParam()));
+  }
+  // What the watcher has seen since the last call. Events are queued by the system call that
+  // causes them, so nothing is still on its way.
+  ChangeSet Drain() {
+    ChangeSet changes;
+    Status st = watcher_->Drain(&changes);
+    EXPECT_TRUE(st.ok()) << st.ToString();
+    return changes;
+  }
+
+  TempDir root_;
+  const std::string src_ = root_.path() + "/src";
+  const std::string sibling_ = root_.path() + "/sibling";
+  std::unique_ptr<ChangeWatcher> watcher_;
+};
+
+TEST_P(ChangeWatcherTest, CreatedFileIsWrittenInADirtyDirectory) {
+  WriteFile(src_ + "/a/new", "data\n");
+  ChangeSet c = Drain();
+  EXPECT_EQ(c.dirty_dirs, Dirs{"a"});
+  EXPECT_EQ(c.written, Dirs{"a/new"});
+  EXPECT_TRUE(c.changed);
+  EXPECT_FALSE(c.overflow);
+  EXPECT_TRUE(Drain().dirty_dirs.empty()) << "a second drain finds nothing new";
+}
+
+TEST_P(ChangeWatcherTest, ModifiedFileIsWritten) {
+  Append(src_ + "/a/f", "two\n");
+  ChangeSet c = Drain();
+  EXPECT_EQ(c.dirty_dirs, Dirs{"a"});
+  EXPECT_EQ(c.written, Dirs{"a/f"});
+}
+
+TEST_P(ChangeWatcherTest, RenameDirtiesBothDirectoriesAndWritesNothing) {
+  ASSERT_EQ(::rename((src_ + "/a/f").c_str(), (src_ + "/b/g").c_str()), 0);
+  ChangeSet c = Drain();
+  EXPECT_EQ(c.dirty_dirs, (Dirs{"a", "b"}));
+  EXPECT_TRUE(c.written.empty());
+}
+
+TEST_P(ChangeWatcherTest, DeleteDirtiesItsDirectory) {
+  ASSERT_EQ(::unlink((src_ + "/a/f").c_str()), 0);
+  ChangeSet c = Drain();
+  EXPECT_EQ(c.dirty_dirs, Dirs{"a"});
+  EXPECT_TRUE(c.written.empty());
+  ASSERT_EQ(::rmdir((src_ + "/b").c_str()), 0);
+  c = Drain();
+  EXPECT_TRUE(c.dirty_dirs.count(".")) << "the parent of a removed directory";
+}
+
+TEST_P(ChangeWatcherTest, AttributesDirtyTheDirectory) {
+  ASSERT_EQ(::chmod((src_ + "/a/f").c_str(), 0600), 0);
+  ChangeSet c = Drain();
+  EXPECT_EQ(c.dirty_dirs, Dirs{"a"});
+  EXPECT_TRUE(c.written.empty());
+  // A directory's own attributes: the directory itself (inotify also names its parent).
+  ASSERT_EQ(::chmod((src_ + "/a/sub").c_str(), 0700), 0);
+  c = Drain();
+  EXPECT_TRUE(c.dirty_dirs.count("a/sub"));
+  EXPECT_TRUE(c.written.empty());
+}
+
+TEST_P(ChangeWatcherTest, NewDirectoryIsWatchedAtOnce) {
+  ASSERT_EQ(::mkdir((src_ + "/new").c_str(), 0755), 0);
+  ChangeSet c = Drain();
+  EXPECT_EQ(c.dirty_dirs, Dirs{"."});
+  WriteFile(src_ + "/new/file", "x");
+  ASSERT_EQ(::mkdir((src_ + "/new/deeper").c_str(), 0755), 0);
+  c = Drain();
+  EXPECT_EQ(c.dirty_dirs, Dirs{"new"});
+  EXPECT_EQ(c.written, Dirs{"new/file"});
+  WriteFile(src_ + "/new/deeper/file", "y");
+  c = Drain();
+  EXPECT_EQ(c.dirty_dirs, Dirs{"new/deeper"});
+  EXPECT_EQ(c.written, Dirs{"new/deeper/file"});
+}
+
+TEST_P(ChangeWatcherTest, ChangesInARenamedDirectoryAreUnderItsNewName) {
+  WriteFile(src_ + "/a/sub/old", "x");
+  (void)Drain();  // both directories are known by their old names
+  ASSERT_EQ(::rename((src_ + "/a").c_str(), (src_ + "/c").c_str()), 0);
+  WriteFile(src_ + "/c/sub/file", "moved\n");
+  ChangeSet c = Drain();
+  EXPECT_EQ(c.dirty_dirs, (Dirs{".", "c/sub"}));
+  EXPECT_EQ(c.written, Dirs{"c/sub/file"});
+  // And later too, in the renamed directory and the one inside it.
+  WriteFile(src_ + "/c/later", "z");
+  Append(src_ + "/c/sub/old", "y");
+  c = Drain();
+  EXPECT_EQ(c.dirty_dirs, (Dirs{"c", "c/sub"}));
+  EXPECT_EQ(c.written, (Dirs{"c/later", "c/sub/old"}));
+}
+
+TEST_P(ChangeWatcherTest, RootItselfIsDot) {
+  WriteFile(src_ + "/top", "t");
+  ChangeSet c = Drain();
+  EXPECT_EQ(c.dirty_dirs, Dirs{"."});
+  EXPECT_EQ(c.written, Dirs{"top"});
+}
+
+// A filesystem mark sees the whole file system: what happens beside the source (a state
+// directory, a local destination) is dropped, directory renames and removals included.
+TEST_P(ChangeWatcherTest, ChangesOutsideTheSourceAreNotReported) {
+  struct stat a {
+  }, b{};
+  ASSERT_EQ(::stat(src_.c_str(), &a), 0);
+  ASSERT_EQ(::stat(sibling_.c_str(), &b), 0);
+  ASSERT_EQ(a.st_dev, b.st_dev) << "the sibling must share the source's file system";
+  fs::create_directories(sibling_ + "/d/e");
+  WriteFile(sibling_ + "/d/e/file", "outside\n");
+  ASSERT_EQ(::chmod((sibling_ + "/d/e/file").c_str(), 0600), 0);
+  ASSERT_EQ(::rename((sibling_ + "/d").c_str(), (sibling_ + "/moved").c_str()), 0);
+  WriteFile(sibling_ + "/moved/e/file2", "outside\n");
+  fs::remove_all(sibling_ + "/moved");
+  WriteFile(root_.path() + "/beside-src", "outside\n");
+  ChangeSet c = Drain();
+  EXPECT_TRUE(c.dirty_dirs.empty()) << *c.dirty_dirs.begin();
+  EXPECT_TRUE(c.written.empty());
+  EXPECT_FALSE(c.changed);
+  EXPECT_FALSE(c.overflow);
+  // ... while a change inside is still seen.
+  WriteFile(src_ + "/b/inside", "x");
+  c = Drain();
+  EXPECT_EQ(c.dirty_dirs, Dirs{"b"});
+  EXPECT_EQ(c.written, Dirs{"b/inside"});
+}
+
+// A directory moved into the source from beside it: what happens in it is reported.
+TEST_P(ChangeWatcherTest, DirectoryMovedInIsReported) {
+  fs::create_directories(sibling_ + "/incoming");
+  WriteFile(sibling_ + "/incoming/before", "x");
+  (void)Drain();  // the outside directory is known as outside
+  ASSERT_EQ(::rename((sibling_ + "/incoming").c_str(), (src_ + "/b/incoming").c_str()), 0);
+  ChangeSet c = Drain();
+  EXPECT_EQ(c.dirty_dirs, Dirs{"b"});
+  WriteFile(src_ + "/b/incoming/after", "y");
+  c = Drain();
+  EXPECT_EQ(c.dirty_dirs, Dirs{"b/incoming"});
+  EXPECT_EQ(c.written, Dirs{"b/incoming/after"});
+}
+
+INSTANTIATE_TEST_SUITE_P(ChangeWatcher, ChangeWatcherTest,
+                         ::testing::Values(ChangeCapture::kFanotify, ChangeCapture::kInotify),
+                         [](const auto& info) {
+                           return std::string(ChangeCaptureName(info.param));
+                         });
+
+TEST(ChangeWatcher, AutoPicksFanotifyAsRoot) {
+  TempDir src;
+  auto w = MakeChangeWatcher(src.path(), ChangeCapture::kAuto);
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  EXPECT_STREQ((*w)->kind(), ::geteuid() == 0 ? "fanotify" : "inotify");
+  auto i = MakeChangeWatcher(src.path(), ChangeCapture::kInotify);
+  ASSERT_TRUE(i.ok());
+  EXPECT_STREQ((*i)->kind(), "inotify");
+}
+
+TEST(ChangeWatcher, ModesParse) {
+  for (auto m : {ChangeCapture::kAuto, ChangeCapture::kFanotify, ChangeCapture::kInotify}) {
+    auto parsed = ParseChangeCapture(ChangeCaptureName(m));
+    ASSERT_TRUE(parsed.ok());
+    EXPECT_EQ(*parsed, m);
+  }
+  EXPECT_EQ(ParseChangeCapture("dnotify").status().code(), StatusCode::kInvalidArgument);
+}
+
+// The directories there are when the mark is set are known without a lookup by handle; a
+// directory made later is looked up once.
+TEST(ChangeWatcher, FanotifyKnowsTheTreeFromStart) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+  TempDir src;
+  fs::create_directories(src.path() + "/x/y/z");
+  FanotifyWatcher w(src.path());
+  ASSERT_TRUE(w.Start().ok());
+  WriteFile(src.path() + "/x/y/z/f", "1");
+  WriteFile(src.path() + "/x/f", "2");
+  WriteFile(src.path() + "/f", "3");
+  ChangeSet c;
+  ASSERT_TRUE(w.Drain(&c).ok());
+  EXPECT_EQ(c.dirty_dirs, (Dirs{".", "x", "x/y/z"}));
+  EXPECT_EQ(w.handles_looked_up(), 0u);
+  ASSERT_EQ(::mkdir((src.path() + "/x/new").c_str(), 0755), 0);
+  WriteFile(src.path() + "/x/new/f", "4");
+  Append(src.path() + "/x/new/f", "5");
+  c = {};
+  ASSERT_TRUE(w.Drain(&c).ok());
+  EXPECT_EQ(c.dirty_dirs, (Dirs{"x", "x/new"}));
+  EXPECT_EQ(c.written, Dirs{"x/new/f"});
+  EXPECT_EQ(w.handles_looked_up(), 1u);
+}
+
+// Scoped mount of a tmpfs, detached at the end.
+class TmpfsMount {
+ public:
+  explicit TmpfsMount(std::string at) : at_(std::move(at)) {
+    mounted_ = ::mount("georep-test", at_.c_str(), "tmpfs", 0, "size=1m") == 0;
+    if (!mounted_) error_ = std::strerror(errno);
+  }
+  ~TmpfsMount() {
+    if (mounted_) ::umount2(at_.c_str(), MNT_DETACH);
+  }
+  TmpfsMount(const TmpfsMount&) = delete;
+  TmpfsMount& operator=(const TmpfsMount&) = delete;
+  bool mounted() const { return mounted_; }
+  const std::string& error() const { return error_; }
+
+ private:
+  std::string at_, error_;
+  bool mounted_ = false;
+};
+
+// One filesystem mark cannot see a file system mounted inside the source: auto watches with
+// inotify instead, and fanotify asked for explicitly fails and says why.
+TEST(ChangeWatcher, SourceSpanningFileSystemsIsNotForFanotify) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+  TempDir src;
+  fs::create_directories(src.path() + "/mnt");
+  TmpfsMount mount(src.path() + "/mnt");
+  if (!mount.mounted()) GTEST_SKIP() << "cannot mount a tmpfs here: " << mount.error();
+  auto fan = MakeChangeWatcher(src.path(), ChangeCapture::kFanotify);
+  ASSERT_FALSE(fan.ok());
+  EXPECT_EQ(fan.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(fan.status().message().find("spans more than one file system"), std::string::npos)
+      << fan.status().message();
+  EXPECT_NE(fan.status().message().find("mnt"), std::string::npos) << fan.status().message();
+  auto picked = MakeChangeWatcher(src.path(), ChangeCapture::kAuto);
+  ASSERT_TRUE(picked.ok()) << picked.status().ToString();
+  EXPECT_STREQ((*picked)->kind(), "inotify");
+}
+
+TEST(ChangeWatcher, MissingSourceFailsBothWays) {
+  TempDir dir;
+  const std::string missing = dir.path() + "/missing";
+  EXPECT_FALSE(FanotifyWatcher(missing).Start().ok());
+  EXPECT_FALSE(MakeChangeWatcher(missing, ChangeCapture::kFanotify).ok());
+}
+
+}  // namespace
+}  // namespace georep::replication

@@ -1,0 +1,46 @@
+#include "replication/replicator.h"
+
+#include <gtest/gtest.h>
+
+namespace georep::replication {
+namespace {
+
+TEST(WorkerStatus, JsonRoundTripKeepsEveryField) {
+  WorkerStatus s;
+  s.state = "Active";
+  s.crawl = "Changelog Crawl";
+  s.change_capture = "fanotify";
+  s.last_synced_ms = 1700000000123;
+  s.pending_entry = 1;
+  s.pending_data = 2;
+  s.pending_meta = 3;
+  s.failures = 4;
+  s.bytes_sent = 5;
+  s.files_sent = 6;
+  s.wire_bytes = 7;
+  s.delta_files = 8;
+  s.delta_copied_bytes = 9;
+  s.throughput_bps = 10.5;
+  s.lag_ms = 11;
+  s.reason = "why \"quoted\"";
+  s.updated_ms = 12;
+  auto back = StatusFromJson(StatusToJson(s));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(StatusToJson(*back), StatusToJson(s));
+  EXPECT_EQ(back->change_capture, "fanotify");
+  EXPECT_EQ(back->crawl, "Changelog Crawl");
+  EXPECT_EQ(back->last_synced_ms, 1700000000123);
+  EXPECT_EQ(back->reason, "why \"quoted\"");
+}
+
+TEST(WorkerStatus, OlderStatusWithoutChangeCaptureStillReads) {
+  auto s = StatusFromJson(R"({"state":"Active","crawl":"Hybrid Crawl","lag_ms":3})");
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->state, "Active");
+  EXPECT_EQ(s->change_capture, "");
+  EXPECT_EQ(s->lag_ms, 3);
+  EXPECT_FALSE(StatusFromJson("not json").ok());
+}
+
+}  // namespace
+}  // namespace georep::replication
