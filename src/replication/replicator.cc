@@ -4,11 +4,7 @@
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <poll.h>
-<<<<<<< HEAD
-#include <sys/inotify.h>
 #include <sys/stat.h>
-=======
->>>>>>> fanotify
 #include <unistd.h>
 
 #include <algorithm>
