@@ -205,7 +205,14 @@ Applier::~Applier() {
   for (const Staged& f : staged_) ::unlinkat(f.parent, f.temp.c_str(), 0);
 }
 
-bool Applier::EndsBatch(const Message& message) {
+bool Applier::EndsBatch(const Message& message) const {
+  // A staged file, or a directory above one.
+  auto touches = [&](const std::string& path) {
+    if (staged_paths_.count(path) != 0) return true;
+    const std::string below = path + "/";
+    auto it = staged_paths_.lower_bound(below);
+    return it != staged_paths_.end() && it->starts_with(below);
+  };
   switch (TypeOf(message)) {
     case MessageType::kFileBegin:
     case MessageType::kFileData:
@@ -213,9 +220,28 @@ bool Applier::EndsBatch(const Message& message) {
     case MessageType::kFileAbort:
     case MessageType::kBlockCopy:
     case MessageType::kSourceCopy:
-    case MessageType::kMkdir:  // a new directory changes nothing staged files depend on
       return false;
-    default:
+    // What works on a staged file, or above one, must find it in place.
+    case MessageType::kMkdir:
+      return touches(std::get<Mkdir>(message).path);
+    case MessageType::kSymlink:
+      return touches(std::get<Symlink>(message).path);
+    case MessageType::kHardlink:
+      return touches(std::get<Hardlink>(message).existing_path) ||
+             touches(std::get<Hardlink>(message).new_path);
+    case MessageType::kRename:
+      return touches(std::get<Rename>(message).from) || touches(std::get<Rename>(message).to);
+    case MessageType::kUnlink:
+      return touches(std::get<Unlink>(message).path);
+    case MessageType::kRmdir:
+      return touches(std::get<Rmdir>(message).path);
+    // A directory's times are set after the staged files are renamed into it (each rename
+    // changes its mtime).
+    case MessageType::kSetMeta: {
+      const std::string& path = std::get<SetMeta>(message).path;
+      return touches(path) || staged_dirs_.count(path) != 0;
+    }
+    default:  // a Barrier, or anything else: the batch ends
       return true;
   }
 }
@@ -224,6 +250,8 @@ void Applier::FlushStaged(std::vector<Message>* replies) {
   if (staged_.empty()) return;
   std::vector<Staged> files = std::move(staged_);
   staged_.clear();
+  staged_paths_.clear();
+  staged_dirs_.clear();
   Status synced = Status::Ok();
   if (calls_->Syncfs(root_.get()) != 0)
     synced = FailErrno(errno, "cannot sync the destination file system at", ".");
@@ -1083,6 +1111,9 @@ Status Applier::DoFileEnd(const FileEnd& m, const SetMeta* meta, Status* meta_st
     staged.leaf = f.parent.leaf;
     staged.path = path;
     staged.seq = meta != nullptr ? meta->seq : m.seq;
+    staged_paths_.insert(path);
+    const auto slash = path.rfind('/');
+    staged_dirs_.insert(slash == std::string::npos ? "." : path.substr(0, slash));
     staged_.push_back(std::move(staged));
     file_.reset();
     return Status::Ok();

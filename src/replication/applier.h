@@ -28,6 +28,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -146,7 +147,8 @@ class Applier {
   // kBatch: syncs the staged files' data and renames them into place; a failure becomes an
   // Error reply for the file's own operation.
   void FlushStaged(std::vector<Message>* replies);
-  static bool EndsBatch(const Message& message);
+  // Whether `message` needs the staged files in place first (see EndsBatch in the .cc).
+  bool EndsBatch(const Message& message) const;
 
   Status DoMkdir(const Mkdir& m);
   Status DoSymlink(const Symlink& m);
@@ -199,6 +201,8 @@ class Applier {
     uint64_t seq = 0;
   };
   std::vector<Staged> staged_;
+  std::set<std::string> staged_paths_;  // their final paths
+  std::set<std::string> staged_dirs_;   // the directories they are renamed into
   std::shared_ptr<UniqueFd> cached_parent_;
   std::string cached_parent_path_;
   // Set while the data of a failed transfer is still arriving (skipped until FileEnd).

@@ -768,6 +768,55 @@ TEST_F(ApplierTest, SourceCopyIsOfferedOnlyWithASourceRoot) {
   EXPECT_NE(std::get<HelloReply>(replies[0]).capabilities & kCapSourceCopy, 0u);
 }
 
+TEST_F(ApplierTest, BatchEndsOnlyForOperationsThatNeedTheStagedFilesInPlace) {
+  ApplierOptions options;
+  options.durability = Durability::kBatch;
+  Reopen(options);
+  std::vector<Message> replies;
+  ASSERT_TRUE(applier_->Handle(Hello{1, 1, 0, "w"}, &replies).ok());
+  uint64_t seq = 1;
+  for (const char* dir : {"a", "b", "c"})
+    ASSERT_TRUE(applier_->Handle(Mkdir{++seq, dir, 0755}, &replies).ok());
+  replies.clear();
+  WriteFile(D("c/x"), "x");
+  calls_.syncfs_calls = 0;
+  std::vector<Message> batch = FileWithMeta(&seq, "a/f", "in a", Meta("", kMetaMode, 0644));
+  ASSERT_TRUE(applier_->HandleAll(batch, &replies).ok());
+  // Elsewhere in the tree: a rename, an unlink, another directory's times, a new directory.
+  ASSERT_TRUE(applier_->Handle(Rename{++seq, "c/x", "c/y"}, &replies).ok());
+  ASSERT_TRUE(applier_->Handle(Unlink{++seq, "c/y"}, &replies).ok());
+  SetMeta times_b = Meta("b", kMetaMtime, 0, 1'000'000'000);
+  times_b.seq = ++seq;
+  ASSERT_TRUE(applier_->Handle(times_b, &replies).ok());
+  ASSERT_TRUE(applier_->Handle(Mkdir{++seq, "a/sub", 0755}, &replies).ok());
+  EXPECT_TRUE(replies.empty());
+  EXPECT_EQ(calls_.syncfs_calls, 0);
+  EXPECT_FALSE(Exists(D("a/f")));  // still staged
+  // The times of the directory it goes into: the file goes in first (its rename would move
+  // the directory's mtime again).
+  SetMeta times_a = Meta("a", kMetaMtime, 0, 2'000'000'000);
+  times_a.seq = ++seq;
+  ASSERT_TRUE(applier_->Handle(times_a, &replies).ok());
+  EXPECT_EQ(calls_.syncfs_calls, 1);
+  EXPECT_EQ(ReadFile(D("a/f")), "in a");
+  struct stat st {};
+  ASSERT_EQ(::stat(D("a").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mtim.tv_sec, 2);
+  // Removing a directory above a staged file, or the file itself, sees it in place.
+  batch = FileWithMeta(&seq, "a/sub/g", "in sub", Meta("", kMetaMode, 0644));
+  ASSERT_TRUE(applier_->HandleAll(batch, &replies).ok());
+  ASSERT_TRUE(applier_->Handle(Rename{++seq, "a", "moved"}, &replies).ok());
+  EXPECT_EQ(calls_.syncfs_calls, 2);
+  EXPECT_EQ(ReadFile(D("moved/sub/g")), "in sub");
+  batch = FileWithMeta(&seq, "b/h", "short-lived", Meta("", kMetaMode, 0644));
+  ASSERT_TRUE(applier_->HandleAll(batch, &replies).ok());
+  ASSERT_TRUE(applier_->Handle(Unlink{++seq, "b/h"}, &replies).ok());
+  EXPECT_EQ(calls_.syncfs_calls, 3);
+  EXPECT_FALSE(Exists(D("b/h")));
+  EXPECT_TRUE(replies.empty());
+  EXPECT_TRUE(GeorepTempFiles(dest_.path()).empty());
+}
+
 TEST_F(ApplierTest, BatchDurabilityRenamesFilesInOnlyAfterTheirDataIsSynced) {
   ApplierOptions options;
   options.durability = Durability::kBatch;

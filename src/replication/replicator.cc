@@ -350,6 +350,8 @@ Status Replicator::Pass(const std::vector<std::string>& dirty_dirs, bool full) {
     // few entries it sends (two system calls per entry saved on every scan).
     ScanOptions scan_options;
     scan_options.read_xattrs = false;
+    // The directories of an incremental pass are mostly small and many: one thread each.
+    if (!full) scan_options.threads = 1;
     auto scanned = ScanTreeToVector(dir, scan_options);
     if (!scanned.ok()) {
       if (scanned.status().code() == StatusCode::kNotFound ||

@@ -48,19 +48,19 @@ ScanEntry EntryFromStatx(std::string path, const struct statx& sx) {
   return e;
 }
 
-// Reads the replicated xattrs of `name` in `dir` without following a symlink.
-Status ReadXattrs(int dir, const std::string& name, const std::string& path, bool trusted,
-                  std::vector<Xattr>* out) {
-  std::string proc = fmt::format("/proc/self/fd/{}/{}", dir, name);
+// Reads the replicated xattrs through `list` (llistxattr/flistxattr-like) and `get`.
+template <typename List, typename Get>
+Status ReadXattrsWith(List list, Get get, const std::string& path, bool trusted,
+                      std::vector<Xattr>* out) {
   std::string names;
   for (int attempt = 0;; ++attempt) {  // the list can grow between the two calls
-    ssize_t size = ::llistxattr(proc.c_str(), nullptr, 0);
+    ssize_t size = list(nullptr, 0);
     if (size < 0) {
       if (errno == ENOTSUP) return Status::Ok();  // the file system has none
       return ErrnoStatus(errno, "cannot list xattrs of", path);
     }
     names.assign(static_cast<size_t>(size), '\0');
-    size = ::llistxattr(proc.c_str(), names.data(), names.size());
+    size = list(names.data(), names.size());
     if (size >= 0) {
       names.resize(static_cast<size_t>(size));
       break;
@@ -75,13 +75,13 @@ Status ReadXattrs(int dir, const std::string& name, const std::string& path, boo
     if (!xname.starts_with("user.") && !(trusted && xname.starts_with("trusted."))) continue;
     std::string value;
     for (int attempt = 0;; ++attempt) {
-      ssize_t size = ::lgetxattr(proc.c_str(), xname.c_str(), nullptr, 0);
+      ssize_t size = get(xname.c_str(), nullptr, 0);
       if (size < 0) {
         if (errno == ENODATA) break;  // removed meanwhile
         return ErrnoStatus(errno, fmt::format("cannot read xattr '{}' of", xname), path);
       }
       value.assign(static_cast<size_t>(size), '\0');
-      size = ::lgetxattr(proc.c_str(), xname.c_str(), value.data(), value.size());
+      size = get(xname.c_str(), value.data(), value.size());
       if (size >= 0) {
         value.resize(static_cast<size_t>(size));
         out->push_back({xname, value});
@@ -97,6 +97,17 @@ Status ReadXattrs(int dir, const std::string& name, const std::string& path, boo
   return Status::Ok();
 }
 
+// Reads the replicated xattrs of `name` in `dir` without following a symlink.
+Status ReadXattrs(int dir, const std::string& name, const std::string& path, bool trusted,
+                  std::vector<Xattr>* out) {
+  const std::string proc = fmt::format("/proc/self/fd/{}/{}", dir, name);
+  return ReadXattrsWith([&](char* buf, size_t n) { return ::llistxattr(proc.c_str(), buf, n); },
+                        [&](const char* xname, void* buf, size_t n) {
+                          return ::lgetxattr(proc.c_str(), xname, buf, n);
+                        },
+                        path, trusted, out);
+}
+
 class TreeScan {
  public:
   TreeScan(int root_fd, uint64_t root_dev, const ScanOptions& options, ScanSink& sink)
@@ -107,6 +118,10 @@ class TreeScan {
     Deliver(std::move(root_batch), {},
             descend ? std::vector<std::string>{""} : std::vector<std::string>{});
     int n = std::clamp(options_.threads, 1, 64);
+    if (n == 1) {  // on the calling thread: no thread to start for a small scan
+      Work();
+      return stats_;
+    }
     std::vector<std::thread> threads;
     threads.reserve(n);
     for (int i = 0; i < n; ++i) threads.emplace_back([this] { Work(); });
@@ -278,6 +293,14 @@ class VectorSink final : public ScanSink {
 };
 
 }  // namespace
+
+Status ReadXattrsOfFd(int fd, const std::string& path, bool trusted, std::vector<Xattr>* out) {
+  out->clear();
+  return ReadXattrsWith(
+      [&](char* buf, size_t n) { return ::flistxattr(fd, buf, n); },
+      [&](const char* xname, void* buf, size_t n) { return ::fgetxattr(fd, xname, buf, n); }, path,
+      trusted, out);
+}
 
 Status ReadXattrsBeneath(int root_fd, const std::string& path, bool trusted,
                          std::vector<Xattr>* out) {

@@ -89,6 +89,9 @@ struct ScanResult {
 Status ReadXattrsBeneath(int root_fd, const std::string& path, bool trusted,
                          std::vector<Xattr>* out);
 
+// The same through an open (not O_PATH) descriptor of the entry.
+Status ReadXattrsOfFd(int fd, const std::string& path, bool trusted, std::vector<Xattr>* out);
+
 // ScanTree into memory (for tests and small trees).
 Result<ScanResult> ScanTreeToVector(const std::string& root, const ScanOptions& options = {});
 

@@ -55,7 +55,7 @@ Status TreeSender::SendBarrier(bool durable) {
   return Flush();
 }
 
-SetMeta TreeSender::MetaFor(const ScanEntry& e, bool with_mode) {
+SetMeta TreeSender::MetaFor(const ScanEntry& e, bool with_mode, const std::vector<Xattr>* xattrs) {
   SetMeta m;
   m.path = e.path;
   m.fields = kMetaAtime | kMetaMtime;
@@ -70,7 +70,9 @@ SetMeta TreeSender::MetaFor(const ScanEntry& e, bool with_mode) {
   }
   if (options_.send_xattrs) {
     m.fields |= kMetaXattrs;
-    if (e.xattrs_read) {
+    if (xattrs != nullptr) {
+      m.xattrs = *xattrs;
+    } else if (e.xattrs_read) {
       m.xattrs = e.xattrs;
     } else if (Status st = ReadXattrsBeneath(root_.get(), e.path, false, &m.xattrs); !st.ok()) {
       // Sent without them (the destination's stay as they are), and reported.
@@ -109,10 +111,11 @@ Status TreeSender::SendEntry(const ScanEntry& e, SendReport* report, const Block
         }
       }
       bool sent = false;
-      GEOREP_RETURN_IF_ERROR(SendFile(e, report, &sent, basis, signature));
+      std::optional<std::vector<Xattr>> xattrs;
+      GEOREP_RETURN_IF_ERROR(SendFile(e, report, &sent, basis, signature, &xattrs));
       if (!sent) return Status::Ok();
       if (e.nlink > 1) links_.emplace(std::make_pair(e.dev, e.ino), e.path);
-      SetMeta m = MetaFor(e, true);
+      SetMeta m = MetaFor(e, true, xattrs ? &*xattrs : nullptr);
       m.seq = NextSeq();
       return Emit(m);
     }
@@ -163,7 +166,8 @@ Status TreeSender::SendTree(const std::vector<ScanEntry>& entries, SendReport* r
 }
 
 Status TreeSender::SendFile(const ScanEntry& e, SendReport* report, bool* sent,
-                            const BlockSignature* basis, BlockSignature* signature) {
+                            const BlockSignature* basis, BlockSignature* signature,
+                            std::optional<std::vector<Xattr>>* xattrs) {
   *sent = false;
   if (signature != nullptr) *signature = BlockSignature{};
   auto skip = [&](Status why) {
@@ -183,6 +187,13 @@ Status TreeSender::SendFile(const ScanEntry& e, SendReport* report, bool* sent,
     return skip(Status::NotFound(fmt::format("'{}' was replaced while being sent", e.path)));
   }
   auto size = static_cast<uint64_t>(st.st_size);
+  if (options_.send_xattrs && !e.xattrs_read) {
+    // Through the open file: cheaper than by path, and of the very inode being sent.
+    std::vector<Xattr> read;
+    if (Status x = ReadXattrsOfFd(fd.get(), e.path, false, &read); x.ok()) {
+      *xattrs = std::move(read);
+    }  // else MetaFor tries by path, and reports
+  }
   GEOREP_RETURN_IF_ERROR(Emit(FileBegin{NextSeq(), e.path, size, e.mode & 07777}));
 
   // A read failure after FileBegin: the applier drops the temporary file.

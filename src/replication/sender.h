@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -131,12 +132,17 @@ class TreeSender {
   TreeSender(UniqueFd root, FrameSink* sink, SenderOptions options);
   Status Emit(const Message& message);
   uint64_t NextSeq() { return ++seq_; }
-  SetMeta MetaFor(const ScanEntry& entry, bool with_mode);
+  // `xattrs`: the entry's, already read (else from the scan, or read now).
+  SetMeta MetaFor(const ScanEntry& entry, bool with_mode,
+                  const std::vector<Xattr>* xattrs = nullptr);
   // Sends one file; `sent` says whether it arrived whole. A file that cannot be opened is
   // listed in report->skipped; a read failure after FileBegin ends the transfer with
   // FileAbort and is listed too. Non-OK only when the sink fails.
+  // `xattrs` receives the file's xattrs, read through the descriptor it was sent from (when
+  // they are sent and the scan did not read them).
   Status SendFile(const ScanEntry& entry, SendReport* report, bool* sent,
-                  const BlockSignature* basis, BlockSignature* signature);
+                  const BlockSignature* basis, BlockSignature* signature,
+                  std::optional<std::vector<Xattr>>* xattrs);
 
   UniqueFd root_;
   FrameSink* sink_;
