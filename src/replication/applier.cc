@@ -189,7 +189,7 @@ struct Applier::OpenFile {
 };
 
 Applier::Applier(UniqueFd root, ApplierOptions options, FileSystemCalls* calls)
-    : root_(std::move(root)), options_(options), calls_(calls) {
+    : root_(std::move(root)), options_(std::move(options)), calls_(calls) {
   if (calls_ == nullptr) {
     default_calls_ = std::make_unique<FileSystemCalls>();
     calls_ = default_calls_.get();
@@ -280,10 +280,11 @@ Result<std::unique_ptr<Applier>> Applier::Open(const std::string& root, ApplierO
   } else {
     options.capabilities &= ~kCapSourceCopy;
   }
-  std::unique_ptr<Applier> a(new Applier(std::move(root_fd), options, calls));
+  const bool sweep = options.sweep_temp_files;
+  std::unique_ptr<Applier> a(new Applier(std::move(root_fd), std::move(options), calls));
   a->source_root_ = std::move(source_fd);
   a->root_dev_ = st.st_dev;
-  if (options.sweep_temp_files) {
+  if (sweep) {
     GEOREP_RETURN_IF_ERROR(a->SweepTempFiles(a->root_.get(), "", st.st_dev, 0)
                                .WithContext("sweeping stale temporary files"));
   }
@@ -813,13 +814,7 @@ Status Applier::WriteFileBytes(std::string_view bytes, uint64_t offset) {
     ssize_t n = calls_->Pwrite(f.fd.get(), bytes.data() + done, bytes.size() - done,
                                static_cast<off_t>(offset + done));
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      int err = n < 0 ? errno : EIO;
-      std::string path = f.path;
-      AbandonFile();
-      skipping_file_ = true;
-      return FailErrno(err, "cannot write", path);
-    }
+    if (n <= 0) return FailErrno(n < 0 ? errno : EIO, "cannot write", f.path);
     done += static_cast<size_t>(n);
   }
   // Large writes are put on their way to the disk now, so that the sync before the rename
@@ -874,7 +869,11 @@ Status Applier::CopyIntoFile(int from, uint64_t from_offset, uint64_t offset, ui
       if (n > 0) {
         const std::string_view bytes(buffer.data(), static_cast<size_t>(n));
         f.hasher.Update(bytes);
-        GEOREP_RETURN_IF_ERROR(WriteFileBytes(bytes, offset + done));
+        if (Status w = WriteFileBytes(bytes, offset + done); !w.ok()) {
+          AbandonFile();
+          skipping_file_ = true;
+          return w;
+        }
         done += static_cast<uint64_t>(n);
         continue;
       }
@@ -906,7 +905,11 @@ Status Applier::DoFileData(const FileData& m) {
   }
   f.hasher.UpdateZeros(m.offset - f.next_offset);  // a hole
   f.hasher.Update(m.data);
-  GEOREP_RETURN_IF_ERROR(WriteFileBytes(m.data, m.offset));
+  if (Status w = WriteFileBytes(m.data, m.offset); !w.ok()) {
+    AbandonFile();
+    skipping_file_ = true;
+    return w;
+  }
   f.next_offset = m.offset + m.data.size();
   return Status::Ok();
 }

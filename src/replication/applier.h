@@ -167,7 +167,7 @@ class Applier {
   Status DoBlockCopy(const BlockCopy& m);
   Status DoSourceCopy(const SourceCopy& m);
   // Writes `bytes` at `offset` of the file being transferred (hashed by the caller) and starts
-  // their writeback when large. On failure the transfer is abandoned (the rest is skipped).
+  // their writeback when large. On failure the caller abandons the transfer.
   Status WriteFileBytes(std::string_view bytes, uint64_t offset);
   // Copies `length` bytes at `from_offset` of `from` to `offset` of the file being
   // transferred, hashing them. `short_read` is the failure when `from` ends too soon.

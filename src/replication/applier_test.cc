@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "replication/content_hash.h"
@@ -91,7 +92,7 @@ class ApplierTest : public ::testing::Test {
 
   void Reopen(ApplierOptions options = {}) {
     applier_.reset();
-    auto a = Applier::Open(dest_.path(), options, &calls_);
+    auto a = Applier::Open(dest_.path(), std::move(options), &calls_);
     ASSERT_TRUE(a.ok()) << a.status().ToString();
     applier_ = std::move(a).value();
     seq_ = 0;
