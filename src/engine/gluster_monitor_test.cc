@@ -174,6 +174,9 @@ TEST_F(GlusterMonitorTest, FailsOverWhenGlusterdIsDownAndShowsTheUnreportedBrick
   EXPECT_EQ(faulty[0].object_id, id);
   EXPECT_EQ(faulty[0].actor, "monitor");
   EXPECT_NE(faulty[0].message.find("Partial faulty"), std::string::npos) << faulty[0].message;
+  auto node_faulty = Events("session.node_faulty");
+  ASSERT_EQ(node_faulty.size(), 1u);
+  EXPECT_NE(node_faulty[0].message.find("node src1:"), std::string::npos) << node_faulty[0].message;
 
   // Polling again changes nothing and raises nothing.
   Poll();
@@ -185,6 +188,8 @@ TEST_F(GlusterMonitorTest, FailsOverWhenGlusterdIsDownAndShowsTheUnreportedBrick
   EXPECT_EQ(ops_->GetSession(id)->session.status, SessionStatus::kActive);
   EXPECT_EQ(ops_->GetSession(id)->session.status_reason, "");
   EXPECT_EQ(Events("session.recovered").size(), 1u);
+  EXPECT_EQ(Events("session.node_faulty").size(), 1u);
+  EXPECT_EQ(Events("session.node_recovered").size(), 1u);
 }
 
 TEST_F(GlusterMonitorTest, NoHostAnswersMarksSessionsUnknownWithTheReason) {

@@ -425,6 +425,26 @@ Result<SessionDetail> Operations::ApplyGlusterStatus(const Actor& a, const std::
                         found ? "" : ": " + unreachable));
     }
   }
+  // A node's own fault, even where its replica's Active worker keeps the session going (the
+  // session then stays Active, but the set has lost its standby): an event of its own.
+  if (found) {
+    for (const auto& n : after.nodes) {
+      auto old = std::find_if(before.nodes.begin(), before.nodes.end(), [&](const auto& b) {
+        return b.source_host == n.source_host && b.source_brick == n.source_brick;
+      });
+      const NodeStatus prior = old == before.nodes.end() ? NodeStatus::kUnknown : old->status;
+      if (n.status == NodeStatus::kFaulty && prior != NodeStatus::kFaulty) {
+        event("session.node_faulty", false,
+              fmt::format("session {}: node {}:{} is Faulty{}", key, n.source_host, n.source_brick,
+                          n.status_reason.empty() ? "" : ": " + n.status_reason));
+      } else if (prior == NodeStatus::kFaulty && n.status != NodeStatus::kFaulty &&
+                 n.status != NodeStatus::kUnknown) {
+        event("session.node_recovered", true,
+              fmt::format("session {}: node {}:{} is no longer Faulty: {}", key, n.source_host,
+                          n.source_brick, Name(n.status)));
+      }
+    }
+  }
   if (int64_t cp = CompletedCheckpoint(after.nodes);
       cp != 0 && cp != CompletedCheckpoint(before.nodes)) {
     int64_t done = 0;
