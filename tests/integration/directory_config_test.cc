@@ -321,7 +321,8 @@ class TmpfsMount {
 // system). Each carries a live change, in a directory made after the start too; the log and
 // status.json name the capture in use, and /proc shows the worker holds exactly that.
 TEST(DirectoryConfig, ChangeCaptureDecidesHowTheWorkerWatches) {
-  if (::geteuid() != 0) GTEST_SKIP() << "fanotify filesystem marks need root";
+  ASSERT_EQ(::geteuid(), 0u)
+      << "fanotify filesystem marks need root (the test command runs as root)";
   for (const std::string mode : {"inotify", "fanotify", "auto"}) {
     SCOPED_TRACE(mode);
     const std::string expected = mode == "auto" ? "fanotify" : mode;
@@ -367,11 +368,11 @@ TEST(DirectoryConfig, ChangeCaptureDecidesHowTheWorkerWatches) {
 // auto says why in the log and watches with inotify; fanotify asked for makes the worker
 // Faulty, with the reason in status.json.
 TEST(DirectoryConfig, ChangeCaptureFanotifyCannotSpanFileSystems) {
-  if (::geteuid() != 0) GTEST_SKIP() << "mounting needs root";
+  ASSERT_EQ(::geteuid(), 0u) << "mounting needs root (the test command runs as root)";
   TempDir src, dst, state_auto, state_fanotify;
   fs::create_directories(src.path() + "/mnt");
   TmpfsMount mount(src.path() + "/mnt");
-  if (!mount.mounted()) GTEST_SKIP() << "cannot mount a tmpfs here: " << strerror(errno);
+  ASSERT_TRUE(mount.mounted()) << "cannot mount a tmpfs here: " << strerror(errno);
   WriteFile(src.path() + "/file", "x\n");
 
   auto r = RunCommand(
