@@ -72,8 +72,8 @@ run() {  # run NAME COMMAND...: wall milliseconds and max RSS of one command
   printf '  %-44s %6d ms\n' "$name" $(((end - start) / 1000000))
 }
 ssh_args=(--ssh-command "$ssh_cmd" --ssh-port "$port" --remote-command "$georep agent")
-tools=("georep (local)" "georep durability=none (local)" "georep (ssh)" "rsync -a (local)"
-  "rsync -a (ssh)" "cp -a")
+tools=("georep (local)" "georep durability=none (local)" "georep (ssh)"
+  "georep durability=none (ssh)" "rsync -a (local)" "rsync -a (ssh)" "cp -a")
 run_tool() {  # run_tool W ROUND TOOL: one initial sync of workload W into a fresh directory
   local w=$1 tool=$3 src=$work/src$1 out=$work/r$2-w$1
   case $tool in
@@ -89,6 +89,11 @@ run_tool() {  # run_tool W ROUND TOOL: one initial sync of workload W into a fre
       run "W$w $tool" "$georep" worker --once --source "$src" \
         --destination "root@127.0.0.1::$out-georep-ssh" --state-dir "$out-georep-ssh.state" \
         "${ssh_args[@]}"
+      ;;
+    "georep durability=none (ssh)")
+      run "W$w $tool" "$georep" worker --once --source "$src" \
+        --destination "root@127.0.0.1::$out-georep-ssh-none" \
+        --state-dir "$out-georep-ssh-none.state" --durability none "${ssh_args[@]}"
       ;;
     "rsync -a (local)") run "W$w $tool" rsync -a "$src/" "$out-rsync/" ;;
     "rsync -a (ssh)")
@@ -156,11 +161,12 @@ while len(done) < len(states) and time.time() < end + 120:
             done[name] = time.time() - start
     time.sleep(0.005)
 with open(out, "w") as o:
-    for name in ("local", "ssh"):
+    for s, name in zip(states, ("local", "ssh")):
         ms = int(done[name] * 1000) if name in done else -1
         o.write(f"W3 georep live ({name})|{ms}|0\n")
         print(f"  {'W3 georep live (' + name + ')':44} {ms:6d} ms"
-              f"  (changes made in {int((end - start) * 1000)} ms)")
+              f"  (changes made in {int((end - start) * 1000)} ms; the last pass looked at"
+              f" {status(s).get('pass_scanned', '?')} entries of {len(files) + 201})")
 PY
 kill "$live_local" "$live_ssh" 2>/dev/null || true
 wait "$live_local" "$live_ssh" 2>/dev/null || true
@@ -278,6 +284,7 @@ for w in ("W1", "W2"):
     ratio(w, "rsync -a (local)", "georep (local)")
     ratio(w, "rsync -a (local)", "georep durability=none (local)")
     ratio(w, "rsync -a (ssh)", "georep (ssh)")
+    ratio(w, "rsync -a (ssh)", "georep durability=none (ssh)")
     ratio(w, "cp -a", "georep (local)")
     ratio(w, "cp -a", "georep durability=none (local)")
 ratio("W3", "rsync -a --delete (local)", "georep live (local)")

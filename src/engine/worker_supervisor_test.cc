@@ -133,7 +133,7 @@ TEST_F(WorkerSupervisorTest, TheReasonIsNotARoutineLogRecord) {
     std::ofstream log(dir_ / "s1" / "worker.log");
     log << "ts=2026-11-27T19:27:21.439Z level=info msg=\"worker starts\" source=/a\n"
         << "ts=2026-11-27T19:27:22.082Z level=warning msg=Faulty reason=\"disk full\"\n"
-        << "ts=2026-11-27T19:27:23.100Z level=debug msg=pass full=false dirs=1\n"
+        << "ts=2026-11-27T19:27:23.100Z level=debug msg=pass full=false subtrees=1 entries=2\n"
         << "ts=2026-11-27T19:27:23.200Z level=info msg=\"recovered: Active\"\n";
   }
   launcher_.last->ended = true;

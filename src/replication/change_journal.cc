@@ -30,7 +30,8 @@ Result<JournaledChanges> ChangeJournal::Load() const {
   ss << in.rdbuf();
   const std::string data = ss.str();
   std::string_view v = data;
-  // Records: payload length, payload (kind byte 'D' or 'W', length, path; repeated), XXH3-64.
+  // Records: payload length, payload (kind byte 'D', 'E' or 'W', length, path; repeated),
+  // XXH3-64.
   while (!v.empty()) {
     uint64_t length = 0, sum = 0;
     if (!GetU64(&v, &length) || length > v.size()) break;
@@ -41,10 +42,14 @@ Result<JournaledChanges> ChangeJournal::Load() const {
       const char kind = payload[0];
       payload.remove_prefix(1);
       uint64_t n = 0;
-      if ((kind != 'D' && kind != 'W') || !GetU64(&payload, &n) || n > payload.size()) {
+      std::set<std::string>* into = kind == 'D'   ? &out.directories
+                                    : kind == 'E' ? &out.entries
+                                    : kind == 'W' ? &out.written
+                                                  : nullptr;
+      if (into == nullptr || !GetU64(&payload, &n) || n > payload.size()) {
         return Status::Corruption(path_ + " has a record that checks out but cannot be read");
       }
-      (kind == 'D' ? out.directories : out.written).emplace(payload.substr(0, n));
+      into->emplace(payload.substr(0, n));
       payload.remove_prefix(n);
     }
   }
@@ -55,7 +60,7 @@ Status ChangeJournal::Append(const JournaledChanges& changes) {
   if (changes.empty()) return Status::Ok();
   std::string payload;
   for (const auto& [kind, paths] :
-       {std::pair{'D', &changes.directories}, {'W', &changes.written}}) {
+       {std::pair{'D', &changes.directories}, {'E', &changes.entries}, {'W', &changes.written}}) {
     for (const auto& p : *paths) {
       payload.push_back(kind);
       PutU64(&payload, p.size());

@@ -22,9 +22,10 @@
 namespace georep::replication {
 
 struct JournaledChanges {
-  std::set<std::string> directories;  // whose entries changed
+  std::set<std::string> directories;  // looked at whole (each entry beneath them)
+  std::set<std::string> entries;      // looked at alone
   std::set<std::string> written;      // files written to
-  bool empty() const { return directories.empty() && written.empty(); }
+  bool empty() const { return directories.empty() && entries.empty() && written.empty(); }
 };
 
 class ChangeJournal {

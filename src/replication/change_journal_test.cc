@@ -17,12 +17,15 @@ TEST(ChangeJournal, RecordsAccumulateUntilCleared) {
   auto empty = journal.Load();
   ASSERT_TRUE(empty.ok());
   EXPECT_TRUE(empty->empty());
-  ASSERT_TRUE(journal.Append({{"a", "a/b"}, {"a/b/f"}}).ok());
-  ASSERT_TRUE(journal.Append({{"."}, {"name\nwith newline"}}).ok());
+  ASSERT_TRUE(journal.Append({{"a", "a/b"}, {"a/b/f", "c"}, {"a/b/f"}}).ok());
+  ASSERT_TRUE(journal.Append({{"."}, {"name\nwith newline"}, {"name\nwith newline"}}).ok());
+  ASSERT_TRUE(journal.Append({{}, {"only/an/entry"}, {}}).ok());
   ASSERT_TRUE(journal.Append({}).ok());  // nothing to record: nothing written
   auto loaded = ChangeJournal(dir.path()).Load();
   ASSERT_TRUE(loaded.ok());
   EXPECT_EQ(loaded->directories, (std::set<std::string>{".", "a", "a/b"}));
+  EXPECT_EQ(loaded->entries,
+            (std::set<std::string>{"a/b/f", "c", "name\nwith newline", "only/an/entry"}));
   EXPECT_EQ(loaded->written, (std::set<std::string>{"a/b/f", "name\nwith newline"}));
   ASSERT_TRUE(journal.Clear().ok());
   loaded = journal.Load();
@@ -33,8 +36,8 @@ TEST(ChangeJournal, RecordsAccumulateUntilCleared) {
 TEST(ChangeJournal, ATornLastRecordIsDropped) {
   TempDir dir;
   ChangeJournal journal(dir.path());
-  ASSERT_TRUE(journal.Append({{"first"}, {}}).ok());
-  ASSERT_TRUE(journal.Append({{"second"}, {"second/file"}}).ok());
+  ASSERT_TRUE(journal.Append({{"first"}, {}, {}}).ok());
+  ASSERT_TRUE(journal.Append({{"second"}, {"second/file"}, {"second/file"}}).ok());
   const std::string path = dir.path() + "/journal";
   struct stat st {};
   ASSERT_EQ(::stat(path.c_str(), &st), 0);
@@ -42,6 +45,7 @@ TEST(ChangeJournal, ATornLastRecordIsDropped) {
   auto loaded = journal.Load();
   ASSERT_TRUE(loaded.ok());
   EXPECT_EQ(loaded->directories, (std::set<std::string>{"first"}));
+  EXPECT_TRUE(loaded->entries.empty());
   EXPECT_TRUE(loaded->written.empty());
 }
 

@@ -109,14 +109,18 @@ Status InotifyWatcher::Drain(ChangeSet* changes) {
         continue;
       }
       const std::string dir = w->second;  // WatchTree below may change the map
-      changes->dirty_dirs.insert(dir);
       changes->changed = true;
+      // The name is empty for an event on the watched directory itself.
+      const std::string entry = ev->len > 0 && ev->name[0] != '\0' ? Join(dir, ev->name) : dir;
+      changes->entries.insert(entry);
+      if (entry == dir) continue;
       // Written to: sent again even if size and mtime look the same (two writes within one
       // tick of the file system's clock leave the same mtime).
-      if ((ev->mask & (IN_MODIFY | IN_CLOSE_WRITE)) && ev->len > 0)
-        changes->written.insert(Join(dir, ev->name));
-      if ((ev->mask & (IN_CREATE | IN_MOVED_TO)) && (ev->mask & IN_ISDIR) && ev->len > 0)
-        WatchTree(Join(dir, ev->name));
+      if (ev->mask & (IN_MODIFY | IN_CLOSE_WRITE)) changes->written.insert(entry);
+      if ((ev->mask & (IN_CREATE | IN_MOVED_TO)) && (ev->mask & IN_ISDIR)) {
+        changes->subtrees.insert(entry);
+        WatchTree(entry);
+      }
     }
   }
 }
@@ -230,7 +234,7 @@ FanotifyWatcher::Where FanotifyWatcher::Locate(const unsigned char* record, std:
   };
   int fd = ::open_by_handle_at(root_.get(), h.get(), O_PATH | O_CLOEXEC);
   if (fd < 0) {
-    // Removed since: the event that removed it made its parent dirty.
+    // Removed since: the event that removed it named it.
     if (errno == ESTALE || errno == ENOENT) return remember_outside();
     return Where::kUnknown;
   }
@@ -311,12 +315,18 @@ Status FanotifyWatcher::Drain(ChangeSet* changes) {
         case Where::kUnknown:  // cannot tell where: only a full pass is sure
           changes->overflow = true;
           break;
-        case Where::kBeneath:
-          changes->dirty_dirs.insert(dir);
+        case Where::kBeneath: {
           changes->changed = true;
-          if ((m->mask & (FAN_MODIFY | FAN_CLOSE_WRITE)) && !(m->mask & FAN_ONDIR) && !name.empty())
-            changes->written.insert(Join(dir, name));
+          // No name: an event on the directory itself.
+          const std::string entry = name.empty() ? dir : Join(dir, name);
+          changes->entries.insert(entry);
+          if (name.empty()) break;
+          if ((m->mask & (FAN_MODIFY | FAN_CLOSE_WRITE)) && !(m->mask & FAN_ONDIR))
+            changes->written.insert(entry);
+          if ((m->mask & FAN_ONDIR) && (m->mask & (FAN_CREATE | FAN_MOVED_TO)))
+            changes->subtrees.insert(entry);
           break;
+        }
       }
       // A directory moved or removed. Beneath the source (or who knows where), the paths
       // known so far may be stale, and a directory moved in from outside is not outside any

@@ -2,9 +2,9 @@
 //
 // A watcher is started before the crawl it complements (marks first, then the crawl: nothing
 // changed during the crawl is missed) and is then drained, without blocking, whenever its fd
-// is readable. Draining turns the kernel's events into a ChangeSet: the directories whose
-// entries or metadata changed, the files written to (sent again even when size and mtime look
-// unchanged), and whether events were lost (only a full pass is sure then).
+// is readable. Draining turns the kernel's events into a ChangeSet: the entries that changed,
+// the directories that appeared (looked at whole), the files written to (sent again even when
+// size and mtime look unchanged), and whether events were lost (only a full pass is sure then).
 //
 //  - FanotifyWatcher: one filesystem mark (fanotify with FAN_REPORT_DFID_NAME: Linux >= 5.9,
 //    CAP_SYS_ADMIN) covers the whole tree, new directories included, with no setup per
@@ -19,7 +19,7 @@
 //    system mounted inside the source later seen).
 //  - InotifyWatcher: a watch on every directory, added as directories appear (a new directory
 //    and those already inside it are watched when its creation is read; what they held by
-//    then is covered by its parent, which is dirty).
+//    then is covered by the new directory's subtree, which the pass looks at whole).
 //
 // MakeChangeWatcher picks one: kAuto tries fanotify and falls back to inotify (logging why);
 // kFanotify fails instead of falling back.
@@ -47,12 +47,18 @@ enum class ChangeCapture { kAuto, kFanotify, kInotify };
 std::string_view ChangeCaptureName(ChangeCapture mode);  // "auto", "fanotify", "inotify"
 Result<ChangeCapture> ParseChangeCapture(std::string_view name);
 
-// What the events drained so far say.
+// What the events drained so far say. Paths are relative to the source ("." for the source
+// itself). A pass looks at each named entry alone (and at its directory, whose mtime the
+// change moved) -- its cost grows with the changes, not with the directories they are in --
+// and at everything beneath a directory that appeared: what was made in a new directory
+// before the capture saw it, or in one while it was outside the source, has no event here.
 struct ChangeSet {
-  std::set<std::string> dirty_dirs;  // relative to the source; "." for the source itself
-  std::set<std::string> written;     // files written to, relative to the source
-  bool overflow = false;             // events were lost: the next pass must be a full one
-  bool changed = false;              // an event beneath the source arrived (reset by the caller)
+  std::set<std::string> entries;   // created, removed, moved away or in, written, chmod'ed...
+  std::set<std::string> subtrees;  // directories created or moved in
+  std::set<std::string> written;   // files written to (also in `entries`)
+  bool overflow = false;           // events were lost: the next pass must be a full one
+  bool changed = false;            // an event beneath the source arrived (reset by the caller)
+  bool empty() const { return entries.empty() && subtrees.empty(); }
 };
 
 class ChangeWatcher {

@@ -58,64 +58,71 @@ class ChangeWatcherTest : public ::testing::TestWithParam<ChangeCapture> {
   std::unique_ptr<ChangeWatcher> watcher_;
 };
 
-TEST_P(ChangeWatcherTest, CreatedFileIsWrittenInADirtyDirectory) {
+TEST_P(ChangeWatcherTest, CreatedFileIsAWrittenEntry) {
   WriteFile(src_ + "/a/new", "data\n");
   ChangeSet c = Drain();
-  EXPECT_EQ(c.dirty_dirs, Dirs{"a"});
+  EXPECT_EQ(c.entries, Dirs{"a/new"});
+  EXPECT_TRUE(c.subtrees.empty());
   EXPECT_EQ(c.written, Dirs{"a/new"});
   EXPECT_TRUE(c.changed);
   EXPECT_FALSE(c.overflow);
-  EXPECT_TRUE(Drain().dirty_dirs.empty()) << "a second drain finds nothing new";
+  EXPECT_TRUE(Drain().empty()) << "a second drain finds nothing new";
 }
 
 TEST_P(ChangeWatcherTest, ModifiedFileIsWritten) {
   Append(src_ + "/a/f", "two\n");
   ChangeSet c = Drain();
-  EXPECT_EQ(c.dirty_dirs, Dirs{"a"});
+  EXPECT_EQ(c.entries, Dirs{"a/f"});
   EXPECT_EQ(c.written, Dirs{"a/f"});
 }
 
-TEST_P(ChangeWatcherTest, RenameDirtiesBothDirectoriesAndWritesNothing) {
+TEST_P(ChangeWatcherTest, RenameNamesBothEntriesAndWritesNothing) {
   ASSERT_EQ(::rename((src_ + "/a/f").c_str(), (src_ + "/b/g").c_str()), 0);
   ChangeSet c = Drain();
-  EXPECT_EQ(c.dirty_dirs, (Dirs{"a", "b"}));
+  EXPECT_EQ(c.entries, (Dirs{"a/f", "b/g"}));
+  EXPECT_TRUE(c.subtrees.empty()) << "a file is no subtree";
   EXPECT_TRUE(c.written.empty());
 }
 
-TEST_P(ChangeWatcherTest, DeleteDirtiesItsDirectory) {
+TEST_P(ChangeWatcherTest, DeleteNamesTheEntry) {
   ASSERT_EQ(::unlink((src_ + "/a/f").c_str()), 0);
   ChangeSet c = Drain();
-  EXPECT_EQ(c.dirty_dirs, Dirs{"a"});
+  EXPECT_EQ(c.entries, Dirs{"a/f"});
   EXPECT_TRUE(c.written.empty());
   ASSERT_EQ(::rmdir((src_ + "/b").c_str()), 0);
   c = Drain();
-  EXPECT_TRUE(c.dirty_dirs.count(".")) << "the parent of a removed directory";
+  EXPECT_EQ(c.entries, Dirs{"b"});
+  EXPECT_TRUE(c.subtrees.empty()) << "a removed directory is no subtree to look at";
 }
 
-TEST_P(ChangeWatcherTest, AttributesDirtyTheDirectory) {
+TEST_P(ChangeWatcherTest, AttributesNameTheEntry) {
   ASSERT_EQ(::chmod((src_ + "/a/f").c_str(), 0600), 0);
   ChangeSet c = Drain();
-  EXPECT_EQ(c.dirty_dirs, Dirs{"a"});
+  EXPECT_EQ(c.entries, Dirs{"a/f"});
   EXPECT_TRUE(c.written.empty());
-  // A directory's own attributes: the directory itself (inotify also names its parent).
+  // A directory's own attributes: the directory itself, not what is in it.
   ASSERT_EQ(::chmod((src_ + "/a/sub").c_str(), 0700), 0);
   c = Drain();
-  EXPECT_TRUE(c.dirty_dirs.count("a/sub"));
+  EXPECT_EQ(c.entries, Dirs{"a/sub"});
+  EXPECT_TRUE(c.subtrees.empty());
   EXPECT_TRUE(c.written.empty());
 }
 
-TEST_P(ChangeWatcherTest, NewDirectoryIsWatchedAtOnce) {
+TEST_P(ChangeWatcherTest, NewDirectoryIsASubtreeAndWatchedAtOnce) {
   ASSERT_EQ(::mkdir((src_ + "/new").c_str(), 0755), 0);
   ChangeSet c = Drain();
-  EXPECT_EQ(c.dirty_dirs, Dirs{"."});
+  EXPECT_EQ(c.entries, Dirs{"new"});
+  EXPECT_EQ(c.subtrees, Dirs{"new"});
   WriteFile(src_ + "/new/file", "x");
   ASSERT_EQ(::mkdir((src_ + "/new/deeper").c_str(), 0755), 0);
   c = Drain();
-  EXPECT_EQ(c.dirty_dirs, Dirs{"new"});
+  EXPECT_EQ(c.entries, (Dirs{"new/deeper", "new/file"}));
+  EXPECT_EQ(c.subtrees, Dirs{"new/deeper"});
   EXPECT_EQ(c.written, Dirs{"new/file"});
   WriteFile(src_ + "/new/deeper/file", "y");
   c = Drain();
-  EXPECT_EQ(c.dirty_dirs, Dirs{"new/deeper"});
+  EXPECT_EQ(c.entries, Dirs{"new/deeper/file"});
+  EXPECT_TRUE(c.subtrees.empty());
   EXPECT_EQ(c.written, Dirs{"new/deeper/file"});
 }
 
@@ -125,21 +132,26 @@ TEST_P(ChangeWatcherTest, ChangesInARenamedDirectoryAreUnderItsNewName) {
   ASSERT_EQ(::rename((src_ + "/a").c_str(), (src_ + "/c").c_str()), 0);
   WriteFile(src_ + "/c/sub/file", "moved\n");
   ChangeSet c = Drain();
-  EXPECT_EQ(c.dirty_dirs, (Dirs{".", "c/sub"}));
+  EXPECT_EQ(c.entries, (Dirs{"a", "c", "c/sub/file"}));
+  EXPECT_EQ(c.subtrees, Dirs{"c"}) << "a directory moved in is looked at whole";
   EXPECT_EQ(c.written, Dirs{"c/sub/file"});
   // And later too, in the renamed directory and the one inside it.
   WriteFile(src_ + "/c/later", "z");
   Append(src_ + "/c/sub/old", "y");
   c = Drain();
-  EXPECT_EQ(c.dirty_dirs, (Dirs{"c", "c/sub"}));
+  EXPECT_EQ(c.entries, (Dirs{"c/later", "c/sub/old"}));
+  EXPECT_TRUE(c.subtrees.empty());
   EXPECT_EQ(c.written, (Dirs{"c/later", "c/sub/old"}));
 }
 
 TEST_P(ChangeWatcherTest, RootItselfIsDot) {
   WriteFile(src_ + "/top", "t");
   ChangeSet c = Drain();
-  EXPECT_EQ(c.dirty_dirs, Dirs{"."});
+  EXPECT_EQ(c.entries, Dirs{"top"});
   EXPECT_EQ(c.written, Dirs{"top"});
+  ASSERT_EQ(::chmod(src_.c_str(), 0700), 0);
+  c = Drain();
+  EXPECT_EQ(c.entries, Dirs{"."});
 }
 
 // A filesystem mark sees the whole file system: what happens beside the source (a state
@@ -158,14 +170,15 @@ TEST_P(ChangeWatcherTest, ChangesOutsideTheSourceAreNotReported) {
   fs::remove_all(sibling_ + "/moved");
   WriteFile(root_.path() + "/beside-src", "outside\n");
   ChangeSet c = Drain();
-  EXPECT_TRUE(c.dirty_dirs.empty()) << *c.dirty_dirs.begin();
+  EXPECT_TRUE(c.entries.empty()) << *c.entries.begin();
+  EXPECT_TRUE(c.subtrees.empty());
   EXPECT_TRUE(c.written.empty());
   EXPECT_FALSE(c.changed);
   EXPECT_FALSE(c.overflow);
   // ... while a change inside is still seen.
   WriteFile(src_ + "/b/inside", "x");
   c = Drain();
-  EXPECT_EQ(c.dirty_dirs, Dirs{"b"});
+  EXPECT_EQ(c.entries, Dirs{"b/inside"});
   EXPECT_EQ(c.written, Dirs{"b/inside"});
 }
 
@@ -176,10 +189,11 @@ TEST_P(ChangeWatcherTest, DirectoryMovedInIsReported) {
   (void)Drain();  // the outside directory is known as outside
   ASSERT_EQ(::rename((sibling_ + "/incoming").c_str(), (src_ + "/b/incoming").c_str()), 0);
   ChangeSet c = Drain();
-  EXPECT_EQ(c.dirty_dirs, Dirs{"b"});
+  EXPECT_EQ(c.entries, Dirs{"b/incoming"});
+  EXPECT_EQ(c.subtrees, Dirs{"b/incoming"}) << "what it holds had no events here";
   WriteFile(src_ + "/b/incoming/after", "y");
   c = Drain();
-  EXPECT_EQ(c.dirty_dirs, Dirs{"b/incoming"});
+  EXPECT_EQ(c.entries, Dirs{"b/incoming/after"});
   EXPECT_EQ(c.written, Dirs{"b/incoming/after"});
 }
 
@@ -221,14 +235,15 @@ TEST(ChangeWatcher, FanotifyKnowsTheTreeFromStart) {
   WriteFile(src.path() + "/f", "3");
   ChangeSet c;
   ASSERT_TRUE(w.Drain(&c).ok());
-  EXPECT_EQ(c.dirty_dirs, (Dirs{".", "x", "x/y/z"}));
+  EXPECT_EQ(c.entries, (Dirs{"f", "x/f", "x/y/z/f"}));
   EXPECT_EQ(w.handles_looked_up(), 0u);
   ASSERT_EQ(::mkdir((src.path() + "/x/new").c_str(), 0755), 0);
   WriteFile(src.path() + "/x/new/f", "4");
   Append(src.path() + "/x/new/f", "5");
   c = {};
   ASSERT_TRUE(w.Drain(&c).ok());
-  EXPECT_EQ(c.dirty_dirs, (Dirs{"x", "x/new"}));
+  EXPECT_EQ(c.entries, (Dirs{"x/new", "x/new/f"}));
+  EXPECT_EQ(c.subtrees, Dirs{"x/new"});
   EXPECT_EQ(c.written, Dirs{"x/new/f"});
   EXPECT_EQ(w.handles_looked_up(), 1u);
 }

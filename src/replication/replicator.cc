@@ -91,13 +91,15 @@ constexpr uint64_t kBatchBytes = 16u << 20;
 constexpr size_t kBatchesInFlight = 4;
 
 // One pass's summary (debug): what it sent and how long it took.
-void LogPass(bool full, size_t dirs, const WorkerStatus& before, const WorkerStatus& after,
-             int64_t took_ms, const Status& result) {
+// `subtrees` and `entries`: what an incremental pass looked at (a full pass: the root).
+void LogPass(bool full, size_t subtrees, size_t entries, const WorkerStatus& before,
+             const WorkerStatus& after, int64_t took_ms, const Status& result) {
   spdlog::debug(
-      "msg=pass full={} dirs={} files={} bytes={} wire_bytes={} failures={} took_ms={} result={}",
-      full, dirs, after.files_sent - before.files_sent, after.bytes_sent - before.bytes_sent,
-      after.wire_bytes - before.wire_bytes, after.failures, took_ms,
-      result.ok() ? std::string("ok") : LogValue(result.message()));
+      "msg=pass full={} subtrees={} entries={} scanned={} files={} bytes={} wire_bytes={} "
+      "failures={} took_ms={} result={}",
+      full, subtrees, entries, after.pass_scanned, after.files_sent - before.files_sent,
+      after.bytes_sent - before.bytes_sent, after.wire_bytes - before.wire_bytes, after.failures,
+      took_ms, result.ok() ? std::string("ok") : LogValue(result.message()));
 }
 
 }  // namespace
@@ -120,6 +122,7 @@ std::string StatusToJson(const WorkerStatus& s) {
                       {"delta_copied_bytes", s.delta_copied_bytes},
                       {"throughput_bps", s.throughput_bps},
                       {"lag_ms", s.lag_ms},
+                      {"pass_scanned", s.pass_scanned},
                       {"reason", s.reason},
                       {"updated_ms", s.updated_ms}};
   return j.dump() + "\n";
@@ -152,6 +155,7 @@ Result<WorkerStatus> StatusFromJson(const std::string& text) {
   num("delta_copied_bytes", &s.delta_copied_bytes);
   num("throughput_bps", &s.throughput_bps);
   num("lag_ms", &s.lag_ms);
+  num("pass_scanned", &s.pass_scanned);
   num("updated_ms", &s.updated_ms);
   return s;
 }
@@ -328,47 +332,104 @@ Status Replicator::ReadReplies(int wait_ms) {
   return Status::Ok();
 }
 
-// One pass: the source under `dirty_dirs` (or all of it) against the index.
-Status Replicator::Pass(const std::vector<std::string>& dirty_dirs, bool full) {
+// One pass: the changed part of the source (or all of it) against the index.
+Status Replicator::Pass(const PassScope& changed, bool full) {
   const int64_t started = NowMs();
   const uint64_t bytes_before = sink_->bytes;
-  std::vector<std::string> roots = full ? std::vector<std::string>{"."} : dirty_dirs;
-  // Dirty directories inside another dirty directory are covered by it.
-  std::sort(roots.begin(), roots.end());
-  std::vector<std::string> scopes;
-  for (const auto& r : roots)
-    if (scopes.empty() || !Under(r, scopes.back()) || scopes.back() == r) {
-      if (scopes.empty() || scopes.back() != r) scopes.push_back(r);
+  // The source is opened once; everything in it is looked at beneath it, never through a
+  // symlink. A source that is gone fails the pass: it never reads as empty (which would
+  // delete everything at the destination).
+  UniqueFd root(::open(options_.source.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!root.valid()) return ErrnoStatus(errno, "cannot open source root", options_.source);
+  // Without xattrs: ctime tells whether they changed, and the sender reads them for the few
+  // entries it sends (two system calls per entry saved on every scan).
+  ScanOptions scan_options;
+  scan_options.read_xattrs = false;
+  // The subtrees of an incremental pass are mostly small: on this thread.
+  if (!full) scan_options.threads = 1;
+
+  // `scopes`: looked at whole -- an index entry beneath one that the scan does not see is
+  // gone. Entries looked at alone (an incremental pass's usual case) are only compared.
+  std::vector<std::string> subtrees;
+  if (full) subtrees.push_back(".");
+  std::vector<ScanEntry> alone;
+  if (!full) {
+    subtrees.assign(changed.subtrees.begin(), changed.subtrees.end());
+    // Each changed entry, and its directory: the change moved the directory's mtime.
+    std::set<std::string> names;
+    for (const std::string& p : changed.entries) {
+      names.insert(p);
+      if (p != ".") {
+        const auto slash = p.rfind('/');
+        names.insert(slash == std::string::npos ? "." : p.substr(0, slash));
+      }
     }
-  if (std::find(scopes.begin(), scopes.end(), ".") != scopes.end()) scopes = {"."};
+    for (const std::string& p : names) {
+      auto r = ScanBeneath(root.get(), p, false, scan_options);
+      if (!r.ok() && r.status().code() == StatusCode::kNotFound) {
+        subtrees.push_back(p);  // gone: so is everything the index has beneath it
+        continue;
+      }
+      if (!r.ok()) {
+        subtrees.push_back(p);  // unreadable: reported, and nothing beneath it deleted
+        continue;
+      }
+      ScanEntry& e = r->entries.front();
+      auto known = index_.find(p);
+      const bool was_dir = known != index_.end() && known->second.type == EntryType::kDirectory;
+      const bool is_dir = e.type == EntryType::kDirectory;
+      if ((was_dir || is_dir) &&
+          !(was_dir && is_dir && known->second.ino == e.ino && known->second.dev == e.dev)) {
+        subtrees.push_back(p);  // a directory appeared or was replaced: all of it
+      } else if (e.type == EntryType::kRegular && e.nlink > 1 && p != ".") {
+        // A file with other links: its directory whole, so that links there are joined (a
+        // link elsewhere is joined by the full pass that a change of it asks for).
+        const auto slash = p.rfind('/');
+        subtrees.push_back(slash == std::string::npos ? "." : p.substr(0, slash));
+      } else {
+        alone.push_back(std::move(e));
+      }
+    }
+  }
+  // Subtrees inside another are covered by it (a directory sorts before what is inside it).
+  std::sort(subtrees.begin(), subtrees.end());
+  std::vector<std::string> scopes;
+  std::set<std::string> scope_set;
+  auto covered = [&](const std::string& path) {
+    if (scope_set.count(".") || scope_set.count(path)) return true;
+    for (auto pos = path.find('/'); pos != std::string::npos; pos = path.find('/', pos + 1))
+      if (scope_set.count(path.substr(0, pos))) return true;
+    return false;
+  };
+  for (const auto& r : subtrees)
+    if (!covered(r)) {
+      scopes.push_back(r);
+      scope_set.insert(r);
+    }
+  if (scope_set.count(".")) scopes = {"."};
 
   std::vector<ScanEntry> entries;
   std::vector<ScanError> unreadable;  // neither sent nor deleted: unknown this pass
   for (const auto& scope : scopes) {
-    const std::string dir = scope == "." ? options_.source : options_.source + "/" + scope;
-    // Without xattrs: ctime tells whether they changed, and the sender reads them for the
-    // few entries it sends (two system calls per entry saved on every scan).
-    ScanOptions scan_options;
-    scan_options.read_xattrs = false;
-    // The directories of an incremental pass are mostly small and many: one thread each.
-    if (!full) scan_options.threads = 1;
-    auto scanned = ScanTreeToVector(dir, scan_options);
+    auto scanned = ScanBeneath(root.get(), scope, true, scan_options);
     if (!scanned.ok()) {
-      if (scanned.status().code() == StatusCode::kNotFound ||
-          scanned.status().message().find("No such file") != std::string::npos)
-        continue;  // gone: its parent's pass removes it
-      return scanned.status();
+      if (scanned.status().code() == StatusCode::kNotFound && scope != ".")
+        continue;  // gone: what the index has beneath it is deleted
+      unreadable.push_back({scope, scanned.status()});
+      continue;
     }
-    for (auto& e : scanned->entries) {
-      if (scope != ".") e.path = e.path == "." ? scope : scope + "/" + e.path;
-      if (Excluded(e.path)) continue;
-      entries.push_back(std::move(e));
-    }
-    for (auto& e : scanned->errors) {
-      if (scope != ".") e.path = e.path == "." ? scope : scope + "/" + e.path;
-      unreadable.push_back(std::move(e));
-    }
+    for (auto& e : scanned->entries)
+      if (!Excluded(e.path)) entries.push_back(std::move(e));
+    for (auto& e : scanned->errors) unreadable.push_back(std::move(e));
   }
+  if (!alone.empty()) {
+    for (auto& e : alone)
+      if (!covered(e.path) && !Excluded(e.path)) entries.push_back(std::move(e));
+    // Parents before children, as a scan delivers them.
+    std::sort(entries.begin(), entries.end(),
+              [](const ScanEntry& a, const ScanEntry& b) { return a.path < b.path; });
+  }
+  status_.pass_scanned = entries.size();
   auto unknown = [&](const std::string& path) {
     for (const auto& e : unreadable)
       if (Under(path, e.path)) return true;
@@ -387,7 +448,9 @@ Status Replicator::Pass(const std::vector<std::string>& dirty_dirs, bool full) {
   // `next`: the index as it will be once everything this pass sends is applied. Each change
   // of it is also recorded as a delta of the batch being sent; a batch's deltas reach index_
   // (and the index log) only when the agent acknowledges the batch's Barrier.
+  spdlog::debug("TIMING scanned={}", NowMs() - started);
   SyncedIndex next = index_;
+  spdlog::debug("TIMING copied={}", NowMs() - started);
   std::vector<IndexDelta> deltas;
   // Directories whose metadata is sent at the end of the pass (their mtime changes while
   // their contents arrive): recorded as not current (mtime -1) until their SetMeta is sent.
@@ -713,11 +776,13 @@ Status Replicator::Pass(const std::vector<std::string>& dirty_dirs, bool full) {
     put(d->path, FromScan(*d), false);
     GEOREP_RETURN_IF_ERROR(mark(d->path));
   }
+  spdlog::debug("TIMING sent={}", NowMs() - started);
   status_.pending_entry = entry_ops;
   status_.pending_data = data_ops;
   status_.pending_meta = meta_ops;
   if (entry_ops + data_ops + meta_ops > 0) WriteStatus();
   GEOREP_RETURN_IF_ERROR(commit(true));
+  spdlog::debug("TIMING commit_done={}", NowMs() - started);
   const std::vector<std::pair<std::string, std::string>>& refused = refused_all;
   // The changed file's links outside this pass's directories, or moved with a directory: a
   // full pass rejoins them.
@@ -757,7 +822,7 @@ Status Replicator::RunOnce() {
     const WorkerStatus before = status_;
     const int64_t started = NowMs();
     Status st = Pass({}, true);
-    LogPass(true, 1, before, status_, NowMs() - started, st);
+    LogPass(true, 1, 0, before, status_, NowMs() - started, st);
     Status closed = link_->Close(30);
     return st.ok() ? closed : st;
   }();
@@ -806,14 +871,12 @@ Status Replicator::Run() {
     status_.crawl = "History Crawl";
     WriteStatus();
     written_ = replay->written;
-    std::vector<std::string> dirs(replay->directories.begin(), replay->directories.end());
-    for (const auto& w : replay->written) {  // a written file's directory is where it is
-      const auto slash = w.rfind('/');
-      dirs.push_back(slash == std::string::npos ? "." : w.substr(0, slash));
-    }
-    spdlog::info("msg=\"History Crawl: replaying the journal\" directories={} written={}",
-                 replay->directories.size(), replay->written.size());
-    Status history = Pass(dirs, false);
+    PassScope scope{replay->directories, replay->entries};
+    scope.entries.insert(replay->written.begin(), replay->written.end());
+    spdlog::info(
+        "msg=\"History Crawl: replaying the journal\" directories={} entries={} written={}",
+        replay->directories.size(), replay->entries.size(), replay->written.size());
+    Status history = Pass(scope, false);
     if (!history.ok() && history.code() != StatusCode::kIOError) return fail(history);
     if (history.ok()) {
       written_.clear();
@@ -825,7 +888,7 @@ Status Replicator::Run() {
   WorkerStatus before = status_;
   int64_t pass_started = NowMs();
   Status first = Pass({}, true);
-  LogPass(true, 1, before, status_, NowMs() - pass_started, first);
+  LogPass(true, 1, 0, before, status_, NowMs() - pass_started, first);
   if (!first.ok() && first.code() != StatusCode::kIOError) return fail(first);
   if (first.ok()) {
     written_.clear();
@@ -848,7 +911,7 @@ Status Replicator::Run() {
     // Sleep until the capture has news or the waiting changes are due (at most 200 ms, so
     // that stop requests, the status heartbeat and the rescan are seen in time).
     int64_t wait_ms = 200;
-    if (!changes_.dirty_dirs.empty()) {
+    if (!changes_.empty()) {
       const int64_t t = NowMs();
       wait_ms = std::min({wait_ms, last_change_ms_ + options_.settle_ms - t,
                           first_change_ms_ + options_.max_delay_ms - t});
@@ -869,28 +932,30 @@ Status Replicator::Run() {
     if (now - status_.updated_ms >= 5000) WriteStatus();  // alive, and the lag so far
     const bool rescan = options_.rescan_interval_s > 0 &&
                         now - last_full >= int64_t{options_.rescan_interval_s} * 1000;
-    const bool dirty = !changes_.dirty_dirs.empty();
+    const bool dirty = !changes_.empty();
     const bool settled = dirty && now - last_change_ms_ >= options_.settle_ms;
     const bool overdue = dirty && now - first_change_ms_ >= options_.max_delay_ms;
     if (!(settled || overdue || changes_.overflow || rescan)) continue;
     const bool full = changes_.overflow || rescan;
     // What the capture saw goes to this pass; what it sees meanwhile (drained at each
     // commit) waits in changes_ for the next one.
-    std::vector<std::string> dirs(changes_.dirty_dirs.begin(), changes_.dirty_dirs.end());
+    PassScope scope{std::move(changes_.subtrees), std::move(changes_.entries)};
     written_.insert(changes_.written.begin(), changes_.written.end());
+    // Files written before a failed pass are looked at again.
+    scope.entries.insert(written_.begin(), written_.end());
     changes_ = ChangeSet{};
     if (full) last_full = now;
     const int64_t oldest = first_change_ms_ ? first_change_ms_ : now;  // a rescan or retry
     first_change_ms_ = 0;
     want_full_ = false;
     // On stable storage before anything is done about it (replayed after a restart).
-    if (Status j = journal.Append({std::set<std::string>(dirs.begin(), dirs.end()), written_});
-        !j.ok())
+    if (Status j = journal.Append({scope.subtrees, scope.entries, written_}); !j.ok())
       return fail(j);
     before = status_;
     pass_started = NowMs();
-    Status st = Pass(dirs, full);
-    LogPass(full, full ? 1 : dirs.size(), before, status_, NowMs() - pass_started, st);
+    Status st = Pass(scope, full);
+    LogPass(full, full ? 1 : scope.subtrees.size(), full ? 0 : scope.entries.size(), before,
+            status_, NowMs() - pass_started, st);
     if (want_full_) changes_.overflow = true;
     if (st.ok()) {
       written_.clear();

@@ -9,8 +9,11 @@
 //     Crawl starts, so nothing changed during it is missed: one fanotify filesystem mark when
 //     the worker may set one (root, Linux >= 5.9, a source on one file system whose handles
 //     fanotify reports), else an inotify watch on every directory -- `change_capture` picks,
-//     auto by default, and the log and status say which is in use. A change makes its
-//     directory dirty and the dirty directories are reconciled the same way. A lost event
+//     auto by default, and the log and status say which is in use. An incremental pass
+//     looks only at the entries the capture named (and their directories), and at everything
+//     beneath a directory that appeared -- created, moved in, or put in place of another --
+//     or that is gone (the index's entries there are gone too); its cost grows with the
+//     changes, not with the tree or the directories they are in. A lost event
 //     (inotify's queue overflow) makes the next pass a full one; so does the periodic safety
 //     rescan. The capture is drained between passes and at every commit inside one (where the
 //     worker waits for the agent's Acks) into changes_, for the next pass: fanotify's queue is
@@ -78,8 +81,9 @@ struct WorkerStatus {
   uint64_t delta_files = 0;                 // files sent as a block delta ...
   uint64_t delta_copied_bytes = 0;          // ... and their bytes the destination copied
   double throughput_bps = 0;                // data bytes/s of the last pass
-  int64_t lag_ms = 0;  // age of the oldest change not yet synced; 0 when in step
-  std::string reason;  // why Faulty, or the last failure
+  int64_t lag_ms = 0;         // age of the oldest change not yet synced; 0 when in step
+  uint64_t pass_scanned = 0;  // entries the last pass looked at (a full pass: all of them)
+  std::string reason;         // why Faulty, or the last failure
   int64_t updated_ms = 0;
 };
 
@@ -101,7 +105,13 @@ class Replicator {
 
  private:
   Status Connect();
-  Status Pass(const std::vector<std::string>& dirty_dirs, bool full);
+  // What an incremental pass looks at: everything beneath `subtrees`, and `entries` alone
+  // (with their directories).
+  struct PassScope {
+    std::set<std::string> subtrees;
+    std::set<std::string> entries;
+  };
+  Status Pass(const PassScope& changed, bool full);
   // Reads what the agent has replied so far (waiting up to `wait_ms` for something): Acks
   // advance acked_seq_, refusals go to refused_.
   Status ReadReplies(int wait_ms);

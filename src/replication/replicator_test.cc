@@ -22,6 +22,7 @@ TEST(WorkerStatus, JsonRoundTripKeepsEveryField) {
   s.delta_copied_bytes = 9;
   s.throughput_bps = 10.5;
   s.lag_ms = 11;
+  s.pass_scanned = 13;
   s.reason = "why \"quoted\"";
   s.updated_ms = 12;
   auto back = StatusFromJson(StatusToJson(s));
@@ -31,6 +32,7 @@ TEST(WorkerStatus, JsonRoundTripKeepsEveryField) {
   EXPECT_EQ(back->crawl, "Changelog Crawl");
   EXPECT_EQ(back->last_synced_ms, 1700000000123);
   EXPECT_EQ(back->reason, "why \"quoted\"");
+  EXPECT_EQ(back->pass_scanned, 13u);
 }
 
 TEST(WorkerStatus, OlderStatusWithoutChangeCaptureStillReads) {

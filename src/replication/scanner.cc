@@ -113,10 +113,12 @@ class TreeScan {
   TreeScan(int root_fd, uint64_t root_dev, const ScanOptions& options, ScanSink& sink)
       : root_fd_(root_fd), root_dev_(root_dev), options_(options), sink_(sink) {}
 
-  ScanStats Run(std::vector<ScanEntry> root_batch) {
-    bool descend = !root_batch.empty();
-    Deliver(std::move(root_batch), {},
-            descend ? std::vector<std::string>{""} : std::vector<std::string>{});
+  // Delivers `first` (the entry of the directory `dir`, "" for the root) and everything
+  // beneath it.
+  ScanStats Run(std::vector<ScanEntry> first, const std::string& dir = "") {
+    bool descend = !first.empty();
+    Deliver(std::move(first), {},
+            descend ? std::vector<std::string>{dir} : std::vector<std::string>{});
     int n = std::clamp(options_.threads, 1, 64);
     if (n == 1) {  // on the calling thread: no thread to start for a small scan
       Work();
@@ -329,6 +331,68 @@ Result<ScanStats> ScanTree(const std::string& root, const ScanOptions& options, 
   root_batch.push_back(std::move(e));
   TreeScan scan(root_fd.get(), root_batch.front().dev, options, sink);
   return scan.Run(std::move(root_batch));
+}
+
+Result<ScanResult> ScanBeneath(int root_fd, const std::string& path, bool deep,
+                               const ScanOptions& options) {
+  struct statx root_sx {};
+  if (::statx(root_fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS, &root_sx) != 0)
+    return ErrnoStatus(errno, "cannot stat source root", ".");
+  const uint64_t root_dev = makedev(root_sx.stx_dev_major, root_sx.stx_dev_minor);
+  ScanResult result;
+  ScanEntry e;
+  if (path == ".") {
+    e = EntryFromStatx(".", root_sx);
+    if (options.read_xattrs) {
+      GEOREP_RETURN_IF_ERROR(ReadXattrs(root_fd, ".", ".", options.trusted_xattrs, &e.xattrs));
+      e.xattrs_read = true;
+    }
+  } else {
+    GEOREP_RETURN_IF_ERROR(ValidateRelativePath(path));
+    const auto [parent, leaf] = SplitParent(path);
+    Result<UniqueFd> dir = OpenBeneath(root_fd, parent, O_PATH | O_DIRECTORY);
+    if (!dir.ok()) {
+      // A directory above it is gone, or is no longer a directory: so is the entry, there.
+      // (ELOOP and ENOTDIR come as InvalidArgument; the path itself was validated above.)
+      if (dir.status().code() == StatusCode::kNotFound ||
+          dir.status().code() == StatusCode::kInvalidArgument)
+        return Status::NotFound("'" + path + "' is gone");
+      return dir.status();
+    }
+    const std::string name(leaf);
+    struct statx sx {};
+    if (::statx(dir->get(), name.c_str(), AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, STATX_BASIC_STATS,
+                &sx) != 0)
+      return ErrnoStatus(errno, "cannot stat", path);
+    e = EntryFromStatx(path, sx);
+    if (e.type == EntryType::kSymlink) {
+      std::string target(4096, '\0');
+      ssize_t n = ::readlinkat(dir->get(), name.c_str(), target.data(), target.size());
+      if (n < 0) return ErrnoStatus(errno, "cannot read symlink", path);
+      target.resize(static_cast<size_t>(n));
+      e.symlink_target = std::move(target);
+    }
+    if (options.read_xattrs) {
+      GEOREP_RETURN_IF_ERROR(ReadXattrs(dir->get(), name, path, options.trusted_xattrs, &e.xattrs));
+      e.xattrs_read = true;
+    }
+    if (e.type == EntryType::kDirectory && e.dev != root_dev && !options.cross_mounts)
+      e.mount_point = true;
+  }
+  const bool descend = deep && e.type == EntryType::kDirectory && !e.mount_point;
+  if (!descend) {
+    result.stats.entries = 1;
+    result.stats.directories = e.type == EntryType::kDirectory ? 1 : 0;
+    result.stats.mount_points = e.mount_point ? 1 : 0;
+    result.entries.push_back(std::move(e));
+    return result;
+  }
+  VectorSink sink(&result);
+  std::vector<ScanEntry> first;
+  first.push_back(std::move(e));
+  TreeScan scan(root_fd, root_dev, options, sink);
+  result.stats = scan.Run(std::move(first), path == "." ? "" : path);
+  return result;
 }
 
 Result<ScanResult> ScanTreeToVector(const std::string& root, const ScanOptions& options) {

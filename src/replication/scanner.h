@@ -92,6 +92,13 @@ Status ReadXattrsBeneath(int root_fd, const std::string& path, bool trusted,
 // The same through an open (not O_PATH) descriptor of the entry.
 Status ReadXattrsOfFd(int fd, const std::string& path, bool trusted, std::vector<Xattr>* out);
 
+// Scans the entry `path` ("." for the root) beneath the open directory `root_fd` and, with
+// `deep` when it is a directory, everything beneath it, into memory; paths stay relative to
+// the root. No symlink is followed at any level: a directory on the way that was replaced by
+// a symlink makes `path` NotFound, as does one that is gone. This is how a live pass looks at
+// just the entries that changed.
+Result<ScanResult> ScanBeneath(int root_fd, const std::string& path, bool deep,
+                               const ScanOptions& options = {});
 // ScanTree into memory (for tests and small trees).
 Result<ScanResult> ScanTreeToVector(const std::string& root, const ScanOptions& options = {});
 

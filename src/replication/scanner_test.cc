@@ -1,5 +1,6 @@
 #include "replication/scanner.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -104,6 +105,58 @@ TEST(ScannerTest, ParentsComeBeforeChildrenAcrossThreads) {
 TEST(ScannerTest, MissingRootIsAnError) {
   auto r = ScanTreeToVector("/nonexistent/georep/root");
   EXPECT_EQ(r.status().code(), StatusCode::kNotFound);
+}
+
+// ScanBeneath: one entry alone, or a subtree, with paths relative to the root; nothing is
+// reached through a symlink, at any level.
+TEST(ScannerTest, ScanBeneathLooksAtOneEntryOrASubtree) {
+  TempDir src;
+  TempDir outside;
+  WriteFile(outside / "secret", "not part of the tree");
+  ASSERT_EQ(::mkdir((src / "d").c_str(), 0750), 0);
+  ASSERT_EQ(::mkdir((src / "d/e").c_str(), 0750), 0);
+  WriteFile(src / "d/f", "12345");
+  WriteFile(src / "d/e/g", "1");
+  ASSERT_EQ(::symlink(outside.path().c_str(), (src / "link").c_str()), 0);
+  int root = ::open(src.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  ASSERT_GE(root, 0);
+
+  auto one = ScanBeneath(root, "d/f", false);
+  ASSERT_TRUE(one.ok()) << one.status().ToString();
+  ASSERT_EQ(one->entries.size(), 1u);
+  EXPECT_EQ(one->entries[0].path, "d/f");
+  EXPECT_EQ(one->entries[0].type, EntryType::kRegular);
+  EXPECT_EQ(one->entries[0].size, 5u);
+
+  auto dir_alone = ScanBeneath(root, "d", false);
+  ASSERT_TRUE(dir_alone.ok());
+  ASSERT_EQ(dir_alone->entries.size(), 1u) << "a directory alone, not what is in it";
+  EXPECT_EQ(dir_alone->entries[0].type, EntryType::kDirectory);
+
+  auto subtree = ScanBeneath(root, "d", true);
+  ASSERT_TRUE(subtree.ok());
+  std::set<std::string> paths;
+  for (const auto& e : subtree->entries) paths.insert(e.path);
+  EXPECT_EQ(paths, (std::set<std::string>{"d", "d/e", "d/e/g", "d/f"}));
+  EXPECT_EQ(subtree->entries.front().path, "d") << "parents first";
+
+  auto everything = ScanBeneath(root, ".", true);
+  ASSERT_TRUE(everything.ok());
+  EXPECT_EQ(everything->entries.size(), 6u);  // . d d/e d/e/g d/f link
+
+  // A symlink is the symlink, deep or not; what is beyond it is never read.
+  auto link = ScanBeneath(root, "link", true);
+  ASSERT_TRUE(link.ok());
+  ASSERT_EQ(link->entries.size(), 1u);
+  EXPECT_EQ(link->entries[0].type, EntryType::kSymlink);
+  EXPECT_EQ(link->entries[0].symlink_target, outside.path());
+  EXPECT_EQ(ScanBeneath(root, "link/secret", false).status().code(), StatusCode::kNotFound);
+  // Gone, or beneath something that is no directory: NotFound.
+  EXPECT_EQ(ScanBeneath(root, "d/missing", false).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(ScanBeneath(root, "missing/x", true).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(ScanBeneath(root, "d/f/x", false).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(ScanBeneath(root, "../escape", false).status().code(), StatusCode::kInvalidArgument);
+  ::close(root);
 }
 
 // Permission checks do not apply to root, so the scan runs in a child that drops to nobody.

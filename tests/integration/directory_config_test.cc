@@ -405,7 +405,9 @@ TEST(DirectoryConfig, LogLevelDecidesWhatWorkerLogGets) {
     TempDir state;
     ASSERT_EQ(Once(src.path(), dst.path(), state.path(), {"--log-level", "debug"}).exit_code, 0);
     const std::string log = ReadFile(state.path() + "/worker.log");
-    EXPECT_NE(log.find("level=debug msg=pass full=true dirs=1 files=1 bytes=7"), std::string::npos)
+    EXPECT_NE(
+        log.find("level=debug msg=pass full=true subtrees=1 entries=0 scanned=2 files=1 bytes=7"),
+        std::string::npos)
         << log;
     EXPECT_NE(log.find("level=info msg=\"connected to the agent\""), std::string::npos) << log;
   }

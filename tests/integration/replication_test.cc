@@ -436,6 +436,119 @@ TEST(Replication, AJournaledRewriteSurvivesAKilledWorker) {
   ASSERT_TRUE(WaitFor(10, [&] { return fs::file_size(state.path() + "/journal") == 0; }));
 }
 
+// Live passes look at what the capture named, not at whole directories; a directory that
+// was outside the source for a while (where nothing saw what happened in it) is looked at
+// whole when it comes back. Through each change capture.
+class LivePassTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(LivePassTest, LooksOnlyAtWhatChanged) {
+  TempDir base, dst, state;
+  const std::string src = base.path() + "/src", outside = base.path() + "/outside";
+  for (int d = 0; d < 20; ++d) {
+    fs::create_directories(src + "/d" + std::to_string(d));
+    for (int f = 0; f < 50; ++f)
+      Write(src + "/d" + std::to_string(d) + "/f" + std::to_string(f), "v1");
+  }
+  fs::create_directories(outside);
+  RunningWorker worker(WorkerArgv(src, dst.path(), state.path(), {"--change-capture", GetParam()}));
+  worker.Start();
+  auto crawl = [&] {
+    auto st = ReadWorkerStatus(state.path());
+    return st.ok() ? st->crawl : std::string();
+  };
+  ASSERT_TRUE(WaitFor(60, [&] { return crawl() == "Changelog Crawl"; }))
+      << ReplicationReason(state.path());
+  auto full = ReadWorkerStatus(state.path());
+  ASSERT_TRUE(full.ok());
+  EXPECT_EQ(full->pass_scanned, 1021u) << "the Hybrid Crawl looked at everything";
+
+  Write(src + "/d3/f7", "v2");
+  Write(src + "/d7/new", "new");
+  fs::rename(src + "/d1/f1", src + "/d2/moved");
+  fs::remove(src + "/d4/f4");
+  ASSERT_TRUE(WaitFor(30, [&] { return SameTree(src, dst.path()); }))
+      << ReplicationReason(state.path()) << DescribeTreeDiff(src, dst.path());
+  auto live = ReadWorkerStatus(state.path());
+  ASSERT_TRUE(live.ok());
+  // At most the 4 entries named, their 5 directories and the root's entry; 1021 would be all.
+  EXPECT_GT(live->pass_scanned, 0u);
+  EXPECT_LE(live->pass_scanned, 10u);
+  EXPECT_EQ(ReadFile(dst.path() + "/d3/f7"), "v2");
+
+  // Out of the source, changed there, and back: what it holds now arrives.
+  fs::rename(src + "/d5", outside + "/d5");
+  Write(outside + "/d5/made-outside", "unseen by the capture");
+  Write(outside + "/d5/f0", "changed outside");
+  fs::rename(outside + "/d5", src + "/d5");
+  ASSERT_TRUE(WaitFor(30, [&] { return SameTree(src, dst.path()); }))
+      << ReplicationReason(state.path()) << DescribeTreeDiff(src, dst.path());
+  EXPECT_EQ(ReadFile(dst.path() + "/d5/made-outside"), "unseen by the capture");
+  EXPECT_EQ(ReadFile(dst.path() + "/d5/f0"), "changed outside");
+}
+
+// A directory of the source replaced by a symlink (to a directory outside it) while changes
+// in it wait: the symlink is replicated as a symlink, and nothing is read through it.
+TEST_P(LivePassTest, ADirectoryReplacedByASymlinkIsNotFollowed) {
+  TempDir base, dst, state;
+  const std::string src = base.path() + "/src", secret = base.path() + "/secret";
+  fs::create_directories(src + "/d");
+  fs::create_directories(secret);
+  Write(src + "/d/file", "v1");
+  Write(secret + "/private", "must not leave");
+  RunningWorker worker(WorkerArgv(src, dst.path(), state.path(), {"--change-capture", GetParam()}));
+  worker.Start();
+  ASSERT_TRUE(WaitFor(60, [&] { return ReadFile(dst.path() + "/d/file") == "v1"; }))
+      << ReplicationReason(state.path());
+  // One burst, well inside one pass's settling time: the pass sees d/file and d named.
+  Write(src + "/d/file", "v2");
+  fs::rename(src + "/d", base.path() + "/d-away");
+  fs::create_directory_symlink(secret, src + "/d");
+  ASSERT_TRUE(WaitFor(30, [&] { return fs::is_symlink(dst.path() + "/d"); }))
+      << ReplicationReason(state.path()) << DescribeTreeDiff(src, dst.path());
+  EXPECT_EQ(fs::read_symlink(dst.path() + "/d"), secret);
+  ASSERT_TRUE(WaitFor(10, [&] { return SameTree(src, dst.path()); }))
+      << DescribeTreeDiff(src, dst.path());
+  for (const auto& e : fs::recursive_directory_iterator(dst.path()))
+    EXPECT_NE(e.path().filename(), "private") << "read through the symlink: " << e.path();
+}
+
+INSTANTIATE_TEST_SUITE_P(Capture, LivePassTest, ::testing::Values("fanotify", "inotify"),
+                         [](const auto& info) { return info.param; });
+
+// A source that is gone is an error, never an empty tree: nothing at the destination is
+// deleted for it.
+TEST(Replication, AMissingSourceFailsAndDeletesNothing) {
+  TempDir base, dst, state;
+  const std::string src = base.path() + "/src";
+  fs::create_directories(src + "/dir");
+  Write(src + "/dir/kept", "kept");
+  WorkerRun w{src, dst.path(), state.path()};
+  auto r = w.Once();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  fs::rename(src, base.path() + "/unmounted");
+  r = w.Once();
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("cannot open source root"), std::string::npos) << r.err;
+  EXPECT_EQ(ReadFile(dst.path() + "/dir/kept"), "kept");
+  // And a worker that runs when its source goes: Faulty at its next pass, nothing deleted.
+  fs::rename(base.path() + "/unmounted", src);
+  RunningWorker worker(WorkerArgv(src, dst.path(), state.path()));
+  worker.Start();
+  ASSERT_TRUE(WaitFor(60, [&] {
+    auto st = ReadWorkerStatus(state.path());
+    return st.ok() && st->crawl == "Changelog Crawl" && st->state == "Active";
+  })) << ReplicationReason(state.path());
+  fs::rename(src, base.path() + "/unmounted");
+  Write(base.path() + "/unmounted/dir/late", "a change the worker sees");
+  ASSERT_TRUE(WaitFor(30, [&] {
+    auto st = ReadWorkerStatus(state.path());
+    return st.ok() && st->state == "Faulty";
+  })) << ReplicationReason(state.path());
+  EXPECT_NE(ReplicationReason(state.path()).find("cannot open source root"), std::string::npos)
+      << ReplicationReason(state.path());
+  EXPECT_EQ(ReadFile(dst.path() + "/dir/kept"), "kept");
+}
+
 // A destination behind a real sshd on loopback, reached through the session's ssh command.
 TEST(Replication, ToADestinationOverSsh) {
   TempDir src, dst, state, keys, sshd_dir;
