@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# W3 alone, for comparing builds side by side in one run: a live worker (local destination,
+# default durability), idle in the Changelog Crawl over W1's tree (20,000 files x 4 KiB in 200
+# directories), sees 1 % of the files change (200 modified, 50 renamed, 50 deleted, 50
+# created). Timed from the first change until status.json's last-synced mark passes the last
+# one; the worker's own pass time and the number of entries the pass looked at are read from
+# worker.log and status.json; `rsync -a --delete` of the same change (into its own copy of
+# the tree, made before the change) is timed after each run for the ratio. Each round runs
+# every binary once, in rotated order; medians.
+#
+#   bash bench/w3_live.sh [GEOREP_BINARY...]     (default build/release/src/georep; root)
+#   GEOREP_BENCH_ROUNDS=5 (default)   GEOREP_BENCH_DIR=/var/tmp/georep-w3 (default)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+binaries=("$@")
+if [ ${#binaries[@]} -eq 0 ]; then
+  bash scripts/build.sh release >/dev/null
+  binaries=("$PWD/build/release/src/georep")
+fi
+work=${GEOREP_BENCH_DIR:-/var/tmp/georep-w3}
+rounds=${GEOREP_BENCH_ROUNDS:-5}
+rm -rf "$work"
+mkdir -p "$work"
+trap 'rm -rf "$work"' EXIT
+results=$work/results
+: >"$results"
+
+one_run() {  # one_run BINARY: prints "converge_ms pass_ms scanned rsync_ms"
+  local georep=$1 w=$work/run
+  rm -rf "$w"
+  mkdir -p "$w/src"
+  python3 - "$w/src" <<'PY'
+import os, sys
+block = os.urandom(4096)
+for d in range(200):
+    p = f"{sys.argv[1]}/d{d:03}"
+    os.makedirs(p)
+    for f in range(100):
+        with open(f"{p}/f{f:03}", "wb") as out:
+            out.write(block)
+PY
+  "$georep" worker --once --source "$w/src" --destination "$w/dst" --state-dir "$w/state" \
+    >/dev/null
+  rsync -a "$w/src/" "$w/rsync/"
+  sync
+  "$georep" worker --source "$w/src" --destination "$w/dst" --state-dir "$w/state" \
+    --log-level debug >/dev/null 2>&1 &
+  local pid=$!
+  local converge
+  converge=$(python3 - "$w/src" "$w/state" <<'PY'
+import json, os, random, sys, time
+root, state = sys.argv[1], sys.argv[2]
+def status():
+    try:
+        return json.load(open(f"{state}/status.json"))
+    except (OSError, ValueError):
+        return {}
+deadline = time.time() + 120
+while time.time() < deadline and status().get("crawl") != "Changelog Crawl":
+    time.sleep(0.05)
+time.sleep(0.5)
+rng = random.Random(3)
+files = sorted(os.path.join(d, f) for d, _, fs in os.walk(root) for f in fs)
+picked = rng.sample(files, 300)
+start = time.time()
+for p in picked[:200]:
+    with open(p, "r+b") as f:
+        f.seek(rng.randrange(4096))
+        f.write(os.urandom(64))
+for i, p in enumerate(picked[200:250]):
+    os.rename(p, p + f".renamed{i}")
+for p in picked[250:300]:
+    os.remove(p)
+for i in range(50):
+    with open(os.path.join(root, f"d{i:03}", f"new{i}"), "wb") as f:
+        f.write(os.urandom(4096))
+end = time.time()
+while time.time() < end + 60 and status().get("last_synced_ms", 0) / 1000 < end:
+    time.sleep(0.002)
+print(int((time.time() - start) * 1000))
+PY
+)
+  kill "$pid"
+  wait "$pid" 2>/dev/null || true
+  diff -r "$w/src" "$w/dst" >/dev/null || { echo "the destination differs" >&2; exit 1; }
+  local start end
+  start=$(date +%s%N)
+  rsync -a --delete "$w/src/" "$w/rsync/"
+  end=$(date +%s%N)
+  # The passes after the first full one: their time summed, the entries they looked at.
+  local pass_ms scanned
+  pass_ms=$(grep "msg=pass full=false" "$w/state/worker.log" | sed 's/.*took_ms=\([0-9]*\).*/\1/' |
+    awk '{s += $1} END {print s + 0}')
+  scanned=$(grep "msg=pass full=false" "$w/state/worker.log" |
+    sed -n 's/.*scanned=\([0-9]*\).*/\1/p' | awk '{s += $1} END {print s + 0}')
+  echo "$converge $pass_ms $scanned $(((end - start) / 1000000))"
+}
+
+for r in $(seq 1 "$rounds"); do
+  for i in "${!binaries[@]}"; do
+    b=${binaries[$(((i + r) % ${#binaries[@]}))]}
+    read -r converge pass_ms scanned rsync_ms < <(one_run "$b")
+    printf '  round %d  %-36s converged %5d ms  passes %5d ms  looked at %6s entries; rsync %5d ms\n' \
+      "$r" "$b" "$converge" "$pass_ms" "$scanned" "$rsync_ms"
+    echo "$b $converge $pass_ms $rsync_ms" >>"$results"
+  done
+done
+echo "== medians of $rounds rounds"
+python3 - "$results" <<'PY'
+import statistics, sys
+rows, rsync = {}, []
+for line in open(sys.argv[1]):
+    b, c, p, r = line.split()
+    rows.setdefault(b, ([], []))
+    rows[b][0].append(int(c))
+    rows[b][1].append(int(p))
+    rsync.append(int(r))
+m = statistics.median
+print(f"  rsync -a --delete rescan: {m(rsync):7.0f} ms")
+for b, (c, p) in rows.items():
+    print(f"  {b:36} converged {m(c):7.0f} ms (rsync/georep {m(rsync) / m(c):4.2f})"
+          f"  passes {m(p):6.0f} ms (rsync/passes {m(rsync) / m(p):4.2f})")
+PY
