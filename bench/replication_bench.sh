@@ -38,16 +38,11 @@ ssh_cmd="ssh -i $work/keys/id -o StrictHostKeyChecking=no -o UserKnownHostsFile=
 for _ in $(seq 1 50); do $ssh_cmd -p "$port" root@127.0.0.1 true 2>/dev/null && break; sleep 0.1; done
 
 echo "== making the workloads in $work"
+rmdir "$work/src1"
+python3 bench/workloads.py w1 "$work/src1"
 python3 - "$work" <<'PY'
 import os, sys
 work = sys.argv[1]
-block = os.urandom(4096)
-for d in range(200):
-    p = f"{work}/src1/d{d:03}"
-    os.makedirs(p)
-    for f in range(100):
-        with open(f"{p}/f{f:03}", "wb") as out:
-            out.write(block[: (d * 100 + f) % 4096] + block[(d * 100 + f) % 4096 :])
 for i in range(4):
     with open(f"{work}/src2/big{i}", "wb") as out:
         for _ in range(256):
@@ -128,46 +123,15 @@ live_local=$!
 "$georep" worker --source "$work/src1" --destination "root@127.0.0.1::$last-georep-ssh" \
   --state-dir "$last-georep-ssh.state" "${ssh_args[@]}" >/dev/null 2>&1 &
 live_ssh=$!
-python3 - "$work/src1" "$work/w3-live" "$last-georep.state" "$last-georep-ssh.state" <<'PY'
-import json, os, random, sys, time
-root, out, states = sys.argv[1], sys.argv[2], sys.argv[3:]
-def status(s):
-    try:
-        return json.load(open(f"{s}/status.json"))
-    except (OSError, ValueError):
-        return {}
-deadline = time.time() + 120
-while time.time() < deadline and not all(status(s).get("crawl") == "Changelog Crawl" for s in states):
-    time.sleep(0.05)
-rng = random.Random(3)
-files = sorted(os.path.join(d, f) for d, _, fs in os.walk(root) for f in fs)
-picked = rng.sample(files, 350)
-start = time.time()
-for p in picked[:200]:
-    with open(p, "r+b") as f:
-        f.seek(rng.randrange(4096)); f.write(os.urandom(64))
-for i, p in enumerate(picked[200:250]):
-    os.rename(p, p + f".renamed{i}")
-for p in picked[250:300]:
-    os.remove(p)
-for i in range(50):
-    with open(os.path.join(root, f"d{i:03}", f"new{i}"), "wb") as f:
-        f.write(os.urandom(4096))
-end = time.time()
-done = {}
-while len(done) < len(states) and time.time() < end + 120:
-    for s, name in zip(states, ("local", "ssh")):
-        if name not in done and status(s).get("last_synced_ms", 0) / 1000 >= end:
-            done[name] = time.time() - start
-    time.sleep(0.005)
-with open(out, "w") as o:
-    for s, name in zip(states, ("local", "ssh")):
-        ms = int(done[name] * 1000) if name in done else -1
-        o.write(f"W3 georep live ({name})|{ms}|0\n")
-        print(f"  {'W3 georep live (' + name + ')':44} {ms:6d} ms"
-              f"  (changes made in {int((end - start) * 1000)} ms; the last pass looked at"
-              f" {status(s).get('pass_scanned', '?')} entries of {len(files) + 201})")
-PY
+python3 bench/workloads.py w3 "$work/src1" "$last-georep.state" "$last-georep-ssh.state" \
+  >"$work/w3-out"
+while read -r state ms scanned; do
+  name=local
+  [ "$state" = "$last-georep-ssh.state" ] && name=ssh
+  echo "W3 georep live ($name)|$ms|0" >>"$work/w3-live"
+  printf '  %-44s %6d ms  (the last pass looked at %s entries of 20,201)\n' \
+    "W3 georep live ($name)" "$ms" "$scanned"
+done <"$work/w3-out"
 kill "$live_local" "$live_ssh" 2>/dev/null || true
 wait "$live_local" "$live_ssh" 2>/dev/null || true
 run "W3 rsync -a --delete (local)" rsync -a --delete "$work/src1/" "$last-rsync/"

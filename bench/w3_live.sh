@@ -28,17 +28,8 @@ results=$work/results
 one_run() {  # one_run BINARY: prints "converge_ms pass_ms scanned rsync_ms"
   local georep=$1 w=$work/run
   rm -rf "$w"
-  mkdir -p "$w/src"
-  python3 - "$w/src" <<'PY'
-import os, sys
-block = os.urandom(4096)
-for d in range(200):
-    p = f"{sys.argv[1]}/d{d:03}"
-    os.makedirs(p)
-    for f in range(100):
-        with open(f"{p}/f{f:03}", "wb") as out:
-            out.write(block)
-PY
+  mkdir -p "$w"
+  python3 bench/workloads.py w1 "$w/src"
   "$georep" worker --once --source "$w/src" --destination "$w/dst" --state-dir "$w/state" \
     >/dev/null
   rsync -a "$w/src/" "$w/rsync/"
@@ -47,39 +38,7 @@ PY
     --log-level debug >/dev/null 2>&1 &
   local pid=$!
   local converge
-  converge=$(python3 - "$w/src" "$w/state" <<'PY'
-import json, os, random, sys, time
-root, state = sys.argv[1], sys.argv[2]
-def status():
-    try:
-        return json.load(open(f"{state}/status.json"))
-    except (OSError, ValueError):
-        return {}
-deadline = time.time() + 120
-while time.time() < deadline and status().get("crawl") != "Changelog Crawl":
-    time.sleep(0.05)
-time.sleep(0.5)
-rng = random.Random(3)
-files = sorted(os.path.join(d, f) for d, _, fs in os.walk(root) for f in fs)
-picked = rng.sample(files, 300)
-start = time.time()
-for p in picked[:200]:
-    with open(p, "r+b") as f:
-        f.seek(rng.randrange(4096))
-        f.write(os.urandom(64))
-for i, p in enumerate(picked[200:250]):
-    os.rename(p, p + f".renamed{i}")
-for p in picked[250:300]:
-    os.remove(p)
-for i in range(50):
-    with open(os.path.join(root, f"d{i:03}", f"new{i}"), "wb") as f:
-        f.write(os.urandom(4096))
-end = time.time()
-while time.time() < end + 60 and status().get("last_synced_ms", 0) / 1000 < end:
-    time.sleep(0.002)
-print(int((time.time() - start) * 1000))
-PY
-)
+  converge=$(python3 bench/workloads.py w3 "$w/src" "$w/state" 2>/dev/null | cut -d' ' -f2)
   kill "$pid"
   wait "$pid" 2>/dev/null || true
   diff -r "$w/src" "$w/dst" >/dev/null || { echo "the destination differs" >&2; exit 1; }
