@@ -476,9 +476,11 @@ class Replicator::ContentStream {
       std::lock_guard<std::mutex> lock(mutex_);
       if (job) queued_bytes_ -= job->bytes;
       if (!st.ok()) {
-        if (failure_.ok())
+        if (failure_.ok()) {
+          const std::string tail = link_->ErrorTail();
           failure_ = Status::Unavailable("transfer stream " + std::to_string(number_) + ": " +
-                                         st.message() + ": " + link_->ErrorTail());
+                                         st.message() + (tail.empty() ? "" : ": " + tail));
+        }
         changed_.notify_all();
         return;
       }

@@ -499,6 +499,45 @@ TEST(Replication, SyncJobsSpreadsFilesOverSeveralAgents) {
   EXPECT_TRUE(GeorepTempFiles(live_dst.path()).empty());
 }
 
+// An extra stream's agent that dies fails the worker like the first one's would: Faulty, with
+// the reason, and it exits for the engine to restart it; a restart converges.
+TEST(Replication, ALostExtraStreamMakesTheWorkerFaulty) {
+  TempDir src, dst, state;
+  fs::create_directories(src.path() + "/dir");
+  Write(src.path() + "/dir/first", "before\n");
+  RunningWorker worker(WorkerArgv(src.path(), dst.path(), state.path(), {"--sync-jobs", "3"}));
+  worker.Start();
+  ASSERT_TRUE(WaitFor(60, [&] { return SameTree(src.path(), dst.path()); }))
+      << ReplicationReason(state.path());
+  // The agent of stream 1 is the one whose stderr goes to agent-1.log.
+  pid_t extra = -1;
+  for (pid_t a : ChildrenOf(worker.pid())) {
+    std::error_code ec;
+    const std::string err = fs::read_symlink("/proc/" + std::to_string(a) + "/fd/2", ec).string();
+    if (err.ends_with("/agent-1.log")) extra = a;
+  }
+  ASSERT_GT(extra, 0) << "no agent writes to agent-1.log";
+  ASSERT_EQ(::kill(extra, SIGKILL), 0);
+  EXPECT_TRUE(WaitFor(30, [&] {
+    auto st = ReadWorkerStatus(state.path());
+    return st.ok() && st->state == "Faulty";
+  })) << ReplicationReason(state.path());
+  EXPECT_NE(ReplicationReason(state.path()).find("transfer stream 1"), std::string::npos)
+      << ReplicationReason(state.path());
+  // Exited (a zombie until RunningWorker reaps it).
+  EXPECT_TRUE(WaitFor(30, [&] {
+    const std::string stat = ReadFile("/proc/" + std::to_string(worker.pid()) + "/stat");
+    const auto paren = stat.rfind(')');
+    return paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] == 'Z';
+  })) << "the worker did not exit";
+
+  Write(src.path() + "/dir/second", "after\n");
+  RunningWorker again(WorkerArgv(src.path(), dst.path(), state.path(), {"--sync-jobs", "3"}));
+  again.Start();
+  EXPECT_TRUE(WaitFor(60, [&] { return SameTree(src.path(), dst.path()); }))
+      << ReplicationReason(state.path()) << DescribeTreeDiff(src.path(), dst.path());
+}
+
 // A file rewritten in place with its size and mtime kept looks untouched to a crawl (only its
 // ctime moves, which sends metadata). The worker saw the write, and journaled it before the
 // pass that would carry it; killed in that pass, it replays the journal when it comes back
