@@ -55,6 +55,7 @@ struct WorkerArgs {
   bool stream_only = false;
   std::vector<std::string> excludes;
   int rescan_interval = 3600;
+  int sync_jobs = 1;
   int64_t bandwidth_limit = 0;
   std::string durability = "batch";
   std::string log_level = "info";
@@ -89,6 +90,7 @@ int RunWorker(const WorkerArgs& a) {
   o.durable_batches = a.durability != "none";
   o.send_xattrs = !a.no_xattrs;
   o.change_capture = *replication::ParseChangeCapture(a.change_capture);  // checked by CLI11
+  o.sync_jobs = a.sync_jobs;
   std::error_code ec;
   std::filesystem::create_directories(a.state_dir, ec);
   InitWorkerLog(a.state_dir, a.log_level);
@@ -209,6 +211,12 @@ void AddReplicationCommands(CLI::App& app, int* exit_code) {
                    "source, else inotify)")
       ->capture_default_str()
       ->check(CLI::IsMember({"auto", "fanotify", "inotify"}));
+  worker
+      ->add_option("--sync-jobs", w.sync_jobs,
+                   "Agent connections (for a remote destination, ssh sessions): one carries "
+                   "everything in order, the others file contents that cannot race with it")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 16));
   worker->add_flag("--once", w.once, "One full pass, then exit");
   worker->callback([exit_code] { *exit_code = RunWorker(w); });
 

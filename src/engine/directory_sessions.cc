@@ -113,6 +113,8 @@ Result<std::vector<std::string>> Operations::WorkerArgv(const Session& s, const 
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     argv.insert(argv.end(), {"--log-level", level});
   }
+  if (const std::string jobs = value("sync-jobs"); !jobs.empty() && jobs != "1")
+    argv.insert(argv.end(), {"--sync-jobs", jobs});
   if (const std::string bw = value("bandwidth-limit"); !bw.empty() && bw != "0")
     argv.insert(argv.end(), {"--bandwidth-limit", bw});
   if (const std::string ex = value("exclude"); !ex.empty()) {

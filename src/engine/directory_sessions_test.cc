@@ -141,8 +141,9 @@ TEST_F(DirectorySessionArgvTest, DefaultsGiveADefaultWorker) {
   EXPECT_EQ(Values(argv, "--rescan-interval"), std::vector<std::string>{"3600"});
   EXPECT_EQ(Values(argv, "--change-capture"), std::vector<std::string>{"auto"});
   EXPECT_EQ(Values(argv, "--log-level"), std::vector<std::string>{"info"});
-  for (const char* absent : {"--compress", "--ignore-deletes", "--no-xattrs", "--bandwidth-limit",
-                             "--exclude", "--ssh-command", "--ssh-port", "--remote-command"})
+  for (const char* absent :
+       {"--compress", "--ignore-deletes", "--no-xattrs", "--bandwidth-limit", "--sync-jobs",
+        "--exclude", "--ssh-command", "--ssh-port", "--remote-command"})
     EXPECT_FALSE(Has(argv, absent)) << absent;
 }
 
@@ -152,7 +153,7 @@ TEST_F(DirectorySessionArgvTest, EveryOptionReachesTheWorker) {
   // its effect in tests/integration/replication_test.cc).
   const std::map<std::string, std::string> settings = {
       {"checkpoint", "1700000000"},  // the engine's: compared with the worker's last synced
-      {"sync-jobs", "1"},            // one stream in this version: nothing to pass
+      {"sync-jobs", "3"},
       {"ignore-deletes", "true"},
       {"sync-xattrs", "false"},
       {"ssh-port", "2022"},
@@ -190,6 +191,7 @@ TEST_F(DirectorySessionArgvTest, EveryOptionReachesTheWorker) {
             std::vector<std::string>{"/opt/georep/bin/georep agent"});
   EXPECT_TRUE(Has(argv, "--compress"));
   EXPECT_EQ(Values(argv, "--bandwidth-limit"), std::vector<std::string>{"1000000"});
+  EXPECT_EQ(Values(argv, "--sync-jobs"), std::vector<std::string>{"3"});
   EXPECT_EQ(Values(argv, "--durability"), std::vector<std::string>{"file"});
   EXPECT_EQ(Values(argv, "--rescan-interval"), std::vector<std::string>{"60"});
   EXPECT_EQ(Values(argv, "--change-capture"), std::vector<std::string>{"inotify"});

@@ -159,11 +159,14 @@ const std::vector<ConfigOption> kDirectoryOptions = {
     {"sync-jobs",
      ConfigType::kInt,
      "1",
-     "Parallel transfer streams. This version runs one pipelined stream per directory session "
-     "(the worker never waits for the agent between files), so 1 is the only value.",
+     "Parallel transfer streams: agent connections per worker (for a remote destination, ssh "
+     "sessions, each encrypting on its own core). One carries everything in order; the others "
+     "carry file contents that cannot race with it. 1 by default (gluster's is 3): one "
+     "pipelined stream keeps a local disk or a LAN busy, and more only pay where ssh's "
+     "encryption is the limit -- while every session would open that many ssh connections.",
      {},
      1,
-     1},
+     16},
     {"ignore-deletes",
      ConfigType::kBool,
      "false",

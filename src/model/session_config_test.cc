@@ -61,7 +61,7 @@ TEST(SessionConfig, DirectoryOptionsRejectWhatTheWorkerCannotTake) {
     for (const auto& v : bad) EXPECT_FALSE(ValidateConfigValue(*o, v).ok()) << key << "=" << v;
   };
   check("checkpoint", {"0", "1700000000"}, {"-1", "yesterday", "1.5"});
-  check("sync-jobs", {"1"}, {"0", "2", "many"});  // one stream in this version
+  check("sync-jobs", {"1", "3", "16"}, {"0", "17", "many"});
   check("ignore-deletes", {"true", "off"}, {"maybe", ""});
   check("sync-xattrs", {"false", "yes"}, {"2", "xattrs"});
   check("ssh-port", {"22", "65535"}, {"0", "65536", "-22", "ssh"});

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <deque>
 #include <fstream>
@@ -16,6 +17,7 @@
 #include <optional>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "base/log.h"
 #include "replication/change_journal.h"
@@ -170,31 +172,61 @@ Result<WorkerStatus> ReadWorkerStatus(const std::string& state_dir) {
 
 // ------------------------------------------------------------------ the agent stream
 
+// The bandwidth limit, shared by all streams: together they are never ahead of `limit` bytes
+// per second since the first write on any of them.
+class Replicator::RateLimit {
+ public:
+  explicit RateLimit(int64_t limit) : limit_(limit) {}
+  // How long to wait before writing more (0: now).
+  int WaitMs() {
+    if (limit_ <= 0) return 0;
+    std::lock_guard<std::mutex> lock(mutex_);
+    const auto now = std::chrono::steady_clock::now();
+    if (!started_) {
+      started_ = true;
+      start_ = now;
+    }
+    const double allowed =
+        std::chrono::duration<double>(now - start_).count() * static_cast<double>(limit_);
+    if (static_cast<double>(bytes_) <= allowed) return 0;
+    const double wait_s = (static_cast<double>(bytes_) - allowed) / static_cast<double>(limit_);
+    return static_cast<int>(std::min(wait_s * 1000.0, 200.0)) + 1;
+  }
+  void Sent(uint64_t n) {
+    if (limit_ <= 0) return;
+    std::lock_guard<std::mutex> lock(mutex_);
+    bytes_ += n;
+  }
+
+ private:
+  const int64_t limit_;
+  std::mutex mutex_;
+  bool started_ = false;
+  uint64_t bytes_ = 0;
+  std::chrono::steady_clock::time_point start_;
+};
+
 // Writes frames to the agent while draining its replies, so that neither side can block the
 // other when the agent has many errors to report.
 class Replicator::FdSink final : public FrameSink {
  public:
-  FdSink(int to, int from, std::string* replies, int64_t limit)
-      : to_(to), from_(from), replies_(replies), limit_(limit) {
+  // `abort` (optional): set when the stream's thread is to stop; a write waiting for the
+  // agent then gives up.
+  FdSink(int to, int from, std::string* replies, RateLimit* rate,
+         const std::atomic<bool>* abort = nullptr)
+      : to_(to), from_(from), replies_(replies), rate_(rate), abort_(abort) {
     ::fcntl(to_, F_SETFL, ::fcntl(to_, F_GETFL) | O_NONBLOCK);
   }
   Status Write(std::string_view frames) override {
     while (!frames.empty()) {
-      // The bandwidth limit: never ahead of `limit_` bytes per second since the first write.
-      if (limit_ > 0) {
-        const auto now = std::chrono::steady_clock::now();
-        if (bytes == 0) start_ = now;
-        const double allowed =
-            std::chrono::duration<double>(now - start_).count() * static_cast<double>(limit_);
-        if (static_cast<double>(bytes) > allowed) {
-          const double wait_s =
-              (static_cast<double>(bytes) - allowed) / static_cast<double>(limit_);
-          GEOREP_RETURN_IF_ERROR(Drain(static_cast<int>(std::min(wait_s * 1000.0, 200.0)) + 1));
-          continue;
-        }
+      if (abort_ != nullptr && abort_->load()) return Status::Unavailable("the stream stops");
+      if (const int wait_ms = rate_->WaitMs(); wait_ms > 0) {
+        GEOREP_RETURN_IF_ERROR(Drain(wait_ms));
+        continue;
       }
       pollfd fds[2] = {{to_, POLLOUT, 0}, {from_, POLLIN, 0}};
-      if (::poll(fds, 2, 30000) < 0) {
+      // Wakes up every second to see `abort`; an agent that takes longer is waited for.
+      if (::poll(fds, 2, 1000) < 0) {
         if (errno == EINTR) continue;
         return Status::IOError(std::string("poll: ") + strerror(errno));
       }
@@ -207,6 +239,7 @@ class Replicator::FdSink final : public FrameSink {
         if (n < 0)
           return Status::Unavailable(std::string("cannot write to the agent: ") + strerror(errno));
         bytes += static_cast<uint64_t>(n);
+        rate_->Sent(static_cast<uint64_t>(n));
         frames.remove_prefix(static_cast<size_t>(n));
       }
     }
@@ -226,17 +259,341 @@ class Replicator::FdSink final : public FrameSink {
     replies_->append(buf, static_cast<size_t>(n));
     return Status::Ok();
   }
-  uint64_t bytes = 0;
+  std::atomic<uint64_t> bytes{0};
 
  private:
   int to_, from_;
   std::string* replies_;
-  int64_t limit_;
-  std::chrono::steady_clock::time_point start_;
+  RateLimit* rate_;
+  const std::atomic<bool>* abort_;
+};
+
+namespace {
+
+// Reads the replies in `buffer`: Acks advance `acked`, refusals go to `refused` (by seq).
+template <typename Refusals>
+Status ParseReplies(Decoder* decoder, std::string* buffer, uint64_t* acked, Refusals* refused) {
+  std::vector<Message> in;
+  GEOREP_RETURN_IF_ERROR(decoder->Feed(*buffer, &in));
+  buffer->clear();
+  for (const Message& m : in) {
+    if (const auto* e = std::get_if<Error>(&m)) {
+      if (e->seq == 0) return Status::Unavailable("the agent failed: " + e->message);
+      (*refused)[e->seq] = {e->message, e->code == ErrorCode::kSourceChanged};
+    } else if (const auto* a = std::get_if<Ack>(&m)) {
+      *acked = std::max(*acked, a->applied_seq);
+    }
+  }
+  return Status::Ok();
+}
+
+// A batch sent up to its Barrier and not yet acknowledged.
+struct Batch {
+  uint64_t barrier = 0;
+  std::vector<IndexDelta> deltas;
+  std::map<uint64_t, std::string> op_path;                   // last seq of each operation
+  std::vector<std::pair<std::string, std::string>> refused;  // known before it was sent
+};
+
+// An acknowledged batch, ready for the index: its deltas, except for `refused` (failures, with
+// why) and `resend` (files rewritten while the agent copied them: sent again, not failures).
+struct SettledBatch {
+  std::vector<IndexDelta> deltas;
+  std::vector<std::pair<std::string, std::string>> refused;
+  std::set<std::string> resend;
+};
+
+// Matches the agent's refusals up to `b`'s Barrier with the operations of `b` (and takes them
+// from `refused`). `moved_on(deltas, path)`: whether the source file is no longer what was sent.
+template <typename Refusals, typename MovedOn>
+SettledBatch Resolve(Batch& b, Refusals* refused, MovedOn moved_on) {
+  SettledBatch s;
+  s.refused = std::move(b.refused);
+  for (auto f = refused->begin(); f != refused->end() && f->first <= b.barrier;) {
+    if (auto op = b.op_path.lower_bound(f->first); op != b.op_path.end()) {
+      // A file rewritten while the agent copied it is sent again once its change is seen (the
+      // rewrite queued a change event); it is a failure only if it still looks as sent.
+      if (f->second.source_changed && moved_on(b.deltas, op->second))
+        s.resend.insert(op->second);
+      else
+        s.refused.emplace_back(op->second, f->second.message);
+    }
+    f = refused->erase(f);
+  }
+  s.deltas = std::move(b.deltas);
+  return s;
+}
+
+// A file for an extra stream, and what the index records for it once it is applied.
+struct FileJob {
+  ScanEntry entry;
+  IndexEntry recorded;
+  std::optional<BlockSignature> basis;  // the destination's version (block delta)
+  uint64_t bytes = 0;
+};
+
+constexpr size_t kStreamQueueFiles = 256;  // files waiting for one extra stream, at most
+
+}  // namespace
+
+// ------------------------------------------------------------------ extra transfer streams
+
+// One extra stream: its own agent, sender and thread. The pass queues files (Push); the
+// thread sends them, commits its own batches and hands the acknowledged ones back (Take).
+// Everything the thread shares with the pass goes through mutex_.
+class Replicator::ContentStream {
+ public:
+  ContentStream(const Replicator* owner, int number) : owner_(owner), number_(number) {}
+  ~ContentStream() {
+    Stop();
+    if (link_) (void)link_->Close(5);
+  }
+
+  // Spawns the agent and does the handshake (on the caller's thread), then starts the thread.
+  Status Connect() {
+    const ReplicatorOptions& o = owner_->options_;
+    GEOREP_ASSIGN_OR_RETURN(link_, SpawnAgent(o.agent_argv, o.state_dir + "/agent-" +
+                                                                std::to_string(number_) + ".log"));
+    sink_ = std::make_unique<FdSink>(link_->write_fd(), link_->read_fd(), &buffer_,
+                                     owner_->rate_.get(), &stop_);
+    SenderOptions so;
+    so.compress = o.compress;
+    so.send_xattrs = o.send_xattrs;
+    GEOREP_ASSIGN_OR_RETURN(sender_, TreeSender::Open(o.source, sink_.get(), so));
+    bool source_copy = false;
+    GEOREP_RETURN_IF_ERROR(owner_->Handshake(link_.get(), sink_.get(), &buffer_, sender_.get(),
+                                             &source_copy, &block_delta_));
+    sender_->EnableSourceCopy(source_copy);
+    sender_->EnableBlockDelta(block_delta_);
+    wire_bytes_ = sink_->bytes.load();
+    thread_ = std::thread([this] { Loop(); });
+    return Status::Ok();
+  }
+
+  // Stops the thread (what it was sending is abandoned: the pass failed).
+  void Stop() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_.store(true);
+    }
+    changed_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+  // Ends the connection cleanly (after Stop).
+  Status Close(int seconds) {
+    Stop();
+    if (!link_) return Status::Ok();
+    Status st = link_->Close(seconds);
+    link_.reset();
+    return st;
+  }
+
+  // Queues a file, waiting up to `wait_ms` for room. `queued`: whether it was.
+  Status Push(FileJob& job, int wait_ms, bool* queued) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    changed_.wait_for(lock, std::chrono::milliseconds(wait_ms),
+                      [&] { return !failure_.ok() || jobs_.size() < kStreamQueueFiles; });
+    *queued = false;
+    if (!failure_.ok()) return failure_;
+    if (jobs_.size() >= kStreamQueueFiles) return Status::Ok();
+    queued_bytes_ += job.bytes;
+    jobs_.push_back(std::move(job));
+    pass_done_ = false;
+    *queued = true;
+    changed_.notify_all();
+    return Status::Ok();
+  }
+  uint64_t queued_bytes() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return queued_bytes_;
+  }
+  // Asks for everything queued to be committed and acknowledged (PassDone says when).
+  void EndPass() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    end_pass_ = true;
+    pass_done_ = false;
+    changed_.notify_all();
+  }
+  // Waits up to `wait_ms` for the pass's end to be acknowledged (or a failure).
+  bool WaitPassDone(int wait_ms) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    return changed_.wait_for(lock, std::chrono::milliseconds(wait_ms), [&] {
+      return pass_done_ || !failure_.ok();
+    }) && pass_done_;
+  }
+  // Whether the last pass's end was acknowledged: nothing is queued or in flight.
+  bool Idle() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return pass_done_;
+  }
+  // Takes the acknowledged batches; non-OK once the stream failed.
+  Status Take(std::vector<SettledBatch>* out) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (auto& b : settled_) out->push_back(std::move(b));
+    settled_.clear();
+    return failure_;
+  }
+  Status Failure() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return failure_;
+  }
+  // What this stream sent since the last call (skipped files are in its batches instead).
+  SendReport TakeCounters() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    SendReport r = std::exchange(counters_, {});
+    return r;
+  }
+  uint64_t wire_bytes() const { return wire_bytes_.load(); }
+  int read_fd() const { return link_ ? link_->read_fd() : -1; }
+
+ private:
+  void Loop() {
+    for (;;) {
+      std::optional<FileJob> job;
+      bool end = false;
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        // Wakes up now and then while idle to read the agent's replies.
+        changed_.wait_for(lock, std::chrono::milliseconds(200),
+                          [&] { return stop_.load() || !jobs_.empty() || end_pass_; });
+        if (stop_.load()) return;
+        if (!jobs_.empty()) {
+          job = std::move(jobs_.front());
+          jobs_.pop_front();
+        } else if (end_pass_) {
+          end = true;
+        }
+      }
+      Status st = Status::Ok();
+      if (job) {
+        st = Send(*job);
+      } else if (end) {
+        st = pending_ops_ > 0 ? Commit(true) : Collect(0, true);
+      } else {
+        st = Collect(kBatchesInFlight, false);
+      }
+      wire_bytes_.store(sink_->bytes.load());
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (job) queued_bytes_ -= job->bytes;
+      if (!st.ok()) {
+        if (failure_.ok()) {
+          const std::string tail = link_->ErrorTail();
+          failure_ = Status::Unavailable("transfer stream " + std::to_string(number_) + ": " +
+                                         st.message() + (tail.empty() ? "" : ": " + tail));
+        }
+        changed_.notify_all();
+        return;
+      }
+      if (end) {
+        end_pass_ = false;
+        pass_done_ = true;
+      }
+      changed_.notify_all();
+    }
+  }
+
+  Status Send(const FileJob& job) {
+    BlockSignature fresh;
+    SendReport report;
+    GEOREP_RETURN_IF_ERROR(sender_->SendEntry(job.entry, &report, job.basis ? &*job.basis : nullptr,
+                                              block_delta_ ? &fresh : nullptr));
+    if (block_delta_) {
+      std::lock_guard<std::mutex> lock(owner_->signatures_mutex_);
+      if (fresh.block_size != 0) {
+        (void)owner_->signatures_->Save(job.entry.path, fresh);  // lost: the next goes whole
+      } else if (job.basis) {
+        owner_->signatures_->Forget(job.entry.path);
+      }
+    }
+    pending_.deltas.push_back({job.entry.path, job.recorded});
+    pending_.op_path[sender_->last_seq()] = job.entry.path;
+    for (auto& e : report.skipped) pending_.refused.emplace_back(e.path, e.status.message());
+    for (auto& e : sender_->TakeMetaErrors())
+      pending_.refused.emplace_back(e.path, e.status.message());
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      counters_.files += report.files;
+      counters_.file_bytes += report.file_bytes;
+      counters_.delta_files += report.delta_files;
+      counters_.delta_copied_bytes += report.delta_copied_bytes;
+    }
+    ++pending_ops_;
+    if (sink_->bytes - committed_bytes_ >= kBatchBytes || pending_ops_ >= kBatchOps)
+      return Commit(false);
+    return Collect(kBatchesInFlight, false);
+  }
+
+  Status Commit(bool final) {
+    GEOREP_RETURN_IF_ERROR(sender_->SendBarrier(owner_->options_.durable_batches));
+    pending_.barrier = sender_->last_seq();
+    in_flight_.push_back(std::exchange(pending_, {}));
+    committed_bytes_ = sink_->bytes;
+    pending_ops_ = 0;
+    return Collect(final ? 0 : kBatchesInFlight, true);
+  }
+
+  // Hands the acknowledged batches to the pass; with `wait`, waits until at most `keep` are in
+  // flight (30 minutes at most, as on stream 0).
+  Status Collect(size_t keep, bool wait) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::minutes(30);
+    int wait_ms = 0;
+    for (;;) {
+      if (stop_.load()) return Status::Unavailable("the stream stops");
+      if (wait_ms > 0 || buffer_.empty()) GEOREP_RETURN_IF_ERROR(sink_->Drain(wait_ms));
+      GEOREP_RETURN_IF_ERROR(ParseReplies(&replies_, &buffer_, &acked_seq_, &refused_));
+      std::vector<SettledBatch> done;
+      while (!in_flight_.empty() && in_flight_.front().barrier <= acked_seq_) {
+        done.push_back(Resolve(in_flight_.front(), &refused_,
+                               [&](const std::vector<IndexDelta>& sent, const std::string& path) {
+                                 return owner_->SourceMovedOn(sent, path);
+                               }));
+        in_flight_.pop_front();
+      }
+      if (!done.empty()) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        for (auto& b : done) settled_.push_back(std::move(b));
+      }
+      if (!wait || in_flight_.size() <= keep) return Status::Ok();
+      if (std::chrono::steady_clock::now() > until)
+        return Status::Unavailable("the agent did not acknowledge within 30 minutes");
+      wait_ms = 1000;
+    }
+  }
+
+  const Replicator* owner_;
+  const int number_;
+  std::atomic<bool> stop_{false};
+  std::unique_ptr<AgentLink> link_;
+  std::string buffer_;  // replies read, not yet decoded
+  std::unique_ptr<FdSink> sink_;
+  std::unique_ptr<TreeSender> sender_;
+  bool block_delta_ = false;
+  std::thread thread_;
+  std::atomic<uint64_t> wire_bytes_{0};
+  // The thread's own.
+  Decoder replies_;
+  uint64_t acked_seq_ = 0;
+  std::map<uint64_t, Refusal> refused_;  // by seq
+  Batch pending_;                        // sent since the last Barrier
+  size_t pending_ops_ = 0;
+  uint64_t committed_bytes_ = 0;
+  std::deque<Batch> in_flight_;
+  // Shared with the pass (under mutex_).
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::deque<FileJob> jobs_;
+  uint64_t queued_bytes_ = 0;
+  bool end_pass_ = false, pass_done_ = true;
+  std::vector<SettledBatch> settled_;
+  SendReport counters_;
+  Status failure_ = Status::Ok();
 };
 
 Replicator::Replicator(ReplicatorOptions options) : options_(std::move(options)) {}
-Replicator::~Replicator() = default;
+// The streams' threads use the rest: they stop first.
+Replicator::~Replicator() {
+  streams_.clear();
+}
 
 bool Replicator::Excluded(const std::string& path) const {
   if (path == ".") return false;
@@ -249,48 +606,40 @@ bool Replicator::Excluded(const std::string& path) const {
   return false;
 }
 
+uint64_t Replicator::WireBytes() const {
+  uint64_t total = sink_ ? sink_->bytes.load() : 0;
+  for (const auto& stream : streams_) total += stream->wire_bytes();
+  return total;
+}
+
 void Replicator::WriteStatus() {
   status_.updated_ms = NowMs();
-  if (sink_) status_.wire_bytes = sink_->bytes;
+  if (sink_) status_.wire_bytes = WireBytes();
   (void)WriteFileAtomically(options_.state_dir + "/status.json", StatusToJson(status_));
 }
 
-Status Replicator::Connect() {
-  GEOREP_ASSIGN_OR_RETURN(link_,
-                          SpawnAgent(options_.agent_argv, options_.state_dir + "/agent.log"));
-  read_buffer_.clear();
-  sink_ = std::make_unique<FdSink>(link_->write_fd(), link_->read_fd(), &read_buffer_,
-                                   options_.bandwidth_limit);
-  SenderOptions so;
-  so.compress = options_.compress;
-  so.send_xattrs = options_.send_xattrs;
-  GEOREP_ASSIGN_OR_RETURN(sender_, TreeSender::Open(options_.source, sink_.get(), so));
-  GEOREP_RETURN_IF_ERROR(sender_->SendHello(kCapabilitiesSupported, "georep worker"));
-  GEOREP_RETURN_IF_ERROR(sender_->Flush());
+Status Replicator::Handshake(AgentLink* link, FdSink* sink, std::string* buffer, TreeSender* sender,
+                             bool* source_copy, bool* block_delta) const {
+  GEOREP_RETURN_IF_ERROR(sender->SendHello(kCapabilitiesSupported, "georep worker"));
+  GEOREP_RETURN_IF_ERROR(sender->Flush());
   Decoder decoder;
   std::vector<Message> in;
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   while (in.empty()) {
     if (std::chrono::steady_clock::now() > until)
-      return Status::Unavailable("the agent did not answer within 60 s: " + link_->ErrorTail());
-    Status d = sink_->Drain(500);
-    if (!d.ok()) return Status::Unavailable(d.message() + ": " + link_->ErrorTail());
-    GEOREP_RETURN_IF_ERROR(decoder.Feed(read_buffer_, &in));
-    read_buffer_.clear();
+      return Status::Unavailable("the agent did not answer within 60 s: " + link->ErrorTail());
+    Status d = sink->Drain(500);
+    if (!d.ok()) return Status::Unavailable(d.message() + ": " + link->ErrorTail());
+    GEOREP_RETURN_IF_ERROR(decoder.Feed(*buffer, &in));
+    buffer->clear();
   }
   if (const auto* reply = std::get_if<HelloReply>(&in[0]); reply && reply->accepted) {
     // A destination on this host copies large files from the source itself, whole: as with
     // rsync's local copies, a delta would cost more reading and hashing than it saves. A
     // bandwidth limit or compression shapes the stream: then everything goes through it.
-    const bool source_copy = (reply->capabilities & kCapSourceCopy) != 0 &&
-                             options_.bandwidth_limit == 0 && !options_.compress;
-    block_delta_ = (reply->capabilities & kCapBlockDelta) != 0 && !source_copy;
-    sender_->EnableSourceCopy(source_copy);
-    sender_->EnableBlockDelta(block_delta_);
-    signatures_ = std::make_unique<SignatureStore>(options_.state_dir + "/signatures");
-    replies_ = std::make_unique<Decoder>();
-    acked_seq_ = 0;
-    refused_.clear();
+    *source_copy = (reply->capabilities & kCapSourceCopy) != 0 && options_.bandwidth_limit == 0 &&
+                   !options_.compress;
+    *block_delta = (reply->capabilities & kCapBlockDelta) != 0 && !*source_copy;
     return Status::Ok();
   } else if (reply) {
     return Status::FailedPrecondition("the agent refused the connection: " + reply->reason);
@@ -299,6 +648,35 @@ Status Replicator::Connect() {
     return Status::Unavailable("the agent failed: " + e->message);
   return Status::Corruption("the agent answered the handshake with " +
                             std::string(MessageTypeName(TypeOf(in[0]))));
+}
+
+Status Replicator::Connect() {
+  rate_ = std::make_unique<RateLimit>(options_.bandwidth_limit);
+  GEOREP_ASSIGN_OR_RETURN(link_,
+                          SpawnAgent(options_.agent_argv, options_.state_dir + "/agent.log"));
+  read_buffer_.clear();
+  sink_ = std::make_unique<FdSink>(link_->write_fd(), link_->read_fd(), &read_buffer_, rate_.get());
+  SenderOptions so;
+  so.compress = options_.compress;
+  so.send_xattrs = options_.send_xattrs;
+  GEOREP_ASSIGN_OR_RETURN(sender_, TreeSender::Open(options_.source, sink_.get(), so));
+  bool source_copy = false;
+  GEOREP_RETURN_IF_ERROR(Handshake(link_.get(), sink_.get(), &read_buffer_, sender_.get(),
+                                   &source_copy, &block_delta_));
+  sender_->EnableSourceCopy(source_copy);
+  sender_->EnableBlockDelta(block_delta_);
+  signatures_ = std::make_unique<SignatureStore>(options_.state_dir + "/signatures");
+  replies_ = std::make_unique<Decoder>();
+  acked_seq_ = 0;
+  refused_.clear();
+  // The extra streams connect after stream 0 has answered: every agent has swept its stale
+  // temporary files (at its start) before any stream sends a file.
+  streams_.clear();
+  for (int i = 1; i < options_.sync_jobs; ++i) {
+    streams_.push_back(std::make_unique<ContentStream>(this, i));
+    GEOREP_RETURN_IF_ERROR(streams_.back()->Connect());
+  }
+  return Status::Ok();
 }
 
 bool Replicator::SourceMovedOn(const std::vector<IndexDelta>& sent, const std::string& path) const {
@@ -318,24 +696,17 @@ Status Replicator::ReadReplies(int wait_ms) {
     Status d = sink_->Drain(wait_ms);
     if (!d.ok()) return Status::Unavailable(d.message() + ": " + link_->ErrorTail());
   }
-  std::vector<Message> in;
-  GEOREP_RETURN_IF_ERROR(replies_->Feed(read_buffer_, &in));
-  read_buffer_.clear();
-  for (const Message& m : in) {
-    if (const auto* e = std::get_if<Error>(&m)) {
-      if (e->seq == 0) return Status::Unavailable("the agent failed: " + e->message);
-      refused_[e->seq] = {e->message, e->code == ErrorCode::kSourceChanged};
-    } else if (const auto* a = std::get_if<Ack>(&m)) {
-      acked_seq_ = std::max(acked_seq_, a->applied_seq);
-    }
-  }
-  return Status::Ok();
+  return ParseReplies(replies_.get(), &read_buffer_, &acked_seq_, &refused_);
 }
 
 // One pass: the changed part of the source (or all of it) against the index.
 Status Replicator::Pass(const PassScope& changed, bool full) {
   const int64_t started = NowMs();
-  const uint64_t bytes_before = sink_->bytes;
+  const uint64_t bytes_before = WireBytes();
+  // A failed pass may have left files in an extra stream: this worker restarts instead.
+  for (auto& stream : streams_)
+    if (!stream->Idle())
+      return Status::Unavailable("a transfer stream still holds files of a failed pass");
   // The source is opened once; everything in it is looked at beneath it, never through a
   // symlink. A source that is gone fails the pass: it never reads as empty (which would
   // delete everything at the destination).
@@ -524,35 +895,25 @@ Status Replicator::Pass(const PassScope& changed, bool full) {
   // Batches in flight: sent up to their Barrier, not yet acknowledged. The worker keeps
   // sending while the agent applies (a few batches ahead at most), so neither waits for the
   // other; a restart sends again at most what was in flight.
-  struct Batch {
-    uint64_t barrier = 0;
-    std::vector<IndexDelta> deltas;
-    std::map<uint64_t, std::string> op_path;
-    std::vector<std::pair<std::string, std::string>> refused;  // known before it was sent
-  };
   std::deque<Batch> in_flight;
+  uint64_t settled_batches = 0;  // of stream 0, in this pass
+  // Files for the extra streams whose directory stream 0 creates (or moves into place) in this
+  // pass: they wait for its acknowledgement (see `release` below).
+  std::vector<FileJob> waiting;
+  size_t waiting_files = 0;    // since stream 0's last commit
+  uint64_t waiting_bytes = 0;  // ...
+  // Files whose directory never arrived (refused): sent again next pass.
+  std::vector<std::pair<std::string, std::string>> orphaned;
   std::vector<std::pair<std::string, std::string>> refused_all;
   size_t skipped_done = 0;
   uint64_t committed_bytes = sink_->bytes;
   size_t ops_since_commit = 0;
-  // A batch acknowledged: its deltas go to index_ and the index log -- except for what the
-  // agent refused or could not be sent, which stays as the index had it and is marked to be
-  // sent again (never counted as synced).
-  auto settle = [&](Batch& b) -> Status {
-    std::vector<std::pair<std::string, std::string>> refused = std::move(b.refused);
-    std::set<std::string> refused_paths;
-    for (auto f = refused_.begin(); f != refused_.end() && f->first <= b.barrier;) {
-      if (auto op = b.op_path.lower_bound(f->first); op != b.op_path.end()) {
-        // A file rewritten while the agent copied it is sent again once its change is seen
-        // (the rewrite queued a change event); it is a failure only if it still looks as sent.
-        if (f->second.source_changed && SourceMovedOn(b.deltas, op->second))
-          refused_paths.insert(op->second);
-        else
-          refused.emplace_back(op->second, f->second.message);
-      }
-      f = refused_.erase(f);
-    }
-    for (const auto& r : refused) refused_paths.insert(r.first);
+  // A batch acknowledged (on any stream): its deltas go to index_ and the index log -- except
+  // for what the agent refused or could not be sent, which stays as the index had it and is
+  // marked to be sent again (never counted as synced).
+  auto apply = [&](SettledBatch b) -> Status {
+    std::set<std::string> refused_paths = std::move(b.resend);
+    for (const auto& r : b.refused) refused_paths.insert(r.first);
     std::vector<IndexDelta> applied;
     applied.reserve(b.deltas.size() + refused_paths.size());
     for (auto& d : b.deltas)
@@ -567,7 +928,7 @@ Status Replicator::Pass(const PassScope& changed, bool full) {
       }
     }
     for (const auto& d : applied) ApplyDelta(d, &index_);
-    refused_all.insert(refused_all.end(), refused.begin(), refused.end());
+    refused_all.insert(refused_all.end(), b.refused.begin(), b.refused.end());
     // The first refusal is the cause (a file that did not fit); later ones often follow it.
     if (!refused_all.empty()) {
       status_.reason = refused_all.front().first;
@@ -575,6 +936,23 @@ Status Replicator::Pass(const PassScope& changed, bool full) {
       status_.reason += refused_all.front().second;
     }
     return index_store_->Append(applied, index_);
+  };
+  auto settle = [&](Batch& b) -> Status {
+    ++settled_batches;
+    return apply(
+        Resolve(b, &refused_, [&](const std::vector<IndexDelta>& sent, const std::string& path) {
+          return SourceMovedOn(sent, path);
+        }));
+  };
+  // The extra streams' acknowledged batches: settled here, on the thread that owns index_.
+  auto take_streams = [&]() -> Status {
+    for (auto& stream : streams_) {
+      std::vector<SettledBatch> done;
+      Status failed = stream->Take(&done);
+      for (auto& b : done) GEOREP_RETURN_IF_ERROR(apply(std::move(b)));
+      GEOREP_RETURN_IF_ERROR(failed);
+    }
+    return Status::Ok();
   };
   // Settles every acknowledged batch; with `wait`, waits until at most `keep` are in flight.
   auto collect = [&](size_t keep, bool wait) -> Status {
@@ -588,6 +966,7 @@ Status Replicator::Pass(const PassScope& changed, bool full) {
         GEOREP_RETURN_IF_ERROR(settle(in_flight.front()));
         in_flight.pop_front();
       }
+      GEOREP_RETURN_IF_ERROR(take_streams());
       if (!wait || in_flight.size() <= keep) return Status::Ok();
       if (std::chrono::steady_clock::now() > until)
         return Status::Unavailable("the agent did not acknowledge within 30 minutes");
@@ -606,12 +985,89 @@ Status Replicator::Pass(const PassScope& changed, bool full) {
     for (; skipped_done < report.skipped.size(); ++skipped_done)
       b.refused.emplace_back(report.skipped[skipped_done].path,
                              report.skipped[skipped_done].status.message());
-    if (final)
+    if (final) {
       for (const auto& e : unreadable) b.refused.emplace_back(e.path, e.status.message());
+      b.refused.insert(b.refused.end(), orphaned.begin(), orphaned.end());
+    }
     in_flight.push_back(std::move(b));
     committed_bytes = sink_->bytes;
     ops_since_commit = 0;
+    waiting_files = 0;
+    waiting_bytes = 0;
     return collect(final ? 0 : kBatchesInFlight, true);
+  };
+  // A file for an extra stream goes to the one with the fewest bytes queued. Stream 0 takes
+  // none of them: it carries everything else in order, and this thread keeps scanning and
+  // feeding the others instead of blocking on one pipe with a large file.
+  auto dispatch = [&](FileJob& job) -> Status {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::minutes(30);
+    for (;;) {
+      ContentStream* best = nullptr;
+      uint64_t least = UINT64_MAX;
+      for (auto& stream : streams_)
+        if (const uint64_t q = stream->queued_bytes(); q < least) {
+          least = q;
+          best = stream.get();
+        }
+      bool queued = false;
+      GEOREP_RETURN_IF_ERROR(best->Push(job, 100, &queued));
+      if (queued) return Status::Ok();
+      GEOREP_RETURN_IF_ERROR(collect(kBatchesInFlight, false));
+      if (std::chrono::steady_clock::now() > until)
+        return Status::Unavailable("the transfer streams took no file for 30 minutes");
+    }
+  };
+  // Before directory metadata goes out: every extra stream's files are applied (one landing
+  // later would move its directory's mtime).
+  auto finish_streams = [&]() -> Status {
+    for (auto& stream : streams_) stream->EndPass();
+    const auto until = std::chrono::steady_clock::now() + std::chrono::minutes(30);
+    for (auto& stream : streams_)
+      while (!stream->WaitPassDone(100)) {
+        GEOREP_RETURN_IF_ERROR(collect(kBatchesInFlight, false));
+        if (std::chrono::steady_clock::now() > until)
+          return Status::Unavailable("a transfer stream did not finish within 30 minutes");
+      }
+    return take_streams();
+  };
+  // Directories of this pass by path, for the extra streams' parent check.
+  std::map<std::string, const ScanEntry*> scanned_dirs;
+  if (!streams_.empty())
+    for (const ScanEntry& e : entries)
+      if (e.type == EntryType::kDirectory) scanned_dirs[e.path] = &e;
+  // Whether the destination has acknowledged `path`'s directory as the one scanned now: then
+  // stream 0 neither creates, moves nor removes it during this pass (a present path is never
+  // a rename source), and a file in it may travel on another stream.
+  auto same_directory = [&](const SyncedIndex& index, const std::string& path) {
+    const auto slash = path.rfind('/');
+    const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash);
+    auto scanned = scanned_dirs.find(dir);
+    auto known = index.find(dir);
+    return scanned != scanned_dirs.end() && known != index.end() &&
+           known->second.type == EntryType::kDirectory &&
+           known->second.dev == scanned->second->dev && known->second.ino == scanned->second->ino;
+  };
+  // The root is always there (the agent opened it), and nothing moves or removes it.
+  auto parent_acknowledged = [&](const std::string& path) {
+    return path.find('/') == std::string::npos || same_directory(index_, path);
+  };
+  // The waiting files whose directory is acknowledged now go to the extra streams -- so that a
+  // new tree's files travel in parallel too. Stream 0 commits every kStreamQueueFiles of them
+  // (or kBatchBytes) to let them go.
+  uint64_t released_at = 0;  // settled_batches at the last release
+  auto release = [&]() -> Status {
+    released_at = settled_batches;
+    std::vector<FileJob> still;
+    still.reserve(waiting.size());
+    for (auto& job : waiting) {
+      if (parent_acknowledged(job.entry.path)) {
+        GEOREP_RETURN_IF_ERROR(dispatch(job));
+      } else {
+        still.push_back(std::move(job));
+      }
+    }
+    waiting = std::move(still);
+    return Status::Ok();
   };
   auto mark = [&](const std::string& path) -> Status {
     op_path[sender_->last_seq()] = path;
@@ -619,7 +1075,12 @@ Status Replicator::Pass(const PassScope& changed, bool full) {
       return commit(false);
     return Status::Ok();
   };
+  size_t looked_at = 0;
   for (const ScanEntry& e : entries) {
+    // Files are waiting for stream 0's Acks: read them now and then, not only at its commits.
+    if (!waiting.empty() && ++looked_at % 64 == 0)
+      GEOREP_RETURN_IF_ERROR(collect(kBatchesInFlight, false));
+    if (!waiting.empty() && settled_batches != released_at) GEOREP_RETURN_IF_ERROR(release());
     seen.insert(e.path);
     const IndexEntry now = FromScan(e);
     auto it = next.find(e.path);
@@ -706,17 +1167,48 @@ Status Replicator::Pass(const PassScope& changed, bool full) {
       // A large file the destination holds an older version of: its signature (kept when
       // that version was sent) lets only the changed blocks travel.
       BlockSignature basis, fresh;
+      std::unique_lock<std::mutex> signatures_lock(signatures_mutex_);
       const bool have_basis =
           block_delta_ && !is_new && e.type == EntryType::kRegular && e.size >= kDeltaMinFileSize &&
           signatures_->Find(e.path, it->second.size, it->second.mtime_ns, &basis);
+      signatures_lock.unlock();
+      // Contents that cannot race with stream 0 (a single link, new or a content change of a
+      // regular file, in a directory the destination has acknowledged) may go on another.
+      // A file in a directory stream 0 has just created or moved into place waits for it.
+      const bool acknowledged = parent_acknowledged(e.path);
+      if (!streams_.empty() && e.type == EntryType::kRegular && e.nlink == 1 &&
+          (it == next.end() || it->second.type == EntryType::kRegular) &&
+          (acknowledged || same_directory(next, e.path))) {
+        FileJob job;
+        job.entry = e;
+        job.recorded = now;
+        if (have_basis) job.basis = std::move(basis);
+        job.bytes = e.size;
+        next[e.path] = now;  // its delta travels with the other stream's batch
+        touch(e.path);
+        ++data_ops;
+        if (acknowledged) {
+          GEOREP_RETURN_IF_ERROR(dispatch(job));
+        } else {
+          ++waiting_files;
+          waiting_bytes += job.bytes;
+          waiting.push_back(std::move(job));
+          if (ops_since_commit > 0 &&
+              (waiting_files >= kStreamQueueFiles || waiting_bytes >= kBatchBytes))
+            GEOREP_RETURN_IF_ERROR(commit(false));
+        }
+        continue;
+      }
       GEOREP_RETURN_IF_ERROR(
           sender_->SendEntry(e, &report, have_basis ? &basis : nullptr,
                              block_delta_ && e.type == EntryType::kRegular ? &fresh : nullptr));
+      signatures_lock.lock();
       if (fresh.block_size != 0) {
         (void)signatures_->Save(e.path, fresh);  // lost: the next change goes whole
       } else if (have_basis) {
         signatures_->Forget(e.path);
       }
+      signatures_lock.unlock();
       touch(e.path);
       const bool dir = e.type == EntryType::kDirectory;
       put(e.path, now, dir);
@@ -764,6 +1256,17 @@ Status Replicator::Pass(const PassScope& changed, bool full) {
       ++entry_ops;
     }
   }
+  // The files still waiting: once everything stream 0 sent is acknowledged, their directories
+  // are there (or were refused: then so are they, and they are sent again next pass).
+  if (!waiting.empty()) {
+    if (ops_since_commit > 0) GEOREP_RETURN_IF_ERROR(commit(false));
+    GEOREP_RETURN_IF_ERROR(collect(0, true));
+    GEOREP_RETURN_IF_ERROR(release());
+    for (const FileJob& job : waiting)
+      orphaned.emplace_back(job.entry.path, "its directory was not created at the destination");
+    waiting.clear();
+  }
+  GEOREP_RETURN_IF_ERROR(finish_streams());
   {
     std::set<std::string> queued;
     for (const ScanEntry* d : dirs_meta) queued.insert(d->path);
@@ -791,13 +1294,21 @@ Status Replicator::Pass(const PassScope& changed, bool full) {
   if (linked_change) want_full_ = true;
   status_.failures = refused.size();
   const int64_t took = std::max<int64_t>(1, NowMs() - started);
+  for (auto& stream : streams_) {
+    const SendReport sent = stream->TakeCounters();
+    report.files += sent.files;
+    report.file_bytes += sent.file_bytes;
+    report.delta_files += sent.delta_files;
+    report.delta_copied_bytes += sent.delta_copied_bytes;
+  }
   status_.bytes_sent += report.file_bytes;
   status_.files_sent += report.files;
-  status_.wire_bytes += sink_->bytes - bytes_before;
+  const uint64_t wire_now = WireBytes();
+  status_.wire_bytes = wire_now;
   status_.delta_files += report.delta_files;
   status_.delta_copied_bytes += report.delta_copied_bytes;
   status_.throughput_bps =
-      static_cast<double>(sink_->bytes - bytes_before) * 1000.0 / static_cast<double>(took);
+      static_cast<double>(wire_now - bytes_before) * 1000.0 / static_cast<double>(took);
   status_.pending_entry = status_.pending_data = status_.pending_meta = 0;
   if (refused.empty()) {
     status_.last_synced_ms = started;
@@ -823,7 +1334,7 @@ Status Replicator::RunOnce() {
     const int64_t started = NowMs();
     Status st = Pass({}, true);
     LogPass(true, 1, 0, before, status_, NowMs() - started, st);
-    Status closed = link_->Close(30);
+    Status closed = CloseStreams(30);
     return st.ok() ? closed : st;
   }();
   if (!result.ok()) spdlog::error("msg=\"pass failed\" error={}", LogValue(result.message()));
@@ -836,6 +1347,7 @@ Status Replicator::Run() {
     status_.reason = why.message();
     WriteStatus();
     spdlog::error("msg=\"worker stops: Faulty\" reason={}", LogValue(why.message()));
+    streams_.clear();
     if (link_) (void)link_->Close(5);
     return why;
   };
@@ -926,6 +1438,9 @@ Status Replicator::Run() {
         return fail(Status::Unavailable("lost the destination: " + d.message() + ": " +
                                         link_->ErrorTail()));
     }
+    for (auto& stream : streams_)
+      if (Status f = stream->Failure(); !f.ok())
+        return fail(Status::Unavailable("lost the destination: " + f.message()));
     if (Status d = DrainChanges(); !d.ok()) return fail(d);
     const int64_t now = NowMs();
     status_.lag_ms = first_change_ms_ ? now - first_change_ms_ : 0;
@@ -982,11 +1497,20 @@ Status Replicator::Run() {
     WriteStatus();
   }
   watcher_.reset();
-  Status closed = link_->Close(30);
+  Status closed = CloseStreams(30);
   status_.state = "Stopped";
   WriteStatus();
   spdlog::info("msg=\"worker stopped\"");
   return closed;
+}
+
+Status Replicator::CloseStreams(int seconds) {
+  Status result = Status::Ok();
+  for (auto& stream : streams_)
+    if (Status c = stream->Close(seconds); !c.ok() && result.ok()) result = c;
+  streams_.clear();
+  Status closed = link_->Close(seconds);
+  return closed.ok() ? result : closed;
 }
 
 Status Replicator::DrainChanges() {

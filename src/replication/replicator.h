@@ -1,5 +1,6 @@
 // Replicator: the source side of one built-in session (`georep worker`). It keeps a
-// destination directory in step with a source tree over one agent connection:
+// destination directory in step with a source tree over one agent connection, or several
+// (sync_jobs; see "Parallel transfer streams" below):
 //
 //  1. Hybrid Crawl: the whole source is scanned and compared with the synced index (what the
 //     destination is known to hold, kept in the state directory); only the differences are
@@ -22,6 +23,19 @@
 //  updated (and saved, atomically) and "last synced" advanced to the pass's start. Operations
 //  the agent refused are counted as failures and retried, never recorded as synced.
 //
+// Parallel transfer streams (sync_jobs N > 1): the worker opens N agent connections -- for a
+// remote destination N ssh sessions, since ssh encrypts on one core per connection. Stream 0
+// carries everything, in order, as with one stream. Streams 1..N-1 carry only the contents of
+// regular files that cannot race with stream 0: a single link (hard links are joined by stream
+// 0's bookkeeping), new or a content change of a regular file (not a type change), and a
+// parent directory the destination has acknowledged with the inode scanned now (so stream 0
+// neither creates, moves nor removes it during the pass). Each extra stream has its own thread,
+// fed by a bounded queue; it commits its own batches and hands the acknowledged ones (with what
+// its agent refused or it could not read) back to the pass, which settles them into the index.
+// Directory metadata goes out on stream 0 only after every extra stream's batches are
+// acknowledged (a file landing later would move its directory's mtime), and a pass ends only
+// once all streams have acknowledged. A stream whose agent fails fails the pass, like stream 0.
+//
 // The status (status.json in the state directory, replaced atomically) is what the engine
 // shows for the session's node. What it does is logged through spdlog's default logger (the
 // worker points it at worker.log in the state directory): start, Faulty and recovery at info
@@ -34,6 +48,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
 #include <vector>
@@ -66,6 +81,8 @@ struct ReplicatorOptions {
   bool durable_batches = true;  // each pass ends on stable storage at the destination
   bool send_xattrs = true;      // extended attributes travel with the metadata
   ChangeCapture change_capture = ChangeCapture::kAuto;
+  // Agent connections: stream 0 carries everything in order, the others file contents only.
+  int sync_jobs = 1;
 };
 
 // What a worker reports (status.json).
@@ -105,6 +122,11 @@ class Replicator {
 
  private:
   Status Connect();
+  class FdSink;
+  // The handshake on a new connection: sends Hello through `sender` and waits for the reply.
+  // `source_copy` and `block_delta`: what the agent offers that this worker uses.
+  Status Handshake(AgentLink* link, FdSink* sink, std::string* buffer, TreeSender* sender,
+                   bool* source_copy, bool* block_delta) const;
   // What an incremental pass looks at: everything beneath `subtrees`, and `entries` alone
   // (with their directories).
   struct PassScope {
@@ -116,6 +138,10 @@ class Replicator {
   // advance acked_seq_, refusals go to refused_.
   Status ReadReplies(int wait_ms);
   void WriteStatus();
+  // Bytes written to the agents, all streams together.
+  uint64_t WireBytes() const;
+  // Ends every agent connection cleanly (the extra streams first); the first failure.
+  Status CloseStreams(int seconds);
   // Whether the source file at `path` is no longer the version recorded for it in `sent`
   // (changed, replaced or gone since it was read).
   bool SourceMovedOn(const std::vector<IndexDelta>& sent, const std::string& path) const;
@@ -127,14 +153,21 @@ class Replicator {
   ReplicatorOptions options_;
   std::atomic<bool> stop_{false};
   std::unique_ptr<AgentLink> link_;
-  class FdSink;
   std::unique_ptr<FdSink> sink_;
   std::unique_ptr<TreeSender> sender_;
   // What the destination is known to hold: only acknowledged batches change it.
   SyncedIndex index_;
   std::unique_ptr<IndexStore> index_store_;
   std::unique_ptr<SignatureStore> signatures_;  // of large files sent (block delta)
-  bool block_delta_ = false;                    // changed large files travel as a delta
+  // Guards signatures_: the extra streams' threads save the signatures of what they send.
+  mutable std::mutex signatures_mutex_;
+  // What the bandwidth limit allows all streams together.
+  class RateLimit;
+  std::unique_ptr<RateLimit> rate_;
+  // The extra transfer streams (1..sync_jobs-1), each with its own agent and thread.
+  class ContentStream;
+  std::vector<std::unique_ptr<ContentStream>> streams_;
+  bool block_delta_ = false;  // changed large files travel as a delta
   std::unique_ptr<Decoder> replies_;
   uint64_t acked_seq_ = 0;  // the agent's last Ack
   // Operations the agent refused, by sequence: why, and whether it was a source copy that

@@ -2,13 +2,13 @@
 // `georep worker` (and its agent, directly or behind a real sshd on loopback) with the flag
 // the engine passes for it (src/engine/directory_sessions_test.cc checks that mapping).
 // Covered elsewhere: ignore-deletes and exclude (Replication.IgnoreDeletesAndExcludes),
-// checkpoint (Replication.EngineRunsADirectorySessionThroughItsWholeLife); sync-jobs takes
-// only 1 in this version (one pipelined stream; src/model/session_config_test.cc).
+// checkpoint (Replication.EngineRunsADirectorySessionThroughItsWholeLife).
 #include <gtest/gtest.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/xattr.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -281,6 +281,42 @@ TEST(DirectoryConfig, SshCommandSshPortAndRemoteCommandAreWhatRuns) {
             "--remote-command", bin.path() + "/agent-wrapper"});
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(ReadFile(ssh_calls).find("-p 1 --"), std::string::npos);
+}
+
+// sync-jobs: that many ssh sessions, each with its agent, and the files spread over them (the
+// agents' wrapper keeps a copy of the stream each one was sent).
+TEST(DirectoryConfig, SyncJobsOpensThatManySshSessions) {
+  LoopbackSsh ssh;
+  ASSERT_TRUE(ssh.Start()) << ssh.error();
+  TempDir src, dst, state, bin, streams;
+  const std::string ssh_calls = bin.path() + "/ssh-calls";
+  WriteFile(bin.path() + "/ssh-wrapper",
+            "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '" + ssh_calls + "'\nexec /usr/bin/ssh \"$@\"\n");
+  WriteFile(bin.path() + "/agent-wrapper", "#!/bin/sh\ntee '" + streams.path() + "/stream.'$$ | '" +
+                                               GeorepBinary() + "' agent \"$@\"\n");
+  fs::permissions(bin.path() + "/ssh-wrapper", fs::perms::owner_all);
+  fs::permissions(bin.path() + "/agent-wrapper", fs::perms::owner_all);
+  for (int d = 0; d < 10; ++d) {
+    fs::create_directories(src.path() + "/d" + std::to_string(d));
+    for (int f = 0; f < 20; ++f)
+      WriteFile(src.path() + "/d" + std::to_string(d) + "/f" + std::to_string(f),
+                RandomBytes(30000, static_cast<uint64_t>(d * 100 + f)));
+  }
+  WriteFile(src.path() + "/d0/big", RandomBytes(4u << 20, 99));
+
+  auto r =
+      Once(src.path(), "root@127.0.0.1::" + dst.path(), state.path(),
+           {"--ssh-command", ssh.SshCommand(bin.path() + "/ssh-wrapper"), "--ssh-port", ssh.Port(),
+            "--remote-command", bin.path() + "/agent-wrapper", "--sync-jobs", "3"});
+  ASSERT_EQ(r.exit_code, 0) << r.err << ReadFile(state.path() + "/agent.log");
+  EXPECT_TRUE(SameTree(src.path(), dst.path())) << DescribeTreeDiff(src.path(), dst.path());
+  EXPECT_EQ(Count(ReadFile(ssh_calls), "-- root@127.0.0.1"), 3u) << ReadFile(ssh_calls);
+  std::vector<uintmax_t> sizes;
+  for (const auto& f : fs::directory_iterator(streams.path())) sizes.push_back(f.file_size());
+  ASSERT_EQ(sizes.size(), 3u);
+  std::sort(sizes.rbegin(), sizes.rend());
+  // 10 MiB of files: the two busiest streams each carried a good part of them.
+  EXPECT_GE(sizes[1], 2u << 20) << sizes[0] << " " << sizes[1] << " " << sizes[2];
 }
 
 // The descriptors of change capture a process holds, from /proc: "fanotify" or "inotify", with

@@ -233,7 +233,8 @@ TEST(Replication, IgnoreDeletesAndExcludes) {
 // The model-based test: random sequences of operations on the source while the worker runs;
 // the destination must converge to the same tree after every round. The seed is printed on
 // failure; GEOREP_SOAK_ROUNDS runs longer by hand.
-TEST(Replication, RandomOperationsWhileRunningConverge) {
+// A running worker (with `extra` flags) converges after rounds of random operations.
+void RandomOperationsWhileRunningConverge(const std::vector<std::string>& extra) {
   const char* seed_env = getenv("GEOREP_SEED");
   const char* rounds_env = getenv("GEOREP_SOAK_ROUNDS");
   const uint64_t seed = seed_env != nullptr ? std::strtoull(seed_env, nullptr, 10)
@@ -242,7 +243,7 @@ TEST(Replication, RandomOperationsWhileRunningConverge) {
   SCOPED_TRACE("GEOREP_SEED=" + std::to_string(seed));
   std::mt19937_64 rng(seed);
   TempDir src, dst, state;
-  RunningWorker worker(WorkerArgv(src.path(), dst.path(), state.path()));
+  RunningWorker worker(WorkerArgv(src.path(), dst.path(), state.path(), extra));
   worker.Start();
 
   std::vector<std::string> files, dirs = {""};
@@ -319,7 +320,7 @@ TEST(Replication, RandomOperationsWhileRunningConverge) {
     EXPECT_TRUE(WaitFor(60, [&] { return DescribeTree(dst.path()) == DescribeTree(src.path()); }))
         << "round " << round << " did not converge: " << ReplicationReason(state.path())
         << DescribeTreeDiff(src.path(), dst.path());
-    if (HasFailure()) {
+    if (::testing::Test::HasFailure()) {
       // Kept for a look: the two trees as they were.
       RunCommand({"/bin/rm", "-rf", "/var/tmp/georep-failed"});
       RunCommand({"/bin/mkdir", "-p", "/var/tmp/georep-failed"});
@@ -337,10 +338,22 @@ TEST(Replication, RandomOperationsWhileRunningConverge) {
   EXPECT_TRUE(GeorepTempFiles(dst.path()).empty());
 }
 
+TEST(Replication, RandomOperationsWhileRunningConverge) {
+  RandomOperationsWhileRunningConverge({});
+}
+
+// The same over three agent connections: files whose directory is acknowledged travel on the
+// two extra streams while renames, deletes, links and metadata keep their order on the first.
+TEST(Replication, RandomOperationsOverThreeStreamsConverge) {
+  RandomOperationsWhileRunningConverge({"--sync-jobs", "3"});
+}
+
 // SIGKILL the worker, then its agent, in the middle of transfers: no partial file is ever
 // visible under its final name, a restart converges, and data already applied is not sent
-// again.
-TEST(Replication, KilledWorkerAndAgentConvergeWithoutResending) {
+// again. `extra`: more worker flags; `per_batch_in_flight`: files applied but not acknowledged
+// at a kill, at most (sent again).
+void KilledWorkerAndAgentConvergeWithoutResending(const std::vector<std::string>& extra,
+                                                  size_t resent_at_most) {
   TempDir src, dst, state;
   std::mt19937_64 rng(7);
   constexpr int kFiles = 40;
@@ -350,7 +363,7 @@ TEST(Replication, KilledWorkerAndAgentConvergeWithoutResending) {
 
   for (int attempt = 0; attempt < 2; ++attempt) {
     // Slowed to 20 MB/s, so that the kills land in the middle of the transfer.
-    auto argv = WorkerArgv(src.path(), dst.path(), state.path());
+    auto argv = WorkerArgv(src.path(), dst.path(), state.path(), extra);
     argv.insert(argv.end(), {"--bandwidth-limit", "20000000"});
     RunningWorker worker(argv);
     worker.Start();
@@ -380,7 +393,7 @@ TEST(Replication, KilledWorkerAndAgentConvergeWithoutResending) {
   size_t already = 0;
   for (auto& e : fs::directory_iterator(dst.path()))
     already += !replication::Applier::IsTempName(e.path().filename().string());
-  WorkerRun w{src.path(), dst.path(), state.path()};
+  WorkerRun w{src.path(), dst.path(), state.path(), extra};
   auto r = w.Once();
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(DescribeTree(dst.path()), want);
@@ -389,10 +402,140 @@ TEST(Replication, KilledWorkerAndAgentConvergeWithoutResending) {
   ASSERT_TRUE(st.ok());
   // Files applied and acknowledged before the kills are not sent again; at most the batch in
   // flight at each kill is (its Ack never came).
-  // (A commit every 16 MiB: at most 6 files of 3 MiB were in flight at the last kill.)
-  EXPECT_LE(st->files_sent, static_cast<uint64_t>(kFiles) - already + 6)
+  EXPECT_LE(st->files_sent, static_cast<uint64_t>(kFiles) - already + resent_at_most)
       << "already there: " << already;
   EXPECT_LT(st->files_sent, static_cast<uint64_t>(kFiles) - 8);
+}
+
+// (A commit every 16 MiB: at most 6 files of 3 MiB were in flight at the last kill.)
+TEST(Replication, KilledWorkerAndAgentConvergeWithoutResending) {
+  KilledWorkerAndAgentConvergeWithoutResending({}, 6);
+}
+
+// Three streams: the files travel on the two extra ones, each with its own batch of at most 6
+// files in flight.
+TEST(Replication, KilledWorkerAndAgentsOfThreeStreamsConvergeWithoutResending) {
+  KilledWorkerAndAgentConvergeWithoutResending({"--sync-jobs", "3"}, 12);
+}
+
+// Bytes a process has read (/proc/PID/io's rchar): what an agent took in, from its stream or
+// from the source files it copies itself.
+uint64_t BytesRead(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/io");
+  std::string key;
+  uint64_t value = 0;
+  while (in >> key >> value)
+    if (key == "rchar:") return value;
+  return 0;
+}
+
+std::string CommandLine(pid_t pid) {
+  std::string s = ReadFile("/proc/" + std::to_string(pid) + "/cmdline");
+  std::replace(s.begin(), s.end(), '\0', ' ');
+  return s;
+}
+
+// --sync-jobs 3: three agent connections, the files spread over them; the destination
+// converges, by --once and by a running worker, and a second pass sends nothing.
+TEST(Replication, SyncJobsSpreadsFilesOverSeveralAgents) {
+  TempDir src, dst, state, live_dst, live_state;
+  std::mt19937_64 rng(5);
+  for (int d = 0; d < 40; ++d) {
+    const std::string dir = src.path() + "/d" + std::to_string(d);
+    fs::create_directories(dir);
+    for (int f = 0; f < 30; ++f) Write(dir + "/f" + std::to_string(f), Random(rng, rng() % 20000));
+  }
+  for (int i = 0; i < 4; ++i)
+    Write(src.path() + "/d" + std::to_string(i) + "/big", Random(rng, size_t(2 + 2 * i) << 20));
+
+  WorkerRun w{src.path(), dst.path(), state.path(), {"--sync-jobs", "3"}};
+  auto r = w.Once();
+  ASSERT_EQ(r.exit_code, 0) << r.err << ReadFile(state.path() + "/worker.log");
+  EXPECT_TRUE(SameTree(src.path(), dst.path())) << DescribeTreeDiff(src.path(), dst.path());
+  auto st = ReadWorkerStatus(state.path());
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->files_sent, 40u * 30u + 4u);
+  EXPECT_EQ(st->failures, 0u) << st->reason;
+  // Each extra connection's agent wrote its log (its stderr) next to the first one's.
+  for (const char* log : {"/agent.log", "/agent-1.log", "/agent-2.log"})
+    EXPECT_TRUE(fs::exists(state.path() + log)) << log;
+  EXPECT_FALSE(fs::exists(state.path() + "/agent-3.log"));
+  r = w.Once();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  st = ReadWorkerStatus(state.path());
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->files_sent, 0u);
+  EXPECT_EQ(st->bytes_sent, 0u);
+
+  // A running worker: three agents are its children, and the files went over more than one.
+  RunningWorker worker(
+      WorkerArgv(src.path(), live_dst.path(), live_state.path(), {"--sync-jobs", "3"}));
+  worker.Start();
+  EXPECT_TRUE(WaitFor(120, [&] { return SameTree(src.path(), live_dst.path()); }))
+      << ReplicationReason(live_state.path()) << DescribeTreeDiff(src.path(), live_dst.path());
+  // Live changes: new and rewritten files in directories the destination holds.
+  for (int d = 0; d < 40; d += 4) {
+    const std::string dir = src.path() + "/d" + std::to_string(d);
+    Write(dir + "/live", Random(rng, 100000));
+    Write(dir + "/f0", Random(rng, 50000));
+  }
+  EXPECT_TRUE(WaitFor(60, [&] { return SameTree(src.path(), live_dst.path()); }))
+      << ReplicationReason(live_state.path()) << DescribeTreeDiff(src.path(), live_dst.path());
+  const std::vector<pid_t> agents = ChildrenOf(worker.pid());
+  ASSERT_EQ(agents.size(), 3u);
+  std::vector<uint64_t> read;
+  for (pid_t a : agents) {
+    EXPECT_NE(CommandLine(a).find(" agent --root " + live_dst.path()), std::string::npos)
+        << CommandLine(a);
+    read.push_back(BytesRead(a));
+  }
+  std::sort(read.rbegin(), read.rend());
+  // About 32 MiB of files: the two busiest agents each took a good part of it.
+  EXPECT_GE(read[1], 4u << 20) << read[0] << " " << read[1] << " " << read[2];
+  st = ReadWorkerStatus(live_state.path());
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->state, "Active");
+  EXPECT_EQ(st->failures, 0u) << st->reason;
+  EXPECT_TRUE(GeorepTempFiles(live_dst.path()).empty());
+}
+
+// An extra stream's agent that dies fails the worker like the first one's would: Faulty, with
+// the reason, and it exits for the engine to restart it; a restart converges.
+TEST(Replication, ALostExtraStreamMakesTheWorkerFaulty) {
+  TempDir src, dst, state;
+  fs::create_directories(src.path() + "/dir");
+  Write(src.path() + "/dir/first", "before\n");
+  RunningWorker worker(WorkerArgv(src.path(), dst.path(), state.path(), {"--sync-jobs", "3"}));
+  worker.Start();
+  ASSERT_TRUE(WaitFor(60, [&] { return SameTree(src.path(), dst.path()); }))
+      << ReplicationReason(state.path());
+  // The agent of stream 1 is the one whose stderr goes to agent-1.log.
+  pid_t extra = -1;
+  for (pid_t a : ChildrenOf(worker.pid())) {
+    std::error_code ec;
+    const std::string err = fs::read_symlink("/proc/" + std::to_string(a) + "/fd/2", ec).string();
+    if (err.ends_with("/agent-1.log")) extra = a;
+  }
+  ASSERT_GT(extra, 0) << "no agent writes to agent-1.log";
+  ASSERT_EQ(::kill(extra, SIGKILL), 0);
+  EXPECT_TRUE(WaitFor(30, [&] {
+    auto st = ReadWorkerStatus(state.path());
+    return st.ok() && st->state == "Faulty";
+  })) << ReplicationReason(state.path());
+  EXPECT_NE(ReplicationReason(state.path()).find("transfer stream 1"), std::string::npos)
+      << ReplicationReason(state.path());
+  // Exited (a zombie until RunningWorker reaps it).
+  EXPECT_TRUE(WaitFor(30, [&] {
+    const std::string stat = ReadFile("/proc/" + std::to_string(worker.pid()) + "/stat");
+    const auto paren = stat.rfind(')');
+    return paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] == 'Z';
+  })) << "the worker did not exit";
+
+  Write(src.path() + "/dir/second", "after\n");
+  RunningWorker again(WorkerArgv(src.path(), dst.path(), state.path(), {"--sync-jobs", "3"}));
+  again.Start();
+  EXPECT_TRUE(WaitFor(60, [&] { return SameTree(src.path(), dst.path()); }))
+      << ReplicationReason(state.path()) << DescribeTreeDiff(src.path(), dst.path());
 }
 
 // A file rewritten in place with its size and mtime kept looks untouched to a crawl (only its
