@@ -39,6 +39,12 @@ std::string ReplicationReason(const std::string& state) {
   return st.ok() ? st->state + ": " + st->reason : st.status().message();
 }
 
+// Whether the worker's status.json says `state` ("Faulty", "Active"...).
+bool WorkerStateIs(const std::string& state_dir, const std::string& state) {
+  auto st = ReadWorkerStatus(state_dir);
+  return st.ok() && st->state == state;
+}
+
 void Write(const std::string& path, const std::string& data) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << data;
@@ -518,10 +524,8 @@ TEST(Replication, ALostExtraStreamMakesTheWorkerFaulty) {
   }
   ASSERT_GT(extra, 0) << "no agent writes to agent-1.log";
   ASSERT_EQ(::kill(extra, SIGKILL), 0);
-  EXPECT_TRUE(WaitFor(30, [&] {
-    auto st = ReadWorkerStatus(state.path());
-    return st.ok() && st->state == "Faulty";
-  })) << ReplicationReason(state.path());
+  EXPECT_TRUE(WaitFor(30, [&] { return WorkerStateIs(state.path(), "Faulty"); }))
+      << ReplicationReason(state.path());
   EXPECT_NE(ReplicationReason(state.path()).find("transfer stream 1"), std::string::npos)
       << ReplicationReason(state.path());
   // Exited (a zombie until RunningWorker reaps it).
@@ -683,10 +687,8 @@ TEST(Replication, AMissingSourceFailsAndDeletesNothing) {
   })) << ReplicationReason(state.path());
   fs::rename(src, base.path() + "/unmounted");
   Write(base.path() + "/unmounted/dir/late", "a change the worker sees");
-  ASSERT_TRUE(WaitFor(30, [&] {
-    auto st = ReadWorkerStatus(state.path());
-    return st.ok() && st->state == "Faulty";
-  })) << ReplicationReason(state.path());
+  ASSERT_TRUE(WaitFor(30, [&] { return WorkerStateIs(state.path(), "Faulty"); }))
+      << ReplicationReason(state.path());
   EXPECT_NE(ReplicationReason(state.path()).find("cannot open source root"), std::string::npos)
       << ReplicationReason(state.path());
   EXPECT_EQ(ReadFile(dst.path() + "/dir/kept"), "kept");
@@ -854,10 +856,8 @@ TEST(Replication, DestinationFullIsFaultyThenResumes) {
   const std::string small = ReadFile(mnt.path() + "/small");
 
   Write(src.path() + "/too-big", Random(rng, 6 << 20));
-  ASSERT_TRUE(WaitFor(30, [&] {
-    auto st = ReadWorkerStatus(state.path());
-    return st.ok() && st->state == "Faulty";
-  })) << ReplicationReason(state.path());
+  ASSERT_TRUE(WaitFor(30, [&] { return WorkerStateIs(state.path(), "Faulty"); }))
+      << ReplicationReason(state.path());
   auto st = ReadWorkerStatus(state.path());
   EXPECT_NE(st->reason.find("full"), std::string::npos) << "reason: " << st->reason;
   EXPECT_GT(st->failures, 0u);
