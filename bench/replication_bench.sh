@@ -8,10 +8,11 @@
 #   Delta: 1 MiB rewritten inside a 1 GiB file; bytes on the wire (georep and rsync over ssh)
 #   Lag p50/p99 from a file written on the source to its arrival under its final name at the
 #       destination, with a running worker and a writer at 1,000 files per second for 10 s
-# W1 and W2 run with: georep worker --once (local path at the default durability `file`; the
+# W1 and W2 run with: georep worker --once (local path at the default durability `batch`; the
 # same with --durability none, which is what rsync and cp give: no fsync; and over ssh to a
-# private sshd on 127.0.0.1), rsync -a (local, and over the same ssh) and cp -a, in
-# GEOREP_BENCH_ROUNDS rounds (3) with the tools' order rotated each round; medians reported.
+# private sshd on 127.0.0.1: at the default durability, without sync, and with --sync-jobs 3),
+# rsync -a (local, and over the same ssh) and cp -a, in GEOREP_BENCH_ROUNDS rounds (3) with the
+# tools' order rotated each round; medians reported.
 # Caches are not dropped: every tool reads the same warm source. Max RSS from GNU time.
 #
 #   bash bench/replication_bench.sh [WORKDIR]      (default /var/tmp/georep-bench; root)
@@ -68,7 +69,8 @@ run() {  # run NAME COMMAND...: wall milliseconds and max RSS of one command
 }
 ssh_args=(--ssh-command "$ssh_cmd" --ssh-port "$port" --remote-command "$georep agent")
 tools=("georep (local)" "georep durability=none (local)" "georep (ssh)"
-  "georep durability=none (ssh)" "rsync -a (local)" "rsync -a (ssh)" "cp -a")
+  "georep durability=none (ssh)" "georep sync-jobs=3 (ssh)" "rsync -a (local)" "rsync -a (ssh)"
+  "cp -a")
 run_tool() {  # run_tool W ROUND TOOL: one initial sync of workload W into a fresh directory
   local w=$1 tool=$3 src=$work/src$1 out=$work/r$2-w$1
   case $tool in
@@ -89,6 +91,11 @@ run_tool() {  # run_tool W ROUND TOOL: one initial sync of workload W into a fre
       run "W$w $tool" "$georep" worker --once --source "$src" \
         --destination "root@127.0.0.1::$out-georep-ssh-none" \
         --state-dir "$out-georep-ssh-none.state" --durability none "${ssh_args[@]}"
+      ;;
+    "georep sync-jobs=3 (ssh)")
+      run "W$w $tool" "$georep" worker --once --source "$src" \
+        --destination "root@127.0.0.1::$out-georep-ssh-jobs" \
+        --state-dir "$out-georep-ssh-jobs.state" --sync-jobs 3 "${ssh_args[@]}"
       ;;
     "rsync -a (local)") run "W$w $tool" rsync -a "$src/" "$out-rsync/" ;;
     "rsync -a (ssh)")
@@ -249,6 +256,7 @@ for w in ("W1", "W2"):
     ratio(w, "rsync -a (local)", "georep durability=none (local)")
     ratio(w, "rsync -a (ssh)", "georep (ssh)")
     ratio(w, "rsync -a (ssh)", "georep durability=none (ssh)")
+    ratio(w, "rsync -a (ssh)", "georep sync-jobs=3 (ssh)")
     ratio(w, "cp -a", "georep (local)")
     ratio(w, "cp -a", "georep durability=none (local)")
 ratio("W3", "rsync -a --delete (local)", "georep live (local)")
