@@ -819,9 +819,7 @@ Status Replicator::Pass(const PassScope& changed, bool full) {
   // `next`: the index as it will be once everything this pass sends is applied. Each change
   // of it is also recorded as a delta of the batch being sent; a batch's deltas reach index_
   // (and the index log) only when the agent acknowledges the batch's Barrier.
-  spdlog::debug("TIMING scanned={}", NowMs() - started);
   SyncedIndex next = index_;
-  spdlog::debug("TIMING copied={}", NowMs() - started);
   std::vector<IndexDelta> deltas;
   // Directories whose metadata is sent at the end of the pass (their mtime changes while
   // their contents arrive): recorded as not current (mtime -1) until their SetMeta is sent.
@@ -1279,13 +1277,11 @@ Status Replicator::Pass(const PassScope& changed, bool full) {
     put(d->path, FromScan(*d), false);
     GEOREP_RETURN_IF_ERROR(mark(d->path));
   }
-  spdlog::debug("TIMING sent={}", NowMs() - started);
   status_.pending_entry = entry_ops;
   status_.pending_data = data_ops;
   status_.pending_meta = meta_ops;
   if (entry_ops + data_ops + meta_ops > 0) WriteStatus();
   GEOREP_RETURN_IF_ERROR(commit(true));
-  spdlog::debug("TIMING commit_done={}", NowMs() - started);
   const std::vector<std::pair<std::string, std::string>>& refused = refused_all;
   // The changed file's links outside this pass's directories, or moved with a directory: a
   // full pass rejoins them.
