@@ -1,0 +1,133 @@
+// The e2e harness: a real `georep serve` (its own data directory, SQLite, a free loopback
+// port, the built console), Debian's chromium driven by playwright-core, and helpers to set
+// up directory volumes through the REST API.
+//
+// Environment (ctest sets these; defaults suit a checkout built with scripts/build.sh asan):
+//   GEOREP_BIN             the georep binary
+//   GEOREP_WEB_ROOT        the built console (web/dist)
+//   CHROMIUM               the browser (default /usr/bin/chromium)
+//   GEOREP_E2E_ARTIFACTS   where screenshots go (default build/e2e-artifacts)
+import { spawn } from 'node:child_process';
+import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repo = path.resolve(here, '../..');
+export const georepBin = process.env.GEOREP_BIN ?? path.join(repo, 'build/asan/src/georep');
+const webRoot = process.env.GEOREP_WEB_ROOT ?? path.join(repo, 'web/dist');
+const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
+export const artifacts = process.env.GEOREP_E2E_ARTIFACTS ?? path.join(repo, 'build/e2e-artifacts');
+
+// Starts an engine; resolves once it listens. stop() ends it (SIGTERM, then SIGKILL).
+export async function startEngine({ monitorInterval = 1 } = {}) {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'georep-e2e-'));
+  const child = spawn(
+    georepBin,
+    ['serve', '--data', path.join(dataDir, 'engine'), '--listen', '127.0.0.1:0', '--web-root', webRoot,
+      '--monitor-interval', String(monitorInterval), '--log-level', 'warn'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (err += d));
+  const started = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`georep serve did not start in 20 s:\n${out}\n${err}`)), 20000);
+    const check = () => {
+      const m = out.match(/listening on (http:\/\/\S+)/);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    };
+    child.stdout.on('data', check);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`georep serve exited (${code}):\n${out}\n${err}`));
+    });
+  });
+  const url = started;
+  const password = out.match(/^ {2}password: (\S+)$/m)?.[1];
+  if (!password) throw new Error(`no first-start password in:\n${out}`);
+  const engine = {
+    url, username: 'admin', password, dataDir, child,
+    token: '',
+    logs: () => ({ out, err }),
+    async api(method, p, body) {
+      const res = await fetch(`${url}/api/v1${p}`, {
+        method,
+        headers: { Authorization: `Bearer ${engine.token}`, 'Content-Type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const text = await res.text();
+      const json = text ? JSON.parse(text) : undefined;
+      if (!res.ok) throw new Error(`${method} ${p}: ${res.status} ${text}`);
+      return json;
+    },
+    async stop() {
+      if (child.exitCode === null) {
+        child.kill('SIGTERM');
+        const t = setTimeout(() => child.kill('SIGKILL'), 10000);
+        await new Promise((r) => child.once('exit', r));
+        clearTimeout(t);
+      }
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+  const login = await fetch(`${url}/api/v1/auth/login`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ username: 'admin', password, token_name: 'e2e-harness' }),
+  });
+  engine.token = (await login.json()).token;
+  return engine;
+}
+
+export async function launchBrowser() {
+  const browser = await chromium.launch({
+    executablePath: chromiumPath,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
+  });
+  const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+  context.setDefaultTimeout(15000);
+  const page = await context.newPage();
+  const consoleErrors = [];
+  page.on('pageerror', (e) => consoleErrors.push(String(e)));
+  return { browser, context, page, consoleErrors };
+}
+
+// Logs in through the login screen.
+export async function login(page, engine) {
+  await page.goto(`${engine.url}/`);
+  await page.getByLabel('Username').fill(engine.username);
+  await page.getByLabel('Password').fill(engine.password);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.getByRole('navigation', { name: 'Main' }).waitFor();
+}
+
+export async function screenshot(page, name) {
+  mkdirSync(artifacts, { recursive: true });
+  const file = path.join(artifacts, `${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  return file;
+}
+
+// A cluster with one local host, directory volumes at the given paths (created), and a local
+// destination. Returns their ids.
+export async function directorySetup(engine, { cluster = 'lab', volumes = ['source'] } = {}) {
+  const c = await engine.api('POST', '/clusters', { name: cluster, description: 'directory volumes on this machine' });
+  const h = await engine.api('POST', `/clusters/${c.id}/hosts`, { name: 'localhost', address: 'localhost', transport: 'local' });
+  const vols = {};
+  for (const name of volumes) {
+    const dir = path.join(engine.dataDir, 'volumes', name);
+    mkdirSync(dir, { recursive: true });
+    vols[name] = await engine.api('POST', `/clusters/${c.id}/volumes`, { name, kind: 'directory', host_id: h.id, path: dir });
+    vols[name].path = dir;
+  }
+  const d = await engine.api('POST', `/clusters/${c.id}/destinations`, { source_host_id: h.id, host: 'localhost' });
+  return { cluster: c, host: h, volumes: vols, destination: d, replicaDir: (n) => path.join(engine.dataDir, 'replicas', n) };
+}

@@ -1,0 +1,131 @@
+// The console's frame: login gate, masthead, navigation, routes.
+import { useEffect, useState } from 'react';
+import { Navigate, NavLink, Route, Routes, useLocation, useNavigate } from 'react-router-dom';
+import {
+  Button, Label, Masthead, MastheadBrand, MastheadContent, MastheadMain, Nav, NavItem, NavList,
+  Page, PageSidebar, PageSidebarBody, SkipToContent, Toolbar, ToolbarContent, ToolbarGroup, ToolbarItem,
+} from '@patternfly/react-core';
+import { api, currentUser, setUnauthenticatedHandler, token } from './api';
+import { startLive, stopLive, useLiveState } from './live';
+import { LoginPage } from './pages/LoginPage';
+import { ClustersPage } from './pages/ClustersPage';
+import { ClusterPage } from './pages/ClusterPage';
+import { VolumesPage } from './pages/VolumesPage';
+import { VolumePage } from './pages/VolumePage';
+import { SessionPage } from './pages/SessionPage';
+import { EventsPage } from './pages/EventsPage';
+
+function LiveIndicator() {
+  const s = useLiveState();
+  const text = s === 'live' ? 'Live' : s === 'connecting' ? 'Connecting…' : 'Offline, retrying';
+  return (
+    <Label color={s === 'live' ? 'green' : s === 'connecting' ? 'blue' : 'orange'} aria-label={`Live updates: ${text}`}>
+      {text}
+    </Label>
+  );
+}
+
+export function App() {
+  const [loggedIn, setLoggedIn] = useState<boolean>(!!token());
+  const navigate = useNavigate();
+  const location = useLocation();
+
+  useEffect(() => {
+    setUnauthenticatedHandler(() => {
+      stopLive();
+      setLoggedIn(false);
+    });
+  }, []);
+  useEffect(() => {
+    if (loggedIn) startLive();
+  }, [loggedIn]);
+
+  if (!loggedIn) {
+    return (
+      <LoginPage
+        onLoggedIn={() => {
+          setLoggedIn(true);
+          const from = (location.state as { from?: string } | null)?.from;
+          navigate(from && from !== '/login' ? from : '/clusters', { replace: true });
+        }}
+      />
+    );
+  }
+
+  const logout = () => {
+    stopLive();
+    api.logout();
+    setLoggedIn(false);
+    navigate('/login');
+  };
+
+  const masthead = (
+    <Masthead>
+      <MastheadMain>
+        <MastheadBrand component="a" href="/clusters" aria-label="georep home">
+          <span className="georep-brand">georep</span>
+        </MastheadBrand>
+      </MastheadMain>
+      <MastheadContent>
+        <Toolbar isFullHeight isStatic>
+          <ToolbarContent>
+            <ToolbarGroup align={{ default: 'alignRight' }}>
+              <ToolbarItem>
+                <LiveIndicator />
+              </ToolbarItem>
+              <ToolbarItem>
+                <span className="georep-user">{currentUser() ?? ''}</span>
+              </ToolbarItem>
+              <ToolbarItem>
+                <Button variant="secondary" onClick={logout}>
+                  Log out
+                </Button>
+              </ToolbarItem>
+            </ToolbarGroup>
+          </ToolbarContent>
+        </Toolbar>
+      </MastheadContent>
+    </Masthead>
+  );
+
+  const navItem = (to: string, text: string) => (
+    <NavItem itemId={to} isActive={location.pathname.startsWith(to)}>
+      <NavLink to={to}>{text}</NavLink>
+    </NavItem>
+  );
+  const sidebar = (
+    <PageSidebar>
+      <PageSidebarBody>
+        <Nav aria-label="Main">
+          <NavList>
+            {navItem('/clusters', 'Clusters')}
+            {navItem('/volumes', 'Volumes')}
+            {navItem('/events', 'Events')}
+          </NavList>
+        </Nav>
+      </PageSidebarBody>
+    </PageSidebar>
+  );
+
+  return (
+    <Page
+      header={masthead}
+      sidebar={sidebar}
+      isManagedSidebar
+      skipToContent={<SkipToContent href="#main">Skip to content</SkipToContent>}
+      mainContainerId="main"
+    >
+      <Routes>
+        <Route path="/" element={<Navigate to="/clusters" replace />} />
+        <Route path="/login" element={<Navigate to="/clusters" replace />} />
+        <Route path="/clusters" element={<ClustersPage />} />
+        <Route path="/clusters/:clusterId/*" element={<ClusterPage />} />
+        <Route path="/volumes" element={<VolumesPage />} />
+        <Route path="/volumes/:volumeId/*" element={<VolumePage />} />
+        <Route path="/sessions/:sessionId" element={<SessionPage />} />
+        <Route path="/events" element={<EventsPage />} />
+        <Route path="*" element={<Navigate to="/clusters" replace />} />
+      </Routes>
+    </Page>
+  );
+}

@@ -1,0 +1,49 @@
+import { useState } from 'react';
+import { LoginForm, LoginPage as PfLoginPage } from '@patternfly/react-core';
+import { api } from '../api';
+import { errorText } from '../util';
+
+export function LoginPage({ onLoggedIn }: { onLoggedIn: () => void }) {
+  const [username, setUsername] = useState('');
+  const [password, setPassword] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  const submit = async (ev: React.MouseEvent<HTMLButtonElement, MouseEvent>) => {
+    ev.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      await api.login(username.trim(), password);
+      onLoggedIn();
+    } catch (e) {
+      setError(errorText(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <PfLoginPage
+      loginTitle="Log in to georep"
+      loginSubtitle="Geo-replication manager. The first administrator's password is printed once by georep serve."
+      textContent="georep"
+    >
+      <LoginForm
+        showHelperText={!!error}
+        helperText={error ?? undefined}
+        usernameLabel="Username"
+        usernameValue={username}
+        onChangeUsername={(_e, v) => setUsername(v)}
+        isValidUsername={!error}
+        passwordLabel="Password"
+        passwordValue={password}
+        onChangePassword={(_e, v) => setPassword(v)}
+        isValidPassword={!error}
+        loginButtonLabel={busy ? 'Logging in…' : 'Log in'}
+        isLoginButtonDisabled={busy || !username || !password}
+        onLoginButtonClick={submit}
+      />
+    </PfLoginPage>
+  );
+}
