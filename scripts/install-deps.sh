@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs everything georep needs to build, run and test, from Debian 12's own packages.
+# Installs everything georep needs to build, run and test, from Debian 12's own packages
+# (and, for the web console, npm packages pinned by lock files: scripts/build-web.sh).
 # Idempotent: installs only what is missing. Run as root.
 set -euo pipefail
 
@@ -22,7 +23,13 @@ packages=(
   openssh-client openssh-server sshpass
   # used by the scripts
   curl procps util-linux openssl
+  # the web console is built with Node.js and npm (packages pinned in web/package-lock.json)
+  nodejs npm
 )
+# `install-deps.sh --browser`: also Debian's Chromium, which the console's end-to-end tests drive.
+if [ "${1:-}" = "--browser" ]; then
+  packages+=(chromium)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -15,6 +15,8 @@ data=${GEOREP_DATA:-/var/lib/georep}
 listen=${GEOREP_LISTEN:-127.0.0.1:8470}
 
 bash scripts/install-deps.sh
+echo "== building the web console"
+bash scripts/build-web.sh
 echo "== building georep (release)"
 bash scripts/build.sh release >/dev/null
 georep="$root/build/release/src/georep"

@@ -2,15 +2,19 @@
 # The whole test suite, as CI runs it: installs dependencies, checks formatting, builds with
 # AddressSanitizer + UndefinedBehaviorSanitizer and -Werror, and runs every test with CTest
 # (unit tests, the store conformance suite on SQLite and on a throw-away PostgreSQL server,
-# and the integration tests that start the real engine).
+# the integration tests that start the real engine, and the web console's end-to-end tests in
+# Debian's chromium).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash scripts/install-deps.sh
+bash scripts/install-deps.sh --browser
 
 echo "== format check (clang-format)"
 mapfile -t sources < <(git ls-files '*.cc' '*.h' 2>/dev/null || find src tests bench -name '*.cc' -o -name '*.h')
 clang-format --dry-run -Werror "${sources[@]}"
+
+echo "== web console (npm ci, type check, build) and its end-to-end tests' packages"
+bash scripts/build-web.sh --e2e
 
 echo "== build (asan preset)"
 bash scripts/build.sh asan

@@ -10,8 +10,10 @@
 #include <filesystem>
 #include <iostream>
 #include <thread>
+#include <vector>
 
 #include "api/http_api.h"
+#include "api/status_feed.h"
 #include "auth/authenticator.h"
 #include "base/clock.h"
 #include "base/log.h"
@@ -62,6 +64,22 @@ Result<std::pair<std::string, int>> SplitListen(const std::string& listen) {
   }
   if (port < 0 || port > 65535) return Status::InvalidArgument("--listen port must be 0-65535");
   return std::make_pair(host, port);
+}
+
+// The console's built assets when --web-root is not given: installed beside the binary
+// (PREFIX/share/georep/web for PREFIX/bin/georep), else the source tree's web/dist that this
+// binary was built from.
+std::string InstalledWebRoot() {
+  std::error_code ec;
+  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  std::vector<std::filesystem::path> candidates;
+  if (!ec) candidates.push_back(self.parent_path().parent_path() / "share/georep/web");
+#ifdef GEOREP_SOURCE_WEB_DIST
+  candidates.emplace_back(GEOREP_SOURCE_WEB_DIST);
+#endif
+  for (const auto& c : candidates)
+    if (std::filesystem::exists(c / "index.html", ec)) return c.string();
+  return "";
 }
 
 int Fail(const Status& st) {
@@ -125,8 +143,9 @@ int Serve(const ServeOptions& o) {
   api_options.tls_cert = o.tls_cert;
   api_options.tls_key = o.tls_key;
   api_options.version = GEOREP_VERSION;
-  api_options.web_root = o.web_root;
-  HttpApi api(ops, auth, clock, api_options);
+  api_options.web_root = o.web_root.empty() ? InstalledWebRoot() : o.web_root;
+  StatusFeed feed(ops, clock, std::chrono::seconds(1));
+  HttpApi api(ops, auth, clock, api_options, &feed);
   auto port = api.Bind();
   if (!port.ok()) return Fail(port.status());
 
@@ -142,11 +161,15 @@ int Serve(const ServeOptions& o) {
               << "  password: " << **admin_password << "\n"
               << "Log in with:  georep login --server " << url << " --user admin\n\n";
   }
+  if (!api_options.web_root.empty()) std::cout << "Web console: " << url << "/\n";
   std::cout << "georep " << GEOREP_VERSION << " engine listening on " << url << "\n";
   std::cout << std::flush;
   spdlog::info("msg=listening url={} data={}", url, LogValue(o.data_dir));
 
+  if (api_options.web_root.empty())
+    spdlog::warn("msg=\"no web console: its built assets were not found; see --web-root\"");
   monitor.Start();
+  feed.Start();
   std::thread signal_waiter([&] {
     int sig = 0;
     sigwait(&stop_signals, &sig);
@@ -157,6 +180,7 @@ int Serve(const ServeOptions& o) {
   // Serve() can return on its own only on error; wake the waiter so it can be joined.
   if (!served.ok()) ::kill(::getpid(), SIGTERM);
   signal_waiter.join();
+  feed.Stop();
   monitor.Stop();
   spdlog::info("msg=stopped");
   if (!served.ok()) return Fail(served);

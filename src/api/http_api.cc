@@ -4,6 +4,10 @@
 #include <httplib.h>
 
 #include <charconv>
+#include <chrono>
+#include <fstream>
+#include <iterator>
+#include <memory>
 
 #include "api/json_model.h"
 #include "api/openapi.h"
@@ -101,8 +105,9 @@ std::string BearerToken(const Request& req) {
 
 }  // namespace
 
-HttpApi::HttpApi(Operations& ops, Authenticator& auth, Clock& clock, HttpApiOptions options)
-    : ops_(ops), auth_(auth), clock_(clock), options_(std::move(options)) {
+HttpApi::HttpApi(Operations& ops, Authenticator& auth, Clock& clock, HttpApiOptions options,
+                 StatusFeed* feed)
+    : ops_(ops), auth_(auth), clock_(clock), options_(std::move(options)), feed_(feed) {
   if (!options_.tls_cert.empty()) {
     server_ =
         std::make_unique<httplib::SSLServer>(options_.tls_cert.c_str(), options_.tls_key.c_str());
@@ -141,6 +146,8 @@ Status HttpApi::Serve() {
 }
 
 void HttpApi::Stop() {
+  // Live streams end first: the server waits for every request in flight.
+  if (feed_) feed_->Stop();
   server_->stop();
 }
 
@@ -156,6 +163,11 @@ void HttpApi::Routes() {
   s.set_read_timeout(30, 0);
   s.set_write_timeout(30, 0);
   s.set_keep_alive_max_count(100);
+  // Each live stream holds a worker thread: room for StatusFeed::kMaxSubscribers of them and
+  // the ordinary requests beside.
+  s.new_task_queue = [] {
+    return new httplib::ThreadPool(StatusFeed::kMaxSubscribers + 16);  // NOLINT: httplib owns it
+  };
 
   s.set_logger([](const Request& req, const Response& res) {
     // Query strings are not logged: they are short here, but nothing secret should ever be
@@ -465,18 +477,22 @@ void HttpApi::Routes() {
              if (!spec.ok()) return SendError(res, spec.status());
              auto copy = JsonFields(j).Bool("copy_keys", false);
              if (!copy.ok()) return SendError(res, copy.status());
-             SendResult(res, ops_.CreateDestination(a, *spec, *copy), 201);
+             auto password = JsonFields(j).Str("password", false);
+             if (!password.ok()) return SendError(res, password.status());
+             SendResult(res, ops_.CreateDestination(a, *spec, *copy, *password), 201);
            });
          }));
   s.Post(v1 + "/destinations/" + id + "/reestablish",
          authed([this, with_body](const Request& req, Response& res, const User&, const Actor& a) {
            with_body(req, res, [&](const Json& j) {
              JsonFields f(j);
-             Status known = f.OnlyKnown({"ssh_fingerprint"});
+             Status known = f.OnlyKnown({"ssh_fingerprint", "password"});
              if (!known.ok()) return SendError(res, known);
              auto fp = f.Str("ssh_fingerprint", false);
              if (!fp.ok()) return SendError(res, fp.status());
-             SendResult(res, ops_.ReestablishDestination(a, req.matches[1], *fp));
+             auto password = f.Str("password", false);
+             if (!password.ok()) return SendError(res, password.status());
+             SendResult(res, ops_.ReestablishDestination(a, req.matches[1], *fp, *password));
            });
          }));
   s.Post(v1 + "/destinations/" + id + "/test",
@@ -504,11 +520,11 @@ void HttpApi::Routes() {
           if (req.has_param("volume_id")) f.source_volume_id = req.get_param_value("volume_id");
           if (req.has_param("destination_id"))
             f.destination_id = req.get_param_value("destination_id");
-          SendList(res, ops_.ListSessions(f));
+          SendList(res, ops_.ListSessionDetails(f));
         }));
   s.Get(v1 + "/volumes/" + id + "/sessions",
         authed([this](const Request& req, Response& res, const User&, const Actor&) {
-          SendList(res, ops_.ListSessions({req.matches[1], ""}));
+          SendList(res, ops_.ListSessionDetails({req.matches[1], ""}));
         }));
   s.Get(v1 + "/destinations/" + id + "/volumes",
         authed([this](const Request& req, Response& res, const User&, const Actor&) {
@@ -522,7 +538,7 @@ void HttpApi::Routes() {
         }));
   s.Get(v1 + "/destinations/" + id + "/sessions",
         authed([this](const Request& req, Response& res, const User&, const Actor&) {
-          SendList(res, ops_.ListSessions({"", req.matches[1]}));
+          SendList(res, ops_.ListSessionDetails({"", req.matches[1]}));
         }));
   s.Post(v1 + "/sessions",
          authed([this, with_body](const Request& req, Response& res, const User&, const Actor& a) {
@@ -600,13 +616,69 @@ void HttpApi::Routes() {
              SendStatus(res, ops_.ResetConfig(a, req.matches[1], req.matches[2]));
            }));
 
+  // --- live updates and history
+  s.Get(v1 + "/stream", authed([this](const Request&, Response& res, const User&, const Actor&) {
+          if (!feed_) return SendError(res, Status::Unavailable("live updates are not available"));
+          auto sub = feed_->Subscribe();
+          if (!sub) {
+            return SendError(
+                res, Status::Unavailable("too many live update streams are open; close some "
+                                         "console tabs or wait a minute"));
+          }
+          res.set_header("Cache-Control", "no-cache");
+          res.set_header("X-Accel-Buffering", "no");
+          // A stream lasts ten minutes at most; the client reconnects (and re-authenticates:
+          // a revoked token stops receiving within that time).
+          const auto until = std::chrono::steady_clock::now() + std::chrono::minutes(10);
+          auto first = std::make_shared<bool>(true);
+          res.set_chunked_content_provider(
+              "text/event-stream",
+              [sub, until, first](size_t, httplib::DataSink& sink) {
+                std::string out;
+                if (*first) {
+                  *first = false;
+                  out = "retry: 2000\nevent: hello\ndata: {}\n\n";
+                } else {
+                  std::vector<StatusFeed::Change> changes;
+                  bool open = sub->Next(std::chrono::seconds(15), &changes);
+                  if (!open || std::chrono::steady_clock::now() > until) {
+                    sink.done();
+                    return true;
+                  }
+                  // A comment line every 15 s at least, so a gone client is noticed.
+                  if (changes.empty()) out = ": keep-alive\n\n";
+                  for (const auto& c : changes)
+                    out += "event: " + c.type + "\ndata: " + c.data + "\n\n";
+                }
+                return sink.write(out.data(), out.size());
+              },
+              [this, sub](bool) { feed_->Unsubscribe(sub); });
+        }));
+  s.Get(v1 + "/sessions/" + id + "/metrics",
+        authed([this](const Request& req, Response& res, const User&, const Actor&) {
+          auto session = ops_.GetSession(req.matches[1]);
+          if (!session.ok()) return SendError(res, session.status());
+          Json items = Json::array();
+          if (feed_) {
+            for (const auto& m : feed_->Metrics(req.matches[1])) {
+              items.push_back({{"at", FormatIsoMillis(m.at_ms)},
+                               {"lag_seconds", m.lag_seconds},
+                               {"throughput_bytes_per_second", m.throughput_bps}});
+            }
+          }
+          SendJson(res, 200, {{"items", items}});
+        }));
+
   // --- events
   s.Get(v1 + "/events",
         authed([this](const Request& req, Response& res, const User&, const Actor&) {
           EventFilter f;
           auto after = QueryInt(req, "after_id", 0);
+          auto before = QueryInt(req, "before_id", 0);
           auto limit = QueryInt(req, "limit", 100);
           if (!after.ok()) return SendError(res, after.status());
+          if (!before.ok()) return SendError(res, before.status());
+          f.before_id = *before;
           if (!limit.ok()) return SendError(res, limit.status());
           f.after_id = *after;
           f.limit = static_cast<int>(std::min<int64_t>(*limit, 1000));
@@ -616,7 +688,51 @@ void HttpApi::Routes() {
           SendList(res, ops_.ListEvents(f));
         }));
 
-  if (!options_.web_root.empty()) s.set_mount_point("/", options_.web_root);
+  WebConsole();
+}
+
+// The web console: the built assets of web/ under "/", any other path outside /api/ answered
+// with index.html (the console's own routes), and headers that keep the pages from being
+// framed, sniffed or talking to anything but this engine.
+void HttpApi::WebConsole() {
+  httplib::Server& s = *server_;
+  if (options_.web_root.empty()) return;
+  if (!s.set_mount_point("/", options_.web_root)) {
+    spdlog::warn("msg=\"web console not served\" web_root={} reason=\"not a directory\"",
+                 LogValue(options_.web_root));
+    return;
+  }
+  std::ifstream in(options_.web_root + "/index.html", std::ios::binary);
+  if (!in) {
+    spdlog::warn("msg=\"web console not served\" web_root={} reason=\"no index.html\"",
+                 LogValue(options_.web_root));
+    return;
+  }
+  auto index = std::make_shared<std::string>(std::istreambuf_iterator<char>(in),
+                                             std::istreambuf_iterator<char>());
+  s.set_file_request_handler([](const Request& req, Response& res) {
+    // Vite names built assets by their content hash: they never change under one name.
+    if (req.path.starts_with("/assets/"))
+      res.set_header("Cache-Control", "public, max-age=31536000, immutable");
+    else
+      res.set_header("Cache-Control", "no-cache");
+  });
+  s.Get("/((?!api/).*)", [index](const Request&, Response& res) {
+    res.set_header("Cache-Control", "no-cache");
+    res.set_content(*index, "text/html; charset=utf-8");
+  });
+  s.set_post_routing_handler([](const Request& req, Response& res) {
+    res.set_header("X-Content-Type-Options", "nosniff");
+    res.set_header("Referrer-Policy", "no-referrer");
+    if (!req.path.starts_with("/api/")) {
+      res.set_header("X-Frame-Options", "DENY");
+      // Inline styles: PatternFly's charts set them. Nothing else is allowed from elsewhere.
+      res.set_header("Content-Security-Policy",
+                     "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+                     "font-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; "
+                     "base-uri 'none'; form-action 'self'");
+    }
+  });
 }
 
 }  // namespace georep

@@ -15,6 +15,7 @@
 #include "auth/authenticator.h"
 #include "base/clock.h"
 #include "base/status.h"
+#include "api/status_feed.h"
 #include "engine/operations.h"
 
 namespace httplib {
@@ -35,7 +36,9 @@ struct HttpApiOptions {
 
 class HttpApi {
  public:
-  HttpApi(Operations& ops, Authenticator& auth, Clock& clock, HttpApiOptions options);
+  // `feed` (may be null: no live stream, no metrics) must outlive the HttpApi.
+  HttpApi(Operations& ops, Authenticator& auth, Clock& clock, HttpApiOptions options,
+          StatusFeed* feed = nullptr);
   ~HttpApi();
   HttpApi(const HttpApi&) = delete;
   HttpApi& operator=(const HttpApi&) = delete;
@@ -49,11 +52,13 @@ class HttpApi {
 
  private:
   void Routes();
+  void WebConsole();
 
   Operations& ops_;
   Authenticator& auth_;
   Clock& clock_;
   HttpApiOptions options_;
+  StatusFeed* feed_;
   std::unique_ptr<httplib::Server> server_;
 };
 

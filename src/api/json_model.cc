@@ -282,8 +282,8 @@ Result<VolumeSpec> VolumeSpecFrom(const Json& j, const std::string& cluster_id) 
 
 Result<DestinationSpec> DestinationSpecFrom(const Json& j, const std::string& cluster_id) {
   JsonFields f(j);
-  GEOREP_RETURN_IF_ERROR(f.OnlyKnown(
-      {"source_host_id", "host", "ssh_port", "ssh_fingerprint", "remote_user", "copy_keys"}));
+  GEOREP_RETURN_IF_ERROR(f.OnlyKnown({"source_host_id", "host", "ssh_port", "ssh_fingerprint",
+                                      "remote_user", "copy_keys", "password"}));
   DestinationSpec s;
   s.source_cluster_id = cluster_id;
   GEOREP_ASSIGN_OR_RETURN(s.source_host_id, f.Str("source_host_id", true));

@@ -111,8 +111,9 @@ Json OpenApiDocument(const std::string& version) {
   paths["/clusters/{id}/destinations"]["post"] =
       Op("Attach a destination", "destinations", {"id"}, "DestinationSpec", "Destination", 201);
   paths["/destinations/{id}/reestablish"]["post"] =
-      Op("Redo the key exchange (optionally re-pinning a changed host key)", "destinations", {"id"},
-         "", "Destination");
+      Op("Redo the key exchange (optionally re-pinning a changed host key, and installing the "
+         "engine's key first with a one-time root password)",
+         "destinations", {"id"}, "Reestablish", "Destination");
   paths["/destinations/{id}/test"]["post"] =
       Op("Test a destination: reachability, gluster there, source-host preflight", "destinations",
          {"id"}, "", "Destination");
@@ -127,13 +128,22 @@ Json OpenApiDocument(const std::string& version) {
          "source-volume, missing)",
          "sessions", {"id", "?source_volume_id"}, "", "CandidateVolume", 200, true);
   paths["/destinations/{id}/sessions"]["get"] =
-      Op("Sessions to a destination", "sessions", {"id"}, "", "Session", 200, true);
-  paths["/sessions"]["get"] =
-      Op("List sessions", "sessions", {"?volume_id", "?destination_id"}, "", "Session", 200, true);
+      Op("Sessions to a destination", "sessions", {"id"}, "", "SessionDetail", 200, true);
+  paths["/sessions"]["get"] = Op("List sessions, each with its per-node status", "sessions",
+                                 {"?volume_id", "?destination_id"}, "", "SessionDetail", 200, true);
+  paths["/sessions/{id}/metrics"]["get"] =
+      Op("The session's lag and throughput over the last hour, oldest first (one sample per "
+         "status report; kept in the engine's memory)",
+         "sessions", {"id"}, "", "MetricSample", 200, true);
+  paths["/stream"]["get"] =
+      Op("Live changes as server-sent events (text/event-stream): session (a SessionDetail), "
+         "session_removed ({id}), destination, destination_removed ({id}), audit (an Event), "
+         "resync (reload everything). A stream lasts at most ten minutes; reconnect.",
+         "events");
   paths["/sessions"]["post"] =
       Op("Create a session", "sessions", {}, "SessionSpec", "SessionDetail", 201);
   paths["/volumes/{id}/sessions"]["get"] =
-      Op("A volume's sessions", "sessions", {"id"}, "", "Session", 200, true);
+      Op("A volume's sessions", "sessions", {"id"}, "", "SessionDetail", 200, true);
   paths["/sessions/{id}"]["get"] =
       Op("A session with its per-node status", "sessions", {"id"}, "", "SessionDetail");
   paths["/sessions/{id}"]["delete"] =
@@ -153,8 +163,10 @@ Json OpenApiDocument(const std::string& version) {
   paths["/sessions/{id}/config/{key}"]["delete"] =
       Op("Reset an option to its default", "config", {"id", "key"}, "", "", 204);
   paths["/events"]["get"] =
-      Op("The audit trail, newest first", "events",
-         {"?after_id", "?object_type", "?object_id", "?action", "?limit"}, "", "Event", 200, true);
+      Op("The audit trail, newest first (after_id: only newer; before_id: only older, for paging "
+         "back)",
+         "events", {"?after_id", "?before_id", "?object_type", "?object_id", "?action", "?limit"},
+         "", "Event", 200, true);
 
   Json schemas;
   schemas["Error"] = {
@@ -242,8 +254,15 @@ Json OpenApiDocument(const std::string& version) {
                                     {"ssh_port", "integer"},
                                     {"ssh_fingerprint", "string"},
                                     {"remote_user", "string"},
-                                    {"copy_keys", "boolean"}},
+                                    {"copy_keys", "boolean"},
+                                    {"password", "string"}},
                                    {"source_host_id", "host"});
+  schemas["DestinationSpec"]["properties"]["password"]["description"] =
+      "A one-time password of root on the destination host: installs the engine's key there "
+      "(against the pinned host key). Never stored or logged.";
+  schemas["Reestablish"] = Obj({{"ssh_fingerprint", "string"}, {"password", "string"}});
+  schemas["MetricSample"] = Obj(
+      {{"at", "string"}, {"lag_seconds", "number"}, {"throughput_bytes_per_second", "integer"}});
   schemas["Session"] = Obj({{"id", "string"},
                             {"destination_id", "string"},
                             {"source_volume_id", "string"},

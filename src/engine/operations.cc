@@ -525,7 +525,8 @@ Status Operations::RemoveVolume(const Actor& a, const std::string& id) {
 // ---------------------------------------------------------------- destinations
 
 Result<Destination> Operations::CreateDestination(const Actor& a, const DestinationSpec& spec,
-                                                  bool copy_keys) {
+                                                  bool copy_keys,
+                                                  const std::string& root_password) {
   Destination d;
   d.id = random_.NewUuid();
   d.source_cluster_id = spec.source_cluster_id;
@@ -543,6 +544,14 @@ Result<Destination> Operations::CreateDestination(const Actor& a, const Destinat
   if (!valid.ok()) {
     (void)RecordFailure(a, "destination.create", "destination", "", valid);
     return valid;
+  }
+  if (!root_password.empty()) {
+    // Before anything is recorded: a refused password attaches nothing.
+    Status installed = InstallDestinationKey(d, root_password);
+    if (!installed.ok()) {
+      (void)RecordFailure(a, "destination.create", "destination", "", installed);
+      return installed;
+    }
   }
   std::string msg = fmt::format("destination {}@{} attached", d.remote_user, d.host);
   Status st =
@@ -615,6 +624,21 @@ Result<std::unique_ptr<RelayingRunner>> Operations::DestinationRunner(const Dest
     relay_name = fmt::format("source host {}", src->name);
   }
   return std::make_unique<RelayingRunner>(hosts_->RunnerFor(dest), std::move(relayed), relay_name);
+}
+
+Status Operations::InstallDestinationKey(const Destination& d, const std::string& password) {
+  if (!hosts_) return Status::FailedPrecondition("this engine cannot reach hosts");
+  if (d.ssh_fingerprint.empty()) {
+    return Status::InvalidArgument(
+        fmt::format("the host key of {} must be pinned before a password is sent to it", d.host));
+  }
+  Host dest;
+  dest.name = dest.address = d.host;
+  dest.ssh_port = d.ssh_port;
+  dest.ssh_user = "root";
+  dest.transport = HostTransport::kSsh;
+  dest.ssh_fingerprint = d.ssh_fingerprint;
+  return hosts_->InstallEngineKey(dest, password);
 }
 
 Status Operations::ExchangeKeys(const Destination& d) {
@@ -701,7 +725,8 @@ Result<Destination> Operations::RecordConnection(const Actor& a, const std::stri
 }
 
 Result<Destination> Operations::ReestablishDestination(const Actor& a, const std::string& id,
-                                                       const std::string& new_fingerprint) {
+                                                       const std::string& new_fingerprint,
+                                                       const std::string& root_password) {
   if (!new_fingerprint.empty()) {
     Status valid = ValidateFingerprint("destination host key fingerprint", new_fingerprint);
     if (!valid.ok()) {
@@ -721,7 +746,8 @@ Result<Destination> Operations::ReestablishDestination(const Actor& a, const std
           return tx.UpdateDestination(d);
         }));
   }
-  Status keys = ExchangeKeys(d);
+  Status keys = root_password.empty() ? Status::Ok() : InstallDestinationKey(d, root_password);
+  if (keys.ok()) keys = ExchangeKeys(d);
   return RecordConnection(a, id, "destination.reestablish", keys.ok(),
                           keys.ok() ? "" : keys.message(), "keys re-established");
 }
@@ -996,6 +1022,26 @@ Result<std::vector<Session>> Operations::ListSessions(const SessionFilter& filte
       GEOREP_RETURN_IF_ERROR(tx.GetDestination(filter.destination_id).status());
     return tx.ListSessions(filter);
   });
+}
+
+Result<std::vector<SessionDetail>> Operations::ListSessionDetails(const SessionFilter& filter) {
+  return Read<std::vector<SessionDetail>>(
+      store_, [&](StoreTx& tx) -> Result<std::vector<SessionDetail>> {
+        if (!filter.source_volume_id.empty())
+          GEOREP_RETURN_IF_ERROR(tx.GetVolume(filter.source_volume_id).status());
+        if (!filter.destination_id.empty())
+          GEOREP_RETURN_IF_ERROR(tx.GetDestination(filter.destination_id).status());
+        GEOREP_ASSIGN_OR_RETURN(std::vector<Session> sessions, tx.ListSessions(filter));
+        std::vector<SessionDetail> out;
+        out.reserve(sessions.size());
+        for (Session& s : sessions) {
+          SessionDetail d;
+          GEOREP_ASSIGN_OR_RETURN(d.nodes, tx.ListNodeStatuses(s.id));
+          d.session = std::move(s);
+          out.push_back(std::move(d));
+        }
+        return out;
+      });
 }
 
 Result<Session> Operations::ReadSession(const std::string& id) {

@@ -202,12 +202,17 @@ class Operations {
   // cluster"): gsec_create on the source host, the common public-key file copied to the
   // destination, add_secret_pub there, so every destination host trusts every source host. If
   // that fails the destination is still attached, Broken with the reason; Re-establish retries.
+  // `root_password` (optional, never stored or logged): a one-time password of root on the
+  // destination host, used first to install the engine's key there (against the pinned host
+  // key); if it is refused, nothing is attached.
   Result<Destination> CreateDestination(const Actor& a, const DestinationSpec& spec,
-                                        bool copy_keys = false);
-  // Redoes the key exchange. A changed destination host key is refused unless `new_fingerprint`
-  // re-pins it explicitly.
+                                        bool copy_keys = false,
+                                        const std::string& root_password = "");
+  // Redoes the key exchange (after installing the engine's key with `root_password`, if given).
+  // A changed destination host key is refused unless `new_fingerprint` re-pins it explicitly.
   Result<Destination> ReestablishDestination(const Actor& a, const std::string& id,
-                                             const std::string& new_fingerprint);
+                                             const std::string& new_fingerprint,
+                                             const std::string& root_password = "");
   Result<std::vector<Destination>> ListDestinations(const std::string& cluster_id);
   Result<Destination> GetDestination(const std::string& id);
   // Refused while sessions use the destination, unless `force` (which removes them too).
@@ -261,6 +266,8 @@ class Operations {
                                          bool with_config = true);
   Result<std::vector<Session>> ListSessions(const SessionFilter& filter);
   Result<SessionDetail> GetSession(const std::string& id);
+  // ListSessions with each session's per-node status, read in one transaction.
+  Result<std::vector<SessionDetail>> ListSessionDetails(const SessionFilter& filter);
   // Refused unless the session is Created or Stopped (gluster's rule), unless `force`.
   Status RemoveSession(const Actor& a, const std::string& id, bool force,
                        bool reset_sync_time = false);
@@ -332,6 +339,8 @@ class Operations {
   Result<std::unique_ptr<RelayingRunner>> DestinationRunner(const Destination& d);
   // The key exchange; returns why it failed, in the operator's words.
   Status ExchangeKeys(const Destination& d);
+  // Logs in to the destination as root once with `password` and installs the engine's key.
+  Status InstallDestinationKey(const Destination& d, const std::string& password);
 
   // Non-root destinations (gluster_mountbroker.cc). The destination cluster's nodes: those
   // georep can run commands on (the destination host first), and the names of the others.

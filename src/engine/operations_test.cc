@@ -30,9 +30,15 @@ class RecordingConnector final : public HostConnector {
   Result<std::vector<HostKey>> ScanHostKeys(const std::string&, int) override {
     return Status::Unavailable("no network in unit tests");
   }
-  Status InstallEngineKey(const Host&, const std::string&) override {
-    return Status::Unavailable("no network in unit tests");
+  Status InstallEngineKey(const Host& h, const std::string& password) override {
+    installs.push_back(h);
+    if (accepted_password.empty()) return Status::Unavailable("no network in unit tests");
+    if (password != accepted_password)
+      return Status::PermissionDenied("root@" + h.address + " refused the password");
+    return Status::Ok();
   }
+  std::string accepted_password;
+  std::vector<Host> installs;
   std::string EnginePublicKey() override { return ""; }
   std::string EngineKeyFingerprint() override { return ""; }
   std::vector<std::vector<std::string>> commands;
@@ -248,6 +254,55 @@ TEST_F(OperationsTest, GlusterVolumeSetsFollowReplicaCount) {
   std::vector<int> sets;
   for (const auto& n : s->nodes) sets.push_back(n.set_index);
   EXPECT_EQ(sets, (std::vector<int>{0, 0, 1, 1}));
+}
+
+TEST_F(OperationsTest, AOneTimeDestinationPasswordInstallsTheEngineKeyOrAttachesNothing) {
+  RecordingConnector cluster;
+  cluster.accepted_password = "one-time-secret";
+  ops_ = std::make_unique<Operations>(*store_, clock_, random_, locks_, &cluster);
+  World w = MakeWorld();
+  const std::string fp = "SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8";
+
+  // No pinned key: the password is not sent anywhere.
+  auto unpinned = ops_->CreateDestination(
+      admin_, {w.cluster.id, w.host.id, "remote", 22, "", "geo"}, false, "one-time-secret");
+  EXPECT_EQ(unpinned.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(cluster.installs.empty());
+
+  // Refused: nothing attached, the failure audited in the operator's words, no password in it.
+  auto refused = ops_->CreateDestination(
+      admin_, {w.cluster.id, w.host.id, "remote", 2222, fp, "geo"}, false, "wrong");
+  EXPECT_EQ(refused.status().code(), StatusCode::kPermissionDenied);
+  ASSERT_EQ(cluster.installs.size(), 1u);
+  EXPECT_EQ(cluster.installs[0].address, "remote");
+  EXPECT_EQ(cluster.installs[0].ssh_port, 2222);
+  EXPECT_EQ(cluster.installs[0].ssh_user, "root");
+  EXPECT_EQ(cluster.installs[0].ssh_fingerprint, fp);
+  EXPECT_EQ(ops_->ListDestinations(w.cluster.id)->size(), 1u);  // MakeWorld's only
+  EXPECT_EQ(EventCount("destination.create", "failed"), 2u);
+  auto events = ops_->ListEvents({0, "", "", "", 1000});
+  ASSERT_TRUE(events.ok());
+  for (const auto& e : *events) EXPECT_EQ(e.message.find("wrong"), std::string::npos) << e.message;
+
+  auto ok = ops_->CreateDestination(admin_, {w.cluster.id, w.host.id, "remote", 2222, fp, "geo"},
+                                    false, "one-time-secret");
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_EQ(cluster.installs.size(), 2u);
+
+  // Re-establish with a password installs the key again before the key exchange.
+  cluster.commands.clear();
+  auto again = ops_->ReestablishDestination(admin_, ok->id, "", "one-time-secret");
+  EXPECT_EQ(cluster.installs.size(), 3u);
+  EXPECT_FALSE(cluster.commands.empty());  // then gsec_create and the rest ran
+  auto refused_again = ops_->ReestablishDestination(admin_, ok->id, "", "wrong");
+  EXPECT_EQ(cluster.installs.size(), 4u);
+  auto d = ops_->GetDestination(ok->id);
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->connection, ConnectionStatus::kBroken);
+  EXPECT_NE(d->connection_reason.find("refused the password"), std::string::npos)
+      << d->connection_reason;
+  (void)again;
+  (void)refused_again;
 }
 
 }  // namespace

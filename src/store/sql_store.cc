@@ -425,10 +425,10 @@ class SqlStoreTx final : public StoreTx {
                                    "OR object_type = $2) AND "
                                    "(CAST($3 AS TEXT) = '' OR object_id = $3) AND (CAST($4 AS "
                                    "TEXT) = '' OR action LIKE $5 ESCAPE '\\') "
-                                   "ORDER BY id DESC LIMIT $6",
+                                   "AND ($7 <= 0 OR id < $7) ORDER BY id DESC LIMIT $6",
                                    kEventCols),
                        {V(f.after_id), V(f.object_type), V(f.object_id), V(f.action_prefix),
-                        V(EscapeLike(f.action_prefix) + "%"), V(limit)},
+                        V(EscapeLike(f.action_prefix) + "%"), V(limit), V(f.before_id)},
                        EventFrom);
   }
 

@@ -297,6 +297,15 @@ TEST_P(StoreConformance, EventsAreOrderedAndFiltered) {
     EXPECT_EQ(after.size(), 1u);
     GEOREP_ASSIGN_OR_RETURN(auto limited, tx.ListEvents({0, "", "", "", 2}));
     EXPECT_EQ(limited.size(), 2u);
+    // Paging back from the oldest of a page: the next older ones, newest first.
+    GEOREP_ASSIGN_OR_RETURN(auto older, tx.ListEvents({0, "", "", "", 2, limited.back().id}));
+    EXPECT_EQ(older.size(), 2u);
+    if (older.size() == 2u && all.size() == 7u) {
+      EXPECT_EQ(older[0].id, all[2].id);
+      EXPECT_EQ(older[1].id, all[3].id);
+    }
+    GEOREP_ASSIGN_OR_RETURN(auto window, tx.ListEvents({all[4].id, "", "", "", 100, all[0].id}));
+    EXPECT_EQ(window.size(), 3u);  // all[1..3]
     return Status::Ok();
   });
 }

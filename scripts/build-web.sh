@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Builds the web console (web/ -> web/dist, served by `georep serve`) with the versions pinned in
+# web/package-lock.json; with --e2e, also installs the end-to-end tests' packages (tests/e2e).
+# `npm ci` runs only when the lock file is newer than the installed packages.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+npm_ci() {
+  if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+    npm ci --no-audit --no-fund --loglevel=error
+  fi
+}
+
+(cd web && npm_ci && npm run --silent build >/dev/null)
+echo "build-web: web/dist built"
+if [ "${1:-}" = "--e2e" ]; then
+  (cd tests/e2e && npm_ci)
+fi
