@@ -161,13 +161,13 @@ int Serve(const ServeOptions& o) {
               << "  password: " << **admin_password << "\n"
               << "Log in with:  georep login --server " << url << " --user admin\n\n";
   }
-  if (!api_options.web_root.empty()) std::cout << "Web console: " << url << "/\n";
+  if (api.serves_console()) std::cout << "Web console: " << url << "/\n";
   std::cout << "georep " << GEOREP_VERSION << " engine listening on " << url << "\n";
   std::cout << std::flush;
   spdlog::info("msg=listening url={} data={}", url, LogValue(o.data_dir));
 
   if (api_options.web_root.empty())
-    spdlog::warn("msg=\"no web console: its built assets were not found; see --web-root\"");
+    spdlog::warn("msg=\"no web console: its built assets were not found (see --web-root)\"");
   monitor.Start();
   feed.Start();
   std::thread signal_waiter([&] {

@@ -721,6 +721,7 @@ void HttpApi::WebConsole() {
     res.set_header("Cache-Control", "no-cache");
     res.set_content(*index, "text/html; charset=utf-8");
   });
+  serves_console_ = true;
   s.set_post_routing_handler([](const Request& req, Response& res) {
     res.set_header("X-Content-Type-Options", "nosniff");
     res.set_header("Referrer-Policy", "no-referrer");

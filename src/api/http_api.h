@@ -12,10 +12,10 @@
 #include <memory>
 #include <string>
 
+#include "api/status_feed.h"
 #include "auth/authenticator.h"
 #include "base/clock.h"
 #include "base/status.h"
-#include "api/status_feed.h"
 #include "engine/operations.h"
 
 namespace httplib {
@@ -49,6 +49,8 @@ class HttpApi {
   Status Serve();
   // Stops accepting and returns from Serve() once in-flight requests finish. Thread-safe.
   void Stop();
+  // Whether the web console's assets were found and are served.
+  bool serves_console() const { return serves_console_; }
 
  private:
   void Routes();
@@ -59,6 +61,7 @@ class HttpApi {
   Clock& clock_;
   HttpApiOptions options_;
   StatusFeed* feed_;
+  bool serves_console_ = false;
   std::unique_ptr<httplib::Server> server_;
 };
 
