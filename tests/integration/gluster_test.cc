@@ -527,6 +527,52 @@ TEST_F(GlusterTest, OneTimePasswordInstallsTheEngineKey) {
   EXPECT_NE(events->body.find("one-time password"), std::string::npos) << events->body;
 }
 
+// The console's New Destination dialog: the destination does not trust the engine yet; a
+// one-time root password installs the engine's key there, then the key exchange runs.
+TEST_F(GlusterTest, ADestinationOneTimePasswordInstallsTheEngineKeyThere) {
+  std::string password;
+  {
+    std::ifstream in(std::string(GEOREP_GLUSTER_STATE) + "/root-password");
+    in >> password;
+  }
+  ASSERT_FALSE(password.empty());
+  Source source;
+  ASSERT_NO_FATAL_FAILURE(ImportSource(&source));
+  auto strip = OnNode("dst1", {"/bin/sed", "-i", "/georep-engine/d", "/root/.ssh/authorized_keys"});
+  ASSERT_EQ(strip.exit_code, 0) << strip.err;
+  const std::string path = "/api/v1/clusters/" + source.cluster + "/destinations";
+  auto listed = [&] { return Json::parse(engine_->Get(path, token_)->body)["items"]; };
+
+  Json body = {{"source_host_id", source.src1},
+               {"host", nodes_[2].ip},
+               {"ssh_fingerprint", nodes_[2].fingerprint},
+               {"copy_keys", true},
+               {"password", "wrong-" + password}};
+  auto refused = engine_->Post(path, body.dump(), token_);
+  EXPECT_EQ(refused->status, 403) << refused->body;
+  EXPECT_NE(refused->body.find("refused the one-time password"), std::string::npos)
+      << refused->body;
+  EXPECT_TRUE(listed().empty());  // nothing attached
+
+  body["password"] = password;
+  auto created = engine_->Post(path, body.dump(), token_);
+  ASSERT_EQ(created->status, 201) << created->body;
+  Json dest = Json::parse(created->body);
+  EXPECT_EQ(dest["connection"], "Connected") << dest.dump();
+  auto keys = OnNode("dst1", {"/bin/grep", "-c", "georep-engine", "/root/.ssh/authorized_keys"});
+  EXPECT_EQ(keys.out, "1\n");
+
+  // Never stored or logged.
+  EXPECT_EQ(engine_->output().find(password), std::string::npos);
+  std::ifstream db(data_.path() + "/engine/georep.db", std::ios::binary);
+  std::stringstream bytes;
+  bytes << db.rdbuf();
+  ASSERT_FALSE(bytes.str().empty());
+  EXPECT_EQ(bytes.str().find(password), std::string::npos);
+  auto events = engine_->Get("/api/v1/events?object_type=destination", token_);
+  EXPECT_EQ(events->body.find(password), std::string::npos);
+}
+
 // A destination on a network only the clusters share: the engine has no route to it, so it
 // attaches, exchanges keys and tests through the source host (each hop's key pinned).
 TEST_F(GlusterTest, ADestinationTheEngineCannotReachIsAttachedThroughTheSourceHost) {
