@@ -131,3 +131,41 @@ export async function directorySetup(engine, { cluster = 'lab', volumes = ['sour
   const d = await engine.api('POST', `/clusters/${c.id}/destinations`, { source_host_id: h.id, host: 'localhost' });
   return { cluster: c, host: h, volumes: vols, destination: d, replicaDir: (n) => path.join(engine.dataDir, 'replicas', n) };
 }
+
+// The real-GlusterFS lab (tests/gluster/cluster.sh, the same clusters the C++ Gluster suite
+// uses): a source cluster src1+src2 with volume gv0, a destination dst1 with gv1 and gv2, each
+// node with its own sshd and host key, trusting this engine's key. down() removes it all.
+export const glusterState = process.env.GEOREP_GLUSTER_STATE ?? '/var/tmp/grgc';
+const glusterHarness = path.join(repo, 'tests/gluster/cluster.sh');
+
+function run(argv, timeoutMs) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(out);
+      else reject(new Error(`${argv.join(' ')} exited ${code}:\n${out}`));
+    });
+  });
+}
+
+export async function startGlusterLab(engine) {
+  const pub = path.join(engine.dataDir, 'engine/ssh/id_ed25519.pub');
+  await run(['/bin/bash', glusterHarness, 'up', glusterState, pub], 240000);
+  const { readFileSync } = await import('node:fs');
+  const nodes = {};
+  for (const line of readFileSync(path.join(glusterState, 'nodes'), 'utf8').trim().split('\n')) {
+    const [name, ip, fingerprint] = line.split(/\s+/);
+    nodes[name] = { name, ip, fingerprint };
+  }
+  const rootPassword = readFileSync(path.join(glusterState, 'root-password'), 'utf8').trim();
+  return {
+    nodes,
+    rootPassword,
+    down: () => (process.env.GEOREP_KEEP_CLUSTERS ? Promise.resolve() : run(['/bin/bash', glusterHarness, 'down', glusterState], 120000)),
+  };
+}
