@@ -64,7 +64,7 @@ class StatusFeed {
 
   static constexpr size_t kMaxSubscribers = 16;
   static constexpr size_t kMaxQueued = 1000;
-  static constexpr int64_t kHistoryMillis = 3600 * 1000;
+  static constexpr int64_t kHistoryMillis = int64_t{3600} * 1000;
   static constexpr size_t kMaxSamples = 3600;
 
   StatusFeed(Operations& ops, Clock& clock, std::chrono::milliseconds interval);
