@@ -264,6 +264,20 @@ test('sessions of a directory volume, through the console', async (t) => {
   await dialog.waitFor({ state: 'detached' });
   await until('focus back on Config', () => page.evaluate(() => document.activeElement?.textContent === 'Config'), 3000);
 
+  // Start on an Active session needs Force (it restarts the workers): POST start?force=true.
+  await page.getByRole('button', { name: 'Start', exact: true }).click();
+  dialog = page.getByRole('dialog', { name: 'Start session?' });
+  await dialog.getByText(/it is already started/).waitFor();
+  assert.ok(await dialog.getByRole('button', { name: 'Start', exact: true }).isDisabled(), 'Start waits for Force');
+  await dialog.getByLabel('Force').check();
+  const forced = page.waitForRequest((r) => r.method() === 'POST' && r.url().includes(`/sessions/${session.id}/start?force=true`));
+  await dialog.getByRole('button', { name: 'Start', exact: true }).click();
+  await forced;
+  await dialog.waitFor({ state: 'detached' });
+  await nodeRow.getByText('Active', { exact: true }).waitFor({ timeout: 30000 });
+  const audit = await engine.api('GET', `/events?object_id=${session.id}&action=session.start`);
+  assert.equal(audit.items.filter((e) => e.result === 'ok').length, 2, 'two starts recorded, the second forced');
+
   // --- Stop, then Remove from the table.
   await page.getByRole('link', { name: 'source', exact: true }).click();
   await page.waitForURL(`**/volumes/${vol.id}/sessions`);

@@ -5,7 +5,7 @@
 import { useEffect, useMemo, useState } from 'react';
 import {
   Alert, Button, Checkbox, Form, FormGroup, FormHelperText, FormSelect, FormSelectOption, HelperText, HelperTextItem,
-  Modal, ModalVariant, Spinner, Switch, TextInput,
+  Modal, ModalVariant, Radio, Spinner, Switch, TextInput,
 } from '@patternfly/react-core';
 import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
 import { api, type CandidateVolume, type Cluster, type Destination, type Host, type Session, type Volume } from '../api';
@@ -197,11 +197,11 @@ export function NewSessionModal({
                 </Thead>
                 <Tbody>
                   {shownCandidates.map((c, i) => (
-                    <Tr key={c.name}>
-                      <Td select={{
-                        rowIndex: i, variant: 'radio', isSelected: chosen === c.name, isDisabled: busy,
-                        onSelect: () => setChosen(c.name),
-                      }} aria-label={`Choose ${c.name}`} />
+                    <Tr key={c.name} isClickable={!busy} isRowSelected={chosen === c.name} onRowClick={() => !busy && setChosen(c.name)}>
+                      <Td className="pf-v5-c-table__check">
+                        <Radio id={`new-session-volume-${i}`} name="new-session-volume" aria-label={`Choose ${c.name}`}
+                          isChecked={chosen === c.name} isDisabled={busy} onChange={() => setChosen(c.name)} />
+                      </Td>
                       <Td dataLabel="Volume">{c.name}</Td>
                       <Td dataLabel="Status">{c.status}</Td>
                       <Td dataLabel="Size">{formatBytes(c.size_bytes)}</Td>

@@ -214,7 +214,7 @@ export function SessionPage() {
               <Th modifier="wrap">Status</Th>
               <Th modifier="wrap">Crawl status</Th>
               <Th modifier="wrap">Last synced</Th>
-              <Th modifier="wrap" info={{ tooltip: 'Entries, data and metadata changes still to sync' }}>Pending (entry / data / meta)</Th>
+              <Th modifier="wrap" info={{ tooltip: 'Entry, data and metadata changes still to sync' }}>Pending</Th>
               <Th modifier="wrap">Failures</Th>
               <Th modifier="wrap">Checkpoint</Th>
               <Th modifier="wrap">Lag</Th>
@@ -238,8 +238,8 @@ export function SessionPage() {
                       <div>{formatTime(n.checkpoint_time)}</div>
                       <div>
                         {n.checkpoint_completed
-                          ? <>Completed {formatTime(n.checkpoint_completion_time)}</>
-                          : 'Not completed'}
+                          ? <Label color="green" isCompact title={`Completed ${formatTime(n.checkpoint_completion_time)}`}>Completed</Label>
+                          : <Label color="blue" isCompact>Not completed</Label>}
                       </div>
                     </>
                   ) : 'None'}

@@ -97,13 +97,13 @@ export function VolumesPage() {
           <Table aria-label="Volumes" variant="compact">
             <Thead>
               <Tr>
-                <Th sort={sortBy('name')}>Name</Th>
-                <Th sort={sortBy('cluster')}>Cluster</Th>
-                <Th sort={sortBy('kind')}>Kind</Th>
-                <Th sort={sortBy('status')}>Status</Th>
-                <Th>Bricks / path</Th>
-                <Th>Used</Th>
-                <Th sort={sortBy('sessions')}>Geo-replication sessions</Th>
+                <Th modifier="nowrap" sort={sortBy('name')}>Name</Th>
+                <Th modifier="nowrap" sort={sortBy('cluster')}>Cluster</Th>
+                <Th modifier="nowrap" sort={sortBy('kind')}>Kind</Th>
+                <Th modifier="nowrap" sort={sortBy('status')}>Status</Th>
+                <Th modifier="nowrap">Bricks / path</Th>
+                <Th modifier="nowrap">Used</Th>
+                <Th modifier="nowrap" sort={sortBy('sessions')}>Sessions</Th>
               </Tr>
             </Thead>
             <Tbody>
