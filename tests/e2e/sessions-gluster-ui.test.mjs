@@ -103,5 +103,22 @@ test('new session for a gluster volume: eligibility, Show all volumes, Force', a
   assert.match(await verify.innerText(), /directory volumes/);
   await page.keyboard.press('Escape');
 
+  // Remove offers Reset sync time for a gluster session; the engine's answer (it has no such
+  // session: it was invented here) stays in the dialog.
+  await row.getByRole('button', { name: 'Actions for gv0_localhost_backup' }).click();
+  await page.getByRole('menuitem', { name: /^Remove/ }).click();
+  const remove = page.getByRole('dialog', { name: 'Remove session?' });
+  await remove.getByLabel('Reset sync time').check();
+  const del = page.waitForRequest((r) => r.method() === 'DELETE' && r.url().includes('/sessions/mock-session'));
+  await remove.getByRole('button', { name: 'Remove', exact: true }).click();
+  const q = new URL((await del).url()).searchParams;
+  assert.equal(q.get('reset_sync_time'), 'true');
+  assert.equal(q.get('force'), null);
+  await remove.getByRole('alert').getByText(/not found|no such|does not exist/i).waitFor();
+  await screenshot(page, 'session-remove-error');
+  await remove.getByRole('button', { name: 'Cancel' }).click();
+  await remove.waitFor({ state: 'detached' });
+  assert.ok(await row.isVisible(), 'a failed removal leaves the row');
+
   assert.deepEqual(consoleErrors, []);
 });

@@ -290,7 +290,7 @@ test('sessions of a directory volume, through the console', async (t) => {
 
   await act('Remove');
   dialog = page.getByRole('dialog', { name: 'Remove session?' });
-  await dialog.getByLabel('Reset sync time').check();
+  await dialog.getByText('goes with the session').waitFor();
   await screenshot(page, 'session-remove');
   await dialog.getByRole('button', { name: 'Remove', exact: true }).click();
   await dialog.waitFor({ state: 'detached' });

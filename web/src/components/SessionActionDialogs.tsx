@@ -3,7 +3,7 @@
 // the pending action; every error stays inside its dialog, in the engine's words.
 import { useState } from 'react';
 import {
-  Alert, Button, Checkbox, Form, Modal, ModalVariant, Spinner, Stack, StackItem,
+  Alert, Button, Checkbox, Form, HelperText, HelperTextItem, Modal, ModalVariant, Spinner, Stack, StackItem,
 } from '@patternfly/react-core';
 import { api, type Session } from '../api';
 import { errorText, ErrorAlert, formatTime } from '../util';
@@ -106,7 +106,7 @@ function ForceConfirmModal({
               onChange={(_e, v) => setForce(v)}
               isDisabled={busy}
             />
-            {action === 'remove' && (
+            {action === 'remove' && volumeKind === 'gluster' && (
               <Checkbox
                 id="session-action-reset-sync-time"
                 label="Reset sync time"
@@ -115,6 +115,14 @@ function ForceConfirmModal({
                 onChange={(_e, v) => setResetSyncTime(v)}
                 isDisabled={busy}
               />
+            )}
+            {action === 'remove' && volumeKind === 'directory' && (
+              <HelperText>
+                <HelperTextItem>
+                  The worker&apos;s state (its index of what was synced) goes with the session: a session created again
+                  starts with a full crawl.
+                </HelperTextItem>
+              </HelperText>
             )}
           </Form>
         </StackItem>
