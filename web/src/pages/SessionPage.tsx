@@ -1,9 +1,268 @@
-import { PageSection, Title } from '@patternfly/react-core';
+// A geo-replication session: where it goes, its status, the same actions as the sessions table,
+// one row per node, and lag / throughput over time.
+import { lazy, Suspense, useCallback, useEffect, useRef, useState } from 'react';
+import { Link, useNavigate, useParams } from 'react-router-dom';
+import {
+  Alert, Breadcrumb, BreadcrumbItem, Button, DescriptionList, DescriptionListDescription, DescriptionListGroup,
+  DescriptionListTerm, Flex, FlexItem, Label, PageSection, Spinner, Title, Toolbar, ToolbarContent, ToolbarGroup,
+  ToolbarItem, Tooltip,
+} from '@patternfly/react-core';
+import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
+import { api, ApiError, type MetricSample, type Session } from '../api';
+import { useLiveEvents } from '../live';
+import { ErrorAlert, formatAgo, formatBytes, formatLag, formatTime, useAsync } from '../util';
+import {
+  ACTION_LABEL, ACTION_ORDER, asSession, availability, crawlSummary, lastSynced, maxLag, removedId, totalThroughput,
+  usePollWhileOffline, type SessionActionName,
+} from '../components/sessionModel';
+import { SessionStatusLabel } from '../components/SessionStatus';
+import { SessionActionDialogs, type PendingAction } from '../components/SessionActionDialogs';
+// The charts (and their library) load only with this page.
+const SessionCharts = lazy(() => import('../components/SessionCharts').then((m) => ({ default: m.SessionCharts })));
+
+const HOUR = 3600 * 1000;
 
 export function SessionPage() {
+  const { sessionId = '' } = useParams();
+  const navigate = useNavigate();
+  const sess = useAsync((s) => api.session(sessionId, s), [sessionId]);
+  const volumeId = sess.data?.source_volume_id;
+  const destinationId = sess.data?.destination_id;
+  const vol = useAsync(async () => (volumeId ? api.volume(volumeId) : undefined), [volumeId]);
+  const dest = useAsync(async () => (destinationId ? api.destination(destinationId) : undefined), [destinationId]);
+  // The engine's samples (GET /sessions/{id}/metrics), extended by live events. An engine
+  // without the endpoint gives an empty chart that fills from the session's own updates.
+  const [samples, setSamples] = useState<MetricSample[]>([]);
+  const metricsServed = useRef(false);
+  const loadMetrics = useCallback(async () => {
+    try {
+      const m = await api.sessionMetrics(sessionId);
+      metricsServed.current = true;
+      setSamples(m);
+    } catch {
+      metricsServed.current = false;
+    }
+  }, [sessionId]);
+  useEffect(() => {
+    setSamples([]);
+    void loadMetrics();
+  }, [loadMetrics]);
+  const [pending, setPending] = useState<PendingAction | null>(null);
+  const [removed, setRemoved] = useState(false);
+
+  const appendSample = useCallback((s: Session) => {
+    if (!s.nodes || s.nodes.length === 0) return;
+    const sample: MetricSample = {
+      at: new Date().toISOString(),
+      lag_seconds: maxLag(s.nodes) ?? 0,
+      throughput_bytes_per_second: totalThroughput(s.nodes),
+    };
+    const cutoff = Date.now() - HOUR;
+    setSamples((cur) => [...cur.filter((x) => new Date(x.at).getTime() >= cutoff), sample]);
+  }, []);
+
+  const { setData: setSession } = sess;
+  useLiveEvents(['session', 'session_removed'], (type, data) => {
+    if (type === 'resync') {
+      sess.reload();
+      void loadMetrics();
+    } else if (type === 'session') {
+      const s = asSession(data);
+      if (s && s.id === sessionId) {
+        setSession((cur) => ({ ...s, nodes: s.nodes ?? cur?.nodes, warnings: s.warnings ?? cur?.warnings }));
+        appendSample(s);
+      }
+    } else if (removedId(data) === sessionId) {
+      setRemoved(true);
+    }
+  });
+  // Without the live stream: poll the session (and the engine's samples, or sample it here).
+  const poll = useCallback(() => {
+    api.session(sessionId).then(
+      (s) => {
+        setSession(s);
+        if (metricsServed.current) void loadMetrics();
+        else appendSample(s);
+      },
+      (e) => {
+        if (e instanceof ApiError && e.status === 404) setRemoved(true);
+      },
+    );
+  }, [sessionId, setSession, loadMetrics, appendSample]);
+  usePollWhileOffline(poll);
+
+  const s = sess.data;
+  const v = vol.data;
+  const host = dest.data?.host ?? s?.nodes?.[0]?.destination_host ?? '';
+  const volumeSessions = v ? `/volumes/${encodeURIComponent(v.id)}/sessions` : '/volumes';
+
+  if (removed || (sess.error && !s)) {
+    return (
+      <PageSection>
+        {removed ? (
+          <Alert variant="info" isInline title="This session has been removed">
+            <Link to={volumeSessions}>Back to the volume&apos;s sessions</Link>
+          </Alert>
+        ) : (
+          <ErrorAlert error={sess.error} title="Could not read the session" />
+        )}
+      </PageSection>
+    );
+  }
+  if (!s) {
+    return (
+      <PageSection>
+        <Spinner size="lg" aria-label="Loading the session" />
+      </PageSection>
+    );
+  }
+
+  const open = (action: SessionActionName, el: HTMLElement | null) => setPending({ action, session: s, returnFocus: el });
+  const synced = lastSynced(s.nodes);
+  const lag = maxLag(s.nodes);
+  const checkpointNode = s.nodes?.find((n) => n.checkpoint_time);
+
   return (
-    <PageSection>
-      <Title headingLevel="h1">SessionPage</Title>
-    </PageSection>
+    <>
+      <PageSection variant="light">
+        <Breadcrumb>
+          <BreadcrumbItem><Link to="/volumes">Volumes</Link></BreadcrumbItem>
+          <BreadcrumbItem><Link to={volumeSessions}>{v?.name ?? '…'}</Link></BreadcrumbItem>
+          <BreadcrumbItem isActive>{s.session_key}</BreadcrumbItem>
+        </Breadcrumb>
+        <Flex alignItems={{ default: 'alignItemsCenter' }} spaceItems={{ default: 'spaceItemsMd' }}>
+          <FlexItem>
+            <Title headingLevel="h1">
+              {v?.name ?? '…'} → {host}::{s.destination_volume}
+            </Title>
+          </FlexItem>
+          <FlexItem><SessionStatusLabel status={s.status} /></FlexItem>
+        </Flex>
+        {s.status_reason && <Alert variant={s.status.includes('aulty') ? 'danger' : 'info'} isInline isPlain title={s.status_reason} />}
+        {(s.warnings ?? []).map((w) => <Alert key={w} variant="warning" isInline isPlain title={w} />)}
+        <DescriptionList isHorizontal isCompact columnModifier={{ default: '3Col' }} className="georep-session-facts">
+          <DescriptionListGroup>
+            <DescriptionListTerm>Session</DescriptionListTerm>
+            <DescriptionListDescription><code>{s.session_key}</code></DescriptionListDescription>
+          </DescriptionListGroup>
+          <DescriptionListGroup>
+            <DescriptionListTerm>Remote user</DescriptionListTerm>
+            <DescriptionListDescription>{s.remote_user}</DescriptionListDescription>
+          </DescriptionListGroup>
+          <DescriptionListGroup>
+            <DescriptionListTerm>Crawl status</DescriptionListTerm>
+            <DescriptionListDescription>{crawlSummary(s.nodes)}</DescriptionListDescription>
+          </DescriptionListGroup>
+          <DescriptionListGroup>
+            <DescriptionListTerm>Last synced</DescriptionListTerm>
+            <DescriptionListDescription title={formatTime(synced)}>{synced ? formatAgo(synced) : '—'}</DescriptionListDescription>
+          </DescriptionListGroup>
+          <DescriptionListGroup>
+            <DescriptionListTerm>Lag</DescriptionListTerm>
+            <DescriptionListDescription>{lag === null ? '—' : formatLag(lag)}</DescriptionListDescription>
+          </DescriptionListGroup>
+          <DescriptionListGroup>
+            <DescriptionListTerm>Checkpoint</DescriptionListTerm>
+            <DescriptionListDescription aria-label="Checkpoint state">
+              {checkpointNode ? (
+                <>
+                  {formatTime(checkpointNode.checkpoint_time)}{' '}
+                  {s.nodes!.filter((n) => n.status === 'Active').every((n) => n.checkpoint_completed)
+                    ? <Label color="green" isCompact>Completed</Label>
+                    : <Label color="blue" isCompact>Pending</Label>}
+                </>
+              ) : 'None'}
+            </DescriptionListDescription>
+          </DescriptionListGroup>
+          <DescriptionListGroup>
+            <DescriptionListTerm>Created</DescriptionListTerm>
+            <DescriptionListDescription>{formatTime(s.created_at)}</DescriptionListDescription>
+          </DescriptionListGroup>
+        </DescriptionList>
+        <Toolbar aria-label="Session actions">
+          <ToolbarContent>
+            <ToolbarGroup variant="button-group">
+              {ACTION_ORDER.map((a) => {
+                const av = availability(a, s, v?.kind);
+                const button = (
+                  <Button
+                    variant={a === 'remove' ? 'danger' : a === 'start' && av.mode === 'ok' ? 'primary' : 'secondary'}
+                    isAriaDisabled={av.mode === 'no'}
+                    onClick={(e) => av.mode !== 'no' && open(a, e.currentTarget)}
+                  >
+                    {ACTION_LABEL[a]}
+                  </Button>
+                );
+                return (
+                  <ToolbarItem key={a}>
+                    {av.mode === 'no' || av.mode === 'force' ? <Tooltip content={av.reason}>{button}</Tooltip> : button}
+                  </ToolbarItem>
+                );
+              })}
+            </ToolbarGroup>
+          </ToolbarContent>
+        </Toolbar>
+      </PageSection>
+      <PageSection>
+        <Title headingLevel="h2" className="georep-section-title">Nodes</Title>
+        <Table aria-label="Session nodes" variant="compact">
+          <Thead>
+            <Tr>
+              <Th modifier="wrap">Source host</Th>
+              <Th modifier="wrap">Brick</Th>
+              <Th modifier="wrap">Destination host</Th>
+              <Th modifier="wrap">Status</Th>
+              <Th modifier="wrap">Crawl status</Th>
+              <Th modifier="wrap">Last synced</Th>
+              <Th modifier="wrap" info={{ tooltip: 'Entry, data and metadata changes still to sync' }}>Pending</Th>
+              <Th modifier="wrap">Failures</Th>
+              <Th modifier="wrap">Checkpoint</Th>
+              <Th modifier="wrap">Lag</Th>
+              <Th modifier="wrap">Throughput</Th>
+            </Tr>
+          </Thead>
+          <Tbody>
+            {(s.nodes ?? []).map((n) => (
+              <Tr key={`${n.source_host}:${n.source_brick}`}>
+                <Td dataLabel="Source host">{n.source_host}</Td>
+                <Td dataLabel="Brick"><code>{n.source_brick}</code></Td>
+                <Td dataLabel="Destination host">{n.destination_host}</Td>
+                <Td dataLabel="Status"><SessionStatusLabel status={n.status} reason={n.status_reason} /></Td>
+                <Td dataLabel="Crawl status">{n.crawl_status}</Td>
+                <Td dataLabel="Last synced"><span title={formatTime(n.last_synced)}>{n.last_synced ? formatAgo(n.last_synced) : 'never'}</span></Td>
+                <Td dataLabel="Pending">{n.entry_pending} / {n.data_pending} / {n.meta_pending}</Td>
+                <Td dataLabel="Failures">{n.failures}</Td>
+                <Td dataLabel="Checkpoint">
+                  {n.checkpoint_time ? (
+                    <>
+                      <div>{formatTime(n.checkpoint_time)}</div>
+                      <div>
+                        {n.checkpoint_completed
+                          ? <Label color="green" isCompact title={`Completed ${formatTime(n.checkpoint_completion_time)}`}>Completed</Label>
+                          : <Label color="blue" isCompact>Not completed</Label>}
+                      </div>
+                    </>
+                  ) : 'None'}
+                </Td>
+                <Td dataLabel="Lag">{formatLag(n.lag_seconds)}</Td>
+                <Td dataLabel="Throughput">{formatBytes(n.throughput_bytes_per_second)}/s</Td>
+              </Tr>
+            ))}
+            {(s.nodes ?? []).length === 0 && (
+              <Tr><Td colSpan={11}>No node status reported yet.</Td></Tr>
+            )}
+          </Tbody>
+        </Table>
+      </PageSection>
+      <PageSection>
+        <Suspense fallback={<Spinner size="lg" aria-label="Loading the charts" />}>
+          <SessionCharts samples={samples} />
+        </Suspense>
+      </PageSection>
+      <SessionActionDialogs pending={pending} volumeKind={v?.kind} destinationHost={host}
+        onClose={() => setPending(null)}
+        onUpdated={(u) => sess.setData((cur) => ({ ...u, nodes: u.nodes ?? cur?.nodes }))}
+        onRemoved={() => navigate(volumeSessions)} />
+    </>
   );
 }

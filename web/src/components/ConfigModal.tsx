@@ -1,0 +1,176 @@
+// A session's configuration: every option the engine knows for the session's kind, its value
+// and default, an inline editor per row (the engine validates; its message shows on the row),
+// and Reset to the default.
+import { useMemo, useState } from 'react';
+import {
+  Button, EmptyState, EmptyStateBody, FormSelect, FormSelectOption, HelperText, HelperTextItem, Label,
+  Modal, ModalVariant, SearchInput, Spinner, Switch, TextInput, Toolbar, ToolbarContent, ToolbarItem,
+} from '@patternfly/react-core';
+import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
+import { api, type ConfigItem, type Session } from '../api';
+import { ErrorAlert, errorText, formatTime, useAsync } from '../util';
+
+interface RowState { editing: boolean; draft: string; busy: boolean; error: string | null }
+const idle: RowState = { editing: false, draft: '', busy: false, error: null };
+
+function Editor({ item, value, onChange, onSubmit, disabled }: {
+  item: ConfigItem; value: string; onChange: (v: string) => void; onSubmit: () => void; disabled: boolean;
+}) {
+  const label = `Value of ${item.key}`;
+  if (item.type === 'bool') {
+    return (
+      <Switch id={`config-${item.key}`} aria-label={label} isChecked={value === 'true'} isDisabled={disabled}
+        label="true" labelOff="false" onChange={(_e, v) => onChange(v ? 'true' : 'false')} />
+    );
+  }
+  if (item.allowed_values.length > 0) {
+    return (
+      <FormSelect id={`config-${item.key}`} aria-label={label} value={value} isDisabled={disabled}
+        onChange={(_e, v) => onChange(v)}>
+        {item.allowed_values.map((v) => (
+          <FormSelectOption key={v} value={v} label={v === item.default ? `${v} (default)` : v} />
+        ))}
+      </FormSelect>
+    );
+  }
+  return (
+    <TextInput id={`config-${item.key}`} aria-label={label} value={value} isDisabled={disabled}
+      onChange={(_e, v) => onChange(v)}
+      onKeyDown={(e) => {
+        if (e.key === 'Enter') {
+          e.preventDefault();
+          onSubmit();
+        }
+      }} />
+  );
+}
+
+export function ConfigModal({ session, title, onClose }: { session: Session; title: string; onClose: () => void }) {
+  const { data, error, setData } = useAsync(() => api.config(session.id), [session.id]);
+  const [rows, setRows] = useState<Record<string, RowState>>({});
+  const [filter, setFilter] = useState('');
+  const row = (k: string) => rows[k] ?? idle;
+  const patch = (k: string, p: Partial<RowState>) => setRows((r) => ({ ...r, [k]: { ...(r[k] ?? idle), ...p } }));
+
+  const shown = useMemo(() => {
+    const f = filter.trim().toLowerCase();
+    return (data ?? []).filter((i) => !f || i.key.includes(f) || i.description.toLowerCase().includes(f) || i.value.toLowerCase().includes(f));
+  }, [data, filter]);
+
+  const replace = (item: ConfigItem) => setData((d) => d?.map((x) => (x.key === item.key ? item : x)));
+
+  const save = async (item: ConfigItem) => {
+    const draft = row(item.key).draft;
+    patch(item.key, { busy: true, error: null });
+    try {
+      const updated = await api.setConfig(session.id, item.key, draft);
+      replace(updated);
+      patch(item.key, { ...idle });
+    } catch (e) {
+      patch(item.key, { busy: false, error: errorText(e) });
+    }
+  };
+  const reset = async (item: ConfigItem) => {
+    patch(item.key, { busy: true, error: null });
+    try {
+      await api.resetConfig(session.id, item.key);
+      replace({ ...item, value: item.default, is_default: true, changed_by: null, changed_at: null });
+      patch(item.key, { ...idle });
+    } catch (e) {
+      patch(item.key, { busy: false, error: errorText(e) });
+    }
+  };
+
+  return (
+    <Modal variant={ModalVariant.large} title={`Config of ${title}`} description={`Session ${session.session_key}`}
+      isOpen onClose={onClose}
+      actions={[<Button key="close" variant="primary" onClick={onClose}>Close</Button>]}>
+      <ErrorAlert error={error} title="Could not read the configuration" />
+      {!data && !error && <Spinner size="lg" aria-label="Loading the configuration" />}
+      {data && (
+        <>
+          <Toolbar>
+            <ToolbarContent>
+              <ToolbarItem variant="search-filter">
+                <SearchInput aria-label="Filter options" placeholder="Filter options" value={filter}
+                  onChange={(_e, v) => setFilter(v)} onClear={() => setFilter('')} />
+              </ToolbarItem>
+              <ToolbarItem variant="pagination">
+                {data.filter((i) => !i.is_default).length} modified of {data.length}
+              </ToolbarItem>
+            </ToolbarContent>
+          </Toolbar>
+          {shown.length === 0 ? (
+            <EmptyState variant="xs"><EmptyStateBody>No option matches “{filter}”.</EmptyStateBody></EmptyState>
+          ) : (
+            <Table aria-label="Session configuration" variant="compact">
+              <Thead>
+                <Tr>
+                  <Th width={30}>Option</Th>
+                  <Th width={30}>Value</Th>
+                  <Th width={15}>Default</Th>
+                  <Th screenReaderText="Row actions" />
+                </Tr>
+              </Thead>
+              <Tbody>
+                {shown.map((item) => {
+                  const r = row(item.key);
+                  return (
+                    <Tr key={item.key} data-config-key={item.key}>
+                      <Td dataLabel="Option">
+                        <div><code>{item.key}</code></div>
+                        <div className="georep-config-desc">{item.description}</div>
+                      </Td>
+                      <Td dataLabel="Value">
+                        {r.editing ? (
+                          <Editor item={item} value={r.draft} disabled={r.busy}
+                            onChange={(v) => patch(item.key, { draft: v, error: null })}
+                            onSubmit={() => void save(item)} />
+                        ) : (
+                          <span>
+                            <code>{item.value === '' ? '(empty)' : item.value}</code>{' '}
+                            {!item.is_default && (
+                              <Label color="blue" isCompact title={item.changed_by ? `by ${item.changed_by}, ${formatTime(item.changed_at)}` : undefined}>
+                                Modified
+                              </Label>
+                            )}
+                            {item.key === 'checkpoint' && item.value !== '0' && /^\d+$/.test(item.value) && (
+                              <div className="georep-config-desc">{formatTime(new Date(Number(item.value) * 1000).toISOString())}</div>
+                            )}
+                          </span>
+                        )}
+                        {r.error && (
+                          <HelperText>
+                            <HelperTextItem variant="error" hasIcon>{r.error}</HelperTextItem>
+                          </HelperText>
+                        )}
+                      </Td>
+                      <Td dataLabel="Default"><code>{item.default === '' ? '(empty)' : item.default}</code></Td>
+                      <Td isActionCell modifier="nowrap">
+                        {r.editing ? (
+                          <>
+                            <Button variant="primary" size="sm" aria-label={`Save ${item.key}`} onClick={() => void save(item)}
+                              isDisabled={r.busy} isLoading={r.busy}>Save</Button>{' '}
+                            <Button variant="link" size="sm" aria-label={`Cancel editing ${item.key}`} isDisabled={r.busy}
+                              onClick={() => patch(item.key, { ...idle })}>Cancel</Button>
+                          </>
+                        ) : (
+                          <>
+                            <Button variant="secondary" size="sm" aria-label={`Edit ${item.key}`} isDisabled={r.busy}
+                              onClick={() => patch(item.key, { editing: true, draft: item.value, error: null })}>Edit</Button>{' '}
+                            <Button variant="link" size="sm" aria-label={`Reset ${item.key}`} onClick={() => void reset(item)}
+                              isDisabled={item.is_default || r.busy} isLoading={r.busy}>Reset</Button>
+                          </>
+                        )}
+                      </Td>
+                    </Tr>
+                  );
+                })}
+              </Tbody>
+            </Table>
+          )}
+        </>
+      )}
+    </Modal>
+  );
+}

@@ -1,0 +1,233 @@
+// New Geo-Replication Session: the destination host (a destination attached to the source
+// volume's cluster: the engine accepts no other), then the destination volume -- for a gluster
+// volume one of the destination's volumes, eligible ones first; for a directory volume a path
+// on the destination host.
+import { useEffect, useMemo, useState } from 'react';
+import {
+  Alert, Button, Checkbox, Form, FormGroup, FormHelperText, FormSelect, FormSelectOption, HelperText, HelperTextItem,
+  Modal, ModalVariant, Radio, Spinner, Switch, TextInput,
+} from '@patternfly/react-core';
+import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
+import { api, type CandidateVolume, type Cluster, type Destination, type Host, type Session, type Volume } from '../api';
+import { ErrorAlert, errorText, formatBytes, useAsync } from '../util';
+
+export function NewSessionModal({
+  volume, clusterName, onClose, onCreated,
+}: { volume: Volume; clusterName: string; onClose: () => void; onCreated: (s: Session) => void }) {
+  const isDirectory = volume.kind === 'directory';
+  const dests = useAsync((s) => api.destinations(volume.cluster_id, s), [volume.cluster_id]);
+  const clusters = useAsync((s) => api.clusters(s), []);
+  const [destCluster, setDestCluster] = useState('');
+  const [destClusterHosts, setDestClusterHosts] = useState<Host[] | null>(null);
+  const [destinationId, setDestinationId] = useState('');
+  const [path, setPath] = useState('');
+  const [candidates, setCandidates] = useState<CandidateVolume[] | null>(null);
+  const [candidatesError, setCandidatesError] = useState<string | null>(null);
+  const [candidatesLoading, setCandidatesLoading] = useState(false);
+  const [showAll, setShowAll] = useState(false);
+  const [chosen, setChosen] = useState('');
+  const [force, setForce] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+
+  // A destination cluster narrows the list to the destinations on its hosts.
+  useEffect(() => {
+    setDestClusterHosts(null);
+    if (!destCluster) return;
+    let live = true;
+    api.hosts(destCluster).then((h) => live && setDestClusterHosts(h), () => live && setDestClusterHosts([]));
+    return () => {
+      live = false;
+    };
+  }, [destCluster]);
+
+  const destinations: Destination[] = useMemo(() => {
+    const all = dests.data ?? [];
+    if (!destCluster || !destClusterHosts) return all;
+    const names = new Set(destClusterHosts.flatMap((h) => [h.name, h.address]));
+    return all.filter((d) => names.has(d.host));
+  }, [dests.data, destCluster, destClusterHosts]);
+
+  // The only destination is chosen for the user.
+  useEffect(() => {
+    if (destinations.length === 1 && !destinationId) setDestinationId(destinations[0].id);
+    if (destinationId && !destinations.some((d) => d.id === destinationId)) setDestinationId('');
+  }, [destinations, destinationId]);
+
+  const destination = destinations.find((d) => d.id === destinationId);
+
+  // Gluster: the destination's volumes, with eligibility for this source volume.
+  useEffect(() => {
+    setCandidates(null);
+    setCandidatesError(null);
+    setChosen('');
+    if (isDirectory || !destinationId) return;
+    let live = true;
+    setCandidatesLoading(true);
+    api.candidateVolumes(destinationId, volume.id).then(
+      (c) => {
+        if (!live) return;
+        setCandidates(c);
+        setCandidatesLoading(false);
+      },
+      (e) => {
+        if (!live) return;
+        setCandidatesError(errorText(e));
+        setCandidatesLoading(false);
+      },
+    );
+    return () => {
+      live = false;
+    };
+  }, [destinationId, isDirectory, volume.id]);
+
+  const chosenCandidate = candidates?.find((c) => c.name === chosen);
+  const needsForce = !!chosenCandidate && !chosenCandidate.eligible;
+  const shownCandidates = (candidates ?? []).filter((c) => showAll || c.eligible);
+  const pathError = isDirectory && path !== '' && !path.startsWith('/') ? 'An absolute path (starting with /).' : null;
+  const target = isDirectory ? path.trim() : chosen;
+  const canCreate = !!destination && target !== '' && !pathError && (!needsForce || force) && !busy;
+
+  const create = async () => {
+    if (!canCreate || !destination) return;
+    setBusy(true);
+    setError(null);
+    try {
+      const s = await api.createSession({
+        destination_id: destination.id, source_volume_id: volume.id, destination_volume: target, force,
+      });
+      onCreated(s);
+      onClose();
+    } catch (e) {
+      setError(errorText(e));
+      setBusy(false);
+    }
+  };
+
+  const destLabel = (d: Destination) =>
+    `${d.host}${d.remote_user && d.remote_user !== 'root' ? ` (as ${d.remote_user})` : ''} — ${d.connection}`;
+
+  return (
+    <Modal variant={ModalVariant.medium} title="New Geo-Replication Session"
+      description={`Replicate ${volume.kind} volume ${volume.name} of cluster ${clusterName} to a destination.`}
+      isOpen onClose={busy ? undefined : onClose}
+      actions={[
+        <Button key="create" variant="primary" onClick={create} isDisabled={!canCreate} isLoading={busy}>Create</Button>,
+        <Button key="cancel" variant="link" onClick={onClose} isDisabled={busy}>Cancel</Button>,
+      ]}>
+      <Form id="new-session-form" onSubmit={(e) => { e.preventDefault(); void create(); }}>
+        <FormGroup label="Source volume" fieldId="new-session-source">
+          <TextInput id="new-session-source" value={`${volume.name} (${clusterName})`} readOnlyVariant="default" />
+        </FormGroup>
+        <FormGroup label="Destination cluster" fieldId="new-session-dest-cluster">
+          <FormSelect id="new-session-dest-cluster" value={destCluster} isDisabled={busy}
+            onChange={(_e, v) => setDestCluster(v)}>
+            <FormSelectOption value="" label="Any: every destination host" />
+            {(clusters.data ?? []).map((c: Cluster) => (
+              <FormSelectOption key={c.id} value={c.id} label={c.name} />
+            ))}
+          </FormSelect>
+          <FormHelperText>
+            <HelperText>
+              <HelperTextItem>Narrows the hosts below to those of a cluster georep also manages.</HelperTextItem>
+            </HelperText>
+          </FormHelperText>
+        </FormGroup>
+        <FormGroup label="Destination host" isRequired fieldId="new-session-destination">
+          {dests.loading && !dests.data ? (
+            <Spinner size="md" aria-label="Loading destinations" />
+          ) : (
+            <FormSelect id="new-session-destination" value={destinationId} isDisabled={busy || destinations.length === 0}
+              onChange={(_e, v) => setDestinationId(v)}>
+              <FormSelectOption value="" label={destinations.length ? 'Choose a destination host' : 'No destination host'} isPlaceholder />
+              {destinations.map((d) => (
+                <FormSelectOption key={d.id} value={d.id} label={destLabel(d)} />
+              ))}
+            </FormSelect>
+          )}
+          <FormHelperText>
+            <HelperText>
+              <HelperTextItem>
+                Destination hosts attached to cluster {clusterName} (the source volume&apos;s cluster); attach another on
+                the cluster&apos;s Destinations tab.
+              </HelperTextItem>
+            </HelperText>
+          </FormHelperText>
+          <ErrorAlert error={dests.error} title="Could not list the destinations" />
+          {destination && destination.connection === 'Broken' && (
+            <Alert variant="warning" isInline isPlain title={`${destination.host} is Broken: ${destination.connection_reason}`} />
+          )}
+        </FormGroup>
+
+        {isDirectory ? (
+          <FormGroup label="Destination path" isRequired fieldId="new-session-path">
+            <TextInput id="new-session-path" value={path} isDisabled={busy} placeholder="/srv/replica"
+              validated={pathError ? 'error' : 'default'} onChange={(_e, v) => setPath(v)} />
+            <FormHelperText>
+              <HelperText>
+                <HelperTextItem variant={pathError ? 'error' : 'default'}>
+                  {pathError ?? `A directory volume replicates to a path on ${destination?.host ?? 'the destination host'}; it is created when the session starts.`}
+                </HelperTextItem>
+              </HelperText>
+            </FormHelperText>
+          </FormGroup>
+        ) : (
+          <FormGroup label="Destination volume" isRequired fieldId="new-session-volume" role="group">
+            <Switch id="new-session-show-all" label="Show all volumes" isChecked={showAll} isDisabled={busy}
+              onChange={(_e, v) => setShowAll(v)} />
+            {candidatesLoading && <div><Spinner size="md" aria-label="Loading volumes" /> Reading the destination&apos;s volumes…</div>}
+            <ErrorAlert error={candidatesError} title="Could not list the destination's volumes" />
+            {candidates && shownCandidates.length === 0 && (
+              <HelperText>
+                <HelperTextItem variant="warning">
+                  No eligible volume on {destination?.host}{candidates.length ? ': “Show all volumes” lists the others and why.' : '.'}
+                </HelperTextItem>
+              </HelperText>
+            )}
+            {shownCandidates.length > 0 && (
+              <Table aria-label="Destination volumes" variant="compact">
+                <Thead>
+                  <Tr>
+                    <Th screenReaderText="Select" />
+                    <Th>Volume</Th>
+                    <Th>Status</Th>
+                    <Th>Size</Th>
+                    <Th>Eligibility</Th>
+                  </Tr>
+                </Thead>
+                <Tbody>
+                  {shownCandidates.map((c, i) => (
+                    <Tr key={c.name} isClickable={!busy} isRowSelected={chosen === c.name} onRowClick={() => !busy && setChosen(c.name)}>
+                      <Td className="pf-v5-c-table__check">
+                        <Radio id={`new-session-volume-${i}`} name="new-session-volume" aria-label={`Choose ${c.name}`}
+                          isChecked={chosen === c.name} isDisabled={busy} onChange={() => setChosen(c.name)} />
+                      </Td>
+                      <Td dataLabel="Volume">{c.name}</Td>
+                      <Td dataLabel="Status">{c.status}</Td>
+                      <Td dataLabel="Size">{formatBytes(c.size_bytes)}</Td>
+                      <Td dataLabel="Eligibility">{c.eligible ? 'Eligible' : c.reasons.join('; ')}</Td>
+                    </Tr>
+                  ))}
+                </Tbody>
+              </Table>
+            )}
+          </FormGroup>
+        )}
+
+        {/* Force bypasses the gluster eligibility checks; a directory session has none. */}
+        {!isDirectory && <Checkbox id="new-session-force" label="Force" isChecked={force} isDisabled={busy}
+          onChange={(_e, v) => setForce(v)}
+          description={needsForce
+            ? `${chosen} is not eligible (${chosenCandidate?.reasons.join('; ')}): creating the session anyway needs Force.`
+            : 'Create the session even if the destination volume does not pass the eligibility checks.'} />}
+        {busy && (
+          <div className="georep-progress" role="status">
+            <Spinner size="md" aria-label="Creating the session" />
+            <span>Creating session, pushing keys…</span>
+          </div>
+        )}
+        <ErrorAlert error={error} title="Could not create the session" />
+      </Form>
+    </Modal>
+  );
+}

@@ -1,0 +1,212 @@
+// A volume's geo-replication sessions: one row per session (expandable into one line per node),
+// per-row actions enabled by the engine's rules, a New session dialog, live updates.
+import { useCallback, useState } from 'react';
+import { Link } from 'react-router-dom';
+import {
+  Alert, AlertActionCloseButton, Button, EmptyState, EmptyStateBody, EmptyStateHeader, EmptyStateIcon, MenuToggle,
+  Spinner, Toolbar, ToolbarContent, ToolbarItem,
+} from '@patternfly/react-core';
+import EllipsisVIcon from '@patternfly/react-icons/dist/esm/icons/ellipsis-v-icon';
+import CubesIcon from '@patternfly/react-icons/dist/esm/icons/cubes-icon';
+import { ActionsColumn, ExpandableRowContent, Table, Tbody, Td, Th, Thead, Tr, type IAction } from '@patternfly/react-table';
+import { api, type Session, type Volume } from '../api';
+import { useLiveEvents } from '../live';
+import { ErrorAlert, formatAgo, formatLag, formatTime, useAsync } from '../util';
+import {
+  ACTION_LABEL, ACTION_ORDER, asSession, availability, crawlSummary, lastSynced, maxLag, mergeSession, removedId,
+  usePollWhileOffline, type SessionActionName,
+} from './sessionModel';
+import { SessionStatusLabel } from './SessionStatus';
+import { SessionActionDialogs, type PendingAction } from './SessionActionDialogs';
+import { NewSessionModal } from './NewSessionModal';
+
+export function SessionsTable({ volume, clusterName }: { volume: Volume; clusterName: string }) {
+  const sessions = useAsync((s) => api.volumeSessions(volume.id, s), [volume.id]);
+  const dests = useAsync((s) => api.destinations(volume.cluster_id, s), [volume.cluster_id]);
+  const [expanded, setExpanded] = useState<Set<string>>(new Set());
+  const [pending, setPending] = useState<PendingAction | null>(null);
+  const [creating, setCreating] = useState(false);
+  const [notice, setNotice] = useState<{ title: string; warnings: string[] } | null>(null);
+  const [, setTick] = useState(0);
+
+  const { setData, reload } = sessions;
+  const merge = useCallback((s: Session) => setData((list) => mergeSession(list ?? [], s)), [setData]);
+  const drop = useCallback((id: string) => setData((list) => (list ?? []).filter((x) => x.id !== id)), [setData]);
+
+  useLiveEvents(['session', 'session_removed', 'destination', 'destination_removed'], (type, data) => {
+    if (type === 'resync') {
+      reload();
+      dests.reload();
+    } else if (type === 'session') {
+      const s = asSession(data);
+      if (s && s.source_volume_id === volume.id) merge(s);
+      setTick((t) => t + 1); // "n s ago" moves on
+    } else if (type === 'session_removed') {
+      const id = removedId(data);
+      if (id) drop(id);
+    } else {
+      dests.reload();
+    }
+  });
+  const poll = useCallback(() => {
+    reload();
+  }, [reload]);
+  usePollWhileOffline(poll);
+
+  const hostOf = (s: Session) =>
+    dests.data?.find((d) => d.id === s.destination_id)?.host ?? s.nodes?.[0]?.destination_host ?? s.destination_id;
+
+  const open = (action: SessionActionName, s: Session, from?: HTMLElement | null) =>
+    setPending({ action, session: s, returnFocus: from ?? (document.activeElement as HTMLElement | null) });
+
+  const rowActions = (s: Session): IAction[] =>
+    ACTION_ORDER.flatMap((a, i) => {
+      const av = availability(a, s, volume.kind);
+      const item: IAction = {
+        title: ACTION_LABEL[a],
+        isAriaDisabled: av.mode === 'no',
+        tooltipProps: av.mode === 'no' && av.reason ? { content: av.reason } : undefined,
+        description: av.mode === 'no' ? av.reason : av.mode === 'force' ? 'Needs Force' : undefined,
+        isDanger: a === 'remove',
+        onClick: () => {
+          if (av.mode === 'no') return;
+          open(a, s, document.querySelector<HTMLElement>(`[data-session-toggle="${s.id}"]`));
+        },
+      };
+      // Lifecycle, then removal, then the rest.
+      return i === 4 || i === 5 ? [{ isSeparator: true }, item] : [item];
+    });
+
+  const list = sessions.data ?? [];
+  return (
+    <>
+      <Toolbar>
+        <ToolbarContent>
+          <ToolbarItem>
+            <Button variant="primary" onClick={() => setCreating(true)}>New</Button>
+          </ToolbarItem>
+          <ToolbarItem variant="pagination">
+            {list.length} {list.length === 1 ? 'session' : 'sessions'}
+          </ToolbarItem>
+        </ToolbarContent>
+      </Toolbar>
+      {notice && (
+        <Alert variant={notice.warnings.length ? 'warning' : 'success'} isInline title={notice.title}
+          timeout={notice.warnings.length ? false : 10000} onTimeout={() => setNotice(null)}
+          actionClose={<AlertActionCloseButton onClose={() => setNotice(null)} />}>
+          {notice.warnings.map((w) => <div key={w}>{w}</div>)}
+        </Alert>
+      )}
+      <ErrorAlert error={sessions.error} title="Could not list the sessions" />
+      {!sessions.data && sessions.loading && <Spinner size="lg" aria-label="Loading sessions" />}
+      {sessions.data && list.length === 0 && (
+        <EmptyState>
+          <EmptyStateHeader titleText="No geo-replication sessions" headingLevel="h2" icon={<EmptyStateIcon icon={CubesIcon} />} />
+          <EmptyStateBody>{volume.name} is not replicated anywhere yet. “New” creates a session to a destination.</EmptyStateBody>
+        </EmptyState>
+      )}
+      {list.length > 0 && (
+        <Table aria-label="Geo-replication sessions" variant="compact">
+          <Thead>
+            <Tr>
+              <Th screenReaderText="Nodes" />
+              <Th modifier="wrap">Destination host</Th>
+              <Th modifier="wrap">Destination volume</Th>
+              <Th modifier="wrap">User</Th>
+              <Th modifier="wrap">Status</Th>
+              <Th modifier="wrap">Crawl status</Th>
+              <Th modifier="wrap">Last synced</Th>
+              <Th modifier="wrap">Lag</Th>
+              <Th modifier="wrap">Session</Th>
+              <Th screenReaderText="Actions" />
+            </Tr>
+          </Thead>
+          {list.map((s, rowIndex) => {
+            const isOpen = expanded.has(s.id);
+            const synced = lastSynced(s.nodes);
+            const lag = maxLag(s.nodes);
+            return (
+              <Tbody key={s.id} isExpanded={isOpen}>
+                <Tr data-session-id={s.id}>
+                  <Td expand={{
+                    rowIndex, isExpanded: isOpen,
+                    onToggle: () => setExpanded((e) => {
+                      const n = new Set(e);
+                      if (n.has(s.id)) n.delete(s.id);
+                      else n.add(s.id);
+                      return n;
+                    }),
+                    expandId: `session-nodes-${s.id}`,
+                  }} />
+                  <Td dataLabel="Destination host">{hostOf(s)}</Td>
+                  <Td dataLabel="Destination volume">{s.destination_volume}</Td>
+                  <Td dataLabel="User">{s.remote_user}</Td>
+                  <Td dataLabel="Status"><SessionStatusLabel status={s.status} reason={s.status_reason} /></Td>
+                  <Td dataLabel="Crawl status">{crawlSummary(s.nodes)}</Td>
+                  <Td dataLabel="Last synced"><span title={formatTime(synced)}>{synced ? formatAgo(synced) : '—'}</span></Td>
+                  <Td dataLabel="Lag">{lag === null ? '—' : formatLag(lag)}</Td>
+                  <Td dataLabel="Session">
+                    {/* Names the row's expand toggle (PatternFly labels it by "simple-node<row>"). */}
+                    <span id={`simple-node${rowIndex}`} className="pf-v5-screen-reader">Nodes of {s.session_key}</span>
+                    <Link to={`/sessions/${encodeURIComponent(s.id)}`}>{s.session_key}</Link></Td>
+                  <Td isActionCell>
+                    <ActionsColumn items={rowActions(s)}
+                      actionsToggle={({ onToggle, isOpen: menuOpen, isDisabled, toggleRef }) => (
+                        <MenuToggle ref={toggleRef} onClick={onToggle} isExpanded={menuOpen} isDisabled={isDisabled}
+                          variant="plain" aria-label={`Actions for ${s.session_key}`} data-session-toggle={s.id}>
+                          <EllipsisVIcon />
+                        </MenuToggle>
+                      )} />
+                  </Td>
+                </Tr>
+                <Tr isExpanded={isOpen}>
+                  <Td colSpan={10}>
+                    <ExpandableRowContent>
+                      <Table aria-label={`Nodes of ${s.session_key}`} variant="compact" borders={false}>
+                        <Thead>
+                          <Tr>
+                            <Th modifier="wrap">Source</Th>
+                            <Th modifier="wrap">Destination host</Th>
+                            <Th modifier="wrap">Status</Th>
+                            <Th modifier="wrap">Crawl status</Th>
+                            <Th modifier="wrap">Last synced</Th>
+                            <Th modifier="wrap">Lag</Th>
+                          </Tr>
+                        </Thead>
+                        <Tbody>
+                          {(s.nodes ?? []).map((n) => (
+                            <Tr key={`${n.source_host}:${n.source_brick}`}>
+                              <Td dataLabel="Source">{n.source_host}:{n.source_brick} →</Td>
+                              <Td dataLabel="Destination host">{n.destination_host}</Td>
+                              <Td dataLabel="Status"><SessionStatusLabel status={n.status} reason={n.status_reason} /></Td>
+                              <Td dataLabel="Crawl status">{n.crawl_status}</Td>
+                              <Td dataLabel="Last synced">{n.last_synced ? formatAgo(n.last_synced) : '—'}</Td>
+                              <Td dataLabel="Lag">{formatLag(n.lag_seconds)}</Td>
+                            </Tr>
+                          ))}
+                          {(s.nodes ?? []).length === 0 && (
+                            <Tr><Td colSpan={6}>No node status reported yet.</Td></Tr>
+                          )}
+                        </Tbody>
+                      </Table>
+                    </ExpandableRowContent>
+                  </Td>
+                </Tr>
+              </Tbody>
+            );
+          })}
+        </Table>
+      )}
+      {creating && (
+        <NewSessionModal volume={volume} clusterName={clusterName} onClose={() => setCreating(false)}
+          onCreated={(s) => {
+            merge(s);
+            setNotice({ title: `Session ${s.session_key} created`, warnings: s.warnings ?? [] });
+          }} />
+      )}
+      <SessionActionDialogs pending={pending} volumeKind={volume.kind}
+        destinationHost={pending ? hostOf(pending.session) : undefined}
+        onClose={() => setPending(null)} onUpdated={merge} onRemoved={drop} />
+    </>
+  );
+}
