@@ -2,10 +2,12 @@
 // the console against a real engine; every effect is checked through the REST API as well.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { launchBrowser, login, screenshot, startEngine } from './harness.mjs';
+import { directorySetup, launchBrowser, login, screenshot, startEngine } from './harness.mjs';
 
 // A loopback port where nothing listens: bound, then closed.
 async function closedPort() {
@@ -14,6 +16,57 @@ async function closedPort() {
   const { port } = srv.address();
   await new Promise((r) => srv.close(r));
   return port;
+}
+
+// A private sshd on a free loopback port with its own ed25519 host key (nobody can log in: no
+// authorized key). rotate() gives it a new host key. Its fingerprint as ssh-keygen prints it.
+async function startSshd() {
+  const dir = mkdtempSync(path.join(tmpdir(), 'georep-e2e-sshd-'));
+  const key = path.join(dir, 'host_ed25519');
+  const keygen = () => {
+    rmSync(key, { force: true });
+    rmSync(`${key}.pub`, { force: true });
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key]);
+    return execFileSync('ssh-keygen', ['-lf', `${key}.pub`]).toString().split(' ')[1];
+  };
+  const port = await closedPort();
+  writeFileSync(path.join(dir, 'sshd_config'), [
+    `Port ${port}`, 'ListenAddress 127.0.0.1', `HostKey ${key}`, `PidFile ${dir}/sshd.pid`,
+    `AuthorizedKeysFile ${dir}/authorized_keys`, 'PasswordAuthentication no', 'KbdInteractiveAuthentication no',
+    'UsePAM no', 'LogLevel ERROR', '',
+  ].join('\n'));
+  mkdirSync('/run/sshd', { recursive: true });
+  let child;
+  const launch = async () => {
+    child = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', path.join(dir, 'sshd_config')], { stdio: 'ignore' });
+    for (let i = 0; i < 100; i++) {
+      const ok = await new Promise((r) => {
+        const s = net.connect(port, '127.0.0.1', () => { s.destroy(); r(true); });
+        s.on('error', () => r(false));
+      });
+      if (ok) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error('sshd did not start');
+  };
+  const stop = async () => {
+    if (child && child.exitCode === null) {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    }
+  };
+  const sshd = { port, fingerprint: keygen() };
+  await launch();
+  sshd.rotate = async () => {
+    await stop();
+    sshd.fingerprint = keygen();
+    await launch();
+  };
+  sshd.stop = async () => {
+    await stop();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  return sshd;
 }
 
 test('clusters: create through the dialog, hosts, volumes, destinations (new, test, re-establish, remove with force), live, keyboard', async (t) => {
@@ -178,7 +231,7 @@ test('clusters: create through the dialog, hosts, volumes, destinations (new, te
   dialog = page.getByRole('dialog', { name: 'Re-establish root@localhost' });
   await dialog.getByText('No host key is pinned: fetch it and confirm it first.').waitFor();
   assert.equal(await dialog.getByRole('button', { name: 'Re-establish' }).isDisabled(), true);
-  await screenshot(page, 'destination-reestablish');
+  await screenshot(page, 'destination-reestablish-local');
   await page.keyboard.press('Escape');
   await dialog.waitFor({ state: 'detached' });
 
@@ -229,6 +282,114 @@ test('clusters: create through the dialog, hosts, volumes, destinations (new, te
   await dialog.waitFor({ state: 'detached' });
   await page.getByRole('heading', { name: 'No clusters yet' }).waitFor();
   assert.deepEqual((await engine.api('GET', '/clusters')).items, []);
+
+  assert.deepEqual(consoleErrors, []);
+});
+
+test('destinations and hosts over ssh: the host key fetched and confirmed, copy keys failing honestly, re-establish with a changed key, re-pin', { skip: !existsSync('/usr/sbin/sshd') && 'no sshd' }, async (t) => {
+  const engine = await startEngine();
+  t.after(() => engine.stop());
+  const sshd = await startSshd();
+  t.after(() => sshd.stop());
+  const { browser, page, consoleErrors } = await launchBrowser();
+  t.after(() => browser.close());
+  const setup = await directorySetup(engine);
+  await engine.api('DELETE', `/destinations/${setup.destination.id}`);
+  await login(page, engine);
+  await page.goto(`${engine.url}/clusters/${setup.cluster.id}/destinations`);
+  await page.getByRole('heading', { name: 'No geo-replication destinations' }).waitFor();
+
+  await page.getByRole('button', { name: 'New', exact: true }).click();
+  let dialog = page.getByRole('dialog', { name: 'New Geo-Replication Destination' });
+  await dialog.getByLabel('Destination host').fill('127.0.0.1');
+  await dialog.getByLabel('SSH port').fill(String(sshd.port));
+  await dialog.getByRole('button', { name: 'Fetch host key' }).click();
+  // The key's type and fingerprint, as ssh-keygen prints it; nothing counts before it is confirmed.
+  const keyRadio = dialog.getByRole('radio', { name: `ssh-ed25519 ${sshd.fingerprint}` });
+  await keyRadio.waitFor();
+  assert.equal(await keyRadio.isChecked(), true);
+  const create = dialog.getByRole('button', { name: 'Create' });
+  assert.equal(await create.isDisabled(), true);
+  await dialog.getByRole('checkbox', { name: 'I have checked this fingerprint' }).check();
+  assert.equal(await create.isDisabled(), false);
+  await screenshot(page, 'destination-new-key');
+  // Copying the keys needs gluster on the source host (gsec_create): here it fails, and the
+  // engine keeps the destination, Broken, with the reason.
+  assert.equal(await dialog.getByRole('checkbox', { name: 'Copy source cluster hosts public keys to destination cluster' }).isChecked(), true);
+  await create.click();
+  await dialog.waitFor({ state: 'detached' });
+  await page.getByText('root@127.0.0.1 is attached, but its keys were not installed').waitFor();
+  const [d] = (await engine.api('GET', `/clusters/${setup.cluster.id}/destinations`)).items;
+  assert.equal(d.host, '127.0.0.1');
+  assert.equal(d.ssh_port, sshd.port);
+  assert.equal(d.ssh_fingerprint, sshd.fingerprint);
+  assert.equal(d.connection, 'Broken');
+  assert.ok(d.connection_reason);
+  const table = page.getByRole('grid', { name: 'Geo-replication destinations' });
+  await table.getByText(sshd.fingerprint).waitFor();
+  await table.getByText('Broken', { exact: true }).waitFor();
+
+  // Re-establish with the same key: no confirmation needed; the engine's failure stays in the dialog.
+  await page.getByRole('button', { name: 'Actions for root@127.0.0.1' }).click();
+  await page.getByRole('menuitem', { name: 'Re-establish' }).click();
+  dialog = page.getByRole('dialog', { name: 'Re-establish root@127.0.0.1' });
+  await dialog.getByRole('button', { name: 'Fetch host key' }).click();
+  await dialog.getByText('The host offers the pinned key').waitFor();
+  await dialog.getByRole('button', { name: 'Re-establish' }).click();
+  await dialog.getByText('The keys were not re-established').waitFor();
+  assert.equal(await dialog.isVisible(), true);
+
+  // The host key changes: the dialog says so and wants a confirmation; the new key is pinned.
+  await sshd.rotate();
+  await dialog.getByRole('button', { name: 'Fetch host key' }).click();
+  await dialog.getByText('The host key changed: it does not match the pinned one').waitFor();
+  const go = dialog.getByRole('button', { name: 'Re-establish' });
+  assert.equal(await go.isDisabled(), true);
+  await dialog.getByRole('checkbox', { name: 'I have checked this fingerprint' }).check();
+  await screenshot(page, 'destination-reestablish');
+  await go.click();
+  await dialog.getByText('The keys were not re-established').waitFor();
+  const after = await engine.api('GET', `/destinations/${d.id}`);
+  assert.equal(after.ssh_fingerprint, sshd.fingerprint);
+  await dialog.getByRole('button', { name: 'Cancel' }).click();
+  await table.getByText(sshd.fingerprint).waitFor();
+  const events = (await engine.api('GET', `/events?object_id=${d.id}&action=destination.repin`)).items;
+  assert.equal(events.length, 1);
+
+  // A host over ssh: added with its confirmed key; after the key changes, Re-pin (with its warning).
+  await page.getByRole('tab', { name: 'Hosts' }).click();
+  await page.getByRole('button', { name: 'Add host' }).click();
+  dialog = page.getByRole('dialog', { name: 'Add host' });
+  await dialog.getByRole('textbox', { name: 'Name', exact: true }).fill('node1');
+  await dialog.getByLabel('Address').fill('127.0.0.1');
+  await dialog.getByLabel('SSH port').fill(String(sshd.port));
+  await dialog.getByRole('button', { name: 'Fetch host key' }).click();
+  await dialog.getByRole('radio', { name: `ssh-ed25519 ${sshd.fingerprint}` }).waitFor();
+  await dialog.getByRole('checkbox', { name: 'I have checked this fingerprint' }).check();
+  await dialog.getByRole('button', { name: 'Add' }).click();
+  await dialog.waitFor({ state: 'detached' });
+  const hosts = (await engine.api('GET', `/clusters/${setup.cluster.id}/hosts`)).items;
+  const node1 = hosts.find((h) => h.name === 'node1');
+  assert.equal(node1.transport, 'ssh');
+  assert.equal(node1.ssh_port, sshd.port);
+  assert.equal(node1.ssh_fingerprint, sshd.fingerprint);
+  const old = sshd.fingerprint;
+  await sshd.rotate();
+  await page.getByRole('button', { name: 'Actions for node1' }).click();
+  await page.getByRole('menuitem', { name: 'Re-pin host key' }).click();
+  dialog = page.getByRole('dialog', { name: 'Re-pin the host key of node1' });
+  await dialog.getByText('Only after the host key really changed').waitFor();
+  await dialog.getByRole('button', { name: 'Fetch host key' }).click();
+  await dialog.getByText('The host key changed: it does not match the pinned one').waitFor();
+  const repin = dialog.getByRole('button', { name: 'Re-pin' });
+  assert.equal(await repin.isDisabled(), true);
+  await dialog.getByRole('checkbox', { name: 'I have checked this fingerprint' }).check();
+  await screenshot(page, 'host-repin');
+  await repin.click();
+  await dialog.waitFor({ state: 'detached' });
+  await page.getByRole('grid', { name: 'Hosts' }).getByText(sshd.fingerprint).waitFor();
+  assert.notEqual(old, sshd.fingerprint);
+  assert.equal((await engine.api('GET', `/hosts/${node1.id}`)).ssh_fingerprint, sshd.fingerprint);
 
   assert.deepEqual(consoleErrors, []);
 });

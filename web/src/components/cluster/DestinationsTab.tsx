@@ -379,14 +379,21 @@ function NewDestinationModal({
 }
 
 function ReestablishModal({
-  destination: d, onClose, onUpdated, onDone,
+  destination, onClose, onUpdated, onDone,
 }: {
   destination: Destination; onClose: () => void; onUpdated: (d: Destination) => void; onDone: (d: Destination) => void;
 }) {
-  const [key, setKey] = useState<HostKeyChoice>({ fingerprint: '', confirmed: false });
+  // What the engine last said about the destination (a re-pin changes its key even if the
+  // key exchange then fails).
+  const [d, setD] = useState<Destination>(destination);
+  const [key, setKeyState] = useState<HostKeyChoice>({ fingerprint: '', confirmed: false });
   const [password, setPassword] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
+  const setKey = (k: HostKeyChoice) => {
+    setKeyState(k);
+    setError(null);
+  };
   const pinned = d.ssh_fingerprint;
   const changed = !!key.fingerprint && key.fingerprint !== pinned;
   // The pinned key is used unless a fresh fetch shows another one, which must be confirmed.
@@ -405,6 +412,7 @@ function ReestablishModal({
       });
       setPassword('');
       onUpdated(r);
+      setD(plain(r));
       if (r.connection === 'Broken') setError(r.connection_reason || 'The destination is still Broken.');
       else onDone(r);
     } catch (e) {
