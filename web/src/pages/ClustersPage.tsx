@@ -1,9 +1,273 @@
-import { PageSection, Title } from '@patternfly/react-core';
+// Clusters: every cluster the engine manages, with counts of hosts, volumes and destinations;
+// "New cluster" (an empty one for directory volumes, or a Gluster cluster imported through one
+// of its hosts after its host key is confirmed) and "Remove".
+import { useState } from 'react';
+import { Link, useNavigate } from 'react-router-dom';
+import {
+  Alert, Button, EmptyState, EmptyStateBody, EmptyStateHeader, EmptyStateIcon, Form, FormGroup, HelperText,
+  HelperTextItem, Modal, PageSection, Radio, Spinner, TextInput, Title, Toolbar, ToolbarContent, ToolbarItem,
+} from '@patternfly/react-core';
+import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
+import CubesIcon from '@patternfly/react-icons/dist/esm/icons/cubes-icon';
+import { api, type Cluster } from '../api';
+import { clusterApi } from '../apiClusters';
+import { useLiveEvents } from '../live';
+import { ErrorAlert, errorText, formatTime, useAsync } from '../util';
+import { BusyNote, ConfirmRemoveModal, HostKeyScan, RowActions, usePollWhileOffline, type HostKeyChoice } from '../components/common';
+
+interface ClusterRow extends Cluster { hosts: number; volumes: number; destinations: number | null }
+
+async function loadClusters(signal: AbortSignal): Promise<ClusterRow[]> {
+  const [clusters, volumes] = await Promise.all([api.clusters(signal), api.volumes(signal)]);
+  return Promise.all(
+    clusters.map(async (c) => {
+      const [hosts, dests] = await Promise.all([
+        api.hosts(c.id, signal),
+        api.destinations(c.id, signal).catch(() => null),
+      ]);
+      return {
+        ...c,
+        hosts: hosts.length,
+        volumes: volumes.filter((v) => v.cluster_id === c.id).length,
+        destinations: dests ? dests.length : null,
+      };
+    }),
+  );
+}
 
 export function ClustersPage() {
+  const { data, error, loading, reload } = useAsync(loadClusters, []);
+  const [creating, setCreating] = useState(false);
+  const [removing, setRemoving] = useState<ClusterRow | null>(null);
+  const navigate = useNavigate();
+
+  useLiveEvents(['audit', 'destination', 'destination_removed'], (type, ev) => {
+    if (type !== 'audit') return reload();
+    const t = (ev as { object_type?: string } | null)?.object_type;
+    if (t === 'cluster' || t === 'host' || t === 'volume' || t === 'destination') reload();
+  });
+  usePollWhileOffline(reload, 10000);
+
+  const rows = data ?? [];
   return (
-    <PageSection>
-      <Title headingLevel="h1">ClustersPage</Title>
-    </PageSection>
+    <>
+      <PageSection variant="light">
+        <Title headingLevel="h1">Clusters</Title>
+        <p className="pf-v5-u-color-200">
+          The clusters georep manages: Gluster clusters imported through one of their hosts, and clusters of plain
+          directory volumes.
+        </p>
+      </PageSection>
+      <PageSection>
+        <Toolbar aria-label="Cluster actions">
+          <ToolbarContent>
+            <ToolbarItem>
+              <Button variant="primary" onClick={() => setCreating(true)}>
+                New cluster
+              </Button>
+            </ToolbarItem>
+          </ToolbarContent>
+        </Toolbar>
+        <ErrorAlert error={error} title="The clusters could not be loaded" />
+        {!data && loading ? (
+          <Spinner aria-label="Loading clusters" />
+        ) : rows.length === 0 && !error ? (
+          <EmptyState>
+            <EmptyStateHeader titleText="No clusters yet" headingLevel="h2" icon={<EmptyStateIcon icon={CubesIcon} />} />
+            <EmptyStateBody>
+              Import a Gluster cluster, or create an empty cluster for directory volumes, with “New cluster”.
+            </EmptyStateBody>
+          </EmptyState>
+        ) : (
+          <Table aria-label="Clusters" variant="compact">
+            <Thead>
+              <Tr>
+                <Th>Name</Th>
+                <Th>Description</Th>
+                <Th>Hosts</Th>
+                <Th>Volumes</Th>
+                <Th>Destinations</Th>
+                <Th>Created</Th>
+                <Th screenReaderText="Actions" />
+              </Tr>
+            </Thead>
+            <Tbody>
+              {rows.map((c) => (
+                <Tr key={c.id} isClickable onRowClick={(ev) => {
+                  // A click on the link or the kebab does its own thing.
+                  if ((ev?.target as HTMLElement | undefined)?.closest('a,button')) return;
+                  navigate(`/clusters/${c.id}`);
+                }}>
+                  <Td dataLabel="Name">
+                    <Link to={`/clusters/${c.id}`}>{c.name}</Link>
+                  </Td>
+                  <Td dataLabel="Description">{c.description || '—'}</Td>
+                  <Td dataLabel="Hosts">{c.hosts}</Td>
+                  <Td dataLabel="Volumes">{c.volumes}</Td>
+                  <Td dataLabel="Destinations">{c.destinations ?? '—'}</Td>
+                  <Td dataLabel="Created">{formatTime(c.created_at)}</Td>
+                  <Td isActionCell>
+                    <RowActions
+                      label={c.name}
+                      items={[
+                        { title: 'Open', onClick: () => navigate(`/clusters/${c.id}`) },
+                        { title: 'Remove', onClick: () => setRemoving(c) },
+                      ]}
+                    />
+                  </Td>
+                </Tr>
+              ))}
+            </Tbody>
+          </Table>
+        )}
+      </PageSection>
+      {creating && (
+        <NewClusterModal
+          onClose={() => setCreating(false)}
+          onCreated={(c) => {
+            setCreating(false);
+            reload();
+            navigate(`/clusters/${c.id}`);
+          }}
+        />
+      )}
+      {removing && (
+        <ConfirmRemoveModal
+          title={`Remove cluster ${removing.name}?`}
+          body={
+            <p>
+              georep forgets the cluster, its hosts and its volumes. Nothing is changed on the hosts. A cluster that still
+              has destinations or sessions cannot be removed.
+            </p>
+          }
+          onConfirm={() => clusterApi.removeCluster(removing.id)}
+          onClose={() => setRemoving(null)}
+          onDone={() => {
+            setRemoving(null);
+            reload();
+          }}
+        />
+      )}
+    </>
+  );
+}
+
+function NewClusterModal({ onClose, onCreated }: { onClose: () => void; onCreated: (c: Cluster) => void }) {
+  const [kind, setKind] = useState<'empty' | 'import'>('empty');
+  const [name, setName] = useState('');
+  const [description, setDescription] = useState('');
+  const [address, setAddress] = useState('');
+  const [port, setPort] = useState('22');
+  const [user, setUser] = useState('root');
+  const [key, setKey] = useState<HostKeyChoice>({ fingerprint: '', confirmed: false });
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const portNum = Number(port);
+  const portOk = Number.isInteger(portNum) && portNum >= 1 && portNum <= 65535;
+
+  const canSubmit =
+    !busy && name.trim() !== '' && (kind === 'empty' || (address.trim() !== '' && portOk && key.confirmed && !!key.fingerprint));
+
+  const submit = async (ev?: React.FormEvent) => {
+    ev?.preventDefault();
+    if (!canSubmit) return;
+    setBusy(true);
+    setError(null);
+    try {
+      if (kind === 'empty') {
+        onCreated(await api.createCluster(name.trim(), description.trim()));
+      } else {
+        const r = await clusterApi.importCluster({
+          name: name.trim(), address: address.trim(), ssh_port: portNum, ssh_user: user.trim() || 'root',
+          ssh_fingerprint: key.fingerprint,
+        });
+        onCreated(r.cluster);
+      }
+    } catch (e) {
+      setError(errorText(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <Modal
+      variant="medium"
+      title="New cluster"
+      isOpen
+      onClose={busy ? undefined : onClose}
+      actions={[
+        <Button key="create" variant="primary" type="submit" form="new-cluster-form" isDisabled={!canSubmit} isLoading={busy}>
+          {kind === 'empty' ? 'Create' : 'Import'}
+        </Button>,
+        <Button key="cancel" variant="link" onClick={onClose} isDisabled={busy}>
+          Cancel
+        </Button>,
+      ]}
+    >
+      <Form id="new-cluster-form" onSubmit={submit}>
+        <FormGroup role="radiogroup" isInline fieldId="cluster-kind" label="Kind of cluster" isStack>
+          <Radio
+            id="cluster-kind-empty"
+            name="cluster-kind"
+            label="An empty cluster for directory volumes"
+            description="Add its hosts and directory volumes afterwards."
+            isChecked={kind === 'empty'}
+            onChange={() => setKind('empty')}
+            isDisabled={busy}
+          />
+          <Radio
+            id="cluster-kind-import"
+            name="cluster-kind"
+            label="Import a Gluster cluster"
+            description="georep logs in to one host over SSH and discovers its peers and volumes."
+            isChecked={kind === 'import'}
+            onChange={() => setKind('import')}
+            isDisabled={busy}
+          />
+        </FormGroup>
+        <FormGroup label="Name" isRequired fieldId="cluster-name">
+          <TextInput id="cluster-name" isRequired value={name} onChange={(_e, v) => setName(v)} isDisabled={busy} />
+          <HelperText>
+            <HelperTextItem>Letters, digits, “.”, “-” and “_”.</HelperTextItem>
+          </HelperText>
+        </FormGroup>
+        {kind === 'empty' ? (
+          <FormGroup label="Description" fieldId="cluster-description">
+            <TextInput id="cluster-description" value={description} onChange={(_e, v) => setDescription(v)} isDisabled={busy} />
+          </FormGroup>
+        ) : (
+          <>
+            <FormGroup label="Address of one host" isRequired fieldId="cluster-address">
+              <TextInput id="cluster-address" isRequired value={address} onChange={(_e, v) => setAddress(v)} isDisabled={busy} />
+            </FormGroup>
+            <FormGroup label="SSH port" fieldId="cluster-port">
+              <TextInput
+                id="cluster-port"
+                type="number"
+                value={port}
+                onChange={(_e, v) => setPort(v)}
+                validated={portOk ? 'default' : 'error'}
+                isDisabled={busy}
+              />
+            </FormGroup>
+            <FormGroup label="SSH user" fieldId="cluster-user">
+              <TextInput id="cluster-user" value={user} onChange={(_e, v) => setUser(v)} isDisabled={busy} />
+            </FormGroup>
+            <HostKeyScan address={address} port={portOk ? portNum : 22} onChange={setKey} disabled={busy || !portOk} fieldId="cluster-key" />
+          </>
+        )}
+      </Form>
+      {busy && (
+        <div className="pf-v5-u-mt-md">
+          <BusyNote text={kind === 'empty' ? 'Creating the cluster…' : `Discovering the peers and volumes of ${address}…`} />
+        </div>
+      )}
+      {error && (
+        <Alert variant="danger" isInline title={kind === 'empty' ? 'The cluster was not created' : 'The cluster was not imported'} className="pf-v5-u-mt-md">
+          {error}
+        </Alert>
+      )}
+    </Modal>
   );
 }

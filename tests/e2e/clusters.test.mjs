@@ -1,0 +1,395 @@
+// Clusters, a cluster's hosts and volumes, and its geo-replication destinations, driven through
+// the console against a real engine; every effect is checked through the REST API as well.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { directorySetup, launchBrowser, login, screenshot, startEngine } from './harness.mjs';
+
+// A loopback port where nothing listens: bound, then closed.
+async function closedPort() {
+  const srv = net.createServer();
+  await new Promise((r) => srv.listen(0, '127.0.0.1', r));
+  const { port } = srv.address();
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+// A private sshd on a free loopback port with its own ed25519 host key (nobody can log in: no
+// authorized key). rotate() gives it a new host key. Its fingerprint as ssh-keygen prints it.
+async function startSshd() {
+  const dir = mkdtempSync(path.join(tmpdir(), 'georep-e2e-sshd-'));
+  const key = path.join(dir, 'host_ed25519');
+  const keygen = () => {
+    rmSync(key, { force: true });
+    rmSync(`${key}.pub`, { force: true });
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key]);
+    return execFileSync('ssh-keygen', ['-lf', `${key}.pub`]).toString().split(' ')[1];
+  };
+  const port = await closedPort();
+  writeFileSync(path.join(dir, 'sshd_config'), [
+    `Port ${port}`, 'ListenAddress 127.0.0.1', `HostKey ${key}`, `PidFile ${dir}/sshd.pid`,
+    `AuthorizedKeysFile ${dir}/authorized_keys`, 'PasswordAuthentication no', 'KbdInteractiveAuthentication no',
+    'UsePAM no', 'LogLevel ERROR', '',
+  ].join('\n'));
+  mkdirSync('/run/sshd', { recursive: true });
+  let child;
+  const launch = async () => {
+    child = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', path.join(dir, 'sshd_config')], { stdio: 'ignore' });
+    for (let i = 0; i < 100; i++) {
+      const ok = await new Promise((r) => {
+        const s = net.connect(port, '127.0.0.1', () => { s.destroy(); r(true); });
+        s.on('error', () => r(false));
+      });
+      if (ok) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error('sshd did not start');
+  };
+  const stop = async () => {
+    if (child && child.exitCode === null) {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    }
+  };
+  const sshd = { port, fingerprint: keygen() };
+  await launch();
+  sshd.rotate = async () => {
+    await stop();
+    sshd.fingerprint = keygen();
+    await launch();
+  };
+  sshd.stop = async () => {
+    await stop();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  return sshd;
+}
+
+test('clusters: create through the dialog, hosts, volumes, destinations (new, test, re-establish, remove with force), live, keyboard', async (t) => {
+  const engine = await startEngine();
+  t.after(() => engine.stop());
+  const { browser, page, consoleErrors } = await launchBrowser();
+  t.after(() => browser.close());
+  await login(page, engine);
+  await page.goto(`${engine.url}/clusters`);
+  await page.getByRole('heading', { name: 'No clusters yet' }).waitFor();
+
+  // Keyboard: the "New cluster" button opens its dialog with Enter; Escape closes it and gives
+  // the focus back to the button.
+  const newCluster = page.getByRole('button', { name: 'New cluster' });
+  await newCluster.focus();
+  await page.keyboard.press('Enter');
+  let dialog = page.getByRole('dialog', { name: 'New cluster' });
+  await dialog.waitFor();
+  await page.keyboard.press('Escape');
+  await dialog.waitFor({ state: 'detached' });
+  await page.waitForFunction(() => document.activeElement?.textContent === 'New cluster', null, { timeout: 5000 });
+
+  // The engine's validation, inside the dialog, which stays open with what was typed.
+  await newCluster.click();
+  dialog = page.getByRole('dialog', { name: 'New cluster' });
+  await dialog.getByRole('textbox', { name: 'Name', exact: true }).fill('bad host!');
+  await dialog.getByRole('button', { name: 'Create' }).click();
+  await dialog.getByText("invalid cluster name 'bad host!'").waitFor();
+  assert.equal(await dialog.getByRole('textbox', { name: 'Name', exact: true }).inputValue(), 'bad host!');
+  assert.deepEqual((await engine.api('GET', '/clusters')).items, []);
+  await dialog.getByRole('radio', { name: /Import a Gluster cluster/ }).check();
+  await dialog.getByRole('button', { name: 'Fetch host key' }).waitFor();
+  assert.equal(await dialog.getByRole('button', { name: 'Import' }).isDisabled(), true, 'import needs a confirmed host key');
+  await screenshot(page, 'cluster-new');
+  await dialog.getByRole('radio', { name: /empty cluster/ }).check();
+  await dialog.getByRole('textbox', { name: 'Name', exact: true }).fill('lab');
+  await dialog.getByLabel('Description').fill('directory volumes on this machine');
+  await dialog.getByRole('button', { name: 'Create' }).click();
+  await page.getByRole('heading', { name: 'Cluster lab' }).waitFor();
+  const clusters = (await engine.api('GET', '/clusters')).items;
+  assert.equal(clusters.length, 1);
+  assert.equal(clusters[0].name, 'lab');
+  assert.equal(clusters[0].description, 'directory volumes on this machine');
+  const clusterId = clusters[0].id;
+  assert.equal(new URL(page.url()).pathname, `/clusters/${clusterId}/hosts`);
+
+  // Hosts: a local host through the dialog, then Check.
+  await page.getByRole('button', { name: 'Add host' }).click();
+  dialog = page.getByRole('dialog', { name: 'Add host' });
+  await dialog.getByLabel('Transport').selectOption('local');
+  await dialog.getByRole('textbox', { name: 'Name', exact: true }).fill('localhost');
+  await dialog.getByRole('button', { name: 'Add' }).click();
+  await dialog.waitFor({ state: 'detached' });
+  const hostsTable = page.getByRole('grid', { name: 'Hosts' });
+  await hostsTable.getByRole('row', { name: /localhost/ }).waitFor();
+  const hosts = (await engine.api('GET', `/clusters/${clusterId}/hosts`)).items;
+  assert.equal(hosts.length, 1);
+  assert.equal(hosts[0].transport, 'local');
+  const hostId = hosts[0].id;
+  await page.getByRole('button', { name: 'Actions for localhost' }).click();
+  await page.getByRole('menuitem', { name: 'Check' }).click();
+  await page.getByText('localhost is reachable').waitFor();
+  await hostsTable.getByText('Up', { exact: true }).waitFor();
+  const checked = await engine.api('GET', `/hosts/${hostId}`);
+  assert.equal(checked.status, 'Up');
+  assert.ok(checked.last_seen);
+  await screenshot(page, 'cluster-hosts');
+
+  // Volumes: a directory volume (the directory exists) through the dialog.
+  const volDir = path.join(engine.dataDir, 'volumes', 'src');
+  mkdirSync(volDir, { recursive: true });
+  await page.getByRole('tab', { name: 'Volumes' }).click();
+  await page.waitForURL(`**/clusters/${clusterId}/volumes`);
+  await page.getByRole('button', { name: 'Add directory volume' }).click();
+  dialog = page.getByRole('dialog', { name: 'Add directory volume' });
+  await dialog.getByRole('textbox', { name: 'Name', exact: true }).fill('src');
+  await dialog.getByLabel('Path').fill(volDir);
+  await dialog.getByRole('button', { name: 'Add' }).click();
+  await dialog.waitFor({ state: 'detached' });
+  const volumeLink = page.getByRole('grid', { name: 'Volumes' }).getByRole('link', { name: 'src' });
+  await volumeLink.waitFor();
+  const volumes = (await engine.api('GET', `/clusters/${clusterId}/volumes`)).items;
+  assert.equal(volumes.length, 1);
+  assert.equal(volumes[0].kind, 'directory');
+  assert.deepEqual(volumes[0].bricks, [{ host_id: hostId, path: volDir }]);
+  assert.equal(await volumeLink.getAttribute('href'), `/volumes/${volumes[0].id}`);
+  await page.getByRole('grid', { name: 'Volumes' }).getByText(`localhost:${volDir}`).waitFor();
+  await screenshot(page, 'cluster-volumes');
+
+  // Destinations: the tab is in the URL.
+  await page.getByRole('tab', { name: 'Geo-Replication Destinations' }).click();
+  await page.waitForURL(`**/clusters/${clusterId}/destinations`);
+  await page.getByRole('heading', { name: 'No geo-replication destinations' }).waitFor();
+
+  // "New" from the keyboard; Escape closes.
+  await page.getByRole('button', { name: 'New', exact: true }).focus();
+  await page.keyboard.press('Enter');
+  dialog = page.getByRole('dialog', { name: 'New Geo-Replication Destination' });
+  await dialog.waitFor();
+  await page.keyboard.press('Escape');
+  await dialog.waitFor({ state: 'detached' });
+
+  await page.getByRole('button', { name: 'New', exact: true }).click();
+  await dialog.waitFor();
+  const copyKeys = dialog.getByRole('checkbox', { name: 'Copy source cluster hosts public keys to destination cluster' });
+  assert.equal(await copyKeys.isChecked(), true);
+  assert.equal(await dialog.getByLabel('Source host').inputValue(), hostId);
+  assert.equal(await dialog.getByLabel('SSH port').inputValue(), '22');
+  assert.equal(await dialog.getByLabel('User', { exact: true }).inputValue(), 'root');
+  // The engine's validation of the host name, in the dialog.
+  await dialog.getByLabel('Destination host').fill('bad host!');
+  await dialog.getByRole('button', { name: 'Fetch host key' }).click();
+  await dialog.getByText("invalid host address 'bad host!'").waitFor();
+  // No ssh server on the port: the engine says so, in the dialog; Create stays disabled.
+  const port = await closedPort();
+  await dialog.getByLabel('Destination host').fill('127.0.0.1');
+  await dialog.getByLabel('SSH port').fill(String(port));
+  await dialog.getByLabel('Password').fill('secret-once');
+  await dialog.getByRole('button', { name: 'Fetch host key' }).click();
+  await dialog.getByText(`no SSH host key from 127.0.0.1 port ${port}`).waitFor();
+  assert.equal(await dialog.getByRole('button', { name: 'Create' }).isDisabled(), true);
+  await screenshot(page, 'destination-new');
+  // A local destination: no SSH, so no key, port or password.
+  await dialog.getByRole('checkbox', { name: 'This destination is this machine (directory volumes, no SSH)' }).check();
+  assert.equal(await dialog.getByLabel('SSH port').count(), 0);
+  assert.equal(await dialog.getByLabel('Password').count(), 0);
+  await dialog.getByRole('button', { name: 'Create' }).click();
+  await dialog.waitFor({ state: 'detached' });
+  const destTable = page.getByRole('grid', { name: 'Geo-replication destinations' });
+  const rowOf = (user) => destTable.getByRole('row').filter({ has: page.getByRole('gridcell', { name: user, exact: true }) });
+  const row = rowOf('root');
+  await row.waitFor();
+  let dests = (await engine.api('GET', `/clusters/${clusterId}/destinations`)).items;
+  assert.equal(dests.length, 1);
+  assert.equal(dests[0].host, 'localhost');
+  assert.equal(dests[0].remote_user, 'root');
+  assert.equal(dests[0].ssh_fingerprint, '');
+  assert.equal(dests[0].source_host_id, hostId);
+  const destId = dests[0].id;
+  await row.getByText('Unknown').waitFor();
+  await screenshot(page, 'destinations');
+
+  // Test. The engine tests a destination over SSH (gluster, then the source hosts' logins);
+  // for a local destination it answers Broken because no host key is pinned.
+  await page.getByRole('button', { name: 'Actions for root@localhost' }).click();
+  await page.getByRole('menuitem', { name: 'Test' }).click();
+  const tested = await engine.api('GET', `/destinations/${destId}`);
+  await page.getByText('root@localhost is Broken').waitFor();
+  await row.getByText('Broken', { exact: true }).waitFor();
+  await row.getByText('no host key is pinned for localhost').waitFor();
+  await row.getByText('just now').waitFor();
+  const afterTest = await engine.api('GET', `/destinations/${destId}`);
+  assert.equal(afterTest.connection, 'Broken');
+  assert.match(afterTest.connection_reason, /no host key is pinned for localhost/);
+  assert.ok(afterTest.last_checked);
+  assert.ok(tested);
+
+  // Re-establish: the destination's details read-only; with no pinned key, a key must be
+  // fetched and confirmed before the button is enabled.
+  await page.getByRole('button', { name: 'Actions for root@localhost' }).click();
+  await page.getByRole('menuitem', { name: 'Re-establish' }).click();
+  dialog = page.getByRole('dialog', { name: 'Re-establish root@localhost' });
+  await dialog.getByText('No host key is pinned: fetch it and confirm it first.').waitFor();
+  assert.equal(await dialog.getByRole('button', { name: 'Re-establish' }).isDisabled(), true);
+  await screenshot(page, 'destination-reestablish-local');
+  await page.keyboard.press('Escape');
+  await dialog.waitFor({ state: 'detached' });
+
+  // Live: a destination and a session created through the API appear without a reload.
+  const replica = path.join(engine.dataDir, 'replicas', 'r1');
+  await engine.api('POST', '/sessions', { destination_id: destId, source_volume_id: volumes[0].id, destination_volume: replica });
+  const other = await engine.api('POST', `/clusters/${clusterId}/destinations`, { source_host_id: hostId, host: 'localhost', remote_user: 'geo' });
+  await rowOf('geo').waitFor();
+  try {
+    await row.getByRole('gridcell', { name: '1', exact: true }).waitFor(); // its session count
+  } catch (e) {
+    console.log(await destTable.ariaSnapshot());
+    throw e;
+  }
+
+  // Remove: refused while a session uses it (the engine's words, in the dialog), then forced.
+  await page.getByRole('button', { name: 'Actions for root@localhost' }).click();
+  await page.getByRole('menuitem', { name: 'Remove' }).click();
+  dialog = page.getByRole('dialog', { name: 'Remove destination root@localhost?' });
+  await dialog.getByRole('button', { name: 'Remove', exact: true }).click();
+  await dialog.getByText('destination root@localhost is used by 1 session(s); remove them first or use force').waitFor();
+  assert.equal((await engine.api('GET', `/clusters/${clusterId}/destinations`)).items.length, 2);
+  await dialog.getByRole('button', { name: 'Remove anyway (force)' }).click();
+  await dialog.waitFor({ state: 'detached' });
+  await row.waitFor({ state: 'detached' });
+  dests = (await engine.api('GET', `/clusters/${clusterId}/destinations`)).items;
+  assert.deepEqual(dests.map((d) => d.id), [other.id]);
+  assert.deepEqual((await engine.api('GET', '/sessions')).items, []);
+
+  // The removal of the other one through the API also shows at once.
+  await engine.api('DELETE', `/destinations/${other.id}`);
+  await page.getByRole('heading', { name: 'No geo-replication destinations' }).waitFor();
+
+  // The clusters list: counts, and Remove refused while the cluster has volumes... or not:
+  // the engine decides; the dialog shows its answer.
+  await page.getByRole('link', { name: 'Clusters' }).first().click();
+  const clusterRow = page.getByRole('grid', { name: 'Clusters' }).getByRole('row', { name: /lab/ });
+  await clusterRow.waitFor();
+  assert.deepEqual(
+    await clusterRow.getByRole('gridcell').allInnerTexts().then((c) => c.slice(0, 5)),
+    ['lab', 'directory volumes on this machine', '1', '1', '0'],
+  );
+  await screenshot(page, 'clusters');
+  await page.getByRole('button', { name: 'Actions for lab' }).click();
+  await page.getByRole('menuitem', { name: 'Remove' }).click();
+  dialog = page.getByRole('dialog', { name: 'Remove cluster lab?' });
+  await dialog.getByRole('button', { name: 'Remove', exact: true }).click();
+  await dialog.waitFor({ state: 'detached' });
+  await page.getByRole('heading', { name: 'No clusters yet' }).waitFor();
+  assert.deepEqual((await engine.api('GET', '/clusters')).items, []);
+
+  assert.deepEqual(consoleErrors, []);
+});
+
+test('destinations and hosts over ssh: the host key fetched and confirmed, copy keys failing honestly, re-establish with a changed key, re-pin', { skip: !existsSync('/usr/sbin/sshd') && 'no sshd' }, async (t) => {
+  const engine = await startEngine();
+  t.after(() => engine.stop());
+  const sshd = await startSshd();
+  t.after(() => sshd.stop());
+  const { browser, page, consoleErrors } = await launchBrowser();
+  t.after(() => browser.close());
+  const setup = await directorySetup(engine);
+  await engine.api('DELETE', `/destinations/${setup.destination.id}`);
+  await login(page, engine);
+  await page.goto(`${engine.url}/clusters/${setup.cluster.id}/destinations`);
+  await page.getByRole('heading', { name: 'No geo-replication destinations' }).waitFor();
+
+  await page.getByRole('button', { name: 'New', exact: true }).click();
+  let dialog = page.getByRole('dialog', { name: 'New Geo-Replication Destination' });
+  await dialog.getByLabel('Destination host').fill('127.0.0.1');
+  await dialog.getByLabel('SSH port').fill(String(sshd.port));
+  await dialog.getByRole('button', { name: 'Fetch host key' }).click();
+  // The key's type and fingerprint, as ssh-keygen prints it; nothing counts before it is confirmed.
+  const keyRadio = dialog.getByRole('radio', { name: `ssh-ed25519 ${sshd.fingerprint}` });
+  await keyRadio.waitFor();
+  assert.equal(await keyRadio.isChecked(), true);
+  const create = dialog.getByRole('button', { name: 'Create' });
+  assert.equal(await create.isDisabled(), true);
+  await dialog.getByRole('checkbox', { name: 'I have checked this fingerprint' }).check();
+  assert.equal(await create.isDisabled(), false);
+  await screenshot(page, 'destination-new-key');
+  // Copying the keys needs gluster on the source host (gsec_create): here it fails, and the
+  // engine keeps the destination, Broken, with the reason.
+  assert.equal(await dialog.getByRole('checkbox', { name: 'Copy source cluster hosts public keys to destination cluster' }).isChecked(), true);
+  await create.click();
+  await dialog.waitFor({ state: 'detached' });
+  await page.getByText('root@127.0.0.1 is attached, but its keys were not installed').waitFor();
+  const [d] = (await engine.api('GET', `/clusters/${setup.cluster.id}/destinations`)).items;
+  assert.equal(d.host, '127.0.0.1');
+  assert.equal(d.ssh_port, sshd.port);
+  assert.equal(d.ssh_fingerprint, sshd.fingerprint);
+  assert.equal(d.connection, 'Broken');
+  assert.ok(d.connection_reason);
+  const table = page.getByRole('grid', { name: 'Geo-replication destinations' });
+  await table.getByText(sshd.fingerprint).waitFor();
+  await table.getByText('Broken', { exact: true }).waitFor();
+
+  // Re-establish with the same key: no confirmation needed; the engine's failure stays in the dialog.
+  await page.getByRole('button', { name: 'Actions for root@127.0.0.1' }).click();
+  await page.getByRole('menuitem', { name: 'Re-establish' }).click();
+  dialog = page.getByRole('dialog', { name: 'Re-establish root@127.0.0.1' });
+  await dialog.getByRole('button', { name: 'Fetch host key' }).click();
+  await dialog.getByText('The host offers the pinned key').waitFor();
+  await dialog.getByRole('button', { name: 'Re-establish' }).click();
+  await dialog.getByText('The keys were not re-established').waitFor();
+  assert.equal(await dialog.isVisible(), true);
+
+  // The host key changes: the dialog says so and wants a confirmation; the new key is pinned.
+  await sshd.rotate();
+  await dialog.getByRole('button', { name: 'Fetch host key' }).click();
+  await dialog.getByText('The host key changed: it does not match the pinned one').waitFor();
+  const go = dialog.getByRole('button', { name: 'Re-establish' });
+  assert.equal(await go.isDisabled(), true);
+  await dialog.getByRole('checkbox', { name: 'I have checked this fingerprint' }).check();
+  await screenshot(page, 'destination-reestablish');
+  await go.click();
+  await dialog.getByText('The keys were not re-established').waitFor();
+  const after = await engine.api('GET', `/destinations/${d.id}`);
+  assert.equal(after.ssh_fingerprint, sshd.fingerprint);
+  await dialog.getByRole('button', { name: 'Cancel' }).click();
+  await table.getByText(sshd.fingerprint).waitFor();
+  const events = (await engine.api('GET', `/events?object_id=${d.id}&action=destination.repin`)).items;
+  assert.equal(events.length, 1);
+
+  // A host over ssh: added with its confirmed key; after the key changes, Re-pin (with its warning).
+  await page.getByRole('tab', { name: 'Hosts' }).click();
+  await page.getByRole('button', { name: 'Add host' }).click();
+  dialog = page.getByRole('dialog', { name: 'Add host' });
+  await dialog.getByRole('textbox', { name: 'Name', exact: true }).fill('node1');
+  await dialog.getByLabel('Address').fill('127.0.0.1');
+  await dialog.getByLabel('SSH port').fill(String(sshd.port));
+  await dialog.getByRole('button', { name: 'Fetch host key' }).click();
+  await dialog.getByRole('radio', { name: `ssh-ed25519 ${sshd.fingerprint}` }).waitFor();
+  await dialog.getByRole('checkbox', { name: 'I have checked this fingerprint' }).check();
+  await dialog.getByRole('button', { name: 'Add' }).click();
+  await dialog.waitFor({ state: 'detached' });
+  const hosts = (await engine.api('GET', `/clusters/${setup.cluster.id}/hosts`)).items;
+  const node1 = hosts.find((h) => h.name === 'node1');
+  assert.equal(node1.transport, 'ssh');
+  assert.equal(node1.ssh_port, sshd.port);
+  assert.equal(node1.ssh_fingerprint, sshd.fingerprint);
+  const old = sshd.fingerprint;
+  await sshd.rotate();
+  await page.getByRole('button', { name: 'Actions for node1' }).click();
+  await page.getByRole('menuitem', { name: 'Re-pin host key' }).click();
+  dialog = page.getByRole('dialog', { name: 'Re-pin the host key of node1' });
+  await dialog.getByText('Only after the host key really changed').waitFor();
+  await dialog.getByRole('button', { name: 'Fetch host key' }).click();
+  await dialog.getByText('The host key changed: it does not match the pinned one').waitFor();
+  const repin = dialog.getByRole('button', { name: 'Re-pin' });
+  assert.equal(await repin.isDisabled(), true);
+  await dialog.getByRole('checkbox', { name: 'I have checked this fingerprint' }).check();
+  await screenshot(page, 'host-repin');
+  await repin.click();
+  await dialog.waitFor({ state: 'detached' });
+  await page.getByRole('grid', { name: 'Hosts' }).getByText(sshd.fingerprint).waitFor();
+  assert.notEqual(old, sshd.fingerprint);
+  assert.equal((await engine.api('GET', `/hosts/${node1.id}`)).ssh_fingerprint, sshd.fingerprint);
+
+  assert.deepEqual(consoleErrors, []);
+});

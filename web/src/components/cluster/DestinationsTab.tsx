@@ -1,0 +1,495 @@
+// Geo-Replication Destinations of a cluster: where its volumes can be replicated to, each a
+// host of another cluster reached over SSH from a source host (or this machine, for directory
+// volumes). New (with the host-key confirmation and the seed's "copy source cluster hosts
+// public keys to destination cluster"), Test, Re-establish, Remove (forced when sessions use it).
+import { useState } from 'react';
+import {
+  Alert, Button, Checkbox, DescriptionList, DescriptionListDescription, DescriptionListGroup, DescriptionListTerm,
+  EmptyState, EmptyStateBody, EmptyStateHeader, Form, FormGroup, FormSelect, FormSelectOption, HelperText,
+  HelperTextItem, Modal, Spinner, TextInput, Toolbar, ToolbarContent, ToolbarItem,
+} from '@patternfly/react-core';
+import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
+import { api, type Destination, type Host } from '../../api';
+import { useLiveEvents } from '../../live';
+import { ErrorAlert, errorText, formatAgo, formatTime, StatusLabel, useAsync } from '../../util';
+import {
+  BusyNote, ConfirmRemoveModal, HostKeyScan, OutcomeAlert, RowActions, usePollWhileOffline, type HostKeyChoice,
+  type Outcome,
+} from '../common';
+
+interface Row extends Destination { sessions: number | null }
+
+// The fields of a destination, without what a test answer adds.
+function plain(d: Destination): Destination {
+  const { id, source_cluster_id, source_host_id, host, ssh_port, ssh_fingerprint, remote_user, connection,
+    connection_reason, last_checked, created_at } = d;
+  return { id, source_cluster_id, source_host_id, host, ssh_port, ssh_fingerprint, remote_user, connection,
+    connection_reason, last_checked, created_at };
+}
+
+// A destination without a pinned host key is this machine (directory sessions, no SSH).
+export const isLocalDestination = (d: Destination) => !d.ssh_fingerprint;
+
+async function loadRows(clusterId: string, signal: AbortSignal): Promise<Row[]> {
+  const dests = await api.destinations(clusterId, signal);
+  return Promise.all(
+    dests.map(async (d) => ({
+      ...d,
+      sessions: await api.destinationSessions(d.id, signal).then((s) => s.length, () => null),
+    })),
+  );
+}
+
+export function DestinationsTab({ clusterId, hosts }: { clusterId: string; hosts: Host[] }) {
+  const { data, error, loading, reload, setData } = useAsync((s) => loadRows(clusterId, s), [clusterId]);
+  const [creating, setCreating] = useState(false);
+  const [reestablishing, setReestablishing] = useState<Row | null>(null);
+  const [removing, setRemoving] = useState<Row | null>(null);
+  const [testing, setTesting] = useState<string | null>(null);
+  const [outcome, setOutcome] = useState<Outcome | null>(null);
+  const rows = data ?? [];
+
+  // Merges a destination into the table (a live event, an action's answer).
+  const merge = (d: Destination) =>
+    setData((cur) => {
+      const list = cur ?? [];
+      const found = list.some((r) => r.id === d.id);
+      if (!found) return [...list, { ...plain(d), sessions: 0 }];
+      return list.map((r) => (r.id === d.id ? { ...r, ...plain(d) } : r));
+    });
+  const drop = (id: string) => setData((cur) => (cur ?? []).filter((r) => r.id !== id));
+
+  useLiveEvents(['destination', 'destination_removed', 'audit'], (type, ev) => {
+    if (type === 'resync') return reload();
+    if (type === 'destination') {
+      const d = ev as Destination;
+      if (d?.source_cluster_id === clusterId) merge(d);
+    } else if (type === 'destination_removed') {
+      const id = (ev as { id?: string } | null)?.id;
+      if (id) drop(id);
+    } else if (type === 'audit') {
+      // Sessions come and go: their counts change.
+      const e = ev as { object_type?: string; action?: string } | null;
+      if (e?.object_type === 'session' && (e.action === 'session.create' || e.action === 'session.remove')) reload();
+      if (e?.object_type === 'destination' && (e.action === 'destination.create' || e.action === 'destination.remove')) reload();
+    }
+  });
+  usePollWhileOffline(reload, 10000);
+
+  const hostName = (id: string) => hosts.find((h) => h.id === id)?.name ?? id;
+
+  const test = async (d: Row) => {
+    setTesting(d.id);
+    setOutcome({ variant: 'info', title: `Testing ${d.remote_user}@${d.host}…` });
+    try {
+      const r = await api.testDestination(d.id);
+      merge(r);
+      const connected = r.connection === 'Connected';
+      setOutcome({
+        variant: connected ? (r.warnings.length ? 'warning' : 'success') : 'danger',
+        title: connected
+          ? `${d.remote_user}@${d.host} is Connected${r.warnings.length ? ', with warnings' : ''}`
+          : `${d.remote_user}@${d.host} is Broken`,
+        lines: [...r.problems, ...r.warnings.map((w) => `Warning: ${w}`)],
+      });
+    } catch (e) {
+      setOutcome({ variant: 'danger', title: `${d.host} could not be tested`, lines: [errorText(e)] });
+    } finally {
+      setTesting(null);
+    }
+  };
+
+  return (
+    <>
+      <Toolbar aria-label="Destination actions">
+        <ToolbarContent>
+          <ToolbarItem>
+            <Button variant="primary" onClick={() => setCreating(true)}>
+              New
+            </Button>
+          </ToolbarItem>
+        </ToolbarContent>
+      </Toolbar>
+      <OutcomeAlert outcome={outcome} onClose={() => setOutcome(null)} />
+      <ErrorAlert error={error} title="The destinations could not be loaded" />
+      {!data && loading ? (
+        <Spinner aria-label="Loading destinations" />
+      ) : rows.length === 0 ? (
+        <EmptyState>
+          <EmptyStateHeader titleText="No geo-replication destinations" headingLevel="h2" />
+          <EmptyStateBody>
+            A destination is a host of another cluster that this cluster&apos;s volumes replicate to. Attach one with “New”.
+          </EmptyStateBody>
+        </EmptyState>
+      ) : (
+        <Table aria-label="Geo-replication destinations" variant="compact">
+          <Thead>
+            <Tr>
+              <Th>Destination host</Th>
+              <Th>User</Th>
+              <Th>Port</Th>
+              <Th>Pinned host key</Th>
+              <Th>Source host</Th>
+              <Th>Connection</Th>
+              <Th>Last checked</Th>
+              <Th>Sessions</Th>
+              <Th screenReaderText="Actions" />
+            </Tr>
+          </Thead>
+          <Tbody>
+            {rows.map((d) => {
+              const local = isLocalDestination(d);
+              return (
+                <Tr key={d.id}>
+                  <Td dataLabel="Destination host">{d.host}</Td>
+                  <Td dataLabel="User">{d.remote_user}</Td>
+                  <Td dataLabel="Port">{local ? '—' : d.ssh_port}</Td>
+                  <Td dataLabel="Pinned host key" modifier="truncate">
+                    {local ? 'none (this machine)' : <code className="georep-fingerprint">{d.ssh_fingerprint}</code>}
+                  </Td>
+                  <Td dataLabel="Source host">{hostName(d.source_host_id)}</Td>
+                  <Td dataLabel="Connection">
+                    {testing === d.id ? (
+                      <BusyNote text="Testing…" />
+                    ) : (
+                      <>
+                        <StatusLabel status={d.connection} title={d.connection_reason || undefined} />
+                        {d.connection_reason && <div className="georep-reason">{d.connection_reason}</div>}
+                      </>
+                    )}
+                  </Td>
+                  <Td dataLabel="Last checked">
+                    <span title={formatTime(d.last_checked)}>{formatAgo(d.last_checked)}</span>
+                  </Td>
+                  <Td dataLabel="Sessions">{d.sessions ?? '—'}</Td>
+                  <Td isActionCell>
+                    <RowActions
+                      label={`${d.remote_user}@${d.host}`}
+                      items={[
+                        { title: 'Test', onClick: () => test(d), isDisabled: testing === d.id },
+                        { title: 'Re-establish', onClick: () => setReestablishing(d) },
+                        { isSeparator: true },
+                        { title: 'Remove', onClick: () => setRemoving(d) },
+                      ]}
+                    />
+                  </Td>
+                </Tr>
+              );
+            })}
+          </Tbody>
+        </Table>
+      )}
+      {creating && (
+        <NewDestinationModal
+          clusterId={clusterId}
+          hosts={hosts}
+          onClose={() => setCreating(false)}
+          onCreated={(d, copied) => {
+            setCreating(false);
+            merge(d);
+            if (copied && d.connection === 'Broken') {
+              setOutcome({
+                variant: 'warning',
+                title: `${d.remote_user}@${d.host} is attached, but its keys were not installed`,
+                lines: [d.connection_reason, 'Fix the cause, then use Re-establish.'],
+              });
+            } else {
+              setOutcome({ variant: 'success', title: `${d.remote_user}@${d.host} is attached` });
+            }
+            reload();
+          }}
+        />
+      )}
+      {reestablishing && (
+        <ReestablishModal
+          destination={reestablishing}
+          onClose={() => setReestablishing(null)}
+          onUpdated={merge}
+          onDone={(d) => {
+            setReestablishing(null);
+            setOutcome({ variant: 'success', title: `Keys re-established on ${d.remote_user}@${d.host}` });
+          }}
+        />
+      )}
+      {removing && (
+        <ConfirmRemoveModal
+          title={`Remove destination ${removing.remote_user}@${removing.host}?`}
+          body={
+            <p>
+              georep detaches the destination. Nothing is changed on the destination host.
+              {removing.sessions ? ` ${removing.sessions} session(s) use it.` : ''}
+            </p>
+          }
+          forceLabel="Remove anyway (force)"
+          onConfirm={(force) => api.removeDestination(removing.id, force)}
+          onClose={() => setRemoving(null)}
+          onDone={() => {
+            const id = removing.id;
+            setRemoving(null);
+            drop(id);
+            setOutcome({ variant: 'success', title: `${removing.remote_user}@${removing.host} is removed` });
+          }}
+        />
+      )}
+    </>
+  );
+}
+
+function NewDestinationModal({
+  clusterId, hosts, onClose, onCreated,
+}: {
+  clusterId: string; hosts: Host[]; onClose: () => void; onCreated: (d: Destination, copiedKeys: boolean) => void;
+}) {
+  const [sourceHost, setSourceHost] = useState(hosts[0]?.id ?? '');
+  const [local, setLocal] = useState(false);
+  const [host, setHost] = useState('');
+  const [port, setPort] = useState('22');
+  const [user, setUser] = useState('root');
+  const [password, setPassword] = useState('');
+  const [copyKeys, setCopyKeys] = useState(true);
+  const [key, setKey] = useState<HostKeyChoice>({ fingerprint: '', confirmed: false });
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const portNum = Number(port);
+  const portOk = Number.isInteger(portNum) && portNum >= 1 && portNum <= 65535;
+  const target = local ? 'localhost' : host.trim();
+  const canSubmit =
+    !busy && sourceHost !== '' && target !== '' && (local || (portOk && key.confirmed && !!key.fingerprint));
+
+  const submit = async (ev?: React.FormEvent) => {
+    ev?.preventDefault();
+    if (!canSubmit) return;
+    setBusy(true);
+    setError(null);
+    try {
+      const d = await api.createDestination(
+        clusterId,
+        local
+          ? { source_host_id: sourceHost, host: target, ssh_port: 22, remote_user: user.trim() || 'root', ssh_fingerprint: '', copy_keys: false }
+          : {
+              source_host_id: sourceHost, host: target, ssh_port: portNum, remote_user: user.trim() || 'root',
+              ssh_fingerprint: key.fingerprint, copy_keys: copyKeys, ...(password ? { password } : {}),
+            },
+      );
+      setPassword('');
+      onCreated(d, !local && copyKeys);
+    } catch (e) {
+      setError(errorText(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <Modal
+      variant="medium"
+      title="New Geo-Replication Destination"
+      isOpen
+      onClose={busy ? undefined : onClose}
+      actions={[
+        <Button key="create" variant="primary" type="submit" form="new-destination-form" isDisabled={!canSubmit} isLoading={busy}>
+          Create
+        </Button>,
+        <Button key="cancel" variant="link" onClick={onClose} isDisabled={busy}>
+          Cancel
+        </Button>,
+      ]}
+    >
+      {hosts.length === 0 && (
+        <Alert variant="warning" isInline title="This cluster has no host" className="pf-v5-u-mb-md">
+          The destination is reached from a source host of this cluster: add a host first.
+        </Alert>
+      )}
+      <Form id="new-destination-form" onSubmit={submit}>
+        <FormGroup label="Source host" isRequired fieldId="dest-source-host">
+          <FormSelect id="dest-source-host" value={sourceHost} onChange={(_e, v) => setSourceHost(v)} isDisabled={busy || hosts.length === 0}>
+            {hosts.map((h) => (
+              <FormSelectOption key={h.id} value={h.id} label={`${h.name} (${h.transport === 'local' ? 'this machine' : h.address})`} />
+            ))}
+          </FormSelect>
+        </FormGroup>
+        <Checkbox
+          id="dest-local"
+          label="This destination is this machine (directory volumes, no SSH)"
+          isChecked={local}
+          onChange={(_e, v) => setLocal(v)}
+          isDisabled={busy}
+        />
+        <FormGroup label="Destination host" isRequired fieldId="dest-host">
+          <TextInput
+            id="dest-host"
+            isRequired
+            value={local ? 'localhost' : host}
+            readOnlyVariant={local ? 'default' : undefined}
+            placeholder="remote.example.org"
+            onChange={(_e, v) => setHost(v)}
+            isDisabled={busy}
+          />
+        </FormGroup>
+        {!local && (
+          <FormGroup label="SSH port" fieldId="dest-port">
+            <TextInput id="dest-port" type="number" value={port} onChange={(_e, v) => setPort(v)} validated={portOk ? 'default' : 'error'} isDisabled={busy} />
+          </FormGroup>
+        )}
+        <FormGroup label="User" fieldId="dest-user">
+          <TextInput id="dest-user" value={user} onChange={(_e, v) => setUser(v)} isDisabled={busy} />
+          <HelperText>
+            <HelperTextItem>The account the source hosts log in to on the destination; root unless you use a mountbroker user.</HelperTextItem>
+          </HelperText>
+        </FormGroup>
+        {!local && (
+          <>
+            <HostKeyScan address={host} port={portOk ? portNum : 22} onChange={setKey} disabled={busy || !portOk} fieldId="dest-key" />
+            <FormGroup label="Password" fieldId="dest-password">
+              <TextInput
+                id="dest-password"
+                type="password"
+                autoComplete="new-password"
+                value={password}
+                onChange={(_e, v) => setPassword(v)}
+                isDisabled={busy}
+              />
+              <HelperText>
+                <HelperTextItem>Optional. Used once to install keys; never stored.</HelperTextItem>
+              </HelperText>
+            </FormGroup>
+            <Checkbox
+              id="dest-copy-keys"
+              label="Copy source cluster hosts public keys to destination cluster"
+              description="Runs gsec_create on the source host and installs the keys on the destination (as gluster's push-pem)."
+              isChecked={copyKeys}
+              onChange={(_e, v) => setCopyKeys(v)}
+              isDisabled={busy}
+            />
+          </>
+        )}
+      </Form>
+      {busy && (
+        <div className="pf-v5-u-mt-md">
+          <BusyNote text={!local && copyKeys ? `Installing keys on ${target}… (this can take a minute)` : `Attaching ${target}…`} />
+        </div>
+      )}
+      {error && (
+        <Alert variant="danger" isInline title="The destination was not created" className="pf-v5-u-mt-md">
+          {error}
+        </Alert>
+      )}
+    </Modal>
+  );
+}
+
+function ReestablishModal({
+  destination, onClose, onUpdated, onDone,
+}: {
+  destination: Destination; onClose: () => void; onUpdated: (d: Destination) => void; onDone: (d: Destination) => void;
+}) {
+  // What the engine last said about the destination (a re-pin changes its key even if the
+  // key exchange then fails).
+  const [d, setD] = useState<Destination>(destination);
+  const [key, setKeyState] = useState<HostKeyChoice>({ fingerprint: '', confirmed: false });
+  const [password, setPassword] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const setKey = (k: HostKeyChoice) => {
+    setKeyState(k);
+    setError(null);
+  };
+  const pinned = d.ssh_fingerprint;
+  const changed = !!key.fingerprint && key.fingerprint !== pinned;
+  // The pinned key is used unless a fresh fetch shows another one, which must be confirmed.
+  const keyOk = changed ? key.confirmed : !!pinned || (!!key.fingerprint && key.confirmed);
+  const canSubmit = !busy && keyOk;
+
+  const submit = async (ev?: React.FormEvent) => {
+    ev?.preventDefault();
+    if (!canSubmit) return;
+    setBusy(true);
+    setError(null);
+    try {
+      const r = await api.reestablishDestination(d.id, {
+        ...(changed || !pinned ? { ssh_fingerprint: key.fingerprint } : {}),
+        ...(password ? { password } : {}),
+      });
+      setPassword('');
+      onUpdated(r);
+      setD(plain(r));
+      if (r.connection === 'Broken') setError(r.connection_reason || 'The destination is still Broken.');
+      else onDone(r);
+    } catch (e) {
+      setError(errorText(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <Modal
+      variant="medium"
+      title={`Re-establish ${d.remote_user}@${d.host}`}
+      isOpen
+      onClose={busy ? undefined : onClose}
+      actions={[
+        <Button key="go" variant="primary" type="submit" form="reestablish-form" isDisabled={!canSubmit} isLoading={busy}>
+          Re-establish
+        </Button>,
+        <Button key="cancel" variant="link" onClick={onClose} isDisabled={busy}>
+          Cancel
+        </Button>,
+      ]}
+    >
+      <p className="pf-v5-u-mb-md">
+        Installs the source cluster hosts&apos; public keys on the destination again, as when it was created.
+      </p>
+      <DescriptionList isHorizontal isCompact className="pf-v5-u-mb-md">
+        <DescriptionListGroup>
+          <DescriptionListTerm>Destination host</DescriptionListTerm>
+          <DescriptionListDescription>{d.host}</DescriptionListDescription>
+        </DescriptionListGroup>
+        <DescriptionListGroup>
+          <DescriptionListTerm>SSH port</DescriptionListTerm>
+          <DescriptionListDescription>{d.ssh_port}</DescriptionListDescription>
+        </DescriptionListGroup>
+        <DescriptionListGroup>
+          <DescriptionListTerm>User</DescriptionListTerm>
+          <DescriptionListDescription>{d.remote_user}</DescriptionListDescription>
+        </DescriptionListGroup>
+        <DescriptionListGroup>
+          <DescriptionListTerm>Pinned host key</DescriptionListTerm>
+          <DescriptionListDescription>
+            {pinned ? <code className="georep-fingerprint">{pinned}</code> : 'none'}
+          </DescriptionListDescription>
+        </DescriptionListGroup>
+        <DescriptionListGroup>
+          <DescriptionListTerm>Connection</DescriptionListTerm>
+          <DescriptionListDescription>
+            <StatusLabel status={d.connection} /> {d.connection_reason}
+          </DescriptionListDescription>
+        </DescriptionListGroup>
+      </DescriptionList>
+      <Form id="reestablish-form" onSubmit={submit}>
+        <HostKeyScan address={d.host} port={d.ssh_port} pinned={pinned || undefined} onChange={setKey} disabled={busy} fieldId="reest-key" />
+        {!pinned && !key.fingerprint && (
+          <HelperText>
+            <HelperTextItem variant="warning">No host key is pinned: fetch it and confirm it first.</HelperTextItem>
+          </HelperText>
+        )}
+        <FormGroup label="Password" fieldId="reest-password">
+          <TextInput id="reest-password" type="password" autoComplete="new-password" value={password} onChange={(_e, v) => setPassword(v)} isDisabled={busy} />
+          <HelperText>
+            <HelperTextItem>Optional. Used once to install keys; never stored.</HelperTextItem>
+          </HelperText>
+        </FormGroup>
+      </Form>
+      {busy && (
+        <div className="pf-v5-u-mt-md">
+          <BusyNote text={`Installing keys on ${d.host}… (this can take a minute)`} />
+        </div>
+      )}
+      {error && (
+        <Alert variant="danger" isInline title="The keys were not re-established" className="pf-v5-u-mt-md">
+          {error}
+        </Alert>
+      )}
+    </Modal>
+  );
+}

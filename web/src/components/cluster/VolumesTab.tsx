@@ -1,0 +1,200 @@
+// A cluster's volumes: Gluster volumes (discovered) and directory volumes (a path on a host).
+// "Add directory volume" and "Remove"; each name opens the volume's page.
+import { useState } from 'react';
+import { Link } from 'react-router-dom';
+import {
+  Alert, Button, EmptyState, EmptyStateBody, EmptyStateHeader, Form, FormGroup, FormSelect, FormSelectOption,
+  HelperText, HelperTextItem, Modal, Spinner, TextInput, Toolbar, ToolbarContent, ToolbarItem,
+} from '@patternfly/react-core';
+import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
+import { api, type Host, type Volume } from '../../api';
+import { clusterApi } from '../../apiClusters';
+import { useLiveEvents } from '../../live';
+import { ErrorAlert, errorText, formatBytes, StatusLabel, useAsync } from '../../util';
+import { BusyNote, ConfirmRemoveModal, RowActions, usePollWhileOffline } from '../common';
+
+export function VolumesTab({ clusterId, hosts }: { clusterId: string; hosts: Host[] }) {
+  const { data, error, loading, reload } = useAsync((s) => api.clusterVolumes(clusterId, s), [clusterId]);
+  const [adding, setAdding] = useState(false);
+  const [removing, setRemoving] = useState<Volume | null>(null);
+  useLiveEvents(['audit'], (type, ev) => {
+    if (type === 'resync' || (ev as { object_type?: string } | null)?.object_type === 'volume') reload();
+  });
+  usePollWhileOffline(reload, 10000);
+  const hostName = (id: string) => hosts.find((h) => h.id === id)?.name ?? id;
+  const volumes = data ?? [];
+
+  return (
+    <>
+      <Toolbar aria-label="Volume actions">
+        <ToolbarContent>
+          <ToolbarItem>
+            <Button variant="primary" onClick={() => setAdding(true)}>
+              Add directory volume
+            </Button>
+          </ToolbarItem>
+        </ToolbarContent>
+      </Toolbar>
+      <ErrorAlert error={error} title="The volumes could not be loaded" />
+      {!data && loading ? (
+        <Spinner aria-label="Loading volumes" />
+      ) : volumes.length === 0 ? (
+        <EmptyState>
+          <EmptyStateHeader titleText="No volumes" headingLevel="h2" />
+          <EmptyStateBody>
+            Gluster volumes appear when a cluster is imported; add a directory on one of the hosts with “Add directory volume”.
+          </EmptyStateBody>
+        </EmptyState>
+      ) : (
+        <Table aria-label="Volumes" variant="compact">
+          <Thead>
+            <Tr>
+              <Th>Name</Th>
+              <Th>Kind</Th>
+              <Th>Status</Th>
+              <Th>Bricks / path</Th>
+              <Th>Used / size</Th>
+              <Th screenReaderText="Actions" />
+            </Tr>
+          </Thead>
+          <Tbody>
+            {volumes.map((v) => (
+              <Tr key={v.id}>
+                <Td dataLabel="Name">
+                  <Link to={`/volumes/${v.id}`}>{v.name}</Link>
+                </Td>
+                <Td dataLabel="Kind">
+                  {v.kind === 'directory' ? 'Directory' : 'Gluster'}
+                  {v.kind === 'gluster' && (v.replica_count > 1 || v.disperse_count > 0)
+                    ? v.disperse_count > 0
+                      ? ` (disperse ${v.disperse_count})`
+                      : ` (replica ${v.replica_count})`
+                    : ''}
+                </Td>
+                <Td dataLabel="Status">
+                  <StatusLabel status={v.status} />
+                </Td>
+                <Td dataLabel="Bricks / path">
+                  {v.bricks.length === 0
+                    ? '—'
+                    : v.bricks.map((b, i) => (
+                        <div key={i}>
+                          <code>
+                            {hostName(b.host_id)}:{b.path}
+                          </code>
+                        </div>
+                      ))}
+                </Td>
+                <Td dataLabel="Used / size">
+                  {v.size_bytes > 0 ? `${formatBytes(v.used_bytes)} of ${formatBytes(v.size_bytes)}` : '—'}
+                </Td>
+                <Td isActionCell>
+                  <RowActions label={v.name} items={[{ title: 'Remove', onClick: () => setRemoving(v) }]} />
+                </Td>
+              </Tr>
+            ))}
+          </Tbody>
+        </Table>
+      )}
+      {adding && (
+        <AddVolumeModal
+          clusterId={clusterId}
+          hosts={hosts}
+          onClose={() => setAdding(false)}
+          onAdded={() => {
+            setAdding(false);
+            reload();
+          }}
+        />
+      )}
+      {removing && (
+        <ConfirmRemoveModal
+          title={`Remove volume ${removing.name}?`}
+          body={<p>georep forgets the volume; its files are not touched. A volume that is the source of a session cannot be removed.</p>}
+          onConfirm={() => clusterApi.removeVolume(removing.id)}
+          onClose={() => setRemoving(null)}
+          onDone={() => {
+            setRemoving(null);
+            reload();
+          }}
+        />
+      )}
+    </>
+  );
+}
+
+function AddVolumeModal({
+  clusterId, hosts, onClose, onAdded,
+}: {
+  clusterId: string; hosts: Host[]; onClose: () => void; onAdded: (v: Volume) => void;
+}) {
+  const [name, setName] = useState('');
+  const [hostId, setHostId] = useState(hosts[0]?.id ?? '');
+  const [path, setPath] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const canSubmit = !busy && name.trim() !== '' && hostId !== '' && path.trim() !== '';
+  const submit = async (ev?: React.FormEvent) => {
+    ev?.preventDefault();
+    if (!canSubmit) return;
+    setBusy(true);
+    setError(null);
+    try {
+      onAdded(await clusterApi.addDirectoryVolume(clusterId, { name: name.trim(), host_id: hostId, path: path.trim() }));
+    } catch (e) {
+      setError(errorText(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <Modal
+      variant="medium"
+      title="Add directory volume"
+      isOpen
+      onClose={busy ? undefined : onClose}
+      actions={[
+        <Button key="add" variant="primary" type="submit" form="add-volume-form" isDisabled={!canSubmit} isLoading={busy}>
+          Add
+        </Button>,
+        <Button key="cancel" variant="link" onClick={onClose} isDisabled={busy}>
+          Cancel
+        </Button>,
+      ]}
+    >
+      {hosts.length === 0 && (
+        <Alert variant="warning" isInline title="This cluster has no host" className="pf-v5-u-mb-md">
+          A directory volume is a path on one of the cluster&apos;s hosts: add a host first.
+        </Alert>
+      )}
+      <Form id="add-volume-form" onSubmit={submit}>
+        <FormGroup label="Name" isRequired fieldId="volume-name">
+          <TextInput id="volume-name" isRequired value={name} onChange={(_e, v) => setName(v)} isDisabled={busy} />
+        </FormGroup>
+        <FormGroup label="Host" isRequired fieldId="volume-host">
+          <FormSelect id="volume-host" value={hostId} onChange={(_e, v) => setHostId(v)} isDisabled={busy || hosts.length === 0}>
+            {hosts.map((h) => (
+              <FormSelectOption key={h.id} value={h.id} label={`${h.name} (${h.transport === 'local' ? 'this machine' : h.address})`} />
+            ))}
+          </FormSelect>
+        </FormGroup>
+        <FormGroup label="Path" isRequired fieldId="volume-path">
+          <TextInput id="volume-path" isRequired value={path} placeholder="/srv/data" onChange={(_e, v) => setPath(v)} isDisabled={busy} />
+          <HelperText>
+            <HelperTextItem>An absolute path of an existing directory on the host.</HelperTextItem>
+          </HelperText>
+        </FormGroup>
+      </Form>
+      {busy && (
+        <div className="pf-v5-u-mt-md">
+          <BusyNote text="Adding the volume…" />
+        </div>
+      )}
+      {error && (
+        <Alert variant="danger" isInline title="The volume was not added" className="pf-v5-u-mt-md">
+          {error}
+        </Alert>
+      )}
+    </Modal>
+  );
+}
