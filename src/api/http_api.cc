@@ -685,6 +685,9 @@ void HttpApi::Routes() {
           f.object_type = req.get_param_value("object_type");
           f.object_id = req.get_param_value("object_id");
           f.action_prefix = req.get_param_value("action");
+          f.result = req.get_param_value("result");
+          if (!f.result.empty() && f.result != "ok" && f.result != "failed")
+            return SendError(res, Status::InvalidArgument("result must be ok or failed"));
           SendList(res, ops_.ListEvents(f));
         }));
 

@@ -165,7 +165,8 @@ Json OpenApiDocument(const std::string& version) {
   paths["/events"]["get"] =
       Op("The audit trail, newest first (after_id: only newer; before_id: only older, for paging "
          "back)",
-         "events", {"?after_id", "?before_id", "?object_type", "?object_id", "?action", "?limit"},
+         "events",
+         {"?after_id", "?before_id", "?object_type", "?object_id", "?action", "?result", "?limit"},
          "", "Event", 200, true);
 
   Json schemas;

@@ -752,13 +752,39 @@ Result<Destination> Operations::ReestablishDestination(const Actor& a, const std
                           keys.ok() ? "" : keys.message(), "keys re-established");
 }
 
-Result<DestinationCheck> Operations::TestDestination(const Actor& a, const std::string& id) {
-  if (!hosts_) return Status::FailedPrecondition("this engine cannot reach hosts");
-  auto guard = locks_.Lock(DestinationLockKey(id));
-  GEOREP_ASSIGN_OR_RETURN(Destination d, GetDestination(id));
-  GEOREP_ASSIGN_OR_RETURN(std::vector<Host> sources, ListHosts(d.source_cluster_id));
-  DestinationCheck out;
+Status Operations::CheckLocalDestination(const Destination& d, const Host& source,
+                                         DestinationCheck& out) {
+  GEOREP_ASSIGN_OR_RETURN(std::vector<Session> sessions, ListSessions({"", d.id}));
+  auto runner = hosts_->RunnerFor(source);
+  auto test = [&](const char* flag, const std::string& path) {
+    CommandSpec spec{{"test", flag, path}};
+    spec.timeout = std::chrono::seconds(10);
+    auto r = runner->Run(spec);
+    return r.ok() && !r->timed_out && r->exit_code == 0;
+  };
+  for (const Session& s : sessions) {
+    const std::string& path = s.destination_volume;
+    if (test("-d", path)) {
+      if (!test("-w", path))
+        out.problems.push_back(fmt::format("destination directory {} is not writable", path));
+      continue;
+    }
+    if (test("-e", path)) {
+      out.problems.push_back(fmt::format("destination {} exists and is not a directory", path));
+      continue;
+    }
+    // Not there yet: the agent creates it, in a parent that must be there and writable.
+    const std::string parent = std::filesystem::path(path).parent_path().string();
+    if (!test("-d", parent) || !test("-w", parent)) {
+      out.problems.push_back(fmt::format(
+          "destination directory {} does not exist and cannot be created in {}", path, parent));
+    }
+  }
+  return Status::Ok();
+}
 
+Status Operations::CheckSshDestination(const Destination& d, const std::vector<Host>& sources,
+                                       DestinationCheck& out) {
   // 1. The engine reaches the destination (itself, or through the source host) and gluster
   //    answers there.
   GEOREP_ASSIGN_OR_RETURN(std::unique_ptr<RelayingRunner> dest, DestinationRunner(d));
@@ -864,6 +890,25 @@ Result<DestinationCheck> Operations::TestDestination(const Actor& a, const std::
     if (!r.ok()) continue;  // host reachability is the host check's business
     std::string w = RsyncPreflightWarning(h.name, ParseRsyncVersion(r->out));
     if (!w.empty()) out.warnings.push_back(w);
+  }
+
+  return Status::Ok();
+}
+
+Result<DestinationCheck> Operations::TestDestination(const Actor& a, const std::string& id) {
+  if (!hosts_) return Status::FailedPrecondition("this engine cannot reach hosts");
+  auto guard = locks_.Lock(DestinationLockKey(id));
+  GEOREP_ASSIGN_OR_RETURN(Destination d, GetDestination(id));
+  GEOREP_ASSIGN_OR_RETURN(std::vector<Host> sources, ListHosts(d.source_cluster_id));
+  DestinationCheck out;
+
+  auto source_host = GetHost(d.source_host_id);
+  if (d.ssh_fingerprint.empty() && source_host.ok() &&
+      source_host->transport == HostTransport::kLocal) {
+    // A destination on this machine (directory volumes): no ssh, no gluster.
+    GEOREP_RETURN_IF_ERROR(CheckLocalDestination(d, *source_host, out));
+  } else {
+    GEOREP_RETURN_IF_ERROR(CheckSshDestination(d, sources, out));
   }
 
   const int64_t now = clock_.NowMillis();

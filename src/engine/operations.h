@@ -339,6 +339,11 @@ class Operations {
   Result<std::unique_ptr<RelayingRunner>> DestinationRunner(const Destination& d);
   // The key exchange; returns why it failed, in the operator's words.
   Status ExchangeKeys(const Destination& d);
+  // Test's checks, for a destination on this machine (directory volumes: the sessions'
+  // directories) and for one over ssh (reachable, gluster there, the source hosts' logins).
+  Status CheckLocalDestination(const Destination& d, const Host& source, DestinationCheck& out);
+  Status CheckSshDestination(const Destination& d, const std::vector<Host>& sources,
+                             DestinationCheck& out);
   // Logs in to the destination as root once with `password` and installs the engine's key.
   Status InstallDestinationKey(const Destination& d, const std::string& password);
 

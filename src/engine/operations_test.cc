@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 
 namespace georep {
 namespace {
@@ -303,6 +304,52 @@ TEST_F(OperationsTest, AOneTimeDestinationPasswordInstallsTheEngineKeyOrAttaches
       << d->connection_reason;
   (void)again;
   (void)refused_again;
+}
+
+// Runs commands on this machine for real (local hosts).
+class LocalConnector final : public HostConnector {
+ public:
+  std::unique_ptr<CommandRunner> RunnerFor(const Host&) override {
+    return std::make_unique<LocalCommandRunner>();
+  }
+  Result<std::vector<HostKey>> ScanHostKeys(const std::string&, int) override {
+    return Status::Unavailable("no network in unit tests");
+  }
+  Status InstallEngineKey(const Host&, const std::string&) override {
+    return Status::Unavailable("no network in unit tests");
+  }
+  std::string EnginePublicKey() override { return ""; }
+  std::string EngineKeyFingerprint() override { return ""; }
+};
+
+TEST_F(OperationsTest, TestingADestinationOnThisMachineChecksItsSessionsDirectories) {
+  LocalConnector local;
+  ops_ = std::make_unique<Operations>(*store_, clock_, random_, locks_, &local);
+  World w = MakeWorld();  // a local host and a destination with no host key: this machine
+  auto alone = ops_->TestDestination(admin_, w.destination.id);
+  ASSERT_TRUE(alone.ok()) << alone.status().ToString();
+  EXPECT_EQ(alone->destination.connection, ConnectionStatus::kConnected);
+  EXPECT_TRUE(alone->problems.empty());
+  EXPECT_GT(alone->destination.last_checked, 0);
+
+  // A replica directory still to be created, in a directory that exists: fine.
+  ASSERT_TRUE(
+      ops_->CreateSession(admin_, {w.destination.id, w.volume.id, (dir_ / "replica").string(), ""})
+          .ok());
+  auto fine = ops_->TestDestination(admin_, w.destination.id);
+  ASSERT_TRUE(fine.ok());
+  EXPECT_EQ(fine->destination.connection, ConnectionStatus::kConnected)
+      << fine->destination.connection_reason;
+
+  // A file where the replica directory should be: Broken, and why.
+  std::ofstream(dir_ / "replica") << "not a directory";
+  auto broken = ops_->TestDestination(admin_, w.destination.id);
+  ASSERT_TRUE(broken.ok());
+  EXPECT_EQ(broken->destination.connection, ConnectionStatus::kBroken);
+  ASSERT_EQ(broken->problems.size(), 1u);
+  EXPECT_NE(broken->problems[0].find("exists and is not a directory"), std::string::npos)
+      << broken->problems[0];
+  EXPECT_EQ(broken->destination.connection_reason, broken->problems[0]);
 }
 
 }  // namespace

@@ -421,15 +421,17 @@ class SqlStoreTx final : public StoreTx {
   }
   Result<std::vector<Event>> ListEvents(const EventFilter& f) override {
     int limit = f.limit <= 0 || f.limit > 1000 ? 1000 : f.limit;
-    return Many<Event>(fmt::format("SELECT {} FROM events WHERE id > $1 AND (CAST($2 AS TEXT) = '' "
-                                   "OR object_type = $2) AND "
-                                   "(CAST($3 AS TEXT) = '' OR object_id = $3) AND (CAST($4 AS "
-                                   "TEXT) = '' OR action LIKE $5 ESCAPE '\\') "
-                                   "AND ($7 <= 0 OR id < $7) ORDER BY id DESC LIMIT $6",
-                                   kEventCols),
-                       {V(f.after_id), V(f.object_type), V(f.object_id), V(f.action_prefix),
-                        V(EscapeLike(f.action_prefix) + "%"), V(limit), V(f.before_id)},
-                       EventFrom);
+    return Many<Event>(
+        fmt::format("SELECT {} FROM events WHERE id > $1 AND (CAST($2 AS TEXT) = '' "
+                    "OR object_type = $2) AND "
+                    "(CAST($3 AS TEXT) = '' OR object_id = $3) AND (CAST($4 AS "
+                    "TEXT) = '' OR action LIKE $5 ESCAPE '\\') "
+                    "AND ($7 <= 0 OR id < $7) AND (CAST($8 AS TEXT) = '' OR result = $8) "
+                    "ORDER BY id DESC LIMIT $6",
+                    kEventCols),
+        {V(f.after_id), V(f.object_type), V(f.object_id), V(f.action_prefix),
+         V(EscapeLike(f.action_prefix) + "%"), V(limit), V(f.before_id), V(f.result)},
+        EventFrom);
   }
 
   // --- Users and tokens

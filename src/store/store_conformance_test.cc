@@ -273,7 +273,7 @@ TEST_P(StoreConformance, EventsAreOrderedAndFiltered) {
                                .status());
     return tx
         .AppendEvent(Event{0, 201, "monitor", "session.checkpointXcompleted", "session", "obj1",
-                           "ok", "decoy"})
+                           "failed", "decoy"})
         .status();
   });
   Tx([&](StoreTx& tx) -> Status {
@@ -306,6 +306,11 @@ TEST_P(StoreConformance, EventsAreOrderedAndFiltered) {
     }
     GEOREP_ASSIGN_OR_RETURN(auto window, tx.ListEvents({all[4].id, "", "", "", 100, all[0].id}));
     EXPECT_EQ(window.size(), 3u);  // all[1..3]
+    GEOREP_ASSIGN_OR_RETURN(auto failed, tx.ListEvents({0, "", "", "", 100, 0, "failed"}));
+    EXPECT_EQ(failed.size(), 1u);
+    if (failed.size() == 1u) EXPECT_EQ(failed[0].message, "decoy");
+    GEOREP_ASSIGN_OR_RETURN(auto ok, tx.ListEvents({0, "", "", "", 100, 0, "ok"}));
+    EXPECT_EQ(ok.size(), 6u);
     return Status::Ok();
   });
 }

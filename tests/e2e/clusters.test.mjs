@@ -209,31 +209,42 @@ test('clusters: create through the dialog, hosts, volumes, destinations (new, te
   await row.getByText('Unknown').waitFor();
   await screenshot(page, 'destinations');
 
-  // Test. The engine tests a destination over SSH (gluster, then the source hosts' logins);
-  // for a local destination it answers Broken because no host key is pinned.
+  // Test. A destination on this machine (no ssh): the engine checks its sessions' directories
+  // (none yet), so it is Connected.
   await page.getByRole('button', { name: 'Actions for root@localhost' }).click();
   await page.getByRole('menuitem', { name: 'Test' }).click();
-  const tested = await engine.api('GET', `/destinations/${destId}`);
-  await page.getByText('root@localhost is Broken').waitFor();
-  await row.getByText('Broken', { exact: true }).waitFor();
-  await row.getByText('no host key is pinned for localhost').waitFor();
+  await page.getByText('root@localhost is Connected').waitFor();
+  await row.getByText('Connected', { exact: true }).waitFor();
   await row.getByText('just now').waitFor();
   const afterTest = await engine.api('GET', `/destinations/${destId}`);
-  assert.equal(afterTest.connection, 'Broken');
-  assert.match(afterTest.connection_reason, /no host key is pinned for localhost/);
+  assert.equal(afterTest.connection, 'Connected');
+  assert.equal(afterTest.connection_reason, '');
   assert.ok(afterTest.last_checked);
-  assert.ok(tested);
 
-  // Re-establish: the destination's details read-only; with no pinned key, a key must be
-  // fetched and confirmed before the button is enabled.
+  // A session whose replica directory cannot be created: Test says Broken, and why.
+  const blocker = path.join(engine.dataDir, 'not-a-dir');
+  writeFileSync(blocker, 'a file');
+  const stuck = await engine.api('POST', '/sessions', {
+    destination_id: destId, source_volume_id: volumes[0].id, destination_volume: path.join(blocker, 'replica'),
+  });
   await page.getByRole('button', { name: 'Actions for root@localhost' }).click();
-  await page.getByRole('menuitem', { name: 'Re-establish' }).click();
-  dialog = page.getByRole('dialog', { name: 'Re-establish root@localhost' });
-  await dialog.getByText('No host key is pinned: fetch it and confirm it first.').waitFor();
-  assert.equal(await dialog.getByRole('button', { name: 'Re-establish' }).isDisabled(), true);
-  await screenshot(page, 'destination-reestablish-local');
+  await page.getByRole('menuitem', { name: 'Test' }).click();
+  await page.getByText('root@localhost is Broken').waitFor();
+  await row.getByText('Broken', { exact: true }).waitFor();
+  await row.getByText(/cannot be created in .*not-a-dir/).first().waitFor();
+  const broken = await engine.api('GET', `/destinations/${destId}`);
+  assert.equal(broken.connection, 'Broken');
+  assert.match(broken.connection_reason, /does not exist and cannot be created/);
+  await engine.api('DELETE', `/sessions/${stuck.id}`);
+
+  // Re-establish: nothing to exchange with this machine, so the action is disabled and says why.
+  await page.getByRole('button', { name: 'Actions for root@localhost' }).click();
+  const reItem = page.getByRole('menuitem', { name: /Re-establish/ });
+  await reItem.getByText('This machine: no keys to exchange').waitFor();
+  assert.equal(await reItem.isDisabled(), true);
+  await screenshot(page, 'destination-actions-local');
   await page.keyboard.press('Escape');
-  await dialog.waitFor({ state: 'detached' });
+  await reItem.waitFor({ state: 'detached' });
 
   // Live: a destination and a session created through the API appear without a reload.
   const replica = path.join(engine.dataDir, 'replicas', 'r1');

@@ -171,6 +171,9 @@ export const api = {
     put<ConfigItem>(`/sessions/${e(sessionId)}/config/${e(key)}`, { value }),
   resetConfig: (sessionId: string, key: string) => del(`/sessions/${e(sessionId)}/config/${e(key)}`),
 
-  events: (f: { after_id?: number; limit?: number; object_type?: string; object_id?: string; action?: string }, s?: AbortSignal) =>
+  events: (f: {
+    after_id?: number; before_id?: number; limit?: number; object_type?: string; object_id?: string;
+    action?: string; result?: string;
+  }, s?: AbortSignal) =>
     items<AuditEvent>(`/events${q(f)}`, s),
 };

@@ -1,7 +1,7 @@
 // Events: the engine's audit trail, newest first, filtered by object type, action prefix, object
-// id (by the engine) and result (here). New events arrive live from the stream; the filters are
+// id and result (all by the engine, a page at a time). New events arrive live from the stream; the filters are
 // in the URL so a filtered view can be linked to.
-import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { useCallback, useEffect, useRef, useState } from 'react';
 import { Link, useSearchParams } from 'react-router-dom';
 import {
   Button, EmptyState, EmptyStateActions, EmptyStateBody, EmptyStateFooter, EmptyStateHeader, FormSelect,
@@ -64,29 +64,31 @@ export function EventsPage() {
     return () => clearTimeout(t);
   }, [actionText, idText, setFilter]);
 
-  const [limit, setLimit] = useState(PAGE);
   const [events, setEvents] = useState<AuditEvent[]>([]);
   const [loading, setLoading] = useState(true);
   const [error, setError] = useState<string | null>(null);
   const [more, setMore] = useState(false);
-  const serverKey = `${applied.object_type}|${applied.action}|${applied.object_id}`;
+  const serverKey = `${applied.object_type}|${applied.action}|${applied.object_id}|${applied.result}`;
   const filtersRef = useRef(applied);
   filtersRef.current = applied;
   const gen = useRef(0);
+  const query = (f: Filters) => ({
+    object_type: f.object_type, action: f.action, object_id: f.object_id, result: f.result,
+  });
 
-  // The engine answers the newest `limit` events (id > after_id, newest first): "Load more"
-  // asks for a larger page.
-  useEffect(() => {
+  // The engine answers newest first, a page at a time; "Load more" asks for the page before
+  // the oldest row shown (before_id).
+  const loadPage = (before: number, replace: boolean) => {
     const mine = ++gen.current;
     const ctl = new AbortController();
     setLoading(true);
     api
-      .events({ limit, object_type: applied.object_type, action: applied.action, object_id: applied.object_id }, ctl.signal)
+      .events({ limit: PAGE, before_id: before || undefined, ...query(filtersRef.current) }, ctl.signal)
       .then(
         (items) => {
           if (mine !== gen.current) return;
-          setEvents(items);
-          setMore(items.length === limit && limit < MAX);
+          setEvents((cur) => (replace ? items : [...cur, ...items.filter((e) => !cur.some((c) => c.id === e.id))]));
+          setMore(items.length === PAGE);
           setError(null);
           setLoading(false);
         },
@@ -97,9 +99,13 @@ export function EventsPage() {
         },
       );
     return () => ctl.abort();
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [serverKey, limit]);
-  useEffect(() => setLimit(PAGE), [serverKey]);
+  };
+  // eslint-disable-next-line react-hooks/exhaustive-deps
+  useEffect(() => loadPage(0, true), [serverKey]);
+  const loadMore = () => {
+    const oldest = events.reduce((m, e) => Math.min(m, e.id), Number.MAX_SAFE_INTEGER);
+    if (oldest !== Number.MAX_SAFE_INTEGER) loadPage(oldest, false);
+  };
 
   // Whatever is newer than the newest row (after the stream was down, or while it is).
   const eventsRef = useRef(events);
@@ -108,7 +114,7 @@ export function EventsPage() {
     const f = filtersRef.current;
     const newest = eventsRef.current.reduce((m, e) => Math.max(m, e.id), 0);
     if (newest === 0) return;
-    api.events({ after_id: newest, limit: MAX, object_type: f.object_type, action: f.action, object_id: f.object_id }).then(
+    api.events({ after_id: newest, limit: MAX, ...query(f) }).then(
       (items) => {
         if (items.length) prepend(items);
       },
@@ -130,11 +136,11 @@ export function EventsPage() {
     if (type === 'resync') return catchUp();
     const e = data as AuditEvent;
     const f = filtersRef.current;
-    if (e && typeof e.id === 'number' && matches(e, { ...f, result: '' })) prepend([e]);
+    if (e && typeof e.id === 'number' && matches(e, f)) prepend([e]);
   });
   usePollWhileOffline(catchUp, 5000);
 
-  const shown = useMemo(() => events.filter((e) => !applied.result || e.result === applied.result), [events, applied.result]);
+  const shown = events;
   const anyFilter = !!(applied.object_type || applied.action || applied.object_id || applied.result);
   const clear = () => {
     setActionText('');
@@ -256,15 +262,10 @@ export function EventsPage() {
         )}
         {more && (
           <div className="pf-v5-u-mt-md pf-v5-u-text-align-center">
-            <Button variant="secondary" onClick={() => setLimit((l) => Math.min(l + PAGE, MAX))} isDisabled={loading}>
+            <Button variant="secondary" onClick={loadMore} isDisabled={loading}>
               Load more
             </Button>
           </div>
-        )}
-        {!more && events.length >= MAX && (
-          <p className="pf-v5-u-mt-md pf-v5-u-color-200">
-            The engine lists at most the newest {MAX} events per query: narrow the filters to see older ones.
-          </p>
         )}
       </PageSection>
     </>

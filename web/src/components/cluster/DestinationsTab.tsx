@@ -167,7 +167,13 @@ export function DestinationsTab({ clusterId, hosts }: { clusterId: string; hosts
                       label={`${d.remote_user}@${d.host}`}
                       items={[
                         { title: 'Test', onClick: () => test(d), isDisabled: testing === d.id },
-                        { title: 'Re-establish', onClick: () => setReestablishing(d) },
+                        {
+                          title: 'Re-establish',
+                          onClick: () => setReestablishing(d),
+                          // This machine: there are no keys to exchange.
+                          isDisabled: local,
+                          description: local ? 'This machine: no keys to exchange' : undefined,
+                        },
                         { isSeparator: true },
                         { title: 'Remove', onClick: () => setRemoving(d) },
                       ]}
