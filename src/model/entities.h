@@ -171,7 +171,7 @@ struct EventFilter {
   std::string action_prefix;
   int limit = 100;
   int64_t before_id = 0;  // if > 0: only events with id < before_id (paging back, newest first)
-  std::string result;     // "ok" or "failed"; empty: both
+  std::string result{};   // "ok" or "failed"; empty: both
 };
 
 struct User {

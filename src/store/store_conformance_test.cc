@@ -308,7 +308,9 @@ TEST_P(StoreConformance, EventsAreOrderedAndFiltered) {
     EXPECT_EQ(window.size(), 3u);  // all[1..3]
     GEOREP_ASSIGN_OR_RETURN(auto failed, tx.ListEvents({0, "", "", "", 100, 0, "failed"}));
     EXPECT_EQ(failed.size(), 1u);
-    if (failed.size() == 1u) EXPECT_EQ(failed[0].message, "decoy");
+    if (failed.size() == 1u) {
+      EXPECT_EQ(failed[0].message, "decoy");
+    }
     GEOREP_ASSIGN_OR_RETURN(auto ok, tx.ListEvents({0, "", "", "", 100, 0, "ok"}));
     EXPECT_EQ(ok.size(), 6u);
     return Status::Ok();
