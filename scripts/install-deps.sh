@@ -23,9 +23,11 @@ packages=(
   openssh-client openssh-server sshpass
   # used by the scripts
   curl procps util-linux openssl
-  # the web console is built with Node.js and npm (packages pinned in web/package-lock.json)
-  nodejs npm
 )
+# The web console is built with Node.js (18 or later) and npm (packages pinned in
+# web/package-lock.json): Debian's, unless the machine already has them.
+command -v node >/dev/null 2>&1 || packages+=(nodejs)
+command -v npm >/dev/null 2>&1 || packages+=(npm)
 # `install-deps.sh --browser`: also Debian's Chromium, which the console's end-to-end tests drive.
 if [ "${1:-}" = "--browser" ]; then
   packages+=(chromium)
