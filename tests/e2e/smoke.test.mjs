@@ -1,4 +1,5 @@
-// The console is served by georep serve, and a user can log in.
+// The console is served by georep serve; a user logs in (a wrong password is refused in the
+// operator's words), sees the live indicator, and logs out (the token is revoked).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { launchBrowser, login, screenshot, startEngine } from './harness.mjs';
@@ -19,5 +20,16 @@ test('login screen, a wrong password, then the console', async (t) => {
   await login(page, engine);
   await page.getByRole('link', { name: 'Clusters' }).waitFor();
   await page.getByText('Live', { exact: true }).waitFor();
+
+  // Log out: the console's token is revoked in the engine, not just forgotten by the page.
+  const token = await page.evaluate(() => sessionStorage.getItem('georep.token'));
+  assert.ok(token);
+  const me = await fetch(`${engine.url}/api/v1/me`, { headers: { Authorization: `Bearer ${token}` } });
+  assert.equal(me.status, 200);
+  await page.getByRole('button', { name: 'Log out' }).click();
+  await page.getByRole('button', { name: 'Log in' }).waitFor();
+  assert.equal(await page.evaluate(() => sessionStorage.getItem('georep.token')), null);
+  const after = await fetch(`${engine.url}/api/v1/me`, { headers: { Authorization: `Bearer ${token}` } });
+  assert.equal(after.status, 401);
   assert.deepEqual(consoleErrors, []);
 });

@@ -52,9 +52,9 @@ export function App() {
     );
   }
 
-  const logout = () => {
+  const logout = async () => {
     stopLive();
-    api.logout();
+    await api.logout();
     setLoggedIn(false);
     navigate('/login');
   };

@@ -54,6 +54,7 @@ export class ApiError extends Error {
 
 const TOKEN_KEY = 'georep.token';
 const USER_KEY = 'georep.user';
+const TOKEN_ID_KEY = 'georep.token_id';
 let onUnauthenticated: () => void = () => {};
 
 export function setUnauthenticatedHandler(fn: () => void) {
@@ -114,15 +115,24 @@ const e = encodeURIComponent;
 
 export const api = {
   async login(username: string, password: string) {
-    const r = await request<{ token: string; username: string }>('POST', '/auth/login', {
+    const r = await request<{ token: string; token_id: string; username: string }>('POST', '/auth/login', {
       username, password, token_name: 'web-console', ttl_seconds: 12 * 3600,
     });
     sessionStorage.setItem(TOKEN_KEY, r.token);
+    sessionStorage.setItem(TOKEN_ID_KEY, r.token_id);
     sessionStorage.setItem(USER_KEY, r.username);
     return r;
   },
-  logout() {
+  // Revokes the console's token in the engine (so a copy of it is worth nothing), then forgets it.
+  async logout() {
+    const id = sessionStorage.getItem(TOKEN_ID_KEY);
+    try {
+      if (id && token()) await request<void>('DELETE', `/tokens/${encodeURIComponent(id)}`);
+    } catch {
+      /* already expired or revoked: nothing more to do */
+    }
     sessionStorage.removeItem(TOKEN_KEY);
+    sessionStorage.removeItem(TOKEN_ID_KEY);
     sessionStorage.removeItem(USER_KEY);
   },
   me: () => get<{ id: string; name: string; admin: boolean }>('/me'),
