@@ -3,12 +3,11 @@
 import { useCallback, useState } from 'react';
 import { Link } from 'react-router-dom';
 import {
-  Alert, AlertActionCloseButton, Button, EmptyState, EmptyStateBody, EmptyStateHeader, EmptyStateIcon, MenuToggle,
+  Alert, AlertActionCloseButton, Button, EmptyState, EmptyStateBody, EmptyStateHeader, EmptyStateIcon,
   Spinner, Toolbar, ToolbarContent, ToolbarItem,
 } from '@patternfly/react-core';
-import EllipsisVIcon from '@patternfly/react-icons/dist/esm/icons/ellipsis-v-icon';
 import CubesIcon from '@patternfly/react-icons/dist/esm/icons/cubes-icon';
-import { ActionsColumn, ExpandableRowContent, Table, Tbody, Td, Th, Thead, Tr, type IAction } from '@patternfly/react-table';
+import { ExpandableRowContent, Table, Tbody, Td, Th, Thead, Tr, type IAction } from '@patternfly/react-table';
 import { api, type Session, type Volume } from '../api';
 import { useLiveEvents } from '../live';
 import { ErrorAlert, formatAgo, formatLag, formatTime, useAsync } from '../util';
@@ -17,6 +16,7 @@ import {
   usePollWhileOffline, type SessionActionName,
 } from './sessionModel';
 import { SessionStatusLabel } from './SessionStatus';
+import { RowActions } from './common';
 import { SessionActionDialogs, type PendingAction } from './SessionActionDialogs';
 import { NewSessionModal } from './NewSessionModal';
 
@@ -150,13 +150,7 @@ export function SessionsTable({ volume, clusterName }: { volume: Volume; cluster
                     <span id={`simple-node${rowIndex}`} className="pf-v5-screen-reader">Nodes of {s.session_key}</span>
                     <Link to={`/sessions/${encodeURIComponent(s.id)}`}>{s.session_key}</Link></Td>
                   <Td isActionCell>
-                    <ActionsColumn items={rowActions(s)}
-                      actionsToggle={({ onToggle, isOpen: menuOpen, isDisabled, toggleRef }) => (
-                        <MenuToggle ref={toggleRef} onClick={onToggle} isExpanded={menuOpen} isDisabled={isDisabled}
-                          variant="plain" aria-label={`Actions for ${s.session_key}`} data-session-toggle={s.id}>
-                          <EllipsisVIcon />
-                        </MenuToggle>
-                      )} />
+                    <RowActions label={s.session_key} items={rowActions(s)} toggleProps={{ 'data-session-toggle': s.id }} />
                   </Td>
                 </Tr>
                 <Tr isExpanded={isOpen}>

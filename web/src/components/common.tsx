@@ -3,10 +3,11 @@
 // the engine's refusal inside it, a row's kebab menu, and a progress line.
 import { useEffect, useState } from 'react';
 import {
-  Alert, AlertActionCloseButton, Button, Checkbox, Flex, FlexItem, FormGroup, HelperText, HelperTextItem, MenuToggle, Modal,
+  Alert, AlertActionCloseButton, Button, Checkbox, Divider, Dropdown, DropdownItem, DropdownList, Flex, FlexItem, FormGroup,
+  HelperText, HelperTextItem, MenuToggle, Modal,
   Radio, Spinner,
 } from '@patternfly/react-core';
-import { ActionsColumn, type IAction } from '@patternfly/react-table';
+import { type IAction } from '@patternfly/react-table';
 import EllipsisVIcon from '@patternfly/react-icons/dist/esm/icons/ellipsis-v-icon';
 import { api, ApiError } from '../api';
 import { useLiveState } from '../live';
@@ -27,25 +28,56 @@ export function BusyNote({ text }: { text: string }) {
 }
 
 // The kebab menu of a table row, named after the row so a screen reader (and a test) can tell
-// the rows' menus apart.
-export function RowActions({ label, items, isDisabled }: { label: string; items: IAction[]; isDisabled?: boolean }) {
+// the rows' menus apart. Opened with Enter or Space, the menu takes the focus (arrows move, Enter
+// picks, Escape or Tab closes and gives the focus back to the toggle).
+export function RowActions({ label, items, isDisabled, toggleProps }: {
+  label: string; items: IAction[]; isDisabled?: boolean; toggleProps?: Record<string, string>;
+}) {
+  const [open, setOpen] = useState(false);
   return (
-    <ActionsColumn
-      items={items}
-      isDisabled={isDisabled}
-      actionsToggle={({ onToggle, isOpen, isDisabled: disabled, toggleRef }) => (
+    <Dropdown
+      isOpen={open}
+      onOpenChange={setOpen}
+      shouldFocusFirstItemOnOpen
+      shouldFocusToggleOnSelect
+      popperProps={{ position: 'right' }}
+      toggle={(ref) => (
         <MenuToggle
-          ref={toggleRef}
-          onClick={onToggle}
-          isExpanded={isOpen}
-          isDisabled={disabled}
+          ref={ref}
+          onClick={() => setOpen((o) => !o)}
+          isExpanded={open}
+          isDisabled={isDisabled}
           variant="plain"
           aria-label={`Actions for ${label}`}
+          {...toggleProps}
         >
           <EllipsisVIcon />
         </MenuToggle>
       )}
-    />
+    >
+      <DropdownList>
+        {items.map((item, i) => {
+          if (item.isSeparator) return <Divider component="li" key={`sep-${i}`} />;
+          const { title, onClick, isDisabled: off, isAriaDisabled, description, isDanger, tooltipProps } = item;
+          return (
+            <DropdownItem
+              key={String(title)}
+              isDisabled={off}
+              isAriaDisabled={isAriaDisabled}
+              description={description}
+              isDanger={isDanger}
+              tooltipProps={tooltipProps}
+              onClick={(e) => {
+                setOpen(false);
+                if (!off && !isAriaDisabled) onClick?.(e as React.MouseEvent, 0, {}, {});
+              }}
+            >
+              {title}
+            </DropdownItem>
+          );
+        })}
+      </DropdownList>
+    </Dropdown>
   );
 }
 
