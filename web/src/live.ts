@@ -119,3 +119,14 @@ export function useLiveState(): LiveState {
   }, []);
   return s;
 }
+
+// Reloads every `ms` while live updates are down (reconnecting or offline), so a page stays
+// current either way.
+export function usePollWhileOffline(reload: () => void, ms = 5000) {
+  const live = useLiveState();
+  useEffect(() => {
+    if (live === 'live') return;
+    const t = setInterval(reload, ms);
+    return () => clearInterval(t);
+  }, [live, reload, ms]);
+}

@@ -9,11 +9,11 @@ import {
 import CubesIcon from '@patternfly/react-icons/dist/esm/icons/cubes-icon';
 import { ExpandableRowContent, Table, Tbody, Td, Th, Thead, Tr, type IAction } from '@patternfly/react-table';
 import { api, type Session, type Volume } from '../api';
-import { useLiveEvents } from '../live';
+import { useLiveEvents, usePollWhileOffline } from '../live';
 import { ErrorAlert, formatAgo, formatLag, formatTime, useAsync } from '../util';
 import {
   ACTION_LABEL, ACTION_ORDER, asSession, availability, crawlSummary, lastSynced, maxLag, mergeSession, removedId,
-  usePollWhileOffline, type SessionActionName,
+  type SessionActionName,
 } from './sessionModel';
 import { SessionStatusLabel } from './SessionStatus';
 import { RowActions } from './common';

@@ -10,7 +10,6 @@ import {
 import { type IAction } from '@patternfly/react-table';
 import EllipsisVIcon from '@patternfly/react-icons/dist/esm/icons/ellipsis-v-icon';
 import { api, ApiError } from '../api';
-import { useLiveState } from '../live';
 import { errorText } from '../util';
 import type { HostKey } from '../apiClusters';
 import './tables.css';
@@ -272,17 +271,6 @@ export function ConfirmRemoveModal({
       )}
     </Modal>
   );
-}
-
-// While the live stream is down (or not offered by this engine), reload every `ms` so the
-// screen still follows changes; nothing extra while it is live.
-export function usePollWhileOffline(reload: () => void, ms = 5000) {
-  const live = useLiveState();
-  useEffect(() => {
-    if (live === 'live') return;
-    const t = setInterval(reload, ms);
-    return () => clearInterval(t);
-  }, [live, reload, ms]);
 }
 
 // A small inline outcome (a check, a test) shown near the table it concerns.

@@ -2,9 +2,7 @@
 // engine accepts in which status (mirrors src/model/session_lifecycle.cc CheckSessionAction
 // and the kind checks of src/engine/operations.cc / directory_sessions.cc), and the summaries
 // shown for a session's nodes.
-import { useEffect } from 'react';
 import type { NodeStatus, Session } from '../api';
-import { useLiveState } from '../live';
 
 export type SessionActionName =
   | 'start' | 'stop' | 'pause' | 'resume' | 'remove' | 'config' | 'checkpoint' | 'verify';
@@ -102,16 +100,6 @@ export function mergeSession(list: Session[], s: Session): Session[] {
   // A list entry without nodes keeps the nodes it had.
   next[i] = { ...s, nodes: s.nodes ?? list[i].nodes, warnings: s.warnings ?? list[i].warnings };
   return next;
-}
-
-// While the live stream is down (or not offered by the engine), poll instead.
-export function usePollWhileOffline(reload: () => void, everyMs = 3000) {
-  const live = useLiveState();
-  useEffect(() => {
-    if (live === 'live') return;
-    const t = setInterval(reload, everyMs);
-    return () => clearInterval(t);
-  }, [live, reload, everyMs]);
 }
 
 // The pieces of a live "session" event: a session with its nodes.

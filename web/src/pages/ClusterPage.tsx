@@ -5,9 +5,8 @@ import {
   Breadcrumb, BreadcrumbItem, PageSection, Spinner, Tab, TabTitleText, Tabs, Title,
 } from '@patternfly/react-core';
 import { api } from '../api';
-import { useLiveEvents } from '../live';
+import { useLiveEvents, usePollWhileOffline } from '../live';
 import { ErrorAlert, useAsync } from '../util';
-import { usePollWhileOffline } from '../components/common';
 import { HostsTab } from '../components/cluster/HostsTab';
 import { VolumesTab } from '../components/cluster/VolumesTab';
 import { DestinationsTab } from '../components/cluster/DestinationsTab';

@@ -11,9 +11,9 @@ import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
 import CubesIcon from '@patternfly/react-icons/dist/esm/icons/cubes-icon';
 import { api, type Cluster } from '../api';
 import { clusterApi } from '../apiClusters';
-import { useLiveEvents } from '../live';
+import { useLiveEvents, usePollWhileOffline } from '../live';
 import { ErrorAlert, errorText, formatTime, useAsync } from '../util';
-import { BusyNote, ConfirmRemoveModal, HostKeyScan, RowActions, usePollWhileOffline, type HostKeyChoice } from '../components/common';
+import { BusyNote, ConfirmRemoveModal, HostKeyScan, RowActions, type HostKeyChoice } from '../components/common';
 
 interface ClusterRow extends Cluster { hosts: number; volumes: number; destinations: number | null }
 

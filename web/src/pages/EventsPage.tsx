@@ -12,9 +12,8 @@ import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
 import FilterIcon from '@patternfly/react-icons/dist/esm/icons/filter-icon';
 import { api, type AuditEvent } from '../api';
 import { clusterApi } from '../apiClusters';
-import { useLiveEvents } from '../live';
+import { useLiveEvents, usePollWhileOffline } from '../live';
 import { ErrorAlert, errorText, formatAgo, formatTime } from '../util';
-import { usePollWhileOffline } from '../components/common';
 
 const OBJECT_TYPES = ['cluster', 'host', 'volume', 'destination', 'session', 'user', 'token'];
 const PAGE = 100;

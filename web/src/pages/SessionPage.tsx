@@ -9,11 +9,11 @@ import {
 } from '@patternfly/react-core';
 import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
 import { api, ApiError, type MetricSample, type Session } from '../api';
-import { useLiveEvents } from '../live';
+import { useLiveEvents, usePollWhileOffline } from '../live';
 import { ErrorAlert, formatAgo, formatBytes, formatLag, formatTime, useAsync } from '../util';
 import {
   ACTION_LABEL, ACTION_ORDER, asSession, availability, crawlSummary, lastSynced, maxLag, removedId, totalThroughput,
-  usePollWhileOffline, type SessionActionName,
+  type SessionActionName,
 } from '../components/sessionModel';
 import { SessionStatusLabel } from '../components/SessionStatus';
 import { SessionActionDialogs, type PendingAction } from '../components/SessionActionDialogs';

@@ -8,10 +8,10 @@ import {
 import CubesIcon from '@patternfly/react-icons/dist/esm/icons/cubes-icon';
 import { Table, Tbody, Td, Th, Thead, Tr, type ThProps } from '@patternfly/react-table';
 import { api, type Cluster, type Host, type Session, type Volume } from '../api';
-import { useLiveEvents } from '../live';
+import { useLiveEvents, usePollWhileOffline } from '../live';
 import { ErrorAlert, StatusLabel, useAsync } from '../util';
 import { brickText, usageText } from '../components/volumeText';
-import { asSession, mergeSession, removedId, usePollWhileOffline } from '../components/sessionModel';
+import { asSession, mergeSession, removedId } from '../components/sessionModel';
 
 interface Data { volumes: Volume[]; clusters: Cluster[]; hosts: Host[]; sessions: Session[] }
 

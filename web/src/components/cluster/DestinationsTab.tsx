@@ -10,10 +10,10 @@ import {
 } from '@patternfly/react-core';
 import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
 import { api, type Destination, type Host } from '../../api';
-import { useLiveEvents } from '../../live';
+import { useLiveEvents, usePollWhileOffline } from '../../live';
 import { ErrorAlert, errorText, formatAgo, formatTime, StatusLabel, useAsync } from '../../util';
 import {
-  BusyNote, ConfirmRemoveModal, HostKeyScan, OutcomeAlert, RowActions, usePollWhileOffline, type HostKeyChoice,
+  BusyNote, ConfirmRemoveModal, HostKeyScan, OutcomeAlert, RowActions, type HostKeyChoice,
   type Outcome,
 } from '../common';
 

@@ -9,9 +9,9 @@ import {
 import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
 import { api, type Host, type Volume } from '../../api';
 import { clusterApi } from '../../apiClusters';
-import { useLiveEvents } from '../../live';
+import { useLiveEvents, usePollWhileOffline } from '../../live';
 import { ErrorAlert, errorText, formatBytes, StatusLabel, useAsync } from '../../util';
-import { BusyNote, ConfirmRemoveModal, RowActions, usePollWhileOffline } from '../common';
+import { BusyNote, ConfirmRemoveModal, RowActions } from '../common';
 
 export function VolumesTab({ clusterId, hosts }: { clusterId: string; hosts: Host[] }) {
   const { data, error, loading, reload } = useAsync((s) => api.clusterVolumes(clusterId, s), [clusterId]);
