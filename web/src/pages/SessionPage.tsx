@@ -17,8 +17,23 @@ import {
 } from '../components/sessionModel';
 import { SessionStatusLabel } from '../components/SessionStatus';
 import { SessionActionDialogs, type PendingAction } from '../components/SessionActionDialogs';
-// The charts (and their library) load only with this page.
-const SessionCharts = lazy(() => import('../components/SessionCharts').then((m) => ({ default: m.SessionCharts })));
+// The charts (and their library) load only with this page. If their chunk cannot be fetched
+// (the console was rebuilt or upgraded since this page was loaded: its hashed file name is gone)
+// the page says so instead of going blank -- a rejected lazy import has no error boundary here.
+const SessionCharts = lazy(() =>
+  import('../components/SessionCharts').then(
+    (m) => ({ default: m.SessionCharts }),
+    () => ({
+      default: function ChartsUnavailable(_props: { samples: MetricSample[] }) {
+        return (
+          <Alert variant="warning" isInline title="The charts could not be loaded">
+            The console was probably updated since this page was opened: reload the page.
+          </Alert>
+        );
+      },
+    }),
+  ),
+);
 
 const HOUR = 3600 * 1000;
 
