@@ -85,12 +85,15 @@ test('new session for a gluster volume: eligibility, Show all volumes, Force', a
   assert.ok(await vols.getByRole('radio', { name: 'Choose small' }).isChecked());
   assert.deepEqual(posted[0], { destination_id: setup.destination.id, source_volume_id: vol.id, destination_volume: 'small', force: true });
 
-  // An eligible one, without Force.
+  // An eligible one, without Force, with tarssh (the engine's advice where rsync is 3.4+).
   await vols.getByRole('radio', { name: 'Choose backup' }).check();
   await dialog.getByLabel('Force').uncheck();
+  await dialog.getByLabel('Sync method').selectOption('tarssh');
   await create.click();
   await dialog.waitFor({ state: 'detached' });
-  assert.deepEqual(posted[1], { destination_id: setup.destination.id, source_volume_id: vol.id, destination_volume: 'backup', force: false });
+  assert.deepEqual(posted[1], {
+    destination_id: setup.destination.id, source_volume_id: vol.id, destination_volume: 'backup', force: false, sync_method: 'tarssh',
+  });
   // The new session is in the table, its warnings shown.
   const row = page.locator('tr[data-session-id="mock-session"]');
   await row.getByText('Created').waitFor();

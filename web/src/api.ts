@@ -165,7 +165,9 @@ export const api = {
   sessions: (s?: AbortSignal) => items<Session>('/sessions', s),
   volumeSessions: (volumeId: string, s?: AbortSignal) => items<Session>(`/volumes/${e(volumeId)}/sessions`, s),
   session: (id: string, s?: AbortSignal) => get<Session>(`/sessions/${e(id)}`, s),
-  createSession: (spec: { destination_id: string; source_volume_id: string; destination_volume: string; force: boolean }) =>
+  createSession: (spec: {
+    destination_id: string; source_volume_id: string; destination_volume: string; force: boolean; sync_method?: string;
+  }) =>
     post<Session>('/sessions', spec),
   sessionAction: (id: string, action: 'start' | 'stop' | 'pause' | 'resume', force = false) =>
     post<Session>(`/sessions/${e(id)}/${action}${q({ force })}`),

@@ -27,6 +27,9 @@ export function NewSessionModal({
   const [showAll, setShowAll] = useState(false);
   const [chosen, setChosen] = useState('');
   const [force, setForce] = useState(false);
+  // gluster's sync-method: rsync (gluster's default) or tarssh. Debian's rsync 3.4+ makes gsyncd
+  // write empty files, which Test on the destination warns about; tarssh avoids it.
+  const [syncMethod, setSyncMethod] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
 
@@ -95,6 +98,7 @@ export function NewSessionModal({
     try {
       const s = await api.createSession({
         destination_id: destination.id, source_volume_id: volume.id, destination_volume: target, force,
+        ...(syncMethod ? { sync_method: syncMethod } : {}),
       });
       onCreated(s);
       onClose();
@@ -214,6 +218,23 @@ export function NewSessionModal({
           </FormGroup>
         )}
 
+        {!isDirectory && (
+          <FormGroup label="Sync method" fieldId="new-session-sync-method">
+            <FormSelect id="new-session-sync-method" value={syncMethod} isDisabled={busy}
+              onChange={(_e, v) => setSyncMethod(v)}>
+              <FormSelectOption value="" label="gluster's default (rsync)" />
+              <FormSelectOption value="rsync" label="rsync" />
+              <FormSelectOption value="tarssh" label="tarssh" />
+            </FormSelect>
+            <FormHelperText>
+              <HelperText>
+                <HelperTextItem>
+                  tarssh where the source hosts have rsync 3.4 or later (Test on the destination says so).
+                </HelperTextItem>
+              </HelperText>
+            </FormHelperText>
+          </FormGroup>
+        )}
         {/* Force bypasses the gluster eligibility checks; a directory session has none. */}
         {!isDirectory && <Checkbox id="new-session-force" label="Force" isChecked={force} isDisabled={busy}
           onChange={(_e, v) => setForce(v)}
