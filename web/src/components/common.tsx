@@ -80,6 +80,32 @@ export function RowActions({ label, items, isDisabled, toggleProps }: {
   );
 }
 
+// A dialog around a form: the primary button submits the form `formId` (so Enter in a field
+// does too), and while `busy` nothing closes it -- what was typed stays until the engine answers.
+export function FormModal({ title, formId, submitLabel, canSubmit, busy, onClose, variant = 'medium', children }: {
+  title: string; formId: string; submitLabel: string; canSubmit: boolean; busy: boolean; onClose: () => void;
+  variant?: 'small' | 'medium' | 'large'; children: React.ReactNode;
+}) {
+  return (
+    <Modal
+      variant={variant}
+      title={title}
+      isOpen
+      onClose={busy ? undefined : onClose}
+      actions={[
+        <Button key="submit" variant="primary" type="submit" form={formId} isDisabled={!canSubmit} isLoading={busy}>
+          {submitLabel}
+        </Button>,
+        <Button key="cancel" variant="link" onClick={onClose} isDisabled={busy}>
+          Cancel
+        </Button>,
+      ]}
+    >
+      {children}
+    </Modal>
+  );
+}
+
 // The result of a host-key fetch that the operator confirmed (or not yet).
 export interface HostKeyChoice { fingerprint: string; confirmed: boolean }
 

@@ -5,7 +5,7 @@ import { useState } from 'react';
 import { Link, useNavigate } from 'react-router-dom';
 import {
   Alert, Button, EmptyState, EmptyStateBody, EmptyStateHeader, EmptyStateIcon, Form, FormGroup, HelperText,
-  HelperTextItem, Modal, PageSection, Radio, Spinner, TextInput, Title, Toolbar, ToolbarContent, ToolbarItem,
+  HelperTextItem, PageSection, Radio, Spinner, TextInput, Title, Toolbar, ToolbarContent, ToolbarItem,
 } from '@patternfly/react-core';
 import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
 import CubesIcon from '@patternfly/react-icons/dist/esm/icons/cubes-icon';
@@ -13,7 +13,9 @@ import { api, type Cluster } from '../api';
 import { clusterApi } from '../apiClusters';
 import { useLiveEvents, usePollWhileOffline } from '../live';
 import { ErrorAlert, errorText, formatTime, useAsync } from '../util';
-import { BusyNote, ConfirmRemoveModal, HostKeyScan, RowActions, type HostKeyChoice } from '../components/common';
+import {
+  BusyNote, FormModal, ConfirmRemoveModal, HostKeyScan, RowActions, type HostKeyChoice,
+} from '../components/common';
 
 interface ClusterRow extends Cluster { hosts: number; volumes: number; destinations: number | null }
 
@@ -191,19 +193,14 @@ function NewClusterModal({ onClose, onCreated }: { onClose: () => void; onCreate
   };
 
   return (
-    <Modal
+    <FormModal
       variant="medium"
       title="New cluster"
-      isOpen
-      onClose={busy ? undefined : onClose}
-      actions={[
-        <Button key="create" variant="primary" type="submit" form="new-cluster-form" isDisabled={!canSubmit} isLoading={busy}>
-          {kind === 'empty' ? 'Create' : 'Import'}
-        </Button>,
-        <Button key="cancel" variant="link" onClick={onClose} isDisabled={busy}>
-          Cancel
-        </Button>,
-      ]}
+      formId="new-cluster-form"
+      submitLabel="{kind === 'empty' ? 'Create' : 'Import'}"
+      canSubmit={canSubmit}
+      busy={busy}
+      onClose={onClose}
     >
       <Form id="new-cluster-form" onSubmit={submit}>
         <FormGroup role="radiogroup" isInline fieldId="cluster-kind" label="Kind of cluster" isStack>
@@ -268,6 +265,6 @@ function NewClusterModal({ onClose, onCreated }: { onClose: () => void; onCreate
           {error}
         </Alert>
       )}
-    </Modal>
+    </FormModal>
   );
 }

@@ -6,15 +6,14 @@ import { useState } from 'react';
 import {
   Alert, Button, Checkbox, DescriptionList, DescriptionListDescription, DescriptionListGroup, DescriptionListTerm,
   EmptyState, EmptyStateBody, EmptyStateHeader, Form, FormGroup, FormSelect, FormSelectOption, HelperText,
-  HelperTextItem, Modal, Spinner, TextInput, Toolbar, ToolbarContent, ToolbarItem,
+  HelperTextItem, Spinner, TextInput, Toolbar, ToolbarContent, ToolbarItem,
 } from '@patternfly/react-core';
 import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
 import { api, type Destination, type Host } from '../../api';
 import { useLiveEvents, usePollWhileOffline } from '../../live';
 import { ErrorAlert, errorText, formatAgo, formatTime, StatusLabel, useAsync } from '../../util';
 import {
-  BusyNote, ConfirmRemoveModal, HostKeyScan, OutcomeAlert, RowActions, type HostKeyChoice,
-  type Outcome,
+  BusyNote, FormModal, ConfirmRemoveModal, HostKeyScan, OutcomeAlert, RowActions, type HostKeyChoice, type Outcome,
 } from '../common';
 
 interface Row extends Destination { sessions: number | null }
@@ -287,19 +286,14 @@ function NewDestinationModal({
   };
 
   return (
-    <Modal
+    <FormModal
       variant="medium"
       title="New Geo-Replication Destination"
-      isOpen
-      onClose={busy ? undefined : onClose}
-      actions={[
-        <Button key="create" variant="primary" type="submit" form="new-destination-form" isDisabled={!canSubmit} isLoading={busy}>
-          Create
-        </Button>,
-        <Button key="cancel" variant="link" onClick={onClose} isDisabled={busy}>
-          Cancel
-        </Button>,
-      ]}
+      formId="new-destination-form"
+      submitLabel="Create"
+      canSubmit={canSubmit}
+      busy={busy}
+      onClose={onClose}
     >
       {hosts.length === 0 && (
         <Alert variant="warning" isInline title="This cluster has no host" className="pf-v5-u-mb-md">
@@ -380,7 +374,7 @@ function NewDestinationModal({
           {error}
         </Alert>
       )}
-    </Modal>
+    </FormModal>
   );
 }
 
@@ -429,19 +423,14 @@ function ReestablishModal({
   };
 
   return (
-    <Modal
+    <FormModal
       variant="medium"
       title={`Re-establish ${d.remote_user}@${d.host}`}
-      isOpen
-      onClose={busy ? undefined : onClose}
-      actions={[
-        <Button key="go" variant="primary" type="submit" form="reestablish-form" isDisabled={!canSubmit} isLoading={busy}>
-          Re-establish
-        </Button>,
-        <Button key="cancel" variant="link" onClick={onClose} isDisabled={busy}>
-          Cancel
-        </Button>,
-      ]}
+      formId="reestablish-form"
+      submitLabel="Re-establish"
+      canSubmit={canSubmit}
+      busy={busy}
+      onClose={onClose}
     >
       <p className="pf-v5-u-mb-md">
         Installs the source cluster hosts&apos; public keys on the destination again, as when it was created.
@@ -496,6 +485,6 @@ function ReestablishModal({
           {error}
         </Alert>
       )}
-    </Modal>
+    </FormModal>
   );
 }

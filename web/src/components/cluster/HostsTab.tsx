@@ -11,7 +11,7 @@ import type { Host } from '../../api';
 import { clusterApi } from '../../apiClusters';
 import { errorText, formatAgo, formatTime, StatusLabel } from '../../util';
 import {
-  BusyNote, ConfirmRemoveModal, HostKeyScan, OutcomeAlert, RowActions, type HostKeyChoice, type Outcome,
+  BusyNote, FormModal, ConfirmRemoveModal, HostKeyScan, OutcomeAlert, RowActions, type HostKeyChoice, type Outcome,
 } from '../common';
 
 export function HostsTab({
@@ -190,19 +190,14 @@ function AddHostModal({ clusterId, onClose, onAdded }: { clusterId: string; onCl
   };
 
   return (
-    <Modal
+    <FormModal
       variant="medium"
       title="Add host"
-      isOpen
-      onClose={busy ? undefined : onClose}
-      actions={[
-        <Button key="add" variant="primary" type="submit" form="add-host-form" isDisabled={!canSubmit} isLoading={busy}>
-          Add
-        </Button>,
-        <Button key="cancel" variant="link" onClick={onClose} isDisabled={busy}>
-          Cancel
-        </Button>,
-      ]}
+      formId="add-host-form"
+      submitLabel="Add"
+      canSubmit={canSubmit}
+      busy={busy}
+      onClose={onClose}
     >
       <Form id="add-host-form" onSubmit={submit}>
         <FormGroup label="Transport" fieldId="host-transport">
@@ -266,7 +261,7 @@ function AddHostModal({ clusterId, onClose, onAdded }: { clusterId: string; onCl
           {error}
         </Alert>
       )}
-    </Modal>
+    </FormModal>
   );
 }
 

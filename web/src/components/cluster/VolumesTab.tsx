@@ -4,14 +4,16 @@ import { useState } from 'react';
 import { Link } from 'react-router-dom';
 import {
   Alert, Button, EmptyState, EmptyStateBody, EmptyStateHeader, Form, FormGroup, FormSelect, FormSelectOption,
-  HelperText, HelperTextItem, Modal, Spinner, TextInput, Toolbar, ToolbarContent, ToolbarItem,
+  HelperText, HelperTextItem, Spinner, TextInput, Toolbar, ToolbarContent, ToolbarItem,
 } from '@patternfly/react-core';
 import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
 import { api, type Host, type Volume } from '../../api';
 import { clusterApi } from '../../apiClusters';
 import { useLiveEvents, usePollWhileOffline } from '../../live';
 import { ErrorAlert, errorText, formatBytes, StatusLabel, useAsync } from '../../util';
-import { BusyNote, ConfirmRemoveModal, RowActions } from '../common';
+import {
+  BusyNote, FormModal, ConfirmRemoveModal, RowActions,
+} from '../common';
 
 export function VolumesTab({ clusterId, hosts }: { clusterId: string; hosts: Host[] }) {
   const { data, error, loading, reload } = useAsync((s) => api.clusterVolumes(clusterId, s), [clusterId]);
@@ -148,19 +150,14 @@ function AddVolumeModal({
     }
   };
   return (
-    <Modal
+    <FormModal
       variant="medium"
       title="Add directory volume"
-      isOpen
-      onClose={busy ? undefined : onClose}
-      actions={[
-        <Button key="add" variant="primary" type="submit" form="add-volume-form" isDisabled={!canSubmit} isLoading={busy}>
-          Add
-        </Button>,
-        <Button key="cancel" variant="link" onClick={onClose} isDisabled={busy}>
-          Cancel
-        </Button>,
-      ]}
+      formId="add-volume-form"
+      submitLabel="Add"
+      canSubmit={canSubmit}
+      busy={busy}
+      onClose={onClose}
     >
       {hosts.length === 0 && (
         <Alert variant="warning" isInline title="This cluster has no host" className="pf-v5-u-mb-md">
@@ -195,6 +192,6 @@ function AddVolumeModal({
           {error}
         </Alert>
       )}
-    </Modal>
+    </FormModal>
   );
 }
