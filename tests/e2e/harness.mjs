@@ -93,7 +93,10 @@ export async function launchBrowser() {
     args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
   });
   const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
-  context.setDefaultTimeout(15000);
+  // Generous for a loaded machine (CTest runs two tests at once, beside ASan builds of the
+  // engine); every wait is still bounded.
+  context.setDefaultTimeout(20000);
+  context.setDefaultNavigationTimeout(45000);
   const page = await context.newPage();
   const consoleErrors = [];
   page.on('pageerror', (e) => consoleErrors.push(String(e)));
