@@ -184,7 +184,7 @@ test('clusters: create through the dialog, hosts, volumes, destinations (new, te
   const port = await closedPort();
   await dialog.getByLabel('Destination host').fill('127.0.0.1');
   await dialog.getByLabel('SSH port').fill(String(port));
-  await dialog.getByLabel('Password').fill('secret-once');
+  await dialog.getByLabel('One-time root password').fill('secret-once');
   await dialog.getByRole('button', { name: 'Fetch host key' }).click();
   await dialog.getByText(`no SSH host key from 127.0.0.1 port ${port}`).waitFor();
   assert.equal(await dialog.getByRole('button', { name: 'Create' }).isDisabled(), true);
@@ -192,7 +192,7 @@ test('clusters: create through the dialog, hosts, volumes, destinations (new, te
   // A local destination: no SSH, so no key, port or password.
   await dialog.getByRole('checkbox', { name: 'This destination is this machine (directory volumes, no SSH)' }).check();
   assert.equal(await dialog.getByLabel('SSH port').count(), 0);
-  assert.equal(await dialog.getByLabel('Password').count(), 0);
+  assert.equal(await dialog.getByLabel('One-time root password').count(), 0);
   await dialog.getByRole('button', { name: 'Create' }).click();
   await dialog.waitFor({ state: 'detached' });
   const destTable = page.getByRole('grid', { name: 'Geo-replication destinations' });

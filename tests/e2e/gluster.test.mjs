@@ -155,7 +155,7 @@ test('gluster: import, re-pin, destination with keys, session gv0 -> gv2 started
   await dialog.getByRole('checkbox', { name: 'I have checked this fingerprint' }).check();
   const copyKeys = dialog.getByRole('checkbox', { name: 'Copy source cluster hosts public keys to destination cluster' });
   assert.equal(await copyKeys.isChecked(), true);
-  await dialog.getByLabel('Password').fill(lab.rootPassword);
+  await dialog.getByLabel('One-time root password').fill(lab.rootPassword);
   await screenshot(page, 'gluster-destination-new');
   await dialog.getByRole('button', { name: 'Create' }).click();
   await dialog.getByText(`Installing keys on ${dst1.ip}… (this can take a minute)`).waitFor();

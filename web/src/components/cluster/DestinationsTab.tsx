@@ -340,7 +340,7 @@ function NewDestinationModal({
         {!local && (
           <>
             <HostKeyScan address={host} port={portOk ? portNum : 22} onChange={setKey} disabled={busy || !portOk} fieldId="dest-key" />
-            <FormGroup label="Password" fieldId="dest-password">
+            <FormGroup label="One-time root password" fieldId="dest-password">
               <TextInput
                 id="dest-password"
                 type="password"
@@ -350,7 +350,7 @@ function NewDestinationModal({
                 isDisabled={busy}
               />
               <HelperText>
-                <HelperTextItem>Optional. Used once to install keys; never stored.</HelperTextItem>
+                <HelperTextItem>Optional: root's password on the destination host, used once to install georep's key there (against the confirmed host key). Never stored.</HelperTextItem>
               </HelperText>
             </FormGroup>
             <Checkbox
@@ -468,10 +468,10 @@ function ReestablishModal({
             <HelperTextItem variant="warning">No host key is pinned: fetch it and confirm it first.</HelperTextItem>
           </HelperText>
         )}
-        <FormGroup label="Password" fieldId="reest-password">
+        <FormGroup label="One-time root password" fieldId="reest-password">
           <TextInput id="reest-password" type="password" autoComplete="new-password" value={password} onChange={(_e, v) => setPassword(v)} isDisabled={busy} />
           <HelperText>
-            <HelperTextItem>Optional. Used once to install keys; never stored.</HelperTextItem>
+            <HelperTextItem>Optional: root's password on the destination host, used once to install georep's key there (against the confirmed host key). Never stored.</HelperTextItem>
           </HelperText>
         </FormGroup>
       </Form>
