@@ -127,7 +127,7 @@ export function DestinationsTab({ clusterId, hosts }: { clusterId: string; hosts
               <Th>Destination host</Th>
               <Th>User</Th>
               <Th>Port</Th>
-              <Th>Pinned host key</Th>
+              <Th modifier="wrap">Pinned host key</Th>
               <Th>Source host</Th>
               <Th>Connection</Th>
               <Th>Last checked</Th>
@@ -143,7 +143,8 @@ export function DestinationsTab({ clusterId, hosts }: { clusterId: string; hosts
                   <Td dataLabel="Destination host">{d.host}</Td>
                   <Td dataLabel="User">{d.remote_user}</Td>
                   <Td dataLabel="Port">{local ? '—' : d.ssh_port}</Td>
-                  <Td dataLabel="Pinned host key" modifier="truncate">
+                  {/* Shown whole (wrapped): it is what an operator compares with the host's own. */}
+                  <Td dataLabel="Pinned host key" modifier="breakWord" width={25}>
                     {local ? 'none (this machine)' : <code className="georep-fingerprint">{d.ssh_fingerprint}</code>}
                   </Td>
                   <Td dataLabel="Source host">{hostName(d.source_host_id)}</Td>
