@@ -71,7 +71,7 @@ fi
 writer=$!
 cat <<TXT
 
-Try:
+Open the web console: $url/ (user admin), or try:
   georep session list
   georep session status <ID>       (lag, throughput, last synced)
   georep verify <ID>               (compares source and replica, content included)
