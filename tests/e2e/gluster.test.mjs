@@ -15,13 +15,16 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const clusterSh = path.resolve(here, '../gluster/cluster.sh');
 
 // Polls fn until it returns a truthy value; fails after ms with what it last saw.
-async function until(what, fn, ms = 20000, every = 500) {
+// Waits until fn() returns a truthy value (and returns it); a falsy one means "not yet".
+// `seen()` (optional) says what was last seen, for the time-out's message.
+async function until(what, fn, ms = 20000, every = 500, seen = () => undefined) {
   const end = Date.now() + ms;
   let last;
   while (Date.now() < end) {
     try {
-      last = await fn();
-      if (last) return last;
+      const v = await fn();
+      if (v) return v;
+      last = seen();
     } catch (e) {
       last = e;
     }
@@ -254,17 +257,19 @@ test('gluster: import, re-pin, destination with keys, session gv0 -> gv2 started
   // A status cell: the label, then the reason (if any) beneath it.
   const statusesIn = async (table) => sorted((await table.locator('td[data-label="Status"]').allInnerTexts()).map((s) => s.trim().split('\n')[0].trim()));
   const uiNodeStatuses = () => statusesIn(nodesTable);
+  let ui = [];
   await until('one Active and one Passive node in the table', async () => {
-    const ui = await uiNodeStatuses();
-    return JSON.stringify(ui) === JSON.stringify(['Active', 'Passive']) ? ui : { ui };
-  }, 120000);
+    ui = await uiNodeStatuses();
+    return JSON.stringify(ui) === JSON.stringify(['Active', 'Passive']);
+  }, 120000, 500, () => ui);
   console.log(`Active/Passive in the table after ${Math.round((Date.now() - started) / 1000)} s`);
   await row.locator('td[data-label="Status"]').getByText('Active', { exact: true }).waitFor({ timeout: 30000 });
   assert.equal(await page.evaluate(() => window.__noReload), true, 'the page was not reloaded');
+  let api = null;
   const running = await until('the API to agree', async () => {
-    const s = await engine.api('GET', `/sessions/${session.id}`);
-    return s.status === 'Active' && JSON.stringify(sorted(s.nodes.map((n) => n.status))) === '["Active","Passive"]' ? s : s.nodes.map((n) => n.status);
-  }, 30000);
+    api = await engine.api('GET', `/sessions/${session.id}`);
+    return api.status === 'Active' && JSON.stringify(sorted(api.nodes.map((n) => n.status))) === '["Active","Passive"]' ? api : null;
+  }, 30000, 500, () => api && { status: api.status, nodes: api.nodes.map((n) => n.status) });
   assert.equal(running.nodes.length, 2);
   assert.deepEqual(sorted(running.nodes.map((n) => n.source_host)), sorted([h1.name, h2.name]));
   await screenshot(page, 'gluster-sessions');
