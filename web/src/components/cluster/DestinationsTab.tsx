@@ -124,14 +124,14 @@ export function DestinationsTab({ clusterId, hosts }: { clusterId: string; hosts
         <Table aria-label="Geo-replication destinations" variant="compact">
           <Thead>
             <Tr>
-              <Th>Destination host</Th>
-              <Th>User</Th>
-              <Th>Port</Th>
+              <Th modifier="wrap">Destination host</Th>
+              <Th modifier="wrap">User</Th>
+              <Th modifier="wrap">Port</Th>
               <Th modifier="wrap">Pinned host key</Th>
-              <Th>Source host</Th>
-              <Th>Connection</Th>
-              <Th>Last checked</Th>
-              <Th>Sessions</Th>
+              <Th modifier="wrap">Source host</Th>
+              <Th modifier="wrap">Connection</Th>
+              <Th modifier="wrap">Last checked</Th>
+              <Th modifier="wrap">Sessions</Th>
               <Th screenReaderText="Actions" />
             </Tr>
           </Thead>
