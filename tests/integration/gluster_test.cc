@@ -86,6 +86,26 @@ class GlusterTest : public ::testing::Test {
     ASSERT_EQ(Json::parse(check->body)["status"], "Up") << check->body;
   }
 
+  // Root's password on every lab node (sshd accepts it: the one-time-password key install).
+  static std::string RootPassword() {
+    std::string password;
+    std::ifstream in(std::string(GEOREP_GLUSTER_STATE) + "/root-password");
+    in >> password;
+    return password;
+  }
+  // A one-time password is nowhere the engine writes: its output, its database, the events
+  // (those of `events_query`).
+  void ExpectNeitherStoredNorLogged(const std::string& password, const std::string& events_query) {
+    EXPECT_EQ(engine_->output().find(password), std::string::npos);
+    std::ifstream db(data_.path() + "/engine/georep.db", std::ios::binary);
+    std::stringstream bytes;
+    bytes << db.rdbuf();
+    ASSERT_FALSE(bytes.str().empty());
+    EXPECT_EQ(bytes.str().find(password), std::string::npos);
+    auto events = engine_->Get("/api/v1/events?" + events_query, token_);
+    EXPECT_EQ(events->body.find(password), std::string::npos);
+  }
+
   TempDir data_;
   std::vector<Node> nodes_;
   std::unique_ptr<EngineProcess> engine_;
@@ -474,11 +494,7 @@ TEST_F(GlusterTest, SessionLifecycleOnRealGluster) {
 // key (against the pinned host key); a wrong password adds nothing; the password is nowhere
 // in the engine's output or database afterwards.
 TEST_F(GlusterTest, OneTimePasswordInstallsTheEngineKey) {
-  std::string password;
-  {
-    std::ifstream in(std::string(GEOREP_GLUSTER_STATE) + "/root-password");
-    in >> password;
-  }
+  const std::string password = RootPassword();
   ASSERT_FALSE(password.empty());
   auto strip = OnNode("src2", {"/bin/sed", "-i", "/georep-engine/d", "/root/.ssh/authorized_keys"});
   ASSERT_EQ(strip.exit_code, 0) << strip.err;
@@ -515,26 +531,15 @@ TEST_F(GlusterTest, OneTimePasswordInstallsTheEngineKey) {
   auto keys = OnNode("src2", {"/bin/grep", "-c", "georep-engine", "/root/.ssh/authorized_keys"});
   EXPECT_EQ(keys.out, "1\n");
 
-  // Never stored or logged.
-  EXPECT_EQ(engine_->output().find(password), std::string::npos);
-  std::ifstream db(data_.path() + "/engine/georep.db", std::ios::binary);
-  std::stringstream bytes;
-  bytes << db.rdbuf();
-  ASSERT_FALSE(bytes.str().empty());
-  EXPECT_EQ(bytes.str().find(password), std::string::npos);
+  ExpectNeitherStoredNorLogged(password, "action=host.add");
   auto events = engine_->Get("/api/v1/events?action=host.add", token_);
-  EXPECT_EQ(events->body.find(password), std::string::npos);
   EXPECT_NE(events->body.find("one-time password"), std::string::npos) << events->body;
 }
 
 // The console's New Destination dialog: the destination does not trust the engine yet; a
 // one-time root password installs the engine's key there, then the key exchange runs.
 TEST_F(GlusterTest, ADestinationOneTimePasswordInstallsTheEngineKeyThere) {
-  std::string password;
-  {
-    std::ifstream in(std::string(GEOREP_GLUSTER_STATE) + "/root-password");
-    in >> password;
-  }
+  const std::string password = RootPassword();
   ASSERT_FALSE(password.empty());
   Source source;
   ASSERT_NO_FATAL_FAILURE(ImportSource(&source));
@@ -562,15 +567,7 @@ TEST_F(GlusterTest, ADestinationOneTimePasswordInstallsTheEngineKeyThere) {
   auto keys = OnNode("dst1", {"/bin/grep", "-c", "georep-engine", "/root/.ssh/authorized_keys"});
   EXPECT_EQ(keys.out, "1\n");
 
-  // Never stored or logged.
-  EXPECT_EQ(engine_->output().find(password), std::string::npos);
-  std::ifstream db(data_.path() + "/engine/georep.db", std::ios::binary);
-  std::stringstream bytes;
-  bytes << db.rdbuf();
-  ASSERT_FALSE(bytes.str().empty());
-  EXPECT_EQ(bytes.str().find(password), std::string::npos);
-  auto events = engine_->Get("/api/v1/events?object_type=destination", token_);
-  EXPECT_EQ(events->body.find(password), std::string::npos);
+  ExpectNeitherStoredNorLogged(password, "object_type=destination");
 }
 
 // A destination on a network only the clusters share: the engine has no route to it, so it
