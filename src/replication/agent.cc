@@ -1,6 +1,7 @@
 #include "replication/agent.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -51,7 +52,10 @@ Status ServeAgent(int in_fd, int out_fd, const AgentOptions& options) {
     in.clear();
     Status fed = decoder.Feed(std::string_view(buffer.data(), static_cast<size_t>(n)), &in);
     replies.clear();
-    if (Status handled = (*applier)->HandleAll(in, &replies); !handled.ok()) {
+    // More of the stream already here lets a batch's Ack ride on the next batch's sync.
+    pollfd more{in_fd, POLLIN, 0};
+    const bool more_input = ::poll(&more, 1, 0) > 0;
+    if (Status handled = (*applier)->HandleAll(in, &replies, more_input); !handled.ok()) {
       replies.push_back(Error{0, ErrorCode::kProtocol, handled.message()});
       (void)reply(replies);
       return handled;

@@ -255,6 +255,9 @@ void Applier::FlushStaged(std::vector<Message>* replies) {
   Status synced = Status::Ok();
   if (calls_->Syncfs(root_.get()) != 0)
     synced = FailErrno(errno, "cannot sync the destination file system at", ".");
+  const ErrorCode sync_code = last_error_code_;
+  AfterRootSync(synced);
+  last_error_code_ = sync_code;
   for (const Staged& f : files) {
     Status st = synced;
     if (st.ok()) st = RenameReplacing(f.parent, f.temp, f.parent, f.leaf, f.path);
@@ -453,6 +456,10 @@ void Applier::AbandonFile() {
 // ---- the conversation ----------------------------------------------------------------------
 
 Status Applier::Handle(const Message& message, std::vector<Message>* replies) {
+  return HandleAll(std::vector<Message>{message}, replies);
+}
+
+Status Applier::HandleOne(const Message& message, std::vector<Message>* replies) {
   if (stream_broken_) return Status::FailedPrecondition("the stream already broke the protocol");
   if (const auto* hello = std::get_if<Hello>(&message)) {
     if (handshake_done_) {
@@ -487,6 +494,12 @@ Status Applier::Handle(const Message& message, std::vector<Message>* replies) {
     replies->push_back(Error{SeqOf(message), last_error_code_, st.ToString()});
   } else if (barrier != nullptr) {
     durable = barrier->durable;
+  }
+  if (barrier != nullptr && durable && deferred_barrier_) {
+    deferred_barrier_ = false;
+    holding_ = true;
+    held_index_ = replies->size();
+    held_barrier_seq_ = barrier->seq;
   }
   if (barrier != nullptr) replies->push_back(Ack{applied_seq_, durable});
   return Status::Ok();
@@ -553,8 +566,7 @@ Status Applier::ApplyOne(const Message& operation) {
           AbandonFile();
           return Status::Ok();
         } else if constexpr (std::is_same_v<T, Barrier>) {
-          bool durable = false;
-          return DoBarrier(m, &durable);
+          return DoBarrier(m, &deferred_barrier_);
         } else {
           return BreakStream("not an operation");
         }
@@ -1015,21 +1027,58 @@ Status Applier::SetMetaOnFile(const SetMeta& m) {
   return Status::Ok();
 }
 
-Status Applier::HandleAll(const std::vector<Message>& messages, std::vector<Message>* replies) {
-  for (size_t i = 0; i < messages.size(); ++i) {
+Status Applier::HandleAll(const std::vector<Message>& messages, std::vector<Message>* replies,
+                          bool more_input) {
+  // What an earlier call held back comes first, still held.
+  if (holding_) {
+    held_index_ = replies->size();
+    replies->insert(replies->end(), std::make_move_iterator(held_.begin()),
+                    std::make_move_iterator(held_.end()));
+    held_.clear();
+  }
+  replies_ = replies;
+  Status st = Status::Ok();
+  for (size_t i = 0; i < messages.size() && st.ok(); ++i) {
+    may_defer_ = more_input || i + 1 < messages.size();
     const auto* end = std::get_if<FileEnd>(&messages[i]);
     const auto* meta = end != nullptr && i + 1 < messages.size()
                            ? std::get_if<SetMeta>(&messages[i + 1])
                            : nullptr;
     if (meta != nullptr && file_ && !skipping_file_ && handshake_done_ && !stream_broken_ &&
         meta->path == file_->path && end->seq > applied_seq_ && meta->seq > end->seq) {
-      GEOREP_RETURN_IF_ERROR(HandleFileEndWithMeta(*end, *meta, replies));
+      st = HandleFileEndWithMeta(*end, *meta, replies);
       ++i;
       continue;
     }
-    GEOREP_RETURN_IF_ERROR(Handle(messages[i], replies));
+    st = HandleOne(messages[i], replies);
   }
-  return Status::Ok();
+  may_defer_ = false;
+  if (holding_ && (!more_input || !st.ok())) SyncHeld();
+  if (holding_) {
+    held_.assign(std::make_move_iterator(replies->begin() + static_cast<ptrdiff_t>(held_index_)),
+                 std::make_move_iterator(replies->end()));
+    replies->resize(held_index_);
+  }
+  replies_ = nullptr;
+  return st;
+}
+
+void Applier::AfterRootSync(const Status& synced) {
+  if (!holding_) return;
+  holding_ = false;
+  if (synced.ok()) return;
+  // The held Ack said durable: it is not. Its Barrier failed, as one that synced at once would.
+  auto& ack = std::get<Ack>((*replies_)[held_index_]);
+  ack.durable = false;
+  replies_->insert(replies_->begin() + static_cast<ptrdiff_t>(held_index_),
+                   Error{held_barrier_seq_, last_error_code_, synced.ToString()});
+}
+
+void Applier::SyncHeld() {
+  Status synced = Status::Ok();
+  if (calls_->Syncfs(root_.get()) != 0)
+    synced = FailErrno(errno, "cannot sync the destination file system at", ".");
+  AfterRootSync(synced);
 }
 
 Status Applier::HandleFileEndWithMeta(const FileEnd& end, const SetMeta& meta,
@@ -1040,7 +1089,7 @@ Status Applier::HandleFileEndWithMeta(const FileEnd& end, const SetMeta& meta,
   if (!st.ok()) {
     // The file stays as it was; its SetMeta is applied on its own, as it would have been.
     replies->push_back(Error{end.seq, last_error_code_, st.ToString()});
-    return Handle(Message(meta), replies);
+    return HandleOne(Message(meta), replies);
   }
   applied_seq_ = meta.seq;
   if (!meta_status.ok())
@@ -1131,15 +1180,21 @@ Status Applier::DoFileEnd(const FileEnd& m, const SetMeta* meta, Status* meta_st
   return st;
 }
 
-Status Applier::DoBarrier(const Barrier& m, bool* durable) {
-  *durable = false;
-  if (m.durable) {
-    if (calls_->Syncfs(root_.get()) != 0) {
-      return FailErrno(errno, "cannot sync the destination file system at", ".");
-    }
-    *durable = true;
+Status Applier::DoBarrier(const Barrier& m, bool* deferred) {
+  *deferred = false;
+  if (!m.durable) return Status::Ok();
+  // More of the stream is here and no Ack is held yet: the next sync serves this one too.
+  if (may_defer_ && !holding_ && replies_ != nullptr) {
+    *deferred = true;
+    return Status::Ok();
   }
-  return Status::Ok();
+  Status synced = Status::Ok();
+  if (calls_->Syncfs(root_.get()) != 0)
+    synced = FailErrno(errno, "cannot sync the destination file system at", ".");
+  const ErrorCode sync_code = last_error_code_;
+  if (replies_ != nullptr) AfterRootSync(synced);
+  last_error_code_ = sync_code;
+  return synced;
 }
 
 }  // namespace georep::replication

@@ -94,7 +94,20 @@ class Applier {
   // SetMeta of the same file is applied as one step -- owner, mode, xattrs and times go onto
   // the temporary file before it is renamed into place, which saves a lookup and a handful of
   // system calls per file. The outcome is the same as handling them one by one.
-  Status HandleAll(const std::vector<Message>& messages, std::vector<Message>* replies);
+  //
+  // Group commit: `more_input` says the caller already holds more of the stream. Then a
+  // durable Barrier's Ack (`durable` set, after this call's renames) may wait for the next
+  // sync of the destination file system -- the one that puts the next batch's data on
+  // stable storage, made anyway -- instead of a sync of its own: one syncfs per batch
+  // instead of two while the stream flows. At most one Ack is held; the replies after it are
+  // held behind it, in order, and come out of a later call (first in its `replies`). A sync
+  // that fails turns the held Ack into an Error for its Barrier and a non-durable Ack.
+  // Without `more_input`, or when the stream breaks, whatever is held is synced and replied
+  // before HandleAll returns: a caller about to wait for input never holds an Ack back.
+  Status HandleAll(const std::vector<Message>& messages, std::vector<Message>* replies,
+                   bool more_input = false);
+  // Whether an Ack is held back (see HandleAll).
+  bool holding_ack() const { return holding_; }
 
   // Applies one operation (no handshake needed) and returns its own result. Per-operation
   // failures leave the Applier ready for the next operation; a protocol violation is
@@ -181,7 +194,14 @@ class Applier {
   // Handle() of a FileEnd and its SetMeta together.
   Status HandleFileEndWithMeta(const FileEnd& end, const SetMeta& meta,
                                std::vector<Message>* replies);
-  Status DoBarrier(const Barrier& m, bool* durable);
+  // `*deferred`: the sync is left to the next one (group commit, see HandleAll).
+  Status DoBarrier(const Barrier& m, bool* deferred);
+  Status HandleOne(const Message& message, std::vector<Message>* replies);
+  // After a sync of the destination file system (`synced`: its outcome): a held Ack is
+  // released, as durable or -- when the sync failed -- behind an Error for its Barrier.
+  void AfterRootSync(const Status& synced);
+  // Syncs for the held Ack now.
+  void SyncHeld();
 
   UniqueFd root_;
   UniqueFd source_root_;  // options_.source_root, open (SourceCopy)
@@ -215,6 +235,16 @@ class Applier {
   ErrorCode last_error_code_ = ErrorCode::kOther;
   ErrorCode meta_error_code_ = ErrorCode::kOther;
   size_t swept_temp_files_ = 0;
+  // Group commit (HandleAll): the current call's replies; whether this Barrier may leave its
+  // sync to the next one; whether an Ack is held, at which index of `*replies_` (the replies
+  // after it are held too), and for which Barrier; what is held between calls.
+  std::vector<Message>* replies_ = nullptr;
+  bool may_defer_ = false;
+  bool deferred_barrier_ = false;  // set by DoBarrier for HandleOne
+  bool holding_ = false;
+  size_t held_index_ = 0;
+  uint64_t held_barrier_seq_ = 0;
+  std::vector<Message> held_;
 };
 
 }  // namespace georep::replication

@@ -873,5 +873,80 @@ TEST_F(ApplierTest, BatchDurabilityRenamesFilesInOnlyAfterTheirDataIsSynced) {
   EXPECT_TRUE(GeorepTempFiles(dest_.path()).empty());
 }
 
+TEST_F(ApplierTest, GroupCommitLetsABatchsAckRideOnTheNextBatchsSync) {
+  ApplierOptions options;
+  options.durability = Durability::kBatch;
+  Reopen(options);
+  std::vector<Message> replies;
+  ASSERT_TRUE(applier_->Handle(Hello{1, 1, 0, "w"}, &replies).ok());
+  replies.clear();
+  calls_.syncfs_calls = 0;
+  uint64_t seq = 1;
+
+  // Batch 1, more of the stream at hand: its data is synced and its file renamed in, but its
+  // Ack waits for the next sync (which must follow the rename).
+  std::vector<Message> batch = FileWithMeta(&seq, "a", "alpha", Meta("", kMetaMode, 0644));
+  const uint64_t barrier1 = ++seq;
+  batch.push_back(Barrier{barrier1, true});
+  ASSERT_TRUE(applier_->HandleAll(batch, &replies, true).ok());
+  EXPECT_EQ(calls_.syncfs_calls, 1);
+  EXPECT_EQ(ReadFile(D("a")), "alpha");
+  EXPECT_TRUE(replies.empty());
+  EXPECT_TRUE(applier_->holding_ack());
+
+  // Batch 2: a failing operation (its Error is held behind the Ack), then the Barrier. The
+  // sync of batch 2's data releases Ack 1 and the Error, in order; Ack 2 is held in turn.
+  batch = FileWithMeta(&seq, "b", "beta", Meta("", kMetaMode, 0644));
+  const uint64_t failing = ++seq;
+  batch.push_back(Mkdir{failing, "missing/x", 0755});
+  const uint64_t barrier2 = ++seq;
+  batch.push_back(Barrier{barrier2, true});
+  ASSERT_TRUE(applier_->HandleAll(batch, &replies, true).ok());
+  EXPECT_EQ(calls_.syncfs_calls, 2);
+  ASSERT_EQ(replies.size(), 2u);
+  EXPECT_EQ(std::get<Ack>(replies[0]).applied_seq, barrier1);
+  EXPECT_TRUE(std::get<Ack>(replies[0]).durable);
+  EXPECT_EQ(std::get<Error>(replies[1]).seq, failing);
+  EXPECT_TRUE(applier_->holding_ack());
+
+  // Nothing more at hand: what is held is synced now and comes out first.
+  replies.clear();
+  ASSERT_TRUE(applier_->HandleAll({}, &replies, false).ok());
+  EXPECT_EQ(calls_.syncfs_calls, 3);
+  ASSERT_EQ(replies.size(), 1u);
+  EXPECT_EQ(std::get<Ack>(replies[0]).applied_seq, barrier2);
+  EXPECT_TRUE(std::get<Ack>(replies[0]).durable);
+  EXPECT_FALSE(applier_->holding_ack());
+
+  // The held Ack's sync fails: its Barrier gets the Error and the Ack does not say durable.
+  batch = FileWithMeta(&seq, "c", "gamma", Meta("", kMetaMode, 0644));
+  const uint64_t barrier3 = ++seq;
+  batch.push_back(Barrier{barrier3, true});
+  replies.clear();
+  ASSERT_TRUE(applier_->HandleAll(batch, &replies, true).ok());
+  EXPECT_TRUE(replies.empty());
+  calls_.syncfs_errno = EIO;
+  ASSERT_TRUE(applier_->HandleAll({}, &replies, false).ok());
+  calls_.syncfs_errno = 0;
+  ASSERT_EQ(replies.size(), 2u);
+  EXPECT_EQ(std::get<Error>(replies[0]).seq, barrier3);
+  EXPECT_EQ(std::get<Error>(replies[0]).code, ErrorCode::kIO);
+  EXPECT_EQ(std::get<Ack>(replies[1]).applied_seq, barrier3);
+  EXPECT_FALSE(std::get<Ack>(replies[1]).durable);
+
+  // Without more input, a Barrier syncs for itself at once, as before.
+  calls_.syncfs_calls = 0;
+  batch = FileWithMeta(&seq, "d", "delta", Meta("", kMetaMode, 0644));
+  const uint64_t barrier4 = ++seq;
+  batch.push_back(Barrier{barrier4, true});
+  replies.clear();
+  ASSERT_TRUE(applier_->HandleAll(batch, &replies, false).ok());
+  EXPECT_EQ(calls_.syncfs_calls, 2);
+  ASSERT_EQ(replies.size(), 1u);
+  EXPECT_TRUE(std::get<Ack>(replies[0]).durable);
+  EXPECT_FALSE(applier_->holding_ack());
+  EXPECT_TRUE(GeorepTempFiles(dest_.path()).empty());
+}
+
 }  // namespace
 }  // namespace georep::replication
