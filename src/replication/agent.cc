@@ -2,10 +2,15 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <condition_variable>
 #include <cstring>
+#include <deque>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "replication/wire.h"
@@ -23,6 +28,100 @@ Status WriteAll(int fd, std::string_view bytes) {
   return Status::Ok();
 }
 
+// Reads the worker's stream on its own thread, up to kReadAheadBytes ahead of the applier:
+// the worker (and ssh between) go on sending while the agent syncs or renames, and the agent
+// knows when more of the stream is already here (group commit, Applier::HandleAll).
+class ReadAhead {
+ public:
+  static constexpr size_t kReadAheadBytes = 32u << 20;
+
+  explicit ReadAhead(int fd) : fd_(fd), stop_fd_(::eventfd(0, EFD_CLOEXEC)) {
+    thread_ = std::thread([this] { Loop(); });
+  }
+  ~ReadAhead() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stopping_ = true;
+    }
+    changed_.notify_all();
+    const uint64_t one = 1;
+    if (stop_fd_ >= 0) (void)!::write(stop_fd_, &one, sizeof one);
+    thread_.join();
+    if (stop_fd_ >= 0) ::close(stop_fd_);
+  }
+  ReadAhead(const ReadAhead&) = delete;
+  ReadAhead& operator=(const ReadAhead&) = delete;
+
+  // The next piece of the stream, waiting for it. False at its end: `*error` is then set when
+  // reading failed.
+  bool Next(std::string* chunk, Status* error) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    changed_.wait(lock, [&] { return !chunks_.empty() || done_; });
+    if (chunks_.empty()) {
+      *error = error_;
+      return false;
+    }
+    *chunk = std::move(chunks_.front());
+    chunks_.pop_front();
+    queued_ -= chunk->size();
+    changed_.notify_all();
+    return true;
+  }
+  // Whether more of the stream is here already.
+  bool HasMore() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return !chunks_.empty();
+  }
+
+ private:
+  void Loop() {
+    std::vector<char> buffer(1 << 20);
+    Status error = Status::Ok();
+    for (;;) {
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        changed_.wait(lock, [&] { return stopping_ || queued_ < kReadAheadBytes; });
+        if (stopping_) break;
+      }
+      // Waits for input or for the agent to stop (it may return before the stream ends).
+      pollfd fds[2] = {{fd_, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
+      if (::poll(fds, stop_fd_ >= 0 ? 2 : 1, -1) < 0) {
+        if (errno == EINTR) continue;
+        error =
+            Status::Unavailable(std::string("agent: cannot wait for input: ") + strerror(errno));
+        break;
+      }
+      if (fds[1].revents != 0) break;
+      ssize_t n = ::read(fd_, buffer.data(), buffer.size());
+      if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+      if (n < 0) {
+        error = Status::Unavailable(std::string("agent: cannot read: ") + strerror(errno));
+        break;
+      }
+      if (n == 0) break;
+      std::lock_guard<std::mutex> lock(mutex_);
+      chunks_.emplace_back(buffer.data(), static_cast<size_t>(n));
+      queued_ += static_cast<size_t>(n);
+      changed_.notify_all();
+    }
+    std::lock_guard<std::mutex> lock(mutex_);
+    error_ = error;
+    done_ = true;
+    changed_.notify_all();
+  }
+
+  const int fd_;
+  const int stop_fd_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::deque<std::string> chunks_;
+  size_t queued_ = 0;
+  bool done_ = false;      // the reader stopped: the stream ended, or reading failed
+  bool stopping_ = false;  // the agent is done with it
+  Status error_ = Status::Ok();
+  std::thread thread_;
+};
+
 }  // namespace
 
 Status ServeAgent(int in_fd, int out_fd, const AgentOptions& options) {
@@ -33,29 +132,28 @@ Status ServeAgent(int in_fd, int out_fd, const AgentOptions& options) {
     for (const Message& m : messages) GEOREP_RETURN_IF_ERROR(encoder.Append(m, &out));
     return WriteAll(out_fd, out);
   };
-  auto applier = Applier::Open(options.root, options.applier);
+  auto applier = Applier::Open(options.root, options.applier, options.calls);
   if (!applier.ok()) {
     (void)reply({Error{0, ErrorCode::kIO, applier.status().message()}});
     return applier.status();
   }
   Decoder decoder;
-  std::vector<char> buffer(1 << 20);
+  ReadAhead input(in_fd);
+  std::string chunk;
   std::vector<Message> in, replies;
   for (;;) {
-    ssize_t n = ::read(in_fd, buffer.data(), buffer.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return Status::Unavailable(std::string("agent: cannot read: ") + strerror(errno));
-    if (n == 0) {
+    Status read_error = Status::Ok();
+    if (!input.Next(&chunk, &read_error)) {
+      if (!read_error.ok()) return read_error;
       if (decoder.AtFrameBoundary()) return Status::Ok();
       return Status::Unavailable("agent: the worker went away in the middle of a message");
     }
     in.clear();
-    Status fed = decoder.Feed(std::string_view(buffer.data(), static_cast<size_t>(n)), &in);
+    Status fed = decoder.Feed(chunk, &in);
     replies.clear();
     // More of the stream already here lets a batch's Ack ride on the next batch's sync.
-    pollfd more{in_fd, POLLIN, 0};
-    const bool more_input = ::poll(&more, 1, 0) > 0;
-    if (Status handled = (*applier)->HandleAll(in, &replies, more_input); !handled.ok()) {
+    if (Status handled = (*applier)->HandleAll(in, &replies, fed.ok() && input.HasMore());
+        !handled.ok()) {
       replies.push_back(Error{0, ErrorCode::kProtocol, handled.message()});
       (void)reply(replies);
       return handled;

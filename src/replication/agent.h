@@ -3,7 +3,10 @@
 // replies (HelloReply, Error, Ack) to another. Started by a worker over its session's
 // `ssh-command` for a remote destination, or over a pipe for a local one.
 //
-// Thread-safety: ServeAgent runs one conversation on the calling thread.
+// The stream is read ahead of the applier on a second thread (up to 32 MiB), so the worker
+// goes on sending while the agent syncs, and the applier knows when more is at hand (its
+// group commit). Thread-safety: ServeAgent runs one conversation; its reader thread ends
+// with it.
 #pragma once
 
 #include <string>
@@ -16,6 +19,7 @@ namespace georep::replication {
 struct AgentOptions {
   std::string root;  // the destination directory; must exist
   ApplierOptions applier;
+  FileSystemCalls* calls = nullptr;  // the applier's system calls (tests inject faults); not owned
 };
 
 // Serves until the worker closes the stream at a frame boundary (OK), or the stream breaks
