@@ -14,6 +14,14 @@
 # rsync -a (local, and over the same ssh) and cp -a, in GEOREP_BENCH_ROUNDS rounds (3) with the
 # tools' order rotated each round; medians reported.
 # Caches are not dropped: every tool reads the same warm source. Max RSS from GNU time.
+# Every timed run starts after a sync (not timed), so that none pays for another's writeback.
+# georep's default durability puts the data on stable storage before it says synced; rsync
+# and cp leave it in the page cache, so they are also timed followed by `sync -f` of the
+# destination file system ("+ sync" rows): the like-for-like comparison for the default.
+# Everything happens on a fresh ext4 file system (journaled, mkfs defaults) in a loop-mounted
+# image beside WORKDIR, so that the host's own file system (its options, its other users'
+# dirty data, inodes it freed a moment ago) does not weigh on one tool and not another; set
+# GEOREP_BENCH_HOST_FS=1 to run on WORKDIR's file system instead.
 #
 #   bash bench/replication_bench.sh [WORKDIR]      (default /var/tmp/georep-bench; root)
 set -euo pipefail
@@ -24,8 +32,24 @@ command -v /usr/bin/time >/dev/null || { apt-get install -y time >/dev/null; }
 bash scripts/build.sh release >/dev/null
 georep=$PWD/build/release/src/georep
 
-kill "$(cat "$work/sshd/pid")" 2>/dev/null || true
-rm -rf "$work"
+kill "$(cat "$work/sshd/pid" 2>/dev/null)" 2>/dev/null || true
+mountpoint -q "$work" && umount "$work"
+rm -rf "$work" "$work.img"
+mkdir -p "$work"
+cleanup() {
+  kill "$(cat "$work/sshd/pid" 2>/dev/null)" 2>/dev/null || true
+  if mountpoint -q "$work"; then umount "$work"; fi
+  rm -rf "$work" "$work.img"
+}
+trap cleanup EXIT
+if [ "${GEOREP_BENCH_HOST_FS:-0}" != 1 ]; then
+  avail=$(df -B1G --output=avail "$(dirname "$work")" | tail -1)
+  [ "$avail" -ge 20 ] || { echo "need 20 GiB free beside $work (have $avail)" >&2; exit 1; }
+  truncate -s 16G "$work.img"
+  mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 "$work.img"
+  mount -o loop "$work.img" "$work"
+  echo "== on a fresh ext4 (loop, journaled): $(findmnt -no SOURCE,OPTIONS "$work")"
+fi
 mkdir -p "$work"/{src1,src2,keys,sshd}
 ssh-keygen -q -t ed25519 -N "" -f "$work/keys/id"
 ssh-keygen -q -t ed25519 -N "" -f "$work/sshd/host"
@@ -34,7 +58,6 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 /usr/sbin/sshd -f /dev/null -o ListenAddress=127.0.0.1 -o Port="$port" \
   -o HostKey="$work/sshd/host" -o AuthorizedKeysFile="$work/sshd/authorized_keys" \
   -o PidFile="$work/sshd/pid" -o StrictModes=no -o UsePAM=no -o PermitRootLogin=yes
-trap 'kill "$(cat "$work/sshd/pid" 2>/dev/null)" 2>/dev/null || true' EXIT
 ssh_cmd="ssh -i $work/keys/id -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=error"
 for _ in $(seq 1 50); do $ssh_cmd -p "$port" root@127.0.0.1 true 2>/dev/null && break; sleep 0.1; done
 
@@ -56,6 +79,7 @@ run() {  # run NAME COMMAND...: wall milliseconds and max RSS of one command
   local name=$1
   shift
   local start end
+  sync
   start=$(date +%s%N)
   /usr/bin/time -f "%M" -o "$work/rss" "$@" >/dev/null 2>"$work/err" || {
     echo "$name failed:" >&2
@@ -70,7 +94,7 @@ run() {  # run NAME COMMAND...: wall milliseconds and max RSS of one command
 ssh_args=(--ssh-command "$ssh_cmd" --ssh-port "$port" --remote-command "$georep agent")
 tools=("georep (local)" "georep durability=none (local)" "georep (ssh)"
   "georep durability=none (ssh)" "georep sync-jobs=3 (ssh)" "rsync -a (local)" "rsync -a (ssh)"
-  "cp -a")
+  "cp -a" "rsync -a + sync (local)" "rsync -a + sync (ssh)" "cp -a + sync")
 run_tool() {  # run_tool W ROUND TOOL: one initial sync of workload W into a fresh directory
   local w=$1 tool=$3 src=$work/src$1 out=$work/r$2-w$1
   case $tool in
@@ -102,6 +126,14 @@ run_tool() {  # run_tool W ROUND TOOL: one initial sync of workload W into a fre
       run "W$w $tool" rsync -a -e "$ssh_cmd -p $port" "$src/" "root@127.0.0.1:$out-rsync-ssh/"
       ;;
     "cp -a") run "W$w $tool" cp -a "$src" "$out-cp" ;;
+    "rsync -a + sync (local)")
+      run "W$w $tool" sh -c 'rsync -a "$1/" "$2/" && sync -f "$2"' - "$src" "$out-rsync-sync"
+      ;;
+    "rsync -a + sync (ssh)")
+      run "W$w $tool" sh -c 'rsync -a -e "$3" "$1/" "root@127.0.0.1:$2/" && sync -f "$2"' - \
+        "$src" "$out-rsync-ssh-sync" "$ssh_cmd -p $port"
+      ;;
+    "cp -a + sync") run "W$w $tool" sh -c 'cp -a "$1" "$2" && sync -f "$2"' - "$src" "$out-cp-sync" ;;
   esac
 }
 for w in 1 2; do
@@ -252,6 +284,9 @@ def ratio(w, other, mine):
     if a and b:
         print(f"  {w}: {other} / {mine} = {a[0] / b[0]:5.2f}")
 for w in ("W1", "W2"):
+    ratio(w, "rsync -a + sync (local)", "georep (local)")
+    ratio(w, "rsync -a + sync (ssh)", "georep (ssh)")
+    ratio(w, "cp -a + sync", "georep (local)")
     ratio(w, "rsync -a (local)", "georep (local)")
     ratio(w, "rsync -a (local)", "georep durability=none (local)")
     ratio(w, "rsync -a (ssh)", "georep (ssh)")
@@ -264,4 +299,3 @@ ratio("W3", "rsync -a --delete (ssh)", "georep live (ssh)")
 ratio("W3", "rsync -a --delete (local)", "georep --once rescan (local)")
 '
 kill "$(cat "$work/sshd/pid")" 2>/dev/null || true
-rm -rf "$work"

@@ -61,6 +61,17 @@ class ProcessLink final : public AgentLink {
   }
 
   std::string ErrorTail() const override {
+    // Asked when the stream failed: the process's last words (ssh's "Connection ... closed",
+    // the agent's own error) are written as it exits, which may be just after its end of the
+    // stream was seen. So it is given up to 2 s to exit first (not reaped: Close() does).
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    while (pid_ > 0 && std::chrono::steady_clock::now() < until) {
+      siginfo_t info{};
+      if (::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) != 0 ||
+          info.si_pid != 0)
+        break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
     std::ifstream in(stderr_path_);
     std::string line, last;
     while (std::getline(in, line))

@@ -24,7 +24,8 @@ class AgentLink {
   // Ends the stream to the agent and waits up to `seconds` for it to exit (then kills it).
   // Non-OK when it did not exit cleanly, with the tail of its stderr.
   virtual Status Close(int seconds) = 0;
-  // The last lines the agent (or ssh) wrote on stderr.
+  // The last line the agent (or ssh) wrote on stderr; asked after a failure, it first gives
+  // the process up to 2 s to exit (its last words come as it exits).
   virtual std::string ErrorTail() const = 0;
 };
 

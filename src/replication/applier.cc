@@ -11,6 +11,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <future>
+#include <system_error>
 #include <type_traits>
 
 #include "base/random.h"
@@ -201,17 +203,20 @@ Applier::Applier(UniqueFd root, ApplierOptions options, FileSystemCalls* calls)
 
 Applier::~Applier() {
   AbandonFile();
+  if (sync_.valid()) sync_.wait();
   // Never acknowledged: the worker sends them again.
+  for (const Staged& f : syncing_) ::unlinkat(f.parent, f.temp.c_str(), 0);
   for (const Staged& f : staged_) ::unlinkat(f.parent, f.temp.c_str(), 0);
 }
 
-bool Applier::EndsBatch(const Message& message) const {
+bool Applier::EndsBatch(const Message& message, const std::set<std::string>& paths,
+                        const std::set<std::string>& dirs) {
   // A staged file, or a directory above one.
   auto touches = [&](const std::string& path) {
-    if (staged_paths_.count(path) != 0) return true;
+    if (paths.count(path) != 0) return true;
     const std::string below = path + "/";
-    auto it = staged_paths_.lower_bound(below);
-    return it != staged_paths_.end() && it->starts_with(below);
+    auto it = paths.lower_bound(below);
+    return it != paths.end() && it->starts_with(below);
   };
   switch (TypeOf(message)) {
     case MessageType::kFileBegin:
@@ -239,33 +244,119 @@ bool Applier::EndsBatch(const Message& message) const {
     // changes its mtime).
     case MessageType::kSetMeta: {
       const std::string& path = std::get<SetMeta>(message).path;
-      return touches(path) || staged_dirs_.count(path) != 0;
+      return touches(path) || dirs.count(path) != 0;
     }
     default:  // a Barrier, or anything else: the batch ends
       return true;
   }
 }
 
-void Applier::FlushStaged(std::vector<Message>* replies) {
+void Applier::FlushStaged() {
+  (void)FinishSync();  // an earlier batch's files go in first (failures are replied)
   if (staged_.empty()) return;
-  std::vector<Staged> files = std::move(staged_);
-  staged_.clear();
-  staged_paths_.clear();
-  staged_dirs_.clear();
-  Status synced = Status::Ok();
-  if (calls_->Syncfs(root_.get()) != 0)
-    synced = FailErrno(errno, "cannot sync the destination file system at", ".");
-  const ErrorCode sync_code = last_error_code_;
-  AfterRootSync(synced);
-  last_error_code_ = sync_code;
-  for (const Staged& f : files) {
-    Status st = synced;
-    if (st.ok()) st = RenameReplacing(f.parent, f.temp, f.parent, f.leaf, f.path);
-    if (!st.ok()) {
-      ::unlinkat(f.parent, f.temp.c_str(), 0);
-      replies->push_back(Error{f.seq, last_error_code_, st.ToString()});
+  syncing_ = std::exchange(staged_, {});
+  syncing_paths_ = std::exchange(staged_paths_, {});
+  syncing_dirs_ = std::exchange(staged_dirs_, {});
+  syncing_barrier_ = 0;
+  StartSync(false);
+  (void)FinishSync();
+}
+
+void Applier::EmitBefore(uint64_t barrier, Message m) {
+  if (barrier != 0) {
+    for (auto it = out_.begin(); it != out_.end(); ++it) {
+      if (it->hold != Hold::kNone && it->barrier == barrier) {
+        out_.insert(it, Out{std::move(m)});
+        return;
+      }
     }
   }
+  Emit(std::move(m));
+}
+
+void Applier::FailAck(size_t i, const Status& why, ErrorCode code) {
+  out_[i].hold = Hold::kNone;
+  std::get<Ack>(out_[i].message).durable = false;
+  const uint64_t barrier = out_[i].barrier;
+  out_.insert(out_.begin() + static_cast<ptrdiff_t>(i), Out{Error{barrier, code, why.ToString()}});
+}
+
+void Applier::StartSync(bool async) {
+  ++syncs_started_;
+  for (Out& o : out_) {
+    if (o.hold == Hold::kNextSync) {
+      o.hold = Hold::kSync;
+      o.sync = syncs_started_;
+    }
+  }
+  FileSystemCalls* calls = calls_;
+  const int root = root_.get();
+  auto sync = [calls, root] { return calls->Syncfs(root) == 0 ? 0 : errno; };
+  if (async) {
+    try {
+      sync_ = std::async(std::launch::async, sync);
+      return;
+    } catch (const std::system_error&) {
+      // No thread to be had: the sync is made here.
+    }
+  }
+  std::promise<int> done;
+  done.set_value(sync());
+  sync_ = done.get_future();
+}
+
+Status Applier::FinishSync() {
+  if (!sync_.valid()) return Status::Ok();
+  const int err = sync_.get();
+  const uint64_t number = syncs_started_;
+  Status synced = Status::Ok();
+  ErrorCode code = ErrorCode::kOther;
+  if (err != 0) {
+    synced = FailErrno(err, "cannot sync the destination file system at", ".");
+    code = last_error_code_;
+  }
+  // The files whose data it put on stable storage go into place; a failure is the file's own.
+  const std::vector<Staged> files = std::exchange(syncing_, {});
+  syncing_paths_.clear();
+  syncing_dirs_.clear();
+  const uint64_t barrier = std::exchange(syncing_barrier_, 0);
+  for (const Staged& f : files) {
+    Status st = synced;
+    ErrorCode file_code = code;
+    if (st.ok()) {
+      st = RenameReplacing(f.parent, f.temp, f.parent, f.leaf, f.path);
+      file_code = last_error_code_;
+    }
+    if (!st.ok()) {
+      ::unlinkat(f.parent, f.temp.c_str(), 0);
+      EmitBefore(barrier, Error{f.seq, file_code, st.ToString()});
+    }
+  }
+  // The Acks it served: the ones waiting for it, and the one of those files' batch (whose
+  // renames now wait for the next sync).
+  for (size_t i = 0; i < out_.size(); ++i) {
+    Out& o = out_[i];
+    const bool served = o.hold == Hold::kSync && o.sync == number;
+    const bool renamed = o.hold == Hold::kRenames && o.barrier == barrier;
+    if (!served && !renamed) continue;
+    if (!synced.ok()) {
+      FailAck(i, synced, code);
+      ++i;  // past the Error put before it
+    } else {
+      o.hold = served ? Hold::kNone : Hold::kNextSync;
+    }
+  }
+  if (!synced.ok()) last_error_code_ = code;
+  return synced;
+}
+
+void Applier::SyncEverything() {
+  (void)FinishSync();
+  const bool waiting =
+      std::any_of(out_.begin(), out_.end(), [](const Out& o) { return o.hold != Hold::kNone; });
+  if (!waiting) return;
+  StartSync(false);
+  (void)FinishSync();
 }
 
 Result<std::unique_ptr<Applier>> Applier::Open(const std::string& root, ApplierOptions options,
@@ -459,16 +550,16 @@ Status Applier::Handle(const Message& message, std::vector<Message>* replies) {
   return HandleAll(std::vector<Message>{message}, replies);
 }
 
-Status Applier::HandleOne(const Message& message, std::vector<Message>* replies) {
+Status Applier::HandleOne(const Message& message) {
   if (stream_broken_) return Status::FailedPrecondition("the stream already broke the protocol");
   if (const auto* hello = std::get_if<Hello>(&message)) {
     if (handshake_done_) {
       Status st = BreakStream("a second Hello");
-      replies->push_back(Error{0, ErrorCode::kProtocol, st.message()});
+      Emit(Error{0, ErrorCode::kProtocol, st.message()});
       return st;
     }
     HelloReply reply = AnswerHello(*hello, options_.capabilities);
-    replies->push_back(reply);
+    Emit(reply);
     if (!reply.accepted) {
       stream_broken_ = true;
       return Status::FailedPrecondition("refused the peer: " + reply.reason);
@@ -478,30 +569,39 @@ Status Applier::HandleOne(const Message& message, std::vector<Message>* replies)
   }
   if (!handshake_done_) {
     Status st = BreakStream(fmt::format("{} before Hello", MessageTypeName(TypeOf(message))));
-    replies->push_back(Error{0, ErrorCode::kProtocol, st.message()});
-    return st;
-  }
-  if (!staged_.empty() && (EndsBatch(message) || staged_.size() >= kMaxStagedFiles))
-    FlushStaged(replies);
-  Status st = Apply(message);
-  if (stream_broken_) {
-    replies->push_back(Error{SeqOf(message), ErrorCode::kProtocol, st.message()});
+    Emit(Error{0, ErrorCode::kProtocol, st.message()});
     return st;
   }
   const auto* barrier = std::get_if<Barrier>(&message);
+  // A durable Barrier commits the batch itself (DoBarrier); anything else that needs files
+  // in place -- an earlier batch's, whose sync is in flight, or this batch's -- waits for them.
+  if (barrier == nullptr || !barrier->durable) {
+    if (!syncing_.empty() && EndsBatch(message, syncing_paths_, syncing_dirs_)) (void)FinishSync();
+    if (!staged_.empty() &&
+        (EndsBatch(message, staged_paths_, staged_dirs_) || staged_.size() >= kMaxStagedFiles))
+      FlushStaged();
+  }
+  barrier_hold_ = Hold::kNone;
+  Status st = Apply(message);
+  if (stream_broken_) {
+    Emit(Error{SeqOf(message), ErrorCode::kProtocol, st.message()});
+    return st;
+  }
   bool durable = false;
   if (!st.ok()) {
-    replies->push_back(Error{SeqOf(message), last_error_code_, st.ToString()});
+    Emit(Error{SeqOf(message), last_error_code_, st.ToString()});
   } else if (barrier != nullptr) {
     durable = barrier->durable;
   }
-  if (barrier != nullptr && durable && deferred_barrier_) {
-    deferred_barrier_ = false;
-    holding_ = true;
-    held_index_ = replies->size();
-    held_barrier_seq_ = barrier->seq;
+  if (barrier != nullptr) {
+    Out ack{Ack{applied_seq_, durable}};
+    ack.barrier = barrier->seq;
+    if (durable) {
+      ack.hold = barrier_hold_;
+      ack.sync = syncs_started_;
+    }
+    out_.push_back(std::move(ack));
   }
-  if (barrier != nullptr) replies->push_back(Ack{applied_seq_, durable});
   return Status::Ok();
 }
 
@@ -566,7 +666,7 @@ Status Applier::ApplyOne(const Message& operation) {
           AbandonFile();
           return Status::Ok();
         } else if constexpr (std::is_same_v<T, Barrier>) {
-          return DoBarrier(m, &deferred_barrier_);
+          return DoBarrier(m);
         } else {
           return BreakStream("not an operation");
         }
@@ -1029,14 +1129,7 @@ Status Applier::SetMetaOnFile(const SetMeta& m) {
 
 Status Applier::HandleAll(const std::vector<Message>& messages, std::vector<Message>* replies,
                           bool more_input) {
-  // What an earlier call held back comes first, still held.
-  if (holding_) {
-    held_index_ = replies->size();
-    replies->insert(replies->end(), std::make_move_iterator(held_.begin()),
-                    std::make_move_iterator(held_.end()));
-    held_.clear();
-  }
-  replies_ = replies;
+  collecting_ = true;
   Status st = Status::Ok();
   for (size_t i = 0; i < messages.size() && st.ok(); ++i) {
     may_defer_ = more_input || i + 1 < messages.size();
@@ -1046,54 +1139,33 @@ Status Applier::HandleAll(const std::vector<Message>& messages, std::vector<Mess
                            : nullptr;
     if (meta != nullptr && file_ && !skipping_file_ && handshake_done_ && !stream_broken_ &&
         meta->path == file_->path && end->seq > applied_seq_ && meta->seq > end->seq) {
-      st = HandleFileEndWithMeta(*end, *meta, replies);
+      st = HandleFileEndWithMeta(*end, *meta);
       ++i;
       continue;
     }
-    st = HandleOne(messages[i], replies);
+    st = HandleOne(messages[i]);
   }
   may_defer_ = false;
-  if (holding_ && (!more_input || !st.ok())) SyncHeld();
-  if (holding_) {
-    held_.assign(std::make_move_iterator(replies->begin() + static_cast<ptrdiff_t>(held_index_)),
-                 std::make_move_iterator(replies->end()));
-    replies->resize(held_index_);
+  if (!more_input || !st.ok()) SyncEverything();
+  while (!out_.empty() && out_.front().hold == Hold::kNone) {
+    replies->push_back(std::move(out_.front().message));
+    out_.pop_front();
   }
-  replies_ = nullptr;
+  collecting_ = false;
   return st;
 }
 
-void Applier::AfterRootSync(const Status& synced) {
-  if (!holding_) return;
-  holding_ = false;
-  if (synced.ok()) return;
-  // The held Ack said durable: it is not. Its Barrier failed, as one that synced at once would.
-  auto& ack = std::get<Ack>((*replies_)[held_index_]);
-  ack.durable = false;
-  replies_->insert(replies_->begin() + static_cast<ptrdiff_t>(held_index_),
-                   Error{held_barrier_seq_, last_error_code_, synced.ToString()});
-}
-
-void Applier::SyncHeld() {
-  Status synced = Status::Ok();
-  if (calls_->Syncfs(root_.get()) != 0)
-    synced = FailErrno(errno, "cannot sync the destination file system at", ".");
-  AfterRootSync(synced);
-}
-
-Status Applier::HandleFileEndWithMeta(const FileEnd& end, const SetMeta& meta,
-                                      std::vector<Message>* replies) {
+Status Applier::HandleFileEndWithMeta(const FileEnd& end, const SetMeta& meta) {
   Status meta_status;
   Status st = DoFileEnd(end, &meta, &meta_status);
   applied_seq_ = end.seq;
   if (!st.ok()) {
     // The file stays as it was; its SetMeta is applied on its own, as it would have been.
-    replies->push_back(Error{end.seq, last_error_code_, st.ToString()});
-    return HandleOne(Message(meta), replies);
+    Emit(Error{end.seq, last_error_code_, st.ToString()});
+    return HandleOne(Message(meta));
   }
   applied_seq_ = meta.seq;
-  if (!meta_status.ok())
-    replies->push_back(Error{meta.seq, meta_error_code_, meta_status.ToString()});
+  if (!meta_status.ok()) Emit(Error{meta.seq, meta_error_code_, meta_status.ToString()});
   return Status::Ok();
 }
 
@@ -1180,21 +1252,32 @@ Status Applier::DoFileEnd(const FileEnd& m, const SetMeta* meta, Status* meta_st
   return st;
 }
 
-Status Applier::DoBarrier(const Barrier& m, bool* deferred) {
-  *deferred = false;
+Status Applier::DoBarrier(const Barrier& m) {
   if (!m.durable) return Status::Ok();
-  // More of the stream is here and no Ack is held yet: the next sync serves this one too.
-  if (may_defer_ && !holding_ && replies_ != nullptr) {
-    *deferred = true;
+  if (!collecting_) {  // Apply() alone: a sync of its own (staged files wait for Handle())
+    if (calls_->Syncfs(root_.get()) != 0)
+      return FailErrno(errno, "cannot sync the destination file system at", ".");
     return Status::Ok();
   }
-  Status synced = Status::Ok();
-  if (calls_->Syncfs(root_.get()) != 0)
-    synced = FailErrno(errno, "cannot sync the destination file system at", ".");
-  const ErrorCode sync_code = last_error_code_;
-  if (replies_ != nullptr) AfterRootSync(synced);
-  last_error_code_ = sync_code;
-  return synced;
+  (void)FinishSync();  // the previous batch's files go in
+  const bool files = !staged_.empty();
+  if (files) {
+    syncing_ = std::exchange(staged_, {});
+    syncing_paths_ = std::exchange(staged_paths_, {});
+    syncing_dirs_ = std::exchange(staged_dirs_, {});
+    syncing_barrier_ = m.seq;
+  }
+  // This batch's data, and every rename before it.
+  StartSync(may_defer_);
+  if (may_defer_) {
+    barrier_hold_ = files ? Hold::kRenames : Hold::kSync;
+    return Status::Ok();
+  }
+  // Nothing more at hand: durable now -- the files in place, and their renames synced too.
+  GEOREP_RETURN_IF_ERROR(FinishSync());
+  if (!files) return Status::Ok();
+  StartSync(false);
+  return FinishSync();
 }
 
 }  // namespace georep::replication

@@ -26,6 +26,8 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <deque>
+#include <future>
 #include <memory>
 #include <optional>
 #include <set>
@@ -45,8 +47,9 @@ enum class Durability {
   // Files of a batch stay under their temporary names until the batch ends (a Barrier, or an
   // operation that must see them in place): then one syncfs puts all their data on stable
   // storage, and only then are they renamed into place. As safe as kFile against power loss
-  // -- never a partial file under its final name -- for two syncfs per batch instead of one
-  // fsync per file. Needs Handle()/HandleAll() (Apply() alone never ends a batch).
+  // -- never a partial file under its final name -- for one syncfs per batch while the
+  // stream flows (see HandleAll), instead of one fsync per file. Needs Handle()/HandleAll()
+  // (Apply() alone never ends a batch).
   kBatch,
   kFile,              // fsync each file's data before renaming it into place
   kFileAndDirectory,  // also fsync the directory after each entry is created or removed
@@ -95,19 +98,22 @@ class Applier {
   // the temporary file before it is renamed into place, which saves a lookup and a handful of
   // system calls per file. The outcome is the same as handling them one by one.
   //
-  // Group commit: `more_input` says the caller already holds more of the stream. Then a
-  // durable Barrier's Ack (`durable` set, after this call's renames) may wait for the next
-  // sync of the destination file system -- the one that puts the next batch's data on
-  // stable storage, made anyway -- instead of a sync of its own: one syncfs per batch
-  // instead of two while the stream flows. At most one Ack is held; the replies after it are
-  // held behind it, in order, and come out of a later call (first in its `replies`). A sync
-  // that fails turns the held Ack into an Error for its Barrier and a non-durable Ack.
-  // Without `more_input`, or when the stream breaks, whatever is held is synced and replied
-  // before HandleAll returns: a caller about to wait for input never holds an Ack back.
+  // Pipelined commits: `more_input` says the caller already holds more of the stream. Then a
+  // durable Barrier does not wait for its sync: the sync of the destination file system
+  // runs on a thread of its own while the next batch is applied, and the batch's staged files
+  // (kBatch) are renamed into place when it is done -- at the next Barrier, or before an
+  // operation that needs them in place. The Ack waits for the sync after those renames,
+  // which is the next batch's own: one syncfs per batch instead of two, and the disk's time
+  // overlaps the next batch's work. An Ack not yet durable holds back itself and every reply
+  // after it (in order; they come out of a later call, first in its `replies`). A sync that
+  // fails turns each Ack it served into an Error for its Barrier and a non-durable Ack, and
+  // each file waiting for it into an Error of its own (its temporary file removed).
+  // Without `more_input`, or when the stream breaks, everything is synced and replied before
+  // HandleAll returns: a caller about to wait for input never holds an Ack back.
   Status HandleAll(const std::vector<Message>& messages, std::vector<Message>* replies,
                    bool more_input = false);
-  // Whether an Ack is held back (see HandleAll).
-  bool holding_ack() const { return holding_; }
+  // Whether a reply is held back, or a sync in flight (see HandleAll).
+  bool holding_ack() const { return !out_.empty() || sync_.valid(); }
 
   // Applies one operation (no handshake needed) and returns its own result. Per-operation
   // failures leave the Applier ready for the next operation; a protocol violation is
@@ -159,9 +165,10 @@ class Applier {
   void AbandonFile();
   // kBatch: syncs the staged files' data and renames them into place; a failure becomes an
   // Error reply for the file's own operation.
-  void FlushStaged(std::vector<Message>* replies);
-  // Whether `message` needs the staged files in place first (see EndsBatch in the .cc).
-  bool EndsBatch(const Message& message) const;
+  void FlushStaged();
+  // Whether `message` needs the files of `paths`, renamed into `dirs`, in place first.
+  static bool EndsBatch(const Message& message, const std::set<std::string>& paths,
+                        const std::set<std::string>& dirs);
 
   Status DoMkdir(const Mkdir& m);
   Status DoSymlink(const Symlink& m);
@@ -192,16 +199,35 @@ class Applier {
   // `meta`: the file's SetMeta, applied before the rename (HandleAll's shortcut).
   Status DoFileEnd(const FileEnd& m, const SetMeta* meta = nullptr, Status* meta_status = nullptr);
   // Handle() of a FileEnd and its SetMeta together.
-  Status HandleFileEndWithMeta(const FileEnd& end, const SetMeta& meta,
-                               std::vector<Message>* replies);
-  // `*deferred`: the sync is left to the next one (group commit, see HandleAll).
-  Status DoBarrier(const Barrier& m, bool* deferred);
-  Status HandleOne(const Message& message, std::vector<Message>* replies);
-  // After a sync of the destination file system (`synced`: its outcome): a held Ack is
-  // released, as durable or -- when the sync failed -- behind an Error for its Barrier.
-  void AfterRootSync(const Status& synced);
-  // Syncs for the held Ack now.
-  void SyncHeld();
+  Status HandleFileEndWithMeta(const FileEnd& end, const SetMeta& meta);
+  Status DoBarrier(const Barrier& m);
+  Status HandleOne(const Message& message);
+
+  // ---- replies and pipelined commits (HandleAll) ----
+  // Where a reply stands: free to go (kNone); an Ack waiting for its batch's files to be
+  // renamed in (kRenames), for the next sync to start (kNextSync), or for sync number `sync`
+  // to end (kSync).
+  enum class Hold { kNone, kRenames, kNextSync, kSync };
+  struct Out {
+    Message message;
+    Hold hold = Hold::kNone;
+    uint64_t barrier = 0;  // an Ack's Barrier
+    uint64_t sync = 0;
+  };
+  void Emit(Message m) { out_.push_back(Out{std::move(m)}); }
+  // Before the Ack of `barrier`, or last when that Ack is not out yet.
+  void EmitBefore(uint64_t barrier, Message m);
+  // The Ack at out_[i] cannot say durable: it goes out behind an Error for its Barrier.
+  void FailAck(size_t i, const Status& why, ErrorCode code);
+  // Syncs the destination file system: on a thread of its own when `async`. The Acks waiting
+  // for the next sync wait for this one.
+  void StartSync(bool async);
+  // Waits for the sync in flight (if any); renames the files whose data it covered into
+  // place; releases the Acks it served. Failures are replied (the files' Errors, the Acks');
+  // the outcome (OK when none was in flight) is for a Barrier that syncs for itself.
+  Status FinishSync();
+  // Afterwards nothing is held or in flight.
+  void SyncEverything();
 
   UniqueFd root_;
   UniqueFd source_root_;  // options_.source_root, open (SourceCopy)
@@ -235,16 +261,20 @@ class Applier {
   ErrorCode last_error_code_ = ErrorCode::kOther;
   ErrorCode meta_error_code_ = ErrorCode::kOther;
   size_t swept_temp_files_ = 0;
-  // Group commit (HandleAll): the current call's replies; whether this Barrier may leave its
-  // sync to the next one; whether an Ack is held, at which index of `*replies_` (the replies
-  // after it are held too), and for which Barrier; what is held between calls.
-  std::vector<Message>* replies_ = nullptr;
+  // Pipelined commits (HandleAll): the replies not out yet; the staged files whose data the
+  // sync in flight covers, with their Barrier (0: not sent yet) and paths; that sync (its
+  // errno) and the number of syncs started; whether this Barrier may leave its sync in
+  // flight; how its Ack waits (DoBarrier tells HandleOne); whether HandleAll is running.
+  std::deque<Out> out_;
+  std::vector<Staged> syncing_;
+  uint64_t syncing_barrier_ = 0;
+  std::set<std::string> syncing_paths_;
+  std::set<std::string> syncing_dirs_;
+  std::future<int> sync_;
+  uint64_t syncs_started_ = 0;
   bool may_defer_ = false;
-  bool deferred_barrier_ = false;  // set by DoBarrier for HandleOne
-  bool holding_ = false;
-  size_t held_index_ = 0;
-  uint64_t held_barrier_seq_ = 0;
-  std::vector<Message> held_;
+  Hold barrier_hold_ = Hold::kNone;
+  bool collecting_ = false;
 };
 
 }  // namespace georep::replication

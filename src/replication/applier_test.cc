@@ -6,6 +6,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <future>
+#include <mutex>
 #include <random>
 #include <string>
 #include <utility>
@@ -54,6 +58,13 @@ class FaultyCalls final : public FileSystemCalls {
     return FileSystemCalls::Fsync(fd);
   }
   int Syncfs(int fd) override {
+    {
+      std::unique_lock<std::mutex> lock(gate_mutex_);
+      sync_waiting_ = true;
+      gate_changed_.notify_all();
+      gate_changed_.wait(lock, [&] { return !hold_syncs_; });
+      sync_waiting_ = false;
+    }
     if (syncfs_errno != 0) {
       errno = syncfs_errno;
       return -1;
@@ -65,6 +76,16 @@ class FaultyCalls final : public FileSystemCalls {
     renames_after_syncfs.push_back(syncfs_calls);
     return FileSystemCalls::Renameat(old_dir, old_name, new_dir, new_name);
   }
+  // While held, a syncfs waits until it is let go (to see what goes on meanwhile).
+  void HoldSyncs(bool hold) {
+    std::lock_guard<std::mutex> lock(gate_mutex_);
+    hold_syncs_ = hold;
+    gate_changed_.notify_all();
+  }
+  bool WaitForHeldSync() {
+    std::unique_lock<std::mutex> lock(gate_mutex_);
+    return gate_changed_.wait_for(lock, std::chrono::seconds(20), [&] { return sync_waiting_; });
+  }
   int syncfs_errno = 0;
   int copy_errno = 0;  // copy_file_range fails with it
   int in_kernel_copies = 0;
@@ -75,6 +96,12 @@ class FaultyCalls final : public FileSystemCalls {
   int fsync_errno = 0;
   int fsyncs = 0;
   int syncfs_calls = 0;
+
+ private:
+  std::mutex gate_mutex_;
+  std::condition_variable gate_changed_;
+  bool hold_syncs_ = false;
+  bool sync_waiting_ = false;
 };
 
 SetMeta Meta(std::string path, uint32_t fields, uint32_t mode = 0, int64_t mtime_ns = 0) {
@@ -873,7 +900,7 @@ TEST_F(ApplierTest, BatchDurabilityRenamesFilesInOnlyAfterTheirDataIsSynced) {
   EXPECT_TRUE(GeorepTempFiles(dest_.path()).empty());
 }
 
-TEST_F(ApplierTest, GroupCommitLetsABatchsAckRideOnTheNextBatchsSync) {
+TEST_F(ApplierTest, PipelinedCommitsLeaveEachSyncToRunUnderTheNextBatch) {
   ApplierOptions options;
   options.durability = Durability::kBatch;
   Reopen(options);
@@ -883,58 +910,64 @@ TEST_F(ApplierTest, GroupCommitLetsABatchsAckRideOnTheNextBatchsSync) {
   calls_.syncfs_calls = 0;
   uint64_t seq = 1;
 
-  // Batch 1, more of the stream at hand: its data is synced and its file renamed in, but its
-  // Ack waits for the next sync (which must follow the rename).
+  // Batch 1, more of the stream at hand: its sync runs on; its file stays staged until the
+  // sync is done, and its Ack waits.
   std::vector<Message> batch = FileWithMeta(&seq, "a", "alpha", Meta("", kMetaMode, 0644));
   const uint64_t barrier1 = ++seq;
   batch.push_back(Barrier{barrier1, true});
   ASSERT_TRUE(applier_->HandleAll(batch, &replies, true).ok());
-  EXPECT_EQ(calls_.syncfs_calls, 1);
-  EXPECT_EQ(ReadFile(D("a")), "alpha");
   EXPECT_TRUE(replies.empty());
+  EXPECT_FALSE(Exists(D("a")));
   EXPECT_TRUE(applier_->holding_ack());
 
-  // Batch 2: a failing operation (its Error is held behind the Ack), then the Barrier. The
-  // sync of batch 2's data releases Ack 1 and the Error, in order; Ack 2 is held in turn.
+  // Batch 2, with a failing operation: batch 1's file goes in at this Barrier (its sync is
+  // done); Ack 1 now waits for batch 2's sync, which covers that rename; the Error and Ack 2
+  // wait behind it.
   batch = FileWithMeta(&seq, "b", "beta", Meta("", kMetaMode, 0644));
   const uint64_t failing = ++seq;
   batch.push_back(Mkdir{failing, "missing/x", 0755});
   const uint64_t barrier2 = ++seq;
   batch.push_back(Barrier{barrier2, true});
   ASSERT_TRUE(applier_->HandleAll(batch, &replies, true).ok());
-  EXPECT_EQ(calls_.syncfs_calls, 2);
-  ASSERT_EQ(replies.size(), 2u);
+  EXPECT_TRUE(replies.empty());
+  EXPECT_EQ(ReadFile(D("a")), "alpha");
+  EXPECT_FALSE(Exists(D("b")));
+
+  // Nothing more at hand: everything is synced and replied, in order.
+  ASSERT_TRUE(applier_->HandleAll({}, &replies, false).ok());
+  ASSERT_EQ(replies.size(), 3u);
   EXPECT_EQ(std::get<Ack>(replies[0]).applied_seq, barrier1);
   EXPECT_TRUE(std::get<Ack>(replies[0]).durable);
   EXPECT_EQ(std::get<Error>(replies[1]).seq, failing);
-  EXPECT_TRUE(applier_->holding_ack());
-
-  // Nothing more at hand: what is held is synced now and comes out first.
-  replies.clear();
-  ASSERT_TRUE(applier_->HandleAll({}, &replies, false).ok());
-  EXPECT_EQ(calls_.syncfs_calls, 3);
-  ASSERT_EQ(replies.size(), 1u);
-  EXPECT_EQ(std::get<Ack>(replies[0]).applied_seq, barrier2);
-  EXPECT_TRUE(std::get<Ack>(replies[0]).durable);
+  EXPECT_EQ(std::get<Ack>(replies[2]).applied_seq, barrier2);
+  EXPECT_TRUE(std::get<Ack>(replies[2]).durable);
+  EXPECT_EQ(ReadFile(D("b")), "beta");
   EXPECT_FALSE(applier_->holding_ack());
+  // One sync per batch, and one for the last renames -- two per batch would be four.
+  EXPECT_EQ(calls_.syncfs_calls, 3);
 
-  // The held Ack's sync fails: its Barrier gets the Error and the Ack does not say durable.
+  // A sync that fails: the file waiting for it gets the Error (its temporary file removed),
+  // its Barrier too, and the Ack does not say durable.
+  calls_.syncfs_errno = EIO;
   batch = FileWithMeta(&seq, "c", "gamma", Meta("", kMetaMode, 0644));
+  const uint64_t file_c = seq;
   const uint64_t barrier3 = ++seq;
   batch.push_back(Barrier{barrier3, true});
   replies.clear();
   ASSERT_TRUE(applier_->HandleAll(batch, &replies, true).ok());
   EXPECT_TRUE(replies.empty());
-  calls_.syncfs_errno = EIO;
   ASSERT_TRUE(applier_->HandleAll({}, &replies, false).ok());
   calls_.syncfs_errno = 0;
-  ASSERT_EQ(replies.size(), 2u);
-  EXPECT_EQ(std::get<Error>(replies[0]).seq, barrier3);
+  ASSERT_EQ(replies.size(), 3u);
+  EXPECT_EQ(std::get<Error>(replies[0]).seq, file_c);
   EXPECT_EQ(std::get<Error>(replies[0]).code, ErrorCode::kIO);
-  EXPECT_EQ(std::get<Ack>(replies[1]).applied_seq, barrier3);
-  EXPECT_FALSE(std::get<Ack>(replies[1]).durable);
+  EXPECT_EQ(std::get<Error>(replies[1]).seq, barrier3);
+  EXPECT_EQ(std::get<Ack>(replies[2]).applied_seq, barrier3);
+  EXPECT_FALSE(std::get<Ack>(replies[2]).durable);
+  EXPECT_FALSE(Exists(D("c")));
+  EXPECT_TRUE(GeorepTempFiles(dest_.path()).empty());
 
-  // Without more input, a Barrier syncs for itself at once, as before.
+  // Without more input, a Barrier is durable at once: a sync for the data, one for the renames.
   calls_.syncfs_calls = 0;
   batch = FileWithMeta(&seq, "d", "delta", Meta("", kMetaMode, 0644));
   const uint64_t barrier4 = ++seq;
@@ -944,7 +977,38 @@ TEST_F(ApplierTest, GroupCommitLetsABatchsAckRideOnTheNextBatchsSync) {
   EXPECT_EQ(calls_.syncfs_calls, 2);
   ASSERT_EQ(replies.size(), 1u);
   EXPECT_TRUE(std::get<Ack>(replies[0]).durable);
+  EXPECT_EQ(ReadFile(D("d")), "delta");
   EXPECT_FALSE(applier_->holding_ack());
+  EXPECT_TRUE(GeorepTempFiles(dest_.path()).empty());
+}
+
+TEST_F(ApplierTest, TheNextBatchIsAppliedWhileTheSyncRuns) {
+  ApplierOptions options;
+  options.durability = Durability::kBatch;
+  Reopen(options);
+  std::vector<Message> replies;
+  ASSERT_TRUE(applier_->Handle(Hello{1, 1, 0, "w"}, &replies).ok());
+  uint64_t seq = 1;
+  calls_.HoldSyncs(true);
+  std::vector<Message> batch = FileWithMeta(&seq, "a", "alpha", Meta("", kMetaMode, 0644));
+  batch.push_back(Barrier{++seq, true});
+  std::vector<Message> next = FileWithMeta(&seq, "b", "beta", Meta("", kMetaMode, 0644));
+  // Both calls return while the sync is held: batch 2's file is written meanwhile.
+  auto applied = std::async(std::launch::async, [&] {
+    return applier_->HandleAll(batch, &replies, true).ok() &&
+           applier_->HandleAll(next, &replies, true).ok();
+  });
+  const bool returned = applied.wait_for(std::chrono::seconds(20)) == std::future_status::ready;
+  EXPECT_TRUE(returned) << "the applier waited for the sync";
+  EXPECT_TRUE(calls_.WaitForHeldSync());
+  if (returned) {
+    EXPECT_EQ(GeorepTempFiles(dest_.path()).size(), 2u);  // a's and b's, staged
+  }
+  calls_.HoldSyncs(false);
+  ASSERT_TRUE(applied.get());
+  ASSERT_TRUE(applier_->HandleAll({Barrier{++seq, true}}, &replies, false).ok());
+  EXPECT_EQ(ReadFile(D("a")), "alpha");
+  EXPECT_EQ(ReadFile(D("b")), "beta");
   EXPECT_TRUE(GeorepTempFiles(dest_.path()).empty());
 }
 
