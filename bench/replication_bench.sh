@@ -44,8 +44,8 @@ cleanup() {
 trap cleanup EXIT
 if [ "${GEOREP_BENCH_HOST_FS:-0}" != 1 ]; then
   avail=$(df -B1G --output=avail "$(dirname "$work")" | tail -1)
-  [ "$avail" -ge 20 ] || { echo "need 20 GiB free beside $work (have $avail)" >&2; exit 1; }
-  truncate -s 16G "$work.img"
+  [ "$avail" -ge 24 ] || { echo "need 24 GiB free beside $work (have $avail)" >&2; exit 1; }
+  truncate -s 24G "$work.img"
   mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 "$work.img"
   mount -o loop "$work.img" "$work"
   echo "== on a fresh ext4 (loop, journaled): $(findmnt -no SOURCE,OPTIONS "$work")"
@@ -184,6 +184,7 @@ for d in "$last-georep" "$last-georep-ssh" "$last-rsync" "$last-rsync-ssh"; do
   if diff -r "$work/src1" "$d" >/dev/null; then echo "  ${d##*/}: identical"; else echo "  ${d##*/}: DIFFERS"; fi
 done
 if diff -r "$work/src2" "$work/r$rounds-w2-georep" >/dev/null; then echo "  W2 georep: identical"; else echo "  W2 georep: DIFFERS"; fi
+rm -rf "$work/r$rounds-w2"*  # 11 GiB the delta's 3 GiB need
 
 echo "== Lag: a running worker; a writer creates 4 KiB files at 1,000 per second for 10 s"
 mkdir -p "$work/lag-src" "$work/lag-dst"
