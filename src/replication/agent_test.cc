@@ -139,6 +139,7 @@ class AgentTest : public ::testing::Test {
 TEST_F(AgentTest, AStreamAlreadyAtHandIsCommittedWithOneSyncPerBatch) {
   Hello();
   std::vector<uint64_t> barriers;
+  barriers.reserve(3);
   for (int i = 0; i < 3; ++i)
     barriers.push_back(FileBatch("f" + std::to_string(i), std::string(1000 + i, 'a' + i)));
   Send();
@@ -190,6 +191,7 @@ TEST_F(AgentTest, TheWorkerGoesOnSendingWhileTheAgentSyncs) {
   // 4 MiB more: 64 times what a pipe holds. Without reading ahead, this writer would wait
   // for the sync to end.
   std::vector<uint64_t> barriers;
+  barriers.reserve(4);
   for (int i = 0; i < 4; ++i)
     barriers.push_back(FileBatch("big" + std::to_string(i), std::string(1 << 20, 'x')));
   std::atomic<bool> written{false};

@@ -149,6 +149,15 @@ class ApplierTest : public ::testing::Test {
 
   std::string D(const std::string& rel) const { return dest_ / rel; }
 
+  // Reopens at Durability::kBatch and speaks the handshake.
+  void StartBatchConversation() {
+    ApplierOptions options;
+    options.durability = Durability::kBatch;
+    Reopen(options);
+    std::vector<Message> replies;
+    ASSERT_TRUE(applier_->Handle(Hello{1, 1, 0, "w"}, &replies).ok());
+  }
+
   TempDir dest_;
   TempDir outside_;
   FaultyCalls calls_;
@@ -797,11 +806,8 @@ TEST_F(ApplierTest, SourceCopyIsOfferedOnlyWithASourceRoot) {
 }
 
 TEST_F(ApplierTest, BatchEndsOnlyForOperationsThatNeedTheStagedFilesInPlace) {
-  ApplierOptions options;
-  options.durability = Durability::kBatch;
-  Reopen(options);
+  StartBatchConversation();
   std::vector<Message> replies;
-  ASSERT_TRUE(applier_->Handle(Hello{1, 1, 0, "w"}, &replies).ok());
   uint64_t seq = 1;
   for (const char* dir : {"a", "b", "c"})
     ASSERT_TRUE(applier_->Handle(Mkdir{++seq, dir, 0755}, &replies).ok());
@@ -846,11 +852,8 @@ TEST_F(ApplierTest, BatchEndsOnlyForOperationsThatNeedTheStagedFilesInPlace) {
 }
 
 TEST_F(ApplierTest, BatchDurabilityRenamesFilesInOnlyAfterTheirDataIsSynced) {
-  ApplierOptions options;
-  options.durability = Durability::kBatch;
-  Reopen(options);
+  StartBatchConversation();
   std::vector<Message> replies;
-  ASSERT_TRUE(applier_->Handle(Hello{1, 1, 0, "w"}, &replies).ok());
   ASSERT_TRUE(SendFile("old", "old content").ok());  // Apply(): stays staged
   replies.clear();
   ASSERT_TRUE(applier_->Handle(Barrier{++seq_, true}, &replies).ok());
@@ -901,11 +904,8 @@ TEST_F(ApplierTest, BatchDurabilityRenamesFilesInOnlyAfterTheirDataIsSynced) {
 }
 
 TEST_F(ApplierTest, PipelinedCommitsLeaveEachSyncToRunUnderTheNextBatch) {
-  ApplierOptions options;
-  options.durability = Durability::kBatch;
-  Reopen(options);
+  StartBatchConversation();
   std::vector<Message> replies;
-  ASSERT_TRUE(applier_->Handle(Hello{1, 1, 0, "w"}, &replies).ok());
   replies.clear();
   calls_.syncfs_calls = 0;
   uint64_t seq = 1;
@@ -983,11 +983,8 @@ TEST_F(ApplierTest, PipelinedCommitsLeaveEachSyncToRunUnderTheNextBatch) {
 }
 
 TEST_F(ApplierTest, TheNextBatchIsAppliedWhileTheSyncRuns) {
-  ApplierOptions options;
-  options.durability = Durability::kBatch;
-  Reopen(options);
+  StartBatchConversation();
   std::vector<Message> replies;
-  ASSERT_TRUE(applier_->Handle(Hello{1, 1, 0, "w"}, &replies).ok());
   uint64_t seq = 1;
   calls_.HoldSyncs(true);
   std::vector<Message> batch = FileWithMeta(&seq, "a", "alpha", Meta("", kMetaMode, 0644));
