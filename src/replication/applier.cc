@@ -191,10 +191,14 @@ struct Applier::OpenFile {
 };
 
 Applier::Applier(UniqueFd root, ApplierOptions options, FileSystemCalls* calls)
-    : root_(std::move(root)), options_(std::move(options)), calls_(calls) {
+    : root_(std::move(root)), options_(std::move(options)), calls_(calls), clock_(options_.clock) {
   if (calls_ == nullptr) {
     default_calls_ = std::make_unique<FileSystemCalls>();
     calls_ = default_calls_.get();
+  }
+  if (clock_ == nullptr) {
+    default_clock_ = std::make_unique<SystemClock>();
+    clock_ = default_clock_.get();
   }
   privileged_ = options_.privileged.value_or(::geteuid() == 0);
   SystemRandom random;
@@ -599,6 +603,7 @@ Status Applier::HandleOne(const Message& message) {
     if (durable) {
       ack.hold = barrier_hold_;
       ack.sync = syncs_started_;
+      if (ack.hold != Hold::kNone) ack.held_at_ms = clock_->MonotonicMillis();
     }
     out_.push_back(std::move(ack));
   }
@@ -1146,7 +1151,13 @@ Status Applier::HandleAll(const std::vector<Message>& messages, std::vector<Mess
     st = HandleOne(messages[i]);
   }
   may_defer_ = false;
-  if (!more_input || !st.ok()) SyncEverything();
+  // The oldest Ack held: a stream that goes on without a Barrier (a large file) would keep
+  // the batch before it unacknowledged until the file ends.
+  auto held =
+      std::find_if(out_.begin(), out_.end(), [](const Out& o) { return o.hold != Hold::kNone; });
+  const bool stale =
+      held != out_.end() && clock_->MonotonicMillis() - held->held_at_ms > kMaxHoldMillis;
+  if (!more_input || !st.ok() || stale) SyncEverything();
   while (!out_.empty() && out_.front().hold == Hold::kNone) {
     replies->push_back(std::move(out_.front().message));
     out_.pop_front();

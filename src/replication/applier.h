@@ -34,6 +34,7 @@
 #include <string>
 #include <vector>
 
+#include "base/clock.h"
 #include "base/status.h"
 #include "replication/path_beneath.h"
 #include "replication/wire.h"
@@ -78,6 +79,8 @@ struct ApplierOptions {
   // The source tree, when it is on this host: SourceCopy reads beneath it (kCapSourceCopy is
   // offered only when this is set).
   std::string source_root;
+  // How long an Ack has been held (HandleAll); the system's clock when unset. Not owned.
+  Clock* clock = nullptr;
 };
 
 class Applier {
@@ -109,7 +112,10 @@ class Applier {
   // fails turns each Ack it served into an Error for its Barrier and a non-durable Ack, and
   // each file waiting for it into an Error of its own (its temporary file removed).
   // Without `more_input`, or when the stream breaks, everything is synced and replied before
-  // HandleAll returns: a caller about to wait for input never holds an Ack back.
+  // HandleAll returns: a caller about to wait for input never holds an Ack back. Nor is an
+  // Ack held for more than kMaxHoldMillis while the stream goes on without a Barrier (a large
+  // file): then too everything is synced and replied.
+  static constexpr int64_t kMaxHoldMillis = 200;
   Status HandleAll(const std::vector<Message>& messages, std::vector<Message>* replies,
                    bool more_input = false);
   // Whether a reply is held back, or a sync in flight (see HandleAll).
@@ -213,6 +219,7 @@ class Applier {
     Hold hold = Hold::kNone;
     uint64_t barrier = 0;  // an Ack's Barrier
     uint64_t sync = 0;
+    int64_t held_at_ms = 0;  // when a held Ack was emitted (monotonic)
   };
   void Emit(Message m) { out_.push_back(Out{std::move(m)}); }
   // Before the Ack of `barrier`, or last when that Ack is not out yet.
@@ -236,6 +243,8 @@ class Applier {
   bool privileged_ = false;
   FileSystemCalls* calls_;
   std::unique_ptr<FileSystemCalls> default_calls_;
+  Clock* clock_;
+  std::unique_ptr<Clock> default_clock_;
   std::unique_ptr<OpenFile> file_;
   std::string copy_buffer_;     // BlockCopy's and SourceCopy's
   bool copy_in_kernel_ = true;  // until copy_file_range says it cannot here

@@ -118,6 +118,7 @@ class ApplierTest : public ::testing::Test {
   void SetUp() override { Reopen(); }
 
   void Reopen(ApplierOptions options = {}) {
+    if (options.clock == nullptr) options.clock = &clock_;  // time moves only when told
     applier_.reset();
     auto a = Applier::Open(dest_.path(), std::move(options), &calls_);
     ASSERT_TRUE(a.ok()) << a.status().ToString();
@@ -161,6 +162,7 @@ class ApplierTest : public ::testing::Test {
   TempDir dest_;
   TempDir outside_;
   FaultyCalls calls_;
+  FakeClock clock_;
   std::unique_ptr<Applier> applier_;
   uint64_t seq_ = 0;
 };
@@ -1007,6 +1009,40 @@ TEST_F(ApplierTest, TheNextBatchIsAppliedWhileTheSyncRuns) {
   EXPECT_EQ(ReadFile(D("a")), "alpha");
   EXPECT_EQ(ReadFile(D("b")), "beta");
   EXPECT_TRUE(GeorepTempFiles(dest_.path()).empty());
+}
+
+TEST_F(ApplierTest, AnAckIsNotHeldLongWhileALargeFileGoesOnWithoutABarrier) {
+  StartBatchConversation();
+  std::vector<Message> replies;
+  uint64_t seq = 1;
+  std::vector<Message> batch = FileWithMeta(&seq, "small", "small", Meta("", kMetaMode, 0644));
+  const uint64_t barrier = ++seq;
+  batch.push_back(Barrier{barrier, true});
+  ASSERT_TRUE(applier_->HandleAll(batch, &replies, true).ok());
+  EXPECT_TRUE(replies.empty());
+  // A large file follows, piece by piece, without a Barrier.
+  const std::string part(64 << 10, 'L');
+  ASSERT_TRUE(
+      applier_->HandleAll({FileBegin{++seq, "large", 3 * part.size(), 0644}}, &replies, true).ok());
+  clock_.Advance(Applier::kMaxHoldMillis / 2);
+  ASSERT_TRUE(applier_->HandleAll({FileData{++seq, 0, part}}, &replies, true).ok());
+  EXPECT_TRUE(replies.empty());  // not held long yet
+  clock_.Advance(Applier::kMaxHoldMillis);
+  ASSERT_TRUE(applier_->HandleAll({FileData{++seq, part.size(), part}}, &replies, true).ok());
+  ASSERT_EQ(replies.size(), 1u);  // held too long: synced and replied
+  EXPECT_EQ(std::get<Ack>(replies[0]).applied_seq, barrier);
+  EXPECT_TRUE(std::get<Ack>(replies[0]).durable);
+  EXPECT_EQ(ReadFile(D("small")), "small");
+  EXPECT_FALSE(applier_->holding_ack());
+  // The large file goes on as before.
+  const std::string whole = part + part + part;
+  batch = {FileData{++seq, 2 * part.size(), part}, FileEnd{++seq, whole.size(), HashBytes(whole)},
+           Barrier{++seq, true}};
+  replies.clear();
+  ASSERT_TRUE(applier_->HandleAll(batch, &replies, false).ok());
+  ASSERT_EQ(replies.size(), 1u);
+  EXPECT_TRUE(std::get<Ack>(replies[0]).durable);
+  EXPECT_EQ(ReadFile(D("large")), whole);
 }
 
 }  // namespace
