@@ -119,6 +119,32 @@ export async function screenshot(page, name) {
   return file;
 }
 
+// Opens the actions menu behind `toggle` and returns its item named `item` (a RegExp). A click
+// can miss when a live update moves the row under the pointer while it lands: the toggle's
+// aria-expanded tells, and it is clicked again (3 clicks at most). Each miss leaves a
+// screenshot and a diagnostic line, so that misses stay visible.
+export async function openMenu(page, toggle, item) {
+  for (let click = 1; ; click++) {
+    await toggle.click();
+    const opened = await toggle
+      .and(page.locator('[aria-expanded="true"]'))
+      .waitFor({ timeout: 5000 })
+      .then(() => true, () => false);
+    if (opened) break;
+    const shot = await screenshot(page, `menu-missed-${Date.now()}`);
+    console.log(`# the actions menu did not open on click ${click} (${shot})`);
+    if (click === 3) throw new Error('the actions menu did not open after 3 clicks');
+  }
+  const mi = page.getByRole('menuitem', { name: item });
+  try {
+    await mi.waitFor();
+  } catch (e) {
+    await screenshot(page, `menu-item-missing-${Date.now()}`);
+    throw e;
+  }
+  return mi;
+}
+
 // A cluster with one local host, directory volumes at the given paths (created), and a local
 // destination. Returns their ids.
 export async function directorySetup(engine, { cluster = 'lab', volumes = ['source'] } = {}) {

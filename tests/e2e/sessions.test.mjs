@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { directorySetup, launchBrowser, login, screenshot, startEngine } from './harness.mjs';
+import { directorySetup, launchBrowser, login, openMenu, screenshot, startEngine } from './harness.mjs';
 
 // Polls fn until it returns a truthy value; fails after ms with what it last saw.
 async function until(what, fn, ms = 20000, every = 250) {
@@ -102,12 +102,9 @@ test('sessions of a directory volume, through the console', async (t) => {
   await dialog.getByRole('button', { name: 'Cancel' }).click();
   await dialog.waitFor({ state: 'detached' });
 
-  const menu = async (item) => {
-    await row.getByRole('button', { name: `Actions for ${session.session_key}` }).click();
-    const mi = page.getByRole('menuitem', { name: new RegExp(`^${item}`) });
-    await mi.waitFor();
-    return mi;
-  };
+  const menu = (item) =>
+    openMenu(page, row.getByRole('button', { name: `Actions for ${session.session_key}` }),
+      new RegExp(`^${item}`));
   const act = async (item) => (await menu(item)).click();
 
   // A Created session can be started and removed, not stopped or paused.
