@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { directorySetup, launchBrowser, login, screenshot, startEngine } from './harness.mjs';
+import { directorySetup, launchBrowser, login, screenshot, startEngine, waitForValue } from './harness.mjs';
 
 // A loopback port where nothing listens: bound, then closed.
 async function closedPort() {
@@ -173,7 +173,7 @@ test('clusters: create through the dialog, hosts, volumes, destinations (new, te
   await dialog.waitFor();
   const copyKeys = dialog.getByRole('checkbox', { name: 'Copy source cluster hosts public keys to destination cluster' });
   assert.equal(await copyKeys.isChecked(), true);
-  assert.equal(await dialog.getByLabel('Source host').inputValue(), hostId);
+  await waitForValue(dialog.getByLabel('Source host'), hostId);  // once the hosts have loaded
   assert.equal(await dialog.getByLabel('SSH port').inputValue(), '22');
   assert.equal(await dialog.getByLabel('User', { exact: true }).inputValue(), 'root');
   // The engine's validation of the host name, in the dialog.

@@ -119,6 +119,20 @@ export async function screenshot(page, name) {
   return file;
 }
 
+// Waits until `locator`'s input value is `expected`: a form fills some of its fields once
+// their choices have loaded. Fails with the value it last saw.
+export async function waitForValue(locator, expected, ms = 20000) {
+  const until = Date.now() + ms;
+  for (;;) {
+    const seen = await locator.inputValue();
+    if (seen === expected) return;
+    if (Date.now() > until) {
+      throw new Error(`expected the value ${JSON.stringify(expected)}, still ${JSON.stringify(seen)} after ${ms} ms`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 // Opens the actions menu behind `toggle` and returns its item named `item` (a RegExp). A click
 // can miss when a live update moves the row under the pointer while it lands: the toggle's
 // aria-expanded tells, and it is clicked again (3 clicks at most). Each miss leaves a

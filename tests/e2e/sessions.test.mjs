@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { directorySetup, launchBrowser, login, openMenu, screenshot, startEngine } from './harness.mjs';
+import { directorySetup, launchBrowser, login, openMenu, screenshot, startEngine, waitForValue } from './harness.mjs';
 
 // Polls fn until it returns a truthy value; fails after ms with what it last saw.
 async function until(what, fn, ms = 20000, every = 250) {
@@ -71,8 +71,9 @@ test('sessions of a directory volume, through the console', async (t) => {
   await page.getByRole('button', { name: 'New', exact: true }).click();
   let dialog = page.getByRole('dialog', { name: 'New Geo-Replication Session' });
   await dialog.waitFor();
-  // The only destination of the cluster is chosen; a relative path is refused in the form.
-  assert.equal(await dialog.getByLabel('Destination host').inputValue(), setup.destination.id);
+  // The only destination of the cluster is chosen (once the destinations have loaded); a
+  // relative path is refused in the form.
+  await waitForValue(dialog.getByLabel('Destination host'), setup.destination.id);
   await dialog.getByLabel('Destination path').fill('replica-1');
   await dialog.getByText('An absolute path (starting with /).').waitFor();
   assert.ok(await dialog.getByRole('button', { name: 'Create' }).isDisabled());
