@@ -908,7 +908,6 @@ TEST_F(ApplierTest, BatchDurabilityRenamesFilesInOnlyAfterTheirDataIsSynced) {
 TEST_F(ApplierTest, PipelinedCommitsLeaveEachSyncToRunUnderTheNextBatch) {
   StartBatchConversation();
   std::vector<Message> replies;
-  replies.clear();
   calls_.syncfs_calls = 0;
   uint64_t seq = 1;
 
