@@ -15,7 +15,7 @@
 #
 # STATE_DIR/nodes lists "name ip ssh-fingerprint" per node; STATE_DIR/root-password is root's
 # password on every node (sshd accepts it, for the engine's one-time-password key install).
-set -euo pipefail
+set -Eeuo pipefail
 cmd=${1:?up or down}
 state=${2:?state directory}
 bridge=brgeorep0
@@ -54,10 +54,16 @@ down() {
   done
   for node in "$state"/*/; do
     name=$(basename "$node")
+    # The root namespace's end of the node's link, deleted here and now: the kernel tears a
+    # deleted namespace down later, and its links with it -- on a busy machine, seconds after
+    # `ip netns del` returns, when the next `up` wants the same names.
+    ip link del "veth-$name" 2>/dev/null || true
     [ -e "/run/netns/$name" ] && ip netns del "$name" 2>/dev/null || true
     [ -e "$node/mnt.ns" ] && umount "$node/mnt.ns" 2>/dev/null || true
   done
   ip link del "$bridge" 2>/dev/null || true
+  # The links moved into namespaces (pv-*, pd-*) go with them, whenever the kernel gets to it;
+  # none of them is named in the root namespace again until `up` makes them, which waits too.
   ip route del unreachable "$private.0/24" 2>/dev/null || true
   umount "$state" 2>/dev/null || true
   rm -rf "$state"
@@ -170,10 +176,17 @@ wait_for() {  # wait_for SECONDS COMMAND...
   return 1
 }
 
+# A failed step names itself (`ip` alone says only "RTNETLINK answers: File exists").
+trap 'echo "cluster.sh $cmd: line $LINENO: $BASH_COMMAND: exit $?" >&2' ERR
+
 case "$cmd" in
 up)
   authorized_key_file=${3:?authorized key file}
   down
+  # Names a torn-down namespace may still hold for a while (see down): wait until they are free.
+  for link in veth-src1 veth-src2 veth-dst1 pv-src1 pd-src1 pv-src2 pd-src2 "$bridge"; do
+    wait_for 30 sh -c "! ip link show '$link'"
+  done
   mkdir -p "$state"
   mount --bind "$state" "$state"
   mount --make-private "$state"
