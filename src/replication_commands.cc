@@ -9,20 +9,34 @@
 #include <cstring>
 #include <filesystem>
 #include <iostream>
+#include <mutex>
 #include <sstream>
+#include <thread>
 
 #include "base/log.h"
 #include "replication/agent.h"
 #include "replication/replicator.h"
 #include "replication/verify.h"
+#include "replication/worker_link.h"
+#include "replication/worker_lock.h"
 
 namespace georep {
 namespace {
 
 std::atomic<replication::Replicator*> g_running{nullptr};
+std::mutex g_running_mu;  // the stdin watcher's way to g_running (the signal handler needs none)
+std::atomic<bool> g_link_stop{false};
 
 void OnStopSignal(int) {
   if (auto* r = g_running.load()) r->RequestStop();
+  g_link_stop.store(true);
+}
+
+void OnStopSignals() {
+  struct sigaction sa {};
+  sa.sa_handler = OnStopSignal;
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
 }
 
 // Quotes one argument for the remote shell that ssh hands its command to.
@@ -53,6 +67,7 @@ struct WorkerArgs {
   int ssh_port = 0;
   bool compress = false, ignore_deletes = false, once = false, no_xattrs = false;
   bool stream_only = false;
+  bool status_stdout = false, stop_on_stdin_eof = false;
   std::vector<std::string> excludes;
   int rescan_interval = 3600;
   int sync_jobs = 1;
@@ -93,7 +108,24 @@ int RunWorker(const WorkerArgs& a) {
   o.sync_jobs = a.sync_jobs;
   std::error_code ec;
   std::filesystem::create_directories(a.state_dir, ec);
-  InitWorkerLog(a.state_dir, a.log_level);
+  // Absolute from here on: a worker started over ssh is given paths relative to its home.
+  o.state_dir = std::filesystem::absolute(a.state_dir, ec).string();
+  o.source = std::filesystem::absolute(a.source, ec).string();
+  InitWorkerLog(o.state_dir, a.log_level);
+  pid_t replaced = 0;
+  auto lock = replication::WorkerLock::Acquire(o.state_dir, {}, &replaced);
+  if (!lock.ok()) {
+    std::cerr << "georep worker: " << lock.status().message() << "\n";
+    return 1;
+  }
+  if (replaced > 0) {
+    spdlog::warn("msg=\"took the state directory over from a worker still running\" pid={}",
+                 replaced);
+  }
+  if (a.status_stdout) {
+    ::signal(SIGPIPE, SIG_IGN);  // a gone reader is an EPIPE, on which the worker stops
+    o.status_fd = STDOUT_FILENO;
+  }
   const auto sep = a.destination.find("::");
   if (sep == std::string::npos) {
     o.agent_argv = {SelfPath(), "agent", "--root", a.destination, "--durability", a.durability};
@@ -123,12 +155,30 @@ int RunWorker(const WorkerArgs& a) {
   }
   replication::Replicator r(o);
   g_running.store(&r);
-  struct sigaction sa {};
-  sa.sa_handler = OnStopSignal;
-  sigaction(SIGTERM, &sa, nullptr);
-  sigaction(SIGINT, &sa, nullptr);
+  OnStopSignals();
+  if (a.stop_on_stdin_eof) {
+    // Whoever started this worker over ssh is gone, or wants it stopped, when its stdin ends.
+    // Detached: it may still wait on stdin when the worker returns, so it reaches the
+    // replicator only under g_running_mu, while it exists.
+    std::thread([] {
+      char c;
+      while (true) {
+        ssize_t n = ::read(STDIN_FILENO, &c, 1);
+        if (n > 0 || (n < 0 && errno == EINTR)) continue;
+        break;
+      }
+      std::lock_guard<std::mutex> hold(g_running_mu);
+      if (auto* running = g_running.load()) {
+        spdlog::info("msg=\"stdin ended: stopping\"");
+        running->RequestStop();
+      }
+    }).detach();
+  }
   Status st = a.once ? r.RunOnce() : r.Run();
-  g_running.store(nullptr);
+  {
+    std::lock_guard<std::mutex> hold(g_running_mu);
+    g_running.store(nullptr);
+  }
   if (!st.ok()) {
     std::cerr << "georep worker: " << st.message() << "\n";
     return 1;
@@ -218,7 +268,36 @@ void AddReplicationCommands(CLI::App& app, int* exit_code) {
       ->capture_default_str()
       ->check(CLI::Range(1, 16));
   worker->add_flag("--once", w.once, "One full pass, then exit");
+  worker->add_flag("--status-stdout", w.status_stdout,
+                   "Also print each status update on stdout, one line of JSON (a worker on "
+                   "another host reports to `georep worker-link` so)");
+  worker->add_flag("--stop-on-stdin-eof", w.stop_on_stdin_eof,
+                   "Stop cleanly when stdin ends (a worker started over ssh)");
   worker->callback([exit_code] { *exit_code = RunWorker(w); });
+
+  static replication::WorkerLinkOptions link;
+  auto* link_cmd = app.add_subcommand(
+      "worker-link",
+      "Run a worker on another host through ssh and relay its status here (started by the "
+      "engine for a directory volume on an ssh host)");
+  link_cmd->add_option("--state-dir", link.state_dir, "Where status.json and worker.log go")
+      ->required();
+  link_cmd->add_option("--where", link.where, "USER@HOST of the worker, for messages")->required();
+  link_cmd
+      ->add_option("command", link.argv,
+                   "After --: the ssh command line that runs `georep worker --status-stdout "
+                   "--stop-on-stdin-eof` on the host (its remote words quoted for the shell)")
+      ->required();
+  link_cmd->callback([exit_code] {
+    std::error_code ec;
+    std::filesystem::create_directories(link.state_dir, ec);
+    OnStopSignals();
+    Status st = replication::RunWorkerLink(link, g_link_stop);
+    if (!st.ok()) {
+      std::cerr << "georep worker-link: " << st.message() << "\n";
+      *exit_code = 1;
+    }
+  });
 
   static replication::AgentOptions ag;
   static std::string durability = "batch";

@@ -612,10 +612,30 @@ uint64_t Replicator::WireBytes() const {
   return total;
 }
 
+Status WriteWorkerStatus(const std::string& state_dir, const WorkerStatus& status) {
+  return WriteFileAtomically(state_dir + "/status.json", StatusToJson(status));
+}
+
 void Replicator::WriteStatus() {
   status_.updated_ms = NowMs();
   if (sink_) status_.wire_bytes = WireBytes();
-  (void)WriteFileAtomically(options_.state_dir + "/status.json", StatusToJson(status_));
+  const std::string json = StatusToJson(status_);
+  (void)WriteFileAtomically(options_.state_dir + "/status.json", json);
+  if (options_.status_fd < 0) return;
+  // The whole line, however many writes that takes: the reader splits lines.
+  std::string_view rest = json;
+  while (!rest.empty()) {
+    ssize_t n = ::write(options_.status_fd, rest.data(), rest.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      spdlog::warn("msg=\"the status reader is gone: stopping\" error={}",
+                   LogValue(strerror(errno)));
+      options_.status_fd = -1;
+      RequestStop();
+      return;
+    }
+    rest.remove_prefix(static_cast<size_t>(n));
+  }
 }
 
 Status Replicator::Handshake(AgentLink* link, FdSink* sink, std::string* buffer, TreeSender* sender,

@@ -78,6 +78,10 @@ struct ReplicatorOptions {
   int settle_ms = 50;
   int max_delay_ms = 300;
   int64_t bandwidth_limit = 0;  // bytes/s to the agent; 0: unlimited
+  // Each status update is also written here, as one line of JSON (a worker on another host
+  // reports through its ssh connection: `georep worker --status-stdout`); -1: nowhere. The
+  // worker stops when the line cannot be written (whoever read it is gone).
+  int status_fd = -1;
   bool durable_batches = true;  // each pass ends on stable storage at the destination
   bool send_xattrs = true;      // extended attributes travel with the metadata
   ChangeCapture change_capture = ChangeCapture::kAuto;
@@ -108,6 +112,8 @@ std::string StatusToJson(const WorkerStatus& s);
 Result<WorkerStatus> StatusFromJson(const std::string& text);
 // The status a worker last wrote in `state_dir`.
 Result<WorkerStatus> ReadWorkerStatus(const std::string& state_dir);
+// Replaces `state_dir`'s status.json (atomically: a reader never sees half of it).
+Status WriteWorkerStatus(const std::string& state_dir, const WorkerStatus& status);
 
 class Replicator {
  public:
