@@ -1,6 +1,7 @@
 #include "replication_commands.h"
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <spdlog/sinks/basic_file_sink.h>
 #include <unistd.h>
 
@@ -8,12 +9,15 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <mutex>
 #include <sstream>
 #include <thread>
 
 #include "base/log.h"
+#include "host/command_runner.h"
+#include "host/ssh_transport.h"
 #include "replication/agent.h"
 #include "replication/replicator.h"
 #include "replication/verify.h"
@@ -210,6 +214,48 @@ int RunDescribe(const std::string& root, const replication::DescribeOptions& opt
   return 0;
 }
 
+// `georep worker-keys`: see its help. The known_hosts line comes from the engine, which pinned
+// it; it is checked to be one host key line all the same.
+int RunWorkerKeys(const std::string& root, const std::string& name) {
+  std::string line;
+  std::getline(std::cin, line);
+  if (line.empty() || ParseHostKeys(line).size() != 1) {
+    std::cerr << "georep worker-keys: stdin is not one known_hosts line\n";
+    return 1;
+  }
+  const std::string dir = root + "/ssh";
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  ::chmod(root.c_str(), 0700);
+  ::chmod(dir.c_str(), 0700);
+  char host[256] = "localhost";
+  ::gethostname(host, sizeof host - 1);
+  LocalCommandRunner local;
+  auto id = SshIdentity::LoadOrCreate(local, dir, std::string("georep-worker@") + host);
+  if (!id.ok()) {
+    std::cerr << "georep worker-keys: " << id.status().message() << "\n";
+    return 1;
+  }
+  const std::string path = dir + "/known_hosts-" + name;
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << line << "\n";
+    if (!out.flush()) {
+      std::cerr << "georep worker-keys: cannot write " << tmp << "\n";
+      return 1;
+    }
+  }
+  ::chmod(tmp.c_str(), 0600);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::cerr << "georep worker-keys: cannot write " << path << ": " << std::strerror(errno)
+              << "\n";
+    return 1;
+  }
+  std::cout << id->public_key << "\n";
+  return 0;
+}
+
 }  // namespace
 
 void AddReplicationCommands(CLI::App& app, int* exit_code) {
@@ -274,6 +320,26 @@ void AddReplicationCommands(CLI::App& app, int* exit_code) {
   worker->add_flag("--stop-on-stdin-eof", w.stop_on_stdin_eof,
                    "Stop cleanly when stdin ends (a worker started over ssh)");
   worker->callback([exit_code] { *exit_code = RunWorker(w); });
+
+  static std::string keys_root, keys_known_hosts;
+  auto* keys = app.add_subcommand(
+      "worker-keys",
+      "Prepare this host to run workers to a destination (run by the engine on an ssh source "
+      "host): make the worker key unless it exists, pin the destination's host key (a "
+      "known_hosts line on stdin) and print the public key");
+  keys->add_option("--state-root", keys_root, "The workers' state root (ssh/ is made in it)")
+      ->required();
+  keys->add_option("--known-hosts", keys_known_hosts,
+                   "Name of the destination's known_hosts file in ssh/ (known_hosts-NAME)")
+      ->required()
+      ->check([](const std::string& name) -> std::string {
+        if (name.empty() || name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ"
+                                                   "RSTUVWXYZ0123456789._-[]:") !=
+                                std::string::npos)
+          return "letters, digits and ._-[]: only";
+        return "";
+      });
+  keys->callback([exit_code] { *exit_code = RunWorkerKeys(keys_root, keys_known_hosts); });
 
   static replication::WorkerLinkOptions link;
   auto* link_cmd = app.add_subcommand(

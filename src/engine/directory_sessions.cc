@@ -3,11 +3,16 @@
 // the worker's status.json into the session's node row, through the same recording (and
 // events) as a gluster session's status.
 //
-// The worker runs on the engine's machine, so the source host must be a local host; the
-// destination is a local path (a destination without a host key) or HOST::PATH over ssh with
-// the engine's key and the destination's pinned host key.
+// The worker runs on the source host. On the engine's machine (a local host) the engine starts
+// it directly; on an ssh host it starts `georep worker-link` (worker_link.h), which runs the
+// worker there over ssh with the engine's key and relays its status. The destination is a
+// local path (a destination without a host key: only for a local source) or HOST::PATH over
+// ssh, with the destination's pinned host key -- and the engine's key from the engine's
+// machine, or from an ssh source host the key georep made there at start
+// (PrepareRemoteSource), which the destination was then told to accept.
 #include <fmt/format.h>
 #include <signal.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cctype>
@@ -18,6 +23,7 @@
 #include <set>
 #include <sstream>
 
+#include "base/log.h"
 #include "engine/operations.h"
 #include "engine/worker_supervisor.h"
 #include "gluster/cli_xml.h"
@@ -56,6 +62,15 @@ std::vector<std::string> SplitWords(const std::string& s) {
   return words;
 }
 
+// Where a worker on an ssh source host keeps its state: relative to the ssh user's home, where
+// commands over ssh start (for ssh's own options, which expand "~", kRemoteSshDir).
+constexpr const char* kRemoteStateRoot = ".local/state/georep";
+constexpr const char* kRemoteSshDir = "~/.local/state/georep/ssh";
+
+std::string RemoteStateDir(const std::string& session_id) {
+  return std::string(kRemoteStateRoot) + "/workers/" + session_id;
+}
+
 std::string FirstLine(const std::string& text) {
   std::istringstream in(text);
   std::string line;
@@ -77,11 +92,13 @@ Result<std::vector<std::string>> Operations::WorkerArgv(const Session& s, const 
                                                         const Destination& d) {
   if (!workers_) return Status::FailedPrecondition("this engine does not run workers");
   GEOREP_ASSIGN_OR_RETURN(Host src, GetHost(v.bricks.at(0).host_id));
-  if (src.transport != HostTransport::kLocal) {
+  const bool remote = src.transport != HostTransport::kLocal;
+  if (remote && d.ssh_fingerprint.empty()) {
     return Status::FailedPrecondition(fmt::format(
-        "directory volume '{}' is on host '{}', reached over ssh: this version runs workers on "
-        "the engine's own machine only (add the volume with a local host)",
-        v.name, src.name));
+        "directory volume '{}' is on ssh host '{}' while destination '{}' is a path on the "
+        "engine's machine, which a worker on '{}' cannot write to: attach the destination as a "
+        "host reached over ssh",
+        v.name, src.name, d.host, src.name));
   }
   GEOREP_ASSIGN_OR_RETURN(std::vector<ConfigItem> config, GetConfig(s.id));
   auto value = [&](std::string_view key) -> std::string {
@@ -89,17 +106,20 @@ Result<std::vector<std::string>> Operations::WorkerArgv(const Session& s, const 
       if (c.option->key == key) return c.value;
     return "";
   };
-  std::vector<std::string> argv = {
-      georep_binary_,      "worker",
-      "--source",          v.bricks[0].path,
-      "--state-dir",       workers_->StateDir(s.id),
-      "--durability",      value("durability").empty() ? "batch" : value("durability"),
-      "--rescan-interval", value("rescan-interval").empty() ? "3600" : value("rescan-interval"),
-      "--change-capture",  value("change-capture").empty() ? "auto" : value("change-capture")};
+  std::vector<std::string> argv = remote ? SplitWords(value("source-command"))
+                                         : std::vector<std::string>{georep_binary_};
+  if (argv.empty()) argv = {"georep"};
+  argv.insert(
+      argv.end(),
+      {"worker", "--source", v.bricks[0].path, "--state-dir",
+       remote ? RemoteStateDir(s.id) : workers_->StateDir(s.id), "--durability",
+       value("durability").empty() ? "batch" : value("durability"), "--rescan-interval",
+       value("rescan-interval").empty() ? "3600" : value("rescan-interval"), "--change-capture",
+       value("change-capture").empty() ? "auto" : value("change-capture")});
   if (d.ssh_fingerprint.empty()) {
     argv.insert(argv.end(), {"--destination", s.destination_volume});
   } else {
-    GEOREP_ASSIGN_OR_RETURN(DestinationSsh ssh, SshToDestination(s, d, config));
+    GEOREP_ASSIGN_OR_RETURN(DestinationSsh ssh, SshToDestination(s, d, config, remote));
     argv.insert(argv.end(),
                 {"--destination", fmt::format("{}::{}", ssh.user_host, s.destination_volume),
                  "--ssh-command", ssh.ssh_command, "--ssh-port", std::to_string(ssh.port),
@@ -128,11 +148,109 @@ Result<std::vector<std::string>> Operations::WorkerArgv(const Session& s, const 
       start = comma + 1;
     }
   }
-  return argv;
+  if (!remote) return argv;
+  // On the source host, through worker-link: the engine's key and the host's pinned key.
+  argv.insert(argv.end(), {"--status-stdout", "--stop-on-stdin-eof"});
+  GEOREP_ASSIGN_OR_RETURN(std::vector<std::string> options, hosts_->SshClientOptions(src));
+  std::vector<std::string> link = {georep_binary_,
+                                   "worker-link",
+                                   "--state-dir",
+                                   workers_->StateDir(s.id),
+                                   "--where",
+                                   fmt::format("{}@{}", src.ssh_user, src.address),
+                                   "--",
+                                   "ssh"};
+  link.insert(link.end(), options.begin(), options.end());
+  // A source host that stops answering ends the link within about a minute (Faulty, then a
+  // restart); the worker there sees its stdin end and stops.
+  link.insert(link.end(),
+              {"-o", "ServerAliveInterval=15", "-o", "ServerAliveCountMax=4", "-p",
+               std::to_string(src.ssh_port), "-l", src.ssh_user, "--", src.address});
+  // ssh hands the command to the remote user's shell: every word is quoted.
+  for (const auto& w : argv) link.push_back(ShellQuote(w));
+  return link;
+}
+
+Host Operations::DestinationHost(const Session& s, const Destination& d) {
+  Host dest;
+  dest.name = dest.address = d.host;
+  dest.ssh_port = d.ssh_port;
+  dest.ssh_user = s.remote_user.empty() ? d.remote_user : s.remote_user;
+  dest.transport = HostTransport::kSsh;
+  dest.ssh_fingerprint = d.ssh_fingerprint;
+  return dest;
+}
+
+Status Operations::PrepareRemoteSource(const Session& s, const Volume& v, const Destination& d) {
+  GEOREP_ASSIGN_OR_RETURN(Host src, GetHost(v.bricks.at(0).host_id));
+  if (src.transport == HostTransport::kLocal || d.ssh_fingerprint.empty())
+    return Status::Ok();  // nothing to prepare, or WorkerArgv says why it cannot run
+  GEOREP_ASSIGN_OR_RETURN(std::vector<ConfigItem> config, GetConfig(s.id));
+  std::vector<std::string> georep;
+  for (const auto& c : config)
+    if (c.option->key == "source-command") georep = SplitWords(c.value);
+  if (georep.empty()) georep = {"georep"};
+  const Host dest = DestinationHost(s, d);
+
+  // 1. The destination's pinned key, as the engine's own known_hosts file has it.
+  GEOREP_ASSIGN_OR_RETURN(std::vector<std::string> options, hosts_->SshClientOptions(dest));
+  std::string known_hosts_path;
+  for (const auto& o : options)
+    if (o.rfind("UserKnownHostsFile=", 0) == 0) known_hosts_path = o.substr(19);
+  std::ifstream in(known_hosts_path);
+  std::string known_host;
+  std::getline(in, known_host);
+  if (known_host.empty())
+    return Status::Internal("the destination's pinned key is not in a known_hosts file");
+  const std::string name = known_hosts_path.substr(known_hosts_path.rfind('/') + 1);
+
+  // 2. On the source host: its worker key (made once) and the destination's key pinned there.
+  CommandSpec keys;
+  keys.argv = georep;
+  keys.argv.insert(keys.argv.end(),
+                   {"worker-keys", "--state-root", kRemoteStateRoot, "--known-hosts", name});
+  keys.stdin_data = known_host + "\n";
+  GEOREP_ASSIGN_OR_RETURN(CommandResult r, hosts_->RunnerFor(src)->Run(keys));
+  const std::string georep_there = fmt::format("{}", fmt::join(georep, " "));
+  if (r.exit_code != 0) {
+    const std::string said = FirstLine(r.err);
+    if (r.exit_code == 127 || said.find("worker-keys") != std::string::npos) {
+      return Status::FailedPrecondition(fmt::format(
+          "source host '{}' cannot run `{} worker-keys` (the source-command config): install "
+          "georep there, or set source-command to its path; it said: {}",
+          src.name, georep_there, said.empty() ? "nothing" : said));
+    }
+    return Status::FailedPrecondition(
+        fmt::format("preparing the worker on source host '{}' failed (exit {}): {}", src.name,
+                    r.exit_code, said.empty() ? "no message" : said));
+  }
+  const std::string key = FirstLine(r.out);
+  auto parsed = ParseHostKeys("worker " + key);
+  if (parsed.empty() || key.find_first_of("\"'\\") != std::string::npos) {
+    return Status::Corruption(fmt::format("source host '{}' answered `{} worker-keys` with no "
+                                          "public key: {}",
+                                          src.name, georep_there, key.substr(0, 200)));
+  }
+
+  // 3. The destination accepts that key -- for commands only (no forwarding, no terminal).
+  CommandSpec trust;
+  trust.argv = {"sh", "-c",
+                "umask 077 && mkdir -p .ssh && touch .ssh/authorized_keys && "
+                "{ grep -qxF \"$1\" .ssh/authorized_keys || "
+                "printf '%s\\n' \"$1\" >> .ssh/authorized_keys; }",
+                "georep-trust", "restrict " + key};
+  GEOREP_ASSIGN_OR_RETURN(CommandResult t, hosts_->RunnerFor(dest)->Run(trust));
+  if (t.exit_code != 0) {
+    return Status::FailedPrecondition(fmt::format(
+        "the destination {}@{} did not accept the worker key of source host '{}' (exit {}): {}",
+        dest.ssh_user, d.host, src.name, t.exit_code, FirstLine(t.err)));
+  }
+  return Status::Ok();
 }
 
 Result<Operations::DestinationSsh> Operations::SshToDestination(
-    const Session& s, const Destination& d, const std::vector<ConfigItem>& config) {
+    const Session& s, const Destination& d, const std::vector<ConfigItem>& config,
+    bool from_source_host) {
   // The engine's key, and the destination's pinned host key only.
   if (!hosts_) return Status::FailedPrecondition("this engine cannot reach hosts");
   auto value = [&](std::string_view key, bool set_only) -> std::string {
@@ -141,15 +259,20 @@ Result<Operations::DestinationSsh> Operations::SshToDestination(
     return "";
   };
   DestinationSsh ssh;
-  const std::string user = s.remote_user.empty() ? d.remote_user : s.remote_user;
-  ssh.user_host = fmt::format("{}@{}", user, d.host);
-  Host dest;
-  dest.name = dest.address = d.host;
-  dest.ssh_port = d.ssh_port;
-  dest.ssh_user = user;
-  dest.transport = HostTransport::kSsh;
-  dest.ssh_fingerprint = d.ssh_fingerprint;
+  const Host dest = DestinationHost(s, d);
+  ssh.user_host = fmt::format("{}@{}", dest.ssh_user, d.host);
   GEOREP_ASSIGN_OR_RETURN(std::vector<std::string> options, hosts_->SshClientOptions(dest));
+  if (from_source_host) {
+    // The same options with the source host's files (PrepareRemoteSource put them there).
+    for (size_t i = 0; i < options.size(); ++i) {
+      if (options[i] == "-i" && i + 1 < options.size())
+        options[i + 1] = std::string(kRemoteSshDir) + "/id_ed25519";
+      if (options[i].rfind("UserKnownHostsFile=", 0) == 0) {
+        options[i] = fmt::format("UserKnownHostsFile={}/known_hosts-{}", kRemoteSshDir,
+                                 options[i].substr(options[i].rfind('/') + 1));
+      }
+    }
+  }
   ssh.ssh_command = value("ssh-command", false).empty() ? "ssh" : value("ssh-command", false);
   for (const auto& o : options) ssh.ssh_command += " " + o;
   // The ssh-port config when set, else the destination's own port (the config's default, 22,
@@ -183,31 +306,60 @@ Result<replication::TreeDescription> Operations::DescribeDestination(
   here.name = "localhost";
   here.transport = HostTransport::kLocal;
   GEOREP_ASSIGN_OR_RETURN(CommandResult r, hosts_->RunnerFor(here)->Run(spec));
-  const std::string where = fmt::format("{} port {}", ssh.user_host, ssh.port);
+  return DescribedTree(r, s.destination_volume,
+                       fmt::format("the destination {} port {}", ssh.user_host, ssh.port), d.host,
+                       ssh.remote_command);
+}
+
+Result<replication::TreeDescription> Operations::DescribeSource(
+    const Host& src, const Volume& v, const std::vector<ConfigItem>& config,
+    const replication::DescribeOptions& options) {
+  CommandSpec spec;
+  for (const auto& c : config)
+    if (c.option->key == "source-command") spec.argv = SplitWords(c.value);
+  if (spec.argv.empty()) spec.argv = {"georep"};
+  const std::string command = fmt::format("{} agent", fmt::join(spec.argv, " "));
+  spec.argv.insert(spec.argv.end(), {"agent", "--root", v.bricks.at(0).path, "--describe",
+                                     "--sample", std::to_string(options.sample_percent)});
+  for (const auto& p : options.excludes) spec.argv.insert(spec.argv.end(), {"--exclude", p});
+  spec.timeout = kDescribeTimeout;
+  spec.max_output_bytes = replication::kMaxTreeDescriptionBytes + 1;
+  GEOREP_ASSIGN_OR_RETURN(CommandResult r, hosts_->RunnerFor(src)->Run(spec));
+  return DescribedTree(
+      r, v.bricks[0].path,
+      fmt::format("the source host {}@{} port {}", src.ssh_user, src.address, src.ssh_port),
+      src.name, command);
+}
+
+Result<replication::TreeDescription> Operations::DescribedTree(const CommandResult& r,
+                                                               const std::string& path,
+                                                               const std::string& where,
+                                                               const std::string& host,
+                                                               const std::string& command) {
   const std::string said = FirstLine(r.err);
   if (r.timed_out) {
     return Status::Unavailable(fmt::format("describing {} on {} took over {} minutes",
-                                           s.destination_volume, where,
+                                           path, where,
                                            kDescribeTimeout.count() / 60000));
   }
-  if (r.exit_code == 255) {  // ssh's own failure: the destination was not reached
-    return Status::Unavailable(fmt::format("cannot reach the destination {} over ssh: {}", where,
+  if (r.exit_code == 255) {  // ssh's own failure: the host was not reached
+    return Status::Unavailable(fmt::format("cannot reach {} over ssh: {}", where,
                                            said.empty() ? "ssh failed" : said));
   }
   if (r.exit_code != 0 && r.err.find("--describe") != std::string::npos) {
     return Status::FailedPrecondition(fmt::format(
         "the georep on {} is too old to describe a tree for verify (`{} --describe`): upgrade "
         "it there; it said: {}",
-        d.host, ssh.remote_command, said));
+        host, command, said));
   }
   if (r.exit_code != 0) {
     return Status::FailedPrecondition(fmt::format("describing {} on {} failed (exit {}): {}",
-                                                  s.destination_volume, where, r.exit_code,
+                                                  path, where, r.exit_code,
                                                   said.empty() ? "no message" : said));
   }
   if (r.truncated) {
     return Status::FailedPrecondition(fmt::format("the description of {} on {} exceeds {} MiB",
-                                                  s.destination_volume, d.host,
+                                                  path, host,
                                                   replication::kMaxTreeDescriptionBytes >> 20));
   }
   auto description = replication::DecodeTreeDescription(r.out);
@@ -215,7 +367,7 @@ Result<replication::TreeDescription> Operations::DescribeDestination(
     return Status::Corruption(
         fmt::format("{} answered `{} --describe` with something else ({}): is the remote command "
                     "a georep agent new enough for verify?",
-                    d.host, ssh.remote_command, description.status().message()));
+                    host, command, description.status().message()));
   }
   return description;
 }
@@ -228,6 +380,7 @@ Status Operations::RunDirectoryAction(const Session& s, const Volume& v, Session
     case SessionAction::kStart:
     case SessionAction::kResume: {
       GEOREP_ASSIGN_OR_RETURN(std::vector<std::string> argv, WorkerArgv(s, v, d));
+      GEOREP_RETURN_IF_ERROR(PrepareRemoteSource(s, v, d));
       GEOREP_RETURN_IF_ERROR(workers_->Ensure(s.id, argv));
       next = SessionStatus::kInitializing;
       break;
@@ -240,9 +393,22 @@ Status Operations::RunDirectoryAction(const Session& s, const Volume& v, Session
       workers_->Stop(s.id);
       next = SessionStatus::kPaused;
       break;
-    case SessionAction::kDelete:
+    case SessionAction::kDelete: {
       workers_->Stop(s.id);
+      // A worker on an ssh source host leaves its state there; best effort (the host may be
+      // down, and the session goes all the same).
+      auto src = GetHost(v.bricks.at(0).host_id);
+      if (src.ok() && src->transport != HostTransport::kLocal) {
+        auto r = hosts_->RunnerFor(*src)->Run({{"rm", "-rf", "--", RemoteStateDir(s.id)}});
+        if (!r.ok() || r->exit_code != 0) {
+          spdlog::warn("msg=\"the session's worker state stays on its source host\" host={} "
+                       "dir={} error={}",
+                       LogValue(src->name), LogValue(RemoteStateDir(s.id)),
+                       LogValue(r.ok() ? FirstLine(r->err) : r.status().message()));
+        }
+      }
       return Status::Ok();
+    }
   }
   const NodeStatus node = next == SessionStatus::kStopped  ? NodeStatus::kStopped
                           : next == SessionStatus::kPaused ? NodeStatus::kPaused
@@ -366,13 +532,16 @@ Result<replication::VerifyReport> Operations::VerifySession(const Actor& a, cons
         start = comma + 1;
       }
     }
-    if (d.ssh_fingerprint.empty())
+    GEOREP_ASSIGN_OR_RETURN(Host src, GetHost(v.bricks.at(0).host_id));
+    const bool remote = src.transport != HostTransport::kLocal;
+    if (d.ssh_fingerprint.empty() && !remote)
       return replication::VerifyTrees(v.bricks.at(0).path, s.destination_volume, o);
-    // Over ssh: the destination describes itself while the source is described here.
+    // Over ssh: the destination describes itself while the source is described where it is.
     const replication::DescribeOptions describe{sample_percent, o.excludes};
     auto there =
         std::async(std::launch::async, [&] { return DescribeDestination(s, d, config, describe); });
-    auto here = replication::DescribeTreeForVerify(v.bricks.at(0).path, describe);
+    auto here = remote ? DescribeSource(src, v, config, describe)
+                       : replication::DescribeTreeForVerify(v.bricks.at(0).path, describe);
     auto destination = there.get();
     if (!here.ok()) return here.status();
     if (!destination.ok()) return destination.status();

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <map>
 
 #include "engine/operations.h"
@@ -35,9 +36,36 @@ struct RecordingLauncher final : ProcessLauncher {
   std::vector<std::vector<std::string>> launches;
 };
 
-// Reaches no host; gives workers fixed ssh options, as the real connector gives its pinned ones.
+// What the engine ran on a host, and what the host answered (a canned public key for
+// `georep worker-keys`, success otherwise).
+struct RanOnHost {
+  std::string host;
+  CommandSpec spec;
+};
+struct RecordingRunner final : CommandRunner {
+  RecordingRunner(std::string host, std::vector<RanOnHost>* ran)
+      : host_(std::move(host)), ran_(ran) {}
+  Result<CommandResult> Run(const CommandSpec& spec) override {
+    ran_->push_back({host_, spec});
+    CommandResult r;
+    r.exit_code = 0;
+    if (std::find(spec.argv.begin(), spec.argv.end(), "worker-keys") != spec.argv.end())
+      r.out = std::string(kWorkerKey) + "\n";
+    return r;
+  }
+  static constexpr const char* kWorkerKey =
+      "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOFWkEOcsb7RM4AM2ORYMw5wzLEOdCSHn8ES9Gy5Ff2M "
+      "georep-worker@src1";
+  std::string host_;
+  std::vector<RanOnHost>* ran_;
+};
+
+// Reaches no host; gives workers fixed ssh options, as the real connector gives its pinned ones
+// (with a known_hosts file of its own, as the real one has for a pinned destination).
 struct PinnedOptionsConnector final : HostConnector {
-  std::unique_ptr<CommandRunner> RunnerFor(const Host&) override { return nullptr; }
+  std::unique_ptr<CommandRunner> RunnerFor(const Host& host) override {
+    return std::make_unique<RecordingRunner>(host.address, &ran);
+  }
   Result<std::vector<HostKey>> ScanHostKeys(const std::string&, int) override {
     return Status::Unavailable("no network in unit tests");
   }
@@ -46,11 +74,23 @@ struct PinnedOptionsConnector final : HostConnector {
   }
   Result<std::vector<std::string>> SshClientOptions(const Host& host) override {
     asked_user = host.ssh_user;
-    return std::vector<std::string>{"-i", "/engine/key", "-o", "StrictHostKeyChecking=yes"};
+    std::vector<std::string> options = {"-i", "/engine/key", "-o", "StrictHostKeyChecking=yes"};
+    if (!known_hosts_dir.empty()) {
+      const std::string path = known_hosts_dir + "/" + host.address + "-" +
+                               std::to_string(host.ssh_port);
+      std::ofstream(path) << "[" << host.address << "]:" << host.ssh_port << " " << kHostKey
+                          << "\n";
+      options.insert(options.end(), {"-o", "UserKnownHostsFile=" + path});
+    }
+    return options;
   }
   std::string EnginePublicKey() override { return ""; }
   std::string EngineKeyFingerprint() override { return ""; }
+  static constexpr const char* kHostKey =
+      "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMvMaPyZfLDAGnV5yMhkbBbQz5VaC9mQsSwiKkdmo0wn";
   std::string asked_user;
+  std::string known_hosts_dir;  // empty: options without a known_hosts file
+  std::vector<RanOnHost> ran;
 };
 
 // The value after `flag` (every occurrence), in order.
@@ -85,15 +125,21 @@ class DirectorySessionArgvTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
   }
 
-  // A session of a directory volume on the engine's own host; `fingerprint` empty: a local
-  // destination path, else one reached over ssh on port 2222.
-  std::string MakeSession(const std::string& fingerprint) {
+  // A session of a directory volume on the engine's own host (or on ssh host src1, 10.0.0.1);
+  // `fingerprint` empty: a local destination path, else one reached over ssh on port 2222.
+  std::string MakeSession(const std::string& fingerprint, bool ssh_source = false) {
     Cluster c = *ops_->CreateCluster(admin_, {"local", ""});
     HostSpec hs;
     hs.cluster_id = c.id;
-    hs.name = "localhost";
-    hs.transport = HostTransport::kLocal;
-    Host h = *ops_->AddHost(admin_, hs);
+    hs.name = ssh_source ? "src1" : "localhost";
+    hs.transport = ssh_source ? HostTransport::kSsh : HostTransport::kLocal;
+    if (ssh_source) {
+      hs.address = "10.0.0.1";
+      hs.ssh_fingerprint = "SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8";
+    }
+    auto added = ops_->AddHost(admin_, hs);
+    EXPECT_TRUE(added.ok()) << added.status().ToString();
+    Host h = *added;
     VolumeSpec vs;
     vs.cluster_id = c.id;
     vs.name = "src";
@@ -159,6 +205,8 @@ TEST_F(DirectorySessionArgvTest, EveryOptionReachesTheWorker) {
       {"ssh-port", "2022"},
       {"ssh-command", "/opt/ssh-wrapper -v"},
       {"remote-command", "/opt/georep/bin/georep agent"},
+      // For a source on an ssh host: AnSshSourceRunsItsWorkerThereThroughWorkerLink.
+      {"source-command", "/opt/georep/bin/georep"},
       {"compression", "zstd"},
       {"bandwidth-limit", "1000000"},
       {"durability", "file"},
@@ -206,6 +254,79 @@ TEST_F(DirectorySessionArgvTest, EveryOptionReachesTheWorker) {
   argv = launcher_.launches.back();
   EXPECT_FALSE(Has(argv, "--no-xattrs"));
   EXPECT_FALSE(Has(argv, "--bandwidth-limit"));
+}
+
+TEST_F(DirectorySessionArgvTest, AnSshSourceRunsItsWorkerThereThroughWorkerLink) {
+  connector_.known_hosts_dir = dir_.string();
+  const std::string id = MakeSession("SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8", true);
+  Set(id, "source-command", "/opt/georep/bin/georep");
+  const auto argv = Start(id);
+
+  // Before the worker: src1 makes its worker key and pins the destination's key (the line the
+  // engine pinned, on stdin); the destination accepts that key, for commands only.
+  ASSERT_EQ(connector_.ran.size(), 2u);
+  EXPECT_EQ(connector_.ran[0].host, "10.0.0.1");
+  EXPECT_EQ(connector_.ran[0].spec.argv,
+            (std::vector<std::string>{"/opt/georep/bin/georep", "worker-keys", "--state-root",
+                                      ".local/state/georep", "--known-hosts", "backup-2222"}));
+  EXPECT_EQ(connector_.ran[0].spec.stdin_data,
+            std::string("[backup]:2222 ") + PinnedOptionsConnector::kHostKey + "\n");
+  EXPECT_EQ(connector_.ran[1].host, "backup");
+  ASSERT_EQ(connector_.ran[1].spec.argv.size(), 5u);
+  EXPECT_EQ(connector_.ran[1].spec.argv[0], "sh");
+  EXPECT_EQ(connector_.ran[1].spec.argv[4],
+            std::string("restrict ") + RecordingRunner::kWorkerKey);
+
+  // The engine supervises worker-link, which runs the worker on src1 over ssh.
+  const std::vector<std::string> head = {"/usr/bin/georep", "worker-link", "--state-dir",
+                                         workers_->StateDir(id), "--where", "root@10.0.0.1",
+                                         "--", "ssh"};
+  ASSERT_GT(argv.size(), head.size());
+  EXPECT_EQ(std::vector<std::string>(argv.begin(), argv.begin() + head.size()), head);
+  const auto at = std::find(argv.begin(), argv.end(), "10.0.0.1");
+  ASSERT_NE(at, argv.end());
+  EXPECT_EQ(std::vector<std::string>(argv.begin() + head.size(), at),
+            (std::vector<std::string>{"-i", "/engine/key", "-o", "StrictHostKeyChecking=yes",
+                                      "-o", "UserKnownHostsFile=" + dir_.string() + "/10.0.0.1-22",
+                                      "-o", "ServerAliveInterval=15", "-o",
+                                      "ServerAliveCountMax=4", "-p", "22", "-l", "root", "--"}));
+  // The remote words, each quoted for the remote shell.
+  const std::vector<std::string> remote(at + 1, argv.end());
+  ASSERT_GE(remote.size(), 2u);
+  EXPECT_EQ(remote[0], "'/opt/georep/bin/georep'");
+  EXPECT_EQ(remote[1], "'worker'");
+  EXPECT_EQ(Values(remote, "'--source'"), std::vector<std::string>{"'/srv/src'"});
+  EXPECT_EQ(Values(remote, "'--state-dir'"),
+            std::vector<std::string>{"'.local/state/georep/workers/" + id + "'"});
+  EXPECT_EQ(Values(remote, "'--destination'"), std::vector<std::string>{"'geo@backup::/srv/dst'"});
+  // src1's own key and its pinned copy of the destination's key, not the engine's files.
+  EXPECT_EQ(Values(remote, "'--ssh-command'"),
+            std::vector<std::string>{
+                "'ssh -i ~/.local/state/georep/ssh/id_ed25519 -o StrictHostKeyChecking=yes -o "
+                "UserKnownHostsFile=~/.local/state/georep/ssh/known_hosts-backup-2222'"});
+  EXPECT_TRUE(Has(remote, "'--status-stdout'"));
+  EXPECT_TRUE(Has(remote, "'--stop-on-stdin-eof'"));
+
+  // Removing the session removes the worker's state on src1 too.
+  connector_.ran.clear();
+  ASSERT_TRUE(ops_->RunSessionAction(admin_, id, SessionAction::kStop, false).ok());
+  ASSERT_TRUE(ops_->RunSessionAction(admin_, id, SessionAction::kDelete, false).ok());
+  ASSERT_EQ(connector_.ran.size(), 1u);
+  EXPECT_EQ(connector_.ran[0].host, "10.0.0.1");
+  EXPECT_EQ(connector_.ran[0].spec.argv,
+            (std::vector<std::string>{"rm", "-rf", "--", ".local/state/georep/workers/" + id}));
+}
+
+TEST_F(DirectorySessionArgvTest, AnSshSourceCannotWriteToAPathOnTheEnginesMachine) {
+  const std::string id = MakeSession("", true);
+  auto r = ops_->RunSessionAction(admin_, id, SessionAction::kStart, false);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(),
+            "directory volume 'src' is on ssh host 'src1' while destination 'backup' is a path "
+            "on the engine's machine, which a worker on 'src1' cannot write to: attach the "
+            "destination as a host reached over ssh");
+  EXPECT_TRUE(launcher_.launches.empty());
+  EXPECT_TRUE(connector_.ran.empty());
 }
 
 }  // namespace

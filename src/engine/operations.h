@@ -389,8 +389,26 @@ class Operations {
     std::string user_host;       // USER@HOST
     std::string remote_command;  // what runs `georep agent` there
   };
+  // `from_source_host`: for a worker on an ssh source host, with the files made there.
   Result<DestinationSsh> SshToDestination(const Session& s, const Destination& d,
-                                          const std::vector<ConfigItem>& config);
+                                          const std::vector<ConfigItem>& config,
+                                          bool from_source_host = false);
+  // The destination as a host reached over ssh, as the session's user.
+  static Host DestinationHost(const Session& s, const Destination& d);
+  // For a source on an ssh host, before its worker starts: a worker key there (made once), the
+  // destination's pinned host key there, and that worker key accepted by the destination.
+  Status PrepareRemoteSource(const Session& s, const Volume& v, const Destination& d);
+  // `georep agent --describe` of a directory volume on an ssh host, run there.
+  Result<replication::TreeDescription> DescribeSource(const Host& src, const Volume& v,
+                                                      const std::vector<ConfigItem>& config,
+                                                      const replication::DescribeOptions& options);
+  // What `georep agent --describe` of `path` on `host` (reached as `where`) gave: the tree, or
+  // why not. `command` is what ran the agent there.
+  static Result<replication::TreeDescription> DescribedTree(const CommandResult& r,
+                                                            const std::string& path,
+                                                            const std::string& where,
+                                                            const std::string& host,
+                                                            const std::string& command);
   // `georep agent --describe` of the session's destination path, run over ssh.
   Result<replication::TreeDescription> DescribeDestination(
       const Session& s, const Destination& d, const std::vector<ConfigItem>& config,

@@ -44,7 +44,9 @@ struct SshIdentity {
   std::string public_key;  // one line: "ssh-ed25519 AAAA... georep-engine"
   std::string fingerprint;
 
-  static Result<SshIdentity> LoadOrCreate(CommandRunner& local, const std::string& dir);
+  // The key pair `dir`/id_ed25519, made (with `comment`) when there is none.
+  static Result<SshIdentity> LoadOrCreate(CommandRunner& local, const std::string& dir,
+                                          const std::string& comment = "georep-engine");
 };
 
 struct SshEndpoint {
