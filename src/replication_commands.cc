@@ -1,8 +1,8 @@
 #include "replication_commands.h"
 
 #include <signal.h>
-#include <sys/stat.h>
 #include <spdlog/sinks/basic_file_sink.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -333,9 +333,9 @@ void AddReplicationCommands(CLI::App& app, int* exit_code) {
                    "Name of the destination's known_hosts file in ssh/ (known_hosts-NAME)")
       ->required()
       ->check([](const std::string& name) -> std::string {
-        if (name.empty() || name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ"
-                                                   "RSTUVWXYZ0123456789._-[]:") !=
-                                std::string::npos)
+        if (name.empty() ||
+            name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ"
+                                   "RSTUVWXYZ0123456789._-[]:") != std::string::npos)
           return "letters, digits and ._-[]: only";
         return "";
       });

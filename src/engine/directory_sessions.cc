@@ -106,8 +106,8 @@ Result<std::vector<std::string>> Operations::WorkerArgv(const Session& s, const 
       if (c.option->key == key) return c.value;
     return "";
   };
-  std::vector<std::string> argv = remote ? SplitWords(value("source-command"))
-                                         : std::vector<std::string>{georep_binary_};
+  std::vector<std::string> argv =
+      remote ? SplitWords(value("source-command")) : std::vector<std::string>{georep_binary_};
   if (argv.empty()) argv = {"georep"};
   argv.insert(
       argv.end(),
@@ -152,20 +152,15 @@ Result<std::vector<std::string>> Operations::WorkerArgv(const Session& s, const 
   // On the source host, through worker-link: the engine's key and the host's pinned key.
   argv.insert(argv.end(), {"--status-stdout", "--stop-on-stdin-eof"});
   GEOREP_ASSIGN_OR_RETURN(std::vector<std::string> options, hosts_->SshClientOptions(src));
-  std::vector<std::string> link = {georep_binary_,
-                                   "worker-link",
-                                   "--state-dir",
-                                   workers_->StateDir(s.id),
-                                   "--where",
-                                   fmt::format("{}@{}", src.ssh_user, src.address),
-                                   "--",
-                                   "ssh"};
+  std::vector<std::string> link = {georep_binary_, "worker-link",
+                                   "--state-dir",  workers_->StateDir(s.id),
+                                   "--where",      fmt::format("{}@{}", src.ssh_user, src.address),
+                                   "--",           "ssh"};
   link.insert(link.end(), options.begin(), options.end());
   // A source host that stops answering ends the link within about a minute (Faulty, then a
   // restart); the worker there sees its stdin end and stops.
-  link.insert(link.end(),
-              {"-o", "ServerAliveInterval=15", "-o", "ServerAliveCountMax=4", "-p",
-               std::to_string(src.ssh_port), "-l", src.ssh_user, "--", src.address});
+  link.insert(link.end(), {"-o", "ServerAliveInterval=15", "-o", "ServerAliveCountMax=4", "-p",
+                           std::to_string(src.ssh_port), "-l", src.ssh_user, "--", src.address});
   // ssh hands the command to the remote user's shell: every word is quoted.
   for (const auto& w : argv) link.push_back(ShellQuote(w));
   return link;
@@ -227,9 +222,10 @@ Status Operations::PrepareRemoteSource(const Session& s, const Volume& v, const 
   const std::string key = FirstLine(r.out);
   auto parsed = ParseHostKeys("worker " + key);
   if (parsed.empty() || key.find_first_of("\"'\\") != std::string::npos) {
-    return Status::Corruption(fmt::format("source host '{}' answered `{} worker-keys` with no "
-                                          "public key: {}",
-                                          src.name, georep_there, key.substr(0, 200)));
+    return Status::Corruption(
+        fmt::format("source host '{}' answered `{} worker-keys` with no "
+                    "public key: {}",
+                    src.name, georep_there, key.substr(0, 200)));
   }
 
   // 3. The destination accepts that key -- for commands only (no forwarding, no terminal).
@@ -338,13 +334,12 @@ Result<replication::TreeDescription> Operations::DescribedTree(const CommandResu
                                                                const std::string& command) {
   const std::string said = FirstLine(r.err);
   if (r.timed_out) {
-    return Status::Unavailable(fmt::format("describing {} on {} took over {} minutes",
-                                           path, where,
+    return Status::Unavailable(fmt::format("describing {} on {} took over {} minutes", path, where,
                                            kDescribeTimeout.count() / 60000));
   }
   if (r.exit_code == 255) {  // ssh's own failure: the host was not reached
-    return Status::Unavailable(fmt::format("cannot reach {} over ssh: {}", where,
-                                           said.empty() ? "ssh failed" : said));
+    return Status::Unavailable(
+        fmt::format("cannot reach {} over ssh: {}", where, said.empty() ? "ssh failed" : said));
   }
   if (r.exit_code != 0 && r.err.find("--describe") != std::string::npos) {
     return Status::FailedPrecondition(fmt::format(
@@ -353,8 +348,8 @@ Result<replication::TreeDescription> Operations::DescribedTree(const CommandResu
         host, command, said));
   }
   if (r.exit_code != 0) {
-    return Status::FailedPrecondition(fmt::format("describing {} on {} failed (exit {}): {}",
-                                                  path, where, r.exit_code,
+    return Status::FailedPrecondition(fmt::format("describing {} on {} failed (exit {}): {}", path,
+                                                  where, r.exit_code,
                                                   said.empty() ? "no message" : said));
   }
   if (r.truncated) {
@@ -370,6 +365,22 @@ Result<replication::TreeDescription> Operations::DescribedTree(const CommandResu
                     host, command, description.status().message()));
   }
   return description;
+}
+
+void Operations::RemoveRemoteWorkerState(const Volume& v, const std::string& session_id) {
+  // A worker on an ssh source host leaves its state there. Best effort: the host may be down,
+  // and the session goes all the same.
+  if (v.kind != VolumeKind::kDirectory || v.bricks.empty() || !hosts_) return;
+  auto src = GetHost(v.bricks[0].host_id);
+  if (!src.ok() || src->transport == HostTransport::kLocal) return;
+  const std::string dir = RemoteStateDir(session_id);
+  auto r = hosts_->RunnerFor(*src)->Run({{"rm", "-rf", "--", dir}});
+  if (!r.ok() || r->exit_code != 0) {
+    spdlog::warn(
+        "msg=\"the session's worker state stays on its source host\" host={} dir={} error={}",
+        LogValue(src->name), LogValue(dir),
+        LogValue(r.ok() ? FirstLine(r->err) : r.status().message()));
+  }
 }
 
 Status Operations::RunDirectoryAction(const Session& s, const Volume& v, SessionAction action) {
@@ -393,22 +404,9 @@ Status Operations::RunDirectoryAction(const Session& s, const Volume& v, Session
       workers_->Stop(s.id);
       next = SessionStatus::kPaused;
       break;
-    case SessionAction::kDelete: {
-      workers_->Stop(s.id);
-      // A worker on an ssh source host leaves its state there; best effort (the host may be
-      // down, and the session goes all the same).
-      auto src = GetHost(v.bricks.at(0).host_id);
-      if (src.ok() && src->transport != HostTransport::kLocal) {
-        auto r = hosts_->RunnerFor(*src)->Run({{"rm", "-rf", "--", RemoteStateDir(s.id)}});
-        if (!r.ok() || r->exit_code != 0) {
-          spdlog::warn("msg=\"the session's worker state stays on its source host\" host={} "
-                       "dir={} error={}",
-                       LogValue(src->name), LogValue(RemoteStateDir(s.id)),
-                       LogValue(r.ok() ? FirstLine(r->err) : r.status().message()));
-        }
-      }
+    case SessionAction::kDelete:
+      workers_->Stop(s.id);  // its state goes with the session (RemoveSession)
       return Status::Ok();
-    }
   }
   const NodeStatus node = next == SessionStatus::kStopped  ? NodeStatus::kStopped
                           : next == SessionStatus::kPaused ? NodeStatus::kPaused

@@ -76,8 +76,8 @@ struct PinnedOptionsConnector final : HostConnector {
     asked_user = host.ssh_user;
     std::vector<std::string> options = {"-i", "/engine/key", "-o", "StrictHostKeyChecking=yes"};
     if (!known_hosts_dir.empty()) {
-      const std::string path = known_hosts_dir + "/" + host.address + "-" +
-                               std::to_string(host.ssh_port);
+      const std::string path =
+          known_hosts_dir + "/" + host.address + "-" + std::to_string(host.ssh_port);
       std::ofstream(path) << "[" << host.address << "]:" << host.ssh_port << " " << kHostKey
                           << "\n";
       options.insert(options.end(), {"-o", "UserKnownHostsFile=" + path});
@@ -274,22 +274,21 @@ TEST_F(DirectorySessionArgvTest, AnSshSourceRunsItsWorkerThereThroughWorkerLink)
   EXPECT_EQ(connector_.ran[1].host, "backup");
   ASSERT_EQ(connector_.ran[1].spec.argv.size(), 5u);
   EXPECT_EQ(connector_.ran[1].spec.argv[0], "sh");
-  EXPECT_EQ(connector_.ran[1].spec.argv[4],
-            std::string("restrict ") + RecordingRunner::kWorkerKey);
+  EXPECT_EQ(connector_.ran[1].spec.argv[4], std::string("restrict ") + RecordingRunner::kWorkerKey);
 
   // The engine supervises worker-link, which runs the worker on src1 over ssh.
-  const std::vector<std::string> head = {"/usr/bin/georep", "worker-link", "--state-dir",
-                                         workers_->StateDir(id), "--where", "root@10.0.0.1",
-                                         "--", "ssh"};
+  const std::vector<std::string> head = {
+      "/usr/bin/georep", "worker-link",   "--state-dir", workers_->StateDir(id),
+      "--where",         "root@10.0.0.1", "--",          "ssh"};
   ASSERT_GT(argv.size(), head.size());
   EXPECT_EQ(std::vector<std::string>(argv.begin(), argv.begin() + head.size()), head);
   const auto at = std::find(argv.begin(), argv.end(), "10.0.0.1");
   ASSERT_NE(at, argv.end());
   EXPECT_EQ(std::vector<std::string>(argv.begin() + head.size(), at),
-            (std::vector<std::string>{"-i", "/engine/key", "-o", "StrictHostKeyChecking=yes",
-                                      "-o", "UserKnownHostsFile=" + dir_.string() + "/10.0.0.1-22",
-                                      "-o", "ServerAliveInterval=15", "-o",
-                                      "ServerAliveCountMax=4", "-p", "22", "-l", "root", "--"}));
+            (std::vector<std::string>{"-i", "/engine/key", "-o", "StrictHostKeyChecking=yes", "-o",
+                                      "UserKnownHostsFile=" + dir_.string() + "/10.0.0.1-22", "-o",
+                                      "ServerAliveInterval=15", "-o", "ServerAliveCountMax=4", "-p",
+                                      "22", "-l", "root", "--"}));
   // The remote words, each quoted for the remote shell.
   const std::vector<std::string> remote(at + 1, argv.end());
   ASSERT_GE(remote.size(), 2u);
@@ -310,7 +309,7 @@ TEST_F(DirectorySessionArgvTest, AnSshSourceRunsItsWorkerThereThroughWorkerLink)
   // Removing the session removes the worker's state on src1 too.
   connector_.ran.clear();
   ASSERT_TRUE(ops_->RunSessionAction(admin_, id, SessionAction::kStop, false).ok());
-  ASSERT_TRUE(ops_->RunSessionAction(admin_, id, SessionAction::kDelete, false).ok());
+  ASSERT_TRUE(ops_->RemoveSession(admin_, id, false, false).ok());
   ASSERT_EQ(connector_.ran.size(), 1u);
   EXPECT_EQ(connector_.ran[0].host, "10.0.0.1");
   EXPECT_EQ(connector_.ran[0].spec.argv,

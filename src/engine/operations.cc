@@ -6,6 +6,7 @@
 #include <ctime>
 #include <filesystem>
 #include <map>
+#include <optional>
 
 #include "auth/credentials.h"
 #include "engine/worker_supervisor.h"
@@ -1107,12 +1108,14 @@ Status Operations::RemoveSession(const Actor& a, const std::string& id, bool for
   // One lock across both steps, so the monitor never sees the session gone from the cluster
   // but still recorded.
   auto guard = locks_.Lock(SessionLockKey(id));
+  std::optional<Volume> removed_volume;  // the session's source
   {
     // On the cluster first (gluster sessions); a session gluster no longer knows is just
     // forgotten.
     auto s = GetSession(id);
     if (s.ok()) {
       auto v = GetVolume(s->session.source_volume_id);
+      if (v.ok()) removed_volume = *v;
       Status allowed = CheckSessionAction(s->session.status, SessionAction::kDelete, force);
       if (v.ok() && v->kind == VolumeKind::kGluster && allowed.ok() && hosts_) {
         std::vector<std::string> args = {"delete"};
@@ -1139,10 +1142,11 @@ Status Operations::RemoveSession(const Actor& a, const std::string& id, bool for
     msg = fmt::format("session {} removed{}", s.session_key, removable ? "" : " (forced)");
     return tx.DeleteSession(id);
   });
-  // Its worker's state (index, status, logs) goes with it.
+  // Its worker's state (index, status, logs) goes with it, here and on an ssh source host.
   if (removed.ok() && workers_) {
     std::error_code ec;
     std::filesystem::remove_all(workers_->StateDir(id), ec);
+    if (removed_volume) RemoveRemoteWorkerState(*removed_volume, id);
   }
   return removed;
 }

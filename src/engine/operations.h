@@ -398,6 +398,8 @@ class Operations {
   // For a source on an ssh host, before its worker starts: a worker key there (made once), the
   // destination's pinned host key there, and that worker key accepted by the destination.
   Status PrepareRemoteSource(const Session& s, const Volume& v, const Destination& d);
+  // Removes a removed session's worker state from its ssh source host (best effort).
+  void RemoveRemoteWorkerState(const Volume& v, const std::string& session_id);
   // `georep agent --describe` of a directory volume on an ssh host, run there.
   Result<replication::TreeDescription> DescribeSource(const Host& src, const Volume& v,
                                                       const std::vector<ConfigItem>& config,

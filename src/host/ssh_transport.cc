@@ -127,9 +127,9 @@ Result<SshIdentity> SshIdentity::LoadOrCreate(CommandRunner& local, const std::s
   SshIdentity id;
   id.private_key_path = dir + "/id_ed25519";
   if (::access(id.private_key_path.c_str(), F_OK) != 0) {
-    GEOREP_ASSIGN_OR_RETURN(CommandResult r,
-                            local.Run({{"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C",
-                                        comment, "-f", id.private_key_path}}));
+    GEOREP_ASSIGN_OR_RETURN(
+        CommandResult r, local.Run({{"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment,
+                                     "-f", id.private_key_path}}));
     if (r.exit_code != 0) return Status::IOError(fmt::format("ssh-keygen failed: {}", r.err));
   }
   ::chmod(id.private_key_path.c_str(), 0600);

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Real GlusterFS clusters for tests: each node is a network namespace with its own private
 # mount namespace (its own /etc -- users, groups, glusterd.vol --, /home, /var/lib/glusterd,
-# /var/log/glusterfs, /run, /root/.ssh, gsyncd's working directories in /var/lib/misc/gluster
-# and a mountbroker root), its own sshd with its own host key, and its own glusterd. A node has
-# no service manager: /usr/local/sbin/systemctl there restarts the node's glusterd (only that). Nodes reach each other and the
-# engine (in the root namespace) over a bridge on 10.77.0.0/24, which exists only on this
-# machine. Everything is stopped by the PIDs recorded here, then the namespaces are deleted.
+# /var/log/glusterfs, /run, /root/.ssh, /root/.local (georep workers' state), gsyncd's working
+# directories in /var/lib/misc/gluster and a mountbroker root), its own sshd with its own host
+# key, and its own glusterd. A node has no service manager: /usr/local/sbin/systemctl there
+# restarts the node's glusterd (only that). Nodes reach each other and the engine (in the root
+# namespace) over a bridge on 10.77.0.0/24, which exists only on this machine. Everything is
+# stopped by the PIDs recorded here, then the namespaces are deleted.
 #
 #   cluster.sh up STATE_DIR AUTHORIZED_KEY_FILE
 #       source cluster src1 + src2 (10.77.0.1, .2) with replica-2 volume gv0;
@@ -72,7 +73,7 @@ down() {
 start_node() {  # start_node NAME INDEX
   local name=$1 ip="$subnet.$2"
   local dir="$state/$name" extra_listen=""
-  mkdir -p "$dir"/{glusterd,log,run,ssh,pids,bricks,misc,home,mountbroker,sbin}
+  mkdir -p "$dir"/{glusterd,log,run,ssh,pids,bricks,misc,home,mountbroker,sbin,dotlocal}
   chmod 711 "$dir/mountbroker"
   # The node's own /etc: users, groups and /etc/glusterfs/glusterd.vol (which the mountbroker
   # set-up edits) never touch this machine's.
@@ -140,6 +141,7 @@ SHIM
     mount --bind '$dir/run' /run
     mkdir -p /var/lib/misc/gluster && mount --bind '$dir/misc' /var/lib/misc/gluster
     mkdir -p /root/.ssh && mount --bind '$dir/ssh' /root/.ssh
+    mkdir -p /root/.local && mount --bind '$dir/dotlocal' /root/.local
   "
   node_exec "$name" mkdir -p /run/sshd
   # shellcheck disable=SC2086

@@ -1,6 +1,7 @@
 // Against real GlusterFS: a 2-node cluster (tests/gluster/cluster.sh) in network namespaces,
 // each node with its own sshd and host key. The engine imports it over SSH with a confirmed key.
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <chrono>
 #include <fstream>
@@ -709,6 +710,117 @@ TEST_F(GlusterTest, NonRootDestinationThroughTheMountbroker) {
 
   ASSERT_EQ(engine_->Post(path + "/stop", "{}", token_)->status, 200);
   EXPECT_EQ(engine_->Delete(path, token_)->status, 204);
+}
+
+// The `georep worker` processes running in a lab node's network namespace.
+std::vector<pid_t> WorkersOnNode(const std::string& node) {
+  std::vector<pid_t> out;
+  std::istringstream pids(RunCommand({"/usr/sbin/ip", "netns", "pids", node}).out);
+  for (pid_t pid; pids >> pid;) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline", std::ios::binary);
+    std::string arg;
+    std::set<std::string> args;
+    while (std::getline(in, arg, '\0')) args.insert(arg);
+    if (args.count("worker") && args.count("--status-stdout")) out.push_back(pid);
+  }
+  return out;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// A directory volume on an ssh host (src1) replicates from there: the engine starts its worker
+// on src1 over ssh (worker-link), src1 gets a worker key of its own that dst1 accepts, and
+// src1's worker reaches dst1 with it -- no data passes through the engine's machine. Status,
+// verify, a killed worker, stop and remove work as for a local source.
+TEST_F(GlusterTest, ADirectoryVolumeOnAnSshHostReplicatesFromThatHost) {
+  const std::string state = GEOREP_GLUSTER_STATE;
+  Source source;
+  ASSERT_NO_FATAL_FAILURE(ImportSource(&source));
+  const std::string src_dir = state + "/src1/docs", dst_dir = state + "/dst1/docs-copy";
+  ASSERT_EQ(RunCommand({"/bin/mkdir", "-p", src_dir + "/sub"}).exit_code, 0);
+  std::ofstream(src_dir + "/a.txt") << "alpha\n";
+  std::ofstream(src_dir + "/sub/b.bin") << std::string(300000, 'b');
+
+  auto post = [&](const std::string& path, const Json& body) {
+    auto r = engine_->Post(path, body.dump(), token_);
+    return r ? std::make_pair(r->status, Json::parse(r->body, nullptr, false))
+             : std::make_pair(0, Json());
+  };
+  auto [v_status, volume] = post("/api/v1/clusters/" + source.cluster + "/volumes",
+                                 {{"name", "docs"}, {"host_id", source.src1}, {"path", src_dir}});
+  ASSERT_EQ(v_status, 201) << volume.dump();
+  auto [d_status, dest] = post("/api/v1/clusters/" + source.cluster + "/destinations",
+                               {{"source_host_id", source.src1},
+                                {"host", nodes_[2].ip},
+                                {"ssh_fingerprint", nodes_[2].fingerprint}});
+  ASSERT_EQ(d_status, 201) << dest.dump();
+  auto [s_status, created] = post("/api/v1/sessions", {{"destination_id", dest["id"]},
+                                                       {"source_volume_id", volume["id"]},
+                                                       {"destination_volume", dst_dir}});
+  ASSERT_EQ(s_status, 201) << created.dump();
+  const std::string id = created["id"];
+  const std::string path = "/api/v1/sessions/" + id;
+  // georep on the lab's hosts is this build's binary.
+  for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
+           {"source-command", GeorepBinary()}, {"remote-command", GeorepBinary() + " agent"}}) {
+    auto set = engine_->Put(path + "/config/" + key, Json{{"value", value}}.dump(), token_);
+    ASSERT_EQ(set->status, 200) << set->body;
+  }
+  auto session = [&] { return Json::parse(engine_->Get(path, token_)->body); };
+  auto events = [&](const std::string& action) {
+    return Json::parse(engine_->Get("/api/v1/events?action=" + action, token_)->body)["items"];
+  };
+
+  auto started = post(path + "/start", Json::object());
+  ASSERT_EQ(started.first, 200) << started.second.dump();
+  EXPECT_TRUE(WaitFor(60, [&] {
+    const Json now = session();
+    return now["status"] == "Active" && now["nodes"][0]["crawl_status"] == "Changelog Crawl";
+  })) << session().dump(2);
+  EXPECT_EQ(session()["nodes"][0]["source_host"], nodes_[0].ip) << session().dump(2);
+  EXPECT_TRUE(WaitFor(30, [&] {
+    return ReadFile(dst_dir + "/a.txt") == "alpha\n" &&
+           ReadFile(dst_dir + "/sub/b.bin") == std::string(300000, 'b');
+  }));
+  // The worker runs on src1 (in its namespaces), with src1's key, which dst1 accepts for
+  // commands only; the engine's machine runs only the link.
+  const std::vector<pid_t> workers = WorkersOnNode("src1");
+  ASSERT_EQ(workers.size(), 1u);
+  EXPECT_TRUE(std::ifstream(state + "/src1/dotlocal/state/georep/ssh/id_ed25519").good());
+  const std::string worker_key = ReadFile(state + "/src1/dotlocal/state/georep/ssh/id_ed25519.pub");
+  ASSERT_FALSE(worker_key.empty());
+  EXPECT_NE(ReadFile(state + "/dst1/ssh/authorized_keys").find("restrict " + worker_key),
+            std::string::npos);
+
+  // Live changes, then verify: the source described on src1, the destination on dst1.
+  std::ofstream(src_dir + "/sub/live.txt") << "written while running\n";
+  EXPECT_TRUE(WaitFor(30, [&] { return ReadFile(dst_dir + "/sub/live.txt") != ""; }));
+  auto verified = post(path + "/verify", Json::object());
+  ASSERT_EQ(verified.first, 200) << verified.second.dump();
+  EXPECT_EQ(verified.second["identical"], true) << verified.second.dump(2);
+  EXPECT_GE(verified.second["content_checked"].get<int>(), 3);
+
+  // The worker on src1 is killed: Faulty, then restarted there by the engine; nothing lost.
+  ASSERT_EQ(::kill(workers[0], SIGKILL), 0);
+  std::ofstream(src_dir + "/after-kill.txt") << "k\n";
+  EXPECT_TRUE(WaitFor(30, [&] { return !events("session.faulty").empty(); })) << session().dump(2);
+  EXPECT_TRUE(WaitFor(60, [&] { return !events("session.recovered").empty(); }))
+      << session().dump(2);
+  EXPECT_TRUE(WaitFor(30, [&] { return ReadFile(dst_dir + "/after-kill.txt") == "k\n"; }));
+  EXPECT_EQ(WorkersOnNode("src1").size(), 1u);
+
+  // Stop: the worker on src1 ends (its stdin ends with the link); remove: its state goes.
+  ASSERT_EQ(post(path + "/stop", Json::object()).first, 200);
+  EXPECT_TRUE(WaitFor(30, [&] { return WorkersOnNode("src1").empty(); }));
+  const std::string remote_state = state + "/src1/dotlocal/state/georep/workers/" + id;
+  EXPECT_TRUE(std::ifstream(remote_state + "/worker.pid").good());
+  EXPECT_EQ(engine_->Delete(path, token_)->status, 204);
+  EXPECT_FALSE(std::ifstream(remote_state + "/worker.pid").good());
 }
 
 }  // namespace
