@@ -229,12 +229,13 @@ Status Operations::PrepareRemoteSource(const Session& s, const Volume& v, const 
   }
 
   // 3. The destination accepts that key -- for commands only (no forwarding, no terminal).
+  // The key travels as $1, never inside the script.
+  const std::string script =
+      "umask 077 && mkdir -p .ssh && touch .ssh/authorized_keys && "
+      "{ grep -qxF \"$1\" .ssh/authorized_keys || "
+      "printf '%s\\n' \"$1\" >> .ssh/authorized_keys; }";
   CommandSpec trust;
-  trust.argv = {"sh", "-c",
-                "umask 077 && mkdir -p .ssh && touch .ssh/authorized_keys && "
-                "{ grep -qxF \"$1\" .ssh/authorized_keys || "
-                "printf '%s\\n' \"$1\" >> .ssh/authorized_keys; }",
-                "georep-trust", "restrict " + key};
+  trust.argv = {"sh", "-c", script, "georep-trust", "restrict " + key};
   GEOREP_ASSIGN_OR_RETURN(CommandResult t, hosts_->RunnerFor(dest)->Run(trust));
   if (t.exit_code != 0) {
     return Status::FailedPrecondition(fmt::format(

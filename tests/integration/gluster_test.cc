@@ -765,17 +765,28 @@ TEST_F(GlusterTest, ADirectoryVolumeOnAnSshHostReplicatesFromThatHost) {
   ASSERT_EQ(s_status, 201) << created.dump();
   const std::string id = created["id"];
   const std::string path = "/api/v1/sessions/" + id;
-  // georep on the lab's hosts is this build's binary.
-  for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
-           {"source-command", GeorepBinary()}, {"remote-command", GeorepBinary() + " agent"}}) {
-    auto set = engine_->Put(path + "/config/" + key, Json{{"value", value}}.dump(), token_);
-    ASSERT_EQ(set->status, 200) << set->body;
-  }
+  auto set = [&](const std::string& key, const std::string& value) {
+    auto r = engine_->Put(path + "/config/" + key, Json{{"value", value}}.dump(), token_);
+    ASSERT_EQ(r->status, 200) << r->body;
+  };
   auto session = [&] { return Json::parse(engine_->Get(path, token_)->body); };
   auto events = [&](const std::string& action) {
     return Json::parse(engine_->Get("/api/v1/events?action=" + action, token_)->body)["items"];
   };
 
+  // No georep where source-command points on src1: the start is refused, saying so.
+  ASSERT_NO_FATAL_FAILURE(set("source-command", "/nonexistent/georep"));
+  auto refused = post(path + "/start", Json::object());
+  EXPECT_NE(refused.first, 200);
+  EXPECT_NE(refused.second.dump().find("cannot run `/nonexistent/georep worker-keys`"),
+            std::string::npos)
+      << refused.second.dump();
+  EXPECT_EQ(session()["status"], "Created");
+  EXPECT_TRUE(WorkersOnNode("src1").empty());
+
+  // georep on the lab's hosts is this build's binary.
+  ASSERT_NO_FATAL_FAILURE(set("source-command", GeorepBinary()));
+  ASSERT_NO_FATAL_FAILURE(set("remote-command", GeorepBinary() + " agent"));
   auto started = post(path + "/start", Json::object());
   ASSERT_EQ(started.first, 200) << started.second.dump();
   EXPECT_TRUE(WaitFor(60, [&] {
