@@ -8,8 +8,9 @@
         the Changelog Crawl, changes 1 % of W1's tree under ROOT (200 files modified, 50
         renamed, 50 deleted, 50 created), and waits until each worker's last-synced mark
         (advanced only by the destination's durable Ack) passes the last change. Prints one
-        line per worker: "STATE_DIR CONVERGED_MS PASS_SCANNED" (-1 when it did not converge
-        within 120 s), timed from the first change.
+        line per worker: "STATE_DIR CONVERGED_MS PASS_SCANNED AFTER_LAST_MS" (-1 when it did
+        not converge within 120 s): CONVERGED_MS timed from the first change, AFTER_LAST_MS
+        from the last -- the wait after the changes are made, as a rescan's time is.
 """
 import json
 import os
@@ -65,7 +66,8 @@ def change_w3(root, states):
                 done[s] = int((time.time() - start) * 1000)
         time.sleep(0.002)
     for s in states:
-        print(s, done.get(s, -1), status(s).get("pass_scanned", 0))
+        after = done[s] - int((end - start) * 1000) if s in done else -1
+        print(s, done.get(s, -1), status(s).get("pass_scanned", 0), after)
     print(f"changes made in {int((end - start) * 1000)} ms", file=sys.stderr)
 
 
