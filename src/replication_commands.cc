@@ -64,6 +64,47 @@ std::string SelfPath() {
   return ec ? "georep" : p.string();
 }
 
+// Whether this CPU has AES instructions (x86's AES-NI, ARMv8's crypto extension). With them,
+// AES-GCM moves about 1.6x the bytes per CPU second of ssh's default cipher, chacha20-poly1305
+// (1 GiB through ssh on loopback: 2.6-3.3 s against 4.6-4.8 s); without them chacha20 is the
+// faster one.
+bool CpuHasAes() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("flags", 0) != 0 && line.rfind("Features", 0) != 0) continue;
+    std::istringstream words(line.substr(line.find(':') + 1));
+    for (std::string w; words >> w;)
+      if (w == "aes") return true;
+    return false;
+  }
+  return false;
+}
+
+// ssh's default ciphers (OpenSSH 6.9 and later), and the same AES-GCM first. Listed whole
+// rather than with "^" (OpenSSH 8.x), so that any client takes it.
+constexpr const char* kOpenSshDefaultCiphers =
+    "chacha20-poly1305@openssh.com,aes128-ctr,aes192-ctr,aes256-ctr,aes128-gcm@openssh.com,"
+    "aes256-gcm@openssh.com";
+constexpr const char* kAesGcmFirst =
+    "aes128-gcm@openssh.com,aes256-gcm@openssh.com,chacha20-poly1305@openssh.com,aes128-ctr,"
+    "aes192-ctr,aes256-ctr";
+
+// Whether `ssh ... -G` (the ssh command, port and host as the worker will use them) says no one
+// chose the ciphers: neither the ssh command nor an ssh_config. An admin's choice is kept.
+bool CiphersAreSshDefaults(std::vector<std::string> argv) {
+  argv.insert(argv.end() - 1, "-G");  // before the host
+  LocalCommandRunner local;
+  CommandSpec spec(argv);
+  spec.timeout = std::chrono::seconds(10);
+  auto r = local.Run(spec);
+  if (!r.ok() || r->exit_code != 0) return false;
+  std::istringstream out(r->out);
+  for (std::string line; std::getline(out, line);)
+    if (line.rfind("ciphers ", 0) == 0) return line.substr(8) == kOpenSshDefaultCiphers;
+  return false;
+}
+
 struct WorkerArgs {
   std::string source, destination, state_dir;
   std::string ssh_command = "ssh";
@@ -148,7 +189,16 @@ int RunWorker(const WorkerArgs& a) {
     // sets come first and win.
     o.agent_argv.insert(o.agent_argv.end(), {"-o", "BatchMode=yes", "-o", "ServerAliveInterval=15",
                                              "-o", "ServerAliveCountMax=4"});
-    if (a.ssh_port > 0) o.agent_argv.insert(o.agent_argv.end(), {"-p", std::to_string(a.ssh_port)});
+    std::vector<std::string> port;
+    if (a.ssh_port > 0) port = {"-p", std::to_string(a.ssh_port)};
+    // The file data's cipher: AES-GCM first where the CPU has AES instructions -- unless the
+    // ssh command or an ssh_config chose the ciphers.
+    std::vector<std::string> probe = o.agent_argv;
+    probe.insert(probe.end(), port.begin(), port.end());
+    probe.push_back(a.destination.substr(0, sep));
+    if (CpuHasAes() && CiphersAreSshDefaults(probe))
+      o.agent_argv.insert(o.agent_argv.end(), {"-o", std::string("Ciphers=") + kAesGcmFirst});
+    o.agent_argv.insert(o.agent_argv.end(), port.begin(), port.end());
     o.agent_argv.push_back("--");
     o.agent_argv.push_back(a.destination.substr(0, sep));
     // ssh hands the command to the remote user's shell: every word is quoted.

@@ -273,6 +273,21 @@ TEST(DirectoryConfig, SshCommandSshPortAndRemoteCommandAreWhatRuns) {
   const std::string ssh_log = ReadFile(ssh_calls), agent_log = ReadFile(agent_calls);
   EXPECT_NE(ssh_log.find("-p " + ssh.Port() + " -- root@127.0.0.1"), std::string::npos) << ssh_log;
   EXPECT_NE(agent_log.find("--root " + dst.path()), std::string::npos) << agent_log;
+  // The data's cipher: AES-GCM first where the CPU has AES instructions, as no one chose one.
+  const bool cpu_has_aes =
+      RunCommand({"/bin/grep", "-qwE", "^(flags|Features).*\\baes\\b", "/proc/cpuinfo"})
+          .exit_code == 0;
+  EXPECT_EQ(ssh_log.find("Ciphers=aes128-gcm@openssh.com,") != std::string::npos, cpu_has_aes)
+      << ssh_log;
+  // A cipher the ssh command chose is kept.
+  TempDir state_cipher, dst_cipher;
+  fs::remove(ssh_calls);
+  r = Once(src.path(), "root@127.0.0.1::" + dst_cipher.path(), state_cipher.path(),
+           {"--ssh-command", ssh.SshCommand(bin.path() + "/ssh-wrapper") + " -c aes256-ctr",
+            "--ssh-port", ssh.Port(), "--remote-command", bin.path() + "/agent-wrapper"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(ReadFile(ssh_calls).find("Ciphers="), std::string::npos) << ReadFile(ssh_calls);
+  EXPECT_NE(ReadFile(ssh_calls).find("-c aes256-ctr"), std::string::npos);
 
   // Another port (nothing listens there): the session's port is the one used, and fails.
   TempDir state2;
