@@ -4,9 +4,7 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <fstream>
 #include <future>
-#include <sstream>
 #include <thread>
 
 #include "base/clock.h"
@@ -16,14 +14,8 @@
 namespace georep::replication {
 namespace {
 
+using testing::ReadFile;
 using testing::TempDir;
-
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 // The remote end is a bash script here, standing where `ssh HOST georep worker` stands.
 WorkerLinkOptions Remote(const TempDir& dir, const std::string& script) {
@@ -65,8 +57,8 @@ TEST(WorkerLink, StatusLinesBecomeStatusJsonStampedOnArrivalAndStopEndsTheWorker
   ASSERT_EQ(link.wait_for(std::chrono::seconds(10)), std::future_status::ready);
   Status ended = link.get();
   EXPECT_TRUE(ended.ok()) << ended.ToString();
-  EXPECT_EQ(ReadAll(dir.path() + "/remote-ended"), "stopped-on-eof\n");
-  EXPECT_NE(ReadAll(dir.path() + "/worker.log").find("Welcome to source1"), std::string::npos);
+  EXPECT_EQ(ReadFile(dir.path() + "/remote-ended"), "stopped-on-eof\n");
+  EXPECT_NE(ReadFile(dir.path() + "/worker.log").find("Welcome to source1"), std::string::npos);
 }
 
 TEST(WorkerLink, AnUnreachableSourceHostIsSaidSo) {
@@ -80,7 +72,7 @@ TEST(WorkerLink, AnUnreachableSourceHostIsSaidSo) {
             "cannot reach the source host root@source1 over ssh: ssh: connect to host 10.0.0.9 "
             "port 22: Connection refused");
   // worker.log keeps it too: the supervisor reads a down worker's reason there.
-  EXPECT_NE(ReadAll(dir.path() + "/worker.log").find("Connection refused"), std::string::npos);
+  EXPECT_NE(ReadFile(dir.path() + "/worker.log").find("Connection refused"), std::string::npos);
 }
 
 TEST(WorkerLink, AFailedRemoteWorkerGivesItsOwnReason) {

@@ -6,8 +6,6 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <fstream>
-#include <sstream>
 #include <thread>
 
 #include "replication/test_util.h"
@@ -15,14 +13,8 @@
 namespace georep::replication {
 namespace {
 
+using testing::ReadFile;
 using testing::TempDir;
-
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 // Another process holding the state directory's lock: bash (no child of its own, so nothing
 // else keeps the lock), named `name` in its command line, waiting on a pipe it never reads.
@@ -45,7 +37,7 @@ class Holder {
     keep_open_ = p[1];
     // Until the lock is taken and the PID written.
     for (int i = 0; i < 500; ++i) {
-      if (ReadAll(dir + "/worker.pid") == std::to_string(pid_) + "\n") return;
+      if (ReadFile(dir + "/worker.pid") == std::to_string(pid_) + "\n") return;
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     ADD_FAILURE() << "the holder never took the lock";
@@ -78,7 +70,7 @@ TEST(WorkerLock, AFreeDirectoryIsTakenAndNamesItsHolder) {
   auto lock = WorkerLock::Acquire(dir.path(), {}, &replaced);
   ASSERT_TRUE(lock.ok()) << lock.status().ToString();
   EXPECT_EQ(replaced, 0);
-  EXPECT_EQ(ReadAll(dir.path() + "/worker.pid"), std::to_string(::getpid()) + "\n");
+  EXPECT_EQ(ReadFile(dir.path() + "/worker.pid"), std::to_string(::getpid()) + "\n");
 }
 
 TEST(WorkerLock, ALiveWorkerIsAskedToStopAndItsDirectoryTakenOver) {
@@ -89,7 +81,7 @@ TEST(WorkerLock, ALiveWorkerIsAskedToStopAndItsDirectoryTakenOver) {
   ASSERT_TRUE(lock.ok()) << lock.status().ToString();
   EXPECT_EQ(replaced, holder.pid());
   EXPECT_EQ(holder.Wait(), "signal " + std::to_string(SIGTERM));
-  EXPECT_EQ(ReadAll(dir.path() + "/worker.pid"), std::to_string(::getpid()) + "\n");
+  EXPECT_EQ(ReadFile(dir.path() + "/worker.pid"), std::to_string(::getpid()) + "\n");
 }
 
 TEST(WorkerLock, AWorkerThatIgnoresTheRequestIsKilled) {
