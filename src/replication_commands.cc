@@ -1,7 +1,9 @@
 #include "replication_commands.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <spdlog/sinks/basic_file_sink.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -81,28 +83,37 @@ bool CpuHasAes() {
   return false;
 }
 
-// ssh's default ciphers (OpenSSH 6.9 and later), and the same AES-GCM first. Listed whole
-// rather than with "^" (OpenSSH 8.x), so that any client takes it.
-constexpr const char* kOpenSshDefaultCiphers =
-    "chacha20-poly1305@openssh.com,aes128-ctr,aes192-ctr,aes256-ctr,aes128-gcm@openssh.com,"
-    "aes256-gcm@openssh.com";
-constexpr const char* kAesGcmFirst =
-    "aes128-gcm@openssh.com,aes256-gcm@openssh.com,chacha20-poly1305@openssh.com,aes128-ctr,"
-    "aes192-ctr,aes256-ctr";
-
-// Whether `ssh ... -G` (the ssh command, port and host as the worker will use them) says no one
-// chose the ciphers: neither the ssh command nor an ssh_config. An admin's choice is kept.
-bool CiphersAreSshDefaults(std::vector<std::string> argv) {
+// The ciphers ssh would offer, from `ssh ... -G` (argv: an ssh command line ending in the host);
+// empty if it cannot say.
+std::string SshCiphers(std::vector<std::string> argv) {
   argv.insert(argv.end() - 1, "-G");  // before the host
   LocalCommandRunner local;
   CommandSpec spec(argv);
   spec.timeout = std::chrono::seconds(10);
   auto r = local.Run(spec);
-  if (!r.ok() || r->exit_code != 0) return false;
+  if (!r.ok() || r->exit_code != 0) return "";
   std::istringstream out(r->out);
   for (std::string line; std::getline(out, line);)
-    if (line.rfind("ciphers ", 0) == 0) return line.substr(8) == kOpenSshDefaultCiphers;
-  return false;
+    if (line.rfind("ciphers ", 0) == 0) return line.substr(8);
+  return "";
+}
+
+// The ciphers to offer for the file data: AES-GCM first where the CPU has AES instructions --
+// unless someone chose the ciphers: the ssh command (-c, -o Ciphers) or an ssh_config, seen as
+// `ssh -G` differing from this ssh's own defaults (`-F none`). Empty: leave ssh be.
+std::string PreferredCiphers(const std::vector<std::string>& ssh_argv) {
+  if (!CpuHasAes()) return "";
+  const std::string chosen = SshCiphers(ssh_argv);
+  const std::string defaults = SshCiphers({ssh_argv.front(), "-F", "none", "localhost"});
+  if (chosen.empty() || chosen != defaults ||
+      defaults.find("aes128-gcm@openssh.com") == std::string::npos)
+    return "";
+  // The same ciphers, AES-GCM first (named, not "^aes128-gcm..." which older clients reject).
+  std::string out = "aes128-gcm@openssh.com,aes256-gcm@openssh.com";
+  std::istringstream rest(defaults);
+  for (std::string c; std::getline(rest, c, ',');)
+    if (c != "aes128-gcm@openssh.com" && c != "aes256-gcm@openssh.com") out += "," + c;
+  return out;
 }
 
 struct WorkerArgs {
@@ -196,8 +207,8 @@ int RunWorker(const WorkerArgs& a) {
     std::vector<std::string> probe = o.agent_argv;
     probe.insert(probe.end(), port.begin(), port.end());
     probe.push_back(a.destination.substr(0, sep));
-    if (CpuHasAes() && CiphersAreSshDefaults(probe))
-      o.agent_argv.insert(o.agent_argv.end(), {"-o", std::string("Ciphers=") + kAesGcmFirst});
+    if (const std::string ciphers = PreferredCiphers(probe); !ciphers.empty())
+      o.agent_argv.insert(o.agent_argv.end(), {"-o", "Ciphers=" + ciphers});
     o.agent_argv.insert(o.agent_argv.end(), port.begin(), port.end());
     o.agent_argv.push_back("--");
     o.agent_argv.push_back(a.destination.substr(0, sep));
@@ -278,6 +289,13 @@ int RunWorkerKeys(const std::string& root, const std::string& name) {
   std::filesystem::create_directories(dir, ec);
   ::chmod(root.c_str(), 0700);
   ::chmod(dir.c_str(), 0700);
+  // Two sessions started at once on this host: one key is made, and both print it.
+  const int lock = ::open((dir + "/.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock < 0 || ::flock(lock, LOCK_EX) != 0) {
+    std::cerr << "georep worker-keys: cannot lock " << dir << "/.lock: " << std::strerror(errno)
+              << "\n";
+    return 1;
+  }
   char host[256] = "localhost";
   ::gethostname(host, sizeof host - 1);
   LocalCommandRunner local;

@@ -71,6 +71,17 @@ std::string RemoteStateDir(const std::string& session_id) {
   return std::string(kRemoteStateRoot) + "/workers/" + session_id;
 }
 
+// The source host's copy of the destination's pinned key: named after the engine's file (host
+// and port) and the pinned fingerprint, so that a re-pin changes the worker's command line
+// (and the engine prepares the host again before it restarts the worker).
+std::string RemoteKnownHostsName(const std::string& engine_known_hosts, const std::string& pinned) {
+  std::string name = engine_known_hosts.substr(engine_known_hosts.rfind('/') + 1) + "-";
+  const std::string fp = pinned.rfind("SHA256:", 0) == 0 ? pinned.substr(7) : pinned;
+  for (char c : fp)
+    if (std::isalnum(static_cast<unsigned char>(c)) && name.size() < 200) name += c;
+  return name;
+}
+
 std::string FirstLine(const std::string& text) {
   std::istringstream in(text);
   std::string line;
@@ -197,7 +208,7 @@ Status Operations::PrepareRemoteSource(const Session& s, const Volume& v, const 
   std::getline(in, known_host);
   if (known_host.empty())
     return Status::Internal("the destination's pinned key is not in a known_hosts file");
-  const std::string name = known_hosts_path.substr(known_hosts_path.rfind('/') + 1);
+  const std::string name = RemoteKnownHostsName(known_hosts_path, d.ssh_fingerprint);
 
   // 2. On the source host: its worker key (made once) and the destination's key pinned there.
   CommandSpec keys;
@@ -221,7 +232,7 @@ Status Operations::PrepareRemoteSource(const Session& s, const Volume& v, const 
   }
   const std::string key = FirstLine(r.out);
   auto parsed = ParseHostKeys("worker " + key);
-  if (parsed.empty() || key.find_first_of("\"'\\") != std::string::npos) {
+  if (parsed.empty()) {
     return Status::Corruption(
         fmt::format("source host '{}' answered `{} worker-keys` with no "
                     "public key: {}",
@@ -233,7 +244,9 @@ Status Operations::PrepareRemoteSource(const Session& s, const Volume& v, const 
   const std::string script =
       "umask 077 && mkdir -p .ssh && touch .ssh/authorized_keys && "
       "{ grep -qxF \"$1\" .ssh/authorized_keys || "
-      "printf '%s\\n' \"$1\" >> .ssh/authorized_keys; }";
+      // A last line without its newline would swallow the key.
+      "{ [ -z \"$(tail -c 1 .ssh/authorized_keys)\" ] || echo >> .ssh/authorized_keys; "
+      "printf '%s\\n' \"$1\" >> .ssh/authorized_keys; }; }";
   CommandSpec trust;
   trust.argv = {"sh", "-c", script, "georep-trust", "restrict " + key};
   GEOREP_ASSIGN_OR_RETURN(CommandResult t, hosts_->RunnerFor(dest)->Run(trust));
@@ -266,7 +279,7 @@ Result<Operations::DestinationSsh> Operations::SshToDestination(
         options[i + 1] = std::string(kRemoteSshDir) + "/id_ed25519";
       if (options[i].rfind("UserKnownHostsFile=", 0) == 0) {
         options[i] = fmt::format("UserKnownHostsFile={}/known_hosts-{}", kRemoteSshDir,
-                                 options[i].substr(options[i].rfind('/') + 1));
+                                 RemoteKnownHostsName(options[i].substr(19), d.ssh_fingerprint));
       }
     }
   }
@@ -443,7 +456,14 @@ Result<SessionDetail> Operations::PollDirectorySession(const Actor& a, const std
   n.source_brick = v.bricks[0].path;
   n.destination_host = d.host;
   auto argv = WorkerArgv(before.session, v, d);
-  Status ensured = argv.ok() ? workers_->Ensure(id, *argv) : argv.status();
+  Status ensured = argv.status();
+  if (argv.ok()) {
+    // A worker on an ssh host about to (re)start with a new command line -- the first time in
+    // this engine, new config, a re-pinned destination key (the known_hosts file's name has
+    // it) -- prepares its host first, as a start does.
+    if (!workers_->Supervises(id, *argv)) ensured = PrepareRemoteSource(before.session, v, d);
+    if (ensured.ok()) ensured = workers_->Ensure(id, *argv);
+  }
   WorkerObservation seen = workers_->Observe(id);
   auto status = replication::ReadWorkerStatus(workers_->StateDir(id));
   if (!ensured.ok()) {

@@ -256,6 +256,9 @@ TEST_F(DirectorySessionArgvTest, EveryOptionReachesTheWorker) {
   EXPECT_FALSE(Has(argv, "--bandwidth-limit"));
 }
 
+// The pinned fingerprint's letters and digits, in the name of src1's known_hosts file.
+const std::string kFingerprintChars = "nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8";
+
 TEST_F(DirectorySessionArgvTest, AnSshSourceRunsItsWorkerThereThroughWorkerLink) {
   connector_.known_hosts_dir = dir_.string();
   const std::string id = MakeSession("SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8", true);
@@ -268,7 +271,8 @@ TEST_F(DirectorySessionArgvTest, AnSshSourceRunsItsWorkerThereThroughWorkerLink)
   EXPECT_EQ(connector_.ran[0].host, "10.0.0.1");
   EXPECT_EQ(connector_.ran[0].spec.argv,
             (std::vector<std::string>{"/opt/georep/bin/georep", "worker-keys", "--state-root",
-                                      ".local/state/georep", "--known-hosts", "backup-2222"}));
+                                      ".local/state/georep", "--known-hosts",
+                                      "backup-2222-" + kFingerprintChars}));
   EXPECT_EQ(connector_.ran[0].spec.stdin_data,
             std::string("[backup]:2222 ") + PinnedOptionsConnector::kHostKey + "\n");
   EXPECT_EQ(connector_.ran[1].host, "backup");
@@ -302,9 +306,22 @@ TEST_F(DirectorySessionArgvTest, AnSshSourceRunsItsWorkerThereThroughWorkerLink)
   EXPECT_EQ(Values(remote, "'--ssh-command'"),
             std::vector<std::string>{
                 "'ssh -i ~/.local/state/georep/ssh/id_ed25519 -o StrictHostKeyChecking=yes -o "
-                "UserKnownHostsFile=~/.local/state/georep/ssh/known_hosts-backup-2222'"});
+                "UserKnownHostsFile=~/.local/state/georep/ssh/known_hosts-backup-2222-" +
+                kFingerprintChars + "'"});
   EXPECT_TRUE(Has(remote, "'--status-stdout'"));
   EXPECT_TRUE(Has(remote, "'--stop-on-stdin-eof'"));
+
+  // Polls leave a running worker's host alone; a new command line (here new config) has the
+  // host prepared again before its worker restarts -- as has a re-pinned destination key,
+  // which is in the known_hosts file's name.
+  ASSERT_TRUE(ops_->PollDirectorySession(admin_, id).ok());
+  EXPECT_EQ(connector_.ran.size(), 2u);
+  Set(id, "rescan-interval", "60");
+  ASSERT_TRUE(ops_->PollDirectorySession(admin_, id).ok());
+  ASSERT_EQ(connector_.ran.size(), 4u);
+  EXPECT_EQ(connector_.ran[2].spec.argv[1], "worker-keys");
+  EXPECT_EQ(Values(launcher_.launches.back(), "'--rescan-interval'"),
+            std::vector<std::string>{"'60'"});
 
   // Removing the session removes the worker's state on src1 too.
   connector_.ran.clear();

@@ -159,6 +159,13 @@ Status WorkerSupervisor::Ensure(const std::string& session_id,
   return StartLocked(session_id, w);
 }
 
+bool WorkerSupervisor::Supervises(const std::string& session_id,
+                                  const std::vector<std::string>& argv) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = workers_.find(session_id);
+  return it != workers_.end() && it->second.argv == argv;
+}
+
 void WorkerSupervisor::Stop(const std::string& session_id, int64_t grace_ms) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = workers_.find(session_id);

@@ -63,6 +63,8 @@ class WorkerSupervisor {
   // Supervises a worker running `argv` for the session: starts it unless it already runs with
   // the same argv (a changed argv -- new config -- restarts it).
   Status Ensure(const std::string& session_id, const std::vector<std::string>& argv);
+  // Whether the session's worker is supervised with exactly `argv` (Ensure would start nothing).
+  bool Supervises(const std::string& session_id, const std::vector<std::string>& argv);
   // Stops the session's worker (SIGTERM; SIGKILL after `grace_ms`) and forgets it.
   void Stop(const std::string& session_id, int64_t grace_ms = 30000);
   // Notices a worker that ended, restarts it once its back-off has passed, and says how it is.

@@ -272,7 +272,10 @@ Status SshCommandRunner::InstallEngineKey(const std::string& password) {
     spec.argv.push_back(std::move(arg));
   spec.argv.push_back(fmt::format(
       "umask 077 && mkdir -p .ssh && touch .ssh/authorized_keys && "
-      "{{ grep -qxF '{0}' .ssh/authorized_keys || printf '%s\\n' '{0}' >> .ssh/authorized_keys; }}",
+      "{{ grep -qxF '{0}' .ssh/authorized_keys || "
+      // A last line without its newline would swallow the key.
+      "{{ [ -z \"$(tail -c 1 .ssh/authorized_keys)\" ] || echo >> .ssh/authorized_keys; "
+      "printf '%s\\n' '{0}' >> .ssh/authorized_keys; }}; }}",
       key));
   spec.stdin_data = password + "\n";
   spec.timeout = std::chrono::seconds(options_.connect_timeout_seconds + 30);

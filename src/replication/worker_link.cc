@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 #include <fstream>
 #include <memory>
 
@@ -16,15 +15,30 @@
 namespace georep::replication {
 namespace {
 
-// What Close() said of the ssh process ("the agent exited with 255: ..."), said of the worker.
+// Whether a line is ssh's own complaint about the connection (not the remote command's).
+bool IsSshDiagnostic(const std::string& line) {
+  for (const char* mark : {"ssh: ", "Permission denied", "Host key verification failed",
+                           "Connection closed by", "Connection reset by", "Connection timed out",
+                           "Timeout, server", "kex_exchange_identification"})
+    if (line.find(mark) != std::string::npos) return true;
+  return false;
+}
+
+// What Close() said of the ssh process ("the agent exited with 255: TAIL"), said of the
+// worker. ssh exits 255 for its own failures, and also when the remote command was killed by
+// a signal: only ssh's own words make it "cannot reach".
 Status WorkerEnded(const std::string& where, const Status& closed) {
   std::string how = closed.message();
   if (how.rfind("the agent ", 0) == 0) how = how.substr(10);
+  const auto colon = how.find(": ");
+  const std::string tail = colon == std::string::npos ? "" : how.substr(colon + 2);
   if (how.rfind("exited with 255", 0) == 0) {
-    const auto colon = how.find(": ");
+    if (IsSshDiagnostic(tail))
+      return Status::Unavailable(
+          fmt::format("cannot reach the source host {} over ssh: {}", where, tail));
     return Status::Unavailable(
-        fmt::format("cannot reach the source host {} over ssh{}", where,
-                    colon == std::string::npos ? "" : ": " + how.substr(colon + 2)));
+        fmt::format("the worker on {} ended abnormally (ssh exited with 255){}", where,
+                    tail.empty() ? "" : ": " + tail));
   }
   return Status::Unavailable(fmt::format("the worker on {} {}", where, how));
 }

@@ -75,6 +75,16 @@ TEST(WorkerLink, AnUnreachableSourceHostIsSaidSo) {
   EXPECT_NE(ReadFile(dir.path() + "/worker.log").find("Connection refused"), std::string::npos);
 }
 
+TEST(WorkerLink, AWorkerKilledOnItsHostIsNotAnUnreachableHost) {
+  // ssh exits 255 too when the remote command dies by a signal.
+  TempDir dir;
+  std::atomic<bool> stop{false};
+  Status st = RunWorkerLink(Remote(dir, "echo 'pass started' >&2; exit 255"), stop);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.message(),
+            "the worker on root@source1 ended abnormally (ssh exited with 255): pass started");
+}
+
 TEST(WorkerLink, AFailedRemoteWorkerGivesItsOwnReason) {
   TempDir dir;
   std::atomic<bool> stop{false};

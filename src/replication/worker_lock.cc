@@ -10,7 +10,6 @@
 #include <chrono>
 #include <cstring>
 #include <fstream>
-#include <sstream>
 #include <thread>
 
 namespace georep::replication {
@@ -68,7 +67,8 @@ Result<WorkerLock> WorkerLock::Acquire(const std::string& state_dir, WorkerLockO
       // stopping worker gets, then say who holds it.
       deadline = now + options.term_wait_ms;
     } else if (now >= deadline && phase == kTermSent) {
-      ::kill(holder, SIGKILL);
+      // Only the holder asked to stop, still holding: not a process that took its PID since.
+      if (pid == holder && IsWorker(holder)) ::kill(holder, SIGKILL);
       phase = kKillSent;
       deadline = now + options.kill_wait_ms;
     } else if (now >= deadline) {

@@ -20,12 +20,15 @@ using testing::TempDir;
 // else keeps the lock), named `name` in its command line, waiting on a pipe it never reads.
 class Holder {
  public:
-  Holder(const std::string& dir, const std::string& name, bool ignore_term) {
+  // `take_lock` false: it only writes its PID, as a worker that has died would have left it.
+  Holder(const std::string& dir, const std::string& name, bool ignore_term, bool take_lock = true) {
     int p[2];
     EXPECT_EQ(::pipe(p), 0);
-    const std::string script = std::string(ignore_term ? "trap '' TERM; " : "") +
-                               "exec 9<>\"$1/worker.pid\" && flock -x 9 && echo $$ >&9 && "
-                               "read -r -t 60 _ || true";
+    const std::string script =
+        std::string(ignore_term ? "trap '' TERM; " : "") +
+        (take_lock ? "exec 9<>\"$1/worker.pid\" && flock -x 9 && echo $$ >&9 && "
+                   : "echo $$ > \"$1/worker.pid\" && ") +
+        "read -r -t 60 _ || true";
     pid_ = ::fork();
     if (pid_ == 0) {
       ::dup2(p[0], 0);
@@ -103,17 +106,20 @@ TEST(WorkerLock, AProcessThatIsNotAWorkerIsLeftAloneAndNamed) {
   EXPECT_EQ(::kill(holder.pid(), 0), 0) << "the holder was signalled";
 }
 
-TEST(WorkerLock, ALockIsFreedWhenItsHolderEnds) {
+TEST(WorkerLock, APidLeftInTheFileIsNeverSignalled) {
+  // A live process named like a worker whose PID is in worker.pid, holding no lock (a PID left
+  // by a worker that died, since taken by another process): the lock is free, nobody is asked
+  // to stop.
   TempDir dir;
-  {
-    auto first = WorkerLock::Acquire(dir.path());
-    ASSERT_TRUE(first.ok());
-  }
+  Holder bystander(dir.path(), "worker", false, false);
   pid_t replaced = -1;
-  auto second =
+  auto lock =
       WorkerLock::Acquire(dir.path(), {.term_wait_ms = 100, .kill_wait_ms = 100}, &replaced);
-  ASSERT_TRUE(second.ok()) << second.status().ToString();
-  EXPECT_EQ(replaced, 0) << "a stale worker.pid was taken for a live worker";
+  ASSERT_TRUE(lock.ok()) << lock.status().ToString();
+  EXPECT_EQ(replaced, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(::kill(bystander.pid(), 0), 0) << "the process named in the stale file was signalled";
+  EXPECT_EQ(ReadFile(dir.path() + "/worker.pid"), std::to_string(::getpid()) + "\n");
 }
 
 }  // namespace

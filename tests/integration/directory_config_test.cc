@@ -15,6 +15,7 @@
 #include <fstream>
 #include <memory>
 #include <random>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -273,11 +274,21 @@ TEST(DirectoryConfig, SshCommandSshPortAndRemoteCommandAreWhatRuns) {
   const std::string ssh_log = ReadFile(ssh_calls), agent_log = ReadFile(agent_calls);
   EXPECT_NE(ssh_log.find("-p " + ssh.Port() + " -- root@127.0.0.1"), std::string::npos) << ssh_log;
   EXPECT_NE(agent_log.find("--root " + dst.path()), std::string::npos) << agent_log;
-  // The data's cipher: AES-GCM first where the CPU has AES instructions, as no one chose one.
+  // The data's cipher: AES-GCM first where the CPU has AES instructions, as long as no one
+  // chose the ciphers (what `ssh -G` says is this ssh's own default).
   const bool cpu_has_aes =
       RunCommand({"/bin/grep", "-qwE", "^(flags|Features).*\\baes\\b", "/proc/cpuinfo"})
           .exit_code == 0;
-  EXPECT_EQ(ssh_log.find("Ciphers=aes128-gcm@openssh.com,") != std::string::npos, cpu_has_aes)
+  auto ciphers = [](std::vector<std::string> argv) {
+    std::istringstream out(RunCommand(argv).out);
+    for (std::string line; std::getline(out, line);)
+      if (line.rfind("ciphers ", 0) == 0) return line;
+    return std::string("none reported");
+  };
+  const bool ciphers_are_defaults = ciphers({"/usr/bin/ssh", "-G", "root@127.0.0.1"}) ==
+                                    ciphers({"/usr/bin/ssh", "-F", "none", "-G", "localhost"});
+  EXPECT_EQ(ssh_log.find("Ciphers=aes128-gcm@openssh.com,") != std::string::npos,
+            cpu_has_aes && ciphers_are_defaults)
       << ssh_log;
   // A cipher the ssh command chose is kept.
   TempDir state_cipher, dst_cipher;

@@ -3,6 +3,7 @@
 // by content and metadata (replication/test_util.h's DescribeTree, independent of the
 // scanner under test).
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -733,6 +734,102 @@ TEST(Replication, ToADestinationOverSsh) {
 // The engine runs directory sessions itself: through the API, start -> Active with the files
 // replicated, checkpoint, lag and throughput, verify (and a destination changed by hand
 // found), a killed worker -> Faulty with an event -> recovered, pause / resume / stop / remove.
+// A worker with the pipes ssh gives a command: its stdin and stdout are pipes to this test,
+// which stands where `georep worker-link` stands.
+struct PipedWorker {
+  pid_t pid = -1;
+  int to = -1;    // its stdin
+  int from = -1;  // its stdout
+};
+
+PipedWorker StartPiped(std::vector<std::string> argv) {
+  int in[2], out[2];
+  PipedWorker w;
+  if (::pipe(in) != 0 || ::pipe(out) != 0) return w;
+  w.pid = ::fork();
+  if (w.pid == 0) {
+    ::dup2(in[0], 0);
+    ::dup2(out[1], 1);
+    for (int fd : {in[0], in[1], out[0], out[1]}) ::close(fd);
+    std::vector<char*> args;
+    for (auto& a : argv) args.push_back(a.data());
+    args.push_back(nullptr);
+    ::execv(args[0], args.data());
+    ::_exit(127);
+  }
+  ::close(in[0]);
+  ::close(out[1]);
+  w.to = in[1];
+  w.from = out[0];
+  return w;
+}
+
+// The next line from `fd` ("" after `seconds`, or at its end).
+std::string ReadLineFrom(int fd, int seconds) {
+  std::string line;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  while (std::chrono::steady_clock::now() < until) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 100) <= 0) continue;
+    char c;
+    if (::read(fd, &c, 1) != 1) return "";
+    if (c == '\n') return line;
+    line += c;
+  }
+  return "";
+}
+
+// The worker's exit code, waiting at most `seconds` (then it is killed: -1).
+int ExitWithin(pid_t pid, int seconds) {
+  int status = 0;
+  for (int i = 0; i < seconds * 20; ++i) {
+    if (::waitpid(pid, &status, WNOHANG) == pid)
+      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, &status, 0);
+  return -1;
+}
+
+// What `georep worker-link` relies on in a worker it runs over ssh: a status line on stdout for
+// each update; a clean stop when its stdin ends (the link stopped, or died); and a stop when its
+// status can no longer be written (whoever read it is gone).
+TEST(Replication, AWorkerRunOverSshReportsOnStdoutAndStopsWhenEitherPipeEnds) {
+  TempDir src, dst, state;
+  Write(src.path() + "/a.txt", "alpha\n");
+  const auto argv =
+      WorkerArgv(src.path(), dst.path(), state.path(), {"--status-stdout", "--stop-on-stdin-eof"});
+
+  PipedWorker w = StartPiped(argv);
+  ASSERT_GT(w.pid, 0);
+  bool live = false;
+  for (int i = 0; i < 100 && !live; ++i) {
+    const std::string line = ReadLineFrom(w.from, 30);
+    ASSERT_FALSE(line.empty()) << "no status line within 30 s";
+    auto status = replication::StatusFromJson(line);
+    ASSERT_TRUE(status.ok()) << "not a status: " << line;
+    live = status->crawl == "Changelog Crawl";
+  }
+  ASSERT_TRUE(live);
+  EXPECT_EQ(ReadFile(dst.path() + "/a.txt"), "alpha\n");
+  ::close(w.to);  // as ssh does when the link ends
+  EXPECT_EQ(ExitWithin(w.pid, 15), 0);
+  ::close(w.from);
+  EXPECT_NE(ReadFile(state.path() + "/worker.log").find("stdin ended"), std::string::npos);
+
+  // The reader goes: the next status line (a change's, or the 5 s heartbeat) cannot be written.
+  w = StartPiped(argv);
+  ASSERT_GT(w.pid, 0);
+  ASSERT_FALSE(ReadLineFrom(w.from, 30).empty());
+  ::close(w.from);
+  Write(src.path() + "/b.txt", "beta\n");
+  EXPECT_EQ(ExitWithin(w.pid, 20), 0);
+  ::close(w.to);
+  EXPECT_NE(ReadFile(state.path() + "/worker.log").find("the status reader is gone"),
+            std::string::npos);
+}
+
 TEST(Replication, EngineRunsADirectorySessionThroughItsWholeLife) {
   using Json = nlohmann::json;
   TempDir data, src, dst;
