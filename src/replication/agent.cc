@@ -84,13 +84,16 @@ class ReadAhead {
         if (stopping_) break;
       }
       // Waits for input or for the agent to stop (it may return before the stream ends).
+      // Without an eventfd (none could be made) it looks at stopping_ every 200 ms instead.
       pollfd fds[2] = {{fd_, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
-      if (::poll(fds, stop_fd_ >= 0 ? 2 : 1, -1) < 0) {
+      const int ready = ::poll(fds, stop_fd_ >= 0 ? 2 : 1, stop_fd_ >= 0 ? -1 : 200);
+      if (ready < 0) {
         if (errno == EINTR) continue;
         error =
             Status::Unavailable(std::string("agent: cannot wait for input: ") + strerror(errno));
         break;
       }
+      if (ready == 0) continue;
       if (fds[1].revents != 0) break;
       ssize_t n = ::read(fd_, buffer.data(), buffer.size());
       if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
