@@ -82,6 +82,15 @@ std::string RemoteKnownHostsName(const std::string& engine_known_hosts, const st
   return name;
 }
 
+// The georep on an ssh source host, as words: the source-command config.
+std::vector<std::string> SourceCommand(const std::vector<ConfigItem>& config) {
+  std::vector<std::string> words;
+  for (const auto& c : config)
+    if (c.option->key == "source-command") words = SplitWords(c.value);
+  if (words.empty()) words = {"georep"};
+  return words;
+}
+
 std::string FirstLine(const std::string& text) {
   std::istringstream in(text);
   std::string line;
@@ -118,8 +127,7 @@ Result<std::vector<std::string>> Operations::WorkerArgv(const Session& s, const 
     return "";
   };
   std::vector<std::string> argv =
-      remote ? SplitWords(value("source-command")) : std::vector<std::string>{georep_binary_};
-  if (argv.empty()) argv = {"georep"};
+      remote ? SourceCommand(config) : std::vector<std::string>{georep_binary_};
   argv.insert(
       argv.end(),
       {"worker", "--source", v.bricks[0].path, "--state-dir",
@@ -192,10 +200,7 @@ Status Operations::PrepareRemoteSource(const Session& s, const Volume& v, const 
   if (src.transport == HostTransport::kLocal || d.ssh_fingerprint.empty())
     return Status::Ok();  // nothing to prepare, or WorkerArgv says why it cannot run
   GEOREP_ASSIGN_OR_RETURN(std::vector<ConfigItem> config, GetConfig(s.id));
-  std::vector<std::string> georep;
-  for (const auto& c : config)
-    if (c.option->key == "source-command") georep = SplitWords(c.value);
-  if (georep.empty()) georep = {"georep"};
+  const std::vector<std::string> georep = SourceCommand(config);
   const Host dest = DestinationHost(s, d);
 
   // 1. The destination's pinned key, as the engine's own known_hosts file has it.
@@ -325,9 +330,7 @@ Result<replication::TreeDescription> Operations::DescribeSource(
     const Host& src, const Volume& v, const std::vector<ConfigItem>& config,
     const replication::DescribeOptions& options) {
   CommandSpec spec;
-  for (const auto& c : config)
-    if (c.option->key == "source-command") spec.argv = SplitWords(c.value);
-  if (spec.argv.empty()) spec.argv = {"georep"};
+  spec.argv = SourceCommand(config);
   const std::string command = fmt::format("{} agent", fmt::join(spec.argv, " "));
   spec.argv.insert(spec.argv.end(), {"agent", "--root", v.bricks.at(0).path, "--describe",
                                      "--sample", std::to_string(options.sample_percent)});
