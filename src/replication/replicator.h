@@ -140,6 +140,7 @@ class Replicator {
     std::set<std::string> entries;
   };
   Status Pass(const PassScope& changed, bool full);
+  class PassRun;  // one pass, from what it looks at to what the index records
   // Reads what the agent has replied so far (waiting up to `wait_ms` for something): Acks
   // advance acked_seq_, refusals go to refused_.
   Status ReadReplies(int wait_ms);

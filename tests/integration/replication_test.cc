@@ -128,6 +128,39 @@ TEST(Replication, OnceCopiesContentAndMetadataAndThenSendsOnlyChanges) {
   EXPECT_TRUE(GeorepTempFiles(dst.path()).empty());
 }
 
+// A directory's index entries sort apart when a sibling's name continues its name with a
+// character before '/' ("photos", "photos-2024", "photos.zip", "photos/a"): a move of the
+// directory still moves everything in it, and nothing travels again.
+TEST(Replication, ADirectoryMovedBesideSiblingsThatSortInsideItsRangeMovesWhole) {
+  TempDir src, dst, state;
+  fs::create_directories(src.path() + "/photos/sub");
+  fs::create_directories(src.path() + "/photos-2024");
+  Write(src.path() + "/photos/a", "a");
+  Write(src.path() + "/photos/sub/b", "b");
+  Write(src.path() + "/photos-2024/c", "c");
+  Write(src.path() + "/photos.zip", "zip");
+  WorkerRun w{src.path(), dst.path(), state.path()};
+  auto r = w.Once();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+
+  fs::rename(src.path() + "/photos", src.path() + "/archive");
+  r = w.Once();
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(DescribeTree(dst.path()), DescribeTree(src.path()));
+  auto st = ReadWorkerStatus(state.path());
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->failures, 0u) << st->reason;
+  EXPECT_EQ(st->files_sent, 0u) << "the move is a rename at the destination";
+
+  // And the index followed: the next pass finds nothing to do.
+  r = w.Once();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  st = ReadWorkerStatus(state.path());
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->files_sent, 0u);
+  EXPECT_EQ(st->pending_entry + st->pending_data + st->pending_meta, 0u);
+}
+
 TEST(Replication, ALocalDestinationCopiesLargeFilesFromTheSourceItself) {
   TempDir src, dst, state;
   std::mt19937_64 rng(11);

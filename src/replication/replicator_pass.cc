@@ -1,0 +1,732 @@
+// Replicator::Pass: one pass, from what it looks at to what the index records.
+#include <algorithm>
+#include <chrono>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "replication/replicator.h"
+#include "replication/replicator_internal.h"
+
+namespace georep::replication {
+
+// ------------------------------------------------------------------ one pass
+
+// One pass of Replicator::Pass, from what it looks at to what the index records:
+//  1. Plan: the subtrees it scans whole and the entries it looks at alone (an incremental
+//     pass), or the whole source (a full one); then the scan.
+//  2. Compare: each entry seen against `next_`, the index as it will be once everything this
+//     pass sends is applied. What differs is sent (Visit: a move, a new or changed entry, a
+//     metadata change); then the deletes, deepest first; then the directories' metadata,
+//     which their contents' arrival would have moved.
+//  3. Commit: every kBatchOps operations or kBatchBytes, a Barrier. Up to kBatchesInFlight
+//     batches travel ahead of the agent's Acks; an acknowledged batch's deltas reach the index
+//     (and its log) -- except what the agent refused, which stays unsynced.
+// Files for the extra streams (sync_jobs > 1) are dispatched to them as they are seen, or
+// wait for stream 0 to create their directory (Release).
+class Replicator::PassRun {
+ public:
+  PassRun(Replicator& r, const PassScope& changed, bool full)
+      : r_(r), changed_(changed), full_(full), next_(r.index_) {}
+  Status Run();
+
+ private:
+  Status Plan(int root);
+  bool Covered(const std::string& path) const;
+  bool Unknown(const std::string& path) const;
+  void NoteWrittenAndLinked();
+  Status Visit(const ScanEntry& e);
+  Status SendMoved(const ScanEntry& e, const std::string& from, const IndexEntry& now);
+  Status SendNewOrChanged(const ScanEntry& e, bool is_new, const IndexEntry& now);
+  Status SendDeletes();
+  Status SendWaiting();
+  Status SendDirectoryMeta();
+  Status Finish();
+
+  // `next_` and the batch's deltas.
+  void Put(const std::string& path, const IndexEntry& entry, bool final_meta_pending);
+  void Erase(const std::string& path);
+  void Touch(const std::string& path);
+  void DirectoryMetaLater(const ScanEntry& e, const IndexEntry& now);
+
+  // Batches.
+  Status Mark(const std::string& path);
+  Status Commit(bool final);
+  Status Collect(size_t keep, bool wait);
+  Status Apply(SettledBatch b);
+  Status TakeStreams();
+
+  // The extra streams.
+  Status Dispatch(FileJob& job);
+  Status Release();
+  Status FinishStreams();
+  bool SameDirectory(const SyncedIndex& index, const std::string& path) const;
+  bool ParentAcknowledged(const std::string& path) const;
+
+  Replicator& r_;
+  const PassScope& changed_;
+  const bool full_;
+  const int64_t started_ = NowMs();
+  const uint64_t bytes_before_ = r_.WireBytes();
+
+  // Plan.
+  std::vector<std::string> scopes_;    // looked at whole: what the index has there and the
+  std::set<std::string> scope_set_;    // scan does not see is gone
+  std::vector<ScanEntry> entries_;     // what the pass looks at, parents before children
+  std::vector<ScanError> unreadable_;  // neither sent nor deleted: unknown this pass
+
+  // Compare. `next_`: the index as it will be; each change of it is also a delta of the batch
+  // being sent, which reaches index_ only when the agent acknowledges the batch's Barrier.
+  SyncedIndex next_;
+  std::vector<IndexDelta> deltas_;
+  // Directories whose metadata is sent at the end of the pass (their mtime changes while
+  // their contents arrive): recorded as not current (mtime -1) until their SetMeta is sent.
+  std::set<std::string> provisional_;
+  std::vector<const ScanEntry*> dirs_meta_;  // their SetMeta comes after all their contents
+  // Directories whose entries change at the destination (their mtime there moves): their
+  // SetMeta is sent again at the end.
+  std::set<std::string> touched_;
+  std::set<std::string> seen_;
+  // Inodes that left the index paths in scope: rename candidates.
+  std::map<std::pair<uint64_t, uint64_t>, std::string> gone_;
+  // Files the capture saw written, by inode: a write through one link (or before a rename) is
+  // a change of every path of that inode, whatever size and mtime say.
+  std::set<std::pair<uint64_t, uint64_t>> written_;
+  bool linked_change_ = false;  // a multi-link file changed: its other links may be elsewhere
+  std::set<std::pair<uint64_t, uint64_t>> relink_next_;  // ... which the next full pass rejoins
+  SendReport report_;
+  uint64_t data_ops_ = 0, entry_ops_ = 0, meta_ops_ = 0;
+
+  // Commit. Batches sent up to their Barrier, not yet acknowledged: the worker keeps sending
+  // while the agent applies (a few batches ahead at most), so neither waits for the other; a
+  // restart sends again at most what was in flight.
+  std::deque<Batch> in_flight_;
+  std::map<uint64_t, std::string> op_path_;  // last seq of each operation -> its path
+  uint64_t settled_batches_ = 0;             // of stream 0, in this pass
+  uint64_t committed_bytes_ = r_.sink_->bytes;
+  size_t ops_since_commit_ = 0;
+  size_t skipped_done_ = 0;  // report_.skipped already handed to a batch
+  std::vector<std::pair<std::string, std::string>> refused_all_;
+
+  // The extra streams: files whose directory stream 0 creates (or moves into place) in this
+  // pass wait for its acknowledgement.
+  std::vector<FileJob> waiting_;
+  size_t waiting_files_ = 0;    // since stream 0's last commit
+  uint64_t waiting_bytes_ = 0;  // ...
+  uint64_t released_at_ = 0;    // settled_batches_ at the last Release
+  // Files whose directory never arrived (refused): sent again next pass.
+  std::vector<std::pair<std::string, std::string>> orphaned_;
+  std::map<std::string, const ScanEntry*> scanned_dirs_;  // by path, with extra streams only
+};
+
+Status Replicator::Pass(const PassScope& changed, bool full) {
+  // A failed pass may have left files in an extra stream: this worker restarts instead.
+  for (auto& stream : streams_)
+    if (!stream->Idle())
+      return Status::Unavailable("a transfer stream still holds files of a failed pass");
+  return PassRun(*this, changed, full).Run();
+}
+
+Status Replicator::PassRun::Run() {
+  // The source is opened once; everything in it is looked at beneath it, never through a
+  // symlink. A source that is gone fails the pass: it never reads as empty (which would
+  // delete everything at the destination).
+  UniqueFd root(::open(r_.options_.source.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!root.valid()) return ErrnoStatus(errno, "cannot open source root", r_.options_.source);
+  GEOREP_RETURN_IF_ERROR(Plan(root.get()));
+  NoteWrittenAndLinked();
+  if (!r_.streams_.empty())
+    for (const ScanEntry& e : entries_)
+      if (e.type == EntryType::kDirectory) scanned_dirs_[e.path] = &e;
+  size_t looked_at = 0;
+  for (const ScanEntry& e : entries_) {
+    // Files are waiting for stream 0's Acks: read them now and then, not only at its commits.
+    if (!waiting_.empty() && ++looked_at % 64 == 0)
+      GEOREP_RETURN_IF_ERROR(Collect(kBatchesInFlight, false));
+    if (!waiting_.empty() && settled_batches_ != released_at_) GEOREP_RETURN_IF_ERROR(Release());
+    GEOREP_RETURN_IF_ERROR(Visit(e));
+  }
+  if (!r_.options_.ignore_deletes) GEOREP_RETURN_IF_ERROR(SendDeletes());
+  GEOREP_RETURN_IF_ERROR(SendWaiting());
+  GEOREP_RETURN_IF_ERROR(FinishStreams());
+  GEOREP_RETURN_IF_ERROR(SendDirectoryMeta());
+  r_.status_.pending_entry = entry_ops_;
+  r_.status_.pending_data = data_ops_;
+  r_.status_.pending_meta = meta_ops_;
+  if (entry_ops_ + data_ops_ + meta_ops_ > 0) r_.WriteStatus();
+  GEOREP_RETURN_IF_ERROR(Commit(true));
+  return Finish();
+}
+
+// What the pass looks at: scopes_ (scanned whole) and entries_ (those, and the entries of an
+// incremental pass looked at alone), excluded paths left out.
+Status Replicator::PassRun::Plan(int root) {
+  // Without xattrs: ctime tells whether they changed, and the sender reads them for the few
+  // entries it sends (two system calls per entry saved on every scan).
+  ScanOptions scan_options;
+  scan_options.read_xattrs = false;
+  // The subtrees of an incremental pass are mostly small: on this thread.
+  if (!full_) scan_options.threads = 1;
+
+  std::vector<std::string> subtrees;
+  if (full_) subtrees.push_back(".");
+  std::vector<ScanEntry> alone;
+  if (!full_) {
+    subtrees.assign(changed_.subtrees.begin(), changed_.subtrees.end());
+    // Each changed entry, and its directory: the change moved the directory's mtime.
+    std::set<std::string> names;
+    for (const std::string& p : changed_.entries) {
+      names.insert(p);
+      if (p != ".") names.insert(ParentOf(p));
+    }
+    for (const std::string& p : names) {
+      auto r = ScanBeneath(root, p, false, scan_options);
+      if (!r.ok()) {
+        // Gone: so is everything the index has beneath it. Unreadable: reported, and nothing
+        // beneath it deleted.
+        subtrees.push_back(p);
+        continue;
+      }
+      ScanEntry& e = r->entries.front();
+      auto known = r_.index_.find(p);
+      const bool was_dir = known != r_.index_.end() && known->second.type == EntryType::kDirectory;
+      const bool is_dir = e.type == EntryType::kDirectory;
+      if ((was_dir || is_dir) &&
+          !(was_dir && is_dir && known->second.ino == e.ino && known->second.dev == e.dev)) {
+        subtrees.push_back(p);  // a directory appeared or was replaced: all of it
+      } else if (e.type == EntryType::kRegular && e.nlink > 1 && p != ".") {
+        // A file with other links: its directory whole, so that links there are joined (a
+        // link elsewhere is joined by the full pass that a change of it asks for).
+        subtrees.push_back(ParentOf(p));
+      } else {
+        alone.push_back(std::move(e));
+      }
+    }
+  }
+  // Subtrees inside another are covered by it (a directory sorts before what is inside it).
+  std::sort(subtrees.begin(), subtrees.end());
+  for (const auto& s : subtrees)
+    if (!Covered(s)) {
+      scopes_.push_back(s);
+      scope_set_.insert(s);
+    }
+  if (scope_set_.count(".")) scopes_ = {"."};
+
+  for (const auto& scope : scopes_) {
+    auto scanned = ScanBeneath(root, scope, true, scan_options);
+    if (!scanned.ok()) {
+      if (scanned.status().code() == StatusCode::kNotFound && scope != ".")
+        continue;  // gone: what the index has beneath it is deleted
+      unreadable_.push_back({scope, scanned.status()});
+      continue;
+    }
+    for (auto& e : scanned->entries)
+      if (!r_.Excluded(e.path)) entries_.push_back(std::move(e));
+    for (auto& e : scanned->errors) unreadable_.push_back(std::move(e));
+  }
+  if (!alone.empty()) {
+    for (auto& e : alone)
+      if (!Covered(e.path) && !r_.Excluded(e.path)) entries_.push_back(std::move(e));
+    // Parents before children, as a scan delivers them.
+    std::sort(entries_.begin(), entries_.end(),
+              [](const ScanEntry& a, const ScanEntry& b) { return a.path < b.path; });
+  }
+  r_.status_.pass_scanned = entries_.size();
+  // Excluded directories' contents too.
+  std::erase_if(entries_, [&](const ScanEntry& e) {
+    for (auto pos = e.path.find('/'); pos != std::string::npos; pos = e.path.find('/', pos + 1))
+      if (r_.Excluded(e.path.substr(0, pos))) return true;
+    return false;
+  });
+
+  std::set<std::string> present;
+  for (const auto& e : entries_) present.insert(e.path);
+  for (const auto& scope : scopes_) {
+    for (auto it = r_.index_.lower_bound(scope == "." ? "" : scope); it != r_.index_.end(); ++it) {
+      if (!Under(it->first, scope)) {
+        if (scope != "." && it->first > scope + "/\xff") break;
+        continue;
+      }
+      if (!present.count(it->first)) gone_[{it->second.dev, it->second.ino}] = it->first;
+    }
+  }
+  return Status::Ok();
+}
+
+bool Replicator::PassRun::Covered(const std::string& path) const {
+  if (scope_set_.count(".") || scope_set_.count(path)) return true;
+  for (auto pos = path.find('/'); pos != std::string::npos; pos = path.find('/', pos + 1))
+    if (scope_set_.count(path.substr(0, pos))) return true;
+  return false;
+}
+
+bool Replicator::PassRun::Unknown(const std::string& path) const {
+  return std::any_of(unreadable_.begin(), unreadable_.end(),
+                     [&](const ScanError& e) { return Under(path, e.path); });
+}
+
+void Replicator::PassRun::NoteWrittenAndLinked() {
+  for (const ScanEntry& e : entries_)
+    if (r_.written_.count(e.path)) written_.insert({e.dev, e.ino});
+  for (const auto& p : r_.written_)
+    if (auto it = r_.index_.find(p); it != r_.index_.end())
+      written_.insert({it->second.dev, it->second.ino});
+  // Hard links: a file the destination already holds for an inode is what its new or changed
+  // links link to.
+  r_.sender_->ForgetLinks();
+  for (const ScanEntry& e : entries_) {
+    if (e.type != EntryType::kRegular || e.nlink < 2 || written_.count({e.dev, e.ino})) continue;
+    auto it = r_.index_.find(e.path);
+    if (it != r_.index_.end() && SameContent(it->second, e))
+      r_.sender_->RememberLink(e.dev, e.ino, e.path);
+  }
+}
+
+void Replicator::PassRun::Put(const std::string& path, const IndexEntry& entry,
+                              bool final_meta_pending) {
+  next_[path] = entry;
+  IndexEntry recorded = entry;
+  if (final_meta_pending) recorded.mtime_ns = -1;
+  deltas_.push_back({path, std::move(recorded)});
+}
+
+void Replicator::PassRun::Erase(const std::string& path) {
+  next_.erase(path);
+  deltas_.push_back({path, std::nullopt});
+}
+
+void Replicator::PassRun::Touch(const std::string& path) {
+  std::string dir = ParentOf(path);
+  if (provisional_.insert(dir).second) {
+    if (auto it = next_.find(dir); it != next_.end()) {
+      IndexEntry pending = it->second;
+      pending.mtime_ns = -1;
+      deltas_.push_back({dir, std::move(pending)});
+    }
+  }
+  touched_.insert(std::move(dir));
+}
+
+void Replicator::PassRun::DirectoryMetaLater(const ScanEntry& e, const IndexEntry& now) {
+  dirs_meta_.push_back(&e);
+  Put(e.path, now, true);
+  provisional_.insert(e.path);
+}
+
+Status Replicator::PassRun::Visit(const ScanEntry& e) {
+  seen_.insert(e.path);
+  const IndexEntry now = FromScan(e);
+  auto it = next_.find(e.path);
+  if (e.path == ".") {
+    if (it == next_.end() || !(it->second == now)) DirectoryMetaLater(e, now);
+    return Status::Ok();
+  }
+  if (it == next_.end()) {
+    auto g = gone_.find({e.dev, e.ino});
+    if (g != gone_.end()) {
+      auto was = next_.find(g->second);
+      if (was != next_.end() && was->second.type == e.type && !written_.count({e.dev, e.ino}) &&
+          // An inode number the file system reused for a new symlink is not a move.
+          (e.type != EntryType::kSymlink || was->second.target == e.symlink_target) &&
+          // A link of an inode already sent under another path links to that one instead.
+          !(e.type == EntryType::kRegular && e.nlink > 1 && r_.sender_->KnowsLink(e.dev, e.ino)) &&
+          (e.type != EntryType::kRegular ||
+           (was->second.size == e.size && was->second.mtime_ns == e.mtime_ns))) {
+        const std::string from = g->second;
+        gone_.erase(g);
+        return SendMoved(e, from, now);
+      }
+    }
+  }
+  const bool is_new = it == next_.end() || it->second.type != e.type;
+  const bool content =
+      !is_new && ((e.type == EntryType::kRegular &&
+                   (it->second.size != e.size || it->second.mtime_ns != e.mtime_ns ||
+                    it->second.ino != e.ino || written_.count({e.dev, e.ino}))) ||
+                  (e.type == EntryType::kSymlink && it->second.target != e.symlink_target));
+  // A full pass after a multi-link file changed: every path of that inode is joined again to
+  // one (the destination may hold separate copies, e.g. after a directory moved).
+  if (full_ && !is_new && !content && e.type == EntryType::kRegular && e.nlink > 1 &&
+      r_.relink_.count({e.dev, e.ino})) {
+    const std::string* canonical = r_.sender_->LinkFor(e.dev, e.ino);
+    if (canonical == nullptr) {
+      r_.sender_->RememberLink(e.dev, e.ino, e.path);
+    } else if (*canonical != e.path) {
+      GEOREP_RETURN_IF_ERROR(r_.sender_->SendHardlink(*canonical, e.path));
+      Touch(e.path);
+      GEOREP_RETURN_IF_ERROR(Mark(e.path));
+      ++entry_ops_;
+    }
+  }
+  if (is_new || content) return SendNewOrChanged(e, is_new, now);
+  if (it->second == now) return Status::Ok();
+  if (e.type == EntryType::kDirectory) {
+    DirectoryMetaLater(e, now);
+    return Status::Ok();
+  }
+  GEOREP_RETURN_IF_ERROR(r_.sender_->SendMeta(e));
+  Put(e.path, now, false);
+  ++meta_ops_;
+  return Mark(e.path);
+}
+
+// Moved: renamed at the destination, and its index entries (a directory's whole subtree)
+// move with it.
+Status Replicator::PassRun::SendMoved(const ScanEntry& e, const std::string& from,
+                                      const IndexEntry& now) {
+  GEOREP_RETURN_IF_ERROR(r_.sender_->SendRename(from, e.path));
+  Touch(from);
+  Touch(e.path);
+  GEOREP_RETURN_IF_ERROR(Mark(e.path));
+  ++entry_ops_;
+  // The moved file is what its other (new) links link to.
+  if (e.type == EntryType::kRegular && e.nlink > 1) r_.sender_->RememberLink(e.dev, e.ino, e.path);
+  // The entry, then what is beneath it: `from/...`, which a sibling such as `from-2` or
+  // `from.zip` sorts before -- the index's order is the strings', not the tree's.
+  std::vector<std::pair<std::string, IndexEntry>> moved;
+  auto move = [&](SyncedIndex::iterator m) {
+    std::string to = e.path + m->first.substr(from.size());
+    if (provisional_.count(m->first)) provisional_.insert(to);
+    moved.emplace_back(std::move(to), m->second);
+    deltas_.push_back({m->first, std::nullopt});
+    return next_.erase(m);
+  };
+  if (auto m = next_.find(from); m != next_.end()) move(m);
+  const std::string beneath = from + "/";
+  for (auto m = next_.lower_bound(beneath); m != next_.end() && m->first.starts_with(beneath);)
+    m = move(m);
+  for (auto& [p, ie] : moved) Put(p, ie, provisional_.count(p) != 0);
+  if (next_.find(e.path)->second == now) return Status::Ok();
+  if (e.type == EntryType::kDirectory) {
+    DirectoryMetaLater(e, now);
+    return Status::Ok();
+  }
+  GEOREP_RETURN_IF_ERROR(r_.sender_->SendMeta(e));
+  Put(e.path, now, false);
+  ++meta_ops_;
+  return Mark(e.path);
+}
+
+Status Replicator::PassRun::SendNewOrChanged(const ScanEntry& e, bool is_new,
+                                             const IndexEntry& now) {
+  auto it = next_.find(e.path);
+  if (e.type == EntryType::kRegular && e.nlink > 1) {
+    linked_change_ = true;
+    relink_next_.insert({e.dev, e.ino});
+  }
+  // A large file the destination holds an older version of: its signature (kept when that
+  // version was sent) lets only the changed blocks travel.
+  BlockSignature basis, fresh;
+  std::unique_lock<std::mutex> signatures_lock(r_.signatures_mutex_);
+  const bool have_basis =
+      r_.block_delta_ && !is_new && e.type == EntryType::kRegular && e.size >= kDeltaMinFileSize &&
+      r_.signatures_->Find(e.path, it->second.size, it->second.mtime_ns, &basis);
+  signatures_lock.unlock();
+  // Contents that cannot race with stream 0 (a single link, new or a content change of a
+  // regular file, in a directory the destination has acknowledged) may go on another. A file
+  // in a directory stream 0 has just created or moved into place waits for it.
+  const bool acknowledged = ParentAcknowledged(e.path);
+  if (!r_.streams_.empty() && e.type == EntryType::kRegular && e.nlink == 1 &&
+      (it == next_.end() || it->second.type == EntryType::kRegular) &&
+      (acknowledged || SameDirectory(next_, e.path))) {
+    FileJob job;
+    job.entry = e;
+    job.recorded = now;
+    if (have_basis) job.basis = std::move(basis);
+    job.bytes = e.size;
+    next_[e.path] = now;  // its delta travels with the other stream's batch
+    Touch(e.path);
+    ++data_ops_;
+    if (acknowledged) return Dispatch(job);
+    ++waiting_files_;
+    waiting_bytes_ += job.bytes;
+    waiting_.push_back(std::move(job));
+    if (ops_since_commit_ > 0 &&
+        (waiting_files_ >= kStreamQueueFiles || waiting_bytes_ >= kBatchBytes))
+      return Commit(false);
+    return Status::Ok();
+  }
+  GEOREP_RETURN_IF_ERROR(
+      r_.sender_->SendEntry(e, &report_, have_basis ? &basis : nullptr,
+                            r_.block_delta_ && e.type == EntryType::kRegular ? &fresh : nullptr));
+  signatures_lock.lock();
+  if (fresh.block_size != 0) {
+    (void)r_.signatures_->Save(e.path, fresh);  // lost: the next change goes whole
+  } else if (have_basis) {
+    r_.signatures_->Forget(e.path);
+  }
+  signatures_lock.unlock();
+  Touch(e.path);
+  if (e.type == EntryType::kDirectory) {
+    DirectoryMetaLater(e, now);
+    ++entry_ops_;
+  } else {
+    Put(e.path, now, false);
+    ++(e.type == EntryType::kRegular ? data_ops_ : entry_ops_);
+  }
+  return Mark(e.path);
+}
+
+// Deletes, deepest first: what the index has in a scope that the scan did not see (and that
+// was not unreadable).
+Status Replicator::PassRun::SendDeletes() {
+  std::vector<std::string> doomed;
+  for (const auto& scope : scopes_)
+    for (auto it = next_.lower_bound(scope == "." ? "" : scope); it != next_.end(); ++it) {
+      if (!Under(it->first, scope)) {
+        if (scope != "." && it->first > scope + "/\xff") break;
+        continue;
+      }
+      if (it->first != "." && !seen_.count(it->first) && !Unknown(it->first))
+        doomed.push_back(it->first);
+    }
+  std::sort(doomed.rbegin(), doomed.rend());
+  for (const auto& p : doomed) {
+    const bool dir = next_[p].type == EntryType::kDirectory;
+    GEOREP_RETURN_IF_ERROR(dir ? r_.sender_->SendRmdir(p) : r_.sender_->SendUnlink(p));
+    Touch(p);
+    Erase(p);
+    GEOREP_RETURN_IF_ERROR(Mark(p));
+    ++entry_ops_;
+  }
+  return Status::Ok();
+}
+
+// The files still waiting: once everything stream 0 sent is acknowledged, their directories
+// are there (or were refused: then so are they, and they are sent again next pass).
+Status Replicator::PassRun::SendWaiting() {
+  if (waiting_.empty()) return Status::Ok();
+  if (ops_since_commit_ > 0) GEOREP_RETURN_IF_ERROR(Commit(false));
+  GEOREP_RETURN_IF_ERROR(Collect(0, true));
+  GEOREP_RETURN_IF_ERROR(Release());
+  for (const FileJob& job : waiting_)
+    orphaned_.emplace_back(job.entry.path, "its directory was not created at the destination");
+  waiting_.clear();
+  return Status::Ok();
+}
+
+// The directories' metadata, last: those that changed, and those whose entries changed.
+Status Replicator::PassRun::SendDirectoryMeta() {
+  std::set<std::string> queued;
+  for (const ScanEntry* d : dirs_meta_) queued.insert(d->path);
+  for (const ScanEntry& e : entries_)
+    if (e.type == EntryType::kDirectory && touched_.count(e.path) && !queued.count(e.path))
+      dirs_meta_.push_back(&e);
+  for (const ScanEntry* d : dirs_meta_) {
+    GEOREP_RETURN_IF_ERROR(r_.sender_->SendDirectoryMeta(*d));
+    Put(d->path, FromScan(*d), false);
+    GEOREP_RETURN_IF_ERROR(Mark(d->path));
+  }
+  return Status::Ok();
+}
+
+// The pass is acknowledged: counters, status, and whether everything was applied.
+Status Replicator::PassRun::Finish() {
+  WorkerStatus& status = r_.status_;
+  // The changed file's links outside this pass's directories, or moved with a directory: a
+  // full pass rejoins them.
+  if (full_) r_.relink_.clear();
+  r_.relink_.insert(relink_next_.begin(), relink_next_.end());
+  if (linked_change_) r_.want_full_ = true;
+  status.failures = refused_all_.size();
+  const int64_t took = std::max<int64_t>(1, NowMs() - started_);
+  for (auto& stream : r_.streams_) {
+    const SendReport sent = stream->TakeCounters();
+    report_.files += sent.files;
+    report_.file_bytes += sent.file_bytes;
+    report_.delta_files += sent.delta_files;
+    report_.delta_copied_bytes += sent.delta_copied_bytes;
+  }
+  status.bytes_sent += report_.file_bytes;
+  status.files_sent += report_.files;
+  const uint64_t wire_now = r_.WireBytes();
+  status.wire_bytes = wire_now;
+  status.delta_files += report_.delta_files;
+  status.delta_copied_bytes += report_.delta_copied_bytes;
+  status.throughput_bps =
+      static_cast<double>(wire_now - bytes_before_) * 1000.0 / static_cast<double>(took);
+  status.pending_entry = status.pending_data = status.pending_meta = 0;
+  if (refused_all_.empty()) {
+    status.last_synced_ms = started_;
+    status.reason.clear();
+  }
+  r_.WriteStatus();
+  return refused_all_.empty()
+             ? Status::Ok()
+             : Status::IOError(std::to_string(refused_all_.size()) +
+                               " changes could not be applied; first: " + status.reason);
+}
+
+// An operation sent (its last seq is `path`'s); a commit once the batch is full.
+Status Replicator::PassRun::Mark(const std::string& path) {
+  op_path_[r_.sender_->last_seq()] = path;
+  if (r_.sink_->bytes - committed_bytes_ >= kBatchBytes || ++ops_since_commit_ >= kBatchOps)
+    return Commit(false);
+  return Status::Ok();
+}
+
+Status Replicator::PassRun::Commit(bool final) {
+  GEOREP_RETURN_IF_ERROR(r_.sender_->SendBarrier(r_.options_.durable_batches));
+  Batch b;
+  b.barrier = r_.sender_->last_seq();
+  b.deltas = std::move(deltas_);
+  deltas_.clear();
+  b.op_path = std::move(op_path_);
+  op_path_.clear();
+  for (auto& e : r_.sender_->TakeMetaErrors()) b.refused.emplace_back(e.path, e.status.message());
+  for (; skipped_done_ < report_.skipped.size(); ++skipped_done_)
+    b.refused.emplace_back(report_.skipped[skipped_done_].path,
+                           report_.skipped[skipped_done_].status.message());
+  if (final) {
+    for (const auto& e : unreadable_) b.refused.emplace_back(e.path, e.status.message());
+    b.refused.insert(b.refused.end(), orphaned_.begin(), orphaned_.end());
+  }
+  in_flight_.push_back(std::move(b));
+  committed_bytes_ = r_.sink_->bytes;
+  ops_since_commit_ = 0;
+  waiting_files_ = 0;
+  waiting_bytes_ = 0;
+  return Collect(final ? 0 : kBatchesInFlight, true);
+}
+
+// Settles every acknowledged batch; with `wait`, waits until at most `keep` are in flight.
+Status Replicator::PassRun::Collect(size_t keep, bool wait) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::minutes(30);
+  for (;;) {
+    // A failed read may have lost events: the next pass is a full one (the loop between
+    // passes reports the failure if it lasts).
+    if (!r_.DrainChanges().ok()) r_.changes_.overflow = true;
+    GEOREP_RETURN_IF_ERROR(r_.ReadReplies(0));
+    while (!in_flight_.empty() && in_flight_.front().barrier <= r_.acked_seq_) {
+      ++settled_batches_;
+      GEOREP_RETURN_IF_ERROR(
+          Apply(Resolve(in_flight_.front(), &r_.refused_,
+                        [&](const std::vector<IndexDelta>& sent, const std::string& path) {
+                          return r_.SourceMovedOn(sent, path);
+                        })));
+      in_flight_.pop_front();
+    }
+    GEOREP_RETURN_IF_ERROR(TakeStreams());
+    if (!wait || in_flight_.size() <= keep) return Status::Ok();
+    if (std::chrono::steady_clock::now() > until)
+      return Status::Unavailable("the agent did not acknowledge within 30 minutes");
+    GEOREP_RETURN_IF_ERROR(r_.ReadReplies(1000));
+  }
+}
+
+// A batch acknowledged (on any stream): its deltas go to index_ and the index log -- except
+// for what the agent refused or could not be sent, which stays as the index had it and is
+// marked to be sent again (never counted as synced).
+Status Replicator::PassRun::Apply(SettledBatch b) {
+  std::set<std::string> refused_paths = std::move(b.resend);
+  for (const auto& r : b.refused) refused_paths.insert(r.first);
+  std::vector<IndexDelta> applied;
+  applied.reserve(b.deltas.size() + refused_paths.size());
+  for (auto& d : b.deltas)
+    if (!refused_paths.count(d.path)) applied.push_back(std::move(d));
+  for (const auto& p : refused_paths) {
+    if (auto old = r_.index_.find(p); old != r_.index_.end()) {
+      IndexEntry again = old->second;
+      again.mtime_ns = -1;  // differs from anything: sent again next pass
+      applied.push_back({p, again});
+    } else {
+      applied.push_back({p, std::nullopt});
+    }
+  }
+  for (const auto& d : applied) ApplyDelta(d, &r_.index_);
+  refused_all_.insert(refused_all_.end(), b.refused.begin(), b.refused.end());
+  // The first refusal is the cause (a file that did not fit); later ones often follow it.
+  if (!refused_all_.empty()) {
+    r_.status_.reason = refused_all_.front().first;
+    r_.status_.reason += ": ";
+    r_.status_.reason += refused_all_.front().second;
+  }
+  return r_.index_store_->Append(applied, r_.index_);
+}
+
+// The extra streams' acknowledged batches: settled here, on the thread that owns index_.
+Status Replicator::PassRun::TakeStreams() {
+  for (auto& stream : r_.streams_) {
+    std::vector<SettledBatch> done;
+    Status failed = stream->Take(&done);
+    for (auto& b : done) GEOREP_RETURN_IF_ERROR(Apply(std::move(b)));
+    GEOREP_RETURN_IF_ERROR(failed);
+  }
+  return Status::Ok();
+}
+
+// A file for an extra stream goes to the one with the fewest bytes queued. Stream 0 takes none
+// of them: it carries everything else in order, and this thread keeps scanning and feeding the
+// others instead of blocking on one pipe with a large file.
+Status Replicator::PassRun::Dispatch(FileJob& job) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::minutes(30);
+  for (;;) {
+    ContentStream* best = nullptr;
+    uint64_t least = UINT64_MAX;
+    for (auto& stream : r_.streams_)
+      if (const uint64_t q = stream->queued_bytes(); q < least) {
+        least = q;
+        best = stream.get();
+      }
+    bool queued = false;
+    GEOREP_RETURN_IF_ERROR(best->Push(job, 100, &queued));
+    if (queued) return Status::Ok();
+    GEOREP_RETURN_IF_ERROR(Collect(kBatchesInFlight, false));
+    if (std::chrono::steady_clock::now() > until)
+      return Status::Unavailable("the transfer streams took no file for 30 minutes");
+  }
+}
+
+// The waiting files whose directory is acknowledged now go to the extra streams -- so that a
+// new tree's files travel in parallel too. Stream 0 commits every kStreamQueueFiles of them
+// (or kBatchBytes) to let them go.
+Status Replicator::PassRun::Release() {
+  released_at_ = settled_batches_;
+  std::vector<FileJob> still;
+  still.reserve(waiting_.size());
+  for (auto& job : waiting_) {
+    if (ParentAcknowledged(job.entry.path)) {
+      GEOREP_RETURN_IF_ERROR(Dispatch(job));
+    } else {
+      still.push_back(std::move(job));
+    }
+  }
+  waiting_ = std::move(still);
+  return Status::Ok();
+}
+
+// Before directory metadata goes out: every extra stream's files are applied (one landing later
+// would move its directory's mtime).
+Status Replicator::PassRun::FinishStreams() {
+  for (auto& stream : r_.streams_) stream->EndPass();
+  const auto until = std::chrono::steady_clock::now() + std::chrono::minutes(30);
+  for (auto& stream : r_.streams_)
+    while (!stream->WaitPassDone(100)) {
+      GEOREP_RETURN_IF_ERROR(Collect(kBatchesInFlight, false));
+      if (std::chrono::steady_clock::now() > until)
+        return Status::Unavailable("a transfer stream did not finish within 30 minutes");
+    }
+  return TakeStreams();
+}
+
+// Whether the destination has acknowledged `path`'s directory as the one scanned now: then
+// stream 0 neither creates, moves nor removes it during this pass (a present path is never a
+// rename source), and a file in it may travel on another stream.
+bool Replicator::PassRun::SameDirectory(const SyncedIndex& index, const std::string& path) const {
+  const std::string dir = ParentOf(path);
+  auto scanned = scanned_dirs_.find(dir);
+  auto known = index.find(dir);
+  return scanned != scanned_dirs_.end() && known != index.end() &&
+         known->second.type == EntryType::kDirectory && known->second.dev == scanned->second->dev &&
+         known->second.ino == scanned->second->ino;
+}
+
+// The root is always there (the agent opened it), and nothing moves or removes it.
+bool Replicator::PassRun::ParentAcknowledged(const std::string& path) const {
+  return path.find('/') == std::string::npos || SameDirectory(r_.index_, path);
+}
+
+}  // namespace georep::replication
