@@ -18,6 +18,7 @@
 #include <cctype>
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <future>
 #include <set>
@@ -66,6 +67,12 @@ std::vector<std::string> SplitWords(const std::string& s) {
 // commands over ssh start (for ssh's own options, which expand "~", kRemoteSshDir).
 constexpr const char* kRemoteStateRoot = ".local/state/georep";
 constexpr const char* kRemoteSshDir = "~/.local/state/georep/ssh";
+
+// Beside a session's worker state on the engine's host: the source host's worker key its
+// destination was told to accept ("restrict KEY"), for the revocation at removal.
+std::string TrustedKeyFile(const std::string& state_dir) {
+  return state_dir + "/source-worker-key.pub";
+}
 
 std::string RemoteStateDir(const std::string& session_id) {
   return std::string(kRemoteStateRoot) + "/workers/" + session_id;
@@ -260,7 +267,68 @@ Status Operations::PrepareRemoteSource(const Session& s, const Volume& v, const 
         "the destination {}@{} did not accept the worker key of source host '{}' (exit {}): {}",
         dest.ssh_user, d.host, src.name, t.exit_code, FirstLine(t.err)));
   }
+  // Kept for RevokeSourceWorkerKey: the destination's line goes when the last session does.
+  if (workers_) {
+    const std::string dir = workers_->StateDir(s.id);
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    const std::string path = TrustedKeyFile(dir), tmp = path + ".tmp";
+    std::ofstream(tmp, std::ios::trunc) << "restrict " << key << "\n";
+    std::filesystem::rename(tmp, path, ec);
+    if (ec) {
+      spdlog::warn("msg=\"cannot keep the trusted worker key\" path={} error={}", LogValue(path),
+                   LogValue(ec.message()));
+    }
+  }
   return Status::Ok();
+}
+
+std::string Operations::TrustedSourceWorkerKey(const std::string& session_id) const {
+  std::string line;
+  if (workers_) std::getline(std::ifstream(TrustedKeyFile(workers_->StateDir(session_id))), line);
+  return line;
+}
+
+void Operations::RevokeSourceWorkerKey(const Session& gone, const Volume& v,
+                                       const std::string& line) {
+  if (v.bricks.empty() || !hosts_) return;
+  auto d = GetDestination(gone.destination_id);
+  if (!d.ok()) return;
+  const Host dest = DestinationHost(gone, *d);
+  auto sessions = ListSessions({});
+  if (!sessions.ok()) return;  // unknown: the key stays, as it would without this
+  for (const Session& other : *sessions) {
+    if (other.id == gone.id) continue;
+    auto ov = GetVolume(other.source_volume_id);
+    auto od = GetDestination(other.destination_id);
+    if (!ov.ok() || !od.ok()) return;  // unknown: the key stays
+    const Host other_dest = DestinationHost(other, *od);
+    if (ov->kind == VolumeKind::kDirectory && !ov->bricks.empty() &&
+        ov->bricks[0].host_id == v.bricks[0].host_id && other_dest.address == dest.address &&
+        other_dest.ssh_port == dest.ssh_port && other_dest.ssh_user == dest.ssh_user)
+      return;  // still that worker key's way to this destination
+  }
+  // The line goes if it is there; the file is replaced whole, never left half written. The key
+  // travels as $1, never inside the script.
+  const std::string script =
+      "f=.ssh/authorized_keys; [ -f \"$f\" ] && grep -qxF \"$1\" \"$f\" || exit 0; umask 077; "
+      "grep -vxF \"$1\" \"$f\" > \"$f.georep-new\"; "
+      "[ $? -le 1 ] || { rm -f \"$f.georep-new\"; exit 2; }; mv -f \"$f.georep-new\" \"$f\"";
+  CommandSpec revoke;
+  revoke.argv = {"sh", "-c", script, "georep-revoke", line};
+  auto r = hosts_->RunnerFor(dest)->Run(revoke);
+  if (!r.ok() || r->exit_code != 0) {
+    spdlog::warn(
+        "msg=\"the destination still accepts the source host's worker key: remove its line from "
+        "~/.ssh/authorized_keys there by hand\" destination={} key={} error={}",
+        LogValue(dest.ssh_user + "@" + d->host), LogValue(line),
+        LogValue(r.ok() ? FirstLine(r->err) : r.status().message()));
+    return;
+  }
+  spdlog::info(
+      "msg=\"the destination no longer accepts the source host's worker key: its last session "
+      "there is removed\" destination={}",
+      LogValue(dest.ssh_user + "@" + d->host));
 }
 
 Result<Operations::DestinationSsh> Operations::SshToDestination(

@@ -323,14 +323,52 @@ TEST_F(DirectorySessionArgvTest, AnSshSourceRunsItsWorkerThereThroughWorkerLink)
   EXPECT_EQ(Values(launcher_.launches.back(), "'--rescan-interval'"),
             std::vector<std::string>{"'60'"});
 
-  // Removing the session removes the worker's state on src1 too.
+  // Removing the session removes the worker's state on src1 too, and the destination stops
+  // accepting src1's worker key: no other session from src1 goes there.
   connector_.ran.clear();
   ASSERT_TRUE(ops_->RunSessionAction(admin_, id, SessionAction::kStop, false).ok());
   ASSERT_TRUE(ops_->RemoveSession(admin_, id, false, false).ok());
-  ASSERT_EQ(connector_.ran.size(), 1u);
+  ASSERT_EQ(connector_.ran.size(), 2u);
   EXPECT_EQ(connector_.ran[0].host, "10.0.0.1");
   EXPECT_EQ(connector_.ran[0].spec.argv,
             (std::vector<std::string>{"rm", "-rf", "--", ".local/state/georep/workers/" + id}));
+  EXPECT_EQ(connector_.ran[1].host, "backup");
+  ASSERT_EQ(connector_.ran[1].spec.argv.size(), 5u);
+  EXPECT_EQ(connector_.ran[1].spec.argv[3], "georep-revoke");
+  EXPECT_EQ(connector_.ran[1].spec.argv[4], std::string("restrict ") + RecordingRunner::kWorkerKey);
+  EXPECT_FALSE(std::filesystem::exists(workers_->StateDir(id)));
+}
+
+// The destination accepts a source host's worker key for as long as a session of a volume on
+// that host goes there: the last one's removal takes it back, not the first one's.
+TEST_F(DirectorySessionArgvTest, TheLastSessionFromASourceHostTakesItsWorkerKeyBack) {
+  connector_.known_hosts_dir = dir_.string();
+  const std::string first = MakeSession("SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8", true);
+  const Session s1 = ops_->GetSession(first)->session;
+  const Volume v1 = *ops_->GetVolume(s1.source_volume_id);
+  VolumeSpec vs;
+  vs.cluster_id = v1.cluster_id;
+  vs.name = "other";
+  vs.bricks = {{v1.bricks[0].host_id, "/srv/other"}};
+  auto v2 = ops_->AddVolume(admin_, vs);
+  ASSERT_TRUE(v2.ok()) << v2.status().ToString();
+  auto second = ops_->CreateSession(admin_, {s1.destination_id, v2->id, "/srv/dst2", ""});
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  Start(first);
+  Start(second->session.id);
+  ASSERT_TRUE(ops_->RunSessionAction(admin_, first, SessionAction::kStop, false).ok());
+  ASSERT_TRUE(ops_->RunSessionAction(admin_, second->session.id, SessionAction::kStop, false).ok());
+  auto revocations = [&] {
+    return std::count_if(connector_.ran.begin(), connector_.ran.end(), [](const RanOnHost& r) {
+      return r.spec.argv.size() == 5 && r.spec.argv[3] == "georep-revoke";
+    });
+  };
+
+  connector_.ran.clear();
+  ASSERT_TRUE(ops_->RemoveSession(admin_, first, false, false).ok());
+  EXPECT_EQ(revocations(), 0) << "the second session from src1 still goes there";
+  ASSERT_TRUE(ops_->RemoveSession(admin_, second->session.id, false, false).ok());
+  EXPECT_EQ(revocations(), 1);
 }
 
 TEST_F(DirectorySessionArgvTest, AnSshSourceCannotWriteToAPathOnTheEnginesMachine) {

@@ -1109,11 +1109,13 @@ Status Operations::RemoveSession(const Actor& a, const std::string& id, bool for
   // but still recorded.
   auto guard = locks_.Lock(SessionLockKey(id));
   std::optional<Volume> removed_volume;  // the session's source
+  std::optional<Session> removed_session;
   {
     // On the cluster first (gluster sessions); a session gluster no longer knows is just
     // forgotten.
     auto s = GetSession(id);
     if (s.ok()) {
+      removed_session = s->session;
       auto v = GetVolume(s->session.source_volume_id);
       if (v.ok()) removed_volume = *v;
       Status allowed = CheckSessionAction(s->session.status, SessionAction::kDelete, force);
@@ -1144,9 +1146,12 @@ Status Operations::RemoveSession(const Actor& a, const std::string& id, bool for
   });
   // Its worker's state (index, status, logs) goes with it, here and on an ssh source host.
   if (removed.ok() && workers_) {
+    const std::string trusted = TrustedSourceWorkerKey(id);
     std::error_code ec;
     std::filesystem::remove_all(workers_->StateDir(id), ec);
     if (removed_volume) RemoveRemoteWorkerState(*removed_volume, id);
+    if (removed_volume && removed_session && !trusted.empty())
+      RevokeSourceWorkerKey(*removed_session, *removed_volume, trusted);
   }
   return removed;
 }

@@ -400,6 +400,13 @@ class Operations {
   Status PrepareRemoteSource(const Session& s, const Volume& v, const Destination& d);
   // Removes a removed session's worker state from its ssh source host (best effort).
   void RemoveRemoteWorkerState(const Volume& v, const std::string& session_id);
+  // The authorized_keys line ("restrict KEY") with which PrepareRemoteSource had a session's
+  // destination accept its source host's worker key, as kept in the session's state
+  // directory; empty if none.
+  std::string TrustedSourceWorkerKey(const std::string& session_id) const;
+  // Takes that `line` back at `gone`'s destination, once no other session of a volume on the
+  // same source host goes to the same destination account (best effort).
+  void RevokeSourceWorkerKey(const Session& gone, const Volume& v, const std::string& line);
   // `georep agent --describe` of a directory volume on an ssh host, run there.
   Result<replication::TreeDescription> DescribeSource(const Host& src, const Volume& v,
                                                       const std::vector<ConfigItem>& config,

@@ -832,6 +832,12 @@ TEST_F(GlusterTest, ADirectoryVolumeOnAnSshHostReplicatesFromThatHost) {
   EXPECT_TRUE(std::ifstream(remote_state + "/worker.pid").good());
   EXPECT_EQ(engine_->Delete(path, token_)->status, 204);
   EXPECT_FALSE(std::ifstream(remote_state + "/worker.pid").good());
+  // dst1 no longer accepts src1's worker key (no other session from src1 goes there); the
+  // engine's own key stays.
+  const std::string authorized = ReadFile(state + "/dst1/ssh/authorized_keys");
+  EXPECT_EQ(authorized.find(worker_key.substr(0, worker_key.find('\n'))), std::string::npos)
+      << authorized;
+  EXPECT_NE(authorized.find("georep-engine"), std::string::npos) << authorized;
 }
 
 }  // namespace
