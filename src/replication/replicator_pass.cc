@@ -40,7 +40,9 @@ class Replicator::PassRun {
   void NoteWrittenAndLinked();
   Status Visit(const ScanEntry& e);
   Status SendMoved(const ScanEntry& e, const std::string& from, const IndexEntry& now);
-  Status SendNewOrChanged(const ScanEntry& e, bool is_new, const IndexEntry& now);
+  // `known`: what the index has for it (nothing when new).
+  Status SendNewOrChanged(const ScanEntry& e, const std::optional<IndexEntry>& known,
+                          const IndexEntry& now);
   Status SendDeletes();
   Status SendWaiting();
   Status SendDirectoryMeta();
@@ -63,7 +65,7 @@ class Replicator::PassRun {
   Status Dispatch(FileJob& job);
   Status Release();
   Status FinishStreams();
-  bool SameDirectory(const SyncedIndex& index, const std::string& path) const;
+  bool SameDirectory(const std::optional<IndexEntry>& known, const std::string& dir) const;
   bool ParentAcknowledged(const std::string& path) const;
 
   Replicator& r_;
@@ -78,9 +80,11 @@ class Replicator::PassRun {
   std::vector<ScanEntry> entries_;     // what the pass looks at, parents before children
   std::vector<ScanError> unreadable_;  // neither sent nor deleted: unknown this pass
 
-  // Compare. `next_`: the index as it will be; each change of it is also a delta of the batch
-  // being sent, which reaches index_ only when the agent acknowledges the batch's Barrier.
-  SyncedIndex next_;
+  // Compare. `next_`: the index as it will be (index_ and this pass's changes beside it, not a
+  // copy: a live pass costs what it changes, not the size of the tree); each change of it is
+  // also a delta of the batch being sent, which reaches index_ only when the agent
+  // acknowledges the batch's Barrier.
+  PendingIndex next_;
   std::vector<IndexDelta> deltas_;
   // Directories whose metadata is sent at the end of the pass (their mtime changes while
   // their contents arrive): recorded as not current (mtime -1) until their SetMeta is sent.
@@ -287,24 +291,25 @@ void Replicator::PassRun::NoteWrittenAndLinked() {
 
 void Replicator::PassRun::Put(const std::string& path, const IndexEntry& entry,
                               bool final_meta_pending) {
-  next_[path] = entry;
+  next_.Set(path, entry);
   IndexEntry recorded = entry;
   if (final_meta_pending) recorded.mtime_ns = -1;
   deltas_.push_back({path, std::move(recorded)});
 }
 
 void Replicator::PassRun::Erase(const std::string& path) {
-  next_.erase(path);
+  next_.Erase(path);
   deltas_.push_back({path, std::nullopt});
 }
 
 void Replicator::PassRun::Touch(const std::string& path) {
   std::string dir = ParentOf(path);
   if (provisional_.insert(dir).second) {
-    if (auto it = next_.find(dir); it != next_.end()) {
-      IndexEntry pending = it->second;
+    if (const auto known = next_.Find(dir)) {
+      IndexEntry pending = *known;
       pending.mtime_ns = -1;
       deltas_.push_back({dir, std::move(pending)});
+      next_.Set(dir, *known);  // as it is now, also once that delta reaches index_
     }
   }
   touched_.insert(std::move(dir));
@@ -319,34 +324,33 @@ void Replicator::PassRun::DirectoryMetaLater(const ScanEntry& e, const IndexEntr
 Status Replicator::PassRun::Visit(const ScanEntry& e) {
   seen_.insert(e.path);
   const IndexEntry now = FromScan(e);
-  auto it = next_.find(e.path);
+  const std::optional<IndexEntry> known = next_.Find(e.path);
   if (e.path == ".") {
-    if (it == next_.end() || !(it->second == now)) DirectoryMetaLater(e, now);
+    if (!known || !(*known == now)) DirectoryMetaLater(e, now);
     return Status::Ok();
   }
-  if (it == next_.end()) {
+  if (!known) {
     auto g = gone_.find({e.dev, e.ino});
     if (g != gone_.end()) {
-      auto was = next_.find(g->second);
-      if (was != next_.end() && was->second.type == e.type && !written_.count({e.dev, e.ino}) &&
+      const std::optional<IndexEntry> was = next_.Find(g->second);
+      if (was && was->type == e.type && !written_.count({e.dev, e.ino}) &&
           // An inode number the file system reused for a new symlink is not a move.
-          (e.type != EntryType::kSymlink || was->second.target == e.symlink_target) &&
+          (e.type != EntryType::kSymlink || was->target == e.symlink_target) &&
           // A link of an inode already sent under another path links to that one instead.
           !(e.type == EntryType::kRegular && e.nlink > 1 && r_.sender_->KnowsLink(e.dev, e.ino)) &&
-          (e.type != EntryType::kRegular ||
-           (was->second.size == e.size && was->second.mtime_ns == e.mtime_ns))) {
+          (e.type != EntryType::kRegular || (was->size == e.size && was->mtime_ns == e.mtime_ns))) {
         const std::string from = g->second;
         gone_.erase(g);
         return SendMoved(e, from, now);
       }
     }
   }
-  const bool is_new = it == next_.end() || it->second.type != e.type;
+  const bool is_new = !known || known->type != e.type;
   const bool content =
-      !is_new && ((e.type == EntryType::kRegular &&
-                   (it->second.size != e.size || it->second.mtime_ns != e.mtime_ns ||
-                    it->second.ino != e.ino || written_.count({e.dev, e.ino}))) ||
-                  (e.type == EntryType::kSymlink && it->second.target != e.symlink_target));
+      !is_new &&
+      ((e.type == EntryType::kRegular && (known->size != e.size || known->mtime_ns != e.mtime_ns ||
+                                          known->ino != e.ino || written_.count({e.dev, e.ino}))) ||
+       (e.type == EntryType::kSymlink && known->target != e.symlink_target));
   // A full pass after a multi-link file changed: every path of that inode is joined again to
   // one (the destination may hold separate copies, e.g. after a directory moved).
   if (full_ && !is_new && !content && e.type == EntryType::kRegular && e.nlink > 1 &&
@@ -361,8 +365,8 @@ Status Replicator::PassRun::Visit(const ScanEntry& e) {
       ++entry_ops_;
     }
   }
-  if (is_new || content) return SendNewOrChanged(e, is_new, now);
-  if (it->second == now) return Status::Ok();
+  if (is_new || content) return SendNewOrChanged(e, known, now);
+  if (*known == now) return Status::Ok();
   if (e.type == EntryType::kDirectory) {
     DirectoryMetaLater(e, now);
     return Status::Ok();
@@ -384,22 +388,18 @@ Status Replicator::PassRun::SendMoved(const ScanEntry& e, const std::string& fro
   ++entry_ops_;
   // The moved file is what its other (new) links link to.
   if (e.type == EntryType::kRegular && e.nlink > 1) r_.sender_->RememberLink(e.dev, e.ino, e.path);
-  // The entry, then what is beneath it: `from/...`, which a sibling such as `from-2` or
-  // `from.zip` sorts before -- the index's order is the strings', not the tree's.
-  std::vector<std::pair<std::string, IndexEntry>> moved;
-  auto move = [&](SyncedIndex::iterator m) {
-    std::string to = e.path + m->first.substr(from.size());
-    if (provisional_.count(m->first)) provisional_.insert(to);
-    moved.emplace_back(std::move(to), m->second);
-    deltas_.push_back({m->first, std::nullopt});
-    return next_.erase(m);
-  };
-  if (auto m = next_.find(from); m != next_.end()) move(m);
-  const std::string beneath = from + "/";
-  for (auto m = next_.lower_bound(beneath); m != next_.end() && m->first.starts_with(beneath);)
-    m = move(m);
+  // The entry and what is beneath it (`from/...`; not a sibling such as `from-2` or
+  // `from.zip`, which a plain string order puts in between).
+  std::vector<std::pair<std::string, IndexEntry>> moved = next_.Subtree(from);
+  for (auto& [p, ie] : moved) {
+    deltas_.push_back({p, std::nullopt});
+    next_.Erase(p);
+    std::string to = e.path + p.substr(from.size());
+    if (provisional_.count(p)) provisional_.insert(to);
+    p = std::move(to);
+  }
   for (auto& [p, ie] : moved) Put(p, ie, provisional_.count(p) != 0);
-  if (next_.find(e.path)->second == now) return Status::Ok();
+  if (next_.Find(e.path) == now) return Status::Ok();
   if (e.type == EntryType::kDirectory) {
     DirectoryMetaLater(e, now);
     return Status::Ok();
@@ -410,9 +410,10 @@ Status Replicator::PassRun::SendMoved(const ScanEntry& e, const std::string& fro
   return Mark(e.path);
 }
 
-Status Replicator::PassRun::SendNewOrChanged(const ScanEntry& e, bool is_new,
+Status Replicator::PassRun::SendNewOrChanged(const ScanEntry& e,
+                                             const std::optional<IndexEntry>& known,
                                              const IndexEntry& now) {
-  auto it = next_.find(e.path);
+  const bool is_new = !known || known->type != e.type;
   if (e.type == EntryType::kRegular && e.nlink > 1) {
     linked_change_ = true;
     relink_next_.insert({e.dev, e.ino});
@@ -421,23 +422,23 @@ Status Replicator::PassRun::SendNewOrChanged(const ScanEntry& e, bool is_new,
   // version was sent) lets only the changed blocks travel.
   BlockSignature basis, fresh;
   std::unique_lock<std::mutex> signatures_lock(r_.signatures_mutex_);
-  const bool have_basis =
-      r_.block_delta_ && !is_new && e.type == EntryType::kRegular && e.size >= kDeltaMinFileSize &&
-      r_.signatures_->Find(e.path, it->second.size, it->second.mtime_ns, &basis);
+  const bool have_basis = r_.block_delta_ && !is_new && e.type == EntryType::kRegular &&
+                          e.size >= kDeltaMinFileSize &&
+                          r_.signatures_->Find(e.path, known->size, known->mtime_ns, &basis);
   signatures_lock.unlock();
   // Contents that cannot race with stream 0 (a single link, new or a content change of a
   // regular file, in a directory the destination has acknowledged) may go on another. A file
   // in a directory stream 0 has just created or moved into place waits for it.
   const bool acknowledged = ParentAcknowledged(e.path);
   if (!r_.streams_.empty() && e.type == EntryType::kRegular && e.nlink == 1 &&
-      (it == next_.end() || it->second.type == EntryType::kRegular) &&
-      (acknowledged || SameDirectory(next_, e.path))) {
+      (!known || known->type == EntryType::kRegular) &&
+      (acknowledged || SameDirectory(next_.Find(ParentOf(e.path)), ParentOf(e.path)))) {
     FileJob job;
     job.entry = e;
     job.recorded = now;
     if (have_basis) job.basis = std::move(basis);
     job.bytes = e.size;
-    next_[e.path] = now;  // its delta travels with the other stream's batch
+    next_.Set(e.path, now);  // its delta travels with the other stream's batch
     Touch(e.path);
     ++data_ops_;
     if (acknowledged) return Dispatch(job);
@@ -475,17 +476,13 @@ Status Replicator::PassRun::SendNewOrChanged(const ScanEntry& e, bool is_new,
 Status Replicator::PassRun::SendDeletes() {
   std::vector<std::string> doomed;
   for (const auto& scope : scopes_)
-    for (auto it = next_.lower_bound(scope == "." ? "" : scope); it != next_.end(); ++it) {
-      if (!Under(it->first, scope)) {
-        if (scope != "." && it->first > scope + "/\xff") break;
-        continue;
-      }
-      if (it->first != "." && !seen_.count(it->first) && !Unknown(it->first))
-        doomed.push_back(it->first);
-    }
+    next_.ForEachIn(scope, [&](const std::string& p, const IndexEntry&) {
+      if (p != "." && !seen_.count(p) && !Unknown(p)) doomed.push_back(p);
+    });
   std::sort(doomed.rbegin(), doomed.rend());
   for (const auto& p : doomed) {
-    const bool dir = next_[p].type == EntryType::kDirectory;
+    const std::optional<IndexEntry> known = next_.Find(p);
+    const bool dir = known && known->type == EntryType::kDirectory;
     GEOREP_RETURN_IF_ERROR(dir ? r_.sender_->SendRmdir(p) : r_.sender_->SendUnlink(p));
     Touch(p);
     Erase(p);
@@ -712,21 +709,23 @@ Status Replicator::PassRun::FinishStreams() {
   return TakeStreams();
 }
 
-// Whether the destination has acknowledged `path`'s directory as the one scanned now: then
-// stream 0 neither creates, moves nor removes it during this pass (a present path is never a
-// rename source), and a file in it may travel on another stream.
-bool Replicator::PassRun::SameDirectory(const SyncedIndex& index, const std::string& path) const {
-  const std::string dir = ParentOf(path);
+// Whether `known` (what an index has for directory `dir`) is the directory scanned now: when
+// the destination has acknowledged it, stream 0 neither creates, moves nor removes it during
+// this pass (a present path is never a rename source), and a file in it may travel on another
+// stream.
+bool Replicator::PassRun::SameDirectory(const std::optional<IndexEntry>& known,
+                                        const std::string& dir) const {
   auto scanned = scanned_dirs_.find(dir);
-  auto known = index.find(dir);
-  return scanned != scanned_dirs_.end() && known != index.end() &&
-         known->second.type == EntryType::kDirectory && known->second.dev == scanned->second->dev &&
-         known->second.ino == scanned->second->ino;
+  return scanned != scanned_dirs_.end() && known && known->type == EntryType::kDirectory &&
+         known->dev == scanned->second->dev && known->ino == scanned->second->ino;
 }
 
 // The root is always there (the agent opened it), and nothing moves or removes it.
 bool Replicator::PassRun::ParentAcknowledged(const std::string& path) const {
-  return path.find('/') == std::string::npos || SameDirectory(r_.index_, path);
+  if (path.find('/') == std::string::npos) return true;
+  const std::string dir = ParentOf(path);
+  auto acknowledged = r_.index_.find(dir);
+  return acknowledged != r_.index_.end() && SameDirectory(acknowledged->second, dir);
 }
 
 }  // namespace georep::replication

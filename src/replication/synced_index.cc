@@ -181,6 +181,47 @@ Result<SyncedIndex> IndexStore::Load() {
   return index;
 }
 
+std::optional<IndexEntry> PendingIndex::Find(const std::string& path) const {
+  if (auto c = changes_.find(path); c != changes_.end()) return c->second;
+  if (auto b = base_->find(path); b != base_->end()) return b->second;
+  return std::nullopt;
+}
+
+void PendingIndex::ForEachIn(
+    const std::string& path,
+    const std::function<void(const std::string&, const IndexEntry&)>& visit) const {
+  // Merges base's and the changes' [lo, hi) ranges, a change winning over base's entry.
+  auto merge = [&](auto b, auto b_end, auto c, auto c_end) {
+    while (b != b_end || c != c_end) {
+      if (c == c_end || (b != b_end && b->first < c->first)) {
+        visit(b->first, b->second);
+        ++b;
+        continue;
+      }
+      if (b != b_end && b->first == c->first) ++b;
+      if (c->second) visit(c->first, *c->second);
+      ++c;
+    }
+  };
+  if (path == ".") {
+    merge(base_->begin(), base_->end(), changes_.begin(), changes_.end());
+    return;
+  }
+  if (auto self = Find(path)) visit(path, *self);
+  // Beneath: from "path/" up to "path0" ('0' follows '/'). A sibling such as "path-2" or
+  // "path.zip" sorts before "path/" and stays out.
+  const std::string lo = path + "/", hi = path + "0";
+  merge(base_->lower_bound(lo), base_->lower_bound(hi), changes_.lower_bound(lo),
+        changes_.lower_bound(hi));
+}
+
+std::vector<std::pair<std::string, IndexEntry>> PendingIndex::Subtree(
+    const std::string& path) const {
+  std::vector<std::pair<std::string, IndexEntry>> out;
+  ForEachIn(path, [&](const std::string& p, const IndexEntry& e) { out.emplace_back(p, e); });
+  return out;
+}
+
 Status IndexStore::Append(const std::vector<IndexDelta>& deltas, const SyncedIndex& index) {
   if (deltas.empty()) return Status::Ok();
   if (log_bytes_ + deltas.size() * 64 > std::max(kMinFoldBytes, snapshot_bytes_) ||

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -45,6 +46,28 @@ struct IndexDelta {
 };
 
 void ApplyDelta(const IndexDelta& delta, SyncedIndex* index);
+
+// `base` as it will be once a pass's changes are applied: the changes are kept beside it,
+// nothing of `base` is copied, so a pass costs what it changes, not the size of the tree.
+// `base` may change meanwhile, but a path changed here reads as changed here.
+class PendingIndex {
+ public:
+  explicit PendingIndex(const SyncedIndex& base) : base_(&base) {}
+  std::optional<IndexEntry> Find(const std::string& path) const;
+  bool Contains(const std::string& path) const { return Find(path).has_value(); }
+  void Set(const std::string& path, const IndexEntry& entry) { changes_[path] = entry; }
+  void Erase(const std::string& path) { changes_[path] = std::nullopt; }
+  // The entries at `path` and beneath it (".": all of them), in path order. `visit` must not
+  // change this index or its base.
+  void ForEachIn(const std::string& path,
+                 const std::function<void(const std::string&, const IndexEntry&)>& visit) const;
+  std::vector<std::pair<std::string, IndexEntry>> Subtree(const std::string& path) const;
+  size_t changed() const { return changes_.size(); }
+
+ private:
+  const SyncedIndex* base_;
+  std::map<std::string, std::optional<IndexEntry>> changes_;  // nullopt: erased
+};
 
 // A snapshot file alone (empty when the file is absent; an index of an older format also
 // reads as empty, which makes the next pass compare everything).

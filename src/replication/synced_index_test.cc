@@ -6,6 +6,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <random>
+#include <set>
 
 #include "replication/test_util.h"
 
@@ -141,6 +143,66 @@ TEST(IndexStore, AnOlderIndexFormatReadsAsEmptyAndAForeignFileIsAnError) {
   EXPECT_TRUE(loaded->empty());
   { std::ofstream(dir.path() + "/index") << "not an index at all"; }
   EXPECT_EQ(store.Load().status().code(), StatusCode::kCorruption);
+}
+
+}  // namespace
+}  // namespace georep::replication
+
+namespace georep::replication {
+namespace {
+
+// Subtree of a plain map, the slow way: every entry looked at.
+std::vector<std::pair<std::string, IndexEntry>> SubtreeOf(const SyncedIndex& index,
+                                                          const std::string& path) {
+  std::vector<std::pair<std::string, IndexEntry>> out;
+  for (const auto& [p, e] : index)
+    if (path == "." || p == path || p.starts_with(path + "/")) out.emplace_back(p, e);
+  return out;
+}
+
+// A pending index reads as a copy of its base with the same changes made -- also while the
+// base takes in (acknowledged) changes of paths it changed, and with names that sort between
+// a directory and what is beneath it ("a", "a-1", "a.z", "a/b").
+TEST(PendingIndex, ReadsAsACopyOfItsBaseWithTheChangesMade) {
+  const std::vector<std::string> paths = {".",     "a",    "a-1", "a.z", "a/b", "a/b-2",
+                                          "a/b/c", "a/b0", "a0",  "b",   "b/a", "ab"};
+  for (uint64_t seed = 1; seed <= 200; ++seed) {
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    std::mt19937_64 rng(seed);
+    SyncedIndex base;
+    for (const auto& p : paths)
+      if (rng() % 2) base[p] = File(rng() % 100, 1);
+    SyncedIndex copy = base;
+    PendingIndex pending(base);
+    std::set<std::string> changed;
+    for (int op = 0; op < 20; ++op) {
+      const std::string& p = paths[rng() % paths.size()];
+      switch (rng() % 3) {
+        case 0: {
+          const IndexEntry e = File(rng() % 100, static_cast<int64_t>(op));
+          pending.Set(p, e);
+          copy[p] = e;
+          changed.insert(p);
+          break;
+        }
+        case 1:
+          pending.Erase(p);
+          copy.erase(p);
+          changed.insert(p);
+          break;
+        default:
+          // An acknowledged batch reaches the base: only paths this pass changed.
+          if (changed.count(p)) base[p] = File(999, -1);
+      }
+    }
+    for (const auto& p : paths) {
+      EXPECT_EQ(pending.Find(p).has_value(), copy.count(p) == 1) << p;
+      if (copy.count(p)) {
+        EXPECT_EQ(*pending.Find(p), copy[p]) << p;
+      }
+      EXPECT_EQ(pending.Subtree(p), SubtreeOf(copy, p)) << p;
+    }
+  }
 }
 
 }  // namespace

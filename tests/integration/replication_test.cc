@@ -318,67 +318,110 @@ void RandomOperationsWhileRunningConverge(const std::vector<std::string>& extra)
     }
   };
   for (int round = 0; round < rounds; ++round) {
+    std::string done;  // this round's operations, for a failure's message
+    auto note = [&](const std::string& what) { done += "  " + what + "\n"; };
     for (int op = 0; op < 40; ++op) {
       refresh();
       const int kind = static_cast<int>(rng() % 14);
       std::error_code ec;
       if (kind == 0 || files.empty()) {
-        Write(path(fresh(pick(dirs))), Random(rng, rng() % 200000));
+        const size_t n = rng() % 200000;
+        const std::string data = Random(rng, n);
+        const std::string p = fresh(pick(dirs));
+        Write(path(p), data);
+        note("create " + p + " " + std::to_string(n));
       } else if (kind == 1) {
-        fs::create_directories(path(fresh(pick(dirs))), ec);
+        const std::string p = fresh(pick(dirs));
+        fs::create_directories(path(p), ec);
+        note("mkdir " + p);
       } else if (kind == 2) {  // append
-        std::ofstream(path(pick(files)), std::ios::app) << Random(rng, rng() % 5000);
+        const std::string p = pick(files);
+        const size_t n = rng() % 5000;
+        std::ofstream(path(p), std::ios::app) << Random(rng, n);
+        note("append " + p + " " + std::to_string(n));
       } else if (kind == 3) {  // overwrite in place
-        std::fstream f(path(pick(files)), std::ios::in | std::ios::out | std::ios::binary);
-        f.seekp(static_cast<std::streamoff>(rng() % 100));
+        const std::string p = pick(files);
+        std::fstream f(path(p), std::ios::in | std::ios::out | std::ios::binary);
+        const auto at = static_cast<std::streamoff>(rng() % 100);
+        f.seekp(at);
         f << Random(rng, 64);
+        note("overwrite " + p + " at " + std::to_string(at));
       } else if (kind == 4) {  // truncate
-        fs::resize_file(path(pick(files)), rng() % 1000, ec);
+        const size_t n = rng() % 1000;
+        const std::string p = pick(files);
+        fs::resize_file(path(p), n, ec);
+        note("truncate " + p + " " + std::to_string(n));
       } else if (kind == 5) {  // rename a file, sometimes over another
         const std::string from = pick(files);
         const std::string to = rng() % 3 == 0 ? pick(files) : fresh(pick(dirs));
         fs::rename(path(from), path(to), ec);
+        note("rename " + from + " " + to);
       } else if (kind == 6 && dirs.size() > 1) {  // rename a directory (not into itself)
         const std::string from = dirs[1 + rng() % (dirs.size() - 1)];
         const std::string parent = pick(dirs);
-        if (parent.rfind(from, 0) != 0) fs::rename(path(from), path(fresh(parent)), ec);
+        if (parent.rfind(from, 0) != 0) {
+          const std::string to = fresh(parent);
+          fs::rename(path(from), path(to), ec);
+          note("rename directory " + from + " " + to);
+        }
       } else if (kind == 7 && files.size() >= 2) {  // rename cycle: a -> t, b -> a, t -> b
         const std::string a = files[0], b = files[files.size() - 1];
         if (a != b) {
           fs::rename(path(a), path(a + ".cycle"), ec);
           fs::rename(path(b), path(a), ec);
           fs::rename(path(a + ".cycle"), path(b), ec);
+          note("swap " + a + " " + b);
         }
       } else if (kind == 8) {
-        fs::create_hard_link(path(pick(files)), path(fresh(pick(dirs))), ec);
+        const std::string p = fresh(pick(dirs));
+        const std::string target = pick(files);
+        fs::create_hard_link(path(target), path(p), ec);
+        note("link " + target + " " + p);
       } else if (kind == 9) {
-        fs::create_symlink("target-" + std::to_string(rng() % 10), path(fresh(pick(dirs))), ec);
+        const std::string p = fresh(pick(dirs));
+        const std::string target = "target-" + std::to_string(rng() % 10);
+        fs::create_symlink(target, path(p), ec);
+        note("symlink " + target + " " + p);
       } else if (kind == 10) {
-        fs::remove(path(pick(files)), ec);
+        const std::string p = pick(files);
+        fs::remove(path(p), ec);
+        note("remove " + p);
       } else if (kind == 11 && dirs.size() > 1) {
-        fs::remove_all(path(dirs[1 + rng() % (dirs.size() - 1)]), ec);
+        const std::string p = dirs[1 + rng() % (dirs.size() - 1)];
+        fs::remove_all(path(p), ec);
+        note("remove directory " + p);
       } else if (kind == 12) {
         const std::string v = std::to_string(rng() % 1000);
-        ::setxattr(path(pick(files)).c_str(), "user.k", v.data(), v.size(), 0);
+        const std::string p = pick(files);
+        ::setxattr(path(p).c_str(), "user.k", v.data(), v.size(), 0);
+        note("xattr " + p + " " + v);
       } else {
-        ::chmod(path(pick(files)).c_str(), rng() % 2 ? 0600 : 0644);
+        const mode_t mode = rng() % 2 ? 0600 : 0644;
+        const std::string p = pick(files);
+        ::chmod(path(p).c_str(), mode);
+        note("chmod " + p + " " + std::to_string(mode));
       }
     }
     if (rng() % 2) {  // a large sparse file now and then
-      int fd = ::open(path(fresh("")).c_str(), O_WRONLY | O_CREAT, 0644);
-      (void)::pwrite(fd, "end", 3, static_cast<off_t>(rng() % (8 << 20)));
+      const std::string p = fresh("");
+      const auto at = static_cast<off_t>(rng() % (8 << 20));
+      int fd = ::open(path(p).c_str(), O_WRONLY | O_CREAT, 0644);
+      (void)::pwrite(fd, "end", 3, at);
       ::close(fd);
+      note("sparse " + p + " " + std::to_string(at));
     }
     EXPECT_TRUE(WaitFor(60, [&] { return DescribeTree(dst.path()) == DescribeTree(src.path()); }))
         << "round " << round << " did not converge: " << ReplicationReason(state.path())
-        << DescribeTreeDiff(src.path(), dst.path());
+        << DescribeTreeDiff(src.path(), dst.path()) << "the round's operations:\n"
+        << done;
     if (::testing::Test::HasFailure()) {
       // Kept for a look: the two trees as they were.
       RunCommand({"/bin/rm", "-rf", "/var/tmp/georep-failed"});
       RunCommand({"/bin/mkdir", "-p", "/var/tmp/georep-failed"});
       RunCommand({"/bin/cp", "-a", src.path(), "/var/tmp/georep-failed/source"});
       RunCommand({"/bin/cp", "-a", dst.path(), "/var/tmp/georep-failed/destination"});
-      ADD_FAILURE() << "trees kept in /var/tmp/georep-failed";
+      RunCommand({"/bin/cp", "-a", state.path(), "/var/tmp/georep-failed/state"});
+      ADD_FAILURE() << "trees and the worker's state kept in /var/tmp/georep-failed";
       break;
     }
   }
@@ -395,7 +438,7 @@ void RandomOperationsWhileRunningConverge(const std::vector<std::string>& extra)
 }
 
 TEST(Replication, RandomOperationsWhileRunningConverge) {
-  RandomOperationsWhileRunningConverge({});
+  RandomOperationsWhileRunningConverge({"--log-level", "debug"});
 }
 
 // The same over three agent connections: files whose directory is acknowledged travel on the
