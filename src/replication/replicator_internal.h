@@ -55,6 +55,7 @@ inline IndexEntry FromScan(const ScanEntry& e) {
   i.mtime_ns = e.mtime_ns;
   i.ctime_ns = e.ctime_ns;
   i.target = e.symlink_target;
+  i.linked = e.type == EntryType::kRegular && e.nlink > 1;
   return i;
 }
 
@@ -93,10 +94,24 @@ struct Batch {
   std::vector<IndexDelta> deltas;
   std::map<uint64_t, std::string> op_path;                   // last seq of each operation
   std::vector<std::pair<std::string, std::string>> refused;  // known before it was sent
+  // Entries gone from the source between the scan and their sending: not failures; the
+  // change that took them away makes the next pass look at them again.
+  std::set<std::string> resend;
 };
 
+// What the sender could not send goes to `b`: gone from the source since the scan (kNotFound)
+// to be looked at again, anything else refused.
+inline void NoteUnsent(const ScanError& e, Batch* b) {
+  if (e.status.code() == StatusCode::kNotFound) {
+    b->resend.insert(e.path);
+  } else {
+    b->refused.emplace_back(e.path, e.status.message());
+  }
+}
+
 // An acknowledged batch, ready for the index: its deltas, except for `refused` (failures, with
-// why) and `resend` (files rewritten while the agent copied them: sent again, not failures).
+// why) and `resend` (files rewritten while the agent copied them, or gone before they were
+// read: looked at again, not failures).
 struct SettledBatch {
   std::vector<IndexDelta> deltas;
   std::vector<std::pair<std::string, std::string>> refused;
@@ -109,6 +124,7 @@ template <typename Refusals, typename MovedOn>
 SettledBatch Resolve(Batch& b, Refusals* refused, MovedOn moved_on) {
   SettledBatch s;
   s.refused = std::move(b.refused);
+  s.resend = std::move(b.resend);
   for (auto f = refused->begin(); f != refused->end() && f->first <= b.barrier;) {
     if (auto op = b.op_path.lower_bound(f->first); op != b.op_path.end()) {
       // A file rewritten while the agent copied it is sent again once its change is seen (the
@@ -406,9 +422,8 @@ class Replicator::ContentStream {
     }
     pending_.deltas.push_back({job.entry.path, job.recorded});
     pending_.op_path[sender_->last_seq()] = job.entry.path;
-    for (auto& e : report.skipped) pending_.refused.emplace_back(e.path, e.status.message());
-    for (auto& e : sender_->TakeMetaErrors())
-      pending_.refused.emplace_back(e.path, e.status.message());
+    for (const auto& e : report.skipped) NoteUnsent(e, &pending_);
+    for (const auto& e : sender_->TakeMetaErrors()) NoteUnsent(e, &pending_);
     {
       std::lock_guard<std::mutex> lock(mutex_);
       counters_.files += report.files;

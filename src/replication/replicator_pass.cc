@@ -276,8 +276,12 @@ void Replicator::PassRun::NoteWrittenAndLinked() {
   for (const ScanEntry& e : entries_)
     if (r_.written_.count(e.path)) written_.insert({e.dev, e.ino});
   for (const auto& p : r_.written_)
-    if (auto it = r_.index_.find(p); it != r_.index_.end())
+    if (auto it = r_.index_.find(p); it != r_.index_.end()) {
       written_.insert({it->second.dev, it->second.ino});
+      // Written through a path that may be gone by now: its other links changed with it,
+      // wherever they are, and a full pass finds them.
+      if (it->second.linked) linked_change_ = true;
+    }
   // Hard links: a file the destination already holds for an inode is what its new or changed
   // links link to.
   r_.sender_->ForgetLinks();
@@ -573,10 +577,9 @@ Status Replicator::PassRun::Commit(bool final) {
   deltas_.clear();
   b.op_path = std::move(op_path_);
   op_path_.clear();
-  for (auto& e : r_.sender_->TakeMetaErrors()) b.refused.emplace_back(e.path, e.status.message());
+  for (const auto& e : r_.sender_->TakeMetaErrors()) NoteUnsent(e, &b);
   for (; skipped_done_ < report_.skipped.size(); ++skipped_done_)
-    b.refused.emplace_back(report_.skipped[skipped_done_].path,
-                           report_.skipped[skipped_done_].status.message());
+    NoteUnsent(report_.skipped[skipped_done_], &b);
   if (final) {
     for (const auto& e : unreadable_) b.refused.emplace_back(e.path, e.status.message());
     b.refused.insert(b.refused.end(), orphaned_.begin(), orphaned_.end());

@@ -21,8 +21,12 @@ using le::GetU64;
 using le::PutStr;
 using le::PutU64;
 
-constexpr std::string_view kIndexMagic = "georep-index-2\n";
-constexpr std::string_view kLogMagic = "georep-index-log-1\n";
+// Formats 3 and log-2 add `linked`; 2 and log-1 (without it) are read too, and folded into the
+// new format at the next commit.
+constexpr std::string_view kIndexMagic = "georep-index-3\n";
+constexpr std::string_view kLogMagic = "georep-index-log-2\n";
+constexpr std::string_view kIndexMagic2 = "georep-index-2\n";
+constexpr std::string_view kLogMagic1 = "georep-index-log-1\n";
 // A log smaller than this is never folded (folding a small index often gains nothing).
 constexpr uint64_t kMinFoldBytes = 1 << 20;
 
@@ -38,15 +42,19 @@ void PutEntry(std::string* out, const std::string& path, const IndexEntry& e) {
   PutU64(out, static_cast<uint64_t>(e.mtime_ns));
   PutU64(out, static_cast<uint64_t>(e.ctime_ns));
   PutStr(out, e.target);
+  PutU64(out, e.linked ? 1 : 0);
 }
 
-bool GetEntry(std::string_view* v, std::string* path, IndexEntry* e) {
-  uint64_t type = 0, mode = 0, uid = 0, gid = 0, mtime = 0, ctime = 0;
+// `older`: an entry of format 2 (log-1), without `linked`.
+bool GetEntry(std::string_view* v, std::string* path, IndexEntry* e, bool older) {
+  uint64_t type = 0, mode = 0, uid = 0, gid = 0, mtime = 0, ctime = 0, linked = 0;
   if (!GetStr(v, path) || !GetU64(v, &type) || !GetU64(v, &mode) || !GetU64(v, &uid) ||
       !GetU64(v, &gid) || !GetU64(v, &e->size) || !GetU64(v, &e->dev) || !GetU64(v, &e->ino) ||
-      !GetU64(v, &mtime) || !GetU64(v, &ctime) || !GetStr(v, &e->target) || type > 3) {
+      !GetU64(v, &mtime) || !GetU64(v, &ctime) || !GetStr(v, &e->target) || type > 3 ||
+      (!older && (!GetU64(v, &linked) || linked > 1))) {
     return false;
   }
+  e->linked = linked == 1;
   e->type = static_cast<EntryType>(type);
   e->mode = static_cast<uint32_t>(mode);
   e->uid = static_cast<uint32_t>(uid);
@@ -102,22 +110,25 @@ void ApplyDelta(const IndexDelta& delta, SyncedIndex* index) {
     index->erase(delta.path);
 }
 
-Result<SyncedIndex> LoadIndex(const std::string& path) {
+Result<SyncedIndex> LoadIndex(const std::string& path, bool* older_format) {
   SyncedIndex index;
   bool exists = false;
   GEOREP_ASSIGN_OR_RETURN(std::string data, ReadWhole(path, &exists));
   if (!exists) return index;
   std::string_view v = data;
-  // An index of an older format: start over (a full comparison at the destination).
-  if (v.substr(0, 13) == "georep-index-" && v.substr(0, kIndexMagic.size()) != kIndexMagic)
+  const bool older = v.substr(0, kIndexMagic2.size()) == kIndexMagic2;
+  if (older_format != nullptr) *older_format = older;
+  // An index of a format older still: start over (a full comparison at the destination).
+  if (!older && v.substr(0, 13) == "georep-index-" &&
+      v.substr(0, kIndexMagic.size()) != kIndexMagic)
     return index;
-  if (v.substr(0, kIndexMagic.size()) != kIndexMagic)
+  if (!older && v.substr(0, kIndexMagic.size()) != kIndexMagic)
     return Status::Corruption(path + " is not a georep index");
-  v.remove_prefix(kIndexMagic.size());
+  v.remove_prefix(older ? kIndexMagic2.size() : kIndexMagic.size());
   while (!v.empty()) {
     std::string p;
     IndexEntry e;
-    if (!GetEntry(&v, &p, &e)) return Status::Corruption(path + " is truncated or damaged");
+    if (!GetEntry(&v, &p, &e, older)) return Status::Corruption(path + " is truncated or damaged");
     index.emplace(std::move(p), std::move(e));
   }
   return index;
@@ -133,7 +144,8 @@ IndexStore::IndexStore(const std::string& state_dir)
     : snapshot_path_(state_dir + "/index"), log_path_(state_dir + "/index.log") {}
 
 Result<SyncedIndex> IndexStore::Load() {
-  GEOREP_ASSIGN_OR_RETURN(SyncedIndex index, LoadIndex(snapshot_path_));
+  older_format_ = false;
+  GEOREP_ASSIGN_OR_RETURN(SyncedIndex index, LoadIndex(snapshot_path_, &older_format_));
   struct stat st {};
   snapshot_bytes_ =
       ::stat(snapshot_path_.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
@@ -143,11 +155,13 @@ Result<SyncedIndex> IndexStore::Load() {
   dropped_log_bytes_ = 0;
   if (!exists) return index;
   std::string_view v = log;
-  if (v.substr(0, kLogMagic.size()) != kLogMagic) {
+  const bool older_log = v.substr(0, kLogMagic1.size()) == kLogMagic1;
+  if (older_log) older_format_ = true;
+  if (!older_log && v.substr(0, kLogMagic.size()) != kLogMagic) {
     dropped_log_bytes_ = log.size();
     return index;
   }
-  v.remove_prefix(kLogMagic.size());
+  v.remove_prefix(older_log ? kLogMagic1.size() : kLogMagic.size());
   // Records: payload length, payload (deltas), XXH3-64 of the payload.
   while (!v.empty()) {
     std::string_view rest = v;
@@ -165,7 +179,7 @@ Result<SyncedIndex> IndexStore::Load() {
       ok = GetU64(&payload, &kind) && (kind == 0 || kind == 1);
       if (ok && kind == 1) {
         IndexEntry e;
-        ok = GetEntry(&payload, &d.path, &e);
+        ok = GetEntry(&payload, &d.path, &e, older_log);
         d.entry = std::move(e);
       } else if (ok) {
         ok = GetStr(&payload, &d.path);
@@ -225,7 +239,7 @@ std::vector<std::pair<std::string, IndexEntry>> PendingIndex::Subtree(
 Status IndexStore::Append(const std::vector<IndexDelta>& deltas, const SyncedIndex& index) {
   if (deltas.empty()) return Status::Ok();
   if (log_bytes_ + deltas.size() * 64 > std::max(kMinFoldBytes, snapshot_bytes_) ||
-      dropped_log_bytes_ > 0) {
+      dropped_log_bytes_ > 0 || older_format_) {
     return Fold(index);
   }
   std::string payload;
@@ -271,6 +285,7 @@ Status IndexStore::Fold(const SyncedIndex& index) {
   log_bytes_ = 0;
   dropped_log_bytes_ = 0;
   GEOREP_RETURN_IF_ERROR(SaveIndex(snapshot_path_, index));
+  older_format_ = false;
   struct stat st {};
   snapshot_bytes_ =
       ::stat(snapshot_path_.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;

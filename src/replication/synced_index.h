@@ -35,6 +35,9 @@ struct IndexEntry {
   // Any change of metadata (mode, owner, xattrs, links) moves ctime: metadata is sent again.
   int64_t ctime_ns = 0;
   std::string target;  // symlinks
+  // A regular file with other links (nlink > 1): a write through a path that is gone by the
+  // next pass changed those links too, wherever they are.
+  bool linked = false;
   bool operator==(const IndexEntry&) const = default;
 };
 using SyncedIndex = std::map<std::string, IndexEntry>;
@@ -71,7 +74,8 @@ class PendingIndex {
 
 // A snapshot file alone (empty when the file is absent; an index of an older format also
 // reads as empty, which makes the next pass compare everything).
-Result<SyncedIndex> LoadIndex(const std::string& path);
+// `older_format`: set when the file is of the previous format (read all the same).
+Result<SyncedIndex> LoadIndex(const std::string& path, bool* older_format = nullptr);
 Status SaveIndex(const std::string& path, const SyncedIndex& index);
 
 class IndexStore {
@@ -94,6 +98,7 @@ class IndexStore {
  private:
   std::string snapshot_path_, log_path_;
   uint64_t snapshot_bytes_ = 0, log_bytes_ = 0, dropped_log_bytes_ = 0, folds_ = 0;
+  bool older_format_ = false;  // loaded from an older format: the next Append folds
 };
 
 }  // namespace georep::replication

@@ -3,17 +3,20 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #include <filesystem>
 #include <fstream>
 #include <random>
 #include <set>
 
+#include "replication/le_bytes.h"
 #include "replication/test_util.h"
 
 namespace georep::replication {
 namespace {
 
+using testing::ReadFile;
 using testing::TempDir;
 
 IndexEntry File(uint64_t ino, int64_t mtime) {
@@ -53,6 +56,56 @@ TEST(IndexStore, LogReplaysOverTheSnapshot) {
   EXPECT_EQ(loaded->count("a"), 0u);
   EXPECT_EQ(loaded->at("b").mtime_ns, 9);
   EXPECT_EQ(again.dropped_log_bytes(), 0u);
+}
+
+// An entry as format 2 (and log-1) wrote it: no `linked`.
+std::string OlderEntry(const std::string& path, const IndexEntry& e) {
+  std::string out;
+  le::PutStr(&out, path);
+  for (uint64_t v :
+       {static_cast<uint64_t>(e.type), uint64_t{e.mode}, uint64_t{e.uid}, uint64_t{e.gid}, e.size,
+        e.dev, e.ino, static_cast<uint64_t>(e.mtime_ns), static_cast<uint64_t>(e.ctime_ns)})
+    le::PutU64(&out, v);
+  le::PutStr(&out, e.target);
+  return out;
+}
+
+// A state directory of the previous format (snapshot and log) reads whole -- nothing is sent
+// again after an upgrade -- and the next commit rewrites it in the new one.
+TEST(IndexStore, ThePreviousFormatReadsAndTheNextAppendRewritesIt) {
+  TempDir dir;
+  std::ofstream(dir.path() + "/index", std::ios::binary)
+      << "georep-index-2\n" + OlderEntry("a", File(1, 5)) + OlderEntry("b", File(2, 6));
+  std::string payload;
+  le::PutU64(&payload, 1);
+  payload += OlderEntry("c", File(3, 7));
+  std::string record = "georep-index-log-1\n";
+  le::PutU64(&record, payload.size());
+  record += payload;
+  le::PutU64(&record, XXH3_64bits(payload.data(), payload.size()));
+  std::ofstream(dir.path() + "/index.log", std::ios::binary) << record;
+
+  IndexStore store(dir.path());
+  auto loaded = store.Load();
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  ASSERT_EQ(loaded->size(), 3u);
+  EXPECT_EQ(loaded->at("a"), File(1, 5));
+  EXPECT_EQ(loaded->at("c"), File(3, 7));
+  EXPECT_EQ(store.dropped_log_bytes(), 0u);
+
+  SyncedIndex index = *loaded;
+  IndexEntry linked = File(4, 8);
+  linked.linked = true;
+  std::vector<IndexDelta> more = {{"d", linked}};
+  ApplyDelta(more[0], &index);
+  ASSERT_TRUE(store.Append(more, index).ok());
+  EXPECT_EQ(store.folds(), 1u) << "an older format is folded into the new one";
+  EXPECT_EQ(ReadFile(dir.path() + "/index").substr(0, 15), "georep-index-3\n");
+  IndexStore again(dir.path());
+  auto reloaded = again.Load();
+  ASSERT_TRUE(reloaded.ok()) << reloaded.status().ToString();
+  EXPECT_EQ(*reloaded, index);
+  EXPECT_TRUE(reloaded->at("d").linked);
 }
 
 TEST(IndexStore, ATornRecordIsDroppedWholeAndTheNextAppendFolds) {

@@ -729,6 +729,30 @@ TEST_P(LivePassTest, LooksOnlyAtWhatChanged) {
   EXPECT_EQ(ReadFile(dst.path() + "/d5/f0"), "changed outside");
 }
 
+// A file written through one of its links, and that link removed before the worker looked:
+// no change names the other links (here in another directory), yet they changed too.
+TEST_P(LivePassTest, AWriteThroughALinkRemovedSinceReachesTheOtherLinks) {
+  TempDir src, dst, state;
+  fs::create_directories(src.path() + "/a");
+  fs::create_directories(src.path() + "/b");
+  Write(src.path() + "/a/through", "version 1");
+  fs::create_hard_link(src.path() + "/a/through", src.path() + "/b/other");
+  RunningWorker worker(
+      WorkerArgv(src.path(), dst.path(), state.path(), {"--change-capture", GetParam()}));
+  worker.Start();
+  ASSERT_TRUE(WaitFor(60, [&] { return SameTree(src.path(), dst.path()); }))
+      << ReplicationReason(state.path()) << DescribeTreeDiff(src.path(), dst.path());
+
+  {
+    std::fstream f(src.path() + "/a/through", std::ios::in | std::ios::out | std::ios::binary);
+    f << "VERSION 2";
+  }
+  fs::remove(src.path() + "/a/through");
+  EXPECT_TRUE(WaitFor(30, [&] { return SameTree(src.path(), dst.path()); }))
+      << ReplicationReason(state.path()) << DescribeTreeDiff(src.path(), dst.path());
+  EXPECT_EQ(ReadFile(dst.path() + "/b/other"), "VERSION 2");
+}
+
 // A directory of the source replaced by a symlink (to a directory outside it) while changes
 // in it wait: the symlink is replicated as a symlink, and nothing is read through it.
 TEST_P(LivePassTest, ADirectoryReplacedByASymlinkIsNotFollowed) {
