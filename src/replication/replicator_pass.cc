@@ -43,6 +43,7 @@ class Replicator::PassRun {
   // `known`: what the index has for it (nothing when new).
   Status SendNewOrChanged(const ScanEntry& e, const std::optional<IndexEntry>& known,
                           const IndexEntry& now);
+  Status SendMetaChange(const ScanEntry& e, const IndexEntry& now);
   Status SendDeletes();
   Status SendWaiting();
   Status SendDirectoryMeta();
@@ -371,6 +372,11 @@ Status Replicator::PassRun::Visit(const ScanEntry& e) {
   }
   if (is_new || content) return SendNewOrChanged(e, known, now);
   if (*known == now) return Status::Ok();
+  return SendMetaChange(e, now);
+}
+
+// Only metadata changed: a directory's goes out at the end of the pass, anything else's now.
+Status Replicator::PassRun::SendMetaChange(const ScanEntry& e, const IndexEntry& now) {
   if (e.type == EntryType::kDirectory) {
     DirectoryMetaLater(e, now);
     return Status::Ok();
@@ -404,14 +410,7 @@ Status Replicator::PassRun::SendMoved(const ScanEntry& e, const std::string& fro
   }
   for (auto& [p, ie] : moved) Put(p, ie, provisional_.count(p) != 0);
   if (next_.Find(e.path) == now) return Status::Ok();
-  if (e.type == EntryType::kDirectory) {
-    DirectoryMetaLater(e, now);
-    return Status::Ok();
-  }
-  GEOREP_RETURN_IF_ERROR(r_.sender_->SendMeta(e));
-  Put(e.path, now, false);
-  ++meta_ops_;
-  return Mark(e.path);
+  return SendMetaChange(e, now);
 }
 
 Status Replicator::PassRun::SendNewOrChanged(const ScanEntry& e,
