@@ -255,6 +255,8 @@ Status Operations::PrepareRemoteSource(const Session& s, const Volume& v, const 
   // The key travels as $1, never inside the script.
   const std::string script =
       "umask 077 && mkdir -p .ssh && touch .ssh/authorized_keys && "
+      // One change of the file at a time (RevokeSourceWorkerKey takes the same lock).
+      "exec 9>>.ssh/.georep-authorized_keys.lock && flock 9 && "
       "{ grep -qxF \"$1\" .ssh/authorized_keys || "
       // A last line without its newline would swallow the key.
       "{ [ -z \"$(tail -c 1 .ssh/authorized_keys)\" ] || echo >> .ssh/authorized_keys; "
@@ -303,17 +305,31 @@ void Operations::RevokeSourceWorkerKey(const Session& gone, const Volume& v,
     auto od = GetDestination(other.destination_id);
     if (!ov.ok() || !od.ok()) return;  // unknown: the key stays
     const Host other_dest = DestinationHost(other, *od);
-    if (ov->kind == VolumeKind::kDirectory && !ov->bricks.empty() &&
-        ov->bricks[0].host_id == v.bricks[0].host_id && other_dest.address == dest.address &&
-        other_dest.ssh_port == dest.ssh_port && other_dest.ssh_user == dest.ssh_user)
-      return;  // still that worker key's way to this destination
+    // The same source account: the same key line kept (or, for a session not started since,
+    // a volume on the same host). The same destination account: the same user and port on a
+    // host of the same address or the same pinned host key.
+    const std::string other_line = TrustedSourceWorkerKey(other.id);
+    const bool same_source = other_line.empty()
+                                 ? ov->kind == VolumeKind::kDirectory && !ov->bricks.empty() &&
+                                       ov->bricks[0].host_id == v.bricks[0].host_id
+                                 : other_line == line;
+    const bool same_destination =
+        other_dest.ssh_user == dest.ssh_user && other_dest.ssh_port == dest.ssh_port &&
+        (other_dest.address == dest.address ||
+         (!d->ssh_fingerprint.empty() && od->ssh_fingerprint == d->ssh_fingerprint));
+    if (same_source && same_destination) return;  // still that key's way to this destination
   }
-  // The line goes if it is there; the file is replaced whole, never left half written. The key
-  // travels as $1, never inside the script.
+  // The line goes if it is there: under the lock PrepareRemoteSource's append takes, the file
+  // (a symlink's target) is replaced whole by a copy without it, synced first -- never left
+  // half written or empty. The key travels as $1, never inside the script.
   const std::string script =
-      "f=.ssh/authorized_keys; [ -f \"$f\" ] && grep -qxF \"$1\" \"$f\" || exit 0; umask 077; "
-      "grep -vxF \"$1\" \"$f\" > \"$f.georep-new\"; "
-      "[ $? -le 1 ] || { rm -f \"$f.georep-new\"; exit 2; }; mv -f \"$f.georep-new\" \"$f\"";
+      "[ -e .ssh/authorized_keys ] || exit 0; "
+      "exec 9>>.ssh/.georep-authorized_keys.lock && flock 9 || exit 2; "
+      "f=$(readlink -f .ssh/authorized_keys) || exit 2; "
+      "grep -qxF \"$1\" \"$f\"; rc=$?; [ $rc -eq 1 ] && exit 0; [ $rc -eq 0 ] || exit 2; "
+      "umask 077; grep -vxF \"$1\" \"$f\" > \"$f.georep-new\"; rc=$?; "
+      "{ [ $rc -le 1 ] && sync \"$f.georep-new\" && mv -f \"$f.georep-new\" \"$f\"; } || "
+      "{ rm -f \"$f.georep-new\"; exit 2; }";
   CommandSpec revoke;
   revoke.argv = {"sh", "-c", script, "georep-revoke", line};
   auto r = hosts_->RunnerFor(dest)->Run(revoke);

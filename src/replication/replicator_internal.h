@@ -99,10 +99,13 @@ struct Batch {
   std::set<std::string> resend;
 };
 
-// What the sender could not send goes to `b`: gone from the source since the scan (kNotFound)
-// to be looked at again, anything else refused.
-inline void NoteUnsent(const ScanError& e, Batch* b) {
-  if (e.status.code() == StatusCode::kNotFound) {
+// What the sender could not send goes to `b`: an entry gone from the source, or no longer the
+// one scanned (kNotFound, and `moved_on(b->deltas, path)` agrees: the source shows it changed)
+// is looked at again; anything else is refused -- also a kNotFound that the source does not
+// bear out (a source root replaced under the worker, a name that lists but cannot be opened).
+template <typename MovedOn>
+void NoteUnsent(const ScanError& e, Batch* b, MovedOn moved_on) {
+  if (e.status.code() == StatusCode::kNotFound && moved_on(b->deltas, e.path)) {
     b->resend.insert(e.path);
   } else {
     b->refused.emplace_back(e.path, e.status.message());
@@ -422,8 +425,11 @@ class Replicator::ContentStream {
     }
     pending_.deltas.push_back({job.entry.path, job.recorded});
     pending_.op_path[sender_->last_seq()] = job.entry.path;
-    for (const auto& e : report.skipped) NoteUnsent(e, &pending_);
-    for (const auto& e : sender_->TakeMetaErrors()) NoteUnsent(e, &pending_);
+    auto moved_on = [&](const std::vector<IndexDelta>& sent, const std::string& path) {
+      return owner_->SourceMovedOn(sent, path);
+    };
+    for (const auto& e : report.skipped) NoteUnsent(e, &pending_, moved_on);
+    for (const auto& e : sender_->TakeMetaErrors()) NoteUnsent(e, &pending_, moved_on);
     {
       std::lock_guard<std::mutex> lock(mutex_);
       counters_.files += report.files;

@@ -576,9 +576,12 @@ Status Replicator::PassRun::Commit(bool final) {
   deltas_.clear();
   b.op_path = std::move(op_path_);
   op_path_.clear();
-  for (const auto& e : r_.sender_->TakeMetaErrors()) NoteUnsent(e, &b);
+  auto moved_on = [&](const std::vector<IndexDelta>& sent, const std::string& path) {
+    return r_.SourceMovedOn(sent, path);
+  };
+  for (const auto& e : r_.sender_->TakeMetaErrors()) NoteUnsent(e, &b, moved_on);
   for (; skipped_done_ < report_.skipped.size(); ++skipped_done_)
-    NoteUnsent(report_.skipped[skipped_done_], &b);
+    NoteUnsent(report_.skipped[skipped_done_], &b, moved_on);
   if (final) {
     for (const auto& e : unreadable_) b.refused.emplace_back(e.path, e.status.message());
     b.refused.insert(b.refused.end(), orphaned_.begin(), orphaned_.end());

@@ -2,8 +2,34 @@
 
 #include <gtest/gtest.h>
 
+#include "replication/replicator_internal.h"
+
 namespace georep::replication {
 namespace {
+
+// What the sender could not send: an entry the source shows gone or changed since the scan is
+// looked at again (not a failure); anything else -- also a "not found" that the source does
+// not bear out -- is refused, and so counted as a failure.
+TEST(NoteUnsent, OnlyAnEntryTheSourceShowsGoneIsLookedAtAgain) {
+  Batch b;
+  b.deltas = {{"gone", IndexEntry{}}, {"still-there", IndexEntry{}}};
+  std::vector<std::string> asked;
+  auto moved_on = [&](const std::vector<IndexDelta>& sent, const std::string& path) {
+    EXPECT_EQ(sent.size(), 2u);
+    asked.push_back(path);
+    return path == "gone";
+  };
+  NoteUnsent({"gone", Status::NotFound("cannot open 'gone'")}, &b, moved_on);
+  NoteUnsent({"still-there", Status::NotFound("cannot open 'still-there'")}, &b, moved_on);
+  NoteUnsent({"unreadable", Status::PermissionDenied("cannot open 'unreadable'")}, &b, moved_on);
+  EXPECT_EQ(b.resend, std::set<std::string>{"gone"});
+  ASSERT_EQ(b.refused.size(), 2u);
+  EXPECT_EQ(b.refused[0].first, "still-there");
+  EXPECT_EQ(b.refused[1].first, "unreadable");
+  EXPECT_EQ(b.refused[1].second, "cannot open 'unreadable'");
+  EXPECT_EQ(asked, (std::vector<std::string>{"gone", "still-there"}))
+      << "the source is asked only about a not-found entry";
+}
 
 TEST(WorkerStatus, JsonRoundTripKeepsEveryField) {
   WorkerStatus s;
