@@ -57,7 +57,6 @@ class PendingIndex {
  public:
   explicit PendingIndex(const SyncedIndex& base) : base_(&base) {}
   std::optional<IndexEntry> Find(const std::string& path) const;
-  bool Contains(const std::string& path) const { return Find(path).has_value(); }
   void Set(const std::string& path, const IndexEntry& entry) { changes_[path] = entry; }
   void Erase(const std::string& path) { changes_[path] = std::nullopt; }
   // The entries at `path` and beneath it (".": all of them), in path order. `visit` must not
@@ -65,7 +64,6 @@ class PendingIndex {
   void ForEachIn(const std::string& path,
                  const std::function<void(const std::string&, const IndexEntry&)>& visit) const;
   std::vector<std::pair<std::string, IndexEntry>> Subtree(const std::string& path) const;
-  size_t changed() const { return changes_.size(); }
 
  private:
   const SyncedIndex* base_;
