@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -447,6 +448,13 @@ void AddReplicationCommands(CLI::App& app, int* exit_code) {
                    "sync per file) or dir (and per directory change)")
       ->capture_default_str()
       ->check(CLI::IsMember({"none", "batch", "file", "dir"}));
+  static int file_threads = -1;
+  agent
+      ->add_option("--file-threads", file_threads,
+                   "Threads that write small files (up to 1 MiB) beside the one reading the "
+                   "stream; -1: one per CPU, at most 4, none on a single CPU")
+      ->capture_default_str()
+      ->check(CLI::Range(-1, 64));
   static bool describe = false;
   static replication::DescribeOptions describe_options;
   agent->add_flag("--describe", describe,
@@ -468,6 +476,12 @@ void AddReplicationCommands(CLI::App& app, int* exit_code) {
                             : durability == "batch" ? replication::Durability::kBatch
                             : durability == "dir"   ? replication::Durability::kFileAndDirectory
                                                     : replication::Durability::kFile;
+    if (file_threads >= 0) {
+      ag.applier.file_threads = static_cast<size_t>(file_threads);
+    } else {
+      const unsigned cpus = std::thread::hardware_concurrency();
+      ag.applier.file_threads = cpus > 1 ? std::min(cpus, 4U) : 0;
+    }
     std::error_code ec;
     std::filesystem::create_directories(ag.root, ec);
     Status st = replication::ServeAgent(0, 1, ag);

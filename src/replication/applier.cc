@@ -32,6 +32,13 @@ constexpr int kMaxDepth = 4096;
 constexpr size_t kWritebackBytes = 256u << 10;
 // kBatch: a batch ends at the latest after this many files.
 constexpr size_t kMaxStagedFiles = 4096;
+// Files in flight on the file threads at most, and their bytes: what the applier holds
+// beyond the read-ahead.
+constexpr size_t kMaxFileJobs = 256;
+constexpr uint64_t kMaxFileJobBytes = 16u << 20;
+// Files go to a thread in groups: one hand-over costs about what writing a small file does.
+constexpr size_t kFileGroupFiles = 16;
+constexpr uint64_t kFileGroupBytes = 256u << 10;
 
 ErrorCode CodeForErrno(int err) {
   switch (err) {
@@ -190,6 +197,29 @@ struct Applier::OpenFile {
   bool source_copied = false;
 };
 
+struct Applier::FileJob {
+  Parent parent;
+  std::string temp;
+  std::string path;
+  uint32_t mode = 0;
+  uint64_t begin_seq = 0;
+  std::vector<FileData> data;
+  FileEnd end;
+  std::optional<SetMeta> meta;
+  uint64_t bytes = 0;
+  // The outcome. A failure is the one of message `failed_seq`; the file was left as it was.
+  bool done = false;  // guarded by jobs_mutex_
+  Status status = Status::Ok();
+  ErrorCode code = ErrorCode::kOther;
+  uint64_t failed_seq = 0;
+  // The SetMeta's own failure: the content went in all the same.
+  Status meta_status = Status::Ok();
+  ErrorCode meta_code = ErrorCode::kOther;
+  bool staged = false;  // kBatch: verified, under `temp`
+  // The rename found another entry at `path`: the applier's thread removes it, and renames.
+  bool in_the_way = false;
+};
+
 Applier::Applier(UniqueFd root, ApplierOptions options, FileSystemCalls* calls)
     : root_(std::move(root)), options_(std::move(options)), calls_(calls), clock_(options_.clock) {
   if (calls_ == nullptr) {
@@ -201,11 +231,29 @@ Applier::Applier(UniqueFd root, ApplierOptions options, FileSystemCalls* calls)
     clock_ = default_clock_.get();
   }
   privileged_ = options_.privileged.value_or(::geteuid() == 0);
+  if (options_.file_threads > 0) {
+    try {
+      file_queue_ = std::make_unique<WorkQueue>(options_.file_threads);
+    } catch (const std::system_error&) {
+      // No threads to be had: every file is written on the caller's thread.
+    }
+  }
   SystemRandom random;
   random.Fill(reinterpret_cast<uint8_t*>(&temp_salt_), sizeof temp_salt_);
 }
 
 Applier::~Applier() {
+  if (file_queue_ != nullptr) StartFileGroup();  // each job is done, run or not
+  {
+    std::unique_lock<std::mutex> lock(jobs_mutex_);
+    job_done_.wait(lock, [&] {
+      return std::all_of(jobs_.begin(), jobs_.end(), [](const auto& job) { return job->done; });
+    });
+  }
+  for (const auto& job : jobs_) {  // never acknowledged: the worker sends them again
+    if (job->staged || job->in_the_way) ::unlinkat(job->parent.fd, job->temp.c_str(), 0);
+  }
+  file_queue_.reset();
   AbandonFile();
   if (sync_.valid()) sync_.wait();
   // Never acknowledged: the worker sends them again.
@@ -215,15 +263,25 @@ Applier::~Applier() {
 
 bool Applier::EndsBatch(const Message& message, const std::set<std::string>& paths,
                         const std::set<std::string>& dirs) {
-  // A staged file, or a directory above one.
+  // A staged file above `path`: what goes there must find it in place (and fail on it), or
+  // the outcome would depend on when the batch happens to end.
+  auto below_one = [&](const std::string& path) {
+    for (size_t slash = path.find('/'); slash != std::string::npos;
+         slash = path.find('/', slash + 1)) {
+      if (paths.count(path.substr(0, slash)) != 0) return true;
+    }
+    return false;
+  };
+  // A staged file, a directory above one, or a path beneath one.
   auto touches = [&](const std::string& path) {
     if (paths.count(path) != 0) return true;
     const std::string below = path + "/";
     auto it = paths.lower_bound(below);
-    return it != paths.end() && it->starts_with(below);
+    return (it != paths.end() && it->starts_with(below)) || below_one(path);
   };
   switch (TypeOf(message)) {
-    case MessageType::kFileBegin:
+    case MessageType::kFileBegin:  // a file staged twice is renamed in twice, in order
+      return below_one(std::get<FileBegin>(message).path);
     case MessageType::kFileData:
     case MessageType::kFileEnd:
     case MessageType::kFileAbort:
@@ -321,10 +379,15 @@ Status Applier::FinishSync() {
   }
   // The files whose data it put on stable storage go into place; a failure is the file's own.
   const std::vector<Staged> files = std::exchange(syncing_, {});
+  const bool distinct = syncing_paths_.size() == files.size();
   syncing_paths_.clear();
   syncing_dirs_.clear();
   const uint64_t barrier = std::exchange(syncing_barrier_, 0);
-  for (const Staged& f : files) {
+  std::vector<char> renamed(files.size(), 0);
+  if (synced.ok() && distinct) RenameOnFileThreads(files, &renamed);
+  for (size_t i = 0; i < files.size(); ++i) {
+    if (renamed[i] != 0) continue;
+    const Staged& f = files[i];
     Status st = synced;
     ErrorCode file_code = code;
     if (st.ok()) {
@@ -352,6 +415,27 @@ Status Applier::FinishSync() {
   }
   if (!synced.ok()) last_error_code_ = code;
   return synced;
+}
+
+void Applier::RenameOnFileThreads(const std::vector<Staged>& files, std::vector<char>* renamed) {
+  constexpr size_t kMinFiles = 64;  // fewer: not worth a hand-over
+  if (file_queue_ == nullptr || files.size() < kMinFiles) return;
+  const size_t parts = std::min(file_queue_->threads(), files.size() / (kMinFiles / 2));
+  std::vector<std::future<void>> done;
+  done.reserve(parts);
+  for (size_t part = 0; part < parts; ++part) {
+    auto task = std::make_shared<std::packaged_task<void()>>([&, part] {
+      for (size_t i = part; i < files.size(); i += parts) {
+        const Staged& f = files[i];
+        if (calls_->Renameat(f.parent, f.temp.c_str(), f.parent, f.leaf.c_str()) == 0) {
+          (*renamed)[i] = 1;
+        }
+      }
+    });
+    done.push_back(task->get_future());
+    file_queue_->Run(part, [task] { (*task)(); });
+  }
+  for (std::future<void>& d : done) d.wait();
 }
 
 void Applier::SyncEverything() {
@@ -554,8 +638,21 @@ Status Applier::Handle(const Message& message, std::vector<Message>* replies) {
   return HandleAll(std::vector<Message>{message}, replies);
 }
 
+void Applier::PrepareFor(const Message& message) {
+  const auto* barrier = std::get_if<Barrier>(&message);
+  // A durable Barrier commits the batch itself (DoBarrier); anything else that needs files
+  // in place -- an earlier batch's, whose sync is in flight, or this batch's -- waits for them.
+  if (barrier != nullptr && barrier->durable) return;
+  if (!syncing_.empty() && EndsBatch(message, syncing_paths_, syncing_dirs_)) (void)FinishSync();
+  if (!staged_.empty() &&
+      (EndsBatch(message, staged_paths_, staged_dirs_) || staged_.size() >= kMaxStagedFiles))
+    FlushStaged();
+}
+
 Status Applier::HandleOne(const Message& message) {
   if (stream_broken_) return Status::FailedPrecondition("the stream already broke the protocol");
+  // What needs the files in flight finds them in place (or staged), their failures replied.
+  if (!jobs_.empty() && NeedsFileJobs(message)) FinishFileJobs();
   if (const auto* hello = std::get_if<Hello>(&message)) {
     if (handshake_done_) {
       Status st = BreakStream("a second Hello");
@@ -576,15 +673,8 @@ Status Applier::HandleOne(const Message& message) {
     Emit(Error{0, ErrorCode::kProtocol, st.message()});
     return st;
   }
+  PrepareFor(message);
   const auto* barrier = std::get_if<Barrier>(&message);
-  // A durable Barrier commits the batch itself (DoBarrier); anything else that needs files
-  // in place -- an earlier batch's, whose sync is in flight, or this batch's -- waits for them.
-  if (barrier == nullptr || !barrier->durable) {
-    if (!syncing_.empty() && EndsBatch(message, syncing_paths_, syncing_dirs_)) (void)FinishSync();
-    if (!staged_.empty() &&
-        (EndsBatch(message, staged_paths_, staged_dirs_) || staged_.size() >= kMaxStagedFiles))
-      FlushStaged();
-  }
   barrier_hold_ = Hold::kNone;
   Status st = Apply(message);
   if (stream_broken_) {
@@ -612,6 +702,7 @@ Status Applier::HandleOne(const Message& message) {
 
 Status Applier::Apply(const Message& operation) {
   if (stream_broken_) return Status::FailedPrecondition("the stream already broke the protocol");
+  if (!collecting_) FinishFileJobs();
   MessageType type = TypeOf(operation);
   if (type == MessageType::kHello || type == MessageType::kHelloReply ||
       type == MessageType::kAck || type == MessageType::kError) {
@@ -1104,20 +1195,37 @@ Status Applier::DoSourceCopy(const SourceCopy& m) {
 }
 
 Status Applier::SetMetaOnFile(const SetMeta& m) {
-  const int fd = file_->fd.get();
+  ErrorCode code = ErrorCode::kOther;
+  Status st = SetMetaOnNewFile(file_->fd.get(), file_->mode, m, &code);
+  if (!st.ok()) last_error_code_ = code;
+  return st;
+}
+
+Status Applier::SetMetaOnNewFile(int fd, uint32_t mode, const SetMeta& m, ErrorCode* code) const {
+  auto fail_errno = [&](int err, std::string_view what) {
+    *code = CodeForErrno(err);
+    return ErrnoStatus(err, what, m.path);
+  };
   if ((m.fields & kMetaOwner) && privileged_ && ::fchown(fd, m.uid, m.gid) != 0) {
-    return FailErrno(errno, "cannot change owner of", m.path);
+    return fail_errno(errno, "cannot change owner of");
   }
   // After the owner: chown clears setuid/setgid bits.
-  if (::fchmod(fd, (m.fields & kMetaMode) ? m.mode & 07777 : file_->mode) != 0) {
-    return FailErrno(errno, "cannot change mode of", m.path);
+  if (::fchmod(fd, (m.fields & kMetaMode) ? m.mode & 07777 : mode) != 0) {
+    return fail_errno(errno, "cannot change mode of");
   }
   if (m.fields & kMetaXattrs) {
     // A new file has no xattrs of its own: only setting is needed.
-    GEOREP_RETURN_IF_ERROR(CheckManagedXattrs(m.xattrs, m.path));
+    for (const Xattr& x : m.xattrs) {
+      if (!IsManagedXattr(x.name, privileged_)) {
+        *code = ErrorCode::kUnsupported;
+        return Status::InvalidArgument(
+            fmt::format("xattr '{}' of '{}' is in a namespace this agent does not replicate{}",
+                        x.name, m.path, x.name.starts_with("trusted.") ? " (needs root)" : ""));
+      }
+    }
     for (const Xattr& x : m.xattrs) {
       if (::fsetxattr(fd, x.name.c_str(), x.value.data(), x.value.size(), 0) != 0) {
-        return FailErrno(errno, fmt::format("cannot set xattr '{}' of", x.name), m.path);
+        return fail_errno(errno, fmt::format("cannot set xattr '{}' of", x.name));
       }
     }
   }
@@ -1127,7 +1235,7 @@ Status Applier::SetMetaOnFile(const SetMeta& m) {
     ts[1] = ToTimespec(m.mtime_ns);
     if (!(m.fields & kMetaAtime)) ts[0].tv_nsec = UTIME_OMIT;
     if (!(m.fields & kMetaMtime)) ts[1].tv_nsec = UTIME_OMIT;
-    if (::futimens(fd, ts) != 0) return FailErrno(errno, "cannot set times of", m.path);
+    if (::futimens(fd, ts) != 0) return fail_errno(errno, "cannot set times of");
   }
   return Status::Ok();
 }
@@ -1138,6 +1246,12 @@ Status Applier::HandleAll(const std::vector<Message>& messages, std::vector<Mess
   Status st = Status::Ok();
   for (size_t i = 0; i < messages.size() && st.ok(); ++i) {
     may_defer_ = more_input || i + 1 < messages.size();
+    if (file_queue_ != nullptr && std::holds_alternative<FileBegin>(messages[i])) {
+      if (const size_t last = StartFileJob(messages, i); last != 0) {
+        i = last;
+        continue;
+      }
+    }
     const auto* end = std::get_if<FileEnd>(&messages[i]);
     const auto* meta = end != nullptr && i + 1 < messages.size()
                            ? std::get_if<SetMeta>(&messages[i + 1])
@@ -1157,7 +1271,11 @@ Status Applier::HandleAll(const std::vector<Message>& messages, std::vector<Mess
       std::find_if(out_.begin(), out_.end(), [](const Out& o) { return o.hold != Hold::kNone; });
   const bool stale =
       held != out_.end() && clock_->MonotonicMillis() - held->held_at_ms > kMaxHoldMillis;
-  if (!more_input || !st.ok() || stale) SyncEverything();
+  if (file_queue_ != nullptr) StartFileGroup();  // the next call may be a while
+  if (!more_input || !st.ok() || stale) {
+    FinishFileJobs();
+    SyncEverything();
+  }
   while (!out_.empty() && out_.front().hold == Hold::kNone) {
     replies->push_back(std::move(out_.front().message));
     out_.pop_front();
@@ -1289,6 +1407,280 @@ Status Applier::DoBarrier(const Barrier& m) {
   if (!files) return Status::Ok();
   StartSync(false);
   return FinishSync();
+}
+
+// ---- whole small files on the file threads -------------------------------------------------
+
+size_t Applier::StartFileJob(const std::vector<Message>& messages, size_t i) {
+  const auto& begin = std::get<FileBegin>(messages[i]);
+  if (!collecting_ || !handshake_done_ || stream_broken_ || file_ || skipping_file_ ||
+      begin.seq <= applied_seq_ || !ValidateRelativePath(begin.path, false).ok()) {
+    return 0;
+  }
+  // The whole file, in order, here: its data (no BlockCopy or SourceCopy), its FileEnd.
+  uint64_t seq = begin.seq;
+  uint64_t next = 0;
+  uint64_t bytes = 0;
+  size_t j = i + 1;
+  for (; j < messages.size(); ++j) {
+    const auto* data = std::get_if<FileData>(&messages[j]);
+    if (data == nullptr) break;
+    if (data->seq <= seq || data->offset < next || data->offset > kFileJobBytes) return 0;
+    bytes += data->data.size();
+    if (bytes > kFileJobBytes) return 0;
+    seq = data->seq;
+    next = data->offset + data->data.size();
+  }
+  const auto* end = j < messages.size() ? std::get_if<FileEnd>(&messages[j]) : nullptr;
+  if (end == nullptr || end->seq <= seq || end->size > kFileJobBytes) return 0;
+  const SetMeta* meta = j + 1 < messages.size() ? std::get_if<SetMeta>(&messages[j + 1]) : nullptr;
+  if (meta != nullptr && (meta->path != begin.path || meta->seq <= end->seq)) meta = nullptr;
+
+  // A file in flight at the same path (or above or below it) goes in first; so do the oldest,
+  // past the bounds.
+  if (TouchesFileJobs(begin.path)) FinishFileJobs();
+  if (jobs_.size() >= kMaxFileJobs || job_bytes_ + bytes > kMaxFileJobBytes) {
+    FinishFileJobs(kMaxFileJobs / 2);
+  }
+  // As HandleOne does before a FileBegin, the files in flight counted as staged.
+  if (!staged_.empty() && staged_.size() + jobs_.size() >= kMaxStagedFiles) FinishFileJobs();
+  PrepareFor(messages[i]);
+  Result<Parent> parent = OpenParent(begin.path);
+  if (!parent.ok()) return 0;  // HandleOne replies the failure
+
+  auto job = std::make_unique<FileJob>();
+  job->parent = std::move(parent).value();
+  job->temp = NewTempName(job->parent.leaf);
+  job->path = begin.path;
+  job->mode = begin.mode & 07777;
+  job->begin_seq = begin.seq;
+  job->data.reserve(j - i - 1);
+  for (size_t k = i + 1; k < j; ++k) job->data.push_back(std::get<FileData>(messages[k]));
+  job->end = *end;
+  if (meta != nullptr) job->meta = *meta;
+  job->bytes = bytes;
+  applied_seq_ = meta != nullptr ? meta->seq : end->seq;
+  job_paths_.insert(job->path);
+  job_bytes_ += bytes;
+  // A group stays in one directory, and a directory on one thread while its files come in a
+  // row: two threads creating files in one directory mostly wait for each other.
+  const std::string_view dir = SplitParent(job->path).first;
+  if (dir != lane_dir_) {
+    StartFileGroup();
+    lane_dir_ = std::string(dir);
+    ++lane_;
+  }
+  forming_.push_back(job.get());
+  forming_bytes_ += bytes;
+  jobs_.push_back(std::move(job));
+  if (forming_.size() >= kFileGroupFiles || forming_bytes_ >= kFileGroupBytes) StartFileGroup();
+  return meta != nullptr ? j + 1 : j;
+}
+
+bool Applier::TouchesFileJobs(const std::string& path) const {
+  if (job_paths_.empty()) return false;
+  if (path == "." || job_paths_.count(path) != 0) return true;  // all is beneath the root
+  const std::string below = path + "/";
+  auto it = job_paths_.lower_bound(below);
+  if (it != job_paths_.end() && it->starts_with(below)) return true;
+  for (size_t slash = path.find('/'); slash != std::string::npos;
+       slash = path.find('/', slash + 1)) {
+    if (job_paths_.count(path.substr(0, slash)) != 0) return true;
+  }
+  return false;
+}
+
+bool Applier::NeedsFileJobs(const Message& message) const {
+  auto touches = [&](const std::string& path) { return TouchesFileJobs(path); };
+  switch (TypeOf(message)) {
+    case MessageType::kFileData:
+    case MessageType::kFileEnd:
+    case MessageType::kFileAbort:
+    case MessageType::kBlockCopy:
+    case MessageType::kSourceCopy:
+      return false;  // of the file HandleOne is writing, whose FileBegin was looked at
+    case MessageType::kFileBegin:
+      return touches(std::get<FileBegin>(message).path);
+    case MessageType::kMkdir:
+      return touches(std::get<Mkdir>(message).path);
+    case MessageType::kSymlink:
+      return touches(std::get<Symlink>(message).path);
+    case MessageType::kHardlink:
+      return touches(std::get<Hardlink>(message).existing_path) ||
+             touches(std::get<Hardlink>(message).new_path);
+    case MessageType::kRename:
+      return touches(std::get<Rename>(message).from) || touches(std::get<Rename>(message).to);
+    case MessageType::kUnlink:
+      return touches(std::get<Unlink>(message).path);
+    case MessageType::kRmdir:
+      return touches(std::get<Rmdir>(message).path);
+    // A directory's times are set after the files in it are written (or renamed in).
+    case MessageType::kSetMeta:
+      return touches(std::get<SetMeta>(message).path);
+    default:  // a Barrier (its Ack follows every reply of the batch), or anything else
+      return true;
+  }
+}
+
+void Applier::StartFileGroup() {
+  if (forming_.empty()) return;
+  file_queue_->Run(lane_, [this, group = std::exchange(forming_, {})] {
+    for (FileJob* job : group) RunFileJob(*job);
+    std::lock_guard<std::mutex> lock(jobs_mutex_);
+    for (FileJob* job : group) job->done = true;
+    job_done_.notify_all();  // under the lock: the applier may go once it is released
+  });
+  forming_bytes_ = 0;
+}
+
+void Applier::RunFileJob(FileJob& job) const {
+  const int dir = job.parent.fd;
+  auto fail = [&](uint64_t seq, ErrorCode code, Status st) {
+    job.failed_seq = seq;
+    job.code = code;
+    job.status = std::move(st);
+  };
+  auto fail_errno = [&](uint64_t seq, int err, std::string_view what) {
+    fail(seq, CodeForErrno(err), ErrnoStatus(err, what, job.path));
+  };
+  // Readable too, as DoFileBegin makes it.
+  const int raw =
+      ::openat(dir, job.temp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (raw < 0) return fail_errno(job.begin_seq, errno, "cannot create temporary file for");
+  UniqueFd fd(raw);
+  bool keep = false;  // the temporary file, past the end of this function
+  struct Remove {
+    const int dir;
+    const std::string& temp;
+    UniqueFd& fd;
+    const bool& keep;
+    ~Remove() {
+      if (keep) return;
+      fd.Reset();
+      ::unlinkat(dir, temp.c_str(), 0);
+    }
+  } remove{dir, job.temp, fd, keep};
+
+  ContentHasher hasher;
+  uint64_t next = 0;
+  for (const FileData& d : job.data) {
+    hasher.UpdateZeros(d.offset - next);  // a hole
+    hasher.Update(d.data);
+    for (size_t done = 0; done < d.data.size();) {
+      const ssize_t n = calls_->Pwrite(fd.get(), d.data.data() + done, d.data.size() - done,
+                                       static_cast<off_t>(d.offset + done));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return fail_errno(d.seq, n < 0 ? errno : EIO, "cannot write");
+      done += static_cast<size_t>(n);
+    }
+    if (options_.durability != Durability::kNone && d.data.size() >= kWritebackBytes) {
+      (void)::sync_file_range(fd.get(), static_cast<off_t>(d.offset),
+                              static_cast<off_t>(d.data.size()), SYNC_FILE_RANGE_WRITE);
+    }
+    next = d.offset + d.data.size();
+  }
+  // From here on as DoFileEnd.
+  const FileEnd& m = job.end;
+  if (m.size < next) {
+    return fail(m.seq, ErrorCode::kHashMismatch,
+                Status::Corruption(fmt::format(
+                    "FileEnd for '{}' gives size {} but {} bytes were received; the file was "
+                    "left unchanged",
+                    job.path, m.size, next)));
+  }
+  hasher.UpdateZeros(m.size - next);
+  const Hash128 got = hasher.Finish();
+  if (!(got == m.hash)) {
+    return fail(m.seq, ErrorCode::kHashMismatch,
+                Status::Corruption(fmt::format(
+                    "content hash mismatch for '{}' (sent {}, received {}); the file was left "
+                    "unchanged",
+                    job.path, m.hash.ToHex(), got.ToHex())));
+  }
+  if (m.size != next && calls_->Ftruncate(fd.get(), static_cast<off_t>(m.size)) != 0) {
+    return fail_errno(m.seq, errno, "cannot set the size of");
+  }
+  if (job.meta) {
+    job.meta_status = SetMetaOnNewFile(fd.get(), job.mode, *job.meta, &job.meta_code);
+  } else if (::fchmod(fd.get(), job.mode) != 0) {
+    return fail_errno(m.seq, errno, "cannot change mode of");
+  }
+  if ((options_.durability == Durability::kFile ||
+       options_.durability == Durability::kFileAndDirectory) &&
+      calls_->Fsync(fd.get()) != 0) {
+    return fail_errno(m.seq, errno, "cannot fsync");
+  }
+  if (::close(fd.Release()) != 0) return fail_errno(m.seq, errno, "cannot close");
+  if (options_.durability == Durability::kBatch) {
+    job.staged = keep = true;
+    return;
+  }
+  if (calls_->Renameat(dir, job.temp.c_str(), dir, job.parent.leaf.c_str()) != 0) {
+    const int err = errno;
+    if (err == ENOTEMPTY || err == EEXIST || err == EISDIR || err == ENOTDIR) {
+      job.in_the_way = keep = true;
+      return;
+    }
+    return fail_errno(m.seq, err, "cannot rename into place");
+  }
+  keep = true;  // it is in place
+  if (options_.durability == Durability::kFileAndDirectory && calls_->Fsync(dir) != 0) {
+    return fail_errno(m.seq, errno, "cannot fsync directory of");
+  }
+}
+
+void Applier::FinishFileJobs(size_t keep) {
+  if (jobs_.size() > keep) StartFileGroup();
+  while (jobs_.size() > keep) {
+    {
+      std::unique_lock<std::mutex> lock(jobs_mutex_);
+      job_done_.wait(lock, [&] { return jobs_.front()->done; });
+    }
+    const std::unique_ptr<FileJob> job = std::move(jobs_.front());
+    jobs_.pop_front();
+    job_paths_.erase(job->path);
+    job_bytes_ -= job->bytes;
+    Status st = job->status;
+    ErrorCode code = job->code;
+    uint64_t failed_seq = job->failed_seq;
+    if (st.ok() && job->in_the_way) {
+      st = RenameReplacing(job->parent.fd, job->temp, job->parent.fd, job->parent.leaf, job->path);
+      if (!st.ok()) {
+        ::unlinkat(job->parent.fd, job->temp.c_str(), 0);
+      } else {
+        st = SyncDirectory(job->parent.fd, job->path);
+      }
+      code = last_error_code_;
+      failed_seq = job->end.seq;
+    }
+    if (!st.ok()) {
+      // The file stays as it was; its SetMeta is applied on its own, as it would have been.
+      Emit(Error{failed_seq, code, st.ToString()});
+      if (job->meta) {
+        const Message meta(*job->meta);
+        PrepareFor(meta);
+        if (Status m = DoSetMeta(*job->meta); !m.ok()) {
+          Emit(Error{job->meta->seq, last_error_code_, m.ToString()});
+        }
+      }
+      continue;
+    }
+    if (job->staged) {
+      Staged staged;
+      staged.parent_owned = job->parent.owned;
+      staged.parent = job->parent.fd;
+      staged.temp = job->temp;
+      staged.leaf = job->parent.leaf;
+      staged.path = job->path;
+      staged.seq = job->meta ? job->meta->seq : job->end.seq;
+      staged_paths_.insert(job->path);
+      const auto slash = job->path.rfind('/');
+      staged_dirs_.insert(slash == std::string::npos ? "." : job->path.substr(0, slash));
+      staged_.push_back(std::move(staged));
+    }
+    if (!job->meta_status.ok())
+      Emit(Error{job->meta->seq, job->meta_code, job->meta_status.ToString()});
+  }
 }
 
 }  // namespace georep::replication

@@ -20,15 +20,19 @@
 // protocol (sequence numbers not increasing, FileData outside a file, ...) makes Handle()
 // return non-OK: the agent must then close the connection.
 //
-// Thread-safety: none; an Applier serves one stream.
+// Thread-safety: none; an Applier serves one stream. With ApplierOptions::file_threads it
+// writes small files on threads of its own, but only inside HandleAll(), which waits for them
+// whenever what comes next could depend on them.
 #pragma once
 
 #include <sys/types.h>
 
+#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <future>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -36,6 +40,7 @@
 
 #include "base/clock.h"
 #include "base/status.h"
+#include "base/work_queue.h"
 #include "replication/path_beneath.h"
 #include "replication/wire.h"
 
@@ -81,6 +86,15 @@ struct ApplierOptions {
   std::string source_root;
   // How long an Ack has been held (HandleAll); the system's clock when unset. Not owned.
   Clock* clock = nullptr;
+  // HandleAll() writes each whole file of at most kFileJobBytes that arrives complete in one
+  // call (FileBegin, its FileData, FileEnd and the SetMeta after it) on one of this many
+  // threads: created, filled, verified, given its metadata and synced per `durability`,
+  // and renamed into place (or staged, kBatch). 0: every file on the caller's thread.
+  // The outcome is the same: HandleAll waits for the files in flight, and replies their
+  // failures in stream order, before any other operation, a Barrier, or a file of the same
+  // path. On many small files the destination's create, write and rename then run on
+  // several cores instead of one. `calls` must then be thread-safe.
+  size_t file_threads = 0;
 };
 
 class Applier {
@@ -116,6 +130,7 @@ class Applier {
   // Ack held for more than kMaxHoldMillis while the stream goes on without a Barrier (a large
   // file): then too everything is synced and replied.
   static constexpr int64_t kMaxHoldMillis = 200;
+  static constexpr uint64_t kFileJobBytes = 1u << 20;  // see ApplierOptions::file_threads
   Status HandleAll(const std::vector<Message>& messages, std::vector<Message>* replies,
                    bool more_input = false);
   // Whether a reply is held back, or a sync in flight (see HandleAll).
@@ -137,6 +152,7 @@ class Applier {
 
  private:
   struct OpenFile;
+  struct Staged;
   struct Parent {
     std::shared_ptr<UniqueFd> owned;  // empty when the parent is the root
     int fd = -1;
@@ -184,6 +200,9 @@ class Applier {
   Status DoSetMeta(const SetMeta& m);
   // SetMeta onto the open temporary file of the transfer being finished.
   Status SetMetaOnFile(const SetMeta& m);
+  // SetMeta onto the new file open at `fd` (`mode` when the SetMeta has none); touches no
+  // member but the options (any thread). A failure's code goes to `*code`.
+  Status SetMetaOnNewFile(int fd, uint32_t mode, const SetMeta& m, ErrorCode* code) const;
   // kUnsupported for an xattr outside the namespaces this agent replicates.
   Status CheckManagedXattrs(const std::vector<Xattr>& xattrs, const std::string& path);
   Status DoSetXattrs(const std::string& proc_path, const std::string& path,
@@ -208,6 +227,29 @@ class Applier {
   Status HandleFileEndWithMeta(const FileEnd& end, const SetMeta& meta);
   Status DoBarrier(const Barrier& m);
   Status HandleOne(const Message& message);
+  // Before `message` is applied: the staged files it needs in place are put there.
+  void PrepareFor(const Message& message);
+
+  // ---- whole small files written on ApplierOptions::file_threads (HandleAll) ----
+  struct FileJob;
+  // The file whose FileBegin is messages[i], handed to a thread when it can be: all of it is
+  // in `messages`, it is at most kFileJobBytes, and it keeps to the protocol (anything else
+  // is left to HandleOne, which reports it). The index of the file's last message (its
+  // FileEnd, or the SetMeta after it), or 0 when the file was not taken.
+  size_t StartFileJob(const std::vector<Message>& messages, size_t i);
+  // Whether a file in flight is at `path`, beneath it, or at a directory above it.
+  bool TouchesFileJobs(const std::string& path) const;
+  // Whether `message` must wait for the files in flight: it touches one of their paths
+  // (or a directory above one, or one below its path), or it is a Barrier. Replies may then
+  // come out of stream order; an Ack still follows every reply of its batch.
+  bool NeedsFileJobs(const Message& message) const;
+  // Hands the files taken since the last group to a thread.
+  void StartFileGroup();
+  // On a file thread: touches only `job`, the options and calls_.
+  void RunFileJob(FileJob& job) const;
+  // Takes the outcomes of the oldest files in flight, in stream order, until at most `keep`
+  // are left: failures are replied, kBatch files staged.
+  void FinishFileJobs(size_t keep = 0);
 
   // ---- replies and pipelined commits (HandleAll) ----
   // Where a reply stands: free to go (kNone); an Ack waiting for its batch's files to be
@@ -235,6 +277,10 @@ class Applier {
   Status FinishSync();
   // Afterwards nothing is held or in flight.
   void SyncEverything();
+  // Renames `files` (distinct paths, synced) into place on the file threads, when there are
+  // enough of them: plain renames only; each one done is marked in `renamed`, the others
+  // (something in the way, a failure) are left to RenameReplacing on this thread.
+  void RenameOnFileThreads(const std::vector<Staged>& files, std::vector<char>* renamed);
 
   UniqueFd root_;
   UniqueFd source_root_;  // options_.source_root, open (SourceCopy)
@@ -284,6 +330,18 @@ class Applier {
   bool may_defer_ = false;
   Hold barrier_hold_ = Hold::kNone;
   bool collecting_ = false;
+  // Files in flight on file_queue_ (stream order), their paths and bytes; a job's `done` is
+  // guarded by jobs_mutex_.
+  std::unique_ptr<WorkQueue> file_queue_;
+  std::deque<std::unique_ptr<FileJob>> jobs_;
+  std::set<std::string> job_paths_;
+  uint64_t job_bytes_ = 0;
+  std::vector<FileJob*> forming_;  // the last of jobs_, not handed to a thread yet
+  uint64_t forming_bytes_ = 0;
+  std::string lane_dir_;  // the directory of the last file taken, and its thread's lane
+  size_t lane_ = 0;
+  std::mutex jobs_mutex_;
+  std::condition_variable job_done_;
 };
 
 }  // namespace georep::replication
