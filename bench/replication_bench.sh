@@ -93,7 +93,8 @@ run() {  # run NAME COMMAND...: wall milliseconds and max RSS of one command
 }
 ssh_args=(--ssh-command "$ssh_cmd" --ssh-port "$port" --remote-command "$georep agent")
 tools=("georep (local)" "georep durability=none (local)" "georep (ssh)"
-  "georep durability=none (ssh)" "georep sync-jobs=3 (ssh)" "rsync -a (local)" "rsync -a (ssh)"
+  "georep durability=none (ssh)" "georep sync-jobs=3 (ssh)" "georep file-threads=0 (ssh)"
+  "rsync -a (local)" "rsync -a (ssh)"
   "cp -a" "rsync -a + sync (local)" "rsync -a + sync (ssh)" "cp -a + sync"
   "rsync -a (ssh, AES-GCM)")
 run_tool() {  # run_tool W ROUND TOOL: one initial sync of workload W into a fresh directory
@@ -121,6 +122,13 @@ run_tool() {  # run_tool W ROUND TOOL: one initial sync of workload W into a fre
       run "W$w $tool" "$georep" worker --once --source "$src" \
         --destination "root@127.0.0.1::$out-georep-ssh-jobs" \
         --state-dir "$out-georep-ssh-jobs.state" --sync-jobs 3 "${ssh_args[@]}"
+      ;;
+    "georep file-threads=0 (ssh)")
+      # The agent as it was before it wrote small files on threads: the same binary, side by side.
+      run "W$w $tool" "$georep" worker --once --source "$src" \
+        --destination "root@127.0.0.1::$out-georep-ssh-ft0" \
+        --state-dir "$out-georep-ssh-ft0.state" --ssh-command "$ssh_cmd" --ssh-port "$port" \
+        --remote-command "$georep agent --file-threads 0"
       ;;
     "rsync -a (local)") run "W$w $tool" rsync -a "$src/" "$out-rsync/" ;;
     "rsync -a (ssh)")

@@ -9,19 +9,29 @@ WorkQueue::WorkQueue(size_t threads) {
   const size_t n = std::max<size_t>(threads, 1);
   lanes_.reserve(n);
   threads_.reserve(n);
-  for (size_t i = 0; i < n; ++i) {
-    lanes_.push_back(std::make_unique<Lane>());
-    threads_.emplace_back([lane = lanes_.back().get()] { Loop(*lane); });
+  try {
+    for (size_t i = 0; i < n; ++i) {
+      lanes_.push_back(std::make_unique<Lane>());
+      threads_.emplace_back([lane = lanes_.back().get()] { Loop(*lane); });
+    }
+  } catch (...) {  // no thread to be had: the ones started stop before the error goes on
+    Stop();
+    throw;
   }
 }
 
 WorkQueue::~WorkQueue() {
+  Stop();
+}
+
+void WorkQueue::Stop() {
   for (const auto& lane : lanes_) {
     std::lock_guard<std::mutex> lock(lane->mutex);
     lane->stopping = true;
     lane->changed.notify_all();
   }
   for (std::thread& t : threads_) t.join();
+  threads_.clear();
 }
 
 void WorkQueue::Run(size_t lane, std::function<void()> task) {

@@ -16,7 +16,8 @@ namespace georep {
 
 class WorkQueue {
  public:
-  // Starts `threads` threads (at least one).
+  // Starts `threads` threads (at least one). Throws std::system_error when a thread cannot
+  // be started (none is left running then).
   explicit WorkQueue(size_t threads);
   // Runs every task already given, then stops the threads.
   ~WorkQueue();
@@ -25,7 +26,7 @@ class WorkQueue {
 
   // Runs `task` on the thread of lane `lane % threads()`.
   void Run(size_t lane, std::function<void()> task);
-  size_t threads() const { return threads_.size(); }
+  size_t threads() const { return lanes_.size(); }
 
  private:
   struct Lane {
@@ -35,6 +36,7 @@ class WorkQueue {
     bool stopping = false;
   };
   static void Loop(Lane& lane);
+  void Stop();  // runs what is queued, and joins
 
   std::vector<std::unique_ptr<Lane>> lanes_;
   std::vector<std::thread> threads_;

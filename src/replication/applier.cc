@@ -1439,8 +1439,9 @@ size_t Applier::StartFileJob(const std::vector<Message>& messages, size_t i) {
   // A file in flight at the same path (or above or below it) goes in first; so do the oldest,
   // past the bounds.
   if (TouchesFileJobs(begin.path)) FinishFileJobs();
-  if (jobs_.size() >= kMaxFileJobs || job_bytes_ + bytes > kMaxFileJobBytes) {
-    FinishFileJobs(kMaxFileJobs / 2);
+  while (!jobs_.empty() &&
+         (jobs_.size() >= kMaxFileJobs || job_bytes_ + bytes > kMaxFileJobBytes)) {
+    FinishFileJobs(std::min(jobs_.size() - 1, kMaxFileJobs / 2));
   }
   // As HandleOne does before a FileBegin, the files in flight counted as staged.
   if (!staged_.empty() && staged_.size() + jobs_.size() >= kMaxStagedFiles) FinishFileJobs();

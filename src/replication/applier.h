@@ -133,8 +133,8 @@ class Applier {
   static constexpr uint64_t kFileJobBytes = 1u << 20;  // see ApplierOptions::file_threads
   Status HandleAll(const std::vector<Message>& messages, std::vector<Message>* replies,
                    bool more_input = false);
-  // Whether a reply is held back, or a sync in flight (see HandleAll).
-  bool holding_ack() const { return !out_.empty() || sync_.valid(); }
+  // Whether a reply is held back, or a sync or a file in flight (see HandleAll).
+  bool holding_ack() const { return !out_.empty() || sync_.valid() || !jobs_.empty(); }
 
   // Applies one operation (no handshake needed) and returns its own result. Per-operation
   // failures leave the Applier ready for the next operation; a protocol violation is
