@@ -153,6 +153,57 @@ bool IsManagedXattr(std::string_view name, bool privileged) {
   return name.starts_with("user.") || (privileged && name.starts_with("trusted."));
 }
 
+// A path of `paths` above `path` (a directory it would be in).
+bool BeneathOneOf(const std::set<std::string>& paths, const std::string& path) {
+  for (size_t slash = path.find('/'); slash != std::string::npos;
+       slash = path.find('/', slash + 1)) {
+    if (paths.count(path.substr(0, slash)) != 0) return true;
+  }
+  return false;
+}
+
+// `path` itself in `paths`, a path of `paths` beneath it, or one above it.
+bool MeetsOneOf(const std::set<std::string>& paths, const std::string& path) {
+  if (paths.count(path) != 0) return true;
+  const std::string below = path + "/";
+  auto it = paths.lower_bound(below);
+  return (it != paths.end() && it->starts_with(below)) || BeneathOneOf(paths, path);
+}
+
+// The one or two paths an entry operation works on; `other` for what is not one (a
+// Barrier...). A file's data and end work on the path of its FileBegin: none here.
+struct PathsOf {
+  explicit PathsOf(const Message& message) {
+    std::visit(
+        [&](const auto& m) {
+          using T = std::decay_t<decltype(m)>;
+          if constexpr (std::is_same_v<T, Hardlink>) {
+            first = &m.existing_path;
+            second = &m.new_path;
+          } else if constexpr (std::is_same_v<T, Rename>) {
+            first = &m.from;
+            second = &m.to;
+          } else if constexpr (std::is_same_v<T, Mkdir> || std::is_same_v<T, Symlink> ||
+                               std::is_same_v<T, Unlink> || std::is_same_v<T, Rmdir> ||
+                               std::is_same_v<T, SetMeta> || std::is_same_v<T, FileBegin>) {
+            first = &m.path;
+          } else if constexpr (!std::is_same_v<T, FileData> && !std::is_same_v<T, FileEnd> &&
+                               !std::is_same_v<T, FileAbort> && !std::is_same_v<T, BlockCopy> &&
+                               !std::is_same_v<T, SourceCopy>) {
+            other = true;
+          }
+        },
+        message);
+  }
+  template <typename Pred>
+  bool Any(Pred pred) const {
+    return (first != nullptr && pred(*first)) || (second != nullptr && pred(*second));
+  }
+  const std::string* first = nullptr;
+  const std::string* second = nullptr;
+  bool other = false;
+};
+
 }  // namespace
 
 // ---- FileSystemCalls -----------------------------------------------------------------------
@@ -263,54 +314,16 @@ Applier::~Applier() {
 
 bool Applier::EndsBatch(const Message& message, const std::set<std::string>& paths,
                         const std::set<std::string>& dirs) {
-  // A staged file above `path`: what goes there must find it in place (and fail on it), or
-  // the outcome would depend on when the batch happens to end.
-  auto below_one = [&](const std::string& path) {
-    for (size_t slash = path.find('/'); slash != std::string::npos;
-         slash = path.find('/', slash + 1)) {
-      if (paths.count(path.substr(0, slash)) != 0) return true;
-    }
-    return false;
-  };
-  // A staged file, a directory above one, or a path beneath one.
-  auto touches = [&](const std::string& path) {
-    if (paths.count(path) != 0) return true;
-    const std::string below = path + "/";
-    auto it = paths.lower_bound(below);
-    return (it != paths.end() && it->starts_with(below)) || below_one(path);
-  };
-  switch (TypeOf(message)) {
-    case MessageType::kFileBegin:  // a file staged twice is renamed in twice, in order
-      return below_one(std::get<FileBegin>(message).path);
-    case MessageType::kFileData:
-    case MessageType::kFileEnd:
-    case MessageType::kFileAbort:
-    case MessageType::kBlockCopy:
-    case MessageType::kSourceCopy:
-      return false;
-    // What works on a staged file, or above one, must find it in place.
-    case MessageType::kMkdir:
-      return touches(std::get<Mkdir>(message).path);
-    case MessageType::kSymlink:
-      return touches(std::get<Symlink>(message).path);
-    case MessageType::kHardlink:
-      return touches(std::get<Hardlink>(message).existing_path) ||
-             touches(std::get<Hardlink>(message).new_path);
-    case MessageType::kRename:
-      return touches(std::get<Rename>(message).from) || touches(std::get<Rename>(message).to);
-    case MessageType::kUnlink:
-      return touches(std::get<Unlink>(message).path);
-    case MessageType::kRmdir:
-      return touches(std::get<Rmdir>(message).path);
-    // A directory's times are set after the staged files are renamed into it (each rename
-    // changes its mtime).
-    case MessageType::kSetMeta: {
-      const std::string& path = std::get<SetMeta>(message).path;
-      return touches(path) || dirs.count(path) != 0;
-    }
-    default:  // a Barrier, or anything else: the batch ends
-      return true;
-  }
+  const PathsOf of(message);
+  if (of.other) return true;  // a Barrier, or anything else: the batch ends
+  // A file staged twice is renamed in twice, in order; but a file beneath a staged one must
+  // find it in place (and fail on it), or the outcome would depend on when the batch ends.
+  if (std::holds_alternative<FileBegin>(message)) return BeneathOneOf(paths, *of.first);
+  // What works on a staged file, above one or beneath one, must find it in place. A
+  // directory's times are set after the staged files are renamed into it (each rename
+  // changes its mtime).
+  if (std::holds_alternative<SetMeta>(message) && dirs.count(*of.first) != 0) return true;
+  return of.Any([&](const std::string& path) { return MeetsOneOf(paths, path); });
 }
 
 void Applier::FlushStaged() {
@@ -1480,47 +1493,15 @@ size_t Applier::StartFileJob(const std::vector<Message>& messages, size_t i) {
 
 bool Applier::TouchesFileJobs(const std::string& path) const {
   if (job_paths_.empty()) return false;
-  if (path == "." || job_paths_.count(path) != 0) return true;  // all is beneath the root
-  const std::string below = path + "/";
-  auto it = job_paths_.lower_bound(below);
-  if (it != job_paths_.end() && it->starts_with(below)) return true;
-  for (size_t slash = path.find('/'); slash != std::string::npos;
-       slash = path.find('/', slash + 1)) {
-    if (job_paths_.count(path.substr(0, slash)) != 0) return true;
-  }
-  return false;
+  return path == "." || MeetsOneOf(job_paths_, path);  // all is beneath the root
 }
 
 bool Applier::NeedsFileJobs(const Message& message) const {
-  auto touches = [&](const std::string& path) { return TouchesFileJobs(path); };
-  switch (TypeOf(message)) {
-    case MessageType::kFileData:
-    case MessageType::kFileEnd:
-    case MessageType::kFileAbort:
-    case MessageType::kBlockCopy:
-    case MessageType::kSourceCopy:
-      return false;  // of the file HandleOne is writing, whose FileBegin was looked at
-    case MessageType::kFileBegin:
-      return touches(std::get<FileBegin>(message).path);
-    case MessageType::kMkdir:
-      return touches(std::get<Mkdir>(message).path);
-    case MessageType::kSymlink:
-      return touches(std::get<Symlink>(message).path);
-    case MessageType::kHardlink:
-      return touches(std::get<Hardlink>(message).existing_path) ||
-             touches(std::get<Hardlink>(message).new_path);
-    case MessageType::kRename:
-      return touches(std::get<Rename>(message).from) || touches(std::get<Rename>(message).to);
-    case MessageType::kUnlink:
-      return touches(std::get<Unlink>(message).path);
-    case MessageType::kRmdir:
-      return touches(std::get<Rmdir>(message).path);
-    // A directory's times are set after the files in it are written (or renamed in).
-    case MessageType::kSetMeta:
-      return touches(std::get<SetMeta>(message).path);
-    default:  // a Barrier (its Ack follows every reply of the batch), or anything else
-      return true;
-  }
+  // A Barrier: its Ack follows every reply of the batch. A file's data: of the file HandleOne
+  // is writing, whose FileBegin was looked at. A directory's times: set after the files in it
+  // are written (or renamed in).
+  const PathsOf of(message);
+  return of.other || of.Any([&](const std::string& path) { return TouchesFileJobs(path); });
 }
 
 void Applier::StartFileGroup() {
@@ -1549,18 +1530,25 @@ void Applier::RunFileJob(FileJob& job) const {
       ::openat(dir, job.temp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (raw < 0) return fail_errno(job.begin_seq, errno, "cannot create temporary file for");
   UniqueFd fd(raw);
-  bool keep = false;  // the temporary file, past the end of this function
-  struct Remove {
-    const int dir;
-    const std::string& temp;
-    UniqueFd& fd;
-    const bool& keep;
-    ~Remove() {
-      if (keep) return;
-      fd.Reset();
-      ::unlinkat(dir, temp.c_str(), 0);
+  // Removed on the way out, unless kept (in place, staged, or for the applier's thread).
+  class TempFile {
+   public:
+    TempFile(int dir, const std::string& name, UniqueFd* fd) : dir_(dir), name_(name), fd_(fd) {}
+    TempFile(const TempFile&) = delete;
+    TempFile& operator=(const TempFile&) = delete;
+    ~TempFile() {
+      if (kept_) return;
+      fd_->Reset();
+      ::unlinkat(dir_, name_.c_str(), 0);
     }
-  } remove{dir, job.temp, fd, keep};
+    void Keep() { kept_ = true; }
+
+   private:
+    int dir_;
+    const std::string& name_;
+    UniqueFd* fd_;
+    bool kept_ = false;
+  } temp(dir, job.temp, &fd);
 
   ContentHasher hasher;
   uint64_t next = 0;
@@ -1613,18 +1601,20 @@ void Applier::RunFileJob(FileJob& job) const {
   }
   if (::close(fd.Release()) != 0) return fail_errno(m.seq, errno, "cannot close");
   if (options_.durability == Durability::kBatch) {
-    job.staged = keep = true;
+    job.staged = true;
+    temp.Keep();
     return;
   }
   if (calls_->Renameat(dir, job.temp.c_str(), dir, job.parent.leaf.c_str()) != 0) {
     const int err = errno;
     if (err == ENOTEMPTY || err == EEXIST || err == EISDIR || err == ENOTDIR) {
-      job.in_the_way = keep = true;
+      job.in_the_way = true;
+      temp.Keep();
       return;
     }
     return fail_errno(m.seq, err, "cannot rename into place");
   }
-  keep = true;  // it is in place
+  temp.Keep();  // it is in place
   if (options_.durability == Durability::kFileAndDirectory && calls_->Fsync(dir) != 0) {
     return fail_errno(m.seq, errno, "cannot fsync directory of");
   }

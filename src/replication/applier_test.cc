@@ -160,14 +160,16 @@ class ApplierTest : public ::testing::Test {
 
   std::string D(const std::string& rel) const { return dest_ / rel; }
 
-  // Reopens at Durability::kBatch and speaks the handshake.
-  void StartBatchConversation() {
+  // Reopens at `durability` with `file_threads` and speaks the handshake.
+  void StartConversation(Durability durability, size_t file_threads = 0) {
     ApplierOptions options;
-    options.durability = Durability::kBatch;
+    options.durability = durability;
+    options.file_threads = file_threads;
     Reopen(options);
     std::vector<Message> replies;
     ASSERT_TRUE(applier_->Handle(Hello{1, 1, 0, "w"}, &replies).ok());
   }
+  void StartBatchConversation() { StartConversation(Durability::kBatch); }
 
   TempDir dest_;
   TempDir outside_;
@@ -1259,12 +1261,8 @@ INSTANTIATE_TEST_SUITE_P(Durabilities, FileThreadsTest,
                          });
 
 TEST_F(ApplierTest, FilesOnThreadsAreInPlaceBeforeWhatNeedsThem) {
-  ApplierOptions options;
-  options.durability = Durability::kFile;
-  options.file_threads = 2;
-  Reopen(options);
+  StartConversation(Durability::kFile, 2);
   std::vector<Message> replies;
-  ASSERT_TRUE(applier_->Handle(Hello{1, 1, 0, "w"}, &replies).ok());
   uint64_t seq = 0;
   std::vector<Message> batch{Mkdir{++seq, "d", 0755}};
   for (int i = 0; i < 40; ++i) {
@@ -1297,12 +1295,8 @@ TEST_F(ApplierTest, FilesOnThreadsAreInPlaceBeforeWhatNeedsThem) {
 }
 
 TEST_F(ApplierTest, AFileThatFailsOnAThreadIsRepliedAndLeavesNothing) {
-  ApplierOptions options;
-  options.durability = Durability::kBatch;
-  options.file_threads = 2;
-  Reopen(options);
+  StartConversation(Durability::kBatch, 2);
   std::vector<Message> replies;
-  ASSERT_TRUE(applier_->Handle(Hello{1, 1, 0, "w"}, &replies).ok());
   uint64_t seq = 0;
   std::vector<Message> batch = FileWithMeta(&seq, "kept", "old", Meta("", kMetaMode, 0644));
   batch.push_back(Barrier{++seq, true});
