@@ -1207,13 +1207,6 @@ Status Applier::DoSourceCopy(const SourceCopy& m) {
                                   f.path));
 }
 
-Status Applier::SetMetaOnFile(const SetMeta& m) {
-  ErrorCode code = ErrorCode::kOther;
-  Status st = SetMetaOnNewFile(file_->fd.get(), file_->mode, m, &code);
-  if (!st.ok()) last_error_code_ = code;
-  return st;
-}
-
 Status Applier::SetMetaOnNewFile(int fd, uint32_t mode, const SetMeta& m, ErrorCode* code) const {
   auto fail_errno = [&](int err, std::string_view what) {
     *code = CodeForErrno(err);
@@ -1311,32 +1304,27 @@ Status Applier::HandleFileEndWithMeta(const FileEnd& end, const SetMeta& meta) {
   return Status::Ok();
 }
 
-Status Applier::DoFileEnd(const FileEnd& m, const SetMeta* meta, Status* meta_status) {
-  if (skipping_file_) {
-    skipping_file_ = false;
-    return Status::Ok();
-  }
-  if (!file_) return BreakStream("FileEnd without FileBegin");
-  OpenFile& f = *file_;
-  std::string path = f.path;
-  auto fail = [&](ErrorCode code, Status st) {
-    AbandonFile();
-    return Fail(code, std::move(st));
+Status Applier::CloseNewFile(UniqueFd* fd, ContentHasher* hasher, uint64_t received,
+                             bool source_copied, uint32_t mode, const std::string& path,
+                             const FileEnd& m, const SetMeta* meta, Status* meta_status,
+                             ErrorCode* meta_code, ErrorCode* code) const {
+  auto fail = [&](ErrorCode c, Status st) {
+    *code = c;
+    return st;
   };
   auto fail_errno = [&](int err, std::string_view what) {
-    AbandonFile();
-    return FailErrno(err, what, path);
+    return fail(CodeForErrno(err), ErrnoStatus(err, what, path));
   };
-  if (m.size < f.next_offset) {
+  if (m.size < received) {
     return fail(ErrorCode::kHashMismatch,
                 Status::Corruption(fmt::format(
                     "FileEnd for '{}' gives size {} but {} bytes were received; the file was "
                     "left unchanged",
-                    path, m.size, f.next_offset)));
+                    path, m.size, received)));
   }
-  f.hasher.UpdateZeros(m.size - f.next_offset);
-  Hash128 got = f.hasher.Finish();
-  if (!(got == m.hash) && f.source_copied) {
+  hasher->UpdateZeros(m.size - received);
+  const Hash128 got = hasher->Finish();
+  if (!(got == m.hash) && source_copied) {
     // The agent read the source at another moment than the worker did.
     return fail(
         ErrorCode::kSourceChanged,
@@ -1352,23 +1340,40 @@ Status Applier::DoFileEnd(const FileEnd& m, const SetMeta* meta, Status* meta_st
   }
   // The temporary file is new: it already has the size of the data written, unless the file
   // ends in a hole.
-  if (m.size != f.next_offset && calls_->Ftruncate(f.fd.get(), static_cast<off_t>(m.size)) != 0) {
+  if (m.size != received && calls_->Ftruncate(fd->get(), static_cast<off_t>(m.size)) != 0) {
     return fail_errno(errno, "cannot set the size of");
   }
   if (meta != nullptr) {
     // A metadata failure is the SetMeta's own; the content still goes into place.
-    *meta_status = SetMetaOnFile(*meta);
-    meta_error_code_ = last_error_code_;
-  } else if (::fchmod(f.fd.get(), f.mode) != 0) {
+    *meta_status = SetMetaOnNewFile(fd->get(), mode, *meta, meta_code);
+  } else if (::fchmod(fd->get(), mode) != 0) {
     return fail_errno(errno, "cannot change mode of");
   }
   if ((options_.durability == Durability::kFile ||
        options_.durability == Durability::kFileAndDirectory) &&
-      calls_->Fsync(f.fd.get()) != 0) {
+      calls_->Fsync(fd->get()) != 0) {
     return fail_errno(errno, "cannot fsync");
   }
   // close() can report a deferred write error (NFS and the like).
-  if (::close(f.fd.Release()) != 0) return fail_errno(errno, "cannot close");
+  if (::close(fd->Release()) != 0) return fail_errno(errno, "cannot close");
+  return Status::Ok();
+}
+
+Status Applier::DoFileEnd(const FileEnd& m, const SetMeta* meta, Status* meta_status) {
+  if (skipping_file_) {
+    skipping_file_ = false;
+    return Status::Ok();
+  }
+  if (!file_) return BreakStream("FileEnd without FileBegin");
+  OpenFile& f = *file_;
+  std::string path = f.path;
+  ErrorCode code = ErrorCode::kOther;
+  if (Status st = CloseNewFile(&f.fd, &f.hasher, f.next_offset, f.source_copied, f.mode, path, m,
+                               meta, meta_status, &meta_error_code_, &code);
+      !st.ok()) {
+    AbandonFile();
+    return Fail(code, std::move(st));
+  }
   if (options_.durability == Durability::kBatch) {
     Staged staged;
     staged.parent_owned = f.parent.owned;
@@ -1568,38 +1573,15 @@ void Applier::RunFileJob(FileJob& job) const {
     }
     next = d.offset + d.data.size();
   }
-  // From here on as DoFileEnd.
   const FileEnd& m = job.end;
-  if (m.size < next) {
-    return fail(m.seq, ErrorCode::kHashMismatch,
-                Status::Corruption(fmt::format(
-                    "FileEnd for '{}' gives size {} but {} bytes were received; the file was "
-                    "left unchanged",
-                    job.path, m.size, next)));
+  if (Status st = CloseNewFile(&fd, &hasher, next, false, job.mode, job.path, m,
+                               job.meta ? &*job.meta : nullptr, &job.meta_status, &job.meta_code,
+                               &job.code);
+      !st.ok()) {
+    job.failed_seq = m.seq;
+    job.status = std::move(st);
+    return;
   }
-  hasher.UpdateZeros(m.size - next);
-  const Hash128 got = hasher.Finish();
-  if (!(got == m.hash)) {
-    return fail(m.seq, ErrorCode::kHashMismatch,
-                Status::Corruption(fmt::format(
-                    "content hash mismatch for '{}' (sent {}, received {}); the file was left "
-                    "unchanged",
-                    job.path, m.hash.ToHex(), got.ToHex())));
-  }
-  if (m.size != next && calls_->Ftruncate(fd.get(), static_cast<off_t>(m.size)) != 0) {
-    return fail_errno(m.seq, errno, "cannot set the size of");
-  }
-  if (job.meta) {
-    job.meta_status = SetMetaOnNewFile(fd.get(), job.mode, *job.meta, &job.meta_code);
-  } else if (::fchmod(fd.get(), job.mode) != 0) {
-    return fail_errno(m.seq, errno, "cannot change mode of");
-  }
-  if ((options_.durability == Durability::kFile ||
-       options_.durability == Durability::kFileAndDirectory) &&
-      calls_->Fsync(fd.get()) != 0) {
-    return fail_errno(m.seq, errno, "cannot fsync");
-  }
-  if (::close(fd.Release()) != 0) return fail_errno(m.seq, errno, "cannot close");
   if (options_.durability == Durability::kBatch) {
     job.staged = true;
     temp.Keep();

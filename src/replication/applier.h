@@ -41,6 +41,7 @@
 #include "base/clock.h"
 #include "base/status.h"
 #include "base/work_queue.h"
+#include "replication/content_hash.h"
 #include "replication/path_beneath.h"
 #include "replication/wire.h"
 
@@ -198,8 +199,6 @@ class Applier {
   Status DoRename(const Rename& m);
   Status DoUnlink(const std::string& path, bool directory);
   Status DoSetMeta(const SetMeta& m);
-  // SetMeta onto the open temporary file of the transfer being finished.
-  Status SetMetaOnFile(const SetMeta& m);
   // SetMeta onto the new file open at `fd` (`mode` when the SetMeta has none); touches no
   // member but the options (any thread). A failure's code goes to `*code`.
   Status SetMetaOnNewFile(int fd, uint32_t mode, const SetMeta& m, ErrorCode* code) const;
@@ -221,6 +220,14 @@ class Applier {
   // mapping of the temporary file; read and write where the kernel cannot.
   Status CopyIntoFile(int from, uint64_t from_offset, uint64_t offset, uint64_t length,
                       std::string_view what, ErrorCode short_code, std::string_view short_read);
+  // Ends a new file's transfer (DoFileEnd, RunFileJob; any thread): its size and hash checked
+  // against `m` (`received` bytes written, `hasher` fed with them), its size set, `meta` (or
+  // `mode`) put on it, synced per the durability, closed. A failure's code goes to `*code`;
+  // the caller removes the temporary file. A metadata failure is the SetMeta's own
+  // (`*meta_status`, `*meta_code`): the content still goes into place.
+  Status CloseNewFile(UniqueFd* fd, ContentHasher* hasher, uint64_t received, bool source_copied,
+                      uint32_t mode, const std::string& path, const FileEnd& m, const SetMeta* meta,
+                      Status* meta_status, ErrorCode* meta_code, ErrorCode* code) const;
   // `meta`: the file's SetMeta, applied before the rename (HandleAll's shortcut).
   Status DoFileEnd(const FileEnd& m, const SetMeta* meta = nullptr, Status* meta_status = nullptr);
   // Handle() of a FileEnd and its SetMeta together.
