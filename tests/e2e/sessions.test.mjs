@@ -236,7 +236,13 @@ test('sessions of a directory volume, through the console', async (t) => {
   const nodeTable = page.getByRole('grid', { name: 'Session nodes' }).or(page.getByRole('table', { name: 'Session nodes' }));
   const nodeRow = nodeTable.getByRole('row').filter({ hasText: vol.path });
   await nodeRow.getByText('Active', { exact: true }).waitFor();
-  const nodeText = await nodeRow.innerText();
+  // The worker restarted by Resume says "never" until its first pass is acknowledged: wait
+  // for that pass (on a loaded machine it can take seconds), then the node must show it.
+  let nodeText = await nodeRow.innerText();
+  for (const until = Date.now() + 30000; /never/.test(nodeText) && Date.now() < until; ) {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    nodeText = await nodeRow.innerText();
+  }
   assert.doesNotMatch(nodeText, /never/, `the node has synced: ${nodeText}`);
   assert.match(nodeText, /just now|s ago|min ago/);
   await page.getByRole('region', { name: 'Lag chart' }).locator('svg').first().waitFor({ timeout: 30000 });
