@@ -159,6 +159,15 @@ Status WriteWorkerStatus(const std::string& state_dir, const WorkerStatus& statu
   return WriteFileAtomically(state_dir + "/status.json", StatusToJson(status));
 }
 
+// What the destination had applied by the last run's end is still applied: a restarted worker
+// (or one that is Faulty from the start) shows that mark, not "never", until its first pass
+// moves it on (as gsyncd keeps its stime).
+void Replicator::CarryOverLastSynced() {
+  auto previous = ReadWorkerStatus(options_.state_dir);
+  if (previous.ok())
+    status_.last_synced_ms = std::max(status_.last_synced_ms, previous->last_synced_ms);
+}
+
 void Replicator::WriteStatus() {
   status_.updated_ms = NowMs();
   if (sink_) status_.wire_bytes = WireBytes();
@@ -267,6 +276,7 @@ Status Replicator::RunOnce() {
   Status result = [&]() -> Status {
     index_store_ = std::make_unique<IndexStore>(options_.state_dir);
     GEOREP_ASSIGN_OR_RETURN(index_, index_store_->Load());
+    CarryOverLastSynced();
     GEOREP_RETURN_IF_ERROR(Connect());
     spdlog::info("msg=\"connected to the agent\" source={} once=true", LogValue(options_.source));
     status_.state = "Active";
@@ -298,6 +308,7 @@ Status Replicator::Run() {
   auto loaded = index_store_->Load();
   if (!loaded.ok()) return fail(loaded.status());
   index_ = std::move(*loaded);
+  CarryOverLastSynced();
   status_.state = "Initializing";
   WriteStatus();
   if (Status c = Connect(); !c.ok()) {

@@ -145,6 +145,7 @@ class Replicator {
   // advance acked_seq_, refusals go to refused_.
   Status ReadReplies(int wait_ms);
   void WriteStatus();
+  void CarryOverLastSynced();
   // Bytes written to the agents, all streams together.
   uint64_t WireBytes() const;
   // Ends every agent connection cleanly (the extra streams first); the first failure.

@@ -792,11 +792,23 @@ TEST(Replication, AMissingSourceFailsAndDeletesNothing) {
   WorkerRun w{src, dst.path(), state.path()};
   auto r = w.Once();
   ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto synced = ReadWorkerStatus(state.path());
+  ASSERT_TRUE(synced.ok());
+  const int64_t last_synced = synced->last_synced_ms;
+  ASSERT_GT(last_synced, 0);
   fs::rename(src, base.path() + "/unmounted");
   r = w.Once();
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("cannot open source root"), std::string::npos) << r.err;
   EXPECT_EQ(ReadFile(dst.path() + "/dir/kept"), "kept");
+  // What the first run applied is still applied: a worker that fails from the start says so,
+  // not "never".
+  r = RunCommand(WorkerArgv(src, dst.path(), state.path()), "", {}, 60);
+  EXPECT_NE(r.exit_code, 0);
+  auto failed = ReadWorkerStatus(state.path());
+  ASSERT_TRUE(failed.ok());
+  EXPECT_EQ(failed->state, "Faulty");
+  EXPECT_EQ(failed->last_synced_ms, last_synced);
   // And a worker that runs when its source goes: Faulty at its next pass, nothing deleted.
   fs::rename(base.path() + "/unmounted", src);
   RunningWorker worker(WorkerArgv(src, dst.path(), state.path()));
