@@ -8,11 +8,8 @@
 #   GEOREP_BENCH_SIZES="20000 200000 1000000" (default)   GEOREP_BENCH_DIR=/var/tmp/georep-scale
 set -euo pipefail
 cd "$(dirname "$0")/.."
-binaries=("$@")
-if [ ${#binaries[@]} -eq 0 ]; then
-  bash scripts/build.sh release >/dev/null
-  binaries=("$PWD/build/release/src/georep")
-fi
+source bench/lib.sh
+bench_binaries "$@"
 work=${GEOREP_BENCH_DIR:-/var/tmp/georep-scale}
 sizes=${GEOREP_BENCH_SIZES:-20000 200000 1000000}
 rm -rf "$work"

@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh --browser
 
 echo "== format check (clang-format)"
-mapfile -t sources < <(git ls-files '*.cc' '*.h' 2>/dev/null || find src tests bench -name '*.cc' -o -name '*.h')
+mapfile -t sources < <(git ls-files '*.cc' '*.h' '*.c' 2>/dev/null || find src tests bench -name '*.cc' -o -name '*.h' -o -name '*.c')
 clang-format --dry-run -Werror "${sources[@]}"
 
 echo "== web console (npm ci, type check, build) and its end-to-end tests' packages"

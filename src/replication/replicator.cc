@@ -417,8 +417,10 @@ Status Replicator::Run() {
     first_change_ms_ = 0;
     want_full_ = false;
     // On stable storage before anything is done about it (replayed after a restart).
+    const int64_t journal_started = NowMs();
     if (Status j = journal.Append({scope.subtrees, scope.entries, written_}); !j.ok())
       return fail(j);
+    spdlog::debug("msg=journaled took_ms={}", NowMs() - journal_started);
     before = status_;
     pass_started = NowMs();
     Status st = Pass(scope, full);

@@ -1,4 +1,6 @@
 // Replicator::Pass: one pass, from what it looks at to what the index records.
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <chrono>
 #include <deque>
@@ -142,6 +144,7 @@ Status Replicator::PassRun::Run() {
   UniqueFd root(::open(r_.options_.source.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!root.valid()) return ErrnoStatus(errno, "cannot open source root", r_.options_.source);
   GEOREP_RETURN_IF_ERROR(Plan(root.get()));
+  const int64_t planned = NowMs();
   NoteWrittenAndLinked();
   if (!r_.streams_.empty())
     for (const ScanEntry& e : entries_)
@@ -162,7 +165,10 @@ Status Replicator::PassRun::Run() {
   r_.status_.pending_data = data_ops_;
   r_.status_.pending_meta = meta_ops_;
   if (entry_ops_ + data_ops_ + meta_ops_ > 0) r_.WriteStatus();
+  const int64_t sent = NowMs();
   GEOREP_RETURN_IF_ERROR(Commit(true));
+  spdlog::debug("msg=\"pass phases\" plan_ms={} send_ms={} acked_ms={}", planned - started_,
+                sent - planned, NowMs() - sent);
   return Finish();
 }
 
