@@ -211,7 +211,7 @@ Status Operations::PrepareRemoteSource(const Session& s, const Volume& v, const 
   const Host dest = DestinationHost(s, d);
 
   // 1. The destination's pinned key, as the engine's own known_hosts file has it.
-  GEOREP_ASSIGN_OR_RETURN(std::vector<std::string> options, hosts_->SshClientOptions(dest));
+  GEOREP_ASSIGN_OR_RETURN(std::vector<std::string> options, DestinationClientOptions(dest, d));
   std::string known_hosts_path;
   for (const auto& o : options)
     if (o.rfind("UserKnownHostsFile=", 0) == 0) known_hosts_path = o.substr(19);
@@ -263,7 +263,9 @@ Status Operations::PrepareRemoteSource(const Session& s, const Volume& v, const 
       "printf '%s\\n' \"$1\" >> .ssh/authorized_keys; }; }";
   CommandSpec trust;
   trust.argv = {"sh", "-c", script, "georep-trust", "restrict " + key};
-  GEOREP_ASSIGN_OR_RETURN(CommandResult t, hosts_->RunnerFor(dest)->Run(trust));
+  // Directly, or through the source host when only it reaches the destination.
+  GEOREP_ASSIGN_OR_RETURN(std::unique_ptr<RelayingRunner> to_dest, DestinationRunner(dest, d));
+  GEOREP_ASSIGN_OR_RETURN(CommandResult t, to_dest->Run(trust));
   if (t.exit_code != 0) {
     return Status::FailedPrecondition(fmt::format(
         "the destination {}@{} did not accept the worker key of source host '{}' (exit {}): {}",
@@ -332,7 +334,8 @@ void Operations::RevokeSourceWorkerKey(const Session& gone, const Volume& v,
       "{ rm -f \"$f.georep-new\"; exit 2; }";
   CommandSpec revoke;
   revoke.argv = {"sh", "-c", script, "georep-revoke", line};
-  auto r = hosts_->RunnerFor(dest)->Run(revoke);
+  auto to_dest = DestinationRunner(dest, *d);
+  auto r = to_dest.ok() ? (*to_dest)->Run(revoke) : Result<CommandResult>(to_dest.status());
   if (!r.ok() || r->exit_code != 0) {
     spdlog::warn(
         "msg=\"the destination still accepts the source host's worker key: remove its line from "
@@ -345,6 +348,19 @@ void Operations::RevokeSourceWorkerKey(const Session& gone, const Volume& v,
       "msg=\"the destination no longer accepts the source host's worker key: its last session "
       "there is removed\" destination={}",
       LogValue(dest.ssh_user + "@" + d->host));
+}
+
+Result<std::vector<std::string>> Operations::DestinationClientOptions(const Host& dest,
+                                                                      const Destination& d) {
+  auto options = hosts_->SshClientOptions(dest);
+  if (options.ok() || options.status().code() != StatusCode::kUnavailable) return options;
+  // The engine cannot reach it to read its key: through the source host, the key it presents
+  // there is checked against the pin and kept in the same known_hosts file, which the direct
+  // way then reads without reaching the host.
+  GEOREP_ASSIGN_OR_RETURN(std::unique_ptr<RelayingRunner> to_dest, DestinationRunner(dest, d));
+  auto probe = to_dest->Run({{"true"}});
+  if (!probe.ok()) return probe.status();
+  return hosts_->SshClientOptions(dest);
 }
 
 Result<Operations::DestinationSsh> Operations::SshToDestination(
@@ -360,7 +376,7 @@ Result<Operations::DestinationSsh> Operations::SshToDestination(
   DestinationSsh ssh;
   const Host dest = DestinationHost(s, d);
   ssh.user_host = fmt::format("{}@{}", dest.ssh_user, d.host);
-  GEOREP_ASSIGN_OR_RETURN(std::vector<std::string> options, hosts_->SshClientOptions(dest));
+  GEOREP_ASSIGN_OR_RETURN(std::vector<std::string> options, DestinationClientOptions(dest, d));
   if (from_source_host) {
     // The same options with the source host's files (PrepareRemoteSource put them there).
     for (size_t i = 0; i < options.size(); ++i) {
@@ -385,29 +401,43 @@ Result<Operations::DestinationSsh> Operations::SshToDestination(
 
 Result<replication::TreeDescription> Operations::DescribeDestination(
     const Session& s, const Destination& d, const std::vector<ConfigItem>& config,
-    const replication::DescribeOptions& options) {
-  GEOREP_ASSIGN_OR_RETURN(DestinationSsh ssh, SshToDestination(s, d, config));
+    const replication::DescribeOptions& options, const Host* src) {
   // The worker's own ssh command line (replication_commands.cc), with describe's arguments;
   // ssh hands the command to the remote user's shell, so every word is quoted.
-  CommandSpec spec;
-  spec.argv = SplitWords(ssh.ssh_command);
-  if (spec.argv.empty()) spec.argv = {"ssh"};
-  spec.argv.insert(spec.argv.end(),
-                   {"-o", "BatchMode=yes", "-p", std::to_string(ssh.port), "--", ssh.user_host});
-  std::vector<std::string> remote = SplitWords(ssh.remote_command);
-  remote.insert(remote.end(), {"--root", s.destination_volume, "--describe", "--sample",
-                               std::to_string(options.sample_percent)});
-  for (const auto& p : options.excludes) remote.insert(remote.end(), {"--exclude", p});
-  for (const auto& w : remote) spec.argv.push_back(ShellQuote(w));
-  spec.timeout = kDescribeTimeout;
-  spec.max_output_bytes = replication::kMaxTreeDescriptionBytes + 1;
+  auto describe = [&](const Host& from) -> Result<replication::TreeDescription> {
+    const bool from_source_host = from.transport != HostTransport::kLocal;
+    GEOREP_ASSIGN_OR_RETURN(DestinationSsh ssh, SshToDestination(s, d, config, from_source_host));
+    CommandSpec spec;
+    spec.argv = SplitWords(ssh.ssh_command);
+    if (spec.argv.empty()) spec.argv = {"ssh"};
+    spec.argv.insert(spec.argv.end(),
+                     {"-o", "BatchMode=yes", "-p", std::to_string(ssh.port), "--", ssh.user_host});
+    std::vector<std::string> remote = SplitWords(ssh.remote_command);
+    remote.insert(remote.end(), {"--root", s.destination_volume, "--describe", "--sample",
+                                 std::to_string(options.sample_percent)});
+    for (const auto& p : options.excludes) remote.insert(remote.end(), {"--exclude", p});
+    for (const auto& w : remote) spec.argv.push_back(ShellQuote(w));
+    spec.timeout = kDescribeTimeout;
+    spec.max_output_bytes = replication::kMaxTreeDescriptionBytes + 1;
+    GEOREP_ASSIGN_OR_RETURN(CommandResult r, hosts_->RunnerFor(from)->Run(spec));
+    const std::string where =
+        from_source_host ? fmt::format("the destination {} port {} (from source host {})",
+                                       ssh.user_host, ssh.port, from.name)
+                         : fmt::format("the destination {} port {}", ssh.user_host, ssh.port);
+    return DescribedTree(r, s.destination_volume, where, d.host, ssh.remote_command);
+  };
   Host here;
   here.name = "localhost";
   here.transport = HostTransport::kLocal;
-  GEOREP_ASSIGN_OR_RETURN(CommandResult r, hosts_->RunnerFor(here)->Run(spec));
-  return DescribedTree(r, s.destination_volume,
-                       fmt::format("the destination {} port {}", ssh.user_host, ssh.port), d.host,
-                       ssh.remote_command);
+  auto direct = describe(here);
+  // Unreachable from the engine: the source host's worker reaches it, so can its describe.
+  if (direct.ok() || direct.status().code() != StatusCode::kUnavailable || src == nullptr ||
+      src->transport == HostTransport::kLocal)
+    return direct;
+  auto relayed = describe(*src);
+  if (relayed.ok() || relayed.status().code() != StatusCode::kUnavailable) return relayed;
+  return Status::Unavailable(
+      fmt::format("{}; nor {}", direct.status().message(), relayed.status().message()));
 }
 
 Result<replication::TreeDescription> Operations::DescribeSource(
@@ -644,8 +674,8 @@ Result<replication::VerifyReport> Operations::VerifySession(const Actor& a, cons
       return replication::VerifyTrees(v.bricks.at(0).path, s.destination_volume, o);
     // Over ssh: the destination describes itself while the source is described where it is.
     const replication::DescribeOptions describe{sample_percent, o.excludes};
-    auto there =
-        std::async(std::launch::async, [&] { return DescribeDestination(s, d, config, describe); });
+    auto there = std::async(std::launch::async,
+                            [&] { return DescribeDestination(s, d, config, describe, &src); });
     auto here = remote ? DescribeSource(src, v, config, describe)
                        : replication::DescribeTreeForVerify(v.bricks.at(0).path, describe);
     auto destination = there.get();

@@ -610,13 +610,18 @@ Status Operations::RemoveDestination(const Actor& a, const std::string& id, bool
 }
 
 Result<std::unique_ptr<RelayingRunner>> Operations::DestinationRunner(const Destination& d) {
-  if (!hosts_) return Status::FailedPrecondition("this engine cannot reach hosts");
   Host dest;
   dest.name = dest.address = d.host;
   dest.ssh_port = d.ssh_port;
   dest.ssh_user = "root";
   dest.transport = HostTransport::kSsh;
   dest.ssh_fingerprint = d.ssh_fingerprint;
+  return DestinationRunner(dest, d);
+}
+
+Result<std::unique_ptr<RelayingRunner>> Operations::DestinationRunner(const Host& dest,
+                                                                      const Destination& d) {
+  if (!hosts_) return Status::FailedPrecondition("this engine cannot reach hosts");
   std::unique_ptr<CommandRunner> relayed;
   std::string relay_name;
   if (auto src = GetHost(d.source_host_id);

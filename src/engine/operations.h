@@ -337,6 +337,8 @@ class Operations {
   // Reaches the destination host (as root, its key pinned): directly, or, when the engine
   // cannot reach it, through the destination's source host.
   Result<std::unique_ptr<RelayingRunner>> DestinationRunner(const Destination& d);
+  // The same for `dest` (the destination as some user), through `d`'s source host.
+  Result<std::unique_ptr<RelayingRunner>> DestinationRunner(const Host& dest, const Destination& d);
   // The key exchange; returns why it failed, in the operator's words.
   Status ExchangeKeys(const Destination& d);
   // Test's checks, for a destination on this machine (directory volumes: the sessions'
@@ -393,6 +395,9 @@ class Operations {
   Result<DestinationSsh> SshToDestination(const Session& s, const Destination& d,
                                           const std::vector<ConfigItem>& config,
                                           bool from_source_host = false);
+  // hosts_->SshClientOptions(dest), also for a destination the engine reaches only through
+  // `d`'s source host (its pinned key read there).
+  Result<std::vector<std::string>> DestinationClientOptions(const Host& dest, const Destination& d);
   // The destination as a host reached over ssh, as the session's user.
   static Host DestinationHost(const Session& s, const Destination& d);
   // For a source on an ssh host, before its worker starts: a worker key there (made once), the
@@ -418,10 +423,12 @@ class Operations {
                                                             const std::string& where,
                                                             const std::string& host,
                                                             const std::string& command);
-  // `georep agent --describe` of the session's destination path, run over ssh.
+  // `georep agent --describe` of the session's destination path, run over ssh: from the
+  // engine, or, when it cannot reach the destination, from `src` (an ssh source host, with its
+  // worker's key, as the worker reaches it; null: the engine's machine).
   Result<replication::TreeDescription> DescribeDestination(
       const Session& s, const Destination& d, const std::vector<ConfigItem>& config,
-      const replication::DescribeOptions& options);
+      const replication::DescribeOptions& options, const Host* src);
 
   Store& store_;
   Clock& clock_;

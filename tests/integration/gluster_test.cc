@@ -840,5 +840,74 @@ TEST_F(GlusterTest, ADirectoryVolumeOnAnSshHostReplicatesFromThatHost) {
   EXPECT_NE(authorized.find("georep-engine"), std::string::npos) << authorized;
 }
 
+// A destination that only the source host reaches (on the clusters' own network): the worker
+// there replicates to it; the engine has the destination accept the worker's key, describes
+// it for verify, and takes the key back, all through the source host.
+TEST_F(GlusterTest, ADirectoryVolumeOnAnSshHostReplicatesToADestinationOnlyItReaches) {
+  const std::string hidden = "10.78.0.11", state = GEOREP_GLUSTER_STATE;
+  auto direct = RunCommand({"/usr/bin/ssh-keyscan", "-T", "3", hidden}, "", {}, 30);
+  ASSERT_TRUE(direct.out.empty()) << "the engine must not reach " << hidden;
+  Source source;
+  ASSERT_NO_FATAL_FAILURE(ImportSource(&source));
+  const std::string src_dir = state + "/src1/hidden-docs", dst_dir = state + "/dst1/hidden-copy";
+  ASSERT_EQ(RunCommand({"/bin/mkdir", "-p", src_dir + "/sub"}).exit_code, 0);
+  std::ofstream(src_dir + "/a.txt") << "alpha\n";
+  std::ofstream(src_dir + "/sub/b.bin") << std::string(300000, 'b');
+
+  auto post = [&](const std::string& path, const Json& body) {
+    auto r = engine_->Post(path, body.dump(), token_);
+    return r ? std::make_pair(r->status, Json::parse(r->body, nullptr, false))
+             : std::make_pair(0, Json());
+  };
+  auto [v_status, volume] =
+      post("/api/v1/clusters/" + source.cluster + "/volumes",
+           {{"name", "hidden-docs"}, {"host_id", source.src1}, {"path", src_dir}});
+  ASSERT_EQ(v_status, 201) << volume.dump();
+  auto [d_status, dest] = post("/api/v1/clusters/" + source.cluster + "/destinations",
+                               {{"source_host_id", source.src1},
+                                {"host", hidden},
+                                {"ssh_fingerprint", nodes_[2].fingerprint}});
+  ASSERT_EQ(d_status, 201) << dest.dump();
+  auto [s_status, created] = post("/api/v1/sessions", {{"destination_id", dest["id"]},
+                                                       {"source_volume_id", volume["id"]},
+                                                       {"destination_volume", dst_dir}});
+  ASSERT_EQ(s_status, 201) << created.dump();
+  const std::string path = "/api/v1/sessions/" + created["id"].get<std::string>();
+  for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
+           {"source-command", GeorepBinary()}, {"remote-command", GeorepBinary() + " agent"}}) {
+    auto r = engine_->Put(path + "/config/" + key, Json{{"value", value}}.dump(), token_);
+    ASSERT_EQ(r->status, 200) << r->body;
+  }
+  auto session = [&] { return Json::parse(engine_->Get(path, token_)->body); };
+
+  auto started = post(path + "/start", Json::object());
+  ASSERT_EQ(started.first, 200) << started.second.dump();
+  EXPECT_TRUE(WaitFor(60, [&] {
+    const Json now = session();
+    return now["status"] == "Active" && now["nodes"][0]["crawl_status"] == "Changelog Crawl";
+  })) << session().dump(2);
+  EXPECT_TRUE(WaitFor(30, [&] {
+    return ReadFile(dst_dir + "/a.txt") == "alpha\n" &&
+           ReadFile(dst_dir + "/sub/b.bin") == std::string(300000, 'b');
+  }));
+  const std::string worker_key = ReadFile(state + "/src1/dotlocal/state/georep/ssh/id_ed25519.pub");
+  ASSERT_FALSE(worker_key.empty());
+  const std::string key_line = "restrict " + worker_key.substr(0, worker_key.find('\n'));
+  EXPECT_NE(ReadFile(state + "/dst1/ssh/authorized_keys").find(key_line), std::string::npos);
+
+  // Verify: the destination described from src1, as its worker reaches it.
+  std::ofstream(src_dir + "/sub/live.txt") << "written while running\n";
+  EXPECT_TRUE(WaitFor(30, [&] { return ReadFile(dst_dir + "/sub/live.txt") != ""; }));
+  auto verified = post(path + "/verify", Json::object());
+  ASSERT_EQ(verified.first, 200) << verified.second.dump();
+  EXPECT_EQ(verified.second["identical"], true) << verified.second.dump(2);
+  EXPECT_GE(verified.second["content_checked"].get<int>(), 3);
+
+  // Removed: dst1 no longer accepts src1's worker key.
+  ASSERT_EQ(post(path + "/stop", Json::object()).first, 200);
+  EXPECT_EQ(engine_->Delete(path, token_)->status, 204);
+  EXPECT_EQ(ReadFile(state + "/dst1/ssh/authorized_keys").find(key_line), std::string::npos);
+}
+
 }  // namespace
 }  // namespace georep::testing
