@@ -28,6 +28,7 @@
 #include "engine/operations.h"
 #include "engine/worker_supervisor.h"
 #include "gluster/cli_xml.h"
+#include "host/ssh_transport.h"
 #include "replication/replicator.h"
 
 namespace georep {
@@ -211,7 +212,7 @@ Status Operations::PrepareRemoteSource(const Session& s, const Volume& v, const 
   const Host dest = DestinationHost(s, d);
 
   // 1. The destination's pinned key, as the engine's own known_hosts file has it.
-  GEOREP_ASSIGN_OR_RETURN(std::vector<std::string> options, DestinationClientOptions(dest, d));
+  GEOREP_ASSIGN_OR_RETURN(std::vector<std::string> options, DestinationClientOptions(dest, src));
   std::string known_hosts_path;
   for (const auto& o : options)
     if (o.rfind("UserKnownHostsFile=", 0) == 0) known_hosts_path = o.substr(19);
@@ -264,7 +265,7 @@ Status Operations::PrepareRemoteSource(const Session& s, const Volume& v, const 
   CommandSpec trust;
   trust.argv = {"sh", "-c", script, "georep-trust", "restrict " + key};
   // Directly, or through the source host when only it reaches the destination.
-  GEOREP_ASSIGN_OR_RETURN(std::unique_ptr<RelayingRunner> to_dest, DestinationRunner(dest, d));
+  GEOREP_ASSIGN_OR_RETURN(std::unique_ptr<RelayingRunner> to_dest, DestinationRunner(dest, src));
   GEOREP_ASSIGN_OR_RETURN(CommandResult t, to_dest->Run(trust));
   if (t.exit_code != 0) {
     return Status::FailedPrecondition(fmt::format(
@@ -334,7 +335,9 @@ void Operations::RevokeSourceWorkerKey(const Session& gone, const Volume& v,
       "{ rm -f \"$f.georep-new\"; exit 2; }";
   CommandSpec revoke;
   revoke.argv = {"sh", "-c", script, "georep-revoke", line};
-  auto to_dest = DestinationRunner(dest, *d);
+  auto src = GetHost(v.bricks[0].host_id);
+  if (!src.ok()) return;  // unknown: the key stays
+  auto to_dest = DestinationRunner(dest, *src);
   auto r = to_dest.ok() ? (*to_dest)->Run(revoke) : Result<CommandResult>(to_dest.status());
   if (!r.ok() || r->exit_code != 0) {
     spdlog::warn(
@@ -351,16 +354,18 @@ void Operations::RevokeSourceWorkerKey(const Session& gone, const Volume& v,
 }
 
 Result<std::vector<std::string>> Operations::DestinationClientOptions(const Host& dest,
-                                                                      const Destination& d) {
+                                                                      const Host& relay) {
   auto options = hosts_->SshClientOptions(dest);
   if (options.ok() || options.status().code() != StatusCode::kUnavailable) return options;
   // The engine cannot reach it to read its key: through the source host, the key it presents
   // there is checked against the pin and kept in the same known_hosts file, which the direct
-  // way then reads without reaching the host.
-  GEOREP_ASSIGN_OR_RETURN(std::unique_ptr<RelayingRunner> to_dest, DestinationRunner(dest, d));
+  // way then reads without reaching the host. (The key is kept before the login, so a login
+  // refused here still leaves it.)
+  GEOREP_ASSIGN_OR_RETURN(std::unique_ptr<RelayingRunner> to_dest, DestinationRunner(dest, relay));
   auto probe = to_dest->Run({{"true"}});
-  if (!probe.ok()) return probe.status();
-  return hosts_->SshClientOptions(dest);
+  auto again = hosts_->SshClientOptions(dest);
+  if (again.ok() || probe.ok()) return again;
+  return probe.status();
 }
 
 Result<Operations::DestinationSsh> Operations::SshToDestination(
@@ -376,7 +381,11 @@ Result<Operations::DestinationSsh> Operations::SshToDestination(
   DestinationSsh ssh;
   const Host dest = DestinationHost(s, d);
   ssh.user_host = fmt::format("{}@{}", dest.ssh_user, d.host);
-  GEOREP_ASSIGN_OR_RETURN(std::vector<std::string> options, DestinationClientOptions(dest, d));
+  Host relay;  // the worker's host: the destination's key is read through it if need be
+  relay.transport = HostTransport::kLocal;
+  if (auto v = GetVolume(s.source_volume_id); v.ok() && !v->bricks.empty())
+    if (auto src = GetHost(v->bricks[0].host_id); src.ok()) relay = *src;
+  GEOREP_ASSIGN_OR_RETURN(std::vector<std::string> options, DestinationClientOptions(dest, relay));
   if (from_source_host) {
     // The same options with the source host's files (PrepareRemoteSource put them there).
     for (size_t i = 0; i < options.size(); ++i) {
@@ -402,14 +411,22 @@ Result<Operations::DestinationSsh> Operations::SshToDestination(
 Result<replication::TreeDescription> Operations::DescribeDestination(
     const Session& s, const Destination& d, const std::vector<ConfigItem>& config,
     const replication::DescribeOptions& options, const Host* src) {
+  std::string remote_command;
   // The worker's own ssh command line (replication_commands.cc), with describe's arguments;
   // ssh hands the command to the remote user's shell, so every word is quoted.
-  auto describe = [&](const Host& from) -> Result<replication::TreeDescription> {
+  auto describe = [&](const Host& from, std::string* where) -> Result<CommandResult> {
     const bool from_source_host = from.transport != HostTransport::kLocal;
     GEOREP_ASSIGN_OR_RETURN(DestinationSsh ssh, SshToDestination(s, d, config, from_source_host));
     CommandSpec spec;
-    spec.argv = SplitWords(ssh.ssh_command);
-    if (spec.argv.empty()) spec.argv = {"ssh"};
+    if (from_source_host) {
+      // The runner that reaches the source host reads ssh's 255 as its own failure: the inner
+      // ssh's 255 (the destination not reached from there) comes back as 254.
+      spec.argv = {"sh", "-c", "\"$@\"; rc=$?; [ $rc -ne 255 ] || rc=254; exit $rc",
+                   "georep-describe"};
+    }
+    std::vector<std::string> ssh_argv = SplitWords(ssh.ssh_command);
+    if (ssh_argv.empty()) ssh_argv = {"ssh"};
+    spec.argv.insert(spec.argv.end(), ssh_argv.begin(), ssh_argv.end());
     spec.argv.insert(spec.argv.end(),
                      {"-o", "BatchMode=yes", "-p", std::to_string(ssh.port), "--", ssh.user_host});
     std::vector<std::string> remote = SplitWords(ssh.remote_command);
@@ -420,24 +437,32 @@ Result<replication::TreeDescription> Operations::DescribeDestination(
     spec.timeout = kDescribeTimeout;
     spec.max_output_bytes = replication::kMaxTreeDescriptionBytes + 1;
     GEOREP_ASSIGN_OR_RETURN(CommandResult r, hosts_->RunnerFor(from)->Run(spec));
-    const std::string where =
-        from_source_host ? fmt::format("the destination {} port {} (from source host {})",
-                                       ssh.user_host, ssh.port, from.name)
-                         : fmt::format("the destination {} port {}", ssh.user_host, ssh.port);
-    return DescribedTree(r, s.destination_volume, where, d.host, ssh.remote_command);
+    if (from_source_host && r.exit_code == 254) r.exit_code = 255;
+    *where = from_source_host ? fmt::format("the destination {} port {} (from source host {})",
+                                            ssh.user_host, ssh.port, from.name)
+                              : fmt::format("the destination {} port {}", ssh.user_host, ssh.port);
+    remote_command = ssh.remote_command;
+    return r;
   };
   Host here;
   here.name = "localhost";
   here.transport = HostTransport::kLocal;
-  auto direct = describe(here);
-  // Unreachable from the engine: the source host's worker reaches it, so can its describe.
-  if (direct.ok() || direct.status().code() != StatusCode::kUnavailable || src == nullptr ||
-      src->transport == HostTransport::kLocal)
-    return direct;
-  auto relayed = describe(*src);
-  if (relayed.ok() || relayed.status().code() != StatusCode::kUnavailable) return relayed;
-  return Status::Unavailable(
-      fmt::format("{}; nor {}", direct.status().message(), relayed.status().message()));
+  std::string where;
+  GEOREP_ASSIGN_OR_RETURN(CommandResult direct, describe(here, &where));
+  // Not reached from the engine (no route, refused...; not a changed key, a refused login or
+  // a timeout): the source host's worker reaches it, so can its describe.
+  if (direct.exit_code == 255 && !direct.timed_out && SshSaysUnreachable(direct.err) &&
+      src != nullptr && src->transport == HostTransport::kSsh) {
+    const std::string direct_where = where;
+    GEOREP_ASSIGN_OR_RETURN(CommandResult relayed, describe(*src, &where));
+    if (relayed.exit_code == 255 && !relayed.timed_out) {
+      return Status::Unavailable(fmt::format("cannot reach {} over ssh: {}; nor {}: {}",
+                                             direct_where, FirstLine(direct.err), where,
+                                             FirstLine(relayed.err)));
+    }
+    return DescribedTree(relayed, s.destination_volume, where, d.host, remote_command);
+  }
+  return DescribedTree(direct, s.destination_volume, where, d.host, remote_command);
 }
 
 Result<replication::TreeDescription> Operations::DescribeSource(

@@ -616,18 +616,20 @@ Result<std::unique_ptr<RelayingRunner>> Operations::DestinationRunner(const Dest
   dest.ssh_user = "root";
   dest.transport = HostTransport::kSsh;
   dest.ssh_fingerprint = d.ssh_fingerprint;
-  return DestinationRunner(dest, d);
+  Host relay;  // none, unless the source host is known
+  relay.transport = HostTransport::kLocal;
+  if (auto src = GetHost(d.source_host_id); src.ok()) relay = *src;
+  return DestinationRunner(dest, relay);
 }
 
 Result<std::unique_ptr<RelayingRunner>> Operations::DestinationRunner(const Host& dest,
-                                                                      const Destination& d) {
+                                                                      const Host& relay) {
   if (!hosts_) return Status::FailedPrecondition("this engine cannot reach hosts");
   std::unique_ptr<CommandRunner> relayed;
   std::string relay_name;
-  if (auto src = GetHost(d.source_host_id);
-      src.ok() && src->transport == HostTransport::kSsh && !src->ssh_fingerprint.empty()) {
-    relayed = hosts_->RunnerVia(dest, *src);
-    relay_name = fmt::format("source host {}", src->name);
+  if (relay.transport == HostTransport::kSsh && !relay.ssh_fingerprint.empty()) {
+    relayed = hosts_->RunnerVia(dest, relay);
+    relay_name = fmt::format("source host {}", relay.name);
   }
   return std::make_unique<RelayingRunner>(hosts_->RunnerFor(dest), std::move(relayed), relay_name);
 }

@@ -337,8 +337,9 @@ class Operations {
   // Reaches the destination host (as root, its key pinned): directly, or, when the engine
   // cannot reach it, through the destination's source host.
   Result<std::unique_ptr<RelayingRunner>> DestinationRunner(const Destination& d);
-  // The same for `dest` (the destination as some user), through `d`'s source host.
-  Result<std::unique_ptr<RelayingRunner>> DestinationRunner(const Host& dest, const Destination& d);
+  // The same for `dest` (the destination as some user), through `relay` (an ssh host with its
+  // key pinned; otherwise no relay).
+  Result<std::unique_ptr<RelayingRunner>> DestinationRunner(const Host& dest, const Host& relay);
   // The key exchange; returns why it failed, in the operator's words.
   Status ExchangeKeys(const Destination& d);
   // Test's checks, for a destination on this machine (directory volumes: the sessions'
@@ -396,8 +397,8 @@ class Operations {
                                           const std::vector<ConfigItem>& config,
                                           bool from_source_host = false);
   // hosts_->SshClientOptions(dest), also for a destination the engine reaches only through
-  // `d`'s source host (its pinned key read there).
-  Result<std::vector<std::string>> DestinationClientOptions(const Host& dest, const Destination& d);
+  // `relay` (its pinned key read there).
+  Result<std::vector<std::string>> DestinationClientOptions(const Host& dest, const Host& relay);
   // The destination as a host reached over ssh, as the session's user.
   static Host DestinationHost(const Session& s, const Destination& d);
   // For a source on an ssh host, before its worker starts: a worker key there (made once), the

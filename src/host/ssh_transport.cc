@@ -105,6 +105,14 @@ std::vector<HostKey> ParseHostKeys(const std::string& text) {
   return keys;
 }
 
+bool SshSaysUnreachable(const std::string& ssh_stderr) {
+  for (const char* said :
+       {"Connection refused", "timed out", "No route to host", "Could not resolve",
+        "Network is unreachable", "Connection closed", "Connection reset"})
+    if (ssh_stderr.find(said) != std::string::npos) return true;
+  return false;
+}
+
 Result<std::vector<HostKey>> ScanHostKeys(CommandRunner& local, const std::string& host, int port,
                                           int timeout_seconds) {
   CommandSpec spec{{"ssh-keyscan", "-T", std::to_string(timeout_seconds), "-p",
@@ -352,9 +360,7 @@ Result<CommandResult> SshCommandRunner::Run(const CommandSpec& spec) {
                       "authorized_keys",
                       endpoint_.user, endpoint_.host, identity_.fingerprint));
     }
-    if (has("Connection refused") || has("timed out") || has("No route to host") ||
-        has("Could not resolve") || has("Network is unreachable") || has("Connection closed") ||
-        has("Connection reset")) {
+    if (SshSaysUnreachable(e)) {
       std::string first_line = e.substr(0, e.find('\n'));
       return Status::Unavailable(
           fmt::format("cannot reach {} port {}: {}", endpoint_.host, endpoint_.port, first_line));

@@ -35,6 +35,11 @@ Result<std::string> FingerprintOfKey(const std::string& blob_base64);
 std::vector<HostKey> ParseHostKeys(const std::string& text);
 
 // The host's keys, best type first (ed25519, ecdsa, rsa). Unavailable when nothing answers.
+// Whether ssh's error output (its exit status 255) says the host was not reached at all: no
+// route, refused, timed out, not resolved, the connection dropped -- not a changed host key
+// and not a refused login.
+bool SshSaysUnreachable(const std::string& ssh_stderr);
+
 Result<std::vector<HostKey>> ScanHostKeys(CommandRunner& local, const std::string& host, int port,
                                           int timeout_seconds);
 

@@ -117,6 +117,11 @@ Status InotifyWatcher::Drain(ChangeSet* changes) {
       // Written to: sent again even if size and mtime look the same (two writes within one
       // tick of the file system's clock leave the same mtime).
       if (ev->mask & (IN_MODIFY | IN_CLOSE_WRITE)) changes->written.insert(entry);
+      if (ev->mask & (IN_CLOSE_WRITE | IN_DELETE | IN_MOVED_FROM)) {
+        changes->unclosed.erase(entry);
+      } else if ((ev->mask & (IN_CREATE | IN_MODIFY)) && !(ev->mask & IN_ISDIR)) {
+        changes->unclosed.insert(entry);
+      }
       if ((ev->mask & (IN_CREATE | IN_MOVED_TO)) && (ev->mask & IN_ISDIR)) {
         changes->subtrees.insert(entry);
         WatchTree(entry);
@@ -323,6 +328,11 @@ Status FanotifyWatcher::Drain(ChangeSet* changes) {
           if (name.empty()) break;
           if ((m->mask & (FAN_MODIFY | FAN_CLOSE_WRITE)) && !(m->mask & FAN_ONDIR))
             changes->written.insert(entry);
+          if (m->mask & (FAN_CLOSE_WRITE | FAN_DELETE | FAN_MOVED_FROM)) {
+            changes->unclosed.erase(entry);
+          } else if ((m->mask & (FAN_CREATE | FAN_MODIFY)) && !(m->mask & FAN_ONDIR)) {
+            changes->unclosed.insert(entry);
+          }
           if ((m->mask & FAN_ONDIR) && (m->mask & (FAN_CREATE | FAN_MOVED_TO)))
             changes->subtrees.insert(entry);
           break;

@@ -56,8 +56,12 @@ struct ChangeSet {
   std::set<std::string> entries;   // created, removed, moved away or in, written, chmod'ed...
   std::set<std::string> subtrees;  // directories created or moved in
   std::set<std::string> written;   // files written to (also in `entries`)
-  bool overflow = false;           // events were lost: the next pass must be a full one
-  bool changed = false;            // an event beneath the source arrived (reset by the caller)
+  // Files created or written and not closed since, as far as the events tell: a writer may
+  // still be at them. (fanotify merges a file's events while they wait: a close merged with
+  // a later write reads as closed. Only how long the worker waits depends on it.)
+  std::set<std::string> unclosed;
+  bool overflow = false;  // events were lost: the next pass must be a full one
+  bool changed = false;   // an event beneath the source arrived (reset by the caller)
   bool empty() const { return entries.empty() && subtrees.empty(); }
 };
 

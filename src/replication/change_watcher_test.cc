@@ -1,5 +1,6 @@
 #include "replication/change_watcher.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -64,9 +65,35 @@ TEST_P(ChangeWatcherTest, CreatedFileIsAWrittenEntry) {
   EXPECT_EQ(c.entries, Dirs{"a/new"});
   EXPECT_TRUE(c.subtrees.empty());
   EXPECT_EQ(c.written, Dirs{"a/new"});
+  EXPECT_TRUE(c.unclosed.empty()) << "written and closed";
   EXPECT_TRUE(c.changed);
   EXPECT_FALSE(c.overflow);
   EXPECT_TRUE(Drain().empty()) << "a second drain finds nothing new";
+}
+
+// A file a writer still holds open after writing is unclosed until it is closed; one that
+// is removed meanwhile is not waited for.
+TEST_P(ChangeWatcherTest, AFileHeldOpenAfterAWriteIsUnclosedUntilClosed) {
+  const int held = ::open((src_ + "/a/held").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  ASSERT_GE(held, 0);
+  ASSERT_EQ(::write(held, "part", 4), 4);
+  const int gone = ::open((src_ + "/b/gone").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  ASSERT_GE(gone, 0);
+  ASSERT_EQ(::write(gone, "x", 1), 1);
+  ChangeSet c;
+  ASSERT_TRUE(watcher_->Drain(&c).ok());
+  EXPECT_EQ(c.unclosed, (Dirs{"a/held", "b/gone"}));
+  ASSERT_EQ(::unlink((src_ + "/b/gone").c_str()), 0);
+  ASSERT_TRUE(watcher_->Drain(&c).ok());
+  EXPECT_EQ(c.unclosed, Dirs{"a/held"});
+  ASSERT_EQ(::write(held, " two", 4), 4);
+  ASSERT_TRUE(watcher_->Drain(&c).ok());
+  EXPECT_EQ(c.unclosed, Dirs{"a/held"});
+  ::close(held);
+  ::close(gone);
+  ASSERT_TRUE(watcher_->Drain(&c).ok());
+  EXPECT_TRUE(c.unclosed.empty());
+  EXPECT_EQ(c.written, (Dirs{"a/held", "b/gone"}));
 }
 
 TEST_P(ChangeWatcherTest, ModifiedFileIsWritten) {

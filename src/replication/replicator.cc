@@ -159,6 +159,10 @@ Status WriteWorkerStatus(const std::string& state_dir, const WorkerStatus& statu
   return WriteFileAtomically(state_dir + "/status.json", StatusToJson(status));
 }
 
+int64_t Replicator::SettleMs() const {
+  return changes_.unclosed.empty() ? options_.closed_settle_ms : options_.settle_ms;
+}
+
 // What the destination had applied by the last run's end is still applied: a restarted worker
 // (or one that is Faulty from the start) shows that mark, not "never", until its first pass
 // moves it on (as gsyncd keeps its stime).
@@ -274,9 +278,9 @@ Status Replicator::ReadReplies(int wait_ms) {
 // One pass: the changed part of the source (or all of it) against the index.
 Status Replicator::RunOnce() {
   Status result = [&]() -> Status {
+    CarryOverLastSynced();
     index_store_ = std::make_unique<IndexStore>(options_.state_dir);
     GEOREP_ASSIGN_OR_RETURN(index_, index_store_->Load());
-    CarryOverLastSynced();
     GEOREP_RETURN_IF_ERROR(Connect());
     spdlog::info("msg=\"connected to the agent\" source={} once=true", LogValue(options_.source));
     status_.state = "Active";
@@ -304,11 +308,11 @@ Status Replicator::Run() {
     return why;
   };
   spdlog::info("msg=\"worker starts\" source={}", LogValue(options_.source));
+  CarryOverLastSynced();  // before anything writes the status (a failure too)
   index_store_ = std::make_unique<IndexStore>(options_.state_dir);
   auto loaded = index_store_->Load();
   if (!loaded.ok()) return fail(loaded.status());
   index_ = std::move(*loaded);
-  CarryOverLastSynced();
   status_.state = "Initializing";
   WriteStatus();
   if (Status c = Connect(); !c.ok()) {
@@ -378,7 +382,7 @@ Status Replicator::Run() {
     int64_t wait_ms = 200;
     if (!changes_.empty()) {
       const int64_t t = NowMs();
-      wait_ms = std::min({wait_ms, last_change_ms_ + options_.settle_ms - t,
+      wait_ms = std::min({wait_ms, last_change_ms_ + SettleMs() - t,
                           first_change_ms_ + options_.max_delay_ms - t});
       wait_ms = std::max<int64_t>(wait_ms, 1);
     }
@@ -401,7 +405,7 @@ Status Replicator::Run() {
     const bool rescan = options_.rescan_interval_s > 0 &&
                         now - last_full >= int64_t{options_.rescan_interval_s} * 1000;
     const bool dirty = !changes_.empty();
-    const bool settled = dirty && now - last_change_ms_ >= options_.settle_ms;
+    const bool settled = dirty && now - last_change_ms_ >= SettleMs();
     const bool overdue = dirty && now - first_change_ms_ >= options_.max_delay_ms;
     if (!(settled || overdue || changes_.overflow || rescan)) continue;
     const bool full = changes_.overflow || rescan;

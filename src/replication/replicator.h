@@ -74,8 +74,11 @@ struct ReplicatorOptions {
   std::vector<std::string> excludes;  // fnmatch(3) patterns on relative paths and names
   int rescan_interval_s = 3600;       // the safety rescan
   // A pass starts once changes have paused this long, or once the oldest waiting change is
-  // max_delay_ms old (under a steady stream of changes, which never pauses).
+  // max_delay_ms old (under a steady stream of changes, which never pauses); when every file
+  // written since the last pass has been closed (no writer is at one, as far as the events
+  // tell), once they have paused closed_settle_ms.
   int settle_ms = 50;
+  int closed_settle_ms = 10;
   int max_delay_ms = 300;
   int64_t bandwidth_limit = 0;  // bytes/s to the agent; 0: unlimited
   // Each status update is also written here, as one line of JSON (a worker on another host
@@ -146,6 +149,8 @@ class Replicator {
   Status ReadReplies(int wait_ms);
   void WriteStatus();
   void CarryOverLastSynced();
+  // How long the waiting changes must have paused before a pass takes them.
+  int64_t SettleMs() const;
   // Bytes written to the agents, all streams together.
   uint64_t WireBytes() const;
   // Ends every agent connection cleanly (the extra streams first); the first failure.
