@@ -23,6 +23,9 @@ struct Node {
   std::string name, ip, fingerprint;
 };
 
+bool WaitFor(int seconds, const std::function<bool()>& check);
+std::string ReadFile(const std::string& path);
+
 class GlusterTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -105,6 +108,64 @@ class GlusterTest : public ::testing::Test {
     EXPECT_EQ(bytes.str().find(password), std::string::npos);
     auto events = engine_->Get("/api/v1/events?" + events_query, token_);
     EXPECT_EQ(events->body.find(password), std::string::npos);
+  }
+
+  std::pair<int, Json> PostJson(const std::string& path, const Json& body) {
+    auto r = engine_->Post(path, body.dump(), token_);
+    return r ? std::make_pair(r->status, Json::parse(r->body, nullptr, false))
+             : std::make_pair(0, Json());
+  }
+  // A directory volume `name` on src1 at `src_dir` (holding a.txt and sub/b.bin), a
+  // destination at `dest_host` (dst1's key pinned) and a session from the one to `dst_dir`
+  // there; `*path` is the session's API path.
+  void CreateDirectorySession(const Source& source, const std::string& name,
+                              const std::string& src_dir, const std::string& dest_host,
+                              const std::string& dst_dir, std::string* path) {
+    ASSERT_EQ(RunCommand({"/bin/mkdir", "-p", src_dir + "/sub"}).exit_code, 0);
+    std::ofstream(src_dir + "/a.txt") << "alpha\n";
+    std::ofstream(src_dir + "/sub/b.bin") << std::string(300000, 'b');
+    auto [v_status, volume] =
+        PostJson("/api/v1/clusters/" + source.cluster + "/volumes",
+                 {{"name", name}, {"host_id", source.src1}, {"path", src_dir}});
+    ASSERT_EQ(v_status, 201) << volume.dump();
+    auto [d_status, dest] = PostJson("/api/v1/clusters/" + source.cluster + "/destinations",
+                                     {{"source_host_id", source.src1},
+                                      {"host", dest_host},
+                                      {"ssh_fingerprint", nodes_[2].fingerprint}});
+    ASSERT_EQ(d_status, 201) << dest.dump();
+    auto [s_status, created] = PostJson("/api/v1/sessions", {{"destination_id", dest["id"]},
+                                                             {"source_volume_id", volume["id"]},
+                                                             {"destination_volume", dst_dir}});
+    ASSERT_EQ(s_status, 201) << created.dump();
+    *path = "/api/v1/sessions/" + created["id"].get<std::string>();
+  }
+
+  // Starts the session at `path` and waits until it is Active in the Changelog Crawl with
+  // what CreateDirectorySession wrote at `dst_dir`.
+  void StartDirectorySession(const std::string& path, const std::string& dst_dir) {
+    auto started = PostJson(path + "/start", Json::object());
+    ASSERT_EQ(started.first, 200) << started.second.dump();
+    auto session = [&] { return Json::parse(engine_->Get(path, token_)->body); };
+    EXPECT_TRUE(WaitFor(60, [&] {
+      const Json now = session();
+      return now["status"] == "Active" && now["nodes"][0]["crawl_status"] == "Changelog Crawl";
+    })) << session().dump(2);
+    EXPECT_TRUE(WaitFor(30, [&] {
+      return ReadFile(dst_dir + "/a.txt") == "alpha\n" &&
+             ReadFile(dst_dir + "/sub/b.bin") == std::string(300000, 'b');
+    }));
+  }
+
+  // A file written while the session at `path` runs arrives at `dst_dir`; then verify finds
+  // the two sides identical, contents included.
+  void WriteLiveAndVerify(const std::string& path, const std::string& src_dir,
+                          const std::string& dst_dir) {
+    std::ofstream(src_dir + "/sub/live.txt") << "written while running\n";
+    EXPECT_TRUE(WaitFor(30, [&] { return ReadFile(dst_dir + "/sub/live.txt") != ""; }));
+    auto verified = PostJson(path + "/verify", Json::object());
+    ASSERT_EQ(verified.first, 200) << verified.second.dump();
+    EXPECT_EQ(verified.second["identical"], true) << verified.second.dump(2);
+    EXPECT_GE(verified.second["content_checked"].get<int>(), 3);
   }
 
   TempDir data_;
@@ -742,29 +803,11 @@ TEST_F(GlusterTest, ADirectoryVolumeOnAnSshHostReplicatesFromThatHost) {
   Source source;
   ASSERT_NO_FATAL_FAILURE(ImportSource(&source));
   const std::string src_dir = state + "/src1/docs", dst_dir = state + "/dst1/docs-copy";
-  ASSERT_EQ(RunCommand({"/bin/mkdir", "-p", src_dir + "/sub"}).exit_code, 0);
-  std::ofstream(src_dir + "/a.txt") << "alpha\n";
-  std::ofstream(src_dir + "/sub/b.bin") << std::string(300000, 'b');
-
-  auto post = [&](const std::string& path, const Json& body) {
-    auto r = engine_->Post(path, body.dump(), token_);
-    return r ? std::make_pair(r->status, Json::parse(r->body, nullptr, false))
-             : std::make_pair(0, Json());
-  };
-  auto [v_status, volume] = post("/api/v1/clusters/" + source.cluster + "/volumes",
-                                 {{"name", "docs"}, {"host_id", source.src1}, {"path", src_dir}});
-  ASSERT_EQ(v_status, 201) << volume.dump();
-  auto [d_status, dest] = post("/api/v1/clusters/" + source.cluster + "/destinations",
-                               {{"source_host_id", source.src1},
-                                {"host", nodes_[2].ip},
-                                {"ssh_fingerprint", nodes_[2].fingerprint}});
-  ASSERT_EQ(d_status, 201) << dest.dump();
-  auto [s_status, created] = post("/api/v1/sessions", {{"destination_id", dest["id"]},
-                                                       {"source_volume_id", volume["id"]},
-                                                       {"destination_volume", dst_dir}});
-  ASSERT_EQ(s_status, 201) << created.dump();
-  const std::string id = created["id"];
-  const std::string path = "/api/v1/sessions/" + id;
+  std::string path;
+  ASSERT_NO_FATAL_FAILURE(
+      CreateDirectorySession(source, "docs", src_dir, nodes_[2].ip, dst_dir, &path));
+  const std::string id = path.substr(path.rfind('/') + 1);
+  auto post = [&](const std::string& p, const Json& body) { return PostJson(p, body); };
   auto set = [&](const std::string& key, const std::string& value) {
     auto r = engine_->Put(path + "/config/" + key, Json{{"value", value}}.dump(), token_);
     ASSERT_EQ(r->status, 200) << r->body;
@@ -787,17 +830,8 @@ TEST_F(GlusterTest, ADirectoryVolumeOnAnSshHostReplicatesFromThatHost) {
   // georep on the lab's hosts is this build's binary.
   ASSERT_NO_FATAL_FAILURE(set("source-command", GeorepBinary()));
   ASSERT_NO_FATAL_FAILURE(set("remote-command", GeorepBinary() + " agent"));
-  auto started = post(path + "/start", Json::object());
-  ASSERT_EQ(started.first, 200) << started.second.dump();
-  EXPECT_TRUE(WaitFor(60, [&] {
-    const Json now = session();
-    return now["status"] == "Active" && now["nodes"][0]["crawl_status"] == "Changelog Crawl";
-  })) << session().dump(2);
+  ASSERT_NO_FATAL_FAILURE(StartDirectorySession(path, dst_dir));
   EXPECT_EQ(session()["nodes"][0]["source_host"], nodes_[0].ip) << session().dump(2);
-  EXPECT_TRUE(WaitFor(30, [&] {
-    return ReadFile(dst_dir + "/a.txt") == "alpha\n" &&
-           ReadFile(dst_dir + "/sub/b.bin") == std::string(300000, 'b');
-  }));
   // The worker runs on src1 (in its namespaces), with src1's key, which dst1 accepts for
   // commands only; the engine's machine runs only the link.
   const std::vector<pid_t> workers = WorkersOnNode("src1");
@@ -809,12 +843,7 @@ TEST_F(GlusterTest, ADirectoryVolumeOnAnSshHostReplicatesFromThatHost) {
             std::string::npos);
 
   // Live changes, then verify: the source described on src1, the destination on dst1.
-  std::ofstream(src_dir + "/sub/live.txt") << "written while running\n";
-  EXPECT_TRUE(WaitFor(30, [&] { return ReadFile(dst_dir + "/sub/live.txt") != ""; }));
-  auto verified = post(path + "/verify", Json::object());
-  ASSERT_EQ(verified.first, 200) << verified.second.dump();
-  EXPECT_EQ(verified.second["identical"], true) << verified.second.dump(2);
-  EXPECT_GE(verified.second["content_checked"].get<int>(), 3);
+  ASSERT_NO_FATAL_FAILURE(WriteLiveAndVerify(path, src_dir, dst_dir));
 
   // The worker on src1 is killed: Faulty, then restarted there by the engine; nothing lost.
   ASSERT_EQ(::kill(workers[0], SIGKILL), 0);
@@ -850,58 +879,23 @@ TEST_F(GlusterTest, ADirectoryVolumeOnAnSshHostReplicatesToADestinationOnlyItRea
   Source source;
   ASSERT_NO_FATAL_FAILURE(ImportSource(&source));
   const std::string src_dir = state + "/src1/hidden-docs", dst_dir = state + "/dst1/hidden-copy";
-  ASSERT_EQ(RunCommand({"/bin/mkdir", "-p", src_dir + "/sub"}).exit_code, 0);
-  std::ofstream(src_dir + "/a.txt") << "alpha\n";
-  std::ofstream(src_dir + "/sub/b.bin") << std::string(300000, 'b');
-
-  auto post = [&](const std::string& path, const Json& body) {
-    auto r = engine_->Post(path, body.dump(), token_);
-    return r ? std::make_pair(r->status, Json::parse(r->body, nullptr, false))
-             : std::make_pair(0, Json());
-  };
-  auto [v_status, volume] =
-      post("/api/v1/clusters/" + source.cluster + "/volumes",
-           {{"name", "hidden-docs"}, {"host_id", source.src1}, {"path", src_dir}});
-  ASSERT_EQ(v_status, 201) << volume.dump();
-  auto [d_status, dest] = post("/api/v1/clusters/" + source.cluster + "/destinations",
-                               {{"source_host_id", source.src1},
-                                {"host", hidden},
-                                {"ssh_fingerprint", nodes_[2].fingerprint}});
-  ASSERT_EQ(d_status, 201) << dest.dump();
-  auto [s_status, created] = post("/api/v1/sessions", {{"destination_id", dest["id"]},
-                                                       {"source_volume_id", volume["id"]},
-                                                       {"destination_volume", dst_dir}});
-  ASSERT_EQ(s_status, 201) << created.dump();
-  const std::string path = "/api/v1/sessions/" + created["id"].get<std::string>();
+  std::string path;
+  ASSERT_NO_FATAL_FAILURE(
+      CreateDirectorySession(source, "hidden-docs", src_dir, hidden, dst_dir, &path));
+  auto post = [&](const std::string& p, const Json& body) { return PostJson(p, body); };
   for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
            {"source-command", GeorepBinary()}, {"remote-command", GeorepBinary() + " agent"}}) {
     auto r = engine_->Put(path + "/config/" + key, Json{{"value", value}}.dump(), token_);
     ASSERT_EQ(r->status, 200) << r->body;
   }
-  auto session = [&] { return Json::parse(engine_->Get(path, token_)->body); };
-
-  auto started = post(path + "/start", Json::object());
-  ASSERT_EQ(started.first, 200) << started.second.dump();
-  EXPECT_TRUE(WaitFor(60, [&] {
-    const Json now = session();
-    return now["status"] == "Active" && now["nodes"][0]["crawl_status"] == "Changelog Crawl";
-  })) << session().dump(2);
-  EXPECT_TRUE(WaitFor(30, [&] {
-    return ReadFile(dst_dir + "/a.txt") == "alpha\n" &&
-           ReadFile(dst_dir + "/sub/b.bin") == std::string(300000, 'b');
-  }));
+  ASSERT_NO_FATAL_FAILURE(StartDirectorySession(path, dst_dir));
   const std::string worker_key = ReadFile(state + "/src1/dotlocal/state/georep/ssh/id_ed25519.pub");
   ASSERT_FALSE(worker_key.empty());
   const std::string key_line = "restrict " + worker_key.substr(0, worker_key.find('\n'));
   EXPECT_NE(ReadFile(state + "/dst1/ssh/authorized_keys").find(key_line), std::string::npos);
 
   // Verify: the destination described from src1, as its worker reaches it.
-  std::ofstream(src_dir + "/sub/live.txt") << "written while running\n";
-  EXPECT_TRUE(WaitFor(30, [&] { return ReadFile(dst_dir + "/sub/live.txt") != ""; }));
-  auto verified = post(path + "/verify", Json::object());
-  ASSERT_EQ(verified.first, 200) << verified.second.dump();
-  EXPECT_EQ(verified.second["identical"], true) << verified.second.dump(2);
-  EXPECT_GE(verified.second["content_checked"].get<int>(), 3);
+  ASSERT_NO_FATAL_FAILURE(WriteLiveAndVerify(path, src_dir, dst_dir));
 
   // Removed: dst1 no longer accepts src1's worker key.
   ASSERT_EQ(post(path + "/stop", Json::object()).first, 200);
