@@ -81,21 +81,23 @@ TEST_F(SshTransportTest, AChangedHostKeyIsRefusedUntilRepinned) {
 }
 
 TEST_F(SshTransportTest, ThroughAJumpHostEachHopIsPinned) {
-  // The target reached through a jump host (here the same sshd, which forwards to itself):
-  // the connection starts at the jump host, and both keys are checked.
+  // The target reached through a jump host (here the same sshd, at 127.0.0.1, which forwards
+  // to itself at 127.0.0.2; not "localhost", which may name ::1 first, where it does not
+  // listen): the connection starts at the jump host, and both keys are checked.
   const std::string pinned = server_->HostFingerprint();
   auto via = std::make_shared<SshEndpoint>(
       SshEndpoint{"127.0.0.1", server_->port(), "root", pinned, nullptr});
-  SshCommandRunner relayed(local_, identity_, {"localhost", server_->port(), "root", pinned, via},
+  SshCommandRunner relayed(local_, identity_, {"127.0.0.2", server_->port(), "root", pinned, via},
                            dir_.path() + "/known_hosts.d");
   auto r = relayed.Run({{"sh", "-c", "echo $SSH_CONNECTION"}});
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->exit_code, 0) << r->err;
-  EXPECT_NE(r->out.find("127.0.0.1"), std::string::npos) << r->out;
+  EXPECT_NE(r->out.find("127.0.0.2 " + std::to_string(server_->port())), std::string::npos)
+      << r->out;
 
   // A wrong pin on either hop is refused.
   const std::string other = "SHA256:CXqPY4ZFRXl7D0xFFfUbJnR6i11OsDVgYp/yBeCSa78";
-  SshCommandRunner bad_target(local_, identity_, {"localhost", server_->port(), "root", other, via},
+  SshCommandRunner bad_target(local_, identity_, {"127.0.0.2", server_->port(), "root", other, via},
                               dir_.path() + "/known_hosts.d");
   EXPECT_EQ(bad_target.Run({{"true"}}).status().code(), StatusCode::kFailedPrecondition);
   auto bad_via = std::make_shared<SshEndpoint>(

@@ -61,6 +61,8 @@ bool SshServer::Start(const std::string& authorized_key) {
   std::ofstream cfg(dir_ + "/sshd_config");
   cfg << "Port " << port_ << "\n"
       << "ListenAddress 127.0.0.1\n"
+      // A second loopback address: a name for a host reached through this one (a jump).
+      << "ListenAddress 127.0.0.2\n"
       << "HostKey " << dir_ << "/host_ed25519\n"
       << "AuthorizedKeysFile " << dir_ << "/authorized_keys\n"
       << "PidFile " << dir_ << "/sshd.pid\n"
