@@ -12,8 +12,8 @@ packages=(
   libcli11-dev libsodium-dev libpugixml-dev libssl-dev zlib1g-dev libbrotli-dev
   # replication: XXH3-128 content hashes, zstd-compressed file data
   libxxhash-dev libzstd-dev
-  # tests, benchmarks, formatting
-  libgtest-dev libgmock-dev libbenchmark-dev clang-format clang-tidy
+  # tests, benchmarks, formatting (strace counts the agent's syncs in a durability test)
+  libgtest-dev libgmock-dev libbenchmark-dev clang-format clang-tidy strace
   # a real PostgreSQL server for the store conformance and API tests
   postgresql
   # a real GlusterFS for the tests that drive it (clusters in network namespaces)
