@@ -34,12 +34,12 @@ Result<std::string> FingerprintOfKey(const std::string& blob_base64);
 // Parses ssh-keyscan / known_hosts lines ("host type base64 [comment]"); skips comments.
 std::vector<HostKey> ParseHostKeys(const std::string& text);
 
-// The host's keys, best type first (ed25519, ecdsa, rsa). Unavailable when nothing answers.
 // Whether ssh's error output (its exit status 255) says the host was not reached at all: no
 // route, refused, timed out, not resolved, the connection dropped -- not a changed host key
 // and not a refused login.
 bool SshSaysUnreachable(const std::string& ssh_stderr);
 
+// The host's keys, best type first (ed25519, ecdsa, rsa). Unavailable when nothing answers.
 Result<std::vector<HostKey>> ScanHostKeys(CommandRunner& local, const std::string& host, int port,
                                           int timeout_seconds);
 
