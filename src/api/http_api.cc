@@ -590,6 +590,12 @@ void HttpApi::Routes() {
            if (!r.ok()) return SendError(res, r.status());
            SendJson(res, 200, ToJson(*r));
          }));
+  s.Get(v1 + "/sessions/" + id + "/preflight",
+        authed([this](const Request& req, Response& res, const User&, const Actor&) {
+          auto r = ops_.SessionPreflight(req.matches[1]);
+          if (!r.ok()) return SendError(res, r.status());
+          SendJson(res, 200, ToJson(*r));
+        }));
   s.Post(v1 + "/sessions/" + id + "/refresh",
          authed([this](const Request& req, Response& res, const User&, const Actor& a) {
            SendResult(res, ops_.RefreshSession(a, req.matches[1]));
@@ -604,11 +610,13 @@ void HttpApi::Routes() {
         authed([this, with_body](const Request& req, Response& res, const User&, const Actor& a) {
           with_body(req, res, [&](const Json& j) {
             JsonFields f(j);
-            Status known = f.OnlyKnown({"value"});
+            Status known = f.OnlyKnown({"value", "force"});
             if (!known.ok()) return SendError(res, known);
             auto value = f.Str("value", true);
             if (!value.ok()) return SendError(res, value.status());
-            SendResult(res, ops_.SetConfig(a, req.matches[1], req.matches[2], *value));
+            auto force = f.Bool("force", false);
+            if (!force.ok()) return SendError(res, force.status());
+            SendResult(res, ops_.SetConfig(a, req.matches[1], req.matches[2], *value, *force));
           });
         }));
   s.Delete(v1 + "/sessions/" + id + "/config/" + id,
@@ -661,9 +669,11 @@ void HttpApi::Routes() {
           Json items = Json::array();
           if (feed_) {
             for (const auto& m : feed_->Metrics(req.matches[1])) {
-              items.push_back({{"at", FormatIsoMillis(m.at_ms)},
-                               {"lag_seconds", m.lag_seconds},
-                               {"throughput_bytes_per_second", m.throughput_bps}});
+              items.push_back(
+                  {{"at", FormatIsoMillis(m.at_ms)},
+                   {"lag_seconds", m.lag_seconds < 0 ? Json(nullptr) : Json(m.lag_seconds)},
+                   {"throughput_bytes_per_second",
+                    m.throughput_bps < 0 ? Json(nullptr) : Json(m.throughput_bps)}});
             }
           }
           SendJson(res, 200, {{"items", items}});

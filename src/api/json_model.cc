@@ -12,6 +12,14 @@ Json Time(int64_t ms) {
   return ms == 0 ? Json(nullptr) : Json(FormatIsoMillis(ms));
 }
 
+// Unknown figures (-1) are null, never 0.
+Json Known(int64_t v) {
+  return v < 0 ? Json(nullptr) : Json(v);
+}
+Json Seconds(int64_t ms) {
+  return ms < 0 ? Json(nullptr) : Json(static_cast<double>(ms) / 1000.0);
+}
+
 }  // namespace
 
 Json ToJson(const Cluster& c) {
@@ -94,8 +102,8 @@ Json ToJson(const SessionNodeStatus& n) {
           {"checkpoint_time", Time(n.checkpoint_time)},
           {"checkpoint_completed", n.checkpoint_completed},
           {"checkpoint_completion_time", Time(n.checkpoint_completion_time)},
-          {"lag_seconds", static_cast<double>(n.lag_ms) / 1000.0},
-          {"throughput_bytes_per_second", n.throughput_bps},
+          {"lag_seconds", Seconds(n.lag_ms)},
+          {"throughput_bytes_per_second", Known(n.throughput_bps)},
           {"updated_at", Time(n.updated_at)}};
 }
 
@@ -117,12 +125,55 @@ Json ToJson(const CandidateVolume& c) {
           {"reasons", c.reasons}};
 }
 
+Json ToJson(const Preflight& p) {
+  Json nodes = Json::array();
+  for (const auto& n : p.nodes) {
+    nodes.push_back({{"host", n.host},
+                     {"role", n.role},
+                     {"rsync", n.rsync.empty() ? Json(nullptr) : Json(n.rsync)},
+                     {"gluster", n.gluster.empty() ? Json(nullptr) : Json(n.gluster)},
+                     {"rsync_writes_empty_files", n.rsync_writes_empty_files},
+                     {"problem", n.problem.empty() ? Json(nullptr) : Json(n.problem)}});
+  }
+  return {{"nodes", nodes},
+          {"rsync_unsafe", p.rsync_unsafe},
+          {"complete", p.complete},
+          {"summary", p.Summary()}};
+}
+
 Json ToJson(const SessionDetail& d) {
   Json j = ToJson(d.session);
   Json nodes = Json::array();
   for (const auto& n : d.nodes) nodes.push_back(ToJson(n));
   j["nodes"] = nodes;
   j["warnings"] = d.warnings;
+  Json alerts = Json::array();
+  for (const auto& a : d.alerts) {
+    alerts.push_back({{"kind", a.kind},
+                      {"message", a.message},
+                      {"since", Time(a.since)},
+                      {"updated_at", Time(a.updated_at)}});
+  }
+  j["alerts"] = alerts;
+  j["lag_seconds"] = Seconds(d.lag_ms);
+  j["throughput_bytes_per_second"] = Known(d.throughput_bps);
+  if (d.heartbeat_interval_ms > 0 || d.heartbeat) {
+    Json hb = {{"interval_seconds", d.heartbeat_interval_ms / 1000},
+               {"stall_threshold_seconds", d.stall_threshold_ms / 1000}};
+    if (d.heartbeat) {
+      const SessionHeartbeat& h = *d.heartbeat;
+      hb["last_written"] = Time(h.written_at);
+      hb["last_arrived_written"] = Time(h.arrived_written_at);
+      hb["last_arrived_seen"] = Time(h.arrived_seen_at);
+      hb["on_its_way_since"] = Time(h.pending_at);
+      hb["last_checked"] = Time(h.checked_at);
+      hb["problem"] = h.problem.empty() ? Json(nullptr) : Json(h.problem);
+    }
+    j["heartbeat"] = hb;
+  } else {
+    j["heartbeat"] = nullptr;
+  }
+  if (d.preflight) j["preflight"] = ToJson(*d.preflight);
   return j;
 }
 

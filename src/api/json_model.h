@@ -20,6 +20,7 @@ Json ToJson(const Destination& d);
 Json ToJson(const Session& s);
 Json ToJson(const SessionNodeStatus& n);
 Json ToJson(const SessionDetail& d);
+Json ToJson(const Preflight& p);
 Json ToJson(const ConfigItem& c);
 Json ToJson(const Event& e);
 Json ToJson(const CandidateVolume& c);

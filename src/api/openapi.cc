@@ -153,6 +153,10 @@ Json OpenApiDocument(const std::string& version) {
         Op(std::string("Session ") + action + " (valid only in the states gluster accepts)",
            "sessions", {"id", "?force"}, "", "SessionDetail");
   }
+  paths["/sessions/{id}/preflight"]["get"] =
+      Op("The platform preflight of a gluster session's nodes: rsync and gluster versions, and "
+         "whether gsyncd's sync-method rsync copies file contents there",
+         "sessions", {"id"}, "", "Preflight");
   paths["/sessions/{id}/refresh"]["post"] =
       Op("Read the session's status from the cluster now", "sessions", {"id"}, "", "SessionDetail");
   paths["/sessions/{id}/config"]["get"] =
@@ -286,6 +290,43 @@ Json OpenApiDocument(const std::string& version) {
                                                      {"items", Ref("NodeStatus")}};
   schemas["SessionDetail"]["properties"]["warnings"] = {{"type", "array"},
                                                         {"items", {{"type", "string"}}}};
+  schemas["SessionDetail"]["properties"]["alerts"] = {{"type", "array"},
+                                                      {"items", Ref("SessionAlert")}};
+  schemas["SessionDetail"]["properties"]["lag_seconds"] = {
+      {"type", "number"},
+      {"nullable", true},
+      {"description",
+       "End to end: a gluster session's heartbeat, the largest node lag of georep's own "
+       "engine; null when unknown"}};
+  schemas["SessionDetail"]["properties"]["throughput_bytes_per_second"] = {
+      {"type", "integer"},
+      {"nullable", true},
+      {"description",
+       "A gluster session's destination volume growth; the nodes' sum for georep's own engine; "
+       "null when unknown"}};
+  schemas["SessionDetail"]["properties"]["heartbeat"] = Ref("Heartbeat");
+  schemas["SessionDetail"]["properties"]["preflight"] = Ref("Preflight");
+  schemas["SessionAlert"] = Obj(
+      {{"kind", "string"}, {"message", "string"}, {"since", "string"}, {"updated_at", "string"}});
+  schemas["Heartbeat"] = Obj({{"interval_seconds", "integer"},
+                              {"stall_threshold_seconds", "integer"},
+                              {"last_written", "string"},
+                              {"last_arrived_written", "string"},
+                              {"last_arrived_seen", "string"},
+                              {"on_its_way_since", "string"},
+                              {"last_checked", "string"},
+                              {"problem", "string"}});
+  schemas["PreflightNode"] = Obj({{"host", "string"},
+                                  {"role", "string"},
+                                  {"rsync", "string"},
+                                  {"gluster", "string"},
+                                  {"rsync_writes_empty_files", "boolean"},
+                                  {"problem", "string"}});
+  schemas["Preflight"] = Obj({{"nodes", "array"},
+                              {"rsync_unsafe", "boolean"},
+                              {"complete", "boolean"},
+                              {"summary", "string"}});
+  schemas["Preflight"]["properties"]["nodes"]["items"] = Ref("PreflightNode");
   schemas["NodeStatus"] = Obj({{"source_host", "string"},
                                {"source_brick", "string"},
                                {"set_index", "integer"},
@@ -318,7 +359,10 @@ Json OpenApiDocument(const std::string& version) {
                                {"allowed_values", "array"},
                                {"changed_by", "string"},
                                {"changed_at", "string"}});
-  schemas["ConfigValue"] = Obj({{"value", "string"}}, {"value"});
+  schemas["ConfigValue"] = Obj({{"value", "string"}, {"force", "boolean"}}, {"value"});
+  schemas["ConfigValue"]["properties"]["force"]["description"] =
+      "sync-method rsync where the preflight finds that gsyncd writes files without their "
+      "content: set it anyway (the session then shows a data-at-risk alert)";
   schemas["Event"] = Obj({{"id", "integer"},
                           {"at", "string"},
                           {"actor", "string"},

@@ -113,11 +113,11 @@ void StatusFeed::Sample(const SessionDetail& d, int64_t now) {
   int64_t newest = 0;
   MetricSample m;
   m.at_ms = now;
-  for (const auto& n : d.nodes) {
-    newest = std::max(newest, n.updated_at);
-    m.lag_seconds = std::max(m.lag_seconds, static_cast<double>(n.lag_ms) / 1000.0);
-    m.throughput_bps += n.throughput_bps;
-  }
+  for (const auto& n : d.nodes) newest = std::max(newest, n.updated_at);
+  // The session's own figures (Operations::FillHealth: the largest node lag and the nodes'
+  // throughput for georep's engine; the heartbeat and the destination's growth for gluster).
+  m.lag_seconds = d.lag_ms < 0 ? -1 : static_cast<double>(d.lag_ms) / 1000.0;
+  m.throughput_bps = d.throughput_bps;
   std::lock_guard<std::mutex> lock(metrics_mu_);
   History& h = metrics_[d.session.id];
   if (newest == 0 || newest <= h.last_update) return;  // nothing new reported

@@ -33,8 +33,8 @@ namespace georep {
 
 struct MetricSample {
   int64_t at_ms = 0;
-  double lag_seconds = 0;
-  int64_t throughput_bps = 0;
+  double lag_seconds = -1;      // < 0: unknown
+  int64_t throughput_bps = -1;  // < 0: unknown
 };
 
 class StatusFeed {

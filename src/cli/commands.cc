@@ -638,6 +638,23 @@ del->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
     std::cout << fmt::format("Session {}: {}\n", Str(*r, "session_key"), Str(*r, "status"));
     return Status::Ok();
   }));
+  auto* preflight = grp->add_subcommand(
+      "preflight",
+      "Check a gluster session's nodes: rsync and gluster versions, and whether "
+      "gsyncd's rsync sync-method copies file contents there");
+  auto preflight_id = std::make_shared<std::string>();
+  preflight->add_option("session", *preflight_id, "Session id")->required();
+  preflight->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
+    auto r = c.Get("/sessions/" + UrlEncode(*preflight_id) + "/preflight");
+    if (!r.ok() || g->json) return PrintObject(*g, r);
+    Table t({"NODE", "ROLE", "RSYNC", "GLUSTER", "RSYNC WRITES 0-BYTE FILES", "PROBLEM"});
+    for (const auto& n : (*r)["nodes"]) {
+      t.Add({Str(n, "host"), Str(n, "role"), Str(n, "rsync"), Str(n, "gluster"),
+             n.value("rsync_writes_empty_files", false) ? "yes" : "no", Str(n, "problem")});
+    }
+    std::cout << t.Render() << Str(*r, "summary") << "\n";
+    return Status::Ok();
+  }));
   // `georep verify SESSION`: top-level, as admins type it; exit 1 when anything differs.
   auto* verify =
       app.add_subcommand("verify", "Compare a directory session's destination with its source");
@@ -674,22 +691,43 @@ del->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
   status->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
     auto r = c.Get("/sessions/" + UrlEncode(*sid));
     if (!r.ok() || g->json) return PrintObject(*g, r);
-    std::cout << fmt::format("Session {}: {}\n", Str(*r, "session_key"), Str(*r, "status"));
+    std::cout << fmt::format("Session {}: {}{}\n", Str(*r, "session_key"), Str(*r, "status"),
+                             (*r)["alerts"].empty() ? "" : " -- NOT HEALTHY, see below");
     if (!Str(*r, "status_reason").empty())
       std::cout << fmt::format("  why: {}\n", Str(*r, "status_reason"));
+    // The end-to-end figures: unknown is shown as such, never as 0.
+    const Json& lag = (*r)["lag_seconds"];
+    std::cout << fmt::format("  lag: {}", lag.is_number()
+                                              ? fmt::format("{:.1f} s", lag.get<double>())
+                                              : std::string("unknown"));
+    if (const Json& hb = (*r)["heartbeat"]; hb.is_object()) {
+      std::cout << fmt::format(
+          " (heartbeat every {} s; last arrived: {})", hb.value("interval_seconds", 0),
+          hb.contains("last_arrived_seen") && hb["last_arrived_seen"].is_string()
+              ? hb["last_arrived_seen"].get<std::string>()
+              : std::string("never"));
+    }
+    std::cout << "\n";
+    for (const auto& a : (*r)["alerts"])
+      std::cout << fmt::format("  ALERT {}: {} (since {})\n", Str(a, "kind"), Str(a, "message"),
+                               Str(a, "since"));
     std::cout << "\n";
     Table t({"SOURCE NODE", "BRICK", "DESTINATION", "STATUS", "CRAWL STATUS", "LAST SYNCED",
              "ENTRY", "DATA", "META", "FAILURES", "CHECKPOINT COMPLETED", "LAG", "THROUGHPUT"});
     for (const auto& n : (*r)["nodes"]) {
       // Lag and throughput: georep's own engine measures them; gluster does not report them.
-      const double lag = n.value("lag_seconds", 0.0);
-      const int64_t bps = n.value("throughput_bytes_per_second", int64_t{0});
+      const Json& node_lag = n["lag_seconds"];
+      const Json& node_bps = n["throughput_bytes_per_second"];
+      const int64_t bps = node_bps.is_number() ? node_bps.get<int64_t>() : -1;
       t.Add({Str(n, "source_host"), Str(n, "source_brick"), Str(n, "destination_host"),
              Str(n, "status"), Str(n, "crawl_status"), Str(n, "last_synced"),
              Str(n, "entry_pending"), Str(n, "data_pending"), Str(n, "meta_pending"),
-             Str(n, "failures"), Str(n, "checkpoint_completed"), fmt::format("{:.1f} s", lag),
-             bps >= (1 << 20) ? fmt::format("{:.1f} MiB/s", static_cast<double>(bps) / (1 << 20))
-                              : fmt::format("{} B/s", bps)});
+             Str(n, "failures"), Str(n, "checkpoint_completed"),
+             node_lag.is_number() ? fmt::format("{:.1f} s", node_lag.get<double>())
+                                  : std::string("—"),
+             bps < 0            ? std::string("—")
+             : bps >= (1 << 20) ? fmt::format("{:.1f} MiB/s", static_cast<double>(bps) / (1 << 20))
+                                : fmt::format("{} B/s", bps)});
     }
     std::cout << t.Render();
     // Why a node shows what it shows, when gluster itself did not say it.
@@ -727,6 +765,9 @@ del->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
   cmd->add_option("key", *key, "Option");
   cmd->add_option("value", *value, "New value");
   cmd->add_flag("--reset", *reset, "Reset the option to its default");
+  auto config_force = std::make_shared<bool>(false);
+  cmd->add_flag("--force", *config_force,
+                "Set sync-method rsync even where the preflight finds it writes 0-byte files");
   cmd->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
     const std::string base = "/sessions/" + UrlEncode(*sid) + "/config";
     if (*reset) {
@@ -735,7 +776,9 @@ del->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
                        fmt::format("{} reset to its default.", *key));
     }
     if (!value->empty()) {
-      return PrintObject(*g, c.Put(base + "/" + UrlEncode(*key), {{"value", *value}}));
+      Json body = {{"value", *value}};
+      if (*config_force) body["force"] = true;
+      return PrintObject(*g, c.Put(base + "/" + UrlEncode(*key), body));
     }
     auto r = c.Get(base);
     if (!r.ok()) return r.status();

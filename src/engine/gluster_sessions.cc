@@ -378,6 +378,10 @@ Result<SessionDetail> Operations::ApplyGlusterStatus(const Actor& a, const std::
   const GeoRepStatus* found = reported ? FindReported(*reported, v, d, before.session) : nullptr;
   if (found) {
     after.nodes = NodeRows(before.session, v, d, hosts, *found, answered_by);
+    // gsyncd reports no lag: an Active node's is the session's end-to-end heartbeat's
+    // (unknown, -1, without one); per-node throughput is not known.
+    for (auto& n : after.nodes)
+      if (n.status == NodeStatus::kActive) n.lag_ms = before.lag_ms;
     after.session.status = AggregateSessionStatus(after.nodes);
     after.session.status_reason.clear();
     for (const auto& n : after.nodes)
@@ -497,6 +501,7 @@ Status Operations::SyncGlusterConfig(const Actor& a, const std::string& id) {
     for (const ConfigItem& item : items) {
       const std::string key(item.option->key);
       if (key == "checkpoint") continue;  // a moment, not a setting; shown per node
+      if (IsEngineOption(VolumeKind::kGluster, key)) continue;  // georep's own
       std::string xml_key = key;
       std::replace(xml_key.begin(), xml_key.end(), '-', '_');
       auto it = cluster.find(xml_key);
@@ -599,6 +604,19 @@ Result<std::string> Operations::DiscoverGlusterSession(const Actor& a, const Clu
   return s.id;
 }
 
+Status Operations::RecheckDataRisk(const std::string& id) {
+  const Actor monitor{"monitor", true};
+  GEOREP_ASSIGN_OR_RETURN(Session s, ReadSession(id));
+  GEOREP_ASSIGN_OR_RETURN(Volume v, GetVolume(s.source_volume_id));
+  GEOREP_ASSIGN_OR_RETURN(Destination d, GetDestination(s.destination_id));
+  GEOREP_ASSIGN_OR_RETURN(std::vector<ConfigItem> config, GetConfig(id));
+  for (const auto& item : config) {
+    if (item.option->key != "sync-method") continue;
+    return RecordDataRisk(monitor, id, item.value, CachedPreflight(v.cluster_id, d));
+  }
+  return Status::Ok();
+}
+
 Result<ClusterPoll> Operations::PollGlusterCluster(const Actor& a, const std::string& cluster_id,
                                                    bool with_config) {
   ClusterPoll poll;
@@ -653,6 +671,7 @@ Result<ClusterPoll> Operations::PollGlusterCluster(const Actor& a, const std::st
     }
     if (!with_config) continue;
     if (Status cs = SyncGlusterConfig(a, s.id); !cs.ok()) poll.problems.push_back(cs.message());
+    if (Status rs = RecheckDataRisk(s.id); !rs.ok()) poll.problems.push_back(rs.message());
   }
   for (size_t i = 0; i < reported.size(); ++i) {
     if (matched[i]) continue;
@@ -668,28 +687,16 @@ Result<ClusterPoll> Operations::PollGlusterCluster(const Actor& a, const std::st
       (void)ApplyGlusterStatus(a, *id, &reported, answer->host.name, "", asked_at);
     }
     (void)SyncGlusterConfig(a, *id);
+    (void)RecheckDataRisk(*id);
   }
   return poll;
-}
-
-Result<std::vector<std::string>> Operations::RsyncPreflight(const std::string& cluster_id) {
-  std::vector<std::string> warnings;
-  if (!hosts_) return warnings;
-  GEOREP_ASSIGN_OR_RETURN(std::vector<Host> hosts, ListHosts(cluster_id));
-  for (const Host& h : hosts) {
-    if (h.status != HostStatus::kUp) continue;
-    if (h.transport == HostTransport::kSsh && h.ssh_fingerprint.empty()) continue;
-    auto r = hosts_->RunnerFor(h)->Run(CommandSpec{{"rsync", "--version"}});
-    if (!r.ok()) continue;
-    std::string w = RsyncPreflightWarning(h.name, ParseRsyncVersion(r->out));
-    if (!w.empty()) warnings.push_back(w);
-  }
-  return warnings;
 }
 
 Result<SessionDetail> Operations::RunSessionAction(const Actor& a, const std::string& id,
                                                    SessionAction action, bool force) {
   const std::string event = "session." + std::string(Name(action));
+  std::optional<Preflight> preflight;  // at the start of a gluster rsync session
+  std::string after_warning;
   Status done = [&]() -> Status {
     auto guard = locks_.Lock(SessionLockKey(id));
     GEOREP_ASSIGN_OR_RETURN(SessionDetail s, GetSession(id));
@@ -699,6 +706,22 @@ Result<SessionDetail> Operations::RunSessionAction(const Actor& a, const std::st
       GEOREP_RETURN_IF_ERROR(RunDirectoryAction(s.session, v, action));
       std::string oid = id, msg = fmt::format("{}: {}", s.session.session_key, Name(action));
       return Audited(a, event, "session", oid, msg, [](StoreTx&) { return Status::Ok(); });
+    }
+    // Starting with gsyncd's rsync where it writes files without their content: refused
+    // unless forced (the session then keeps its "data-at-risk" alert).
+    if (action == SessionAction::kStart) {
+      GEOREP_ASSIGN_OR_RETURN(std::vector<ConfigItem> config, GetConfig(id));
+      for (const auto& item : config) {
+        if (item.option->key != "sync-method" || item.value != "rsync") continue;
+        GEOREP_ASSIGN_OR_RETURN(Destination d, GetDestination(s.session.destination_id));
+        preflight = PlatformPreflight(v.cluster_id, &d);
+        if (preflight->rsync_unsafe && !force) {
+          return Status::FailedPrecondition(fmt::format(
+              "start refused: sync-method is rsync, and {}; set sync-method tarssh, or start "
+              "with force to accept the risk",
+              preflight->Summary()));
+        }
+      }
     }
     std::vector<std::string> args = {std::string(Name(action))};
     if (force) args.push_back("force");
@@ -710,16 +733,14 @@ Result<SessionDetail> Operations::RunSessionAction(const Actor& a, const std::st
     (void)RecordFailure(a, event, "session", id, done);
     return done;
   }
-  GEOREP_ASSIGN_OR_RETURN(SessionDetail after, RefreshSession(a, id));
-  // Platform preflight at start: gsyncd with rsync >= 3.4 writes empty files.
-  if (action == SessionAction::kStart) {
-    GEOREP_ASSIGN_OR_RETURN(std::vector<ConfigItem> config, GetConfig(id));
-    for (const auto& item : config) {
-      if (item.option->key != "sync-method" || item.value == "tarssh") continue;
-      GEOREP_ASSIGN_OR_RETURN(Volume v, GetVolume(after.session.source_volume_id));
-      GEOREP_ASSIGN_OR_RETURN(after.warnings, RsyncPreflight(v.cluster_id));
-    }
+  if (preflight) {
+    GEOREP_RETURN_IF_ERROR(RecordDataRisk(a, id, "rsync", *preflight));
+    if (preflight->rsync_unsafe)
+      after_warning = fmt::format("data at risk (forced): {}", preflight->Summary());
   }
+  GEOREP_ASSIGN_OR_RETURN(SessionDetail after, RefreshSession(a, id));
+  after.preflight = preflight;
+  if (!after_warning.empty()) after.warnings.push_back(after_warning);
   return after;
 }
 

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <set>
 
 #include "auth/credentials.h"
 #include "engine/worker_supervisor.h"
@@ -831,11 +832,24 @@ Status Operations::CheckSshDestination(const Destination& d, const std::vector<H
           fmt::format("host key of {} no longer matches the pinned one", d.host));
   }
   const std::string known_file = "/var/lib/glusterd/geo-replication/georep_known_hosts";
+  // Every source host that runs a worker (holds a brick of a gluster volume) is checked, and
+  // each one that cannot be is named: one host's login says nothing of another's.
+  std::set<std::string> brick_hosts;
+  if (auto volumes = ListVolumes(d.source_cluster_id); volumes.ok()) {
+    for (const Volume& v : *volumes)
+      if (v.kind == VolumeKind::kGluster)
+        for (const Brick& b : v.bricks) brick_hosts.insert(b.host_id);
+  }
   for (const Host& h : sources) {
     if (known_line.empty()) break;
-    if (h.status != HostStatus::kUp ||
-        (h.transport == HostTransport::kSsh && h.ssh_fingerprint.empty()))
+    if (!brick_hosts.empty() && !brick_hosts.count(h.id)) continue;  // runs no worker
+    if (h.transport == HostTransport::kSsh && h.ssh_fingerprint.empty()) {
+      out.problems.push_back(fmt::format(
+          "source host {} runs a worker but was not checked: its host key is not confirmed "
+          "(confirm it, then test again)",
+          h.name));
       continue;
+    }
     auto src = hosts_->RunnerFor(h);
     CommandSpec write{{"tee", known_file}, known_line};
     write.timeout = std::chrono::seconds(30);
@@ -973,8 +987,10 @@ Result<SessionDetail> Operations::CreateSession(const Actor& a, const SessionSpe
   auto creating =
       locks_.Lock(NewSessionLockKey(dest_for_lock.ok() ? dest_for_lock->source_cluster_id : ""));
 
-  // A gluster session exists on the cluster first: eligibility, then `create no-verify`.
-  std::string mountbroker;  // what the non-root set-up did, for the event
+  // A gluster session exists on the cluster first: eligibility, the platform preflight, then
+  // `create no-verify`.
+  std::string mountbroker;                        // what the non-root set-up did, for the event
+  std::string sync_method = options.sync_method;  // what the session is created with
   auto gluster_step = [&]() -> Status {
     GEOREP_ASSIGN_OR_RETURN(Destination d, GetDestination(s.destination_id));
     GEOREP_ASSIGN_OR_RETURN(Volume v, GetVolume(s.source_volume_id));
@@ -993,6 +1009,24 @@ Result<SessionDetail> Operations::CreateSession(const Actor& a, const SessionSpe
       }
     }
     if (!options.force) GEOREP_RETURN_IF_ERROR(CheckGlusterEligibility(d, v, s.destination_volume));
+    // The safe sync method by default: where gsyncd's rsync would write files without their
+    // content (or where that cannot be ruled out), tarssh; rsync there only when forced.
+    out.preflight = PlatformPreflight(v.cluster_id, &d);
+    const Preflight& pf = *out.preflight;
+    if (sync_method.empty() && (pf.rsync_unsafe || !pf.complete)) {
+      sync_method = "tarssh";
+      out.warnings.push_back(fmt::format("sync-method tarssh chosen: {}", pf.Summary()));
+    } else if (sync_method == "rsync" && pf.rsync_unsafe) {
+      if (!options.force) {
+        return Status::FailedPrecondition(fmt::format(
+            "sync-method rsync refused: {}; create the session with sync-method tarssh (the "
+            "default here), or with force to accept the risk",
+            pf.Summary()));
+      }
+      out.warnings.push_back(fmt::format("data at risk (forced): {}", pf.Summary()));
+    } else if (!pf.complete) {
+      out.warnings.push_back(pf.Summary());
+    }
     Session probe = s;
     if (probe.remote_user.empty()) probe.remote_user = d.remote_user;
     // A user other than root logs in as itself; glusterd's mountbroker mounts for it.
@@ -1003,14 +1037,9 @@ Result<SessionDetail> Operations::CreateSession(const Actor& a, const SessionSpe
     std::vector<std::string> args = {"create", "no-verify"};
     if (options.force) args.push_back("force");
     GEOREP_RETURN_IF_ERROR(RunGeoRep(probe, args, false).status());
-    if (!options.sync_method.empty())
+    if (!sync_method.empty())
       GEOREP_RETURN_IF_ERROR(
-          RunGeoRep(probe, {"config", "sync-method", options.sync_method}, false).status());
-    // Platform preflight: rsync >= 3.4 on the source hosts.
-    if (options.sync_method != "tarssh") {
-      GEOREP_ASSIGN_OR_RETURN(auto preflight, RsyncPreflight(v.cluster_id));
-      out.warnings.insert(out.warnings.end(), preflight.begin(), preflight.end());
-    }
+          RunGeoRep(probe, {"config", "sync-method", sync_method}, false).status());
     return Status::Ok();
   };
   if (Status g = gluster_step(); !g.ok()) {
@@ -1057,13 +1086,20 @@ Result<SessionDetail> Operations::CreateSession(const Actor& a, const SessionSpe
                       s.destination_volume);
     if (!mountbroker.empty()) msg += "; " + mountbroker;
     for (const auto& w : out.warnings) msg += "; warning: " + w;
-    if (!options.sync_method.empty()) {
-      GEOREP_RETURN_IF_ERROR(tx.PutConfig(
-          SessionConfigEntry{s.id, "sync-method", options.sync_method, a.name, s.created_at}));
+    if (!sync_method.empty()) {
+      GEOREP_RETURN_IF_ERROR(
+          tx.PutConfig(SessionConfigEntry{s.id, "sync-method", sync_method, a.name, s.created_at}));
     }
     return Status::Ok();
   });
   if (!st.ok()) return st;
+  if (out.preflight) {
+    // A forced rsync session on such a platform shows it for as long as it lasts.
+    GEOREP_RETURN_IF_ERROR(
+        RecordDataRisk(a, s.id, sync_method.empty() ? "rsync" : sync_method, *out.preflight));
+    GEOREP_ASSIGN_OR_RETURN(SessionDetail fresh, GetSession(s.id));
+    out.alerts = fresh.alerts;
+  }
   return out;
 }
 
@@ -1091,6 +1127,7 @@ Result<std::vector<SessionDetail>> Operations::ListSessionDetails(const SessionF
           SessionDetail d;
           GEOREP_ASSIGN_OR_RETURN(d.nodes, tx.ListNodeStatuses(s.id));
           d.session = std::move(s);
+          GEOREP_RETURN_IF_ERROR(FillHealth(tx, d));
           out.push_back(std::move(d));
         }
         return out;
@@ -1106,6 +1143,7 @@ Result<SessionDetail> Operations::GetSession(const std::string& id) {
     SessionDetail d;
     GEOREP_ASSIGN_OR_RETURN(d.session, tx.GetSession(id));
     GEOREP_ASSIGN_OR_RETURN(d.nodes, tx.ListNodeStatuses(id));
+    GEOREP_RETURN_IF_ERROR(FillHealth(tx, d));
     return d;
   });
 }
@@ -1117,6 +1155,7 @@ Status Operations::RemoveSession(const Actor& a, const std::string& id, bool for
   auto guard = locks_.Lock(SessionLockKey(id));
   std::optional<Volume> removed_volume;  // the session's source
   std::optional<Session> removed_session;
+  bool gone_outside = false;  // gluster no longer has it: nothing to stop or delete there
   {
     // On the cluster first (gluster sessions); a session gluster no longer knows is just
     // forgotten.
@@ -1125,8 +1164,10 @@ Status Operations::RemoveSession(const Actor& a, const std::string& id, bool for
       removed_session = s->session;
       auto v = GetVolume(s->session.source_volume_id);
       if (v.ok()) removed_volume = *v;
+      gone_outside = s->session.status == SessionStatus::kUnknown &&
+                     s->session.status_reason.rfind("deleted outside georep", 0) == 0;
       Status allowed = CheckSessionAction(s->session.status, SessionAction::kDelete, force);
-      if (v.ok() && v->kind == VolumeKind::kGluster && allowed.ok() && hosts_) {
+      if (v.ok() && v->kind == VolumeKind::kGluster && allowed.ok() && hosts_ && !gone_outside) {
         std::vector<std::string> args = {"delete"};
         if (reset_sync_time) args.push_back("reset-sync-time");
         auto r = RunGeoRep(s->session, args, false);
@@ -1143,14 +1184,21 @@ Status Operations::RemoveSession(const Actor& a, const std::string& id, bool for
   std::string oid = id, msg;
   Status removed = Audited(a, "session.remove", "session", oid, msg, [&](StoreTx& tx) -> Status {
     GEOREP_ASSIGN_OR_RETURN(Session s, tx.GetSession(id));
-    bool removable = s.status == SessionStatus::kCreated || s.status == SessionStatus::kStopped;
+    bool removable =
+        s.status == SessionStatus::kCreated || s.status == SessionStatus::kStopped || gone_outside;
     if (!removable && !force) {
       return Status::FailedPrecondition(
           fmt::format("session is {}; stop it before removing it, or use force", Name(s.status)));
     }
-    msg = fmt::format("session {} removed{}", s.session_key, removable ? "" : " (forced)");
+    msg = fmt::format("session {} removed{}", s.session_key,
+                      gone_outside ? " (it had been deleted outside georep)"
+                      : removable  ? ""
+                                   : " (forced)");
     return tx.DeleteSession(id);
   });
+  // A gluster session's heartbeat file goes with it.
+  if (removed.ok() && removed_volume && removed_volume->kind == VolumeKind::kGluster && hosts_)
+    ForgetHeartbeat(*removed_volume, id);
   // Its worker's state (index, status, logs) goes with it, here and on an ssh source host.
   if (removed.ok() && workers_) {
     const std::string trusted = TrustedSourceWorkerKey(id);
@@ -1188,9 +1236,11 @@ Result<std::vector<ConfigItem>> Operations::GetConfig(const std::string& session
 }
 
 Result<ConfigItem> Operations::SetConfig(const Actor& a, const std::string& session_id,
-                                         const std::string& key, const std::string& value) {
+                                         const std::string& key, const std::string& value,
+                                         bool force) {
   auto guard = locks_.Lock(SessionLockKey(session_id));
   ConfigItem item;
+  std::optional<Preflight> preflight;  // when sync-method is set
   std::string oid = session_id, msg;
   // Validate, then (gluster sessions) have the cluster accept it, then record it. The remote
   // call stays outside any store transaction.
@@ -1206,7 +1256,17 @@ Result<ConfigItem> Operations::SetConfig(const Actor& a, const std::string& sess
     if (o->key == "checkpoint" && value == "now") given = std::to_string(clock_.NowMillis() / 1000);
     GEOREP_ASSIGN_OR_RETURN(std::string canonical, ValidateConfigValue(*o, given));
     item = ConfigItem{o, canonical, false, a.name, clock_.NowMillis()};
-    if (v.kind == VolumeKind::kGluster && hosts_) {
+    if (v.kind == VolumeKind::kGluster && hosts_ && !IsEngineOption(v.kind, o->key)) {
+      if (o->key == "sync-method" && canonical == "rsync") {
+        GEOREP_ASSIGN_OR_RETURN(Destination d, GetDestination(s.destination_id));
+        preflight = PlatformPreflight(v.cluster_id, &d);
+        if (preflight->rsync_unsafe && !force) {
+          return Status::FailedPrecondition(
+              fmt::format("sync-method rsync refused: {}; keep tarssh, or set it with force to "
+                          "accept the risk",
+                          preflight->Summary()));
+        }
+      }
       if (o->key != "checkpoint") {
         return RunGeoRep(s, {"config", std::string(o->key), canonical}, false).status();
       }
@@ -1240,6 +1300,9 @@ Result<ConfigItem> Operations::SetConfig(const Actor& a, const std::string& sess
                                            a.name, item.changed_at});
   });
   if (!st.ok()) return st;
+  if (item.option->key == "sync-method")
+    GEOREP_RETURN_IF_ERROR(
+        RecordDataRisk(a, session_id, item.value, preflight.value_or(Preflight{})));
   return item;
 }
 
@@ -1256,7 +1319,18 @@ Status Operations::ResetConfig(const Actor& a, const std::string& session_id,
       return Status::InvalidArgument(fmt::format("'{}' is not a config option of {} sessions",
                                                  key.substr(0, 64), Name(v.kind)));
     }
-    if (v.kind == VolumeKind::kGluster && hosts_) {
+    if (v.kind == VolumeKind::kGluster && hosts_ && !IsEngineOption(v.kind, option->key)) {
+      if (option->key == "sync-method") {
+        // gluster's default is rsync: the same refusal as setting it.
+        GEOREP_ASSIGN_OR_RETURN(Destination d, GetDestination(s.destination_id));
+        Preflight pf = PlatformPreflight(v.cluster_id, &d);
+        if (pf.rsync_unsafe) {
+          return Status::FailedPrecondition(fmt::format(
+              "sync-method's default (rsync) refused: {}; set sync-method rsync with force to "
+              "accept the risk",
+              pf.Summary()));
+        }
+      }
       GEOREP_RETURN_IF_ERROR(
           RunGeoRep(s, {"config", "!" + std::string(option->key)}, false).status());
     }

@@ -11,6 +11,7 @@
 
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -21,6 +22,7 @@
 #include "engine/host_connector.h"
 #include "engine/object_locks.h"
 #include "model/entities.h"
+#include "model/heartbeat.h"
 #include "model/session_config.h"
 #include "model/session_lifecycle.h"
 #include "replication/verify.h"
@@ -94,11 +96,41 @@ struct SessionSpec {
   std::string remote_user;  // empty: the destination's user
 };
 
+// What the platform preflight found on one node of a gluster session: the versions that
+// decide whether gsyncd's rsync sync-method copies file contents.
+struct PreflightNode {
+  std::string host;
+  std::string role;     // "source" or "destination"
+  std::string rsync;    // "3.2.7"; empty: unknown
+  std::string gluster;  // "10.3"; empty: unknown
+  bool rsync_writes_empty_files = false;
+  std::string problem;  // why the node could not be asked; empty when it answered
+};
+
+struct Preflight {
+  std::vector<PreflightNode> nodes;
+  // gsyncd's sync-method rsync would write files without their content on this platform
+  // (rsync >= 3.4 on a node), or that cannot be ruled out (a node could not be asked).
+  bool rsync_unsafe = false;
+  bool complete = true;  // every node answered
+  // One line for people: which nodes, which versions, why.
+  std::string Summary() const;
+};
+
 // A session with its node rows (status breakdown).
 struct SessionDetail {
   Session session;
   std::vector<SessionNodeStatus> nodes;
   std::vector<std::string> warnings;  // e.g. the rsync preflight, at create and start
+  std::vector<SessionAlert> alerts;   // standing reasons it is not healthy
+  // Gluster sessions: the end-to-end heartbeat (none before the first) and its settings; the
+  // session's lag from it, -1 when unknown.
+  std::optional<SessionHeartbeat> heartbeat;
+  int64_t heartbeat_interval_ms = 0;
+  int64_t stall_threshold_ms = 0;
+  int64_t lag_ms = -1;
+  int64_t throughput_bps = -1;
+  std::optional<Preflight> preflight;  // at create and start of a gluster session
 };
 
 // Options of creating a session, as gluster's `geo-replication ... create` takes them.
@@ -272,10 +304,26 @@ class Operations {
   Status RemoveSession(const Actor& a, const std::string& id, bool force,
                        bool reset_sync_time = false);
 
+  // The truth about gluster sessions (gluster_truth.cc).
+  // The platform preflight of a session's nodes: every source host and the destination host
+  // (rsync and gluster versions).
+  Result<Preflight> SessionPreflight(const std::string& session_id);
+  // One heartbeat step of a gluster session: writes a heartbeat into the source volume when
+  // one is due, reads the destination's back while one is on its way (or every 10 s), and
+  // keeps the session's alerts (stalled, heartbeat-mismatch, heartbeat-failing) and events;
+  // with stall-action restart, restarts a stalled session. The heartbeat monitor runs it
+  // about every second for every gluster session.
+  Result<SessionHeartbeat> HeartbeatSession(const Actor& a, const std::string& id);
+  // Every gluster session's heartbeat step; returns how many sessions were looked at.
+  int HeartbeatGlusterSessions(const Actor& a);
+
   // Session config
   Result<std::vector<ConfigItem>> GetConfig(const std::string& session_id);
+  // `force`: set sync-method rsync even where the preflight finds that gsyncd would write
+  // files without their content (the session then shows a standing "data-at-risk" alert).
   Result<ConfigItem> SetConfig(const Actor& a, const std::string& session_id,
-                               const std::string& key, const std::string& value);
+                               const std::string& key, const std::string& value,
+                               bool force = false);
   Status ResetConfig(const Actor& a, const std::string& session_id, const std::string& key);
 
   // Events
@@ -321,9 +369,35 @@ class Operations {
                                           const std::vector<Host>& hosts,
                                           const GeoRepStatus& reported,
                                           const std::string& answered_by);
-  // The rsync >= 3.4 warnings for the cluster's reachable hosts (gsyncd's rsync sync-method
-  // writes empty files there).
-  Result<std::vector<std::string>> RsyncPreflight(const std::string& cluster_id);
+  // The preflight of `cluster_id`'s hosts and of destination `d` (null: sources only).
+  Preflight PlatformPreflight(const std::string& cluster_id, const Destination* d);
+  // The same, remembered for 10 minutes per cluster and destination: the monitor's.
+  Preflight CachedPreflight(const std::string& cluster_id, const Destination& d);
+  // The monitor's look at a session's sync method against the (cached) preflight.
+  Status RecheckDataRisk(const std::string& id);
+  // Keeps or clears `session_id`'s "data-at-risk" alert for its sync method on `preflight`;
+  // records an event when it appears or goes.
+  Status RecordDataRisk(const Actor& a, const std::string& session_id,
+                        const std::string& sync_method, const Preflight& preflight);
+  // Puts alert `kind` (with an event when it is new) or clears it (with an event when it
+  // existed); `event_action` names both events' action ("session.stalled" ->
+  // "session.stalled" / "session.stalled_cleared").
+  Status SetAlert(const Actor& a, const std::string& session_id, const std::string& kind, bool on,
+                  const std::string& message, const std::string& event_action);
+  // The heartbeat's two I/O steps, through a mount of the volume on one node.
+  Status WriteHeartbeat(const Volume& v, const Destination& d, const std::string& file,
+                        const std::string& text);
+  struct DestinationRead {
+    bool present = false;  // the heartbeat file exists there
+    std::string text;
+    int64_t used_bytes = -1;  // the destination volume's used bytes
+  };
+  // Removes a removed session's heartbeat file from the source volume (best effort).
+  void ForgetHeartbeat(const Volume& v, const std::string& session_id);
+  Result<DestinationRead> ReadHeartbeat(const Session& s, const Destination& d,
+                                        const std::string& file);
+  // Fills `d`'s alerts, heartbeat, lag and throughput from the store.
+  Status FillHealth(StoreTx& tx, SessionDetail& d);
   // Picks up config changed on the cluster outside georep. Takes the session's lock.
   Status SyncGlusterConfig(const Actor& a, const std::string& id);
   Result<std::string> DiscoverGlusterSession(const Actor& a, const Cluster& c,
@@ -438,6 +512,11 @@ class Operations {
   HostConnector* hosts_;
   WorkerSupervisor* workers_ = nullptr;
   std::string georep_binary_;
+  // The monitor's preflights (CachedPreflight) and the stall restarts (HeartbeatSession).
+  std::mutex truth_mu_;
+  std::map<std::string, std::pair<int64_t, Preflight>> preflights_;  // GUARDED_BY(truth_mu_)
+  std::map<std::string, int64_t> stall_restarts_;                    // GUARDED_BY(truth_mu_)
+  std::map<std::string, int64_t> damaged_since_;                     // GUARDED_BY(truth_mu_)
 };
 
 }  // namespace georep

@@ -18,6 +18,10 @@ void SessionMonitor::Start() {
     pthread_setname_np(pthread_self(), "georep-monitor");
     Loop();
   });
+  heartbeat_thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "georep-heartbt");
+    HeartbeatLoop();
+  });
 }
 
 void SessionMonitor::Stop() {
@@ -27,6 +31,18 @@ void SessionMonitor::Stop() {
   }
   wake_.notify_all();
   if (thread_.joinable()) thread_.join();
+  if (heartbeat_thread_.joinable()) heartbeat_thread_.join();
+}
+
+void SessionMonitor::HeartbeatLoop() {
+  const Actor monitor{"monitor", true};
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_) {
+    lock.unlock();
+    ops_.HeartbeatGlusterSessions(monitor);
+    lock.lock();
+    wake_.wait_for(lock, heartbeat_tick_, [this] { return stopping_; });
+  }
 }
 
 void SessionMonitor::Loop() {

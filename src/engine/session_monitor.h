@@ -4,8 +4,11 @@
 // them; discovery of sessions created outside georep, sessions deleted outside, config changed
 // outside; an Event on every change). It takes the same per-session locks as operations.
 // Clusters are polled in parallel, at most 8 at a time.
+// A second thread runs every gluster session's end-to-end heartbeat step about every second
+// (Operations::HeartbeatGlusterSessions: writes when one is due, reads back while one is on
+// its way), so the lag it measures is as fine as a second, not as coarse as the interval.
 //
-// Thread-safe. One named thread ("georep-monitor") while started.
+// Thread-safe. Two named threads ("georep-monitor", "georep-heartbt") while started.
 #pragma once
 
 #include <chrono>
@@ -19,7 +22,9 @@ namespace georep {
 
 class SessionMonitor {
  public:
-  SessionMonitor(Operations& ops, std::chrono::seconds interval) : ops_(ops), interval_(interval) {}
+  SessionMonitor(Operations& ops, std::chrono::seconds interval,
+                 std::chrono::milliseconds heartbeat_tick = std::chrono::seconds(1))
+      : ops_(ops), interval_(interval), heartbeat_tick_(heartbeat_tick) {}
   ~SessionMonitor() { Stop(); }
   SessionMonitor(const SessionMonitor&) = delete;
   SessionMonitor& operator=(const SessionMonitor&) = delete;
@@ -31,9 +36,12 @@ class SessionMonitor {
 
  private:
   void Loop();
+  void HeartbeatLoop();
 
   Operations& ops_;
   const std::chrono::seconds interval_;
+  const std::chrono::milliseconds heartbeat_tick_;
+  std::thread heartbeat_thread_;
   std::mutex mu_;
   std::condition_variable wake_;
   bool stopping_ = false;  // GUARDED_BY(mu_)

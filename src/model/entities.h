@@ -138,10 +138,46 @@ struct SessionNodeStatus {
   // not answer); empty otherwise.
   std::string status_reason;
   int64_t updated_at = 0;
-  // georep's own engine only (gluster does not report them): how old the oldest change not
-  // yet applied is (0: in step), and the data rate of the last transfer.
-  int64_t lag_ms = 0;
-  int64_t throughput_bps = 0;
+  // How old the oldest change not yet applied is (0: in step), and the data rate of the last
+  // transfer; -1: unknown. georep's own engine measures both per node; for a gluster session
+  // the lag is the end-to-end heartbeat's (SessionHeartbeat, the same for every Active node)
+  // and the throughput the destination volume's growth.
+  int64_t lag_ms = -1;
+  int64_t throughput_bps = -1;
+};
+
+// A standing reason a session is not healthy although its status may say so (gsyncd's own
+// status cannot see any of these): kept while the condition lasts, removed when it ends.
+// Kinds: "data-at-risk" (sync-method rsync on a platform where gsyncd writes empty files),
+// "stalled" (the end-to-end heartbeat has not arrived within stall-threshold),
+// "heartbeat-mismatch" (a heartbeat arrived with the wrong size or content: data loss),
+// "heartbeat-failing" (the heartbeat cannot be written or read), "verify-differs".
+struct SessionAlert {
+  std::string session_id;
+  std::string kind;
+  std::string message;
+  int64_t since = 0;       // when the condition was first seen
+  int64_t updated_at = 0;  // when it was last seen
+};
+
+// The end-to-end heartbeat of a gluster session (engine/heartbeat.h): what the engine wrote
+// into the source volume and what it has read back from the destination volume.
+struct SessionHeartbeat {
+  std::string session_id;
+  int64_t written_seq = 0;  // the newest heartbeat written (0: none yet)
+  int64_t written_at = 0;
+  int64_t pending_seq = 0;  // the oldest written heartbeat not seen arrived (0: none)
+  int64_t pending_at = 0;   // when it was written
+  int64_t arrived_seq = 0;  // the newest heartbeat seen intact on the destination (0: none)
+  int64_t arrived_written_at = 0;
+  int64_t arrived_seen_at = 0;  // when the engine first read it there
+  int64_t checked_at = 0;       // the last read of the destination
+  std::string problem;          // why the last write or read failed; empty when it worked
+  // The destination volume's used bytes (statfs of its mount) at the last two reads: the
+  // session's throughput is their growth; -1 when unknown.
+  int64_t used_bytes = -1;
+  int64_t used_at = 0;
+  int64_t growth_bps = -1;
 };
 
 struct SessionConfigEntry {

@@ -144,7 +144,39 @@ const std::vector<ConfigOption> kGlusterOptions = {
      {},
      1,
      3600},
+    // georep's own (kEngineOptions): never sent to gluster.
+    {"heartbeat-interval",
+     ConfigType::kInt,
+     "30",
+     "Seconds between end-to-end heartbeats: georep writes a small file into .georep/heartbeat "
+     "on the source volume and reads it back from the destination volume, for the session's "
+     "lag, a check that file contents arrive intact, and stall detection. 0 turns it off (the "
+     "lag is then unknown).",
+     {},
+     0,
+     86400},
+    {"stall-threshold",
+     ConfigType::kInt,
+     "0",
+     "Seconds a heartbeat may travel before an Active session is shown stalled; 0 means three "
+     "heartbeat intervals plus 60 s.",
+     {},
+     0,
+     604800},
+    {"stall-action",
+     ConfigType::kEnum,
+     "none",
+     "What georep does when the session stalls: none (show it, raise an event), or restart "
+     "(stop and start the session's workers, which makes gsyncd catch up with a History "
+     "Crawl; at most once per stall threshold).",
+     {"none", "restart"},
+     0,
+     0},
 };
+
+// The options of gluster sessions that are georep's own, not gsyncd's.
+constexpr std::string_view kEngineOptions[] = {"heartbeat-interval", "stall-threshold",
+                                               "stall-action"};
 
 // Options of georep's own engine for directory volumes.
 const std::vector<ConfigOption> kDirectoryOptions = {
@@ -278,6 +310,13 @@ std::string_view Name(ConfigType t) {
 
 const std::vector<ConfigOption>& ConfigCatalog(VolumeKind kind) {
   return kind == VolumeKind::kGluster ? kGlusterOptions : kDirectoryOptions;
+}
+
+bool IsEngineOption(VolumeKind kind, std::string_view key) {
+  if (kind != VolumeKind::kGluster) return true;
+  for (auto k : kEngineOptions)
+    if (k == key) return true;
+  return false;
 }
 
 std::string NormaliseConfigKey(std::string_view key) {

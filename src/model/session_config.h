@@ -36,6 +36,11 @@ const std::vector<ConfigOption>& ConfigCatalog(VolumeKind kind);
 // Finds an option by key ("sync_jobs" and "sync-jobs" alike).
 const ConfigOption* FindConfigOption(VolumeKind kind, std::string_view key);
 
+// Whether georep itself acts on the option (every option of directory sessions; for gluster
+// sessions the heartbeat's and the stall's), rather than gluster: such options are never
+// sent to the cluster.
+bool IsEngineOption(VolumeKind kind, std::string_view key);
+
 // "sync_jobs" -> "sync-jobs".
 std::string NormaliseConfigKey(std::string_view key);
 

@@ -134,6 +134,31 @@ ALTER TABLE session_nodes ADD COLUMN status_reason TEXT NOT NULL DEFAULT '';
 ALTER TABLE session_nodes ADD COLUMN lag_ms BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE session_nodes ADD COLUMN throughput_bps BIGINT NOT NULL DEFAULT 0;
 )SQL"},
+      {4, "session alerts and heartbeats", R"SQL(
+CREATE TABLE session_alerts (
+  session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+  kind TEXT NOT NULL,
+  message TEXT NOT NULL,
+  since BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL,
+  PRIMARY KEY (session_id, kind)
+);
+CREATE TABLE session_heartbeats (
+  session_id TEXT PRIMARY KEY REFERENCES sessions(id) ON DELETE CASCADE,
+  written_seq BIGINT NOT NULL,
+  written_at BIGINT NOT NULL,
+  pending_seq BIGINT NOT NULL,
+  pending_at BIGINT NOT NULL,
+  arrived_seq BIGINT NOT NULL,
+  arrived_written_at BIGINT NOT NULL,
+  arrived_seen_at BIGINT NOT NULL,
+  checked_at BIGINT NOT NULL,
+  problem TEXT NOT NULL,
+  used_bytes BIGINT NOT NULL,
+  used_at BIGINT NOT NULL,
+  growth_bps BIGINT NOT NULL
+);
+)SQL"},
   };
   return kMigrations;
 }

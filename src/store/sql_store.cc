@@ -408,6 +408,59 @@ class SqlStoreTx final : public StoreTx {
         });
   }
 
+  // --- Alerts
+  Status PutAlert(const SessionAlert& a) override {
+    return Exec(
+        "INSERT INTO session_alerts (session_id, kind, message, since, updated_at) VALUES ($1, "
+        "$2, $3, $4, $5) ON CONFLICT (session_id, kind) DO UPDATE SET message = "
+        "excluded.message, updated_at = excluded.updated_at",
+        {V(a.session_id), V(a.kind), V(a.message), V(a.since), V(a.updated_at)});
+  }
+  Status DeleteAlert(const std::string& session_id, const std::string& kind) override {
+    return Exec("DELETE FROM session_alerts WHERE session_id = $1 AND kind = $2",
+                {V(session_id), V(kind)});
+  }
+  Result<std::vector<SessionAlert>> ListAlerts(const std::string& session_id) override {
+    return Many<SessionAlert>(
+        "SELECT session_id, kind, message, since, updated_at FROM session_alerts WHERE "
+        "(CAST($1 AS TEXT) = '' OR session_id = $1) ORDER BY session_id, since, kind",
+        {V(session_id)}, [](const SqlRow& r) {
+          return SessionAlert{r.Text(0), r.Text(1), r.Text(2), r.Int(3), r.Int(4)};
+        });
+  }
+
+  // --- Heartbeats
+  Status PutHeartbeat(const SessionHeartbeat& h) override {
+    return Exec(
+        "INSERT INTO session_heartbeats (session_id, written_seq, written_at, pending_seq, "
+        "pending_at, arrived_seq, arrived_written_at, arrived_seen_at, checked_at, problem, "
+        "used_bytes, used_at, growth_bps) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
+        "$12, $13) ON CONFLICT (session_id) DO UPDATE "
+        "SET written_seq = excluded.written_seq, written_at = excluded.written_at, "
+        "pending_seq = excluded.pending_seq, pending_at = excluded.pending_at, arrived_seq = "
+        "excluded.arrived_seq, arrived_written_at = excluded.arrived_written_at, "
+        "arrived_seen_at = excluded.arrived_seen_at, checked_at = excluded.checked_at, problem "
+        "= excluded.problem, used_bytes = excluded.used_bytes, used_at = excluded.used_at, "
+        "growth_bps = excluded.growth_bps",
+        {V(h.session_id), V(h.written_seq), V(h.written_at), V(h.pending_seq), V(h.pending_at),
+         V(h.arrived_seq), V(h.arrived_written_at), V(h.arrived_seen_at), V(h.checked_at),
+         V(h.problem), V(h.used_bytes), V(h.used_at), V(h.growth_bps)});
+  }
+  Result<SessionHeartbeat> GetHeartbeat(const std::string& session_id) override {
+    return One<SessionHeartbeat>(
+        "SELECT session_id, written_seq, written_at, pending_seq, pending_at, arrived_seq, "
+        "arrived_written_at, arrived_seen_at, checked_at, problem, used_bytes, used_at, "
+        "growth_bps FROM session_heartbeats WHERE "
+        "session_id = $1",
+        {V(session_id)},
+        [](const SqlRow& r) {
+          return SessionHeartbeat{r.Text(0), r.Int(1),  r.Int(2), r.Int(3), r.Int(4),
+                                  r.Int(5),  r.Int(6),  r.Int(7), r.Int(8), r.Text(9),
+                                  r.Int(10), r.Int(11), r.Int(12)};
+        },
+        "heartbeat of session", session_id);
+  }
+
   // --- Events
   Result<int64_t> AppendEvent(const Event& e) override {
     auto rows = db_.Query(

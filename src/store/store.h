@@ -75,6 +75,16 @@ class StoreTx {
   virtual Status DeleteConfig(const std::string& session_id, const std::string& key) = 0;
   virtual Result<std::vector<SessionConfigEntry>> ListConfig(const std::string& session_id) = 0;
 
+  // Standing alerts of a session (one per kind); ListAlerts with an empty id lists every
+  // session's.
+  virtual Status PutAlert(const SessionAlert& a) = 0;
+  virtual Status DeleteAlert(const std::string& session_id, const std::string& kind) = 0;
+  virtual Result<std::vector<SessionAlert>> ListAlerts(const std::string& session_id) = 0;
+
+  // A gluster session's end-to-end heartbeat; NotFound before the first one.
+  virtual Status PutHeartbeat(const SessionHeartbeat& h) = 0;
+  virtual Result<SessionHeartbeat> GetHeartbeat(const std::string& session_id) = 0;
+
   // Events; AppendEvent returns the new event's id. ListEvents returns newest first.
   virtual Result<int64_t> AppendEvent(const Event& e) = 0;
   virtual Result<std::vector<Event>> ListEvents(const EventFilter& filter) = 0;

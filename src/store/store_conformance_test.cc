@@ -219,7 +219,14 @@ TEST_P(StoreConformance, SessionsNodesConfigCascade) {
     GEOREP_RETURN_IF_ERROR(tx.ReplaceNodeStatuses(s.id, {n}));
     GEOREP_RETURN_IF_ERROR(tx.PutConfig({s.id, "sync-jobs", "5", "alice", 10}));
     GEOREP_RETURN_IF_ERROR(tx.PutConfig({s.id, "sync-jobs", "6", "bob", 11}));  // upsert
-    return Status::Ok();
+    GEOREP_RETURN_IF_ERROR(tx.PutAlert({s.id, "stalled", "no heartbeat for 200 s", 100, 100}));
+    GEOREP_RETURN_IF_ERROR(tx.PutAlert({s.id, "data-at-risk", "rsync 3.5 on node1", 90, 90}));
+    // upsert: the message and the time it was last seen change, `since` stays
+    GEOREP_RETURN_IF_ERROR(tx.PutAlert({s.id, "stalled", "no heartbeat for 230 s", 130, 130}));
+    GEOREP_RETURN_IF_ERROR(
+        tx.PutHeartbeat({s.id, 3, 300, 2, 200, 1, 100, 110, 310, "", -1, 0, -1}));
+    return tx.PutHeartbeat(
+        {s.id, 4, 400, 3, 300, 2, 200, 215, 410, "cannot mount", 1 << 20, 405, 4096});
   });
   Tx([&](StoreTx& tx) -> Status {
     GEOREP_ASSIGN_OR_RETURN(Session got, tx.GetSession(s.id));
@@ -242,6 +249,33 @@ TEST_P(StoreConformance, SessionsNodesConfigCascade) {
     EXPECT_EQ(cfg.size(), 1u);
     EXPECT_EQ(cfg[0].value, "6");
     EXPECT_EQ(cfg[0].changed_by, "bob");
+    GEOREP_ASSIGN_OR_RETURN(auto alerts, tx.ListAlerts(s.id));
+    EXPECT_EQ(alerts.size(), 2u);
+    if (alerts.size() == 2) {
+      EXPECT_EQ(alerts[0].kind, "data-at-risk");  // oldest first
+      EXPECT_EQ(alerts[1].kind, "stalled");
+      EXPECT_EQ(alerts[1].message, "no heartbeat for 230 s");
+      EXPECT_EQ(alerts[1].since, 100);
+      EXPECT_EQ(alerts[1].updated_at, 130);
+    }
+    GEOREP_ASSIGN_OR_RETURN(auto every, tx.ListAlerts(""));
+    EXPECT_EQ(every.size(), 2u);
+    GEOREP_RETURN_IF_ERROR(tx.DeleteAlert(s.id, "data-at-risk"));
+    GEOREP_ASSIGN_OR_RETURN(alerts, tx.ListAlerts(s.id));
+    EXPECT_EQ(alerts.size(), 1u);
+    GEOREP_ASSIGN_OR_RETURN(SessionHeartbeat hb, tx.GetHeartbeat(s.id));
+    EXPECT_EQ(hb.written_seq, 4);
+    EXPECT_EQ(hb.written_at, 400);
+    EXPECT_EQ(hb.pending_seq, 3);
+    EXPECT_EQ(hb.pending_at, 300);
+    EXPECT_EQ(hb.arrived_seq, 2);
+    EXPECT_EQ(hb.arrived_written_at, 200);
+    EXPECT_EQ(hb.arrived_seen_at, 215);
+    EXPECT_EQ(hb.checked_at, 410);
+    EXPECT_EQ(hb.problem, "cannot mount");
+    EXPECT_EQ(hb.used_bytes, 1 << 20);
+    EXPECT_EQ(hb.used_at, 405);
+    EXPECT_EQ(hb.growth_bps, 4096);
     GEOREP_ASSIGN_OR_RETURN(auto by_volume, tx.ListSessions({v.id, ""}));
     EXPECT_EQ(by_volume.size(), 1u);
     GEOREP_ASSIGN_OR_RETURN(auto by_other, tx.ListSessions({"other", ""}));
@@ -253,6 +287,9 @@ TEST_P(StoreConformance, SessionsNodesConfigCascade) {
     GEOREP_ASSIGN_OR_RETURN(auto cfg, tx.ListConfig(s.id));
     EXPECT_TRUE(nodes.empty());
     EXPECT_TRUE(cfg.empty());
+    GEOREP_ASSIGN_OR_RETURN(auto alerts, tx.ListAlerts(s.id));
+    EXPECT_TRUE(alerts.empty());
+    EXPECT_EQ(tx.GetHeartbeat(s.id).status().code(), StatusCode::kNotFound);
     return Status::Ok();
   });
 }

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <functional>
@@ -11,6 +12,7 @@
 #include <sstream>
 #include <thread>
 
+#include "base/clock.h"
 #include "host/ssh_transport.h"
 #include "integration/engine_process.h"
 
@@ -283,6 +285,26 @@ TEST_F(GlusterTest, DestinationKeysTestBrokenReestablishAndPreflight) {
   ASSERT_FALSE(ok["warnings"].empty()) << ok.dump();
   EXPECT_NE(ok["warnings"][0].get<std::string>().find("tarssh"), std::string::npos);
 
+  // Only src2's geo-replication key gone: Test checks every source host that runs a worker,
+  // and names the one that fails.
+  {
+    auto pub2 = OnNode("src2", {"/bin/cat", "/var/lib/glusterd/geo-replication/secret.pem.pub"});
+    const std::string blob = pub2.out.substr(pub2.out.find("ssh-rsa ") + 8, 40);
+    ASSERT_EQ(blob.find_first_of("#\\"), std::string::npos);  // a plain sed address
+    auto strip2 =
+        OnNode("dst1", {"/bin/sed", "-i", "\\#" + blob + "#d", "/root/.ssh/authorized_keys"});
+    ASSERT_EQ(strip2.exit_code, 0) << strip2.err;
+    auto one = engine_->Post("/api/v1/destinations/" + id + "/test", "{}", token_);
+    Json b2 = Json::parse(one->body);
+    EXPECT_EQ(b2["connection"], "Broken") << b2.dump();
+    const std::string reason = b2["connection_reason"];
+    EXPECT_NE(reason.find("source host " + nodes_[1].ip), std::string::npos) << reason;
+    EXPECT_EQ(reason.find("source host " + nodes_[0].ip), std::string::npos) << reason;
+    auto fixed = engine_->Post("/api/v1/destinations/" + id + "/reestablish", "{}", token_);
+    ASSERT_EQ(fixed->status, 200) << fixed->body;
+    EXPECT_EQ(Json::parse(fixed->body)["connection"], "Connected") << fixed->body;
+  }
+
   // Remove the geo-replication keys on the destination: Test says Broken, and why.
   auto strip = OnNode("dst1", {"/bin/sed", "-i", "/command=/d", "/root/.ssh/authorized_keys"});
   ASSERT_EQ(strip.exit_code, 0) << strip.err;
@@ -547,6 +569,204 @@ TEST_F(GlusterTest, SessionLifecycleOnRealGluster) {
   EXPECT_EQ(found["destination_id"], destination);  // the destination georep already knew
   EXPECT_EQ(found["status"], "Created");
   EXPECT_EQ(events("session.discovered").size(), 1u);
+
+  OnNode("src1", {"/bin/umount", "-l", src_mnt});
+  OnNode("dst1", {"/bin/umount", "-l", dst_mnt});
+}
+
+// The pids of gsyncd's workers on `node` (its network namespace's processes).
+std::vector<pid_t> GsyncdWorkers(const std::string& node) {
+  std::vector<pid_t> out;
+  auto pids = RunCommand({"/usr/sbin/ip", "netns", "pids", node});
+  std::istringstream in(pids.out);
+  pid_t pid = 0;
+  while (in >> pid) {
+    std::string cmdline = ReadFile("/proc/" + std::to_string(pid) + "/cmdline");
+    std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+    if (cmdline.find("gsyncd") != std::string::npos &&
+        cmdline.find(" worker ") != std::string::npos)
+      out.push_back(pid);
+  }
+  return out;
+}
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// The trust a Gluster session earns end to end, on Debian 12's own rsync (3.5, with which
+// gsyncd's sync-method rsync writes every file as 0 bytes): a session created with the
+// defaults copies every file's content (the preflight chose tarssh, and said why); the
+// heartbeat's lag agrees with a probe file's; a stall (gsyncd's workers frozen) is shown
+// within the threshold and, with stall-action restart, ends by itself.
+TEST_F(GlusterTest, DefaultsCopyContentsAndTheHeartbeatMeasuresLagAndStalls) {
+  const std::string state = GEOREP_GLUSTER_STATE;
+  Source source;
+  ASSERT_NO_FATAL_FAILURE(ImportSource(&source));
+  auto [d_status, dest] = PostJson("/api/v1/clusters/" + source.cluster + "/destinations",
+                                   {{"source_host_id", source.src1},
+                                    {"host", nodes_[2].ip},
+                                    {"ssh_fingerprint", nodes_[2].fingerprint},
+                                    {"copy_keys", true}});
+  ASSERT_EQ(d_status, 201) << dest.dump();
+  const std::string src_mnt = state + "/src1/mnt-hb", dst_mnt = state + "/dst1/mnt-hb";
+  ASSERT_EQ(OnNode("src1", {"/bin/mkdir", "-p", src_mnt}).exit_code, 0);
+  ASSERT_EQ(OnNode("dst1", {"/bin/mkdir", "-p", dst_mnt}).exit_code, 0);
+  ASSERT_EQ(
+      OnNode("src1", {"/bin/mount", "-t", "glusterfs", nodes_[0].ip + ":/gv0", src_mnt}).exit_code,
+      0);
+  ASSERT_EQ(
+      OnNode("dst1", {"/bin/mount", "-t", "glusterfs", nodes_[2].ip + ":/gv2", dst_mnt}).exit_code,
+      0);
+  // Files of several sizes, written before start (the first crawl carries them).
+  std::vector<std::string> files;
+  for (int i = 0; i < 12; ++i) {
+    const std::string name = "f" + std::to_string(i) + ".bin";
+    const int kib = i == 0 ? 2048 : 1 + i * 37;
+    auto dd = OnNode("src1", {"/bin/dd", "if=/dev/urandom", "of=" + src_mnt + "/" + name, "bs=1k",
+                              "count=" + std::to_string(kib), "status=none"});
+    ASSERT_EQ(dd.exit_code, 0) << dd.err;
+    files.push_back(name);
+  }
+
+  // Created with the defaults: the preflight finds Debian's rsync and chooses tarssh.
+  auto [s_status, created] = PostJson("/api/v1/sessions", {{"destination_id", dest["id"]},
+                                                           {"source_volume_id", source.volume},
+                                                           {"destination_volume", "gv2"}});
+  ASSERT_EQ(s_status, 201) << created.dump(2);
+  std::cout << "[ preflight ] " << created["preflight"].dump(2) << "\n";
+  ASSERT_EQ(created["preflight"]["nodes"].size(), 3u) << created.dump(2);
+  for (const auto& n : created["preflight"]["nodes"]) {
+    EXPECT_EQ(n["rsync"], "3.5.0") << n.dump();
+    EXPECT_FALSE(n["gluster"].is_null()) << n.dump();
+  }
+  ASSERT_EQ(created["warnings"].size(), 1u) << created.dump(2);
+  EXPECT_NE(created["warnings"][0].get<std::string>().find("sync-method tarssh chosen"),
+            std::string::npos);
+  EXPECT_TRUE(created["alerts"].empty());
+  const std::string id = created["id"];
+  const std::string path = "/api/v1/sessions/" + id;
+  auto session = [&] { return Json::parse(engine_->Get(path, token_)->body); };
+  auto gluster_says = [&](const std::string& key) {
+    auto r = OnNode("src1", {"/usr/sbin/gluster", "--mode=script", "volume", "geo-replication",
+                             "gv0", nodes_[2].ip + "::gv2", "config", key});
+    return r.out.substr(0, r.out.find('\n'));
+  };
+  EXPECT_EQ(gluster_says("sync-method"), "tarssh");
+  // rsync there is refused unless forced.
+  auto rsync = engine_->Put(path + "/config/sync-method", R"({"value":"rsync"})", token_);
+  EXPECT_EQ(rsync->status, 409) << rsync->body;
+  EXPECT_NE(rsync->body.find("0 bytes"), std::string::npos) << rsync->body;
+  EXPECT_EQ(gluster_says("sync-method"), "tarssh");
+
+  // Heartbeats every 2 s; stalled after 20 s on the way; restarted when stalled.
+  for (const auto& [key, value] : {std::pair{"heartbeat-interval", "2"},
+                                   {"stall-threshold", "20"},
+                                   {"stall-action", "restart"}}) {
+    auto set = engine_->Put(path + "/config/" + key, Json{{"value", value}}.dump(), token_);
+    ASSERT_EQ(set->status, 200) << set->body;
+  }
+  EXPECT_EQ(session()["lag_seconds"], nullptr);  // nothing measured yet: unknown, not 0
+
+  auto started = PostJson(path + "/start", Json::object());
+  ASSERT_EQ(started.first, 200) << started.second.dump();
+  // Every file arrives with its content (checked by content, not by count).
+  for (const auto& name : files) {
+    const std::string want = Sha256OnNode("src1", src_mnt + "/" + name);
+    ASSERT_EQ(want.size(), 64u);
+    EXPECT_TRUE(WaitFor(180, [&] { return Sha256OnNode("dst1", dst_mnt + "/" + name) == want; }))
+        << name << " did not arrive intact: " << OnNode("dst1", {"/bin/ls", "-la", dst_mnt}).out;
+  }
+  // Heartbeats arrive, and the session's lag is measured.
+  ASSERT_TRUE(WaitFor(180, [&] {
+    const Json s = session();
+    return s["heartbeat"].is_object() && s["heartbeat"]["last_arrived_seen"].is_string() &&
+           s["lag_seconds"].is_number();
+  })) << session().dump(2);
+  EXPECT_EQ(session()["status"], "Active") << session().dump(2);
+
+  // The heartbeat's lag against a probe file's: the probe is written on the source mount
+  // the moment a new heartbeat appears there, and timed to its arrival on the destination.
+  const std::string hb_file = src_mnt + "/.georep/heartbeat/" + id;
+  const std::string seen_before = OnNode("src1", {"/bin/cat", hb_file}).out;
+  std::string hb_text;
+  for (int i = 0; i < 100; ++i) {  // up to ~10 s
+    hb_text = OnNode("src1", {"/bin/cat", hb_file}).out;
+    if (!hb_text.empty() && hb_text != seen_before) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_NE(hb_text, seen_before);
+  const int64_t probe_written = NowMs();
+  std::ofstream(state + "/probe.txt") << "probe " << probe_written << "\n";
+  ASSERT_EQ(OnNode("src1", {"/bin/cp", state + "/probe.txt", src_mnt + "/probe.txt"}).exit_code, 0);
+  int64_t probe_arrived = 0;
+  for (int i = 0; i < 1800 && probe_arrived == 0; ++i) {  // up to ~3 min
+    if (OnNode("dst1", {"/usr/bin/test", "-s", dst_mnt + "/probe.txt"}).exit_code == 0)
+      probe_arrived = NowMs();
+    else
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_NE(probe_arrived, 0) << "the probe file never arrived";
+  const auto written_at = hb_text.find("written ");
+  ASSERT_NE(written_at, std::string::npos) << hb_text;
+  const std::string hb_written =
+      hb_text.substr(written_at + 8, hb_text.find('\n', written_at) - written_at - 8);
+  // The engine's measure of that same heartbeat (the newest arrived, until the next is seen).
+  Json measured;
+  ASSERT_TRUE(WaitFor(60, [&] {
+    measured = session();
+    const Json& hb = measured["heartbeat"];
+    return hb.is_object() && hb["last_arrived_written"].is_string() &&
+           hb["last_arrived_written"].get<std::string>() >= FormatIsoMillis(std::stoll(hb_written));
+  })) << measured.dump(2);
+  const double probe_lag = static_cast<double>(probe_arrived - probe_written) / 1000.0;
+  const double hb_lag = measured["lag_seconds"].get<double>();
+  std::cout << "[ lag ] probe file " << probe_lag << " s, heartbeat " << hb_lag << " s\n";
+  EXPECT_NEAR(hb_lag, probe_lag, 2.0) << measured.dump(2);
+
+  // gsyncd's workers frozen (as when its changelog consumer stops picking up changes):
+  // gluster still says Active; georep shows the stall within the threshold, restarts the
+  // session, and the stall ends.
+  std::vector<pid_t> frozen;
+  for (const char* node : {"src1", "src2"})
+    for (pid_t p : GsyncdWorkers(node)) frozen.push_back(p);
+  ASSERT_FALSE(frozen.empty());
+  for (pid_t p : frozen) kill(p, SIGSTOP);
+  const auto t0 = std::chrono::steady_clock::now();
+  auto events = [&](const std::string& action) {
+    return Json::parse(engine_->Get("/api/v1/events?action=" + action, token_)->body)["items"];
+  };
+  auto has_alert = [&](const std::string& kind) {
+    for (const auto& a : session()["alerts"])
+      if (a["kind"] == kind) return true;
+    return false;
+  };
+  // Threshold 20 s, after the first heartbeat written once the workers froze (<= 2 s), read
+  // about every second.
+  EXPECT_TRUE(WaitFor(60, [&] {
+    return has_alert("stalled") || !events("session.stalled").empty();
+  })) << session().dump(2);
+  const auto detected =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - t0)
+          .count();
+  std::cout << "[ stall ] shown " << detected << " s after the workers froze\n";
+  EXPECT_LE(detected, 20 + 2 + 10);
+  EXPECT_TRUE(WaitFor(30, [&] { return !events("session.stall_restart").empty(); }));
+  // gluster's stop ends the frozen workers (SIGKILL reaches a stopped process); let any that
+  // are left go on.
+  for (pid_t p : frozen) kill(p, SIGCONT);
+  std::ofstream(state + "/after.txt") << "written during the stall\n";
+  ASSERT_EQ(
+      OnNode("src1", {"/bin/cp", state + "/after.txt", src_mnt + "/after-stall.txt"}).exit_code, 0);
+  EXPECT_TRUE(WaitFor(240, [&] { return !events("session.stalled_cleared").empty(); }))
+      << session().dump(2);
+  EXPECT_TRUE(WaitFor(120, [&] {
+    return OnNode("dst1", {"/usr/bin/test", "-s", dst_mnt + "/after-stall.txt"}).exit_code == 0;
+  }));
+  EXPECT_FALSE(has_alert("stalled")) << session().dump(2);
+  EXPECT_FALSE(has_alert("heartbeat-mismatch")) << session().dump(2);
 
   OnNode("src1", {"/bin/umount", "-l", src_mnt});
   OnNode("dst1", {"/bin/umount", "-l", dst_mnt});

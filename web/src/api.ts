@@ -23,13 +23,24 @@ export interface NodeStatus {
   status: string; status_reason: string; crawl_status: string; last_synced: string | null;
   entry_pending: number; data_pending: number; meta_pending: number; failures: number;
   checkpoint_time: string | null; checkpoint_completed: boolean; checkpoint_completion_time: string | null;
-  lag_seconds: number; throughput_bytes_per_second: number; updated_at: string | null;
+  // null: unknown (never shown as 0)
+  lag_seconds: number | null; throughput_bytes_per_second: number | null; updated_at: string | null;
+}
+// A standing reason a session is not healthy (data-at-risk, stalled, heartbeat-mismatch, ...).
+export interface SessionAlert { kind: string; message: string; since: string | null; updated_at: string | null }
+export interface SessionHeartbeat {
+  interval_seconds: number; stall_threshold_seconds: number; last_written?: string | null;
+  last_arrived_written?: string | null; last_arrived_seen?: string | null;
+  on_its_way_since?: string | null; last_checked?: string | null; problem?: string | null;
 }
 export interface Session {
   id: string; destination_id: string; source_volume_id: string; destination_volume: string;
   remote_user: string; session_key: string; status: string; status_reason: string;
   created_at: string | null; updated_at: string | null;
-  nodes?: NodeStatus[]; warnings?: string[];
+  nodes?: NodeStatus[]; warnings?: string[]; alerts?: SessionAlert[];
+  // The session's end-to-end figures (null: unknown).
+  lag_seconds?: number | null; throughput_bytes_per_second?: number | null;
+  heartbeat?: SessionHeartbeat | null;
 }
 export interface CandidateVolume { name: string; status: string; size_bytes: number; eligible: boolean; reasons: string[] }
 export interface ConfigItem {
@@ -44,7 +55,7 @@ export interface VerifyReport {
   identical: boolean; entries: number; content_checked: number; bytes_hashed: number;
   differences: { path: string; difference: string }[];
 }
-export interface MetricSample { at: string; lag_seconds: number; throughput_bytes_per_second: number }
+export interface MetricSample { at: string; lag_seconds: number | null; throughput_bytes_per_second: number | null }
 
 export class ApiError extends Error {
   constructor(public status: number, public code: string, message: string) {

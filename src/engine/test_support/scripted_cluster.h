@@ -45,6 +45,7 @@ class ScriptedCluster final : public HostConnector {
         : owner_(owner), address_(std::move(address)) {}
     Result<CommandResult> Run(const CommandSpec& spec) override {
       owner_->log.emplace_back(address_, spec.argv);
+      owner_->inputs.push_back(spec.stdin_data);
       auto it = owner_->scripts.find(address_);
       if (it == owner_->scripts.end()) return Status::Unavailable(address_ + ": no route to host");
       return it->second(spec.argv);
@@ -69,6 +70,7 @@ class ScriptedCluster final : public HostConnector {
 
   std::map<std::string, Script> scripts;  // by host address
   std::vector<std::pair<std::string, std::vector<std::string>>> log;
+  std::vector<std::string> inputs;  // each command's standard input, as `log`
 };
 
 inline bool Has(const std::vector<std::string>& argv, const std::string& word) {

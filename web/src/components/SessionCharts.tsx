@@ -21,18 +21,22 @@ function useWidth<T extends HTMLElement>(): [React.RefObject<T>, number] {
 }
 
 function TimeChart({ title, samples, value, format, color }: {
-  title: string; samples: MetricSample[]; value: (s: MetricSample) => number; format: (v: number) => string;
+  title: string; samples: MetricSample[]; value: (s: MetricSample) => number | null; format: (v: number) => string;
   color: string;
 }) {
   const [ref, width] = useWidth<HTMLDivElement>();
-  const data = samples.map((s) => ({ x: new Date(s.at), y: value(s) }));
+  // Samples whose figure is unknown are left out (a gap), never drawn as 0.
+  const data = samples.flatMap((s) => {
+    const y = value(s);
+    return y === null ? [] : [{ x: new Date(s.at), y }];
+  });
   const max = Math.max(0, ...data.map((d) => d.y));
   return (
     <Card isFullHeight>
       <CardTitle component="h2">{title}</CardTitle>
       <CardBody>
         <div ref={ref} role="region" aria-label={`${title} chart`} className="georep-chart">
-          {samples.length === 0 ? (
+          {data.length === 0 ? (
             <EmptyState variant="xs">
               <EmptyStateHeader titleText="No samples yet" headingLevel="h3" />
               <EmptyStateBody>The engine records one sample per monitor tick while the session is watched.</EmptyStateBody>

@@ -1,9 +1,32 @@
 // A session's or a node's status as a label, with its reason beneath when there is one.
 import { Label } from '@patternfly/react-core';
 import ExclamationTriangleIcon from '@patternfly/react-icons/dist/esm/icons/exclamation-triangle-icon';
+import type { SessionAlert } from '../api';
 import { StatusLabel } from '../util';
 
-export function SessionStatusLabel({ status, reason }: { status: string; reason?: string }) {
+// What a standing alert is called in a label.
+const ALERT_LABEL: Record<string, string> = {
+  'data-at-risk': 'Data at risk', stalled: 'Stalled', 'heartbeat-mismatch': 'Data loss',
+  'heartbeat-failing': 'Heartbeat failing', 'verify-differs': 'Verify differs',
+};
+
+export function SessionStatusLabel({ status, reason, alerts }: { status: string; reason?: string; alerts?: SessionAlert[] }) {
+  // A session with a standing alert is never shown plain green: the alert sits beside its
+  // status, with its message beneath.
+  if (alerts && alerts.length > 0) {
+    return (
+      <div className="georep-status">
+        <StatusLabel status={status} title={reason || undefined} />{' '}
+        {alerts.map((a) => (
+          <Label key={a.kind} color="red" icon={<ExclamationTriangleIcon />} data-alert={a.kind}>
+            {ALERT_LABEL[a.kind] ?? a.kind}
+          </Label>
+        ))}
+        {alerts.map((a) => <div key={a.kind} className="georep-status-reason">{a.message}</div>)}
+        {reason && <div className="georep-status-reason">{reason}</div>}
+      </div>
+    );
+  }
   // "Partial faulty" (some replica set has no healthy worker) is a warning, not a failure.
   const label =
     status === 'Partial faulty' ? (

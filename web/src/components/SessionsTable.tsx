@@ -12,7 +12,7 @@ import { api, type Session, type Volume } from '../api';
 import { useLiveEvents, usePollWhileOffline } from '../live';
 import { ErrorAlert, formatAgo, formatLag, formatTime, useAsync } from '../util';
 import {
-  ACTION_LABEL, ACTION_ORDER, asSession, availability, crawlSummary, lastSynced, maxLag, mergeSession, removedId,
+  ACTION_LABEL, ACTION_ORDER, asSession, availability, crawlSummary, lastSynced, mergeSession, removedId, sessionLag,
   type SessionActionName,
 } from './sessionModel';
 import { SessionStatusLabel } from './SessionStatus';
@@ -124,7 +124,7 @@ export function SessionsTable({ volume, clusterName }: { volume: Volume; cluster
           {list.map((s, rowIndex) => {
             const isOpen = expanded.has(s.id);
             const synced = lastSynced(s.nodes);
-            const lag = maxLag(s.nodes);
+            const lag = sessionLag(s);
             return (
               <Tbody key={s.id} isExpanded={isOpen}>
                 <Tr data-session-id={s.id}>
@@ -141,7 +141,7 @@ export function SessionsTable({ volume, clusterName }: { volume: Volume; cluster
                   <Td dataLabel="Destination host">{hostOf(s)}</Td>
                   <Td dataLabel="Destination volume">{s.destination_volume}</Td>
                   <Td dataLabel="User">{s.remote_user}</Td>
-                  <Td dataLabel="Status"><SessionStatusLabel status={s.status} reason={s.status_reason} /></Td>
+                  <Td dataLabel="Status"><SessionStatusLabel status={s.status} reason={s.status_reason} alerts={s.alerts} /></Td>
                   <Td dataLabel="Crawl status">{crawlSummary(s.nodes)}</Td>
                   <Td dataLabel="Last synced"><span title={formatTime(synced)}>{synced ? formatAgo(synced) : '—'}</span></Td>
                   <Td dataLabel="Lag">{lag === null ? '—' : formatLag(lag)}</Td>

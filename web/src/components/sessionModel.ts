@@ -83,13 +83,24 @@ export function lastSynced(nodes: NodeStatus[] | undefined): string | null {
   return min;
 }
 
+// Unknown figures stay unknown (null): never 0.
 export function maxLag(nodes: NodeStatus[] | undefined): number | null {
-  if (!nodes || nodes.length === 0) return null;
-  return Math.max(...nodes.map((n) => n.lag_seconds ?? 0));
+  const known = (nodes ?? []).map((n) => n.lag_seconds).filter((v): v is number => typeof v === 'number');
+  return known.length === 0 ? null : Math.max(...known);
 }
 
-export function totalThroughput(nodes: NodeStatus[] | undefined): number {
-  return (nodes ?? []).reduce((a, n) => a + (n.throughput_bytes_per_second ?? 0), 0);
+export function totalThroughput(nodes: NodeStatus[] | undefined): number | null {
+  const known = (nodes ?? []).map((n) => n.throughput_bytes_per_second).filter((v): v is number => typeof v === 'number');
+  return known.length === 0 ? null : known.reduce((a, v) => a + v, 0);
+}
+
+// The session's lag and throughput as the engine measures them end to end (a gluster
+// session's heartbeat), else from its nodes.
+export function sessionLag(s: Session): number | null {
+  return s.lag_seconds !== undefined ? s.lag_seconds : maxLag(s.nodes);
+}
+export function sessionThroughput(s: Session): number | null {
+  return s.throughput_bytes_per_second !== undefined ? s.throughput_bytes_per_second : totalThroughput(s.nodes);
 }
 
 // Replaces (or adds) a session in a list; keeps the order.

@@ -12,7 +12,7 @@ import { api, ApiError, type MetricSample, type Session } from '../api';
 import { useLiveEvents, usePollWhileOffline } from '../live';
 import { ErrorAlert, formatAgo, formatBytes, formatLag, formatTime, useAsync } from '../util';
 import {
-  ACTION_LABEL, ACTION_ORDER, asSession, availability, crawlSummary, lastSynced, maxLag, removedId, totalThroughput,
+  ACTION_LABEL, ACTION_ORDER, asSession, availability, crawlSummary, lastSynced, removedId, sessionLag, sessionThroughput,
   type SessionActionName,
 } from '../components/sessionModel';
 import { SessionStatusLabel } from '../components/SessionStatus';
@@ -69,8 +69,8 @@ export function SessionPage() {
     if (!s.nodes || s.nodes.length === 0) return;
     const sample: MetricSample = {
       at: new Date().toISOString(),
-      lag_seconds: maxLag(s.nodes) ?? 0,
-      throughput_bytes_per_second: totalThroughput(s.nodes),
+      lag_seconds: sessionLag(s),
+      throughput_bytes_per_second: sessionThroughput(s),
     };
     const cutoff = Date.now() - HOUR;
     setSamples((cur) => [...cur.filter((x) => new Date(x.at).getTime() >= cutoff), sample]);
@@ -134,7 +134,7 @@ export function SessionPage() {
 
   const open = (action: SessionActionName, el: HTMLElement | null) => setPending({ action, session: s, returnFocus: el });
   const synced = lastSynced(s.nodes);
-  const lag = maxLag(s.nodes);
+  const lag = sessionLag(s);
   const checkpointNode = s.nodes?.find((n) => n.checkpoint_time);
 
   return (
@@ -154,6 +154,11 @@ export function SessionPage() {
           <FlexItem><SessionStatusLabel status={s.status} /></FlexItem>
         </Flex>
         {s.status_reason && <Alert variant={s.status.includes('aulty') ? 'danger' : 'info'} isInline isPlain title={s.status_reason} />}
+        {(s.alerts ?? []).map((a) => (
+          <Alert key={a.kind} variant="danger" isInline title={a.message} data-alert={a.kind}>
+            Since {formatTime(a.since)}
+          </Alert>
+        ))}
         {(s.warnings ?? []).map((w) => <Alert key={w} variant="warning" isInline isPlain title={w} />)}
         <DescriptionList isHorizontal isCompact columnModifier={{ default: '3Col' }} className="georep-session-facts">
           <DescriptionListGroup>
@@ -260,7 +265,7 @@ export function SessionPage() {
                   ) : 'None'}
                 </Td>
                 <Td dataLabel="Lag">{formatLag(n.lag_seconds)}</Td>
-                <Td dataLabel="Throughput">{formatBytes(n.throughput_bytes_per_second)}/s</Td>
+                <Td dataLabel="Throughput">{n.throughput_bytes_per_second === null ? '—' : `${formatBytes(n.throughput_bytes_per_second)}/s`}</Td>
               </Tr>
             ))}
             {(s.nodes ?? []).length === 0 && (

@@ -1,0 +1,568 @@
+// What georep knows about a gluster session beyond gsyncd's own status, which can say Active
+// with no failures over a copy of empty files or a crawl that stopped picking up changes:
+//   - the platform preflight (rsync and gluster versions on every node; gsyncd's rsync
+//     sync-method writes files without their content where rsync >= 3.4 runs);
+//   - the end-to-end heartbeat (model/heartbeat.h): lag, a content check and stall detection,
+//     measured by writing into the source volume and reading back from the destination;
+//   - the session's standing alerts, and the events when they come and go.
+#include <fmt/format.h>
+#include <sodium.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <future>
+
+#include "engine/operations.h"
+#include "gluster/cli_xml.h"
+
+namespace georep {
+namespace {
+
+// Reports the versions the preflight needs, one per line ("rsync: none" when absent).
+constexpr const char* kVersionsScript =
+    "if command -v rsync >/dev/null 2>&1; then rsync --version | head -n 1; "
+    "else echo 'rsync: none'; fi; "
+    "if command -v gluster >/dev/null 2>&1; then gluster --version | head -n 1; "
+    "else echo 'gluster: none'; fi";
+
+// Mounts volume $3 from server $2 at $1 on this node (once; a mount whose client died is
+// dropped and made again) with options $4. Data only ever comes in as positional arguments.
+constexpr const char* kMountPart =
+    "set -eu; mnt=$1; server=$2; vol=$3; opts=$4; "
+    "if mountpoint -q \"$mnt\" && ! stat \"$mnt/\" >/dev/null 2>&1; then umount -l \"$mnt\"; fi; "
+    "if ! mountpoint -q \"$mnt\"; then mkdir -p \"$mnt\"; "
+    "mount -t glusterfs -o \"$opts\" \"$server:/$vol\" \"$mnt\"; fi; ";
+
+// Writes standard input to $mnt/$5/$6 through a temporary name, so that the destination
+// never holds a half-written heartbeat under its name.
+const std::string kWriteScript = std::string(kMountPart) +
+                                 "dir=\"$mnt/$5\"; mkdir -p \"$dir\"; "
+                                 "cat > \"$dir/.$6.tmp\"; mv -f \"$dir/.$6.tmp\" \"$dir/$6\"";
+
+// Prints the volume's usage ("georep-usage BLOCKS FREE BLOCK_SIZE"), then "georep-present"
+// and the heartbeat's bytes, or "georep-absent".
+const std::string kReadScript = std::string(kMountPart) +
+                                "stat -f -c 'georep-usage %b %f %S' \"$mnt\"; "
+                                "f=\"$mnt/$5/$6\"; "
+                                "if [ -f \"$f\" ]; then echo georep-present; cat \"$f\"; "
+                                "else echo georep-absent; fi";
+
+// Fresh metadata on every read: a heartbeat replaced on another client is seen at once.
+constexpr const char* kMountOptions = "attribute-timeout=0,entry-timeout=0,negative-timeout=0";
+
+std::string MountPoint(const std::string& volume) {
+  return "/run/georep/heartbeat/" + volume;
+}
+
+// "rsync  version 3.2.7  protocol version 31" -> "3.2.7"; "glusterfs 10.3" -> "10.3".
+std::string VersionAfter(std::string_view line, std::string_view word) {
+  auto pos = line.find(word);
+  if (pos == std::string_view::npos) return "";
+  line.remove_prefix(pos + word.size());
+  while (!line.empty() && line.front() == ' ') line.remove_prefix(1);
+  size_t end = 0;
+  while (end < line.size() && (std::isdigit(static_cast<unsigned char>(line[end])) ||
+                               line[end] == '.' || line[end] == '-' || line[end] == '_'))
+    ++end;
+  return std::string(line.substr(0, end));
+}
+
+std::string LastLine(std::string text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  if (auto nl = text.rfind('\n'); nl != std::string::npos) text = text.substr(nl + 1);
+  return text.substr(0, 300);
+}
+
+void AskVersions(CommandRunner& runner, PreflightNode& node) {
+  CommandSpec spec{{"sh", "-c", kVersionsScript}};
+  spec.timeout = std::chrono::seconds(30);
+  spec.max_output_bytes = 4096;
+  auto r = runner.Run(spec);
+  if (!r.ok()) {
+    node.problem = r.status().message();
+    return;
+  }
+  if (r->timed_out || r->exit_code != 0) {
+    node.problem = r->timed_out ? "timed out" : LastLine(r->err.empty() ? r->out : r->err);
+    return;
+  }
+  const std::string& out = r->out;
+  const size_t nl = out.find('\n');
+  const std::string rsync_line = out.substr(0, nl);
+  const std::string gluster_line = nl == std::string::npos ? "" : out.substr(nl + 1);
+  if (rsync_line != "rsync: none") {
+    node.rsync = VersionAfter(rsync_line, "version ");
+    node.rsync_writes_empty_files = ParseRsyncVersion(rsync_line) >= std::make_pair(3, 4);
+  }
+  node.gluster = VersionAfter(gluster_line, "glusterfs ");
+}
+
+int64_t IntConfig(const std::vector<ConfigItem>& config, std::string_view key, int64_t fallback) {
+  for (const auto& c : config)
+    if (c.option->key == key) return std::strtoll(c.value.c_str(), nullptr, 10);
+  return fallback;
+}
+
+std::string StringConfig(const std::vector<ConfigItem>& config, std::string_view key) {
+  for (const auto& c : config)
+    if (c.option->key == key) return c.value;
+  return "";
+}
+
+HeartbeatSettings SettingsFrom(const std::vector<ConfigItem>& config) {
+  HeartbeatSettings s;
+  s.interval_ms = IntConfig(config, "heartbeat-interval", 30) * 1000;
+  s.stall_threshold_ms = IntConfig(config, "stall-threshold", 0) * 1000;
+  return s;
+}
+
+bool WorkersRun(SessionStatus s) {
+  return s == SessionStatus::kActive || s == SessionStatus::kInitializing ||
+         s == SessionStatus::kPartialFaulty || s == SessionStatus::kFaulty ||
+         s == SessionStatus::kPaused;
+}
+
+std::string Seconds(int64_t ms) {
+  return fmt::format("{}", (ms + 500) / 1000);
+}
+
+// How long a heartbeat may be seen damaged before it is data loss, when gluster does not say
+// it synced past it.
+constexpr int64_t kDamageGraceMs = 60'000;
+
+}  // namespace
+
+std::string Preflight::Summary() const {
+  std::vector<std::string> risky, unknown, fine;
+  for (const auto& n : nodes) {
+    std::string who = fmt::format("{} ({})", n.host, n.role);
+    if (!n.problem.empty()) {
+      unknown.push_back(fmt::format("{}: {}", who, n.problem));
+    } else if (n.rsync_writes_empty_files) {
+      risky.push_back(fmt::format("rsync {} on {}", n.rsync, who));
+    } else {
+      fine.push_back(fmt::format("rsync {} on {}", n.rsync.empty() ? "none" : n.rsync, who));
+    }
+  }
+  auto join = [](const std::vector<std::string>& v) {
+    std::string out;
+    for (const auto& s : v) out += (out.empty() ? "" : ", ") + s;
+    return out;
+  };
+  std::string out;
+  if (!risky.empty()) {
+    out = fmt::format(
+        "{}: gsyncd's sync-method rsync writes every file on the destination as 0 bytes "
+        "there while reporting success (rsync 3.4 and later refuse gluster's .gfid paths); "
+        "tarssh copies file contents",
+        join(risky));
+  } else if (complete) {
+    out = fmt::format("{}: sync-method rsync copies file contents", join(fine));
+  }
+  if (!unknown.empty()) {
+    out += fmt::format("{}not asked: {}", out.empty() ? "" : "; ", join(unknown));
+  }
+  return out;
+}
+
+Preflight Operations::PlatformPreflight(const std::string& cluster_id, const Destination* d) {
+  Preflight out;
+  auto hosts = ListHosts(cluster_id);
+  if (hosts.ok()) {
+    for (const Host& h : *hosts) {
+      PreflightNode node{h.name, "source", "", "", false, ""};
+      if (h.transport == HostTransport::kSsh && h.ssh_fingerprint.empty()) {
+        node.problem = "no host key is confirmed for it";
+      } else if (hosts_) {
+        AskVersions(*hosts_->RunnerFor(h), node);
+      } else {
+        node.problem = "this engine cannot reach hosts";
+      }
+      out.nodes.push_back(node);
+    }
+  }
+  if (d) {
+    PreflightNode node{d->host, "destination", "", "", false, ""};
+    auto runner = hosts_ ? DestinationRunner(*d)
+                         : Result<std::unique_ptr<RelayingRunner>>(
+                               Status::FailedPrecondition("this engine cannot reach hosts"));
+    if (runner.ok()) {
+      AskVersions(**runner, node);
+    } else {
+      node.problem = runner.status().message();
+    }
+    out.nodes.push_back(node);
+  }
+  for (const auto& n : out.nodes) {
+    out.rsync_unsafe = out.rsync_unsafe || n.rsync_writes_empty_files;
+    out.complete = out.complete && n.problem.empty();
+  }
+  return out;
+}
+
+Preflight Operations::CachedPreflight(const std::string& cluster_id, const Destination& d) {
+  constexpr int64_t kFresh = 10 * 60 * 1000;
+  const std::string key = cluster_id + "/" + d.id;
+  const int64_t now = clock_.NowMillis();
+  {
+    std::lock_guard<std::mutex> lock(truth_mu_);
+    auto it = preflights_.find(key);
+    if (it != preflights_.end() && now - it->second.first < kFresh && it->second.second.complete)
+      return it->second.second;
+  }
+  Preflight p = PlatformPreflight(cluster_id, &d);
+  std::lock_guard<std::mutex> lock(truth_mu_);
+  preflights_[key] = {now, p};
+  return p;
+}
+
+Result<Preflight> Operations::SessionPreflight(const std::string& session_id) {
+  GEOREP_ASSIGN_OR_RETURN(Session s, ReadSession(session_id));
+  GEOREP_ASSIGN_OR_RETURN(Volume v, GetVolume(s.source_volume_id));
+  if (v.kind != VolumeKind::kGluster) {
+    return Status::FailedPrecondition(
+        "the preflight checks gluster sessions' nodes; directory sessions run georep's own "
+        "engine");
+  }
+  GEOREP_ASSIGN_OR_RETURN(Destination d, GetDestination(s.destination_id));
+  return PlatformPreflight(v.cluster_id, &d);
+}
+
+Status Operations::SetAlert(const Actor& a, const std::string& session_id, const std::string& kind,
+                            bool on, const std::string& message, const std::string& event_action) {
+  const int64_t now = clock_.NowMillis();
+  return store_.Transaction([&](StoreTx& tx) -> Status {
+    GEOREP_ASSIGN_OR_RETURN(Session s, tx.GetSession(session_id));
+    GEOREP_ASSIGN_OR_RETURN(std::vector<SessionAlert> alerts, tx.ListAlerts(session_id));
+    auto it = std::find_if(alerts.begin(), alerts.end(),
+                           [&](const SessionAlert& x) { return x.kind == kind; });
+    const bool existed = it != alerts.end();
+    if (on) {
+      GEOREP_RETURN_IF_ERROR(
+          tx.PutAlert({session_id, kind, message, existed ? it->since : now, now}));
+      if (!existed) {
+        GEOREP_RETURN_IF_ERROR(
+            tx.AppendEvent(Event{0, now, a.name, event_action, "session", session_id, "failed",
+                                 fmt::format("session {}: {}", s.session_key, message)})
+                .status());
+      }
+    } else if (existed) {
+      GEOREP_RETURN_IF_ERROR(tx.DeleteAlert(session_id, kind));
+      GEOREP_RETURN_IF_ERROR(tx.AppendEvent(Event{0, now, a.name, event_action + "_cleared",
+                                                  "session", session_id, "ok",
+                                                  fmt::format("session {}: no longer {} (was: {})",
+                                                              s.session_key, kind, it->message)})
+                                 .status());
+    }
+    return Status::Ok();
+  });
+}
+
+Status Operations::RecordDataRisk(const Actor& a, const std::string& session_id,
+                                  const std::string& sync_method, const Preflight& preflight) {
+  const bool at_risk = sync_method == "rsync" && preflight.rsync_unsafe;
+  return SetAlert(a, session_id, "data-at-risk", at_risk,
+                  at_risk ? fmt::format("data at risk: sync-method is rsync, and {}; set "
+                                        "sync-method tarssh",
+                                        preflight.Summary())
+                          : "",
+                  "session.data_at_risk");
+}
+
+Status Operations::WriteHeartbeat(const Volume& v, const Destination& d, const std::string& file,
+                                  const std::string& text) {
+  GEOREP_ASSIGN_OR_RETURN(std::vector<Host> hosts, ListHosts(v.cluster_id));
+  // The destination's source host first (the one its keys were set up from), then the others.
+  std::stable_sort(hosts.begin(), hosts.end(), [&](const Host& x, const Host& y) {
+    return (x.id == d.source_host_id) > (y.id == d.source_host_id);
+  });
+  std::string tried;
+  for (const Host& h : hosts) {
+    if (h.transport == HostTransport::kSsh && h.ssh_fingerprint.empty()) continue;
+    CommandSpec spec{{"sh", "-c", kWriteScript, "sh", MountPoint(v.name), h.name, v.name,
+                      kMountOptions, std::string(kHeartbeatDirectory), file},
+                     text};
+    spec.timeout = std::chrono::seconds(30);
+    spec.max_output_bytes = 16 * 1024;
+    auto r = hosts_->RunnerFor(h)->Run(spec);
+    if (r.ok() && !r->timed_out && r->exit_code == 0) return Status::Ok();
+    const std::string why = !r.ok()        ? r.status().message()
+                            : r->timed_out ? std::string("timed out")
+                                           : LastLine(r->err.empty() ? r->out : r->err);
+    tried += fmt::format("{}{}: {}", tried.empty() ? "" : "; ", h.name, why);
+  }
+  return Status::Unavailable(tried.empty()
+                                 ? "no source host has a confirmed key"
+                                 : fmt::format("no source host could write it ({})", tried));
+}
+
+void Operations::ForgetHeartbeat(const Volume& v, const std::string& session_id) {
+  auto hosts = ListHosts(v.cluster_id);
+  if (!hosts.ok()) return;
+  for (const Host& h : *hosts) {
+    if (h.transport == HostTransport::kSsh && h.ssh_fingerprint.empty()) continue;
+    // Only where georep's mount is (a session that never had a heartbeat left nothing).
+    CommandSpec spec{{"sh", "-c",
+                      "mountpoint -q \"$1\" || exit 0; rm -f \"$1/$2/$3\" \"$1/$2/.$3.tmp\"", "sh",
+                      MountPoint(v.name), std::string(kHeartbeatDirectory), session_id}};
+    spec.timeout = std::chrono::seconds(30);
+    auto r = hosts_->RunnerFor(h)->Run(spec);
+    if (r.ok() && r->exit_code == 0) continue;
+    spdlog::warn("msg=\"heartbeat file left in the source volume\" volume={} host={} file={}/{}",
+                 v.name, h.name, kHeartbeatDirectory, session_id);
+  }
+}
+
+Result<Operations::DestinationRead> Operations::ReadHeartbeat(const Session& s,
+                                                              const Destination& d,
+                                                              const std::string& file) {
+  GEOREP_ASSIGN_OR_RETURN(std::unique_ptr<RelayingRunner> dest, DestinationRunner(d));
+  CommandSpec spec{{"sh", "-c", kReadScript, "sh", MountPoint(s.destination_volume), d.host,
+                    s.destination_volume, std::string("ro,") + kMountOptions,
+                    std::string(kHeartbeatDirectory), file}};
+  spec.timeout = std::chrono::seconds(30);
+  spec.max_output_bytes = 64 * 1024;
+  GEOREP_ASSIGN_OR_RETURN(CommandResult r, dest->Run(spec));
+  if (r.timed_out) return Status::Unavailable(fmt::format("reading on {} timed out", d.host));
+  if (r.exit_code != 0) {
+    return Status::Unavailable(
+        fmt::format("{}: {}", d.host, LastLine(r.err.empty() ? r.out : r.err)));
+  }
+  DestinationRead out;
+  const std::string& o = r.out;
+  const size_t first = o.find('\n');
+  if (first == std::string::npos || o.rfind("georep-usage ", 0) != 0) {
+    return Status::Unavailable(fmt::format("{} gave no usage line", d.host));
+  }
+  int64_t blocks = 0, free = 0, size = 0;
+  if (std::sscanf(o.c_str(), "georep-usage %ld %ld %ld", &blocks, &free, &size) == 3 && size > 0 &&
+      blocks >= free)
+    out.used_bytes = (blocks - free) * size;
+  const std::string rest = o.substr(first + 1);
+  if (rest.rfind("georep-present\n", 0) == 0) {
+    out.present = true;
+    out.text = rest.substr(15);
+  } else if (rest.rfind("georep-absent", 0) != 0) {
+    return Status::Unavailable(fmt::format("{} gave an unexpected answer", d.host));
+  }
+  return out;
+}
+
+Result<SessionHeartbeat> Operations::HeartbeatSession(const Actor& a, const std::string& id) {
+  if (!hosts_) return Status::FailedPrecondition("this engine cannot reach hosts");
+  GEOREP_ASSIGN_OR_RETURN(Session s, ReadSession(id));
+  GEOREP_ASSIGN_OR_RETURN(Volume v, GetVolume(s.source_volume_id));
+  if (v.kind != VolumeKind::kGluster)
+    return Status::FailedPrecondition("heartbeats are for gluster sessions");
+  GEOREP_ASSIGN_OR_RETURN(Destination d, GetDestination(s.destination_id));
+  GEOREP_ASSIGN_OR_RETURN(std::vector<ConfigItem> config, GetConfig(id));
+  const HeartbeatSettings settings = SettingsFrom(config);
+  SessionHeartbeat hb;
+  hb.session_id = id;
+  GEOREP_RETURN_IF_ERROR(store_.Transaction([&](StoreTx& tx) -> Status {
+    auto stored = tx.GetHeartbeat(id);
+    if (stored.ok()) hb = *stored;
+    return stored.ok() || stored.status().code() == StatusCode::kNotFound ? Status::Ok()
+                                                                          : stored.status();
+  }));
+  if (settings.interval_ms <= 0) {
+    // Off: nothing is measured, so nothing is claimed.
+    GEOREP_RETURN_IF_ERROR(SetAlert(a, id, "stalled", false, "", "session.stalled"));
+    GEOREP_RETURN_IF_ERROR(
+        SetAlert(a, id, "heartbeat-failing", false, "", "session.heartbeat_failing"));
+    return hb;
+  }
+
+  std::string problem;
+  int64_t now = clock_.NowMillis();
+  if (WorkersRun(s.status) && HeartbeatDue(hb, settings, now)) {
+    unsigned char nonce[32];
+    random_.Fill(nonce, sizeof nonce);
+    std::string hex(sizeof nonce * 2, '\0');
+    sodium_bin2hex(hex.data(), hex.size() + 1, nonce, sizeof nonce);
+    const int64_t seq = hb.written_seq + 1;
+    Status w = WriteHeartbeat(v, d, id, FormatHeartbeat(id, seq, now, hex));
+    if (w.ok()) {
+      RecordHeartbeatWritten(hb, seq, now);
+    } else {
+      problem = "cannot write the heartbeat into the source volume: " + w.message();
+    }
+  }
+  std::optional<std::string> mismatch;  // set when the destination was read
+  if (WorkersRun(s.status) && hb.written_seq != 0 &&
+      (hb.pending_seq != 0 || now - hb.checked_at >= 10'000)) {
+    auto r = ReadHeartbeat(s, d, id);
+    const int64_t seen_at = clock_.NowMillis();
+    if (!r.ok()) {
+      problem += fmt::format("{}cannot read the heartbeat on the destination volume: {}",
+                             problem.empty() ? "" : "; ", r.status().message());
+    } else {
+      hb.checked_at = seen_at;
+      mismatch = "";
+      // Throughput: the destination volume's growth, over 10 s at least.
+      if (r->used_bytes >= 0 && (hb.used_bytes < 0 || seen_at - hb.used_at >= 10'000)) {
+        if (hb.used_bytes >= 0 && seen_at > hb.used_at) {
+          const int64_t grown = r->used_bytes - hb.used_bytes;
+          // Shrinking: deletes outweigh writes, and the rate of writes is not known.
+          hb.growth_bps = grown >= 0 ? grown * 1000 / (seen_at - hb.used_at) : -1;
+        }
+        hb.used_bytes = r->used_bytes;
+        hb.used_at = seen_at;
+      }
+      if (r->present) {
+        auto parsed = ParseHeartbeat(r->text, id);
+        if (parsed.ok()) {
+          RecordHeartbeatSeen(hb, *parsed, seen_at);
+          std::lock_guard<std::mutex> lock(truth_mu_);
+          damaged_since_.erase(id);
+        } else if (parsed.status().code() == StatusCode::kCorruption) {
+          // gsyncd makes entries before it copies their data: a heartbeat can be seen empty or
+          // part-written for a moment. It is data loss once gsyncd says it synced past the
+          // heartbeat's writing (an Active node's last synced), or after a minute anyway.
+          int64_t since = 0;
+          {
+            std::lock_guard<std::mutex> lock(truth_mu_);
+            int64_t& first = damaged_since_[id];
+            if (first == 0) first = seen_at;
+            since = first;
+          }
+          int64_t synced = 0;
+          if (auto detail = GetSession(id); detail.ok()) {
+            for (const auto& n : detail->nodes)
+              if (n.status == NodeStatus::kActive) synced = std::max(synced, n.last_synced);
+          }
+          // gluster's last synced has whole seconds.
+          const bool claimed = hb.written_seq != 0 && synced >= hb.written_at + 1000;
+          if (claimed || seen_at - since > kDamageGraceMs) {
+            mismatch = parsed.status().message() +
+                       (claimed ? std::string(" (gluster says it synced past it)")
+                                : fmt::format(" (for {} s)", Seconds(seen_at - since)));
+          } else {
+            mismatch.reset();  // on its way, perhaps: neither raised nor cleared
+          }
+        } else {
+          problem += (problem.empty() ? "" : "; ") + parsed.status().message();
+        }
+      }
+    }
+  }
+  hb.problem = problem;
+  GEOREP_RETURN_IF_ERROR(store_.Transaction([&](StoreTx& tx) -> Status {
+    GEOREP_RETURN_IF_ERROR(tx.GetSession(id).status());  // removed meanwhile
+    return tx.PutHeartbeat(hb);
+  }));
+
+  if (mismatch) {
+    GEOREP_RETURN_IF_ERROR(SetAlert(a, id, "heartbeat-mismatch", !mismatch->empty(),
+                                    "data loss: " + *mismatch, "session.data_loss"));
+  }
+  GEOREP_RETURN_IF_ERROR(
+      SetAlert(a, id, "heartbeat-failing", !problem.empty(), problem, "session.heartbeat_failing"));
+  now = clock_.NowMillis();
+  // Stalled: only a session that says Active can be stalled (Paused or Faulty already say
+  // that nothing moves).
+  auto current = ReadSession(id);
+  const bool stalled = current.ok() && current->status == SessionStatus::kActive &&
+                       HeartbeatStalled(hb, settings, now);
+  GEOREP_RETURN_IF_ERROR(SetAlert(
+      a, id, "stalled", stalled,
+      fmt::format("stalled: the heartbeat written {} s ago has not arrived on the destination "
+                  "(stall threshold {} s) while gluster says Active: new changes are not being "
+                  "replicated",
+                  Seconds(now - hb.pending_at), Seconds(settings.StallThresholdMs())),
+      "session.stalled"));
+  if (stalled && StringConfig(config, "stall-action") == "restart") {
+    bool restart = false;
+    {
+      std::lock_guard<std::mutex> lock(truth_mu_);
+      int64_t& last = stall_restarts_[id];
+      if (last == 0 || now - last >= settings.StallThresholdMs()) {
+        last = now;
+        restart = true;
+      }
+    }
+    if (restart) {
+      const Actor system{"stall-action", true};
+      auto stopped = RunSessionAction(system, id, SessionAction::kStop, true);
+      auto started = stopped.ok() ? RunSessionAction(system, id, SessionAction::kStart, true)
+                                  : Result<SessionDetail>(stopped.status());
+      const std::string outcome =
+          started.ok() ? "stopped and started" : "could not restart: " + started.status().message();
+      spdlog::warn("msg=\"stalled session restarted\" session={} outcome=\"{}\"", s.session_key,
+                   outcome);
+      GEOREP_RETURN_IF_ERROR(store_.Transaction([&](StoreTx& tx) -> Status {
+        return tx
+            .AppendEvent(Event{0, clock_.NowMillis(), a.name, "session.stall_restart", "session",
+                               id, started.ok() ? "ok" : "failed",
+                               fmt::format("session {} stalled (heartbeat {} s on its way); "
+                                           "stall-action restart: {}",
+                                           s.session_key, Seconds(now - hb.pending_at), outcome)})
+            .status();
+      }));
+    }
+  }
+  return hb;
+}
+
+int Operations::HeartbeatGlusterSessions(const Actor& a) {
+  auto sessions = ListSessions({});
+  if (!sessions.ok()) return 0;
+  std::vector<std::string> gluster;
+  for (const auto& s : *sessions) {
+    auto v = GetVolume(s.source_volume_id);
+    if (v.ok() && v->kind == VolumeKind::kGluster) gluster.push_back(s.id);
+  }
+  // In parallel, at most kParallel at a time: one unreachable node must not hold the others'
+  // heartbeats back.
+  constexpr size_t kParallel = 8;
+  std::vector<std::future<void>> jobs;
+  for (const auto& id : gluster) {
+    jobs.push_back(std::async(std::launch::async, [this, &a, id] {
+      auto r = HeartbeatSession(a, id);
+      if (!r.ok() && r.status().code() != StatusCode::kNotFound)
+        spdlog::warn("msg=\"heartbeat\" session={} error=\"{}\"", id, r.status().message());
+    }));
+    if (jobs.size() >= kParallel) {
+      for (auto& j : jobs) j.wait();
+      jobs.clear();
+    }
+  }
+  for (auto& j : jobs) j.wait();
+  return static_cast<int>(gluster.size());
+}
+
+Status Operations::FillHealth(StoreTx& tx, SessionDetail& d) {
+  const std::string& id = d.session.id;
+  GEOREP_ASSIGN_OR_RETURN(d.alerts, tx.ListAlerts(id));
+  GEOREP_ASSIGN_OR_RETURN(Volume v, tx.GetVolume(d.session.source_volume_id));
+  if (v.kind != VolumeKind::kGluster) {
+    // georep's own engine measures both per node.
+    for (const auto& n : d.nodes) {
+      if (n.lag_ms >= 0) d.lag_ms = std::max(d.lag_ms, n.lag_ms);
+      if (n.throughput_bps >= 0)
+        d.throughput_bps = std::max<int64_t>(0, d.throughput_bps) + n.throughput_bps;
+    }
+    return Status::Ok();
+  }
+  GEOREP_ASSIGN_OR_RETURN(std::vector<SessionConfigEntry> entries, tx.ListConfig(id));
+  HeartbeatSettings settings;
+  for (const auto& e : entries) {
+    if (e.key == "heartbeat-interval")
+      settings.interval_ms = std::strtoll(e.value.c_str(), nullptr, 10) * 1000;
+    if (e.key == "stall-threshold")
+      settings.stall_threshold_ms = std::strtoll(e.value.c_str(), nullptr, 10) * 1000;
+  }
+  d.heartbeat_interval_ms = settings.interval_ms;
+  d.stall_threshold_ms = settings.interval_ms > 0 ? settings.StallThresholdMs() : 0;
+  auto hb = tx.GetHeartbeat(id);
+  if (hb.ok()) {
+    d.heartbeat = *hb;
+    if (settings.interval_ms > 0) d.lag_ms = HeartbeatLagMs(*hb, clock_.NowMillis());
+    d.throughput_bps = hb->growth_bps;
+  } else if (hb.status().code() != StatusCode::kNotFound) {
+    return hb.status();
+  }
+  return Status::Ok();
+}
+
+}  // namespace georep
