@@ -342,7 +342,7 @@ Status List(MountedVolume& m, int sample_percent) {
   }
   // find exits 1 when it could not read some entries, and lists the rest: those are errors of
   // this side. Anything else is a failure of the listing itself.
-  if (r.exit_code != 0 && (r.exit_code != 1 || r.err.empty())) {
+  if (r.exit_code != 0 && (r.exit_code != 1 || r.err.empty() || r.out.empty())) {
     return Status::FailedPrecondition(fmt::format("listing {} on {} failed (exit {}): {}", m.volume,
                                                   m.where, r.exit_code, FirstLineOf(r.err)));
   }
