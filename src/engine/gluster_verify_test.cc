@@ -191,8 +191,8 @@ TEST(GlusterVerifyParse, CommandsTakeDataAsArgumentsOnly) {
   EXPECT_NE(mount.argv[2].find("-o ro"), std::string::npos);
   auto hash = gluster_verify::HashCommand("gv0", {"a b", "-c"});
   EXPECT_EQ(hash.argv, (std::vector<std::string>{"xargs", "-0", "-r", "sha256sum", "--"}));
-  EXPECT_EQ(hash.stdin_data,
-            std::string("/run/georep/verify/gv0/a b\0/run/georep/verify/gv0/-c\0", 52));
+  constexpr char kAsked[] = "/run/georep/verify/gv0/a b\0/run/georep/verify/gv0/-c\0";
+  EXPECT_EQ(hash.stdin_data, std::string(kAsked, sizeof kAsked - 1));
   EXPECT_FALSE(gluster_verify::IsPlainVolumeName("gv0/.."));
   EXPECT_FALSE(gluster_verify::IsPlainVolumeName("g*"));
   EXPECT_FALSE(gluster_verify::IsPlainVolumeName(""));
