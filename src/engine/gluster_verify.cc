@@ -1,6 +1,7 @@
 #include "engine/gluster_verify.h"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -9,25 +10,21 @@
 #include <future>
 #include <memory>
 
+#include "base/log.h"
 #include "engine/operations.h"
 #include "replication/verify.h"
 
 namespace georep::gluster_verify {
 namespace {
 
-// The mount, as a fixed script: its data come only as positional arguments ($1 the mount
-// point, $2 the source). `mountpoint` fails on a mount whose client died (the directory
-// cannot be read), which is then detached before mounting afresh.
+// The mount and the unmount, as fixed scripts: their data come only as positional arguments
+// ($1 the mount point, $2 the source).
 constexpr const char* kMountScript = R"(dir=$1 src=$2
-if mountpoint -q "$dir"; then
-  was=$(findmnt -rn -o SOURCE --mountpoint "$dir")
-  [ "$was" = "$src" ] && exit 0
-  echo "$dir holds $was, not $src" >&2
-  exit 1
-fi
-if findmnt -rn --mountpoint "$dir" >/dev/null; then umount -l "$dir" || exit 1; fi
+if findmnt -rn --mountpoint "$dir" >/dev/null; then echo "$dir is in use" >&2; exit 1; fi
 mkdir -p "$dir" || exit 1
 exec mount -t glusterfs -o ro "$src" "$dir")";
+constexpr const char* kUnmountScript = R"(umount "$1" 2>/dev/null || umount -l "$1" || exit 1
+exec rmdir "$1")";
 
 Status Bad(std::string_view why) {
   return Status::Corruption(fmt::format("not a listing of find -printf: {}", why));
@@ -102,20 +99,28 @@ bool IsPlainVolumeName(std::string_view volume) {
          });
 }
 
-std::string MountPoint(const std::string& volume) {
-  return fmt::format("{}/{}", kMountRoot, volume);
+std::string MountPoint(const std::string& volume, const std::string& id) {
+  return fmt::format("{}/{}-{}", kMountRoot, volume, id);
 }
 
-CommandSpec MountCommand(const std::string& volume) {
-  CommandSpec spec{{"sh", "-c", kMountScript, "sh", MountPoint(volume), "localhost:/" + volume}};
+CommandSpec MountCommand(const std::string& volume, const std::string& mount_point) {
+  CommandSpec spec{{"sh", "-c", kMountScript, "sh", mount_point, "localhost:/" + volume}};
   spec.timeout = std::chrono::minutes(2);
   spec.max_output_bytes = 64 << 10;
   return spec;
 }
 
-CommandSpec ListCommand(const std::string& volume) {
-  const std::string root = MountPoint(volume);
-  // The volume name is plain (IsPlainVolumeName), so the -path patterns hold no wildcard.
+CommandSpec UnmountCommand(const std::string& mount_point) {
+  CommandSpec spec{{"sh", "-c", kUnmountScript, "sh", mount_point}};
+  spec.timeout = std::chrono::minutes(2);
+  spec.max_output_bytes = 64 << 10;
+  return spec;
+}
+
+CommandSpec ListCommand(const std::string& mount_point) {
+  const std::string& root = mount_point;
+  // The mount point is plain (a plain volume name and an id), so the -path patterns hold no
+  // wildcard but ours.
   std::vector<std::string> argv = {"find", root, "-mindepth", "1", "("};
   for (std::string_view name : kNotUserData) {
     if (argv.back() != "(") argv.push_back("-o");
@@ -125,11 +130,10 @@ CommandSpec ListCommand(const std::string& volume) {
   return CommandSpec{argv};
 }
 
-CommandSpec HashCommand(const std::string& volume, const std::vector<std::string>& paths) {
+CommandSpec HashCommand(const std::string& mount_point, const std::vector<std::string>& paths) {
   CommandSpec spec{{"xargs", "-0", "-r", "sha256sum", "--"}};
-  const std::string root = MountPoint(volume);
   for (const auto& p : paths) {
-    spec.stdin_data.append(root).append("/").append(p);
+    spec.stdin_data.append(mount_point).append("/").append(p);
     spec.stdin_data.push_back('\0');
   }
   return spec;
@@ -192,11 +196,11 @@ Result<replication::TreeDescription> ParseListing(std::string_view out, int samp
 }
 
 Result<std::map<std::string, replication::Hash128>> ParseDigests(std::string_view out,
-                                                                 const std::string& volume) {
+                                                                 const std::string& mount_point) {
   auto bad = [](std::string_view why) {
     return Status::Corruption(fmt::format("not an output of sha256sum: {}", why));
   };
-  const std::string prefix = MountPoint(volume) + "/";
+  const std::string prefix = mount_point + "/";
   std::map<std::string, replication::Hash128> digests;
   while (!out.empty()) {
     const size_t nl = out.find('\n');
@@ -290,8 +294,6 @@ void ApplyDigests(const std::vector<std::string>& asked,
 namespace georep {
 namespace {
 
-using gluster_verify::kMountRoot;
-
 constexpr auto kListTimeout = std::chrono::hours(2);
 // Hashing may take 10 minutes plus a second per 10 MB (every byte is read through the mount).
 constexpr auto kHashBaseTimeout = std::chrono::minutes(10);
@@ -302,31 +304,50 @@ std::string FirstLineOf(const std::string& text) {
   return line.size() > 300 ? line.substr(0, 300) : line;
 }
 
-// A volume mounted on one node, and the way to run commands there.
+// A volume mounted on one node for this verify, and the way to run commands there.
 struct MountedVolume {
   std::unique_ptr<CommandRunner> runner;
   std::string volume;
+  std::string mount_point;
   std::string where;  // the node, in the operator's words
+  bool mounted = false;
   replication::TreeDescription description;
+
+  MountedVolume() = default;
+  MountedVolume(const MountedVolume&) = delete;
+  MountedVolume& operator=(const MountedVolume&) = delete;
+  // Unmounted whatever happened (best effort: the node may be gone; then the log says so).
+  ~MountedVolume() { Unmount(); }
+  void Unmount() {
+    if (!mounted) return;
+    mounted = false;
+    auto r = runner->Run(gluster_verify::UnmountCommand(mount_point));
+    if (!r.ok() || r->exit_code != 0) {
+      spdlog::warn("msg=\"a verify mount stays; umount it there\" where={} mount={} error={}",
+                   LogValue(where), LogValue(mount_point),
+                   LogValue(r.ok() ? FirstLineOf(r->err) : r.status().message()));
+    }
+  }
 };
 
 Status Mount(MountedVolume& m) {
-  GEOREP_ASSIGN_OR_RETURN(CommandResult r, m.runner->Run(gluster_verify::MountCommand(m.volume)));
+  GEOREP_ASSIGN_OR_RETURN(CommandResult r,
+                          m.runner->Run(gluster_verify::MountCommand(m.volume, m.mount_point)));
   const std::string said = FirstLineOf(r.err.empty() ? r.out : r.err);
   if (r.timed_out)
     return Status::Unavailable(
         fmt::format("mounting {} on {} took over 2 minutes", m.volume, m.where));
   if (r.exit_code != 0) {
     return Status::FailedPrecondition(
-        fmt::format("cannot mount {} read-only at {} on {} (exit {}): {}", m.volume,
-                    gluster_verify::MountPoint(m.volume), m.where, r.exit_code,
-                    said.empty() ? "no message" : said));
+        fmt::format("cannot mount {} read-only at {} on {} (exit {}): {}", m.volume, m.mount_point,
+                    m.where, r.exit_code, said.empty() ? "no message" : said));
   }
+  m.mounted = true;
   return Status::Ok();
 }
 
 Status List(MountedVolume& m, int sample_percent) {
-  CommandSpec spec = gluster_verify::ListCommand(m.volume);
+  CommandSpec spec = gluster_verify::ListCommand(m.mount_point);
   spec.timeout = kListTimeout;
   spec.max_output_bytes = replication::kMaxTreeDescriptionBytes;
   GEOREP_ASSIGN_OR_RETURN(CommandResult r, m.runner->Run(spec));
@@ -368,12 +389,11 @@ Status Hash(MountedVolume& m, const std::vector<std::string>& paths) {
   uint64_t bytes = 0, path_bytes = 0;
   for (const auto& e : m.description.entries) bytes += e.size;  // an upper bound
   for (const auto& p : paths) path_bytes += p.size();
-  CommandSpec spec = gluster_verify::HashCommand(m.volume, paths);
+  CommandSpec spec = gluster_verify::HashCommand(m.mount_point, paths);
   spec.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(kHashBaseTimeout) +
                  std::chrono::seconds(bytes / kHashBytesPerSecond);
   // A line per file: the digest, the mount point, the path (each byte at most escaped twice).
-  spec.max_output_bytes =
-      4096 + paths.size() * (80 + kMountRoot.size() + m.volume.size()) + 2 * path_bytes;
+  spec.max_output_bytes = 4096 + paths.size() * (80 + m.mount_point.size()) + 2 * path_bytes;
   GEOREP_ASSIGN_OR_RETURN(CommandResult r, m.runner->Run(spec));
   if (r.timed_out) {
     return Status::Unavailable(fmt::format(
@@ -390,7 +410,7 @@ Status Hash(MountedVolume& m, const std::vector<std::string>& paths) {
                                                   m.volume, m.where, r.exit_code,
                                                   FirstLineOf(r.err)));
   }
-  auto digests = gluster_verify::ParseDigests(r.out, m.volume);
+  auto digests = gluster_verify::ParseDigests(r.out, m.mount_point);
   if (!digests.ok()) {
     return Status::Corruption(fmt::format("hashing files of {} on {}: {}", m.volume, m.where,
                                           digests.status().message()));
@@ -417,12 +437,16 @@ Result<replication::VerifyReport> Operations::VerifyGlusterSession(
   });
 
   // Each side mounted and listed on its node, the two at once.
+  const std::string id = random_.NewUuid();
   MountedVolume source, destination;
+  source.volume = v.name;
+  source.mount_point = gluster_verify::MountPoint(v.name, id);
+  destination.volume = s.destination_volume;
+  destination.mount_point = gluster_verify::MountPoint(s.destination_volume, id);
   auto there = std::async(std::launch::async, [&]() -> Status {
     GEOREP_ASSIGN_OR_RETURN(std::unique_ptr<RelayingRunner> runner, DestinationRunner(d));
     RelayingRunner* relaying = runner.get();
     destination.runner = std::move(runner);
-    destination.volume = s.destination_volume;
     destination.where = fmt::format("the destination {}", d.host);
     Status mounted = Mount(destination);
     if (relaying->relayed())
@@ -435,7 +459,6 @@ Result<replication::VerifyReport> Operations::VerifyGlusterSession(
   for (const Host& h : hosts) {
     if (h.transport == HostTransport::kSsh && h.ssh_fingerprint.empty()) continue;
     source.runner = hosts_->RunnerFor(h);
-    source.volume = v.name;
     source.where = fmt::format("source host {}", h.name);
     here = Mount(source);
     if (here.ok()) break;
@@ -458,6 +481,9 @@ Result<replication::VerifyReport> Operations::VerifyGlusterSession(
       std::async(std::launch::async, [&]() -> Status { return Hash(destination, paths); });
   Status hashed_here = Hash(source, paths);
   Status hashed = hashed_there.get();
+  auto unmounted_there = std::async(std::launch::async, [&] { destination.Unmount(); });
+  source.Unmount();
+  unmounted_there.get();
   GEOREP_RETURN_IF_ERROR(hashed_here);
   GEOREP_RETURN_IF_ERROR(hashed);
   return replication::CompareTreeDescriptions(source.description, destination.description, o);

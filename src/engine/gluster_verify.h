@@ -2,7 +2,10 @@
 // describe a volume, and the parsers of what it prints.
 //
 // Each side's volume is mounted read-only on one node of its cluster, at a mount point of
-// georep's own (kMountRoot/VOLUME, left mounted for the next verify); that node lists the tree
+// georep's own for this verify only (kMountRoot/VOLUME-ID, unmounted at the end: a client
+// mounted afresh reads what the bricks hold -- a mount kept from an earlier verify serves
+// file contents from its caches, which do not see a brick changed behind gluster's back; the
+// lab showed it); that node lists the tree
 // (`find -printf`, NUL-separated records) and hashes the files it is asked for (`xargs -0
 // sha256sum`, the paths NUL-separated on stdin). Only the listings and the digests reach the
 // engine: no file's data leaves its node, and the engine hashes nothing. The engine picks the
@@ -38,29 +41,32 @@ inline constexpr std::string_view kNotUserData[] = {".georep", ".trashcan",
 // volume names: letters, digits, '-' and '_').
 bool IsPlainVolumeName(std::string_view volume);
 
-std::string MountPoint(const std::string& volume);
+// kMountRoot/VOLUME-ID: `id` tells apart verifies that run at once (letters, digits, '-').
+std::string MountPoint(const std::string& volume, const std::string& id);
 
-// Mounts `volume` read-only from the node's own glusterd at MountPoint(volume), unless it is
-// mounted there already; a dead mount left there (its client gone) is detached first. A fixed
-// script with the mount point and source as positional arguments.
-CommandSpec MountCommand(const std::string& volume);
+// Mounts `volume` read-only from the node's own glusterd at `mount_point` (made, and refused if
+// something is mounted there already). A fixed script with the mount point and the source as
+// positional arguments.
+CommandSpec MountCommand(const std::string& volume, const std::string& mount_point);
+// Unmounts it (lazily if it is busy) and removes the directory.
+CommandSpec UnmountCommand(const std::string& mount_point);
 
 // Lists every entry below the mount point except kNotUserData: one record per entry,
 // "TYPE MODE UID GID SIZE MTIME PATH\0TARGET\0" (find's %y %m %U %G %s %T@ %P and %l).
-CommandSpec ListCommand(const std::string& volume);
+CommandSpec ListCommand(const std::string& mount_point);
 
 // sha256sum of `paths` (relative to the mount point), given NUL-separated on stdin.
-CommandSpec HashCommand(const std::string& volume, const std::vector<std::string>& paths);
+CommandSpec HashCommand(const std::string& mount_point, const std::vector<std::string>& paths);
 
 // ListCommand's output as a description (entries sorted by path, no content hashed yet), its
 // times as gsyncd keeps them: a regular file's mtime in whole seconds, no other entry's (see
 // the definition). Corruption when it is not a well-formed listing.
 Result<replication::TreeDescription> ParseListing(std::string_view out, int sample_percent);
 
-// HashCommand's output: path (relative to the mount point of `volume`) -> the first 128 bits
-// of its SHA-256. sha256sum's escaping of names holding '\\', '\n' or '\r' is undone.
+// HashCommand's output: path (relative to `mount_point`) -> the first 128 bits of its
+// SHA-256. sha256sum's escaping of names holding '\\', '\n' or '\r' is undone.
 Result<std::map<std::string, replication::Hash128>> ParseDigests(std::string_view out,
-                                                                 const std::string& volume);
+                                                                 const std::string& mount_point);
 
 // The files both nodes hash: those picked by the sample (the path's hash) among the regular
 // files that are on both sides with the same size (content is compared only then), sorted.

@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <regex>
 #include <set>
 
 #include "engine/operations.h"
@@ -114,7 +115,7 @@ TEST(GlusterVerifyParse, ReadsSha256sumLinesAndUndoesItsEscapes) {
   const std::string root = "/run/georep/verify/gv0/";
   const std::string out = kDigestA + "  " + root + "plain name\n" + "\\" + kDigestB + "  " + root +
                           "new\\nline \\\\ back\\rcr\n" + kDigestA + " *" + root + "caf\xe9\n";
-  auto d = ParseDigests(out, "gv0");
+  auto d = ParseDigests(out, "/run/georep/verify/gv0");
   ASSERT_TRUE(d.ok()) << d.status().ToString();
   ASSERT_EQ(d->size(), 3u);
   EXPECT_EQ(d->at("plain name").low, 0xaaaaaaaaaaaaaaaau);
@@ -130,7 +131,8 @@ TEST(GlusterVerifyParse, ReadsSha256sumLinesAndUndoesItsEscapes) {
            "\\" + kDigestA + "  " + root + "a\\tb\n",       // an escape sha256sum never writes
            kDigestA + "  " + root.substr(0, root.size() - 4) + "gv1/x\n",  // another volume
        }) {
-    EXPECT_EQ(ParseDigests(bad, "gv0").status().code(), StatusCode::kCorruption) << bad;
+    EXPECT_EQ(ParseDigests(bad, "/run/georep/verify/gv0").status().code(), StatusCode::kCorruption)
+        << bad;
   }
 }
 
@@ -182,14 +184,18 @@ TEST(GlusterVerifyParse, BothSidesHashTheSameSampledFiles) {
 }
 
 TEST(GlusterVerifyParse, CommandsTakeDataAsArgumentsOnly) {
-  auto mount = gluster_verify::MountCommand("gv0");
+  const std::string at = gluster_verify::MountPoint("gv0", "9f1c-2a");
+  EXPECT_EQ(at, "/run/georep/verify/gv0-9f1c-2a");
+  auto mount = gluster_verify::MountCommand("gv0", at);
   ASSERT_EQ(mount.argv.size(), 6u);
   EXPECT_EQ(mount.argv[0], "sh");
-  EXPECT_EQ(mount.argv[4], "/run/georep/verify/gv0");
+  EXPECT_EQ(mount.argv[4], at);
   EXPECT_EQ(mount.argv[5], "localhost:/gv0");
   EXPECT_EQ(mount.argv[2].find("gv0"), std::string::npos);  // the script is fixed
   EXPECT_NE(mount.argv[2].find("-o ro"), std::string::npos);
-  auto hash = gluster_verify::HashCommand("gv0", {"a b", "-c"});
+  auto unmount = gluster_verify::UnmountCommand(at);
+  EXPECT_EQ(unmount.argv, (std::vector<std::string>{"sh", "-c", unmount.argv[2], "sh", at}));
+  auto hash = gluster_verify::HashCommand("/run/georep/verify/gv0", {"a b", "-c"});
   EXPECT_EQ(hash.argv, (std::vector<std::string>{"xargs", "-0", "-r", "sha256sum", "--"}));
   constexpr char kAsked[] = "/run/georep/verify/gv0/a b\0/run/georep/verify/gv0/-c\0";
   EXPECT_EQ(hash.stdin_data, std::string(kAsked, sizeof kAsked - 1));
@@ -243,10 +249,15 @@ class DirectoryNodes final : public HostConnector {
       return testing_support::Answer("ok\n");
     }
     if (spec.argv[0] == "rsync") return testing_support::Answer("rsync  version 3.2.7\n");
-    if (spec.argv[0] == "sh") return testing_support::Answer("");  // mounted
+    if (spec.argv[0] == "sh") return testing_support::Answer("");  // (un)mounted
     if (auto fault = faults.find(address + " " + spec.argv[0]); fault != faults.end())
       return fault->second;
-    const std::string from = "/run/georep/verify/", to = node->second + "/";
+    // The mount point, /run/georep/verify/VOLUME-UUID, is the node's directory VOLUME.
+    std::smatch at;
+    const std::string& named = spec.argv[0] == "find" ? spec.argv[1] : spec.stdin_data;
+    if (!std::regex_search(named, at, std::regex("/run/georep/verify/([a-z0-9]+)-[-0-9a-f]{36}")))
+      return Status::InvalidArgument("no mount point in the command");
+    const std::string from = at[0], to = node->second + "/" + at[1].str();
     auto rewrite = [](std::string s, const std::string& a, const std::string& b) {
       for (size_t at = s.find(a); at != std::string::npos; at = s.find(a, at + b.size()))
         s.replace(at, a.size(), b);
@@ -379,10 +390,14 @@ TEST_F(GlusterVerifySessionTest, IdenticalVolumesThenEachKindOfDifference) {
   EXPECT_EQ(same->content_checked, 46u);
   EXPECT_EQ(same->bytes_hashed, 2 * (5 + 7 + 7 + 7 + 4 + 300000 + 10 + 30 * 2u));
   // Each volume was mounted on its node, the source on the destination's source host.
-  auto mounts = nodes_.Runs("sh");
-  ASSERT_EQ(mounts.size(), 2u);
-  std::set<std::string> mounted;
-  for (const auto& [address, spec] : mounts) mounted.insert(address + " " + spec.argv[5]);
+  // Each mounted for this verify only, and unmounted at its end.
+  std::set<std::string> mounted, unmounted;
+  for (const auto& [address, spec] : nodes_.Runs("sh")) {
+    if (spec.argv.size() == 6) mounted.insert(address + " " + spec.argv[5]);
+    if (spec.argv.size() == 5) unmounted.insert(address + " " + spec.argv[4].substr(0, 23));
+  }
+  EXPECT_EQ(unmounted, (std::set<std::string>{"10.77.0.1 /run/georep/verify/gv0-",
+                                              "10.77.0.11 /run/georep/verify/gv1-"}));
   EXPECT_EQ(mounted,
             (std::set<std::string>{"10.77.0.1 localhost:/gv0", "10.77.0.11 localhost:/gv1"}));
   auto events = ops_->ListEvents({0, "", "", "session.verify", 10});
@@ -427,14 +442,14 @@ TEST_F(GlusterVerifySessionTest, ASampleHashesTheSameFilesOnBothNodes) {
   ASSERT_EQ(hashes.size(), 2u);
   std::map<std::string, std::vector<std::string>> asked;  // node -> paths below its mount
   for (const auto& [address, spec] : hashes) {
-    const std::string volume = address == "10.77.0.11" ? "gv1" : "gv0";
-    const std::string prefix = "/run/georep/verify/" + volume + "/";
+    const std::string volume = address == "10.77.0.11" ? "gv1-" : "gv0-";
+    const std::string prefix = "/run/georep/verify/" + volume;
     std::string_view rest = spec.stdin_data;
     while (!rest.empty()) {
       const std::string_view path = rest.substr(0, rest.find('\0'));
       rest.remove_prefix(std::min(rest.size(), path.size() + 1));
       ASSERT_EQ(path.substr(0, prefix.size()), prefix);
-      asked[address].emplace_back(path.substr(prefix.size()));
+      asked[address].emplace_back(path.substr(path.find('/', prefix.size()) + 1));
     }
   }
   ASSERT_EQ(asked.size(), 2u);  // one on each side
