@@ -317,7 +317,12 @@ struct MountedVolume {
   MountedVolume(const MountedVolume&) = delete;
   MountedVolume& operator=(const MountedVolume&) = delete;
   // Unmounted whatever happened (best effort: the node may be gone; then the log says so).
-  ~MountedVolume() { Unmount(); }
+  ~MountedVolume() {
+    try {
+      Unmount();
+    } catch (...) {  // NOLINT(bugprone-empty-catch): a destructor must not throw; logged if it can
+    }
+  }
   void Unmount() {
     if (!mounted) return;
     mounted = false;
