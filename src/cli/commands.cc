@@ -656,8 +656,7 @@ del->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
     return Status::Ok();
   }));
   // `georep verify SESSION`: top-level, as admins type it; exit 1 when anything differs.
-  auto* verify =
-      app.add_subcommand("verify", "Compare a directory session's destination with its source");
+  auto* verify = app.add_subcommand("verify", "Compare a session's destination with its source");
   auto verify_id = std::make_shared<std::string>();
   auto verify_sample = std::make_shared<int>(100);
   verify->add_option("session", *verify_id, "Session id")->required();

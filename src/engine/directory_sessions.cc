@@ -672,11 +672,6 @@ Result<replication::VerifyReport> Operations::VerifySession(const Actor& a, cons
       return Status::InvalidArgument("sample must be 1-100 percent");
     GEOREP_ASSIGN_OR_RETURN(Session s, ReadSession(id));
     GEOREP_ASSIGN_OR_RETURN(Volume v, GetVolume(s.source_volume_id));
-    if (v.kind != VolumeKind::kDirectory) {
-      return Status::FailedPrecondition(
-          "verify compares sessions of directory volumes; for a gluster session compare the "
-          "volumes' mounts");
-    }
     GEOREP_ASSIGN_OR_RETURN(Destination d, GetDestination(s.destination_id));
     GEOREP_ASSIGN_OR_RETURN(std::vector<ConfigItem> config, GetConfig(id));
     replication::VerifyOptions o;
@@ -693,6 +688,7 @@ Result<replication::VerifyReport> Operations::VerifySession(const Actor& a, cons
         start = comma + 1;
       }
     }
+    if (v.kind == VolumeKind::kGluster) return VerifyGlusterSession(s, v, d, o);
     GEOREP_ASSIGN_OR_RETURN(Host src, GetHost(v.bricks.at(0).host_id));
     const bool remote = src.transport != HostTransport::kLocal;
     if (d.ssh_fingerprint.empty() && !remote)

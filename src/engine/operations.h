@@ -290,8 +290,10 @@ class Operations {
   Result<SessionDetail> PollDirectorySession(const Actor& a, const std::string& id);
   // Every directory session; returns how many were read.
   int PollDirectorySessions(const Actor& a);
-  // Compares a directory session's destination with its source (content of `sample_percent`
-  // of the files) and records the outcome as an event. Sessions to a local path only.
+  // Compares a session's destination with its source (content of `sample_percent` of the
+  // files) and records the outcome as an event. Directory sessions: described where each tree
+  // is; gluster sessions: each volume mounted and described on one node of its cluster
+  // (gluster_verify.h).
   Result<replication::VerifyReport> VerifySession(const Actor& a, const std::string& id,
                                                   int sample_percent);
   Result<ClusterPoll> PollGlusterCluster(const Actor& a, const std::string& cluster_id,
@@ -498,6 +500,12 @@ class Operations {
                                                             const std::string& where,
                                                             const std::string& host,
                                                             const std::string& command);
+  // Verify of a gluster session (gluster_verify.cc): each volume mounted read-only on one node
+  // of its cluster (a source host that answers; the destination host, relayed if need be),
+  // listed and hashed there; compared as for directory sessions.
+  Result<replication::VerifyReport> VerifyGlusterSession(const Session& s, const Volume& v,
+                                                         const Destination& d,
+                                                         const replication::VerifyOptions& o);
   // `georep agent --describe` of the session's destination path, run over ssh: from the
   // engine, or, when it cannot reach the destination, from `src` (an ssh source host, with its
   // worker's key, as the worker reaches it; null: the engine's machine).

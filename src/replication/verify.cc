@@ -52,11 +52,6 @@ Result<Hash128> HashFile(const std::string& path, uint64_t* bytes) {
   return h.Finish();
 }
 
-// Whether a file's content is hashed: by its path, so both sides pick the same files.
-bool Sampled(const std::string& path, int sample_percent) {
-  return sample_percent >= 100 || HashBytes(path).low % 100 < static_cast<uint64_t>(sample_percent);
-}
-
 const char* TypeName(EntryType t) {
   switch (t) {
     case EntryType::kRegular:
@@ -72,6 +67,10 @@ const char* TypeName(EntryType t) {
 }
 
 }  // namespace
+
+bool SampledForVerify(std::string_view path, int sample_percent) {
+  return sample_percent >= 100 || HashBytes(path).low % 100 < static_cast<uint64_t>(sample_percent);
+}
 
 Result<TreeDescription> DescribeTreeForVerify(const std::string& root,
                                               const DescribeOptions& options) {
@@ -109,7 +108,7 @@ Result<TreeDescription> DescribeTreeForVerify(const std::string& root,
   std::sort(d.entries.begin(), d.entries.end(),
             [](const DescribedEntry& a, const DescribedEntry& b) { return a.path < b.path; });
   for (DescribedEntry& e : d.entries) {
-    if (e.type != EntryType::kRegular || !Sampled(e.path, d.sample_percent)) continue;
+    if (e.type != EntryType::kRegular || !SampledForVerify(e.path, d.sample_percent)) continue;
     auto hash = HashFile(e.path == "." ? root : root + "/" + e.path, &d.bytes_hashed);
     if (!hash.ok()) {
       d.errors.push_back({e.path, hash.status().message()});

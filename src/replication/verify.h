@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/status.h"
@@ -42,6 +43,10 @@ struct DescribeOptions {
   int sample_percent = 100;           // 1-100: files whose content is hashed, by path hash
   std::vector<std::string> excludes;  // fnmatch patterns: entries left out (not entered)
 };
+
+// Whether a file's content is hashed in a `sample_percent` sample: by a hash of its path, so
+// every side (and every engine) picks the same files.
+bool SampledForVerify(std::string_view path, int sample_percent);
 
 // Walks `root` (no symlink followed) and hashes the sampled files. Non-OK only when the root
 // itself cannot be read; what cannot be read below it is listed in the description's errors.

@@ -1123,5 +1123,128 @@ TEST_F(GlusterTest, ADirectoryVolumeOnAnSshHostReplicatesToADestinationOnlyItRea
   EXPECT_EQ(ReadFile(state + "/dst1/ssh/authorized_keys").find(key_line), std::string::npos);
 }
 
+// Verify of a gluster session: each volume mounted read-only on one node of its cluster, listed
+// and hashed there. Identical once replicated; then a file truncated on the destination's brick
+// behind gluster's back is found, by size, in a full verify and in a sample, and a file
+// rewritten there at the same size by its content; what georep and gluster keep at a volume's
+// root is not compared.
+TEST_F(GlusterTest, VerifyComparesTheVolumesOnTheirNodes) {
+  const std::string state = GEOREP_GLUSTER_STATE;
+  Source source;
+  ASSERT_NO_FATAL_FAILURE(ImportSource(&source));
+  auto [d_status, dest] = PostJson("/api/v1/clusters/" + source.cluster + "/destinations",
+                                   {{"source_host_id", source.src1},
+                                    {"host", nodes_[2].ip},
+                                    {"ssh_fingerprint", nodes_[2].fingerprint},
+                                    {"copy_keys", true}});
+  ASSERT_EQ(d_status, 201) << dest.dump();
+
+  // Files written on the source mount before the session starts (the first crawl carries
+  // them): nested, odd names, owners, modes, a symlink.
+  const std::string src_mnt = state + "/src1/mnt-gv0", dst_mnt = state + "/dst1/mnt-gv1";
+  ASSERT_EQ(OnNode("src1", {"/bin/mkdir", "-p", src_mnt}).exit_code, 0);
+  ASSERT_EQ(OnNode("dst1", {"/bin/mkdir", "-p", dst_mnt}).exit_code, 0);
+  auto m1 = OnNode("src1", {"/bin/mount", "-t", "glusterfs", nodes_[0].ip + ":/gv0", src_mnt});
+  ASSERT_EQ(m1.exit_code, 0) << m1.err;
+  auto m2 = OnNode("dst1", {"/bin/mount", "-t", "glusterfs", nodes_[2].ip + ":/gv1", dst_mnt});
+  ASSERT_EQ(m2.exit_code, 0) << m2.err;
+  const std::vector<std::string> files = {"a.bin", "sub/b.bin", "sub/deeper/c d.bin", "e.txt",
+                                          "sub/f.txt"};
+  ASSERT_EQ(OnNode("src1", {"/bin/mkdir", "-p", src_mnt + "/sub/deeper"}).exit_code, 0);
+  for (size_t i = 0; i < files.size(); ++i) {
+    auto dd = OnNode("src1", {"/bin/dd", "if=/dev/urandom", "of=" + src_mnt + "/" + files[i],
+                              "bs=4k", "count=" + std::to_string(3 + 5 * i), "status=none"});
+    ASSERT_EQ(dd.exit_code, 0) << dd.err;
+  }
+  ASSERT_EQ(OnNode("src1", {"/bin/chown", "1234:567", src_mnt + "/e.txt"}).exit_code, 0);
+  ASSERT_EQ(OnNode("src1", {"/bin/chmod", "600", src_mnt + "/sub/f.txt"}).exit_code, 0);
+  ASSERT_EQ(OnNode("src1", {"/bin/ln", "-s", "sub/b.bin", src_mnt + "/link"}).exit_code, 0);
+
+  auto [s_status, created] = PostJson("/api/v1/sessions", {{"destination_id", dest["id"]},
+                                                           {"source_volume_id", source.volume},
+                                                           {"destination_volume", "gv1"},
+                                                           {"sync_method", "tarssh"}});
+  ASSERT_EQ(s_status, 201) << created.dump();
+  const std::string id = created["id"], path = "/api/v1/sessions/" + id;
+  ASSERT_EQ(PostJson(path + "/start", Json::object()).first, 200);
+  for (const auto& f : files) {
+    const std::string want = Sha256OnNode("src1", src_mnt + "/" + f);
+    ASSERT_EQ(want.size(), 64u);
+    ASSERT_TRUE(WaitFor(180, [&] { return Sha256OnNode("dst1", dst_mnt + "/" + f) == want; }))
+        << f << " did not arrive; on the destination:\n"
+        << OnNode("dst1", {"/bin/ls", "-laR", dst_mnt}).out;
+  }
+
+  // georep's own directory (the source's heartbeat) is not compared, nor is gluster's own.
+  ASSERT_EQ(OnNode("dst1", {"/bin/mkdir", "-p", dst_mnt + "/.georep"}).exit_code, 0);
+  ASSERT_EQ(OnNode("dst1", {"/bin/cp", "/etc/hostname", dst_mnt + "/.georep/only-here"}).exit_code,
+            0);
+
+  // Identical, once gsyncd has set the metadata too (it follows the data).
+  auto verify = [&](int sample) {
+    auto r = PostJson(path + "/verify?sample_percent=" + std::to_string(sample), Json::object());
+    EXPECT_EQ(r.first, 200) << r.second.dump(2);
+    return r.second;
+  };
+  Json report;
+  EXPECT_TRUE(WaitFor(60, [&] { return (report = verify(100))["identical"] == true; }))
+      << report.dump(2);
+  EXPECT_EQ(report["entries"], 8) << report.dump(2);  // 5 files, 2 directories, a symlink
+  EXPECT_EQ(report["content_checked"], files.size()) << report.dump(2);
+  // Each volume was mounted for that verify only (a mount kept would answer from its caches).
+  for (const char* node : {"src1", "dst1"}) {
+    auto mounts = OnNode(node, {"/bin/findmnt", "-rn", "-o", "TARGET"});
+    EXPECT_EQ(mounts.out.find("/run/georep/verify"), std::string::npos) << node << mounts.out;
+  }
+
+  // Truncated on dst1's brick directly: found, with both sizes; and by a 50% sample too (sizes
+  // are compared for every file).
+  const std::string brick = state + "/dst1/bricks/gv1";
+  auto cut = OnNode("dst1", {"/usr/bin/truncate", "-s", "1000", brick + "/sub/b.bin"});
+  ASSERT_EQ(cut.exit_code, 0) << cut.err;
+  report = verify(100);
+  ASSERT_EQ(report["differences"].size(), 1u) << report.dump(2);
+  EXPECT_EQ(report["differences"][0]["path"], "sub/b.bin");
+  EXPECT_EQ(report["differences"][0]["difference"],
+            "32768 bytes at the source, 1000 at the "
+            "destination");
+  EXPECT_EQ(report["content_checked"], files.size() - 1);
+  Json sampled = verify(50);
+  ASSERT_EQ(sampled["differences"].size(), 1u) << sampled.dump(2);
+  EXPECT_EQ(sampled["differences"][0]["path"], "sub/b.bin");
+  EXPECT_LT(sampled["content_checked"].get<int>(), report["content_checked"].get<int>());
+
+  // Rewritten at the same size on the brick: only its content tells, hashed on dst1.
+  auto rewrite = OnNode("dst1", {"/bin/dd", "if=/dev/zero", "of=" + brick + "/e.txt", "bs=4k",
+                                 "count=1", "conv=notrunc", "status=none"});
+  ASSERT_EQ(rewrite.exit_code, 0) << rewrite.err;
+  report = verify(100);
+  std::map<std::string, std::string> found;
+  for (const auto& d : report["differences"]) found[d["path"]] = d["difference"];
+  EXPECT_EQ(found, (std::map<std::string, std::string>{
+                       {"e.txt", "content differs"},
+                       {"sub/b.bin", "32768 bytes at the source, 1000 at the destination"}}))
+      << report.dump(2);
+
+  // The CLI says the same and exits 1; each verify is an event.
+  const std::vector<std::string> env = {"GEOREP_CONFIG_DIR=" + data_.path() + "/cli"};
+  auto login = RunCommand({GeorepBinary(), "login", "--server", engine_->url(), "--password-stdin"},
+                          engine_->admin_password() + "\n", env);
+  ASSERT_EQ(login.exit_code, 0) << login.err;
+  auto cli = RunCommand({GeorepBinary(), "verify", id, "--sample", "50"}, "", env, 120);
+  EXPECT_EQ(cli.exit_code, 1) << cli.out << cli.err;
+  EXPECT_NE(cli.out.find("sub/b.bin: 32768 bytes at the source, 1000 at the destination"),
+            std::string::npos)
+      << cli.out;
+  auto events =
+      Json::parse(engine_->Get("/api/v1/events?action=session.verify", token_)->body)["items"];
+  EXPECT_GE(events.size(), 5u);
+  EXPECT_EQ(events[0]["result"], "failed") << events.dump(2);
+
+  ASSERT_EQ(PostJson(path + "/stop", Json::object()).first, 200);
+  OnNode("src1", {"/bin/umount", "-l", src_mnt});
+  OnNode("dst1", {"/bin/umount", "-l", dst_mnt});
+}
+
 }  // namespace
 }  // namespace georep::testing

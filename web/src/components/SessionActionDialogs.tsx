@@ -38,7 +38,7 @@ function ForceConfirmModal({
   onClose: () => void; onUpdated: (s: Session) => void; onRemoved: (id: string) => void;
 }) {
   const { action, session } = pending;
-  const avail = availability(action, session, volumeKind);
+  const avail = availability(action, session);
   const [force, setForce] = useState(false);
   const [resetSyncTime, setResetSyncTime] = useState(false);
   const [busy, setBusy] = useState(false);

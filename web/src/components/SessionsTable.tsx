@@ -61,7 +61,7 @@ export function SessionsTable({ volume, clusterName }: { volume: Volume; cluster
 
   const rowActions = (s: Session): IAction[] =>
     ACTION_ORDER.flatMap((a, i) => {
-      const av = availability(a, s, volume.kind);
+      const av = availability(a, s);
       const item: IAction = {
         title: ACTION_LABEL[a],
         isAriaDisabled: av.mode === 'no',

@@ -1,7 +1,7 @@
 // What the console knows about geo-replication sessions beyond their JSON: which actions the
-// engine accepts in which status (mirrors src/model/session_lifecycle.cc CheckSessionAction
-// and the kind checks of src/engine/operations.cc / directory_sessions.cc), and the summaries
-// shown for a session's nodes.
+// engine accepts in which status (mirrors src/model/session_lifecycle.cc CheckSessionAction;
+// every action, verify included, applies to gluster and directory sessions alike), and the
+// summaries shown for a session's nodes.
 import type { NodeStatus, Session } from '../api';
 
 export type SessionActionName =
@@ -25,7 +25,7 @@ export function notStarted(status: string): boolean {
   return status === 'Created' || status === 'Stopped';
 }
 
-export function availability(action: SessionActionName, s: Session, volumeKind: string | undefined): Availability {
+export function availability(action: SessionActionName, s: Session): Availability {
   const st = s.status || 'Unknown';
   const ns = notStarted(st);
   switch (action) {
@@ -47,9 +47,6 @@ export function availability(action: SessionActionName, s: Session, volumeKind: 
       if (ns) return { mode: 'ok' };
       return { mode: 'force', reason: `The session is ${st}: stop it before removing it, or remove it with Force.` };
     case 'verify':
-      if (volumeKind && volumeKind !== 'directory')
-        return { mode: 'no', reason: 'Verify compares sessions of directory volumes; for a gluster session compare the volumes\u2019 mounts.' };
-      return { mode: 'ok' };
     case 'config':
     case 'checkpoint':
       return { mode: 'ok' };

@@ -203,7 +203,7 @@ export function SessionPage() {
           <ToolbarContent>
             <ToolbarGroup variant="button-group">
               {ACTION_ORDER.map((a) => {
-                const av = availability(a, s, v?.kind);
+                const av = availability(a, s);
                 const button = (
                   <Button
                     variant={a === 'remove' ? 'danger' : a === 'start' && av.mode === 'ok' ? 'primary' : 'secondary'}
