@@ -82,7 +82,8 @@ Json OpenApiDocument(const std::string& version) {
   paths["/clusters"]["post"] =
       Op("Create a cluster", "clusters", {}, "ClusterSpec", "Cluster", 201);
   paths["/clusters/import"]["post"] =
-      Op("Import a Gluster cluster (peers, volumes, bricks) through one of its hosts", "clusters");
+      Op("Import a Gluster cluster (peers, volumes, bricks) through one of its hosts", "clusters",
+         {}, "ClusterImportSpec", "", 201);
   paths["/clusters/{id}"]["get"] = Op("Get a cluster", "clusters", {"id"}, "", "Cluster");
   paths["/clusters/{id}"]["delete"] = Op("Delete a cluster", "clusters", {"id"}, "", "", 204);
   paths["/clusters/{id}/hosts"]["get"] =
@@ -197,6 +198,17 @@ Json OpenApiDocument(const std::string& version) {
   schemas["Cluster"] = Obj(
       {{"id", "string"}, {"name", "string"}, {"description", "string"}, {"created_at", "string"}});
   schemas["ClusterSpec"] = Obj({{"name", "string"}, {"description", "string"}}, {"name"});
+  schemas["ClusterImportSpec"] = Obj({{"name", "string"},
+                                      {"address", "string"},
+                                      {"ssh_port", "integer"},
+                                      {"ssh_user", "string"},
+                                      {"ssh_fingerprint", "string"},
+                                      {"password", "string"}},
+                                     {"name", "address", "ssh_fingerprint"});
+  schemas["ClusterImportSpec"]["properties"]["password"]["description"] =
+      "Optional one-time password of ssh_user on the host asked, used once to install the "
+      "engine's key there before the import; never stored or logged";
+  schemas["ClusterImportSpec"]["properties"]["password"]["writeOnly"] = true;
   schemas["Host"] = Obj({{"id", "string"},
                          {"cluster_id", "string"},
                          {"name", "string"},

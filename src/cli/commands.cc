@@ -121,6 +121,34 @@ std::string ReadSecret(const std::string& prompt) {
   return line;
 }
 
+// --password (asked without echo) or --password-stdin: a password used once by the engine to
+// install its key on a host, sent as the request's "password" field (never saved).
+struct OneTimePassword {
+  bool prompt = false;
+  bool from_stdin = false;
+};
+
+void AddOneTimePasswordFlags(CLI::App* cmd, OneTimePassword* p, const std::string& whose) {
+  auto* prompt = cmd->add_flag(
+      "--password", p->prompt,
+      "Ask for " + whose + " password once, to install the engine's key (never stored)");
+  auto* from_stdin = cmd->add_flag("--password-stdin", p->from_stdin,
+                                   "The same, reading the password from standard input");
+  prompt->excludes(from_stdin);
+}
+
+// Adds the password to `body` when one of the flags was given; `who` is USER@HOST.
+Status AddOneTimePassword(const OneTimePassword& p, const std::string& who, Json& body) {
+  if (!p.prompt && !p.from_stdin) return Status::Ok();
+  std::string pw = p.from_stdin
+                       ? ReadSecret("")
+                       : ReadSecret(fmt::format(
+                             "Password of {} (used once to install the engine's key): ", who));
+  if (pw.empty()) return Status::InvalidArgument("the one-time password is empty");
+  body["password"] = pw;
+  return Status::Ok();
+}
+
 // Fetches the SSH host key `address` presents and has the admin confirm it (or accepts it with
 // --accept-new). On success `*fingerprint` holds the key to pin.
 Status ConfirmHostKey(ApiClient& c, const std::string& address, int port, bool accept_new,
@@ -244,16 +272,20 @@ void AddClientCommands(CLI::App& app, int* exit_code) {
     import->add_option("--user", io->user, "SSH user")->capture_default_str();
     import->add_option("--fingerprint", io->fingerprint, "The host's key (SHA256:...)");
     import->add_flag("--accept-new", io->accept_new, "Pin the key the host presents now");
+    auto import_password = std::make_shared<OneTimePassword>();
+    AddOneTimePasswordFlags(import, import_password.get(), "the user's");
     import->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
       if (io->fingerprint.empty()) {
         GEOREP_RETURN_IF_ERROR(
             ConfirmHostKey(c, io->address, io->port, io->accept_new, &io->fingerprint));
   }
-  auto r = c.Post("/clusters/import", {{"name", io->name},
-                                       {"address", io->address},
-                                       {"ssh_port", io->port},
-                                       {"ssh_user", io->user},
-                                       {"ssh_fingerprint", io->fingerprint}});
+  Json body = {{"name", io->name},
+               {"address", io->address},
+               {"ssh_port", io->port},
+               {"ssh_user", io->user},
+               {"ssh_fingerprint", io->fingerprint}};
+  GEOREP_RETURN_IF_ERROR(AddOneTimePassword(*import_password, io->user + "@" + io->address, body));
+  auto r = c.Post("/clusters/import", body);
   if (!r.ok() || g->json) return PrintObject(*g, r);
   std::cout << fmt::format("Imported cluster {} ({}):\n", io->name, Str((*r)["cluster"], "id"));
   Table hosts({"HOST", "ADDRESS", "STATUS", "FINGERPRINT"});
@@ -317,12 +349,8 @@ del->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
   auto accept_new = std::make_shared<bool>(false);
   add->add_flag("--accept-new", *accept_new,
                 "Pin the key the host presents now without asking (scripts on a trusted network)");
-  auto with_password = std::make_shared<bool>(false);
-  auto password_stdin = std::make_shared<bool>(false);
-  add->add_flag("--password", *with_password,
-                "Ask for the user's password once, to install the engine's key (never stored)");
-  add->add_flag("--password-stdin", *password_stdin,
-                "The same, reading the password from standard input");
+  auto add_password = std::make_shared<OneTimePassword>();
+  AddOneTimePasswordFlags(add, add_password.get(), "the user's");
   add->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
     GEOREP_ASSIGN_OR_RETURN(std::string cid, ResolveCluster(c, o->cluster));
     if (o->transport == "ssh" && o->fingerprint.empty()) {
@@ -336,14 +364,8 @@ del->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
                  {"transport", o->transport},
                  {"ssh_fingerprint", o->fingerprint}};
     if (!o->address.empty()) body["address"] = o->address;
-    if (*with_password || *password_stdin) {
-      body["password"] =
-          *password_stdin
-              ? ReadSecret("")
-              : ReadSecret(fmt::format(
-                    "Password of {}@{} (used once to install the engine's key): ", o->user,
-                    o->address.empty() ? o->name : o->address));
-    }
+    GEOREP_RETURN_IF_ERROR(AddOneTimePassword(
+        *add_password, o->user + "@" + (o->address.empty() ? o->name : o->address), body));
     return PrintObject(*g, c.Post("/clusters/" + UrlEncode(cid) + "/hosts", body));
   }));
   auto* scan = grp->add_subcommand("scan", "Show the SSH host keys an address presents");
@@ -495,27 +517,38 @@ del->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
   auto copy_keys = std::make_shared<bool>(false);
   create->add_flag("--copy-keys", *copy_keys,
                    "Copy the source cluster hosts' public keys to the destination cluster");
+  auto create_password = std::make_shared<OneTimePassword>();
+  AddOneTimePasswordFlags(create, create_password.get(), "root's");
   create->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
     GEOREP_ASSIGN_OR_RETURN(std::string cid, ResolveCluster(c, o->cluster));
     if (o->fingerprint.empty() && !*dest_local) {
       GEOREP_RETURN_IF_ERROR(ConfirmHostKey(c, o->host, o->port, *dest_accept, &o->fingerprint));
     }
-    return PrintObject(*g, c.Post("/clusters/" + UrlEncode(cid) + "/destinations",
-                                  {{"source_host_id", o->source_host},
-                                   {"host", o->host},
-                                   {"remote_user", o->user},
-                                   {"ssh_port", o->port},
-                                   {"ssh_fingerprint", o->fingerprint},
-                                   {"copy_keys", *copy_keys}}));
+    Json body = {{"source_host_id", o->source_host},
+                 {"host", o->host},
+                 {"remote_user", o->user},
+                 {"ssh_port", o->port},
+                 {"ssh_fingerprint", o->fingerprint},
+                 {"copy_keys", *copy_keys}};
+    // The engine's key goes to root on the destination, whatever the remote user.
+    GEOREP_RETURN_IF_ERROR(AddOneTimePassword(*create_password, "root@" + o->host, body));
+    return PrintObject(*g, c.Post("/clusters/" + UrlEncode(cid) + "/destinations", body));
   }));
   auto* re = grp->add_subcommand("reestablish", "Redo the key exchange with a destination");
   auto re_id = std::make_shared<std::string>();
   auto re_fp = std::make_shared<std::string>();
   re->add_option("destination", *re_id, "Destination id")->required();
   re->add_option("--fingerprint", *re_fp, "Re-pin a changed destination host key (SHA256:...)");
-  re->callback(Run(g, exit_code, [=](ApiClient& c) {
+  auto re_password = std::make_shared<OneTimePassword>();
+  AddOneTimePasswordFlags(re, re_password.get(), "root's");
+  re->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
     Json body = Json::object();
     if (!re_fp->empty()) body["ssh_fingerprint"] = *re_fp;
+    if (re_password->prompt || re_password->from_stdin) {
+      auto d = c.Get("/destinations/" + UrlEncode(*re_id));
+      if (!d.ok()) return d.status();
+      GEOREP_RETURN_IF_ERROR(AddOneTimePassword(*re_password, "root@" + Str(*d, "host"), body));
+    }
     return PrintObject(*g, c.Post("/destinations/" + UrlEncode(*re_id) + "/reestablish", body));
   }));
   auto* test = grp->add_subcommand("test", "Test a destination now");

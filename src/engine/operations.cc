@@ -183,9 +183,19 @@ Result<ImportedCluster> Operations::ImportGlusterCluster(const Actor& a,
   if (valid.ok()) valid = ValidatePort("ssh port", spec.ssh_port);
   if (valid.ok()) valid = ValidateUnixUser("ssh user", spec.ssh_user);
   if (valid.ok()) valid = ValidateFingerprint("host key fingerprint", spec.ssh_fingerprint);
-  if (!valid.ok()) {
-    (void)RecordFailure(a, "cluster.import", "cluster", "", valid);
-    return valid;
+  if (valid.ok()) {
+    // Refused now, before a password is sent anywhere, rather than at the insert.
+    auto clusters = ListClusters();
+    if (!clusters.ok()) {
+      valid = clusters.status();
+    } else {
+      for (const auto& c : *clusters) {
+        if (c.name == spec.name) {
+          valid =
+              Status::AlreadyExists(fmt::format("a cluster named '{}' already exists", spec.name));
+        }
+      }
+    }
   }
   Host contact;
   contact.address = spec.address;
@@ -193,6 +203,14 @@ Result<ImportedCluster> Operations::ImportGlusterCluster(const Actor& a,
   contact.ssh_user = spec.ssh_user;
   contact.transport = HostTransport::kSsh;
   contact.ssh_fingerprint = spec.ssh_fingerprint;
+  if (valid.ok() && !spec.one_time_password.empty()) {
+    // As AddHost: the key first, so that the discovery below logs in with it.
+    valid = hosts_->InstallEngineKey(contact, spec.one_time_password);
+  }
+  if (!valid.ok()) {
+    (void)RecordFailure(a, "cluster.import", "cluster", "", valid);
+    return valid;
+  }
   auto runner = hosts_->RunnerFor(contact);
 
   // Ask the cluster first, outside any transaction.
@@ -287,8 +305,11 @@ Result<ImportedCluster> Operations::ImportGlusterCluster(const Actor& a,
   }
 
   std::string oid = out.cluster.id;
-  std::string msg = fmt::format("cluster '{}' imported from {}: {} host(s), {} volume(s)",
-                                spec.name, spec.address, out.hosts.size(), out.volumes.size());
+  std::string msg = fmt::format("cluster '{}' imported from {}: {} host(s), {} volume(s){}",
+                                spec.name, spec.address, out.hosts.size(), out.volumes.size(),
+                                spec.one_time_password.empty()
+                                    ? ""
+                                    : "; the engine's key was installed with a one-time password");
   Status st = Audited(a, "cluster.import", "cluster", oid, msg, [&](StoreTx& tx) -> Status {
     Status c = tx.CreateCluster(out.cluster);
     if (c.code() == StatusCode::kAlreadyExists)

@@ -61,6 +61,9 @@ struct GlusterImportSpec {
   int ssh_port = 22;
   std::string ssh_user = "root";
   std::string ssh_fingerprint;
+  // Optional: logs in to the asked host once with this password to install the engine's key
+  // first, as HostSpec's. Used for that login only: never stored, logged or recorded.
+  std::string one_time_password;
 };
 
 struct ImportedCluster {
@@ -173,6 +176,8 @@ class Operations {
   // Discovers a Gluster cluster from one of its hosts (over SSH with the confirmed key): its
   // peers, volumes, bricks, replica/disperse layout, status and sizes. The asked host is pinned
   // and Up; the other peers are added unpinned (status Unknown) until their keys are confirmed.
+  // With a one-time password the engine's key is installed on the asked host first (as
+  // AddHost); a refused password imports nothing.
   Result<ImportedCluster> ImportGlusterCluster(const Actor& a, const GlusterImportSpec& spec);
 
   // Hosts

@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "engine/test_support/scripted_cluster.h"
+
 namespace georep {
 namespace {
 
@@ -304,6 +306,62 @@ TEST_F(OperationsTest, AOneTimeDestinationPasswordInstallsTheEngineKeyOrAttaches
       << d->connection_reason;
   (void)again;
   (void)refused_again;
+}
+
+TEST_F(OperationsTest, AOneTimePasswordAtImportInstallsTheEngineKeyFirstOrImportsNothing) {
+  testing_support::ScriptedCluster cluster;
+  cluster.accepted_password = "one-time-secret";
+  size_t installs_before_discovery = 0;
+  cluster.scripts["gnode1"] = [&](const std::vector<std::string>& argv) -> Result<CommandResult> {
+    if (argv == std::vector<std::string>{"gluster", "--mode=script", "pool", "list", "--xml"})
+      installs_before_discovery = cluster.installs.size();
+    if (testing_support::Has(argv, "pool"))
+      return testing_support::Answer(testing_support::Fixture("pool-list.xml"));
+    if (testing_support::Has(argv, "info"))
+      return testing_support::Answer(testing_support::Fixture("volume-info.xml"));
+    return testing_support::Answer(testing_support::Fixture("volume-status-detail.xml"));
+  };
+  ops_ = std::make_unique<Operations>(*store_, clock_, random_, locks_, &cluster);
+  GlusterImportSpec spec;
+  spec.name = "east";
+  spec.address = "gnode1";
+  spec.ssh_port = 2222;
+  spec.ssh_fingerprint = "SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8";
+
+  // Refused: no gluster command ran, nothing imported, the failure audited without the password.
+  spec.one_time_password = "wrong";
+  auto refused = ops_->ImportGlusterCluster(admin_, spec);
+  EXPECT_EQ(refused.status().code(), StatusCode::kPermissionDenied) << refused.status().ToString();
+  ASSERT_EQ(cluster.installs.size(), 1u);
+  EXPECT_EQ(cluster.installs[0].address, "gnode1");
+  EXPECT_EQ(cluster.installs[0].ssh_port, 2222);
+  EXPECT_EQ(cluster.installs[0].ssh_user, "root");
+  EXPECT_EQ(cluster.installs[0].ssh_fingerprint, spec.ssh_fingerprint);
+  EXPECT_TRUE(cluster.log.empty());
+  EXPECT_TRUE(ops_->ListClusters()->empty());
+  EXPECT_EQ(EventCount("cluster.import", "failed"), 1u);
+
+  // Accepted: the key is installed before the cluster is asked anything.
+  spec.one_time_password = "one-time-secret";
+  auto imported = ops_->ImportGlusterCluster(admin_, spec);
+  ASSERT_TRUE(imported.ok()) << imported.status().ToString();
+  EXPECT_EQ(cluster.installs.size(), 2u);
+  EXPECT_EQ(installs_before_discovery, 2u);
+  EXPECT_EQ(imported->volumes.size(), 1u);
+  auto events = ops_->ListEvents({0, "", "", "", 1000});
+  ASSERT_TRUE(events.ok());
+  for (const auto& e : *events) {
+    EXPECT_EQ(e.message.find("wrong"), std::string::npos) << e.message;
+    EXPECT_EQ(e.message.find("one-time-secret"), std::string::npos) << e.message;
+  }
+
+  // A name already taken is refused before the password is sent anywhere.
+  cluster.log.clear();
+  auto duplicate = ops_->ImportGlusterCluster(admin_, spec);
+  EXPECT_EQ(duplicate.status().code(), StatusCode::kAlreadyExists);
+  EXPECT_NE(duplicate.status().message().find("'east'"), std::string::npos);
+  EXPECT_EQ(cluster.installs.size(), 2u);
+  EXPECT_TRUE(cluster.log.empty());
 }
 
 // Runs commands on this machine for real (local hosts).

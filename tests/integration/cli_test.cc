@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include "integration/engine_process.h"
+#include "integration/sshd_server.h"
 
 namespace georep::testing {
 namespace {
@@ -92,6 +93,64 @@ TEST_F(CliTest, BadInputExitsNonZeroWithTheReason) {
       RunCommand({GeorepBinary(), "--server", "http://127.0.0.1:1", "cluster", "list"}, "", env_);
   EXPECT_EQ(unreachable.exit_code, 1);
   EXPECT_NE(unreachable.err.find("cannot reach the georep engine"), std::string::npos);
+}
+
+// --password / --password-stdin send the one-time password: the engine tries it on the host
+// (this sshd takes no passwords, so it is refused), and refuses the whole operation.
+TEST_F(CliTest, OneTimePasswordFlagsReachTheEngineForDestinationsAndImport) {
+  TempDir ssh_dir;
+  SshServer sshd(ssh_dir.path() + "/sshd");
+  ASSERT_TRUE(sshd.Start("")) << sshd.error();
+  const std::string port = std::to_string(sshd.port());
+  const std::string fp = sshd.HostFingerprint();
+  const std::string secret = "one-time-secret-8470";
+
+  ASSERT_EQ(Cli({"cluster", "create", "local"}).exit_code, 0);
+  auto host = Cli({"--json", "host", "add", "local", "localhost", "--transport", "local"});
+  ASSERT_EQ(host.exit_code, 0) << host.err;
+  const std::string hid = Json::parse(host.out)["id"];
+
+  auto refused = Cli({"destination", "create", "local", "127.0.0.1", "--port", port,
+                      "--fingerprint", fp, "--source-host", hid, "--password-stdin"},
+                     secret + "\n");
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.err.find("root@127.0.0.1 refused the one-time password"), std::string::npos)
+      << refused.err;
+  auto none = Cli({"--json", "destination", "list", "local"});
+  ASSERT_EQ(none.exit_code, 0) << none.err;
+  EXPECT_EQ(Json::parse(none.out).size(), 0u) << none.out;
+
+  // Re-establish with --password (no terminal: read from stdin): the install is tried first.
+  auto dest = Cli({"--json", "destination", "create", "local", "127.0.0.1", "--port", port,
+                   "--fingerprint", fp, "--source-host", hid});
+  ASSERT_EQ(dest.exit_code, 0) << dest.err;
+  const std::string did = Json::parse(dest.out)["id"];
+  auto re = Cli({"--json", "destination", "reestablish", did, "--password"}, secret + "\n");
+  ASSERT_EQ(re.exit_code, 0) << re.err;
+  const Json broken = Json::parse(re.out);
+  EXPECT_EQ(broken["connection"], "Broken");
+  EXPECT_NE(broken["connection_reason"].get<std::string>().find("refused the one-time password"),
+            std::string::npos)
+      << broken.dump();
+
+  auto import = Cli({"cluster", "import", "east", "127.0.0.1", "--port", port, "--fingerprint", fp,
+                     "--password-stdin"},
+                    secret + "\n");
+  EXPECT_EQ(import.exit_code, 1);
+  EXPECT_NE(import.err.find("root@127.0.0.1 refused the one-time password"), std::string::npos)
+      << import.err;
+  auto clusters = Cli({"--json", "cluster", "list"});
+  EXPECT_EQ(Json::parse(clusters.out).size(), 1u) << clusters.out;  // "local" only
+
+  // An empty password is refused by the CLI itself.
+  auto empty = Cli({"destination", "reestablish", did, "--password-stdin"}, "\n");
+  EXPECT_EQ(empty.exit_code, 2);
+  EXPECT_NE(empty.err.find("one-time password is empty"), std::string::npos) << empty.err;
+
+  // The password is never recorded.
+  auto events = Cli({"--json", "event", "list", "--limit", "1000"});
+  ASSERT_EQ(events.exit_code, 0);
+  EXPECT_EQ(events.out.find(secret), std::string::npos);
 }
 
 TEST_F(CliTest, LogoutRevokesTheToken) {
