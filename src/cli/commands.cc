@@ -392,7 +392,10 @@ del->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
   auto repin_id = std::make_shared<std::string>();
   auto repin_fp = std::make_shared<std::string>();
   repin->add_option("host", *repin_id, "Host id")->required();
-  repin->add_option("--fingerprint", *repin_fp, "The new fingerprint (SHA256:...)")->required();
+  repin
+      ->add_option("fingerprint,--fingerprint", *repin_fp,
+                   "The new fingerprint (SHA256:...), one the host presents now")
+      ->required();
   repin->callback(Run(g, exit_code, [=](ApiClient& c) {
     return PrintObject(
         *g, c.Put("/hosts/" + UrlEncode(*repin_id) + "/fingerprint", {{"fingerprint", *repin_fp}}));

@@ -454,11 +454,38 @@ Result<HostCheck> Operations::CheckHost(const Actor& a, const std::string& id) {
 Result<Host> Operations::RepinHost(const Actor& a, const std::string& id,
                                    const std::string& fingerprint) {
   Status valid = ValidateFingerprint("host key fingerprint", fingerprint);
+  if (valid.ok() && !hosts_) valid = Status::FailedPrecondition("this engine cannot reach hosts");
   if (!valid.ok()) {
     (void)RecordFailure(a, "host.repin", "host", id, valid);
     return valid;
   }
   auto guard = locks_.Lock("host:" + id);
+  // Only a key the host presents now: a fingerprint copied from another host would lock
+  // georep out of this one (or, worse, let that other host answer for it).
+  Status presented = [&]() -> Status {
+    GEOREP_ASSIGN_OR_RETURN(Host cur, GetHost(id));
+    if (cur.transport != HostTransport::kSsh)
+      return Status::FailedPrecondition(
+          fmt::format("host '{}' is local: it has no host key", cur.name));
+    auto keys = hosts_->ScanHostKeys(cur.address, cur.ssh_port);
+    if (!keys.ok()) {
+      return keys.status().WithContext(
+          fmt::format("cannot check that host '{}' ({} port {}) presents {}", cur.name, cur.address,
+                      cur.ssh_port, fingerprint));
+    }
+    std::string offered;
+    for (const auto& k : *keys) {
+      if (k.fingerprint == fingerprint) return Status::Ok();
+      offered += fmt::format("{}{} ({})", offered.empty() ? "" : ", ", k.fingerprint, k.type);
+    }
+    return Status::FailedPrecondition(
+        fmt::format("host '{}' ({} port {}) does not present {}; it presents {}", cur.name,
+                    cur.address, cur.ssh_port, fingerprint, offered.empty() ? "no key" : offered));
+  }();
+  if (!presented.ok()) {
+    (void)RecordFailure(a, "host.repin", "host", id, presented);
+    return presented;
+  }
   Host h;
   std::string oid = id, msg;
   Status st = Audited(a, "host.repin", "host", oid, msg, [&](StoreTx& tx) -> Status {

@@ -190,7 +190,9 @@ class Operations {
   Result<std::vector<HostKey>> ScanHostKeys(const std::string& address, int port);
   // Runs a harmless command on the host; marks it Up (with last seen) or Down, with the reason.
   Result<HostCheck> CheckHost(const Actor& a, const std::string& id);
-  // Pins a new host key fingerprint: the explicit step after a host key really changed.
+  // Pins a new host key fingerprint: the explicit step after a host key really changed. The
+  // host is scanned first: a fingerprint it does not present is refused (FailedPrecondition,
+  // naming the ones it does), and so is any re-pin while it cannot be scanned.
   Result<Host> RepinHost(const Actor& a, const std::string& id, const std::string& fingerprint);
   // The engine's SSH public key, to be trusted by hosts' authorized_keys.
   Result<std::pair<std::string, std::string>> EngineSshKey();

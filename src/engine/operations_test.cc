@@ -30,9 +30,14 @@ class RecordingConnector final : public HostConnector {
   std::unique_ptr<CommandRunner> RunnerFor(const Host&) override {
     return std::make_unique<Runner>(this);
   }
-  Result<std::vector<HostKey>> ScanHostKeys(const std::string&, int) override {
-    return Status::Unavailable("no network in unit tests");
+  // Answers `presented` (when set) for every address.
+  Result<std::vector<HostKey>> ScanHostKeys(const std::string& address, int port) override {
+    scans.emplace_back(address, port);
+    if (presented.empty()) return Status::Unavailable("cannot reach " + address);
+    return presented;
   }
+  std::vector<HostKey> presented;
+  std::vector<std::pair<std::string, int>> scans;
   Status InstallEngineKey(const Host& h, const std::string& password) override {
     installs.push_back(h);
     if (accepted_password.empty()) return Status::Unavailable("no network in unit tests");
@@ -306,6 +311,52 @@ TEST_F(OperationsTest, AOneTimeDestinationPasswordInstallsTheEngineKeyOrAttaches
       << d->connection_reason;
   (void)again;
   (void)refused_again;
+}
+
+TEST_F(OperationsTest, RepinTakesOnlyAKeyTheHostPresents) {
+  RecordingConnector net;
+  ops_ = std::make_unique<Operations>(*store_, clock_, random_, locks_, &net);
+  auto c = ops_->CreateCluster(admin_, {"east", ""});
+  ASSERT_TRUE(c.ok());
+  const std::string s1 = "SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8";
+  const std::string s2 = "SHA256:CXqPY4ZFRXl7D0xFFfUbJnR6i11OsDVgYp/yBeCSa78";
+  const std::string s2_rsa = "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU";
+  HostSpec hs;
+  hs.cluster_id = c->id;
+  hs.name = "s2";
+  hs.address = "10.0.0.2";
+  hs.ssh_port = 2222;
+  hs.ssh_fingerprint = s2;
+  auto h = ops_->AddHost(admin_, hs);
+  ASSERT_TRUE(h.ok()) << h.status().ToString();
+
+  // s1's fingerprint onto s2: refused, naming what s2 presents; the pin is unchanged.
+  net.presented = {{"ssh-ed25519", "", s2}, {"ssh-rsa", "", s2_rsa}};
+  auto wrong = ops_->RepinHost(admin_, h->id, s1);
+  EXPECT_EQ(wrong.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(wrong.status().message().find("does not present " + s1), std::string::npos)
+      << wrong.status().message();
+  EXPECT_NE(wrong.status().message().find(s2 + " (ssh-ed25519)"), std::string::npos)
+      << wrong.status().message();
+  EXPECT_NE(wrong.status().message().find(s2_rsa + " (ssh-rsa)"), std::string::npos)
+      << wrong.status().message();
+  ASSERT_EQ(net.scans.size(), 1u);
+  EXPECT_EQ(net.scans[0], (std::pair<std::string, int>{"10.0.0.2", 2222}));
+  EXPECT_EQ(ops_->GetHost(h->id)->ssh_fingerprint, s2);
+  EXPECT_EQ(EventCount("host.repin", "failed"), 1u);
+
+  // A host that cannot be scanned: nothing is pinned blindly.
+  net.presented.clear();
+  auto unreachable = ops_->RepinHost(admin_, h->id, s2_rsa);
+  EXPECT_EQ(unreachable.status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(ops_->GetHost(h->id)->ssh_fingerprint, s2);
+
+  // One of the keys it presents: pinned.
+  net.presented = {{"ssh-ed25519", "", s2}, {"ssh-rsa", "", s2_rsa}};
+  auto ok = ops_->RepinHost(admin_, h->id, s2_rsa);
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_EQ(ops_->GetHost(h->id)->ssh_fingerprint, s2_rsa);
+  EXPECT_EQ(EventCount("host.repin", "ok"), 1u);
 }
 
 TEST_F(OperationsTest, AOneTimePasswordAtImportInstallsTheEngineKeyFirstOrImportsNothing) {
