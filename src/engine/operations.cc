@@ -347,6 +347,21 @@ Result<Host> Operations::AddHost(const Actor& a, const HostSpec& spec) {
     valid = Status::InvalidArgument("a local host has no SSH fingerprint");
   if (valid.ok() && !spec.one_time_password.empty() && h.transport != HostTransport::kSsh)
     valid = Status::InvalidArgument("a one-time password is for ssh hosts");
+  if (valid.ok()) {
+    // Everything the insert below would refuse, refused now: before the one-time password
+    // goes anywhere, a refused add leaves no trace on the host.
+    valid = store_.Transaction([&](StoreTx& tx) -> Status {
+      GEOREP_ASSIGN_OR_RETURN(Cluster cluster, tx.GetCluster(h.cluster_id));
+      GEOREP_ASSIGN_OR_RETURN(std::vector<Host> hosts, tx.ListHosts(h.cluster_id));
+      for (const auto& other : hosts) {
+        if (other.name == h.name) {
+          return Status::AlreadyExists(
+              fmt::format("cluster '{}' already has a host '{}'", cluster.name, h.name));
+        }
+      }
+      return Status::Ok();
+    });
+  }
   if (valid.ok() && !spec.one_time_password.empty()) {
     // Installed before anything is recorded: a refused password adds nothing.
     valid = hosts_ ? hosts_->InstallEngineKey(h, spec.one_time_password)

@@ -313,6 +313,42 @@ TEST_F(OperationsTest, AOneTimeDestinationPasswordInstallsTheEngineKeyOrAttaches
   (void)refused_again;
 }
 
+TEST_F(OperationsTest, ARefusedHostAddNeverLogsInWithItsPassword) {
+  RecordingConnector net;
+  net.accepted_password = "one-time-secret";
+  ops_ = std::make_unique<Operations>(*store_, clock_, random_, locks_, &net);
+  auto c = ops_->CreateCluster(admin_, {"east", ""});
+  ASSERT_TRUE(c.ok());
+  HostSpec hs;
+  hs.cluster_id = c->id;
+  hs.name = "s1";
+  hs.address = "10.0.0.1";
+  hs.ssh_fingerprint = "SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8";
+  hs.one_time_password = "one-time-secret";
+  ASSERT_TRUE(ops_->AddHost(admin_, hs).ok());
+  ASSERT_EQ(net.installs.size(), 1u);
+
+  // The same name again (another address): refused before any login, naming the duplicate.
+  hs.address = "10.0.0.2";
+  auto duplicate = ops_->AddHost(admin_, hs);
+  EXPECT_EQ(duplicate.status().code(), StatusCode::kAlreadyExists);
+  EXPECT_NE(duplicate.status().message().find("cluster 'east' already has a host 's1'"),
+            std::string::npos)
+      << duplicate.status().message();
+  EXPECT_EQ(net.installs.size(), 1u);
+  EXPECT_TRUE(net.commands.empty());
+  EXPECT_EQ(EventCount("host.add", "failed"), 1u);
+
+  // A cluster that does not exist: the same.
+  hs.cluster_id = "no-such-cluster";
+  hs.name = "s2";
+  auto orphan = ops_->AddHost(admin_, hs);
+  EXPECT_EQ(orphan.status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(net.installs.size(), 1u);
+  EXPECT_TRUE(net.commands.empty());
+  EXPECT_EQ(ops_->ListHosts(c->id)->size(), 1u);
+}
+
 TEST_F(OperationsTest, RepinTakesOnlyAKeyTheHostPresents) {
   RecordingConnector net;
   ops_ = std::make_unique<Operations>(*store_, clock_, random_, locks_, &net);
