@@ -28,8 +28,13 @@ std::string Str(const Json& j, const char* key) {
   return j[key].dump();
 }
 
+// Str for people: what the engine sent, safe for a terminal line (never for a request).
+std::string Text(const Json& j, const char* key) {
+  return TerminalSafe(Str(j, key));
+}
+
 void PrintError(const Status& st) {
-  std::cerr << "georep: error: " << st.message() << "\n";
+  std::cerr << "georep: error: " << TerminalSafe(st.message()) << "\n";
 }
 
 Result<std::unique_ptr<ApiClient>> Connect(const Globals& g) {
@@ -87,7 +92,8 @@ Status PrintObject(const Globals& g, const Result<Json>& r) {
   }
   for (auto it = r->begin(); it != r->end(); ++it) {
     if (it->is_array() || it->is_object()) continue;
-    std::cout << fmt::format("{:<20} {}\n", it.key() + ":", Str(*r, it.key().c_str()));
+    std::cout << fmt::format("{:<20} {}\n", TerminalSafe(it.key()) + ":",
+                             Text(*r, it.key().c_str()));
   }
   return Status::Ok();
 }
@@ -159,7 +165,7 @@ Status ConfirmHostKey(ApiClient& c, const std::string& address, int port, bool a
   const Json& best = (*keys)["items"][0];
   std::string fp = Str(best, "fingerprint");
   std::cerr << fmt::format("Host {} port {} presents a {} key with fingerprint\n  {}\n", address,
-                           port, Str(best, "type"), fp);
+                           port, Text(best, "type"), TerminalSafe(fp));
   if (!accept_new) {
     if (!isatty(STDIN_FILENO)) {
       return Status::InvalidArgument("confirm the host key: run again with --fingerprint " + fp +
@@ -383,8 +389,8 @@ del->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
   check->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
     auto r = c.Post("/hosts/" + UrlEncode(*check_id) + "/check", Json::object());
     if (!r.ok() || g->json) return PrintObject(*g, r);
-    std::cout << fmt::format("{}: {}{}\n", Str(*r, "name"), Str(*r, "status"),
-                             Str(*r, "reason").empty() ? "" : " (" + Str(*r, "reason") + ")");
+    std::cout << fmt::format("{}: {}{}\n", Text(*r, "name"), Text(*r, "status"),
+                             Str(*r, "reason").empty() ? "" : " (" + Text(*r, "reason") + ")");
     return (*r)["reachable"].get<bool>() ? Status::Ok()
                                          : Status::Unavailable("the host is not reachable");
   }));
@@ -560,11 +566,11 @@ del->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
   test->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
     auto r = c.Post("/destinations/" + UrlEncode(*test_id) + "/test", Json::object());
     if (!r.ok() || g->json) return PrintObject(*g, r);
-    std::cout << fmt::format("{}: {}\n", Str(*r, "host"), Str(*r, "connection"));
+    std::cout << fmt::format("{}: {}\n", Text(*r, "host"), Text(*r, "connection"));
     for (const auto& p : (*r)["problems"])
-      std::cout << "  problem: " << p.get<std::string>() << "\n";
+      std::cout << "  problem: " << TerminalSafe(p.get<std::string>()) << "\n";
     for (const auto& w : (*r)["warnings"])
-      std::cout << "  warning: " << w.get<std::string>() << "\n";
+      std::cout << "  warning: " << TerminalSafe(w.get<std::string>()) << "\n";
     return Str(*r, "connection") == "Connected"
                ? Status::Ok()
                : Status::Unavailable("the destination is not usable");
@@ -644,7 +650,7 @@ del->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
     auto r = c.Post("/sessions", body);
     if (r.ok() && !g->json) {
       for (const auto& w : (*r)["warnings"])
-        std::cerr << "warning: " << w.get<std::string>() << "\n";
+        std::cerr << "warning: " << TerminalSafe(w.get<std::string>()) << "\n";
     }
     return PrintObject(*g, r);
   }));
@@ -660,8 +666,8 @@ del->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
                       Json::object());
       if (!r.ok() || g->json) return PrintObject(*g, r);
       for (const auto& w : (*r)["warnings"])
-        std::cerr << "warning: " << w.get<std::string>() << "\n";
-      std::cout << fmt::format("Session {}: {}\n", Str(*r, "session_key"), Str(*r, "status"));
+        std::cerr << "warning: " << TerminalSafe(w.get<std::string>()) << "\n";
+      std::cout << fmt::format("Session {}: {}\n", Text(*r, "session_key"), Text(*r, "status"));
       return Status::Ok();
     }));
   }
@@ -671,7 +677,7 @@ del->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
   refresh->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
     auto r = c.Post("/sessions/" + UrlEncode(*refresh_id) + "/refresh", Json::object());
     if (!r.ok() || g->json) return PrintObject(*g, r);
-    std::cout << fmt::format("Session {}: {}\n", Str(*r, "session_key"), Str(*r, "status"));
+    std::cout << fmt::format("Session {}: {}\n", Text(*r, "session_key"), Text(*r, "status"));
     return Status::Ok();
   }));
   // `georep verify SESSION`: top-level, as admins type it; exit 1 when anything differs.
@@ -692,7 +698,7 @@ del->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
       std::cout << r->dump(2) << "\n";
     } else {
       for (const auto& d : (*r)["differences"])
-        std::cout << Str(d, "path") << ": " << Str(d, "difference") << "\n";
+        std::cout << Text(d, "path") << ": " << Text(d, "difference") << "\n";
       std::cout << fmt::format("{} entries compared, content of {} files ({} bytes): {}\n",
                                (*r)["entries"].get<uint64_t>(),
                                (*r)["content_checked"].get<uint64_t>(),
@@ -710,9 +716,9 @@ del->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
   status->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
     auto r = c.Get("/sessions/" + UrlEncode(*sid));
     if (!r.ok() || g->json) return PrintObject(*g, r);
-    std::cout << fmt::format("Session {}: {}\n", Str(*r, "session_key"), Str(*r, "status"));
+    std::cout << fmt::format("Session {}: {}\n", Text(*r, "session_key"), Text(*r, "status"));
     if (!Str(*r, "status_reason").empty())
-      std::cout << fmt::format("  why: {}\n", Str(*r, "status_reason"));
+      std::cout << fmt::format("  why: {}\n", Text(*r, "status_reason"));
     std::cout << "\n";
     Table t({"SOURCE NODE", "BRICK", "DESTINATION", "STATUS", "CRAWL STATUS", "LAST SYNCED",
              "ENTRY", "DATA", "META", "FAILURES", "CHECKPOINT COMPLETED", "LAG", "THROUGHPUT"});
@@ -731,8 +737,8 @@ del->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
     // Why a node shows what it shows, when gluster itself did not say it.
     for (const auto& n : (*r)["nodes"]) {
       if (!Str(n, "status_reason").empty())
-        std::cout << fmt::format("{} {}: {}\n", Str(n, "source_host"), Str(n, "source_brick"),
-                                 Str(n, "status_reason"));
+        std::cout << fmt::format("{} {}: {}\n", Text(n, "source_host"), Text(n, "source_brick"),
+                                 Text(n, "status_reason"));
     }
     return Status::Ok();
   }));
