@@ -33,6 +33,23 @@ std::string Text(const Json& j, const char* key) {
   return TerminalSafe(Str(j, key));
 }
 
+// A value as people read it: sizes and rates in binary units ("1.5 GiB", "72.5 KiB/s"). The
+// engine sends a size it does not know as 0 (sizes are best effort), a rate it does not know
+// as null.
+std::string Display(const Json& j, const std::string& key) {
+  auto ends_with = [&](std::string_view suffix) {
+    return key.size() >= suffix.size() && key.compare(key.size() - suffix.size(), suffix.size(),
+                                                      suffix.data(), suffix.size()) == 0;
+  };
+  if (j.contains(key) && j[key].is_number()) {
+    const auto n = j[key].get<int64_t>();
+    if (ends_with("_bytes_per_second")) return HumanRate(n);
+    if (key == "size_bytes" && n == 0) return "unknown";
+    if (ends_with("_bytes")) return HumanBytes(n);
+  }
+  return Str(j, key.c_str());
+}
+
 void PrintError(const Status& st) {
   std::cerr << "georep: error: " << TerminalSafe(st.message()) << "\n";
 }
@@ -76,7 +93,7 @@ Status PrintList(const Globals& g, const Result<Json>& r, std::vector<std::strin
   for (const auto& item : (*r)["items"]) {
     std::vector<std::string> row;
     row.reserve(keys.size());
-    for (const auto& k : keys) row.push_back(Str(item, k.c_str()));
+    for (const auto& k : keys) row.push_back(Display(item, k));
     t.Add(std::move(row));
   }
   std::cout << t.Render();
@@ -93,7 +110,7 @@ Status PrintObject(const Globals& g, const Result<Json>& r) {
   for (auto it = r->begin(); it != r->end(); ++it) {
     if (it->is_array() || it->is_object()) continue;
     std::cout << fmt::format("{:<20} {}\n", TerminalSafe(it.key()) + ":",
-                             Text(*r, it.key().c_str()));
+                             TerminalSafe(Display(*r, it.key())));
   }
   return Status::Ok();
 }
@@ -304,7 +321,7 @@ void AddClientCommands(CLI::App& app, int* exit_code) {
   Table vols({"VOLUME", "STATUS", "REPLICA", "DISPERSE", "BRICKS", "SIZE"});
   for (const auto& v : (*r)["volumes"]) {
     vols.Add({Str(v, "name"), Str(v, "status"), Str(v, "replica_count"), Str(v, "disperse_count"),
-              std::to_string(v["bricks"].size()), Str(v, "size_bytes")});
+              std::to_string(v["bricks"].size()), Display(v, "size_bytes")});
   }
   std::cout << vols.Render();
   return Status::Ok();
@@ -440,8 +457,8 @@ del->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
       GEOREP_ASSIGN_OR_RETURN(std::string cid, ResolveCluster(c, *cluster));
       path = "/clusters/" + UrlEncode(cid) + "/volumes";
     }
-    return PrintList(*g, c.Get(path), {"ID", "NAME", "KIND", "STATUS", "REPLICA"},
-                     {"id", "name", "kind", "status", "replica_count"});
+    return PrintList(*g, c.Get(path), {"ID", "NAME", "KIND", "STATUS", "REPLICA", "SIZE"},
+                     {"id", "name", "kind", "status", "replica_count", "size_bytes"});
   }));
   auto* add = grp->add_subcommand("add", "Add a volume");
   struct Opts {
@@ -590,7 +607,7 @@ del->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
       std::string why;
       for (const auto& reason : v["reasons"])
         why += (why.empty() ? "" : "; ") + reason.get<std::string>();
-      t.Add({Str(v, "name"), Str(v, "status"), Str(v, "size_bytes"),
+      t.Add({Str(v, "name"), Str(v, "status"), Display(v, "size_bytes"),
              v["eligible"].get<bool>() ? "yes" : "no", why});
     }
     std::cout << t.Render();
@@ -699,10 +716,9 @@ del->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
     } else {
       for (const auto& d : (*r)["differences"])
         std::cout << Text(d, "path") << ": " << Text(d, "difference") << "\n";
-      std::cout << fmt::format("{} entries compared, content of {} files ({} bytes): {}\n",
+      std::cout << fmt::format("{} entries compared, content of {} files ({}): {}\n",
                                (*r)["entries"].get<uint64_t>(),
-                               (*r)["content_checked"].get<uint64_t>(),
-                               (*r)["bytes_hashed"].get<uint64_t>(),
+                               (*r)["content_checked"].get<uint64_t>(), Display(*r, "bytes_hashed"),
                                (*r)["differences"].empty()
                                    ? std::string("identical")
                                    : std::to_string((*r)["differences"].size()) + " differences");
@@ -724,14 +740,17 @@ del->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
              "ENTRY", "DATA", "META", "FAILURES", "CHECKPOINT COMPLETED", "LAG", "THROUGHPUT"});
     for (const auto& n : (*r)["nodes"]) {
       // Lag and throughput: georep's own engine measures them; gluster does not report them.
-      const double lag = n.value("lag_seconds", 0.0);
-      const int64_t bps = n.value("throughput_bytes_per_second", int64_t{0});
+      const std::string lag = n.contains("lag_seconds") && n["lag_seconds"].is_number()
+                                  ? fmt::format("{:.1f} s", n["lag_seconds"].get<double>())
+                                  : "N/A";
+      const std::string rate =
+          n.contains("throughput_bytes_per_second") && n["throughput_bytes_per_second"].is_number()
+              ? Display(n, "throughput_bytes_per_second")
+              : "N/A";
       t.Add({Str(n, "source_host"), Str(n, "source_brick"), Str(n, "destination_host"),
              Str(n, "status"), Str(n, "crawl_status"), Str(n, "last_synced"),
              Str(n, "entry_pending"), Str(n, "data_pending"), Str(n, "meta_pending"),
-             Str(n, "failures"), Str(n, "checkpoint_completed"), fmt::format("{:.1f} s", lag),
-             bps >= (1 << 20) ? fmt::format("{:.1f} MiB/s", static_cast<double>(bps) / (1 << 20))
-                              : fmt::format("{} B/s", bps)});
+             Str(n, "failures"), Str(n, "checkpoint_completed"), lag, rate});
     }
     std::cout << t.Render();
     // Why a node shows what it shows, when gluster itself did not say it.

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 
 namespace georep {
 namespace {
@@ -82,6 +83,25 @@ std::string TerminalSafe(std::string_view s) {
 size_t DisplayWidth(std::string_view s) {
   return static_cast<size_t>(
       std::count_if(s.begin(), s.end(), [](char c) { return (c & 0xC0) != 0x80; }));
+}
+
+std::string HumanBytes(int64_t bytes) {
+  if (bytes < 0) return "N/A";
+  if (bytes < 1024) return fmt::format("{} B", bytes);
+  static constexpr std::array<const char*, 6> kUnits = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+  double value = static_cast<double>(bytes) / 1024;
+  size_t unit = 0;
+  // 1023.96 KiB shows as "1.0 MiB", not "1024.0 KiB".
+  while (value >= 1023.95 && unit + 1 < kUnits.size()) {
+    value /= 1024;
+    ++unit;
+  }
+  return fmt::format("{:.1f} {}", value, kUnits[unit]);
+}
+
+std::string HumanRate(int64_t bytes_per_second) {
+  if (bytes_per_second < 0) return "N/A";
+  return HumanBytes(bytes_per_second) + "/s";
 }
 
 std::string Table::Render() const {

@@ -1,7 +1,9 @@
 // Table: the CLI's human output -- aligned columns, header in capitals, like gluster's own
-// status tables -- and text made safe for a terminal.
+// status tables -- and the pieces of it: text made safe for a terminal, sizes and rates in
+// binary units.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,5 +31,10 @@ std::string TerminalSafe(std::string_view s);
 // Columns a TerminalSafe string takes: one per UTF-8 character (wide characters not counted
 // twice).
 size_t DisplayWidth(std::string_view s);
+
+// 512 -> "512 B", 1536 -> "1.5 KiB", 1610612736 -> "1.5 GiB"; negative (unknown) -> "N/A".
+std::string HumanBytes(int64_t bytes);
+// The same per second: 74240 -> "72.5 KiB/s".
+std::string HumanRate(int64_t bytes_per_second);
 
 }  // namespace georep

@@ -52,5 +52,21 @@ TEST(TerminalSafe, EscapesEveryControlAndBytesThatAreNotUtf8) {
             "\xE2\x80\x94 \xF0\x9F\x98\x80 \xC3\xA9");  // kept as they are
 }
 
+TEST(HumanUnits, SizesAndRatesInBinaryUnits) {
+  EXPECT_EQ(HumanBytes(0), "0 B");
+  EXPECT_EQ(HumanBytes(1023), "1023 B");
+  EXPECT_EQ(HumanBytes(1024), "1.0 KiB");
+  EXPECT_EQ(HumanBytes(1536), "1.5 KiB");
+  EXPECT_EQ(HumanBytes(74240), "72.5 KiB");
+  EXPECT_EQ(HumanBytes(1048575), "1.0 MiB");  // not "1024.0 KiB"
+  EXPECT_EQ(HumanBytes(int64_t{1610612736}), "1.5 GiB");
+  EXPECT_EQ(HumanBytes(int64_t{10} << 40), "10.0 TiB");
+  EXPECT_EQ(HumanBytes(INT64_MAX), "8.0 EiB");
+  EXPECT_EQ(HumanBytes(-1), "N/A");
+  EXPECT_EQ(HumanRate(74240), "72.5 KiB/s");
+  EXPECT_EQ(HumanRate(0), "0 B/s");
+  EXPECT_EQ(HumanRate(-1), "N/A");
+}
+
 }  // namespace
 }  // namespace georep
