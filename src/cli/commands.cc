@@ -4,9 +4,11 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <functional>
 #include <iostream>
+#include <map>
 #include <memory>
 
 #include "cli/client.h"
@@ -206,6 +208,86 @@ Result<std::string> ResolveCluster(ApiClient& c, const std::string& id_or_name) 
     if (Str(item, "id") == id_or_name || Str(item, "name") == id_or_name) return Str(item, "id");
   }
   return Status::NotFound(fmt::format("no cluster '{}'", id_or_name));
+}
+
+// "0f8c2a3e-5b1d-4c7e-9a60-2d4f1e7b8c90": the shape of georep's ids.
+bool LooksLikeId(std::string_view s) {
+  if (s.size() != 36) return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+    if (dash ? s[i] != '-' : !std::isxdigit(static_cast<unsigned char>(s[i]))) return false;
+  }
+  return true;
+}
+
+constexpr const char* kSessionHelp =
+    "Session: its id, its key (gv0_dst1_gv1, as gluster names it) or \"SRCVOL [USER@]HOST::DVOL\"";
+
+// Accepts a session's id, or a name that only it has: its session key, or
+// "SRCVOL [USER@]HOST::DVOL" (gluster's words for it, in one argument).
+Result<std::string> ResolveSession(ApiClient& c, const std::string& name) {
+  if (LooksLikeId(name)) return name;  // no listing: the engine says if there is none
+  auto list = c.Get("/sessions");
+  if (!list.ok()) return list.status();
+  const Json& sessions = (*list)["items"];
+  std::vector<const Json*> found;
+  for (const auto& s : sessions) {
+    if (Str(s, "id") == name) return name;
+    if (Str(s, "session_key") == name) found.push_back(&s);
+  }
+  const size_t space = name.find(' ');
+  const size_t colons = name.find("::");
+  if (found.empty() && space != std::string::npos && colons != std::string::npos &&
+      space < colons) {
+    const std::string volume = name.substr(0, space);
+    std::string host = name.substr(space + 1, colons - space - 1);
+    const std::string remote_volume = name.substr(colons + 2);
+    while (!host.empty() && host.front() == ' ') host.erase(0, 1);
+    std::string user;
+    if (auto at = host.find('@'); at != std::string::npos) {
+      user = host.substr(0, at);
+      host = host.substr(at + 1);
+    }
+    auto volumes = c.Get("/volumes");
+    if (!volumes.ok()) return volumes.status();
+    std::map<std::string, std::string> volume_names, destination_hosts;
+    for (const auto& v : (*volumes)["items"]) volume_names[Str(v, "id")] = Str(v, "name");
+    for (const auto& s : sessions) {
+      if (volume_names[Str(s, "source_volume_id")] != volume ||
+          Str(s, "destination_volume") != remote_volume ||
+          (!user.empty() && Str(s, "remote_user") != user))
+        continue;
+      const std::string did = Str(s, "destination_id");
+      if (!destination_hosts.count(did)) {
+        auto d = c.Get("/destinations/" + UrlEncode(did));
+        if (!d.ok()) return d.status();
+        destination_hosts[did] = Str(*d, "host");
+      }
+      if (destination_hosts[did] == host) found.push_back(&s);
+    }
+  }
+  if (found.size() == 1) return Str(*found[0], "id");
+  auto describe = [](const std::vector<const Json*>& which) {
+    std::string out;
+    for (size_t i = 0; i < which.size(); ++i) {
+      if (i == 20) {
+        out += fmt::format(", and {} more", which.size() - i);
+        break;
+      }
+      out += fmt::format("{}{} ({})", i == 0 ? "" : ", ", Str(*which[i], "id"),
+                         Str(*which[i], "session_key"));
+    }
+    return out;
+  };
+  if (found.size() > 1) {
+    return Status::InvalidArgument(fmt::format("'{}' names {} sessions: {}; give the session's id",
+                                               name, found.size(), describe(found)));
+  }
+  std::vector<const Json*> all;
+  for (const auto& s : sessions) all.push_back(&s);
+  return Status::NotFound(fmt::format(
+      "no session '{}'; {}", name,
+      all.empty() ? std::string("there are no sessions") : "the sessions are: " + describe(all)));
 }
 
 }  // namespace
@@ -675,12 +757,14 @@ del->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
     auto* cmd = grp->add_subcommand(action, std::string(action) + " a session");
     auto id = std::make_shared<std::string>();
     auto force = std::make_shared<bool>(false);
-    cmd->add_option("session", *id, "Session id")->required();
+    cmd->add_option("session", *id, kSessionHelp)->required();
     cmd->add_flag("--force", *force, "gluster's force");
     std::string verb = action;
     cmd->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
-      auto r = c.Post("/sessions/" + UrlEncode(*id) + "/" + verb + (*force ? "?force=true" : ""),
-                      Json::object());
+      GEOREP_ASSIGN_OR_RETURN(std::string session, ResolveSession(c, *id));
+      auto r =
+          c.Post("/sessions/" + UrlEncode(session) + "/" + verb + (*force ? "?force=true" : ""),
+                 Json::object());
       if (!r.ok() || g->json) return PrintObject(*g, r);
       for (const auto& w : (*r)["warnings"])
         std::cerr << "warning: " << TerminalSafe(w.get<std::string>()) << "\n";
@@ -690,9 +774,10 @@ del->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
   }
   auto* refresh = grp->add_subcommand("refresh", "Read a session's status from the cluster now");
   auto refresh_id = std::make_shared<std::string>();
-  refresh->add_option("session", *refresh_id, "Session id")->required();
+  refresh->add_option("session", *refresh_id, kSessionHelp)->required();
   refresh->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
-    auto r = c.Post("/sessions/" + UrlEncode(*refresh_id) + "/refresh", Json::object());
+    GEOREP_ASSIGN_OR_RETURN(std::string session, ResolveSession(c, *refresh_id));
+    auto r = c.Post("/sessions/" + UrlEncode(session) + "/refresh", Json::object());
     if (!r.ok() || g->json) return PrintObject(*g, r);
     std::cout << fmt::format("Session {}: {}\n", Text(*r, "session_key"), Text(*r, "status"));
     return Status::Ok();
@@ -702,12 +787,13 @@ del->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
       app.add_subcommand("verify", "Compare a directory session's destination with its source");
   auto verify_id = std::make_shared<std::string>();
   auto verify_sample = std::make_shared<int>(100);
-  verify->add_option("session", *verify_id, "Session id")->required();
+  verify->add_option("session", *verify_id, kSessionHelp)->required();
   verify->add_option("--sample", *verify_sample, "Percent of files whose content is compared")
       ->capture_default_str()
       ->check(CLI::Range(1, 100));
   verify->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
-    auto r = c.Post("/sessions/" + UrlEncode(*verify_id) +
+    GEOREP_ASSIGN_OR_RETURN(std::string session, ResolveSession(c, *verify_id));
+    auto r = c.Post("/sessions/" + UrlEncode(session) +
                         "/verify?sample_percent=" + std::to_string(*verify_sample),
                     Json::object());
     if (!r.ok()) return r.status();
@@ -728,9 +814,10 @@ del->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
   }));
   auto* status = grp->add_subcommand("status", "A session's status, node by node");
   auto sid = std::make_shared<std::string>();
-  status->add_option("session", *sid, "Session id")->required();
+  status->add_option("session", *sid, kSessionHelp)->required();
   status->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
-    auto r = c.Get("/sessions/" + UrlEncode(*sid));
+    GEOREP_ASSIGN_OR_RETURN(std::string session, ResolveSession(c, *sid));
+    auto r = c.Get("/sessions/" + UrlEncode(session));
     if (!r.ok() || g->json) return PrintObject(*g, r);
     std::cout << fmt::format("Session {}: {}\n", Text(*r, "session_key"), Text(*r, "status"));
     if (!Str(*r, "status_reason").empty())
@@ -764,15 +851,16 @@ del->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
   auto* rm = grp->add_subcommand("remove", "Remove a session");
   auto rid = std::make_shared<std::string>();
   auto force = std::make_shared<bool>(false);
-  rm->add_option("session", *rid, "Session id")->required();
+  rm->add_option("session", *rid, kSessionHelp)->required();
   rm->add_flag("--force", *force, "Remove even if it is not stopped");
   auto reset_sync = std::make_shared<bool>(false);
   rm->add_flag("--reset-sync-time", *reset_sync,
                "Forget the sync time: a new session to the same volume starts over");
-  rm->callback(Run(g, exit_code, [=](ApiClient& c) {
+  rm->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
+    GEOREP_ASSIGN_OR_RETURN(std::string session, ResolveSession(c, *rid));
     std::string q = std::string("?force=") + (*force ? "true" : "false") +
                     "&reset_sync_time=" + (*reset_sync ? "true" : "false");
-    return PrintDone(*g, c.Delete("/sessions/" + UrlEncode(*rid) + q), "Session removed.");
+    return PrintDone(*g, c.Delete("/sessions/" + UrlEncode(session) + q), "Session removed.");
   }));
 }
 
@@ -784,12 +872,13 @@ del->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
   auto key = std::make_shared<std::string>();
   auto value = std::make_shared<std::string>();
   auto reset = std::make_shared<bool>(false);
-  cmd->add_option("session", *sid, "Session id")->required();
+  cmd->add_option("session", *sid, kSessionHelp)->required();
   cmd->add_option("key", *key, "Option");
   cmd->add_option("value", *value, "New value");
   cmd->add_flag("--reset", *reset, "Reset the option to its default");
   cmd->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
-    const std::string base = "/sessions/" + UrlEncode(*sid) + "/config";
+    GEOREP_ASSIGN_OR_RETURN(std::string session, ResolveSession(c, *sid));
+    const std::string base = "/sessions/" + UrlEncode(session) + "/config";
     if (*reset) {
       if (key->empty()) return Status::InvalidArgument("--reset needs an option name");
       return PrintDone(*g, c.Delete(base + "/" + UrlEncode(*key)),
