@@ -12,6 +12,11 @@ Json Time(int64_t ms) {
   return ms == 0 ? Json(nullptr) : Json(FormatIsoMillis(ms));
 }
 
+// A count gluster may not know (-1 in the model): null, never a made-up 0.
+Json Count(int64_t n) {
+  return n < 0 ? Json(nullptr) : Json(n);
+}
+
 }  // namespace
 
 Json ToJson(const Cluster& c) {
@@ -87,10 +92,10 @@ Json ToJson(const SessionNodeStatus& n) {
           {"status_reason", n.status_reason},
           {"crawl_status", Name(n.crawl)},
           {"last_synced", Time(n.last_synced)},
-          {"entry_pending", n.entry_pending},
-          {"data_pending", n.data_pending},
-          {"meta_pending", n.meta_pending},
-          {"failures", n.failures},
+          {"entry_pending", Count(n.entry_pending)},
+          {"data_pending", Count(n.data_pending)},
+          {"meta_pending", Count(n.meta_pending)},
+          {"failures", Count(n.failures)},
           {"checkpoint_time", Time(n.checkpoint_time)},
           {"checkpoint_completed", n.checkpoint_completed},
           {"checkpoint_completion_time", Time(n.checkpoint_completion_time)},

@@ -315,6 +315,11 @@ Json OpenApiDocument(const std::string& version) {
                                {"checkpoint_completion_time", "string"},
                                {"lag_seconds", "number"},
                                {"throughput_bytes_per_second", "integer"}});
+  for (const char* count : {"entry_pending", "data_pending", "meta_pending", "failures"}) {
+    schemas["NodeStatus"]["properties"][count]["nullable"] = true;
+    schemas["NodeStatus"]["properties"][count]["description"] =
+        "null: unknown (gluster says N/A, as for a Passive node)";
+  }
   schemas["CandidateVolume"] = Obj({{"name", "string"},
                                     {"status", "string"},
                                     {"size_bytes", "integer"},

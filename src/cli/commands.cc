@@ -52,6 +52,12 @@ std::string Display(const Json& j, const std::string& key) {
   return Str(j, key.c_str());
 }
 
+// A pending count or failures: "N/A" where gluster does not know it (null), as gluster shows.
+std::string CountCell(const Json& j, const char* key) {
+  if (!j.contains(key) || !j[key].is_number()) return "N/A";
+  return Str(j, key);
+}
+
 void PrintError(const Status& st) {
   std::cerr << "georep: error: " << TerminalSafe(st.message()) << "\n";
 }
@@ -836,8 +842,9 @@ del->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
               : "N/A";
       t.Add({Str(n, "source_host"), Str(n, "source_brick"), Str(n, "destination_host"),
              Str(n, "status"), Str(n, "crawl_status"), Str(n, "last_synced"),
-             Str(n, "entry_pending"), Str(n, "data_pending"), Str(n, "meta_pending"),
-             Str(n, "failures"), Str(n, "checkpoint_completed"), lag, rate});
+             CountCell(n, "entry_pending"), CountCell(n, "data_pending"),
+             CountCell(n, "meta_pending"), CountCell(n, "failures"), Str(n, "checkpoint_completed"),
+             lag, rate});
     }
     std::cout << t.Render();
     // Why a node shows what it shows, when gluster itself did not say it.
