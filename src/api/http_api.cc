@@ -334,8 +334,8 @@ void HttpApi::Routes() {
          authed([this, with_body](const Request& req, Response& res, const User&, const Actor& a) {
            with_body(req, res, [&](const Json& j) {
              JsonFields f(j);
-             Status known =
-                 f.OnlyKnown({"name", "address", "ssh_port", "ssh_user", "ssh_fingerprint"});
+             Status known = f.OnlyKnown(
+                 {"name", "address", "ssh_port", "ssh_user", "ssh_fingerprint", "password"});
              if (!known.ok()) return SendError(res, known);
              GlusterImportSpec spec;
              auto name = f.Str("name", true);
@@ -343,8 +343,9 @@ void HttpApi::Routes() {
              auto port = f.Int("ssh_port", 22);
              auto user = f.Str("ssh_user", false, "root");
              auto fp = f.Str("ssh_fingerprint", true);
-             for (const Status* st :
-                  {&name.status(), &address.status(), &port.status(), &user.status(), &fp.status()})
+             auto password = f.Str("password", false);
+             for (const Status* st : {&name.status(), &address.status(), &port.status(),
+                                      &user.status(), &fp.status(), &password.status()})
                if (!st->ok()) return SendError(res, *st);
              if (*port < 1 || *port > 65535)
                return SendError(res, Status::InvalidArgument("invalid ssh port: must be 1-65535"));
@@ -353,6 +354,7 @@ void HttpApi::Routes() {
              spec.ssh_port = static_cast<int>(*port);
              spec.ssh_user = *user;
              spec.ssh_fingerprint = *fp;
+             spec.one_time_password = *password;
              auto imported = ops_.ImportGlusterCluster(a, spec);
              if (!imported.ok()) return SendError(res, imported.status());
              Json hosts = Json::array(), vols = Json::array();

@@ -29,6 +29,26 @@ TEST(JsonModel, DirectoryVolumeShorthand) {
   EXPECT_EQ(v->kind, VolumeKind::kDirectory);
 }
 
+TEST(JsonModel, UnknownCountsAreNullNotZero) {
+  SessionNodeStatus passive;  // as parsed from gluster's N/A: -1
+  passive.status = NodeStatus::kPassive;
+  Json j = ToJson(passive);
+  for (const char* key : {"entry_pending", "data_pending", "meta_pending", "failures"}) {
+    ASSERT_TRUE(j.contains(key)) << key;
+    EXPECT_TRUE(j[key].is_null()) << key << ": " << j[key].dump();
+  }
+  SessionNodeStatus active;
+  active.entry_pending = 0;
+  active.data_pending = 12;
+  active.meta_pending = 1;
+  active.failures = 0;
+  j = ToJson(active);
+  EXPECT_EQ(j["entry_pending"], 0);
+  EXPECT_EQ(j["data_pending"], 12);
+  EXPECT_EQ(j["meta_pending"], 1);
+  EXPECT_EQ(j["failures"], 0);
+}
+
 TEST(JsonModel, SecretsNeverSerialised) {
   User u{"id", "alice", "$argon2id$secret-hash", false, 0};
   EXPECT_EQ(ToJson(u).dump().find("argon2id"), std::string::npos);

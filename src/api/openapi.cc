@@ -82,7 +82,8 @@ Json OpenApiDocument(const std::string& version) {
   paths["/clusters"]["post"] =
       Op("Create a cluster", "clusters", {}, "ClusterSpec", "Cluster", 201);
   paths["/clusters/import"]["post"] =
-      Op("Import a Gluster cluster (peers, volumes, bricks) through one of its hosts", "clusters");
+      Op("Import a Gluster cluster (peers, volumes, bricks) through one of its hosts", "clusters",
+         {}, "ClusterImportSpec", "", 201);
   paths["/clusters/{id}"]["get"] = Op("Get a cluster", "clusters", {"id"}, "", "Cluster");
   paths["/clusters/{id}"]["delete"] = Op("Delete a cluster", "clusters", {"id"}, "", "", 204);
   paths["/clusters/{id}/hosts"]["get"] =
@@ -201,6 +202,17 @@ Json OpenApiDocument(const std::string& version) {
   schemas["Cluster"] = Obj(
       {{"id", "string"}, {"name", "string"}, {"description", "string"}, {"created_at", "string"}});
   schemas["ClusterSpec"] = Obj({{"name", "string"}, {"description", "string"}}, {"name"});
+  schemas["ClusterImportSpec"] = Obj({{"name", "string"},
+                                      {"address", "string"},
+                                      {"ssh_port", "integer"},
+                                      {"ssh_user", "string"},
+                                      {"ssh_fingerprint", "string"},
+                                      {"password", "string"}},
+                                     {"name", "address", "ssh_fingerprint"});
+  schemas["ClusterImportSpec"]["properties"]["password"]["description"] =
+      "Optional one-time password of ssh_user on the host asked, used once to install the "
+      "engine's key there before the import; never stored or logged";
+  schemas["ClusterImportSpec"]["properties"]["password"]["writeOnly"] = true;
   schemas["Host"] = Obj({{"id", "string"},
                          {"cluster_id", "string"},
                          {"name", "string"},
@@ -344,6 +356,11 @@ Json OpenApiDocument(const std::string& version) {
                                {"checkpoint_completion_time", "string"},
                                {"lag_seconds", "number"},
                                {"throughput_bytes_per_second", "integer"}});
+  for (const char* count : {"entry_pending", "data_pending", "meta_pending", "failures"}) {
+    schemas["NodeStatus"]["properties"][count]["nullable"] = true;
+    schemas["NodeStatus"]["properties"][count]["description"] =
+        "null: unknown (gluster says N/A, as for a Passive node)";
+  }
   schemas["CandidateVolume"] = Obj({{"name", "string"},
                                     {"status", "string"},
                                     {"size_bytes", "integer"},

@@ -74,9 +74,16 @@ Status ForgetLogin() {
 }
 
 std::string UrlEncode(const std::string& s) {
+  // A segment "." or ".." would be read as a relative step by whatever normalises the path
+  // (RFC 3986 5.2.4), so there even the dots are encoded.
+  const bool dot_segment = s == "." || s == "..";
   std::string out;
   for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+    // RFC 3986's unreserved characters, spelled out: std::isalnum depends on the locale.
+    const bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                            (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '~' ||
+                            (c == '.' && !dot_segment);
+    if (unreserved) {
       out.push_back(static_cast<char>(c));
     } else {
       out += fmt::format("%{:02X}", c);

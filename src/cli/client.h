@@ -47,7 +47,9 @@ class ApiClient {
   std::unique_ptr<httplib::Client> http_;
 };
 
-// Percent-encodes a path segment or query value.
+// Percent-encodes a path segment or query value: every byte but RFC 3986's unreserved
+// characters (A-Z a-z 0-9 - . _ ~) becomes %XX, and so do the dots of a "." or ".." segment.
+// Every id or name the CLI puts in a request's path or query goes through it.
 std::string UrlEncode(const std::string& s);
 
 }  // namespace georep

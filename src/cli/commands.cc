@@ -4,9 +4,11 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <functional>
 #include <iostream>
+#include <map>
 #include <memory>
 
 #include "cli/client.h"
@@ -28,8 +30,36 @@ std::string Str(const Json& j, const char* key) {
   return j[key].dump();
 }
 
+// Str for people: what the engine sent, safe for a terminal line (never for a request).
+std::string Text(const Json& j, const char* key) {
+  return TerminalSafe(Str(j, key));
+}
+
+// A value as people read it: sizes and rates in binary units ("1.5 GiB", "72.5 KiB/s"). The
+// engine sends a size it does not know as 0 (sizes are best effort), a rate it does not know
+// as null.
+std::string Display(const Json& j, const std::string& key) {
+  auto ends_with = [&](std::string_view suffix) {
+    return key.size() >= suffix.size() && key.compare(key.size() - suffix.size(), suffix.size(),
+                                                      suffix.data(), suffix.size()) == 0;
+  };
+  if (j.contains(key) && j[key].is_number()) {
+    const auto n = j[key].get<int64_t>();
+    if (ends_with("_bytes_per_second")) return HumanRate(n);
+    if (key == "size_bytes" && n == 0) return "unknown";
+    if (ends_with("_bytes")) return HumanBytes(n);
+  }
+  return Str(j, key.c_str());
+}
+
+// A pending count or failures: "N/A" where gluster does not know it (null), as gluster shows.
+std::string CountCell(const Json& j, const char* key) {
+  if (!j.contains(key) || !j[key].is_number()) return "N/A";
+  return Str(j, key);
+}
+
 void PrintError(const Status& st) {
-  std::cerr << "georep: error: " << st.message() << "\n";
+  std::cerr << "georep: error: " << TerminalSafe(st.message()) << "\n";
 }
 
 Result<std::unique_ptr<ApiClient>> Connect(const Globals& g) {
@@ -71,7 +101,7 @@ Status PrintList(const Globals& g, const Result<Json>& r, std::vector<std::strin
   for (const auto& item : (*r)["items"]) {
     std::vector<std::string> row;
     row.reserve(keys.size());
-    for (const auto& k : keys) row.push_back(Str(item, k.c_str()));
+    for (const auto& k : keys) row.push_back(Display(item, k));
     t.Add(std::move(row));
   }
   std::cout << t.Render();
@@ -87,7 +117,8 @@ Status PrintObject(const Globals& g, const Result<Json>& r) {
   }
   for (auto it = r->begin(); it != r->end(); ++it) {
     if (it->is_array() || it->is_object()) continue;
-    std::cout << fmt::format("{:<20} {}\n", it.key() + ":", Str(*r, it.key().c_str()));
+    std::cout << fmt::format("{:<20} {}\n", TerminalSafe(it.key()) + ":",
+                             TerminalSafe(Display(*r, it.key())));
   }
   return Status::Ok();
 }
@@ -121,6 +152,34 @@ std::string ReadSecret(const std::string& prompt) {
   return line;
 }
 
+// --password (asked without echo) or --password-stdin: a password used once by the engine to
+// install its key on a host, sent as the request's "password" field (never saved).
+struct OneTimePassword {
+  bool prompt = false;
+  bool from_stdin = false;
+};
+
+void AddOneTimePasswordFlags(CLI::App* cmd, OneTimePassword* p, const std::string& whose) {
+  auto* prompt = cmd->add_flag(
+      "--password", p->prompt,
+      "Ask for " + whose + " password once, to install the engine's key (never stored)");
+  auto* from_stdin = cmd->add_flag("--password-stdin", p->from_stdin,
+                                   "The same, reading the password from standard input");
+  prompt->excludes(from_stdin);
+}
+
+// Adds the password to `body` when one of the flags was given; `who` is USER@HOST.
+Status AddOneTimePassword(const OneTimePassword& p, const std::string& who, Json& body) {
+  if (!p.prompt && !p.from_stdin) return Status::Ok();
+  std::string pw = p.from_stdin
+                       ? ReadSecret("")
+                       : ReadSecret(fmt::format(
+                             "Password of {} (used once to install the engine's key): ", who));
+  if (pw.empty()) return Status::InvalidArgument("the one-time password is empty");
+  body["password"] = pw;
+  return Status::Ok();
+}
+
 // Fetches the SSH host key `address` presents and has the admin confirm it (or accepts it with
 // --accept-new). On success `*fingerprint` holds the key to pin.
 Status ConfirmHostKey(ApiClient& c, const std::string& address, int port, bool accept_new,
@@ -131,7 +190,7 @@ Status ConfirmHostKey(ApiClient& c, const std::string& address, int port, bool a
   const Json& best = (*keys)["items"][0];
   std::string fp = Str(best, "fingerprint");
   std::cerr << fmt::format("Host {} port {} presents a {} key with fingerprint\n  {}\n", address,
-                           port, Str(best, "type"), fp);
+                           port, Text(best, "type"), TerminalSafe(fp));
   if (!accept_new) {
     if (!isatty(STDIN_FILENO)) {
       return Status::InvalidArgument("confirm the host key: run again with --fingerprint " + fp +
@@ -155,6 +214,86 @@ Result<std::string> ResolveCluster(ApiClient& c, const std::string& id_or_name) 
     if (Str(item, "id") == id_or_name || Str(item, "name") == id_or_name) return Str(item, "id");
   }
   return Status::NotFound(fmt::format("no cluster '{}'", id_or_name));
+}
+
+// "0f8c2a3e-5b1d-4c7e-9a60-2d4f1e7b8c90": the shape of georep's ids.
+bool LooksLikeId(std::string_view s) {
+  if (s.size() != 36) return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+    if (dash ? s[i] != '-' : !std::isxdigit(static_cast<unsigned char>(s[i]))) return false;
+  }
+  return true;
+}
+
+constexpr const char* kSessionHelp =
+    "Session: its id, its key (gv0_dst1_gv1, as gluster names it) or \"SRCVOL [USER@]HOST::DVOL\"";
+
+// Accepts a session's id, or a name that only it has: its session key, or
+// "SRCVOL [USER@]HOST::DVOL" (gluster's words for it, in one argument).
+Result<std::string> ResolveSession(ApiClient& c, const std::string& name) {
+  if (LooksLikeId(name)) return name;  // no listing: the engine says if there is none
+  auto list = c.Get("/sessions");
+  if (!list.ok()) return list.status();
+  const Json& sessions = (*list)["items"];
+  std::vector<const Json*> found;
+  for (const auto& s : sessions) {
+    if (Str(s, "id") == name) return name;
+    if (Str(s, "session_key") == name) found.push_back(&s);
+  }
+  const size_t space = name.find(' ');
+  const size_t colons = name.find("::");
+  if (found.empty() && space != std::string::npos && colons != std::string::npos &&
+      space < colons) {
+    const std::string volume = name.substr(0, space);
+    std::string host = name.substr(space + 1, colons - space - 1);
+    const std::string remote_volume = name.substr(colons + 2);
+    while (!host.empty() && host.front() == ' ') host.erase(0, 1);
+    std::string user;
+    if (auto at = host.find('@'); at != std::string::npos) {
+      user = host.substr(0, at);
+      host = host.substr(at + 1);
+    }
+    auto volumes = c.Get("/volumes");
+    if (!volumes.ok()) return volumes.status();
+    std::map<std::string, std::string> volume_names, destination_hosts;
+    for (const auto& v : (*volumes)["items"]) volume_names[Str(v, "id")] = Str(v, "name");
+    for (const auto& s : sessions) {
+      if (volume_names[Str(s, "source_volume_id")] != volume ||
+          Str(s, "destination_volume") != remote_volume ||
+          (!user.empty() && Str(s, "remote_user") != user))
+        continue;
+      const std::string did = Str(s, "destination_id");
+      if (!destination_hosts.count(did)) {
+        auto d = c.Get("/destinations/" + UrlEncode(did));
+        if (!d.ok()) return d.status();
+        destination_hosts[did] = Str(*d, "host");
+      }
+      if (destination_hosts[did] == host) found.push_back(&s);
+    }
+  }
+  if (found.size() == 1) return Str(*found[0], "id");
+  auto describe = [](const std::vector<const Json*>& which) {
+    std::string out;
+    for (size_t i = 0; i < which.size(); ++i) {
+      if (i == 20) {
+        out += fmt::format(", and {} more", which.size() - i);
+        break;
+      }
+      out += fmt::format("{}{} ({})", i == 0 ? "" : ", ", Str(*which[i], "id"),
+                         Str(*which[i], "session_key"));
+    }
+    return out;
+  };
+  if (found.size() > 1) {
+    return Status::InvalidArgument(fmt::format("'{}' names {} sessions: {}; give the session's id",
+                                               name, found.size(), describe(found)));
+  }
+  std::vector<const Json*> all;
+  for (const auto& s : sessions) all.push_back(&s);
+  return Status::NotFound(fmt::format(
+      "no session '{}'; {}", name,
+      all.empty() ? std::string("there are no sessions") : "the sessions are: " + describe(all)));
 }
 
 }  // namespace
@@ -244,16 +383,20 @@ void AddClientCommands(CLI::App& app, int* exit_code) {
     import->add_option("--user", io->user, "SSH user")->capture_default_str();
     import->add_option("--fingerprint", io->fingerprint, "The host's key (SHA256:...)");
     import->add_flag("--accept-new", io->accept_new, "Pin the key the host presents now");
+    auto import_password = std::make_shared<OneTimePassword>();
+    AddOneTimePasswordFlags(import, import_password.get(), "the user's");
     import->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
       if (io->fingerprint.empty()) {
         GEOREP_RETURN_IF_ERROR(
             ConfirmHostKey(c, io->address, io->port, io->accept_new, &io->fingerprint));
   }
-  auto r = c.Post("/clusters/import", {{"name", io->name},
-                                       {"address", io->address},
-                                       {"ssh_port", io->port},
-                                       {"ssh_user", io->user},
-                                       {"ssh_fingerprint", io->fingerprint}});
+  Json body = {{"name", io->name},
+               {"address", io->address},
+               {"ssh_port", io->port},
+               {"ssh_user", io->user},
+               {"ssh_fingerprint", io->fingerprint}};
+  GEOREP_RETURN_IF_ERROR(AddOneTimePassword(*import_password, io->user + "@" + io->address, body));
+  auto r = c.Post("/clusters/import", body);
   if (!r.ok() || g->json) return PrintObject(*g, r);
   std::cout << fmt::format("Imported cluster {} ({}):\n", io->name, Str((*r)["cluster"], "id"));
   Table hosts({"HOST", "ADDRESS", "STATUS", "FINGERPRINT"});
@@ -266,7 +409,7 @@ void AddClientCommands(CLI::App& app, int* exit_code) {
   Table vols({"VOLUME", "STATUS", "REPLICA", "DISPERSE", "BRICKS", "SIZE"});
   for (const auto& v : (*r)["volumes"]) {
     vols.Add({Str(v, "name"), Str(v, "status"), Str(v, "replica_count"), Str(v, "disperse_count"),
-              std::to_string(v["bricks"].size()), Str(v, "size_bytes")});
+              std::to_string(v["bricks"].size()), Display(v, "size_bytes")});
   }
   std::cout << vols.Render();
   return Status::Ok();
@@ -317,12 +460,8 @@ del->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
   auto accept_new = std::make_shared<bool>(false);
   add->add_flag("--accept-new", *accept_new,
                 "Pin the key the host presents now without asking (scripts on a trusted network)");
-  auto with_password = std::make_shared<bool>(false);
-  auto password_stdin = std::make_shared<bool>(false);
-  add->add_flag("--password", *with_password,
-                "Ask for the user's password once, to install the engine's key (never stored)");
-  add->add_flag("--password-stdin", *password_stdin,
-                "The same, reading the password from standard input");
+  auto add_password = std::make_shared<OneTimePassword>();
+  AddOneTimePasswordFlags(add, add_password.get(), "the user's");
   add->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
     GEOREP_ASSIGN_OR_RETURN(std::string cid, ResolveCluster(c, o->cluster));
     if (o->transport == "ssh" && o->fingerprint.empty()) {
@@ -336,14 +475,8 @@ del->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
                  {"transport", o->transport},
                  {"ssh_fingerprint", o->fingerprint}};
     if (!o->address.empty()) body["address"] = o->address;
-    if (*with_password || *password_stdin) {
-      body["password"] =
-          *password_stdin
-              ? ReadSecret("")
-              : ReadSecret(fmt::format(
-                    "Password of {}@{} (used once to install the engine's key): ", o->user,
-                    o->address.empty() ? o->name : o->address));
-    }
+    GEOREP_RETURN_IF_ERROR(AddOneTimePassword(
+        *add_password, o->user + "@" + (o->address.empty() ? o->name : o->address), body));
     return PrintObject(*g, c.Post("/clusters/" + UrlEncode(cid) + "/hosts", body));
   }));
   auto* scan = grp->add_subcommand("scan", "Show the SSH host keys an address presents");
@@ -361,8 +494,8 @@ del->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
   check->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
     auto r = c.Post("/hosts/" + UrlEncode(*check_id) + "/check", Json::object());
     if (!r.ok() || g->json) return PrintObject(*g, r);
-    std::cout << fmt::format("{}: {}{}\n", Str(*r, "name"), Str(*r, "status"),
-                             Str(*r, "reason").empty() ? "" : " (" + Str(*r, "reason") + ")");
+    std::cout << fmt::format("{}: {}{}\n", Text(*r, "name"), Text(*r, "status"),
+                             Str(*r, "reason").empty() ? "" : " (" + Text(*r, "reason") + ")");
     return (*r)["reachable"].get<bool>() ? Status::Ok()
                                          : Status::Unavailable("the host is not reachable");
   }));
@@ -370,7 +503,10 @@ del->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
   auto repin_id = std::make_shared<std::string>();
   auto repin_fp = std::make_shared<std::string>();
   repin->add_option("host", *repin_id, "Host id")->required();
-  repin->add_option("--fingerprint", *repin_fp, "The new fingerprint (SHA256:...)")->required();
+  repin
+      ->add_option("fingerprint,--fingerprint", *repin_fp,
+                   "The new fingerprint (SHA256:...), one the host presents now")
+      ->required();
   repin->callback(Run(g, exit_code, [=](ApiClient& c) {
     return PrintObject(
         *g, c.Put("/hosts/" + UrlEncode(*repin_id) + "/fingerprint", {{"fingerprint", *repin_fp}}));
@@ -409,8 +545,8 @@ del->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
       GEOREP_ASSIGN_OR_RETURN(std::string cid, ResolveCluster(c, *cluster));
       path = "/clusters/" + UrlEncode(cid) + "/volumes";
     }
-    return PrintList(*g, c.Get(path), {"ID", "NAME", "KIND", "STATUS", "REPLICA"},
-                     {"id", "name", "kind", "status", "replica_count"});
+    return PrintList(*g, c.Get(path), {"ID", "NAME", "KIND", "STATUS", "REPLICA", "SIZE"},
+                     {"id", "name", "kind", "status", "replica_count", "size_bytes"});
   }));
   auto* add = grp->add_subcommand("add", "Add a volume");
   struct Opts {
@@ -495,27 +631,38 @@ del->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
   auto copy_keys = std::make_shared<bool>(false);
   create->add_flag("--copy-keys", *copy_keys,
                    "Copy the source cluster hosts' public keys to the destination cluster");
+  auto create_password = std::make_shared<OneTimePassword>();
+  AddOneTimePasswordFlags(create, create_password.get(), "root's");
   create->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
     GEOREP_ASSIGN_OR_RETURN(std::string cid, ResolveCluster(c, o->cluster));
     if (o->fingerprint.empty() && !*dest_local) {
       GEOREP_RETURN_IF_ERROR(ConfirmHostKey(c, o->host, o->port, *dest_accept, &o->fingerprint));
     }
-    return PrintObject(*g, c.Post("/clusters/" + UrlEncode(cid) + "/destinations",
-                                  {{"source_host_id", o->source_host},
-                                   {"host", o->host},
-                                   {"remote_user", o->user},
-                                   {"ssh_port", o->port},
-                                   {"ssh_fingerprint", o->fingerprint},
-                                   {"copy_keys", *copy_keys}}));
+    Json body = {{"source_host_id", o->source_host},
+                 {"host", o->host},
+                 {"remote_user", o->user},
+                 {"ssh_port", o->port},
+                 {"ssh_fingerprint", o->fingerprint},
+                 {"copy_keys", *copy_keys}};
+    // The engine's key goes to root on the destination, whatever the remote user.
+    GEOREP_RETURN_IF_ERROR(AddOneTimePassword(*create_password, "root@" + o->host, body));
+    return PrintObject(*g, c.Post("/clusters/" + UrlEncode(cid) + "/destinations", body));
   }));
   auto* re = grp->add_subcommand("reestablish", "Redo the key exchange with a destination");
   auto re_id = std::make_shared<std::string>();
   auto re_fp = std::make_shared<std::string>();
   re->add_option("destination", *re_id, "Destination id")->required();
   re->add_option("--fingerprint", *re_fp, "Re-pin a changed destination host key (SHA256:...)");
-  re->callback(Run(g, exit_code, [=](ApiClient& c) {
+  auto re_password = std::make_shared<OneTimePassword>();
+  AddOneTimePasswordFlags(re, re_password.get(), "root's");
+  re->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
     Json body = Json::object();
     if (!re_fp->empty()) body["ssh_fingerprint"] = *re_fp;
+    if (re_password->prompt || re_password->from_stdin) {
+      auto d = c.Get("/destinations/" + UrlEncode(*re_id));
+      if (!d.ok()) return d.status();
+      GEOREP_RETURN_IF_ERROR(AddOneTimePassword(*re_password, "root@" + Str(*d, "host"), body));
+    }
     return PrintObject(*g, c.Post("/destinations/" + UrlEncode(*re_id) + "/reestablish", body));
   }));
   auto* test = grp->add_subcommand("test", "Test a destination now");
@@ -524,11 +671,11 @@ del->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
   test->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
     auto r = c.Post("/destinations/" + UrlEncode(*test_id) + "/test", Json::object());
     if (!r.ok() || g->json) return PrintObject(*g, r);
-    std::cout << fmt::format("{}: {}\n", Str(*r, "host"), Str(*r, "connection"));
+    std::cout << fmt::format("{}: {}\n", Text(*r, "host"), Text(*r, "connection"));
     for (const auto& p : (*r)["problems"])
-      std::cout << "  problem: " << p.get<std::string>() << "\n";
+      std::cout << "  problem: " << TerminalSafe(p.get<std::string>()) << "\n";
     for (const auto& w : (*r)["warnings"])
-      std::cout << "  warning: " << w.get<std::string>() << "\n";
+      std::cout << "  warning: " << TerminalSafe(w.get<std::string>()) << "\n";
     return Str(*r, "connection") == "Connected"
                ? Status::Ok()
                : Status::Unavailable("the destination is not usable");
@@ -548,7 +695,7 @@ del->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
       std::string why;
       for (const auto& reason : v["reasons"])
         why += (why.empty() ? "" : "; ") + reason.get<std::string>();
-      t.Add({Str(v, "name"), Str(v, "status"), Str(v, "size_bytes"),
+      t.Add({Str(v, "name"), Str(v, "status"), Display(v, "size_bytes"),
              v["eligible"].get<bool>() ? "yes" : "no", why});
     }
     std::cout << t.Render();
@@ -608,7 +755,7 @@ del->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
     auto r = c.Post("/sessions", body);
     if (r.ok() && !g->json) {
       for (const auto& w : (*r)["warnings"])
-        std::cerr << "warning: " << w.get<std::string>() << "\n";
+        std::cerr << "warning: " << TerminalSafe(w.get<std::string>()) << "\n";
     }
     return PrintObject(*g, r);
   }));
@@ -616,26 +763,29 @@ del->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
     auto* cmd = grp->add_subcommand(action, std::string(action) + " a session");
     auto id = std::make_shared<std::string>();
     auto force = std::make_shared<bool>(false);
-    cmd->add_option("session", *id, "Session id")->required();
+    cmd->add_option("session", *id, kSessionHelp)->required();
     cmd->add_flag("--force", *force, "gluster's force");
     std::string verb = action;
     cmd->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
-      auto r = c.Post("/sessions/" + UrlEncode(*id) + "/" + verb + (*force ? "?force=true" : ""),
-                      Json::object());
+      GEOREP_ASSIGN_OR_RETURN(std::string session, ResolveSession(c, *id));
+      auto r =
+          c.Post("/sessions/" + UrlEncode(session) + "/" + verb + (*force ? "?force=true" : ""),
+                 Json::object());
       if (!r.ok() || g->json) return PrintObject(*g, r);
       for (const auto& w : (*r)["warnings"])
-        std::cerr << "warning: " << w.get<std::string>() << "\n";
-      std::cout << fmt::format("Session {}: {}\n", Str(*r, "session_key"), Str(*r, "status"));
+        std::cerr << "warning: " << TerminalSafe(w.get<std::string>()) << "\n";
+      std::cout << fmt::format("Session {}: {}\n", Text(*r, "session_key"), Text(*r, "status"));
       return Status::Ok();
     }));
   }
   auto* refresh = grp->add_subcommand("refresh", "Read a session's status from the cluster now");
   auto refresh_id = std::make_shared<std::string>();
-  refresh->add_option("session", *refresh_id, "Session id")->required();
+  refresh->add_option("session", *refresh_id, kSessionHelp)->required();
   refresh->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
-    auto r = c.Post("/sessions/" + UrlEncode(*refresh_id) + "/refresh", Json::object());
+    GEOREP_ASSIGN_OR_RETURN(std::string session, ResolveSession(c, *refresh_id));
+    auto r = c.Post("/sessions/" + UrlEncode(session) + "/refresh", Json::object());
     if (!r.ok() || g->json) return PrintObject(*g, r);
-    std::cout << fmt::format("Session {}: {}\n", Str(*r, "session_key"), Str(*r, "status"));
+    std::cout << fmt::format("Session {}: {}\n", Text(*r, "session_key"), Text(*r, "status"));
     return Status::Ok();
   }));
   auto* preflight = grp->add_subcommand(
@@ -643,28 +793,30 @@ del->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
       "Check a gluster session's nodes: rsync and gluster versions, and whether "
       "gsyncd's rsync sync-method copies file contents there");
   auto preflight_id = std::make_shared<std::string>();
-  preflight->add_option("session", *preflight_id, "Session id")->required();
+  preflight->add_option("session", *preflight_id, kSessionHelp)->required();
   preflight->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
-    auto r = c.Get("/sessions/" + UrlEncode(*preflight_id) + "/preflight");
+    GEOREP_ASSIGN_OR_RETURN(std::string session, ResolveSession(c, *preflight_id));
+    auto r = c.Get("/sessions/" + UrlEncode(session) + "/preflight");
     if (!r.ok() || g->json) return PrintObject(*g, r);
     Table t({"NODE", "ROLE", "RSYNC", "GLUSTER", "RSYNC WRITES 0-BYTE FILES", "PROBLEM"});
     for (const auto& n : (*r)["nodes"]) {
       t.Add({Str(n, "host"), Str(n, "role"), Str(n, "rsync"), Str(n, "gluster"),
              n.value("rsync_writes_empty_files", false) ? "yes" : "no", Str(n, "problem")});
     }
-    std::cout << t.Render() << Str(*r, "summary") << "\n";
+    std::cout << t.Render() << Text(*r, "summary") << "\n";
     return Status::Ok();
   }));
   // `georep verify SESSION`: top-level, as admins type it; exit 1 when anything differs.
   auto* verify = app.add_subcommand("verify", "Compare a session's destination with its source");
   auto verify_id = std::make_shared<std::string>();
   auto verify_sample = std::make_shared<int>(100);
-  verify->add_option("session", *verify_id, "Session id")->required();
+  verify->add_option("session", *verify_id, kSessionHelp)->required();
   verify->add_option("--sample", *verify_sample, "Percent of files whose content is compared")
       ->capture_default_str()
       ->check(CLI::Range(1, 100));
   verify->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
-    auto r = c.Post("/sessions/" + UrlEncode(*verify_id) +
+    GEOREP_ASSIGN_OR_RETURN(std::string session, ResolveSession(c, *verify_id));
+    auto r = c.Post("/sessions/" + UrlEncode(session) +
                         "/verify?sample_percent=" + std::to_string(*verify_sample),
                     Json::object());
     if (!r.ok()) return r.status();
@@ -672,11 +824,10 @@ del->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
       std::cout << r->dump(2) << "\n";
     } else {
       for (const auto& d : (*r)["differences"])
-        std::cout << Str(d, "path") << ": " << Str(d, "difference") << "\n";
-      std::cout << fmt::format("{} entries compared, content of {} files ({} bytes): {}\n",
+        std::cout << Text(d, "path") << ": " << Text(d, "difference") << "\n";
+      std::cout << fmt::format("{} entries compared, content of {} files ({}): {}\n",
                                (*r)["entries"].get<uint64_t>(),
-                               (*r)["content_checked"].get<uint64_t>(),
-                               (*r)["bytes_hashed"].get<uint64_t>(),
+                               (*r)["content_checked"].get<uint64_t>(), Display(*r, "bytes_hashed"),
                                (*r)["differences"].empty()
                                    ? std::string("identical")
                                    : std::to_string((*r)["differences"].size()) + " differences");
@@ -686,14 +837,15 @@ del->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
   }));
   auto* status = grp->add_subcommand("status", "A session's status, node by node");
   auto sid = std::make_shared<std::string>();
-  status->add_option("session", *sid, "Session id")->required();
+  status->add_option("session", *sid, kSessionHelp)->required();
   status->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
-    auto r = c.Get("/sessions/" + UrlEncode(*sid));
+    GEOREP_ASSIGN_OR_RETURN(std::string session, ResolveSession(c, *sid));
+    auto r = c.Get("/sessions/" + UrlEncode(session));
     if (!r.ok() || g->json) return PrintObject(*g, r);
-    std::cout << fmt::format("Session {}: {}{}\n", Str(*r, "session_key"), Str(*r, "status"),
+    std::cout << fmt::format("Session {}: {}{}\n", Text(*r, "session_key"), Text(*r, "status"),
                              (*r)["alerts"].empty() ? "" : " -- NOT HEALTHY, see below");
     if (!Str(*r, "status_reason").empty())
-      std::cout << fmt::format("  why: {}\n", Str(*r, "status_reason"));
+      std::cout << fmt::format("  why: {}\n", Text(*r, "status_reason"));
     // The end-to-end figures: unknown is shown as such, never as 0.
     const Json& lag = (*r)["lag_seconds"];
     std::cout << fmt::format("  lag: {}", lag.is_number()
@@ -708,47 +860,48 @@ del->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
     }
     std::cout << "\n";
     for (const auto& a : (*r)["alerts"])
-      std::cout << fmt::format("  ALERT {}: {} (since {})\n", Str(a, "kind"), Str(a, "message"),
-                               Str(a, "since"));
+      std::cout << fmt::format("  ALERT {}: {} (since {})\n", Text(a, "kind"), Text(a, "message"),
+                               Text(a, "since"));
     std::cout << "\n";
     Table t({"SOURCE NODE", "BRICK", "DESTINATION", "STATUS", "CRAWL STATUS", "LAST SYNCED",
              "ENTRY", "DATA", "META", "FAILURES", "CHECKPOINT COMPLETED", "LAG", "THROUGHPUT"});
     for (const auto& n : (*r)["nodes"]) {
       // Lag and throughput: georep's own engine measures them; gluster does not report them.
-      const Json& node_lag = n["lag_seconds"];
-      const Json& node_bps = n["throughput_bytes_per_second"];
-      const int64_t bps = node_bps.is_number() ? node_bps.get<int64_t>() : -1;
+      const std::string lag = n.contains("lag_seconds") && n["lag_seconds"].is_number()
+                                  ? fmt::format("{:.1f} s", n["lag_seconds"].get<double>())
+                                  : "N/A";
+      const std::string rate =
+          n.contains("throughput_bytes_per_second") && n["throughput_bytes_per_second"].is_number()
+              ? Display(n, "throughput_bytes_per_second")
+              : "N/A";
       t.Add({Str(n, "source_host"), Str(n, "source_brick"), Str(n, "destination_host"),
              Str(n, "status"), Str(n, "crawl_status"), Str(n, "last_synced"),
-             Str(n, "entry_pending"), Str(n, "data_pending"), Str(n, "meta_pending"),
-             Str(n, "failures"), Str(n, "checkpoint_completed"),
-             node_lag.is_number() ? fmt::format("{:.1f} s", node_lag.get<double>())
-                                  : std::string("—"),
-             bps < 0            ? std::string("—")
-             : bps >= (1 << 20) ? fmt::format("{:.1f} MiB/s", static_cast<double>(bps) / (1 << 20))
-                                : fmt::format("{} B/s", bps)});
+             CountCell(n, "entry_pending"), CountCell(n, "data_pending"),
+             CountCell(n, "meta_pending"), CountCell(n, "failures"), Str(n, "checkpoint_completed"),
+             lag, rate});
     }
     std::cout << t.Render();
     // Why a node shows what it shows, when gluster itself did not say it.
     for (const auto& n : (*r)["nodes"]) {
       if (!Str(n, "status_reason").empty())
-        std::cout << fmt::format("{} {}: {}\n", Str(n, "source_host"), Str(n, "source_brick"),
-                                 Str(n, "status_reason"));
+        std::cout << fmt::format("{} {}: {}\n", Text(n, "source_host"), Text(n, "source_brick"),
+                                 Text(n, "status_reason"));
     }
     return Status::Ok();
   }));
   auto* rm = grp->add_subcommand("remove", "Remove a session");
   auto rid = std::make_shared<std::string>();
   auto force = std::make_shared<bool>(false);
-  rm->add_option("session", *rid, "Session id")->required();
+  rm->add_option("session", *rid, kSessionHelp)->required();
   rm->add_flag("--force", *force, "Remove even if it is not stopped");
   auto reset_sync = std::make_shared<bool>(false);
   rm->add_flag("--reset-sync-time", *reset_sync,
                "Forget the sync time: a new session to the same volume starts over");
-  rm->callback(Run(g, exit_code, [=](ApiClient& c) {
+  rm->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
+    GEOREP_ASSIGN_OR_RETURN(std::string session, ResolveSession(c, *rid));
     std::string q = std::string("?force=") + (*force ? "true" : "false") +
                     "&reset_sync_time=" + (*reset_sync ? "true" : "false");
-    return PrintDone(*g, c.Delete("/sessions/" + UrlEncode(*rid) + q), "Session removed.");
+    return PrintDone(*g, c.Delete("/sessions/" + UrlEncode(session) + q), "Session removed.");
   }));
 }
 
@@ -760,7 +913,7 @@ del->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
   auto key = std::make_shared<std::string>();
   auto value = std::make_shared<std::string>();
   auto reset = std::make_shared<bool>(false);
-  cmd->add_option("session", *sid, "Session id")->required();
+  cmd->add_option("session", *sid, kSessionHelp)->required();
   cmd->add_option("key", *key, "Option");
   cmd->add_option("value", *value, "New value");
   cmd->add_flag("--reset", *reset, "Reset the option to its default");
@@ -768,7 +921,8 @@ del->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
   cmd->add_flag("--force", *config_force,
                 "Set sync-method rsync even where the preflight finds it writes 0-byte files");
   cmd->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
-    const std::string base = "/sessions/" + UrlEncode(*sid) + "/config";
+    GEOREP_ASSIGN_OR_RETURN(std::string session, ResolveSession(c, *sid));
+    const std::string base = "/sessions/" + UrlEncode(session) + "/config";
     if (*reset) {
       if (key->empty()) return Status::InvalidArgument("--reset needs an option name");
       return PrintDone(*g, c.Delete(base + "/" + UrlEncode(*key)),

@@ -184,9 +184,19 @@ Result<ImportedCluster> Operations::ImportGlusterCluster(const Actor& a,
   if (valid.ok()) valid = ValidatePort("ssh port", spec.ssh_port);
   if (valid.ok()) valid = ValidateUnixUser("ssh user", spec.ssh_user);
   if (valid.ok()) valid = ValidateFingerprint("host key fingerprint", spec.ssh_fingerprint);
-  if (!valid.ok()) {
-    (void)RecordFailure(a, "cluster.import", "cluster", "", valid);
-    return valid;
+  if (valid.ok()) {
+    // Refused now, before a password is sent anywhere, rather than at the insert.
+    auto clusters = ListClusters();
+    if (!clusters.ok()) {
+      valid = clusters.status();
+    } else {
+      for (const auto& c : *clusters) {
+        if (c.name == spec.name) {
+          valid =
+              Status::AlreadyExists(fmt::format("a cluster named '{}' already exists", spec.name));
+        }
+      }
+    }
   }
   Host contact;
   contact.address = spec.address;
@@ -194,6 +204,14 @@ Result<ImportedCluster> Operations::ImportGlusterCluster(const Actor& a,
   contact.ssh_user = spec.ssh_user;
   contact.transport = HostTransport::kSsh;
   contact.ssh_fingerprint = spec.ssh_fingerprint;
+  if (valid.ok() && !spec.one_time_password.empty()) {
+    // As AddHost: the key first, so that the discovery below logs in with it.
+    valid = hosts_->InstallEngineKey(contact, spec.one_time_password);
+  }
+  if (!valid.ok()) {
+    (void)RecordFailure(a, "cluster.import", "cluster", "", valid);
+    return valid;
+  }
   auto runner = hosts_->RunnerFor(contact);
 
   // Ask the cluster first, outside any transaction.
@@ -288,8 +306,11 @@ Result<ImportedCluster> Operations::ImportGlusterCluster(const Actor& a,
   }
 
   std::string oid = out.cluster.id;
-  std::string msg = fmt::format("cluster '{}' imported from {}: {} host(s), {} volume(s)",
-                                spec.name, spec.address, out.hosts.size(), out.volumes.size());
+  std::string msg = fmt::format("cluster '{}' imported from {}: {} host(s), {} volume(s){}",
+                                spec.name, spec.address, out.hosts.size(), out.volumes.size(),
+                                spec.one_time_password.empty()
+                                    ? ""
+                                    : "; the engine's key was installed with a one-time password");
   Status st = Audited(a, "cluster.import", "cluster", oid, msg, [&](StoreTx& tx) -> Status {
     Status c = tx.CreateCluster(out.cluster);
     if (c.code() == StatusCode::kAlreadyExists)
@@ -327,6 +348,21 @@ Result<Host> Operations::AddHost(const Actor& a, const HostSpec& spec) {
     valid = Status::InvalidArgument("a local host has no SSH fingerprint");
   if (valid.ok() && !spec.one_time_password.empty() && h.transport != HostTransport::kSsh)
     valid = Status::InvalidArgument("a one-time password is for ssh hosts");
+  if (valid.ok()) {
+    // Everything the insert below would refuse, refused now: before the one-time password
+    // goes anywhere, a refused add leaves no trace on the host.
+    valid = store_.Transaction([&](StoreTx& tx) -> Status {
+      GEOREP_ASSIGN_OR_RETURN(Cluster cluster, tx.GetCluster(h.cluster_id));
+      GEOREP_ASSIGN_OR_RETURN(std::vector<Host> hosts, tx.ListHosts(h.cluster_id));
+      for (const auto& other : hosts) {
+        if (other.name == h.name) {
+          return Status::AlreadyExists(
+              fmt::format("cluster '{}' already has a host '{}'", cluster.name, h.name));
+        }
+      }
+      return Status::Ok();
+    });
+  }
   if (valid.ok() && !spec.one_time_password.empty()) {
     // Installed before anything is recorded: a refused password adds nothing.
     valid = hosts_ ? hosts_->InstallEngineKey(h, spec.one_time_password)
@@ -434,11 +470,38 @@ Result<HostCheck> Operations::CheckHost(const Actor& a, const std::string& id) {
 Result<Host> Operations::RepinHost(const Actor& a, const std::string& id,
                                    const std::string& fingerprint) {
   Status valid = ValidateFingerprint("host key fingerprint", fingerprint);
+  if (valid.ok() && !hosts_) valid = Status::FailedPrecondition("this engine cannot reach hosts");
   if (!valid.ok()) {
     (void)RecordFailure(a, "host.repin", "host", id, valid);
     return valid;
   }
   auto guard = locks_.Lock("host:" + id);
+  // Only a key the host presents now: a fingerprint copied from another host would lock
+  // georep out of this one (or, worse, let that other host answer for it).
+  Status presented = [&]() -> Status {
+    GEOREP_ASSIGN_OR_RETURN(Host cur, GetHost(id));
+    if (cur.transport != HostTransport::kSsh)
+      return Status::FailedPrecondition(
+          fmt::format("host '{}' is local: it has no host key", cur.name));
+    auto keys = hosts_->ScanHostKeys(cur.address, cur.ssh_port);
+    if (!keys.ok()) {
+      return keys.status().WithContext(
+          fmt::format("cannot check that host '{}' ({} port {}) presents {}", cur.name, cur.address,
+                      cur.ssh_port, fingerprint));
+    }
+    std::string offered;
+    for (const auto& k : *keys) {
+      if (k.fingerprint == fingerprint) return Status::Ok();
+      offered += fmt::format("{}{} ({})", offered.empty() ? "" : ", ", k.fingerprint, k.type);
+    }
+    return Status::FailedPrecondition(
+        fmt::format("host '{}' ({} port {}) does not present {}; it presents {}", cur.name,
+                    cur.address, cur.ssh_port, fingerprint, offered.empty() ? "no key" : offered));
+  }();
+  if (!presented.ok()) {
+    (void)RecordFailure(a, "host.repin", "host", id, presented);
+    return presented;
+  }
   Host h;
   std::string oid = id, msg;
   Status st = Audited(a, "host.repin", "host", oid, msg, [&](StoreTx& tx) -> Status {

@@ -63,6 +63,9 @@ struct GlusterImportSpec {
   int ssh_port = 22;
   std::string ssh_user = "root";
   std::string ssh_fingerprint;
+  // Optional: logs in to the asked host once with this password to install the engine's key
+  // first, as HostSpec's. Used for that login only: never stored, logged or recorded.
+  std::string one_time_password;
 };
 
 struct ImportedCluster {
@@ -205,6 +208,8 @@ class Operations {
   // Discovers a Gluster cluster from one of its hosts (over SSH with the confirmed key): its
   // peers, volumes, bricks, replica/disperse layout, status and sizes. The asked host is pinned
   // and Up; the other peers are added unpinned (status Unknown) until their keys are confirmed.
+  // With a one-time password the engine's key is installed on the asked host first (as
+  // AddHost); a refused password imports nothing.
   Result<ImportedCluster> ImportGlusterCluster(const Actor& a, const GlusterImportSpec& spec);
 
   // Hosts
@@ -217,7 +222,9 @@ class Operations {
   Result<std::vector<HostKey>> ScanHostKeys(const std::string& address, int port);
   // Runs a harmless command on the host; marks it Up (with last seen) or Down, with the reason.
   Result<HostCheck> CheckHost(const Actor& a, const std::string& id);
-  // Pins a new host key fingerprint: the explicit step after a host key really changed.
+  // Pins a new host key fingerprint: the explicit step after a host key really changed. The
+  // host is scanned first: a fingerprint it does not present is refused (FailedPrecondition,
+  // naming the ones it does), and so is any re-pin while it cannot be scanned.
   Result<Host> RepinHost(const Actor& a, const std::string& id, const std::string& fingerprint);
   // The engine's SSH public key, to be trusted by hosts' authorized_keys.
   Result<std::pair<std::string, std::string>> EngineSshKey();

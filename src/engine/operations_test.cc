@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "engine/test_support/scripted_cluster.h"
+
 namespace georep {
 namespace {
 
@@ -29,9 +31,14 @@ class RecordingConnector final : public HostConnector {
   std::unique_ptr<CommandRunner> RunnerFor(const Host&) override {
     return std::make_unique<Runner>(this);
   }
-  Result<std::vector<HostKey>> ScanHostKeys(const std::string&, int) override {
-    return Status::Unavailable("no network in unit tests");
+  // Answers `presented` (when set) for every address.
+  Result<std::vector<HostKey>> ScanHostKeys(const std::string& address, int port) override {
+    scans.emplace_back(address, port);
+    if (presented.empty()) return Status::Unavailable("cannot reach " + address);
+    return presented;
   }
+  std::vector<HostKey> presented;
+  std::vector<std::pair<std::string, int>> scans;
   Status InstallEngineKey(const Host& h, const std::string& password) override {
     installs.push_back(h);
     if (accepted_password.empty()) return Status::Unavailable("no network in unit tests");
@@ -306,6 +313,144 @@ TEST_F(OperationsTest, AOneTimeDestinationPasswordInstallsTheEngineKeyOrAttaches
       << d->connection_reason;
   (void)again;
   (void)refused_again;
+}
+
+TEST_F(OperationsTest, ARefusedHostAddNeverLogsInWithItsPassword) {
+  RecordingConnector net;
+  net.accepted_password = "one-time-secret";
+  ops_ = std::make_unique<Operations>(*store_, clock_, random_, locks_, &net);
+  auto c = ops_->CreateCluster(admin_, {"east", ""});
+  ASSERT_TRUE(c.ok());
+  HostSpec hs;
+  hs.cluster_id = c->id;
+  hs.name = "s1";
+  hs.address = "10.0.0.1";
+  hs.ssh_fingerprint = "SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8";
+  hs.one_time_password = "one-time-secret";
+  ASSERT_TRUE(ops_->AddHost(admin_, hs).ok());
+  ASSERT_EQ(net.installs.size(), 1u);
+
+  // The same name again (another address): refused before any login, naming the duplicate.
+  hs.address = "10.0.0.2";
+  auto duplicate = ops_->AddHost(admin_, hs);
+  EXPECT_EQ(duplicate.status().code(), StatusCode::kAlreadyExists);
+  EXPECT_NE(duplicate.status().message().find("cluster 'east' already has a host 's1'"),
+            std::string::npos)
+      << duplicate.status().message();
+  EXPECT_EQ(net.installs.size(), 1u);
+  EXPECT_TRUE(net.commands.empty());
+  EXPECT_EQ(EventCount("host.add", "failed"), 1u);
+
+  // A cluster that does not exist: the same.
+  hs.cluster_id = "no-such-cluster";
+  hs.name = "s2";
+  auto orphan = ops_->AddHost(admin_, hs);
+  EXPECT_EQ(orphan.status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(net.installs.size(), 1u);
+  EXPECT_TRUE(net.commands.empty());
+  EXPECT_EQ(ops_->ListHosts(c->id)->size(), 1u);
+}
+
+TEST_F(OperationsTest, RepinTakesOnlyAKeyTheHostPresents) {
+  RecordingConnector net;
+  ops_ = std::make_unique<Operations>(*store_, clock_, random_, locks_, &net);
+  auto c = ops_->CreateCluster(admin_, {"east", ""});
+  ASSERT_TRUE(c.ok());
+  const std::string s1 = "SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8";
+  const std::string s2 = "SHA256:CXqPY4ZFRXl7D0xFFfUbJnR6i11OsDVgYp/yBeCSa78";
+  const std::string s2_rsa = "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU";
+  HostSpec hs;
+  hs.cluster_id = c->id;
+  hs.name = "s2";
+  hs.address = "10.0.0.2";
+  hs.ssh_port = 2222;
+  hs.ssh_fingerprint = s2;
+  auto h = ops_->AddHost(admin_, hs);
+  ASSERT_TRUE(h.ok()) << h.status().ToString();
+
+  // s1's fingerprint onto s2: refused, naming what s2 presents; the pin is unchanged.
+  net.presented = {{"ssh-ed25519", "", s2}, {"ssh-rsa", "", s2_rsa}};
+  auto wrong = ops_->RepinHost(admin_, h->id, s1);
+  EXPECT_EQ(wrong.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(wrong.status().message().find("does not present " + s1), std::string::npos)
+      << wrong.status().message();
+  EXPECT_NE(wrong.status().message().find(s2 + " (ssh-ed25519)"), std::string::npos)
+      << wrong.status().message();
+  EXPECT_NE(wrong.status().message().find(s2_rsa + " (ssh-rsa)"), std::string::npos)
+      << wrong.status().message();
+  ASSERT_EQ(net.scans.size(), 1u);
+  EXPECT_EQ(net.scans[0], (std::pair<std::string, int>{"10.0.0.2", 2222}));
+  EXPECT_EQ(ops_->GetHost(h->id)->ssh_fingerprint, s2);
+  EXPECT_EQ(EventCount("host.repin", "failed"), 1u);
+
+  // A host that cannot be scanned: nothing is pinned blindly.
+  net.presented.clear();
+  auto unreachable = ops_->RepinHost(admin_, h->id, s2_rsa);
+  EXPECT_EQ(unreachable.status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(ops_->GetHost(h->id)->ssh_fingerprint, s2);
+
+  // One of the keys it presents: pinned.
+  net.presented = {{"ssh-ed25519", "", s2}, {"ssh-rsa", "", s2_rsa}};
+  auto ok = ops_->RepinHost(admin_, h->id, s2_rsa);
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_EQ(ops_->GetHost(h->id)->ssh_fingerprint, s2_rsa);
+  EXPECT_EQ(EventCount("host.repin", "ok"), 1u);
+}
+
+TEST_F(OperationsTest, AOneTimePasswordAtImportInstallsTheEngineKeyFirstOrImportsNothing) {
+  testing_support::ScriptedCluster cluster;
+  cluster.accepted_password = "one-time-secret";
+  size_t installs_before_discovery = 0;
+  cluster.scripts["gnode1"] = [&](const std::vector<std::string>& argv) -> Result<CommandResult> {
+    if (argv == std::vector<std::string>{"gluster", "--mode=script", "pool", "list", "--xml"})
+      installs_before_discovery = cluster.installs.size();
+    if (testing_support::Has(argv, "pool"))
+      return testing_support::Answer(testing_support::Fixture("pool-list.xml"));
+    if (testing_support::Has(argv, "info"))
+      return testing_support::Answer(testing_support::Fixture("volume-info.xml"));
+    return testing_support::Answer(testing_support::Fixture("volume-status-detail.xml"));
+  };
+  ops_ = std::make_unique<Operations>(*store_, clock_, random_, locks_, &cluster);
+  GlusterImportSpec spec;
+  spec.name = "east";
+  spec.address = "gnode1";
+  spec.ssh_port = 2222;
+  spec.ssh_fingerprint = "SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8";
+
+  // Refused: no gluster command ran, nothing imported, the failure audited without the password.
+  spec.one_time_password = "wrong";
+  auto refused = ops_->ImportGlusterCluster(admin_, spec);
+  EXPECT_EQ(refused.status().code(), StatusCode::kPermissionDenied) << refused.status().ToString();
+  ASSERT_EQ(cluster.installs.size(), 1u);
+  EXPECT_EQ(cluster.installs[0].address, "gnode1");
+  EXPECT_EQ(cluster.installs[0].ssh_port, 2222);
+  EXPECT_EQ(cluster.installs[0].ssh_user, "root");
+  EXPECT_EQ(cluster.installs[0].ssh_fingerprint, spec.ssh_fingerprint);
+  EXPECT_TRUE(cluster.log.empty());
+  EXPECT_TRUE(ops_->ListClusters()->empty());
+  EXPECT_EQ(EventCount("cluster.import", "failed"), 1u);
+
+  // Accepted: the key is installed before the cluster is asked anything.
+  spec.one_time_password = "one-time-secret";
+  auto imported = ops_->ImportGlusterCluster(admin_, spec);
+  ASSERT_TRUE(imported.ok()) << imported.status().ToString();
+  EXPECT_EQ(cluster.installs.size(), 2u);
+  EXPECT_EQ(installs_before_discovery, 2u);
+  EXPECT_EQ(imported->volumes.size(), 1u);
+  auto events = ops_->ListEvents({0, "", "", "", 1000});
+  ASSERT_TRUE(events.ok());
+  for (const auto& e : *events) {
+    EXPECT_EQ(e.message.find("wrong"), std::string::npos) << e.message;
+    EXPECT_EQ(e.message.find("one-time-secret"), std::string::npos) << e.message;
+  }
+
+  // A name already taken is refused before the password is sent anywhere.
+  cluster.log.clear();
+  auto duplicate = ops_->ImportGlusterCluster(admin_, spec);
+  EXPECT_EQ(duplicate.status().code(), StatusCode::kAlreadyExists);
+  EXPECT_NE(duplicate.status().message().find("'east'"), std::string::npos);
+  EXPECT_EQ(cluster.installs.size(), 2u);
+  EXPECT_TRUE(cluster.log.empty());
 }
 
 // Runs commands on this machine for real (local hosts).

@@ -18,6 +18,16 @@ int64_t ToInt(const pugi::xml_node& n, const char* child) {
   return v;
 }
 
+// A count gluster may not know: "N/A" (a Passive node's pending counts), or anything else
+// that is not a number, is -1.
+int64_t ToCount(const pugi::xml_node& n, const char* child) {
+  std::string_view s = n.child_value(child);
+  int64_t v = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (s.empty() || ec != std::errc() || end != s.data() + s.size() || v < 0) return -1;
+  return v;
+}
+
 int ToSmallInt(const pugi::xml_node& n, const char* child) {
   int64_t v = ToInt(n, child);
   return v < 0 || v > 1'000'000 ? 0 : static_cast<int>(v);
@@ -190,10 +200,10 @@ Result<std::vector<GeoRepStatus>> ParseGeoRepStatus(std::string_view xml) {
         n.crawl = ParseCrawlStatus(pair.child_value("crawl_status"))
                       .value_or(CrawlStatus::kNotApplicable);
         n.last_synced = ParseGlusterTime(pair.child_value("last_synced"));
-        n.entry_pending = ToInt(pair, "entry");
-        n.data_pending = ToInt(pair, "data");
-        n.meta_pending = ToInt(pair, "meta");
-        n.failures = ToInt(pair, "failures");
+        n.entry_pending = ToCount(pair, "entry");
+        n.data_pending = ToCount(pair, "data");
+        n.meta_pending = ToCount(pair, "meta");
+        n.failures = ToCount(pair, "failures");
         n.checkpoint_time = ParseGlusterTime(pair.child_value("checkpoint_time"));
         n.checkpoint_completed =
             std::string_view(pair.child_value("checkpoint_completed")) == "Yes";

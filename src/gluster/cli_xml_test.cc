@@ -131,6 +131,15 @@ TEST(GlusterXml, GeoRepStatusRecordedCreatedAndActive) {
   EXPECT_EQ(nodes[0].last_synced, ParseGlusterTime("2026-11-25 13:29:43"));
   EXPECT_EQ(nodes[1].status, NodeStatus::kPassive);
   EXPECT_EQ(nodes[1].crawl, CrawlStatus::kNotApplicable);
+  // The Active node's counts are gluster's; the Passive node's are N/A there: unknown, not 0.
+  EXPECT_EQ(nodes[0].entry_pending, 0);
+  EXPECT_EQ(nodes[0].data_pending, 0);
+  EXPECT_EQ(nodes[0].meta_pending, 0);
+  EXPECT_EQ(nodes[0].failures, 0);
+  EXPECT_EQ(nodes[1].entry_pending, -1);
+  EXPECT_EQ(nodes[1].data_pending, -1);
+  EXPECT_EQ(nodes[1].meta_pending, -1);
+  EXPECT_EQ(nodes[1].failures, -1);
 }
 
 TEST(GlusterXml, GeoRepStatusRecordedLifecycle) {

@@ -127,10 +127,12 @@ struct SessionNodeStatus {
   NodeStatus status = NodeStatus::kUnknown;
   CrawlStatus crawl = CrawlStatus::kNotApplicable;
   int64_t last_synced = 0;
-  int64_t entry_pending = 0;
-  int64_t data_pending = 0;
-  int64_t meta_pending = 0;
-  int64_t failures = 0;
+  // Pending entry / data / metadata operations and failures. -1: unknown (gluster says N/A,
+  // as it does for Passive, Created, Stopped and Paused nodes; or nothing reported yet).
+  int64_t entry_pending = -1;
+  int64_t data_pending = -1;
+  int64_t meta_pending = -1;
+  int64_t failures = -1;
   int64_t checkpoint_time = 0;
   bool checkpoint_completed = false;
   int64_t checkpoint_completion_time = 0;

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include "integration/engine_process.h"
+#include "integration/sshd_server.h"
 
 namespace georep::testing {
 namespace {
@@ -92,6 +93,129 @@ TEST_F(CliTest, BadInputExitsNonZeroWithTheReason) {
       RunCommand({GeorepBinary(), "--server", "http://127.0.0.1:1", "cluster", "list"}, "", env_);
   EXPECT_EQ(unreachable.exit_code, 1);
   EXPECT_NE(unreachable.err.find("cannot reach the georep engine"), std::string::npos);
+}
+
+// --password / --password-stdin send the one-time password: the engine tries it on the host
+// (this sshd takes no passwords, so it is refused), and refuses the whole operation.
+TEST_F(CliTest, OneTimePasswordFlagsReachTheEngineForDestinationsAndImport) {
+  TempDir ssh_dir;
+  SshServer sshd(ssh_dir.path() + "/sshd");
+  ASSERT_TRUE(sshd.Start("")) << sshd.error();
+  const std::string port = std::to_string(sshd.port());
+  const std::string fp = sshd.HostFingerprint();
+  const std::string secret = "one-time-secret-8470";
+
+  ASSERT_EQ(Cli({"cluster", "create", "local"}).exit_code, 0);
+  auto host = Cli({"--json", "host", "add", "local", "localhost", "--transport", "local"});
+  ASSERT_EQ(host.exit_code, 0) << host.err;
+  const std::string hid = Json::parse(host.out)["id"];
+
+  auto refused = Cli({"destination", "create", "local", "127.0.0.1", "--port", port,
+                      "--fingerprint", fp, "--source-host", hid, "--password-stdin"},
+                     secret + "\n");
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.err.find("root@127.0.0.1 refused the one-time password"), std::string::npos)
+      << refused.err;
+  auto none = Cli({"--json", "destination", "list", "local"});
+  ASSERT_EQ(none.exit_code, 0) << none.err;
+  EXPECT_EQ(Json::parse(none.out).size(), 0u) << none.out;
+
+  // Re-establish with --password (no terminal: read from stdin): the install is tried first.
+  auto dest = Cli({"--json", "destination", "create", "local", "127.0.0.1", "--port", port,
+                   "--fingerprint", fp, "--source-host", hid});
+  ASSERT_EQ(dest.exit_code, 0) << dest.err;
+  const std::string did = Json::parse(dest.out)["id"];
+  auto re = Cli({"--json", "destination", "reestablish", did, "--password"}, secret + "\n");
+  ASSERT_EQ(re.exit_code, 0) << re.err;
+  const Json broken = Json::parse(re.out);
+  EXPECT_EQ(broken["connection"], "Broken");
+  EXPECT_NE(broken["connection_reason"].get<std::string>().find("refused the one-time password"),
+            std::string::npos)
+      << broken.dump();
+
+  auto import = Cli({"cluster", "import", "east", "127.0.0.1", "--port", port, "--fingerprint", fp,
+                     "--password-stdin"},
+                    secret + "\n");
+  EXPECT_EQ(import.exit_code, 1);
+  EXPECT_NE(import.err.find("root@127.0.0.1 refused the one-time password"), std::string::npos)
+      << import.err;
+  auto clusters = Cli({"--json", "cluster", "list"});
+  EXPECT_EQ(Json::parse(clusters.out).size(), 1u) << clusters.out;  // "local" only
+
+  // An empty password is refused by the CLI itself.
+  auto empty = Cli({"destination", "reestablish", did, "--password-stdin"}, "\n");
+  EXPECT_EQ(empty.exit_code, 2);
+  EXPECT_NE(empty.err.find("one-time password is empty"), std::string::npos) << empty.err;
+
+  // The password is never recorded.
+  auto events = Cli({"--json", "event", "list", "--limit", "1000"});
+  ASSERT_EQ(events.exit_code, 0);
+  EXPECT_EQ(events.out.find(secret), std::string::npos);
+}
+
+// Every SESSION argument takes the session's id, its key, or "SRCVOL HOST::DVOL"; a name
+// two sessions share, or none has, is refused with the candidates.
+TEST_F(CliTest, SessionsAreNamedByIdKeyOrVolumeAndDestination) {
+  auto session = [&](const std::string& cluster, const std::string& remote_volume) {
+    auto vol = Cli({"--json", "volume", "list", cluster});
+    auto dest = Cli({"--json", "destination", "list", cluster});
+    EXPECT_EQ(vol.exit_code, 0) << vol.err;
+    EXPECT_EQ(dest.exit_code, 0) << dest.err;
+    auto created =
+        Cli({"--json", "session", "create", "--destination",
+             Json::parse(dest.out)[0]["id"].get<std::string>(), "--volume",
+             Json::parse(vol.out)[0]["id"].get<std::string>(), "--remote-volume", remote_volume});
+    EXPECT_EQ(created.exit_code, 0) << created.err;
+    return Json::parse(created.out)["id"].get<std::string>();
+  };
+  for (const std::string cluster : {"east", "west"}) {
+    ASSERT_EQ(Cli({"cluster", "create", cluster}).exit_code, 0);
+    auto host = Cli({"--json", "host", "add", cluster, "localhost", "--transport", "local"});
+    ASSERT_EQ(host.exit_code, 0) << host.err;
+    const std::string hid = Json::parse(host.out)["id"];
+    ASSERT_EQ(Cli({"volume", "add", cluster, "src", "--host", hid, "--path", "/srv/src"}).exit_code,
+              0);
+    ASSERT_EQ(Cli({"destination", "create", cluster, "localhost", "--source-host", hid, "--local"})
+                  .exit_code,
+              0);
+  }
+  const std::string east1 = session("east", "/srv/dst1");
+  const std::string east2 = session("east", "/srv/dst2");
+  const std::string west1 = session("west", "/srv/dst1");  // the same key as east1
+
+  // By key, and by "SRCVOL HOST::DVOL".
+  auto by_key = Cli({"--json", "session", "status", "src_localhost_/srv/dst2"});
+  ASSERT_EQ(by_key.exit_code, 0) << by_key.err;
+  EXPECT_EQ(Json::parse(by_key.out)["id"], east2);
+  ASSERT_EQ(Cli({"config", "src localhost::/srv/dst2", "rescan-interval", "5"}).exit_code, 0);
+  auto set = Cli({"--json", "config", east2, "rescan-interval"});
+  EXPECT_EQ(Json::parse(set.out)["value"], "5") << set.out;
+  auto by_user = Cli({"--json", "session", "status", "src root@localhost::/srv/dst2"});
+  ASSERT_EQ(by_user.exit_code, 0) << by_user.err;
+  EXPECT_EQ(Json::parse(by_user.out)["id"], east2);
+
+  // A name two sessions share: refused, both named.
+  for (const std::string name : {"src_localhost_/srv/dst1", "src localhost::/srv/dst1"}) {
+    auto twice = Cli({"session", "stop", name});
+    EXPECT_EQ(twice.exit_code, 2) << name;
+    EXPECT_NE(twice.err.find("names 2 sessions"), std::string::npos) << twice.err;
+    EXPECT_NE(twice.err.find(east1), std::string::npos) << twice.err;
+    EXPECT_NE(twice.err.find(west1), std::string::npos) << twice.err;
+  }
+  // A name none has: refused, the sessions listed.
+  auto unknown = Cli({"session", "remove", "gv0_dst1_gv1"});
+  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_NE(unknown.err.find("no session 'gv0_dst1_gv1'"), std::string::npos) << unknown.err;
+  EXPECT_NE(unknown.err.find(east2 + " (src_localhost_/srv/dst2)"), std::string::npos)
+      << unknown.err;
+
+  // The id still works, and remove by key removes that one session only.
+  ASSERT_EQ(Cli({"session", "status", east1}).exit_code, 0);
+  auto removed = Cli({"session", "remove", "src_localhost_/srv/dst2"});
+  ASSERT_EQ(removed.exit_code, 0) << removed.err;
+  auto left = Cli({"--json", "session", "list"});
+  ASSERT_EQ(Json::parse(left.out).size(), 2u) << left.out;
+  for (const auto& s : Json::parse(left.out)) EXPECT_NE(s["id"], east2);
 }
 
 TEST_F(CliTest, LogoutRevokesTheToken) {

@@ -199,6 +199,17 @@ TEST(EngineHosts, AddCheckChangedKeyAndRepinThroughTheApiAndCli) {
   EXPECT_EQ(cli_check.exit_code, 1);
   EXPECT_NE(cli_check.out.find("Down"), std::string::npos) << cli_check.out;
 
+  // A fingerprint the host does not present (here its old one) is refused, naming the one it
+  // does; the pin stays as it was.
+  const std::string old_fp = Json::parse(added.out)["ssh_fingerprint"];
+  ASSERT_NE(old_fp, sshd.HostFingerprint());
+  auto wrong = RunCommand({GeorepBinary(), "host", "repin", host_id, old_fp}, "", env);
+  EXPECT_EQ(wrong.exit_code, 1);
+  EXPECT_NE(wrong.err.find("does not present " + old_fp), std::string::npos) << wrong.err;
+  EXPECT_NE(wrong.err.find(sshd.HostFingerprint()), std::string::npos) << wrong.err;
+  auto still = engine.Get("/api/v1/hosts/" + host_id, token);
+  EXPECT_EQ(Json::parse(still->body)["ssh_fingerprint"], old_fp);
+
   auto repin = RunCommand(
       {GeorepBinary(), "host", "repin", host_id, "--fingerprint", sshd.HostFingerprint()}, "", env);
   ASSERT_EQ(repin.exit_code, 0) << repin.err;
@@ -211,8 +222,9 @@ TEST(EngineHosts, AddCheckChangedKeyAndRepinThroughTheApiAndCli) {
   for (const auto& e : items)
     seen.push_back(e["action"].get<std::string>() + ":" + e["result"].get<std::string>());
   // Newest first: the API and CLI checks after the key change both failed.
-  EXPECT_EQ(seen, (std::vector<std::string>{"host.check:ok", "host.repin:ok", "host.check:failed",
-                                            "host.check:failed", "host.check:ok", "host.add:ok"}));
+  EXPECT_EQ(seen, (std::vector<std::string>{"host.check:ok", "host.repin:ok", "host.repin:failed",
+                                            "host.check:failed", "host.check:failed",
+                                            "host.check:ok", "host.add:ok"}));
 }
 
 }  // namespace

@@ -21,7 +21,9 @@ export interface Destination {
 export interface NodeStatus {
   source_host: string; source_brick: string; set_index: number; destination_host: string;
   status: string; status_reason: string; crawl_status: string; last_synced: string | null;
-  entry_pending: number; data_pending: number; meta_pending: number; failures: number;
+  // null: unknown (gluster says N/A, as for a Passive node).
+  entry_pending: number | null; data_pending: number | null; meta_pending: number | null;
+  failures: number | null;
   checkpoint_time: string | null; checkpoint_completed: boolean; checkpoint_completion_time: string | null;
   // null: unknown (never shown as 0)
   lag_seconds: number | null; throughput_bytes_per_second: number | null; updated_at: string | null;

@@ -62,8 +62,13 @@ class ScriptedCluster final : public HostConnector {
   Result<std::vector<HostKey>> ScanHostKeys(const std::string&, int) override {
     return Status::Unavailable("no network in unit tests");
   }
-  Status InstallEngineKey(const Host&, const std::string&) override {
-    return Status::Unavailable("no network in unit tests");
+  // Records the attempt; accepts `accepted_password` only (none when it is empty).
+  Status InstallEngineKey(const Host& h, const std::string& password) override {
+    installs.push_back(h);
+    if (accepted_password.empty()) return Status::Unavailable("no network in unit tests");
+    if (password != accepted_password)
+      return Status::PermissionDenied(h.ssh_user + "@" + h.address + " refused the password");
+    return Status::Ok();
   }
   std::string EnginePublicKey() override { return ""; }
   std::string EngineKeyFingerprint() override { return ""; }
@@ -71,6 +76,8 @@ class ScriptedCluster final : public HostConnector {
   std::map<std::string, Script> scripts;  // by host address
   std::vector<std::pair<std::string, std::vector<std::string>>> log;
   std::vector<std::string> inputs;  // each command's standard input, as `log`
+  std::string accepted_password;
+  std::vector<Host> installs;  // every InstallEngineKey, accepted or not
 };
 
 inline bool Has(const std::vector<std::string>& argv, const std::string& word) {

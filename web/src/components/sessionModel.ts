@@ -53,6 +53,11 @@ export function availability(action: SessionActionName, s: Session): Availabilit
   }
 }
 
+// A pending count or failures: a dash where gluster does not know it (N/A), never a made-up 0.
+export function countText(n: number | null | undefined): string {
+  return n === null || n === undefined ? '\u2014' : String(n);
+}
+
 // Crawl status over nodes: the one status they share, or each with its count.
 export function crawlSummary(nodes: NodeStatus[] | undefined): string {
   const counts = new Map<string, number>();

@@ -12,7 +12,7 @@ import { api, ApiError, type MetricSample, type Session } from '../api';
 import { useLiveEvents, usePollWhileOffline } from '../live';
 import { ErrorAlert, formatAgo, formatBytes, formatLag, formatTime, useAsync } from '../util';
 import {
-  ACTION_LABEL, ACTION_ORDER, asSession, availability, crawlSummary, lastSynced, removedId, sessionLag, sessionThroughput,
+  ACTION_LABEL, ACTION_ORDER, asSession, availability, countText, crawlSummary, lastSynced, removedId, sessionLag, sessionThroughput,
   type SessionActionName,
 } from '../components/sessionModel';
 import { SessionStatusLabel } from '../components/SessionStatus';
@@ -250,8 +250,8 @@ export function SessionPage() {
                 <Td dataLabel="Status"><SessionStatusLabel status={n.status} reason={n.status_reason} /></Td>
                 <Td dataLabel="Crawl status">{n.crawl_status}</Td>
                 <Td dataLabel="Last synced"><span title={formatTime(n.last_synced)}>{n.last_synced ? formatAgo(n.last_synced) : 'never'}</span></Td>
-                <Td dataLabel="Pending">{n.entry_pending} / {n.data_pending} / {n.meta_pending}</Td>
-                <Td dataLabel="Failures">{n.failures}</Td>
+                <Td dataLabel="Pending">{countText(n.entry_pending)} / {countText(n.data_pending)} / {countText(n.meta_pending)}</Td>
+                <Td dataLabel="Failures">{countText(n.failures)}</Td>
                 <Td dataLabel="Checkpoint">
                   {n.checkpoint_time ? (
                     <>
