@@ -445,7 +445,8 @@ class HeartbeatTest : public GlusterMonitorTest {
       if (Has(argv, ".georep/heartbeat")) {
         ++reads_;
         std::string out = fmt::format("georep-usage 1000 {} 4096\n", free_blocks_);
-        out += arrived_ ? "georep-present\n" + *arrived_ : "georep-absent\n";
+        out += arrived_ ? fmt::format("georep-file {} {}\n", writes_, arrived_->size()) + *arrived_
+                        : "georep-absent\n";
         return Result<CommandResult>(Answer(out));
       }
       return Node(&status_, &config_)(argv);

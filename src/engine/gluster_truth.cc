@@ -33,19 +33,25 @@ constexpr const char* kMountPart =
     "if ! mountpoint -q \"$mnt\"; then mkdir -p \"$mnt\"; "
     "mount -t glusterfs -o \"$opts\" \"$server:/$vol\" \"$mnt\"; fi; ";
 
-// Writes standard input to $mnt/$5/$6 through a temporary name, so that the destination
-// never holds a half-written heartbeat under its name.
-const std::string kWriteScript = std::string(kMountPart) +
-                                 "dir=\"$mnt/$5\"; mkdir -p \"$dir\"; "
-                                 "cat > \"$dir/.$6.tmp\"; mv -f \"$dir/.$6.tmp\" \"$dir/$6\"";
+// Writes standard input as heartbeat $7 of session $6 (a file of its own: gsyncd replicates a
+// new file as a create and its data, what it does most; a rename over an existing file it
+// does not carry reliably), and removes the session's heartbeats older than $7 - 2.
+const std::string kWriteScript =
+    std::string(kMountPart) +
+    "dir=\"$mnt/$5/$6\"; mkdir -p \"$dir\"; cat > \"$dir/$7\"; "
+    "for f in \"$dir\"/*; do b=${f##*/}; case $b in ''|*[!0-9]*) continue;; esac; "
+    "if [ \"$b\" -lt $(($7 - 2)) ]; then rm -f \"$f\"; fi; done";
 
-// Prints the volume's usage ("georep-usage BLOCKS FREE BLOCK_SIZE"), then "georep-present"
-// and the heartbeat's bytes, or "georep-absent".
-const std::string kReadScript = std::string(kMountPart) +
-                                "stat -f -c 'georep-usage %b %f %S' \"$mnt\"; "
-                                "f=\"$mnt/$5/$6\"; "
-                                "if [ -f \"$f\" ]; then echo georep-present; cat \"$f\"; "
-                                "else echo georep-absent; fi";
+// Prints the volume's usage ("georep-usage BLOCKS FREE BLOCK_SIZE"), then the session's two
+// newest heartbeats, newest first, each as "georep-file SEQ SIZE" and its SIZE bytes, or
+// "georep-absent" when there is none.
+const std::string kReadScript =
+    std::string(kMountPart) +
+    "stat -f -c 'georep-usage %b %f %S' \"$mnt\"; d=\"$mnt/$5/$6\"; "
+    "names=$(ls \"$d\" 2>/dev/null | grep -E '^[0-9]+$' | sort -rn | head -n 2); "
+    "if [ -z \"$names\" ]; then echo georep-absent; exit 0; fi; "
+    "for n in $names; do sz=$(wc -c < \"$d/$n\"); echo \"georep-file $n $sz\"; "
+    "head -c \"$sz\" \"$d/$n\"; done";
 
 // Fresh metadata on every read: a heartbeat replaced on another client is seen at once.
 constexpr const char* kMountOptions = "attribute-timeout=0,entry-timeout=0,negative-timeout=0";
@@ -201,7 +207,7 @@ Preflight Operations::PlatformPreflight(const std::string& cluster_id, const Des
 }
 
 Preflight Operations::CachedPreflight(const std::string& cluster_id, const Destination& d) {
-  constexpr int64_t kFresh = 10 * 60 * 1000;
+  constexpr int64_t kFresh = int64_t{10} * 60 * 1000;
   const std::string key = cluster_id + "/" + d.id;
   const int64_t now = clock_.NowMillis();
   {
@@ -270,7 +276,7 @@ Status Operations::RecordDataRisk(const Actor& a, const std::string& session_id,
 }
 
 Status Operations::WriteHeartbeat(const Volume& v, const Destination& d, const std::string& file,
-                                  const std::string& text) {
+                                  int64_t seq, const std::string& text) {
   GEOREP_ASSIGN_OR_RETURN(std::vector<Host> hosts, ListHosts(v.cluster_id));
   // The destination's source host first (the one its keys were set up from), then the others.
   std::stable_sort(hosts.begin(), hosts.end(), [&](const Host& x, const Host& y) {
@@ -280,10 +286,10 @@ Status Operations::WriteHeartbeat(const Volume& v, const Destination& d, const s
   for (const Host& h : hosts) {
     if (h.transport == HostTransport::kSsh && h.ssh_fingerprint.empty()) continue;
     CommandSpec spec{{"sh", "-c", kWriteScript, "sh", MountPoint(v.name), h.name, v.name,
-                      kMountOptions, std::string(kHeartbeatDirectory), file},
+                      kMountOptions, std::string(kHeartbeatDirectory), file, std::to_string(seq)},
                      text};
     spec.timeout = std::chrono::seconds(30);
-    spec.max_output_bytes = 16 * 1024;
+    spec.max_output_bytes = size_t{16} * 1024;
     auto r = hosts_->RunnerFor(h)->Run(spec);
     if (r.ok() && !r->timed_out && r->exit_code == 0) return Status::Ok();
     const std::string why = !r.ok()        ? r.status().message()
@@ -302,8 +308,7 @@ void Operations::ForgetHeartbeat(const Volume& v, const std::string& session_id)
   for (const Host& h : *hosts) {
     if (h.transport == HostTransport::kSsh && h.ssh_fingerprint.empty()) continue;
     // Only where georep's mount is (a session that never had a heartbeat left nothing).
-    CommandSpec spec{{"sh", "-c",
-                      "mountpoint -q \"$1\" || exit 0; rm -f \"$1/$2/$3\" \"$1/$2/.$3.tmp\"", "sh",
+    CommandSpec spec{{"sh", "-c", "mountpoint -q \"$1\" || exit 0; rm -rf \"$1/$2/$3\"", "sh",
                       MountPoint(v.name), std::string(kHeartbeatDirectory), session_id}};
     spec.timeout = std::chrono::seconds(30);
     auto r = hosts_->RunnerFor(h)->Run(spec);
@@ -321,7 +326,7 @@ Result<Operations::DestinationRead> Operations::ReadHeartbeat(const Session& s,
                     s.destination_volume, std::string("ro,") + kMountOptions,
                     std::string(kHeartbeatDirectory), file}};
   spec.timeout = std::chrono::seconds(30);
-  spec.max_output_bytes = 64 * 1024;
+  spec.max_output_bytes = size_t{64} * 1024;
   GEOREP_ASSIGN_OR_RETURN(CommandResult r, dest->Run(spec));
   if (r.timed_out) return Status::Unavailable(fmt::format("reading on {} timed out", d.host));
   if (r.exit_code != 0) {
@@ -338,12 +343,21 @@ Result<Operations::DestinationRead> Operations::ReadHeartbeat(const Session& s,
   if (std::sscanf(o.c_str(), "georep-usage %ld %ld %ld", &blocks, &free, &size) == 3 && size > 0 &&
       blocks >= free)
     out.used_bytes = (blocks - free) * size;
-  const std::string rest = o.substr(first + 1);
-  if (rest.rfind("georep-present\n", 0) == 0) {
-    out.present = true;
-    out.text = rest.substr(15);
-  } else if (rest.rfind("georep-absent", 0) != 0) {
-    return Status::Unavailable(fmt::format("{} gave an unexpected answer", d.host));
+  std::string_view rest(o);
+  rest.remove_prefix(first + 1);
+  if (rest.rfind("georep-absent", 0) == 0) return out;
+  while (!rest.empty()) {
+    const size_t nl = rest.find('\n');
+    long long seq = 0, size = 0;
+    if (nl == std::string_view::npos ||
+        std::sscanf(std::string(rest.substr(0, nl)).c_str(), "georep-file %lld %lld", &seq,
+                    &size) != 2 ||
+        size < 0 || rest.size() - nl - 1 < static_cast<size_t>(size)) {
+      // A file that changed while it was read: the next read looks again.
+      return Status::Unavailable(fmt::format("{} gave an unexpected answer", d.host));
+    }
+    out.files.push_back({seq, std::string(rest.substr(nl + 1, static_cast<size_t>(size)))});
+    rest.remove_prefix(nl + 1 + static_cast<size_t>(size));
   }
   return out;
 }
@@ -381,7 +395,7 @@ Result<SessionHeartbeat> Operations::HeartbeatSession(const Actor& a, const std:
     std::string hex(sizeof nonce * 2, '\0');
     sodium_bin2hex(hex.data(), hex.size() + 1, nonce, sizeof nonce);
     const int64_t seq = hb.written_seq + 1;
-    Status w = WriteHeartbeat(v, d, id, FormatHeartbeat(id, seq, now, hex));
+    Status w = WriteHeartbeat(v, d, id, seq, FormatHeartbeat(id, seq, now, hex));
     if (w.ok()) {
       RecordHeartbeatWritten(hb, seq, now);
     } else {
@@ -409,39 +423,49 @@ Result<SessionHeartbeat> Operations::HeartbeatSession(const Actor& a, const std:
         hb.used_bytes = r->used_bytes;
         hb.used_at = seen_at;
       }
-      if (r->present) {
-        auto parsed = ParseHeartbeat(r->text, id);
+      // The newest heartbeat there decides: intact, it has arrived; damaged, it is on its
+      // way (gsyncd makes an entry before it copies its data) or lost. The one before it,
+      // intact, still measures the lag.
+      bool newest = true;
+      for (const auto& [seq, text] : r->files) {
+        auto parsed = ParseHeartbeat(text, id);
         if (parsed.ok()) {
           RecordHeartbeatSeen(hb, *parsed, seen_at);
-          std::lock_guard<std::mutex> lock(truth_mu_);
-          damaged_since_.erase(id);
-        } else if (parsed.status().code() == StatusCode::kCorruption) {
-          // gsyncd makes entries before it copies their data: a heartbeat can be seen empty or
-          // part-written for a moment. It is data loss once gsyncd says it synced past the
-          // heartbeat's writing (an Active node's last synced), or after a minute anyway.
-          int64_t since = 0;
-          {
+          if (newest) {
+            mismatch = "";
             std::lock_guard<std::mutex> lock(truth_mu_);
-            int64_t& first = damaged_since_[id];
-            if (first == 0) first = seen_at;
-            since = first;
+            damaged_since_.erase(id);
           }
-          int64_t synced = 0;
-          if (auto detail = GetSession(id); detail.ok()) {
-            for (const auto& n : detail->nodes)
-              if (n.status == NodeStatus::kActive) synced = std::max(synced, n.last_synced);
-          }
-          // gluster's last synced has whole seconds.
-          const bool claimed = hb.written_seq != 0 && synced >= hb.written_at + 1000;
-          if (claimed || seen_at - since > kDamageGraceMs) {
-            mismatch = parsed.status().message() +
-                       (claimed ? std::string(" (gluster says it synced past it)")
-                                : fmt::format(" (for {} s)", Seconds(seen_at - since)));
-          } else {
-            mismatch.reset();  // on its way, perhaps: neither raised nor cleared
-          }
-        } else {
+          break;
+        }
+        if (parsed.status().code() != StatusCode::kCorruption) {
           problem += (problem.empty() ? "" : "; ") + parsed.status().message();
+          break;
+        }
+        if (!newest) continue;
+        newest = false;
+        // Data loss once gsyncd says it synced past the newest heartbeat written (an Active
+        // node's last synced), or when the destination's newest has been damaged for a minute.
+        int64_t since = 0;
+        {
+          std::lock_guard<std::mutex> lock(truth_mu_);
+          int64_t& first = damaged_since_[id];
+          if (first == 0) first = seen_at;
+          since = first;
+        }
+        int64_t synced = 0;
+        if (auto detail = GetSession(id); detail.ok()) {
+          for (const auto& n : detail->nodes)
+            if (n.status == NodeStatus::kActive) synced = std::max(synced, n.last_synced);
+        }
+        // gluster's last synced has whole seconds.
+        const bool claimed = synced >= hb.written_at + 1000;
+        if (claimed || seen_at - since > kDamageGraceMs) {
+          mismatch = fmt::format("heartbeat {}: {}{}", seq, parsed.status().message(),
+                                 claimed ? std::string(" (gluster says it synced past it)")
+                                         : fmt::format(" (for {} s)", Seconds(seen_at - since)));
+        } else {
+          mismatch.reset();  // on its way, perhaps: neither raised nor cleared
         }
       }
     }

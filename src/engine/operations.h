@@ -394,12 +394,11 @@ class Operations {
   Status SetAlert(const Actor& a, const std::string& session_id, const std::string& kind, bool on,
                   const std::string& message, const std::string& event_action);
   // The heartbeat's two I/O steps, through a mount of the volume on one node.
-  Status WriteHeartbeat(const Volume& v, const Destination& d, const std::string& file,
+  Status WriteHeartbeat(const Volume& v, const Destination& d, const std::string& file, int64_t seq,
                         const std::string& text);
   struct DestinationRead {
-    bool present = false;  // the heartbeat file exists there
-    std::string text;
-    int64_t used_bytes = -1;  // the destination volume's used bytes
+    std::vector<std::pair<int64_t, std::string>> files;  // the newest two: seq, bytes
+    int64_t used_bytes = -1;                             // the destination volume's used bytes
   };
   // Removes a removed session's heartbeat file from the source volume (best effort).
   void ForgetHeartbeat(const Volume& v, const std::string& session_id);

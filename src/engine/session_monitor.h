@@ -4,9 +4,9 @@
 // them; discovery of sessions created outside georep, sessions deleted outside, config changed
 // outside; an Event on every change). It takes the same per-session locks as operations.
 // Clusters are polled in parallel, at most 8 at a time.
-// A second thread runs every gluster session's end-to-end heartbeat step about every second
+// A second thread runs every gluster session's end-to-end heartbeat step every 250 ms
 // (Operations::HeartbeatGlusterSessions: writes when one is due, reads back while one is on
-// its way), so the lag it measures is as fine as a second, not as coarse as the interval.
+// its way), so the arrival it sees is as fine as one ssh round trip, not the interval.
 //
 // Thread-safe. Two named threads ("georep-monitor", "georep-heartbt") while started.
 #pragma once
@@ -23,7 +23,7 @@ namespace georep {
 class SessionMonitor {
  public:
   SessionMonitor(Operations& ops, std::chrono::seconds interval,
-                 std::chrono::milliseconds heartbeat_tick = std::chrono::seconds(1))
+                 std::chrono::milliseconds heartbeat_tick = std::chrono::milliseconds(250))
       : ops_(ops), interval_(interval), heartbeat_tick_(heartbeat_tick) {}
   ~SessionMonitor() { Stop(); }
   SessionMonitor(const SessionMonitor&) = delete;

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <fstream>
 #include <functional>
 #include <iostream>
@@ -661,9 +662,10 @@ TEST_F(GlusterTest, DefaultsCopyContentsAndTheHeartbeatMeasuresLagAndStalls) {
   EXPECT_NE(rsync->body.find("0 bytes"), std::string::npos) << rsync->body;
   EXPECT_EQ(gluster_says("sync-method"), "tarssh");
 
-  // Heartbeats every 2 s; stalled after 20 s on the way; restarted when stalled.
+  // Heartbeats every 2 s; restarted when stalled (this lab's gsyncd now and then stops
+  // picking up changes by itself: the restart is what recovers it).
   for (const auto& [key, value] : {std::pair{"heartbeat-interval", "2"},
-                                   {"stall-threshold", "20"},
+                                   {"stall-threshold", "120"},
                                    {"stall-action", "restart"}}) {
     auto set = engine_->Put(path + "/config/" + key, Json{{"value", value}}.dump(), token_);
     ASSERT_EQ(set->status, 200) << set->body;
@@ -687,81 +689,113 @@ TEST_F(GlusterTest, DefaultsCopyContentsAndTheHeartbeatMeasuresLagAndStalls) {
   })) << session().dump(2);
   EXPECT_EQ(session()["status"], "Active") << session().dump(2);
 
-  // The heartbeat's lag against a probe file's: the probe is written on the source mount
-  // the moment a new heartbeat appears there, and timed to its arrival on the destination.
-  const std::string hb_file = src_mnt + "/.georep/heartbeat/" + id;
-  const std::string seen_before = OnNode("src1", {"/bin/cat", hb_file}).out;
-  std::string hb_text;
-  for (int i = 0; i < 100; ++i) {  // up to ~10 s
-    hb_text = OnNode("src1", {"/bin/cat", hb_file}).out;
-    if (!hb_text.empty() && hb_text != seen_before) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  ASSERT_NE(hb_text, seen_before);
-  const int64_t probe_written = NowMs();
-  std::ofstream(state + "/probe.txt") << "probe " << probe_written << "\n";
-  ASSERT_EQ(OnNode("src1", {"/bin/cp", state + "/probe.txt", src_mnt + "/probe.txt"}).exit_code, 0);
-  int64_t probe_arrived = 0;
-  for (int i = 0; i < 1800 && probe_arrived == 0; ++i) {  // up to ~3 min
-    if (OnNode("dst1", {"/usr/bin/test", "-s", dst_mnt + "/probe.txt"}).exit_code == 0)
-      probe_arrived = NowMs();
-    else
+  // The heartbeat's lag against a probe file's: a probe is written on the source mount the
+  // moment a new heartbeat appears there (both then travel in the same gsyncd batch, unless a
+  // changelog rollover falls between them), and timed to its arrival on the destination;
+  // the session's lag is read once the engine has seen that heartbeat arrive. A heartbeat
+  // every 20 s: longer than a changelog's 15 s, so no newer heartbeat travels in the same
+  // batch (its shorter wait would be the newest measured). Three pairs; their median
+  // difference is compared.
+  ASSERT_EQ(engine_->Put(path + "/config/heartbeat-interval", R"({"value":"20"})", token_)->status,
+            200);
+  // Each heartbeat is a file of its own, .georep/heartbeat/SESSION/SEQ.
+  const std::string hb_dir = src_mnt + "/.georep/heartbeat/" + id;
+  auto newest_heartbeat = [&] {
+    auto r = OnNode("src1", {"/bin/sh", "-c", "ls \"$1\" | sort -n | tail -n 1", "sh", hb_dir});
+    std::string name = r.out.substr(0, r.out.find('\n'));
+    return name.empty() ? std::string() : OnNode("src1", {"/bin/cat", hb_dir + "/" + name}).out;
+  };
+  std::vector<double> differences;
+  for (int pair = 0; pair < 3; ++pair) {
+    const std::string seen_before = newest_heartbeat();
+    std::string hb_text;
+    for (int i = 0; i < 300; ++i) {  // up to ~30 s
+      hb_text = newest_heartbeat();
+      if (!hb_text.empty() && hb_text != seen_before) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    ASSERT_NE(hb_text, seen_before);
+    const int64_t probe_written = NowMs();
+    const std::string probe = "probe" + std::to_string(pair) + ".txt";
+    std::ofstream(state + "/" + probe) << "probe " << probe_written << "\n";
+    ASSERT_EQ(OnNode("src1", {"/bin/cp", state + "/" + probe, src_mnt + "/" + probe}).exit_code, 0);
+    int64_t probe_arrived = 0;
+    for (int i = 0; i < 1800 && probe_arrived == 0; ++i) {  // up to ~3 min
+      if (OnNode("dst1", {"/usr/bin/test", "-s", dst_mnt + "/" + probe}).exit_code == 0)
+        probe_arrived = NowMs();
+      else
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    ASSERT_NE(probe_arrived, 0) << probe << " never arrived";
+    const auto at = hb_text.find("written ");
+    ASSERT_NE(at, std::string::npos) << hb_text;
+    const std::string written =
+        FormatIsoMillis(std::stoll(hb_text.substr(at + 8, hb_text.find('\n', at) - at - 8)));
+    Json measured;
+    ASSERT_TRUE(WaitFor(60, [&] {
+      measured = session();
+      const Json& hb = measured["heartbeat"];
+      return hb.is_object() && hb["last_arrived_written"].is_string() &&
+             hb["last_arrived_written"].get<std::string>() >= written &&
+             measured["lag_seconds"].is_number();
+    })) << measured.dump(2);
+    const double probe_lag = static_cast<double>(probe_arrived - probe_written) / 1000.0;
+    const double hb_lag = measured["lag_seconds"].get<double>();
+    std::cout << "[ lag ] probe file " << probe_lag << " s, heartbeat " << hb_lag << " s\n";
+    differences.push_back(std::abs(hb_lag - probe_lag));
   }
-  ASSERT_NE(probe_arrived, 0) << "the probe file never arrived";
-  const auto written_at = hb_text.find("written ");
-  ASSERT_NE(written_at, std::string::npos) << hb_text;
-  const std::string hb_written =
-      hb_text.substr(written_at + 8, hb_text.find('\n', written_at) - written_at - 8);
-  // The engine's measure of that same heartbeat (the newest arrived, until the next is seen).
-  Json measured;
-  ASSERT_TRUE(WaitFor(60, [&] {
-    measured = session();
-    const Json& hb = measured["heartbeat"];
-    return hb.is_object() && hb["last_arrived_written"].is_string() &&
-           hb["last_arrived_written"].get<std::string>() >= FormatIsoMillis(std::stoll(hb_written));
-  })) << measured.dump(2);
-  const double probe_lag = static_cast<double>(probe_arrived - probe_written) / 1000.0;
-  const double hb_lag = measured["lag_seconds"].get<double>();
-  std::cout << "[ lag ] probe file " << probe_lag << " s, heartbeat " << hb_lag << " s\n";
-  EXPECT_NEAR(hb_lag, probe_lag, 2.0) << measured.dump(2);
+  std::sort(differences.begin(), differences.end());
+  EXPECT_LE(differences[1], 2.0) << "median difference of the three pairs";
+  // Stalls: heartbeats every 2 s, stalled after 60 s on the way (this lab's own lag reaches
+  // ~30 s: gsyncd waits for a changelog's 15 s, then copies).
+  ASSERT_EQ(engine_->Put(path + "/config/heartbeat-interval", R"({"value":"2"})", token_)->status,
+            200);
+  ASSERT_EQ(engine_->Put(path + "/config/stall-threshold", R"({"value":"60"})", token_)->status,
+            200);
 
   // gsyncd's workers frozen (as when its changelog consumer stops picking up changes):
   // gluster still says Active; georep shows the stall within the threshold, restarts the
   // session, and the stall ends.
+  auto events = [&](const std::string& action) {
+    return Json::parse(engine_->Get("/api/v1/events?action=" + action, token_)->body)["items"];
+  };
+  auto has_alert = [&](const std::string& kind) {
+    const Json now = session();
+    for (const auto& a : now["alerts"])
+      if (a["kind"] == kind) return true;
+    return false;
+  };
+  ASSERT_TRUE(WaitFor(120, [&] { return !has_alert("stalled"); })) << session().dump(2);
+  const size_t stalls_before = events("session.stalled").size();
+  const size_t restarts_before = events("session.stall_restart").size();
+  const size_t cleared_before = events("session.stalled_cleared").size();
   std::vector<pid_t> frozen;
   for (const char* node : {"src1", "src2"})
     for (pid_t p : GsyncdWorkers(node)) frozen.push_back(p);
   ASSERT_FALSE(frozen.empty());
   for (pid_t p : frozen) kill(p, SIGSTOP);
   const auto t0 = std::chrono::steady_clock::now();
-  auto events = [&](const std::string& action) {
-    return Json::parse(engine_->Get("/api/v1/events?action=" + action, token_)->body)["items"];
-  };
-  auto has_alert = [&](const std::string& kind) {
-    for (const auto& a : session()["alerts"])
-      if (a["kind"] == kind) return true;
-    return false;
-  };
-  // Threshold 20 s, after the first heartbeat written once the workers froze (<= 2 s), read
-  // about every second.
-  EXPECT_TRUE(WaitFor(60, [&] {
-    return has_alert("stalled") || !events("session.stalled").empty();
-  })) << session().dump(2);
+  // Threshold 60 s, from the oldest heartbeat still on its way (written at most 2 s after the
+  // freeze, perhaps before it), read every 250 ms.
+  EXPECT_TRUE(WaitFor(120, [&] { return events("session.stalled").size() > stalls_before; }))
+      << session().dump(2);
   const auto detected =
       std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - t0)
           .count();
-  std::cout << "[ stall ] shown " << detected << " s after the workers froze\n";
-  EXPECT_LE(detected, 20 + 2 + 10);
-  EXPECT_TRUE(WaitFor(30, [&] { return !events("session.stall_restart").empty(); }));
+  std::cout << "[ stall ] shown " << detected << " s after the workers froze (threshold 60 s)\n";
+  EXPECT_LE(detected, 60 + 2 + 20);
+  EXPECT_TRUE(
+      WaitFor(30, [&] { return events("session.stall_restart").size() > restarts_before; }));
+
   // gluster's stop ends the frozen workers (SIGKILL reaches a stopped process); let any that
   // are left go on.
   for (pid_t p : frozen) kill(p, SIGCONT);
   std::ofstream(state + "/after.txt") << "written during the stall\n";
   ASSERT_EQ(
       OnNode("src1", {"/bin/cp", state + "/after.txt", src_mnt + "/after-stall.txt"}).exit_code, 0);
-  EXPECT_TRUE(WaitFor(240, [&] { return !events("session.stalled_cleared").empty(); }))
-      << session().dump(2);
+  EXPECT_TRUE(WaitFor(240, [&] {
+    return events("session.stalled_cleared").size() > cleared_before;
+  })) << session().dump(2);
   EXPECT_TRUE(WaitFor(120, [&] {
     return OnNode("dst1", {"/usr/bin/test", "-s", dst_mnt + "/after-stall.txt"}).exit_code == 0;
   }));
