@@ -164,7 +164,7 @@ Json ToJson(const SessionDetail& d) {
       const SessionHeartbeat& h = *d.heartbeat;
       hb["last_written"] = Time(h.written_at);
       hb["last_arrived_written"] = Time(h.arrived_written_at);
-      hb["last_arrived_seen"] = Time(h.arrived_seen_at);
+      hb["last_arrived"] = Time(h.arrived_seen_at);
       hb["on_its_way_since"] = Time(h.pending_at);
       hb["last_checked"] = Time(h.checked_at);
       hb["problem"] = h.problem.empty() ? Json(nullptr) : Json(h.problem);

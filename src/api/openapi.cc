@@ -324,7 +324,7 @@ Json OpenApiDocument(const std::string& version) {
                               {"stall_threshold_seconds", "integer"},
                               {"last_written", "string"},
                               {"last_arrived_written", "string"},
-                              {"last_arrived_seen", "string"},
+                              {"last_arrived", "string"},
                               {"on_its_way_since", "string"},
                               {"last_checked", "string"},
                               {"problem", "string"}});

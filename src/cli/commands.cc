@@ -854,8 +854,8 @@ del->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
     if (const Json& hb = (*r)["heartbeat"]; hb.is_object()) {
       std::cout << fmt::format(
           " (heartbeat every {} s; last arrived: {})", hb.value("interval_seconds", 0),
-          hb.contains("last_arrived_seen") && hb["last_arrived_seen"].is_string()
-              ? hb["last_arrived_seen"].get<std::string>()
+          hb.contains("last_arrived") && hb["last_arrived"].is_string()
+              ? hb["last_arrived"].get<std::string>()
               : std::string("never"));
     }
     std::cout << "\n";

@@ -444,8 +444,14 @@ class HeartbeatTest : public GlusterMonitorTest {
     cluster_.scripts["10.77.0.11"] = [this](const std::vector<std::string>& argv) {
       if (Has(argv, ".georep/heartbeat")) {
         ++reads_;
-        std::string out = fmt::format("georep-usage 1000 {} 4096\n", free_blocks_);
-        out += arrived_ ? fmt::format("georep-file {} {}\n", writes_, arrived_->size()) + *arrived_
+        // The node's clock runs `node_ahead_ms_` ahead; the file changed `changed_ago_ms_` ago.
+        const int64_t node_now = clock_.NowMillis() + node_ahead_ms_;
+        std::string out = fmt::format("georep-now {}\ngeorep-usage 1000 {} 4096\n",
+                                      node_now * 1'000'000, free_blocks_);
+        out += arrived_ ? fmt::format("georep-file {} {} {}.{:03}\n", writes_, arrived_->size(),
+                                      (node_now - changed_ago_ms_) / 1000,
+                                      (node_now - changed_ago_ms_) % 1000) +
+                              *arrived_
                         : "georep-absent\n";
         return Result<CommandResult>(Answer(out));
       }
@@ -472,7 +478,21 @@ class HeartbeatTest : public GlusterMonitorTest {
   std::string written_;
   std::optional<std::string> arrived_;
   int64_t free_blocks_ = 400;
+  int64_t node_ahead_ms_ = 0;
+  int64_t changed_ago_ms_ = 0;
 };
+
+TEST_F(HeartbeatTest, ArrivalIsWhenItChangedThereOnTheEnginesClock) {
+  node_ahead_ms_ = 5000;  // the destination's clock is 5 s ahead
+  Beat();
+  arrived_ = written_;
+  changed_ago_ms_ = 1500;  // it arrived 1.5 s before this read
+  clock_.Advance(4000);
+  SessionHeartbeat hb = Beat();
+  EXPECT_EQ(hb.arrived_seq, 1);
+  EXPECT_EQ(hb.arrived_seen_at - hb.arrived_written_at, 2500);
+  EXPECT_EQ(ops_->GetSession(id_)->lag_ms, 2500);
+}
 
 TEST_F(HeartbeatTest, LagIsWhatTheHeartbeatTookToArrive) {
   EXPECT_EQ(ops_->GetSession(id_)->lag_ms, -1);  // nothing measured yet: unknown

@@ -42,15 +42,18 @@ const std::string kWriteScript =
     "for f in \"$dir\"/*; do b=${f##*/}; case $b in ''|*[!0-9]*) continue;; esac; "
     "if [ \"$b\" -lt $(($7 - 2)) ]; then rm -f \"$f\"; fi; done";
 
-// Prints the volume's usage ("georep-usage BLOCKS FREE BLOCK_SIZE"), then the session's two
-// newest heartbeats, newest first, each as "georep-file SEQ SIZE" and its SIZE bytes, or
-// "georep-absent" when there is none.
+// Prints the node's clock ("georep-now NANOSECONDS"), the volume's usage ("georep-usage
+// BLOCKS FREE BLOCK_SIZE"), then the session's two newest heartbeats, newest first, each as
+// "georep-file SEQ SIZE CTIME" (when its data last changed there, the node's clock) and its
+// SIZE bytes, or "georep-absent" when there is none.
 const std::string kReadScript =
     std::string(kMountPart) +
+    "echo \"georep-now $(date +%s%N)\"; "
     "stat -f -c 'georep-usage %b %f %S' \"$mnt\"; d=\"$mnt/$5/$6\"; "
     "names=$(ls \"$d\" 2>/dev/null | grep -E '^[0-9]+$' | sort -rn | head -n 2); "
     "if [ -z \"$names\" ]; then echo georep-absent; exit 0; fi; "
-    "for n in $names; do sz=$(wc -c < \"$d/$n\"); echo \"georep-file $n $sz\"; "
+    "for n in $names; do sz=$(wc -c < \"$d/$n\"); "
+    "echo \"georep-file $n $sz $(stat -c %.9Z \"$d/$n\")\"; "
     "head -c \"$sz\" \"$d/$n\"; done";
 
 // Fresh metadata on every read: a heartbeat replaced on another client is seen at once.
@@ -327,36 +330,51 @@ Result<Operations::DestinationRead> Operations::ReadHeartbeat(const Session& s,
                     std::string(kHeartbeatDirectory), file}};
   spec.timeout = std::chrono::seconds(30);
   spec.max_output_bytes = size_t{64} * 1024;
+  const int64_t sent = clock_.NowMillis();
   GEOREP_ASSIGN_OR_RETURN(CommandResult r, dest->Run(spec));
+  const int64_t received = clock_.NowMillis();
   if (r.timed_out) return Status::Unavailable(fmt::format("reading on {} timed out", d.host));
   if (r.exit_code != 0) {
     return Status::Unavailable(
         fmt::format("{}: {}", d.host, LastLine(r.err.empty() ? r.out : r.err)));
   }
   DestinationRead out;
-  const std::string& o = r.out;
+  std::string_view o(r.out);
+  // The node's clock against the engine's, NTP's way: its reading is taken to be half way
+  // through the round trip (off by at most half of it).
+  long long node_now_ns = 0;
+  const size_t clock_end = o.find('\n');
+  if (clock_end == std::string_view::npos ||
+      std::sscanf(std::string(o.substr(0, clock_end)).c_str(), "georep-now %lld", &node_now_ns) !=
+          1) {
+    return Status::Unavailable(fmt::format("{} gave no clock reading", d.host));
+  }
+  out.node_ahead_ms = node_now_ns / 1'000'000 - (sent + received) / 2;
+  o.remove_prefix(clock_end + 1);
   const size_t first = o.find('\n');
-  if (first == std::string::npos || o.rfind("georep-usage ", 0) != 0) {
+  if (first == std::string_view::npos || o.rfind("georep-usage ", 0) != 0) {
     return Status::Unavailable(fmt::format("{} gave no usage line", d.host));
   }
   int64_t blocks = 0, free = 0, size = 0;
-  if (std::sscanf(o.c_str(), "georep-usage %ld %ld %ld", &blocks, &free, &size) == 3 && size > 0 &&
-      blocks >= free)
+  if (std::sscanf(std::string(o.substr(0, first)).c_str(), "georep-usage %ld %ld %ld", &blocks,
+                  &free, &size) == 3 &&
+      size > 0 && blocks >= free)
     out.used_bytes = (blocks - free) * size;
-  std::string_view rest(o);
-  rest.remove_prefix(first + 1);
+  std::string_view rest = o.substr(first + 1);
   if (rest.rfind("georep-absent", 0) == 0) return out;
   while (!rest.empty()) {
     const size_t nl = rest.find('\n');
     long long seq = 0, size = 0;
+    double ctime = 0;
     if (nl == std::string_view::npos ||
-        std::sscanf(std::string(rest.substr(0, nl)).c_str(), "georep-file %lld %lld", &seq,
-                    &size) != 2 ||
+        std::sscanf(std::string(rest.substr(0, nl)).c_str(), "georep-file %lld %lld %lf", &seq,
+                    &size, &ctime) != 3 ||
         size < 0 || rest.size() - nl - 1 < static_cast<size_t>(size)) {
       // A file that changed while it was read: the next read looks again.
       return Status::Unavailable(fmt::format("{} gave an unexpected answer", d.host));
     }
-    out.files.push_back({seq, std::string(rest.substr(nl + 1, static_cast<size_t>(size)))});
+    out.files.push_back({seq, std::string(rest.substr(nl + 1, static_cast<size_t>(size))),
+                         static_cast<int64_t>(ctime * 1000.0) - out.node_ahead_ms});
     rest.remove_prefix(nl + 1 + static_cast<size_t>(size));
   }
   return out;
@@ -427,10 +445,12 @@ Result<SessionHeartbeat> Operations::HeartbeatSession(const Actor& a, const std:
       // way (gsyncd makes an entry before it copies its data) or lost. The one before it,
       // intact, still measures the lag.
       bool newest = true;
-      for (const auto& [seq, text] : r->files) {
+      for (const auto& [seq, text, changed_at] : r->files) {
         auto parsed = ParseHeartbeat(text, id);
         if (parsed.ok()) {
-          RecordHeartbeatSeen(hb, *parsed, seen_at);
+          // When it arrived: its last change there, on the engine's clock; never before it
+          // was written, nor after it was seen.
+          RecordHeartbeatSeen(hb, *parsed, std::clamp(changed_at, parsed->written_at, seen_at));
           if (newest) {
             mismatch = "";
             std::lock_guard<std::mutex> lock(truth_mu_);

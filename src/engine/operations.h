@@ -396,9 +396,15 @@ class Operations {
   // The heartbeat's two I/O steps, through a mount of the volume on one node.
   Status WriteHeartbeat(const Volume& v, const Destination& d, const std::string& file, int64_t seq,
                         const std::string& text);
+  struct DestinationFile {
+    int64_t seq = 0;
+    std::string text;
+    int64_t changed_at = 0;  // when its data last changed there, on the engine's clock
+  };
   struct DestinationRead {
-    std::vector<std::pair<int64_t, std::string>> files;  // the newest two: seq, bytes
-    int64_t used_bytes = -1;                             // the destination volume's used bytes
+    std::vector<DestinationFile> files;  // the newest two, newest first
+    int64_t used_bytes = -1;             // the destination volume's used bytes
+    int64_t node_ahead_ms = 0;           // the node's clock against the engine's
   };
   // Removes a removed session's heartbeat file from the source volume (best effort).
   void ForgetHeartbeat(const Volume& v, const std::string& session_id);

@@ -172,7 +172,8 @@ struct SessionHeartbeat {
   int64_t pending_at = 0;   // when it was written
   int64_t arrived_seq = 0;  // the newest heartbeat seen intact on the destination (0: none)
   int64_t arrived_written_at = 0;
-  int64_t arrived_seen_at = 0;  // when the engine first read it there
+  int64_t arrived_seen_at = 0;  // when it arrived there (its last change there, on the
+                                // engine's clock; at the latest when the engine read it)
   int64_t checked_at = 0;       // the last read of the destination
   std::string problem;          // why the last write or read failed; empty when it worked
   // The destination volume's used bytes (statfs of its mount) at the last two reads: the

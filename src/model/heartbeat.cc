@@ -103,12 +103,11 @@ void RecordHeartbeatWritten(SessionHeartbeat& h, int64_t seq, int64_t at) {
   }
 }
 
-void RecordHeartbeatSeen(SessionHeartbeat& h, const ParsedHeartbeat& seen, int64_t now) {
-  h.checked_at = now;
+void RecordHeartbeatSeen(SessionHeartbeat& h, const ParsedHeartbeat& seen, int64_t arrived_at) {
   if (seen.seq <= h.arrived_seq) return;  // seen before (or an older copy)
   h.arrived_seq = seen.seq;
   h.arrived_written_at = seen.written_at;
-  h.arrived_seen_at = now;
+  h.arrived_seen_at = arrived_at;
   if (h.pending_seq != 0 && seen.seq >= h.pending_seq) {
     // Everything up to `seen` arrived; the newest written one may still be on its way.
     if (h.written_seq > seen.seq) {

@@ -56,9 +56,9 @@ bool HeartbeatDue(const SessionHeartbeat& h, const HeartbeatSettings& s, int64_t
 // Records a heartbeat written at `at` with sequence `seq`.
 void RecordHeartbeatWritten(SessionHeartbeat& h, int64_t seq, int64_t at);
 
-// Records what the destination holds at `now`: the heartbeat `seen` (intact). Every heartbeat
-// up to its sequence number has arrived (each one replaces the last).
-void RecordHeartbeatSeen(SessionHeartbeat& h, const ParsedHeartbeat& seen, int64_t now);
+// Records that the heartbeat `seen` arrived intact on the destination at `arrived_at`: every
+// heartbeat up to its sequence number has arrived.
+void RecordHeartbeatSeen(SessionHeartbeat& h, const ParsedHeartbeat& seen, int64_t arrived_at);
 
 // The lag at `now` in milliseconds, or -1 when unknown (nothing written yet): the larger of
 // how long the newest arrived heartbeat took, and how long the oldest heartbeat still on its

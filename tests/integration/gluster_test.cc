@@ -684,19 +684,32 @@ TEST_F(GlusterTest, DefaultsCopyContentsAndTheHeartbeatMeasuresLagAndStalls) {
   // Heartbeats arrive, and the session's lag is measured.
   ASSERT_TRUE(WaitFor(180, [&] {
     const Json s = session();
-    return s["heartbeat"].is_object() && s["heartbeat"]["last_arrived_seen"].is_string() &&
+    return s["heartbeat"].is_object() && s["heartbeat"]["last_arrived"].is_string() &&
            s["lag_seconds"].is_number();
   })) << session().dump(2);
   EXPECT_EQ(session()["status"], "Active") << session().dump(2);
 
+  auto events = [&](const std::string& action) {
+    return Json::parse(engine_->Get("/api/v1/events?action=" + action, token_)->body)["items"];
+  };
+  auto has_alert = [&](const std::string& kind) {
+    const Json now = session();
+    for (const auto& a : now["alerts"])
+      if (a["kind"] == kind) return true;
+    return false;
+  };
   // The heartbeat's lag against a probe file's: a probe is written on the source mount the
   // moment a new heartbeat appears there (both then travel in the same gsyncd batch, unless a
   // changelog rollover falls between them), and timed to its arrival on the destination;
   // the session's lag is read once the engine has seen that heartbeat arrive. A heartbeat
   // every 20 s: longer than a changelog's 15 s, so no newer heartbeat travels in the same
   // batch (its shorter wait would be the newest measured). Three pairs; their median
-  // difference is compared.
+  // difference is compared. A pair during which gsyncd stalled by itself (this lab's live
+  // crawl now and then stops; the restart then sends what waited, in other batches) measures
+  // gsyncd's stall, not the heartbeat: it is left out, and said so.
   ASSERT_EQ(engine_->Put(path + "/config/heartbeat-interval", R"({"value":"20"})", token_)->status,
+            200);
+  ASSERT_EQ(engine_->Put(path + "/config/stall-threshold", R"({"value":"60"})", token_)->status,
             200);
   // Each heartbeat is a file of its own, .georep/heartbeat/SESSION/SEQ.
   const std::string hb_dir = src_mnt + "/.georep/heartbeat/" + id;
@@ -706,7 +719,8 @@ TEST_F(GlusterTest, DefaultsCopyContentsAndTheHeartbeatMeasuresLagAndStalls) {
     return name.empty() ? std::string() : OnNode("src1", {"/bin/cat", hb_dir + "/" + name}).out;
   };
   std::vector<double> differences;
-  for (int pair = 0; pair < 3; ++pair) {
+  for (int pair = 0; pair < 8 && differences.size() < 3; ++pair) {
+    const size_t restarts_then = events("session.stall_restart").size();
     const std::string seen_before = newest_heartbeat();
     std::string hb_text;
     for (int i = 0; i < 300; ++i) {  // up to ~30 s
@@ -741,9 +755,13 @@ TEST_F(GlusterTest, DefaultsCopyContentsAndTheHeartbeatMeasuresLagAndStalls) {
     })) << measured.dump(2);
     const double probe_lag = static_cast<double>(probe_arrived - probe_written) / 1000.0;
     const double hb_lag = measured["lag_seconds"].get<double>();
-    std::cout << "[ lag ] probe file " << probe_lag << " s, heartbeat " << hb_lag << " s\n";
-    differences.push_back(std::abs(hb_lag - probe_lag));
+    const bool disturbed =
+        events("session.stall_restart").size() > restarts_then || has_alert("stalled");
+    std::cout << "[ lag ] probe file " << probe_lag << " s, heartbeat " << hb_lag << " s"
+              << (disturbed ? " (gsyncd stalled meanwhile: left out)" : "") << "\n";
+    if (!disturbed) differences.push_back(std::abs(hb_lag - probe_lag));
   }
+  ASSERT_EQ(differences.size(), 3u) << "gsyncd stalled during most probe pairs";
   std::sort(differences.begin(), differences.end());
   EXPECT_LE(differences[1], 2.0) << "median difference of the three pairs";
   // Stalls: heartbeats every 2 s, stalled after 60 s on the way (this lab's own lag reaches
@@ -756,15 +774,6 @@ TEST_F(GlusterTest, DefaultsCopyContentsAndTheHeartbeatMeasuresLagAndStalls) {
   // gsyncd's workers frozen (as when its changelog consumer stops picking up changes):
   // gluster still says Active; georep shows the stall within the threshold, restarts the
   // session, and the stall ends.
-  auto events = [&](const std::string& action) {
-    return Json::parse(engine_->Get("/api/v1/events?action=" + action, token_)->body)["items"];
-  };
-  auto has_alert = [&](const std::string& kind) {
-    const Json now = session();
-    for (const auto& a : now["alerts"])
-      if (a["kind"] == kind) return true;
-    return false;
-  };
   ASSERT_TRUE(WaitFor(120, [&] { return !has_alert("stalled"); })) << session().dump(2);
   const size_t stalls_before = events("session.stalled").size();
   const size_t restarts_before = events("session.stall_restart").size();

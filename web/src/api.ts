@@ -32,7 +32,7 @@ export interface NodeStatus {
 export interface SessionAlert { kind: string; message: string; since: string | null; updated_at: string | null }
 export interface SessionHeartbeat {
   interval_seconds: number; stall_threshold_seconds: number; last_written?: string | null;
-  last_arrived_written?: string | null; last_arrived_seen?: string | null;
+  last_arrived_written?: string | null; last_arrived?: string | null;
   on_its_way_since?: string | null; last_checked?: string | null; problem?: string | null;
 }
 export interface Session {
