@@ -852,11 +852,11 @@ del->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
                                               ? fmt::format("{:.1f} s", lag.get<double>())
                                               : std::string("unknown"));
     if (const Json& hb = (*r)["heartbeat"]; hb.is_object()) {
-      std::cout << fmt::format(
-          " (heartbeat every {} s; last arrived: {})", hb.value("interval_seconds", 0),
-          hb.contains("last_arrived") && hb["last_arrived"].is_string()
-              ? hb["last_arrived"].get<std::string>()
-              : std::string("never"));
+      std::cout << fmt::format(" (heartbeat every {} s; last arrived: {})",
+                               hb.value("interval_seconds", 0),
+                               hb.contains("last_arrived") && hb["last_arrived"].is_string()
+                                   ? hb["last_arrived"].get<std::string>()
+                                   : std::string("never"));
     }
     std::cout << "\n";
     for (const auto& a : (*r)["alerts"])
