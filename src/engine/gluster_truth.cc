@@ -176,32 +176,39 @@ std::string Preflight::Summary() const {
 
 Preflight Operations::PlatformPreflight(const std::string& cluster_id, const Destination* d) {
   Preflight out;
+  // Every node is asked at once: the preflight costs one round trip, not one per node.
+  std::vector<std::future<PreflightNode>> asked;
   auto hosts = ListHosts(cluster_id);
   if (hosts.ok()) {
     for (const Host& h : *hosts) {
-      PreflightNode node{h.name, "source", "", "", false, ""};
-      if (h.transport == HostTransport::kSsh && h.ssh_fingerprint.empty()) {
-        node.problem = "no host key is confirmed for it";
-      } else if (hosts_) {
-        AskVersions(*hosts_->RunnerFor(h), node);
-      } else {
-        node.problem = "this engine cannot reach hosts";
-      }
-      out.nodes.push_back(node);
+      asked.push_back(std::async(std::launch::async, [this, h] {
+        PreflightNode node{h.name, "source", "", "", false, ""};
+        if (h.transport == HostTransport::kSsh && h.ssh_fingerprint.empty()) {
+          node.problem = "no host key is confirmed for it";
+        } else if (hosts_) {
+          AskVersions(*hosts_->RunnerFor(h), node);
+        } else {
+          node.problem = "this engine cannot reach hosts";
+        }
+        return node;
+      }));
     }
   }
   if (d) {
-    PreflightNode node{d->host, "destination", "", "", false, ""};
-    auto runner = hosts_ ? DestinationRunner(*d)
-                         : Result<std::unique_ptr<RelayingRunner>>(
-                               Status::FailedPrecondition("this engine cannot reach hosts"));
-    if (runner.ok()) {
-      AskVersions(**runner, node);
-    } else {
-      node.problem = runner.status().message();
-    }
-    out.nodes.push_back(node);
+    asked.push_back(std::async(std::launch::async, [this, d] {
+      PreflightNode node{d->host, "destination", "", "", false, ""};
+      auto runner = hosts_ ? DestinationRunner(*d)
+                           : Result<std::unique_ptr<RelayingRunner>>(
+                                 Status::FailedPrecondition("this engine cannot reach hosts"));
+      if (runner.ok()) {
+        AskVersions(**runner, node);
+      } else {
+        node.problem = runner.status().message();
+      }
+      return node;
+    }));
   }
+  for (auto& a : asked) out.nodes.push_back(a.get());
   for (const auto& n : out.nodes) {
     out.rsync_unsafe = out.rsync_unsafe || n.rsync_writes_empty_files;
     out.complete = out.complete && n.problem.empty();

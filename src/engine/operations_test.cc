@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 
 #include "engine/test_support/scripted_cluster.h"
 
@@ -19,6 +20,7 @@ class RecordingConnector final : public HostConnector {
    public:
     explicit Runner(RecordingConnector* owner) : owner_(owner) {}
     Result<CommandResult> Run(const CommandSpec& spec) override {
+      std::lock_guard<std::mutex> lock(owner_->mu);  // the preflight runs on several threads
       owner_->commands.push_back(spec.argv);
       CommandResult r;
       r.exit_code = 0;
@@ -37,6 +39,7 @@ class RecordingConnector final : public HostConnector {
     if (presented.empty()) return Status::Unavailable("cannot reach " + address);
     return presented;
   }
+  std::mutex mu;
   std::vector<HostKey> presented;
   std::vector<std::pair<std::string, int>> scans;
   Status InstallEngineKey(const Host& h, const std::string& password) override {

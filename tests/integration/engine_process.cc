@@ -143,7 +143,9 @@ bool EngineProcess::Start() {
       admin_password_ = output_.substr(pw + 10, output_.find('\n', pw) - pw - 10);
     client_ = std::make_unique<httplib::Client>("127.0.0.1", port_);
     client_->set_connection_timeout(5, 0);
-    client_->set_read_timeout(30, 0);
+    // As the CLI's: a gluster session's create (preflight, eligibility, a non-root
+    // destination's mountbroker set-up with glusterd's restart) can take a while.
+    client_->set_read_timeout(120, 0);
     return true;
   }
   return false;

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <sstream>
 #include <string>
 #include <utility>
@@ -44,6 +45,9 @@ class ScriptedCluster final : public HostConnector {
     Runner(ScriptedCluster* owner, std::string address)
         : owner_(owner), address_(std::move(address)) {}
     Result<CommandResult> Run(const CommandSpec& spec) override {
+      // Commands may come from several threads (the preflight asks every node at once): one
+      // at a time here, so scripts and the log need no locks of their own.
+      std::lock_guard<std::mutex> lock(owner_->mu);
       owner_->log.emplace_back(address_, spec.argv);
       owner_->inputs.push_back(spec.stdin_data);
       auto it = owner_->scripts.find(address_);
@@ -73,6 +77,7 @@ class ScriptedCluster final : public HostConnector {
   std::string EnginePublicKey() override { return ""; }
   std::string EngineKeyFingerprint() override { return ""; }
 
+  std::mutex mu;                          // one command at a time
   std::map<std::string, Script> scripts;  // by host address
   std::vector<std::pair<std::string, std::vector<std::string>>> log;
   std::vector<std::string> inputs;  // each command's standard input, as `log`
