@@ -400,7 +400,8 @@ Status Replicator::Run() {
         return fail(Status::Unavailable("lost the destination: " + f.message()));
     if (Status d = DrainChanges(); !d.ok()) return fail(d);
     const int64_t now = NowMs();
-    status_.lag_ms = first_change_ms_ ? now - first_change_ms_ : 0;
+    // A change seen after `now` was read is not older than 0.
+    status_.lag_ms = first_change_ms_ ? std::max<int64_t>(0, now - first_change_ms_) : 0;
     if (now - status_.updated_ms >= 5000) WriteStatus();  // alive, and the lag so far
     const bool rescan = options_.rescan_interval_s > 0 &&
                         now - last_full >= int64_t{options_.rescan_interval_s} * 1000;
@@ -437,7 +438,7 @@ Status Replicator::Run() {
     }
     if (!st.ok() && st.code() != StatusCode::kIOError) return fail(st);
     if (st.ok()) {
-      status_.lag_ms = first_change_ms_ ? NowMs() - first_change_ms_ : 0;
+      status_.lag_ms = first_change_ms_ ? std::max<int64_t>(0, NowMs() - first_change_ms_) : 0;
       if (status_.state != "Active") spdlog::info("msg=\"recovered: Active\"");
       status_.state = "Active";
     } else {
@@ -448,7 +449,7 @@ Status Replicator::Run() {
       if (status_.state != "Faulty") spdlog::warn("msg=Faulty reason={}", LogValue(st.message()));
       status_.state = "Faulty";
       status_.reason = st.message();
-      status_.lag_ms = NowMs() - first_change_ms_;
+      status_.lag_ms = std::max<int64_t>(0, NowMs() - first_change_ms_);
       WriteStatus();
       changes_.overflow = true;
       for (int i = 0; i < 25 && !stop_.load(); ++i) ::usleep(200 * 1000);
