@@ -12,6 +12,7 @@
 
 #include "engine/operations.h"
 #include "engine/worker_supervisor.h"
+#include "replication/replicator.h"
 
 namespace georep {
 namespace {
@@ -254,6 +255,31 @@ TEST_F(DirectorySessionArgvTest, EveryOptionReachesTheWorker) {
   argv = launcher_.launches.back();
   EXPECT_FALSE(Has(argv, "--no-xattrs"));
   EXPECT_FALSE(Has(argv, "--bandwidth-limit"));
+}
+
+// The worker measures its own lag and throughput: the first poll that finds it Active shows
+// them, on the node and the session (no gluster heartbeat stands in for them).
+TEST_F(DirectorySessionArgvTest, TheWorkersOwnLagAndThroughputAreShownFromTheFirstPoll) {
+  const std::string id = MakeSession("");
+  Start(id);
+  clock_.Advance(1000);
+  replication::WorkerStatus w;
+  w.state = "Active";
+  w.crawl = "Changelog Crawl";
+  w.lag_ms = 1500;
+  w.throughput_bps = 4096;
+  w.updated_ms = clock_.NowMillis();
+  ASSERT_TRUE(replication::WriteWorkerStatus(workers_->StateDir(id), w).ok());
+  auto polled = ops_->PollDirectorySession(admin_, id);
+  ASSERT_TRUE(polled.ok()) << polled.status().ToString();
+  ASSERT_EQ(polled->nodes.size(), 1u);
+  EXPECT_EQ(polled->nodes[0].status, NodeStatus::kActive);
+  EXPECT_EQ(polled->nodes[0].lag_ms, 1500);
+  EXPECT_EQ(polled->nodes[0].throughput_bps, 4096);
+  auto read = ops_->GetSession(id);
+  ASSERT_TRUE(read.ok());
+  EXPECT_EQ(read->lag_ms, 1500);
+  EXPECT_EQ(read->throughput_bps, 4096);
 }
 
 // The pinned fingerprint's letters and digits, in the name of src1's known_hosts file.

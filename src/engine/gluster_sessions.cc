@@ -379,9 +379,11 @@ Result<SessionDetail> Operations::ApplyGlusterStatus(const Actor& a, const std::
   if (found) {
     after.nodes = NodeRows(before.session, v, d, hosts, *found, answered_by);
     // gsyncd reports no lag: an Active node's is the session's end-to-end heartbeat's
-    // (unknown, -1, without one); per-node throughput is not known.
-    for (auto& n : after.nodes)
-      if (n.status == NodeStatus::kActive) n.lag_ms = before.lag_ms;
+    // (unknown, -1, without one); per-node throughput is not known. georep's own worker
+    // measures both itself.
+    if (v.kind == VolumeKind::kGluster)
+      for (auto& n : after.nodes)
+        if (n.status == NodeStatus::kActive) n.lag_ms = before.lag_ms;
     after.session.status = AggregateSessionStatus(after.nodes);
     after.session.status_reason.clear();
     for (const auto& n : after.nodes)
