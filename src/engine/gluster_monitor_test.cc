@@ -225,6 +225,15 @@ TEST_F(GlusterMonitorTest, CheckpointCompletionIsOneEvent) {
       << done[0].message;
   auto s = ops_->GetSession(id);
   EXPECT_TRUE(s->nodes[0].checkpoint_completed);
+
+  // The workers stop and start again (no checkpoint shown meanwhile), then gluster shows the same
+  // checkpoint completed again: still one event.
+  status_ = Fixture("georep-status-detail-stopped.xml");
+  Poll();
+  ASSERT_FALSE(ops_->GetSession(id)->nodes[0].checkpoint_completed);
+  status_ = Fixture("georep-status-detail-checkpoint.xml");
+  Poll();
+  EXPECT_EQ(Events("session.checkpoint_completed").size(), 1u);
 }
 
 TEST_F(GlusterMonitorTest, DiscoversASessionCreatedOutsideGeorepOnce) {

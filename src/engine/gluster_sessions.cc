@@ -451,8 +451,11 @@ Result<SessionDetail> Operations::ApplyGlusterStatus(const Actor& a, const std::
       }
     }
   }
+  // Once per checkpoint: nodes' checkpoint columns come and go as workers restart, fail over
+  // or go unknown; what was announced is kept with the session.
   if (int64_t cp = CompletedCheckpoint(after.nodes);
-      cp != 0 && cp != CompletedCheckpoint(before.nodes)) {
+      cp != 0 && cp != before.session.checkpoint_announced) {
+    after.session.checkpoint_announced = cp;
     int64_t done = 0;
     for (const auto& n : after.nodes) done = std::max(done, n.checkpoint_completion_time);
     event("session.checkpoint_completed", true,

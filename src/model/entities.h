@@ -115,6 +115,9 @@ struct Session {
   std::string status_reason;
   int64_t created_at = 0;
   int64_t updated_at = 0;
+  // The checkpoint (its time, ms) whose completion was announced by an event; 0: none. Nodes'
+  // checkpoint columns come and go as workers restart or fail over; the event is once.
+  int64_t checkpoint_announced = 0;
 };
 
 // One row per source node/brick of a session.

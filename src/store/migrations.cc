@@ -159,6 +159,9 @@ CREATE TABLE session_heartbeats (
   growth_bps BIGINT NOT NULL
 );
 )SQL"},
+      {5, "checkpoint completion announced once", R"SQL(
+ALTER TABLE sessions ADD COLUMN checkpoint_announced BIGINT NOT NULL DEFAULT 0;
+)SQL"},
   };
   return kMigrations;
 }

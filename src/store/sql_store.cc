@@ -136,7 +136,7 @@ Params DestinationParams(const Destination& d) {
 
 constexpr std::string_view kSessionCols =
     "id, destination_id, source_volume_id, destination_volume, remote_user, session_key, status, "
-    "created_at, updated_at, status_reason";
+    "created_at, updated_at, status_reason, checkpoint_announced";
 Session SessionFrom(const SqlRow& r) {
   Session s;
   s.id = r.Text(0);
@@ -149,12 +149,13 @@ Session SessionFrom(const SqlRow& r) {
   s.created_at = r.Int(7);
   s.updated_at = r.Int(8);
   s.status_reason = r.Text(9);
+  s.checkpoint_announced = r.Int(10);
   return s;
 }
 Params SessionParams(const Session& s) {
-  return {V(s.id),          V(s.destination_id), V(s.source_volume_id), V(s.destination_volume),
-          V(s.remote_user), V(s.session_key),    V(Name(s.status)),     V(s.created_at),
-          V(s.updated_at),  V(s.status_reason)};
+  return {V(s.id),          V(s.destination_id), V(s.source_volume_id),    V(s.destination_volume),
+          V(s.remote_user), V(s.session_key),    V(Name(s.status)),        V(s.created_at),
+          V(s.updated_at),  V(s.status_reason),  V(s.checkpoint_announced)};
 }
 
 constexpr std::string_view kNodeCols =
@@ -330,7 +331,7 @@ class SqlStoreTx final : public StoreTx {
   // --- Sessions
   Status CreateSession(const Session& s) override {
     return Exec(fmt::format("INSERT INTO sessions ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
-                            "$9, $10)",
+                            "$9, $10, $11)",
                             kSessionCols),
                 SessionParams(s));
   }
@@ -338,7 +339,8 @@ class SqlStoreTx final : public StoreTx {
     return ExpectOne(
         db_.Execute("UPDATE sessions SET destination_id = $2, source_volume_id = $3, "
                     "destination_volume = $4, remote_user = $5, session_key = $6, status = $7, "
-                    "created_at = $8, updated_at = $9, status_reason = $10 WHERE id = $1",
+                    "created_at = $8, updated_at = $9, status_reason = $10, "
+                    "checkpoint_announced = $11 WHERE id = $1",
                     SessionParams(s)),
         "session", s.id);
   }

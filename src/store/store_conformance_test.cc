@@ -199,6 +199,7 @@ TEST_P(StoreConformance, SessionsNodesConfigCascade) {
   s.session_key = "gv0_remote.example_gv1";
   s.status = SessionStatus::kPartialFaulty;
   s.status_reason = "node1 does not answer";
+  s.checkpoint_announced = 1700000000000;
   Tx([&](StoreTx& tx) -> Status {
     GEOREP_RETURN_IF_ERROR(tx.CreateVolume(v));
     GEOREP_RETURN_IF_ERROR(tx.CreateDestination(d));
@@ -232,6 +233,7 @@ TEST_P(StoreConformance, SessionsNodesConfigCascade) {
     GEOREP_ASSIGN_OR_RETURN(Session got, tx.GetSession(s.id));
     EXPECT_EQ(got.status, SessionStatus::kPartialFaulty);
     EXPECT_EQ(got.status_reason, "node1 does not answer");
+    EXPECT_EQ(got.checkpoint_announced, 1700000000000);
     GEOREP_ASSIGN_OR_RETURN(Destination gd, tx.GetDestination(d.id));
     EXPECT_EQ(gd.connection, ConnectionStatus::kBroken);
     EXPECT_EQ(gd.connection_reason, "host key changed");
