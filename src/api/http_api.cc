@@ -512,7 +512,9 @@ void HttpApi::Routes() {
         }));
   s.Delete(v1 + "/destinations/" + id,
            authed([this](const Request& req, Response& res, const User&, const Actor& a) {
-             SendStatus(res, ops_.RemoveDestination(a, req.matches[1], QueryFlag(req, "force")));
+             auto r = ops_.RemoveDestination(a, req.matches[1], QueryFlag(req, "force"));
+             if (!r.ok()) return SendError(res, r.status());
+             SendJson(res, 200, {{"message", *r}});
            }));
 
   // --- sessions

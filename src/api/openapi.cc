@@ -121,8 +121,10 @@ Json OpenApiDocument(const std::string& version) {
   paths["/destinations/{id}"]["get"] =
       Op("Get a destination", "destinations", {"id"}, "", "Destination");
   paths["/destinations/{id}"]["delete"] =
-      Op("Detach a destination (force also removes its sessions)", "destinations", {"id", "?force"},
-         "", "", 204);
+      Op("Detach a destination (force also removes its sessions). The source cluster's "
+         "geo-replication keys leave the remote user's authorized_keys on every destination node "
+         "georep reaches; the message says where they were removed and where they remain",
+         "destinations", {"id", "?force"}, "", "Message", 200);
   paths["/destinations/{id}/volumes"]["get"] =
       Op("The destination cluster's volumes as destinations for a source volume: eligible first, "
          "each with its non-eligibility reasons (not-started, not-empty, too-small, in-use, "
@@ -191,6 +193,7 @@ Json OpenApiDocument(const std::string& version) {
       Obj({{"id", "string"}, {"name", "string"}, {"admin", "boolean"}, {"created_at", "string"}});
   schemas["UserSpec"] =
       Obj({{"name", "string"}, {"password", "string"}, {"admin", "boolean"}}, {"name", "password"});
+  schemas["Message"] = Obj({{"message", "string"}}, {"message"});
   schemas["PasswordSpec"] = Obj({{"password", "string"}}, {"password"});
   schemas["Token"] = Obj({{"id", "string"},
                           {"name", "string"},

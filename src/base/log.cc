@@ -2,6 +2,8 @@
 
 #include <spdlog/sinks/stdout_sinks.h>
 
+#include <algorithm>
+
 namespace georep {
 
 void InitLogging(std::string_view level) {
@@ -31,6 +33,19 @@ std::string LogValue(std::string_view v) {
   }
   out += '"';
   return out;
+}
+
+std::string FirstLine(std::string_view text) {
+  while (!text.empty()) {
+    const size_t nl = text.find('\n');
+    std::string_view line = text.substr(0, nl);
+    const size_t end = line.find_last_not_of(" \t\r");
+    if (end != std::string_view::npos)
+      return std::string(line.substr(0, std::min<size_t>(end + 1, 300)));
+    if (nl == std::string_view::npos) break;
+    text.remove_prefix(nl + 1);
+  }
+  return "";
 }
 
 }  // namespace georep

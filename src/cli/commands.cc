@@ -707,9 +707,9 @@ del->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
   rm->add_option("destination", *rid, "Destination id")->required();
   rm->add_flag("--force", *force, "Also remove the sessions that use it");
   rm->callback(Run(g, exit_code, [=](ApiClient& c) {
-    return PrintDone(*g,
-                     c.Delete("/destinations/" + UrlEncode(*rid) + (*force ? "?force=true" : "")),
-                     "Destination detached.");
+    auto r = c.Delete("/destinations/" + UrlEncode(*rid) + (*force ? "?force=true" : ""));
+    const std::string said = r.ok() ? Str(*r, "message") : "";
+    return PrintDone(*g, r, said.empty() ? "Destination detached." : said);
   }));
 }
 

@@ -99,16 +99,6 @@ std::vector<std::string> SourceCommand(const std::vector<ConfigItem>& config) {
   return words;
 }
 
-std::string FirstLine(const std::string& text) {
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    line.erase(line.find_last_not_of(" \t\r") + 1);
-    if (!line.empty()) return line;
-  }
-  return "";
-}
-
 }  // namespace
 
 void Operations::SetWorkerSupervisor(WorkerSupervisor* workers, std::string georep_binary) {

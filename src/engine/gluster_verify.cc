@@ -299,11 +299,6 @@ constexpr auto kListTimeout = std::chrono::hours(2);
 constexpr auto kHashBaseTimeout = std::chrono::minutes(10);
 constexpr uint64_t kHashBytesPerSecond = 10'000'000;
 
-std::string FirstLineOf(const std::string& text) {
-  std::string line = text.substr(0, text.find('\n'));
-  return line.size() > 300 ? line.substr(0, 300) : line;
-}
-
 // A volume mounted on one node for this verify, and the way to run commands there.
 struct MountedVolume {
   std::unique_ptr<CommandRunner> runner;
@@ -330,7 +325,7 @@ struct MountedVolume {
     if (!r.ok() || r->exit_code != 0) {
       spdlog::warn("msg=\"a verify mount stays; umount it there\" where={} mount={} error={}",
                    LogValue(where), LogValue(mount_point),
-                   LogValue(r.ok() ? FirstLineOf(r->err) : r.status().message()));
+                   LogValue(r.ok() ? FirstLine(r->err) : r.status().message()));
     }
   }
 };
@@ -338,7 +333,7 @@ struct MountedVolume {
 Status Mount(MountedVolume& m) {
   GEOREP_ASSIGN_OR_RETURN(CommandResult r,
                           m.runner->Run(gluster_verify::MountCommand(m.volume, m.mount_point)));
-  const std::string said = FirstLineOf(r.err.empty() ? r.out : r.err);
+  const std::string said = FirstLine(r.err.empty() ? r.out : r.err);
   if (r.timed_out)
     return Status::Unavailable(
         fmt::format("mounting {} on {} took over 2 minutes", m.volume, m.where));
@@ -370,7 +365,7 @@ Status List(MountedVolume& m, int sample_percent) {
   // this side. Anything else is a failure of the listing itself.
   if (r.exit_code != 0 && (r.exit_code != 1 || r.err.empty() || r.out.empty())) {
     return Status::FailedPrecondition(fmt::format("listing {} on {} failed (exit {}): {}", m.volume,
-                                                  m.where, r.exit_code, FirstLineOf(r.err)));
+                                                  m.where, r.exit_code, FirstLine(r.err)));
   }
   auto listed = gluster_verify::ParseListing(r.out, sample_percent);
   if (!listed.ok()) {
@@ -413,14 +408,14 @@ Status Hash(MountedVolume& m, const std::vector<std::string>& paths) {
   if (r.exit_code != 0 && r.exit_code != 123) {
     return Status::FailedPrecondition(fmt::format("hashing files of {} on {} failed (exit {}): {}",
                                                   m.volume, m.where, r.exit_code,
-                                                  FirstLineOf(r.err)));
+                                                  FirstLine(r.err)));
   }
   auto digests = gluster_verify::ParseDigests(r.out, m.mount_point);
   if (!digests.ok()) {
     return Status::Corruption(fmt::format("hashing files of {} on {}: {}", m.volume, m.where,
                                           digests.status().message()));
   }
-  gluster_verify::ApplyDigests(paths, *digests, FirstLineOf(r.err), &m.description);
+  gluster_verify::ApplyDigests(paths, *digests, FirstLine(r.err), &m.description);
   return Status::Ok();
 }
 

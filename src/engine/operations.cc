@@ -8,8 +8,10 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <sstream>
 
 #include "auth/credentials.h"
+#include "base/log.h"
 #include "engine/worker_supervisor.h"
 #include "gluster/cli_xml.h"
 #include "model/aggregate_status.h"
@@ -654,23 +656,41 @@ Result<Destination> Operations::GetDestination(const std::string& id) {
   return Read<Destination>(store_, [&](StoreTx& tx) { return tx.GetDestination(id); });
 }
 
-Status Operations::RemoveDestination(const Actor& a, const std::string& id, bool force) {
+Result<std::string> Operations::RemoveDestination(const Actor& a, const std::string& id,
+                                                  bool force) {
   auto guard = locks_.Lock(DestinationLockKey(id));
   std::string oid = id, msg;
-  return Audited(a, "destination.remove", "destination", oid, msg, [&](StoreTx& tx) -> Status {
-    GEOREP_ASSIGN_OR_RETURN(Destination d, tx.GetDestination(id));
-    GEOREP_ASSIGN_OR_RETURN(auto sessions, tx.ListSessions({"", id}));
-    if (!sessions.empty() && !force) {
-      return Status::FailedPrecondition(
-          fmt::format("destination {}@{} is used by {} session(s); remove them first or use force",
-                      d.remote_user, d.host, sessions.size()));
-    }
-    for (const auto& s : sessions) GEOREP_RETURN_IF_ERROR(tx.DeleteSession(s.id));
-    msg = fmt::format(
-        "destination {}@{} detached{}", d.remote_user, d.host,
-        sessions.empty() ? "" : fmt::format(" with {} session(s) (forced)", sessions.size()));
-    return tx.DeleteDestination(id);
-  });
+  Destination d;
+  Status removed =
+      Audited(a, "destination.remove", "destination", oid, msg, [&](StoreTx& tx) -> Status {
+        GEOREP_ASSIGN_OR_RETURN(d, tx.GetDestination(id));
+        GEOREP_ASSIGN_OR_RETURN(auto sessions, tx.ListSessions({"", id}));
+        if (!sessions.empty() && !force) {
+          return Status::FailedPrecondition(fmt::format(
+              "destination {}@{} is used by {} session(s); remove them first or use force",
+              d.remote_user, d.host, sessions.size()));
+        }
+        for (const auto& s : sessions) GEOREP_RETURN_IF_ERROR(tx.DeleteSession(s.id));
+        msg = fmt::format(
+            "destination {}@{} detached{}", d.remote_user, d.host,
+            sessions.empty() ? "" : fmt::format(" with {} session(s) (forced)", sessions.size()));
+        return tx.DeleteDestination(id);
+      });
+  if (!removed.ok()) return removed;
+  // Detached: the keys that let the source cluster in go too (a cluster has one destination
+  // per host and user, so no other needs them).
+  const std::string keys = hosts_ ? RevokeSourceClusterKeys(d) : "";
+  if (!keys.empty()) {
+    const bool remain = keys.find("remain") != std::string::npos;
+    (void)store_.Transaction([&](StoreTx& tx) -> Status {
+      return tx
+          .AppendEvent(Event{0, clock_.NowMillis(), a.name, "destination.keys_revoked",
+                             "destination", id, remain ? "failed" : "ok",
+                             fmt::format("destination {}@{}: {}", d.remote_user, d.host, keys)})
+          .status();
+    });
+  }
+  return msg + (keys.empty() ? "" : "; " + keys);
 }
 
 Result<std::unique_ptr<RelayingRunner>> Operations::DestinationRunner(const Destination& d) {
@@ -772,6 +792,102 @@ Status Operations::ExchangeKeys(const Destination& d) {
         added.message(), d.remote_user, names));
   }
   return added;
+}
+
+std::string Operations::RevokeSourceClusterKeys(const Destination& d) {
+  const std::string pub = "/var/lib/glusterd/geo-replication/common_secret.pem.pub";
+  const std::string where = fmt::format("{}'s ~/.ssh/authorized_keys", d.remote_user);
+  auto src = GetHost(d.source_host_id);
+  if (!src.ok())
+    return fmt::format(
+        "the source cluster's geo-replication keys remain in {} on the "
+        "destination nodes: georep no longer knows the source host",
+        where);
+  CommandSpec cat{{"cat", pub}};
+  cat.timeout = std::chrono::seconds(60);
+  auto read = hosts_->RunnerFor(*src)->Run(cat);
+  if (read.ok() && !read->timed_out && read->exit_code != 0 &&
+      read->err.find("No such file") != std::string::npos)
+    return "";  // no key exchange ever ran there (not a gluster cluster)
+  if (!read.ok() || read->timed_out || read->exit_code != 0)
+    return fmt::format(
+        "the source cluster's geo-replication keys remain in {} on the destination nodes: they "
+        "cannot be read on source host {} ({}); remove the lines of {} there by hand",
+        where, src->name,
+        !read.ok()        ? read.status().message()
+        : read->timed_out ? "timed out"
+                          : FirstLine(read->err),
+        pub);
+  // The exact lines add_secret_pub appended; blank lines would match every line.
+  std::string keys;
+  int lines = 0;
+  std::istringstream in(read->out);
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.find("ssh-") == std::string::npos && line.find("ecdsa-") == std::string::npos)
+      continue;
+    keys += line + "\n";
+    ++lines;
+  }
+  if (lines == 0) return "";
+
+  // On every destination node georep reaches (the destination host at least), under the lock
+  // the engine's other authorized_keys edits take; the file is replaced whole by a synced copy
+  // without those lines, owner and mode kept. The user travels as $1, the keys on stdin.
+  const std::string script =
+      "h=$(getent passwd \"$1\" | cut -d: -f6); [ -n \"$h\" ] || { echo 0; exit 0; }; "
+      "f=\"$h/.ssh/authorized_keys\"; [ -e \"$f\" ] || { echo 0; exit 0; }; "
+      "f=$(readlink -f \"$f\") || exit 2; k=$(mktemp) || exit 2; "
+      "trap 'rm -f \"$k\" \"$f.georep-new\"' EXIT; cat > \"$k\" || exit 2; "
+      "exec 9>>\"$h/.ssh/.georep-authorized_keys.lock\" && flock 9 || exit 2; "
+      "n=$(grep -cxF -f \"$k\" \"$f\"); [ \"$n\" -gt 0 ] 2>/dev/null || { echo 0; exit 0; }; "
+      "(umask 077; grep -vxF -f \"$k\" \"$f\" > \"$f.georep-new\"); [ $? -le 1 ] || exit 2; "
+      "chown --reference=\"$f\" \"$f.georep-new\" && chmod --reference=\"$f\" \"$f.georep-new\" && "
+      "sync \"$f.georep-new\" && mv -f \"$f.georep-new\" \"$f\" || exit 2; echo \"$n\"";
+  std::vector<std::string> removed, remain;
+  auto revoke = [&](const std::string& node, CommandRunner& r) {
+    CommandSpec spec{{"sh", "-c", script, "georep-revoke", d.remote_user}, keys};
+    spec.timeout = std::chrono::seconds(60);
+    auto res = r.Run(spec);
+    if (res.ok() && !res->timed_out && res->exit_code == 0) {
+      removed.push_back(fmt::format("{} ({} lines)", node, std::atoi(res->out.c_str())));
+      return;
+    }
+    remain.push_back(fmt::format("{} ({})", node,
+                                 !res.ok()        ? res.status().message()
+                                 : res->timed_out ? "timed out"
+                                                  : FirstLine(res->err)));
+  };
+  auto nodes = ReachDestinationNodes(d);
+  if (nodes.ok()) {
+    for (auto& n : nodes->nodes) revoke(n.name, *n.runner);
+    for (const auto& n : nodes->unreachable)
+      remain.push_back(n + " (georep cannot reach it; import the destination cluster to)");
+  } else if (auto dest = DestinationRunner(d); dest.ok()) {
+    // gluster there does not say which nodes it has: the destination host alone.
+    revoke(d.host, **dest);
+    remain.push_back(
+        fmt::format("any other node of the destination cluster ({})", nodes.status().message()));
+  } else {
+    remain.push_back(fmt::format("{} ({})", d.host, dest.status().message()));
+  }
+  auto join = [](const std::vector<std::string>& v) {
+    std::string out;
+    for (const auto& s : v) out += (out.empty() ? "" : ", ") + s;
+    return out;
+  };
+  std::string out;
+  if (!removed.empty())
+    out = fmt::format("the source cluster's geo-replication keys were removed from {} on {}", where,
+                      join(removed));
+  if (!remain.empty()) {
+    out += fmt::format(
+        "{}the source cluster's geo-replication keys remain in {} on {}: remove there the "
+        "lines of {} on source host {}",
+        out.empty() ? "" : "; ", where, join(remain), pub, src->name);
+    spdlog::warn("msg=\"{}\" destination={}", out, LogValue(d.remote_user + "@" + d.host));
+  }
+  return out;
 }
 
 Result<Destination> Operations::RecordConnection(const Actor& a, const std::string& id,

@@ -254,8 +254,11 @@ class Operations {
                                              const std::string& root_password = "");
   Result<std::vector<Destination>> ListDestinations(const std::string& cluster_id);
   Result<Destination> GetDestination(const std::string& id);
-  // Refused while sessions use the destination, unless `force` (which removes them too).
-  Status RemoveDestination(const Actor& a, const std::string& id, bool force);
+  // Refused while sessions use the destination, unless `force` (which removes them too). The
+  // source cluster's geo-replication keys, installed when it was attached, leave the remote
+  // user's authorized_keys on every destination node georep reaches; the answer says where
+  // they were removed and where they remain.
+  Result<std::string> RemoveDestination(const Actor& a, const std::string& id, bool force);
   // Tests a destination: the engine reaches it over SSH with the pinned key (as root) and
   // gluster answers there; and the platform preflight on the source cluster's hosts (rsync).
   // Records Connected or Broken with the reason, and the time.
@@ -430,6 +433,8 @@ class Operations {
   Result<std::unique_ptr<RelayingRunner>> DestinationRunner(const Host& dest, const Host& relay);
   // The key exchange; returns why it failed, in the operator's words.
   Status ExchangeKeys(const Destination& d);
+  // Its undoing, for a detached destination: what was removed where, and what remains.
+  std::string RevokeSourceClusterKeys(const Destination& d);
   // Test's checks, for a destination on this machine (directory volumes: the sessions'
   // directories) and for one over ssh (reachable, gluster there, the source hosts' logins).
   Status CheckLocalDestination(const Destination& d, const Host& source, DestinationCheck& out);

@@ -141,7 +141,7 @@ TEST_F(OperationsTest, SessionLifecycleRulesAndEvents) {
 
   // The volume and the destination are in use.
   EXPECT_EQ(ops_->RemoveVolume(admin_, w.volume.id).code(), StatusCode::kFailedPrecondition);
-  EXPECT_EQ(ops_->RemoveDestination(admin_, w.destination.id, false).code(),
+  EXPECT_EQ(ops_->RemoveDestination(admin_, w.destination.id, false).status().code(),
             StatusCode::kFailedPrecondition);
   EXPECT_EQ(ops_->DeleteCluster(admin_, w.cluster.id).code(), StatusCode::kFailedPrecondition);
 

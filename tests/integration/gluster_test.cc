@@ -325,12 +325,53 @@ TEST_F(GlusterTest, DestinationKeysTestBrokenReestablishAndPreflight) {
   auto again = engine_->Post("/api/v1/destinations/" + id + "/test", "{}", token_);
   EXPECT_EQ(Json::parse(again->body)["connection"], "Connected") << again->body;
 
+  // Detached: the source cluster's keys leave dst1's authorized_keys, and only they (a line the
+  // admin added stays); the answer says where. Attached again for what follows.
+  const std::string own =
+      "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOFWkEOcsb7RM4AM2ORYMw5wzLEOdCSHn8ES9Gy5Ff2M "
+      "admin@laptop";
+  ASSERT_EQ(OnNode("dst1", {"/bin/sh", "-c", "printf '%s\\n' \"$1\" >> /root/.ssh/authorized_keys",
+                            "sh", own})
+                .exit_code,
+            0);
+  const std::string common =
+      OnNode("src1", {"/bin/cat", "/var/lib/glusterd/geo-replication/common_secret.pem.pub"}).out;
+  ASSERT_NE(common.find("ssh-rsa "), std::string::npos) << common;
+  auto detached = engine_->Delete("/api/v1/destinations/" + id, token_);
+  ASSERT_EQ(detached->status, 200) << detached->body;
+  const std::string said = Json::parse(detached->body)["message"];
+  // (how many lines: as many as the key exchanges appended)
+  EXPECT_NE(
+      said.find("keys were removed from root's ~/.ssh/authorized_keys on " + nodes_[2].ip + " ("),
+      std::string::npos)
+      << said;
+  EXPECT_EQ(said.find("remain"), std::string::npos) << said;
+  const std::string left = OnNode("dst1", {"/bin/cat", "/root/.ssh/authorized_keys"}).out;
+  EXPECT_NE(left.find(own), std::string::npos) << left;
+  {
+    std::istringstream lines(common);
+    for (std::string line; std::getline(lines, line);) {
+      if (line.find("ssh-rsa ") == std::string::npos) continue;
+      const std::string blob = line.substr(line.find("ssh-rsa ") + 8, 60);
+      EXPECT_EQ(left.find(blob), std::string::npos) << "still authorized: " << line;
+    }
+  }
+  auto keys_event = Json::parse(
+      engine_->Get("/api/v1/events?action=destination.keys_revoked", token_)->body)["items"];
+  ASSERT_EQ(keys_event.size(), 1u);
+  EXPECT_EQ(keys_event[0]["result"], "ok") << keys_event.dump();
+  auto attached =
+      engine_->Post("/api/v1/clusters/" + cluster + "/destinations", body.dump(), token_);
+  ASSERT_EQ(attached->status, 201) << attached->body;
+  const std::string id2 = Json::parse(attached->body)["id"];
+  EXPECT_EQ(Json::parse(attached->body)["connection"], "Connected") << attached->body;
+
   // The destination's glusterd goes away: Broken.
   auto stop =
       OnNode("dst1", {"/bin/sh", "-c",
                       "kill $(cat " + std::string(GEOREP_GLUSTER_STATE) + "/dst1/pids/glusterd)"});
   ASSERT_EQ(stop.exit_code, 0) << stop.err;
-  auto down = engine_->Post("/api/v1/destinations/" + id + "/test", "{}", token_);
+  auto down = engine_->Post("/api/v1/destinations/" + id2 + "/test", "{}", token_);
   Json d = Json::parse(down->body);
   EXPECT_EQ(d["connection"], "Broken") << d.dump();
   auto listed = engine_->Get("/api/v1/clusters/" + cluster + "/destinations", token_);

@@ -170,7 +170,8 @@ export const api = {
   reestablishDestination: (id: string, spec: { ssh_fingerprint?: string; password?: string }) =>
     post<Destination>(`/destinations/${e(id)}/reestablish`, spec),
   testDestination: (id: string) => post<Destination & { problems: string[]; warnings: string[] }>(`/destinations/${e(id)}/test`),
-  removeDestination: (id: string, force = false) => del(`/destinations/${e(id)}${q({ force })}`),
+  removeDestination: (id: string, force = false) =>
+    request<{ message: string }>('DELETE', `/destinations/${e(id)}${q({ force })}`),
   destinationSessions: (id: string, s?: AbortSignal) => items<Session>(`/destinations/${e(id)}/sessions`, s),
   candidateVolumes: (destinationId: string, sourceVolumeId: string) =>
     items<CandidateVolume>(`/destinations/${e(destinationId)}/volumes${q({ source_volume_id: sourceVolumeId })}`),

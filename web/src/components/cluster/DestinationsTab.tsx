@@ -2,7 +2,7 @@
 // host of another cluster reached over SSH from a source host (or this machine, for directory
 // volumes). New (with the host-key confirmation and the seed's "copy source cluster hosts
 // public keys to destination cluster"), Test, Re-establish, Remove (forced when sessions use it).
-import { useState } from 'react';
+import { useRef, useState } from 'react';
 import {
   Alert, Button, Checkbox, DescriptionList, DescriptionListDescription, DescriptionListGroup, DescriptionListTerm,
   EmptyState, EmptyStateBody, EmptyStateHeader, Form, FormGroup, FormSelect, FormSelectOption, HelperText,
@@ -46,6 +46,7 @@ export function DestinationsTab({ clusterId, hosts }: { clusterId: string; hosts
   const [removing, setRemoving] = useState<Row | null>(null);
   const [testing, setTesting] = useState<string | null>(null);
   const [outcome, setOutcome] = useState<Outcome | null>(null);
+  const removedMessage = useRef('');
   const rows = data ?? [];
 
   // Merges a destination into the table (a live event, an action's answer).
@@ -222,18 +223,27 @@ export function DestinationsTab({ clusterId, hosts }: { clusterId: string; hosts
           title={`Remove destination ${removing.remote_user}@${removing.host}?`}
           body={
             <p>
-              georep detaches the destination. Nothing is changed on the destination host.
+              georep detaches the destination and removes the source cluster&apos;s geo-replication keys
+              from the remote user&apos;s authorized_keys on every destination node it reaches (it says
+              where they remain).
               {removing.sessions ? ` ${removing.sessions} session(s) use it.` : ''}
             </p>
           }
           forceLabel="Remove anyway (force)"
-          onConfirm={(force) => api.removeDestination(removing.id, force)}
+          onConfirm={async (force) => {
+            removedMessage.current = (await api.removeDestination(removing.id, force)).message;
+          }}
           onClose={() => setRemoving(null)}
           onDone={() => {
             const id = removing.id;
             setRemoving(null);
             drop(id);
-            setOutcome({ variant: 'success', title: `${removing.remote_user}@${removing.host} is removed` });
+            const said = removedMessage.current;
+            setOutcome({
+              variant: said.includes('remain') ? 'warning' : 'success',
+              title: `${removing.remote_user}@${removing.host} is removed`,
+              lines: said ? [said] : [],
+            });
           }}
         />
       )}
