@@ -323,6 +323,9 @@ Json OpenApiDocument(const std::string& version) {
   schemas["SessionDetail"]["properties"]["preflight"] = Ref("Preflight");
   schemas["SessionAlert"] = Obj(
       {{"kind", "string"}, {"message", "string"}, {"since", "string"}, {"updated_at", "string"}});
+  schemas["SessionAlert"]["properties"]["kind"]["description"] =
+      "data-at-risk, stalled, heartbeat-mismatch, heartbeat-failing, or verify-differs (a verify "
+      "found differences: a user's at once, the periodic verify (verify-interval) once re-checked)";
   schemas["Heartbeat"] = Obj({{"interval_seconds", "integer"},
                               {"stall_threshold_seconds", "integer"},
                               {"last_written", "string"},

@@ -425,6 +425,7 @@ Result<replication::TreeDescription> Operations::DescribeDestination(
     for (const auto& p : options.excludes) remote.insert(remote.end(), {"--exclude", p});
     for (const auto& w : remote) spec.argv.push_back(ShellQuote(w));
     spec.timeout = kDescribeTimeout;
+    spec.cancel = options.cancel;
     spec.max_output_bytes = replication::kMaxTreeDescriptionBytes + 1;
     GEOREP_ASSIGN_OR_RETURN(CommandResult r, hosts_->RunnerFor(from)->Run(spec));
     if (from_source_host && r.exit_code == 254) r.exit_code = 255;
@@ -465,6 +466,7 @@ Result<replication::TreeDescription> Operations::DescribeSource(
                                      "--sample", std::to_string(options.sample_percent)});
   for (const auto& p : options.excludes) spec.argv.insert(spec.argv.end(), {"--exclude", p});
   spec.timeout = kDescribeTimeout;
+  spec.cancel = options.cancel;
   spec.max_output_bytes = replication::kMaxTreeDescriptionBytes + 1;
   GEOREP_ASSIGN_OR_RETURN(CommandResult r, hosts_->RunnerFor(src)->Run(spec));
   return DescribedTree(
@@ -657,6 +659,17 @@ Result<SessionDetail> Operations::PollDirectorySession(const Actor& a, const std
 
 Result<replication::VerifyReport> Operations::VerifySession(const Actor& a, const std::string& id,
                                                             int sample_percent) {
+  auto report = RunVerify(a, id, sample_percent, nullptr);
+  if (!report.ok()) return report;  // what cannot run says nothing about the destination
+  GEOREP_RETURN_IF_ERROR(RecordVerifyDiffers(
+      a, id, report->differences,
+      fmt::format("a verify by {} of {}% of the files", a.name, sample_percent)));
+  return report;
+}
+
+Result<replication::VerifyReport> Operations::RunVerify(const Actor& a, const std::string& id,
+                                                        int sample_percent,
+                                                        const std::atomic<bool>* cancel) {
   auto run = [&]() -> Result<replication::VerifyReport> {
     if (sample_percent < 1 || sample_percent > 100)
       return Status::InvalidArgument("sample must be 1-100 percent");
@@ -666,6 +679,7 @@ Result<replication::VerifyReport> Operations::VerifySession(const Actor& a, cons
     GEOREP_ASSIGN_OR_RETURN(std::vector<ConfigItem> config, GetConfig(id));
     replication::VerifyOptions o;
     o.sample_percent = sample_percent;
+    o.cancel = cancel;
     for (const auto& c : config) {
       if (c.option->key == "ignore-deletes") o.ignore_deletes = c.value == "true";
       if (c.option->key != "exclude") continue;
@@ -684,7 +698,7 @@ Result<replication::VerifyReport> Operations::VerifySession(const Actor& a, cons
     if (d.ssh_fingerprint.empty() && !remote)
       return replication::VerifyTrees(v.bricks.at(0).path, s.destination_volume, o);
     // Over ssh: the destination describes itself while the source is described where it is.
-    const replication::DescribeOptions describe{sample_percent, o.excludes};
+    const replication::DescribeOptions describe{sample_percent, o.excludes, cancel};
     auto there = std::async(std::launch::async,
                             [&] { return DescribeDestination(s, d, config, describe, &src); });
     auto here = remote ? DescribeSource(src, v, config, describe)
@@ -695,6 +709,8 @@ Result<replication::VerifyReport> Operations::VerifySession(const Actor& a, cons
     return replication::CompareTreeDescriptions(*here, *destination, o);
   };
   auto report = run();
+  if (cancel && cancel->load())
+    return Status::Unavailable("verify cancelled: the engine is stopping");
   if (!report.ok()) {
     (void)RecordFailure(a, "session.verify", "session", id, report.status());
     return report;

@@ -200,6 +200,9 @@ TEST_F(DirectorySessionArgvTest, EveryOptionReachesTheWorker) {
   // its effect in tests/integration/replication_test.cc).
   const std::map<std::string, std::string> settings = {
       {"checkpoint", "1700000000"},  // the engine's: compared with the worker's last synced
+      // The engine's: the monitor's periodic verify (periodic_verify_test.cc).
+      {"verify-interval", "600"},
+      {"verify-sample", "25"},
       {"sync-jobs", "3"},
       {"ignore-deletes", "true"},
       {"sync-xattrs", "false"},
@@ -247,6 +250,8 @@ TEST_F(DirectorySessionArgvTest, EveryOptionReachesTheWorker) {
   EXPECT_EQ(Values(argv, "--exclude"), (std::vector<std::string>{"*.tmp", "cache/*"}));
   EXPECT_EQ(Values(argv, "--log-level"), std::vector<std::string>{"debug"});
   EXPECT_FALSE(Has(argv, "--checkpoint"));
+  EXPECT_FALSE(Has(argv, "--verify-interval"));
+  EXPECT_FALSE(Has(argv, "--verify-sample"));
 
   // sync-xattrs back on, bandwidth unlimited: the flags go.
   Set(id, "sync-xattrs", "true");

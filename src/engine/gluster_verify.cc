@@ -307,6 +307,7 @@ struct MountedVolume {
   std::string where;  // the node, in the operator's words
   bool mounted = false;
   replication::TreeDescription description;
+  const std::atomic<bool>* cancel = nullptr;  // ends the listing and the hashing
 
   MountedVolume() = default;
   MountedVolume(const MountedVolume&) = delete;
@@ -349,6 +350,7 @@ Status Mount(MountedVolume& m) {
 Status List(MountedVolume& m, int sample_percent) {
   CommandSpec spec = gluster_verify::ListCommand(m.mount_point);
   spec.timeout = kListTimeout;
+  spec.cancel = m.cancel;
   spec.max_output_bytes = replication::kMaxTreeDescriptionBytes;
   GEOREP_ASSIGN_OR_RETURN(CommandResult r, m.runner->Run(spec));
   if (r.timed_out) {
@@ -390,6 +392,7 @@ Status Hash(MountedVolume& m, const std::vector<std::string>& paths) {
   for (const auto& e : m.description.entries) bytes += e.size;  // an upper bound
   for (const auto& p : paths) path_bytes += p.size();
   CommandSpec spec = gluster_verify::HashCommand(m.mount_point, paths);
+  spec.cancel = m.cancel;
   spec.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(kHashBaseTimeout) +
                  std::chrono::seconds(bytes / kHashBytesPerSecond);
   // A line per file: the digest, the mount point, the path (each byte at most escaped twice).
@@ -443,6 +446,7 @@ Result<replication::VerifyReport> Operations::VerifyGlusterSession(
   source.mount_point = gluster_verify::MountPoint(v.name, id);
   destination.volume = s.destination_volume;
   destination.mount_point = gluster_verify::MountPoint(s.destination_volume, id);
+  source.cancel = destination.cancel = o.cancel;
   auto there = std::async(std::launch::async, [&]() -> Status {
     GEOREP_ASSIGN_OR_RETURN(std::unique_ptr<RelayingRunner> runner, DestinationRunner(d));
     RelayingRunner* relaying = runner.get();

@@ -431,7 +431,15 @@ TEST_F(GlusterVerifySessionTest, IdenticalVolumesThenEachKindOfDifference) {
   EXPECT_EQ(found["many/extra"], "only at the destination;");
   events = ops_->ListEvents({0, "", "", "session.verify", 10});
   ASSERT_TRUE(events.ok());
-  EXPECT_EQ(events->size(), 2u);
+  std::map<std::string, int> actions;
+  for (const auto& e : *events) ++actions[e.action];
+  EXPECT_EQ(actions["session.verify"], 2);
+  // A user's verify with differences: the standing alert at once.
+  EXPECT_EQ(actions["session.verify_differs"], 1);
+  auto detail = ops_->GetSession(id_);
+  ASSERT_TRUE(detail.ok());
+  ASSERT_EQ(detail->alerts.size(), 1u);
+  EXPECT_EQ(detail->alerts[0].kind, "verify-differs");
 }
 
 TEST_F(GlusterVerifySessionTest, ASampleHashesTheSameFilesOnBothNodes) {

@@ -9,6 +9,7 @@
 // Thread-safe.
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -134,6 +135,20 @@ struct SessionDetail {
   int64_t lag_ms = -1;
   int64_t throughput_bps = -1;
   std::optional<Preflight> preflight;  // at create and start of a gluster session
+};
+
+// A session whose periodic verify (verify-interval) is due, with its settings.
+struct DueVerify {
+  std::string session_id;
+  int64_t interval_seconds = 0;
+  int sample_percent = 10;
+};
+
+// What a periodic verify made of its report.
+enum class PeriodicVerifyOutcome {
+  kClean,      // no difference: a verify-differs alert is cleared
+  kSuspected,  // differences not seen before with the same source: re-checked soon
+  kConfirmed,  // a difference seen again with the source unchanged: verify-differs raised
 };
 
 // Options of creating a session, as gluster's `geo-replication ... create` takes them.
@@ -304,8 +319,24 @@ class Operations {
   // files) and records the outcome as an event. Directory sessions: described where each tree
   // is; gluster sessions: each volume mounted and described on one node of its cluster
   // (gluster_verify.h).
+  // Differences raise the session's standing "verify-differs" alert at once (the user saw
+  // them); a verify without any clears it.
   Result<replication::VerifyReport> VerifySession(const Actor& a, const std::string& id,
                                                   int sample_percent);
+  // The periodic verify (periodic_verify.cc). Sessions whose verify is due: Active, with
+  // verify-interval set, and the last periodic verify (or the first time the session was
+  // seen so) at least an interval ago -- or a re-check due sooner. Sessions that are not
+  // Active (or have it off) forget their schedule: the first verify comes an interval after
+  // they are Active again.
+  std::vector<DueVerify> DueVerifies();
+  // Runs one periodic verify and keeps the alert: a difference raises "verify-differs" only
+  // when the previous periodic verify saw the same path differ with the source entry in the
+  // same state (so a file in flight, or changed in between, is not a difference); new
+  // differences are re-checked after min(interval, 60 s), or twice the session's lag if more.
+  // A verify that cannot run changes no alert (a failed session.verify event); `cancel` set
+  // ends it early (Unavailable, no event).
+  Result<PeriodicVerifyOutcome> PeriodicVerify(const Actor& a, const DueVerify& due,
+                                               const std::atomic<bool>* cancel = nullptr);
   Result<ClusterPoll> PollGlusterCluster(const Actor& a, const std::string& cluster_id,
                                          bool with_config = true);
   Result<std::vector<Session>> ListSessions(const SessionFilter& filter);
@@ -396,6 +427,13 @@ class Operations {
   // "session.stalled" / "session.stalled_cleared").
   Status SetAlert(const Actor& a, const std::string& session_id, const std::string& kind, bool on,
                   const std::string& message, const std::string& event_action);
+  // A verify of the session, its outcome recorded as an event (a cancelled one: none).
+  Result<replication::VerifyReport> RunVerify(const Actor& a, const std::string& id,
+                                              int sample_percent, const std::atomic<bool>* cancel);
+  // Raises (with `differences`, the first few named) or clears the "verify-differs" alert.
+  Status RecordVerifyDiffers(const Actor& a, const std::string& id,
+                             const std::vector<replication::VerifyDifference>& differences,
+                             const std::string& how);
   // The heartbeat's two I/O steps, through a mount of the volume on one node.
   Status WriteHeartbeat(const Volume& v, const Destination& d, const std::string& file, int64_t seq,
                         const std::string& text);
@@ -542,6 +580,14 @@ class Operations {
   std::map<std::string, std::pair<int64_t, Preflight>> preflights_;  // GUARDED_BY(truth_mu_)
   std::map<std::string, int64_t> stall_restarts_;                    // GUARDED_BY(truth_mu_)
   std::map<std::string, int64_t> damaged_since_;                     // GUARDED_BY(truth_mu_)
+  // The periodic verify's schedule and the differences it is re-checking, per session.
+  struct PeriodicVerifyState {
+    int64_t last_at = 0;     // the last periodic verify's end (first: when first seen due)
+    int64_t recheck_at = 0;  // when the suspects are verified again; 0: none
+    std::map<std::string, std::string> suspects;  // path -> its source state then
+  };
+  std::mutex verify_mu_;
+  std::map<std::string, PeriodicVerifyState> periodic_verifies_;  // GUARDED_BY(verify_mu_)
 };
 
 }  // namespace georep

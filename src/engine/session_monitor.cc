@@ -14,6 +14,7 @@ void SessionMonitor::Start() {
   std::lock_guard<std::mutex> lock(mu_);
   if (thread_.joinable() || interval_.count() <= 0) return;
   stopping_ = false;
+  cancel_verifies_ = false;
   thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "georep-monitor");
     Loop();
@@ -22,6 +23,10 @@ void SessionMonitor::Start() {
     pthread_setname_np(pthread_self(), "georep-heartbt");
     HeartbeatLoop();
   });
+  verify_thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "georep-verify");
+    VerifyLoop();
+  });
 }
 
 void SessionMonitor::Stop() {
@@ -29,9 +34,40 @@ void SessionMonitor::Stop() {
     std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;
   }
+  cancel_verifies_ = true;
   wake_.notify_all();
   if (thread_.joinable()) thread_.join();
   if (heartbeat_thread_.joinable()) heartbeat_thread_.join();
+  if (verify_thread_.joinable()) verify_thread_.join();
+}
+
+void SessionMonitor::VerifyLoop() {
+  const Actor monitor{"monitor", true};
+  std::map<std::string, std::future<void>> running;  // by session
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_) {
+    lock.unlock();
+    std::erase_if(running, [](auto& kv) {
+      return kv.second.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+    });
+    if (running.size() < kMaxVerifies) {
+      for (const DueVerify& due : ops_.DueVerifies()) {
+        if (running.size() >= kMaxVerifies) break;  // the others when a slot is free
+        if (running.count(due.session_id)) continue;
+        running.emplace(due.session_id, std::async(std::launch::async, [this, &monitor, due] {
+                          pthread_setname_np(pthread_self(), "georep-vrfyjob");
+                          auto r = ops_.PeriodicVerify(monitor, due, &cancel_verifies_);
+                          if (!r.ok() && !cancel_verifies_.load())
+                            spdlog::warn("msg=\"periodic verify\" session={} error=\"{}\"",
+                                         due.session_id, r.status().message());
+                        }));
+      }
+    }
+    lock.lock();
+    wake_.wait_for(lock, verify_tick_, [this] { return stopping_; });
+  }
+  lock.unlock();
+  for (auto& [id, job] : running) job.wait();
 }
 
 void SessionMonitor::HeartbeatLoop() {

@@ -8,9 +8,17 @@
 // (Operations::HeartbeatGlusterSessions: writes when one is due, reads back while one is on
 // its way), so the arrival it sees is as fine as one ssh round trip, not the interval.
 //
-// Thread-safe. Two named threads ("georep-monitor", "georep-heartbt") while started.
+// A third thread runs the periodic verify (verify-interval; Operations::DueVerifies and
+// PeriodicVerify): every verify_tick it starts the verifies that are due, each on a thread of
+// its own ("georep-vrfyjob"), at most one per session and kMaxVerifies in all, so a long
+// verify never holds up the status or the heartbeat. Stop cancels the running verifies (their
+// commands are ended) and waits for them.
+//
+// Thread-safe. Three named threads ("georep-monitor", "georep-heartbt", "georep-verify"), and
+// up to kMaxVerifies verify jobs, while started.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -22,9 +30,16 @@ namespace georep {
 
 class SessionMonitor {
  public:
+  // Verifies that run at once, over every session: each lists both trees in full.
+  static constexpr size_t kMaxVerifies = 2;
+
   SessionMonitor(Operations& ops, std::chrono::seconds interval,
-                 std::chrono::milliseconds heartbeat_tick = std::chrono::milliseconds(250))
-      : ops_(ops), interval_(interval), heartbeat_tick_(heartbeat_tick) {}
+                 std::chrono::milliseconds heartbeat_tick = std::chrono::milliseconds(250),
+                 std::chrono::milliseconds verify_tick = std::chrono::seconds(2))
+      : ops_(ops),
+        interval_(interval),
+        heartbeat_tick_(heartbeat_tick),
+        verify_tick_(verify_tick) {}
   ~SessionMonitor() { Stop(); }
   SessionMonitor(const SessionMonitor&) = delete;
   SessionMonitor& operator=(const SessionMonitor&) = delete;
@@ -37,11 +52,15 @@ class SessionMonitor {
  private:
   void Loop();
   void HeartbeatLoop();
+  void VerifyLoop();
 
   Operations& ops_;
   const std::chrono::seconds interval_;
   const std::chrono::milliseconds heartbeat_tick_;
+  const std::chrono::milliseconds verify_tick_;
   std::thread heartbeat_thread_;
+  std::thread verify_thread_;
+  std::atomic<bool> cancel_verifies_{false};  // set by Stop: running verifies end early
   std::mutex mu_;
   std::condition_variable wake_;
   bool stopping_ = false;  // GUARDED_BY(mu_)

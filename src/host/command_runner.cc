@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -146,6 +147,10 @@ Result<CommandResult> LocalCommandRunner::Run(const CommandSpec& spec) {
     if (err.fd[0] >= 0) fds[idx_err = n++] = {err.fd[0], POLLIN, 0};
     if (in.fd[1] >= 0) fds[idx_in = n++] = {in.fd[1], POLLOUT, 0};
     auto now = std::chrono::steady_clock::now();
+    if (!term_sent && spec.cancel && spec.cancel->load()) {
+      r.cancelled = true;
+      deadline = now;
+    }
     if (now >= deadline) {
       if (!term_sent) {
         r.timed_out = true;
@@ -161,6 +166,7 @@ Result<CommandResult> LocalCommandRunner::Run(const CommandSpec& spec) {
         static_cast<int>(
             std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count()) +
         1;
+    if (spec.cancel) wait_ms = std::min(wait_ms, 200);
     if (::poll(fds, static_cast<nfds_t>(n), wait_ms) < 0) {
       if (errno == EINTR) continue;
       break;

@@ -8,6 +8,7 @@
 // Thread-safety: implementations are thread-safe; runs may proceed in parallel.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <string>
@@ -28,6 +29,10 @@ struct CommandSpec {
   std::chrono::milliseconds timeout{60'000};
   size_t max_output_bytes = 4 << 20;   // per stream; the rest is read and dropped
   std::vector<std::string> extra_env;  // "NAME=value" added to the environment
+  // Set (by another thread): the command is ended as at its time-out (`cancelled` in the
+  // result), within about 200 ms. Not owned; may be null. Runners that wrap another (ssh, a
+  // relay) pass it on with the spec.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 struct CommandResult {
@@ -36,6 +41,7 @@ struct CommandResult {
   std::string err;
   bool timed_out = false;
   bool truncated = false;  // output exceeded max_output_bytes
+  bool cancelled = false;  // ended by CommandSpec::cancel (timed_out is set too)
 };
 
 class CommandRunner {

@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
+#include <thread>
 
 namespace georep {
 namespace {
@@ -40,6 +42,42 @@ TEST(LocalCommandRunner, TimeOutKillsTheWholeProcessGroup) {
   EXPECT_EQ(r->out, "");
   // Bounded by the time-out plus the one-second grace, not by the 30 s sleeps.
   EXPECT_LT(std::chrono::steady_clock::now() - start, 10s);
+}
+
+TEST(LocalCommandRunner, CancelEndsTheCommandLongBeforeItsTimeOut) {
+  LocalCommandRunner runner;
+  std::atomic<bool> cancel{false};
+  const std::string started =
+      (std::filesystem::temp_directory_path() / ("georep-cancel-" + std::to_string(::getpid())))
+          .string();
+  std::filesystem::remove(started);
+  CommandSpec spec{
+      {"/bin/sh", "-c", "touch \"$1\"; sleep 30 & sleep 30; echo never", "sh", started}};
+  spec.timeout = 60s;
+  spec.cancel = &cancel;
+  auto start = std::chrono::steady_clock::now();
+  std::thread canceller([&] {
+    // Cancelled once it runs (bounded: the command is ended at its time-out anyway).
+    for (int i = 0; i < 500 && !std::filesystem::exists(started); ++i)
+      std::this_thread::sleep_for(20ms);
+    cancel = true;
+  });
+  auto r = runner.Run(spec);
+  canceller.join();
+  std::filesystem::remove(started);
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->cancelled);
+  EXPECT_EQ(r->out, "");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 10s);
+
+  // Not set: the command runs to its end.
+  cancel = false;
+  CommandSpec quick{{"/bin/echo", "done"}};
+  quick.cancel = &cancel;
+  auto done = runner.Run(quick);
+  ASSERT_TRUE(done.ok());
+  EXPECT_FALSE(done->cancelled);
+  EXPECT_EQ(done->out, "done\n");
 }
 
 TEST(LocalCommandRunner, OutputIsBounded) {

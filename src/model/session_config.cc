@@ -172,11 +172,28 @@ const std::vector<ConfigOption> kGlusterOptions = {
      {"none", "restart"},
      0,
      0},
+    {"verify-interval",
+     ConfigType::kInt,
+     "0",
+     "Seconds between periodic sampled verifies of an Active session (content of verify-sample "
+     "percent of the files compared with the destination's); differences the re-check confirms "
+     "raise a standing verify-differs alert. 0 turns it off; otherwise at least 10.",
+     {},
+     0,
+     604800},
+    {"verify-sample",
+     ConfigType::kInt,
+     "10",
+     "Percent of the files whose content the periodic verify compares (picked by a hash of the "
+     "path, the same files every time); every entry's metadata is always compared.",
+     {},
+     1,
+     100},
 };
 
 // The options of gluster sessions that are georep's own, not gsyncd's.
 constexpr std::string_view kEngineOptions[] = {"heartbeat-interval", "stall-threshold",
-                                               "stall-action"};
+                                               "stall-action", "verify-interval", "verify-sample"};
 
 // Options of georep's own engine for directory volumes.
 const std::vector<ConfigOption> kDirectoryOptions = {
@@ -282,7 +299,24 @@ const std::vector<ConfigOption> kDirectoryOptions = {
      "Worker log level.",
      {"DEBUG", "INFO", "WARNING", "ERROR"},
      0,
-     0},
+     0},  // The engine's own, not the worker's: the periodic verify.
+    {"verify-interval",
+     ConfigType::kInt,
+     "0",
+     "Seconds between periodic sampled verifies of an Active session (content of verify-sample "
+     "percent of the files compared with the destination's); differences the re-check confirms "
+     "raise a standing verify-differs alert. 0 turns it off; otherwise at least 10.",
+     {},
+     0,
+     604800},
+    {"verify-sample",
+     ConfigType::kInt,
+     "10",
+     "Percent of the files whose content the periodic verify compares (picked by a hash of the "
+     "path, the same files every time); every entry's metadata is always compared.",
+     {},
+     1,
+     100},
 };
 
 std::string Lower(std::string_view s) {
@@ -359,6 +393,11 @@ Result<std::string> ValidateConfigValue(const ConfigOption& o, std::string_view 
       if (n < o.min || n > o.max) {
         return Status::InvalidArgument(
             fmt::format("{} must be between {} and {}, not {}", o.key, o.min, o.max, n));
+      }
+      if (o.key == "verify-interval" && n != 0 && n < kMinVerifyIntervalSeconds) {
+        return Status::InvalidArgument(
+            fmt::format("verify-interval is 0 (off) or at least {} seconds, not {}",
+                        kMinVerifyIntervalSeconds, n));
       }
       return std::to_string(n);
     }

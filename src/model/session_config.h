@@ -36,9 +36,13 @@ const std::vector<ConfigOption>& ConfigCatalog(VolumeKind kind);
 // Finds an option by key ("sync_jobs" and "sync-jobs" alike).
 const ConfigOption* FindConfigOption(VolumeKind kind, std::string_view key);
 
+// The shortest verify-interval (seconds) other than 0 (off): a sampled verify lists the whole
+// tree on both sides each time.
+inline constexpr int64_t kMinVerifyIntervalSeconds = 10;
+
 // Whether georep itself acts on the option (every option of directory sessions; for gluster
-// sessions the heartbeat's and the stall's), rather than gluster: such options are never
-// sent to the cluster.
+// sessions the heartbeat's, the stall's and the periodic verify's), rather than gluster: such
+// options are never sent to the cluster.
 bool IsEngineOption(VolumeKind kind, std::string_view key);
 
 // "sync_jobs" -> "sync-jobs".

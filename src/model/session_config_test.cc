@@ -74,9 +74,30 @@ TEST(SessionConfig, DirectoryOptionsRejectWhatTheWorkerCannotTake) {
   check("change-capture", {"auto", "fanotify", "inotify"}, {"", "FANOTIFY", "inotify2"});
   check("exclude", {"*.tmp,cache/*", ""}, {"*.tmp\t"});
   check("log-level", {"DEBUG", "INFO", "WARNING", "ERROR"}, {"debug", "TRACE", "CRITICAL"});
+  check("verify-sample", {"1", "10", "100"}, {"0", "101", "10%"});
   // Options of gluster sessions only are not directory options.
   EXPECT_EQ(FindConfigOption(VolumeKind::kDirectory, "sync-method"), nullptr);
   EXPECT_EQ(FindConfigOption(VolumeKind::kDirectory, "use-meta-volume"), nullptr);
+}
+
+TEST(SessionConfig, VerifyIntervalIsOffOrAtLeastTheMinimum) {
+  for (VolumeKind kind : {VolumeKind::kGluster, VolumeKind::kDirectory}) {
+    const ConfigOption* o = FindConfigOption(kind, "verify-interval");
+    ASSERT_NE(o, nullptr);
+    EXPECT_EQ(o->default_value, "0");
+    EXPECT_EQ(*ValidateConfigValue(*o, "0"), "0");
+    EXPECT_EQ(*ValidateConfigValue(*o, "10"), "10");
+    EXPECT_EQ(*ValidateConfigValue(*o, "3600"), "3600");
+    auto short_one = ValidateConfigValue(*o, "5");
+    ASSERT_FALSE(short_one.ok());
+    EXPECT_EQ(short_one.status().message(),
+              "verify-interval is 0 (off) or at least 10 seconds, not 5");
+    EXPECT_FALSE(ValidateConfigValue(*o, "-10").ok());
+    EXPECT_EQ(FindConfigOption(kind, "verify-sample")->default_value, "10");
+    // georep's own: never sent to gluster.
+    EXPECT_TRUE(IsEngineOption(kind, "verify-interval"));
+    EXPECT_TRUE(IsEngineOption(kind, "verify-sample"));
+  }
 }
 
 }  // namespace

@@ -66,6 +66,16 @@ const char* TypeName(EntryType t) {
   return "?";
 }
 
+Status Cancelled(const std::string& root) {
+  return Status::Unavailable(fmt::format("verify of {} cancelled", root));
+}
+
+// What the re-check compares: the source entry as this verify saw it.
+std::string SourceState(const DescribedEntry& s) {
+  return fmt::format("{} {:o} {} {}{}{}", TypeName(s.type), s.mode & 07777, s.size, s.mtime_ns,
+                     s.hashed ? " " : "", s.hashed ? s.hash.ToHex() : "");
+}
+
 }  // namespace
 
 bool SampledForVerify(std::string_view path, int sample_percent) {
@@ -79,6 +89,7 @@ Result<TreeDescription> DescribeTreeForVerify(const std::string& root,
   if (::stat(root.c_str(), &st) != 0)
     return Status::IOError(fmt::format("cannot read {}: {}", root, std::strerror(errno)));
   GEOREP_ASSIGN_OR_RETURN(ScanResult scan, ScanTreeToVector(root));
+  if (options.cancel && options.cancel->load()) return Cancelled(root);
   TreeDescription d;
   d.sample_percent = std::clamp(options.sample_percent, 1, 100);
   for (auto& e : scan.errors) {
@@ -109,6 +120,7 @@ Result<TreeDescription> DescribeTreeForVerify(const std::string& root,
             [](const DescribedEntry& a, const DescribedEntry& b) { return a.path < b.path; });
   for (DescribedEntry& e : d.entries) {
     if (e.type != EntryType::kRegular || !SampledForVerify(e.path, d.sample_percent)) continue;
+    if (options.cancel && options.cancel->load()) return Cancelled(root);
     auto hash = HashFile(e.path == "." ? root : root + "/" + e.path, &d.bytes_hashed);
     if (!hash.ok()) {
       d.errors.push_back({e.path, hash.status().message()});
@@ -140,13 +152,13 @@ Result<VerifyReport> CompareTreeDescriptions(const TreeDescription& source,
     ++report.entries;
     auto it = there.find(s.path);
     if (it == there.end()) {
-      report.differences.push_back({s.path, "missing at the destination"});
+      report.differences.push_back({s.path, "missing at the destination", SourceState(s)});
       continue;
     }
     const DescribedEntry& d = *it->second;
     there.erase(it);
     auto differ = [&](std::string what) {
-      report.differences.push_back({s.path, std::move(what)});
+      report.differences.push_back({s.path, std::move(what), SourceState(s)});
     };
     if (s.type != d.type) {
       differ(fmt::format("is a {} at the source, a {} at the destination", TypeName(s.type),
@@ -180,7 +192,7 @@ Result<VerifyReport> CompareTreeDescriptions(const TreeDescription& source,
   if (!options.ignore_deletes) {
     for (const auto& [path, e] : there) {
       if (Excluded(std::string(path), options.excludes)) continue;
-      report.differences.push_back({std::string(path), "only at the destination"});
+      report.differences.push_back({std::string(path), "only at the destination", "absent"});
     }
   }
   return report;
@@ -188,7 +200,7 @@ Result<VerifyReport> CompareTreeDescriptions(const TreeDescription& source,
 
 Result<VerifyReport> VerifyTrees(const std::string& source, const std::string& destination,
                                  const VerifyOptions& options) {
-  const DescribeOptions describe{options.sample_percent, options.excludes};
+  const DescribeOptions describe{options.sample_percent, options.excludes, options.cancel};
   GEOREP_ASSIGN_OR_RETURN(TreeDescription src, DescribeTreeForVerify(source, describe));
   GEOREP_ASSIGN_OR_RETURN(TreeDescription dst, DescribeTreeForVerify(destination, describe));
   return CompareTreeDescriptions(src, dst, options);

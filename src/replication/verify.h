@@ -11,6 +11,7 @@
 // Thread-safety: a free function; safe to call concurrently on different trees.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -25,11 +26,17 @@ struct VerifyOptions {
   int sample_percent = 100;           // files whose content is hashed (1-100), by path hash
   bool ignore_deletes = false;        // entries only at the destination are not differences
   std::vector<std::string> excludes;  // fnmatch patterns the session does not replicate
+  // Set (by another thread): stop as soon as possible (Unavailable). Not owned; may be null.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 struct VerifyDifference {
   std::string path;
   std::string what;  // "missing at the destination", "content differs", "mode 644 != 600"...
+  // The source entry as this verify saw it (type, mode, size, mtime, content hash when
+  // hashed; "absent" when only the destination has it): a difference seen again with the
+  // same source state is not a file in flight (the periodic verify's re-check).
+  std::string source_state{};
 };
 
 struct VerifyReport {
@@ -40,8 +47,9 @@ struct VerifyReport {
 };
 
 struct DescribeOptions {
-  int sample_percent = 100;           // 1-100: files whose content is hashed, by path hash
-  std::vector<std::string> excludes;  // fnmatch patterns: entries left out (not entered)
+  int sample_percent = 100;                   // 1-100: files whose content is hashed, by path hash
+  std::vector<std::string> excludes;          // fnmatch patterns: entries left out (not entered)
+  const std::atomic<bool>* cancel = nullptr;  // as VerifyOptions::cancel
 };
 
 // Whether a file's content is hashed in a `sample_percent` sample: by a hash of its path, so

@@ -1066,6 +1066,105 @@ TEST(Replication, EngineRunsADirectorySessionThroughItsWholeLife) {
   EXPECT_FALSE(fs::exists(data.path() + "/sessions/" + created["id"].get<std::string>()));
 }
 
+// verify-interval: the engine verifies a running session by itself. A destination file changed
+// behind georep's back is re-checked, then raises the standing verify-differs alert (status, CLI,
+// events); once georep has rewritten it, the next periodic verify clears it.
+TEST(Replication, EnginePeriodicVerifyRaisesAndClearsAStandingAlert) {
+  using Json = nlohmann::json;
+  TempDir data, src, dst;
+  EngineProcess engine(data.path(), {"--monitor-interval", "1"});
+  ASSERT_TRUE(engine.Start()) << engine.output();
+  const std::string token = engine.Login(engine.admin_password());
+  ASSERT_FALSE(token.empty());
+  auto post = [&](const std::string& path, const Json& body) {
+    auto r = engine.Post(path, body.dump(), token);
+    EXPECT_TRUE(r) << path;
+    return r ? std::make_pair(r->status, Json::parse(r->body, nullptr, false))
+             : std::make_pair(0, Json());
+  };
+  auto [c_status, cluster] = post("/api/v1/clusters", {{"name", "local"}});
+  ASSERT_EQ(c_status, 201) << cluster.dump();
+  const std::string cid = cluster["id"];
+  auto [h_status, host] =
+      post("/api/v1/clusters/" + cid + "/hosts", {{"name", "localhost"}, {"transport", "local"}});
+  ASSERT_EQ(h_status, 201) << host.dump();
+  auto [v_status, volume] = post("/api/v1/clusters/" + cid + "/volumes",
+                                 {{"name", "docs"}, {"host_id", host["id"]}, {"path", src.path()}});
+  ASSERT_EQ(v_status, 201) << volume.dump();
+  auto [d_status, dest] = post("/api/v1/clusters/" + cid + "/destinations",
+                               {{"source_host_id", host["id"]}, {"host", "localhost"}});
+  ASSERT_EQ(d_status, 201) << dest.dump();
+  auto [s_status, created] = post("/api/v1/sessions", {{"destination_id", dest["id"]},
+                                                       {"source_volume_id", volume["id"]},
+                                                       {"destination_volume", dst.path()}});
+  ASSERT_EQ(s_status, 201) << created.dump();
+  const std::string id = created["id"];
+  const std::string path = "/api/v1/sessions/" + id;
+  auto session = [&] { return Json::parse(engine.Get(path, token)->body); };
+  auto events = [&](const std::string& action) {
+    return Json::parse(engine.Get("/api/v1/events?action=" + action, token)->body)["items"];
+  };
+  auto alert = [&]() -> Json {
+    const Json now = session();
+    for (const auto& a : now["alerts"])
+      if (a["kind"] == "verify-differs") return a;
+    return nullptr;
+  };
+  ASSERT_NO_FATAL_FAILURE(MakeRichTree(src.path()));
+  EXPECT_EQ(post(path + "/start", Json::object()).first, 200);
+  ASSERT_TRUE(WaitFor(60, [&] {
+    const Json now = session();
+    return now["status"] == "Active" && now["nodes"][0]["crawl_status"] == "Changelog Crawl";
+  })) << session().dump(2);
+  ASSERT_TRUE(WaitFor(30, [&] { return DescribeTree(dst.path()) == DescribeTree(src.path()); }))
+      << DescribeTreeDiff(src.path(), dst.path());
+
+  // Below the minimum: refused with the reason. The minimum, every file's content.
+  auto short_interval = engine.Put(path + "/config/verify-interval", R"({"value":"5"})", token);
+  ASSERT_EQ(short_interval->status, 400) << short_interval->body;
+  EXPECT_NE(short_interval->body.find("at least 10 seconds"), std::string::npos)
+      << short_interval->body;
+  ASSERT_EQ(engine.Put(path + "/config/verify-sample", R"({"value":"100"})", token)->status, 200);
+  ASSERT_EQ(engine.Put(path + "/config/verify-interval", R"({"value":"10"})", token)->status, 200);
+  // Identical: periodic verifies by the monitor, no alert.
+  ASSERT_TRUE(WaitFor(40, [&] {
+    for (const auto& e : events("session.verify"))
+      if (e["actor"] == "monitor") return true;
+    return false;
+  })) << events("session.verify").dump(2);
+  EXPECT_TRUE(alert().is_null()) << session().dump(2);
+  EXPECT_TRUE(events("session.verify_differs").empty());
+
+  // Changed at the destination behind georep's back: seen, re-checked, alerted.
+  Write(dst.path() + "/dir/small.txt", "tampered");
+  ASSERT_TRUE(WaitFor(90, [&] { return !alert().is_null(); })) << session().dump(2);
+  EXPECT_NE(alert()["message"].get<std::string>().find("dir/small.txt"), std::string::npos)
+      << alert().dump();
+  EXPECT_NE(alert()["message"].get<std::string>().find("periodic verify"), std::string::npos)
+      << alert().dump();
+  ASSERT_EQ(events("session.verify_differs").size(), 1u);
+  EXPECT_EQ(events("session.verify_differs")[0]["result"], "failed");
+  // The CLI's status shows the standing reason.
+  TempDir cli_config;
+  const std::vector<std::string> env = {"GEOREP_CONFIG_DIR=" + cli_config.path()};
+  ASSERT_EQ(RunCommand({GeorepBinary(), "login", "--server", engine.url(), "--password-stdin"},
+                       engine.admin_password() + "\n", env)
+                .exit_code,
+            0);
+  auto status = RunCommand({GeorepBinary(), "session", "status", id}, "", env);
+  EXPECT_NE(status.out.find("verify-differs"), std::string::npos) << status.out << status.err;
+
+  // A change at the source: georep rewrites the file, and the next periodic verify clears it.
+  Write(src.path() + "/dir/small.txt", "hello again\n");
+  ASSERT_TRUE(WaitFor(30, [&] { return DescribeTree(dst.path()) == DescribeTree(src.path()); }))
+      << DescribeTreeDiff(src.path(), dst.path());
+  ASSERT_TRUE(WaitFor(60, [&] { return !events("session.verify_differs_cleared").empty(); }))
+      << session().dump(2);
+  EXPECT_TRUE(alert().is_null()) << session().dump(2);
+
+  EXPECT_EQ(post(path + "/stop", Json::object()).first, 200);
+}
+
 // The destination file system fills up: the worker shows Faulty with a clear reason, nothing at
 // the destination is corrupted or left half-written, and it resumes by itself once there is
 // room (here: the small tmpfs grown by a remount).

@@ -1,0 +1,148 @@
+// The periodic sampled verify (verify-interval, verify-sample) of every kind of session, and
+// the standing "verify-differs" alert that any verify -- periodic or a user's -- raises or
+// clears. The monitor (session_monitor.h) asks DueVerifies and runs PeriodicVerify off its
+// status tick; the schedule and the differences being re-checked live here, in memory.
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <set>
+
+#include "engine/operations.h"
+
+namespace georep {
+namespace {
+
+// How many differences an alert names; the rest are counted.
+constexpr size_t kNamedDifferences = 5;
+// New differences are verified again after at most this long (sooner with a shorter
+// interval), or after twice the session's lag when that is longer.
+constexpr int64_t kRecheckMs = 60'000;
+
+int64_t IntValue(const std::vector<ConfigItem>& config, std::string_view key, int64_t fallback) {
+  for (const auto& c : config)
+    if (c.option->key == key) return std::strtoll(c.value.c_str(), nullptr, 10);
+  return fallback;
+}
+
+}  // namespace
+
+Status Operations::RecordVerifyDiffers(
+    const Actor& a, const std::string& id,
+    const std::vector<replication::VerifyDifference>& differences, const std::string& how) {
+  if (differences.empty())
+    return SetAlert(a, id, "verify-differs", false, "", "session.verify_differs");
+  std::set<std::string> paths;
+  for (const auto& d : differences) paths.insert(d.path);
+  std::string named;
+  size_t shown = 0;
+  for (const auto& d : differences) {
+    if (shown == kNamedDifferences) break;
+    named += fmt::format("{}{}: {}", shown ? "; " : "", d.path.empty() ? "." : d.path, d.what);
+    ++shown;
+  }
+  if (differences.size() > shown) named += fmt::format("; and {} more", differences.size() - shown);
+  return SetAlert(
+      a, id, "verify-differs", true,
+      fmt::format("{} difference{} in {} path{} found by {} at {}: {}", differences.size(),
+                  differences.size() == 1 ? "" : "s", paths.size(), paths.size() == 1 ? "" : "s",
+                  how, FormatIsoMillis(clock_.NowMillis()), named),
+      "session.verify_differs");
+}
+
+std::vector<DueVerify> Operations::DueVerifies() {
+  std::vector<DueVerify> due;
+  auto sessions = ListSessions({});
+  if (!sessions.ok()) {
+    spdlog::warn("msg=\"periodic verify cannot list sessions\" error=\"{}\"",
+                 sessions.status().message());
+    return due;
+  }
+  const int64_t now = clock_.NowMillis();
+  std::set<std::string> scheduled;
+  for (const Session& s : *sessions) {
+    // Only a session that replicates: a stopped, paused or faulty one is not expected to match.
+    if (s.status != SessionStatus::kActive) continue;
+    auto config = GetConfig(s.id);
+    if (!config.ok()) continue;
+    const int64_t interval = IntValue(*config, "verify-interval", 0);
+    if (interval <= 0) continue;
+    scheduled.insert(s.id);
+    std::lock_guard<std::mutex> lock(verify_mu_);
+    PeriodicVerifyState& state = periodic_verifies_[s.id];
+    if (state.last_at == 0) state.last_at = now;  // the first one an interval from now
+    const bool recheck = state.recheck_at > 0 && now >= state.recheck_at;
+    if (recheck || now - state.last_at >= interval * 1000) {
+      due.push_back(
+          {s.id, interval,
+           static_cast<int>(std::clamp<int64_t>(IntValue(*config, "verify-sample", 10), 1, 100))});
+    }
+  }
+  std::lock_guard<std::mutex> lock(verify_mu_);
+  std::erase_if(periodic_verifies_, [&](const auto& kv) { return !scheduled.count(kv.first); });
+  return due;
+}
+
+Result<PeriodicVerifyOutcome> Operations::PeriodicVerify(const Actor& a, const DueVerify& due,
+                                                         const std::atomic<bool>* cancel) {
+  const std::string& id = due.session_id;
+  auto report = RunVerify(a, id, due.sample_percent, cancel);
+  const int64_t now = clock_.NowMillis();
+  if (cancel && cancel->load()) return report.status();
+  if (!report.ok()) {
+    // Recorded as a failed session.verify; tried again an interval later, the alert as it was.
+    std::lock_guard<std::mutex> lock(verify_mu_);
+    auto it = periodic_verifies_.find(id);
+    if (it != periodic_verifies_.end()) {
+      it->second.last_at = now;
+      it->second.recheck_at = 0;
+    }
+    return report.status();
+  }
+  if (report->differences.empty()) {
+    {
+      std::lock_guard<std::mutex> lock(verify_mu_);
+      periodic_verifies_[id] = PeriodicVerifyState{now, 0, {}};
+    }
+    GEOREP_RETURN_IF_ERROR(RecordVerifyDiffers(a, id, {}, ""));
+    return PeriodicVerifyOutcome::kClean;
+  }
+  // The re-check: a path that differed last time too, its source just as it was then, has had
+  // the whole delay to arrive.
+  std::vector<replication::VerifyDifference> confirmed;
+  int64_t recheck_delay = std::min<int64_t>(due.interval_seconds * 1000, kRecheckMs);
+  if (auto detail = GetSession(id); detail.ok() && detail->lag_ms > 0)
+    recheck_delay = std::max(recheck_delay, 2 * detail->lag_ms);
+  int64_t since_last_ms = 0;
+  {
+    std::lock_guard<std::mutex> lock(verify_mu_);
+    PeriodicVerifyState& state = periodic_verifies_[id];
+    since_last_ms = now - state.last_at;
+    std::map<std::string, std::string> seen;
+    for (const auto& d : report->differences) {
+      seen.emplace(d.path, d.source_state);
+      auto before = state.suspects.find(d.path);
+      if (before != state.suspects.end() && before->second == d.source_state)
+        confirmed.push_back(d);
+    }
+    state.last_at = now;
+    state.suspects = std::move(seen);
+    state.recheck_at = confirmed.empty() ? now + recheck_delay : 0;
+  }
+  if (confirmed.empty()) {
+    spdlog::info(
+        "msg=\"periodic verify found differences; re-checking before an alert\" session={} "
+        "differences={} first=\"{}: {}\" recheck_in_s={}",
+        id, report->differences.size(), report->differences[0].path, report->differences[0].what,
+        recheck_delay / 1000);
+    return PeriodicVerifyOutcome::kSuspected;
+  }
+  GEOREP_RETURN_IF_ERROR(RecordVerifyDiffers(
+      a, id, confirmed,
+      fmt::format("the periodic verify of {}% of the files (seen again {} s later, the source "
+                  "unchanged)",
+                  due.sample_percent, (since_last_ms + 500) / 1000)));
+  return PeriodicVerifyOutcome::kConfirmed;
+}
+
+}  // namespace georep
