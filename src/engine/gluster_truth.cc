@@ -312,20 +312,50 @@ Status Operations::WriteHeartbeat(const Volume& v, const Destination& d, const s
                                  : fmt::format("no source host could write it ({})", tried));
 }
 
-void Operations::ForgetHeartbeat(const Volume& v, const std::string& session_id) {
-  auto hosts = ListHosts(v.cluster_id);
-  if (!hosts.ok()) return;
-  for (const Host& h : *hosts) {
-    if (h.transport == HostTransport::kSsh && h.ssh_fingerprint.empty()) continue;
-    // Only where georep's mount is (a session that never had a heartbeat left nothing).
-    CommandSpec spec{{"sh", "-c", "mountpoint -q \"$1\" || exit 0; rm -rf \"$1/$2/$3\"", "sh",
-                      MountPoint(v.name), std::string(kHeartbeatDirectory), session_id}};
-    spec.timeout = std::chrono::seconds(30);
-    auto r = hosts_->RunnerFor(h)->Run(spec);
-    if (r.ok() && r->exit_code == 0) continue;
-    spdlog::warn("msg=\"heartbeat file left in the source volume\" volume={} host={} file={}/{}",
-                 v.name, h.name, kHeartbeatDirectory, session_id);
+void Operations::ForgetHeartbeat(const Volume& v, const Session& removed) {
+  auto sessions = ListSessions({});
+  if (!sessions.ok()) return;
+  auto destination = GetDestination(removed.destination_id);
+  bool source_used = false, destination_used = false;
+  for (const Session& other : *sessions) {
+    if (other.id == removed.id) continue;
+    source_used = source_used || other.source_volume_id == v.id;
+    if (auto od = GetDestination(other.destination_id); od.ok() && destination.ok())
+      destination_used =
+          destination_used ||
+          (od->host == destination->host && other.destination_volume == removed.destination_volume);
   }
+  // Only where georep's mount is (a session that never had a heartbeat left nothing); the
+  // mount goes with the volume's last session.
+  const char* kForget =
+      "mountpoint -q \"$1\" || exit 0; rm -rf \"$1/$2/$3\" || exit 1; [ \"$4\" = last ] || exit 0; "
+      "umount \"$1\" && rmdir \"$1\"";
+  auto hosts = ListHosts(v.cluster_id);
+  if (hosts.ok()) {
+    for (const Host& h : *hosts) {
+      if (h.transport == HostTransport::kSsh && h.ssh_fingerprint.empty()) continue;
+      CommandSpec spec{{"sh", "-c", kForget, "sh", MountPoint(v.name),
+                        std::string(kHeartbeatDirectory), removed.id,
+                        source_used ? "kept" : "last"}};
+      spec.timeout = std::chrono::seconds(30);
+      auto r = hosts_->RunnerFor(h)->Run(spec);
+      if (r.ok() && r->exit_code == 0) continue;
+      spdlog::warn(
+          "msg=\"heartbeat file or mount left on a source host\" volume={} host={} file={}/{} "
+          "mount={}",
+          v.name, h.name, kHeartbeatDirectory, removed.id, MountPoint(v.name));
+    }
+  }
+  if (destination_used || !destination.ok()) return;
+  auto dest = DestinationRunner(*destination);
+  if (!dest.ok()) return;
+  CommandSpec spec{{"sh", "-c", "mountpoint -q \"$1\" || exit 0; umount \"$1\" && rmdir \"$1\"",
+                    "sh", MountPoint(removed.destination_volume)}};
+  spec.timeout = std::chrono::seconds(30);
+  auto r = (*dest)->Run(spec);
+  if (!r.ok() || r->exit_code != 0)
+    spdlog::warn("msg=\"heartbeat mount left on the destination\" host={} mount={}",
+                 destination->host, MountPoint(removed.destination_volume));
 }
 
 Result<Operations::DestinationRead> Operations::ReadHeartbeat(const Session& s,

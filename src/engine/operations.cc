@@ -797,6 +797,11 @@ Status Operations::ExchangeKeys(const Destination& d) {
 std::string Operations::RevokeSourceClusterKeys(const Destination& d) {
   const std::string pub = "/var/lib/glusterd/geo-replication/common_secret.pem.pub";
   const std::string where = fmt::format("{}'s ~/.ssh/authorized_keys", d.remote_user);
+  // Only a Gluster cluster's hosts exchange keys (directory volumes use the engine's own).
+  auto volumes = ListVolumes(d.source_cluster_id);
+  if (volumes.ok() && std::none_of(volumes->begin(), volumes->end(),
+                                   [](const Volume& v) { return v.kind == VolumeKind::kGluster; }))
+    return "";
   auto src = GetHost(d.source_host_id);
   if (!src.ok())
     return fmt::format(
@@ -1376,8 +1381,9 @@ Status Operations::RemoveSession(const Actor& a, const std::string& id, bool for
     return tx.DeleteSession(id);
   });
   // A gluster session's heartbeat file goes with it.
-  if (removed.ok() && removed_volume && removed_volume->kind == VolumeKind::kGluster && hosts_)
-    ForgetHeartbeat(*removed_volume, id);
+  if (removed.ok() && removed_volume && removed_session &&
+      removed_volume->kind == VolumeKind::kGluster && hosts_)
+    ForgetHeartbeat(*removed_volume, *removed_session);
   // Its worker's state (index, status, logs) goes with it, here and on an ssh source host.
   if (removed.ok() && workers_) {
     const std::string trusted = TrustedSourceWorkerKey(id);

@@ -448,7 +448,9 @@ class Operations {
     int64_t node_ahead_ms = 0;           // the node's clock against the engine's
   };
   // Removes a removed session's heartbeat file from the source volume (best effort).
-  void ForgetHeartbeat(const Volume& v, const std::string& session_id);
+  // A removed session's heartbeat files go, and georep's heartbeat mounts with the last
+  // session that used them (the source volume's on its hosts, the destination volume's there).
+  void ForgetHeartbeat(const Volume& v, const Session& removed);
   Result<DestinationRead> ReadHeartbeat(const Session& s, const Destination& d,
                                         const std::string& file);
   // Fills `d`'s alerts, heartbeat, lag and throughput from the store.

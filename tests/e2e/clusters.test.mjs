@@ -93,18 +93,20 @@ test('clusters: create through the dialog, hosts, volumes, destinations (new, te
   await newCluster.click();
   dialog = page.getByRole('dialog', { name: 'New cluster' });
   await dialog.getByRole('textbox', { name: 'Name', exact: true }).fill('bad host!');
-  await dialog.getByRole('button', { name: 'Create' }).click();
+  await dialog.getByRole('button', { name: 'Create', exact: true }).click();
   await dialog.getByText("invalid cluster name 'bad host!'").waitFor();
   assert.equal(await dialog.getByRole('textbox', { name: 'Name', exact: true }).inputValue(), 'bad host!');
   assert.deepEqual((await engine.api('GET', '/clusters')).items, []);
   await dialog.getByRole('radio', { name: /Import a Gluster cluster/ }).check();
   await dialog.getByRole('button', { name: 'Fetch host key' }).waitFor();
-  assert.equal(await dialog.getByRole('button', { name: 'Import' }).isDisabled(), true, 'import needs a confirmed host key');
+  assert.equal(await dialog.getByRole('button', { name: 'Import', exact: true }).isDisabled(), true, 'import needs a confirmed host key');
+  // A host that does not trust the engine yet: a one-time password, never echoed.
+  assert.equal(await dialog.getByLabel('One-time password').getAttribute('type'), 'password');
   await screenshot(page, 'cluster-new');
   await dialog.getByRole('radio', { name: /empty cluster/ }).check();
   await dialog.getByRole('textbox', { name: 'Name', exact: true }).fill('lab');
   await dialog.getByLabel('Description').fill('directory volumes on this machine');
-  await dialog.getByRole('button', { name: 'Create' }).click();
+  await dialog.getByRole('button', { name: 'Create', exact: true }).click();
   await page.getByRole('heading', { name: 'Cluster lab' }).waitFor();
   const clusters = (await engine.api('GET', '/clusters')).items;
   assert.equal(clusters.length, 1);
@@ -187,13 +189,13 @@ test('clusters: create through the dialog, hosts, volumes, destinations (new, te
   await dialog.getByLabel('One-time root password').fill('secret-once');
   await dialog.getByRole('button', { name: 'Fetch host key' }).click();
   await dialog.getByText(`no SSH host key from 127.0.0.1 port ${port}`).waitFor();
-  assert.equal(await dialog.getByRole('button', { name: 'Create' }).isDisabled(), true);
+  assert.equal(await dialog.getByRole('button', { name: 'Create', exact: true }).isDisabled(), true);
   await screenshot(page, 'destination-new');
   // A local destination: no SSH, so no key, port or password.
   await dialog.getByRole('checkbox', { name: 'This destination is this machine (directory volumes, no SSH)' }).check();
   assert.equal(await dialog.getByLabel('SSH port').count(), 0);
   assert.equal(await dialog.getByLabel('One-time root password').count(), 0);
-  await dialog.getByRole('button', { name: 'Create' }).click();
+  await dialog.getByRole('button', { name: 'Create', exact: true }).click();
   await dialog.waitFor({ state: 'detached' });
   const destTable = page.getByRole('grid', { name: 'Geo-replication destinations' });
   const rowOf = (user) => destTable.getByRole('row').filter({ has: page.getByRole('gridcell', { name: user, exact: true }) });
@@ -319,7 +321,7 @@ test('destinations and hosts over ssh: the host key fetched and confirmed, copy 
   const keyRadio = dialog.getByRole('radio', { name: `ssh-ed25519 ${sshd.fingerprint}` });
   await keyRadio.waitFor();
   assert.equal(await keyRadio.isChecked(), true);
-  const create = dialog.getByRole('button', { name: 'Create' });
+  const create = dialog.getByRole('button', { name: 'Create', exact: true });
   assert.equal(await create.isDisabled(), true);
   await dialog.getByRole('checkbox', { name: 'I have checked this fingerprint' }).check();
   assert.equal(await create.isDisabled(), false);

@@ -93,7 +93,7 @@ test('gluster: import, re-pin, destination with keys, session gv0 -> gv2 started
   await dialog.getByRole('radio', { name: /Import a Gluster cluster/ }).check();
   await dialog.getByRole('textbox', { name: 'Name', exact: true }).fill('src');
   await dialog.getByLabel('Address of one host').fill(src1.ip);
-  const importBtn = dialog.getByRole('button', { name: 'Import' });
+  const importBtn = dialog.getByRole('button', { name: 'Import', exact: true });
   assert.equal(await importBtn.isDisabled(), true, 'import needs a confirmed host key');
   await dialog.getByRole('button', { name: 'Fetch host key' }).click();
   await dialog.getByRole('radio', { name: `ssh-ed25519 ${src1.fingerprint}` }).waitFor({ timeout: 30000 });

@@ -858,6 +858,19 @@ TEST_F(GlusterTest, DefaultsCopyContentsAndTheHeartbeatMeasuresLagAndStalls) {
   // afterwards, which the heartbeat rightly shows.)
   EXPECT_FALSE(has_alert("heartbeat-mismatch")) << session().dump(2);
 
+  // Removed: its heartbeat files go from the source volume, and georep's heartbeat mounts (the
+  // volumes' last session) from every node.
+  ASSERT_EQ(engine_->Post(path + "/stop?force=true", "{}", token_)->status, 200);
+  ASSERT_EQ(engine_->Delete(path, token_)->status, 204);
+  EXPECT_NE(OnNode("src1", {"/usr/bin/test", "-e", src_mnt + "/.georep/heartbeat/" + id}).exit_code,
+            0);
+  for (const auto& [node, volume] : {std::pair{"src1", "gv0"}, {"src2", "gv0"}, {"dst1", "gv2"}})
+    EXPECT_NE(
+        OnNode(node, {"/usr/bin/mountpoint", "-q", std::string("/run/georep/heartbeat/") + volume})
+            .exit_code,
+        0)
+        << node << " still has georep's heartbeat mount of " << volume;
+
   OnNode("src1", {"/bin/umount", "-l", src_mnt});
   OnNode("dst1", {"/bin/umount", "-l", dst_mnt});
 }

@@ -11,7 +11,9 @@ export interface ImportResult { cluster: Cluster; hosts: Host[]; volumes: Volume
 
 export const clusterApi = {
   removeCluster: (id: string) => request<void>('DELETE', `/clusters/${e(id)}`),
-  importCluster: (spec: { name: string; address: string; ssh_port: number; ssh_user: string; ssh_fingerprint: string }) =>
+  importCluster: (spec: {
+    name: string; address: string; ssh_port: number; ssh_user: string; ssh_fingerprint: string; password?: string;
+  }) =>
     request<ImportResult>('POST', '/clusters/import', spec),
 
   addHost: (clusterId: string, spec: {

@@ -162,6 +162,7 @@ function NewClusterModal({ onClose, onCreated }: { onClose: () => void; onCreate
   const [port, setPort] = useState('22');
   const [user, setUser] = useState('root');
   const [key, setKey] = useState<HostKeyChoice>({ fingerprint: '', confirmed: false });
+  const [password, setPassword] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const portNum = Number(port);
@@ -181,7 +182,7 @@ function NewClusterModal({ onClose, onCreated }: { onClose: () => void; onCreate
       } else {
         const r = await clusterApi.importCluster({
           name: name.trim(), address: address.trim(), ssh_port: portNum, ssh_user: user.trim() || 'root',
-          ssh_fingerprint: key.fingerprint,
+          ssh_fingerprint: key.fingerprint, ...(password ? { password } : {}),
         });
         onCreated(r.cluster);
       }
@@ -197,7 +198,7 @@ function NewClusterModal({ onClose, onCreated }: { onClose: () => void; onCreate
       variant="medium"
       title="New cluster"
       formId="new-cluster-form"
-      submitLabel="{kind === 'empty' ? 'Create' : 'Import'}"
+      submitLabel={kind === 'empty' ? 'Create' : 'Import'}
       canSubmit={canSubmit}
       busy={busy}
       onClose={onClose}
@@ -252,6 +253,23 @@ function NewClusterModal({ onClose, onCreated }: { onClose: () => void; onCreate
               <TextInput id="cluster-user" value={user} onChange={(_e, v) => setUser(v)} isDisabled={busy} />
             </FormGroup>
             <HostKeyScan address={address} port={portOk ? portNum : 22} onChange={setKey} disabled={busy || !portOk} fieldId="cluster-key" />
+            <FormGroup label="One-time password" fieldId="cluster-password">
+              <TextInput
+                id="cluster-password"
+                type="password"
+                autoComplete="new-password"
+                value={password}
+                onChange={(_e, v) => setPassword(v)}
+                isDisabled={busy}
+              />
+              <HelperText>
+                <HelperTextItem>
+                  Optional: the user&apos;s password on that host, used once to install the engine&apos;s SSH key there
+                  (against the confirmed host key); never stored. Leave empty if the engine&apos;s key is already in the
+                  user&apos;s authorized_keys.
+                </HelperTextItem>
+              </HelperText>
+            </FormGroup>
           </>
         )}
       </Form>
