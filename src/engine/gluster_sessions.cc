@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <ctime>
+#include <functional>
 #include <future>
 #include <map>
 #include <set>
@@ -459,8 +460,9 @@ void Operations::ExplainWorkerFaults(const SessionDetail& before, const Volume& 
     if (r->exit_code != 0) return unreadable(Trim(r->err.empty() ? r->out : r->err).substr(0, 200));
     auto failure = GsyncdFailureReason(r->out, n.source_brick, kReasonChars);
     if (!failure) {
-      return fmt::format("gsyncd on {} logged nothing about the worker of {}", n.source_host,
-                         n.source_brick);
+      return OneLine(fmt::format("gsyncd on {} logged nothing about the worker of {}",
+                                 n.source_host, n.source_brick),
+                     kReasonChars);
     }
     return OneLine(
         fmt::format("gsyncd on {} ({}): {}", n.source_host, failure->time, failure->words),

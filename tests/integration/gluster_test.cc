@@ -617,6 +617,7 @@ TEST_F(GlusterTest, SessionLifecycleOnRealGluster) {
     })) << events("session.node_faulty").dump(2);
 
     cut.Restore();
+    const auto restored_at = std::chrono::steady_clock::now();
     EXPECT_TRUE(WaitFor(120, [&] {
       const Json now = session();
       if (now["status"] != "Active") return false;
@@ -624,6 +625,15 @@ TEST_F(GlusterTest, SessionLifecycleOnRealGluster) {
         if (n["status"] != "Active" && n["status"] != "Passive") return false;
       return true;
     })) << session().dump(2);
+    std::cout << "[ timing ] recovered after "
+              << std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() -
+                                                                  restored_at)
+                     .count()
+              << " s (the whole outage "
+              << std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() -
+                                                                  cut_at)
+                     .count()
+              << " s)\n";
     const Json recovered = session();
     EXPECT_EQ(recovered["status_reason"], "") << recovered.dump(2);
     for (const auto& n : recovered["nodes"]) EXPECT_EQ(n["status_reason"], "") << recovered.dump(2);
