@@ -1,5 +1,5 @@
-// Fuzz target for the gluster CLI parsers (XML, and the mountbroker's JSON lines): any bytes, no
-// crash, no sanitizer report.
+// Fuzz target for the gluster CLI parsers (XML, the mountbroker's JSON lines) and gsyncd's log
+// reader: any bytes, no crash, no sanitizer report.
 //   libFuzzer:  scripts/fuzz.sh (clang, -fsanitize=fuzzer,address,undefined)
 //   replay:     georep_fuzz_replay FILES...  (built by every build; CTest replays the corpus)
 #include <cstddef>
@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "gluster/cli_xml.h"
+#include "gluster/gsyncd_log.h"
 #include "gluster/mountbroker.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -18,5 +19,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)georep::ParseGeoRepConfig(text);
   (void)georep::ParseGlusterTime(text);
   (void)georep::ParseMountbrokerNodes(text);
+  (void)georep::GsyncdFailureReason(text, "/var/tmp/grgc/src1/bricks/gv0", 300);
+  (void)georep::OneLine(text, 7);
   return 0;
 }

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <sstream>
 
@@ -24,10 +25,17 @@ using testing_support::Fixture;
 using testing_support::Has;
 using testing_support::ScriptedCluster;
 
-// A healthy node: `status` answers `status_xml`, `config --xml` the recorded config, every
-// other gluster command succeeds.
-ScriptedCluster::Script Node(const std::string* status_xml, const std::string* config_xml) {
+// A healthy node: `status` answers `status_xml`, `config --xml` the recorded config, `tail`
+// gsyncd's log `gsyncd_log` (none: tail cannot open it), every other gluster command succeeds.
+ScriptedCluster::Script Node(const std::string* status_xml, const std::string* config_xml,
+                             const std::string* gsyncd_log = nullptr) {
   return [=](const std::vector<std::string>& argv) -> Result<CommandResult> {
+    if (argv[0] == "tail") {
+      if (gsyncd_log) return Answer(*gsyncd_log);
+      CommandResult r = Answer("", 1);
+      r.err = "tail: cannot open '" + argv.back() + "' for reading: No such file or directory\n";
+      return r;
+    }
     if (Has(argv, "status")) {
       if (status_xml->rfind("<?xml", 0) != 0) return Answer(*status_xml, 2);
       return Answer(*status_xml);
@@ -319,6 +327,179 @@ TEST_F(GlusterMonitorTest, ConfigChangedOutsideIsPickedUp) {
       << changed[0].message;
   Poll();
   EXPECT_EQ(Events("session.config_changed_outside").size(), 1u);
+}
+
+// gsyncd's log recorded on the lab (src1's, with dst1 unreachable), for this test's brick.
+std::string RecordedGsyncdLog(const std::string& name) {
+  std::string log = Fixture(name);
+  for (size_t at = 0; (at = log.find("/var/tmp/grgc/", at)) != std::string::npos;)
+    log.replace(at, 14, "/tmp/gc/");
+  return log;
+}
+
+std::string WithStatus(std::string xml, const std::string& from, const std::string& to,
+                       int nth = 1) {
+  size_t at = 0;
+  for (int i = 0; i < nth; ++i) {
+    at = xml.find("<status>" + from + "</status>", i == 0 ? 0 : at + 1);
+    EXPECT_NE(at, std::string::npos) << from;
+    if (at == std::string::npos) return xml;
+  }
+  return xml.replace(at, from.size() + 17, "<status>" + to + "</status>");
+}
+
+// The `tail` commands sent (gsyncd's log read), by host address.
+std::vector<std::pair<std::string, std::vector<std::string>>> LogReads(ScriptedCluster& c) {
+  std::lock_guard<std::mutex> lock(c.mu);
+  std::vector<std::pair<std::string, std::vector<std::string>>> out;
+  for (const auto& [host, argv] : c.log)
+    if (argv[0] == "tail") out.emplace_back(host, argv);
+  return out;
+}
+
+const char* kNoRoute =
+    "gsyncd on src1 (2026-12-06 15:18:17): ssh: connect to host 10.77.0.11 port 22: No route to "
+    "host";
+
+TEST_F(GlusterMonitorTest, AFaultyNodeShowsWhyFromGsyncdsLogReadOnce) {
+  const std::string id = CreateSession();
+  const std::string log = RecordedGsyncdLog("gsyncd-no-route.log");
+  cluster_.scripts["10.77.0.1"] = Node(&status_, &config_, &log);
+  status_ = Fixture("georep-status-detail-active.xml");
+  Poll();
+  EXPECT_TRUE(LogReads(cluster_).empty());  // nothing to explain
+
+  // src1's worker goes Faulty (src2 stays Passive: the set has no Active worker).
+  status_ = WithStatus(Fixture("georep-status-detail-active.xml"), "Active", "Faulty");
+  Poll();
+  auto s = ops_->GetSession(id);
+  ASSERT_TRUE(s.ok());
+  ASSERT_EQ(s->nodes.size(), 2u);
+  EXPECT_EQ(s->nodes[0].status, NodeStatus::kFaulty);
+  EXPECT_EQ(s->nodes[0].status_reason, kNoRoute);
+  EXPECT_EQ(s->nodes[1].status_reason, "");
+  EXPECT_EQ(s->session.status, SessionStatus::kPartialFaulty);
+  EXPECT_EQ(s->session.status_reason, kNoRoute);
+  auto reads = LogReads(cluster_);
+  ASSERT_EQ(reads.size(), 1u);
+  EXPECT_EQ(reads[0].first, "10.77.0.1");
+  EXPECT_EQ(reads[0].second,
+            (std::vector<std::string>{"tail", "-c", "65536", "--",
+                                      "/var/log/glusterfs/geo-replication/gv0_10.77.0.11_gv1/"
+                                      "gsyncd.log"}));
+  auto node_faulty = Events("session.node_faulty");
+  ASSERT_EQ(node_faulty.size(), 1u);
+  EXPECT_NE(node_faulty[0].message.find(std::string("is Faulty: ") + kNoRoute), std::string::npos)
+      << node_faulty[0].message;
+  auto faulty = Events("session.faulty");
+  ASSERT_EQ(faulty.size(), 1u);
+  EXPECT_NE(faulty[0].message.find(kNoRoute), std::string::npos) << faulty[0].message;
+
+  // While it stays Faulty the reason is kept; its log is read again at most once a minute
+  // (a retry's words may say more than the first failure's).
+  Poll();
+  clock_.Advance(30'000);
+  Poll();
+  EXPECT_EQ(LogReads(cluster_).size(), 1u);
+  EXPECT_EQ(ops_->GetSession(id)->nodes[0].status_reason, kNoRoute);
+  clock_.Advance(31'000);
+  Poll();
+  EXPECT_EQ(LogReads(cluster_).size(), 2u);
+  EXPECT_EQ(ops_->GetSession(id)->nodes[0].status_reason, kNoRoute);
+
+  // gsyncd retries (Initializing...) and fails again: the reason stays on the node throughout,
+  // without another read within the minute.
+  status_ = WithStatus(Fixture("georep-status-detail-active.xml"), "Active", "Initializing...");
+  clock_.Advance(10'000);
+  Poll();
+  EXPECT_EQ(ops_->GetSession(id)->nodes[0].status, NodeStatus::kInitializing);
+  EXPECT_EQ(ops_->GetSession(id)->nodes[0].status_reason, kNoRoute);
+  status_ = WithStatus(Fixture("georep-status-detail-active.xml"), "Active", "Faulty");
+  clock_.Advance(10'000);
+  Poll();
+  EXPECT_EQ(LogReads(cluster_).size(), 2u);
+  EXPECT_EQ(ops_->GetSession(id)->nodes[0].status_reason, kNoRoute);
+
+  // Recovered: no reason any more.
+  status_ = Fixture("georep-status-detail-active.xml");
+  Poll();
+  s = ops_->GetSession(id);
+  EXPECT_EQ(s->nodes[0].status, NodeStatus::kActive);
+  EXPECT_EQ(s->nodes[0].status_reason, "");
+  EXPECT_EQ(s->session.status_reason, "");
+  EXPECT_EQ(LogReads(cluster_).size(), 2u);
+  // A new fault is read at once.
+  status_ = WithStatus(Fixture("georep-status-detail-active.xml"), "Active", "Faulty");
+  Poll();
+  EXPECT_EQ(LogReads(cluster_).size(), 3u);
+}
+
+TEST_F(GlusterMonitorTest, ASessionThatStoppedByItselfShowsWhyAndAnUnreadableLogSaysSo) {
+  const std::string id = CreateSession();
+  const std::string log = RecordedGsyncdLog("gsyncd-connection-broken.log");
+  cluster_.scripts["10.77.0.1"] = Node(&status_, &config_, &log);  // src2 has no such log
+  status_ = Fixture("georep-status-detail-active.xml");
+  Poll();
+  status_ = Fixture("georep-status-detail-stopped.xml");  // not georep's doing
+  Poll();
+  auto s = ops_->GetSession(id);
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->session.status, SessionStatus::kStopped);
+  ASSERT_EQ(s->nodes.size(), 2u);
+  EXPECT_EQ(s->nodes[0].status_reason,
+            "gsyncd on src1 (2026-12-06 15:15:57): connection to peer is broken");
+  EXPECT_EQ(s->nodes[1].status_reason,
+            "gsyncd log on src2 unreadable: tail: cannot open "
+            "'/var/log/glusterfs/geo-replication/gv0_10.77.0.11_gv1/gsyncd.log' for reading: No "
+            "such file or directory");
+  // The session's reason is the one that says why.
+  EXPECT_EQ(s->session.status_reason, s->nodes[0].status_reason);
+  auto changed = Events("session.status");
+  ASSERT_FALSE(changed.empty());
+  std::string messages;
+  for (const auto& e : changed) messages += e.message + "\n";
+  EXPECT_NE(messages.find("is Stopped (was Active): gsyncd on src1"), std::string::npos)
+      << messages;
+  EXPECT_EQ(LogReads(cluster_).size(), 2u);  // one per node
+  Poll();                                    // still Stopped: kept, not read again
+  EXPECT_EQ(LogReads(cluster_).size(), 2u);
+  EXPECT_EQ(ops_->GetSession(id)->nodes[0].status_reason, s->nodes[0].status_reason);
+
+  // A node georep cannot reach: said so, too.
+  cluster_.scripts["10.77.0.2"] = [&](const std::vector<std::string>& argv) {
+    if (argv[0] == "tail") return Result<CommandResult>(Status::Unavailable("no route to host"));
+    return Node(&status_, &config_)(argv);
+  };
+  status_ = WithStatus(Fixture("georep-status-detail-active.xml"), "Passive", "Faulty");
+  Poll();
+  EXPECT_EQ(ops_->GetSession(id)->nodes[1].status_reason,
+            "gsyncd log on src2 unreadable: no route to host");
+}
+
+TEST_F(GlusterMonitorTest, AStopThroughGeorepReadsNoLog) {
+  const std::string id = CreateSession();
+  const std::string log = RecordedGsyncdLog("gsyncd-no-route.log");
+  cluster_.scripts["10.77.0.1"] = Node(&status_, &config_, &log);
+  cluster_.scripts["10.77.0.2"] = Node(&status_, &config_, &log);
+  status_ = Fixture("georep-status-detail-active.xml");
+  Poll();
+  status_ = Fixture("georep-status-detail-stopped.xml");  // what gluster says after the stop
+  auto stopped = ops_->RunSessionAction(admin_, id, SessionAction::kStop, false);
+  ASSERT_TRUE(stopped.ok()) << stopped.status().ToString();
+  EXPECT_EQ(stopped->session.status, SessionStatus::kStopped);
+  EXPECT_EQ(stopped->session.status_reason, "");
+  Poll();
+  auto s = ops_->GetSession(id);
+  for (const auto& n : s->nodes) EXPECT_EQ(n.status_reason, "") << n.source_host;
+  EXPECT_TRUE(LogReads(cluster_).empty());
+
+  // Started again, it stops by itself later: that is explained.
+  status_ = Fixture("georep-status-detail-active.xml");
+  ASSERT_TRUE(ops_->RunSessionAction(admin_, id, SessionAction::kStart, false).ok());
+  status_ = Fixture("georep-status-detail-stopped.xml");
+  Poll();
+  EXPECT_EQ(LogReads(cluster_).size(), 2u);
+  EXPECT_EQ(ops_->GetSession(id)->nodes[0].status_reason, kNoRoute);
 }
 
 // A node whose preflight answers `rsync` and gluster 10.3; otherwise as `base`.

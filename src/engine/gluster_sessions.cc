@@ -4,12 +4,15 @@
 
 #include <algorithm>
 #include <ctime>
+#include <functional>
+#include <future>
 #include <map>
 #include <set>
 #include <tuple>
 
 #include "engine/operations.h"
 #include "gluster/cli_xml.h"
+#include "gluster/gsyncd_log.h"
 #include "model/aggregate_status.h"
 #include "model/names.h"
 #include "model/validation.h"
@@ -284,6 +287,21 @@ bool SameHost(const std::string& reported, const Host& h) {
   return reported == h.address || reported == h.name;
 }
 
+// A node's reason that came from gsyncd's log (ExplainWorkerFaults), not from gluster's answer.
+bool FromGsyncdLog(const std::string& reason) {
+  return reason.rfind("gsyncd on ", 0) == 0 || reason.rfind("gsyncd log on ", 0) == 0;
+}
+
+// gsyncd's log of session `s` on a source node (gluster 10: the session's directory is
+// PRIMARYVOL_SECONDARYHOST_SECONDARYVOL, the host without its user).
+std::string GsyncdLogPath(const Volume& v, const Destination& d, const Session& s) {
+  return fmt::format("/var/log/glusterfs/geo-replication/{}_{}_{}/gsyncd.log", v.name, d.host,
+                     s.destination_volume);
+}
+
+constexpr size_t kReasonChars = 300;
+constexpr int64_t kGsyncdRereadMs = 60'000;  // a Faulty node's log, at most this often
+
 std::string FormatUtc(int64_t millis) {
   const std::time_t t = static_cast<std::time_t>(millis / 1000);
   std::tm tm{};
@@ -360,6 +378,106 @@ std::vector<SessionNodeStatus> Operations::NodeRows(const Session& s, const Volu
   return nodes;
 }
 
+void Operations::ExplainWorkerFaults(const SessionDetail& before, const Volume& v,
+                                     const Destination& d, const std::vector<Host>& hosts,
+                                     std::vector<SessionNodeStatus>& after) {
+  const std::string& id = before.session.id;
+  const int64_t now = clock_.NowMillis();
+  bool stopped_by_georep = false;
+  {
+    std::lock_guard<std::mutex> lock(gsyncd_mu_);
+    // Running again (whoever started it): a later Stopped is news again.
+    if (std::any_of(after.begin(), after.end(), [](const auto& n) { return Running(n.status); }))
+      stopped_by_georep_.erase(id);
+    stopped_by_georep = stopped_by_georep_.count(id) > 0;
+  }
+  std::vector<SessionNodeStatus*> to_read;
+  for (auto& n : after) {
+    if (n.status == NodeStatus::kActive || n.status == NodeStatus::kPassive) {
+      std::lock_guard<std::mutex> lock(gsyncd_mu_);
+      gsyncd_log_reads_.erase(id + " " + n.source_host + " " + n.source_brick);
+    }
+    if (!n.status_reason.empty()) continue;  // gluster's answer says why (glusterd down)
+    const std::string key = id + " " + n.source_host + " " + n.source_brick;
+    auto old = std::find_if(before.nodes.begin(), before.nodes.end(), [&](const auto& b) {
+      return b.source_host == n.source_host && b.source_brick == n.source_brick;
+    });
+    const bool had = old != before.nodes.end();
+    const std::string known = had && FromGsyncdLog(old->status_reason) ? old->status_reason : "";
+    if (n.status == NodeStatus::kInitializing) {
+      // gsyncd retries a failed worker (Faulty, Initializing..., Faulty): the last failure's
+      // reason stays on the node meanwhile.
+      if (had && (old->status == NodeStatus::kFaulty || old->status == NodeStatus::kInitializing))
+        n.status_reason = known;
+      continue;
+    }
+    if (n.status == NodeStatus::kFaulty) {
+      // Read again at most once a minute while it stays Faulty: the first failure's words
+      // ("connection to peer is broken") are often not the retries' ("Connection refused").
+      if (!known.empty() &&
+          (old->status == NodeStatus::kFaulty || old->status == NodeStatus::kInitializing)) {
+        std::lock_guard<std::mutex> lock(gsyncd_mu_);
+        auto last = gsyncd_log_reads_.find(key);
+        if (last != gsyncd_log_reads_.end() && now - last->second < kGsyncdRereadMs) {
+          n.status_reason = known;
+          continue;
+        }
+      }
+    } else if (n.status == NodeStatus::kStopped || n.status == NodeStatus::kCreated) {
+      // Stopped without georep stopping it: explained once; no worker writes more meanwhile.
+      if (had && old->status == n.status && !known.empty()) {
+        n.status_reason = known;
+        continue;
+      }
+      if (!had || !Running(old->status) || stopped_by_georep) continue;
+    } else {
+      continue;
+    }
+    to_read.push_back(&n);
+  }
+  if (to_read.empty()) return;
+
+  // Every node's log at once (a few seconds at most each), while the session's lock is held.
+  const std::string path = GsyncdLogPath(v, d, before.session);
+  auto read = [&](const SessionNodeStatus& n) -> std::string {
+    auto h = std::find_if(hosts.begin(), hosts.end(), [&](const Host& x) {
+      return x.name == n.source_host || x.address == n.source_host;
+    });
+    auto unreadable = [&](std::string_view why) {
+      return OneLine(fmt::format("gsyncd log on {} unreadable: {}", n.source_host, why),
+                     kReasonChars);
+    };
+    if (!hosts_) return unreadable("this engine cannot reach hosts");
+    if (h == hosts.end()) return unreadable("the host is not in georep");
+    if (h->transport == HostTransport::kSsh && h->ssh_fingerprint.empty())
+      return unreadable("its host key is not confirmed");
+    // The last 64 KiB: the worker's last attempts, whatever the other workers wrote.
+    CommandSpec spec{{"tail", "-c", "65536", "--", path}};
+    spec.timeout = std::chrono::seconds(15);
+    auto r = hosts_->RunnerFor(*h)->Run(spec);
+    if (!r.ok()) return unreadable(r.status().message());
+    if (r->timed_out) return unreadable("tail timed out");
+    if (r->exit_code != 0) return unreadable(Trim(r->err.empty() ? r->out : r->err).substr(0, 200));
+    auto failure = GsyncdFailureReason(r->out, n.source_brick, kReasonChars);
+    if (!failure) {
+      return OneLine(fmt::format("gsyncd on {} logged nothing about the worker of {}",
+                                 n.source_host, n.source_brick),
+                     kReasonChars);
+    }
+    return OneLine(
+        fmt::format("gsyncd on {} ({}): {}", n.source_host, failure->time, failure->words),
+        kReasonChars);
+  };
+  std::vector<std::future<std::string>> reads;
+  for (const SessionNodeStatus* n : to_read)
+    reads.push_back(std::async(std::launch::async, read, std::cref(*n)));
+  for (size_t i = 0; i < to_read.size(); ++i) {
+    to_read[i]->status_reason = reads[i].get();
+    std::lock_guard<std::mutex> lock(gsyncd_mu_);
+    gsyncd_log_reads_[id + " " + to_read[i]->source_host + " " + to_read[i]->source_brick] = now;
+  }
+}
+
 Result<SessionDetail> Operations::ApplyGlusterStatus(const Actor& a, const std::string& id,
                                                      const std::vector<GeoRepStatus>* reported,
                                                      const std::string& answered_by,
@@ -384,10 +502,20 @@ Result<SessionDetail> Operations::ApplyGlusterStatus(const Actor& a, const std::
     if (v.kind == VolumeKind::kGluster)
       for (auto& n : after.nodes)
         if (n.status == NodeStatus::kActive) n.lag_ms = before.lag_ms;
+    ExplainWorkerFaults(before, v, d, hosts, after.nodes);
     after.session.status = AggregateSessionStatus(after.nodes);
+    // The session's reason: a node's, one that says why (from gsyncd's log or gluster's
+    // answer) before one that says only that gsyncd's log could not tell.
     after.session.status_reason.clear();
-    for (const auto& n : after.nodes)
-      if (!n.status_reason.empty()) after.session.status_reason = n.status_reason;
+    bool telling = false;
+    for (const auto& n : after.nodes) {
+      if (n.status_reason.empty()) continue;
+      const bool says_why = n.status_reason.rfind("gsyncd log on ", 0) != 0 &&
+                            n.status_reason.find(" logged nothing about ") == std::string::npos;
+      if (telling && !says_why) continue;
+      after.session.status_reason = n.status_reason;
+      telling = telling || says_why;
+    }
   } else {
     // Gone from the cluster, or the cluster cannot be asked: what georep knew is kept, marked
     // Unknown with the reason.
@@ -426,9 +554,11 @@ Result<SessionDetail> Operations::ApplyGlusterStatus(const Actor& a, const std::
       event("session.recovered", true,
             fmt::format("session {} recovered: {} (was {})", key, Name(is), Name(was)));
     } else {
+      // A session that stopped by itself has its reason from gsyncd's log.
+      const std::string& why = found ? after.session.status_reason : unreachable;
       event("session.status", found,
             fmt::format("session {} is {} (was {}){}", key, Name(is), Name(was),
-                        found ? "" : ": " + unreachable));
+                        why.empty() ? "" : ": " + why));
     }
   }
   // A node's own fault, even where its replica's Active worker keeps the session going (the
@@ -731,6 +861,11 @@ Result<SessionDetail> Operations::RunSessionAction(const Actor& a, const std::st
     std::vector<std::string> args = {std::string(Name(action))};
     if (force) args.push_back("force");
     GEOREP_ASSIGN_OR_RETURN(std::string out, RunGeoRep(s.session, args, false));
+    if (action == SessionAction::kStop) {
+      // Its workers' Stopped is georep's doing, not a fault to explain (ExplainWorkerFaults).
+      std::lock_guard<std::mutex> lock(gsyncd_mu_);
+      stopped_by_georep_.insert(id);
+    }
     std::string oid = id, msg = fmt::format("{}: {}", s.session.session_key, Trim(out));
     return Audited(a, event, "session", oid, msg, [](StoreTx&) { return Status::Ok(); });
   }();

@@ -14,6 +14,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -412,6 +413,14 @@ class Operations {
                                           const std::vector<Host>& hosts,
                                           const GeoRepStatus& reported,
                                           const std::string& answered_by);
+  // Gives each node of `after` whose worker went Faulty, or Stopped / Created without georep
+  // stopping the session, the reason from the tail of gsyncd's log on that node (read over
+  // the node's runner; "gsyncd log on HOST unreadable: ..." when it cannot be). Read when the
+  // node goes Faulty, then at most once a minute while it stays Faulty (gsyncd's retries,
+  // Faulty -> Initializing -> Faulty, keep the reason on the node); a node Stopped by itself
+  // is read once.
+  void ExplainWorkerFaults(const SessionDetail& before, const Volume& v, const Destination& d,
+                           const std::vector<Host>& hosts, std::vector<SessionNodeStatus>& after);
   // The preflight of `cluster_id`'s hosts and of destination `d` (null: sources only).
   Preflight PlatformPreflight(const std::string& cluster_id, const Destination* d);
   // The same, remembered for 10 minutes per cluster and destination: the monitor's.
@@ -590,6 +599,11 @@ class Operations {
   };
   std::mutex verify_mu_;
   std::map<std::string, PeriodicVerifyState> periodic_verifies_;  // GUARDED_BY(verify_mu_)
+  // Why gsyncd's workers stopped (ExplainWorkerFaults): the sessions georep itself stopped
+  // (their workers' Stopped is expected) and when each node's log was last read.
+  std::mutex gsyncd_mu_;
+  std::set<std::string> stopped_by_georep_;          // GUARDED_BY(gsyncd_mu_)
+  std::map<std::string, int64_t> gsyncd_log_reads_;  // GUARDED_BY(gsyncd_mu_)
 };
 
 }  // namespace georep

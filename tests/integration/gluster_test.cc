@@ -396,6 +396,43 @@ std::string Sha256OnNode(const std::string& node, const std::string& path) {
 // The whole life of a session on real GlusterFS, driven through georep's API while its
 // monitor runs: eligibility, create, start, data arriving, config, checkpoint, a node's
 // glusterd killed and back, pause/resume/stop/remove, and a session made by hand discovered.
+// The ssh clients on `node` (its network namespace's processes) connected to `ip`: gsyncd's
+// connections to the destination.
+std::vector<pid_t> SshClientsTo(const std::string& node, const std::string& ip) {
+  std::vector<pid_t> out;
+  std::istringstream in(RunCommand({"/usr/sbin/ip", "netns", "pids", node}).out);
+  pid_t pid = 0;
+  while (in >> pid) {
+    std::string cmdline = ReadFile("/proc/" + std::to_string(pid) + "/cmdline");
+    std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+    if (cmdline.rfind("ssh ", 0) == 0 && cmdline.find(" " + ip + " ") != std::string::npos)
+      out.push_back(pid);
+  }
+  return out;
+}
+
+// `ip` unreachable from the source nodes (a route in each node's namespace; the engine still
+// reaches every node) until Restore() or the end of the scope, whichever comes first.
+class UnreachableFromSources {
+ public:
+  explicit UnreachableFromSources(std::string ip) : ip_(std::move(ip)) {}
+  ~UnreachableFromSources() { Restore(); }
+  bool Cut(const std::string& node) {
+    auto r = RunCommand({"/usr/sbin/ip", "-n", node, "route", "add", "unreachable", ip_ + "/32"});
+    if (r.exit_code == 0) nodes_.push_back(node);
+    return r.exit_code == 0;
+  }
+  void Restore() {
+    for (const auto& n : nodes_)
+      RunCommand({"/usr/sbin/ip", "-n", n, "route", "del", "unreachable", ip_ + "/32"});
+    nodes_.clear();
+  }
+
+ private:
+  std::string ip_;
+  std::vector<std::string> nodes_;
+};
+
 TEST_F(GlusterTest, SessionLifecycleOnRealGluster) {
   const std::string state = GEOREP_GLUSTER_STATE;
   Source source;
@@ -567,6 +604,80 @@ TEST_F(GlusterTest, SessionLifecycleOnRealGluster) {
   EXPECT_TRUE(WaitFor(10, [&] { return !events("session.node_recovered").empty(); }));
   if (degraded == "Partial faulty") {
     EXPECT_TRUE(WaitFor(10, [&] { return !events("session.recovered").empty(); }));
+  }
+
+  // The destination unreachable from the source nodes, gsyncd's connections to it cut: the
+  // workers go Faulty, and each node shows why from gsyncd's log on it -- first the cut
+  // connection, within a minute what ssh says on gsyncd's retries. Reachable again: recovered,
+  // the reasons gone.
+  {
+    UnreachableFromSources cut(nodes_[2].ip);
+    for (const char* node : {"src1", "src2"}) ASSERT_TRUE(cut.Cut(node)) << node;
+    for (const char* node : {"src1", "src2"})
+      for (pid_t pid : SshClientsTo(node, nodes_[2].ip)) ::kill(pid, SIGTERM);
+    const auto cut_at = std::chrono::steady_clock::now();
+    auto said = [&](const std::string& words) {
+      const Json now = session();
+      for (const auto& n : now["nodes"]) {
+        const std::string reason = n.value("status_reason", "");
+        if (n["status"] == "Faulty" && reason.rfind("gsyncd on ", 0) == 0 &&
+            reason.find(words) != std::string::npos)
+          return true;
+      }
+      return false;
+    };
+    EXPECT_TRUE(WaitFor(60, [&] { return said(""); })) << session().dump(2);
+    std::cout << "[ timing ] a Faulty node's reason from gsyncd's log after "
+              << std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() -
+                                                                  cut_at)
+                     .count()
+              << " s\n";
+    EXPECT_TRUE(WaitFor(150, [&] {
+      return said("ssh: connect to host " + nodes_[2].ip + " port 22: No route to host");
+    })) << session().dump(2);
+    std::cout << "[ timing ] ssh's words after "
+              << std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() -
+                                                                  cut_at)
+                     .count()
+              << " s\n";
+    {
+      const Json now = session();
+      EXPECT_NE(now["status_reason"].get<std::string>().find("gsyncd on "), std::string::npos)
+          << now.dump(2);
+      for (const auto& n : now["nodes"])
+        std::cout << "[ reason ] " << n["source_host"].get<std::string>() << " "
+                  << n["status"].get<std::string>() << ": " << n["status_reason"].get<std::string>()
+                  << "\n";
+    }
+    EXPECT_TRUE(WaitFor(10, [&] {
+      const Json all = events("session.node_faulty");
+      for (const auto& e : all)
+        if (e["message"].get<std::string>().find("is Faulty: gsyncd on ") != std::string::npos)
+          return true;
+      return false;
+    })) << events("session.node_faulty").dump(2);
+
+    cut.Restore();
+    const auto restored_at = std::chrono::steady_clock::now();
+    EXPECT_TRUE(WaitFor(120, [&] {
+      const Json now = session();
+      if (now["status"] != "Active") return false;
+      for (const auto& n : now["nodes"])
+        if (n["status"] != "Active" && n["status"] != "Passive") return false;
+      return true;
+    })) << session().dump(2);
+    std::cout << "[ timing ] recovered after "
+              << std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() -
+                                                                  restored_at)
+                     .count()
+              << " s (the whole outage "
+              << std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() -
+                                                                  cut_at)
+                     .count()
+              << " s)\n";
+    const Json recovered = session();
+    EXPECT_EQ(recovered["status_reason"], "") << recovered.dump(2);
+    for (const auto& n : recovered["nodes"]) EXPECT_EQ(n["status_reason"], "") << recovered.dump(2);
   }
 
   // Pause, resume, stop, each valid only where gluster accepts it; remove.
