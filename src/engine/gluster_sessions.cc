@@ -499,10 +499,11 @@ Result<SessionDetail> Operations::ApplyGlusterStatus(const Actor& a, const std::
     // gsyncd reports no lag: an Active node's is the session's end-to-end heartbeat's
     // (unknown, -1, without one); per-node throughput is not known. georep's own worker
     // measures both itself.
-    if (v.kind == VolumeKind::kGluster)
+    if (v.kind == VolumeKind::kGluster) {
       for (auto& n : after.nodes)
         if (n.status == NodeStatus::kActive) n.lag_ms = before.lag_ms;
-    ExplainWorkerFaults(before, v, d, hosts, after.nodes);
+      ExplainWorkerFaults(before, v, d, hosts, after.nodes);  // georep's worker says why itself
+    }
     after.session.status = AggregateSessionStatus(after.nodes);
     // The session's reason: a node's, one that says why (from gsyncd's log or gluster's
     // answer) before one that says only that gsyncd's log could not tell.
