@@ -469,6 +469,7 @@ void Operations::ExplainWorkerFaults(const SessionDetail& before, const Volume& 
         kReasonChars);
   };
   std::vector<std::future<std::string>> reads;
+  reads.reserve(to_read.size());
   for (const SessionNodeStatus* n : to_read)
     reads.push_back(std::async(std::launch::async, read, std::cref(*n)));
   for (size_t i = 0; i < to_read.size(); ++i) {
