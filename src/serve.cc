@@ -131,6 +131,7 @@ int Serve(const ServeOptions& o) {
     std::error_code ec;
     auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
     ops.SetWorkerSupervisor(&workers, ec ? "georep" : self.string());
+    ops.SetEngineDataDir(o.data_dir);
   }
 
   SessionMonitor monitor(ops, std::chrono::seconds(o.monitor_interval_seconds));

@@ -20,7 +20,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <future>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -29,6 +31,7 @@
 #include "engine/worker_supervisor.h"
 #include "gluster/cli_xml.h"
 #include "host/ssh_transport.h"
+#include "model/path_guard.h"
 #include "replication/replicator.h"
 
 namespace georep {
@@ -181,6 +184,148 @@ Result<std::vector<std::string>> Operations::WorkerArgv(const Session& s, const 
   // ssh hands the command to the remote user's shell: every word is quoted.
   for (const auto& w : argv) link.push_back(ShellQuote(w));
   return link;
+}
+
+Status Operations::CheckDirectoryDestination(const Session& s, const Volume& v,
+                                             const Destination& d) {
+  if (v.kind != VolumeKind::kDirectory || v.bricks.empty()) return Status::Ok();
+  // One probe per host (the engine's machine, each ssh source host, each destination account),
+  // all run at once; a host that cannot be asked has its paths compared as written, and by
+  // how georep knows the host.
+  struct Probe {
+    MachineIdentity machine;
+    std::function<Result<std::unique_ptr<CommandRunner>>()> reach;
+    std::vector<std::string> paths;
+    Result<PathProbeAnswer> answer = Status::Internal("not asked");
+  };
+  std::map<std::string, Probe> probes;
+  struct Wanted {
+    std::string probe;
+    GuardedTree tree;
+  };
+  std::vector<Wanted> wanted;  // the destination, its source, the data directory, the others
+  auto engine_machine = [&]() -> std::string {
+    Probe& p = probes["engine"];
+    p.machine.engine = true;
+    p.reach = [this]() -> Result<std::unique_ptr<CommandRunner>> {
+      if (!hosts_) return Status::FailedPrecondition("this engine cannot reach hosts");
+      Host here;
+      here.name = "localhost";
+      here.transport = HostTransport::kLocal;
+      return hosts_->RunnerFor(here);
+    };
+    return "engine";
+  };
+  auto want = [&](const std::string& probe, std::string what, std::string host,
+                  const std::string& path, bool source) {
+    probes[probe].paths.push_back(path);
+    GuardedTree t;
+    t.what = std::move(what);
+    t.host = std::move(host);
+    t.source = source;
+    t.path.path = t.path.real = path;
+    wanted.push_back({probe, std::move(t)});
+  };
+  auto want_source = [&](const Volume& vol, std::string what, bool source) -> Status {
+    GEOREP_ASSIGN_OR_RETURN(Host h, GetHost(vol.bricks.at(0).host_id));
+    std::string key = "host:" + h.id;
+    if (h.transport == HostTransport::kLocal) {
+      key = engine_machine();
+    } else {
+      Probe& p = probes[key];
+      p.machine.host_id = h.id;
+      p.machine.address = h.address;
+      p.machine.fingerprint = h.ssh_fingerprint;
+      p.reach = [this, h]() -> Result<std::unique_ptr<CommandRunner>> {
+        if (!hosts_) return Status::FailedPrecondition("this engine cannot reach hosts");
+        return hosts_->RunnerFor(h);
+      };
+    }
+    want(key, std::move(what), h.name, vol.bricks[0].path, source);
+    return Status::Ok();
+  };
+  auto want_destination = [&](const Session& sess, const Volume& vol, const Destination& dest,
+                              std::string what) {
+    std::string key;
+    if (dest.ssh_fingerprint.empty()) {
+      key = engine_machine();
+    } else {
+      const Host there = DestinationHost(sess, dest);
+      key = fmt::format("destination:{}@{}:{}", there.ssh_user, there.address, there.ssh_port);
+      Probe& p = probes[key];
+      p.machine.address = dest.host;
+      p.machine.fingerprint = dest.ssh_fingerprint;
+      Host relay;
+      relay.transport = HostTransport::kLocal;
+      if (auto h = GetHost(vol.bricks.at(0).host_id); h.ok()) relay = *h;
+      p.reach = [this, there, relay]() -> Result<std::unique_ptr<CommandRunner>> {
+        GEOREP_ASSIGN_OR_RETURN(std::unique_ptr<RelayingRunner> r, DestinationRunner(there, relay));
+        return std::unique_ptr<CommandRunner>(std::move(r));
+      };
+    }
+    want(key, std::move(what), dest.host, sess.destination_volume, false);
+  };
+
+  want_destination(s, v, d, "destination");
+  GEOREP_RETURN_IF_ERROR(want_source(v, "the source volume's directory", true));
+  if (!data_dir_.empty())
+    want(engine_machine(), "the engine's data directory", "the engine's machine", data_dir_, false);
+  GEOREP_ASSIGN_OR_RETURN(std::vector<Session> sessions, ListSessions({}));
+  for (const Session& other : sessions) {
+    if (other.id == s.id) continue;
+    auto ov = GetVolume(other.source_volume_id);
+    auto od = GetDestination(other.destination_id);
+    if (!ov.ok() || !od.ok() || ov->kind != VolumeKind::kDirectory || ov->bricks.empty()) continue;
+    GEOREP_RETURN_IF_ERROR(
+        want_source(*ov, fmt::format("session {}'s source directory", other.session_key), true));
+    want_destination(other, *ov, *od, fmt::format("session {}'s destination", other.session_key));
+  }
+
+  std::vector<std::pair<Probe*, std::future<Result<PathProbeAnswer>>>> running;
+  for (auto& [key, probe] : probes) {
+    Probe* p = &probe;
+    running.emplace_back(p, std::async(std::launch::async, [p]() -> Result<PathProbeAnswer> {
+                           GEOREP_ASSIGN_OR_RETURN(std::unique_ptr<CommandRunner> runner,
+                                                   p->reach());
+                           CommandSpec spec{{"sh", "-c", kPathProbeScript, kPathProbeName}};
+                           spec.argv.insert(spec.argv.end(), p->paths.begin(), p->paths.end());
+                           spec.timeout = std::chrono::seconds(15);
+                           GEOREP_ASSIGN_OR_RETURN(CommandResult r, runner->Run(spec));
+                           if (r.exit_code != 0 || r.timed_out)
+                             return Status::Unavailable(FirstLine(r.err));
+                           return ParsePathProbe(r.out, p->paths);
+                         }));
+  }
+  for (auto& [p, answer] : running) {
+    p->answer = answer.get();
+    if (!p->answer.ok()) {
+      spdlog::warn(
+          "msg=\"paths compared as written: the host could not be asked\" paths={} "
+          "error={}",
+          LogValue(fmt::format("{}", fmt::join(p->paths, " "))),
+          LogValue(p->answer.status().message()));
+    }
+  }
+  // Each tree with what its host said, in the order asked there.
+  std::map<std::string, size_t> next;
+  for (Wanted& w : wanted) {
+    Probe& p = probes[w.probe];
+    const size_t i = next[w.probe]++;
+    w.tree.machine = p.machine;
+    if (!p.answer.ok()) continue;
+    w.tree.machine.boot_id = p.answer->boot_id;
+    w.tree.machine.mount_ns = p.answer->mount_ns;
+    if (i < p.answer->paths.size()) w.tree.path = p.answer->paths[i];
+  }
+  GuardedTree data_dir;
+  std::vector<GuardedTree> others;
+  for (size_t i = 2; i < wanted.size(); ++i) {
+    if (!data_dir_.empty() && i == 2)
+      data_dir = wanted[i].tree;
+    else
+      others.push_back(wanted[i].tree);
+  }
+  return CheckDestinationPath(wanted[0].tree, wanted[1].tree, others, data_dir);
 }
 
 Host Operations::DestinationHost(const Session& s, const Destination& d) {
@@ -539,6 +684,7 @@ Status Operations::RunDirectoryAction(const Session& s, const Volume& v, Session
     case SessionAction::kStart:
     case SessionAction::kResume: {
       GEOREP_ASSIGN_OR_RETURN(std::vector<std::string> argv, WorkerArgv(s, v, d));
+      GEOREP_RETURN_IF_ERROR(CheckDirectoryDestination(s, v, d));
       GEOREP_RETURN_IF_ERROR(PrepareRemoteSource(s, v, d));
       GEOREP_RETURN_IF_ERROR(workers_->Ensure(s.id, argv));
       next = SessionStatus::kInitializing;
@@ -595,7 +741,15 @@ Result<SessionDetail> Operations::PollDirectorySession(const Actor& a, const std
     // A worker on an ssh host about to (re)start with a new command line -- the first time in
     // this engine, new config, a re-pinned destination key (the known_hosts file's name has
     // it) -- prepares its host first, as a start does.
-    if (!workers_->Supervises(id, *argv)) ensured = PrepareRemoteSource(before.session, v, d);
+    // Before a worker (re)starts -- the first time in this engine, a new command line, a worker
+    // that went Faulty -- the destination is checked again (model/path_guard.h): the trees
+    // around it may have changed (a symlink, a bind mount, another session).
+    const bool faulty = std::any_of(before.nodes.begin(), before.nodes.end(),
+                                    [](const auto& n) { return n.status == NodeStatus::kFaulty; });
+    const bool starting = !workers_->Supervises(id, *argv);
+    if (starting || faulty) ensured = CheckDirectoryDestination(before.session, v, d);
+    if (!ensured.ok()) workers_->Stop(id);
+    if (ensured.ok() && starting) ensured = PrepareRemoteSource(before.session, v, d);
     if (ensured.ok()) ensured = workers_->Ensure(id, *argv);
   }
   WorkerObservation seen = workers_->Observe(id);

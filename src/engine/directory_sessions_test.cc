@@ -12,6 +12,7 @@
 
 #include "engine/operations.h"
 #include "engine/worker_supervisor.h"
+#include "model/path_guard.h"
 #include "replication/replicator.h"
 
 namespace georep {
@@ -44,12 +45,25 @@ struct RanOnHost {
   CommandSpec spec;
 };
 struct RecordingRunner final : CommandRunner {
-  RecordingRunner(std::string host, std::vector<RanOnHost>* ran)
-      : host_(std::move(host)), ran_(ran) {}
+  RecordingRunner(std::string host, std::vector<RanOnHost>* ran,
+                  const std::map<std::string, std::string>* real_paths)
+      : host_(std::move(host)), ran_(ran), real_paths_(real_paths) {}
   Result<CommandResult> Run(const CommandSpec& spec) override {
-    ran_->push_back({host_, spec});
     CommandResult r;
     r.exit_code = 0;
+    // The path guards' probe (model/path_guard.h): asked, not recorded; answered with nothing
+    // (a host that cannot say: the paths are then compared as written) unless the test gave
+    // real paths -- every host then one machine, each path real as given or as mapped.
+    if (spec.argv.size() > 3 && spec.argv[3] == kPathProbeName) {
+      if (real_paths_->empty()) return r;
+      for (size_t i = 4; i < spec.argv.size(); ++i) {
+        auto it = real_paths_->find(spec.argv[i]);
+        r.out += "P " + (it == real_paths_->end() ? spec.argv[i] : it->second) + "\n";
+      }
+      r.out += "B boot-1\nN mnt:[1]\nE\n";
+      return r;
+    }
+    ran_->push_back({host_, spec});
     if (std::find(spec.argv.begin(), spec.argv.end(), "worker-keys") != spec.argv.end())
       r.out = std::string(kWorkerKey) + "\n";
     return r;
@@ -59,13 +73,14 @@ struct RecordingRunner final : CommandRunner {
       "georep-worker@src1";
   std::string host_;
   std::vector<RanOnHost>* ran_;
+  const std::map<std::string, std::string>* real_paths_;
 };
 
 // Reaches no host; gives workers fixed ssh options, as the real connector gives its pinned ones
 // (with a known_hosts file of its own, as the real one has for a pinned destination).
 struct PinnedOptionsConnector final : HostConnector {
   std::unique_ptr<CommandRunner> RunnerFor(const Host& host) override {
-    return std::make_unique<RecordingRunner>(host.address, &ran);
+    return std::make_unique<RecordingRunner>(host.address, &ran, &real_paths);
   }
   Result<std::vector<HostKey>> ScanHostKeys(const std::string&, int) override {
     return Status::Unavailable("no network in unit tests");
@@ -92,6 +107,7 @@ struct PinnedOptionsConnector final : HostConnector {
   std::string asked_user;
   std::string known_hosts_dir;  // empty: options without a known_hosts file
   std::vector<RanOnHost> ran;
+  std::map<std::string, std::string> real_paths;  // path -> its real path, per the probe
 };
 
 // The value after `flag` (every occurrence), in order.
@@ -400,6 +416,37 @@ TEST_F(DirectorySessionArgvTest, TheLastSessionFromASourceHostTakesItsWorkerKeyB
   EXPECT_EQ(revocations(), 0) << "the second session from src1 still goes there";
   ASSERT_TRUE(ops_->RemoveSession(admin_, second->session.id, false, false).ok());
   EXPECT_EQ(revocations(), 1);
+}
+
+// A destination that became a symlink to the source's parent after create: start refuses it
+// (nothing launched, still Created), and the monitor does not start its worker (Faulty, why).
+TEST_F(DirectorySessionArgvTest, PathGuardsStopAStartAndTheMonitorsRestart) {
+  const std::string id = MakeSession("");
+  connector_.real_paths["/srv/dst"] = "/srv";
+  auto refused = ops_->RunSessionAction(admin_, id, SessionAction::kStart, false);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(refused.status().message(),
+            "destination /srv/dst (really /srv) is a parent of the source volume's directory "
+            "/srv/src (same host localhost): replication would overwrite and delete the source");
+  EXPECT_TRUE(launcher_.launches.empty());
+  EXPECT_EQ(ops_->GetSession(id)->session.status, SessionStatus::kCreated);
+
+  connector_.real_paths["/srv/dst"] = "/backup/dst";
+  Start(id);
+  ASSERT_EQ(launcher_.launches.size(), 1u);
+  // Unsafe again, and a new command line (new config): the monitor refuses to restart it.
+  connector_.real_paths["/srv/dst"] = "/srv/src/dst";
+  Set(id, "log-level", "DEBUG");
+  auto polled = ops_->PollDirectorySession(admin_, id);
+  ASSERT_TRUE(polled.ok()) << polled.status().ToString();
+  ASSERT_EQ(polled->nodes.size(), 1u);
+  EXPECT_EQ(polled->nodes[0].status, NodeStatus::kFaulty);
+  EXPECT_NE(polled->nodes[0].status_reason.find("lies inside the source volume's directory"),
+            std::string::npos)
+      << polled->nodes[0].status_reason;
+  EXPECT_EQ(launcher_.launches.size(), 1u);
+  EXPECT_TRUE(workers_->Supervised().empty());
 }
 
 TEST_F(DirectorySessionArgvTest, AnSshSourceCannotWriteToAPathOnTheEnginesMachine) {

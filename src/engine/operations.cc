@@ -1230,6 +1230,27 @@ Result<SessionDetail> Operations::CreateSession(const Actor& a, const SessionSpe
     (void)RecordFailure(a, "session.create", "session", "", g);
     return g;
   }
+  // A directory session's destination may never point where it hurts (model/path_guard.h).
+  auto directory_step = [&]() -> Status {
+    GEOREP_ASSIGN_OR_RETURN(Destination d, GetDestination(s.destination_id));
+    GEOREP_ASSIGN_OR_RETURN(Volume v, GetVolume(s.source_volume_id));
+    if (v.kind != VolumeKind::kDirectory) return Status::Ok();
+    GEOREP_RETURN_IF_ERROR(ValidateAbsolutePath("destination path", s.destination_volume));
+    GEOREP_ASSIGN_OR_RETURN(auto existing, ListSessions({"", d.id}));
+    for (const auto& e : existing) {
+      if (e.destination_volume == s.destination_volume) {
+        return Status::AlreadyExists(fmt::format(
+            "{}::{} is already the destination of another session", d.host, s.destination_volume));
+      }
+    }
+    Session probe = s;
+    if (probe.remote_user.empty()) probe.remote_user = d.remote_user;
+    return CheckDirectoryDestination(probe, v, d);
+  };
+  if (Status g = directory_step(); !g.ok()) {
+    (void)RecordFailure(a, "session.create", "session", "", g);
+    return g;
+  }
 
   std::string msg;
   Status st = Audited(a, "session.create", "session", s.id, msg, [&](StoreTx& tx) -> Status {

@@ -311,6 +311,8 @@ class Operations {
   // supervised by `workers` (not owned; null: directory sessions cannot run), started as
   // `georep_binary worker ...`.
   void SetWorkerSupervisor(WorkerSupervisor* workers, std::string georep_binary);
+  // The engine's data directory (on the engine's machine), which no destination may touch.
+  void SetEngineDataDir(std::string dir) { data_dir_ = std::move(dir); }
   // The monitor's look at one directory session: its worker running (restarted if it died),
   // its status.json recorded as the node row, events as for gluster sessions.
   Result<SessionDetail> PollDirectorySession(const Actor& a, const std::string& id);
@@ -526,6 +528,12 @@ class Operations {
   Result<std::vector<std::string>> WorkerArgv(const Session& s, const Volume& v,
                                               const Destination& d);
   Status RunDirectoryAction(const Session& s, const Volume& v, SessionAction action);
+  // The path guards (model/path_guard.h) for session `s`'s destination: the real paths and
+  // device/inode of it, of its source, of the engine's data directory and of every other
+  // directory session's source and destination, each asked on its host (one probe per host;
+  // a host that cannot be asked has its paths compared as written). FailedPrecondition with
+  // the reason when the destination may not be used.
+  Status CheckDirectoryDestination(const Session& s, const Volume& v, const Destination& d);
   // How a program on the engine's machine reaches a session's ssh destination -- the worker's
   // agent and verify's describe alike: the session's config over the destination's own values.
   struct DestinationSsh {
@@ -586,6 +594,7 @@ class Operations {
   HostConnector* hosts_;
   WorkerSupervisor* workers_ = nullptr;
   std::string georep_binary_;
+  std::string data_dir_;  // empty: none to guard
   // The monitor's preflights (CachedPreflight) and the stall restarts (HeartbeatSession).
   std::mutex truth_mu_;
   std::map<std::string, std::pair<int64_t, Preflight>> preflights_;  // GUARDED_BY(truth_mu_)
