@@ -1,5 +1,5 @@
-// Fuzz target for the gluster CLI parsers (XML, and the mountbroker's JSON lines): any bytes, no
-// crash, no sanitizer report.
+// Fuzz target for the gluster CLI parsers (XML, the mountbroker's JSON lines, and what the
+// gsyncd status reader prints): any bytes, no crash, no sanitizer report.
 //   libFuzzer:  scripts/fuzz.sh (clang, -fsanitize=fuzzer,address,undefined)
 //   replay:     georep_fuzz_replay FILES...  (built by every build; CTest replays the corpus)
 #include <cstddef>
@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "gluster/cli_xml.h"
+#include "gluster/gsyncd_status.h"
 #include "gluster/mountbroker.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -18,5 +19,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)georep::ParseGeoRepConfig(text);
   (void)georep::ParseGlusterTime(text);
   (void)georep::ParseMountbrokerNodes(text);
+  if (auto report = georep::ParseGsyncdNodeReport(text); report.ok()) {
+    for (const auto& [dir, files] : report->sessions) {
+      for (const auto& [file, json] : files.bricks) (void)georep::GsyncdBrickRow(files, file, "h");
+      (void)georep::GsyncdBrickRow(files, "/b", "h");
+    }
+  }
   return 0;
 }
