@@ -13,6 +13,7 @@
 #include "engine/operations.h"
 #include "gluster/cli_xml.h"
 #include "gluster/gsyncd_log.h"
+#include "gluster/gsyncd_status.h"
 #include "model/aggregate_status.h"
 #include "model/names.h"
 #include "model/validation.h"
@@ -754,8 +755,118 @@ Status Operations::RecheckDataRisk(const std::string& id) {
   return Status::Ok();
 }
 
+Result<Operations::GsyncdFilesPoll> Operations::ReadGsyncdFiles(const std::string& cluster_id,
+                                                                const std::vector<Volume>& volumes,
+                                                                const std::vector<Session>& known) {
+  GsyncdFilesPoll out;
+  if (!hosts_) return Status::FailedPrecondition("this engine cannot reach hosts");
+  GEOREP_ASSIGN_OR_RETURN(std::vector<Host> hosts, ListHosts(cluster_id));
+  std::map<std::string, const Volume*> volume_by_id;
+  for (const auto& v : volumes) volume_by_id[v.id] = &v;
+  struct Known {
+    const Session* session;
+    const Volume* volume;
+    Destination destination;
+    std::string dir;
+  };
+  std::vector<Known> sessions;
+  for (const auto& s : known) {
+    auto v = volume_by_id.find(s.source_volume_id);
+    auto d = GetDestination(s.destination_id);
+    if (v == volume_by_id.end() || !d.ok()) continue;
+    sessions.push_back(
+        {&s, v->second, *d, GsyncdSessionDir(v->second->name, d->host, s.destination_volume)});
+  }
+  // Every source node that holds a brick of a known session's volume, asked at once.
+  struct NodeRead {
+    const Host* host;
+    std::future<Result<GsyncdNodeReport>> report;
+  };
+  std::vector<NodeRead> reads;
+  std::set<std::string> known_dirs;
+  for (const auto& k : sessions) known_dirs.insert(k.dir);
+  for (const Host& h : hosts) {
+    std::vector<std::pair<std::string, std::string>> asked;
+    for (const auto& k : sessions) {
+      bool holds = false;
+      for (const auto& b : k.volume->bricks) holds = holds || b.host_id == h.id;
+      if (holds)
+        asked.emplace_back(k.dir, GsyncdPidFile(k.volume->name, k.destination.host,
+                                                k.session->destination_volume));
+    }
+    // A node with no known session's brick is read too: a session made there by hand shows.
+    bool holds_any = false;
+    for (const auto& v : volumes)
+      for (const auto& b : v.bricks)
+        holds_any = holds_any || (v.kind == VolumeKind::kGluster && b.host_id == h.id);
+    if (!holds_any) continue;
+    if (h.transport == HostTransport::kSsh && h.ssh_fingerprint.empty()) {
+      out.needs_gluster = fmt::format("{} has no confirmed host key", h.name);
+      return out;
+    }
+    std::shared_ptr<CommandRunner> runner = hosts_->RunnerFor(h);
+    reads.push_back({&h, std::async(std::launch::async, [runner, asked] {
+                       CommandSpec spec{GsyncdStatusReader(asked)};
+                       spec.timeout = std::chrono::seconds(30);
+                       auto r = runner->Run(spec);
+                       if (!r.ok()) return Result<GsyncdNodeReport>(r.status());
+                       if (r->timed_out || r->exit_code != 0)
+                         return Result<GsyncdNodeReport>(
+                             Status::Unavailable(fmt::format("the status reader ended with {}: {}",
+                                                             r->exit_code, r->err.substr(0, 200))));
+                       return ParseGsyncdNodeReport(r->out);
+                     })});
+  }
+  std::map<std::string, GsyncdNodeReport> by_host;  // by host id
+  std::set<std::string> evidence;
+  for (auto& read : reads) {
+    auto report = read.report.get();
+    if (!report.ok()) {
+      if (out.needs_gluster.empty())
+        out.needs_gluster = fmt::format("{}: {}", read.host->name, report.status().message());
+      continue;
+    }
+    if (!report->glusterd_running && out.needs_gluster.empty())
+      out.needs_gluster = fmt::format("glusterd does not run on {}", read.host->name);
+    for (const auto& dir : report->session_dirs)
+      if (!known_dirs.count(dir)) evidence.insert("new " + dir);
+    out.read_from += (out.read_from.empty() ? "" : ", ") + read.host->name;
+    by_host[read.host->id] = std::move(*report);
+  }
+  if (!out.needs_gluster.empty()) return out;
+  for (const auto& k : sessions) {
+    GeoRepStatus g;
+    g.source_volume = k.volume->name;
+    g.remote_user =
+        k.session->remote_user.empty() ? k.destination.remote_user : k.session->remote_user;
+    g.destination_host = k.destination.host;
+    g.destination_volume = k.session->destination_volume;
+    bool everywhere = true;
+    for (const auto& b : k.volume->bricks) {
+      auto node = by_host.find(b.host_id);
+      auto h = std::find_if(hosts.begin(), hosts.end(),
+                            [&](const Host& x) { return x.id == b.host_id; });
+      if (node == by_host.end() || h == hosts.end()) {
+        everywhere = false;
+        evidence.insert(fmt::format("unread {} on {}", k.dir, b.host_id));
+        continue;
+      }
+      auto files = node->second.sessions.find(k.dir);
+      if (files == node->second.sessions.end() || !files->second.present) {
+        everywhere = false;
+        evidence.insert(fmt::format("gone {} on {}", k.dir, h->name));
+        continue;
+      }
+      g.nodes.push_back(GsyncdBrickRow(files->second, b.path, h->address));
+    }
+    if (everywhere) out.reported.push_back(std::move(g));
+  }
+  for (const auto& e : evidence) out.evidence += (out.evidence.empty() ? "" : "; ") + e;
+  return out;
+}
+
 Result<ClusterPoll> Operations::PollGlusterCluster(const Actor& a, const std::string& cluster_id,
-                                                   bool with_config) {
+                                                   bool full) {
   ClusterPoll poll;
   GEOREP_ASSIGN_OR_RETURN(Cluster c, GetCluster(cluster_id));
   GEOREP_ASSIGN_OR_RETURN(std::vector<Volume> volumes, ListVolumes(cluster_id));
@@ -768,7 +879,43 @@ Result<ClusterPoll> Operations::PollGlusterCluster(const Actor& a, const std::st
   for (const auto& s : all)
     if (gluster_volumes.count(s.source_volume_id)) known.push_back(s);
 
-  const int64_t asked_at = clock_.NowMillis();
+  int64_t asked_at = clock_.NowMillis();
+  std::string evidence;  // what gsyncd's files showed appear or go (the full pass looks)
+  if (!full) {
+    auto files = ReadGsyncdFiles(cluster_id, volumes, known);
+    if (files.ok() && files->needs_gluster.empty()) {
+      // News (a session directory that appeared or went) is looked at when a second pass
+      // sees it too: georep's own create and remove show it for a moment, and an admin's
+      // series of commands is not met by the query at once.
+      bool ask = false;
+      {
+        std::lock_guard<std::mutex> lock(truth_mu_);
+        auto& [pending, seen] = gsyncd_evidence_[cluster_id];
+        if (files->evidence.empty()) {
+          pending.clear();
+          seen.clear();
+        } else if (files->evidence != seen) {
+          ask = files->evidence == pending;
+          pending = files->evidence;
+        }
+      }
+      evidence = files->evidence;
+      if (!ask) {
+        poll.answered_by = files->read_from;
+        for (const auto& s : known) {
+          auto guard = locks_.Lock(SessionLockKey(s.id));
+          auto v = GetVolume(s.source_volume_id);
+          auto d = GetDestination(s.destination_id);
+          if (!v.ok() || !d.ok() || !FindReported(files->reported, *v, *d, s)) continue;
+          auto r = ApplyGlusterStatus(a, s.id, &files->reported, files->read_from, "", asked_at);
+          if (r.ok()) ++poll.refreshed;
+        }
+        return poll;
+      }
+    }
+    // gluster is asked instead: a node gsyncd's files cannot answer for, or news to look at.
+    asked_at = clock_.NowMillis();
+  }
   auto answer = RunGlusterOnCluster(
       cluster_id, "",
       {"gluster", "--mode=script", "volume", "geo-replication", "status", "detail", "--xml"}, true);
@@ -788,6 +935,10 @@ Result<ClusterPoll> Operations::PollGlusterCluster(const Actor& a, const std::st
   } else if (!NoSuchSession(parsed.status())) {
     return parsed.status();
   }
+  if (!evidence.empty()) {
+    std::lock_guard<std::mutex> lock(truth_mu_);
+    gsyncd_evidence_[cluster_id].second = evidence;
+  }
 
   // Which reported sessions georep knows, decided before any is updated: a session removed
   // while this poll was on its way is still no stranger to discover.
@@ -806,7 +957,7 @@ Result<ClusterPoll> Operations::PollGlusterCluster(const Actor& a, const std::st
       if (!r.ok()) continue;  // removed meanwhile
       ++poll.refreshed;
     }
-    if (!with_config) continue;
+    if (!full) continue;
     if (Status cs = SyncGlusterConfig(a, s.id); !cs.ok()) poll.problems.push_back(cs.message());
     if (Status rs = RecheckDataRisk(s.id); !rs.ok()) poll.problems.push_back(rs.message());
   }

@@ -299,14 +299,13 @@ class Operations {
   // updates its node rows and aggregate status; records an Event when the status changes.
   // This is what the monitor does every interval.
   Result<SessionDetail> RefreshSession(const Actor& a, const std::string& id);
-  // The monitor's pass over one cluster: one `geo-replication status detail --xml` through any
-  // host that answers (failing over between them) for all its sessions. Updates every known
-  // session's node rows and aggregate status; discovers sessions created outside georep; marks
-  // those deleted outside; picks up config changed outside (`config --xml`). Every change is
-  // an Event: session.faulty, session.recovered, session.checkpoint_completed,
+  // The monitor's pass over one cluster (PollGlusterCluster below): gsyncd's status files on
+  // every source node, or one `geo-replication status detail --xml` through any host that
+  // answers (failing over between them) for all its sessions. Updates every known session's
+  // node rows and aggregate status; discovers sessions created outside georep; marks those
+  // deleted outside; picks up config changed outside (`config --xml`, in a full pass). Every
+  // change is an Event: session.faulty, session.recovered, session.checkpoint_completed,
   // session.discovered, session.deleted_outside, session.config_changed_outside.
-  // `with_config`: also read each session's config (a gluster transaction per session, so the
-  // monitor does it less often than the status query).
   // Directory volumes run on georep's own engine: one `georep worker` per running session,
   // supervised by `workers` (not owned; null: directory sessions cannot run), started as
   // `georep_binary worker ...`.
@@ -340,8 +339,16 @@ class Operations {
   // ends it early (Unavailable, no event).
   Result<PeriodicVerifyOutcome> PeriodicVerify(const Actor& a, const DueVerify& due,
                                                const std::atomic<bool>* cancel = nullptr);
+  // One monitor pass over a cluster's gluster sessions. Without `full`, every node's status
+  // comes from gsyncd's own files on it (ReadGsyncdFiles: one ssh command per source node, no
+  // glusterd transaction, so no admin's gluster command meets "Another transaction is in
+  // progress" because of the monitor); the cluster-wide `status detail` query is asked only
+  // when a node cannot be read that way (unreachable, glusterd not running, files missing) or
+  // the files show a session directory appear or go that no full pass has looked at yet. A
+  // `full` pass asks gluster (discovery of sessions created outside georep, sessions deleted
+  // outside) and reads every session's config.
   Result<ClusterPoll> PollGlusterCluster(const Actor& a, const std::string& cluster_id,
-                                         bool with_config = true);
+                                         bool full = true);
   Result<std::vector<Session>> ListSessions(const SessionFilter& filter);
   Result<SessionDetail> GetSession(const std::string& id);
   // ListSessions with each session's per-node status, read in one transaction.
@@ -409,6 +416,17 @@ class Operations {
                                            const std::vector<GeoRepStatus>* reported,
                                            const std::string& answered_by,
                                            const std::string& unreachable, int64_t asked_at);
+  // What gsyncd's files on the cluster's source nodes say for the `known` sessions, read
+  // without glusterd; `needs_gluster` (with the reason) when they cannot answer for all of them.
+  struct GsyncdFilesPoll {
+    std::vector<GeoRepStatus> reported;  // one per known session that every node has
+    std::string read_from;               // the hosts read, by name
+    std::string needs_gluster;           // why the gluster query is needed; "" when it is not
+    std::string evidence;                // session directories that appeared or went, as one string
+  };
+  Result<GsyncdFilesPoll> ReadGsyncdFiles(const std::string& cluster_id,
+                                          const std::vector<Volume>& volumes,
+                                          const std::vector<Session>& known);
   static const GeoRepStatus* FindReported(const std::vector<GeoRepStatus>& reported,
                                           const Volume& v, const Destination& d, const Session& s);
   std::vector<SessionNodeStatus> NodeRows(const Session& s, const Volume& v, const Destination& d,
@@ -600,6 +618,11 @@ class Operations {
   std::map<std::string, std::pair<int64_t, Preflight>> preflights_;  // GUARDED_BY(truth_mu_)
   std::map<std::string, int64_t> stall_restarts_;                    // GUARDED_BY(truth_mu_)
   std::map<std::string, int64_t> damaged_since_;                     // GUARDED_BY(truth_mu_)
+  // Per cluster: the session directories gsyncd's files showed appearing or gone
+  // (GsyncdFilesPoll::evidence) in the last pass, and what gluster was last asked about, so
+  // the same news asks gluster once, and only when two passes in a row see it.
+  std::map<std::string, std::pair<std::string, std::string>>
+      gsyncd_evidence_;  // GUARDED_BY(truth_mu_)
   // The periodic verify's schedule and the differences it is re-checking, per session.
   struct PeriodicVerifyState {
     int64_t last_at = 0;     // the last periodic verify's end (first: when first seen due)

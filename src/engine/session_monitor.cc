@@ -101,20 +101,23 @@ int SessionMonitor::PollOnce() {
   // Clusters are polled in parallel (at most kParallel at a time); each cluster answers for
   // all its sessions in one status query.
   constexpr size_t kParallel = 8;
-  // Config changed outside georep is looked for about every 30 s: each read is a gluster
-  // transaction per session.
-  bool with_config = false;
+  // The steady pass reads gsyncd's own files on the nodes and takes no glusterd lock. A full
+  // pass -- the cluster-wide status query (sessions created or deleted outside georep) and
+  // every session's config (changed outside) -- is a glusterd transaction each, which makes
+  // an admin's own gluster command fail meanwhile: it runs at start and every kFullEvery.
+  constexpr int64_t kFullEvery = 300;  // seconds
+  bool full = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     const int every =
-        std::max<int>(1, static_cast<int>(30 / std::max<int64_t>(1, interval_.count())));
-    with_config = passes_++ % every == 0;
+        std::max<int>(1, static_cast<int>(kFullEvery / std::max<int64_t>(1, interval_.count())));
+    full = passes_++ % every == 0;
   }
   std::atomic<int> refreshed{0};
   std::vector<std::future<void>> jobs;
   for (const Cluster& c : *clusters) {
     jobs.push_back(std::async(std::launch::async, [&, id = c.id, name = c.name] {
-      auto poll = ops_.PollGlusterCluster(monitor, id, with_config);
+      auto poll = ops_.PollGlusterCluster(monitor, id, full);
       if (!poll.ok()) {
         spdlog::warn("msg=\"monitor cannot read cluster\" cluster={} error=\"{}\"", name,
                      poll.status().message());

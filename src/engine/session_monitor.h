@@ -1,7 +1,9 @@
 // SessionMonitor: the background job that keeps every gluster session's per-node status
-// current. Every interval it polls each cluster through Operations::PollGlusterCluster (one
-// `geo-replication status detail --xml` through any host that answers, failing over between
-// them; discovery of sessions created outside georep, sessions deleted outside, config changed
+// current. Every interval it polls each cluster through Operations::PollGlusterCluster: gsyncd's
+// own status files on every source node (no glusterd transaction, so no lock an admin's gluster
+// command could meet), and gluster's `geo-replication status detail --xml` only where the files
+// cannot answer or show a session appear or go, and in a full pass at start and every 5 minutes
+// (discovery of sessions created outside georep, sessions deleted outside, config changed
 // outside; an Event on every change). It takes the same per-session locks as operations.
 // Clusters are polled in parallel, at most 8 at a time.
 // A second thread runs every gluster session's end-to-end heartbeat step every 250 ms
@@ -65,7 +67,7 @@ class SessionMonitor {
   std::condition_variable wake_;
   bool stopping_ = false;  // GUARDED_BY(mu_)
   std::thread thread_;
-  int passes_ = 0;  // GUARDED_BY(mu_); config is read every kConfigEvery-th pass
+  int passes_ = 0;  // GUARDED_BY(mu_); every kFullEvery seconds' pass is a full one
 };
 
 }  // namespace georep
