@@ -9,6 +9,27 @@ namespace georep {
 namespace {
 
 // Defaults and descriptions follow gsyncd's own configuration (gsyncd.conf) of GlusterFS 10.
+// The periodic verify: the engine's own options, for both kinds of session.
+const ConfigOption kVerifyInterval{
+    "verify-interval",
+    ConfigType::kInt,
+    "0",
+    "Seconds between periodic sampled verifies of an Active session (content of verify-sample "
+    "percent of the files compared with the destination's); differences the re-check confirms "
+    "raise a standing verify-differs alert. 0 turns it off; otherwise at least 10.",
+    {},
+    0,
+    604800};
+const ConfigOption kVerifySample{
+    "verify-sample",
+    ConfigType::kInt,
+    "10",
+    "Percent of the files whose content the periodic verify compares (picked by a hash of the "
+    "path, the same files every time); every entry's metadata is always compared.",
+    {},
+    1,
+    100};
+
 const std::vector<ConfigOption> kGlusterOptions = {
     {"checkpoint",
      ConfigType::kInt,
@@ -172,23 +193,8 @@ const std::vector<ConfigOption> kGlusterOptions = {
      {"none", "restart"},
      0,
      0},
-    {"verify-interval",
-     ConfigType::kInt,
-     "0",
-     "Seconds between periodic sampled verifies of an Active session (content of verify-sample "
-     "percent of the files compared with the destination's); differences the re-check confirms "
-     "raise a standing verify-differs alert. 0 turns it off; otherwise at least 10.",
-     {},
-     0,
-     604800},
-    {"verify-sample",
-     ConfigType::kInt,
-     "10",
-     "Percent of the files whose content the periodic verify compares (picked by a hash of the "
-     "path, the same files every time); every entry's metadata is always compared.",
-     {},
-     1,
-     100},
+    kVerifyInterval,
+    kVerifySample,
 };
 
 // The options of gluster sessions that are georep's own, not gsyncd's.
@@ -299,24 +305,10 @@ const std::vector<ConfigOption> kDirectoryOptions = {
      "Worker log level.",
      {"DEBUG", "INFO", "WARNING", "ERROR"},
      0,
-     0},  // The engine's own, not the worker's: the periodic verify.
-    {"verify-interval",
-     ConfigType::kInt,
-     "0",
-     "Seconds between periodic sampled verifies of an Active session (content of verify-sample "
-     "percent of the files compared with the destination's); differences the re-check confirms "
-     "raise a standing verify-differs alert. 0 turns it off; otherwise at least 10.",
-     {},
-     0,
-     604800},
-    {"verify-sample",
-     ConfigType::kInt,
-     "10",
-     "Percent of the files whose content the periodic verify compares (picked by a hash of the "
-     "path, the same files every time); every entry's metadata is always compared.",
-     {},
-     1,
-     100},
+     0},
+    // The engine's own, not the worker's: the periodic verify.
+    kVerifyInterval,
+    kVerifySample,
 };
 
 std::string Lower(std::string_view s) {
