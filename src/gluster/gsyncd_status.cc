@@ -81,7 +81,32 @@ std::optional<double> Number(const nlohmann::json& j, const char* key) {
 
 std::string Text(const nlohmann::json& j, const char* key, std::string fallback) {
   auto it = j.find(key);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : fallback;
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::move(fallback);
+}
+
+// One line about the session named last; false for a word the reader never prints.
+bool ApplySessionLine(GsyncdSessionFiles& session, std::string_view word, std::string_view rest) {
+  if (word == "georep-no-session") {
+    session.present = false;
+  } else if (word == "georep-monitor-status") {
+    session.present = true;
+    session.monitor_status = std::string(rest);
+    while (!session.monitor_status.empty() &&
+           (session.monitor_status.back() == ' ' || session.monitor_status.back() == '\r'))
+      session.monitor_status.pop_back();
+  } else if (word == "georep-monitor-running") {
+    session.monitor_running = rest == "yes";
+  } else if (word == "georep-checkpoint") {
+    int64_t v = 0;
+    auto [end, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), v);
+    session.checkpoint = ec == std::errc() && v > 0 ? v : 0;
+  } else if (word == "georep-brick") {
+    const std::string_view file = Word(rest);
+    session.bricks[std::string(file)] = std::string(rest);
+  } else {
+    return false;
+  }
+  return true;
 }
 
 }  // namespace
@@ -144,26 +169,7 @@ Result<GsyncdNodeReport> ParseGsyncdNodeReport(std::string_view out) {
     } else if (word == "georep-end") {
       ended = true;
       break;
-    } else if (current == nullptr) {
-      return Status::Corruption(fmt::format("gsyncd status reader: unexpected line '{}'", line));
-    } else if (word == "georep-no-session") {
-      current->present = false;
-    } else if (word == "georep-monitor-status") {
-      current->present = true;
-      current->monitor_status = std::string(rest);
-      while (!current->monitor_status.empty() &&
-             (current->monitor_status.back() == ' ' || current->monitor_status.back() == '\r'))
-        current->monitor_status.pop_back();
-    } else if (word == "georep-monitor-running") {
-      current->monitor_running = rest == "yes";
-    } else if (word == "georep-checkpoint") {
-      int64_t v = 0;
-      auto [end, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), v);
-      current->checkpoint = ec == std::errc() && v > 0 ? v : 0;
-    } else if (word == "georep-brick") {
-      const std::string_view file = Word(rest);
-      current->bricks[std::string(file)] = std::string(rest);
-    } else {
+    } else if (current == nullptr || !ApplySessionLine(*current, word, rest)) {
       return Status::Corruption(fmt::format("gsyncd status reader: unexpected line '{}'", line));
     }
   }

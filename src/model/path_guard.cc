@@ -167,7 +167,7 @@ Result<PathProbeAnswer> ParsePathProbe(std::string_view out,
   bool ended = false;
   ResolvedPath* cur = nullptr;
   while (std::getline(in, line)) {
-    if (line.size() < 1 || ended) continue;
+    if (line.empty() || ended) continue;
     const std::string rest = line.size() > 2 ? line.substr(2) : "";
     switch (line[0]) {
       case 'P': {
