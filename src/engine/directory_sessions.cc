@@ -772,6 +772,10 @@ Result<SessionDetail> Operations::PollDirectorySession(const Actor& a, const std
     if (n.status == NodeStatus::kActive && status->failures > 0)
       n.status_reason =
           fmt::format("{} changes not applied yet: {}", status->failures, status->reason);
+    // Change capture blind somewhere (worker status capture_warning): data still flows, so
+    // Active, with the reason on the node and a standing alert (below) while it lasts.
+    if (n.status == NodeStatus::kActive && n.status_reason.empty())
+      n.status_reason = status->capture_warning;
     if (clock_.NowMillis() - status->updated_ms > 60000) {
       n.status = NodeStatus::kFaulty;
       n.status_reason = "the worker has not reported for over a minute";
@@ -800,6 +804,16 @@ Result<SessionDetail> Operations::PollDirectorySession(const Actor& a, const std
     }
   }
 
+  // The "change-capture" alert: raised and cleared by a worker's current status only.
+  if (ensured.ok() && seen.running && status.ok() && status->updated_ms >= seen.started_at) {
+    const bool on = !status->capture_warning.empty();
+    const bool had = std::any_of(before.alerts.begin(), before.alerts.end(),
+                                 [](const auto& x) { return x.kind == "change-capture"; });
+    if (on || had)
+      GEOREP_RETURN_IF_ERROR(SetAlert(a, id, "change-capture", on,
+                                      "change capture: " + status->capture_warning,
+                                      "session.change_capture"));
+  }
   GeoRepStatus reported;
   reported.source_volume = v.name;
   reported.remote_user =

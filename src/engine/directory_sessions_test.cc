@@ -303,6 +303,49 @@ TEST_F(DirectorySessionArgvTest, TheWorkersOwnLagAndThroughputAreShownFromTheFir
   EXPECT_EQ(read->throughput_bps, 4096);
 }
 
+// A worker whose change capture is blind somewhere (directories without a watch) is still
+// Active -- data flows -- with the reason on the node and a standing "change-capture" alert,
+// raised once and cleared (with an event each) when the worker reports it gone.
+TEST_F(DirectorySessionArgvTest, ACaptureGapIsAStandingAlertWhileTheWorkerReportsIt) {
+  const std::string id = MakeSession("");
+  Start(id);
+  clock_.Advance(1000);
+  replication::WorkerStatus w;
+  w.state = "Active";
+  w.crawl = "Changelog Crawl";
+  w.capture_gaps = 1001;
+  w.capture_warning = "1001 of 2001 directories have no inotify watch";
+  w.updated_ms = clock_.NowMillis();
+  ASSERT_TRUE(replication::WriteWorkerStatus(workers_->StateDir(id), w).ok());
+  auto polled = ops_->PollDirectorySession(admin_, id);
+  ASSERT_TRUE(polled.ok()) << polled.status().ToString();
+  ASSERT_EQ(polled->nodes.size(), 1u);
+  EXPECT_EQ(polled->nodes[0].status, NodeStatus::kActive);
+  EXPECT_EQ(polled->nodes[0].status_reason, w.capture_warning);
+  auto kinds = [&] {
+    std::vector<std::string> out;
+    auto read = ops_->GetSession(id);
+    EXPECT_TRUE(read.ok());
+    if (read.ok())
+      for (const auto& a : read->alerts) out.push_back(a.kind + ": " + a.message);
+    return out;
+  };
+  EXPECT_EQ(kinds(),
+            std::vector<std::string>{"change-capture: change capture: " + w.capture_warning});
+  ASSERT_TRUE(ops_->PollDirectorySession(admin_, id).ok());
+  EXPECT_EQ(kinds().size(), 1u) << "raised once";
+
+  w.capture_gaps = 0;
+  w.capture_warning.clear();
+  clock_.Advance(1000);
+  w.updated_ms = clock_.NowMillis();
+  ASSERT_TRUE(replication::WriteWorkerStatus(workers_->StateDir(id), w).ok());
+  polled = ops_->PollDirectorySession(admin_, id);
+  ASSERT_TRUE(polled.ok()) << polled.status().ToString();
+  EXPECT_EQ(polled->nodes[0].status_reason, "");
+  EXPECT_TRUE(kinds().empty());
+}
+
 // The pinned fingerprint's letters and digits, in the name of src1's known_hosts file.
 const std::string kFingerprintChars = "nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8";
 

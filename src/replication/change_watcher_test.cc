@@ -321,5 +321,202 @@ TEST(ChangeWatcher, MissingSourceFailsBothWays) {
   EXPECT_FALSE(MakeChangeWatcher(missing, ChangeCapture::kFanotify).ok());
 }
 
+// The kernel's change-capture calls, with failures on demand: what a full watch table, an
+// unreadable directory or exhausted fanotify groups look like, without touching the
+// machine's limits.
+class FaultyKernel final : public CaptureKernel {
+ public:
+  int InotifyInit(int flags) override {
+    if (init_error != 0) {
+      errno = init_error;
+      return -1;
+    }
+    return SystemCaptureKernel().InotifyInit(flags);
+  }
+  int InotifyAddWatch(int fd, const char* path, uint32_t mask) override {
+    for (const auto& [suffix, err] : watch_errors)
+      if (std::string_view(path).ends_with(suffix)) {
+        errno = err;
+        return -1;
+      }
+    return SystemCaptureKernel().InotifyAddWatch(fd, path, mask);
+  }
+  int FanotifyInit(unsigned flags, unsigned event_f_flags) override {
+    if (fanotify_error != 0) {
+      errno = fanotify_error;
+      return -1;
+    }
+    return SystemCaptureKernel().FanotifyInit(flags, event_f_flags);
+  }
+  CaptureLimits Limits() override { return limits; }
+
+  int init_error = 0, fanotify_error = 0;
+  std::map<std::string, int> watch_errors;  // path suffix -> errno
+  CaptureLimits limits{8192, -1, 128, 128, 8192};
+};
+
+// All the entries named by a drain and a rescan of the unwatched directories.
+Dirs Seen(ChangeWatcher& w) {
+  ChangeSet c;
+  EXPECT_TRUE(w.Drain(&c).ok());
+  EXPECT_TRUE(w.RescanUnwatched(&c).ok());
+  return c.entries;
+}
+
+// Beyond its watch limit (here a cap of 3 watches on 7 directories) inotify records each
+// directory it cannot watch and why, and the rescan of those finds what changed there: a
+// file in every directory arrives, as event or as rescan.
+TEST(InotifyGaps, DirectoriesBeyondTheWatchLimitAreRecordedAndRescanned) {
+  TempDir src;
+  for (int d = 0; d < 6; ++d) fs::create_directories(src.path() + "/d" + std::to_string(d));
+  WriteFile(src.path() + "/d0/old", "x");
+  WriteFile(src.path() + "/d5/old", "x");
+  FaultyKernel kernel;
+  InotifyWatcher w(src.path(), {&kernel, 3});
+  ASSERT_TRUE(w.Start().ok());
+  EXPECT_EQ(w.watched(), 3u);
+  ASSERT_EQ(w.unwatched().size(), 4u);
+  for (const auto& [dir, err] : w.unwatched()) EXPECT_EQ(err, ENOSPC) << dir;
+  const std::string reason = w.GapReason();
+  EXPECT_NE(reason.find("4 of 7 directories have no inotify watch"), std::string::npos) << reason;
+  EXPECT_NE(reason.find("cap of 3 inotify watches"), std::string::npos) << reason;
+  EXPECT_NE(w.Needs().find("directories=7 watches=3 unwatched=4"), std::string::npos) << w.Needs();
+
+  Dirs expected = {"top"};
+  WriteFile(src.path() + "/top", "t");
+  for (int d = 0; d < 6; ++d) {
+    const std::string rel = "d" + std::to_string(d) + "/new";
+    WriteFile(src.path() + "/" + rel, "n");
+    expected.insert(rel);
+  }
+  ASSERT_EQ(::unlink((src.path() + "/d5/old").c_str()), 0);
+  expected.insert("d5/old");
+  ChangeSet events;
+  ASSERT_TRUE(w.Drain(&events).ok());
+  EXPECT_LT(events.entries.size(), expected.size()) << "some directories have no watch";
+  ChangeSet rescanned;
+  ASSERT_TRUE(w.RescanUnwatched(&rescanned).ok());
+  EXPECT_TRUE(rescanned.changed);
+  Dirs all = events.entries;
+  all.insert(rescanned.entries.begin(), rescanned.entries.end());
+  for (const auto& e : expected) EXPECT_TRUE(all.count(e)) << e << " was missed";
+  // A rescan names only what changed since the last: files changed a moment ago are named
+  // again (they may change again within the same tick), as written; nothing else.
+  ChangeSet again;
+  ASSERT_TRUE(w.RescanUnwatched(&again).ok());
+  for (const auto& e : again.entries) {
+    EXPECT_TRUE(rescanned.entries.count(e)) << e;
+    EXPECT_TRUE(again.written.count(e)) << e;
+  }
+  EXPECT_FALSE(again.entries.count("d5/old"));
+}
+
+// Each rescan tries the watches again: once watches are free (directories removed), the
+// unwatched directories are watched, their changes arrive as events, and the reason clears.
+TEST(InotifyGaps, WatchesAreRetriedUntilEveryDirectoryIsWatched) {
+  TempDir src;
+  for (int d = 0; d < 7; ++d) fs::create_directories(src.path() + "/d" + std::to_string(d));
+  InotifyWatcher w(src.path(), {nullptr, 5});
+  ASSERT_TRUE(w.Start().ok());
+  ASSERT_EQ(w.unwatched().size(), 3u);
+  std::vector<std::string> watched_dirs;
+  for (int d = 0; d < 7; ++d) {
+    const std::string rel = "d" + std::to_string(d);
+    if (!w.unwatched().count(rel)) watched_dirs.push_back(rel);
+  }
+  ASSERT_EQ(watched_dirs.size(), 4u) << "and the source itself";
+  // A new directory in an unwatched one: found by the rescan, and unwatched in turn.
+  const std::string blind = w.unwatched().begin()->first;
+  ASSERT_EQ(::mkdir((src.path() + "/" + blind + "/inner").c_str(), 0755), 0);
+  ChangeSet c;
+  ASSERT_TRUE(w.Drain(&c).ok());
+  ASSERT_TRUE(w.RescanUnwatched(&c).ok());
+  EXPECT_TRUE(c.entries.count(blind + "/inner"));
+  EXPECT_TRUE(c.subtrees.count(blind + "/inner"));
+  EXPECT_EQ(w.unwatched().size(), 4u);
+  EXPECT_EQ(w.unwatched().at(blind + "/inner"), ENOSPC);
+  // Removing the watched directories frees their watches: enough for all four.
+  for (const auto& rel : watched_dirs) fs::remove_all(src.path() + "/" + rel);
+  (void)Seen(w);
+  EXPECT_TRUE(w.unwatched().empty()) << w.GapReason();
+  EXPECT_EQ(w.GapReason(), "");
+  // Watched now: a change there is an event.
+  WriteFile(src.path() + "/" + blind + "/inner/f", "x");
+  ChangeSet events;
+  ASSERT_TRUE(w.Drain(&events).ok());
+  EXPECT_EQ(events.entries, Dirs{blind + "/inner/f"});
+}
+
+// Every failure is recorded per directory with its cause -- not only the watch limit.
+TEST(InotifyGaps, EachWatchFailureIsRecordedWithItsCause) {
+  TempDir src;
+  fs::create_directories(src.path() + "/secret");
+  fs::create_directories(src.path() + "/big");
+  fs::create_directories(src.path() + "/fine");
+  FaultyKernel kernel;
+  kernel.watch_errors = {{"/secret", EACCES}, {"/big", ENOMEM}};
+  InotifyWatcher w(src.path(), {&kernel, 0});
+  ASSERT_TRUE(w.Start().ok());
+  EXPECT_EQ(w.unwatched(), (std::map<std::string, int>{{"big", ENOMEM}, {"secret", EACCES}}));
+  EXPECT_EQ(w.watched(), 2u);
+  EXPECT_NE(w.GapReason().find("2 of 4 directories"), std::string::npos) << w.GapReason();
+  kernel.watch_errors.erase("/big");
+  WriteFile(src.path() + "/big/f", "x");
+  EXPECT_TRUE(Seen(w).count("big/f"));
+  EXPECT_EQ(w.unwatched(), (std::map<std::string, int>{{"secret", EACCES}}));
+}
+
+TEST(InotifyGaps, TheWatchLimitIsExplainedWithItsValueAndHowToRaiseIt) {
+  CaptureLimits limits{8192, -1, 128, 128, 8192};
+  std::string why = ExplainWatchError(ENOSPC, limits, 0);
+  EXPECT_NE(why.find("fs.inotify.max_user_watches=8192"), std::string::npos) << why;
+  EXPECT_NE(why.find("sysctl -w fs.inotify.max_user_watches="), std::string::npos) << why;
+  limits.ns_max_watches = 50;  // a user namespace's own, lower limit
+  why = ExplainWatchError(ENOSPC, limits, 0);
+  EXPECT_NE(why.find("user.max_inotify_watches=50"), std::string::npos) << why;
+  EXPECT_EQ(limits.watches(), 50);
+  EXPECT_NE(ExplainWatchError(ENOSPC, limits, 10).find("cap of 10"), std::string::npos);
+  EXPECT_NE(ExplainWatchError(ENOMEM, limits, 0).find("out of memory"), std::string::npos);
+  EXPECT_NE(ExplainWatchError(EACCES, limits, 0).find("may not read"), std::string::npos);
+}
+
+// Other workers hold every fanotify group: auto falls back to inotify and says why, as a
+// standing reason (a configuration would not be one); fanotify asked for fails with it.
+TEST(ChangeWatcher, FanotifyGroupsExhaustedIsExplainedAndStanding) {
+  TempDir src;
+  FaultyKernel kernel;
+  kernel.fanotify_error = EMFILE;
+  std::string fallback, standing;
+  auto w = MakeChangeWatcher(src.path(), ChangeCapture::kAuto, {&kernel, 0}, &fallback, &standing);
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  EXPECT_STREQ((*w)->kind(), "inotify");
+  EXPECT_NE(standing.find("fanotify groups exhausted: fs.fanotify.max_user_groups=128"),
+            std::string::npos)
+      << standing;
+  EXPECT_NE(standing.find("using inotify"), std::string::npos) << standing;
+  EXPECT_EQ(fallback, standing);
+  auto fan = MakeChangeWatcher(src.path(), ChangeCapture::kFanotify, {&kernel, 0});
+  ASSERT_FALSE(fan.ok());
+  EXPECT_NE(fan.status().message().find("fanotify groups exhausted"), std::string::npos)
+      << fan.status().message();
+  // Not root (a configuration, not a shortage): logged, not standing.
+  kernel.fanotify_error = EPERM;
+  w = MakeChangeWatcher(src.path(), ChangeCapture::kAuto, {&kernel, 0}, &fallback, &standing);
+  ASSERT_TRUE(w.ok());
+  EXPECT_NE(fallback.find("not permitted"), std::string::npos) << fallback;
+  EXPECT_EQ(standing, "");
+}
+
+TEST(ChangeWatcher, InotifyInstancesExhaustedSaysWhichLimit) {
+  TempDir src;
+  FaultyKernel kernel;
+  kernel.init_error = EMFILE;
+  InotifyWatcher w(src.path(), {&kernel, 0});
+  Status st = w.Start();
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("fs.inotify.max_user_instances=128"), std::string::npos)
+      << st.message();
+}
+
 }  // namespace
 }  // namespace georep::replication

@@ -87,6 +87,8 @@ std::string StatusToJson(const WorkerStatus& s) {
                       {"throughput_bps", s.throughput_bps},
                       {"lag_ms", s.lag_ms},
                       {"pass_scanned", s.pass_scanned},
+                      {"capture_gaps", s.capture_gaps},
+                      {"capture_warning", s.capture_warning},
                       {"reason", s.reason},
                       {"updated_ms", s.updated_ms}};
   return j.dump() + "\n";
@@ -107,6 +109,8 @@ Result<WorkerStatus> StatusFromJson(const std::string& text) {
   str("crawl", &s.crawl);
   str("change_capture", &s.change_capture);
   str("reason", &s.reason);
+  str("capture_warning", &s.capture_warning);
+  num("capture_gaps", &s.capture_gaps);
   num("last_synced_ms", &s.last_synced_ms);
   num("pending_entry", &s.pending_entry);
   num("pending_data", &s.pending_data);
@@ -324,11 +328,16 @@ Status Replicator::Run() {
   spdlog::info("msg=\"connected to the agent\"");
 
   // Watches first, then the crawl: nothing changed during the crawl is missed.
-  auto watcher = MakeChangeWatcher(options_.source, options_.change_capture);
+  auto watcher = MakeChangeWatcher(options_.source, options_.change_capture, options_.capture,
+                                   nullptr, &capture_standing_);
   if (!watcher.ok()) return fail(watcher.status());
   watcher_ = std::move(watcher).value();
   status_.change_capture = watcher_->kind();
-  spdlog::info("msg=\"watching for changes\" change_capture={}", watcher_->kind());
+  // What the capture needs against what the kernel allows; where that is not enough, the
+  // standing reason is in the status before the crawl starts (and so before any change).
+  spdlog::info("msg=\"watching for changes\" change_capture={} {}", watcher_->kind(),
+               watcher_->Needs());
+  NoteCaptureGaps(true);
 
   // History Crawl: the changes journaled before the last stop, which a crawl alone could miss
   // (a rewrite within one clock tick, same size), go first.
@@ -399,6 +408,7 @@ Status Replicator::Run() {
       if (Status f = stream->Failure(); !f.ok())
         return fail(Status::Unavailable("lost the destination: " + f.message()));
     if (Status d = DrainChanges(); !d.ok()) return fail(d);
+    if (Status g = RescanCaptureGaps(); !g.ok()) return fail(g);
     const int64_t now = NowMs();
     // A change seen after `now` was read is not older than 0.
     status_.lag_ms = first_change_ms_ ? std::max<int64_t>(0, now - first_change_ms_) : 0;
@@ -473,15 +483,74 @@ Status Replicator::CloseStreams(int seconds) {
   return closed.ok() ? result : closed;
 }
 
+void Replicator::NoteChanged() {
+  if (!changes_.changed) return;
+  changes_.changed = false;
+  last_change_ms_ = NowMs();
+  if (first_change_ms_ == 0) first_change_ms_ = last_change_ms_;
+}
+
 Status Replicator::DrainChanges() {
   if (!watcher_) return Status::Ok();
   Status st = watcher_->Drain(&changes_);
-  if (changes_.changed) {
-    changes_.changed = false;
-    last_change_ms_ = NowMs();
-    if (first_change_ms_ == 0) first_change_ms_ = last_change_ms_;
-  }
+  NoteChanged();
+  // A new directory that could not be watched.
+  if (watcher_->unwatched().size() != status_.capture_gaps) NoteCaptureGaps(false);
   return st;
+}
+
+// ------------------------------------------------------------------ capture gaps
+
+Status Replicator::RescanCaptureGaps() {
+  if (!watcher_ || watcher_->unwatched().empty()) return Status::Ok();
+  const int64_t started = NowMs();
+  if (started < next_gap_rescan_ms_) return Status::Ok();
+  const size_t directories = watcher_->unwatched().size();
+  const size_t entries_before = changes_.entries.size();
+  Status st = watcher_->RescanUnwatched(&changes_);
+  NoteChanged();
+  const int64_t took = NowMs() - started;
+  // Bounded: the rescans take at most a fifth of the time, and come at least once a minute.
+  next_gap_rescan_ms_ = NowMs() + std::clamp<int64_t>(4 * took, options_.gap_rescan_ms, 60000);
+  spdlog::debug(
+      "msg=\"rescanned the unwatched directories\" directories={} changes={} unwatched={} "
+      "took_ms={}",
+      directories, changes_.entries.size() - entries_before, watcher_->unwatched().size(), took);
+  NoteCaptureGaps(false);
+  return st;
+}
+
+void Replicator::NoteCaptureGaps(bool force) {
+  const auto& gaps = watcher_->unwatched();
+  if (!force && gaps.size() == status_.capture_gaps) return;
+  std::string warning = capture_standing_;
+  const std::string gap_reason = watcher_->GapReason();
+  if (!gap_reason.empty()) warning += (warning.empty() ? "" : "; ") + gap_reason;
+  std::map<int, size_t> by_error;
+  for (const auto& [dir, err] : gaps) ++by_error[err];
+  const int main_error =
+      by_error.empty() ? 0
+                       : std::max_element(by_error.begin(), by_error.end(), [](auto& a, auto& b) {
+                           return a.second < b.second;
+                         })->first;
+  if (main_error != 0 && main_error != logged_gap_error_) {
+    spdlog::warn(
+        "msg=\"directories without a watch: their changes are found by a rescan every {} ms "
+        "until a watch succeeds\" unwatched={} first={} reason={} {}",
+        options_.gap_rescan_ms, gaps.size(), LogValue(gaps.begin()->first),
+        LogValue(ExplainWatchError(main_error,
+                                   options_.capture.kernel ? options_.capture.kernel->Limits()
+                                                           : SystemCaptureKernel().Limits(),
+                                   options_.capture.max_watches)),
+        watcher_->Needs());
+  } else if (main_error == 0 && logged_gap_error_ != 0) {
+    spdlog::info("msg=\"every directory is watched again\" {}", watcher_->Needs());
+  }
+  logged_gap_error_ = main_error;
+  if (!force && gaps.size() == status_.capture_gaps && warning == status_.capture_warning) return;
+  status_.capture_gaps = gaps.size();
+  status_.capture_warning = std::move(warning);
+  WriteStatus();
 }
 
 }  // namespace georep::replication

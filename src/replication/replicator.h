@@ -10,15 +10,18 @@
 //     Crawl starts, so nothing changed during it is missed: one fanotify filesystem mark when
 //     the worker may set one (root, Linux >= 5.9, a source on one file system whose handles
 //     fanotify reports), else an inotify watch on every directory -- `change_capture` picks,
-//     auto by default, and the log and status say which is in use. An incremental pass
-//     looks only at the entries the capture named (and their directories), and at everything
-//     beneath a directory that appeared -- created, moved in, or put in place of another --
-//     or that is gone (the index's entries there are gone too); its cost grows with the
-//     changes, not with the tree or the directories they are in. A lost event
-//     (inotify's queue overflow) makes the next pass a full one; so does the periodic safety
-//     rescan. The capture is drained between passes and at every commit inside one (where the
-//     worker waits for the agent's Acks) into changes_, for the next pass: fanotify's queue is
-//     unlimited, and this is what keeps it from growing for longer than a batch.
+//     auto by default, and the log and status say which is in use. Where the capture is
+//     blind (directories inotify cannot watch; fanotify groups exhausted) the status says so
+//     (capture_gaps, capture_warning) from before the crawl, and the unwatched directories
+//     are rescanned every gap_rescan_ms, their watches retried, until all are watched. An
+//     incremental pass looks only at the entries the capture named (and their directories), and at
+//     everything beneath a directory that appeared -- created, moved in, or put in place of another
+//     -- or that is gone (the index's entries there are gone too); its cost grows with the changes,
+//     not with the tree or the directories they are in. A lost event (inotify's queue overflow)
+//     makes the next pass a full one; so does the periodic safety rescan. The capture is drained
+//     between passes and at every commit inside one (where the worker waits for the agent's Acks)
+//     into changes_, for the next pass: fanotify's queue is unlimited, and this is what keeps it
+//     from growing for longer than a batch.
 //  Each pass ends with a durable Barrier; only once the agent's Ack arrives is the index
 //  updated (and saved, atomically) and "last synced" advanced to the pass's start. Operations
 //  the agent refused are counted as failures and retried, never recorded as synced.
@@ -90,6 +93,10 @@ struct ReplicatorOptions {
   ChangeCapture change_capture = ChangeCapture::kAuto;
   // Agent connections: stream 0 carries everything in order, the others file contents only.
   int sync_jobs = 1;
+  // Directories the capture cannot watch are rescanned this often (or 4 times as long as
+  // a round took, at most a minute), their watches tried again each time.
+  int gap_rescan_ms = 2000;
+  ChangeWatcherOptions capture;  // limits and kernel calls (tests inject them)
 };
 
 // What a worker reports (status.json).
@@ -107,7 +114,12 @@ struct WorkerStatus {
   double throughput_bps = 0;                // data bytes/s of the last pass
   int64_t lag_ms = 0;         // age of the oldest change not yet synced; 0 when in step
   uint64_t pass_scanned = 0;  // entries the last pass looked at (a full pass: all of them)
-  std::string reason;         // why Faulty, or the last failure
+  // Where change capture is blind, while it lasts: directories without a watch (rescanned
+  // every few seconds instead), and a standing reason -- those gaps, or fanotify groups
+  // exhausted -- with what would fix it. Data still flows: not Faulty.
+  uint64_t capture_gaps = 0;
+  std::string capture_warning;
+  std::string reason;  // why Faulty, or the last failure
   int64_t updated_ms = 0;
 };
 
@@ -161,6 +173,14 @@ class Replicator {
   // Reads the change capture's waiting events into changes_ (between passes, and at each
   // commit of a pass: the kernel never holds more than a batch's worth).
   Status DrainChanges();
+  // The unwatched directories' rescan, when due (between passes), into changes_.
+  Status RescanCaptureGaps();
+  // capture_gaps and capture_warning from the watcher; logged when the capture turns blind
+  // somewhere, when its main cause changes and when it sees everything again -- not for each
+  // directory or event.
+  void NoteCaptureGaps(bool force);
+  // A change arrived in changes_: the settle clock.
+  void NoteChanged();
   bool Excluded(const std::string& path) const;
 
   ReplicatorOptions options_;
@@ -198,6 +218,9 @@ class Replicator {
   ChangeSet changes_;                       // seen, not yet handed to a pass
   int64_t first_change_ms_ = 0;             // the oldest of changes_ (0: none)
   int64_t last_change_ms_ = 0;              // the newest
+  std::string capture_standing_;            // why not fanotify, when it ran out of something
+  int64_t next_gap_rescan_ms_ = 0;          // the unwatched directories' next rescan
+  int logged_gap_error_ = 0;                // the main cause of the gaps last logged
   // Inodes with several links that changed: the next full pass joins their paths again.
   std::set<std::pair<uint64_t, uint64_t>> relink_;
 };

@@ -49,6 +49,8 @@ TEST(WorkerStatus, JsonRoundTripKeepsEveryField) {
   s.throughput_bps = 10.5;
   s.lag_ms = 11;
   s.pass_scanned = 13;
+  s.capture_gaps = 14;
+  s.capture_warning = "14 of 20 directories have no inotify watch";
   s.reason = "why \"quoted\"";
   s.updated_ms = 12;
   auto back = StatusFromJson(StatusToJson(s));
@@ -59,6 +61,8 @@ TEST(WorkerStatus, JsonRoundTripKeepsEveryField) {
   EXPECT_EQ(back->last_synced_ms, 1700000000123);
   EXPECT_EQ(back->reason, "why \"quoted\"");
   EXPECT_EQ(back->pass_scanned, 13u);
+  EXPECT_EQ(back->capture_gaps, 14u);
+  EXPECT_EQ(back->capture_warning, "14 of 20 directories have no inotify watch");
 }
 
 TEST(WorkerStatus, OlderStatusWithoutChangeCaptureStillReads) {
@@ -67,6 +71,8 @@ TEST(WorkerStatus, OlderStatusWithoutChangeCaptureStillReads) {
   EXPECT_EQ(s->state, "Active");
   EXPECT_EQ(s->change_capture, "");
   EXPECT_EQ(s->lag_ms, 3);
+  EXPECT_EQ(s->capture_gaps, 0u) << "an older worker reports no gaps";
+  EXPECT_EQ(s->capture_warning, "");
   EXPECT_FALSE(StatusFromJson("not json").ok());
 }
 
