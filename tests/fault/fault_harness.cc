@@ -977,6 +977,7 @@ struct RoundResult {
   double converge_s = -1;           // from the writer stopping (and the last fault)
   double since_last_fault_s = -1;   // from the last fault
   uint64_t tree_bytes = 0, written_bytes = 0;
+  bool waited_first = false;  // the live phase began once the first sync was in step
   uint64_t initial_bytes_sent = 0, live_bytes_sent = 0;
   int worker_starts = 0, worker_exits = 0;
   std::string last_status;
@@ -1094,6 +1095,7 @@ class Harness {
         return r;
       }
       r.initial_bytes_sent = bytes_before + last.bytes_sent;
+      r.waited_first = true;
     }
 
     // The fault schedule: which operations a fault comes after.
@@ -1109,8 +1111,10 @@ class Harness {
     int release_at_op = -1;  // a full destination is emptied after this one
     Clock::time_point last_fault = Clock::now();
     bool any_fault = false;
+    int64_t last_write_ms = WallMs();
     for (int op = 0; op < o_.ops_per_round; ++op) {
       r.written_bytes += writer.Step();
+      last_write_ms = WallMs();
       SleepMs(static_cast<int>(rng() % 25));
       if (op == restart_at_op) {
         restart_at_op = -1;
@@ -1131,7 +1135,7 @@ class Harness {
           done = worker.pid() > 0;
           poll();
           worker.Kill(SIGKILL);
-          restart_at_op = op + static_cast<int>(rng() % 6);
+          restart_at_op = op + 1 + static_cast<int>(rng() % 6);
         } else if (kind == "kill-agent") {
           const auto agents = worker.Agents();
           done = !agents.empty();
@@ -1164,7 +1168,6 @@ class Harness {
 
     // Converge: the worker in step after the writer stopped, and the trees equal.
     const auto stopped = Clock::now();
-    const int64_t stopped_ms = WallMs();
     const Tree source = DescribeTree(src);
     std::vector<std::string> diffs = {"not compared"};
     auto last_compare = Clock::now() - std::chrono::seconds(10);
@@ -1173,7 +1176,7 @@ class Harness {
       if (!worker.Running()) restart();
       ReapOrphans(worker.pid());
       const bool in_step = last.state == "Active" && last.crawl == "Changelog Crawl" &&
-                           last.last_synced_ms > stopped_ms && last.pending == 0;
+                           last.last_synced_ms > last_write_ms && last.pending == 0;
       const bool timed_out = SecondsSince(stopped) >= o_.converge_timeout;
       if (in_step || timed_out || SecondsSince(last_compare) > 2) {
         diffs = Compare(source, DescribeTree(dst), o_.compare_dir_mtime);
@@ -1282,9 +1285,11 @@ class Harness {
     std::map<std::string, int> by_kind;
     std::vector<double> converge, since_fault;
     std::vector<uint64_t> diverged;
-    uint64_t tree = 0, written = 0, initial = 0, live = 0;
+    uint64_t tree = 0, written = 0, initial = 0, initial_tree = 0, live = 0, live_written = 0;
     int not_in_step = 0;
+    uint64_t total_sent = 0;
     for (const auto& r : results) {
+      total_sent += r.initial_bytes_sent + r.live_bytes_sent;
       for (const auto& f : r.faults) ++by_kind[f.substr(0, f.find('@'))];
       if (r.diverged) diverged.push_back(r.seed);
       if (!r.diverged && r.converge_s < 0) ++not_in_step;
@@ -1294,8 +1299,12 @@ class Harness {
       }
       tree += r.tree_bytes;
       written += r.written_bytes;
-      initial += r.initial_bytes_sent;
-      live += r.live_bytes_sent;
+      if (r.waited_first) {
+        initial += r.initial_bytes_sent;
+        initial_tree += r.tree_bytes;
+        live += r.live_bytes_sent;
+        live_written += r.written_bytes;
+      }
     }
     auto median = [](std::vector<double> v) {
       if (v.empty()) return 0.0;
@@ -1312,16 +1321,22 @@ class Harness {
     int total = 0;
     for (const auto& [k, n] : by_kind) std::cout << " " << k << "=" << n, total += n;
     std::cout << " (" << total << ")\n";
-    char b[400];
+    auto ull = [](uint64_t v) { return static_cast<unsigned long long>(v); };
+    auto ratio = [](uint64_t a, uint64_t b) {
+      return b ? static_cast<double>(a) / static_cast<double>(b) : 0.0;
+    };
+    char b[800];
     std::snprintf(b, sizeof b,
                   "  converge after the writer stopped: median %.2f s, max %.2f s; after the "
                   "last fault: median %.2f s, max %.2f s\n"
-                  "  bytes sent: first syncs %llu of seeded trees %llu; live phases %llu for "
-                  "%llu bytes written (%.2fx)\n",
+                  "  bytes sent (file contents, every worker incarnation): %llu for seeded "
+                  "trees of %llu and %llu written live (%.2fx)\n"
+                  "  rounds that waited for the first sync: first syncs sent %llu of %llu "
+                  "(%.2fx); live phases %llu for %llu written (%.2fx)\n",
                   median(converge), max(converge), median(since_fault), max(since_fault),
-                  static_cast<unsigned long long>(initial), static_cast<unsigned long long>(tree),
-                  static_cast<unsigned long long>(live), static_cast<unsigned long long>(written),
-                  written ? static_cast<double>(live) / static_cast<double>(written) : 0.0);
+                  ull(total_sent), ull(tree), ull(written), ratio(total_sent, tree + written),
+                  ull(initial), ull(initial_tree), ratio(initial, initial_tree), ull(live),
+                  ull(live_written), ratio(live, live_written));
     std::cout << b;
     if (!diverged.empty()) {
       std::cout << "  diverged seeds:";
