@@ -61,6 +61,12 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// SIGINT or SIGTERM: the round in progress ends (its worker and agents stopped), no more start.
+volatile sig_atomic_t g_stop = 0;
+void OnStop(int) {
+  g_stop = 1;
+}
+
 int64_t WallMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -1023,9 +1029,13 @@ class Harness {
     const auto started = Clock::now();
     for (int i = 0; i < o_.rounds; ++i) {
       RoundResult r = RunRound(o_.seed + static_cast<uint64_t>(i), i);
+      if (g_stop) {
+        std::cout << "interrupted: round " << i << " not counted\n";
+        break;
+      }
       Print(i, r);
       results.push_back(r);
-      if (r.diverged && o_.stop_on_diverge) break;
+      if ((r.diverged && o_.stop_on_diverge) || g_stop) break;
     }
     return Summary(results, SecondsSince(started));
   }
@@ -1073,7 +1083,7 @@ class Harness {
       const int64_t seeded_ms = WallMs();
       const auto t0 = Clock::now();
       bool ok = false;
-      while (SecondsSince(t0) < o_.initial_timeout) {
+      while (SecondsSince(t0) < o_.initial_timeout && !g_stop) {
         SleepMs(100);
         poll();
         if (!worker.Running()) restart();
@@ -1112,7 +1122,7 @@ class Harness {
     Clock::time_point last_fault = Clock::now();
     bool any_fault = false;
     int64_t last_write_ms = WallMs();
-    for (int op = 0; op < o_.ops_per_round; ++op) {
+    for (int op = 0; op < o_.ops_per_round && !g_stop; ++op) {
       r.written_bytes += writer.Step();
       last_write_ms = WallMs();
       SleepMs(static_cast<int>(rng() % 25));
@@ -1187,7 +1197,7 @@ class Harness {
           break;
         }
       }
-      if (timed_out) break;
+      if (timed_out || g_stop) break;
       SleepMs(100);
     }
     if (r.converge_s < 0) {
@@ -1366,5 +1376,7 @@ int main(int argc, char** argv) {
   Options o;
   if (!ParseOptions(argc, argv, &o)) return 2;
   ::signal(SIGPIPE, SIG_IGN);
+  ::signal(SIGINT, OnStop);
+  ::signal(SIGTERM, OnStop);
   return Harness(std::move(o)).Run();
 }
