@@ -1360,7 +1360,7 @@ class Harness {
     } else if (dest_fs_) {
       ::umount2(dest_fs_->dir().c_str(), MNT_DETACH);
     }
-    return diverged.empty() ? 0 : 1;
+    return diverged.empty() && !g_stop ? 0 : 1;
   }
 
   Options o_;
