@@ -1262,7 +1262,7 @@ class Harness {
     std::cout << "round " << index << " seed " << r.seed << ": faults ["
               << (faults.empty() ? "none" : faults) << "] worker starts " << r.worker_starts;
     if (r.diverged) {
-      std::cout << " DIVERGED (replay: --seed " << r.seed << " --rounds 1)\n";
+      std::cout << " DIVERGED\n  replay: --seed " << r.seed << " --rounds 1" << Replay() << "\n";
       size_t shown = 0;
       for (const auto& d : r.differences) {
         if (++shown > 25) {
@@ -1289,6 +1289,19 @@ class Harness {
       std::cout << " trees equal, not reported in step: " << r.last_status << "\n";
     }
     std::cout << std::flush;
+  }
+
+  // The options a replay of one round needs besides its seed.
+  std::string Replay() const {
+    std::string faults = o_.faults.empty() ? "none" : "", ops;
+    for (const auto& f : o_.faults) faults += (faults.empty() ? "" : ",") + f;
+    for (const auto& op : o_.ops) ops += (ops.empty() ? "" : ",") + op;
+    std::string out = " --seed-entries " + std::to_string(o_.seed_entries) + " --ops-per-round " +
+                      std::to_string(o_.ops_per_round) + " --max-faults " +
+                      std::to_string(o_.max_faults) + " --faults " + faults + " --ops " + ops;
+    if (!o_.compare_dir_mtime) out += " --no-dir-mtime";
+    for (const auto& a : o_.worker_args) out += " --worker-arg " + a;
+    return out;
   }
 
   int Summary(const std::vector<RoundResult>& results, double seconds) {
