@@ -134,7 +134,7 @@ void Usage() {
   --faults LIST          comma-separated: kill-worker,kill-agent,kill-both,disk-full, all or none
                          (default: all)
   --ops LIST             comma-separated operation kinds (default: all but fifo,acl,xattr-trusted), or all;
-                         -KIND removes one from the default, e.g. --ops -rename-dir,-link
+                         -KIND / +KIND change the default, e.g. --ops -rename-dir,-link or +fifo
   --ops-per-round N      live operations per round (80)
   --max-faults N         faults per round, at most (3)
   --seed-entries N       files in the seeded tree (300)
@@ -214,8 +214,9 @@ bool ParseOptions(int argc, char** argv, Options* o) {
     o->ops.insert(kAllOps.begin(), kAllOps.end());
   } else if (!ops_arg.empty()) {
     const auto words = Split(ops_arg, ',');
-    const bool removals =
-        std::all_of(words.begin(), words.end(), [](const std::string& w) { return w[0] == '-'; });
+    const bool removals = std::all_of(words.begin(), words.end(), [](const std::string& w) {
+      return w[0] == '-' || w[0] == '+';
+    });
     if (!removals) o->ops.clear();
     for (auto w : words) {
       const bool remove = w[0] == '-';
