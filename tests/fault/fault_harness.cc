@@ -532,6 +532,7 @@ struct Status {
   std::string state, crawl, reason;
   int64_t last_synced_ms = 0;
   uint64_t pending = 0, failures = 0, bytes_sent = 0, files_sent = 0;
+  int64_t updated_ms = 0;
 };
 
 Status ReadStatus(const std::string& state_dir) {
@@ -550,6 +551,7 @@ Status ReadStatus(const std::string& state_dir) {
   s.failures = j.value("failures", uint64_t{0});
   s.bytes_sent = j.value("bytes_sent", uint64_t{0});
   s.files_sent = j.value("files_sent", uint64_t{0});
+  s.updated_ms = j.value("updated_ms", int64_t{0});
   return s;
 }
 
@@ -1064,15 +1066,18 @@ class Harness {
     Worker worker(argv, dir + "/worker.stderr");
     uint64_t bytes_before = 0;  // bytes_sent by earlier incarnations of the worker
     Status last;
+    // A worker's counters start at 0; its status.json is its own once written after it started
+    // (until then the file is its predecessor's).
+    int64_t started_ms = WallMs();
     auto poll = [&] {
       Status s = ReadStatus(state);
-      if (s.ok) last = s;
+      if (s.ok && s.updated_ms >= started_ms) last = s;
     };
     auto restart = [&] {
       poll();
       bytes_before += last.bytes_sent;
-      last.bytes_sent = 0;
-      ::unlink((state + "/status.json").c_str());  // the new incarnation's own counters
+      last = Status{};
+      started_ms = WallMs();
       worker.Start();
     };
     worker.Start();
