@@ -1282,11 +1282,12 @@ class Harness {
       std::string line;
       while (std::getline(ops, line)) std::cout << "    " << line << "\n";
     } else if (r.converge_s >= 0) {
-      char b[160];
+      char b[256];
       std::snprintf(b, sizeof b,
                     " converged %.2f s after the writer stopped (%.2f s after the last fault); "
-                    "bytes sent live %llu (written %llu, tree %llu)\n",
+                    "bytes sent %s %llu (written %llu, tree %llu)\n",
                     r.converge_s, r.since_last_fault_s,
+                    r.waited_first ? "live" : "from the start (live during the first sync)",
                     static_cast<unsigned long long>(r.live_bytes_sent),
                     static_cast<unsigned long long>(r.written_bytes),
                     static_cast<unsigned long long>(r.tree_bytes));
