@@ -17,8 +17,10 @@
 //  * an entry only the destination has enters the index (the pass deletes it);
 //  * a file whose source links are separate files at the destination (several inodes) is
 //    named in `relink`: the pass joins its paths again.
-// Without a source scan, the index's own entries stand for the source. Owners are not
-// compared (an agent that is not root cannot set them).
+// A directory the destination holds under a name the source has left since (renamed twice, the
+// first rename applied but never recorded) is not matched with the source's: it is deleted and
+// the source's sent anew. Without a source scan, the index's own entries stand for the source.
+// Owners are not compared (an agent that is not root cannot set them).
 //
 // Thread-safety: a pure function of its arguments.
 #pragma once
