@@ -1,18 +1,22 @@
 #include "replication/agent.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
+#include <iterator>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "replication/scanner.h"
 #include "replication/wire.h"
 
 namespace georep::replication {
@@ -127,6 +131,50 @@ class ReadAhead {
 
 }  // namespace
 
+Status ListDestination(const std::string& root, const ListTree& request,
+                       const std::function<Status(TreeListing)>& emit) {
+  TreeListing part;
+  part.id = request.id;
+  UniqueFd root_fd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!root_fd.valid()) {
+    part.last = true;
+    part.error = "cannot open the destination root: " + std::string(strerror(errno));
+    return emit(std::move(part));
+  }
+  ScanOptions options;
+  options.read_xattrs = false;
+  options.threads = 2;
+  auto scanned = ScanBeneath(root_fd.get(), request.path, true, options);
+  if (!scanned.ok()) {
+    part.last = true;
+    // Nothing there is an answer too: the index has nothing beneath that path.
+    if (scanned.status().code() != StatusCode::kNotFound) part.error = scanned.status().message();
+    return emit(std::move(part));
+  }
+  if (!scanned->errors.empty())
+    part.error = scanned->errors.front().path + ": " + scanned->errors.front().status.message();
+  const std::string error = std::move(part.error);
+  part.error.clear();
+  for (ScanEntry& e : scanned->entries) {
+    // The applier's own files in flight are not part of the mirror.
+    const auto slash = e.path.rfind('/');
+    if (Applier::IsTempName(slash == std::string::npos
+                                ? std::string_view(e.path)
+                                : std::string_view(e.path).substr(slash + 1)))
+      continue;
+    part.entries.push_back(ListedEntry{std::move(e.path), e.mode, e.uid, e.gid, e.size, e.mtime_ns,
+                                       e.ino, e.nlink, std::move(e.symlink_target)});
+    if (part.entries.size() == kMaxListedEntries) {
+      GEOREP_RETURN_IF_ERROR(emit(std::move(part)));
+      part = TreeListing{};
+      part.id = request.id;
+    }
+  }
+  part.last = true;
+  part.error = error;
+  return emit(std::move(part));
+}
+
 Status ServeAgent(int in_fd, int out_fd, const AgentOptions& options) {
   Encoder encoder;
   std::string out;
@@ -153,16 +201,34 @@ Status ServeAgent(int in_fd, int out_fd, const AgentOptions& options) {
     }
     in.clear();
     Status fed = decoder.Feed(chunk, &in);
-    replies.clear();
-    // More of the stream already here lets a batch's Ack ride on the next batch's sync.
-    if (Status handled = (*applier)->HandleAll(in, &replies, fed.ok() && input.HasMore());
-        !handled.ok()) {
-      replies.push_back(Error{0, ErrorCode::kProtocol, handled.message()});
-      (void)reply(replies);
-      return handled;
+    // A ListTree is answered once what came before it is handled (the worker sends one only
+    // with nothing in flight): the operations before it, then the listing, then the rest.
+    size_t begin = 0;
+    while (begin <= in.size()) {
+      auto list =
+          std::find_if(in.begin() + static_cast<std::ptrdiff_t>(begin), in.end(),
+                       [](const Message& m) { return std::holds_alternative<ListTree>(m); });
+      const auto end = static_cast<size_t>(list - in.begin());
+      std::vector<Message> part(
+          std::make_move_iterator(in.begin() + static_cast<std::ptrdiff_t>(begin)),
+          std::make_move_iterator(list));
+      replies.clear();
+      // More of the stream already here lets a batch's Ack ride on the next batch's sync.
+      const bool more = list == in.end() && fed.ok() && input.HasMore();
+      if (Status handled = (*applier)->HandleAll(part, &replies, more); !handled.ok()) {
+        replies.push_back(Error{0, ErrorCode::kProtocol, handled.message()});
+        (void)reply(replies);
+        return handled;
+      }
+      if (list == in.end() && !fed.ok())
+        replies.push_back(Error{0, ErrorCode::kProtocol, fed.message()});
+      if (!replies.empty()) GEOREP_RETURN_IF_ERROR(reply(replies));
+      if (list == in.end()) break;
+      GEOREP_RETURN_IF_ERROR(ListDestination(
+          options.root, std::get<ListTree>(*list),
+          [&](TreeListing part_of_it) { return reply({Message(std::move(part_of_it))}); }));
+      begin = end + 1;
     }
-    if (!fed.ok()) replies.push_back(Error{0, ErrorCode::kProtocol, fed.message()});
-    if (!replies.empty()) GEOREP_RETURN_IF_ERROR(reply(replies));
     if (!fed.ok()) return fed;
   }
 }

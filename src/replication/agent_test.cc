@@ -8,6 +8,9 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <filesystem>
+#include <fstream>
+#include <map>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -214,6 +217,78 @@ TEST_F(AgentTest, TheWorkerGoesOnSendingWhileTheAgentSyncs) {
   EXPECT_EQ(std::get<Ack>(replies.back()).applied_seq, barriers.back());
   EXPECT_TRUE(std::get<Ack>(replies.back()).durable);
   EXPECT_EQ(ReadFile(dest_ / "big3"), std::string(1 << 20, 'x'));
+}
+
+// A ListTree is answered in stream order: after what came before it is applied, before what
+// follows it; the listing says what the destination holds, with inode and link count.
+TEST_F(AgentTest, AListTreeIsAnsweredInStreamOrder) {
+  Start();
+  Append(replication::Hello{1, kProtocolVersion, 0, "agent-test"});
+  Append(Mkdir{++seq_, "d", 0755});
+  const uint64_t first = FileBatch("d/f", "content");
+  Append(ListTree{7, "."});
+  Append(Mkdir{++seq_, "later", 0755});
+  Append(Barrier{++seq_, true});
+  Send();
+  std::vector<Message> replies = Replies(4);
+  CloseInput();
+  agent_.join();
+  ASSERT_TRUE(result_.ok()) << result_.ToString();
+  ASSERT_EQ(replies.size(), 4u);
+  EXPECT_EQ(std::get<HelloReply>(replies[0]).version, kProtocolVersion);
+  EXPECT_EQ(std::get<Ack>(replies[1]).applied_seq, first);
+  const auto& listing = std::get<TreeListing>(replies[2]);
+  EXPECT_EQ(listing.id, 7u);
+  EXPECT_TRUE(listing.last);
+  EXPECT_TRUE(listing.error.empty()) << listing.error;
+  std::vector<std::string> paths;
+  for (const ListedEntry& e : listing.entries) paths.push_back(e.path);
+  EXPECT_EQ(paths, (std::vector<std::string>{".", "d", "d/f"}));
+  EXPECT_EQ(listing.entries[2].size, 7u);
+  EXPECT_EQ(listing.entries[2].nlink, 1u);
+  EXPECT_NE(listing.entries[2].ino, 0u);
+  EXPECT_EQ(std::get<Ack>(replies[3]).applied_seq, seq_);
+}
+
+// The listing comes in bounded parts, the last one flagged; the applier's temporary files are
+// not part of it; links show as one inode; a path that is not there lists empty.
+TEST(ListDestination, ListsMetadataInBoundedPartsWithoutTemporaryFiles) {
+  TempDir dest;
+  std::filesystem::create_directories(dest / "many");
+  for (size_t i = 0; i < kMaxListedEntries + 10; ++i)
+    std::ofstream(dest / ("many/f" + std::to_string(i))) << i;
+  std::ofstream(dest / "many/.georep.f1.0123456789abcdef.tmp") << "in flight";
+  std::filesystem::create_hard_link(dest / "many/f1", dest / "link");
+  std::filesystem::create_symlink("many/f2", dest / "sym");
+  std::vector<TreeListing> parts;
+  ASSERT_TRUE(ListDestination(dest.path(), ListTree{3, "."}, [&](TreeListing part) {
+                parts.push_back(std::move(part));
+                return Status::Ok();
+              }).ok());
+  ASSERT_EQ(parts.size(), 2u);
+  EXPECT_FALSE(parts[0].last);
+  EXPECT_TRUE(parts[1].last);
+  std::map<std::string, ListedEntry> all;
+  for (const TreeListing& p : parts) {
+    EXPECT_EQ(p.id, 3u);
+    EXPECT_LE(p.entries.size(), kMaxListedEntries);
+    for (const ListedEntry& e : p.entries) all[e.path] = e;
+  }
+  EXPECT_EQ(all.size(), kMaxListedEntries + 10 + 4);  // ".", many, link, sym
+  EXPECT_FALSE(all.count("many/.georep.f1.0123456789abcdef.tmp"));
+  EXPECT_EQ(all.at("link").ino, all.at("many/f1").ino);
+  EXPECT_EQ(all.at("link").nlink, 2u);
+  EXPECT_EQ(all.at("sym").target, "many/f2");
+
+  parts.clear();
+  ASSERT_TRUE(ListDestination(dest.path(), ListTree{4, "nothing/here"}, [&](TreeListing part) {
+                parts.push_back(std::move(part));
+                return Status::Ok();
+              }).ok());
+  ASSERT_EQ(parts.size(), 1u);
+  EXPECT_TRUE(parts[0].last);
+  EXPECT_TRUE(parts[0].entries.empty());
+  EXPECT_TRUE(parts[0].error.empty());
 }
 
 }  // namespace

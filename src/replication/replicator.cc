@@ -13,6 +13,7 @@
 #include <cstring>
 #include <deque>
 #include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
@@ -64,6 +65,29 @@ void LogPass(bool full, size_t subtrees, size_t entries, const WorkerStatus& bef
       full, subtrees, entries, after.pass_scanned, after.files_sent - before.files_sent,
       after.bytes_sent - before.bytes_sent, after.wire_bytes - before.wire_bytes, after.failures,
       took_ms, result.ok() ? std::string("ok") : LogValue(result.message()));
+}
+
+// The marker of a running worker (`unclean` in the state directory): made at the start, removed
+// at a clean stop. Found at the start, it says the last run was killed or failed with
+// operations in flight: the index may be wrong about the destination.
+std::string UncleanMarker(const std::string& state_dir) {
+  return state_dir + "/unclean";
+}
+
+// Whether the last run left the marker; then makes it.
+bool MarkRunning(const std::string& state_dir) {
+  const std::string marker = UncleanMarker(state_dir);
+  const bool unclean = ::access(marker.c_str(), F_OK) == 0;
+  const int fd = ::open(marker.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  if (fd >= 0) ::close(fd);
+  if (unclean)
+    spdlog::info(
+        "msg=\"the last run did not stop cleanly: the index is reconciled with the destination\"");
+  return unclean;
+}
+
+void MarkStopped(const std::string& state_dir) {
+  (void)::unlink(UncleanMarker(state_dir).c_str());
 }
 
 }  // namespace
@@ -199,7 +223,7 @@ void Replicator::WriteStatus() {
 }
 
 Status Replicator::Handshake(AgentLink* link, FdSink* sink, std::string* buffer, TreeSender* sender,
-                             bool* source_copy, bool* block_delta) const {
+                             bool* source_copy, bool* block_delta, uint32_t* version) const {
   GEOREP_RETURN_IF_ERROR(sender->SendHello(kCapabilitiesSupported, "georep worker"));
   GEOREP_RETURN_IF_ERROR(sender->Flush());
   Decoder decoder;
@@ -220,6 +244,7 @@ Status Replicator::Handshake(AgentLink* link, FdSink* sink, std::string* buffer,
     *source_copy = (reply->capabilities & kCapSourceCopy) != 0 && options_.bandwidth_limit == 0 &&
                    !options_.compress;
     *block_delta = (reply->capabilities & kCapBlockDelta) != 0 && !*source_copy;
+    if (version != nullptr) *version = reply->version;
     return Status::Ok();
   } else if (reply) {
     return Status::FailedPrecondition("the agent refused the connection: " + reply->reason);
@@ -242,7 +267,7 @@ Status Replicator::Connect() {
   GEOREP_ASSIGN_OR_RETURN(sender_, TreeSender::Open(options_.source, sink_.get(), so));
   bool source_copy = false;
   GEOREP_RETURN_IF_ERROR(Handshake(link_.get(), sink_.get(), &read_buffer_, sender_.get(),
-                                   &source_copy, &block_delta_));
+                                   &source_copy, &block_delta_, &protocol_version_));
   sender_->EnableSourceCopy(source_copy);
   sender_->EnableBlockDelta(block_delta_);
   signatures_ = std::make_unique<SignatureStore>(options_.state_dir + "/signatures");
@@ -271,6 +296,65 @@ bool Replicator::SourceMovedOn(const std::vector<IndexDelta>& sent, const std::s
          st.st_ctim.tv_sec * 1'000'000'000LL + st.st_ctim.tv_nsec != e.ctime_ns;
 }
 
+Status Replicator::ReconcileWithDestination(const std::vector<ScanEntry>& source) {
+  reconcile_ = false;
+  if (protocol_version_ < kListTreeVersion) {
+    spdlog::warn("msg=\"cannot reconcile the index: the agent speaks protocol version {}\"",
+                 protocol_version_);
+    return Status::Ok();
+  }
+  const int64_t started = NowMs();
+  const uint64_t id = ++list_requests_;
+  GEOREP_RETURN_IF_ERROR(sender_->SendListTree(id, "."));
+  std::vector<ListedEntry> listing;
+  std::string error;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::minutes(30);
+  for (bool last = false; !last;) {
+    if (std::chrono::steady_clock::now() > until)
+      return Status::Unavailable("the agent did not list the destination within 30 minutes");
+    if (read_buffer_.empty()) {
+      Status d = sink_->Drain(1000);
+      if (!d.ok()) return Status::Unavailable(d.message() + ": " + link_->ErrorTail());
+    }
+    std::vector<Message> in;
+    GEOREP_RETURN_IF_ERROR(replies_->Feed(read_buffer_, &in));
+    read_buffer_.clear();
+    for (Message& m : in) {
+      if (auto* part = std::get_if<TreeListing>(&m); part != nullptr && part->id == id) {
+        std::move(part->entries.begin(), part->entries.end(), std::back_inserter(listing));
+        if (part->last) {
+          last = true;
+          error = std::move(part->error);
+        }
+      } else if (const auto* e = std::get_if<Error>(&m)) {
+        if (e->seq == 0) return Status::Unavailable("the agent failed: " + e->message);
+        refused_[e->seq] = {e->message, e->code == ErrorCode::kSourceChanged,
+                            e->code == ErrorCode::kNotFound};
+      } else if (const auto* a = std::get_if<Ack>(&m)) {
+        acked_seq_ = std::max(acked_seq_, a->applied_seq);
+      }
+    }
+  }
+  if (!error.empty()) {
+    // What it could not read would leave the index as missing: the index stays as it is.
+    spdlog::warn(
+        "msg=\"cannot reconcile the index: the destination was not listed whole\" error={}",
+        LogValue(error));
+    return Status::Ok();
+  }
+  Reconciliation r = ReconcileIndex(index_, ".", &source, listing,
+                                    [&](const std::string& path) { return Excluded(path); });
+  for (const IndexDelta& d : r.deltas) ApplyDelta(d, &index_);
+  GEOREP_RETURN_IF_ERROR(index_store_->Append(r.deltas, index_));
+  relink_.insert(r.relink.begin(), r.relink.end());
+  spdlog::info(
+      "msg=\"index reconciled with the destination\" listed={} kept={} meta={} stale={} "
+      "missing={} extra={} relink={} took_ms={}",
+      listing.size(), r.counts.kept, r.counts.meta, r.counts.stale, r.counts.missing,
+      r.counts.extra, r.counts.relinked, NowMs() - started);
+  return Status::Ok();
+}
+
 Status Replicator::ReadReplies(int wait_ms) {
   if (wait_ms > 0 || read_buffer_.empty()) {
     Status d = sink_->Drain(wait_ms);
@@ -285,6 +369,7 @@ Status Replicator::RunOnce() {
     CarryOverLastSynced();
     index_store_ = std::make_unique<IndexStore>(options_.state_dir);
     GEOREP_ASSIGN_OR_RETURN(index_, index_store_->Load());
+    reconcile_ = MarkRunning(options_.state_dir);
     GEOREP_RETURN_IF_ERROR(Connect());
     spdlog::info("msg=\"connected to the agent\" source={} once=true", LogValue(options_.source));
     status_.state = "Active";
@@ -295,6 +380,7 @@ Status Replicator::RunOnce() {
     Status st = Pass({}, true);
     LogPass(true, 1, 0, before, status_, NowMs() - started, st);
     Status closed = CloseStreams(30);
+    if (st.ok() && closed.ok()) MarkStopped(options_.state_dir);
     return st.ok() ? closed : st;
   }();
   if (!result.ok()) spdlog::error("msg=\"pass failed\" error={}", LogValue(result.message()));
@@ -317,6 +403,7 @@ Status Replicator::Run() {
   auto loaded = index_store_->Load();
   if (!loaded.ok()) return fail(loaded.status());
   index_ = std::move(*loaded);
+  reconcile_ = MarkRunning(options_.state_dir);
   status_.state = "Initializing";
   WriteStatus();
   if (Status c = Connect(); !c.ok()) {
@@ -345,7 +432,14 @@ Status Replicator::Run() {
   auto replay = journal.Load();
   if (!replay.ok()) return fail(replay.status());
   status_.state = "Active";
-  if (!replay->empty()) {
+  if (!replay->empty() && reconcile_) {
+    // The full pass that reconciles covers the journal's changes; its rewrites are sent again.
+    written_ = replay->written;
+    spdlog::info(
+        "msg=\"History Crawl: the journal goes with the full pass that reconciles\" "
+        "directories={} entries={} written={}",
+        replay->directories.size(), replay->entries.size(), replay->written.size());
+  } else if (!replay->empty()) {
     status_.crawl = "History Crawl";
     WriteStatus();
     written_ = replay->written;
@@ -462,12 +556,14 @@ Status Replicator::Run() {
       status_.lag_ms = std::max<int64_t>(0, NowMs() - first_change_ms_);
       WriteStatus();
       changes_.overflow = true;
-      for (int i = 0; i < 25 && !stop_.load(); ++i) ::usleep(200 * 1000);
+      // A pass that found the index wrong about the destination goes on at once, reconciling.
+      for (int i = 0; i < 25 && !stop_.load() && !reconcile_; ++i) ::usleep(200 * 1000);
     }
     WriteStatus();
   }
   watcher_.reset();
   Status closed = CloseStreams(30);
+  if (closed.ok()) MarkStopped(options_.state_dir);
   status_.state = "Stopped";
   WriteStatus();
   spdlog::info("msg=\"worker stopped\"");

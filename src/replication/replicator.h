@@ -26,6 +26,19 @@
 //  updated (and saved, atomically) and "last synced" advanced to the pass's start. Operations
 //  the agent refused are counted as failures and retried, never recorded as synced.
 //
+// Recovery after a crash. The index can be wrong about the destination after a kill -9 of the
+// worker, its agent or the ssh between them: operations the agent applied but whose Ack never
+// came (a directory already renamed, links already made), or the reverse. The worker keeps a
+// marker (`unclean`) in its state directory while it runs and removes it only when it stops
+// cleanly; a worker that finds it at its start, and a pass
+// whose operations the agent refused because a parent or entry the index says is there is
+// missing (kNotFound) make the next full pass reconcile before it compares: the agent lists the
+// destination's metadata (ListTree, wire.h), and the index is rebuilt from it and the scan
+// (reconcile.h) -- entries as the source has them stay synced (no data is read again), entries
+// that differ are sent again (whole, or only their metadata), links split at the destination are
+// joined again, entries only the destination has are deleted. A refusal of that kind is thus
+// resolved by the next pass, at once, instead of being retried against the same wrong index.
+//
 // Parallel transfer streams (sync_jobs N > 1): the worker opens N agent connections -- for a
 // remote destination N ssh sessions, since ssh encrypts on one core per connection. Stream 0
 // carries everything, in order, as with one stream. Streams 1..N-1 carry only the contents of
@@ -146,8 +159,13 @@ class Replicator {
   class FdSink;
   // The handshake on a new connection: sends Hello through `sender` and waits for the reply.
   // `source_copy` and `block_delta`: what the agent offers that this worker uses.
+  // `version`: the protocol version agreed (optional).
   Status Handshake(AgentLink* link, FdSink* sink, std::string* buffer, TreeSender* sender,
-                   bool* source_copy, bool* block_delta) const;
+                   bool* source_copy, bool* block_delta, uint32_t* version = nullptr) const;
+  // Rebuilds index_ from the destination's listing (ListTree on stream 0, with nothing in
+  // flight) and the source's scan `source` of the whole tree (reconcile.h); the next pass then
+  // sends what differs. A version-1 agent cannot list: the index stays as it is.
+  Status ReconcileWithDestination(const std::vector<ScanEntry>& source);
   // What an incremental pass looks at: everything beneath `subtrees`, and `entries` alone
   // (with their directories).
   struct PassScope {
@@ -208,6 +226,7 @@ class Replicator {
   struct Refusal {
     std::string message;
     bool source_changed = false;
+    bool not_found = false;  // kNotFound: a parent or entry the index says is there is not
   };
   std::map<uint64_t, Refusal> refused_;
   WorkerStatus status_;
@@ -223,6 +242,11 @@ class Replicator {
   int logged_gap_error_ = 0;                // the main cause of the gaps last logged
   // Inodes with several links that changed: the next full pass joins their paths again.
   std::set<std::pair<uint64_t, uint64_t>> relink_;
+  // The index may be wrong about the destination (the last run did not stop cleanly, or the
+  // agent found missing what the index says it holds): the next full pass reconciles first.
+  bool reconcile_ = false;
+  uint32_t protocol_version_ = 0;  // agreed with stream 0's agent
+  uint64_t list_requests_ = 0;
 };
 
 }  // namespace georep::replication

@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "replication/reconcile.h"
 #include "replication/replicator.h"
 #include "replication/wire.h"
 
@@ -44,19 +45,7 @@ inline std::string ParentOf(const std::string& path) {
 }
 
 inline IndexEntry FromScan(const ScanEntry& e) {
-  IndexEntry i;
-  i.type = e.type;
-  i.mode = e.mode & 07777;
-  i.uid = e.uid;
-  i.gid = e.gid;
-  i.size = e.type == EntryType::kRegular ? e.size : 0;
-  i.dev = e.dev;
-  i.ino = e.ino;
-  i.mtime_ns = e.mtime_ns;
-  i.ctime_ns = e.ctime_ns;
-  i.target = e.symlink_target;
-  i.linked = e.type == EntryType::kRegular && e.nlink > 1;
-  return i;
+  return IndexEntryOf(e);
 }
 
 // The destination holds this content already (metadata aside).
@@ -80,7 +69,8 @@ Status ParseReplies(Decoder* decoder, std::string* buffer, uint64_t* acked, Refu
   for (const Message& m : in) {
     if (const auto* e = std::get_if<Error>(&m)) {
       if (e->seq == 0) return Status::Unavailable("the agent failed: " + e->message);
-      (*refused)[e->seq] = {e->message, e->code == ErrorCode::kSourceChanged};
+      (*refused)[e->seq] = {e->message, e->code == ErrorCode::kSourceChanged,
+                            e->code == ErrorCode::kNotFound};
     } else if (const auto* a = std::get_if<Ack>(&m)) {
       *acked = std::max(*acked, a->applied_seq);
     }
@@ -119,6 +109,9 @@ struct SettledBatch {
   std::vector<IndexDelta> deltas;
   std::vector<std::pair<std::string, std::string>> refused;
   std::set<std::string> resend;
+  // The agent found a parent or entry missing that the index says it holds: the index is wrong
+  // about the destination there (a crash), and resending cannot fix it -- reconciling does.
+  bool not_found = false;
 };
 
 // Matches the agent's refusals up to `b`'s Barrier with the operations of `b` (and takes them
@@ -136,6 +129,7 @@ SettledBatch Resolve(Batch& b, Refusals* refused, MovedOn moved_on) {
         s.resend.insert(op->second);
       else
         s.refused.emplace_back(op->second, f->second.message);
+      s.not_found = s.not_found || f->second.not_found;
     }
     f = refused->erase(f);
   }

@@ -253,6 +253,9 @@ Status Replicator::PassRun::Plan(int root) {
     return false;
   });
 
+  // The index may be wrong about the destination: rebuilt from it before anything is compared.
+  if (full_ && r_.reconcile_) GEOREP_RETURN_IF_ERROR(r_.ReconcileWithDestination(entries_));
+
   std::set<std::string> present;
   for (const auto& e : entries_) present.insert(e.path);
   for (const auto& scope : scopes_) {
@@ -645,6 +648,7 @@ Status Replicator::PassRun::Apply(SettledBatch b) {
     }
   }
   for (const auto& d : applied) ApplyDelta(d, &r_.index_);
+  if (b.not_found) r_.reconcile_ = true;
   refused_all_.insert(refused_all_.end(), b.refused.begin(), b.refused.end());
   // The first refusal is the cause (a file that did not fit); later ones often follow it.
   if (!refused_all_.empty()) {
@@ -679,6 +683,8 @@ Status Replicator::PassRun::Dispatch(FileJob& job) {
         least = q;
         best = stream.get();
       }
+    // Files go to the extra streams only when there are some.
+    if (best == nullptr) return Status::Internal("no transfer stream for " + job.entry.path);
     bool queued = false;
     GEOREP_RETURN_IF_ERROR(best->Push(job, 100, &queued));
     if (queued) return Status::Ok();

@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+#include <string>
+#include <vector>
+
 #include "replication/replicator_internal.h"
 
 namespace georep::replication {
@@ -29,6 +33,48 @@ TEST(NoteUnsent, OnlyAnEntryTheSourceShowsGoneIsLookedAtAgain) {
   EXPECT_EQ(b.refused[1].second, "cannot open 'unreadable'");
   EXPECT_EQ(asked, (std::vector<std::string>{"gone", "still-there"}))
       << "the source is asked only about a not-found entry";
+}
+
+// An operation the agent refused because a parent or entry the index says is there is missing
+// (kNotFound) marks its batch: the index is wrong about the destination there, and the next
+// pass reconciles instead of sending the same operation again. Other refusals do not.
+TEST(Resolve, ANotFoundRefusalMarksTheBatchForReconciling) {
+  struct Refusal {
+    std::string message;
+    bool source_changed = false;
+    bool not_found = false;
+  };
+  Encoder encoder;
+  std::string replies;
+  ASSERT_TRUE(
+      encoder.Append(Error{2, ErrorCode::kNotFound, "parent directory of 'a/b'"}, &replies).ok());
+  ASSERT_TRUE(encoder.Append(Error{3, ErrorCode::kPermission, "cannot write 'c'"}, &replies).ok());
+  ASSERT_TRUE(encoder.Append(Ack{4, true}, &replies).ok());
+  ASSERT_TRUE(encoder.Append(Error{6, ErrorCode::kNoSpace, "full"}, &replies).ok());
+  ASSERT_TRUE(encoder.Append(Ack{7, true}, &replies).ok());
+  Decoder decoder;
+  uint64_t acked = 0;
+  std::map<uint64_t, Refusal> refused;
+  ASSERT_TRUE(ParseReplies(&decoder, &replies, &acked, &refused).ok());
+  EXPECT_EQ(acked, 7u);
+  ASSERT_EQ(refused.size(), 3u);
+  EXPECT_TRUE(refused.at(2).not_found);
+  EXPECT_FALSE(refused.at(3).not_found);
+
+  auto unchanged = [](const std::vector<IndexDelta>&, const std::string&) { return false; };
+  Batch first;
+  first.barrier = 4;
+  first.op_path = {{2, "a/b"}, {3, "c"}};
+  const SettledBatch one = Resolve(first, &refused, unchanged);
+  EXPECT_TRUE(one.not_found);
+  EXPECT_EQ(one.refused.size(), 2u);
+  Batch second;
+  second.barrier = 7;
+  second.op_path = {{6, "d"}};
+  const SettledBatch two = Resolve(second, &refused, unchanged);
+  EXPECT_FALSE(two.not_found);
+  EXPECT_EQ(two.refused.size(), 1u);
+  EXPECT_TRUE(refused.empty());
 }
 
 TEST(WorkerStatus, JsonRoundTripKeepsEveryField) {

@@ -119,6 +119,11 @@ class TreeSender {
   Status SendHardlink(const std::string& existing, const std::string& path) {
     return Emit(Hardlink{NextSeq(), existing, path});
   }
+  // Asks for the destination's listing of `path` (sent at once; not an operation).
+  Status SendListTree(uint64_t id, const std::string& path) {
+    GEOREP_RETURN_IF_ERROR(Emit(ListTree{id, path}));
+    return Flush();
+  }
   // A Barrier; the agent's Ack for it says everything before it is applied.
   Status SendBarrier(bool durable);
   Status Flush();

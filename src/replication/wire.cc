@@ -143,6 +143,8 @@ bool IsKnownType(uint8_t t) {
     case MessageType::kError:
     case MessageType::kBlockCopy:
     case MessageType::kSourceCopy:
+    case MessageType::kListTree:
+    case MessageType::kTreeListing:
       return true;
     case MessageType::kBlockSignatures:
       return false;
@@ -192,18 +194,23 @@ std::string_view MessageTypeName(MessageType type) {
       return "BlockCopy";
     case MessageType::kSourceCopy:
       return "SourceCopy";
+    case MessageType::kListTree:
+      return "ListTree";
+    case MessageType::kTreeListing:
+      return "TreeListing";
   }
   return "Unknown";
 }
 
 MessageType TypeOf(const Message& message) {
   static constexpr MessageType kTypes[] = {
-      MessageType::kHello,     MessageType::kHelloReply, MessageType::kMkdir,
-      MessageType::kSymlink,   MessageType::kHardlink,   MessageType::kRename,
-      MessageType::kUnlink,    MessageType::kRmdir,      MessageType::kSetMeta,
-      MessageType::kFileBegin, MessageType::kFileData,   MessageType::kFileEnd,
-      MessageType::kFileAbort, MessageType::kBarrier,    MessageType::kAck,
-      MessageType::kError,     MessageType::kBlockCopy,  MessageType::kSourceCopy,
+      MessageType::kHello,     MessageType::kHelloReply,  MessageType::kMkdir,
+      MessageType::kSymlink,   MessageType::kHardlink,    MessageType::kRename,
+      MessageType::kUnlink,    MessageType::kRmdir,       MessageType::kSetMeta,
+      MessageType::kFileBegin, MessageType::kFileData,    MessageType::kFileEnd,
+      MessageType::kFileAbort, MessageType::kBarrier,     MessageType::kAck,
+      MessageType::kError,     MessageType::kBlockCopy,   MessageType::kSourceCopy,
+      MessageType::kListTree,  MessageType::kTreeListing,
   };
   static_assert(std::size(kTypes) == std::variant_size_v<Message>);
   return kTypes[message.index()];
@@ -214,7 +221,8 @@ uint64_t SeqOf(const Message& message) {
       [](const auto& m) -> uint64_t {
         using T = std::decay_t<decltype(m)>;
         if constexpr (std::is_same_v<T, Hello> || std::is_same_v<T, HelloReply> ||
-                      std::is_same_v<T, Ack> || std::is_same_v<T, Error>) {
+                      std::is_same_v<T, Ack> || std::is_same_v<T, Error> ||
+                      std::is_same_v<T, ListTree> || std::is_same_v<T, TreeListing>) {
           return 0;
         } else {
           return m.seq;
@@ -383,6 +391,33 @@ Status Encoder::Append(const Message& message, std::string* out) {
           PutVarint(p, m.seq);
           PutVarint(p, m.offset);
           PutVarint(p, m.length);
+        } else if constexpr (std::is_same_v<T, ListTree>) {
+          GEOREP_RETURN_IF_ERROR(CheckLength("path", m.path, kMaxPathBytes));
+          PutVarint(p, m.id);
+          PutBytes(p, m.path);
+        } else if constexpr (std::is_same_v<T, TreeListing>) {
+          if (m.entries.size() > kMaxListedEntries) {
+            return Status::InvalidArgument(fmt::format("TreeListing of {} entries; at most {}",
+                                                       m.entries.size(), kMaxListedEntries));
+          }
+          GEOREP_RETURN_IF_ERROR(CheckLength("error message", m.error, kMaxTextBytes));
+          PutVarint(p, m.id);
+          PutVarint(p, m.entries.size());
+          for (const ListedEntry& e : m.entries) {
+            GEOREP_RETURN_IF_ERROR(CheckLength("path", e.path, kMaxPathBytes));
+            GEOREP_RETURN_IF_ERROR(CheckLength("symlink target", e.target, kMaxPathBytes));
+            PutBytes(p, e.path);
+            PutVarint(p, e.mode);
+            PutVarint(p, e.uid);
+            PutVarint(p, e.gid);
+            PutVarint(p, e.size);
+            PutSigned(p, e.mtime_ns);
+            PutVarint(p, e.ino);
+            PutVarint(p, e.nlink);
+            PutBytes(p, e.target);
+          }
+          p->push_back(static_cast<char>(m.last ? 1 : 0));
+          PutBytes(p, m.error);
         }
         return Status::Ok();
       },
@@ -719,6 +754,43 @@ Status Decoder::ParseFrame(std::string_view frame, std::vector<Message>* out) {
         return Status::Corruption("malformed SourceCopy frame: range out of bounds");
       }
       m = x;
+      break;
+    }
+    case MessageType::kListTree: {
+      ListTree x;
+      x.id = r.Varint();
+      x.path = r.Path();
+      m = std::move(x);
+      break;
+    }
+    case MessageType::kTreeListing: {
+      TreeListing x;
+      x.id = r.Varint();
+      const uint64_t n = r.Varint();
+      if (r.ok() && n > kMaxListedEntries) {
+        return Status::Corruption(fmt::format("malformed TreeListing frame: {} entries; at most {}",
+                                              n, kMaxListedEntries));
+      }
+      x.entries.reserve(r.ok() ? n : 0);
+      for (uint64_t i = 0; i < n && r.ok(); ++i) {
+        ListedEntry e;
+        e.path = r.Path();
+        e.mode = r.Varint32();
+        e.uid = r.Varint32();
+        e.gid = r.Varint32();
+        e.size = r.Varint();
+        e.mtime_ns = r.Signed();
+        e.ino = r.Varint();
+        e.nlink = r.Varint32();
+        e.target = r.Bytes("symlink target", kMaxPathBytes);
+        x.entries.push_back(std::move(e));
+      }
+      const uint8_t last = r.Byte();
+      if (r.ok() && last > 1)
+        return Status::Corruption("malformed TreeListing frame: bad last flag");
+      x.last = last == 1;
+      x.error = r.Bytes("error message", kMaxTextBytes);
+      m = std::move(x);
       break;
     }
     case MessageType::kBlockSignatures:

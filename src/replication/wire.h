@@ -17,6 +17,13 @@
 // (with Error, before the Ack of any later Barrier). See applier.h for what each operation
 // means at the destination.
 //
+// Recovery (version 2). Between batches -- once every Barrier sent is acknowledged -- the
+// worker may send ListTree; the agent answers with the metadata of everything at and beneath
+// that path as it is at the destination (TreeListing frames, the last one flagged). A worker
+// that finds its synced index may be wrong (it was killed, or the agent refused an operation
+// for a parent that is not there) rebuilds the index from it (reconcile.h). A version-1 agent
+// is never sent ListTree.
+//
 // Thread-safety: Encoder and Decoder are single-threaded objects; use one per stream.
 #pragma once
 
@@ -33,7 +40,7 @@
 
 namespace georep::replication {
 
-inline constexpr uint32_t kProtocolVersion = 1;     // what this build speaks
+inline constexpr uint32_t kProtocolVersion = 2;     // what this build speaks
 inline constexpr uint32_t kMinProtocolVersion = 1;  // the oldest it still accepts
 
 inline constexpr size_t kFrameHeaderSize = 8;
@@ -45,6 +52,10 @@ inline constexpr size_t kMaxPathBytes = 4096;         // PATH_MAX
 inline constexpr size_t kMaxXattrNameBytes = 255;     // XATTR_NAME_MAX
 inline constexpr size_t kMaxXattrValueBytes = 65536;  // XATTR_SIZE_MAX
 inline constexpr size_t kMaxTextBytes = 65536;        // reasons, error messages, software names
+// The first protocol version with ListTree/TreeListing.
+inline constexpr uint32_t kListTreeVersion = 2;
+// Entries per TreeListing frame, at most (well within kMaxFramePayload at kMaxPathBytes each).
+inline constexpr size_t kMaxListedEntries = 1024;
 
 // Capability bits exchanged in the handshake; the session uses their intersection.
 inline constexpr uint64_t kCapZstd = 1u << 0;        // FileData may be zstd-compressed
@@ -77,6 +88,9 @@ enum class MessageType : uint8_t {
   // 40-47 are for block-delta transfer (kCapBlockDelta); 40 and 42-47 are reserved.
   kBlockSignatures = 40,
   kBlockCopy = 41,
+  // Recovery (protocol version 2).
+  kListTree = 50,
+  kTreeListing = 51,
 };
 
 std::string_view MessageTypeName(MessageType type);
@@ -256,12 +270,46 @@ struct Error {
   bool operator==(const Error&) const = default;
 };
 
+// The destination's metadata of `path` and everything beneath it ("." for all of it). Not an
+// operation: it has no sequence number, and the worker sends it only with nothing in flight.
+struct ListTree {
+  uint64_t id = 0;  // echoed by the reply
+  std::string path;
+  bool operator==(const ListTree&) const = default;
+};
+
+// One entry as the destination holds it: enough to tell whether it is what the source has
+// (type, mode, size, mtime, target) and which paths are links of one file (ino, nlink).
+struct ListedEntry {
+  std::string path;   // relative to the destination root; "." for the root
+  uint32_t mode = 0;  // st_mode, type bits included
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  uint64_t size = 0;
+  int64_t mtime_ns = 0;
+  uint64_t ino = 0;
+  uint32_t nlink = 0;
+  std::string target;  // symlinks
+  bool operator==(const ListedEntry&) const = default;
+};
+
+// Part of the answer to a ListTree, parents before children; `last` ends it. `error`: why the
+// listing is incomplete (in the last frame): what could not be read makes no index entry.
+struct TreeListing {
+  uint64_t id = 0;
+  std::vector<ListedEntry> entries;  // at most kMaxListedEntries
+  bool last = false;
+  std::string error;
+  bool operator==(const TreeListing&) const = default;
+};
+
 using Message = std::variant<Hello, HelloReply, Mkdir, Symlink, Hardlink, Rename, Unlink, Rmdir,
                              SetMeta, FileBegin, FileData, FileEnd, FileAbort, Barrier, Ack, Error,
-                             BlockCopy, SourceCopy>;
+                             BlockCopy, SourceCopy, ListTree, TreeListing>;
 
 MessageType TypeOf(const Message& message);
-// The sequence number of an operation; 0 for Hello, HelloReply, Ack and Error.
+// The sequence number of an operation; 0 for Hello, HelloReply, Ack, Error, ListTree and
+// TreeListing.
 uint64_t SeqOf(const Message& message);
 
 // The agent's answer to a Hello: the highest common version and the common capabilities.

@@ -50,6 +50,14 @@ std::vector<Message> EveryMessage() {
       Error{7, ErrorCode::kNoSpace, "destination file system is full"},
       BlockCopy{16, 1u << 20, 3u << 20, 65536},
       SourceCopy{17, 4096, uint64_t{5} << 30},
+      ListTree{3, "d/sub"},
+      TreeListing{3,
+                  {{".", 040755, 0, 0, 4096, 1'700'000'000'000'000'001, 2, 3, ""},
+                   {"d/f", 0100644, 1000, 1000, 11, -5, 77, 2, ""},
+                   {"d/l", 0120777, 0, 0, 9, 42, 78, 1, "../target"}},
+                  false,
+                  ""},
+      TreeListing{3, {}, true, "d/x: permission denied"},
   };
 }
 
@@ -251,6 +259,21 @@ TEST(WireTest, EncoderRefusesWhatTheDecoderWouldRefuse) {
   bad.fields = 0x100;
   EXPECT_FALSE(enc.Append(bad, &out).ok());
   EXPECT_EQ(out, "keep");
+  EXPECT_FALSE(
+      enc.Append(TreeListing{1, std::vector<ListedEntry>(kMaxListedEntries + 1), true, ""}, &out)
+          .ok());
+  EXPECT_EQ(out, "keep");
+}
+
+// A listing claiming more entries than a frame may hold is refused before anything is read.
+TEST(WireTest, ATreeListingBeyondItsLimitsIsCorruption) {
+  const uint8_t listing = static_cast<uint8_t>(MessageType::kTreeListing);
+  EXPECT_EQ(FeedAll(Frame(listing, std::string("\x01\x80\x94\xeb\xdc\x03", 6))).code(),
+            StatusCode::kCorruption);
+  // A last flag that is not a boolean.
+  EXPECT_EQ(FeedAll(Frame(listing, std::string("\x01\x00\x02\x00", 4))).code(),
+            StatusCode::kCorruption);
+  EXPECT_TRUE(FeedAll(Frame(listing, std::string("\x01\x00\x01\x00", 4))).ok());
 }
 
 TEST(WireTest, HandshakeNegotiatesVersionAndCapabilities) {
@@ -261,6 +284,11 @@ TEST(WireTest, HandshakeNegotiatesVersionAndCapabilities) {
   EXPECT_EQ(ok.capabilities, kCapZstd | kCapBlockDelta | kCapXattrs);
   HelloReply older = AnswerHello(Hello{1, 1, kCapZstd, "x"}, kCapabilitiesSupported);
   EXPECT_EQ(older.capabilities, kCapZstd);  // only what both have
+  // A version-1 worker still connects, and is never answered with a listing it cannot read.
+  EXPECT_TRUE(older.accepted);
+  EXPECT_EQ(older.version, 1u);
+  EXPECT_LT(older.version, kListTreeVersion);
+  EXPECT_GE(kProtocolVersion, kListTreeVersion);
   HelloReply no = AnswerHello(Hello{7, 9, 0, "future"}, kCapabilitiesSupported);
   EXPECT_FALSE(no.accepted);
   EXPECT_NE(no.reason.find("no common protocol version"), std::string::npos);

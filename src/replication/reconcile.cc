@@ -1,0 +1,181 @@
+#include "replication/reconcile.h"
+
+#include <sys/stat.h>
+
+#include <map>
+#include <optional>
+
+namespace georep::replication {
+namespace {
+
+bool Beneath(const std::string& path, const std::string& scope) {
+  if (scope == "." || scope.empty()) return true;
+  return path == scope ||
+         (path.size() > scope.size() && path.starts_with(scope) && path[scope.size()] == '/');
+}
+
+// `path` or a directory above it is skipped.
+bool Skipped(const std::string& path, const std::function<bool(const std::string&)>& skip) {
+  if (!skip || path == ".") return false;
+  if (skip(path)) return true;
+  for (auto pos = path.find('/'); pos != std::string::npos; pos = path.find('/', pos + 1))
+    if (skip(path.substr(0, pos))) return true;
+  return false;
+}
+
+EntryType TypeOfMode(uint32_t mode) {
+  switch (mode & S_IFMT) {
+    case S_IFREG:
+      return EntryType::kRegular;
+    case S_IFDIR:
+      return EntryType::kDirectory;
+    case S_IFLNK:
+      return EntryType::kSymlink;
+    default:
+      return EntryType::kOther;
+  }
+}
+
+// The destination's entry as the index would record it, for no source inode.
+IndexEntry FromListing(const ListedEntry& d) {
+  IndexEntry i;
+  i.type = TypeOfMode(d.mode);
+  i.mode = d.mode & 07777;
+  i.uid = d.uid;
+  i.gid = d.gid;
+  i.size = i.type == EntryType::kRegular ? d.size : 0;
+  i.mtime_ns = d.mtime_ns;
+  i.target = d.target;
+  i.linked = i.type == EntryType::kRegular && d.nlink > 1;
+  return i;
+}
+
+// The destination holds `want`'s content (metadata aside).
+bool SameContentAs(const IndexEntry& want, const ListedEntry& d) {
+  const EntryType type = TypeOfMode(d.mode);
+  if (want.type != type) return false;
+  switch (type) {
+    case EntryType::kRegular:
+      return want.size == d.size && want.mtime_ns == d.mtime_ns;
+    case EntryType::kSymlink:
+      return want.target == d.target;
+    case EntryType::kDirectory:
+      return true;
+    case EntryType::kOther:
+      return false;
+  }
+  return false;
+}
+
+// The destination has `want`'s metadata too (what the applier sets: mode; a directory's mtime,
+// which its contents' arrival moves).
+bool SameMetaAs(const IndexEntry& want, const ListedEntry& d) {
+  if (want.type == EntryType::kSymlink) return true;
+  if (want.mode != (d.mode & 07777)) return false;
+  return want.type != EntryType::kDirectory || want.mtime_ns == d.mtime_ns;
+}
+
+}  // namespace
+
+IndexEntry IndexEntryOf(const ScanEntry& e) {
+  IndexEntry i;
+  i.type = e.type;
+  i.mode = e.mode & 07777;
+  i.uid = e.uid;
+  i.gid = e.gid;
+  i.size = e.type == EntryType::kRegular ? e.size : 0;
+  i.dev = e.dev;
+  i.ino = e.ino;
+  i.mtime_ns = e.mtime_ns;
+  i.ctime_ns = e.ctime_ns;
+  i.target = e.symlink_target;
+  i.linked = e.type == EntryType::kRegular && e.nlink > 1;
+  return i;
+}
+
+Reconciliation ReconcileIndex(const SyncedIndex& index, const std::string& scope,
+                              const std::vector<ScanEntry>* source,
+                              const std::vector<ListedEntry>& destination,
+                              const std::function<bool(const std::string&)>& skip) {
+  Reconciliation out;
+  // What the destination should hold: the source's scan, else the index.
+  std::map<std::string, IndexEntry> want;
+  if (source != nullptr) {
+    for (const ScanEntry& e : *source)
+      if (Beneath(e.path, scope) && !Skipped(e.path, skip)) want[e.path] = IndexEntryOf(e);
+  } else {
+    for (auto it = index.lower_bound(scope == "." ? "" : scope); it != index.end(); ++it) {
+      if (!Beneath(it->first, scope)) {
+        if (scope != "." && it->first > scope + "/\xff") break;
+        continue;
+      }
+      if (!Skipped(it->first, skip)) want.insert(*it);
+    }
+  }
+  std::map<std::string, const ListedEntry*> there;
+  for (const ListedEntry& d : destination)
+    if (Beneath(d.path, scope) && !Skipped(d.path, skip)) there[d.path] = &d;
+
+  std::map<std::string, std::optional<IndexEntry>> next;  // nullopt: not in the index
+  for (const auto& [path, d] : there) {
+    auto w = want.find(path);
+    IndexEntry recorded;
+    if (w != want.end() && SameContentAs(w->second, *d)) {
+      recorded = w->second;
+      if (SameMetaAs(w->second, *d)) {
+        ++out.counts.kept;
+      } else {
+        // The content stays; the metadata is sent again (a directory's at the end of a pass).
+        if (recorded.type == EntryType::kDirectory) {
+          recorded.mtime_ns = -1;
+        } else {
+          recorded.ctime_ns = -1;
+        }
+        ++out.counts.meta;
+      }
+    } else if (w != want.end()) {
+      recorded = FromListing(*d);
+      recorded.dev = w->second.dev;
+      recorded.ino = w->second.ino;
+      recorded.mtime_ns = -1;  // differs from anything: sent again
+      ++out.counts.stale;
+    } else {
+      recorded = FromListing(*d);  // no source inode: never taken for a rename's source
+      ++out.counts.extra;
+    }
+    next[path] = recorded;
+  }
+  for (auto it = index.lower_bound(scope == "." ? "" : scope); it != index.end(); ++it) {
+    if (!Beneath(it->first, scope)) {
+      if (scope != "." && it->first > scope + "/\xff") break;
+      continue;
+    }
+    if (Skipped(it->first, skip) || there.count(it->first)) continue;
+    next[it->first] = std::nullopt;
+    ++out.counts.missing;
+  }
+
+  // Links: the paths of one source file that are separate files at the destination.
+  std::map<std::pair<uint64_t, uint64_t>, std::set<uint64_t>> inodes;
+  for (const auto& [path, w] : want) {
+    if (w.type != EntryType::kRegular || !w.linked) continue;
+    auto d = there.find(path);
+    if (d != there.end() && TypeOfMode(d->second->mode) == EntryType::kRegular)
+      inodes[{w.dev, w.ino}].insert(d->second->ino);
+  }
+  for (const auto& [id, at] : inodes)
+    if (at.size() > 1) out.relink.insert(id);
+  out.counts.relinked = out.relink.size();
+
+  for (auto& [path, entry] : next) {
+    auto old = index.find(path);
+    if (!entry) {
+      if (old != index.end()) out.deltas.push_back({path, std::nullopt});
+    } else if (old == index.end() || !(old->second == *entry)) {
+      out.deltas.push_back({path, std::move(entry)});
+    }
+  }
+  return out;
+}
+
+}  // namespace georep::replication

@@ -1,0 +1,157 @@
+#include "replication/reconcile.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace georep::replication {
+namespace {
+
+ScanEntry Dir(const std::string& path, uint64_t ino, int64_t mtime = 100) {
+  ScanEntry e;
+  e.path = path;
+  e.type = EntryType::kDirectory;
+  e.mode = S_IFDIR | 0755;
+  e.dev = 1;
+  e.ino = ino;
+  e.nlink = 2;
+  e.mtime_ns = mtime;
+  e.ctime_ns = 7;
+  return e;
+}
+
+ScanEntry File(const std::string& path, uint64_t ino, uint64_t size, int64_t mtime,
+               uint32_t nlink = 1) {
+  ScanEntry e;
+  e.path = path;
+  e.type = EntryType::kRegular;
+  e.mode = S_IFREG | 0644;
+  e.dev = 1;
+  e.ino = ino;
+  e.nlink = nlink;
+  e.size = size;
+  e.mtime_ns = mtime;
+  e.ctime_ns = 7;
+  return e;
+}
+
+// The destination's view of a source entry, on inode `ino` of the destination.
+ListedEntry Listed(const ScanEntry& e, uint64_t ino) {
+  return ListedEntry{e.path,     e.mode, e.uid,   e.gid,           e.size,
+                     e.mtime_ns, ino,    e.nlink, e.symlink_target};
+}
+
+SyncedIndex IndexOf(const std::vector<ScanEntry>& entries) {
+  SyncedIndex index;
+  for (const ScanEntry& e : entries) index[e.path] = IndexEntryOf(e);
+  return index;
+}
+
+std::map<std::string, std::optional<IndexEntry>> ByPath(const std::vector<IndexDelta>& deltas) {
+  std::map<std::string, std::optional<IndexEntry>> out;
+  for (const IndexDelta& d : deltas) out[d.path] = d.entry;
+  return out;
+}
+
+// A directory renamed at the destination whose Ack never reached the index (the worker was
+// killed): the index still has the old name, the destination and the source the new one. The
+// index takes the destination's truth; the files are kept as synced, not sent again.
+TEST(Reconcile, ARenameAppliedButNotRecordedIsTakenAsTheDestinationHasIt) {
+  const ScanEntry root = Dir(".", 1), old_dir = Dir("a", 2), moved_dir = Dir("b", 2);
+  const ScanEntry old_file = File("a/f", 3, 10, 50), moved_file = File("b/f", 3, 10, 50);
+  const SyncedIndex index = IndexOf({root, old_dir, old_file});
+  const std::vector<ScanEntry> source = {root, moved_dir, moved_file};
+  const std::vector<ListedEntry> destination = {Listed(root, 91), Listed(moved_dir, 92),
+                                                Listed(moved_file, 93)};
+
+  const Reconciliation r = ReconcileIndex(index, ".", &source, destination);
+  SyncedIndex after = index;
+  for (const IndexDelta& d : r.deltas) ApplyDelta(d, &after);
+  EXPECT_EQ(after, IndexOf(source));
+  EXPECT_EQ(r.counts.kept, 3u);
+  EXPECT_EQ(r.counts.missing, 2u);
+  EXPECT_EQ(r.counts.stale + r.counts.meta + r.counts.extra, 0u);
+  EXPECT_TRUE(r.relink.empty());
+}
+
+// What differs is recorded so that the next pass sends just that: content again, metadata
+// only, a directory's times; missing entries leave the index, extra ones enter it to be deleted.
+TEST(Reconcile, EachKindOfDifferenceIsRecordedForTheNextPass) {
+  const ScanEntry root = Dir(".", 1), dir = Dir("d", 2, 100);
+  const ScanEntry same = File("d/same", 3, 10, 50), changed = File("d/changed", 4, 10, 50);
+  const ScanEntry chmodded = File("d/mode", 5, 10, 50), gone = File("d/gone", 6, 10, 50);
+  const std::vector<ScanEntry> source = {root, dir, same, changed, chmodded, gone};
+  const SyncedIndex index = IndexOf(source);
+
+  ListedEntry dir_there = Listed(dir, 12);
+  dir_there.mtime_ns = 999;  // its contents arrived after its times were set
+  ListedEntry changed_there = Listed(changed, 14);
+  changed_there.size = 3;  // an older version
+  ListedEntry mode_there = Listed(chmodded, 15);
+  mode_there.mode = S_IFREG | 0600;
+  const ListedEntry extra{"d/extra", S_IFREG | 0644, 0, 0, 5, 60, 16, 1, ""};
+  const std::vector<ListedEntry> destination = {
+      Listed(root, 11), dir_there, changed_there, extra, mode_there, Listed(same, 13)};
+
+  const Reconciliation r = ReconcileIndex(index, ".", &source, destination);
+  const auto by_path = ByPath(r.deltas);
+  EXPECT_FALSE(by_path.count("d/same"));  // as recorded
+  ASSERT_TRUE(by_path.count("d/changed") && by_path.at("d/changed"));
+  EXPECT_EQ(by_path.at("d/changed")->mtime_ns, -1);  // sent again
+  EXPECT_EQ(by_path.at("d/changed")->size, 3u);
+  ASSERT_TRUE(by_path.count("d/mode") && by_path.at("d/mode"));
+  EXPECT_EQ(by_path.at("d/mode")->mtime_ns, 50);  // the content stays
+  EXPECT_EQ(by_path.at("d/mode")->ctime_ns, -1);  // the metadata goes again
+  ASSERT_TRUE(by_path.count("d") && by_path.at("d"));
+  EXPECT_EQ(by_path.at("d")->mtime_ns, -1);
+  ASSERT_TRUE(by_path.count("d/gone"));
+  EXPECT_FALSE(by_path.at("d/gone"));
+  ASSERT_TRUE(by_path.count("d/extra") && by_path.at("d/extra"));
+  EXPECT_EQ(by_path.at("d/extra")->ino, 0u);  // never a rename's source
+  EXPECT_EQ(r.counts.kept, 2u);
+  EXPECT_EQ(r.counts.meta, 2u);
+  EXPECT_EQ(r.counts.stale, 1u);
+  EXPECT_EQ(r.counts.missing, 1u);
+  EXPECT_EQ(r.counts.extra, 1u);
+}
+
+// Two links of one source file that are two files at the destination are named for relinking;
+// links that share an inode there are not.
+TEST(Reconcile, LinksSplitAtTheDestinationAreJoinedAgain) {
+  const ScanEntry root = Dir(".", 1);
+  const ScanEntry a = File("a", 5, 10, 50, 2), b = File("b", 5, 10, 50, 2);
+  const ScanEntry c = File("c", 6, 10, 50, 2), d = File("d", 6, 10, 50, 2);
+  const std::vector<ScanEntry> source = {root, a, b, c, d};
+  const std::vector<ListedEntry> destination = {Listed(root, 1), Listed(a, 20), Listed(b, 21),
+                                                Listed(c, 30), Listed(d, 30)};
+  const Reconciliation r = ReconcileIndex(IndexOf(source), ".", &source, destination);
+  EXPECT_EQ(r.relink, (std::set<std::pair<uint64_t, uint64_t>>{{1, 5}}));
+  EXPECT_EQ(r.counts.relinked, 1u);
+  EXPECT_TRUE(r.deltas.empty());  // the content is there: only the links change
+}
+
+// Without a scan of the source the index stands for it; a scope limits what is looked at, and
+// skipped (excluded) paths are left alone.
+TEST(Reconcile, WithoutASourceScanTheIndexStandsForItWithinTheScope) {
+  const ScanEntry root = Dir(".", 1), sub = Dir("sub", 2), other = Dir("other", 3);
+  const ScanEntry f = File("sub/f", 4, 10, 50), g = File("other/g", 5, 10, 50);
+  const SyncedIndex index = IndexOf({root, sub, other, f, g});
+  ListedEntry f_there = Listed(f, 44);
+  f_there.mtime_ns = 51;
+  const std::vector<ListedEntry> destination = {
+      Listed(sub, 42), f_there, {"sub/excluded.tmp", S_IFREG | 0644, 0, 0, 1, 1, 45, 1, ""}};
+  const Reconciliation r = ReconcileIndex(index, "sub", nullptr, destination,
+                                          [](const std::string& p) { return p.ends_with(".tmp"); });
+  const auto by_path = ByPath(r.deltas);
+  EXPECT_EQ(by_path.size(), 1u);  // other/ is out of scope, sub/excluded.tmp skipped
+  ASSERT_TRUE(by_path.count("sub/f") && by_path.at("sub/f"));
+  EXPECT_EQ(by_path.at("sub/f")->mtime_ns, -1);
+  EXPECT_EQ(by_path.at("sub/f")->ino, 4u);  // still the source's file
+}
+
+}  // namespace
+}  // namespace georep::replication
