@@ -48,6 +48,7 @@ TEST(WorkerStatus, JsonRoundTripKeepsEveryField) {
   s.delta_copied_bytes = 9;
   s.throughput_bps = 10.5;
   s.lag_ms = 11;
+  s.oldest_pending_ms = 1700000000100;
   s.pass_scanned = 13;
   s.reason = "why \"quoted\"";
   s.updated_ms = 12;
@@ -59,6 +60,7 @@ TEST(WorkerStatus, JsonRoundTripKeepsEveryField) {
   EXPECT_EQ(back->last_synced_ms, 1700000000123);
   EXPECT_EQ(back->reason, "why \"quoted\"");
   EXPECT_EQ(back->pass_scanned, 13u);
+  EXPECT_EQ(back->oldest_pending_ms, 1700000000100);
 }
 
 TEST(WorkerStatus, OlderStatusWithoutChangeCaptureStillReads) {
