@@ -27,6 +27,10 @@
 #include "replication/worker_link.h"
 #include "replication/worker_lock.h"
 
+#ifndef GEOREP_VERSION
+#define GEOREP_VERSION "0.0.0"
+#endif
+
 namespace georep {
 namespace {
 
@@ -438,6 +442,8 @@ void AddReplicationCommands(CLI::App& app, int* exit_code) {
   static std::string durability = "batch";
   auto* agent = app.add_subcommand(
       "agent", "Apply a worker's stream to a directory (stdin/stdout; started by a worker)");
+  // What `destination test` asks an ssh destination (its remote-command, with --version).
+  agent->set_version_flag("--version", std::string("georep agent ") + GEOREP_VERSION);
   agent->add_option("--root", ag.root, "Destination directory")->required();
   agent->add_option("--source-root", ag.applier.source_root,
                     "The source directory, when it is on this host: the agent copies large "

@@ -169,6 +169,7 @@ int Serve(const ServeOptions& o) {
 
   if (api_options.web_root.empty())
     spdlog::warn("msg=\"no web console: its built assets were not found (see --web-root)\"");
+  workers.Start();
   monitor.Start();
   feed.Start();
   std::thread signal_waiter([&] {
@@ -183,6 +184,7 @@ int Serve(const ServeOptions& o) {
   signal_waiter.join();
   feed.Stop();
   monitor.Stop();
+  workers.StopRestarting();
   spdlog::info("msg=stopped");
   if (!served.ok()) return Fail(served);
   return 0;

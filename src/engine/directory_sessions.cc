@@ -107,6 +107,23 @@ std::vector<std::string> SourceCommand(const std::vector<ConfigItem>& config) {
 void Operations::SetWorkerSupervisor(WorkerSupervisor* workers, std::string georep_binary) {
   workers_ = workers;
   georep_binary_ = std::move(georep_binary);
+  if (!workers_) return;
+  // Every restart between the monitor's polls is checked as a start is (model/path_guard.h).
+  workers_->SetRestartGuard([this](const std::string& id) -> Status {
+    GEOREP_ASSIGN_OR_RETURN(Session s, ReadSession(id));
+    if (!WantsWorker(s.status)) return Status::FailedPrecondition("the session is not running");
+    GEOREP_ASSIGN_OR_RETURN(Volume v, GetVolume(s.source_volume_id));
+    GEOREP_ASSIGN_OR_RETURN(Destination d, GetDestination(s.destination_id));
+    return CheckDirectoryDestination(s, v, d);
+  });
+  // A worker's end is shown (Faulty, with its reason and an event) when it happens.
+  workers_->SetEndListener([this](const std::string& id) {
+    const Actor monitor{"monitor", true};
+    auto polled = PollDirectorySession(monitor, id);
+    if (!polled.ok())
+      spdlog::warn("msg=\"worker ended\" session={} error={}", id,
+                   LogValue(polled.status().message()));
+  });
 }
 
 Result<std::vector<std::string>> Operations::WorkerArgv(const Session& s, const Volume& v,
@@ -186,8 +203,19 @@ Result<std::vector<std::string>> Operations::WorkerArgv(const Session& s, const 
   return link;
 }
 
+Status Operations::NotEmptyRefusal(const Session& s, const Destination& d) {
+  const std::string where = d.ssh_fingerprint.empty()
+                                ? s.destination_volume
+                                : fmt::format("{}::{}", d.host, s.destination_volume);
+  return Status::FailedPrecondition(fmt::format(
+      "not-empty: destination directory {} is not empty; the first sync would mix the source "
+      "into what is there -- use force to sync into it anyway",
+      where));
+}
+
 Status Operations::CheckDirectoryDestination(const Session& s, const Volume& v,
-                                             const Destination& d) {
+                                             const Destination& d, bool* not_empty) {
+  if (not_empty) *not_empty = false;
   if (v.kind != VolumeKind::kDirectory || v.bricks.empty()) return Status::Ok();
   // One probe per host (the engine's machine, each ssh source host, each destination account),
   // all run at once; a host that cannot be asked has its paths compared as written, and by
@@ -325,7 +353,142 @@ Status Operations::CheckDirectoryDestination(const Session& s, const Volume& v,
     else
       others.push_back(wanted[i].tree);
   }
+  if (not_empty) *not_empty = wanted[0].tree.path.listed && !wanted[0].tree.path.empty;
   return CheckDestinationPath(wanted[0].tree, wanted[1].tree, others, data_dir);
+}
+
+namespace {
+
+// Per path (an argument): "X PATH" when it exists and is not a directory, else "D KIND W FREE
+// DIR" -- KIND "dir" (DIR is the path) or "parent" (DIR is its parent: the agent creates the
+// path there; "missing" when that is no directory either), W 1 when DIR is writable, FREE the
+// kilobytes available there ("?" unknown).
+constexpr const char* kDestinationCheckScript =
+    "for p in \"$@\"; do "
+    "if [ -d \"$p\" ]; then t=$p; k=dir; "
+    "elif [ -e \"$p\" ] || [ -L \"$p\" ]; then printf 'X %s\\n' \"$p\"; continue; "
+    "else t=$(dirname -- \"$p\"); k=parent; [ -d \"$t\" ] || k=missing; fi; "
+    "if [ -w \"$t\" ]; then w=1; else w=0; fi; "
+    "f=$(df -Pk -- \"$t\" 2>/dev/null | awk 'NR==2 {print $4}'); "
+    "printf 'D %s %s %s %s\\n' \"$k\" \"$w\" \"${f:-?}\" \"$t\"; "
+    "done; echo E";
+constexpr const char* kDestinationCheckName = "georep-destination-check";
+// Less free space than this is a problem; less than kLowSpaceKb a warning.
+constexpr int64_t kNoSpaceKb = int64_t{64} * 1024;
+constexpr int64_t kLowSpaceKb = int64_t{1024} * 1024;
+
+}  // namespace
+
+Status Operations::CheckSshDirectoryDestination(const Destination& d, DestinationCheck& out) {
+  GEOREP_ASSIGN_OR_RETURN(std::vector<Session> sessions, ListSessions({"", d.id}));
+  // One account per session (its remote user); each checked once, with its sessions' paths.
+  struct Account {
+    Session first;
+    std::vector<std::string> paths;
+  };
+  std::map<std::string, Account> accounts;
+  for (const Session& s : sessions) {
+    const std::string user = s.remote_user.empty() ? d.remote_user : s.remote_user;
+    auto [it, fresh] = accounts.try_emplace(user);
+    if (fresh) it->second.first = s;
+    it->second.paths.push_back(s.destination_volume);
+  }
+  if (accounts.empty()) {  // no session yet: the destination's own account
+    Session none;
+    accounts[d.remote_user].first = none;
+  }
+  Host relay;
+  relay.transport = HostTransport::kLocal;
+  if (auto src = GetHost(d.source_host_id); src.ok()) relay = *src;
+  for (auto& [user, account] : accounts) {
+    const Host there = DestinationHost(account.first, d);
+    const std::string where = fmt::format("{}@{}", there.ssh_user, d.host);
+    GEOREP_ASSIGN_OR_RETURN(std::unique_ptr<RelayingRunner> runner,
+                            DestinationRunner(there, relay));
+    // 1. Reached with the pinned host key (the runner checks it), and the agent runs there.
+    std::vector<std::string> agent = {"georep", "agent"};
+    if (!account.first.id.empty()) {
+      GEOREP_ASSIGN_OR_RETURN(std::vector<ConfigItem> config, GetConfig(account.first.id));
+      for (const auto& c : config)
+        if (c.option->key == "remote-command" && !c.value.empty()) agent = SplitWords(c.value);
+    }
+    CommandSpec version{agent};
+    version.argv.push_back("--version");
+    version.timeout = std::chrono::seconds(30);
+    version.max_output_bytes = 4096;
+    auto v = runner->Run(version);
+    if (!v.ok() || (v->exit_code == 255 && !v->timed_out)) {
+      out.problems.push_back(fmt::format("cannot reach {} over ssh: {}", where,
+                                         v.ok() ? FirstLine(v->err) : v.status().message()));
+      continue;
+    }
+    if (runner->relayed())
+      out.warnings.push_back(
+          fmt::format("the engine reaches {} only through {}", d.host, runner->relay_name()));
+    const std::string command = fmt::format("{}", fmt::join(agent, " "));
+    if (v->timed_out || v->exit_code != 0 || v->out.empty()) {
+      out.problems.push_back(fmt::format("`{} --version` does not run on {} (exit {}): {}", command,
+                                         where, v->exit_code,
+                                         FirstLine(v->err.empty() ? v->out : v->err)));
+      continue;
+    }
+    // 2. Each path: a writable directory, or creatable in one; and room there.
+    if (account.paths.empty()) continue;
+    CommandSpec check{{"sh", "-c", kDestinationCheckScript, kDestinationCheckName}};
+    check.argv.insert(check.argv.end(), account.paths.begin(), account.paths.end());
+    check.timeout = std::chrono::seconds(30);
+    auto r = runner->Run(check);
+    if (!r.ok() || r->timed_out || r->exit_code != 0 || r->out.find("\nE") == std::string::npos) {
+      out.problems.push_back(fmt::format("cannot check the destination paths on {}: {}", where,
+                                         !r.ok()        ? r.status().message()
+                                         : r->timed_out ? "timed out"
+                                                        : FirstLine(r->err)));
+      continue;
+    }
+    std::istringstream lines(r->out);
+    std::string line;
+    size_t i = 0;
+    while (std::getline(lines, line) && i < account.paths.size()) {
+      const std::string& path = account.paths[i];
+      if (line.starts_with("X ")) {
+        out.problems.push_back(
+            fmt::format("destination {} on {} exists and is not a directory", path, where));
+        ++i;
+        continue;
+      }
+      if (!line.starts_with("D ")) continue;
+      ++i;
+      std::istringstream words(line.substr(2));
+      std::string kind, writable, free_kb, dir;
+      words >> kind >> writable >> free_kb;
+      std::getline(words >> std::ws, dir);
+      if (kind == "missing") {
+        out.problems.push_back(fmt::format(
+            "destination directory {} on {} does not exist and cannot be created: {} is not a "
+            "directory",
+            path, where, dir));
+        continue;
+      }
+      if (writable != "1") {
+        out.problems.push_back(
+            kind == "dir"
+                ? fmt::format("destination directory {} on {} is not writable", path, where)
+                : fmt::format("destination directory {} on {} does not exist and cannot be "
+                              "created: {} is not writable",
+                              path, where, dir));
+        continue;
+      }
+      const int64_t free = free_kb == "?" ? -1 : std::atoll(free_kb.c_str());
+      if (free >= 0 && free < kNoSpaceKb) {
+        out.problems.push_back(fmt::format("the file system of {} on {} is full ({} MiB free)",
+                                           path, where, free / 1024));
+      } else if (free >= 0 && free < kLowSpaceKb) {
+        out.warnings.push_back(fmt::format("the file system of {} on {} has only {} MiB free", path,
+                                           where, free / 1024));
+      }
+    }
+  }
+  return Status::Ok();
 }
 
 Host Operations::DestinationHost(const Session& s, const Destination& d) {
@@ -676,7 +839,8 @@ void Operations::RemoveRemoteWorkerState(const Volume& v, const std::string& ses
   }
 }
 
-Status Operations::RunDirectoryAction(const Session& s, const Volume& v, SessionAction action) {
+Status Operations::RunDirectoryAction(const Session& s, const Volume& v, SessionAction action,
+                                      bool force) {
   if (!workers_) return Status::FailedPrecondition("this engine does not run workers");
   GEOREP_ASSIGN_OR_RETURN(Destination d, GetDestination(s.destination_id));
   SessionStatus next = SessionStatus::kInitializing;
@@ -684,7 +848,26 @@ Status Operations::RunDirectoryAction(const Session& s, const Volume& v, Session
     case SessionAction::kStart:
     case SessionAction::kResume: {
       GEOREP_ASSIGN_OR_RETURN(std::vector<std::string> argv, WorkerArgv(s, v, d));
-      GEOREP_RETURN_IF_ERROR(CheckDirectoryDestination(s, v, d));
+      bool not_empty = false;
+      GEOREP_RETURN_IF_ERROR(CheckDirectoryDestination(s, v, d, &not_empty));
+      // Before its first sync (never started), a destination that filled since create is
+      // refused as at create -- unless create was forced into it.
+      if (not_empty && !force && action == SessionAction::kStart) {
+        auto last = [&](const char* what) -> Result<std::vector<Event>> {
+          EventFilter f;
+          f.object_type = "session";
+          f.object_id = s.id;
+          f.action_prefix = what;
+          f.result = "ok";
+          f.limit = 1;
+          return ListEvents(f);
+        };
+        GEOREP_ASSIGN_OR_RETURN(std::vector<Event> started, last("session.start"));
+        GEOREP_ASSIGN_OR_RETURN(std::vector<Event> created, last("session.create"));
+        const bool forced =
+            !created.empty() && created[0].message.find(kForcedNotEmpty) != std::string::npos;
+        if (started.empty() && !forced) return NotEmptyRefusal(s, d);
+      }
       GEOREP_RETURN_IF_ERROR(PrepareRemoteSource(s, v, d));
       GEOREP_RETURN_IF_ERROR(workers_->Ensure(s.id, argv));
       next = SessionStatus::kInitializing;
@@ -787,7 +970,10 @@ Result<SessionDetail> Operations::PollDirectorySession(const Actor& a, const std
     n.data_pending = static_cast<int64_t>(status->pending_data);
     n.meta_pending = static_cast<int64_t>(status->pending_meta);
     n.failures = static_cast<int64_t>(status->failures);
+    // The lag went on growing since the worker wrote it while a change was pending.
     n.lag_ms = status->lag_ms;
+    if (status->oldest_pending_ms != 0)
+      n.lag_ms += std::max<int64_t>(0, clock_.NowMillis() - status->updated_ms);
     n.throughput_bps = static_cast<int64_t>(status->throughput_bps);
   }
   // Checkpoint: complete once every change before it is applied (last synced passed it).

@@ -33,9 +33,12 @@ struct RecordingLauncher final : ProcessLauncher {
   Result<std::unique_ptr<ChildProcess>> Launch(const std::vector<std::string>& argv,
                                                const std::string&) override {
     launches.push_back(argv);
-    return std::unique_ptr<ChildProcess>(std::make_unique<FakeWorker>());
+    auto w = std::make_unique<FakeWorker>();
+    last = w.get();
+    return std::unique_ptr<ChildProcess>(std::move(w));
   }
   std::vector<std::vector<std::string>> launches;
+  FakeWorker* last = nullptr;  // the last one started (gone once the supervisor reaps it)
 };
 
 // What the engine ran on a host, and what the host answered (a canned public key for
@@ -344,6 +347,58 @@ TEST_F(DirectorySessionArgvTest, ACaptureGapIsAStandingAlertWhileTheWorkerReport
   ASSERT_TRUE(polled.ok()) << polled.status().ToString();
   EXPECT_EQ(polled->nodes[0].status_reason, "");
   EXPECT_TRUE(kinds().empty());
+}
+
+// While a change is pending, the lag the worker wrote goes on growing until the engine reads it.
+TEST_F(DirectorySessionArgvTest, APendingChangesLagGrowsSinceTheWorkerWroteIt) {
+  const std::string id = MakeSession("");
+  Start(id);
+  clock_.Advance(1000);
+  replication::WorkerStatus w;
+  w.state = "Active";
+  w.crawl = "Changelog Crawl";
+  w.lag_ms = 800;
+  w.oldest_pending_ms = clock_.NowMillis() - 800;
+  w.updated_ms = clock_.NowMillis();
+  ASSERT_TRUE(replication::WriteWorkerStatus(workers_->StateDir(id), w).ok());
+  clock_.Advance(2000);  // the worker is in the middle of a long pass
+  auto polled = ops_->PollDirectorySession(admin_, id);
+  ASSERT_TRUE(polled.ok()) << polled.status().ToString();
+  EXPECT_EQ(polled->nodes[0].lag_ms, 2800);
+  // In step (nothing pending): what it wrote.
+  w.lag_ms = 0;
+  w.oldest_pending_ms = 0;
+  ASSERT_TRUE(replication::WriteWorkerStatus(workers_->StateDir(id), w).ok());
+  clock_.Advance(2000);
+  polled = ops_->PollDirectorySession(admin_, id);
+  ASSERT_TRUE(polled.ok()) << polled.status().ToString();
+  EXPECT_EQ(polled->nodes[0].lag_ms, 0);
+}
+
+// The supervisor's own restart of a worker that exited -- between the monitor's polls -- is
+// checked by the path guards too: into a destination that became unsafe it is not made.
+TEST_F(DirectorySessionArgvTest, ARestartBetweenPollsIsGuarded) {
+  const std::string id = MakeSession("");
+  connector_.real_paths["/srv/dst"] = "/backup/dst";
+  Start(id);
+  ASSERT_EQ(launcher_.launches.size(), 1u);
+  connector_.real_paths["/srv/dst"] = "/srv/src/dst";
+  launcher_.last->ended = true;
+  workers_->RestartDue();  // the end, noticed
+  clock_.Advance(1000);
+  workers_->RestartDue();  // the restart, due
+  EXPECT_EQ(launcher_.launches.size(), 1u);
+  const WorkerObservation seen = workers_->Observe(id);
+  EXPECT_FALSE(seen.running);
+  EXPECT_EQ(seen.down_reason.rfind("not restarted: destination /srv/dst", 0), 0u)
+      << seen.down_reason;
+  EXPECT_NE(seen.down_reason.find("lies inside the source volume's directory"), std::string::npos)
+      << seen.down_reason;
+  // Safe again: the next restart on the schedule (2 s later) is made.
+  connector_.real_paths["/srv/dst"] = "/backup/dst";
+  clock_.Advance(2000);
+  workers_->RestartDue();
+  EXPECT_EQ(launcher_.launches.size(), 2u);
 }
 
 // The pinned fingerprint's letters and digits, in the name of src1's known_hosts file.

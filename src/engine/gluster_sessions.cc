@@ -991,7 +991,7 @@ Result<SessionDetail> Operations::RunSessionAction(const Actor& a, const std::st
     GEOREP_ASSIGN_OR_RETURN(Volume v, GetVolume(s.session.source_volume_id));
     GEOREP_RETURN_IF_ERROR(CheckSessionAction(s.session.status, action, force));
     if (v.kind != VolumeKind::kGluster) {
-      GEOREP_RETURN_IF_ERROR(RunDirectoryAction(s.session, v, action));
+      GEOREP_RETURN_IF_ERROR(RunDirectoryAction(s.session, v, action, force));
       std::string oid = id, msg = fmt::format("{}: {}", s.session.session_key, Name(action));
       return Audited(a, event, "session", oid, msg, [](StoreTx&) { return Status::Ok(); });
     }

@@ -1113,6 +1113,12 @@ Result<DestinationCheck> Operations::TestDestination(const Actor& a, const std::
       source_host->transport == HostTransport::kLocal) {
     // A destination on this machine (directory volumes): no ssh, no gluster.
     GEOREP_RETURN_IF_ERROR(CheckLocalDestination(d, *source_host, out));
+  } else if (auto volumes = ListVolumes(d.source_cluster_id);
+             volumes.ok() && !volumes->empty() &&
+             std::all_of(volumes->begin(), volumes->end(),
+                         [](const Volume& v) { return v.kind == VolumeKind::kDirectory; })) {
+    // Directory volumes only: georep's own agent at the other end, not gluster.
+    GEOREP_RETURN_IF_ERROR(CheckSshDirectoryDestination(d, out));
   } else {
     GEOREP_RETURN_IF_ERROR(CheckSshDestination(d, sources, out));
   }
@@ -1245,7 +1251,16 @@ Result<SessionDetail> Operations::CreateSession(const Actor& a, const SessionSpe
     }
     Session probe = s;
     if (probe.remote_user.empty()) probe.remote_user = d.remote_user;
-    return CheckDirectoryDestination(probe, v, d);
+    bool not_empty = false;
+    GEOREP_RETURN_IF_ERROR(CheckDirectoryDestination(probe, v, d, &not_empty));
+    // As gluster's create refuses a destination volume that is not empty, unless forced.
+    if (not_empty && !options.force) return NotEmptyRefusal(probe, d);
+    // Recorded in the create event: start then does not ask again.
+    if (not_empty)
+      out.warnings.push_back(
+          fmt::format("destination directory {} {}: what only it holds stays there",
+                      s.destination_volume, kForcedNotEmpty));
+    return Status::Ok();
   };
   if (Status g = directory_step(); !g.ok()) {
     (void)RecordFailure(a, "session.create", "session", "", g);

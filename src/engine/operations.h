@@ -507,6 +507,10 @@ class Operations {
   // Test's checks, for a destination on this machine (directory volumes: the sessions'
   // directories) and for one over ssh (reachable, gluster there, the source hosts' logins).
   Status CheckLocalDestination(const Destination& d, const Host& source, DestinationCheck& out);
+  // An ssh destination of directory sessions (directory_sessions.cc): reached with its pinned
+  // host key, the agent runnable there (its version), each session's path a writable
+  // directory or creatable, and its file system's free space. No gluster.
+  Status CheckSshDirectoryDestination(const Destination& d, DestinationCheck& out);
   Status CheckSshDestination(const Destination& d, const std::vector<Host>& sources,
                              DestinationCheck& out);
   // Logs in to the destination as root once with `password` and installs the engine's key.
@@ -545,13 +549,21 @@ class Operations {
   // Directory volumes (directory_sessions.cc).
   Result<std::vector<std::string>> WorkerArgv(const Session& s, const Volume& v,
                                               const Destination& d);
-  Status RunDirectoryAction(const Session& s, const Volume& v, SessionAction action);
+  // `force`: start into a destination that is not empty before the first sync.
+  Status RunDirectoryAction(const Session& s, const Volume& v, SessionAction action, bool force);
   // The path guards (model/path_guard.h) for session `s`'s destination: the real paths and
   // device/inode of it, of its source, of the engine's data directory and of every other
   // directory session's source and destination, each asked on its host (one probe per host;
   // a host that cannot be asked has its paths compared as written). FailedPrecondition with
-  // the reason when the destination may not be used.
-  Status CheckDirectoryDestination(const Session& s, const Volume& v, const Destination& d);
+  // the reason when the destination may not be used. `not_empty`, if given: whether the
+  // destination is a directory that holds something (false when it could not be told).
+  Status CheckDirectoryDestination(const Session& s, const Volume& v, const Destination& d,
+                                   bool* not_empty = nullptr);
+  // FailedPrecondition ("not-empty: ...") for a session's first sync into a destination that
+  // holds something: the source would be mixed into it.
+  static Status NotEmptyRefusal(const Session& s, const Destination& d);
+  // In the create event of a session forced into a destination that is not empty.
+  static constexpr const char* kForcedNotEmpty = "is not empty (forced)";
   // How a program on the engine's machine reaches a session's ssh destination -- the worker's
   // agent and verify's describe alike: the session's config over the destination's own values.
   struct DestinationSsh {

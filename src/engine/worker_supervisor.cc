@@ -2,14 +2,20 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+
+#include "replication/replicator.h"
 
 extern char** environ;
 
@@ -18,7 +24,8 @@ namespace {
 
 class SystemChild final : public ChildProcess {
  public:
-  explicit SystemChild(pid_t pid) : pid_(pid) {}
+  explicit SystemChild(pid_t pid)
+      : pid_(pid), exit_fd_(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0))) {}
   ~SystemChild() override {
     std::string how;
     if (!Ended(&how)) {
@@ -27,8 +34,12 @@ class SystemChild final : public ChildProcess {
       while (::waitpid(pid_, &st, 0) < 0 && errno == EINTR) {
       }
     }
+    if (exit_fd_ >= 0) ::close(exit_fd_);
   }
+  SystemChild(const SystemChild&) = delete;
+  SystemChild& operator=(const SystemChild&) = delete;
   int pid() const override { return pid_; }
+  int ExitFd() const override { return exit_fd_; }
   bool Ended(std::string* how) override {
     if (ended_) {
       *how = how_;
@@ -50,6 +61,7 @@ class SystemChild final : public ChildProcess {
 
  private:
   pid_t pid_;
+  int exit_fd_;  // a pidfd (-1 on a kernel without one): readable once the process ends
   bool ended_ = false;
   std::string how_;
 };
@@ -107,12 +119,96 @@ Result<std::unique_ptr<ChildProcess>> SystemProcessLauncher::Launch(
 }
 
 WorkerSupervisor::WorkerSupervisor(ProcessLauncher& launcher, Clock& clock, std::string state_root)
-    : launcher_(launcher), clock_(clock), state_root_(std::move(state_root)) {}
+    : launcher_(launcher),
+      clock_(clock),
+      state_root_(std::move(state_root)),
+      wake_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
 
 WorkerSupervisor::~WorkerSupervisor() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  Wake();
+  if (thread_.joinable()) thread_.join();
   std::lock_guard<std::mutex> lock(mu_);
   for (auto& [id, w] : workers_) w.child ? w.child->Signal(SIGTERM) : void();
   for (auto& [id, w] : workers_) StopLocked(w, 10000);
+  if (wake_fd_ >= 0) ::close(wake_fd_);
+}
+
+void WorkerSupervisor::SetRestartGuard(RestartGuard guard) {
+  std::lock_guard<std::mutex> lock(mu_);
+  guard_ = std::move(guard);
+}
+
+void WorkerSupervisor::SetEndListener(std::function<void(const std::string&)> listener) {
+  std::lock_guard<std::mutex> lock(mu_);
+  listener_ = std::move(listener);
+}
+
+void WorkerSupervisor::Start() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (watching_) return;
+  watching_ = true;
+  stopping_ = false;
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "georep-workers");
+    Loop();
+  });
+}
+
+void WorkerSupervisor::StopRestarting() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!watching_) return;
+    stopping_ = true;
+  }
+  Wake();
+  if (thread_.joinable()) thread_.join();
+  std::lock_guard<std::mutex> lock(mu_);
+  watching_ = false;
+}
+
+void WorkerSupervisor::Wake() {
+  if (wake_fd_ < 0) return;
+  const uint64_t one = 1;
+  (void)!::write(wake_fd_, &one, sizeof one);
+}
+
+void WorkerSupervisor::Loop() {
+  std::vector<std::string> ended;
+  for (;;) {
+    ended.clear();
+    const int64_t next = Step("", true, &ended);
+    std::function<void(const std::string&)> listener;
+    std::vector<pollfd> fds;
+    bool blind = false;  // a child without an exit fd: looked at every second
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopping_) return;
+      listener = listener_;
+      if (wake_fd_ >= 0) fds.push_back({wake_fd_, POLLIN, 0});
+      for (const auto& [id, w] : workers_) {
+        if (!w.child) continue;
+        const int fd = w.child->ExitFd();
+        if (fd >= 0)
+          fds.push_back({fd, POLLIN, 0});
+        else
+          blind = true;
+      }
+    }
+    for (const auto& id : ended)
+      if (listener) listener(id);
+    int64_t timeout = next == 0 ? -1 : std::max<int64_t>(0, next - clock_.NowMillis());
+    if (blind || wake_fd_ < 0) timeout = timeout < 0 ? 1000 : std::min<int64_t>(timeout, 1000);
+    if (!ended.empty()) continue;  // the listener took time: look again before waiting
+    int r = ::poll(fds.data(), fds.size(), static_cast<int>(std::min<int64_t>(timeout, 60000)));
+    if (r > 0 && wake_fd_ >= 0 && (fds[0].revents & POLLIN)) {
+      uint64_t n = 0;
+      (void)!::read(wake_fd_, &n, sizeof n);
+    }
+  }
 }
 
 std::string WorkerSupervisor::StateDir(const std::string& session_id) const {
@@ -126,13 +222,82 @@ Status WorkerSupervisor::StartLocked(const std::string& id, Worker& w) {
   auto child = launcher_.Launch(w.argv, StateDir(id) + "/worker.log");
   if (!child.ok()) {
     w.down_reason = child.status().message();
-    w.restart_at = clock_.NowMillis() + w.backoff_ms;
-    w.backoff_ms = std::min<int64_t>(w.backoff_ms * 2, 60000);
+    ScheduleRestartLocked(w);
     return child.status();
   }
   w.child = std::move(*child);
   w.started_at = clock_.NowMillis();
+  Wake();  // the thread watches the new child too
   return Status::Ok();
+}
+
+void WorkerSupervisor::ScheduleRestartLocked(Worker& w) {
+  w.restart_at = clock_.NowMillis() + w.backoff_ms;
+  w.backoff_ms = std::min<int64_t>(w.backoff_ms * 2, kMaxBackoffMs);
+  Wake();  // the thread's wait ends by then, whoever noticed the end
+}
+
+void WorkerSupervisor::NoticeEndLocked(const std::string& id, Worker& w, const std::string& how) {
+  std::string why = LastLine(StateDir(id) + "/worker.log");
+  w.down_reason = "worker " + how + (why.empty() ? "" : ": " + why);
+  // A worker that was healthy -- it said Active last, or it ran long -- ended: the schedule
+  // starts over (a kill, one fault after hours of work). One that never got there doubles it.
+  bool healthy = clock_.NowMillis() - w.started_at >= kHealthyAfterMs;
+  if (auto st = replication::ReadWorkerStatus(StateDir(id));
+      st.ok() && st->updated_ms >= w.started_at && st->state == "Active")
+    healthy = true;
+  if (healthy) w.backoff_ms = kFirstBackoffMs;
+  w.child.reset();
+  ScheduleRestartLocked(w);
+}
+
+int64_t WorkerSupervisor::Step(const std::string& only, bool restart,
+                               std::vector<std::string>* ended) {
+  std::vector<std::pair<std::string, uint64_t>> due;
+  RestartGuard guard;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    const int64_t now = clock_.NowMillis();
+    for (auto& [id, w] : workers_) {
+      if (!only.empty() && id != only) continue;
+      std::string how;
+      if (w.child && w.child->Ended(&how)) {
+        NoticeEndLocked(id, w, how);
+        if (ended) ended->push_back(id);
+      }
+      if (restart && !w.child && !w.guarding && now >= w.restart_at) {
+        w.guarding = true;
+        due.emplace_back(id, w.generation);
+      }
+    }
+    guard = guard_;
+  }
+  for (const auto& [id, generation] : due) {
+    // Asked with no lock held: the guard probes hosts, and may take seconds.
+    const Status allowed = guard ? guard(id) : Status::Ok();
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = workers_.find(id);
+    if (it == workers_.end() || it->second.generation != generation) continue;  // stopped
+    Worker& w = it->second;
+    w.guarding = false;
+    if (!allowed.ok()) {
+      w.down_reason = "not restarted: " + allowed.message();
+      ScheduleRestartLocked(w);
+      if (ended) ended->push_back(id);
+      continue;
+    }
+    ++w.restarts;
+    (void)StartLocked(id, w);
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  int64_t next = 0;
+  for (const auto& [id, w] : workers_)
+    if (!w.child && !w.guarding && (next == 0 || w.restart_at < next)) next = w.restart_at;
+  return next;
+}
+
+int64_t WorkerSupervisor::RestartDue() {
+  return Step("", true, nullptr);
 }
 
 void WorkerSupervisor::StopLocked(Worker& w, int64_t grace_ms) {
@@ -156,6 +321,7 @@ Status WorkerSupervisor::Ensure(const std::string& session_id,
   Worker& w = workers_[session_id];
   w = Worker{};
   w.argv = argv;
+  w.generation = ++generations_;
   return StartLocked(session_id, w);
 }
 
@@ -175,26 +341,19 @@ void WorkerSupervisor::Stop(const std::string& session_id, int64_t grace_ms) {
 }
 
 WorkerObservation WorkerSupervisor::Observe(const std::string& session_id) {
+  bool watching = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    watching = watching_;
+  }
+  // With the thread running, restarts are its own (on time, guarded); an observer only looks.
+  Step(session_id, !watching, nullptr);
   std::lock_guard<std::mutex> lock(mu_);
   WorkerObservation out;
   auto it = workers_.find(session_id);
   if (it == workers_.end()) return out;
   Worker& w = it->second;
   out.known = true;
-  std::string how;
-  if (w.child && w.child->Ended(&how)) {
-    std::string why = LastLine(StateDir(session_id) + "/worker.log");
-    w.down_reason = "worker " + how + (why.empty() ? "" : ": " + why);
-    w.child.reset();
-    w.restart_at = clock_.NowMillis() + w.backoff_ms;
-    w.backoff_ms = std::min<int64_t>(w.backoff_ms * 2, 60000);
-  }
-  if (!w.child && clock_.NowMillis() >= w.restart_at) {
-    ++w.restarts;
-    (void)StartLocked(session_id, w);
-  }
-  // A worker that has kept running a minute has recovered: back-off starts over.
-  if (w.child && clock_.NowMillis() - w.started_at > 60000) w.backoff_ms = 1000;
   out.running = w.child != nullptr;
   out.down_reason = w.down_reason;
   out.restarts = w.restarts;

@@ -1,14 +1,20 @@
-// WorkerSupervisor with a fake launcher and clock: restarts with doubling back-off, the reason
-// a worker ended, a changed command line restarting it, stop.
+// WorkerSupervisor with a fake launcher and clock: restarts with doubling back-off (the whole
+// schedule, and when it starts over), the reason a worker ended, a changed command line
+// restarting it, stop, the restart guard, and the thread noticing an end as it happens.
 #include "engine/worker_supervisor.h"
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <mutex>
+
+#include "replication/replicator.h"
 
 namespace georep {
 namespace {
@@ -18,7 +24,20 @@ using SignalLog = std::map<int, std::vector<int>>;
 
 struct FakeChild final : ChildProcess {
   FakeChild(int id, SignalLog* log) : id(id), log(log) {}
+  ~FakeChild() override {
+    if (exit_fd >= 0) ::close(exit_fd);
+  }
+  FakeChild(const FakeChild&) = delete;
+  FakeChild& operator=(const FakeChild&) = delete;
   int pid() const override { return id; }
+  int ExitFd() const override { return exit_fd; }
+  // Ends as a real child does: the exit fd becomes readable.
+  void End(std::string how) {
+    how_ = std::move(how);
+    ended = true;
+    const uint64_t one = 1;
+    if (exit_fd >= 0) (void)!::write(exit_fd, &one, sizeof one);
+  }
   bool Ended(std::string* how) override {
     if (ended) *how = how_;
     return ended;
@@ -32,8 +51,9 @@ struct FakeChild final : ChildProcess {
   }
   int id;
   SignalLog* log;
-  bool ended = false;
+  std::atomic<bool> ended = false;
   std::string how_;
+  int exit_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 };
 
 struct FakeLauncher final : ProcessLauncher {
@@ -142,6 +162,142 @@ TEST_F(WorkerSupervisorTest, TheReasonIsNotARoutineLogRecord) {
   EXPECT_EQ(sup.Observe("s1").down_reason,
             "worker was killed by signal Killed: ts=2026-11-27T19:27:22.082Z level=warning "
             "msg=Faulty reason=\"disk full\"");
+}
+
+}  // namespace
+}  // namespace georep
+
+namespace georep {
+namespace {
+
+// The documented schedule: 1 s after the end, doubling with every end before the worker was
+// healthy, up to 30 s; the restart comes exactly when it is due, not a poll later.
+TEST_F(WorkerSupervisorTest, RestartScheduleDoublesFromOneSecondToThirty) {
+  WorkerSupervisor sup(launcher_, clock_, dir_.string());
+  ASSERT_TRUE(sup.Ensure("s1", {"georep", "worker"}).ok());
+  const std::vector<int64_t> expected = {1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000};
+  for (size_t i = 0; i < expected.size(); ++i) {
+    launcher_.last->End("exited with 1");
+    const size_t launched = launcher_.launches.size();
+    const int64_t ended_at = clock_.NowMillis();
+    EXPECT_EQ(sup.RestartDue(), ended_at + expected[i]) << "end " << i + 1;
+    clock_.Advance(expected[i] - 1);
+    EXPECT_EQ(sup.RestartDue(), ended_at + expected[i]);
+    EXPECT_EQ(launcher_.launches.size(), launched) << "restarted early after end " << i + 1;
+    clock_.Advance(1);
+    EXPECT_EQ(sup.RestartDue(), 0);  // nothing waiting: it runs again
+    EXPECT_EQ(launcher_.launches.size(), launched + 1) << "end " << i + 1;
+    clock_.Advance(500);  // it dies half a second later, before it was healthy
+  }
+}
+
+// A worker that reported Active (its last status, written after it started) was healthy: its
+// end -- a kill -9 -- is restarted 1 s later however often it happened before.
+TEST_F(WorkerSupervisorTest, AWorkerThatReportedActiveIsRestartedAfterOneSecond) {
+  WorkerSupervisor sup(launcher_, clock_, dir_.string());
+  ASSERT_TRUE(sup.Ensure("s1", {"georep", "worker"}).ok());
+  for (int i = 0; i < 4; ++i) {  // four quick faults: the next delay is 16 s
+    launcher_.last->End("exited with 1");
+    sup.RestartDue();
+    clock_.Advance(20000);
+    sup.RestartDue();
+  }
+  ASSERT_EQ(launcher_.launches.size(), 5u);
+  replication::WorkerStatus active;
+  active.state = "Active";
+  active.updated_ms = clock_.NowMillis() + 300;
+  clock_.Advance(300);
+  ASSERT_TRUE(replication::WriteWorkerStatus(sup.StateDir("s1"), active).ok());
+  for (int kill = 0; kill < 3; ++kill) {
+    launcher_.last->End("was killed by signal Killed");
+    const int64_t ended_at = clock_.NowMillis();
+    EXPECT_EQ(sup.RestartDue(), ended_at + 1000) << "kill " << kill;
+    clock_.Advance(1000);
+    sup.RestartDue();
+    EXPECT_EQ(launcher_.launches.size(), 6u + kill);
+    active.updated_ms = clock_.NowMillis() + 200;  // the new worker reports Active
+    clock_.Advance(200);
+    ASSERT_TRUE(replication::WriteWorkerStatus(sup.StateDir("s1"), active).ok());
+  }
+  // A worker that says Faulty when it ends was not healthy: the delay doubles again.
+  active.state = "Faulty";
+  active.updated_ms = clock_.NowMillis();
+  ASSERT_TRUE(replication::WriteWorkerStatus(sup.StateDir("s1"), active).ok());
+  launcher_.last->End("exited with 1");
+  EXPECT_EQ(sup.RestartDue(), clock_.NowMillis() + 2000);
+  clock_.Advance(2000);
+  sup.RestartDue();
+  launcher_.last->End("exited with 1");
+  EXPECT_EQ(sup.RestartDue(), clock_.NowMillis() + 4000);
+}
+
+// Running a minute is healthy too (a worker that never gets to Active: a huge first crawl).
+TEST_F(WorkerSupervisorTest, AWorkerThatRanAMinuteStartsTheScheduleOver) {
+  WorkerSupervisor sup(launcher_, clock_, dir_.string());
+  ASSERT_TRUE(sup.Ensure("s1", {"georep", "worker"}).ok());
+  for (int i = 0; i < 3; ++i) {
+    launcher_.last->End("exited with 1");
+    sup.RestartDue();
+    clock_.Advance(10000);
+    sup.RestartDue();
+  }
+  clock_.Advance(WorkerSupervisor::kHealthyAfterMs);
+  launcher_.last->End("exited with 1");
+  EXPECT_EQ(sup.RestartDue(), clock_.NowMillis() + 1000);
+}
+
+// Every restart asks the guard first (the destination's path checks); a refusal keeps the
+// worker down with the reason and is asked again on the same schedule.
+TEST_F(WorkerSupervisorTest, ARestartTheGuardRefusesIsNotMade) {
+  WorkerSupervisor sup(launcher_, clock_, dir_.string());
+  std::vector<std::string> asked;
+  Status answer = Status::FailedPrecondition("destination is inside the source");
+  sup.SetRestartGuard([&](const std::string& id) {
+    asked.push_back(id);
+    return answer;
+  });
+  ASSERT_TRUE(sup.Ensure("s1", {"georep", "worker"}).ok());
+  EXPECT_TRUE(asked.empty());  // a start is checked by whoever starts it
+  launcher_.last->End("exited with 1");
+  sup.RestartDue();
+  clock_.Advance(1000);
+  sup.RestartDue();
+  EXPECT_EQ(asked, std::vector<std::string>{"s1"});
+  EXPECT_EQ(launcher_.launches.size(), 1u);
+  WorkerObservation o = sup.Observe("s1");
+  EXPECT_FALSE(o.running);
+  EXPECT_EQ(o.down_reason, "not restarted: destination is inside the source");
+  clock_.Advance(1999);
+  sup.RestartDue();
+  EXPECT_EQ(asked.size(), 1u);
+  answer = Status::Ok();
+  clock_.Advance(1);
+  sup.RestartDue();
+  EXPECT_EQ(asked.size(), 2u);
+  EXPECT_EQ(launcher_.launches.size(), 2u);
+  EXPECT_TRUE(sup.Observe("s1").running);
+}
+
+// With its thread, the supervisor learns of an end from the child's exit fd: nobody polls.
+TEST_F(WorkerSupervisorTest, TheThreadNoticesAnEndAsItHappens) {
+  WorkerSupervisor sup(launcher_, clock_, dir_.string());
+  std::mutex mu;
+  std::condition_variable told;
+  std::vector<std::string> ended;
+  sup.SetEndListener([&](const std::string& id) {
+    std::lock_guard<std::mutex> lock(mu);
+    ended.push_back(id);
+    told.notify_all();
+  });
+  ASSERT_TRUE(sup.Ensure("s1", {"georep", "worker"}).ok());
+  sup.Start();
+  launcher_.last->End("was killed by signal Killed");
+  std::unique_lock<std::mutex> lock(mu);
+  ASSERT_TRUE(told.wait_for(lock, std::chrono::seconds(20), [&] { return !ended.empty(); }));
+  EXPECT_EQ(ended, std::vector<std::string>{"s1"});
+  lock.unlock();
+  EXPECT_EQ(sup.Observe("s1").down_reason, "worker was killed by signal Killed");
+  sup.StopRestarting();
 }
 
 }  // namespace

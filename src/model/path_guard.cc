@@ -148,6 +148,10 @@ const char* const kPathProbeScript =
     "for p in \"$@\"; do "
     "r=$(realpath -m -- \"$p\" 2>/dev/null) || r=; "
     "printf 'P %s\\n' \"$r\"; "
+    "if [ -d \"$r\" ] && [ -r \"$r\" ] && [ -x \"$r\" ]; then "
+    "if [ -n \"$(ls -A -- \"$r\" 2>/dev/null | head -n 1)\" ]; then echo 'C 1'; else echo 'C 0'; "
+    "fi; "
+    "fi; "
     "a=$r; "
     "while [ -n \"$a\" ]; do "
     "if s=$(stat -c '%d %i' -- \"$a\" 2>/dev/null); then printf 'I %s %s\\n' \"$s\" \"$a\"; fi; "
@@ -196,6 +200,11 @@ Result<PathProbeAnswer> ParsePathProbe(std::string_view out,
         }
         break;
       }
+      case 'C':
+        if (!cur) return Status::Corruption("path probe: a listing before any path");
+        cur->listed = true;
+        cur->empty = rest == "0";
+        break;
       case 'B':
         answer.boot_id = rest;
         break;

@@ -39,6 +39,9 @@ struct ResolvedPath {
   bool exists = false;
   FileId id;                         // of `real`, when it exists
   std::vector<FileId> ancestor_ids;  // of each existing ancestor of `real`, nearest first
+  // A directory that could be listed: whether it holds anything (hidden entries too).
+  bool listed = false;
+  bool empty = false;
 };
 
 // Which machine a path lives on: what the probe said (kernel boot id, mount namespace) and,
@@ -85,9 +88,10 @@ struct GuardedTree {
 Status CheckDestinationPath(const GuardedTree& destination, const GuardedTree& source,
                             const std::vector<GuardedTree>& others, const GuardedTree& data_dir);
 
-// The probe: `sh -c kPathProbeScript georep-path-probe PATH...` prints, per path, "P REAL"
-// then "I DEV INO PATH" for REAL (if it exists) and each existing ancestor, then "B BOOT_ID",
-// "N MOUNT_NS" and "E". Paths only ever arrive as arguments.
+// The probe: `sh -c kPathProbeScript georep-path-probe PATH...` prints, per path, "P REAL",
+// "C 0" or "C 1" when REAL is a directory it can list (empty or not), then "I DEV INO PATH"
+// for REAL (if it exists) and each existing ancestor, then "B BOOT_ID", "N MOUNT_NS" and "E".
+// Paths only ever arrive as arguments.
 extern const char* const kPathProbeScript;
 inline constexpr const char* kPathProbeName = "georep-path-probe";
 

@@ -206,5 +206,22 @@ TEST(PathGuard, ParsesTheProbe) {
   EXPECT_FALSE(ParsePathProbe("B x\nN y\nE\n", {"/x"}).ok());
 }
 
+// "C": whether a directory the probe could list holds anything (the initial sync's check).
+TEST(PathGuard, ParsesWhetherADirectoryIsEmpty) {
+  const std::string out =
+      "P /srv/full\nC 1\nI 2049 12 /srv/full\nI 2049 2 /srv\nI 2049 2 /\n"
+      "P /srv/empty\nC 0\nI 2049 13 /srv/empty\nI 2049 2 /srv\nI 2049 2 /\n"
+      "P /srv/unlisted\nI 2049 14 /srv/unlisted\nI 2049 2 /srv\nI 2049 2 /\n"
+      "B b\nN n\nE\n";
+  auto a = ParsePathProbe(out, {"/srv/full", "/srv/empty", "/srv/unlisted"});
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  EXPECT_TRUE(a->paths[0].listed);
+  EXPECT_FALSE(a->paths[0].empty);
+  EXPECT_TRUE(a->paths[1].listed);
+  EXPECT_TRUE(a->paths[1].empty);
+  EXPECT_FALSE(a->paths[2].listed);
+  EXPECT_FALSE(ParsePathProbe("C 1\nB b\nN n\nE\n", {}).ok());
+}
+
 }  // namespace
 }  // namespace georep

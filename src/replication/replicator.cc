@@ -110,6 +110,7 @@ std::string StatusToJson(const WorkerStatus& s) {
                       {"delta_copied_bytes", s.delta_copied_bytes},
                       {"throughput_bps", s.throughput_bps},
                       {"lag_ms", s.lag_ms},
+                      {"oldest_pending_ms", s.oldest_pending_ms},
                       {"pass_scanned", s.pass_scanned},
                       {"capture_gaps", s.capture_gaps},
                       {"capture_warning", s.capture_warning},
@@ -147,6 +148,7 @@ Result<WorkerStatus> StatusFromJson(const std::string& text) {
   num("delta_copied_bytes", &s.delta_copied_bytes);
   num("throughput_bps", &s.throughput_bps);
   num("lag_ms", &s.lag_ms);
+  num("oldest_pending_ms", &s.oldest_pending_ms);
   num("pass_scanned", &s.pass_scanned);
   num("updated_ms", &s.updated_ms);
   return s;
@@ -202,6 +204,11 @@ void Replicator::CarryOverLastSynced() {
 
 void Replicator::WriteStatus() {
   status_.updated_ms = NowMs();
+  // Lag (see WorkerStatus): the oldest of what waits for a pass and what a pass carries.
+  int64_t oldest = first_change_ms_;
+  if (pass_oldest_ms_ != 0 && (oldest == 0 || pass_oldest_ms_ < oldest)) oldest = pass_oldest_ms_;
+  status_.oldest_pending_ms = oldest;
+  status_.lag_ms = oldest != 0 ? std::max<int64_t>(0, status_.updated_ms - oldest) : 0;
   if (sink_) status_.wire_bytes = WireBytes();
   const std::string json = StatusToJson(status_);
   (void)WriteFileAtomically(options_.state_dir + "/status.json", json);
@@ -506,7 +513,8 @@ Status Replicator::Run() {
     const int64_t now = NowMs();
     // A change seen after `now` was read is not older than 0.
     status_.lag_ms = first_change_ms_ ? std::max<int64_t>(0, now - first_change_ms_) : 0;
-    if (now - status_.updated_ms >= 5000) WriteStatus();  // alive, and the lag so far
+    // Alive, and the lag so far: every 5 s, every second while changes wait.
+    if (now - status_.updated_ms >= (first_change_ms_ != 0 ? 1000 : 5000)) WriteStatus();
     const bool rescan = options_.rescan_interval_s > 0 &&
                         now - last_full >= int64_t{options_.rescan_interval_s} * 1000;
     const bool dirty = !changes_.empty();
@@ -523,7 +531,10 @@ Status Replicator::Run() {
     changes_ = ChangeSet{};
     if (full) last_full = now;
     const int64_t oldest = first_change_ms_ ? first_change_ms_ : now;  // a rescan or retry
+    pass_oldest_ms_ = first_change_ms_;  // in flight until the pass's last Ack: still lag
     first_change_ms_ = 0;
+    // A status that says nothing waits is out of date now: a long pass may write none.
+    if (status_.oldest_pending_ms == 0 && pass_oldest_ms_ != 0) WriteStatus();
     want_full_ = false;
     // On stable storage before anything is done about it (replayed after a restart).
     const int64_t journal_started = NowMs();
@@ -533,6 +544,7 @@ Status Replicator::Run() {
     before = status_;
     pass_started = NowMs();
     Status st = Pass(scope, full);
+    pass_oldest_ms_ = 0;  // acknowledged, or (failed) pending again as first_change_ms_
     LogPass(full, full ? 1 : scope.subtrees.size(), full ? 0 : scope.entries.size(), before,
             status_, NowMs() - pass_started, st);
     if (want_full_) changes_.overflow = true;
@@ -584,6 +596,12 @@ void Replicator::NoteChanged() {
   changes_.changed = false;
   last_change_ms_ = NowMs();
   if (first_change_ms_ == 0) first_change_ms_ = last_change_ms_;
+}
+
+void Replicator::LookAgainNextPass(const std::string& path) {
+  changes_.entries.insert(path);
+  last_change_ms_ = NowMs();
+  if (first_change_ms_ == 0) first_change_ms_ = pass_oldest_ms_ != 0 ? pass_oldest_ms_ : NowMs();
 }
 
 Status Replicator::DrainChanges() {

@@ -125,7 +125,12 @@ struct WorkerStatus {
   uint64_t delta_files = 0;                 // files sent as a block delta ...
   uint64_t delta_copied_bytes = 0;          // ... and their bytes the destination copied
   double throughput_bps = 0;                // data bytes/s of the last pass
-  int64_t lag_ms = 0;         // age of the oldest change not yet synced; 0 when in step
+  // Lag, end to end: how long the oldest change not yet durable at the destination has waited
+  // since the worker first saw it (the settle delay and the time in flight until the agent's
+  // durable Ack included); 0 when nothing is pending. `oldest_pending_ms`: when that change
+  // was seen (0: none), so a reader adds the time since updated_ms.
+  int64_t lag_ms = 0;
+  int64_t oldest_pending_ms = 0;
   uint64_t pass_scanned = 0;  // entries the last pass looked at (a full pass: all of them)
   // Where change capture is blind, while it lasts: directories without a watch (rescanned
   // every few seconds instead), and a standing reason -- those gaps, or fanotify groups
@@ -200,6 +205,9 @@ class Replicator {
   // A change arrived in changes_: the settle clock.
   void NoteChanged();
   bool Excluded(const std::string& path) const;
+  // `path` changed under the running pass (gone mid-scan): the next pass looks at it, and
+  // its lag counts on from the pass's.
+  void LookAgainNextPass(const std::string& path);
 
   ReplicatorOptions options_;
   std::atomic<bool> stop_{false};
@@ -236,6 +244,7 @@ class Replicator {
   std::unique_ptr<ChangeWatcher> watcher_;  // Run() only
   ChangeSet changes_;                       // seen, not yet handed to a pass
   int64_t first_change_ms_ = 0;             // the oldest of changes_ (0: none)
+  int64_t pass_oldest_ms_ = 0;              // the oldest change the running pass carries (0: none)
   int64_t last_change_ms_ = 0;              // the newest
   std::string capture_standing_;            // why not fanotify, when it ran out of something
   int64_t next_gap_rescan_ms_ = 0;          // the unwatched directories' next rescan

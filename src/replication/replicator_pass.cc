@@ -592,7 +592,15 @@ Status Replicator::PassRun::Commit(bool final) {
   for (; skipped_done_ < report_.skipped.size(); ++skipped_done_)
     NoteUnsent(report_.skipped[skipped_done_], &b, moved_on);
   if (final) {
-    for (const auto& e : unreadable_) b.refused.emplace_back(e.path, e.status.message());
+    for (const auto& e : unreadable_) {
+      // A directory gone between its parent's listing and its own (renamed or deleted by a
+      // live writer) is a change, not a failure: the next pass looks at it again.
+      if (e.status.code() == StatusCode::kNotFound && e.path != ".") {
+        r_.LookAgainNextPass(e.path);
+        continue;
+      }
+      b.refused.emplace_back(e.path, e.status.message());
+    }
     b.refused.insert(b.refused.end(), orphaned_.begin(), orphaned_.end());
   }
   in_flight_.push_back(std::move(b));

@@ -94,6 +94,7 @@ TEST(WorkerStatus, JsonRoundTripKeepsEveryField) {
   s.delta_copied_bytes = 9;
   s.throughput_bps = 10.5;
   s.lag_ms = 11;
+  s.oldest_pending_ms = 1700000000100;
   s.pass_scanned = 13;
   s.capture_gaps = 14;
   s.capture_warning = "14 of 20 directories have no inotify watch";
@@ -109,6 +110,7 @@ TEST(WorkerStatus, JsonRoundTripKeepsEveryField) {
   EXPECT_EQ(back->pass_scanned, 13u);
   EXPECT_EQ(back->capture_gaps, 14u);
   EXPECT_EQ(back->capture_warning, "14 of 20 directories have no inotify watch");
+  EXPECT_EQ(back->oldest_pending_ms, 1700000000100);
 }
 
 TEST(WorkerStatus, OlderStatusWithoutChangeCaptureStillReads) {

@@ -2,6 +2,7 @@
 // real engine, real trees, symlinks and bind mounts, a real sshd on loopback. Each refusal
 // names its reason and leaves the trees as they were.
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/mount.h>
 #include <unistd.h>
 
@@ -53,8 +54,8 @@ class PathGuard : public ::testing::Test {
   void SetUp() override { ASSERT_NO_FATAL_FAILURE(StartEngine(true)); }
 
   void StartEngine(bool first) {
-    engine_ = std::make_unique<EngineProcess>(data_.path(),
-                                              std::vector<std::string>{"--monitor-interval", "1"});
+    engine_ = std::make_unique<EngineProcess>(
+        data_.path(), std::vector<std::string>{"--monitor-interval", monitor_interval_});
     ASSERT_TRUE(engine_->Start()) << engine_->output();
     if (first) password_ = engine_->admin_password();
     token_ = engine_->Login(password_);
@@ -115,6 +116,7 @@ class PathGuard : public ::testing::Test {
   std::string Real(const std::string& p) { return fs::canonical(p).string(); }
 
   TempDir data_, root_;
+  std::string monitor_interval_ = "1";
   std::unique_ptr<EngineProcess> engine_;
   std::string password_, token_, cluster_id_, host_id_, volume_id_, destination_id_;
   std::string parent_, src_;
@@ -264,6 +266,77 @@ TEST_F(PathGuard, TheMonitorDoesNotRestartAWorkerIntoAnUnsafeDestination) {
   EXPECT_EQ(replication::testing::ReadFile(src_ + "/keep"), "original");
 }
 
+// Between the monitor's polls (30 s apart here) a worker that exits is restarted by the
+// supervisor on its own -- and only after the same checks: a destination that became a
+// symlink to the source's parent while the worker ran is not restarted into.
+TEST_F(PathGuard, AWorkerThatExitedIsNotRestartedIntoAnUnsafeDestination) {
+  EXPECT_EQ(engine_->Terminate(), 0);
+  monitor_interval_ = "30";
+  ASSERT_NO_FATAL_FAILURE(StartEngine(false));
+  const std::string dst = root_.path() + "/replica";
+  auto [status, created] = Create(dst);
+  ASSERT_EQ(status, 201) << created.dump();
+  const std::string path = "/api/v1/sessions/" + created["id"].get<std::string>();
+  auto session = [&] { return Json::parse(engine_->Get(path, token_)->body); };
+  auto worker = [&] {
+    auto pids = RunCommand({"/usr/bin/pgrep", "-f", "worker --source " + src_});
+    return pids.out.empty() ? 0 : std::stoi(pids.out);
+  };
+  ASSERT_EQ(Post(path + "/start", Json::object()).first, 200);
+  ASSERT_TRUE(WaitFor(60, [&] { return SameTree(src_, dst); })) << DescribeTreeDiff(src_, dst);
+  const int pid = worker();
+  ASSERT_NE(pid, 0);
+  fs::remove_all(dst);
+  fs::create_directory_symlink(parent_, dst);
+  const auto tree = DescribeTree(parent_);
+  ASSERT_EQ(::kill(pid, SIGKILL), 0);
+  // Refused by the supervisor ("not restarted: ..."), then by the poll that follows.
+  EXPECT_TRUE(WaitFor(20, [&] {
+    const Json now = session();
+    return now["status"] == "Faulty" && now["nodes"][0]["status_reason"].dump().find(
+                                            "is a parent of the source") != std::string::npos;
+  })) << session().dump(2);
+  EXPECT_EQ(worker(), 0);
+  EXPECT_EQ(DescribeTree(parent_), tree);
+  EXPECT_EQ(replication::testing::ReadFile(src_ + "/keep"), "original");
+}
+
+// A first sync into a directory that holds something would mix the source into it: refused
+// at create, and at the first start when it filled after create -- unless forced.
+TEST_F(PathGuard, ADestinationThatIsNotEmptyIsRefusedUnlessForced) {
+  const std::string full = root_.path() + "/full";
+  Put(full + "/.only-a-hidden-file", "theirs");
+  EXPECT_TRUE(Says(Refused(full), "not-empty: destination directory " + full + " is not empty"));
+  auto [forced, body] = Post("/api/v1/sessions", {{"destination_id", destination_id_},
+                                                  {"source_volume_id", volume_id_},
+                                                  {"destination_volume", full},
+                                                  {"force", true}});
+  ASSERT_EQ(forced, 201) << body.dump();
+  EXPECT_TRUE(Says(body["warnings"].dump(), "is not empty (forced)")) << body.dump();
+  const std::string forced_path = "/api/v1/sessions/" + body["id"].get<std::string>();
+  EXPECT_EQ(Post(forced_path + "/start", Json::object()).first, 200);  // not asked again
+  EXPECT_TRUE(WaitFor(60, [&] { return fs::exists(full + "/keep"); }));
+  EXPECT_EQ(replication::testing::ReadFile(full + "/.only-a-hidden-file"), "theirs");
+  EXPECT_EQ(Post(forced_path + "/stop", Json::object()).first, 200);
+
+  // Empty at create; filled before the first start.
+  const std::string later = root_.path() + "/later";
+  fs::create_directories(later);
+  auto [status, created] = Create(later);
+  ASSERT_EQ(status, 201) << created.dump();
+  const std::string path = "/api/v1/sessions/" + created["id"].get<std::string>();
+  Put(later + "/arrived", "meanwhile");
+  auto [refused, why] = Post(path + "/start", Json::object());
+  EXPECT_EQ(refused, 409) << why.dump();
+  EXPECT_TRUE(Says(why.dump(), "not-empty"));
+  EXPECT_EQ(Json::parse(engine_->Get(path, token_)->body)["status"], "Created");
+  EXPECT_EQ(Post(path + "/start?force=true", Json::object()).first, 200);
+  EXPECT_TRUE(WaitFor(60, [&] { return fs::exists(later + "/keep"); }));
+  // Once started, a stop and start of the (now full) destination is not asked about.
+  EXPECT_EQ(Post(path + "/stop", Json::object()).first, 200);
+  EXPECT_EQ(Post(path + "/start", Json::object()).first, 200);
+}
+
 // The destination reached over ssh -- a real sshd on loopback, so the same machine, which the
 // probe's kernel boot id and mount namespace tell.
 TEST_F(PathGuard, AnSshDestinationOnTheSameMachineIsJudgedToo) {
@@ -284,6 +357,62 @@ TEST_F(PathGuard, AnSshDestinationOnTheSameMachineIsJudgedToo) {
   EXPECT_TRUE(Says(Refused(src_ + "/inside", "", dest["id"]), "lies inside"));
   auto [status, ok] = Create(root_.path() + "/over-ssh", "", dest["id"]);
   EXPECT_EQ(status, 201) << ok.dump();
+}
+
+// `destination test` of an ssh destination of directory sessions checks what they need -- ssh
+// with the pinned host key, the agent runnable there, each session's path usable, free space
+// -- and never asks gluster (which such a destination does not run).
+TEST_F(PathGuard, TestingAnSshDirectoryDestinationChecksTheAgentAndThePaths) {
+  auto key = engine_->Get("/api/v1/engine/ssh-key", token_);
+  ASSERT_TRUE(key && key->status == 200);
+  TempDir sshd_dir;
+  SshServer sshd(sshd_dir.path());
+  ASSERT_TRUE(sshd.Start(Json::parse(key->body)["public_key"])) << sshd.error();
+  auto [d_status, dest] = Post("/api/v1/clusters/" + cluster_id_ + "/destinations",
+                               {{"source_host_id", host_id_},
+                                {"host", "127.0.0.1"},
+                                {"ssh_port", sshd.port()},
+                                {"ssh_fingerprint", sshd.HostFingerprint()},
+                                {"remote_user", "root"}});
+  ASSERT_EQ(d_status, 201) << dest.dump();
+  const std::string test = "/api/v1/destinations/" + dest["id"].get<std::string>() + "/test";
+  const std::string there = root_.path() + "/over-ssh";
+  auto [status, created] = Create(there, "", dest["id"]);
+  ASSERT_EQ(status, 201) << created.dump();
+  const std::string config =
+      "/api/v1/sessions/" + created["id"].get<std::string>() + "/config/remote-command";
+  auto remote = [&](const std::string& command) {
+    auto r = engine_->Put(config, Json{{"value", command}}.dump(), token_);
+    ASSERT_TRUE(r && r->status == 200) << (r ? r->body : "no answer");
+  };
+
+  ASSERT_NO_FATAL_FAILURE(remote(GeorepBinary() + " agent"));
+  auto [ok_status, fine] = Post(test, Json::object());
+  ASSERT_EQ(ok_status, 200) << fine.dump();
+  EXPECT_EQ(fine["connection"], "Connected") << fine.dump(2);
+  EXPECT_TRUE(fine["problems"].empty()) << fine.dump(2);
+  EXPECT_EQ(fine.dump().find("gluster"), std::string::npos) << fine.dump(2);
+
+  // The agent is not there.
+  ASSERT_NO_FATAL_FAILURE(remote("/nonexistent/georep agent"));
+  auto [s1, no_agent] = Post(test, Json::object());
+  ASSERT_EQ(s1, 200) << no_agent.dump();
+  EXPECT_EQ(no_agent["connection"], "Broken");
+  EXPECT_TRUE(
+      Says(no_agent["problems"].dump(), "`/nonexistent/georep agent --version` does not run"))
+      << no_agent.dump(2);
+  EXPECT_EQ(no_agent.dump().find("gluster"), std::string::npos) << no_agent.dump(2);
+
+  // The path is taken by a file.
+  ASSERT_NO_FATAL_FAILURE(remote(GeorepBinary() + " agent"));
+  Put(there, "a file");
+  auto [s2, file] = Post(test, Json::object());
+  ASSERT_EQ(s2, 200) << file.dump();
+  EXPECT_EQ(file["connection"], "Broken");
+  EXPECT_TRUE(Says(file["problems"].dump(), "destination " + there +
+                                                " on root@127.0.0.1 exists "
+                                                "and is not a directory"))
+      << file.dump(2);
 }
 
 }  // namespace

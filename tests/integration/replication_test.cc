@@ -132,6 +132,51 @@ TEST(Replication, OnceCopiesContentAndMetadataAndThenSendsOnlyChanges) {
   EXPECT_TRUE(GeorepTempFiles(dst.path()).empty());
 }
 
+// Directories renamed to and fro by a live writer while full passes scan them: one that is
+// gone between its parent's listing and its own is a change (looked at again), never a
+// failure ("cannot read directory ... No such file or directory" made the worker Faulty).
+TEST(Replication, ADirectoryRenamedMidScanIsAChangeNotAFailure) {
+  TempDir src, dst, state;
+  constexpr int kDirs = 60;
+  for (int d = 0; d < kDirs; ++d) {
+    const std::string x = src.path() + "/d" + std::to_string(d) + "/x0";
+    for (int s = 0; s < 4; ++s) {
+      fs::create_directories(x + "/s" + std::to_string(s));
+      Write(x + "/s" + std::to_string(s) + "/f", "data");
+    }
+  }
+  // Each rename to a new name (x0 -> x1 -> x2 ...): what is gone stays gone.
+  std::atomic<bool> stop{false};
+  std::atomic<int> renames{0};
+  std::thread writer([&] {
+    for (int round = 0; !stop.load(); ++round)
+      for (int d = 0; d < kDirs && !stop.load(); ++d) {
+        const std::string dir = src.path() + "/d" + std::to_string(d);
+        std::error_code ec;
+        fs::rename(dir + "/x" + std::to_string(round), dir + "/x" + std::to_string(round + 1), ec);
+        if (!ec) ++renames;
+      }
+  });
+  WorkerRun w{src.path(), dst.path(), state.path()};
+  std::vector<std::string> failed;
+  for (int pass = 0; pass < 5; ++pass) {
+    auto r = w.Once();
+    if (r.exit_code != 0) failed.push_back(r.err);
+  }
+  stop = true;
+  writer.join();
+  EXPECT_GT(renames.load(), kDirs);
+  EXPECT_TRUE(failed.empty()) << failed.size() << " passes failed, the first: " << failed[0];
+  // Once the writer stops, the next pass converges.
+  auto r = w.Once();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(DescribeTree(dst.path()), DescribeTree(src.path()))
+      << DescribeTreeDiff(src.path(), dst.path());
+  auto st = ReadWorkerStatus(state.path());
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->failures, 0u) << st->reason;
+}
+
 // A directory's index entries sort apart when a sibling's name continues its name with a
 // character before '/' ("photos", "photos-2024", "photos.zip", "photos/a"): a move of the
 // directory still moves everything in it, and nothing travels again.
@@ -1362,6 +1407,151 @@ TEST(Replication, EngineRunsADirectorySessionThroughItsWholeLife) {
   EXPECT_EQ(session()["status"], "Stopped");
   EXPECT_EQ(engine.Delete(path, token)->status, 204);
   EXPECT_FALSE(fs::exists(data.path() + "/sessions/" + created["id"].get<std::string>()));
+}
+
+// An engine (monitor interval `interval`) running one started directory session from a
+// local source to a local destination.
+struct EngineSession {
+  TempDir data, src, dst;
+  std::unique_ptr<EngineProcess> engine;
+  std::string token, id, path;
+
+  void Start(const std::string& interval, const nlohmann::json& config = nlohmann::json::object()) {
+    using Json = nlohmann::json;
+    engine = std::make_unique<EngineProcess>(
+        data.path(), std::vector<std::string>{"--monitor-interval", interval});
+    ASSERT_TRUE(engine->Start()) << engine->output();
+    token = engine->Login(engine->admin_password());
+    ASSERT_FALSE(token.empty());
+    auto post = [&](const std::string& p, const Json& body) {
+      auto r = engine->Post(p, body.dump(), token);
+      EXPECT_TRUE(r) << p;
+      return r ? std::make_pair(r->status, Json::parse(r->body, nullptr, false))
+               : std::make_pair(0, Json());
+    };
+    auto [c_status, cluster] = post("/api/v1/clusters", {{"name", "local"}});
+    ASSERT_EQ(c_status, 201) << cluster.dump();
+    const std::string cid = cluster["id"];
+    auto [h_status, host] =
+        post("/api/v1/clusters/" + cid + "/hosts", {{"name", "localhost"}, {"transport", "local"}});
+    ASSERT_EQ(h_status, 201) << host.dump();
+    auto [v_status, volume] =
+        post("/api/v1/clusters/" + cid + "/volumes",
+             {{"name", "docs"}, {"host_id", host["id"]}, {"path", src.path()}});
+    ASSERT_EQ(v_status, 201) << volume.dump();
+    auto [d_status, dest] = post("/api/v1/clusters/" + cid + "/destinations",
+                                 {{"source_host_id", host["id"]}, {"host", "localhost"}});
+    ASSERT_EQ(d_status, 201) << dest.dump();
+    auto [s_status, created] = post("/api/v1/sessions", {{"destination_id", dest["id"]},
+                                                         {"source_volume_id", volume["id"]},
+                                                         {"destination_volume", dst.path()}});
+    ASSERT_EQ(s_status, 201) << created.dump();
+    id = created["id"];
+    path = "/api/v1/sessions/" + id;
+    for (const auto& [key, value] : config.items()) {
+      auto r = engine->Put(path + "/config/" + key, Json{{"value", value}}.dump(), token);
+      ASSERT_TRUE(r && r->status == 200) << key << ": " << (r ? r->body : "");
+    }
+    ASSERT_EQ(post(path + "/start", Json::object()).first, 200);
+  }
+  nlohmann::json Detail() { return nlohmann::json::parse(engine->Get(path, token)->body); }
+  std::string StateDir() const { return data.path() + "/sessions/" + id; }
+  // The worker's pid, 0 if none runs.
+  pid_t Worker() const {
+    auto pids = RunCommand({"/usr/bin/pgrep", "-f", "worker --source " + src.path()});
+    return pids.out.empty() ? 0 : std::stoi(pids.out);
+  }
+  // Whether the worker has reported Active since `since_ms` (its status.json).
+  bool ActiveSince(int64_t since_ms) const {
+    auto st = ReadWorkerStatus(StateDir());
+    return st.ok() && st->state == "Active" && st->updated_ms >= since_ms;
+  }
+};
+
+int64_t WallMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// D9: a worker killed with SIGKILL runs again within seconds -- on its exit, not at the next
+// monitor poll (the default 10 s interval) -- and, having been Active, every time: 1 s after
+// each of repeated kills, not doubling to a minute.
+TEST(Replication, AKilledWorkerIsRestartedWithinSecondsEveryTime) {
+  EngineSession e;
+  ASSERT_NO_FATAL_FAILURE(e.Start("10"));
+  Write(e.src.path() + "/f", "x");
+  ASSERT_TRUE(WaitFor(60, [&] { return e.Worker() != 0 && e.ActiveSince(0); }))
+      << e.Detail().dump(2);
+  std::vector<double> delays;
+  for (int kill = 0; kill < 4; ++kill) {
+    const pid_t old = e.Worker();
+    ASSERT_NE(old, 0);
+    const int64_t killed_at = WallMs();
+    ASSERT_EQ(::kill(old, SIGKILL), 0);
+    pid_t now = 0;
+    ASSERT_TRUE(WaitFor(60,
+                        [&] {
+                          now = e.Worker();
+                          return now != 0 && now != old;
+                        }))
+        << "kill " << kill << ": no new worker";
+    delays.push_back(static_cast<double>(WallMs() - killed_at) / 1000.0);
+    // Active again (healthy: the next kill is restarted after 1 s again).
+    ASSERT_TRUE(WaitFor(60, [&] { return e.ActiveSince(killed_at); })) << "kill " << kill;
+  }
+  std::string shown;
+  for (double d : delays) shown += std::to_string(d) + " s ";
+  ::testing::Test::RecordProperty("restart_delays", shown);
+  // 1 s of back-off, the path guards' probe and the spawn: seconds (the monitor polls every 10).
+  for (double d : delays) EXPECT_LT(d, 8.0) << "restart delays: " << shown;
+  // The node showed the fault, with the reason, as it happened.
+  EXPECT_TRUE(WaitFor(20, [&] {
+    auto events = nlohmann::json::parse(
+        e.engine->Get("/api/v1/events?action=session.faulty", e.token)->body)["items"];
+    return !events.empty();
+  }));
+  EXPECT_TRUE(WaitFor(30, [&] { return e.Detail()["status"] == "Active"; })) << e.Detail().dump(2);
+}
+
+// D10: the lag counts a change until it is durable at the destination -- the settle delay and
+// the time in flight included. With the agent stopped (SIGSTOP) a change cannot be
+// acknowledged: its lag grows for as long as that lasts, and is gone once it arrived.
+TEST(Replication, LagCountsAChangeUntilItIsDurableAtTheDestination) {
+  EngineSession e;
+  ASSERT_NO_FATAL_FAILURE(e.Start("1"));
+  ASSERT_TRUE(WaitFor(60, [&] { return e.Detail()["status"] == "Active"; })) << e.Detail().dump(2);
+  const std::vector<pid_t> agents = ChildrenOf(e.Worker());
+  ASSERT_EQ(agents.size(), 1u) << "the worker's agent";
+  ASSERT_EQ(::kill(agents[0], SIGSTOP), 0);
+  const int64_t written_at = WallMs();
+  Write(e.src.path() + "/clock", std::to_string(written_at));
+  double max_lag = 0;
+  auto sample = [&] {
+    const auto lag = e.Detail()["nodes"][0]["lag_seconds"];
+    if (lag.is_number()) max_lag = std::max(max_lag, lag.get<double>());
+  };
+  while (WallMs() - written_at < 5000) {
+    sample();
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  EXPECT_FALSE(fs::exists(e.dst.path() + "/clock"));
+  ASSERT_EQ(::kill(agents[0], SIGCONT), 0);
+  ASSERT_TRUE(WaitFor(60, [&] {
+    sample();
+    return fs::exists(e.dst.path() + "/clock");
+  }));
+  const double took = static_cast<double>(WallMs() - written_at) / 1000.0;
+  ::testing::Test::RecordProperty("arrival_seconds", std::to_string(took));
+  ::testing::Test::RecordProperty("max_reported_lag_seconds", std::to_string(max_lag));
+  EXPECT_GE(max_lag, 3.0) << "arrived after " << took << " s; the largest lag reported " << max_lag;
+  EXPECT_LE(max_lag, took + 2) << "arrived after " << took << " s; the largest lag reported "
+                               << max_lag;
+  // In step: no lag.
+  EXPECT_TRUE(WaitFor(30, [&] {
+    const auto lag = e.Detail()["nodes"][0]["lag_seconds"];
+    return lag.is_number() && lag.get<double>() < 0.5;
+  })) << e.Detail().dump(2);
 }
 
 // verify-interval: the engine verifies a running session by itself. A destination file changed
