@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <fnmatch.h>
 #include <poll.h>
 #include <sys/stat.h>
@@ -88,6 +89,9 @@ std::string StatusToJson(const WorkerStatus& s) {
                       {"lag_ms", s.lag_ms},
                       {"pass_scanned", s.pass_scanned},
                       {"reason", s.reason},
+                      {"skipped_special", s.skipped_special},
+                      {"skipped_xattrs", s.skipped_xattrs},
+                      {"skipped_reason", s.skipped_reason},
                       {"updated_ms", s.updated_ms}};
   return j.dump() + "\n";
 }
@@ -107,6 +111,9 @@ Result<WorkerStatus> StatusFromJson(const std::string& text) {
   str("crawl", &s.crawl);
   str("change_capture", &s.change_capture);
   str("reason", &s.reason);
+  str("skipped_reason", &s.skipped_reason);
+  num("skipped_special", &s.skipped_special);
+  num("skipped_xattrs", &s.skipped_xattrs);
   num("last_synced_ms", &s.last_synced_ms);
   num("pending_entry", &s.pending_entry);
   num("pending_data", &s.pending_data);
@@ -175,6 +182,15 @@ void Replicator::CarryOverLastSynced() {
 void Replicator::WriteStatus() {
   status_.updated_ms = NowMs();
   if (sink_) status_.wire_bytes = WireBytes();
+  status_.skipped_special = not_replicated_.size();
+  status_.skipped_xattrs = sender_ ? sender_->PrivilegedXattrsDropped().size() : 0;
+  status_.skipped_reason.clear();
+  if (!not_replicated_.empty()) {
+    status_.skipped_reason = not_replicated_.begin()->second;
+  } else if (status_.skipped_xattrs > 0) {
+    const auto& [path, why] = *sender_->PrivilegedXattrsDropped().begin();
+    status_.skipped_reason = fmt::format("'{}': {}", path, why);
+  }
   const std::string json = StatusToJson(status_);
   (void)WriteFileAtomically(options_.state_dir + "/status.json", json);
   if (options_.status_fd < 0) return;
@@ -196,7 +212,12 @@ void Replicator::WriteStatus() {
 
 Status Replicator::Handshake(AgentLink* link, FdSink* sink, std::string* buffer, TreeSender* sender,
                              bool* source_copy, bool* block_delta) const {
-  GEOREP_RETURN_IF_ERROR(sender->SendHello(kCapabilitiesSupported, "georep worker"));
+  // ACLs only when they are synced; trusted.* and security.capability only when this worker
+  // can read them (root). Devices and privileged xattrs are what the agent offers as root.
+  uint64_t offer = kCapabilitiesSupported;
+  if (!options_.send_xattrs || !options_.send_acls) offer &= ~kCapAcls;
+  if (!options_.send_xattrs || ::geteuid() != 0) offer &= ~kCapPrivilegedXattrs;
+  GEOREP_RETURN_IF_ERROR(sender->SendHello(offer, "georep worker"));
   GEOREP_RETURN_IF_ERROR(sender->Flush());
   Decoder decoder;
   std::vector<Message> in;
@@ -216,6 +237,11 @@ Status Replicator::Handshake(AgentLink* link, FdSink* sink, std::string* buffer,
     *source_copy = (reply->capabilities & kCapSourceCopy) != 0 && options_.bandwidth_limit == 0 &&
                    !options_.compress;
     *block_delta = (reply->capabilities & kCapBlockDelta) != 0 && !*source_copy;
+    sender->SetPeerCapabilities(reply->capabilities);
+    if ((offer & kCapPrivilegedXattrs) != 0 && (reply->capabilities & kCapPrivilegedXattrs) == 0)
+      spdlog::warn(
+          "msg=\"the agent is not root: trusted.* and security.capability xattrs and device "
+          "nodes are not replicated\"");
     return Status::Ok();
   } else if (reply) {
     return Status::FailedPrecondition("the agent refused the connection: " + reply->reason);
@@ -235,6 +261,7 @@ Status Replicator::Connect() {
   SenderOptions so;
   so.compress = options_.compress;
   so.send_xattrs = options_.send_xattrs;
+  so.read_privileged_xattrs = options_.send_xattrs && ::geteuid() == 0;
   GEOREP_ASSIGN_OR_RETURN(sender_, TreeSender::Open(options_.source, sink_.get(), so));
   bool source_copy = false;
   GEOREP_RETURN_IF_ERROR(Handshake(link_.get(), sink_.get(), &read_buffer_, sender_.get(),

@@ -87,6 +87,7 @@ struct ReplicatorOptions {
   int status_fd = -1;
   bool durable_batches = true;  // each pass ends on stable storage at the destination
   bool send_xattrs = true;      // extended attributes travel with the metadata
+  bool send_acls = true;        // ... POSIX ACLs among them (sync-acls)
   ChangeCapture change_capture = ChangeCapture::kAuto;
   // Agent connections: stream 0 carries everything in order, the others file contents only.
   int sync_jobs = 1;
@@ -108,6 +109,12 @@ struct WorkerStatus {
   int64_t lag_ms = 0;         // age of the oldest change not yet synced; 0 when in step
   uint64_t pass_scanned = 0;  // entries the last pass looked at (a full pass: all of them)
   std::string reason;         // why Faulty, or the last failure
+  // Not replicated on purpose, not failures: special files (Unix sockets; devices when the
+  // agent is not root), and entries whose trusted.* / security.capability xattrs the agent
+  // cannot set (it is not root); with the first one's reason.
+  uint64_t skipped_special = 0;
+  uint64_t skipped_xattrs = 0;
+  std::string skipped_reason;
   int64_t updated_ms = 0;
 };
 
@@ -198,6 +205,9 @@ class Replicator {
   ChangeSet changes_;                       // seen, not yet handed to a pass
   int64_t first_change_ms_ = 0;             // the oldest of changes_ (0: none)
   int64_t last_change_ms_ = 0;              // the newest
+  // Special files not replicated (sockets, devices for an agent that is not root), by path,
+  // with why: kept by each pass for what it looked at.
+  std::map<std::string, std::string> not_replicated_;
   // Inodes with several links that changed: the next full pass joins their paths again.
   std::set<std::pair<uint64_t, uint64_t>> relink_;
 };

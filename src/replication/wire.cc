@@ -143,6 +143,7 @@ bool IsKnownType(uint8_t t) {
     case MessageType::kError:
     case MessageType::kBlockCopy:
     case MessageType::kSourceCopy:
+    case MessageType::kMakeNode:
       return true;
     case MessageType::kBlockSignatures:
       return false;
@@ -192,6 +193,8 @@ std::string_view MessageTypeName(MessageType type) {
       return "BlockCopy";
     case MessageType::kSourceCopy:
       return "SourceCopy";
+    case MessageType::kMakeNode:
+      return "MakeNode";
   }
   return "Unknown";
 }
@@ -204,6 +207,7 @@ MessageType TypeOf(const Message& message) {
       MessageType::kFileBegin, MessageType::kFileData,   MessageType::kFileEnd,
       MessageType::kFileAbort, MessageType::kBarrier,    MessageType::kAck,
       MessageType::kError,     MessageType::kBlockCopy,  MessageType::kSourceCopy,
+      MessageType::kMakeNode,
   };
   static_assert(std::size(kTypes) == std::variant_size_v<Message>);
   return kTypes[message.index()];
@@ -278,6 +282,12 @@ Status Encoder::Append(const Message& message, std::string* out) {
           PutVarint(p, m.seq);
           PutBytes(p, m.path);
           PutVarint(p, m.mode);
+        } else if constexpr (std::is_same_v<T, MakeNode>) {
+          GEOREP_RETURN_IF_ERROR(CheckLength("path", m.path, kMaxPathBytes));
+          PutVarint(p, m.seq);
+          PutBytes(p, m.path);
+          PutVarint(p, m.mode);
+          PutVarint(p, m.rdev);
         } else if constexpr (std::is_same_v<T, Symlink>) {
           GEOREP_RETURN_IF_ERROR(CheckLength("path", m.path, kMaxPathBytes));
           GEOREP_RETURN_IF_ERROR(CheckLength("symlink target", m.target, kMaxPathBytes));
@@ -527,6 +537,15 @@ Status Decoder::ParseFrame(std::string_view frame, std::vector<Message>* out) {
       x.seq = r.Varint();
       x.path = r.Path();
       x.mode = r.Varint32();
+      m = std::move(x);
+      break;
+    }
+    case MessageType::kMakeNode: {
+      MakeNode x;
+      x.seq = r.Varint();
+      x.path = r.Path();
+      x.mode = r.Varint32();
+      x.rdev = r.Varint();
       m = std::move(x);
       break;
     }

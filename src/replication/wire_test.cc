@@ -50,6 +50,7 @@ std::vector<Message> EveryMessage() {
       Error{7, ErrorCode::kNoSpace, "destination file system is full"},
       BlockCopy{16, 1u << 20, 3u << 20, 65536},
       SourceCopy{17, 4096, uint64_t{5} << 30},
+      MakeNode{18, "dev/null", 0020666, (uint64_t{259} << 32) | 3},  // S_IFCHR, a large major
   };
 }
 
