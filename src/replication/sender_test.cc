@@ -217,6 +217,7 @@ void BuildSpecialSource(const TempDir& src) {
   set(src / "tool", "security.capability", testing::NetBindServiceCapability());
   set(src / "tool", "trusted.origin", "site-a");
   ASSERT_EQ(::mkfifo((src / "fifo").c_str(), 0620), 0);
+  ::chmod((src / "fifo").c_str(), 0620);  // past the umask
   ASSERT_EQ(::mknod((src / "null").c_str(), S_IFCHR | 0666, makedev(1, 3)), 0);
   BindSocket(src / "sock");
 }

@@ -873,6 +873,7 @@ TEST(Replication, AclsCapabilitiesTrustedXattrsAndSpecialFilesArriveAndASocketIs
                                    replication::testing::NetBindServiceCapability()));
   ASSERT_NO_FATAL_FAILURE(SetXattr(s + "/tool", "trusted.origin", "site-a"));
   ASSERT_EQ(::mkfifo((s + "/fifo").c_str(), 0620), 0);
+  ::chmod((s + "/fifo").c_str(), 0620);  // past the umask
   ASSERT_EQ(::mknod((s + "/null").c_str(), S_IFCHR | 0666, makedev(1, 3)), 0);
   ASSERT_NO_FATAL_FAILURE(BindUnixSocket(s + "/sock"));
 
