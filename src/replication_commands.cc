@@ -126,7 +126,7 @@ struct WorkerArgs {
   std::string ssh_command = "ssh";
   std::string remote_command = "georep agent";
   int ssh_port = 0;
-  bool compress = false, ignore_deletes = false, once = false, no_xattrs = false;
+  bool compress = false, ignore_deletes = false, once = false, no_xattrs = false, no_acls = false;
   bool stream_only = false;
   bool status_stdout = false, stop_on_stdin_eof = false;
   std::vector<std::string> excludes;
@@ -165,6 +165,7 @@ int RunWorker(const WorkerArgs& a) {
   o.bandwidth_limit = a.bandwidth_limit;
   o.durable_batches = a.durability != "none";
   o.send_xattrs = !a.no_xattrs;
+  o.send_acls = !a.no_acls;
   o.change_capture = *replication::ParseChangeCapture(a.change_capture);  // checked by CLI11
   o.sync_jobs = a.sync_jobs;
   std::error_code ec;
@@ -350,6 +351,7 @@ void AddReplicationCommands(CLI::App& app, int* exit_code) {
   worker->add_flag("--compress", w.compress, "zstd-compress file data");
   worker->add_flag("--ignore-deletes", w.ignore_deletes, "Do not replicate deletes");
   worker->add_flag("--no-xattrs", w.no_xattrs, "Do not replicate extended attributes");
+  worker->add_flag("--no-acls", w.no_acls, "Do not replicate POSIX ACLs");
   worker->add_flag("--stream-only", w.stream_only,
                    "Send all file contents through the agent's stream, as to a remote "
                    "destination, even when the destination is on this host");

@@ -165,6 +165,7 @@ Result<std::vector<std::string>> Operations::WorkerArgv(const Session& s, const 
   if (value("compression") == "zstd") argv.push_back("--compress");
   if (value("ignore-deletes") == "true") argv.push_back("--ignore-deletes");
   if (value("sync-xattrs") == "false") argv.push_back("--no-xattrs");
+  if (value("sync-acls") == "false") argv.push_back("--no-acls");
   if (std::string level = value("log-level"); !level.empty()) {
     std::transform(level.begin(), level.end(), level.begin(),
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
@@ -959,6 +960,13 @@ Result<SessionDetail> Operations::PollDirectorySession(const Actor& a, const std
     // Active, with the reason on the node and a standing alert (below) while it lasts.
     if (n.status == NodeStatus::kActive && n.status_reason.empty())
       n.status_reason = status->capture_warning;
+    // Not replicated on purpose: a note on an Active node, never Faulty.
+    if (n.status == NodeStatus::kActive && n.status_reason.empty() &&
+        status->skipped_special + status->skipped_xattrs > 0)
+      n.status_reason = fmt::format(
+          "not replicated: {} special files, {} entries' trusted.*/security.capability xattrs; "
+          "e.g. {}",
+          status->skipped_special, status->skipped_xattrs, status->skipped_reason);
     if (clock_.NowMillis() - status->updated_ms > 60000) {
       n.status = NodeStatus::kFaulty;
       n.status_reason = "the worker has not reported for over a minute";

@@ -225,6 +225,7 @@ TEST_F(DirectorySessionArgvTest, EveryOptionReachesTheWorker) {
       {"sync-jobs", "3"},
       {"ignore-deletes", "true"},
       {"sync-xattrs", "false"},
+      {"sync-acls", "false"},
       {"ssh-port", "2022"},
       {"ssh-command", "/opt/ssh-wrapper -v"},
       {"remote-command", "/opt/georep/bin/georep agent"},
@@ -254,6 +255,7 @@ TEST_F(DirectorySessionArgvTest, EveryOptionReachesTheWorker) {
   EXPECT_GE(launcher_.launches.size(), 2u);
   EXPECT_TRUE(Has(argv, "--ignore-deletes"));
   EXPECT_TRUE(Has(argv, "--no-xattrs"));
+  EXPECT_TRUE(Has(argv, "--no-acls"));
   EXPECT_EQ(Values(argv, "--ssh-port"), std::vector<std::string>{"2022"});
   EXPECT_EQ(
       Values(argv, "--ssh-command"),
@@ -274,10 +276,12 @@ TEST_F(DirectorySessionArgvTest, EveryOptionReachesTheWorker) {
 
   // sync-xattrs back on, bandwidth unlimited: the flags go.
   Set(id, "sync-xattrs", "true");
+  Set(id, "sync-acls", "true");
   Set(id, "bandwidth-limit", "0");
   ASSERT_TRUE(ops_->PollDirectorySession(admin_, id).ok());
   argv = launcher_.launches.back();
   EXPECT_FALSE(Has(argv, "--no-xattrs"));
+  EXPECT_FALSE(Has(argv, "--no-acls"));
   EXPECT_FALSE(Has(argv, "--bandwidth-limit"));
 }
 
@@ -399,6 +403,30 @@ TEST_F(DirectorySessionArgvTest, ARestartBetweenPollsIsGuarded) {
   clock_.Advance(2000);
   workers_->RestartDue();
   EXPECT_EQ(launcher_.launches.size(), 2u);
+}
+
+// What the worker does not replicate on purpose (a Unix socket, a device for an agent that is
+// not root) is a note on an Active node, with its count and reason -- never Faulty.
+TEST_F(DirectorySessionArgvTest, SpecialFilesNotReplicatedAreANoteNotAFault) {
+  const std::string id = MakeSession("");
+  Start(id);
+  replication::WorkerStatus w;
+  w.state = "Active";
+  w.crawl = "Changelog Crawl";
+  w.skipped_special = 2;
+  w.skipped_xattrs = 1;
+  w.skipped_reason = "'run/app.sock' is a Unix socket: meaningless without the process serving it";
+  w.updated_ms = clock_.NowMillis();
+  ASSERT_TRUE(replication::WriteWorkerStatus(workers_->StateDir(id), w).ok());
+  auto polled = ops_->PollDirectorySession(admin_, id);
+  ASSERT_TRUE(polled.ok()) << polled.status().ToString();
+  ASSERT_EQ(polled->nodes.size(), 1u);
+  EXPECT_EQ(polled->nodes[0].status, NodeStatus::kActive);
+  EXPECT_EQ(polled->nodes[0].failures, 0);
+  EXPECT_NE(polled->nodes[0].status_reason.find("not replicated: 2 special files, 1 entries"),
+            std::string::npos)
+      << polled->nodes[0].status_reason;
+  EXPECT_NE(polled->nodes[0].status_reason.find("run/app.sock"), std::string::npos);
 }
 
 // The pinned fingerprint's letters and digits, in the name of src1's known_hosts file.

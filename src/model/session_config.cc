@@ -30,6 +30,16 @@ const ConfigOption kVerifySample{
     1,
     100};
 
+// gsyncd's sync-acls, which directory sessions have too.
+const ConfigOption kSyncAcls{
+    "sync-acls",
+    ConfigType::kBool,
+    "true",
+    "Replicate POSIX ACLs (the access ACL, and a directory's default ACL).",
+    {},
+    0,
+    0};
+
 const std::vector<ConfigOption> kGlusterOptions = {
     {"checkpoint",
      ConfigType::kInt,
@@ -69,7 +79,7 @@ const std::vector<ConfigOption> kGlusterOptions = {
      0,
      0},
     {"sync-xattrs", ConfigType::kBool, "true", "Replicate extended attributes.", {}, 0, 0},
-    {"sync-acls", ConfigType::kBool, "true", "Replicate POSIX ACLs.", {}, 0, 0},
+    kSyncAcls,
     {"use-meta-volume",
      ConfigType::kBool,
      "false",
@@ -230,6 +240,7 @@ const std::vector<ConfigOption> kDirectoryOptions = {
      0,
      0},
     {"sync-xattrs", ConfigType::kBool, "true", "Replicate extended attributes.", {}, 0, 0},
+    kSyncAcls,
     {"ssh-port", ConfigType::kInt, "22", "SSH port of the destination host.", {}, 1, 65535},
     {"ssh-command",
      ConfigType::kString,

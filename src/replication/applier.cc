@@ -149,8 +149,26 @@ Status HashFileBytes(int fd, uint64_t offset, size_t n, ContentHasher* hasher,
   return Status::Ok();
 }
 
-bool IsManagedXattr(std::string_view name, bool privileged) {
-  return name.starts_with("user.") || (privileged && name.starts_with("trusted."));
+constexpr std::string_view kAclAccess = "system.posix_acl_access";
+constexpr std::string_view kAclDefault = "system.posix_acl_default";
+
+// The xattrs this agent replicates, with the session's capabilities: user.* always; POSIX
+// ACLs with kCapAcls; trusted.* and security.capability with kCapPrivilegedXattrs (root).
+bool IsManagedXattr(std::string_view name, uint64_t capabilities) {
+  if (name.starts_with("user.")) return true;
+  if (name == kAclAccess || name == kAclDefault) return (capabilities & kCapAcls) != 0;
+  if (name.starts_with("trusted.") || name == "security.capability")
+    return (capabilities & kCapPrivilegedXattrs) != 0;
+  return false;
+}
+
+std::string NotManaged(const std::string& name, const std::string& path) {
+  const bool privileged = name.starts_with("trusted.") || name == "security.capability";
+  return fmt::format("xattr '{}' of '{}' is in a namespace this agent does not replicate{}", name,
+                     path,
+                     privileged                                  ? " (needs root)"
+                     : name == kAclAccess || name == kAclDefault ? " (ACLs not synced)"
+                                                                 : "");
 }
 
 // A path of `paths` above `path` (a directory it would be in).
@@ -184,8 +202,9 @@ struct PathsOf {
             first = &m.from;
             second = &m.to;
           } else if constexpr (std::is_same_v<T, Mkdir> || std::is_same_v<T, Symlink> ||
-                               std::is_same_v<T, Unlink> || std::is_same_v<T, Rmdir> ||
-                               std::is_same_v<T, SetMeta> || std::is_same_v<T, FileBegin>) {
+                               std::is_same_v<T, MakeNode> || std::is_same_v<T, Unlink> ||
+                               std::is_same_v<T, Rmdir> || std::is_same_v<T, SetMeta> ||
+                               std::is_same_v<T, FileBegin>) {
             first = &m.path;
           } else if constexpr (!std::is_same_v<T, FileData> && !std::is_same_v<T, FileEnd> &&
                                !std::is_same_v<T, FileAbort> && !std::is_same_v<T, BlockCopy> &&
@@ -282,6 +301,9 @@ Applier::Applier(UniqueFd root, ApplierOptions options, FileSystemCalls* calls)
     clock_ = default_clock_.get();
   }
   privileged_ = options_.privileged.value_or(::geteuid() == 0);
+  // Only root writes trusted.* and security.capability, or makes device nodes.
+  if (!privileged_) options_.capabilities &= ~(kCapPrivilegedXattrs | kCapDevices);
+  managed_ = options_.capabilities;
   if (options_.file_threads > 0) {
     try {
       file_queue_ = std::make_unique<WorkQueue>(options_.file_threads);
@@ -679,6 +701,7 @@ Status Applier::HandleOne(const Message& message) {
       return Status::FailedPrecondition("refused the peer: " + reply.reason);
     }
     handshake_done_ = true;
+    managed_ = reply.capabilities;  // what the worker sends is what this agent manages
     return Status::Ok();
   }
   if (!handshake_done_) {
@@ -746,6 +769,8 @@ Status Applier::ApplyOne(const Message& operation) {
           return DoMkdir(m);
         } else if constexpr (std::is_same_v<T, Symlink>) {
           return DoSymlink(m);
+        } else if constexpr (std::is_same_v<T, MakeNode>) {
+          return DoMakeNode(m);
         } else if constexpr (std::is_same_v<T, Hardlink>) {
           return DoHardlink(m);
         } else if constexpr (std::is_same_v<T, Rename>) {
@@ -845,6 +870,40 @@ Status Applier::DoSymlink(const Symlink& m) {
   if (!st.ok()) {
     ::unlinkat(p.fd, temp.c_str(), 0);
     return st;
+  }
+  return SyncDirectory(p.fd, m.path);
+}
+
+Status Applier::DoMakeNode(const MakeNode& m) {
+  GEOREP_VALIDATE_PATH(m.path, false);
+  const bool device = S_ISCHR(m.mode) || S_ISBLK(m.mode);
+  if (!device && !S_ISFIFO(m.mode)) {
+    return Fail(ErrorCode::kUnsupported,
+                Status::InvalidArgument(fmt::format(
+                    "'{}': MakeNode makes FIFOs and devices, not mode {:o}", m.path, m.mode)));
+  }
+  if ((options_.capabilities & (device ? kCapDevices : kCapSpecialFiles)) == 0) {
+    return Fail(ErrorCode::kUnsupported, Status::InvalidArgument(fmt::format(
+                                             "'{}': this agent does not make {}", m.path,
+                                             device ? "device nodes (it is not root)" : "FIFOs")));
+  }
+  const auto mode = static_cast<mode_t>(m.mode & (S_IFMT | 07777));
+  const auto rdev = static_cast<dev_t>(device ? m.rdev : 0);
+  GEOREP_ASSIGN_OR_RETURN(Parent p, OpenParent(m.path));
+  if (::mknodat(p.fd, p.leaf.c_str(), mode, rdev) == 0) return SyncDirectory(p.fd, m.path);
+  if (errno != EEXIST) return FailErrno(errno, "cannot make node", m.path);
+  struct stat st {};
+  if (::fstatat(p.fd, p.leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+      (st.st_mode & S_IFMT) == (mode & S_IFMT) && (!device || st.st_rdev == rdev)) {
+    return Status::Ok();  // already there (a replay); its SetMeta sets the rest
+  }
+  std::string temp = NewTempName(p.leaf);
+  if (::mknodat(p.fd, temp.c_str(), mode, rdev) != 0)
+    return FailErrno(errno, "cannot make node", m.path);
+  Status st2 = RenameReplacing(p.fd, temp, p.fd, p.leaf, m.path);
+  if (!st2.ok()) {
+    ::unlinkat(p.fd, temp.c_str(), 0);
+    return st2;
   }
   return SyncDirectory(p.fd, m.path);
 }
@@ -966,12 +1025,8 @@ Status Applier::DoSetMeta(const SetMeta& m) {
 
 Status Applier::CheckManagedXattrs(const std::vector<Xattr>& xattrs, const std::string& path) {
   for (const Xattr& x : xattrs) {
-    if (!IsManagedXattr(x.name, privileged_)) {
-      return Fail(ErrorCode::kUnsupported,
-                  Status::InvalidArgument(fmt::format(
-                      "xattr '{}' of '{}' is in a namespace this agent does not replicate{}",
-                      x.name, path, x.name.starts_with("trusted.") ? " (needs root)" : "")));
-    }
+    if (!IsManagedXattr(x.name, managed_))
+      return Fail(ErrorCode::kUnsupported, Status::InvalidArgument(NotManaged(x.name, path)));
   }
   return Status::Ok();
 }
@@ -998,7 +1053,7 @@ Status Applier::DoSetXattrs(const std::string& proc_path, const std::string& pat
     if (end == std::string::npos) end = names.size();
     std::string name = names.substr(pos, end - pos);
     pos = end + 1;
-    if (!IsManagedXattr(name, privileged_)) continue;
+    if (!IsManagedXattr(name, managed_)) continue;
     bool wanted =
         std::any_of(xattrs.begin(), xattrs.end(), [&](const Xattr& x) { return x.name == name; });
     if (!wanted && ::lremovexattr(proc_path.c_str(), name.c_str()) != 0 && errno != ENODATA) {
@@ -1220,19 +1275,27 @@ Status Applier::SetMetaOnNewFile(int fd, uint32_t mode, const SetMeta& m, ErrorC
     return fail_errno(errno, "cannot change mode of");
   }
   if (m.fields & kMetaXattrs) {
-    // A new file has no xattrs of its own: only setting is needed.
+    // A new file has no xattrs of its own -- but the access ACL it inherited from its
+    // directory's default ACL, which goes unless the source's file has one.
+    bool acl = false;
     for (const Xattr& x : m.xattrs) {
-      if (!IsManagedXattr(x.name, privileged_)) {
+      if (!IsManagedXattr(x.name, managed_)) {
         *code = ErrorCode::kUnsupported;
-        return Status::InvalidArgument(
-            fmt::format("xattr '{}' of '{}' is in a namespace this agent does not replicate{}",
-                        x.name, m.path, x.name.starts_with("trusted.") ? " (needs root)" : ""));
+        return Status::InvalidArgument(NotManaged(x.name, m.path));
       }
+      acl = acl || x.name == kAclAccess;
     }
+    // Set after the owner and the mode: chown clears security.capability, and chmod rewrites
+    // the access ACL's mask.
     for (const Xattr& x : m.xattrs) {
       if (::fsetxattr(fd, x.name.c_str(), x.value.data(), x.value.size(), 0) != 0) {
         return fail_errno(errno, fmt::format("cannot set xattr '{}' of", x.name));
       }
+    }
+    if (!acl && (managed_ & kCapAcls) != 0 &&
+        ::fremovexattr(fd, std::string(kAclAccess).c_str()) != 0 && errno != ENODATA &&
+        errno != ENOTSUP) {
+      return fail_errno(errno, "cannot remove the inherited ACL of");
     }
   }
   if (m.fields & (kMetaAtime | kMetaMtime)) {

@@ -78,7 +78,9 @@ class FileSystemCalls {
 
 struct ApplierOptions {
   Durability durability = Durability::kFile;
-  // Apply SetMeta owners (chown) and trusted.* xattrs. Unset: only when running as root.
+  // Apply SetMeta owners (chown), trusted.* and security.capability xattrs, and make device
+  // nodes (kCapPrivilegedXattrs and kCapDevices are offered only then). Unset: only when
+  // running as root.
   std::optional<bool> privileged;
   uint64_t capabilities = kCapabilitiesSupported;
   bool sweep_temp_files = true;  // at Open()
@@ -195,6 +197,7 @@ class Applier {
 
   Status DoMkdir(const Mkdir& m);
   Status DoSymlink(const Symlink& m);
+  Status DoMakeNode(const MakeNode& m);
   Status DoHardlink(const Hardlink& m);
   Status DoRename(const Rename& m);
   Status DoUnlink(const std::string& path, bool directory);
@@ -294,6 +297,9 @@ class Applier {
   dev_t root_dev_ = 0;
   ApplierOptions options_;
   bool privileged_ = false;
+  // The capabilities that say which xattrs this agent manages (sets, and removes when the
+  // source has them no more): its own, then the session's once the handshake is done.
+  uint64_t managed_ = 0;
   FileSystemCalls* calls_;
   std::unique_ptr<FileSystemCalls> default_calls_;
   Clock* clock_;

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -496,6 +497,151 @@ TEST_F(ApplierTest, SetsOwnerWhenPrivileged) {
   ASSERT_TRUE(Apply(SetMeta{0, "f", kMetaXattrs, 0, 0, 0, 0, 0, {{"trusted.t", "v"}}}).ok());
   char buf[8];
   EXPECT_EQ(::lgetxattr(D("f").c_str(), "trusted.t", buf, sizeof buf), 1);
+}
+
+// ACLs and capabilities go on after the owner and the mode: chown clears
+// security.capability, chmod rewrites the access ACL's mask. Applied again (a replay, or a
+// metadata change) they still hold; on a new file too (HandleAll's shortcut), where an ACL
+// inherited from the directory's default ACL goes when the source's file has none.
+TEST_F(ApplierTest, AclsAndCapabilitiesSurviveTheOwnerAndModeSetBeforeThem) {
+  ASSERT_EQ(::geteuid(), 0u) << "the test suite runs as root (security.capability needs it)";
+  ASSERT_TRUE(Apply(Mkdir{0, "d", 0755}).ok());
+  ASSERT_TRUE(SendFile("d/f", "x").ok());
+  SetMeta file = Meta("d/f", kMetaOwner | kMetaMode | kMetaXattrs, 0640);
+  file.uid = 1234;
+  file.gid = 5678;
+  file.xattrs = {{"security.capability", testing::NetBindServiceCapability()},
+                 {"system.posix_acl_access", testing::SampleAccessAcl()},
+                 {"trusted.origin", "site-a"},
+                 {"user.u", "1"}};
+  SetMeta dir = Meta("d", kMetaMode | kMetaXattrs, 0770);
+  dir.xattrs = {{"system.posix_acl_default", testing::SampleDefaultAcl()}};
+  for (int round = 0; round < 2; ++round) {
+    ASSERT_TRUE(Apply(file).ok());
+    ASSERT_TRUE(Apply(dir).ok());
+    EXPECT_EQ(testing::XattrOf(D("d/f"), "security.capability"),
+              testing::NetBindServiceCapability())
+        << "round " << round;
+    EXPECT_EQ(testing::XattrOf(D("d/f"), "system.posix_acl_access"), testing::SampleAccessAcl());
+    EXPECT_EQ(testing::XattrOf(D("d/f"), "trusted.origin"), "site-a");
+    EXPECT_EQ(testing::XattrOf(D("d"), "system.posix_acl_default"), testing::SampleDefaultAcl());
+    struct stat st {};
+    ASSERT_EQ(::stat(D("d/f").c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 07777, 0640u);
+    EXPECT_EQ(st.st_uid, 1234u);
+  }
+  // The source's file lost its ACL and capability: so does the destination's.
+  file.xattrs = {{"user.u", "1"}};
+  ASSERT_TRUE(Apply(file).ok());
+  EXPECT_EQ(testing::XattrOf(D("d/f"), "system.posix_acl_access"), "<none>");
+  EXPECT_EQ(testing::XattrOf(D("d/f"), "security.capability"), "<none>");
+  EXPECT_EQ(testing::XattrOf(D("d/f"), "trusted.origin"), "<none>");
+
+  // New files in the directory (which has a default ACL now), through HandleAll.
+  ApplierOptions batch;
+  batch.durability = Durability::kBatch;
+  Reopen(batch);
+  std::vector<Message> replies;
+  ASSERT_TRUE(applier_->Handle(Hello{1, 1, kCapabilitiesSupported, "w"}, &replies).ok());
+  ASSERT_EQ(std::get<HelloReply>(replies[0]).capabilities & (kCapAcls | kCapPrivilegedXattrs),
+            kCapAcls | kCapPrivilegedXattrs);
+  replies.clear();
+  const std::string content = "#!/bin/true\n";
+  SetMeta plain = Meta("d/plain", kMetaMode | kMetaOwner | kMetaXattrs, 0750);
+  SetMeta capable = Meta("d/capable", kMetaMode | kMetaOwner | kMetaXattrs, 0755);
+  capable.uid = 1234;
+  capable.xattrs = {{"security.capability", testing::NetBindServiceCapability()}};
+  uint64_t seq = 1;
+  std::vector<Message> stream;
+  for (SetMeta* m : {&plain, &capable}) {
+    stream.push_back(FileBegin{++seq, m->path, content.size(), 0600});
+    stream.push_back(FileData{++seq, 0, content});
+    stream.push_back(FileEnd{++seq, content.size(), HashBytes(content)});
+    m->seq = ++seq;
+    stream.push_back(*m);
+  }
+  stream.push_back(Barrier{++seq, true});
+  ASSERT_TRUE(applier_->HandleAll(stream, &replies).ok());
+  for (const Message& r : replies) EXPECT_FALSE(std::holds_alternative<Error>(r));
+  EXPECT_EQ(testing::XattrOf(D("d/plain"), "system.posix_acl_access"), "<none>")
+      << "the ACL inherited from the directory's default ACL stayed";
+  EXPECT_EQ(testing::XattrOf(D("d/capable"), "security.capability"),
+            testing::NetBindServiceCapability());
+  struct stat st {};
+  ASSERT_EQ(::stat(D("d/plain").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0750u);
+}
+
+// A worker that does not sync ACLs (or a root-only namespace to an agent that is not root):
+// the agent neither sets them nor removes the destination's own.
+TEST_F(ApplierTest, ManagesOnlyTheXattrNamespacesOfTheSession) {
+  ApplierOptions options;
+  options.privileged = false;
+  Reopen(options);
+  std::vector<Message> replies;
+  ASSERT_TRUE(
+      applier_->Handle(Hello{1, 1, kCapabilitiesSupported & ~kCapAcls, "w"}, &replies).ok());
+  const uint64_t common = std::get<HelloReply>(replies[0]).capabilities;
+  EXPECT_EQ(common & (kCapAcls | kCapPrivilegedXattrs | kCapDevices), 0u);
+  EXPECT_NE(common & kCapSpecialFiles, 0u);
+  ASSERT_TRUE(applier_->Handle(FileBegin{2, "f", 1, 0644}, &replies).ok());
+  ASSERT_TRUE(applier_->Handle(FileData{3, 0, "x"}, &replies).ok());
+  ASSERT_TRUE(applier_->Handle(FileEnd{4, 1, HashBytes("x")}, &replies).ok());
+  const std::string acl = testing::SampleAccessAcl();
+  ASSERT_EQ(::setxattr(D("f").c_str(), "system.posix_acl_access", acl.data(), acl.size(), 0), 0);
+  SetMeta m = Meta("f", kMetaXattrs);
+  m.seq = 5;
+  m.xattrs = {{"user.u", "1"}};
+  replies.clear();
+  ASSERT_TRUE(applier_->Handle(m, &replies).ok());
+  EXPECT_TRUE(replies.empty());
+  EXPECT_EQ(testing::XattrOf(D("f"), "system.posix_acl_access"), acl);
+  // Sent anyway, a namespace the session did not agree on is refused, not dropped.
+  m.seq = 6;
+  m.xattrs = {{"system.posix_acl_access", acl}};
+  ASSERT_TRUE(applier_->Handle(m, &replies).ok());
+  ASSERT_EQ(replies.size(), 1u);
+  EXPECT_EQ(std::get<Error>(replies[0]).code, ErrorCode::kUnsupported);
+  m.seq = 7;
+  m.xattrs = {{"trusted.t", "v"}};
+  replies.clear();
+  ASSERT_TRUE(applier_->Handle(m, &replies).ok());
+  ASSERT_EQ(replies.size(), 1u);
+  EXPECT_NE(std::get<Error>(replies[0]).message.find("needs root"), std::string::npos);
+}
+
+TEST_F(ApplierTest, MakesFifosAndDevicesReplacingWhatIsInTheWay) {
+  ASSERT_EQ(::geteuid(), 0u) << "the test suite runs as root (mknod of a device needs it)";
+  ASSERT_TRUE(Apply(MakeNode{0, "fifo", S_IFIFO | 0640, 0}).ok());
+  ASSERT_TRUE(Apply(MakeNode{0, "fifo", S_IFIFO | 0640, 0}).ok());  // a replay
+  const dev_t null_dev = makedev(1, 3);
+  WriteFile(D("null"), "a file in the way");
+  ASSERT_TRUE(Apply(MakeNode{0, "null", S_IFCHR | 0666, null_dev}).ok());
+  struct stat st {};
+  ASSERT_EQ(::lstat(D("fifo").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISFIFO(st.st_mode));
+  ASSERT_EQ(::lstat(D("null").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISCHR(st.st_mode));
+  EXPECT_EQ(st.st_rdev, null_dev);
+  // Another device number replaces the node.
+  ASSERT_TRUE(Apply(MakeNode{0, "null", S_IFCHR | 0666, makedev(1, 5)}).ok());
+  ASSERT_EQ(::lstat(D("null").c_str(), &st), 0);
+  EXPECT_EQ(st.st_rdev, makedev(1, 5));
+  // Its SetMeta as for any entry.
+  ASSERT_TRUE(Apply(Meta("fifo", kMetaMode | kMetaMtime, 0600, 1'500'000'000'000'000'000)).ok());
+  ASSERT_EQ(::lstat(D("fifo").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  EXPECT_EQ(st.st_mtim.tv_sec, 1'500'000'000);
+  // A socket is never made; a device only by root.
+  EXPECT_EQ(Apply(MakeNode{0, "sock", S_IFSOCK | 0777, 0}).code(), StatusCode::kInvalidArgument);
+  ApplierOptions options;
+  options.privileged = false;
+  Reopen(options);
+  EXPECT_EQ(Apply(MakeNode{0, "dev", S_IFCHR | 0666, null_dev}).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(applier_->last_error_code(), ErrorCode::kUnsupported);
+  EXPECT_FALSE(Exists(D("dev")));
+  EXPECT_TRUE(GeorepTempFiles(dest_.path()).empty());
 }
 
 TEST_F(ApplierTest, ReplacesEntriesOfAnotherType) {

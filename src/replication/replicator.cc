@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <fnmatch.h>
 #include <poll.h>
 #include <sys/stat.h>
@@ -115,6 +116,9 @@ std::string StatusToJson(const WorkerStatus& s) {
                       {"capture_gaps", s.capture_gaps},
                       {"capture_warning", s.capture_warning},
                       {"reason", s.reason},
+                      {"skipped_special", s.skipped_special},
+                      {"skipped_xattrs", s.skipped_xattrs},
+                      {"skipped_reason", s.skipped_reason},
                       {"updated_ms", s.updated_ms}};
   return j.dump() + "\n";
 }
@@ -136,6 +140,9 @@ Result<WorkerStatus> StatusFromJson(const std::string& text) {
   str("reason", &s.reason);
   str("capture_warning", &s.capture_warning);
   num("capture_gaps", &s.capture_gaps);
+  str("skipped_reason", &s.skipped_reason);
+  num("skipped_special", &s.skipped_special);
+  num("skipped_xattrs", &s.skipped_xattrs);
   num("last_synced_ms", &s.last_synced_ms);
   num("pending_entry", &s.pending_entry);
   num("pending_data", &s.pending_data);
@@ -210,6 +217,15 @@ void Replicator::WriteStatus() {
   status_.oldest_pending_ms = oldest;
   status_.lag_ms = oldest != 0 ? std::max<int64_t>(0, status_.updated_ms - oldest) : 0;
   if (sink_) status_.wire_bytes = WireBytes();
+  status_.skipped_special = not_replicated_.size();
+  status_.skipped_xattrs = sender_ ? sender_->PrivilegedXattrsDropped().size() : 0;
+  status_.skipped_reason.clear();
+  if (!not_replicated_.empty()) {
+    status_.skipped_reason = not_replicated_.begin()->second;
+  } else if (status_.skipped_xattrs > 0) {
+    const auto& [path, why] = *sender_->PrivilegedXattrsDropped().begin();
+    status_.skipped_reason = fmt::format("'{}': {}", path, why);
+  }
   const std::string json = StatusToJson(status_);
   (void)WriteFileAtomically(options_.state_dir + "/status.json", json);
   if (options_.status_fd < 0) return;
@@ -231,7 +247,12 @@ void Replicator::WriteStatus() {
 
 Status Replicator::Handshake(AgentLink* link, FdSink* sink, std::string* buffer, TreeSender* sender,
                              bool* source_copy, bool* block_delta, uint32_t* version) const {
-  GEOREP_RETURN_IF_ERROR(sender->SendHello(kCapabilitiesSupported, "georep worker"));
+  // ACLs only when they are synced; trusted.* and security.capability only when this worker
+  // can read them (root). Devices and privileged xattrs are what the agent offers as root.
+  uint64_t offer = kCapabilitiesSupported;
+  if (!options_.send_xattrs || !options_.send_acls) offer &= ~kCapAcls;
+  if (!options_.send_xattrs || ::geteuid() != 0) offer &= ~kCapPrivilegedXattrs;
+  GEOREP_RETURN_IF_ERROR(sender->SendHello(offer, "georep worker"));
   GEOREP_RETURN_IF_ERROR(sender->Flush());
   Decoder decoder;
   std::vector<Message> in;
@@ -252,6 +273,11 @@ Status Replicator::Handshake(AgentLink* link, FdSink* sink, std::string* buffer,
                    !options_.compress;
     *block_delta = (reply->capabilities & kCapBlockDelta) != 0 && !*source_copy;
     if (version != nullptr) *version = reply->version;
+    sender->SetPeerCapabilities(reply->capabilities);
+    if ((offer & kCapPrivilegedXattrs) != 0 && (reply->capabilities & kCapPrivilegedXattrs) == 0)
+      spdlog::warn(
+          "msg=\"the agent is not root: trusted.* and security.capability xattrs and device "
+          "nodes are not replicated\"");
     return Status::Ok();
   } else if (reply) {
     return Status::FailedPrecondition("the agent refused the connection: " + reply->reason);
@@ -271,6 +297,7 @@ Status Replicator::Connect() {
   SenderOptions so;
   so.compress = options_.compress;
   so.send_xattrs = options_.send_xattrs;
+  so.read_privileged_xattrs = options_.send_xattrs && ::geteuid() == 0;
   GEOREP_ASSIGN_OR_RETURN(sender_, TreeSender::Open(options_.source, sink_.get(), so));
   bool source_copy = false;
   GEOREP_RETURN_IF_ERROR(Handshake(link_.get(), sink_.get(), &read_buffer_, sender_.get(),

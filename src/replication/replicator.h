@@ -103,6 +103,7 @@ struct ReplicatorOptions {
   int status_fd = -1;
   bool durable_batches = true;  // each pass ends on stable storage at the destination
   bool send_xattrs = true;      // extended attributes travel with the metadata
+  bool send_acls = true;        // ... POSIX ACLs among them (sync-acls)
   ChangeCapture change_capture = ChangeCapture::kAuto;
   // Agent connections: stream 0 carries everything in order, the others file contents only.
   int sync_jobs = 1;
@@ -138,6 +139,12 @@ struct WorkerStatus {
   uint64_t capture_gaps = 0;
   std::string capture_warning;
   std::string reason;  // why Faulty, or the last failure
+  // Not replicated on purpose, not failures: special files (Unix sockets; devices when the
+  // agent is not root), and entries whose trusted.* / security.capability xattrs the agent
+  // cannot set (it is not root); with the first one's reason.
+  uint64_t skipped_special = 0;
+  uint64_t skipped_xattrs = 0;
+  std::string skipped_reason;
   int64_t updated_ms = 0;
 };
 
@@ -249,6 +256,9 @@ class Replicator {
   std::string capture_standing_;            // why not fanotify, when it ran out of something
   int64_t next_gap_rescan_ms_ = 0;          // the unwatched directories' next rescan
   int logged_gap_error_ = 0;                // the main cause of the gaps last logged
+  // Special files not replicated (sockets, devices for an agent that is not root), by path,
+  // with why: kept by each pass for what it looked at.
+  std::map<std::string, std::string> not_replicated_;
   // Inodes with several links that changed: the next full pass joins their paths again.
   std::set<std::pair<uint64_t, uint64_t>> relink_;
   // The index may be wrong about the destination (the last run did not stop cleanly, or the

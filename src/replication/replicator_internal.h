@@ -271,6 +271,7 @@ class Replicator::ContentStream {
     SenderOptions so;
     so.compress = o.compress;
     so.send_xattrs = o.send_xattrs;
+    so.read_privileged_xattrs = o.send_xattrs && ::geteuid() == 0;
     GEOREP_ASSIGN_OR_RETURN(sender_, TreeSender::Open(o.source, sink_.get(), so));
     bool source_copy = false;
     GEOREP_RETURN_IF_ERROR(owner_->Handshake(link_.get(), sink_.get(), &buffer_, sender_.get(),

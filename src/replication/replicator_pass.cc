@@ -115,7 +115,8 @@ class Replicator::PassRun {
   uint64_t settled_batches_ = 0;             // of stream 0, in this pass
   uint64_t committed_bytes_ = r_.sink_->bytes;
   size_t ops_since_commit_ = 0;
-  size_t skipped_done_ = 0;  // report_.skipped already handed to a batch
+  size_t skipped_done_ = 0;         // report_.skipped already handed to a batch
+  size_t not_replicated_done_ = 0;  // ... and report_.not_replicated
   std::vector<std::pair<std::string, std::string>> refused_all_;
 
   // The extra streams: files whose directory stream 0 creates (or moves into place) in this
@@ -364,7 +365,8 @@ Status Replicator::PassRun::Visit(const ScanEntry& e) {
       !is_new &&
       ((e.type == EntryType::kRegular && (known->size != e.size || known->mtime_ns != e.mtime_ns ||
                                           known->ino != e.ino || written_.count({e.dev, e.ino}))) ||
-       (e.type == EntryType::kSymlink && known->target != e.symlink_target));
+       (e.type == EntryType::kSymlink && known->target != e.symlink_target) ||
+       (e.type == EntryType::kOther && known->ino != e.ino));  // a new FIFO or device
   // A full pass after a multi-link file changed: every path of that inode is joined again to
   // one (the destination may hold separate copies, e.g. after a directory moved).
   if (full_ && !is_new && !content && e.type == EntryType::kRegular && e.nlink > 1 &&
@@ -541,6 +543,13 @@ Status Replicator::PassRun::Finish() {
   r_.relink_.insert(relink_next_.begin(), relink_next_.end());
   if (linked_change_) r_.want_full_ = true;
   status.failures = refused_all_.size();
+  // What this pass looked at and did not find unreplicable any more leaves the list.
+  std::set<std::string> skipped_now;
+  for (const ScanError& n : report_.not_replicated) skipped_now.insert(n.path);
+  std::erase_if(r_.not_replicated_, [&](const auto& n) {
+    return !skipped_now.count(n.first) && (Covered(n.first) || seen_.count(n.first));
+  });
+  for (const ScanError& n : report_.not_replicated) r_.not_replicated_[n.path] = n.status.message();
   const int64_t took = std::max<int64_t>(1, NowMs() - started_);
   for (auto& stream : r_.streams_) {
     const SendReport sent = stream->TakeCounters();
@@ -591,6 +600,9 @@ Status Replicator::PassRun::Commit(bool final) {
   for (const auto& e : r_.sender_->TakeMetaErrors()) NoteUnsent(e, &b, moved_on);
   for (; skipped_done_ < report_.skipped.size(); ++skipped_done_)
     NoteUnsent(report_.skipped[skipped_done_], &b, moved_on);
+  // Not replicated on purpose (a socket): not in the index, not a failure (Finish counts it).
+  for (; not_replicated_done_ < report_.not_replicated.size(); ++not_replicated_done_)
+    b.resend.insert(report_.not_replicated[not_replicated_done_].path);
   if (final) {
     for (const auto& e : unreadable_) {
       // A directory gone between its parent's listing and its own (renamed or deleted by a

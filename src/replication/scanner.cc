@@ -42,6 +42,7 @@ ScanEntry EntryFromStatx(std::string path, const struct statx& sx) {
   e.nlink = sx.stx_nlink;
   e.dev = makedev(sx.stx_dev_major, sx.stx_dev_minor);
   e.ino = sx.stx_ino;
+  e.rdev = makedev(sx.stx_rdev_major, sx.stx_rdev_minor);
   e.atime_ns = Nanos(sx.stx_atime);
   e.mtime_ns = Nanos(sx.stx_mtime);
   e.ctime_ns = Nanos(sx.stx_ctime);
@@ -50,7 +51,7 @@ ScanEntry EntryFromStatx(std::string path, const struct statx& sx) {
 
 // Reads the replicated xattrs through `list` (llistxattr/flistxattr-like) and `get`.
 template <typename List, typename Get>
-Status ReadXattrsWith(List list, Get get, const std::string& path, bool trusted,
+Status ReadXattrsWith(List list, Get get, const std::string& path, XattrNamespaces ns,
                       std::vector<Xattr>* out) {
   std::string names;
   for (int attempt = 0;; ++attempt) {  // the list can grow between the two calls
@@ -72,7 +73,10 @@ Status ReadXattrsWith(List list, Get get, const std::string& path, bool trusted,
     if (end == std::string::npos) end = names.size();
     std::string xname = names.substr(pos, end - pos);
     pos = end + 1;
-    if (!xname.starts_with("user.") && !(trusted && xname.starts_with("trusted."))) continue;
+    const bool wanted =
+        xname.starts_with("user.") || (ns.privileged && IsPrivilegedXattr(xname)) ||
+        (ns.acls && (xname == "system.posix_acl_access" || xname == "system.posix_acl_default"));
+    if (!wanted) continue;
     std::string value;
     for (int attempt = 0;; ++attempt) {
       ssize_t size = get(xname.c_str(), nullptr, 0);
@@ -98,14 +102,18 @@ Status ReadXattrsWith(List list, Get get, const std::string& path, bool trusted,
 }
 
 // Reads the replicated xattrs of `name` in `dir` without following a symlink.
-Status ReadXattrs(int dir, const std::string& name, const std::string& path, bool trusted,
+Status ReadXattrs(int dir, const std::string& name, const std::string& path, XattrNamespaces ns,
                   std::vector<Xattr>* out) {
   const std::string proc = fmt::format("/proc/self/fd/{}/{}", dir, name);
   return ReadXattrsWith([&](char* buf, size_t n) { return ::llistxattr(proc.c_str(), buf, n); },
                         [&](const char* xname, void* buf, size_t n) {
                           return ::lgetxattr(proc.c_str(), xname, buf, n);
                         },
-                        path, trusted, out);
+                        path, ns, out);
+}
+
+XattrNamespaces NamespacesOf(const ScanOptions& options) {
+  return {.privileged = options.trusted_xattrs, .acls = options.acl_xattrs};
 }
 
 class TreeScan {
@@ -211,7 +219,7 @@ class TreeScan {
         e.symlink_target = std::move(target);
       }
       if (options_.read_xattrs) {
-        Status st = ReadXattrs(dfd, name, path, options_.trusted_xattrs, &e.xattrs);
+        Status st = ReadXattrs(dfd, name, path, NamespacesOf(options_), &e.xattrs);
         e.xattrs_read = st.ok();
         if (!st.ok()) {
           if (st.code() == StatusCode::kNotFound) {
@@ -296,21 +304,26 @@ class VectorSink final : public ScanSink {
 
 }  // namespace
 
-Status ReadXattrsOfFd(int fd, const std::string& path, bool trusted, std::vector<Xattr>* out) {
+bool IsPrivilegedXattr(std::string_view name) {
+  return name.starts_with("trusted.") || name == "security.capability";
+}
+
+Status ReadXattrsOfFd(int fd, const std::string& path, XattrNamespaces ns,
+                      std::vector<Xattr>* out) {
   out->clear();
   return ReadXattrsWith(
       [&](char* buf, size_t n) { return ::flistxattr(fd, buf, n); },
       [&](const char* xname, void* buf, size_t n) { return ::fgetxattr(fd, xname, buf, n); }, path,
-      trusted, out);
+      ns, out);
 }
 
-Status ReadXattrsBeneath(int root_fd, const std::string& path, bool trusted,
+Status ReadXattrsBeneath(int root_fd, const std::string& path, XattrNamespaces ns,
                          std::vector<Xattr>* out) {
   out->clear();
-  if (path == ".") return ReadXattrs(root_fd, ".", path, trusted, out);
+  if (path == ".") return ReadXattrs(root_fd, ".", path, ns, out);
   const auto [parent, leaf] = SplitParent(path);
   GEOREP_ASSIGN_OR_RETURN(UniqueFd dir, OpenBeneath(root_fd, parent, O_PATH | O_DIRECTORY));
-  return ReadXattrs(dir.get(), std::string(leaf), path, trusted, out);
+  return ReadXattrs(dir.get(), std::string(leaf), path, ns, out);
 }
 
 Result<ScanStats> ScanTree(const std::string& root, const ScanOptions& options, ScanSink& sink) {
@@ -324,7 +337,7 @@ Result<ScanStats> ScanTree(const std::string& root, const ScanOptions& options, 
   ScanEntry e = EntryFromStatx(".", sx);
   std::vector<ScanEntry> root_batch;
   if (options.read_xattrs) {
-    Status st = ReadXattrs(root_fd.get(), ".", ".", options.trusted_xattrs, &e.xattrs);
+    Status st = ReadXattrs(root_fd.get(), ".", ".", NamespacesOf(options), &e.xattrs);
     if (!st.ok()) return st;
     e.xattrs_read = true;
   }
@@ -344,7 +357,7 @@ Result<ScanResult> ScanBeneath(int root_fd, const std::string& path, bool deep,
   if (path == ".") {
     e = EntryFromStatx(".", root_sx);
     if (options.read_xattrs) {
-      GEOREP_RETURN_IF_ERROR(ReadXattrs(root_fd, ".", ".", options.trusted_xattrs, &e.xattrs));
+      GEOREP_RETURN_IF_ERROR(ReadXattrs(root_fd, ".", ".", NamespacesOf(options), &e.xattrs));
       e.xattrs_read = true;
     }
   } else {
@@ -373,7 +386,7 @@ Result<ScanResult> ScanBeneath(int root_fd, const std::string& path, bool deep,
       e.symlink_target = std::move(target);
     }
     if (options.read_xattrs) {
-      GEOREP_RETURN_IF_ERROR(ReadXattrs(dir->get(), name, path, options.trusted_xattrs, &e.xattrs));
+      GEOREP_RETURN_IF_ERROR(ReadXattrs(dir->get(), name, path, NamespacesOf(options), &e.xattrs));
       e.xattrs_read = true;
     }
     if (e.type == EntryType::kDirectory && e.dev != root_dev && !options.cross_mounts)

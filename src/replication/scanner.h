@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/status.h"
@@ -36,6 +37,7 @@ struct ScanEntry {
   uint32_t nlink = 0;
   uint64_t dev = 0;  // with ino: hard-link identity
   uint64_t ino = 0;
+  uint64_t rdev = 0;  // a device's number
   int64_t atime_ns = 0;
   int64_t mtime_ns = 0;
   int64_t ctime_ns = 0;
@@ -54,7 +56,8 @@ struct ScanOptions {
   int threads = 4;
   bool cross_mounts = false;
   bool read_xattrs = true;
-  bool trusted_xattrs = false;  // also read trusted.* (needs root)
+  bool trusted_xattrs = false;  // also read trusted.* and security.capability (needs root)
+  bool acl_xattrs = false;      // also read POSIX ACLs (system.posix_acl_access/_default)
 };
 
 struct ScanStats {
@@ -83,14 +86,34 @@ struct ScanResult {
   ScanStats stats;
 };
 
-// Reads the replicated xattrs (user.*; trusted.* too with `trusted`) of `path` beneath
-// `root_fd` ("." for the root itself) without following a symlink, sorted by name: what a
-// scan without read_xattrs leaves to be read for the few entries that are sent.
-Status ReadXattrsBeneath(int root_fd, const std::string& path, bool trusted,
+// Which xattrs are replicated: user.* always, and with
+struct XattrNamespaces {
+  bool privileged = false;  // trusted.* and security.capability (reading trusted.* needs root)
+  // POSIX ACLs, as the kernel keeps them: system.posix_acl_access, and on directories
+  // system.posix_acl_default (raw xattr values, numeric ids, as owners travel).
+  bool acls = false;
+};
+
+// Reads the replicated xattrs of `path` beneath `root_fd` ("." for the root itself) without
+// following a symlink, sorted by name: what a scan without read_xattrs leaves to be read for
+// the few entries that are sent.
+Status ReadXattrsBeneath(int root_fd, const std::string& path, XattrNamespaces namespaces,
                          std::vector<Xattr>* out);
+// user.*, and trusted.* and security.capability with `trusted`.
+inline Status ReadXattrsBeneath(int root_fd, const std::string& path, bool trusted,
+                                std::vector<Xattr>* out) {
+  return ReadXattrsBeneath(root_fd, path, XattrNamespaces{.privileged = trusted}, out);
+}
 
 // The same through an open (not O_PATH) descriptor of the entry.
-Status ReadXattrsOfFd(int fd, const std::string& path, bool trusted, std::vector<Xattr>* out);
+Status ReadXattrsOfFd(int fd, const std::string& path, XattrNamespaces namespaces,
+                      std::vector<Xattr>* out);
+inline Status ReadXattrsOfFd(int fd, const std::string& path, bool trusted,
+                             std::vector<Xattr>* out) {
+  return ReadXattrsOfFd(fd, path, XattrNamespaces{.privileged = trusted}, out);
+}
+// Whether `name` is trusted.* or security.capability.
+bool IsPrivilegedXattr(std::string_view name);
 
 // Scans the entry `path` ("." for the root) beneath the open directory `root_fd` and, with
 // `deep` when it is a directory, everything beneath it, into memory; paths stay relative to

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -11,6 +12,7 @@
 #include <set>
 #include <string>
 
+#include "replication/path_beneath.h"
 #include "replication/test_util.h"
 
 namespace georep::replication {
@@ -65,6 +67,52 @@ TEST(ScannerTest, ReportsEveryEntryWithItsMetadata) {
   EXPECT_EQ(m.count("out/secret"), 0u);  // symlinks are not followed
   EXPECT_EQ(r->stats.entries, 6u);
   EXPECT_EQ(r->stats.directories, 2u);
+}
+
+// ACLs with acl_xattrs; trusted.* and security.capability with trusted_xattrs (root); a
+// device's number; and by default none of them.
+TEST(ScannerTest, ReadsAclsAndPrivilegedXattrsWhenAskedAndDeviceNumbers) {
+  ASSERT_EQ(::geteuid(), 0u) << "the test suite runs as root (trusted.* and devices need it)";
+  TempDir src;
+  ASSERT_EQ(::mkdir((src / "d").c_str(), 0770), 0);
+  WriteFile(src / "d/f", "x");
+  ::chmod((src / "d/f").c_str(), 0640);
+  const std::string access = testing::SampleAccessAcl(), dflt = testing::SampleDefaultAcl(),
+                    cap = testing::NetBindServiceCapability();
+  ASSERT_EQ(
+      ::setxattr((src / "d/f").c_str(), "system.posix_acl_access", access.data(), access.size(), 0),
+      0);
+  ASSERT_EQ(
+      ::setxattr((src / "d").c_str(), "system.posix_acl_default", dflt.data(), dflt.size(), 0), 0);
+  ASSERT_EQ(::setxattr((src / "d/f").c_str(), "security.capability", cap.data(), cap.size(), 0), 0);
+  ASSERT_EQ(::setxattr((src / "d/f").c_str(), "trusted.t", "v", 1, 0), 0);
+  ASSERT_EQ(::mknod((src / "null").c_str(), S_IFCHR | 0666, makedev(1, 3)), 0);
+
+  auto names = [](const ScanEntry& e) {
+    std::string out;
+    for (const Xattr& x : e.xattrs) out += x.name + " ";
+    return out;
+  };
+  auto plain = ScanTreeToVector(src.path(), {.threads = 1});
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(names(ByPath(*plain)["d/f"]), "");
+  EXPECT_EQ(ByPath(*plain)["null"].rdev, makedev(1, 3));
+  EXPECT_EQ(ByPath(*plain)["null"].type, EntryType::kOther);
+
+  auto all =
+      ScanTreeToVector(src.path(), {.threads = 1, .trusted_xattrs = true, .acl_xattrs = true});
+  ASSERT_TRUE(all.ok());
+  auto m = ByPath(*all);
+  EXPECT_EQ(names(m["d/f"]), "security.capability system.posix_acl_access trusted.t ");
+  EXPECT_EQ(names(m["d"]), "system.posix_acl_default ");
+  EXPECT_EQ(m["d/f"].xattrs[1].value, access);
+
+  // The same one entry at a time, as a live pass and the sender read them.
+  UniqueFd root(::open(src.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  std::vector<Xattr> read;
+  ASSERT_TRUE(ReadXattrsBeneath(root.get(), "d/f", XattrNamespaces{.acls = true}, &read).ok());
+  ASSERT_EQ(read.size(), 1u);
+  EXPECT_EQ(read[0], (Xattr{"system.posix_acl_access", access}));
 }
 
 TEST(ScannerTest, ParentsComeBeforeChildrenAcrossThreads) {

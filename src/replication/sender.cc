@@ -55,6 +55,28 @@ Status TreeSender::SendBarrier(bool durable) {
   return Flush();
 }
 
+XattrNamespaces TreeSender::Namespaces() const {
+  return {.privileged = options_.read_privileged_xattrs, .acls = (peer_ & kCapAcls) != 0};
+}
+
+void TreeSender::DropPrivileged(const std::string& path, std::vector<Xattr>* xattrs) {
+  if ((peer_ & kCapPrivilegedXattrs) != 0) {
+    dropped_.erase(path);
+    return;
+  }
+  std::string names;
+  std::erase_if(*xattrs, [&](const Xattr& x) {
+    if (!IsPrivilegedXattr(x.name)) return false;
+    names += names.empty() ? x.name : ", " + x.name;
+    return true;
+  });
+  if (names.empty()) {
+    dropped_.erase(path);
+  } else {
+    dropped_[path] = fmt::format("{} not replicated: the agent is not root", names);
+  }
+}
+
 SetMeta TreeSender::MetaFor(const ScanEntry& e, bool with_mode, const std::vector<Xattr>* xattrs) {
   SetMeta m;
   m.path = e.path;
@@ -74,12 +96,14 @@ SetMeta TreeSender::MetaFor(const ScanEntry& e, bool with_mode, const std::vecto
       m.xattrs = *xattrs;
     } else if (e.xattrs_read) {
       m.xattrs = e.xattrs;
-    } else if (Status st = ReadXattrsBeneath(root_.get(), e.path, false, &m.xattrs); !st.ok()) {
+    } else if (Status st = ReadXattrsBeneath(root_.get(), e.path, Namespaces(), &m.xattrs);
+               !st.ok()) {
       // Sent without them (the destination's stay as they are), and reported.
       m.fields &= ~kMetaXattrs;
       m.xattrs.clear();
       if (st.code() != StatusCode::kNotFound) meta_errors_.push_back({e.path, std::move(st)});
     }
+    if (m.fields & kMetaXattrs) DropPrivileged(e.path, &m.xattrs);
   }
   m.atime_ns = e.atime_ns;
   m.mtime_ns = e.mtime_ns;
@@ -119,13 +143,28 @@ Status TreeSender::SendEntry(const ScanEntry& e, SendReport* report, const Block
       m.seq = NextSeq();
       return Emit(m);
     }
-    case EntryType::kOther:
-      report->skipped.push_back(
-          {e.path, Status::InvalidArgument(fmt::format(
-                       "'{}' is a device, FIFO or socket (mode {:o}); protocol version {} "
-                       "replicates only files, directories and symlinks",
-                       e.path, e.mode, kProtocolVersion))});
-      return Status::Ok();
+    case EntryType::kOther: {
+      const bool device = S_ISCHR(e.mode) || S_ISBLK(e.mode);
+      std::string why;
+      if (S_ISSOCK(e.mode)) {
+        why = "a Unix socket: meaningless without the process serving it";
+      } else if (device && (peer_ & kCapDevices) == 0) {
+        why = "a device node: the agent is not root";
+      } else if (!device && (!S_ISFIFO(e.mode) || (peer_ & kCapSpecialFiles) == 0)) {
+        why = fmt::format("mode {:o}: the agent's georep does not make such files", e.mode);
+      }
+      if (!why.empty()) {
+        report->not_replicated.push_back(
+            {e.path, Status::InvalidArgument(fmt::format("'{}' is {}", e.path, why))});
+        return Status::Ok();
+      }
+      ++report->special_files;
+      GEOREP_RETURN_IF_ERROR(
+          Emit(MakeNode{NextSeq(), e.path, e.mode & (S_IFMT | 07777), device ? e.rdev : 0}));
+      SetMeta m = MetaFor(e, true);
+      m.seq = NextSeq();
+      return Emit(m);
+    }
   }
   return Status::Ok();
 }
@@ -136,15 +175,40 @@ Status TreeSender::SendDirectoryMeta(const ScanEntry& directory) {
   return Emit(m);
 }
 
+namespace {
+
+// The keys of `m` at `path` or beneath it.
+template <typename Map>
+std::vector<typename Map::key_type> KeysAt(const Map& m, const std::string& path) {
+  std::vector<typename Map::key_type> keys;
+  for (auto it = m.lower_bound(path); it != m.end(); ++it) {
+    if (it->first != path && !it->first.starts_with(path + "/")) {
+      if (it->first > path + "/\xff") break;
+      continue;
+    }
+    keys.push_back(it->first);
+  }
+  return keys;
+}
+
+}  // namespace
+
 Status TreeSender::SendRename(const std::string& from, const std::string& to) {
+  for (const std::string& k : KeysAt(dropped_, from)) {
+    auto node = dropped_.extract(k);
+    node.key() = to + k.substr(from.size());
+    dropped_.insert(std::move(node));
+  }
   return Emit(Rename{NextSeq(), from, to});
 }
 
 Status TreeSender::SendUnlink(const std::string& path) {
+  dropped_.erase(path);
   return Emit(Unlink{NextSeq(), path});
 }
 
 Status TreeSender::SendRmdir(const std::string& path) {
+  for (const std::string& k : KeysAt(dropped_, path)) dropped_.erase(k);
   return Emit(Rmdir{NextSeq(), path});
 }
 
@@ -190,7 +254,7 @@ Status TreeSender::SendFile(const ScanEntry& e, SendReport* report, bool* sent,
   if (options_.send_xattrs && !e.xattrs_read) {
     // Through the open file: cheaper than by path, and of the very inode being sent.
     std::vector<Xattr> read;
-    if (Status x = ReadXattrsOfFd(fd.get(), e.path, false, &read); x.ok()) {
+    if (Status x = ReadXattrsOfFd(fd.get(), e.path, Namespaces(), &read); x.ok()) {
       *xattrs = std::move(read);
     }  // else MetaFor tries by path, and reports
   }

@@ -6,8 +6,15 @@
 // then SetMeta. Directory SetMeta (with their mtimes) is sent after all entries, since adding
 // children changes a directory's mtime.
 //
-// Nothing is skipped silently: an entry that cannot be sent (unreadable, a device or FIFO,
-// which protocol version 1 cannot carry) is listed in SendReport::skipped with its reason.
+// Nothing is skipped silently: an entry that cannot be sent (unreadable) is listed in
+// SendReport::skipped with its reason; one that is deliberately not replicated (a Unix
+// socket, a device for an agent that is not root, a FIFO for an agent too old to make one) in
+// SendReport::not_replicated, with why. FIFOs and devices go as MakeNode, then SetMeta.
+//
+// Which xattrs travel follows the peer's capabilities (SetPeerCapabilities): user.*; POSIX
+// ACLs with kCapAcls; trusted.* and security.capability with kCapPrivilegedXattrs (both sides
+// root). A root worker whose agent is not root still reads those, to say which entries went
+// without them (PrivilegedXattrsDropped).
 //
 // Thread-safety: none; a TreeSender feeds one stream.
 #pragma once
@@ -50,6 +57,9 @@ struct SenderOptions {
   bool compress = false;          // zstd FileData (only when the peer has kCapZstd)
   bool send_owner = true;
   bool send_xattrs = true;  // only when the peer has kCapXattrs
+  // This worker can read trusted.* (it is root): read them, and security.capability, to send
+  // them (kCapPrivilegedXattrs) or to say they were not.
+  bool read_privileged_xattrs = false;
 };
 
 struct SendReport {
@@ -59,8 +69,12 @@ struct SendReport {
   uint64_t delta_files = 0;         // files sent as a block delta
   uint64_t delta_copied_bytes = 0;  // ... bytes of them the destination copied from its own
   uint64_t symlinks = 0;
+  uint64_t special_files = 0;  // FIFOs and devices (MakeNode)
   uint64_t hardlinks = 0;
   std::vector<ScanError> skipped;
+  // Deliberately not replicated (Unix sockets; devices or FIFOs the agent cannot make): not
+  // failures, but shown.
+  std::vector<ScanError> not_replicated;
 };
 
 // Files at least this large go as SourceCopy when the agent can read the source (below this,
@@ -92,6 +106,14 @@ class TreeSender {
   // at least kSourceCopyMinBytes then travel as SourceCopy, not through the stream; the
   // sender still reads them, for FileEnd's hash and the block signature.
   void EnableSourceCopy(bool on) { source_copy_ = on; }
+  // The capabilities both sides have (the HelloReply's): which xattrs and special files the
+  // agent takes. None of kCapAcls, kCapPrivilegedXattrs, kCapSpecialFiles and kCapDevices
+  // until this is called.
+  void SetPeerCapabilities(uint64_t common) { peer_ = common; }
+  // Entries whose metadata was last sent without the trusted.* or security.capability xattrs
+  // they have (the agent is not root), by path, with why; an entry leaves when it is sent
+  // again without any, deleted or moved.
+  const std::map<std::string, std::string>& PrivilegedXattrsDropped() const { return dropped_; }
   Status SendDirectoryMeta(const ScanEntry& directory);
 
   // SendEntry for every entry, then SendDirectoryMeta for every directory (root included).
@@ -149,8 +171,15 @@ class TreeSender {
                   const BlockSignature* basis, BlockSignature* signature,
                   std::optional<std::vector<Xattr>>* xattrs);
 
+  // The xattrs read for an entry's SetMeta.
+  XattrNamespaces Namespaces() const;
+  // Takes the privileged xattrs the agent cannot set out of `xattrs`, noting `path`.
+  void DropPrivileged(const std::string& path, std::vector<Xattr>* xattrs);
+
   UniqueFd root_;
   FrameSink* sink_;
+  uint64_t peer_ = 0;
+  std::map<std::string, std::string> dropped_;
   SenderOptions options_;
   Encoder encoder_;
   std::string buffer_;

@@ -4,10 +4,16 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/un.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <cstring>
+#include <filesystem>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -92,20 +98,24 @@ struct Transfer {
 };
 
 // Scan `src`, send it with `options`, feed the bytes to an Applier on `dst` in random chunks.
+// `peer`: the capabilities the sender is told both sides have; `applier`: the agent's options.
 Transfer Replicate(const std::string& src, const std::string& dst, SenderOptions options,
-                   uint32_t seed) {
+                   uint32_t seed, uint64_t peer = 0, ApplierOptions applier_options = {},
+                   std::map<std::string, std::string>* dropped = nullptr) {
   Transfer t;
-  auto scan = ScanTreeToVector(src, {.threads = 3});
+  auto scan = ScanTreeToVector(src, {.threads = 3, .read_xattrs = peer == 0});
   EXPECT_TRUE(scan.ok());
   EXPECT_TRUE(scan->errors.empty());
   StringFrameSink sink;
   auto sender = TreeSender::Open(src, &sink, options);
   EXPECT_TRUE(sender.ok());
   EXPECT_TRUE((*sender)->SendHello(kCapabilitiesSupported, "georep test").ok());
+  if (peer != 0) (*sender)->SetPeerCapabilities(peer);
   EXPECT_TRUE((*sender)->SendTree(scan->entries, &t.report).ok());
   EXPECT_TRUE((*sender)->SendBarrier(true).ok());
+  if (dropped != nullptr) *dropped = (*sender)->PrivilegedXattrsDropped();
 
-  auto applier = Applier::Open(dst);
+  auto applier = Applier::Open(dst, applier_options);
   EXPECT_TRUE(applier.ok());
   Decoder decoder;
   std::mt19937 rng(seed);
@@ -178,15 +188,99 @@ TEST(SenderTest, ReplayingTheStreamConverges) {
   EXPECT_TRUE(GeorepTempFiles(dst.path()).empty());
 }
 
-TEST(SenderTest, ReportsWhatItCannotSend) {
+// A Unix socket bound at `path` (closed again: the file stays, as a server's would).
+void BindSocket(const std::string& path) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  struct sockaddr_un addr {};
+  addr.sun_family = AF_UNIX;
+  ASSERT_LT(path.size(), sizeof addr.sun_path);
+  std::copy(path.begin(), path.end(), addr.sun_path);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr), 0) << path;
+  ::close(fd);
+}
+
+// Everything beyond files, directories and symlinks: ACLs, capabilities, trusted.*, FIFOs,
+// devices, and a socket.
+void BuildSpecialSource(const TempDir& src) {
+  ASSERT_EQ(::mkdir((src / "shared").c_str(), 0770), 0);
+  WriteFile(src / "shared/f", "x");
+  WriteFile(src / "tool", "#!/bin/true\n");
+  ::chmod((src / "shared/f").c_str(), 0640);
+  ::chmod((src / "tool").c_str(), 0755);
+  auto set = [](const std::string& path, const char* name, const std::string& value) {
+    ASSERT_EQ(::lsetxattr(path.c_str(), name, value.data(), value.size(), 0), 0)
+        << name << " of " << path << ": " << strerror(errno);
+  };
+  set(src / "shared/f", "system.posix_acl_access", testing::SampleAccessAcl());
+  set(src / "shared", "system.posix_acl_default", testing::SampleDefaultAcl());
+  set(src / "tool", "security.capability", testing::NetBindServiceCapability());
+  set(src / "tool", "trusted.origin", "site-a");
+  ASSERT_EQ(::mkfifo((src / "fifo").c_str(), 0620), 0);
+  ::chmod((src / "fifo").c_str(), 0620);  // past the umask
+  ASSERT_EQ(::mknod((src / "null").c_str(), S_IFCHR | 0666, makedev(1, 3)), 0);
+  BindSocket(src / "sock");
+}
+
+TEST(SenderTest, MakesFifosAndDevicesAndSaysWhyASocketIsNotReplicated) {
+  ASSERT_EQ(::geteuid(), 0u) << "the test suite runs as root (devices, capabilities need it)";
   TempDir src, dst;
-  WriteFile(src / "f", "x");
-  ASSERT_EQ(::mkfifo((src / "fifo").c_str(), 0644), 0);
-  Transfer t = Replicate(src.path(), dst.path(), {}, 5);
-  ASSERT_EQ(t.report.skipped.size(), 1u);
-  EXPECT_EQ(t.report.skipped[0].path, "fifo");
-  EXPECT_NE(t.report.skipped[0].status.message().find("FIFO"), std::string::npos);
-  EXPECT_EQ(ReadFile(dst / "f"), "x");
+  ASSERT_NO_FATAL_FAILURE(BuildSpecialSource(src));
+  Transfer t = Replicate(src.path(), dst.path(), {.read_privileged_xattrs = true}, 7,
+                         kCapabilitiesSupported);
+  for (const Message& r : t.replies)
+    EXPECT_FALSE(std::holds_alternative<Error>(r)) << std::get<Error>(r).message;
+  EXPECT_TRUE(t.report.skipped.empty());
+  ASSERT_EQ(t.report.not_replicated.size(), 1u);
+  EXPECT_EQ(t.report.not_replicated[0].path, "sock");
+  EXPECT_NE(t.report.not_replicated[0].status.message().find("Unix socket"), std::string::npos);
+  EXPECT_EQ(t.report.special_files, 2u);
+  struct stat st {};
+  ASSERT_EQ(::lstat((dst / "fifo").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISFIFO(st.st_mode));
+  EXPECT_EQ(st.st_mode & 07777, 0620u);
+  ASSERT_EQ(::lstat((dst / "null").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISCHR(st.st_mode));
+  EXPECT_EQ(st.st_rdev, makedev(1, 3));
+  EXPECT_FALSE(testing::Exists(dst / "sock"));
+  for (const auto& [path, name] :
+       std::vector<std::pair<std::string, const char*>>{{"shared/f", "system.posix_acl_access"},
+                                                        {"shared", "system.posix_acl_default"},
+                                                        {"tool", "security.capability"},
+                                                        {"tool", "trusted.origin"}}) {
+    EXPECT_EQ(testing::XattrOf(dst / path, name), testing::XattrOf(src / path, name))
+        << name << " of " << path;
+    EXPECT_NE(testing::XattrOf(dst / path, name), "<none>") << name << " of " << path;
+  }
+}
+
+// An agent that is not root: no device, no trusted.* or security.capability -- each counted
+// with its reason, nothing refused; ACLs still travel.
+TEST(SenderTest, WhatAnAgentThatIsNotRootCannotTakeIsCountedNotRefused) {
+  ASSERT_EQ(::geteuid(), 0u) << "the test suite runs as root (devices, capabilities need it)";
+  TempDir src, dst;
+  ASSERT_NO_FATAL_FAILURE(BuildSpecialSource(src));
+  ApplierOptions unprivileged;
+  unprivileged.privileged = false;
+  std::map<std::string, std::string> dropped;
+  Transfer t = Replicate(src.path(), dst.path(), {.read_privileged_xattrs = true}, 8,
+                         kCapabilitiesSupported & ~(kCapPrivilegedXattrs | kCapDevices),
+                         unprivileged, &dropped);
+  for (const Message& r : t.replies)
+    EXPECT_FALSE(std::holds_alternative<Error>(r)) << std::get<Error>(r).message;
+  EXPECT_TRUE(t.report.skipped.empty());
+  ASSERT_EQ(t.report.not_replicated.size(), 2u);
+  EXPECT_EQ(t.report.not_replicated[0].path, "null");
+  EXPECT_NE(t.report.not_replicated[0].status.message().find("not root"), std::string::npos);
+  EXPECT_EQ(t.report.not_replicated[1].path, "sock");
+  ASSERT_EQ(dropped.size(), 1u);
+  EXPECT_EQ(dropped.begin()->first, "tool");
+  EXPECT_NE(dropped.begin()->second.find("security.capability"), std::string::npos);
+  EXPECT_NE(dropped.begin()->second.find("not root"), std::string::npos);
+  EXPECT_EQ(std::filesystem::symlink_status(dst / "fifo").type(), std::filesystem::file_type::fifo);
+  EXPECT_EQ(testing::XattrOf(dst / "shared/f", "system.posix_acl_access"),
+            testing::SampleAccessAcl());
+  EXPECT_EQ(testing::XattrOf(dst / "tool", "security.capability"), "<none>");
 }
 
 }  // namespace

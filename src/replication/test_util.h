@@ -9,6 +9,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -135,6 +136,57 @@ inline std::vector<std::string> DescribeTree(const std::string& root, bool with_
     lines.push_back(line);
   }
   return lines;
+}
+
+// The raw value of xattr `name` of `path` (a symlink itself); "<none>" when it has none.
+inline std::string XattrOf(const std::string& path, const char* name) {
+  std::string value(65536, '\0');
+  ssize_t n = ::lgetxattr(path.c_str(), name, value.data(), value.size());
+  if (n < 0) return "<none>";
+  value.resize(static_cast<size_t>(n));
+  return value;
+}
+
+// A POSIX ACL as the kernel keeps it in system.posix_acl_access / _default (what setfacl
+// writes): version 2, then (tag, permissions, id) entries in tag and id order.
+struct AclEntry {
+  uint16_t tag;   // 0x01 user::, 0x02 user:ID, 0x04 group::, 0x08 group:ID, 0x10 mask, 0x20 other
+  uint16_t perm;  // 4 r, 2 w, 1 x
+  uint32_t id = 0xffffffff;
+};
+inline std::string AclXattr(const std::vector<AclEntry>& entries) {
+  std::string out;
+  auto put = [&](uint64_t v, int bytes) {
+    for (int i = 0; i < bytes; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+  };
+  put(2, 4);
+  for (const AclEntry& e : entries) {
+    put(e.tag, 2);
+    put(e.perm, 2);
+    put(e.id, 4);
+  }
+  return out;
+}
+// user::rw- user:1234:r-- group::r-- mask::r-- other::--- (mode 0640).
+inline std::string SampleAccessAcl() {
+  return AclXattr({{0x01, 6}, {0x02, 4, 1234}, {0x04, 4}, {0x10, 4}, {0x20, 0}});
+}
+// user::rwx group::r-x group:4321:rwx mask::rwx other::--- (a directory's default ACL).
+inline std::string SampleDefaultAcl() {
+  return AclXattr({{0x01, 7}, {0x04, 5}, {0x08, 7, 4321}, {0x10, 7}, {0x20, 0}});
+}
+// security.capability for cap_net_bind_service=+ep (setcap's VFS_CAP_REVISION_2 form).
+inline std::string NetBindServiceCapability() {
+  std::string out;
+  auto put32 = [&](uint32_t v) {
+    for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+  };
+  put32(0x02000001);  // revision 2, effective
+  put32(1u << 10);    // permitted: CAP_NET_BIND_SERVICE (10)
+  put32(0);           // inheritable
+  put32(0);           // permitted, high word
+  put32(0);           // inheritable, high word
+  return out;
 }
 
 }  // namespace georep::replication::testing

@@ -145,6 +145,7 @@ bool IsKnownType(uint8_t t) {
     case MessageType::kSourceCopy:
     case MessageType::kListTree:
     case MessageType::kTreeListing:
+    case MessageType::kMakeNode:
       return true;
     case MessageType::kBlockSignatures:
       return false;
@@ -198,6 +199,8 @@ std::string_view MessageTypeName(MessageType type) {
       return "ListTree";
     case MessageType::kTreeListing:
       return "TreeListing";
+    case MessageType::kMakeNode:
+      return "MakeNode";
   }
   return "Unknown";
 }
@@ -211,6 +214,7 @@ MessageType TypeOf(const Message& message) {
       MessageType::kFileAbort, MessageType::kBarrier,     MessageType::kAck,
       MessageType::kError,     MessageType::kBlockCopy,   MessageType::kSourceCopy,
       MessageType::kListTree,  MessageType::kTreeListing,
+      MessageType::kMakeNode,
   };
   static_assert(std::size(kTypes) == std::variant_size_v<Message>);
   return kTypes[message.index()];
@@ -286,6 +290,12 @@ Status Encoder::Append(const Message& message, std::string* out) {
           PutVarint(p, m.seq);
           PutBytes(p, m.path);
           PutVarint(p, m.mode);
+        } else if constexpr (std::is_same_v<T, MakeNode>) {
+          GEOREP_RETURN_IF_ERROR(CheckLength("path", m.path, kMaxPathBytes));
+          PutVarint(p, m.seq);
+          PutBytes(p, m.path);
+          PutVarint(p, m.mode);
+          PutVarint(p, m.rdev);
         } else if constexpr (std::is_same_v<T, Symlink>) {
           GEOREP_RETURN_IF_ERROR(CheckLength("path", m.path, kMaxPathBytes));
           GEOREP_RETURN_IF_ERROR(CheckLength("symlink target", m.target, kMaxPathBytes));
@@ -562,6 +572,15 @@ Status Decoder::ParseFrame(std::string_view frame, std::vector<Message>* out) {
       x.seq = r.Varint();
       x.path = r.Path();
       x.mode = r.Varint32();
+      m = std::move(x);
+      break;
+    }
+    case MessageType::kMakeNode: {
+      MakeNode x;
+      x.seq = r.Varint();
+      x.path = r.Path();
+      x.mode = r.Varint32();
+      x.rdev = r.Varint();
       m = std::move(x);
       break;
     }

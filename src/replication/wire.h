@@ -64,8 +64,19 @@ inline constexpr uint64_t kCapBlockDelta = 1u << 2;  // BlockCopy inside file tr
 // SourceCopy inside file transfers: the agent reads the source tree itself. Offered only by an
 // agent started with a source root, which a worker does for a destination on its own host.
 inline constexpr uint64_t kCapSourceCopy = 1u << 3;
+// SetMeta's xattrs may hold POSIX ACLs (system.posix_acl_access, system.posix_acl_default). A
+// worker offers it when the session syncs ACLs (sync-acls); the agent then manages them.
+inline constexpr uint64_t kCapAcls = 1u << 4;
+// SetMeta's xattrs may hold trusted.* and security.capability. Offered by a worker running as
+// root (it can read them) and by an agent running as root (it can write them).
+inline constexpr uint64_t kCapPrivilegedXattrs = 1u << 5;
+// MakeNode for FIFOs.
+inline constexpr uint64_t kCapSpecialFiles = 1u << 6;
+// MakeNode for character and block devices: offered by an agent running as root.
+inline constexpr uint64_t kCapDevices = 1u << 7;
 inline constexpr uint64_t kCapabilitiesSupported =
-    kCapZstd | kCapXattrs | kCapBlockDelta | kCapSourceCopy;
+    kCapZstd | kCapXattrs | kCapBlockDelta | kCapSourceCopy | kCapAcls | kCapPrivilegedXattrs |
+    kCapSpecialFiles | kCapDevices;
 
 enum class MessageType : uint8_t {
   kHello = 1,
@@ -77,6 +88,7 @@ enum class MessageType : uint8_t {
   kUnlink = 14,
   kRmdir = 15,
   kSetMeta = 16,
+  kMakeNode = 17,  // kCapSpecialFiles (kCapDevices for devices)
   kFileBegin = 20,
   kFileData = 21,
   kFileEnd = 22,
@@ -167,6 +179,17 @@ struct Rmdir {
   uint64_t seq = 0;
   std::string path;
   bool operator==(const Rmdir&) const = default;
+};
+
+// A FIFO (kCapSpecialFiles) or a character or block device (kCapDevices), made with mknod;
+// what is in the way is replaced. Its owner, final mode, xattrs and times come with its
+// SetMeta. Unix sockets are never sent: one is meaningless without the process serving it.
+struct MakeNode {
+  uint64_t seq = 0;
+  std::string path;
+  uint32_t mode = 0;  // S_IFIFO, S_IFCHR or S_IFBLK with the permission bits
+  uint64_t rdev = 0;  // a device's number (0 for a FIFO)
+  bool operator==(const MakeNode&) const = default;
 };
 
 struct Xattr {
@@ -305,7 +328,7 @@ struct TreeListing {
 
 using Message = std::variant<Hello, HelloReply, Mkdir, Symlink, Hardlink, Rename, Unlink, Rmdir,
                              SetMeta, FileBegin, FileData, FileEnd, FileAbort, Barrier, Ack, Error,
-                             BlockCopy, SourceCopy, ListTree, TreeListing>;
+                             BlockCopy, SourceCopy, ListTree, TreeListing, MakeNode>;
 
 MessageType TypeOf(const Message& message);
 // The sequence number of an operation; 0 for Hello, HelloReply, Ack, Error, ListTree and

@@ -58,6 +58,7 @@ std::vector<Message> EveryMessage() {
                   false,
                   ""},
       TreeListing{3, {}, true, "d/x: permission denied"},
+      MakeNode{18, "dev/null", 0020666, (uint64_t{259} << 32) | 3},  // S_IFCHR, a large major
   };
 }
 
