@@ -18,9 +18,11 @@
 #include <set>
 #include <sstream>
 #include <thread>
+#include <utility>
 
 #include "base/log.h"
 #include "replication/change_journal.h"
+#include "replication/repair_request.h"
 #include "replication/replicator_internal.h"
 #include "replication/wire.h"
 
@@ -87,6 +89,7 @@ std::string StatusToJson(const WorkerStatus& s) {
                       {"throughput_bps", s.throughput_bps},
                       {"lag_ms", s.lag_ms},
                       {"pass_scanned", s.pass_scanned},
+                      {"repaired", s.repaired},
                       {"reason", s.reason},
                       {"updated_ms", s.updated_ms}};
   return j.dump() + "\n";
@@ -107,6 +110,7 @@ Result<WorkerStatus> StatusFromJson(const std::string& text) {
   str("crawl", &s.crawl);
   str("change_capture", &s.change_capture);
   str("reason", &s.reason);
+  str("repaired", &s.repaired);
   num("last_synced_ms", &s.last_synced_ms);
   num("pending_entry", &s.pending_entry);
   num("pending_data", &s.pending_data);
@@ -168,8 +172,28 @@ int64_t Replicator::SettleMs() const {
 // moves it on (as gsyncd keeps its stime).
 void Replicator::CarryOverLastSynced() {
   auto previous = ReadWorkerStatus(options_.state_dir);
-  if (previous.ok())
+  if (previous.ok()) {
     status_.last_synced_ms = std::max(status_.last_synced_ms, previous->last_synced_ms);
+    status_.repaired = previous->repaired;
+  }
+}
+
+Result<bool> Replicator::TakeRepairRequest() {
+  auto request = ReadRepairRequest(options_.state_dir);
+  if (request.status().code() == StatusCode::kNotFound) return false;
+  if (!request.ok()) {
+    spdlog::error("msg=\"repair request refused\" error={}", LogValue(request.status().message()));
+    GEOREP_RETURN_IF_ERROR(RemoveRepairRequest(options_.state_dir));
+    return false;
+  }
+  const std::vector<IndexDelta> deltas = ApplyRepairRequest(*request, &index_);
+  GEOREP_RETURN_IF_ERROR(index_store_->Append(deltas, index_));
+  GEOREP_RETURN_IF_ERROR(RemoveRepairRequest(options_.state_dir));
+  spdlog::info("msg=\"repair request taken in\" id={} stale={} missing={} extra={}",
+               LogValue(request->id), request->stale.size(), request->missing.size(),
+               request->extra.size());
+  repairing_ = request->id;
+  return true;
 }
 
 void Replicator::WriteStatus() {
@@ -281,6 +305,7 @@ Status Replicator::RunOnce() {
     CarryOverLastSynced();
     index_store_ = std::make_unique<IndexStore>(options_.state_dir);
     GEOREP_ASSIGN_OR_RETURN(index_, index_store_->Load());
+    GEOREP_RETURN_IF_ERROR(TakeRepairRequest().status());
     GEOREP_RETURN_IF_ERROR(Connect());
     spdlog::info("msg=\"connected to the agent\" source={} once=true", LogValue(options_.source));
     status_.state = "Active";
@@ -290,6 +315,10 @@ Status Replicator::RunOnce() {
     const int64_t started = NowMs();
     Status st = Pass({}, true);
     LogPass(true, 1, 0, before, status_, NowMs() - started, st);
+    if (st.ok() && !repairing_.empty()) {
+      status_.repaired = std::exchange(repairing_, std::string());
+      WriteStatus();
+    }
     Status closed = CloseStreams(30);
     return st.ok() ? closed : st;
   }();
@@ -313,6 +342,7 @@ Status Replicator::Run() {
   auto loaded = index_store_->Load();
   if (!loaded.ok()) return fail(loaded.status());
   index_ = std::move(*loaded);
+  if (auto taken = TakeRepairRequest(); !taken.ok()) return fail(taken.status());
   status_.state = "Initializing";
   WriteStatus();
   if (Status c = Connect(); !c.ok()) {
@@ -362,6 +392,7 @@ Status Replicator::Run() {
   if (first.ok()) {
     written_.clear();
     if (Status c = journal.Clear(); !c.ok()) return fail(c);
+    if (!repairing_.empty()) status_.repaired = std::exchange(repairing_, std::string());
   }
   if (!first.ok()) {
     status_.state = "Faulty";
@@ -399,6 +430,10 @@ Status Replicator::Run() {
       if (Status f = stream->Failure(); !f.ok())
         return fail(Status::Unavailable("lost the destination: " + f.message()));
     if (Status d = DrainChanges(); !d.ok()) return fail(d);
+    // A repair asked for meanwhile: a full pass now.
+    auto taken = TakeRepairRequest();
+    if (!taken.ok()) return fail(taken.status());
+    if (*taken) changes_.overflow = true;
     const int64_t now = NowMs();
     // A change seen after `now` was read is not older than 0.
     status_.lag_ms = first_change_ms_ ? std::max<int64_t>(0, now - first_change_ms_) : 0;
@@ -435,6 +470,7 @@ Status Replicator::Run() {
     if (st.ok()) {
       written_.clear();
       if (Status c = journal.Clear(); !c.ok()) return fail(c);
+      if (full && !repairing_.empty()) status_.repaired = std::exchange(repairing_, std::string());
     }
     if (!st.ok() && st.code() != StatusCode::kIOError) return fail(st);
     if (st.ok()) {

@@ -107,6 +107,7 @@ struct WorkerStatus {
   double throughput_bps = 0;                // data bytes/s of the last pass
   int64_t lag_ms = 0;         // age of the oldest change not yet synced; 0 when in step
   uint64_t pass_scanned = 0;  // entries the last pass looked at (a full pass: all of them)
+  std::string repaired;       // the last repair request (repair_request.h) a pass carried out
   std::string reason;         // why Faulty, or the last failure
   int64_t updated_ms = 0;
 };
@@ -162,6 +163,9 @@ class Replicator {
   // commit of a pass: the kernel never holds more than a batch's worth).
   Status DrainChanges();
   bool Excluded(const std::string& path) const;
+  // Takes in a waiting repair request (repair_request.h): the index marked and saved, the file
+  // removed; the next full pass carries it out. True when there was one.
+  Result<bool> TakeRepairRequest();
 
   ReplicatorOptions options_;
   std::atomic<bool> stop_{false};
@@ -200,6 +204,7 @@ class Replicator {
   int64_t last_change_ms_ = 0;              // the newest
   // Inodes with several links that changed: the next full pass joins their paths again.
   std::set<std::pair<uint64_t, uint64_t>> relink_;
+  std::string repairing_;  // the repair request taken in, until a full pass carries it out
 };
 
 }  // namespace georep::replication

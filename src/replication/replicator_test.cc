@@ -49,6 +49,7 @@ TEST(WorkerStatus, JsonRoundTripKeepsEveryField) {
   s.throughput_bps = 10.5;
   s.lag_ms = 11;
   s.pass_scanned = 13;
+  s.repaired = "repair-1";
   s.reason = "why \"quoted\"";
   s.updated_ms = 12;
   auto back = StatusFromJson(StatusToJson(s));
@@ -59,6 +60,7 @@ TEST(WorkerStatus, JsonRoundTripKeepsEveryField) {
   EXPECT_EQ(back->last_synced_ms, 1700000000123);
   EXPECT_EQ(back->reason, "why \"quoted\"");
   EXPECT_EQ(back->pass_scanned, 13u);
+  EXPECT_EQ(back->repaired, "repair-1");
 }
 
 TEST(WorkerStatus, OlderStatusWithoutChangeCaptureStillReads) {
