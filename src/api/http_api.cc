@@ -594,6 +594,12 @@ void HttpApi::Routes() {
            if (!r.ok()) return SendError(res, r.status());
            SendJson(res, 200, ToJson(*r));
          }));
+  s.Post(v1 + "/sessions/" + id + "/repair",
+         authed([this](const Request& req, Response& res, const User&, const Actor& a) {
+           auto r = ops_.RepairSession(a, req.matches[1]);
+           if (!r.ok()) return SendError(res, r.status());
+           SendJson(res, 200, ToJson(*r));
+         }));
   s.Get(v1 + "/sessions/" + id + "/preflight",
         authed([this](const Request& req, Response& res, const User&, const Actor&) {
           auto r = ops_.SessionPreflight(req.matches[1]);

@@ -114,7 +114,17 @@ Json ToJson(const replication::VerifyReport& r) {
           {"entries", r.entries},
           {"content_checked", r.content_checked},
           {"bytes_hashed", r.bytes_hashed},
-          {"differences", diffs}};
+          {"differences", diffs},
+          {"not_compared", r.not_compared}};
+}
+
+Json ToJson(const RepairReport& r) {
+  return {{"identical", r.after.differences.empty()},
+          {"differences_found", r.before.differences.size()},
+          {"resent", r.resent},
+          {"deleted", r.deleted},
+          {"before", ToJson(r.before)},
+          {"after", ToJson(r.after)}};
 }
 
 Json ToJson(const CandidateVolume& c) {

@@ -25,6 +25,7 @@ Json ToJson(const ConfigItem& c);
 Json ToJson(const Event& e);
 Json ToJson(const CandidateVolume& c);
 Json ToJson(const replication::VerifyReport& r);
+Json ToJson(const RepairReport& r);
 Json ToJson(const User& u);      // never includes the password hash
 Json ToJson(const ApiToken& t);  // never includes the digest
 

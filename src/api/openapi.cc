@@ -160,6 +160,18 @@ Json OpenApiDocument(const std::string& version) {
       Op("The platform preflight of a gluster session's nodes: rsync and gluster versions, and "
          "whether gsyncd's sync-method rsync copies file contents there",
          "sessions", {"id"}, "", "Preflight");
+  paths["/sessions/{id}/verify"]["post"] =
+      Op("Compare the destination with the source: type, size, mode, owner, mtime (directories "
+         "too), symlink targets, hard-link structure, the xattrs the session replicates (POSIX "
+         "ACLs always), and the content of every file (or of sample_percent of them); lists "
+         "every difference and what was not compared",
+         "sessions", {"id", "?sample_percent"}, "", "VerifyReport");
+  paths["/sessions/{id}/repair"]["post"] =
+      Op("Repair a started directory session's destination: a full verify, then exactly what "
+         "differs sent again and what only the destination has deleted (unless ignore-deletes) "
+         "by the worker's next full pass, then a verify again. 409 for a session that is not "
+         "started, a gluster session or a source on another host",
+         "sessions", {"id"}, "", "RepairReport");
   paths["/sessions/{id}/refresh"]["post"] =
       Op("Read the session's status from the cluster now", "sessions", {"id"}, "", "SessionDetail");
   paths["/sessions/{id}/config"]["get"] =
@@ -334,6 +346,30 @@ Json OpenApiDocument(const std::string& version) {
                               {"on_its_way_since", "string"},
                               {"last_checked", "string"},
                               {"problem", "string"}});
+  schemas["VerifyDifference"] =
+      Obj({{"path", "string"}, {"difference", "string"}}, {"path", "difference"});
+  schemas["VerifyReport"] = Obj({{"identical", "boolean"},
+                                 {"entries", "integer"},
+                                 {"content_checked", "integer"},
+                                 {"bytes_hashed", "integer"},
+                                 {"differences", "array"},
+                                 {"not_compared", "array"}},
+                                {"identical", "entries", "differences", "not_compared"});
+  schemas["VerifyReport"]["properties"]["differences"]["items"] = Ref("VerifyDifference");
+  schemas["VerifyReport"]["properties"]["not_compared"]["items"] = {{"type", "string"}};
+  schemas["VerifyReport"]["properties"]["not_compared"]["description"] =
+      "What this verify did not compare, each with why (not replicated by the session, not "
+      "readable on one side, outside the sample...)";
+  schemas["RepairReport"] =
+      Obj({{"identical", "boolean"},
+           {"differences_found", "integer"},
+           {"resent", "integer"},
+           {"deleted", "integer"}},
+          {"identical", "differences_found", "resent", "deleted", "before", "after"});
+  schemas["RepairReport"]["properties"]["identical"]["description"] =
+      "Whether the verify after the repair found the destination identical";
+  schemas["RepairReport"]["properties"]["before"] = Ref("VerifyReport");
+  schemas["RepairReport"]["properties"]["after"] = Ref("VerifyReport");
   schemas["PreflightNode"] = Obj({{"host", "string"},
                                   {"role", "string"},
                                   {"rsync", "string"},

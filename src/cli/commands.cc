@@ -825,6 +825,8 @@ del->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
     } else {
       for (const auto& d : (*r)["differences"])
         std::cout << Text(d, "path") << ": " << Text(d, "difference") << "\n";
+      for (const auto& n : r->value("not_compared", Json::array()))
+        std::cout << "not compared: " << n.get<std::string>() << "\n";
       std::cout << fmt::format("{} entries compared, content of {} files ({}): {}\n",
                                (*r)["entries"].get<uint64_t>(),
                                (*r)["content_checked"].get<uint64_t>(), Display(*r, "bytes_hashed"),
@@ -833,6 +835,39 @@ del->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
                                    : std::to_string((*r)["differences"].size()) + " differences");
     }
     if (!(*r)["differences"].empty()) *exit_code = 1;
+    return Status::Ok();
+  }));
+  // `georep session repair SESSION`: what a verify finds different sent again (and what only
+  // the destination has deleted), then verified again; exit 1 when differences remain.
+  auto* repair = grp->add_subcommand(
+      "repair", "Send again what differs at the destination, delete what only it has, verify");
+  auto repair_id = std::make_shared<std::string>();
+  repair->add_option("session", *repair_id, kSessionHelp)->required();
+  repair->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
+    GEOREP_ASSIGN_OR_RETURN(std::string session, ResolveSession(c, *repair_id));
+    auto r = c.Post("/sessions/" + UrlEncode(session) + "/repair", Json::object());
+    if (!r.ok()) return r.status();
+    if (g->json) {
+      std::cout << r->dump(2) << "\n";
+    } else {
+      const Json& before = (*r)["before"];
+      const Json& after = (*r)["after"];
+      for (const auto& d : before["differences"])
+        std::cout << "differed: " << Text(d, "path") << ": " << Text(d, "difference") << "\n";
+      std::cout << fmt::format("{} differences: {} paths sent again, {} deleted\n",
+                               before["differences"].size(), (*r)["resent"].get<uint64_t>(),
+                               (*r)["deleted"].get<uint64_t>());
+      for (const auto& d : after["differences"])
+        std::cout << "still differs: " << Text(d, "path") << ": " << Text(d, "difference") << "\n";
+      for (const auto& n : after.value("not_compared", Json::array()))
+        std::cout << "not compared: " << n.get<std::string>() << "\n";
+      std::cout << fmt::format("verified again: {} entries compared: {}\n",
+                               after["entries"].get<uint64_t>(),
+                               after["differences"].empty()
+                                   ? std::string("identical")
+                                   : std::to_string(after["differences"].size()) + " differences");
+    }
+    if (!(*r)["identical"].get<bool>()) *exit_code = 1;
     return Status::Ok();
   }));
   auto* status = grp->add_subcommand("status", "A session's status, node by node");

@@ -25,13 +25,16 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "base/log.h"
 #include "engine/operations.h"
 #include "engine/worker_supervisor.h"
 #include "gluster/cli_xml.h"
 #include "host/ssh_transport.h"
+#include "model/names.h"
 #include "model/path_guard.h"
+#include "replication/repair_request.h"
 #include "replication/replicator.h"
 
 namespace georep {
@@ -1029,6 +1032,83 @@ Result<replication::VerifyReport> Operations::VerifySession(const Actor& a, cons
   return report;
 }
 
+Result<RepairReport> Operations::RepairSession(const Actor& a, const std::string& id,
+                                               std::chrono::milliseconds timeout) {
+  RepairReport out;
+  auto repaired = [&]() -> Status {
+    GEOREP_ASSIGN_OR_RETURN(Session s, ReadSession(id));
+    GEOREP_ASSIGN_OR_RETURN(Volume v, GetVolume(s.source_volume_id));
+    if (v.kind != VolumeKind::kDirectory || !workers_) {
+      return Status::FailedPrecondition(
+          "repair is for sessions of georep's own engine (directory volumes); a gluster "
+          "session's destination is repaired by gsyncd's own full sync");
+    }
+    GEOREP_ASSIGN_OR_RETURN(Host src, GetHost(v.bricks.at(0).host_id));
+    if (src.transport != HostTransport::kLocal) {
+      return Status::FailedPrecondition(
+          "repair of a session whose source is on another host is not supported yet");
+    }
+    if (s.status == SessionStatus::kCreated || s.status == SessionStatus::kStopped ||
+        s.status == SessionStatus::kPaused) {
+      return Status::FailedPrecondition(
+          fmt::format("the session is {}: start it first, its worker carries the repair out",
+                      ::georep::Name(s.status)));
+    }
+    GEOREP_ASSIGN_OR_RETURN(out.before, RunVerify(a, id, 100, nullptr));
+    if (out.before.differences.empty()) {
+      out.after = out.before;
+      return Status::Ok();
+    }
+    const replication::RepairRequest request =
+        replication::RepairRequestFromVerify(out.before, random_.NewUuid());
+    out.resent = request.stale.size() + request.missing.size();
+    out.deleted = request.extra.size();
+    if (!request.empty()) {
+      const std::string state_dir = workers_->StateDir(id);
+      GEOREP_RETURN_IF_ERROR(replication::WriteRepairRequest(state_dir, request));
+      // The worker takes it in between passes, or at its start: a full pass then carries it
+      // out, and its status names it.
+      const auto until = std::chrono::steady_clock::now() + timeout;
+      for (;;) {
+        auto status = replication::ReadWorkerStatus(state_dir);
+        if (status.ok() && status->repaired == request.id) break;
+        if (std::chrono::steady_clock::now() >= until) {
+          return Status::Unavailable(fmt::format(
+              "the worker has not carried out the repair within {} s{}", timeout.count() / 1000,
+              status.ok() && !status->reason.empty() ? ": " + status->reason : std::string()));
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    }
+    GEOREP_ASSIGN_OR_RETURN(out.after, RunVerify(a, id, 100, nullptr));
+    return Status::Ok();
+  }();
+  if (!repaired.ok()) {
+    (void)RecordFailure(a, "session.repair", "session", id, repaired);
+    return repaired;
+  }
+  GEOREP_RETURN_IF_ERROR(RecordVerifyDiffers(
+      a, id, out.after.differences, fmt::format("the verify after a repair by {}", a.name)));
+  const std::string msg =
+      out.before.differences.empty()
+          ? std::string("nothing differed: nothing to repair")
+          : fmt::format(
+                "{} differences: {} paths sent again, {} deleted; after: {}",
+                out.before.differences.size(), out.resent, out.deleted,
+                out.after.differences.empty()
+                    ? std::string("identical")
+                    : fmt::format("{} differences remain, first: {} {}",
+                                  out.after.differences.size(), out.after.differences[0].path,
+                                  out.after.differences[0].what));
+  GEOREP_RETURN_IF_ERROR(store_.Transaction([&](StoreTx& tx) -> Status {
+    return tx
+        .AppendEvent(Event{0, clock_.NowMillis(), a.name, "session.repair", "session", id,
+                           out.after.differences.empty() ? "ok" : "failed", msg})
+        .status();
+  }));
+  return out;
+}
+
 Result<replication::VerifyReport> Operations::RunVerify(const Actor& a, const std::string& id,
                                                         int sample_percent,
                                                         const std::atomic<bool>* cancel) {
@@ -1044,6 +1124,9 @@ Result<replication::VerifyReport> Operations::RunVerify(const Actor& a, const st
     o.cancel = cancel;
     for (const auto& c : config) {
       if (c.option->key == "ignore-deletes") o.ignore_deletes = c.value == "true";
+      // What the session replicates of xattrs is what verify compares.
+      if (c.option->key == "sync-xattrs") o.xattrs.user = c.value != "false";
+      if (c.option->key == "sync-acls") o.xattrs.acls_capability_trusted = c.value == "true";
       if (c.option->key != "exclude") continue;
       size_t start = 0;
       while (start <= c.value.size()) {

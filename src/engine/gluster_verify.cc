@@ -490,7 +490,14 @@ Result<replication::VerifyReport> Operations::VerifyGlusterSession(
   unmounted_there.get();
   GEOREP_RETURN_IF_ERROR(hashed_here);
   GEOREP_RETURN_IF_ERROR(hashed);
-  return replication::CompareTreeDescriptions(source.description, destination.description, o);
+  auto report =
+      replication::CompareTreeDescriptions(source.description, destination.description, o);
+  if (report.ok()) {
+    report->not_compared.insert(report->not_compared.begin(),
+                                "directory and symlink times, a file's mtime below the second "
+                                "(gsyncd does not keep them)");
+  }
+  return report;
 }
 
 }  // namespace georep

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -143,6 +144,15 @@ struct DueVerify {
   std::string session_id;
   int64_t interval_seconds = 0;
   int sample_percent = 10;
+};
+
+// What a repair did: the differences found, what the worker was asked to send again and to
+// delete, and the verify after it.
+struct RepairReport {
+  replication::VerifyReport before;
+  uint64_t resent = 0;   // paths sent again (differing, or missing at the destination)
+  uint64_t deleted = 0;  // paths only the destination had
+  replication::VerifyReport after;
 };
 
 // What a periodic verify made of its report.
@@ -325,6 +335,15 @@ class Operations {
   // them); a verify without any clears it.
   Result<replication::VerifyReport> VerifySession(const Actor& a, const std::string& id,
                                                   int sample_percent);
+  // Repairs a started directory session's destination (issue D11): a full verify, then the
+  // worker is handed exactly what differs (replication/repair_request.h) -- sent again, and
+  // what only the destination has deleted unless ignore-deletes -- and once its full pass has
+  // carried that out, a verify again, whose outcome keeps the verify-differs alert as
+  // VerifySession does. FailedPrecondition for a session that is not started, a gluster
+  // session, or a source on another host; Unavailable when the worker has not carried
+  // the request out within `timeout`. Recorded as event session.repair.
+  Result<RepairReport> RepairSession(const Actor& a, const std::string& id,
+                                     std::chrono::milliseconds timeout = std::chrono::minutes(10));
   // The periodic verify (periodic_verify.cc). Sessions whose verify is due: Active, with
   // verify-interval set, and the last periodic verify (or the first time the session was
   // seen so) at least an interval ago -- or a re-check due sooner. Sessions that are not

@@ -126,7 +126,8 @@ TEST_F(VerifySessionTest, RunsTheWorkersSshCommandLineWithDescribe) {
   TempDir dst;
   WriteFile(dst / "a", "alpha");
   struct timespec times[2] = {{1'000, 0}, {1'600'000'000, 0}};
-  for (const std::string& p : {src_ / "a", dst / "a"})
+  // The roots' times too: a directory's mtime is compared.
+  for (const std::string& p : {src_ / "a", dst / "a", src_.path(), dst.path()})
     ASSERT_EQ(::utimensat(AT_FDCWD, p.c_str(), times, 0), 0);
   hosts_.script = DescribeOf(dst.path());
   auto r = ops_->VerifySession(admin_, id_, 100);

@@ -20,9 +20,11 @@
 #include <set>
 #include <sstream>
 #include <thread>
+#include <utility>
 
 #include "base/log.h"
 #include "replication/change_journal.h"
+#include "replication/repair_request.h"
 #include "replication/replicator_internal.h"
 #include "replication/wire.h"
 
@@ -115,6 +117,7 @@ std::string StatusToJson(const WorkerStatus& s) {
                       {"pass_scanned", s.pass_scanned},
                       {"capture_gaps", s.capture_gaps},
                       {"capture_warning", s.capture_warning},
+                      {"repaired", s.repaired},
                       {"reason", s.reason},
                       {"skipped_special", s.skipped_special},
                       {"skipped_xattrs", s.skipped_xattrs},
@@ -143,6 +146,7 @@ Result<WorkerStatus> StatusFromJson(const std::string& text) {
   str("skipped_reason", &s.skipped_reason);
   num("skipped_special", &s.skipped_special);
   num("skipped_xattrs", &s.skipped_xattrs);
+  str("repaired", &s.repaired);
   num("last_synced_ms", &s.last_synced_ms);
   num("pending_entry", &s.pending_entry);
   num("pending_data", &s.pending_data);
@@ -205,8 +209,28 @@ int64_t Replicator::SettleMs() const {
 // moves it on (as gsyncd keeps its stime).
 void Replicator::CarryOverLastSynced() {
   auto previous = ReadWorkerStatus(options_.state_dir);
-  if (previous.ok())
+  if (previous.ok()) {
     status_.last_synced_ms = std::max(status_.last_synced_ms, previous->last_synced_ms);
+    status_.repaired = previous->repaired;
+  }
+}
+
+Result<bool> Replicator::TakeRepairRequest() {
+  auto request = ReadRepairRequest(options_.state_dir);
+  if (request.status().code() == StatusCode::kNotFound) return false;
+  if (!request.ok()) {
+    spdlog::error("msg=\"repair request refused\" error={}", LogValue(request.status().message()));
+    GEOREP_RETURN_IF_ERROR(RemoveRepairRequest(options_.state_dir));
+    return false;
+  }
+  const std::vector<IndexDelta> deltas = ApplyRepairRequest(*request, &index_);
+  GEOREP_RETURN_IF_ERROR(index_store_->Append(deltas, index_));
+  GEOREP_RETURN_IF_ERROR(RemoveRepairRequest(options_.state_dir));
+  spdlog::info("msg=\"repair request taken in\" id={} stale={} missing={} extra={}",
+               LogValue(request->id), request->stale.size(), request->missing.size(),
+               request->extra.size());
+  repairing_ = request->id;
+  return true;
 }
 
 void Replicator::WriteStatus() {
@@ -404,6 +428,7 @@ Status Replicator::RunOnce() {
     index_store_ = std::make_unique<IndexStore>(options_.state_dir);
     GEOREP_ASSIGN_OR_RETURN(index_, index_store_->Load());
     reconcile_ = MarkRunning(options_.state_dir);
+    GEOREP_RETURN_IF_ERROR(TakeRepairRequest().status());
     GEOREP_RETURN_IF_ERROR(Connect());
     spdlog::info("msg=\"connected to the agent\" source={} once=true", LogValue(options_.source));
     status_.state = "Active";
@@ -413,6 +438,10 @@ Status Replicator::RunOnce() {
     const int64_t started = NowMs();
     Status st = Pass({}, true);
     LogPass(true, 1, 0, before, status_, NowMs() - started, st);
+    if (st.ok() && !repairing_.empty()) {
+      status_.repaired = std::exchange(repairing_, std::string());
+      WriteStatus();
+    }
     Status closed = CloseStreams(30);
     if (st.ok() && closed.ok()) MarkStopped(options_.state_dir);
     return st.ok() ? closed : st;
@@ -438,6 +467,7 @@ Status Replicator::Run() {
   if (!loaded.ok()) return fail(loaded.status());
   index_ = std::move(*loaded);
   reconcile_ = MarkRunning(options_.state_dir);
+  if (auto taken = TakeRepairRequest(); !taken.ok()) return fail(taken.status());
   status_.state = "Initializing";
   WriteStatus();
   if (Status c = Connect(); !c.ok()) {
@@ -499,6 +529,7 @@ Status Replicator::Run() {
   if (first.ok()) {
     written_.clear();
     if (Status c = journal.Clear(); !c.ok()) return fail(c);
+    if (!repairing_.empty()) status_.repaired = std::exchange(repairing_, std::string());
   }
   if (!first.ok()) {
     status_.state = "Faulty";
@@ -537,6 +568,10 @@ Status Replicator::Run() {
         return fail(Status::Unavailable("lost the destination: " + f.message()));
     if (Status d = DrainChanges(); !d.ok()) return fail(d);
     if (Status g = RescanCaptureGaps(); !g.ok()) return fail(g);
+    // A repair asked for meanwhile: a full pass now.
+    auto taken = TakeRepairRequest();
+    if (!taken.ok()) return fail(taken.status());
+    if (*taken) changes_.overflow = true;
     const int64_t now = NowMs();
     // A change seen after `now` was read is not older than 0.
     status_.lag_ms = first_change_ms_ ? std::max<int64_t>(0, now - first_change_ms_) : 0;
@@ -578,6 +613,7 @@ Status Replicator::Run() {
     if (st.ok()) {
       written_.clear();
       if (Status c = journal.Clear(); !c.ok()) return fail(c);
+      if (full && !repairing_.empty()) status_.repaired = std::exchange(repairing_, std::string());
     }
     if (!st.ok() && st.code() != StatusCode::kIOError) return fail(st);
     if (st.ok()) {

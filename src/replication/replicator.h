@@ -145,6 +145,7 @@ struct WorkerStatus {
   uint64_t skipped_special = 0;
   uint64_t skipped_xattrs = 0;
   std::string skipped_reason;
+  std::string repaired;       // the last repair request (repair_request.h) a pass carried out
   int64_t updated_ms = 0;
 };
 
@@ -215,6 +216,9 @@ class Replicator {
   // `path` changed under the running pass (gone mid-scan): the next pass looks at it, and
   // its lag counts on from the pass's.
   void LookAgainNextPass(const std::string& path);
+  // Takes in a waiting repair request (repair_request.h): the index marked and saved, the file
+  // removed; the next full pass carries it out. True when there was one.
+  Result<bool> TakeRepairRequest();
 
   ReplicatorOptions options_;
   std::atomic<bool> stop_{false};
@@ -266,6 +270,7 @@ class Replicator {
   bool reconcile_ = false;
   uint32_t protocol_version_ = 0;  // agreed with stream 0's agent
   uint64_t list_requests_ = 0;
+  std::string repairing_;  // the repair request taken in, until a full pass carries it out
 };
 
 }  // namespace georep::replication

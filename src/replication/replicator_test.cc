@@ -98,6 +98,7 @@ TEST(WorkerStatus, JsonRoundTripKeepsEveryField) {
   s.pass_scanned = 13;
   s.capture_gaps = 14;
   s.capture_warning = "14 of 20 directories have no inotify watch";
+  s.repaired = "repair-1";
   s.reason = "why \"quoted\"";
   s.updated_ms = 12;
   auto back = StatusFromJson(StatusToJson(s));
@@ -111,6 +112,7 @@ TEST(WorkerStatus, JsonRoundTripKeepsEveryField) {
   EXPECT_EQ(back->capture_gaps, 14u);
   EXPECT_EQ(back->capture_warning, "14 of 20 directories have no inotify watch");
   EXPECT_EQ(back->oldest_pending_ms, 1700000000100);
+  EXPECT_EQ(back->repaired, "repair-1");
 }
 
 TEST(WorkerStatus, OlderStatusWithoutChangeCaptureStillReads) {

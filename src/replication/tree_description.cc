@@ -120,6 +120,8 @@ Status CheckEntry(const DescribedEntry& e) {
     return Status::InvalidArgument(fmt::format("'{}' has a target but is no symlink", e.path));
   if (e.hashed && e.type != EntryType::kRegular)
     return Status::InvalidArgument(fmt::format("'{}' has a content hash but is no file", e.path));
+  if (e.link_group != 0 && e.type != EntryType::kRegular)
+    return Status::InvalidArgument(fmt::format("'{}' has a link group but is no file", e.path));
   if (e.xattrs.size() > kMaxXattrsPerEntry)
     return TooLarge("xattr count", e.xattrs.size(), kMaxXattrsPerEntry, e.path);
   for (const Xattr& x : e.xattrs) {
@@ -155,8 +157,22 @@ Result<std::string> EncodeTreeDescription(const TreeDescription& d) {
   std::string out(kMagic);
   PutVarint(&out, kTreeDescriptionVersion);
   PutVarint(&out, static_cast<uint64_t>(d.sample_percent));
+  if (d.xattr_namespaces.size() > kMaxXattrNamespaces)
+    return Status::InvalidArgument("too many xattr namespaces");
+  PutVarint(&out, d.links_described ? 1 : 0);
+  PutVarint(&out, d.xattr_namespaces.size());
+  for (const std::string& prefix : d.xattr_namespaces) {
+    if (prefix.empty() || prefix.size() > kMaxXattrNameBytes)
+      return Status::InvalidArgument("an xattr namespace's name is empty or too long");
+    PutBytes(&out, prefix);
+  }
   for (const DescribedEntry& e : d.entries) {
     GEOREP_RETURN_IF_ERROR(CheckEntry(e));
+    if (e.link_group != 0 && !d.links_described)
+      return Status::InvalidArgument(
+          fmt::format("'{}' has a link group in a description "
+                      "without them",
+                      e.path.substr(0, 200)));
     out.push_back(static_cast<char>(kTagEntry));
     PutBytes(&out, e.path);
     out.push_back(static_cast<char>(e.type));
@@ -176,6 +192,7 @@ Result<std::string> EncodeTreeDescription(const TreeDescription& d) {
       PutFixed64(&out, e.hash.low);
       PutFixed64(&out, e.hash.high);
     }
+    PutVarint(&out, e.link_group);
     if (out.size() > kMaxTreeDescriptionBytes)
       return Status::FailedPrecondition(
           fmt::format("the tree's description exceeds {} MiB; verify it in parts",
@@ -220,14 +237,30 @@ Result<TreeDescription> DecodeTreeDescription(std::string_view bytes) {
   }
   Reader in(body.substr(kMagic.size()));
   const uint64_t version = in.Varint();
-  if (in.ok() && version != kTreeDescriptionVersion) {
-    return corrupt(fmt::format("format version {}; this georep reads version {}", version,
-                               kTreeDescriptionVersion));
+  if (in.ok() && (version < kOldestTreeDescriptionVersion || version > kTreeDescriptionVersion)) {
+    return corrupt(fmt::format("format version {}; this georep reads versions {} to {}", version,
+                               kOldestTreeDescriptionVersion, kTreeDescriptionVersion));
   }
   TreeDescription d;
   const uint64_t sample = in.Varint();
   if (in.ok() && (sample < 1 || sample > 100)) in.Fail(fmt::format("sample of {} percent", sample));
   d.sample_percent = static_cast<int>(sample);
+  if (version == 1) {
+    d.xattr_namespaces = {"user."};  // what a version 1 describer read
+  } else {
+    const uint64_t flags = in.Varint();
+    if (in.ok() && flags > 1) in.Fail(fmt::format("unknown flags {}", flags));
+    d.links_described = flags == 1;
+    const uint64_t namespaces = in.Varint();
+    if (in.ok() && namespaces > kMaxXattrNamespaces)
+      in.Fail(fmt::format("{} xattr namespaces exceeds the limit of {}", namespaces,
+                          kMaxXattrNamespaces));
+    for (uint64_t i = 0; in.ok() && i < namespaces; ++i) {
+      std::string prefix = in.Bytes("xattr namespace", kMaxXattrNameBytes);
+      if (in.ok() && prefix.empty()) in.Fail("empty xattr namespace");
+      d.xattr_namespaces.push_back(std::move(prefix));
+    }
+  }
   bool ended = false;
   while (in.ok() && !ended) {
     if (in.empty()) {
@@ -267,6 +300,9 @@ Result<TreeDescription> DecodeTreeDescription(std::string_view bytes) {
         e.hash.low = in.Fixed64();
         e.hash.high = in.Fixed64();
       }
+      if (version >= 2) e.link_group = in.Varint();
+      if (in.ok() && e.link_group != 0 && !d.links_described)
+        in.Fail("a link group in a description without them");
       if (in.ok()) {
         Status valid = CheckEntry(e);
         if (!valid.ok()) in.Fail(valid.message());

@@ -4,15 +4,19 @@
 // engine reads back over ssh. The reader treats its input as untrusted: every size is bounded
 // and anything malformed is refused with Corruption, never a crash or an unbounded allocation.
 //
-// Format (version 1; integers are LEB128 varints as in wire.h, signed ones zigzag-encoded;
+// Format (version 2; integers are LEB128 varints as in wire.h, signed ones zigzag-encoded;
 // strings are a varint length and the bytes):
 //   "GRTREE" version sample_percent
+//   [version 2] flags (bit 0: link groups described) namespace-count (xattr prefix)...
 //   records, each introduced by a tag byte:
 //     1 entry: path type mode uid gid size mtime_ns [target if symlink]
 //              xattr-count (name value)... hashed(0|1) [hash low, high as fixed64 if hashed]
+//              [version 2] link_group
 //     2 error: path message
 //     0 end:   entry-count error-count bytes-hashed
 //   XXH3-128 of every byte above (low, high as little-endian fixed64): a cut reply is refused.
+// Version 1 (a georep from before hard-link groups) is still read: no link groups, user.*
+// xattrs only; it is written only as version 2.
 //
 // Thread-safety: free functions on values.
 #pragma once
@@ -30,10 +34,12 @@
 
 namespace georep::replication {
 
-inline constexpr uint32_t kTreeDescriptionVersion = 1;
+inline constexpr uint32_t kTreeDescriptionVersion = 2;
+inline constexpr uint32_t kOldestTreeDescriptionVersion = 1;
 // A description larger than this is refused (about five million entries).
 inline constexpr size_t kMaxTreeDescriptionBytes = 512u << 20;
 inline constexpr size_t kMaxXattrsPerEntry = 4096;
+inline constexpr size_t kMaxXattrNamespaces = 32;
 
 struct DescribedEntry {
   std::string path;  // relative to the root; "." for the root itself
@@ -47,6 +53,9 @@ struct DescribedEntry {
   std::vector<Xattr> xattrs;   // sorted by name
   bool hashed = false;         // kRegular files picked by the sample, read completely
   Hash128 hash;
+  // kRegular files only: the same non-zero number for every path of one inode with more than
+  // one link (numbered in path order from 1), 0 for a file with one link.
+  uint64_t link_group = 0;
   bool operator==(const DescribedEntry&) const = default;
 };
 
@@ -61,6 +70,10 @@ struct TreeDescription {
   std::vector<DescribedEntry> entries;  // sorted by path, each path once
   std::vector<DescribeError> errors;    // what could not be read
   uint64_t bytes_hashed = 0;
+  bool links_described = false;  // whether link_group was filled in (not by a version 1 reader)
+  // The xattr name prefixes this side read ("user.", "trusted.", ...): what it lists of any
+  // other namespace is not there to compare.
+  std::vector<std::string> xattr_namespaces;
   bool operator==(const TreeDescription&) const = default;
 };
 

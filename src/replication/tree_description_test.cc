@@ -34,7 +34,10 @@ TreeDescription Sample() {
   file.mtime_ns = 1'600'000'000'123'456'789;
   file.hashed = true;
   file.hash = HashBytes("content");
+  file.link_group = 1;
   d.entries.push_back(file);
+  d.links_described = true;
+  d.xattr_namespaces = {"user.", "system.posix_acl_access", "trusted."};
   DescribedEntry link;
   link.path = "d/l";
   link.type = EntryType::kSymlink;
@@ -69,12 +72,11 @@ std::string Body(const std::string& sealed) {
   return sealed.substr(0, sealed.size() - 16);
 }
 
-// An empty description's body up to (not including) its end record.
+// An empty version 1 description's body up to (not including) its end record: the records
+// below are version 1's, which is still read.
 std::string EmptyPrefix() {
-  TreeDescription d;
-  std::string body = Body(Encode(d));
-  EXPECT_EQ(body.substr(0, 8), std::string("GRTREE\x01\x64", 8));
-  return body.substr(0, 8);
+  EXPECT_EQ(Body(Encode(TreeDescription{})), std::string("GRTREE\x02\x64\0\0\0\0\0\0", 14));
+  return std::string("GRTREE\x01\x64", 8);
 }
 
 void ExpectRefused(const std::string& bytes, const std::string& why) {
@@ -117,8 +119,8 @@ TEST(TreeDescriptionTest, RefusesATruncatedOrDamagedReply) {
 TEST(TreeDescriptionTest, RefusesMalformedRecordsBehindAValidChecksum) {
   const std::string body = Body(Encode(Sample()));
   std::string newer = body;
-  newer[6] = 2;
-  ExpectRefused(Seal(newer), "format version 2; this georep reads version 1");
+  newer[6] = 3;
+  ExpectRefused(Seal(newer), "format version 3; this georep reads versions 1 to 2");
   std::string no_sample = body;
   no_sample[7] = 0;
   ExpectRefused(Seal(no_sample), "sample of 0 percent");
@@ -155,6 +157,39 @@ TEST(TreeDescriptionTest, RefusesMalformedRecordsBehindAValidChecksum) {
   ExpectRefused(Seal(EmptyPrefix() + entry + entry + std::string("\0\x02\0\0", 4)),
                 "'a' is out of order or listed twice");
   ExpectRefused(Seal(EmptyPrefix() + entry.substr(0, 6)), "truncated");
+}
+
+TEST(TreeDescriptionTest, Version2CarriesLinkGroupsAndXattrNamespaces) {
+  // A version 1 description has neither: it was made without them (user.* xattrs only).
+  auto v1 = DecodeTreeDescription(Seal(EmptyPrefix() + std::string("\0\0\0\0", 4)));
+  ASSERT_TRUE(v1.ok()) << v1.status().ToString();
+  EXPECT_FALSE(v1->links_described);
+  EXPECT_EQ(v1->xattr_namespaces, std::vector<std::string>{"user."});
+  // Version 2: flags, namespaces, and each entry's link group after its hash.
+  const std::string v2("GRTREE\x02\x64\x01\x01\x05user.", 16);
+  const std::string entry(
+      "\x01\x01"
+      "a\0\0\0\0\0\0\0\0\x07",
+      12);
+  const std::string end("\0\x01\0\0", 4);
+  auto linked = DecodeTreeDescription(Seal(v2 + entry + end));
+  ASSERT_TRUE(linked.ok()) << linked.status().ToString();
+  EXPECT_TRUE(linked->links_described);
+  EXPECT_EQ(linked->entries.at(0).link_group, 7u);
+  std::string dir = entry;
+  dir[3] = static_cast<char>(EntryType::kDirectory);
+  ExpectRefused(Seal(v2 + dir + end), "has a link group but is no file");
+  std::string no_links = v2;
+  no_links[8] = 0;
+  ExpectRefused(Seal(no_links + entry + end), "a link group in a description without them");
+  no_links[8] = 2;
+  ExpectRefused(Seal(no_links + entry + end), "unknown flags 2");
+  ExpectRefused(Seal(std::string("GRTREE\x02\x64\x01\x21", 10)),
+                "33 xattr namespaces exceeds the limit of 32");
+  // The encoder refuses what the decoder would.
+  TreeDescription d = Sample();
+  d.links_described = false;
+  EXPECT_EQ(EncodeTreeDescription(d).status().code(), StatusCode::kInvalidArgument);
 }
 
 TEST(TreeDescriptionTest, SizesAreBoundedBeforeAnythingIsAllocated) {

@@ -36,6 +36,9 @@ DescribedEntry File(std::string path, const std::string& content) {
 TreeDescription Tree(std::vector<DescribedEntry> entries) {
   TreeDescription d;
   d.entries = std::move(entries);
+  d.links_described = true;
+  for (const XattrNamespace& ns : kVerifiedXattrNamespaces)
+    d.xattr_namespaces.emplace_back(ns.prefix);
   return d;
 }
 
@@ -83,7 +86,7 @@ TEST(VerifyCompareTest, EachKindOfDifference) {
   EXPECT_EQ(changed([](DescribedEntry& e) {
               e.xattrs = {{"user.k", "v"}};
             }),
-            (M{{"f", "extended attributes differ"}}));
+            (M{{"f", "extended attributes differ: user.k"}}));
   EXPECT_EQ(changed([](DescribedEntry& e) {
               e.type = EntryType::kDirectory;
               e.hashed = false;
@@ -128,6 +131,111 @@ TEST(VerifyCompareTest, MissingExtraUnreadableAndExcluded) {
   EXPECT_EQ(Differences(unreadable, src), (M{{"a",
                                               "cannot be read at the source: cannot read "
                                               "/src/a"}}));
+}
+
+TEST(VerifyCompareTest, HardLinkStructure) {
+  // a and b one inode, c a file of its own.
+  auto linked = [](uint64_t a, uint64_t b, uint64_t c) {
+    TreeDescription t = Tree({File("a", "1"), File("b", "1"), File("c", "1")});
+    t.entries[0].link_group = a;
+    t.entries[1].link_group = b;
+    t.entries[2].link_group = c;
+    return t;
+  };
+  const TreeDescription src = linked(1, 1, 0);
+  using M = std::map<std::string, std::string>;
+  EXPECT_EQ(Differences(src, linked(5, 5, 0)), M{});  // group numbers are each side's own
+  EXPECT_EQ(Differences(src, linked(0, 0, 0)),
+            (M{{"a",
+                "hard links: one inode with 'b' at the source, a separate file at the "
+                "destination"},
+               {"b",
+                "hard links: one inode with 'a' at the source, a separate file at the "
+                "destination"}}));
+  EXPECT_EQ(Differences(src, linked(1, 2, 2)),
+            (M{{"a",
+                "hard links: one inode with 'b' at the source, a separate file at the "
+                "destination"},
+               {"b",
+                "hard links: one inode with 'a' at the source, one inode with 'c' at the "
+                "destination"},
+               {"c",
+                "hard links: a separate file at the source, one inode with 'b' at the "
+                "destination"}}));
+  // A link whose partner is missing at the destination: only the missing one differs.
+  TreeDescription lone = Tree({File("a", "1"), File("c", "1")});
+  lone.entries[0].link_group = 3;
+  EXPECT_EQ(Differences(src, lone), (M{{"b", "missing at the destination"}}));
+  // A side described without link groups (an older georep): not compared, and said so.
+  TreeDescription old = linked(0, 0, 0);
+  old.links_described = false;
+  auto r = CompareTreeDescriptions(src, old, {});
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->differences.empty()) << r->differences[0].what;
+  ASSERT_FALSE(r->not_compared.empty());
+  EXPECT_NE(r->not_compared[0].find("hard-link structure (the destination was described "
+                                    "without it"),
+            std::string::npos)
+      << r->not_compared[0];
+}
+
+TEST(VerifyCompareTest, DirectoryTimes) {
+  const TreeDescription src = Tree({Entry(".", EntryType::kDirectory)});
+  TreeDescription dst = src;
+  dst.entries[0].mtime_ns = 7;
+  using M = std::map<std::string, std::string>;
+  EXPECT_EQ(Differences(src, dst),
+            (M{{".", "modified at 1000000000 ns at the source, 7 ns at the destination"}}));
+}
+
+TEST(VerifyCompareTest, XattrNamespacesComparedAsTheSessionReplicatesThem) {
+  const TreeDescription src = Tree({File("f", "1")});
+  auto with = [&](std::vector<Xattr> xattrs) {
+    TreeDescription t = src;
+    t.entries[0].xattrs = std::move(xattrs);
+    return t;
+  };
+  using M = std::map<std::string, std::string>;
+  const TreeDescription trusted = with({{"trusted.gfid", "x"}, {"security.capability", "c"}});
+  const TreeDescription acl = with({{"system.posix_acl_access", "acl"}});
+  const TreeDescription user = with({{"user.a", "1"}});
+  const TreeDescription selinux = with({{"security.selinux", "label"}});
+  // Not replicated without sync-acls: not compared, and the report says so.
+  auto r = CompareTreeDescriptions(src, trusted, {});
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->differences.empty());
+  std::string said;
+  for (const auto& n : r->not_compared) said += n + "\n";
+  EXPECT_NE(said.find("security.capability, trusted.* xattrs (not replicated by this session)"),
+            std::string::npos)
+      << said;
+  EXPECT_NE(said.find("other xattrs: security.* but security.capability"), std::string::npos)
+      << said;
+  // ACLs are compared: named only as what system.* leaves out.
+  EXPECT_EQ(said.find("POSIX ACLs"), said.find("but POSIX ACLs") + 4) << said;
+  EXPECT_EQ(said.find("POSIX ACLs", said.find("POSIX ACLs") + 1), std::string::npos) << said;
+  // POSIX ACLs always: a destination without the source's ACL is a true finding.
+  EXPECT_EQ(Differences(src, acl),
+            (M{{"f", "extended attributes differ: system.posix_acl_access"}}));
+  // With sync-acls, all of them.
+  VerifyOptions all;
+  all.xattrs.acls_capability_trusted = true;
+  EXPECT_EQ(Differences(src, trusted, all),
+            (M{{"f", "extended attributes differ: security.capability, trusted.gfid"}}));
+  // sync-xattrs false: user.* not compared. Labels never.
+  VerifyOptions no_user;
+  no_user.xattrs.user = false;
+  EXPECT_EQ(Differences(src, user, no_user), M{});
+  EXPECT_EQ(Differences(src, selinux, all), M{});
+  // A side that could not read trusted.* (not root): not compared, and why.
+  TreeDescription unread = trusted;
+  std::erase(unread.xattr_namespaces, "trusted.");
+  r = CompareTreeDescriptions(trusted, unread, all);
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->differences.empty()) << r->differences[0].what;
+  said.clear();
+  for (const auto& n : r->not_compared) said += n + "\n";
+  EXPECT_NE(said.find("trusted.* xattrs (one side could not read them"), std::string::npos) << said;
 }
 
 TEST(VerifyCompareTest, DescriptionsSampledDifferentlyAreNotCompared) {
@@ -187,12 +295,52 @@ TEST(VerifyDescribeTest, BothSidesSampleTheSameFiles) {
   EXPECT_LT(hashed, 50);
 }
 
+// The tester's D3: hard links split into separate files and a directory's mtime changed were
+// "identical" before verify compared link structure and directory times.
+TEST(VerifyTreesTest, FindsASplitHardLinkAndADirectoryTime) {
+  TempDir src, dst;
+  struct timespec ts[2] = {{1'000, 0}, {1'600'000'000, 0}};
+  for (const TempDir* t : {&src, &dst}) {
+    ASSERT_EQ(::mkdir((*t / "d").c_str(), 0755), 0);
+    WriteFile(*t / "d/one", "same");
+    ASSERT_EQ(::link((*t / "d/one").c_str(), (*t / "d/two").c_str()), 0);
+    ASSERT_EQ(::utimensat(AT_FDCWD, (*t / "d/one").c_str(), ts, 0), 0);
+    for (const char* dir : {"d", ""})
+      ASSERT_EQ(::utimensat(AT_FDCWD, (*t / dir).c_str(), ts, 0), 0);
+  }
+  auto same = VerifyTrees(src.path(), dst.path(), {});
+  ASSERT_TRUE(same.ok()) << same.status().ToString();
+  EXPECT_TRUE(same->differences.empty()) << same->differences[0].path << same->differences[0].what;
+  // Split: two/ becomes a copy of its own, with the same content, mode and times.
+  ASSERT_EQ(::unlink((dst / "d/two").c_str()), 0);
+  WriteFile(dst / "d/two", "same");
+  ASSERT_EQ(::utimensat(AT_FDCWD, (dst / "d/two").c_str(), ts, 0), 0);
+  struct timespec later[2] = {{1'000, 0}, {1'700'000'000, 0}};
+  ASSERT_EQ(::utimensat(AT_FDCWD, (dst / "d").c_str(), later, 0), 0);
+  auto r = VerifyTrees(src.path(), dst.path(), {});
+  ASSERT_TRUE(r.ok());
+  std::map<std::string, std::string> found;
+  for (const auto& d : r->differences) found[d.path] += d.what;
+  EXPECT_EQ(found, (std::map<std::string, std::string>{
+                       {"d",
+                        "modified at 1600000000000000000 ns at the source, "
+                        "1700000000000000000 ns at the destination"},
+                       {"d/one",
+                        "hard links: one inode with 'd/two' at the source, a separate "
+                        "file at the destination"},
+                       {"d/two",
+                        "hard links: one inode with 'd/one' at the source, a separate "
+                        "file at the destination"}}));
+}
+
 TEST(VerifyTreesTest, FindsAChangeOfContentWithSizeAndTimeKept) {
   TempDir src, dst;
   for (const TempDir* t : {&src, &dst}) WriteFile(*t / "f", "hello");
   struct timespec ts[2] = {{1'000, 0}, {1'600'000'000, 0}};
-  for (const TempDir* t : {&src, &dst})
+  for (const TempDir* t : {&src, &dst}) {
     ASSERT_EQ(::utimensat(AT_FDCWD, (*t / "f").c_str(), ts, 0), 0);
+    ASSERT_EQ(::utimensat(AT_FDCWD, t->path().c_str(), ts, 0), 0);
+  }
   auto same = VerifyTrees(src.path(), dst.path(), {});
   ASSERT_TRUE(same.ok()) << same.status().ToString();
   EXPECT_TRUE(same->differences.empty()) << same->differences[0].what;

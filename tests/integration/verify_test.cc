@@ -1,7 +1,9 @@
 // `georep verify` of a directory session whose destination is reached over ssh: the real
 // engine, worker and `georep agent --describe` behind a real sshd on 127.0.0.1, through the API
 // and the CLI -- no difference after a sync; then a changed, a missing and a chmod-ed file made
-// at the destination, an unreachable destination and a destination georep too old to describe.
+// at the destination, a split hard link and a directory's changed time, an unreachable
+// destination and a destination georep too old to describe; and `georep session repair`
+// making a tampered destination equal to its source again.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
@@ -128,12 +130,47 @@ class VerifyOverSsh : public ::testing::Test {
   }
   // Starts the session, waits until the destination matches the source, stops it (so nothing
   // puts back what the test then changes at the destination).
-  void SyncOnce() {
+  void SyncOnce(bool stop = true) {
     ASSERT_NO_FATAL_FAILURE(MakeTree(src_.path()));
+    // A hard link pair: top.txt and dir/hard are one inode.
+    ASSERT_EQ(::link((src_.path() + "/top.txt").c_str(), (src_.path() + "/dir/hard").c_str()), 0);
     ASSERT_EQ(Post(path_ + "/start", Json::object()).first, 200);
     ASSERT_TRUE(WaitFor(60, [&] { return DescribeTree(dst_) == DescribeTree(src_.path()); }))
         << engine_->Get(path_, token_)->body;
-    ASSERT_EQ(Post(path_ + "/stop", Json::object()).first, 200);
+    if (stop) {
+      ASSERT_EQ(Post(path_ + "/stop", Json::object()).first, 200);
+    }
+  }
+  // Replaces `path` at the destination with a separate copy: same content, mode, owner, times.
+  void SplitHardLink(const std::string& path) {
+    struct stat st {};
+    ASSERT_EQ(::stat(path.c_str(), &st), 0);
+    std::ifstream in(path, std::ios::binary);
+    const std::string content((std::istreambuf_iterator<char>(in)),
+                              std::istreambuf_iterator<char>());
+    ASSERT_EQ(::unlink(path.c_str()), 0);
+    Write(path, content);
+    ASSERT_EQ(::chmod(path.c_str(), st.st_mode & 07777), 0);
+    char value[64];
+    const ssize_t n =
+        ::getxattr((src_.path() + "/top.txt").c_str(), "user.origin", value, sizeof(value));
+    ASSERT_GT(n, 0);
+    ASSERT_EQ(::setxattr(path.c_str(), "user.origin", value, static_cast<size_t>(n), 0), 0);
+    const struct timespec times[2] = {st.st_atim, st.st_mtim};
+    ASSERT_EQ(::utimensat(AT_FDCWD, path.c_str(), times, 0), 0);
+  }
+  // Sets a directory's mtime, keeping its atime.
+  static void SetMtime(const std::string& path, time_t seconds) {
+    const struct timespec times[2] = {{0, UTIME_OMIT}, {seconds, 0}};
+    ASSERT_EQ(::utimensat(AT_FDCWD, path.c_str(), times, 0), 0);
+  }
+  // Restores a directory's times after an entry in it was changed by hand.
+  static void KeepTimes(const std::string& dir, const std::function<void()>& change) {
+    struct stat st {};
+    ASSERT_EQ(::stat(dir.c_str(), &st), 0);
+    change();
+    const struct timespec times[2] = {st.st_atim, st.st_mtim};
+    ASSERT_EQ(::utimensat(AT_FDCWD, dir.c_str(), times, 0), 0);
   }
 
   TempDir data_, src_, dst_root_, sshd_dir_, cli_config_;
@@ -148,8 +185,8 @@ TEST_F(VerifyOverSsh, NoDifferenceAfterSyncThenEachChangeAtTheDestination) {
   auto [status, report] = Verify();
   ASSERT_EQ(status, 200) << report.dump();
   EXPECT_EQ(report["identical"], true) << report.dump(2);
-  EXPECT_EQ(report["entries"], 8) << report.dump(2);  // . dir deeper 4 files link
-  EXPECT_EQ(report["content_checked"], 4) << report.dump(2);
+  EXPECT_EQ(report["entries"], 9) << report.dump(2);  // . dir deeper 5 files link
+  EXPECT_EQ(report["content_checked"], 5) << report.dump(2);
   auto cli = RunCommand({GeorepBinary(), "verify", id_}, "", env_);
   EXPECT_EQ(cli.exit_code, 0) << cli.out << cli.err;
   EXPECT_NE(cli.out.find("identical"), std::string::npos) << cli.out;
@@ -166,8 +203,9 @@ TEST_F(VerifyOverSsh, NoDifferenceAfterSyncThenEachChangeAtTheDestination) {
   std::tie(status, report) = Verify();
   ASSERT_EQ(status, 200) << report.dump();
   EXPECT_EQ(report["identical"], false);
-  EXPECT_EQ(PathsIn(report),
-            (std::set<std::string>{"dir/small.txt", "dir/deeper/data.bin", "dir/keep-mode"}))
+  // Removing data.bin moved its directory's time too: a difference of its own.
+  EXPECT_EQ(PathsIn(report), (std::set<std::string>{"dir/small.txt", "dir/deeper/data.bin",
+                                                    "dir/keep-mode", "dir/deeper"}))
       << report.dump(2);
   EXPECT_EQ(WhatFor(report, "dir/small.txt"), "content differs");
   EXPECT_EQ(WhatFor(report, "dir/deeper/data.bin"), "missing at the destination");
@@ -187,7 +225,7 @@ TEST_F(VerifyOverSsh, NoDifferenceAfterSyncThenEachChangeAtTheDestination) {
   // A sample compares only some files' content, the same ones on both sides.
   auto sampled = Post(path_ + "/verify?sample_percent=1", Json::object());
   ASSERT_EQ(sampled.first, 200) << sampled.second.dump();
-  EXPECT_LT(sampled.second["content_checked"].get<int>(), 4);
+  EXPECT_LT(sampled.second["content_checked"].get<int>(), 5);
   EXPECT_TRUE(PathsIn(sampled.second).count("dir/keep-mode")) << sampled.second.dump(2);
 }
 
@@ -201,11 +239,107 @@ TEST_F(VerifyOverSsh, ExcludedPathsAreNotCompared) {
   // Nothing synced: everything but the excluded file is missing, which shows it was left out on
   // both sides (the destination's own *.bin too).
   Write(dst_ + "/stray.bin", "not compared");
+  // The roots' times alike: a directory's mtime is compared, and this is about excludes.
+  ASSERT_EQ(::stat(src_.path().c_str(), &root), 0);
+  const struct timespec root_times[2] = {root.st_atim, root.st_mtim};
+  ASSERT_EQ(::utimensat(AT_FDCWD, dst_.c_str(), root_times, 0), 0);
   auto [status, report] = Verify();
   ASSERT_EQ(status, 200) << report.dump();
   EXPECT_EQ(PathsIn(report), (std::set<std::string>{"dir", "dir/deeper", "dir/small.txt",
                                                     "dir/keep-mode", "top.txt", "link"}))
       << report.dump(2);
+}
+
+// The tester's D3: hard links split into separate files and directory times that differ were
+// reported "identical". Now each is a difference, and the report says what it did not compare.
+TEST_F(VerifyOverSsh, FindsSplitHardLinksAndDirectoryTimesAndSaysWhatItDidNotCompare) {
+  ASSERT_NO_FATAL_FAILURE(SyncOnce());
+  auto [status, report] = Verify();
+  ASSERT_EQ(status, 200) << report.dump();
+  ASSERT_EQ(report["identical"], true) << report.dump(2);
+
+  // Same content, mode, owner, xattrs and times; only no longer one inode. Its directory's
+  // time is put back, so only the link structure differs there.
+  KeepTimes(dst_ + "/dir", [&] { SplitHardLink(dst_ + "/dir/hard"); });
+  SetMtime(dst_ + "/dir/deeper", 1'500'000'000);
+  std::tie(status, report) = Verify();
+  ASSERT_EQ(status, 200) << report.dump();
+  EXPECT_EQ(report["identical"], false);
+  EXPECT_EQ(PathsIn(report), (std::set<std::string>{"top.txt", "dir/hard", "dir/deeper"}))
+      << report.dump(2);
+  EXPECT_EQ(WhatFor(report, "top.txt"),
+            "hard links: one inode with 'dir/hard' at the source, a separate file at the "
+            "destination");
+  EXPECT_NE(WhatFor(report, "dir/deeper").find("1500000000000000000 ns at the destination"),
+            std::string::npos)
+      << report.dump(2);
+  // What it did not compare, plainly.
+  std::string not_compared;
+  for (const auto& n : report["not_compared"]) not_compared += n.get<std::string>() + "\n";
+  EXPECT_NE(not_compared.find("security.capability, trusted.* xattrs (not replicated by this "
+                              "session)"),
+            std::string::npos)
+      << report.dump(2);
+  auto cli = RunCommand({GeorepBinary(), "verify", id_}, "", env_);
+  EXPECT_EQ(cli.exit_code, 1) << cli.out << cli.err;
+  EXPECT_NE(cli.out.find("dir/hard: hard links: one inode with 'top.txt' at the source"),
+            std::string::npos)
+      << cli.out;
+  EXPECT_NE(cli.out.find("not compared: "), std::string::npos) << cli.out;
+}
+
+// D11: a destination changed behind georep's back is repaired -- exactly what differs sent
+// again, what only the destination has deleted -- and verified identical again.
+TEST_F(VerifyOverSsh, RepairMakesATamperedDestinationEqualToItsSource) {
+  ASSERT_NO_FATAL_FAILURE(SyncOnce(/*stop=*/false));
+  // Tampered with: content changed with size and mtime kept, a file deleted, an extra file and
+  // an extra directory, a mode, a split hard link, a directory's time.
+  struct stat st {};
+  ASSERT_EQ(::stat((dst_ + "/dir/small.txt").c_str(), &st), 0);
+  Write(dst_ + "/dir/small.txt", "HELLO\n");
+  const struct timespec times[2] = {st.st_atim, st.st_mtim};
+  ASSERT_EQ(::utimensat(AT_FDCWD, (dst_ + "/dir/small.txt").c_str(), times, 0), 0);
+  ASSERT_TRUE(fs::remove(dst_ + "/dir/deeper/data.bin"));
+  Write(dst_ + "/extra.txt", "only here");
+  fs::create_directories(dst_ + "/extra-dir/inner");
+  Write(dst_ + "/extra-dir/inner/file", "only here too");
+  ASSERT_EQ(::chmod((dst_ + "/dir/keep-mode").c_str(), 0600), 0);
+  SplitHardLink(dst_ + "/dir/hard");
+  SetMtime(dst_ + "/dir", 1'500'000'000);
+  ASSERT_NE(DescribeTree(dst_), DescribeTree(src_.path()));
+
+  auto [status, report] = Post(path_ + "/repair", Json::object());
+  ASSERT_EQ(status, 200) << report.dump(2);
+  const Json& before = report["before"];
+  for (const char* p :
+       {"dir/small.txt", "dir/deeper/data.bin", "extra.txt", "extra-dir", "extra-dir/inner",
+        "extra-dir/inner/file", "dir/keep-mode", "dir/hard", "top.txt", "dir"})
+    EXPECT_TRUE(PathsIn(before).count(p)) << p << "\n" << before.dump(2);
+  EXPECT_EQ(report["deleted"], 4) << report.dump(2);  // extra.txt, extra-dir, inner, file
+  EXPECT_EQ(report["identical"], true) << report.dump(2);
+  EXPECT_EQ(report["after"]["identical"], true) << report.dump(2);
+  // The destination is its source again: content, modes, times, links.
+  EXPECT_EQ(DescribeTree(dst_), DescribeTree(src_.path()));
+  EXPECT_FALSE(fs::exists(dst_ + "/extra.txt"));
+  EXPECT_FALSE(fs::exists(dst_ + "/extra-dir"));
+
+  // The CLI: nothing left to repair, exit 0; recorded as events.
+  auto cli = RunCommand({GeorepBinary(), "session", "repair", id_}, "", env_);
+  EXPECT_EQ(cli.exit_code, 0) << cli.out << cli.err;
+  EXPECT_NE(cli.out.find("identical"), std::string::npos) << cli.out;
+  auto events = engine_->Get("/api/v1/events?action=session.repair", token_);
+  ASSERT_TRUE(events);
+  const Json items = Json::parse(events->body)["items"];
+  ASSERT_EQ(items.size(), 2u) << items.dump(2);
+  for (const auto& e : items) EXPECT_EQ(e["result"], "ok") << e.dump();
+}
+
+TEST_F(VerifyOverSsh, RepairIsRefusedForASessionThatIsNotStarted) {
+  ASSERT_NO_FATAL_FAILURE(SyncOnce());
+  auto [status, report] = Post(path_ + "/repair", Json::object());
+  EXPECT_EQ(status, 409) << report.dump();
+  EXPECT_NE(report["error"]["message"].get<std::string>().find("start it first"), std::string::npos)
+      << report.dump();
 }
 
 TEST_F(VerifyOverSsh, ClearErrorsWhenTheDestinationCannotDescribeItself) {
