@@ -443,7 +443,11 @@ Status Replicator::RunOnce() {
       WriteStatus();
     }
     Status closed = CloseStreams(30);
-    if (st.ok() && closed.ok()) MarkStopped(options_.state_dir);
+    // A pass some of whose changes the agent refused still ends in step with its index (every
+    // Ack settled, nothing refused recorded): a clean stop. A lost agent, or a pass that found
+    // the index wrong about the destination, leaves the marker: the next run reconciles.
+    if (closed.ok() && !reconcile_ && (st.ok() || st.code() == StatusCode::kIOError))
+      MarkStopped(options_.state_dir);
     return st.ok() ? closed : st;
   }();
   if (!result.ok()) spdlog::error("msg=\"pass failed\" error={}", LogValue(result.message()));
@@ -638,7 +642,7 @@ Status Replicator::Run() {
   }
   watcher_.reset();
   Status closed = CloseStreams(30);
-  if (closed.ok()) MarkStopped(options_.state_dir);
+  if (closed.ok() && !reconcile_) MarkStopped(options_.state_dir);
   status_.state = "Stopped";
   WriteStatus();
   spdlog::info("msg=\"worker stopped\"");
