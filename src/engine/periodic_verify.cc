@@ -86,8 +86,10 @@ std::vector<DueVerify> Operations::DueVerifies() {
 Result<PeriodicVerifyOutcome> Operations::PeriodicVerify(const Actor& a, const DueVerify& due,
                                                          const std::atomic<bool>* cancel) {
   const std::string& id = due.session_id;
-  auto report = RunVerify(a, id, due.sample_percent, cancel);
+  // Times count from the verify's start: what it compared is the trees as they were then (and
+  // a re-check is due a delay after that, however long the walk took).
   const int64_t now = clock_.NowMillis();
+  auto report = RunVerify(a, id, due.sample_percent, cancel);
   if (cancel && cancel->load()) return report.status();
   if (!report.ok()) {
     // Recorded as a failed session.verify; tried again an interval later, the alert as it was.
