@@ -1125,8 +1125,9 @@ Result<replication::VerifyReport> Operations::RunVerify(const Actor& a, const st
     for (const auto& c : config) {
       if (c.option->key == "ignore-deletes") o.ignore_deletes = c.value == "true";
       // What the session replicates of xattrs is what verify compares.
-      if (c.option->key == "sync-xattrs") o.xattrs.user = c.value != "false";
-      if (c.option->key == "sync-acls") o.xattrs.acls_capability_trusted = c.value == "true";
+      if (c.option->key == "sync-xattrs" && c.value == "false")
+        o.xattrs.user = o.xattrs.acls = o.xattrs.privileged = false;
+      if (c.option->key == "sync-acls" && c.value == "false") o.xattrs.acls = false;
       if (c.option->key != "exclude") continue;
       size_t start = 0;
       while (start <= c.value.size()) {

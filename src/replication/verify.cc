@@ -239,10 +239,9 @@ std::string SourceState(const DescribedEntry& s) {
 std::vector<std::string_view> ComparedXattrNamespaces(const ReplicatedXattrs& replicated) {
   std::vector<std::string_view> prefixes;
   for (const XattrNamespace& ns : kVerifiedXattrNamespaces) {
-    const bool compared = ns.prefix == "user." ? replicated.user
-                          : ns.prefix.starts_with("system.posix_acl")
-                              ? true  // a difference is a true finding
-                              : replicated.acls_capability_trusted;
+    const bool compared = ns.prefix == "user."                        ? replicated.user
+                          : ns.prefix.starts_with("system.posix_acl") ? replicated.acls
+                                                                      : replicated.privileged;
     if (compared) prefixes.push_back(ns.prefix);
   }
   return prefixes;

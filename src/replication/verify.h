@@ -42,10 +42,14 @@ inline constexpr XattrNamespace kVerifiedXattrNamespaces[] = {
     {"trusted.", "trusted.* xattrs"},
 };
 
-// What a session replicates of xattrs (its sync-xattrs and sync-acls options).
+// What a session replicates of xattrs (its sync-xattrs and sync-acls options), as the worker
+// does: user.* with sync-xattrs; POSIX ACLs with sync-xattrs and sync-acls; security.capability
+// and trusted.* with sync-xattrs, where both ends run as root (a side that cannot read them
+// says so, and they are then not compared).
 struct ReplicatedXattrs {
-  bool user = true;                      // sync-xattrs
-  bool acls_capability_trusted = false;  // sync-acls: ACLs, security.capability, trusted.*
+  bool user = true;        // sync-xattrs
+  bool acls = true;        // sync-xattrs and sync-acls
+  bool privileged = true;  // sync-xattrs: security.capability, trusted.*
 };
 
 // The prefixes of kVerifiedXattrNamespaces a verify of such a session compares (when both

@@ -200,28 +200,39 @@ TEST(VerifyCompareTest, XattrNamespacesComparedAsTheSessionReplicatesThem) {
   const TreeDescription acl = with({{"system.posix_acl_access", "acl"}});
   const TreeDescription user = with({{"user.a", "1"}});
   const TreeDescription selinux = with({{"security.selinux", "label"}});
-  // Not replicated without sync-acls: not compared, and the report says so.
-  auto r = CompareTreeDescriptions(src, trusted, {});
+  // A session that replicates none of them (sync-xattrs false): not compared, and the report
+  // says so.
+  VerifyOptions none;
+  none.xattrs = {false, false, false};
+  auto r = CompareTreeDescriptions(src, trusted, none);
   ASSERT_TRUE(r.ok());
   EXPECT_TRUE(r->differences.empty());
+  EXPECT_EQ(Differences(src, acl, none), M{});
+  EXPECT_EQ(Differences(src, user, none), M{});
   std::string said;
   for (const auto& n : r->not_compared) said += n + "\n";
-  EXPECT_NE(said.find("security.capability, trusted.* xattrs (not replicated by this session)"),
+  EXPECT_NE(said.find("user.* xattrs, POSIX ACLs, default POSIX ACLs, security.capability, "
+                      "trusted.* xattrs (not replicated by this session)"),
             std::string::npos)
       << said;
   EXPECT_NE(said.find("other xattrs: security.* but security.capability"), std::string::npos)
       << said;
-  // ACLs are compared: named only as what system.* leaves out.
-  EXPECT_EQ(said.find("POSIX ACLs"), said.find("but POSIX ACLs") + 4) << said;
-  EXPECT_EQ(said.find("POSIX ACLs", said.find("POSIX ACLs") + 1), std::string::npos) << said;
-  // POSIX ACLs always: a destination without the source's ACL is a true finding.
-  EXPECT_EQ(Differences(src, acl),
-            (M{{"f", "extended attributes differ: system.posix_acl_access"}}));
-  // With sync-acls, all of them.
+  // The defaults (as the worker replicates as root): all of them, each a true finding.
   VerifyOptions all;
-  all.xattrs.acls_capability_trusted = true;
   EXPECT_EQ(Differences(src, trusted, all),
             (M{{"f", "extended attributes differ: security.capability, trusted.gfid"}}));
+  EXPECT_EQ(Differences(src, acl, all),
+            (M{{"f", "extended attributes differ: system.posix_acl_access"}}));
+  r = CompareTreeDescriptions(src, trusted, all);
+  ASSERT_TRUE(r.ok());
+  said.clear();
+  for (const auto& n : r->not_compared) said += n + "\n";
+  EXPECT_EQ(said.find("not replicated by this session"), std::string::npos) << said;
+  // sync-acls false: ACLs alone are left out (the agent leaves the destination's alone).
+  VerifyOptions no_acls;
+  no_acls.xattrs.acls = false;
+  EXPECT_EQ(Differences(src, acl, no_acls), M{});
+  EXPECT_NE(Differences(src, trusted, no_acls), M{});
   // sync-xattrs false: user.* not compared. Labels never.
   VerifyOptions no_user;
   no_user.xattrs.user = false;
