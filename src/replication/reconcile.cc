@@ -116,13 +116,25 @@ Reconciliation ReconcileIndex(const SyncedIndex& index, const std::string& scope
   for (const ListedEntry& d : destination)
     if (Beneath(d.path, scope) && !Skipped(d.path, skip)) there[d.path] = &d;
 
+  // The metadata the index records as sent, by source inode.
+  std::map<std::pair<uint64_t, uint64_t>, int64_t> sent_ctime;
+  if (source != nullptr)
+    for (const auto& [path, e] : index)
+      if (e.ino != 0) sent_ctime[{e.dev, e.ino}] = e.ctime_ns;
   std::map<std::string, std::optional<IndexEntry>> next;  // nullopt: not in the index
   for (const auto& [path, d] : there) {
     auto w = want.find(path);
     IndexEntry recorded;
     if (w != want.end() && SameContentAs(w->second, *d)) {
       recorded = w->second;
-      if (SameMetaAs(w->second, *d)) {
+      // Owners and xattrs are not in the listing: they are known to be there only when the
+      // index already recorded this very metadata (the same inode, the same ctime) as sent.
+      // Else they go again -- metadata only, never the data.
+      // (By inode: a rename applied but not recorded moved the entry, not its metadata.)
+      auto known = sent_ctime.find({recorded.dev, recorded.ino});
+      const bool meta_known =
+          source == nullptr || (known != sent_ctime.end() && known->second == recorded.ctime_ns);
+      if (SameMetaAs(w->second, *d) && meta_known) {
         ++out.counts.kept;
       } else {
         // The content stays; the metadata is sent again (a directory's at the end of a pass).

@@ -20,7 +20,8 @@
 // A directory the destination holds under a name the source has left since (renamed twice, the
 // first rename applied but never recorded) is not matched with the source's: it is deleted and
 // the source's sent anew. Without a source scan, the index's own entries stand for the source.
-// Owners are not compared (an agent that is not root cannot set them).
+// Owners and xattrs are not listed: an entry whose metadata the index does not already record as
+// sent (the same inode and ctime) has its metadata sent again, never its data.
 //
 // Thread-safety: a pure function of its arguments.
 #pragma once

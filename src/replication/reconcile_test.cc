@@ -154,4 +154,28 @@ TEST(Reconcile, WithoutASourceScanTheIndexStandsForItWithinTheScope) {
 }
 
 }  // namespace
+// Owners and xattrs are not in the listing: a file whose metadata changed since the index last
+// recorded it (a chown moved its ctime; the worker was killed before it was sent) has its
+// metadata sent again, not its data; one the index records as sent stays as it is.
+TEST(Reconcile, MetadataTheIndexDoesNotRecordAsSentGoesAgain) {
+  const ScanEntry root = Dir(".", 1), same = File("same", 2, 10, 50);
+  const SyncedIndex index = IndexOf({root, same, File("chowned", 3, 10, 50)});
+  ScanEntry chowned = File("chowned", 3, 10, 50);
+  chowned.uid = 1000;
+  chowned.ctime_ns = 8;
+  const std::vector<ScanEntry> source = {root, same, chowned};
+  const std::vector<ListedEntry> destination = {Listed(root, 91), Listed(same, 92),
+                                                Listed(File("chowned", 3, 10, 50), 93)};
+  const Reconciliation r = ReconcileIndex(index, ".", &source, destination);
+  EXPECT_EQ(r.counts.kept, 2u);
+  EXPECT_EQ(r.counts.meta, 1u);
+  EXPECT_EQ(r.counts.stale, 0u);
+  const auto by_path = ByPath(r.deltas);
+  ASSERT_TRUE(by_path.count("chowned"));
+  ASSERT_TRUE(by_path.at("chowned").has_value());
+  EXPECT_EQ(by_path.at("chowned")->ctime_ns, -1);  // its metadata goes again
+  EXPECT_EQ(by_path.at("chowned")->mtime_ns, 50);  // its data does not
+  EXPECT_TRUE(!by_path.count("same") || by_path.at("same") == IndexOf({same}).at("same"));
+}
+
 }  // namespace georep::replication
