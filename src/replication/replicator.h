@@ -145,7 +145,7 @@ struct WorkerStatus {
   uint64_t skipped_special = 0;
   uint64_t skipped_xattrs = 0;
   std::string skipped_reason;
-  std::string repaired;       // the last repair request (repair_request.h) a pass carried out
+  std::string repaired;  // the last repair request (repair_request.h) a pass carried out
   int64_t updated_ms = 0;
 };
 
