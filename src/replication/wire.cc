@@ -213,8 +213,7 @@ MessageType TypeOf(const Message& message) {
       MessageType::kFileBegin, MessageType::kFileData,    MessageType::kFileEnd,
       MessageType::kFileAbort, MessageType::kBarrier,     MessageType::kAck,
       MessageType::kError,     MessageType::kBlockCopy,   MessageType::kSourceCopy,
-      MessageType::kListTree,  MessageType::kTreeListing,
-      MessageType::kMakeNode,
+      MessageType::kListTree,  MessageType::kTreeListing, MessageType::kMakeNode,
   };
   static_assert(std::size(kTypes) == std::variant_size_v<Message>);
   return kTypes[message.index()];
