@@ -94,9 +94,13 @@ Result<RepairRequest> DecodeRepairRequest(std::string_view bytes) {
     bytes.remove_prefix(end + 1);
     if (!IsDescribablePath(path))
       return corrupt(fmt::format("'{}' is not a relative path", path.substr(0, 200)));
-    if (kind == 'S') r.stale.push_back(std::move(path));
-    if (kind == 'M') r.missing.push_back(std::move(path));
-    if (kind == 'D') r.extra.emplace_back(std::move(path), type);
+    if (kind == 'S') {
+      r.stale.push_back(std::move(path));
+    } else if (kind == 'M') {
+      r.missing.push_back(std::move(path));
+    } else {
+      r.extra.emplace_back(std::move(path), type);
+    }
   }
   return r;
 }
