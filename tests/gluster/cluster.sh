@@ -73,7 +73,7 @@ down() {
 start_node() {  # start_node NAME INDEX
   local name=$1 ip="$subnet.$2"
   local dir="$state/$name" extra_listen=""
-  mkdir -p "$dir"/{glusterd,log,run,ssh,pids,bricks,misc,home,mountbroker,sbin,dotlocal}
+  mkdir -p "$dir"/{glusterd,log,run,ssh,pids,bricks,misc,home,mountbroker,sbin,dotlocal,roothome}
   chmod 711 "$dir/mountbroker"
   # The node's own /etc: users, groups and /etc/glusterfs/glusterd.vol (which the mountbroker
   # set-up edits) never touch this machine's.
@@ -140,6 +140,9 @@ SHIM
     mount --bind '$dir/log' /var/log/glusterfs
     mount --bind '$dir/run' /run
     mkdir -p /var/lib/misc/gluster && mount --bind '$dir/misc' /var/lib/misc/gluster
+    # root's own home: a host of its own, not this machine's /root, whose shell start-up
+    # files (a version manager's rehash lock, say) would run in every ssh session.
+    mount --bind '$dir/roothome' /root
     mkdir -p /root/.ssh && mount --bind '$dir/ssh' /root/.ssh
     mkdir -p /root/.local && mount --bind '$dir/dotlocal' /root/.local
   "

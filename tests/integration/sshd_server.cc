@@ -2,7 +2,9 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -79,11 +81,22 @@ bool SshServer::Start(const std::string& authorized_key) {
 bool SshServer::Launch() {
   const std::string config = dir_ + "/sshd_config";
   const std::string log = dir_ + "/sshd.log";
+  // Sessions run as root, whose shell reads /root/.bashrc for every command (Debian's bash
+  // does when sshd starts it). That file is this machine's, not the test's: a version manager
+  // there can make each session wait on a lock a killed session left behind. The server runs in
+  // a mount namespace of its own where that file is empty.
+  const std::string empty_rc = dir_ + "/empty_bashrc";
+  std::ofstream(empty_rc).flush();
   pid_ = fork();
   if (pid_ == 0) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     FILE* f = freopen(log.c_str(), "a", stderr);
     (void)f;
+    if (unshare(CLONE_NEWNS) == 0 &&
+        mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0 &&
+        access("/root/.bashrc", F_OK) == 0) {
+      mount(empty_rc.c_str(), "/root/.bashrc", nullptr, MS_BIND, nullptr);
+    }
     execl("/usr/sbin/sshd", "/usr/sbin/sshd", "-D", "-e", "-f", config.c_str(),
           static_cast<char*>(nullptr));
     _exit(127);

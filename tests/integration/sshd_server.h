@@ -1,6 +1,7 @@
 // SshServer: a real OpenSSH server for tests, on a free 127.0.0.1 port, with its own host key
 // and authorized_keys in a private directory. Started as a child process (dies with the test);
-// stopped by PID.
+// stopped by PID. It runs in a mount namespace of its own (where root's .bashrc is empty), a
+// copy taken at start: a file system a test mounts after Start() is not seen by its sessions.
 #pragma once
 
 #include <sys/types.h>
