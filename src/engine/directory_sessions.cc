@@ -212,8 +212,8 @@ Status Operations::NotEmptyRefusal(const Session& s, const Destination& d) {
                                 ? s.destination_volume
                                 : fmt::format("{}::{}", d.host, s.destination_volume);
   return Status::FailedPrecondition(fmt::format(
-      "not-empty: destination directory {} is not empty; the first sync would mix the source "
-      "into what is there -- use force to sync into it anyway",
+      "not-empty: destination directory {} is not empty; the first sync makes it a copy of "
+      "the source, deleting what the source does not have -- use force to do so",
       where));
 }
 

@@ -1258,7 +1258,10 @@ Result<SessionDetail> Operations::CreateSession(const Actor& a, const SessionSpe
     // Recorded in the create event: start then does not ask again.
     if (not_empty)
       out.warnings.push_back(
-          fmt::format("destination directory {} {}: what only it holds stays there",
+          fmt::format("destination directory {} {}: the first sync makes it a copy of the "
+                      "source: what the source does not have is deleted there; a file with the "
+                      "source's size and modification time is taken as equal and kept (as "
+                      "rsync judges) -- verify compares contents",
                       s.destination_volume, kForcedNotEmpty));
     return Status::Ok();
   };

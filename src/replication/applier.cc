@@ -431,6 +431,7 @@ Status Applier::FinishSync() {
     }
     if (!st.ok()) {
       ::unlinkat(f.parent, f.temp.c_str(), 0);
+      NoteUnwritten(f.path);
       EmitBefore(barrier, Error{f.seq, file_code, st.ToString()});
     }
   }
@@ -750,8 +751,30 @@ Status Applier::Apply(const Message& operation) {
                                    MessageTypeName(type)));
   }
   Status st = ApplyOne(operation);
+  if (!st.ok() && (type == MessageType::kFileBegin || type == MessageType::kFileData ||
+                   type == MessageType::kFileEnd || type == MessageType::kBlockCopy ||
+                   type == MessageType::kSourceCopy)) {
+    NoteUnwritten(transfer_path_);
+  }
   applied_seq_ = seq;  // processed, successfully or with its failure reported
   return st;
+}
+
+void Applier::MoveUnwritten(const std::string& from, const std::string* to) {
+  if (unwritten_.empty()) return;
+  auto take = [&](const std::string& top) {
+    std::vector<std::string> out;
+    for (auto it = unwritten_.lower_bound(top);
+         it != unwritten_.end() && (*it == top || it->starts_with(top + "/"));) {
+      out.push_back(*it);
+      it = unwritten_.erase(it);
+    }
+    return out;
+  };
+  const std::vector<std::string> moved = take(from);
+  if (to == nullptr) return;
+  (void)take(*to);  // replaced
+  for (const std::string& p : moved) unwritten_.insert(*to + p.substr(from.size()));
 }
 
 Status Applier::ApplyOne(const Message& operation) {
@@ -911,12 +934,19 @@ Status Applier::DoMakeNode(const MakeNode& m) {
 Status Applier::DoHardlink(const Hardlink& m) {
   GEOREP_VALIDATE_PATH(m.existing_path, false);
   GEOREP_VALIDATE_PATH(m.new_path, false);
+  if (unwritten_.count(m.existing_path) != 0) {
+    return Fail(ErrorCode::kIO,
+                Status::IOError(fmt::format("cannot link '{}' to '{}': that file's new content "
+                                            "was not written (see its own error)",
+                                            m.new_path, m.existing_path)));
+  }
   GEOREP_ASSIGN_OR_RETURN(Parent from, OpenParent(m.existing_path));
   GEOREP_ASSIGN_OR_RETURN(Parent to, OpenParent(m.new_path));
   struct stat src {};
   if (::fstatat(from.fd, from.leaf.c_str(), &src, AT_SYMLINK_NOFOLLOW) != 0) {
     return FailErrno(errno, "hard link source", m.existing_path);
   }
+  MoveUnwritten(m.new_path, nullptr);  // replaced by the link (or, failing, kept as it was)
   if (::linkat(from.fd, from.leaf.c_str(), to.fd, to.leaf.c_str(), 0) == 0) {
     return SyncDirectory(to.fd, m.new_path);
   }
@@ -958,12 +988,14 @@ Status Applier::DoRename(const Rename& m) {
   // A moved directory takes the paths of everything in it along.
   ForgetParent();
   GEOREP_RETURN_IF_ERROR(RenameReplacing(from.fd, from.leaf, to.fd, to.leaf, m.to));
+  MoveUnwritten(m.from, &m.to);
   GEOREP_RETURN_IF_ERROR(SyncDirectory(to.fd, m.to));
   return SyncDirectory(from.fd, m.from);
 }
 
 Status Applier::DoUnlink(const std::string& path, bool directory) {
   GEOREP_VALIDATE_PATH(path, false);
+  MoveUnwritten(path, nullptr);
   Result<Parent> p = OpenParent(path);
   if (!p.ok()) {
     if (p.status().code() == StatusCode::kNotFound) return Status::Ok();  // already gone
@@ -1067,7 +1099,9 @@ Status Applier::DoFileBegin(const FileBegin& m) {
   // Until FileEnd/FileAbort, the data of a file that cannot be written is skipped; its
   // failure is reported once, here.
   skipping_file_ = true;
+  transfer_path_ = m.path;
   GEOREP_VALIDATE_PATH(m.path, false);
+  unwritten_.erase(m.path);
   GEOREP_ASSIGN_OR_RETURN(Parent p, OpenParent(m.path));
   std::string temp = NewTempName(p.leaf);
   // Readable too: bytes copied in the kernel are hashed from it (CopyIntoFile).
@@ -1359,6 +1393,7 @@ Status Applier::HandleFileEndWithMeta(const FileEnd& end, const SetMeta& meta) {
   applied_seq_ = end.seq;
   if (!st.ok()) {
     // The file stays as it was; its SetMeta is applied on its own, as it would have been.
+    NoteUnwritten(transfer_path_);
     Emit(Error{end.seq, last_error_code_, st.ToString()});
     return HandleOne(Message(meta));
   }
@@ -1527,6 +1562,7 @@ size_t Applier::StartFileJob(const std::vector<Message>& messages, size_t i) {
   // As HandleOne does before a FileBegin, the files in flight counted as staged.
   if (!staged_.empty() && staged_.size() + jobs_.size() >= kMaxStagedFiles) FinishFileJobs();
   PrepareFor(messages[i]);
+  unwritten_.erase(begin.path);
   Result<Parent> parent = OpenParent(begin.path);
   if (!parent.ok()) return 0;  // HandleOne replies the failure
 
@@ -1691,6 +1727,7 @@ void Applier::FinishFileJobs(size_t keep) {
     }
     if (!st.ok()) {
       // The file stays as it was; its SetMeta is applied on its own, as it would have been.
+      NoteUnwritten(job->path);
       Emit(Error{failed_seq, code, st.ToString()});
       if (job->meta) {
         const Message meta(*job->meta);

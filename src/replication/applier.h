@@ -199,6 +199,10 @@ class Applier {
   Status DoSymlink(const Symlink& m);
   Status DoMakeNode(const MakeNode& m);
   Status DoHardlink(const Hardlink& m);
+  void NoteUnwritten(const std::string& path) { unwritten_.insert(path); }
+  // `from` and what is beneath it leave unwritten_; with `to`, they are there now instead
+  // (what was at `to` replaced).
+  void MoveUnwritten(const std::string& from, const std::string* to);
   Status DoRename(const Rename& m);
   Status DoUnlink(const std::string& path, bool directory);
   Status DoSetMeta(const SetMeta& m);
@@ -317,6 +321,12 @@ class Applier {
   std::vector<Staged> staged_;
   std::set<std::string> staged_paths_;  // their final paths
   std::set<std::string> staged_dirs_;   // the directories they are renamed into
+  // Files whose last transfer failed: they still hold their old content, which a Hardlink to
+  // one would give its new path while the worker records the new content there (and never
+  // sends it again). Such a Hardlink is refused too. A path leaves when a transfer to it
+  // begins, or when it is moved or removed.
+  std::set<std::string> unwritten_;
+  std::string transfer_path_;  // the path of the last FileBegin on this thread
   std::shared_ptr<UniqueFd> cached_parent_;
   std::string cached_parent_path_;
   // Set while the data of a failed transfer is still arriving (skipped until FileEnd).

@@ -1482,6 +1482,63 @@ TEST_F(ApplierTest, AFileThatFailsOnAThreadIsRepliedAndLeavesNothing) {
   EXPECT_TRUE(GeorepTempFiles(dest_.path()).empty());
 }
 
+// A file whose new content could not be written (the destination is full) still holds its
+// old content: a link to it made now would give its new path that old content, while the
+// worker records the new one there and never sends it again. The link is refused too, until
+// the file is written.
+TEST_F(ApplierTest, ALinkToAFileWhoseTransferFailedIsRefusedToo) {
+  WriteFile(D("a"), "old");
+  calls_.write_errno = ENOSPC;
+  calls_.write_budget = calls_.written;
+  EXPECT_EQ(SendFile("a", "old and appended").code(), StatusCode::kIOError);
+  Status linked = Apply(Hardlink{0, "a", "b"});
+  EXPECT_FALSE(linked.ok());
+  EXPECT_NE(linked.message().find("new content was not written"), std::string::npos)
+      << linked.message();
+  EXPECT_FALSE(Exists(D("b")));
+  // Moved with its directory, it is still the old content.
+  ASSERT_TRUE(Apply(Mkdir{0, "d", 0755}).ok());
+  ASSERT_TRUE(Apply(Rename{0, "a", "d/a"}).ok());
+  ASSERT_TRUE(Apply(Rename{0, "d", "e"}).ok());
+  EXPECT_FALSE(Apply(Hardlink{0, "e/a", "b"}).ok());
+  // Written at last: links to it are made again.
+  calls_.write_errno = 0;
+  ASSERT_TRUE(SendFile("e/a", "old and appended").ok());
+  ASSERT_TRUE(Apply(Hardlink{0, "e/a", "b"}).ok());
+  EXPECT_EQ(ReadFile(D("b")), "old and appended");
+}
+
+TEST_F(ApplierTest, ALinkToAFileThatFailedOnAThreadIsRefusedToo) {
+  StartConversation(Durability::kBatch, 2);
+  std::vector<Message> replies;
+  uint64_t seq = 0;
+  std::vector<Message> batch = FileWithMeta(&seq, "a", "old", Meta("", kMetaMode, 0644));
+  batch.push_back(Barrier{++seq, true});
+  ASSERT_TRUE(applier_->HandleAll(batch, &replies).ok());
+  calls_.write_errno = ENOSPC;
+  calls_.write_budget = calls_.written;
+  batch = FileWithMeta(&seq, "a", "old and appended", Meta("", kMetaMode, 0644));
+  const uint64_t data_seq = std::get<FileData>(batch[1]).seq;
+  batch.push_back(Hardlink{++seq, "a", "b"});
+  const uint64_t link_seq = seq;
+  batch.push_back(Barrier{++seq, true});
+  replies.clear();
+  ASSERT_TRUE(applier_->HandleAll(batch, &replies).ok());
+  ASSERT_EQ(replies.size(), 3u);
+  EXPECT_EQ(std::get<Error>(replies[0]).seq, data_seq);
+  EXPECT_EQ(std::get<Error>(replies[1]).seq, link_seq);
+  EXPECT_TRUE(replies[2] == Message(Ack{seq, true}));
+  EXPECT_EQ(ReadFile(D("a")), "old");
+  EXPECT_FALSE(Exists(D("b")));
+  // A later batch (the same pass) links to it: refused as well.
+  batch = {Hardlink{++seq, "a", "c"}, Barrier{++seq, true}};
+  replies.clear();
+  ASSERT_TRUE(applier_->HandleAll(batch, &replies).ok());
+  ASSERT_EQ(replies.size(), 2u);
+  EXPECT_EQ(std::get<Error>(replies[0]).seq, seq - 1);
+  EXPECT_FALSE(Exists(D("c")));
+}
+
 TEST_F(ApplierTest, WhatGoesBeneathAStagedFileFindsItInPlace) {
   // Whether the batch has ended must not change what happens: `a` is a file, so `a/g`
   // cannot be made, and says so, whether or not `a` is still under its temporary name.

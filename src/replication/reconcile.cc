@@ -151,6 +151,21 @@ Reconciliation ReconcileIndex(const SyncedIndex& index, const std::string& scope
       recorded.ino = w->second.ino;
       recorded.mtime_ns = -1;  // differs from anything: sent again
       ++out.counts.stale;
+    } else if (auto was = index.find(path); source != nullptr && was != index.end() &&
+                                            was->second.ino != 0 &&
+                                            SameContentAs(was->second, *d)) {
+      // What the index recorded there, still there: the source moved it (a rename not sent
+      // before the kill) or deleted it. Recorded with its source inode, the pass finds the
+      // move and renames it at the destination, its contents not sent again; else deletes it.
+      recorded = was->second;
+      if (!SameMetaAs(was->second, *d)) {
+        if (recorded.type == EntryType::kDirectory) {
+          recorded.mtime_ns = -1;
+        } else {
+          recorded.ctime_ns = -1;
+        }
+      }
+      ++out.counts.extra;
     } else {
       recorded = FromListing(*d);  // no source inode: never taken for a rename's source
       ++out.counts.extra;

@@ -14,7 +14,10 @@
 //    metadata goes again;
 //  * an entry that differs is recorded as not current (sent again, a file whole);
 //  * an entry the destination lacks leaves the index (sent as new);
-//  * an entry only the destination has enters the index (the pass deletes it);
+//  * an entry only the destination has enters the index (the pass deletes it) -- as the index
+//    recorded it, with its source inode, when the index has it there and the destination holds
+//    its content: the source renamed it, and the pass renames it there instead of sending it
+//    again;
 //  * a file whose source links are separate files at the destination (several inodes) is
 //    named in `relink`: the pass joins its paths again.
 // A directory the destination holds under a name the source has left since (renamed twice, the

@@ -78,6 +78,35 @@ TEST(Reconcile, ARenameAppliedButNotRecordedIsTakenAsTheDestinationHasIt) {
   EXPECT_TRUE(r.relink.empty());
 }
 
+// The source renamed a directory and the worker was killed before it sent the rename: the
+// destination still has the old name, which the index recorded with the source's inodes. It
+// stays in the index as recorded (not as an unknown extra), so the pass finds the move by inode
+// and renames it there instead of deleting it and sending its files again.
+TEST(Reconcile, ARenameNotYetSentKeepsTheIndexEntriesSoThePassMovesThem) {
+  const ScanEntry root = Dir(".", 1), old_dir = Dir("a", 2), moved_dir = Dir("b", 2);
+  const ScanEntry old_file = File("a/f", 3, 10, 50), moved_file = File("b/f", 3, 10, 50);
+  ScanEntry touched = File("a/g", 4, 10, 50);
+  const SyncedIndex index = IndexOf({root, old_dir, old_file, touched});
+  const std::vector<ScanEntry> source = {root, moved_dir, moved_file, File("b/g", 4, 10, 50)};
+  ListedEntry g_there = Listed(touched, 94);
+  g_there.mode = S_IFREG | 0600;  // its metadata is not what the index says
+  ListedEntry unknown{"a/h", S_IFREG | 0644, 0, 0, 5, 60, 95, 1, ""};
+  const std::vector<ListedEntry> destination = {Listed(root, 91), Listed(old_dir, 92),
+                                                Listed(old_file, 93), g_there, unknown};
+
+  const Reconciliation r = ReconcileIndex(index, ".", &source, destination);
+  const auto by_path = ByPath(r.deltas);
+  EXPECT_FALSE(by_path.count("a"));  // as recorded: source inode 2, a rename's source
+  EXPECT_FALSE(by_path.count("a/f"));
+  ASSERT_TRUE(by_path.count("a/g") && by_path.at("a/g"));
+  EXPECT_EQ(by_path.at("a/g")->ino, 4u);
+  EXPECT_EQ(by_path.at("a/g")->ctime_ns, -1);  // its metadata goes again
+  ASSERT_TRUE(by_path.count("a/h") && by_path.at("a/h"));
+  EXPECT_EQ(by_path.at("a/h")->ino, 0u);  // never recorded: never a rename's source
+  EXPECT_EQ(r.counts.extra, 4u);
+  EXPECT_EQ(r.counts.stale + r.counts.missing, 0u);
+}
+
 // What differs is recorded so that the next pass sends just that: content again, metadata
 // only, a directory's times; missing entries leave the index, extra ones enter it to be deleted.
 TEST(Reconcile, EachKindOfDifferenceIsRecordedForTheNextPass) {

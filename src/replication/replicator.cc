@@ -427,7 +427,9 @@ Status Replicator::RunOnce() {
     CarryOverLastSynced();
     index_store_ = std::make_unique<IndexStore>(options_.state_dir);
     GEOREP_ASSIGN_OR_RETURN(index_, index_store_->Load());
-    reconcile_ = MarkRunning(options_.state_dir);
+    // A first sync (nothing in the index) starts from what the destination holds too: what
+    // the source does not have is deleted, what equals the source is not sent again.
+    reconcile_ = MarkRunning(options_.state_dir) || index_.empty();
     GEOREP_RETURN_IF_ERROR(TakeRepairRequest().status());
     GEOREP_RETURN_IF_ERROR(Connect());
     spdlog::info("msg=\"connected to the agent\" source={} once=true", LogValue(options_.source));
@@ -470,7 +472,9 @@ Status Replicator::Run() {
   auto loaded = index_store_->Load();
   if (!loaded.ok()) return fail(loaded.status());
   index_ = std::move(*loaded);
-  reconcile_ = MarkRunning(options_.state_dir);
+  // A first sync (nothing in the index) starts from what the destination holds too: what
+  // the source does not have is deleted, what equals the source is not sent again.
+  reconcile_ = MarkRunning(options_.state_dir) || index_.empty();
   if (auto taken = TakeRepairRequest(); !taken.ok()) return fail(taken.status());
   status_.state = "Initializing";
   WriteStatus();

@@ -1,7 +1,7 @@
 // Geo-replication sessions through the console, end to end against a real engine with
 // directory volumes: the volumes list, a volume's sessions tab, New session, Start (the table
 // turns Active without a reload), files replicated, Config (a refused value, a good one, Reset),
-// Set checkpoint, Verify (identical, then a difference), Pause / Resume / Stop / Remove, the
+// Set checkpoint, Verify (identical, then a difference, then Repair), Pause / Resume / Stop / Remove, the
 // session's details with its node and charts, and the keyboard.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -209,7 +209,14 @@ test('sessions of a directory volume, through the console', async (t) => {
   await diffRow.waitFor();
   assert.equal(await diffs.getByRole('row').count(), 2, 'a header and one entry: only b.txt differs');
   assert.match(await diffRow.innerText(), /12 bytes at the source|modified/);
+  assert.match(await dialog.innerText(), /Not compared: /);
   await screenshot(page, 'session-verify-difference');
+  // --- Repair, offered after a verify that found differences: b.txt sent again, verified.
+  await dialog.getByRole('button', { name: 'Repair', exact: true }).click();
+  await dialog.getByText(/Repaired: 1 sent again, 0 deleted; verified again: identical/).waitFor({ timeout: 60000 });
+  await dialog.getByText('Source and destination are identical').waitFor();
+  assert.equal(readFileSync(path.join(replica, 'b.txt'), 'utf8') === 'changed by hand\n', false);
+  await screenshot(page, 'session-repair');
   await dialog.locator('footer').getByRole('button', { name: 'Close', exact: true }).click();
   await dialog.waitFor({ state: 'detached' });
 

@@ -1,9 +1,11 @@
 // A directory session's destination can never point where it hurts (model/path_guard.h): the
 // real engine, real trees, symlinks and bind mounts, a real sshd on loopback. Each refusal
 // names its reason and leaves the trees as they were.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -301,11 +303,20 @@ TEST_F(PathGuard, AWorkerThatExitedIsNotRestartedIntoAnUnsafeDestination) {
   EXPECT_EQ(replication::testing::ReadFile(src_ + "/keep"), "original");
 }
 
-// A first sync into a directory that holds something would mix the source into it: refused
-// at create, and at the first start when it filled after create -- unless forced.
+// A first sync into a directory that holds something makes it a copy of the source: refused
+// at create, and at the first start when it filled after create -- unless forced. Forced, what
+// the source does not have is deleted there, and a file already equal to the source's (size
+// and mtime) is kept as it is, not sent again.
 TEST_F(PathGuard, ADestinationThatIsNotEmptyIsRefusedUnlessForced) {
   const std::string full = root_.path() + "/full";
   Put(full + "/.only-a-hidden-file", "theirs");
+  Put(full + "/keep", "original");
+  struct stat source_keep {};
+  ASSERT_EQ(::stat((src_ + "/keep").c_str(), &source_keep), 0);
+  const timespec times[2] = {source_keep.st_atim, source_keep.st_mtim};
+  ASSERT_EQ(::utimensat(AT_FDCWD, (full + "/keep").c_str(), times, 0), 0);
+  struct stat seeded {};
+  ASSERT_EQ(::stat((full + "/keep").c_str(), &seeded), 0);
   EXPECT_TRUE(Says(Refused(full), "not-empty: destination directory " + full + " is not empty"));
   auto [forced, body] = Post("/api/v1/sessions", {{"destination_id", destination_id_},
                                                   {"source_volume_id", volume_id_},
@@ -315,8 +326,12 @@ TEST_F(PathGuard, ADestinationThatIsNotEmptyIsRefusedUnlessForced) {
   EXPECT_TRUE(Says(body["warnings"].dump(), "is not empty (forced)")) << body.dump();
   const std::string forced_path = "/api/v1/sessions/" + body["id"].get<std::string>();
   EXPECT_EQ(Post(forced_path + "/start", Json::object()).first, 200);  // not asked again
-  EXPECT_TRUE(WaitFor(60, [&] { return fs::exists(full + "/keep"); }));
-  EXPECT_EQ(replication::testing::ReadFile(full + "/.only-a-hidden-file"), "theirs");
+  EXPECT_TRUE(WaitFor(60, [&] { return fs::exists(full + "/src/keep"); }));
+  EXPECT_TRUE(WaitFor(60, [&] { return SameTree(src_, full); })) << DescribeTreeDiff(src_, full);
+  EXPECT_FALSE(fs::exists(full + "/.only-a-hidden-file"));
+  struct stat kept {};
+  ASSERT_EQ(::stat((full + "/keep").c_str(), &kept), 0);
+  EXPECT_EQ(kept.st_ino, seeded.st_ino) << "an equal file is not sent again";
   EXPECT_EQ(Post(forced_path + "/stop", Json::object()).first, 200);
 
   // Empty at create; filled before the first start.

@@ -56,6 +56,11 @@ export interface AuditEvent {
 export interface VerifyReport {
   identical: boolean; entries: number; content_checked: number; bytes_hashed: number;
   differences: { path: string; difference: string }[];
+  not_compared?: string[];
+}
+export interface RepairReport {
+  identical: boolean; differences_found: number; resent: number; deleted: number;
+  before: VerifyReport; after: VerifyReport;
 }
 export interface MetricSample { at: string; lag_seconds: number | null; throughput_bytes_per_second: number | null }
 
@@ -189,6 +194,7 @@ export const api = {
     del(`/sessions/${e(id)}${q({ force, reset_sync_time: resetSyncTime })}`),
   verifySession: (id: string, samplePercent = 100) =>
     post<VerifyReport>(`/sessions/${e(id)}/verify${q({ sample_percent: samplePercent })}`),
+  repairSession: (id: string) => post<RepairReport>(`/sessions/${e(id)}/repair`),
   refreshSession: (id: string) => post<Session>(`/sessions/${e(id)}/refresh`),
   sessionMetrics: (id: string, s?: AbortSignal) => items<MetricSample>(`/sessions/${e(id)}/metrics`, s),
 

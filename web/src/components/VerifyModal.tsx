@@ -1,12 +1,14 @@
 // Verify: the engine compares the source and the destination trees (content included, fully or
-// a sample of files) and lists what differs. It can take long on a big tree.
+// a sample of files), lists what differs and says what it did not compare. It can take long on
+// a big tree. After a verify that found differences, Repair has the engine send exactly those
+// again (and delete what only the destination has), then verify again.
 import { useEffect, useRef, useState } from 'react';
 import {
   Alert, Button, DescriptionList, DescriptionListDescription, DescriptionListGroup, DescriptionListTerm,
   Form, FormGroup, HelperText, HelperTextItem, Modal, ModalVariant, NumberInput, Radio, Spinner, Stack, StackItem,
 } from '@patternfly/react-core';
 import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
-import { api, type Session, type VerifyReport } from '../api';
+import { api, type RepairReport, type Session, type VerifyReport } from '../api';
 import { ErrorAlert, errorText, formatBytes } from '../util';
 
 export function VerifyModal({ session, title, onClose }: { session: Session; title: string; onClose: () => void }) {
@@ -17,6 +19,7 @@ export function VerifyModal({ session, title, onClose }: { session: Session; tit
   const [error, setError] = useState<string | null>(null);
   const [report, setReport] = useState<VerifyReport | null>(null);
   const [ranWith, setRanWith] = useState<number>(100);
+  const [repair, setRepair] = useState<RepairReport | null>(null);
   const mounted = useRef(true);
   useEffect(() => () => {
     mounted.current = false;
@@ -43,11 +46,29 @@ export function VerifyModal({ session, title, onClose }: { session: Session; tit
     setElapsed(0);
     setError(null);
     setReport(null);
+    setRepair(null);
     try {
       const r = await api.verifySession(session.id, sample);
       if (!mounted.current) return;
       setReport(r);
       setRanWith(sample);
+    } catch (e) {
+      if (mounted.current) setError(errorText(e));
+    } finally {
+      if (mounted.current) setBusy(false);
+    }
+  };
+
+  const runRepair = async () => {
+    setBusy(true);
+    setElapsed(0);
+    setError(null);
+    try {
+      const r = await api.repairSession(session.id);
+      if (!mounted.current) return;
+      setRepair(r);
+      setReport(r.after);
+      setRanWith(100);
     } catch (e) {
       if (mounted.current) setError(errorText(e));
     } finally {
@@ -62,6 +83,9 @@ export function VerifyModal({ session, title, onClose }: { session: Session; tit
         <Button key="go" variant="primary" onClick={run} isDisabled={busy || (mode === 'sample' && !percentValid)} isLoading={busy}>
           {report || error ? 'Verify again' : 'Verify'}
         </Button>,
+        ...(report && !report.identical ? [
+          <Button key="repair" variant="secondary" onClick={runRepair} isDisabled={busy}>Repair</Button>,
+        ] : []),
         <Button key="close" variant="link" onClick={onClose} isDisabled={busy}>Close</Button>,
       ]}>
       <Stack hasGutter>
@@ -90,7 +114,7 @@ export function VerifyModal({ session, title, onClose }: { session: Session; tit
           <StackItem>
             <div className="georep-progress" role="status">
               <Spinner size="lg" aria-label="Verify in progress" />
-              <span>Comparing source and destination… {elapsed} s</span>
+              <span>{report && !report.identical ? 'Repairing the destination, then comparing again…' : 'Comparing source and destination…'} {elapsed} s</span>
             </div>
             <HelperText>
               <HelperTextItem>Every entry's type, size, mode and times are compared, and the content of the files sampled; on a large tree this takes a while.</HelperTextItem>
@@ -100,6 +124,13 @@ export function VerifyModal({ session, title, onClose }: { session: Session; tit
         <StackItem>
           <ErrorAlert error={error} title="Verify failed" />
         </StackItem>
+        {repair && (
+          <StackItem>
+            <Alert variant={repair.identical ? 'success' : 'danger'} isInline
+              title={repair.differences_found === 0 ? 'Nothing differed: nothing to repair'
+                : `Repaired: ${repair.resent} sent again, ${repair.deleted} deleted; verified again: ${repair.identical ? 'identical' : `${repair.after.differences.length} differences remain`}`} />
+          </StackItem>
+        )}
         {report && (
           <StackItem>
             {report.identical ? (
@@ -139,6 +170,13 @@ export function VerifyModal({ session, title, onClose }: { session: Session; tit
                   ))}
                 </Tbody>
               </Table>
+            )}
+            {(report.not_compared ?? []).length > 0 && (
+              <HelperText aria-label="Not compared" className="georep-verify-not-compared">
+                {(report.not_compared ?? []).map((n) => (
+                  <HelperTextItem key={n}>Not compared: {n}</HelperTextItem>
+                ))}
+              </HelperText>
             )}
           </StackItem>
         )}
