@@ -2,8 +2,10 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <map>
 #include <optional>
+#include <tuple>
 
 namespace georep::replication {
 namespace {
@@ -75,6 +77,74 @@ bool SameMetaAs(const IndexEntry& want, const ListedEntry& d) {
   return want.type != EntryType::kDirectory || want.mtime_ns == d.mtime_ns;
 }
 
+std::string ParentPath(const std::string& path) {
+  const auto slash = path.rfind('/');
+  return slash == std::string::npos ? "." : path.substr(0, slash);
+}
+
+// Directories the destination holds under a name neither the source nor the index has, paired
+// with directories the index has that the destination lacks: a rename the agent applied but the
+// index never recorded (the worker was killed), after which the source renamed the directory
+// again. Paired by their immediate contents (names and types, files' sizes and mtimes), only
+// where the pairing is unique and those contents are not empty. Destination path -> index path.
+std::map<std::string, std::string> RenamedThere(
+    const SyncedIndex& index, const std::string& scope,
+    const std::map<std::string, IndexEntry>& want,
+    const std::map<std::string, const ListedEntry*>& there) {
+  using Signature = std::vector<std::tuple<std::string, EntryType, uint64_t, int64_t>>;
+  std::map<std::string, Signature> unknown, lost;
+  for (const auto& [path, d] : there)
+    if (path != "." && TypeOfMode(d->mode) == EntryType::kDirectory && !want.count(path) &&
+        !index.count(path))
+      unknown[path];
+  if (unknown.empty()) return {};
+  auto in_scope = [&](auto&& each) {
+    for (auto it = index.lower_bound(scope == "." ? "" : scope); it != index.end(); ++it) {
+      if (!Beneath(it->first, scope)) {
+        if (scope != "." && it->first > scope + "/\xff") break;
+        continue;
+      }
+      each(it->first, it->second);
+    }
+  };
+  in_scope([&](const std::string& path, const IndexEntry& e) {
+    if (path != "." && e.type == EntryType::kDirectory && e.ino != 0 && !there.count(path))
+      lost[path];
+  });
+  if (lost.empty()) return {};
+  auto leaf = [](const std::string& path) { return path.substr(path.rfind('/') + 1); };
+  for (const auto& [path, d] : there)
+    if (auto u = unknown.find(ParentPath(path)); u != unknown.end()) {
+      const EntryType type = TypeOfMode(d->mode);
+      const bool file = type == EntryType::kRegular;
+      u->second.emplace_back(leaf(path), type, file ? d->size : 0, file ? d->mtime_ns : 0);
+    }
+  in_scope([&](const std::string& path, const IndexEntry& e) {
+    if (auto l = lost.find(ParentPath(path)); l != lost.end()) {
+      const bool file = e.type == EntryType::kRegular;
+      l->second.emplace_back(leaf(path), e.type, file ? e.size : 0, file ? e.mtime_ns : 0);
+    }
+  });
+  std::map<Signature, std::vector<std::string>> lost_by, unknown_by;
+  for (auto& [path, sig] : lost)
+    if (!sig.empty()) {
+      std::sort(sig.begin(), sig.end());
+      lost_by[sig].push_back(path);
+    }
+  for (auto& [path, sig] : unknown)
+    if (!sig.empty()) {
+      std::sort(sig.begin(), sig.end());
+      unknown_by[sig].push_back(path);
+    }
+  std::map<std::string, std::string> out;
+  for (const auto& [sig, paths] : unknown_by) {
+    auto l = lost_by.find(sig);
+    if (paths.size() == 1 && l != lost_by.end() && l->second.size() == 1)
+      out[paths.front()] = l->second.front();
+  }
+  return out;
+}
+
 }  // namespace
 
 IndexEntry IndexEntryOf(const ScanEntry& e) {
@@ -121,6 +191,14 @@ Reconciliation ReconcileIndex(const SyncedIndex& index, const std::string& scope
   if (source != nullptr)
     for (const auto& [path, e] : index)
       if (e.ino != 0) sent_ctime[{e.dev, e.ino}] = e.ctime_ns;
+  const std::map<std::string, std::string> renamed = RenamedThere(index, scope, want, there);
+  // The index's path for what the destination holds at `path`: itself, or beneath a directory
+  // renamed there.
+  auto index_path = [&](const std::string& path) -> std::string {
+    for (std::string p = path; !renamed.empty() && p != "."; p = ParentPath(p))
+      if (auto r = renamed.find(p); r != renamed.end()) return r->second + path.substr(p.size());
+    return path;
+  };
   std::map<std::string, std::optional<IndexEntry>> next;  // nullopt: not in the index
   for (const auto& [path, d] : there) {
     auto w = want.find(path);
@@ -151,9 +229,9 @@ Reconciliation ReconcileIndex(const SyncedIndex& index, const std::string& scope
       recorded.ino = w->second.ino;
       recorded.mtime_ns = -1;  // differs from anything: sent again
       ++out.counts.stale;
-    } else if (auto was = index.find(path); source != nullptr && was != index.end() &&
-                                            was->second.ino != 0 &&
-                                            SameContentAs(was->second, *d)) {
+    } else if (auto was = index.find(index_path(path)); source != nullptr && was != index.end() &&
+                                                        was->second.ino != 0 &&
+                                                        SameContentAs(was->second, *d)) {
       // What the index recorded there, still there: the source moved it (a rename not sent
       // before the kill) or deleted it. Recorded with its source inode, the pass finds the
       // move and renames it at the destination, its contents not sent again; else deletes it.

@@ -107,6 +107,36 @@ TEST(Reconcile, ARenameNotYetSentKeepsTheIndexEntriesSoThePassMovesThem) {
   EXPECT_EQ(r.counts.stale + r.counts.missing, 0u);
 }
 
+// Renamed twice: the agent applied a -> b, the worker was killed before it recorded it, and the
+// source has since renamed b -> c. The destination's b is neither in the source nor in the
+// index; its contents are those the index recorded under a. It is taken for a (the index's
+// entries, source inodes included, now under b), so the pass renames b -> c there instead of
+// deleting b and sending c's files again.
+TEST(Reconcile, ADirectoryRenamedTwiceIsPairedWithWhatTheIndexRecordedByItsContents) {
+  const ScanEntry root = Dir(".", 1);
+  const ScanEntry a = Dir("a", 2), af = File("a/f", 3, 10, 50), ag = File("a/g", 4, 20, 60);
+  const ScanEntry b = Dir("b", 2), bf = File("b/f", 3, 10, 50), bg = File("b/g", 4, 20, 60);
+  const ScanEntry c = Dir("c", 2), cf = File("c/f", 3, 10, 50), cg = File("c/g", 4, 20, 60);
+  // An empty directory renamed the same way has nothing to be paired by: not paired.
+  const ScanEntry e = Dir("e", 5), e2 = Dir("e2", 5);
+  const SyncedIndex index = IndexOf({root, a, af, ag, e});
+  const std::vector<ScanEntry> source = {root, c, cf, cg, Dir("e3", 5)};
+  const std::vector<ListedEntry> destination = {Listed(root, 91), Listed(b, 92), Listed(bf, 93),
+                                                Listed(bg, 94), Listed(e2, 95)};
+
+  const Reconciliation r = ReconcileIndex(index, ".", &source, destination);
+  SyncedIndex after = index;
+  for (const IndexDelta& d : r.deltas) ApplyDelta(d, &after);
+  ASSERT_TRUE(after.count("b") && after.count("b/f") && after.count("b/g"));
+  EXPECT_EQ(after.at("b").ino, 2u);
+  EXPECT_EQ(after.at("b/f").ino, 3u);
+  EXPECT_EQ(after.at("b/g").ino, 4u);
+  EXPECT_EQ(after.at("b/g").mtime_ns, 60);  // its content is known: not sent again
+  EXPECT_FALSE(after.count("a") || after.count("a/f"));
+  ASSERT_TRUE(after.count("e2"));
+  EXPECT_EQ(after.at("e2").ino, 0u);
+}
+
 // What differs is recorded so that the next pass sends just that: content again, metadata
 // only, a directory's times; missing entries leave the index, extra ones enter it to be deleted.
 TEST(Reconcile, EachKindOfDifferenceIsRecordedForTheNextPass) {

@@ -550,7 +550,8 @@ Status Replicator::Run() {
   status_.crawl = "Changelog Crawl";
   WriteStatus();
 
-  if (!first.ok()) changes_.overflow = true;  // failures: retried by a full pass
+  // Failures are retried by a full pass; so are links the first pass could not join.
+  if (!first.ok() || want_full_) changes_.overflow = true;
   int64_t last_full = NowMs();
   while (!stop_.load()) {
     // Sleep until the capture has news or the waiting changes are due (at most 200 ms, so

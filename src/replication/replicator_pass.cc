@@ -99,6 +99,9 @@ class Replicator::PassRun {
   std::set<std::string> seen_;
   // Inodes that left the index paths in scope: rename candidates.
   std::map<std::pair<uint64_t, uint64_t>, std::string> gone_;
+  std::set<std::string> present_;  // the paths of entries_
+  // Files moved with their directory in this pass, by source inode: their new path.
+  std::map<std::pair<uint64_t, uint64_t>, std::string> moved_files_;
   // Files the capture saw written, by inode: a write through one link (or before a rename) is
   // a change of every path of that inode, whatever size and mtime say.
   std::set<std::pair<uint64_t, uint64_t>> written_;
@@ -257,15 +260,14 @@ Status Replicator::PassRun::Plan(int root) {
   // The index may be wrong about the destination: rebuilt from it before anything is compared.
   if (full_ && r_.reconcile_) GEOREP_RETURN_IF_ERROR(r_.ReconcileWithDestination(entries_));
 
-  std::set<std::string> present;
-  for (const auto& e : entries_) present.insert(e.path);
+  for (const auto& e : entries_) present_.insert(e.path);
   for (const auto& scope : scopes_) {
     for (auto it = r_.index_.lower_bound(scope == "." ? "" : scope); it != r_.index_.end(); ++it) {
       if (!Under(it->first, scope)) {
         if (scope != "." && it->first > scope + "/\xff") break;
         continue;
       }
-      if (!present.count(it->first)) gone_[{it->second.dev, it->second.ino}] = it->first;
+      if (!present_.count(it->first)) gone_[{it->second.dev, it->second.ino}] = it->first;
     }
   }
   return Status::Ok();
@@ -344,6 +346,16 @@ Status Replicator::PassRun::Visit(const ScanEntry& e) {
     if (!known || !(*known == now)) DirectoryMetaLater(e, now);
     return Status::Ok();
   }
+  // A new link of a file this pass moved with its directory, and that the source still has as
+  // the index does: a link to it there.
+  if (!known && e.type == EntryType::kRegular && e.nlink > 1 && !moved_files_.empty() &&
+      !written_.count({e.dev, e.ino}) && !r_.sender_->KnowsLink(e.dev, e.ino)) {
+    auto m = moved_files_.find({e.dev, e.ino});
+    const std::optional<IndexEntry> there =
+        m == moved_files_.end() ? std::nullopt : next_.Find(m->second);
+    if (there && there->ino == e.ino && there->size == e.size && there->mtime_ns == e.mtime_ns)
+      r_.sender_->RememberLink(e.dev, e.ino, m->second);
+  }
   if (!known) {
     auto g = gone_.find({e.dev, e.ino});
     if (g != gone_.end()) {
@@ -382,6 +394,11 @@ Status Replicator::PassRun::Visit(const ScanEntry& e) {
     }
   }
   if (is_new || content) return SendNewOrChanged(e, known, now);
+  // Unchanged, and where the destination has it (moved there with its directory earlier in
+  // this pass, say): what its new links link to.
+  if (e.type == EntryType::kRegular && e.nlink > 1 && !written_.count({e.dev, e.ino}) &&
+      r_.sender_->LinkFor(e.dev, e.ino) == nullptr)
+    r_.sender_->RememberLink(e.dev, e.ino, e.path);
   if (*known == now) return Status::Ok();
   return SendMetaChange(e, now);
 }
@@ -420,6 +437,21 @@ Status Replicator::PassRun::SendMoved(const ScanEntry& e, const std::string& fro
     p = std::move(to);
   }
   for (auto& [p, ie] : moved) Put(p, ie, provisional_.count(p) != 0);
+  for (const auto& [p, ie] : moved) {
+    if (p == e.path) continue;
+    // What moved with it is no longer gone from where the index had it: the scan sees it at
+    // its new path, or it is gone from there (a rename's source at that path now).
+    auto g = gone_.find({ie.dev, ie.ino});
+    if (g != gone_.end() && g->second == from + p.substr(e.path.size())) {
+      if (present_.count(p)) {
+        gone_.erase(g);
+      } else {
+        g->second = p;
+      }
+    }
+    // A file there now: what new links of it (which this pass may look at before it) link to.
+    if (ie.type == EntryType::kRegular && present_.count(p)) moved_files_[{ie.dev, ie.ino}] = p;
+  }
   if (next_.Find(e.path) == now) return Status::Ok();
   return SendMetaChange(e, now);
 }

@@ -138,6 +138,33 @@ TEST(Replication, OnceCopiesContentAndMetadataAndThenSendsOnlyChanges) {
   EXPECT_TRUE(GeorepTempFiles(dst.path()).empty());
 }
 
+// A directory renamed and a new link made to a file in it, seen by one pass: the move is a
+// rename at the destination, and the new link links to the moved file there (not a copy, which
+// a later full pass would have to join).
+TEST(Replication, ANewLinkToAFileOfAMovedDirectoryIsALinkInTheSamePass) {
+  TempDir src, dst, state;
+  fs::create_directories(src.path() + "/d");
+  Write(src.path() + "/d/f", "linked content");
+  WorkerRun w{src.path(), dst.path(), state.path()};
+  auto r = w.Once();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+
+  fs::rename(src.path() + "/d", src.path() + "/e");
+  fs::create_hard_link(src.path() + "/e/f", src.path() + "/g");
+  r = w.Once();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(DescribeTree(dst.path()), DescribeTree(src.path()));
+  auto st = ReadWorkerStatus(state.path());
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->files_sent, 0u) << "a rename and a link: no file content travels";
+  struct stat moved {
+  }, link{};
+  ASSERT_EQ(::stat((dst.path() + "/e/f").c_str(), &moved), 0);
+  ASSERT_EQ(::stat((dst.path() + "/g").c_str(), &link), 0);
+  EXPECT_EQ(moved.st_ino, link.st_ino);
+  EXPECT_EQ(moved.st_nlink, 2u);
+}
+
 // Directories renamed to and fro by a live writer while full passes scan them: one that is
 // gone between its parent's listing and its own is a change (looked at again), never a
 // failure ("cannot read directory ... No such file or directory" made the worker Faulty).
