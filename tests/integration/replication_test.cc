@@ -826,9 +826,10 @@ TEST(Replication, KillsDuringLiveDirectoryRenamesConverge) {
     ASSERT_TRUE(st.ok());
     EXPECT_TRUE(ok) << "did not converge: " << ReplicationReason(state.path())
                     << DescribeTreeDiff(src.path(), dst.path());
-    // Less than the tree is read again: what is in place at the destination stays. (A
-    // directory renamed again after a rename the index missed is sent anew: see reconcile.h.)
-    EXPECT_LT(st->bytes_sent, tree_bytes) << "tree " << tree_bytes;
+    // What is in place at the destination stays, a directory renamed again after a rename the
+    // index missed too (see reconcile.h): what travels is the live writes (about 0.01 % of the
+    // tree here; 38-46 % when such directories were deleted and sent again).
+    EXPECT_LT(st->bytes_sent, tree_bytes / 20) << "tree " << tree_bytes;
     converged += ok;
     measurements += fmt::format(
         "\n  round {} victim={} kill_after={} converged={} took_ms={} "
@@ -840,7 +841,8 @@ TEST(Replication, KillsDuringLiveDirectoryRenamesConverge) {
   std::cout << "crash rounds: " << rounds << ", converged: " << converged << measurements << "\n";
   EXPECT_EQ(converged, rounds);
   const std::string log = ReadFile(state.path() + "/worker.log");
-  EXPECT_NE(log.find("index reconciled with the destination"), std::string::npos);
+  EXPECT_NE(log.find("the last run did not stop cleanly: the index is reconciled"),
+            std::string::npos);
 }
 
 // A killed worker whose destination holds what its index never recorded -- here what a crash
