@@ -103,6 +103,10 @@ ApiClient::ApiClient(std::string server, std::string token)
 
 ApiClient::~ApiClient() = default;
 
+void ApiClient::SetReadTimeout(std::chrono::seconds timeout) {
+  http_->set_read_timeout(static_cast<time_t>(timeout.count()), 0);
+}
+
 Result<Json> ApiClient::Get(const std::string& path) {
   return Call("GET", path, nullptr);
 }

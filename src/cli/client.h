@@ -2,6 +2,7 @@
 // (~/.config/georep/credentials.json, mode 0600) it uses.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -37,6 +38,8 @@ class ApiClient {
   Result<nlohmann::json> Post(const std::string& path, const nlohmann::json& body);
   Result<nlohmann::json> Put(const std::string& path, const nlohmann::json& body);
   Result<nlohmann::json> Delete(const std::string& path);
+  // How long a reply may take (120 s unless set): verify and repair read whole trees.
+  void SetReadTimeout(std::chrono::seconds timeout);
 
  private:
   Result<nlohmann::json> Call(const std::string& method, const std::string& path,

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cctype>
+#include <chrono>
 #include <cstdlib>
 #include <functional>
 #include <iostream>
@@ -225,6 +226,10 @@ bool LooksLikeId(std::string_view s) {
   }
   return true;
 }
+
+// Verify and repair read both trees whole (and repair waits for a full pass between its two
+// verifies): on a large volume that takes hours, which the engine allows; so does the CLI.
+constexpr std::chrono::seconds kTreeReadTimeout = std::chrono::hours(12);
 
 constexpr const char* kSessionHelp =
     "Session: its id, its key (gv0_dst1_gv1, as gluster names it) or \"SRCVOL [USER@]HOST::DVOL\"";
@@ -816,6 +821,7 @@ del->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
       ->check(CLI::Range(1, 100));
   verify->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
     GEOREP_ASSIGN_OR_RETURN(std::string session, ResolveSession(c, *verify_id));
+    c.SetReadTimeout(kTreeReadTimeout);
     auto r = c.Post("/sessions/" + UrlEncode(session) +
                         "/verify?sample_percent=" + std::to_string(*verify_sample),
                     Json::object());
@@ -845,6 +851,7 @@ del->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
   repair->add_option("session", *repair_id, kSessionHelp)->required();
   repair->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
     GEOREP_ASSIGN_OR_RETURN(std::string session, ResolveSession(c, *repair_id));
+    c.SetReadTimeout(kTreeReadTimeout);
     auto r = c.Post("/sessions/" + UrlEncode(session) + "/repair", Json::object());
     if (!r.ok()) return r.status();
     if (g->json) {
