@@ -312,8 +312,8 @@ bool SignatureStore::Find(const std::string& path, uint64_t size, int64_t mtime_
   if (!GetU64(&v, &file_size) || !GetU64(&v, &mtime) || !GetU64(&v, &block) ||
       !GetU64(&v, &count) || count > v.size() / 12)
     return false;
-  if (file_size != size || static_cast<int64_t>(mtime) != mtime_ns || block == 0 ||
-      block > (1u << 20) || count != (file_size + block - 1) / block)
+  if (file_size != size || (mtime_ns != kAnyMtime && static_cast<int64_t>(mtime) != mtime_ns) ||
+      block == 0 || block > (1u << 20) || count != (file_size + block - 1) / block)
     return false;
   const std::string_view body = v.substr(0, count * 12);
   v.remove_prefix(body.size());

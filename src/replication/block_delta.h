@@ -88,7 +88,8 @@ Status ComputeDelta(const std::function<ssize_t(uint64_t, char*, size_t)>& read,
 class SignatureStore {
  public:
   explicit SignatureStore(std::string directory) : directory_(std::move(directory)) {}
-  // The signature of `path`, when one is kept for exactly this size and mtime.
+  // The signature of `path`, when one is kept for exactly this size and mtime (kAnyMtime: any).
+  static constexpr int64_t kAnyMtime = INT64_MIN;
   bool Find(const std::string& path, uint64_t size, int64_t mtime_ns, BlockSignature* out) const;
   Status Save(const std::string& path, const BlockSignature& signature);
   void Forget(const std::string& path);

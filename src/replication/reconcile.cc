@@ -187,10 +187,12 @@ Reconciliation ReconcileIndex(const SyncedIndex& index, const std::string& scope
     if (Beneath(d.path, scope) && !Skipped(d.path, skip)) there[d.path] = &d;
 
   // The metadata the index records as sent, by source inode.
-  std::map<std::pair<uint64_t, uint64_t>, int64_t> sent_ctime;
+  // What the index records as sent, by source inode (whatever its path: a rename applied but
+  // not recorded moved the entry, not what was sent of it).
+  std::map<std::pair<uint64_t, uint64_t>, const IndexEntry*> sent;
   if (source != nullptr)
     for (const auto& [path, e] : index)
-      if (e.ino != 0) sent_ctime[{e.dev, e.ino}] = e.ctime_ns;
+      if (e.ino != 0) sent[{e.dev, e.ino}] = &e;
   const std::map<std::string, std::string> renamed = RenamedThere(index, scope, want, there);
   // The index's path for what the destination holds at `path`: itself, or beneath a directory
   // renamed there.
@@ -202,16 +204,26 @@ Reconciliation ReconcileIndex(const SyncedIndex& index, const std::string& scope
   std::map<std::string, std::optional<IndexEntry>> next;  // nullopt: not in the index
   for (const auto& [path, d] : there) {
     auto w = want.find(path);
+    const IndexEntry* sent_as = nullptr;
+    if (w != want.end())
+      if (auto k = sent.find({w->second.dev, w->second.ino}); k != sent.end()) sent_as = k->second;
+    // A file's size and mtime say its content is there only where the index records that very
+    // version as sent: a file in flight when the worker was killed may have been read in the
+    // clock tick of a write that left both as they were. A first sync (an empty index) trusts
+    // them, as rsync does.
+    const bool content_vouched =
+        w != want.end() &&
+        (source == nullptr || index.empty() || w->second.type != EntryType::kRegular ||
+         (sent_as != nullptr && sent_as->size == w->second.size &&
+          sent_as->mtime_ns == w->second.mtime_ns));
     IndexEntry recorded;
-    if (w != want.end() && SameContentAs(w->second, *d)) {
+    if (w != want.end() && SameContentAs(w->second, *d) && content_vouched) {
       recorded = w->second;
       // Owners and xattrs are not in the listing: they are known to be there only when the
       // index already recorded this very metadata (the same inode, the same ctime) as sent.
       // Else they go again -- metadata only, never the data.
-      // (By inode: a rename applied but not recorded moved the entry, not its metadata.)
-      auto known = sent_ctime.find({recorded.dev, recorded.ino});
       const bool meta_known =
-          source == nullptr || (known != sent_ctime.end() && known->second == recorded.ctime_ns);
+          source == nullptr || (sent_as != nullptr && sent_as->ctime_ns == recorded.ctime_ns);
       if (SameMetaAs(w->second, *d) && meta_known) {
         ++out.counts.kept;
       } else {

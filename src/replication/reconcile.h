@@ -9,7 +9,9 @@
 // silently different (links split, directory times off). ReconcileIndex puts the destination's
 // truth in the index instead, so that the next pass sends exactly what differs:
 //  * an entry the destination holds as the source has it (type, size and mtime for a file, the
-//    target of a symlink; a directory) is recorded as synced: its data is not read again;
+//    target of a symlink; a directory) is recorded as synced: its data is not read again -- a
+//    file only where the index records that version (size and mtime, by source inode) as sent,
+//    or the index is empty (a first sync: rsync's quick check); else it is sent again;
 //    a mode (or a directory's mtime) that differs is recorded as not current, so only its
 //    metadata goes again;
 //  * an entry that differs is recorded as not current (sent again, a file whole);

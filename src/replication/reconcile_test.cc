@@ -137,6 +137,32 @@ TEST(Reconcile, ADirectoryRenamedTwiceIsPairedWithWhatTheIndexRecordedByItsConte
   EXPECT_EQ(after.at("e2").ino, 0u);
 }
 
+// A file the source changed while the worker ran, whose new version the destination holds
+// with the source's size and mtime, but which the index never recorded as sent (the worker was
+// killed with it in flight, perhaps read in the clock tick of a write that left size and mtime
+// as they were): sent again. Size and mtime alone are trusted only on a first sync.
+TEST(Reconcile, SizeAndMtimeVouchForAFileOnlyWhereTheIndexRecordsThatVersion) {
+  const ScanEntry root = Dir(".", 1), was = File("f", 2, 10, 50), now = File("f", 2, 10, 60);
+  ScanEntry racy = File("r", 3, 10, 70);
+  SyncedIndex index = IndexOf({root, was, racy});
+  index["r"].mtime_ns = kRacyMtime;  // sent, but read in the tick of its last change
+  const std::vector<ScanEntry> source = {root, now, racy};
+  const std::vector<ListedEntry> destination = {Listed(root, 91), Listed(now, 92),
+                                                Listed(racy, 93)};
+  Reconciliation r = ReconcileIndex(index, ".", &source, destination);
+  auto by_path = ByPath(r.deltas);
+  ASSERT_TRUE(by_path.count("f") && by_path.at("f"));
+  EXPECT_EQ(by_path.at("f")->mtime_ns, -1);  // sent again
+  ASSERT_TRUE(by_path.count("r") && by_path.at("r"));
+  EXPECT_EQ(by_path.at("r")->mtime_ns, -1);
+  EXPECT_EQ(r.counts.stale, 2u);
+
+  // A first sync into a destination that already holds the files: size and mtime vouch.
+  r = ReconcileIndex(SyncedIndex{}, ".", &source, destination);
+  EXPECT_EQ(r.counts.stale, 0u);
+  EXPECT_EQ(r.counts.meta + r.counts.kept, 3u);
+}
+
 // What differs is recorded so that the next pass sends just that: content again, metadata
 // only, a directory's times; missing entries leave the index, extra ones enter it to be deleted.
 TEST(Reconcile, EachKindOfDifferenceIsRecordedForTheNextPass) {

@@ -350,7 +350,8 @@ bool Replicator::SourceMovedOn(const std::vector<IndexDelta>& sent, const std::s
   if (::lstat((options_.source + "/" + path).c_str(), &st) != 0) return errno == ENOENT;
   const IndexEntry& e = *it->entry;
   return static_cast<uint64_t>(st.st_size) != e.size || st.st_ino != e.ino ||
-         st.st_mtim.tv_sec * 1'000'000'000LL + st.st_mtim.tv_nsec != e.mtime_ns ||
+         (e.mtime_ns != kRacyMtime &&
+          st.st_mtim.tv_sec * 1'000'000'000LL + st.st_mtim.tv_nsec != e.mtime_ns) ||
          st.st_ctim.tv_sec * 1'000'000'000LL + st.st_ctim.tv_nsec != e.ctime_ns;
 }
 

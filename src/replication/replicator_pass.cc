@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -75,6 +76,19 @@ class Replicator::PassRun {
   const PassScope& changed_;
   const bool full_;
   const int64_t started_ = NowMs();
+  // The file systems' clock (the coarse one) when the pass began, before it read anything: a
+  // file whose mtime is not older was (or may be) changed while the pass read it, within one
+  // clock tick -- its size and mtime cannot vouch for what was read.
+  const int64_t racy_from_ns_ = [] {
+    timespec t{};
+    ::clock_gettime(CLOCK_REALTIME_COARSE, &t);
+    return t.tv_sec * 1'000'000'000LL + t.tv_nsec;
+  }();
+  bool Racy(const ScanEntry& e) const {
+    // A future mtime (set by hand, or a clock put back) is not a write during the read.
+    return e.type == EntryType::kRegular && e.mtime_ns >= racy_from_ns_ &&
+           e.mtime_ns <= racy_from_ns_ + 60'000'000'000LL;
+  }
   const uint64_t bytes_before_ = r_.WireBytes();
 
   // Plan.
@@ -466,12 +480,21 @@ Status Replicator::PassRun::SendNewOrChanged(const ScanEntry& e,
   }
   // A large file the destination holds an older version of: its signature (kept when that
   // version was sent) lets only the changed blocks travel.
+  // (A racy version is what the destination holds: its signature, of the bytes sent, stands.)
   BlockSignature basis, fresh;
   std::unique_lock<std::mutex> signatures_lock(r_.signatures_mutex_);
-  const bool have_basis = r_.block_delta_ && !is_new && e.type == EntryType::kRegular &&
-                          e.size >= kDeltaMinFileSize &&
-                          r_.signatures_->Find(e.path, known->size, known->mtime_ns, &basis);
+  const bool have_basis =
+      r_.block_delta_ && !is_new && e.type == EntryType::kRegular && e.size >= kDeltaMinFileSize &&
+      r_.signatures_->Find(
+          e.path, known->size,
+          known->mtime_ns == kRacyMtime ? SignatureStore::kAnyMtime : known->mtime_ns, &basis);
   signatures_lock.unlock();
+  // Read in the tick of its last change: recorded as racy, and looked at again next pass.
+  IndexEntry recorded = now;
+  if (Racy(e)) {
+    recorded.mtime_ns = kRacyMtime;
+    r_.LookAgainNextPass(e.path);
+  }
   // Contents that cannot race with stream 0 (a single link, new or a content change of a
   // regular file, in a directory the destination has acknowledged) may go on another. A file
   // in a directory stream 0 has just created or moved into place waits for it.
@@ -481,7 +504,7 @@ Status Replicator::PassRun::SendNewOrChanged(const ScanEntry& e,
       (acknowledged || SameDirectory(next_.Find(ParentOf(e.path)), ParentOf(e.path)))) {
     FileJob job;
     job.entry = e;
-    job.recorded = now;
+    job.recorded = recorded;
     if (have_basis) job.basis = std::move(basis);
     job.bytes = e.size;
     next_.Set(e.path, now);  // its delta travels with the other stream's batch
@@ -512,6 +535,7 @@ Status Replicator::PassRun::SendNewOrChanged(const ScanEntry& e,
     ++entry_ops_;
   } else {
     Put(e.path, now, false);
+    if (recorded.mtime_ns == kRacyMtime) deltas_.back().entry = recorded;
     ++(e.type == EntryType::kRegular ? data_ops_ : entry_ops_);
   }
   return Mark(e.path);

@@ -25,12 +25,17 @@
 
 namespace georep::replication {
 
+inline constexpr int64_t kRacyMtime = -2;
+
 // One entry of what the destination holds.
 struct IndexEntry {
   EntryType type = EntryType::kOther;
   uint32_t mode = 0, uid = 0, gid = 0;
   uint64_t size = 0, dev = 0, ino = 0;
   // -1: the destination's copy is not known to be current (sent again by the next pass).
+  // kRacyMtime: a file sent as it was read, but read in the clock tick of its last change, so
+  // that a write after the read may have left its size and mtime as they were: the next pass
+  // reads it again (git's "racily clean" entries).
   int64_t mtime_ns = 0;
   // Any change of metadata (mode, owner, xattrs, links) moves ctime: metadata is sent again.
   int64_t ctime_ns = 0;

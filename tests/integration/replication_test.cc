@@ -2,6 +2,7 @@
 // processes, on real directories (and through a real sshd on loopback), with trees compared
 // by content and metadata (replication/test_util.h's DescribeTree, independent of the
 // scanner under test).
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <poll.h>
@@ -18,6 +19,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -136,6 +138,40 @@ TEST(Replication, OnceCopiesContentAndMetadataAndThenSendsOnlyChanges) {
   EXPECT_EQ(st->files_sent, 1u);  // renames move at the destination
   EXPECT_EQ(st->bytes_sent, 18u);
   EXPECT_TRUE(GeorepTempFiles(dst.path()).empty());
+}
+
+// A file read in the clock tick of its last change may have been written again after the read
+// with its size and mtime unchanged (file systems stamp times from a coarse clock): the pass
+// records it as racy and the next one reads it again; once its mtime is older than a pass's
+// start it is trusted. (Here its mtime is set a little ahead, which every pass until then
+// takes as that tick.)
+TEST(Replication, AFileReadInTheTickOfItsLastChangeIsReadAgainByTheNextPass) {
+  TempDir src, dst, state;
+  Write(src.path() + "/settled", "old enough");
+  Write(src.path() + "/racy", "read in its tick");
+  timespec ahead{};
+  ASSERT_EQ(::clock_gettime(CLOCK_REALTIME, &ahead), 0);
+  ahead.tv_sec += 2;
+  const timespec times[2] = {ahead, ahead};
+  ASSERT_EQ(::utimensat(AT_FDCWD, (src.path() + "/racy").c_str(), times, 0), 0);
+  WorkerRun w{src.path(), dst.path(), state.path()};
+  auto sent = [&] {
+    auto r = w.Once();
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    auto st = ReadWorkerStatus(state.path());
+    return st.ok() ? st->files_sent : ~uint64_t{0};
+  };
+  EXPECT_EQ(sent(), 2u);
+  EXPECT_EQ(sent(), 1u) << "the racy file is read again, the settled one is not";
+  // The clock passes its mtime: the next pass reads it once more, then trusts it.
+  ASSERT_TRUE(WaitFor(10, [&] {
+    timespec now{};
+    ::clock_gettime(CLOCK_REALTIME_COARSE, &now);
+    return now.tv_sec > ahead.tv_sec;
+  }));
+  EXPECT_EQ(sent(), 1u);
+  EXPECT_EQ(sent(), 0u);
+  EXPECT_EQ(DescribeTree(dst.path()), DescribeTree(src.path()));
 }
 
 // A directory renamed and a new link made to a file in it, seen by one pass: the move is a
