@@ -762,10 +762,13 @@ Status Applier::Apply(const Message& operation) {
 
 void Applier::MoveUnwritten(const std::string& from, const std::string* to) {
   if (unwritten_.empty()) return;
+  // `top` and what is beneath it (`top/...`; not a sibling such as `top-2`, which sorts between).
   auto take = [&](const std::string& top) {
     std::vector<std::string> out;
-    for (auto it = unwritten_.lower_bound(top);
-         it != unwritten_.end() && (*it == top || it->starts_with(top + "/"));) {
+    if (unwritten_.erase(top) != 0) out.push_back(top);
+    const std::string below = top + "/";
+    for (auto it = unwritten_.lower_bound(below);
+         it != unwritten_.end() && it->starts_with(below);) {
       out.push_back(*it);
       it = unwritten_.erase(it);
     }

@@ -1496,11 +1496,17 @@ TEST_F(ApplierTest, ALinkToAFileWhoseTransferFailedIsRefusedToo) {
   EXPECT_NE(linked.message().find("new content was not written"), std::string::npos)
       << linked.message();
   EXPECT_FALSE(Exists(D("b")));
-  // Moved with its directory, it is still the old content.
+  // Moved with its directory, it is still the old content (a sibling named like the
+  // directory, sorting between it and what is inside, changes nothing).
   ASSERT_TRUE(Apply(Mkdir{0, "d", 0755}).ok());
   ASSERT_TRUE(Apply(Rename{0, "a", "d/a"}).ok());
+  calls_.write_errno = 0;
+  ASSERT_TRUE(SendFile("d-2", "written").ok());
+  calls_.write_errno = ENOSPC;
+  EXPECT_EQ(SendFile("d-2", "not written").code(), StatusCode::kIOError);
   ASSERT_TRUE(Apply(Rename{0, "d", "e"}).ok());
   EXPECT_FALSE(Apply(Hardlink{0, "e/a", "b"}).ok());
+  EXPECT_FALSE(Apply(Hardlink{0, "d-2", "c"}).ok());
   // Written at last: links to it are made again.
   calls_.write_errno = 0;
   ASSERT_TRUE(SendFile("e/a", "old and appended").ok());
