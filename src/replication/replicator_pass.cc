@@ -438,8 +438,14 @@ Status Replicator::PassRun::SendMoved(const ScanEntry& e, const std::string& fro
   Touch(e.path);
   GEOREP_RETURN_IF_ERROR(Mark(e.path));
   ++entry_ops_;
-  // The moved file is what its other (new) links link to.
-  if (e.type == EntryType::kRegular && e.nlink > 1) r_.sender_->RememberLink(e.dev, e.ino, e.path);
+  // The moved file is what its other (new) links link to. Links of it the destination holds
+  // as copies (one sent while the file had one link, say, with this move's source unwatched
+  // then) are rejoined by the next full pass.
+  if (e.type == EntryType::kRegular && e.nlink > 1) {
+    r_.sender_->RememberLink(e.dev, e.ino, e.path);
+    linked_change_ = true;
+    relink_next_.insert({e.dev, e.ino});
+  }
   // The entry and what is beneath it (`from/...`; not a sibling such as `from-2` or
   // `from.zip`, which a plain string order puts in between).
   std::vector<std::pair<std::string, IndexEntry>> moved = next_.Subtree(from);

@@ -23,11 +23,15 @@
 //
 // Single-threaded: the writer, the fault injection and the supervision of the worker take
 // turns on the main thread, so a round's operations and faults follow its seed.
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/wait.h>
@@ -36,6 +40,8 @@
 #include <xxhash.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
@@ -54,6 +60,9 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "integration/engine_process.h"
+#include "integration/sshd_server.h"
 
 namespace fs = std::filesystem;
 
@@ -102,7 +111,13 @@ const std::vector<std::string> kAllOps = {
 // georep replicates neither POSIX ACLs nor trusted.* xattrs yet. They are left out unless
 // asked for; the comparison checks ACLs, trusted.* xattrs and special files whatever the mix.
 const std::set<std::string> kDefaultOffOps = {"fifo", "acl", "xattr-trusted"};
-const std::vector<std::string> kAllFaults = {"kill-worker", "kill-agent", "kill-both", "disk-full"};
+// kill-ssh and cut-link need the ssh transport. engine-restart: a second worker started while
+// the first runs, as an engine restarted after a kill -9 does (the workers it started outlive
+// it); the new one takes the state directory over.
+const std::vector<std::string> kAllFaults = {"kill-worker", "kill-agent",     "kill-both",
+                                             "disk-full",   "engine-restart", "kill-ssh",
+                                             "cut-link"};
+const std::set<std::string> kSshFaults = {"kill-ssh", "cut-link"};
 
 struct Options {
   std::string georep;
@@ -122,6 +137,8 @@ struct Options {
   std::string keep_dir;  // default: WORK_DIR/failed
   int dest_mb = 128;     // the destination tmpfs
   std::vector<std::string> worker_args;
+  bool ssh = false;        // --transport ssh: the destination behind a real sshd on loopback
+  int inotify_limit = -1;  // the worker's user namespace's inotify watch limit
   bool stop_on_diverge = false;
   bool verbose = false;
 };
@@ -131,8 +148,12 @@ void Usage() {
       R"(usage: georep_fault_harness --georep PATH [options]
   --rounds N             rounds to run (10)
   --seed S               first round's seed (default: the time); round i uses S+i
-  --faults LIST          comma-separated: kill-worker,kill-agent,kill-both,disk-full, all or none
-                         (default: all)
+  --faults LIST          comma-separated: kill-worker,kill-agent,kill-both,disk-full,
+                         engine-restart, and with ssh kill-ssh,cut-link; all or none (default: all)
+  --transport T          local (default) or ssh: the destination behind a real sshd on
+                         127.0.0.1, reached through a TCP relay that cut-link breaks
+  --inotify-limit N      run the worker in a user namespace of its own whose inotify watch
+                         limit (user.max_inotify_watches) is N: directories beyond it unwatched
   --ops LIST             comma-separated operation kinds (default: all but fifo,acl,xattr-trusted), or all;
                          -KIND / +KIND change the default, e.g. --ops -rename-dir,-link or +fifo
   --ops-per-round N      live operations per round (80)
@@ -191,6 +212,15 @@ bool ParseOptions(int argc, char** argv, Options* o) {
       o->keep_dir = value();
     else if (a == "--dest-mb")
       o->dest_mb = std::stoi(value());
+    else if (a == "--transport") {
+      const std::string t = value();
+      if (t != "local" && t != "ssh") {
+        std::cerr << "--transport is local or ssh\n";
+        return false;
+      }
+      o->ssh = t == "ssh";
+    } else if (a == "--inotify-limit")
+      o->inotify_limit = std::stoi(value());
     else if (a == "--worker-arg")
       o->worker_args.push_back(value());
     else if (a == "--stop-on-diverge")
@@ -208,6 +238,7 @@ bool ParseOptions(int argc, char** argv, Options* o) {
     std::cerr << "--georep PATH is required\n";
     return false;
   }
+  o->georep = fs::absolute(o->georep).string();  // also the agent's path over ssh
   for (const auto& op : kAllOps)
     if (!kDefaultOffOps.count(op)) o->ops.insert(op);
   if (ops_arg == "all") {
@@ -233,11 +264,16 @@ bool ParseOptions(int argc, char** argv, Options* o) {
     }
   }
   if (faults_arg == "all") {
-    o->faults.insert(kAllFaults.begin(), kAllFaults.end());
+    for (const auto& f : kAllFaults)
+      if (o->ssh || !kSshFaults.count(f)) o->faults.insert(f);
   } else if (faults_arg != "none") {
     for (const auto& f : Split(faults_arg, ',')) {
       if (std::find(kAllFaults.begin(), kAllFaults.end(), f) == kAllFaults.end()) {
         std::cerr << "unknown fault " << f << "\n";
+        return false;
+      }
+      if (kSshFaults.count(f) && !o->ssh) {
+        std::cerr << "fault " << f << " needs --transport ssh\n";
         return false;
       }
       o->faults.insert(f);
@@ -446,13 +482,38 @@ std::vector<std::string> CommandLineOf(pid_t pid) {
   return words;
 }
 
+// The `georep agent` processes serving destination `root`: the worker's children, or (over
+// ssh) the children of sshd's sessions.
+std::vector<pid_t> AgentsServing(const std::string& root) {
+  std::vector<pid_t> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator("/proc", ec)) {
+    const std::string name = e.path().filename();
+    if (name.empty() || !std::isdigit(static_cast<unsigned char>(name[0]))) continue;
+    const auto words = CommandLineOf(std::stoi(name));
+    if (words.size() < 4 || words[1] != "agent") continue;
+    for (size_t i = 2; i + 1 < words.size(); ++i)
+      if (words[i] == "--root" && words[i + 1] == root) out.push_back(std::stoi(name));
+  }
+  return out;
+}
+
 class Worker {
  public:
-  Worker(std::vector<std::string> argv, std::string stderr_path)
-      : argv_(std::move(argv)), stderr_path_(std::move(stderr_path)) {}
-  ~Worker() { Stop(); }
+  // `inotify_limit` >= 0: the worker runs in a user namespace of its own (every uid and gid
+  // mapped to itself, so owners are what they are outside) whose inotify watch limit is that.
+  Worker(std::vector<std::string> argv, std::string stderr_path, int inotify_limit)
+      : argv_(std::move(argv)),
+        stderr_path_(std::move(stderr_path)),
+        inotify_limit_(inotify_limit) {}
+  ~Worker() { StopAll(); }
 
   void Start() {
+    int ready[2] = {-1, -1}, go[2] = {-1, -1};
+    if (inotify_limit_ >= 0 && (::pipe(ready) != 0 || ::pipe(go) != 0)) {
+      std::cerr << "pipe: " << std::strerror(errno) << "\n";
+      return;
+    }
     pid_ = ::fork();
     if (pid_ == 0) {
       std::vector<char*> args;
@@ -463,10 +524,60 @@ class Worker {
       ::dup2(null, 0);
       ::dup2(null, 1);
       if (err >= 0) ::dup2(err, 2);
+      if (inotify_limit_ >= 0) {
+        // The parent writes the id maps (it may map every id: it is root outside); then this
+        // namespace's limit, which the kernel checks besides the machine's fs.inotify.*.
+        char c = 0;
+        if (::unshare(CLONE_NEWUSER) != 0 || ::write(ready[1], "u", 1) != 1 ||
+            ::read(go[0], &c, 1) != 1 || c != 'g') {
+          ::perror("worker's user namespace");
+          ::_exit(126);
+        }
+        std::ofstream limit("/proc/sys/user/max_inotify_watches");
+        limit << inotify_limit_ << "\n";
+        limit.close();
+        if (!limit) {
+          ::perror("user.max_inotify_watches");
+          ::_exit(126);
+        }
+      }
       ::execv(args[0], args.data());
       ::_exit(127);
     }
+    if (inotify_limit_ >= 0) {
+      ::close(ready[1]);
+      ::close(go[0]);
+      char c = 0;
+      bool ok = ::read(ready[0], &c, 1) == 1;
+      const std::string proc = "/proc/" + std::to_string(pid_);
+      for (const char* map : {"/uid_map", "/gid_map"}) {
+        std::ofstream m(proc + map);
+        m << "0 0 4294967295\n";
+        m.close();
+        ok = ok && m.good();
+      }
+      if (!ok) std::cerr << "cannot map the worker's user namespace\n";
+      ok = ::write(go[1], ok ? "g" : "x", 1) == 1 && ok;
+      ::close(ready[0]);
+      ::close(go[1]);
+    }
     ++starts_;
+  }
+  // The engine restarted: the worker it had goes on running, out of this supervisor's hands,
+  // until the next one takes its state directory over (which stops it).
+  void Abandon() {
+    if (pid_ > 0) abandoned_.push_back(pid_);
+    pid_ = -1;
+  }
+  // Abandoned workers that have ended, reaped.
+  void ReapAbandoned() {
+    std::erase_if(abandoned_, [](pid_t p) { return ::waitpid(p, nullptr, WNOHANG) == p; });
+  }
+  // This supervisor's children: the worker and the abandoned ones not yet reaped.
+  std::set<pid_t> Pids() const {
+    std::set<pid_t> out(abandoned_.begin(), abandoned_.end());
+    if (pid_ > 0) out.insert(pid_);
+    return out;
   }
   // Whether the worker is running (reaps it when it exited by itself).
   bool Running() {
@@ -479,13 +590,13 @@ class Worker {
     }
     return true;
   }
-  // The worker's agent processes (its children running `georep agent`).
-  std::vector<pid_t> Agents() const {
+  // The worker's ssh clients (its children running ssh).
+  std::vector<pid_t> SshClients() const {
     std::vector<pid_t> out;
     if (pid_ <= 0) return out;
     for (pid_t c : ChildrenOf(pid_)) {
       auto words = CommandLineOf(c);
-      if (words.size() > 1 && words[1] == "agent") out.push_back(c);
+      if (!words.empty() && fs::path(words[0]).filename() == "ssh") out.push_back(c);
     }
     return out;
   }
@@ -497,6 +608,15 @@ class Worker {
     pid_ = -1;
   }
   void Stop() { Kill(SIGTERM); }
+  // The worker and every abandoned one still running.
+  void StopAll() {
+    Stop();
+    for (pid_t p : abandoned_) {
+      ::kill(p, SIGKILL);
+      ::waitpid(p, nullptr, 0);
+    }
+    abandoned_.clear();
+  }
   pid_t pid() const { return pid_; }
   int starts() const { return starts_; }
   int exits() const { return exits_; }
@@ -504,28 +624,242 @@ class Worker {
  private:
   std::vector<std::string> argv_;
   std::string stderr_path_;
+  int inotify_limit_;
   pid_t pid_ = -1;
+  std::vector<pid_t> abandoned_;
   int starts_ = 0, exits_ = 0;  // exits: by itself (Faulty), not killed
 };
 
 // Orphans (agents of a killed worker) come to this process, their subreaper: reaped here, and
-// at a round's end stopped, by PID.
-void ReapOrphans(pid_t keep) {
+// at a round's end stopped, by PID. `keep`: children that are not orphans (the worker, sshd).
+void ReapOrphans(const std::set<pid_t>& keep) {
   for (pid_t c : ChildrenOf(::getpid())) {
-    if (c == keep) continue;
+    if (keep.count(c)) continue;
     int st = 0;
     ::waitpid(c, &st, WNOHANG);
   }
 }
 
-void KillDescendants(pid_t keep) {
+void KillDescendants(const std::set<pid_t>& keep) {
   for (pid_t c : ChildrenOf(::getpid())) {
-    if (c == keep) continue;
+    if (keep.count(c)) continue;
     ::kill(c, SIGKILL);
     int st = 0;
     ::waitpid(c, &st, 0);
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The ssh transport: a real sshd on loopback, reached through a TCP relay this harness owns,
+// so that a link can be cut (every connection reset, new ones refused for a while) without
+// signalling anything.
+
+class Relay {
+ public:
+  ~Relay() { Stop(); }
+
+  // Listens on a free 127.0.0.1 port and forwards each connection to 127.0.0.1:`to_port`.
+  bool Start(int to_port) {
+    to_port_ = to_port;
+    listener_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (listener_ < 0 || ::bind(listener_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+        ::listen(listener_, 16) != 0 ||
+        ::getsockname(listener_, reinterpret_cast<sockaddr*>(&a), &len) != 0 ||
+        ::pipe2(wake_, O_CLOEXEC | O_NONBLOCK) != 0)
+      return false;
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this] { Loop(); });
+    return true;
+  }
+  void Stop() {
+    if (!thread_.joinable()) return;
+    stop_ = true;
+    Wake();
+    thread_.join();
+    for (int fd : {listener_, wake_[0], wake_[1]})
+      if (fd >= 0) ::close(fd);
+  }
+  // The link is down for `ms`: open connections are reset, new ones reset at once.
+  void Cut(int ms) {
+    down_until_ms_ = WallMs() + ms;
+    cut_ = true;
+    Wake();
+  }
+  int port() const { return port_; }
+  uint64_t cuts() const { return cuts_; }
+
+ private:
+  struct Pipe {  // one direction of a connection
+    int from, to;
+    std::string pending;  // read from `from`, not yet written to `to`
+    bool eof = false;
+  };
+  struct Connection {
+    Pipe up, down;
+  };
+
+  void Wake() { (void)!::write(wake_[1], "w", 1); }
+
+  static void Reset(int fd) {
+    linger l{1, 0};  // close with RST, as a vanished peer's kernel would answer
+    ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+    ::close(fd);
+  }
+
+  int Connect() const {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(to_port_));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) return fd;
+    if (fd >= 0) ::close(fd);
+    return -1;
+  }
+
+  enum class Flow { kOpen, kDone, kBroken };
+  // Moves what it can in one direction.
+  static Flow Pump(Pipe* p, short from_events, short to_events) {
+    if (!p->pending.empty() && (to_events & (POLLOUT | POLLERR | POLLHUP))) {
+      ssize_t n = ::send(p->to, p->pending.data(), p->pending.size(), MSG_NOSIGNAL);
+      if (n < 0 && errno != EAGAIN && errno != EINTR) return Flow::kBroken;
+      if (n > 0) p->pending.erase(0, static_cast<size_t>(n));
+    }
+    if (p->pending.empty() && !p->eof && (from_events & (POLLIN | POLLERR | POLLHUP))) {
+      char buf[65536];
+      ssize_t n = ::recv(p->from, buf, sizeof buf, 0);
+      if (n == 0) {
+        p->eof = true;
+        ::shutdown(p->to, SHUT_WR);
+      } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+        return Flow::kBroken;
+      } else if (n > 0) {
+        p->pending.assign(buf, static_cast<size_t>(n));
+      }
+    }
+    return p->eof && p->pending.empty() ? Flow::kDone : Flow::kOpen;
+  }
+
+  void Loop() {
+    std::vector<Connection> conns;
+    auto close_all = [&] {
+      for (auto& c : conns) Reset(c.up.from), Reset(c.up.to);
+      conns.clear();
+    };
+    while (!stop_) {
+      if (cut_.exchange(false)) {
+        if (!conns.empty()) ++cuts_;
+        close_all();
+      }
+      std::vector<pollfd> fds = {{wake_[0], POLLIN, 0}, {listener_, POLLIN, 0}};
+      for (auto& c : conns) {
+        // Per connection: client, server; read where nothing is pending, write where it is.
+        fds.push_back({c.up.from,
+                       static_cast<short>((c.up.pending.empty() && !c.up.eof ? POLLIN : 0) |
+                                          (c.down.pending.empty() ? 0 : POLLOUT)),
+                       0});
+        fds.push_back({c.up.to,
+                       static_cast<short>((c.down.pending.empty() && !c.down.eof ? POLLIN : 0) |
+                                          (c.up.pending.empty() ? 0 : POLLOUT)),
+                       0});
+      }
+      if (::poll(fds.data(), fds.size(), 1000) < 0 && errno != EINTR) break;
+      char drain[64];
+      while (::read(wake_[0], drain, sizeof drain) > 0) {
+      }
+      std::vector<Connection> kept;
+      for (size_t i = 0; i < conns.size(); ++i) {
+        const short client = fds[2 + 2 * i].revents, server = fds[3 + 2 * i].revents;
+        Connection& c = conns[i];
+        const Flow up = Pump(&c.up, client, server);
+        const Flow down = Pump(&c.down, server, client);
+        if (up == Flow::kBroken || down == Flow::kBroken) {
+          Reset(c.up.from);  // one side reset: so is the other
+          Reset(c.up.to);
+        } else if (up == Flow::kDone && down == Flow::kDone) {
+          ::close(c.up.from);
+          ::close(c.up.to);
+        } else {
+          kept.push_back(std::move(c));
+        }
+      }
+      conns = std::move(kept);
+      if (fds[1].revents & POLLIN) {
+        int client = ::accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
+        if (client < 0) continue;
+        const int server = WallMs() < down_until_ms_ ? -1 : Connect();
+        if (server < 0) {
+          Reset(client);  // the link is down (or sshd is): refused
+          continue;
+        }
+        ::fcntl(client, F_SETFL, O_NONBLOCK);
+        ::fcntl(server, F_SETFL, O_NONBLOCK);
+        conns.push_back({Pipe{client, server, {}, false}, Pipe{server, client, {}, false}});
+      }
+    }
+    close_all();
+  }
+
+  int to_port_ = 0, port_ = 0;
+  int listener_ = -1;
+  int wake_[2] = {-1, -1};
+  std::thread thread_;
+  std::atomic<bool> stop_{false}, cut_{false};
+  std::atomic<int64_t> down_until_ms_{0};
+  std::atomic<uint64_t> cuts_{0};
+};
+
+// sshd, its client key and pinned host key, and the relay in front of it.
+class SshTransport {
+ public:
+  explicit SshTransport(std::string dir) : dir_(std::move(dir)), sshd_(dir_ + "/sshd") {}
+
+  bool Start(std::string* why) {
+    fs::create_directories(dir_);
+    const std::string key = dir_ + "/id_ed25519";
+    if (!fs::exists(key)) {
+      auto r = georep::testing::RunCommand(
+          {"/usr/bin/ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key});
+      if (r.exit_code != 0) return *why = "ssh-keygen: " + r.err, false;
+    }
+    std::ifstream pub(key + ".pub");
+    std::string public_key;
+    std::getline(pub, public_key);
+    if (!sshd_.Start(public_key)) return *why = "sshd: " + sshd_.error(), false;
+    // The host key pinned under an alias, whatever port the relay has.
+    std::ifstream host(dir_ + "/sshd/host_ed25519.pub");
+    std::string type, blob;
+    host >> type >> blob;
+    std::ofstream(dir_ + "/known_hosts") << kAlias << " " << type << " " << blob << "\n";
+    if (!relay_.Start(sshd_.port())) return *why = "relay: cannot listen", false;
+    return true;
+  }
+
+  // The worker's options for destination `path` behind this sshd.
+  std::vector<std::string> WorkerArgs(const std::string& georep) const {
+    return {"--ssh-command",
+            "ssh -i " + dir_ + "/id_ed25519 -o HostKeyAlias=" + kAlias + " -o UserKnownHostsFile=" +
+                dir_ + "/known_hosts -o StrictHostKeyChecking=yes" + " -o ConnectTimeout=10",
+            "--ssh-port",
+            std::to_string(relay_.port()),
+            "--remote-command",
+            georep + " agent"};
+  }
+  static std::string Destination(const std::string& path) { return "root@127.0.0.1::" + path; }
+
+  void Cut(int ms) { relay_.Cut(ms); }
+  pid_t sshd_pid() const { return sshd_.pid(); }
+
+ private:
+  static constexpr const char* kAlias = "georep-fault-harness";
+  std::string dir_;
+  georep::testing::SshServer sshd_;
+  Relay relay_;
+};
 
 struct Status {
   bool ok = false;
@@ -1020,10 +1354,22 @@ class Harness {
     }
     if (!dest_fs_ && o_.faults.erase("disk-full"))
       std::cout << "no disk-full faults: " << why << "\n";
+    if (o_.ssh) {
+      // Started after the destination's file system is mounted: sshd's sessions see it.
+      ssh_.emplace(o_.work_dir + "/ssh");
+      if (!ssh_->Start(&why)) {
+        std::cerr << "the ssh transport: " << why << "\n";
+        return 2;
+      }
+    }
     std::string faults, ops;
     for (const auto& f : o_.faults) faults += (faults.empty() ? "" : ",") + f;
     for (const auto& op : o_.ops) ops += (ops.empty() ? "" : ",") + op;
     std::cout << "georep fault harness: " << o_.rounds << " rounds from seed " << o_.seed
+              << "\n  transport: " << (o_.ssh ? "ssh (a real sshd, through a relay)" : "local")
+              << (o_.inotify_limit >= 0
+                      ? "; inotify watch limit " + std::to_string(o_.inotify_limit)
+                      : std::string())
               << "\n  faults: " << (faults.empty() ? "none" : faults) << "\n  operations: " << ops
               << "\n  work directory: " << o_.work_dir << "\n"
               << std::flush;
@@ -1060,10 +1406,22 @@ class Harness {
 
     Writer writer(src, &rng, o_.ops, o_.verbose);
     r.tree_bytes = writer.Seed(o_.seed_entries);
-    std::vector<std::string> argv = {o_.georep,       "worker", "--source",    src,
-                                     "--destination", dst,      "--state-dir", state};
+    std::vector<std::string> argv = {o_.georep,       "worker",
+                                     "--source",      src,
+                                     "--destination", ssh_ ? SshTransport::Destination(dst) : dst,
+                                     "--state-dir",   state};
+    if (ssh_) {
+      const auto more = ssh_->WorkerArgs(o_.georep);
+      argv.insert(argv.end(), more.begin(), more.end());
+    }
     argv.insert(argv.end(), o_.worker_args.begin(), o_.worker_args.end());
-    Worker worker(argv, dir + "/worker.stderr");
+    Worker worker(argv, dir + "/worker.stderr", o_.inotify_limit);
+    // Children that are not orphans to reap.
+    auto keep = [&] {
+      auto pids = worker.Pids();
+      if (ssh_) pids.insert(ssh_->sshd_pid());
+      return pids;
+    };
     uint64_t bytes_before = 0;  // bytes_sent by earlier incarnations of the worker
     Status last;
     // A worker's counters start at 0; its status.json is its own once written after it started
@@ -1147,15 +1505,25 @@ class Harness {
         bool done = true;
         if (kind == "kill-worker" || kind == "kill-both") {
           if (kind == "kill-both")
-            for (pid_t a : worker.Agents()) ::kill(a, SIGKILL);
+            for (pid_t a : AgentsServing(dst)) ::kill(a, SIGKILL);
           done = worker.pid() > 0;
           poll();
           worker.Kill(SIGKILL);
           restart_at_op = op + 1 + static_cast<int>(rng() % 6);
         } else if (kind == "kill-agent") {
-          const auto agents = worker.Agents();
+          const auto agents = AgentsServing(dst);
           done = !agents.empty();
           for (pid_t a : agents) ::kill(a, SIGKILL);
+        } else if (kind == "kill-ssh") {
+          const auto clients = worker.SshClients();
+          done = !clients.empty();
+          for (pid_t c : clients) ::kill(c, SIGKILL);
+        } else if (kind == "cut-link" && ssh_) {
+          ssh_->Cut(200 + static_cast<int>(rng() % 3000));
+        } else if (kind == "engine-restart" && worker.pid() > 0) {
+          poll();
+          worker.Abandon();
+          restart();
         } else if (kind == "disk-full" && dest_fs_ && !dest_fs_->full()) {
           dest_fs_->Fill();
           release_at_op = op + 3 + static_cast<int>(rng() % 20);
@@ -1170,6 +1538,7 @@ class Harness {
         }
       }
       // The supervisor: a worker that stopped by itself (Faulty) is started again.
+      worker.ReapAbandoned();
       if (restart_at_op < 0 && !worker.Running()) {
         writer.Note("[worker exited; restarted]");
         restart();
@@ -1180,7 +1549,8 @@ class Harness {
       writer.Note("[fault over] destination has space again");
     }
     if (!worker.Running()) restart();
-    ReapOrphans(worker.pid());
+    worker.ReapAbandoned();
+    ReapOrphans(keep());
 
     // Converge: the worker in step after the writer stopped, and the trees equal.
     const auto stopped = Clock::now();
@@ -1190,7 +1560,8 @@ class Harness {
     while (true) {
       poll();
       if (!worker.Running()) restart();
-      ReapOrphans(worker.pid());
+      worker.ReapAbandoned();
+      ReapOrphans(keep());
       const bool in_step = last.state == "Active" && last.crawl == "Changelog Crawl" &&
                            last.last_synced_ms > last_write_ms && last.pending == 0;
       const bool timed_out = SecondsSince(stopped) >= o_.converge_timeout;
@@ -1228,8 +1599,8 @@ class Harness {
 
   void Finish(Worker* worker, RoundResult* r, const std::string& src, const std::string& dst,
               const std::string& state, const Writer& writer, int index) {
-    worker->Stop();
-    KillDescendants(-1);
+    worker->StopAll();
+    KillDescendants(ssh_ ? std::set<pid_t>{ssh_->sshd_pid()} : std::set<pid_t>{});
     r->worker_starts = worker->starts();
     r->worker_exits = worker->exits();
     if (r->diverged && kept_ < o_.keep_failed) {
@@ -1307,6 +1678,8 @@ class Harness {
                       std::to_string(o_.ops_per_round) + " --max-faults " +
                       std::to_string(o_.max_faults) + " --faults " + faults + " --ops " + ops;
     if (!o_.compare_dir_mtime) out += " --no-dir-mtime";
+    if (o_.ssh) out += " --transport ssh";
+    if (o_.inotify_limit >= 0) out += " --inotify-limit " + std::to_string(o_.inotify_limit);
     for (const auto& a : o_.worker_args) out += " --worker-arg " + a;
     return out;
   }
@@ -1385,6 +1758,7 @@ class Harness {
 
   Options o_;
   std::optional<DestinationFs> dest_fs_;
+  std::optional<SshTransport> ssh_;
   bool own_work_dir_ = false;
   int kept_ = 0;
   std::string last_log_;
