@@ -357,10 +357,11 @@ void AddReplicationCommands(CLI::App& app, int* exit_code) {
                    "destination, even when the destination is on this host");
   worker
       ->add_option("--log-level", w.log_level,
-                   "What worker.log in the state directory gets: debug (each pass), info, "
-                   "warning or error")
+                   "What worker.log in the state directory gets: trace (each entry a pass "
+                   "looks at, and what it does with it), debug (each pass), info, warning or "
+                   "error")
       ->capture_default_str()
-      ->transform(CLI::IsMember({"debug", "info", "warning", "error"}, CLI::ignore_case));
+      ->transform(CLI::IsMember({"trace", "debug", "info", "warning", "error"}, CLI::ignore_case));
   worker->add_option("--exclude", w.excludes, "fnmatch pattern of paths or names to skip");
   worker
       ->add_option("--rescan-interval", w.rescan_interval,

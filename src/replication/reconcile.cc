@@ -276,9 +276,20 @@ Reconciliation ReconcileIndex(const SyncedIndex& index, const std::string& scope
   std::map<std::pair<uint64_t, uint64_t>, std::set<uint64_t>> inodes;
   for (const auto& [path, w] : want) {
     if (w.type != EntryType::kRegular || !w.linked) continue;
+    auto& at = inodes[{w.dev, w.ino}];
     auto d = there.find(path);
     if (d != there.end() && TypeOfMode(d->second->mode) == EntryType::kRegular)
-      inodes[{w.dev, w.ino}].insert(d->second->ino);
+      at.insert(d->second->ino);
+  }
+  // And what the destination holds at a path the source has left, recorded with a linked
+  // source file's inode: the pass moves it to that file's path (a directory renamed at the
+  // source while the link made in it was not yet joined), a separate file still.
+  for (const auto& [path, d] : there) {
+    if (want.count(path) || TypeOfMode(d->mode) != EntryType::kRegular) continue;
+    const auto& recorded = next[path];
+    if (!recorded || recorded->ino == 0) continue;
+    if (auto i = inodes.find({recorded->dev, recorded->ino}); i != inodes.end())
+      i->second.insert(d->ino);
   }
   for (const auto& [id, at] : inodes)
     if (at.size() > 1) out.relink.insert(id);

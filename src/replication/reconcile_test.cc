@@ -219,6 +219,25 @@ TEST(Reconcile, LinksSplitAtTheDestinationAreJoinedAgain) {
   EXPECT_TRUE(r.deltas.empty());  // the content is there: only the links change
 }
 
+// Found by the fault harness: a link made in directory d (sent as a file of its own, its
+// joining left to a full pass) and the worker killed before that pass; meanwhile the source
+// renamed d -> e. The destination's d/l is a separate file the pass moves to e/l: it is named
+// for joining too, though no path of it is where the source has it.
+TEST(Reconcile, ALinkLeftSeparateInADirectoryTheSourceRenamedIsJoinedAgain) {
+  const ScanEntry root = Dir(".", 1), d = Dir("d", 2), e = Dir("e", 2);
+  const ScanEntry f = File("f", 5, 10, 50, 2), in_d = File("d/l", 5, 10, 50, 2);
+  const std::vector<ScanEntry> source = {root, e, f, File("e/l", 5, 10, 50, 2)};
+  const SyncedIndex index = IndexOf({root, d, f, in_d});
+  const std::vector<ListedEntry> destination = {Listed(root, 1), Listed(d, 2), Listed(f, 20),
+                                                Listed(in_d, 21)};
+  const Reconciliation r = ReconcileIndex(index, ".", &source, destination);
+  EXPECT_EQ(r.relink, (std::set<std::pair<uint64_t, uint64_t>>{{1, 5}}));
+  // Joined already (one inode there): nothing to do.
+  const std::vector<ListedEntry> joined = {Listed(root, 1), Listed(d, 2), Listed(f, 20),
+                                           Listed(in_d, 20)};
+  EXPECT_TRUE(ReconcileIndex(index, ".", &source, joined).relink.empty());
+}
+
 // Without a scan of the source the index stands for it; a scope limits what is looked at, and
 // skipped (excluded) paths are left alone.
 TEST(Reconcile, WithoutASourceScanTheIndexStandsForItWithinTheScope) {

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "base/log.h"
 #include "replication/replicator.h"
 #include "replication/replicator_internal.h"
 
@@ -356,6 +357,12 @@ Status Replicator::PassRun::Visit(const ScanEntry& e) {
   seen_.insert(e.path);
   const IndexEntry now = FromScan(e);
   const std::optional<IndexEntry> known = next_.Find(e.path);
+  if (spdlog::should_log(spdlog::level::trace)) {
+    const std::string* link = r_.sender_->LinkFor(e.dev, e.ino);
+    spdlog::trace("msg=visit path={} ino={} nlink={} size={} known={} known_ino={} link_to={}",
+                  LogValue(e.path), e.ino, e.nlink, e.size, known.has_value(),
+                  known ? known->ino : 0, link ? LogValue(*link) : "-");
+  }
   if (e.path == ".") {
     if (!known || !(*known == now)) DirectoryMetaLater(e, now);
     return Status::Ok();
@@ -401,6 +408,7 @@ Status Replicator::PassRun::Visit(const ScanEntry& e) {
     if (canonical == nullptr) {
       r_.sender_->RememberLink(e.dev, e.ino, e.path);
     } else if (*canonical != e.path) {
+      spdlog::trace("msg=relink path={} to={}", LogValue(e.path), LogValue(*canonical));
       GEOREP_RETURN_IF_ERROR(r_.sender_->SendHardlink(*canonical, e.path));
       Touch(e.path);
       GEOREP_RETURN_IF_ERROR(Mark(e.path));
@@ -433,6 +441,7 @@ Status Replicator::PassRun::SendMetaChange(const ScanEntry& e, const IndexEntry&
 // move with it.
 Status Replicator::PassRun::SendMoved(const ScanEntry& e, const std::string& from,
                                       const IndexEntry& now) {
+  spdlog::trace("msg=moved from={} path={}", LogValue(from), LogValue(e.path));
   GEOREP_RETURN_IF_ERROR(r_.sender_->SendRename(from, e.path));
   Touch(from);
   Touch(e.path);
@@ -480,6 +489,8 @@ Status Replicator::PassRun::SendNewOrChanged(const ScanEntry& e,
                                              const std::optional<IndexEntry>& known,
                                              const IndexEntry& now) {
   const bool is_new = !known || known->type != e.type;
+  spdlog::trace("msg=send path={} new={} links_to={}", LogValue(e.path), is_new,
+                e.nlink > 1 && r_.sender_->KnowsLink(e.dev, e.ino));
   if (e.type == EntryType::kRegular && e.nlink > 1) {
     linked_change_ = true;
     relink_next_.insert({e.dev, e.ino});
@@ -559,6 +570,7 @@ Status Replicator::PassRun::SendDeletes() {
   for (const auto& p : doomed) {
     const std::optional<IndexEntry> known = next_.Find(p);
     const bool dir = known && known->type == EntryType::kDirectory;
+    spdlog::trace("msg=delete path={}", LogValue(p));
     GEOREP_RETURN_IF_ERROR(dir ? r_.sender_->SendRmdir(p) : r_.sender_->SendUnlink(p));
     Touch(p);
     Erase(p);

@@ -107,10 +107,6 @@ const std::vector<std::string> kAllOps = {
     "rename-file",   "rename-replace", "rename-dir", "link",      "unlink",
     "rmdir",         "chmod",          "chown",      "utimes",    "xattr",
     "xattr-trusted", "symlink",        "fifo",       "acl"};
-// fifo: special files make the worker Faulty on main (being fixed); acl and xattr-trusted:
-// georep replicates neither POSIX ACLs nor trusted.* xattrs yet. They are left out unless
-// asked for; the comparison checks ACLs, trusted.* xattrs and special files whatever the mix.
-const std::set<std::string> kDefaultOffOps = {"fifo", "acl", "xattr-trusted"};
 // kill-ssh and cut-link need the ssh transport. engine-restart: a second worker started while
 // the first runs, as an engine restarted after a kill -9 does (the workers it started outlive
 // it); the new one takes the state directory over.
@@ -154,8 +150,8 @@ void Usage() {
                          127.0.0.1, reached through a TCP relay that cut-link breaks
   --inotify-limit N      run the worker in a user namespace of its own whose inotify watch
                          limit (user.max_inotify_watches) is N: directories beyond it unwatched
-  --ops LIST             comma-separated operation kinds (default: all but fifo,acl,xattr-trusted), or all;
-                         -KIND / +KIND change the default, e.g. --ops -rename-dir,-link or +fifo
+  --ops LIST             comma-separated operation kinds (default: all);
+                         -KIND / +KIND change the default, e.g. --ops -rename-dir,-link
   --ops-per-round N      live operations per round (80)
   --max-faults N         faults per round, at most (3)
   --seed-entries N       files in the seeded tree (300)
@@ -238,9 +234,8 @@ bool ParseOptions(int argc, char** argv, Options* o) {
     std::cerr << "--georep PATH is required\n";
     return false;
   }
-  o->georep = fs::absolute(o->georep).string();  // also the agent's path over ssh
-  for (const auto& op : kAllOps)
-    if (!kDefaultOffOps.count(op)) o->ops.insert(op);
+  o->georep = fs::absolute(o->georep).string();   // also the agent's path over ssh
+  o->ops.insert(kAllOps.begin(), kAllOps.end());  // every kind, unless told otherwise
   if (ops_arg == "all") {
     o->ops.insert(kAllOps.begin(), kAllOps.end());
   } else if (!ops_arg.empty()) {
