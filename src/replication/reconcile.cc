@@ -85,14 +85,18 @@ std::string ParentPath(const std::string& path) {
 // Directories the destination holds under a name neither the source nor the index has, paired
 // with directories the index has that the destination lacks: a rename the agent applied but the
 // index never recorded (the worker was killed), after which the source renamed the directory
-// again. Paired by their immediate contents (names and types, files' sizes and mtimes), only
-// where the pairing is unique and those contents are not empty. Destination path -> index path.
+// again (the index may have lost the directory's own entry to a refusal, keeping its contents).
+// Paired by their immediate contents (names and types): at least half of the larger of
+// the two lists in common, each the other's best match, and no tie. Contents change while a
+// writer is busy, so not all need match; a pairing that is wrong costs only efficiency (what
+// differs in it is deleted and sent again, entry by entry). Empty directories have nothing to
+// be paired by. Destination path -> index path.
 std::map<std::string, std::string> RenamedThere(
     const SyncedIndex& index, const std::string& scope,
     const std::map<std::string, IndexEntry>& want,
     const std::map<std::string, const ListedEntry*>& there) {
-  using Signature = std::vector<std::tuple<std::string, EntryType, uint64_t, int64_t>>;
-  std::map<std::string, Signature> unknown, lost;
+  using Key = std::pair<std::string, EntryType>;  // a child's name and type
+  std::map<std::string, std::set<Key>> unknown, lost;
   for (const auto& [path, d] : there)
     if (path != "." && TypeOfMode(d->mode) == EntryType::kDirectory && !want.count(path) &&
         !index.count(path))
@@ -107,40 +111,58 @@ std::map<std::string, std::string> RenamedThere(
       each(it->first, it->second);
     }
   };
+  // Lost: a directory the index has, or has entries in (a refused rename can leave them
+  // without it), that the destination lacks.
   in_scope([&](const std::string& path, const IndexEntry& e) {
     if (path != "." && e.type == EntryType::kDirectory && e.ino != 0 && !there.count(path))
       lost[path];
+    const std::string parent = ParentPath(path);
+    if (path != "." && parent != "." && Beneath(parent, scope) && !there.count(parent))
+      lost[parent];
   });
   if (lost.empty()) return {};
   auto leaf = [](const std::string& path) { return path.substr(path.rfind('/') + 1); };
   for (const auto& [path, d] : there)
-    if (auto u = unknown.find(ParentPath(path)); u != unknown.end()) {
-      const EntryType type = TypeOfMode(d->mode);
-      const bool file = type == EntryType::kRegular;
-      u->second.emplace_back(leaf(path), type, file ? d->size : 0, file ? d->mtime_ns : 0);
-    }
+    if (auto u = unknown.find(ParentPath(path)); u != unknown.end())
+      u->second.emplace(leaf(path), TypeOfMode(d->mode));
+  std::map<Key, std::vector<const std::string*>> holders;  // child -> lost directories
   in_scope([&](const std::string& path, const IndexEntry& e) {
     if (auto l = lost.find(ParentPath(path)); l != lost.end()) {
-      const bool file = e.type == EntryType::kRegular;
-      l->second.emplace_back(leaf(path), e.type, file ? e.size : 0, file ? e.mtime_ns : 0);
+      l->second.emplace(leaf(path), e.type);
+      holders[{leaf(path), e.type}].push_back(&l->first);
     }
   });
-  std::map<Signature, std::vector<std::string>> lost_by, unknown_by;
-  for (auto& [path, sig] : lost)
-    if (!sig.empty()) {
-      std::sort(sig.begin(), sig.end());
-      lost_by[sig].push_back(path);
+  // Each unknown directory's best lost one, and each lost one's best unknown one.
+  struct Best {
+    const std::string* with = nullptr;
+    size_t common = 0;
+    bool tie = false;
+  };
+  auto offer = [](Best* b, const std::string* with, size_t common) {
+    if (common > b->common) {
+      *b = {with, common, false};
+    } else if (common == b->common && with != b->with) {
+      b->tie = true;
     }
-  for (auto& [path, sig] : unknown)
-    if (!sig.empty()) {
-      std::sort(sig.begin(), sig.end());
-      unknown_by[sig].push_back(path);
+  };
+  std::map<std::string, Best> best_lost;
+  std::map<const std::string*, Best> best_unknown;
+  for (const auto& [path, keys] : unknown) {
+    std::map<const std::string*, size_t> common;
+    for (const Key& k : keys)
+      if (auto h = holders.find(k); h != holders.end())
+        for (const std::string* l : h->second) ++common[l];
+    for (const auto& [l, n] : common) {
+      if (2 * n < std::max(keys.size(), lost.at(*l).size())) continue;
+      offer(&best_lost[path], l, n);
+      offer(&best_unknown[l], &path, n);
     }
+  }
   std::map<std::string, std::string> out;
-  for (const auto& [sig, paths] : unknown_by) {
-    auto l = lost_by.find(sig);
-    if (paths.size() == 1 && l != lost_by.end() && l->second.size() == 1)
-      out[paths.front()] = l->second.front();
+  for (const auto& [path, b] : best_lost) {
+    if (b.with == nullptr || b.tie) continue;
+    const Best& back = best_unknown[b.with];
+    if (!back.tie && back.with != nullptr && *back.with == path) out[path] = *b.with;
   }
   return out;
 }

@@ -137,6 +137,53 @@ TEST(Reconcile, ADirectoryRenamedTwiceIsPairedWithWhatTheIndexRecordedByItsConte
   EXPECT_EQ(after.at("e2").ino, 0u);
 }
 
+// Renamed twice while a writer was busy in it: the destination's copy lacks a file the index
+// records, has one the index never recorded, and holds an older version of another. Most of
+// its contents match: still paired, the unchanged file not sent again. Two destination
+// directories that match one index directory equally well are not paired.
+TEST(Reconcile, ADirectoryRenamedTwiceIsPairedThoughSomeOfItsContentsChanged) {
+  const ScanEntry root = Dir(".", 1), a = Dir("a", 2);
+  const ScanEntry af = File("a/f", 3, 10, 50), ag = File("a/g", 4, 20, 60),
+                  ah = File("a/h", 5, 30, 70);
+  const SyncedIndex index = IndexOf({root, a, af, ag, ah, File("a/gone", 6, 1, 1)});
+  const std::vector<ScanEntry> source = {root, Dir("c", 2), File("c/f", 3, 10, 50),
+                                         File("c/g", 4, 25, 65), File("c/h", 5, 30, 70)};
+  const ScanEntry b = Dir("b", 2), bf = File("b/f", 3, 10, 50), bg = File("b/g", 4, 20, 60);
+  ListedEntry bh = Listed(File("b/h", 5, 30, 70), 96);
+  bh.size = 12;  // an older version
+  const std::vector<ListedEntry> destination = {Listed(root, 91),
+                                                Listed(b, 92),
+                                                Listed(bf, 93),
+                                                Listed(bg, 94),
+                                                bh,
+                                                {"b/new", S_IFREG | 0644, 0, 0, 5, 9, 97, 1, ""}};
+  const Reconciliation r = ReconcileIndex(index, ".", &source, destination);
+  SyncedIndex after = index;
+  for (const IndexDelta& d : r.deltas) ApplyDelta(d, &after);
+  ASSERT_TRUE(after.count("b") && after.count("b/f"));
+  EXPECT_EQ(after.at("b").ino, 2u);
+  EXPECT_EQ(after.at("b/f").ino, 3u);  // moved with b, not sent again
+  EXPECT_EQ(after.at("b/f").mtime_ns, 50);
+  ASSERT_TRUE(after.count("b/h") && after.count("b/new"));
+  EXPECT_EQ(after.at("b/h").ino, 0u);  // not what the index recorded: deleted, sent again
+  EXPECT_EQ(after.at("b/new").ino, 0u);
+
+  // b and b2 hold the same names: which one the index's a became is not known.
+  std::vector<ListedEntry> two = destination;
+  for (const ListedEntry& d : destination)
+    if (d.path.starts_with("b")) {
+      ListedEntry copy = d;
+      copy.path.insert(1, "2");
+      two.push_back(copy);
+    }
+  const Reconciliation r2 = ReconcileIndex(index, ".", &source, two);
+  SyncedIndex after2 = index;
+  for (const IndexDelta& d : r2.deltas) ApplyDelta(d, &after2);
+  ASSERT_TRUE(after2.count("b") && after2.count("b2"));
+  EXPECT_EQ(after2.at("b").ino, 0u);
+  EXPECT_EQ(after2.at("b2").ino, 0u);
+}
+
 // A file the source changed while the worker ran, whose new version the destination holds
 // with the source's size and mtime, but which the index never recorded as sent (the worker was
 // killed with it in flight, perhaps read in the clock tick of a write that left size and mtime

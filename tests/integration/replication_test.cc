@@ -933,6 +933,50 @@ TEST(Replication, AKilledWorkerRestoresLinksAndDirectoryTimes) {
   EXPECT_EQ(st->failures, 0u) << st->reason;
 }
 
+// Issue 18 D2: the destination holds a directory rename its index never recorded, and the
+// source has renamed that directory again since (what a kill -9 between the agent applying a
+// rename and the worker recording its Ack leaves, with a writer busy renaming) -- made here by
+// hand after a clean stop, so that nothing reconciles at start. What the worker sends for the
+// directory is refused: it is not where the index says. The refusal reconciles the index with
+// the destination at once; the destination's copy is taken for the index's (by its contents)
+// and renamed into place -- not sent again, nor left behind as an extra directory that no
+// pass ever deletes (what happened before, with the worker Active and no failure).
+TEST(Replication, ARefusalForAParentThatIsNotThereReconcilesInsteadOfRetryingForever) {
+  TempDir src, dst, state;
+  std::mt19937_64 rng(18);
+  fs::create_directories(src.path() + "/d/sub");
+  for (int i = 0; i < 5; ++i) Write(src.path() + "/d/f" + std::to_string(i), Random(rng, 64 << 10));
+  Write(src.path() + "/d/sub/g", Random(rng, 64 << 10));
+  {
+    RunningWorker worker(WorkerArgv(src.path(), dst.path(), state.path()));
+    worker.Start();
+    ASSERT_TRUE(
+        WaitFor(60, [&] { return ConvergedAndActive(src.path(), dst.path(), state.path()); }))
+        << ReplicationReason(state.path()) << DescribeTreeDiff(src.path(), dst.path());
+    worker.Stop();  // clean: the next start trusts its index
+  }
+  const auto sent_before = ReadWorkerStatus(state.path());
+  ASSERT_TRUE(sent_before.ok());
+  fs::rename(src.path() + "/d", src.path() + "/e");
+  fs::rename(dst.path() + "/d", dst.path() + "/x");  // applied there, never recorded
+  {
+    std::ofstream out(src.path() + "/e/f0", std::ios::app);
+    out << "appended";
+  }
+  Write(src.path() + "/e/sub/new", "new");
+  RunningWorker again(WorkerArgv(src.path(), dst.path(), state.path()));
+  again.Start();
+  EXPECT_TRUE(WaitFor(30, [&] { return ConvergedAndActive(src.path(), dst.path(), state.path()); }))
+      << ReplicationReason(state.path()) << DescribeTreeDiff(src.path(), dst.path());
+  const std::string log = ReadFile(state.path() + "/worker.log");
+  EXPECT_NE(log.find("index reconciled with the destination"), std::string::npos) << log;
+  auto st = ReadWorkerStatus(state.path());
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->failures, 0u) << st->reason;
+  // The changed file and the new one; not the tree (about 384 KiB) again.
+  EXPECT_LT(st->bytes_sent, uint64_t{140 << 10}) << "sent the tree again";
+}
+
 // An extra stream's agent that dies fails the worker like the first one's would: Faulty, with
 // the reason, and it exits for the engine to restart it; a restart converges.
 TEST(Replication, ALostExtraStreamMakesTheWorkerFaulty) {
