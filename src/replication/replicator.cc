@@ -448,8 +448,11 @@ Status Replicator::RunOnce() {
     Status closed = CloseStreams(30);
     // A pass some of whose changes the agent refused still ends in step with its index (every
     // Ack settled, nothing refused recorded): a clean stop. A lost agent, or a pass that found
-    // the index wrong about the destination, leaves the marker: the next run reconciles.
-    if (closed.ok() && !reconcile_ && (st.ok() || st.code() == StatusCode::kIOError))
+    // the index wrong about the destination, leaves the marker: the next run reconciles. So
+    // do links sent as separate files and not yet joined (relink_, which lives only in this
+    // process): the next run's reconciliation finds them split at the destination.
+    if (closed.ok() && !reconcile_ && relink_.empty() &&
+        (st.ok() || st.code() == StatusCode::kIOError))
       MarkStopped(options_.state_dir);
     return st.ok() ? closed : st;
   }();
@@ -648,7 +651,7 @@ Status Replicator::Run() {
   }
   watcher_.reset();
   Status closed = CloseStreams(30);
-  if (closed.ok() && !reconcile_) MarkStopped(options_.state_dir);
+  if (closed.ok() && !reconcile_ && relink_.empty()) MarkStopped(options_.state_dir);
   status_.state = "Stopped";
   WriteStatus();
   spdlog::info("msg=\"worker stopped\"");
