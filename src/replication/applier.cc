@@ -17,6 +17,7 @@
 
 #include "base/random.h"
 #include "replication/content_hash.h"
+#include "replication/privileges.h"
 
 namespace georep::replication {
 namespace {
@@ -300,9 +301,11 @@ Applier::Applier(UniqueFd root, ApplierOptions options, FileSystemCalls* calls)
     default_clock_ = std::make_unique<SystemClock>();
     clock_ = default_clock_.get();
   }
+  // Owners: root, also root of a user namespace (over the ids mapped into it). trusted.* and
+  // security.capability xattrs and device nodes: only the host's root.
   privileged_ = options_.privileged.value_or(::geteuid() == 0);
-  // Only root writes trusted.* and security.capability, or makes device nodes.
-  if (!privileged_) options_.capabilities &= ~(kCapPrivilegedXattrs | kCapDevices);
+  if (!options_.privileged.value_or(HostRoot()))
+    options_.capabilities &= ~(kCapPrivilegedXattrs | kCapDevices);
   managed_ = options_.capabilities;
   if (options_.file_threads > 0) {
     try {

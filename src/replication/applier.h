@@ -79,8 +79,8 @@ class FileSystemCalls {
 struct ApplierOptions {
   Durability durability = Durability::kFile;
   // Apply SetMeta owners (chown), trusted.* and security.capability xattrs, and make device
-  // nodes (kCapPrivilegedXattrs and kCapDevices are offered only then). Unset: only when
-  // running as root.
+  // nodes (kCapPrivilegedXattrs and kCapDevices are offered only then). Unset: owners when
+  // running as root, the rest only as the host's root (not root of a user namespace).
   std::optional<bool> privileged;
   uint64_t capabilities = kCapabilitiesSupported;
   bool sweep_temp_files = true;  // at Open()

@@ -24,6 +24,7 @@
 
 #include "base/log.h"
 #include "replication/change_journal.h"
+#include "replication/privileges.h"
 #include "replication/repair_request.h"
 #include "replication/replicator_internal.h"
 #include "replication/wire.h"
@@ -275,7 +276,11 @@ Status Replicator::Handshake(AgentLink* link, FdSink* sink, std::string* buffer,
   // can read them (root). Devices and privileged xattrs are what the agent offers as root.
   uint64_t offer = kCapabilitiesSupported;
   if (!options_.send_xattrs || !options_.send_acls) offer &= ~kCapAcls;
-  if (!options_.send_xattrs || ::geteuid() != 0) offer &= ~kCapPrivilegedXattrs;
+  if (!options_.send_xattrs || !HostRoot()) offer &= ~kCapPrivilegedXattrs;
+  if (options_.send_xattrs && ::geteuid() == 0 && !HostRoot())
+    spdlog::warn(
+        "msg=\"the worker is root in a user namespace, not on the host: trusted.* and "
+        "security.capability xattrs are neither read nor replicated\"");
   GEOREP_RETURN_IF_ERROR(sender->SendHello(offer, "georep worker"));
   GEOREP_RETURN_IF_ERROR(sender->Flush());
   Decoder decoder;
@@ -321,7 +326,7 @@ Status Replicator::Connect() {
   SenderOptions so;
   so.compress = options_.compress;
   so.send_xattrs = options_.send_xattrs;
-  so.read_privileged_xattrs = options_.send_xattrs && ::geteuid() == 0;
+  so.read_privileged_xattrs = options_.send_xattrs && HostRoot();
   GEOREP_ASSIGN_OR_RETURN(sender_, TreeSender::Open(options_.source, sink_.get(), so));
   bool source_copy = false;
   GEOREP_RETURN_IF_ERROR(Handshake(link_.get(), sink_.get(), &read_buffer_, sender_.get(),

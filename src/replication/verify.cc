@@ -16,6 +16,7 @@
 #include <utility>
 
 #include "replication/content_hash.h"
+#include "replication/privileges.h"
 #include "replication/scanner.h"
 
 namespace georep::replication {
@@ -266,7 +267,7 @@ Result<TreeDescription> DescribeTreeForVerify(const std::string& root,
   d.links_described = true;
   for (const XattrNamespace& ns : kVerifiedXattrNamespaces) {
     // Only root reads trusted.*: anyone else is told they are not there.
-    if (ns.prefix == "trusted." && ::geteuid() != 0) continue;
+    if (ns.prefix == "trusted." && !HostRoot()) continue;
     d.xattr_namespaces.emplace_back(ns.prefix);
   }
   std::map<std::pair<uint64_t, uint64_t>, std::vector<size_t>> inodes;  // of multi-link files
