@@ -513,11 +513,14 @@ class Worker {
       std::cerr << "pipe: " << std::strerror(errno) << "\n";
       return;
     }
+    // Everything the child needs is made before fork: with the relay's thread running, the
+    // child may not allocate (that thread may have held the allocator's lock at fork).
+    std::vector<char*> args;
+    for (auto& a : argv_) args.push_back(a.data());
+    args.push_back(nullptr);
+    const std::string limit = std::to_string(inotify_limit_) + "\n";
     pid_ = ::fork();
     if (pid_ == 0) {
-      std::vector<char*> args;
-      for (auto& a : argv_) args.push_back(a.data());
-      args.push_back(nullptr);
       int null = ::open("/dev/null", O_RDWR);
       int err = ::open(stderr_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
       ::dup2(null, 0);
@@ -532,13 +535,13 @@ class Worker {
           ::perror("worker's user namespace");
           ::_exit(126);
         }
-        std::ofstream limit("/proc/sys/user/max_inotify_watches");
-        limit << inotify_limit_ << "\n";
-        limit.close();
-        if (!limit) {
+        const int fd = ::open("/proc/sys/user/max_inotify_watches", O_WRONLY);
+        if (fd < 0 ||
+            ::write(fd, limit.data(), limit.size()) != static_cast<ssize_t>(limit.size())) {
           ::perror("user.max_inotify_watches");
           ::_exit(126);
         }
+        ::close(fd);
       }
       ::execv(args[0], args.data());
       ::_exit(127);

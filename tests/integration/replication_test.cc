@@ -1802,6 +1802,55 @@ TEST(Replication, AKilledWorkerIsRestartedWithinSecondsEveryTime) {
   EXPECT_TRUE(WaitFor(30, [&] { return e.Detail()["status"] == "Active"; })) << e.Detail().dump(2);
 }
 
+// The engine killed with SIGKILL while the source changes (files written, a directory renamed,
+// a link made). Its worker outlives it and goes on; the engine started again on the same data
+// directory starts a worker of its own, which takes the state directory over: one worker, no
+// two fighting, and the destination equal to the source, links included.
+TEST(Replication, AnEngineKilledWhileTheSourceChangesComesBackInStep) {
+  EngineSession e;
+  ASSERT_NO_FATAL_FAILURE(e.Start("1"));
+  std::mt19937_64 rng(19);
+  for (int d = 0; d < 4; ++d) {
+    fs::create_directories(e.src.path() + "/d" + std::to_string(d));
+    Write(e.src.path() + "/d" + std::to_string(d) + "/f", Random(rng, 32 << 10));
+  }
+  ASSERT_TRUE(WaitFor(60, [&] { return e.ActiveSince(0) && SameTree(e.src.path(), e.dst.path()); }))
+      << e.Detail().dump(2) << DescribeTreeDiff(e.src.path(), e.dst.path());
+  const pid_t first = e.Worker();
+  ASSERT_NE(first, 0);
+
+  Write(e.src.path() + "/d0/g", Random(rng, 16 << 10));
+  fs::rename(e.src.path() + "/d1", e.src.path() + "/d1-renamed");
+  e.engine->Kill();
+  // Meanwhile: the worker the engine left replicates on.
+  fs::create_hard_link(e.src.path() + "/d0/f", e.src.path() + "/d2/link-of-d0-f");
+  Write(e.src.path() + "/d3/while-down", "w");
+  EXPECT_TRUE(WaitFor(30, [&] { return fs::exists(e.dst.path() + "/d3/while-down"); }))
+      << "the worker did not go on without its engine";
+  EXPECT_EQ(e.Worker(), first);
+
+  ASSERT_TRUE(e.engine->Start()) << e.engine->output();
+  fs::rename(e.src.path() + "/d2", e.src.path() + "/d2-renamed");
+  Write(e.src.path() + "/after-restart", "a");
+  ASSERT_TRUE(WaitFor(60, [&] {
+    const pid_t now = e.Worker();
+    return now != 0 && now != first;
+  })) << "the engine started no worker of its own";
+  EXPECT_TRUE(WaitFor(
+      60, [&] { return e.Detail()["status"] == "Active" && SameTree(e.src.path(), e.dst.path()); }))
+      << e.Detail().dump(2) << DescribeTreeDiff(e.src.path(), e.dst.path());
+  struct stat a {
+  }, b{};
+  ASSERT_EQ(::stat((e.dst.path() + "/d0/f").c_str(), &a), 0);
+  ASSERT_EQ(::stat((e.dst.path() + "/d2-renamed/link-of-d0-f").c_str(), &b), 0);
+  EXPECT_EQ(a.st_ino, b.st_ino);
+  // One worker for the session (pgrep lists each on its own line).
+  const auto pids = RunCommand({"/usr/bin/pgrep", "-f", "worker --source " + e.src.path()});
+  EXPECT_EQ(std::count(pids.out.begin(), pids.out.end(), '\n'), 1) << pids.out;
+  EXPECT_NE(ReadFile(e.StateDir() + "/worker.log").find("took the state directory over"),
+            std::string::npos);
+}
+
 // D10: the lag counts a change until it is durable at the destination -- the settle delay and
 // the time in flight included. With the agent stopped (SIGSTOP) a change cannot be
 // acknowledged: its lag grows for as long as that lasts, and is gone once it arrived.
