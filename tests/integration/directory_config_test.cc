@@ -492,8 +492,16 @@ TEST(DirectoryConfig, LogLevelDecidesWhatWorkerLogGets) {
     EXPECT_NE(log.find("level=error"), std::string::npos) << log;
     EXPECT_EQ(log.find("level=info"), std::string::npos) << log;
   }
+  {
+    TempDir state;  // trace (a worker run by hand): each entry a pass looks at, and what it did
+    TempDir fresh;
+    ASSERT_EQ(Once(src.path(), fresh.path(), state.path(), {"--log-level", "trace"}).exit_code, 0);
+    const std::string log = ReadFile(state.path() + "/worker.log");
+    EXPECT_NE(log.find("level=trace msg=visit path=file "), std::string::npos) << log;
+    EXPECT_NE(log.find("level=trace msg=send path=file new=true"), std::string::npos) << log;
+  }
   TempDir state;
-  EXPECT_NE(Once(src.path(), dst.path(), state.path(), {"--log-level", "trace"}).exit_code, 0);
+  EXPECT_NE(Once(src.path(), dst.path(), state.path(), {"--log-level", "verbose"}).exit_code, 0);
 }
 
 }  // namespace
