@@ -1416,6 +1416,11 @@ class Harness {
       const auto more = ssh_->WorkerArgs(o_.georep);
       argv.insert(argv.end(), more.begin(), more.end());
     }
+    // Each entry the worker's passes look at, in its log: what a diverged round's kept state
+    // needs to be understood (rounds are small; the races are rarely replayed).
+    if (std::find(o_.worker_args.begin(), o_.worker_args.end(), "--log-level") ==
+        o_.worker_args.end())
+      argv.insert(argv.end(), {"--log-level", "trace"});
     argv.insert(argv.end(), o_.worker_args.begin(), o_.worker_args.end());
     Worker worker(argv, dir + "/worker.stderr", o_.inotify_limit);
     // Children that are not orphans to reap.
