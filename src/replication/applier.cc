@@ -1030,6 +1030,9 @@ Status Applier::DoSetMeta(const SetMeta& m) {
   if (::fstatat(p.fd, leaf, &st, AT_SYMLINK_NOFOLLOW) != 0) {
     return FailErrno(errno, "cannot set metadata of", m.path);
   }
+  // A file whose new content was not written keeps its old metadata: this describes the
+  // version that did not arrive (see HandleFileEndWithMeta). Its own error was reported.
+  if (S_ISREG(st.st_mode) && unwritten_.count(m.path) != 0) return Status::Ok();
   // Owner first: chown clears setuid/setgid bits, which the mode then restores.
   if ((m.fields & kMetaOwner) && privileged_) {
     if (::fchownat(p.fd, leaf, m.uid, m.gid, AT_SYMLINK_NOFOLLOW) != 0) {
@@ -1398,10 +1401,13 @@ Status Applier::HandleFileEndWithMeta(const FileEnd& end, const SetMeta& meta) {
   Status st = DoFileEnd(end, &meta, &meta_status);
   applied_seq_ = end.seq;
   if (!st.ok()) {
-    // The file stays as it was; its SetMeta is applied on its own, as it would have been.
+    // The file stays as it was, its metadata too: the SetMeta describes the version that did
+    // not arrive, and its mtime on the old bytes would make them pass for that version in any
+    // quick check of size and mtime (a reconciliation's, rsync's) -- for ever. The refusal
+    // has the worker send both again.
     NoteUnwritten(transfer_path_);
     Emit(Error{end.seq, last_error_code_, st.ToString()});
-    return HandleOne(Message(meta));
+    return HandleOne(Message(meta));  // in order, as on its own: DoSetMeta leaves the file be
   }
   applied_seq_ = meta.seq;
   if (!meta_status.ok()) Emit(Error{meta.seq, meta_error_code_, meta_status.ToString()});
@@ -1732,7 +1738,8 @@ void Applier::FinishFileJobs(size_t keep) {
       failed_seq = job->end.seq;
     }
     if (!st.ok()) {
-      // The file stays as it was; its SetMeta is applied on its own, as it would have been.
+      // The file stays as it was, its metadata too (as HandleFileEndWithMeta says); its
+      // SetMeta still takes its turn, as on one thread.
       NoteUnwritten(job->path);
       Emit(Error{failed_seq, code, st.ToString()});
       if (job->meta) {

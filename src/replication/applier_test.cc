@@ -751,6 +751,38 @@ std::vector<Message> FileWithMeta(uint64_t* seq, const std::string& path,
   return out;
 }
 
+// Found by the fault harness: a file whose new version did not fit kept its old bytes, but
+// got the new version's mtime (its SetMeta applied on its own) -- and with it looked current
+// to a reconciliation's quick check of size and mtime, for good. The old file keeps its
+// metadata; the error has the worker send the version again, metadata and all.
+TEST_F(ApplierTest, AFileWhoseNewVersionDidNotFitKeepsItsOldMetadataToo) {
+  StartConversation(Durability::kBatch);
+  std::vector<Message> replies;
+  uint64_t seq = 0;
+  std::vector<Message> batch =
+      FileWithMeta(&seq, "f", "old bytes!", Meta("", kMetaMode | kMetaMtime, 0644, 1'000'000'000));
+  batch.push_back(Barrier{++seq, false});
+  ASSERT_TRUE(applier_->HandleAll(batch, &replies).ok());
+  ASSERT_EQ(ReadFile(D("f")), "old bytes!");
+
+  calls_.write_errno = ENOSPC;
+  calls_.write_budget = calls_.written;
+  // The same size, a new mtime: what an overwrite in place looks like.
+  batch =
+      FileWithMeta(&seq, "f", "new bytes!", Meta("", kMetaMode | kMetaMtime, 0600, 2'000'000'000));
+  batch.push_back(Barrier{++seq, false});
+  replies.clear();
+  ASSERT_TRUE(applier_->HandleAll(batch, &replies).ok());
+  ASSERT_FALSE(replies.empty());
+  EXPECT_EQ(std::get<Error>(replies[0]).code, ErrorCode::kNoSpace);
+  EXPECT_EQ(ReadFile(D("f")), "old bytes!");
+  struct stat st {};
+  ASSERT_EQ(::stat(D("f").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mtim.tv_sec, 1) << "the old bytes carry the new version's mtime";
+  EXPECT_EQ(st.st_mode & 07777, 0644u);
+  EXPECT_TRUE(GeorepTempFiles(dest_.path()).empty());
+}
+
 TEST_F(ApplierTest, HandleAllPutsMetadataOnTheFileBeforeItsRename) {
   ASSERT_EQ(::geteuid(), 0u) << "the test suite runs as root";
   std::vector<Message> replies;
@@ -795,8 +827,8 @@ TEST_F(ApplierTest, HandleAllPutsMetadataOnTheFileBeforeItsRename) {
   EXPECT_EQ(std::get<Error>(replies[0]).code, ErrorCode::kUnsupported);
   EXPECT_EQ(ReadFile(D("g")), "new content");
 
-  // Content that arrives damaged: the old file stays, the error names the FileEnd, and the
-  // SetMeta is then applied to what is there, exactly as when handled one by one.
+  // Content that arrives damaged: the old file stays, metadata and all (the SetMeta describes
+  // the version that did not arrive), and the error names the FileEnd.
   batch = FileWithMeta(&seq, "f", "replacement", meta);
   std::get<FileEnd>(batch[2]).hash = HashBytes("something else");
   const uint64_t end_seq = std::get<FileEnd>(batch[2]).seq;
@@ -808,7 +840,7 @@ TEST_F(ApplierTest, HandleAllPutsMetadataOnTheFileBeforeItsRename) {
   EXPECT_EQ(std::get<Error>(replies[0]).code, ErrorCode::kHashMismatch);
   EXPECT_EQ(ReadFile(D("f")), "content");
   ASSERT_EQ(::stat(D("f").c_str(), &st), 0);
-  EXPECT_EQ(st.st_mode & 07777, 0640u);
+  EXPECT_EQ(st.st_mode & 07777, 04751u);
   EXPECT_TRUE(GeorepTempFiles(dest_.path()).empty());
   EXPECT_EQ(applier_->applied_seq(), seq);
 }
@@ -1464,7 +1496,8 @@ TEST_F(ApplierTest, AFileThatFailsOnAThreadIsRepliedAndLeavesNothing) {
   EXPECT_EQ(ReadFile(D("kept")), "old");
   struct stat st {};
   ASSERT_EQ(::stat(D("kept").c_str(), &st), 0);
-  EXPECT_EQ(st.st_mode & 07777, 0600u);  // its SetMeta applied on its own, as on one thread
+  // Its SetMeta is not applied to the old bytes (as on one thread): they keep their metadata.
+  EXPECT_EQ(st.st_mode & 07777, 0644u);
   EXPECT_TRUE(GeorepTempFiles(dest_.path()).empty());
   calls_.write_errno = 0;
 
