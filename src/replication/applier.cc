@@ -753,11 +753,15 @@ Status Applier::Apply(const Message& operation) {
     return BreakStream(fmt::format("sequence number {} does not follow {} ({})", seq, applied_seq_,
                                    MessageTypeName(type)));
   }
+  const bool transfer = type == MessageType::kFileBegin || type == MessageType::kFileData ||
+                        type == MessageType::kFileEnd || type == MessageType::kBlockCopy ||
+                        type == MessageType::kSourceCopy || type == MessageType::kFileAbort;
+  // Only the SetMeta that comes with a refused transfer is skipped (DoSetMeta).
+  if (!transfer && type != MessageType::kSetMeta) meta_skip_path_.clear();
   Status st = ApplyOne(operation);
-  if (!st.ok() && (type == MessageType::kFileBegin || type == MessageType::kFileData ||
-                   type == MessageType::kFileEnd || type == MessageType::kBlockCopy ||
-                   type == MessageType::kSourceCopy)) {
+  if (!st.ok() && transfer && type != MessageType::kFileAbort) {
     NoteUnwritten(transfer_path_);
+    meta_skip_path_ = transfer_path_;
   }
   applied_seq_ = seq;  // processed, successfully or with its failure reported
   return st;
@@ -1030,9 +1034,14 @@ Status Applier::DoSetMeta(const SetMeta& m) {
   if (::fstatat(p.fd, leaf, &st, AT_SYMLINK_NOFOLLOW) != 0) {
     return FailErrno(errno, "cannot set metadata of", m.path);
   }
-  // A file whose new content was not written keeps its old metadata: this describes the
-  // version that did not arrive (see HandleFileEndWithMeta). Its own error was reported.
-  if (S_ISREG(st.st_mode) && unwritten_.count(m.path) != 0) return Status::Ok();
+  // The SetMeta of a file whose new content was just refused leaves the old file be: it
+  // describes the version that did not arrive (see HandleFileEndWithMeta). The content's own
+  // error was reported.
+  if (S_ISREG(st.st_mode) && !meta_skip_path_.empty() && m.path == meta_skip_path_) {
+    meta_skip_path_.clear();
+    return Status::Ok();
+  }
+  meta_skip_path_.clear();
   // Owner first: chown clears setuid/setgid bits, which the mode then restores.
   if ((m.fields & kMetaOwner) && privileged_) {
     if (::fchownat(p.fd, leaf, m.uid, m.gid, AT_SYMLINK_NOFOLLOW) != 0) {
@@ -1406,6 +1415,7 @@ Status Applier::HandleFileEndWithMeta(const FileEnd& end, const SetMeta& meta) {
     // quick check of size and mtime (a reconciliation's, rsync's) -- for ever. The refusal
     // has the worker send both again.
     NoteUnwritten(transfer_path_);
+    meta_skip_path_ = transfer_path_;
     Emit(Error{end.seq, last_error_code_, st.ToString()});
     return HandleOne(Message(meta));  // in order, as on its own: DoSetMeta leaves the file be
   }
@@ -1745,6 +1755,7 @@ void Applier::FinishFileJobs(size_t keep) {
       if (job->meta) {
         const Message meta(*job->meta);
         PrepareFor(meta);
+        meta_skip_path_ = job->path;
         if (Status m = DoSetMeta(*job->meta); !m.ok()) {
           Emit(Error{job->meta->seq, last_error_code_, m.ToString()});
         }

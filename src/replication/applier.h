@@ -326,6 +326,8 @@ class Applier {
   // sends it again). Such a Hardlink is refused too. A path leaves when a transfer to it
   // begins, or when it is moved or removed.
   std::set<std::string> unwritten_;
+  // The path of a transfer just refused: the SetMeta that comes with it is not applied.
+  std::string meta_skip_path_;
   std::string transfer_path_;  // the path of the last FileBegin on this thread
   std::shared_ptr<UniqueFd> cached_parent_;
   std::string cached_parent_path_;

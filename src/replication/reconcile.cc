@@ -86,8 +86,9 @@ std::string ParentPath(const std::string& path) {
 // with directories the index has that the destination lacks: a rename the agent applied but the
 // index never recorded (the worker was killed), after which the source renamed the directory
 // again (the index may have lost the directory's own entry to a refusal, keeping its contents).
-// Paired by their immediate contents (names and types): at least half of the larger of
-// the two lists in common, each the other's best match, and no tie. Contents change while a
+// Paired by their immediate contents (names and types, files' sizes and mtimes -- names alone
+// are alike in many directories): at least half of the larger of the two lists in common,
+// each the other's best match, and no tie. Contents change while a
 // writer is busy, so not all need match; a pairing that is wrong costs only efficiency (what
 // differs in it is deleted and sent again, entry by entry). Empty directories have nothing to
 // be paired by. Destination path -> index path.
@@ -95,7 +96,8 @@ std::map<std::string, std::string> RenamedThere(
     const SyncedIndex& index, const std::string& scope,
     const std::map<std::string, IndexEntry>& want,
     const std::map<std::string, const ListedEntry*>& there) {
-  using Key = std::pair<std::string, EntryType>;  // a child's name and type
+  // A child: name, type, and a file's size and mtime.
+  using Key = std::tuple<std::string, EntryType, uint64_t, int64_t>;
   std::map<std::string, std::set<Key>> unknown, lost;
   for (const auto& [path, d] : there)
     if (path != "." && TypeOfMode(d->mode) == EntryType::kDirectory && !want.count(path) &&
@@ -123,13 +125,18 @@ std::map<std::string, std::string> RenamedThere(
   if (lost.empty()) return {};
   auto leaf = [](const std::string& path) { return path.substr(path.rfind('/') + 1); };
   for (const auto& [path, d] : there)
-    if (auto u = unknown.find(ParentPath(path)); u != unknown.end())
-      u->second.emplace(leaf(path), TypeOfMode(d->mode));
+    if (auto u = unknown.find(ParentPath(path)); u != unknown.end()) {
+      const EntryType type = TypeOfMode(d->mode);
+      const bool file = type == EntryType::kRegular;
+      u->second.emplace(leaf(path), type, file ? d->size : 0, file ? d->mtime_ns : 0);
+    }
   std::map<Key, std::vector<const std::string*>> holders;  // child -> lost directories
   in_scope([&](const std::string& path, const IndexEntry& e) {
     if (auto l = lost.find(ParentPath(path)); l != lost.end()) {
-      l->second.emplace(leaf(path), e.type);
-      holders[{leaf(path), e.type}].push_back(&l->first);
+      const bool file = e.type == EntryType::kRegular;
+      const Key key{leaf(path), e.type, file ? e.size : 0, file ? e.mtime_ns : 0};
+      l->second.insert(key);
+      holders[key].push_back(&l->first);
     }
   });
   // Each unknown directory's best lost one, and each lost one's best unknown one.
