@@ -35,7 +35,8 @@ TEST(Privileges, RootInAUserNamespaceOfItsOwnIsNotHostRoot) {
   int status = 0;
   ASSERT_EQ(::waitpid(pid, &status, 0), pid);
   ASSERT_TRUE(WIFEXITED(status));
-  if (WEXITSTATUS(status) == 2) GTEST_SKIP() << "user namespaces are not available here";
+  // 2: unshare(CLONE_NEWUSER) failed; 3: the uid map could not be written (the engine's tests
+  // run as root, where both work).
   EXPECT_EQ(WEXITSTATUS(status), 0);
 }
 

@@ -1158,6 +1158,25 @@ TEST_P(LivePassTest, ADirectoryReplacedByASymlinkIsNotFollowed) {
 INSTANTIATE_TEST_SUITE_P(Capture, LivePassTest, ::testing::Values("fanotify", "inotify"),
                          [](const auto& info) { return info.param; });
 
+// The argv of a worker (inotify capture, debug log) in a user namespace of its own whose
+// inotify watch limit (user.max_inotify_watches, this namespace's only: the machine's
+// fs.inotify.* stay as they are) is `limit`.
+std::vector<std::string> WorkerBeyondAWatchLimit(int limit, const std::string& src,
+                                                 const std::string& dst, const std::string& state) {
+  std::vector<std::string> argv = {
+      "/usr/bin/unshare",
+      "--user",
+      "--map-root-user",
+      "/bin/sh",
+      "-c",
+      "echo " + std::to_string(limit) +
+          " > /proc/sys/user/max_inotify_watches && exec \"$0\" \"$@\""};
+  for (auto& a :
+       WorkerArgv(src, dst, state, {"--change-capture", "inotify", "--log-level", "debug"}))
+    argv.push_back(a);
+  return argv;
+}
+
 // Issue 18 D4: at the inotify watch limit, changes in the directories beyond it must not be
 // silently missed. The worker runs in a user namespace of its own whose inotify watch limit
 // (user.max_inotify_watches, this namespace's only: the machine's fs.inotify.* stay as they
@@ -1171,18 +1190,7 @@ TEST(Replication, BeyondTheInotifyWatchLimitNoChangeIsMissedAndTheStatusSaysWhy)
     fs::create_directories(src.path() + "/d" + std::to_string(d));
     Write(src.path() + "/d" + std::to_string(d) + "/before", "v1");
   }
-  std::vector<std::string> argv = {
-      "/usr/bin/unshare",
-      "--user",
-      "--map-root-user",
-      "/bin/sh",
-      "-c",
-      "echo " + std::to_string(kLimit) +
-          " > /proc/sys/user/max_inotify_watches && exec \"$0\" \"$@\""};
-  for (auto& a : WorkerArgv(src.path(), dst.path(), state.path(),
-                            {"--change-capture", "inotify", "--log-level", "debug"}))
-    argv.push_back(a);
-  RunningWorker worker(argv);
+  RunningWorker worker(WorkerBeyondAWatchLimit(kLimit, src.path(), dst.path(), state.path()));
   worker.Start();
   auto status = [&] { return ReadWorkerStatus(state.path()); };
   ASSERT_TRUE(WaitFor(60, [&] {
@@ -1248,17 +1256,7 @@ TEST(Replication, AFileWithLinksMovedFromAnUnwatchedDirectoryKeepsItsLinksJoined
   TempDir src, dst, state;
   for (const char* d : {"a", "b", "c"}) fs::create_directories(src.path() + "/" + d);
   // Two watches: the source and a/ (the worker watches in path order); b/ and c/ have none.
-  std::vector<std::string> argv = {
-      "/usr/bin/unshare",
-      "--user",
-      "--map-root-user",
-      "/bin/sh",
-      "-c",
-      "echo 2 > /proc/sys/user/max_inotify_watches && exec \"$0\" \"$@\""};
-  for (auto& a : WorkerArgv(src.path(), dst.path(), state.path(),
-                            {"--change-capture", "inotify", "--log-level", "debug"}))
-    argv.push_back(a);
-  RunningWorker worker(argv);
+  RunningWorker worker(WorkerBeyondAWatchLimit(2, src.path(), dst.path(), state.path()));
   worker.Start();
   ASSERT_TRUE(WaitFor(60, [&] {
     auto st = ReadWorkerStatus(state.path());
