@@ -23,5 +23,9 @@ echo "== static analysis (clang-tidy with .clang-tidy; findings are errors)"
 git ls-files 'src/*.cc' | grep -v '_test\.cc$' |
   xargs -P "$(nproc)" -n 1 clang-tidy -p build/asan --quiet 2>/dev/null
 
+echo "== build (release preset: the main job's binary; -O2 finds warnings -O0 does not)"
+if [ ! -f build/release/build.ninja ]; then cmake --preset release >/dev/null; fi
+cmake --build --preset release --target georep
+
 echo "== tests"
 ctest --preset asan

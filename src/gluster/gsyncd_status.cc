@@ -191,8 +191,8 @@ SessionNodeStatus GsyncdBrickRow(const GsyncdSessionFiles& files, const std::str
   std::string secondary_node = Text(data, "secondary_node", "N/A");
   const double last_synced = Number(data, "last_synced").value_or(0);
   std::string cp_completed = Text(data, "checkpoint_completed", "N/A");
-  std::optional<double> cp_time = Number(data, "checkpoint_time").value_or(0);
-  std::optional<double> cp_done = Number(data, "checkpoint_completion_time").value_or(0);
+  double cp_time = Number(data, "checkpoint_time").value_or(0);  // 0: none
+  double cp_done = Number(data, "checkpoint_completion_time").value_or(0);
 
   // The monitor's state overrides the worker's (GeorepStatus.get_status).
   std::string monitor = files.monitor_status;
@@ -204,16 +204,16 @@ SessionNodeStatus GsyncdBrickRow(const GsyncdSessionFiles& files, const std::str
   const auto checkpoint = static_cast<double>(files.checkpoint);
   if (files.checkpoint == 0) {
     cp_completed = "N/A";
-    cp_time.reset();
-    cp_done.reset();
-  } else if (!cp_time || *cp_time != checkpoint) {
+    cp_time = 0;
+    cp_done = 0;
+  } else if (cp_time != checkpoint) {
     cp_time = checkpoint;
     if (checkpoint <= last_synced) {
       cp_completed = "Yes";
       cp_done = last_synced;
     } else {
       cp_completed = "No";
-      cp_done.reset();
+      cp_done = 0;
     }
   }
 
@@ -232,9 +232,8 @@ SessionNodeStatus GsyncdBrickRow(const GsyncdSessionFiles& files, const std::str
     n.meta_pending = count("meta");
     n.failures = count("failures");
     n.checkpoint_completed = cp_completed == "Yes";
-    n.checkpoint_time = cp_time && *cp_time > 0 ? static_cast<int64_t>(*cp_time) * 1000 : 0;
-    n.checkpoint_completion_time =
-        cp_done && *cp_done > 0 ? static_cast<int64_t>(*cp_done) * 1000 : 0;
+    n.checkpoint_time = cp_time > 0 ? static_cast<int64_t>(cp_time) * 1000 : 0;
+    n.checkpoint_completion_time = cp_done > 0 ? static_cast<int64_t>(cp_done) * 1000 : 0;
   }
   n.destination_host = worker == "Active" || worker == "Passive" ? secondary_node : "N/A";
   return n;
