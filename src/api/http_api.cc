@@ -11,7 +11,9 @@
 
 #include "api/json_model.h"
 #include "api/openapi.h"
+#include "api/routes.h"
 #include "base/log.h"
+#include "model/names.h"
 
 namespace georep {
 
@@ -93,6 +95,24 @@ Result<int64_t> QueryInt(const Request& req, const char* name, int64_t fallback)
         fmt::format("query parameter '{}' must be a whole number", name));
   }
   return n;
+}
+
+// A user's role from "role" ("viewer", "operator", "admin"), or from "admin": true as
+// clients written before roles say it; a new user is a viewer unless told otherwise.
+Result<Role> RoleFrom(JsonFields& f) {
+  auto word = f.Str("role", false);
+  if (!word.ok()) return word.status();
+  auto admin = f.Bool("admin", false);
+  if (!admin.ok()) return admin.status();
+  if (word->empty()) return *admin ? Role::kAdmin : Role::kViewer;
+  auto role = ParseRole(*word);
+  if (!role) {
+    return Status::InvalidArgument(
+        fmt::format("unknown role '{}': one of viewer, operator, admin", LogValue(*word)));
+  }
+  if (*admin && *role != Role::kAdmin)
+    return Status::InvalidArgument("'admin': true contradicts the role given");
+  return *role;
 }
 
 std::string BearerToken(const Request& req) {
@@ -200,10 +220,27 @@ void HttpApi::Routes() {
     }
   });
 
-  // Wraps a handler so that it runs only for an authenticated user.
+  // Registers a handler for one route of the table in api/routes.cc: it runs only for an
+  // authenticated user whose role is the route's or above. A route missing from the table is a
+  // programming error, found at start-up.
   using Authed = std::function<void(const Request&, Response&, const User&, const Actor&)>;
-  auto authed = [this](Authed h) {
-    return [this, h = std::move(h)](const Request& req, Response& res) {
+  auto on = [this, &s](std::string_view method, std::string_view path, Authed h) {
+    const RouteRole* route = FindRoute(method, path);
+    if (route == nullptr || !route->role) {
+      spdlog::critical("msg=\"route without a role\" method={} path={}", method, path);
+      std::abort();
+    }
+    std::string pattern = "/api/v1";
+    for (size_t i = 0; i < path.size(); ++i) {
+      if (path[i] == '{') {
+        pattern += "([^/]+)";
+        i = path.find('}', i);
+      } else {
+        pattern += path[i];
+      }
+    }
+    auto handler = [this, needed = *route->role, h = std::move(h)](const Request& req,
+                                                                   Response& res) {
       std::string token = BearerToken(req);
       if (token.empty()) {
         return SendError(res, Status::Unauthenticated(
@@ -212,8 +249,19 @@ void HttpApi::Routes() {
       }
       auto user = auth_.Authenticate(token);
       if (!user.ok()) return SendError(res, user.status());
-      h(req, res, *user, Actor{user->name, user->admin});
+      Actor actor{user->name, user->role};
+      if (Status allowed = Require(actor, needed); !allowed.ok()) return SendError(res, allowed);
+      h(req, res, *user, actor);
     };
+    if (method == "GET") {
+      s.Get(pattern, std::move(handler));
+    } else if (method == "POST") {
+      s.Post(pattern, std::move(handler));
+    } else if (method == "PUT") {
+      s.Put(pattern, std::move(handler));
+    } else {
+      s.Delete(pattern, std::move(handler));
+    }
   };
   auto with_body = [](const Request& req, Response& res, auto fn) {
     auto j = ParseBody(req.body);
@@ -222,16 +270,14 @@ void HttpApi::Routes() {
   };
 
   const std::string v1 = "/api/v1";
-  const std::string id = "([^/]+)";
 
   // --- public
   s.Get(v1 + "/health", [this](const Request&, Response& res) {
     SendJson(res, 200, {{"status", "ok"}, {"version", options_.version}});
   });
-  s.Get(v1 + "/openapi.json",
-        authed([this](const Request&, Response& res, const User&, const Actor&) {
-          SendJson(res, 200, OpenApiDocument(options_.version));
-        }));
+  on("GET", "/openapi.json", [this](const Request&, Response& res, const User&, const Actor&) {
+    SendJson(res, 200, OpenApiDocument(options_.version));
+  });
   s.Post(v1 + "/auth/login", [this, with_body](const Request& req, Response& res) {
     with_body(req, res, [&](const Json& j) {
       JsonFields f(j);
@@ -256,460 +302,461 @@ void HttpApi::Routes() {
   });
 
   // --- the caller and their tokens
-  s.Get(v1 + "/me", authed([](const Request&, Response& res, const User& u, const Actor&) {
-          SendJson(res, 200, ToJson(u));
-        }));
-  s.Get(v1 + "/tokens", authed([this](const Request&, Response& res, const User& u, const Actor&) {
-          SendList(res, ops_.ListTokens(u));
-        }));
-  s.Post(v1 + "/tokens",
-         authed([this, with_body](const Request& req, Response& res, const User& u, const Actor&) {
-           with_body(req, res, [&](const Json& j) {
-             JsonFields f(j);
-             Status known = f.OnlyKnown({"name", "ttl_seconds"});
-             if (!known.ok()) return SendError(res, known);
-             auto name = f.Str("name", true);
-             if (!name.ok()) return SendError(res, name.status());
-             auto ttl = f.Int("ttl_seconds", 0);
-             if (!ttl.ok()) return SendError(res, ttl.status());
-             auto issued = auth_.IssueToken(u, *name, *ttl);
-             if (!issued.ok()) return SendError(res, issued.status());
-             Json out = ToJson(issued->token);
-             out["token"] = issued->secret;
-             SendJson(res, 201, out);
-           });
-         }));
-  s.Delete(v1 + "/tokens/" + id,
-           authed([this](const Request& req, Response& res, const User& u, const Actor& a) {
-             SendStatus(res, ops_.RevokeToken(a, u, req.matches[1]));
-           }));
+  on("GET", "/me", [](const Request&, Response& res, const User& u, const Actor&) {
+    SendJson(res, 200, ToJson(u));
+  });
+  on("GET", "/tokens", [this](const Request&, Response& res, const User& u, const Actor&) {
+    SendList(res, ops_.ListTokens(u));
+  });
+  on("POST", "/tokens",
+     [this, with_body](const Request& req, Response& res, const User& u, const Actor&) {
+       with_body(req, res, [&](const Json& j) {
+         JsonFields f(j);
+         Status known = f.OnlyKnown({"name", "ttl_seconds"});
+         if (!known.ok()) return SendError(res, known);
+         auto name = f.Str("name", true);
+         if (!name.ok()) return SendError(res, name.status());
+         auto ttl = f.Int("ttl_seconds", 0);
+         if (!ttl.ok()) return SendError(res, ttl.status());
+         auto issued = auth_.IssueToken(u, *name, *ttl);
+         if (!issued.ok()) return SendError(res, issued.status());
+         Json out = ToJson(issued->token);
+         out["token"] = issued->secret;
+         SendJson(res, 201, out);
+       });
+     });
+  on("DELETE", "/tokens/{id}",
+     [this](const Request& req, Response& res, const User& u, const Actor& a) {
+       SendStatus(res, ops_.RevokeToken(a, u, req.matches[1]));
+     });
 
   // --- users
-  s.Get(v1 + "/users", authed([this](const Request&, Response& res, const User&, const Actor& a) {
-          SendList(res, ops_.ListUsers(a));
-        }));
-  s.Post(v1 + "/users",
-         authed([this, with_body](const Request& req, Response& res, const User&, const Actor& a) {
-           with_body(req, res, [&](const Json& j) {
-             JsonFields f(j);
-             Status known = f.OnlyKnown({"name", "password", "admin"});
-             if (!known.ok()) return SendError(res, known);
-             auto name = f.Str("name", true);
-             auto pw = f.Str("password", true);
-             auto admin = f.Bool("admin", false);
-             for (const Status* st : {&name.status(), &pw.status(), &admin.status()})
-               if (!st->ok()) return SendError(res, *st);
-             SendResult(res, ops_.CreateUser(a, *name, *pw, *admin), 201);
-           });
-         }));
-  s.Delete(v1 + "/users/" + id,
-           authed([this](const Request& req, Response& res, const User&, const Actor& a) {
-             SendStatus(res, ops_.DeleteUser(a, req.matches[1]));
-           }));
-  s.Put(v1 + "/users/" + id + "/password",
-        authed([this, with_body](const Request& req, Response& res, const User&, const Actor& a) {
-          with_body(req, res, [&](const Json& j) {
-            JsonFields f(j);
-            Status known = f.OnlyKnown({"password"});
-            if (!known.ok()) return SendError(res, known);
-            auto pw = f.Str("password", true);
-            if (!pw.ok()) return SendError(res, pw.status());
-            SendStatus(res, ops_.SetPassword(a, req.matches[1], *pw));
-          });
-        }));
+  on("GET", "/users", [this](const Request&, Response& res, const User&, const Actor& a) {
+    SendList(res, ops_.ListUsers(a));
+  });
+  on("POST", "/users",
+     [this, with_body](const Request& req, Response& res, const User&, const Actor& a) {
+       with_body(req, res, [&](const Json& j) {
+         JsonFields f(j);
+         Status known = f.OnlyKnown({"name", "password", "role", "admin"});
+         if (!known.ok()) return SendError(res, known);
+         auto name = f.Str("name", true);
+         auto pw = f.Str("password", true);
+         for (const Status* st : {&name.status(), &pw.status()})
+           if (!st->ok()) return SendError(res, *st);
+         auto role = RoleFrom(f);
+         if (!role.ok()) return SendError(res, role.status());
+         SendResult(res, ops_.CreateUser(a, *name, *pw, *role), 201);
+       });
+     });
+  on("DELETE", "/users/{id}",
+     [this](const Request& req, Response& res, const User&, const Actor& a) {
+       SendStatus(res, ops_.DeleteUser(a, req.matches[1]));
+     });
+  on("PUT", "/users/{id}/password",
+     [this, with_body](const Request& req, Response& res, const User&, const Actor& a) {
+       with_body(req, res, [&](const Json& j) {
+         JsonFields f(j);
+         Status known = f.OnlyKnown({"password"});
+         if (!known.ok()) return SendError(res, known);
+         auto pw = f.Str("password", true);
+         if (!pw.ok()) return SendError(res, pw.status());
+         SendStatus(res, ops_.SetPassword(a, req.matches[1], *pw));
+       });
+     });
+
+  on("PUT", "/users/{id}/role",
+     [this, with_body](const Request& req, Response& res, const User&, const Actor& a) {
+       with_body(req, res, [&](const Json& j) {
+         JsonFields f(j);
+         Status known = f.OnlyKnown({"role"});
+         if (!known.ok()) return SendError(res, known);
+         auto word = f.Str("role", true);
+         if (!word.ok()) return SendError(res, word.status());
+         auto role = RoleFrom(f);
+         if (!role.ok()) return SendError(res, role.status());
+         SendResult(res, ops_.SetRole(a, req.matches[1], *role));
+       });
+     });
 
   // --- clusters
-  s.Get(v1 + "/clusters", authed([this](const Request&, Response& res, const User&, const Actor&) {
-          SendList(res, ops_.ListClusters());
-        }));
-  s.Post(v1 + "/clusters",
-         authed([this, with_body](const Request& req, Response& res, const User&, const Actor& a) {
-           with_body(req, res, [&](const Json& j) {
-             auto spec = ClusterSpecFrom(j);
-             if (!spec.ok()) return SendError(res, spec.status());
-             SendResult(res, ops_.CreateCluster(a, *spec), 201);
-           });
-         }));
-  s.Post(v1 + "/clusters/import",
-         authed([this, with_body](const Request& req, Response& res, const User&, const Actor& a) {
-           with_body(req, res, [&](const Json& j) {
-             JsonFields f(j);
-             Status known = f.OnlyKnown(
-                 {"name", "address", "ssh_port", "ssh_user", "ssh_fingerprint", "password"});
-             if (!known.ok()) return SendError(res, known);
-             GlusterImportSpec spec;
-             auto name = f.Str("name", true);
-             auto address = f.Str("address", true);
-             auto port = f.Int("ssh_port", 22);
-             auto user = f.Str("ssh_user", false, "root");
-             auto fp = f.Str("ssh_fingerprint", true);
-             auto password = f.Str("password", false);
-             for (const Status* st : {&name.status(), &address.status(), &port.status(),
-                                      &user.status(), &fp.status(), &password.status()})
-               if (!st->ok()) return SendError(res, *st);
-             if (*port < 1 || *port > 65535)
-               return SendError(res, Status::InvalidArgument("invalid ssh port: must be 1-65535"));
-             spec.name = *name;
-             spec.address = *address;
-             spec.ssh_port = static_cast<int>(*port);
-             spec.ssh_user = *user;
-             spec.ssh_fingerprint = *fp;
-             spec.one_time_password = *password;
-             auto imported = ops_.ImportGlusterCluster(a, spec);
-             if (!imported.ok()) return SendError(res, imported.status());
-             Json hosts = Json::array(), vols = Json::array();
-             for (const auto& h : imported->hosts) hosts.push_back(ToJson(h));
-             for (const auto& v : imported->volumes) vols.push_back(ToJson(v));
-             SendJson(
-                 res, 201,
-                 {{"cluster", ToJson(imported->cluster)}, {"hosts", hosts}, {"volumes", vols}});
-           });
-         }));
-  s.Get(v1 + "/clusters/" + id,
-        authed([this](const Request& req, Response& res, const User&, const Actor&) {
-          SendResult(res, ops_.GetCluster(req.matches[1]));
-        }));
-  s.Delete(v1 + "/clusters/" + id,
-           authed([this](const Request& req, Response& res, const User&, const Actor& a) {
-             SendStatus(res, ops_.DeleteCluster(a, req.matches[1]));
-           }));
+  on("GET", "/clusters", [this](const Request&, Response& res, const User&, const Actor&) {
+    SendList(res, ops_.ListClusters());
+  });
+  on("POST", "/clusters",
+     [this, with_body](const Request& req, Response& res, const User&, const Actor& a) {
+       with_body(req, res, [&](const Json& j) {
+         auto spec = ClusterSpecFrom(j);
+         if (!spec.ok()) return SendError(res, spec.status());
+         SendResult(res, ops_.CreateCluster(a, *spec), 201);
+       });
+     });
+  on("POST", "/clusters/import",
+     [this, with_body](const Request& req, Response& res, const User&, const Actor& a) {
+       with_body(req, res, [&](const Json& j) {
+         JsonFields f(j);
+         Status known = f.OnlyKnown(
+             {"name", "address", "ssh_port", "ssh_user", "ssh_fingerprint", "password"});
+         if (!known.ok()) return SendError(res, known);
+         GlusterImportSpec spec;
+         auto name = f.Str("name", true);
+         auto address = f.Str("address", true);
+         auto port = f.Int("ssh_port", 22);
+         auto user = f.Str("ssh_user", false, "root");
+         auto fp = f.Str("ssh_fingerprint", true);
+         auto password = f.Str("password", false);
+         for (const Status* st : {&name.status(), &address.status(), &port.status(), &user.status(),
+                                  &fp.status(), &password.status()})
+           if (!st->ok()) return SendError(res, *st);
+         if (*port < 1 || *port > 65535)
+           return SendError(res, Status::InvalidArgument("invalid ssh port: must be 1-65535"));
+         spec.name = *name;
+         spec.address = *address;
+         spec.ssh_port = static_cast<int>(*port);
+         spec.ssh_user = *user;
+         spec.ssh_fingerprint = *fp;
+         spec.one_time_password = *password;
+         auto imported = ops_.ImportGlusterCluster(a, spec);
+         if (!imported.ok()) return SendError(res, imported.status());
+         Json hosts = Json::array(), vols = Json::array();
+         for (const auto& h : imported->hosts) hosts.push_back(ToJson(h));
+         for (const auto& v : imported->volumes) vols.push_back(ToJson(v));
+         SendJson(res, 201,
+                  {{"cluster", ToJson(imported->cluster)}, {"hosts", hosts}, {"volumes", vols}});
+       });
+     });
+  on("GET", "/clusters/{id}", [this](const Request& req, Response& res, const User&, const Actor&) {
+    SendResult(res, ops_.GetCluster(req.matches[1]));
+  });
+  on("DELETE", "/clusters/{id}",
+     [this](const Request& req, Response& res, const User&, const Actor& a) {
+       SendStatus(res, ops_.DeleteCluster(a, req.matches[1]));
+     });
 
   // --- hosts
-  s.Get(v1 + "/clusters/" + id + "/hosts",
-        authed([this](const Request& req, Response& res, const User&, const Actor&) {
-          SendList(res, ops_.ListHosts(req.matches[1]));
-        }));
-  s.Post(v1 + "/clusters/" + id + "/hosts",
-         authed([this, with_body](const Request& req, Response& res, const User&, const Actor& a) {
-           with_body(req, res, [&](const Json& j) {
-             auto spec = HostSpecFrom(j, req.matches[1]);
-             if (!spec.ok()) return SendError(res, spec.status());
-             SendResult(res, ops_.AddHost(a, *spec), 201);
-           });
-         }));
-  s.Get(v1 + "/hosts/" + id,
-        authed([this](const Request& req, Response& res, const User&, const Actor&) {
-          SendResult(res, ops_.GetHost(req.matches[1]));
-        }));
-  s.Post(v1 + "/host-keys/scan",
-         authed([this, with_body](const Request& req, Response& res, const User&, const Actor&) {
-           with_body(req, res, [&](const Json& j) {
-             JsonFields f(j);
-             Status known = f.OnlyKnown({"address", "port"});
-             if (!known.ok()) return SendError(res, known);
-             auto address = f.Str("address", true);
-             if (!address.ok()) return SendError(res, address.status());
-             auto port = f.Int("port", 22);
-             if (!port.ok()) return SendError(res, port.status());
-             if (*port < 1 || *port > 65535)
-               return SendError(res, Status::InvalidArgument("invalid port: must be 1-65535"));
-             auto keys = ops_.ScanHostKeys(*address, static_cast<int>(*port));
-             if (!keys.ok()) return SendError(res, keys.status());
-             Json items = Json::array();
-             for (const auto& k : *keys)
-               items.push_back({{"type", k.type}, {"fingerprint", k.fingerprint}});
-             SendJson(res, 200, {{"items", items}});
-           });
-         }));
-  s.Post(v1 + "/hosts/" + id + "/check",
-         authed([this](const Request& req, Response& res, const User&, const Actor& a) {
-           auto c = ops_.CheckHost(a, req.matches[1]);
-           if (!c.ok()) return SendError(res, c.status());
-           Json out = ToJson(c->host);
-           out["reachable"] = c->reachable;
-           out["reason"] = c->reason;
-           SendJson(res, 200, out);
-         }));
-  s.Put(v1 + "/hosts/" + id + "/fingerprint",
-        authed([this, with_body](const Request& req, Response& res, const User&, const Actor& a) {
-          with_body(req, res, [&](const Json& j) {
-            JsonFields f(j);
-            Status known = f.OnlyKnown({"fingerprint"});
-            if (!known.ok()) return SendError(res, known);
-            auto fp = f.Str("fingerprint", true);
-            if (!fp.ok()) return SendError(res, fp.status());
-            SendResult(res, ops_.RepinHost(a, req.matches[1], *fp));
-          });
-        }));
-  s.Get(v1 + "/engine/ssh-key",
-        authed([this](const Request&, Response& res, const User&, const Actor&) {
-          auto k = ops_.EngineSshKey();
-          if (!k.ok()) return SendError(res, k.status());
-          SendJson(res, 200, {{"public_key", k->first}, {"fingerprint", k->second}});
-        }));
-  s.Delete(v1 + "/hosts/" + id,
-           authed([this](const Request& req, Response& res, const User&, const Actor& a) {
-             SendStatus(res, ops_.RemoveHost(a, req.matches[1]));
-           }));
+  on("GET", "/clusters/{id}/hosts",
+     [this](const Request& req, Response& res, const User&, const Actor&) {
+       SendList(res, ops_.ListHosts(req.matches[1]));
+     });
+  on("POST", "/clusters/{id}/hosts",
+     [this, with_body](const Request& req, Response& res, const User&, const Actor& a) {
+       with_body(req, res, [&](const Json& j) {
+         auto spec = HostSpecFrom(j, req.matches[1]);
+         if (!spec.ok()) return SendError(res, spec.status());
+         SendResult(res, ops_.AddHost(a, *spec), 201);
+       });
+     });
+  on("GET", "/hosts/{id}", [this](const Request& req, Response& res, const User&, const Actor&) {
+    SendResult(res, ops_.GetHost(req.matches[1]));
+  });
+  on("POST", "/host-keys/scan",
+     [this, with_body](const Request& req, Response& res, const User&, const Actor& a) {
+       with_body(req, res, [&](const Json& j) {
+         JsonFields f(j);
+         Status known = f.OnlyKnown({"address", "port"});
+         if (!known.ok()) return SendError(res, known);
+         auto address = f.Str("address", true);
+         if (!address.ok()) return SendError(res, address.status());
+         auto port = f.Int("port", 22);
+         if (!port.ok()) return SendError(res, port.status());
+         if (*port < 1 || *port > 65535)
+           return SendError(res, Status::InvalidArgument("invalid port: must be 1-65535"));
+         auto keys = ops_.ScanHostKeys(a, *address, static_cast<int>(*port));
+         if (!keys.ok()) return SendError(res, keys.status());
+         Json items = Json::array();
+         for (const auto& k : *keys)
+           items.push_back({{"type", k.type}, {"fingerprint", k.fingerprint}});
+         SendJson(res, 200, {{"items", items}});
+       });
+     });
+  on("POST", "/hosts/{id}/check",
+     [this](const Request& req, Response& res, const User&, const Actor& a) {
+       auto c = ops_.CheckHost(a, req.matches[1]);
+       if (!c.ok()) return SendError(res, c.status());
+       Json out = ToJson(c->host);
+       out["reachable"] = c->reachable;
+       out["reason"] = c->reason;
+       SendJson(res, 200, out);
+     });
+  on("PUT", "/hosts/{id}/fingerprint",
+     [this, with_body](const Request& req, Response& res, const User&, const Actor& a) {
+       with_body(req, res, [&](const Json& j) {
+         JsonFields f(j);
+         Status known = f.OnlyKnown({"fingerprint"});
+         if (!known.ok()) return SendError(res, known);
+         auto fp = f.Str("fingerprint", true);
+         if (!fp.ok()) return SendError(res, fp.status());
+         SendResult(res, ops_.RepinHost(a, req.matches[1], *fp));
+       });
+     });
+  on("GET", "/engine/ssh-key", [this](const Request&, Response& res, const User&, const Actor&) {
+    auto k = ops_.EngineSshKey();
+    if (!k.ok()) return SendError(res, k.status());
+    SendJson(res, 200, {{"public_key", k->first}, {"fingerprint", k->second}});
+  });
+  on("DELETE", "/hosts/{id}",
+     [this](const Request& req, Response& res, const User&, const Actor& a) {
+       SendStatus(res, ops_.RemoveHost(a, req.matches[1]));
+     });
 
   // --- volumes
-  s.Get(v1 + "/volumes", authed([this](const Request&, Response& res, const User&, const Actor&) {
-          SendList(res, ops_.ListVolumes(""));
-        }));
-  s.Get(v1 + "/clusters/" + id + "/volumes",
-        authed([this](const Request& req, Response& res, const User&, const Actor&) {
-          SendList(res, ops_.ListVolumes(req.matches[1]));
-        }));
-  s.Post(v1 + "/clusters/" + id + "/volumes",
-         authed([this, with_body](const Request& req, Response& res, const User&, const Actor& a) {
-           with_body(req, res, [&](const Json& j) {
-             auto spec = VolumeSpecFrom(j, req.matches[1]);
-             if (!spec.ok()) return SendError(res, spec.status());
-             SendResult(res, ops_.AddVolume(a, *spec), 201);
-           });
-         }));
-  s.Get(v1 + "/volumes/" + id,
-        authed([this](const Request& req, Response& res, const User&, const Actor&) {
-          SendResult(res, ops_.GetVolume(req.matches[1]));
-        }));
-  s.Delete(v1 + "/volumes/" + id,
-           authed([this](const Request& req, Response& res, const User&, const Actor& a) {
-             SendStatus(res, ops_.RemoveVolume(a, req.matches[1]));
-           }));
+  on("GET", "/volumes", [this](const Request&, Response& res, const User&, const Actor&) {
+    SendList(res, ops_.ListVolumes(""));
+  });
+  on("GET", "/clusters/{id}/volumes",
+     [this](const Request& req, Response& res, const User&, const Actor&) {
+       SendList(res, ops_.ListVolumes(req.matches[1]));
+     });
+  on("POST", "/clusters/{id}/volumes",
+     [this, with_body](const Request& req, Response& res, const User&, const Actor& a) {
+       with_body(req, res, [&](const Json& j) {
+         auto spec = VolumeSpecFrom(j, req.matches[1]);
+         if (!spec.ok()) return SendError(res, spec.status());
+         SendResult(res, ops_.AddVolume(a, *spec), 201);
+       });
+     });
+  on("GET", "/volumes/{id}", [this](const Request& req, Response& res, const User&, const Actor&) {
+    SendResult(res, ops_.GetVolume(req.matches[1]));
+  });
+  on("DELETE", "/volumes/{id}",
+     [this](const Request& req, Response& res, const User&, const Actor& a) {
+       SendStatus(res, ops_.RemoveVolume(a, req.matches[1]));
+     });
 
   // --- destinations
-  s.Get(v1 + "/clusters/" + id + "/destinations",
-        authed([this](const Request& req, Response& res, const User&, const Actor&) {
-          SendList(res, ops_.ListDestinations(req.matches[1]));
-        }));
-  s.Post(v1 + "/clusters/" + id + "/destinations",
-         authed([this, with_body](const Request& req, Response& res, const User&, const Actor& a) {
-           with_body(req, res, [&](const Json& j) {
-             auto spec = DestinationSpecFrom(j, req.matches[1]);
-             if (!spec.ok()) return SendError(res, spec.status());
-             auto copy = JsonFields(j).Bool("copy_keys", false);
-             if (!copy.ok()) return SendError(res, copy.status());
-             auto password = JsonFields(j).Str("password", false);
-             if (!password.ok()) return SendError(res, password.status());
-             SendResult(res, ops_.CreateDestination(a, *spec, *copy, *password), 201);
-           });
-         }));
-  s.Post(v1 + "/destinations/" + id + "/reestablish",
-         authed([this, with_body](const Request& req, Response& res, const User&, const Actor& a) {
-           with_body(req, res, [&](const Json& j) {
-             JsonFields f(j);
-             Status known = f.OnlyKnown({"ssh_fingerprint", "password"});
-             if (!known.ok()) return SendError(res, known);
-             auto fp = f.Str("ssh_fingerprint", false);
-             if (!fp.ok()) return SendError(res, fp.status());
-             auto password = f.Str("password", false);
-             if (!password.ok()) return SendError(res, password.status());
-             SendResult(res, ops_.ReestablishDestination(a, req.matches[1], *fp, *password));
-           });
-         }));
-  s.Post(v1 + "/destinations/" + id + "/test",
-         authed([this](const Request& req, Response& res, const User&, const Actor& a) {
-           auto c = ops_.TestDestination(a, req.matches[1]);
-           if (!c.ok()) return SendError(res, c.status());
-           Json out = ToJson(c->destination);
-           out["problems"] = c->problems;
-           out["warnings"] = c->warnings;
-           SendJson(res, 200, out);
-         }));
-  s.Get(v1 + "/destinations/" + id,
-        authed([this](const Request& req, Response& res, const User&, const Actor&) {
-          SendResult(res, ops_.GetDestination(req.matches[1]));
-        }));
-  s.Delete(v1 + "/destinations/" + id,
-           authed([this](const Request& req, Response& res, const User&, const Actor& a) {
-             auto r = ops_.RemoveDestination(a, req.matches[1], QueryFlag(req, "force"));
-             if (!r.ok()) return SendError(res, r.status());
-             SendJson(res, 200, {{"message", *r}});
-           }));
+  on("GET", "/clusters/{id}/destinations",
+     [this](const Request& req, Response& res, const User&, const Actor&) {
+       SendList(res, ops_.ListDestinations(req.matches[1]));
+     });
+  on("POST", "/clusters/{id}/destinations",
+     [this, with_body](const Request& req, Response& res, const User&, const Actor& a) {
+       with_body(req, res, [&](const Json& j) {
+         auto spec = DestinationSpecFrom(j, req.matches[1]);
+         if (!spec.ok()) return SendError(res, spec.status());
+         auto copy = JsonFields(j).Bool("copy_keys", false);
+         if (!copy.ok()) return SendError(res, copy.status());
+         auto password = JsonFields(j).Str("password", false);
+         if (!password.ok()) return SendError(res, password.status());
+         SendResult(res, ops_.CreateDestination(a, *spec, *copy, *password), 201);
+       });
+     });
+  on("POST", "/destinations/{id}/reestablish",
+     [this, with_body](const Request& req, Response& res, const User&, const Actor& a) {
+       with_body(req, res, [&](const Json& j) {
+         JsonFields f(j);
+         Status known = f.OnlyKnown({"ssh_fingerprint", "password"});
+         if (!known.ok()) return SendError(res, known);
+         auto fp = f.Str("ssh_fingerprint", false);
+         if (!fp.ok()) return SendError(res, fp.status());
+         auto password = f.Str("password", false);
+         if (!password.ok()) return SendError(res, password.status());
+         SendResult(res, ops_.ReestablishDestination(a, req.matches[1], *fp, *password));
+       });
+     });
+  on("POST", "/destinations/{id}/test",
+     [this](const Request& req, Response& res, const User&, const Actor& a) {
+       auto c = ops_.TestDestination(a, req.matches[1]);
+       if (!c.ok()) return SendError(res, c.status());
+       Json out = ToJson(c->destination);
+       out["problems"] = c->problems;
+       out["warnings"] = c->warnings;
+       SendJson(res, 200, out);
+     });
+  on("GET", "/destinations/{id}",
+     [this](const Request& req, Response& res, const User&, const Actor&) {
+       SendResult(res, ops_.GetDestination(req.matches[1]));
+     });
+  on("DELETE", "/destinations/{id}",
+     [this](const Request& req, Response& res, const User&, const Actor& a) {
+       auto r = ops_.RemoveDestination(a, req.matches[1], QueryFlag(req, "force"));
+       if (!r.ok()) return SendError(res, r.status());
+       SendJson(res, 200, {{"message", *r}});
+     });
 
   // --- sessions
-  s.Get(v1 + "/sessions",
-        authed([this](const Request& req, Response& res, const User&, const Actor&) {
-          SessionFilter f;
-          if (req.has_param("volume_id")) f.source_volume_id = req.get_param_value("volume_id");
-          if (req.has_param("destination_id"))
-            f.destination_id = req.get_param_value("destination_id");
-          SendList(res, ops_.ListSessionDetails(f));
-        }));
-  s.Get(v1 + "/volumes/" + id + "/sessions",
-        authed([this](const Request& req, Response& res, const User&, const Actor&) {
-          SendList(res, ops_.ListSessionDetails({req.matches[1], ""}));
-        }));
-  s.Get(v1 + "/destinations/" + id + "/volumes",
-        authed([this](const Request& req, Response& res, const User&, const Actor&) {
-          if (!req.has_param("source_volume_id")) {
-            return SendError(res, Status::InvalidArgument(
-                                      "source_volume_id is required: candidates are eligible "
-                                      "for one source volume"));
-          }
-          SendList(res, ops_.ListCandidateVolumes(req.matches[1],
-                                                  req.get_param_value("source_volume_id")));
-        }));
-  s.Get(v1 + "/destinations/" + id + "/sessions",
-        authed([this](const Request& req, Response& res, const User&, const Actor&) {
-          SendList(res, ops_.ListSessionDetails({"", req.matches[1]}));
-        }));
-  s.Post(v1 + "/sessions",
-         authed([this, with_body](const Request& req, Response& res, const User&, const Actor& a) {
-           with_body(req, res, [&](const Json& j) {
-             auto spec = SessionSpecFrom(j);
-             if (!spec.ok()) return SendError(res, spec.status());
-             JsonFields f(j);
-             auto force = f.Bool("force", false);
-             auto method = f.Str("sync_method", false);
-             if (!force.ok()) return SendError(res, force.status());
-             if (!method.ok()) return SendError(res, method.status());
-             SessionCreateOptions options;
-             options.force = *force;
-             options.sync_method = *method;
-             SendResult(res, ops_.CreateSession(a, *spec, options), 201);
-           });
-         }));
-  s.Get(v1 + "/sessions/" + id,
-        authed([this](const Request& req, Response& res, const User&, const Actor&) {
-          SendResult(res, ops_.GetSession(req.matches[1]));
-        }));
-  s.Delete(v1 + "/sessions/" + id,
-           authed([this](const Request& req, Response& res, const User&, const Actor& a) {
-             SendStatus(res, ops_.RemoveSession(a, req.matches[1], QueryFlag(req, "force"),
-                                                QueryFlag(req, "reset_sync_time")));
-           }));
+  on("GET", "/sessions", [this](const Request& req, Response& res, const User&, const Actor&) {
+    SessionFilter f;
+    if (req.has_param("volume_id")) f.source_volume_id = req.get_param_value("volume_id");
+    if (req.has_param("destination_id")) f.destination_id = req.get_param_value("destination_id");
+    SendList(res, ops_.ListSessionDetails(f));
+  });
+  on("GET", "/volumes/{id}/sessions",
+     [this](const Request& req, Response& res, const User&, const Actor&) {
+       SendList(res, ops_.ListSessionDetails({req.matches[1], ""}));
+     });
+  on("GET", "/destinations/{id}/volumes",
+     [this](const Request& req, Response& res, const User&, const Actor&) {
+       if (!req.has_param("source_volume_id")) {
+         return SendError(
+             res, Status::InvalidArgument("source_volume_id is required: candidates are eligible "
+                                          "for one source volume"));
+       }
+       SendList(res,
+                ops_.ListCandidateVolumes(req.matches[1], req.get_param_value("source_volume_id")));
+     });
+  on("GET", "/destinations/{id}/sessions",
+     [this](const Request& req, Response& res, const User&, const Actor&) {
+       SendList(res, ops_.ListSessionDetails({"", req.matches[1]}));
+     });
+  on("POST", "/sessions",
+     [this, with_body](const Request& req, Response& res, const User&, const Actor& a) {
+       with_body(req, res, [&](const Json& j) {
+         auto spec = SessionSpecFrom(j);
+         if (!spec.ok()) return SendError(res, spec.status());
+         JsonFields f(j);
+         auto force = f.Bool("force", false);
+         auto method = f.Str("sync_method", false);
+         if (!force.ok()) return SendError(res, force.status());
+         if (!method.ok()) return SendError(res, method.status());
+         SessionCreateOptions options;
+         options.force = *force;
+         options.sync_method = *method;
+         SendResult(res, ops_.CreateSession(a, *spec, options), 201);
+       });
+     });
+  on("GET", "/sessions/{id}", [this](const Request& req, Response& res, const User&, const Actor&) {
+    SendResult(res, ops_.GetSession(req.matches[1]));
+  });
+  on("DELETE", "/sessions/{id}",
+     [this](const Request& req, Response& res, const User&, const Actor& a) {
+       SendStatus(res, ops_.RemoveSession(a, req.matches[1], QueryFlag(req, "force"),
+                                          QueryFlag(req, "reset_sync_time")));
+     });
 
   for (SessionAction action : {SessionAction::kStart, SessionAction::kStop, SessionAction::kPause,
                                SessionAction::kResume}) {
-    std::string path = v1;
-    path.append("/sessions/").append(id).append("/").append(Name(action));
-    s.Post(path,
-           authed([this, action](const Request& req, Response& res, const User&, const Actor& a) {
-             SendResult(res,
-                        ops_.RunSessionAction(a, req.matches[1], action, QueryFlag(req, "force")));
-           }));
+    on("POST", "/sessions/{id}/" + std::string(Name(action)),
+       [this, action](const Request& req, Response& res, const User&, const Actor& a) {
+         SendResult(res, ops_.RunSessionAction(a, req.matches[1], action, QueryFlag(req, "force")));
+       });
   }
-  s.Post(v1 + "/sessions/" + id + "/verify",
-         authed([this](const Request& req, Response& res, const User&, const Actor& a) {
-           int sample = 100;
-           if (req.has_param("sample_percent")) {
-             try {
-               sample = std::stoi(req.get_param_value("sample_percent"));
-             } catch (const std::exception&) {
-               return SendError(res, Status::InvalidArgument("sample_percent must be 1-100"));
-             }
-           }
-           auto r = ops_.VerifySession(a, req.matches[1], sample);
-           if (!r.ok()) return SendError(res, r.status());
-           SendJson(res, 200, ToJson(*r));
-         }));
-  s.Post(v1 + "/sessions/" + id + "/repair",
-         authed([this](const Request& req, Response& res, const User&, const Actor& a) {
-           auto r = ops_.RepairSession(a, req.matches[1]);
-           if (!r.ok()) return SendError(res, r.status());
-           SendJson(res, 200, ToJson(*r));
-         }));
-  s.Get(v1 + "/sessions/" + id + "/preflight",
-        authed([this](const Request& req, Response& res, const User&, const Actor&) {
-          auto r = ops_.SessionPreflight(req.matches[1]);
-          if (!r.ok()) return SendError(res, r.status());
-          SendJson(res, 200, ToJson(*r));
-        }));
-  s.Post(v1 + "/sessions/" + id + "/refresh",
-         authed([this](const Request& req, Response& res, const User&, const Actor& a) {
-           SendResult(res, ops_.RefreshSession(a, req.matches[1]));
-         }));
+  on("POST", "/sessions/{id}/verify",
+     [this](const Request& req, Response& res, const User&, const Actor& a) {
+       int sample = 100;
+       if (req.has_param("sample_percent")) {
+         try {
+           sample = std::stoi(req.get_param_value("sample_percent"));
+         } catch (const std::exception&) {
+           return SendError(res, Status::InvalidArgument("sample_percent must be 1-100"));
+         }
+       }
+       auto r = ops_.VerifySession(a, req.matches[1], sample);
+       if (!r.ok()) return SendError(res, r.status());
+       SendJson(res, 200, ToJson(*r));
+     });
+  on("POST", "/sessions/{id}/repair",
+     [this](const Request& req, Response& res, const User&, const Actor& a) {
+       auto r = ops_.RepairSession(a, req.matches[1]);
+       if (!r.ok()) return SendError(res, r.status());
+       SendJson(res, 200, ToJson(*r));
+     });
+  on("GET", "/sessions/{id}/preflight",
+     [this](const Request& req, Response& res, const User&, const Actor&) {
+       auto r = ops_.SessionPreflight(req.matches[1]);
+       if (!r.ok()) return SendError(res, r.status());
+       SendJson(res, 200, ToJson(*r));
+     });
+  on("POST", "/sessions/{id}/refresh",
+     [this](const Request& req, Response& res, const User&, const Actor& a) {
+       SendResult(res, ops_.RefreshSession(a, req.matches[1]));
+     });
 
   // --- session config
-  s.Get(v1 + "/sessions/" + id + "/config",
-        authed([this](const Request& req, Response& res, const User&, const Actor&) {
-          SendList(res, ops_.GetConfig(req.matches[1]));
-        }));
-  s.Put(v1 + "/sessions/" + id + "/config/" + id,
-        authed([this, with_body](const Request& req, Response& res, const User&, const Actor& a) {
-          with_body(req, res, [&](const Json& j) {
-            JsonFields f(j);
-            Status known = f.OnlyKnown({"value", "force"});
-            if (!known.ok()) return SendError(res, known);
-            auto value = f.Str("value", true);
-            if (!value.ok()) return SendError(res, value.status());
-            auto force = f.Bool("force", false);
-            if (!force.ok()) return SendError(res, force.status());
-            SendResult(res, ops_.SetConfig(a, req.matches[1], req.matches[2], *value, *force));
-          });
-        }));
-  s.Delete(v1 + "/sessions/" + id + "/config/" + id,
-           authed([this](const Request& req, Response& res, const User&, const Actor& a) {
-             SendStatus(res, ops_.ResetConfig(a, req.matches[1], req.matches[2]));
-           }));
+  on("GET", "/sessions/{id}/config",
+     [this](const Request& req, Response& res, const User&, const Actor&) {
+       SendList(res, ops_.GetConfig(req.matches[1]));
+     });
+  on("PUT", "/sessions/{id}/config/{key}",
+     [this, with_body](const Request& req, Response& res, const User&, const Actor& a) {
+       with_body(req, res, [&](const Json& j) {
+         JsonFields f(j);
+         Status known = f.OnlyKnown({"value", "force"});
+         if (!known.ok()) return SendError(res, known);
+         auto value = f.Str("value", true);
+         if (!value.ok()) return SendError(res, value.status());
+         auto force = f.Bool("force", false);
+         if (!force.ok()) return SendError(res, force.status());
+         SendResult(res, ops_.SetConfig(a, req.matches[1], req.matches[2], *value, *force));
+       });
+     });
+  on("DELETE", "/sessions/{id}/config/{key}",
+     [this](const Request& req, Response& res, const User&, const Actor& a) {
+       SendStatus(res, ops_.ResetConfig(a, req.matches[1], req.matches[2]));
+     });
 
   // --- live updates and history
-  s.Get(v1 + "/stream", authed([this](const Request&, Response& res, const User&, const Actor&) {
-          if (!feed_) return SendError(res, Status::Unavailable("live updates are not available"));
-          auto sub = feed_->Subscribe();
-          if (!sub) {
-            return SendError(
-                res, Status::Unavailable("too many live update streams are open; close some "
-                                         "console tabs or wait a minute"));
-          }
-          res.set_header("Cache-Control", "no-cache");
-          res.set_header("X-Accel-Buffering", "no");
-          // A stream lasts ten minutes at most; the client reconnects (and re-authenticates:
-          // a revoked token stops receiving within that time).
-          const auto until = std::chrono::steady_clock::now() + std::chrono::minutes(10);
-          auto first = std::make_shared<bool>(true);
-          res.set_chunked_content_provider(
-              "text/event-stream",
-              [sub, until, first](size_t, httplib::DataSink& sink) {
-                std::string out;
-                if (*first) {
-                  *first = false;
-                  out = "retry: 2000\nevent: hello\ndata: {}\n\n";
-                } else {
-                  std::vector<StatusFeed::Change> changes;
-                  bool open = sub->Next(std::chrono::seconds(15), &changes);
-                  if (!open || std::chrono::steady_clock::now() > until) {
-                    sink.done();
-                    return true;
-                  }
-                  // A comment line every 15 s at least, so a gone client is noticed.
-                  if (changes.empty()) out = ": keep-alive\n\n";
-                  for (const auto& c : changes)
-                    out += "event: " + c.type + "\ndata: " + c.data + "\n\n";
-                }
-                return sink.write(out.data(), out.size());
-              },
-              [this, sub](bool) { feed_->Unsubscribe(sub); });
-        }));
-  s.Get(v1 + "/sessions/" + id + "/metrics",
-        authed([this](const Request& req, Response& res, const User&, const Actor&) {
-          auto session = ops_.GetSession(req.matches[1]);
-          if (!session.ok()) return SendError(res, session.status());
-          Json items = Json::array();
-          if (feed_) {
-            for (const auto& m : feed_->Metrics(req.matches[1])) {
-              items.push_back(
-                  {{"at", FormatIsoMillis(m.at_ms)},
-                   {"lag_seconds", m.lag_seconds < 0 ? Json(nullptr) : Json(m.lag_seconds)},
-                   {"throughput_bytes_per_second",
-                    m.throughput_bps < 0 ? Json(nullptr) : Json(m.throughput_bps)}});
+  on("GET", "/stream", [this](const Request&, Response& res, const User&, const Actor&) {
+    if (!feed_) return SendError(res, Status::Unavailable("live updates are not available"));
+    auto sub = feed_->Subscribe();
+    if (!sub) {
+      return SendError(res, Status::Unavailable("too many live update streams are open; close some "
+                                                "console tabs or wait a minute"));
+    }
+    res.set_header("Cache-Control", "no-cache");
+    res.set_header("X-Accel-Buffering", "no");
+    // A stream lasts ten minutes at most; the client reconnects (and re-authenticates:
+    // a revoked token stops receiving within that time).
+    const auto until = std::chrono::steady_clock::now() + std::chrono::minutes(10);
+    auto first = std::make_shared<bool>(true);
+    res.set_chunked_content_provider(
+        "text/event-stream",
+        [sub, until, first](size_t, httplib::DataSink& sink) {
+          std::string out;
+          if (*first) {
+            *first = false;
+            out = "retry: 2000\nevent: hello\ndata: {}\n\n";
+          } else {
+            std::vector<StatusFeed::Change> changes;
+            bool open = sub->Next(std::chrono::seconds(15), &changes);
+            if (!open || std::chrono::steady_clock::now() > until) {
+              sink.done();
+              return true;
             }
+            // A comment line every 15 s at least, so a gone client is noticed.
+            if (changes.empty()) out = ": keep-alive\n\n";
+            for (const auto& c : changes) out += "event: " + c.type + "\ndata: " + c.data + "\n\n";
           }
-          SendJson(res, 200, {{"items", items}});
-        }));
+          return sink.write(out.data(), out.size());
+        },
+        [this, sub](bool) { feed_->Unsubscribe(sub); });
+  });
+  on("GET", "/sessions/{id}/metrics",
+     [this](const Request& req, Response& res, const User&, const Actor&) {
+       auto session = ops_.GetSession(req.matches[1]);
+       if (!session.ok()) return SendError(res, session.status());
+       Json items = Json::array();
+       if (feed_) {
+         for (const auto& m : feed_->Metrics(req.matches[1])) {
+           items.push_back(
+               {{"at", FormatIsoMillis(m.at_ms)},
+                {"lag_seconds", m.lag_seconds < 0 ? Json(nullptr) : Json(m.lag_seconds)},
+                {"throughput_bytes_per_second",
+                 m.throughput_bps < 0 ? Json(nullptr) : Json(m.throughput_bps)}});
+         }
+       }
+       SendJson(res, 200, {{"items", items}});
+     });
 
   // --- events
-  s.Get(v1 + "/events",
-        authed([this](const Request& req, Response& res, const User&, const Actor&) {
-          EventFilter f;
-          auto after = QueryInt(req, "after_id", 0);
-          auto before = QueryInt(req, "before_id", 0);
-          auto limit = QueryInt(req, "limit", 100);
-          if (!after.ok()) return SendError(res, after.status());
-          if (!before.ok()) return SendError(res, before.status());
-          f.before_id = *before;
-          if (!limit.ok()) return SendError(res, limit.status());
-          f.after_id = *after;
-          f.limit = static_cast<int>(std::min<int64_t>(*limit, 1000));
-          f.object_type = req.get_param_value("object_type");
-          f.object_id = req.get_param_value("object_id");
-          f.action_prefix = req.get_param_value("action");
-          f.result = req.get_param_value("result");
-          if (!f.result.empty() && f.result != "ok" && f.result != "failed")
-            return SendError(res, Status::InvalidArgument("result must be ok or failed"));
-          SendList(res, ops_.ListEvents(f));
-        }));
+  on("GET", "/events", [this](const Request& req, Response& res, const User&, const Actor&) {
+    EventFilter f;
+    auto after = QueryInt(req, "after_id", 0);
+    auto before = QueryInt(req, "before_id", 0);
+    auto limit = QueryInt(req, "limit", 100);
+    if (!after.ok()) return SendError(res, after.status());
+    if (!before.ok()) return SendError(res, before.status());
+    f.before_id = *before;
+    if (!limit.ok()) return SendError(res, limit.status());
+    f.after_id = *after;
+    f.limit = static_cast<int>(std::min<int64_t>(*limit, 1000));
+    f.object_type = req.get_param_value("object_type");
+    f.object_id = req.get_param_value("object_id");
+    f.action_prefix = req.get_param_value("action");
+    f.result = req.get_param_value("result");
+    if (!f.result.empty() && f.result != "ok" && f.result != "failed")
+      return SendError(res, Status::InvalidArgument("result must be ok or failed"));
+    SendList(res, ops_.ListEvents(f));
+  });
 
   WebConsole();
 }

@@ -218,7 +218,12 @@ Json ToJson(const Event& e) {
 }
 
 Json ToJson(const User& u) {
-  return {{"id", u.id}, {"name", u.name}, {"admin", u.admin}, {"created_at", Time(u.created_at)}};
+  // "admin" stays for clients written before roles.
+  return {{"id", u.id},
+          {"name", u.name},
+          {"role", Name(u.role)},
+          {"admin", u.role == Role::kAdmin},
+          {"created_at", Time(u.created_at)}};
 }
 
 Json ToJson(const ApiToken& t) {

@@ -50,8 +50,10 @@ TEST(JsonModel, UnknownCountsAreNullNotZero) {
 }
 
 TEST(JsonModel, SecretsNeverSerialised) {
-  User u{"id", "alice", "$argon2id$secret-hash", false, 0};
+  User u{"id", "alice", "$argon2id$secret-hash", Role::kOperator, 0};
   EXPECT_EQ(ToJson(u).dump().find("argon2id"), std::string::npos);
+  EXPECT_EQ(ToJson(u)["role"], "operator");
+  EXPECT_EQ(ToJson(u)["admin"], false);
   ApiToken t{"id", "u", "cli", "digest-secret", 0, 0, 0};
   EXPECT_EQ(ToJson(t).dump().find("digest-secret"), std::string::npos);
 }

@@ -1,5 +1,10 @@
 #include "api/openapi.h"
 
+#include <cctype>
+
+#include "api/routes.h"
+#include "model/names.h"
+
 namespace georep {
 namespace {
 
@@ -76,6 +81,8 @@ Json OpenApiDocument(const std::string& version) {
   paths["/users"]["post"] =
       Op("Create a user (administrators)", "users", {}, "UserSpec", "User", 201);
   paths["/users/{id}"]["delete"] = Op("Delete a user", "users", {"id"}, "", "", 204);
+  paths["/users/{id}/role"]["put"] = Op("Change a user's role (the last administrator stays one)",
+                                        "users", {"id"}, "RoleSpec", "User");
   paths["/users/{id}/password"]["put"] =
       Op("Change a password", "users", {"id"}, "PasswordSpec", "", 204);
   paths["/clusters"]["get"] = Op("List clusters", "clusters", {}, "", "Cluster", 200, true);
@@ -201,10 +208,20 @@ Json OpenApiDocument(const std::string& version) {
                                 {"token_id", "string"},
                                 {"expires_at", "string"},
                                 {"username", "string"}});
-  schemas["User"] =
-      Obj({{"id", "string"}, {"name", "string"}, {"admin", "boolean"}, {"created_at", "string"}});
+  const Json roles = {"viewer", "operator", "admin"};
+  schemas["User"] = Obj({{"id", "string"},
+                         {"name", "string"},
+                         {"role", "string"},
+                         {"admin", "boolean"},
+                         {"created_at", "string"}});
+  schemas["User"]["properties"]["role"]["enum"] = roles;
+  schemas["User"]["properties"]["admin"]["description"] = "role is admin (for older clients)";
   schemas["UserSpec"] =
-      Obj({{"name", "string"}, {"password", "string"}, {"admin", "boolean"}}, {"name", "password"});
+      Obj({{"name", "string"}, {"password", "string"}, {"role", "string"}}, {"name", "password"});
+  schemas["UserSpec"]["properties"]["role"]["enum"] = roles;
+  schemas["UserSpec"]["properties"]["role"]["default"] = "viewer";
+  schemas["RoleSpec"] = Obj({{"role", "string"}}, {"role"});
+  schemas["RoleSpec"]["properties"]["role"]["enum"] = roles;
   schemas["Message"] = Obj({{"message", "string"}}, {"message"});
   schemas["PasswordSpec"] = Obj({{"password", "string"}}, {"password"});
   schemas["Token"] = Obj({{"id", "string"},
@@ -430,6 +447,22 @@ Json OpenApiDocument(const std::string& version) {
                           {"object_id", "string"},
                           {"result", "string"},
                           {"message", "string"}});
+
+  // Who may call each operation, from the one table the engine enforces.
+  for (auto& [path, ops] : paths.items()) {
+    for (auto& [method, op] : ops.items()) {
+      std::string upper = method;
+      for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      const RouteRole* route = FindRoute(upper, path);
+      if (route == nullptr || !route->role) continue;
+      op["x-georep-role"] = std::string(Name(*route->role));
+      std::string needs = "Needs the " + std::string(Name(*route->role)) + " role";
+      if (!route->note.empty()) needs += " (" + std::string(route->note) + ")";
+      op["description"] = needs + ".";
+      op["responses"]["403"] = {{"description", "The caller's role is not enough"},
+                                {"content", {{"application/json", {{"schema", Ref("Error")}}}}}};
+    }
+  }
 
   return {{"openapi", "3.0.3"},
           {"info",

@@ -83,7 +83,7 @@ class StatusFeedTest : public ::testing::Test {
     return t;
   }
 
-  Actor admin_{"admin", true};
+  Actor admin_{"admin", Role::kAdmin};
   std::filesystem::path dir_;
   FakeClock clock_;
   SeededRandom random_{11};

@@ -22,7 +22,7 @@ Result<std::optional<std::string>> Authenticator::EnsureInitialAdmin() {
     if (!users.empty()) return Status::Ok();
     std::string pw = random_.NewPassword(20);
     GEOREP_ASSIGN_OR_RETURN(std::string hash, HashPassword(pw));
-    User admin{random_.NewUuid(), "admin", hash, true, clock_.NowMillis()};
+    User admin{random_.NewUuid(), "admin", hash, Role::kAdmin, clock_.NowMillis()};
     GEOREP_RETURN_IF_ERROR(tx.CreateUser(admin));
     auto ev = tx.AppendEvent(Event{0, clock_.NowMillis(), "system", "user.create", "user", admin.id,
                                    "ok", "initial administrator 'admin' created"});

@@ -44,7 +44,7 @@ TEST_F(AuthenticatorTest, InitialAdminOnceThenLoginAndTokens) {
   auto user = auth_->Authenticate(issued->secret);
   ASSERT_TRUE(user.ok());
   EXPECT_EQ(user->name, "admin");
-  EXPECT_TRUE(user->admin);
+  EXPECT_EQ(user->role, Role::kAdmin);
 
   clock_.Advance(3601 * 1000);
   auto expired = auth_->Authenticate(issued->secret);

@@ -1017,18 +1017,39 @@ del->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
   auto* grp = app.add_subcommand("user", "Users of the engine");
   grp->require_subcommand(1);
   grp->add_subcommand("list", "List users")->callback(Run(g, exit_code, [g](ApiClient& c) {
-    return PrintList(*g, c.Get("/users"), {"ID", "NAME", "ADMIN", "CREATED"},
-                     {"id", "name", "admin", "created_at"});
+    return PrintList(*g, c.Get("/users"), {"ID", "NAME", "ROLE", "CREATED"},
+                     {"id", "name", "role", "created_at"});
   }));
-  auto* create = grp->add_subcommand("create", "Create a user (password read from stdin)");
+  const std::vector<std::string> roles = {"viewer", "operator", "admin"};
+  auto* create = grp->add_subcommand(
+      "add",
+      "Add a user (password read from stdin). Roles: viewer (reads everything but secrets), "
+      "operator (also starts, stops, pauses, resumes, verifies, repairs and checkpoints "
+      "sessions), admin (everything: its options name programs run as root on the hosts)");
+  create->alias("create");
   auto name = std::make_shared<std::string>();
+  auto role = std::make_shared<std::string>("viewer");
   auto admin = std::make_shared<bool>(false);
   create->add_option("name", *name, "User name")->required();
-  create->add_flag("--admin", *admin, "Make the user an administrator");
+  auto* role_opt = create->add_option("--role", *role, "viewer, operator or admin")
+                       ->check(CLI::IsMember(roles))
+                       ->capture_default_str();
+  create->add_flag("--admin", *admin, "Same as --role admin")->excludes(role_opt);
   create->callback(Run(g, exit_code, [=](ApiClient& c) {
     std::string pw = ReadSecret("Password for " + *name + ": ");
-    return PrintObject(*g,
-                       c.Post("/users", {{"name", *name}, {"password", pw}, {"admin", *admin}}));
+    return PrintObject(*g, c.Post("/users", {{"name", *name},
+                                             {"password", pw},
+                                             {"role", *admin ? std::string("admin") : *role}}));
+  }));
+  auto* set_role = grp->add_subcommand("role", "Change a user's role");
+  auto rid = std::make_shared<std::string>();
+  auto new_role = std::make_shared<std::string>();
+  set_role->add_option("user", *rid, "User id")->required();
+  set_role->add_option("role", *new_role, "viewer, operator or admin")
+      ->required()
+      ->check(CLI::IsMember(roles));
+  set_role->callback(Run(g, exit_code, [=](ApiClient& c) {
+    return PrintObject(*g, c.Put("/users/" + UrlEncode(*rid) + "/role", {{"role", *new_role}}));
   }));
   auto* del = grp->add_subcommand("delete", "Delete a user");
   auto uid = std::make_shared<std::string>();

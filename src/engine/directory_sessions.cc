@@ -121,7 +121,7 @@ void Operations::SetWorkerSupervisor(WorkerSupervisor* workers, std::string geor
   });
   // A worker's end is shown (Faulty, with its reason and an event) when it happens.
   workers_->SetEndListener([this](const std::string& id) {
-    const Actor monitor{"monitor", true};
+    const Actor monitor{"monitor", Role::kAdmin};
     auto polled = PollDirectorySession(monitor, id);
     if (!polled.ok())
       spdlog::warn("msg=\"worker ended\" session={} error={}", id,
@@ -910,6 +910,7 @@ Status Operations::RunDirectoryAction(const Session& s, const Volume& v, Session
 }
 
 Result<SessionDetail> Operations::PollDirectorySession(const Actor& a, const std::string& id) {
+  GEOREP_RETURN_IF_ERROR(Require(a, Role::kOperator));
   auto guard = locks_.Lock(SessionLockKey(id));
   GEOREP_ASSIGN_OR_RETURN(SessionDetail before, GetSession(id));
   if (!workers_ || !WantsWorker(before.session.status)) return before;
@@ -1024,6 +1025,7 @@ Result<SessionDetail> Operations::PollDirectorySession(const Actor& a, const std
 
 Result<replication::VerifyReport> Operations::VerifySession(const Actor& a, const std::string& id,
                                                             int sample_percent) {
+  GEOREP_RETURN_IF_ERROR(Require(a, Role::kOperator));
   auto report = RunVerify(a, id, sample_percent, nullptr);
   if (!report.ok()) return report;  // what cannot run says nothing about the destination
   GEOREP_RETURN_IF_ERROR(RecordVerifyDiffers(
@@ -1034,6 +1036,7 @@ Result<replication::VerifyReport> Operations::VerifySession(const Actor& a, cons
 
 Result<RepairReport> Operations::RepairSession(const Actor& a, const std::string& id,
                                                std::chrono::milliseconds timeout) {
+  GEOREP_RETURN_IF_ERROR(Require(a, Role::kOperator));
   RepairReport out;
   auto repaired = [&]() -> Status {
     GEOREP_ASSIGN_OR_RETURN(Session s, ReadSession(id));

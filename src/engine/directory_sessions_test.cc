@@ -182,7 +182,7 @@ class DirectorySessionArgvTest : public ::testing::Test {
     return launcher_.launches.empty() ? std::vector<std::string>{} : launcher_.launches.back();
   }
 
-  Actor admin_{"admin", true};
+  Actor admin_{"admin", Role::kAdmin};
   std::filesystem::path dir_;
   FakeClock clock_;
   SeededRandom random_{7};

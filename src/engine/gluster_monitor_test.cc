@@ -130,8 +130,8 @@ class GlusterMonitorTest : public ::testing::Test {
   ObjectLocks locks_;
   ScriptedCluster cluster_;
   std::unique_ptr<Operations> ops_;
-  const Actor admin_{"admin", true};
-  const Actor monitor_{"monitor", true};
+  const Actor admin_{"admin", Role::kAdmin};
+  const Actor monitor_{"monitor", Role::kAdmin};
   std::string status_, config_;
   std::string cluster_id_;
   std::vector<Host> hosts_;

@@ -219,7 +219,7 @@ class MountbrokerTest : public ::testing::Test {
   ObjectLocks locks_;
   ScriptedCluster cluster_;
   std::unique_ptr<Operations> ops_;
-  const Actor admin_{"admin", true};
+  const Actor admin_{"admin", Role::kAdmin};
   std::string status_;
   std::map<std::string, DestNode> nodes_;
   std::string source_, src1_, volume_;

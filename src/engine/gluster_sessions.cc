@@ -607,6 +607,7 @@ Result<SessionDetail> Operations::ApplyGlusterStatus(const Actor& a, const std::
 }
 
 Result<SessionDetail> Operations::RefreshSession(const Actor& a, const std::string& id) {
+  GEOREP_RETURN_IF_ERROR(Require(a, Role::kOperator));
   auto guard = locks_.Lock(SessionLockKey(id));
   GEOREP_ASSIGN_OR_RETURN(Session s, ReadSession(id));
   GEOREP_ASSIGN_OR_RETURN(Volume v, GetVolume(s.source_volume_id));
@@ -743,7 +744,7 @@ Result<std::string> Operations::DiscoverGlusterSession(const Actor& a, const Clu
 }
 
 Status Operations::RecheckDataRisk(const std::string& id) {
-  const Actor monitor{"monitor", true};
+  const Actor monitor{"monitor", Role::kAdmin};
   GEOREP_ASSIGN_OR_RETURN(Session s, ReadSession(id));
   GEOREP_ASSIGN_OR_RETURN(Volume v, GetVolume(s.source_volume_id));
   GEOREP_ASSIGN_OR_RETURN(Destination d, GetDestination(s.destination_id));
@@ -982,6 +983,7 @@ Result<ClusterPoll> Operations::PollGlusterCluster(const Actor& a, const std::st
 
 Result<SessionDetail> Operations::RunSessionAction(const Actor& a, const std::string& id,
                                                    SessionAction action, bool force) {
+  GEOREP_RETURN_IF_ERROR(Require(a, Role::kOperator));
   const std::string event = "session." + std::string(Name(action));
   std::optional<Preflight> preflight;  // at the start of a gluster rsync session
   std::string after_warning;

@@ -418,6 +418,7 @@ Result<Operations::DestinationRead> Operations::ReadHeartbeat(const Session& s,
 }
 
 Result<SessionHeartbeat> Operations::HeartbeatSession(const Actor& a, const std::string& id) {
+  GEOREP_RETURN_IF_ERROR(Require(a, Role::kOperator));
   if (!hosts_) return Status::FailedPrecondition("this engine cannot reach hosts");
   GEOREP_ASSIGN_OR_RETURN(Session s, ReadSession(id));
   GEOREP_ASSIGN_OR_RETURN(Volume v, GetVolume(s.source_volume_id));
@@ -563,7 +564,7 @@ Result<SessionHeartbeat> Operations::HeartbeatSession(const Actor& a, const std:
       }
     }
     if (restart) {
-      const Actor system{"stall-action", true};
+      const Actor system{"stall-action", Role::kAdmin};
       auto stopped = RunSessionAction(system, id, SessionAction::kStop, true);
       auto started = stopped.ok() ? RunSessionAction(system, id, SessionAction::kStart, true)
                                   : Result<SessionDetail>(stopped.status());

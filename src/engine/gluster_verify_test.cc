@@ -365,7 +365,7 @@ class GlusterVerifySessionTest : public ::testing::Test {
   }
 
   TempDir db_, src_, dst_;
-  Actor admin_{"admin", true};
+  Actor admin_{"admin", Role::kAdmin};
   FakeClock clock_{1795784806000};
   SeededRandom random_{7};
   ObjectLocks locks_;

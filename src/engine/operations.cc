@@ -34,8 +34,7 @@ Result<T> Read(Store& store, Fn fn) {
 }
 
 Status RequireAdmin(const Actor& a) {
-  if (!a.admin) return Status::PermissionDenied("only administrators may do this");
-  return Status::Ok();
+  return Require(a, Role::kAdmin);
 }
 
 // Which replica/disperse set the brick at `position` belongs to.
@@ -104,6 +103,7 @@ Status Operations::Audited(const Actor& a, std::string_view action, std::string_
 // ---------------------------------------------------------------- clusters
 
 Result<Cluster> Operations::CreateCluster(const Actor& a, const ClusterSpec& spec) {
+  GEOREP_RETURN_IF_ERROR(Require(a, Role::kAdmin));
   Cluster c{random_.NewUuid(), spec.name, spec.description, clock_.NowMillis()};
   Status valid = ValidateObjectName("cluster name", spec.name);
   if (valid.ok() && spec.description.size() > 1024)
@@ -132,6 +132,7 @@ Result<Cluster> Operations::GetCluster(const std::string& id) {
 }
 
 Status Operations::DeleteCluster(const Actor& a, const std::string& id) {
+  GEOREP_RETURN_IF_ERROR(Require(a, Role::kAdmin));
   std::string oid = id, msg;
   return Audited(a, "cluster.delete", "cluster", oid, msg, [&](StoreTx& tx) -> Status {
     GEOREP_ASSIGN_OR_RETURN(Cluster c, tx.GetCluster(id));
@@ -178,8 +179,15 @@ VolumeStatus GlusterVolumeStatus(const std::string& s) {
 
 }  // namespace
 
+Status Require(const Actor& a, Role needed) {
+  if (a.role >= needed) return Status::Ok();
+  return Status::PermissionDenied(fmt::format("this needs the {} role; '{}' is {}", Name(needed),
+                                              a.name, Name(a.role)));
+}
+
 Result<ImportedCluster> Operations::ImportGlusterCluster(const Actor& a,
                                                          const GlusterImportSpec& spec) {
+  GEOREP_RETURN_IF_ERROR(Require(a, Role::kAdmin));
   if (!hosts_) return Status::FailedPrecondition("this engine cannot reach hosts");
   Status valid = ValidateObjectName("cluster name", spec.name);
   if (valid.ok()) valid = ValidateHostName("host address", spec.address);
@@ -329,6 +337,7 @@ Result<ImportedCluster> Operations::ImportGlusterCluster(const Actor& a,
 // ---------------------------------------------------------------- hosts
 
 Result<Host> Operations::AddHost(const Actor& a, const HostSpec& spec) {
+  GEOREP_RETURN_IF_ERROR(Require(a, Role::kAdmin));
   Host h;
   h.id = random_.NewUuid();
   h.cluster_id = spec.cluster_id;
@@ -401,6 +410,7 @@ Result<Host> Operations::GetHost(const std::string& id) {
 }
 
 Status Operations::RemoveHost(const Actor& a, const std::string& id) {
+  GEOREP_RETURN_IF_ERROR(Require(a, Role::kAdmin));
   std::string oid = id, msg;
   return Audited(a, "host.remove", "host", oid, msg, [&](StoreTx& tx) -> Status {
     GEOREP_ASSIGN_OR_RETURN(Host h, tx.GetHost(id));
@@ -425,7 +435,9 @@ Status Operations::RemoveHost(const Actor& a, const std::string& id) {
   });
 }
 
-Result<std::vector<HostKey>> Operations::ScanHostKeys(const std::string& address, int port) {
+Result<std::vector<HostKey>> Operations::ScanHostKeys(const Actor& a, const std::string& address,
+                                                      int port) {
+  GEOREP_RETURN_IF_ERROR(Require(a, Role::kAdmin));
   GEOREP_RETURN_IF_ERROR(ValidateHostName("host address", address));
   GEOREP_RETURN_IF_ERROR(ValidatePort("ssh port", port));
   if (!hosts_) return Status::FailedPrecondition("this engine cannot reach hosts");
@@ -433,6 +445,7 @@ Result<std::vector<HostKey>> Operations::ScanHostKeys(const std::string& address
 }
 
 Result<HostCheck> Operations::CheckHost(const Actor& a, const std::string& id) {
+  GEOREP_RETURN_IF_ERROR(Require(a, Role::kOperator));
   if (!hosts_) return Status::FailedPrecondition("this engine cannot reach hosts");
   auto guard = locks_.Lock("host:" + id);
   GEOREP_ASSIGN_OR_RETURN(Host h, GetHost(id));
@@ -471,6 +484,7 @@ Result<HostCheck> Operations::CheckHost(const Actor& a, const std::string& id) {
 
 Result<Host> Operations::RepinHost(const Actor& a, const std::string& id,
                                    const std::string& fingerprint) {
+  GEOREP_RETURN_IF_ERROR(Require(a, Role::kAdmin));
   Status valid = ValidateFingerprint("host key fingerprint", fingerprint);
   if (valid.ok() && !hosts_) valid = Status::FailedPrecondition("this engine cannot reach hosts");
   if (!valid.ok()) {
@@ -529,6 +543,7 @@ Result<std::pair<std::string, std::string>> Operations::EngineSshKey() {
 // ---------------------------------------------------------------- volumes
 
 Result<Volume> Operations::AddVolume(const Actor& a, const VolumeSpec& spec) {
+  GEOREP_RETURN_IF_ERROR(Require(a, Role::kAdmin));
   Volume v;
   v.id = random_.NewUuid();
   v.cluster_id = spec.cluster_id;
@@ -575,6 +590,7 @@ Result<Volume> Operations::GetVolume(const std::string& id) {
 }
 
 Status Operations::RemoveVolume(const Actor& a, const std::string& id) {
+  GEOREP_RETURN_IF_ERROR(Require(a, Role::kAdmin));
   std::string oid = id, msg;
   return Audited(a, "volume.remove", "volume", oid, msg, [&](StoreTx& tx) -> Status {
     GEOREP_ASSIGN_OR_RETURN(Volume v, tx.GetVolume(id));
@@ -594,6 +610,7 @@ Status Operations::RemoveVolume(const Actor& a, const std::string& id) {
 Result<Destination> Operations::CreateDestination(const Actor& a, const DestinationSpec& spec,
                                                   bool copy_keys,
                                                   const std::string& root_password) {
+  GEOREP_RETURN_IF_ERROR(Require(a, Role::kAdmin));
   Destination d;
   d.id = random_.NewUuid();
   d.source_cluster_id = spec.source_cluster_id;
@@ -658,6 +675,7 @@ Result<Destination> Operations::GetDestination(const std::string& id) {
 
 Result<std::string> Operations::RemoveDestination(const Actor& a, const std::string& id,
                                                   bool force) {
+  GEOREP_RETURN_IF_ERROR(Require(a, Role::kAdmin));
   auto guard = locks_.Lock(DestinationLockKey(id));
   std::string oid = id, msg;
   Destination d;
@@ -920,6 +938,7 @@ Result<Destination> Operations::RecordConnection(const Actor& a, const std::stri
 Result<Destination> Operations::ReestablishDestination(const Actor& a, const std::string& id,
                                                        const std::string& new_fingerprint,
                                                        const std::string& root_password) {
+  GEOREP_RETURN_IF_ERROR(Require(a, Role::kAdmin));
   if (!new_fingerprint.empty()) {
     Status valid = ValidateFingerprint("destination host key fingerprint", new_fingerprint);
     if (!valid.ok()) {
@@ -1102,6 +1121,7 @@ Status Operations::CheckSshDestination(const Destination& d, const std::vector<H
 }
 
 Result<DestinationCheck> Operations::TestDestination(const Actor& a, const std::string& id) {
+  GEOREP_RETURN_IF_ERROR(Require(a, Role::kOperator));
   if (!hosts_) return Status::FailedPrecondition("this engine cannot reach hosts");
   auto guard = locks_.Lock(DestinationLockKey(id));
   GEOREP_ASSIGN_OR_RETURN(Destination d, GetDestination(id));
@@ -1149,6 +1169,7 @@ Result<DestinationCheck> Operations::TestDestination(const Actor& a, const std::
 
 Result<SessionDetail> Operations::CreateSession(const Actor& a, const SessionSpec& spec,
                                                 const SessionCreateOptions& options) {
+  GEOREP_RETURN_IF_ERROR(Require(a, Role::kAdmin));
   SessionDetail out;
   Session& s = out.session;
   s.id = random_.NewUuid();
@@ -1373,6 +1394,7 @@ Result<SessionDetail> Operations::GetSession(const std::string& id) {
 
 Status Operations::RemoveSession(const Actor& a, const std::string& id, bool force,
                                  bool reset_sync_time) {
+  GEOREP_RETURN_IF_ERROR(Require(a, Role::kAdmin));
   // One lock across both steps, so the monitor never sees the session gone from the cluster
   // but still recorded.
   auto guard = locks_.Lock(SessionLockKey(id));
@@ -1462,6 +1484,10 @@ Result<std::vector<ConfigItem>> Operations::GetConfig(const std::string& session
 Result<ConfigItem> Operations::SetConfig(const Actor& a, const std::string& session_id,
                                          const std::string& key, const std::string& value,
                                          bool force) {
+  // A checkpoint is a moment, set as operators run sessions; every other option is the
+  // session's shape, and several name programs that run as root on the hosts.
+  GEOREP_RETURN_IF_ERROR(
+      Require(a, NormaliseConfigKey(key) == "checkpoint" ? Role::kOperator : Role::kAdmin));
   auto guard = locks_.Lock(SessionLockKey(session_id));
   ConfigItem item;
   std::optional<Preflight> preflight;  // when sync-method is set
@@ -1532,6 +1558,7 @@ Result<ConfigItem> Operations::SetConfig(const Actor& a, const std::string& sess
 
 Status Operations::ResetConfig(const Actor& a, const std::string& session_id,
                                const std::string& key) {
+  GEOREP_RETURN_IF_ERROR(Require(a, Role::kAdmin));
   auto guard = locks_.Lock(SessionLockKey(session_id));
   std::string oid = session_id, msg;
   const ConfigOption* option = nullptr;
@@ -1579,7 +1606,7 @@ Result<std::vector<Event>> Operations::ListEvents(const EventFilter& filter) {
 // ---------------------------------------------------------------- users and tokens
 
 Result<User> Operations::CreateUser(const Actor& a, const std::string& name,
-                                    const std::string& password, bool admin) {
+                                    const std::string& password, Role role) {
   Status valid = RequireAdmin(a);
   if (valid.ok()) valid = ValidateObjectName("user name", name);
   if (valid.ok()) valid = ValidateNewPassword(password);
@@ -1588,8 +1615,8 @@ Result<User> Operations::CreateUser(const Actor& a, const std::string& name,
     return valid;
   }
   GEOREP_ASSIGN_OR_RETURN(std::string hash, HashPassword(password));
-  User u{random_.NewUuid(), name, hash, admin, clock_.NowMillis()};
-  std::string msg = fmt::format("user '{}' created{}", name, admin ? " (administrator)" : "");
+  User u{random_.NewUuid(), name, hash, role, clock_.NowMillis()};
+  std::string msg = fmt::format("user '{}' created with the {} role", name, Name(role));
   Status st = Audited(a, "user.create", "user", u.id, msg, [&](StoreTx& tx) {
     Status s = tx.CreateUser(u);
     if (s.code() == StatusCode::kAlreadyExists)
@@ -1614,6 +1641,29 @@ Status Operations::DeleteUser(const Actor& a, const std::string& id) {
     msg = fmt::format("user '{}' deleted", u.name);
     return tx.DeleteUser(id);
   });
+}
+
+Result<User> Operations::SetRole(const Actor& a, const std::string& user_id, Role role) {
+  std::string oid = user_id, msg;
+  User changed;
+  Status st = Audited(a, "user.role", "user", oid, msg, [&](StoreTx& tx) -> Status {
+    GEOREP_RETURN_IF_ERROR(RequireAdmin(a));
+    GEOREP_ASSIGN_OR_RETURN(User u, tx.GetUser(user_id));
+    if (u.role == Role::kAdmin && role != Role::kAdmin) {
+      GEOREP_ASSIGN_OR_RETURN(std::vector<User> all, tx.ListUsers());
+      if (std::count_if(all.begin(), all.end(),
+                        [](const User& x) { return x.role == Role::kAdmin; }) < 2) {
+        return Status::FailedPrecondition(
+            fmt::format("'{}' is the only administrator; make another user admin first", u.name));
+      }
+    }
+    msg = fmt::format("role of '{}' changed from {} to {}", u.name, Name(u.role), Name(role));
+    u.role = role;
+    changed = u;
+    return tx.UpdateUser(u);
+  });
+  if (!st.ok()) return st;
+  return changed;
 }
 
 Status Operations::SetPassword(const Actor& a, const std::string& user_id,

@@ -35,11 +35,15 @@ namespace georep {
 
 class WorkerSupervisor;
 
-// Who asks. Every operation is attributed.
+// Who asks, with what role. Every operation is attributed, and checks the role it needs (the
+// HTTP front checks first, by route; the engine's own actors, such as the monitor, are admins).
 struct Actor {
   std::string name;
-  bool admin = false;
+  Role role = Role::kViewer;
 };
+
+// PermissionDenied, saying which role is needed, unless `a` has `needed` or more.
+Status Require(const Actor& a, Role needed);
 
 struct ClusterSpec {
   std::string name;
@@ -245,7 +249,7 @@ class Operations {
   // Refused while a brick or a destination uses the host.
   Status RemoveHost(const Actor& a, const std::string& id);
   // The SSH host keys `address` presents, best first, for the admin to confirm one.
-  Result<std::vector<HostKey>> ScanHostKeys(const std::string& address, int port);
+  Result<std::vector<HostKey>> ScanHostKeys(const Actor& a, const std::string& address, int port);
   // Runs a harmless command on the host; marks it Up (with last seen) or Down, with the reason.
   Result<HostCheck> CheckHost(const Actor& a, const std::string& id);
   // Pins a new host key fingerprint: the explicit step after a host key really changed. The
@@ -403,9 +407,11 @@ class Operations {
 
   // Users (admins only)
   Result<User> CreateUser(const Actor& a, const std::string& name, const std::string& password,
-                          bool admin);
+                          Role role);
   Result<std::vector<User>> ListUsers(const Actor& a);
   Status DeleteUser(const Actor& a, const std::string& id);
+  // An administrator changes a user's role; the last administrator stays one.
+  Result<User> SetRole(const Actor& a, const std::string& user_id, Role role);
   // A user changes their own password; admins may change anyone's.
   Status SetPassword(const Actor& a, const std::string& user_id, const std::string& password);
 

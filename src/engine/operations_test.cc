@@ -104,8 +104,9 @@ class OperationsTest : public ::testing::Test {
     return n;
   }
 
-  Actor admin_{"admin", true};
-  Actor viewer_{"viewer", false};
+  Actor admin_{"admin", Role::kAdmin};
+  Actor viewer_{"viewer", Role::kViewer};
+  Actor operator_{"operator", Role::kOperator};
   std::filesystem::path dir_;
   FakeClock clock_;
   SeededRandom random_{7};
@@ -211,15 +212,79 @@ TEST_F(OperationsTest, ConfigSetValidatesAndResets) {
 }
 
 TEST_F(OperationsTest, OnlyAdminsManageUsers) {
-  EXPECT_EQ(ops_->CreateUser(viewer_, "bob", "long-enough-pw", false).status().code(),
+  EXPECT_EQ(ops_->CreateUser(viewer_, "bob", "long-enough-pw", Role::kViewer).status().code(),
             StatusCode::kPermissionDenied);
-  auto bob = ops_->CreateUser(admin_, "bob", "long-enough-pw", false);
+  EXPECT_EQ(ops_->CreateUser(operator_, "bob", "long-enough-pw", Role::kAdmin).status().code(),
+            StatusCode::kPermissionDenied);
+  auto bob = ops_->CreateUser(admin_, "bob", "long-enough-pw", Role::kOperator);
   ASSERT_TRUE(bob.ok());
-  EXPECT_EQ(ops_->CreateUser(admin_, "bob", "long-enough-pw", false).status().code(),
+  EXPECT_EQ(bob->role, Role::kOperator);
+  EXPECT_EQ(ops_->CreateUser(admin_, "bob", "long-enough-pw", Role::kViewer).status().code(),
             StatusCode::kAlreadyExists);
-  EXPECT_EQ(ops_->CreateUser(admin_, "carol", "short", false).status().code(),
+  EXPECT_EQ(ops_->CreateUser(admin_, "carol", "short", Role::kViewer).status().code(),
             StatusCode::kInvalidArgument);
   EXPECT_EQ(ops_->ListUsers(viewer_).status().code(), StatusCode::kPermissionDenied);
+  // An operator cannot make themself (or anyone) admin.
+  EXPECT_EQ(ops_->SetRole(Actor{"bob", Role::kOperator}, bob->id, Role::kAdmin).status().code(),
+            StatusCode::kPermissionDenied);
+  auto promoted = ops_->SetRole(admin_, bob->id, Role::kAdmin);
+  ASSERT_TRUE(promoted.ok()) << promoted.status().ToString();
+  EXPECT_EQ(promoted->role, Role::kAdmin);
+}
+
+TEST_F(OperationsTest, TheLastAdministratorStaysOne) {
+  auto only = ops_->CreateUser(admin_, "root2", "long-enough-pw", Role::kAdmin);
+  ASSERT_TRUE(only.ok());
+  auto other = ops_->CreateUser(admin_, "ops", "long-enough-pw", Role::kOperator);
+  ASSERT_TRUE(other.ok());
+  // root2 is the only admin in the store (admin_ is an actor, not a stored user).
+  auto refused = ops_->SetRole(admin_, only->id, Role::kOperator);
+  EXPECT_EQ(refused.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(refused.status().message().find("only administrator"), std::string::npos);
+  ASSERT_TRUE(ops_->SetRole(admin_, other->id, Role::kAdmin).ok());
+  EXPECT_TRUE(ops_->SetRole(admin_, only->id, Role::kOperator).ok());
+}
+
+// What each role may do, at the engine's own door (the HTTP front checks the route's role
+// first; this holds for any other caller too).
+TEST_F(OperationsTest, RolesDecideWhoActs) {
+  World w = MakeWorld();
+  auto s = ops_->CreateSession(admin_, {w.destination.id, w.volume.id, "/srv/dst", ""});
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  const std::string id = s->session.id;
+  auto denied = [](const Status& st) { return st.code() == StatusCode::kPermissionDenied; };
+
+  // Only admins shape what runs: options naming programs, volumes, destinations, sessions.
+  for (const Actor* a : {&viewer_, &operator_}) {
+    EXPECT_TRUE(denied(ops_->SetConfig(*a, id, "ssh-command", "sh -c id").status()));
+    EXPECT_TRUE(denied(ops_->SetConfig(*a, id, "rescan-interval", "60").status()));
+    EXPECT_TRUE(denied(ops_->ResetConfig(*a, id, "rescan-interval")));
+    EXPECT_TRUE(denied(ops_->CreateCluster(*a, {"c2", ""}).status()));
+    EXPECT_TRUE(denied(ops_->RemoveSession(*a, id, true)));
+    EXPECT_TRUE(denied(ops_->RemoveVolume(*a, w.volume.id)));
+    EXPECT_TRUE(denied(ops_->RemoveDestination(*a, w.destination.id, true).status()));
+    EXPECT_TRUE(denied(ops_->ScanHostKeys(*a, "127.0.0.1", 22).status()));
+  }
+  const std::string denial = ops_->SetConfig(operator_, id, "ssh-command", "x").status().message();
+  EXPECT_NE(denial.find("admin role"), std::string::npos) << denial;
+
+  // Operators run sessions and set checkpoints; viewers do neither.
+  EXPECT_TRUE(denied(ops_->SetConfig(viewer_, id, "checkpoint", "now").status()));
+  EXPECT_TRUE(denied(ops_->RunSessionAction(viewer_, id, SessionAction::kStop, false).status()));
+  EXPECT_TRUE(denied(ops_->VerifySession(viewer_, id, 100).status()));
+  EXPECT_TRUE(denied(ops_->TestDestination(viewer_, w.destination.id).status()));
+  EXPECT_FALSE(denied(ops_->SetConfig(operator_, id, "checkpoint", "now").status()));
+  EXPECT_FALSE(denied(ops_->RunSessionAction(operator_, id, SessionAction::kStop, false).status()));
+  EXPECT_FALSE(denied(ops_->TestDestination(operator_, w.destination.id).status()));
+
+  // Nothing a refused caller asked for changed.
+  auto cfg = ops_->GetConfig(id);
+  ASSERT_TRUE(cfg.ok());
+  for (const auto& c : *cfg) {
+    if (c.option->key == "ssh-command") {
+      EXPECT_TRUE(c.is_default);
+    }
+  }
 }
 
 TEST_F(OperationsTest, GlusterVolumeSetsFollowReplicaCount) {

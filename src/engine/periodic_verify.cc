@@ -85,6 +85,7 @@ std::vector<DueVerify> Operations::DueVerifies() {
 
 Result<PeriodicVerifyOutcome> Operations::PeriodicVerify(const Actor& a, const DueVerify& due,
                                                          const std::atomic<bool>* cancel) {
+  GEOREP_RETURN_IF_ERROR(Require(a, Role::kOperator));
   const std::string& id = due.session_id;
   // Times count from the verify's start: what it compared is the trees as they were then (and
   // a re-check is due a delay after that, however long the walk took).

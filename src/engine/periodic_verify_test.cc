@@ -115,8 +115,8 @@ class PeriodicVerifyTest : public ::testing::Test {
   }
 
   TempDir db_dir_, src_, dst_;
-  Actor admin_{"admin", true};
-  Actor monitor_{"monitor", true};
+  Actor admin_{"admin", Role::kAdmin};
+  Actor monitor_{"monitor", Role::kAdmin};
   FakeClock clock_;
   SeededRandom random_{7};
   ObjectLocks locks_;

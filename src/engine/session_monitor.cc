@@ -42,7 +42,7 @@ void SessionMonitor::Stop() {
 }
 
 void SessionMonitor::VerifyLoop() {
-  const Actor monitor{"monitor", true};
+  const Actor monitor{"monitor", Role::kAdmin};
   std::map<std::string, std::future<void>> running;  // by session
   std::unique_lock<std::mutex> lock(mu_);
   while (!stopping_) {
@@ -71,7 +71,7 @@ void SessionMonitor::VerifyLoop() {
 }
 
 void SessionMonitor::HeartbeatLoop() {
-  const Actor monitor{"monitor", true};
+  const Actor monitor{"monitor", Role::kAdmin};
   std::unique_lock<std::mutex> lock(mu_);
   while (!stopping_) {
     lock.unlock();
@@ -92,7 +92,7 @@ void SessionMonitor::Loop() {
 }
 
 int SessionMonitor::PollOnce() {
-  const Actor monitor{"monitor", true};
+  const Actor monitor{"monitor", Role::kAdmin};
   auto clusters = ops_.ListClusters();
   if (!clusters.ok()) {
     spdlog::warn("msg=\"monitor cannot list clusters\" error=\"{}\"", clusters.status().message());

@@ -112,7 +112,7 @@ class VerifySessionTest : public ::testing::Test {
   }
 
   TempDir db_dir_, src_;
-  Actor admin_{"admin", true};
+  Actor admin_{"admin", Role::kAdmin};
   FakeClock clock_;
   SeededRandom random_{7};
   ObjectLocks locks_;

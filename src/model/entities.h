@@ -216,11 +216,20 @@ struct EventFilter {
   std::string result{};   // "ok" or "failed"; empty: both
 };
 
+// What a user may do, each role including the ones before it (as oVirt and Cockpit separate
+// who may look from who may act):
+//   viewer:   read everything but secrets;
+//   operator: run sessions (start, stop, pause, resume, checkpoint, verify, repair) and check
+//             hosts and destinations;
+//   admin:    everything else: clusters, hosts, volumes, destinations, sessions' creation,
+//             removal and config (which names programs that run as root on the nodes), users.
+enum class Role { kViewer = 0, kOperator = 1, kAdmin = 2 };
+
 struct User {
   std::string id;
   std::string name;
   std::string password_hash;  // libsodium crypto_pwhash_str (Argon2id)
-  bool admin = false;
+  Role role = Role::kViewer;
   int64_t created_at = 0;
 };
 

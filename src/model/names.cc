@@ -43,6 +43,8 @@ constexpr Table<CrawlStatus, 4> kCrawl{{{CrawlStatus::kNotApplicable, "N/A"},
                                         {CrawlStatus::kHybrid, "Hybrid Crawl"},
                                         {CrawlStatus::kHistory, "History Crawl"},
                                         {CrawlStatus::kChangelog, "Changelog Crawl"}}};
+constexpr Table<Role, 3> kRole{
+    {{Role::kViewer, "viewer"}, {Role::kOperator, "operator"}, {Role::kAdmin, "admin"}}};
 
 template <typename E, size_t N>
 std::string_view Lookup(const Table<E, N>& t, E v) {
@@ -84,6 +86,9 @@ std::string_view Name(SessionStatus v) {
 std::string_view Name(CrawlStatus v) {
   return Lookup(kCrawl, v);
 }
+std::string_view Name(Role v) {
+  return Lookup(kRole, v);
+}
 
 std::optional<HostTransport> ParseHostTransport(std::string_view s) {
   return Parse(kTransport, s);
@@ -113,6 +118,10 @@ std::optional<SessionStatus> ParseSessionStatus(std::string_view s) {
 
 std::optional<CrawlStatus> ParseCrawlStatus(std::string_view s) {
   return Parse(kCrawl, s);
+}
+
+std::optional<Role> ParseRole(std::string_view s) {
+  return Parse(kRole, s);
 }
 
 }  // namespace georep

@@ -17,6 +17,7 @@ std::string_view Name(ConnectionStatus v);
 std::string_view Name(NodeStatus v);
 std::string_view Name(SessionStatus v);
 std::string_view Name(CrawlStatus v);
+std::string_view Name(Role v);
 
 std::optional<HostTransport> ParseHostTransport(std::string_view s);
 std::optional<HostStatus> ParseHostStatus(std::string_view s);
@@ -27,5 +28,6 @@ std::optional<ConnectionStatus> ParseConnectionStatus(std::string_view s);
 std::optional<NodeStatus> ParseNodeStatus(std::string_view s);
 std::optional<SessionStatus> ParseSessionStatus(std::string_view s);
 std::optional<CrawlStatus> ParseCrawlStatus(std::string_view s);
+std::optional<Role> ParseRole(std::string_view s);
 
 }  // namespace georep

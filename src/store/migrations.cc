@@ -162,6 +162,13 @@ CREATE TABLE session_heartbeats (
       {5, "checkpoint completion announced once", R"SQL(
 ALTER TABLE sessions ADD COLUMN checkpoint_announced BIGINT NOT NULL DEFAULT 0;
 )SQL"},
+      // Users who were not administrators could do everything but manage users; they become
+      // operators (they keep running sessions, but no longer set options that name programs
+      // run as root). The admin column stays, kept in step, for an older engine's rollback.
+      {6, "user roles", R"SQL(
+ALTER TABLE users ADD COLUMN role TEXT NOT NULL DEFAULT 'operator';
+UPDATE users SET role = 'admin' WHERE admin <> 0;
+)SQL"},
   };
   return kMigrations;
 }

@@ -194,9 +194,11 @@ Event EventFrom(const SqlRow& r) {
                r.Text(4), r.Text(5), r.Text(6), r.Text(7)};
 }
 
-constexpr std::string_view kUserCols = "id, name, password_hash, admin, created_at";
+constexpr std::string_view kUserCols = "id, name, password_hash, role, created_at";
 User UserFrom(const SqlRow& r) {
-  return User{r.Text(0), r.Text(1), r.Text(2), r.Int(3) != 0, r.Int(4)};
+  // An unknown word (a newer engine's role, read by this one) grants the least.
+  return User{r.Text(0), r.Text(1), r.Text(2), ParseRole(r.Text(3)).value_or(Role::kViewer),
+              r.Int(4)};
 }
 
 constexpr std::string_view kTokenCols =
@@ -491,13 +493,16 @@ class SqlStoreTx final : public StoreTx {
 
   // --- Users and tokens
   Status CreateUser(const User& u) override {
-    return Exec(fmt::format("INSERT INTO users ({}) VALUES ($1, $2, $3, $4, $5)", kUserCols),
-                {V(u.id), V(u.name), V(u.password_hash), V(u.admin), V(u.created_at)});
+    return Exec(fmt::format("INSERT INTO users ({}, admin) VALUES ($1, $2, $3, $4, $5, $6)",
+                            kUserCols),
+                {V(u.id), V(u.name), V(u.password_hash), V(std::string(Name(u.role))),
+                 V(u.created_at), V(u.role == Role::kAdmin)});
   }
   Status UpdateUser(const User& u) override {
-    return ExpectOne(db_.Execute("UPDATE users SET name = $2, password_hash = $3, admin = $4 "
-                                 "WHERE id = $1",
-                                 {V(u.id), V(u.name), V(u.password_hash), V(u.admin)}),
+    return ExpectOne(db_.Execute("UPDATE users SET name = $2, password_hash = $3, role = $4, "
+                                 "admin = $5 WHERE id = $1",
+                                 {V(u.id), V(u.name), V(u.password_hash),
+                                  V(std::string(Name(u.role))), V(u.role == Role::kAdmin)}),
                      "user", u.id);
   }
   Result<User> GetUser(const std::string& id) override {

@@ -1,6 +1,7 @@
 // The store conformance suite: every Store backend must pass the same tests.
 // Runs on SQLite (a temporary file) and on PostgreSQL (the throw-away server the test
 // command starts; its URL is in the file named by GEOREP_TEST_POSTGRES_URL_FILE).
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -12,6 +13,7 @@
 
 #include "base/random.h"
 #include "model/names.h"
+#include "store/migrations.h"
 #include "store/sql.h"
 #include "store/store.h"
 
@@ -357,7 +359,7 @@ TEST_P(StoreConformance, EventsAreOrderedAndFiltered) {
 }
 
 TEST_P(StoreConformance, UsersAndTokens) {
-  User u{"u1", "alice", "$argon2id$hash", true, 5};
+  User u{"u1", "alice", "$argon2id$hash", Role::kOperator, 5};
   ApiToken t{"t1", "u1", "cli", "digest-1", 6, 0, 6};
   Tx([&](StoreTx& tx) -> Status {
     GEOREP_RETURN_IF_ERROR(tx.CreateUser(u));
@@ -365,8 +367,12 @@ TEST_P(StoreConformance, UsersAndTokens) {
   });
   Tx([&](StoreTx& tx) -> Status {
     GEOREP_ASSIGN_OR_RETURN(User got, tx.GetUserByName("alice"));
-    EXPECT_TRUE(got.admin);
+    EXPECT_EQ(got.role, Role::kOperator);
     EXPECT_EQ(got.password_hash, "$argon2id$hash");
+    got.role = Role::kAdmin;
+    GEOREP_RETURN_IF_ERROR(tx.UpdateUser(got));
+    GEOREP_ASSIGN_OR_RETURN(User again, tx.GetUser("u1"));
+    EXPECT_EQ(again.role, Role::kAdmin);
     GEOREP_ASSIGN_OR_RETURN(ApiToken gt, tx.GetTokenByHash("digest-1"));
     EXPECT_EQ(gt.user_id, "u1");
     GEOREP_RETURN_IF_ERROR(tx.TouchToken("t1", 99));
@@ -438,6 +444,49 @@ TEST(StoreUrl, BadSqliteFileIsAClearError) {
   std::filesystem::remove(path);
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.status().message().find(path.string()), std::string::npos) << s.status().ToString();
+}
+
+// A database from before roles: administrators stay administrators, the other users (who
+// could do everything but manage users) become operators, never admins.
+TEST(StoreMigration, UsersOfBeforeRolesKeepWhatTheyCouldDoButCommands) {
+  auto path = std::filesystem::temp_directory_path() /
+              ("georep-roles-" + std::to_string(::getpid()) + ".db");
+  std::filesystem::remove(path);
+  {
+    auto db = OpenSqlite(path.string());
+    ASSERT_TRUE(db.ok()) << db.status().ToString();
+    ASSERT_TRUE((*db)
+                    ->ExecScript("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, "
+                                 "description TEXT NOT NULL, applied_at BIGINT NOT NULL)")
+                    .ok());
+    for (const auto& m : Migrations()) {
+      if (m.version > 5) break;
+      std::string sql(m.sql);
+      for (size_t pos; (pos = sql.find("{serial_pk}")) != std::string::npos;)
+        sql.replace(pos, 11, "INTEGER PRIMARY KEY AUTOINCREMENT");
+      ASSERT_TRUE((*db)->ExecScript(sql).ok()) << m.version;
+      ASSERT_TRUE((*db)
+                      ->ExecScript(fmt::format("INSERT INTO schema_migrations VALUES ({}, 'x', 0)",
+                                               m.version))
+                      .ok());
+    }
+    ASSERT_TRUE((*db)
+                    ->ExecScript("INSERT INTO users VALUES ('1', 'root', 'h', 1, 0);"
+                                 "INSERT INTO users VALUES ('2', 'ops', 'h', 0, 0);")
+                    .ok());
+  }
+  auto store = OpenStore("sqlite://" + path.string());
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  Status st = (*store)->Transaction([](StoreTx& tx) -> Status {
+    GEOREP_ASSIGN_OR_RETURN(User root, tx.GetUserByName("root"));
+    GEOREP_ASSIGN_OR_RETURN(User ops, tx.GetUserByName("ops"));
+    EXPECT_EQ(root.role, Role::kAdmin);
+    EXPECT_EQ(ops.role, Role::kOperator);
+    return Status::Ok();
+  });
+  EXPECT_TRUE(st.ok()) << st.ToString();
+  store->reset();
+  std::filesystem::remove(path);
 }
 
 }  // namespace

@@ -236,5 +236,33 @@ TEST_F(CliTest, LogoutRevokesTheToken) {
   EXPECT_NE(after.err.find("not logged in"), std::string::npos) << after.err;
 }
 
+TEST_F(CliTest, UsersHaveRolesAndAViewerIsToldWhatItNeeds) {
+  auto add = Cli({"--json", "user", "add", "vera", "--role", "viewer"}, "long-enough-pw\n");
+  ASSERT_EQ(add.exit_code, 0) << add.err;
+  EXPECT_EQ(Json::parse(add.out)["role"], "viewer");
+  const std::string vera = Json::parse(add.out)["id"];
+  auto bad = Cli({"user", "add", "x", "--role", "root"}, "long-enough-pw\n");
+  EXPECT_NE(bad.exit_code, 0);
+  auto list = Cli({"user", "list"});
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  EXPECT_NE(list.out.find("ROLE"), std::string::npos) << list.out;
+  EXPECT_NE(list.out.find("viewer"), std::string::npos) << list.out;
+
+  // vera, logged in elsewhere, reads but cannot create; the message names the role needed.
+  const std::vector<std::string> as_vera = {"GEOREP_CONFIG_DIR=" + config_.path() + "/vera"};
+  auto login = RunCommand({GeorepBinary(), "login", "--server", engine_->url(), "--user", "vera",
+                           "--password-stdin"},
+                          "long-enough-pw\n", as_vera);
+  ASSERT_EQ(login.exit_code, 0) << login.err;
+  EXPECT_EQ(RunCommand({GeorepBinary(), "cluster", "list"}, "", as_vera).exit_code, 0);
+  auto refused = RunCommand({GeorepBinary(), "cluster", "create", "mine"}, "", as_vera);
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_NE(refused.err.find("admin role"), std::string::npos) << refused.err;
+
+  auto promote = Cli({"--json", "user", "role", vera, "operator"});
+  ASSERT_EQ(promote.exit_code, 0) << promote.err;
+  EXPECT_EQ(Json::parse(promote.out)["role"], "operator");
+}
+
 }  // namespace
 }  // namespace georep::testing
