@@ -181,8 +181,8 @@ VolumeStatus GlusterVolumeStatus(const std::string& s) {
 
 Status Require(const Actor& a, Role needed) {
   if (a.role >= needed) return Status::Ok();
-  return Status::PermissionDenied(fmt::format("this needs the {} role; '{}' is {}", Name(needed),
-                                              a.name, Name(a.role)));
+  return Status::PermissionDenied(
+      fmt::format("this needs the {} role; '{}' is {}", Name(needed), a.name, Name(a.role)));
 }
 
 Result<ImportedCluster> Operations::ImportGlusterCluster(const Actor& a,

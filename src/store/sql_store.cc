@@ -493,10 +493,10 @@ class SqlStoreTx final : public StoreTx {
 
   // --- Users and tokens
   Status CreateUser(const User& u) override {
-    return Exec(fmt::format("INSERT INTO users ({}, admin) VALUES ($1, $2, $3, $4, $5, $6)",
-                            kUserCols),
-                {V(u.id), V(u.name), V(u.password_hash), V(std::string(Name(u.role))),
-                 V(u.created_at), V(u.role == Role::kAdmin)});
+    return Exec(
+        fmt::format("INSERT INTO users ({}, admin) VALUES ($1, $2, $3, $4, $5, $6)", kUserCols),
+        {V(u.id), V(u.name), V(u.password_hash), V(std::string(Name(u.role))), V(u.created_at),
+         V(u.role == Role::kAdmin)});
   }
   Status UpdateUser(const User& u) override {
     return ExpectOne(db_.Execute("UPDATE users SET name = $2, password_hash = $3, role = $4, "

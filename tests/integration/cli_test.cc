@@ -250,9 +250,9 @@ TEST_F(CliTest, UsersHaveRolesAndAViewerIsToldWhatItNeeds) {
 
   // vera, logged in elsewhere, reads but cannot create; the message names the role needed.
   const std::vector<std::string> as_vera = {"GEOREP_CONFIG_DIR=" + config_.path() + "/vera"};
-  auto login = RunCommand({GeorepBinary(), "login", "--server", engine_->url(), "--user", "vera",
-                           "--password-stdin"},
-                          "long-enough-pw\n", as_vera);
+  auto login = RunCommand(
+      {GeorepBinary(), "login", "--server", engine_->url(), "--user", "vera", "--password-stdin"},
+      "long-enough-pw\n", as_vera);
   ASSERT_EQ(login.exit_code, 0) << login.err;
   EXPECT_EQ(RunCommand({GeorepBinary(), "cluster", "list"}, "", as_vera).exit_code, 0);
   auto refused = RunCommand({GeorepBinary(), "cluster", "create", "mine"}, "", as_vera);
