@@ -32,6 +32,7 @@
 #include "engine/worker_supervisor.h"
 #include "gluster/cli_xml.h"
 #include "host/ssh_transport.h"
+#include "model/command_options.h"
 #include "model/names.h"
 #include "model/path_guard.h"
 #include "replication/repair_request.h"
@@ -699,8 +700,13 @@ Result<Operations::DestinationSsh> Operations::SshToDestination(
       }
     }
   }
-  ssh.ssh_command = value("ssh-command", false).empty() ? "ssh" : value("ssh-command", false);
+  // georep's options first (ssh keeps an option's first value), then the admin's, checked
+  // again here: a value stored by an older engine may not have been.
+  GEOREP_ASSIGN_OR_RETURN(SshCommandWords words,
+                          ParseSshCommand("ssh-command", value("ssh-command", false)));
+  ssh.ssh_command = words.program;
   for (const auto& o : options) ssh.ssh_command += " " + o;
+  for (const auto& o : words.options) ssh.ssh_command += " " + o;
   // The ssh-port config when set, else the destination's own port (the config's default, 22,
   // would hide a destination's other port).
   const std::string port = value("ssh-port", true);

@@ -227,7 +227,7 @@ TEST_F(DirectorySessionArgvTest, EveryOptionReachesTheWorker) {
       {"sync-xattrs", "false"},
       {"sync-acls", "false"},
       {"ssh-port", "2022"},
-      {"ssh-command", "/opt/ssh-wrapper -v"},
+      {"ssh-command", "/opt/openssh/bin/ssh -v -o ConnectTimeout=5"},
       {"remote-command", "/opt/georep/bin/georep agent"},
       // For a source on an ssh host: AnSshSourceRunsItsWorkerThereThroughWorkerLink.
       {"source-command", "/opt/georep/bin/georep"},
@@ -257,9 +257,10 @@ TEST_F(DirectorySessionArgvTest, EveryOptionReachesTheWorker) {
   EXPECT_TRUE(Has(argv, "--no-xattrs"));
   EXPECT_TRUE(Has(argv, "--no-acls"));
   EXPECT_EQ(Values(argv, "--ssh-port"), std::vector<std::string>{"2022"});
-  EXPECT_EQ(
-      Values(argv, "--ssh-command"),
-      std::vector<std::string>{"/opt/ssh-wrapper -v -i /engine/key -o StrictHostKeyChecking=yes"});
+  // georep's own options first (ssh keeps an option's first value), the admin's after.
+  EXPECT_EQ(Values(argv, "--ssh-command"),
+            std::vector<std::string>{"/opt/openssh/bin/ssh -i /engine/key -o "
+                                     "StrictHostKeyChecking=yes -v -o ConnectTimeout=5"});
   EXPECT_EQ(Values(argv, "--remote-command"),
             std::vector<std::string>{"/opt/georep/bin/georep agent"});
   EXPECT_TRUE(Has(argv, "--compress"));
@@ -283,6 +284,25 @@ TEST_F(DirectorySessionArgvTest, EveryOptionReachesTheWorker) {
   EXPECT_FALSE(Has(argv, "--no-xattrs"));
   EXPECT_FALSE(Has(argv, "--no-acls"));
   EXPECT_FALSE(Has(argv, "--bandwidth-limit"));
+}
+
+// An ssh-command stored before the checks existed (or written to the database by hand) that
+// would let the worker accept a host that is not the pinned one: the worker is not started,
+// and the start says why.
+TEST_F(DirectorySessionArgvTest, AStoredSshCommandThatWouldUnpinTheHostStartsNoWorker) {
+  const std::string id = MakeSession("SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8");
+  ASSERT_TRUE(store_
+                  ->Transaction([&](StoreTx& tx) {
+                    return tx.PutConfig(
+                        {id, "ssh-command",
+                         "ssh -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null", "admin",
+                         1});
+                  })
+                  .ok());
+  auto r = ops_->RunSessionAction(admin_, id, SessionAction::kStart, false);
+  EXPECT_TRUE(launcher_.launches.empty()) << "a worker was started";
+  const std::string why = r.ok() ? r->session.status_reason : r.status().message();
+  EXPECT_NE(why.find("pinned host key"), std::string::npos) << why;
 }
 
 // The worker measures its own lag and throughput: the first poll that finds it Active shows

@@ -145,20 +145,21 @@ TEST_F(VerifySessionTest, RunsTheWorkersSshCommandLineWithDescribe) {
   EXPECT_EQ(r->differences[0].what, "missing at the destination");
 
   // The session's own ssh command, port, remote command and excludes.
-  ASSERT_TRUE(ops_->SetConfig(admin_, id_, "ssh-command", "ssh -F /etc/georep/ssh_config").ok());
+  ASSERT_TRUE(ops_->SetConfig(admin_, id_, "ssh-command", "/usr/bin/ssh -o ConnectTimeout=7").ok());
   ASSERT_TRUE(ops_->SetConfig(admin_, id_, "ssh-port", "2200").ok());
   ASSERT_TRUE(ops_->SetConfig(admin_, id_, "remote-command", "sudo /opt/georep agent").ok());
   ASSERT_TRUE(ops_->SetConfig(admin_, id_, "exclude", "*.tmp,cache it").ok());
   hosts_.specs.clear();
   r = ops_->VerifySession(admin_, id_, 10);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
-  EXPECT_EQ(hosts_.specs[0].argv, (std::vector<std::string>{"ssh",
-                                                            "-F",
-                                                            "/etc/georep/ssh_config",
+  // georep's options first: ssh keeps an option's first value.
+  EXPECT_EQ(hosts_.specs[0].argv, (std::vector<std::string>{"/usr/bin/ssh",
                                                             "-i",
                                                             "/engine/key",
                                                             "-o",
                                                             "UserKnownHostsFile=/pinned/dr.example",
+                                                            "-o",
+                                                            "ConnectTimeout=7",
                                                             "-o",
                                                             "BatchMode=yes",
                                                             "-p",

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <charconv>
 
+#include "model/command_options.h"
+
 namespace georep {
 namespace {
 
@@ -369,6 +371,19 @@ const ConfigOption* FindConfigOption(VolumeKind kind, std::string_view key) {
   return nullptr;
 }
 
+Status CheckCommandValue(std::string_view key, std::string_view value) {
+  if (key == "ssh-command") return ParseSshCommand(key, value).status();
+  if (key == "rsync-ssh-options") return CheckSshOptions(key, CommandWords(value));
+  if (key == "rsync-options") return CheckRsyncOptions(key, value);
+  if (key == "remote-command" || key == "source-command") return CheckProgramWords(key, value);
+  if (key == "gluster-command-dir" || key == "slave-gluster-command-dir") {
+    GEOREP_RETURN_IF_ERROR(CheckProgramWords(key, value));
+    if (!value.empty() && (value.front() != '/' || CommandWords(value).size() != 1))
+      return Status::InvalidArgument(fmt::format("{} must be an absolute directory path", key));
+  }
+  return Status::Ok();
+}
+
 Result<std::string> ValidateConfigValue(const ConfigOption& o, std::string_view value) {
   if (value.size() > 1024) {
     return Status::InvalidArgument(fmt::format("value for {} is longer than 1024 bytes", o.key));
@@ -413,6 +428,7 @@ Result<std::string> ValidateConfigValue(const ConfigOption& o, std::string_view 
           fmt::format("{} must be one of: {} (not '{}')", o.key, list, value.substr(0, 40)));
     }
     case ConfigType::kString:
+      GEOREP_RETURN_IF_ERROR(CheckCommandValue(o.key, value));
       return std::string(value);
   }
   return Status::Internal("unknown config type");

@@ -48,6 +48,10 @@ bool IsEngineOption(VolumeKind kind, std::string_view key);
 // "sync_jobs" -> "sync-jobs".
 std::string NormaliseConfigKey(std::string_view key);
 
+// For options that name programs run as root (ssh-command, rsync-options, remote-command...):
+// what model/command_options.h allows. Ok for every other key.
+Status CheckCommandValue(std::string_view key, std::string_view value);
+
 // Checks `value` against the option; returns the canonical spelling (e.g. "true" for "on").
 Result<std::string> ValidateConfigValue(const ConfigOption& option, std::string_view value);
 

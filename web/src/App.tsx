@@ -6,7 +6,8 @@ import {
   Page, PageSidebar, PageSidebarBody, SkipToContent, Toolbar, ToolbarContent, ToolbarGroup, ToolbarItem,
 } from '@patternfly/react-core';
 import { api, currentUser, setUnauthenticatedHandler, token } from './api';
-import { startLive, stopLive, useLiveState } from './live';
+import { startLive, stopLive, useLiveEvents, useLiveState } from './live';
+import { forgetRole, loadRole, useRole } from './role';
 import { LoginPage } from './pages/LoginPage';
 import { ClustersPage } from './pages/ClustersPage';
 import { ClusterPage } from './pages/ClusterPage';
@@ -25,6 +26,18 @@ function LiveIndicator() {
   );
 }
 
+// Who is logged in, and their role ("bob (viewer)"). The role is read again when the live
+// stream reconnects and when a user's role changes, so the console follows a change.
+function UserBadge() {
+  const { role } = useRole();
+  useLiveEvents(['audit'], (type, ev) => {
+    const e = ev as { object_type?: string; action?: string } | null;
+    if (type === 'resync' || (e?.object_type === 'user' && e.action === 'user.role')) void loadRole({ again: true });
+  });
+  const name = currentUser() ?? '';
+  return <span className="georep-user">{role ? `${name} (${role})` : name}</span>;
+}
+
 export function App() {
   const [loggedIn, setLoggedIn] = useState<boolean>(!!token());
   const navigate = useNavigate();
@@ -33,11 +46,14 @@ export function App() {
   useEffect(() => {
     setUnauthenticatedHandler(() => {
       stopLive();
+      forgetRole();
       setLoggedIn(false);
     });
   }, []);
   useEffect(() => {
-    if (loggedIn) startLive();
+    if (!loggedIn) return;
+    startLive();
+    void loadRole();
   }, [loggedIn]);
 
   if (!loggedIn) {
@@ -55,6 +71,7 @@ export function App() {
   const logout = async () => {
     stopLive();
     await api.logout();
+    forgetRole();
     setLoggedIn(false);
     navigate('/login');
   };
@@ -74,7 +91,7 @@ export function App() {
                 <LiveIndicator />
               </ToolbarItem>
               <ToolbarItem>
-                <span className="georep-user">{currentUser() ?? ''}</span>
+                <UserBadge />
               </ToolbarItem>
               <ToolbarItem>
                 <Button variant="secondary" onClick={logout}>

@@ -62,6 +62,10 @@ export interface RepairReport {
   identical: boolean; differences_found: number; resent: number; deleted: number;
   before: VerifyReport; after: VerifyReport;
 }
+// What a user may do: viewers read, operators also run sessions, admins change everything.
+export type Role = 'viewer' | 'operator' | 'admin';
+// The logged-in user; `admin` (the role is admin) stays for clients written before roles.
+export interface Me { id: string; name: string; role: Role; admin: boolean; created_at: string | null }
 export interface MetricSample { at: string; lag_seconds: number | null; throughput_bytes_per_second: number | null }
 
 export class ApiError extends Error {
@@ -153,7 +157,7 @@ export const api = {
     sessionStorage.removeItem(TOKEN_ID_KEY);
     sessionStorage.removeItem(USER_KEY);
   },
-  me: () => get<{ id: string; name: string; admin: boolean }>('/me'),
+  me: () => get<Me>('/me'),
 
   clusters: (s?: AbortSignal) => items<Cluster>('/clusters', s),
   cluster: (id: string) => get<Cluster>(`/clusters/${e(id)}`),

@@ -1,14 +1,17 @@
 // A session's configuration: every option the engine knows for the session's kind, its value
 // and default, an inline editor per row (the engine validates; its message shows on the row),
-// and Reset to the default.
+// and Reset to the default. Changing an option needs the admin role (the checkpoint: operator);
+// everyone else sees the values read-only.
 import { useMemo, useState } from 'react';
 import {
-  Button, EmptyState, EmptyStateBody, FormSelect, FormSelectOption, HelperText, HelperTextItem, Label,
+  Alert, Button, EmptyState, EmptyStateBody, FormSelect, FormSelectOption, HelperText, HelperTextItem, Label,
   Modal, ModalVariant, SearchInput, Spinner, Switch, TextInput, Toolbar, ToolbarContent, ToolbarItem,
 } from '@patternfly/react-core';
 import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
 import { api, type ConfigItem, type Session } from '../api';
 import { ErrorAlert, errorText, formatTime, useAsync } from '../util';
+import { needsText, RoleButton, useRole } from '../role';
+import { CONFIG_RESET_ROLE, configRole } from './sessionModel';
 
 interface RowState { editing: boolean; draft: string; busy: boolean; error: string | null }
 const idle: RowState = { editing: false, draft: '', busy: false, error: null };
@@ -49,6 +52,7 @@ export function ConfigModal({ session, title, onClose }: { session: Session; tit
   const { data, error, setData } = useAsync(() => api.config(session.id), [session.id]);
   const [rows, setRows] = useState<Record<string, RowState>>({});
   const [filter, setFilter] = useState('');
+  const gate = useRole();
   const row = (k: string) => rows[k] ?? idle;
   const patch = (k: string, p: Partial<RowState>) => setRows((r) => ({ ...r, [k]: { ...(r[k] ?? idle), ...p } }));
 
@@ -87,6 +91,12 @@ export function ConfigModal({ session, title, onClose }: { session: Session; tit
       actions={[<Button key="close" variant="primary" onClick={onClose}>Close</Button>]}>
       <ErrorAlert error={error} title="Could not read the configuration" />
       {!data && !error && <Spinner size="lg" aria-label="Loading the configuration" />}
+      {data && !gate.can('admin') && (
+        <Alert variant="info" isInline isPlain className="pf-v5-u-mb-sm"
+          title={gate.can(configRole('checkpoint'))
+            ? `Read-only but for the checkpoint: changing the other options ${needsText('admin').toLowerCase()}.`
+            : `Read-only: changing an option ${needsText('admin').toLowerCase()}.`} />
+      )}
       {data && (
         <>
           <Toolbar>
@@ -156,10 +166,12 @@ export function ConfigModal({ session, title, onClose }: { session: Session; tit
                           </>
                         ) : (
                           <>
-                            <Button variant="secondary" size="sm" aria-label={`Edit ${item.key}`} isDisabled={r.busy}
-                              onClick={() => patch(item.key, { editing: true, draft: item.value, error: null })}>Edit</Button>{' '}
-                            <Button variant="link" size="sm" aria-label={`Reset ${item.key}`} onClick={() => void reset(item)}
-                              isDisabled={item.is_default || r.busy} isLoading={r.busy}>Reset</Button>
+                            <RoleButton needed={configRole(item.key)} variant="secondary" size="sm" aria-label={`Edit ${item.key}`}
+                              isDisabled={r.busy}
+                              onClick={() => patch(item.key, { editing: true, draft: item.value, error: null })}>Edit</RoleButton>{' '}
+                            <RoleButton needed={CONFIG_RESET_ROLE} variant="link" size="sm" aria-label={`Reset ${item.key}`}
+                              onClick={() => void reset(item)}
+                              isDisabled={item.is_default || r.busy} isLoading={r.busy}>Reset</RoleButton>
                           </>
                         )}
                       </Td>

@@ -3,7 +3,7 @@
 import { useCallback, useState } from 'react';
 import { Link } from 'react-router-dom';
 import {
-  Alert, AlertActionCloseButton, Button, EmptyState, EmptyStateBody, EmptyStateHeader, EmptyStateIcon,
+  Alert, AlertActionCloseButton, EmptyState, EmptyStateBody, EmptyStateHeader, EmptyStateIcon,
   Spinner, Toolbar, ToolbarContent, ToolbarItem,
 } from '@patternfly/react-core';
 import CubesIcon from '@patternfly/react-icons/dist/esm/icons/cubes-icon';
@@ -11,8 +11,9 @@ import { ExpandableRowContent, Table, Tbody, Td, Th, Thead, Tr, type IAction } f
 import { api, type Session, type Volume } from '../api';
 import { useLiveEvents, usePollWhileOffline } from '../live';
 import { ErrorAlert, formatAgo, formatLag, formatTime, useAsync } from '../util';
+import { RoleButton, useRole } from '../role';
 import {
-  ACTION_LABEL, ACTION_ORDER, asSession, availability, crawlSummary, lastSynced, mergeSession, removedId, sessionLag,
+  ACTION_LABEL, ACTION_ORDER, ACTION_ROLE, asSession, availability, crawlSummary, lastSynced, mergeSession, removedId, sessionLag,
   type SessionActionName,
 } from './sessionModel';
 import { SessionStatusLabel } from './SessionStatus';
@@ -28,6 +29,7 @@ export function SessionsTable({ volume, clusterName }: { volume: Volume; cluster
   const [creating, setCreating] = useState(false);
   const [notice, setNotice] = useState<{ title: string; warnings: string[] } | null>(null);
   const [, setTick] = useState(0);
+  const gate = useRole();
 
   const { setData, reload } = sessions;
   const merge = useCallback((s: Session) => setData((list) => mergeSession(list ?? [], s)), [setData]);
@@ -61,7 +63,9 @@ export function SessionsTable({ volume, clusterName }: { volume: Volume; cluster
 
   const rowActions = (s: Session): IAction[] =>
     ACTION_ORDER.flatMap((a, i) => {
-      const av = availability(a, s);
+      // A role that is not enough says so first; then what the session's status allows.
+      const needs = gate.why(ACTION_ROLE[a]);
+      const av = needs ? { mode: 'no' as const, reason: needs } : availability(a, s);
       const item: IAction = {
         title: ACTION_LABEL[a],
         isAriaDisabled: av.mode === 'no',
@@ -83,7 +87,7 @@ export function SessionsTable({ volume, clusterName }: { volume: Volume; cluster
       <Toolbar>
         <ToolbarContent>
           <ToolbarItem>
-            <Button variant="primary" onClick={() => setCreating(true)}>New</Button>
+            <RoleButton needed="admin" variant="primary" onClick={() => setCreating(true)}>New</RoleButton>
           </ToolbarItem>
           <ToolbarItem variant="pagination">
             {list.length} {list.length === 1 ? 'session' : 'sessions'}

@@ -2,7 +2,7 @@
 // engine accepts in which status (mirrors src/model/session_lifecycle.cc CheckSessionAction;
 // every action, verify included, applies to gluster and directory sessions alike), and the
 // summaries shown for a session's nodes.
-import type { NodeStatus, Session } from '../api';
+import type { NodeStatus, Role, Session } from '../api';
 
 export type SessionActionName =
   | 'start' | 'stop' | 'pause' | 'resume' | 'remove' | 'config' | 'checkpoint' | 'verify';
@@ -15,6 +15,20 @@ export const ACTION_LABEL: Record<SessionActionName, string> = {
 export const ACTION_ORDER: SessionActionName[] = [
   'start', 'stop', 'pause', 'resume', 'remove', 'config', 'checkpoint', 'verify',
 ];
+
+// The role each action needs (src/api/routes.cc). Config opens for everyone: it shows the
+// values, and each change needs its own role (CONFIG_ROLE).
+export const ACTION_ROLE: Record<SessionActionName, Role> = {
+  start: 'operator', stop: 'operator', pause: 'operator', resume: 'operator', remove: 'admin',
+  config: 'viewer', checkpoint: 'operator', verify: 'operator',
+};
+
+// Setting an option needs admin, but the checkpoint (a moment, set as operators run sessions);
+// resetting any option to its default needs admin.
+export function configRole(key: string): Role {
+  return key === 'checkpoint' ? 'operator' : 'admin';
+}
+export const CONFIG_RESET_ROLE: Role = 'admin';
 
 // 'ok': the engine accepts it; 'force': only with force (the dialog requires the Force box);
 // 'no': refused (reason says why).

@@ -4,7 +4,7 @@
 import { useState } from 'react';
 import { Link, useNavigate } from 'react-router-dom';
 import {
-  Alert, Button, EmptyState, EmptyStateBody, EmptyStateHeader, EmptyStateIcon, Form, FormGroup, HelperText,
+  Alert, EmptyState, EmptyStateBody, EmptyStateHeader, EmptyStateIcon, Form, FormGroup, HelperText,
   HelperTextItem, PageSection, Radio, Spinner, TextInput, Title, Toolbar, ToolbarContent, ToolbarItem,
 } from '@patternfly/react-core';
 import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
@@ -12,6 +12,7 @@ import CubesIcon from '@patternfly/react-icons/dist/esm/icons/cubes-icon';
 import { api, type Cluster } from '../api';
 import { clusterApi } from '../apiClusters';
 import { useLiveEvents, usePollWhileOffline } from '../live';
+import { gateItem, RoleButton, useRole } from '../role';
 import { ErrorAlert, errorText, formatTime, useAsync } from '../util';
 import {
   BusyNote, FormModal, ConfirmRemoveModal, HostKeyScan, RowActions, type HostKeyChoice,
@@ -42,6 +43,7 @@ export function ClustersPage() {
   const [creating, setCreating] = useState(false);
   const [removing, setRemoving] = useState<ClusterRow | null>(null);
   const navigate = useNavigate();
+  const gate = useRole();
 
   useLiveEvents(['audit', 'destination', 'destination_removed'], (type, ev) => {
     if (type !== 'audit') return reload();
@@ -64,9 +66,9 @@ export function ClustersPage() {
         <Toolbar aria-label="Cluster actions">
           <ToolbarContent>
             <ToolbarItem>
-              <Button variant="primary" onClick={() => setCreating(true)}>
+              <RoleButton needed="admin" variant="primary" onClick={() => setCreating(true)}>
                 New cluster
-              </Button>
+              </RoleButton>
             </ToolbarItem>
           </ToolbarContent>
         </Toolbar>
@@ -113,7 +115,7 @@ export function ClustersPage() {
                       label={c.name}
                       items={[
                         { title: 'Open', onClick: () => navigate(`/clusters/${c.id}`) },
-                        { title: 'Remove', onClick: () => setRemoving(c) },
+                        gateItem(gate, 'admin', { title: 'Remove', onClick: () => setRemoving(c) }),
                       ]}
                     />
                   </Td>

@@ -1,6 +1,7 @@
 import { useState } from 'react';
 import { LoginForm, LoginPage as PfLoginPage } from '@patternfly/react-core';
 import { api } from '../api';
+import { loadRole } from '../role';
 import { errorText } from '../util';
 
 export function LoginPage({ onLoggedIn }: { onLoggedIn: () => void }) {
@@ -15,6 +16,8 @@ export function LoginPage({ onLoggedIn }: { onLoggedIn: () => void }) {
     setError(null);
     try {
       await api.login(username.trim(), password);
+      // The role first, so the console does not show its actions disabled for a moment.
+      await loadRole();
       onLoggedIn();
     } catch (e) {
       setError(errorText(e));

@@ -11,8 +11,9 @@ import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
 import { api, ApiError, type MetricSample, type Session } from '../api';
 import { useLiveEvents, usePollWhileOffline } from '../live';
 import { ErrorAlert, formatAgo, formatBytes, formatLag, formatTime, useAsync } from '../util';
+import { ExplainedButton, useRole } from '../role';
 import {
-  ACTION_LABEL, ACTION_ORDER, asSession, availability, countText, crawlSummary, lastSynced, removedId, sessionLag, sessionThroughput,
+  ACTION_LABEL, ACTION_ORDER, ACTION_ROLE, asSession, availability, countText, crawlSummary, lastSynced, removedId, sessionLag, sessionThroughput,
   type SessionActionName,
 } from '../components/sessionModel';
 import { SessionStatusLabel } from '../components/SessionStatus';
@@ -64,6 +65,7 @@ export function SessionPage() {
   }, [loadMetrics]);
   const [pending, setPending] = useState<PendingAction | null>(null);
   const [removed, setRemoved] = useState(false);
+  const gate = useRole();
 
   const appendSample = useCallback((s: Session) => {
     if (!s.nodes || s.nodes.length === 0) return;
@@ -203,19 +205,25 @@ export function SessionPage() {
           <ToolbarContent>
             <ToolbarGroup variant="button-group">
               {ACTION_ORDER.map((a) => {
-                const av = availability(a, s);
-                const button = (
-                  <Button
-                    variant={a === 'remove' ? 'danger' : a === 'start' && av.mode === 'ok' ? 'primary' : 'secondary'}
-                    isAriaDisabled={av.mode === 'no'}
-                    onClick={(e) => av.mode !== 'no' && open(a, e.currentTarget)}
-                  >
-                    {ACTION_LABEL[a]}
-                  </Button>
-                );
+                // A role that is not enough says so first; then what the session's status allows.
+                const needs = gate.why(ACTION_ROLE[a]);
+                const av = needs ? { mode: 'no' as const, reason: needs } : availability(a, s);
+                const variant = a === 'remove' ? 'danger' : a === 'start' && av.mode === 'ok' ? 'primary' : 'secondary';
+                if (av.mode !== 'force') {
+                  return (
+                    <ToolbarItem key={a}>
+                      <ExplainedButton variant={variant} why={av.mode === 'no' ? av.reason ?? 'Not available now' : undefined}
+                        onClick={(e) => open(a, e.currentTarget)}>
+                        {ACTION_LABEL[a]}
+                      </ExplainedButton>
+                    </ToolbarItem>
+                  );
+                }
                 return (
                   <ToolbarItem key={a}>
-                    {av.mode === 'no' || av.mode === 'force' ? <Tooltip content={av.reason}>{button}</Tooltip> : button}
+                    <Tooltip content={av.reason}>
+                      <Button variant={variant} onClick={(e) => open(a, e.currentTarget)}>{ACTION_LABEL[a]}</Button>
+                    </Tooltip>
                   </ToolbarItem>
                 );
               })}

@@ -4,7 +4,7 @@
 // public keys to destination cluster"), Test, Re-establish, Remove (forced when sessions use it).
 import { useRef, useState } from 'react';
 import {
-  Alert, Button, Checkbox, DescriptionList, DescriptionListDescription, DescriptionListGroup, DescriptionListTerm,
+  Alert, Checkbox, DescriptionList, DescriptionListDescription, DescriptionListGroup, DescriptionListTerm,
   EmptyState, EmptyStateBody, EmptyStateHeader, Form, FormGroup, FormSelect, FormSelectOption, HelperText,
   HelperTextItem, Spinner, TextInput, Toolbar, ToolbarContent, ToolbarItem,
 } from '@patternfly/react-core';
@@ -12,6 +12,7 @@ import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
 import { api, type Destination, type Host } from '../../api';
 import { useLiveEvents, usePollWhileOffline } from '../../live';
 import { ErrorAlert, errorText, formatAgo, formatTime, StatusLabel, useAsync } from '../../util';
+import { gateItem, RoleButton, useRole } from '../../role';
 import {
   BusyNote, FormModal, ConfirmRemoveModal, HostKeyScan, OutcomeAlert, RowActions, type HostKeyChoice, type Outcome,
 } from '../common';
@@ -47,6 +48,7 @@ export function DestinationsTab({ clusterId, hosts }: { clusterId: string; hosts
   const [testing, setTesting] = useState<string | null>(null);
   const [outcome, setOutcome] = useState<Outcome | null>(null);
   const removedMessage = useRef('');
+  const gate = useRole();
   const rows = data ?? [];
 
   // Merges a destination into the table (a live event, an action's answer).
@@ -104,9 +106,9 @@ export function DestinationsTab({ clusterId, hosts }: { clusterId: string; hosts
       <Toolbar aria-label="Destination actions">
         <ToolbarContent>
           <ToolbarItem>
-            <Button variant="primary" onClick={() => setCreating(true)}>
+            <RoleButton needed="admin" variant="primary" onClick={() => setCreating(true)}>
               New
-            </Button>
+            </RoleButton>
           </ToolbarItem>
         </ToolbarContent>
       </Toolbar>
@@ -167,16 +169,16 @@ export function DestinationsTab({ clusterId, hosts }: { clusterId: string; hosts
                     <RowActions
                       label={`${d.remote_user}@${d.host}`}
                       items={[
-                        { title: 'Test', onClick: () => test(d), isDisabled: testing === d.id },
-                        {
+                        gateItem(gate, 'operator', { title: 'Test', onClick: () => test(d), isDisabled: testing === d.id }),
+                        gateItem(gate, 'admin', {
                           title: 'Re-establish',
                           onClick: () => setReestablishing(d),
                           // This machine: there are no keys to exchange.
                           isDisabled: local,
                           description: local ? 'This machine: no keys to exchange' : undefined,
-                        },
+                        }),
                         { isSeparator: true },
-                        { title: 'Remove', onClick: () => setRemoving(d) },
+                        gateItem(gate, 'admin', { title: 'Remove', onClick: () => setRemoving(d) }),
                       ]}
                     />
                   </Td>

@@ -10,6 +10,7 @@ import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
 import type { Host } from '../../api';
 import { clusterApi } from '../../apiClusters';
 import { errorText, formatAgo, formatTime, StatusLabel } from '../../util';
+import { gateItem, RoleButton, useRole } from '../../role';
 import {
   BusyNote, FormModal, ConfirmRemoveModal, HostKeyScan, OutcomeAlert, RowActions, type HostKeyChoice, type Outcome,
 } from '../common';
@@ -24,6 +25,7 @@ export function HostsTab({
   const [removing, setRemoving] = useState<Host | null>(null);
   const [checking, setChecking] = useState<string | null>(null);
   const [outcome, setOutcome] = useState<Outcome | null>(null);
+  const gate = useRole();
 
   const replace = (h: Host) => setHosts(hosts.map((x) => (x.id === h.id ? { ...x, ...h } : x)));
 
@@ -50,9 +52,9 @@ export function HostsTab({
       <Toolbar aria-label="Host actions">
         <ToolbarContent>
           <ToolbarItem>
-            <Button variant="primary" onClick={() => setAdding(true)}>
+            <RoleButton needed="admin" variant="primary" onClick={() => setAdding(true)}>
               Add host
-            </Button>
+            </RoleButton>
           </ToolbarItem>
         </ToolbarContent>
       </Toolbar>
@@ -98,10 +100,10 @@ export function HostsTab({
                   <RowActions
                     label={h.name}
                     items={[
-                      { title: 'Check', onClick: () => check(h), isDisabled: checking === h.id },
-                      { title: 'Re-pin host key', onClick: () => setRepinning(h), isDisabled: h.transport !== 'ssh' },
+                      gateItem(gate, 'operator', { title: 'Check', onClick: () => check(h), isDisabled: checking === h.id }),
+                      gateItem(gate, 'admin', { title: 'Re-pin host key', onClick: () => setRepinning(h), isDisabled: h.transport !== 'ssh' }),
                       { isSeparator: true },
-                      { title: 'Remove', onClick: () => setRemoving(h) },
+                      gateItem(gate, 'admin', { title: 'Remove', onClick: () => setRemoving(h) }),
                     ]}
                   />
                 </Td>

@@ -3,7 +3,7 @@
 import { useState } from 'react';
 import { Link } from 'react-router-dom';
 import {
-  Alert, Button, EmptyState, EmptyStateBody, EmptyStateHeader, Form, FormGroup, FormSelect, FormSelectOption,
+  Alert, EmptyState, EmptyStateBody, EmptyStateHeader, Form, FormGroup, FormSelect, FormSelectOption,
   HelperText, HelperTextItem, Spinner, TextInput, Toolbar, ToolbarContent, ToolbarItem,
 } from '@patternfly/react-core';
 import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
@@ -11,6 +11,7 @@ import { api, type Host, type Volume } from '../../api';
 import { clusterApi } from '../../apiClusters';
 import { useLiveEvents, usePollWhileOffline } from '../../live';
 import { ErrorAlert, errorText, formatBytes, StatusLabel, useAsync } from '../../util';
+import { gateItem, RoleButton, useRole } from '../../role';
 import {
   BusyNote, FormModal, ConfirmRemoveModal, RowActions,
 } from '../common';
@@ -19,6 +20,7 @@ export function VolumesTab({ clusterId, hosts }: { clusterId: string; hosts: Hos
   const { data, error, loading, reload } = useAsync((s) => api.clusterVolumes(clusterId, s), [clusterId]);
   const [adding, setAdding] = useState(false);
   const [removing, setRemoving] = useState<Volume | null>(null);
+  const gate = useRole();
   useLiveEvents(['audit'], (type, ev) => {
     if (type === 'resync' || (ev as { object_type?: string } | null)?.object_type === 'volume') reload();
   });
@@ -31,9 +33,9 @@ export function VolumesTab({ clusterId, hosts }: { clusterId: string; hosts: Hos
       <Toolbar aria-label="Volume actions">
         <ToolbarContent>
           <ToolbarItem>
-            <Button variant="primary" onClick={() => setAdding(true)}>
+            <RoleButton needed="admin" variant="primary" onClick={() => setAdding(true)}>
               Add directory volume
-            </Button>
+            </RoleButton>
           </ToolbarItem>
         </ToolbarContent>
       </Toolbar>
@@ -91,7 +93,7 @@ export function VolumesTab({ clusterId, hosts }: { clusterId: string; hosts: Hos
                   {v.size_bytes > 0 ? `${formatBytes(v.used_bytes)} of ${formatBytes(v.size_bytes)}` : '—'}
                 </Td>
                 <Td isActionCell>
-                  <RowActions label={v.name} items={[{ title: 'Remove', onClick: () => setRemoving(v) }]} />
+                  <RowActions label={v.name} items={[gateItem(gate, 'admin', { title: 'Remove', onClick: () => setRemoving(v) })]} />
                 </Td>
               </Tr>
             ))}
