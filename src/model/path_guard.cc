@@ -49,7 +49,14 @@ std::string_view Words(PathRelation r) {
 }
 
 // What `destination` standing so to a tree of `kind` would do.
-enum class TreeKind { kOwnSource, kDataDir, kOtherSource, kOtherDestination, kSourceOfThis };
+enum class TreeKind {
+  kOwnSource,
+  kDataDir,
+  kSourceHoldsDataDir,
+  kOtherSource,
+  kOtherDestination,
+  kSourceOfThis
+};
 std::string_view Consequence(TreeKind kind, PathRelation r) {
   switch (kind) {
     case TreeKind::kOwnSource:
@@ -59,6 +66,8 @@ std::string_view Consequence(TreeKind kind, PathRelation r) {
       return "replication would overwrite and delete the source";
     case TreeKind::kDataDir:
       return "replication would overwrite and delete the engine's own state";
+    case TreeKind::kSourceHoldsDataDir:
+      return "replication would copy the engine's private key, database and password hashes";
     case TreeKind::kOtherSource:
       return "replication would overwrite and delete what that session replicates";
     case TreeKind::kOtherDestination:
@@ -135,6 +144,7 @@ Status CheckDestinationPath(const GuardedTree& destination, const GuardedTree& s
   }
   Status st = Check(destination, source, TreeKind::kOwnSource);
   if (st.ok()) st = Check(destination, data_dir, TreeKind::kDataDir);
+  if (st.ok()) st = Check(source, data_dir, TreeKind::kSourceHoldsDataDir);
   for (const GuardedTree& o : others) {
     if (!st.ok()) break;
     st = Check(destination, o, o.source ? TreeKind::kOtherSource : TreeKind::kOtherDestination);

@@ -124,6 +124,18 @@ TEST(PathGuard, TheEngineDataDirectoryItsParentsAndInside) {
   EXPECT_TRUE(CheckDest(At("/var/lib/georep-data"), At("/srv/src"), {}, data).ok());
 }
 
+// V1: a directory volume of the engine's data directory (or above it) replicated the engine's
+// private key and every password hash to a destination of the user's choice.
+TEST(PathGuard, TheSourceMayNotHoldTheEngineDataDirectory) {
+  const GuardedTree data = Tree("the engine's data directory", At("/var/lib/georep"));
+  for (const char* src : {"/var/lib/georep", "/var/lib", "/var/lib/georep/sessions"}) {
+    Status st = CheckDest(At("/backup/x", "", false), At(src, "", false), {}, data);
+    EXPECT_EQ(st.code(), StatusCode::kFailedPrecondition) << src;
+    EXPECT_NE(st.message().find("private key"), std::string::npos) << st.ToString();
+  }
+  EXPECT_TRUE(CheckDest(At("/backup/x", "", false), At("/srv/src"), {}, data).ok());
+}
+
 TEST(PathGuard, OtherSessionsSourcesAndDestinations) {
   const std::vector<GuardedTree> others = {
       Tree("session a's source", At("/srv/a")),

@@ -262,6 +262,19 @@ TEST_P(ApiTest, ANonAdministratorCannotRunCommandsOrCopyTheEnginesData) {
     EXPECT_EQ(v->status, 403) << v->body;
   }
   EXPECT_EQ(Count("/api/v1/volumes"), 1u);
+  // Nor an admin, by mistake: a session whose source holds the engine's data directory.
+  Json loot = Create("/api/v1/clusters/" + cid + "/volumes", {{"name", "engine-data"},
+                                                              {"host_id", hosts["items"][0]["id"]},
+                                                              {"path", std::filesystem::path(data_.path()).parent_path().string()}});
+  auto refused = engine_->Post("/api/v1/sessions",
+                               Json({{"destination_id", session["destination_id"]},
+                                     {"source_volume_id", loot["id"]},
+                                     {"destination_volume", "/srv/georep/loot"}})
+                                   .dump(),
+                               token_);
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 409) << refused->body;
+  EXPECT_NE(refused->body.find("private key"), std::string::npos) << refused->body;
   // Nor can either make themself admin.
   auto users = Body(engine_->Get("/api/v1/users", token_));
   for (const auto& u : users["items"]) {
