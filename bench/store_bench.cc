@@ -39,7 +39,7 @@ void BM_ReplaceNodeStatuses(benchmark::State& state, const std::string& backend)
   SystemRandom random;  // names must differ between runs on a shared PostgreSQL database
   ObjectLocks locks;
   Operations ops(*store, clock, random, locks);
-  Actor a{"bench", true};
+  Actor a{"bench", Role::kAdmin};
   auto c = ops.CreateCluster(a, {"bench-" + random.NewToken(4), ""});
   if (!c.ok()) {
     state.SkipWithError(c.status().ToString().c_str());
