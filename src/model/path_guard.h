@@ -8,9 +8,9 @@
 // or another session's destination on the same machine (so neither may another session's
 // destination stand so to this session's source); may not be a system directory; may
 // not equal, contain or lie inside the engine's data directory, and neither may its source
-// (which would copy the engine's key and database to wherever the destination is). Paths are compared by real
-// path (symlinks resolved) and by device/inode (a bind mount has its original's), so neither
-// a symlink nor a bind mount slips through; /a/src and /a/src2 are apart.
+// (which would copy the engine's key and database to wherever the destination is). Paths are
+// compared by real path (symlinks resolved) and by device/inode (a bind mount has its original's),
+// so neither a symlink nor a bind mount slips through; /a/src and /a/src2 are apart.
 //
 // Nothing here touches state; thread-safe.
 #pragma once

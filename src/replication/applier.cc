@@ -1749,7 +1749,9 @@ void Applier::FinishFileJobs(size_t keep) {
     }
     if (!st.ok()) {
       // The file stays as it was, its metadata too (as HandleFileEndWithMeta says); its
-      // SetMeta still takes its turn, as on one thread.
+      // SetMeta still takes its turn, as on one thread -- taken with the file, or, when the
+      // file's FileEnd ended what HandleAll had, the next message, which leaves it be too (the
+      // file is the last of the files in flight: nothing else comes in between).
       NoteUnwritten(job->path);
       Emit(Error{failed_seq, code, st.ToString()});
       if (job->meta) {
@@ -1759,6 +1761,8 @@ void Applier::FinishFileJobs(size_t keep) {
         if (Status m = DoSetMeta(*job->meta); !m.ok()) {
           Emit(Error{job->meta->seq, last_error_code_, m.ToString()});
         }
+      } else {
+        meta_skip_path_ = job->path;
       }
       continue;
     }

@@ -1515,6 +1515,39 @@ TEST_F(ApplierTest, AFileThatFailsOnAThreadIsRepliedAndLeavesNothing) {
   EXPECT_TRUE(GeorepTempFiles(dest_.path()).empty());
 }
 
+// A file on a thread whose FileEnd ends what HandleAll was given (the stream's next read has
+// its SetMeta): when it fails, that SetMeta, handled on its own, leaves the old file be too --
+// the old bytes never carry the new version's mtime and mode.
+TEST_F(ApplierTest, AFileThatFailsOnAThreadKeepsItsMetadataWhenItsSetMetaComesLater) {
+  StartConversation(Durability::kBatch, 2);
+  std::vector<Message> replies;
+  uint64_t seq = 0;
+  std::vector<Message> batch =
+      FileWithMeta(&seq, "kept", "old", Meta("", kMetaMode | kMetaMtime, 0644, 1'000'000'000));
+  batch.push_back(Barrier{++seq, true});
+  ASSERT_TRUE(applier_->HandleAll(batch, &replies).ok());
+  ASSERT_EQ(ReadFile(D("kept")), "old");
+
+  calls_.write_errno = ENOSPC;
+  calls_.write_budget = calls_.written;
+  batch = FileWithMeta(&seq, "kept", "new content",
+                       Meta("", kMetaMode | kMetaMtime, 0600, 2'000'000'000));
+  const Message meta = batch.back();
+  batch.pop_back();  // FileBegin, FileData, FileEnd: one read; the SetMeta in the next
+  replies.clear();
+  ASSERT_TRUE(applier_->HandleAll(batch, &replies, true).ok());
+  ASSERT_TRUE(applier_->HandleAll({meta, Barrier{++seq, true}}, &replies).ok());
+  ASSERT_FALSE(replies.empty());
+  EXPECT_EQ(std::get<Error>(replies[0]).code, ErrorCode::kNoSpace);
+  EXPECT_TRUE(replies.back() == Message(Ack{seq, true}));
+  EXPECT_EQ(ReadFile(D("kept")), "old");
+  struct stat st {};
+  ASSERT_EQ(::stat(D("kept").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mtim.tv_sec, 1) << "the old bytes carry the new version's mtime";
+  EXPECT_EQ(st.st_mode & 07777, 0644u);
+  EXPECT_TRUE(GeorepTempFiles(dest_.path()).empty());
+}
+
 // A file whose new content could not be written (the destination is full) still holds its
 // old content: a link to it made now would give its new path that old content, while the
 // worker records the new one there and never sends it again. The link is refused too, until

@@ -223,6 +223,27 @@ Reconciliation ReconcileIndex(const SyncedIndex& index, const std::string& scope
     for (const auto& [path, e] : index)
       if (e.ino != 0) sent[{e.dev, e.ino}] = &e;
   const std::map<std::string, std::string> renamed = RenamedThere(index, scope, want, there);
+  // A destination file several paths share (hard links there) holds one source file only: a
+  // path of it that the source has as another file (the source renamed that file over a link
+  // while no worker ran, say) does not hold its content, whatever size and mtime say -- and its
+  // metadata set there would be its other links' too. The source file with the most paths on
+  // that inode keeps it; the others' paths are sent again, each a file of its own.
+  // Destination inode -> source file (dev, ino) -> its paths there.
+  std::map<uint64_t, std::map<std::pair<uint64_t, uint64_t>, size_t>> sharing;
+  for (const auto& [path, d] : there) {
+    if (TypeOfMode(d->mode) != EntryType::kRegular || d->nlink < 2) continue;
+    if (auto w = want.find(path); w != want.end() && w->second.type == EntryType::kRegular)
+      ++sharing[d->ino][{w->second.dev, w->second.ino}];
+  }
+  auto linked_to_another = [&](const IndexEntry& want_entry, const ListedEntry& d) {
+    auto s = sharing.find(d.ino);
+    if (TypeOfMode(d.mode) != EntryType::kRegular || s == sharing.end() || s->second.size() < 2)
+      return false;
+    const auto keeps =
+        std::max_element(s->second.begin(), s->second.end(),
+                         [](const auto& a, const auto& b) { return a.second < b.second; });
+    return keeps->first != std::make_pair(want_entry.dev, want_entry.ino);
+  };
   // The index's path for what the destination holds at `path`: itself, or beneath a directory
   // renamed there.
   auto index_path = [&](const std::string& path) -> std::string {
@@ -246,13 +267,17 @@ Reconciliation ReconcileIndex(const SyncedIndex& index, const std::string& scope
          (sent_as != nullptr && sent_as->size == w->second.size &&
           sent_as->mtime_ns == w->second.mtime_ns));
     IndexEntry recorded;
-    if (w != want.end() && SameContentAs(w->second, *d) && content_vouched) {
+    if (w != want.end() && SameContentAs(w->second, *d) && content_vouched &&
+        !linked_to_another(w->second, *d)) {
       recorded = w->second;
       // Owners and xattrs are not in the listing: they are known to be there only when the
       // index already recorded this very metadata (the same inode, the same ctime) as sent.
-      // Else they go again -- metadata only, never the data.
+      // Else they go again -- metadata only, never the data. An entry the index has as not
+      // current (mtime -1: a directory whose SetMeta a pass sends at its end, one an earlier
+      // reconciliation found different, a refusal) was not sent, whatever its ctime says.
       const bool meta_known =
-          source == nullptr || (sent_as != nullptr && sent_as->ctime_ns == recorded.ctime_ns);
+          source == nullptr ||
+          (sent_as != nullptr && sent_as->ctime_ns == recorded.ctime_ns && sent_as->mtime_ns != -1);
       if (SameMetaAs(w->second, *d) && meta_known) {
         ++out.counts.kept;
       } else {

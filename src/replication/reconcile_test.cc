@@ -285,6 +285,35 @@ TEST(Reconcile, ALinkLeftSeparateInADirectoryTheSourceRenamedIsJoinedAgain) {
   EXPECT_TRUE(ReconcileIndex(index, ".", &source, joined).relink.empty());
 }
 
+// Found by the fault harness (seed 30348): three links of one file; while no worker ran, the
+// source renamed another file -- empty too, of the same mtime -- over one of them (c). The
+// destination still has c as a link of the other two, which its size and mtime made pass for the
+// renamed file: its metadata went there, onto the inode of all three (a chmod 0444 of c made a
+// and b read-only at the destination). A path linked there to another source file's paths is
+// sent again, a file of its own; the links that keep the inode stay as they are.
+TEST(Reconcile, APathLinkedAtTheDestinationToAnotherSourceFileIsSentAgain) {
+  const ScanEntry root = Dir(".", 1);
+  const ScanEntry a = File("a", 5, 0, 50, 3), b = File("b", 5, 0, 50, 3);
+  const ScanEntry c = File("c", 5, 0, 50, 3), other = File("other", 6, 0, 50);
+  const SyncedIndex index = IndexOf({root, a, b, c, other});
+  ScanEntry replaced = File("c", 6, 0, 50);  // `other`, renamed over c
+  replaced.ctime_ns = 8;
+  const std::vector<ScanEntry> source = {root, File("a", 5, 0, 50, 2), File("b", 5, 0, 50, 2),
+                                         replaced};
+  const std::vector<ListedEntry> destination = {Listed(root, 1), Listed(a, 20), Listed(b, 20),
+                                                Listed(c, 20), Listed(other, 21)};
+  const Reconciliation r = ReconcileIndex(index, ".", &source, destination);
+  const auto by_path = ByPath(r.deltas);
+  ASSERT_TRUE(by_path.count("c") && by_path.at("c"));
+  EXPECT_EQ(by_path.at("c")->mtime_ns, -1);  // sent again, whole: a new inode there
+  EXPECT_EQ(by_path.at("c")->ino, 6u);
+  EXPECT_FALSE(by_path.count("a"));  // they keep the inode
+  EXPECT_FALSE(by_path.count("b"));
+  EXPECT_EQ(r.counts.stale, 1u);
+  EXPECT_EQ(r.counts.meta, 0u);
+  EXPECT_TRUE(r.relink.empty());
+}
+
 // Without a scan of the source the index stands for it; a scope limits what is looked at, and
 // skipped (excluded) paths are left alone.
 TEST(Reconcile, WithoutASourceScanTheIndexStandsForItWithinTheScope) {
@@ -302,6 +331,35 @@ TEST(Reconcile, WithoutASourceScanTheIndexStandsForItWithinTheScope) {
   ASSERT_TRUE(by_path.count("sub/f") && by_path.at("sub/f"));
   EXPECT_EQ(by_path.at("sub/f")->mtime_ns, -1);
   EXPECT_EQ(by_path.at("sub/f")->ino, 4u);  // still the source's file
+}
+
+// Found by the fault harness (seed 30051): a directory chowned while no worker ran. The
+// reconciliation at the next start recorded it with the source's metadata, new ctime
+// included, as not current (mtime -1: its SetMeta goes at the end of the pass) -- and the agent
+// was killed before that end. The next reconciliation took the entry, whose ctime is the
+// source's, for metadata sent, and the owner never went: the destination kept the old one.
+TEST(Reconcile, ADirectoryWhoseMetadataTheIndexHasAsNotCurrentIsSentAgain) {
+  const ScanEntry root = Dir(".", 1);
+  ScanEntry chowned = Dir("d", 2, 100);
+  chowned.gid = 65534;
+  chowned.ctime_ns = 8;
+  SyncedIndex index = IndexOf({root, chowned});
+  index["d"].mtime_ns = -1;  // recorded, its SetMeta not yet applied
+  ListedEntry there = Listed(chowned, 92);
+  there.gid = 0;  // the old owner (not compared: an agent that is not root cannot set it)
+  const std::vector<ScanEntry> source = {root, chowned};
+  const Reconciliation r = ReconcileIndex(index, ".", &source, {Listed(root, 91), there});
+  SyncedIndex after = index;
+  for (const IndexDelta& d : r.deltas) ApplyDelta(d, &after);
+  EXPECT_EQ(after.at("d").mtime_ns, -1) << "its metadata goes again";
+  EXPECT_EQ(r.counts.meta, 1u);
+  EXPECT_EQ(r.counts.kept, 1u);  // the root
+
+  // Once a pass sent it (the index records the same ctime, its mtime current): kept.
+  index["d"].mtime_ns = 100;
+  const Reconciliation sent = ReconcileIndex(index, ".", &source, {Listed(root, 91), there});
+  EXPECT_EQ(sent.counts.kept, 2u);
+  EXPECT_TRUE(sent.deltas.empty());
 }
 
 }  // namespace

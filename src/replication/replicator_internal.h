@@ -87,7 +87,24 @@ struct Batch {
   // Entries gone from the source between the scan and their sending: not failures; the
   // change that took them away makes the next pass look at them again.
   std::set<std::string> resend;
+  // What a Rename of this batch put at each path (a moved directory's contents too): what the
+  // destination holds there once it is applied, whatever comes after it for that path.
+  std::map<std::string, IndexEntry> moved_in;
 };
+
+// Records that the operation just sent for `path` ended at `last_seq`: the agent's refusal of
+// any of its messages is matched with it (Resolve: the first operation ending at or after the
+// refused seq). An operation that sent nothing -- a file gone before it could be opened, a
+// socket not replicated -- ends at no seq of its own: `last_seq` is still that of the operation
+// before it (or of the last Barrier, `*marked`), which keeps its place. (Recorded there, the
+// operation that sent nothing took the refusals of the one before it, which was then recorded
+// as applied.)
+inline void NoteOperation(std::map<uint64_t, std::string>* op_path, uint64_t* marked,
+                          uint64_t last_seq, const std::string& path) {
+  if (last_seq == *marked) return;
+  *marked = last_seq;
+  (*op_path)[last_seq] = path;
+}
 
 // What the sender could not send goes to `b`: an entry gone from the source, or no longer the
 // one scanned (kNotFound, and `moved_on(b->deltas, path)` agrees: the source shows it changed)
@@ -112,6 +129,7 @@ struct SettledBatch {
   // The agent found a parent or entry missing that the index says it holds: the index is wrong
   // about the destination there (a crash), and resending cannot fix it -- reconciling does.
   bool not_found = false;
+  std::map<std::string, IndexEntry> moved_in;  // Batch::moved_in
 };
 
 // Matches the agent's refusals up to `b`'s Barrier with the operations of `b` (and takes them
@@ -134,7 +152,35 @@ SettledBatch Resolve(Batch& b, Refusals* refused, MovedOn moved_on) {
     f = refused->erase(f);
   }
   s.deltas = std::move(b.deltas);
+  s.moved_in = std::move(b.moved_in);
   return s;
+}
+
+// What an acknowledged batch changes in `index`: its deltas, except for the paths refused or to
+// be looked at again, which stay as the destination holds them, marked not current (mtime -1:
+// sent again next pass) -- as the index has them, or, for a path the index does not have, as a
+// Rename of this batch put it there (the Rename was applied; what was refused came after it).
+// A path neither has is not at the destination: it leaves the index (sent as new next pass).
+// (A file a rename of its directory moved, whose sending then failed, used to leave the index
+// while the destination held it at its new path: nothing ever deleted it there.)
+inline std::vector<IndexDelta> SettledDeltas(SettledBatch& b, const SyncedIndex& index) {
+  std::set<std::string> refused_paths = std::move(b.resend);
+  for (const auto& r : b.refused) refused_paths.insert(r.first);
+  std::vector<IndexDelta> applied;
+  applied.reserve(b.deltas.size() + refused_paths.size());
+  for (auto& d : b.deltas)
+    if (!refused_paths.count(d.path)) applied.push_back(std::move(d));
+  for (const auto& p : refused_paths) {
+    std::optional<IndexEntry> held;
+    if (auto old = index.find(p); old != index.end()) {
+      held = old->second;
+    } else if (auto moved = b.moved_in.find(p); moved != b.moved_in.end()) {
+      held = moved->second;
+    }
+    if (held) held->mtime_ns = -1;  // differs from anything: sent again next pass
+    applied.push_back({p, std::move(held)});
+  }
+  return applied;
 }
 
 // A file for an extra stream, and what the index records for it once it is applied.
@@ -419,7 +465,7 @@ class Replicator::ContentStream {
       }
     }
     pending_.deltas.push_back({job.entry.path, job.recorded});
-    pending_.op_path[sender_->last_seq()] = job.entry.path;
+    NoteOperation(&pending_.op_path, &marked_seq_, sender_->last_seq(), job.entry.path);
     auto moved_on = [&](const std::vector<IndexDelta>& sent, const std::string& path) {
       return owner_->SourceMovedOn(sent, path);
     };
@@ -441,6 +487,7 @@ class Replicator::ContentStream {
   Status Commit(bool final) {
     GEOREP_RETURN_IF_ERROR(sender_->SendBarrier(owner_->options_.durable_batches));
     pending_.barrier = sender_->last_seq();
+    marked_seq_ = pending_.barrier;
     in_flight_.push_back(std::exchange(pending_, {}));
     committed_bytes_ = sink_->bytes;
     pending_ops_ = 0;
@@ -490,6 +537,7 @@ class Replicator::ContentStream {
   uint64_t acked_seq_ = 0;
   std::map<uint64_t, Refusal> refused_;  // by seq
   Batch pending_;                        // sent since the last Barrier
+  uint64_t marked_seq_ = 0;              // where the last operation (or Barrier) ended
   size_t pending_ops_ = 0;
   uint64_t committed_bytes_ = 0;
   std::deque<Batch> in_flight_;

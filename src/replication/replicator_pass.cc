@@ -104,6 +104,7 @@ class Replicator::PassRun {
   // acknowledges the batch's Barrier.
   PendingIndex next_;
   std::vector<IndexDelta> deltas_;
+  std::map<std::string, IndexEntry> moved_in_;  // the batch's Batch::moved_in
   // Directories whose metadata is sent at the end of the pass (their mtime changes while
   // their contents arrive): recorded as not current (mtime -1) until their SetMeta is sent.
   std::set<std::string> provisional_;
@@ -129,8 +130,9 @@ class Replicator::PassRun {
   // while the agent applies (a few batches ahead at most), so neither waits for the other; a
   // restart sends again at most what was in flight.
   std::deque<Batch> in_flight_;
-  std::map<uint64_t, std::string> op_path_;  // last seq of each operation -> its path
-  uint64_t settled_batches_ = 0;             // of stream 0, in this pass
+  std::map<uint64_t, std::string> op_path_;       // last seq of each operation -> its path
+  uint64_t marked_seq_ = r_.sender_->last_seq();  // where the last operation (or Barrier) ended
+  uint64_t settled_batches_ = 0;                  // of stream 0, in this pass
   uint64_t committed_bytes_ = r_.sink_->bytes;
   size_t ops_since_commit_ = 0;
   size_t skipped_done_ = 0;         // report_.skipped already handed to a batch
@@ -461,11 +463,15 @@ Status Replicator::PassRun::SendMoved(const ScanEntry& e, const std::string& fro
   for (auto& [p, ie] : moved) {
     deltas_.push_back({p, std::nullopt});
     next_.Erase(p);
+    moved_in_.erase(p);  // moved here earlier in this batch: it goes on
     std::string to = e.path + p.substr(from.size());
     if (provisional_.count(p)) provisional_.insert(to);
     p = std::move(to);
   }
-  for (auto& [p, ie] : moved) Put(p, ie, provisional_.count(p) != 0);
+  for (auto& [p, ie] : moved) {
+    Put(p, ie, provisional_.count(p) != 0);
+    moved_in_[p] = ie;  // there once the Rename is applied, whatever happens to it next
+  }
   for (const auto& [p, ie] : moved) {
     if (p == e.path) continue;
     // What moved with it is no longer gone from where the index had it: the scan sees it at
@@ -652,9 +658,10 @@ Status Replicator::PassRun::Finish() {
                                " changes could not be applied; first: " + status.reason);
 }
 
-// An operation sent (its last seq is `path`'s); a commit once the batch is full.
+// An operation sent (its last seq is `path`'s, unless it sent nothing: NoteOperation); a commit
+// once the batch is full.
 Status Replicator::PassRun::Mark(const std::string& path) {
-  op_path_[r_.sender_->last_seq()] = path;
+  NoteOperation(&op_path_, &marked_seq_, r_.sender_->last_seq(), path);
   if (r_.sink_->bytes - committed_bytes_ >= kBatchBytes || ++ops_since_commit_ >= kBatchOps)
     return Commit(false);
   return Status::Ok();
@@ -664,10 +671,13 @@ Status Replicator::PassRun::Commit(bool final) {
   GEOREP_RETURN_IF_ERROR(r_.sender_->SendBarrier(r_.options_.durable_batches));
   Batch b;
   b.barrier = r_.sender_->last_seq();
+  marked_seq_ = b.barrier;
   b.deltas = std::move(deltas_);
   deltas_.clear();
   b.op_path = std::move(op_path_);
   op_path_.clear();
+  b.moved_in = std::move(moved_in_);
+  moved_in_.clear();
   auto moved_on = [&](const std::vector<IndexDelta>& sent, const std::string& path) {
     return r_.SourceMovedOn(sent, path);
   };
@@ -726,21 +736,7 @@ Status Replicator::PassRun::Collect(size_t keep, bool wait) {
 // for what the agent refused or could not be sent, which stays as the index had it and is
 // marked to be sent again (never counted as synced).
 Status Replicator::PassRun::Apply(SettledBatch b) {
-  std::set<std::string> refused_paths = std::move(b.resend);
-  for (const auto& r : b.refused) refused_paths.insert(r.first);
-  std::vector<IndexDelta> applied;
-  applied.reserve(b.deltas.size() + refused_paths.size());
-  for (auto& d : b.deltas)
-    if (!refused_paths.count(d.path)) applied.push_back(std::move(d));
-  for (const auto& p : refused_paths) {
-    if (auto old = r_.index_.find(p); old != r_.index_.end()) {
-      IndexEntry again = old->second;
-      again.mtime_ns = -1;  // differs from anything: sent again next pass
-      applied.push_back({p, again});
-    } else {
-      applied.push_back({p, std::nullopt});
-    }
-  }
+  const std::vector<IndexDelta> applied = SettledDeltas(b, r_.index_);
   for (const auto& d : applied) ApplyDelta(d, &r_.index_);
   if (b.not_found) r_.reconcile_ = true;
   refused_all_.insert(refused_all_.end(), b.refused.begin(), b.refused.end());

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -75,6 +77,90 @@ TEST(Resolve, ANotFoundRefusalMarksTheBatchForReconciling) {
   EXPECT_FALSE(two.not_found);
   EXPECT_EQ(two.refused.size(), 1u);
   EXPECT_TRUE(refused.empty());
+}
+
+// Found by the fault harness (seed 30017): the destination was full; a file's new version was
+// refused (ENOSPC on its FileData), and the next file of the pass had vanished from the source
+// before the sender could open it: it sent nothing, so its operation "ended" at the seq the
+// refused file's SetMeta ended at. Recorded there, it took the refused file's place: the refusal
+// went to the vanished file (looked at again anyway) and the refused file was recorded as
+// applied -- never sent again, the destination keeping its old version for good.
+TEST(NoteOperation, AnOperationThatSentNothingDoesNotTakeTheRefusalsOfTheOneBefore) {
+  struct Refusal {
+    std::string message;
+    bool source_changed = false;
+    bool not_found = false;
+  };
+  Batch b;
+  uint64_t marked = 0;
+  NoteOperation(&b.op_path, &marked, 4, "full");  // FileBegin 1, FileData 2, FileEnd 3, SetMeta 4
+  NoteOperation(&b.op_path, &marked, 4, "vanished");  // could not be opened: nothing sent
+  NoteOperation(&b.op_path, &marked, 6, "next");      // Symlink 5, SetMeta 6
+  b.barrier = 7;
+  b.deltas = {{"full", IndexEntry{}}, {"vanished", IndexEntry{}}, {"next", IndexEntry{}}};
+  b.resend.insert("vanished");
+  EXPECT_EQ(b.op_path, (std::map<uint64_t, std::string>{{4, "full"}, {6, "next"}}));
+
+  std::map<uint64_t, Refusal> refused = {{2, {"destination file system is full", false, false}}};
+  auto unchanged = [](const std::vector<IndexDelta>&, const std::string&) { return false; };
+  const SettledBatch s = Resolve(b, &refused, unchanged);
+  ASSERT_EQ(s.refused.size(), 1u);
+  EXPECT_EQ(s.refused[0].first, "full");
+  EXPECT_EQ(s.resend, std::set<std::string>{"vanished"});
+
+  // Nothing sent right after a Barrier: the Barrier's seq is no operation's.
+  Batch after;
+  uint64_t at_barrier = 7;
+  NoteOperation(&after.op_path, &at_barrier, 7, "vanished-too");
+  EXPECT_TRUE(after.op_path.empty());
+}
+
+// Found by the fault harness (seed 32082): a pass moved directory a to b (a Rename: a/f went
+// with it at the destination) and sent b/f again, but b/f could not be read -- the source had
+// removed b meanwhile -- so it was to be looked at again "as the index had it". The index had
+// it as a/f only: b/f left the index, while the destination held it. The next pass moved b
+// elsewhere (a new directory got its inode) and deleted what the index had in it: b/f stayed
+// at the destination for good. It stays in the index where the Rename put it, not current.
+TEST(SettledDeltas, AFileARenameMovedStaysWhereItWentWhenItsSendingFails) {
+  IndexEntry dir;
+  dir.type = EntryType::kDirectory;
+  dir.ino = 2;
+  IndexEntry file;
+  file.type = EntryType::kRegular;
+  file.ino = 3;
+  file.size = 10;
+  file.mtime_ns = 50;
+  IndexEntry changed = file;
+  changed.mtime_ns = 60;
+  SyncedIndex index = {{"a", dir}, {"a/f", file}, {"g", file}};
+
+  Batch b;
+  b.barrier = 9;
+  // Rename a -> b (the move's deltas), then b/f sent (it changed), then a new file n.
+  b.deltas = {{"a", std::nullopt}, {"a/f", std::nullopt}, {"b", dir},
+              {"b/f", file},       {"b/f", changed},      {"n", changed}};
+  b.moved_in = {{"b", dir}, {"b/f", file}};
+  b.op_path = {{1, "b"}, {5, "b/f"}, {8, "n"}};
+  b.resend = {"b/f", "n"};  // neither could be opened: gone from the source
+  b.refused = {{"g", "destination file system is full"}};
+  struct Refusal {
+    std::string message;
+    bool source_changed = false;
+    bool not_found = false;
+  };
+  std::map<uint64_t, Refusal> refused;
+  auto unchanged = [](const std::vector<IndexDelta>&, const std::string&) { return false; };
+  SettledBatch s = Resolve(b, &refused, unchanged);
+  for (const IndexDelta& d : SettledDeltas(s, index)) ApplyDelta(d, &index);
+
+  EXPECT_FALSE(index.count("a"));
+  EXPECT_FALSE(index.count("a/f"));
+  ASSERT_TRUE(index.count("b/f")) << "the destination holds it there";
+  EXPECT_EQ(index.at("b/f").ino, 3u);
+  EXPECT_EQ(index.at("b/f").mtime_ns, -1);  // looked at again: sent, or deleted
+  EXPECT_FALSE(index.count("n")) << "never at the destination";
+  ASSERT_TRUE(index.count("g"));
+  EXPECT_EQ(index.at("g").mtime_ns, -1);
 }
 
 TEST(WorkerStatus, JsonRoundTripKeepsEveryField) {

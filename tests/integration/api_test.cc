@@ -263,9 +263,10 @@ TEST_P(ApiTest, ANonAdministratorCannotRunCommandsOrCopyTheEnginesData) {
   }
   EXPECT_EQ(Count("/api/v1/volumes"), 1u);
   // Nor an admin, by mistake: a session whose source holds the engine's data directory.
-  Json loot = Create("/api/v1/clusters/" + cid + "/volumes", {{"name", "engine-data"},
-                                                              {"host_id", hosts["items"][0]["id"]},
-                                                              {"path", std::filesystem::path(data_.path()).parent_path().string()}});
+  Json loot = Create("/api/v1/clusters/" + cid + "/volumes",
+                     {{"name", "engine-data"},
+                      {"host_id", hosts["items"][0]["id"]},
+                      {"path", std::filesystem::path(data_.path()).parent_path().string()}});
   auto refused = engine_->Post("/api/v1/sessions",
                                Json({{"destination_id", session["destination_id"]},
                                      {"source_volume_id", loot["id"]},
