@@ -98,10 +98,12 @@ SetMeta TreeSender::MetaFor(const ScanEntry& e, bool with_mode, const std::vecto
       m.xattrs = e.xattrs;
     } else if (Status st = ReadXattrsBeneath(root_.get(), e.path, Namespaces(), &m.xattrs);
                !st.ok()) {
-      // Sent without them (the destination's stay as they are), and reported.
+      // Sent without them (the destination's stay as they are), and reported -- a path gone
+      // since the scan too: renamed away, it is the same file at its new path, whose entry
+      // would otherwise carry these xattrs as sent (the pass looks at it again).
       m.fields &= ~kMetaXattrs;
       m.xattrs.clear();
-      if (st.code() != StatusCode::kNotFound) meta_errors_.push_back({e.path, std::move(st)});
+      meta_errors_.push_back({e.path, std::move(st)});
     }
     if (m.fields & kMetaXattrs) DropPrivileged(e.path, &m.xattrs);
   }

@@ -254,6 +254,32 @@ TEST(SenderTest, MakesFifosAndDevicesAndSaysWhyASocketIsNotReplicated) {
   }
 }
 
+// An entry renamed away between the scan and its SetMeta: its xattrs cannot be read, the
+// SetMeta goes without them -- and the sender says so, else the entry (the same file at its
+// new path) would be recorded with its xattrs as sent (an ACL lost after a kill, found by the
+// fault harness).
+TEST(SenderTest, ASetMetaWhoseXattrsVanishedIsReported) {
+  TempDir src;
+  ASSERT_EQ(::mkdir((src / "d").c_str(), 0755), 0);
+  WriteFile(src / "d/f", "x");
+  ASSERT_EQ(::setxattr((src / "d/f").c_str(), "user.k", "v", 1, 0), 0);
+  auto scan = ScanTreeToVector(src.path(), {.threads = 1, .read_xattrs = false});
+  ASSERT_TRUE(scan.ok());
+  const ScanEntry* f = nullptr;
+  for (const auto& e : scan->entries)
+    if (e.path == "d/f") f = &e;
+  ASSERT_NE(f, nullptr);
+  ASSERT_EQ(::rename((src / "d").c_str(), (src / "e").c_str()), 0);
+  StringFrameSink sink;
+  auto sender = TreeSender::Open(src.path(), &sink, {});
+  ASSERT_TRUE(sender.ok());
+  ASSERT_TRUE((*sender)->SendMeta(*f).ok());
+  auto errors = (*sender)->TakeMetaErrors();
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].path, "d/f");
+  EXPECT_EQ(errors[0].status.code(), StatusCode::kNotFound);
+}
+
 // An agent that is not root: no device, no trusted.* or security.capability -- each counted
 // with its reason, nothing refused; ACLs still travel.
 TEST(SenderTest, WhatAnAgentThatIsNotRootCannotTakeIsCountedNotRefused) {
