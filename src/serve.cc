@@ -1,7 +1,9 @@
 #include "serve.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -48,6 +50,36 @@ Status MakePrivateDir(const std::string& dir) {
   if ((st.st_mode & 077) != 0 && ::chmod(dir.c_str(), 0700) != 0)
     return Status::IOError(fmt::format("cannot make {} private: {}", dir, std::strerror(errno)));
   return Status::Ok();
+}
+
+// One engine per data directory: an exclusive lock on DATA/engine.lock, held for the engine's
+// life (the kernel drops it when the process ends, a kill -9 included; the descriptor is
+// close-on-exec, so workers the engine started and that outlive it do not keep it). A second
+// engine would run the same sessions' workers, and the two would take the workers' state
+// directories from each other forever. The file says which process holds it.
+Result<int> LockDataDir(const std::string& dir) {
+  const std::string path = dir + "/engine.lock";
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) return Status::IOError(fmt::format("cannot open {}: {}", path, std::strerror(errno)));
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    char held[32] = {};
+    ssize_t n = ::pread(fd, held, sizeof held - 1, 0);
+    ::close(fd);
+    std::string pid = n > 0 ? std::string(held, static_cast<size_t>(n)) : "";
+    while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) pid.pop_back();
+    if (err == EWOULDBLOCK) {
+      return Status::FailedPrecondition(fmt::format(
+          "another georep engine{} uses the data directory {}: one engine per data directory "
+          "(stop it first, or give this one another --data)",
+          pid.empty() ? "" : " (pid " + pid + ")", dir));
+    }
+    return Status::IOError(fmt::format("cannot lock {}: {}", path, std::strerror(err)));
+  }
+  const std::string me = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, me.data(), me.size(), 0) < 0)
+    spdlog::warn("msg=\"cannot write the engine's pid\" path={}", LogValue(path));
+  return fd;
 }
 
 Result<std::pair<std::string, int>> SplitListen(const std::string& listen) {
@@ -101,6 +133,8 @@ int Serve(const ServeOptions& o) {
   signal(SIGPIPE, SIG_IGN);
 
   if (Status st = MakePrivateDir(o.data_dir); !st.ok()) return Fail(st);
+  auto data_lock = LockDataDir(o.data_dir);  // held until the process ends
+  if (!data_lock.ok()) return Fail(data_lock.status());
   ::umask(077);
   auto listen = SplitListen(o.listen);
   if (!listen.ok()) return Fail(listen.status());

@@ -495,5 +495,24 @@ TEST(ServeTls, MissingCertificateIsAClearError) {
   EXPECT_NE(r.err.find("certificate or key could not be loaded"), std::string::npos) << r.err;
 }
 
+// V8: two engines on one data directory ran the same sessions' workers and took their state
+// directories from each other forever. The second is refused, saying which process holds it;
+// the first goes on; once it is gone (a kill -9 too), an engine starts at once.
+TEST(OneEnginePerDataDirectory, ASecondEngineIsRefusedAndTheFirstGoesOn) {
+  TempDir data;
+  EngineProcess first(data.path());
+  ASSERT_TRUE(first.Start()) << first.output();
+  EngineProcess second(data.path());
+  EXPECT_FALSE(second.Start()) << "a second engine started on the same data directory";
+  EXPECT_NE(second.output().find("another georep engine (pid "), std::string::npos)
+      << second.output();
+  auto health = first.Get("/api/v1/health");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+  first.Kill();
+  EngineProcess third(data.path());
+  EXPECT_TRUE(third.Start()) << third.output();
+}
+
 }  // namespace
 }  // namespace georep::testing
