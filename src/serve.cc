@@ -196,6 +196,18 @@ int Serve(const ServeOptions& o) {
               << "  password: " << **admin_password << "\n"
               << "Log in with:  georep login --server " << url << " --user admin\n\n";
   }
+  // Plain HTTP beyond this machine: passwords and tokens cross the network readable.
+  const bool loopback =
+      listen->first == "localhost" || listen->first == "::1" || listen->first.starts_with("127.");
+  if (o.tls_cert.empty() && !loopback) {
+    std::cerr << "WARNING: serving plain HTTP on " << listen->first
+              << ": passwords and tokens cross the network unencrypted. Give --tls-cert and "
+                 "--tls-key, or listen on 127.0.0.1 behind a TLS proxy.\n";
+    spdlog::warn(
+        "msg=\"plain HTTP beyond loopback: passwords and tokens are not encrypted\" "
+        "listen={}",
+        LogValue(listen->first));
+  }
   if (api.serves_console()) std::cout << "Web console: " << url << "/\n";
   std::cout << "georep " << GEOREP_VERSION << " engine listening on " << url << "\n";
   std::cout << std::flush;

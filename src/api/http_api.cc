@@ -2,9 +2,12 @@
 
 #include <fmt/format.h>
 #include <httplib.h>
+#include <sys/stat.h>
 
+#include <cctype>
 #include <charconv>
 #include <chrono>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <memory>
@@ -140,6 +143,19 @@ HttpApi::HttpApi(Operations& ops, Authenticator& auth, Clock& clock, HttpApiOpti
 HttpApi::~HttpApi() = default;
 
 Result<int> HttpApi::Bind() {
+  if (!options_.tls_key.empty()) {
+    // The key is the engine's identity to every browser and script: it stays the engine's.
+    struct stat st {};
+    if (::stat(options_.tls_key.c_str(), &st) != 0) {
+      return Status::InvalidArgument(
+          fmt::format("cannot read the TLS key {}: {}", options_.tls_key, std::strerror(errno)));
+    }
+    if ((st.st_mode & 077) != 0) {
+      return Status::InvalidArgument(fmt::format(
+          "the TLS key {} can be read by others (mode {:04o}): chmod 600 it, then start again",
+          options_.tls_key, st.st_mode & 07777));
+    }
+  }
   if (!server_->is_valid()) {
     return Status::InvalidArgument("cannot start TLS: the certificate or key could not be loaded");
   }
@@ -218,6 +234,26 @@ void HttpApi::Routes() {
       res.set_content(R"({"error":{"code":"invalid_argument","message":"malformed request"}})",
                       "application/json");
     }
+  });
+
+  // Writes take JSON only: a body in any other type (text/plain, a form) is what a page on
+  // another site can make a browser send without asking, a login attempt included.
+  s.set_pre_routing_handler([](const Request& req, Response& res) {
+    using Handled = httplib::Server::HandlerResponse;
+    // It runs before the body is read: whether one comes is in the headers.
+    const std::string length = req.get_header_value("Content-Length");
+    const bool body = req.has_header("Transfer-Encoding") || (!length.empty() && length != "0");
+    if (!body || !req.path.starts_with("/api/")) return Handled::Unhandled;
+    std::string type = req.get_header_value("Content-Type");
+    type = type.substr(0, type.find(';'));
+    while (!type.empty() && type.back() == ' ') type.pop_back();
+    for (auto& c : type) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (type == "application/json") return Handled::Unhandled;
+    res.status = 415;
+    res.set_content(R"({"error":{"code":"invalid_argument","message":"send the body as JSON, )"
+                    R"(with Content-Type: application/json"}})",
+                    "application/json");
+    return Handled::Handled;
   });
 
   // Registers a handler for one route of the table in api/routes.cc: it runs only for an
@@ -632,15 +668,11 @@ void HttpApi::Routes() {
   }
   on("POST", "/sessions/{id}/verify",
      [this](const Request& req, Response& res, const User&, const Actor& a) {
-       int sample = 100;
-       if (req.has_param("sample_percent")) {
-         try {
-           sample = std::stoi(req.get_param_value("sample_percent"));
-         } catch (const std::exception&) {
-           return SendError(res, Status::InvalidArgument("sample_percent must be 1-100"));
-         }
-       }
-       auto r = ops_.VerifySession(a, req.matches[1], sample);
+       auto sample = QueryInt(req, "sample_percent", 100);
+       if (!sample.ok()) return SendError(res, sample.status());
+       if (*sample < 1 || *sample > 100)
+         return SendError(res, Status::InvalidArgument("sample_percent must be 1-100"));
+       auto r = ops_.VerifySession(a, req.matches[1], static_cast<int>(*sample));
        if (!r.ok()) return SendError(res, r.status());
        SendJson(res, 200, ToJson(*r));
      });

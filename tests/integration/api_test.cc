@@ -468,6 +468,14 @@ TEST(ServeTls, ServesHttpsWithTheGivenCertificate) {
                          "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=127.0.0.1",
                          "-addext", "subjectAltName=IP:127.0.0.1"});
   ASSERT_EQ(gen.exit_code, 0) << gen.err;
+  // A key others can read is refused (V10: it was loaded silently).
+  ASSERT_EQ(::chmod(key.c_str(), 0644), 0);
+  auto loose = RunCommand({GeorepBinary(), "serve", "--data", dir.path() + "/data", "--listen",
+                           "127.0.0.1:0", "--tls-cert", cert, "--tls-key", key});
+  EXPECT_EQ(loose.exit_code, 1);
+  EXPECT_NE(loose.err.find("can be read by others (mode 0644): chmod 600"), std::string::npos)
+      << loose.err;
+  ASSERT_EQ(::chmod(key.c_str(), 0600), 0);
   EngineProcess engine(dir.path() + "/data", {"--tls-cert", cert, "--tls-key", key});
   ASSERT_TRUE(engine.Start()) << engine.output();
   EXPECT_EQ(engine.url().rfind("https://127.0.0.1:", 0), 0u) << engine.url();
@@ -492,7 +500,45 @@ TEST(ServeTls, MissingCertificateIsAClearError) {
       RunCommand({GeorepBinary(), "serve", "--data", dir.path() + "/d", "--listen", "127.0.0.1:0",
                   "--tls-cert", dir.path() + "/nope.pem", "--tls-key", dir.path() + "/nope.key"});
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_NE(r.err.find("certificate or key could not be loaded"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("cannot read the TLS key"), std::string::npos) << r.err;
+  // The key there, the certificate not.
+  std::ofstream(dir.path() + "/key.pem") << "not a key";
+  ASSERT_EQ(::chmod((dir.path() + "/key.pem").c_str(), 0600), 0);
+  auto no_cert =
+      RunCommand({GeorepBinary(), "serve", "--data", dir.path() + "/d", "--listen", "127.0.0.1:0",
+                  "--tls-cert", dir.path() + "/nope.pem", "--tls-key", dir.path() + "/key.pem"});
+  EXPECT_EQ(no_cert.exit_code, 1);
+  EXPECT_NE(no_cert.err.find("certificate or key could not be loaded"), std::string::npos)
+      << no_cert.err;
+}
+
+// V9-V11: writes take JSON only (a text/plain or form body is what another site's page can
+// make a browser send, a login included), and numbers are numbers.
+TEST_P(ApiTest, WritesTakeJsonOnlyAndNumbersAreStrict) {
+  httplib::Client c("127.0.0.1", engine_->port());
+  auto login = c.Post("/api/v1/auth/login",
+                      R"({"username":"admin","password":")" + engine_->admin_password() + "\"}",
+                      "text/plain");
+  ASSERT_TRUE(login);
+  EXPECT_EQ(login->status, 415) << login->body;
+  EXPECT_NE(login->body.find("application/json"), std::string::npos) << login->body;
+  httplib::Headers auth = {{"Authorization", "Bearer " + token_}};
+  auto form = c.Post("/api/v1/clusters", auth, "name=evil", "application/x-www-form-urlencoded");
+  ASSERT_TRUE(form);
+  EXPECT_EQ(form->status, 415) << form->body;
+  EXPECT_EQ(Count("/api/v1/clusters"), 0u);
+  auto json =
+      c.Post("/api/v1/clusters", auth, R"({"name":"ok"})", "application/json; charset=utf-8");
+  ASSERT_TRUE(json);
+  EXPECT_EQ(json->status, 201) << json->body;
+
+  Json session = MakeSession();
+  const std::string sid = session["id"];
+  for (const char* bad : {"100abc", "0", "101", "-5", ""}) {
+    auto r = engine_->Post("/api/v1/sessions/" + sid + "/verify?sample_percent=" + bad, "", token_);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 400) << bad << ": " << r->body;
+  }
 }
 
 // V8: two engines on one data directory ran the same sessions' workers and took their state
