@@ -90,6 +90,9 @@ struct Batch {
   // What a Rename of this batch put at each path (a moved directory's contents too): what the
   // destination holds there once it is applied, whatever comes after it for that path.
   std::map<std::string, IndexEntry> moved_in;
+  // SetMetas sent without the entry's xattrs, which could not be read: it was renamed away (or
+  // removed) since the scan. The entry is there at the destination; its metadata is not.
+  std::set<std::string> meta_unsent;
 };
 
 // Records that the operation just sent for `path` ended at `last_seq`: the agent's refusal of
@@ -119,6 +122,17 @@ void NoteUnsent(const ScanError& e, Batch* b, MovedOn moved_on) {
   }
 }
 
+// A SetMeta the sender could not send whole (TreeSender::TakeMetaErrors): an entry gone since
+// the scan went without its xattrs -- recorded as there, its metadata not current; any other
+// error is a failure.
+inline void NoteMetaUnsent(const ScanError& e, Batch* b) {
+  if (e.status.code() == StatusCode::kNotFound) {
+    b->meta_unsent.insert(e.path);
+  } else {
+    b->refused.emplace_back(e.path, e.status.message());
+  }
+}
+
 // An acknowledged batch, ready for the index: its deltas, except for `refused` (failures, with
 // why) and `resend` (files rewritten while the agent copied them, or gone before they were
 // read: looked at again, not failures).
@@ -130,6 +144,7 @@ struct SettledBatch {
   // about the destination there (a crash), and resending cannot fix it -- reconciling does.
   bool not_found = false;
   std::map<std::string, IndexEntry> moved_in;  // Batch::moved_in
+  std::set<std::string> meta_unsent;           // Batch::meta_unsent
 };
 
 // Matches the agent's refusals up to `b`'s Barrier with the operations of `b` (and takes them
@@ -153,6 +168,7 @@ SettledBatch Resolve(Batch& b, Refusals* refused, MovedOn moved_on) {
   }
   s.deltas = std::move(b.deltas);
   s.moved_in = std::move(b.moved_in);
+  s.meta_unsent = std::move(b.meta_unsent);
   return s;
 }
 
@@ -168,8 +184,13 @@ inline std::vector<IndexDelta> SettledDeltas(SettledBatch& b, const SyncedIndex&
   for (const auto& r : b.refused) refused_paths.insert(r.first);
   std::vector<IndexDelta> applied;
   applied.reserve(b.deltas.size() + refused_paths.size());
-  for (auto& d : b.deltas)
-    if (!refused_paths.count(d.path)) applied.push_back(std::move(d));
+  for (auto& d : b.deltas) {
+    if (refused_paths.count(d.path)) continue;
+    // Metadata not sent whole: the entry as sent, its metadata not current (ctime -1: sent
+    // again wherever the next pass finds it -- moved along with a renamed directory too).
+    if (d.entry && b.meta_unsent.count(d.path)) d.entry->ctime_ns = -1;
+    applied.push_back(std::move(d));
+  }
   for (const auto& p : refused_paths) {
     std::optional<IndexEntry> held;
     if (auto old = index.find(p); old != index.end()) {
@@ -470,7 +491,7 @@ class Replicator::ContentStream {
       return owner_->SourceMovedOn(sent, path);
     };
     for (const auto& e : report.skipped) NoteUnsent(e, &pending_, moved_on);
-    for (const auto& e : sender_->TakeMetaErrors()) NoteUnsent(e, &pending_, moved_on);
+    for (const auto& e : sender_->TakeMetaErrors()) NoteMetaUnsent(e, &pending_);
     {
       std::lock_guard<std::mutex> lock(mutex_);
       counters_.files += report.files;

@@ -681,7 +681,7 @@ Status Replicator::PassRun::Commit(bool final) {
   auto moved_on = [&](const std::vector<IndexDelta>& sent, const std::string& path) {
     return r_.SourceMovedOn(sent, path);
   };
-  for (const auto& e : r_.sender_->TakeMetaErrors()) NoteUnsent(e, &b, moved_on);
+  for (const auto& e : r_.sender_->TakeMetaErrors()) NoteMetaUnsent(e, &b);
   for (; skipped_done_ < report_.skipped.size(); ++skipped_done_)
     NoteUnsent(report_.skipped[skipped_done_], &b, moved_on);
   // Not replicated on purpose (a socket): not in the index, not a failure (Finish counts it).

@@ -163,6 +163,41 @@ TEST(SettledDeltas, AFileARenameMovedStaysWhereItWentWhenItsSendingFails) {
   EXPECT_EQ(index.at("g").mtime_ns, -1);
 }
 
+// A directory renamed away before its SetMeta was sent (at the end of the pass): the SetMeta
+// went without its xattrs. The directory was made at the destination, so it stays in the index
+// -- found again under its new name by its inode, and its metadata sent again (ctime -1). As a
+// resend it left the index while the destination kept it: the next pass copied the renamed
+// tree anew and the old one stayed at the destination for good (fault harness, seed 41010).
+TEST(SettledDeltas, AnEntryWhoseMetadataWentWithoutItsXattrsStaysWithItsMetadataNotCurrent) {
+  IndexEntry dir;
+  dir.type = EntryType::kDirectory;
+  dir.ino = 2;
+  dir.mtime_ns = 50;
+  dir.ctime_ns = 70;
+  SyncedIndex index;
+  Batch b;
+  b.barrier = 4;
+  b.deltas = {{"d", dir}};
+  b.op_path = {{1, "d"}, {3, "d"}};
+  NoteMetaUnsent(ScanError{"d", Status::NotFound("gone")}, &b);
+  NoteMetaUnsent(ScanError{"e", Status::IOError("cannot read xattrs")}, &b);
+  struct Refusal {
+    std::string message;
+    bool source_changed = false;
+    bool not_found = false;
+  };
+  std::map<uint64_t, Refusal> refused;
+  auto unchanged = [](const std::vector<IndexDelta>&, const std::string&) { return false; };
+  SettledBatch s = Resolve(b, &refused, unchanged);
+  ASSERT_EQ(s.refused.size(), 1u);  // a read error is a failure
+  EXPECT_EQ(s.refused[0].first, "e");
+  for (const IndexDelta& d : SettledDeltas(s, index)) ApplyDelta(d, &index);
+  ASSERT_TRUE(index.count("d")) << "the destination holds it";
+  EXPECT_EQ(index.at("d").ino, 2u);
+  EXPECT_EQ(index.at("d").mtime_ns, 50);
+  EXPECT_EQ(index.at("d").ctime_ns, -1);
+}
+
 TEST(WorkerStatus, JsonRoundTripKeepsEveryField) {
   WorkerStatus s;
   s.state = "Active";
