@@ -717,9 +717,21 @@ void HttpApi::Routes() {
      });
 
   // --- live updates and history
-  on("GET", "/stream", [this](const Request&, Response& res, const User&, const Actor&) {
+  on("GET", "/stream", [this](const Request&, Response& res, const User& u, const Actor&) {
     if (!feed_) return SendError(res, Status::Unavailable("live updates are not available"));
-    auto sub = feed_->Subscribe();
+    bool mine_full = false;
+    auto sub = feed_->Subscribe(u.name, &mine_full);
+    if (!sub && mine_full) {
+      res.status = 429;
+      res.set_content(Json({{"error",
+                             {{"code", "unavailable"},
+                              {"message", fmt::format("you have {} live update streams open, the "
+                                                      "most one user may; close a console tab",
+                                                      StatusFeed::kMaxPerOwner)}}}})
+                          .dump(),
+                      "application/json");
+      return;
+    }
     if (!sub) {
       return SendError(res, Status::Unavailable("too many live update streams are open; close some "
                                                 "console tabs or wait a minute"));

@@ -80,10 +80,17 @@ void StatusFeed::Loop() {
   }
 }
 
-std::shared_ptr<StatusFeed::Subscription> StatusFeed::Subscribe() {
+std::shared_ptr<StatusFeed::Subscription> StatusFeed::Subscribe(const std::string& owner,
+                                                                bool* owner_full) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (stopping_ || subscribers_.size() >= kMaxSubscribers) return nullptr;
+  const auto owned = std::count_if(subscribers_.begin(), subscribers_.end(),
+                                   [&](const auto& s) { return s->owner_ == owner; });
+  if (owner_full) *owner_full = static_cast<size_t>(owned) >= kMaxPerOwner;
+  if (stopping_ || subscribers_.size() >= kMaxSubscribers ||
+      static_cast<size_t>(owned) >= kMaxPerOwner)
+    return nullptr;
   auto s = std::make_shared<Subscription>();
+  s->owner_ = owner;
   subscribers_.push_back(s);
   return s;
 }

@@ -60,9 +60,12 @@ class StatusFeed {
     std::condition_variable ready_;
     std::deque<Change> queue_;  // GUARDED_BY(mu_)
     bool closed_ = false;       // GUARDED_BY(mu_)
+    std::string owner_;         // set once, before it is shared
   };
 
   static constexpr size_t kMaxSubscribers = 16;
+  // One user cannot take every slot: a few console tabs each.
+  static constexpr size_t kMaxPerOwner = 4;
   static constexpr size_t kMaxQueued = 1000;
   static constexpr int64_t kHistoryMillis = int64_t{3600} * 1000;
   static constexpr size_t kMaxSamples = 3600;
@@ -79,8 +82,9 @@ class StatusFeed {
   // the baseline (nothing is queued).
   void PollOnce();
 
-  // nullptr when kMaxSubscribers are already open.
-  std::shared_ptr<Subscription> Subscribe();
+  // A stream for `owner` (a user's name); nullptr when kMaxSubscribers are already open, or
+  // kMaxPerOwner of the owner's (then `*owner_full` is true).
+  std::shared_ptr<Subscription> Subscribe(const std::string& owner, bool* owner_full = nullptr);
   void Unsubscribe(const std::shared_ptr<Subscription>& s);
   size_t Subscribers();
 

@@ -17,6 +17,9 @@ namespace {
 
 class StatusFeedTest : public ::testing::Test {
  protected:
+  // A user of their own for each stream.
+  std::string Owner() { return "user-" + std::to_string(owners_++); }
+  int owners_ = 0;
   void SetUp() override {
     dir_ = std::filesystem::temp_directory_path() / ("georep-feed-" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir_);
@@ -96,7 +99,7 @@ class StatusFeedTest : public ::testing::Test {
 TEST_F(StatusFeedTest, TellsWhatChangedOnceAndInOrder) {
   ASSERT_TRUE(ops_->CreateCluster(admin_, {"before", ""}).ok());
   feed_->PollOnce();  // the baseline: what existed before is not news
-  auto sub = feed_->Subscribe();
+  auto sub = feed_->Subscribe(Owner());
   ASSERT_NE(sub, nullptr);
   feed_->PollOnce();
   EXPECT_TRUE(Take(*sub).empty());
@@ -188,7 +191,7 @@ TEST_F(StatusFeedTest, SamplesLagAndThroughputOncePerReport) {
 
 TEST_F(StatusFeedTest, ASlowSubscriberGetsOneResyncNotUnboundedMemory) {
   feed_->PollOnce();
-  auto sub = feed_->Subscribe();
+  auto sub = feed_->Subscribe(Owner());
   ASSERT_NE(sub, nullptr);
   // Two polls of 600 audit events each, never read.
   for (int round = 0; round < 2; ++round) {
@@ -204,16 +207,32 @@ TEST_F(StatusFeedTest, ASlowSubscriberGetsOneResyncNotUnboundedMemory) {
   EXPECT_EQ(changes.front().type, "resync");
 }
 
+// V11: one user took all the live-stream slots. A few each; the total bounded too.
+TEST_F(StatusFeedTest, OneUserCannotTakeEveryStream) {
+  std::vector<std::shared_ptr<StatusFeed::Subscription>> mine;
+  for (size_t i = 0; i < StatusFeed::kMaxPerOwner; ++i) {
+    mine.push_back(feed_->Subscribe("mallory"));
+    ASSERT_NE(mine.back(), nullptr);
+  }
+  bool full = false;
+  EXPECT_EQ(feed_->Subscribe("mallory", &full), nullptr);
+  EXPECT_TRUE(full);
+  EXPECT_NE(feed_->Subscribe("alice", &full), nullptr);
+  EXPECT_FALSE(full);
+  feed_->Unsubscribe(mine.back());
+  EXPECT_NE(feed_->Subscribe("mallory"), nullptr);
+}
+
 TEST_F(StatusFeedTest, SubscribersAreBoundedAndStopEndsThem) {
   std::vector<std::shared_ptr<StatusFeed::Subscription>> subs;
   for (size_t i = 0; i < StatusFeed::kMaxSubscribers; ++i) {
-    subs.push_back(feed_->Subscribe());
+    subs.push_back(feed_->Subscribe(Owner()));
     ASSERT_NE(subs.back(), nullptr);
   }
-  EXPECT_EQ(feed_->Subscribe(), nullptr);
+  EXPECT_EQ(feed_->Subscribe(Owner()), nullptr);
   feed_->Unsubscribe(subs.back());
   subs.pop_back();
-  EXPECT_NE(feed_->Subscribe(), nullptr);
+  EXPECT_NE(feed_->Subscribe(Owner()), nullptr);
 
   feed_->Start();
   std::vector<StatusFeed::Change> out;
@@ -221,7 +240,7 @@ TEST_F(StatusFeedTest, SubscribersAreBoundedAndStopEndsThem) {
   std::thread reader([&] { EXPECT_FALSE(subs[0]->Next(std::chrono::seconds(30), &out)); });
   feed_->Stop();
   reader.join();
-  EXPECT_EQ(feed_->Subscribe(), nullptr);
+  EXPECT_EQ(feed_->Subscribe(Owner()), nullptr);
 }
 
 }  // namespace

@@ -1,15 +1,21 @@
 // The REST API, end to end: the real georep binary on a loopback port, real HTTP requests,
 // SQLite and PostgreSQL stores, crash (SIGKILL) and restart.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <vector>
 
 #include "integration/engine_process.h"
 
@@ -558,6 +564,61 @@ TEST(OneEnginePerDataDirectory, ASecondEngineIsRefusedAndTheFirstGoesOn) {
   first.Kill();
   EngineProcess third(data.path());
   EXPECT_TRUE(third.Start()) << third.output();
+}
+
+// Opens GET /api/v1/stream on a socket of its own and reads until `until` shows (or 10 s);
+// returns the socket (the stream stays open) and what was read.
+std::pair<int, std::string> OpenStream(int port, const std::string& token,
+                                       const std::string& until) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return {fd, ""};
+  const std::string req =
+      "GET /api/v1/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + token +
+      "\r\n\r\n";
+  if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) < 0) return {fd, ""};
+  std::string got;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (got.find(until) == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 100) <= 0) continue;
+    char buf[4096];
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    got.append(buf, static_cast<size_t>(n));
+  }
+  return {fd, got};
+}
+
+// V11: one user could take all 16 live-stream slots, and nobody else got live updates.
+TEST(LiveStreams, OneUserGetsAFewAndOthersStillGetTheirs) {
+  TempDir data;
+  EngineProcess engine(data.path());
+  ASSERT_TRUE(engine.Start()) << engine.output();
+  const std::string admin = engine.Login(engine.admin_password());
+  auto made = engine.Post(
+      "/api/v1/users", R"({"name":"mallory","password":"long-enough-pw","role":"viewer"})", admin);
+  ASSERT_TRUE(made && made->status == 201);
+  auto login =
+      engine.Post("/api/v1/auth/login", R"({"username":"mallory","password":"long-enough-pw"})");
+  ASSERT_TRUE(login && login->status == 200);
+  const std::string mallory = Json::parse(login->body)["token"];
+  std::vector<int> open;
+  for (int i = 0; i < 4; ++i) {
+    auto [fd, got] = OpenStream(engine.port(), mallory, "event: hello");
+    open.push_back(fd);
+    EXPECT_NE(got.find("event: hello"), std::string::npos) << i << ": " << got;
+  }
+  auto [fd, refused] = OpenStream(engine.port(), mallory, "\r\n\r\n");
+  open.push_back(fd);
+  EXPECT_EQ(refused.rfind("HTTP/1.1 429", 0), 0u) << refused;
+  auto [afd, theirs] = OpenStream(engine.port(), admin, "event: hello");
+  open.push_back(afd);
+  EXPECT_NE(theirs.find("event: hello"), std::string::npos) << theirs;
+  for (int f : open) ::close(f);
 }
 
 }  // namespace
