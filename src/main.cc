@@ -38,6 +38,16 @@ int Main(int argc, char** argv) {
                    "Seconds between status polls of every session (0: off)")
       ->capture_default_str()
       ->check(CLI::Range(0, 3600));
+  serve_cmd
+      ->add_option("--token-ttl", serve.token_ttl_seconds,
+                   "Seconds a login's token lives (unless the login asks for less or more)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{60}, int64_t{10} * 365 * 24 * 3600));
+  serve_cmd
+      ->add_option("--max-token-ttl", serve.max_token_ttl_seconds,
+                   "Seconds any token may live, at most (every token expires)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{60}, int64_t{10} * 365 * 24 * 3600));
   serve_cmd->callback([&] { exit_code = georep::Serve(serve); });
 
   georep::ServeOptions admin_opts;

@@ -150,7 +150,10 @@ int Serve(const ServeOptions& o) {
   SystemClock clock;
   SystemRandom random;
   ObjectLocks locks;
-  Authenticator auth(**store, clock, random);
+  if (o.token_ttl_seconds > o.max_token_ttl_seconds)
+    return Fail(Status::InvalidArgument("--token-ttl is longer than --max-token-ttl"));
+  Authenticator auth(**store, clock, random,
+                     TokenPolicy{o.token_ttl_seconds, o.max_token_ttl_seconds});
   LocalCommandRunner local;
   auto identity = SshIdentity::LoadOrCreate(local, o.data_dir + "/ssh");
   if (!identity.ok()) return Fail(identity.status());
@@ -249,7 +252,10 @@ int ResetPassword(const ServeOptions& o, const std::string& user) {
   }
   SystemClock clock;
   SystemRandom random;
-  Authenticator auth(**store, clock, random);
+  if (o.token_ttl_seconds > o.max_token_ttl_seconds)
+    return Fail(Status::InvalidArgument("--token-ttl is longer than --max-token-ttl"));
+  Authenticator auth(**store, clock, random,
+                     TokenPolicy{o.token_ttl_seconds, o.max_token_ttl_seconds});
   auto pw = auth.ResetPassword(user);
   if (!pw.ok()) {
     std::cerr << "georep admin: " << pw.status().message() << "\n";

@@ -1,6 +1,7 @@
 // `georep serve`: the engine process -- store, authentication, REST API.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 namespace georep {
@@ -13,7 +14,9 @@ struct ServeOptions {
   std::string tls_key;
   std::string web_root;
   std::string log_level = "info";
-  int monitor_interval_seconds = 10;  // 0: no background monitor
+  int monitor_interval_seconds = 10;                        // 0: no background monitor
+  int64_t token_ttl_seconds = int64_t{12} * 3600;           // a login's token
+  int64_t max_token_ttl_seconds = int64_t{90} * 24 * 3600;  // any token's
 };
 
 // Runs until SIGTERM or SIGINT; returns the process exit code.

@@ -322,7 +322,7 @@ void HttpApi::Routes() {
       auto user = f.Str("username", true);
       auto pw = f.Str("password", true);
       auto name = f.Str("token_name", false, "login");
-      auto ttl = f.Int("ttl_seconds", int64_t{30} * 24 * 3600);
+      auto ttl = f.Int("ttl_seconds", auth_.policy().login_ttl_seconds);
       for (const Status* st : {&user.status(), &pw.status(), &name.status(), &ttl.status()})
         if (!st->ok()) return SendError(res, *st);
       auto issued = auth_.Login(*user, *pw, *name, *ttl);
@@ -352,6 +352,13 @@ void HttpApi::Routes() {
          if (!known.ok()) return SendError(res, known);
          auto name = f.Str("name", true);
          if (!name.ok()) return SendError(res, name.status());
+         // A token for scripts lives as long as asked, and is asked for: there is no default.
+         if (!j.contains("ttl_seconds")) {
+           return SendError(res, Status::InvalidArgument(fmt::format(
+                                     "ttl_seconds is required: how long the token lives, at most "
+                                     "{} seconds",
+                                     auth_.policy().max_ttl_seconds)));
+         }
          auto ttl = f.Int("ttl_seconds", 0);
          if (!ttl.ok()) return SendError(res, ttl.status());
          auto issued = auth_.IssueToken(u, *name, *ttl);
@@ -413,6 +420,15 @@ void HttpApi::Routes() {
          if (!role.ok()) return SendError(res, role.status());
          SendResult(res, ops_.SetRole(a, req.matches[1], *role));
        });
+     });
+
+  on("GET", "/users/{id}/tokens",
+     [this](const Request& req, Response& res, const User&, const Actor& a) {
+       SendList(res, ops_.ListUserTokens(a, req.matches[1]));
+     });
+  on("DELETE", "/users/{id}/tokens",
+     [this](const Request& req, Response& res, const User&, const Actor& a) {
+       SendStatus(res, ops_.RevokeUserTokens(a, req.matches[1]));
      });
 
   // --- clusters

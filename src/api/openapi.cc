@@ -83,6 +83,10 @@ Json OpenApiDocument(const std::string& version) {
   paths["/users/{id}"]["delete"] = Op("Delete a user", "users", {"id"}, "", "", 204);
   paths["/users/{id}/role"]["put"] = Op("Change a user's role (the last administrator stays one)",
                                         "users", {"id"}, "RoleSpec", "User");
+  paths["/users/{id}/tokens"]["get"] =
+      Op("A user's API tokens (administrators)", "users", {"id"}, "", "Token", 200, true);
+  paths["/users/{id}/tokens"]["delete"] =
+      Op("Revoke every token of a user (administrators)", "users", {"id"}, "", "", 204);
   paths["/users/{id}/password"]["put"] =
       Op("Change a password", "users", {"id"}, "PasswordSpec", "", 204);
   paths["/clusters"]["get"] = Op("List clusters", "clusters", {}, "", "Cluster", 200, true);

@@ -27,6 +27,8 @@ const std::vector<RouteRole>& RouteRoles() {
       {"POST", "/users", kAdmin},
       {"DELETE", "/users/{id}", kAdmin},
       {"PUT", "/users/{id}/role", kAdmin},
+      {"GET", "/users/{id}/tokens", kAdmin},
+      {"DELETE", "/users/{id}/tokens", kAdmin},
 
       {"GET", "/clusters", kViewer},
       {"GET", "/clusters/{id}", kViewer},

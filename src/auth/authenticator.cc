@@ -41,9 +41,12 @@ Result<std::string> Authenticator::ResetPassword(const std::string& user) {
     GEOREP_ASSIGN_OR_RETURN(User u, tx.GetUserByName(user));
     u.password_hash = hash;
     GEOREP_RETURN_IF_ERROR(tx.UpdateUser(u));
-    auto ev =
-        tx.AppendEvent(Event{0, clock_.NowMillis(), "system", "user.password", "user", u.id, "ok",
-                             fmt::format("password of '{}' reset on the engine host", u.name)});
+    GEOREP_ASSIGN_OR_RETURN(auto tokens, tx.ListTokens(u.id));
+    for (const auto& t : tokens) GEOREP_RETURN_IF_ERROR(tx.DeleteToken(t.id));
+    auto ev = tx.AppendEvent(
+        Event{0, clock_.NowMillis(), "system", "user.password", "user", u.id, "ok",
+              fmt::format("password of '{}' reset on the engine host; {} token(s) revoked", u.name,
+                          tokens.size())});
     return ev.ok() ? Status::Ok() : ev.status();
   });
   if (!st.ok()) return st;
@@ -138,17 +141,17 @@ Result<IssuedToken> Authenticator::IssueTokenTx(StoreTx& tx, const User& user,
                                                 const std::string& token_name,
                                                 int64_t ttl_seconds) {
   GEOREP_RETURN_IF_ERROR(ValidateObjectName("token name", token_name));
-  if (ttl_seconds < 0) return Status::InvalidArgument("token lifetime must not be negative");
+  // Every token expires: lifetimes are bounded, and overflow nothing.
+  if (ttl_seconds < 1 || ttl_seconds > policy_.max_ttl_seconds) {
+    return Status::InvalidArgument(
+        fmt::format("a token's lifetime is 1 to {} seconds ({} days), not {}",
+                    policy_.max_ttl_seconds, policy_.max_ttl_seconds / 86400, ttl_seconds));
+  }
   const int64_t now = clock_.NowMillis();
   IssuedToken out;
   out.secret = NewTokenSecret(random_);
-  out.token = ApiToken{random_.NewUuid(),
-                       user.id,
-                       token_name,
-                       TokenDigest(out.secret),
-                       now,
-                       ttl_seconds == 0 ? 0 : now + ttl_seconds * 1000,
-                       now};
+  out.token = ApiToken{random_.NewUuid(),        user.id, token_name, TokenDigest(out.secret), now,
+                       now + ttl_seconds * 1000, now};
   GEOREP_RETURN_IF_ERROR(tx.CreateToken(out.token));
   return out;
 }

@@ -22,17 +22,26 @@ struct IssuedToken {
   std::string secret;  // shown once, never stored
 };
 
+// How long tokens live. Every token expires.
+struct TokenPolicy {
+  int64_t login_ttl_seconds = int64_t{12} * 3600;     // a login's, unless asked otherwise
+  int64_t max_ttl_seconds = int64_t{90} * 24 * 3600;  // any token's, at most
+};
+
 class Authenticator {
  public:
-  Authenticator(Store& store, Clock& clock, Random& random)
-      : store_(store), clock_(clock), random_(random) {}
+  Authenticator(Store& store, Clock& clock, Random& random, TokenPolicy policy = {})
+      : store_(store), clock_(clock), random_(random), policy_(policy) {}
+
+  const TokenPolicy& policy() const { return policy_; }
 
   // When there are no users at all, creates "admin" with a generated password and returns the
   // password (to be shown once). Otherwise returns nullopt.
   Result<std::optional<std::string>> EnsureInitialAdmin();
 
   // Gives `user` a new generated password and returns it (for `georep admin reset-password`,
-  // run on the engine's host by whoever can read its data directory). Existing tokens stay.
+  // run on the engine's host by whoever can read its data directory). The user's tokens are
+  // revoked.
   Result<std::string> ResetPassword(const std::string& user);
 
   // Checks a user's password and issues a new token named `token_name`.
@@ -60,6 +69,7 @@ class Authenticator {
   Store& store_;
   Clock& clock_;
   Random& random_;
+  const TokenPolicy policy_;
   std::mutex mu_;
   std::map<std::string, Failures> failures_;  // GUARDED_BY(mu_)
 };

@@ -1069,7 +1069,7 @@ del->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
     }
     std::string pw = ReadSecret("New password: ");
     return PrintDone(*g, c.Put("/users/" + UrlEncode(target) + "/password", {{"password", pw}}),
-                     "Password changed.");
+                     "Password changed; the user's tokens are revoked (log in again).");
   }));
 }
 {
@@ -1081,9 +1081,13 @@ del->callback(Run(g, exit_code, [=](ApiClient& c) -> Status {
   }));
   auto* create = grp->add_subcommand("create", "Issue a token; it is shown once");
   auto name = std::make_shared<std::string>();
-  auto ttl = std::make_shared<int64_t>(0);
+  auto ttl = std::make_shared<int64_t>(int64_t{30} * 24 * 3600);
   create->add_option("name", *name, "Token name")->required();
-  create->add_option("--ttl", *ttl, "Lifetime in seconds (0: no expiry)")->capture_default_str();
+  create
+      ->add_option(
+          "--ttl", *ttl,
+          "Lifetime in seconds (every token expires; the engine's --max-token-ttl bounds it)")
+      ->capture_default_str();
   create->callback(Run(g, exit_code, [=](ApiClient& c) {
     return PrintObject(*g, c.Post("/tokens", {{"name", *name}, {"ttl_seconds", *ttl}}));
   }));

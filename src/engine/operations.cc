@@ -1675,8 +1675,33 @@ Status Operations::SetPassword(const Actor& a, const std::string& user_id,
     GEOREP_ASSIGN_OR_RETURN(User u, tx.GetUser(user_id));
     if (u.name != a.name) GEOREP_RETURN_IF_ERROR(RequireAdmin(a));
     u.password_hash = hash;
-    msg = fmt::format("password of '{}' changed", u.name);
-    return tx.UpdateUser(u);
+    GEOREP_RETURN_IF_ERROR(tx.UpdateUser(u));
+    // Whoever held the old password may hold a token: they all go (the user logs in again).
+    GEOREP_ASSIGN_OR_RETURN(auto tokens, tx.ListTokens(u.id));
+    for (const auto& t : tokens) GEOREP_RETURN_IF_ERROR(tx.DeleteToken(t.id));
+    msg = fmt::format("password of '{}' changed; {} token(s) revoked", u.name, tokens.size());
+    return Status::Ok();
+  });
+}
+
+Result<std::vector<ApiToken>> Operations::ListUserTokens(const Actor& a,
+                                                         const std::string& user_id) {
+  GEOREP_RETURN_IF_ERROR(RequireAdmin(a));
+  return Read<std::vector<ApiToken>>(store_, [&](StoreTx& tx) -> Result<std::vector<ApiToken>> {
+    GEOREP_RETURN_IF_ERROR(tx.GetUser(user_id).status());
+    return tx.ListTokens(user_id);
+  });
+}
+
+Status Operations::RevokeUserTokens(const Actor& a, const std::string& user_id) {
+  std::string oid = user_id, msg;
+  return Audited(a, "token.revoke", "user", oid, msg, [&](StoreTx& tx) -> Status {
+    GEOREP_RETURN_IF_ERROR(RequireAdmin(a));
+    GEOREP_ASSIGN_OR_RETURN(User u, tx.GetUser(user_id));
+    GEOREP_ASSIGN_OR_RETURN(auto tokens, tx.ListTokens(u.id));
+    for (const auto& t : tokens) GEOREP_RETURN_IF_ERROR(tx.DeleteToken(t.id));
+    msg = fmt::format("{} token(s) of '{}' revoked", tokens.size(), u.name);
+    return Status::Ok();
   });
 }
 

@@ -412,8 +412,13 @@ class Operations {
   Status DeleteUser(const Actor& a, const std::string& id);
   // An administrator changes a user's role; the last administrator stays one.
   Result<User> SetRole(const Actor& a, const std::string& user_id, Role role);
-  // A user changes their own password; admins may change anyone's.
+  // A user changes their own password; admins may change anyone's. The user's tokens are
+  // revoked.
   Status SetPassword(const Actor& a, const std::string& user_id, const std::string& password);
+
+  // A user's tokens, and revoking them all (admins: a lost laptop, a user who left).
+  Result<std::vector<ApiToken>> ListUserTokens(const Actor& a, const std::string& user_id);
+  Status RevokeUserTokens(const Actor& a, const std::string& user_id);
 
   // Tokens of the acting user.
   Result<std::vector<ApiToken>> ListTokens(const User& u);

@@ -547,6 +547,57 @@ TEST_P(ApiTest, WritesTakeJsonOnlyAndNumbersAreStrict) {
   }
 }
 
+// V6: tokens that never expire, a TTL that overflowed, tokens that outlived a password change,
+// and no way for an admin to revoke another user's.
+TEST_P(ApiTest, TokensExpireAndGoWithThePasswordAndAdminsRevokeThem) {
+  for (const char* body : {R"({"name":"ci"})", R"({"name":"ci","ttl_seconds":0})",
+                           R"({"name":"ci","ttl_seconds":9223372036854775807})"}) {
+    auto r = engine_->Post("/api/v1/tokens", body, token_);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 400) << body << ": " << r->body;
+  }
+  auto ok = engine_->Post("/api/v1/tokens", R"({"name":"ci","ttl_seconds":3600})", token_);
+  ASSERT_TRUE(ok);
+  ASSERT_EQ(ok->status, 201) << ok->body;
+  EXPECT_FALSE(Body(ok)["expires_at"].is_null());
+  auto huge = engine_->Post(
+      "/api/v1/auth/login",
+      Json({{"username", "admin"}, {"password", engine_->admin_password()}, {"ttl_seconds", 0}})
+          .dump());
+  ASSERT_TRUE(huge);
+  EXPECT_EQ(huge->status, 400) << huge->body;
+
+  // Bob's tokens: an admin sees and revokes them; Bob's password change revokes them too.
+  Json bob = Create("/api/v1/users",
+                    {{"name", "bob"}, {"password", "long-enough-pw"}, {"role", "operator"}});
+  const std::string bob_id = bob["id"];
+  auto bob_login = [&](const std::string& pw) {
+    auto l =
+        engine_->Post("/api/v1/auth/login", Json({{"username", "bob"}, {"password", pw}}).dump());
+    return l && l->status == 200 ? Body(l)["token"].get<std::string>() : std::string();
+  };
+  const std::string t1 = bob_login("long-enough-pw");
+  ASSERT_FALSE(t1.empty());
+  auto listed = engine_->Get("/api/v1/users/" + bob_id + "/tokens", token_);
+  ASSERT_TRUE(listed && listed->status == 200);
+  EXPECT_EQ(Body(listed)["items"].size(), 1u);
+  auto as_bob = engine_->Get("/api/v1/users/" + bob_id + "/tokens", t1);
+  EXPECT_EQ(as_bob->status, 403);
+  auto revoke = engine_->Delete("/api/v1/users/" + bob_id + "/tokens", token_);
+  ASSERT_TRUE(revoke);
+  EXPECT_EQ(revoke->status, 204) << revoke->body;
+  EXPECT_EQ(engine_->Get("/api/v1/me", t1)->status, 401);
+
+  const std::string t2 = bob_login("long-enough-pw");
+  ASSERT_FALSE(t2.empty());
+  auto changed = engine_->Put("/api/v1/users/" + bob_id + "/password",
+                              R"({"password":"another-long-pw"})", t2);
+  ASSERT_TRUE(changed);
+  EXPECT_EQ(changed->status, 204) << changed->body;
+  EXPECT_EQ(engine_->Get("/api/v1/me", t2)->status, 401) << "a token outlived the password";
+  EXPECT_FALSE(bob_login("another-long-pw").empty());
+}
+
 // V8: two engines on one data directory ran the same sessions' workers and took their state
 // directories from each other forever. The second is refused, saying which process holds it;
 // the first goes on; once it is gone (a kill -9 too), an engine starts at once.
