@@ -325,7 +325,7 @@ void HttpApi::Routes() {
       auto ttl = f.Int("ttl_seconds", auth_.policy().login_ttl_seconds);
       for (const Status* st : {&user.status(), &pw.status(), &name.status(), &ttl.status()})
         if (!st->ok()) return SendError(res, *st);
-      auto issued = auth_.Login(*user, *pw, *name, *ttl);
+      auto issued = auth_.Login(*user, *pw, *name, *ttl, req.remote_addr);
       if (!issued.ok()) return SendError(res, issued.status());
       SendJson(res, 200,
                {{"token", issued->secret},

@@ -4,10 +4,13 @@
 // Thread-safe.
 #pragma once
 
+#include <condition_variable>
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
+#include <utility>
 
 #include "base/clock.h"
 #include "base/random.h"
@@ -44,10 +47,19 @@ class Authenticator {
   // revoked.
   Result<std::string> ResetPassword(const std::string& user);
 
-  // Checks a user's password and issues a new token named `token_name`.
-  // After 5 failures for a user within 5 minutes, further attempts fail for 5 minutes.
+  // Checks a user's password and issues a new token named `token_name`. `address`: where the
+  // attempt comes from (the client's IP address).
+  //
+  // Guessing is slowed per (user, address) and per address: after 3 failures of a pair (10 of
+  // an address, whatever the user) each further one doubles a wait, 1 s up to 5 min, forgotten
+  // after 15 quiet minutes -- a back-off, so a stranger failing as 'admin' elsewhere never
+  // locks the real admin out. One check per user at a time, so parallel guesses cannot race
+  // past the count; at most two password checks at once engine-wide, outside any store
+  // transaction. Failures are audited: the first of a pair at once, then one event a minute
+  // with the count.
   Result<IssuedToken> Login(const std::string& user, const std::string& password,
-                            const std::string& token_name, int64_t ttl_seconds);
+                            const std::string& token_name, int64_t ttl_seconds,
+                            const std::string& address = "local");
 
   // Resolves "grp_..." to its user. Expired and unknown tokens are Unauthenticated.
   Result<User> Authenticate(const std::string& secret);
@@ -60,18 +72,33 @@ class Authenticator {
   Result<IssuedToken> IssueTokenTx(StoreTx& tx, const User& user, const std::string& token_name,
                                    int64_t ttl_seconds);
 
-  struct Failures {
-    int count = 0;
-    int64_t first = 0;
-    int64_t locked_until = 0;
+  struct Throttle {
+    int failures = 0;
+    int64_t last_failure = 0;
+    int64_t next_allowed = 0;
   };
+  struct AuditWindow {
+    int pending = 0;    // failures not yet in the audit trail
+    int throttled = 0;  // of which refused by the back-off
+    int64_t first_pending = 0;
+    int64_t last_written = 0;
+  };
+  void NoteFailureLocked(const std::string& user, const std::string& address, int64_t now,
+                         bool throttled);
+  void FlushAudit(int64_t now);
 
   Store& store_;
   Clock& clock_;
   Random& random_;
   const TokenPolicy policy_;
   std::mutex mu_;
-  std::map<std::string, Failures> failures_;  // GUARDED_BY(mu_)
+  std::map<std::pair<std::string, std::string>, Throttle> pairs_;     // GUARDED_BY(mu_)
+  std::map<std::string, Throttle> addresses_;                         // GUARDED_BY(mu_)
+  std::set<std::string> verifying_;                                   // GUARDED_BY(mu_)
+  std::map<std::pair<std::string, std::string>, AuditWindow> audit_;  // GUARDED_BY(mu_)
+  std::mutex hash_mu_;
+  std::condition_variable hash_free_;
+  int hashing_ = 0;  // GUARDED_BY(hash_mu_)
 };
 
 }  // namespace georep
