@@ -433,6 +433,13 @@ Status Replicator::PassRun::SendMetaChange(const ScanEntry& e, const IndexEntry&
     DirectoryMetaLater(e, now);
     return Status::Ok();
   }
+  if (e.type == EntryType::kRegular && e.nlink > 1) {
+    // Its other links share the change, and a change event names one path only: a full pass
+    // looks at each of them (and joins them again where the destination holds them apart --
+    // a SetMeta through this path then reached this path's copy only; seed 50569).
+    linked_change_ = true;
+    relink_next_.insert({e.dev, e.ino});
+  }
   GEOREP_RETURN_IF_ERROR(r_.sender_->SendMeta(e));
   Put(e.path, now, false);
   ++meta_ops_;

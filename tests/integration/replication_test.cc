@@ -1289,6 +1289,41 @@ TEST(Replication, AFileWithLinksMovedFromAnUnwatchedDirectoryKeepsItsLinksJoined
   EXPECT_EQ(xs.st_ino, zs.st_ino) << x << " and " << z << " are one file at the source";
 }
 
+// A metadata change made through one link of a multi-link file reaches every link, even where
+// the destination holds them apart (as a crash, or a SetMeta racing a file's rewrite, can leave
+// them): the change event names one path, and a full pass looks at the others and joins them.
+// Here the destination's copy is split behind the worker's back, as such a race leaves it.
+TEST(Replication, AMetadataChangeThroughOneLinkReachesEveryLink) {
+  TempDir src, dst, state;
+  fs::create_directories(src.path() + "/a");
+  fs::create_directories(src.path() + "/b");
+  Write(src.path() + "/a/f", "one file, two names");
+  fs::create_hard_link(src.path() + "/a/f", src.path() + "/b/f");
+  RunningWorker worker(WorkerArgv(src.path(), dst.path(), state.path()));
+  worker.Start();
+  ASSERT_TRUE(WaitFor(60, [&] {
+    auto st = ReadWorkerStatus(state.path());
+    return st.ok() && st->crawl == "Changelog Crawl" && SameTree(src.path(), dst.path());
+  })) << ReplicationReason(state.path());
+  // The destination's b/f becomes a copy of its own.
+  const std::string copy = dst.path() + "/b/.f-copy";
+  fs::copy_file(dst.path() + "/b/f", copy);
+  fs::rename(copy, dst.path() + "/b/f");
+  ASSERT_EQ(::setxattr((src.path() + "/a/f").c_str(), "user.k", "1", 1, 0), 0);
+  ASSERT_TRUE(WaitFor(
+      30,
+      [&] {
+        char v[8] = {};
+        return ::getxattr((dst.path() + "/b/f").c_str(), "user.k", v, sizeof v) == 1 && v[0] == '1';
+      }))
+      << ReplicationReason(state.path()) << DescribeTreeDiff(src.path(), dst.path());
+  struct stat as {
+  }, bs{};
+  ASSERT_EQ(::lstat((dst.path() + "/a/f").c_str(), &as), 0);
+  ASSERT_EQ(::lstat((dst.path() + "/b/f").c_str(), &bs), 0);
+  EXPECT_EQ(as.st_ino, bs.st_ino) << "joined again";
+}
+
 // A source that is gone is an error, never an empty tree: nothing at the destination is
 // deleted for it.
 TEST(Replication, AMissingSourceFailsAndDeletesNothing) {
