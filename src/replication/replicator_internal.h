@@ -173,9 +173,10 @@ SettledBatch Resolve(Batch& b, Refusals* refused, MovedOn moved_on) {
 }
 
 // What an acknowledged batch changes in `index`: its deltas, except for the paths refused or to
-// be looked at again, which stay as the destination holds them, marked not current (mtime -1:
-// sent again next pass) -- as the index has them, or, for a path the index does not have, as a
-// Rename of this batch put it there (the Rename was applied; what was refused came after it).
+// be looked at again, which stay as the destination holds them, marked not current -- as the
+// index has them (mtime -1: sent again next pass), or, for a path the index does not have, as a
+// Rename of this batch put it there (the Rename was applied; what was refused came after it:
+// its metadata is sent again, ctime -1, not its content).
 // A path neither has is not at the destination: it leaves the index (sent as new next pass).
 // (A file a rename of its directory moved, whose sending then failed, used to leave the index
 // while the destination held it at its new path: nothing ever deleted it there.)
@@ -195,10 +196,14 @@ inline std::vector<IndexDelta> SettledDeltas(SettledBatch& b, const SyncedIndex&
     std::optional<IndexEntry> held;
     if (auto old = index.find(p); old != index.end()) {
       held = old->second;
+      held->mtime_ns = -1;  // differs from anything: sent again next pass
     } else if (auto moved = b.moved_in.find(p); moved != b.moved_in.end()) {
+      // The Rename carried this very content there (a transfer is written aside and renamed
+      // into place, so a refused one left it as it was): the content is known, and not sent
+      // again; its metadata may have been half set by what came after -- sent again.
       held = moved->second;
+      held->ctime_ns = -1;
     }
-    if (held) held->mtime_ns = -1;  // differs from anything: sent again next pass
     applied.push_back({p, std::move(held)});
   }
   return applied;
