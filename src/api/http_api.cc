@@ -15,6 +15,7 @@
 #include "api/json_model.h"
 #include "api/openapi.h"
 #include "api/routes.h"
+#include "base/ascii.h"
 #include "base/log.h"
 #include "model/names.h"
 
@@ -247,8 +248,7 @@ void HttpApi::Routes() {
     std::string type = req.get_header_value("Content-Type");
     type = type.substr(0, type.find(';'));
     while (!type.empty() && type.back() == ' ') type.pop_back();
-    for (auto& c : type) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (type == "application/json") return Handled::Unhandled;
+    if (AsciiLower(type) == "application/json") return Handled::Unhandled;
     res.status = 415;
     res.set_content(R"({"error":{"code":"invalid_argument","message":"send the body as JSON, )"
                     R"(with Content-Type: application/json"}})",

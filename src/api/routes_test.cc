@@ -7,16 +7,11 @@
 #include <string>
 
 #include "api/openapi.h"
+#include "base/ascii.h"
 #include "model/names.h"
 
 namespace georep {
 namespace {
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 // The OpenAPI document and the route table name the same operations: none is served without
 // being documented, none documented without a role.
@@ -26,7 +21,7 @@ TEST(Routes, TheDocumentAndTheTableNameTheSameOperations) {
   for (const auto& [path, ops] : doc["paths"].items())
     for (const auto& [method, op] : ops.items()) documented.insert(method + " " + path);
   for (const auto& r : RouteRoles()) {
-    const std::string key = Lower(r.method) + " " + std::string(r.path);
+    const std::string key = AsciiLower(r.method) + " " + std::string(r.path);
     EXPECT_TRUE(tabled.insert(key).second) << "listed twice: " << key;
   }
   EXPECT_EQ(documented, tabled);
@@ -36,7 +31,7 @@ TEST(Routes, TheDocumentAndTheTableNameTheSameOperations) {
 TEST(Routes, TheDocumentSaysTheRoleOfEachOperation) {
   const auto doc = OpenApiDocument("test");
   for (const auto& r : RouteRoles()) {
-    const auto& op = doc["paths"][std::string(r.path)][Lower(r.method)];
+    const auto& op = doc["paths"][std::string(r.path)][AsciiLower(r.method)];
     if (!r.role) {
       EXPECT_FALSE(op.contains("x-georep-role")) << r.path;
       EXPECT_TRUE(op["security"].empty()) << r.path;

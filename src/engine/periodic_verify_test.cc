@@ -247,11 +247,23 @@ TEST_F(PeriodicVerifyTest, ACleanVerifyClearsTheAlert) {
   EXPECT_EQ(Events("session.verify_differs_cleared", "ok"), 1u);
 }
 
+// Damages the destination's copy of `name`: other content, its time kept (so the one
+// difference is the content, wherever the clock ticked meanwhile).
+void Damage(const std::string& dst, const std::string& name) {
+  struct stat st {};
+  ASSERT_EQ(::stat((dst + "/" + name).c_str(), &st), 0);
+  WriteFile(dst + "/" + name, "damaged");
+  const timespec times[2] = {st.st_atim, st.st_mtim};
+  ASSERT_EQ(::utimensat(AT_FDCWD, (dst + "/" + name).c_str(), times, 0), 0);
+}
+
 TEST_F(PeriodicVerifyTest, AUsersVerifyRaisesAndClearsTheAlertAtOnce) {
-  WriteFile(dst_ / "c", "damaged");
+  ASSERT_NO_FATAL_FAILURE(Damage(dst_.path(), "c"));
   auto differs = ops_->VerifySession(admin_, id_, 100);
   ASSERT_TRUE(differs.ok()) << differs.status().ToString();
-  EXPECT_EQ(differs->differences.size(), 1u);
+  std::string listed;
+  for (const auto& d : differs->differences) listed += "\n  " + d.path + ": " + d.what;
+  EXPECT_EQ(differs->differences.size(), 1u) << listed;
   ASSERT_NE(Alert(), nullptr);
   EXPECT_NE(Alert()->message.find("a verify by admin"), std::string::npos) << Alert()->message;
   EXPECT_EQ(Events("session.verify_differs", "failed"), 1u);

@@ -6,14 +6,10 @@
 #include <array>
 #include <cctype>
 
+#include "base/ascii.h"
+
 namespace georep {
 namespace {
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 // ssh -o keywords an admin may set: they choose algorithms, timeouts, keep-alives, the local
 // address, logging and which of the user's own keys to offer -- nothing that decides which
@@ -87,7 +83,7 @@ std::string_view RefusalFor(const std::string& key) {
 
 Status CheckOneSshKeyword(std::string_view key_name, std::string_view setting) {
   size_t end = setting.find_first_of("= \t");
-  const std::string key = Lower(setting.substr(0, end));
+  const std::string key = AsciiLower(setting.substr(0, end));
   if (key.empty()) {
     return Status::InvalidArgument(fmt::format("{}: '-o' needs KEYWORD=VALUE", key_name));
   }

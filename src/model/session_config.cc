@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <charconv>
 
+#include "base/ascii.h"
 #include "model/command_options.h"
 
 namespace georep {
@@ -324,13 +325,6 @@ const std::vector<ConfigOption> kDirectoryOptions = {
     kVerifySample,
 };
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
 }  // namespace
 
 std::string_view Name(ConfigType t) {
@@ -396,7 +390,7 @@ Result<std::string> ValidateConfigValue(const ConfigOption& o, std::string_view 
   }
   switch (o.type) {
     case ConfigType::kBool: {
-      std::string v = Lower(value);
+      std::string v = AsciiLower(value);
       if (v == "true" || v == "on" || v == "yes" || v == "1") return std::string("true");
       if (v == "false" || v == "off" || v == "no" || v == "0") return std::string("false");
       return Status::InvalidArgument(fmt::format("{} takes true or false, not '{}'", o.key, value));

@@ -13,6 +13,22 @@
 namespace georep::replication {
 namespace {
 
+// An agent's refusal as the replicator keeps it until its batch settles.
+struct Refusal {
+  std::string message;
+  bool source_changed = false;
+  bool not_found = false;
+};
+
+// Settles `b` (no refusals from the agent, no source moved on) and applies it to `index`.
+SettledBatch SettleInto(Batch& b, SyncedIndex* index) {
+  std::map<uint64_t, Refusal> refused;
+  auto unchanged = [](const std::vector<IndexDelta>&, const std::string&) { return false; };
+  SettledBatch s = Resolve(b, &refused, unchanged);
+  for (const IndexDelta& d : SettledDeltas(s, *index)) ApplyDelta(d, index);
+  return s;
+}
+
 // What the sender could not send: an entry the source shows gone or changed since the scan is
 // looked at again (not a failure); anything else -- also a "not found" that the source does
 // not bear out -- is refused, and so counted as a failure.
@@ -41,11 +57,6 @@ TEST(NoteUnsent, OnlyAnEntryTheSourceShowsGoneIsLookedAtAgain) {
 // (kNotFound) marks its batch: the index is wrong about the destination there, and the next
 // pass reconciles instead of sending the same operation again. Other refusals do not.
 TEST(Resolve, ANotFoundRefusalMarksTheBatchForReconciling) {
-  struct Refusal {
-    std::string message;
-    bool source_changed = false;
-    bool not_found = false;
-  };
   Encoder encoder;
   std::string replies;
   ASSERT_TRUE(
@@ -86,11 +97,6 @@ TEST(Resolve, ANotFoundRefusalMarksTheBatchForReconciling) {
 // went to the vanished file (looked at again anyway) and the refused file was recorded as
 // applied -- never sent again, the destination keeping its old version for good.
 TEST(NoteOperation, AnOperationThatSentNothingDoesNotTakeTheRefusalsOfTheOneBefore) {
-  struct Refusal {
-    std::string message;
-    bool source_changed = false;
-    bool not_found = false;
-  };
   Batch b;
   uint64_t marked = 0;
   NoteOperation(&b.op_path, &marked, 4, "full");  // FileBegin 1, FileData 2, FileEnd 3, SetMeta 4
@@ -143,15 +149,7 @@ TEST(SettledDeltas, AFileARenameMovedStaysWhereItWentWhenItsSendingFails) {
   b.op_path = {{1, "b"}, {5, "b/f"}, {8, "n"}};
   b.resend = {"b/f", "n"};  // neither could be opened: gone from the source
   b.refused = {{"g", "destination file system is full"}};
-  struct Refusal {
-    std::string message;
-    bool source_changed = false;
-    bool not_found = false;
-  };
-  std::map<uint64_t, Refusal> refused;
-  auto unchanged = [](const std::vector<IndexDelta>&, const std::string&) { return false; };
-  SettledBatch s = Resolve(b, &refused, unchanged);
-  for (const IndexDelta& d : SettledDeltas(s, index)) ApplyDelta(d, &index);
+  SettledBatch s = SettleInto(b, &index);
 
   EXPECT_FALSE(index.count("a"));
   EXPECT_FALSE(index.count("a/f"));
@@ -185,17 +183,9 @@ TEST(SettledDeltas, AnEntryWhoseMetadataWentWithoutItsXattrsStaysWithItsMetadata
   b.op_path = {{1, "d"}, {3, "d"}};
   NoteMetaUnsent(ScanError{"d", Status::NotFound("gone")}, &b);
   NoteMetaUnsent(ScanError{"e", Status::IOError("cannot read xattrs")}, &b);
-  struct Refusal {
-    std::string message;
-    bool source_changed = false;
-    bool not_found = false;
-  };
-  std::map<uint64_t, Refusal> refused;
-  auto unchanged = [](const std::vector<IndexDelta>&, const std::string&) { return false; };
-  SettledBatch s = Resolve(b, &refused, unchanged);
+  SettledBatch s = SettleInto(b, &index);
   ASSERT_EQ(s.refused.size(), 1u);  // a read error is a failure
   EXPECT_EQ(s.refused[0].first, "e");
-  for (const IndexDelta& d : SettledDeltas(s, index)) ApplyDelta(d, &index);
   ASSERT_TRUE(index.count("d")) << "the destination holds it";
   EXPECT_EQ(index.at("d").ino, 2u);
   EXPECT_EQ(index.at("d").mtime_ns, 50);
