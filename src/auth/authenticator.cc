@@ -116,16 +116,11 @@ Result<IssuedToken> Authenticator::Login(const std::string& user, const std::str
   // The user, read in a short transaction; the password hash checked outside any (Argon2id
   // takes a good part of a second of CPU: under the store's lock it stalled every request).
   Result<User> u = Status::NotFound("");
-  {
-    Result<User> found = Status::NotFound("");
-    Status rd = store_.Transaction([&](StoreTx& tx) -> Status {
-      found = tx.GetUserByName(user);
-      return found.ok() || found.status().code() == StatusCode::kNotFound ? Status::Ok()
-                                                                          : found.status();
-    });
-    if (!rd.ok()) return rd;
-    u = std::move(found);
-  }
+  Status read = store_.Transaction([&](StoreTx& tx) -> Status {
+    u = tx.GetUserByName(user);
+    return u.ok() || u.status().code() == StatusCode::kNotFound ? Status::Ok() : u.status();
+  });
+  if (!read.ok()) return read;
   bool right = false;
   {
     std::unique_lock<std::mutex> lock(hash_mu_);
