@@ -9,7 +9,7 @@ packages=(
   g++ cmake ninja-build pkg-config make git ca-certificates
   # libraries (see README: "Libraries and why")
   libcpp-httplib-dev nlohmann-json3-dev libsqlite3-dev libpq-dev libspdlog-dev libfmt-dev
-  libcli11-dev libsodium-dev libpugixml-dev libssl-dev zlib1g-dev libbrotli-dev
+  libboost-dev libcli11-dev libsodium-dev libpugixml-dev libssl-dev zlib1g-dev libbrotli-dev
   # replication: XXH3-128 content hashes, zstd-compressed file data
   libxxhash-dev libzstd-dev
   # tests, benchmarks, formatting (strace counts the agent's syncs in a durability test)

@@ -31,6 +31,17 @@ int Main(int argc, char** argv) {
   serve_cmd->add_option("--tls-cert", serve.tls_cert, "PEM certificate: serve HTTPS");
   serve_cmd->add_option("--tls-key", serve.tls_key, "PEM private key for --tls-cert");
   serve_cmd->add_option("--web-root", serve.web_root, "Directory of the web console's assets");
+  serve_cmd->add_option("--public-url", serve.public_url,
+                        "URL users reach the engine by (e.g. behind a proxy): printed, and its "
+                        "host name is answered to");
+  serve_cmd->add_option("--allowed-host", serve.allowed_hosts,
+                        "Another host name the engine answers to (repeatable); IP addresses, "
+                        "localhost and this machine's name always are");
+  serve_cmd
+      ->add_option("--max-connections-per-address", serve.max_connections_per_address,
+                   "Open connections one client address may hold")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
   serve_cmd->add_option("--log-level", serve.log_level, "debug, info, warning, error")
       ->capture_default_str();
   serve_cmd

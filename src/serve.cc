@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -17,6 +18,7 @@
 #include "api/http_api.h"
 #include "api/status_feed.h"
 #include "auth/authenticator.h"
+#include "base/ascii.h"
 #include "base/clock.h"
 #include "base/log.h"
 #include "base/random.h"
@@ -114,6 +116,46 @@ std::string InstalledWebRoot() {
   return "";
 }
 
+// The host names the engine answers to (DNS rebinding defence): the listen name, the
+// --public-url's, each --allowed-host, and this machine's own name.
+Result<std::vector<std::string>> AllowedHosts(const ServeOptions& o, const std::string& listen) {
+  std::vector<std::string> out;
+  auto add = [&](std::string name) {
+    name = AsciiLower(name);
+    while (!name.empty() && name.back() == '.') name.pop_back();
+    if (!name.empty() && std::find(out.begin(), out.end(), name) == out.end())
+      out.push_back(std::move(name));
+  };
+  add(listen);
+  if (!o.public_url.empty()) {
+    std::string_view u = o.public_url;
+    size_t scheme = u.find("://");
+    if (scheme == std::string_view::npos ||
+        (u.substr(0, scheme) != "http" && u.substr(0, scheme) != "https")) {
+      return Status::InvalidArgument("--public-url must be an http:// or https:// URL");
+    }
+    u.remove_prefix(scheme + 3);
+    u = u.substr(0, u.find_first_of("/?#"));
+    if (u.starts_with('[')) {
+      u = u.substr(1, u.find(']') == std::string_view::npos ? 0 : u.find(']') - 1);
+    } else {
+      u = u.substr(0, u.rfind(':'));
+    }
+    if (u.empty()) return Status::InvalidArgument("--public-url has no host name");
+    add(std::string(u));
+  }
+  for (const auto& h : o.allowed_hosts) {
+    if (h.empty() || h.find_first_of(":/ ") != std::string::npos) {
+      return Status::InvalidArgument(
+          fmt::format("--allowed-host '{}' is not a host name", LogValue(h)));
+    }
+    add(h);
+  }
+  char name[256] = {};
+  if (::gethostname(name, sizeof name - 1) == 0) add(name);
+  return out;
+}
+
 int Fail(const Status& st) {
   spdlog::error("msg=\"cannot start\" error={}", LogValue(st.message()));
   std::cerr << "georep serve: " << st.message() << "\n";
@@ -182,6 +224,10 @@ int Serve(const ServeOptions& o) {
   api_options.tls_key = o.tls_key;
   api_options.version = GEOREP_VERSION;
   api_options.web_root = o.web_root.empty() ? InstalledWebRoot() : o.web_root;
+  api_options.max_connections_per_address = o.max_connections_per_address;
+  auto allowed = AllowedHosts(o, listen->first);
+  if (!allowed.ok()) return Fail(allowed.status());
+  api_options.allowed_hosts = *allowed;
   StatusFeed feed(ops, clock, std::chrono::seconds(1));
   HttpApi api(ops, auth, clock, api_options, &feed);
   auto port = api.Bind();
@@ -190,7 +236,10 @@ int Serve(const ServeOptions& o) {
   const std::string scheme = o.tls_cert.empty() ? "http" : "https";
   const std::string host =
       listen->first.find(':') != std::string::npos ? "[" + listen->first + "]" : listen->first;
-  const std::string url = fmt::format("{}://{}:{}", scheme, host, *port);
+  const std::string bound = fmt::format("{}://{}:{}", scheme, host, *port);
+  // What users type: the public URL (a proxy's, say) when given.
+  std::string url = o.public_url.empty() ? bound : o.public_url;
+  while (url.ends_with('/')) url.pop_back();
   // Standard output is for the operator; the password appears there once and never in a log.
   // The "listening on" line comes last: scripts may read up to it.
   if (admin_password->has_value()) {
@@ -212,9 +261,10 @@ int Serve(const ServeOptions& o) {
         LogValue(listen->first));
   }
   if (api.serves_console()) std::cout << "Web console: " << url << "/\n";
-  std::cout << "georep " << GEOREP_VERSION << " engine listening on " << url << "\n";
+  std::cout << "georep " << GEOREP_VERSION << " engine listening on " << bound << "\n";
   std::cout << std::flush;
-  spdlog::info("msg=listening url={} data={}", url, LogValue(o.data_dir));
+  spdlog::info("msg=listening url={} public_url={} data={}", bound, LogValue(url),
+               LogValue(o.data_dir));
 
   if (api_options.web_root.empty())
     spdlog::warn("msg=\"no web console: its built assets were not found (see --web-root)\"");

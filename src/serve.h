@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace georep {
 
@@ -13,6 +14,11 @@ struct ServeOptions {
   std::string tls_cert;
   std::string tls_key;
   std::string web_root;
+  // The URL users reach the engine by (behind a proxy, say): its host name is one the engine
+  // answers to, and it is the URL printed.
+  std::string public_url;
+  std::vector<std::string> allowed_hosts;  // more host names the engine answers to
+  int max_connections_per_address = 256;
   std::string log_level = "info";
   int monitor_interval_seconds = 10;                        // 0: no background monitor
   int64_t token_ttl_seconds = int64_t{12} * 3600;           // a login's token

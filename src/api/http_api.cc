@@ -1,7 +1,6 @@
 #include "api/http_api.h"
 
 #include <fmt/format.h>
-#include <httplib.h>
 #include <sys/stat.h>
 
 #include <cctype>
@@ -17,6 +16,8 @@
 #include "api/routes.h"
 #include "base/ascii.h"
 #include "base/log.h"
+#include "http/http_server.h"
+#include "http/static_file.h"
 #include "model/names.h"
 
 namespace georep {
@@ -48,8 +49,8 @@ int HttpStatusFor(StatusCode code) {
 
 namespace {
 
-using httplib::Request;
-using httplib::Response;
+using Request = HttpRequest;
+using Response = HttpResponse;
 
 void SendJson(Response& res, int status, const Json& body) {
   res.status = status;
@@ -132,12 +133,18 @@ std::string BearerToken(const Request& req) {
 HttpApi::HttpApi(Operations& ops, Authenticator& auth, Clock& clock, HttpApiOptions options,
                  StatusFeed* feed)
     : ops_(ops), auth_(auth), clock_(clock), options_(std::move(options)), feed_(feed) {
-  if (!options_.tls_cert.empty()) {
-    server_ =
-        std::make_unique<httplib::SSLServer>(options_.tls_cert.c_str(), options_.tls_key.c_str());
-  } else {
-    server_ = std::make_unique<httplib::Server>();
-  }
+  HttpServerOptions o;
+  o.listen_host = options_.listen_host;
+  o.listen_port = options_.listen_port;
+  o.tls_cert = options_.tls_cert;
+  o.tls_key = options_.tls_key;
+  o.max_body_bytes = options_.max_body_bytes;
+  o.max_connections = options_.max_connections;
+  o.max_connections_per_address = options_.max_connections_per_address;
+  // Each live stream holds a worker thread while it waits for news: room for all of them and
+  // the ordinary requests beside.
+  o.worker_threads = StatusFeed::kMaxSubscribers + 16;
+  server_ = std::make_unique<HttpServer>(std::move(o));
   Routes();
 }
 
@@ -157,103 +164,89 @@ Result<int> HttpApi::Bind() {
           options_.tls_key, st.st_mode & 07777));
     }
   }
-  if (!server_->is_valid()) {
-    return Status::InvalidArgument("cannot start TLS: the certificate or key could not be loaded");
-  }
-  int port;
-  if (options_.listen_port == 0) {
-    port = server_->bind_to_any_port(options_.listen_host);
-  } else {
-    port = server_->bind_to_port(options_.listen_host, options_.listen_port) ? options_.listen_port
-                                                                             : -1;
-  }
-  if (port <= 0) {
-    return Status::Unavailable(
-        fmt::format("cannot listen on {}:{} (in use, or not an address "
-                    "of this machine)",
-                    options_.listen_host, options_.listen_port));
-  }
-  return port;
+  auto port = server_->Bind();
+  if (!port.ok()) return port.status();
+  return *port;
 }
 
 Status HttpApi::Serve() {
-  if (!server_->listen_after_bind())
-    return Status::Unavailable("the HTTP server stopped with an error");
-  return Status::Ok();
+  return server_->Serve();
 }
 
 void HttpApi::Stop() {
   // Live streams end first: the server waits for every request in flight.
   if (feed_) feed_->Stop();
-  server_->stop();
+  server_->Stop();
+}
+
+HttpServerStats HttpApi::server_stats() const {
+  return server_->stats();
 }
 
 void HttpApi::Routes() {
-  httplib::Server& s = *server_;
-  // SO_REUSEADDR only: httplib's default also sets SO_REUSEPORT, which would let a second
-  // process bind the same port and take half of the engine's connections.
-  s.set_socket_options([](int sock) {
-    int yes = 1;
-    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-  });
-  s.set_payload_max_length(options_.max_body_bytes);
-  s.set_read_timeout(30, 0);
-  s.set_write_timeout(30, 0);
-  s.set_keep_alive_max_count(100);
-  // Each live stream holds a worker thread: room for StatusFeed::kMaxSubscribers of them and
-  // the ordinary requests beside.
-  s.new_task_queue = [] {
-    return new httplib::ThreadPool(StatusFeed::kMaxSubscribers + 16);  // NOLINT: httplib owns it
-  };
-
-  s.set_logger([](const Request& req, const Response& res) {
+  HttpServer& s = *server_;
+  s.OnLog([](const Request& req, const Response& res, double ms) {
     // Query strings are not logged: they are short here, but nothing secret should ever be
     // one step from a log line.
-    spdlog::info("msg=request method={} path={} status={} remote={}", req.method,
-                 LogValue(req.path), res.status, req.remote_addr);
+    spdlog::info("msg=request method={} path={} status={} remote={} ms={:.1f}",
+                 LogValue(req.method), LogValue(req.path), res.status, req.remote_addr, ms);
   });
-  s.set_exception_handler([](const Request&, Response& res, const std::exception_ptr& ep) {
-    std::string what = "unexpected error";
-    try {
-      std::rethrow_exception(ep);
-    } catch (const std::exception& e) {
-      what = e.what();
-    } catch (...) {
+  s.OnError([](int status, std::string_view message, Response& res) {
+    StatusCode code = status == 404   ? StatusCode::kNotFound
+                      : status == 421 ? StatusCode::kPermissionDenied
+                      : status >= 500
+                          ? (status == 500 ? StatusCode::kInternal : StatusCode::kUnavailable)
+                          : StatusCode::kInvalidArgument;
+    res.set_content(
+        Json({{"error", {{"code", StatusCodeName(code)}, {"message", message}}}}).dump(),
+        "application/json");
+  });
+  // Checks on the header alone, before a body is read.
+  s.OnHeader([this](const Request& req, Response& res) {
+    // DNS rebinding: a page of another site, its name pointed at this engine's address, would
+    // reach the API as a same-origin page. Only names this engine was told it has are served.
+    if (!HostAllowed(req.get_header_value("Host"))) {
+      res.status = 421;
+      res.set_content(
+          Json({{"error",
+                 {{"code", "permission_denied"},
+                  {"message",
+                   fmt::format("this engine does not answer to the host name '{}'; "
+                               "start it with --allowed-host {} (or --public-url) "
+                               "if that name is its own",
+                               LogValue(req.get_header_value("Host")).substr(0, 200), "NAME")}}}})
+              .dump(),
+          "application/json");
+      return true;
     }
-    spdlog::error("msg=\"handler threw\" error={}", LogValue(what));
-    SendError(res, Status::Internal("internal error; see the engine's log"));
-  });
-  s.set_error_handler([](const Request& req, Response& res) {
-    if (!res.body.empty()) return;
-    if (res.status == 404) {
-      SendError(res, Status::NotFound(fmt::format("no such endpoint: {} {}", req.method,
-                                                  req.path.substr(0, 200))));
-    } else if (res.status == 413) {
-      res.set_content(R"({"error":{"code":"invalid_argument","message":"request body too large"}})",
-                      "application/json");
-    } else if (res.status == 400) {
-      res.set_content(R"({"error":{"code":"invalid_argument","message":"malformed request"}})",
-                      "application/json");
-    }
-  });
-
-  // Writes take JSON only: a body in any other type (text/plain, a form) is what a page on
-  // another site can make a browser send without asking, a login attempt included.
-  s.set_pre_routing_handler([](const Request& req, Response& res) {
-    using Handled = httplib::Server::HandlerResponse;
-    // It runs before the body is read: whether one comes is in the headers.
+    // Writes take JSON only: a body in any other type (text/plain, a form) is what a page on
+    // another site can make a browser send without asking, a login attempt included.
     const std::string length = req.get_header_value("Content-Length");
     const bool body = req.has_header("Transfer-Encoding") || (!length.empty() && length != "0");
-    if (!body || !req.path.starts_with("/api/")) return Handled::Unhandled;
+    if (!body || !req.path.starts_with("/api/")) return false;
     std::string type = req.get_header_value("Content-Type");
     type = type.substr(0, type.find(';'));
     while (!type.empty() && type.back() == ' ') type.pop_back();
-    if (AsciiLower(type) == "application/json") return Handled::Unhandled;
+    if (AsciiLower(type) == "application/json") return false;
     res.status = 415;
     res.set_content(R"({"error":{"code":"invalid_argument","message":"send the body as JSON, )"
                     R"(with Content-Type: application/json"}})",
                     "application/json");
-    return Handled::Handled;
+    return true;
+  });
+  s.OnResponse([tls = !options_.tls_cert.empty()](const Request& req, Response& res) {
+    res.set_header("X-Content-Type-Options", "nosniff");
+    res.set_header("Referrer-Policy", "no-referrer");
+    // Browsers that have seen the engine over TLS never try it in plain text again.
+    if (tls) res.set_header("Strict-Transport-Security", "max-age=31536000");
+    if (!req.path.starts_with("/api/")) {
+      res.set_header("X-Frame-Options", "DENY");
+      // Inline styles: PatternFly's charts set them. Nothing else is allowed from elsewhere.
+      res.set_header("Content-Security-Policy",
+                     "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+                     "font-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; "
+                     "base-uri 'none'; form-action 'self'");
+    }
   });
 
   // Registers a handler for one route of the table in api/routes.cc: it runs only for an
@@ -265,15 +258,6 @@ void HttpApi::Routes() {
     if (route == nullptr || !route->role) {
       spdlog::critical("msg=\"route without a role\" method={} path={}", method, path);
       std::abort();
-    }
-    std::string pattern = "/api/v1";
-    for (size_t i = 0; i < path.size(); ++i) {
-      if (path[i] == '{') {
-        pattern += "([^/]+)";
-        i = path.find('}', i);
-      } else {
-        pattern += path[i];
-      }
     }
     auto handler = [this, needed = *route->role, h = std::move(h)](const Request& req,
                                                                    Response& res) {
@@ -289,15 +273,7 @@ void HttpApi::Routes() {
       if (Status allowed = Require(actor, needed); !allowed.ok()) return SendError(res, allowed);
       h(req, res, *user, actor);
     };
-    if (method == "GET") {
-      s.Get(pattern, std::move(handler));
-    } else if (method == "POST") {
-      s.Post(pattern, std::move(handler));
-    } else if (method == "PUT") {
-      s.Put(pattern, std::move(handler));
-    } else {
-      s.Delete(pattern, std::move(handler));
-    }
+    s.Route(method, "/api/v1" + std::string(path), std::move(handler));
   };
   auto with_body = [](const Request& req, Response& res, auto fn) {
     auto j = ParseBody(req.body);
@@ -308,13 +284,13 @@ void HttpApi::Routes() {
   const std::string v1 = "/api/v1";
 
   // --- public
-  s.Get(v1 + "/health", [this](const Request&, Response& res) {
+  s.Route("GET", v1 + "/health", [this](const Request&, Response& res) {
     SendJson(res, 200, {{"status", "ok"}, {"version", options_.version}});
   });
   on("GET", "/openapi.json", [this](const Request&, Response& res, const User&, const Actor&) {
     SendJson(res, 200, OpenApiDocument(options_.version));
   });
-  s.Post(v1 + "/auth/login", [this, with_body](const Request& req, Response& res) {
+  s.Route("POST", v1 + "/auth/login", [this, with_body](const Request& req, Response& res) {
     with_body(req, res, [&](const Json& j) {
       JsonFields f(j);
       Status known = f.OnlyKnown({"username", "password", "token_name", "ttl_seconds"});
@@ -758,27 +734,23 @@ void HttpApi::Routes() {
     // a revoked token stops receiving within that time).
     const auto until = std::chrono::steady_clock::now() + std::chrono::minutes(10);
     auto first = std::make_shared<bool>(true);
-    res.set_chunked_content_provider(
+    res.set_stream(
         "text/event-stream",
-        [sub, until, first](size_t, httplib::DataSink& sink) {
-          std::string out;
+        [sub, until, first](std::string* out) {
           if (*first) {
             *first = false;
-            out = "retry: 2000\nevent: hello\ndata: {}\n\n";
-          } else {
-            std::vector<StatusFeed::Change> changes;
-            bool open = sub->Next(std::chrono::seconds(15), &changes);
-            if (!open || std::chrono::steady_clock::now() > until) {
-              sink.done();
-              return true;
-            }
-            // A comment line every 15 s at least, so a gone client is noticed.
-            if (changes.empty()) out = ": keep-alive\n\n";
-            for (const auto& c : changes) out += "event: " + c.type + "\ndata: " + c.data + "\n\n";
+            *out = "retry: 2000\nevent: hello\ndata: {}\n\n";
+            return true;
           }
-          return sink.write(out.data(), out.size());
+          std::vector<StatusFeed::Change> changes;
+          bool open = sub->Next(std::chrono::seconds(15), &changes);
+          if (!open || std::chrono::steady_clock::now() > until) return false;
+          // A comment line every 15 s at least, so a gone client is noticed.
+          if (changes.empty()) *out = ": keep-alive\n\n";
+          for (const auto& c : changes) *out += "event: " + c.type + "\ndata: " + c.data + "\n\n";
+          return true;
         },
-        [this, sub](bool) { feed_->Unsubscribe(sub); });
+        [this, sub] { feed_->Unsubscribe(sub); });
   });
   on("GET", "/sessions/{id}/metrics",
      [this](const Request& req, Response& res, const User&, const Actor&) {
@@ -825,45 +797,61 @@ void HttpApi::Routes() {
 // with index.html (the console's own routes), and headers that keep the pages from being
 // framed, sniffed or talking to anything but this engine.
 void HttpApi::WebConsole() {
-  httplib::Server& s = *server_;
-  if (options_.web_root.empty()) return;
-  if (!s.set_mount_point("/", options_.web_root)) {
-    spdlog::warn("msg=\"web console not served\" web_root={} reason=\"not a directory\"",
-                 LogValue(options_.web_root));
-    return;
+  HttpServer& s = *server_;
+  auto index = std::make_shared<std::string>();
+  if (!options_.web_root.empty()) {
+    std::ifstream in(options_.web_root + "/index.html", std::ios::binary);
+    if (in) {
+      index->assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+      serves_console_ = true;
+    } else {
+      spdlog::warn("msg=\"web console not served\" web_root={} reason=\"no index.html\"",
+                   LogValue(options_.web_root));
+    }
   }
-  std::ifstream in(options_.web_root + "/index.html", std::ios::binary);
-  if (!in) {
-    spdlog::warn("msg=\"web console not served\" web_root={} reason=\"no index.html\"",
-                 LogValue(options_.web_root));
-    return;
-  }
-  auto index = std::make_shared<std::string>(std::istreambuf_iterator<char>(in),
-                                             std::istreambuf_iterator<char>());
-  s.set_file_request_handler([](const Request& req, Response& res) {
-    // Vite names built assets by their content hash: they never change under one name.
-    if (req.path.starts_with("/assets/"))
-      res.set_header("Cache-Control", "public, max-age=31536000, immutable");
-    else
-      res.set_header("Cache-Control", "no-cache");
-  });
-  s.Get("/((?!api/).*)", [index](const Request&, Response& res) {
+  s.OnUnmatched([this, index](const Request& req, Response& res) {
+    if (req.path.starts_with("/api/") || !serves_console_) {
+      return SendError(res, Status::NotFound(fmt::format("no such endpoint: {} {}", req.method,
+                                                         req.path.substr(0, 200))));
+    }
+    if (req.method != "GET" && req.method != "HEAD") {
+      res.set_header("Allow", "GET, HEAD");
+      res.status = 405;
+      res.set_content(
+          R"({"error":{"code":"invalid_argument","message":"the console is read with GET"}})",
+          "application/json");
+      return;
+    }
+    auto file = ReadStaticFile(options_.web_root, req.path);
+    if (file) {
+      // Vite names built assets by their content hash: they never change under one name.
+      res.set_header("Cache-Control", req.path.starts_with("/assets/")
+                                          ? "public, max-age=31536000, immutable"
+                                          : "no-cache");
+      res.set_content(std::move(file->first), file->second);
+      return;
+    }
+    // Any other path is one of the console's own routes: the page decides what it shows.
     res.set_header("Cache-Control", "no-cache");
     res.set_content(*index, "text/html; charset=utf-8");
   });
-  serves_console_ = true;
-  s.set_post_routing_handler([](const Request& req, Response& res) {
-    res.set_header("X-Content-Type-Options", "nosniff");
-    res.set_header("Referrer-Policy", "no-referrer");
-    if (!req.path.starts_with("/api/")) {
-      res.set_header("X-Frame-Options", "DENY");
-      // Inline styles: PatternFly's charts set them. Nothing else is allowed from elsewhere.
-      res.set_header("Content-Security-Policy",
-                     "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-                     "font-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; "
-                     "base-uri 'none'; form-action 'self'");
-    }
-  });
+}
+
+bool HttpApi::HostAllowed(const std::string& header) const {
+  if (header.empty()) return true;  // HTTP/1.0: no name was used to reach us
+  std::string host = AsciiLower(header);
+  if (host.starts_with('[')) {
+    size_t close = host.find(']');
+    if (close == std::string::npos) return false;
+    host = host.substr(1, close - 1);
+  } else if (size_t colon = host.rfind(':'); colon != std::string::npos) {
+    host.resize(colon);
+  }
+  while (!host.empty() && host.back() == '.') host.pop_back();
+  // An address cannot be rebound to another machine: only names can.
+  if (IsIpLiteral(host) || host == "localhost") return true;
+  return std::find(options_.allowed_hosts.begin(), options_.allowed_hosts.end(), host) !=
+         options_.allowed_hosts.end();
 }
 
 }  // namespace georep

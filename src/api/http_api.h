@@ -1,26 +1,25 @@
-// HttpApi: the REST API under /api/v1 (JSON in and out), served with cpp-httplib.
+// HttpApi: the REST API under /api/v1 (JSON in and out) and the web console, served by
+// HttpServer (http/http_server.h).
 //
 // Every endpoint but GET /api/v1/health and POST /api/v1/auth/login needs
 // "Authorization: Bearer <token>". Errors are {"error": {"code", "message"}} with the
 // HTTP status that fits (400 bad input, 401, 403, 404, 409 conflict/state, 413, 503).
 // Handlers call Operations only; this file holds no business rules.
 //
-// Thread-safety: handlers run on httplib's worker threads; Operations and Authenticator are
-// thread-safe.
+// Thread-safety: handlers run on the server's worker threads; Operations and Authenticator
+// are thread-safe.
 #pragma once
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "api/status_feed.h"
 #include "auth/authenticator.h"
 #include "base/clock.h"
 #include "base/status.h"
 #include "engine/operations.h"
-
-namespace httplib {
-class Server;
-}
+#include "http/http_server.h"
 
 namespace georep {
 
@@ -32,6 +31,11 @@ struct HttpApiOptions {
   size_t max_body_bytes = 1 << 20;
   std::string version = "0.0.0";
   std::string web_root;  // directory of the web console's built assets; empty: none
+  // Host names (lower case) the engine answers to besides IP addresses and "localhost": the
+  // names in --public-url and --allowed-host, and this machine's.
+  std::vector<std::string> allowed_hosts;
+  int max_connections = 0;  // 0: from the open-file limit
+  int max_connections_per_address = 256;
 };
 
 class HttpApi {
@@ -51,10 +55,12 @@ class HttpApi {
   void Stop();
   // Whether the web console's assets were found and are served.
   bool serves_console() const { return serves_console_; }
+  HttpServerStats server_stats() const;
 
  private:
   void Routes();
   void WebConsole();
+  bool HostAllowed(const std::string& header) const;
 
   Operations& ops_;
   Authenticator& auth_;
@@ -62,7 +68,7 @@ class HttpApi {
   HttpApiOptions options_;
   StatusFeed* feed_;
   bool serves_console_ = false;
-  std::unique_ptr<httplib::Server> server_;
+  std::unique_ptr<HttpServer> server_;
 };
 
 // The HTTP status for a Status code.

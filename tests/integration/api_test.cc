@@ -467,6 +467,17 @@ TEST(ServeSecurity, UnreachableDatabaseIsAClearError) {
 namespace georep::testing {
 namespace {
 
+// A self-signed certificate for 127.0.0.1 and its key (0600) in `dir`; returns the
+// certificate's path (the key is beside it, tls-key.pem).
+std::string SelfSignedCertificate(const TempDir& dir) {
+  const std::string cert = dir.path() + "/tls-cert.pem", key = dir.path() + "/tls-key.pem";
+  auto gen = RunCommand({"/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                         "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=127.0.0.1",
+                         "-addext", "subjectAltName=IP:127.0.0.1"});
+  EXPECT_EQ(gen.exit_code, 0) << gen.err;
+  return cert;
+}
+
 TEST(ServeTls, ServesHttpsWithTheGivenCertificate) {
   TempDir dir;
   const std::string cert = dir.path() + "/cert.pem", key = dir.path() + "/key.pem";
@@ -493,6 +504,22 @@ TEST(ServeTls, ServesHttpsWithTheGivenCertificate) {
   ASSERT_TRUE(r) << httplib::to_string(r.error());
   EXPECT_EQ(r->status, 200);
 
+  // V10: browsers are told to keep to TLS, and only forward-secret AEAD suites are offered
+  // (Mozilla's "intermediate" profile): no static RSA key exchange, no CBC with SHA-1.
+  EXPECT_EQ(r->get_header_value("Strict-Transport-Security"), "max-age=31536000");
+  const std::string at = "127.0.0.1:" + std::to_string(engine.port());
+  for (const char* weak : {"AES128-SHA", "AES256-GCM-SHA384", "ECDHE-RSA-AES128-SHA"}) {
+    auto hello = RunCommand({"/usr/bin/openssl", "s_client", "-connect", at, "-tls1_2",
+                             "-cipher", weak});
+    EXPECT_NE(hello.exit_code, 0) << weak << " was accepted:\n" << hello.out;
+  }
+  auto strong = RunCommand({"/usr/bin/openssl", "s_client", "-connect", at, "-tls1_2", "-cipher",
+                            "ECDHE-RSA-AES128-GCM-SHA256"});
+  EXPECT_EQ(strong.exit_code, 0) << strong.out << strong.err;
+  EXPECT_NE(strong.out.find("ECDHE-RSA-AES128-GCM-SHA256"), std::string::npos) << strong.out;
+  auto old = RunCommand({"/usr/bin/openssl", "s_client", "-connect", at, "-tls1_1"});
+  EXPECT_NE(old.exit_code, 0) << "TLS 1.1 was accepted";
+
   httplib::Client plain("127.0.0.1", engine.port());
   plain.set_connection_timeout(2, 0);
   plain.set_read_timeout(2, 0);
@@ -514,8 +541,18 @@ TEST(ServeTls, MissingCertificateIsAClearError) {
       RunCommand({GeorepBinary(), "serve", "--data", dir.path() + "/d", "--listen", "127.0.0.1:0",
                   "--tls-cert", dir.path() + "/nope.pem", "--tls-key", dir.path() + "/key.pem"});
   EXPECT_EQ(no_cert.exit_code, 1);
-  EXPECT_NE(no_cert.err.find("certificate or key could not be loaded"), std::string::npos)
+  EXPECT_NE(no_cert.err.find("cannot load the TLS certificate " + dir.path() +
+                             "/nope.pem: No such file or directory"),
+            std::string::npos)
       << no_cert.err;
+  // Both there, the key not a key.
+  auto bad_key = RunCommand({GeorepBinary(), "serve", "--data", dir.path() + "/d", "--listen",
+                             "127.0.0.1:0", "--tls-cert", SelfSignedCertificate(dir), "--tls-key",
+                             dir.path() + "/key.pem"});
+  EXPECT_EQ(bad_key.exit_code, 1);
+  EXPECT_NE(bad_key.err.find("cannot load the TLS key " + dir.path() + "/key.pem: "),
+            std::string::npos)
+      << bad_key.err;
 }
 
 // V9-V11: writes take JSON only (a text/plain or form body is what another site's page can

@@ -50,6 +50,7 @@ class EngineProcess {
   int Terminate();  // SIGTERM; returns the exit status
   const std::string& url() const { return url_; }
   int port() const { return port_; }
+  pid_t pid() const { return pid_; }
   // The first-start admin password, if this start printed one.
   const std::string& admin_password() const { return admin_password_; }
   // What the engine printed (stdout, then its log on stderr), for failure messages.

@@ -1,0 +1,253 @@
+// HttpServer over real loopback sockets, driven by a raw client: what a hostile or broken
+// client sends (slow headers, endless chunked bodies, too many connections) is sent byte for
+// byte, and every wait is bounded by a deadline, not a sleep.
+#include "http/http_server.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include "http/testing/raw_client.h"
+
+namespace georep {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::RawClient;
+
+class ServerTest : public ::testing::Test {
+ protected:
+  void Start(HttpServerOptions o = {}) {
+    server_ = std::make_unique<HttpServer>(std::move(o));
+    server_->Route("GET", "/items/{id}", [](const HttpRequest& req, HttpResponse& res) {
+      res.set_content("item " + req.matches[1] + " q=" + req.get_param_value("q"), "text/plain");
+    });
+    server_->Route("GET", "/items/special", [](const HttpRequest&, HttpResponse& res) {
+      res.set_content("the special one", "text/plain");
+    });
+    server_->Route("POST", "/echo", [](const HttpRequest& req, HttpResponse& res) {
+      res.set_content(req.body, "application/octet-stream");
+    });
+    server_->Route("GET", "/stream", [this](const HttpRequest&, HttpResponse& res) {
+      auto n = std::make_shared<int>(0);
+      res.set_stream(
+          "text/event-stream",
+          [n](std::string* out) {
+            if (*n == 3) return false;
+            *out = "piece " + std::to_string((*n)++) + "\n";
+            return true;
+          },
+          [this] { ++streams_ended_; });
+    });
+    server_->OnHeader([](const HttpRequest& req, HttpResponse& res) {
+      if (req.get_header_value("X-Refuse") != "yes") return false;
+      res.status = 415;
+      res.set_content("refused on the header", "text/plain");
+      return true;
+    });
+    auto port = server_->Bind();
+    ASSERT_TRUE(port.ok()) << port.status().message();
+    port_ = *port;
+    thread_ = std::thread([this] { served_ = server_->Serve(); });
+  }
+  void TearDown() override {
+    if (server_) server_->Stop();
+    if (thread_.joinable()) thread_.join();
+  }
+  std::string Get(const std::string& target, const char* from = nullptr) {
+    RawClient c(port_, from);
+    if (!c.ok()) return "";
+    c.Send("GET " + target + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    return c.Read(10s);
+  }
+
+  std::unique_ptr<HttpServer> server_;
+  std::thread thread_;
+  Status served_;
+  int port_ = 0;
+  std::atomic<int> streams_ended_{0};
+};
+
+TEST_F(ServerTest, RoutesByPatternPreferringLiteralSegmentsAndDecodesPlaceholders) {
+  Start();
+  std::string r = Get("/items/a%2Fb?q=x+y%21");
+  EXPECT_NE(r.find("HTTP/1.1 200"), std::string::npos) << r;
+  EXPECT_NE(r.find("item a/b q=x y!"), std::string::npos) << r;
+  EXPECT_NE(Get("/items/special").find("the special one"), std::string::npos);
+  std::string wrong = Get("/echo");
+  EXPECT_NE(wrong.find("HTTP/1.1 405"), std::string::npos) << wrong;
+  EXPECT_NE(wrong.find("Allow: POST"), std::string::npos) << wrong;
+  EXPECT_NE(Get("/nothing/here").find("HTTP/1.1 404"), std::string::npos);
+  EXPECT_NE(Get("/items/%zz").find("HTTP/1.1 400"), std::string::npos);
+}
+
+TEST_F(ServerTest, HeadIsAnsweredByGetWithoutTheBody) {
+  Start();
+  RawClient c(port_);
+  c.Send("HEAD /items/7 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  std::string r = c.Read(10s);
+  EXPECT_NE(r.find("HTTP/1.1 200"), std::string::npos) << r;
+  EXPECT_NE(r.find("Content-Length: 9"), std::string::npos) << r;
+  EXPECT_EQ(r.find("item 7"), std::string::npos) << r;
+}
+
+TEST_F(ServerTest, KeepsAConnectionAliveAcrossRequests) {
+  Start();
+  RawClient c(port_);
+  c.Send("GET /items/1 HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_NE(c.Read(10s, "item 1 q=").find("item 1"), std::string::npos);
+  c.Send("GET /items/2 HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_NE(c.Read(10s, "item 2 q=").find("item 2"), std::string::npos);
+  EXPECT_FALSE(c.closed());
+}
+
+TEST_F(ServerTest, AChunkedBodyOverTheLimitIsRefusedWhileItArrives) {
+  HttpServerOptions o;
+  o.max_body_bytes = 64 << 10;
+  Start(o);
+  RawClient c(port_);
+  ASSERT_TRUE(c.Send("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"));
+  // Chunks of 16 KiB until the server closes the connection, 256 MiB at most: it stops
+  // reading at the limit, so only what the kernel's socket buffers hold gets sent after it.
+  std::string chunk = "4000\r\n" + std::string(16 << 10, 'a') + "\r\n";
+  size_t sent = 0;
+  while (sent < (256u << 20) && c.Send(chunk)) sent += chunk.size();
+  EXPECT_LT(sent, 256u << 20) << "the server kept reading";
+  std::string r = c.Read(10s, "\r\n\r\n");
+  EXPECT_NE(r.find("HTTP/1.1 413"), std::string::npos) << r.substr(0, 200);
+  EXPECT_GE(server_->stats().oversized, 1);
+}
+
+TEST_F(ServerTest, ABodyWithinTheLimitArrivesWhole) {
+  Start();
+  RawClient c(port_);
+  std::string body(300'000, 'z');
+  c.Send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) +
+         "\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n");
+  EXPECT_NE(c.Read(10s, "100 Continue\r\n\r\n").find("100 Continue"), std::string::npos);
+  c.Send(body);
+  std::string r = c.Read(10s);
+  EXPECT_NE(r.find("HTTP/1.1 200"), std::string::npos);
+  EXPECT_NE(r.find(body), std::string::npos);
+}
+
+TEST_F(ServerTest, AHeaderOverTheLimitIsRefused) {
+  HttpServerOptions o;
+  o.max_header_bytes = 4096;
+  Start(o);
+  RawClient c(port_);
+  c.Send("GET /items/1 HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(8000, 'b') + "\r\n\r\n");
+  EXPECT_NE(c.Read(10s).find("HTTP/1.1 431"), std::string::npos);
+}
+
+TEST_F(ServerTest, TheHeaderCheckAnswersBeforeTheBodyIsRead) {
+  Start();
+  RawClient c(port_);
+  c.Send("POST /echo HTTP/1.1\r\nHost: x\r\nX-Refuse: yes\r\nContent-Length: 100000000\r\n\r\n");
+  std::string r = c.Read(10s);
+  EXPECT_NE(r.find("HTTP/1.1 415"), std::string::npos) << r;
+  EXPECT_TRUE(c.closed());
+}
+
+TEST_F(ServerTest, ASlowHeaderIsCutOffAtItsDeadlineWhileOthersAreServed) {
+  HttpServerOptions o;
+  o.header_timeout = 500ms;
+  Start(o);
+  std::vector<std::unique_ptr<RawClient>> slow;
+  for (int i = 0; i < 50; ++i) {
+    slow.push_back(std::make_unique<RawClient>(port_));
+    ASSERT_TRUE(slow.back()->Send("GET /items/1 HTTP/1.1\r\nX-A: 1\r\n"));
+  }
+  EXPECT_NE(Get("/items/2").find("item 2"), std::string::npos);
+  for (auto& c : slow) {
+    c->Read(10s);
+    EXPECT_TRUE(c->closed()) << "a header that never completes must not hold a connection";
+  }
+  // The count follows the close the clients saw.
+  for (int i = 0; i < 1000 && server_->stats().timed_out < 50; ++i)
+    std::this_thread::sleep_for(10ms);
+  EXPECT_GE(server_->stats().timed_out, 50);
+}
+
+TEST_F(ServerTest, ConnectionsPerAddressAreBoundedAndOtherAddressesStillServed) {
+  HttpServerOptions o;
+  o.max_connections_per_address = 3;
+  Start(o);
+  std::vector<std::unique_ptr<RawClient>> held;
+  for (int i = 0; i < 3; ++i) {
+    held.push_back(std::make_unique<RawClient>(port_, "127.0.0.2"));
+    // A full round trip: the server has accepted (and counted) this connection.
+    held.back()->Send("GET /items/h HTTP/1.1\r\nHost: x\r\n\r\n");
+    ASSERT_NE(held.back()->Read(10s, "item h q=").find("item h"), std::string::npos);
+  }
+  std::string refused = Get("/items/1", "127.0.0.2");
+  EXPECT_NE(refused.find("503"), std::string::npos) << refused;
+  EXPECT_NE(Get("/items/1", "127.0.0.3").find("item 1"), std::string::npos);
+  EXPECT_GE(server_->stats().refused_connections, 1);
+  held.clear();
+  // Closed connections give their places back.
+  std::string again;
+  for (int i = 0; i < 100 && again.find("item 1") == std::string::npos; ++i) {
+    again = Get("/items/1", "127.0.0.2");
+    if (again.find("item 1") == std::string::npos) std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_NE(again.find("item 1"), std::string::npos) << again;
+}
+
+TEST_F(ServerTest, AStreamedBodyIsSentChunkedAndItsEndIsToldOnce) {
+  Start();
+  std::string r = Get("/stream");
+  EXPECT_NE(r.find("Transfer-Encoding: chunked"), std::string::npos) << r;
+  EXPECT_NE(r.find("piece 0\n"), std::string::npos) << r;
+  EXPECT_NE(r.find("piece 2\n"), std::string::npos) << r;
+  EXPECT_NE(r.find("\r\n0\r\n\r\n"), std::string::npos) << r;
+  for (int i = 0; i < 500 && streams_ended_ == 0; ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(streams_ended_, 1);
+}
+
+TEST_F(ServerTest, StopEndsIdleConnectionsAndServeReturns) {
+  Start();
+  RawClient idle(port_);
+  idle.Send("GET /items/1 HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_NE(idle.Read(10s, "item 1 q=").find("item 1"), std::string::npos);
+  RawClient half(port_);
+  half.Send("GET /items/1 HTTP/1.1\r\n");
+  server_->Stop();
+  thread_.join();
+  EXPECT_TRUE(served_.ok());
+  idle.Read(10s);
+  EXPECT_TRUE(idle.closed());
+  EXPECT_EQ(server_->stats().open_connections, 0);
+}
+
+TEST_F(ServerTest, APortInUseIsAClearError) {
+  Start();
+  HttpServerOptions o;
+  o.listen_port = port_;
+  HttpServer second(o);
+  auto port = second.Bind();
+  ASSERT_FALSE(port.ok());
+  EXPECT_NE(port.status().message().find("cannot listen on 127.0.0.1:"), std::string::npos);
+}
+
+TEST(ParseQuery, DecodesPairsAndKeepsMalformedEscapesAsSent) {
+  auto q = ParseQuery("a=1&b=x%20y+z&&c&d=%zz");
+  EXPECT_EQ(q.find("a")->second, "1");
+  EXPECT_EQ(q.find("b")->second, "x y z");
+  EXPECT_EQ(q.count("c"), 1u);
+  EXPECT_EQ(q.find("d")->second, "%zz");
+}
+
+TEST(PercentDecode, RefusesNulAndTruncatedEscapes) {
+  std::string out;
+  EXPECT_TRUE(PercentDecode("a%41b", &out));
+  EXPECT_EQ(out, "aAb");
+  EXPECT_FALSE(PercentDecode("a%00b", &out));
+  EXPECT_FALSE(PercentDecode("a%4", &out));
+  EXPECT_FALSE(PercentDecode("a%", &out));
+}
+
+}  // namespace
+}  // namespace georep
