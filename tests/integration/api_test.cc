@@ -509,8 +509,8 @@ TEST(ServeTls, ServesHttpsWithTheGivenCertificate) {
   EXPECT_EQ(r->get_header_value("Strict-Transport-Security"), "max-age=31536000");
   const std::string at = "127.0.0.1:" + std::to_string(engine.port());
   for (const char* weak : {"AES128-SHA", "AES256-GCM-SHA384", "ECDHE-RSA-AES128-SHA"}) {
-    auto hello = RunCommand({"/usr/bin/openssl", "s_client", "-connect", at, "-tls1_2",
-                             "-cipher", weak});
+    auto hello =
+        RunCommand({"/usr/bin/openssl", "s_client", "-connect", at, "-tls1_2", "-cipher", weak});
     EXPECT_NE(hello.exit_code, 0) << weak << " was accepted:\n" << hello.out;
   }
   auto strong = RunCommand({"/usr/bin/openssl", "s_client", "-connect", at, "-tls1_2", "-cipher",
@@ -546,9 +546,9 @@ TEST(ServeTls, MissingCertificateIsAClearError) {
             std::string::npos)
       << no_cert.err;
   // Both there, the key not a key.
-  auto bad_key = RunCommand({GeorepBinary(), "serve", "--data", dir.path() + "/d", "--listen",
-                             "127.0.0.1:0", "--tls-cert", SelfSignedCertificate(dir), "--tls-key",
-                             dir.path() + "/key.pem"});
+  auto bad_key =
+      RunCommand({GeorepBinary(), "serve", "--data", dir.path() + "/d", "--listen", "127.0.0.1:0",
+                  "--tls-cert", SelfSignedCertificate(dir), "--tls-key", dir.path() + "/key.pem"});
   EXPECT_EQ(bad_key.exit_code, 1);
   EXPECT_NE(bad_key.err.find("cannot load the TLS key " + dir.path() + "/key.pem: "),
             std::string::npos)
