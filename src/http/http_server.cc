@@ -7,13 +7,13 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <cerrno>
+#include <cstring>
 #include <limits>
 #include <mutex>
 #include <optional>
@@ -758,8 +758,8 @@ Result<int> HttpServer::Bind() {
                                                  TlsFileError(s.o.tls_key, ec)));
     }
     if (SSL_CTX_check_private_key(ctx) != 1) {
-      return Status::InvalidArgument(fmt::format(
-          "the TLS key {} does not match the certificate {}", s.o.tls_key, s.o.tls_cert));
+      return Status::InvalidArgument(fmt::format("the TLS key {} does not match the certificate {}",
+                                                 s.o.tls_key, s.o.tls_cert));
     }
   }
 
