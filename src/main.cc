@@ -26,8 +26,11 @@ int Main(int argc, char** argv) {
   serve_cmd->add_option("--listen", serve.listen, "HOST:PORT to listen on (port 0: any free)")
       ->capture_default_str();
   serve_cmd->add_option("--db", serve.db_url,
-                        "Database URL: sqlite:///path.db or postgresql://... "
+                        "Database URL: sqlite:///path.db or postgresql://... without a password "
                         "(default: SQLite in the data directory)");
+  serve_cmd->add_option("--db-file", serve.db_file,
+                        "File (mode 0600) holding the database URL, password included; or set "
+                        "GEOREP_DB_URL");
   serve_cmd->add_option("--tls-cert", serve.tls_cert, "PEM certificate: serve HTTPS");
   serve_cmd->add_option("--tls-key", serve.tls_key, "PEM private key for --tls-cert");
   serve_cmd->add_option("--web-root", serve.web_root, "Directory of the web console's assets");
@@ -68,6 +71,7 @@ int Main(int argc, char** argv) {
   auto* reset = admin->add_subcommand("reset-password", "Print a new password for a user");
   reset->add_option("--data", admin_opts.data_dir, "Data directory")->capture_default_str();
   reset->add_option("--db", admin_opts.db_url, "Database URL (default: SQLite in --data)");
+  reset->add_option("--db-file", admin_opts.db_file, "File (mode 0600) holding the database URL");
   reset->add_option("--user", admin_user, "User name")->capture_default_str();
   reset->callback([&] { exit_code = georep::ResetPassword(admin_opts, admin_user); });
 

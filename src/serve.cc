@@ -8,9 +8,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <thread>
 #include <vector>
@@ -156,6 +159,44 @@ Result<std::vector<std::string>> AllowedHosts(const ServeOptions& o, const std::
   return out;
 }
 
+// The database URL from --db, --db-file or $GEOREP_DB_URL (see ServeOptions); empty: SQLite.
+// A password never comes from the command line: every user of the machine can read it there.
+Result<std::string> StoreUrl(const ServeOptions& o) {
+  if (!o.db_url.empty() && !o.db_file.empty())
+    return Status::InvalidArgument("give --db or --db-file, not both");
+  if (!o.db_url.empty()) {
+    if (RedactStoreUrl(o.db_url) != o.db_url) {
+      return Status::InvalidArgument(
+          "--db holds a password, which every user of this machine can read (ps): put the URL in "
+          "a file only root can read and give --db-file FILE, or set GEOREP_DB_URL, or keep the "
+          "password in ~/.pgpass");
+    }
+    return o.db_url;
+  }
+  if (!o.db_file.empty()) {
+    struct stat st {};
+    if (::stat(o.db_file.c_str(), &st) != 0) {
+      return Status::InvalidArgument(
+          fmt::format("cannot read --db-file {}: {}", o.db_file, std::strerror(errno)));
+    }
+    if ((st.st_mode & 077) != 0) {
+      return Status::InvalidArgument(fmt::format(
+          "--db-file {} can be read by others (mode {:04o}): chmod 600 it, then start again",
+          o.db_file, st.st_mode & 07777));
+    }
+    std::ifstream in(o.db_file);
+    std::string url;
+    std::getline(in, url);
+    while (!url.empty() && std::isspace(static_cast<unsigned char>(url.back()))) url.pop_back();
+    if (url.empty())
+      return Status::InvalidArgument(fmt::format("--db-file {} holds no URL", o.db_file));
+    return url;
+  }
+  if (const char* env = std::getenv("GEOREP_DB_URL"); env != nullptr && *env != '\0')
+    return std::string(env);
+  return std::string();
+}
+
 int Fail(const Status& st) {
   spdlog::error("msg=\"cannot start\" error={}", LogValue(st.message()));
   std::cerr << "georep serve: " << st.message() << "\n";
@@ -183,7 +224,10 @@ int Serve(const ServeOptions& o) {
   if ((o.tls_cert.empty()) != (o.tls_key.empty()))
     return Fail(Status::InvalidArgument("--tls-cert and --tls-key go together"));
 
-  const std::string db_url = o.db_url.empty() ? "sqlite://" + o.data_dir + "/georep.db" : o.db_url;
+  auto given_url = StoreUrl(o);
+  if (!given_url.ok()) return Fail(given_url.status());
+  const std::string db_url =
+      given_url->empty() ? "sqlite://" + o.data_dir + "/georep.db" : *given_url;
   auto store = OpenStore(db_url);
   if (!store.ok()) return Fail(store.status());
   spdlog::info("msg=\"store open\" backend={} url={} schema={}", (*store)->Backend(),
@@ -290,8 +334,14 @@ int Serve(const ServeOptions& o) {
 }
 
 int ResetPassword(const ServeOptions& o, const std::string& user) {
-  const std::string db_url = o.db_url.empty() ? "sqlite://" + o.data_dir + "/georep.db" : o.db_url;
-  if (o.db_url.empty() && ::access((o.data_dir + "/georep.db").c_str(), F_OK) != 0) {
+  auto given_url = StoreUrl(o);
+  if (!given_url.ok()) {
+    std::cerr << "georep admin: " << given_url.status().message() << "\n";
+    return 1;
+  }
+  const std::string db_url =
+      given_url->empty() ? "sqlite://" + o.data_dir + "/georep.db" : *given_url;
+  if (given_url->empty() && ::access((o.data_dir + "/georep.db").c_str(), F_OK) != 0) {
     std::cerr << "georep admin: no engine database in " << o.data_dir << "\n";
     return 1;
   }

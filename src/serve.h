@@ -10,7 +10,10 @@ namespace georep {
 struct ServeOptions {
   std::string data_dir = "/var/lib/georep";
   std::string listen = "127.0.0.1:8470";
-  std::string db_url;  // default: sqlite://<data_dir>/georep.db
+  // The database: --db (no password in it: argv is public), else --db-file (a 0600 file
+  // holding the URL), else $GEOREP_DB_URL; none: sqlite://<data_dir>/georep.db.
+  std::string db_url;
+  std::string db_file;
   std::string tls_cert;
   std::string tls_key;
   std::string web_root;

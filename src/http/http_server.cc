@@ -167,6 +167,22 @@ bool IsQuietEnd(const error_code& ec) {
          ec == net::ssl::error::stream_truncated;
 }
 
+// The request's words from its parsed header; false when the target is not a path or does not
+// decode (req->path then holds its first 200 bytes, for the log).
+bool FillRequest(const bhttp::request_header<>& h, HttpRequest* req) {
+  req->method = std::string(h.method_string());
+  req->target = std::string(h.target());
+  for (const auto& f : h) req->headers.emplace_back(f.name_string(), f.value());
+  std::string_view target = req->target;
+  size_t q = target.find('?');
+  if (!target.starts_with('/') || !PercentDecode(target.substr(0, q), &req->path)) {
+    req->path = std::string(target.substr(0, std::min<size_t>(q, 200)));
+    return false;
+  }
+  if (q != std::string_view::npos) req->params = ParseQuery(target.substr(q + 1));
+  return true;
+}
+
 // Why a PEM file could not be loaded, in words: the system's for a file that cannot be
 // opened, OpenSSL's for one that does not parse.
 std::string TlsFileError(const std::string& path, const error_code& ec) {
@@ -387,18 +403,9 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
     started_ = std::chrono::steady_clock::now();
     if (ec) return OnReadError(ec);
     const auto& h = parser_->get();
-    req_.method = std::string(h.method_string());
-    req_.target = std::string(h.target());
     req_.remote_addr = remote_;
     req_.tls = kTls;
-    for (const auto& f : h) req_.headers.emplace_back(f.name_string(), f.value());
-    std::string_view target = req_.target;
-    size_t q = target.find('?');
-    if (!target.starts_with('/') || !PercentDecode(target.substr(0, q), &req_.path)) {
-      req_.path = std::string(target.substr(0, std::min<size_t>(q, 200)));
-      return Answer(400, "malformed request target");
-    }
-    if (q != std::string_view::npos) req_.params = ParseQuery(target.substr(q + 1));
+    if (!FillRequest(h, &req_)) return Answer(400, "malformed request target");
     if (s_.on_header && s_.on_header(req_, res_)) {
       close_after_ = !parser_->is_done();
       s_.Decorate(req_, res_);
@@ -693,6 +700,31 @@ void HttpServer::Impl::Refuse(tcp::socket& socket, const std::string& addr) {
     refusals_unlogged = 0;
     last_refusal_log = now;
   }
+}
+
+Result<HttpRequest> ParseHttpRequest(std::string_view bytes, size_t max_header_bytes,
+                                     size_t max_body_bytes) {
+  bhttp::request_parser<bhttp::string_body> parser;
+  parser.eager(true);
+  parser.header_limit(static_cast<std::uint32_t>(max_header_bytes));
+  parser.body_limit(max_body_bytes);
+  error_code ec;
+  while (!bytes.empty() && !parser.is_done()) {
+    size_t used = parser.put(net::buffer(bytes.data(), bytes.size()), ec);
+    if (ec == bhttp::error::need_more) ec = {};
+    if (ec || used == 0) break;
+    bytes.remove_prefix(used);
+  }
+  if (!ec && !parser.is_done()) {
+    parser.put_eof(ec);
+    if (!ec && !parser.is_done()) ec = bhttp::error::partial_message;
+  }
+  if (ec) return Status::InvalidArgument(ec.message());
+  HttpRequest req;
+  if (!FillRequest(parser.get(), &req))
+    return Status::InvalidArgument("malformed request target");
+  req.body = std::move(parser.get().body());
+  return req;
 }
 
 HttpServer::HttpServer(HttpServerOptions options)

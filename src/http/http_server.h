@@ -138,6 +138,11 @@ class HttpServer {
   std::unique_ptr<Impl> impl_;
 };
 
+// Parses one whole request from `bytes` with the limits a connection applies, and fills an
+// HttpRequest as a connection does (for fuzzing and tests: the server reads sockets itself).
+Result<HttpRequest> ParseHttpRequest(std::string_view bytes, size_t max_header_bytes,
+                                     size_t max_body_bytes);
+
 // Splits "a=1&b=x%20y" into decoded pairs ('+' is a space); malformed escapes stay as sent.
 std::multimap<std::string, std::string> ParseQuery(std::string_view query);
 // Decodes %XX escapes; nullopt-like false when an escape is malformed or decodes to NUL.

@@ -232,6 +232,23 @@ TEST_F(ServerTest, APortInUseIsAClearError) {
   EXPECT_NE(port.status().message().find("cannot listen on 127.0.0.1:"), std::string::npos);
 }
 
+TEST(ParseHttpRequest, ReadsAWholeRequestAsAConnectionWould) {
+  auto r = ParseHttpRequest(
+      "POST /a%20b/c?x=1&y=%41 HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n",
+      4096, 1024);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->method, "POST");
+  EXPECT_EQ(r->path, "/a b/c");
+  EXPECT_EQ(r->get_param_value("y"), "A");
+  EXPECT_EQ(r->get_header_value("host"), "h");
+  EXPECT_EQ(r->body, "abcde");
+  EXPECT_FALSE(ParseHttpRequest("GET / HTTP/1.1\r\nHost: h\r\n", 4096, 1024).ok());
+  EXPECT_FALSE(
+      ParseHttpRequest("POST / HTTP/1.1\r\nContent-Length: 2000\r\n\r\n", 4096, 1024).ok());
+  EXPECT_FALSE(ParseHttpRequest("GET http://x/ HTTP/1.1\r\n\r\n", 4096, 1024).ok());
+}
+
 TEST(ParseQuery, DecodesPairsAndKeepsMalformedEscapesAsSent) {
   auto q = ParseQuery("a=1&b=x%20y+z&&c&d=%zz");
   EXPECT_EQ(q.find("a")->second, "1");

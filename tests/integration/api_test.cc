@@ -454,11 +454,28 @@ TEST(ServeSecurity, ListenAddressInUseIsAClearError) {
 
 TEST(ServeSecurity, UnreachableDatabaseIsAClearError) {
   TempDir d;
-  auto r = RunCommand({GeorepBinary(), "serve", "--data", d.path(), "--db",
-                       "postgresql://georep:topsecret@127.0.0.1:1/georep"});
+  const std::string url = "postgresql://georep:topsecret@127.0.0.1:1/georep";
+  // V10: a password on the command line is readable by every user of the machine (ps).
+  auto argv = RunCommand({GeorepBinary(), "serve", "--data", d.path(), "--db", url});
+  EXPECT_EQ(argv.exit_code, 1);
+  EXPECT_NE(argv.err.find("--db holds a password"), std::string::npos) << argv.err;
+  EXPECT_EQ(argv.err.find("topsecret"), std::string::npos) << "password echoed: " << argv.err;
+  // From the environment, or a file only root reads.
+  auto r = RunCommand({GeorepBinary(), "serve", "--data", d.path()}, "", {"GEOREP_DB_URL=" + url});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("cannot connect to PostgreSQL"), std::string::npos) << r.err;
   EXPECT_EQ(r.err.find("topsecret"), std::string::npos) << "password leaked: " << r.err;
+  const std::string file = d.path() + "/db-url";
+  std::ofstream(file) << url << "\n";
+  ASSERT_EQ(::chmod(file.c_str(), 0644), 0);
+  auto loose = RunCommand({GeorepBinary(), "serve", "--data", d.path(), "--db-file", file});
+  EXPECT_EQ(loose.exit_code, 1);
+  EXPECT_NE(loose.err.find("can be read by others (mode 0644)"), std::string::npos) << loose.err;
+  ASSERT_EQ(::chmod(file.c_str(), 0600), 0);
+  auto from_file = RunCommand({GeorepBinary(), "serve", "--data", d.path(), "--db-file", file});
+  EXPECT_EQ(from_file.exit_code, 1);
+  EXPECT_NE(from_file.err.find("cannot connect to PostgreSQL"), std::string::npos) << from_file.err;
+  EXPECT_EQ(from_file.err.find("topsecret"), std::string::npos) << from_file.err;
 }
 
 }  // namespace
