@@ -5,6 +5,8 @@ Run by http_front_bench.sh against a running engine:
   http_front.py slow  PORT TOKEN N    N slow-header connections open (from 127.0.3.x), then
                                       200 GET /api/v1/sessions on one keep-alive connection:
                                       p50/p99/max latency, and how many of N are still open
+  http_front.py flood PORT TOKEN SECS 24 clients post logins for unknown users for SECS
+                                      seconds while one client times GET /api/v1/me
   http_front.py chunk PORT PID BYTES  a chunked POST /api/v1/auth/login of BYTES (or until the
                                       engine closes): bytes sent, the answer, the engine's RSS
                                       before / after and its peak (VmHWM) growth
@@ -81,6 +83,51 @@ def slow(port, token, n):
             "p99_ms": pick(0.99), "max_ms": round(latencies[-1], 2) if latencies else None}
 
 
+def flood(port, token, seconds):
+    import threading
+    stop = time.monotonic() + seconds
+    statuses = {}
+    lock = threading.Lock()
+
+    def guess(n):
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        i = 0
+        while time.monotonic() < stop:
+            body = json.dumps({"username": f"nobody-{n}-{i}", "password": "wrong"})
+            try:
+                c.request("POST", "/api/v1/auth/login", body=body,
+                          headers={"Content-Type": "application/json"})
+                r = c.getresponse()
+                r.read()
+                st = r.status
+            except (OSError, http.client.HTTPException):
+                st = "error"
+                c.close()
+                c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            with lock:
+                statuses[st] = statuses.get(st, 0) + 1
+            i += 1
+
+    threads = [threading.Thread(target=guess, args=(n,)) for n in range(24)]
+    for t in threads:
+        t.start()
+    latencies = []
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    while time.monotonic() < stop:
+        t0 = time.perf_counter()
+        c.request("GET", "/api/v1/me", headers={"Authorization": "Bearer " + token})
+        r = c.getresponse()
+        r.read()
+        latencies.append((time.perf_counter() - t0) * 1000)
+    for t in threads:
+        t.join()
+    latencies.sort()
+    pick = lambda q: round(latencies[min(len(latencies) - 1, int(q * len(latencies)))], 2)
+    return {"seconds": seconds, "login_attempts": {str(k): v for k, v in statuses.items()},
+            "me_requests": len(latencies), "me_p50_ms": pick(0.5), "me_p99_ms": pick(0.99),
+            "me_max_ms": round(latencies[-1], 2)}
+
+
 def chunk(port, pid, total):
     before = rss_kib(pid)
     peak_before = rss_kib(pid, "VmHWM")
@@ -120,6 +167,8 @@ def chunk(port, pid, total):
 if __name__ == "__main__":
     if sys.argv[1] == "slow":
         out = slow(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]))
+    elif sys.argv[1] == "flood":
+        out = flood(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]))
     else:
         out = chunk(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))
     print(json.dumps(out))

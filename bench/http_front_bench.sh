@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The HTTP front against hostile clients, side by side for each georep binary given (default:
 # a fresh release build): an authenticated client's GET /api/v1/sessions latency (p50/p99/max)
-# with 1,000 slow-header connections open, and the engine's memory when a client sends a 1 GiB
+# with 1,000 slow-header connections open; GET /api/v1/me's latency while 24 clients post
+# logins for unknown users; and the engine's memory when a client sends a 1 GiB
 # chunked login body. Prints one JSON line per binary and test.
 #   bash bench/http_front_bench.sh [GEOREP_BINARY...]
 set -euo pipefail
@@ -27,6 +28,7 @@ for bin in "${binaries[@]}"; do
     -d "{\"username\":\"admin\",\"password\":\"$password\"}" \
     "http://127.0.0.1:$port/api/v1/auth/login" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
   echo "{\"binary\": \"$bin\", \"test\": \"slow\", \"result\": $(python3 bench/http_front.py slow "$port" "$token" "$slow")}"
+  echo "{\"binary\": \"$bin\", \"test\": \"login-flood\", \"result\": $(python3 bench/http_front.py flood "$port" "$token" 20)}"
   echo "{\"binary\": \"$bin\", \"test\": \"chunked\", \"result\": $(python3 bench/http_front.py chunk "$port" "$pid" "$body")}"
   kill "$pid"
   wait "$pid" || true

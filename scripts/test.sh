@@ -29,3 +29,6 @@ cmake --build --preset release --target georep
 
 echo "== tests"
 ctest --preset asan
+
+echo "== fuzz smoke (each libFuzzer target 15 s from its seeds; clang build in build/fuzz)"
+bash scripts/fuzz.sh 15 all
