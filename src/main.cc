@@ -41,6 +41,12 @@ int Main(int argc, char** argv) {
                         "Another host name the engine answers to (repeatable); IP addresses, "
                         "localhost and this machine's name always are");
   serve_cmd
+      ->add_option("--lease-ttl", serve.lease_ttl_seconds,
+                   "Seconds an active engine's lease lasts unless renewed (engines sharing one "
+                   "database: a standby takes over after it)")
+      ->capture_default_str()
+      ->check(CLI::Range(3, 600));
+  serve_cmd
       ->add_option("--max-connections-per-address", serve.max_connections_per_address,
                    "Open connections one client address may hold")
       ->capture_default_str()

@@ -8,13 +8,16 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <cerrno>
+#include <condition_variable>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -25,6 +28,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "base/random.h"
+#include "engine/engine_lease.h"
 #include "engine/host_connector.h"
 #include "engine/object_locks.h"
 #include "engine/operations.h"
@@ -234,6 +238,16 @@ int Serve(const ServeOptions& o) {
                LogValue(RedactStoreUrl(db_url)), (*store)->SchemaVersion());
 
   SystemClock clock;
+  // Engines sharing one database take turns: the lease's holder is active (workers, monitor,
+  // API), the others stand by. Declared before everything that acts under it, so that it is
+  // released only after they have stopped.
+  char hostname[256] = {};
+  ::gethostname(hostname, sizeof hostname - 1);
+  EngineLeaseKeeper lease(**store, clock,
+                          fmt::format("{}:{}:{}", hostname, ::getpid(), clock.NowMillis()),
+                          int64_t{o.lease_ttl_seconds} * 1000,
+                          [](int pid) { return ::kill(pid, 0) == 0 || errno != ESRCH; });
+  if (auto first = lease.Claim(); !first.ok()) return Fail(first.status());
   SystemRandom random;
   ObjectLocks locks;
   if (o.token_ttl_seconds > o.max_token_ttl_seconds)
@@ -269,6 +283,14 @@ int Serve(const ServeOptions& o) {
   api_options.version = GEOREP_VERSION;
   api_options.web_root = o.web_root.empty() ? InstalledWebRoot() : o.web_root;
   api_options.max_connections_per_address = o.max_connections_per_address;
+  api_options.standby_reason = [&lease]() -> std::string {
+    if (lease.Held()) return "";
+    EngineLease l = lease.Last();
+    return fmt::format(
+        "this engine is standing by: the engine {} is active on this database (since {}); use "
+        "it, or wait for this one to take over if it stops",
+        l.holder, FormatIsoMillis(l.acquired_at));
+  };
   auto allowed = AllowedHosts(o, listen->first);
   if (!allowed.ok()) return Fail(allowed.status());
   api_options.allowed_hosts = *allowed;
@@ -312,9 +334,65 @@ int Serve(const ServeOptions& o) {
 
   if (api_options.web_root.empty())
     spdlog::warn("msg=\"no web console: its built assets were not found (see --web-root)\"");
-  workers.Start();
-  monitor.Start();
   feed.Start();
+  std::atomic<bool> active{false}, fenced{false};
+  auto become_active = [&] {
+    spdlog::info("msg=\"active: this engine holds the engine lease\" engine={}",
+                 LogValue(lease.holder()));
+    workers.Start();
+    monitor.Start();
+    active = true;
+  };
+  if (lease.Held()) {
+    become_active();
+  } else {
+    std::cout << "Standing by: the engine " << lease.Last().holder
+              << " is active on this database; this one takes over if it stops.\n"
+              << std::flush;
+    spdlog::warn("msg=\"standing by\" active_engine={}", LogValue(lease.Last().holder));
+  }
+  std::mutex lease_mu;
+  std::condition_variable lease_wake;
+  bool stopping = false;
+  // Renews every third of the lease's life; a standby claims as often. An active engine whose
+  // term runs out (the database unreachable, or another engine took over) stops at once:
+  // its workers must not run beside the new active engine's.
+  std::thread lease_thread([&] {
+    pthread_setname_np(pthread_self(), "georep-lease");
+    const int64_t period = lease.ttl_millis() / 3;
+    int64_t next_claim = clock.MonotonicMillis() + period;
+    std::unique_lock lock(lease_mu);
+    while (!stopping) {
+      int64_t wait = next_claim - clock.MonotonicMillis();
+      if (active) wait = std::min(wait, lease.TermLeftMillis());
+      lease_wake.wait_for(lock, std::chrono::milliseconds(std::max<int64_t>(wait, 1)));
+      if (stopping) break;
+      if (clock.MonotonicMillis() >= next_claim) {
+        lock.unlock();
+        auto claimed = lease.Claim();
+        lock.lock();
+        next_claim = clock.MonotonicMillis() + period;
+        if (!claimed.ok()) {
+          spdlog::warn("msg=\"cannot renew the engine lease\" error={} term_left_ms={}",
+                       LogValue(claimed.status().message()), lease.TermLeftMillis());
+        }
+      }
+      if (active && !lease.Held()) {
+        spdlog::critical(
+            "msg=\"lost the engine lease: stopping so that only one engine runs workers\" "
+            "holder={}",
+            LogValue(lease.Last().holder));
+        fenced = true;
+        ::kill(::getpid(), SIGTERM);
+        break;
+      }
+      if (!active && lease.Held()) {
+        lock.unlock();
+        become_active();
+        lock.lock();
+      }
+    }
+  });
   std::thread signal_waiter([&] {
     int sig = 0;
     sigwait(&stop_signals, &sig);
@@ -325,11 +403,19 @@ int Serve(const ServeOptions& o) {
   // Serve() can return on its own only on error; wake the waiter so it can be joined.
   if (!served.ok()) ::kill(::getpid(), SIGTERM);
   signal_waiter.join();
+  {
+    std::lock_guard lock(lease_mu);
+    stopping = true;
+  }
+  lease_wake.notify_all();
+  lease_thread.join();
   feed.Stop();
   monitor.Stop();
   workers.StopRestarting();
   spdlog::info("msg=stopped");
   if (!served.ok()) return Fail(served);
+  // A distinct code: a service manager restarts the engine, which comes back standing by.
+  if (fenced) return 3;
   return 0;
 }
 

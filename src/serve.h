@@ -22,6 +22,9 @@ struct ServeOptions {
   std::string public_url;
   std::vector<std::string> allowed_hosts;  // more host names the engine answers to
   int max_connections_per_address = 256;
+  // Several engines on one database: the active one renews its lease within this time, or
+  // a standby takes over (engine/engine_lease.h).
+  int lease_ttl_seconds = 30;
   std::string log_level = "info";
   int monitor_interval_seconds = 10;                        // 0: no background monitor
   int64_t token_ttl_seconds = int64_t{12} * 3600;           // a login's token

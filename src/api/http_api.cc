@@ -219,6 +219,16 @@ void HttpApi::Routes() {
           "application/json");
       return true;
     }
+    // A standby engine: the active one, elsewhere, runs sessions and answers for them.
+    if (options_.standby_reason && req.path.starts_with("/api/") && req.path != "/api/v1/health") {
+      if (std::string why = options_.standby_reason(); !why.empty()) {
+        res.status = 503;
+        res.set_header("Retry-After", "5");
+        res.set_content(Json({{"error", {{"code", "unavailable"}, {"message", why}}}}).dump(),
+                        "application/json");
+        return true;
+      }
+    }
     // Writes take JSON only: a body in any other type (text/plain, a form) is what a page on
     // another site can make a browser send without asking, a login attempt included.
     const std::string length = req.get_header_value("Content-Length");
@@ -285,7 +295,13 @@ void HttpApi::Routes() {
 
   // --- public
   s.Route("GET", v1 + "/health", [this](const Request&, Response& res) {
-    SendJson(res, 200, {{"status", "ok"}, {"version", options_.version}});
+    Json out = {{"status", "ok"}, {"version", options_.version}, {"active", true}};
+    if (options_.standby_reason) {
+      std::string why = options_.standby_reason();
+      out["active"] = why.empty();
+      if (!why.empty()) out["standby_reason"] = why;
+    }
+    SendJson(res, 200, out);
   });
   on("GET", "/openapi.json", [this](const Request&, Response& res, const User&, const Actor&) {
     SendJson(res, 200, OpenApiDocument(options_.version));

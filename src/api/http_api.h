@@ -10,6 +10,7 @@
 // are thread-safe.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -35,6 +36,9 @@ struct HttpApiOptions {
   // names in --public-url and --allowed-host, and this machine's.
   std::vector<std::string> allowed_hosts;
   int max_connections = 0;  // 0: from the open-file limit
+  // Why this engine is standby (another engine on the database is active), or "" when it is
+  // active: a standby answers /health and refuses the rest of the API with 503 and the reason.
+  std::function<std::string()> standby_reason;
   int max_connections_per_address = 256;
 };
 

@@ -165,6 +165,15 @@ struct SessionAlert {
   int64_t updated_at = 0;  // when it was last seen
 };
 
+// A lease on one database: which of the engines sharing it is active (runs sessions' workers
+// and the monitor, serves the API) until `expires_at`, unless it renews.
+struct EngineLease {
+  std::string name;
+  std::string holder;       // the active engine's identity (host, process, start)
+  int64_t acquired_at = 0;  // when this holder took it
+  int64_t expires_at = 0;
+};
+
 // The end-to-end heartbeat of a gluster session (engine/heartbeat.h): what the engine wrote
 // into the source volume and what it has read back from the destination volume.
 struct SessionHeartbeat {

@@ -169,6 +169,14 @@ ALTER TABLE sessions ADD COLUMN checkpoint_announced BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE users ADD COLUMN role TEXT NOT NULL DEFAULT 'operator';
 UPDATE users SET role = 'admin' WHERE admin <> 0;
 )SQL"},
+      {7, "engine leases", R"SQL(
+CREATE TABLE engine_leases (
+  name TEXT PRIMARY KEY,
+  holder TEXT NOT NULL,
+  acquired_at BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL
+);
+)SQL"},
   };
   return kMigrations;
 }

@@ -450,6 +450,28 @@ class SqlStoreTx final : public StoreTx {
          V(h.arrived_seq), V(h.arrived_written_at), V(h.arrived_seen_at), V(h.checked_at),
          V(h.problem), V(h.used_bytes), V(h.used_at), V(h.growth_bps)});
   }
+  Result<EngineLease> ClaimLease(const std::string& name, const std::string& holder, int64_t now,
+                                 int64_t expires_at, int64_t free_before) override {
+    // One statement: the row lock makes concurrent claims take turns, and the WHERE sees the
+    // latest holder, so two engines never both succeed.
+    GEOREP_RETURN_IF_ERROR(Exec(
+        "INSERT INTO engine_leases (name, holder, acquired_at, expires_at) VALUES ($1, $2, $3, "
+        "$4) ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, acquired_at = CASE WHEN "
+        "engine_leases.holder = excluded.holder THEN engine_leases.acquired_at ELSE "
+        "excluded.acquired_at END, expires_at = excluded.expires_at WHERE engine_leases.holder = "
+        "excluded.holder OR engine_leases.expires_at < $5",
+        {V(name), V(holder), V(now), V(expires_at), V(free_before)}));
+    return One<EngineLease>(
+        "SELECT name, holder, acquired_at, expires_at FROM engine_leases WHERE name = $1",
+        {V(name)},
+        [](const SqlRow& r) {
+          return EngineLease{r.Text(0), r.Text(1), r.Int(2), r.Int(3)};
+        },
+        "engine lease", name);
+  }
+  Status ReleaseLease(const std::string& name, const std::string& holder) override {
+    return Exec("DELETE FROM engine_leases WHERE name = $1 AND holder = $2", {V(name), V(holder)});
+  }
   Result<SessionHeartbeat> GetHeartbeat(const std::string& session_id) override {
     return One<SessionHeartbeat>(
         "SELECT session_id, written_seq, written_at, pending_seq, pending_at, arrived_seq, "

@@ -102,6 +102,15 @@ class StoreTx {
   virtual Result<std::vector<ApiToken>> ListTokens(const std::string& user_id) = 0;
   virtual Status TouchToken(const std::string& id, int64_t last_used) = 0;
   virtual Status DeleteToken(const std::string& id) = 0;
+
+  // --- engine leases (several engines on one database; engine/engine_lease.h)
+  // Takes lease `name` for `holder` until `expires_at` when it is free, expired before
+  // `free_before` (normally `now`), or already the holder's (a renewal); returns the lease as
+  // it stands after: another holder's when it was not free.
+  virtual Result<EngineLease> ClaimLease(const std::string& name, const std::string& holder,
+                                         int64_t now, int64_t expires_at, int64_t free_before) = 0;
+  // Gives the lease up, if `holder` has it.
+  virtual Status ReleaseLease(const std::string& name, const std::string& holder) = 0;
 };
 
 class Store {

@@ -411,6 +411,53 @@ TEST_P(StoreConformance, ConcurrentTransactionsDoNotLoseWrites) {
   });
 }
 
+TEST_P(StoreConformance, AnEngineLeaseHasOneHolderUntilItExpiresOrIsReleased) {
+  auto claim = [&](const std::string& holder, int64_t now, int64_t until) {
+    EngineLease out;
+    Tx([&](StoreTx& tx) -> Status {
+      GEOREP_ASSIGN_OR_RETURN(out, tx.ClaimLease("engine", holder, now, until, now));
+      return Status::Ok();
+    });
+    return out;
+  };
+  EngineLease a = claim("a", 1000, 31000);
+  EXPECT_EQ(a.holder, "a");
+  EXPECT_EQ(a.acquired_at, 1000);
+  EXPECT_EQ(claim("b", 2000, 32000).holder, "a") << "taken while a's lease runs";
+  EngineLease renewed = claim("a", 20000, 50000);
+  EXPECT_EQ(renewed.holder, "a");
+  EXPECT_EQ(renewed.acquired_at, 1000) << "a renewal is not a new term";
+  EXPECT_EQ(renewed.expires_at, 50000);
+  EXPECT_EQ(claim("b", 49999, 80000).holder, "a");
+  EngineLease b = claim("b", 50001, 80000);
+  EXPECT_EQ(b.holder, "b") << "an expired lease is free";
+  EXPECT_EQ(b.acquired_at, 50001);
+  Tx([&](StoreTx& tx) { return tx.ReleaseLease("engine", "a"); });
+  EXPECT_EQ(claim("a", 51000, 81000).holder, "b") << "only the holder releases";
+  Tx([&](StoreTx& tx) { return tx.ReleaseLease("engine", "b"); });
+  EXPECT_EQ(claim("a", 52000, 82000).holder, "a") << "a released lease is free at once";
+}
+
+TEST_P(StoreConformance, ConcurrentClaimsOfAFreeLeaseHaveOneWinner) {
+  constexpr int kThreads = 8;
+  std::atomic<int> winners{0}, failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      const std::string me = "engine-" + std::to_string(t);
+      Status st = store_->Transaction([&](StoreTx& tx) -> Status {
+        GEOREP_ASSIGN_OR_RETURN(EngineLease l, tx.ClaimLease("engine", me, 1000, 31000, 1000));
+        if (l.holder == me) ++winners;
+        return Status::Ok();
+      });
+      if (!st.ok()) ++failures;
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(winners.load(), 1);
+  EXPECT_EQ(failures.load(), 0);
+}
+
 TEST_P(StoreConformance, ValuesWithQuotesAndUnicodeSurvive) {
   const std::string tricky = "it's a \"test\"; DROP TABLE clusters; -- ünïcödé $1 ?";
   Tx([&](StoreTx& tx) { return tx.CreateCluster(Cluster{"c", "weird", tricky, 1}); });

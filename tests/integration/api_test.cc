@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <thread>
 #include <vector>
 
 #include "integration/engine_process.h"
@@ -574,6 +575,77 @@ TEST(ServeTls, MissingCertificateIsAClearError) {
 
 // V9-V11: writes take JSON only (a text/plain or form body is what another site's page can
 // make a browser send, a login included), and numbers are numbers.
+// Issue V8 on PostgreSQL: engines sharing one database each ran every directory session's
+// worker and fought over them. One holds the engine lease and is active; the others stand by,
+// answer /health and refuse the rest with the reason; a standby takes over when the active
+// engine stops or dies, and an active engine that loses the lease stops (exit 3).
+TEST(SeveralEngines, OneDatabaseHasOneActiveEngineAndAStandbyTakesOver) {
+  std::string why;
+  const std::string url = FreshPostgresDatabase(&why);
+  ASSERT_FALSE(url.empty()) << "the test PostgreSQL server is required: " << why;
+  TempDir dir;
+  const std::vector<std::string> flags = {"--db", url, "--lease-ttl", "3"};
+  auto a = std::make_unique<EngineProcess>(dir.path() + "/a", flags);
+  ASSERT_TRUE(a->Start()) << a->output();
+  const std::string token = a->Login(a->admin_password());
+  ASSERT_FALSE(token.empty());
+  EngineProcess b(dir.path() + "/b", flags);
+  ASSERT_TRUE(b.Start()) << b.output();
+
+  auto health = [](EngineProcess& e) {
+    auto r = e.Get("/api/v1/health");
+    return r && r->status == 200 ? Json::parse(r->body) : Json();
+  };
+  auto sessions_status = [&](EngineProcess& e) {
+    auto r = e.Get("/api/v1/sessions", token);
+    return r ? r->status : -1;
+  };
+  // Waits (bounded) until `e` answers the API as the active engine.
+  auto becomes_active = [&](EngineProcess& e) {
+    for (int i = 0; i < 300; ++i) {
+      if (sessions_status(e) == 200) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
+  };
+  EXPECT_EQ(health(*a)["active"], true);
+  Json standby = health(b);
+  EXPECT_EQ(standby["active"], false) << standby.dump();
+  EXPECT_NE(standby.value("standby_reason", "").find("is active on this database"),
+            std::string::npos)
+      << standby.dump();
+  EXPECT_EQ(sessions_status(*a), 200);
+  auto refused = b.Get("/api/v1/sessions", token);
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 503);
+  EXPECT_NE(refused->body.find("standing by"), std::string::npos) << refused->body;
+
+  // The active engine dies: the standby takes over (an engine of this machine that has
+  // exited frees its lease at once; on another machine, after --lease-ttl).
+  a->Kill();
+  EXPECT_TRUE(becomes_active(b)) << b.output();
+  EXPECT_EQ(health(b)["active"], true);
+
+  // Back, it stands by; the active one stopping cleanly hands over.
+  a = std::make_unique<EngineProcess>(dir.path() + "/a", flags);
+  ASSERT_TRUE(a->Start()) << a->output();
+  EXPECT_EQ(health(*a)["active"], false);
+  EXPECT_EQ(b.Terminate(), 0);
+  EXPECT_TRUE(becomes_active(*a)) << a->output();
+
+  // Another engine takes the lease behind this one's back (as one whose clock ran ahead
+  // would): at its next renewal it finds itself not the holder and stops.
+  PGconn* c = PQconnectdb(url.c_str());
+  ASSERT_EQ(PQstatus(c), CONNECTION_OK) << PQerrorMessage(c);
+  PGresult* r = PQexec(c,
+                       "UPDATE engine_leases SET holder = 'elsewhere:1:1', expires_at = "
+                       "expires_at + 600000");
+  EXPECT_EQ(PQresultStatus(r), PGRES_COMMAND_OK) << PQresultErrorMessage(r);
+  PQclear(r);
+  PQfinish(c);
+  EXPECT_EQ(a->WaitExit(30), 3) << a->output();
+}
+
 TEST_P(ApiTest, WritesTakeJsonOnlyAndNumbersAreStrict) {
   httplib::Client c("127.0.0.1", engine_->port());
   auto login = c.Post("/api/v1/auth/login",

@@ -48,6 +48,8 @@ class EngineProcess {
   bool Start();
   void Kill();      // SIGKILL, then reap
   int Terminate();  // SIGTERM; returns the exit status
+  // Waits for the engine to exit on its own; its exit status, or -1 after `timeout_s`.
+  int WaitExit(int timeout_s);
   const std::string& url() const { return url_; }
   int port() const { return port_; }
   pid_t pid() const { return pid_; }
