@@ -23,7 +23,8 @@ georep="$root/build/release/src/georep"
 ln -sf "$georep" /usr/local/bin/georep 2>/dev/null || true
 
 out=$(mktemp)
-"$georep" serve --data "$data" --listen "$listen" --monitor-interval 2 >"$out" &
+"$georep" serve --data "$data" --listen "$listen" --monitor-interval 2 \
+  --volume-root /srv/georep-demo >"$out" &
 pid=$!
 writer=""
 trap 'kill -TERM $pid $writer 2>/dev/null; wait $pid 2>/dev/null; rm -f "$out"' EXIT INT TERM

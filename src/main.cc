@@ -40,6 +40,9 @@ int Main(int argc, char** argv) {
   serve_cmd->add_option("--allowed-host", serve.allowed_hosts,
                         "Another host name the engine answers to (repeatable); IP addresses, "
                         "localhost and this machine's name always are");
+  serve_cmd->add_option("--volume-root", serve.volume_roots,
+                        "A directory under which directory volumes may lie (repeatable; none: "
+                        "no directory volumes)");
   serve_cmd
       ->add_option("--lease-ttl", serve.lease_ttl_seconds,
                    "Seconds an active engine's lease lasts unless renewed (engines sharing one "

@@ -34,6 +34,7 @@
 #include "engine/operations.h"
 #include "engine/session_monitor.h"
 #include "engine/worker_supervisor.h"
+#include "model/validation.h"
 #include "store/store.h"
 
 #ifndef GEOREP_VERSION
@@ -269,6 +270,20 @@ int Serve(const ServeOptions& o) {
     auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
     ops.SetWorkerSupervisor(&workers, ec ? "georep" : self.string());
     ops.SetEngineDataDir(o.data_dir);
+  }
+  std::vector<std::string> volume_roots;
+  for (const auto& root : o.volume_roots) {
+    if (Status st = ValidateAbsolutePath("--volume-root", root); !st.ok()) return Fail(st);
+    std::string r = std::filesystem::path(root).lexically_normal().string();
+    while (r.size() > 1 && r.ends_with('/')) r.pop_back();
+    volume_roots.push_back(r);
+  }
+  ops.SetVolumeRoots(volume_roots);
+  if (volume_roots.empty()) {
+    spdlog::info("msg=\"no directory volumes allowed (see --volume-root)\"");
+  } else {
+    spdlog::info("msg=\"directory volumes allowed\" under={}",
+                 LogValue(fmt::format("{}", fmt::join(volume_roots, ","))));
   }
 
   SessionMonitor monitor(ops, std::chrono::seconds(o.monitor_interval_seconds));

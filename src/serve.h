@@ -21,6 +21,9 @@ struct ServeOptions {
   // answers to, and it is the URL printed.
   std::string public_url;
   std::vector<std::string> allowed_hosts;  // more host names the engine answers to
+  // Directories under which directory volumes (sources and destinations) may lie; none: no
+  // directory volume anywhere.
+  std::vector<std::string> volume_roots;
   int max_connections_per_address = 256;
   // Several engines on one database: the active one renews its lease within this time, or
   // a standby takes over (engine/engine_lease.h).

@@ -359,7 +359,18 @@ Status Operations::CheckDirectoryDestination(const Session& s, const Volume& v,
       others.push_back(wanted[i].tree);
   }
   if (not_empty) *not_empty = wanted[0].tree.path.listed && !wanted[0].tree.path.empty;
-  return CheckDestinationPath(wanted[0].tree, wanted[1].tree, others, data_dir);
+  GEOREP_RETURN_IF_ERROR(CheckDestinationPath(wanted[0].tree, wanted[1].tree, others, data_dir));
+  if (volume_roots_set_) {
+    // As written and as resolved: a symlink under a root may not lead out of every root.
+    for (const Wanted* w : {&wanted[1], &wanted[0]}) {
+      GEOREP_RETURN_IF_ERROR(CheckUnderVolumeRoots(w->tree.what, w->tree.path.path, volume_roots_));
+      if (w->tree.path.resolved && w->tree.path.real != w->tree.path.path) {
+        GEOREP_RETURN_IF_ERROR(CheckUnderVolumeRoots(w->tree.what + " (its real path)",
+                                                     w->tree.path.real, volume_roots_));
+      }
+    }
+  }
+  return Status::Ok();
 }
 
 namespace {

@@ -16,6 +16,7 @@
 #include "gluster/cli_xml.h"
 #include "model/aggregate_status.h"
 #include "model/names.h"
+#include "model/path_guard.h"
 #include "model/validation.h"
 
 namespace georep {
@@ -555,6 +556,8 @@ Result<Volume> Operations::AddVolume(const Actor& a, const VolumeSpec& spec) {
   v.disperse_count = spec.disperse_count;
   v.created_at = clock_.NowMillis();
   Status valid = ValidateVolumeSpec(spec);
+  if (valid.ok() && spec.kind == VolumeKind::kDirectory && volume_roots_set_)
+    valid = CheckUnderVolumeRoots("the directory", spec.bricks.at(0).path, volume_roots_);
   if (!valid.ok()) {
     (void)RecordFailure(a, "volume.add", "volume", "", valid);
     return valid;

@@ -326,6 +326,12 @@ class Operations {
   void SetWorkerSupervisor(WorkerSupervisor* workers, std::string georep_binary);
   // The engine's data directory (on the engine's machine), which no destination may touch.
   void SetEngineDataDir(std::string dir) { data_dir_ = std::move(dir); }
+  // Directory volumes (sources and destinations) only under these directories (model/
+  // path_guard.h: CheckUnderVolumeRoots); never called: anywhere the other guards allow.
+  void SetVolumeRoots(std::vector<std::string> roots) {
+    volume_roots_ = std::move(roots);
+    volume_roots_set_ = true;
+  }
   // The monitor's look at one directory session: its worker running (restarted if it died),
   // its status.json recorded as the node row, events as for gluster sessions.
   Result<SessionDetail> PollDirectorySession(const Actor& a, const std::string& id);
@@ -655,6 +661,8 @@ class Operations {
   WorkerSupervisor* workers_ = nullptr;
   std::string georep_binary_;
   std::string data_dir_;  // empty: none to guard
+  std::vector<std::string> volume_roots_;
+  bool volume_roots_set_ = false;
   // The monitor's preflights (CachedPreflight) and the stall restarts (HeartbeatSession).
   std::mutex truth_mu_;
   std::map<std::string, std::pair<int64_t, Preflight>> preflights_;  // GUARDED_BY(truth_mu_)

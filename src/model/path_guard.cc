@@ -233,4 +233,24 @@ Result<PathProbeAnswer> ParsePathProbe(std::string_view out,
   return answer;
 }
 
+Status CheckUnderVolumeRoots(std::string_view what, std::string_view path,
+                             const std::vector<std::string>& roots) {
+  for (std::string_view root : roots) {
+    while (root.size() > 1 && root.ends_with('/')) root.remove_suffix(1);
+    if (path == root || root == "/") return Status::Ok();
+    if (path.starts_with(root) && path.size() > root.size() && path[root.size()] == '/')
+      return Status::Ok();
+  }
+  if (roots.empty()) {
+    return Status::PermissionDenied(fmt::format(
+        "{} {} is not allowed: this engine allows directory volumes under no directory; its "
+        "administrator starts it with --volume-root DIR (repeatable) to allow some",
+        what, path));
+  }
+  return Status::PermissionDenied(
+      fmt::format("{} {} is not under a directory this engine allows volumes in ({}); its "
+                  "administrator can add one with --volume-root DIR",
+                  what, path, fmt::join(roots, ", ")));
+}
+
 }  // namespace georep

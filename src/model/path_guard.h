@@ -89,6 +89,12 @@ struct GuardedTree {
 Status CheckDestinationPath(const GuardedTree& destination, const GuardedTree& source,
                             const std::vector<GuardedTree>& others, const GuardedTree& data_dir);
 
+// Whether `path` is one of `roots` or lies beneath one (whole segments: /srv/a is not beneath
+// /srv/ab), the roots an admin allowed directory volumes under (`--volume-root`). No roots:
+// no directory volume anywhere. The refusal names `what` and the option.
+Status CheckUnderVolumeRoots(std::string_view what, std::string_view path,
+                             const std::vector<std::string>& roots);
+
 // The probe: `sh -c kPathProbeScript georep-path-probe PATH...` prints, per path, "P REAL",
 // "C 0" or "C 1" when REAL is a directory it can list (empty or not), then "I DEV INO PATH"
 // for REAL (if it exists) and each existing ancestor, then "B BOOT_ID", "N MOUNT_NS" and "E".

@@ -237,3 +237,27 @@ TEST(PathGuard, ParsesWhetherADirectoryIsEmpty) {
 
 }  // namespace
 }  // namespace georep
+
+namespace georep {
+namespace {
+
+TEST(VolumeRoots, AllowOnlyWholeSegmentsBeneathARoot) {
+  const std::vector<std::string> roots = {"/srv/data", "/export/"};
+  EXPECT_TRUE(CheckUnderVolumeRoots("the directory", "/srv/data", roots).ok());
+  EXPECT_TRUE(CheckUnderVolumeRoots("the directory", "/srv/data/a/b", roots).ok());
+  EXPECT_TRUE(CheckUnderVolumeRoots("the directory", "/export/x", roots).ok());
+  Status sibling = CheckUnderVolumeRoots("the directory", "/srv/database", roots);
+  EXPECT_EQ(sibling.code(), StatusCode::kPermissionDenied);
+  EXPECT_NE(sibling.message().find("/srv/data, /export/"), std::string::npos) << sibling.message();
+  EXPECT_FALSE(CheckUnderVolumeRoots("the directory", "/srv", roots).ok());
+  EXPECT_FALSE(CheckUnderVolumeRoots("the directory", "/etc", roots).ok());
+}
+
+TEST(VolumeRoots, NoRootsAllowNothingAndSaySo) {
+  Status none = CheckUnderVolumeRoots("the directory", "/srv/data", {});
+  EXPECT_EQ(none.code(), StatusCode::kPermissionDenied);
+  EXPECT_NE(none.message().find("--volume-root"), std::string::npos) << none.message();
+}
+
+}  // namespace
+}  // namespace georep

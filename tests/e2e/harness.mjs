@@ -27,7 +27,9 @@ export async function startEngine({ monitorInterval = 1 } = {}) {
   const child = spawn(
     georepBin,
     ['serve', '--data', path.join(dataDir, 'engine'), '--listen', '127.0.0.1:0', '--web-root', webRoot,
-      '--monitor-interval', String(monitorInterval), '--log-level', 'warn'],
+      '--monitor-interval', String(monitorInterval), '--log-level', 'warn',
+      // The tests' directory volumes live in their temporary directories.
+      '--volume-root', tmpdir()],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let out = '';

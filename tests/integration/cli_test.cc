@@ -13,7 +13,8 @@ using Json = nlohmann::json;
 class CliTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    engine_ = std::make_unique<EngineProcess>(data_.path());
+    engine_ = std::make_unique<EngineProcess>(data_.path(),
+                                              std::vector<std::string>{"--volume-root", "/srv"});
     ASSERT_TRUE(engine_->Start()) << engine_->output();
     env_ = {"GEOREP_CONFIG_DIR=" + config_.path() + "/cfg"};
     auto login = Cli({"login", "--server", engine_->url(), "--user", "admin", "--password-stdin"},

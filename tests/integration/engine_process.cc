@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -115,6 +116,11 @@ bool EngineProcess::Start() {
   std::vector<std::string> argv = {GeorepBinary(), "serve",       "--data",      data_dir_,
                                    "--listen",     "127.0.0.1:0", "--log-level", "warning"};
   argv.insert(argv.end(), extra_.begin(), extra_.end());
+  // The tests' directory volumes live in their temporary directories.
+  if (std::find(extra_.begin(), extra_.end(), "--volume-root") == extra_.end()) {
+    argv.emplace_back("--volume-root");
+    argv.emplace_back("/tmp");
+  }
   const std::string log = data_dir_ + ".stderr.log";
   pid_ = fork();
   if (pid_ == 0) {

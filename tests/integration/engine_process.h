@@ -39,7 +39,8 @@ CommandResult RunCommand(const std::vector<std::string>& argv, const std::string
 
 class EngineProcess {
  public:
-  // `extra` args are appended to `georep serve --data DIR --listen 127.0.0.1:0`.
+  // `extra` args are appended to `georep serve --data DIR --listen 127.0.0.1:0`, and
+  // `--volume-root /tmp` unless `extra` names a --volume-root.
   EngineProcess(std::string data_dir, std::vector<std::string> extra = {});
   ~EngineProcess();
 

@@ -144,6 +144,49 @@ TEST_F(PathGuard, AParentOfTheSourceIsRefusedAtCreateAndNothingChanges) {
   EXPECT_TRUE(Says(events->body, "is a parent of the source"));
 }
 
+// Directory volumes, sources and destinations alike, lie only under the directories the
+// engine was started with (--volume-root), as written and as resolved.
+TEST_F(PathGuard, DirectoryVolumesLieOnlyUnderTheAllowedRoots) {
+  auto restart = [&](const std::string& root) {
+    EXPECT_EQ(engine_->Terminate(), 0);
+    engine_ = std::make_unique<EngineProcess>(
+        data_.path(),
+        std::vector<std::string>{"--monitor-interval", monitor_interval_, "--volume-root", root});
+    ASSERT_TRUE(engine_->Start()) << engine_->output();
+    token_ = engine_->Login(password_);
+    ASSERT_FALSE(token_.empty());
+  };
+  ASSERT_NO_FATAL_FAILURE(restart(parent_));
+  TempDir outside;
+  auto [v_status, refused_volume] =
+      Post("/api/v1/clusters/" + cluster_id_ + "/volumes",
+           {{"name", "elsewhere"}, {"host_id", host_id_}, {"path", outside.path()}});
+  EXPECT_EQ(v_status, 403) << refused_volume.dump();
+  EXPECT_TRUE(Says(refused_volume.dump(),
+                   "is not under a directory this engine allows volumes "
+                   "in (" +
+                       parent_ + ")"));
+  auto [d_status, refused_dest] = Create(outside.path() + "/copy");
+  EXPECT_EQ(d_status, 403) << refused_dest.dump();
+  EXPECT_TRUE(Says(refused_dest.dump(), "--volume-root"));
+  // A symlink under the root that leads out of it.
+  fs::create_directory_symlink(outside.path(), parent_ + "/out");
+  auto [l_status, refused_link] = Create(parent_ + "/out/copy");
+  EXPECT_EQ(l_status, 403) << refused_link.dump();
+  EXPECT_TRUE(Says(refused_link.dump(), "(its real path) " + Real(outside.path()) + "/copy"));
+  auto [ok_status, session] = Create(parent_ + "/copy");
+  ASSERT_EQ(ok_status, 201) << session.dump();
+  EXPECT_EQ(Sessions().size(), 1u);
+
+  // Started again allowing only another directory: the session is refused at start.
+  ASSERT_NO_FATAL_FAILURE(restart(outside.path()));
+  auto start = engine_->Post("/api/v1/sessions/" + session["id"].get<std::string>() + "/start",
+                             "{}", token_);
+  ASSERT_TRUE(start);
+  EXPECT_EQ(start->status, 403) << start->body;
+  EXPECT_TRUE(Says(start->body, "not under a directory this engine allows"));
+}
+
 TEST_F(PathGuard, TheSourceItselfAndAnythingInsideAreRefusedASiblingIsNot) {
   EXPECT_TRUE(Says(Refused(src_), "is the same directory as the source volume's directory"));
   EXPECT_TRUE(Says(Refused(src_ + "/backup"), "lies inside the source volume's directory"));
