@@ -27,6 +27,7 @@
 #include "base/ascii.h"
 #include "base/clock.h"
 #include "base/log.h"
+#include "base/private_file.h"
 #include "base/random.h"
 #include "engine/engine_lease.h"
 #include "engine/host_connector.h"
@@ -179,16 +180,7 @@ Result<std::string> StoreUrl(const ServeOptions& o) {
     return o.db_url;
   }
   if (!o.db_file.empty()) {
-    struct stat st {};
-    if (::stat(o.db_file.c_str(), &st) != 0) {
-      return Status::InvalidArgument(
-          fmt::format("cannot read --db-file {}: {}", o.db_file, std::strerror(errno)));
-    }
-    if ((st.st_mode & 077) != 0) {
-      return Status::InvalidArgument(fmt::format(
-          "--db-file {} can be read by others (mode {:04o}): chmod 600 it, then start again",
-          o.db_file, st.st_mode & 07777));
-    }
+    GEOREP_RETURN_IF_ERROR(CheckPrivateFile("--db-file", o.db_file));
     std::ifstream in(o.db_file);
     std::string url;
     std::getline(in, url);

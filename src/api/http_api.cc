@@ -1,7 +1,6 @@
 #include "api/http_api.h"
 
 #include <fmt/format.h>
-#include <sys/stat.h>
 
 #include <cctype>
 #include <charconv>
@@ -16,6 +15,7 @@
 #include "api/routes.h"
 #include "base/ascii.h"
 #include "base/log.h"
+#include "base/private_file.h"
 #include "http/http_server.h"
 #include "http/static_file.h"
 #include "model/names.h"
@@ -153,16 +153,7 @@ HttpApi::~HttpApi() = default;
 Result<int> HttpApi::Bind() {
   if (!options_.tls_key.empty()) {
     // The key is the engine's identity to every browser and script: it stays the engine's.
-    struct stat st {};
-    if (::stat(options_.tls_key.c_str(), &st) != 0) {
-      return Status::InvalidArgument(
-          fmt::format("cannot read the TLS key {}: {}", options_.tls_key, std::strerror(errno)));
-    }
-    if ((st.st_mode & 077) != 0) {
-      return Status::InvalidArgument(fmt::format(
-          "the TLS key {} can be read by others (mode {:04o}): chmod 600 it, then start again",
-          options_.tls_key, st.st_mode & 07777));
-    }
+    GEOREP_RETURN_IF_ERROR(CheckPrivateFile("the TLS key", options_.tls_key));
   }
   auto port = server_->Bind();
   if (!port.ok()) return port.status();

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "base/visible_text.h"
+
 namespace georep {
 
 void InitLogging(std::string_view level) {
@@ -40,8 +42,9 @@ std::string FirstLine(std::string_view text) {
     const size_t nl = text.find('\n');
     std::string_view line = text.substr(0, nl);
     const size_t end = line.find_last_not_of(" \t\r");
+    // What a remote command printed becomes a reason people read: shown, never obeyed.
     if (end != std::string_view::npos)
-      return std::string(line.substr(0, std::min<size_t>(end + 1, 300)));
+      return VisibleText(line.substr(0, std::min<size_t>(end + 1, 300)));
     if (nl == std::string_view::npos) break;
     text.remove_prefix(nl + 1);
   }

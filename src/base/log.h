@@ -17,7 +17,8 @@ void InitLogging(std::string_view level);
 std::string LogValue(std::string_view v);
 
 // The first non-blank line of a program's output (trailing blanks and CR cut, at most 300
-// characters): what a message quotes of a command's stderr.
+// characters, control characters escaped: VisibleText): what a message quotes of a
+// command's stderr.
 std::string FirstLine(std::string_view text);
 
 }  // namespace georep

@@ -6,6 +6,8 @@
 #include <array>
 #include <string>
 
+#include "base/visible_text.h"
+
 namespace georep {
 namespace {
 
@@ -14,10 +16,9 @@ bool IsAlnum(char c) {
 }
 
 Status Invalid(std::string_view what, std::string_view value, std::string_view rule) {
-  // Values are shown quoted and cut short so that a hostile value cannot flood a log or a page.
-  std::string shown(value.substr(0, 80));
-  for (char& c : shown)
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  // Values are shown quoted, cut short and with their control characters escaped, so that a
+  // hostile value can neither flood a log or a page nor reorder what is shown around it.
+  std::string shown = VisibleText(value.substr(0, 80));
   if (value.size() > 80) shown += "...";
   return Status::InvalidArgument(fmt::format("invalid {} '{}': {}", what, shown, rule));
 }

@@ -55,7 +55,13 @@ TEST(Validation, Paths) {
 TEST(Validation, ErrorMessageHidesControlCharactersAndTruncates) {
   Status s = ValidateObjectName("cluster name", std::string("a\x1b[31m") + std::string(200, 'x'));
   EXPECT_EQ(s.message().find('\x1b'), std::string::npos);
+  EXPECT_NE(s.message().find("a\\x1b[31m"), std::string::npos) << s.message();
   EXPECT_LT(s.message().size(), 200u);
+  // A right-to-left override would reverse what follows it wherever the message is shown
+  // ("exe.txt" read as "txt.exe"): it is shown as an escape instead.
+  Status rlo = ValidateObjectName("volume name", "report\xE2\x80\xAEtxt.exe");
+  EXPECT_EQ(rlo.message().find("\xE2\x80\xAE"), std::string::npos);
+  EXPECT_NE(rlo.message().find("report\\u202etxt.exe"), std::string::npos) << rlo.message();
 }
 
 TEST(Validation, UsersPortsFingerprints) {

@@ -69,6 +69,8 @@ class ApiTest : public ::testing::TestWithParam<std::string> {
       ASSERT_FALSE(db_url_.empty()) << "the test PostgreSQL server is required: " << why;
       extra_ = {"--db", db_url_};
     }
+    // The tests' directory volumes: under /srv (never created) and their temporary directories.
+    extra_.insert(extra_.end(), {"--volume-root", "/srv", "--volume-root", "/tmp"});
     engine_ = std::make_unique<EngineProcess>(data_.path(), extra_);
     ASSERT_TRUE(engine_->Start()) << engine_->output();
     ASSERT_FALSE(engine_->admin_password().empty()) << engine_->output();
