@@ -3,7 +3,7 @@
 # AddressSanitizer + UndefinedBehaviorSanitizer and -Werror, and runs every test with CTest
 # (unit tests, the store conformance suite on SQLite and on a throw-away PostgreSQL server,
 # the integration tests that start the real engine, and the web console's end-to-end tests in
-# Debian's chromium).
+# Debian's chromium), then runs every fuzz target for 15 s (clang's libFuzzer, build/fuzz).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
