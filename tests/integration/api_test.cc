@@ -296,6 +296,24 @@ TEST_P(ApiTest, ANonAdministratorCannotRunCommandsOrCopyTheEnginesData) {
   }
 }
 
+// V11: a U+202E (right-to-left override) in a rejected name was echoed into the error, the
+// audit trail and every table that shows them, reversing what follows it on screen.
+TEST_P(ApiTest, ControlAndBidiCharactersInRejectedValuesAreShownAsEscapes) {
+  const std::string name = "report\xE2\x80\xAEtxt.exe\x1b[2J";
+  auto r = engine_->Post("/api/v1/clusters", Json({{"name", name}}).dump(), token_);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400) << r->body;
+  const std::string message = Body(r)["error"]["message"];
+  EXPECT_NE(message.find("report\\u202etxt.exe\\x1b[2J"), std::string::npos) << message;
+  EXPECT_EQ(message.find("\xE2\x80\xAE"), std::string::npos) << message;
+  EXPECT_EQ(message.find('\x1b'), std::string::npos) << message;
+  Json events = Body(engine_->Get("/api/v1/events?action=cluster.create&result=failed", token_));
+  ASSERT_FALSE(events["items"].empty()) << events.dump();
+  const std::string audited = events["items"][0].dump();
+  EXPECT_NE(audited.find("\\\\u202e"), std::string::npos) << audited;
+  EXPECT_EQ(audited.find("\xE2\x80\xAE"), std::string::npos) << audited;
+}
+
 TEST_P(ApiTest, BadInputIsA400WithAClearMessageAndWritesNothing) {
   struct Case {
     std::string path, body, words;
