@@ -49,8 +49,12 @@ class GlusterTest : public ::testing::Test {
     ASSERT_EQ(nodes_.size(), 3u);  // src1, src2, dst1
 
     // The monitor polls every 2 s so that status changes show within the tests' bounds.
-    engine_ = std::make_unique<EngineProcess>(data_.path() + "/engine",
-                                              std::vector<std::string>{"--monitor-interval", "2"});
+    // Directory volumes: on the lab's nodes (under its state directory) and in temporary
+    // directories.
+    engine_ = std::make_unique<EngineProcess>(
+        data_.path() + "/engine",
+        std::vector<std::string>{"--monitor-interval", "2", "--volume-root", GEOREP_GLUSTER_STATE,
+                                 "--volume-root", "/tmp"});
     ASSERT_TRUE(engine_->Start()) << engine_->output();
     token_ = engine_->Login(engine_->admin_password());
     ASSERT_FALSE(token_.empty());
