@@ -1,15 +1,17 @@
 #include "cli/table.h"
 
-#include "base/visible_text.h"
-
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <array>
 
+#include "base/visible_text.h"
+
 namespace georep {
 
-std::string TerminalSafe(std::string_view s) { return VisibleText(s); }
+std::string TerminalSafe(std::string_view s) {
+  return VisibleText(s);
+}
 
 size_t DisplayWidth(std::string_view s) {
   return static_cast<size_t>(

@@ -721,8 +721,7 @@ Result<HttpRequest> ParseHttpRequest(std::string_view bytes, size_t max_header_b
   }
   if (ec) return Status::InvalidArgument(ec.message());
   HttpRequest req;
-  if (!FillRequest(parser.get(), &req))
-    return Status::InvalidArgument("malformed request target");
+  if (!FillRequest(parser.get(), &req)) return Status::InvalidArgument("malformed request target");
   req.body = std::move(parser.get().body());
   return req;
 }
