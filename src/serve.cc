@@ -283,13 +283,13 @@ int Serve(const ServeOptions& o) {
   if (!admin_password.ok()) return Fail(admin_password.status());
 
   HttpApiOptions api_options;
-  api_options.listen_host = listen->first;
-  api_options.listen_port = listen->second;
-  api_options.tls_cert = o.tls_cert;
-  api_options.tls_key = o.tls_key;
+  api_options.server.listen_host = listen->first;
+  api_options.server.listen_port = listen->second;
+  api_options.server.tls_cert = o.tls_cert;
+  api_options.server.tls_key = o.tls_key;
   api_options.version = GEOREP_VERSION;
   api_options.web_root = o.web_root.empty() ? InstalledWebRoot() : o.web_root;
-  api_options.max_connections_per_address = o.max_connections_per_address;
+  api_options.server.max_connections_per_address = o.max_connections_per_address;
   api_options.standby_reason = [&lease]() -> std::string {
     if (lease.Held()) return "";
     EngineLease l = lease.Last();

@@ -133,14 +133,7 @@ std::string BearerToken(const Request& req) {
 HttpApi::HttpApi(Operations& ops, Authenticator& auth, Clock& clock, HttpApiOptions options,
                  StatusFeed* feed)
     : ops_(ops), auth_(auth), clock_(clock), options_(std::move(options)), feed_(feed) {
-  HttpServerOptions o;
-  o.listen_host = options_.listen_host;
-  o.listen_port = options_.listen_port;
-  o.tls_cert = options_.tls_cert;
-  o.tls_key = options_.tls_key;
-  o.max_body_bytes = options_.max_body_bytes;
-  o.max_connections = options_.max_connections;
-  o.max_connections_per_address = options_.max_connections_per_address;
+  HttpServerOptions o = options_.server;
   // Each live stream holds a worker thread while it waits for news: room for all of them and
   // the ordinary requests beside.
   o.worker_threads = StatusFeed::kMaxSubscribers + 16;
@@ -151,9 +144,9 @@ HttpApi::HttpApi(Operations& ops, Authenticator& auth, Clock& clock, HttpApiOpti
 HttpApi::~HttpApi() = default;
 
 Result<int> HttpApi::Bind() {
-  if (!options_.tls_key.empty()) {
+  if (!options_.server.tls_key.empty()) {
     // The key is the engine's identity to every browser and script: it stays the engine's.
-    GEOREP_RETURN_IF_ERROR(CheckPrivateFile("the TLS key", options_.tls_key));
+    GEOREP_RETURN_IF_ERROR(CheckPrivateFile("the TLS key", options_.server.tls_key));
   }
   auto port = server_->Bind();
   if (!port.ok()) return port.status();
@@ -235,7 +228,7 @@ void HttpApi::Routes() {
                     "application/json");
     return true;
   });
-  s.OnResponse([tls = !options_.tls_cert.empty()](const Request& req, Response& res) {
+  s.OnResponse([tls = !options_.server.tls_cert.empty()](const Request& req, Response& res) {
     res.set_header("X-Content-Type-Options", "nosniff");
     res.set_header("Referrer-Policy", "no-referrer");
     // Browsers that have seen the engine over TLS never try it in plain text again.

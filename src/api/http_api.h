@@ -25,21 +25,17 @@
 namespace georep {
 
 struct HttpApiOptions {
-  std::string listen_host = "127.0.0.1";
-  int listen_port = 8470;  // 0: any free port
-  std::string tls_cert;    // PEM files; both empty: plain HTTP
-  std::string tls_key;
-  size_t max_body_bytes = 1 << 20;
+  // Where and how to listen, and the limits on clients (http/http_server.h); the server's
+  // worker threads are set by HttpApi (one per live stream, and the ordinary requests').
+  HttpServerOptions server;
   std::string version = "0.0.0";
   std::string web_root;  // directory of the web console's built assets; empty: none
   // Host names (lower case) the engine answers to besides IP addresses and "localhost": the
   // names in --public-url and --allowed-host, and this machine's.
   std::vector<std::string> allowed_hosts;
-  int max_connections = 0;  // 0: from the open-file limit
   // Why this engine is standby (another engine on the database is active), or "" when it is
   // active: a standby answers /health and refuses the rest of the API with 503 and the reason.
   std::function<std::string()> standby_reason;
-  int max_connections_per_address = 256;
 };
 
 class HttpApi {
