@@ -4,8 +4,19 @@
 # (unit tests, the store conformance suite on SQLite and on a throw-away PostgreSQL server,
 # the integration tests that start the real engine, and the web console's end-to-end tests in
 # Debian's chromium), then runs every fuzz target for 15 s (clang's libFuzzer, build/fuzz).
+#
+#   bash scripts/test.sh --quick   the inner loop: the unit and store tiers only (CTest labels
+#                                  `unit`, `store`), built without sanitizers (preset dev)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+if [ "${1:-}" = --quick ]; then
+  bash scripts/install-deps.sh
+  if [ ! -f build/dev/build.ninja ]; then cmake --preset dev >/dev/null; fi
+  mapfile -t replays < <(sed -n 's/^georep_fuzz_target(\([a-z_]*\)$/georep_\1_replay/p' fuzz/CMakeLists.txt)
+  cmake --build --preset dev --target georep_unit_tests georep_store_tests "${replays[@]}"
+  exec ctest --preset dev
+fi
 
 bash scripts/install-deps.sh --browser
 

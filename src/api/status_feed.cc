@@ -96,8 +96,12 @@ std::shared_ptr<StatusFeed::Subscription> StatusFeed::Subscribe(const std::strin
 }
 
 void StatusFeed::Unsubscribe(const std::shared_ptr<Subscription>& s) {
-  std::lock_guard<std::mutex> lock(mu_);
-  std::erase(subscribers_, s);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::erase(subscribers_, s);
+  }
+  // A reader still waiting in Next() (its client went away) returns now.
+  s->Close();
 }
 
 size_t StatusFeed::Subscribers() {

@@ -557,8 +557,25 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
     bhttp::async_write_header(
         stream_, *sr, [self = this->shared_from_this(), head, sr](const error_code& ec, size_t) {
           if (ec) return self->EndStream();
+          self->WatchForClose();
           self->PullStream();
         });
+  }
+
+  // A stream's client sends nothing; a read that ends means it went away (a closed tab): the
+  // stream ends now -- its source told, its slot freed -- not at the next write.
+  void WatchForClose() {
+    watch_.resize(512);
+    stream_.async_read_some(net::buffer(watch_),
+                            [self = this->shared_from_this()](const error_code& ec, size_t) {
+                              if (!ec) return self->WatchForClose();
+                              if (self->res_.on_stream_end) {
+                                auto end = std::move(self->res_.on_stream_end);
+                                self->res_.on_stream_end = nullptr;
+                                end();
+                              }
+                              self->CloseNow();
+                            });
   }
 
   void PullStream() {
@@ -604,8 +621,9 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
       res_.on_stream_end = nullptr;
       end();
     }
-    if (closed_) return;
-    Finish();
+    // The watch's read is pending: no second read (a drain, a TLS close_notify exchange). The
+    // last chunk went out before the close; the client sent nothing that could reset it.
+    CloseNow();
   }
 
   HttpServer::Impl& s_;
@@ -621,6 +639,7 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
   bool closed_ = false;
   std::string drain_;
   size_t drained_ = 0;
+  std::string watch_;
 };
 
 }  // namespace

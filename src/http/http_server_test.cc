@@ -7,6 +7,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 #include "http/testing/raw_client.h"
@@ -41,6 +43,30 @@ class ServerTest : public ::testing::Test {
           },
           [this] { ++streams_ended_; });
     });
+    // After its first piece, waits up to 60 s for news -- unless told the stream ended, as a
+    // live-update subscription is.
+    server_->Route("GET", "/quiet", [this](const HttpRequest&, HttpResponse& res) {
+      auto first = std::make_shared<bool>(true);
+      res.set_stream(
+          "text/event-stream",
+          [this, first](std::string* out) {
+            if (*first) {
+              *first = false;
+              *out = "hello\n";
+              return true;
+            }
+            std::unique_lock lock(quiet_mu_);
+            quiet_cv_.wait_for(lock, 60s, [&] { return quiet_ended_; });
+            return false;
+          },
+          [this] {
+            {
+              std::lock_guard lock(quiet_mu_);
+              quiet_ended_ = true;
+            }
+            quiet_cv_.notify_all();
+          });
+    });
     server_->OnHeader([](const HttpRequest& req, HttpResponse& res) {
       if (req.get_header_value("X-Refuse") != "yes") return false;
       res.status = 415;
@@ -68,6 +94,9 @@ class ServerTest : public ::testing::Test {
   Status served_;
   int port_ = 0;
   std::atomic<int> streams_ended_{0};
+  std::mutex quiet_mu_;
+  std::condition_variable quiet_cv_;
+  bool quiet_ended_ = false;  // GUARDED_BY(quiet_mu_)
 };
 
 TEST_F(ServerTest, RoutesByPatternPreferringLiteralSegmentsAndDecodesPlaceholders) {
@@ -205,6 +234,18 @@ TEST_F(ServerTest, AStreamedBodyIsSentChunkedAndItsEndIsToldOnce) {
   EXPECT_NE(r.find("\r\n0\r\n\r\n"), std::string::npos) << r;
   for (int i = 0; i < 500 && streams_ended_ == 0; ++i) std::this_thread::sleep_for(10ms);
   EXPECT_EQ(streams_ended_, 1);
+}
+
+TEST_F(ServerTest, AStreamEndsAsSoonAsItsClientGoesAway) {
+  Start();
+  {
+    RawClient c(port_);
+    c.Send("GET /quiet HTTP/1.1\r\nHost: x\r\n\r\n");
+    ASSERT_NE(c.Read(10s, "hello").find("hello"), std::string::npos);
+  }
+  // Told within seconds of the close, not after the source's 60 s.
+  std::unique_lock lock(quiet_mu_);
+  EXPECT_TRUE(quiet_cv_.wait_for(lock, 5s, [&] { return quiet_ended_; }));
 }
 
 TEST_F(ServerTest, StopEndsIdleConnectionsAndServeReturns) {

@@ -135,7 +135,11 @@ export function EventsPage() {
     if (type === 'resync') return catchUp();
     const e = data as AuditEvent;
     const f = filtersRef.current;
-    if (e && typeof e.id === 'number' && matches(e, f)) prepend([e]);
+    // Only what is newer than the newest row: an older event the stream delivers late (the
+    // engine busy, or this page loaded after it happened) is already shown, or belongs to the
+    // pages behind "Load more" -- prepending it would break the page's window.
+    const newest = eventsRef.current.reduce((m, x) => Math.max(m, x.id), 0);
+    if (e && typeof e.id === 'number' && e.id > newest && matches(e, f)) prepend([e]);
   });
   usePollWhileOffline(catchUp, 5000);
 
