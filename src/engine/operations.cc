@@ -77,11 +77,20 @@ Status ValidateVolumeSpec(const VolumeSpec& s) {
 Status Operations::RecordFailure(const Actor& a, std::string_view action,
                                  std::string_view object_type, const std::string& object_id,
                                  const Status& why) {
-  return store_.Transaction([&](StoreTx& tx) -> Status {
+  Status st = store_.Transaction([&](StoreTx& tx) -> Status {
     auto ev = tx.AppendEvent(Event{0, clock_.NowMillis(), a.name, std::string(action),
                                    std::string(object_type), object_id, "failed", why.message()});
     return ev.ok() ? Status::Ok() : ev.status();
   });
+  // Callers report the refusal itself whatever becomes of its record; a record that could not
+  // be written is not dropped in silence.
+  if (!st.ok()) {
+    spdlog::error(
+        "msg=\"audit event not written\" actor={} action={} object={} refusal={} error={}",
+        LogValue(a.name), action, LogValue(object_id), LogValue(why.message()),
+        LogValue(st.message()));
+  }
+  return st;
 }
 
 Status Operations::Audited(const Actor& a, std::string_view action, std::string_view object_type,

@@ -579,6 +579,8 @@ class Operations {
   Result<Destination> RecordConnection(const Actor& a, const std::string& id,
                                        std::string_view action, bool connected,
                                        const std::string& reason, const std::string& extra);
+  // Records a refused or failed action as a "failed" event; a record that cannot be written is
+  // logged as an error (and returned), so callers that go on may ignore the result.
   Status RecordFailure(const Actor& a, std::string_view action, std::string_view object_type,
                        const std::string& object_id, const Status& why);
 
