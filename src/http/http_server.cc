@@ -13,6 +13,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
 #include <limits>
 #include <mutex>
@@ -233,6 +234,7 @@ class HttpServer::Impl {
   int64_t refusals_unlogged = 0;                                                  // GUARDED_BY(mu)
 
   std::atomic<int64_t> open{0}, refused{0}, timed_out{0}, oversized{0};
+  std::condition_variable stats_changed;  // with mu
 
   bool Stopping() const {
     std::lock_guard lock(mu);
@@ -245,6 +247,18 @@ class HttpServer::Impl {
     auto it = per_address.find(addr);
     if (it != per_address.end() && --it->second <= 0) per_address.erase(it);
     --open;
+    stats_changed.notify_all();
+  }
+
+  // Counts one event and wakes WaitForStats.
+  void Count(std::atomic<int64_t>& counter) {
+    std::lock_guard lock(mu);
+    ++counter;
+    stats_changed.notify_all();
+  }
+
+  HttpServerStats Stats() const {
+    return {open.load(), refused.load(), timed_out.load(), oversized.load()};
   }
 
   void Error(int status, std::string_view message, HttpResponse& res) const {
@@ -350,7 +364,7 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
         self->Lowest().expires_after(self->s_.o.tls_handshake_timeout);
         self->stream_.async_handshake(net::ssl::stream_base::server, [self](const error_code& ec) {
           if (ec) {
-            if (ec == beast::error::timeout) ++self->s_.timed_out;
+            if (ec == beast::error::timeout) self->s_.Count(self->s_.timed_out);
             return self->CloseNow();
           }
           self->ReadHeader();
@@ -413,7 +427,7 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
     }
     if (parser_->is_done()) return Dispatch();
     if (auto length = parser_->content_length(); length && *length > s_.o.max_body_bytes) {
-      ++s_.oversized;
+      s_.Count(s_.oversized);
       return Answer(413, "request body too large");
     }
     parser_->body_limit(s_.o.max_body_bytes);
@@ -443,16 +457,16 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
   void OnReadError(const error_code& ec) {
     if (ec == beast::error::timeout) {
       // The stream closed the socket already: nothing can be answered.
-      if (parser_ && parser_->got_some()) ++s_.timed_out;
+      if (parser_ && parser_->got_some()) s_.Count(s_.timed_out);
       return CloseNow();
     }
     if (closed_ || IsQuietEnd(ec)) return CloseNow();
     if (ec == bhttp::error::header_limit || ec == bhttp::error::buffer_overflow) {
-      ++s_.oversized;
+      s_.Count(s_.oversized);
       return Answer(431, "request header too large");
     }
     if (ec == bhttp::error::body_limit) {
-      ++s_.oversized;
+      s_.Count(s_.oversized);
       return Answer(413, "request body too large");
     }
     if (ec.category() == bhttp::make_error_code(bhttp::error::end_of_stream).category() ||
@@ -508,7 +522,7 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
     bhttp::async_write(stream_, *msg,
                        [self = this->shared_from_this(), msg, keep](const error_code& ec, size_t) {
                          if (ec) {
-                           if (ec == beast::error::timeout) ++self->s_.timed_out;
+                           if (ec == beast::error::timeout) self->s_.Count(self->s_.timed_out);
                            return self->CloseNow();
                          }
                          if (keep) return self->ReadHeader();
@@ -697,7 +711,7 @@ void HttpServer::Impl::OnAccept(const error_code& ec, tcp::socket socket) {
 }
 
 void HttpServer::Impl::Refuse(tcp::socket& socket, const std::string& addr) {
-  ++refused;
+  Count(refused);
   error_code ec;
   if (!ssl) {
     // A new connection's send buffer is empty: this short answer never blocks.
@@ -907,8 +921,13 @@ void HttpServer::Stop() {
 }
 
 HttpServerStats HttpServer::stats() const {
-  return {impl_->open.load(), impl_->refused.load(), impl_->timed_out.load(),
-          impl_->oversized.load()};
+  return impl_->Stats();
+}
+
+bool HttpServer::WaitForStats(const std::function<bool(const HttpServerStats&)>& done,
+                              std::chrono::milliseconds timeout) const {
+  std::unique_lock lock(impl_->mu);
+  return impl_->stats_changed.wait_for(lock, timeout, [&] { return done(impl_->Stats()); });
 }
 
 int HttpServer::max_connections() const {

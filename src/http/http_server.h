@@ -129,6 +129,10 @@ class HttpServer {
   void Stop();
 
   HttpServerStats stats() const;
+  // Waits until `done` holds for the counters (checked at each change), at most `timeout`;
+  // whether it held. For tests and shutdown checks: no polling.
+  bool WaitForStats(const std::function<bool(const HttpServerStats&)>& done,
+                    std::chrono::milliseconds timeout) const;
   // The connection limit in force (after Bind: resolved from the open-file limit).
   int max_connections() const;
 

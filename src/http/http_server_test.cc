@@ -41,7 +41,13 @@ class ServerTest : public ::testing::Test {
             *out = "piece " + std::to_string((*n)++) + "\n";
             return true;
           },
-          [this] { ++streams_ended_; });
+          [this] {
+            {
+              std::lock_guard lock(quiet_mu_);
+              ++streams_ended_;
+            }
+            quiet_cv_.notify_all();
+          });
     });
     // After its first piece, waits up to 60 s for news -- unless told the stream ended, as a
     // live-update subscription is.
@@ -93,9 +99,9 @@ class ServerTest : public ::testing::Test {
   std::thread thread_;
   Status served_;
   int port_ = 0;
-  std::atomic<int> streams_ended_{0};
-  std::mutex quiet_mu_;
+  std::mutex quiet_mu_;  // guards streams_ended_ and quiet_ended_
   std::condition_variable quiet_cv_;
+  int streams_ended_ = 0;
   bool quiet_ended_ = false;  // GUARDED_BY(quiet_mu_)
 };
 
@@ -195,9 +201,9 @@ TEST_F(ServerTest, ASlowHeaderIsCutOffAtItsDeadlineWhileOthersAreServed) {
     EXPECT_TRUE(c->closed()) << "a header that never completes must not hold a connection";
   }
   // The count follows the close the clients saw.
-  for (int i = 0; i < 1000 && server_->stats().timed_out < 50; ++i)
-    std::this_thread::sleep_for(10ms);
-  EXPECT_GE(server_->stats().timed_out, 50);
+  EXPECT_TRUE(
+      server_->WaitForStats([](const HttpServerStats& st) { return st.timed_out >= 50; }, 10s))
+      << server_->stats().timed_out;
 }
 
 TEST_F(ServerTest, ConnectionsPerAddressAreBoundedAndOtherAddressesStillServed) {
@@ -217,12 +223,10 @@ TEST_F(ServerTest, ConnectionsPerAddressAreBoundedAndOtherAddressesStillServed) 
   EXPECT_GE(server_->stats().refused_connections, 1);
   held.clear();
   // Closed connections give their places back.
-  std::string again;
-  for (int i = 0; i < 100 && again.find("item 1") == std::string::npos; ++i) {
-    again = Get("/items/1", "127.0.0.2");
-    if (again.find("item 1") == std::string::npos) std::this_thread::sleep_for(20ms);
-  }
-  EXPECT_NE(again.find("item 1"), std::string::npos) << again;
+  ASSERT_TRUE(server_->WaitForStats(
+      [](const HttpServerStats& st) { return st.open_connections == 0; }, 10s))
+      << server_->stats().open_connections;
+  EXPECT_NE(Get("/items/1", "127.0.0.2").find("item 1"), std::string::npos);
 }
 
 TEST_F(ServerTest, AStreamedBodyIsSentChunkedAndItsEndIsToldOnce) {
@@ -232,7 +236,8 @@ TEST_F(ServerTest, AStreamedBodyIsSentChunkedAndItsEndIsToldOnce) {
   EXPECT_NE(r.find("piece 0\n"), std::string::npos) << r;
   EXPECT_NE(r.find("piece 2\n"), std::string::npos) << r;
   EXPECT_NE(r.find("\r\n0\r\n\r\n"), std::string::npos) << r;
-  for (int i = 0; i < 500 && streams_ended_ == 0; ++i) std::this_thread::sleep_for(10ms);
+  std::unique_lock lock(quiet_mu_);
+  EXPECT_TRUE(quiet_cv_.wait_for(lock, 10s, [&] { return streams_ended_ >= 1; }));
   EXPECT_EQ(streams_ended_, 1);
 }
 

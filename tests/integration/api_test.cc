@@ -620,7 +620,8 @@ TEST(SeveralEngines, OneDatabaseHasOneActiveEngineAndAStandbyTakesOver) {
     auto r = e.Get("/api/v1/sessions", token);
     return r ? r->status : -1;
   };
-  // Waits (bounded) until `e` answers the API as the active engine.
+  // Waits (bounded) until `e` answers the API as the active engine: another process's state,
+  // with no event to wait on from here, so asked again every 100 ms for at most 30 s.
   auto becomes_active = [&](EngineProcess& e) {
     for (int i = 0; i < 300; ++i) {
       if (sessions_status(e) == 200) return true;

@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -178,12 +179,15 @@ int EngineProcess::Terminate() {
 
 int EngineProcess::WaitExit(int timeout_s) {
   if (pid_ <= 0) return -1;
-  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+  // The exit is an event: a pidfd becomes readable when the process ends.
+  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
+  if (pidfd < 0) return -1;
+  pollfd p{pidfd, POLLIN, 0};
+  const int ready = ::poll(&p, 1, timeout_s * 1000);
+  ::close(pidfd);
+  if (ready <= 0) return -1;
   int status = 0;
-  while (waitpid(pid_, &status, WNOHANG) == 0) {
-    if (std::chrono::steady_clock::now() > end) return -1;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  if (waitpid(pid_, &status, 0) != pid_) return -1;
   pid_ = -1;
   close(stdout_fd_);
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
