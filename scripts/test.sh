@@ -15,31 +15,50 @@ if [ "${1:-}" = --quick ]; then
   if [ ! -f build/dev/build.ninja ]; then cmake --preset dev >/dev/null; fi
   mapfile -t replays < <(sed -n 's/^georep_fuzz_target(\([a-z_]*\)$/georep_\1_replay/p' fuzz/CMakeLists.txt)
   cmake --build --preset dev --target georep_unit_tests georep_store_tests "${replays[@]}"
-  exec ctest --preset dev
+  ctest --preset dev
+  bash scripts/check-shape.sh
+  exec bash scripts/tidy.sh --changed build/dev
 fi
 
+# Each phase's wall time, so a slow one shows.
+phase_start=$SECONDS
+phase() {
+  echo "   (took $((SECONDS - phase_start)) s)"
+  phase_start=$SECONDS
+  echo "== $1"
+}
+
+echo "== install dependencies"
 bash scripts/install-deps.sh --browser
 
-echo "== format check (clang-format)"
+phase "format check (clang-format) and shape limits"
 mapfile -t sources < <(git ls-files '*.cc' '*.h' '*.c' 2>/dev/null || find src tests bench -name '*.cc' -o -name '*.h' -o -name '*.c')
 clang-format --dry-run -Werror "${sources[@]}"
+bash scripts/check-shape.sh
 
-echo "== web console (npm ci, type check, build) and its end-to-end tests' packages"
+phase "web console (npm ci, type check, build) and its end-to-end tests' packages"
 bash scripts/build-web.sh --e2e
 
-echo "== build (asan preset)"
+phase "build (asan preset) and, beside it, static analysis (clang-tidy; findings are errors)"
+if [ ! -f build/asan/build.ninja ]; then cmake --preset asan >/dev/null; fi
+tidy_log=$(mktemp)
+bash scripts/tidy.sh build/asan >"$tidy_log" 2>&1 &
+tidy_pid=$!
 bash scripts/build.sh asan
+if ! wait "$tidy_pid"; then
+  cat "$tidy_log"
+  echo "clang-tidy found problems (above)" >&2
+  exit 1
+fi
+rm -f "$tidy_log"
 
-echo "== static analysis (clang-tidy with .clang-tidy; findings are errors)"
-git ls-files 'src/*.cc' | grep -v '_test\.cc$' |
-  xargs -P "$(nproc)" -n 1 clang-tidy -p build/asan --quiet 2>/dev/null
-
-echo "== build (release preset: the main job's binary; -O2 finds warnings -O0 does not)"
+phase "build (release preset: the main job's binary; -O2 finds warnings -O0 does not)"
 if [ ! -f build/release/build.ninja ]; then cmake --preset release >/dev/null; fi
 cmake --build --preset release --target georep
 
-echo "== tests"
+phase "tests"
 ctest --preset asan
 
-echo "== fuzz smoke (each libFuzzer target 15 s from its seeds; clang build in build/fuzz)"
+phase "fuzz smoke (each libFuzzer target 15 s from its seeds; clang build in build/fuzz)"
 bash scripts/fuzz.sh 15 all
+phase "done in $SECONDS s"

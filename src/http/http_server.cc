@@ -24,6 +24,8 @@
 
 #include "base/ascii.h"
 #include "base/log.h"
+#include "http/beast_request.h"
+#include "http/router.h"
 
 namespace georep {
 
@@ -33,126 +35,7 @@ namespace bhttp = boost::beast::http;
 using tcp = net::ip::tcp;
 using boost::system::error_code;
 
-// --- request and response -------------------------------------------------------------------
-
 namespace {
-
-bool NameIs(std::string_view a, std::string_view b) {
-  return AsciiLower(a) == AsciiLower(b);
-}
-
-int HexDigit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-}  // namespace
-
-bool PercentDecode(std::string_view in, std::string* out, bool plus_is_space) {
-  out->clear();
-  out->reserve(in.size());
-  for (size_t i = 0; i < in.size(); ++i) {
-    char c = in[i];
-    if (c == '%') {
-      if (i + 2 >= in.size()) return false;
-      int hi = HexDigit(in[i + 1]), lo = HexDigit(in[i + 2]);
-      if (hi < 0 || lo < 0) return false;
-      c = static_cast<char>(hi * 16 + lo);
-      i += 2;
-    } else if (c == '+' && plus_is_space) {
-      c = ' ';
-    }
-    if (c == '\0') return false;
-    out->push_back(c);
-  }
-  return true;
-}
-
-std::multimap<std::string, std::string> ParseQuery(std::string_view query) {
-  std::multimap<std::string, std::string> out;
-  while (!query.empty()) {
-    size_t amp = query.find('&');
-    std::string_view pair = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-    if (pair.empty()) continue;
-    size_t eq = pair.find('=');
-    std::string_view raw_key = pair.substr(0, eq);
-    std::string_view raw_value = eq == std::string_view::npos ? "" : pair.substr(eq + 1);
-    std::string key, value;
-    if (!PercentDecode(raw_key, &key, true)) key = std::string(raw_key);
-    if (!PercentDecode(raw_value, &value, true)) value = std::string(raw_value);
-    out.emplace(std::move(key), std::move(value));
-  }
-  return out;
-}
-
-bool HttpRequest::has_header(std::string_view name) const {
-  return std::any_of(headers.begin(), headers.end(),
-                     [&](const auto& h) { return NameIs(h.first, name); });
-}
-
-std::string HttpRequest::get_header_value(std::string_view name) const {
-  for (const auto& [n, v] : headers)
-    if (NameIs(n, name)) return v;
-  return "";
-}
-
-std::string HttpRequest::get_param_value(const std::string& name) const {
-  auto it = params.find(name);
-  return it == params.end() ? "" : it->second;
-}
-
-void HttpResponse::set_header(std::string name, std::string value) {
-  for (auto& [n, v] : headers) {
-    if (NameIs(n, name)) {
-      v = std::move(value);
-      return;
-    }
-  }
-  headers.emplace_back(std::move(name), std::move(value));
-}
-
-bool HttpResponse::has_header(std::string_view name) const {
-  return std::any_of(headers.begin(), headers.end(),
-                     [&](const auto& h) { return NameIs(h.first, name); });
-}
-
-void HttpResponse::set_content(std::string content, std::string content_type) {
-  body = std::move(content);
-  set_header("Content-Type", std::move(content_type));
-}
-
-void HttpResponse::set_stream(std::string content_type, HttpStreamSource source,
-                              std::function<void()> end) {
-  set_header("Content-Type", std::move(content_type));
-  stream = std::move(source);
-  on_stream_end = std::move(end);
-}
-
-// --- the server -----------------------------------------------------------------------------
-
-namespace {
-
-struct RouteEntry {
-  std::string method;
-  std::vector<std::string> segments;  // "{}" for a placeholder
-  int literals = 0;
-  HttpHandler handler;
-};
-
-std::vector<std::string_view> SplitPath(std::string_view path) {
-  std::vector<std::string_view> out;
-  if (path.starts_with('/')) path.remove_prefix(1);
-  while (true) {
-    size_t slash = path.find('/');
-    out.push_back(path.substr(0, slash));
-    if (slash == std::string_view::npos) break;
-    path.remove_prefix(slash + 1);
-  }
-  return out;
-}
 
 std::string AddressString(const net::ip::address& a) {
   if (a.is_v6() && a.to_v6().is_v4_mapped())
@@ -166,22 +49,6 @@ bool IsQuietEnd(const error_code& ec) {
          ec == net::error::connection_reset || ec == net::error::operation_aborted ||
          ec == net::error::broken_pipe || ec == net::error::bad_descriptor ||
          ec == net::ssl::error::stream_truncated;
-}
-
-// The request's words from its parsed header; false when the target is not a path or does not
-// decode (req->path then holds its first 200 bytes, for the log).
-bool FillRequest(const bhttp::request_header<>& h, HttpRequest* req) {
-  req->method = std::string(h.method_string());
-  req->target = std::string(h.target());
-  for (const auto& f : h) req->headers.emplace_back(f.name_string(), f.value());
-  std::string_view target = req->target;
-  size_t q = target.find('?');
-  if (!target.starts_with('/') || !PercentDecode(target.substr(0, q), &req->path)) {
-    req->path = std::string(target.substr(0, std::min<size_t>(q, 200)));
-    return false;
-  }
-  if (q != std::string_view::npos) req->params = ParseQuery(target.substr(q + 1));
-  return true;
 }
 
 // Why a PEM file could not be loaded, in words: the system's for a file that cannot be
@@ -211,7 +78,7 @@ class HttpServer::Impl {
         accept_retry(acceptor.get_executor()) {}
 
   HttpServerOptions o;
-  std::vector<RouteEntry> routes;
+  Router router;
   HttpHandler unmatched;
   std::function<bool(const HttpRequest&, HttpResponse&)> on_header;
   std::function<void(const HttpRequest&, HttpResponse&)> on_response;
@@ -274,45 +141,15 @@ class HttpServer::Impl {
   // Routing and the handler, on a worker thread. Never throws.
   void Handle(HttpRequest& req, HttpResponse& res) const {
     try {
-      std::string_view target = req.target;
-      auto segments = SplitPath(target.substr(0, target.find('?')));
-      std::vector<std::string> decoded(segments.size());
-      for (size_t i = 0; i < segments.size(); ++i)
-        if (!PercentDecode(segments[i], &decoded[i])) decoded[i] = std::string(segments[i]);
-      const RouteEntry* best = nullptr;
-      std::vector<std::string> captures, best_captures;
-      std::string allow;
-      for (const auto& r : routes) {
-        if (r.segments.size() != decoded.size()) continue;
-        captures.clear();
-        bool match = true;
-        for (size_t i = 0; i < decoded.size() && match; ++i) {
-          if (r.segments[i] == "{}") {
-            match = !decoded[i].empty();
-            captures.push_back(decoded[i]);
-          } else {
-            match = r.segments[i] == decoded[i];
-          }
-        }
-        if (!match) continue;
-        if (r.method != req.method && !(req.method == "HEAD" && r.method == "GET")) {
-          if (allow.find(r.method) == std::string::npos)
-            allow += (allow.empty() ? "" : ", ") + r.method;
-          continue;
-        }
-        if (best == nullptr || r.literals > best->literals) {
-          best = &r;
-          best_captures = captures;
-        }
-      }
-      if (best != nullptr) {
+      Router::Found found = router.Find(req.method, req.target);
+      if (found.handler != nullptr) {
         req.matches.clear();
         req.matches.push_back(req.path);
-        for (auto& c : best_captures) req.matches.push_back(std::move(c));
-        best->handler(req, res);
-      } else if (!allow.empty()) {
-        Error(405, fmt::format("{} is not allowed here: {}", req.method, allow), res);
-        res.set_header("Allow", allow);
+        for (auto& c : found.captures) req.matches.push_back(std::move(c));
+        (*found.handler)(req, res);
+      } else if (!found.allow.empty()) {
+        Error(405, fmt::format("{} is not allowed here: {}", req.method, found.allow), res);
+        res.set_header("Allow", found.allow);
       } else if (unmatched) {
         unmatched(req, res);
       } else {
@@ -735,48 +572,17 @@ void HttpServer::Impl::Refuse(tcp::socket& socket, const std::string& addr) {
   }
 }
 
-Result<HttpRequest> ParseHttpRequest(std::string_view bytes, size_t max_header_bytes,
-                                     size_t max_body_bytes) {
-  bhttp::request_parser<bhttp::string_body> parser;
-  parser.eager(true);
-  parser.header_limit(static_cast<std::uint32_t>(max_header_bytes));
-  parser.body_limit(max_body_bytes);
-  error_code ec;
-  while (!bytes.empty() && !parser.is_done()) {
-    size_t used = parser.put(net::buffer(bytes.data(), bytes.size()), ec);
-    if (ec == bhttp::error::need_more) ec = {};
-    if (ec || used == 0) break;
-    bytes.remove_prefix(used);
-  }
-  if (!ec && !parser.is_done()) {
-    parser.put_eof(ec);
-    if (!ec && !parser.is_done()) ec = bhttp::error::partial_message;
-  }
-  if (ec) return Status::InvalidArgument(ec.message());
-  HttpRequest req;
-  if (!FillRequest(parser.get(), &req)) return Status::InvalidArgument("malformed request target");
-  req.body = std::move(parser.get().body());
-  return req;
-}
-
 HttpServer::HttpServer(HttpServerOptions options)
     : impl_(std::make_unique<Impl>(std::move(options))) {}
 
 HttpServer::~HttpServer() = default;
 
 void HttpServer::Route(std::string_view method, std::string_view pattern, HttpHandler handler) {
-  RouteEntry r;
-  r.method = std::string(method);
-  for (auto seg : SplitPath(pattern)) {
-    if (seg.starts_with('{') && seg.ends_with('}')) {
-      r.segments.emplace_back("{}");
-    } else {
-      r.segments.emplace_back(seg);
-      ++r.literals;
-    }
-  }
-  r.handler = std::move(handler);
-  impl_->routes.push_back(std::move(r));
+  impl_->router.Add(method, pattern, std::move(handler));
+}
+
+std::vector<std::pair<std::string, std::string>> HttpServer::Routes() const {
+  return impl_->router.Routes();
 }
 
 void HttpServer::OnUnmatched(HttpHandler handler) {
