@@ -205,6 +205,14 @@ TEST(DirectoryConfig, RescanIntervalFindsAChangeNoEventReports) {
     }
   };
   std::vector<std::unique_ptr<Mapping>> mappings;  // unmapped at the end, the workers gone
+  // Waits until the file system's clock is past the file's mtime by more than a second, so that
+  // the next store gives it a visibly newer one.
+  auto past_the_mtime_s_tick = [&] {
+    const auto last = fs::last_write_time(file);
+    return WaitFor(10, [&] {
+      return fs::file_time_type::clock::now() - last > std::chrono::milliseconds(1100);
+    });
+  };
   auto store_through_mapping = [&](char c) {
     int fd = ::open(file.c_str(), O_RDWR | O_CLOEXEC);
     ASSERT_GE(fd, 0);
@@ -229,11 +237,11 @@ TEST(DirectoryConfig, RescanIntervalFindsAChangeNoEventReports) {
         WorkerArgv(src.path(), dst.path(), state.path(), {"--rescan-interval", "0"}));
     worker.Start();
     ASSERT_TRUE(WaitFor(30, [&] { return destination_has('a'); }));
-    std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // a visibly newer mtime
+    ASSERT_TRUE(past_the_mtime_s_tick());
     ASSERT_NO_FATAL_FAILURE(store_through_mapping('b'));
     ASSERT_TRUE(probe("one")) << "the worker does not replicate at all";
-    std::this_thread::sleep_for(std::chrono::seconds(3));
-    ASSERT_TRUE(destination_has('a'))
+    // The store stays unseen (this fails as soon as it is seen) while the worker runs on.
+    ASSERT_FALSE(WaitFor(3, [&] { return !destination_has('a'); }))
         << "the store through the mapping was seen without a rescan: this test shows nothing";
   }
   {
@@ -243,7 +251,7 @@ TEST(DirectoryConfig, RescanIntervalFindsAChangeNoEventReports) {
     // The start's full crawl finds the first store; the second is made while it watches.
     ASSERT_TRUE(WaitFor(30, [&] { return destination_has('b'); }));
     ASSERT_TRUE(probe("two"));
-    std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+    ASSERT_TRUE(past_the_mtime_s_tick());
     ASSERT_NO_FATAL_FAILURE(store_through_mapping('c'));
     EXPECT_TRUE(WaitFor(30, [&] { return destination_has('c'); }))
         << "the periodic rescan did not carry the change";

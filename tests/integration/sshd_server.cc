@@ -1,7 +1,9 @@
 #include "integration/sshd_server.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
@@ -11,37 +13,38 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <thread>
 
 #include "integration/engine_process.h"
 
 namespace georep::testing {
 namespace {
 
-int FreePort() {
-  int s = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
-  close(s);
-  return ntohs(a.sin_port);
-}
-
-bool Accepts(int port) {
-  int s = socket(AF_INET, SOCK_STREAM, 0);
+// A listening TCP socket on `address`:`port` (0: a port the kernel picks), close-on-exec; -1
+// when it cannot be had.
+int ListenOn(in_addr_t address, int port) {
+  int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return -1;
+  const int on = 1;
+  ::setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);  // a restart takes its old port
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bool ok = connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-  close(s);
-  return ok;
+  a.sin_addr.s_addr = htonl(address);
+  if (::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(s, 64) != 0) {
+    ::close(s);
+    return -1;
+  }
+  return s;
+}
+
+int PortOf(int s) {
+  sockaddr_in a{};
+  socklen_t len = sizeof a;
+  if (::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len) != 0) return 0;
+  return ntohs(a.sin_port);
 }
 
 }  // namespace
@@ -58,16 +61,10 @@ bool SshServer::Start(const std::string& authorized_key) {
       return false;
     }
   }
-  if (port_ == 0) port_ = FreePort();
   std::ofstream(dir_ + "/authorized_keys") << authorized_key_ << "\n";
   std::ofstream cfg(dir_ + "/sshd_config");
-  cfg << "Port " << port_ << "\n"
-      << "ListenAddress 127.0.0.1\n"
-      // A second loopback address: a name for a host reached through this one (a jump).
-      << "ListenAddress 127.0.0.2\n"
-      << "HostKey " << dir_ << "/host_ed25519\n"
+  cfg << "HostKey " << dir_ << "/host_ed25519\n"
       << "AuthorizedKeysFile " << dir_ << "/authorized_keys\n"
-      << "PidFile " << dir_ << "/sshd.pid\n"
       << "PermitRootLogin prohibit-password\n"
       << "PasswordAuthentication no\n"
       << "KbdInteractiveAuthentication no\n"
@@ -75,7 +72,37 @@ bool SshServer::Start(const std::string& authorized_key) {
       << "StrictModes no\n"
       << "LogLevel ERROR\n";
   cfg.close();
-  return Launch();
+  // sshd reads its configuration at each connection (-i): a mistake is found here, not there.
+  auto checked = RunCommand({"/usr/sbin/sshd", "-t", "-f", dir_ + "/sshd_config"});
+  if (checked.exit_code != 0) {
+    error_ = "sshd -t: " + checked.err;
+    return false;
+  }
+  return Listen() && Launch();
+}
+
+bool SshServer::Listen() {
+  // The port comes from the kernel and is held from then on: sshd is started per connection
+  // (-i) on sockets this server listens on, so no other process can take it in between. A
+  // second loopback address on the same port names a host reached through this one (a jump).
+  // After a Stop() the same port is taken again (a host that comes back where it was).
+  const bool fixed = port_ != 0;
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    const int first = ListenOn(INADDR_LOOPBACK, port_);
+    if (first < 0) break;
+    const int port = PortOf(first);
+    const int second = ListenOn(INADDR_LOOPBACK + 1, port);
+    if (second >= 0) {
+      listeners_[0] = first;
+      listeners_[1] = second;
+      port_ = port;
+      return true;
+    }
+    ::close(first);
+    if (fixed) break;
+  }
+  error_ = "cannot listen on 127.0.0.1 and 127.0.0.2 (port " + std::to_string(port_) + ")";
+  return false;
 }
 
 bool SshServer::Launch() {
@@ -87,44 +114,66 @@ bool SshServer::Launch() {
   // a mount namespace of its own where that file is empty.
   const std::string empty_rc = dir_ + "/empty_bashrc";
   std::ofstream(empty_rc).flush();
+  // Everything the child needs is made before fork: it may not allocate (another thread may
+  // have held the allocator's lock at fork).
+  std::string args[] = {"/usr/sbin/sshd", "-i", "-e", "-f", config};
+  char* argv[] = {args[0].data(), args[1].data(), args[2].data(),
+                  args[3].data(), args[4].data(), nullptr};
   pid_ = fork();
   if (pid_ == 0) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
-    FILE* f = freopen(log.c_str(), "a", stderr);
-    (void)f;
+    // Stop() ends it with SIGTERM, whatever the test process does with that signal.
+    struct sigaction default_action {};
+    default_action.sa_handler = SIG_DFL;
+    sigaction(SIGTERM, &default_action, nullptr);
+    const int err = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (err >= 0) dup2(err, 2);
     if (unshare(CLONE_NEWNS) == 0 &&
         mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0 &&
         access("/root/.bashrc", F_OK) == 0) {
       mount(empty_rc.c_str(), "/root/.bashrc", nullptr, MS_BIND, nullptr);
     }
-    execl("/usr/sbin/sshd", "/usr/sbin/sshd", "-D", "-e", "-f", config.c_str(),
-          static_cast<char*>(nullptr));
-    _exit(127);
+    ServeConnections(listeners_, argv);
   }
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (Accepts(port_)) return true;
-    int status = 0;
-    if (waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = -1;
-      std::ifstream in(log);
-      error_.assign(std::istreambuf_iterator<char>(in), {});
-      return false;
+  for (int& fd : listeners_) {
+    close(fd);  // the child's copies listen on
+    fd = -1;
+  }
+  if (pid_ < 0) {
+    error_ = "fork: " + std::string(strerror(errno));
+    return false;
+  }
+  return true;
+}
+
+void SshServer::ServeConnections(const int listeners[2], char* const argv[]) {
+  pollfd fds[2] = {{listeners[0], POLLIN, 0}, {listeners[1], POLLIN, 0}};
+  for (;;) {
+    while (waitpid(-1, nullptr, WNOHANG) > 0) {
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (poll(fds, 2, 100) <= 0) continue;
+    for (const pollfd& p : fds) {
+      if (!(p.revents & POLLIN)) continue;
+      const int connection = accept4(p.fd, nullptr, nullptr, SOCK_CLOEXEC);
+      if (connection < 0) continue;
+      if (fork() == 0) {
+        dup2(connection, 0);
+        dup2(connection, 1);
+        execv(argv[0], argv);
+        _exit(127);
+      }
+      close(connection);
+    }
   }
-  error_ = "sshd did not start listening";
-  return false;
 }
 
 void SshServer::Stop() {
   if (pid_ <= 0) return;
+  // The listener ends and its sockets with it: new connections are refused; the open ones
+  // (their own sshd processes) go on, as with a daemon stopped.
   kill(pid_, SIGTERM);
   waitpid(pid_, nullptr, 0);
   pid_ = -1;
-  // Wait until the port is free again, so a restart can take it.
-  for (int i = 0; i < 100 && Accepts(port_); ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
 }
 
 bool SshServer::RotateHostKey() {

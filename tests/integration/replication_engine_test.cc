@@ -1,0 +1,472 @@
+// Directory sessions run by the engine (`georep serve`) with the replication engine: a session's
+// whole life through the API, workers restarted after kills, an engine killed and started
+// again, the lag, periodic verification, and a destination that fills up.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <memory>
+
+#include "integration/replication_fixtures.h"
+
+namespace georep::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using replication::ReadWorkerStatus;
+using replication::testing::DescribeTree;
+using replication::testing::GeorepTempFiles;
+using replication::testing::ReadFile;
+
+// The engine runs directory sessions itself: through the API, start -> Active with the files
+// replicated, checkpoint, lag and throughput, verify (and a destination changed by hand
+// found), a killed worker -> Faulty with an event -> recovered, pause / resume / stop / remove.
+TEST(Replication, EngineRunsADirectorySessionThroughItsWholeLife) {
+  using Json = nlohmann::json;
+  TempDir data, src, dst;
+  EngineProcess engine(data.path(), {"--monitor-interval", "1"});
+  ASSERT_TRUE(engine.Start()) << engine.output();
+  const std::string token = engine.Login(engine.admin_password());
+  ASSERT_FALSE(token.empty());
+  auto post = [&](const std::string& path, const Json& body) {
+    auto r = engine.Post(path, body.dump(), token);
+    EXPECT_TRUE(r) << path;
+    return r ? std::make_pair(r->status, Json::parse(r->body, nullptr, false))
+             : std::make_pair(0, Json());
+  };
+  auto [c_status, cluster] = post("/api/v1/clusters", {{"name", "local"}});
+  ASSERT_EQ(c_status, 201) << cluster.dump();
+  const std::string cid = cluster["id"];
+  auto [h_status, host] =
+      post("/api/v1/clusters/" + cid + "/hosts", {{"name", "localhost"}, {"transport", "local"}});
+  ASSERT_EQ(h_status, 201) << host.dump();
+  auto [v_status, volume] = post("/api/v1/clusters/" + cid + "/volumes",
+                                 {{"name", "docs"}, {"host_id", host["id"]}, {"path", src.path()}});
+  ASSERT_EQ(v_status, 201) << volume.dump();
+  auto [d_status, dest] = post("/api/v1/clusters/" + cid + "/destinations",
+                               {{"source_host_id", host["id"]}, {"host", "localhost"}});
+  ASSERT_EQ(d_status, 201) << dest.dump();
+  auto [s_status, created] = post("/api/v1/sessions", {{"destination_id", dest["id"]},
+                                                       {"source_volume_id", volume["id"]},
+                                                       {"destination_volume", dst.path()}});
+  ASSERT_EQ(s_status, 201) << created.dump();
+  const std::string path = "/api/v1/sessions/" + created["id"].get<std::string>();
+  auto session = [&] { return Json::parse(engine.Get(path, token)->body); };
+  auto events = [&](const std::string& action) {
+    return Json::parse(engine.Get("/api/v1/events?action=" + action, token)->body)["items"];
+  };
+  ASSERT_NO_FATAL_FAILURE(MakeRichTree(src.path()));
+
+  EXPECT_EQ(post(path + "/start", Json::object()).first, 200);
+  EXPECT_TRUE(WaitFor(60, [&] {
+    const Json now = session();
+    return now["status"] == "Active" && now["nodes"][0]["crawl_status"] == "Changelog Crawl";
+  })) << session().dump(2);
+  EXPECT_TRUE(WaitFor(30, [&] { return DescribeTree(dst.path()) == DescribeTree(src.path()); }))
+      << DescribeTreeDiff(src.path(), dst.path());
+  {
+    const Json node = session()["nodes"][0];
+    // georep's own engine measures both: known numbers (unknown would be null).
+    EXPECT_TRUE(node["lag_seconds"].is_number()) << node.dump();
+    EXPECT_TRUE(node["throughput_bytes_per_second"].is_number()) << node.dump();
+    EXPECT_TRUE(session()["lag_seconds"].is_number()) << session().dump();
+    EXPECT_FALSE(node["last_synced"].is_null()) << node.dump();
+  }
+
+  // A checkpoint completes once every change before it is applied.
+  Write(src.path() + "/after-checkpoint-request", "x");
+  auto cp = engine.Put(path + "/config/checkpoint", R"({"value":"now"})", token);
+  ASSERT_EQ(cp->status, 200) << cp->body;
+  EXPECT_TRUE(WaitFor(30, [&] { return session()["nodes"][0]["checkpoint_completed"] == true; }))
+      << session().dump(2);
+  EXPECT_TRUE(WaitFor(10, [&] { return events("session.checkpoint_completed").size() == 1; }));
+
+  // Verify: identical; then a destination file changed behind georep's back is found.
+  auto verified = post(path + "/verify", Json::object());
+  ASSERT_EQ(verified.first, 200) << verified.second.dump();
+  EXPECT_EQ(verified.second["identical"], true) << verified.second.dump(2);
+  EXPECT_GE(verified.second["content_checked"].get<int>(), 5);
+  Write(dst.path() + "/dir/small.txt", "tampered");
+  verified = post(path + "/verify", Json::object());
+  EXPECT_EQ(verified.second["identical"], false);
+  ASSERT_FALSE(verified.second["differences"].empty());
+  EXPECT_EQ(verified.second["differences"][0]["path"], "dir/small.txt") << verified.second.dump();
+  TempDir cli_config;
+  const std::vector<std::string> env = {"GEOREP_CONFIG_DIR=" + cli_config.path()};
+  ASSERT_EQ(RunCommand({GeorepBinary(), "login", "--server", engine.url(), "--password-stdin"},
+                       engine.admin_password() + "\n", env)
+                .exit_code,
+            0);
+  auto cli = RunCommand({GeorepBinary(), "verify", created["id"].get<std::string>()}, "", env);
+  EXPECT_EQ(cli.exit_code, 1) << cli.out << cli.err;
+  EXPECT_NE(cli.out.find("dir/small.txt"), std::string::npos) << cli.out << cli.err;
+  Write(dst.path() + "/dir/small.txt", "hello\n");  // put back by hand: not georep's file now
+  fs::remove(dst.path() + "/dir/small.txt");
+  Write(src.path() + "/dir/small.txt", "hello again\n");  // a change: georep rewrites it
+
+  // The worker is killed: Faulty with the reason and an event, then restarted: recovered.
+  auto pids = RunCommand({"/usr/bin/pgrep", "-f", "worker --source " + src.path()});
+  ASSERT_FALSE(pids.out.empty()) << "no worker running";
+  ASSERT_EQ(::kill(std::stoi(pids.out), SIGKILL), 0);
+  EXPECT_TRUE(WaitFor(20, [&] { return !events("session.faulty").empty(); })) << session().dump(2);
+  EXPECT_TRUE(WaitFor(30, [&] { return !events("session.recovered").empty(); }))
+      << session().dump(2);
+  EXPECT_TRUE(WaitFor(30, [&] { return DescribeTree(dst.path()) == DescribeTree(src.path()); }))
+      << DescribeTreeDiff(src.path(), dst.path());
+
+  // Pause: the worker stops, changes wait; resume: they arrive. Stop, remove.
+  EXPECT_EQ(post(path + "/pause", Json::object()).first, 200);
+  EXPECT_EQ(session()["status"], "Paused");
+  EXPECT_TRUE(RunCommand({"/usr/bin/pgrep", "-f", "worker --source " + src.path()}).out.empty());
+  Write(src.path() + "/while-paused", "p");
+  // Nothing happens while paused: no worker starts and nothing arrives (either fails at once).
+  EXPECT_FALSE(WaitFor(2, [&] {
+    return fs::exists(dst.path() + "/while-paused") ||
+           !RunCommand({"/usr/bin/pgrep", "-f", "worker --source " + src.path()}).out.empty();
+  }));
+  EXPECT_EQ(post(path + "/resume", Json::object()).first, 200);
+  EXPECT_TRUE(WaitFor(30, [&] { return fs::exists(dst.path() + "/while-paused"); }));
+  EXPECT_EQ(post(path + "/stop", Json::object()).first, 200);
+  EXPECT_EQ(session()["status"], "Stopped");
+  EXPECT_EQ(engine.Delete(path, token)->status, 204);
+  EXPECT_FALSE(fs::exists(data.path() + "/sessions/" + created["id"].get<std::string>()));
+}
+
+// An engine (monitor interval `interval`) running one started directory session from a
+// local source to a local destination.
+struct EngineSession {
+  TempDir data, src, dst;
+  std::unique_ptr<EngineProcess> engine;
+  std::string token, id, path;
+
+  void Start(const std::string& interval, const nlohmann::json& config = nlohmann::json::object()) {
+    using Json = nlohmann::json;
+    engine = std::make_unique<EngineProcess>(
+        data.path(), std::vector<std::string>{"--monitor-interval", interval});
+    ASSERT_TRUE(engine->Start()) << engine->output();
+    token = engine->Login(engine->admin_password());
+    ASSERT_FALSE(token.empty());
+    auto post = [&](const std::string& p, const Json& body) {
+      auto r = engine->Post(p, body.dump(), token);
+      EXPECT_TRUE(r) << p;
+      return r ? std::make_pair(r->status, Json::parse(r->body, nullptr, false))
+               : std::make_pair(0, Json());
+    };
+    auto [c_status, cluster] = post("/api/v1/clusters", {{"name", "local"}});
+    ASSERT_EQ(c_status, 201) << cluster.dump();
+    const std::string cid = cluster["id"];
+    auto [h_status, host] =
+        post("/api/v1/clusters/" + cid + "/hosts", {{"name", "localhost"}, {"transport", "local"}});
+    ASSERT_EQ(h_status, 201) << host.dump();
+    auto [v_status, volume] =
+        post("/api/v1/clusters/" + cid + "/volumes",
+             {{"name", "docs"}, {"host_id", host["id"]}, {"path", src.path()}});
+    ASSERT_EQ(v_status, 201) << volume.dump();
+    auto [d_status, dest] = post("/api/v1/clusters/" + cid + "/destinations",
+                                 {{"source_host_id", host["id"]}, {"host", "localhost"}});
+    ASSERT_EQ(d_status, 201) << dest.dump();
+    auto [s_status, created] = post("/api/v1/sessions", {{"destination_id", dest["id"]},
+                                                         {"source_volume_id", volume["id"]},
+                                                         {"destination_volume", dst.path()}});
+    ASSERT_EQ(s_status, 201) << created.dump();
+    id = created["id"];
+    path = "/api/v1/sessions/" + id;
+    for (const auto& [key, value] : config.items()) {
+      auto r = engine->Put(path + "/config/" + key, Json{{"value", value}}.dump(), token);
+      ASSERT_TRUE(r && r->status == 200) << key << ": " << (r ? r->body : "");
+    }
+    ASSERT_EQ(post(path + "/start", Json::object()).first, 200);
+  }
+  nlohmann::json Detail() { return nlohmann::json::parse(engine->Get(path, token)->body); }
+  std::string StateDir() const { return data.path() + "/sessions/" + id; }
+  // The worker's pid, 0 if none runs.
+  pid_t Worker() const {
+    auto pids = RunCommand({"/usr/bin/pgrep", "-f", "worker --source " + src.path()});
+    return pids.out.empty() ? 0 : std::stoi(pids.out);
+  }
+  // Whether the worker has reported Active since `since_ms` (its status.json).
+  bool ActiveSince(int64_t since_ms) const {
+    auto st = ReadWorkerStatus(StateDir());
+    return st.ok() && st->state == "Active" && st->updated_ms >= since_ms;
+  }
+};
+
+int64_t WallMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// D9: a worker killed with SIGKILL runs again within seconds -- on its exit, not at the next
+// monitor poll (the default 10 s interval) -- and, having been Active, every time: 1 s after
+// each of repeated kills, not doubling to a minute.
+TEST(Replication, AKilledWorkerIsRestartedWithinSecondsEveryTime) {
+  EngineSession e;
+  ASSERT_NO_FATAL_FAILURE(e.Start("10"));
+  Write(e.src.path() + "/f", "x");
+  ASSERT_TRUE(WaitFor(60, [&] { return e.Worker() != 0 && e.ActiveSince(0); }))
+      << e.Detail().dump(2);
+  std::vector<double> delays;
+  for (int kill = 0; kill < 4; ++kill) {
+    const pid_t old = e.Worker();
+    ASSERT_NE(old, 0);
+    const int64_t killed_at = WallMs();
+    ASSERT_EQ(::kill(old, SIGKILL), 0);
+    pid_t now = 0;
+    ASSERT_TRUE(WaitFor(60,
+                        [&] {
+                          now = e.Worker();
+                          return now != 0 && now != old;
+                        }))
+        << "kill " << kill << ": no new worker";
+    delays.push_back(static_cast<double>(WallMs() - killed_at) / 1000.0);
+    // Active again (healthy: the next kill is restarted after 1 s again).
+    ASSERT_TRUE(WaitFor(60, [&] { return e.ActiveSince(killed_at); })) << "kill " << kill;
+  }
+  std::string shown;
+  for (double d : delays) shown += std::to_string(d) + " s ";
+  ::testing::Test::RecordProperty("restart_delays", shown);
+  // 1 s of back-off, the path guards' probe and the spawn: seconds (the monitor polls every 10).
+  for (double d : delays) EXPECT_LT(d, 8.0) << "restart delays: " << shown;
+  // The node showed the fault, with the reason, as it happened.
+  EXPECT_TRUE(WaitFor(20, [&] {
+    auto events = nlohmann::json::parse(
+        e.engine->Get("/api/v1/events?action=session.faulty", e.token)->body)["items"];
+    return !events.empty();
+  }));
+  EXPECT_TRUE(WaitFor(30, [&] { return e.Detail()["status"] == "Active"; })) << e.Detail().dump(2);
+}
+
+// The engine killed with SIGKILL while the source changes (files written, a directory renamed,
+// a link made). Its worker outlives it and goes on; the engine started again on the same data
+// directory starts a worker of its own, which takes the state directory over: one worker, no
+// two fighting, and the destination equal to the source, links included.
+TEST(Replication, AnEngineKilledWhileTheSourceChangesComesBackInStep) {
+  EngineSession e;
+  ASSERT_NO_FATAL_FAILURE(e.Start("1"));
+  std::mt19937_64 rng(19);
+  for (int d = 0; d < 4; ++d) {
+    fs::create_directories(e.src.path() + "/d" + std::to_string(d));
+    Write(e.src.path() + "/d" + std::to_string(d) + "/f", Random(rng, 32 << 10));
+  }
+  ASSERT_TRUE(WaitFor(60, [&] { return e.ActiveSince(0) && SameTree(e.src.path(), e.dst.path()); }))
+      << e.Detail().dump(2) << DescribeTreeDiff(e.src.path(), e.dst.path());
+  const pid_t first = e.Worker();
+  ASSERT_NE(first, 0);
+
+  Write(e.src.path() + "/d0/g", Random(rng, 16 << 10));
+  fs::rename(e.src.path() + "/d1", e.src.path() + "/d1-renamed");
+  e.engine->Kill();
+  // Meanwhile: the worker the engine left replicates on.
+  fs::create_hard_link(e.src.path() + "/d0/f", e.src.path() + "/d2/link-of-d0-f");
+  Write(e.src.path() + "/d3/while-down", "w");
+  EXPECT_TRUE(WaitFor(30, [&] { return fs::exists(e.dst.path() + "/d3/while-down"); }))
+      << "the worker did not go on without its engine";
+  EXPECT_EQ(e.Worker(), first);
+
+  ASSERT_TRUE(e.engine->Start()) << e.engine->output();
+  fs::rename(e.src.path() + "/d2", e.src.path() + "/d2-renamed");
+  Write(e.src.path() + "/after-restart", "a");
+  ASSERT_TRUE(WaitFor(60, [&] {
+    const pid_t now = e.Worker();
+    return now != 0 && now != first;
+  })) << "the engine started no worker of its own";
+  EXPECT_TRUE(WaitFor(
+      60, [&] { return e.Detail()["status"] == "Active" && SameTree(e.src.path(), e.dst.path()); }))
+      << e.Detail().dump(2) << DescribeTreeDiff(e.src.path(), e.dst.path());
+  struct stat a {
+  }, b{};
+  ASSERT_EQ(::stat((e.dst.path() + "/d0/f").c_str(), &a), 0);
+  ASSERT_EQ(::stat((e.dst.path() + "/d2-renamed/link-of-d0-f").c_str(), &b), 0);
+  EXPECT_EQ(a.st_ino, b.st_ino);
+  // One worker for the session (pgrep lists each on its own line).
+  const auto pids = RunCommand({"/usr/bin/pgrep", "-f", "worker --source " + e.src.path()});
+  EXPECT_EQ(std::count(pids.out.begin(), pids.out.end(), '\n'), 1) << pids.out;
+  EXPECT_NE(ReadFile(e.StateDir() + "/worker.log").find("took the state directory over"),
+            std::string::npos);
+}
+
+// D10: the lag counts a change until it is durable at the destination -- the settle delay and
+// the time in flight included. With the agent stopped (SIGSTOP) a change cannot be
+// acknowledged: its lag grows for as long as that lasts, and is gone once it arrived.
+TEST(Replication, LagCountsAChangeUntilItIsDurableAtTheDestination) {
+  EngineSession e;
+  ASSERT_NO_FATAL_FAILURE(e.Start("1"));
+  ASSERT_TRUE(WaitFor(60, [&] { return e.Detail()["status"] == "Active"; })) << e.Detail().dump(2);
+  const std::vector<pid_t> agents = ChildrenOf(e.Worker());
+  ASSERT_EQ(agents.size(), 1u) << "the worker's agent";
+  ASSERT_EQ(::kill(agents[0], SIGSTOP), 0);
+  const int64_t written_at = WallMs();
+  Write(e.src.path() + "/clock", std::to_string(written_at));
+  double max_lag = 0;
+  auto sample = [&] {
+    const auto lag = e.Detail()["nodes"][0]["lag_seconds"];
+    if (lag.is_number()) max_lag = std::max(max_lag, lag.get<double>());
+  };
+  // While the agent is stopped, the change cannot be durable: the reported lag grows with it.
+  EXPECT_TRUE(WaitFor(60,
+                      [&] {
+                        sample();
+                        return max_lag >= 3.0;
+                      }))
+      << "the largest lag reported " << max_lag;
+  EXPECT_FALSE(fs::exists(e.dst.path() + "/clock"));
+  ASSERT_EQ(::kill(agents[0], SIGCONT), 0);
+  ASSERT_TRUE(WaitFor(60, [&] {
+    sample();
+    return fs::exists(e.dst.path() + "/clock");
+  }));
+  const double took = static_cast<double>(WallMs() - written_at) / 1000.0;
+  ::testing::Test::RecordProperty("arrival_seconds", std::to_string(took));
+  ::testing::Test::RecordProperty("max_reported_lag_seconds", std::to_string(max_lag));
+  EXPECT_GE(max_lag, 3.0) << "arrived after " << took << " s; the largest lag reported " << max_lag;
+  EXPECT_LE(max_lag, took + 2) << "arrived after " << took << " s; the largest lag reported "
+                               << max_lag;
+  // In step: no lag.
+  EXPECT_TRUE(WaitFor(30, [&] {
+    const auto lag = e.Detail()["nodes"][0]["lag_seconds"];
+    return lag.is_number() && lag.get<double>() < 0.5;
+  })) << e.Detail().dump(2);
+}
+
+// verify-interval: the engine verifies a running session by itself. A destination file changed
+// behind georep's back is re-checked, then raises the standing verify-differs alert (status, CLI,
+// events); once georep has rewritten it, the next periodic verify clears it.
+TEST(Replication, EnginePeriodicVerifyRaisesAndClearsAStandingAlert) {
+  using Json = nlohmann::json;
+  TempDir data, src, dst;
+  EngineProcess engine(data.path(), {"--monitor-interval", "1"});
+  ASSERT_TRUE(engine.Start()) << engine.output();
+  const std::string token = engine.Login(engine.admin_password());
+  ASSERT_FALSE(token.empty());
+  auto post = [&](const std::string& path, const Json& body) {
+    auto r = engine.Post(path, body.dump(), token);
+    EXPECT_TRUE(r) << path;
+    return r ? std::make_pair(r->status, Json::parse(r->body, nullptr, false))
+             : std::make_pair(0, Json());
+  };
+  auto [c_status, cluster] = post("/api/v1/clusters", {{"name", "local"}});
+  ASSERT_EQ(c_status, 201) << cluster.dump();
+  const std::string cid = cluster["id"];
+  auto [h_status, host] =
+      post("/api/v1/clusters/" + cid + "/hosts", {{"name", "localhost"}, {"transport", "local"}});
+  ASSERT_EQ(h_status, 201) << host.dump();
+  auto [v_status, volume] = post("/api/v1/clusters/" + cid + "/volumes",
+                                 {{"name", "docs"}, {"host_id", host["id"]}, {"path", src.path()}});
+  ASSERT_EQ(v_status, 201) << volume.dump();
+  auto [d_status, dest] = post("/api/v1/clusters/" + cid + "/destinations",
+                               {{"source_host_id", host["id"]}, {"host", "localhost"}});
+  ASSERT_EQ(d_status, 201) << dest.dump();
+  auto [s_status, created] = post("/api/v1/sessions", {{"destination_id", dest["id"]},
+                                                       {"source_volume_id", volume["id"]},
+                                                       {"destination_volume", dst.path()}});
+  ASSERT_EQ(s_status, 201) << created.dump();
+  const std::string id = created["id"];
+  const std::string path = "/api/v1/sessions/" + id;
+  auto session = [&] { return Json::parse(engine.Get(path, token)->body); };
+  auto events = [&](const std::string& action) {
+    return Json::parse(engine.Get("/api/v1/events?action=" + action, token)->body)["items"];
+  };
+  auto alert = [&]() -> Json {
+    const Json now = session();
+    for (const auto& a : now["alerts"])
+      if (a["kind"] == "verify-differs") return a;
+    return nullptr;
+  };
+  ASSERT_NO_FATAL_FAILURE(MakeRichTree(src.path()));
+  EXPECT_EQ(post(path + "/start", Json::object()).first, 200);
+  ASSERT_TRUE(WaitFor(60, [&] {
+    const Json now = session();
+    return now["status"] == "Active" && now["nodes"][0]["crawl_status"] == "Changelog Crawl";
+  })) << session().dump(2);
+  ASSERT_TRUE(WaitFor(30, [&] { return DescribeTree(dst.path()) == DescribeTree(src.path()); }))
+      << DescribeTreeDiff(src.path(), dst.path());
+
+  // Below the minimum: refused with the reason. The minimum, every file's content.
+  auto short_interval = engine.Put(path + "/config/verify-interval", R"({"value":"5"})", token);
+  ASSERT_EQ(short_interval->status, 400) << short_interval->body;
+  EXPECT_NE(short_interval->body.find("at least 10 seconds"), std::string::npos)
+      << short_interval->body;
+  ASSERT_EQ(engine.Put(path + "/config/verify-sample", R"({"value":"100"})", token)->status, 200);
+  ASSERT_EQ(engine.Put(path + "/config/verify-interval", R"({"value":"10"})", token)->status, 200);
+  // Identical: periodic verifies by the monitor, no alert.
+  ASSERT_TRUE(WaitFor(40, [&] {
+    for (const auto& e : events("session.verify"))
+      if (e["actor"] == "monitor") return true;
+    return false;
+  })) << events("session.verify").dump(2);
+  EXPECT_TRUE(alert().is_null()) << session().dump(2);
+  EXPECT_TRUE(events("session.verify_differs").empty());
+
+  // Changed at the destination behind georep's back: seen, re-checked, alerted.
+  Write(dst.path() + "/dir/small.txt", "tampered");
+  ASSERT_TRUE(WaitFor(90, [&] { return !alert().is_null(); })) << session().dump(2);
+  EXPECT_NE(alert()["message"].get<std::string>().find("dir/small.txt"), std::string::npos)
+      << alert().dump();
+  EXPECT_NE(alert()["message"].get<std::string>().find("periodic verify"), std::string::npos)
+      << alert().dump();
+  ASSERT_EQ(events("session.verify_differs").size(), 1u);
+  EXPECT_EQ(events("session.verify_differs")[0]["result"], "failed");
+  // The CLI's status shows the standing reason.
+  TempDir cli_config;
+  const std::vector<std::string> env = {"GEOREP_CONFIG_DIR=" + cli_config.path()};
+  ASSERT_EQ(RunCommand({GeorepBinary(), "login", "--server", engine.url(), "--password-stdin"},
+                       engine.admin_password() + "\n", env)
+                .exit_code,
+            0);
+  auto status = RunCommand({GeorepBinary(), "session", "status", id}, "", env);
+  EXPECT_NE(status.out.find("verify-differs"), std::string::npos) << status.out << status.err;
+
+  // A change at the source: georep rewrites the file, and the next periodic verify clears it.
+  Write(src.path() + "/dir/small.txt", "hello again\n");
+  ASSERT_TRUE(WaitFor(30, [&] { return DescribeTree(dst.path()) == DescribeTree(src.path()); }))
+      << DescribeTreeDiff(src.path(), dst.path());
+  ASSERT_TRUE(WaitFor(60, [&] { return !events("session.verify_differs_cleared").empty(); }))
+      << session().dump(2);
+  EXPECT_TRUE(alert().is_null()) << session().dump(2);
+
+  EXPECT_EQ(post(path + "/stop", Json::object()).first, 200);
+}
+
+// The destination file system fills up: the worker shows Faulty with a clear reason, nothing at
+// the destination is corrupted or left half-written, and it resumes by itself once there is
+// room (here: the small tmpfs grown by a remount).
+TEST(Replication, DestinationFullIsFaultyThenResumes) {
+  TempDir src, mnt, state;
+  ASSERT_EQ(RunCommand({"/bin/mount", "-t", "tmpfs", "-o", "size=4m", "georep-test", mnt.path()})
+                .exit_code,
+            0);
+  struct Unmount {
+    std::string path;
+    ~Unmount() { RunCommand({"/bin/umount", "-l", path}); }
+  } unmount{mnt.path()};
+  std::mt19937_64 rng(5);
+  Write(src.path() + "/small", Random(rng, 100000));
+  RunningWorker worker(WorkerArgv(src.path(), mnt.path(), state.path()));
+  worker.Start();
+  ASSERT_TRUE(WaitFor(30, [&] { return ReadFile(mnt.path() + "/small").size() == 100000; }));
+  const std::string small = ReadFile(mnt.path() + "/small");
+
+  Write(src.path() + "/too-big", Random(rng, 6 << 20));
+  ASSERT_TRUE(WaitFor(30, [&] { return WorkerStateIs(state.path(), "Faulty"); }))
+      << ReplicationReason(state.path());
+  auto st = ReadWorkerStatus(state.path());
+  EXPECT_NE(st->reason.find("full"), std::string::npos) << "reason: " << st->reason;
+  EXPECT_GT(st->failures, 0u);
+  EXPECT_FALSE(fs::exists(mnt.path() + "/too-big"));  // never half there
+  EXPECT_TRUE(GeorepTempFiles(mnt.path()).empty());   // nor left behind
+  EXPECT_EQ(ReadFile(mnt.path() + "/small"), small);  // nothing else touched
+  const int64_t synced = st->last_synced_ms;
+
+  ASSERT_EQ(RunCommand({"/bin/mount", "-o", "remount,size=16m", mnt.path()}).exit_code, 0);
+  EXPECT_TRUE(WaitFor(60, [&] { return DescribeTree(mnt.path()) == DescribeTree(src.path()); }))
+      << ReplicationReason(state.path()) << DescribeTreeDiff(src.path(), mnt.path());
+  EXPECT_TRUE(WaitFor(10, [&] {
+    auto now = ReadWorkerStatus(state.path());
+    return now.ok() && now->state == "Active" && now->failures == 0 && now->last_synced_ms > synced;
+  })) << ReplicationReason(state.path());
+}
+
+}  // namespace
+}  // namespace georep::testing
