@@ -4,8 +4,8 @@
 #include <iostream>
 
 #include "cli/commands.h"
-#include "replication_commands.h"
 #include "serve.h"
+#include "worker/commands.h"
 
 #ifndef GEOREP_VERSION
 #define GEOREP_VERSION "0.0.0"

@@ -29,6 +29,7 @@
 #include "base/log.h"
 #include "base/private_file.h"
 #include "base/random.h"
+#include "base/unique_fd.h"
 #include "engine/engine_lease.h"
 #include "engine/host_connector.h"
 #include "engine/object_locks.h"
@@ -70,13 +71,14 @@ Status MakePrivateDir(const std::string& dir) {
 // directories from each other forever. The file says which process holds it.
 Result<int> LockDataDir(const std::string& dir) {
   const std::string path = dir + "/engine.lock";
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  UniqueFd lock(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+  const int fd = lock.get();
   if (fd < 0) return Status::IOError(fmt::format("cannot open {}: {}", path, std::strerror(errno)));
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     const int err = errno;
     char held[32] = {};
     ssize_t n = ::pread(fd, held, sizeof held - 1, 0);
-    ::close(fd);
+    lock.Reset();
     std::string pid = n > 0 ? std::string(held, static_cast<size_t>(n)) : "";
     while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) pid.pop_back();
     if (err == EWOULDBLOCK) {
@@ -90,7 +92,7 @@ Result<int> LockDataDir(const std::string& dir) {
   const std::string me = std::to_string(::getpid()) + "\n";
   if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, me.data(), me.size(), 0) < 0)
     spdlog::warn("msg=\"cannot write the engine's pid\" path={}", LogValue(path));
-  return fd;
+  return lock.Release();
 }
 
 Result<std::pair<std::string, int>> SplitListen(const std::string& listen) {

@@ -11,6 +11,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "base/unique_fd.h"
+
 namespace georep {
 
 using Json = nlohmann::json;
@@ -53,12 +55,13 @@ Status SaveLogin(const SavedLogin& l) {
   Json j = {
       {"server", l.server}, {"token", l.token}, {"token_id", l.token_id}, {"username", l.username}};
   std::string data = j.dump(2) + "\n";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  UniqueFd file(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  const int fd = file.get();
   if (fd < 0) return Status::IOError(fmt::format("cannot write {}: {}", tmp, std::strerror(errno)));
   bool ok = ::fchmod(fd, 0600) == 0 &&
             ::write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size()) &&
             ::fsync(fd) == 0;
-  ::close(fd);
+  file.Reset();
   if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
     ::unlink(tmp.c_str());
     return Status::IOError(fmt::format("cannot write {}: {}", path, std::strerror(errno)));

@@ -5,65 +5,34 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/eventfd.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 
+#include "base/subprocess.h"
 #include "replication/replicator.h"
-
-extern char** environ;
 
 namespace georep {
 namespace {
 
 class SystemChild final : public ChildProcess {
  public:
-  explicit SystemChild(pid_t pid)
-      : pid_(pid), exit_fd_(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0))) {}
-  ~SystemChild() override {
-    std::string how;
-    if (!Ended(&how)) {
-      ::kill(pid_, SIGKILL);
-      int st = 0;
-      while (::waitpid(pid_, &st, 0) < 0 && errno == EINTR) {
-      }
-    }
-    if (exit_fd_ >= 0) ::close(exit_fd_);
-  }
-  SystemChild(const SystemChild&) = delete;
-  SystemChild& operator=(const SystemChild&) = delete;
-  int pid() const override { return pid_; }
-  int ExitFd() const override { return exit_fd_; }
+  explicit SystemChild(Subprocess process) : process_(std::move(process)) {}
+  int pid() const override { return process_.pid(); }
+  int ExitFd() const override { return process_.exit_fd(); }
   bool Ended(std::string* how) override {
-    if (ended_) {
-      *how = how_;
-      return true;
-    }
-    int st = 0;
-    pid_t r = ::waitpid(pid_, &st, WNOHANG);
-    if (r != pid_) return false;
-    ended_ = true;
-    how_ = WIFEXITED(st)     ? "exited with " + std::to_string(WEXITSTATUS(st))
-           : WIFSIGNALED(st) ? std::string("was killed by signal ") + strsignal(WTERMSIG(st))
-                             : "ended";
-    *how = how_;
+    std::optional<ExitStatus> status = process_.TryWait();
+    if (!status) return false;
+    *how = status->Describe();
     return true;
   }
-  void Signal(int signal) override {
-    if (!ended_) ::kill(pid_, signal);
-  }
+  void Signal(int signal) override { process_.Signal(signal); }
 
  private:
-  pid_t pid_;
-  int exit_fd_;  // a pidfd (-1 on a kernel without one): readable once the process ends
-  bool ended_ = false;
-  std::string how_;
+  Subprocess process_;  // killed and reaped, if it still runs, when the child is deleted
 };
 
 // The last non-empty line of a log: why a worker stopped, in its own words. The worker's own
@@ -85,37 +54,15 @@ std::string LastLine(const std::string& path) {
 Result<std::unique_ptr<ChildProcess>> SystemProcessLauncher::Launch(
     const std::vector<std::string>& argv, const std::string& log_path) {
   if (argv.empty()) return Status::InvalidArgument("nothing to start");
-  int log = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-  if (log < 0) return Status::IOError("cannot open " + log_path + ": " + strerror(errno));
-  int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, null, 0);
-  posix_spawn_file_actions_adddup2(&fa, log, 1);
-  posix_spawn_file_actions_adddup2(&fa, log, 2);
-  // The child starts with no blocked signals and default dispositions, whatever this process
-  // (which may block SIGTERM to wait for it, or ignore SIGPIPE) has set.
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t none, defaults;
-  sigemptyset(&none);
-  sigemptyset(&defaults);
-  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGPIPE}) sigaddset(&defaults, sig);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &defaults);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  std::vector<char*> args;
-  args.reserve(argv.size() + 1);
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  pid_t pid = -1;
-  int rc = ::posix_spawn(&pid, args[0], &fa, &attr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&attr);
-  ::close(log);
-  ::close(null);
-  if (rc != 0) return Status::Internal("cannot start " + argv[0] + ": " + strerror(rc));
-  return std::unique_ptr<ChildProcess>(new SystemChild(pid));
+  UniqueFd log(::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+  if (!log.valid()) return Status::IOError("cannot open " + log_path + ": " + strerror(errno));
+  SubprocessOptions options;
+  options.argv = argv;
+  options.in = StdioSpec::Null();
+  options.out = options.err = StdioSpec::Fd(log.get());
+  auto process = Subprocess::Start(options);
+  if (!process.ok()) return Status::Internal(process.status().message());
+  return std::unique_ptr<ChildProcess>(new SystemChild(std::move(*process)));
 }
 
 WorkerSupervisor::WorkerSupervisor(ProcessLauncher& launcher, Clock& clock, std::string state_root)
@@ -134,7 +81,6 @@ WorkerSupervisor::~WorkerSupervisor() {
   std::lock_guard<std::mutex> lock(mu_);
   for (auto& [id, w] : workers_) w.child ? w.child->Signal(SIGTERM) : void();
   for (auto& [id, w] : workers_) StopLocked(w, 10000);
-  if (wake_fd_ >= 0) ::close(wake_fd_);
 }
 
 void WorkerSupervisor::SetRestartGuard(RestartGuard guard) {
@@ -171,9 +117,9 @@ void WorkerSupervisor::StopRestarting() {
 }
 
 void WorkerSupervisor::Wake() {
-  if (wake_fd_ < 0) return;
+  if (!wake_fd_.valid()) return;
   const uint64_t one = 1;
-  (void)!::write(wake_fd_, &one, sizeof one);
+  (void)!::write(wake_fd_.get(), &one, sizeof one);
 }
 
 void WorkerSupervisor::Loop() {
@@ -188,7 +134,7 @@ void WorkerSupervisor::Loop() {
       std::lock_guard<std::mutex> lock(mu_);
       if (stopping_) return;
       listener = listener_;
-      if (wake_fd_ >= 0) fds.push_back({wake_fd_, POLLIN, 0});
+      if (wake_fd_.valid()) fds.push_back({wake_fd_.get(), POLLIN, 0});
       for (const auto& [id, w] : workers_) {
         if (!w.child) continue;
         const int fd = w.child->ExitFd();
@@ -201,12 +147,12 @@ void WorkerSupervisor::Loop() {
     for (const auto& id : ended)
       if (listener) listener(id);
     int64_t timeout = next == 0 ? -1 : std::max<int64_t>(0, next - clock_.NowMillis());
-    if (blind || wake_fd_ < 0) timeout = timeout < 0 ? 1000 : std::min<int64_t>(timeout, 1000);
+    if (blind || !wake_fd_.valid()) timeout = timeout < 0 ? 1000 : std::min<int64_t>(timeout, 1000);
     if (!ended.empty()) continue;  // the listener took time: look again before waiting
     int r = ::poll(fds.data(), fds.size(), static_cast<int>(std::min<int64_t>(timeout, 60000)));
-    if (r > 0 && wake_fd_ >= 0 && (fds[0].revents & POLLIN)) {
+    if (r > 0 && wake_fd_.valid() && (fds[0].revents & POLLIN)) {
       uint64_t n = 0;
-      (void)!::read(wake_fd_, &n, sizeof n);
+      (void)!::read(wake_fd_.get(), &n, sizeof n);
     }
   }
 }

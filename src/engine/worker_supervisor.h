@@ -33,6 +33,7 @@
 
 #include "base/clock.h"
 #include "base/status.h"
+#include "base/unique_fd.h"
 
 namespace georep {
 
@@ -144,7 +145,7 @@ class WorkerSupervisor {
   std::function<void(const std::string&)> listener_;  // GUARDED_BY(mu_)
   bool watching_ = false;  // GUARDED_BY(mu_): the thread restarts workers
   bool stopping_ = false;  // GUARDED_BY(mu_)
-  int wake_fd_ = -1;       // an eventfd: a new child, a stop
+  UniqueFd wake_fd_;       // an eventfd: a new child, a stop
   std::thread thread_;
 };
 

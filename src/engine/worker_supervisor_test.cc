@@ -1,9 +1,11 @@
 // WorkerSupervisor with a fake launcher and clock: restarts with doubling back-off (the whole
 // schedule, and when it starts over), the reason a worker ended, a changed command line
-// restarting it, stop, the restart guard, and the thread noticing an end as it happens.
+// restarting it, stop, the restart guard, and the thread noticing an end as it happens; and
+// SystemProcessLauncher with small real processes.
 #include "engine/worker_supervisor.h"
 
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -13,6 +15,7 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <sstream>
 
 #include "replication/replicator.h"
 
@@ -24,19 +27,14 @@ using SignalLog = std::map<int, std::vector<int>>;
 
 struct FakeChild final : ChildProcess {
   FakeChild(int id, SignalLog* log) : id(id), log(log) {}
-  ~FakeChild() override {
-    if (exit_fd >= 0) ::close(exit_fd);
-  }
-  FakeChild(const FakeChild&) = delete;
-  FakeChild& operator=(const FakeChild&) = delete;
   int pid() const override { return id; }
-  int ExitFd() const override { return exit_fd; }
+  int ExitFd() const override { return exit_fd.get(); }
   // Ends as a real child does: the exit fd becomes readable.
   void End(std::string how) {
     how_ = std::move(how);
     ended = true;
     const uint64_t one = 1;
-    if (exit_fd >= 0) (void)!::write(exit_fd, &one, sizeof one);
+    if (exit_fd.valid()) (void)!::write(exit_fd.get(), &one, sizeof one);
   }
   bool Ended(std::string* how) override {
     if (ended) *how = how_;
@@ -53,7 +51,7 @@ struct FakeChild final : ChildProcess {
   SignalLog* log;
   std::atomic<bool> ended = false;
   std::string how_;
-  int exit_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  UniqueFd exit_fd{::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)};
 };
 
 struct FakeLauncher final : ProcessLauncher {
@@ -298,6 +296,45 @@ TEST_F(WorkerSupervisorTest, TheThreadNoticesAnEndAsItHappens) {
   lock.unlock();
   EXPECT_EQ(sup.Observe("s1").down_reason, "worker was killed by signal Killed");
   sup.StopRestarting();
+}
+
+// The real launcher: a child's output is appended to its log, its end is seen on its exit fd and
+// said in words, and one that cannot be started is an error, not a child.
+TEST_F(WorkerSupervisorTest, SystemLauncherLogsOutputAndReportsTheEnd) {
+  const std::string log = (dir_ / "worker.log").string();
+  { std::ofstream(log) << "earlier\n"; }
+  SystemProcessLauncher launcher;
+  auto child = launcher.Launch({"/bin/sh", "-c", "echo out; echo err >&2; read x; exit 3"}, log);
+  ASSERT_TRUE(child.ok()) << child.status().ToString();
+  std::string how;
+  ASSERT_GE((*child)->ExitFd(), 0);
+  pollfd pfd{(*child)->ExitFd(), POLLIN, 0};
+  ASSERT_EQ(::poll(&pfd, 1, 60'000), 1);  // stdin is /dev/null: `read` ends at once
+  ASSERT_TRUE((*child)->Ended(&how));
+  EXPECT_EQ(how, "exited with 3");
+  std::ifstream in(log);
+  std::stringstream text;
+  text << in.rdbuf();
+  EXPECT_EQ(text.str(), "earlier\nout\nerr\n");
+}
+
+TEST_F(WorkerSupervisorTest, SystemLauncherSignalsAndCannotStartAMissingProgram) {
+  const std::string log = (dir_ / "worker.log").string();
+  SystemProcessLauncher launcher;
+  auto child = launcher.Launch({"sleep", "60"}, log);
+  ASSERT_TRUE(child.ok()) << child.status().ToString();
+  std::string how;
+  EXPECT_FALSE((*child)->Ended(&how));
+  (*child)->Signal(SIGTERM);
+  pollfd pfd{(*child)->ExitFd(), POLLIN, 0};
+  ASSERT_EQ(::poll(&pfd, 1, 60'000), 1);
+  ASSERT_TRUE((*child)->Ended(&how));
+  EXPECT_EQ(how, std::string("was killed by signal ") + strsignal(SIGTERM));
+
+  auto missing = launcher.Launch({"/nonexistent/georep", "worker"}, log);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("cannot start /nonexistent/georep"), std::string::npos)
+      << missing.status().message();
 }
 
 }  // namespace

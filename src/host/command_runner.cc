@@ -5,7 +5,6 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,22 +12,10 @@
 #include <csignal>
 #include <cstring>
 
-extern char** environ;
+#include "base/subprocess.h"
 
 namespace georep {
 namespace {
-
-struct Pipe {
-  int fd[2] = {-1, -1};
-  ~Pipe() {
-    for (int f : fd)
-      if (f >= 0) ::close(f);
-  }
-  void Close(int i) {
-    if (fd[i] >= 0) ::close(fd[i]);
-    fd[i] = -1;
-  }
-};
 
 void Append(std::string& to, const char* data, size_t n, size_t limit, bool* truncated) {
   if (to.size() >= limit) {
@@ -86,66 +73,24 @@ class SigpipeGuard {
   sigset_t pipe_{}, old_{};
 };
 
-Result<CommandResult> LocalCommandRunner::Run(const CommandSpec& spec) {
-  if (spec.argv.empty()) return Status::InvalidArgument("empty command");
-  SigpipeGuard sigpipe_guard;
-  Pipe in, out, err, exec_err;
-  if (::pipe2(in.fd, O_CLOEXEC) || ::pipe2(out.fd, O_CLOEXEC) || ::pipe2(err.fd, O_CLOEXEC) ||
-      ::pipe2(exec_err.fd, O_CLOEXEC)) {
-    return Status::IOError(fmt::format("pipe: {}", std::strerror(errno)));
-  }
-  // Everything the child needs is prepared before fork: after it only async-signal-safe calls.
-  std::vector<char*> argv;
-  for (const auto& a : spec.argv) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  std::vector<char*> envp;
-  for (char** e = environ; *e; ++e) envp.push_back(*e);
-  for (const auto& e : spec.extra_env) envp.push_back(const_cast<char*>(e.c_str()));
-  envp.push_back(nullptr);
+namespace {
 
-  pid_t pid = ::fork();
-  if (pid < 0) return Status::IOError(fmt::format("fork: {}", std::strerror(errno)));
-  if (pid == 0) {
-    ::setpgid(0, 0);  // its own process group, so a time-out stops its children too
-    ::dup2(in.fd[0], 0);
-    ::dup2(out.fd[1], 1);
-    ::dup2(err.fd[1], 2);
-    sigset_t none;
-    sigemptyset(&none);
-    ::pthread_sigmask(SIG_SETMASK, &none, nullptr);  // the child starts with no blocked signals
-    ::signal(SIGPIPE, SIG_DFL);
-    ::execvpe(argv[0], argv.data(), envp.data());
-    int e = errno;
-    (void)!::write(exec_err.fd[1], &e, sizeof e);
-    ::_exit(127);
-  }
-  in.Close(0);
-  out.Close(1);
-  err.Close(1);
-  exec_err.Close(1);
-
-  int exec_errno = 0;
-  ssize_t got = ::read(exec_err.fd[0], &exec_errno, sizeof exec_errno);
-  if (got == static_cast<ssize_t>(sizeof exec_errno)) {
-    ::waitpid(pid, nullptr, 0);
-    return Status::NotFound(
-        fmt::format("cannot run {}: {}", spec.argv[0], std::strerror(exec_errno)));
-  }
-
-  CommandResult r;
+// Feeds the command its input and collects its output until both output streams end, the
+// time-out (or a cancel) passes -- then SIGTERM to its group, SIGKILL a second later.
+void Exchange(Subprocess& child, const CommandSpec& spec, CommandResult& r) {
   size_t written = 0;
-  if (spec.stdin_data.empty()) in.Close(1);
-  ::fcntl(in.fd[1], F_SETFL, O_NONBLOCK);
+  if (spec.stdin_data.empty()) child.CloseStdin();
+  if (child.stdin_fd() >= 0) ::fcntl(child.stdin_fd(), F_SETFL, O_NONBLOCK);
   const auto start = std::chrono::steady_clock::now();
   bool term_sent = false;
   auto deadline = start + spec.timeout;
-  while (out.fd[0] >= 0 || err.fd[0] >= 0) {
+  while (child.stdout_fd() >= 0 || child.stderr_fd() >= 0) {
     pollfd fds[3];
     int n = 0;
     int idx_out = -1, idx_err = -1, idx_in = -1;
-    if (out.fd[0] >= 0) fds[idx_out = n++] = {out.fd[0], POLLIN, 0};
-    if (err.fd[0] >= 0) fds[idx_err = n++] = {err.fd[0], POLLIN, 0};
-    if (in.fd[1] >= 0) fds[idx_in = n++] = {in.fd[1], POLLOUT, 0};
+    if (child.stdout_fd() >= 0) fds[idx_out = n++] = {child.stdout_fd(), POLLIN, 0};
+    if (child.stderr_fd() >= 0) fds[idx_err = n++] = {child.stderr_fd(), POLLIN, 0};
+    if (child.stdin_fd() >= 0) fds[idx_in = n++] = {child.stdin_fd(), POLLOUT, 0};
     auto now = std::chrono::steady_clock::now();
     if (!term_sent && spec.cancel && spec.cancel->load()) {
       r.cancelled = true;
@@ -154,12 +99,12 @@ Result<CommandResult> LocalCommandRunner::Run(const CommandSpec& spec) {
     if (now >= deadline) {
       if (!term_sent) {
         r.timed_out = true;
-        ::kill(-pid, SIGTERM);
+        child.SignalGroup(SIGTERM);
         term_sent = true;
         deadline = now + std::chrono::seconds(1);
         continue;
       }
-      ::kill(-pid, SIGKILL);
+      child.SignalGroup(SIGKILL);
       break;
     }
     int wait_ms =
@@ -174,31 +119,50 @@ Result<CommandResult> LocalCommandRunner::Run(const CommandSpec& spec) {
     char buf[65536];
     for (int i : {idx_out, idx_err}) {
       if (i < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-      Pipe& p = i == idx_out ? out : err;
-      ssize_t k = ::read(p.fd[0], buf, sizeof buf);
+      const bool is_out = i == idx_out;
+      ssize_t k = ::read(is_out ? child.stdout_fd() : child.stderr_fd(), buf, sizeof buf);
       if (k <= 0) {
         if (k < 0 && errno == EINTR) continue;
-        p.Close(0);
+        is_out ? child.CloseStdout() : child.CloseStderr();
         continue;
       }
-      Append(i == idx_out ? r.out : r.err, buf, static_cast<size_t>(k), spec.max_output_bytes,
+      Append(is_out ? r.out : r.err, buf, static_cast<size_t>(k), spec.max_output_bytes,
              &r.truncated);
     }
     if (idx_in >= 0 && (fds[idx_in].revents & (POLLOUT | POLLERR | POLLHUP))) {
-      ssize_t k =
-          ::write(in.fd[1], spec.stdin_data.data() + written, spec.stdin_data.size() - written);
+      ssize_t k = ::write(child.stdin_fd(), spec.stdin_data.data() + written,
+                          spec.stdin_data.size() - written);
       if (k > 0) written += static_cast<size_t>(k);
       if (k < 0 && errno != EAGAIN && errno != EINTR) written = spec.stdin_data.size();
-      if (written >= spec.stdin_data.size()) in.Close(1);
+      if (written >= spec.stdin_data.size()) child.CloseStdin();
     }
   }
-  in.Close(1);
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+}
+
+}  // namespace
+
+Result<CommandResult> LocalCommandRunner::Run(const CommandSpec& spec) {
+  if (spec.argv.empty()) return Status::InvalidArgument("empty command");
+  SigpipeGuard sigpipe_guard;
+  SubprocessOptions options;
+  options.argv = spec.argv;
+  options.extra_env = spec.extra_env;
+  options.in = options.out = options.err = StdioSpec::Pipe();
+  options.new_process_group = true;  // a time-out stops its children too
+  auto child = Subprocess::Start(options);
+  if (!child.ok()) {
+    // A program that may not be run is as good as missing to the callers: NotFound.
+    if (child.status().code() == StatusCode::kPermissionDenied)
+      return Status::NotFound(child.status().message());
+    return child.status();
   }
+  CommandResult r;
+  Exchange(*child, spec, r);
+  child->CloseStdin();
+  const ExitStatus status = child->Wait();
   // A timed-out command's group may still hold stragglers.
-  if (r.timed_out) ::kill(-pid, SIGKILL);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  if (r.timed_out) child->SignalGroup(SIGKILL);
+  r.exit_code = status.ShellCode();
   return r;
 }
 

@@ -2,7 +2,7 @@
 // cluster host. Commands are argv vectors, never shell strings built from input.
 //
 // Every run has a time-out and a bound on captured output; the result says whether either
-// was hit. Implementations: LocalCommandRunner (fork/exec here), SshCommandRunner
+// was hit. Implementations: LocalCommandRunner (a Subprocess here), SshCommandRunner
 // (ssh_transport.h); tests use FakeCommandRunner.
 //
 // Thread-safety: implementations are thread-safe; runs may proceed in parallel.
@@ -52,7 +52,7 @@ class CommandRunner {
   virtual Result<CommandResult> Run(const CommandSpec& spec) = 0;
 };
 
-// Runs programs on this machine with fork/exec. A command that outlives its time-out gets
+// Runs programs on this machine (base/subprocess.h). A command that outlives its time-out gets
 // SIGTERM, then SIGKILL a second later; its whole process group is signalled.
 class LocalCommandRunner final : public CommandRunner {
  public:

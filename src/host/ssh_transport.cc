@@ -14,6 +14,8 @@
 #include <sstream>
 #include <string_view>
 
+#include "base/unique_fd.h"
+
 namespace georep {
 namespace {
 
@@ -44,12 +46,12 @@ Status MakeDir(const std::string& dir) {
 Status WriteFile0600(const std::string& path, const std::string& data) {
   const std::string tmp = path + ".tmp";
   {
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    UniqueFd file(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+    const int fd = file.get();
     if (fd < 0)
       return Status::IOError(fmt::format("cannot write {}: {}", tmp, std::strerror(errno)));
     bool ok = ::write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size());
     ok = ::fsync(fd) == 0 && ok;
-    ::close(fd);
     if (!ok) return Status::IOError(fmt::format("cannot write {}", tmp));
   }
   if (::rename(tmp.c_str(), path.c_str()) != 0)

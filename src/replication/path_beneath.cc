@@ -12,11 +12,6 @@
 
 namespace georep::replication {
 
-void UniqueFd::Reset() {
-  if (fd_ >= 0) ::close(fd_);
-  fd_ = -1;
-}
-
 Status ValidateRelativePath(std::string_view path, bool allow_root) {
   if (allow_root && path == ".") return Status::Ok();
   if (path.empty()) return Status::InvalidArgument("empty path");

@@ -1,4 +1,4 @@
-#include "replication_commands.h"
+#include "worker/commands.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -330,9 +330,7 @@ int RunWorkerKeys(const std::string& root, const std::string& name) {
   return 0;
 }
 
-}  // namespace
-
-void AddReplicationCommands(CLI::App& app, int* exit_code) {
+void AddWorkerCommand(CLI::App& app, int* exit_code) {
   static WorkerArgs w;
   auto* worker = app.add_subcommand(
       "worker", "Replicate a directory to a destination continuously (started by the engine)");
@@ -396,7 +394,9 @@ void AddReplicationCommands(CLI::App& app, int* exit_code) {
   worker->add_flag("--stop-on-stdin-eof", w.stop_on_stdin_eof,
                    "Stop cleanly when stdin ends (a worker started over ssh)");
   worker->callback([exit_code] { *exit_code = RunWorker(w); });
+}
 
+void AddWorkerKeysCommand(CLI::App& app, int* exit_code) {
   static std::string keys_root, keys_known_hosts;
   auto* keys = app.add_subcommand(
       "worker-keys",
@@ -416,7 +416,9 @@ void AddReplicationCommands(CLI::App& app, int* exit_code) {
         return "";
       });
   keys->callback([exit_code] { *exit_code = RunWorkerKeys(keys_root, keys_known_hosts); });
+}
 
+void AddWorkerLinkCommand(CLI::App& app, int* exit_code) {
   static replication::WorkerLinkOptions link;
   auto* link_cmd = app.add_subcommand(
       "worker-link",
@@ -440,7 +442,9 @@ void AddReplicationCommands(CLI::App& app, int* exit_code) {
       *exit_code = 1;
     }
   });
+}
 
+void AddAgentCommand(CLI::App& app, int* exit_code) {
   static replication::AgentOptions ag;
   static std::string durability = "batch";
   auto* agent = app.add_subcommand(
@@ -499,6 +503,15 @@ void AddReplicationCommands(CLI::App& app, int* exit_code) {
       *exit_code = 1;
     }
   });
+}
+
+}  // namespace
+
+void AddReplicationCommands(CLI::App& app, int* exit_code) {
+  AddWorkerCommand(app, exit_code);
+  AddWorkerKeysCommand(app, exit_code);
+  AddWorkerLinkCommand(app, exit_code);
+  AddAgentCommand(app, exit_code);
 }
 
 }  // namespace georep
