@@ -188,6 +188,9 @@ class Applier {
                          const std::string& to_name, const std::string& to_path);
   Status SweepTempFiles(int dir, const std::string& path, dev_t dev, int depth);
   void AbandonFile();
+  // kBatch: the verified file under `temp` in `parent` waits for its batch's sync before it
+  // is renamed to `path`; `seq` is the operation a failure is replied for.
+  void Stage(const Parent& parent, const std::string& temp, const std::string& path, uint64_t seq);
   // kBatch: syncs the staged files' data and renames them into place; a failure becomes an
   // Error reply for the file's own operation.
   void FlushStaged();

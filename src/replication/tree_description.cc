@@ -1,8 +1,12 @@
+// Tree descriptions: the GRTREE format a describer writes and verify reads back (see
+// tree_description.h), encoded with the byte_reader.h primitives.
 #include "replication/tree_description.h"
 
 #include <fmt/format.h>
 
 #include <algorithm>
+
+#include "replication/byte_reader.h"
 
 namespace georep::replication {
 namespace {
@@ -12,98 +16,6 @@ constexpr uint8_t kTagEnd = 0;
 constexpr uint8_t kTagEntry = 1;
 constexpr uint8_t kTagError = 2;
 constexpr size_t kTrailerBytes = 16;
-
-void PutVarint(std::string* out, uint64_t v) {
-  while (v >= 0x80) {
-    out->push_back(static_cast<char>((v & 0x7f) | 0x80));
-    v >>= 7;
-  }
-  out->push_back(static_cast<char>(v));
-}
-
-void PutSigned(std::string* out, int64_t v) {
-  PutVarint(out, (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63));
-}
-
-void PutFixed64(std::string* out, uint64_t v) {
-  for (int i = 0; i < 8; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-
-void PutBytes(std::string* out, std::string_view s) {
-  PutVarint(out, s.size());
-  out->append(s);
-}
-
-// Reads fields; the first failure sticks (and empties the input), so a record is read whole
-// and checked once.
-class Reader {
- public:
-  explicit Reader(std::string_view bytes) : rest_(bytes) {}
-
-  uint64_t Varint() {
-    uint64_t v = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-      if (rest_.empty()) return Fail("truncated varint");
-      auto byte = static_cast<uint8_t>(rest_.front());
-      rest_.remove_prefix(1);
-      if (shift == 63 && byte > 1) return Fail("varint overflows 64 bits");
-      v |= static_cast<uint64_t>(byte & 0x7f) << shift;
-      if ((byte & 0x80) == 0) return v;
-    }
-    return Fail("varint longer than 10 bytes");
-  }
-  uint32_t Varint32(std::string_view what) {
-    uint64_t v = Varint();
-    if (v > UINT32_MAX) return static_cast<uint32_t>(Fail(fmt::format("{} exceeds 32 bits", what)));
-    return static_cast<uint32_t>(v);
-  }
-  int64_t Signed() {
-    uint64_t v = Varint();
-    return static_cast<int64_t>((v >> 1) ^ (~(v & 1) + 1));
-  }
-  uint8_t Byte() {
-    if (rest_.empty()) return static_cast<uint8_t>(Fail("truncated record"));
-    auto b = static_cast<uint8_t>(rest_.front());
-    rest_.remove_prefix(1);
-    return b;
-  }
-  uint64_t Fixed64() {
-    if (rest_.size() < 8) return Fail("truncated fixed-width field");
-    uint64_t v = 0;
-    for (int i = 0; i < 8; ++i)
-      v |= static_cast<uint64_t>(static_cast<uint8_t>(rest_[i])) << (8 * i);
-    rest_.remove_prefix(8);
-    return v;
-  }
-  std::string Bytes(std::string_view what, size_t max) {
-    uint64_t n = Varint();
-    if (!ok()) return {};
-    if (n > max) {
-      Fail(fmt::format("{} of {} bytes exceeds the limit of {}", what, n, max));
-      return {};
-    }
-    if (n > rest_.size()) {
-      Fail(fmt::format("{} of {} bytes runs past the end", what, n));
-      return {};
-    }
-    std::string s(rest_.substr(0, n));
-    rest_.remove_prefix(n);
-    return s;
-  }
-  uint64_t Fail(std::string why) {
-    if (error_.empty()) error_ = std::move(why);
-    rest_ = {};
-    return 0;
-  }
-  bool ok() const { return error_.empty(); }
-  bool empty() const { return rest_.empty(); }
-  size_t remaining() const { return rest_.size(); }
-  const std::string& error() const { return error_; }
-
- private:
-  std::string_view rest_;
-  std::string error_;
-};
 
 Status TooLarge(std::string_view what, size_t size, size_t max, std::string_view path) {
   return Status::InvalidArgument(fmt::format("{} of '{}' is {} bytes; a description allows {}",
@@ -131,6 +43,48 @@ Status CheckEntry(const DescribedEntry& e) {
       return TooLarge("an xattr value", x.value.size(), kMaxXattrValueBytes, e.path);
   }
   return Status::Ok();
+}
+
+// An entry record (its tag read) of a version `version` description, appended to `d` when it
+// is valid; a failure is left in `in`.
+void ReadEntry(ByteReader& in, uint64_t version, TreeDescription* d) {
+  DescribedEntry e;
+  e.path = in.Bytes("path", kMaxPathBytes);
+  const uint8_t type = in.Byte();
+  if (in.ok() && type > static_cast<uint8_t>(EntryType::kOther))
+    in.Fail(fmt::format("unknown entry type {}", type));
+  e.type = static_cast<EntryType>(type);
+  e.mode = in.Varint32("mode");
+  e.uid = in.Varint32("uid");
+  e.gid = in.Varint32("gid");
+  e.size = in.Varint();
+  e.mtime_ns = in.Signed();
+  if (e.type == EntryType::kSymlink) e.symlink_target = in.Bytes("symlink target", kMaxPathBytes);
+  const uint64_t xattrs = in.Varint();
+  if (in.ok() && xattrs > kMaxXattrsPerEntry)
+    in.Fail(fmt::format("{} xattrs exceeds the limit of {}", xattrs, kMaxXattrsPerEntry));
+  for (uint64_t i = 0; in.ok() && i < xattrs; ++i) {
+    Xattr x;
+    x.name = in.Bytes("xattr name", kMaxXattrNameBytes);
+    x.value = in.Bytes("xattr value", kMaxXattrValueBytes);
+    if (in.ok() && x.name.empty()) in.Fail("empty xattr name");
+    e.xattrs.push_back(std::move(x));
+  }
+  const uint8_t hashed = in.Byte();
+  if (in.ok() && hashed > 1) in.Fail(fmt::format("hash flag {}", hashed));
+  e.hashed = hashed == 1;
+  if (e.hashed) {
+    e.hash.low = in.Fixed64();
+    e.hash.high = in.Fixed64();
+  }
+  if (version >= 2) e.link_group = in.Varint();
+  if (in.ok() && e.link_group != 0 && !d->links_described)
+    in.Fail("a link group in a description without them");
+  if (in.ok()) {
+    Status valid = CheckEntry(e);
+    if (!valid.ok()) in.Fail(valid.message());
+  }
+  if (in.ok()) d->entries.push_back(std::move(e));
 }
 
 }  // namespace
@@ -231,11 +185,11 @@ Result<TreeDescription> DecodeTreeDescription(std::string_view bytes) {
   if (bytes.size() < kMagic.size() + kTrailerBytes) return corrupt("it is truncated");
   const std::string_view body = bytes.substr(0, bytes.size() - kTrailerBytes);
   {
-    Reader trailer(bytes.substr(body.size()));
+    ByteReader trailer(bytes.substr(body.size()));
     const Hash128 expected{trailer.Fixed64(), trailer.Fixed64()};
     if (!(HashBytes(body) == expected)) return corrupt("checksum mismatch (truncated or damaged)");
   }
-  Reader in(body.substr(kMagic.size()));
+  ByteReader in(body.substr(kMagic.size()));
   const uint64_t version = in.Varint();
   if (in.ok() && (version < kOldestTreeDescriptionVersion || version > kTreeDescriptionVersion)) {
     return corrupt(fmt::format("format version {}; this georep reads versions {} to {}", version,
@@ -270,44 +224,7 @@ Result<TreeDescription> DecodeTreeDescription(std::string_view bytes) {
     const uint8_t tag = in.Byte();
     if (!in.ok()) break;
     if (tag == kTagEntry) {
-      DescribedEntry e;
-      e.path = in.Bytes("path", kMaxPathBytes);
-      const uint8_t type = in.Byte();
-      if (in.ok() && type > static_cast<uint8_t>(EntryType::kOther))
-        in.Fail(fmt::format("unknown entry type {}", type));
-      e.type = static_cast<EntryType>(type);
-      e.mode = in.Varint32("mode");
-      e.uid = in.Varint32("uid");
-      e.gid = in.Varint32("gid");
-      e.size = in.Varint();
-      e.mtime_ns = in.Signed();
-      if (e.type == EntryType::kSymlink)
-        e.symlink_target = in.Bytes("symlink target", kMaxPathBytes);
-      const uint64_t xattrs = in.Varint();
-      if (in.ok() && xattrs > kMaxXattrsPerEntry)
-        in.Fail(fmt::format("{} xattrs exceeds the limit of {}", xattrs, kMaxXattrsPerEntry));
-      for (uint64_t i = 0; in.ok() && i < xattrs; ++i) {
-        Xattr x;
-        x.name = in.Bytes("xattr name", kMaxXattrNameBytes);
-        x.value = in.Bytes("xattr value", kMaxXattrValueBytes);
-        if (in.ok() && x.name.empty()) in.Fail("empty xattr name");
-        e.xattrs.push_back(std::move(x));
-      }
-      const uint8_t hashed = in.Byte();
-      if (in.ok() && hashed > 1) in.Fail(fmt::format("hash flag {}", hashed));
-      e.hashed = hashed == 1;
-      if (e.hashed) {
-        e.hash.low = in.Fixed64();
-        e.hash.high = in.Fixed64();
-      }
-      if (version >= 2) e.link_group = in.Varint();
-      if (in.ok() && e.link_group != 0 && !d.links_described)
-        in.Fail("a link group in a description without them");
-      if (in.ok()) {
-        Status valid = CheckEntry(e);
-        if (!valid.ok()) in.Fail(valid.message());
-      }
-      if (in.ok()) d.entries.push_back(std::move(e));
+      ReadEntry(in, version, &d);
     } else if (tag == kTagError) {
       DescribeError e;
       e.path = in.Bytes("path", kMaxPathBytes);
