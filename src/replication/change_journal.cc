@@ -1,13 +1,7 @@
 #include "replication/change_journal.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <unistd.h>
 #include <xxhash.h>
 
-#include <cstring>
-#include <fstream>
-#include <sstream>
 #include <string_view>
 
 #include "replication/le_bytes.h"
@@ -20,16 +14,15 @@ using le::PutU64;
 
 }  // namespace
 
-ChangeJournal::ChangeJournal(std::string state_dir) : path_(std::move(state_dir) + "/journal") {}
+ChangeJournal::ChangeJournal(std::string state_dir, Env* env)
+    : env_(env), path_(std::move(state_dir) + "/journal") {}
 
 Result<JournaledChanges> ChangeJournal::Load() const {
   JournaledChanges out;
-  std::ifstream in(path_, std::ios::binary);
-  if (!in) return out;
-  std::stringstream ss;
-  ss << in.rdbuf();
-  const std::string data = ss.str();
-  std::string_view v = data;
+  auto data = env_->ReadFile(path_);
+  if (data.status().code() == StatusCode::kNotFound) return out;
+  if (!data.ok()) return data.status();
+  std::string_view v = *data;
   // Records: payload length, payload (kind byte 'D', 'E' or 'W', length, path; repeated),
   // XXH3-64.
   while (!v.empty()) {
@@ -71,29 +64,17 @@ Status ChangeJournal::Append(const JournaledChanges& changes) {
   PutU64(&record, payload.size());
   record += payload;
   PutU64(&record, XXH3_64bits(payload.data(), payload.size()));
-  int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-  if (fd < 0) return Status::IOError("cannot open " + path_ + ": " + strerror(errno));
-  std::string_view rest = record;
-  while (!rest.empty()) {
-    ssize_t n = ::write(fd, rest.data(), rest.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int err = errno;
-      ::close(fd);
-      return Status::IOError("cannot write " + path_ + ": " + strerror(err));
-    }
-    rest.remove_prefix(static_cast<size_t>(n));
-  }
-  const bool synced = ::fdatasync(fd) == 0;
-  const int err = errno;
-  ::close(fd);
-  if (!synced) return Status::IOError("cannot sync " + path_ + ": " + strerror(err));
-  return Status::Ok();
+  GEOREP_ASSIGN_OR_RETURN(auto file, env_->OpenWritable(path_, Env::OpenMode::kAppend));
+  // A record half written stays behind as a torn tail; Load() stops before it.
+  GEOREP_RETURN_IF_ERROR(file->Append(record));
+  GEOREP_RETURN_IF_ERROR(file->Sync());
+  return file->Close();
 }
 
 Status ChangeJournal::Clear() {
-  if (::truncate(path_.c_str(), 0) != 0 && errno != ENOENT)
-    return Status::IOError("cannot truncate " + path_ + ": " + strerror(errno));
+  if (Status t = env_->Truncate(path_, /*sync=*/false);
+      !t.ok() && t.code() != StatusCode::kNotFound)
+    return t;
   return Status::Ok();
 }
 

@@ -17,6 +17,7 @@
 #include <set>
 #include <string>
 
+#include "base/env.h"
 #include "base/status.h"
 
 namespace georep::replication {
@@ -30,7 +31,8 @@ struct JournaledChanges {
 
 class ChangeJournal {
  public:
-  explicit ChangeJournal(std::string state_dir);
+  // `env` (not owned) holds the file.
+  explicit ChangeJournal(std::string state_dir, Env* env = Env::Default());
   // Everything recorded since the last Clear().
   Result<JournaledChanges> Load() const;
   // Appends and syncs one record.
@@ -39,6 +41,7 @@ class ChangeJournal {
   Status Clear();
 
  private:
+  Env* env_;
   std::string path_;
 };
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <map>
 #include <optional>
+#include <set>
 #include <tuple>
 
 namespace georep::replication {
@@ -174,6 +175,81 @@ std::map<std::string, std::string> RenamedThere(
   return out;
 }
 
+// What the destination should hold beneath `scope`: the source's scan, else the index.
+std::map<std::string, IndexEntry> Wanted(const SyncedIndex& index, const std::string& scope,
+                                         const std::vector<ScanEntry>* source,
+                                         const std::function<bool(const std::string&)>& skip) {
+  std::map<std::string, IndexEntry> want;
+  if (source != nullptr) {
+    for (const ScanEntry& e : *source)
+      if (Beneath(e.path, scope) && !Skipped(e.path, skip)) want[e.path] = IndexEntryOf(e);
+    return want;
+  }
+  for (auto it = index.lower_bound(scope == "." ? "" : scope); it != index.end(); ++it) {
+    if (!Beneath(it->first, scope)) {
+      if (scope != "." && it->first > scope + "/\xff") break;
+      continue;
+    }
+    if (!Skipped(it->first, skip)) want.insert(*it);
+  }
+  return want;
+}
+
+// Destination inode -> source file (dev, ino) -> its paths there.
+using Sharing = std::map<uint64_t, std::map<std::pair<uint64_t, uint64_t>, size_t>>;
+
+Sharing SharingOf(const std::map<std::string, IndexEntry>& want,
+                  const std::map<std::string, const ListedEntry*>& there) {
+  Sharing sharing;
+  for (const auto& [path, d] : there) {
+    if (TypeOfMode(d->mode) != EntryType::kRegular || d->nlink < 2) continue;
+    if (auto w = want.find(path); w != want.end() && w->second.type == EntryType::kRegular)
+      ++sharing[d->ino][{w->second.dev, w->second.ino}];
+  }
+  return sharing;
+}
+
+// Whether the destination file `d` belongs to another source file than `want_entry` (the one
+// with the most paths on that inode keeps it).
+bool LinkedToAnother(const Sharing& sharing, const IndexEntry& want_entry, const ListedEntry& d) {
+  auto s = sharing.find(d.ino);
+  if (TypeOfMode(d.mode) != EntryType::kRegular || s == sharing.end() || s->second.size() < 2)
+    return false;
+  const auto keeps =
+      std::max_element(s->second.begin(), s->second.end(),
+                       [](const auto& a, const auto& b) { return a.second < b.second; });
+  return keeps->first != std::make_pair(want_entry.dev, want_entry.ino);
+}
+
+// Links: the source files (dev, ino) whose paths are separate files at the destination.
+std::set<std::pair<uint64_t, uint64_t>> SplitLinks(
+    const std::map<std::string, IndexEntry>& want,
+    const std::map<std::string, const ListedEntry*>& there,
+    std::map<std::string, std::optional<IndexEntry>>& next) {
+  std::map<std::pair<uint64_t, uint64_t>, std::set<uint64_t>> inodes;
+  for (const auto& [path, w] : want) {
+    if (w.type != EntryType::kRegular || !w.linked) continue;
+    auto& at = inodes[{w.dev, w.ino}];
+    auto d = there.find(path);
+    if (d != there.end() && TypeOfMode(d->second->mode) == EntryType::kRegular)
+      at.insert(d->second->ino);
+  }
+  // And what the destination holds at a path the source has left, recorded with a linked
+  // source file's inode: the pass moves it to that file's path (a directory renamed at the
+  // source while the link made in it was not yet joined), a separate file still.
+  for (const auto& [path, d] : there) {
+    if (want.count(path) || TypeOfMode(d->mode) != EntryType::kRegular) continue;
+    const auto& recorded = next[path];
+    if (!recorded || recorded->ino == 0) continue;
+    if (auto i = inodes.find({recorded->dev, recorded->ino}); i != inodes.end())
+      i->second.insert(d->ino);
+  }
+  std::set<std::pair<uint64_t, uint64_t>> split;
+  for (const auto& [id, at] : inodes)
+    if (at.size() > 1) split.insert(id);
+  return split;
+}
+
 }  // namespace
 
 IndexEntry IndexEntryOf(const ScanEntry& e) {
@@ -197,20 +273,7 @@ Reconciliation ReconcileIndex(const SyncedIndex& index, const std::string& scope
                               const std::vector<ListedEntry>& destination,
                               const std::function<bool(const std::string&)>& skip) {
   Reconciliation out;
-  // What the destination should hold: the source's scan, else the index.
-  std::map<std::string, IndexEntry> want;
-  if (source != nullptr) {
-    for (const ScanEntry& e : *source)
-      if (Beneath(e.path, scope) && !Skipped(e.path, skip)) want[e.path] = IndexEntryOf(e);
-  } else {
-    for (auto it = index.lower_bound(scope == "." ? "" : scope); it != index.end(); ++it) {
-      if (!Beneath(it->first, scope)) {
-        if (scope != "." && it->first > scope + "/\xff") break;
-        continue;
-      }
-      if (!Skipped(it->first, skip)) want.insert(*it);
-    }
-  }
+  const std::map<std::string, IndexEntry> want = Wanted(index, scope, source, skip);
   std::map<std::string, const ListedEntry*> there;
   for (const ListedEntry& d : destination)
     if (Beneath(d.path, scope) && !Skipped(d.path, skip)) there[d.path] = &d;
@@ -229,20 +292,9 @@ Reconciliation ReconcileIndex(const SyncedIndex& index, const std::string& scope
   // metadata set there would be its other links' too. The source file with the most paths on
   // that inode keeps it; the others' paths are sent again, each a file of its own.
   // Destination inode -> source file (dev, ino) -> its paths there.
-  std::map<uint64_t, std::map<std::pair<uint64_t, uint64_t>, size_t>> sharing;
-  for (const auto& [path, d] : there) {
-    if (TypeOfMode(d->mode) != EntryType::kRegular || d->nlink < 2) continue;
-    if (auto w = want.find(path); w != want.end() && w->second.type == EntryType::kRegular)
-      ++sharing[d->ino][{w->second.dev, w->second.ino}];
-  }
+  const Sharing sharing = SharingOf(want, there);
   auto linked_to_another = [&](const IndexEntry& want_entry, const ListedEntry& d) {
-    auto s = sharing.find(d.ino);
-    if (TypeOfMode(d.mode) != EntryType::kRegular || s == sharing.end() || s->second.size() < 2)
-      return false;
-    const auto keeps =
-        std::max_element(s->second.begin(), s->second.end(),
-                         [](const auto& a, const auto& b) { return a.second < b.second; });
-    return keeps->first != std::make_pair(want_entry.dev, want_entry.ino);
+    return LinkedToAnother(sharing, want_entry, d);
   };
   // The index's path for what the destination holds at `path`: itself, or beneath a directory
   // renamed there.
@@ -326,27 +378,7 @@ Reconciliation ReconcileIndex(const SyncedIndex& index, const std::string& scope
     ++out.counts.missing;
   }
 
-  // Links: the paths of one source file that are separate files at the destination.
-  std::map<std::pair<uint64_t, uint64_t>, std::set<uint64_t>> inodes;
-  for (const auto& [path, w] : want) {
-    if (w.type != EntryType::kRegular || !w.linked) continue;
-    auto& at = inodes[{w.dev, w.ino}];
-    auto d = there.find(path);
-    if (d != there.end() && TypeOfMode(d->second->mode) == EntryType::kRegular)
-      at.insert(d->second->ino);
-  }
-  // And what the destination holds at a path the source has left, recorded with a linked
-  // source file's inode: the pass moves it to that file's path (a directory renamed at the
-  // source while the link made in it was not yet joined), a separate file still.
-  for (const auto& [path, d] : there) {
-    if (want.count(path) || TypeOfMode(d->mode) != EntryType::kRegular) continue;
-    const auto& recorded = next[path];
-    if (!recorded || recorded->ino == 0) continue;
-    if (auto i = inodes.find({recorded->dev, recorded->ino}); i != inodes.end())
-      i->second.insert(d->ino);
-  }
-  for (const auto& [id, at] : inodes)
-    if (at.size() > 1) out.relink.insert(id);
+  out.relink = SplitLinks(want, there, next);
   out.counts.relinked = out.relink.size();
 
   for (auto& [path, entry] : next) {

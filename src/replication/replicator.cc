@@ -26,38 +26,12 @@
 #include "replication/change_journal.h"
 #include "replication/privileges.h"
 #include "replication/repair_request.h"
-#include "replication/replicator_internal.h"
+#include "replication/replicator_batch.h"
+#include "replication/replicator_streams.h"
 #include "replication/wire.h"
 
 namespace georep::replication {
 namespace {
-
-Status WriteFileAtomically(const std::string& path, const std::string& data) {
-  const std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return Status::IOError("cannot write " + tmp + ": " + strerror(errno));
-  size_t off = 0;
-  while (off < data.size()) {
-    ssize_t n = ::write(fd, data.data() + off, data.size() - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int e = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return Status::IOError("cannot write " + tmp + ": " + strerror(e));
-    }
-    off += static_cast<size_t>(n);
-  }
-  // Not fsynced: the status is rewritten every few seconds, and a reader that finds it
-  // damaged after a crash only waits for the next one.
-  if (::close(fd) != 0) {
-    ::unlink(tmp.c_str());
-    return Status::IOError("cannot sync " + tmp + ": " + strerror(errno));
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0)
-    return Status::IOError("cannot rename " + tmp + ": " + strerror(errno));
-  return Status::Ok();
-}
 
 // One pass's summary (debug): what it sent and how long it took.
 // `subtrees` and `entries`: what an incremental pass looked at (a full pass: the root).
@@ -79,19 +53,19 @@ std::string UncleanMarker(const std::string& state_dir) {
 }
 
 // Whether the last run left the marker; then makes it.
-bool MarkRunning(const std::string& state_dir) {
+bool MarkRunning(Env* env, const std::string& state_dir) {
   const std::string marker = UncleanMarker(state_dir);
-  const bool unclean = ::access(marker.c_str(), F_OK) == 0;
-  const int fd = ::open(marker.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-  if (fd >= 0) ::close(fd);
+  const bool unclean = env->Exists(marker);
+  if (auto made = env->OpenWritable(marker, Env::OpenMode::kAppend); made.ok())
+    (void)(*made)->Close();
   if (unclean)
     spdlog::info(
         "msg=\"the last run did not stop cleanly: the index is reconciled with the destination\"");
   return unclean;
 }
 
-void MarkStopped(const std::string& state_dir) {
-  (void)::unlink(UncleanMarker(state_dir).c_str());
+void MarkStopped(Env* env, const std::string& state_dir) {
+  (void)env->Remove(UncleanMarker(state_dir));
 }
 
 }  // namespace
@@ -166,15 +140,27 @@ Result<WorkerStatus> StatusFromJson(const std::string& text) {
   return s;
 }
 
-Result<WorkerStatus> ReadWorkerStatus(const std::string& state_dir) {
-  std::ifstream in(state_dir + "/status.json");
-  if (!in) return Status::NotFound("no worker status in " + state_dir);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return StatusFromJson(ss.str());
+Result<WorkerStatus> ReadWorkerStatus(const std::string& state_dir, Env* env) {
+  auto text = env->ReadFile(state_dir + "/status.json");
+  if (!text.ok()) return Status::NotFound("no worker status in " + state_dir);
+  return StatusFromJson(*text);
 }
 
-Replicator::Replicator(ReplicatorOptions options) : options_(std::move(options)) {}
+Result<std::unique_ptr<AgentLink>> SpawningAgentLinks::Open(int stream) {
+  return SpawnAgent(argv_,
+                    state_dir_ + (stream == 0 ? std::string("/agent.log")
+                                              : "/agent-" + std::to_string(stream) + ".log"));
+}
+
+Replicator::Replicator(ReplicatorOptions options)
+    : options_(std::move(options)),
+      system_clock_(options_.clock ? nullptr : std::make_unique<SystemClock>()),
+      clock_(options_.clock ? options_.clock : system_clock_.get()),
+      env_(options_.env ? options_.env : Env::Default()),
+      spawning_links_(options_.agent_links ? nullptr
+                                           : std::make_unique<SpawningAgentLinks>(
+                                                 options_.agent_argv, options_.state_dir)),
+      agent_links_(options_.agent_links ? options_.agent_links : spawning_links_.get()) {}
 // The streams' threads use the rest: they stop first.
 Replicator::~Replicator() {
   streams_.clear();
@@ -197,8 +183,10 @@ uint64_t Replicator::WireBytes() const {
   return total;
 }
 
-Status WriteWorkerStatus(const std::string& state_dir, const WorkerStatus& status) {
-  return WriteFileAtomically(state_dir + "/status.json", StatusToJson(status));
+// Not synced: the status is rewritten every few seconds, and a reader that finds it damaged
+// after a crash only waits for the next one.
+Status WriteWorkerStatus(const std::string& state_dir, const WorkerStatus& status, Env* env) {
+  return ReplaceFile(env, state_dir + "/status.json", StatusToJson(status), /*sync=*/false);
 }
 
 int64_t Replicator::SettleMs() const {
@@ -209,7 +197,7 @@ int64_t Replicator::SettleMs() const {
 // (or one that is Faulty from the start) shows that mark, not "never", until its first pass
 // moves it on (as gsyncd keeps its stime).
 void Replicator::CarryOverLastSynced() {
-  auto previous = ReadWorkerStatus(options_.state_dir);
+  auto previous = ReadWorkerStatus(options_.state_dir, env_);
   if (previous.ok()) {
     status_.last_synced_ms = std::max(status_.last_synced_ms, previous->last_synced_ms);
     status_.repaired = previous->repaired;
@@ -235,7 +223,7 @@ Result<bool> Replicator::TakeRepairRequest() {
 }
 
 void Replicator::WriteStatus() {
-  status_.updated_ms = NowMs();
+  status_.updated_ms = clock_->NowMillis();
   // Lag (see WorkerStatus): the oldest of what waits for a pass and what a pass carries.
   int64_t oldest = first_change_ms_;
   if (pass_oldest_ms_ != 0 && (oldest == 0 || pass_oldest_ms_ < oldest)) oldest = pass_oldest_ms_;
@@ -252,7 +240,8 @@ void Replicator::WriteStatus() {
     status_.skipped_reason = fmt::format("'{}': {}", path, why);
   }
   const std::string json = StatusToJson(status_);
-  (void)WriteFileAtomically(options_.state_dir + "/status.json", json);
+  (void)ReplaceFile(env_, options_.state_dir + "/status.json", json, /*sync=*/false);
+  if (options_.on_status) options_.on_status(status_);
   if (options_.status_fd < 0) return;
   // The whole line, however many writes that takes: the reader splits lines.
   std::string_view rest = json;
@@ -285,10 +274,12 @@ Status Replicator::Handshake(AgentLink* link, FdSink* sink, std::string* buffer,
   GEOREP_RETURN_IF_ERROR(sender->Flush());
   Decoder decoder;
   std::vector<Message> in;
-  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  const int64_t until = clock_->MonotonicMillis() + options_.handshake_timeout_ms;
   while (in.empty()) {
-    if (std::chrono::steady_clock::now() > until)
-      return Status::Unavailable("the agent did not answer within 60 s: " + link->ErrorTail());
+    if (clock_->MonotonicMillis() > until)
+      return Status::Unavailable("the agent did not answer within " +
+                                 DurationText(options_.handshake_timeout_ms) + ": " +
+                                 link->ErrorTail());
     Status d = sink->Drain(500);
     if (!d.ok()) return Status::Unavailable(d.message() + ": " + link->ErrorTail());
     GEOREP_RETURN_IF_ERROR(decoder.Feed(*buffer, &in));
@@ -318,9 +309,8 @@ Status Replicator::Handshake(AgentLink* link, FdSink* sink, std::string* buffer,
 }
 
 Status Replicator::Connect() {
-  rate_ = std::make_unique<RateLimit>(options_.bandwidth_limit);
-  GEOREP_ASSIGN_OR_RETURN(link_,
-                          SpawnAgent(options_.agent_argv, options_.state_dir + "/agent.log"));
+  rate_ = std::make_unique<RateLimit>(options_.bandwidth_limit, clock_);
+  GEOREP_ASSIGN_OR_RETURN(link_, agent_links_->Open(0));
   read_buffer_.clear();
   sink_ = std::make_unique<FdSink>(link_->write_fd(), link_->read_fd(), &read_buffer_, rate_.get());
   SenderOptions so;
@@ -367,15 +357,16 @@ Status Replicator::ReconcileWithDestination(const std::vector<ScanEntry>& source
                  protocol_version_);
     return Status::Ok();
   }
-  const int64_t started = NowMs();
+  const int64_t started = clock_->NowMillis();
   const uint64_t id = ++list_requests_;
   GEOREP_RETURN_IF_ERROR(sender_->SendListTree(id, "."));
   std::vector<ListedEntry> listing;
   std::string error;
-  const auto until = std::chrono::steady_clock::now() + std::chrono::minutes(30);
+  const int64_t until = clock_->MonotonicMillis() + options_.agent_timeout_ms;
   for (bool last = false; !last;) {
-    if (std::chrono::steady_clock::now() > until)
-      return Status::Unavailable("the agent did not list the destination within 30 minutes");
+    if (clock_->MonotonicMillis() > until)
+      return Status::Unavailable("the agent did not list the destination within " +
+                                 DurationText(options_.agent_timeout_ms));
     if (read_buffer_.empty()) {
       Status d = sink_->Drain(1000);
       if (!d.ok()) return Status::Unavailable(d.message() + ": " + link_->ErrorTail());
@@ -415,7 +406,7 @@ Status Replicator::ReconcileWithDestination(const std::vector<ScanEntry>& source
       "msg=\"index reconciled with the destination\" listed={} kept={} meta={} stale={} "
       "missing={} extra={} relink={} took_ms={}",
       listing.size(), r.counts.kept, r.counts.meta, r.counts.stale, r.counts.missing,
-      r.counts.extra, r.counts.relinked, NowMs() - started);
+      r.counts.extra, r.counts.relinked, clock_->NowMillis() - started);
   return Status::Ok();
 }
 
@@ -431,11 +422,11 @@ Status Replicator::ReadReplies(int wait_ms) {
 Status Replicator::RunOnce() {
   Status result = [&]() -> Status {
     CarryOverLastSynced();
-    index_store_ = std::make_unique<IndexStore>(options_.state_dir);
+    index_store_ = std::make_unique<IndexStore>(options_.state_dir, env_);
     GEOREP_ASSIGN_OR_RETURN(index_, index_store_->Load());
     // A first sync (nothing in the index) starts from what the destination holds too: what
     // the source does not have is deleted, what equals the source is not sent again.
-    reconcile_ = MarkRunning(options_.state_dir) || index_.empty();
+    reconcile_ = MarkRunning(env_, options_.state_dir) || index_.empty();
     GEOREP_RETURN_IF_ERROR(TakeRepairRequest().status());
     GEOREP_RETURN_IF_ERROR(Connect());
     spdlog::info("msg=\"connected to the agent\" source={} once=true", LogValue(options_.source));
@@ -443,9 +434,9 @@ Status Replicator::RunOnce() {
     status_.crawl = "Hybrid Crawl";
     WriteStatus();
     const WorkerStatus before = status_;
-    const int64_t started = NowMs();
+    const int64_t started = clock_->NowMillis();
     Status st = Pass({}, true);
-    LogPass(true, 1, 0, before, status_, NowMs() - started, st);
+    LogPass(true, 1, 0, before, status_, clock_->NowMillis() - started, st);
     if (st.ok() && !repairing_.empty()) {
       status_.repaired = std::exchange(repairing_, std::string());
       WriteStatus();
@@ -458,94 +449,91 @@ Status Replicator::RunOnce() {
     // process): the next run's reconciliation finds them split at the destination.
     if (closed.ok() && !reconcile_ && relink_.empty() &&
         (st.ok() || st.code() == StatusCode::kIOError))
-      MarkStopped(options_.state_dir);
+      MarkStopped(env_, options_.state_dir);
     return st.ok() ? closed : st;
   }();
   if (!result.ok()) spdlog::error("msg=\"pass failed\" error={}", LogValue(result.message()));
   return result;
 }
 
-Status Replicator::Run() {
-  auto fail = [&](const Status& why) {
-    status_.state = "Faulty";
-    status_.reason = why.message();
-    WriteStatus();
-    spdlog::error("msg=\"worker stops: Faulty\" reason={}", LogValue(why.message()));
-    streams_.clear();
-    if (link_) (void)link_->Close(5);
-    return why;
-  };
-  spdlog::info("msg=\"worker starts\" source={}", LogValue(options_.source));
-  CarryOverLastSynced();  // before anything writes the status (a failure too)
-  index_store_ = std::make_unique<IndexStore>(options_.state_dir);
-  auto loaded = index_store_->Load();
-  if (!loaded.ok()) return fail(loaded.status());
-  index_ = std::move(*loaded);
+Status Replicator::Fail(const Status& why) {
+  status_.state = "Faulty";
+  status_.reason = why.message();
+  WriteStatus();
+  spdlog::error("msg=\"worker stops: Faulty\" reason={}", LogValue(why.message()));
+  streams_.clear();
+  if (link_) (void)link_->Close(5);
+  return why;
+}
+
+Status Replicator::Start() {
+  index_store_ = std::make_unique<IndexStore>(options_.state_dir, env_);
+  GEOREP_ASSIGN_OR_RETURN(index_, index_store_->Load());
   // A first sync (nothing in the index) starts from what the destination holds too: what
   // the source does not have is deleted, what equals the source is not sent again.
-  reconcile_ = MarkRunning(options_.state_dir) || index_.empty();
-  if (auto taken = TakeRepairRequest(); !taken.ok()) return fail(taken.status());
+  reconcile_ = MarkRunning(env_, options_.state_dir) || index_.empty();
+  GEOREP_RETURN_IF_ERROR(TakeRepairRequest().status());
   status_.state = "Initializing";
   WriteStatus();
   if (Status c = Connect(); !c.ok()) {
     // The agent (or the ssh in front of it) did not answer: say where the problem is.
-    return fail(c.code() == StatusCode::kUnavailable
-                    ? Status::Unavailable("cannot reach the destination: " + c.message())
-                    : c);
+    return c.code() == StatusCode::kUnavailable
+               ? Status::Unavailable("cannot reach the destination: " + c.message())
+               : c;
   }
   spdlog::info("msg=\"connected to the agent\"");
 
   // Watches first, then the crawl: nothing changed during the crawl is missed.
-  auto watcher = MakeChangeWatcher(options_.source, options_.change_capture, options_.capture,
-                                   nullptr, &capture_standing_);
-  if (!watcher.ok()) return fail(watcher.status());
-  watcher_ = std::move(watcher).value();
+  GEOREP_ASSIGN_OR_RETURN(
+      watcher_, MakeChangeWatcher(options_.source, options_.change_capture, options_.capture,
+                                  nullptr, &capture_standing_));
   status_.change_capture = watcher_->kind();
   // What the capture needs against what the kernel allows; where that is not enough, the
   // standing reason is in the status before the crawl starts (and so before any change).
   spdlog::info("msg=\"watching for changes\" change_capture={} {}", watcher_->kind(),
                watcher_->Needs());
   NoteCaptureGaps(true);
+  return Status::Ok();
+}
 
+Status Replicator::CatchUp(ChangeJournal& journal) {
   // History Crawl: the changes journaled before the last stop, which a crawl alone could miss
   // (a rewrite within one clock tick, same size), go first.
-  ChangeJournal journal(options_.state_dir);
-  auto replay = journal.Load();
-  if (!replay.ok()) return fail(replay.status());
+  GEOREP_ASSIGN_OR_RETURN(JournaledChanges replay, journal.Load());
   status_.state = "Active";
-  if (!replay->empty() && reconcile_) {
+  if (!replay.empty() && reconcile_) {
     // The full pass that reconciles covers the journal's changes; its rewrites are sent again.
-    written_ = replay->written;
+    written_ = replay.written;
     spdlog::info(
         "msg=\"History Crawl: the journal goes with the full pass that reconciles\" "
         "directories={} entries={} written={}",
-        replay->directories.size(), replay->entries.size(), replay->written.size());
-  } else if (!replay->empty()) {
+        replay.directories.size(), replay.entries.size(), replay.written.size());
+  } else if (!replay.empty()) {
     status_.crawl = "History Crawl";
     WriteStatus();
-    written_ = replay->written;
-    PassScope scope{replay->directories, replay->entries};
-    scope.entries.insert(replay->written.begin(), replay->written.end());
+    written_ = replay.written;
+    PassScope scope{replay.directories, replay.entries};
+    scope.entries.insert(replay.written.begin(), replay.written.end());
     spdlog::info(
         "msg=\"History Crawl: replaying the journal\" directories={} entries={} written={}",
-        replay->directories.size(), replay->entries.size(), replay->written.size());
+        replay.directories.size(), replay.entries.size(), replay.written.size());
     Status history = Pass(scope, false);
-    if (!history.ok() && history.code() != StatusCode::kIOError) return fail(history);
+    if (!history.ok() && history.code() != StatusCode::kIOError) return history;
     if (history.ok()) {
       written_.clear();
-      if (Status c = journal.Clear(); !c.ok()) return fail(c);
+      GEOREP_RETURN_IF_ERROR(journal.Clear());
     }
   }
   status_.crawl = "Hybrid Crawl";
   WriteStatus();
-  WorkerStatus before = status_;
-  int64_t pass_started = NowMs();
+  const WorkerStatus before = status_;
+  const int64_t pass_started = clock_->NowMillis();
   Status first = Pass({}, true);
-  LogPass(true, 1, 0, before, status_, NowMs() - pass_started, first);
-  if (!first.ok() && first.code() != StatusCode::kIOError) return fail(first);
+  LogPass(true, 1, 0, before, status_, clock_->NowMillis() - pass_started, first);
+  if (!first.ok() && first.code() != StatusCode::kIOError) return first;
   if (first.ok()) {
     written_.clear();
-    if (Status c = journal.Clear(); !c.ok()) return fail(c);
+    GEOREP_RETURN_IF_ERROR(journal.Clear());
     if (!repairing_.empty()) status_.repaired = std::exchange(repairing_, std::string());
   }
   if (!first.ok()) {
@@ -558,105 +546,125 @@ Status Replicator::Run() {
   }
   status_.crawl = "Changelog Crawl";
   WriteStatus();
-
   // Failures are retried by a full pass; so are links the first pass could not join.
   if (!first.ok() || want_full_) changes_.overflow = true;
-  int64_t last_full = NowMs();
-  while (!stop_.load()) {
-    // Sleep until the capture has news or the waiting changes are due (at most 200 ms, so
-    // that stop requests, the status heartbeat and the rescan are seen in time).
-    int64_t wait_ms = 200;
-    if (!changes_.empty()) {
-      const int64_t t = NowMs();
-      wait_ms = std::min({wait_ms, last_change_ms_ + SettleMs() - t,
-                          first_change_ms_ + options_.max_delay_ms - t});
-      wait_ms = std::max<int64_t>(wait_ms, 1);
-    }
-    // The agent is watched between passes too: a destination that went away (its ssh
-    // connection ended) is Faulty now, not at the next change.
-    pollfd fds[2] = {{watcher_->fd(), POLLIN, 0}, {link_->read_fd(), POLLIN, 0}};
-    (void)::poll(fds, 2, static_cast<int>(wait_ms));
-    if (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) {
-      if (Status d = sink_->Drain(); !d.ok())
-        return fail(Status::Unavailable("lost the destination: " + d.message() + ": " +
-                                        link_->ErrorTail()));
-    }
-    for (auto& stream : streams_)
-      if (Status f = stream->Failure(); !f.ok())
-        return fail(Status::Unavailable("lost the destination: " + f.message()));
-    if (Status d = DrainChanges(); !d.ok()) return fail(d);
-    if (Status g = RescanCaptureGaps(); !g.ok()) return fail(g);
-    // A repair asked for meanwhile: a full pass now.
-    auto taken = TakeRepairRequest();
-    if (!taken.ok()) return fail(taken.status());
-    if (*taken) changes_.overflow = true;
-    const int64_t now = NowMs();
-    // A change seen after `now` was read is not older than 0.
-    status_.lag_ms = first_change_ms_ ? std::max<int64_t>(0, now - first_change_ms_) : 0;
-    // Alive, and the lag so far: every 5 s, every second while changes wait.
-    if (now - status_.updated_ms >= (first_change_ms_ != 0 ? 1000 : 5000)) WriteStatus();
-    const bool rescan = options_.rescan_interval_s > 0 &&
-                        now - last_full >= int64_t{options_.rescan_interval_s} * 1000;
-    const bool dirty = !changes_.empty();
-    const bool settled = dirty && now - last_change_ms_ >= SettleMs();
-    const bool overdue = dirty && now - first_change_ms_ >= options_.max_delay_ms;
-    if (!(settled || overdue || changes_.overflow || rescan)) continue;
-    const bool full = changes_.overflow || rescan;
-    // What the capture saw goes to this pass; what it sees meanwhile (drained at each
-    // commit) waits in changes_ for the next one.
-    PassScope scope{std::move(changes_.subtrees), std::move(changes_.entries)};
-    written_.insert(changes_.written.begin(), changes_.written.end());
-    // Files written before a failed pass are looked at again.
-    scope.entries.insert(written_.begin(), written_.end());
-    changes_ = ChangeSet{};
-    if (full) last_full = now;
-    const int64_t oldest = first_change_ms_ ? first_change_ms_ : now;  // a rescan or retry
-    pass_oldest_ms_ = first_change_ms_;  // in flight until the pass's last Ack: still lag
-    first_change_ms_ = 0;
-    // A status that says nothing waits is out of date now: a long pass may write none.
-    if (status_.oldest_pending_ms == 0 && pass_oldest_ms_ != 0) WriteStatus();
-    want_full_ = false;
-    // On stable storage before anything is done about it (replayed after a restart).
-    const int64_t journal_started = NowMs();
-    if (Status j = journal.Append({scope.subtrees, scope.entries, written_}); !j.ok())
-      return fail(j);
-    spdlog::debug("msg=journaled took_ms={}", NowMs() - journal_started);
-    before = status_;
-    pass_started = NowMs();
-    Status st = Pass(scope, full);
-    pass_oldest_ms_ = 0;  // acknowledged, or (failed) pending again as first_change_ms_
-    LogPass(full, full ? 1 : scope.subtrees.size(), full ? 0 : scope.entries.size(), before,
-            status_, NowMs() - pass_started, st);
-    if (want_full_) changes_.overflow = true;
-    if (st.ok()) {
-      written_.clear();
-      if (Status c = journal.Clear(); !c.ok()) return fail(c);
-      if (full && !repairing_.empty()) status_.repaired = std::exchange(repairing_, std::string());
-    }
-    if (!st.ok() && st.code() != StatusCode::kIOError) return fail(st);
-    if (st.ok()) {
-      status_.lag_ms = first_change_ms_ ? std::max<int64_t>(0, NowMs() - first_change_ms_) : 0;
-      if (status_.state != "Active") spdlog::info("msg=\"recovered: Active\"");
-      status_.state = "Active";
-    } else {
-      // Changes the destination refused (full, permissions...): Faulty with the reason, and
-      // a full pass again after a pause, until they are applied. They are still unsynced, so
-      // the lag counts from the oldest of them.
-      first_change_ms_ = oldest;
-      if (status_.state != "Faulty") spdlog::warn("msg=Faulty reason={}", LogValue(st.message()));
-      status_.state = "Faulty";
-      status_.reason = st.message();
-      status_.lag_ms = std::max<int64_t>(0, NowMs() - first_change_ms_);
-      WriteStatus();
-      changes_.overflow = true;
-      // A pass that found the index wrong about the destination goes on at once, reconciling.
-      for (int i = 0; i < 25 && !stop_.load() && !reconcile_; ++i) ::usleep(200 * 1000);
-    }
+  return Status::Ok();
+}
+
+Result<bool> Replicator::WaitForChanges(int64_t last_full, bool* full) {
+  // Sleep until the capture has news or the waiting changes are due (at most 200 ms, so
+  // that stop requests, the status heartbeat and the rescan are seen in time).
+  int64_t wait_ms = 200;
+  if (!changes_.empty()) {
+    const int64_t t = clock_->NowMillis();
+    wait_ms = std::min(
+        {wait_ms, last_change_ms_ + SettleMs() - t, first_change_ms_ + options_.max_delay_ms - t});
+    wait_ms = std::max<int64_t>(wait_ms, 1);
+  }
+  // The agent is watched between passes too: a destination that went away (its ssh
+  // connection ended) is Faulty now, not at the next change.
+  pollfd fds[2] = {{watcher_->fd(), POLLIN, 0}, {link_->read_fd(), POLLIN, 0}};
+  (void)::poll(fds, 2, static_cast<int>(wait_ms));
+  if (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+    if (Status d = sink_->Drain(); !d.ok())
+      return Status::Unavailable("lost the destination: " + d.message() + ": " +
+                                 link_->ErrorTail());
+  }
+  for (auto& stream : streams_)
+    if (Status f = stream->Failure(); !f.ok())
+      return Status::Unavailable("lost the destination: " + f.message());
+  GEOREP_RETURN_IF_ERROR(DrainChanges());
+  GEOREP_RETURN_IF_ERROR(RescanCaptureGaps());
+  // A repair asked for meanwhile: a full pass now.
+  GEOREP_ASSIGN_OR_RETURN(const bool repair, TakeRepairRequest());
+  if (repair) changes_.overflow = true;
+  const int64_t now = clock_->NowMillis();
+  // A change seen after `now` was read is not older than 0.
+  status_.lag_ms = first_change_ms_ ? std::max<int64_t>(0, now - first_change_ms_) : 0;
+  // Alive, and the lag so far: every 5 s, every second while changes wait.
+  if (now - status_.updated_ms >= (first_change_ms_ != 0 ? 1000 : 5000)) WriteStatus();
+  const bool rescan = options_.rescan_interval_s > 0 &&
+                      now - last_full >= int64_t{options_.rescan_interval_s} * 1000;
+  const bool dirty = !changes_.empty();
+  const bool settled = dirty && now - last_change_ms_ >= SettleMs();
+  const bool overdue = dirty && now - first_change_ms_ >= options_.max_delay_ms;
+  *full = changes_.overflow || rescan;
+  return settled || overdue || *full;
+}
+
+Status Replicator::ChangedPass(ChangeJournal& journal, bool full) {
+  const int64_t now = clock_->NowMillis();
+  // What the capture saw goes to this pass; what it sees meanwhile (drained at each
+  // commit) waits in changes_ for the next one.
+  PassScope scope{std::move(changes_.subtrees), std::move(changes_.entries)};
+  written_.insert(changes_.written.begin(), changes_.written.end());
+  // Files written before a failed pass are looked at again.
+  scope.entries.insert(written_.begin(), written_.end());
+  changes_ = ChangeSet{};
+  const int64_t oldest = first_change_ms_ ? first_change_ms_ : now;  // a rescan or retry
+  pass_oldest_ms_ = first_change_ms_;  // in flight until the pass's last Ack: still lag
+  first_change_ms_ = 0;
+  // A status that says nothing waits is out of date now: a long pass may write none.
+  if (status_.oldest_pending_ms == 0 && pass_oldest_ms_ != 0) WriteStatus();
+  want_full_ = false;
+  // On stable storage before anything is done about it (replayed after a restart).
+  const int64_t journal_started = clock_->NowMillis();
+  GEOREP_RETURN_IF_ERROR(journal.Append({scope.subtrees, scope.entries, written_}));
+  spdlog::debug("msg=journaled took_ms={}", clock_->NowMillis() - journal_started);
+  const WorkerStatus before = status_;
+  const int64_t pass_started = clock_->NowMillis();
+  Status st = Pass(scope, full);
+  pass_oldest_ms_ = 0;  // acknowledged, or (failed) pending again as first_change_ms_
+  LogPass(full, full ? 1 : scope.subtrees.size(), full ? 0 : scope.entries.size(), before, status_,
+          clock_->NowMillis() - pass_started, st);
+  if (want_full_) changes_.overflow = true;
+  if (st.ok()) {
+    written_.clear();
+    GEOREP_RETURN_IF_ERROR(journal.Clear());
+    if (full && !repairing_.empty()) status_.repaired = std::exchange(repairing_, std::string());
+  }
+  if (!st.ok() && st.code() != StatusCode::kIOError) return st;
+  if (st.ok()) {
+    status_.lag_ms =
+        first_change_ms_ ? std::max<int64_t>(0, clock_->NowMillis() - first_change_ms_) : 0;
+    if (status_.state != "Active") spdlog::info("msg=\"recovered: Active\"");
+    status_.state = "Active";
+  } else {
+    // Changes the destination refused (full, permissions...): Faulty with the reason, and
+    // a full pass again after a pause, until they are applied. They are still unsynced, so
+    // the lag counts from the oldest of them.
+    first_change_ms_ = oldest;
+    if (status_.state != "Faulty") spdlog::warn("msg=Faulty reason={}", LogValue(st.message()));
+    status_.state = "Faulty";
+    status_.reason = st.message();
+    status_.lag_ms = std::max<int64_t>(0, clock_->NowMillis() - first_change_ms_);
     WriteStatus();
+    changes_.overflow = true;
+    // A pass that found the index wrong about the destination goes on at once, reconciling.
+    for (int i = 0; i < 25 && !stop_.load() && !reconcile_; ++i) clock_->Sleep(200);
+  }
+  WriteStatus();
+  return Status::Ok();
+}
+
+Status Replicator::Run() {
+  spdlog::info("msg=\"worker starts\" source={}", LogValue(options_.source));
+  CarryOverLastSynced();  // before anything writes the status (a failure too)
+  if (Status started = Start(); !started.ok()) return Fail(started);
+  ChangeJournal journal(options_.state_dir, env_);
+  if (Status caught_up = CatchUp(journal); !caught_up.ok()) return Fail(caught_up);
+  int64_t last_full = clock_->NowMillis();
+  while (!stop_.load()) {
+    bool full = false;
+    auto due = WaitForChanges(last_full, &full);
+    if (!due.ok()) return Fail(due.status());
+    if (!*due) continue;
+    if (full) last_full = clock_->NowMillis();
+    if (Status passed = ChangedPass(journal, full); !passed.ok()) return Fail(passed);
   }
   watcher_.reset();
   Status closed = CloseStreams(30);
-  if (closed.ok() && !reconcile_ && relink_.empty()) MarkStopped(options_.state_dir);
+  if (closed.ok() && !reconcile_ && relink_.empty()) MarkStopped(env_, options_.state_dir);
   status_.state = "Stopped";
   WriteStatus();
   spdlog::info("msg=\"worker stopped\"");
@@ -675,14 +683,15 @@ Status Replicator::CloseStreams(int seconds) {
 void Replicator::NoteChanged() {
   if (!changes_.changed) return;
   changes_.changed = false;
-  last_change_ms_ = NowMs();
+  last_change_ms_ = clock_->NowMillis();
   if (first_change_ms_ == 0) first_change_ms_ = last_change_ms_;
 }
 
 void Replicator::LookAgainNextPass(const std::string& path) {
   changes_.entries.insert(path);
-  last_change_ms_ = NowMs();
-  if (first_change_ms_ == 0) first_change_ms_ = pass_oldest_ms_ != 0 ? pass_oldest_ms_ : NowMs();
+  last_change_ms_ = clock_->NowMillis();
+  if (first_change_ms_ == 0)
+    first_change_ms_ = pass_oldest_ms_ != 0 ? pass_oldest_ms_ : clock_->NowMillis();
 }
 
 Status Replicator::DrainChanges() {
@@ -698,15 +707,16 @@ Status Replicator::DrainChanges() {
 
 Status Replicator::RescanCaptureGaps() {
   if (!watcher_ || watcher_->unwatched().empty()) return Status::Ok();
-  const int64_t started = NowMs();
+  const int64_t started = clock_->NowMillis();
   if (started < next_gap_rescan_ms_) return Status::Ok();
   const size_t directories = watcher_->unwatched().size();
   const size_t entries_before = changes_.entries.size();
   Status st = watcher_->RescanUnwatched(&changes_);
   NoteChanged();
-  const int64_t took = NowMs() - started;
+  const int64_t took = clock_->NowMillis() - started;
   // Bounded: the rescans take at most a fifth of the time, and come at least once a minute.
-  next_gap_rescan_ms_ = NowMs() + std::clamp<int64_t>(4 * took, options_.gap_rescan_ms, 60000);
+  next_gap_rescan_ms_ =
+      clock_->NowMillis() + std::clamp<int64_t>(4 * took, options_.gap_rescan_ms, 60000);
   spdlog::debug(
       "msg=\"rescanned the unwatched directories\" directories={} changes={} unwatched={} "
       "took_ms={}",

@@ -62,6 +62,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -69,9 +70,12 @@
 #include <string>
 #include <vector>
 
+#include "base/clock.h"
+#include "base/env.h"
 #include "base/status.h"
 #include "replication/agent_link.h"
 #include "replication/block_delta.h"
+#include "replication/change_journal.h"
 #include "replication/change_watcher.h"
 #include "replication/scanner.h"
 #include "replication/sender.h"
@@ -79,6 +83,38 @@
 #include "replication/wire.h"
 
 namespace georep::replication {
+
+struct WorkerStatus;
+
+// An operation the agent refused: why, and whether it was a source copy that found the file
+// changed since it was read (kSourceChanged).
+struct AgentRefusal {
+  std::string message;
+  bool source_changed = false;
+  bool not_found = false;  // kNotFound: a parent or entry the index says is there is not
+};
+
+// The agent-link factory: yields the worker's connections to its agent. Production starts the
+// agent's process (SpawningAgentLinks); tests connect to an agent in the same process.
+class AgentLinks {
+ public:
+  virtual ~AgentLinks() = default;
+  // A new connection for transfer stream `stream` (0: the one that carries everything).
+  virtual Result<std::unique_ptr<AgentLink>> Open(int stream) = 0;
+};
+
+// Starts `argv` for each connection (SpawnAgent), its stderr appended to agent.log in
+// `state_dir` (stream 0) or agent-N.log (stream N).
+class SpawningAgentLinks final : public AgentLinks {
+ public:
+  SpawningAgentLinks(std::vector<std::string> argv, std::string state_dir)
+      : argv_(std::move(argv)), state_dir_(std::move(state_dir)) {}
+  Result<std::unique_ptr<AgentLink>> Open(int stream) override;
+
+ private:
+  std::vector<std::string> argv_;
+  std::string state_dir_;
+};
 
 struct ReplicatorOptions {
   std::string source;     // the source directory
@@ -111,6 +147,20 @@ struct ReplicatorOptions {
   // a round took, at most a minute), their watches tried again each time.
   int gap_rescan_ms = 2000;
   ChangeWatcherOptions capture;  // limits and kernel calls (tests inject them)
+  // How long the agent may take to answer the handshake, and to acknowledge a batch, list the
+  // destination, take a file into an extra stream's queue or finish a stream's pass.
+  int64_t handshake_timeout_ms = 60'000;
+  int64_t agent_timeout_ms = 30 * 60'000;
+  // Seams (not owned; they must outlive the Replicator). `clock`: every time the worker reads,
+  // deadline and back-off (the system's clock when unset). `env`: the files of the state
+  // directory -- index, journal, status.json, the unclean marker (POSIX when unset).
+  // `agent_links`: its connections to the agent (when unset, agent_argv's process, started
+  // for each).
+  Clock* clock = nullptr;
+  Env* env = nullptr;
+  AgentLinks* agent_links = nullptr;
+  // Called with each status the worker writes (tests wait on it); on the worker's thread.
+  std::function<void(const WorkerStatus&)> on_status;
 };
 
 // What a worker reports (status.json).
@@ -152,9 +202,10 @@ struct WorkerStatus {
 std::string StatusToJson(const WorkerStatus& s);
 Result<WorkerStatus> StatusFromJson(const std::string& text);
 // The status a worker last wrote in `state_dir`.
-Result<WorkerStatus> ReadWorkerStatus(const std::string& state_dir);
+Result<WorkerStatus> ReadWorkerStatus(const std::string& state_dir, Env* env = Env::Default());
 // Replaces `state_dir`'s status.json (atomically: a reader never sees half of it).
-Status WriteWorkerStatus(const std::string& state_dir, const WorkerStatus& status);
+Status WriteWorkerStatus(const std::string& state_dir, const WorkerStatus& status,
+                         Env* env = Env::Default());
 
 class Replicator {
  public:
@@ -186,6 +237,17 @@ class Replicator {
     std::set<std::string> entries;
   };
   Status Pass(const PassScope& changed, bool full);
+  // Run()'s parts. Start: the index loaded, the agent connected, the capture watching.
+  // CatchUp: the journal's History Crawl and the first full pass. WaitForChanges: waits (at
+  // most 200 ms) for changes and says whether a pass is due (`full`: a full one).
+  // ChangedPass: one pass of the Changelog Crawl, its failure reported (Faulty, then a pause
+  // before the full pass that retries); non-OK only for a failure that ends the worker.
+  Status Start();
+  Status CatchUp(ChangeJournal& journal);
+  Result<bool> WaitForChanges(int64_t last_full, bool* full);
+  Status ChangedPass(ChangeJournal& journal, bool full);
+  // Faulty with `why` in the status, the connections ended; returns `why`.
+  Status Fail(const Status& why);
   class PassRun;  // one pass, from what it looks at to what the index records
   // Reads what the agent has replied so far (waiting up to `wait_ms` for something): Acks
   // advance acked_seq_, refusals go to refused_.
@@ -221,6 +283,11 @@ class Replicator {
   Result<bool> TakeRepairRequest();
 
   ReplicatorOptions options_;
+  std::unique_ptr<SystemClock> system_clock_;  // when options_.clock is unset
+  Clock* clock_;
+  Env* env_;
+  std::unique_ptr<AgentLinks> spawning_links_;  // when options_.agent_links is unset
+  AgentLinks* agent_links_;
   std::atomic<bool> stop_{false};
   std::unique_ptr<AgentLink> link_;
   std::unique_ptr<FdSink> sink_;
@@ -239,15 +306,8 @@ class Replicator {
   std::vector<std::unique_ptr<ContentStream>> streams_;
   bool block_delta_ = false;  // changed large files travel as a delta
   std::unique_ptr<Decoder> replies_;
-  uint64_t acked_seq_ = 0;  // the agent's last Ack
-  // Operations the agent refused, by sequence: why, and whether it was a source copy that
-  // found the file changed since it was read (kSourceChanged).
-  struct Refusal {
-    std::string message;
-    bool source_changed = false;
-    bool not_found = false;  // kNotFound: a parent or entry the index says is there is not
-  };
-  std::map<uint64_t, Refusal> refused_;
+  uint64_t acked_seq_ = 0;                    // the agent's last Ack
+  std::map<uint64_t, AgentRefusal> refused_;  // by sequence
   WorkerStatus status_;
   std::string read_buffer_;
   bool want_full_ = false;                  // the last pass found a reason for a full one

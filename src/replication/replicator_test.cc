@@ -8,21 +8,14 @@
 #include <string>
 #include <vector>
 
-#include "replication/replicator_internal.h"
+#include "replication/replicator_batch.h"
 
 namespace georep::replication {
 namespace {
 
-// An agent's refusal as the replicator keeps it until its batch settles.
-struct Refusal {
-  std::string message;
-  bool source_changed = false;
-  bool not_found = false;
-};
-
 // Settles `b` (no refusals from the agent, no source moved on) and applies it to `index`.
 SettledBatch SettleInto(Batch& b, SyncedIndex* index) {
-  std::map<uint64_t, Refusal> refused;
+  Refusals refused;
   auto unchanged = [](const std::vector<IndexDelta>&, const std::string&) { return false; };
   SettledBatch s = Resolve(b, &refused, unchanged);
   for (const IndexDelta& d : SettledDeltas(s, *index)) ApplyDelta(d, index);
@@ -67,7 +60,7 @@ TEST(Resolve, ANotFoundRefusalMarksTheBatchForReconciling) {
   ASSERT_TRUE(encoder.Append(Ack{7, true}, &replies).ok());
   Decoder decoder;
   uint64_t acked = 0;
-  std::map<uint64_t, Refusal> refused;
+  Refusals refused;
   ASSERT_TRUE(ParseReplies(&decoder, &replies, &acked, &refused).ok());
   EXPECT_EQ(acked, 7u);
   ASSERT_EQ(refused.size(), 3u);
@@ -107,7 +100,7 @@ TEST(NoteOperation, AnOperationThatSentNothingDoesNotTakeTheRefusalsOfTheOneBefo
   b.resend.insert("vanished");
   EXPECT_EQ(b.op_path, (std::map<uint64_t, std::string>{{4, "full"}, {6, "next"}}));
 
-  std::map<uint64_t, Refusal> refused = {{2, {"destination file system is full", false, false}}};
+  Refusals refused = {{2, {"destination file system is full", false, false}}};
   auto unchanged = [](const std::vector<IndexDelta>&, const std::string&) { return false; };
   const SettledBatch s = Resolve(b, &refused, unchanged);
   ASSERT_EQ(s.refused.size(), 1u);

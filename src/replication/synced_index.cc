@@ -1,14 +1,7 @@
 #include "replication/synced_index.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <xxhash.h>
 
-#include <cstring>
-#include <fstream>
-#include <sstream>
 #include <string_view>
 
 #include "replication/le_bytes.h"
@@ -64,41 +57,18 @@ bool GetEntry(std::string_view* v, std::string* path, IndexEntry* e, bool older)
   return true;
 }
 
-Result<std::string> ReadWhole(const std::string& path, bool* exists) {
-  std::ifstream in(path, std::ios::binary);
-  *exists = static_cast<bool>(in);
-  if (!in) return std::string();
-  std::stringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) return Status::IOError("cannot read " + path);
-  return ss.str();
+// The file at `path`; `exists` false (and nothing) when it is not there.
+Result<std::string> ReadWhole(Env* env, const std::string& path, bool* exists) {
+  auto data = env->ReadFile(path);
+  *exists = data.ok();
+  if (data.status().code() == StatusCode::kNotFound) return std::string();
+  return data;
 }
 
-Status WriteAll(int fd, std::string_view data, const std::string& path) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return Status::IOError("cannot write " + path + ": " + strerror(errno));
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return Status::Ok();
-}
-
-// Written to a temporary file, fsynced and renamed over `path`: after a crash the file is
-// either the old one or the new one, whole.
-Status ReplaceFile(const std::string& path, const std::string& data) {
-  const std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return Status::IOError("cannot write " + tmp + ": " + strerror(errno));
-  Status st = WriteAll(fd, data, tmp);
-  if (st.ok() && ::fsync(fd) != 0)
-    st = Status::IOError("cannot sync " + tmp + ": " + strerror(errno));
-  if (::close(fd) != 0 && st.ok())
-    st = Status::IOError("cannot close " + tmp + ": " + strerror(errno));
-  if (st.ok() && ::rename(tmp.c_str(), path.c_str()) != 0)
-    st = Status::IOError("cannot rename " + tmp + ": " + strerror(errno));
-  if (!st.ok()) ::unlink(tmp.c_str());
-  return st;
+// 0 when it is not there (or cannot be looked at).
+uint64_t SizeOf(Env* env, const std::string& path) {
+  auto size = env->FileSize(path);
+  return size.ok() ? *size : 0;
 }
 
 }  // namespace
@@ -110,10 +80,10 @@ void ApplyDelta(const IndexDelta& delta, SyncedIndex* index) {
     index->erase(delta.path);
 }
 
-Result<SyncedIndex> LoadIndex(const std::string& path, bool* older_format) {
+Result<SyncedIndex> LoadIndex(const std::string& path, bool* older_format, Env* env) {
   SyncedIndex index;
   bool exists = false;
-  GEOREP_ASSIGN_OR_RETURN(std::string data, ReadWhole(path, &exists));
+  GEOREP_ASSIGN_OR_RETURN(std::string data, ReadWhole(env, path, &exists));
   if (!exists) return index;
   std::string_view v = data;
   const bool older = v.substr(0, kIndexMagic2.size()) == kIndexMagic2;
@@ -134,23 +104,22 @@ Result<SyncedIndex> LoadIndex(const std::string& path, bool* older_format) {
   return index;
 }
 
-Status SaveIndex(const std::string& path, const SyncedIndex& index) {
+Status SaveIndex(const std::string& path, const SyncedIndex& index, Env* env) {
   std::string out(kIndexMagic);
   for (const auto& [p, e] : index) PutEntry(&out, p, e);
-  return ReplaceFile(path, out);
+  // After a crash the snapshot is either the old one or the new one, whole.
+  return ReplaceFile(env, path, out, /*sync=*/true);
 }
 
-IndexStore::IndexStore(const std::string& state_dir)
-    : snapshot_path_(state_dir + "/index"), log_path_(state_dir + "/index.log") {}
+IndexStore::IndexStore(const std::string& state_dir, Env* env)
+    : env_(env), snapshot_path_(state_dir + "/index"), log_path_(state_dir + "/index.log") {}
 
 Result<SyncedIndex> IndexStore::Load() {
   older_format_ = false;
-  GEOREP_ASSIGN_OR_RETURN(SyncedIndex index, LoadIndex(snapshot_path_, &older_format_));
-  struct stat st {};
-  snapshot_bytes_ =
-      ::stat(snapshot_path_.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+  GEOREP_ASSIGN_OR_RETURN(SyncedIndex index, LoadIndex(snapshot_path_, &older_format_, env_));
+  snapshot_bytes_ = SizeOf(env_, snapshot_path_);
   bool exists = false;
-  GEOREP_ASSIGN_OR_RETURN(std::string log, ReadWhole(log_path_, &exists));
+  GEOREP_ASSIGN_OR_RETURN(std::string log, ReadWhole(env_, log_path_, &exists));
   log_bytes_ = 0;
   dropped_log_bytes_ = 0;
   if (!exists) return index;
@@ -255,15 +224,12 @@ Status IndexStore::Append(const std::vector<IndexDelta>& deltas, const SyncedInd
   PutU64(&record, payload.size());
   record += payload;
   PutU64(&record, XXH3_64bits(payload.data(), payload.size()));
-  int fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-  if (fd < 0) return Status::IOError("cannot write " + log_path_ + ": " + strerror(errno));
-  if (log_bytes_ == 0 && ::ftruncate(fd, 0) != 0) {
-    int err = errno;
-    ::close(fd);
-    return Status::IOError("cannot write " + log_path_ + ": " + strerror(err));
-  }
-  Status st = WriteAll(fd, record, log_path_);
-  ::close(fd);
+  // The first record starts the log afresh (a damaged tail of an older one goes).
+  GEOREP_ASSIGN_OR_RETURN(auto log,
+                          env_->OpenWritable(log_path_, log_bytes_ == 0 ? Env::OpenMode::kTruncate
+                                                                        : Env::OpenMode::kAppend));
+  Status st = log->Append(record);
+  (void)log->Close();
   // A record half written stays behind as a torn tail; Load() stops before it.
   if (!st.ok()) return st;
   log_bytes_ += record.size();
@@ -274,21 +240,14 @@ Status IndexStore::Fold(const SyncedIndex& index) {
   // The log goes first: replayed over a newer snapshot, its older changes would claim states
   // the destination has left. A crash in between leaves the old snapshot alone, a state the
   // destination did hold, from which the worker catches up.
-  if (int fd = ::open(log_path_.c_str(), O_WRONLY | O_CLOEXEC); fd >= 0) {
-    const bool ok = ::ftruncate(fd, 0) == 0 && ::fsync(fd) == 0;
-    const int err = errno;
-    ::close(fd);
-    if (!ok) return Status::IOError("cannot truncate " + log_path_ + ": " + strerror(err));
-  } else if (errno != ENOENT) {
-    return Status::IOError("cannot truncate " + log_path_ + ": " + strerror(errno));
-  }
+  if (Status t = env_->Truncate(log_path_, /*sync=*/true);
+      !t.ok() && t.code() != StatusCode::kNotFound)
+    return t;
   log_bytes_ = 0;
   dropped_log_bytes_ = 0;
-  GEOREP_RETURN_IF_ERROR(SaveIndex(snapshot_path_, index));
+  GEOREP_RETURN_IF_ERROR(SaveIndex(snapshot_path_, index, env_));
   older_format_ = false;
-  struct stat st {};
-  snapshot_bytes_ =
-      ::stat(snapshot_path_.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+  snapshot_bytes_ = SizeOf(env_, snapshot_path_);
   ++folds_;
   return Status::Ok();
 }

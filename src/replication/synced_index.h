@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "base/env.h"
 #include "base/status.h"
 #include "replication/scanner.h"
 
@@ -78,12 +79,15 @@ class PendingIndex {
 // A snapshot file alone (empty when the file is absent; an index of an older format also
 // reads as empty, which makes the next pass compare everything).
 // `older_format`: set when the file is of the previous format (read all the same).
-Result<SyncedIndex> LoadIndex(const std::string& path, bool* older_format = nullptr);
-Status SaveIndex(const std::string& path, const SyncedIndex& index);
+Result<SyncedIndex> LoadIndex(const std::string& path, bool* older_format = nullptr,
+                              Env* env = Env::Default());
+// Replaces the snapshot at `path` atomically, synced before it is renamed into place.
+Status SaveIndex(const std::string& path, const SyncedIndex& index, Env* env = Env::Default());
 
 class IndexStore {
  public:
-  explicit IndexStore(const std::string& state_dir);
+  // `env` (not owned) holds the files.
+  explicit IndexStore(const std::string& state_dir, Env* env = Env::Default());
 
   // The snapshot with the log replayed over it. A damaged tail of the log is dropped (and
   // reported by dropped_log_bytes()); the next Fold() rewrites both files.
@@ -99,6 +103,7 @@ class IndexStore {
   uint64_t folds() const { return folds_; }
 
  private:
+  Env* env_;
   std::string snapshot_path_, log_path_;
   uint64_t snapshot_bytes_ = 0, log_bytes_ = 0, dropped_log_bytes_ = 0, folds_ = 0;
   bool older_format_ = false;  // loaded from an older format: the next Append folds
