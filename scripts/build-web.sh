@@ -2,6 +2,12 @@
 # Builds the web console (web/ -> web/dist, served by `georep serve`) with the versions pinned in
 # web/package-lock.json; with --e2e, also installs the end-to-end tests' packages (tests/e2e).
 # `npm ci` runs only when the lock file is newer than the installed packages.
+#
+# The console's API types (web/src/apiSchema.d.ts) are generated from the engine's OpenAPI
+# document, web/openapi.json (openapi-typescript), before the type check. With GEOREP_OPENAPI set
+# to a built georep_openapi (build/dev/src/georep_openapi), that document is first written anew
+# from the engine's route table; a unit test (OpenApi.TheConsolesCopyIsTheEnginesDocument) fails
+# while the committed copy differs from the engine's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +23,10 @@ npm_ci() {
   fi
 }
 
+if [ -n "${GEOREP_OPENAPI:-}" ]; then
+  "$GEOREP_OPENAPI" >web/openapi.json.new
+  mv web/openapi.json.new web/openapi.json
+fi
 (cd web && npm_ci && npm run --silent build >/dev/null)
 echo "build-web: web/dist built"
 if [ "${1:-}" = "--e2e" ]; then

@@ -4,7 +4,8 @@
 // Every endpoint but GET /api/v1/health and POST /api/v1/auth/login needs
 // "Authorization: Bearer <token>". Errors are {"error": {"code", "message"}} with the
 // HTTP status that fits (400 bad input, 401, 403, 404, 409 conflict/state, 413, 503).
-// Handlers call Operations only; this file holds no business rules.
+// The routes themselves are in api/routes.h; this file adds what applies to every request
+// (host and content-type checks, standby, security headers, the request log) and the console.
 //
 // Thread-safety: handlers run on the server's worker threads; Operations and Authenticator
 // are thread-safe.
@@ -38,6 +39,8 @@ struct HttpApiOptions {
   std::function<std::string()> standby_reason;
 };
 
+struct ApiContext;
+
 class HttpApi {
  public:
   // `feed` (may be null: no live stream, no metrics) must outlive the HttpApi.
@@ -67,6 +70,7 @@ class HttpApi {
   Clock& clock_;
   HttpApiOptions options_;
   StatusFeed* feed_;
+  std::unique_ptr<ApiContext> context_;  // what the route handlers use
   bool serves_console_ = false;
   std::unique_ptr<HttpServer> server_;
 };

@@ -4,6 +4,7 @@
 
 #include "base/clock.h"
 #include "model/names.h"
+#include "model/session_lifecycle.h"
 
 namespace georep {
 namespace {
@@ -21,6 +22,20 @@ Json Seconds(int64_t ms) {
 }
 
 }  // namespace
+
+Json AllowedActions(SessionStatus status) {
+  Json out = Json::array();
+  for (SessionAction action : {SessionAction::kStart, SessionAction::kStop, SessionAction::kPause,
+                               SessionAction::kResume, SessionAction::kDelete}) {
+    Json entry = {{"action", Name(action)}, {"mode", "ok"}};
+    if (Status plain = CheckSessionAction(status, action, false); !plain.ok()) {
+      entry["mode"] = CheckSessionAction(status, action, true).ok() ? "force" : "no";
+      entry["reason"] = plain.message();
+    }
+    out.push_back(entry);
+  }
+  return out;
+}
 
 Json ToJson(const Cluster& c) {
   return {{"id", c.id},
@@ -184,6 +199,7 @@ Json ToJson(const SessionDetail& d) {
     j["heartbeat"] = nullptr;
   }
   if (d.preflight) j["preflight"] = ToJson(*d.preflight);
+  j["allowed_actions"] = AllowedActions(d.session.status);
   return j;
 }
 

@@ -29,6 +29,11 @@ Json ToJson(const RepairReport& r);
 Json ToJson(const User& u);      // never includes the password hash
 Json ToJson(const ApiToken& t);  // never includes the digest
 
+// Each session action and whether a session in `status` may run it: "ok", "force" (only with
+// force) or "no", with the reason (model/session_lifecycle.h's rules, so that clients need no
+// copy of them).
+Json AllowedActions(SessionStatus status);
+
 Result<ClusterSpec> ClusterSpecFrom(const Json& j);
 Result<HostSpec> HostSpecFrom(const Json& j, const std::string& cluster_id);
 Result<VolumeSpec> VolumeSpecFrom(const Json& j, const std::string& cluster_id);

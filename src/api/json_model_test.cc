@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+#include <string>
+
 namespace georep {
 namespace {
 
@@ -56,6 +59,29 @@ TEST(JsonModel, SecretsNeverSerialised) {
   EXPECT_EQ(ToJson(u)["admin"], false);
   ApiToken t{"id", "u", "cli", "digest-secret", 0, 0, 0};
   EXPECT_EQ(ToJson(t).dump().find("digest-secret"), std::string::npos);
+}
+
+// A session's JSON carries the actions its status allows, by the engine's own rules.
+TEST(JsonModel, SessionDetailSaysWhichActionsItsStatusAllows) {
+  SessionDetail d;
+  d.session.status = SessionStatus::kActive;
+  const Json j = ToJson(d);
+  ASSERT_EQ(j["allowed_actions"].size(), 5u);
+  std::map<std::string, Json> by_action;
+  for (const auto& a : j["allowed_actions"]) by_action[a["action"]] = a;
+  EXPECT_EQ(by_action["start"]["mode"], "force");
+  EXPECT_NE(by_action["start"]["reason"].get<std::string>().find("it is already started"),
+            std::string::npos);
+  EXPECT_EQ(by_action["stop"]["mode"], "ok");
+  EXPECT_FALSE(by_action["stop"].contains("reason"));
+  EXPECT_EQ(by_action["pause"]["mode"], "ok");
+  EXPECT_EQ(by_action["resume"]["mode"], "no");
+  EXPECT_EQ(by_action["delete"]["mode"], "force");
+
+  const Json paused = AllowedActions(SessionStatus::kPaused);
+  EXPECT_EQ(paused[0]["action"], "start");
+  EXPECT_EQ(paused[0]["mode"], "no");
+  EXPECT_EQ(paused[3]["mode"], "ok");  // resume
 }
 
 }  // namespace

@@ -1,28 +1,33 @@
-// Every route of the API and the role it needs: the one place that says who may do what.
-//
-// The HTTP front registers a handler only for a route listed here (and aborts at start-up for
-// one that is not), checks the caller's role before the handler runs, and the OpenAPI
-// document is checked against this list by a test, as is every route x role.
+// Every route of the API, the role it needs and how the OpenAPI document describes it: the one
+// place that says what the API is and who may do what. The routes come from the resource files
+// (routes_*.cc, see api/api_route.h); the HTTP front serves exactly these (BindApiRoutes) and
+// the OpenAPI document (api/openapi.h) describes exactly these.
 #pragma once
 
-#include <optional>
+#include <functional>
+#include <string>
 #include <string_view>
 #include <vector>
 
-#include "model/entities.h"
+#include "api/api_route.h"
 
 namespace georep {
 
-struct RouteRole {
-  std::string_view method;     // "GET", "POST", "PUT", "DELETE"
-  std::string_view path;       // as the OpenAPI document writes it, below /api/v1
-  std::optional<Role> role;    // nullopt: no authentication (health, login)
-  std::string_view note = "";  // what the role does not say alone
-};
-
-const std::vector<RouteRole>& RouteRoles();
+// Every route, resource by resource.
+const std::vector<ApiRoute>& ApiRoutes();
+// The schemas the routes name, by name.
+const Json& ApiSchemas();
 
 // The entry for `method` `path` (OpenAPI form), or nullptr.
-const RouteRole* FindRoute(std::string_view method, std::string_view path);
+const ApiRoute* FindRoute(std::string_view method, std::string_view path);
+
+// Where BindApiRoutes puts each route: the server's method and full pattern ("/api/v1/...").
+using RouteSink =
+    std::function<void(std::string_view method, const std::string& pattern, HttpHandler handler)>;
+
+// Hands every route of ApiRoutes() to `sink`, its handler wrapped so that it runs only for a
+// caller authenticated by a bearer token whose role is the route's or above (routes without a
+// role run for anyone). `context` is used when a request comes, and must outlive the handlers.
+void BindApiRoutes(ApiContext* context, const RouteSink& sink);
 
 }  // namespace georep

@@ -52,6 +52,14 @@ test('new session for a gluster volume: eligibility, Show all volumes, Force', a
           { source_host: 'localhost', source_brick: vol.path, set_index: 0, destination_host: 'localhost', status: 'Created', status_reason: '', crawl_status: 'N/A', last_synced: null, entry_pending: 0, data_pending: 0, meta_pending: 0, failures: 0, checkpoint_time: null, checkpoint_completed: false, checkpoint_completion_time: null, lag_seconds: 0, throughput_bytes_per_second: 0, updated_at: now },
         ],
         warnings: ['rsync 3.4.1 on localhost writes empty files with gsyncd: set sync-method tarssh'],
+        // What the engine says a Created session allows (model/session_lifecycle.h).
+        allowed_actions: [
+          { action: 'start', mode: 'ok' },
+          { action: 'stop', mode: 'force', reason: 'cannot stop a session that is Created: it is not started' },
+          { action: 'pause', mode: 'no', reason: 'cannot pause a session that is Created: it is not started' },
+          { action: 'resume', mode: 'no', reason: 'cannot resume a session that is Created: it is not paused' },
+          { action: 'delete', mode: 'ok' },
+        ],
       },
     });
   });

@@ -2,71 +2,33 @@
 //
 // The token lives in sessionStorage (gone with the tab); it is sent as a Bearer header and
 // never put in a URL, so it cannot end up in a log or a browser history.
+import type { components } from './apiSchema';
 
-export interface Cluster { id: string; name: string; description: string; created_at: string | null }
-export interface Host {
-  id: string; cluster_id: string; name: string; address: string; ssh_port: number; ssh_user: string;
-  transport: string; ssh_fingerprint: string; status: string; last_seen: string | null; created_at: string | null;
-}
-export interface Volume {
-  id: string; cluster_id: string; name: string; kind: string; status: string;
-  bricks: { host_id: string; path: string }[]; replica_count: number; disperse_count: number;
-  size_bytes: number; used_bytes: number; created_at: string | null;
-}
-export interface Destination {
-  id: string; source_cluster_id: string; source_host_id: string; host: string; ssh_port: number;
-  ssh_fingerprint: string; remote_user: string; connection: string; connection_reason: string;
-  last_checked: string | null; created_at: string | null;
-}
-export interface NodeStatus {
-  source_host: string; source_brick: string; set_index: number; destination_host: string;
-  status: string; status_reason: string; crawl_status: string; last_synced: string | null;
-  // null: unknown (gluster says N/A, as for a Passive node).
-  entry_pending: number | null; data_pending: number | null; meta_pending: number | null;
-  failures: number | null;
-  checkpoint_time: string | null; checkpoint_completed: boolean; checkpoint_completion_time: string | null;
-  // null: unknown (never shown as 0)
-  lag_seconds: number | null; throughput_bytes_per_second: number | null; updated_at: string | null;
-}
+// The API's types, generated from the engine's OpenAPI document (web/openapi.json) by
+// scripts/build-web.sh: status fields are the unions of words the engine sends.
+type Schemas = components['schemas'];
+export type Cluster = Schemas['Cluster'];
+export type Host = Schemas['Host'];
+export type Volume = Schemas['Volume'];
+export type Destination = Schemas['Destination'];
+export type NodeStatus = Schemas['NodeStatus'];
 // A standing reason a session is not healthy (data-at-risk, stalled, heartbeat-mismatch, ...).
-export interface SessionAlert { kind: string; message: string; since: string | null; updated_at: string | null }
-export interface SessionHeartbeat {
-  interval_seconds: number; stall_threshold_seconds: number; last_written?: string | null;
-  last_arrived_written?: string | null; last_arrived?: string | null;
-  on_its_way_since?: string | null; last_checked?: string | null; problem?: string | null;
-}
-export interface Session {
-  id: string; destination_id: string; source_volume_id: string; destination_volume: string;
-  remote_user: string; session_key: string; status: string; status_reason: string;
-  created_at: string | null; updated_at: string | null;
-  nodes?: NodeStatus[]; warnings?: string[]; alerts?: SessionAlert[];
-  // The session's end-to-end figures (null: unknown).
-  lag_seconds?: number | null; throughput_bytes_per_second?: number | null;
-  heartbeat?: SessionHeartbeat | null;
-}
-export interface CandidateVolume { name: string; status: string; size_bytes: number; eligible: boolean; reasons: string[] }
-export interface ConfigItem {
-  key: string; value: string; default: string; is_default: boolean; type: string; description: string;
-  allowed_values: string[]; changed_by: string | null; changed_at: string | null;
-}
-export interface AuditEvent {
-  id: number; at: string; actor: string; action: string; object_type: string; object_id: string;
-  result: string; message: string;
-}
-export interface VerifyReport {
-  identical: boolean; entries: number; content_checked: number; bytes_hashed: number;
-  differences: { path: string; difference: string }[];
-  not_compared?: string[];
-}
-export interface RepairReport {
-  identical: boolean; differences_found: number; resent: number; deleted: number;
-  before: VerifyReport; after: VerifyReport;
-}
-// What a user may do: viewers read, operators also run sessions, admins change everything.
-export type Role = 'viewer' | 'operator' | 'admin';
+export type SessionAlert = Schemas['SessionAlert'];
+export type SessionHeartbeat = Schemas['Heartbeat'];
+// A session with its nodes, alerts, end-to-end figures and the actions its status allows.
+export type Session = Schemas['SessionDetail'];
+export type SessionStatus = Session['status'];
+export type SessionActionAvailability = Schemas['SessionActionAvailability'];
+export type CandidateVolume = Schemas['CandidateVolume'];
+export type ConfigItem = Schemas['ConfigItem'];
+export type AuditEvent = Schemas['Event'];
+export type VerifyReport = Schemas['VerifyReport'];
+export type RepairReport = Schemas['RepairReport'];
 // The logged-in user; `admin` (the role is admin) stays for clients written before roles.
-export interface Me { id: string; name: string; role: Role; admin: boolean; created_at: string | null }
-export interface MetricSample { at: string; lag_seconds: number | null; throughput_bytes_per_second: number | null }
+export type Me = Schemas['User'];
+// What a user may do: viewers read, operators also run sessions, admins change everything.
+export type Role = Me['role'];
+export type MetricSample = Schemas['MetricSample'];
 
 export class ApiError extends Error {
   constructor(public status: number, public code: string, message: string) {

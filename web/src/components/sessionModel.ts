@@ -1,8 +1,8 @@
-// What the console knows about geo-replication sessions beyond their JSON: which actions the
-// engine accepts in which status (mirrors src/model/session_lifecycle.cc CheckSessionAction;
-// every action, verify included, applies to gluster and directory sessions alike), and the
+// What the console knows about geo-replication sessions beyond their JSON: the labels, order
+// and roles of the actions it offers, what the engine's allowed_actions mean for each (the
+// engine decides which actions a session's status allows: model/session_lifecycle.h), and the
 // summaries shown for a session's nodes.
-import type { NodeStatus, Role, Session } from '../api';
+import type { NodeStatus, Role, Session, SessionActionAvailability } from '../api';
 
 export type SessionActionName =
   | 'start' | 'stop' | 'pause' | 'resume' | 'remove' | 'config' | 'checkpoint' | 'verify';
@@ -16,7 +16,7 @@ export const ACTION_ORDER: SessionActionName[] = [
   'start', 'stop', 'pause', 'resume', 'remove', 'config', 'checkpoint', 'verify',
 ];
 
-// The role each action needs (src/api/routes.cc). Config opens for everyone: it shows the
+// The role each action needs (the route table, src/api/routes_sessions.cc). Config opens for everyone: it shows the
 // values, and each change needs its own role (CONFIG_ROLE).
 export const ACTION_ROLE: Record<SessionActionName, Role> = {
   start: 'operator', stop: 'operator', pause: 'operator', resume: 'operator', remove: 'admin',
@@ -34,37 +34,27 @@ export const CONFIG_RESET_ROLE: Role = 'admin';
 // 'no': refused (reason says why).
 export interface Availability { mode: 'ok' | 'force' | 'no'; reason?: string }
 
-// Created and Stopped are the "not started" statuses of the engine.
-export function notStarted(status: string): boolean {
-  return status === 'Created' || status === 'Stopped';
-}
+// The engine's word for each console action that is a session action (remove is its delete).
+const ENGINE_ACTION: Partial<Record<SessionActionName, SessionActionAvailability['action']>> = {
+  start: 'start', stop: 'stop', pause: 'pause', resume: 'resume', remove: 'delete',
+};
 
+// The actions the console offers with Force where the engine accepts them only so: a restart of
+// a started session's workers, the removal of a session that is not stopped. (Stopping a
+// session that is not started does nothing a user needs.)
+const FORCE_OFFERED: SessionActionName[] = ['start', 'remove'];
+
+// What the engine's allowed_actions say of `action` for this session; config, checkpoint and
+// verify are not session actions and are always offered (each checks itself).
 export function availability(action: SessionActionName, s: Session): Availability {
-  const st = s.status || 'Unknown';
-  const ns = notStarted(st);
-  switch (action) {
-    case 'start':
-      if (ns) return { mode: 'ok' };
-      if (st === 'Paused') return { mode: 'no', reason: `The session is Paused: resume it instead.` };
-      return { mode: 'force', reason: `The session is ${st}: it is already started. Starting it again with Force restarts its workers.` };
-    case 'stop':
-      if (!ns) return { mode: 'ok' };
-      return { mode: 'no', reason: `The session is ${st}: it is not started.` };
-    case 'pause':
-      if (st === 'Paused') return { mode: 'no', reason: 'The session is already paused.' };
-      if (ns) return { mode: 'no', reason: `The session is ${st}: it is not started.` };
-      return { mode: 'ok' };
-    case 'resume':
-      if (st === 'Paused') return { mode: 'ok' };
-      return { mode: 'no', reason: `The session is ${st}: it is not paused.` };
-    case 'remove':
-      if (ns) return { mode: 'ok' };
-      return { mode: 'force', reason: `The session is ${st}: stop it before removing it, or remove it with Force.` };
-    case 'verify':
-    case 'config':
-    case 'checkpoint':
-      return { mode: 'ok' };
-  }
+  const engineAction = ENGINE_ACTION[action];
+  if (!engineAction) return { mode: 'ok' };
+  const said = (s.allowed_actions ?? []).find((a) => a.action === engineAction);
+  if (!said) return { mode: 'no', reason: 'The engine did not say whether this action is allowed now.' };
+  if (said.mode === 'ok') return { mode: 'ok' };
+  const why = said.reason ?? '';
+  const reason = why && `${why.charAt(0).toUpperCase()}${why.slice(1)}.`;
+  return { mode: said.mode === 'force' && FORCE_OFFERED.includes(action) ? 'force' : 'no', reason };
 }
 
 // A pending count or failures: a dash where gluster does not know it (N/A), never a made-up 0.
