@@ -22,7 +22,7 @@
 #include <map>
 #include <sstream>
 
-#include "engine/operations.h"
+#include "engine/gluster_driver.h"
 #include "gluster/cli_xml.h"
 #include "gluster/mountbroker.h"
 
@@ -75,9 +75,9 @@ std::string NodeName(const std::map<std::string, std::string>& names, const std:
 
 }  // namespace
 
-Result<Operations::DestinationNodes> Operations::ReachDestinationNodes(const Destination& d) {
+Result<GlusterDriver::DestinationNodes> GlusterDriver::ReachDestinationNodes(const Destination& d) {
   DestinationNodes out;
-  GEOREP_ASSIGN_OR_RETURN(std::unique_ptr<RelayingRunner> dest, DestinationRunner(d));
+  GEOREP_ASSIGN_OR_RETURN(std::unique_ptr<RelayingRunner> dest, ctx_.DestinationRunner(d));
   CommandSpec pool{{"gluster", "--mode=script", "pool", "list", "--xml"}};
   pool.timeout = std::chrono::seconds(60);
   GEOREP_ASSIGN_OR_RETURN(CommandResult listed, dest->Run(pool));
@@ -86,10 +86,10 @@ Result<Operations::DestinationNodes> Operations::ReachDestinationNodes(const Des
 
   // The destination cluster, if it is imported too: its hosts are the nodes' ways in.
   std::vector<Host> imported;
-  GEOREP_ASSIGN_OR_RETURN(std::vector<Cluster> clusters, ListClusters());
+  GEOREP_ASSIGN_OR_RETURN(std::vector<Cluster> clusters, ctx_.ListClusters());
   for (const Cluster& c : clusters) {
     if (c.id == d.source_cluster_id) continue;
-    GEOREP_ASSIGN_OR_RETURN(std::vector<Host> hosts, ListHosts(c.id));
+    GEOREP_ASSIGN_OR_RETURN(std::vector<Host> hosts, ctx_.ListHosts(c.id));
     if (std::any_of(hosts.begin(), hosts.end(),
                     [&](const Host& h) { return h.address == d.host || h.name == d.host; })) {
       imported = std::move(hosts);
@@ -110,7 +110,7 @@ Result<Operations::DestinationNodes> Operations::ReachDestinationNodes(const Des
     // A host that is Down now may answer; one whose key is not confirmed is never used.
     if (h != imported.end() &&
         (h->transport != HostTransport::kSsh || !h->ssh_fingerprint.empty())) {
-      out.nodes.push_back({p.hostname, hosts_->RunnerFor(*h)});
+      out.nodes.push_back({p.hostname, ctx_.hosts->RunnerFor(*h)});
     } else {
       out.unreachable.push_back(p.hostname);
     }
@@ -118,7 +118,7 @@ Result<Operations::DestinationNodes> Operations::ReachDestinationNodes(const Des
   return out;
 }
 
-std::string Operations::MountbrokerGroup(CommandRunner& dest, const std::string& where) {
+std::string GlusterDriver::MountbrokerGroup(CommandRunner& dest, const std::string& where) {
   auto status = MountbrokerStep(dest, where, {"node-status"});
   if (status.ok()) {
     for (const auto& n : *status)
@@ -127,8 +127,8 @@ std::string Operations::MountbrokerGroup(CommandRunner& dest, const std::string&
   return kDefaultGroup;
 }
 
-Status Operations::EnsureGeoAccount(const std::string& node, CommandRunner& r,
-                                    const std::string& user, const std::string& group) {
+Status GlusterDriver::EnsureGeoAccount(const std::string& node, CommandRunner& r,
+                                       const std::string& user, const std::string& group) {
   auto failed = [&](const std::string& what, const CommandResult& res) {
     return Status::FailedPrecondition(
         fmt::format("cannot {} on destination node {}: {}", what, node, Words(res)));
@@ -162,7 +162,7 @@ Status Operations::EnsureGeoAccount(const std::string& node, CommandRunner& r,
   return Status::Ok();
 }
 
-Result<std::vector<std::string>> Operations::PrepareGeoAccounts(const Destination& d) {
+Result<std::vector<std::string>> GlusterDriver::PrepareGeoAccounts(const Destination& d) {
   GEOREP_ASSIGN_OR_RETURN(DestinationNodes nodes, ReachDestinationNodes(d));
   const std::string group = MountbrokerGroup(*nodes.nodes[0].runner, d.host);
   for (auto& n : nodes.nodes)
@@ -170,10 +170,10 @@ Result<std::vector<std::string>> Operations::PrepareGeoAccounts(const Destinatio
   return nodes.unreachable;
 }
 
-Result<std::vector<std::string>> Operations::SetUpMountbroker(const Destination& d,
-                                                              const std::string& user,
-                                                              const std::string& volume,
-                                                              std::string* done) {
+Result<std::vector<std::string>> GlusterDriver::SetUpMountbroker(const Destination& d,
+                                                                 const std::string& user,
+                                                                 const std::string& volume,
+                                                                 std::string* done) {
   std::vector<std::string> warnings;
   GEOREP_ASSIGN_OR_RETURN(DestinationNodes nodes, ReachDestinationNodes(d));
   CommandRunner& dest = *nodes.nodes[0].runner;
@@ -232,7 +232,7 @@ Result<std::vector<std::string>> Operations::SetUpMountbroker(const Destination&
     for (int i = 0; i < 60 && !answers; ++i) {
       auto v = RunOn(*n.runner, {"gluster", "--mode=script", "volume", "list"}, 30);
       answers = v.ok() && v->exit_code == 0;
-      if (!answers) clock_.Sleep(1000);
+      if (!answers) ctx_.clock.Sleep(1000);
     }
     if (!answers) {
       return Status::Unavailable(

@@ -12,7 +12,7 @@
 #include <algorithm>
 #include <future>
 
-#include "engine/operations.h"
+#include "engine/gluster_driver.h"
 #include "gluster/cli_xml.h"
 
 namespace georep {
@@ -174,19 +174,19 @@ std::string Preflight::Summary() const {
   return out;
 }
 
-Preflight Operations::PlatformPreflight(const std::string& cluster_id, const Destination* d) {
+Preflight GlusterDriver::PlatformPreflight(const std::string& cluster_id, const Destination* d) {
   Preflight out;
   // Every node is asked at once: the preflight costs one round trip, not one per node.
   std::vector<std::future<PreflightNode>> asked;
-  auto hosts = ListHosts(cluster_id);
+  auto hosts = ctx_.ListHosts(cluster_id);
   if (hosts.ok()) {
     for (const Host& h : *hosts) {
       asked.push_back(std::async(std::launch::async, [this, h] {
         PreflightNode node{h.name, "source", "", "", false, ""};
         if (h.transport == HostTransport::kSsh && h.ssh_fingerprint.empty()) {
           node.problem = "no host key is confirmed for it";
-        } else if (hosts_) {
-          AskVersions(*hosts_->RunnerFor(h), node);
+        } else if (ctx_.hosts) {
+          AskVersions(*ctx_.hosts->RunnerFor(h), node);
         } else {
           node.problem = "this engine cannot reach hosts";
         }
@@ -197,9 +197,9 @@ Preflight Operations::PlatformPreflight(const std::string& cluster_id, const Des
   if (d) {
     asked.push_back(std::async(std::launch::async, [this, d] {
       PreflightNode node{d->host, "destination", "", "", false, ""};
-      auto runner = hosts_ ? DestinationRunner(*d)
-                           : Result<std::unique_ptr<RelayingRunner>>(
-                                 Status::FailedPrecondition("this engine cannot reach hosts"));
+      auto runner = ctx_.hosts ? ctx_.DestinationRunner(*d)
+                               : Result<std::unique_ptr<RelayingRunner>>(
+                                     Status::FailedPrecondition("this engine cannot reach hosts"));
       if (runner.ok()) {
         AskVersions(**runner, node);
       } else {
@@ -216,10 +216,10 @@ Preflight Operations::PlatformPreflight(const std::string& cluster_id, const Des
   return out;
 }
 
-Preflight Operations::CachedPreflight(const std::string& cluster_id, const Destination& d) {
+Preflight GlusterDriver::CachedPreflight(const std::string& cluster_id, const Destination& d) {
   constexpr int64_t kFresh = int64_t{10} * 60 * 1000;
   const std::string key = cluster_id + "/" + d.id;
-  const int64_t now = clock_.NowMillis();
+  const int64_t now = ctx_.clock.NowMillis();
   {
     std::lock_guard<std::mutex> lock(truth_mu_);
     auto it = preflights_.find(key);
@@ -232,62 +232,21 @@ Preflight Operations::CachedPreflight(const std::string& cluster_id, const Desti
   return p;
 }
 
-Result<Preflight> Operations::SessionPreflight(const std::string& session_id) {
-  GEOREP_ASSIGN_OR_RETURN(Session s, ReadSession(session_id));
-  GEOREP_ASSIGN_OR_RETURN(Volume v, GetVolume(s.source_volume_id));
+Result<Preflight> GlusterDriver::SessionPreflight(const std::string& session_id) {
+  GEOREP_ASSIGN_OR_RETURN(Session s, ctx_.ReadSession(session_id));
+  GEOREP_ASSIGN_OR_RETURN(Volume v, ctx_.GetVolume(s.source_volume_id));
   if (v.kind != VolumeKind::kGluster) {
     return Status::FailedPrecondition(
         "the preflight checks gluster sessions' nodes; directory sessions run georep's own "
         "engine");
   }
-  GEOREP_ASSIGN_OR_RETURN(Destination d, GetDestination(s.destination_id));
+  GEOREP_ASSIGN_OR_RETURN(Destination d, ctx_.GetDestination(s.destination_id));
   return PlatformPreflight(v.cluster_id, &d);
 }
 
-Status Operations::SetAlert(const Actor& a, const std::string& session_id, const std::string& kind,
-                            bool on, const std::string& message, const std::string& event_action) {
-  const int64_t now = clock_.NowMillis();
-  return store_.Transaction([&](StoreTx& tx) -> Status {
-    GEOREP_ASSIGN_OR_RETURN(Session s, tx.GetSession(session_id));
-    GEOREP_ASSIGN_OR_RETURN(std::vector<SessionAlert> alerts, tx.ListAlerts(session_id));
-    auto it = std::find_if(alerts.begin(), alerts.end(),
-                           [&](const SessionAlert& x) { return x.kind == kind; });
-    const bool existed = it != alerts.end();
-    if (on) {
-      GEOREP_RETURN_IF_ERROR(
-          tx.PutAlert({session_id, kind, message, existed ? it->since : now, now}));
-      if (!existed) {
-        GEOREP_RETURN_IF_ERROR(
-            tx.AppendEvent(Event{0, now, a.name, event_action, "session", session_id, "failed",
-                                 fmt::format("session {}: {}", s.session_key, message)})
-                .status());
-      }
-    } else if (existed) {
-      GEOREP_RETURN_IF_ERROR(tx.DeleteAlert(session_id, kind));
-      GEOREP_RETURN_IF_ERROR(tx.AppendEvent(Event{0, now, a.name, event_action + "_cleared",
-                                                  "session", session_id, "ok",
-                                                  fmt::format("session {}: no longer {} (was: {})",
-                                                              s.session_key, kind, it->message)})
-                                 .status());
-    }
-    return Status::Ok();
-  });
-}
-
-Status Operations::RecordDataRisk(const Actor& a, const std::string& session_id,
-                                  const std::string& sync_method, const Preflight& preflight) {
-  const bool at_risk = sync_method == "rsync" && preflight.rsync_unsafe;
-  return SetAlert(a, session_id, "data-at-risk", at_risk,
-                  at_risk ? fmt::format("data at risk: sync-method is rsync, and {}; set "
-                                        "sync-method tarssh",
-                                        preflight.Summary())
-                          : "",
-                  "session.data_at_risk");
-}
-
-Status Operations::WriteHeartbeat(const Volume& v, const Destination& d, const std::string& file,
-                                  int64_t seq, const std::string& text) {
-  GEOREP_ASSIGN_OR_RETURN(std::vector<Host> hosts, ListHosts(v.cluster_id));
+Status GlusterDriver::WriteHeartbeat(const Volume& v, const Destination& d, const std::string& file,
+                                     int64_t seq, const std::string& text) {
+  GEOREP_ASSIGN_OR_RETURN(std::vector<Host> hosts, ctx_.ListHosts(v.cluster_id));
   // The destination's source host first (the one its keys were set up from), then the others.
   std::stable_sort(hosts.begin(), hosts.end(), [&](const Host& x, const Host& y) {
     return (x.id == d.source_host_id) > (y.id == d.source_host_id);
@@ -300,7 +259,7 @@ Status Operations::WriteHeartbeat(const Volume& v, const Destination& d, const s
                      text};
     spec.timeout = std::chrono::seconds(30);
     spec.max_output_bytes = size_t{16} * 1024;
-    auto r = hosts_->RunnerFor(h)->Run(spec);
+    auto r = ctx_.hosts->RunnerFor(h)->Run(spec);
     if (r.ok() && !r->timed_out && r->exit_code == 0) return Status::Ok();
     const std::string why = !r.ok()        ? r.status().message()
                             : r->timed_out ? std::string("timed out")
@@ -312,15 +271,15 @@ Status Operations::WriteHeartbeat(const Volume& v, const Destination& d, const s
                                  : fmt::format("no source host could write it ({})", tried));
 }
 
-void Operations::ForgetHeartbeat(const Volume& v, const Session& removed) {
-  auto sessions = ListSessions({});
+void GlusterDriver::ForgetHeartbeat(const Volume& v, const Session& removed) {
+  auto sessions = ctx_.ListSessions({});
   if (!sessions.ok()) return;
-  auto destination = GetDestination(removed.destination_id);
+  auto destination = ctx_.GetDestination(removed.destination_id);
   bool source_used = false, destination_used = false;
   for (const Session& other : *sessions) {
     if (other.id == removed.id) continue;
     source_used = source_used || other.source_volume_id == v.id;
-    if (auto od = GetDestination(other.destination_id); od.ok() && destination.ok())
+    if (auto od = ctx_.GetDestination(other.destination_id); od.ok() && destination.ok())
       destination_used =
           destination_used ||
           (od->host == destination->host && other.destination_volume == removed.destination_volume);
@@ -330,7 +289,7 @@ void Operations::ForgetHeartbeat(const Volume& v, const Session& removed) {
   const char* kForget =
       "mountpoint -q \"$1\" || exit 0; rm -rf \"$1/$2/$3\" || exit 1; [ \"$4\" = last ] || exit 0; "
       "umount \"$1\" && rmdir \"$1\"";
-  auto hosts = ListHosts(v.cluster_id);
+  auto hosts = ctx_.ListHosts(v.cluster_id);
   if (hosts.ok()) {
     for (const Host& h : *hosts) {
       if (h.transport == HostTransport::kSsh && h.ssh_fingerprint.empty()) continue;
@@ -338,7 +297,7 @@ void Operations::ForgetHeartbeat(const Volume& v, const Session& removed) {
                         std::string(kHeartbeatDirectory), removed.id,
                         source_used ? "kept" : "last"}};
       spec.timeout = std::chrono::seconds(30);
-      auto r = hosts_->RunnerFor(h)->Run(spec);
+      auto r = ctx_.hosts->RunnerFor(h)->Run(spec);
       if (r.ok() && r->exit_code == 0) continue;
       spdlog::warn(
           "msg=\"heartbeat file or mount left on a source host\" volume={} host={} file={}/{} "
@@ -347,7 +306,7 @@ void Operations::ForgetHeartbeat(const Volume& v, const Session& removed) {
     }
   }
   if (destination_used || !destination.ok()) return;
-  auto dest = DestinationRunner(*destination);
+  auto dest = ctx_.DestinationRunner(*destination);
   if (!dest.ok()) return;
   CommandSpec spec{{"sh", "-c", "mountpoint -q \"$1\" || exit 0; umount \"$1\" && rmdir \"$1\"",
                     "sh", MountPoint(removed.destination_volume)}};
@@ -358,18 +317,18 @@ void Operations::ForgetHeartbeat(const Volume& v, const Session& removed) {
                  destination->host, MountPoint(removed.destination_volume));
 }
 
-Result<Operations::DestinationRead> Operations::ReadHeartbeat(const Session& s,
-                                                              const Destination& d,
-                                                              const std::string& file) {
-  GEOREP_ASSIGN_OR_RETURN(std::unique_ptr<RelayingRunner> dest, DestinationRunner(d));
+Result<GlusterDriver::DestinationRead> GlusterDriver::ReadHeartbeat(const Session& s,
+                                                                    const Destination& d,
+                                                                    const std::string& file) {
+  GEOREP_ASSIGN_OR_RETURN(std::unique_ptr<RelayingRunner> dest, ctx_.DestinationRunner(d));
   CommandSpec spec{{"sh", "-c", kReadScript, "sh", MountPoint(s.destination_volume), d.host,
                     s.destination_volume, std::string("ro,") + kMountOptions,
                     std::string(kHeartbeatDirectory), file}};
   spec.timeout = std::chrono::seconds(30);
   spec.max_output_bytes = size_t{64} * 1024;
-  const int64_t sent = clock_.NowMillis();
+  const int64_t sent = ctx_.clock.NowMillis();
   GEOREP_ASSIGN_OR_RETURN(CommandResult r, dest->Run(spec));
-  const int64_t received = clock_.NowMillis();
+  const int64_t received = ctx_.clock.NowMillis();
   if (r.timed_out) return Status::Unavailable(fmt::format("reading on {} timed out", d.host));
   if (r.exit_code != 0) {
     return Status::Unavailable(
@@ -417,19 +376,19 @@ Result<Operations::DestinationRead> Operations::ReadHeartbeat(const Session& s,
   return out;
 }
 
-Result<SessionHeartbeat> Operations::HeartbeatSession(const Actor& a, const std::string& id) {
+Result<SessionHeartbeat> GlusterDriver::HeartbeatSession(const Actor& a, const std::string& id) {
   GEOREP_RETURN_IF_ERROR(Require(a, Role::kOperator));
-  if (!hosts_) return Status::FailedPrecondition("this engine cannot reach hosts");
-  GEOREP_ASSIGN_OR_RETURN(Session s, ReadSession(id));
-  GEOREP_ASSIGN_OR_RETURN(Volume v, GetVolume(s.source_volume_id));
+  if (!ctx_.hosts) return Status::FailedPrecondition("this engine cannot reach hosts");
+  GEOREP_ASSIGN_OR_RETURN(Session s, ctx_.ReadSession(id));
+  GEOREP_ASSIGN_OR_RETURN(Volume v, ctx_.GetVolume(s.source_volume_id));
   if (v.kind != VolumeKind::kGluster)
     return Status::FailedPrecondition("heartbeats are for gluster sessions");
-  GEOREP_ASSIGN_OR_RETURN(Destination d, GetDestination(s.destination_id));
-  GEOREP_ASSIGN_OR_RETURN(std::vector<ConfigItem> config, GetConfig(id));
+  GEOREP_ASSIGN_OR_RETURN(Destination d, ctx_.GetDestination(s.destination_id));
+  GEOREP_ASSIGN_OR_RETURN(std::vector<ConfigItem> config, ctx_.GetConfig(id));
   const HeartbeatSettings settings = SettingsFrom(config);
   SessionHeartbeat hb;
   hb.session_id = id;
-  GEOREP_RETURN_IF_ERROR(store_.Transaction([&](StoreTx& tx) -> Status {
+  GEOREP_RETURN_IF_ERROR(ctx_.store.Transaction([&](StoreTx& tx) -> Status {
     auto stored = tx.GetHeartbeat(id);
     if (stored.ok()) hb = *stored;
     return stored.ok() || stored.status().code() == StatusCode::kNotFound ? Status::Ok()
@@ -437,17 +396,17 @@ Result<SessionHeartbeat> Operations::HeartbeatSession(const Actor& a, const std:
   }));
   if (settings.interval_ms <= 0) {
     // Off: nothing is measured, so nothing is claimed.
-    GEOREP_RETURN_IF_ERROR(SetAlert(a, id, "stalled", false, "", "session.stalled"));
+    GEOREP_RETURN_IF_ERROR(ctx_.SetAlert(a, id, "stalled", false, "", "session.stalled"));
     GEOREP_RETURN_IF_ERROR(
-        SetAlert(a, id, "heartbeat-failing", false, "", "session.heartbeat_failing"));
+        ctx_.SetAlert(a, id, "heartbeat-failing", false, "", "session.heartbeat_failing"));
     return hb;
   }
 
   std::string problem;
-  int64_t now = clock_.NowMillis();
+  int64_t now = ctx_.clock.NowMillis();
   if (WorkersRun(s.status) && HeartbeatDue(hb, settings, now)) {
     unsigned char nonce[32];
-    random_.Fill(nonce, sizeof nonce);
+    ctx_.random.Fill(nonce, sizeof nonce);
     std::string hex(sizeof nonce * 2, '\0');
     sodium_bin2hex(hex.data(), hex.size() + 1, nonce, sizeof nonce);
     const int64_t seq = hb.written_seq + 1;
@@ -462,7 +421,7 @@ Result<SessionHeartbeat> Operations::HeartbeatSession(const Actor& a, const std:
   if (WorkersRun(s.status) && hb.written_seq != 0 &&
       (hb.pending_seq != 0 || now - hb.checked_at >= 10'000)) {
     auto r = ReadHeartbeat(s, d, id);
-    const int64_t seen_at = clock_.NowMillis();
+    const int64_t seen_at = ctx_.clock.NowMillis();
     if (!r.ok()) {
       problem += fmt::format("{}cannot read the heartbeat on the destination volume: {}",
                              problem.empty() ? "" : "; ", r.status().message());
@@ -512,7 +471,7 @@ Result<SessionHeartbeat> Operations::HeartbeatSession(const Actor& a, const std:
           since = first;
         }
         int64_t synced = 0;
-        if (auto detail = GetSession(id); detail.ok()) {
+        if (auto detail = ctx_.GetSession(id); detail.ok()) {
           for (const auto& n : detail->nodes)
             if (n.status == NodeStatus::kActive) synced = std::max(synced, n.last_synced);
         }
@@ -529,69 +488,78 @@ Result<SessionHeartbeat> Operations::HeartbeatSession(const Actor& a, const std:
     }
   }
   hb.problem = problem;
-  GEOREP_RETURN_IF_ERROR(store_.Transaction([&](StoreTx& tx) -> Status {
+  GEOREP_RETURN_IF_ERROR(ctx_.store.Transaction([&](StoreTx& tx) -> Status {
     GEOREP_RETURN_IF_ERROR(tx.GetSession(id).status());  // removed meanwhile
     return tx.PutHeartbeat(hb);
   }));
 
   if (mismatch) {
-    GEOREP_RETURN_IF_ERROR(SetAlert(a, id, "heartbeat-mismatch", !mismatch->empty(),
-                                    "data loss: " + *mismatch, "session.data_loss"));
+    GEOREP_RETURN_IF_ERROR(ctx_.SetAlert(a, id, "heartbeat-mismatch", !mismatch->empty(),
+                                         "data loss: " + *mismatch, "session.data_loss"));
   }
-  GEOREP_RETURN_IF_ERROR(
-      SetAlert(a, id, "heartbeat-failing", !problem.empty(), problem, "session.heartbeat_failing"));
-  now = clock_.NowMillis();
+  GEOREP_RETURN_IF_ERROR(ctx_.SetAlert(a, id, "heartbeat-failing", !problem.empty(), problem,
+                                       "session.heartbeat_failing"));
+  now = ctx_.clock.NowMillis();
   // Stalled: only a session that says Active can be stalled (Paused or Faulty already say
   // that nothing moves).
-  auto current = ReadSession(id);
+  auto current = ctx_.ReadSession(id);
   const bool stalled = current.ok() && current->status == SessionStatus::kActive &&
                        HeartbeatStalled(hb, settings, now);
-  GEOREP_RETURN_IF_ERROR(SetAlert(
+  GEOREP_RETURN_IF_ERROR(ctx_.SetAlert(
       a, id, "stalled", stalled,
       fmt::format("stalled: the heartbeat written {} s ago has not arrived on the destination "
                   "(stall threshold {} s) while gluster says Active: new changes are not being "
                   "replicated",
                   Seconds(now - hb.pending_at), Seconds(settings.StallThresholdMs())),
       "session.stalled"));
-  if (stalled && StringConfig(config, "stall-action") == "restart") {
-    bool restart = false;
-    {
-      std::lock_guard<std::mutex> lock(truth_mu_);
-      int64_t& last = stall_restarts_[id];
-      if (last == 0 || now - last >= settings.StallThresholdMs()) {
-        last = now;
-        restart = true;
-      }
-    }
-    if (restart) {
-      const Actor system{"stall-action", Role::kAdmin};
-      auto stopped = RunSessionAction(system, id, SessionAction::kStop, true);
-      auto started = stopped.ok() ? RunSessionAction(system, id, SessionAction::kStart, true)
-                                  : Result<SessionDetail>(stopped.status());
-      const std::string outcome =
-          started.ok() ? "stopped and started" : "could not restart: " + started.status().message();
-      spdlog::warn("msg=\"stalled session restarted\" session={} outcome=\"{}\"", s.session_key,
-                   outcome);
-      GEOREP_RETURN_IF_ERROR(store_.Transaction([&](StoreTx& tx) -> Status {
-        return tx
-            .AppendEvent(Event{0, clock_.NowMillis(), a.name, "session.stall_restart", "session",
-                               id, started.ok() ? "ok" : "failed",
-                               fmt::format("session {} stalled (heartbeat {} s on its way); "
-                                           "stall-action restart: {}",
-                                           s.session_key, Seconds(now - hb.pending_at), outcome)})
-            .status();
-      }));
-    }
-  }
+  if (stalled && StringConfig(config, "stall-action") == "restart")
+    GEOREP_RETURN_IF_ERROR(RestartStalled(a, s, settings, hb, now));
   return hb;
 }
 
-int Operations::HeartbeatGlusterSessions(const Actor& a) {
-  auto sessions = ListSessions({});
+// stall-action restart: a stalled session is stopped and started again, at most once per
+// stall threshold.
+Status GlusterDriver::RestartStalled(const Actor& a, const Session& s,
+                                     const HeartbeatSettings& settings, const SessionHeartbeat& hb,
+                                     int64_t now) {
+  const std::string& id = s.id;
+  bool restart = false;
+  {
+    std::lock_guard<std::mutex> lock(truth_mu_);
+    int64_t& last = stall_restarts_[id];
+    if (last == 0 || now - last >= settings.StallThresholdMs()) {
+      last = now;
+      restart = true;
+    }
+  }
+  if (restart) {
+    const Actor system{"stall-action", Role::kAdmin};
+    auto stopped = run_action_(system, id, SessionAction::kStop, true);
+    auto started = stopped.ok() ? run_action_(system, id, SessionAction::kStart, true)
+                                : Result<SessionDetail>(stopped.status());
+    const std::string outcome =
+        started.ok() ? "stopped and started" : "could not restart: " + started.status().message();
+    spdlog::warn("msg=\"stalled session restarted\" session={} outcome=\"{}\"", s.session_key,
+                 outcome);
+    GEOREP_RETURN_IF_ERROR(ctx_.store.Transaction([&](StoreTx& tx) -> Status {
+      return tx
+          .AppendEvent(Event{0, ctx_.clock.NowMillis(), a.name, "session.stall_restart", "session",
+                             id, started.ok() ? "ok" : "failed",
+                             fmt::format("session {} stalled (heartbeat {} s on its way); "
+                                         "stall-action restart: {}",
+                                         s.session_key, Seconds(now - hb.pending_at), outcome)})
+          .status();
+    }));
+  }
+  return Status::Ok();
+}
+
+int GlusterDriver::HeartbeatGlusterSessions(const Actor& a) {
+  auto sessions = ctx_.ListSessions({});
   if (!sessions.ok()) return 0;
   std::vector<std::string> gluster;
   for (const auto& s : *sessions) {
-    auto v = GetVolume(s.source_volume_id);
+    auto v = ctx_.GetVolume(s.source_volume_id);
     if (v.ok() && v->kind == VolumeKind::kGluster) gluster.push_back(s.id);
   }
   // In parallel, at most kParallel at a time: one unreachable node must not hold the others'
@@ -613,19 +581,8 @@ int Operations::HeartbeatGlusterSessions(const Actor& a) {
   return static_cast<int>(gluster.size());
 }
 
-Status Operations::FillHealth(StoreTx& tx, SessionDetail& d) {
+Status GlusterDriver::FillHealth(StoreTx& tx, const Volume&, SessionDetail& d) {
   const std::string& id = d.session.id;
-  GEOREP_ASSIGN_OR_RETURN(d.alerts, tx.ListAlerts(id));
-  GEOREP_ASSIGN_OR_RETURN(Volume v, tx.GetVolume(d.session.source_volume_id));
-  if (v.kind != VolumeKind::kGluster) {
-    // georep's own engine measures both per node.
-    for (const auto& n : d.nodes) {
-      if (n.lag_ms >= 0) d.lag_ms = std::max(d.lag_ms, n.lag_ms);
-      if (n.throughput_bps >= 0)
-        d.throughput_bps = std::max<int64_t>(0, d.throughput_bps) + n.throughput_bps;
-    }
-    return Status::Ok();
-  }
   GEOREP_ASSIGN_OR_RETURN(std::vector<SessionConfigEntry> entries, tx.ListConfig(id));
   HeartbeatSettings settings;
   for (const auto& e : entries) {
@@ -639,7 +596,7 @@ Status Operations::FillHealth(StoreTx& tx, SessionDetail& d) {
   auto hb = tx.GetHeartbeat(id);
   if (hb.ok()) {
     d.heartbeat = *hb;
-    if (settings.interval_ms > 0) d.lag_ms = HeartbeatLagMs(*hb, clock_.NowMillis());
+    if (settings.interval_ms > 0) d.lag_ms = HeartbeatLagMs(*hb, ctx_.clock.NowMillis());
     d.throughput_bps = hb->growth_bps;
   } else if (hb.status().code() != StatusCode::kNotFound) {
     return hb.status();

@@ -11,7 +11,7 @@
 #include <memory>
 
 #include "base/log.h"
-#include "engine/operations.h"
+#include "engine/gluster_driver.h"
 #include "replication/verify.h"
 
 namespace georep::gluster_verify {
@@ -424,23 +424,23 @@ Status Hash(MountedVolume& m, const std::vector<std::string>& paths) {
 
 }  // namespace
 
-Result<replication::VerifyReport> Operations::VerifyGlusterSession(
+Result<replication::VerifyReport> GlusterDriver::VerifyGlusterSession(
     const Session& s, const Volume& v, const Destination& d, const replication::VerifyOptions& o) {
-  if (!hosts_) return Status::FailedPrecondition("this engine cannot reach hosts");
+  if (!ctx_.hosts) return Status::FailedPrecondition("this engine cannot reach hosts");
   for (const std::string* name : {&v.name, &s.destination_volume}) {
     if (!gluster_verify::IsPlainVolumeName(*name)) {
       return Status::InvalidArgument(fmt::format(
           "verify mounts volumes by name, and '{}' is not a plain gluster volume name", *name));
     }
   }
-  GEOREP_ASSIGN_OR_RETURN(std::vector<Host> hosts, ListHosts(v.cluster_id));
+  GEOREP_ASSIGN_OR_RETURN(std::vector<Host> hosts, ctx_.ListHosts(v.cluster_id));
   // The destination's source host first, as for gluster commands.
   std::stable_sort(hosts.begin(), hosts.end(), [&](const Host& x, const Host& y) {
     return (x.id == d.source_host_id) > (y.id == d.source_host_id);
   });
 
   // Each side mounted and listed on its node, the two at once.
-  const std::string id = random_.NewUuid();
+  const std::string id = ctx_.random.NewUuid();
   MountedVolume source, destination;
   source.volume = v.name;
   source.mount_point = gluster_verify::MountPoint(v.name, id);
@@ -448,7 +448,7 @@ Result<replication::VerifyReport> Operations::VerifyGlusterSession(
   destination.mount_point = gluster_verify::MountPoint(s.destination_volume, id);
   source.cancel = destination.cancel = o.cancel;
   auto there = std::async(std::launch::async, [&]() -> Status {
-    GEOREP_ASSIGN_OR_RETURN(std::unique_ptr<RelayingRunner> runner, DestinationRunner(d));
+    GEOREP_ASSIGN_OR_RETURN(std::unique_ptr<RelayingRunner> runner, ctx_.DestinationRunner(d));
     RelayingRunner* relaying = runner.get();
     destination.runner = std::move(runner);
     destination.where = fmt::format("the destination {}", d.host);
@@ -462,7 +462,7 @@ Result<replication::VerifyReport> Operations::VerifyGlusterSession(
   std::string tried;
   for (const Host& h : hosts) {
     if (h.transport == HostTransport::kSsh && h.ssh_fingerprint.empty()) continue;
-    source.runner = hosts_->RunnerFor(h);
+    source.runner = ctx_.hosts->RunnerFor(h);
     source.where = fmt::format("source host {}", h.name);
     here = Mount(source);
     if (here.ok()) break;

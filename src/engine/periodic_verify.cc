@@ -31,7 +31,7 @@ Status Operations::RecordVerifyDiffers(
     const Actor& a, const std::string& id,
     const std::vector<replication::VerifyDifference>& differences, const std::string& how) {
   if (differences.empty())
-    return SetAlert(a, id, "verify-differs", false, "", "session.verify_differs");
+    return ctx_.SetAlert(a, id, "verify-differs", false, "", "session.verify_differs");
   std::set<std::string> paths;
   for (const auto& d : differences) paths.insert(d.path);
   std::string named;
@@ -42,11 +42,11 @@ Status Operations::RecordVerifyDiffers(
     ++shown;
   }
   if (differences.size() > shown) named += fmt::format("; and {} more", differences.size() - shown);
-  return SetAlert(
+  return ctx_.SetAlert(
       a, id, "verify-differs", true,
       fmt::format("{} difference{} in {} path{} found by {} at {}: {}", differences.size(),
                   differences.size() == 1 ? "" : "s", paths.size(), paths.size() == 1 ? "" : "s",
-                  how, FormatIsoMillis(clock_.NowMillis()), named),
+                  how, FormatIsoMillis(ctx_.clock.NowMillis()), named),
       "session.verify_differs");
 }
 
@@ -58,7 +58,7 @@ std::vector<DueVerify> Operations::DueVerifies() {
                  sessions.status().message());
     return due;
   }
-  const int64_t now = clock_.NowMillis();
+  const int64_t now = ctx_.clock.NowMillis();
   std::set<std::string> scheduled;
   for (const Session& s : *sessions) {
     // Only a session that replicates: a stopped, paused or faulty one is not expected to match.
@@ -89,7 +89,7 @@ Result<PeriodicVerifyOutcome> Operations::PeriodicVerify(const Actor& a, const D
   const std::string& id = due.session_id;
   // Times count from the verify's start: what it compared is the trees as they were then (and
   // a re-check is due a delay after that, however long the walk took).
-  const int64_t now = clock_.NowMillis();
+  const int64_t now = ctx_.clock.NowMillis();
   auto report = RunVerify(a, id, due.sample_percent, cancel);
   if (cancel && cancel->load()) return report.status();
   if (!report.ok()) {
