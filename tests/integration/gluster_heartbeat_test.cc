@@ -10,6 +10,161 @@
 namespace georep::testing {
 namespace {
 
+// The session under test, as the engine's API shows it.
+struct HeartbeatSession {
+  EngineProcess& engine;
+  std::string token, path;
+
+  Json Get() const { return Json::parse(engine.Get(path, token)->body); }
+  // The events of `action` ("session.stalled", ...).
+  Json Events(const std::string& action) const {
+    return Json::parse(engine.Get("/api/v1/events?action=" + action, token)->body)["items"];
+  }
+  // Whether the session shows an alert of `kind`.
+  bool HasAlert(const std::string& kind) const {
+    const Json now = Get();
+    for (const auto& a : now["alerts"])
+      if (a["kind"] == kind) return true;
+    return false;
+  }
+};
+
+// The heartbeat's lag against a probe file's: a probe is written on the source mount the
+// moment a new heartbeat appears there (both then travel in the same gsyncd batch, unless a
+// changelog rollover falls between them), and timed to its arrival on the destination;
+// the session's lag is read once the engine has seen that heartbeat arrive. A heartbeat
+// every 20 s: longer than a changelog's 15 s, so no newer heartbeat travels in the same
+// batch (its shorter wait would be the newest measured). Three pairs; their median
+// difference is compared. A pair during which gsyncd stalled by itself (this lab's live
+// crawl now and then stops; the restart then sends what waited, in other batches) measures
+// gsyncd's stall, not the heartbeat: it is left out, and said so.
+void CompareTheLagWithProbeFiles(const HeartbeatSession& view, const std::string& src_mnt,
+                                 const std::string& dst_mnt, const std::string& id) {
+  const std::string state_dir = GEOREP_GLUSTER_STATE;
+  ASSERT_EQ(
+      view.engine.Put(view.path + "/config/heartbeat-interval", R"({"value":"20"})", view.token)
+          ->status,
+      200);
+  ASSERT_EQ(view.engine.Put(view.path + "/config/stall-threshold", R"({"value":"60"})", view.token)
+                ->status,
+            200);
+  // Each heartbeat is a file of its own, .georep/heartbeat/SESSION/SEQ.
+  const std::string hb_dir = src_mnt + "/.georep/heartbeat/" + id;
+  auto newest_heartbeat = [&] {
+    auto r = OnNode("src1", {"/bin/sh", "-c", "ls \"$1\" | sort -n | tail -n 1", "sh", hb_dir});
+    std::string name = r.out.substr(0, r.out.find('\n'));
+    return name.empty() ? std::string() : OnNode("src1", {"/bin/cat", hb_dir + "/" + name}).out;
+  };
+  std::vector<double> differences;
+  for (int pair = 0; pair < 8 && differences.size() < 3; ++pair) {
+    const size_t restarts_then = view.Events("session.stall_restart").size();
+    const std::string seen_before = newest_heartbeat();
+    std::string hb_text;
+    WaitFor(
+        30,
+        [&] {
+          hb_text = newest_heartbeat();
+          return !hb_text.empty() && hb_text != seen_before;
+        },
+        100);
+    ASSERT_NE(hb_text, seen_before);
+    const int64_t probe_written = NowMs();
+    const std::string probe = "probe" + std::to_string(pair) + ".txt";
+    std::ofstream(state_dir + "/" + probe) << "probe " << probe_written << "\n";
+    ASSERT_EQ(OnNode("src1", {"/bin/cp", state_dir + "/" + probe, src_mnt + "/" + probe}).exit_code,
+              0);
+    int64_t probe_arrived = 0;
+    WaitFor(
+        180,
+        [&] {
+          if (OnNode("dst1", {"/usr/bin/test", "-s", dst_mnt + "/" + probe}).exit_code != 0)
+            return false;
+          probe_arrived = NowMs();
+          return true;
+        },
+        100);
+    ASSERT_NE(probe_arrived, 0) << probe << " never arrived";
+    const auto at = hb_text.find("written ");
+    ASSERT_NE(at, std::string::npos) << hb_text;
+    const std::string written =
+        FormatIsoMillis(std::stoll(hb_text.substr(at + 8, hb_text.find('\n', at) - at - 8)));
+    Json measured;
+    ASSERT_TRUE(WaitFor(60, [&] {
+      measured = view.Get();
+      const Json& hb = measured["heartbeat"];
+      return hb.is_object() && hb["last_arrived_written"].is_string() &&
+             hb["last_arrived_written"].get<std::string>() >= written &&
+             measured["lag_seconds"].is_number();
+    })) << measured.dump(2);
+    const double probe_lag = static_cast<double>(probe_arrived - probe_written) / 1000.0;
+    const double hb_lag = measured["lag_seconds"].get<double>();
+    const bool disturbed =
+        view.Events("session.stall_restart").size() > restarts_then || view.HasAlert("stalled");
+    std::cout << "[ lag ] probe file " << probe_lag << " s, heartbeat " << hb_lag << " s"
+              << (disturbed ? " (gsyncd stalled meanwhile: left out)" : "") << "\n";
+    if (!disturbed) differences.push_back(std::abs(hb_lag - probe_lag));
+  }
+  ASSERT_EQ(differences.size(), 3u) << "gsyncd stalled during most probe pairs";
+  std::sort(differences.begin(), differences.end());
+  EXPECT_LE(differences[1], 2.0) << "median difference of the three pairs";
+}
+
+// Stalls: heartbeats every 2 s, stalled after 60 s on the way (this lab's own lag reaches
+// ~30 s: gsyncd waits for a changelog's 15 s, then copies).
+void FreezeTheWorkersAndSeeTheStallEnd(const HeartbeatSession& view, const std::string& src_mnt,
+                                       const std::string& dst_mnt) {
+  const std::string state_dir = GEOREP_GLUSTER_STATE;
+  ASSERT_EQ(
+      view.engine.Put(view.path + "/config/heartbeat-interval", R"({"value":"2"})", view.token)
+          ->status,
+      200);
+  ASSERT_EQ(view.engine.Put(view.path + "/config/stall-threshold", R"({"value":"60"})", view.token)
+                ->status,
+            200);
+
+  // gsyncd's workers frozen (as when its changelog consumer stops picking up changes):
+  // gluster still says Active; georep shows the stall within the threshold, restarts the
+  // session, and the stall ends.
+  ASSERT_TRUE(WaitFor(120, [&] { return !view.HasAlert("stalled"); })) << view.Get().dump(2);
+  const size_t stalls_before = view.Events("session.stalled").size();
+  const size_t restarts_before = view.Events("session.stall_restart").size();
+  const size_t cleared_before = view.Events("session.stalled_cleared").size();
+  std::vector<pid_t> frozen;
+  for (const char* node : {"src1", "src2"})
+    for (pid_t p : GsyncdWorkers(node)) frozen.push_back(p);
+  ASSERT_FALSE(frozen.empty());
+  for (pid_t p : frozen) kill(p, SIGSTOP);
+  const auto t0 = std::chrono::steady_clock::now();
+  // Threshold 60 s, from the oldest heartbeat still on its way (written at most 2 s after the
+  // freeze, perhaps before it), read every 250 ms.
+  EXPECT_TRUE(WaitFor(120, [&] { return view.Events("session.stalled").size() > stalls_before; }))
+      << view.Get().dump(2);
+  const auto detected =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - t0)
+          .count();
+  std::cout << "[ stall ] shown " << detected << " s after the workers froze (threshold 60 s)\n";
+  EXPECT_LE(detected, 60 + 2 + 20);
+  EXPECT_TRUE(
+      WaitFor(30, [&] { return view.Events("session.stall_restart").size() > restarts_before; }));
+
+  // gluster's stop ends the frozen workers (SIGKILL reaches a stopped process); let any that
+  // are left go on.
+  for (pid_t p : frozen) kill(p, SIGCONT);
+  std::ofstream(state_dir + "/after.txt") << "written during the stall\n";
+  ASSERT_EQ(
+      OnNode("src1", {"/bin/cp", state_dir + "/after.txt", src_mnt + "/after-stall.txt"}).exit_code,
+      0);
+  EXPECT_TRUE(WaitFor(240, [&] {
+    return view.Events("session.stalled_cleared").size() > cleared_before;
+  })) << view.Get().dump(2);
+  EXPECT_TRUE(WaitFor(120, [&] {
+    return OnNode("dst1", {"/usr/bin/test", "-s", dst_mnt + "/after-stall.txt"}).exit_code == 0;
+  }));
+  // (The stall's end is its cleared event above: this lab's gsyncd may stall again by itself
+  // afterwards, which the heartbeat rightly shows.)
+  EXPECT_FALSE(view.HasAlert("heartbeat-mismatch")) << view.Get().dump(2);
+}
+
 // The trust a Gluster session earns end to end, on Debian 12's own rsync (3.5, with which
 // gsyncd's sync-method rsync writes every file as 0 bytes): a session created with the
 // defaults copies every file's content (the preflight chose tarssh, and said why); the
@@ -62,7 +217,8 @@ TEST_F(GlusterTest, DefaultsCopyContentsAndTheHeartbeatMeasuresLagAndStalls) {
   EXPECT_TRUE(created["alerts"].empty());
   const std::string id = created["id"];
   const std::string path = "/api/v1/sessions/" + id;
-  auto session = [&] { return Json::parse(engine_->Get(path, token_)->body); };
+  const HeartbeatSession view{*engine_, token_, path};
+  auto session = [&] { return view.Get(); };
   auto gluster_says = [&](const std::string& key) {
     auto r = OnNode("src1", {"/usr/sbin/gluster", "--mode=script", "volume", "geo-replication",
                              "gv0", nodes_[2].ip + "::gv2", "config", key});
@@ -102,133 +258,8 @@ TEST_F(GlusterTest, DefaultsCopyContentsAndTheHeartbeatMeasuresLagAndStalls) {
   })) << session().dump(2);
   EXPECT_EQ(session()["status"], "Active") << session().dump(2);
 
-  auto events = [&](const std::string& action) {
-    return Json::parse(engine_->Get("/api/v1/events?action=" + action, token_)->body)["items"];
-  };
-  auto has_alert = [&](const std::string& kind) {
-    const Json now = session();
-    for (const auto& a : now["alerts"])
-      if (a["kind"] == kind) return true;
-    return false;
-  };
-  // The heartbeat's lag against a probe file's: a probe is written on the source mount the
-  // moment a new heartbeat appears there (both then travel in the same gsyncd batch, unless a
-  // changelog rollover falls between them), and timed to its arrival on the destination;
-  // the session's lag is read once the engine has seen that heartbeat arrive. A heartbeat
-  // every 20 s: longer than a changelog's 15 s, so no newer heartbeat travels in the same
-  // batch (its shorter wait would be the newest measured). Three pairs; their median
-  // difference is compared. A pair during which gsyncd stalled by itself (this lab's live
-  // crawl now and then stops; the restart then sends what waited, in other batches) measures
-  // gsyncd's stall, not the heartbeat: it is left out, and said so.
-  ASSERT_EQ(engine_->Put(path + "/config/heartbeat-interval", R"({"value":"20"})", token_)->status,
-            200);
-  ASSERT_EQ(engine_->Put(path + "/config/stall-threshold", R"({"value":"60"})", token_)->status,
-            200);
-  // Each heartbeat is a file of its own, .georep/heartbeat/SESSION/SEQ.
-  const std::string hb_dir = src_mnt + "/.georep/heartbeat/" + id;
-  auto newest_heartbeat = [&] {
-    auto r = OnNode("src1", {"/bin/sh", "-c", "ls \"$1\" | sort -n | tail -n 1", "sh", hb_dir});
-    std::string name = r.out.substr(0, r.out.find('\n'));
-    return name.empty() ? std::string() : OnNode("src1", {"/bin/cat", hb_dir + "/" + name}).out;
-  };
-  std::vector<double> differences;
-  for (int pair = 0; pair < 8 && differences.size() < 3; ++pair) {
-    const size_t restarts_then = events("session.stall_restart").size();
-    const std::string seen_before = newest_heartbeat();
-    std::string hb_text;
-    WaitFor(
-        30,
-        [&] {
-          hb_text = newest_heartbeat();
-          return !hb_text.empty() && hb_text != seen_before;
-        },
-        100);
-    ASSERT_NE(hb_text, seen_before);
-    const int64_t probe_written = NowMs();
-    const std::string probe = "probe" + std::to_string(pair) + ".txt";
-    std::ofstream(state + "/" + probe) << "probe " << probe_written << "\n";
-    ASSERT_EQ(OnNode("src1", {"/bin/cp", state + "/" + probe, src_mnt + "/" + probe}).exit_code, 0);
-    int64_t probe_arrived = 0;
-    WaitFor(
-        180,
-        [&] {
-          if (OnNode("dst1", {"/usr/bin/test", "-s", dst_mnt + "/" + probe}).exit_code != 0)
-            return false;
-          probe_arrived = NowMs();
-          return true;
-        },
-        100);
-    ASSERT_NE(probe_arrived, 0) << probe << " never arrived";
-    const auto at = hb_text.find("written ");
-    ASSERT_NE(at, std::string::npos) << hb_text;
-    const std::string written =
-        FormatIsoMillis(std::stoll(hb_text.substr(at + 8, hb_text.find('\n', at) - at - 8)));
-    Json measured;
-    ASSERT_TRUE(WaitFor(60, [&] {
-      measured = session();
-      const Json& hb = measured["heartbeat"];
-      return hb.is_object() && hb["last_arrived_written"].is_string() &&
-             hb["last_arrived_written"].get<std::string>() >= written &&
-             measured["lag_seconds"].is_number();
-    })) << measured.dump(2);
-    const double probe_lag = static_cast<double>(probe_arrived - probe_written) / 1000.0;
-    const double hb_lag = measured["lag_seconds"].get<double>();
-    const bool disturbed =
-        events("session.stall_restart").size() > restarts_then || has_alert("stalled");
-    std::cout << "[ lag ] probe file " << probe_lag << " s, heartbeat " << hb_lag << " s"
-              << (disturbed ? " (gsyncd stalled meanwhile: left out)" : "") << "\n";
-    if (!disturbed) differences.push_back(std::abs(hb_lag - probe_lag));
-  }
-  ASSERT_EQ(differences.size(), 3u) << "gsyncd stalled during most probe pairs";
-  std::sort(differences.begin(), differences.end());
-  EXPECT_LE(differences[1], 2.0) << "median difference of the three pairs";
-  // Stalls: heartbeats every 2 s, stalled after 60 s on the way (this lab's own lag reaches
-  // ~30 s: gsyncd waits for a changelog's 15 s, then copies).
-  ASSERT_EQ(engine_->Put(path + "/config/heartbeat-interval", R"({"value":"2"})", token_)->status,
-            200);
-  ASSERT_EQ(engine_->Put(path + "/config/stall-threshold", R"({"value":"60"})", token_)->status,
-            200);
-
-  // gsyncd's workers frozen (as when its changelog consumer stops picking up changes):
-  // gluster still says Active; georep shows the stall within the threshold, restarts the
-  // session, and the stall ends.
-  ASSERT_TRUE(WaitFor(120, [&] { return !has_alert("stalled"); })) << session().dump(2);
-  const size_t stalls_before = events("session.stalled").size();
-  const size_t restarts_before = events("session.stall_restart").size();
-  const size_t cleared_before = events("session.stalled_cleared").size();
-  std::vector<pid_t> frozen;
-  for (const char* node : {"src1", "src2"})
-    for (pid_t p : GsyncdWorkers(node)) frozen.push_back(p);
-  ASSERT_FALSE(frozen.empty());
-  for (pid_t p : frozen) kill(p, SIGSTOP);
-  const auto t0 = std::chrono::steady_clock::now();
-  // Threshold 60 s, from the oldest heartbeat still on its way (written at most 2 s after the
-  // freeze, perhaps before it), read every 250 ms.
-  EXPECT_TRUE(WaitFor(120, [&] { return events("session.stalled").size() > stalls_before; }))
-      << session().dump(2);
-  const auto detected =
-      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - t0)
-          .count();
-  std::cout << "[ stall ] shown " << detected << " s after the workers froze (threshold 60 s)\n";
-  EXPECT_LE(detected, 60 + 2 + 20);
-  EXPECT_TRUE(
-      WaitFor(30, [&] { return events("session.stall_restart").size() > restarts_before; }));
-
-  // gluster's stop ends the frozen workers (SIGKILL reaches a stopped process); let any that
-  // are left go on.
-  for (pid_t p : frozen) kill(p, SIGCONT);
-  std::ofstream(state + "/after.txt") << "written during the stall\n";
-  ASSERT_EQ(
-      OnNode("src1", {"/bin/cp", state + "/after.txt", src_mnt + "/after-stall.txt"}).exit_code, 0);
-  EXPECT_TRUE(WaitFor(240, [&] {
-    return events("session.stalled_cleared").size() > cleared_before;
-  })) << session().dump(2);
-  EXPECT_TRUE(WaitFor(120, [&] {
-    return OnNode("dst1", {"/usr/bin/test", "-s", dst_mnt + "/after-stall.txt"}).exit_code == 0;
-  }));
-  // (The stall's end is its cleared event above: this lab's gsyncd may stall again by itself
-  // afterwards, which the heartbeat rightly shows.)
-  EXPECT_FALSE(has_alert("heartbeat-mismatch")) << session().dump(2);
+  ASSERT_NO_FATAL_FAILURE(CompareTheLagWithProbeFiles(view, src_mnt, dst_mnt, id));
+  ASSERT_NO_FATAL_FAILURE(FreezeTheWorkersAndSeeTheStallEnd(view, src_mnt, dst_mnt));
 
   // Removed: its heartbeat files go from the source volume, and georep's heartbeat mounts (the
   // volumes' last session) from every node.

@@ -19,6 +19,41 @@ using replication::testing::DescribeTree;
 using replication::testing::GeorepTempFiles;
 using replication::testing::ReadFile;
 
+// POSTs `body` to `path` on `engine`: the status and the parsed answer (0 and null without one).
+std::pair<int, nlohmann::json> PostJson(EngineProcess& engine, const std::string& token,
+                                        const std::string& path, const nlohmann::json& body) {
+  auto r = engine.Post(path, body.dump(), token);
+  EXPECT_TRUE(r) << path;
+  return r ? std::make_pair(r->status, nlohmann::json::parse(r->body, nullptr, false))
+           : std::make_pair(0, nlohmann::json());
+}
+
+// A directory session from `src` to `dst` on this machine, created through `engine`'s API (a
+// cluster, its host, a volume, a destination, the session); `*id` is the session's id.
+void CreateLocalSession(EngineProcess& engine, const std::string& token, const std::string& src,
+                        const std::string& dst, std::string* id) {
+  auto post = [&](const std::string& path, const nlohmann::json& body) {
+    return PostJson(engine, token, path, body);
+  };
+  auto [c_status, cluster] = post("/api/v1/clusters", {{"name", "local"}});
+  ASSERT_EQ(c_status, 201) << cluster.dump();
+  const std::string cid = cluster["id"];
+  auto [h_status, host] =
+      post("/api/v1/clusters/" + cid + "/hosts", {{"name", "localhost"}, {"transport", "local"}});
+  ASSERT_EQ(h_status, 201) << host.dump();
+  auto [v_status, volume] = post("/api/v1/clusters/" + cid + "/volumes",
+                                 {{"name", "docs"}, {"host_id", host["id"]}, {"path", src}});
+  ASSERT_EQ(v_status, 201) << volume.dump();
+  auto [d_status, dest] = post("/api/v1/clusters/" + cid + "/destinations",
+                               {{"source_host_id", host["id"]}, {"host", "localhost"}});
+  ASSERT_EQ(d_status, 201) << dest.dump();
+  auto [s_status, created] = post("/api/v1/sessions", {{"destination_id", dest["id"]},
+                                                       {"source_volume_id", volume["id"]},
+                                                       {"destination_volume", dst}});
+  ASSERT_EQ(s_status, 201) << created.dump();
+  *id = created["id"];
+}
+
 // The engine runs directory sessions itself: through the API, start -> Active with the files
 // replicated, checkpoint, lag and throughput, verify (and a destination changed by hand
 // found), a killed worker -> Faulty with an event -> recovered, pause / resume / stop / remove.
@@ -30,28 +65,11 @@ TEST(Replication, EngineRunsADirectorySessionThroughItsWholeLife) {
   const std::string token = engine.Login(engine.admin_password());
   ASSERT_FALSE(token.empty());
   auto post = [&](const std::string& path, const Json& body) {
-    auto r = engine.Post(path, body.dump(), token);
-    EXPECT_TRUE(r) << path;
-    return r ? std::make_pair(r->status, Json::parse(r->body, nullptr, false))
-             : std::make_pair(0, Json());
+    return PostJson(engine, token, path, body);
   };
-  auto [c_status, cluster] = post("/api/v1/clusters", {{"name", "local"}});
-  ASSERT_EQ(c_status, 201) << cluster.dump();
-  const std::string cid = cluster["id"];
-  auto [h_status, host] =
-      post("/api/v1/clusters/" + cid + "/hosts", {{"name", "localhost"}, {"transport", "local"}});
-  ASSERT_EQ(h_status, 201) << host.dump();
-  auto [v_status, volume] = post("/api/v1/clusters/" + cid + "/volumes",
-                                 {{"name", "docs"}, {"host_id", host["id"]}, {"path", src.path()}});
-  ASSERT_EQ(v_status, 201) << volume.dump();
-  auto [d_status, dest] = post("/api/v1/clusters/" + cid + "/destinations",
-                               {{"source_host_id", host["id"]}, {"host", "localhost"}});
-  ASSERT_EQ(d_status, 201) << dest.dump();
-  auto [s_status, created] = post("/api/v1/sessions", {{"destination_id", dest["id"]},
-                                                       {"source_volume_id", volume["id"]},
-                                                       {"destination_volume", dst.path()}});
-  ASSERT_EQ(s_status, 201) << created.dump();
-  const std::string path = "/api/v1/sessions/" + created["id"].get<std::string>();
+  std::string id;
+  ASSERT_NO_FATAL_FAILURE(CreateLocalSession(engine, token, src.path(), dst.path(), &id));
+  const std::string path = "/api/v1/sessions/" + id;
   auto session = [&] { return Json::parse(engine.Get(path, token)->body); };
   auto events = [&](const std::string& action) {
     return Json::parse(engine.Get("/api/v1/events?action=" + action, token)->body)["items"];
@@ -98,7 +116,7 @@ TEST(Replication, EngineRunsADirectorySessionThroughItsWholeLife) {
                        engine.admin_password() + "\n", env)
                 .exit_code,
             0);
-  auto cli = RunCommand({GeorepBinary(), "verify", created["id"].get<std::string>()}, "", env);
+  auto cli = RunCommand({GeorepBinary(), "verify", id}, "", env);
   EXPECT_EQ(cli.exit_code, 1) << cli.out << cli.err;
   EXPECT_NE(cli.out.find("dir/small.txt"), std::string::npos) << cli.out << cli.err;
   Write(dst.path() + "/dir/small.txt", "hello\n");  // put back by hand: not georep's file now
@@ -130,7 +148,7 @@ TEST(Replication, EngineRunsADirectorySessionThroughItsWholeLife) {
   EXPECT_EQ(post(path + "/stop", Json::object()).first, 200);
   EXPECT_EQ(session()["status"], "Stopped");
   EXPECT_EQ(engine.Delete(path, token)->status, 204);
-  EXPECT_FALSE(fs::exists(data.path() + "/sessions/" + created["id"].get<std::string>()));
+  EXPECT_FALSE(fs::exists(data.path() + "/sessions/" + id));
 }
 
 // An engine (monitor interval `interval`) running one started directory session from a
@@ -148,29 +166,9 @@ struct EngineSession {
     token = engine->Login(engine->admin_password());
     ASSERT_FALSE(token.empty());
     auto post = [&](const std::string& p, const Json& body) {
-      auto r = engine->Post(p, body.dump(), token);
-      EXPECT_TRUE(r) << p;
-      return r ? std::make_pair(r->status, Json::parse(r->body, nullptr, false))
-               : std::make_pair(0, Json());
+      return PostJson(*engine, token, p, body);
     };
-    auto [c_status, cluster] = post("/api/v1/clusters", {{"name", "local"}});
-    ASSERT_EQ(c_status, 201) << cluster.dump();
-    const std::string cid = cluster["id"];
-    auto [h_status, host] =
-        post("/api/v1/clusters/" + cid + "/hosts", {{"name", "localhost"}, {"transport", "local"}});
-    ASSERT_EQ(h_status, 201) << host.dump();
-    auto [v_status, volume] =
-        post("/api/v1/clusters/" + cid + "/volumes",
-             {{"name", "docs"}, {"host_id", host["id"]}, {"path", src.path()}});
-    ASSERT_EQ(v_status, 201) << volume.dump();
-    auto [d_status, dest] = post("/api/v1/clusters/" + cid + "/destinations",
-                                 {{"source_host_id", host["id"]}, {"host", "localhost"}});
-    ASSERT_EQ(d_status, 201) << dest.dump();
-    auto [s_status, created] = post("/api/v1/sessions", {{"destination_id", dest["id"]},
-                                                         {"source_volume_id", volume["id"]},
-                                                         {"destination_volume", dst.path()}});
-    ASSERT_EQ(s_status, 201) << created.dump();
-    id = created["id"];
+    ASSERT_NO_FATAL_FAILURE(CreateLocalSession(*engine, token, src.path(), dst.path(), &id));
     path = "/api/v1/sessions/" + id;
     for (const auto& [key, value] : config.items()) {
       auto r = engine->Put(path + "/config/" + key, Json{{"value", value}}.dump(), token);
@@ -341,28 +339,10 @@ TEST(Replication, EnginePeriodicVerifyRaisesAndClearsAStandingAlert) {
   const std::string token = engine.Login(engine.admin_password());
   ASSERT_FALSE(token.empty());
   auto post = [&](const std::string& path, const Json& body) {
-    auto r = engine.Post(path, body.dump(), token);
-    EXPECT_TRUE(r) << path;
-    return r ? std::make_pair(r->status, Json::parse(r->body, nullptr, false))
-             : std::make_pair(0, Json());
+    return PostJson(engine, token, path, body);
   };
-  auto [c_status, cluster] = post("/api/v1/clusters", {{"name", "local"}});
-  ASSERT_EQ(c_status, 201) << cluster.dump();
-  const std::string cid = cluster["id"];
-  auto [h_status, host] =
-      post("/api/v1/clusters/" + cid + "/hosts", {{"name", "localhost"}, {"transport", "local"}});
-  ASSERT_EQ(h_status, 201) << host.dump();
-  auto [v_status, volume] = post("/api/v1/clusters/" + cid + "/volumes",
-                                 {{"name", "docs"}, {"host_id", host["id"]}, {"path", src.path()}});
-  ASSERT_EQ(v_status, 201) << volume.dump();
-  auto [d_status, dest] = post("/api/v1/clusters/" + cid + "/destinations",
-                               {{"source_host_id", host["id"]}, {"host", "localhost"}});
-  ASSERT_EQ(d_status, 201) << dest.dump();
-  auto [s_status, created] = post("/api/v1/sessions", {{"destination_id", dest["id"]},
-                                                       {"source_volume_id", volume["id"]},
-                                                       {"destination_volume", dst.path()}});
-  ASSERT_EQ(s_status, 201) << created.dump();
-  const std::string id = created["id"];
+  std::string id;
+  ASSERT_NO_FATAL_FAILURE(CreateLocalSession(engine, token, src.path(), dst.path(), &id));
   const std::string path = "/api/v1/sessions/" + id;
   auto session = [&] { return Json::parse(engine.Get(path, token)->body); };
   auto events = [&](const std::string& action) {
