@@ -201,13 +201,19 @@ TEST(Subprocess, NoDescriptorLeaksIntoTheChild) {
 
 TEST(Subprocess, ExtraEnvironmentReplacesThisProcesssValue) {
   ASSERT_EQ(::setenv("GEOREP_SUBPROCESS_TEST", "parent", 1), 0);
-  SubprocessOptions o = Shell("printf '%s %s' \"$GEOREP_SUBPROCESS_TEST\" \"$GEOREP_ADDED\"");
+  SubprocessOptions o;
+  o.argv = {"env"};  // the environment as the child has it, duplicates and all
+  o.out = StdioSpec::Pipe();
   o.extra_env = {"GEOREP_SUBPROCESS_TEST=child", "GEOREP_ADDED=yes"};
   auto p = Subprocess::Start(o);
-  ASSERT_TRUE(p.ok()) << p.status().ToString();
-  EXPECT_EQ(ReadAll(p->stdout_fd()), "child yes");
-  EXPECT_TRUE(p->Wait().success());
   ::unsetenv("GEOREP_SUBPROCESS_TEST");
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  const std::string env = "\n" + ReadAll(p->stdout_fd());
+  EXPECT_TRUE(p->Wait().success());
+  EXPECT_NE(env.find("\nGEOREP_SUBPROCESS_TEST=child\n"), std::string::npos) << env;
+  EXPECT_EQ(env.find("\nGEOREP_SUBPROCESS_TEST=parent\n"), std::string::npos) << env;
+  EXPECT_NE(env.find("\nGEOREP_ADDED=yes\n"), std::string::npos) << env;
+  EXPECT_NE(env.find("\nPATH="), std::string::npos) << env;  // the rest is kept
 }
 
 // Fields 5 and 6 of /proc/PID/stat: the process group and the session ("sh" has no space).

@@ -1,6 +1,7 @@
 #include "host/command_runner.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -29,6 +30,25 @@ TEST(LocalCommandRunner, ArgumentsAreNeverInterpretedByAShell) {
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->out, "$(touch " + marker + ") a;b 'q'\n");
   EXPECT_FALSE(std::filesystem::exists(marker));
+}
+
+TEST(LocalCommandRunner, ExtraEnvironmentReplacesTheEnginesValue) {
+  ASSERT_EQ(::setenv("GEOREP_RUNNER_TEST", "engine", 1), 0);
+  LocalCommandRunner runner;
+  CommandSpec spec{{"env"}};
+  spec.extra_env = {"GEOREP_RUNNER_TEST=command"};
+  auto r = runner.Run(spec);
+  ::unsetenv("GEOREP_RUNNER_TEST");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_NE(r->out.find("GEOREP_RUNNER_TEST=command\n"), std::string::npos) << r->out;
+  EXPECT_EQ(r->out.find("GEOREP_RUNNER_TEST=engine"), std::string::npos) << r->out;
+}
+
+TEST(LocalCommandRunner, ASignalIsAnExitCodeOver128) {
+  LocalCommandRunner runner;
+  auto r = runner.Run({{"/bin/sh", "-c", "kill -KILL $$"}});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->exit_code, 128 + SIGKILL);
 }
 
 TEST(LocalCommandRunner, TimeOutKillsTheWholeProcessGroup) {
