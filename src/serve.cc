@@ -16,8 +16,10 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -196,6 +198,140 @@ Result<std::string> StoreUrl(const ServeOptions& o) {
   return std::string();
 }
 
+// --volume-root, checked and normalised, given to the operations (and logged).
+Status SetVolumeRoots(const ServeOptions& o, Operations& ops) {
+  std::vector<std::string> volume_roots;
+  for (const auto& root : o.volume_roots) {
+    GEOREP_RETURN_IF_ERROR(ValidateAbsolutePath("--volume-root", root));
+    std::string r = std::filesystem::path(root).lexically_normal().string();
+    while (r.size() > 1 && r.ends_with('/')) r.pop_back();
+    volume_roots.push_back(r);
+  }
+  ops.SetVolumeRoots(volume_roots);
+  if (volume_roots.empty()) {
+    spdlog::info("msg=\"no directory volumes allowed (see --volume-root)\"");
+  } else {
+    spdlog::info("msg=\"directory volumes allowed\" under={}",
+                 LogValue(fmt::format("{}", fmt::join(volume_roots, ","))));
+  }
+  return Status::Ok();
+}
+
+// What the operator reads on standard output (and the log) once the engine listens: the URL,
+// the first administrator's password (only ever shown here), a warning for plain HTTP beyond
+// this machine. The "listening on" line comes last: scripts may read up to it.
+void Announce(const ServeOptions& o, const std::string& listen_host, int port,
+              const std::optional<std::string>& admin_password, bool serves_console) {
+  const std::string scheme = o.tls_cert.empty() ? "http" : "https";
+  const std::string host =
+      listen_host.find(':') != std::string::npos ? "[" + listen_host + "]" : listen_host;
+  const std::string bound = fmt::format("{}://{}:{}", scheme, host, port);
+  // What users type: the public URL (a proxy's, say) when given.
+  std::string url = o.public_url.empty() ? bound : o.public_url;
+  while (url.ends_with('/')) url.pop_back();
+  // Standard output is for the operator; the password appears there once and never in a log.
+  // The "listening on" line comes last: scripts may read up to it.
+  if (admin_password.has_value()) {
+    std::cout << "First start: an administrator was created. This password is shown only once.\n"
+              << "  user:     admin\n"
+              << "  password: " << *admin_password << "\n"
+              << "Log in with:  georep login --server " << url << " --user admin\n\n";
+  }
+  // Plain HTTP beyond this machine: passwords and tokens cross the network readable.
+  const bool loopback =
+      listen_host == "localhost" || listen_host == "::1" || listen_host.starts_with("127.");
+  if (o.tls_cert.empty() && !loopback) {
+    std::cerr << "WARNING: serving plain HTTP on " << listen_host
+              << ": passwords and tokens cross the network unencrypted. Give --tls-cert and "
+                 "--tls-key, or listen on 127.0.0.1 behind a TLS proxy.\n";
+    spdlog::warn(
+        "msg=\"plain HTTP beyond loopback: passwords and tokens are not encrypted\" "
+        "listen={}",
+        LogValue(listen_host));
+  }
+  if (serves_console) std::cout << "Web console: " << url << "/\n";
+  std::cout << "georep " << GEOREP_VERSION << " engine listening on " << bound << "\n";
+  std::cout << std::flush;
+  spdlog::info("msg=listening url={} public_url={} data={}", bound, LogValue(url),
+               LogValue(o.data_dir));
+}
+
+// Renews the engine lease every third of its life; a standby claims as often. An active engine
+// whose term runs out (the database unreachable, or another engine took over) stops at once
+// (SIGTERM to itself, `fenced` set): its workers must not run beside the new active engine's.
+// A standby that wins the lease becomes active (`become_active`).
+class LeaseWatch {
+ public:
+  LeaseWatch(EngineLeaseKeeper& lease, Clock& clock, std::atomic<bool>& active,
+             std::atomic<bool>& fenced, std::function<void()> become_active)
+      : lease_(lease),
+        clock_(clock),
+        active_(active),
+        fenced_(fenced),
+        become_active_(std::move(become_active)),
+        thread_([this] { Run(); }) {}
+  ~LeaseWatch() { Stop(); }
+  LeaseWatch(const LeaseWatch&) = delete;
+  LeaseWatch& operator=(const LeaseWatch&) = delete;
+
+  void Stop() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  void Run() {
+    pthread_setname_np(pthread_self(), "georep-lease");
+    const int64_t period = lease_.ttl_millis() / 3;
+    int64_t next_claim = clock_.MonotonicMillis() + period;
+    std::unique_lock lock(mu_);
+    while (!stopping_) {
+      int64_t wait = next_claim - clock_.MonotonicMillis();
+      if (active_) wait = std::min(wait, lease_.TermLeftMillis());
+      wake_.wait_for(lock, std::chrono::milliseconds(std::max<int64_t>(wait, 1)));
+      if (stopping_) break;
+      if (clock_.MonotonicMillis() >= next_claim) {
+        lock.unlock();
+        auto claimed = lease_.Claim();
+        lock.lock();
+        next_claim = clock_.MonotonicMillis() + period;
+        if (!claimed.ok()) {
+          spdlog::warn("msg=\"cannot renew the engine lease\" error={} term_left_ms={}",
+                       LogValue(claimed.status().message()), lease_.TermLeftMillis());
+        }
+      }
+      if (active_ && !lease_.Held()) {
+        spdlog::critical(
+            "msg=\"lost the engine lease: stopping so that only one engine runs workers\" "
+            "holder={}",
+            LogValue(lease_.Last().holder));
+        fenced_ = true;
+        ::kill(::getpid(), SIGTERM);
+        break;
+      }
+      if (!active_ && lease_.Held()) {
+        lock.unlock();
+        become_active_();
+        lock.lock();
+      }
+    }
+  }
+
+  EngineLeaseKeeper& lease_;
+  Clock& clock_;
+  std::atomic<bool>& active_;
+  std::atomic<bool>& fenced_;
+  std::function<void()> become_active_;
+  std::mutex mu_;
+  std::condition_variable wake_;
+  bool stopping_ = false;  // GUARDED_BY(mu_)
+  std::thread thread_;     // last: starts once the members above exist
+};
+
 int Fail(const Status& st) {
   spdlog::error("msg=\"cannot start\" error={}", LogValue(st.message()));
   std::cerr << "georep serve: " << st.message() << "\n";
@@ -265,20 +401,7 @@ int Serve(const ServeOptions& o) {
     ops.SetWorkerSupervisor(&workers, ec ? "georep" : self.string());
     ops.SetEngineDataDir(o.data_dir);
   }
-  std::vector<std::string> volume_roots;
-  for (const auto& root : o.volume_roots) {
-    if (Status st = ValidateAbsolutePath("--volume-root", root); !st.ok()) return Fail(st);
-    std::string r = std::filesystem::path(root).lexically_normal().string();
-    while (r.size() > 1 && r.ends_with('/')) r.pop_back();
-    volume_roots.push_back(r);
-  }
-  ops.SetVolumeRoots(volume_roots);
-  if (volume_roots.empty()) {
-    spdlog::info("msg=\"no directory volumes allowed (see --volume-root)\"");
-  } else {
-    spdlog::info("msg=\"directory volumes allowed\" under={}",
-                 LogValue(fmt::format("{}", fmt::join(volume_roots, ","))));
-  }
+  if (Status st = SetVolumeRoots(o, ops); !st.ok()) return Fail(st);
 
   SessionMonitor monitor(ops, std::chrono::seconds(o.monitor_interval_seconds));
   auto admin_password = auth.EnsureInitialAdmin();
@@ -308,38 +431,7 @@ int Serve(const ServeOptions& o) {
   auto port = api.Bind();
   if (!port.ok()) return Fail(port.status());
 
-  const std::string scheme = o.tls_cert.empty() ? "http" : "https";
-  const std::string host =
-      listen->first.find(':') != std::string::npos ? "[" + listen->first + "]" : listen->first;
-  const std::string bound = fmt::format("{}://{}:{}", scheme, host, *port);
-  // What users type: the public URL (a proxy's, say) when given.
-  std::string url = o.public_url.empty() ? bound : o.public_url;
-  while (url.ends_with('/')) url.pop_back();
-  // Standard output is for the operator; the password appears there once and never in a log.
-  // The "listening on" line comes last: scripts may read up to it.
-  if (admin_password->has_value()) {
-    std::cout << "First start: an administrator was created. This password is shown only once.\n"
-              << "  user:     admin\n"
-              << "  password: " << **admin_password << "\n"
-              << "Log in with:  georep login --server " << url << " --user admin\n\n";
-  }
-  // Plain HTTP beyond this machine: passwords and tokens cross the network readable.
-  const bool loopback =
-      listen->first == "localhost" || listen->first == "::1" || listen->first.starts_with("127.");
-  if (o.tls_cert.empty() && !loopback) {
-    std::cerr << "WARNING: serving plain HTTP on " << listen->first
-              << ": passwords and tokens cross the network unencrypted. Give --tls-cert and "
-                 "--tls-key, or listen on 127.0.0.1 behind a TLS proxy.\n";
-    spdlog::warn(
-        "msg=\"plain HTTP beyond loopback: passwords and tokens are not encrypted\" "
-        "listen={}",
-        LogValue(listen->first));
-  }
-  if (api.serves_console()) std::cout << "Web console: " << url << "/\n";
-  std::cout << "georep " << GEOREP_VERSION << " engine listening on " << bound << "\n";
-  std::cout << std::flush;
-  spdlog::info("msg=listening url={} public_url={} data={}", bound, LogValue(url),
-               LogValue(o.data_dir));
+  Announce(o, listen->first, *port, *admin_password, api.serves_console());
 
   if (api_options.web_root.empty())
     spdlog::warn("msg=\"no web console: its built assets were not found (see --web-root)\"");
@@ -360,48 +452,7 @@ int Serve(const ServeOptions& o) {
               << std::flush;
     spdlog::warn("msg=\"standing by\" active_engine={}", LogValue(lease.Last().holder));
   }
-  std::mutex lease_mu;
-  std::condition_variable lease_wake;
-  bool stopping = false;
-  // Renews every third of the lease's life; a standby claims as often. An active engine whose
-  // term runs out (the database unreachable, or another engine took over) stops at once:
-  // its workers must not run beside the new active engine's.
-  std::thread lease_thread([&] {
-    pthread_setname_np(pthread_self(), "georep-lease");
-    const int64_t period = lease.ttl_millis() / 3;
-    int64_t next_claim = clock.MonotonicMillis() + period;
-    std::unique_lock lock(lease_mu);
-    while (!stopping) {
-      int64_t wait = next_claim - clock.MonotonicMillis();
-      if (active) wait = std::min(wait, lease.TermLeftMillis());
-      lease_wake.wait_for(lock, std::chrono::milliseconds(std::max<int64_t>(wait, 1)));
-      if (stopping) break;
-      if (clock.MonotonicMillis() >= next_claim) {
-        lock.unlock();
-        auto claimed = lease.Claim();
-        lock.lock();
-        next_claim = clock.MonotonicMillis() + period;
-        if (!claimed.ok()) {
-          spdlog::warn("msg=\"cannot renew the engine lease\" error={} term_left_ms={}",
-                       LogValue(claimed.status().message()), lease.TermLeftMillis());
-        }
-      }
-      if (active && !lease.Held()) {
-        spdlog::critical(
-            "msg=\"lost the engine lease: stopping so that only one engine runs workers\" "
-            "holder={}",
-            LogValue(lease.Last().holder));
-        fenced = true;
-        ::kill(::getpid(), SIGTERM);
-        break;
-      }
-      if (!active && lease.Held()) {
-        lock.unlock();
-        become_active();
-        lock.lock();
-      }
-    }
-  });
+  LeaseWatch watch(lease, clock, active, fenced, become_active);
   std::thread signal_waiter([&] {
     int sig = 0;
     sigwait(&stop_signals, &sig);
@@ -412,12 +463,7 @@ int Serve(const ServeOptions& o) {
   // Serve() can return on its own only on error; wake the waiter so it can be joined.
   if (!served.ok()) ::kill(::getpid(), SIGTERM);
   signal_waiter.join();
-  {
-    std::lock_guard lock(lease_mu);
-    stopping = true;
-  }
-  lease_wake.notify_all();
-  lease_thread.join();
+  watch.Stop();
   feed.Stop();
   monitor.Stop();
   workers.StopRestarting();

@@ -392,7 +392,7 @@ Result<replication::TreeDescription> DirectoryDriver::DescribeDestination(
     const Session& s, const Destination& d, const std::vector<ConfigItem>& config,
     const replication::DescribeOptions& options, const Host* src) {
   std::string remote_command;
-  // The worker's own ssh command line (replication_commands.cc), with describe's arguments;
+  // The worker's own ssh command line (worker/commands.cc), with describe's arguments;
   // ssh hands the command to the remote user's shell, so every word is quoted.
   auto describe = [&](const Host& from, std::string* where) -> Result<CommandResult> {
     const bool from_source_host = from.transport != HostTransport::kLocal;

@@ -1,5 +1,5 @@
 // Directory sessions' config reaches the worker: every option of the directory catalog maps to
-// the `georep worker` flag that gives it its effect (tests/integration/replication_test.cc shows
+// the `georep worker` flag that gives it its effect (tests/integration/replication_*_test.cc shows
 // each flag's effect on real trees), or is one the engine itself acts on.
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -216,7 +216,7 @@ TEST_F(DirectorySessionArgvTest, DefaultsGiveADefaultWorker) {
 TEST_F(DirectorySessionArgvTest, EveryOptionReachesTheWorker) {
   const std::string id = MakeSession("SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8");
   // What each option of the catalog becomes. A new option must be added here (with a test of
-  // its effect in tests/integration/replication_test.cc).
+  // its effect in tests/integration/replication_*_test.cc).
   const std::map<std::string, std::string> settings = {
       {"checkpoint", "1700000000"},  // the engine's: compared with the worker's last synced
       // The engine's: the monitor's periodic verify (periodic_verify_test.cc).

@@ -2,7 +2,7 @@
 // cluster whose answers are the XML recorded from real GlusterFS (gluster/testdata): node
 // rows and status, fail-over, discovery, sessions deleted or changed outside georep, and why
 // workers stopped (gsyncd's log). The same behaviour runs against real glusterd in
-// tests/integration/gluster_test.cc.
+// tests/integration/gluster_*_test.cc.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 

@@ -1,7 +1,7 @@
 // Non-root destinations (gluster_mountbroker.cc) on scripted clusters: a destination cluster
 // of two nodes whose users, groups and glusterd.vol are modelled per node, answering the
 // mountbroker's per-node JSON the way GlusterFS 10 does (gluster/testdata/mountbroker-*). The
-// same flow runs against real glusterd in tests/integration/gluster_test.cc.
+// same flow runs against real glusterd in tests/integration/gluster_*_test.cc.
 #include <gtest/gtest.h>
 #include <unistd.h>
 

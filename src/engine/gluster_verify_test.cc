@@ -3,7 +3,7 @@
 // Operations::VerifySession on nodes faked at the process seam -- each node's "mounted volume"
 // is a directory here, on which the real find and sha256sum run, so the records parsed are
 // those the tools really print. The same runs against real GlusterFS in
-// tests/integration/gluster_test.cc.
+// tests/integration/gluster_*_test.cc.
 #include "engine/gluster_verify.h"
 
 #include <fcntl.h>

@@ -2,9 +2,10 @@
 
 namespace georep {
 
-const std::vector<Migration>& Migrations() {
-  static const std::vector<Migration> kMigrations = {
-      {1, "initial model", R"SQL(
+namespace {
+
+// Version 1: the entities as first modelled (model/entities.h).
+constexpr const char* kInitialModel = R"SQL(
 CREATE TABLE clusters (
   id TEXT PRIMARY KEY,
   name TEXT NOT NULL UNIQUE,
@@ -125,7 +126,13 @@ CREATE TABLE api_tokens (
   expires_at BIGINT NOT NULL,
   last_used BIGINT NOT NULL
 );
-)SQL"},
+)SQL";
+
+}  // namespace
+
+const std::vector<Migration>& Migrations() {
+  static const std::vector<Migration> kMigrations = {
+      {1, "initial model", kInitialModel},
       {2, "status reasons", R"SQL(
 ALTER TABLE sessions ADD COLUMN status_reason TEXT NOT NULL DEFAULT '';
 ALTER TABLE session_nodes ADD COLUMN status_reason TEXT NOT NULL DEFAULT '';
