@@ -99,7 +99,7 @@ const e = encodeURIComponent;
 
 export const api = {
   async login(username: string, password: string) {
-    const r = await request<{ token: string; token_id: string; username: string }>('POST', '/auth/login', {
+    const r = await request<Schemas['LoginResult']>('POST', '/auth/login', {
       username, password, token_name: 'web-console', ttl_seconds: 12 * 3600,
     });
     sessionStorage.setItem(TOKEN_KEY, r.token);
@@ -142,7 +142,7 @@ export const api = {
     post<Destination>(`/destinations/${e(id)}/reestablish`, spec),
   testDestination: (id: string) => post<Destination & { problems: string[]; warnings: string[] }>(`/destinations/${e(id)}/test`),
   removeDestination: (id: string, force = false) =>
-    request<{ message: string }>('DELETE', `/destinations/${e(id)}${q({ force })}`),
+    request<Schemas['Message']>('DELETE', `/destinations/${e(id)}${q({ force })}`),
   destinationSessions: (id: string, s?: AbortSignal) => items<Session>(`/destinations/${e(id)}/sessions`, s),
   candidateVolumes: (destinationId: string, sourceVolumeId: string) =>
     items<CandidateVolume>(`/destinations/${e(destinationId)}/volumes${q({ source_volume_id: sourceVolumeId })}`),
@@ -154,7 +154,7 @@ export const api = {
     destination_id: string; source_volume_id: string; destination_volume: string; force: boolean; sync_method?: string;
   }) =>
     post<Session>('/sessions', spec),
-  sessionAction: (id: string, action: 'start' | 'stop' | 'pause' | 'resume', force = false) =>
+  sessionAction: (id: string, action: Exclude<SessionActionAvailability['action'], 'delete'>, force = false) =>
     post<Session>(`/sessions/${e(id)}/${action}${q({ force })}`),
   removeSession: (id: string, force = false, resetSyncTime = false) =>
     del(`/sessions/${e(id)}${q({ force, reset_sync_time: resetSyncTime })}`),

@@ -1,7 +1,7 @@
 // A session's or a node's status as a label, with its reason beneath when there is one.
 import { Label } from '@patternfly/react-core';
 import ExclamationTriangleIcon from '@patternfly/react-icons/dist/esm/icons/exclamation-triangle-icon';
-import type { SessionAlert } from '../api';
+import type { NodeStatus, SessionAlert, SessionStatus } from '../api';
 import { StatusLabel } from '../util';
 
 // What a standing alert is called in a label.
@@ -10,7 +10,9 @@ const ALERT_LABEL: Record<string, string> = {
   'heartbeat-failing': 'Heartbeat failing', 'verify-differs': 'Verify differs',
 };
 
-export function SessionStatusLabel({ status, reason, alerts }: { status: string; reason?: string; alerts?: SessionAlert[] }) {
+export function SessionStatusLabel({ status, reason, alerts }: {
+  status: SessionStatus | NodeStatus['status']; reason?: string; alerts?: SessionAlert[];
+}) {
   // A session with a standing alert is never shown plain green: the alert sits beside its
   // status, with its message beneath.
   if (alerts && alerts.length > 0) {
