@@ -27,16 +27,7 @@
 namespace georep::replication {
 namespace {
 
-using applier_testing::ApplierTest;
-using applier_testing::FileWithMeta;
-using applier_testing::Meta;
-using testing::DescribeTree;
-using testing::Exists;
-using testing::GeorepTempFiles;
-using testing::ReadFile;
-using testing::TempDir;
-using testing::UserXattrs;
-using testing::WriteFile;
+using namespace applier_testing;  // NOLINT(google-build-using-namespace): the fixture
 
 TEST_F(ApplierTest, HandleSpeaksTheConversation) {
   std::vector<Message> replies;

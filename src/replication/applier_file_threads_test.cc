@@ -27,15 +27,7 @@
 namespace georep::replication {
 namespace {
 
-using applier_testing::ApplierTest;
-using applier_testing::FileWithMeta;
-using applier_testing::Meta;
-using testing::DescribeTree;
-using testing::Exists;
-using testing::GeorepTempFiles;
-using testing::ReadFile;
-using testing::TempDir;
-using testing::WriteFile;
+using namespace applier_testing;  // NOLINT(google-build-using-namespace): the fixture
 
 // ---- files written on the file threads (ApplierOptions::file_threads) -----------------------
 

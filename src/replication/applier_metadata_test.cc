@@ -27,9 +27,7 @@
 namespace georep::replication {
 namespace {
 
-using applier_testing::ApplierTest;
-using applier_testing::Meta;
-using testing::UserXattrs;
+using namespace applier_testing;  // NOLINT(google-build-using-namespace): the fixture
 
 TEST_F(ApplierTest, SetsModeTimesAndXattrs) {
   ASSERT_TRUE(SendFile("f", "x").ok());

@@ -27,12 +27,7 @@
 namespace georep::replication {
 namespace {
 
-using applier_testing::ApplierTest;
-using applier_testing::Meta;
-using testing::Exists;
-using testing::GeorepTempFiles;
-using testing::ReadFile;
-using testing::WriteFile;
+using namespace applier_testing;  // NOLINT(google-build-using-namespace): the fixture
 
 TEST_F(ApplierTest, CreatesDirectoriesFilesAndSymlinks) {
   ASSERT_TRUE(Apply(Mkdir{0, "a", 0755}).ok());

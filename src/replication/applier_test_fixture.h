@@ -19,6 +19,15 @@
 
 namespace georep::replication::applier_testing {
 
+// What the applier's tests take from test_util.h.
+using testing::DescribeTree;
+using testing::Exists;
+using testing::GeorepTempFiles;
+using testing::ReadFile;
+using testing::TempDir;
+using testing::UserXattrs;
+using testing::WriteFile;
+
 // Injects failures into the applier's file-system calls. Thread-safe, as file threads need:
 // set the fields while the applier is idle.
 class FaultyCalls final : public FileSystemCalls {
@@ -73,8 +82,8 @@ class ApplierTest : public ::testing::Test {
   void StartConversation(Durability durability, size_t file_threads = 0);
   void StartBatchConversation() { StartConversation(Durability::kBatch); }
 
-  testing::TempDir dest_;
-  testing::TempDir outside_;
+  TempDir dest_;
+  TempDir outside_;
   FaultyCalls calls_;
   FakeClock clock_;
   std::unique_ptr<Applier> applier_;

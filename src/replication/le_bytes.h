@@ -1,6 +1,7 @@
 // Little-endian fixed-width integers and length-prefixed strings, for the files a worker keeps
-// in its state directory (synced index, change journal, block signatures). Not the wire
-// protocol (wire.h has its own varint encoding).
+// in its state directory (synced index, change journal, block signatures). The wire protocol
+// and tree descriptions count in varints (byte_reader.h), which reads and writes their
+// fixed-width fields with these.
 //
 // Thread-safety: plain functions.
 #pragma once

@@ -5,6 +5,43 @@
 #include "replication/wire_codec.h"
 
 namespace georep::replication::wire_codec {
+namespace {
+
+// Hardlink and Rename: a sequence number and two paths.
+Status EncodeTwoPaths(uint64_t seq, const std::string& first, const std::string& second,
+                      std::string* p) {
+  GEOREP_RETURN_IF_ERROR(CheckLength("path", first, kMaxPathBytes));
+  GEOREP_RETURN_IF_ERROR(CheckLength("path", second, kMaxPathBytes));
+  PutVarint(p, seq);
+  PutBytes(p, first);
+  PutBytes(p, second);
+  return Status::Ok();
+}
+
+Status DecodeTwoPaths(PayloadReader& r, uint64_t* seq, std::string* first, std::string* second) {
+  *seq = r.Varint();
+  *first = r.Path();
+  *second = r.Path();
+  return Status::Ok();
+}
+
+// Unlink and Rmdir: a sequence number and the path removed.
+template <typename Removal>
+Status EncodeRemoval(const Removal& m, std::string* p) {
+  GEOREP_RETURN_IF_ERROR(CheckLength("path", m.path, kMaxPathBytes));
+  PutVarint(p, m.seq);
+  PutBytes(p, m.path);
+  return Status::Ok();
+}
+
+template <typename Removal>
+Status DecodeRemoval(PayloadReader& r, Removal* x) {
+  x->seq = r.Varint();
+  x->path = r.Path();
+  return Status::Ok();
+}
+
+}  // namespace
 
 Status EncodeBody(const Mkdir& m, std::string* p) {
   GEOREP_RETURN_IF_ERROR(CheckLength("path", m.path, kMaxPathBytes));
@@ -55,61 +92,35 @@ Status DecodeBody(PayloadReader& r, Symlink* x) {
 }
 
 Status EncodeBody(const Hardlink& m, std::string* p) {
-  GEOREP_RETURN_IF_ERROR(CheckLength("path", m.existing_path, kMaxPathBytes));
-  GEOREP_RETURN_IF_ERROR(CheckLength("path", m.new_path, kMaxPathBytes));
-  PutVarint(p, m.seq);
-  PutBytes(p, m.existing_path);
-  PutBytes(p, m.new_path);
-  return Status::Ok();
+  return EncodeTwoPaths(m.seq, m.existing_path, m.new_path, p);
 }
 
 Status DecodeBody(PayloadReader& r, Hardlink* x) {
-  x->seq = r.Varint();
-  x->existing_path = r.Path();
-  x->new_path = r.Path();
-  return Status::Ok();
+  return DecodeTwoPaths(r, &x->seq, &x->existing_path, &x->new_path);
 }
 
 Status EncodeBody(const Rename& m, std::string* p) {
-  GEOREP_RETURN_IF_ERROR(CheckLength("path", m.from, kMaxPathBytes));
-  GEOREP_RETURN_IF_ERROR(CheckLength("path", m.to, kMaxPathBytes));
-  PutVarint(p, m.seq);
-  PutBytes(p, m.from);
-  PutBytes(p, m.to);
-  return Status::Ok();
+  return EncodeTwoPaths(m.seq, m.from, m.to, p);
 }
 
 Status DecodeBody(PayloadReader& r, Rename* x) {
-  x->seq = r.Varint();
-  x->from = r.Path();
-  x->to = r.Path();
-  return Status::Ok();
+  return DecodeTwoPaths(r, &x->seq, &x->from, &x->to);
 }
 
 Status EncodeBody(const Unlink& m, std::string* p) {
-  GEOREP_RETURN_IF_ERROR(CheckLength("path", m.path, kMaxPathBytes));
-  PutVarint(p, m.seq);
-  PutBytes(p, m.path);
-  return Status::Ok();
+  return EncodeRemoval(m, p);
 }
 
 Status DecodeBody(PayloadReader& r, Unlink* x) {
-  x->seq = r.Varint();
-  x->path = r.Path();
-  return Status::Ok();
+  return DecodeRemoval(r, x);
 }
 
 Status EncodeBody(const Rmdir& m, std::string* p) {
-  GEOREP_RETURN_IF_ERROR(CheckLength("path", m.path, kMaxPathBytes));
-  PutVarint(p, m.seq);
-  PutBytes(p, m.path);
-  return Status::Ok();
+  return EncodeRemoval(m, p);
 }
 
 Status DecodeBody(PayloadReader& r, Rmdir* x) {
-  x->seq = r.Varint();
-  x->path = r.Path();
-  return Status::Ok();
+  return DecodeRemoval(r, x);
 }
 
 Status EncodeBody(const SetMeta& m, std::string* p) {
