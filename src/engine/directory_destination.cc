@@ -43,6 +43,44 @@ std::vector<std::string> SplitWords(const std::string& s) {
 
 // Where a worker on an ssh source host keeps its state: relative to the ssh user's home, where
 
+// One path probe (model/path_guard.h) per machine: how to reach it, the paths asked there,
+// and its answer.
+struct Probe {
+  MachineIdentity machine;
+  std::function<Result<std::unique_ptr<CommandRunner>>()> reach;
+  std::vector<std::string> paths;
+  Result<PathProbeAnswer> answer = Status::Internal("not asked");
+};
+
+// Asks every probe at once; a machine that cannot be asked keeps its error as the answer.
+void AskPathProbes(std::map<std::string, Probe>& probes) {
+  std::vector<std::pair<Probe*, std::future<Result<PathProbeAnswer>>>> running;
+  for (auto& [key, probe] : probes) {
+    Probe* p = &probe;
+    running.emplace_back(p, std::async(std::launch::async, [p]() -> Result<PathProbeAnswer> {
+                           GEOREP_ASSIGN_OR_RETURN(std::unique_ptr<CommandRunner> runner,
+                                                   p->reach());
+                           CommandSpec spec{{"sh", "-c", kPathProbeScript, kPathProbeName}};
+                           spec.argv.insert(spec.argv.end(), p->paths.begin(), p->paths.end());
+                           spec.timeout = std::chrono::seconds(15);
+                           GEOREP_ASSIGN_OR_RETURN(CommandResult r, runner->Run(spec));
+                           if (r.exit_code != 0 || r.timed_out)
+                             return Status::Unavailable(FirstLine(r.err));
+                           return ParsePathProbe(r.out, p->paths);
+                         }));
+  }
+  for (auto& [p, answer] : running) {
+    p->answer = answer.get();
+    if (!p->answer.ok()) {
+      spdlog::warn(
+          "msg=\"paths compared as written: the host could not be asked\" paths={} "
+          "error={}",
+          LogValue(fmt::format("{}", fmt::join(p->paths, " "))),
+          LogValue(p->answer.status().message()));
+    }
+  }
+}
+
 }  // namespace
 
 Status DirectoryDriver::CheckDirectoryDestination(const Session& s, const Volume& v,
@@ -52,12 +90,6 @@ Status DirectoryDriver::CheckDirectoryDestination(const Session& s, const Volume
   // One probe per host (the engine's machine, each ssh source host, each destination account),
   // all run at once; a host that cannot be asked has its paths compared as written, and by
   // how georep knows the host.
-  struct Probe {
-    MachineIdentity machine;
-    std::function<Result<std::unique_ptr<CommandRunner>>()> reach;
-    std::vector<std::string> paths;
-    Result<PathProbeAnswer> answer = Status::Internal("not asked");
-  };
   std::map<std::string, Probe> probes;
   struct Wanted {
     std::string probe;
@@ -143,31 +175,7 @@ Status DirectoryDriver::CheckDirectoryDestination(const Session& s, const Volume
     want_destination(other, *ov, *od, fmt::format("session {}'s destination", other.session_key));
   }
 
-  std::vector<std::pair<Probe*, std::future<Result<PathProbeAnswer>>>> running;
-  for (auto& [key, probe] : probes) {
-    Probe* p = &probe;
-    running.emplace_back(p, std::async(std::launch::async, [p]() -> Result<PathProbeAnswer> {
-                           GEOREP_ASSIGN_OR_RETURN(std::unique_ptr<CommandRunner> runner,
-                                                   p->reach());
-                           CommandSpec spec{{"sh", "-c", kPathProbeScript, kPathProbeName}};
-                           spec.argv.insert(spec.argv.end(), p->paths.begin(), p->paths.end());
-                           spec.timeout = std::chrono::seconds(15);
-                           GEOREP_ASSIGN_OR_RETURN(CommandResult r, runner->Run(spec));
-                           if (r.exit_code != 0 || r.timed_out)
-                             return Status::Unavailable(FirstLine(r.err));
-                           return ParsePathProbe(r.out, p->paths);
-                         }));
-  }
-  for (auto& [p, answer] : running) {
-    p->answer = answer.get();
-    if (!p->answer.ok()) {
-      spdlog::warn(
-          "msg=\"paths compared as written: the host could not be asked\" paths={} "
-          "error={}",
-          LogValue(fmt::format("{}", fmt::join(p->paths, " "))),
-          LogValue(p->answer.status().message()));
-    }
-  }
+  AskPathProbes(probes);
   // Each tree with what its host said, in the order asked there.
   std::map<std::string, size_t> next;
   for (Wanted& w : wanted) {

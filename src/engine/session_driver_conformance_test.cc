@@ -4,16 +4,21 @@
 // from real GlusterFS, gluster/testdata), DirectoryDriver with its workers supervised (their
 // launches recorded, their status.json written as a worker writes it). Each world says how
 // its kind shows what the driver did; every case asserts that.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "engine/operations.h"
+#include "engine/test_support/directory_nodes.h"
 #include "engine/test_support/scripted_cluster.h"
 #include "engine/worker_supervisor.h"
 #include "replication/replicator.h"
@@ -22,21 +27,25 @@ namespace georep {
 namespace {
 
 using testing_support::Answer;
+using testing_support::DirectoryNodes;
 using testing_support::Fixture;
 using testing_support::Has;
 using testing_support::ScriptedCluster;
 
-// What every world holds: a store in a temporary directory, a clock, and Operations.
+// What every world holds: a store in a temporary directory, a clock, and Operations, whose
+// hosts are scripted (`cluster_`) or have their volumes in directories here (`nodes_`).
 class World {
  public:
-  explicit World(const std::string& name) {
+  World(const std::string& name, bool on_directory_nodes) {
     dir_ = std::filesystem::temp_directory_path() /
            ("georep-conformance-" + name + "-" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir_);
     auto s = OpenStore("sqlite://" + (dir_ / "db").string());
     EXPECT_TRUE(s.ok()) << s.status().ToString();
     store_ = std::move(*s);
-    ops_ = std::make_unique<Operations>(*store_, clock_, random_, locks_, &cluster_);
+    HostConnector* hosts = &cluster_;
+    if (on_directory_nodes) hosts = &nodes_;
+    ops_ = std::make_unique<Operations>(*store_, clock_, random_, locks_, hosts);
   }
   virtual ~World() {
     ops_.reset();
@@ -62,27 +71,53 @@ class World {
   // worker's state).
   virtual bool LeftNothing(const std::string& id) = 0;
 
+  // The session's source and destination trees as the engine's machine sees them: the same
+  // files, all with the same times; `differ`: b.txt's content differs at the destination.
+  void WriteTrees(bool differ) {
+    for (const auto& root : {source_root(), destination_root()}) {
+      Write(root / "a.txt", "alpha");
+      Write(root / "dir/b.txt", differ && root == destination_root() ? "BRAVO" : "bravo");
+    }
+    for (const auto& root : {source_root(), destination_root()}) {
+      for (const auto& e : std::filesystem::recursive_directory_iterator(root)) SetTimes(e.path());
+      SetTimes(root);
+    }
+  }
+
  protected:
+  virtual std::filesystem::path source_root() = 0;
+  virtual std::filesystem::path destination_root() = 0;
+  static void Write(const std::filesystem::path& p, const std::string& content) {
+    std::filesystem::create_directories(p.parent_path());
+    std::ofstream(p, std::ios::binary) << content;
+  }
+  static void SetTimes(const std::filesystem::path& p) {
+    const timespec times[2] = {{1577934245, 0}, {1577934245, 0}};
+    ASSERT_EQ(::utimensat(AT_FDCWD, p.c_str(), times, AT_SYMLINK_NOFOLLOW), 0) << p;
+  }
+
   const Actor admin_{"admin", Role::kAdmin};
   std::filesystem::path dir_;
   FakeClock clock_{1795784806000};
   SeededRandom random_{7};
   ObjectLocks locks_;
   ScriptedCluster cluster_;
+  DirectoryNodes nodes_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<Operations> ops_;
 };
 
 // The harness's layout (gluster/testdata): src1 and src2, replica-2 gv0, -> 10.77.0.11::gv1.
 // Every node answers as one glusterd of a cluster would: the session's status follows the
-// create / start / stop / pause / resume / delete it was sent.
+// create / start / stop / pause / resume / delete it was sent. The volumes are directories
+// here (both source nodes see one), mounted and read as on gluster's nodes.
 class GlusterWorld final : public World {
  public:
-  GlusterWorld() : World("gluster") {
-    for (const char* address : {"10.77.0.1", "10.77.0.2", "10.77.0.11"})
-      cluster_.scripts[address] = [this](const std::vector<std::string>& argv) {
-        return Answer(argv);
-      };
+  GlusterWorld() : World("gluster", /*on_directory_nodes=*/true) {
+    nodes_.nodes = {{"10.77.0.1", (dir_ / "source-nodes").string()},
+                    {"10.77.0.2", (dir_ / "source-nodes").string()},
+                    {"10.77.0.11", (dir_ / "destination-nodes").string()}};
+    nodes_.gluster = [this](const std::vector<std::string>& argv) { return Answer(argv); };
   }
 
   std::string CreateSession() override {
@@ -125,6 +160,10 @@ class GlusterWorld final : public World {
   }
   bool LeftNothing(const std::string&) override { return state_ == "deleted"; }
 
+ protected:
+  std::filesystem::path source_root() override { return dir_ / "source-nodes/gv0"; }
+  std::filesystem::path destination_root() override { return dir_ / "destination-nodes/gv1"; }
+
  private:
   // What glusterd answers to `argv`, keeping the session's state.
   Result<CommandResult> Answer(const std::vector<std::string>& argv) {
@@ -148,9 +187,9 @@ class GlusterWorld final : public World {
     return testing_support::Answer("geo-replication command executed successfully\n");
   }
   bool Sent(const std::vector<std::string>& words) {
-    std::lock_guard<std::mutex> lock(cluster_.mu);
-    return std::any_of(cluster_.log.begin(), cluster_.log.end(), [&](const auto& entry) {
-      const auto& argv = entry.second;
+    const auto sent = nodes_.Runs("gluster");
+    return std::any_of(sent.begin(), sent.end(), [&](const auto& run) {
+      const auto& argv = run.second.argv;
       return argv.size() >= 6 + words.size() &&
              std::equal(words.begin(), words.end(), argv.begin() + 6);
     });
@@ -182,7 +221,7 @@ struct RecordingLauncher final : ProcessLauncher {
 // A directory volume on the engine's own host, to a local destination path.
 class DirectoryWorld final : public World {
  public:
-  DirectoryWorld() : World("directory") {
+  DirectoryWorld() : World("directory", /*on_directory_nodes=*/false) {
     cluster_.scripts["localhost"] = [](const std::vector<std::string>&) { return Answer(""); };
     workers_ = std::make_unique<WorkerSupervisor>(launcher_, clock_, (dir_ / "state").string());
     ops_->SetWorkerSupervisor(workers_.get(), "/usr/bin/georep");
@@ -199,11 +238,11 @@ class DirectoryWorld final : public World {
     hs.name = "localhost";
     hs.transport = HostTransport::kLocal;
     Host h = *ops_->AddHost(admin_, hs);
-    VolumeSpec vs{c.id, "src", VolumeKind::kDirectory, {{h.id, "/srv/src"}}, 1, 0};
+    VolumeSpec vs{c.id, "src", VolumeKind::kDirectory, {{h.id, source_root().string()}}, 1, 0};
     Volume v = *ops_->AddVolume(admin_, vs);
     auto d = ops_->CreateDestination(admin_, {c.id, h.id, "backup", 22, "", "root"});
     EXPECT_TRUE(d.ok()) << d.status().ToString();
-    auto s = ops_->CreateSession(admin_, {d->id, v.id, "/srv/dst", ""});
+    auto s = ops_->CreateSession(admin_, {d->id, v.id, destination_root().string(), ""});
     EXPECT_TRUE(s.ok()) << s.status().ToString();
     return s.ok() ? s->session.id : "";
   }
@@ -225,6 +264,10 @@ class DirectoryWorld final : public World {
   bool LeftNothing(const std::string& id) override {
     return !Runs(id) && !std::filesystem::exists(workers_->StateDir(id));
   }
+
+ protected:
+  std::filesystem::path source_root() override { return dir_ / "src"; }
+  std::filesystem::path destination_root() override { return dir_ / "dst"; }
 
  private:
   void Report(const std::string& id, const std::string& state, const std::string& reason) {
@@ -255,8 +298,9 @@ class SessionDriverConformance : public ::testing::Test {
   size_t Events(const std::string& id, const std::string& action, const std::string& result) {
     auto evs = world_.ops().ListEvents({0, "session", id, action, 1000});
     EXPECT_TRUE(evs.ok());
-    return evs.ok() ? std::count_if(evs->begin(), evs->end(),
-                                    [&](const Event& e) { return e.result == result; })
+    return evs.ok() ? std::count_if(
+                          evs->begin(), evs->end(),
+                          [&](const Event& e) { return e.action == action && e.result == result; })
                     : 0;
   }
   // A new session, started, and reported Active where it runs.
@@ -372,6 +416,27 @@ TYPED_TEST(SessionDriverConformance, RemoveForgetsAStoppedSessionAndWhatItLeft) 
   EXPECT_EQ(this->world_.ops().GetSession(id).status().code(), StatusCode::kNotFound);
   EXPECT_TRUE(this->world_.LeftNothing(id));
   EXPECT_EQ(this->Events(id, "session.remove", "ok"), 1u);
+}
+
+TYPED_TEST(SessionDriverConformance, VerifyComparesTheDestinationWithTheSource) {
+  const std::string id = this->world_.CreateSession();
+  this->world_.WriteTrees(/*differ=*/false);
+  auto same = this->world_.ops().VerifySession(this->admin_, id, 100);
+  ASSERT_TRUE(same.ok()) << same.status().ToString();
+  EXPECT_TRUE(same->differences.empty()) << same->differences[0].path;
+  EXPECT_GE(same->content_checked, 2u);
+
+  this->world_.WriteTrees(/*differ=*/true);
+  auto differs = this->world_.ops().VerifySession(this->admin_, id, 100);
+  ASSERT_TRUE(differs.ok()) << differs.status().ToString();
+  ASSERT_EQ(differs->differences.size(), 1u);
+  EXPECT_NE(differs->differences[0].path.find("b.txt"), std::string::npos);
+  auto s = this->world_.ops().GetSession(id);
+  ASSERT_TRUE(s.ok());
+  EXPECT_TRUE(std::any_of(s->alerts.begin(), s->alerts.end(),
+                          [](const SessionAlert& a) { return a.kind == "verify-differs"; }));
+  EXPECT_EQ(this->Events(id, "session.verify", "ok"), 1u);
+  EXPECT_EQ(this->Events(id, "session.verify", "failed"), 1u);
 }
 
 }  // namespace
