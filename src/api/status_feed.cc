@@ -125,7 +125,7 @@ void StatusFeed::Sample(const SessionDetail& d, int64_t now) {
   MetricSample m;
   m.at_ms = now;
   for (const auto& n : d.nodes) newest = std::max(newest, n.updated_at);
-  // The session's own figures (Operations::FillHealth: the largest node lag and the nodes'
+  // The session's own figures (EngineContext::FillHealth: the largest node lag and the nodes'
   // throughput for georep's engine; the heartbeat and the destination's growth for gluster).
   m.lag_seconds = d.lag_ms < 0 ? -1 : static_cast<double>(d.lag_ms) / 1000.0;
   m.throughput_bps = d.throughput_bps;

@@ -1,7 +1,7 @@
 // Path guards: where a directory session's destination may never point. Pure rules on facts
 // already gathered (a path's real path and the device/inode of it and of its ancestors, and
 // which machine said so); the engine gathers them by running kPathProbeScript on each host
-// (engine/directory_sessions.cc) and asks CheckDestinationPath before a session is created,
+// (engine/directory_destination.cc) and asks CheckDestinationPath before a session is created,
 // started or its worker restarted.
 //
 // A destination may not equal, contain or lie inside its own source, another session's source
