@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -13,7 +14,9 @@ struct InProcessAgentLinks::Connection {
   int worker_end = -1;
   int agent_end = -1;
   std::thread agent;
-  Status served = Status::Ok();  // ServeAgent's result, once `agent` is joined
+  std::mutex mutex;
+  Status served = Status::Ok();  // ServeAgent's result (guarded by mutex) ...
+  bool ended = false;            // ... once this is set
 
   ~Connection() {
     Shutdown(SHUT_RDWR);
@@ -46,7 +49,13 @@ class InProcessAgentLink final : public AgentLink {
     c_->Join();
     return c_->served;
   }
-  std::string ErrorTail() const override { return "in-process agent"; }
+  // Why the agent ended, when it has (a process's last words on stderr).
+  std::string ErrorTail() const override {
+    std::lock_guard<std::mutex> lock(c_->mutex);
+    if (!c_->ended) return "in-process agent";
+    return c_->served.ok() ? "in-process agent: ended"
+                           : "in-process agent: " + c_->served.message();
+  }
 
  private:
   std::shared_ptr<InProcessAgentLinks::Connection> c_;
@@ -65,7 +74,12 @@ Result<std::unique_ptr<AgentLink>> InProcessAgentLinks::Open(int /*stream*/) {
   c->agent_end = sv[1];
   Connection* raw = c.get();
   c->agent = std::thread([raw, options = options_] {
-    raw->served = ServeAgent(raw->agent_end, raw->agent_end, options);
+    Status served = ServeAgent(raw->agent_end, raw->agent_end, options);
+    {
+      std::lock_guard<std::mutex> lock(raw->mutex);
+      raw->served = std::move(served);
+      raw->ended = true;
+    }
     // A worker still writing finds the agent gone, as it would a process that exited.
     (void)::shutdown(raw->agent_end, SHUT_RDWR);
   });

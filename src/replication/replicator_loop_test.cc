@@ -232,6 +232,23 @@ TEST_F(ReplicatorLoopTest, AFullPassThenIncrementalPassesConverge) {
   EXPECT_EQ(links_.opened(), 1u);
 }
 
+// With sync_jobs 2 the files' contents go over a second connection of their own, each with
+// its own agent: the pass still converges, and its status counts every file.
+TEST_F(ReplicatorLoopTest, AnExtraTransferStreamCarriesFilesAndThePassConverges) {
+  for (int i = 0; i < 20; ++i) WriteFile(source_ / ("dir/many-" + std::to_string(i)), "x");
+  ReplicatorOptions o = Options();
+  o.sync_jobs = 2;
+  Replicator worker(o);
+  Status once = worker.RunOnce();
+  ASSERT_TRUE(once.ok()) << once.message();
+  EXPECT_TRUE(InStep());
+  EXPECT_EQ(links_.opened(), 2u);
+  const WorkerStatus status = LastStatus();
+  EXPECT_EQ(status.files_sent, 23u);
+  EXPECT_EQ(status.failures, 0u);
+  EXPECT_GT(status.last_synced_ms, 0);
+}
+
 // ENOSPC at the destination: the worker says Faulty and why, records nothing refused as
 // synced, and retries with full passes (each reconciles first: a transfer refused leaves its
 // SetMeta without a file, which the agent reports not found) until the destination has room
