@@ -12,6 +12,21 @@ namespace {
 using le::GetU64;
 using le::PutU64;
 
+// How many bytes of `v` are whole records (length, payload, a checksum that matches).
+size_t WholeRecordsLength(std::string_view v) {
+  const size_t size = v.size();
+  size_t whole = 0;
+  while (!v.empty()) {
+    uint64_t length = 0, sum = 0;
+    if (!GetU64(&v, &length) || length > v.size()) break;
+    std::string_view payload = v.substr(0, length);
+    v.remove_prefix(length);
+    if (!GetU64(&v, &sum) || sum != XXH3_64bits(payload.data(), payload.size())) break;
+    whole = size - v.size();
+  }
+  return whole;
+}
+
 }  // namespace
 
 ChangeJournal::ChangeJournal(std::string state_dir, Env* env)
@@ -64,17 +79,39 @@ Status ChangeJournal::Append(const JournaledChanges& changes) {
   PutU64(&record, payload.size());
   record += payload;
   PutU64(&record, XXH3_64bits(payload.data(), payload.size()));
+  // A record half written (a failed append, a crash) stays behind as a torn tail, where Load()
+  // stops: it is cut off before anything is appended after it, or what follows would be lost.
+  if (may_be_torn_) GEOREP_RETURN_IF_ERROR(CutTornTail());
+  may_be_torn_ = true;
   GEOREP_ASSIGN_OR_RETURN(auto file, env_->OpenWritable(path_, Env::OpenMode::kAppend));
-  // A record half written stays behind as a torn tail; Load() stops before it.
   GEOREP_RETURN_IF_ERROR(file->Append(record));
   GEOREP_RETURN_IF_ERROR(file->Sync());
-  return file->Close();
+  GEOREP_RETURN_IF_ERROR(file->Close());
+  may_be_torn_ = false;
+  return Status::Ok();
+}
+
+Status ChangeJournal::CutTornTail() {
+  auto data = env_->ReadFile(path_);
+  if (data.status().code() == StatusCode::kNotFound) {
+    may_be_torn_ = false;
+    return Status::Ok();
+  }
+  if (!data.ok()) return data.status();
+  const size_t whole = WholeRecordsLength(*data);
+  if (whole < data->size()) {
+    GEOREP_RETURN_IF_ERROR(
+        ReplaceFile(env_, path_, std::string_view(*data).substr(0, whole), /*sync=*/true));
+  }
+  may_be_torn_ = false;
+  return Status::Ok();
 }
 
 Status ChangeJournal::Clear() {
   if (Status t = env_->Truncate(path_, /*sync=*/false);
       !t.ok() && t.code() != StatusCode::kNotFound)
     return t;
+  may_be_torn_ = false;
   return Status::Ok();
 }
 

@@ -9,7 +9,9 @@
 //
 // Records are appended, each with its XXH3-64; loading stops at the first torn or damaged one
 // (a record lost that way is a batch the full crawl still compares, never a lost change of
-// content: records are written and fdatasync'ed before the pass that uses them starts).
+// content: records are written and fdatasync'ed before the pass that uses them starts). A torn
+// tail -- a failed append, or a crash in one -- is cut off before the next record is appended,
+// so records written after a failure are loaded too.
 //
 // Thread-safety: none; one worker owns its state directory.
 #pragma once
@@ -41,8 +43,13 @@ class ChangeJournal {
   Status Clear();
 
  private:
+  // Rewrites the journal with its whole records only (atomically), if it has a torn tail.
+  Status CutTornTail();
+
   Env* env_;
   std::string path_;
+  // The file may end in a torn record: at the start (a crash), and after a failed append.
+  bool may_be_torn_ = true;
 };
 
 }  // namespace georep::replication

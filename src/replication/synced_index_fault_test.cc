@@ -174,7 +174,7 @@ TEST(ChangeJournalUnderFaults, WhatWasAppendedSurvivesACrashAndAFailureIsReporte
   EXPECT_EQ(loaded->written, std::set<std::string>{"w1"});
 }
 
-TEST(ChangeJournalUnderFaults, ATornRecordIsDetectedAndTheRecordsBeforeItKept) {
+TEST(ChangeJournalUnderFaults, ATornRecordIsCutOffAndTheRecordsBeforeAndAfterItKept) {
   MemEnv mem;
   FaultEnv env(&mem);
   ChangeJournal journal(kStateDir, &env);
@@ -186,12 +186,37 @@ TEST(ChangeJournalUnderFaults, ATornRecordIsDetectedAndTheRecordsBeforeItKept) {
   ASSERT_TRUE(loaded.ok()) << loaded.status().message();
   EXPECT_EQ(loaded->directories, (std::set<std::string>{"first", "second"}));
   EXPECT_TRUE(loaded->entries.empty());
+  // The torn tail is cut off before the next record: what is appended after the failure is
+  // loaded too, by this journal and by a new one (a worker started again).
+  ASSERT_TRUE(journal.Append({{"after"}, {}, {}}).ok());
+  loaded = journal.Load();
+  ASSERT_TRUE(loaded.ok()) << loaded.status().message();
+  EXPECT_EQ(loaded->directories, (std::set<std::string>{"first", "second", "after"}));
+  loaded = ChangeJournal(kStateDir, &env).Load();
+  ASSERT_TRUE(loaded.ok()) << loaded.status().message();
+  EXPECT_EQ(loaded->directories, (std::set<std::string>{"first", "second", "after"}));
   // Cleared once its changes are synced, the journal starts whole again.
   ASSERT_TRUE(journal.Clear().ok());
   ASSERT_TRUE(journal.Append({{"fourth"}, {}, {}}).ok());
   loaded = journal.Load();
   ASSERT_TRUE(loaded.ok());
   EXPECT_EQ(loaded->directories, std::set<std::string>{"fourth"});
+}
+
+TEST(ChangeJournalUnderFaults, AWorkerStartedAfterACrashInAnAppendKeepsWhatItAppends) {
+  MemEnv mem;
+  FaultEnv env(&mem);
+  {
+    ChangeJournal crashed(kStateDir, &env);
+    ASSERT_TRUE(crashed.Append({{"before"}, {}, {}}).ok());
+    env.FailWrites(1, EIO, /*torn=*/true);
+    ASSERT_FALSE(crashed.Append({{"torn"}, {}, {}}).ok());
+  }
+  ChangeJournal restarted(kStateDir, &env);
+  ASSERT_TRUE(restarted.Append({{"restarted"}, {}, {}}).ok());
+  auto loaded = restarted.Load();
+  ASSERT_TRUE(loaded.ok()) << loaded.status().message();
+  EXPECT_EQ(loaded->directories, (std::set<std::string>{"before", "restarted"}));
 }
 
 }  // namespace
