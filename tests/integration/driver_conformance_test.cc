@@ -106,16 +106,7 @@ class RealWorkerDirectoryWorld final : public ConformanceWorld {
   // The worker (restarted by the supervisor if it died, as the monitor's look does) has
   // reported Active since it started, and copies a file written to the source then.
   void ReportActive(const std::string& id) override {
-    StateWatch watch(workers_->StateDir(id));
-    const bool active = WaitUntil(
-        [&] {
-          WorkerObservation seen = workers_->Observe(id);
-          auto status = replication::ReadWorkerStatus(workers_->StateDir(id));
-          return seen.running && status.ok() && status->updated_ms >= seen.started_at &&
-                 status->state == "Active";
-        },
-        watch.fd());
-    ASSERT_TRUE(active) << "the worker did not report Active; its log:\n" << WorkerLog(id);
+    ASSERT_TRUE(WaitActive(id)) << "the worker did not report Active; its log:\n" << WorkerLog(id);
     const std::string written = "written-" + std::to_string(++written_) + ".txt";
     Write(source_root() / written, "replicated by a real worker");
     EXPECT_TRUE(WaitUntil([&] { return std::filesystem::exists(destination_root() / written); }))
@@ -144,9 +135,12 @@ class RealWorkerDirectoryWorld final : public ConformanceWorld {
     killed_ = pids[0];
   }
   // After the monitor's look (which restarts the worker with its new command line), the one
-  // worker running has `--ignore-deletes` on its command line as `on` says.
+  // worker running -- Active since it started -- has `--ignore-deletes` on its command line
+  // as `on` says.
   bool IgnoresDeletes(const std::string& id, bool on) override {
     EXPECT_TRUE(Observe(id).ok());
+    EXPECT_TRUE(WaitActive(id)) << "the restarted worker did not report Active; its log:\n"
+                                << WorkerLog(id);
     std::vector<pid_t> pids;
     EXPECT_TRUE(WaitUntil([&] { return (pids = WorkerPids(id)).size() == 1; }))
         << pids.size() << " workers run for the session";
@@ -181,6 +175,19 @@ class RealWorkerDirectoryWorld final : public ConformanceWorld {
     int fd_ = -1;
   };
 
+  // Waits until the session's worker (restarted by the supervisor if it died, as the
+  // monitor's look does) has reported Active since it started.
+  bool WaitActive(const std::string& id) {
+    StateWatch watch(workers_->StateDir(id));
+    return WaitUntil(
+        [&] {
+          WorkerObservation seen = workers_->Observe(id);
+          auto status = replication::ReadWorkerStatus(workers_->StateDir(id));
+          return seen.running && status.ok() && status->updated_ms >= seen.started_at &&
+                 status->state == "Active";
+        },
+        watch.fd());
+  }
   // The live `georep worker` processes (children of this test) of the session's state dir.
   std::vector<pid_t> WorkerPids(const std::string& id) {
     const std::string state_dir = workers_->StateDir(id);
