@@ -340,13 +340,15 @@ TEST_F(GlusterTest, SessionLifecycleOnRealGluster) {
       OnNode("src1", {"/usr/sbin/gluster", "--mode=script", "volume", "geo-replication", "gv0",
                       nodes_[2].ip + "::gv2", "create", "no-verify"});
   ASSERT_EQ(by_hand.exit_code, 0) << by_hand.out << by_hand.err;
+  // Discovered, it is recorded first (status Unknown) and its status from the same poll's answer
+  // right after: wait for that.
   Json found;
   EXPECT_TRUE(WaitFor(30, [&] {
     const Json all = Json::parse(engine_->Get("/api/v1/sessions", token_)->body);
     for (const auto& s : all["items"])
       if (s["destination_volume"] == "gv2") found = s;
-    return !found.is_null();
-  }));
+    return !found.is_null() && found["status"] != "Unknown";
+  })) << found.dump();
   EXPECT_EQ(found["source_volume_id"], volume);
   EXPECT_EQ(found["destination_id"], destination);  // the destination georep already knew
   EXPECT_EQ(found["status"], "Created");
