@@ -150,7 +150,7 @@ struct ReplicatorOptions {
   // How long the agent may take to answer the handshake, and to acknowledge a batch, list the
   // destination, take a file into an extra stream's queue or finish a stream's pass.
   int64_t handshake_timeout_ms = 60'000;
-  int64_t agent_timeout_ms = 30 * 60'000;
+  int64_t agent_timeout_ms = int64_t{30} * 60'000;
   // Seams (not owned; they must outlive the Replicator). `clock`: every time the worker reads,
   // deadline and back-off (the system's clock when unset). `env`: the files of the state
   // directory -- index, journal, status.json, the unclean marker (POSIX when unset).
