@@ -1,6 +1,7 @@
 #include "replication/replicator_batch.h"
 
 #include <algorithm>
+#include <set>
 #include <variant>
 
 namespace georep::replication::replicator_internal {
@@ -70,6 +71,11 @@ SettledBatch Resolve(Batch& b, Refusals* refused, const MovedOn& moved_on) {
   SettledBatch s;
   s.refused = std::move(b.refused);
   s.resend = std::move(b.resend);
+  // Paths the agent refused for a reason of their own (full, permissions...): a "not found"
+  // that follows for the same path (the metadata of a file whose transfer was refused) says
+  // nothing about the index, and must not make the next pass reconcile at once -- a full
+  // destination would be listed whole again and again instead of retried after a pause.
+  std::set<std::string> refused_here;
   for (auto f = refused->begin(); f != refused->end() && f->first <= b.barrier;) {
     if (auto op = b.op_path.lower_bound(f->first); op != b.op_path.end()) {
       // A file rewritten while the agent copied it is sent again once its change is seen (the
@@ -78,7 +84,10 @@ SettledBatch Resolve(Batch& b, Refusals* refused, const MovedOn& moved_on) {
         s.resend.insert(op->second);
       else
         s.refused.emplace_back(op->second, f->second.message);
-      s.not_found = s.not_found || f->second.not_found;
+      if (!f->second.not_found)
+        refused_here.insert(op->second);
+      else if (!refused_here.count(op->second))
+        s.not_found = true;
     }
     f = refused->erase(f);
   }

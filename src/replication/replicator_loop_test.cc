@@ -250,9 +250,9 @@ TEST_F(ReplicatorLoopTest, AnExtraTransferStreamCarriesFilesAndThePassConverges)
 }
 
 // ENOSPC at the destination: the worker says Faulty and why, records nothing refused as
-// synced, and retries with full passes (each reconciles first: a transfer refused leaves its
-// SetMeta without a file, which the agent reports not found) until the destination has room
-// again; then it converges.
+// synced, and retries after a pause (the refused transfer's SetMeta, which the agent reports
+// not found, does not make it reconcile: the index is not wrong) until the destination has
+// room again; then it converges.
 TEST_F(ReplicatorLoopTest, ADestinationOutOfSpaceIsFaultyUntilThereIsRoomAgain) {
   calls_.enospc_writes = 1'000'000;  // full until the test makes room
   RunningWorker worker(Options());
