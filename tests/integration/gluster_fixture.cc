@@ -163,6 +163,18 @@ std::string Sha256OnNode(const std::string& node, const std::string& path) {
   return r.exit_code == 0 ? r.out.substr(0, 64) : "";
 }
 
+std::string GlusterConfigOnNode(const std::string& node, const std::string& volume,
+                                const std::string& destination, const std::string& key) {
+  CommandResult r;
+  WaitFor(60, [&] {
+    r = OnNode(node, {"/usr/sbin/gluster", "--mode=script", "volume", "geo-replication", volume,
+                      destination, "config", key});
+    return r.exit_code == 0;
+  });
+  if (r.exit_code != 0) return "gluster failed: " + r.out + r.err;
+  return r.out.substr(0, r.out.find('\n'));
+}
+
 std::vector<pid_t> SshClientsTo(const std::string& node, const std::string& ip) {
   std::vector<pid_t> out;
   std::istringstream in(RunCommand({"/usr/sbin/ip", "netns", "pids", node}).out);

@@ -40,6 +40,13 @@ CommandResult OnNode(const std::string& node, std::vector<std::string> argv);
 // The SHA-256 of a file on a test node ("" when it cannot be read).
 std::string Sha256OnNode(const std::string& node, const std::string& path);
 
+// What gluster's config of the session `volume` -> `destination` ("ip::volume") says `key` is,
+// asked on `node` (the value's line). A glusterd transaction of the engine's (a full monitor
+// pass right after a session appears) can make the CLI fail for a moment: asked again for up to
+// 60 s; after that, "gluster failed: " and what it said.
+std::string GlusterConfigOnNode(const std::string& node, const std::string& volume,
+                                const std::string& destination, const std::string& key);
+
 // The ssh clients on `node` (its network namespace's processes) connected to `ip`: gsyncd's
 // connections to the destination.
 std::vector<pid_t> SshClientsTo(const std::string& node, const std::string& ip);

@@ -220,9 +220,7 @@ TEST_F(GlusterTest, DefaultsCopyContentsAndTheHeartbeatMeasuresLagAndStalls) {
   const HeartbeatSession view{*engine_, token_, path};
   auto session = [&] { return view.Get(); };
   auto gluster_says = [&](const std::string& key) {
-    auto r = OnNode("src1", {"/usr/sbin/gluster", "--mode=script", "volume", "geo-replication",
-                             "gv0", nodes_[2].ip + "::gv2", "config", key});
-    return r.out.substr(0, r.out.find('\n'));
+    return GlusterConfigOnNode("src1", "gv0", nodes_[2].ip + "::gv2", key);
   };
   EXPECT_EQ(gluster_says("sync-method"), "tarssh");
   // rsync there is refused unless forced.

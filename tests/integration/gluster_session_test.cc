@@ -21,9 +21,7 @@ struct SessionView {
   }
   // What gluster's config of the gv0 -> dst1::gv1 session says `key` is.
   std::string GlusterSays(const std::string& key) const {
-    auto r = OnNode("src1", {"/usr/sbin/gluster", "--mode=script", "volume", "geo-replication",
-                             "gv0", dst_ip + "::gv1", "config", key});
-    return r.out.substr(0, r.out.find('\n'));
+    return GlusterConfigOnNode("src1", "gv0", dst_ip + "::gv1", key);
   }
 };
 
