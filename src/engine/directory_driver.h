@@ -15,6 +15,8 @@
 #include "engine/engine_context.h"
 #include "engine/session_driver.h"
 #include "host/command_runner.h"
+#include "host/ssh_transport.h"
+#include "model/worker_config.h"
 #include "replication/tree_description.h"
 
 namespace georep {
@@ -68,6 +70,8 @@ class DirectoryDriver final : public SessionDriver {
   // runnable there (its version), each session's path a writable directory or creatable, and
   // its file system's free space. No gluster.
   Status CheckSshDirectoryDestination(const Destination& d, DestinationCheck& out);
+  // The worker's command line: `georep worker` and its WorkerConfig's flags
+  // (model/worker_config.h), through `georep worker-link` for a source on an ssh host.
   Result<std::vector<std::string>> WorkerArgv(const Session& s, const Volume& v,
                                               const Destination& d);
   // `force`: start into a destination that is not empty before the first sync.
@@ -85,21 +89,16 @@ class DirectoryDriver final : public SessionDriver {
   static Status NotEmptyRefusal(const Session& s, const Destination& d);
   // In the create event of a session forced into a destination that is not empty.
   static constexpr const char* kForcedNotEmpty = "is not empty (forced)";
-  // How a program on the engine's machine reaches a session's ssh destination -- the worker's
-  // agent and verify's describe alike: the session's config over the destination's own values.
-  struct DestinationSsh {
-    std::string ssh_command;  // the ssh-command config, the engine's key, the pinned host key
-    int port = 22;
-    std::string user_host;       // USER@HOST
-    std::string remote_command;  // what runs `georep agent` there
-  };
-  // `from_source_host`: for a worker on an ssh source host, with the files made there.
-  Result<DestinationSsh> SshToDestination(const Session& s, const Destination& d,
-                                          const std::vector<ConfigItem>& config,
-                                          bool from_source_host = false);
-  // hosts_->SshClientOptions(dest), also for a destination the engine reaches only through
-  // `relay` (its pinned key read there).
-  Result<std::vector<std::string>> DestinationClientOptions(const Host& dest, const Host& relay);
+  // How a session's ssh destination is reached -- by the worker's agent and verify's describe
+  // alike: the engine's key and the destination's pinned key, then the session's ssh-command,
+  // its ssh-port or the destination's own, its remote-command. `from_source_host`: for a
+  // worker on an ssh source host, with the copies of those files PrepareRemoteSource made there.
+  Result<WorkerSsh> SshToDestination(const Session& s, const Destination& d,
+                                     const std::vector<ConfigItem>& config,
+                                     bool from_source_host = false);
+  // hosts_->SshClient(dest), also for a destination the engine reaches only through `relay`
+  // (its pinned key read there).
+  Result<PinnedSshClient> DestinationClient(const Host& dest, const Host& relay);
   // The destination as a host reached over ssh, as the session's user.
   static Host DestinationHost(const Session& s, const Destination& d);
   // For a source on an ssh host, before its worker starts: a worker key there (made once), the

@@ -28,6 +28,7 @@
 #include "model/names.h"
 #include "model/path_guard.h"
 #include "model/validation.h"
+#include "model/worker_config.h"
 #include "replication/repair_request.h"
 #include "replication/replicator.h"
 
@@ -95,57 +96,30 @@ Result<std::vector<std::string>> DirectoryDriver::WorkerArgv(const Session& s, c
         v.name, src.name, d.host, src.name));
   }
   GEOREP_ASSIGN_OR_RETURN(std::vector<ConfigItem> config, ctx_.GetConfig(s.id));
-  auto value = [&](std::string_view key) -> std::string {
-    for (const auto& c : config)
-      if (c.option->key == key) return c.value;
-    return "";
-  };
-  std::vector<std::string> argv =
-      remote ? SourceCommand(config) : std::vector<std::string>{ctx_.georep_binary};
-  argv.insert(
-      argv.end(),
-      {"worker", "--source", v.bricks[0].path, "--state-dir",
-       remote ? RemoteStateDir(s.id) : ctx_.workers->StateDir(s.id), "--durability",
-       value("durability").empty() ? "batch" : value("durability"), "--rescan-interval",
-       value("rescan-interval").empty() ? "3600" : value("rescan-interval"), "--change-capture",
-       value("change-capture").empty() ? "auto" : value("change-capture")});
-  if (d.ssh_fingerprint.empty()) {
-    argv.insert(argv.end(), {"--destination", s.destination_volume});
-  } else {
-    GEOREP_ASSIGN_OR_RETURN(DestinationSsh ssh, SshToDestination(s, d, config, remote));
-    argv.insert(argv.end(),
-                {"--destination", fmt::format("{}::{}", ssh.user_host, s.destination_volume),
-                 "--ssh-command", ssh.ssh_command, "--ssh-port", std::to_string(ssh.port),
-                 "--remote-command", ssh.remote_command});
-  }
-  if (value("compression") == "zstd") argv.push_back("--compress");
-  if (value("ignore-deletes") == "true") argv.push_back("--ignore-deletes");
-  if (value("sync-xattrs") == "false") argv.push_back("--no-xattrs");
-  if (value("sync-acls") == "false") argv.push_back("--no-acls");
-  if (std::string level = value("log-level"); !level.empty()) {
-    std::transform(level.begin(), level.end(), level.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    argv.insert(argv.end(), {"--log-level", level});
-  }
-  if (const std::string jobs = value("sync-jobs"); !jobs.empty() && jobs != "1")
-    argv.insert(argv.end(), {"--sync-jobs", jobs});
-  if (const std::string bw = value("bandwidth-limit"); !bw.empty() && bw != "0")
-    argv.insert(argv.end(), {"--bandwidth-limit", bw});
-  if (const std::string ex = value("exclude"); !ex.empty()) {
-    size_t start = 0;
-    while (start <= ex.size()) {
-      size_t comma = ex.find(',', start);
-      std::string pattern =
-          ex.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-      if (!pattern.empty()) argv.insert(argv.end(), {"--exclude", pattern});
-      if (comma == std::string::npos) break;
-      start = comma + 1;
+  WorkerConfig w;
+  for (const auto& c : config) {
+    auto applied = ApplyWorkerSetting(w, c.option->key, c.value);
+    if (!applied.ok()) {  // stored by an older engine, or by hand: the catalogue refuses it now
+      return Status::FailedPrecondition(fmt::format(
+          "the session's config cannot start a worker: {}", applied.status().message()));
     }
   }
+  w.source = v.bricks[0].path;
+  w.state_dir = remote ? RemoteStateDir(s.id) : ctx_.workers->StateDir(s.id);
+  w.destination_path = s.destination_volume;
+  if (!d.ssh_fingerprint.empty()) {
+    GEOREP_ASSIGN_OR_RETURN(w.ssh, SshToDestination(s, d, config, remote));
+  }
+  // On the source host, through worker-link: it reports on stdout, and stops with the link.
+  w.remote_worker = remote;
+  std::vector<std::string> argv =
+      remote ? SourceCommand(config) : std::vector<std::string>{ctx_.georep_binary};
+  argv.push_back("worker");
+  for (auto& f : w.Flags()) argv.push_back(std::move(f));
   if (!remote) return argv;
-  // On the source host, through worker-link: the engine's key and the host's pinned key.
-  argv.insert(argv.end(), {"--status-stdout", "--stop-on-stdin-eof"});
-  GEOREP_ASSIGN_OR_RETURN(std::vector<std::string> options, ctx_.hosts->SshClientOptions(src));
+  // The link to the source host: the engine's key and the host's pinned key.
+  GEOREP_ASSIGN_OR_RETURN(PinnedSshClient to_source, ctx_.hosts->SshClient(src));
+  const std::vector<std::string> options = to_source.Options();
   std::vector<std::string> link = {ctx_.georep_binary,
                                    "worker-link",
                                    "--state-dir",
@@ -184,10 +158,8 @@ Status DirectoryDriver::PrepareRemoteSource(const Session& s, const Volume& v,
   const Host dest = DestinationHost(s, d);
 
   // 1. The destination's pinned key, as the engine's own known_hosts file has it.
-  GEOREP_ASSIGN_OR_RETURN(std::vector<std::string> options, DestinationClientOptions(dest, src));
-  std::string known_hosts_path;
-  for (const auto& o : options)
-    if (o.rfind("UserKnownHostsFile=", 0) == 0) known_hosts_path = o.substr(19);
+  GEOREP_ASSIGN_OR_RETURN(PinnedSshClient client, DestinationClient(dest, src));
+  const std::string known_hosts_path = client.known_hosts_file;
   std::ifstream in(known_hosts_path);
   std::string known_host;
   std::getline(in, known_host);
@@ -327,10 +299,9 @@ void DirectoryDriver::RevokeSourceWorkerKey(const Session& gone, const Volume& v
       LogValue(dest.ssh_user + "@" + d->host));
 }
 
-Result<std::vector<std::string>> DirectoryDriver::DestinationClientOptions(const Host& dest,
-                                                                           const Host& relay) {
-  auto options = ctx_.hosts->SshClientOptions(dest);
-  if (options.ok() || options.status().code() != StatusCode::kUnavailable) return options;
+Result<PinnedSshClient> DirectoryDriver::DestinationClient(const Host& dest, const Host& relay) {
+  auto client = ctx_.hosts->SshClient(dest);
+  if (client.ok() || client.status().code() != StatusCode::kUnavailable) return client;
   // The engine cannot reach it to read its key: through the source host, the key it presents
   // there is checked against the pin and kept in the same known_hosts file, which the direct
   // way then reads without reaching the host. (The key is kept before the login, so a login
@@ -338,14 +309,14 @@ Result<std::vector<std::string>> DirectoryDriver::DestinationClientOptions(const
   GEOREP_ASSIGN_OR_RETURN(std::unique_ptr<RelayingRunner> to_dest,
                           ctx_.DestinationRunner(dest, relay));
   auto probe = to_dest->Run({{"true"}});
-  auto again = ctx_.hosts->SshClientOptions(dest);
+  auto again = ctx_.hosts->SshClient(dest);
   if (again.ok() || probe.ok()) return again;
   return probe.status();
 }
 
-Result<DirectoryDriver::DestinationSsh> DirectoryDriver::SshToDestination(
-    const Session& s, const Destination& d, const std::vector<ConfigItem>& config,
-    bool from_source_host) {
+Result<WorkerSsh> DirectoryDriver::SshToDestination(const Session& s, const Destination& d,
+                                                    const std::vector<ConfigItem>& config,
+                                                    bool from_source_host) {
   // The engine's key, and the destination's pinned host key only.
   if (!ctx_.hosts) return Status::FailedPrecondition("this engine cannot reach hosts");
   auto value = [&](std::string_view key, bool set_only) -> std::string {
@@ -353,38 +324,34 @@ Result<DirectoryDriver::DestinationSsh> DirectoryDriver::SshToDestination(
       if (c.option->key == key && !(set_only && c.is_default)) return c.value;
     return "";
   };
-  DestinationSsh ssh;
+  WorkerSsh ssh;
   const Host dest = DestinationHost(s, d);
   ssh.user_host = fmt::format("{}@{}", dest.ssh_user, d.host);
   Host relay;  // the worker's host: the destination's key is read through it if need be
   relay.transport = HostTransport::kLocal;
   if (auto v = ctx_.GetVolume(s.source_volume_id); v.ok() && !v->bricks.empty())
     if (auto src = ctx_.GetHost(v->bricks[0].host_id); src.ok()) relay = *src;
-  GEOREP_ASSIGN_OR_RETURN(std::vector<std::string> options, DestinationClientOptions(dest, relay));
+  GEOREP_ASSIGN_OR_RETURN(PinnedSshClient client, DestinationClient(dest, relay));
   if (from_source_host) {
     // The same options with the source host's files (PrepareRemoteSource put them there).
-    for (size_t i = 0; i < options.size(); ++i) {
-      if (options[i] == "-i" && i + 1 < options.size())
-        options[i + 1] = std::string(kRemoteSshDir) + "/id_ed25519";
-      if (options[i].rfind("UserKnownHostsFile=", 0) == 0) {
-        options[i] = fmt::format("UserKnownHostsFile={}/known_hosts-{}", kRemoteSshDir,
-                                 RemoteKnownHostsName(options[i].substr(19), d.ssh_fingerprint));
-      }
-    }
+    client.known_hosts_file =
+        fmt::format("{}/known_hosts-{}", kRemoteSshDir,
+                    RemoteKnownHostsName(client.known_hosts_file, d.ssh_fingerprint));
+    client.identity_file = std::string(kRemoteSshDir) + "/id_ed25519";
   }
   // georep's options first (ssh keeps an option's first value), then the admin's, checked
   // again here: a value stored by an older engine may not have been.
   GEOREP_ASSIGN_OR_RETURN(SshCommandWords words,
                           ParseSshCommand("ssh-command", value("ssh-command", false)));
-  ssh.ssh_command = words.program;
-  for (const auto& o : options) ssh.ssh_command += " " + o;
-  for (const auto& o : words.options) ssh.ssh_command += " " + o;
+  ssh.command = {words.program};
+  for (auto& o : client.Options()) ssh.command.push_back(std::move(o));
+  ssh.command.insert(ssh.command.end(), words.options.begin(), words.options.end());
   // The ssh-port config when set, else the destination's own port (the config's default, 22,
   // would hide a destination's other port).
   const std::string port = value("ssh-port", true);
   ssh.port = port.empty() ? d.ssh_port : std::atoi(port.c_str());
-  ssh.remote_command =
-      value("remote-command", false).empty() ? "georep agent" : value("remote-command", false);
+  const std::string remote = value("remote-command", false);
+  ssh.remote_command = SplitWords(remote.empty() ? "georep agent" : remote);
   return ssh;
 }
 
@@ -396,7 +363,7 @@ Result<replication::TreeDescription> DirectoryDriver::DescribeDestination(
   // ssh hands the command to the remote user's shell, so every word is quoted.
   auto describe = [&](const Host& from, std::string* where) -> Result<CommandResult> {
     const bool from_source_host = from.transport != HostTransport::kLocal;
-    GEOREP_ASSIGN_OR_RETURN(DestinationSsh ssh, SshToDestination(s, d, config, from_source_host));
+    GEOREP_ASSIGN_OR_RETURN(WorkerSsh ssh, SshToDestination(s, d, config, from_source_host));
     CommandSpec spec;
     if (from_source_host) {
       // The runner that reaches the source host reads ssh's 255 as its own failure: the inner
@@ -404,12 +371,10 @@ Result<replication::TreeDescription> DirectoryDriver::DescribeDestination(
       spec.argv = {"sh", "-c", "\"$@\"; rc=$?; [ $rc -ne 255 ] || rc=254; exit $rc",
                    "georep-describe"};
     }
-    std::vector<std::string> ssh_argv = SplitWords(ssh.ssh_command);
-    if (ssh_argv.empty()) ssh_argv = {"ssh"};
-    spec.argv.insert(spec.argv.end(), ssh_argv.begin(), ssh_argv.end());
+    spec.argv.insert(spec.argv.end(), ssh.command.begin(), ssh.command.end());
     spec.argv.insert(spec.argv.end(),
                      {"-o", "BatchMode=yes", "-p", std::to_string(ssh.port), "--", ssh.user_host});
-    std::vector<std::string> remote = SplitWords(ssh.remote_command);
+    std::vector<std::string> remote = ssh.remote_command;
     remote.insert(remote.end(), {"--root", s.destination_volume, "--describe", "--sample",
                                  std::to_string(options.sample_percent)});
     for (const auto& p : options.excludes) remote.insert(remote.end(), {"--exclude", p});
@@ -422,7 +387,7 @@ Result<replication::TreeDescription> DirectoryDriver::DescribeDestination(
     *where = from_source_host ? fmt::format("the destination {} port {} (from source host {})",
                                             ssh.user_host, ssh.port, from.name)
                               : fmt::format("the destination {} port {}", ssh.user_host, ssh.port);
-    remote_command = ssh.remote_command;
+    remote_command = fmt::format("{}", fmt::join(ssh.remote_command, " "));
     return r;
   };
   Host here;

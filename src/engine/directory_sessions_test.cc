@@ -18,6 +18,24 @@
 namespace georep {
 namespace {
 
+// The options PinnedSshClient gives for `identity` and `known_hosts` (the connectors below
+// pin an ssh-ed25519 key).
+std::string PinnedOptions(const std::string& identity, const std::string& known_hosts) {
+  return "-i " + identity +
+         " -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=yes -o "
+         "UserKnownHostsFile=" +
+         known_hosts +
+         " -o GlobalKnownHostsFile=/dev/null -o HostKeyAlgorithms=ssh-ed25519 -o CheckHostIP=no "
+         "-o UpdateHostKeys=no -o ConnectTimeout=10";
+}
+
+std::vector<std::string> Words(const std::string& s) {
+  std::istringstream in(s);
+  std::vector<std::string> words;
+  for (std::string w; in >> w;) words.push_back(w);
+  return words;
+}
+
 struct FakeWorker final : ChildProcess {
   int pid() const override { return 1; }
   bool Ended(std::string* how) override {
@@ -91,17 +109,16 @@ struct PinnedOptionsConnector final : HostConnector {
   Status InstallEngineKey(const Host&, const std::string&) override {
     return Status::Unavailable("no network in unit tests");
   }
-  Result<std::vector<std::string>> SshClientOptions(const Host& host) override {
+  Result<PinnedSshClient> SshClient(const Host& host) override {
     asked_user = host.ssh_user;
-    std::vector<std::string> options = {"-i", "/engine/key", "-o", "StrictHostKeyChecking=yes"};
+    PinnedSshClient client{"/engine/key", "/engine/known_hosts-" + host.address, "ssh-ed25519", 10};
     if (!known_hosts_dir.empty()) {
-      const std::string path =
+      client.known_hosts_file =
           known_hosts_dir + "/" + host.address + "-" + std::to_string(host.ssh_port);
-      std::ofstream(path) << "[" << host.address << "]:" << host.ssh_port << " " << kHostKey
-                          << "\n";
-      options.insert(options.end(), {"-o", "UserKnownHostsFile=" + path});
+      std::ofstream(client.known_hosts_file)
+          << "[" << host.address << "]:" << host.ssh_port << " " << kHostKey << "\n";
     }
-    return options;
+    return client;
   }
   std::string EnginePublicKey() override { return ""; }
   std::string EngineKeyFingerprint() override { return ""; }
@@ -259,8 +276,9 @@ TEST_F(DirectorySessionArgvTest, EveryOptionReachesTheWorker) {
   EXPECT_EQ(Values(argv, "--ssh-port"), std::vector<std::string>{"2022"});
   // georep's own options first (ssh keeps an option's first value), the admin's after.
   EXPECT_EQ(Values(argv, "--ssh-command"),
-            std::vector<std::string>{"/opt/openssh/bin/ssh -i /engine/key -o "
-                                     "StrictHostKeyChecking=yes -v -o ConnectTimeout=5"});
+            std::vector<std::string>{"/opt/openssh/bin/ssh " +
+                                     PinnedOptions("/engine/key", "/engine/known_hosts-backup") +
+                                     " -v -o ConnectTimeout=5"});
   EXPECT_EQ(Values(argv, "--remote-command"),
             std::vector<std::string>{"/opt/georep/bin/georep agent"});
   EXPECT_TRUE(Has(argv, "--compress"));
@@ -482,10 +500,8 @@ TEST_F(DirectorySessionArgvTest, AnSshSourceRunsItsWorkerThereThroughWorkerLink)
   const auto at = std::find(argv.begin(), argv.end(), "10.0.0.1");
   ASSERT_NE(at, argv.end());
   EXPECT_EQ(std::vector<std::string>(argv.begin() + head.size(), at),
-            (std::vector<std::string>{"-i", "/engine/key", "-o", "StrictHostKeyChecking=yes", "-o",
-                                      "UserKnownHostsFile=" + dir_.string() + "/10.0.0.1-22", "-o",
-                                      "ServerAliveInterval=15", "-o", "ServerAliveCountMax=4", "-p",
-                                      "22", "-l", "root", "--"}));
+            Words(PinnedOptions("/engine/key", dir_.string() + "/10.0.0.1-22") +
+                  " -o ServerAliveInterval=15 -o ServerAliveCountMax=4 -p 22 -l root --"));
   // The remote words, each quoted for the remote shell.
   const std::vector<std::string> remote(at + 1, argv.end());
   ASSERT_GE(remote.size(), 2u);
@@ -496,11 +512,13 @@ TEST_F(DirectorySessionArgvTest, AnSshSourceRunsItsWorkerThereThroughWorkerLink)
             std::vector<std::string>{"'.local/state/georep/workers/" + id + "'"});
   EXPECT_EQ(Values(remote, "'--destination'"), std::vector<std::string>{"'geo@backup::/srv/dst'"});
   // src1's own key and its pinned copy of the destination's key, not the engine's files.
-  EXPECT_EQ(Values(remote, "'--ssh-command'"),
-            std::vector<std::string>{
-                "'ssh -i ~/.local/state/georep/ssh/id_ed25519 -o StrictHostKeyChecking=yes -o "
-                "UserKnownHostsFile=~/.local/state/georep/ssh/known_hosts-backup-2222-" +
-                kFingerprintChars + "'"});
+  EXPECT_EQ(
+      Values(remote, "'--ssh-command'"),
+      std::vector<std::string>{
+          "'ssh " +
+          PinnedOptions("~/.local/state/georep/ssh/id_ed25519",
+                        "~/.local/state/georep/ssh/known_hosts-backup-2222-" + kFingerprintChars) +
+          "'"});
   EXPECT_TRUE(Has(remote, "'--status-stdout'"));
   EXPECT_TRUE(Has(remote, "'--stop-on-stdin-eof'"));
 

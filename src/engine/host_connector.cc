@@ -50,14 +50,14 @@ std::unique_ptr<CommandRunner> SystemHostConnector::RunnerVia(const Host& target
                                             options_);
 }
 
-Result<std::vector<std::string>> SystemHostConnector::SshClientOptions(const Host& host) {
+Result<PinnedSshClient> SystemHostConnector::SshClient(const Host& host) {
   if (host.transport != HostTransport::kSsh)
     return Status::InvalidArgument("a local host is not reached over ssh");
   SshCommandRunner ssh(
       local_, identity_,
       SshEndpoint{host.address, host.ssh_port, host.ssh_user, host.ssh_fingerprint, nullptr},
       state_dir_, options_);
-  return ssh.ClientOptions();
+  return ssh.Client();
 }
 
 Status SystemHostConnector::InstallEngineKey(const Host& host, const std::string& password) {

@@ -30,9 +30,9 @@ class HostConnector {
   // Installs the engine's key in the host user's authorized_keys by logging in once with a
   // password (ssh hosts with a pinned key). The password is used for that login only.
   virtual Status InstallEngineKey(const Host& host, const std::string& password) = 0;
-  // The ssh options with which a program the engine starts (a replication worker) reaches
-  // `host` as the engine would: the engine's key, the pinned host key only.
-  virtual Result<std::vector<std::string>> SshClientOptions(const Host& host) {
+  // How a program the engine starts (a replication worker) reaches `host` as the engine
+  // would: the engine's key, the pinned host key only.
+  virtual Result<PinnedSshClient> SshClient(const Host& host) {
     (void)host;
     return Status::Unavailable("this connector starts no ssh clients");
   }
@@ -76,7 +76,7 @@ class SystemHostConnector final : public HostConnector {
   std::unique_ptr<CommandRunner> RunnerVia(const Host& target, const Host& jump) override;
   Result<std::vector<HostKey>> ScanHostKeys(const std::string& address, int port) override;
   Status InstallEngineKey(const Host& host, const std::string& password) override;
-  Result<std::vector<std::string>> SshClientOptions(const Host& host) override;
+  Result<PinnedSshClient> SshClient(const Host& host) override;
   std::string EnginePublicKey() override { return identity_.public_key; }
   std::string EngineKeyFingerprint() override { return identity_.fingerprint; }
 

@@ -16,6 +16,25 @@
 namespace georep {
 namespace {
 
+// The options PinnedSshClient gives with the connector's files (below), in order.
+const std::vector<std::string> kPinnedOptions = {"-i", "/engine/key",
+                                                 "-o", "IdentitiesOnly=yes",
+                                                 "-o", "BatchMode=yes",
+                                                 "-o", "StrictHostKeyChecking=yes",
+                                                 "-o", "UserKnownHostsFile=/pinned/dr.example",
+                                                 "-o", "GlobalKnownHostsFile=/dev/null",
+                                                 "-o", "HostKeyAlgorithms=ssh-ed25519",
+                                                 "-o", "CheckHostIP=no",
+                                                 "-o", "UpdateHostKeys=no",
+                                                 "-o", "ConnectTimeout=10"};
+
+std::vector<std::string> Cat(std::vector<std::string> a, const std::vector<std::string>& b,
+                             const std::vector<std::string>& c) {
+  a.insert(a.end(), b.begin(), b.end());
+  a.insert(a.end(), c.begin(), c.end());
+  return a;
+}
+
 using replication::testing::TempDir;
 using replication::testing::WriteFile;
 
@@ -47,9 +66,8 @@ class ScriptedConnector final : public HostConnector {
   Status InstallEngineKey(const Host&, const std::string&) override {
     return Status::Unavailable("no network in unit tests");
   }
-  Result<std::vector<std::string>> SshClientOptions(const Host& host) override {
-    return std::vector<std::string>{"-i", "/engine/key", "-o",
-                                    "UserKnownHostsFile=/pinned/" + host.address};
+  Result<PinnedSshClient> SshClient(const Host& host) override {
+    return PinnedSshClient{"/engine/key", "/pinned/" + host.address, "ssh-ed25519", 10};
   }
   std::string EnginePublicKey() override { return ""; }
   std::string EngineKeyFingerprint() override { return ""; }
@@ -134,11 +152,11 @@ TEST_F(VerifySessionTest, RunsTheWorkersSshCommandLineWithDescribe) {
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   ASSERT_EQ(hosts_.specs.size(), 1u);
   EXPECT_EQ(hosts_.hosts, std::vector<HostTransport>{HostTransport::kLocal});  // ssh runs here
-  EXPECT_EQ(hosts_.specs[0].argv,
-            (std::vector<std::string>{
-                "ssh", "-i", "/engine/key", "-o", "UserKnownHostsFile=/pinned/dr.example", "-o",
-                "BatchMode=yes", "-p", "2222", "--", "backup@dr.example", "'georep'", "'agent'",
-                "'--root'", "'/srv/replica of src'", "'--describe'", "'--sample'", "'100'"}));
+  EXPECT_EQ(
+      hosts_.specs[0].argv,
+      Cat({"ssh"}, kPinnedOptions,
+          {"-o", "BatchMode=yes", "-p", "2222", "--", "backup@dr.example", "'georep'", "'agent'",
+           "'--root'", "'/srv/replica of src'", "'--describe'", "'--sample'", "'100'"}));
   EXPECT_GE(hosts_.specs[0].max_output_bytes, replication::kMaxTreeDescriptionBytes);
   ASSERT_EQ(r->differences.size(), 1u);
   EXPECT_EQ(r->differences[0].path, "b");
@@ -153,31 +171,27 @@ TEST_F(VerifySessionTest, RunsTheWorkersSshCommandLineWithDescribe) {
   r = ops_->VerifySession(admin_, id_, 10);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   // georep's options first: ssh keeps an option's first value.
-  EXPECT_EQ(hosts_.specs[0].argv, (std::vector<std::string>{"/usr/bin/ssh",
-                                                            "-i",
-                                                            "/engine/key",
-                                                            "-o",
-                                                            "UserKnownHostsFile=/pinned/dr.example",
-                                                            "-o",
-                                                            "ConnectTimeout=7",
-                                                            "-o",
-                                                            "BatchMode=yes",
-                                                            "-p",
-                                                            "2200",
-                                                            "--",
-                                                            "backup@dr.example",
-                                                            "'sudo'",
-                                                            "'/opt/georep'",
-                                                            "'agent'",
-                                                            "'--root'",
-                                                            "'/srv/replica of src'",
-                                                            "'--describe'",
-                                                            "'--sample'",
-                                                            "'10'",
-                                                            "'--exclude'",
-                                                            "'*.tmp'",
-                                                            "'--exclude'",
-                                                            "'cache it'"}));
+  EXPECT_EQ(hosts_.specs[0].argv, Cat({"/usr/bin/ssh"}, kPinnedOptions,
+                                      {"-o",
+                                       "ConnectTimeout=7",
+                                       "-o",
+                                       "BatchMode=yes",
+                                       "-p",
+                                       "2200",
+                                       "--",
+                                       "backup@dr.example",
+                                       "'sudo'",
+                                       "'/opt/georep'",
+                                       "'agent'",
+                                       "'--root'",
+                                       "'/srv/replica of src'",
+                                       "'--describe'",
+                                       "'--sample'",
+                                       "'10'",
+                                       "'--exclude'",
+                                       "'*.tmp'",
+                                       "'--exclude'",
+                                       "'cache it'"}));
 }
 
 TEST_F(VerifySessionTest, SaysWhyTheDestinationCouldNotBeDescribed) {

@@ -67,6 +67,18 @@ std::string SafeName(const std::string& host, int port) {
   return fmt::format("{}_{}", out, port);
 }
 
+// The options that make ssh accept only the host key in `known_hosts`.
+std::vector<std::string> PinnedHostKeyOptions(const std::string& known_hosts,
+                                              const std::string& algorithms, int timeout_seconds) {
+  return {"-o", "StrictHostKeyChecking=yes",
+          "-o", "UserKnownHostsFile=" + known_hosts,
+          "-o", "GlobalKnownHostsFile=/dev/null",
+          "-o", "HostKeyAlgorithms=" + algorithms,
+          "-o", "CheckHostIP=no",
+          "-o", "UpdateHostKeys=no",
+          "-o", fmt::format("ConnectTimeout={}", timeout_seconds)};
+}
+
 }  // namespace
 
 Result<std::string> FingerprintOfKey(const std::string& blob_base64) {
@@ -199,16 +211,23 @@ std::unique_ptr<SshCommandRunner> SshCommandRunner::Jump() {
                                             options_);
 }
 
-Result<std::vector<std::string>> SshCommandRunner::ClientOptions() {
+std::vector<std::string> PinnedSshClient::Options() const {
+  std::vector<std::string> out = {"-i", identity_file,  "-o", "IdentitiesOnly=yes",
+                                  "-o", "BatchMode=yes"};
+  for (auto& o :
+       PinnedHostKeyOptions(known_hosts_file, host_key_algorithms, connect_timeout_seconds))
+    out.push_back(std::move(o));
+  return out;
+}
+
+Result<PinnedSshClient> SshCommandRunner::Client() {
   if (endpoint_.via) {
     return Status::FailedPrecondition(fmt::format(
         "{} is reached through {}; a worker cannot reach it", endpoint_.host, endpoint_.via->host));
   }
   GEOREP_ASSIGN_OR_RETURN(PinnedOptions p, Pinned());
-  std::vector<std::string> out = {
-      "-i", identity_.private_key_path, "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes"};
-  out.insert(out.end(), p.options.begin(), p.options.end());
-  return out;
+  return PinnedSshClient{identity_.private_key_path, p.known_hosts, p.host_key_algorithms,
+                         options_.connect_timeout_seconds};
 }
 
 Result<SshCommandRunner::PinnedOptions> SshCommandRunner::Pinned() {
@@ -220,13 +239,9 @@ Result<SshCommandRunner::PinnedOptions> SshCommandRunner::Pinned() {
     std::string host;
     in >> host >> type;
   }
-  p.options = {"-o", "StrictHostKeyChecking=yes",
-               "-o", "UserKnownHostsFile=" + p.known_hosts,
-               "-o", "GlobalKnownHostsFile=/dev/null",
-               "-o", "HostKeyAlgorithms=" + AlgorithmsFor(type),
-               "-o", "CheckHostIP=no",
-               "-o", "UpdateHostKeys=no",
-               "-o", fmt::format("ConnectTimeout={}", options_.connect_timeout_seconds)};
+  p.host_key_algorithms = AlgorithmsFor(type);
+  p.options =
+      PinnedHostKeyOptions(p.known_hosts, p.host_key_algorithms, options_.connect_timeout_seconds);
   if (auto jump = Jump()) {
     if (endpoint_.via->pinned_fingerprint.empty()) {
       return Status::FailedPrecondition(

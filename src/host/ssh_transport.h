@@ -65,6 +65,19 @@ struct SshEndpoint {
   std::shared_ptr<const SshEndpoint> via;
 };
 
+// An ssh client's options that make it log in with one identity and accept only the pinned
+// host key: what a replication worker's ssh carries. The two files are named, so that a worker
+// on another host is given the same options with that host's copies of them.
+struct PinnedSshClient {
+  std::string identity_file;     // the private key (-i)
+  std::string known_hosts_file;  // holds the pinned host key line only
+  std::string host_key_algorithms;
+  int connect_timeout_seconds = 10;
+
+  // -i, IdentitiesOnly, BatchMode, then the pinned host key's options.
+  std::vector<std::string> Options() const;
+};
+
 struct SshOptions {
   int connect_timeout_seconds = 10;
   std::string ssh_program = "ssh";
@@ -89,15 +102,16 @@ class SshCommandRunner final : public CommandRunner {
   // PermissionDenied when the password is refused.
   Status InstallEngineKey(const std::string& password);
 
-  // The ssh options with which another program (a replication worker) reaches the endpoint
-  // as this runner does: the engine's key only, and only the pinned host key (ProxyCommand
-  // hops excluded: FailedPrecondition for an endpoint reached through another).
-  Result<std::vector<std::string>> ClientOptions();
+  // How another program (a replication worker) reaches the endpoint as this runner does: the
+  // engine's key only, and only the pinned host key (ProxyCommand hops excluded:
+  // FailedPrecondition for an endpoint reached through another).
+  Result<PinnedSshClient> Client();
 
  private:
   // The options that make ssh accept only the pinned host key.
   struct PinnedOptions {
     std::string known_hosts;
+    std::string host_key_algorithms;
     std::vector<std::string> options;
   };
   Result<PinnedOptions> Pinned();

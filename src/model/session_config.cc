@@ -7,9 +7,15 @@
 
 #include "base/ascii.h"
 #include "model/command_options.h"
+#include "model/worker_config.h"
 
 namespace georep {
 namespace {
+
+template <size_t N>
+std::vector<std::string_view> Values(const std::array<std::string_view, N>& values) {
+  return {values.begin(), values.end()};
+}
 
 // Defaults and descriptions follow gsyncd's own configuration (gsyncd.conf) of GlusterFS 10.
 // The periodic verify: the engine's own options, for both kinds of session.
@@ -234,7 +240,7 @@ const std::vector<ConfigOption> kDirectoryOptions = {
      "encryption is the limit -- while every session would open that many ssh connections.",
      {},
      1,
-     16},
+     kMaxWorkerSyncJobs},
     {"ignore-deletes",
      ConfigType::kBool,
      "false",
@@ -267,13 +273,8 @@ const std::vector<ConfigOption> kDirectoryOptions = {
      {},
      0,
      0},
-    {"compression",
-     ConfigType::kEnum,
-     "none",
-     "Compress data on the wire.",
-     {"none", "zstd"},
-     0,
-     0},
+    {"compression", ConfigType::kEnum, "none", "Compress data on the wire.",
+     Values(kWorkerCompressions), 0, 0},
     {"bandwidth-limit",
      ConfigType::kInt,
      "0",
@@ -281,31 +282,25 @@ const std::vector<ConfigOption> kDirectoryOptions = {
      {},
      0,
      INT64_MAX},
-    {"durability",
-     ConfigType::kEnum,
-     "batch",
+    {"durability", ConfigType::kEnum, "batch",
      "When the destination syncs what it writes: batch (a batch's files are renamed into place "
      "after one sync of their data, so no partial file is ever visible), file (a sync per "
-     "file), or none (fastest; after a power cut a file may be empty or partial).",
-     {"batch", "file", "none"},
-     0,
-     0},
+     "file), dir (a sync per file and per directory change: a created or removed entry "
+     "survives a power cut once applied), or none (fastest; after a power cut a file may be "
+     "empty or partial).",
+     Values(kWorkerDurabilities), 0, 0},
     {"rescan-interval",
      ConfigType::kInt,
      "3600",
      "Seconds between safety rescans of the whole source; 0 disables them.",
      {},
      0,
-     604800},
-    {"change-capture",
-     ConfigType::kEnum,
-     "auto",
+     kMaxRescanIntervalSeconds},
+    {"change-capture", ConfigType::kEnum, "auto",
      "How the worker sees live changes: fanotify (one filesystem mark for the whole tree; needs "
      "root, Linux 5.9 or later and a source on one file system), inotify (a watch on every "
      "directory), or auto (fanotify where it can be used, else inotify).",
-     {"auto", "fanotify", "inotify"},
-     0,
-     0},
+     Values(kWorkerChangeCaptures), 0, 0},
     {"exclude",
      ConfigType::kString,
      "",
@@ -313,13 +308,9 @@ const std::vector<ConfigOption> kDirectoryOptions = {
      {},
      0,
      0},
-    {"log-level",
-     ConfigType::kEnum,
-     "INFO",
-     "Worker log level.",
-     {"DEBUG", "INFO", "WARNING", "ERROR"},
-     0,
-     0},
+    {"log-level", ConfigType::kEnum, "INFO",
+     "Worker log level (TRACE: each entry a pass looks at, and what it does with it).",
+     Values(kWorkerLogLevels), 0, 0},
     // The engine's own, not the worker's: the periodic verify.
     kVerifyInterval,
     kVerifySample,

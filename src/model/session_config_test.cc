@@ -69,11 +69,11 @@ TEST(SessionConfig, DirectoryOptionsRejectWhatTheWorkerCannotTake) {
   check("remote-command", {"/usr/local/bin/georep agent"}, {"georep agent\r"});
   check("compression", {"none", "zstd"}, {"gzip", "ZSTD", ""});
   check("bandwidth-limit", {"0", "1048576"}, {"-1", "1M", "1e6"});
-  check("durability", {"file", "batch", "none"}, {"dir", "always", "FILE"});
+  check("durability", {"file", "batch", "dir", "none"}, {"always", "FILE", ""});
   check("rescan-interval", {"0", "604800"}, {"-1", "604801", "1h"});
   check("change-capture", {"auto", "fanotify", "inotify"}, {"", "FANOTIFY", "inotify2"});
   check("exclude", {"*.tmp,cache/*", ""}, {"*.tmp\t"});
-  check("log-level", {"DEBUG", "INFO", "WARNING", "ERROR"}, {"debug", "TRACE", "CRITICAL"});
+  check("log-level", {"TRACE", "DEBUG", "INFO", "WARNING", "ERROR"}, {"debug", "CRITICAL", ""});
   check("verify-sample", {"1", "10", "100"}, {"0", "101", "10%"});
   // Options of gluster sessions only are not directory options.
   EXPECT_EQ(FindConfigOption(VolumeKind::kDirectory, "sync-method"), nullptr);

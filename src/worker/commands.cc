@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -26,6 +27,7 @@
 #include "replication/verify.h"
 #include "replication/worker_link.h"
 #include "replication/worker_lock.h"
+#include "worker/worker_flags.h"
 
 #ifndef GEOREP_VERSION
 #define GEOREP_VERSION "0.0.0"
@@ -55,14 +57,6 @@ std::string ShellQuote(const std::string& s) {
   std::string out = "'";
   for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
   return out + "'";
-}
-
-std::vector<std::string> SplitWords(const std::string& s) {
-  std::istringstream in(s);
-  std::vector<std::string> words;
-  std::string w;
-  while (in >> w) words.push_back(w);
-  return words;
 }
 
 std::string SelfPath() {
@@ -121,26 +115,11 @@ std::string PreferredCiphers(const std::vector<std::string>& ssh_argv) {
   return out;
 }
 
-struct WorkerArgs {
-  std::string source, destination, state_dir;
-  std::string ssh_command = "ssh";
-  std::string remote_command = "georep agent";
-  int ssh_port = 0;
-  bool compress = false, ignore_deletes = false, once = false, no_xattrs = false, no_acls = false;
-  bool stream_only = false;
-  bool status_stdout = false, stop_on_stdin_eof = false;
-  std::vector<std::string> excludes;
-  int rescan_interval = 3600;
-  int sync_jobs = 1;
-  int64_t bandwidth_limit = 0;
-  std::string durability = "batch";
-  std::string log_level = "info";
-  std::string change_capture = "auto";
-};
-
 // The worker logs to worker.log in its state directory (where the engine also collects its
 // stdout and stderr), in the same logfmt as the engine; `level` decides how much.
-void InitWorkerLog(const std::string& state_dir, const std::string& level) {
+void InitWorkerLog(const std::string& state_dir, std::string level) {
+  std::transform(level.begin(), level.end(), level.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   try {
     auto sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>(state_dir + "/worker.log");
     auto logger = std::make_shared<spdlog::logger>("georep-worker", sink);
@@ -154,18 +133,24 @@ void InitWorkerLog(const std::string& state_dir, const std::string& level) {
   }
 }
 
-int RunWorker(const WorkerArgs& a) {
+int RunWorker(const WorkerFlags& flags) {
+  auto config = flags.Config();
+  if (!config.ok()) {
+    std::cerr << "georep worker: " << config.status().message() << "\n";
+    return 2;
+  }
+  const WorkerConfig& a = *config;
   replication::ReplicatorOptions o;
   o.source = a.source;
   o.state_dir = a.state_dir;
   o.compress = a.compress;
   o.ignore_deletes = a.ignore_deletes;
   o.excludes = a.excludes;
-  o.rescan_interval_s = a.rescan_interval;
+  o.rescan_interval_s = static_cast<int>(a.rescan_interval_s);
   o.bandwidth_limit = a.bandwidth_limit;
   o.durable_batches = a.durability != "none";
-  o.send_xattrs = !a.no_xattrs;
-  o.send_acls = !a.no_acls;
+  o.send_xattrs = a.sync_xattrs;
+  o.send_acls = a.sync_acls;
   o.change_capture = *replication::ParseChangeCapture(a.change_capture);  // checked by CLI11
   o.sync_jobs = a.sync_jobs;
   std::error_code ec;
@@ -184,50 +169,48 @@ int RunWorker(const WorkerArgs& a) {
     spdlog::warn("msg=\"took the state directory over from a worker still running\" pid={}",
                  replaced);
   }
-  if (a.status_stdout) {
+  if (flags.status_stdout) {
     ::signal(SIGPIPE, SIG_IGN);  // a gone reader is an EPIPE, on which the worker stops
     o.status_fd = STDOUT_FILENO;
   }
-  const auto sep = a.destination.find("::");
-  if (sep == std::string::npos) {
-    o.agent_argv = {SelfPath(), "agent", "--root", a.destination, "--durability", a.durability};
+  if (!a.ssh) {
+    o.agent_argv = {SelfPath(),         "agent",        "--root",
+                    a.destination_path, "--durability", a.durability};
     // On this host the agent copies large files from the source itself (SourceCopy), unless
     // the stream is to be shaped (compressed, limited) or was asked for.
-    if (!a.stream_only && !a.compress && a.bandwidth_limit == 0) {
+    if (!flags.stream_only && !a.compress && a.bandwidth_limit == 0) {
       o.agent_argv.push_back("--source-root");
-      o.agent_argv.push_back(std::filesystem::absolute(a.source, ec).string());
+      o.agent_argv.push_back(o.source);
     }
   } else {
-    // HOST::PATH (or USER@HOST::PATH): the agent runs on the host behind the ssh command.
-    o.agent_argv = SplitWords(a.ssh_command);
-    if (o.agent_argv.empty()) o.agent_argv = {"ssh"};
+    // The agent runs on the host behind the ssh command.
+    o.agent_argv = a.ssh->command;
     // A destination that stops answering (a cut link) ends the connection within about a
     // minute, so the worker turns Faulty and is restarted. Options the ssh command already
     // sets come first and win.
     o.agent_argv.insert(o.agent_argv.end(), {"-o", "BatchMode=yes", "-o", "ServerAliveInterval=15",
                                              "-o", "ServerAliveCountMax=4"});
     std::vector<std::string> port;
-    if (a.ssh_port > 0) port = {"-p", std::to_string(a.ssh_port)};
+    if (a.ssh->port > 0) port = {"-p", std::to_string(a.ssh->port)};
     // The file data's cipher: AES-GCM first where the CPU has AES instructions -- unless the
     // ssh command or an ssh_config chose the ciphers.
     std::vector<std::string> probe = o.agent_argv;
     probe.insert(probe.end(), port.begin(), port.end());
-    probe.push_back(a.destination.substr(0, sep));
+    probe.push_back(a.ssh->user_host);
     if (const std::string ciphers = PreferredCiphers(probe); !ciphers.empty())
       o.agent_argv.insert(o.agent_argv.end(), {"-o", "Ciphers=" + ciphers});
     o.agent_argv.insert(o.agent_argv.end(), port.begin(), port.end());
     o.agent_argv.push_back("--");
-    o.agent_argv.push_back(a.destination.substr(0, sep));
+    o.agent_argv.push_back(a.ssh->user_host);
     // ssh hands the command to the remote user's shell: every word is quoted.
-    for (const auto& w : SplitWords(a.remote_command)) o.agent_argv.push_back(ShellQuote(w));
-    const std::vector<std::string> agent = {"--root", a.destination.substr(sep + 2), "--durability",
-                                            a.durability};
+    std::vector<std::string> agent = a.ssh->remote_command;
+    agent.insert(agent.end(), {"--root", a.destination_path, "--durability", a.durability});
     for (const auto& w : agent) o.agent_argv.push_back(ShellQuote(w));
   }
   replication::Replicator r(o);
   g_running.store(&r);
   OnStopSignals();
-  if (a.stop_on_stdin_eof) {
+  if (flags.stop_on_stdin_eof) {
     // Whoever started this worker over ssh is gone, or wants it stopped, when its stdin ends.
     // Detached: it may still wait on stdin when the worker returns, so it reaches the
     // replicator only under g_running_mu, while it exists.
@@ -245,7 +228,7 @@ int RunWorker(const WorkerArgs& a) {
       }
     }).detach();
   }
-  Status st = a.once ? r.RunOnce() : r.Run();
+  Status st = flags.once ? r.RunOnce() : r.Run();
   {
     std::lock_guard<std::mutex> hold(g_running_mu);
     g_running.store(nullptr);
@@ -331,68 +314,10 @@ int RunWorkerKeys(const std::string& root, const std::string& name) {
 }
 
 void AddWorkerCommand(CLI::App& app, int* exit_code) {
-  static WorkerArgs w;
+  static WorkerFlags w;
   auto* worker = app.add_subcommand(
       "worker", "Replicate a directory to a destination continuously (started by the engine)");
-  worker->add_option("--source", w.source, "Source directory")->required();
-  worker->add_option("--destination", w.destination, "Destination: /path or [USER@]HOST::/path")
-      ->required();
-  worker->add_option("--state-dir", w.state_dir, "This session's index, status and logs")
-      ->required();
-  worker->add_option("--ssh-command", w.ssh_command, "How to reach a remote destination")
-      ->capture_default_str();
-  worker->add_option("--ssh-port", w.ssh_port, "SSH port (0: the ssh command's default)");
-  worker
-      ->add_option("--remote-command", w.remote_command,
-                   "The command that runs the agent on the destination")
-      ->capture_default_str();
-  worker->add_flag("--compress", w.compress, "zstd-compress file data");
-  worker->add_flag("--ignore-deletes", w.ignore_deletes, "Do not replicate deletes");
-  worker->add_flag("--no-xattrs", w.no_xattrs, "Do not replicate extended attributes");
-  worker->add_flag("--no-acls", w.no_acls, "Do not replicate POSIX ACLs");
-  worker->add_flag("--stream-only", w.stream_only,
-                   "Send all file contents through the agent's stream, as to a remote "
-                   "destination, even when the destination is on this host");
-  worker
-      ->add_option("--log-level", w.log_level,
-                   "What worker.log in the state directory gets: trace (each entry a pass "
-                   "looks at, and what it does with it), debug (each pass), info, warning or "
-                   "error")
-      ->capture_default_str()
-      ->transform(CLI::IsMember({"trace", "debug", "info", "warning", "error"}, CLI::ignore_case));
-  worker->add_option("--exclude", w.excludes, "fnmatch pattern of paths or names to skip");
-  worker
-      ->add_option("--rescan-interval", w.rescan_interval,
-                   "Seconds between safety rescans (0: none)")
-      ->capture_default_str()
-      ->check(CLI::Range(0, 7 * 86400));
-  worker->add_option("--bandwidth-limit", w.bandwidth_limit, "Bytes per second (0: unlimited)")
-      ->check(CLI::NonNegativeNumber);
-  worker
-      ->add_option("--durability", w.durability,
-                   "none (no sync), batch (files renamed in after one sync per batch), file (a "
-                   "sync per file) or dir (and per directory change)")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"none", "batch", "file", "dir"}));
-  worker
-      ->add_option("--change-capture", w.change_capture,
-                   "How live changes are seen: fanotify (one filesystem mark; root, Linux 5.9+), "
-                   "inotify (a watch per directory), or auto (fanotify where it can watch the "
-                   "source, else inotify)")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"auto", "fanotify", "inotify"}));
-  worker
-      ->add_option("--sync-jobs", w.sync_jobs,
-                   "Agent connections (for a remote destination, ssh sessions): one carries "
-                   "everything in order, the others file contents that cannot race with it")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 16));
-  worker->add_flag("--once", w.once, "One full pass, then exit");
-  worker->add_flag("--status-stdout", w.status_stdout,
-                   "Also print each status update on stdout, one line of JSON (a worker on "
-                   "another host reports to `georep worker-link` so)");
-  worker->add_flag("--stop-on-stdin-eof", w.stop_on_stdin_eof,
-                   "Stop cleanly when stdin ends (a worker started over ssh)");
+  AddWorkerFlags(*worker, w);
   worker->callback([exit_code] { *exit_code = RunWorker(w); });
 }
 
@@ -460,7 +385,8 @@ void AddAgentCommand(CLI::App& app, int* exit_code) {
                    "none (no sync), batch (files renamed in after one sync per batch), file (a "
                    "sync per file) or dir (and per directory change)")
       ->capture_default_str()
-      ->check(CLI::IsMember({"none", "batch", "file", "dir"}));
+      ->check(CLI::IsMember(
+          std::vector<std::string>(kWorkerDurabilities.begin(), kWorkerDurabilities.end())));
   static int file_threads = -1;
   agent
       ->add_option("--file-threads", file_threads,
