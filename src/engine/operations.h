@@ -33,6 +33,7 @@
 #include "engine/object_locks.h"
 #include "engine/operation_types.h"
 #include "engine/session_driver.h"
+#include "engine/user_accounts.h"
 #include "model/entities.h"
 #include "model/session_lifecycle.h"
 #include "store/store.h"
@@ -256,24 +257,9 @@ class Operations {
     return ctx_.ListEvents(filter);
   }
 
-  // Users (admins only)
-  Result<User> CreateUser(const Actor& a, const std::string& name, const std::string& password,
-                          Role role);
-  Result<std::vector<User>> ListUsers(const Actor& a);
-  Status DeleteUser(const Actor& a, const std::string& id);
-  // An administrator changes a user's role; the last administrator stays one.
-  Result<User> SetRole(const Actor& a, const std::string& user_id, Role role);
-  // A user changes their own password; admins may change anyone's. The user's tokens are
-  // revoked.
-  Status SetPassword(const Actor& a, const std::string& user_id, const std::string& password);
-
-  // A user's tokens, and revoking them all (admins: a lost laptop, a user who left).
-  Result<std::vector<ApiToken>> ListUserTokens(const Actor& a, const std::string& user_id);
-  Status RevokeUserTokens(const Actor& a, const std::string& user_id);
-
-  // Tokens of the acting user.
-  Result<std::vector<ApiToken>> ListTokens(const User& u);
-  Status RevokeToken(const Actor& a, const User& u, const std::string& token_id);
+  // Users and their tokens (user_accounts.h): the same EngineContext, so the same audit
+  // trail, clock and randomness.
+  UserAccounts& accounts() { return accounts_; }
 
  private:
   // The driver of sessions of `kind`: the one place that tells the kinds apart.
@@ -298,6 +284,7 @@ class Operations {
   EngineContext ctx_;
   GlusterDriver gluster_{ctx_};
   DirectoryDriver directory_{ctx_};
+  UserAccounts accounts_{ctx_};
   // The periodic verify's schedule and the differences it is re-checking, per session.
   struct PeriodicVerifyState {
     int64_t last_at = 0;     // the last periodic verify's end (first: when first seen due)
