@@ -9,7 +9,9 @@
 // What differs between the kinds of volume is a session driver's (session_driver.h):
 // GlusterDriver for gluster volumes, DirectoryDriver for georep's own engine, picked by
 // DriverFor. Operations, its drivers and their shared services (EngineContext) live in
-// operations*.cc, session_verify.cc, periodic_verify.cc and the drivers' own files.
+// operations*.cc and the drivers' own files; verify and repair in SessionVerifier
+// (session_verifier.h), users and tokens in UserAccounts (user_accounts.h), both owned here
+// and handed out (verifier(), accounts()) on the same EngineContext.
 //
 // Thread-safe.
 #pragma once
@@ -33,6 +35,7 @@
 #include "engine/object_locks.h"
 #include "engine/operation_types.h"
 #include "engine/session_driver.h"
+#include "engine/session_verifier.h"
 #include "engine/user_accounts.h"
 #include "model/entities.h"
 #include "model/session_lifecycle.h"
@@ -171,23 +174,8 @@ class Operations {
   }
   // Every directory session; returns how many were read.
   int PollDirectorySessions(const Actor& a) { return directory_.PollDirectorySessions(a); }
-  // Compares a session's destination with its source (content of `sample_percent` of the
-  // files) and records the outcome as an event. Directory sessions: described where each tree
-  // is; gluster sessions: each volume mounted and described on one node of its cluster
-  // (gluster_verify.h).
-  // Differences raise the session's standing "verify-differs" alert at once (the user saw
-  // them); a verify without any clears it.
-  Result<replication::VerifyReport> VerifySession(const Actor& a, const std::string& id,
-                                                  int sample_percent);
-  // Repairs a started directory session's destination (issue D11): a full verify, then the
-  // worker is handed exactly what differs (replication/repair_request.h) -- sent again, and
-  // what only the destination has deleted unless ignore-deletes -- and once its full pass has
-  // carried that out, a verify again, whose outcome keeps the verify-differs alert as
-  // VerifySession does. FailedPrecondition for a session that is not started, a gluster
-  // session, or a source on another host; Unavailable when the worker has not carried
-  // the request out within `timeout`. Recorded as event session.repair.
-  Result<RepairReport> RepairSession(const Actor& a, const std::string& id,
-                                     std::chrono::milliseconds timeout = std::chrono::minutes(10));
+  // Verify and repair of sessions (session_verifier.h), on this EngineContext and drivers.
+  SessionVerifier& verifier() { return verifier_; }
   // The periodic verify (periodic_verify.cc). Sessions whose verify is due: Active, with
   // verify-interval set, and the last periodic verify (or the first time the session was
   // seen so) at least an interval ago -- or a re-check due sooner. Sessions that are not
@@ -267,13 +255,6 @@ class Operations {
   // The kind of the sessions a destination serves: georep's own engine for a destination on
   // this machine or of a cluster of directory volumes only; gluster otherwise.
   VolumeKind DestinationKind(const Destination& d);
-  // A verify of the session, its outcome recorded as an event (a cancelled one: none).
-  Result<replication::VerifyReport> RunVerify(const Actor& a, const std::string& id,
-                                              int sample_percent, const std::atomic<bool>* cancel);
-  // Raises (with `differences`, the first few named) or clears the "verify-differs" alert.
-  Status RecordVerifyDiffers(const Actor& a, const std::string& id,
-                             const std::vector<replication::VerifyDifference>& differences,
-                             const std::string& how);
   // Logs in to the destination as root once with `password` and installs the engine's key.
   Status InstallDestinationKey(const Destination& d, const std::string& password);
   // Records a destination's connection state and an event.
@@ -285,6 +266,8 @@ class Operations {
   GlusterDriver gluster_{ctx_};
   DirectoryDriver directory_{ctx_};
   UserAccounts accounts_{ctx_};
+  SessionVerifier verifier_{ctx_,
+                            [this](VolumeKind kind) -> SessionDriver& { return DriverFor(kind); }};
   // The periodic verify's schedule and the differences it is re-checking, per session.
   struct PeriodicVerifyState {
     int64_t last_at = 0;     // the last periodic verify's end (first: when first seen due)

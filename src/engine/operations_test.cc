@@ -248,7 +248,7 @@ TEST_F(OperationsTest, RolesDecideWhoActs) {
   // Operators run sessions and set checkpoints; viewers do neither.
   EXPECT_TRUE(denied(ops_->SetConfig(viewer_, id, "checkpoint", "now").status()));
   EXPECT_TRUE(denied(ops_->RunSessionAction(viewer_, id, SessionAction::kStop, false).status()));
-  EXPECT_TRUE(denied(ops_->VerifySession(viewer_, id, 100).status()));
+  EXPECT_TRUE(denied(ops_->verifier().VerifySession(viewer_, id, 100).status()));
   EXPECT_TRUE(denied(ops_->TestDestination(viewer_, w.destination.id).status()));
   EXPECT_FALSE(denied(ops_->SetConfig(operator_, id, "checkpoint", "now").status()));
   EXPECT_FALSE(denied(ops_->RunSessionAction(operator_, id, SessionAction::kStop, false).status()));

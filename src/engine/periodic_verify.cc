@@ -1,7 +1,7 @@
-// The periodic sampled verify (verify-interval, verify-sample) of every kind of session, and
-// the standing "verify-differs" alert that any verify -- periodic or a user's -- raises or
-// clears. The monitor (session_monitor.h) asks DueVerifies and runs PeriodicVerify off its
-// status tick; the schedule and the differences being re-checked live here, in memory.
+// The periodic sampled verify (verify-interval, verify-sample) of every kind of session; the
+// verify itself and the "verify-differs" alert are SessionVerifier's (session_verifier.h).
+// The monitor (session_monitor.h) asks DueVerifies and runs PeriodicVerify off its status
+// tick; the schedule and the differences being re-checked live here, in memory.
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -13,8 +13,6 @@
 namespace georep {
 namespace {
 
-// How many differences an alert names; the rest are counted.
-constexpr size_t kNamedDifferences = 5;
 // New differences are verified again after at most this long (sooner with a shorter
 // interval), or after twice the session's lag when that is longer.
 constexpr int64_t kRecheckMs = 60'000;
@@ -26,29 +24,6 @@ int64_t IntValue(const std::vector<ConfigItem>& config, std::string_view key, in
 }
 
 }  // namespace
-
-Status Operations::RecordVerifyDiffers(
-    const Actor& a, const std::string& id,
-    const std::vector<replication::VerifyDifference>& differences, const std::string& how) {
-  if (differences.empty())
-    return ctx_.SetAlert(a, id, "verify-differs", false, "", "session.verify_differs");
-  std::set<std::string> paths;
-  for (const auto& d : differences) paths.insert(d.path);
-  std::string named;
-  size_t shown = 0;
-  for (const auto& d : differences) {
-    if (shown == kNamedDifferences) break;
-    named += fmt::format("{}{}: {}", shown ? "; " : "", d.path.empty() ? "." : d.path, d.what);
-    ++shown;
-  }
-  if (differences.size() > shown) named += fmt::format("; and {} more", differences.size() - shown);
-  return ctx_.SetAlert(
-      a, id, "verify-differs", true,
-      fmt::format("{} difference{} in {} path{} found by {} at {}: {}", differences.size(),
-                  differences.size() == 1 ? "" : "s", paths.size(), paths.size() == 1 ? "" : "s",
-                  how, FormatIsoMillis(ctx_.clock.NowMillis()), named),
-      "session.verify_differs");
-}
 
 std::vector<DueVerify> Operations::DueVerifies() {
   std::vector<DueVerify> due;
@@ -90,7 +65,7 @@ Result<PeriodicVerifyOutcome> Operations::PeriodicVerify(const Actor& a, const D
   // Times count from the verify's start: what it compared is the trees as they were then (and
   // a re-check is due a delay after that, however long the walk took).
   const int64_t now = ctx_.clock.NowMillis();
-  auto report = RunVerify(a, id, due.sample_percent, cancel);
+  auto report = verifier_.RunVerify(a, id, due.sample_percent, cancel);
   if (cancel && cancel->load()) return report.status();
   if (!report.ok()) {
     // Recorded as a failed session.verify; tried again an interval later, the alert as it was.
@@ -107,7 +82,7 @@ Result<PeriodicVerifyOutcome> Operations::PeriodicVerify(const Actor& a, const D
       std::lock_guard<std::mutex> lock(verify_mu_);
       periodic_verifies_[id] = PeriodicVerifyState{now, 0, {}};
     }
-    GEOREP_RETURN_IF_ERROR(RecordVerifyDiffers(a, id, {}, ""));
+    GEOREP_RETURN_IF_ERROR(verifier_.RecordVerifyDiffers(a, id, {}, ""));
     return PeriodicVerifyOutcome::kClean;
   }
   // The re-check: a path that differed last time too, its source just as it was then, has had
@@ -140,7 +115,7 @@ Result<PeriodicVerifyOutcome> Operations::PeriodicVerify(const Actor& a, const D
         recheck_delay / 1000);
     return PeriodicVerifyOutcome::kSuspected;
   }
-  GEOREP_RETURN_IF_ERROR(RecordVerifyDiffers(
+  GEOREP_RETURN_IF_ERROR(verifier_.RecordVerifyDiffers(
       a, id, confirmed,
       fmt::format("the periodic verify of {}% of the files (seen again {} s later, the source "
                   "unchanged)",

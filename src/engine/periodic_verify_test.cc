@@ -259,7 +259,7 @@ void Damage(const std::string& dst, const std::string& name) {
 
 TEST_F(PeriodicVerifyTest, AUsersVerifyRaisesAndClearsTheAlertAtOnce) {
   ASSERT_NO_FATAL_FAILURE(Damage(dst_.path(), "c"));
-  auto differs = ops_->VerifySession(admin_, id_, 100);
+  auto differs = ops_->verifier().VerifySession(admin_, id_, 100);
   ASSERT_TRUE(differs.ok()) << differs.status().ToString();
   std::string listed;
   for (const auto& d : differs->differences) listed += "\n  " + d.path + ": " + d.what;
@@ -269,7 +269,7 @@ TEST_F(PeriodicVerifyTest, AUsersVerifyRaisesAndClearsTheAlertAtOnce) {
   EXPECT_EQ(Events("session.verify_differs", "failed"), 1u);
 
   Mirror(src_ / "c", dst_ / "c");
-  ASSERT_TRUE(ops_->VerifySession(admin_, id_, 100).ok());
+  ASSERT_TRUE(ops_->verifier().VerifySession(admin_, id_, 100).ok());
   EXPECT_EQ(Alert(), nullptr);
   EXPECT_EQ(Events("session.verify_differs_cleared", "ok"), 1u);
 }
@@ -277,13 +277,13 @@ TEST_F(PeriodicVerifyTest, AUsersVerifyRaisesAndClearsTheAlertAtOnce) {
 TEST_F(PeriodicVerifyTest, AVerifyThatCannotRunNeitherRaisesNorClears) {
   Periodic();
   WriteFile(dst_ / "c", "damaged");
-  ASSERT_TRUE(ops_->VerifySession(admin_, id_, 100).ok());
+  ASSERT_TRUE(ops_->verifier().VerifySession(admin_, id_, 100).ok());
   ASSERT_NE(Alert(), nullptr);
   const std::string message = Alert()->message;
 
   // The destination is gone: a failed verify, the alert as it was.
   std::filesystem::rename(dst_.path(), dst_.path() + ".away");
-  EXPECT_FALSE(ops_->VerifySession(admin_, id_, 100).ok());
+  EXPECT_FALSE(ops_->verifier().VerifySession(admin_, id_, 100).ok());
   auto periodic = ops_->PeriodicVerify(monitor_, {id_, 600, 100});
   EXPECT_FALSE(periodic.ok());
   ASSERT_NE(Alert(), nullptr);
