@@ -9,18 +9,16 @@
 // What differs between the kinds of volume is a session driver's (session_driver.h):
 // GlusterDriver for gluster volumes, DirectoryDriver for georep's own engine, picked by
 // DriverFor. Operations, its drivers and their shared services (EngineContext) live in
-// operations*.cc and the drivers' own files; verify and repair in SessionVerifier
-// (session_verifier.h), users and tokens in UserAccounts (user_accounts.h), both owned here
-// and handed out (verifier(), accounts()) on the same EngineContext.
+// operations*.cc and the drivers' own files. Verify and repair are SessionVerifier's
+// (session_verifier.h), the periodic verify PeriodicVerifier's (periodic_verifier.h), users
+// and tokens UserAccounts' (user_accounts.h): each owned here, on the same EngineContext, and
+// handed out (verifier(), periodic_verifier(), accounts()) so that whatever holds an
+// Operations reaches them with no wiring of its own.
 //
 // Thread-safe.
 #pragma once
 
-#include <atomic>
-#include <chrono>
-#include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -34,6 +32,7 @@
 #include "engine/host_connector.h"
 #include "engine/object_locks.h"
 #include "engine/operation_types.h"
+#include "engine/periodic_verifier.h"
 #include "engine/session_driver.h"
 #include "engine/session_verifier.h"
 #include "engine/user_accounts.h"
@@ -176,20 +175,8 @@ class Operations {
   int PollDirectorySessions(const Actor& a) { return directory_.PollDirectorySessions(a); }
   // Verify and repair of sessions (session_verifier.h), on this EngineContext and drivers.
   SessionVerifier& verifier() { return verifier_; }
-  // The periodic verify (periodic_verify.cc). Sessions whose verify is due: Active, with
-  // verify-interval set, and the last periodic verify (or the first time the session was
-  // seen so) at least an interval ago -- or a re-check due sooner. Sessions that are not
-  // Active (or have it off) forget their schedule: the first verify comes an interval after
-  // they are Active again.
-  std::vector<DueVerify> DueVerifies();
-  // Runs one periodic verify and keeps the alert: a difference raises "verify-differs" only
-  // when the previous periodic verify saw the same path differ with the source entry in the
-  // same state (so a file in flight, or changed in between, is not a difference); new
-  // differences are re-checked after min(interval, 60 s), or twice the session's lag if more.
-  // A verify that cannot run changes no alert (a failed session.verify event); `cancel` set
-  // ends it early (Unavailable, no event).
-  Result<PeriodicVerifyOutcome> PeriodicVerify(const Actor& a, const DueVerify& due,
-                                               const std::atomic<bool>* cancel = nullptr);
+  // The periodic verify's schedule (periodic_verifier.h), on this verifier().
+  PeriodicVerifier& periodic_verifier() { return periodic_verifier_; }
   // One monitor pass over a cluster's gluster sessions. Without `full`, every node's status
   // comes from gsyncd's own files on it (ReadGsyncdFiles: one ssh command per source node, no
   // glusterd transaction, so no admin's gluster command meets "Another transaction is in
@@ -268,14 +255,7 @@ class Operations {
   UserAccounts accounts_{ctx_};
   SessionVerifier verifier_{ctx_,
                             [this](VolumeKind kind) -> SessionDriver& { return DriverFor(kind); }};
-  // The periodic verify's schedule and the differences it is re-checking, per session.
-  struct PeriodicVerifyState {
-    int64_t last_at = 0;     // the last periodic verify's end (first: when first seen due)
-    int64_t recheck_at = 0;  // when the suspects are verified again; 0: none
-    std::map<std::string, std::string> suspects;  // path -> its source state then
-  };
-  std::mutex verify_mu_;
-  std::map<std::string, PeriodicVerifyState> periodic_verifies_;  // GUARDED_BY(verify_mu_)
+  PeriodicVerifier periodic_verifier_{ctx_, verifier_};
 };
 
 }  // namespace georep

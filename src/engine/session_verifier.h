@@ -61,7 +61,7 @@ class SessionVerifier {
  private:
   // The periodic verify runs verifies and keeps the alert by its own rule (it checks the
   // role itself, in PeriodicVerify); nothing else reaches a verify without a role check.
-  friend class Operations;
+  friend class PeriodicVerifier;
 
   // A verify of the session, its outcome recorded as an event (a cancelled one: none). The
   // caller has checked the actor's role.

@@ -1,14 +1,12 @@
-// The periodic sampled verify (verify-interval, verify-sample) of every kind of session; the
-// verify itself and the "verify-differs" alert are SessionVerifier's (session_verifier.h).
-// The monitor (session_monitor.h) asks DueVerifies and runs PeriodicVerify off its status
-// tick; the schedule and the differences being re-checked live here, in memory.
+#include "engine/periodic_verifier.h"
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <set>
-
-#include "engine/operations.h"
+#include <string_view>
 
 namespace georep {
 namespace {
@@ -25,9 +23,9 @@ int64_t IntValue(const std::vector<ConfigItem>& config, std::string_view key, in
 
 }  // namespace
 
-std::vector<DueVerify> Operations::DueVerifies() {
+std::vector<DueVerify> PeriodicVerifier::DueVerifies() {
   std::vector<DueVerify> due;
-  auto sessions = ListSessions({});
+  auto sessions = ctx_.ListSessions({});
   if (!sessions.ok()) {
     spdlog::warn("msg=\"periodic verify cannot list sessions\" error=\"{}\"",
                  sessions.status().message());
@@ -38,13 +36,13 @@ std::vector<DueVerify> Operations::DueVerifies() {
   for (const Session& s : *sessions) {
     // Only a session that replicates: a stopped, paused or faulty one is not expected to match.
     if (s.status != SessionStatus::kActive) continue;
-    auto config = GetConfig(s.id);
+    auto config = ctx_.GetConfig(s.id);
     if (!config.ok()) continue;
     const int64_t interval = IntValue(*config, "verify-interval", 0);
     if (interval <= 0) continue;
     scheduled.insert(s.id);
-    std::lock_guard<std::mutex> lock(verify_mu_);
-    PeriodicVerifyState& state = periodic_verifies_[s.id];
+    std::lock_guard<std::mutex> lock(mu_);
+    State& state = states_[s.id];
     if (state.last_at == 0) state.last_at = now;  // the first one an interval from now
     const bool recheck = state.recheck_at > 0 && now >= state.recheck_at;
     if (recheck || now - state.last_at >= interval * 1000) {
@@ -53,13 +51,13 @@ std::vector<DueVerify> Operations::DueVerifies() {
            static_cast<int>(std::clamp<int64_t>(IntValue(*config, "verify-sample", 10), 1, 100))});
     }
   }
-  std::lock_guard<std::mutex> lock(verify_mu_);
-  std::erase_if(periodic_verifies_, [&](const auto& kv) { return !scheduled.count(kv.first); });
+  std::lock_guard<std::mutex> lock(mu_);
+  std::erase_if(states_, [&](const auto& kv) { return !scheduled.count(kv.first); });
   return due;
 }
 
-Result<PeriodicVerifyOutcome> Operations::PeriodicVerify(const Actor& a, const DueVerify& due,
-                                                         const std::atomic<bool>* cancel) {
+Result<PeriodicVerifyOutcome> PeriodicVerifier::PeriodicVerify(const Actor& a, const DueVerify& due,
+                                                               const std::atomic<bool>* cancel) {
   GEOREP_RETURN_IF_ERROR(Require(a, Role::kOperator));
   const std::string& id = due.session_id;
   // Times count from the verify's start: what it compared is the trees as they were then (and
@@ -69,9 +67,9 @@ Result<PeriodicVerifyOutcome> Operations::PeriodicVerify(const Actor& a, const D
   if (cancel && cancel->load()) return report.status();
   if (!report.ok()) {
     // Recorded as a failed session.verify; tried again an interval later, the alert as it was.
-    std::lock_guard<std::mutex> lock(verify_mu_);
-    auto it = periodic_verifies_.find(id);
-    if (it != periodic_verifies_.end()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = states_.find(id);
+    if (it != states_.end()) {
       it->second.last_at = now;
       it->second.recheck_at = 0;
     }
@@ -79,8 +77,8 @@ Result<PeriodicVerifyOutcome> Operations::PeriodicVerify(const Actor& a, const D
   }
   if (report->differences.empty()) {
     {
-      std::lock_guard<std::mutex> lock(verify_mu_);
-      periodic_verifies_[id] = PeriodicVerifyState{now, 0, {}};
+      std::lock_guard<std::mutex> lock(mu_);
+      states_[id] = State{now, 0, {}};
     }
     GEOREP_RETURN_IF_ERROR(verifier_.RecordVerifyDiffers(a, id, {}, ""));
     return PeriodicVerifyOutcome::kClean;
@@ -89,12 +87,12 @@ Result<PeriodicVerifyOutcome> Operations::PeriodicVerify(const Actor& a, const D
   // the whole delay to arrive.
   std::vector<replication::VerifyDifference> confirmed;
   int64_t recheck_delay = std::min<int64_t>(due.interval_seconds * 1000, kRecheckMs);
-  if (auto detail = GetSession(id); detail.ok() && detail->lag_ms > 0)
+  if (auto detail = ctx_.GetSession(id); detail.ok() && detail->lag_ms > 0)
     recheck_delay = std::max(recheck_delay, 2 * detail->lag_ms);
   int64_t since_last_ms = 0;
   {
-    std::lock_guard<std::mutex> lock(verify_mu_);
-    PeriodicVerifyState& state = periodic_verifies_[id];
+    std::lock_guard<std::mutex> lock(mu_);
+    State& state = states_[id];
     since_last_ms = now - state.last_at;
     std::map<std::string, std::string> seen;
     for (const auto& d : report->differences) {
