@@ -40,7 +40,8 @@ void VerifySession(ApiContext& c, const HttpRequest& req, HttpResponse& res, con
   if (!sample.ok()) return SendError(res, sample.status());
   if (*sample < 1 || *sample > 100)
     return SendError(res, Status::InvalidArgument("sample_percent must be 1-100"));
-  SendResult(res, c.ops.VerifySession(who.actor, req.matches[1], static_cast<int>(*sample)));
+  SendResult(res,
+             c.ops.verifier().VerifySession(who.actor, req.matches[1], static_cast<int>(*sample)));
 }
 
 void SessionMetrics(ApiContext& c, const HttpRequest& req, HttpResponse& res, const ApiCaller&) {
@@ -183,7 +184,7 @@ std::vector<ApiRoute> ActionRoutes() {
        .response = "RepairReport",
        .handle =
            [](ApiContext& c, const HttpRequest& req, HttpResponse& res, const ApiCaller& who) {
-             SendResult(res, c.ops.RepairSession(who.actor, req.matches[1]));
+             SendResult(res, c.ops.verifier().RepairSession(who.actor, req.matches[1]));
            }},
       {.method = "POST",
        .path = "/sessions/{id}/refresh",

@@ -97,7 +97,7 @@ void CreateUser(ApiContext& c, const HttpRequest& req, HttpResponse& res, const 
     if (!st.ok()) return SendError(res, st);
     auto role = RoleFrom(f);
     if (!role.ok()) return SendError(res, role.status());
-    SendResult(res, c.ops.CreateUser(who.actor, *name, *pw, *role), 201);
+    SendResult(res, c.ops.accounts().CreateUser(who.actor, *name, *pw, *role), 201);
   });
 }
 
@@ -108,7 +108,7 @@ void SetPassword(ApiContext& c, const HttpRequest& req, HttpResponse& res, const
     if (!known.ok()) return SendError(res, known);
     auto pw = f.Str("password", true);
     if (!pw.ok()) return SendError(res, pw.status());
-    SendStatus(res, c.ops.SetPassword(who.actor, req.matches[1], *pw));
+    SendStatus(res, c.ops.accounts().SetPassword(who.actor, req.matches[1], *pw));
   });
 }
 
@@ -121,7 +121,7 @@ void SetRole(ApiContext& c, const HttpRequest& req, HttpResponse& res, const Api
     if (!word.ok()) return SendError(res, word.status());
     auto role = RoleFrom(f);
     if (!role.ok()) return SendError(res, role.status());
-    SendResult(res, c.ops.SetRole(who.actor, req.matches[1], *role));
+    SendResult(res, c.ops.accounts().SetRole(who.actor, req.matches[1], *role));
   });
 }
 
@@ -165,8 +165,10 @@ std::vector<ApiRoute> Routes() {
        .tag = "auth",
        .response = "Token",
        .list = true,
-       .handle = [](ApiContext& c, const HttpRequest&, HttpResponse& res,
-                    const ApiCaller& who) { SendList(res, c.ops.ListTokens(*who.user)); }},
+       .handle =
+           [](ApiContext& c, const HttpRequest&, HttpResponse& res, const ApiCaller& who) {
+             SendList(res, c.ops.accounts().ListTokens(*who.user));
+           }},
       {.method = "POST",
        .path = "/tokens",
        .role = kViewer,
@@ -185,7 +187,7 @@ std::vector<ApiRoute> Routes() {
        .ok = 204,
        .handle =
            [](ApiContext& c, const HttpRequest& req, HttpResponse& res, const ApiCaller& who) {
-             SendStatus(res, c.ops.RevokeToken(who.actor, *who.user, req.matches[1]));
+             SendStatus(res, c.ops.accounts().RevokeToken(who.actor, *who.user, req.matches[1]));
            }},
       {.method = "PUT",
        .path = "/users/{id}/password",
@@ -205,8 +207,10 @@ std::vector<ApiRoute> Routes() {
        .tag = "users",
        .response = "User",
        .list = true,
-       .handle = [](ApiContext& c, const HttpRequest&, HttpResponse& res,
-                    const ApiCaller& who) { SendList(res, c.ops.ListUsers(who.actor)); }},
+       .handle =
+           [](ApiContext& c, const HttpRequest&, HttpResponse& res, const ApiCaller& who) {
+             SendList(res, c.ops.accounts().ListUsers(who.actor));
+           }},
       {.method = "POST",
        .path = "/users",
        .role = kAdmin,
@@ -225,7 +229,7 @@ std::vector<ApiRoute> Routes() {
        .ok = 204,
        .handle =
            [](ApiContext& c, const HttpRequest& req, HttpResponse& res, const ApiCaller& who) {
-             SendStatus(res, c.ops.DeleteUser(who.actor, req.matches[1]));
+             SendStatus(res, c.ops.accounts().DeleteUser(who.actor, req.matches[1]));
            }},
       {.method = "PUT",
        .path = "/users/{id}/role",
@@ -246,7 +250,7 @@ std::vector<ApiRoute> Routes() {
        .list = true,
        .handle =
            [](ApiContext& c, const HttpRequest& req, HttpResponse& res, const ApiCaller& who) {
-             SendList(res, c.ops.ListUserTokens(who.actor, req.matches[1]));
+             SendList(res, c.ops.accounts().ListUserTokens(who.actor, req.matches[1]));
            }},
       {.method = "DELETE",
        .path = "/users/{id}/tokens",
@@ -257,7 +261,7 @@ std::vector<ApiRoute> Routes() {
        .ok = 204,
        .handle =
            [](ApiContext& c, const HttpRequest& req, HttpResponse& res, const ApiCaller& who) {
-             SendStatus(res, c.ops.RevokeUserTokens(who.actor, req.matches[1]));
+             SendStatus(res, c.ops.accounts().RevokeUserTokens(who.actor, req.matches[1]));
            }},
   };
 }

@@ -4,7 +4,8 @@
 // audit trail (Audited, RecordFailure), a session's standing alerts, recording the status a
 // session reported, and reaching a destination host.
 //
-// One EngineContext is owned by Operations and lent to its drivers; it knows no driver (a
+// One EngineContext is owned by Operations and lent to its drivers and to the classes it
+// hands out (UserAccounts, SessionVerifier, PeriodicVerifier); it knows no driver (a
 // session's kind-specific health comes through `fill_kind_health`). Thread-safe, as the
 // store, locks and hosts it holds are.
 #pragma once

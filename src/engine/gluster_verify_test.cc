@@ -1,6 +1,6 @@
 // Verify of gluster sessions: the parsers of what a node prints (find -printf records and
 // sha256sum lines, odd names included), the choice of files to hash, and
-// Operations::VerifySession on nodes faked at the process seam -- each node's "mounted volume"
+// SessionVerifier::VerifySession on nodes faked at the process seam -- each node's "mounted volume"
 // is a directory here, on which the real find and sha256sum run, so the records parsed are
 // those the tools really print. The same runs against real GlusterFS in
 // tests/integration/gluster_*_test.cc.
@@ -281,7 +281,7 @@ class GlusterVerifySessionTest : public ::testing::Test {
   }
 
   Result<replication::VerifyReport> Verify(int sample) {
-    return ops_->VerifySession(admin_, id_, sample);
+    return ops_->verifier().VerifySession(admin_, id_, sample);
   }
 
   TempDir db_, src_, dst_;

@@ -9,16 +9,16 @@
 // What differs between the kinds of volume is a session driver's (session_driver.h):
 // GlusterDriver for gluster volumes, DirectoryDriver for georep's own engine, picked by
 // DriverFor. Operations, its drivers and their shared services (EngineContext) live in
-// operations*.cc, session_verify.cc, periodic_verify.cc and the drivers' own files.
+// operations*.cc and the drivers' own files. Verify and repair are SessionVerifier's
+// (session_verifier.h), the periodic verify PeriodicVerifier's (periodic_verifier.h), users
+// and tokens UserAccounts' (user_accounts.h): each owned here, on the same EngineContext, and
+// handed out (verifier(), periodic_verifier(), accounts()) so that whatever holds an
+// Operations reaches them with no wiring of its own.
 //
 // Thread-safe.
 #pragma once
 
-#include <atomic>
-#include <chrono>
-#include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -32,7 +32,10 @@
 #include "engine/host_connector.h"
 #include "engine/object_locks.h"
 #include "engine/operation_types.h"
+#include "engine/periodic_verifier.h"
 #include "engine/session_driver.h"
+#include "engine/session_verifier.h"
+#include "engine/user_accounts.h"
 #include "model/entities.h"
 #include "model/session_lifecycle.h"
 #include "store/store.h"
@@ -170,37 +173,10 @@ class Operations {
   }
   // Every directory session; returns how many were read.
   int PollDirectorySessions(const Actor& a) { return directory_.PollDirectorySessions(a); }
-  // Compares a session's destination with its source (content of `sample_percent` of the
-  // files) and records the outcome as an event. Directory sessions: described where each tree
-  // is; gluster sessions: each volume mounted and described on one node of its cluster
-  // (gluster_verify.h).
-  // Differences raise the session's standing "verify-differs" alert at once (the user saw
-  // them); a verify without any clears it.
-  Result<replication::VerifyReport> VerifySession(const Actor& a, const std::string& id,
-                                                  int sample_percent);
-  // Repairs a started directory session's destination (issue D11): a full verify, then the
-  // worker is handed exactly what differs (replication/repair_request.h) -- sent again, and
-  // what only the destination has deleted unless ignore-deletes -- and once its full pass has
-  // carried that out, a verify again, whose outcome keeps the verify-differs alert as
-  // VerifySession does. FailedPrecondition for a session that is not started, a gluster
-  // session, or a source on another host; Unavailable when the worker has not carried
-  // the request out within `timeout`. Recorded as event session.repair.
-  Result<RepairReport> RepairSession(const Actor& a, const std::string& id,
-                                     std::chrono::milliseconds timeout = std::chrono::minutes(10));
-  // The periodic verify (periodic_verify.cc). Sessions whose verify is due: Active, with
-  // verify-interval set, and the last periodic verify (or the first time the session was
-  // seen so) at least an interval ago -- or a re-check due sooner. Sessions that are not
-  // Active (or have it off) forget their schedule: the first verify comes an interval after
-  // they are Active again.
-  std::vector<DueVerify> DueVerifies();
-  // Runs one periodic verify and keeps the alert: a difference raises "verify-differs" only
-  // when the previous periodic verify saw the same path differ with the source entry in the
-  // same state (so a file in flight, or changed in between, is not a difference); new
-  // differences are re-checked after min(interval, 60 s), or twice the session's lag if more.
-  // A verify that cannot run changes no alert (a failed session.verify event); `cancel` set
-  // ends it early (Unavailable, no event).
-  Result<PeriodicVerifyOutcome> PeriodicVerify(const Actor& a, const DueVerify& due,
-                                               const std::atomic<bool>* cancel = nullptr);
+  // Verify and repair of sessions (session_verifier.h), on this EngineContext and drivers.
+  SessionVerifier& verifier() { return verifier_; }
+  // The periodic verify's schedule (periodic_verifier.h), on this verifier().
+  PeriodicVerifier& periodic_verifier() { return periodic_verifier_; }
   // One monitor pass over a cluster's gluster sessions. Without `full`, every node's status
   // comes from gsyncd's own files on it (ReadGsyncdFiles: one ssh command per source node, no
   // glusterd transaction, so no admin's gluster command meets "Another transaction is in
@@ -256,24 +232,9 @@ class Operations {
     return ctx_.ListEvents(filter);
   }
 
-  // Users (admins only)
-  Result<User> CreateUser(const Actor& a, const std::string& name, const std::string& password,
-                          Role role);
-  Result<std::vector<User>> ListUsers(const Actor& a);
-  Status DeleteUser(const Actor& a, const std::string& id);
-  // An administrator changes a user's role; the last administrator stays one.
-  Result<User> SetRole(const Actor& a, const std::string& user_id, Role role);
-  // A user changes their own password; admins may change anyone's. The user's tokens are
-  // revoked.
-  Status SetPassword(const Actor& a, const std::string& user_id, const std::string& password);
-
-  // A user's tokens, and revoking them all (admins: a lost laptop, a user who left).
-  Result<std::vector<ApiToken>> ListUserTokens(const Actor& a, const std::string& user_id);
-  Status RevokeUserTokens(const Actor& a, const std::string& user_id);
-
-  // Tokens of the acting user.
-  Result<std::vector<ApiToken>> ListTokens(const User& u);
-  Status RevokeToken(const Actor& a, const User& u, const std::string& token_id);
+  // Users and their tokens (user_accounts.h): the same EngineContext, so the same audit
+  // trail, clock and randomness.
+  UserAccounts& accounts() { return accounts_; }
 
  private:
   // The driver of sessions of `kind`: the one place that tells the kinds apart.
@@ -281,13 +242,6 @@ class Operations {
   // The kind of the sessions a destination serves: georep's own engine for a destination on
   // this machine or of a cluster of directory volumes only; gluster otherwise.
   VolumeKind DestinationKind(const Destination& d);
-  // A verify of the session, its outcome recorded as an event (a cancelled one: none).
-  Result<replication::VerifyReport> RunVerify(const Actor& a, const std::string& id,
-                                              int sample_percent, const std::atomic<bool>* cancel);
-  // Raises (with `differences`, the first few named) or clears the "verify-differs" alert.
-  Status RecordVerifyDiffers(const Actor& a, const std::string& id,
-                             const std::vector<replication::VerifyDifference>& differences,
-                             const std::string& how);
   // Logs in to the destination as root once with `password` and installs the engine's key.
   Status InstallDestinationKey(const Destination& d, const std::string& password);
   // Records a destination's connection state and an event.
@@ -298,14 +252,10 @@ class Operations {
   EngineContext ctx_;
   GlusterDriver gluster_{ctx_};
   DirectoryDriver directory_{ctx_};
-  // The periodic verify's schedule and the differences it is re-checking, per session.
-  struct PeriodicVerifyState {
-    int64_t last_at = 0;     // the last periodic verify's end (first: when first seen due)
-    int64_t recheck_at = 0;  // when the suspects are verified again; 0: none
-    std::map<std::string, std::string> suspects;  // path -> its source state then
-  };
-  std::mutex verify_mu_;
-  std::map<std::string, PeriodicVerifyState> periodic_verifies_;  // GUARDED_BY(verify_mu_)
+  UserAccounts accounts_{ctx_};
+  SessionVerifier verifier_{ctx_,
+                            [this](VolumeKind kind) -> SessionDriver& { return DriverFor(kind); }};
+  PeriodicVerifier periodic_verifier_{ctx_, verifier_};
 };
 
 }  // namespace georep

@@ -211,38 +211,15 @@ TEST_F(OperationsTest, ConfigSetValidatesAndResets) {
   }
 }
 
-TEST_F(OperationsTest, OnlyAdminsManageUsers) {
-  EXPECT_EQ(ops_->CreateUser(viewer_, "bob", "long-enough-pw", Role::kViewer).status().code(),
-            StatusCode::kPermissionDenied);
-  EXPECT_EQ(ops_->CreateUser(operator_, "bob", "long-enough-pw", Role::kAdmin).status().code(),
-            StatusCode::kPermissionDenied);
-  auto bob = ops_->CreateUser(admin_, "bob", "long-enough-pw", Role::kOperator);
-  ASSERT_TRUE(bob.ok());
-  EXPECT_EQ(bob->role, Role::kOperator);
-  EXPECT_EQ(ops_->CreateUser(admin_, "bob", "long-enough-pw", Role::kViewer).status().code(),
-            StatusCode::kAlreadyExists);
-  EXPECT_EQ(ops_->CreateUser(admin_, "carol", "short", Role::kViewer).status().code(),
-            StatusCode::kInvalidArgument);
-  EXPECT_EQ(ops_->ListUsers(viewer_).status().code(), StatusCode::kPermissionDenied);
-  // An operator cannot make themself (or anyone) admin.
-  EXPECT_EQ(ops_->SetRole(Actor{"bob", Role::kOperator}, bob->id, Role::kAdmin).status().code(),
-            StatusCode::kPermissionDenied);
-  auto promoted = ops_->SetRole(admin_, bob->id, Role::kAdmin);
-  ASSERT_TRUE(promoted.ok()) << promoted.status().ToString();
-  EXPECT_EQ(promoted->role, Role::kAdmin);
-}
-
-TEST_F(OperationsTest, TheLastAdministratorStaysOne) {
-  auto only = ops_->CreateUser(admin_, "root2", "long-enough-pw", Role::kAdmin);
-  ASSERT_TRUE(only.ok());
-  auto other = ops_->CreateUser(admin_, "ops", "long-enough-pw", Role::kOperator);
-  ASSERT_TRUE(other.ok());
-  // root2 is the only admin in the store (admin_ is an actor, not a stored user).
-  auto refused = ops_->SetRole(admin_, only->id, Role::kOperator);
-  EXPECT_EQ(refused.status().code(), StatusCode::kFailedPrecondition);
-  EXPECT_NE(refused.status().message().find("only administrator"), std::string::npos);
-  ASSERT_TRUE(ops_->SetRole(admin_, other->id, Role::kAdmin).ok());
-  EXPECT_TRUE(ops_->SetRole(admin_, only->id, Role::kOperator).ok());
+// Users are UserAccounts' (user_accounts_test.cc); Operations hands out its own, whose
+// events are in the one audit trail.
+TEST_F(OperationsTest, AccountsShareTheAuditTrail) {
+  ASSERT_TRUE(ops_->accounts().CreateUser(admin_, "bob", "long-enough-pw", Role::kViewer).ok());
+  EXPECT_EQ(
+      ops_->accounts().CreateUser(viewer_, "eve", "long-enough-pw", Role::kViewer).status().code(),
+      StatusCode::kPermissionDenied);
+  EXPECT_EQ(EventCount("user.create", "ok"), 1u);
+  EXPECT_EQ(EventCount("user.create", "failed"), 1u);
 }
 
 // What each role may do, at the engine's own door (the HTTP front checks the route's role
@@ -271,7 +248,7 @@ TEST_F(OperationsTest, RolesDecideWhoActs) {
   // Operators run sessions and set checkpoints; viewers do neither.
   EXPECT_TRUE(denied(ops_->SetConfig(viewer_, id, "checkpoint", "now").status()));
   EXPECT_TRUE(denied(ops_->RunSessionAction(viewer_, id, SessionAction::kStop, false).status()));
-  EXPECT_TRUE(denied(ops_->VerifySession(viewer_, id, 100).status()));
+  EXPECT_TRUE(denied(ops_->verifier().VerifySession(viewer_, id, 100).status()));
   EXPECT_TRUE(denied(ops_->TestDestination(viewer_, w.destination.id).status()));
   EXPECT_FALSE(denied(ops_->SetConfig(operator_, id, "checkpoint", "now").status()));
   EXPECT_FALSE(denied(ops_->RunSessionAction(operator_, id, SessionAction::kStop, false).status()));

@@ -5,9 +5,10 @@
 // own `georep worker`); Operations::DriverFor picks one by the volume's kind.
 //
 // The contract, for every driver:
-//   - A driver never records the outcome of an operation itself (Operations records the
-//     event, ok or failed, with the Status a driver returns), except where a method says it
-//     records (Refresh: the status it reads, with its events).
+//   - A driver never records the outcome of an operation itself (Operations -- or, for
+//     verify and repair, SessionVerifier -- records the event, ok or failed, with the Status
+//     a driver returns), except where a method says it records (Refresh: the status it
+//     reads, with its events).
 //   - A refusal names its reason: InvalidArgument for input of the wrong shape,
 //     FailedPrecondition for what the session's state, the destination or the engine's
 //     set-up does not allow, Unavailable for a cluster or host that does not answer.

@@ -51,12 +51,13 @@ void SessionMonitor::VerifyLoop() {
       return kv.second.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
     });
     if (running.size() < kMaxVerifies) {
-      for (const DueVerify& due : ops_.DueVerifies()) {
+      for (const DueVerify& due : ops_.periodic_verifier().DueVerifies()) {
         if (running.size() >= kMaxVerifies) break;  // the others when a slot is free
         if (running.count(due.session_id)) continue;
         running.emplace(due.session_id, std::async(std::launch::async, [this, &monitor, due] {
                           pthread_setname_np(pthread_self(), "georep-vrfyjob");
-                          auto r = ops_.PeriodicVerify(monitor, due, &cancel_verifies_);
+                          auto r = ops_.periodic_verifier().PeriodicVerify(monitor, due,
+                                                                           &cancel_verifies_);
                           if (!r.ok() && !cancel_verifies_.load())
                             spdlog::warn("msg=\"periodic verify\" session={} error=\"{}\"",
                                          due.session_id, r.status().message());

@@ -10,7 +10,7 @@
 // (Operations::HeartbeatGlusterSessions: writes when one is due, reads back while one is on
 // its way), so the arrival it sees is as fine as one ssh round trip, not the interval.
 //
-// A third thread runs the periodic verify (verify-interval; Operations::DueVerifies and
+// A third thread runs the periodic verify (verify-interval; PeriodicVerifier::DueVerifies and
 // PeriodicVerify): every verify_tick it starts the verifies that are due, each on a thread of
 // its own ("georep-vrfyjob"), at most one per session and kMaxVerifies in all, so a long
 // verify never holds up the status or the heartbeat. Stop cancels the running verifies (their

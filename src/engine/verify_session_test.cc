@@ -1,4 +1,4 @@
-// Operations::VerifySession for a destination reached over ssh, with the process seam faked:
+// SessionVerifier::VerifySession for a destination reached over ssh, with the process seam faked:
 // the ssh command line the engine builds (the worker's, with describe's arguments) and what it
 // makes of each way the run can end.
 #include <gtest/gtest.h>
@@ -148,7 +148,7 @@ TEST_F(VerifySessionTest, RunsTheWorkersSshCommandLineWithDescribe) {
   for (const std::string& p : {src_ / "a", dst / "a", src_.path(), dst.path()})
     ASSERT_EQ(::utimensat(AT_FDCWD, p.c_str(), times, 0), 0);
   hosts_.script = DescribeOf(dst.path());
-  auto r = ops_->VerifySession(admin_, id_, 100);
+  auto r = ops_->verifier().VerifySession(admin_, id_, 100);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   ASSERT_EQ(hosts_.specs.size(), 1u);
   EXPECT_EQ(hosts_.hosts, std::vector<HostTransport>{HostTransport::kLocal});  // ssh runs here
@@ -168,7 +168,7 @@ TEST_F(VerifySessionTest, RunsTheWorkersSshCommandLineWithDescribe) {
   ASSERT_TRUE(ops_->SetConfig(admin_, id_, "remote-command", "sudo /opt/georep agent").ok());
   ASSERT_TRUE(ops_->SetConfig(admin_, id_, "exclude", "*.tmp,cache it").ok());
   hosts_.specs.clear();
-  r = ops_->VerifySession(admin_, id_, 10);
+  r = ops_->verifier().VerifySession(admin_, id_, 10);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   // georep's options first: ssh keeps an option's first value.
   EXPECT_EQ(hosts_.specs[0].argv, Cat({"/usr/bin/ssh"}, kPinnedOptions,
@@ -197,7 +197,7 @@ TEST_F(VerifySessionTest, RunsTheWorkersSshCommandLineWithDescribe) {
 TEST_F(VerifySessionTest, SaysWhyTheDestinationCouldNotBeDescribed) {
   auto verify_fails = [&](ScriptedConnector::Script script) {
     hosts_.script = std::move(script);
-    auto r = ops_->VerifySession(admin_, id_, 100);
+    auto r = ops_->verifier().VerifySession(admin_, id_, 100);
     EXPECT_FALSE(r.ok());
     return r.ok() ? Status::Ok() : r.status();
   };

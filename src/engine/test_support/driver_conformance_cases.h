@@ -246,13 +246,13 @@ TYPED_TEST_P(SessionDriverConformance, RemoveForgetsAStoppedSessionAndWhatItLeft
 TYPED_TEST_P(SessionDriverConformance, VerifyComparesTheDestinationWithTheSource) {
   const std::string id = this->world_.CreateSession();
   this->world_.WriteTrees(/*differ=*/false);
-  auto same = this->world_.ops().VerifySession(this->admin_, id, 100);
+  auto same = this->world_.ops().verifier().VerifySession(this->admin_, id, 100);
   ASSERT_TRUE(same.ok()) << same.status().ToString();
   EXPECT_TRUE(same->differences.empty()) << same->differences[0].path;
   EXPECT_GE(same->content_checked, 2u);
 
   this->world_.WriteTrees(/*differ=*/true);
-  auto differs = this->world_.ops().VerifySession(this->admin_, id, 100);
+  auto differs = this->world_.ops().verifier().VerifySession(this->admin_, id, 100);
   ASSERT_TRUE(differs.ok()) << differs.status().ToString();
   ASSERT_EQ(differs->differences.size(), 1u);
   EXPECT_NE(differs->differences[0].path.find("b.txt"), std::string::npos);

@@ -1,19 +1,27 @@
-// Verify and repair of a session (operations.h): the options from the session's config and
-// the audit trail here; the comparing and the repairing are the session's driver's.
+#include "engine/session_verifier.h"
+
 #include <fmt/format.h>
 
 #include <atomic>
+#include <set>
 #include <string>
 #include <vector>
 
-#include "engine/operations.h"
+#include "base/clock.h"
 #include "model/names.h"
 #include "replication/repair_request.h"
 
 namespace georep {
+namespace {
 
-Result<replication::VerifyReport> Operations::VerifySession(const Actor& a, const std::string& id,
-                                                            int sample_percent) {
+// How many differences an alert names; the rest are counted.
+constexpr size_t kNamedDifferences = 5;
+
+}  // namespace
+
+Result<replication::VerifyReport> SessionVerifier::VerifySession(const Actor& a,
+                                                                 const std::string& id,
+                                                                 int sample_percent) {
   GEOREP_RETURN_IF_ERROR(Require(a, Role::kOperator));
   auto report = RunVerify(a, id, sample_percent, nullptr);
   if (!report.ok()) return report;  // what cannot run says nothing about the destination
@@ -23,14 +31,14 @@ Result<replication::VerifyReport> Operations::VerifySession(const Actor& a, cons
   return report;
 }
 
-Result<RepairReport> Operations::RepairSession(const Actor& a, const std::string& id,
-                                               std::chrono::milliseconds timeout) {
+Result<RepairReport> SessionVerifier::RepairSession(const Actor& a, const std::string& id,
+                                                    std::chrono::milliseconds timeout) {
   GEOREP_RETURN_IF_ERROR(Require(a, Role::kOperator));
   RepairReport out;
   auto repaired = [&]() -> Status {
     GEOREP_ASSIGN_OR_RETURN(Session s, ctx_.ReadSession(id));
-    GEOREP_ASSIGN_OR_RETURN(Volume v, GetVolume(s.source_volume_id));
-    SessionDriver& driver = DriverFor(v.kind);
+    GEOREP_ASSIGN_OR_RETURN(Volume v, ctx_.GetVolume(s.source_volume_id));
+    SessionDriver& driver = driver_for_(v.kind);
     GEOREP_RETURN_IF_ERROR(driver.CheckRepairable(s, v));
     if (s.status == SessionStatus::kCreated || s.status == SessionStatus::kStopped ||
         s.status == SessionStatus::kPaused) {
@@ -77,16 +85,16 @@ Result<RepairReport> Operations::RepairSession(const Actor& a, const std::string
   return out;
 }
 
-Result<replication::VerifyReport> Operations::RunVerify(const Actor& a, const std::string& id,
-                                                        int sample_percent,
-                                                        const std::atomic<bool>* cancel) {
+Result<replication::VerifyReport> SessionVerifier::RunVerify(const Actor& a, const std::string& id,
+                                                             int sample_percent,
+                                                             const std::atomic<bool>* cancel) {
   auto run = [&]() -> Result<replication::VerifyReport> {
     if (sample_percent < 1 || sample_percent > 100)
       return Status::InvalidArgument("sample must be 1-100 percent");
     GEOREP_ASSIGN_OR_RETURN(Session s, ctx_.ReadSession(id));
-    GEOREP_ASSIGN_OR_RETURN(Volume v, GetVolume(s.source_volume_id));
-    GEOREP_ASSIGN_OR_RETURN(Destination d, GetDestination(s.destination_id));
-    GEOREP_ASSIGN_OR_RETURN(std::vector<ConfigItem> config, GetConfig(id));
+    GEOREP_ASSIGN_OR_RETURN(Volume v, ctx_.GetVolume(s.source_volume_id));
+    GEOREP_ASSIGN_OR_RETURN(Destination d, ctx_.GetDestination(s.destination_id));
+    GEOREP_ASSIGN_OR_RETURN(std::vector<ConfigItem> config, ctx_.GetConfig(id));
     replication::VerifyOptions o;
     o.sample_percent = sample_percent;
     o.cancel = cancel;
@@ -106,7 +114,7 @@ Result<replication::VerifyReport> Operations::RunVerify(const Actor& a, const st
         start = comma + 1;
       }
     }
-    return DriverFor(v.kind).Verify(s, v, d, config, o);
+    return driver_for_(v.kind).Verify(s, v, d, config, o);
   };
   auto report = run();
   if (cancel && cancel->load())
@@ -130,6 +138,29 @@ Result<replication::VerifyReport> Operations::RunVerify(const Actor& a, const st
         .status();
   }));
   return report;
+}
+
+Status SessionVerifier::RecordVerifyDiffers(
+    const Actor& a, const std::string& id,
+    const std::vector<replication::VerifyDifference>& differences, const std::string& how) {
+  if (differences.empty())
+    return ctx_.SetAlert(a, id, "verify-differs", false, "", "session.verify_differs");
+  std::set<std::string> paths;
+  for (const auto& d : differences) paths.insert(d.path);
+  std::string named;
+  size_t shown = 0;
+  for (const auto& d : differences) {
+    if (shown == kNamedDifferences) break;
+    named += fmt::format("{}{}: {}", shown ? "; " : "", d.path.empty() ? "." : d.path, d.what);
+    ++shown;
+  }
+  if (differences.size() > shown) named += fmt::format("; and {} more", differences.size() - shown);
+  return ctx_.SetAlert(
+      a, id, "verify-differs", true,
+      fmt::format("{} difference{} in {} path{} found by {} at {}: {}", differences.size(),
+                  differences.size() == 1 ? "" : "s", paths.size(), paths.size() == 1 ? "" : "s",
+                  how, FormatIsoMillis(ctx_.clock.NowMillis()), named),
+      "session.verify_differs");
 }
 
 }  // namespace georep

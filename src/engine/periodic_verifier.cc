@@ -1,20 +1,16 @@
-// The periodic sampled verify (verify-interval, verify-sample) of every kind of session, and
-// the standing "verify-differs" alert that any verify -- periodic or a user's -- raises or
-// clears. The monitor (session_monitor.h) asks DueVerifies and runs PeriodicVerify off its
-// status tick; the schedule and the differences being re-checked live here, in memory.
+#include "engine/periodic_verifier.h"
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <set>
-
-#include "engine/operations.h"
+#include <string_view>
 
 namespace georep {
 namespace {
 
-// How many differences an alert names; the rest are counted.
-constexpr size_t kNamedDifferences = 5;
 // New differences are verified again after at most this long (sooner with a shorter
 // interval), or after twice the session's lag when that is longer.
 constexpr int64_t kRecheckMs = 60'000;
@@ -27,32 +23,9 @@ int64_t IntValue(const std::vector<ConfigItem>& config, std::string_view key, in
 
 }  // namespace
 
-Status Operations::RecordVerifyDiffers(
-    const Actor& a, const std::string& id,
-    const std::vector<replication::VerifyDifference>& differences, const std::string& how) {
-  if (differences.empty())
-    return ctx_.SetAlert(a, id, "verify-differs", false, "", "session.verify_differs");
-  std::set<std::string> paths;
-  for (const auto& d : differences) paths.insert(d.path);
-  std::string named;
-  size_t shown = 0;
-  for (const auto& d : differences) {
-    if (shown == kNamedDifferences) break;
-    named += fmt::format("{}{}: {}", shown ? "; " : "", d.path.empty() ? "." : d.path, d.what);
-    ++shown;
-  }
-  if (differences.size() > shown) named += fmt::format("; and {} more", differences.size() - shown);
-  return ctx_.SetAlert(
-      a, id, "verify-differs", true,
-      fmt::format("{} difference{} in {} path{} found by {} at {}: {}", differences.size(),
-                  differences.size() == 1 ? "" : "s", paths.size(), paths.size() == 1 ? "" : "s",
-                  how, FormatIsoMillis(ctx_.clock.NowMillis()), named),
-      "session.verify_differs");
-}
-
-std::vector<DueVerify> Operations::DueVerifies() {
+std::vector<DueVerify> PeriodicVerifier::DueVerifies() {
   std::vector<DueVerify> due;
-  auto sessions = ListSessions({});
+  auto sessions = ctx_.ListSessions({});
   if (!sessions.ok()) {
     spdlog::warn("msg=\"periodic verify cannot list sessions\" error=\"{}\"",
                  sessions.status().message());
@@ -63,13 +36,13 @@ std::vector<DueVerify> Operations::DueVerifies() {
   for (const Session& s : *sessions) {
     // Only a session that replicates: a stopped, paused or faulty one is not expected to match.
     if (s.status != SessionStatus::kActive) continue;
-    auto config = GetConfig(s.id);
+    auto config = ctx_.GetConfig(s.id);
     if (!config.ok()) continue;
     const int64_t interval = IntValue(*config, "verify-interval", 0);
     if (interval <= 0) continue;
     scheduled.insert(s.id);
-    std::lock_guard<std::mutex> lock(verify_mu_);
-    PeriodicVerifyState& state = periodic_verifies_[s.id];
+    std::lock_guard<std::mutex> lock(mu_);
+    State& state = states_[s.id];
     if (state.last_at == 0) state.last_at = now;  // the first one an interval from now
     const bool recheck = state.recheck_at > 0 && now >= state.recheck_at;
     if (recheck || now - state.last_at >= interval * 1000) {
@@ -78,25 +51,25 @@ std::vector<DueVerify> Operations::DueVerifies() {
            static_cast<int>(std::clamp<int64_t>(IntValue(*config, "verify-sample", 10), 1, 100))});
     }
   }
-  std::lock_guard<std::mutex> lock(verify_mu_);
-  std::erase_if(periodic_verifies_, [&](const auto& kv) { return !scheduled.count(kv.first); });
+  std::lock_guard<std::mutex> lock(mu_);
+  std::erase_if(states_, [&](const auto& kv) { return !scheduled.count(kv.first); });
   return due;
 }
 
-Result<PeriodicVerifyOutcome> Operations::PeriodicVerify(const Actor& a, const DueVerify& due,
-                                                         const std::atomic<bool>* cancel) {
+Result<PeriodicVerifyOutcome> PeriodicVerifier::PeriodicVerify(const Actor& a, const DueVerify& due,
+                                                               const std::atomic<bool>* cancel) {
   GEOREP_RETURN_IF_ERROR(Require(a, Role::kOperator));
   const std::string& id = due.session_id;
   // Times count from the verify's start: what it compared is the trees as they were then (and
   // a re-check is due a delay after that, however long the walk took).
   const int64_t now = ctx_.clock.NowMillis();
-  auto report = RunVerify(a, id, due.sample_percent, cancel);
+  auto report = verifier_.RunVerify(a, id, due.sample_percent, cancel);
   if (cancel && cancel->load()) return report.status();
   if (!report.ok()) {
     // Recorded as a failed session.verify; tried again an interval later, the alert as it was.
-    std::lock_guard<std::mutex> lock(verify_mu_);
-    auto it = periodic_verifies_.find(id);
-    if (it != periodic_verifies_.end()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = states_.find(id);
+    if (it != states_.end()) {
       it->second.last_at = now;
       it->second.recheck_at = 0;
     }
@@ -104,22 +77,22 @@ Result<PeriodicVerifyOutcome> Operations::PeriodicVerify(const Actor& a, const D
   }
   if (report->differences.empty()) {
     {
-      std::lock_guard<std::mutex> lock(verify_mu_);
-      periodic_verifies_[id] = PeriodicVerifyState{now, 0, {}};
+      std::lock_guard<std::mutex> lock(mu_);
+      states_[id] = State{now, 0, {}};
     }
-    GEOREP_RETURN_IF_ERROR(RecordVerifyDiffers(a, id, {}, ""));
+    GEOREP_RETURN_IF_ERROR(verifier_.RecordVerifyDiffers(a, id, {}, ""));
     return PeriodicVerifyOutcome::kClean;
   }
   // The re-check: a path that differed last time too, its source just as it was then, has had
   // the whole delay to arrive.
   std::vector<replication::VerifyDifference> confirmed;
   int64_t recheck_delay = std::min<int64_t>(due.interval_seconds * 1000, kRecheckMs);
-  if (auto detail = GetSession(id); detail.ok() && detail->lag_ms > 0)
+  if (auto detail = ctx_.GetSession(id); detail.ok() && detail->lag_ms > 0)
     recheck_delay = std::max(recheck_delay, 2 * detail->lag_ms);
   int64_t since_last_ms = 0;
   {
-    std::lock_guard<std::mutex> lock(verify_mu_);
-    PeriodicVerifyState& state = periodic_verifies_[id];
+    std::lock_guard<std::mutex> lock(mu_);
+    State& state = states_[id];
     since_last_ms = now - state.last_at;
     std::map<std::string, std::string> seen;
     for (const auto& d : report->differences) {
@@ -140,7 +113,7 @@ Result<PeriodicVerifyOutcome> Operations::PeriodicVerify(const Actor& a, const D
         recheck_delay / 1000);
     return PeriodicVerifyOutcome::kSuspected;
   }
-  GEOREP_RETURN_IF_ERROR(RecordVerifyDiffers(
+  GEOREP_RETURN_IF_ERROR(verifier_.RecordVerifyDiffers(
       a, id, confirmed,
       fmt::format("the periodic verify of {}% of the files (seen again {} s later, the source "
                   "unchanged)",

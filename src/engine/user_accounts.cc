@@ -1,12 +1,12 @@
-// Operations on users and their tokens (operations.h): admins manage users; everyone their
-// own password and tokens.
+#include "engine/user_accounts.h"
+
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
 #include "auth/credentials.h"
-#include "engine/operations.h"
 #include "model/names.h"
 #include "model/validation.h"
 
@@ -19,10 +19,8 @@ Status RequireAdmin(const Actor& a) {
 
 }  // namespace
 
-// ---------------------------------------------------------------- users and tokens
-
-Result<User> Operations::CreateUser(const Actor& a, const std::string& name,
-                                    const std::string& password, Role role) {
+Result<User> UserAccounts::CreateUser(const Actor& a, const std::string& name,
+                                      const std::string& password, Role role) {
   Status valid = RequireAdmin(a);
   if (valid.ok()) valid = ValidateObjectName("user name", name);
   if (valid.ok()) valid = ValidateNewPassword(password);
@@ -43,12 +41,12 @@ Result<User> Operations::CreateUser(const Actor& a, const std::string& name,
   return u;
 }
 
-Result<std::vector<User>> Operations::ListUsers(const Actor& a) {
+Result<std::vector<User>> UserAccounts::ListUsers(const Actor& a) {
   GEOREP_RETURN_IF_ERROR(RequireAdmin(a));
   return Read<std::vector<User>>(ctx_.store, [](StoreTx& tx) { return tx.ListUsers(); });
 }
 
-Status Operations::DeleteUser(const Actor& a, const std::string& id) {
+Status UserAccounts::DeleteUser(const Actor& a, const std::string& id) {
   std::string oid = id, msg;
   return ctx_.Audited(a, "user.delete", "user", oid, msg, [&](StoreTx& tx) -> Status {
     GEOREP_RETURN_IF_ERROR(RequireAdmin(a));
@@ -59,7 +57,7 @@ Status Operations::DeleteUser(const Actor& a, const std::string& id) {
   });
 }
 
-Result<User> Operations::SetRole(const Actor& a, const std::string& user_id, Role role) {
+Result<User> UserAccounts::SetRole(const Actor& a, const std::string& user_id, Role role) {
   std::string oid = user_id, msg;
   User changed;
   Status st = ctx_.Audited(a, "user.role", "user", oid, msg, [&](StoreTx& tx) -> Status {
@@ -82,8 +80,8 @@ Result<User> Operations::SetRole(const Actor& a, const std::string& user_id, Rol
   return changed;
 }
 
-Status Operations::SetPassword(const Actor& a, const std::string& user_id,
-                               const std::string& password) {
+Status UserAccounts::SetPassword(const Actor& a, const std::string& user_id,
+                                 const std::string& password) {
   GEOREP_RETURN_IF_ERROR(ValidateNewPassword(password));
   GEOREP_ASSIGN_OR_RETURN(std::string hash, HashPassword(password));
   std::string oid = user_id, msg;
@@ -100,8 +98,8 @@ Status Operations::SetPassword(const Actor& a, const std::string& user_id,
   });
 }
 
-Result<std::vector<ApiToken>> Operations::ListUserTokens(const Actor& a,
-                                                         const std::string& user_id) {
+Result<std::vector<ApiToken>> UserAccounts::ListUserTokens(const Actor& a,
+                                                           const std::string& user_id) {
   GEOREP_RETURN_IF_ERROR(RequireAdmin(a));
   return Read<std::vector<ApiToken>>(ctx_.store, [&](StoreTx& tx) -> Result<std::vector<ApiToken>> {
     GEOREP_RETURN_IF_ERROR(tx.GetUser(user_id).status());
@@ -109,7 +107,7 @@ Result<std::vector<ApiToken>> Operations::ListUserTokens(const Actor& a,
   });
 }
 
-Status Operations::RevokeUserTokens(const Actor& a, const std::string& user_id) {
+Status UserAccounts::RevokeUserTokens(const Actor& a, const std::string& user_id) {
   std::string oid = user_id, msg;
   return ctx_.Audited(a, "token.revoke", "user", oid, msg, [&](StoreTx& tx) -> Status {
     GEOREP_RETURN_IF_ERROR(RequireAdmin(a));
@@ -121,11 +119,11 @@ Status Operations::RevokeUserTokens(const Actor& a, const std::string& user_id) 
   });
 }
 
-Result<std::vector<ApiToken>> Operations::ListTokens(const User& u) {
+Result<std::vector<ApiToken>> UserAccounts::ListTokens(const User& u) {
   return Read<std::vector<ApiToken>>(ctx_.store, [&](StoreTx& tx) { return tx.ListTokens(u.id); });
 }
 
-Status Operations::RevokeToken(const Actor& a, const User& u, const std::string& token_id) {
+Status UserAccounts::RevokeToken(const Actor& a, const User& u, const std::string& token_id) {
   std::string oid = token_id, msg;
   return ctx_.Audited(a, "token.revoke", "token", oid, msg, [&](StoreTx& tx) -> Status {
     GEOREP_ASSIGN_OR_RETURN(auto tokens, tx.ListTokens(u.id));

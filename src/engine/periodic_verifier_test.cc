@@ -109,7 +109,7 @@ class PeriodicVerifyTest : public ::testing::Test {
     return n;
   }
   PeriodicVerifyOutcome Verify() {
-    auto r = ops_->PeriodicVerify(monitor_, {id_, 600, 100});
+    auto r = ops_->periodic_verifier().PeriodicVerify(monitor_, {id_, 600, 100});
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     return r.ok() ? *r : PeriodicVerifyOutcome::kClean;
   }
@@ -130,42 +130,42 @@ TEST_F(PeriodicVerifyTest, DueAnIntervalAfterFirstSeenActiveNeverWhenNotActiveOr
   // Off by default.
   MarkStatus(SessionStatus::kActive);
   clock_.Advance(86'400'000);
-  EXPECT_TRUE(ops_->DueVerifies().empty());
+  EXPECT_TRUE(ops_->periodic_verifier().DueVerifies().empty());
 
   Set("verify-interval", "60");
   Set("verify-sample", "25");
-  EXPECT_TRUE(ops_->DueVerifies().empty());  // first seen: an interval from now
+  EXPECT_TRUE(ops_->periodic_verifier().DueVerifies().empty());  // first seen: an interval from now
   clock_.Advance(59'999);
-  EXPECT_TRUE(ops_->DueVerifies().empty());
+  EXPECT_TRUE(ops_->periodic_verifier().DueVerifies().empty());
   clock_.Advance(1);
-  auto due = ops_->DueVerifies();
+  auto due = ops_->periodic_verifier().DueVerifies();
   ASSERT_EQ(due.size(), 1u);
   EXPECT_EQ(due[0].session_id, id_);
   EXPECT_EQ(due[0].interval_seconds, 60);
   EXPECT_EQ(due[0].sample_percent, 25);
 
   // Run: the next one an interval after it.
-  ASSERT_TRUE(ops_->PeriodicVerify(monitor_, due[0]).ok());
-  EXPECT_TRUE(ops_->DueVerifies().empty());
+  ASSERT_TRUE(ops_->periodic_verifier().PeriodicVerify(monitor_, due[0]).ok());
+  EXPECT_TRUE(ops_->periodic_verifier().DueVerifies().empty());
   clock_.Advance(60'000);
-  EXPECT_EQ(ops_->DueVerifies().size(), 1u);
+  EXPECT_EQ(ops_->periodic_verifier().DueVerifies().size(), 1u);
 
   // Not while Stopped, Paused, Created or Faulty; an interval after it is Active again.
   for (SessionStatus s : {SessionStatus::kStopped, SessionStatus::kPaused, SessionStatus::kCreated,
                           SessionStatus::kFaulty}) {
     MarkStatus(s);
     clock_.Advance(3'600'000);
-    EXPECT_TRUE(ops_->DueVerifies().empty());
+    EXPECT_TRUE(ops_->periodic_verifier().DueVerifies().empty());
   }
   MarkStatus(SessionStatus::kActive);
-  EXPECT_TRUE(ops_->DueVerifies().empty());
+  EXPECT_TRUE(ops_->periodic_verifier().DueVerifies().empty());
   clock_.Advance(60'000);
-  EXPECT_EQ(ops_->DueVerifies().size(), 1u);
+  EXPECT_EQ(ops_->periodic_verifier().DueVerifies().size(), 1u);
 
   // Turned off: never.
   Set("verify-interval", "0");
   clock_.Advance(3'600'000);
-  EXPECT_TRUE(ops_->DueVerifies().empty());
+  EXPECT_TRUE(ops_->periodic_verifier().DueVerifies().empty());
 }
 
 TEST_F(PeriodicVerifyTest, ADifferenceSeenAgainWithTheSourceUnchangedRaisesTheAlert) {
@@ -177,11 +177,11 @@ TEST_F(PeriodicVerifyTest, ADifferenceSeenAgainWithTheSourceUnchangedRaisesTheAl
   EXPECT_EQ(Events("session.verify", "failed"), 1u);  // the audit trail has every verify
 
   // Re-checked after min(interval, 60 s), not an interval later.
-  EXPECT_TRUE(ops_->DueVerifies().empty());
+  EXPECT_TRUE(ops_->periodic_verifier().DueVerifies().empty());
   clock_.Advance(59'000);
-  EXPECT_TRUE(ops_->DueVerifies().empty());
+  EXPECT_TRUE(ops_->periodic_verifier().DueVerifies().empty());
   clock_.Advance(1'000);
-  ASSERT_EQ(ops_->DueVerifies().size(), 1u);
+  ASSERT_EQ(ops_->periodic_verifier().DueVerifies().size(), 1u);
 
   EXPECT_EQ(Verify(), PeriodicVerifyOutcome::kConfirmed);
   const SessionAlert* alert = Alert();
@@ -194,7 +194,7 @@ TEST_F(PeriodicVerifyTest, ADifferenceSeenAgainWithTheSourceUnchangedRaisesTheAl
   EXPECT_NE(alert->message.find("seen again 60 s later"), std::string::npos) << alert->message;
   EXPECT_EQ(Events("session.verify_differs", "failed"), 1u);
   // Standing: the next periodic verify an interval later, not a re-check.
-  EXPECT_TRUE(ops_->DueVerifies().empty());
+  EXPECT_TRUE(ops_->periodic_verifier().DueVerifies().empty());
 
   // Still there: kept, no second event.
   clock_.Advance(600'000);
@@ -259,7 +259,7 @@ void Damage(const std::string& dst, const std::string& name) {
 
 TEST_F(PeriodicVerifyTest, AUsersVerifyRaisesAndClearsTheAlertAtOnce) {
   ASSERT_NO_FATAL_FAILURE(Damage(dst_.path(), "c"));
-  auto differs = ops_->VerifySession(admin_, id_, 100);
+  auto differs = ops_->verifier().VerifySession(admin_, id_, 100);
   ASSERT_TRUE(differs.ok()) << differs.status().ToString();
   std::string listed;
   for (const auto& d : differs->differences) listed += "\n  " + d.path + ": " + d.what;
@@ -269,7 +269,7 @@ TEST_F(PeriodicVerifyTest, AUsersVerifyRaisesAndClearsTheAlertAtOnce) {
   EXPECT_EQ(Events("session.verify_differs", "failed"), 1u);
 
   Mirror(src_ / "c", dst_ / "c");
-  ASSERT_TRUE(ops_->VerifySession(admin_, id_, 100).ok());
+  ASSERT_TRUE(ops_->verifier().VerifySession(admin_, id_, 100).ok());
   EXPECT_EQ(Alert(), nullptr);
   EXPECT_EQ(Events("session.verify_differs_cleared", "ok"), 1u);
 }
@@ -277,14 +277,14 @@ TEST_F(PeriodicVerifyTest, AUsersVerifyRaisesAndClearsTheAlertAtOnce) {
 TEST_F(PeriodicVerifyTest, AVerifyThatCannotRunNeitherRaisesNorClears) {
   Periodic();
   WriteFile(dst_ / "c", "damaged");
-  ASSERT_TRUE(ops_->VerifySession(admin_, id_, 100).ok());
+  ASSERT_TRUE(ops_->verifier().VerifySession(admin_, id_, 100).ok());
   ASSERT_NE(Alert(), nullptr);
   const std::string message = Alert()->message;
 
   // The destination is gone: a failed verify, the alert as it was.
   std::filesystem::rename(dst_.path(), dst_.path() + ".away");
-  EXPECT_FALSE(ops_->VerifySession(admin_, id_, 100).ok());
-  auto periodic = ops_->PeriodicVerify(monitor_, {id_, 600, 100});
+  EXPECT_FALSE(ops_->verifier().VerifySession(admin_, id_, 100).ok());
+  auto periodic = ops_->periodic_verifier().PeriodicVerify(monitor_, {id_, 600, 100});
   EXPECT_FALSE(periodic.ok());
   ASSERT_NE(Alert(), nullptr);
   EXPECT_EQ(Alert()->message, message);
@@ -294,7 +294,7 @@ TEST_F(PeriodicVerifyTest, AVerifyThatCannotRunNeitherRaisesNorClears) {
 
   // Cancelled (the engine stopping): nothing recorded, nothing changed.
   std::atomic<bool> cancel{true};
-  EXPECT_FALSE(ops_->PeriodicVerify(monitor_, {id_, 600, 100}, &cancel).ok());
+  EXPECT_FALSE(ops_->periodic_verifier().PeriodicVerify(monitor_, {id_, 600, 100}, &cancel).ok());
   EXPECT_EQ(Events("session.verify"), 3u);
   ASSERT_NE(Alert(), nullptr);
 }
@@ -307,7 +307,7 @@ TEST_F(PeriodicVerifyTest, TheMonitorRunsDueVerifiesOnItsOwnThreadAndStops) {
                          std::chrono::milliseconds(20));
   monitor.Start();
   // First seen: not due until an interval later.
-  ASSERT_TRUE(WaitFor(10, [&] { return ops_->DueVerifies().empty(); }));
+  ASSERT_TRUE(WaitFor(10, [&] { return ops_->periodic_verifier().DueVerifies().empty(); }));
   EXPECT_EQ(Events("session.verify"), 0u);
   clock_.Advance(600'000);
   ASSERT_TRUE(WaitFor(30, [&] { return Events("session.verify") == 1; }));
