@@ -11,12 +11,15 @@
 #include <map>
 
 #include "engine/operations.h"
+#include "engine/test_support/recording_launcher.h"
 #include "engine/worker_supervisor.h"
 #include "model/path_guard.h"
 #include "replication/replicator.h"
 
 namespace georep {
 namespace {
+
+using testing_support::RecordingLauncher;
 
 // The options PinnedSshClient gives for `identity` and `known_hosts` (the connectors below
 // pin an ssh-ed25519 key).
@@ -35,29 +38,6 @@ std::vector<std::string> Words(const std::string& s) {
   for (std::string w; in >> w;) words.push_back(w);
   return words;
 }
-
-struct FakeWorker final : ChildProcess {
-  int pid() const override { return 1; }
-  bool Ended(std::string* how) override {
-    if (ended) *how = "was killed by signal 15";
-    return ended;
-  }
-  void Signal(int signal) override { ended = ended || signal == SIGTERM || signal == SIGKILL; }
-  bool ended = false;
-};
-
-// Records the command lines it is asked to start; starts nothing.
-struct RecordingLauncher final : ProcessLauncher {
-  Result<std::unique_ptr<ChildProcess>> Launch(const std::vector<std::string>& argv,
-                                               const std::string&) override {
-    launches.push_back(argv);
-    auto w = std::make_unique<FakeWorker>();
-    last = w.get();
-    return std::unique_ptr<ChildProcess>(std::move(w));
-  }
-  std::vector<std::vector<std::string>> launches;
-  FakeWorker* last = nullptr;  // the last one started (gone once the supervisor reaps it)
-};
 
 // What the engine ran on a host, and what the host answered (a canned public key for
 // `georep worker-keys`, success otherwise).

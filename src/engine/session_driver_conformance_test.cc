@@ -20,6 +20,7 @@
 #include "engine/test_support/directory_nodes.h"
 #include "engine/test_support/driver_conformance_cases.h"
 #include "engine/test_support/lab_source.h"
+#include "engine/test_support/recording_launcher.h"
 #include "engine/test_support/scripted_cluster.h"
 #include "engine/worker_supervisor.h"
 #include "replication/replicator.h"
@@ -32,6 +33,7 @@ using testing_support::ConformanceWorld;
 using testing_support::DirectoryNodes;
 using testing_support::Fixture;
 using testing_support::Has;
+using testing_support::RecordingLauncher;
 using testing_support::ScriptedCluster;
 
 // The unit worlds: a fake clock, and hosts that are scripted (`cluster_`) or have their
@@ -123,25 +125,6 @@ class GlusterWorld final : public ScriptedWorld {
 
   std::string state_ = "none";  // the session's state on the cluster
   bool faulty_ = false;         // every worker reported Faulty
-};
-
-// A worker that ends when told to; its launch is recorded.
-struct RecordedWorker final : ChildProcess {
-  int pid() const override { return 1; }
-  bool Ended(std::string* how) override {
-    if (ended) *how = "was killed by signal 15";
-    return ended;
-  }
-  void Signal(int signal) override { ended = ended || signal == SIGTERM || signal == SIGKILL; }
-  bool ended = false;
-};
-struct RecordingLauncher final : ProcessLauncher {
-  Result<std::unique_ptr<ChildProcess>> Launch(const std::vector<std::string>& argv,
-                                               const std::string&) override {
-    launches.push_back(argv);
-    return std::unique_ptr<ChildProcess>(std::make_unique<RecordedWorker>());
-  }
-  std::vector<std::vector<std::string>> launches;
 };
 
 // A directory volume on the engine's own host, to a local destination path.
