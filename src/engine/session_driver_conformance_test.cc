@@ -141,21 +141,7 @@ class DirectoryWorld final : public ScriptedWorld {
     workers_.reset();
   }
 
-  std::string CreateSession() override {
-    Cluster c = *ops_->CreateCluster(admin_, {"local", ""});
-    HostSpec hs;
-    hs.cluster_id = c.id;
-    hs.name = "localhost";
-    hs.transport = HostTransport::kLocal;
-    Host h = *ops_->AddHost(admin_, hs);
-    VolumeSpec vs{c.id, "src", VolumeKind::kDirectory, {{h.id, source_root().string()}}, 1, 0};
-    Volume v = *ops_->AddVolume(admin_, vs);
-    auto d = ops_->CreateDestination(admin_, {c.id, h.id, "backup", 22, "", "root"});
-    EXPECT_TRUE(d.ok()) << d.status().ToString();
-    auto s = ops_->CreateSession(admin_, {d->id, v.id, destination_root().string(), ""});
-    EXPECT_TRUE(s.ok()) << s.status().ToString();
-    return s.ok() ? s->session.id : "";
-  }
+  std::string CreateSession() override { return CreateLocalDirectorySession(); }
   Result<SessionDetail> Observe(const std::string& id) override {
     return ops_->PollDirectorySession(admin_, id);
   }
