@@ -11,12 +11,15 @@
 #include <map>
 
 #include "engine/operations.h"
+#include "engine/test_support/recording_launcher.h"
 #include "engine/worker_supervisor.h"
 #include "model/path_guard.h"
 #include "replication/replicator.h"
 
 namespace georep {
 namespace {
+
+using testing_support::RecordingLauncher;
 
 // The options PinnedSshClient gives for `identity` and `known_hosts` (the connectors below
 // pin an ssh-ed25519 key).
@@ -35,29 +38,6 @@ std::vector<std::string> Words(const std::string& s) {
   for (std::string w; in >> w;) words.push_back(w);
   return words;
 }
-
-struct FakeWorker final : ChildProcess {
-  int pid() const override { return 1; }
-  bool Ended(std::string* how) override {
-    if (ended) *how = "was killed by signal 15";
-    return ended;
-  }
-  void Signal(int signal) override { ended = ended || signal == SIGTERM || signal == SIGKILL; }
-  bool ended = false;
-};
-
-// Records the command lines it is asked to start; starts nothing.
-struct RecordingLauncher final : ProcessLauncher {
-  Result<std::unique_ptr<ChildProcess>> Launch(const std::vector<std::string>& argv,
-                                               const std::string&) override {
-    launches.push_back(argv);
-    auto w = std::make_unique<FakeWorker>();
-    last = w.get();
-    return std::unique_ptr<ChildProcess>(std::move(w));
-  }
-  std::vector<std::vector<std::string>> launches;
-  FakeWorker* last = nullptr;  // the last one started (gone once the supervisor reaps it)
-};
 
 // What the engine ran on a host, and what the host answered (a canned public key for
 // `georep worker-keys`, success otherwise).
@@ -198,6 +178,20 @@ class DirectorySessionArgvTest : public ::testing::Test {
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     return launcher_.launches.empty() ? std::vector<std::string>{} : launcher_.launches.back();
   }
+  // What a worker Active in the Changelog Crawl writes to its status.json, now.
+  replication::WorkerStatus ActiveWorker() {
+    replication::WorkerStatus w;
+    w.state = "Active";
+    w.crawl = "Changelog Crawl";
+    w.updated_ms = clock_.NowMillis();
+    return w;
+  }
+  // `w` written as the status.json of session `id`'s worker, then the monitor's poll of it.
+  Result<SessionDetail> ReportAndPoll(const std::string& id, const replication::WorkerStatus& w) {
+    Status written = replication::WriteWorkerStatus(workers_->StateDir(id), w);
+    if (!written.ok()) return written;
+    return ops_->PollDirectorySession(admin_, id);
+  }
 
   Actor admin_{"admin", Role::kAdmin};
   std::filesystem::path dir_;
@@ -329,14 +323,10 @@ TEST_F(DirectorySessionArgvTest, TheWorkersOwnLagAndThroughputAreShownFromTheFir
   const std::string id = MakeSession("");
   Start(id);
   clock_.Advance(1000);
-  replication::WorkerStatus w;
-  w.state = "Active";
-  w.crawl = "Changelog Crawl";
+  replication::WorkerStatus w = ActiveWorker();
   w.lag_ms = 1500;
   w.throughput_bps = 4096;
-  w.updated_ms = clock_.NowMillis();
-  ASSERT_TRUE(replication::WriteWorkerStatus(workers_->StateDir(id), w).ok());
-  auto polled = ops_->PollDirectorySession(admin_, id);
+  auto polled = ReportAndPoll(id, w);
   ASSERT_TRUE(polled.ok()) << polled.status().ToString();
   ASSERT_EQ(polled->nodes.size(), 1u);
   EXPECT_EQ(polled->nodes[0].status, NodeStatus::kActive);
@@ -355,14 +345,10 @@ TEST_F(DirectorySessionArgvTest, ACaptureGapIsAStandingAlertWhileTheWorkerReport
   const std::string id = MakeSession("");
   Start(id);
   clock_.Advance(1000);
-  replication::WorkerStatus w;
-  w.state = "Active";
-  w.crawl = "Changelog Crawl";
+  replication::WorkerStatus w = ActiveWorker();
   w.capture_gaps = 1001;
   w.capture_warning = "1001 of 2001 directories have no inotify watch";
-  w.updated_ms = clock_.NowMillis();
-  ASSERT_TRUE(replication::WriteWorkerStatus(workers_->StateDir(id), w).ok());
-  auto polled = ops_->PollDirectorySession(admin_, id);
+  auto polled = ReportAndPoll(id, w);
   ASSERT_TRUE(polled.ok()) << polled.status().ToString();
   ASSERT_EQ(polled->nodes.size(), 1u);
   EXPECT_EQ(polled->nodes[0].status, NodeStatus::kActive);
@@ -384,8 +370,7 @@ TEST_F(DirectorySessionArgvTest, ACaptureGapIsAStandingAlertWhileTheWorkerReport
   w.capture_warning.clear();
   clock_.Advance(1000);
   w.updated_ms = clock_.NowMillis();
-  ASSERT_TRUE(replication::WriteWorkerStatus(workers_->StateDir(id), w).ok());
-  polled = ops_->PollDirectorySession(admin_, id);
+  polled = ReportAndPoll(id, w);
   ASSERT_TRUE(polled.ok()) << polled.status().ToString();
   EXPECT_EQ(polled->nodes[0].status_reason, "");
   EXPECT_TRUE(kinds().empty());
@@ -396,12 +381,9 @@ TEST_F(DirectorySessionArgvTest, APendingChangesLagGrowsSinceTheWorkerWroteIt) {
   const std::string id = MakeSession("");
   Start(id);
   clock_.Advance(1000);
-  replication::WorkerStatus w;
-  w.state = "Active";
-  w.crawl = "Changelog Crawl";
+  replication::WorkerStatus w = ActiveWorker();
   w.lag_ms = 800;
   w.oldest_pending_ms = clock_.NowMillis() - 800;
-  w.updated_ms = clock_.NowMillis();
   ASSERT_TRUE(replication::WriteWorkerStatus(workers_->StateDir(id), w).ok());
   clock_.Advance(2000);  // the worker is in the middle of a long pass
   auto polled = ops_->PollDirectorySession(admin_, id);
@@ -448,15 +430,11 @@ TEST_F(DirectorySessionArgvTest, ARestartBetweenPollsIsGuarded) {
 TEST_F(DirectorySessionArgvTest, SpecialFilesNotReplicatedAreANoteNotAFault) {
   const std::string id = MakeSession("");
   Start(id);
-  replication::WorkerStatus w;
-  w.state = "Active";
-  w.crawl = "Changelog Crawl";
+  replication::WorkerStatus w = ActiveWorker();
   w.skipped_special = 2;
   w.skipped_xattrs = 1;
   w.skipped_reason = "'run/app.sock' is a Unix socket: meaningless without the process serving it";
-  w.updated_ms = clock_.NowMillis();
-  ASSERT_TRUE(replication::WriteWorkerStatus(workers_->StateDir(id), w).ok());
-  auto polled = ops_->PollDirectorySession(admin_, id);
+  auto polled = ReportAndPoll(id, w);
   ASSERT_TRUE(polled.ok()) << polled.status().ToString();
   ASSERT_EQ(polled->nodes.size(), 1u);
   EXPECT_EQ(polled->nodes[0].status, NodeStatus::kActive);

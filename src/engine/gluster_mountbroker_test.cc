@@ -3,13 +3,12 @@
 // mountbroker's per-node JSON the way GlusterFS 10 does (gluster/testdata/mountbroker-*). The
 // same flow runs against real glusterd in tests/integration/gluster_*_test.cc.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
-#include <filesystem>
 #include <map>
 #include <set>
 
 #include "engine/operations.h"
+#include "engine/test_support/lab_source.h"
 #include "engine/test_support/scripted_cluster.h"
 
 namespace georep {
@@ -47,15 +46,9 @@ std::string StatusLine(const DestNode& n) {
          ", \"path_exists\": " + (n.mount_root.empty() ? "false" : "true") + "}}\n";
 }
 
-class MountbrokerTest : public ::testing::Test {
+class MountbrokerTest : public testing_support::LabSourceTest {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() / ("georep-mb-" + std::to_string(::getpid()));
-    std::filesystem::create_directories(dir_);
-    auto s = OpenStore("sqlite://" + (dir_ / "db").string());
-    ASSERT_TRUE(s.ok()) << s.status().ToString();
-    store_ = std::move(*s);
-    ops_ = std::make_unique<Operations>(*store_, clock_, random_, locks_, &cluster_);
     status_ = Fixture("georep-status-detail-created.xml");
     for (const char* ip : {"10.77.0.1", "10.77.0.2"}) {
       cluster_.scripts[ip] = [this](const std::vector<std::string>& argv) -> Result<CommandResult> {
@@ -73,30 +66,7 @@ class MountbrokerTest : public ::testing::Test {
         return Dest(addr, argv);
       };
     }
-
-    source_ = ops_->CreateCluster(admin_, {"src", ""})->id;
-    std::vector<Host> hosts;
-    for (const auto& [name, ip] : {std::pair{"src1", "10.77.0.1"}, {"src2", "10.77.0.2"}}) {
-      HostSpec hs;
-      hs.cluster_id = source_;
-      hs.name = name;
-      hs.address = ip;
-      hs.ssh_fingerprint = kPin;
-      hosts.push_back(*ops_->AddHost(admin_, hs));
-    }
-    src1_ = hosts[0].id;
-    VolumeSpec vs;
-    vs.cluster_id = source_;
-    vs.name = "gv0";
-    vs.kind = VolumeKind::kGluster;
-    vs.replica_count = 2;
-    vs.bricks = {{hosts[0].id, "/b/gv0"}, {hosts[1].id, "/b/gv0"}};
-    volume_ = ops_->AddVolume(admin_, vs)->id;
-  }
-  void TearDown() override {
-    ops_.reset();
-    store_.reset();
-    std::filesystem::remove_all(dir_);
+    ASSERT_NO_FATAL_FAILURE(OpenWithLabSource(&cluster_, "/b/gv0", "/b/gv0"));
   }
 
   // The destination cluster imported into georep too, both nodes' keys confirmed.
@@ -114,7 +84,8 @@ class MountbrokerTest : public ::testing::Test {
   }
 
   Result<Destination> Attach(const std::string& user) {
-    return ops_->CreateDestination(admin_, {source_, src1_, "10.77.0.11", 22, kPin, user},
+    return ops_->CreateDestination(admin_,
+                                   {cluster_id_, hosts_[0].id, "10.77.0.11", 22, kPin, user},
                                    /*copy_keys=*/true);
   }
 
@@ -122,7 +93,7 @@ class MountbrokerTest : public ::testing::Test {
     SessionCreateOptions force;
     force.force = true;
     force.sync_method = "tarssh";
-    return ops_->CreateSession(admin_, {dest, volume_, volume, ""}, force);
+    return ops_->CreateSession(admin_, {dest, volume_.id, volume, ""}, force);
   }
 
   // What a destination node answers. The destination host (10.77.0.11) is the one gluster
@@ -212,17 +183,9 @@ class MountbrokerTest : public ::testing::Test {
     return Count("10.77.0.1", word) + Count("10.77.0.2", word);
   }
 
-  std::filesystem::path dir_;
-  std::unique_ptr<Store> store_;
-  FakeClock clock_{1795784806000};
-  SeededRandom random_{7};
-  ObjectLocks locks_;
   ScriptedCluster cluster_;
-  std::unique_ptr<Operations> ops_;
-  const Actor admin_{"admin", Role::kAdmin};
   std::string status_;
   std::map<std::string, DestNode> nodes_;
-  std::string source_, src1_, volume_;
 };
 
 TEST_F(MountbrokerTest, EveryManagedNodeGetsTheUserThenOneSetUpAndRestartPerChange) {
@@ -327,7 +290,7 @@ TEST_F(MountbrokerTest, AFailedRestartStopsCreateAndSaysWhatToDo) {
       << s.status().message();
   EXPECT_NE(s.status().message().find("Access denied"), std::string::npos);
   EXPECT_EQ(CountOnSource("create"), 0u);  // no gluster session was made
-  auto listed = ops_->ListSessions({volume_, ""});
+  auto listed = ops_->ListSessions({volume_.id, ""});
   ASSERT_TRUE(listed.ok());
   EXPECT_TRUE(listed->empty());
 }

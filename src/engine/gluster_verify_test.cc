@@ -20,6 +20,7 @@
 
 #include "engine/operations.h"
 #include "engine/test_support/directory_nodes.h"
+#include "engine/test_support/lab_source.h"
 #include "engine/test_support/scripted_cluster.h"
 #include "replication/test_util.h"
 #include "replication/verify.h"
@@ -217,45 +218,15 @@ void SetMtime(const std::filesystem::path& p, int64_t sec, int64_t nsec) {
   ASSERT_EQ(::utimensat(AT_FDCWD, p.c_str(), times, AT_SYMLINK_NOFOLLOW), 0) << p;
 }
 
-class GlusterVerifySessionTest : public ::testing::Test {
+class GlusterVerifySessionTest : public testing_support::LabSourceTest {
  protected:
   void SetUp() override {
-    auto s = OpenStore("sqlite://" + db_.path() + "/db");
-    ASSERT_TRUE(s.ok()) << s.status().ToString();
-    store_ = std::move(*s);
-    ops_ = std::make_unique<Operations>(*store_, clock_, random_, locks_, &nodes_);
-    const std::string cluster = ops_->CreateCluster(admin_, {"src", ""})->id;
-    std::vector<Host> hosts;
-    for (const auto& [name, ip] : {std::pair{"src1", "10.77.0.1"}, {"src2", "10.77.0.2"}}) {
-      HostSpec hs;
-      hs.cluster_id = cluster;
-      hs.name = name;
-      hs.address = ip;
-      hs.ssh_fingerprint = "SHA256:CXqPY4ZFRXl7D0xFFfUbJnR6i11OsDVgYp/yBeCSa78";
-      auto h = ops_->AddHost(admin_, hs);
-      ASSERT_TRUE(h.ok()) << h.status().ToString();
-      hosts.push_back(*h);
-    }
-    VolumeSpec vs;
-    vs.cluster_id = cluster;
-    vs.name = "gv0";
-    vs.kind = VolumeKind::kGluster;
-    vs.replica_count = 2;
-    vs.bricks = {{hosts[0].id, "/b/gv0"}, {hosts[1].id, "/b/gv0"}};
-    auto v = ops_->AddVolume(admin_, vs);
-    ASSERT_TRUE(v.ok()) << v.status().ToString();
+    ASSERT_NO_FATAL_FAILURE(OpenWithLabSource(&nodes_, "/b/gv0", "/b/gv0"));
     // Both source nodes see the same volume (one directory); the destination its own.
     nodes_.nodes = {
         {"10.77.0.1", src_.path()}, {"10.77.0.2", src_.path()}, {"10.77.0.11", dst_.path()}};
-    auto d = ops_->CreateDestination(
-        admin_, {cluster, hosts[0].id, "10.77.0.11", 22,
-                 "SHA256:SkjwBH3I6H0YtOLOlcgWKDXkwC8so/k92+fmqlWnM0M", "root"});
-    ASSERT_TRUE(d.ok()) << d.status().ToString();
-    SessionCreateOptions force;
-    force.force = true;
-    auto created = ops_->CreateSession(admin_, {d->id, v->id, "gv1", ""}, force);
-    ASSERT_TRUE(created.ok()) << created.status().ToString();
-    id_ = created->session.id;
+    id_ = CreateSession();
+    ASSERT_FALSE(id_.empty());
 
     // The same tree on both sides, odd names included, times as gsyncd leaves them.
     for (const auto& root : {src_.path() + "/gv0", dst_.path() + "/gv1"}) {
@@ -284,14 +255,8 @@ class GlusterVerifySessionTest : public ::testing::Test {
     return ops_->verifier().VerifySession(admin_, id_, sample);
   }
 
-  TempDir db_, src_, dst_;
-  Actor admin_{"admin", Role::kAdmin};
-  FakeClock clock_{1795784806000};
-  SeededRandom random_{7};
-  ObjectLocks locks_;
+  TempDir src_, dst_;
   DirectoryNodes nodes_;
-  std::unique_ptr<Store> store_;
-  std::unique_ptr<Operations> ops_;
   std::string id_;
 };
 

@@ -19,6 +19,8 @@
 #include "engine/operations.h"
 #include "engine/test_support/directory_nodes.h"
 #include "engine/test_support/driver_conformance_cases.h"
+#include "engine/test_support/lab_source.h"
+#include "engine/test_support/recording_launcher.h"
 #include "engine/test_support/scripted_cluster.h"
 #include "engine/worker_supervisor.h"
 #include "replication/replicator.h"
@@ -31,6 +33,7 @@ using testing_support::ConformanceWorld;
 using testing_support::DirectoryNodes;
 using testing_support::Fixture;
 using testing_support::Has;
+using testing_support::RecordingLauncher;
 using testing_support::ScriptedCluster;
 
 // The unit worlds: a fake clock, and hosts that are scripted (`cluster_`) or have their
@@ -65,32 +68,13 @@ class GlusterWorld final : public ScriptedWorld {
   }
 
   std::string CreateSession() override {
-    std::string cluster_id = ops_->CreateCluster(admin_, {"src", ""})->id;
-    std::vector<Host> hosts;
-    for (const auto& [name, ip] : {std::pair{"src1", "10.77.0.1"}, {"src2", "10.77.0.2"}}) {
-      HostSpec hs{cluster_id,
-                  name,
-                  ip,
-                  22,
-                  "root",
-                  HostTransport::kSsh,
-                  "SHA256:CXqPY4ZFRXl7D0xFFfUbJnR6i11OsDVgYp/yBeCSa78",
-                  ""};
-      hosts.push_back(*ops_->AddHost(admin_, hs));
-    }
-    VolumeSpec vs{cluster_id, "gv0", VolumeKind::kGluster, {}, 2, 0};
-    vs.bricks = {{hosts[0].id, "/tmp/gc/src1/bricks/gv0"},
-                 {hosts[1].id, "/tmp/gc/src2/bricks/gv0"}};
-    Volume v = *ops_->AddVolume(admin_, vs);
-    auto d = ops_->CreateDestination(
-        admin_, {cluster_id, hosts[0].id, "10.77.0.11", 22,
-                 "SHA256:SkjwBH3I6H0YtOLOlcgWKDXkwC8so/k92+fmqlWnM0M", "root"});
-    EXPECT_TRUE(d.ok()) << d.status().ToString();
-    SessionCreateOptions force;  // eligibility is gluster_monitor_test's
-    force.force = true;
-    auto s = ops_->CreateSession(admin_, {d->id, v.id, "gv1", ""}, force);
-    EXPECT_TRUE(s.ok()) << s.status().ToString();
-    return s.ok() ? s->session.id : "";
+    testing_support::LabSource source;
+    testing_support::AddLabSource(*ops_, admin_, "/tmp/gc/src1/bricks/gv0",
+                                  "/tmp/gc/src2/bricks/gv0", &source);
+    if (source.volume.id.empty()) return "";  // AddLabSource failed, and said why
+    // Forced: eligibility is gluster_monitor_test's.
+    return testing_support::CreateLabSession(*ops_, admin_, source.cluster_id, source.hosts[0].id,
+                                             source.volume.id);
   }
   Result<SessionDetail> Observe(const std::string& id) override {
     return ops_->RefreshSession(admin_, id);
@@ -143,25 +127,6 @@ class GlusterWorld final : public ScriptedWorld {
   bool faulty_ = false;         // every worker reported Faulty
 };
 
-// A worker that ends when told to; its launch is recorded.
-struct RecordedWorker final : ChildProcess {
-  int pid() const override { return 1; }
-  bool Ended(std::string* how) override {
-    if (ended) *how = "was killed by signal 15";
-    return ended;
-  }
-  void Signal(int signal) override { ended = ended || signal == SIGTERM || signal == SIGKILL; }
-  bool ended = false;
-};
-struct RecordingLauncher final : ProcessLauncher {
-  Result<std::unique_ptr<ChildProcess>> Launch(const std::vector<std::string>& argv,
-                                               const std::string&) override {
-    launches.push_back(argv);
-    return std::unique_ptr<ChildProcess>(std::make_unique<RecordedWorker>());
-  }
-  std::vector<std::vector<std::string>> launches;
-};
-
 // A directory volume on the engine's own host, to a local destination path.
 class DirectoryWorld final : public ScriptedWorld {
  public:
@@ -176,21 +141,7 @@ class DirectoryWorld final : public ScriptedWorld {
     workers_.reset();
   }
 
-  std::string CreateSession() override {
-    Cluster c = *ops_->CreateCluster(admin_, {"local", ""});
-    HostSpec hs;
-    hs.cluster_id = c.id;
-    hs.name = "localhost";
-    hs.transport = HostTransport::kLocal;
-    Host h = *ops_->AddHost(admin_, hs);
-    VolumeSpec vs{c.id, "src", VolumeKind::kDirectory, {{h.id, source_root().string()}}, 1, 0};
-    Volume v = *ops_->AddVolume(admin_, vs);
-    auto d = ops_->CreateDestination(admin_, {c.id, h.id, "backup", 22, "", "root"});
-    EXPECT_TRUE(d.ok()) << d.status().ToString();
-    auto s = ops_->CreateSession(admin_, {d->id, v.id, destination_root().string(), ""});
-    EXPECT_TRUE(s.ok()) << s.status().ToString();
-    return s.ok() ? s->session.id : "";
-  }
+  std::string CreateSession() override { return CreateLocalDirectorySession(); }
   Result<SessionDetail> Observe(const std::string& id) override {
     return ops_->PollDirectorySession(admin_, id);
   }

@@ -2,19 +2,12 @@
 
 #include <gtest/gtest.h>
 
-#include <fstream>
-#include <sstream>
+#include "gluster/test_support/testdata.h"
 
 namespace georep {
 namespace {
 
-std::string Fixture(const std::string& name) {
-  std::ifstream in(std::string(GEOREP_GLUSTER_TESTDATA) + "/" + name);
-  EXPECT_TRUE(in) << name;
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using testing_support::Fixture;
 
 TEST(GlusterXml, PoolListRecorded) {
   auto peers = ParsePoolList(Fixture("pool-list.xml"));

@@ -3,22 +3,15 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 
 #include "gluster/cli_xml.h"
+#include "gluster/test_support/testdata.h"
 #include "model/names.h"
 
 namespace georep {
 namespace {
 
-std::string Fixture(const std::string& name) {
-  std::ifstream in(std::string(GEOREP_GLUSTER_TESTDATA) + "/" + name);
-  EXPECT_TRUE(in) << name;
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using testing_support::Fixture;
 
 const char* const kSrc1Brick = "/var/tmp/grgc/src1/bricks/gv0";
 const char* const kSrc2Brick = "/var/tmp/grgc/src2/bricks/gv0";

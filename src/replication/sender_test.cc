@@ -4,10 +4,8 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
-#include <sys/un.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -24,6 +22,7 @@
 namespace georep::replication {
 namespace {
 
+using testing::BindUnixSocket;
 using testing::DescribeTree;
 using testing::GeorepTempFiles;
 using testing::ReadFile;
@@ -188,18 +187,6 @@ TEST(SenderTest, ReplayingTheStreamConverges) {
   EXPECT_TRUE(GeorepTempFiles(dst.path()).empty());
 }
 
-// A Unix socket bound at `path` (closed again: the file stays, as a server's would).
-void BindSocket(const std::string& path) {
-  int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
-  ASSERT_GE(fd, 0);
-  struct sockaddr_un addr {};
-  addr.sun_family = AF_UNIX;
-  ASSERT_LT(path.size(), sizeof addr.sun_path);
-  std::copy(path.begin(), path.end(), addr.sun_path);
-  ASSERT_EQ(::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr), 0) << path;
-  ::close(fd);
-}
-
 // Everything beyond files, directories and symlinks: ACLs, capabilities, trusted.*, FIFOs,
 // devices, and a socket.
 void BuildSpecialSource(const TempDir& src) {
@@ -219,7 +206,7 @@ void BuildSpecialSource(const TempDir& src) {
   ASSERT_EQ(::mkfifo((src / "fifo").c_str(), 0620), 0);
   ::chmod((src / "fifo").c_str(), 0620);  // past the umask
   ASSERT_EQ(::mknod((src / "null").c_str(), S_IFCHR | 0666, makedev(1, 3)), 0);
-  BindSocket(src / "sock");
+  EXPECT_EQ(BindUnixSocket(src / "sock"), "");
 }
 
 TEST(SenderTest, MakesFifosAndDevicesAndSaysWhyASocketIsNotReplicated) {

@@ -29,6 +29,12 @@ IndexEntry File(uint64_t ino, int64_t mtime) {
   return e;
 }
 
+// Applies `deltas` to `*index` and appends them to `store` as one record.
+void AppendRecord(IndexStore& store, const std::vector<IndexDelta>& deltas, SyncedIndex* index) {
+  for (const auto& d : deltas) ApplyDelta(d, index);
+  ASSERT_TRUE(store.Append(deltas, *index).ok());
+}
+
 uint64_t FileSize(const std::string& path) {
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
@@ -40,13 +46,10 @@ TEST(IndexStore, LogReplaysOverTheSnapshot) {
   {
     IndexStore store(dir.path());
     ASSERT_TRUE(store.Load().ok());
-    std::vector<IndexDelta> first = {{"a", File(1, 5)}, {"b", File(2, 6)}};
-    for (const auto& d : first) ApplyDelta(d, &index);
-    ASSERT_TRUE(store.Append(first, index).ok());
+    ASSERT_NO_FATAL_FAILURE(AppendRecord(store, {{"a", File(1, 5)}, {"b", File(2, 6)}}, &index));
     ASSERT_TRUE(store.Fold(index).ok());  // a snapshot with a and b
-    std::vector<IndexDelta> second = {{"a", std::nullopt}, {"c", File(3, 7)}, {"b", File(2, 9)}};
-    for (const auto& d : second) ApplyDelta(d, &index);
-    ASSERT_TRUE(store.Append(second, index).ok());
+    ASSERT_NO_FATAL_FAILURE(
+        AppendRecord(store, {{"a", std::nullopt}, {"c", File(3, 7)}, {"b", File(2, 9)}}, &index));
     EXPECT_GT(store.log_bytes(), 0u);
   }
   IndexStore again(dir.path());
@@ -96,9 +99,7 @@ TEST(IndexStore, ThePreviousFormatReadsAndTheNextAppendRewritesIt) {
   SyncedIndex index = *loaded;
   IndexEntry linked = File(4, 8);
   linked.linked = true;
-  std::vector<IndexDelta> more = {{"d", linked}};
-  ApplyDelta(more[0], &index);
-  ASSERT_TRUE(store.Append(more, index).ok());
+  ASSERT_NO_FATAL_FAILURE(AppendRecord(store, {{"d", linked}}, &index));
   EXPECT_EQ(store.folds(), 1u) << "an older format is folded into the new one";
   EXPECT_EQ(ReadFile(dir.path() + "/index").substr(0, 15), "georep-index-3\n");
   IndexStore again(dir.path());
@@ -113,13 +114,9 @@ TEST(IndexStore, ATornRecordIsDroppedWholeAndTheNextAppendFolds) {
   SyncedIndex index;
   IndexStore store(dir.path());
   ASSERT_TRUE(store.Load().ok());
-  std::vector<IndexDelta> one = {{"a", File(1, 5)}};
-  ApplyDelta(one[0], &index);
-  ASSERT_TRUE(store.Append(one, index).ok());
+  ASSERT_NO_FATAL_FAILURE(AppendRecord(store, {{"a", File(1, 5)}}, &index));
   const SyncedIndex after_one = index;
-  std::vector<IndexDelta> two = {{"b", File(2, 6)}, {"c", File(3, 7)}};
-  for (const auto& d : two) ApplyDelta(d, &index);
-  ASSERT_TRUE(store.Append(two, index).ok());
+  ASSERT_NO_FATAL_FAILURE(AppendRecord(store, {{"b", File(2, 6)}, {"c", File(3, 7)}}, &index));
   // A worker killed in the middle of writing the second record.
   const std::string log = dir.path() + "/index.log";
   ASSERT_EQ(::truncate(log.c_str(), static_cast<off_t>(FileSize(log) - 5)), 0);
@@ -130,10 +127,8 @@ TEST(IndexStore, ATornRecordIsDroppedWholeAndTheNextAppendFolds) {
   EXPECT_EQ(*loaded, after_one);  // not half of the second batch: none of it
   EXPECT_GT(reloaded.dropped_log_bytes(), 0u);
   // A damaged byte inside a record is caught by its checksum the same way.
-  std::vector<IndexDelta> three = {{"d", File(4, 8)}};
   SyncedIndex idx = *loaded;
-  ApplyDelta(three[0], &idx);
-  ASSERT_TRUE(reloaded.Append(three, idx).ok());
+  ASSERT_NO_FATAL_FAILURE(AppendRecord(reloaded, {{"d", File(4, 8)}}, &idx));
   EXPECT_EQ(reloaded.folds(), 1u);  // the damaged tail is gone with the fold
   IndexStore last(dir.path());
   auto final_index = last.Load();
@@ -147,14 +142,10 @@ TEST(IndexStore, FlippedByteStopsTheReplayAtThatRecord) {
   SyncedIndex index;
   IndexStore store(dir.path());
   ASSERT_TRUE(store.Load().ok());
-  std::vector<IndexDelta> one = {{"a", File(1, 5)}};
-  ApplyDelta(one[0], &index);
-  ASSERT_TRUE(store.Append(one, index).ok());
+  ASSERT_NO_FATAL_FAILURE(AppendRecord(store, {{"a", File(1, 5)}}, &index));
   const SyncedIndex after_one = index;
   const uint64_t first_end = store.log_bytes();
-  std::vector<IndexDelta> two = {{"b", File(2, 6)}};
-  ApplyDelta(two[0], &index);
-  ASSERT_TRUE(store.Append(two, index).ok());
+  ASSERT_NO_FATAL_FAILURE(AppendRecord(store, {{"b", File(2, 6)}}, &index));
   std::fstream f(dir.path() + "/index.log", std::ios::in | std::ios::out | std::ios::binary);
   f.seekp(static_cast<std::streamoff>(first_end + 12));
   f.put('\x7f');

@@ -74,26 +74,7 @@ class RealWorkerDirectoryWorld final : public ConformanceWorld {
   std::string CreateSession() override {
     std::filesystem::create_directories(source_root());
     std::filesystem::create_directories(destination_root());
-    auto c = ops_->CreateCluster(admin_, {"local", ""});
-    EXPECT_TRUE(c.ok()) << c.status().ToString();
-    if (!c.ok()) return "";
-    HostSpec hs;
-    hs.cluster_id = c->id;
-    hs.name = "localhost";
-    hs.transport = HostTransport::kLocal;
-    auto h = ops_->AddHost(admin_, hs);
-    EXPECT_TRUE(h.ok()) << h.status().ToString();
-    if (!h.ok()) return "";
-    VolumeSpec vs{c->id, "src", VolumeKind::kDirectory, {{h->id, source_root().string()}}, 1, 0};
-    auto v = ops_->AddVolume(admin_, vs);
-    EXPECT_TRUE(v.ok()) << v.status().ToString();
-    if (!v.ok()) return "";
-    auto d = ops_->CreateDestination(admin_, {c->id, h->id, "backup", 22, "", "root"});
-    EXPECT_TRUE(d.ok()) << d.status().ToString();
-    if (!d.ok()) return "";
-    auto s = ops_->CreateSession(admin_, {d->id, v->id, destination_root().string(), ""});
-    EXPECT_TRUE(s.ok()) << s.status().ToString();
-    return s.ok() ? s->session.id : "";
+    return CreateLocalDirectorySession();
   }
   Result<SessionDetail> Observe(const std::string& id) override {
     return ops_->PollDirectorySession(admin_, id);

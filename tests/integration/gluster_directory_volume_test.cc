@@ -22,8 +22,7 @@ TEST_F(GlusterTest, ADirectoryVolumeOnAnSshHostReplicatesFromThatHost) {
   const std::string id = path.substr(path.rfind('/') + 1);
   auto post = [&](const std::string& p, const Json& body) { return PostJson(p, body); };
   auto set = [&](const std::string& key, const std::string& value) {
-    auto r = engine_->Put(path + "/config/" + key, Json{{"value", value}}.dump(), token_);
-    ASSERT_EQ(r->status, 200) << r->body;
+    SetSessionConfig(*engine_, token_, path, key, value);
   };
   auto session = [&] { return Json::parse(engine_->Get(path, token_)->body); };
   auto events = [&](const std::string& action) {
@@ -98,8 +97,7 @@ TEST_F(GlusterTest, ADirectoryVolumeOnAnSshHostReplicatesToADestinationOnlyItRea
   auto post = [&](const std::string& p, const Json& body) { return PostJson(p, body); };
   for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
            {"source-command", GeorepBinary()}, {"remote-command", GeorepBinary() + " agent"}}) {
-    auto r = engine_->Put(path + "/config/" + key, Json{{"value", value}}.dump(), token_);
-    ASSERT_EQ(r->status, 200) << r->body;
+    ASSERT_NO_FATAL_FAILURE(SetSessionConfig(*engine_, token_, path, key, value));
   }
   ASSERT_NO_FATAL_FAILURE(StartDirectorySession(path, dst_dir));
   const std::string worker_key = ReadFile(state + "/src1/dotlocal/state/georep/ssh/id_ed25519.pub");
@@ -125,22 +123,13 @@ TEST_F(GlusterTest, VerifyComparesTheVolumesOnTheirNodes) {
   const std::string state = GEOREP_GLUSTER_STATE;
   Source source;
   ASSERT_NO_FATAL_FAILURE(ImportSource(&source));
-  auto [d_status, dest] = PostJson("/api/v1/clusters/" + source.cluster + "/destinations",
-                                   {{"source_host_id", source.src1},
-                                    {"host", nodes_[2].ip},
-                                    {"ssh_fingerprint", nodes_[2].fingerprint},
-                                    {"copy_keys", true}});
-  ASSERT_EQ(d_status, 201) << dest.dump();
+  std::string dest_id;
+  ASSERT_NO_FATAL_FAILURE(CreateDestinationOnDst1(source, &dest_id));
 
   // Files written on the source mount before the session starts (the first crawl carries
   // them): nested, odd names, owners, modes, a symlink.
   const std::string src_mnt = state + "/src1/mnt-gv0", dst_mnt = state + "/dst1/mnt-gv1";
-  ASSERT_EQ(OnNode("src1", {"/bin/mkdir", "-p", src_mnt}).exit_code, 0);
-  ASSERT_EQ(OnNode("dst1", {"/bin/mkdir", "-p", dst_mnt}).exit_code, 0);
-  auto m1 = OnNode("src1", {"/bin/mount", "-t", "glusterfs", nodes_[0].ip + ":/gv0", src_mnt});
-  ASSERT_EQ(m1.exit_code, 0) << m1.err;
-  auto m2 = OnNode("dst1", {"/bin/mount", "-t", "glusterfs", nodes_[2].ip + ":/gv1", dst_mnt});
-  ASSERT_EQ(m2.exit_code, 0) << m2.err;
+  ASSERT_NO_FATAL_FAILURE(MountVolumes(src_mnt, "gv1", dst_mnt));
   const std::vector<std::string> files = {"a.bin", "sub/b.bin", "sub/deeper/c d.bin", "e.txt",
                                           "sub/f.txt"};
   ASSERT_EQ(OnNode("src1", {"/bin/mkdir", "-p", src_mnt + "/sub/deeper"}).exit_code, 0);
@@ -153,7 +142,7 @@ TEST_F(GlusterTest, VerifyComparesTheVolumesOnTheirNodes) {
   ASSERT_EQ(OnNode("src1", {"/bin/chmod", "600", src_mnt + "/sub/f.txt"}).exit_code, 0);
   ASSERT_EQ(OnNode("src1", {"/bin/ln", "-s", "sub/b.bin", src_mnt + "/link"}).exit_code, 0);
 
-  auto [s_status, created] = PostJson("/api/v1/sessions", {{"destination_id", dest["id"]},
+  auto [s_status, created] = PostJson("/api/v1/sessions", {{"destination_id", dest_id},
                                                            {"source_volume_id", source.volume},
                                                            {"destination_volume", "gv1"},
                                                            {"sync_method", "tarssh"}});

@@ -94,6 +94,27 @@ std::pair<int, Json> GlusterTest::PostJson(const std::string& path, const Json& 
   return r ? std::make_pair(r->status, Json::parse(r->body, nullptr, false))
            : std::make_pair(0, Json());
 }
+void GlusterTest::CreateDestinationOnDst1(const Source& source, std::string* id) {
+  auto [d_status, dest] = PostJson("/api/v1/clusters/" + source.cluster + "/destinations",
+                                   {{"source_host_id", source.src1},
+                                    {"host", nodes_[2].ip},
+                                    {"ssh_fingerprint", nodes_[2].fingerprint},
+                                    {"copy_keys", true}});
+  ASSERT_EQ(d_status, 201) << dest.dump();
+  *id = dest["id"];
+}
+
+void GlusterTest::MountVolumes(const std::string& src_mnt, const std::string& dst_volume,
+                               const std::string& dst_mnt) {
+  ASSERT_EQ(OnNode("src1", {"/bin/mkdir", "-p", src_mnt}).exit_code, 0);
+  ASSERT_EQ(OnNode("dst1", {"/bin/mkdir", "-p", dst_mnt}).exit_code, 0);
+  auto m1 = OnNode("src1", {"/bin/mount", "-t", "glusterfs", nodes_[0].ip + ":/gv0", src_mnt});
+  ASSERT_EQ(m1.exit_code, 0) << m1.err;
+  auto m2 =
+      OnNode("dst1", {"/bin/mount", "-t", "glusterfs", nodes_[2].ip + ":/" + dst_volume, dst_mnt});
+  ASSERT_EQ(m2.exit_code, 0) << m2.err;
+}
+
 void GlusterTest::CreateDirectorySession(const Source& source, const std::string& name,
                                          const std::string& src_dir, const std::string& dest_host,
                                          const std::string& dst_dir, std::string* path) {
@@ -213,6 +234,13 @@ std::vector<pid_t> GsyncdWorkers(const std::string& node) {
       out.push_back(pid);
   }
   return out;
+}
+
+void SetSessionConfig(EngineProcess& engine, const std::string& token, const std::string& path,
+                      const std::string& key, const std::string& value) {
+  auto r = engine.Put(path + "/config/" + key, Json{{"value", value}}.dump(), token);
+  ASSERT_TRUE(r) << path << ": no answer";
+  ASSERT_EQ(r->status, 200) << key << ": " << r->body;
 }
 
 int64_t NowMs() {

@@ -60,6 +60,11 @@ std::vector<pid_t> WorkersOnNode(const std::string& node);
 // Wall-clock milliseconds since the epoch.
 int64_t NowMs();
 
+// Sets the config `key` of the session at `path` to `value` through `engine`'s API as `token`'s
+// user; a fatal failure unless it answers 200 (call it under ASSERT_NO_FATAL_FAILURE).
+void SetSessionConfig(EngineProcess& engine, const std::string& token, const std::string& path,
+                      const std::string& key, const std::string& value);
+
 // `ip` unreachable from the source nodes (a route in each node's namespace; the engine still
 // reaches every node) until Restore() or the end of the scope, whichever comes first.
 class UnreachableFromSources {
@@ -102,6 +107,13 @@ class GlusterTest : public ::testing::Test {
 
   // POST `body` to `path`: the status and the parsed answer (0 and null without one).
   std::pair<int, Json> PostJson(const std::string& path, const Json& body);
+  // A destination for gluster sessions from `source`'s src1 to dst1 (dst1's key pinned, the
+  // source nodes' keys copied there); `*id` is its id.
+  void CreateDestinationOnDst1(const Source& source, std::string* id);
+  // The source's gv0 mounted on src1 at `src_mnt` and the destination's `dst_volume` on dst1 at
+  // `dst_mnt`, each mount point made first.
+  void MountVolumes(const std::string& src_mnt, const std::string& dst_volume,
+                    const std::string& dst_mnt);
   // A directory volume `name` on src1 at `src_dir` (holding a.txt and sub/b.bin), a
   // destination at `dest_host` (dst1's key pinned) and a session from the one to `dst_dir`
   // there; `*path` is the session's API path.

@@ -16,6 +16,10 @@ struct HeartbeatSession {
   std::string token, path;
 
   Json Get() const { return Json::parse(engine.Get(path, token)->body); }
+  // Sets the session's config `key` to `value` (SetSessionConfig).
+  void Set(const std::string& key, const std::string& value) const {
+    SetSessionConfig(engine, token, path, key, value);
+  }
   // The events of `action` ("session.stalled", ...).
   Json Events(const std::string& action) const {
     return Json::parse(engine.Get("/api/v1/events?action=" + action, token)->body)["items"];
@@ -41,13 +45,8 @@ struct HeartbeatSession {
 void CompareTheLagWithProbeFiles(const HeartbeatSession& view, const std::string& src_mnt,
                                  const std::string& dst_mnt, const std::string& id) {
   const std::string state_dir = GEOREP_GLUSTER_STATE;
-  ASSERT_EQ(
-      view.engine.Put(view.path + "/config/heartbeat-interval", R"({"value":"20"})", view.token)
-          ->status,
-      200);
-  ASSERT_EQ(view.engine.Put(view.path + "/config/stall-threshold", R"({"value":"60"})", view.token)
-                ->status,
-            200);
+  ASSERT_NO_FATAL_FAILURE(view.Set("heartbeat-interval", "20"));
+  ASSERT_NO_FATAL_FAILURE(view.Set("stall-threshold", "60"));
   // Each heartbeat is a file of its own, .georep/heartbeat/SESSION/SEQ.
   const std::string hb_dir = src_mnt + "/.georep/heartbeat/" + id;
   auto newest_heartbeat = [&] {
@@ -114,13 +113,8 @@ void CompareTheLagWithProbeFiles(const HeartbeatSession& view, const std::string
 void FreezeTheWorkersAndSeeTheStallEnd(const HeartbeatSession& view, const std::string& src_mnt,
                                        const std::string& dst_mnt) {
   const std::string state_dir = GEOREP_GLUSTER_STATE;
-  ASSERT_EQ(
-      view.engine.Put(view.path + "/config/heartbeat-interval", R"({"value":"2"})", view.token)
-          ->status,
-      200);
-  ASSERT_EQ(view.engine.Put(view.path + "/config/stall-threshold", R"({"value":"60"})", view.token)
-                ->status,
-            200);
+  ASSERT_NO_FATAL_FAILURE(view.Set("heartbeat-interval", "2"));
+  ASSERT_NO_FATAL_FAILURE(view.Set("stall-threshold", "60"));
 
   // gsyncd's workers frozen (as when its changelog consumer stops picking up changes):
   // gluster still says Active; georep shows the stall within the threshold, restarts the
@@ -174,21 +168,10 @@ TEST_F(GlusterTest, DefaultsCopyContentsAndTheHeartbeatMeasuresLagAndStalls) {
   const std::string state = GEOREP_GLUSTER_STATE;
   Source source;
   ASSERT_NO_FATAL_FAILURE(ImportSource(&source));
-  auto [d_status, dest] = PostJson("/api/v1/clusters/" + source.cluster + "/destinations",
-                                   {{"source_host_id", source.src1},
-                                    {"host", nodes_[2].ip},
-                                    {"ssh_fingerprint", nodes_[2].fingerprint},
-                                    {"copy_keys", true}});
-  ASSERT_EQ(d_status, 201) << dest.dump();
+  std::string dest_id;
+  ASSERT_NO_FATAL_FAILURE(CreateDestinationOnDst1(source, &dest_id));
   const std::string src_mnt = state + "/src1/mnt-hb", dst_mnt = state + "/dst1/mnt-hb";
-  ASSERT_EQ(OnNode("src1", {"/bin/mkdir", "-p", src_mnt}).exit_code, 0);
-  ASSERT_EQ(OnNode("dst1", {"/bin/mkdir", "-p", dst_mnt}).exit_code, 0);
-  ASSERT_EQ(
-      OnNode("src1", {"/bin/mount", "-t", "glusterfs", nodes_[0].ip + ":/gv0", src_mnt}).exit_code,
-      0);
-  ASSERT_EQ(
-      OnNode("dst1", {"/bin/mount", "-t", "glusterfs", nodes_[2].ip + ":/gv2", dst_mnt}).exit_code,
-      0);
+  ASSERT_NO_FATAL_FAILURE(MountVolumes(src_mnt, "gv2", dst_mnt));
   // Files of several sizes, written before start (the first crawl carries them).
   std::vector<std::string> files;
   for (int i = 0; i < 12; ++i) {
@@ -201,7 +184,7 @@ TEST_F(GlusterTest, DefaultsCopyContentsAndTheHeartbeatMeasuresLagAndStalls) {
   }
 
   // Created with the defaults: the preflight finds Debian's rsync and chooses tarssh.
-  auto [s_status, created] = PostJson("/api/v1/sessions", {{"destination_id", dest["id"]},
+  auto [s_status, created] = PostJson("/api/v1/sessions", {{"destination_id", dest_id},
                                                            {"source_volume_id", source.volume},
                                                            {"destination_volume", "gv2"}});
   ASSERT_EQ(s_status, 201) << created.dump(2);
@@ -234,8 +217,7 @@ TEST_F(GlusterTest, DefaultsCopyContentsAndTheHeartbeatMeasuresLagAndStalls) {
   for (const auto& [key, value] : {std::pair{"heartbeat-interval", "2"},
                                    {"stall-threshold", "120"},
                                    {"stall-action", "restart"}}) {
-    auto set = engine_->Put(path + "/config/" + key, Json{{"value", value}}.dump(), token_);
-    ASSERT_EQ(set->status, 200) << set->body;
+    ASSERT_NO_FATAL_FAILURE(view.Set(key, value));
   }
   EXPECT_EQ(session()["lag_seconds"], nullptr);  // nothing measured yet: unknown, not 0
 

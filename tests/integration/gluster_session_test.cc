@@ -209,23 +209,13 @@ TEST_F(GlusterTest, SessionLifecycleOnRealGluster) {
   const std::string state = GEOREP_GLUSTER_STATE;
   Source source;
   ASSERT_NO_FATAL_FAILURE(ImportSource(&source));
-  const std::string &cluster = source.cluster, &src1 = source.src1, &volume = source.volume;
-  Json dbody = {{"source_host_id", src1},
-                {"host", nodes_[2].ip},
-                {"ssh_fingerprint", nodes_[2].fingerprint},
-                {"copy_keys", true}};
-  auto dest = engine_->Post("/api/v1/clusters/" + cluster + "/destinations", dbody.dump(), token_);
-  ASSERT_EQ(dest->status, 201) << dest->body;
-  const std::string destination = Json::parse(dest->body)["id"];
+  const std::string& volume = source.volume;
+  std::string destination;
+  ASSERT_NO_FATAL_FAILURE(CreateDestinationOnDst1(source, &destination));
 
   // The destination volume is not empty: refused with the reason, nothing created.
   const std::string src_mnt = state + "/src1/mnt-gv0", dst_mnt = state + "/dst1/mnt-gv1";
-  ASSERT_EQ(OnNode("src1", {"/bin/mkdir", "-p", src_mnt}).exit_code, 0);
-  ASSERT_EQ(OnNode("dst1", {"/bin/mkdir", "-p", dst_mnt}).exit_code, 0);
-  auto m1 = OnNode("src1", {"/bin/mount", "-t", "glusterfs", nodes_[0].ip + ":/gv0", src_mnt});
-  ASSERT_EQ(m1.exit_code, 0) << m1.err;
-  auto m2 = OnNode("dst1", {"/bin/mount", "-t", "glusterfs", nodes_[2].ip + ":/gv1", dst_mnt});
-  ASSERT_EQ(m2.exit_code, 0) << m2.err;
+  ASSERT_NO_FATAL_FAILURE(MountVolumes(src_mnt, "gv1", dst_mnt));
   ASSERT_EQ(OnNode("dst1", {"/bin/cp", "/etc/hostname", dst_mnt + "/already-here"}).exit_code, 0);
   Json sbody = {
       {"destination_id", destination}, {"source_volume_id", volume}, {"destination_volume", "gv1"}};

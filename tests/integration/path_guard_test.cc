@@ -116,10 +116,27 @@ class PathGuard : public ::testing::Test {
     return r && r->status == 200 ? Json::parse(r->body)["items"] : Json::array();
   }
   std::string Real(const std::string& p) { return fs::canonical(p).string(); }
+  // An sshd on loopback that trusts the engine's key, and a destination of the source host on
+  // it (its host key pinned, `extra` added to the request); `*dest` is what the engine answered.
+  void AttachSshDestination(const Json& extra, Json* dest) {
+    auto key = engine_->Get("/api/v1/engine/ssh-key", token_);
+    ASSERT_TRUE(key && key->status == 200);
+    sshd_ = std::make_unique<SshServer>(sshd_dir_.path());
+    ASSERT_TRUE(sshd_->Start(Json::parse(key->body)["public_key"])) << sshd_->error();
+    Json body = {{"source_host_id", host_id_},
+                 {"host", "127.0.0.1"},
+                 {"ssh_port", sshd_->port()},
+                 {"ssh_fingerprint", sshd_->HostFingerprint()}};
+    body.update(extra);
+    auto [d_status, created] = Post("/api/v1/clusters/" + cluster_id_ + "/destinations", body);
+    ASSERT_EQ(d_status, 201) << created.dump();
+    *dest = created;
+  }
 
-  TempDir data_, root_;
+  TempDir data_, root_, sshd_dir_;
   std::string monitor_interval_ = "1";
   std::unique_ptr<EngineProcess> engine_;
+  std::unique_ptr<SshServer> sshd_;
   std::string password_, token_, cluster_id_, host_id_, volume_id_, destination_id_;
   std::string parent_, src_;
 };
@@ -398,17 +415,8 @@ TEST_F(PathGuard, ADestinationThatIsNotEmptyIsRefusedUnlessForced) {
 // The destination reached over ssh -- a real sshd on loopback, so the same machine, which the
 // probe's kernel boot id and mount namespace tell.
 TEST_F(PathGuard, AnSshDestinationOnTheSameMachineIsJudgedToo) {
-  auto key = engine_->Get("/api/v1/engine/ssh-key", token_);
-  ASSERT_TRUE(key && key->status == 200);
-  TempDir sshd_dir;
-  SshServer sshd(sshd_dir.path());
-  ASSERT_TRUE(sshd.Start(Json::parse(key->body)["public_key"])) << sshd.error();
-  auto [d_status, dest] = Post("/api/v1/clusters/" + cluster_id_ + "/destinations",
-                               {{"source_host_id", host_id_},
-                                {"host", "127.0.0.1"},
-                                {"ssh_port", sshd.port()},
-                                {"ssh_fingerprint", sshd.HostFingerprint()}});
-  ASSERT_EQ(d_status, 201) << dest.dump();
+  Json dest;
+  ASSERT_NO_FATAL_FAILURE(AttachSshDestination(Json::object(), &dest));
   EXPECT_EQ(Refused(parent_, "", dest["id"]),
             "destination " + parent_ + " is a parent of the source volume's directory " + src_ +
                 " (same host localhost): replication would overwrite and delete the source");
@@ -421,18 +429,8 @@ TEST_F(PathGuard, AnSshDestinationOnTheSameMachineIsJudgedToo) {
 // with the pinned host key, the agent runnable there, each session's path usable, free space
 // -- and never asks gluster (which such a destination does not run).
 TEST_F(PathGuard, TestingAnSshDirectoryDestinationChecksTheAgentAndThePaths) {
-  auto key = engine_->Get("/api/v1/engine/ssh-key", token_);
-  ASSERT_TRUE(key && key->status == 200);
-  TempDir sshd_dir;
-  SshServer sshd(sshd_dir.path());
-  ASSERT_TRUE(sshd.Start(Json::parse(key->body)["public_key"])) << sshd.error();
-  auto [d_status, dest] = Post("/api/v1/clusters/" + cluster_id_ + "/destinations",
-                               {{"source_host_id", host_id_},
-                                {"host", "127.0.0.1"},
-                                {"ssh_port", sshd.port()},
-                                {"ssh_fingerprint", sshd.HostFingerprint()},
-                                {"remote_user", "root"}});
-  ASSERT_EQ(d_status, 201) << dest.dump();
+  Json dest;
+  ASSERT_NO_FATAL_FAILURE(AttachSshDestination({{"remote_user", "root"}}, &dest));
   const std::string test = "/api/v1/destinations/" + dest["id"].get<std::string>() + "/test";
   const std::string there = root_.path() + "/over-ssh";
   auto [status, created] = Create(there, "", dest["id"]);

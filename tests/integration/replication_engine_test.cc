@@ -19,176 +19,84 @@ using replication::testing::DescribeTree;
 using replication::testing::GeorepTempFiles;
 using replication::testing::ReadFile;
 
-// POSTs `body` to `path` on `engine`: the status and the parsed answer (0 and null without one).
-std::pair<int, nlohmann::json> PostJson(EngineProcess& engine, const std::string& token,
-                                        const std::string& path, const nlohmann::json& body) {
-  auto r = engine.Post(path, body.dump(), token);
-  EXPECT_TRUE(r) << path;
-  return r ? std::make_pair(r->status, nlohmann::json::parse(r->body, nullptr, false))
-           : std::make_pair(0, nlohmann::json());
-}
-
-// A directory session from `src` to `dst` on this machine, created through `engine`'s API (a
-// cluster, its host, a volume, a destination, the session); `*id` is the session's id.
-void CreateLocalSession(EngineProcess& engine, const std::string& token, const std::string& src,
-                        const std::string& dst, std::string* id) {
-  auto post = [&](const std::string& path, const nlohmann::json& body) {
-    return PostJson(engine, token, path, body);
-  };
-  auto [c_status, cluster] = post("/api/v1/clusters", {{"name", "local"}});
-  ASSERT_EQ(c_status, 201) << cluster.dump();
-  const std::string cid = cluster["id"];
-  auto [h_status, host] =
-      post("/api/v1/clusters/" + cid + "/hosts", {{"name", "localhost"}, {"transport", "local"}});
-  ASSERT_EQ(h_status, 201) << host.dump();
-  auto [v_status, volume] = post("/api/v1/clusters/" + cid + "/volumes",
-                                 {{"name", "docs"}, {"host_id", host["id"]}, {"path", src}});
-  ASSERT_EQ(v_status, 201) << volume.dump();
-  auto [d_status, dest] = post("/api/v1/clusters/" + cid + "/destinations",
-                               {{"source_host_id", host["id"]}, {"host", "localhost"}});
-  ASSERT_EQ(d_status, 201) << dest.dump();
-  auto [s_status, created] = post("/api/v1/sessions", {{"destination_id", dest["id"]},
-                                                       {"source_volume_id", volume["id"]},
-                                                       {"destination_volume", dst}});
-  ASSERT_EQ(s_status, 201) << created.dump();
-  *id = created["id"];
-}
-
 // The engine runs directory sessions itself: through the API, start -> Active with the files
 // replicated, checkpoint, lag and throughput, verify (and a destination changed by hand
 // found), a killed worker -> Faulty with an event -> recovered, pause / resume / stop / remove.
 TEST(Replication, EngineRunsADirectorySessionThroughItsWholeLife) {
   using Json = nlohmann::json;
-  TempDir data, src, dst;
-  EngineProcess engine(data.path(), {"--monitor-interval", "1"});
-  ASSERT_TRUE(engine.Start()) << engine.output();
-  const std::string token = engine.Login(engine.admin_password());
-  ASSERT_FALSE(token.empty());
-  auto post = [&](const std::string& path, const Json& body) {
-    return PostJson(engine, token, path, body);
-  };
-  std::string id;
-  ASSERT_NO_FATAL_FAILURE(CreateLocalSession(engine, token, src.path(), dst.path(), &id));
-  const std::string path = "/api/v1/sessions/" + id;
-  auto session = [&] { return Json::parse(engine.Get(path, token)->body); };
-  auto events = [&](const std::string& action) {
-    return Json::parse(engine.Get("/api/v1/events?action=" + action, token)->body)["items"];
-  };
-  ASSERT_NO_FATAL_FAILURE(MakeRichTree(src.path()));
+  EngineSession e;
+  ASSERT_NO_FATAL_FAILURE(e.Create("1"));
+  ASSERT_NO_FATAL_FAILURE(MakeRichTree(e.src.path()));
 
-  EXPECT_EQ(post(path + "/start", Json::object()).first, 200);
-  EXPECT_TRUE(WaitFor(60, [&] {
-    const Json now = session();
-    return now["status"] == "Active" && now["nodes"][0]["crawl_status"] == "Changelog Crawl";
-  })) << session().dump(2);
-  EXPECT_TRUE(WaitFor(30, [&] { return DescribeTree(dst.path()) == DescribeTree(src.path()); }))
-      << DescribeTreeDiff(src.path(), dst.path());
+  EXPECT_EQ(e.Post(e.path + "/start", Json::object()).first, 200);
+  EXPECT_TRUE(WaitFor(60, [&] { return e.ActiveInChangelogCrawl(); })) << e.Detail().dump(2);
+  EXPECT_TRUE(WaitFor(30, [&] { return SameTree(e.src.path(), e.dst.path()); }))
+      << DescribeTreeDiff(e.src.path(), e.dst.path());
   {
-    const Json node = session()["nodes"][0];
+    const Json node = e.Detail()["nodes"][0];
     // georep's own engine measures both: known numbers (unknown would be null).
     EXPECT_TRUE(node["lag_seconds"].is_number()) << node.dump();
     EXPECT_TRUE(node["throughput_bytes_per_second"].is_number()) << node.dump();
-    EXPECT_TRUE(session()["lag_seconds"].is_number()) << session().dump();
+    EXPECT_TRUE(e.Detail()["lag_seconds"].is_number()) << e.Detail().dump();
     EXPECT_FALSE(node["last_synced"].is_null()) << node.dump();
   }
 
   // A checkpoint completes once every change before it is applied.
-  Write(src.path() + "/after-checkpoint-request", "x");
-  auto cp = engine.Put(path + "/config/checkpoint", R"({"value":"now"})", token);
+  Write(e.src.path() + "/after-checkpoint-request", "x");
+  auto cp = e.engine->Put(e.path + "/config/checkpoint", R"({"value":"now"})", e.token);
   ASSERT_EQ(cp->status, 200) << cp->body;
-  EXPECT_TRUE(WaitFor(30, [&] { return session()["nodes"][0]["checkpoint_completed"] == true; }))
-      << session().dump(2);
-  EXPECT_TRUE(WaitFor(10, [&] { return events("session.checkpoint_completed").size() == 1; }));
+  EXPECT_TRUE(WaitFor(30, [&] { return e.Detail()["nodes"][0]["checkpoint_completed"] == true; }))
+      << e.Detail().dump(2);
+  EXPECT_TRUE(WaitFor(10, [&] { return e.Events("session.checkpoint_completed").size() == 1; }));
 
   // Verify: identical; then a destination file changed behind georep's back is found.
-  auto verified = post(path + "/verify", Json::object());
+  auto verified = e.Post(e.path + "/verify", Json::object());
   ASSERT_EQ(verified.first, 200) << verified.second.dump();
   EXPECT_EQ(verified.second["identical"], true) << verified.second.dump(2);
   EXPECT_GE(verified.second["content_checked"].get<int>(), 5);
-  Write(dst.path() + "/dir/small.txt", "tampered");
-  verified = post(path + "/verify", Json::object());
+  Write(e.dst.path() + "/dir/small.txt", "tampered");
+  verified = e.Post(e.path + "/verify", Json::object());
   EXPECT_EQ(verified.second["identical"], false);
   ASSERT_FALSE(verified.second["differences"].empty());
   EXPECT_EQ(verified.second["differences"][0]["path"], "dir/small.txt") << verified.second.dump();
   TempDir cli_config;
-  const std::vector<std::string> env = {"GEOREP_CONFIG_DIR=" + cli_config.path()};
-  ASSERT_EQ(RunCommand({GeorepBinary(), "login", "--server", engine.url(), "--password-stdin"},
-                       engine.admin_password() + "\n", env)
-                .exit_code,
-            0);
-  auto cli = RunCommand({GeorepBinary(), "verify", id}, "", env);
+  std::vector<std::string> env;
+  ASSERT_NO_FATAL_FAILURE(e.LoginCli(cli_config.path(), &env));
+  auto cli = RunCommand({GeorepBinary(), "verify", e.id}, "", env);
   EXPECT_EQ(cli.exit_code, 1) << cli.out << cli.err;
   EXPECT_NE(cli.out.find("dir/small.txt"), std::string::npos) << cli.out << cli.err;
-  Write(dst.path() + "/dir/small.txt", "hello\n");  // put back by hand: not georep's file now
-  fs::remove(dst.path() + "/dir/small.txt");
-  Write(src.path() + "/dir/small.txt", "hello again\n");  // a change: georep rewrites it
+  Write(e.dst.path() + "/dir/small.txt", "hello\n");  // put back by hand: not georep's file now
+  fs::remove(e.dst.path() + "/dir/small.txt");
+  Write(e.src.path() + "/dir/small.txt", "hello again\n");  // a change: georep rewrites it
 
   // The worker is killed: Faulty with the reason and an event, then restarted: recovered.
-  auto pids = RunCommand({"/usr/bin/pgrep", "-f", "worker --source " + src.path()});
+  auto pids = RunCommand({"/usr/bin/pgrep", "-f", "worker --source " + e.src.path()});
   ASSERT_FALSE(pids.out.empty()) << "no worker running";
   ASSERT_EQ(::kill(std::stoi(pids.out), SIGKILL), 0);
-  EXPECT_TRUE(WaitFor(20, [&] { return !events("session.faulty").empty(); })) << session().dump(2);
-  EXPECT_TRUE(WaitFor(30, [&] { return !events("session.recovered").empty(); }))
-      << session().dump(2);
-  EXPECT_TRUE(WaitFor(30, [&] { return DescribeTree(dst.path()) == DescribeTree(src.path()); }))
-      << DescribeTreeDiff(src.path(), dst.path());
+  EXPECT_TRUE(WaitFor(20, [&] { return !e.Events("session.faulty").empty(); }))
+      << e.Detail().dump(2);
+  EXPECT_TRUE(WaitFor(30, [&] { return !e.Events("session.recovered").empty(); }))
+      << e.Detail().dump(2);
+  EXPECT_TRUE(WaitFor(30, [&] { return DescribeTree(e.dst.path()) == DescribeTree(e.src.path()); }))
+      << DescribeTreeDiff(e.src.path(), e.dst.path());
 
   // Pause: the worker stops, changes wait; resume: they arrive. Stop, remove.
-  EXPECT_EQ(post(path + "/pause", Json::object()).first, 200);
-  EXPECT_EQ(session()["status"], "Paused");
-  EXPECT_TRUE(RunCommand({"/usr/bin/pgrep", "-f", "worker --source " + src.path()}).out.empty());
-  Write(src.path() + "/while-paused", "p");
+  EXPECT_EQ(e.Post(e.path + "/pause", Json::object()).first, 200);
+  EXPECT_EQ(e.Detail()["status"], "Paused");
+  EXPECT_TRUE(RunCommand({"/usr/bin/pgrep", "-f", "worker --source " + e.src.path()}).out.empty());
+  Write(e.src.path() + "/while-paused", "p");
   // Nothing happens while paused: no worker starts and nothing arrives (either fails at once).
   EXPECT_FALSE(WaitFor(2, [&] {
-    return fs::exists(dst.path() + "/while-paused") ||
-           !RunCommand({"/usr/bin/pgrep", "-f", "worker --source " + src.path()}).out.empty();
+    return fs::exists(e.dst.path() + "/while-paused") ||
+           !RunCommand({"/usr/bin/pgrep", "-f", "worker --source " + e.src.path()}).out.empty();
   }));
-  EXPECT_EQ(post(path + "/resume", Json::object()).first, 200);
-  EXPECT_TRUE(WaitFor(30, [&] { return fs::exists(dst.path() + "/while-paused"); }));
-  EXPECT_EQ(post(path + "/stop", Json::object()).first, 200);
-  EXPECT_EQ(session()["status"], "Stopped");
-  EXPECT_EQ(engine.Delete(path, token)->status, 204);
-  EXPECT_FALSE(fs::exists(data.path() + "/sessions/" + id));
+  EXPECT_EQ(e.Post(e.path + "/resume", Json::object()).first, 200);
+  EXPECT_TRUE(WaitFor(30, [&] { return fs::exists(e.dst.path() + "/while-paused"); }));
+  EXPECT_EQ(e.Post(e.path + "/stop", Json::object()).first, 200);
+  EXPECT_EQ(e.Detail()["status"], "Stopped");
+  EXPECT_EQ(e.engine->Delete(e.path, e.token)->status, 204);
+  EXPECT_FALSE(fs::exists(e.data.path() + "/sessions/" + e.id));
 }
-
-// An engine (monitor interval `interval`) running one started directory session from a
-// local source to a local destination.
-struct EngineSession {
-  TempDir data, src, dst;
-  std::unique_ptr<EngineProcess> engine;
-  std::string token, id, path;
-
-  void Start(const std::string& interval, const nlohmann::json& config = nlohmann::json::object()) {
-    using Json = nlohmann::json;
-    engine = std::make_unique<EngineProcess>(
-        data.path(), std::vector<std::string>{"--monitor-interval", interval});
-    ASSERT_TRUE(engine->Start()) << engine->output();
-    token = engine->Login(engine->admin_password());
-    ASSERT_FALSE(token.empty());
-    auto post = [&](const std::string& p, const Json& body) {
-      return PostJson(*engine, token, p, body);
-    };
-    ASSERT_NO_FATAL_FAILURE(CreateLocalSession(*engine, token, src.path(), dst.path(), &id));
-    path = "/api/v1/sessions/" + id;
-    for (const auto& [key, value] : config.items()) {
-      auto r = engine->Put(path + "/config/" + key, Json{{"value", value}}.dump(), token);
-      ASSERT_TRUE(r && r->status == 200) << key << ": " << (r ? r->body : "");
-    }
-    ASSERT_EQ(post(path + "/start", Json::object()).first, 200);
-  }
-  nlohmann::json Detail() { return nlohmann::json::parse(engine->Get(path, token)->body); }
-  std::string StateDir() const { return data.path() + "/sessions/" + id; }
-  // The worker's pid, 0 if none runs.
-  pid_t Worker() const {
-    auto pids = RunCommand({"/usr/bin/pgrep", "-f", "worker --source " + src.path()});
-    return pids.out.empty() ? 0 : std::stoi(pids.out);
-  }
-  // Whether the worker has reported Active since `since_ms` (its status.json).
-  bool ActiveSince(int64_t since_ms) const {
-    auto st = ReadWorkerStatus(StateDir());
-    return st.ok() && st->state == "Active" && st->updated_ms >= since_ms;
-  }
-};
 
 int64_t WallMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -228,11 +136,7 @@ TEST(Replication, AKilledWorkerIsRestartedWithinSecondsEveryTime) {
   // 1 s of back-off, the path guards' probe and the spawn: seconds (the monitor polls every 10).
   for (double d : delays) EXPECT_LT(d, 8.0) << "restart delays: " << shown;
   // The node showed the fault, with the reason, as it happened.
-  EXPECT_TRUE(WaitFor(20, [&] {
-    auto events = nlohmann::json::parse(
-        e.engine->Get("/api/v1/events?action=session.faulty", e.token)->body)["items"];
-    return !events.empty();
-  }));
+  EXPECT_TRUE(WaitFor(20, [&] { return !e.Events("session.faulty").empty(); }));
   EXPECT_TRUE(WaitFor(30, [&] { return e.Detail()["status"] == "Active"; })) << e.Detail().dump(2);
 }
 
@@ -333,80 +237,64 @@ TEST(Replication, LagCountsAChangeUntilItIsDurableAtTheDestination) {
 // events); once georep has rewritten it, the next periodic verify clears it.
 TEST(Replication, EnginePeriodicVerifyRaisesAndClearsAStandingAlert) {
   using Json = nlohmann::json;
-  TempDir data, src, dst;
-  EngineProcess engine(data.path(), {"--monitor-interval", "1"});
-  ASSERT_TRUE(engine.Start()) << engine.output();
-  const std::string token = engine.Login(engine.admin_password());
-  ASSERT_FALSE(token.empty());
-  auto post = [&](const std::string& path, const Json& body) {
-    return PostJson(engine, token, path, body);
-  };
-  std::string id;
-  ASSERT_NO_FATAL_FAILURE(CreateLocalSession(engine, token, src.path(), dst.path(), &id));
-  const std::string path = "/api/v1/sessions/" + id;
-  auto session = [&] { return Json::parse(engine.Get(path, token)->body); };
-  auto events = [&](const std::string& action) {
-    return Json::parse(engine.Get("/api/v1/events?action=" + action, token)->body)["items"];
-  };
+  EngineSession e;
+  ASSERT_NO_FATAL_FAILURE(e.Create("1"));
   auto alert = [&]() -> Json {
-    const Json now = session();
+    const Json now = e.Detail();
     for (const auto& a : now["alerts"])
       if (a["kind"] == "verify-differs") return a;
     return nullptr;
   };
-  ASSERT_NO_FATAL_FAILURE(MakeRichTree(src.path()));
-  EXPECT_EQ(post(path + "/start", Json::object()).first, 200);
-  ASSERT_TRUE(WaitFor(60, [&] {
-    const Json now = session();
-    return now["status"] == "Active" && now["nodes"][0]["crawl_status"] == "Changelog Crawl";
-  })) << session().dump(2);
-  ASSERT_TRUE(WaitFor(30, [&] { return DescribeTree(dst.path()) == DescribeTree(src.path()); }))
-      << DescribeTreeDiff(src.path(), dst.path());
+  ASSERT_NO_FATAL_FAILURE(MakeRichTree(e.src.path()));
+  EXPECT_EQ(e.Post(e.path + "/start", Json::object()).first, 200);
+  ASSERT_TRUE(WaitFor(60, [&] { return e.ActiveInChangelogCrawl(); })) << e.Detail().dump(2);
+  ASSERT_TRUE(WaitFor(30, [&] { return SameTree(e.src.path(), e.dst.path()); }))
+      << DescribeTreeDiff(e.src.path(), e.dst.path());
 
   // Below the minimum: refused with the reason. The minimum, every file's content.
-  auto short_interval = engine.Put(path + "/config/verify-interval", R"({"value":"5"})", token);
+  auto short_interval =
+      e.engine->Put(e.path + "/config/verify-interval", R"({"value":"5"})", e.token);
   ASSERT_EQ(short_interval->status, 400) << short_interval->body;
   EXPECT_NE(short_interval->body.find("at least 10 seconds"), std::string::npos)
       << short_interval->body;
-  ASSERT_EQ(engine.Put(path + "/config/verify-sample", R"({"value":"100"})", token)->status, 200);
-  ASSERT_EQ(engine.Put(path + "/config/verify-interval", R"({"value":"10"})", token)->status, 200);
+  ASSERT_EQ(e.engine->Put(e.path + "/config/verify-sample", R"({"value":"100"})", e.token)->status,
+            200);
+  ASSERT_EQ(e.engine->Put(e.path + "/config/verify-interval", R"({"value":"10"})", e.token)->status,
+            200);
   // Identical: periodic verifies by the monitor, no alert.
   ASSERT_TRUE(WaitFor(40, [&] {
-    for (const auto& e : events("session.verify"))
-      if (e["actor"] == "monitor") return true;
+    for (const auto& ev : e.Events("session.verify"))
+      if (ev["actor"] == "monitor") return true;
     return false;
-  })) << events("session.verify").dump(2);
-  EXPECT_TRUE(alert().is_null()) << session().dump(2);
-  EXPECT_TRUE(events("session.verify_differs").empty());
+  })) << e.Events("session.verify").dump(2);
+  EXPECT_TRUE(alert().is_null()) << e.Detail().dump(2);
+  EXPECT_TRUE(e.Events("session.verify_differs").empty());
 
   // Changed at the destination behind georep's back: seen, re-checked, alerted.
-  Write(dst.path() + "/dir/small.txt", "tampered");
-  ASSERT_TRUE(WaitFor(90, [&] { return !alert().is_null(); })) << session().dump(2);
+  Write(e.dst.path() + "/dir/small.txt", "tampered");
+  ASSERT_TRUE(WaitFor(90, [&] { return !alert().is_null(); })) << e.Detail().dump(2);
   EXPECT_NE(alert()["message"].get<std::string>().find("dir/small.txt"), std::string::npos)
       << alert().dump();
   EXPECT_NE(alert()["message"].get<std::string>().find("periodic verify"), std::string::npos)
       << alert().dump();
-  ASSERT_EQ(events("session.verify_differs").size(), 1u);
-  EXPECT_EQ(events("session.verify_differs")[0]["result"], "failed");
+  ASSERT_EQ(e.Events("session.verify_differs").size(), 1u);
+  EXPECT_EQ(e.Events("session.verify_differs")[0]["result"], "failed");
   // The CLI's status shows the standing reason.
   TempDir cli_config;
-  const std::vector<std::string> env = {"GEOREP_CONFIG_DIR=" + cli_config.path()};
-  ASSERT_EQ(RunCommand({GeorepBinary(), "login", "--server", engine.url(), "--password-stdin"},
-                       engine.admin_password() + "\n", env)
-                .exit_code,
-            0);
-  auto status = RunCommand({GeorepBinary(), "session", "status", id}, "", env);
+  std::vector<std::string> env;
+  ASSERT_NO_FATAL_FAILURE(e.LoginCli(cli_config.path(), &env));
+  auto status = RunCommand({GeorepBinary(), "session", "status", e.id}, "", env);
   EXPECT_NE(status.out.find("verify-differs"), std::string::npos) << status.out << status.err;
 
   // A change at the source: georep rewrites the file, and the next periodic verify clears it.
-  Write(src.path() + "/dir/small.txt", "hello again\n");
-  ASSERT_TRUE(WaitFor(30, [&] { return DescribeTree(dst.path()) == DescribeTree(src.path()); }))
-      << DescribeTreeDiff(src.path(), dst.path());
-  ASSERT_TRUE(WaitFor(60, [&] { return !events("session.verify_differs_cleared").empty(); }))
-      << session().dump(2);
-  EXPECT_TRUE(alert().is_null()) << session().dump(2);
+  Write(e.src.path() + "/dir/small.txt", "hello again\n");
+  ASSERT_TRUE(WaitFor(30, [&] { return DescribeTree(e.dst.path()) == DescribeTree(e.src.path()); }))
+      << DescribeTreeDiff(e.src.path(), e.dst.path());
+  ASSERT_TRUE(WaitFor(60, [&] { return !e.Events("session.verify_differs_cleared").empty(); }))
+      << e.Detail().dump(2);
+  EXPECT_TRUE(alert().is_null()) << e.Detail().dump(2);
 
-  EXPECT_EQ(post(path + "/stop", Json::object()).first, 200);
+  EXPECT_EQ(e.Post(e.path + "/stop", Json::object()).first, 200);
 }
 
 // The destination file system fills up: the worker shows Faulty with a clear reason, nothing at

@@ -60,6 +60,82 @@ void MakeRichTree(const std::string& root) {
   ::utimensat(AT_FDCWD, (root + "/dir/small.txt").c_str(), times, 0);
 }
 
+void EngineSession::Create(const std::string& interval, const nlohmann::json& config) {
+  using Json = nlohmann::json;
+  engine = std::make_unique<EngineProcess>(
+      data.path(), std::vector<std::string>{"--monitor-interval", interval});
+  ASSERT_TRUE(engine->Start()) << engine->output();
+  token = engine->Login(engine->admin_password());
+  ASSERT_FALSE(token.empty());
+  auto [c_status, cluster] = Post("/api/v1/clusters", {{"name", "local"}});
+  ASSERT_EQ(c_status, 201) << cluster.dump();
+  const std::string cid = cluster["id"];
+  auto [h_status, host] =
+      Post("/api/v1/clusters/" + cid + "/hosts", {{"name", "localhost"}, {"transport", "local"}});
+  ASSERT_EQ(h_status, 201) << host.dump();
+  auto [v_status, volume] = Post("/api/v1/clusters/" + cid + "/volumes",
+                                 {{"name", "docs"}, {"host_id", host["id"]}, {"path", src.path()}});
+  ASSERT_EQ(v_status, 201) << volume.dump();
+  auto [d_status, dest] = Post("/api/v1/clusters/" + cid + "/destinations",
+                               {{"source_host_id", host["id"]}, {"host", "localhost"}});
+  ASSERT_EQ(d_status, 201) << dest.dump();
+  auto [s_status, created] = Post("/api/v1/sessions", {{"destination_id", dest["id"]},
+                                                       {"source_volume_id", volume["id"]},
+                                                       {"destination_volume", dst.path()}});
+  ASSERT_EQ(s_status, 201) << created.dump();
+  id = created["id"];
+  path = "/api/v1/sessions/" + id;
+  for (const auto& [key, value] : config.items()) {
+    auto r = engine->Put(path + "/config/" + key, Json{{"value", value}}.dump(), token);
+    ASSERT_TRUE(r && r->status == 200) << key << ": " << (r ? r->body : "");
+  }
+}
+
+void EngineSession::Start(const std::string& interval, const nlohmann::json& config) {
+  ASSERT_NO_FATAL_FAILURE(Create(interval, config));
+  ASSERT_EQ(Post(path + "/start", nlohmann::json::object()).first, 200);
+}
+
+std::pair<int, nlohmann::json> EngineSession::Post(const std::string& api_path,
+                                                   const nlohmann::json& body) {
+  auto r = engine->Post(api_path, body.dump(), token);
+  EXPECT_TRUE(r) << api_path;
+  return r ? std::make_pair(r->status, nlohmann::json::parse(r->body, nullptr, false))
+           : std::make_pair(0, nlohmann::json());
+}
+
+nlohmann::json EngineSession::Detail() {
+  return nlohmann::json::parse(engine->Get(path, token)->body);
+}
+
+nlohmann::json EngineSession::Events(const std::string& action) {
+  return nlohmann::json::parse(
+      engine->Get("/api/v1/events?action=" + action, token)->body)["items"];
+}
+
+bool EngineSession::ActiveInChangelogCrawl() {
+  const nlohmann::json now = Detail();
+  return now["status"] == "Active" && now["nodes"][0]["crawl_status"] == "Changelog Crawl";
+}
+
+void EngineSession::LoginCli(const std::string& config_dir, std::vector<std::string>* env) {
+  *env = {"GEOREP_CONFIG_DIR=" + config_dir};
+  ASSERT_EQ(RunCommand({GeorepBinary(), "login", "--server", engine->url(), "--password-stdin"},
+                       engine->admin_password() + "\n", *env)
+                .exit_code,
+            0);
+}
+
+pid_t EngineSession::Worker() const {
+  auto pids = RunCommand({"/usr/bin/pgrep", "-f", "worker --source " + src.path()});
+  return pids.out.empty() ? 0 : std::stoi(pids.out);
+}
+
+bool EngineSession::ActiveSince(int64_t since_ms) const {
+  auto st = ReadWorkerStatus(StateDir());
+  return st.ok() && st->state == "Active" && st->updated_ms >= since_ms;
+}
+
 CommandResult WorkerRun::Once() {
   std::vector<std::string> argv = {GeorepBinary(), "worker",        "--source",
                                    source,         "--destination", destination,

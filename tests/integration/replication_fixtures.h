@@ -1,6 +1,7 @@
 // What the integration tests of the replication engine (replication_*_test.cc) share: a worker
-// run once, a source tree rich in entries and metadata, the worker's state as its status.json
-// says it, and a look at a worker's processes (its agent, what they read) in /proc.
+// run once, an engine running one directory session through its API, a source tree rich in
+// entries and metadata, the worker's state as its status.json says it, and a look at a worker's
+// processes (its agent, what they read) in /proc.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -8,8 +9,11 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "integration/engine_process.h"
@@ -41,6 +45,38 @@ struct WorkerRun {
   std::string source, destination, state;
   std::vector<std::string> extra = {};
   CommandResult Once();
+};
+
+// An engine (`georep serve`) logged in as admin, running one directory session from `src` to
+// `dst` on this machine, created through its API (a cluster, its host, a volume, a destination,
+// the session), and that session as the API shows it.
+struct EngineSession {
+  TempDir data, src, dst;
+  std::unique_ptr<EngineProcess> engine;
+  std::string token, id, path;  // path: the session's, /api/v1/sessions/ID
+
+  // The engine started (its monitor polling every `interval` s) and the session created, with
+  // each of `config`'s keys set; not started. Fatal failures: ASSERT_NO_FATAL_FAILURE.
+  void Create(const std::string& interval, const nlohmann::json& config = nlohmann::json::object());
+  // Create, then the session started.
+  void Start(const std::string& interval, const nlohmann::json& config = nlohmann::json::object());
+
+  // POSTs `body` to `api_path`: the status and the parsed answer (0 and null without one).
+  std::pair<int, nlohmann::json> Post(const std::string& api_path, const nlohmann::json& body);
+  // The session as GET shows it.
+  nlohmann::json Detail();
+  // The events of `action` ("session.faulty", ...).
+  nlohmann::json Events(const std::string& action);
+  // Whether the session is Active with its node in the Changelog Crawl.
+  bool ActiveInChangelogCrawl();
+  // `georep login` to the engine as admin, the CLI's config in `config_dir`; `*env` names it
+  // for the CLI's next calls.
+  void LoginCli(const std::string& config_dir, std::vector<std::string>* env);
+  std::string StateDir() const { return data.path() + "/sessions/" + id; }
+  // The worker's pid, 0 if none runs.
+  pid_t Worker() const;
+  // Whether the worker has reported Active since `since_ms` (its status.json).
+  bool ActiveSince(int64_t since_ms) const;
 };
 
 // Bytes a process has read (/proc/PID/io's rchar): what an agent took in, from its stream or

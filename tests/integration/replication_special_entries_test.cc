@@ -1,10 +1,8 @@
 // What the replication engine does with a source that is gone, and with metadata and entries
 // beyond files: POSIX ACLs, capabilities, trusted.* attributes, FIFOs, devices, Unix sockets.
 #include <fcntl.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
-#include <sys/un.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -17,6 +15,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using replication::ReadWorkerStatus;
+using replication::testing::BindUnixSocket;
 using replication::testing::DescribeTree;
 using replication::testing::GeorepTempFiles;
 using replication::testing::ReadFile;
@@ -65,18 +64,6 @@ TEST(Replication, AMissingSourceFailsAndDeletesNothing) {
   EXPECT_EQ(ReadFile(dst.path() + "/dir/kept"), "kept");
 }
 
-// A Unix socket bound at `path`, closed again: the file stays, as a crashed server's does.
-void BindUnixSocket(const std::string& path) {
-  int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
-  ASSERT_GE(fd, 0);
-  struct sockaddr_un addr {};
-  addr.sun_family = AF_UNIX;
-  ASSERT_LT(path.size(), sizeof addr.sun_path);
-  std::copy(path.begin(), path.end(), addr.sun_path);
-  ASSERT_EQ(::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr), 0) << path;
-  ::close(fd);
-}
-
 void SetXattr(const std::string& path, const char* name, const std::string& value) {
   ASSERT_EQ(::lsetxattr(path.c_str(), name, value.data(), value.size(), 0), 0)
       << name << " of " << path << ": " << strerror(errno);
@@ -108,7 +95,7 @@ TEST(Replication, AclsCapabilitiesTrustedXattrsAndSpecialFilesArriveAndASocketIs
   ASSERT_EQ(::mkfifo((s + "/fifo").c_str(), 0620), 0);
   ::chmod((s + "/fifo").c_str(), 0620);  // past the umask
   ASSERT_EQ(::mknod((s + "/null").c_str(), S_IFCHR | 0666, makedev(1, 3)), 0);
-  ASSERT_NO_FATAL_FAILURE(BindUnixSocket(s + "/sock"));
+  ASSERT_EQ(BindUnixSocket(s + "/sock"), "");
 
   auto expect_replicated = [&](const std::string& where) {
     using replication::testing::XattrOf;
@@ -160,7 +147,7 @@ TEST(Replication, AclsCapabilitiesTrustedXattrsAndSpecialFilesArriveAndASocketIs
     return now.ok() && now->crawl == "Changelog Crawl" && now->state == "Active";
   })) << ReplicationReason(state.path());
   ASSERT_EQ(::mkfifo((s + "/shared/fifo2").c_str(), 0600), 0);
-  ASSERT_NO_FATAL_FAILURE(BindUnixSocket(s + "/shared/sock2"));
+  ASSERT_EQ(BindUnixSocket(s + "/shared/sock2"), "");
   const std::string narrower =
       replication::testing::AclXattr({{0x01, 6}, {0x02, 6, 1234}, {0x04, 0}, {0x10, 6}, {0x20, 0}});
   ASSERT_NO_FATAL_FAILURE(SetXattr(s + "/shared/report", "system.posix_acl_access", narrower));

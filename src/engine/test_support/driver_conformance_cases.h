@@ -85,6 +85,31 @@ class ConformanceWorld {
 
   virtual std::filesystem::path source_root() = 0;
   virtual std::filesystem::path destination_root() = 0;
+  // A session of a directory volume at source_root() on the engine's own host to
+  // destination_root() there (the destination "backup", reached from that host): the directory
+  // worlds' CreateSession. Its id; "" (and a failure) when a step failed.
+  std::string CreateLocalDirectorySession() {
+    auto c = ops_->CreateCluster(admin_, {"local", ""});
+    EXPECT_TRUE(c.ok()) << c.status().ToString();
+    if (!c.ok()) return "";
+    HostSpec hs;
+    hs.cluster_id = c->id;
+    hs.name = "localhost";
+    hs.transport = HostTransport::kLocal;
+    auto h = ops_->AddHost(admin_, hs);
+    EXPECT_TRUE(h.ok()) << h.status().ToString();
+    if (!h.ok()) return "";
+    VolumeSpec vs{c->id, "src", VolumeKind::kDirectory, {{h->id, source_root().string()}}, 1, 0};
+    auto v = ops_->AddVolume(admin_, vs);
+    EXPECT_TRUE(v.ok()) << v.status().ToString();
+    if (!v.ok()) return "";
+    auto d = ops_->CreateDestination(admin_, {c->id, h->id, "backup", 22, "", "root"});
+    EXPECT_TRUE(d.ok()) << d.status().ToString();
+    if (!d.ok()) return "";
+    auto s = ops_->CreateSession(admin_, {d->id, v->id, destination_root().string(), ""});
+    EXPECT_TRUE(s.ok()) << s.status().ToString();
+    return s.ok() ? s->session.id : "";
+  }
   static void Write(const std::filesystem::path& p, const std::string& content) {
     std::filesystem::create_directories(p.parent_path());
     std::ofstream(p, std::ios::binary) << content;

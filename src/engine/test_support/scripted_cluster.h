@@ -1,32 +1,24 @@
 // Test support for the engine's gluster code: a cluster of hosts that answer through scripts
 // the test sets (by host address), recording every command with the host that ran it, and the
-// recorded gluster output under gluster/testdata. For unit tests only.
+// recorded gluster output under gluster/testdata (Fixture, gluster/test_support/testdata.h). For
+// unit tests only.
 #pragma once
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <fstream>
 #include <functional>
 #include <map>
 #include <mutex>
-#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "engine/host_connector.h"
+#include "gluster/test_support/testdata.h"
 #include "model/path_guard.h"
 
 namespace georep::testing_support {
-
-inline std::string Fixture(const std::string& name) {
-  std::ifstream in(std::string(GEOREP_GLUSTER_TESTDATA) + "/" + name);
-  EXPECT_TRUE(in) << name;
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 inline CommandResult Answer(std::string out, int exit_code = 0) {
   CommandResult r;
