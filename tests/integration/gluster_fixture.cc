@@ -160,8 +160,6 @@ void GlusterTest::WriteLiveAndVerify(const std::string& path, const std::string&
   EXPECT_GE(verified.second["content_checked"].get<int>(), 3);
 }
 
-TempDir data_;
-
 CommandResult OnNode(const std::string& node, std::vector<std::string> argv) {
   std::vector<std::string> all = {
       "/usr/bin/nsenter", "--net=/run/netns/" + node,
