@@ -139,7 +139,17 @@ class VerifyOverSsh : public ::testing::Test {
         << engine_->Get(path_, token_)->body;
     if (stop) {
       ASSERT_EQ(Post(path_ + "/stop", Json::object()).first, 200);
+      return;
     }
+    // Left running: settled before the test changes the destination -- its first pass ended
+    // (live changes now) with nothing pending, so nothing it still applies undoes a change.
+    ASSERT_TRUE(WaitFor(60, [&] {
+      const Json s = Json::parse(engine_->Get(path_, token_)->body);
+      if (s["status"] != "Active" || s["nodes"].size() != 1) return false;
+      const Json& n = s["nodes"][0];
+      return n["crawl_status"] == "Changelog Crawl" && n["entry_pending"] == 0 &&
+             n["data_pending"] == 0 && n["meta_pending"] == 0;
+    })) << engine_->Get(path_, token_)->body;
   }
   // Replaces `path` at the destination with a separate copy: same content, mode, owner, times.
   void SplitHardLink(const std::string& path) {
