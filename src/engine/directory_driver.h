@@ -34,17 +34,28 @@ class DirectoryDriver final : public SessionDriver {
   // Every directory session; returns how many were read.
   int PollDirectorySessions(const Actor& a);
 
+  // One host and path; no replica or disperse sets.
   Status ValidateVolumeLayout(const VolumeSpec& spec) const override;
+  // Under the engine's volume roots, when they are set.
   Status ValidateVolumePlace(const VolumeSpec& spec) const override;
+  // A directory is there to be read: no start of its own.
   VolumeStatus InitialVolumeStatus() const override { return VolumeStatus::kStarted; }
+  // An absolute path on the destination host.
   Status ValidateDestinationName(const std::string& destination_volume) const override;
+  // The path guards (model/path_guard.h), and a destination that holds something refused
+  // unless forced; nothing runs until start.
   Status Create(const Session& s, const Volume& v, const Destination& d,
                 const SessionCreateOptions& options, SessionCreation& created,
                 SessionDetail& out) override;
+  // Start and resume (re)start the session's worker under the supervisor; stop and pause stop
+  // it, keeping its index.
   Result<std::string> RunAction(const SessionDetail& s, const Volume& v, SessionAction action,
                                 bool force, std::optional<Preflight>& preflight) override;
   Status DeleteForRemoval(const Session& s, const Volume& v, const SessionRemoval& how) override;
+  // The worker's state goes, here and on an ssh source host, and the source host's worker key
+  // is taken back from the destination once no other session uses it.
   void ForgetRemoved(const Session& s, const Volume& v) override;
+  // Stored only: the next poll restarts the worker with its new command line (WorkerConfig).
   Status ApplyConfig(const Session& s, const Volume& v, const ConfigOption& o,
                      const std::string& value, bool force, ConfigItem& item,
                      std::optional<Preflight>& preflight) override;
@@ -54,6 +65,7 @@ class DirectoryDriver final : public SessionDriver {
   Result<replication::VerifyReport> Verify(const Session& s, const Volume& v, const Destination& d,
                                            const std::vector<ConfigItem>& config,
                                            const replication::VerifyOptions& o) override;
+  // A started session whose source is on this host: its worker carries the repair out.
   Status CheckRepairable(const Session& s, const Volume& v) override;
   Status CarryOutRepair(const Session& s, const replication::RepairRequest& request,
                         std::chrono::milliseconds timeout) override;

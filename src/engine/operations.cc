@@ -65,17 +65,17 @@ SessionDriver& Operations::DriverFor(VolumeKind kind) {
   return gluster_;
 }
 
-VolumeKind Operations::DestinationKind(const Destination& d) {
+SessionDriver& Operations::DriverForDestination(const Destination& d) {
   auto source_host = GetHost(d.source_host_id);
   if (d.ssh_fingerprint.empty() && source_host.ok() &&
       source_host->transport == HostTransport::kLocal)
-    return VolumeKind::kDirectory;  // a destination on this machine: no ssh, no gluster
+    return directory_;  // a destination on this machine: no ssh, no gluster
   auto volumes = ListVolumes(d.source_cluster_id);
   const bool directories_only = volumes.ok() && !volumes->empty() &&
                                 std::all_of(volumes->begin(), volumes->end(), [](const Volume& v) {
                                   return v.kind == VolumeKind::kDirectory;
                                 });
-  return directories_only ? VolumeKind::kDirectory : VolumeKind::kGluster;
+  return directories_only ? static_cast<SessionDriver&>(directory_) : gluster_;
 }
 
 // ---------------------------------------------------------------- clusters
@@ -550,7 +550,7 @@ Result<DestinationCheck> Operations::TestDestination(const Actor& a, const std::
   GEOREP_ASSIGN_OR_RETURN(std::vector<Host> sources, ListHosts(d.source_cluster_id));
   DestinationCheck out;
 
-  GEOREP_RETURN_IF_ERROR(DriverFor(DestinationKind(d)).TestDestination(d, sources, out));
+  GEOREP_RETURN_IF_ERROR(DriverForDestination(d).TestDestination(d, sources, out));
 
   const int64_t now = ctx_.clock.NowMillis();
   const bool connected = out.problems.empty();

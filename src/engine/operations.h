@@ -237,11 +237,11 @@ class Operations {
   UserAccounts& accounts() { return accounts_; }
 
  private:
-  // The driver of sessions of `kind`: the one place that tells the kinds apart.
+  // The driver of sessions of `kind`, and of the sessions a destination serves (georep's own
+  // engine for a destination on this machine or of a cluster of directory volumes only;
+  // gluster otherwise): the one place that tells the kinds apart.
   SessionDriver& DriverFor(VolumeKind kind);
-  // The kind of the sessions a destination serves: georep's own engine for a destination on
-  // this machine or of a cluster of directory volumes only; gluster otherwise.
-  VolumeKind DestinationKind(const Destination& d);
+  SessionDriver& DriverForDestination(const Destination& d);
   // Logs in to the destination as root once with `password` and installs the engine's key.
   Status InstallDestinationKey(const Destination& d, const std::string& password);
   // Records a destination's connection state and an event.
