@@ -7,6 +7,8 @@ set -euo pipefail
 packages=(
   # toolchain
   g++ cmake ninja-build pkg-config make git ca-certificates
+  # lld: links the ASan test binaries several times faster than GNU ld (docs/testing.md)
+  lld
   # libraries (see README: "Libraries and why")
   libcpp-httplib-dev nlohmann-json3-dev libsqlite3-dev libpq-dev libspdlog-dev libfmt-dev
   libboost-dev libcli11-dev libsodium-dev libpugixml-dev libssl-dev zlib1g-dev libbrotli-dev
