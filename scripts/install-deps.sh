@@ -23,8 +23,8 @@ packages=(
   # SSH: the engine reaches hosts with the OpenSSH client (sshpass feeds a one-time password
   # from a pipe to install its key); tests run a real sshd on loopback
   openssh-client openssh-server sshpass
-  # used by the scripts
-  curl procps util-linux openssl
+  # used by the scripts (python3: scripts/tidy_files.py)
+  curl procps util-linux openssl python3
 )
 # The web console is built with Node.js (18 or later) and npm (packages pinned in
 # web/package-lock.json): Debian's, unless the machine already has them.

@@ -30,14 +30,6 @@ if [ "${#files[@]}" -eq 0 ]; then
   exit 0
 fi
 echo "tidy: ${#files[@]} files"
-# Each file as written, without the precompiled header the build forces in first (CMake's
-# `-include .../cmake_pch.hxx`, GEOREP_PCH): clang cannot read GCC's PCH, the PCH may not be
-# built yet (this runs beside the build), and a file that leans on it for an include it does
-# not make itself fails here.
-db=$(mktemp -d)
-trap 'rm -rf "$db"' EXIT
-sed -E -e 's# -Winvalid-pch##g' -e 's# -include [^ ]*/cmake_pch\.hxx##g' \
-  -e 's# -Xclang -include-pch -Xclang [^ ]*/cmake_pch\.hxx\.pch##g' \
-  -e 's# -Xclang -include -Xclang [^ ]*/cmake_pch\.hxx##g' \
-  "$build/compile_commands.json" >"$db/compile_commands.json"
-printf '%s\n' "${files[@]}" | xargs -P "$(nproc)" -n 1 clang-tidy -p "$db" --quiet 2>/dev/null
+# In parallel, each file without the build's precompiled header, skipping files that passed
+# before with the same inputs (scripts/tidy_files.py says how).
+exec python3 scripts/tidy_files.py "$build" "${files[@]}"
