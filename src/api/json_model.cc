@@ -180,6 +180,7 @@ Json ToJson(const SessionDetail& d) {
                       {"updated_at", Time(a.updated_at)}});
   }
   j["alerts"] = alerts;
+  j["last_synced"] = Time(d.last_synced);
   j["lag_seconds"] = Seconds(d.lag_ms);
   j["throughput_bytes_per_second"] = Known(d.throughput_bps);
   if (d.heartbeat_interval_ms > 0 || d.heartbeat) {

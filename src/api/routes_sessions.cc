@@ -290,18 +290,30 @@ Json SessionSchemas() {
   props["nodes"] = {{"type", "array"}, {"items", SchemaRef("NodeStatus")}};
   props["warnings"] = {{"type", "array"}, {"items", {{"type", "string"}}}};
   props["alerts"] = {{"type", "array"}, {"items", SchemaRef("SessionAlert")}};
+  props["last_synced"] = {
+      {"type", "string"},
+      {"nullable", true},
+      {"description",
+       "Every change made before it is applied at the destination: the oldest of the replica "
+       "sets' (a set's: the newest of its nodes' last_synced); null when a set has none"}};
   props["lag_seconds"] = {
       {"type", "number"},
       {"nullable", true},
       {"description",
-       "End to end: a gluster session's heartbeat, the largest node lag of georep's own "
-       "engine; null when unknown"}};
+       "How long the oldest change not yet applied has waited, end to end: a gluster session's "
+       "heartbeat, the largest node lag of georep's own engine; it keeps growing while a "
+       "change waits (paused, stopped or Faulty included); 0 only when measured in step; null "
+       "when it cannot be known (never started, the worker not reporting, nothing measured "
+       "since it stopped)"}};
   props["throughput_bytes_per_second"] = {
       {"type", "integer"},
       {"nullable", true},
       {"description",
-       "A gluster session's destination volume growth; the nodes' sum for georep's own engine; "
-       "null when unknown"}};
+       "Bytes applied at the destination per second, over the last 10 s or so: the nodes' sum "
+       "for georep's own engine (what each worker reports applied); a gluster session's "
+       "destination volume growth. 0 when nothing was applied (idle, paused, stopped); null "
+       "when it cannot be known (before two reports, a worker not reporting, a gluster volume "
+       "that did not grow while changes wait)"}};
   props["heartbeat"] = {{"allOf", {SchemaRef("Heartbeat")}}, {"nullable", true}};
   props["preflight"] = SchemaRef("Preflight");
   props["allowed_actions"] = {

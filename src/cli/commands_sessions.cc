@@ -211,6 +211,13 @@ void AddSessionStatusCommands(CLI::App& app, const CommandContext& ctx) {
                                    : std::string("never"));
     }
     std::cout << "\n";
+    const Json& rate = (*r)["throughput_bytes_per_second"];
+    std::cout << fmt::format("  throughput: {}\n", rate.is_number()
+                                                       ? Display(*r, "throughput_bytes_per_second")
+                                                       : std::string("unknown"));
+    std::cout << fmt::format("  last synced: {}\n", (*r)["last_synced"].is_string()
+                                                        ? Text(*r, "last_synced")
+                                                        : std::string("unknown"));
     for (const auto& a : (*r)["alerts"])
       std::cout << fmt::format("  ALERT {}: {} (since {})\n", Text(a, "kind"), Text(a, "message"),
                                Text(a, "since"));

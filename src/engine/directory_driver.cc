@@ -44,6 +44,9 @@
 namespace georep {
 namespace {
 
+// A worker that has not written its status for this long is not reporting: Faulty.
+constexpr int64_t kSilentWorkerMs = 60'000;
+
 // Session states in which the worker should run.
 bool WantsWorker(SessionStatus s) {
   return s != SessionStatus::kCreated && s != SessionStatus::kStopped &&
@@ -154,6 +157,10 @@ Status DirectoryDriver::RunDirectoryAction(const Session& s, const Volume& v, Se
       n.status_reason.clear();
       n.crawl = CrawlStatus::kNotApplicable;
       n.updated_at = ctx_.clock.NowMillis();
+      // The figures as the worker left them: stopped, it applies nothing; starting, what it
+      // applies is not known before it reports.
+      FiguresWithoutWorker(s.id, n);
+      if (node == NodeStatus::kInitializing) n.throughput_bps = -1;
     }
     cur.status = next;
     cur.status_reason.clear();
@@ -196,13 +203,18 @@ Result<SessionDetail> DirectoryDriver::PollDirectorySession(const Actor& a, cons
   }
   WorkerObservation seen = ctx_.workers->Observe(id);
   auto status = replication::ReadWorkerStatus(ctx_.workers->StateDir(id));
+  const int64_t now = ctx_.clock.NowMillis();
+  // The status is this worker's own, and it is alive.
+  const bool current =
+      ensured.ok() && seen.running && status.ok() && status->updated_ms >= seen.started_at;
+  const bool reporting = current && now - status->updated_ms <= kSilentWorkerMs;
   if (!ensured.ok()) {
     n.status = NodeStatus::kFaulty;
     n.status_reason = ensured.message();
   } else if (!seen.running) {
     n.status = NodeStatus::kFaulty;
     n.status_reason = seen.down_reason.empty() ? "the worker is not running" : seen.down_reason;
-  } else if (!status.ok() || status->updated_ms < seen.started_at) {
+  } else if (!current) {
     // The (re)started worker has not reported yet.
     n.status = seen.restarts > 0 && !seen.down_reason.empty() ? NodeStatus::kFaulty
                                                               : NodeStatus::kInitializing;
@@ -225,34 +237,30 @@ Result<SessionDetail> DirectoryDriver::PollDirectorySession(const Actor& a, cons
           "not replicated: {} special files, {} entries' trusted.*/security.capability xattrs; "
           "e.g. {}",
           status->skipped_special, status->skipped_xattrs, status->skipped_reason);
-    if (ctx_.clock.NowMillis() - status->updated_ms > 60000) {
+    if (!reporting) {
       n.status = NodeStatus::kFaulty;
       n.status_reason = "the worker has not reported for over a minute";
     }
   }
-  if (status.ok()) {
-    n.last_synced = status->last_synced_ms;
-    n.entry_pending = static_cast<int64_t>(status->pending_entry);
-    n.data_pending = static_cast<int64_t>(status->pending_data);
-    n.meta_pending = static_cast<int64_t>(status->pending_meta);
-    n.failures = static_cast<int64_t>(status->failures);
-    // The lag went on growing since the worker wrote it while a change was pending.
-    n.lag_ms = status->lag_ms;
-    if (status->oldest_pending_ms != 0)
-      n.lag_ms += std::max<int64_t>(0, ctx_.clock.NowMillis() - status->updated_ms);
-    n.throughput_bps = static_cast<int64_t>(status->throughput_bps);
-  }
-  // Checkpoint: complete once every change before it is applied (last synced passed it).
+  if (status.ok()) FiguresFromWorker(id, *status, reporting, now, n);
+  // Checkpoint: complete once every change before it is applied (last synced passed it --
+  // which an idle worker in step moves on every second). Completed, it stays so, with the
+  // time it completed, while the checkpoint is the same: a worker that restarts or stops
+  // does not take it back.
   GEOREP_ASSIGN_OR_RETURN(std::vector<ConfigItem> config, ctx_.GetConfig(id));
   for (const auto& c : config) {
     if (c.option->key != "checkpoint" || c.value.empty() || c.value == "0") continue;
     n.checkpoint_time = std::atoll(c.value.c_str()) * 1000;
-    n.checkpoint_completed = n.checkpoint_time > 0 && n.last_synced >= n.checkpoint_time;
-    if (n.checkpoint_completed) {
+    if (n.checkpoint_time <= 0) continue;
+    for (const auto& old : before.nodes) {
+      if (old.checkpoint_completed && old.checkpoint_time == n.checkpoint_time) {
+        n.checkpoint_completed = true;
+        n.checkpoint_completion_time = old.checkpoint_completion_time;
+      }
+    }
+    if (!n.checkpoint_completed && n.last_synced >= n.checkpoint_time) {
+      n.checkpoint_completed = true;
       n.checkpoint_completion_time = n.last_synced;
-      for (const auto& old : before.nodes)
-        if (old.checkpoint_completed && old.checkpoint_time == n.checkpoint_time)
-          n.checkpoint_completion_time = old.checkpoint_completion_time;
     }
   }
 
@@ -351,6 +359,10 @@ Status DirectoryDriver::DeleteForRemoval(const Session& s, const Volume&,
 
 // Its worker's state (index, status, logs) goes with it, here and on an ssh source host.
 void DirectoryDriver::ForgetRemoved(const Session& s, const Volume& v) {
+  {
+    std::lock_guard<std::mutex> lock(rates_mu_);
+    rates_.erase(s.id);
+  }
   if (!ctx_.workers) return;
   const std::string trusted = TrustedSourceWorkerKey(s.id);
   std::error_code ec;
@@ -375,14 +387,57 @@ Result<SessionDetail> DirectoryDriver::Refresh(const Actor&, const Session& s, c
   return ctx_.GetSession(s.id);
 }
 
-// georep's own engine measures lag and throughput per node.
+// georep's own engine measures lag and throughput per node (FiguresFromWorker); a lag recorded
+// while a change was pending is read as it is now. The session's are its node's.
 Status DirectoryDriver::FillHealth(StoreTx&, const Volume&, SessionDetail& d) {
-  for (const auto& n : d.nodes) {
-    if (n.lag_ms >= 0) d.lag_ms = std::max(d.lag_ms, n.lag_ms);
-    if (n.throughput_bps >= 0)
-      d.throughput_bps = std::max<int64_t>(0, d.throughput_bps) + n.throughput_bps;
-  }
+  const int64_t now = ctx_.clock.NowMillis();
+  for (auto& n : d.nodes) n.lag_ms = NodeLagNow(n, now);
+  d.lag_ms = SessionLag(d.nodes);
+  d.throughput_bps = SessionThroughput(d.nodes);
   return Status::Ok();
+}
+
+void DirectoryDriver::FiguresFromWorker(const std::string& id,
+                                        const replication::WorkerStatus& status, bool reporting,
+                                        int64_t now, SessionNodeStatus& n) {
+  n.last_synced = status.last_synced_ms;
+  n.entry_pending = static_cast<int64_t>(status.pending_entry);
+  n.data_pending = static_cast<int64_t>(status.pending_data);
+  n.meta_pending = static_cast<int64_t>(status.pending_meta);
+  n.failures = static_cast<int64_t>(status.failures);
+  // Lag: a change was pending when the worker wrote it -- it has grown since, whether the
+  // worker is still at it, silent or gone (the next run counts on from it too). Nothing
+  // pending: 0 while the worker reports, as measured; unknown otherwise (nobody watches).
+  n.lag_ms = -1;
+  n.lag_grows = false;
+  if (status.lag_ms >= 0 && status.oldest_pending_ms != 0) {
+    n.lag_ms = status.lag_ms + std::max<int64_t>(0, now - status.updated_ms);
+    n.lag_grows = true;
+  } else if (reporting && status.lag_ms >= 0) {
+    n.lag_ms = status.lag_ms;
+  }
+  // Throughput: what the worker applied, over the window of its reports.
+  std::lock_guard<std::mutex> lock(rates_mu_);
+  ThroughputWindow& window = rates_[id];
+  if (reporting && status.bytes_applied >= 0) window.Add(status.updated_ms, status.bytes_applied);
+  n.throughput_bps = reporting ? window.BytesPerSecond(now) : -1;
+}
+
+void DirectoryDriver::FiguresWithoutWorker(const std::string& id, SessionNodeStatus& n) {
+  {
+    std::lock_guard<std::mutex> lock(rates_mu_);
+    rates_.erase(id);
+  }
+  n.throughput_bps = 0;
+  n.lag_ms = -1;
+  n.lag_grows = false;
+  auto status = replication::ReadWorkerStatus(ctx_.workers->StateDir(id));
+  if (status.ok()) {
+    FiguresFromWorker(id, *status, false, ctx_.clock.NowMillis(), n);
+    n.throughput_bps = 0;
+    std::lock_guard<std::mutex> lock(rates_mu_);
+    rates_.erase(id);
+  }
 }
 
 Result<replication::VerifyReport> DirectoryDriver::Verify(const Session& s, const Volume& v,

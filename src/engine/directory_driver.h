@@ -8,6 +8,8 @@
 #pragma once
 
 #include <chrono>
+#include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -16,10 +18,14 @@
 #include "engine/session_driver.h"
 #include "host/command_runner.h"
 #include "host/ssh_transport.h"
+#include "model/session_figures.h"
 #include "model/worker_config.h"
 #include "replication/tree_description.h"
 
 namespace georep {
+namespace replication {
+struct WorkerStatus;
+}  // namespace replication
 
 class DirectoryDriver final : public SessionDriver {
  public:
@@ -143,7 +149,18 @@ class DirectoryDriver final : public SessionDriver {
       const Session& s, const Destination& d, const std::vector<ConfigItem>& config,
       const replication::DescribeOptions& options, const Host* src);
 
+  // The node's figures from its worker's status at `now` (`reporting`: the worker runs and
+  // this status is its own, and recent): last synced, pending counts, lag, and the throughput
+  // from the session's window of reports.
+  void FiguresFromWorker(const std::string& id, const replication::WorkerStatus& status,
+                         bool reporting, int64_t now, SessionNodeStatus& n);
+  // A stopped or paused session's node: no worker applies anything (throughput 0), and the lag
+  // grows from a change its worker left pending, or is unknown (nobody watches the source).
+  void FiguresWithoutWorker(const std::string& id, SessionNodeStatus& n);
+
   EngineContext& ctx_;
+  std::mutex rates_mu_;
+  std::map<std::string, ThroughputWindow> rates_;  // GUARDED_BY(rates_mu_); by session
 };
 
 }  // namespace georep

@@ -14,6 +14,7 @@
 #include "gluster/cli_xml.h"
 #include "model/aggregate_status.h"
 #include "model/names.h"
+#include "model/session_figures.h"
 
 namespace georep {
 namespace {
@@ -186,6 +187,7 @@ Result<std::vector<Event>> EngineContext::ListEvents(const EventFilter& filter) 
 Status EngineContext::FillHealth(StoreTx& tx, SessionDetail& d) {
   GEOREP_ASSIGN_OR_RETURN(d.alerts, tx.ListAlerts(d.session.id));
   GEOREP_ASSIGN_OR_RETURN(Volume v, tx.GetVolume(d.session.source_volume_id));
+  d.last_synced = SessionLastSynced(d.nodes);
   return fill_kind_health ? fill_kind_health(tx, v, d) : Status::Ok();
 }
 
@@ -414,7 +416,8 @@ Result<SessionDetail> EngineContext::ApplyReportedStatus(const Actor& a, const s
     return Status::Ok();
   });
   if (!st.ok()) return st;
-  return after;
+  // As a read shows it: the session's figures from the nodes just recorded.
+  return GetSession(id);
 }
 
 Result<std::unique_ptr<RelayingRunner>> EngineContext::DestinationRunner(const Destination& d) {

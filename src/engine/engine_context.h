@@ -88,7 +88,8 @@ struct EngineContext {
   Result<SessionDetail> GetSession(const std::string& id);
   Result<std::vector<ConfigItem>> GetConfig(const std::string& session_id);
   Result<std::vector<Event>> ListEvents(const EventFilter& filter);
-  // Fills `d`'s alerts, and through fill_kind_health its heartbeat, lag and throughput.
+  // Fills `d`'s alerts and last synced, and through fill_kind_health its heartbeat, lag and
+  // throughput (model/session_figures.h) -- the nodes' lag as of now.
   Status FillHealth(StoreTx& tx, SessionDetail& d);
 
   // Puts alert `kind` (with an event when it is new) or clears it (with an event when it

@@ -602,10 +602,9 @@ Result<SessionDetail> GlusterDriver::ApplyGlusterStatus(const Actor& a, const st
       a, id, reported, answered_by, unreachable, asked_at,
       [this](const SessionDetail& before, const Volume& v, const Destination& d,
              const std::vector<Host>& hosts, std::vector<SessionNodeStatus>& after) {
-        // gsyncd reports no lag: an Active node's is the session's end-to-end heartbeat's
-        // (unknown, -1, without one); per-node throughput is not known.
-        for (auto& n : after)
-          if (n.status == NodeStatus::kActive) n.lag_ms = before.lag_ms;
+        // gsyncd reports no lag: a node's is the session's end-to-end heartbeat's (unknown,
+        // -1, without one; a Passive standby has none); per-node throughput is not known.
+        for (auto& n : after) n.lag_ms = n.status == NodeStatus::kPassive ? -1 : before.lag_ms;
         ExplainWorkerFaults(before, v, d, hosts, after);
       });
 }

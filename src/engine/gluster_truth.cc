@@ -135,6 +135,39 @@ std::string Seconds(int64_t ms) {
   return fmt::format("{}", (ms + 500) / 1000);
 }
 
+// The destination volume's growth, read longer ago than this, says nothing about now.
+constexpr int64_t kStaleGrowthMs = 60'000;
+
+// The heartbeat's lag (HeartbeatLagMs) while it is measured: a heartbeat on its way counts on
+// whatever the session does; with none on its way, only while heartbeats are written and read
+// (a stopped session's last arrival says nothing of what changed since; a heartbeat that
+// cannot be written or read measures nothing).
+int64_t GlusterLagMs(const SessionDetail& d, int64_t now) {
+  const SessionHeartbeat& h = *d.heartbeat;
+  if (h.pending_seq == 0 && (!WorkersRun(d.session.status) || !h.problem.empty())) return -1;
+  return HeartbeatLagMs(h, now);
+}
+
+// The destination volume's growth over the heartbeat's reads (10 s at least) while it is
+// measured: growth is bytes applied; no growth is 0 only where nothing can be waiting -- a
+// paused or stopped session (gsyncd applies nothing), or every Active node with nothing
+// pending and no heartbeat on its way. Otherwise (a rewrite in place does not grow the volume,
+// deletes shrink it) unknown.
+int64_t GlusterThroughput(const SessionDetail& d, int64_t now) {
+  const SessionStatus st = d.session.status;
+  if (st == SessionStatus::kPaused || st == SessionStatus::kStopped) return 0;
+  if (!d.heartbeat) return -1;
+  const SessionHeartbeat& h = *d.heartbeat;
+  if (h.growth_bps < 0 || now - h.used_at > kStaleGrowthMs) return -1;
+  if (h.growth_bps > 0) return h.growth_bps;
+  const bool idle = st == SessionStatus::kActive && h.pending_seq == 0 &&
+                    std::all_of(d.nodes.begin(), d.nodes.end(), [](const SessionNodeStatus& n) {
+                      return n.status != NodeStatus::kActive ||
+                             (n.entry_pending == 0 && n.data_pending == 0 && n.meta_pending == 0);
+                    });
+  return idle ? 0 : -1;
+}
+
 // How long a heartbeat may be seen damaged before it is data loss, when gluster does not say
 // it synced past it.
 constexpr int64_t kDamageGraceMs = 60'000;
@@ -596,11 +629,15 @@ Status GlusterDriver::FillHealth(StoreTx& tx, const Volume&, SessionDetail& d) {
   auto hb = tx.GetHeartbeat(id);
   if (hb.ok()) {
     d.heartbeat = *hb;
-    if (settings.interval_ms > 0) d.lag_ms = HeartbeatLagMs(*hb, ctx_.clock.NowMillis());
-    d.throughput_bps = hb->growth_bps;
   } else if (hb.status().code() != StatusCode::kNotFound) {
     return hb.status();
   }
+  const int64_t now = ctx_.clock.NowMillis();
+  if (d.heartbeat && settings.interval_ms > 0) d.lag_ms = GlusterLagMs(d, now);
+  d.throughput_bps = GlusterThroughput(d, now);
+  // gsyncd reports no lag: every node that replicates has the session's (Passive standbys
+  // none), as of now -- the header and the node rows say the same.
+  for (auto& n : d.nodes) n.lag_ms = n.status == NodeStatus::kPassive ? -1 : d.lag_ms;
   return Status::Ok();
 }
 

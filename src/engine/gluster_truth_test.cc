@@ -236,6 +236,65 @@ TEST_F(HeartbeatTest, LagIsWhatTheHeartbeatTookToArrive) {
   EXPECT_EQ(ops_->GetSession(id_)->throughput_bps, 100 * 4096 * 1000 / 18'000);
 }
 
+// Stopped, a session writes no heartbeats: with none on its way its lag is not known -- the
+// last arrival says nothing of what changed since -- on the header and on every node; nothing
+// is applied. Paused, heartbeats are still written: the one on its way makes the lag grow
+// between two reads, the node rows with the header.
+TEST_F(HeartbeatTest, AStoppedSessionsLagIsUnknownAPausedOnesGrows) {
+  Beat();
+  arrived_ = written_;
+  clock_.Advance(1000);
+  Beat();
+  ASSERT_EQ(ops_->GetSession(id_)->lag_ms, 1000);
+  status_ = Fixture("georep-status-detail-stopped.xml");
+  Poll();
+  SessionDetail stopped = *ops_->GetSession(id_);
+  ASSERT_EQ(stopped.session.status, SessionStatus::kStopped);
+  EXPECT_EQ(stopped.lag_ms, -1);
+  for (const auto& n : stopped.nodes) EXPECT_EQ(n.lag_ms, -1) << n.source_host;
+  EXPECT_EQ(stopped.throughput_bps, 0) << "gsyncd stopped applies nothing";
+  EXPECT_EQ(stopped.last_synced, 0) << "gluster says N/A";
+
+  status_ = Fixture("georep-status-detail-paused.xml");
+  Poll();
+  clock_.Advance(30'000);  // a heartbeat is due: written, and not arriving
+  SessionHeartbeat hb = Beat();
+  EXPECT_EQ(hb.written_seq, 2);
+  EXPECT_EQ(hb.pending_seq, 2);
+  clock_.Advance(2000);
+  const SessionDetail first = *ops_->GetSession(id_);
+  ASSERT_EQ(first.session.status, SessionStatus::kPaused);
+  EXPECT_EQ(first.lag_ms, 2000);
+  clock_.Advance(5000);
+  const SessionDetail second = *ops_->GetSession(id_);
+  EXPECT_EQ(second.lag_ms, 7000);
+  for (const auto& n : second.nodes) EXPECT_EQ(n.lag_ms, second.lag_ms) << n.source_host;
+  EXPECT_EQ(second.throughput_bps, 0);
+}
+
+// The destination volume not growing is 0 B/s only where nothing waits (every Active node with
+// nothing pending, no heartbeat on its way); with work pending it says nothing (a rewrite in
+// place does not grow the volume): unknown. Growth is growth.
+TEST_F(HeartbeatTest, NoGrowthIsZeroOnlyWhenNothingWaits) {
+  Beat();
+  arrived_ = written_;
+  clock_.Advance(1000);
+  Beat();
+  EXPECT_EQ(ops_->GetSession(id_)->throughput_bps, -1) << "one reading of the volume";
+  clock_.Advance(10'000);
+  Beat();
+  EXPECT_EQ(ops_->GetSession(id_)->throughput_bps, 0);
+  const size_t data = status_.find("<data>0</data>");
+  ASSERT_NE(data, std::string::npos);
+  status_.replace(data, 14, "<data>5</data>");
+  Poll();
+  EXPECT_EQ(ops_->GetSession(id_)->throughput_bps, -1);
+  free_blocks_ = 300;
+  clock_.Advance(10'000);
+  Beat();
+  EXPECT_EQ(ops_->GetSession(id_)->throughput_bps, 100 * 4096 * 1000 / 10'000);
+}
+
 TEST_F(HeartbeatTest, AHeartbeatSeenEmptyForAMomentIsOnItsWay) {
   Beat();
   arrived_ = "";  // gsyncd made the entry; its data follows

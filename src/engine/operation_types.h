@@ -123,6 +123,8 @@ struct SessionDetail {
   int64_t stall_threshold_ms = 0;
   int64_t lag_ms = -1;
   int64_t throughput_bps = -1;
+  // Every change before it is applied: the nodes' (SessionLastSynced); 0: unknown.
+  int64_t last_synced = 0;
   std::optional<Preflight> preflight;  // at create and start of a gluster session
 };
 

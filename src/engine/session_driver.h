@@ -101,7 +101,9 @@ class SessionDriver {
   // Reads session `s`'s status where it runs and records it (node rows, aggregate status,
   // events); the caller holds the session's lock.
   virtual Result<SessionDetail> Refresh(const Actor& a, const Session& s, const Volume& v) = 0;
-  // Fills `d`'s lag, throughput and heartbeat from the store (inside `tx`).
+  // Fills `d`'s lag, throughput and heartbeat from the store (inside `tx`), by the rules of
+  // model/session_figures.h; its nodes' lag as of now (a node row read stays as recorded
+  // otherwise).
   virtual Status FillHealth(StoreTx& tx, const Volume& v, SessionDetail& d) = 0;
 
   // ---- verify and repair

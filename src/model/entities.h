@@ -143,12 +143,15 @@ struct SessionNodeStatus {
   // not answer); empty otherwise.
   std::string status_reason;
   int64_t updated_at = 0;
-  // How old the oldest change not yet applied is (0: in step), and the data rate of the last
-  // transfer; -1: unknown. georep's own engine measures both per node; for a gluster session
-  // the lag is the end-to-end heartbeat's (SessionHeartbeat, the same for every Active node)
-  // and the throughput the destination volume's growth.
+  // How old the oldest change not yet applied was at updated_at (0: in step), and the bytes
+  // applied at the destination per second; -1: unknown (model/session_figures.h has the
+  // rules). `lag_grows`: a change was pending then, so the lag has grown since (as of now:
+  // NodeLagNow). georep's own engine measures both per node; for a gluster session the lag is
+  // the end-to-end heartbeat's (SessionHeartbeat, the same for every node that replicates) and
+  // the throughput is the session's only (the destination volume's growth).
   int64_t lag_ms = -1;
   int64_t throughput_bps = -1;
+  bool lag_grows = false;
 };
 
 // A standing reason a session is not healthy although its status may say so (gsyncd's own

@@ -14,7 +14,6 @@
 #include <cstring>
 #include <deque>
 #include <iterator>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <thread>
@@ -68,82 +67,6 @@ void MarkStopped(Env* env, const std::string& state_dir) {
 
 }  // namespace
 
-// ------------------------------------------------------------------ status
-
-std::string StatusToJson(const WorkerStatus& s) {
-  nlohmann::json j = {{"state", s.state},
-                      {"crawl", s.crawl},
-                      {"change_capture", s.change_capture},
-                      {"last_synced_ms", s.last_synced_ms},
-                      {"pending_entry", s.pending_entry},
-                      {"pending_data", s.pending_data},
-                      {"pending_meta", s.pending_meta},
-                      {"failures", s.failures},
-                      {"bytes_sent", s.bytes_sent},
-                      {"files_sent", s.files_sent},
-                      {"wire_bytes", s.wire_bytes},
-                      {"delta_files", s.delta_files},
-                      {"delta_copied_bytes", s.delta_copied_bytes},
-                      {"throughput_bps", s.throughput_bps},
-                      {"lag_ms", s.lag_ms},
-                      {"oldest_pending_ms", s.oldest_pending_ms},
-                      {"pass_scanned", s.pass_scanned},
-                      {"capture_gaps", s.capture_gaps},
-                      {"capture_warning", s.capture_warning},
-                      {"repaired", s.repaired},
-                      {"reason", s.reason},
-                      {"skipped_special", s.skipped_special},
-                      {"skipped_xattrs", s.skipped_xattrs},
-                      {"skipped_reason", s.skipped_reason},
-                      {"updated_ms", s.updated_ms}};
-  return j.dump() + "\n";
-}
-
-Result<WorkerStatus> StatusFromJson(const std::string& text) {
-  auto j = nlohmann::json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return Status::Corruption("worker status is not JSON");
-  WorkerStatus s;
-  auto str = [&](const char* k, std::string* v) {
-    if (auto it = j.find(k); it != j.end() && it->is_string()) *v = it->get<std::string>();
-  };
-  auto num = [&](const char* k, auto* v) {
-    if (auto it = j.find(k); it != j.end() && it->is_number())
-      *v = it->get<std::remove_pointer_t<decltype(v)>>();
-  };
-  str("state", &s.state);
-  str("crawl", &s.crawl);
-  str("change_capture", &s.change_capture);
-  str("reason", &s.reason);
-  str("capture_warning", &s.capture_warning);
-  num("capture_gaps", &s.capture_gaps);
-  str("skipped_reason", &s.skipped_reason);
-  num("skipped_special", &s.skipped_special);
-  num("skipped_xattrs", &s.skipped_xattrs);
-  str("repaired", &s.repaired);
-  num("last_synced_ms", &s.last_synced_ms);
-  num("pending_entry", &s.pending_entry);
-  num("pending_data", &s.pending_data);
-  num("pending_meta", &s.pending_meta);
-  num("failures", &s.failures);
-  num("bytes_sent", &s.bytes_sent);
-  num("files_sent", &s.files_sent);
-  num("wire_bytes", &s.wire_bytes);
-  num("delta_files", &s.delta_files);
-  num("delta_copied_bytes", &s.delta_copied_bytes);
-  num("throughput_bps", &s.throughput_bps);
-  num("lag_ms", &s.lag_ms);
-  num("oldest_pending_ms", &s.oldest_pending_ms);
-  num("pass_scanned", &s.pass_scanned);
-  num("updated_ms", &s.updated_ms);
-  return s;
-}
-
-Result<WorkerStatus> ReadWorkerStatus(const std::string& state_dir, Env* env) {
-  auto text = env->ReadFile(state_dir + "/status.json");
-  if (!text.ok()) return Status::NotFound("no worker status in " + state_dir);
-  return StatusFromJson(*text);
-}
-
 Result<std::unique_ptr<AgentLink>> SpawningAgentLinks::Open(int stream) {
   return SpawnAgent(argv_,
                     state_dir_ + (stream == 0 ? std::string("/agent.log")
@@ -181,25 +104,42 @@ uint64_t Replicator::WireBytes() const {
   return total;
 }
 
-// Not synced: the status is rewritten every few seconds, and a reader that finds it damaged
-// after a crash only waits for the next one.
-Status WriteWorkerStatus(const std::string& state_dir, const WorkerStatus& status, Env* env) {
-  return ReplaceFile(env, state_dir + "/status.json", StatusToJson(status), /*sync=*/false);
-}
-
 int64_t Replicator::SettleMs() const {
   return changes_.unclosed.empty() ? options_.closed_settle_ms : options_.settle_ms;
 }
 
 // What the destination had applied by the last run's end is still applied: a restarted worker
 // (or one that is Faulty from the start) shows that mark, not "never", until its first pass
-// moves it on (as gsyncd keeps its stime).
+// moves it on (as gsyncd keeps its stime). So does the count of bytes applied (the engine's
+// throughput is its growth), and a change the last run left pending: the oldest change not yet
+// applied is still that one, whatever changed while no worker watched.
 void Replicator::CarryOverLastSynced() {
   auto previous = ReadWorkerStatus(options_.state_dir, env_);
-  if (previous.ok()) {
-    status_.last_synced_ms = std::max(status_.last_synced_ms, previous->last_synced_ms);
-    status_.repaired = previous->repaired;
+  if (!previous.ok()) return;
+  status_.last_synced_ms = std::max(status_.last_synced_ms, previous->last_synced_ms);
+  status_.repaired = previous->repaired;
+  status_.bytes_applied = std::max(status_.bytes_applied, previous->bytes_applied);
+  if (previous->lag_ms >= 0 && previous->oldest_pending_ms != 0 && carried_oldest_ms_ == 0) {
+    carried_oldest_ms_ = previous->oldest_pending_ms;
+    lag_known_ = true;
   }
+}
+
+void Replicator::StatusHeartbeat() {
+  if (clock_->NowMillis() - status_.updated_ms >= kStatusEveryMs) WriteStatus();
+}
+
+void Replicator::FullPassApplied() {
+  lag_known_ = true;
+  carried_oldest_ms_ = 0;
+}
+
+void Replicator::NoteInStep(int64_t as_of) {
+  if (!lag_known_ || !changes_.empty() || changes_.overflow || first_change_ms_ != 0 ||
+      !written_.empty() || status_.state != "Active" || status_.failures != 0 ||
+      (watcher_ && !watcher_->unwatched().empty()))
+    return;
+  status_.last_synced_ms = std::max(status_.last_synced_ms, as_of);
 }
 
 Result<bool> Replicator::TakeRepairRequest() {
@@ -222,11 +162,16 @@ Result<bool> Replicator::TakeRepairRequest() {
 
 void Replicator::WriteStatus() {
   status_.updated_ms = clock_->NowMillis();
-  // Lag (see WorkerStatus): the oldest of what waits for a pass and what a pass carries.
-  int64_t oldest = first_change_ms_;
-  if (pass_oldest_ms_ != 0 && (oldest == 0 || pass_oldest_ms_ < oldest)) oldest = pass_oldest_ms_;
-  status_.oldest_pending_ms = oldest;
-  status_.lag_ms = oldest != 0 ? std::max<int64_t>(0, status_.updated_ms - oldest) : 0;
+  if (status_.bytes_applied < 0) status_.bytes_applied = 0;
+  // Lag (see WorkerStatus): the oldest of what waits for a pass, what a pass carries and what
+  // the last run left pending; unknown until a full pass is applied, unless that last is known.
+  int64_t oldest = 0;
+  for (int64_t t : {first_change_ms_, pass_oldest_ms_, carried_oldest_ms_})
+    if (t != 0 && (oldest == 0 || t < oldest)) oldest = t;
+  status_.oldest_pending_ms = lag_known_ ? oldest : 0;
+  status_.lag_ms = !lag_known_   ? -1
+                   : oldest != 0 ? std::max<int64_t>(0, status_.updated_ms - oldest)
+                                 : 0;
   if (sink_) status_.wire_bytes = WireBytes();
   status_.skipped_special = not_replicated_.size();
   status_.skipped_xattrs = sender_ ? sender_->PrivilegedXattrsDropped().size() : 0;
@@ -435,6 +380,10 @@ Status Replicator::RunOnce() {
     const int64_t started = clock_->NowMillis();
     Status st = Pass({}, true);
     LogPass(true, 1, 0, before, status_, clock_->NowMillis() - started, st);
+    if (st.ok()) {
+      FullPassApplied();
+      WriteStatus();
+    }
     if (st.ok() && !repairing_.empty()) {
       status_.repaired = std::exchange(repairing_, std::string());
       WriteStatus();
@@ -533,6 +482,7 @@ Status Replicator::CatchUp(ChangeJournal& journal) {
     written_.clear();
     GEOREP_RETURN_IF_ERROR(journal.Clear());
     if (!repairing_.empty()) status_.repaired = std::exchange(repairing_, std::string());
+    FullPassApplied();
   }
   if (!first.ok()) {
     status_.state = "Faulty";
@@ -571,16 +521,18 @@ Result<bool> Replicator::WaitForChanges(int64_t last_full, bool* full) {
   for (auto& stream : streams_)
     if (Status f = stream->Failure(); !f.ok())
       return Status::Unavailable("lost the destination: " + f.message());
+  // A change made before this moment is in the capture's queue by now (the kernel queues its
+  // event as the change is made): drained, nothing waiting means in step as of then.
+  const int64_t drained_at = clock_->NowMillis();
   GEOREP_RETURN_IF_ERROR(DrainChanges());
   GEOREP_RETURN_IF_ERROR(RescanCaptureGaps());
   // A repair asked for meanwhile: a full pass now.
   GEOREP_ASSIGN_OR_RETURN(const bool repair, TakeRepairRequest());
   if (repair) changes_.overflow = true;
+  NoteInStep(drained_at);
   const int64_t now = clock_->NowMillis();
-  // A change seen after `now` was read is not older than 0.
-  status_.lag_ms = first_change_ms_ ? std::max<int64_t>(0, now - first_change_ms_) : 0;
-  // Alive, and the lag so far: every 5 s, every second while changes wait.
-  if (now - status_.updated_ms >= (first_change_ms_ != 0 ? 1000 : 5000)) WriteStatus();
+  // Alive, the lag so far and the in-step mark: every second.
+  StatusHeartbeat();
   const bool rescan = options_.rescan_interval_s > 0 &&
                       now - last_full >= int64_t{options_.rescan_interval_s} * 1000;
   const bool dirty = !changes_.empty();
@@ -612,6 +564,9 @@ Status Replicator::ChangedPass(ChangeJournal& journal, bool full) {
   const WorkerStatus before = status_;
   const int64_t pass_started = clock_->NowMillis();
   Status st = Pass(scope, full);
+  // Not applied: still pending, from the oldest of them (also for a failure that ends the
+  // worker: its last status says so, and the next run counts on from it).
+  if (!st.ok() && (first_change_ms_ == 0 || oldest < first_change_ms_)) first_change_ms_ = oldest;
   pass_oldest_ms_ = 0;  // acknowledged, or (failed) pending again as first_change_ms_
   LogPass(full, full ? 1 : scope.subtrees.size(), full ? 0 : scope.entries.size(), before, status_,
           clock_->NowMillis() - pass_started, st);
@@ -620,26 +575,26 @@ Status Replicator::ChangedPass(ChangeJournal& journal, bool full) {
     written_.clear();
     GEOREP_RETURN_IF_ERROR(journal.Clear());
     if (full && !repairing_.empty()) status_.repaired = std::exchange(repairing_, std::string());
+    if (full) FullPassApplied();
   }
   if (!st.ok() && st.code() != StatusCode::kIOError) return st;
   if (st.ok()) {
-    status_.lag_ms =
-        first_change_ms_ ? std::max<int64_t>(0, clock_->NowMillis() - first_change_ms_) : 0;
     if (status_.state != "Active") spdlog::info("msg=\"recovered: Active\"");
     status_.state = "Active";
   } else {
     // Changes the destination refused (full, permissions...): Faulty with the reason, and
     // a full pass again after a pause, until they are applied. They are still unsynced, so
-    // the lag counts from the oldest of them.
-    first_change_ms_ = oldest;
+    // the lag counts from the oldest of them (first_change_ms_, above).
     if (status_.state != "Faulty") spdlog::warn("msg=Faulty reason={}", LogValue(st.message()));
     status_.state = "Faulty";
     status_.reason = st.message();
-    status_.lag_ms = std::max<int64_t>(0, clock_->NowMillis() - first_change_ms_);
     WriteStatus();
     changes_.overflow = true;
     // A pass that found the index wrong about the destination goes on at once, reconciling.
-    for (int i = 0; i < 25 && !stop_.load() && !reconcile_; ++i) clock_->Sleep(200);
+    for (int i = 0; i < 25 && !stop_.load() && !reconcile_; ++i) {
+      clock_->Sleep(200);
+      StatusHeartbeat();
+    }
   }
   WriteStatus();
   return Status::Ok();

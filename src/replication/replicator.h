@@ -165,22 +165,31 @@ struct ReplicatorOptions {
 
 // What a worker reports (status.json).
 struct WorkerStatus {
-  std::string state = "Initializing";  // Initializing, Active, Faulty
+  std::string state = "Initializing";  // Initializing, Active, Faulty, Stopped
   std::string crawl;                   // Hybrid Crawl, Changelog Crawl
   std::string change_capture;          // fanotify or inotify, once the worker watches
-  int64_t last_synced_ms = 0;          // every change before this is applied at the destination
+  // Every change before this is applied at the destination: the start of the last pass that
+  // applied everything, or -- idle, nothing waiting, every directory watched -- the moment the
+  // worker last found nothing waiting ("in step as of"). 0: never.
+  int64_t last_synced_ms = 0;
   uint64_t pending_entry = 0, pending_data = 0, pending_meta = 0;
   uint64_t failures = 0;
   uint64_t bytes_sent = 0, files_sent = 0;  // file contents sent (logical bytes), files
-  uint64_t wire_bytes = 0;                  // bytes written to the agent (after compression)
-  uint64_t delta_files = 0;                 // files sent as a block delta ...
-  uint64_t delta_copied_bytes = 0;          // ... and their bytes the destination copied
-  double throughput_bps = 0;                // data bytes/s of the last pass
+  // File contents the destination has applied (logical bytes; a file counts once the agent
+  // acknowledged its batch, and not when refused), since the state directory was made: the
+  // engine's throughput is its growth over time. -1: not reported (an older worker).
+  int64_t bytes_applied = -1;
+  uint64_t wire_bytes = 0;          // bytes written to the agent (after compression)
+  uint64_t delta_files = 0;         // files sent as a block delta ...
+  uint64_t delta_copied_bytes = 0;  // ... and their bytes the destination copied
   // Lag, end to end: how long the oldest change not yet durable at the destination has waited
   // since the worker first saw it (the settle delay and the time in flight until the agent's
   // durable Ack included); 0 when nothing is pending. `oldest_pending_ms`: when that change
-  // was seen (0: none), so a reader adds the time since updated_ms.
-  int64_t lag_ms = 0;
+  // was seen (0: none), so a reader adds the time since updated_ms. -1: not known -- from the
+  // worker's start until its first full pass is applied, unless the last run left a change
+  // pending (then the lag counts from that one): what changed while no worker watched is
+  // found by that pass, not seen as it happened.
+  int64_t lag_ms = -1;
   int64_t oldest_pending_ms = 0;
   uint64_t pass_scanned = 0;  // entries the last pass looked at (a full pass: all of them)
   // Where change capture is blind, while it lasts: directories without a watch (rescanned
@@ -253,7 +262,19 @@ class Replicator {
   // advance acked_seq_, refusals go to refused_.
   Status ReadReplies(int wait_ms);
   void WriteStatus();
+  // WriteStatus when the last status is kStatusEveryMs old: between passes and during one, so
+  // that a reader sees the lag and what was applied move, and that the worker is alive.
+  void StatusHeartbeat();
+  static constexpr int64_t kStatusEveryMs = 1000;
+  // What the last run's status says carries on: its last synced mark, its count of bytes
+  // applied, the repair it carried out, and a change it left pending (carried_oldest_ms_).
   void CarryOverLastSynced();
+  // A full pass has applied everything up to its start: from now on the capture sees every
+  // change as it happens, and the lag is known.
+  void FullPassApplied();
+  // Idle, between passes: nothing waits, nothing failed, every directory is watched -- every
+  // change made before `as_of` (read before the capture was drained) is at the destination.
+  void NoteInStep(int64_t as_of);
   // How long the waiting changes must have paused before a pass takes them.
   int64_t SettleMs() const;
   // Bytes written to the agents, all streams together.
@@ -316,10 +337,15 @@ class Replicator {
   ChangeSet changes_;                       // seen, not yet handed to a pass
   int64_t first_change_ms_ = 0;             // the oldest of changes_ (0: none)
   int64_t pass_oldest_ms_ = 0;              // the oldest change the running pass carries (0: none)
-  int64_t last_change_ms_ = 0;              // the newest
-  std::string capture_standing_;            // why not fanotify, when it ran out of something
-  int64_t next_gap_rescan_ms_ = 0;          // the unwatched directories' next rescan
-  int logged_gap_error_ = 0;                // the main cause of the gaps last logged
+  // The lag is known (WorkerStatus::lag_ms): a full pass was applied since the start, or the last
+  // run left a change pending -- carried_oldest_ms_, when it saw it (0: none), pending until a
+  // full pass is applied.
+  bool lag_known_ = false;
+  int64_t carried_oldest_ms_ = 0;
+  int64_t last_change_ms_ = 0;      // the newest
+  std::string capture_standing_;    // why not fanotify, when it ran out of something
+  int64_t next_gap_rescan_ms_ = 0;  // the unwatched directories' next rescan
+  int logged_gap_error_ = 0;        // the main cause of the gaps last logged
   // Special files not replicated (sockets, devices for an agent that is not root), by path,
   // with why: kept by each pass for what it looked at.
   std::map<std::string, std::string> not_replicated_;

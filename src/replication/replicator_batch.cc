@@ -94,6 +94,9 @@ SettledBatch Resolve(Batch& b, Refusals* refused, const MovedOn& moved_on) {
   s.deltas = std::move(b.deltas);
   s.moved_in = std::move(b.moved_in);
   s.meta_unsent = std::move(b.meta_unsent);
+  for (const auto& r : s.refused) b.data_bytes.erase(r.first);
+  for (const auto& p : s.resend) b.data_bytes.erase(p);
+  for (const auto& [path, bytes] : b.data_bytes) s.applied_bytes += bytes;
   return s;
 }
 

@@ -67,6 +67,8 @@ struct Batch {
   // SetMetas sent without the entry's xattrs, which could not be read: it was renamed away (or
   // removed) since the scan. The entry is there at the destination; its metadata is not.
   std::set<std::string> meta_unsent;
+  // The file contents this batch carries: logical bytes, by path.
+  std::map<std::string, uint64_t> data_bytes;
 };
 
 // Records that the operation just sent for `path` ended at `last_seq`: the agent's refusal of
@@ -102,6 +104,9 @@ struct SettledBatch {
   bool not_found = false;
   std::map<std::string, IndexEntry> moved_in;  // Batch::moved_in
   std::set<std::string> meta_unsent;           // Batch::meta_unsent
+  // File content bytes the destination applied: Batch::data_bytes but for what was refused or
+  // is to be looked at again.
+  uint64_t applied_bytes = 0;
 };
 
 // Matches the agent's refusals up to `b`'s Barrier with the operations of `b` (and takes them

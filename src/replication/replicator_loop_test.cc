@@ -147,9 +147,11 @@ class ReplicatorLoopTest : public ::testing::Test {
     WriteFile(source_ / "dir/sub/c.txt", "gamma");
     // Older than any pass: a file written in the clock tick a pass starts in is read again by
     // the next pass (racy), which would blur what a pass sends.
-    for (const char* file : {"a.txt", "dir/b.bin", "dir/sub/c.txt"})
-      std::filesystem::last_write_time(
-          source_ / file, std::filesystem::file_time_type::clock::now() - std::chrono::seconds(60));
+    for (const char* file : {"a.txt", "dir/b.bin", "dir/sub/c.txt"}) Age(source_ / file);
+  }
+  static void Age(const std::filesystem::path& file) {
+    std::filesystem::last_write_time(
+        file, std::filesystem::file_time_type::clock::now() - std::chrono::seconds(60));
   }
 
   AgentOptions Agent() {
@@ -214,10 +216,13 @@ TEST_F(ReplicatorLoopTest, AFullPassThenIncrementalPassesConverge) {
     SCOPED_TRACE("round " + std::to_string(i));
     const size_t before = statuses_.size();
     rounds[i]();
+    // Last synced past the change (an idle worker moves it on every second, in step as of
+    // then: past `synced` alone says nothing of this change).
+    const int64_t changed_at = SystemClock().NowMillis();
     WorkerStatus after;
     ASSERT_TRUE(statuses_.WaitFor(
         [&](const WorkerStatus& s) {
-          return s.last_synced_ms > synced && s.pending_entry + s.pending_data == 0;
+          return s.last_synced_ms > changed_at && s.pending_entry + s.pending_data == 0;
         },
         &after, before));
     EXPECT_EQ(after.state, "Active");
@@ -225,6 +230,7 @@ TEST_F(ReplicatorLoopTest, AFullPassThenIncrementalPassesConverge) {
     EXPECT_EQ(after.failures, 0u);
     EXPECT_LT(after.pass_scanned, 6u) << "an incremental pass looks at what changed";
     EXPECT_TRUE(InStep());
+    EXPECT_GT(after.last_synced_ms, synced);
     synced = after.last_synced_ms;
   }
   EXPECT_TRUE(worker.Stop().ok());
@@ -398,6 +404,90 @@ TEST_F(ReplicatorLoopTest, AnAgentThatNeverAcknowledgesTimesOutOnTheWorkersClock
   EXPECT_TRUE(Contains(faulty.reason, "did not acknowledge within 10 minutes")) << faulty.reason;
   EXPECT_EQ(result.code(), StatusCode::kUnavailable);
   EXPECT_EQ(faulty.last_synced_ms, 0);
+}
+
+// What the worker reports of what is applied: lag unknown until the first full pass is applied,
+// then 0; idle, last synced moves on every second (in step as of then) with nothing pending; the
+// bytes applied count each file the destination acknowledged, once.
+TEST_F(ReplicatorLoopTest, AnIdleWorkerIsInStepAsOfNowAndCountsWhatWasApplied) {
+  RunningWorker worker(Options());
+  WorkerStatus first, in_step;
+  ASSERT_TRUE(statuses_.WaitFor([](const WorkerStatus&) { return true; }, &first));
+  EXPECT_EQ(first.lag_ms, -1) << "before the first full pass, the lag is not known";
+  ASSERT_TRUE(statuses_.WaitFor(
+      [](const WorkerStatus& s) { return s.crawl == "Changelog Crawl" && s.state == "Active"; },
+      &in_step));
+  EXPECT_EQ(in_step.lag_ms, 0);
+  EXPECT_EQ(in_step.bytes_applied, 5 + 100'000 + 5);
+  const int64_t idle_since = SystemClock().NowMillis();
+  WorkerStatus idle;
+  ASSERT_TRUE(statuses_.WaitFor(
+      [&](const WorkerStatus& s) { return s.last_synced_ms > idle_since; }, &idle));
+  EXPECT_EQ(idle.lag_ms, 0);
+  EXPECT_EQ(idle.oldest_pending_ms, 0);
+  EXPECT_EQ(idle.bytes_applied, 5 + 100'000 + 5) << "nothing more applied";
+  EXPECT_GE(idle.updated_ms, idle.last_synced_ms);
+
+  WriteFile(source_ / "late.txt", std::string(3000, 'l'));
+  Age(source_ / "late.txt");  // not racy: sent once
+  const int64_t written_at = SystemClock().NowMillis();
+  WorkerStatus applied;
+  ASSERT_TRUE(statuses_.WaitFor(
+      [&](const WorkerStatus& s) { return s.last_synced_ms > written_at; }, &applied));
+  EXPECT_TRUE(InStep());
+  EXPECT_EQ(applied.bytes_applied, 5 + 100'000 + 5 + 3000);
+  EXPECT_TRUE(worker.Stop().ok());
+  EXPECT_EQ(LastStatus().bytes_applied, 5 + 100'000 + 5 + 3000);
+}
+
+// A change the destination refuses stays pending: Faulty, its lag growing from when it was
+// seen, nothing counted applied, last synced still. A stop leaves it so in the status, and the
+// next worker counts on from it (its lag known from the start) until it is applied.
+TEST_F(ReplicatorLoopTest, AChangeLeftPendingCountsOnInTheNextRun) {
+  FakeClock clock;
+  ReplicatorOptions o = Options();
+  o.clock = &clock;
+  o.settle_ms = o.closed_settle_ms = o.max_delay_ms = 0;  // a change is due at once
+  auto worker = std::make_unique<RunningWorker>(o);
+  WorkerStatus in_step;
+  ASSERT_TRUE(statuses_.WaitFor(
+      [](const WorkerStatus& s) { return s.crawl == "Changelog Crawl" && s.lag_ms == 0; },
+      &in_step));
+  const int64_t applied = in_step.bytes_applied;
+  calls_.enospc_writes = 1'000'000;
+  WriteFile(source_ / "refused.txt", "no room");
+  Age(source_ / "refused.txt");
+  WorkerStatus faulty;
+  ASSERT_TRUE(statuses_.WaitFor(
+      [](const WorkerStatus& s) { return s.state == "Faulty" && s.oldest_pending_ms != 0; },
+      &faulty));
+  EXPECT_EQ(faulty.bytes_applied, applied) << "a refused file is not applied";
+  const int64_t seen_at = faulty.oldest_pending_ms;
+  clock.Advance(7000);
+  EXPECT_TRUE(worker->Stop().ok());
+  worker.reset();
+  const WorkerStatus stopped = LastStatus();
+  EXPECT_EQ(stopped.state, "Stopped");
+  EXPECT_EQ(stopped.oldest_pending_ms, seen_at);
+  EXPECT_GE(stopped.lag_ms, 7000);
+  EXPECT_LE(stopped.last_synced_ms, seen_at) << "every change before it is applied, not this one";
+
+  clock.Advance(3000);
+  const size_t from = statuses_.size();
+  worker = std::make_unique<RunningWorker>(o);
+  WorkerStatus restarted;
+  ASSERT_TRUE(statuses_.WaitFor([](const WorkerStatus&) { return true; }, &restarted, from));
+  EXPECT_EQ(restarted.oldest_pending_ms, seen_at) << "still the oldest change not applied";
+  EXPECT_GE(restarted.lag_ms, 10'000);
+  EXPECT_EQ(restarted.bytes_applied, applied);
+  calls_.enospc_writes = 0;
+  WorkerStatus recovered;
+  ASSERT_TRUE(
+      statuses_.WaitFor([](const WorkerStatus& s) { return s.state == "Active" && s.lag_ms == 0; },
+                        &recovered, from));
+  EXPECT_TRUE(InStep());
+  EXPECT_EQ(recovered.bytes_applied, applied + 7);
+  EXPECT_GE(recovered.last_synced_ms, seen_at);
 }
 
 }  // namespace

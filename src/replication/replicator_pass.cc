@@ -419,9 +419,12 @@ Status Replicator::PassRun::SendNewOrChanged(const ScanEntry& e,
       return Commit(false);
     return Status::Ok();
   }
+  const uint64_t file_bytes_before = report_.file_bytes;
   GEOREP_RETURN_IF_ERROR(
       r_.sender_->SendEntry(e, &report_, have_basis ? &basis : nullptr,
                             r_.block_delta_ && e.type == EntryType::kRegular ? &fresh : nullptr));
+  if (report_.file_bytes > file_bytes_before)
+    data_bytes_[e.path] += report_.file_bytes - file_bytes_before;
   signatures_lock.lock();
   if (fresh.block_size != 0) {
     (void)r_.signatures_->Save(e.path, fresh);  // lost: the next change goes whole
@@ -507,7 +510,6 @@ Status Replicator::PassRun::Finish() {
     return !skipped_now.count(n.first) && (Covered(n.first) || seen_.count(n.first));
   });
   for (const ScanError& n : report_.not_replicated) r_.not_replicated_[n.path] = n.status.message();
-  const int64_t took = std::max<int64_t>(1, r_.clock_->NowMillis() - started_);
   for (auto& stream : r_.streams_) {
     const SendReport sent = stream->TakeCounters();
     report_.files += sent.files;
@@ -521,11 +523,9 @@ Status Replicator::PassRun::Finish() {
   status.wire_bytes = wire_now;
   status.delta_files += report_.delta_files;
   status.delta_copied_bytes += report_.delta_copied_bytes;
-  status.throughput_bps =
-      static_cast<double>(wire_now - bytes_before_) * 1000.0 / static_cast<double>(took);
   status.pending_entry = status.pending_data = status.pending_meta = 0;
   if (refused_all_.empty()) {
-    status.last_synced_ms = started_;
+    status.last_synced_ms = std::max(status.last_synced_ms, started_);
     status.reason.clear();
   }
   r_.WriteStatus();
@@ -555,6 +555,8 @@ Status Replicator::PassRun::Commit(bool final) {
   op_path_.clear();
   b.moved_in = std::move(moved_in_);
   moved_in_.clear();
+  b.data_bytes = std::move(data_bytes_);
+  data_bytes_.clear();
   auto moved_on = [&](const std::vector<IndexDelta>& sent, const std::string& path) {
     return r_.SourceMovedOn(sent, path);
   };
@@ -591,6 +593,7 @@ Status Replicator::PassRun::Collect(size_t keep, bool wait) {
     // A failed read may have lost events: the next pass is a full one (the loop between
     // passes reports the failure if it lasts).
     if (!r_.DrainChanges().ok()) r_.changes_.overflow = true;
+    r_.StatusHeartbeat();  // what is applied, and the lag, move on during a long pass too
     GEOREP_RETURN_IF_ERROR(r_.ReadReplies(0));
     while (!in_flight_.empty() && in_flight_.front().barrier <= r_.acked_seq_) {
       ++settled_batches_;
@@ -616,6 +619,8 @@ Status Replicator::PassRun::Collect(size_t keep, bool wait) {
 Status Replicator::PassRun::Apply(SettledBatch b) {
   const std::vector<IndexDelta> applied = SettledDeltas(b, r_.index_);
   for (const auto& d : applied) ApplyDelta(d, &r_.index_);
+  r_.status_.bytes_applied =
+      std::max<int64_t>(0, r_.status_.bytes_applied) + static_cast<int64_t>(b.applied_bytes);
   if (b.not_found) r_.reconcile_ = true;
   refused_all_.insert(refused_all_.end(), b.refused.begin(), b.refused.end());
   // The first refusal is the cause (a file that did not fit); later ones often follow it.

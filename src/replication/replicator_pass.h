@@ -90,7 +90,6 @@ class Replicator::PassRun {
     return e.type == EntryType::kRegular && e.mtime_ns >= racy_from_ns_ &&
            e.mtime_ns <= racy_from_ns_ + 60'000'000'000LL;
   }
-  const uint64_t bytes_before_ = r_.WireBytes();
 
   // Plan.
   std::vector<std::string> scopes_;    // looked at whole: what the index has there and the
@@ -105,6 +104,7 @@ class Replicator::PassRun {
   PendingIndex next_;
   std::vector<IndexDelta> deltas_;
   std::map<std::string, IndexEntry> moved_in_;  // the batch's Batch::moved_in
+  std::map<std::string, uint64_t> data_bytes_;  // the batch's Batch::data_bytes
   // Directories whose metadata is sent at the end of the pass (their mtime changes while
   // their contents arrive): recorded as not current (mtime -1) until their SetMeta is sent.
   std::set<std::string> provisional_;

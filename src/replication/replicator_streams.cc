@@ -244,6 +244,7 @@ Status Replicator::ContentStream::Send(const FileJob& job) {
     }
   }
   pending_.deltas.push_back({job.entry.path, job.recorded});
+  if (report.file_bytes > 0) pending_.data_bytes[job.entry.path] += report.file_bytes;
   NoteOperation(&pending_.op_path, &marked_seq_, sender_->last_seq(), job.entry.path);
   const MovedOn moved_on = [this](const std::vector<IndexDelta>& sent, const std::string& path) {
     return SourceMovedOn(sent, path);

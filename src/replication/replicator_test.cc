@@ -200,7 +200,7 @@ TEST(WorkerStatus, JsonRoundTripKeepsEveryField) {
   s.wire_bytes = 7;
   s.delta_files = 8;
   s.delta_copied_bytes = 9;
-  s.throughput_bps = 10.5;
+  s.bytes_applied = 10;
   s.lag_ms = 11;
   s.oldest_pending_ms = 1700000000100;
   s.pass_scanned = 13;
@@ -221,6 +221,7 @@ TEST(WorkerStatus, JsonRoundTripKeepsEveryField) {
   EXPECT_EQ(back->capture_warning, "14 of 20 directories have no inotify watch");
   EXPECT_EQ(back->oldest_pending_ms, 1700000000100);
   EXPECT_EQ(back->repaired, "repair-1");
+  EXPECT_EQ(back->bytes_applied, 10);
 }
 
 TEST(WorkerStatus, OlderStatusWithoutChangeCaptureStillReads) {
@@ -231,6 +232,7 @@ TEST(WorkerStatus, OlderStatusWithoutChangeCaptureStillReads) {
   EXPECT_EQ(s->lag_ms, 3);
   EXPECT_EQ(s->capture_gaps, 0u) << "an older worker reports no gaps";
   EXPECT_EQ(s->capture_warning, "");
+  EXPECT_EQ(s->bytes_applied, -1) << "an older worker counts nothing applied: unknown, not 0";
   EXPECT_FALSE(StatusFromJson("not json").ok());
 }
 

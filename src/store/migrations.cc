@@ -184,6 +184,11 @@ CREATE TABLE engine_leases (
   expires_at BIGINT NOT NULL
 );
 )SQL"},
+      // A node's lag as recorded goes on growing while a change was pending then. Rows of an
+      // older engine show what they recorded (their lag did not grow).
+      {8, "lag that grows", R"SQL(
+ALTER TABLE session_nodes ADD COLUMN lag_grows INTEGER NOT NULL DEFAULT 0;
+)SQL"},
   };
   return kMigrations;
 }

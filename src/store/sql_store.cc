@@ -162,7 +162,7 @@ constexpr std::string_view kNodeCols =
     "session_id, source_host, source_brick, set_index, destination_host, status, crawl, "
     "last_synced, entry_pending, data_pending, meta_pending, failures, checkpoint_time, "
     "checkpoint_completed, checkpoint_completion_time, updated_at, status_reason, lag_ms, "
-    "throughput_bps";
+    "throughput_bps, lag_grows";
 SessionNodeStatus NodeFrom(const SqlRow& r) {
   SessionNodeStatus n;
   n.session_id = r.Text(0);
@@ -184,7 +184,30 @@ SessionNodeStatus NodeFrom(const SqlRow& r) {
   n.status_reason = r.Text(16);
   n.lag_ms = r.Int(17);
   n.throughput_bps = r.Int(18);
+  n.lag_grows = r.Int(19) != 0;
   return n;
+}
+Params NodeParams(const std::string& session_id, const SessionNodeStatus& n) {
+  return {V(session_id),
+          V(n.source_host),
+          V(n.source_brick),
+          V(n.set_index),
+          V(n.destination_host),
+          V(Name(n.status)),
+          V(Name(n.crawl)),
+          V(n.last_synced),
+          V(n.entry_pending),
+          V(n.data_pending),
+          V(n.meta_pending),
+          V(n.failures),
+          V(n.checkpoint_time),
+          V(n.checkpoint_completed),
+          V(n.checkpoint_completion_time),
+          V(n.updated_at),
+          V(n.status_reason),
+          V(n.lag_ms),
+          V(n.throughput_bps),
+          V(n.lag_grows)};
 }
 
 constexpr std::string_view kEventCols =
@@ -370,15 +393,10 @@ class SqlStoreTx final : public StoreTx {
         Exec("DELETE FROM session_nodes WHERE session_id = $1", {V(session_id)}));
     const std::string sql = fmt::format(
         "INSERT INTO session_nodes ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
-        "$12, $13, $14, $15, $16, $17, $18, $19)",
+        "$12, $13, $14, $15, $16, $17, $18, $19, $20)",
         kNodeCols);
     for (const auto& n : nodes) {
-      GEOREP_RETURN_IF_ERROR(Exec(
-          sql, {V(session_id), V(n.source_host), V(n.source_brick), V(n.set_index),
-                V(n.destination_host), V(Name(n.status)), V(Name(n.crawl)), V(n.last_synced),
-                V(n.entry_pending), V(n.data_pending), V(n.meta_pending), V(n.failures),
-                V(n.checkpoint_time), V(n.checkpoint_completed), V(n.checkpoint_completion_time),
-                V(n.updated_at), V(n.status_reason), V(n.lag_ms), V(n.throughput_bps)}));
+      GEOREP_RETURN_IF_ERROR(Exec(sql, NodeParams(session_id, n)));
     }
     return Status::Ok();
   }

@@ -218,6 +218,7 @@ TEST_P(StoreConformance, SessionsNodesConfigCascade) {
   n.status_reason = "glusterd on node1 does not answer";
   n.lag_ms = 1500;
   n.throughput_bps = 123456789;
+  n.lag_grows = true;
   Tx([&](StoreTx& tx) -> Status {
     GEOREP_RETURN_IF_ERROR(tx.ReplaceNodeStatuses(s.id, {n}));
     GEOREP_RETURN_IF_ERROR(tx.PutConfig({s.id, "sync-jobs", "5", "alice", 10}));
@@ -249,6 +250,7 @@ TEST_P(StoreConformance, SessionsNodesConfigCascade) {
     EXPECT_EQ(nodes[0].status_reason, "glusterd on node1 does not answer");
     EXPECT_EQ(nodes[0].lag_ms, 1500);
     EXPECT_EQ(nodes[0].throughput_bps, 123456789);
+    EXPECT_TRUE(nodes[0].lag_grows);
     GEOREP_ASSIGN_OR_RETURN(auto cfg, tx.ListConfig(s.id));
     EXPECT_EQ(cfg.size(), 1u);
     EXPECT_EQ(cfg[0].value, "6");

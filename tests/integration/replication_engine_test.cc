@@ -34,9 +34,12 @@ TEST(Replication, EngineRunsADirectorySessionThroughItsWholeLife) {
       << DescribeTreeDiff(e.src.path(), e.dst.path());
   {
     const Json node = e.Detail()["nodes"][0];
-    // georep's own engine measures both: known numbers (unknown would be null).
+    // georep's own engine measures both: known numbers (unknown would be null) -- the lag once
+    // the first pass is applied, the throughput once two of the worker's reports are seen.
     EXPECT_TRUE(node["lag_seconds"].is_number()) << node.dump();
-    EXPECT_TRUE(node["throughput_bytes_per_second"].is_number()) << node.dump();
+    EXPECT_TRUE(WaitFor(10, [&] {
+      return e.Detail()["nodes"][0]["throughput_bytes_per_second"].is_number();
+    })) << e.Detail().dump();
     EXPECT_TRUE(e.Detail()["lag_seconds"].is_number()) << e.Detail().dump();
     EXPECT_FALSE(node["last_synced"].is_null()) << node.dump();
   }

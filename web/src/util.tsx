@@ -86,6 +86,18 @@ export function formatBytes(n: number | null | undefined): string {
   return `${v.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
 }
 
+// A "last synced" time: how long ago, or a dash where it is not known (null) -- the same in a
+// session's header and its node rows.
+export function formatSynced(iso: string | null | undefined, now = Date.now()): string {
+  return iso ? formatAgo(iso, now) : '\u2014';
+}
+
+// Bytes applied per second; a dash where it is not known (null), never a made-up 0.
+export function formatRate(bytesPerSecond: number | null | undefined): string {
+  if (bytesPerSecond === null || bytesPerSecond === undefined) return '\u2014';
+  return `${formatBytes(bytesPerSecond)}/s`;
+}
+
 export function formatLag(seconds: number | null | undefined): string {
   if (seconds === null || seconds === undefined) return '—';
   if (seconds < 1) return `${Math.round(seconds * 1000)} ms`;

@@ -10,10 +10,10 @@ import CubesIcon from '@patternfly/react-icons/dist/esm/icons/cubes-icon';
 import { ExpandableRowContent, Table, Tbody, Td, Th, Thead, Tr, type IAction } from '@patternfly/react-table';
 import { api, type Session, type Volume } from '../api';
 import { useLiveEvents, usePollWhileOffline } from '../live';
-import { ErrorAlert, formatAgo, formatLag, formatTime, useAsync } from '../util';
+import { ErrorAlert, formatLag, formatRate, formatSynced, formatTime, useAsync } from '../util';
 import { RoleButton, useRole } from '../role';
 import {
-  ACTION_LABEL, ACTION_ORDER, ACTION_ROLE, asSession, availability, crawlSummary, lastSynced, mergeSession, removedId, sessionLag,
+  ACTION_LABEL, ACTION_ORDER, ACTION_ROLE, asSession, availability, crawlSummary, mergeSession, removedId, sessionLag, sessionLastSynced, sessionThroughput,
   type SessionActionName,
 } from './sessionModel';
 import { SessionStatusLabel } from './SessionStatus';
@@ -121,14 +121,16 @@ export function SessionsTable({ volume, clusterName }: { volume: Volume; cluster
               <Th modifier="wrap">Crawl status</Th>
               <Th modifier="wrap">Last synced</Th>
               <Th modifier="wrap">Lag</Th>
+              <Th modifier="wrap">Throughput</Th>
               <Th modifier="wrap">Session</Th>
               <Th screenReaderText="Actions" />
             </Tr>
           </Thead>
           {list.map((s, rowIndex) => {
             const isOpen = expanded.has(s.id);
-            const synced = lastSynced(s.nodes);
+            const synced = sessionLastSynced(s);
             const lag = sessionLag(s);
+            const throughput = sessionThroughput(s);
             return (
               <Tbody key={s.id} isExpanded={isOpen}>
                 <Tr data-session-id={s.id}>
@@ -147,8 +149,9 @@ export function SessionsTable({ volume, clusterName }: { volume: Volume; cluster
                   <Td dataLabel="User">{s.remote_user}</Td>
                   <Td dataLabel="Status"><SessionStatusLabel status={s.status} reason={s.status_reason} alerts={s.alerts} /></Td>
                   <Td dataLabel="Crawl status">{crawlSummary(s.nodes)}</Td>
-                  <Td dataLabel="Last synced"><span title={formatTime(synced)}>{synced ? formatAgo(synced) : '—'}</span></Td>
-                  <Td dataLabel="Lag">{lag === null ? '—' : formatLag(lag)}</Td>
+                  <Td dataLabel="Last synced"><span title={formatTime(synced)}>{formatSynced(synced)}</span></Td>
+                  <Td dataLabel="Lag">{formatLag(lag)}</Td>
+                  <Td dataLabel="Throughput">{formatRate(throughput)}</Td>
                   <Td dataLabel="Session">
                     {/* Names the row's expand toggle (PatternFly labels it by "simple-node<row>"). */}
                     <span id={`simple-node${rowIndex}`} className="pf-v5-screen-reader">Nodes of {s.session_key}</span>
@@ -158,7 +161,7 @@ export function SessionsTable({ volume, clusterName }: { volume: Volume; cluster
                   </Td>
                 </Tr>
                 <Tr isExpanded={isOpen}>
-                  <Td colSpan={10}>
+                  <Td colSpan={11}>
                     <ExpandableRowContent>
                       <Table aria-label={`Nodes of ${s.session_key}`} variant="compact" borders={false}>
                         <Thead>
@@ -169,6 +172,7 @@ export function SessionsTable({ volume, clusterName }: { volume: Volume; cluster
                             <Th modifier="wrap">Crawl status</Th>
                             <Th modifier="wrap">Last synced</Th>
                             <Th modifier="wrap">Lag</Th>
+                            <Th modifier="wrap">Throughput</Th>
                           </Tr>
                         </Thead>
                         <Tbody>
@@ -178,12 +182,13 @@ export function SessionsTable({ volume, clusterName }: { volume: Volume; cluster
                               <Td dataLabel="Destination host">{n.destination_host}</Td>
                               <Td dataLabel="Status"><SessionStatusLabel status={n.status} reason={n.status_reason} /></Td>
                               <Td dataLabel="Crawl status">{n.crawl_status}</Td>
-                              <Td dataLabel="Last synced">{n.last_synced ? formatAgo(n.last_synced) : '—'}</Td>
+                              <Td dataLabel="Last synced"><span title={formatTime(n.last_synced)}>{formatSynced(n.last_synced)}</span></Td>
                               <Td dataLabel="Lag">{formatLag(n.lag_seconds)}</Td>
+                              <Td dataLabel="Throughput">{formatRate(n.throughput_bytes_per_second)}</Td>
                             </Tr>
                           ))}
                           {(s.nodes ?? []).length === 0 && (
-                            <Tr><Td colSpan={6}>No node status reported yet.</Td></Tr>
+                            <Tr><Td colSpan={7}>No node status reported yet.</Td></Tr>
                           )}
                         </Tbody>
                       </Table>

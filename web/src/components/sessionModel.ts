@@ -74,19 +74,44 @@ export function crawlSummary(nodes: NodeStatus[] | undefined): string {
   return [...counts.entries()].map(([k, v]) => `${k} (${v})`).join(', ');
 }
 
-// The oldest last-synced time of the Active nodes: everything before it is on the destination.
+// Every change before it is applied: the oldest of the replica sets' (a set's: the newest of
+// its nodes'); null when a set has none -- the engine's rule (model/session_figures.h), for an
+// engine that does not send the session's own.
 export function lastSynced(nodes: NodeStatus[] | undefined): string | null {
-  let min: string | null = null;
-  let minT = Infinity;
+  const sets = new Map<number, { t: number; iso: string | null }>();
   for (const n of nodes ?? []) {
-    if (n.status !== 'Active' || !n.last_synced) continue;
-    const t = new Date(n.last_synced).getTime();
-    if (t < minT) {
-      minT = t;
-      min = n.last_synced;
-    }
+    const t = n.last_synced ? new Date(n.last_synced).getTime() : 0;
+    const cur = sets.get(n.set_index) ?? { t: 0, iso: null };
+    if (t > cur.t) sets.set(n.set_index, { t, iso: n.last_synced });
+    else sets.set(n.set_index, cur);
   }
-  return min;
+  let oldest: { t: number; iso: string | null } | null = null;
+  for (const s of sets.values()) {
+    if (!s.iso) return null;
+    if (!oldest || s.t < oldest.t) oldest = s;
+  }
+  return oldest?.iso ?? null;
+}
+
+// The session's last synced as the engine aggregates it (the same rule as its node rows).
+export function sessionLastSynced(s: Session): string | null {
+  return s.last_synced !== undefined ? s.last_synced : lastSynced(s.nodes);
+}
+
+// The session's checkpoint from the nodes that replicate (not Passive standbys): when it was
+// set, whether every one of them has completed it, and when the last did.
+export interface CheckpointState { time: string; completed: boolean; completedAt: string | null }
+export function checkpointState(nodes: NodeStatus[] | undefined): CheckpointState | null {
+  const with_ = (nodes ?? []).filter((n) => n.status !== 'Passive' && n.checkpoint_time);
+  if (with_.length === 0) return null;
+  const completed = with_.every((n) => n.checkpoint_completed);
+  let completedAt: string | null = null;
+  if (completed) {
+    for (const n of with_)
+      if (n.checkpoint_completion_time && (!completedAt || n.checkpoint_completion_time > completedAt))
+        completedAt = n.checkpoint_completion_time;
+  }
+  return { time: with_[0].checkpoint_time ?? '', completed, completedAt };
 }
 
 // Unknown figures stay unknown (null): never 0.

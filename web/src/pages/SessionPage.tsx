@@ -10,10 +10,11 @@ import {
 import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
 import { api, ApiError, type MetricSample, type Session } from '../api';
 import { useLiveEvents, usePollWhileOffline } from '../live';
-import { ErrorAlert, formatAgo, formatBytes, formatLag, formatTime, useAsync } from '../util';
+import { ErrorAlert, formatLag, formatRate, formatSynced, formatTime, useAsync } from '../util';
 import { ExplainedButton, useRole } from '../role';
 import {
-  ACTION_LABEL, ACTION_ORDER, ACTION_ROLE, asSession, availability, countText, crawlSummary, lastSynced, removedId, sessionLag, sessionThroughput,
+  ACTION_LABEL, ACTION_ORDER, ACTION_ROLE, asSession, availability, checkpointState, countText, crawlSummary, removedId, sessionLag,
+  sessionLastSynced, sessionThroughput,
   type SessionActionName,
 } from '../components/sessionModel';
 import { SessionStatusLabel } from '../components/SessionStatus';
@@ -135,9 +136,12 @@ export function SessionPage() {
   }
 
   const open = (action: SessionActionName, el: HTMLElement | null) => setPending({ action, session: s, returnFocus: el });
-  const synced = lastSynced(s.nodes);
+  // The header's figures are the engine's aggregate of the node rows below: null is a dash in
+  // both, never 0.
+  const synced = sessionLastSynced(s);
   const lag = sessionLag(s);
-  const checkpointNode = s.nodes?.find((n) => n.checkpoint_time);
+  const throughput = sessionThroughput(s);
+  const checkpoint = checkpointState(s.nodes);
 
   return (
     <>
@@ -177,21 +181,31 @@ export function SessionPage() {
           </DescriptionListGroup>
           <DescriptionListGroup>
             <DescriptionListTerm>Last synced</DescriptionListTerm>
-            <DescriptionListDescription title={formatTime(synced)}>{synced ? formatAgo(synced) : '—'}</DescriptionListDescription>
+            <DescriptionListDescription aria-label="Last synced" title={formatTime(synced)}>{formatSynced(synced)}</DescriptionListDescription>
           </DescriptionListGroup>
           <DescriptionListGroup>
             <DescriptionListTerm>Lag</DescriptionListTerm>
-            <DescriptionListDescription>{lag === null ? '—' : formatLag(lag)}</DescriptionListDescription>
+            <DescriptionListDescription aria-label="Lag">{formatLag(lag)}</DescriptionListDescription>
+          </DescriptionListGroup>
+          <DescriptionListGroup>
+            <DescriptionListTerm>Throughput</DescriptionListTerm>
+            <DescriptionListDescription aria-label="Throughput">{formatRate(throughput)}</DescriptionListDescription>
           </DescriptionListGroup>
           <DescriptionListGroup>
             <DescriptionListTerm>Checkpoint</DescriptionListTerm>
             <DescriptionListDescription aria-label="Checkpoint state">
-              {checkpointNode ? (
+              {checkpoint ? (
                 <>
-                  {formatTime(checkpointNode.checkpoint_time)}{' '}
-                  {s.nodes!.filter((n) => n.status === 'Active').every((n) => n.checkpoint_completed)
-                    ? <Label color="green" isCompact>Completed</Label>
+                  {formatTime(checkpoint.time)}{' '}
+                  {checkpoint.completed
+                    ? <Label color="green" isCompact title={`Completed ${formatTime(checkpoint.completedAt)}`}>Completed</Label>
                     : <Label color="blue" isCompact>Pending</Label>}
+                  {!checkpoint.completed && (
+                    <div className="georep-status-reason">
+                      Completes once every change made before it is applied: last synced {formatSynced(synced)}
+                      {s.status === 'Paused' || s.status === 'Stopped' ? `, and the session is ${s.status.toLowerCase()}` : ''}.
+                    </div>
+                  )}
                 </>
               ) : 'None'}
             </DescriptionListDescription>
@@ -257,7 +271,7 @@ export function SessionPage() {
                 <Td dataLabel="Destination host">{n.destination_host}</Td>
                 <Td dataLabel="Status"><SessionStatusLabel status={n.status} reason={n.status_reason} /></Td>
                 <Td dataLabel="Crawl status">{n.crawl_status}</Td>
-                <Td dataLabel="Last synced"><span title={formatTime(n.last_synced)}>{n.last_synced ? formatAgo(n.last_synced) : 'never'}</span></Td>
+                <Td dataLabel="Last synced"><span title={formatTime(n.last_synced)}>{formatSynced(n.last_synced)}</span></Td>
                 <Td dataLabel="Pending">{countText(n.entry_pending)} / {countText(n.data_pending)} / {countText(n.meta_pending)}</Td>
                 <Td dataLabel="Failures">{countText(n.failures)}</Td>
                 <Td dataLabel="Checkpoint">
@@ -273,7 +287,7 @@ export function SessionPage() {
                   ) : 'None'}
                 </Td>
                 <Td dataLabel="Lag">{formatLag(n.lag_seconds)}</Td>
-                <Td dataLabel="Throughput">{n.throughput_bytes_per_second === null ? '—' : `${formatBytes(n.throughput_bytes_per_second)}/s`}</Td>
+                <Td dataLabel="Throughput">{formatRate(n.throughput_bytes_per_second)}</Td>
               </Tr>
             ))}
             {(s.nodes ?? []).length === 0 && (
