@@ -11,6 +11,7 @@
 #include <map>
 
 #include "engine/operations.h"
+#include "engine/session_monitor.h"
 #include "engine/test_support/recording_launcher.h"
 #include "engine/worker_supervisor.h"
 #include "model/path_guard.h"
@@ -336,6 +337,25 @@ TEST_F(DirectorySessionArgvTest, TheWorkersOwnLagAndThroughputAreShownFromTheFir
   ASSERT_TRUE(read.ok());
   EXPECT_EQ(read->lag_ms, 1500);
   EXPECT_EQ(read->throughput_bps, 4096);
+}
+
+// The monitor times each of its passes, full ones (discovery and config: the first, then every
+// 5 minutes' worth) and steady ones apart: the metrics' georep_monitor_pass_duration_seconds.
+TEST_F(DirectorySessionArgvTest, TheMonitorTimesEachPassFullAndSteadyApart) {
+  const std::string id = MakeSession("");
+  Start(id);
+  SessionMonitor monitor(*ops_, std::chrono::seconds(10));  // every 30th pass a full one
+  EXPECT_EQ(monitor.PassDurations(true).count, 0u);
+  monitor.PollOnce();
+  EXPECT_EQ(monitor.PassDurations(true).count, 1u);
+  EXPECT_EQ(monitor.PassDurations(false).count, 0u);
+  monitor.PollOnce();
+  monitor.PollOnce();
+  EXPECT_EQ(monitor.PassDurations(true).count, 1u);
+  const Histogram::Snapshot steady = monitor.PassDurations(false);
+  EXPECT_EQ(steady.count, 2u);
+  EXPECT_GT(steady.sum, 0);
+  EXPECT_EQ(steady.bounds, SessionMonitor::PassBounds());
 }
 
 // A worker whose change capture is blind somewhere (directories without a watch) is still
