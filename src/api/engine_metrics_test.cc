@@ -1,11 +1,16 @@
 // RenderMetrics: the engine's metrics page from a snapshot -- sessions, their nodes and
 // destinations with their labels, statuses as state sets, unknown values left out, standing
 // alerts, the heartbeat's age, the engine's own families, a standby's page -- every page read
-// back strictly (api/test_support/prometheus_page.h).
+// back strictly (api/test_support/prometheus_page.h). And the shipped alerting rules and
+// Grafana dashboard (docs/prometheus/) name only families the engine writes.
 #include "api/engine_metrics.h"
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <iterator>
+#include <nlohmann/json.hpp>
+#include <regex>
 #include <set>
 #include <string>
 
@@ -284,6 +289,61 @@ TEST(EngineMetrics, EveryFamilyIsNamedOnceAndTheNamesFollowTheConventions) {
   for (const auto& n : names) {
     EXPECT_TRUE(n.starts_with("georep_")) << n;
     EXPECT_FALSE(n.ends_with("_count") || n.ends_with("_sum") || n.ends_with("_bucket")) << n;
+  }
+}
+
+std::string ReadDoc(const std::string& name) {
+  std::ifstream in(std::string(GEOREP_PROMETHEUS_DOCS) + "/" + name);
+  EXPECT_TRUE(in) << name;
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// The names of the families `text` uses (a histogram's series by its family's name).
+std::set<std::string> FamiliesUsed(const std::string& text) {
+  std::set<std::string> used;
+  static const std::regex kName("georep_[a-z_]+");
+  for (auto it = std::sregex_iterator(text.begin(), text.end(), kName);
+       it != std::sregex_iterator(); ++it) {
+    std::string name = it->str();
+    for (std::string_view suffix : {"_bucket", "_sum", "_count"})
+      if (name.ends_with(suffix)) name.resize(name.size() - suffix.size());
+    used.insert(name);
+  }
+  return used;
+}
+
+TEST(EngineMetrics, TheShippedRulesAndDashboardUseOnlyFamiliesTheEngineWrites) {
+  const auto names = MetricFamilyNames();
+  const std::set<std::string> known(names.begin(), names.end());
+  for (const char* doc : {"georep-rules.yml", "georep-dashboard.json"}) {
+    const std::string text = ReadDoc(doc);
+    if (std::string_view(doc).ends_with(".json")) {
+      const auto dashboard = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+      ASSERT_FALSE(dashboard.is_discarded()) << doc << " is not JSON";
+      for (const auto& panel : dashboard["panels"]) {
+        if (panel["type"] == "row") continue;
+        EXPECT_FALSE(panel["targets"].empty()) << panel["title"];
+      }
+    }
+    const auto used = FamiliesUsed(text);
+    EXPECT_GE(used.size(), 5u) << doc;
+    for (const auto& name : used) {
+      EXPECT_TRUE(known.count(name)) << doc << " names " << name << ", which the engine does not "
+                                     << "write";
+    }
+  }
+}
+
+// The rules alert on what the engine itself stands alerts for (engine_context.cc SetAlert, the
+// destination's connection) and on the session's status.
+TEST(EngineMetrics, TheShippedRulesCoverTheEnginesAlerts) {
+  const std::string rules = ReadDoc("georep-rules.yml");
+  for (const char* needle :
+       {"status=\"Faulty\"", "status=\"Partial faulty\"", "alert=\"stalled\"",
+        "alert=\"data-at-risk\"", "alert=\"heartbeat-mismatch\"", "alert=\"heartbeat-failing\"",
+        "alert=\"verify-differs\"", "alert=\"change-capture\"", "georep_session_lag_seconds",
+        "georep_destination_connection{status=\"Broken\"}", "georep_engine_active"}) {
+    EXPECT_NE(rules.find(needle), std::string::npos) << needle;
   }
 }
 

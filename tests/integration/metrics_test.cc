@@ -1,11 +1,14 @@
 // GET /metrics against the real engine: a viewer's API token (a scrape token) reads every
 // session, node and destination and the engine's own health in the Prometheus text format,
 // each line read back strictly; no token, a wrong one or a revoked one reads nothing; a standby
-// shows only itself. promtool (Debian's prometheus package) checks the scrape.
+// shows only itself. promtool (Debian's prometheus package) checks the scrape, the shipped
+// alerting rules with their tests, and the shipped dashboard's queries.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <set>
 
 #include "api/test_support/prometheus_page.h"
@@ -16,6 +19,7 @@ namespace georep::testing {
 namespace {
 
 constexpr const char* kPromtool = "/usr/bin/promtool";
+const std::string kDocs = GEOREP_PROMETHEUS_DOCS;
 
 int64_t NowSeconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(
@@ -236,6 +240,44 @@ TEST(MetricsOfSeveralEngines, AStandbyShowsOnlyItself) {
   auto refused = b.Get("/api/v1/sessions", scrape);
   ASSERT_TRUE(refused);
   EXPECT_EQ(refused->status, 503);
+}
+
+// docs/prometheus: the alerting rules load, their own tests pass, and every query of the
+// dashboard is PromQL Prometheus accepts (as recording rules, Grafana's variables filled in).
+TEST(PrometheusDocs, PromtoolChecksTheRulesTheirTestsAndTheDashboardsQueries) {
+  if (::access(kPromtool, X_OK) != 0)
+    GTEST_SKIP() << kPromtool << " is missing (Debian's prometheus; scripts/install-deps.sh)";
+  CommandResult rules = RunCommand({kPromtool, "check", "rules", kDocs + "/georep-rules.yml"});
+  EXPECT_EQ(rules.exit_code, 0) << rules.out << rules.err;
+  CommandResult tests = RunCommand({kPromtool, "test", "rules", kDocs + "/georep-rules.test.yml"});
+  EXPECT_EQ(tests.exit_code, 0) << tests.out << tests.err;
+
+  std::ifstream in(kDocs + "/georep-dashboard.json");
+  ASSERT_TRUE(in);
+  const Json dashboard = Json::parse(in);
+  Json records = Json::array();
+  for (const auto& panel : dashboard["panels"]) {
+    for (const auto& target : panel.value("targets", Json::array())) {
+      std::string expr = target["expr"];
+      for (const auto& [var, value] :
+           {std::pair<std::string, std::string>{"$__rate_interval", "5m"},
+            {"$job", ".*"},
+            {"$instance", ".*"},
+            {"$session", ".*"}}) {
+        for (size_t at = expr.find(var); at != std::string::npos; at = expr.find(var))
+          expr.replace(at, var.size(), value);
+      }
+      records.push_back(
+          {{"record", "georep:dashboard:" + std::to_string(records.size())}, {"expr", expr}});
+    }
+  }
+  ASSERT_GE(records.size(), 15u);
+  TempDir tmp;
+  const std::string file = tmp.path() + "/dashboard-rules.yml";
+  // JSON is YAML: the rules file as promtool reads it.
+  std::ofstream(file) << Json{{"groups", {{{"name", "dashboard"}, {"rules", records}}}}}.dump(2);
+  CommandResult queries = RunCommand({kPromtool, "check", "rules", file});
+  EXPECT_EQ(queries.exit_code, 0) << queries.out << queries.err;
 }
 
 }  // namespace
