@@ -77,7 +77,7 @@ MetricsText::Family MetricsText::Declare(std::string_view name, MetricType type,
   std::string valid(name);
   for (size_t i = 0; i < valid.size(); ++i)
     if (!NameChar(valid[i], i == 0)) valid[i] = '_';
-  if (valid.empty()) valid = "_";
+  if (valid.empty()) valid.push_back('_');
   for (size_t i = 0; i < families_.size(); ++i)
     if (families_[i].name == valid) return i;
   families_.push_back({valid, type, std::string(help), ""});
