@@ -25,6 +25,9 @@ packages=(
   openssh-client openssh-server sshpass
   # used by the scripts (python3: scripts/tidy_files.py)
   curl procps util-linux openssl python3
+  # promtool (from Debian's Prometheus) checks the /metrics scrape and the shipped alerting
+  # rules in a test; no Prometheus server is started
+  prometheus
 )
 # The web console is built with Node.js (18 or later) and npm (packages pinned in
 # web/package-lock.json): Debian's, unless the machine already has them.

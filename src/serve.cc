@@ -28,6 +28,7 @@
 #include "auth/authenticator.h"
 #include "base/ascii.h"
 #include "base/clock.h"
+#include "base/histogram.h"
 #include "base/log.h"
 #include "base/private_file.h"
 #include "base/random.h"
@@ -40,6 +41,7 @@
 #include "engine/worker_supervisor.h"
 #include "model/validation.h"
 #include "store/store.h"
+#include "store/timed_store.h"
 
 #ifndef GEOREP_VERSION
 #define GEOREP_VERSION "0.0.0"
@@ -369,12 +371,16 @@ int Serve(const ServeOptions& o) {
                LogValue(RedactStoreUrl(db_url)), (*store)->SchemaVersion());
 
   SystemClock clock;
+  const int64_t started_at = clock.NowMillis();
+  // Every transaction timed, for the metrics (georep_store_transaction_duration_seconds).
+  Histogram store_transactions(TimedStore::Bounds());
+  TimedStore timed_store(**store, store_transactions);
   // Engines sharing one database take turns: the lease's holder is active (workers, monitor,
   // API), the others stand by. Declared before everything that acts under it, so that it is
   // released only after they have stopped.
   char hostname[256] = {};
   ::gethostname(hostname, sizeof hostname - 1);
-  EngineLeaseKeeper lease(**store, clock,
+  EngineLeaseKeeper lease(timed_store, clock,
                           fmt::format("{}:{}:{}", hostname, ::getpid(), clock.NowMillis()),
                           int64_t{o.lease_ttl_seconds} * 1000,
                           [](int pid) { return ::kill(pid, 0) == 0 || errno != ESRCH; });
@@ -383,7 +389,7 @@ int Serve(const ServeOptions& o) {
   ObjectLocks locks;
   if (o.token_ttl_seconds > o.max_token_ttl_seconds)
     return Fail(Status::InvalidArgument("--token-ttl is longer than --max-token-ttl"));
-  Authenticator auth(**store, clock, random,
+  Authenticator auth(timed_store, clock, random,
                      TokenPolicy{o.token_ttl_seconds, o.max_token_ttl_seconds});
   LocalCommandRunner local;
   auto identity = SshIdentity::LoadOrCreate(local, o.data_dir + "/ssh");
@@ -394,7 +400,7 @@ int Serve(const ServeOptions& o) {
   // monitor when the engine starts again.
   SystemProcessLauncher launcher;
   WorkerSupervisor workers(launcher, clock, o.data_dir + "/sessions");
-  Operations ops(**store, clock, random, locks, &hosts);
+  Operations ops(timed_store, clock, random, locks, &hosts);
   {
     std::error_code ec;
     auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
@@ -423,6 +429,7 @@ int Serve(const ServeOptions& o) {
         "it, or wait for this one to take over if it stops",
         l.holder, FormatIsoMillis(l.acquired_at));
   };
+  api_options.telemetry = {started_at, &store_transactions, &monitor, &workers};
   auto allowed = AllowedHosts(o, listen->first);
   if (!allowed.ok()) return Fail(allowed.status());
   api_options.allowed_hosts = *allowed;

@@ -15,6 +15,7 @@
 
 #include "api/http_api.h"
 #include "api/json_model.h"
+#include "base/clock.h"
 #include "engine/operations.h"
 #include "http/http_server.h"
 #include "model/entities.h"
@@ -26,7 +27,8 @@ namespace georep {
 struct ApiContext {
   Operations& ops;
   Authenticator& auth;
-  StatusFeed* feed;  // null: no live stream, no metrics
+  Clock& clock;
+  StatusFeed* feed;  // null: no live stream, no session metrics history
   const HttpApiOptions& options;
 };
 
@@ -52,6 +54,8 @@ struct ApiRoute {
   std::string_view response = "";  // the response's schema; "": none named
   int ok = 200;                    // the status of success; 204: no body
   bool list = false;               // the response is {"items": [response...]}
+  // The success response's media type when it is not JSON ("text/plain": a string).
+  std::string_view content_type = "";
   ApiHandler handle = nullptr;
 };
 
@@ -67,6 +71,7 @@ ApiResource ClusterResource();      // clusters, hosts, volumes
 ApiResource DestinationResource();  // destinations and their candidate volumes
 ApiResource SessionResource();      // sessions, their actions and config
 ApiResource EventResource();        // the live stream and the audit trail
+ApiResource MetricsResource();      // the Prometheus metrics page
 
 // Schema building blocks for the resources.
 Json SchemaRef(const std::string& name);

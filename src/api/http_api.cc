@@ -55,7 +55,7 @@ using Response = HttpResponse;
 HttpApi::HttpApi(Operations& ops, Authenticator& auth, Clock& clock, HttpApiOptions options,
                  StatusFeed* feed)
     : ops_(ops), auth_(auth), clock_(clock), options_(std::move(options)), feed_(feed) {
-  context_ = std::make_unique<ApiContext>(ApiContext{ops_, auth_, feed_, options_});
+  context_ = std::make_unique<ApiContext>(ApiContext{ops_, auth_, clock_, feed_, options_});
   HttpServerOptions o = options_.server;
   // Each live stream holds a worker thread while it waits for news: room for all of them and
   // the ordinary requests beside.
@@ -126,8 +126,10 @@ void HttpApi::Routes() {
           "application/json");
       return true;
     }
-    // A standby engine: the active one, elsewhere, runs sessions and answers for them.
-    if (options_.standby_reason && req.path.starts_with("/api/") && req.path != "/api/v1/health") {
+    // A standby engine: the active one, elsewhere, runs sessions and answers for them. Its
+    // metrics stay readable (they say it stands by), so that both engines can be scraped.
+    if (options_.standby_reason && req.path.starts_with("/api/") && req.path != "/api/v1/health" &&
+        req.path != "/api/v1/metrics") {
       if (std::string why = options_.standby_reason(); !why.empty()) {
         res.status = 503;
         res.set_header("Retry-After", "5");
@@ -171,6 +173,9 @@ void HttpApi::Routes() {
                 [&s](std::string_view method, const std::string& pattern, HttpHandler handler) {
                   s.Route(method, pattern, std::move(handler));
                 });
+  // Prometheus scrapes /metrics unless told otherwise: the same route, the same token.
+  if (const ApiRoute* metrics = FindRoute("GET", "/metrics"))
+    s.Route("GET", "/metrics", BoundHandler(context_.get(), *metrics));
   WebConsole();
 }
 

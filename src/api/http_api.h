@@ -2,7 +2,8 @@
 // HttpServer (http/http_server.h).
 //
 // Every endpoint but GET /api/v1/health and POST /api/v1/auth/login needs
-// "Authorization: Bearer <token>". Errors are {"error": {"code", "message"}} with the
+// "Authorization: Bearer <token>"; GET /metrics is GET /api/v1/metrics (Prometheus's default
+// path), with the same authentication. Errors are {"error": {"code", "message"}} with the
 // HTTP status that fits (400 bad input, 401, 403, 404, 409 conflict/state, 413, 503).
 // The routes themselves are in api/routes.h; this file adds what applies to every request
 // (host and content-type checks, standby, security headers, the request log) and the console.
@@ -16,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "api/engine_metrics.h"
 #include "api/status_feed.h"
 #include "auth/authenticator.h"
 #include "base/clock.h"
@@ -37,6 +39,8 @@ struct HttpApiOptions {
   // Why this engine is standby (another engine on the database is active), or "" when it is
   // active: a standby answers /health and refuses the rest of the API with 503 and the reason.
   std::function<std::string()> standby_reason;
+  // What GET /api/v1/metrics tells of the engine itself (its monitor, store and workers).
+  EngineTelemetry telemetry;
 };
 
 struct ApiContext;

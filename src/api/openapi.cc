@@ -60,8 +60,14 @@ Json Responses(const ApiRoute& route) {
       schema = {{"type", "object"},
                 {"properties", {{"items", {{"type", "array"}, {"items", SchemaRef(response)}}}}}};
     }
-    responses[std::to_string(route.ok)] = {
-        {"description", "OK"}, {"content", {{"application/json", {{"schema", schema}}}}}};
+    if (!route.content_type.empty()) {
+      responses[std::to_string(route.ok)] = {
+          {"description", "OK"},
+          {"content", {{std::string(route.content_type), {{"schema", {{"type", "string"}}}}}}}};
+    } else {
+      responses[std::to_string(route.ok)] = {
+          {"description", "OK"}, {"content", {{"application/json", {{"schema", schema}}}}}};
+    }
   }
   for (const char* status : {"400", "401", "404", "409"}) responses[status] = error;
   if (route.role) {

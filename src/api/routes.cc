@@ -7,8 +7,8 @@ namespace georep {
 const std::vector<ApiRoute>& ApiRoutes() {
   static const std::vector<ApiRoute> kRoutes = [] {
     std::vector<ApiRoute> all;
-    for (auto* resource :
-         {SystemResource, ClusterResource, DestinationResource, SessionResource, EventResource}) {
+    for (auto* resource : {SystemResource, ClusterResource, DestinationResource, SessionResource,
+                           EventResource, MetricsResource}) {
       for (auto& route : resource().routes) all.push_back(std::move(route));
     }
     return all;
@@ -19,8 +19,8 @@ const std::vector<ApiRoute>& ApiRoutes() {
 const Json& ApiSchemas() {
   static const Json kSchemas = [] {
     Json all = Json::object();
-    for (auto* resource :
-         {SystemResource, ClusterResource, DestinationResource, SessionResource, EventResource}) {
+    for (auto* resource : {SystemResource, ClusterResource, DestinationResource, SessionResource,
+                           EventResource, MetricsResource}) {
       all.update(resource().schemas);
     }
     return all;
@@ -63,20 +63,20 @@ void Authenticated(ApiContext& c, const ApiRoute& route, const HttpRequest& req,
 
 }  // namespace
 
-void BindApiRoutes(ApiContext* context, const RouteSink& sink) {
-  for (const ApiRoute& route : ApiRoutes()) {
-    HttpHandler handler;
-    if (route.role) {
-      handler = [context, &route](const HttpRequest& req, HttpResponse& res) {
-        Authenticated(*context, route, req, res);
-      };
-    } else {
-      handler = [context, &route](const HttpRequest& req, HttpResponse& res) {
-        route.handle(*context, req, res, ApiCaller{});
-      };
-    }
-    sink(route.method, "/api/v1" + route.path, std::move(handler));
+HttpHandler BoundHandler(ApiContext* context, const ApiRoute& route) {
+  if (route.role) {
+    return [context, &route](const HttpRequest& req, HttpResponse& res) {
+      Authenticated(*context, route, req, res);
+    };
   }
+  return [context, &route](const HttpRequest& req, HttpResponse& res) {
+    route.handle(*context, req, res, ApiCaller{});
+  };
+}
+
+void BindApiRoutes(ApiContext* context, const RouteSink& sink) {
+  for (const ApiRoute& route : ApiRoutes())
+    sink(route.method, "/api/v1" + route.path, BoundHandler(context, route));
 }
 
 }  // namespace georep

@@ -29,5 +29,8 @@ using RouteSink =
 // caller authenticated by a bearer token whose role is the route's or above (routes without a
 // role run for anyone). `context` is used when a request comes, and must outlive the handlers.
 void BindApiRoutes(ApiContext* context, const RouteSink& sink);
+// The handler BindApiRoutes gives `route` (one of ApiRoutes()), for serving it at another path
+// too (GET /metrics, Prometheus's default, is GET /api/v1/metrics).
+HttpHandler BoundHandler(ApiContext* context, const ApiRoute& route);
 
 }  // namespace georep

@@ -11,6 +11,7 @@
 #include <map>
 
 #include "engine/test_support/directory_sessions_fixture.h"
+#include "engine/session_monitor.h"
 
 namespace georep {
 namespace {
@@ -164,6 +165,25 @@ TEST_F(DirectorySessionArgvTest, TheWorkersOwnLagIsShownFromTheFirstPollItsThrou
   ASSERT_TRUE(polled.ok()) << polled.status().ToString();
   EXPECT_EQ(polled->nodes[0].throughput_bps, 4096);
   EXPECT_EQ(ops_->GetSession(id)->throughput_bps, 4096);
+}
+
+// The monitor times each of its passes, full ones (discovery and config: the first, then every
+// 5 minutes' worth) and steady ones apart: the metrics' georep_monitor_pass_duration_seconds.
+TEST_F(DirectorySessionArgvTest, TheMonitorTimesEachPassFullAndSteadyApart) {
+  const std::string id = MakeSession("");
+  Start(id);
+  SessionMonitor monitor(*ops_, std::chrono::seconds(10));  // every 30th pass a full one
+  EXPECT_EQ(monitor.PassDurations(true).count, 0u);
+  monitor.PollOnce();
+  EXPECT_EQ(monitor.PassDurations(true).count, 1u);
+  EXPECT_EQ(monitor.PassDurations(false).count, 0u);
+  monitor.PollOnce();
+  monitor.PollOnce();
+  EXPECT_EQ(monitor.PassDurations(true).count, 1u);
+  const Histogram::Snapshot steady = monitor.PassDurations(false);
+  EXPECT_EQ(steady.count, 2u);
+  EXPECT_GT(steady.sum, 0);
+  EXPECT_EQ(steady.bounds, SessionMonitor::PassBounds());
 }
 
 // A worker whose change capture is blind somewhere (directories without a watch) is still

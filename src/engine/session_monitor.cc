@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <future>
 #include <map>
 
@@ -94,6 +95,7 @@ void SessionMonitor::Loop() {
 
 int SessionMonitor::PollOnce() {
   const Actor monitor{"monitor", Role::kAdmin};
+  const auto started = std::chrono::steady_clock::now();
   auto clusters = ops_.ListClusters();
   if (!clusters.ok()) {
     spdlog::warn("msg=\"monitor cannot list clusters\" error=\"{}\"", clusters.status().message());
@@ -136,6 +138,8 @@ int SessionMonitor::PollOnce() {
   for (auto& j : jobs) j.wait();
   // Directory sessions: their workers, on this machine.
   refreshed += ops_.PollDirectorySessions(monitor);
+  (full ? full_passes_ : steady_passes_)
+      .Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   return refreshed.load();
 }
 

@@ -16,6 +16,9 @@
 // verify never holds up the status or the heartbeat. Stop cancels the running verifies (their
 // commands are ended) and waits for them.
 //
+// Each pass's duration is kept (PassDurations: full and steady passes apart) for the engine's
+// metrics.
+//
 // Thread-safe. Three named threads ("georep-monitor", "georep-heartbt", "georep-verify"), and
 // up to kMaxVerifies verify jobs, while started.
 #pragma once
@@ -25,7 +28,9 @@
 #include <condition_variable>
 #include <mutex>
 #include <thread>
+#include <vector>
 
+#include "base/histogram.h"
 #include "engine/operations.h"
 
 namespace georep {
@@ -50,6 +55,15 @@ class SessionMonitor {
   void Stop();
   // One pass over every cluster; returns how many sessions were refreshed or discovered.
   int PollOnce();
+  // How long the passes took so far: the full ones (discovery and config, at start and every
+  // 5 minutes) or the steady ones.
+  Histogram::Snapshot PassDurations(bool full) const {
+    return full ? full_passes_.Take() : steady_passes_.Take();
+  }
+  // The bounds of PassDurations' buckets, in seconds.
+  static std::vector<double> PassBounds() {
+    return {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120};
+  }
 
  private:
   void Loop();
@@ -68,6 +82,8 @@ class SessionMonitor {
   bool stopping_ = false;  // GUARDED_BY(mu_)
   std::thread thread_;
   int passes_ = 0;  // GUARDED_BY(mu_); every kFullEvery seconds' pass is a full one
+  Histogram full_passes_{PassBounds()};
+  Histogram steady_passes_{PassBounds()};
 };
 
 }  // namespace georep

@@ -233,6 +233,7 @@ int64_t WorkerSupervisor::Step(const std::string& only, bool restart,
       continue;
     }
     ++w.restarts;
+    ++restarts_;
     (void)StartLocked(id, w);
   }
   std::lock_guard<std::mutex> lock(mu_);
@@ -312,6 +313,16 @@ std::vector<std::string> WorkerSupervisor::Supervised() {
   std::vector<std::string> ids;
   for (const auto& [id, w] : workers_) ids.push_back(id);
   return ids;
+}
+
+WorkerCounts WorkerSupervisor::Counts() {
+  std::lock_guard<std::mutex> lock(mu_);
+  WorkerCounts out;
+  out.supervised = static_cast<int>(workers_.size());
+  for (const auto& [id, w] : workers_)
+    if (w.child) ++out.running;
+  out.restarts = restarts_;
+  return out;
 }
 
 }  // namespace georep

@@ -72,6 +72,13 @@ struct WorkerObservation {
   int64_t started_at = 0;  // when the current (or last) worker process started
 };
 
+// The supervisor at one moment, for the engine's metrics.
+struct WorkerCounts {
+  int supervised = 0;    // sessions with a worker supervised
+  int running = 0;       // ... whose process is alive
+  int64_t restarts = 0;  // restarts made since the engine started (never decreases)
+};
+
 class WorkerSupervisor {
  public:
   static constexpr int64_t kFirstBackoffMs = 1000;
@@ -111,6 +118,8 @@ class WorkerSupervisor {
   // step). Returns the time of the next restart due, or 0 when none is waiting.
   int64_t RestartDue();
   std::vector<std::string> Supervised();
+  // Looks only: notices no end and restarts nothing (the thread, or Observe, does that).
+  WorkerCounts Counts();
 
  private:
   struct Worker {
@@ -141,6 +150,7 @@ class WorkerSupervisor {
   std::mutex mu_;
   std::map<std::string, Worker> workers_;             // GUARDED_BY(mu_)
   uint64_t generations_ = 0;                          // GUARDED_BY(mu_)
+  int64_t restarts_ = 0;                              // GUARDED_BY(mu_): every worker's
   RestartGuard guard_;                                // GUARDED_BY(mu_)
   std::function<void(const std::string&)> listener_;  // GUARDED_BY(mu_)
   bool watching_ = false;  // GUARDED_BY(mu_): the thread restarts workers

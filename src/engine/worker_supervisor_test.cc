@@ -108,15 +108,27 @@ TEST_F(WorkerSupervisorTest, RestartsACrashedWorkerWithDoublingBackoffAndSaysWhy
   EXPECT_EQ(o.restarts, 1);
   EXPECT_EQ(launcher_.launches.size(), 2u);
   EXPECT_FALSE(o.down_reason.empty());  // kept until the new worker reports
+  WorkerCounts counts = sup.Counts();
+  EXPECT_EQ(counts.supervised, 1);
+  EXPECT_EQ(counts.running, 1);
+  EXPECT_EQ(counts.restarts, 1);
 
   // It dies again at once: the next restart waits twice as long.
   launcher_.last->ended = true;
   EXPECT_FALSE(sup.Observe("s1").running);
+  counts = sup.Counts();  // down, still supervised
+  EXPECT_EQ(counts.supervised, 1);
+  EXPECT_EQ(counts.running, 0);
   clock_.Advance(1999);
   EXPECT_FALSE(sup.Observe("s1").running);
   clock_.Advance(1);
   EXPECT_TRUE(sup.Observe("s1").running);
   EXPECT_EQ(launcher_.launches.size(), 3u);
+  EXPECT_EQ(sup.Counts().restarts, 2);
+  // Stopped and forgotten: the restarts made stay counted (a counter never goes back).
+  sup.Stop("s1");
+  EXPECT_EQ(sup.Counts().supervised, 0);
+  EXPECT_EQ(sup.Counts().restarts, 2);
 }
 
 TEST_F(WorkerSupervisorTest, ANewCommandLineRestartsAndStopForgets) {
@@ -126,10 +138,13 @@ TEST_F(WorkerSupervisorTest, ANewCommandLineRestartsAndStopForgets) {
   EXPECT_EQ(launcher_.launches.size(), 2u);
   EXPECT_EQ(launcher_.signals[1], std::vector<int>{SIGTERM});  // the old one was stopped
   EXPECT_EQ(sup.Supervised(), std::vector<std::string>{"s1"});
+  EXPECT_EQ(sup.Counts().restarts, 0);  // a new command line is no restart after an end
   sup.Stop("s1");
   EXPECT_EQ(launcher_.signals[2], std::vector<int>{SIGTERM});
   EXPECT_FALSE(sup.Observe("s1").known);
   EXPECT_TRUE(sup.Supervised().empty());
+  EXPECT_EQ(sup.Counts().supervised, 0);
+  EXPECT_EQ(sup.Counts().running, 0);
 }
 
 TEST_F(WorkerSupervisorTest, AWorkerThatCannotStartIsRetried) {
