@@ -14,6 +14,7 @@
 #include "base/ascii.h"
 #include "base/log.h"
 #include "base/private_file.h"
+#include "http/content_coding.h"
 #include "http/http_server.h"
 #include "http/static_file.h"
 #include "model/names.h"
@@ -152,6 +153,9 @@ void HttpApi::Routes() {
     return true;
   });
   s.OnResponse([tls = !options_.server.tls_cert.empty()](const Request& req, Response& res) {
+    // The API's large JSON answers (lists) gzipped for clients that take it; never the live
+    // stream. (The console's files have their own copies, compressed at build time.)
+    if (req.path.starts_with("/api/")) CompressJsonResponse(req, res);
     res.set_header("X-Content-Type-Options", "nosniff");
     res.set_header("Referrer-Policy", "no-referrer");
     // Browsers that have seen the engine over TLS never try it in plain text again.
