@@ -1,7 +1,8 @@
 // Fuzz target for what a client sends the API: the HTTP request parser with the server's
 // limits (Beast's parser and georep's target, query and header handling; Accept-Encoding and
-// If-None-Match), and the JSON request bodies read by the API's strict spec readers. Any bytes: no crash, no sanitizer
-// report. The input is tried as a whole request, and as a bare JSON body.
+// If-None-Match), and the JSON request bodies read by the API's strict spec readers. Any
+// bytes: no crash, no sanitizer report. The input is tried as a whole request, and as a bare
+// JSON body.
 //   libFuzzer:  scripts/fuzz.sh SECONDS http
 //   replay:     georep_http_request_replay FILES...  (CTest replays the seed corpus)
 #include <cstddef>
