@@ -3,6 +3,10 @@
 # web/package-lock.json; with --e2e, also installs the end-to-end tests' packages (tests/e2e).
 # `npm ci` runs only when the lock file is newer than the installed packages.
 #
+# `npm run build` ends with web/precompress.mjs: a brotli and a gzip copy beside each script,
+# stylesheet and page of web/dist, which the engine sends to browsers that accept them (Node's
+# own zlib, no further package: the script says why).
+#
 # The console's API types (web/src/apiSchema.d.ts) are generated from the engine's OpenAPI
 # document, web/openapi.json (openapi-typescript), before the type check. With GEOREP_OPENAPI set
 # to a built georep_openapi (build/dev/src/georep_openapi), that document is first written anew

@@ -14,6 +14,7 @@
 #include "base/ascii.h"
 #include "base/log.h"
 #include "base/private_file.h"
+#include "http/content_coding.h"
 #include "http/http_server.h"
 #include "http/static_file.h"
 #include "model/names.h"
@@ -154,6 +155,9 @@ void HttpApi::Routes() {
     return true;
   });
   s.OnResponse([tls = !options_.server.tls_cert.empty()](const Request& req, Response& res) {
+    // The API's large JSON answers (lists) gzipped for clients that take it; never the live
+    // stream. (The console's files have their own copies, compressed at build time.)
+    if (req.path.starts_with("/api/")) CompressJsonResponse(req, res);
     res.set_header("X-Content-Type-Options", "nosniff");
     res.set_header("Referrer-Policy", "no-referrer");
     // Browsers that have seen the engine over TLS never try it in plain text again.
@@ -208,17 +212,18 @@ void HttpApi::WebConsole() {
           "application/json");
       return;
     }
-    auto file = ReadStaticFile(options_.web_root, req.path);
-    if (file) {
-      // Vite names built assets by their content hash: they never change under one name.
-      res.set_header("Cache-Control", req.path.starts_with("/assets/")
-                                          ? "public, max-age=31536000, immutable"
-                                          : "no-cache");
-      res.set_content(std::move(file->first), file->second);
-      return;
-    }
-    // Any other path is one of the console's own routes: the page decides what it shows.
-    res.set_header("Cache-Control", "no-cache");
+    // A built file, or, for any other path, index.html: the path is one of the console's own
+    // routes, and the page decides what it shows. Sent as the precompressed copy the request
+    // accepts, if the build wrote one (web/precompress.mjs).
+    auto file = FindStaticFile(options_.web_root, req.path);
+    // Vite names built assets by their content hash: they never change under one name. The
+    // rest (index.html above all, which names the assets of the current build) is revalidated
+    // on every use, by its ETag.
+    const bool hashed = file && req.path.starts_with("/assets/");
+    if (!file) file = FindStaticFile(options_.web_root, "/index.html");
+    res.set_header("Cache-Control", hashed ? "public, max-age=31536000, immutable" : "no-cache");
+    if (file && ServeStaticFile(*file, req, res)) return;
+    // index.html went away since the start (a rebuild under way): the copy read then.
     res.set_content(*index, "text/html; charset=utf-8");
   });
 }

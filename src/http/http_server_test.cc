@@ -11,6 +11,8 @@
 #include <mutex>
 #include <thread>
 
+#include "http/content_coding.h"
+#include "http/testing/decode.h"
 #include "http/testing/raw_client.h"
 
 namespace georep {
@@ -73,6 +75,26 @@ class ServerTest : public ::testing::Test {
             quiet_cv_.notify_all();
           });
     });
+    // A JSON list over the compression threshold, and a JSON body streamed: compressed (or
+    // not) by the decorator as HttpApi's does it.
+    server_->Route("GET", "/list", [](const HttpRequest&, HttpResponse& res) {
+      std::string body = "{\"items\":[";
+      for (int i = 0; i < 200; ++i) body += (i ? ",\"item " : "\"item ") + std::to_string(i) + "\"";
+      res.set_content(body + "]}", "application/json");
+    });
+    server_->Route("GET", "/json-stream", [](const HttpRequest&, HttpResponse& res) {
+      auto n = std::make_shared<int>(0);
+      res.set_stream(
+          "application/json",
+          [n](std::string* out) {
+            if (*n == 2) return false;
+            *out = std::string(1000, 'a' + (*n)++);
+            return true;
+          },
+          [] {});
+    });
+    server_->OnResponse(
+        [](const HttpRequest& req, HttpResponse& res) { CompressJsonResponse(req, res); });
     server_->OnHeader([](const HttpRequest& req, HttpResponse& res) {
       if (req.get_header_value("X-Refuse") != "yes") return false;
       res.status = 415;
@@ -126,6 +148,52 @@ TEST_F(ServerTest, HeadIsAnsweredByGetWithoutTheBody) {
   EXPECT_NE(r.find("HTTP/1.1 200"), std::string::npos) << r;
   EXPECT_NE(r.find("Content-Length: 9"), std::string::npos) << r;
   EXPECT_EQ(r.find("item 7"), std::string::npos) << r;
+}
+
+// Split at the end of the header: (header, body).
+std::pair<std::string, std::string> HeadAndBody(const std::string& r) {
+  const size_t end = r.find("\r\n\r\n");
+  if (end == std::string::npos) return {r, ""};
+  return {r.substr(0, end + 2), r.substr(end + 4)};
+}
+
+TEST_F(ServerTest, ACompressedAnswerIsSentWithItsOwnLengthAndHeadSaysTheSame) {
+  Start();
+  auto send = [&](const std::string& method, const std::string& target, const std::string& ae) {
+    RawClient c(port_);
+    c.Send(method + " " + target + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" +
+           (ae.empty() ? "" : "Accept-Encoding: " + ae + "\r\n") + "\r\n");
+    return HeadAndBody(c.Read(10s));
+  };
+  auto [plain_head, plain] = send("GET", "/list", "");
+  EXPECT_EQ(plain_head.find("Content-Encoding"), std::string::npos) << plain_head;
+  EXPECT_NE(plain_head.find("Vary: Accept-Encoding\r\n"), std::string::npos) << plain_head;
+  EXPECT_NE(plain_head.find("Content-Length: " + std::to_string(plain.size()) + "\r\n"),
+            std::string::npos)
+      << plain_head;
+
+  auto [gz_head, gz] = send("GET", "/list", "gzip, deflate, br");
+  EXPECT_NE(gz_head.find("Content-Encoding: gzip\r\n"), std::string::npos) << gz_head;
+  EXPECT_NE(gz_head.find("Content-Type: application/json\r\n"), std::string::npos) << gz_head;
+  EXPECT_NE(gz_head.find("Content-Length: " + std::to_string(gz.size()) + "\r\n"),
+            std::string::npos)
+      << gz_head;
+  EXPECT_LT(gz.size(), plain.size() / 3);
+  EXPECT_EQ(testing::Gunzip(gz), plain);
+
+  auto [head_head, head_body] = send("HEAD", "/list", "gzip");
+  EXPECT_NE(head_head.find("Content-Encoding: gzip\r\n"), std::string::npos) << head_head;
+  EXPECT_NE(head_head.find("Content-Length: " + std::to_string(gz.size()) + "\r\n"),
+            std::string::npos)
+      << head_head;
+  EXPECT_EQ(head_body, "");
+
+  // A streamed body, JSON or not, goes as it comes: chunked, never compressed.
+  auto [stream_head, stream] = send("GET", "/json-stream", "gzip");
+  EXPECT_NE(stream_head.find("Transfer-Encoding: chunked"), std::string::npos) << stream_head;
+  EXPECT_EQ(stream_head.find("Content-Encoding"), std::string::npos) << stream_head;
+  EXPECT_NE(stream.find(std::string(1000, 'a')), std::string::npos);
+  EXPECT_NE(stream.find(std::string(1000, 'b')), std::string::npos);
 }
 
 TEST_F(ServerTest, KeepsAConnectionAliveAcrossRequests) {

@@ -17,17 +17,19 @@ import { chromium } from 'playwright-core';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '../..');
 export const georepBin = process.env.GEOREP_BIN ?? path.join(repo, 'build/asan/src/georep');
-const webRoot = process.env.GEOREP_WEB_ROOT ?? path.join(repo, 'web/dist');
+export const webRoot = process.env.GEOREP_WEB_ROOT ?? path.join(repo, 'web/dist');
 const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
 export const artifacts = process.env.GEOREP_E2E_ARTIFACTS ?? path.join(repo, 'build/e2e-artifacts');
 
-// Starts an engine; resolves once it listens. stop() ends it (SIGTERM, then SIGKILL).
-export async function startEngine({ monitorInterval = 1 } = {}) {
+// Starts an engine (`bin`: another georep binary, e.g. to compare two builds); resolves once
+// it listens. stop() ends it (SIGTERM, then SIGKILL).
+// `logLevel: 'info'` logs every request on stderr (logs().err).
+export async function startEngine({ monitorInterval = 1, bin = georepBin, logLevel = 'warn' } = {}) {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'georep-e2e-'));
   const child = spawn(
-    georepBin,
+    bin,
     ['serve', '--data', path.join(dataDir, 'engine'), '--listen', '127.0.0.1:0', '--web-root', webRoot,
-      '--monitor-interval', String(monitorInterval), '--log-level', 'warn',
+      '--monitor-interval', String(monitorInterval), '--log-level', logLevel,
       // The tests' directory volumes live in their temporary directories.
       '--volume-root', tmpdir()],
     { stdio: ['ignore', 'pipe', 'pipe'] },
