@@ -48,7 +48,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     (void)georep::EtagMatches(req->get_header_value("If-None-Match"), "\"1f-2e-br\"");
     georep::HttpResponse res;
     res.set_content(req->body, "application/json");
-    georep::CompressJsonResponse(*req, res, {.min_bytes = 0, .gzip_level = 1});
+    georep::CompressApiResponse(*req, res, {.min_bytes = 0, .gzip_level = 1});
     ReadBody(req->body);
   }
   ReadBody(std::string(bytes));

@@ -157,7 +157,7 @@ void HttpApi::Routes() {
   s.OnResponse([tls = !options_.server.tls_cert.empty()](const Request& req, Response& res) {
     // The API's large JSON answers (lists) gzipped for clients that take it; never the live
     // stream. (The console's files have their own copies, compressed at build time.)
-    if (req.path.starts_with("/api/")) CompressJsonResponse(req, res);
+    if (req.path.starts_with("/api/")) CompressApiResponse(req, res);
     res.set_header("X-Content-Type-Options", "nosniff");
     res.set_header("Referrer-Policy", "no-referrer");
     // Browsers that have seen the engine over TLS never try it in plain text again.

@@ -164,8 +164,7 @@ std::optional<std::string> GzipCompress(std::string_view data, int level) {
   return out;
 }
 
-void CompressJsonResponse(const HttpRequest& req, HttpResponse& res,
-                          const JsonCompression& policy) {
+void CompressApiResponse(const HttpRequest& req, HttpResponse& res, const ApiCompression& policy) {
   if (res.stream || res.status < 200 || res.status == 204 || res.status == 304) return;
   if (req.has_header("Range")) return;  // positions in a range mean the body's own bytes
   if (res.body.size() <= policy.min_bytes || res.has_header("Content-Encoding")) return;
@@ -173,7 +172,8 @@ void CompressJsonResponse(const HttpRequest& req, HttpResponse& res,
   for (const auto& [name, value] : res.headers)
     if (AsciiLower(name) == "content-type") type = AsciiLower(value);
   type = std::string(TrimOws(type.substr(0, type.find(';'))));
-  if (type != "application/json") return;
+  // JSON, and the metrics' text exposition (Prometheus asks with `Accept-Encoding: gzip`).
+  if (type != "application/json" && type != "text/plain") return;
   AddVary(res, "Accept-Encoding");
   static constexpr ContentCoding kOffered[] = {ContentCoding::kGzip};
   if (ChooseCoding(AcceptEncoding::Of(req), kOffered) != ContentCoding::kGzip) return;

@@ -56,19 +56,20 @@ void AddVary(HttpResponse& res, std::string_view field);
 // (out of memory).
 std::optional<std::string> GzipCompress(std::string_view data, int level);
 
-// When a JSON answer is compressed: over `min_bytes` (about one TCP segment: below that,
+// When an API answer is compressed: over `min_bytes` (about one TCP segment: below that,
 // compression saves no packet and costs a little CPU), with zlib level `gzip_level`.
-struct JsonCompression {
+struct ApiCompression {
   size_t min_bytes = 1400;
   int gzip_level = 5;
 };
 
-// Compresses `res`'s body with gzip when it is JSON (application/json), longer than
+// Compresses `res`'s body with gzip when it is JSON (application/json) or plain text (the
+// metrics' exposition format), longer than
 // `policy.min_bytes`, not yet encoded, and the request accepts gzip; such an answer says
 // `Vary: Accept-Encoding` whether compressed or not. Streamed bodies (server-sent events: each
 // event must reach the client as it is written), bodiless statuses and answers to a Range
 // request are left alone.
-void CompressJsonResponse(const HttpRequest& req, HttpResponse& res,
-                          const JsonCompression& policy = {});
+void CompressApiResponse(const HttpRequest& req, HttpResponse& res,
+                         const ApiCompression& policy = {});
 
 }  // namespace georep

@@ -131,12 +131,12 @@ HttpRequest Accepting(std::string accept_encoding) {
   return req;
 }
 
-TEST(CompressJsonResponse, ALargeJsonAnswerIsGzippedForAClientThatAcceptsIt) {
+TEST(CompressApiResponse, ALargeJsonAnswerIsGzippedForAClientThatAcceptsIt) {
   const std::string body = JsonList(100);
   ASSERT_GT(body.size(), 1400u);
   HttpResponse res;
   res.set_content(body, "application/json");
-  CompressJsonResponse(Accepting("gzip, deflate, br"), res);
+  CompressApiResponse(Accepting("gzip, deflate, br"), res);
   ASSERT_TRUE(res.has_header("Content-Encoding"));
   EXPECT_EQ(Gunzip(res.body), body);
   std::map<std::string, std::string> h(res.headers.begin(), res.headers.end());
@@ -145,13 +145,27 @@ TEST(CompressJsonResponse, ALargeJsonAnswerIsGzippedForAClientThatAcceptsIt) {
   EXPECT_EQ(h["Content-Type"], "application/json") << "the type is the body's";
 }
 
-TEST(CompressJsonResponse, OnlyWhereItPays) {
+// A Prometheus scrape (`Accept-Encoding: gzip`) of the metrics' text exposition: about 8 KB a
+// session as is, so it pays as JSON does.
+TEST(CompressApiResponse, TheMetricsTextIsGzippedToo) {
+  std::string page;
+  for (int i = 0; i < 200; ++i)
+    page += "georep_session_lag_seconds{session=\"s" + std::to_string(i) + "\"} 0.5\n";
+  HttpResponse res;
+  res.set_content(page, "text/plain; version=0.0.4; charset=utf-8");
+  CompressApiResponse(Accepting("gzip"), res);
+  ASSERT_TRUE(res.has_header("Content-Encoding"));
+  EXPECT_EQ(Gunzip(res.body), page);
+  EXPECT_LT(res.body.size(), page.size() / 4);
+}
+
+TEST(CompressApiResponse, OnlyWhereItPays) {
   const std::string large = JsonList(100);
   // A client that does not take gzip: as is, but the answer says it varies.
   for (const char* ae : {"", "br", "gzip;q=0", "identity", "*;q=0"}) {
     HttpResponse res;
     res.set_content(large, "application/json");
-    CompressJsonResponse(Accepting(ae), res);
+    CompressApiResponse(Accepting(ae), res);
     EXPECT_EQ(res.body, large) << ae;
     EXPECT_FALSE(res.has_header("Content-Encoding")) << ae;
     EXPECT_TRUE(res.has_header("Vary")) << ae;
@@ -161,33 +175,33 @@ TEST(CompressJsonResponse, OnlyWhereItPays) {
   const std::string small_body = JsonList(3);
   ASSERT_LE(small_body.size(), 1400u);
   small.set_content(small_body, "application/json");
-  CompressJsonResponse(Accepting("gzip"), small);
+  CompressApiResponse(Accepting("gzip"), small);
   EXPECT_EQ(small.body, small_body);
   EXPECT_FALSE(small.has_header("Content-Encoding"));
   EXPECT_FALSE(small.has_header("Vary"));
   // Exactly the threshold is not over it.
   HttpResponse edge;
   edge.set_content(std::string(1400, ' '), "application/json");
-  CompressJsonResponse(Accepting("gzip"), edge);
+  CompressApiResponse(Accepting("gzip"), edge);
   EXPECT_FALSE(edge.has_header("Content-Encoding"));
   HttpResponse over;
   over.set_content(std::string(1401, ' '), "application/json; charset=utf-8");
-  CompressJsonResponse(Accepting("gzip"), over);
+  CompressApiResponse(Accepting("gzip"), over);
   EXPECT_TRUE(over.has_header("Content-Encoding"));
 }
 
-TEST(CompressJsonResponse, LeavesStreamsOtherTypesAndEncodedBodiesAlone) {
+TEST(CompressApiResponse, LeavesStreamsOtherTypesAndEncodedBodiesAlone) {
   const std::string large = JsonList(100);
   HttpResponse html;
   html.set_content(large, "text/html; charset=utf-8");
-  CompressJsonResponse(Accepting("gzip"), html);
+  CompressApiResponse(Accepting("gzip"), html);
   EXPECT_FALSE(html.has_header("Content-Encoding"));
 
   HttpResponse stream;
   stream.set_stream(
       "application/json", [](std::string*) { return false; }, [] {});
   stream.body = large;
-  CompressJsonResponse(Accepting("gzip"), stream);
+  CompressApiResponse(Accepting("gzip"), stream);
   EXPECT_FALSE(stream.has_header("Content-Encoding"));
   EXPECT_FALSE(stream.has_header("Vary"));
 
@@ -195,20 +209,20 @@ TEST(CompressJsonResponse, LeavesStreamsOtherTypesAndEncodedBodiesAlone) {
   encoded.set_content("already", "application/json");
   encoded.body = large;
   encoded.set_header("Content-Encoding", "br");
-  CompressJsonResponse(Accepting("gzip"), encoded);
+  CompressApiResponse(Accepting("gzip"), encoded);
   EXPECT_EQ(encoded.body, large);
 
   HttpResponse ranged;
   ranged.set_content(large, "application/json");
   HttpRequest range_request = Accepting("gzip");
   range_request.headers.emplace_back("Range", "bytes=0-99");
-  CompressJsonResponse(range_request, ranged);
+  CompressApiResponse(range_request, ranged);
   EXPECT_FALSE(ranged.has_header("Content-Encoding")) << "never for a Range request";
 
   HttpResponse not_modified;
   not_modified.status = 304;
   not_modified.set_content(large, "application/json");
-  CompressJsonResponse(Accepting("gzip"), not_modified);
+  CompressApiResponse(Accepting("gzip"), not_modified);
   EXPECT_FALSE(not_modified.has_header("Content-Encoding"));
 }
 

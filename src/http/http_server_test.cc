@@ -94,7 +94,7 @@ class ServerTest : public ::testing::Test {
           [] {});
     });
     server_->OnResponse(
-        [](const HttpRequest& req, HttpResponse& res) { CompressJsonResponse(req, res); });
+        [](const HttpRequest& req, HttpResponse& res) { CompressApiResponse(req, res); });
     server_->OnHeader([](const HttpRequest& req, HttpResponse& res) {
       if (req.get_header_value("X-Refuse") != "yes") return false;
       res.status = 415;
