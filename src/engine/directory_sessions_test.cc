@@ -10,8 +10,8 @@
 #include <fstream>
 #include <map>
 
-#include "engine/test_support/directory_sessions_fixture.h"
 #include "engine/session_monitor.h"
+#include "engine/test_support/directory_sessions_fixture.h"
 
 namespace georep {
 namespace {
