@@ -58,8 +58,17 @@ export function EventsPage() {
     },
     [setParams],
   );
+  // Only text that differs from the URL: a filter set at once (a row's filter button, Clear) must
+  // not be written again 300 ms later -- by then the user may have followed a link away, and the
+  // late write would bring them back to this page.
+  // Runs when the text changes, not when the URL does (Back keeps the URL's filter).
+  const appliedRef = useRef(applied);
+  appliedRef.current = applied;
   useEffect(() => {
-    const t = setTimeout(() => setFilter({ action: actionText.trim(), object_id: idText.trim() }), 300);
+    const action = actionText.trim();
+    const objectId = idText.trim();
+    if (action === appliedRef.current.action && objectId === appliedRef.current.object_id) return;
+    const t = setTimeout(() => setFilter({ action, object_id: objectId }), 300);
     return () => clearTimeout(t);
   }, [actionText, idText, setFilter]);
 
