@@ -55,10 +55,7 @@ test('the login page arrives compressed, works, and is revalidated', async (t) =
   await page.getByLabel('Username').waitFor();
   await page.waitForLoadState('networkidle');
   assert.equal(asked[0]?.['if-none-match'], index.etag);
-  const until = Date.now() + 10000;
-  while (!logged().slice(before).some((l) => l.includes('path=/ ')) && Date.now() < until) {
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  await engine.untilLogged(() => logged().slice(before).some((l) => l.includes('path=/ ')));
   const second = logged().slice(before);
   assert.ok(second.some((l) => / path=\/ status=304 /.test(l)), second.join('\n'));
   assert.ok(!second.some((l) => l.includes('path=/assets/')), second.join('\n'));

@@ -60,6 +60,24 @@ export async function startEngine({ monitorInterval = 1, bin = georepBin, logLev
     url, username: 'admin', password, dataDir, child,
     token: '',
     logs: () => ({ out, err }),
+    // Resolves when `seen(err)` holds, checked as each line reaches the engine's stderr; fails
+    // after `ms` with what was logged.
+    untilLogged(seen, ms = 10000) {
+      if (seen(err)) return Promise.resolve();
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          if (!seen(err)) return;
+          clearTimeout(timer);
+          child.stderr.off('data', check);
+          resolve();
+        };
+        const timer = setTimeout(() => {
+          child.stderr.off('data', check);
+          reject(new Error(`not logged within ${ms} ms:\n${err}`));
+        }, ms);
+        child.stderr.on('data', check);
+      });
+    },
     async api(method, p, body) {
       const res = await fetch(`${url}/api/v1${p}`, {
         method,
