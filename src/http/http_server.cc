@@ -709,21 +709,30 @@ Status HttpServer::Serve() {
 
 void HttpServer::Stop() {
   Impl& s = *impl_;
-  std::vector<std::shared_ptr<ConnectionBase>> open;
   {
     std::lock_guard lock(s.mu);
     if (s.stopping) return;
     s.stopping = true;
-    for (auto& [ptr, weak] : s.conns)
-      if (auto c = weak.lock()) open.push_back(std::move(c));
-    s.guard.reset();
   }
+  // The closing is queued on the I/O loop before the loop's guard is let go, and the
+  // connections are closed from there: every Close is queued while the loop still has work.
+  // Closed from this thread, a connection that ended on its own in between would leave the
+  // loop with nothing to do; it returns, and the Close queued after it never runs (the
+  // connection, held by it, stays open until the server is destroyed).
   net::post(s.acceptor.get_executor(), [&s] {
     error_code ec;
     s.acceptor.close(ec);
     s.accept_retry.cancel();
+    std::vector<std::shared_ptr<ConnectionBase>> open;
+    {
+      std::lock_guard lock(s.mu);
+      for (auto& [ptr, weak] : s.conns)
+        if (auto c = weak.lock()) open.push_back(std::move(c));
+    }
+    for (auto& c : open) c->Close();
   });
-  for (auto& c : open) c->Close();
+  std::lock_guard lock(s.mu);
+  s.guard.reset();
 }
 
 HttpServerStats HttpServer::stats() const {
