@@ -12,6 +12,8 @@ packages=(
   # libraries (see README: "Libraries and why")
   libcpp-httplib-dev nlohmann-json3-dev libsqlite3-dev libpq-dev libspdlog-dev libfmt-dev
   libboost-dev libcli11-dev libsodium-dev libpugixml-dev libssl-dev zlib1g-dev libbrotli-dev
+  # alerts leave the engine over HTTP(S) (webhooks) and SMTP: libcurl, OpenSSL flavour
+  libcurl4-openssl-dev
   # replication: XXH3-128 content hashes, zstd-compressed file data
   libxxhash-dev libzstd-dev
   # tests, benchmarks, formatting (strace counts the agent's syncs in a durability test)

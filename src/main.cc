@@ -62,6 +62,11 @@ int Main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(0, 3600));
   serve_cmd
+      ->add_option("--alert-interval", serve.alert_interval_seconds,
+                   "Seconds between evaluations of the alert rules (0: off)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 3600));
+  serve_cmd
       ->add_option("--token-ttl", serve.token_ttl_seconds,
                    "Seconds a login's token lives (unless the login asks for less or more)")
       ->capture_default_str()

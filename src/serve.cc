@@ -33,12 +33,14 @@
 #include "base/private_file.h"
 #include "base/random.h"
 #include "base/unique_fd.h"
+#include "engine/alert_monitor.h"
 #include "engine/engine_lease.h"
 #include "engine/host_connector.h"
 #include "engine/object_locks.h"
 #include "engine/operations.h"
 #include "engine/session_monitor.h"
 #include "engine/worker_supervisor.h"
+#include "host/message_sender.h"
 #include "model/validation.h"
 #include "store/store.h"
 #include "store/timed_store.h"
@@ -410,6 +412,9 @@ int Serve(const ServeOptions& o) {
   if (Status st = SetVolumeRoots(o, ops); !st.ok()) return Fail(st);
 
   SessionMonitor monitor(ops, std::chrono::seconds(o.monitor_interval_seconds));
+  auto sender = MakeCurlSender();
+  ops.SetMessageSender(sender.get());
+  AlertMonitor alert_monitor(ops, std::chrono::seconds(o.alert_interval_seconds));
   auto admin_password = auth.EnsureInitialAdmin();
   if (!admin_password.ok()) return Fail(admin_password.status());
 
@@ -449,6 +454,7 @@ int Serve(const ServeOptions& o) {
                  LogValue(lease.holder()));
     workers.Start();
     monitor.Start();
+    if (o.alert_interval_seconds > 0) alert_monitor.Start();
     active = true;
   };
   if (lease.Held()) {
@@ -472,6 +478,7 @@ int Serve(const ServeOptions& o) {
   signal_waiter.join();
   watch.Stop();
   feed.Stop();
+  alert_monitor.Stop();
   monitor.Stop();
   workers.StopRestarting();
   spdlog::info("msg=stopped");

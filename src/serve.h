@@ -30,6 +30,7 @@ struct ServeOptions {
   int lease_ttl_seconds = 30;
   std::string log_level = "info";
   int monitor_interval_seconds = 10;                        // 0: no background monitor
+  int alert_interval_seconds = 2;                           // 0: alerts are not evaluated
   int64_t token_ttl_seconds = int64_t{12} * 3600;           // a login's token
   int64_t max_token_ttl_seconds = int64_t{90} * 24 * 3600;  // any token's
 };

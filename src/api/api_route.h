@@ -72,6 +72,7 @@ ApiResource DestinationResource();  // destinations and their candidate volumes
 ApiResource SessionResource();      // sessions, their actions and config
 ApiResource EventResource();        // the live stream and the audit trail
 ApiResource MetricsResource();      // the Prometheus metrics page
+ApiResource AlertResource();        // alerts, notifiers and their deliveries, engine settings
 
 // Schema building blocks for the resources.
 Json SchemaRef(const std::string& name);

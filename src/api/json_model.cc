@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "base/clock.h"
+#include "engine/alert_payload.h"
 #include "model/names.h"
 #include "model/session_lifecycle.h"
 
@@ -249,6 +250,55 @@ Json ToJson(const ApiToken& t) {
           {"created_at", Time(t.created_at)},
           {"expires_at", Time(t.expires_at)},
           {"last_used", Time(t.last_used)}};
+}
+
+Json ToJson(const Alert& a) {
+  return AlertJson(a);
+}
+
+Json ToJson(const Notifier& n) {
+  Json j = {{"id", n.id},
+            {"name", n.name},
+            {"kind", Name(n.kind)},
+            {"url", n.url},
+            {"min_severity", Name(n.min_severity)},
+            {"send_resolved", n.send_resolved},
+            {"enabled", n.enabled},
+            {"created_at", Time(n.created_at)}};
+  if (n.kind == NotifierKind::kEmail) {
+    j["smtp_user"] = n.smtp_user;
+    j["mail_from"] = n.mail_from;
+    j["mail_to"] = n.mail_to;
+  }
+  if (!n.secret.empty()) j["secret"] = n.secret;
+  return j;
+}
+
+Json ToJson(const AlertDelivery& d) {
+  return {{"id", d.id},
+          {"notifier_id", d.notifier_id},
+          {"alert_id", d.alert_id == 0 ? Json(nullptr) : Json(d.alert_id)},
+          {"event", d.event},
+          {"state", Name(d.state)},
+          {"attempts", d.attempts},
+          {"created_at", Time(d.created_at)},
+          {"next_attempt_at", Time(d.next_attempt_at)},
+          {"last_attempt_at", Time(d.last_attempt_at)},
+          {"response_status", d.response_status == 0 ? Json(nullptr) : Json(d.response_status)},
+          {"last_error", d.last_error},
+          {"body", d.body}};
+}
+
+Json ToJson(const SettingItem& s) {
+  return {{"key", s.info->key},
+          {"value", s.value},
+          {"default", s.info->default_value},
+          {"is_default", s.is_default},
+          {"min", s.info->min},
+          {"max", s.info->max},
+          {"description", s.info->description},
+          {"changed_by", s.changed_by.empty() ? Json(nullptr) : Json(s.changed_by)},
+          {"changed_at", Time(s.changed_at)}};
 }
 
 Result<Json> ParseBody(const std::string& body) {

@@ -28,6 +28,10 @@ Json ToJson(const replication::VerifyReport& r);
 Json ToJson(const RepairReport& r);
 Json ToJson(const User& u);      // never includes the password hash
 Json ToJson(const ApiToken& t);  // never includes the digest
+Json ToJson(const Alert& a);
+Json ToJson(const Notifier& n);  // the secret only when it is set (the one time it is shown)
+Json ToJson(const AlertDelivery& d);
+Json ToJson(const SettingItem& s);
 
 // Each session action and whether a session in `status` may run it: "ok", "force" (only with
 // force) or "no", with the reason (model/session_lifecycle.h's rules, so that clients need no

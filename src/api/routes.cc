@@ -8,7 +8,7 @@ const std::vector<ApiRoute>& ApiRoutes() {
   static const std::vector<ApiRoute> kRoutes = [] {
     std::vector<ApiRoute> all;
     for (auto* resource : {SystemResource, ClusterResource, DestinationResource, SessionResource,
-                           EventResource, MetricsResource}) {
+                           EventResource, MetricsResource, AlertResource}) {
       for (auto& route : resource().routes) all.push_back(std::move(route));
     }
     return all;
@@ -20,7 +20,7 @@ const Json& ApiSchemas() {
   static const Json kSchemas = [] {
     Json all = Json::object();
     for (auto* resource : {SystemResource, ClusterResource, DestinationResource, SessionResource,
-                           EventResource, MetricsResource}) {
+                           EventResource, MetricsResource, AlertResource}) {
       all.update(resource().schemas);
     }
     return all;

@@ -39,6 +39,7 @@ void AddVolumeCommands(CLI::App& app, const CommandContext& ctx);       // volum
 void AddDestinationCommands(CLI::App& app, const CommandContext& ctx);  // destination
 void AddSessionCommands(CLI::App& app, const CommandContext& ctx);      // session, verify, config
 void AddEventCommands(CLI::App& app, const CommandContext& ctx);        // event
+void AddAlertCommands(CLI::App& app, const CommandContext& ctx);        // alert, notifier, setting
 
 // A field as text: strings as they are, other values as JSON, absent or null as "".
 std::string Str(const Json& j, const char* key);

@@ -19,6 +19,7 @@ void AddClientCommands(CLI::App& app, int* exit_code) {
   AddDestinationCommands(app, ctx);
   AddSessionCommands(app, ctx);
   AddEventCommands(app, ctx);
+  AddAlertCommands(app, ctx);
   AddUserCommands(app, ctx);
 }
 

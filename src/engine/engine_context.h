@@ -26,6 +26,7 @@
 
 namespace georep {
 
+class MessageSender;
 class WorkerSupervisor;
 struct GeoRepStatus;  // gluster/cli_xml.h
 
@@ -55,6 +56,8 @@ struct EngineContext {
   // `georep_binary worker ...`.
   WorkerSupervisor* workers = nullptr;
   std::string georep_binary;
+  // How notifications leave the engine (webhooks, e-mail); null: they wait, queued.
+  MessageSender* sender = nullptr;
   std::string data_dir;  // the engine's data directory, which no destination may touch
   std::vector<std::string> volume_roots;  // directory volumes only under these, if set
   bool volume_roots_set = false;

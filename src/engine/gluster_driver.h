@@ -131,6 +131,7 @@ class GlusterDriver final : public SessionDriver {
   struct DestinationRead {
     std::vector<DestinationFile> files;  // the newest two, newest first
     int64_t used_bytes = -1;             // the destination volume's used bytes
+    int64_t size_bytes = -1;             // and its size
     int64_t node_ahead_ms = 0;           // the node's clock against the engine's
   };
   // Removes a removed session's heartbeat file from the source volume (best effort).

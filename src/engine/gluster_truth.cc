@@ -387,8 +387,10 @@ Result<GlusterDriver::DestinationRead> GlusterDriver::ReadHeartbeat(const Sessio
   int64_t blocks = 0, free = 0, size = 0;
   if (std::sscanf(std::string(o.substr(0, first)).c_str(), "georep-usage %ld %ld %ld", &blocks,
                   &free, &size) == 3 &&
-      size > 0 && blocks >= free)
+      size > 0 && blocks >= free) {
     out.used_bytes = (blocks - free) * size;
+    out.size_bytes = blocks * size;
+  }
   std::string_view rest = o.substr(first + 1);
   if (rest.rfind("georep-absent", 0) == 0) return out;
   while (!rest.empty()) {
@@ -461,6 +463,7 @@ Result<SessionHeartbeat> GlusterDriver::HeartbeatSession(const Actor& a, const s
     } else {
       hb.checked_at = seen_at;
       mismatch = "";
+      if (r->size_bytes > 0) hb.size_bytes = r->size_bytes;
       // Throughput: the destination volume's growth, over 10 s at least.
       if (r->used_bytes >= 0 && (hb.used_bytes < 0 || seen_at - hb.used_at >= 10'000)) {
         if (hb.used_bytes >= 0 && seen_at > hb.used_at) {

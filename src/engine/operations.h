@@ -26,10 +26,12 @@
 #include "base/clock.h"
 #include "base/random.h"
 #include "base/status.h"
+#include "engine/alert_manager.h"
 #include "engine/directory_driver.h"
 #include "engine/engine_context.h"
 #include "engine/gluster_driver.h"
 #include "engine/host_connector.h"
+#include "engine/notifications.h"
 #include "engine/object_locks.h"
 #include "engine/operation_types.h"
 #include "engine/periodic_verifier.h"
@@ -155,6 +157,8 @@ class Operations {
   // Directory volumes run on georep's own engine: one `georep worker` per running session,
   // supervised by `workers` (not owned; null: directory sessions cannot run), started as
   // `georep_binary worker ...`.
+  // How alerts' notifications leave the engine (not owned; null: they stay queued).
+  void SetMessageSender(MessageSender* sender) { ctx_.sender = sender; }
   void SetWorkerSupervisor(WorkerSupervisor* workers, std::string georep_binary) {
     directory_.SetWorkerSupervisor(workers, std::move(georep_binary));
   }
@@ -236,6 +240,11 @@ class Operations {
   // trail, clock and randomness.
   UserAccounts& accounts() { return accounts_; }
 
+  // Alerts and the engine settings they read (alert_manager.h), and the notifiers that carry
+  // them out (notifications.h).
+  AlertManager& alerts() { return alerts_; }
+  Notifications& notifications() { return notifications_; }
+
  private:
   // The driver of sessions of `kind`, and of the sessions a destination serves (georep's own
   // engine for a destination on this machine or of a cluster of directory volumes only;
@@ -256,6 +265,8 @@ class Operations {
   SessionVerifier verifier_{ctx_,
                             [this](VolumeKind kind) -> SessionDriver& { return DriverFor(kind); }};
   PeriodicVerifier periodic_verifier_{ctx_, verifier_};
+  Notifications notifications_{ctx_};
+  AlertManager alerts_{ctx_, notifications_};
 };
 
 }  // namespace georep

@@ -196,6 +196,7 @@ struct SessionHeartbeat {
   int64_t used_bytes = -1;
   int64_t used_at = 0;
   int64_t growth_bps = -1;
+  int64_t size_bytes = -1;  // the destination volume's size at the last read; -1: unknown
 };
 
 struct SessionConfigEntry {

@@ -39,6 +39,26 @@ const ConfigOption kVerifySample{
     1,
     100};
 
+// The alerts' thresholds for one session (model/alerts.h); 0 takes the engine's setting.
+const ConfigOption kAlertLagThreshold{
+    "alert-lag-threshold",
+    ConfigType::kInt,
+    "0",
+    "Seconds of lag over which the session's lag-high alert fires; 0 takes the engine's "
+    "alert-lag-threshold setting.",
+    {},
+    0,
+    30 * 86400};
+const ConfigOption kAlertCheckpointTimeout{
+    "alert-checkpoint-timeout",
+    ConfigType::kInt,
+    "0",
+    "Seconds a checkpoint may take, from when it was set, before the session's "
+    "checkpoint-overdue alert fires; 0 takes the engine's alert-checkpoint-timeout setting.",
+    {},
+    0,
+    30 * 86400};
+
 // gsyncd's sync-acls, which directory sessions have too.
 const ConfigOption kSyncAcls{
     "sync-acls",
@@ -214,11 +234,15 @@ const std::vector<ConfigOption> kGlusterOptions = {
      0},
     kVerifyInterval,
     kVerifySample,
+    kAlertLagThreshold,
+    kAlertCheckpointTimeout,
 };
 
 // The options of gluster sessions that are georep's own, not gsyncd's.
-constexpr std::string_view kEngineOptions[] = {"heartbeat-interval", "stall-threshold",
-                                               "stall-action", "verify-interval", "verify-sample"};
+constexpr std::string_view kEngineOptions[] = {
+    "heartbeat-interval",      "stall-threshold", "stall-action",
+    "verify-interval",         "verify-sample",   "alert-lag-threshold",
+    "alert-checkpoint-timeout"};
 
 // Options of georep's own engine for directory volumes.
 const std::vector<ConfigOption> kDirectoryOptions = {
@@ -314,6 +338,8 @@ const std::vector<ConfigOption> kDirectoryOptions = {
     // The engine's own, not the worker's: the periodic verify.
     kVerifyInterval,
     kVerifySample,
+    kAlertLagThreshold,
+    kAlertCheckpointTimeout,
 };
 
 }  // namespace

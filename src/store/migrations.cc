@@ -189,6 +189,65 @@ CREATE TABLE engine_leases (
       {8, "lag that grows", R"SQL(
 ALTER TABLE session_nodes ADD COLUMN lag_grows INTEGER NOT NULL DEFAULT 0;
 )SQL"},
+      // Alerts with a history (firing, resolved, acknowledged), the notifiers that carry
+      // them out, every message sent to one, and the engine-wide settings the rules read.
+      // At most one alert of a rule fires for an object: a partial unique index.
+      {9, "alerts and notifiers", R"SQL(
+CREATE TABLE alerts (
+  id {serial_pk},
+  rule TEXT NOT NULL,
+  severity TEXT NOT NULL,
+  state TEXT NOT NULL,
+  object_type TEXT NOT NULL,
+  object_id TEXT NOT NULL,
+  object_name TEXT NOT NULL,
+  summary TEXT NOT NULL,
+  started_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL,
+  resolved_at BIGINT NOT NULL,
+  acknowledged_at BIGINT NOT NULL,
+  acknowledged_by TEXT NOT NULL
+);
+CREATE UNIQUE INDEX alerts_one_firing ON alerts (rule, object_type, object_id)
+  WHERE state = 'firing';
+CREATE INDEX alerts_by_object ON alerts (object_id, id);
+CREATE TABLE notifiers (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  kind TEXT NOT NULL,
+  url TEXT NOT NULL,
+  secret TEXT NOT NULL,
+  smtp_user TEXT NOT NULL,
+  mail_from TEXT NOT NULL,
+  mail_to TEXT NOT NULL,
+  min_severity TEXT NOT NULL,
+  send_resolved INTEGER NOT NULL,
+  enabled INTEGER NOT NULL,
+  created_at BIGINT NOT NULL
+);
+CREATE TABLE alert_deliveries (
+  id {serial_pk},
+  notifier_id TEXT NOT NULL REFERENCES notifiers(id) ON DELETE CASCADE,
+  alert_id BIGINT NOT NULL,
+  event TEXT NOT NULL,
+  body TEXT NOT NULL,
+  state TEXT NOT NULL,
+  attempts INTEGER NOT NULL,
+  created_at BIGINT NOT NULL,
+  next_attempt_at BIGINT NOT NULL,
+  last_attempt_at BIGINT NOT NULL,
+  response_status INTEGER NOT NULL,
+  last_error TEXT NOT NULL
+);
+CREATE INDEX alert_deliveries_due ON alert_deliveries (state, next_attempt_at);
+ALTER TABLE session_heartbeats ADD COLUMN size_bytes BIGINT NOT NULL DEFAULT -1;
+CREATE TABLE engine_settings (
+  setting_key TEXT PRIMARY KEY,
+  value TEXT NOT NULL,
+  changed_by TEXT NOT NULL,
+  changed_at BIGINT NOT NULL
+);
+)SQL"},
   };
   return kMigrations;
 }

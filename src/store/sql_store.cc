@@ -9,44 +9,22 @@
 #include "model/names.h"
 #include "store/migrations.h"
 #include "store/sql.h"
+#include "store/sql_alert_tables.h"
+#include "store/sql_statements.h"
 #include "store/store.h"
 
 namespace georep {
 namespace {
 
-using Params = std::vector<SqlValue>;
-
-SqlValue V(const std::string& s) {
-  return s;
-}
-SqlValue V(int64_t n) {
-  return n;
-}
-SqlValue V(int n) {
-  return int64_t{n};
-}
-SqlValue V(bool b) {
-  return int64_t{b ? 1 : 0};
-}
-SqlValue V(std::string_view s) {
-  return std::string(s);
-}
+using sql::ExpectOne;
+using sql::NotFound;
+using sql::Params;
+using sql::V;
 
 template <typename E, typename Parse>
 E EnumOr(const std::string& s, Parse parse, E fallback) {
   auto v = parse(s);
   return v ? *v : fallback;
-}
-
-Status NotFound(std::string_view what, const std::string& id) {
-  return Status::NotFound(fmt::format("{} '{}' does not exist", what, id));
-}
-
-// Turns "0 rows changed" into NotFound.
-Status ExpectOne(Result<int64_t> changed, std::string_view what, const std::string& id) {
-  if (!changed.ok()) return changed.status();
-  if (*changed == 0) return NotFound(what, id);
-  return Status::Ok();
 }
 
 constexpr std::string_view kClusterCols = "id, name, description, created_at";
@@ -232,7 +210,7 @@ ApiToken TokenFrom(const SqlRow& r) {
 
 class SqlStoreTx final : public StoreTx {
  public:
-  explicit SqlStoreTx(SqlConnection& db) : db_(db) {}
+  explicit SqlStoreTx(SqlConnection& db) : db_(db), alerts_(db) {}
 
   // --- Clusters
   Status CreateCluster(const Cluster& c) override {
@@ -343,8 +321,8 @@ class SqlStoreTx final : public StoreTx {
         DestinationFrom, "destination", id);
   }
   Result<std::vector<Destination>> ListDestinations(const std::string& cluster_id) override {
-    return Many<Destination>(fmt::format("SELECT {} FROM destinations WHERE source_cluster_id = "
-                                         "$1 ORDER BY host, remote_user",
+    return Many<Destination>(fmt::format("SELECT {} FROM destinations WHERE (CAST($1 AS TEXT) = "
+                                         "'' OR source_cluster_id = $1) ORDER BY host, remote_user",
                                          kDestinationCols),
                              {V(cluster_id)}, DestinationFrom);
   }
@@ -451,22 +429,45 @@ class SqlStoreTx final : public StoreTx {
         });
   }
 
+  // --- Alerts, notifiers, deliveries and settings (sql_alert_tables.cc)
+  Result<int64_t> CreateAlert(const Alert& a) override { return alerts_.CreateAlert(a); }
+  Status UpdateAlert(const Alert& a) override { return alerts_.UpdateAlert(a); }
+  Result<Alert> GetAlert(int64_t id) override { return alerts_.GetAlert(id); }
+  Result<std::vector<Alert>> FindAlerts(const AlertFilter& f) override {
+    return alerts_.FindAlerts(f);
+  }
+  Status CreateNotifier(const Notifier& n) override { return alerts_.CreateNotifier(n); }
+  Status UpdateNotifier(const Notifier& n) override { return alerts_.UpdateNotifier(n); }
+  Result<Notifier> GetNotifier(const std::string& id) override { return alerts_.GetNotifier(id); }
+  Result<std::vector<Notifier>> ListNotifiers() override { return alerts_.ListNotifiers(); }
+  Status DeleteNotifier(const std::string& id) override { return alerts_.DeleteNotifier(id); }
+  Result<int64_t> CreateDelivery(const AlertDelivery& d) override {
+    return alerts_.CreateDelivery(d);
+  }
+  Status UpdateDelivery(const AlertDelivery& d) override { return alerts_.UpdateDelivery(d); }
+  Result<std::vector<AlertDelivery>> ListDeliveries(const DeliveryFilter& f) override {
+    return alerts_.ListDeliveries(f);
+  }
+  Status PutSetting(const EngineSetting& s) override { return alerts_.PutSetting(s); }
+  Status DeleteSetting(const std::string& key) override { return alerts_.DeleteSetting(key); }
+  Result<std::vector<EngineSetting>> ListSettings() override { return alerts_.ListSettings(); }
+
   // --- Heartbeats
   Status PutHeartbeat(const SessionHeartbeat& h) override {
     return Exec(
         "INSERT INTO session_heartbeats (session_id, written_seq, written_at, pending_seq, "
         "pending_at, arrived_seq, arrived_written_at, arrived_seen_at, checked_at, problem, "
-        "used_bytes, used_at, growth_bps) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
-        "$12, $13) ON CONFLICT (session_id) DO UPDATE "
+        "used_bytes, used_at, growth_bps, size_bytes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
+        "$10, $11, $12, $13, $14) ON CONFLICT (session_id) DO UPDATE "
         "SET written_seq = excluded.written_seq, written_at = excluded.written_at, "
         "pending_seq = excluded.pending_seq, pending_at = excluded.pending_at, arrived_seq = "
         "excluded.arrived_seq, arrived_written_at = excluded.arrived_written_at, "
         "arrived_seen_at = excluded.arrived_seen_at, checked_at = excluded.checked_at, problem "
         "= excluded.problem, used_bytes = excluded.used_bytes, used_at = excluded.used_at, "
-        "growth_bps = excluded.growth_bps",
+        "growth_bps = excluded.growth_bps, size_bytes = excluded.size_bytes",
         {V(h.session_id), V(h.written_seq), V(h.written_at), V(h.pending_seq), V(h.pending_at),
          V(h.arrived_seq), V(h.arrived_written_at), V(h.arrived_seen_at), V(h.checked_at),
-         V(h.problem), V(h.used_bytes), V(h.used_at), V(h.growth_bps)});
+         V(h.problem), V(h.used_bytes), V(h.used_at), V(h.growth_bps), V(h.size_bytes)});
   }
   Result<EngineLease> ClaimLease(const std::string& name, const std::string& holder, int64_t now,
                                  int64_t expires_at, int64_t free_before) override {
@@ -494,27 +495,24 @@ class SqlStoreTx final : public StoreTx {
     return One<SessionHeartbeat>(
         "SELECT session_id, written_seq, written_at, pending_seq, pending_at, arrived_seq, "
         "arrived_written_at, arrived_seen_at, checked_at, problem, used_bytes, used_at, "
-        "growth_bps FROM session_heartbeats WHERE "
-        "session_id = $1",
+        "growth_bps, size_bytes FROM session_heartbeats WHERE session_id = $1",
         {V(session_id)},
         [](const SqlRow& r) {
-          return SessionHeartbeat{r.Text(0), r.Int(1),  r.Int(2), r.Int(3), r.Int(4),
-                                  r.Int(5),  r.Int(6),  r.Int(7), r.Int(8), r.Text(9),
-                                  r.Int(10), r.Int(11), r.Int(12)};
+          return SessionHeartbeat{r.Text(0), r.Int(1),  r.Int(2),  r.Int(3), r.Int(4),
+                                  r.Int(5),  r.Int(6),  r.Int(7),  r.Int(8), r.Text(9),
+                                  r.Int(10), r.Int(11), r.Int(12), r.Int(13)};
         },
         "heartbeat of session", session_id);
   }
 
   // --- Events
   Result<int64_t> AppendEvent(const Event& e) override {
-    auto rows = db_.Query(
+    return sql::InsertReturningId(
+        db_,
         "INSERT INTO events (at, actor, action, object_type, object_id, result, message) VALUES "
         "($1, $2, $3, $4, $5, $6, $7) RETURNING id",
         {V(e.at), V(e.actor), V(e.action), V(e.object_type), V(e.object_id), V(e.result),
          V(e.message)});
-    if (!rows.ok()) return rows.status();
-    if (rows->size() != 1) return Status::Internal("INSERT ... RETURNING gave no id");
-    return (*rows)[0].Int(0);
   }
   Result<std::vector<Event>> ListEvents(const EventFilter& f) override {
     int limit = f.limit <= 0 || f.limit > 1000 ? 1000 : f.limit;
@@ -595,28 +593,17 @@ class SqlStoreTx final : public StoreTx {
     return out;
   }
 
-  Status Exec(std::string_view sql, const Params& params) {
-    auto r = db_.Execute(sql, params);
-    return r.ok() ? Status::Ok() : r.status();
+  Status Exec(std::string_view statement, const Params& params) {
+    return sql::Exec(db_, statement, params);
   }
-
   template <typename T, typename From>
-  Result<T> One(std::string_view sql, const Params& params, From from, std::string_view what,
+  Result<T> One(std::string_view statement, const Params& params, From from, std::string_view what,
                 const std::string& id) {
-    auto rows = db_.Query(sql, params);
-    if (!rows.ok()) return rows.status();
-    if (rows->empty()) return NotFound(what, id);
-    return from((*rows)[0]);
+    return sql::One<T>(db_, statement, params, from, what, id);
   }
-
   template <typename T, typename From>
-  Result<std::vector<T>> Many(std::string_view sql, const Params& params, From from) {
-    auto rows = db_.Query(sql, params);
-    if (!rows.ok()) return rows.status();
-    std::vector<T> out;
-    out.reserve(rows->size());
-    for (const auto& r : *rows) out.push_back(from(r));
-    return out;
+  Result<std::vector<T>> Many(std::string_view statement, const Params& params, From from) {
+    return sql::Many<T>(db_, statement, params, from);
   }
 
   Status WriteBricks(const Volume& v) {
@@ -638,6 +625,7 @@ class SqlStoreTx final : public StoreTx {
   }
 
   SqlConnection& db_;
+  SqlAlertTables alerts_;
 };
 
 class SqlStore final : public Store {

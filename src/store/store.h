@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "model/alerts.h"
 #include "model/entities.h"
 
 namespace georep {
@@ -54,6 +55,7 @@ class StoreTx {
   virtual Status CreateDestination(const Destination& d) = 0;
   virtual Status UpdateDestination(const Destination& d) = 0;
   virtual Result<Destination> GetDestination(const std::string& id) = 0;
+  // Empty cluster_id: every cluster's destinations.
   virtual Result<std::vector<Destination>> ListDestinations(const std::string& cluster_id) = 0;
   virtual Status DeleteDestination(const std::string& id) = 0;
 
@@ -80,6 +82,30 @@ class StoreTx {
   virtual Status PutAlert(const SessionAlert& a) = 0;
   virtual Status DeleteAlert(const std::string& session_id, const std::string& kind) = 0;
   virtual Result<std::vector<SessionAlert>> ListAlerts(const std::string& session_id) = 0;
+
+  // Alerts (model/alerts.h): CreateAlert returns the new alert's id; at most one alert of a
+  // rule fires for an object (a second is AlreadyExists). FindAlerts returns newest first.
+  virtual Result<int64_t> CreateAlert(const Alert& a) = 0;
+  virtual Status UpdateAlert(const Alert& a) = 0;
+  virtual Result<Alert> GetAlert(int64_t id) = 0;
+  virtual Result<std::vector<Alert>> FindAlerts(const AlertFilter& filter) = 0;
+
+  // Notifiers; deleting one deletes its deliveries.
+  virtual Status CreateNotifier(const Notifier& n) = 0;
+  virtual Status UpdateNotifier(const Notifier& n) = 0;
+  virtual Result<Notifier> GetNotifier(const std::string& id) = 0;
+  virtual Result<std::vector<Notifier>> ListNotifiers() = 0;
+  virtual Status DeleteNotifier(const std::string& id) = 0;
+
+  // Deliveries: newest first, or (DeliveryFilter::due_by) the pending ones due, oldest first.
+  virtual Result<int64_t> CreateDelivery(const AlertDelivery& d) = 0;
+  virtual Status UpdateDelivery(const AlertDelivery& d) = 0;
+  virtual Result<std::vector<AlertDelivery>> ListDeliveries(const DeliveryFilter& filter) = 0;
+
+  // Engine settings that were set (the others have their catalogue's default).
+  virtual Status PutSetting(const EngineSetting& s) = 0;
+  virtual Status DeleteSetting(const std::string& key) = 0;
+  virtual Result<std::vector<EngineSetting>> ListSettings() = 0;
 
   // A gluster session's end-to-end heartbeat; NotFound before the first one.
   virtual Status PutHeartbeat(const SessionHeartbeat& h) = 0;

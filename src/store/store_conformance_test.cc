@@ -460,6 +460,144 @@ TEST_P(StoreConformance, ConcurrentClaimsOfAFreeLeaseHaveOneWinner) {
   EXPECT_EQ(failures.load(), 0);
 }
 
+TEST_P(StoreConformance, OneAlertOfARuleFiresForAnObjectAndResolvedOnesAreKept) {
+  Alert a;
+  a.rule = "lag-high";
+  a.severity = AlertSeverity::kWarning;
+  a.object_type = "session";
+  a.object_id = "s1";
+  a.object_name = "vol_dest_vol";
+  a.summary = "lag 20 min, over 15 min";
+  a.started_at = a.updated_at = 1000;
+  int64_t first = 0;
+  Tx([&](StoreTx& tx) -> Status {
+    GEOREP_ASSIGN_OR_RETURN(first, tx.CreateAlert(a));
+    return Status::Ok();
+  });
+  // A second firing alert of the same rule on the same object is refused...
+  Status twice = store_->Transaction([&](StoreTx& tx) { return tx.CreateAlert(a).status(); });
+  EXPECT_EQ(twice.code(), StatusCode::kAlreadyExists) << twice.ToString();
+  // ... another rule, or another object, is not.
+  Alert other = a;
+  other.rule = "session-faulty";
+  other.severity = AlertSeverity::kCritical;
+  Tx([&](StoreTx& tx) { return tx.CreateAlert(other).status(); });
+  // Resolved, the rule may fire again for the object: a new alert, the old one kept.
+  Tx([&](StoreTx& tx) -> Status {
+    GEOREP_ASSIGN_OR_RETURN(Alert got, tx.GetAlert(first));
+    got.state = AlertState::kResolved;
+    got.resolved_at = got.updated_at = 2000;
+    got.acknowledged_at = 1500;
+    got.acknowledged_by = "ann";
+    return tx.UpdateAlert(got);
+  });
+  int64_t again = 0;
+  Tx([&](StoreTx& tx) -> Status {
+    GEOREP_ASSIGN_OR_RETURN(again, tx.CreateAlert(a));
+    return Status::Ok();
+  });
+  EXPECT_GT(again, first);
+  Tx([&](StoreTx& tx) -> Status {
+    GEOREP_ASSIGN_OR_RETURN(auto firing, tx.FindAlerts({.state = AlertState::kFiring}));
+    EXPECT_EQ(firing.size(), 2u);
+    GEOREP_ASSIGN_OR_RETURN(auto all, tx.FindAlerts({.object_id = "s1"}));
+    EXPECT_EQ(all.size(), 3u);
+    EXPECT_EQ(all.front().id, again);  // newest first
+    GEOREP_ASSIGN_OR_RETURN(auto older, tx.FindAlerts({.before_id = again, .limit = 1}));
+    EXPECT_EQ(older.size(), 1u);
+    GEOREP_ASSIGN_OR_RETURN(Alert old, tx.GetAlert(first));
+    EXPECT_EQ(old.state, AlertState::kResolved);
+    EXPECT_EQ(old.resolved_at, 2000);
+    EXPECT_EQ(old.acknowledged_by, "ann");
+    EXPECT_EQ(old.summary, "lag 20 min, over 15 min");
+    EXPECT_EQ(tx.GetAlert(9999).status().code(), StatusCode::kNotFound);
+    return Status::Ok();
+  });
+}
+
+TEST_P(StoreConformance, NotifiersKeepTheirDeliveriesWhichGoWithThem) {
+  Notifier n;
+  n.id = random_.NewUuid();
+  n.name = "ops-hook";
+  n.url = "https://hooks.example/georep";
+  n.secret = "s3cret";
+  n.min_severity = AlertSeverity::kCritical;
+  n.send_resolved = false;
+  n.created_at = 10;
+  Tx([&](StoreTx& tx) { return tx.CreateNotifier(n); });
+  Notifier same_name = n;
+  same_name.id = random_.NewUuid();
+  EXPECT_EQ(store_->Transaction([&](StoreTx& tx) { return tx.CreateNotifier(same_name); }).code(),
+            StatusCode::kAlreadyExists);
+  AlertDelivery d;
+  d.notifier_id = n.id;
+  d.alert_id = 7;
+  d.event = "firing";
+  d.body = R"({"alert":{"id":7}})";
+  d.created_at = d.next_attempt_at = 100;
+  int64_t due_later = 0;
+  Tx([&](StoreTx& tx) -> Status {
+    GEOREP_RETURN_IF_ERROR(tx.CreateDelivery(d).status());
+    AlertDelivery later = d;
+    later.next_attempt_at = 500;
+    GEOREP_ASSIGN_OR_RETURN(due_later, tx.CreateDelivery(later));
+    return Status::Ok();
+  });
+  Tx([&](StoreTx& tx) -> Status {
+    GEOREP_ASSIGN_OR_RETURN(Notifier got, tx.GetNotifier("ops-hook"));  // by name too
+    EXPECT_EQ(got.id, n.id);
+    EXPECT_EQ(got.secret, "s3cret");
+    EXPECT_EQ(got.min_severity, AlertSeverity::kCritical);
+    EXPECT_FALSE(got.send_resolved);
+    EXPECT_TRUE(got.enabled);
+    GEOREP_ASSIGN_OR_RETURN(auto due, tx.ListDeliveries({.due_by = 200}));
+    EXPECT_EQ(due.size(), 1u);
+    GEOREP_ASSIGN_OR_RETURN(auto all, tx.ListDeliveries({.notifier_id = n.id}));
+    EXPECT_EQ(all.size(), 2u);
+    EXPECT_EQ(all.front().id, due_later);
+    AlertDelivery done = all.back();
+    done.state = DeliveryState::kDelivered;
+    done.attempts = 1;
+    done.last_attempt_at = 150;
+    done.response_status = 204;
+    GEOREP_RETURN_IF_ERROR(tx.UpdateDelivery(done));
+    GEOREP_ASSIGN_OR_RETURN(auto still_due, tx.ListDeliveries({.due_by = 1000}));
+    EXPECT_EQ(still_due.size(), 1u);
+    GEOREP_ASSIGN_OR_RETURN(auto of_alert, tx.ListDeliveries({.alert_id = 7}));
+    EXPECT_EQ(of_alert.size(), 2u);
+    EXPECT_EQ(of_alert.back().body, d.body);
+    EXPECT_EQ(of_alert.back().state, DeliveryState::kDelivered);
+    EXPECT_EQ(of_alert.back().response_status, 204);
+    return Status::Ok();
+  });
+  Tx([&](StoreTx& tx) { return tx.DeleteNotifier(n.id); });
+  Tx([&](StoreTx& tx) -> Status {
+    GEOREP_ASSIGN_OR_RETURN(auto left, tx.ListDeliveries({}));
+    EXPECT_TRUE(left.empty());
+    EXPECT_EQ(tx.GetNotifier(n.id).status().code(), StatusCode::kNotFound);
+    return Status::Ok();
+  });
+}
+
+TEST_P(StoreConformance, EngineSettingsAreReplacedAndRemoved) {
+  Tx([&](StoreTx& tx) { return tx.PutSetting({"alert-lag-threshold", "60", "ann", 1}); });
+  Tx([&](StoreTx& tx) { return tx.PutSetting({"alert-lag-threshold", "120", "bob", 2}); });
+  Tx([&](StoreTx& tx) { return tx.PutSetting({"alert-disk-usage", "80", "bob", 3}); });
+  Tx([&](StoreTx& tx) -> Status {
+    GEOREP_ASSIGN_OR_RETURN(auto all, tx.ListSettings());
+    EXPECT_EQ(all.size(), 2u);
+    EXPECT_EQ(EngineSettingValue(all, "alert-lag-threshold"), 120);
+    EXPECT_EQ(EngineSettingValue(all, "alert-checkpoint-timeout"), 3600);  // the default
+    return tx.DeleteSetting("alert-lag-threshold");
+  });
+  Tx([&](StoreTx& tx) -> Status {
+    GEOREP_ASSIGN_OR_RETURN(auto all, tx.ListSettings());
+    EXPECT_EQ(all.size(), 1u);
+    EXPECT_EQ(EngineSettingValue(all, "alert-lag-threshold"), 900);
+    return Status::Ok();
+  });
+}
+
 TEST_P(StoreConformance, ValuesWithQuotesAndUnicodeSurvive) {
   const std::string tricky = "it's a \"test\"; DROP TABLE clusters; -- ünïcödé $1 ?";
   Tx([&](StoreTx& tx) { return tx.CreateCluster(Cluster{"c", "weird", tricky, 1}); });
