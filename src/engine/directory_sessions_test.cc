@@ -54,6 +54,9 @@ TEST_F(DirectorySessionArgvTest, EveryOptionReachesTheWorker) {
       // The engine's: the monitor's periodic verify (periodic_verify_test.cc).
       {"verify-interval", "600"},
       {"verify-sample", "25"},
+      // The engine's: the alert rules' thresholds (alerts_test.cc).
+      {"alert-lag-threshold", "120"},
+      {"alert-checkpoint-timeout", "7200"},
       {"sync-jobs", "3"},
       {"ignore-deletes", "true"},
       {"sync-xattrs", "false"},
@@ -107,6 +110,8 @@ TEST_F(DirectorySessionArgvTest, EveryOptionReachesTheWorker) {
   EXPECT_FALSE(Has(argv, "--checkpoint"));
   EXPECT_FALSE(Has(argv, "--verify-interval"));
   EXPECT_FALSE(Has(argv, "--verify-sample"));
+  EXPECT_FALSE(Has(argv, "--alert-lag-threshold"));
+  EXPECT_FALSE(Has(argv, "--alert-checkpoint-timeout"));
 
   // sync-xattrs back on, bandwidth unlimited: the flags go.
   Set(id, "sync-xattrs", "true");

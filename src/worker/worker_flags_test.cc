@@ -17,9 +17,15 @@ namespace {
 
 // Catalogue options of directory sessions that are not the worker's settings: the engine
 // acts on them itself (how it reaches the hosts, checkpoints, the periodic verify).
-const std::set<std::string_view> kNotTheWorkers = {
-    "checkpoint",     "ssh-port",        "ssh-command",  "remote-command",
-    "source-command", "verify-interval", "verify-sample"};
+const std::set<std::string_view> kNotTheWorkers = {"checkpoint",
+                                                   "ssh-port",
+                                                   "ssh-command",
+                                                   "remote-command",
+                                                   "source-command",
+                                                   "verify-interval",
+                                                   "verify-sample",
+                                                   "alert-lag-threshold",
+                                                   "alert-checkpoint-timeout"};
 
 WorkerConfig Base(bool over_ssh) {
   WorkerConfig c;
