@@ -148,11 +148,9 @@ void SetSetting(ApiContext& c, const HttpRequest& req, HttpResponse& res, const 
   });
 }
 
-}  // namespace
-
-ApiResource AlertResource() {
-  ApiResource r;
-  r.routes = {
+// Alerts: read by viewers, acknowledged by operators.
+std::vector<ApiRoute> AlertRoutes() {
+  return {
       {.method = "GET",
        .path = "/alerts",
        .role = Role::kViewer,
@@ -194,6 +192,12 @@ ApiResource AlertResource() {
        .response = "Delivery",
        .list = true,
        .handle = AlertDeliveries},
+  };
+}
+
+// Notifiers and their deliveries: an admin's.
+std::vector<ApiRoute> NotifierRoutes() {
+  return {
       {.method = "GET",
        .path = "/notifiers",
        .role = Role::kAdmin,
@@ -267,6 +271,12 @@ ApiResource AlertResource() {
        .response = "Delivery",
        .list = true,
        .handle = NotifierDeliveries},
+  };
+}
+
+// The engine settings: read by viewers, changed by admins.
+std::vector<ApiRoute> SettingRoutes() {
+  return {
       {.method = "GET",
        .path = "/settings",
        .role = Role::kViewer,
@@ -297,28 +307,33 @@ ApiResource AlertResource() {
              SendStatus(res, c.ops.alerts().ResetSetting(who.actor, req.matches[1]));
            }},
   };
+}
+
+// The schemas the routes above name.
+Json AlertSchemas() {
+  Json schemas = Json::object();
   Json severities = {"warning", "critical"};
-  r.schemas["Alert"] = AlwaysPresent(SchemaObject({{"id", "integer"},
-                                                   {"rule", "string"},
-                                                   {"description", "string"},
-                                                   {"severity", "string"},
-                                                   {"state", "string"},
-                                                   {"object_type", "string"},
-                                                   {"object_id", "string"},
-                                                   {"object_name", "string"},
-                                                   {"summary", "string"},
-                                                   {"started_at", "string"},
-                                                   {"updated_at", "string"},
-                                                   {"resolved_at", "string|null"},
-                                                   {"acknowledged_at", "string|null"},
-                                                   {"acknowledged_by", "string"}}));
-  r.schemas["Alert"]["properties"]["severity"]["enum"] = severities;
-  r.schemas["Alert"]["properties"]["state"]["enum"] = {"firing", "resolved"};
-  r.schemas["Alert"]["properties"]["object_type"]["enum"] = {"session", "destination"};
+  schemas["Alert"] = AlwaysPresent(SchemaObject({{"id", "integer"},
+                                                 {"rule", "string"},
+                                                 {"description", "string"},
+                                                 {"severity", "string"},
+                                                 {"state", "string"},
+                                                 {"object_type", "string"},
+                                                 {"object_id", "string"},
+                                                 {"object_name", "string"},
+                                                 {"summary", "string"},
+                                                 {"started_at", "string"},
+                                                 {"updated_at", "string"},
+                                                 {"resolved_at", "string|null"},
+                                                 {"acknowledged_at", "string|null"},
+                                                 {"acknowledged_by", "string"}}));
+  schemas["Alert"]["properties"]["severity"]["enum"] = severities;
+  schemas["Alert"]["properties"]["state"]["enum"] = {"firing", "resolved"};
+  schemas["Alert"]["properties"]["object_type"]["enum"] = {"session", "destination"};
   Json rules = Json::array();
   for (const auto& rule : AlertRules()) rules.push_back(rule.name);
-  r.schemas["Alert"]["properties"]["rule"]["enum"] = rules;
-  r.schemas["Notifier"] = SchemaObject(
+  schemas["Alert"]["properties"]["rule"]["enum"] = rules;
+  schemas["Notifier"] = SchemaObject(
       {{"id", "string"},
        {"name", "string"},
        {"kind", "string"},
@@ -332,47 +347,57 @@ ApiResource AlertResource() {
        {"mail_to", "string"},
        {"secret", "string"}},
       {"id", "name", "kind", "url", "min_severity", "send_resolved", "enabled", "created_at"});
-  r.schemas["Notifier"]["properties"]["kind"]["enum"] = {"webhook", "email"};
-  r.schemas["Notifier"]["properties"]["min_severity"]["enum"] = severities;
-  r.schemas["NotifierSpec"] = SchemaObject({{"name", "string"},
-                                            {"kind", "string"},
-                                            {"url", "string"},
-                                            {"secret", "string"},
-                                            {"smtp_user", "string"},
-                                            {"mail_from", "string"},
-                                            {"mail_to", "string"},
-                                            {"min_severity", "string"},
-                                            {"send_resolved", "boolean"}},
-                                           {"name", "url"});
-  r.schemas["NotifierSpec"]["properties"]["kind"]["enum"] = {"webhook", "email"};
-  r.schemas["NotifierSpec"]["properties"]["min_severity"]["enum"] = severities;
-  r.schemas["NotifierChange"] = SchemaObject(
+  schemas["Notifier"]["properties"]["kind"]["enum"] = {"webhook", "email"};
+  schemas["Notifier"]["properties"]["min_severity"]["enum"] = severities;
+  schemas["NotifierSpec"] = SchemaObject({{"name", "string"},
+                                          {"kind", "string"},
+                                          {"url", "string"},
+                                          {"secret", "string"},
+                                          {"smtp_user", "string"},
+                                          {"mail_from", "string"},
+                                          {"mail_to", "string"},
+                                          {"min_severity", "string"},
+                                          {"send_resolved", "boolean"}},
+                                         {"name", "url"});
+  schemas["NotifierSpec"]["properties"]["kind"]["enum"] = {"webhook", "email"};
+  schemas["NotifierSpec"]["properties"]["min_severity"]["enum"] = severities;
+  schemas["NotifierChange"] = SchemaObject(
       {{"enabled", "boolean"}, {"min_severity", "string"}, {"send_resolved", "boolean"}});
-  r.schemas["NotifierChange"]["properties"]["min_severity"]["enum"] = severities;
-  r.schemas["Delivery"] = AlwaysPresent(SchemaObject({{"id", "integer"},
-                                                      {"notifier_id", "string"},
-                                                      {"alert_id", "integer|null"},
-                                                      {"event", "string"},
-                                                      {"state", "string"},
-                                                      {"attempts", "integer"},
-                                                      {"created_at", "string"},
-                                                      {"next_attempt_at", "string|null"},
-                                                      {"last_attempt_at", "string|null"},
-                                                      {"response_status", "integer|null"},
-                                                      {"last_error", "string"},
-                                                      {"body", "string"}}));
-  r.schemas["Delivery"]["properties"]["state"]["enum"] = {"pending", "delivered", "failed"};
-  r.schemas["Delivery"]["properties"]["event"]["enum"] = {"firing", "resolved", "test"};
-  r.schemas["Setting"] = AlwaysPresent(SchemaObject({{"key", "string"},
-                                                     {"value", "integer"},
-                                                     {"default", "integer"},
-                                                     {"is_default", "boolean"},
-                                                     {"min", "integer"},
-                                                     {"max", "integer"},
-                                                     {"description", "string"},
-                                                     {"changed_by", "string|null"},
-                                                     {"changed_at", "string|null"}}));
-  r.schemas["SettingValue"] = SchemaObject({{"value", "integer"}}, {"value"});
+  schemas["NotifierChange"]["properties"]["min_severity"]["enum"] = severities;
+  schemas["Delivery"] = AlwaysPresent(SchemaObject({{"id", "integer"},
+                                                    {"notifier_id", "string"},
+                                                    {"alert_id", "integer|null"},
+                                                    {"event", "string"},
+                                                    {"state", "string"},
+                                                    {"attempts", "integer"},
+                                                    {"created_at", "string"},
+                                                    {"next_attempt_at", "string|null"},
+                                                    {"last_attempt_at", "string|null"},
+                                                    {"response_status", "integer|null"},
+                                                    {"last_error", "string"},
+                                                    {"body", "string"}}));
+  schemas["Delivery"]["properties"]["state"]["enum"] = {"pending", "delivered", "failed"};
+  schemas["Delivery"]["properties"]["event"]["enum"] = {"firing", "resolved", "test"};
+  schemas["Setting"] = AlwaysPresent(SchemaObject({{"key", "string"},
+                                                   {"value", "integer"},
+                                                   {"default", "integer"},
+                                                   {"is_default", "boolean"},
+                                                   {"min", "integer"},
+                                                   {"max", "integer"},
+                                                   {"description", "string"},
+                                                   {"changed_by", "string|null"},
+                                                   {"changed_at", "string|null"}}));
+  schemas["SettingValue"] = SchemaObject({{"value", "integer"}}, {"value"});
+  return schemas;
+}
+
+}  // namespace
+
+ApiResource AlertResource() {
+  ApiResource r;
+  for (auto* routes : {AlertRoutes, NotifierRoutes, SettingRoutes})
+    for (auto& route : routes()) r.routes.push_back(std::move(route));
+  r.schemas = AlertSchemas();
   return r;
 }
 

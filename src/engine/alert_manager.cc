@@ -180,18 +180,26 @@ Result<SettingItem> AlertManager::SetSetting(const Actor& a, const std::string& 
   Status valid = Require(a, Role::kAdmin);
   if (valid.ok() && info == nullptr)
     valid = Status::NotFound(fmt::format("there is no engine setting '{}'", key));
-  Result<int64_t> n = valid.ok() ? ParseEngineSetting(*info, value) : Result<int64_t>(valid);
-  if (!n.ok()) {
-    (void)ctx_.RecordFailure(a, "setting.set", "setting", key, n.status());
-    return n.status();
+  int64_t n = 0;
+  if (valid.ok() && info != nullptr) {
+    auto parsed = ParseEngineSetting(*info, value);
+    if (parsed.ok()) {
+      n = *parsed;
+    } else {
+      valid = parsed.status();
+    }
+  }
+  if (!valid.ok()) {
+    (void)ctx_.RecordFailure(a, "setting.set", "setting", key, valid);
+    return valid;
   }
   const int64_t now = ctx_.clock.NowMillis();
   std::string oid = key;
-  std::string msg = fmt::format("engine setting {} set to {}", key, *n);
+  std::string msg = fmt::format("engine setting {} set to {}", key, n);
   GEOREP_RETURN_IF_ERROR(ctx_.Audited(a, "setting.set", "setting", oid, msg, [&](StoreTx& tx) {
-    return tx.PutSetting({key, std::to_string(*n), a.name, now});
+    return tx.PutSetting({key, std::to_string(n), a.name, now});
   }));
-  return SettingItem{info, *n, false, a.name, now};
+  return SettingItem{info, n, false, a.name, now};
 }
 
 Status AlertManager::ResetSetting(const Actor& a, const std::string& key) {

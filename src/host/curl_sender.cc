@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cstring>
 #include <mutex>
 
 #include "host/message_sender.h"
@@ -45,7 +44,7 @@ struct Reader {
 size_t ReadBody(char* out, size_t size, size_t n, void* user) {
   auto* r = static_cast<Reader*>(user);
   const size_t take = std::min(size * n, r->text->size() - r->at);
-  std::memcpy(out, r->text->data() + r->at, take);
+  r->text->copy(out, take, r->at);
   r->at += take;
   return take;
 }
@@ -91,8 +90,12 @@ class CurlSender final : public MessageSender {
                        const std::string& body, std::chrono::milliseconds timeout) override {
     Easy e;
     if (e.h == nullptr) return {0, "cannot make a libcurl handle", true};
-    for (const auto& [name, value] : headers)
-      e.headers = curl_slist_append(e.headers, (name + ": " + value).c_str());
+    for (const auto& [name, value] : headers) {
+      std::string line = name;
+      line += ": ";
+      line += value;
+      e.headers = curl_slist_append(e.headers, line.c_str());
+    }
     e.headers = curl_slist_append(e.headers, "Content-Type: application/json");
     e.headers = curl_slist_append(e.headers, "Expect:");  // no 100-continue round trip
     curl_easy_setopt(e.h, CURLOPT_URL, url.c_str());

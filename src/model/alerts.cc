@@ -89,10 +89,10 @@ int64_t NextDeliveryAttempt(int attempts_made, int64_t now_ms) {
 
 const std::vector<EngineSettingInfo>& EngineSettingsCatalog() {
   static const std::vector<EngineSettingInfo> kSettings = {
-      {"alert-lag-threshold", 900, 0, 30 * 86400,
+      {"alert-lag-threshold", 900, 0, int64_t{30} * 86400,
        "Seconds of lag over which a session's lag-high alert fires, for sessions whose own "
        "alert-lag-threshold is 0. 0 turns the alert off."},
-      {"alert-checkpoint-timeout", 3600, 0, 30 * 86400,
+      {"alert-checkpoint-timeout", 3600, 0, int64_t{30} * 86400,
        "Seconds a checkpoint may take, from when it was set, before its checkpoint-overdue alert "
        "fires, for sessions whose own alert-checkpoint-timeout is 0. 0 turns the alert off."},
       {"alert-disk-usage", 90, 0, 100,

@@ -48,7 +48,7 @@ const ConfigOption kAlertLagThreshold{
     "alert-lag-threshold setting.",
     {},
     0,
-    30 * 86400};
+    int64_t{30} * 86400};
 const ConfigOption kAlertCheckpointTimeout{
     "alert-checkpoint-timeout",
     ConfigType::kInt,
@@ -57,7 +57,7 @@ const ConfigOption kAlertCheckpointTimeout{
     "checkpoint-overdue alert fires; 0 takes the engine's alert-checkpoint-timeout setting.",
     {},
     0,
-    30 * 86400};
+    int64_t{30} * 86400};
 
 // gsyncd's sync-acls, which directory sessions have too.
 const ConfigOption kSyncAcls{

@@ -17,7 +17,6 @@ namespace georep {
 namespace {
 
 using sql::ExpectOne;
-using sql::NotFound;
 using sql::Params;
 using sql::V;
 
