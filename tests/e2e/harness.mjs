@@ -137,7 +137,8 @@ export async function login(page, engine) {
 export async function screenshot(page, name) {
   mkdirSync(artifacts, { recursive: true });
   const file = path.join(artifacts, `${name}.png`);
-  await page.screenshot({ path: file, fullPage: true });
+  // Transitions run to their end first: a drawer caught sliding in shows half its width.
+  await page.screenshot({ path: file, fullPage: true, animations: 'disabled' });
   return file;
 }
 

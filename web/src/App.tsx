@@ -15,6 +15,7 @@ import { VolumesPage } from './pages/VolumesPage';
 import { VolumePage } from './pages/VolumePage';
 import { SessionPage } from './pages/SessionPage';
 import { EventsPage } from './pages/EventsPage';
+import { AlertBadge, AlertDrawer, useFiringAlerts } from './components/AlertDrawer';
 
 function LiveIndicator() {
   const s = useLiveState();
@@ -40,6 +41,8 @@ function UserBadge() {
 
 export function App() {
   const [loggedIn, setLoggedIn] = useState<boolean>(!!token());
+  const [drawerOpen, setDrawerOpen] = useState(false);
+  const firing = useFiringAlerts(loggedIn);
   const navigate = useNavigate();
   const location = useLocation();
 
@@ -88,6 +91,9 @@ export function App() {
           <ToolbarContent>
             <ToolbarGroup align={{ default: 'alignRight' }}>
               <ToolbarItem>
+                <AlertBadge alerts={firing.alerts} expanded={drawerOpen} onToggle={() => setDrawerOpen((o) => !o)} />
+              </ToolbarItem>
+              <ToolbarItem>
                 <LiveIndicator />
               </ToolbarItem>
               <ToolbarItem>
@@ -128,6 +134,10 @@ export function App() {
     <Page
       header={masthead}
       sidebar={sidebar}
+      notificationDrawer={
+        <AlertDrawer alerts={firing.alerts} error={firing.error} reload={firing.reload} onClose={() => setDrawerOpen(false)} />
+      }
+      isNotificationDrawerExpanded={drawerOpen}
       isManagedSidebar
       skipToContent={<SkipToContent href="#main">Skip to content</SkipToContent>}
       mainContainerId="main"

@@ -29,6 +29,8 @@ export type Me = Schemas['User'];
 // What a user may do: viewers read, operators also run sessions, admins change everything.
 export type Role = Me['role'];
 export type MetricSample = Schemas['MetricSample'];
+// An alert: one rule's condition on a session or destination, firing or resolved.
+export type Alert = Schemas['Alert'];
 
 export class ApiError extends Error {
   constructor(public status: number, public code: string, message: string) {
@@ -174,4 +176,8 @@ export const api = {
     action?: string; result?: string;
   }, s?: AbortSignal) =>
     items<AuditEvent>(`/events${q(f)}`, s),
+
+  alerts: (f: { state?: 'firing' | 'resolved'; object_id?: string; limit?: number }, s?: AbortSignal) =>
+    items<Alert>(`/alerts${q(f)}`, s),
+  acknowledgeAlert: (id: number) => post<Alert>(`/alerts/${id}/acknowledge`),
 };
