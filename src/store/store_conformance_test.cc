@@ -229,8 +229,8 @@ TEST_P(StoreConformance, SessionsNodesConfigCascade) {
     GEOREP_RETURN_IF_ERROR(tx.PutAlert({s.id, "stalled", "no heartbeat for 230 s", 130, 130}));
     GEOREP_RETURN_IF_ERROR(
         tx.PutHeartbeat({s.id, 3, 300, 2, 200, 1, 100, 110, 310, "", -1, 0, -1}));
-    return tx.PutHeartbeat(
-        {s.id, 4, 400, 3, 300, 2, 200, 215, 410, "cannot mount", 1 << 20, 405, 4096});
+    return tx.PutHeartbeat({s.id, 4, 400, 3, 300, 2, 200, 215, 410, "cannot mount", 1 << 20, 405,
+                            4096, int64_t{1} << 30});
   });
   Tx([&](StoreTx& tx) -> Status {
     GEOREP_ASSIGN_OR_RETURN(Session got, tx.GetSession(s.id));
@@ -282,6 +282,12 @@ TEST_P(StoreConformance, SessionsNodesConfigCascade) {
     EXPECT_EQ(hb.used_bytes, 1 << 20);
     EXPECT_EQ(hb.used_at, 405);
     EXPECT_EQ(hb.growth_bps, 4096);
+    EXPECT_EQ(hb.size_bytes, int64_t{1} << 30);
+    // Every cluster's destinations, or one cluster's.
+    GEOREP_ASSIGN_OR_RETURN(auto all, tx.ListDestinations(""));
+    EXPECT_EQ(all.size(), 1u);
+    GEOREP_ASSIGN_OR_RETURN(auto none, tx.ListDestinations("no-such-cluster"));
+    EXPECT_TRUE(none.empty());
     GEOREP_ASSIGN_OR_RETURN(auto by_volume, tx.ListSessions({v.id, ""}));
     EXPECT_EQ(by_volume.size(), 1u);
     GEOREP_ASSIGN_OR_RETURN(auto by_other, tx.ListSessions({"other", ""}));
