@@ -290,7 +290,7 @@ TEST_F(AlertManagerTest, TheLagThresholdComesFromTheSessionOrTheEngineSetting) {
                     n.source_host = "localhost";
                     n.source_brick = src_.path();
                     n.status = NodeStatus::kActive;
-                    n.lag_ms = 20 * 60'000;
+                    n.lag_ms = int64_t{20} * 60'000;
                     n.updated_at = clock_.NowMillis();
                     return tx.ReplaceNodeStatuses(id_, {n});
                   })

@@ -397,6 +397,7 @@ TEST_P(StoreConformance, UsersAndTokens) {
 TEST_P(StoreConformance, ConcurrentTransactionsDoNotLoseWrites) {
   constexpr int kThreads = 4, kEach = 25;
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   std::atomic<int> failures{0};
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
@@ -450,6 +451,7 @@ TEST_P(StoreConformance, ConcurrentClaimsOfAFreeLeaseHaveOneWinner) {
   constexpr int kThreads = 8;
   std::atomic<int> winners{0}, failures{0};
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       const std::string me = "engine-" + std::to_string(t);
