@@ -20,6 +20,7 @@ constexpr StandingRule kStanding[] = {
     {"heartbeat-mismatch", "heartbeat-mismatch"},
     {"heartbeat-failing", "heartbeat-failing"},
     {"verify-differs", "verify-differs"},
+    {"change-capture", "change-capture"},
 };
 
 std::string FaultySummary(const SessionDetail& d) {

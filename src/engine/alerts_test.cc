@@ -137,6 +137,24 @@ TEST(AlertRules, EachSessionConditionAndWhatKeepsItQuiet) {
             "destination volume /replica is 95% full (alert at 90%): 95.0 of 100.0 GiB");
 }
 
+// Every kind of standing session alert the engine raises (EngineContext::SetAlert's callers)
+// raises a rule of the catalogue.
+TEST(AlertRules, EveryStandingAlertKindRaisesARule) {
+  for (const char* kind : {"stalled", "data-at-risk", "heartbeat-mismatch", "heartbeat-failing",
+                           "verify-differs", "change-capture"}) {
+    SessionDetail d;
+    d.session.id = "s1";
+    d.alerts = {{"s1", kind, "why", 1, 1}};
+    SessionAlertInput in;
+    in.detail = &d;
+    auto c = SessionConditions(in, 1000);
+    ASSERT_EQ(c.size(), 1u) << kind;
+    const AlertRule* rule = FindAlertRule(c[0].rule);
+    ASSERT_NE(rule, nullptr) << kind;
+    EXPECT_EQ(rule->object_type, "session");
+  }
+}
+
 TEST(AlertRules, ABrokenDestinationAndHumanDurations) {
   Destination d;
   d.id = "d1";

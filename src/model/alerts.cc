@@ -62,6 +62,9 @@ const std::vector<AlertRule>& AlertRules() {
        "The end-to-end heartbeat cannot be written or read: the lag is unknown."},
       {"verify-differs", AlertSeverity::kCritical, "session",
        "A verify found the destination different from the source."},
+      {"change-capture", AlertSeverity::kWarning, "session",
+       "The worker cannot watch the source for changes (e.g. the inotify watch limit): changes "
+       "are found by rescans, later."},
       {"lag-high", AlertSeverity::kWarning, "session",
        "The lag is over alert-lag-threshold (the session's, or the engine's setting)."},
       {"checkpoint-overdue", AlertSeverity::kWarning, "session",

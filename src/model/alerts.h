@@ -37,7 +37,8 @@ std::optional<AlertState> ParseAlertState(std::string_view s);
 // Faulty or Partial faulty), "session-stalled" (the end-to-end heartbeat stopped arriving),
 // "data-at-risk" (gsyncd would write files without their content), "heartbeat-mismatch" (a
 // heartbeat arrived damaged), "heartbeat-failing" (it cannot be written or read),
-// "verify-differs" (a verify found the destination different), "lag-high" (the lag is over
+// "verify-differs" (a verify found the destination different), "change-capture" (a directory
+// session's worker cannot watch the source, and rescans), "lag-high" (the lag is over
 // alert-lag-threshold), "checkpoint-overdue" (a checkpoint has not completed within
 // alert-checkpoint-timeout), "destination-disk-full" (the destination volume is over
 // alert-disk-usage percent full). Destination rules: "destination-broken" (the engine cannot
