@@ -120,6 +120,16 @@ TEST_P(LivePassTest, ADirectoryReplacedByASymlinkIsNotFollowed) {
 INSTANTIATE_TEST_SUITE_P(Capture, LivePassTest, ::testing::Values("fanotify", "inotify"),
                          [](const auto& info) { return info.param; });
 
+// Whether this process may make a user namespace (not in a chroot, nor where the kernel
+// forbids unprivileged ones): the watch-limit tests run the worker in one.
+bool UserNamespacesAvailable() {
+  return RunCommand({"/usr/bin/unshare", "--user", "--map-root-user", "/bin/true"}, "", {}, 30)
+             .exit_code == 0;
+}
+constexpr const char* kNoUserNamespaces =
+    "user namespaces are not available here (a chroot, or a kernel that forbids them): the "
+    "inotify watch limit cannot be lowered for the worker alone";
+
 // The argv of a worker (inotify capture, debug log) in a user namespace of its own whose
 // inotify watch limit (user.max_inotify_watches, this namespace's only: the machine's
 // fs.inotify.* stay as they are) is `limit`.
@@ -146,6 +156,7 @@ std::vector<std::string> WorkerBeyondAWatchLimit(int limit, const std::string& s
 // in its status before any change is missed, a new file in every directory arrives within
 // seconds (not at the hourly rescan), and once watches are free again the reason clears.
 TEST(Replication, BeyondTheInotifyWatchLimitNoChangeIsMissedAndTheStatusSaysWhy) {
+  if (!UserNamespacesAvailable()) GTEST_SKIP() << kNoUserNamespaces;
   constexpr int kDirs = 60, kLimit = 30;  // 61 directories with the source itself
   TempDir src, dst, state;
   for (int d = 0; d < kDirs; ++d) {
@@ -215,6 +226,7 @@ TEST(Replication, BeyondTheInotifyWatchLimitNoChangeIsMissedAndTheStatusSaysWhy)
 // kept the two paths as separate copies, through every later full pass. A move of a file with
 // other links now has the next full pass rejoin its links.
 TEST(Replication, AFileWithLinksMovedFromAnUnwatchedDirectoryKeepsItsLinksJoined) {
+  if (!UserNamespacesAvailable()) GTEST_SKIP() << kNoUserNamespaces;
   TempDir src, dst, state;
   for (const char* d : {"a", "b", "c"}) fs::create_directories(src.path() + "/" + d);
   // Two watches: the source and a/ (the worker watches in path order); b/ and c/ have none.
