@@ -35,8 +35,10 @@ TEST(Privileges, RootInAUserNamespaceOfItsOwnIsNotHostRoot) {
   int status = 0;
   ASSERT_EQ(::waitpid(pid, &status, 0), pid);
   ASSERT_TRUE(WIFEXITED(status));
-  // 2: unshare(CLONE_NEWUSER) failed; 3: the uid map could not be written (the engine's tests
-  // run as root, where both work).
+  // 2: unshare(CLONE_NEWUSER) failed -- in a chroot, or where the kernel forbids user
+  // namespaces, there is none to test in; 3: the uid map could not be written.
+  if (WEXITSTATUS(status) == 2)
+    GTEST_SKIP() << "user namespaces cannot be made here (a chroot, or a kernel that forbids them)";
   EXPECT_EQ(WEXITSTATUS(status), 0);
 }
 
