@@ -13,8 +13,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using replication::ReadWorkerStatus;
-using replication::testing::DescribeTree;
-using replication::testing::GeorepTempFiles;
 using replication::testing::ReadFile;
 
 // Live passes look at what the capture named, not at whole directories; a directory that
