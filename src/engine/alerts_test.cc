@@ -427,6 +427,22 @@ TEST_F(AlertManagerTest, NotifiersTakeTheSeverityTheyAskForAndResolvedOnlyIfAske
   Evaluate();
   EXPECT_EQ(Deliveries(everything.id).size(), 3u);
   EXPECT_EQ(Deliveries(critical_only.id).size(), 2u);
+  // The audit trail, which viewers read, names a webhook by its host only: a chat service's
+  // webhook URL is its credential.
+  NotifierSpec spec;
+  spec.name = "chat-service";
+  spec.url = "https://user:pw@chat.example:8443/services/T0/B0/s3cr3t?token=abc";
+  ASSERT_TRUE(ops_->notifications().Add(admin_, spec).ok());
+  auto created = ops_->ListEvents({0, "notifier", "", "notifier.create", 1000});
+  ASSERT_TRUE(created.ok());
+  bool named = false;
+  for (const auto& e : *created) {
+    EXPECT_EQ(e.message.find("s3cr3t"), std::string::npos) << e.message;
+    EXPECT_EQ(e.message.find("token=abc"), std::string::npos) << e.message;
+    EXPECT_EQ(e.message.find("pw@"), std::string::npos) << e.message;
+    named = named || e.message.find("https://chat.example:8443/...") != std::string::npos;
+  }
+  EXPECT_TRUE(named);
   // Listed without secrets.
   auto listed = ops_->notifications().List(admin_);
   ASSERT_TRUE(listed.ok());

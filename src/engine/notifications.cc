@@ -35,6 +35,20 @@ bool PlausibleAddress(const std::string& a) {
          a.find_first_of(" \t\r\n<>,;\"") == std::string::npos;
 }
 
+// A notifier's URL as events show it (viewers read them): its scheme, host and port only -- a
+// chat service's webhook URL carries its credential in the path or the query.
+std::string UrlForPeople(const std::string& url) {
+  const size_t scheme = url.find("://");
+  if (scheme == std::string::npos) return "(an address)";
+  const size_t host = scheme + 3;
+  const size_t end = url.find_first_of("/?#", host);
+  std::string authority =
+      url.substr(host, end == std::string::npos ? std::string::npos : end - host);
+  if (const size_t at = authority.rfind('@'); at != std::string::npos)
+    authority = authority.substr(at + 1);  // user:password@ never shown
+  return url.substr(0, host) + authority + (end == std::string::npos ? "" : "/...");
+}
+
 // The e-mail's subject and text, kept in the delivery's body as "Subject: ...\n\n<text>".
 std::string MailBody(const std::string& subject, const std::string& text) {
   return "Subject: " + subject + "\n\n" + text;
@@ -93,9 +107,9 @@ Result<Notifier> Notifications::Add(const Actor& a, const NotifierSpec& spec) {
   n.min_severity = spec.min_severity;
   n.send_resolved = spec.send_resolved;
   n.created_at = ctx_.clock.NowMillis();
-  std::string msg =
-      fmt::format("{} notifier '{}' to {} for {} alerts and above", Name(n.kind), n.name,
-                  n.kind == NotifierKind::kWebhook ? n.url : n.mail_to, Name(n.min_severity));
+  std::string msg = fmt::format(
+      "{} notifier '{}' to {} for {} alerts and above", Name(n.kind), n.name,
+      n.kind == NotifierKind::kWebhook ? UrlForPeople(n.url) : n.mail_to, Name(n.min_severity));
   Status st = ctx_.Audited(a, "notifier.create", "notifier", n.id, msg, [&](StoreTx& tx) {
     Status s = tx.CreateNotifier(n);
     if (s.code() == StatusCode::kAlreadyExists)
