@@ -215,6 +215,21 @@ class AlertManagerTest : public ::testing::Test {
                     })
                     .ok());
   }
+  // The session's one node, as a worker would have reported it.
+  void SetNode(NodeStatus status, int64_t lag_ms) {
+    ASSERT_TRUE(store_
+                    ->Transaction([&](StoreTx& tx) {
+                      SessionNodeStatus n;
+                      n.session_id = id_;
+                      n.source_host = "localhost";
+                      n.source_brick = src_.path();
+                      n.status = status;
+                      n.lag_ms = lag_ms;
+                      n.updated_at = clock_.NowMillis();
+                      return tx.ReplaceNodeStatuses(id_, {n});
+                    })
+                    .ok());
+  }
   AlertPass Evaluate() {
     auto pass = ops_->alerts().Evaluate();
     EXPECT_TRUE(pass.ok()) << pass.status().ToString();
@@ -301,18 +316,7 @@ TEST_F(AlertManagerTest, AFaultyFiresOnceStaysWhileItLastsAndResolvesWithEvents)
 
 TEST_F(AlertManagerTest, TheLagThresholdComesFromTheSessionOrTheEngineSetting) {
   // A node whose lag is known: 20 minutes behind.
-  ASSERT_TRUE(store_
-                  ->Transaction([&](StoreTx& tx) {
-                    SessionNodeStatus n;
-                    n.session_id = id_;
-                    n.source_host = "localhost";
-                    n.source_brick = src_.path();
-                    n.status = NodeStatus::kActive;
-                    n.lag_ms = int64_t{20} * 60'000;
-                    n.updated_at = clock_.NowMillis();
-                    return tx.ReplaceNodeStatuses(id_, {n});
-                  })
-                  .ok());
+  SetNode(NodeStatus::kActive, int64_t{20} * 60'000);
   MarkStatus(SessionStatus::kActive);
   Evaluate();  // the engine's default is 15 min
   auto firing = Alerts(AlertState::kFiring);
@@ -401,18 +405,7 @@ TEST_F(AlertManagerTest, NotifiersTakeTheSeverityTheyAskForAndResolvedOnlyIfAske
   EXPECT_EQ(ops_->notifications().List(op).status().code(), StatusCode::kPermissionDenied);
   // A warning (lag) goes to chat only; a critical (Faulty) to both; its end to chat only.
   ASSERT_TRUE(ops_->SetConfig(admin_, id_, "alert-lag-threshold", "60").ok());
-  ASSERT_TRUE(store_
-                  ->Transaction([&](StoreTx& tx) {
-                    SessionNodeStatus n;
-                    n.session_id = id_;
-                    n.source_host = "localhost";
-                    n.source_brick = src_.path();
-                    n.status = NodeStatus::kFaulty;
-                    n.lag_ms = 120'000;
-                    n.updated_at = clock_.NowMillis();
-                    return tx.ReplaceNodeStatuses(id_, {n});
-                  })
-                  .ok());
+  SetNode(NodeStatus::kFaulty, 120'000);
   MarkStatus(SessionStatus::kFaulty);
   EXPECT_EQ(Evaluate().fired, 2);
   EXPECT_EQ(Deliveries(critical_only.id).size(), 1u);
