@@ -18,6 +18,7 @@ void SendError(HttpResponse& res, const Status& st) {
   if (st.code() == StatusCode::kUnauthenticated)
     res.set_header("WWW-Authenticate", "Bearer realm=\"georep\"");
   Json body = {{"error", {{"code", StatusCodeName(st.code())}, {"message", st.message()}}}};
+  if (!st.field().empty()) body["error"]["field"] = st.field();
   res.set_content(body.dump(), "application/json");
 }
 

@@ -312,11 +312,13 @@ Result<Json> ParseBody(const std::string& body) {
 Result<std::string> JsonFields::Str(const char* key, bool required, std::string fallback) {
   auto it = j_.find(key);
   if (it == j_.end() || it->is_null()) {
-    if (required) return Status::InvalidArgument(fmt::format("field '{}' is required", key));
+    if (required) {
+      return Status::InvalidArgument(fmt::format("field '{}' is required", key)).WithField(key);
+    }
     return fallback;
   }
   if (!it->is_string())
-    return Status::InvalidArgument(fmt::format("field '{}' must be a string", key));
+    return Status::InvalidArgument(fmt::format("field '{}' must be a string", key)).WithField(key);
   return it->get<std::string>();
 }
 
@@ -324,7 +326,8 @@ Result<int64_t> JsonFields::Int(const char* key, int64_t fallback) {
   auto it = j_.find(key);
   if (it == j_.end() || it->is_null()) return fallback;
   if (!it->is_number_integer())
-    return Status::InvalidArgument(fmt::format("field '{}' must be a whole number", key));
+    return Status::InvalidArgument(fmt::format("field '{}' must be a whole number", key))
+        .WithField(key);
   return it->get<int64_t>();
 }
 
@@ -332,7 +335,8 @@ Result<bool> JsonFields::Bool(const char* key, bool fallback) {
   auto it = j_.find(key);
   if (it == j_.end() || it->is_null()) return fallback;
   if (!it->is_boolean())
-    return Status::InvalidArgument(fmt::format("field '{}' must be true or false", key));
+    return Status::InvalidArgument(fmt::format("field '{}' must be true or false", key))
+        .WithField(key);
   return it->get<bool>();
 }
 
@@ -365,12 +369,17 @@ Result<HostSpec> HostSpecFrom(const Json& j, const std::string& cluster_id) {
   GEOREP_ASSIGN_OR_RETURN(s.name, f.Str("name", true));
   GEOREP_ASSIGN_OR_RETURN(s.address, f.Str("address", false));
   GEOREP_ASSIGN_OR_RETURN(int64_t port, f.Int("ssh_port", 22));
-  if (port < 0 || port > 65535) return Status::InvalidArgument("invalid ssh port: must be 1-65535");
+  if (port < 0 || port > 65535) {
+    return Status::InvalidArgument("invalid ssh port: must be 1-65535").WithField("ssh_port");
+  }
   s.ssh_port = static_cast<int>(port);
   GEOREP_ASSIGN_OR_RETURN(s.ssh_user, f.Str("ssh_user", false, "root"));
   GEOREP_ASSIGN_OR_RETURN(std::string transport, f.Str("transport", false, "ssh"));
   auto t = ParseHostTransport(transport);
-  if (!t) return Status::InvalidArgument("field 'transport' must be 'local' or 'ssh'");
+  if (!t) {
+    return Status::InvalidArgument("field 'transport' must be 'local' or 'ssh'")
+        .WithField("transport");
+  }
   s.transport = *t;
   GEOREP_ASSIGN_OR_RETURN(s.ssh_fingerprint, f.Str("ssh_fingerprint", false));
   GEOREP_ASSIGN_OR_RETURN(s.one_time_password, f.Str("password", false));
@@ -386,7 +395,10 @@ Result<VolumeSpec> VolumeSpecFrom(const Json& j, const std::string& cluster_id) 
   GEOREP_ASSIGN_OR_RETURN(s.name, f.Str("name", true));
   GEOREP_ASSIGN_OR_RETURN(std::string kind, f.Str("kind", false, "directory"));
   auto k = ParseVolumeKind(kind);
-  if (!k) return Status::InvalidArgument("field 'kind' must be 'gluster' or 'directory'");
+  if (!k) {
+    return Status::InvalidArgument("field 'kind' must be 'gluster' or 'directory'")
+        .WithField("kind");
+  }
   s.kind = *k;
   GEOREP_ASSIGN_OR_RETURN(int64_t replica, f.Int("replica_count", 1));
   GEOREP_ASSIGN_OR_RETURN(int64_t disperse, f.Int("disperse_count", 0));
@@ -422,7 +434,9 @@ Result<DestinationSpec> DestinationSpecFrom(const Json& j, const std::string& cl
   GEOREP_ASSIGN_OR_RETURN(s.source_host_id, f.Str("source_host_id", true));
   GEOREP_ASSIGN_OR_RETURN(s.host, f.Str("host", true));
   GEOREP_ASSIGN_OR_RETURN(int64_t port, f.Int("ssh_port", 22));
-  if (port < 0 || port > 65535) return Status::InvalidArgument("invalid ssh port: must be 1-65535");
+  if (port < 0 || port > 65535) {
+    return Status::InvalidArgument("invalid ssh port: must be 1-65535").WithField("ssh_port");
+  }
   s.ssh_port = static_cast<int>(port);
   GEOREP_ASSIGN_OR_RETURN(s.ssh_fingerprint, f.Str("ssh_fingerprint", false));
   GEOREP_ASSIGN_OR_RETURN(s.remote_user, f.Str("remote_user", false, "root"));

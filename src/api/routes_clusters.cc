@@ -9,7 +9,8 @@ namespace {
 // Reads a port ("ssh_port", "port") of 1-65535.
 Status CheckPort(int64_t port, const char* what) {
   if (port < 1 || port > 65535)
-    return Status::InvalidArgument(std::string("invalid ") + what + ": must be 1-65535");
+    return Status::InvalidArgument(std::string("invalid ") + what + ": must be 1-65535")
+        .WithField(what);
   return Status::Ok();
 }
 

@@ -270,7 +270,9 @@ Json Schemas() {
   Json schemas;
   schemas["Error"] = {
       {"type", "object"},
-      {"properties", {{"error", SchemaObject({{"code", "string"}, {"message", "string"}})}}}};
+      {"properties",
+       {{"error", SchemaObject({{"code", "string"}, {"message", "string"}, {"field", "string"}},
+                               {"code", "message"})}}}};
   schemas["Login"] = SchemaObject({{"username", "string"},
                                    {"password", "string"},
                                    {"token_name", "string"},

@@ -43,7 +43,16 @@ Status Status::WithContext(std::string_view context) const {
   std::string m(context);
   m += ": ";
   m += message_;
-  return {code_, std::move(m)};
+  Status out{code_, std::move(m)};
+  out.field_ = field_;
+  return out;
+}
+
+Status Status::WithField(std::string field) const {
+  if (ok()) return *this;
+  Status out = *this;
+  out.field_ = std::move(field);
+  return out;
 }
 
 }  // namespace georep

@@ -62,12 +62,19 @@ class [[nodiscard]] Status {
   // "not_found: volume 'x' does not exist"
   std::string ToString() const;
 
-  // Prefixes the message with context, keeping the code.
+  // Prefixes the message with context, keeping the code and the field.
   Status WithContext(std::string_view context) const;
+
+  // The one input an InvalidArgument is about, named as the request names it ("ssh_port",
+  // "path"); empty when the error is not about one input. The API sends it as `error.field`,
+  // so a form can show the message on that field.
+  const std::string& field() const { return field_; }
+  Status WithField(std::string field) const;
 
  private:
   StatusCode code_ = StatusCode::kOk;
   std::string message_;
+  std::string field_;
 };
 
 // A value or the Status explaining why there is none.

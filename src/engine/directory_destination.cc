@@ -50,24 +50,27 @@ struct Probe {
   std::function<Result<std::unique_ptr<CommandRunner>>()> reach;
   std::vector<std::string> paths;
   Result<PathProbeAnswer> answer = Status::Internal("not asked");
+  const char* name = kPathProbeName;  // the script's $0: what a process list there shows
 };
+
+// Runs the path probe for `paths` where `reach` leads.
+Result<PathProbeAnswer> RunPathProbe(const Probe& p) {
+  GEOREP_ASSIGN_OR_RETURN(std::unique_ptr<CommandRunner> runner, p.reach());
+  CommandSpec spec{{"sh", "-c", kPathProbeScript, p.name}};
+  spec.argv.insert(spec.argv.end(), p.paths.begin(), p.paths.end());
+  spec.timeout = std::chrono::seconds(15);
+  GEOREP_ASSIGN_OR_RETURN(CommandResult r, runner->Run(spec));
+  if (r.timed_out) return Status::Unavailable("the host did not answer within 15 s");
+  if (r.exit_code != 0) return Status::Unavailable(FirstLine(r.err));
+  return ParsePathProbe(r.out, p.paths);
+}
 
 // Asks every probe at once; a machine that cannot be asked keeps its error as the answer.
 void AskPathProbes(std::map<std::string, Probe>& probes) {
   std::vector<std::pair<Probe*, std::future<Result<PathProbeAnswer>>>> running;
   for (auto& [key, probe] : probes) {
     Probe* p = &probe;
-    running.emplace_back(p, std::async(std::launch::async, [p]() -> Result<PathProbeAnswer> {
-                           GEOREP_ASSIGN_OR_RETURN(std::unique_ptr<CommandRunner> runner,
-                                                   p->reach());
-                           CommandSpec spec{{"sh", "-c", kPathProbeScript, kPathProbeName}};
-                           spec.argv.insert(spec.argv.end(), p->paths.begin(), p->paths.end());
-                           spec.timeout = std::chrono::seconds(15);
-                           GEOREP_ASSIGN_OR_RETURN(CommandResult r, runner->Run(spec));
-                           if (r.exit_code != 0 || r.timed_out)
-                             return Status::Unavailable(FirstLine(r.err));
-                           return ParsePathProbe(r.out, p->paths);
-                         }));
+    running.emplace_back(p, std::async(std::launch::async, [p] { return RunPathProbe(*p); }));
   }
   for (auto& [p, answer] : running) {
     p->answer = answer.get();
@@ -82,6 +85,37 @@ void AskPathProbes(std::map<std::string, Probe>& probes) {
 }
 
 }  // namespace
+
+Status DirectoryDriver::CheckVolumeDirectory(const VolumeSpec& spec) const {
+  if (!ctx_.hosts) return Status::Ok();  // an engine that reaches no host adds as told
+  const std::string& path = spec.bricks.at(0).path;
+  auto host = ctx_.GetHost(spec.bricks.at(0).host_id);
+  if (!host.ok() || host->cluster_id != spec.cluster_id) return Status::Ok();
+  Probe probe;
+  probe.paths = {path};
+  probe.name = kVolumeCheckName;
+  probe.reach = [this, h = *host]() -> Result<std::unique_ptr<CommandRunner>> {
+    return ctx_.hosts->RunnerFor(h);
+  };
+  auto answer = RunPathProbe(probe);
+  if (!answer.ok()) {
+    return Status::Unavailable(fmt::format("cannot check that {} is a directory on host {}: {}",
+                                           path, host->name, answer.status().message()));
+  }
+  const ResolvedPath& r = answer->paths.at(0);
+  if (!r.exists) {
+    return Status::InvalidArgument(
+               fmt::format("{} does not exist on host {}; create the directory first", path,
+                           host->name))
+        .WithField("path");
+  }
+  if (!r.listed) {
+    return Status::InvalidArgument(
+               fmt::format("{} on host {} is not a directory georep can read", path, host->name))
+        .WithField("path");
+  }
+  return Status::Ok();
+}
 
 Status DirectoryDriver::CheckDirectoryDestination(const Session& s, const Volume& v,
                                                   const Destination& d, bool* not_empty) {

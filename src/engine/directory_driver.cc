@@ -314,19 +314,25 @@ Status DirectoryDriver::ValidateVolumeLayout(const VolumeSpec& spec) const {
 }
 
 Status DirectoryDriver::ValidateVolumePlace(const VolumeSpec& spec) const {
-  if (!ctx_.volume_roots_set) return Status::Ok();
-  return CheckUnderVolumeRoots("the directory", spec.bricks.at(0).path, ctx_.volume_roots);
+  if (ctx_.volume_roots_set) {
+    GEOREP_RETURN_IF_ERROR(
+        CheckUnderVolumeRoots("the directory", spec.bricks.at(0).path, ctx_.volume_roots)
+            .WithField("path"));
+  }
+  return CheckVolumeDirectory(spec);
 }
 
 Status DirectoryDriver::ValidateDestinationName(const std::string& destination_volume) const {
-  return ValidateAbsolutePath("destination path", destination_volume);
+  return ValidateAbsolutePath("destination path", destination_volume)
+      .WithField("destination_volume");
 }
 
 // A directory session's destination may never point where it hurts (model/path_guard.h).
 Status DirectoryDriver::Create(const Session& s, const Volume& v, const Destination& d,
                                const SessionCreateOptions& options, SessionCreation&,
                                SessionDetail& out) {
-  GEOREP_RETURN_IF_ERROR(ValidateAbsolutePath("destination path", s.destination_volume));
+  GEOREP_RETURN_IF_ERROR(ValidateAbsolutePath("destination path", s.destination_volume)
+                             .WithField("destination_volume"));
   GEOREP_RETURN_IF_ERROR(ctx_.CheckDestinationUnused(d, s.destination_volume));
   bool not_empty = false;
   GEOREP_RETURN_IF_ERROR(CheckDirectoryDestination(s, v, d, &not_empty));

@@ -42,7 +42,8 @@ class DirectoryDriver final : public SessionDriver {
 
   // One host and path; no replica or disperse sets.
   Status ValidateVolumeLayout(const VolumeSpec& spec) const override;
-  // Under the engine's volume roots, when they are set.
+  // Under the engine's volume roots, when they are set, and a directory its host can read
+  // (asked there: a volume over a path that is not there would replicate nothing).
   Status ValidateVolumePlace(const VolumeSpec& spec) const override;
   // A directory is there to be read: no start of its own.
   VolumeStatus InitialVolumeStatus() const override { return VolumeStatus::kStarted; }
@@ -84,6 +85,10 @@ class DirectoryDriver final : public SessionDriver {
   // Test's checks for a destination on this machine: each session's directory writable, or
   // creatable.
   Status CheckLocalDestination(const Destination& d, const Host& source, DestinationCheck& out);
+  // A new directory volume's path is a directory its host can list (the path probe, asked on
+  // that host). InvalidArgument naming `path` when it is not; Unavailable when the host cannot
+  // be asked. A host that is not the cluster's is left to the add, which refuses it.
+  Status CheckVolumeDirectory(const VolumeSpec& spec) const;
   // An ssh destination of directory sessions: reached with its pinned host key, the agent
   // runnable there (its version), each session's path a writable directory or creatable, and
   // its file system's free space. No gluster.

@@ -45,11 +45,14 @@ Result<ImportedCluster> GlusterDriver::ImportGlusterCluster(const Actor& a,
                                                             const GlusterImportSpec& spec) {
   GEOREP_RETURN_IF_ERROR(Require(a, Role::kAdmin));
   if (!ctx_.hosts) return Status::FailedPrecondition("this engine cannot reach hosts");
-  Status valid = ValidateObjectName("cluster name", spec.name);
-  if (valid.ok()) valid = ValidateHostName("host address", spec.address);
-  if (valid.ok()) valid = ValidatePort("ssh port", spec.ssh_port);
-  if (valid.ok()) valid = ValidateUnixUser("ssh user", spec.ssh_user);
-  if (valid.ok()) valid = ValidateFingerprint("host key fingerprint", spec.ssh_fingerprint);
+  Status valid = ValidateObjectName("cluster name", spec.name).WithField("name");
+  if (valid.ok()) valid = ValidateHostName("host address", spec.address).WithField("address");
+  if (valid.ok()) valid = ValidatePort("ssh port", spec.ssh_port).WithField("ssh_port");
+  if (valid.ok()) valid = ValidateUnixUser("ssh user", spec.ssh_user).WithField("ssh_user");
+  if (valid.ok()) {
+    valid = ValidateFingerprint("host key fingerprint", spec.ssh_fingerprint)
+                .WithField("ssh_fingerprint");
+  }
   if (valid.ok()) {
     // Refused now, before a password is sent anywhere, rather than at the insert.
     auto clusters = ctx_.ListClusters();
@@ -488,7 +491,8 @@ Status GlusterDriver::ValidateVolumePlace(const VolumeSpec&) const {
 }
 
 Status GlusterDriver::ValidateDestinationName(const std::string& destination_volume) const {
-  return ValidateVolumeName("destination volume", destination_volume);
+  return ValidateVolumeName("destination volume", destination_volume)
+      .WithField("destination_volume");
 }
 
 // A gluster session exists on the cluster first: eligibility, the platform preflight, then
@@ -497,7 +501,8 @@ Status GlusterDriver::Create(const Session& s, const Volume& v, const Destinatio
                              const SessionCreateOptions& options, SessionCreation& created,
                              SessionDetail& out) {
   if (!ctx_.hosts) return Status::FailedPrecondition("this engine cannot reach hosts");
-  GEOREP_RETURN_IF_ERROR(ValidateVolumeName("destination volume", s.destination_volume));
+  GEOREP_RETURN_IF_ERROR(ValidateVolumeName("destination volume", s.destination_volume)
+                             .WithField("destination_volume"));
   if (v.cluster_id != d.source_cluster_id) {
     return Status::InvalidArgument(
         fmt::format("volume '{}' is not in the destination's source cluster", v.name));

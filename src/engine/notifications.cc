@@ -57,7 +57,7 @@ std::string MailBody(const std::string& subject, const std::string& text) {
 }  // namespace
 
 Status Notifications::Validate(const NotifierSpec& spec) const {
-  GEOREP_RETURN_IF_ERROR(ValidateObjectName("notifier name", spec.name));
+  GEOREP_RETURN_IF_ERROR(ValidateObjectName("notifier name", spec.name).WithField("name"));
   const auto starts = [&](std::string_view p) { return spec.url.rfind(p, 0) == 0; };
   const bool printable = std::all_of(spec.url.begin(), spec.url.end(), [](char c) {
     return static_cast<unsigned char>(c) > 0x20 && c != 0x7f;

@@ -22,8 +22,13 @@
 namespace georep {
 namespace {
 
+// A directory volume's one path is the request's `path`; a gluster volume's are in `bricks`.
+std::string PathField(const VolumeSpec& s) {
+  return s.kind == VolumeKind::kDirectory ? "path" : "bricks";
+}
+
 Status ValidateVolumeSpec(const VolumeSpec& s, const SessionDriver& driver) {
-  GEOREP_RETURN_IF_ERROR(ValidateVolumeName("volume name", s.name));
+  GEOREP_RETURN_IF_ERROR(ValidateVolumeName("volume name", s.name).WithField("name"));
   if (s.replica_count < 1 || s.replica_count > 16)
     return Status::InvalidArgument("replica count must be 1-16");
   if (s.disperse_count < 0 || s.disperse_count > 64)
@@ -38,7 +43,7 @@ Status ValidateVolumeSpec(const VolumeSpec& s, const SessionDriver& driver) {
   }
   for (const auto& b : s.bricks) {
     if (b.host_id.empty()) return Status::InvalidArgument("every brick needs a host");
-    GEOREP_RETURN_IF_ERROR(ValidateAbsolutePath("brick path", b.path));
+    GEOREP_RETURN_IF_ERROR(ValidateAbsolutePath("brick path", b.path).WithField(PathField(s)));
   }
   return Status::Ok();
 }
@@ -83,9 +88,11 @@ SessionDriver& Operations::DriverForDestination(const Destination& d) {
 Result<Cluster> Operations::CreateCluster(const Actor& a, const ClusterSpec& spec) {
   GEOREP_RETURN_IF_ERROR(Require(a, Role::kAdmin));
   Cluster c{ctx_.random.NewUuid(), spec.name, spec.description, ctx_.clock.NowMillis()};
-  Status valid = ValidateObjectName("cluster name", spec.name);
-  if (valid.ok() && spec.description.size() > 1024)
-    valid = Status::InvalidArgument("description must be at most 1024 characters");
+  Status valid = ValidateObjectName("cluster name", spec.name).WithField("name");
+  if (valid.ok() && spec.description.size() > 1024) {
+    valid = Status::InvalidArgument("description must be at most 1024 characters")
+                .WithField("description");
+  }
   if (!valid.ok()) {
     (void)ctx_.RecordFailure(a, "cluster.create", "cluster", "", valid);
     return valid;
@@ -145,16 +152,20 @@ Result<Host> Operations::AddHost(const Actor& a, const HostSpec& spec) {
   h.ssh_fingerprint = spec.ssh_fingerprint;
   h.created_at = ctx_.clock.NowMillis();
 
-  Status valid = ValidateHostName("host name", h.name);
-  if (valid.ok()) valid = ValidateHostName("host address", h.address);
-  if (valid.ok()) valid = ValidatePort("ssh port", h.ssh_port);
-  if (valid.ok()) valid = ValidateUnixUser("ssh user", h.ssh_user);
-  if (valid.ok() && h.transport == HostTransport::kSsh)
-    valid = ValidateFingerprint("host key fingerprint", h.ssh_fingerprint);
-  if (valid.ok() && h.transport == HostTransport::kLocal && !h.ssh_fingerprint.empty())
-    valid = Status::InvalidArgument("a local host has no SSH fingerprint");
+  Status valid = ValidateHostName("host name", h.name).WithField("name");
+  if (valid.ok()) valid = ValidateHostName("host address", h.address).WithField("address");
+  if (valid.ok()) valid = ValidatePort("ssh port", h.ssh_port).WithField("ssh_port");
+  if (valid.ok()) valid = ValidateUnixUser("ssh user", h.ssh_user).WithField("ssh_user");
+  if (valid.ok() && h.transport == HostTransport::kSsh) {
+    valid =
+        ValidateFingerprint("host key fingerprint", h.ssh_fingerprint).WithField("ssh_fingerprint");
+  }
+  if (valid.ok() && h.transport == HostTransport::kLocal && !h.ssh_fingerprint.empty()) {
+    valid =
+        Status::InvalidArgument("a local host has no SSH fingerprint").WithField("ssh_fingerprint");
+  }
   if (valid.ok() && !spec.one_time_password.empty() && h.transport != HostTransport::kSsh)
-    valid = Status::InvalidArgument("a one-time password is for ssh hosts");
+    valid = Status::InvalidArgument("a one-time password is for ssh hosts").WithField("password");
   if (valid.ok()) {
     // Everything the insert below would refuse, refused now: before the one-time password
     // goes anywhere, a refused add leaves no trace on the host.
@@ -223,8 +234,8 @@ Status Operations::RemoveHost(const Actor& a, const std::string& id) {
 Result<std::vector<HostKey>> Operations::ScanHostKeys(const Actor& a, const std::string& address,
                                                       int port) {
   GEOREP_RETURN_IF_ERROR(Require(a, Role::kAdmin));
-  GEOREP_RETURN_IF_ERROR(ValidateHostName("host address", address));
-  GEOREP_RETURN_IF_ERROR(ValidatePort("ssh port", port));
+  GEOREP_RETURN_IF_ERROR(ValidateHostName("host address", address).WithField("address"));
+  GEOREP_RETURN_IF_ERROR(ValidatePort("ssh port", port).WithField("port"));
   if (!ctx_.hosts) return Status::FailedPrecondition("this engine cannot reach hosts");
   return ctx_.hosts->ScanHostKeys(address, port);
 }
@@ -397,11 +408,13 @@ Result<Destination> Operations::CreateDestination(const Actor& a, const Destinat
   d.ssh_fingerprint = spec.ssh_fingerprint;
   d.remote_user = spec.remote_user;
   d.created_at = ctx_.clock.NowMillis();
-  Status valid = ValidateHostName("destination host", d.host);
-  if (valid.ok()) valid = ValidatePort("ssh port", d.ssh_port);
-  if (valid.ok()) valid = ValidateUnixUser("remote user", d.remote_user);
-  if (valid.ok() && !d.ssh_fingerprint.empty())
-    valid = ValidateFingerprint("destination host key fingerprint", d.ssh_fingerprint);
+  Status valid = ValidateHostName("destination host", d.host).WithField("host");
+  if (valid.ok()) valid = ValidatePort("ssh port", d.ssh_port).WithField("ssh_port");
+  if (valid.ok()) valid = ValidateUnixUser("remote user", d.remote_user).WithField("remote_user");
+  if (valid.ok() && !d.ssh_fingerprint.empty()) {
+    valid = ValidateFingerprint("destination host key fingerprint", d.ssh_fingerprint)
+                .WithField("ssh_fingerprint");
+  }
   if (!valid.ok()) {
     (void)ctx_.RecordFailure(a, "destination.create", "destination", "", valid);
     return valid;

@@ -43,10 +43,11 @@ std::vector<SessionNodeStatus> NewNodeRows(StoreTx& tx, const Session& s, const 
 // The session create's input of the wrong shape, before anything is asked.
 Status ValidateSessionCreate(const SessionSpec& spec, const SessionCreateOptions& options) {
   if (!spec.remote_user.empty())
-    GEOREP_RETURN_IF_ERROR(ValidateUnixUser("remote user", spec.remote_user));
+    GEOREP_RETURN_IF_ERROR(
+        ValidateUnixUser("remote user", spec.remote_user).WithField("remote_user"));
   if (!options.sync_method.empty() && options.sync_method != "rsync" &&
       options.sync_method != "tarssh")
-    return Status::InvalidArgument("sync method must be rsync or tarssh");
+    return Status::InvalidArgument("sync method must be rsync or tarssh").WithField("sync_method");
   return Status::Ok();
 }
 

@@ -20,6 +20,7 @@ class RecordingConnector final : public HostConnector {
    public:
     explicit Runner(RecordingConnector* owner) : owner_(owner) {}
     Result<CommandResult> Run(const CommandSpec& spec) override {
+      if (auto checked = testing_support::AnswerVolumeCheck(spec)) return *checked;
       std::lock_guard<std::mutex> lock(owner_->mu);  // the preflight runs on several threads
       owner_->commands.push_back(spec.argv);
       CommandResult r;
@@ -90,7 +91,8 @@ class OperationsTest : public ::testing::Test {
     VolumeSpec vs;
     vs.cluster_id = w.cluster.id;
     vs.name = "src";
-    vs.bricks = {{w.host.id, "/srv/src"}};
+    std::filesystem::create_directories(dir_ / "src");  // checked where it is, when a host is
+    vs.bricks = {{w.host.id, (dir_ / "src").string()}};
     w.volume = *ops_->AddVolume(admin_, vs);
     w.destination =
         *ops_->CreateDestination(admin_, {w.cluster.id, w.host.id, "localhost", 22, "", "root"});
@@ -513,6 +515,33 @@ class LocalConnector final : public HostConnector {
   std::string EnginePublicKey() override { return ""; }
   std::string EngineKeyFingerprint() override { return ""; }
 };
+
+// A directory volume is a directory its host can list, asked on that host: a path that is
+// not there, or is a file, is refused on the request's `path`, and nothing is added.
+TEST_F(OperationsTest, ADirectoryVolumesPathMustBeADirectoryOnItsHost) {
+  LocalConnector local;
+  ops_ = std::make_unique<Operations>(*store_, clock_, random_, locks_, &local);
+  World w = MakeWorld();
+  std::ofstream(dir_ / "a-file") << "x";
+  struct Case {
+    std::string path, words;
+  };
+  for (const Case& c : {Case{(dir_ / "missing").string(), "does not exist on host localhost"},
+                        Case{(dir_ / "a-file").string(), "is not a directory"}}) {
+    VolumeSpec vs;
+    vs.cluster_id = w.cluster.id;
+    vs.name = "other";
+    vs.bricks = {{w.host.id, c.path}};
+    auto added = ops_->AddVolume(admin_, vs);
+    ASSERT_FALSE(added.ok()) << c.path;
+    EXPECT_EQ(added.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ(added.status().field(), "path");
+    EXPECT_NE(added.status().message().find(c.words), std::string::npos)
+        << added.status().message();
+  }
+  EXPECT_EQ(ops_->ListVolumes(w.cluster.id)->size(), 1u);
+  EXPECT_EQ(EventCount("volume.add", "failed"), 2u);
+}
 
 TEST_F(OperationsTest, TestingADestinationOnThisMachineChecksItsSessionsDirectories) {
   LocalConnector local;

@@ -22,8 +22,8 @@ Status RequireAdmin(const Actor& a) {
 Result<User> UserAccounts::CreateUser(const Actor& a, const std::string& name,
                                       const std::string& password, Role role) {
   Status valid = RequireAdmin(a);
-  if (valid.ok()) valid = ValidateObjectName("user name", name);
-  if (valid.ok()) valid = ValidateNewPassword(password);
+  if (valid.ok()) valid = ValidateObjectName("user name", name).WithField("name");
+  if (valid.ok()) valid = ValidateNewPassword(password).WithField("password");
   if (!valid.ok()) {
     (void)ctx_.RecordFailure(a, "user.create", "user", "", valid);
     return valid;

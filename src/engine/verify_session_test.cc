@@ -10,6 +10,7 @@
 #include <functional>
 
 #include "engine/operations.h"
+#include "engine/test_support/volume_check.h"
 #include "model/path_guard.h"
 #include "replication/test_util.h"
 
@@ -49,6 +50,7 @@ class ScriptedConnector final : public HostConnector {
       // The path guards' probe at create (model/path_guard.h): unanswered, not recorded.
       if (spec.argv.size() > 3 && spec.argv[3] == kPathProbeName)
         return Status::Unavailable("no path probe here");
+      if (auto checked = testing_support::AnswerVolumeCheck(spec)) return *checked;
       owner_->specs.push_back(spec);
       return owner_->script(spec);
     }

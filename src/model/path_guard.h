@@ -101,6 +101,8 @@ Status CheckUnderVolumeRoots(std::string_view what, std::string_view path,
 // Paths only ever arrive as arguments.
 extern const char* const kPathProbeScript;
 inline constexpr const char* kPathProbeName = "georep-path-probe";
+// The same probe when it checks that a new directory volume's path is a directory.
+inline constexpr const char* kVolumeCheckName = "georep-volume-check";
 
 struct PathProbeAnswer {
   std::vector<ResolvedPath> paths;  // in the order asked

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 
 namespace georep::testing {
@@ -50,7 +51,8 @@ void ApiTest::SetUp() {
     ASSERT_FALSE(db_url_.empty()) << "the test PostgreSQL server is required: " << why;
     extra_ = {"--db", db_url_};
   }
-  // The tests' directory volumes: under /srv (never created) and their temporary directories.
+  // The tests' directory volumes: sources in their temporary directories (the engine checks
+  // that a volume's directory exists), destinations under /srv (never created).
   extra_.insert(extra_.end(), {"--volume-root", "/srv", "--volume-root", "/tmp"});
   engine_ = std::make_unique<EngineProcess>(data_.path(), extra_);
   ASSERT_TRUE(engine_->Start()) << engine_->output();
@@ -77,8 +79,10 @@ Json ApiTest::MakeSession() {
   Json c = Create("/api/v1/clusters", {{"name", "local"}});
   Json h = Create("/api/v1/clusters/" + c["id"].get<std::string>() + "/hosts",
                   {{"name", "localhost"}, {"transport", "local"}});
+  const std::string source = volumes_.path() + "/src";
+  std::filesystem::create_directories(source);
   Json v = Create("/api/v1/clusters/" + c["id"].get<std::string>() + "/volumes",
-                  {{"name", "src"}, {"host_id", h["id"]}, {"path", "/srv/georep/src"}});
+                  {{"name", "src"}, {"host_id", h["id"]}, {"path", source}});
   Json d = Create("/api/v1/clusters/" + c["id"].get<std::string>() + "/destinations",
                   {{"source_host_id", h["id"]}, {"host", "localhost"}});
   return Create("/api/v1/sessions", {{"destination_id", d["id"]},

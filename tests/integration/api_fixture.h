@@ -38,6 +38,7 @@ class ApiTest : public ::testing::TestWithParam<std::string> {
   Json MakeSession();
 
   TempDir data_;
+  TempDir volumes_;  // the directory volumes' sources (outside the engine's data)
   std::string db_url_;
   std::vector<std::string> extra_;
   std::unique_ptr<EngineProcess> engine_;

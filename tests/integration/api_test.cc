@@ -213,29 +213,40 @@ TEST_P(ApiTest, ControlAndBidiCharactersInRejectedValuesAreShownAsEscapes) {
 }
 
 TEST_P(ApiTest, BadInputIsA400WithAClearMessageAndWritesNothing) {
+  // `field`: the input the error names (error.field), so a form puts the message on it; empty
+  // where the error is about no one field.
   struct Case {
-    std::string path, body, words;
+    std::string path, body, words, field;
   };
   Json c = Create("/api/v1/clusters", {{"name", "local"}});
   const std::string cid = c["id"];
   Json h =
       Create("/api/v1/clusters/" + cid + "/hosts", {{"name", "localhost"}, {"transport", "local"}});
   const std::string hid = h["id"];
+  const std::string hosts = "/api/v1/clusters/" + cid + "/hosts";
+  const std::string volumes = "/api/v1/clusters/" + cid + "/volumes";
   std::vector<Case> cases = {
-      {"/api/v1/clusters", R"({"name":"bad name;rm -rf"})", "invalid cluster name"},
-      {"/api/v1/clusters", R"({"name":"ok","colour":"red"})", "unknown field 'colour'"},
-      {"/api/v1/clusters", R"({not json)", "not valid JSON"},
-      {"/api/v1/clusters/" + cid + "/hosts", R"({"name":"-bad-"})", "invalid host name"},
-      {"/api/v1/clusters/" + cid + "/hosts", R"({"name":"h2","ssh_fingerprint":"MD5:00"})",
-       "fingerprint"},
-      {"/api/v1/clusters/" + cid + "/volumes",
-       R"({"name":"v","host_id":")" + hid + R"(","path":"/srv/../etc"})", "normalised"},
-      {"/api/v1/clusters/" + cid + "/volumes",
-       R"({"name":"v","host_id":")" + hid + R"(","path":"relative"})", "absolute"},
-      {"/api/v1/clusters/" + cid + "/volumes",
-       R"({"name":"all","host_id":")" + hid + R"(","path":"/srv/a"})", "reserved"},
+      {"/api/v1/clusters", R"({"name":"bad name;rm -rf"})", "invalid cluster name", "name"},
+      {"/api/v1/clusters", R"({"name":"ok","colour":"red"})", "unknown field 'colour'", ""},
+      {"/api/v1/clusters", R"({not json)", "not valid JSON", ""},
+      {"/api/v1/clusters", R"({"name":5})", "must be a string", "name"},
+      {"/api/v1/clusters", R"({"description":"no name"})", "is required", "name"},
+      {hosts, R"({"name":"-bad-"})", "invalid host name", "name"},
+      {hosts, R"({"name":"h2","ssh_fingerprint":"MD5:00"})", "fingerprint", "ssh_fingerprint"},
+      {hosts, R"({"name":"h3","ssh_port":0})", "ssh port", "ssh_port"},
+      {hosts, R"({"name":"h4","ssh_port":99999})", "ssh port", "ssh_port"},
+      {hosts, R"({"name":"h5","address":"bad address"})", "invalid host address", "address"},
+      {hosts, R"({"name":"h6","ssh_user":"Root!"})", "ssh user", "ssh_user"},
+      {volumes, R"({"name":"v","host_id":")" + hid + R"(","path":"/srv/../etc"})", "normalised",
+       "path"},
+      {volumes, R"({"name":"v","host_id":")" + hid + R"(","path":"relative"})", "absolute", "path"},
+      {volumes, R"({"name":"all","host_id":")" + hid + R"(","path":"/srv/a"})", "reserved", "name"},
       {"/api/v1/clusters/" + cid + "/destinations",
-       R"({"source_host_id":")" + hid + R"(","host":"bad host"})", "invalid destination host"},
+       R"({"source_host_id":")" + hid + R"(","host":"bad host"})", "invalid destination host",
+       "host"},
+      {"/api/v1/clusters/" + cid + "/destinations",
+       R"({"source_host_id":")" + hid + R"(","host":"localhost","ssh_port":0})", "ssh port",
+       "ssh_port"},
   };
   for (const auto& k : cases) {
     auto r = engine_->Post(k.path, k.body, token_);
@@ -245,6 +256,11 @@ TEST_P(ApiTest, BadInputIsA400WithAClearMessageAndWritesNothing) {
     EXPECT_EQ(e["error"]["code"], "invalid_argument");
     EXPECT_NE(e["error"]["message"].get<std::string>().find(k.words), std::string::npos)
         << e["error"]["message"];
+    if (k.field.empty()) {
+      EXPECT_FALSE(e["error"].contains("field")) << k.body << " -> " << r->body;
+    } else {
+      EXPECT_EQ(e["error"].value("field", ""), k.field) << k.body << " -> " << r->body;
+    }
   }
   EXPECT_EQ(Count("/api/v1/clusters"), 1u);
   EXPECT_EQ(Count("/api/v1/clusters/" + cid + "/hosts"), 1u);

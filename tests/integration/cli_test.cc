@@ -13,8 +13,13 @@ using Json = nlohmann::json;
 class CliTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    engine_ = std::make_unique<EngineProcess>(data_.path(),
-                                              std::vector<std::string>{"--volume-root", "/srv"});
+    // Sources are directories that exist (the engine checks), under volumes_; destinations
+    // under /srv (never created: no session here starts).
+    source_ = volumes_.path() + "/src";
+    ASSERT_EQ(::mkdir(source_.c_str(), 0755), 0);
+    engine_ = std::make_unique<EngineProcess>(
+        data_.path(), std::vector<std::string>{"--volume-root", "/srv", "--volume-root",
+                                               volumes_.path()});
     ASSERT_TRUE(engine_->Start()) << engine_->output();
     env_ = {"GEOREP_CONFIG_DIR=" + config_.path() + "/cfg"};
     auto login = Cli({"login", "--server", engine_->url(), "--user", "admin", "--password-stdin"},
@@ -25,7 +30,8 @@ class CliTest : public ::testing::Test {
     args.insert(args.begin(), GeorepBinary());
     return RunCommand(args, input, env_);
   }
-  TempDir data_, config_;
+  TempDir data_, config_, volumes_;
+  std::string source_;
   std::unique_ptr<EngineProcess> engine_;
   std::vector<std::string> env_;
 };
@@ -50,7 +56,7 @@ TEST_F(CliTest, ClusterHostVolumeSessionConfigWorkflow) {
   auto host = Cli({"--json", "host", "add", "local", "localhost", "--transport", "local"});
   ASSERT_EQ(host.exit_code, 0) << host.err;
   std::string hid = Json::parse(host.out)["id"];
-  auto vol = Cli({"--json", "volume", "add", "local", "src", "--host", hid, "--path", "/srv/src"});
+  auto vol = Cli({"--json", "volume", "add", "local", "src", "--host", hid, "--path", source_});
   ASSERT_EQ(vol.exit_code, 0) << vol.err;
   std::string vid = Json::parse(vol.out)["id"];
   auto dest = Cli(
@@ -174,8 +180,7 @@ TEST_F(CliTest, SessionsAreNamedByIdKeyOrVolumeAndDestination) {
     auto host = Cli({"--json", "host", "add", cluster, "localhost", "--transport", "local"});
     ASSERT_EQ(host.exit_code, 0) << host.err;
     const std::string hid = Json::parse(host.out)["id"];
-    ASSERT_EQ(Cli({"volume", "add", cluster, "src", "--host", hid, "--path", "/srv/src"}).exit_code,
-              0);
+    ASSERT_EQ(Cli({"volume", "add", cluster, "src", "--host", hid, "--path", source_}).exit_code, 0);
     // West's destination is another machine also called localhost (reached over ssh, not
     // reachable now): its /srv/dst1 is not east's, which the path guards would refuse.
     std::vector<std::string> dest = {"destination", "create",        cluster,

@@ -13,6 +13,7 @@
 
 #include "engine/host_connector.h"
 #include "engine/test_support/scripted_cluster.h"
+#include "engine/test_support/volume_check.h"
 #include "host/command_runner.h"
 
 namespace georep::testing_support {
@@ -55,6 +56,7 @@ class DirectoryNodes final : public HostConnector {
     }
     auto node = nodes.find(address);
     if (node == nodes.end()) return Status::Unavailable(address + ": no route to host");
+    if (auto checked = AnswerVolumeCheck(spec)) return *checked;
     if (spec.argv[0] == "gluster" && gluster) return gluster(spec.argv);
     if (spec.argv[0] == "gluster") {  // the session's own commands (create, config)
       if (testing_support::Has(spec.argv, "--xml"))

@@ -17,6 +17,7 @@
 
 #include "engine/operations.h"
 #include "engine/test_support/recording_launcher.h"
+#include "engine/test_support/volume_check.h"
 #include "engine/worker_supervisor.h"
 #include "model/path_guard.h"
 #include "replication/replicator.h"
@@ -57,6 +58,7 @@ struct RecordingRunner final : CommandRunner {
     // The path guards' probe (model/path_guard.h): asked, not recorded; answered with nothing
     // (a host that cannot say: the paths are then compared as written) unless the test gave
     // real paths -- every host then one machine, each path real as given or as mapped.
+    if (auto checked = AnswerVolumeCheck(spec)) return *checked;
     if (spec.argv.size() > 3 && spec.argv[3] == kPathProbeName) {
       if (real_paths_->empty()) return r;
       for (size_t i = 4; i < spec.argv.size(); ++i) {

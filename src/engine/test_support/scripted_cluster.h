@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "engine/host_connector.h"
+#include "engine/test_support/volume_check.h"
 #include "gluster/test_support/testdata.h"
 #include "model/path_guard.h"
 
@@ -44,6 +45,7 @@ class ScriptedCluster final : public HostConnector {
       // paths compare as written.
       if (spec.argv.size() > 3 && spec.argv[3] == kPathProbeName)
         return Status::Unavailable(address_ + ": no path probe here");
+      if (auto checked = AnswerVolumeCheck(spec)) return *checked;
       std::lock_guard<std::mutex> lock(owner_->mu);
       owner_->log.emplace_back(address_, spec.argv);
       owner_->inputs.push_back(spec.stdin_data);
