@@ -179,7 +179,9 @@ export function SessionsTable({ volume, clusterName = '' }: { volume?: Volume; c
     return undefined;
   };
 
-  const columns = volume ? 12 : 13;
+  // The list of every session leaves the user, crawl status and throughput to each session's
+  // page (and its expanded row), so that it fits a screen.
+  const columns = volume ? 12 : 10;
   const filtered = !!status || text.trim() !== '';
   const clearFilters = () => {
     setText('');
@@ -204,7 +206,7 @@ export function SessionsTable({ volume, clusterName = '' }: { volume?: Volume; c
               {STATUSES_WORST_FIRST.map((st) => <FormSelectOption key={st} value={st} label={st} />)}
             </FormSelect>
           </ToolbarItem>
-          <ToolbarGroup variant="button-group" aria-label="Bulk actions">
+          <ToolbarGroup variant="button-group" role="group" aria-label="Bulk actions on the selected sessions">
             {BULK_ACTIONS.map((a) => (
               <ToolbarItem key={a}>
                 <ExplainedButton variant="secondary" why={bulkWhy(a)} onClick={() => setBulk({ action: a, plan: bulkPlan(a, chosen) })}>{ACTION_LABEL[a]}</ExplainedButton>
@@ -265,12 +267,12 @@ export function SessionsTable({ volume, clusterName = '' }: { volume?: Volume; c
               {!volume && <Th modifier="wrap" sort={sortBy('source')}>Source volume</Th>}
               <Th modifier="wrap" sort={sortBy('host')}>Destination host</Th>
               <Th modifier="wrap" sort={sortBy('destination')}>Destination volume</Th>
-              <Th modifier="wrap">User</Th>
+              {volume && <Th modifier="wrap">User</Th>}
               <Th modifier="wrap" sort={sortBy('status')}>Status</Th>
-              <Th modifier="wrap">Crawl status</Th>
+              {volume && <Th modifier="wrap">Crawl status</Th>}
               <Th modifier="wrap" sort={sortBy('synced')}>Last synced</Th>
               <Th modifier="wrap" sort={sortBy('lag')}>Lag</Th>
-              <Th modifier="wrap">Throughput</Th>
+              {volume && <Th modifier="wrap">Throughput</Th>}
               <Th screenReaderText="Actions" />
             </Tr>
           </Thead>
@@ -302,12 +304,12 @@ export function SessionsTable({ volume, clusterName = '' }: { volume?: Volume; c
                   )}
                   <Td dataLabel="Destination host">{hostOf(s)}</Td>
                   <Td dataLabel="Destination volume">{s.destination_volume}</Td>
-                  <Td dataLabel="User">{s.remote_user}</Td>
+                  {volume && <Td dataLabel="User">{s.remote_user}</Td>}
                   <Td dataLabel="Status"><SessionStatusLabel status={s.status} reason={s.status_reason} alerts={s.alerts} /></Td>
-                  <Td dataLabel="Crawl status">{crawlSummary(s.nodes)}</Td>
+                  {volume && <Td dataLabel="Crawl status">{crawlSummary(s.nodes)}</Td>}
                   <Td dataLabel="Last synced"><span title={formatTime(synced)}>{formatSynced(synced)}</span></Td>
                   <Td dataLabel="Lag">{formatLag(sessionLag(s))}</Td>
-                  <Td dataLabel="Throughput">{formatRate(sessionThroughput(s))}</Td>
+                  {volume && <Td dataLabel="Throughput">{formatRate(sessionThroughput(s))}</Td>}
                   <Td isActionCell>
                     <RowActions label={s.session_key} items={rowActions(s)} toggleProps={{ 'data-session-toggle': s.id }} />
                   </Td>

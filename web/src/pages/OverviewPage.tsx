@@ -65,9 +65,9 @@ export function OverviewPage({ firing, onShowAlerts }: {
         {data && data.clusters.length === 0 && <Welcome />}
         {data && data.clusters.length > 0 && (
           <Grid hasGutter>
-            <GridItem md={6} xl={4}><StatusCard data={data} /></GridItem>
-            <GridItem md={6} xl={4}><AlertsCard firing={firing} onShowAlerts={onShowAlerts} /></GridItem>
-            <GridItem md={12} xl={4}><DestinationsCard data={data} /></GridItem>
+            <GridItem md={5} xl={4}><StatusCard data={data} /></GridItem>
+            <GridItem md={7} xl={8}><AlertsCard firing={firing} onShowAlerts={onShowAlerts} /></GridItem>
+            <GridItem span={12}><DestinationsCard data={data} /></GridItem>
             <GridItem span={12}><LagCard data={data} /></GridItem>
           </Grid>
         )}
@@ -157,7 +157,9 @@ function AlertsCard({ firing, onShowAlerts }: { firing: ReturnType<typeof useFir
                 <Label color={a.severity === 'critical' ? 'red' : 'orange'} isCompact>{a.severity}</Label>{' '}
                 <strong>{a.rule}</strong> on {a.object_type} {alertObject(a)}
                 {a.acknowledged_at && <> <Label isCompact>acknowledged</Label></>}
-                <div className="georep-status-reason">{a.summary} <span title={formatTime(a.started_at)}>(since {formatAgo(a.started_at)})</span></div>
+                <div className="georep-alert-summary" title={a.summary}>
+                  <span title={formatTime(a.started_at)}>Since {formatAgo(a.started_at)}:</span> {a.summary}
+                </div>
               </ListItem>
             ))}
           </List>
@@ -189,7 +191,7 @@ function DestinationsCard({ data }: { data: Data }) {
             </EmptyStateBody>
           </EmptyState>
         ) : (
-          <Table aria-label="Broken destinations" variant="compact">
+          <Table aria-label="Broken destinations" variant="compact" className="georep-wide-reason">
             <Thead>
               <Tr>
                 <Th>Destination</Th>
@@ -236,7 +238,7 @@ function LagCard({ data }: { data: Data }) {
         {top.length === 0 ? (
           <p>No sessions yet: each session&apos;s lag (how long the oldest change not yet applied has waited) is listed here.</p>
         ) : (
-          <Table aria-label="Highest lag" variant="compact">
+          <Table aria-label="Highest lag" variant="compact" className="georep-wide-reason">
             <Thead>
               <Tr>
                 <Th>Session</Th>
