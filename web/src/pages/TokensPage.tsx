@@ -173,8 +173,7 @@ function CreateTokenModal({ onClose, onCreated }: { onClose: () => void; onCreat
             </Alert>
           </StackItem>
           <StackItem>
-            <ClipboardCopy isReadOnly hoverTip="Copy" clickTip="Copied" textAriaLabel="Token secret"
-              toggleAriaLabel="Show the token" aria-label="Token secret">
+            <ClipboardCopy isReadOnly hoverTip="Copy the token" clickTip="Copied" textAriaLabel="Token secret">
               {issued.token ?? ''}
             </ClipboardCopy>
           </StackItem>
@@ -192,7 +191,7 @@ function CreateTokenModal({ onClose, onCreated }: { onClose: () => void; onCreat
       <Form id="new-token-form" onSubmit={submit}>
         <FormGroup label="Name" isRequired fieldId="token-name">
           <TextInput id="token-name" isRequired value={name} onChange={(_e, v) => setName(v)} isDisabled={busy} />
-          <HelperText><HelperTextItem>What uses it, so that you know which to revoke: “backup script”, “prometheus”.</HelperTextItem></HelperText>
+          <HelperText><HelperTextItem>What uses it, so that you know which to revoke: “backup-script”, “prometheus”. Letters, digits, “.”, “-” and “_”.</HelperTextItem></HelperText>
         </FormGroup>
         <FormGroup label="Lifetime" fieldId="token-ttl">
           <FormSelect id="token-ttl" value={String(ttl)} onChange={(_e, v) => setTtl(Number(v))} isDisabled={busy}>

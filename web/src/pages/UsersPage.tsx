@@ -134,7 +134,7 @@ function RoleSelect({ id, value, onChange, disabled }: { id: string; value: Role
       <FormSelect id={id} value={value} onChange={(_e, v) => onChange(v as Role)} isDisabled={disabled}>
         {ROLES.map((r) => <FormSelectOption key={r.role} value={r.role} label={r.role} />)}
       </FormSelect>
-      <HelperText><HelperTextItem>A {value} {ROLES.find((r) => r.role === value)?.what}.</HelperTextItem></HelperText>
+      <HelperText><HelperTextItem>{value === 'viewer' ? 'A' : 'An'} {value} {ROLES.find((r) => r.role === value)?.what}.</HelperTextItem></HelperText>
     </>
   );
 }
