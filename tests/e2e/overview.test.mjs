@@ -42,7 +42,7 @@ test('the overview: first page, empty state, statuses worst first, lag, broken d
   assert.equal(await nav.getByRole('link').first().innerText(), 'Overview');
   assert.equal(await nav.getByRole('link', { name: 'Overview' }).getAttribute('aria-current'), 'page');
   await page.getByRole('heading', { name: 'Welcome to georep' }).waitFor();
-  await page.getByRole('link', { name: 'Go to Clusters' }).waitFor();
+  await page.getByRole('button', { name: 'Go to Clusters' }).waitFor();
   // An unknown address and / land here too.
   await page.goto(`${engine.url}/no-such-page`);
   await page.waitForURL('**/overview');

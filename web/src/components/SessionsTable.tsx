@@ -4,7 +4,7 @@
 // status in the URL, so other pages can link to "the Faulty sessions"), per-row actions enabled
 // by the engine's rules, bulk start / stop / pause / resume of the selected rows, live updates.
 import { useCallback, useMemo, useState } from 'react';
-import { Link, useSearchParams } from 'react-router-dom';
+import { Link, useNavigate, useSearchParams } from 'react-router-dom';
 import {
   Alert, AlertActionCloseButton, Button, Checkbox, EmptyState, EmptyStateActions, EmptyStateBody, EmptyStateFooter,
   EmptyStateHeader, EmptyStateIcon, FormSelect, FormSelectOption, Pagination, SearchInput, Spinner, Toolbar,
@@ -66,6 +66,7 @@ export function SessionsTable({ volume, clusterName = '' }: { volume?: Volume; c
   const [perPage, setPerPage] = useState(50);
   const [, setTick] = useState(0);
   const gate = useRole();
+  const navigate = useNavigate();
   const statusParam = params.get('status');
   const status = isSessionStatus(statusParam) ? statusParam : '';
 
@@ -247,7 +248,7 @@ export function SessionsTable({ volume, clusterName = '' }: { volume?: Volume; c
           </EmptyStateBody>
           <EmptyStateFooter>
             <EmptyStateActions>
-              <Link to="/volumes">Go to Volumes</Link>
+              <Button variant="primary" onClick={() => navigate('/volumes')}>Go to Volumes</Button>
             </EmptyStateActions>
           </EmptyStateFooter>
         </EmptyState>

@@ -3,7 +3,7 @@
 // sessions with the highest lag, the broken destinations and the firing alerts; kept current by
 // the live stream. A new installation is told what to do first.
 import { useCallback } from 'react';
-import { Link } from 'react-router-dom';
+import { Link, useNavigate } from 'react-router-dom';
 import {
   Button, Card, CardBody, CardFooter, CardHeader, CardTitle, EmptyState, EmptyStateActions, EmptyStateBody,
   EmptyStateFooter, EmptyStateHeader, EmptyStateIcon, Grid, GridItem, Label, List, ListItem, PageSection, Spinner, Title,
@@ -76,7 +76,9 @@ export function OverviewPage({ firing, onShowAlerts }: {
   );
 }
 
+// The empty states' ways onward are buttons: the navigation keeps the only links named after pages.
 function Welcome() {
+  const navigate = useNavigate();
   return (
     <EmptyState>
       <EmptyStateHeader titleText="Welcome to georep" headingLevel="h2" icon={<EmptyStateIcon icon={CubesIcon} />} />
@@ -86,7 +88,7 @@ function Welcome() {
       </EmptyStateBody>
       <EmptyStateFooter>
         <EmptyStateActions>
-          <Link to="/clusters" className="pf-v5-c-button pf-m-primary">Go to Clusters</Link>
+          <Button variant="primary" onClick={() => navigate('/clusters')}>Go to Clusters</Button>
         </EmptyStateActions>
       </EmptyStateFooter>
     </EmptyState>
@@ -94,6 +96,7 @@ function Welcome() {
 }
 
 function StatusCard({ data }: { data: Data }) {
+  const navigate = useNavigate();
   const counts = STATUSES_WORST_FIRST.map((st) => ({ status: st, n: data.sessions.filter((s) => s.status === st).length }))
     .filter((c) => c.n > 0);
   return (
@@ -109,9 +112,9 @@ function StatusCard({ data }: { data: Data }) {
                 : 'Open a volume and create a session with “New” on its Geo-Replication Sessions tab.'}
             </EmptyStateBody>
             <EmptyStateFooter>
-              <Link to={data.destinations.length === 0 ? '/clusters' : '/volumes'}>
+              <Button variant="link" onClick={() => navigate(data.destinations.length === 0 ? '/clusters' : '/volumes')}>
                 {data.destinations.length === 0 ? 'Go to Clusters' : 'Go to Volumes'}
-              </Link>
+              </Button>
             </EmptyStateFooter>
           </EmptyState>
         ) : (
