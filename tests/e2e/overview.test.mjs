@@ -54,7 +54,7 @@ test('the overview: first page, empty state, statuses worst first, lag, broken d
   const statusCard = page.getByRole('list', { name: 'Sessions by status' });
   await page.getByRole('heading', { name: 'No sessions yet' }).waitFor();
   await page.getByRole('heading', { name: 'No destination is broken' }).waitFor();
-  await page.getByRole('heading', { name: 'No alert is firing' }).waitFor();
+  await page.getByRole('heading', { name: 'No firing alerts' }).waitFor();
 
   // Three sessions: alpha replicating (Active), bravo Faulty (its replica cannot be created: a
   // file stands in the way), charlie created and never started.
@@ -90,7 +90,7 @@ test('the overview: first page, empty state, statuses worst first, lag, broken d
   await brokenRow.getByText('Broken', { exact: true }).waitFor();
   assert.ok((await brokenRow.innerText()).includes(dest.connection_reason.slice(0, 40)), await brokenRow.innerText());
   assert.equal(await brokenRow.getByRole('link').getAttribute('href'), `/clusters/${setup.cluster.id}/destinations`);
-  const alerts = page.getByRole('list', { name: 'Firing alerts on the overview' });
+  const alerts = page.getByRole('list', { name: 'Alerts firing now' });
   await alerts.getByRole('listitem').filter({ hasText: 'destination-broken' }).waitFor();
   await page.getByRole('heading', { name: /^Firing alerts \([1-9]/ }).waitFor();
 

@@ -150,11 +150,11 @@ function AlertsCard({ firing, onShowAlerts }: { firing: ReturnType<typeof useFir
         <ErrorAlert error={error} title="The alerts could not be read" />
         {alerts.length === 0 ? (
           <EmptyState variant="xs">
-            <EmptyStateHeader titleText="No alert is firing" headingLevel="h3" />
+            <EmptyStateHeader titleText="No firing alerts" headingLevel="h3" />
             <EmptyStateBody>Alerts fire when a session is faulty, stalled or lagging, or a destination breaks.</EmptyStateBody>
           </EmptyState>
         ) : (
-          <List isPlain aria-label="Firing alerts on the overview">
+          <List isPlain aria-label="Alerts firing now">
             {alerts.slice(0, 8).map((a) => (
               <ListItem key={a.id}>
                 <Label color={a.severity === 'critical' ? 'red' : 'orange'} isCompact>{a.severity}</Label>{' '}
