@@ -254,7 +254,7 @@ export function SessionsTable({ volume, clusterName = '' }: { volume?: Volume; c
         </EmptyState>
       ))}
       {all.length > 0 && (
-        <Table aria-label={volume ? 'Geo-replication sessions' : 'Sessions'} variant="compact">
+        <Table aria-label={volume ? 'Geo-replication sessions' : 'Sessions'} variant="compact" className={volume ? undefined : 'georep-sessions-all'}>
           <Thead>
             <Tr>
               <Th aria-label="Selection">
