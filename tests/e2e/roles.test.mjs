@@ -72,6 +72,8 @@ test('a viewer and an operator see the actions their role does not allow, disabl
   // --- An administrator: nothing is held back.
   await login(page, engine);
   await page.locator('.georep-user').getByText('admin (admin)', { exact: true }).waitFor();
+  // Login lands on the Overview; the clusters are one click away.
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Clusters' }).click();
   await enabledButton(page, 'New cluster').waitFor();
   assert.equal(await page.getByRole('button', { name: 'New cluster', exact: true }).getAttribute('aria-describedby'), null);
   await logout(page);
@@ -79,6 +81,8 @@ test('a viewer and an operator see the actions their role does not allow, disabl
   // --- A viewer
   await login(page, { url: engine.url, ...users.viewer });
   await page.locator('.georep-user').getByText('vera (viewer)', { exact: true }).waitFor();
+  // Login lands on the Overview; the clusters are one click away.
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Clusters' }).click();
   const newCluster = disabledButton(page, 'New cluster', NEEDS_ADMIN);
   await newCluster.waitFor();
   // The tooltip says it too.
@@ -139,6 +143,8 @@ test('a viewer and an operator see the actions their role does not allow, disabl
   // --- An operator
   await login(page, { url: engine.url, ...users.operator });
   await page.locator('.georep-user').getByText('otto (operator)', { exact: true }).waitFor();
+  // Login lands on the Overview; the clusters are one click away.
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Clusters' }).click();
   await disabledButton(page, 'New cluster', NEEDS_ADMIN).waitFor();
   await checkMenu(page, page.getByRole('button', { name: 'Actions for lab' }), { Open: null, Remove: NEEDS_ADMIN });
 

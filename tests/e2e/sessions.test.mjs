@@ -1,7 +1,8 @@
 // Geo-replication sessions through the console, end to end against a real engine with
 // directory volumes: the volumes list, a volume's sessions tab, New session, Start (the table
 // turns Active without a reload), files replicated, Config (a refused value, a good one, Reset),
-// Set checkpoint, Verify (identical, then a difference, then Repair), Pause / Resume / Stop / Remove, the
+// Set checkpoint, Verify (identical, then a difference, then Repair), Pause / Resume / Stop (Repair
+// refused there, in the engine's words) / Remove, the
 // session's details with its node and charts, and the keyboard.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -216,6 +217,7 @@ test('sessions of a directory volume, through the console', async (t) => {
   await dialog.getByText(/Repaired: 1 sent again, 0 deleted; verified again: identical/).waitFor({ timeout: 60000 });
   await dialog.getByText('Source and destination are identical').waitFor();
   assert.equal(readFileSync(path.join(replica, 'b.txt'), 'utf8') === 'changed by hand\n', false);
+  await dialog.getByRole('button', { name: 'Verify again' }).waitFor();
   await screenshot(page, 'session-repair');
   await dialog.locator('footer').getByRole('button', { name: 'Close', exact: true }).click();
   await dialog.waitFor({ state: 'detached' });
@@ -302,6 +304,23 @@ test('sessions of a directory volume, through the console', async (t) => {
   await dialog.waitFor({ state: 'detached' });
   await row.getByText('Stopped', { exact: true }).first().waitFor();
   assert.equal((await engine.api('GET', `/sessions/${session.id}`)).status, 'Stopped');
+
+  // --- Repair needs the session running (its worker sends the differences): on a stopped one
+  // the engine refuses, and says so in the dialog; Verify again stays at hand.
+  writeFileSync(path.join(replica, 'a.txt'), 'changed while stopped\n');
+  await act('Verify');
+  dialog = page.getByRole('dialog', { name: /^Verify/ });
+  await dialog.getByRole('button', { name: 'Verify', exact: true }).click();
+  await dialog.getByText(/\d+ differences? found/).waitFor({ timeout: 60000 });
+  await dialog.getByRole('button', { name: 'Repair', exact: true }).click();
+  await dialog.getByText('The engine did not repair the destination').waitFor({ timeout: 60000 });
+  await dialog.getByText('the session is Stopped: start it first').waitFor();
+  assert.equal(readFileSync(path.join(replica, 'a.txt'), 'utf8'), 'changed while stopped\n', 'nothing was repaired');
+  await screenshot(page, 'session-repair-refused');
+  await dialog.getByRole('button', { name: 'Verify again' }).click();
+  await dialog.getByText(/\d+ differences? found/).waitFor({ timeout: 60000 });
+  await dialog.locator('footer').getByRole('button', { name: 'Close', exact: true }).click();
+  await dialog.waitFor({ state: 'detached' });
 
   await act('Remove');
   dialog = page.getByRole('dialog', { name: 'Remove session?' });

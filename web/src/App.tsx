@@ -2,13 +2,17 @@
 import { useEffect, useState } from 'react';
 import { Navigate, NavLink, Route, Routes, useLocation, useNavigate } from 'react-router-dom';
 import {
-  Button, Label, Masthead, MastheadBrand, MastheadContent, MastheadMain, Nav, NavItem, NavList,
+  Button, Label, Masthead, MastheadBrand, MastheadContent, MastheadMain, Nav, NavGroup, NavItem, NavList,
   Page, PageSidebar, PageSidebarBody, SkipToContent, Toolbar, ToolbarContent, ToolbarGroup, ToolbarItem,
 } from '@patternfly/react-core';
 import { api, currentUser, setUnauthenticatedHandler, token } from './api';
 import { startLive, stopLive, useLiveEvents, useLiveState } from './live';
 import { forgetRole, loadRole, useRole } from './role';
 import { LoginPage } from './pages/LoginPage';
+import { OverviewPage } from './pages/OverviewPage';
+import { SessionsPage } from './pages/SessionsPage';
+import { UsersPage } from './pages/UsersPage';
+import { TokensPage } from './pages/TokensPage';
 import { ClustersPage } from './pages/ClustersPage';
 import { ClusterPage } from './pages/ClusterPage';
 import { VolumesPage } from './pages/VolumesPage';
@@ -43,6 +47,7 @@ export function App() {
   const [loggedIn, setLoggedIn] = useState<boolean>(!!token());
   const [drawerOpen, setDrawerOpen] = useState(false);
   const firing = useFiringAlerts(loggedIn);
+  const gate = useRole();
   const navigate = useNavigate();
   const location = useLocation();
 
@@ -65,7 +70,7 @@ export function App() {
         onLoggedIn={() => {
           setLoggedIn(true);
           const from = (location.state as { from?: string } | null)?.from;
-          navigate(from && from !== '/login' ? from : '/clusters', { replace: true });
+          navigate(from && from !== '/login' ? from : '/overview', { replace: true });
         }}
       />
     );
@@ -82,7 +87,7 @@ export function App() {
   const masthead = (
     <Masthead>
       <MastheadMain>
-        <MastheadBrand component="a" href="/clusters" aria-label="georep home">
+        <MastheadBrand component="a" href="/overview" aria-label="georep home">
           <span className="georep-brand">georep</span>
         </MastheadBrand>
       </MastheadMain>
@@ -121,10 +126,17 @@ export function App() {
       <PageSidebarBody>
         <Nav aria-label="Main">
           <NavList>
+            {navItem('/overview', 'Overview')}
+            {navItem('/sessions', 'Sessions')}
             {navItem('/clusters', 'Clusters')}
             {navItem('/volumes', 'Volumes')}
             {navItem('/events', 'Events')}
           </NavList>
+          <NavGroup title="Administration">
+            {/* Only administrators manage users; everyone manages their own tokens. */}
+            {gate.role === 'admin' && navItem('/users', 'Users')}
+            {navItem('/tokens', 'API tokens')}
+          </NavGroup>
         </Nav>
       </PageSidebarBody>
     </PageSidebar>
@@ -143,15 +155,19 @@ export function App() {
       mainContainerId="main"
     >
       <Routes>
-        <Route path="/" element={<Navigate to="/clusters" replace />} />
-        <Route path="/login" element={<Navigate to="/clusters" replace />} />
+        <Route path="/" element={<Navigate to="/overview" replace />} />
+        <Route path="/login" element={<Navigate to="/overview" replace />} />
+        <Route path="/overview" element={<OverviewPage firing={firing} onShowAlerts={() => setDrawerOpen(true)} />} />
+        <Route path="/sessions" element={<SessionsPage />} />
         <Route path="/clusters" element={<ClustersPage />} />
         <Route path="/clusters/:clusterId/*" element={<ClusterPage />} />
         <Route path="/volumes" element={<VolumesPage />} />
         <Route path="/volumes/:volumeId/*" element={<VolumePage />} />
         <Route path="/sessions/:sessionId" element={<SessionPage />} />
         <Route path="/events" element={<EventsPage />} />
-        <Route path="*" element={<Navigate to="/clusters" replace />} />
+        <Route path="/users" element={<UsersPage />} />
+        <Route path="/tokens" element={<TokensPage />} />
+        <Route path="*" element={<Navigate to="/overview" replace />} />
       </Routes>
     </Page>
   );

@@ -28,6 +28,10 @@ export type RepairReport = Schemas['RepairReport'];
 export type Me = Schemas['User'];
 // What a user may do: viewers read, operators also run sessions, admins change everything.
 export type Role = Me['role'];
+// A user as an administrator lists them (the same fields as /me).
+export type User = Schemas['User'];
+// An API token: its secret (`token`) only in the answer that issued it.
+export type ApiToken = Schemas['Token'];
 export type MetricSample = Schemas['MetricSample'];
 // An alert: one rule's condition on a session or destination, firing or resolved.
 export type Alert = Schemas['Alert'];
@@ -51,6 +55,10 @@ export function token(): string | null {
 }
 export function currentUser(): string | null {
   return sessionStorage.getItem(USER_KEY);
+}
+// The id of the token this console logged in with (revoking it logs the console out).
+export function currentTokenId(): string | null {
+  return sessionStorage.getItem(TOKEN_ID_KEY);
 }
 
 export async function request<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
@@ -122,6 +130,18 @@ export const api = {
     sessionStorage.removeItem(USER_KEY);
   },
   me: () => get<Me>('/me'),
+
+  // The caller's own tokens; the users and their tokens (administrators).
+  tokens: (s?: AbortSignal) => items<ApiToken>('/tokens', s),
+  createToken: (name: string, ttlSeconds: number) => post<ApiToken>('/tokens', { name, ttl_seconds: ttlSeconds }),
+  revokeToken: (id: string) => del(`/tokens/${e(id)}`),
+  users: (s?: AbortSignal) => items<User>('/users', s),
+  createUser: (name: string, password: string, role: Role) => post<User>('/users', { name, password, role }),
+  removeUser: (id: string) => del(`/users/${e(id)}`),
+  setPassword: (id: string, password: string) => put<void>(`/users/${e(id)}/password`, { password }),
+  setUserRole: (id: string, role: Role) => put<User>(`/users/${e(id)}/role`, { role }),
+  userTokens: (id: string, s?: AbortSignal) => items<ApiToken>(`/users/${e(id)}/tokens`, s),
+  revokeUserTokens: (id: string) => del(`/users/${e(id)}/tokens`),
 
   clusters: (s?: AbortSignal) => items<Cluster>('/clusters', s),
   cluster: (id: string) => get<Cluster>(`/clusters/${e(id)}`),

@@ -209,7 +209,7 @@ export function SessionActionDialogs({
     case 'config':
       return <ConfigModal key={key} session={pending.session} title={sessionTitle(pending.session, destinationHost)} onClose={close} />;
     case 'verify':
-      return <VerifyModal key={key} session={pending.session} title={sessionTitle(pending.session, destinationHost)} onClose={close} />;
+      return <VerifyModal key={key} session={pending.session} title={sessionTitle(pending.session, destinationHost)} volumeKind={volumeKind} onClose={close} />;
     case 'checkpoint':
       return <CheckpointModal key={key} pending={pending} destinationHost={destinationHost} onClose={close} onUpdated={onUpdated} />;
     default:

@@ -1,8 +1,9 @@
 // A session's or a node's status as a label, with its reason beneath when there is one.
 import { Label } from '@patternfly/react-core';
 import ExclamationTriangleIcon from '@patternfly/react-icons/dist/esm/icons/exclamation-triangle-icon';
-import type { NodeStatus, SessionAlert, SessionStatus } from '../api';
+import type { NodeStatus, Session, SessionAlert, SessionStatus } from '../api';
 import { StatusLabel } from '../util';
+import { worstStatus } from './sessionModel';
 
 // What a standing alert is called in a label.
 const ALERT_LABEL: Record<string, string> = {
@@ -51,5 +52,19 @@ export function SessionStatusLabel({ status, reason, alerts }: {
       {label}
       <div className="georep-status-reason">{reason}</div>
     </div>
+  );
+}
+
+// The worst status of some sessions (a cluster's, a volume's), with how many share it; a dash
+// when there are none.
+export function WorstStatusLabel({ sessions }: { sessions: Session[] }) {
+  const worst = worstStatus(sessions);
+  if (!worst) return <span>—</span>;
+  const same = sessions.filter((s) => s.status === worst).length;
+  return (
+    <span className="georep-worst" title={`${same} of ${sessions.length} ${sessions.length === 1 ? 'session' : 'sessions'} ${worst}`}>
+      <SessionStatusLabel status={worst} />
+      {sessions.length > 1 && <span className="georep-status-reason"> {same} of {sessions.length}</span>}
+    </span>
   );
 }

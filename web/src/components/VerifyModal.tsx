@@ -1,7 +1,9 @@
 // Verify: the engine compares the source and the destination trees (content included, fully or
 // a sample of files), lists what differs and says what it did not compare. It can take long on
-// a big tree. After a verify that found differences, Repair has the engine send exactly those
-// again (and delete what only the destination has), then verify again.
+// a big tree. After a verify that found differences on a directory session (the engine repairs
+// only those), Repair has the engine send exactly those again (and delete what only the
+// destination has), then verify again; its result shows, or the engine's refusal, and Verify
+// again stays at hand.
 import { useEffect, useRef, useState } from 'react';
 import {
   Alert, Button, DescriptionList, DescriptionListDescription, DescriptionListGroup, DescriptionListTerm,
@@ -11,10 +13,14 @@ import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
 import { api, type RepairReport, type Session, type VerifyReport } from '../api';
 import { ErrorAlert, errorText, formatBytes } from '../util';
 
-export function VerifyModal({ session, title, onClose }: { session: Session; title: string; onClose: () => void }) {
+// `volumeKind`: the source volume's kind, when known -- Repair is offered unless it is gluster.
+export function VerifyModal({ session, title, volumeKind, onClose }: {
+  session: Session; title: string; volumeKind?: string; onClose: () => void;
+}) {
   const [mode, setMode] = useState<'full' | 'sample'>('full');
   const [percent, setPercent] = useState<number>(10);
-  const [busy, setBusy] = useState(false);
+  const [busy, setBusy] = useState<'verify' | 'repair' | null>(null);
+  const [repairError, setRepairError] = useState<string | null>(null);
   const [elapsed, setElapsed] = useState(0);
   const [error, setError] = useState<string | null>(null);
   const [report, setReport] = useState<VerifyReport | null>(null);
@@ -42,9 +48,10 @@ export function VerifyModal({ session, title, onClose }: { session: Session; tit
   const percentValid = Number.isInteger(percent) && percent >= 1 && percent <= 100;
   const run = async () => {
     const sample = mode === 'full' ? 100 : percent;
-    setBusy(true);
+    setBusy('verify');
     setElapsed(0);
     setError(null);
+    setRepairError(null);
     setReport(null);
     setRepair(null);
     try {
@@ -55,14 +62,15 @@ export function VerifyModal({ session, title, onClose }: { session: Session; tit
     } catch (e) {
       if (mounted.current) setError(errorText(e));
     } finally {
-      if (mounted.current) setBusy(false);
+      if (mounted.current) setBusy(null);
     }
   };
 
   const runRepair = async () => {
-    setBusy(true);
+    setBusy('repair');
     setElapsed(0);
     setError(null);
+    setRepairError(null);
     try {
       const r = await api.repairSession(session.id);
       if (!mounted.current) return;
@@ -70,36 +78,37 @@ export function VerifyModal({ session, title, onClose }: { session: Session; tit
       setReport(r.after);
       setRanWith(100);
     } catch (e) {
-      if (mounted.current) setError(errorText(e));
+      if (mounted.current) setRepairError(errorText(e));
     } finally {
-      if (mounted.current) setBusy(false);
+      if (mounted.current) setBusy(null);
     }
   };
+  const canRepair = volumeKind !== 'gluster';
 
   return (
     <Modal variant={ModalVariant.medium} title={`Verify ${title}`} description={`Session ${session.session_key}`}
       isOpen onClose={busy ? undefined : onClose}
       actions={[
-        <Button key="go" variant="primary" onClick={run} isDisabled={busy || (mode === 'sample' && !percentValid)} isLoading={busy}>
+        <Button key="go" variant="primary" onClick={run} isDisabled={!!busy || (mode === 'sample' && !percentValid)} isLoading={busy === 'verify'}>
           {report || error ? 'Verify again' : 'Verify'}
         </Button>,
-        ...(report && !report.identical ? [
-          <Button key="repair" variant="secondary" onClick={runRepair} isDisabled={busy}>Repair</Button>,
+        ...(report && !report.identical && canRepair ? [
+          <Button key="repair" variant="secondary" onClick={runRepair} isDisabled={!!busy} isLoading={busy === 'repair'}>Repair</Button>,
         ] : []),
-        <Button key="close" variant="link" onClick={onClose} isDisabled={busy}>Close</Button>,
+        <Button key="close" variant="link" onClick={onClose} isDisabled={!!busy}>Close</Button>,
       ]}>
       <Stack hasGutter>
         <StackItem>
           <Form onSubmit={(e) => { e.preventDefault(); if (!busy) void run(); }}>
             <FormGroup role="radiogroup" isInline fieldId="verify-mode" label="Compare">
               <Radio id="verify-full" name="verify-mode" label="Every file (full)" isChecked={mode === 'full'}
-                onChange={() => setMode('full')} isDisabled={busy} />
+                onChange={() => setMode('full')} isDisabled={!!busy} />
               <Radio id="verify-sample" name="verify-mode" label="A sample of files" isChecked={mode === 'sample'}
-                onChange={() => setMode('sample')} isDisabled={busy} />
+                onChange={() => setMode('sample')} isDisabled={!!busy} />
             </FormGroup>
             {mode === 'sample' && (
               <FormGroup label="Sample (percent of files whose content is compared)" fieldId="verify-percent">
-                <NumberInput id="verify-percent" value={percent} min={1} max={100} unit="%" isDisabled={busy}
+                <NumberInput id="verify-percent" value={percent} min={1} max={100} unit="%" isDisabled={!!busy}
                   inputAriaLabel="Sample percent" minusBtnAriaLabel="Less" plusBtnAriaLabel="More"
                   onMinus={() => setPercent((p) => Math.max(1, p - 5))} onPlus={() => setPercent((p) => Math.min(100, p + 5))}
                   onChange={(e) => setPercent(Number((e.target as HTMLInputElement).value))} />
@@ -114,7 +123,7 @@ export function VerifyModal({ session, title, onClose }: { session: Session; tit
           <StackItem>
             <div className="georep-progress" role="status">
               <Spinner size="lg" aria-label="Verify in progress" />
-              <span>{report && !report.identical ? 'Repairing the destination, then comparing again…' : 'Comparing source and destination…'} {elapsed} s</span>
+              <span>{busy === 'repair' ? 'Repairing the destination, then comparing again…' : 'Comparing source and destination…'} {elapsed} s</span>
             </div>
             <HelperText>
               <HelperTextItem>Every entry's type, size, mode and times are compared, and the content of the files sampled; on a large tree this takes a while.</HelperTextItem>
@@ -123,12 +132,15 @@ export function VerifyModal({ session, title, onClose }: { session: Session; tit
         )}
         <StackItem>
           <ErrorAlert error={error} title="Verify failed" />
+          <ErrorAlert error={repairError} title="The engine did not repair the destination" />
         </StackItem>
         {repair && (
           <StackItem>
             <Alert variant={repair.identical ? 'success' : 'danger'} isInline
               title={repair.differences_found === 0 ? 'Nothing differed: nothing to repair'
-                : `Repaired: ${repair.resent} sent again, ${repair.deleted} deleted; verified again: ${repair.identical ? 'identical' : `${repair.after.differences.length} differences remain`}`} />
+                : `Repaired: ${repair.resent} sent again, ${repair.deleted} deleted; verified again: ${repair.identical ? 'identical' : `${repair.after.differences.length} differences remain`}`}>
+              {repair.differences_found > 0 && `The verify before the repair found ${repair.differences_found} ${repair.differences_found === 1 ? 'difference' : 'differences'}; the report below is the verify after it.`}
+            </Alert>
           </StackItem>
         )}
         {report && (
@@ -153,6 +165,11 @@ export function VerifyModal({ session, title, onClose }: { session: Session; tit
                 <DescriptionListDescription>{formatBytes(report.bytes_hashed)}</DescriptionListDescription>
               </DescriptionListGroup>
             </DescriptionList>
+            {!report.identical && !canRepair && !repair && (
+              <HelperText>
+                <HelperTextItem>Repair is for directory sessions: georep&apos;s own worker sends the differences again.</HelperTextItem>
+              </HelperText>
+            )}
             {report.differences.length > 0 && (
               <Table aria-label="Differences" variant="compact">
                 <Thead>

@@ -2,7 +2,7 @@
 // and roles of the actions it offers, what the engine's allowed_actions mean for each (the
 // engine decides which actions a session's status allows: model/session_lifecycle.h), and the
 // summaries shown for a session's nodes.
-import type { NodeStatus, Role, Session, SessionActionAvailability } from '../api';
+import type { NodeStatus, Role, Session, SessionActionAvailability, SessionStatus } from '../api';
 
 export type SessionActionName =
   | 'start' | 'stop' | 'pause' | 'resume' | 'remove' | 'config' | 'checkpoint' | 'verify';
@@ -155,4 +155,46 @@ export function removedId(data: unknown): string | null {
   if (!data || typeof data !== 'object') return null;
   const id = (data as { id?: unknown }).id;
   return typeof id === 'string' ? id : null;
+}
+
+// Session statuses, worst first: what an admin must look at comes first in every count, sort
+// and "worst status" column. Typed by the engine's enum, so a new status fails the type check
+// until it has its place here.
+const STATUS_RANK: Record<SessionStatus, number> = {
+  Faulty: 0, 'Partial faulty': 1, Unknown: 2, Stopped: 3, Paused: 4, Initializing: 5, Created: 6, Active: 7,
+};
+export const STATUSES_WORST_FIRST: SessionStatus[] = (Object.keys(STATUS_RANK) as SessionStatus[])
+  .sort((a, b) => STATUS_RANK[a] - STATUS_RANK[b]);
+
+export function statusRank(s: SessionStatus): number {
+  return STATUS_RANK[s] ?? STATUS_RANK.Unknown;
+}
+
+export function isSessionStatus(v: string | null | undefined): v is SessionStatus {
+  return !!v && v in STATUS_RANK;
+}
+
+// The worst status among sessions; null when there are none.
+export function worstStatus(sessions: Session[]): SessionStatus | null {
+  let worst: SessionStatus | null = null;
+  for (const s of sessions) if (worst === null || statusRank(s.status) < statusRank(worst)) worst = s.status;
+  return worst;
+}
+
+// The lifecycle actions offered on several sessions at once.
+export type BulkActionName = 'start' | 'stop' | 'pause' | 'resume';
+export const BULK_ACTIONS: BulkActionName[] = ['start', 'stop', 'pause', 'resume'];
+
+// Which of the selected sessions the engine accepts `action` for as they are (never with Force:
+// a restart or a stop of what is not started is a one-session decision), and why the others are
+// left out.
+export interface BulkPlan { targets: Session[]; skipped: { session: Session; reason: string }[] }
+export function bulkPlan(action: BulkActionName, sessions: Session[]): BulkPlan {
+  const plan: BulkPlan = { targets: [], skipped: [] };
+  for (const s of sessions) {
+    const av = availability(action, s);
+    if (av.mode === 'ok') plan.targets.push(s);
+    else plan.skipped.push({ session: s, reason: av.reason || `Not available while ${s.status}.` });
+  }
+  return plan;
 }

@@ -1,4 +1,5 @@
-// Clusters: every cluster the engine manages, with counts of hosts, volumes and destinations;
+// Clusters: every cluster the engine manages, with counts of hosts, volumes and destinations and
+// the worst status of its sessions;
 // "New cluster" (an empty one for directory volumes, or a Gluster cluster imported through one
 // of its hosts after its host key is confirmed) and "Remove".
 import { useState } from 'react';
@@ -9,7 +10,7 @@ import {
 } from '@patternfly/react-core';
 import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
 import CubesIcon from '@patternfly/react-icons/dist/esm/icons/cubes-icon';
-import { api, type Cluster } from '../api';
+import { api, type Cluster, type Destination, type Host, type Session, type Volume } from '../api';
 import { clusterApi } from '../apiClusters';
 import { useLiveEvents, usePollWhileOffline } from '../live';
 import { gateItem, RoleButton, useRole } from '../role';
@@ -17,42 +18,72 @@ import { ErrorAlert, errorText, formatTime, useAsync } from '../util';
 import {
   BusyNote, FormModal, ConfirmRemoveModal, HostKeyScan, RowActions, type HostKeyChoice,
 } from '../components/common';
+import { asSession, mergeSession, removedId } from '../components/sessionModel';
+import { WorstStatusLabel } from '../components/SessionStatus';
+import { sessionsOfCluster } from '../fleet';
 
 interface ClusterRow extends Cluster { hosts: number; volumes: number; destinations: number | null }
 
-async function loadClusters(signal: AbortSignal): Promise<ClusterRow[]> {
-  const [clusters, volumes] = await Promise.all([api.clusters(signal), api.volumes(signal)]);
-  return Promise.all(
+// The clusters with their counts, and what the worst-status column needs: every volume, host,
+// destination and session (sessions then follow the live stream).
+interface Data {
+  rows: ClusterRow[]; volumes: Volume[]; hosts: Host[]; destinations: Destination[]; sessions: Session[] | null;
+}
+
+async function loadClusters(signal: AbortSignal): Promise<Data> {
+  const [clusters, volumes, sessions] = await Promise.all([
+    api.clusters(signal), api.volumes(signal), api.sessions(signal).catch(() => null),
+  ]);
+  const each = await Promise.all(
     clusters.map(async (c) => {
       const [hosts, dests] = await Promise.all([
         api.hosts(c.id, signal),
         api.destinations(c.id, signal).catch(() => null),
       ]);
-      return {
-        ...c,
-        hosts: hosts.length,
-        volumes: volumes.filter((v) => v.cluster_id === c.id).length,
-        destinations: dests ? dests.length : null,
-      };
+      return { c, hosts, dests };
     }),
   );
+  return {
+    rows: each.map(({ c, hosts, dests }) => ({
+      ...c,
+      hosts: hosts.length,
+      volumes: volumes.filter((v) => v.cluster_id === c.id).length,
+      destinations: dests ? dests.length : null,
+    })),
+    volumes,
+    hosts: each.flatMap((x) => x.hosts),
+    destinations: each.flatMap((x) => x.dests ?? []),
+    sessions,
+  };
 }
 
 export function ClustersPage() {
-  const { data, error, loading, reload } = useAsync(loadClusters, []);
+  const { data, error, loading, reload, setData } = useAsync(loadClusters, []);
   const [creating, setCreating] = useState(false);
   const [removing, setRemoving] = useState<ClusterRow | null>(null);
   const navigate = useNavigate();
   const gate = useRole();
 
-  useLiveEvents(['audit', 'destination', 'destination_removed'], (type, ev) => {
+  useLiveEvents(['audit', 'destination', 'destination_removed', 'session', 'session_removed'], (type, ev) => {
+    if (type === 'session') {
+      const s = asSession(ev);
+      if (s) setData((cur) => (cur?.sessions ? { ...cur, sessions: mergeSession(cur.sessions, s) } : cur));
+      return;
+    }
+    if (type === 'session_removed') {
+      const id = removedId(ev);
+      if (id) setData((cur) => (cur?.sessions ? { ...cur, sessions: cur.sessions.filter((x) => x.id !== id) } : cur));
+      return;
+    }
     if (type !== 'audit') return reload();
     const t = (ev as { object_type?: string } | null)?.object_type;
     if (t === 'cluster' || t === 'host' || t === 'volume' || t === 'destination') reload();
   });
   usePollWhileOffline(reload, 10000);
 
-  const rows = data ?? [];
+  const rows = data?.rows ?? [];
+  const worst = (c: ClusterRow) =>
+    data?.sessions ? <WorstStatusLabel sessions={sessionsOfCluster(c, data.volumes, data.sessions, data.destinations, data.hosts)} /> : '—';
   return (
     <>
       <PageSection variant="light">
@@ -91,6 +122,7 @@ export function ClustersPage() {
                 <Th>Hosts</Th>
                 <Th>Volumes</Th>
                 <Th>Destinations</Th>
+                <Th info={{ tooltip: 'The worst status among the sessions from or to this cluster' }}>Session status</Th>
                 <Th>Created</Th>
                 <Th screenReaderText="Actions" />
               </Tr>
@@ -109,6 +141,7 @@ export function ClustersPage() {
                   <Td dataLabel="Hosts">{c.hosts}</Td>
                   <Td dataLabel="Volumes">{c.volumes}</Td>
                   <Td dataLabel="Destinations">{c.destinations ?? '—'}</Td>
+                  <Td dataLabel="Session status">{worst(c)}</Td>
                   <Td dataLabel="Created">{formatTime(c.created_at)}</Td>
                   <Td isActionCell>
                     <RowActions

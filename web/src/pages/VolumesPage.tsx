@@ -1,4 +1,5 @@
-// Every volume georep knows, in every cluster, with how many geo-replication sessions each has.
+// Every volume georep knows, in every cluster, with how many geo-replication sessions each has and
+// the worst status among the sessions from or to it.
 import { useCallback, useMemo, useState } from 'react';
 import { Link } from 'react-router-dom';
 import {
@@ -7,21 +8,23 @@ import {
 } from '@patternfly/react-core';
 import CubesIcon from '@patternfly/react-icons/dist/esm/icons/cubes-icon';
 import { Table, Tbody, Td, Th, Thead, Tr, type ThProps } from '@patternfly/react-table';
-import { api, type Cluster, type Host, type Session, type Volume } from '../api';
+import { api, type Cluster, type Destination, type Host, type Session, type Volume } from '../api';
 import { useLiveEvents, usePollWhileOffline } from '../live';
 import { ErrorAlert, StatusLabel, useAsync } from '../util';
 import { brickText, usageText } from '../components/volumeText';
-import { asSession, mergeSession, removedId } from '../components/sessionModel';
+import { asSession, mergeSession, removedId, statusRank, worstStatus } from '../components/sessionModel';
+import { WorstStatusLabel } from '../components/SessionStatus';
+import { allDestinations, allHosts, sessionsOfVolume } from '../fleet';
 
-interface Data { volumes: Volume[]; clusters: Cluster[]; hosts: Host[]; sessions: Session[] }
+interface Data { volumes: Volume[]; clusters: Cluster[]; hosts: Host[]; destinations: Destination[]; sessions: Session[] }
 
 async function load(signal: AbortSignal): Promise<Data> {
   const [volumes, clusters, sessions] = await Promise.all([api.volumes(signal), api.clusters(signal), api.sessions(signal)]);
-  const hosts = (await Promise.all(clusters.map((c) => api.hosts(c.id, signal).catch(() => [] as Host[])))).flat();
-  return { volumes, clusters, hosts, sessions };
+  const [hosts, destinations] = await Promise.all([allHosts(clusters, signal), allDestinations(clusters, signal)]);
+  return { volumes, clusters, hosts, destinations, sessions };
 }
 
-type SortKey = 'name' | 'cluster' | 'kind' | 'status' | 'sessions';
+type SortKey = 'name' | 'cluster' | 'kind' | 'status' | 'sessions' | 'worst';
 
 export function VolumesPage() {
   const { data, error, loading, reload, setData } = useAsync(load, []);
@@ -49,11 +52,15 @@ export function VolumesPage() {
     const count = (id: string) => data.sessions.filter((s) => s.source_volume_id === id).length;
     const f = filter.trim().toLowerCase();
     const r = data.volumes
-      .map((v) => ({ v, cluster: clusterName(v.cluster_id), sessions: count(v.id), bricks: brickText(v, data.hosts) }))
+      .map((v) => ({
+        v, cluster: clusterName(v.cluster_id), sessions: count(v.id), bricks: brickText(v, data.hosts),
+        related: sessionsOfVolume(v, data.sessions, data.destinations, data.hosts),
+      }))
       .filter((x) => !f || x.v.name.toLowerCase().includes(f) || x.cluster.toLowerCase().includes(f) || x.bricks.some((b) => b.toLowerCase().includes(f)));
     const val = (x: (typeof r)[number]): string | number =>
       sort.key === 'name' ? x.v.name : sort.key === 'cluster' ? x.cluster : sort.key === 'kind' ? x.v.kind
-        : sort.key === 'status' ? x.v.status : x.sessions;
+        : sort.key === 'status' ? x.v.status : sort.key === 'sessions' ? x.sessions
+          : (() => { const w = worstStatus(x.related); return w ? statusRank(w) : 99; })();
     r.sort((a, b) => {
       const A = val(a);
       const B = val(b);
@@ -63,7 +70,7 @@ export function VolumesPage() {
     return r;
   }, [data, filter, sort]);
 
-  const keys: SortKey[] = ['name', 'cluster', 'kind', 'status', 'sessions'];
+  const keys: SortKey[] = ['name', 'cluster', 'kind', 'status', 'sessions', 'worst'];
   const sortBy = (key: SortKey): ThProps['sort'] => ({
     sortBy: { index: keys.indexOf(sort.key), direction: sort.dir },
     onSort: (_e, _i, dir) => setSort({ key, dir }),
@@ -104,10 +111,11 @@ export function VolumesPage() {
                 <Th modifier="nowrap">Bricks / path</Th>
                 <Th modifier="nowrap">Used</Th>
                 <Th modifier="nowrap" sort={sortBy('sessions')}>Sessions</Th>
+                <Th modifier="nowrap" sort={sortBy('worst')} info={{ tooltip: 'The worst status among the sessions from or to this volume' }}>Session status</Th>
               </Tr>
             </Thead>
             <Tbody>
-              {rows.map(({ v, cluster, sessions, bricks }) => (
+              {rows.map(({ v, cluster, sessions, bricks, related }) => (
                 <Tr key={v.id}>
                   <Td dataLabel="Name"><Link to={`/volumes/${encodeURIComponent(v.id)}`}>{v.name}</Link></Td>
                   <Td dataLabel="Cluster"><Link to={`/clusters/${encodeURIComponent(v.cluster_id)}`}>{cluster}</Link></Td>
@@ -121,10 +129,11 @@ export function VolumesPage() {
                   <Td dataLabel="Geo-replication sessions">
                     <Link to={`/volumes/${encodeURIComponent(v.id)}/sessions`} aria-label={`${sessions} sessions of ${v.name}`}>{sessions}</Link>
                   </Td>
+                  <Td dataLabel="Session status"><WorstStatusLabel sessions={related} /></Td>
                 </Tr>
               ))}
               {rows.length === 0 && (
-                <Tr><Td colSpan={7}>No volume matches “{filter}”.</Td></Tr>
+                <Tr><Td colSpan={8}>No volume matches “{filter}”.</Td></Tr>
               )}
             </Tbody>
           </Table>
