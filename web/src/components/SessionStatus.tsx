@@ -2,7 +2,7 @@
 import { Label } from '@patternfly/react-core';
 import ExclamationTriangleIcon from '@patternfly/react-icons/dist/esm/icons/exclamation-triangle-icon';
 import type { NodeStatus, SessionAlert, SessionStatus } from '../api';
-import { StatusLabel } from '../util';
+import { StatusLabel, TimeText } from '../util';
 
 // What a standing alert is called in a label.
 const ALERT_LABEL: Record<string, string> = {
@@ -24,8 +24,8 @@ export function SessionStatusLabel({ status, reason, alerts }: {
             {ALERT_LABEL[a.kind] ?? a.kind}
           </Label>
         ))}
-        {alerts.map((a) => <div key={a.kind} className="georep-status-reason">{a.message}</div>)}
-        {reason && <div className="georep-status-reason">{reason}</div>}
+        {alerts.map((a) => <div key={a.kind} className="georep-status-reason"><TimeText text={a.message} /></div>)}
+        {reason && <div className="georep-status-reason"><TimeText text={reason} /></div>}
       </div>
     );
   }
@@ -49,7 +49,7 @@ export function SessionStatusLabel({ status, reason, alerts }: {
   return (
     <div className="georep-status">
       {label}
-      <div className="georep-status-reason">{reason}</div>
+      <div className="georep-status-reason"><TimeText text={reason} /></div>
     </div>
   );
 }

@@ -10,7 +10,7 @@ import CubesIcon from '@patternfly/react-icons/dist/esm/icons/cubes-icon';
 import { ExpandableRowContent, Table, Tbody, Td, Th, Thead, Tr, type IAction } from '@patternfly/react-table';
 import { api, type Session, type Volume } from '../api';
 import { useLiveEvents, usePollWhileOffline } from '../live';
-import { ErrorAlert, formatLag, formatRate, formatSynced, formatTime, useAsync } from '../util';
+import { ErrorAlert, formatLag, formatRate, Time, TimeText, useAsync } from '../util';
 import { RoleButton, useRole } from '../role';
 import {
   ACTION_LABEL, ACTION_ORDER, ACTION_ROLE, asSession, availability, crawlSummary, mergeSession, removedId, sessionLag, sessionLastSynced, sessionThroughput,
@@ -98,7 +98,7 @@ export function SessionsTable({ volume, clusterName }: { volume: Volume; cluster
         <Alert variant={notice.warnings.length ? 'warning' : 'success'} isInline title={notice.title}
           timeout={notice.warnings.length ? false : 10000} onTimeout={() => setNotice(null)}
           actionClose={<AlertActionCloseButton onClose={() => setNotice(null)} />}>
-          {notice.warnings.map((w) => <div key={w}>{w}</div>)}
+          {notice.warnings.map((w) => <div key={w}><TimeText text={w} /></div>)}
         </Alert>
       )}
       <ErrorAlert error={sessions.error} title="Could not list the sessions" />
@@ -149,7 +149,7 @@ export function SessionsTable({ volume, clusterName }: { volume: Volume; cluster
                   <Td dataLabel="User">{s.remote_user}</Td>
                   <Td dataLabel="Status"><SessionStatusLabel status={s.status} reason={s.status_reason} alerts={s.alerts} /></Td>
                   <Td dataLabel="Crawl status">{crawlSummary(s.nodes)}</Td>
-                  <Td dataLabel="Last synced"><span title={formatTime(synced)}>{formatSynced(synced)}</span></Td>
+                  <Td dataLabel="Last synced"><Time iso={synced} /></Td>
                   <Td dataLabel="Lag">{formatLag(lag)}</Td>
                   <Td dataLabel="Throughput">{formatRate(throughput)}</Td>
                   <Td dataLabel="Session">
@@ -182,7 +182,7 @@ export function SessionsTable({ volume, clusterName }: { volume: Volume; cluster
                               <Td dataLabel="Destination host">{n.destination_host}</Td>
                               <Td dataLabel="Status"><SessionStatusLabel status={n.status} reason={n.status_reason} /></Td>
                               <Td dataLabel="Crawl status">{n.crawl_status}</Td>
-                              <Td dataLabel="Last synced"><span title={formatTime(n.last_synced)}>{formatSynced(n.last_synced)}</span></Td>
+                              <Td dataLabel="Last synced"><Time iso={n.last_synced} /></Td>
                               <Td dataLabel="Lag">{formatLag(n.lag_seconds)}</Td>
                               <Td dataLabel="Throughput">{formatRate(n.throughput_bytes_per_second)}</Td>
                             </Tr>
