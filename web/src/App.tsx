@@ -46,10 +46,10 @@ function UserBadge() {
 function SideNavItem({ to, text, active }: { to: string; text: string; active: boolean }) {
   const page = useContext(PageContext);
   return (
-    <NavItem itemId={to} isActive={active}>
-      <NavLink to={to} onClick={() => {
-        if (page.isSidebarOpen && (page.width ?? window.innerWidth) < 1200) page.onSidebarToggle();
-      }}>{text}</NavLink>
+    <NavItem itemId={to} isActive={active} onClick={() => {
+      if (page.isSidebarOpen && (page.width ?? window.innerWidth) < 1200) page.onSidebarToggle();
+    }}>
+      <NavLink to={to}>{text}</NavLink>
     </NavItem>
   );
 }

@@ -180,9 +180,7 @@ export function TimeText({ text }: { text: string | null | undefined }) {
       const p = nanosToParts(m[2]);
       if (!p) out.push(m[0]);
       else {
-        const local = new Date(p.iso).toLocaleString(undefined, {
-          year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit',
-        });
+        const local = formatTime(p.iso);
         out.push(
           <time key={at} dateTime={p.iso} title={`${formatTimeFull(p.iso)}; ${m[2]} ns since the epoch`}>
             {local} (+0.{p.fraction} s)
