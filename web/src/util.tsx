@@ -130,11 +130,11 @@ export function useNow(): number {
 export function Time({ iso, show = 'ago', empty = '\u2014', prefix }: {
   iso: string | null | undefined; show?: 'ago' | 'local' | 'both'; empty?: string; prefix?: string;
 }) {
-  const now = useNow();
+  useNow(); // renders again as the clock ticks
   if (!iso) return <>{empty}</>;
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return <>{iso}</>;
-  const ago = formatAgo(iso, Math.max(now, Date.now() - 15000));
+  const ago = formatAgo(iso);
   const local = formatTime(iso);
   const full = formatTimeFull(iso);
   const text = show === 'local' ? local : show === 'both' ? `${ago} (${local})` : ago;
