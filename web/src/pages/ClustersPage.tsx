@@ -219,7 +219,7 @@ function NewClusterModal({ onClose, onCreated }: { onClose: () => void; onCreate
             label="An empty cluster for directory volumes"
             description="Add its hosts and directory volumes afterwards."
             isChecked={kind === 'empty'}
-            onChange={() => setKind('empty')}
+            onChange={() => { setKind('empty'); server.clear(); }}
             isDisabled={busy}
           />
           <Radio
@@ -228,7 +228,7 @@ function NewClusterModal({ onClose, onCreated }: { onClose: () => void; onCreate
             label="Import a Gluster cluster"
             description="georep logs in to one host over SSH and discovers its peers and volumes."
             isChecked={kind === 'import'}
-            onChange={() => setKind('import')}
+            onChange={() => { setKind('import'); server.clear(); }}
             isDisabled={busy}
           />
         </FormGroup>
