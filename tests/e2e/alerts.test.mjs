@@ -9,7 +9,7 @@ import { createHmac } from 'node:crypto';
 import { createServer } from 'node:http';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { directorySetup, launchBrowser, login, screenshot, startEngine } from './harness.mjs';
+import { directorySetup, expectAccessible, launchBrowser, login, screenshot, startEngine } from './harness.mjs';
 
 // A webhook receiver on loopback: next(match) resolves with the first request (headers, raw
 // body, parsed JSON) that `match` takes, as it arrives.
@@ -62,7 +62,7 @@ test('an alert: webhook, badge, drawer, acknowledge, resolve', async (t) => {
   t.after(() => browser.close());
   await login(page, engine);
   const badge = page.getByRole('button', { name: /^Alerts:/ });
-  await page.getByRole('button', { name: 'Alerts: none firing' }).waitFor();
+  await page.getByRole('button', { name: 'Alerts: none firing', exact: true }).waitFor();
 
   // A session whose replica directory cannot be created; the destination's test says Broken.
   const blocker = path.join(engine.dataDir, 'not-a-dir');
@@ -82,18 +82,19 @@ test('an alert: webhook, badge, drawer, acknowledge, resolve', async (t) => {
   assert.equal(hook.json.alert.severity, 'critical');
 
   // The badge counts it (without a reload); the drawer lists it.
-  await page.getByRole('button', { name: 'Alerts: 1 firing, 1 not acknowledged, critical among them' }).waitFor();
+  await page.getByRole('button', { name: 'Alerts: 1 firing, 1 not acknowledged, critical among them', exact: true }).waitFor();
   await badge.click();
   const drawer = page.getByRole('list', { name: 'Firing alerts' });
   const item = drawer.getByRole('listitem').filter({ hasText: 'destination-broken on localhost' });
   await item.waitFor();
   await item.getByText(/cannot be created/).first().waitFor();
   await screenshot(page, 'alert-drawer');
+  await expectAccessible(page, 'alert-drawer');
 
   // Acknowledged from the drawer: kept there, marked, and no longer counted.
-  await item.getByRole('button', { name: 'Acknowledge destination-broken on localhost' }).click();
+  await item.getByRole('button', { name: 'Acknowledge destination-broken on localhost', exact: true }).click();
   await item.getByText('Acknowledged by admin').waitFor();
-  await page.getByRole('button', { name: 'Alerts: 1 firing, 0 not acknowledged' }).waitFor();
+  await page.getByRole('button', { name: 'Alerts: 1 firing, 0 not acknowledged', exact: true }).waitFor();
   const acked = await engine.api('GET', '/alerts?state=firing');
   assert.equal(acked.items[0].acknowledged_by, 'admin');
 
@@ -104,6 +105,6 @@ test('an alert: webhook, badge, drawer, acknowledge, resolve', async (t) => {
   const ended = await receiver.next((j) => j.event === 'resolved' && j.alert.id === hook.json.alert.id);
   assert.equal(ended.json.alert.state, 'resolved');
   await page.getByText('No alert is firing').waitFor();
-  await page.getByRole('button', { name: 'Alerts: none firing' }).waitFor();
+  await page.getByRole('button', { name: 'Alerts: none firing', exact: true }).waitFor();
   assert.deepEqual(consoleErrors, []);
 });

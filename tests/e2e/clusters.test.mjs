@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { directorySetup, launchBrowser, login, screenshot, startEngine, waitForValue } from './harness.mjs';
+import { directorySetup, expectAccessible, launchBrowser, login, screenshot, startEngine, waitForValue } from './harness.mjs';
 
 // A loopback port where nothing listens: bound, then closed.
 async function closedPort() {
@@ -80,29 +80,48 @@ test('clusters: create through the dialog, hosts, volumes, destinations (new, te
 
   // Keyboard: the "New cluster" button opens its dialog with Enter; Escape closes it and gives
   // the focus back to the button.
-  const newCluster = page.getByRole('button', { name: 'New cluster' });
+  const newCluster = page.getByRole('button', { name: 'New cluster', exact: true });
   await newCluster.focus();
   await page.keyboard.press('Enter');
-  let dialog = page.getByRole('dialog', { name: 'New cluster' });
+  let dialog = page.getByRole('dialog', { name: 'New cluster', exact: true });
   await dialog.waitFor();
   await page.keyboard.press('Escape');
   await dialog.waitFor({ state: 'detached' });
   await page.waitForFunction(() => document.activeElement?.textContent === 'New cluster', null, { timeout: 5000 });
 
-  // The engine's validation, inside the dialog, which stays open with what was typed.
+  // A name the engine would refuse: said on the field itself as it is typed, Create disabled.
   await newCluster.click();
-  dialog = page.getByRole('dialog', { name: 'New cluster' });
-  await dialog.getByRole('textbox', { name: 'Name', exact: true }).fill('bad host!');
+  dialog = page.getByRole('dialog', { name: 'New cluster', exact: true });
+  const nameField = dialog.getByRole('textbox', { name: 'Name', exact: true });
+  await nameField.fill('bad host!');
+  const nameHelp = dialog.locator('#cluster-name-helper');
+  await nameHelp.getByText('Only letters, digits, “.”, “-” and “_”.').waitFor();
+  assert.equal(await nameField.getAttribute('aria-invalid'), 'true');
+  assert.equal(await nameField.getAttribute('aria-describedby'), 'cluster-name-helper');
+  assert.equal(await dialog.getByRole('button', { name: 'Create', exact: true }).isDisabled(), true);
+  // What only the engine checks (a description of more than 1024 characters): its words in the
+  // dialog, which stays open with what was typed.
+  await nameField.fill('lab');
+  await dialog.getByLabel('Description').fill('x'.repeat(1025));
   await dialog.getByRole('button', { name: 'Create', exact: true }).click();
-  await dialog.getByText("invalid cluster name 'bad host!'").waitFor();
-  assert.equal(await dialog.getByRole('textbox', { name: 'Name', exact: true }).inputValue(), 'bad host!');
+  const refused = dialog.locator('.pf-v5-c-alert').filter({ hasText: 'The cluster was not created' });
+  await refused.getByText('description must be at most 1024 characters').waitFor();
+  assert.equal(await nameField.inputValue(), 'lab');
   assert.deepEqual((await engine.api('GET', '/clusters')).items, []);
   await dialog.getByRole('radio', { name: /Import a Gluster cluster/ }).check();
-  await dialog.getByRole('button', { name: 'Fetch host key' }).waitFor();
+  await dialog.getByRole('button', { name: 'Fetch host key', exact: true }).waitFor();
   assert.equal(await dialog.getByRole('button', { name: 'Import', exact: true }).isDisabled(), true, 'import needs a confirmed host key');
+  // Ports 0 and 99999: on the field.
+  for (const bad of ['0', '99999']) {
+    await dialog.getByLabel('SSH port').fill(bad);
+    await dialog.locator('#cluster-port-helper').getByText('A port from 1 to 65535.').waitFor();
+  }
+  await dialog.getByLabel('SSH port').fill('22');
+  await dialog.locator('#cluster-port-helper').waitFor({ state: 'detached' });
   // A host that does not trust the engine yet: a one-time password, never echoed.
   assert.equal(await dialog.getByLabel('One-time password').getAttribute('type'), 'password');
   await screenshot(page, 'cluster-new');
+  await expectAccessible(page, 'cluster-new');
   await dialog.getByRole('radio', { name: /empty cluster/ }).check();
   await dialog.getByRole('textbox', { name: 'Name', exact: true }).fill('lab');
   await dialog.getByLabel('Description').fill('directory volumes on this machine');
@@ -115,40 +134,50 @@ test('clusters: create through the dialog, hosts, volumes, destinations (new, te
   const clusterId = clusters[0].id;
   assert.equal(new URL(page.url()).pathname, `/clusters/${clusterId}/hosts`);
 
-  // Hosts: a local host through the dialog, then Check.
-  await page.getByRole('button', { name: 'Add host' }).click();
-  dialog = page.getByRole('dialog', { name: 'Add host' });
+  // Hosts: a local host through the dialog, then Check. An address typed for SSH before the
+  // switch to Local is not kept: a local host is localhost.
+  await page.getByRole('button', { name: 'Add host', exact: true }).click();
+  dialog = page.getByRole('dialog', { name: 'Add host', exact: true });
+  await dialog.getByLabel('Address').fill('nonexistent.invalid');
   await dialog.getByLabel('Transport').selectOption('local');
+  assert.equal(await dialog.getByLabel('Address').inputValue(), 'localhost');
+  assert.equal(await dialog.getByLabel('Address').getAttribute('readonly'), '');
   await dialog.getByRole('textbox', { name: 'Name', exact: true }).fill('localhost');
-  await dialog.getByRole('button', { name: 'Add' }).click();
+  await dialog.getByRole('button', { name: 'Add', exact: true }).click();
   await dialog.waitFor({ state: 'detached' });
   const hostsTable = page.getByRole('grid', { name: 'Hosts' });
   await hostsTable.getByRole('row', { name: /localhost/ }).waitFor();
   const hosts = (await engine.api('GET', `/clusters/${clusterId}/hosts`)).items;
   assert.equal(hosts.length, 1);
   assert.equal(hosts[0].transport, 'local');
+  assert.equal(hosts[0].address, 'localhost');
   const hostId = hosts[0].id;
-  await page.getByRole('button', { name: 'Actions for localhost' }).click();
-  await page.getByRole('menuitem', { name: 'Check' }).click();
+  await page.getByRole('button', { name: 'Actions for localhost', exact: true }).click();
+  await page.getByRole('menuitem', { name: 'Check', exact: true }).click();
   await page.getByText('localhost is reachable').waitFor();
   await hostsTable.getByText('Up', { exact: true }).waitFor();
   const checked = await engine.api('GET', `/hosts/${hostId}`);
   assert.equal(checked.status, 'Up');
   assert.ok(checked.last_seen);
   await screenshot(page, 'cluster-hosts');
+  await expectAccessible(page, 'cluster-hosts');
 
   // Volumes: a directory volume (the directory exists) through the dialog.
   const volDir = path.join(engine.dataDir, 'volumes', 'src');
   mkdirSync(volDir, { recursive: true });
-  await page.getByRole('tab', { name: 'Volumes' }).click();
+  await page.getByRole('tab', { name: 'Volumes', exact: true }).click();
   await page.waitForURL(`**/clusters/${clusterId}/volumes`);
-  await page.getByRole('button', { name: 'Add directory volume' }).click();
-  dialog = page.getByRole('dialog', { name: 'Add directory volume' });
+  await page.getByRole('button', { name: 'Add directory volume', exact: true }).click();
+  dialog = page.getByRole('dialog', { name: 'Add directory volume', exact: true });
   await dialog.getByRole('textbox', { name: 'Name', exact: true }).fill('src');
+  // A relative path: on the field, Add disabled.
+  await dialog.getByLabel('Path').fill('data/src');
+  await dialog.locator('#volume-path-helper').getByText('An absolute path (starting with /).').waitFor();
+  assert.equal(await dialog.getByRole('button', { name: 'Add', exact: true }).isDisabled(), true);
   await dialog.getByLabel('Path').fill(volDir);
-  await dialog.getByRole('button', { name: 'Add' }).click();
+  await dialog.getByRole('button', { name: 'Add', exact: true }).click();
   await dialog.waitFor({ state: 'detached' });
-  const volumeLink = page.getByRole('grid', { name: 'Volumes' }).getByRole('link', { name: 'src' });
+  const volumeLink = page.getByRole('grid', { name: 'Volumes' }).getByRole('link', { name: 'src', exact: true });
   await volumeLink.waitFor();
   const volumes = (await engine.api('GET', `/clusters/${clusterId}/volumes`)).items;
   assert.equal(volumes.length, 1);
@@ -157,9 +186,10 @@ test('clusters: create through the dialog, hosts, volumes, destinations (new, te
   assert.equal(await volumeLink.getAttribute('href'), `/volumes/${volumes[0].id}`);
   await page.getByRole('grid', { name: 'Volumes' }).getByText(`localhost:${volDir}`).waitFor();
   await screenshot(page, 'cluster-volumes');
+  await expectAccessible(page, 'cluster-volumes');
 
   // Destinations: the tab is in the URL.
-  await page.getByRole('tab', { name: 'Geo-Replication Destinations' }).click();
+  await page.getByRole('tab', { name: 'Geo-Replication Destinations', exact: true }).click();
   await page.waitForURL(`**/clusters/${clusterId}/destinations`);
   await page.getByRole('heading', { name: 'No geo-replication destinations' }).waitFor();
 
@@ -173,24 +203,25 @@ test('clusters: create through the dialog, hosts, volumes, destinations (new, te
 
   await page.getByRole('button', { name: 'New', exact: true }).click();
   await dialog.waitFor();
-  const copyKeys = dialog.getByRole('checkbox', { name: 'Copy source cluster hosts public keys to destination cluster' });
-  assert.equal(await copyKeys.isChecked(), true);
   await waitForValue(dialog.getByLabel('Source host'), hostId);  // once the hosts have loaded
+  // A cluster of directory volumes: gluster's key exchange (gsec_create, push-pem) is not offered.
+  assert.equal(await dialog.getByRole('checkbox', { name: /Copy source cluster hosts public keys/ }).count(), 0);
   assert.equal(await dialog.getByLabel('SSH port').inputValue(), '22');
   assert.equal(await dialog.getByLabel('User', { exact: true }).inputValue(), 'root');
-  // The engine's validation of the host name, in the dialog.
+  // A host name the engine would refuse: on the field; no key is fetched for it.
   await dialog.getByLabel('Destination host').fill('bad host!');
-  await dialog.getByRole('button', { name: 'Fetch host key' }).click();
-  await dialog.getByText("invalid host address 'bad host!'").waitFor();
+  await dialog.locator('#dest-host-helper').getByText(/Only letters, digits, “-” and “.”/).waitFor();
+  assert.equal(await dialog.getByRole('button', { name: 'Fetch host key', exact: true }).isDisabled(), true);
   // No ssh server on the port: the engine says so, in the dialog; Create stays disabled.
   const port = await closedPort();
   await dialog.getByLabel('Destination host').fill('127.0.0.1');
   await dialog.getByLabel('SSH port').fill(String(port));
   await dialog.getByLabel('One-time root password').fill('secret-once');
-  await dialog.getByRole('button', { name: 'Fetch host key' }).click();
+  await dialog.getByRole('button', { name: 'Fetch host key', exact: true }).click();
   await dialog.getByText(`no SSH host key from 127.0.0.1 port ${port}`).waitFor();
   assert.equal(await dialog.getByRole('button', { name: 'Create', exact: true }).isDisabled(), true);
   await screenshot(page, 'destination-new');
+  await expectAccessible(page, 'destination-new');
   // A local destination: no SSH, so no key, port or password.
   await dialog.getByRole('checkbox', { name: 'This destination is this machine (directory volumes, no SSH)' }).check();
   assert.equal(await dialog.getByLabel('SSH port').count(), 0);
@@ -210,11 +241,12 @@ test('clusters: create through the dialog, hosts, volumes, destinations (new, te
   const destId = dests[0].id;
   await row.getByText('Unknown').waitFor();
   await screenshot(page, 'destinations');
+  await expectAccessible(page, 'destinations');
 
   // Test. A destination on this machine (no ssh): the engine checks its sessions' directories
   // (none yet), so it is Connected.
-  await page.getByRole('button', { name: 'Actions for root@localhost' }).click();
-  await page.getByRole('menuitem', { name: 'Test' }).click();
+  await page.getByRole('button', { name: 'Actions for root@localhost', exact: true }).click();
+  await page.getByRole('menuitem', { name: 'Test', exact: true }).click();
   await page.getByText('root@localhost is Connected').waitFor();
   await row.getByText('Connected', { exact: true }).waitFor();
   await row.getByText('just now').waitFor();
@@ -229,8 +261,8 @@ test('clusters: create through the dialog, hosts, volumes, destinations (new, te
   const stuck = await engine.api('POST', '/sessions', {
     destination_id: destId, source_volume_id: volumes[0].id, destination_volume: path.join(blocker, 'replica'),
   });
-  await page.getByRole('button', { name: 'Actions for root@localhost' }).click();
-  await page.getByRole('menuitem', { name: 'Test' }).click();
+  await page.getByRole('button', { name: 'Actions for root@localhost', exact: true }).click();
+  await page.getByRole('menuitem', { name: 'Test', exact: true }).click();
   await page.getByText('root@localhost is Broken').waitFor();
   await row.getByText('Broken', { exact: true }).waitFor();
   await row.getByText(/cannot be created in .*not-a-dir/).first().waitFor();
@@ -239,14 +271,15 @@ test('clusters: create through the dialog, hosts, volumes, destinations (new, te
   assert.match(broken.connection_reason, /does not exist and cannot be created/);
   await engine.api('DELETE', `/sessions/${stuck.id}`);
 
-  // Re-establish: nothing to exchange with this machine, so the action is disabled and says why.
-  await page.getByRole('button', { name: 'Actions for root@localhost' }).click();
-  const reItem = page.getByRole('menuitem', { name: /Re-establish/ });
-  await reItem.getByText('This machine: no keys to exchange').waitFor();
-  assert.equal(await reItem.isDisabled(), true);
+  // Re-establish is gluster's key exchange: a directory cluster's destinations do not offer it.
+  await page.getByRole('button', { name: 'Actions for root@localhost', exact: true }).click();
+  const testItem = page.getByRole('menuitem', { name: 'Test', exact: true });
+  await testItem.waitFor();
+  assert.equal(await page.getByRole('menuitem', { name: /Re-establish/ }).count(), 0);
   await screenshot(page, 'destination-actions-local');
+  await expectAccessible(page, 'destination-actions-local');
   await page.keyboard.press('Escape');
-  await reItem.waitFor({ state: 'detached' });
+  await testItem.waitFor({ state: 'detached' });
 
   // Live: a destination and a session created through the API appear without a reload.
   const replica = path.join(engine.dataDir, 'replicas', 'r1');
@@ -261,13 +294,13 @@ test('clusters: create through the dialog, hosts, volumes, destinations (new, te
   }
 
   // Remove: refused while a session uses it (the engine's words, in the dialog), then forced.
-  await page.getByRole('button', { name: 'Actions for root@localhost' }).click();
-  await page.getByRole('menuitem', { name: 'Remove' }).click();
+  await page.getByRole('button', { name: 'Actions for root@localhost', exact: true }).click();
+  await page.getByRole('menuitem', { name: 'Remove', exact: true }).click();
   dialog = page.getByRole('dialog', { name: 'Remove destination root@localhost?' });
   await dialog.getByRole('button', { name: 'Remove', exact: true }).click();
   await dialog.getByText('destination root@localhost is used by 1 session(s); remove them first or use force').waitFor();
   assert.equal((await engine.api('GET', `/clusters/${clusterId}/destinations`)).items.length, 2);
-  await dialog.getByRole('button', { name: 'Remove anyway (force)' }).click();
+  await dialog.getByRole('button', { name: 'Remove anyway (force)', exact: true }).click();
   await dialog.waitFor({ state: 'detached' });
   await row.waitFor({ state: 'detached' });
   dests = (await engine.api('GET', `/clusters/${clusterId}/destinations`)).items;
@@ -280,7 +313,7 @@ test('clusters: create through the dialog, hosts, volumes, destinations (new, te
 
   // The clusters list: counts, and Remove refused while the cluster has volumes... or not:
   // the engine decides; the dialog shows its answer.
-  await page.getByRole('link', { name: 'Clusters' }).first().click();
+  await page.getByRole('link', { name: 'Clusters', exact: true }).first().click();
   const clusterRow = page.getByRole('grid', { name: 'Clusters' }).getByRole('row', { name: /lab/ });
   await clusterRow.waitFor();
   assert.deepEqual(
@@ -288,8 +321,9 @@ test('clusters: create through the dialog, hosts, volumes, destinations (new, te
     ['lab', 'directory volumes on this machine', '1', '1', '0'],
   );
   await screenshot(page, 'clusters');
-  await page.getByRole('button', { name: 'Actions for lab' }).click();
-  await page.getByRole('menuitem', { name: 'Remove' }).click();
+  await expectAccessible(page, 'clusters');
+  await page.getByRole('button', { name: 'Actions for lab', exact: true }).click();
+  await page.getByRole('menuitem', { name: 'Remove', exact: true }).click();
   dialog = page.getByRole('dialog', { name: 'Remove cluster lab?' });
   await dialog.getByRole('button', { name: 'Remove', exact: true }).click();
   await dialog.waitFor({ state: 'detached' });
@@ -308,15 +342,23 @@ test('destinations and hosts over ssh: the host key fetched and confirmed, copy 
   t.after(() => browser.close());
   const setup = await directorySetup(engine);
   await engine.api('DELETE', `/destinations/${setup.destination.id}`);
+  // A Gluster volume on record makes the cluster a Gluster cluster, as the engine decides (its
+  // destinations get gluster's key exchange): the console offers Copy keys and Re-establish.
+  await engine.api('POST', `/clusters/${setup.cluster.id}/volumes`, {
+    name: 'gv0', kind: 'gluster', bricks: [{ host_id: setup.host.id, path: '/bricks/gv0' }],
+  });
   await login(page, engine);
   await page.goto(`${engine.url}/clusters/${setup.cluster.id}/destinations`);
   await page.getByRole('heading', { name: 'No geo-replication destinations' }).waitFor();
 
   await page.getByRole('button', { name: 'New', exact: true }).click();
   let dialog = page.getByRole('dialog', { name: 'New Geo-Replication Destination' });
+  // Gluster volumes are not replicated to this machine without ssh: not offered here.
+  await waitForValue(dialog.getByLabel('Source host'), setup.host.id);
+  assert.equal(await dialog.getByRole('checkbox', { name: /This destination is this machine/ }).count(), 0);
   await dialog.getByLabel('Destination host').fill('127.0.0.1');
   await dialog.getByLabel('SSH port').fill(String(sshd.port));
-  await dialog.getByRole('button', { name: 'Fetch host key' }).click();
+  await dialog.getByRole('button', { name: 'Fetch host key', exact: true }).click();
   // The key's type and fingerprint, as ssh-keygen prints it; nothing counts before it is confirmed.
   const keyRadio = dialog.getByRole('radio', { name: `ssh-ed25519 ${sshd.fingerprint}` });
   await keyRadio.waitFor();
@@ -326,6 +368,7 @@ test('destinations and hosts over ssh: the host key fetched and confirmed, copy 
   await dialog.getByRole('checkbox', { name: 'I have checked this fingerprint' }).check();
   assert.equal(await create.isDisabled(), false);
   await screenshot(page, 'destination-new-key');
+  await expectAccessible(page, 'destination-new-key');
   // Copying the keys needs gluster on the source host (gsec_create): here it fails, and the
   // engine keeps the destination, Broken, with the reason.
   assert.equal(await dialog.getByRole('checkbox', { name: 'Copy source cluster hosts public keys to destination cluster' }).isChecked(), true);
@@ -343,43 +386,44 @@ test('destinations and hosts over ssh: the host key fetched and confirmed, copy 
   await table.getByText('Broken', { exact: true }).waitFor();
 
   // Re-establish with the same key: no confirmation needed; the engine's failure stays in the dialog.
-  await page.getByRole('button', { name: 'Actions for root@127.0.0.1' }).click();
-  await page.getByRole('menuitem', { name: 'Re-establish' }).click();
+  await page.getByRole('button', { name: 'Actions for root@127.0.0.1', exact: true }).click();
+  await page.getByRole('menuitem', { name: 'Re-establish', exact: true }).click();
   dialog = page.getByRole('dialog', { name: 'Re-establish root@127.0.0.1' });
-  await dialog.getByRole('button', { name: 'Fetch host key' }).click();
+  await dialog.getByRole('button', { name: 'Fetch host key', exact: true }).click();
   await dialog.getByText('The host offers the pinned key').waitFor();
-  await dialog.getByRole('button', { name: 'Re-establish' }).click();
+  await dialog.getByRole('button', { name: 'Re-establish', exact: true }).click();
   await dialog.getByText('The keys were not re-established').waitFor();
   assert.equal(await dialog.isVisible(), true);
 
   // The host key changes: the dialog says so and wants a confirmation; the new key is pinned.
   await sshd.rotate();
-  await dialog.getByRole('button', { name: 'Fetch host key' }).click();
+  await dialog.getByRole('button', { name: 'Fetch host key', exact: true }).click();
   await dialog.getByText('The host key changed: it does not match the pinned one').waitFor();
-  const go = dialog.getByRole('button', { name: 'Re-establish' });
+  const go = dialog.getByRole('button', { name: 'Re-establish', exact: true });
   assert.equal(await go.isDisabled(), true);
   await dialog.getByRole('checkbox', { name: 'I have checked this fingerprint' }).check();
   await screenshot(page, 'destination-reestablish');
+  await expectAccessible(page, 'destination-reestablish');
   await go.click();
   await dialog.getByText('The keys were not re-established').waitFor();
   const after = await engine.api('GET', `/destinations/${d.id}`);
   assert.equal(after.ssh_fingerprint, sshd.fingerprint);
-  await dialog.getByRole('button', { name: 'Cancel' }).click();
+  await dialog.getByRole('button', { name: 'Cancel', exact: true }).click();
   await table.getByText(sshd.fingerprint).waitFor();
   const events = (await engine.api('GET', `/events?object_id=${d.id}&action=destination.repin`)).items;
   assert.equal(events.length, 1);
 
   // A host over ssh: added with its confirmed key; after the key changes, Re-pin (with its warning).
-  await page.getByRole('tab', { name: 'Hosts' }).click();
-  await page.getByRole('button', { name: 'Add host' }).click();
-  dialog = page.getByRole('dialog', { name: 'Add host' });
+  await page.getByRole('tab', { name: 'Hosts', exact: true }).click();
+  await page.getByRole('button', { name: 'Add host', exact: true }).click();
+  dialog = page.getByRole('dialog', { name: 'Add host', exact: true });
   await dialog.getByRole('textbox', { name: 'Name', exact: true }).fill('node1');
   await dialog.getByLabel('Address').fill('127.0.0.1');
   await dialog.getByLabel('SSH port').fill(String(sshd.port));
-  await dialog.getByRole('button', { name: 'Fetch host key' }).click();
+  await dialog.getByRole('button', { name: 'Fetch host key', exact: true }).click();
   await dialog.getByRole('radio', { name: `ssh-ed25519 ${sshd.fingerprint}` }).waitFor();
   await dialog.getByRole('checkbox', { name: 'I have checked this fingerprint' }).check();
-  await dialog.getByRole('button', { name: 'Add' }).click();
+  await dialog.getByRole('button', { name: 'Add', exact: true }).click();
   await dialog.waitFor({ state: 'detached' });
   const hosts = (await engine.api('GET', `/clusters/${setup.cluster.id}/hosts`)).items;
   const node1 = hosts.find((h) => h.name === 'node1');
@@ -388,16 +432,17 @@ test('destinations and hosts over ssh: the host key fetched and confirmed, copy 
   assert.equal(node1.ssh_fingerprint, sshd.fingerprint);
   const old = sshd.fingerprint;
   await sshd.rotate();
-  await page.getByRole('button', { name: 'Actions for node1' }).click();
-  await page.getByRole('menuitem', { name: 'Re-pin host key' }).click();
+  await page.getByRole('button', { name: 'Actions for node1', exact: true }).click();
+  await page.getByRole('menuitem', { name: 'Re-pin host key', exact: true }).click();
   dialog = page.getByRole('dialog', { name: 'Re-pin the host key of node1' });
   await dialog.getByText('Only after the host key really changed').waitFor();
-  await dialog.getByRole('button', { name: 'Fetch host key' }).click();
+  await dialog.getByRole('button', { name: 'Fetch host key', exact: true }).click();
   await dialog.getByText('The host key changed: it does not match the pinned one').waitFor();
-  const repin = dialog.getByRole('button', { name: 'Re-pin' });
+  const repin = dialog.getByRole('button', { name: 'Re-pin', exact: true });
   assert.equal(await repin.isDisabled(), true);
   await dialog.getByRole('checkbox', { name: 'I have checked this fingerprint' }).check();
   await screenshot(page, 'host-repin');
+  await expectAccessible(page, 'host-repin');
   await repin.click();
   await dialog.waitFor({ state: 'detached' });
   await page.getByRole('grid', { name: 'Hosts' }).getByText(sshd.fingerprint).waitFor();

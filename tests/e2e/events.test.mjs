@@ -2,7 +2,7 @@
 // type, action prefix, object id and result, links to the objects, live arrivals, "Load more".
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { directorySetup, launchBrowser, login, screenshot, startEngine } from './harness.mjs';
+import { directorySetup, expectAccessible, launchBrowser, login, screenshot, startEngine } from './harness.mjs';
 
 test('events: the audit trail, filtered, linked, live, paged', async (t) => {
   const engine = await startEngine();
@@ -15,7 +15,7 @@ test('events: the audit trail, filtered, linked, live, paged', async (t) => {
   await engine.api('POST', `/destinations/${setup.destination.id}/test`);
 
   await login(page, engine);
-  await page.getByRole('link', { name: 'Events' }).click();
+  await page.getByRole('link', { name: 'Events', exact: true }).click();
   const table = page.getByRole('grid', { name: 'Events' });
   const rows = table.locator('tbody tr');
   const actions = () => table.locator('tbody tr td:nth-child(3)').allInnerTexts();
@@ -32,6 +32,7 @@ test('events: the audit trail, filtered, linked, live, paged', async (t) => {
   const failed = rows.filter({ hasText: "invalid cluster name 'bad name!'" });
   await failed.getByText('failed', { exact: true }).waitFor();
   await screenshot(page, 'events');
+  await expectAccessible(page, 'events');
 
   // Object type: only destinations (the engine filters; the URL says so).
   await page.getByLabel('Object type').selectOption('destination');
@@ -40,7 +41,7 @@ test('events: the audit trail, filtered, linked, live, paged', async (t) => {
   assert.deepEqual(await actions(), ['destination.test', 'destination.create']);
 
   // A destination's object links to its cluster's destinations tab.
-  const link = rows.first().getByRole('link', { name: `destination ${setup.destination.id}` });
+  const link = rows.first().getByRole('link', { name: `destination ${setup.destination.id}`, exact: true });
   assert.equal(await link.getAttribute('href'), `/clusters/${setup.cluster.id}/destinations`);
 
   // Action prefix, with the object type cleared.
@@ -63,20 +64,20 @@ test('events: the audit trail, filtered, linked, live, paged', async (t) => {
   assert.equal(await table.getByText('nope').count(), 0);
 
   // The object id filter from a row's filter button (the cluster's events only).
-  await page.getByRole('button', { name: 'Clear filters' }).click();
+  await page.getByRole('button', { name: 'Clear filters', exact: true }).click();
   await page.waitForFunction(() => !location.search);
   await table.getByText('volume.add').first().waitFor();
-  await rows.filter({ hasText: "cluster 'lab' created" }).getByRole('button', { name: `Only events of cluster ${setup.cluster.id}` }).click();
+  await rows.filter({ hasText: "cluster 'lab' created" }).getByRole('button', { name: `Only events of cluster ${setup.cluster.id}`, exact: true }).click();
   await page.waitForURL(new RegExp(`object_id=${setup.cluster.id}`));
   await page.waitForFunction(() => document.querySelectorAll('table[aria-label="Events"] tbody tr').length === 1);
   assert.equal(await page.getByLabel('Object ID').inputValue(), setup.cluster.id);
   // ... and its link opens the cluster.
-  await rows.first().getByRole('link', { name: `cluster ${setup.cluster.id}` }).click();
+  await rows.first().getByRole('link', { name: `cluster ${setup.cluster.id}`, exact: true }).click();
   await page.getByRole('heading', { name: 'Cluster lab' }).waitFor();
   assert.equal(new URL(page.url()).pathname, `/clusters/${setup.cluster.id}/hosts`);
 
   // Live without filters: a cluster created through the API appears on top, no reload.
-  await page.getByRole('link', { name: 'Events' }).click();
+  await page.getByRole('link', { name: 'Events', exact: true }).click();
   await table.getByText('destination.test').waitFor();
   const before = await rows.count();
   const marker = await page.evaluate(() => (window.__georepMarker = Math.random()));
@@ -93,10 +94,10 @@ test('events: the audit trail, filtered, linked, live, paged', async (t) => {
   await page.reload();
   await table.getByText("cluster 'bulk-109' created").waitFor();
   await page.waitForFunction(() => document.querySelectorAll('table[aria-label="Events"] tbody tr').length === 100);
-  await page.getByRole('button', { name: 'Load more' }).click();
+  await page.getByRole('button', { name: 'Load more', exact: true }).click();
   await page.waitForFunction((n) => document.querySelectorAll('table[aria-label="Events"] tbody tr').length === n, total);
   await table.getByText("cluster 'lab' created").waitFor();
-  assert.equal(await page.getByRole('button', { name: 'Load more' }).count(), 0);
+  assert.equal(await page.getByRole('button', { name: 'Load more', exact: true }).count(), 0);
 
   assert.deepEqual(consoleErrors, []);
 });

@@ -8,7 +8,7 @@
 //   CHROMIUM               the browser (default /usr/bin/chromium)
 //   GEOREP_E2E_ARTIFACTS   where screenshots go (default build/e2e-artifacts)
 import { spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -108,13 +108,17 @@ export async function startEngine({ monitorInterval = 1, bin = georepBin, logLev
   return engine;
 }
 
-export async function launchBrowser() {
+// `viewport`, `timezoneId` and `colorScheme` (the browser's prefers-color-scheme) as playwright
+// takes them.
+export async function launchBrowser({ viewport = { width: 1400, height: 900 }, timezoneId, colorScheme, locale = 'en-US' } = {}) {
   const browser = await chromium.launch({
     executablePath: chromiumPath,
     headless: true,
     args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
   });
-  const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+  const context = await browser.newContext({
+    viewport, locale, ...(timezoneId ? { timezoneId } : {}), ...(colorScheme ? { colorScheme } : {}),
+  });
   // Generous for a loaded machine (CTest runs two tests at once, beside ASan builds of the
   // engine); every wait is still bounded.
   context.setDefaultTimeout(20000);
@@ -130,8 +134,50 @@ export async function login(page, engine) {
   await page.goto(`${engine.url}/`);
   await page.getByLabel('Username').fill(engine.username);
   await page.getByLabel('Password').fill(engine.password);
-  await page.getByRole('button', { name: 'Log in' }).click();
-  await page.getByRole('navigation', { name: 'Main' }).waitFor();
+  await page.getByRole('button', { name: 'Log in', exact: true }).click();
+  // The masthead (the navigation is closed on a narrow window).
+  await page.getByRole('button', { name: 'Log out', exact: true }).waitFor();
+}
+
+// axe-core (tests/e2e/node_modules) checks what the page shows now, against WCAG 2.1 A and AA
+// and axe's best practices; fails listing every violation of impact critical or serious, each
+// with its rule, what it means and the elements it was found on. `what` names the screen (and
+// the theme) in the failure. A dialog open on the page is checked along with the page.
+// axe is evaluated in the page rather than added as a <script> (page.addScriptTag): the engine's
+// Content-Security-Policy refuses inline scripts, as it should, and stays on for the test.
+const axeSource = path.join(here, 'node_modules/axe-core/axe.min.js');
+let axeText;
+export async function expectAccessible(page, what) {
+  axeText ??= readFileSync(axeSource, 'utf8');
+  if (!(await page.evaluate(() => typeof window.axe !== 'undefined'))) await page.evaluate(axeText);
+  // Transitions at their end: a colour caught between two states is not the one users read.
+  // (Endless ones, a spinner's, cannot end and are left running.)
+  await page.evaluate(() => document.getAnimations()
+    .filter((a) => Number.isFinite(a.effect?.getComputedTiming().endTime))
+    .forEach((a) => a.finish()));
+  const result = await page.evaluate(() =>
+    window.axe.run(document, {
+      runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] },
+      resultTypes: ['violations'],
+    }).then((r) => r.violations.map((v) => ({
+      id: v.id, impact: v.impact, help: v.help,
+      nodes: v.nodes.map((n) => `${n.target.join(' ')}: ${n.failureSummary.replace(/\s+/g, ' ').slice(0, 300)}`),
+    }))));
+  const bad = result.filter((v) => v.impact === 'critical' || v.impact === 'serious');
+  if (bad.length) {
+    const shot = await screenshot(page, `axe-${what.replace(/[^A-Za-z0-9-]+/g, '-')}`);
+    throw new Error(`${what}: ${bad.length} accessibility violation(s) (screenshot ${shot}):\n` +
+      bad.map((v) => `- [${v.impact}] ${v.id}: ${v.help}\n    ${v.nodes.join('\n    ')}`).join('\n'));
+  }
+  return result;
+}
+
+// Chooses the console's theme through the masthead's switch and waits for <html> to follow.
+export async function setTheme(page, theme) {
+  const name = { system: 'System', light: 'Light', dark: 'Dark' }[theme];
+  await page.getByRole('group', { name: 'Theme' }).getByRole('button', { name, exact: true }).click();
+  if (theme === 'dark') await page.locator('html.pf-v5-theme-dark').waitFor({ state: 'attached' });
+  if (theme === 'light') await page.locator('html:not(.pf-v5-theme-dark)').waitFor({ state: 'attached' });
 }
 
 export async function screenshot(page, name) {

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { directorySetup, launchBrowser, screenshot, startEngine } from './harness.mjs';
+import { directorySetup, expectAccessible, launchBrowser, screenshot, startEngine } from './harness.mjs';
 
 // Presses Tab (or Shift+Tab) until the focused element matches; at most `max` presses.
 async function tabTo(page, describe, matches, { max = 60, back = false } = {}) {
@@ -87,5 +87,6 @@ test('from login to a started session, keyboard only', { timeout: 180000 }, asyn
   await page.waitForURL(`**/sessions/${session.id}`);
   await page.getByRole('heading', { name: 'Nodes' }).waitFor();
   await screenshot(page, 'keyboard-session-details');
+  await expectAccessible(page, 'keyboard-session-details');
   assert.deepEqual(consoleErrors, []);
 });

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { directorySetup, launchBrowser, login, openMenu, screenshot, startEngine, waitForValue } from './harness.mjs';
+import { directorySetup, expectAccessible, launchBrowser, login, openMenu, screenshot, startEngine, waitForValue } from './harness.mjs';
 
 // Polls fn until it returns a truthy value; fails after ms with what it last saw.
 async function until(what, fn, ms = 20000, every = 250) {
@@ -45,7 +45,7 @@ test('sessions of a directory volume, through the console', async (t) => {
   await login(page, engine);
 
   // --- Volumes
-  await page.getByRole('link', { name: 'Volumes' }).click();
+  await page.getByRole('link', { name: 'Volumes', exact: true }).click();
   const volumes = page.getByRole('grid', { name: 'Volumes' }).or(page.getByRole('table', { name: 'Volumes' }));
   const volRow = volumes.getByRole('row').filter({ has: page.getByRole('link', { name: 'source', exact: true }) });
   await volRow.waitFor();
@@ -53,19 +53,20 @@ test('sessions of a directory volume, through the console', async (t) => {
   assert.match(volText, /lab/);
   assert.match(volText, /directory/);
   assert.ok(volText.includes(vol.path), `the row shows the path: ${volText}`);
-  assert.equal(await volRow.getByRole('link', { name: '0 sessions of source' }).innerText(), '0');
+  assert.equal(await volRow.getByRole('link', { name: '0 sessions of source', exact: true }).innerText(), '0');
   await screenshot(page, 'volumes');
+  await expectAccessible(page, 'volumes');
 
   // --- The volume: Geo-Replication Sessions is the default tab
   await volRow.getByRole('link', { name: 'source', exact: true }).click();
   await page.waitForURL(`**/volumes/${vol.id}/sessions`);
-  assert.equal(await page.getByRole('tab', { name: 'Geo-Replication Sessions' }).getAttribute('aria-selected'), 'true');
+  assert.equal(await page.getByRole('tab', { name: 'Geo-Replication Sessions', exact: true }).getAttribute('aria-selected'), 'true');
   await page.getByText('No geo-replication sessions').waitFor();
   // General tab, by URL, and back.
-  await page.getByRole('tab', { name: 'General' }).click();
+  await page.getByRole('tab', { name: 'General', exact: true }).click();
   await page.waitForURL(`**/volumes/${vol.id}/general`);
   await page.getByText(vol.id).waitFor();
-  await page.getByRole('tab', { name: 'Geo-Replication Sessions' }).click();
+  await page.getByRole('tab', { name: 'Geo-Replication Sessions', exact: true }).click();
   await page.waitForURL(`**/volumes/${vol.id}/sessions`);
 
   // --- New session
@@ -77,10 +78,11 @@ test('sessions of a directory volume, through the console', async (t) => {
   await waitForValue(dialog.getByLabel('Destination host'), setup.destination.id);
   await dialog.getByLabel('Destination path').fill('replica-1');
   await dialog.getByText('An absolute path (starting with /).').waitFor();
-  assert.ok(await dialog.getByRole('button', { name: 'Create' }).isDisabled());
+  assert.ok(await dialog.getByRole('button', { name: 'Create', exact: true }).isDisabled());
   await dialog.getByLabel('Destination path').fill(replica);
   await screenshot(page, 'session-new');
-  await dialog.getByRole('button', { name: 'Create' }).click();
+  await expectAccessible(page, 'session-new');
+  await dialog.getByRole('button', { name: 'Create', exact: true }).click();
   await dialog.waitFor({ state: 'detached' });
 
   const listed = await engine.api('GET', `/volumes/${vol.id}/sessions`);
@@ -97,15 +99,15 @@ test('sessions of a directory volume, through the console', async (t) => {
   await page.getByRole('button', { name: 'New', exact: true }).click();
   dialog = page.getByRole('dialog', { name: 'New Geo-Replication Session' });
   await dialog.getByLabel('Destination path').fill(replica);
-  await dialog.getByRole('button', { name: 'Create' }).click();
+  await dialog.getByRole('button', { name: 'Create', exact: true }).click();
   await dialog.getByRole('alert').getByText('is already the destination of another session').waitFor();
   assert.equal(await dialog.getByLabel('Destination path').inputValue(), replica);
   assert.equal((await engine.api('GET', `/volumes/${vol.id}/sessions`)).items.length, 1);
-  await dialog.getByRole('button', { name: 'Cancel' }).click();
+  await dialog.getByRole('button', { name: 'Cancel', exact: true }).click();
   await dialog.waitFor({ state: 'detached' });
 
   const menu = (item) =>
-    openMenu(page, row.getByRole('button', { name: `Actions for ${session.session_key}` }),
+    openMenu(page, row.getByRole('button', { name: `Actions for ${session.session_key}`, exact: true }),
       new RegExp(`^${item}`));
   const act = async (item) => (await menu(item)).click();
 
@@ -131,10 +133,11 @@ test('sessions of a directory volume, through the console', async (t) => {
     Object.entries(files).every(([f, body]) => existsSync(path.join(replica, f)) && readFileSync(path.join(replica, f), 'utf8') === body));
 
   // Per-node breakdown.
-  await row.getByRole('button', { name: `Nodes of ${session.session_key}` }).click();
+  await row.getByRole('button', { name: `Nodes of ${session.session_key} Details`, exact: true }).click();
   const nodes = page.getByRole('grid', { name: `Nodes of ${session.session_key}` }).or(page.getByRole('table', { name: `Nodes of ${session.session_key}` }));
   await nodes.getByText(`localhost:${vol.path}`).waitFor();
   await screenshot(page, 'volume-sessions');
+  await expectAccessible(page, 'volume-sessions');
 
   // --- Config: a value the engine refuses, its message on the row; a good one; Reset.
   await act('Config');
@@ -143,9 +146,9 @@ test('sessions of a directory volume, through the console', async (t) => {
   await dialog.getByLabel('Filter options').fill('rescan');
   assert.equal(await dialog.locator('tr[data-config-key]').count(), 1);
   const cfgRow = dialog.locator('tr[data-config-key="rescan-interval"]');
-  await cfgRow.getByRole('button', { name: 'Edit rescan-interval' }).click();
+  await cfgRow.getByRole('button', { name: 'Edit rescan-interval', exact: true }).click();
   await cfgRow.getByLabel('Value of rescan-interval').fill('soon');
-  await cfgRow.getByRole('button', { name: 'Save rescan-interval' }).click();
+  await cfgRow.getByRole('button', { name: 'Save rescan-interval', exact: true }).click();
   await cfgRow.getByText("rescan-interval takes a whole number, not 'soon'").waitFor();
   await cfgRow.getByLabel('Value of rescan-interval').fill('99999999');
   await cfgRow.getByLabel('Value of rescan-interval').press('Enter');
@@ -153,25 +156,26 @@ test('sessions of a directory volume, through the console', async (t) => {
   let cfg = await engine.api('GET', `/sessions/${session.id}/config`);
   assert.equal(cfg.items.find((i) => i.key === 'rescan-interval').is_default, true);
   await cfgRow.getByLabel('Value of rescan-interval').fill('600');
-  await cfgRow.getByRole('button', { name: 'Save rescan-interval' }).click();
+  await cfgRow.getByRole('button', { name: 'Save rescan-interval', exact: true }).click();
   await cfgRow.getByText('Modified').waitFor();
   cfg = await engine.api('GET', `/sessions/${session.id}/config`);
   assert.equal(cfg.items.find((i) => i.key === 'rescan-interval').value, '600');
   // An option with allowed values is edited with a select.
   await dialog.getByLabel('Filter options').fill('');
   const llRow = dialog.locator('tr[data-config-key="log-level"]');
-  await llRow.getByRole('button', { name: 'Edit log-level' }).click();
+  await llRow.getByRole('button', { name: 'Edit log-level', exact: true }).click();
   await llRow.getByLabel('Value of log-level').selectOption('DEBUG');
-  await llRow.getByRole('button', { name: 'Save log-level' }).click();
+  await llRow.getByRole('button', { name: 'Save log-level', exact: true }).click();
   await llRow.getByText('Modified').waitFor();
   cfg = await engine.api('GET', `/sessions/${session.id}/config`);
   assert.equal(cfg.items.find((i) => i.key === 'log-level').value, 'DEBUG');
   await screenshot(page, 'session-config');
-  await llRow.getByRole('button', { name: 'Reset log-level' }).click();
+  await expectAccessible(page, 'session-config');
+  await llRow.getByRole('button', { name: 'Reset log-level', exact: true }).click();
   await llRow.getByText('Modified').waitFor({ state: 'detached' });
-  await cfgRow.getByRole('button', { name: 'Reset rescan-interval' }).click();
+  await cfgRow.getByRole('button', { name: 'Reset rescan-interval', exact: true }).click();
   await cfgRow.getByText('Modified').waitFor({ state: 'detached' });
-  assert.ok(await cfgRow.getByRole('button', { name: 'Reset rescan-interval' }).isDisabled(), 'Reset is disabled at the default');
+  assert.ok(await cfgRow.getByRole('button', { name: 'Reset rescan-interval', exact: true }).isDisabled(), 'Reset is disabled at the default');
   cfg = await engine.api('GET', `/sessions/${session.id}/config`);
   const ri = cfg.items.find((i) => i.key === 'rescan-interval');
   assert.equal(ri.is_default, true);
@@ -183,7 +187,7 @@ test('sessions of a directory volume, through the console', async (t) => {
   // --- Set checkpoint
   await act('Set checkpoint');
   dialog = page.getByRole('dialog', { name: 'Set checkpoint' });
-  await dialog.getByRole('button', { name: 'Set checkpoint' }).click();
+  await dialog.getByRole('button', { name: 'Set checkpoint', exact: true }).click();
   await dialog.waitFor({ state: 'detached' });
   cfg = await engine.api('GET', `/sessions/${session.id}/config`);
   const cp = cfg.items.find((i) => i.key === 'checkpoint');
@@ -202,8 +206,9 @@ test('sessions of a directory volume, through the console', async (t) => {
   await dialog.getByText('Source and destination are identical').waitFor({ timeout: 60000 });
   assert.match(await dialog.innerText(), /Entries compared\s*\d+/);
   await screenshot(page, 'session-verify');
+  await expectAccessible(page, 'session-verify');
   writeFileSync(path.join(replica, 'b.txt'), 'changed by hand\n');
-  await dialog.getByRole('button', { name: 'Verify again' }).click();
+  await dialog.getByRole('button', { name: 'Verify again', exact: true }).click();
   await dialog.getByText(/\d+ differences? found/).waitFor({ timeout: 60000 });
   const diffs = dialog.getByRole('grid', { name: 'Differences' }).or(dialog.getByRole('table', { name: 'Differences' }));
   const diffRow = diffs.getByRole('row').filter({ has: page.getByText('b.txt', { exact: true }) });
@@ -212,6 +217,7 @@ test('sessions of a directory volume, through the console', async (t) => {
   assert.match(await diffRow.innerText(), /12 bytes at the source|modified/);
   assert.match(await dialog.innerText(), /Not compared: /);
   await screenshot(page, 'session-verify-difference');
+  await expectAccessible(page, 'session-verify-difference');
   // --- Repair, offered after a verify that found differences: b.txt sent again, verified.
   await dialog.getByRole('button', { name: 'Repair', exact: true }).click();
   await dialog.getByText(/Repaired: 1 sent again, 0 deleted; verified again: identical/).waitFor({ timeout: 60000 });
@@ -219,6 +225,7 @@ test('sessions of a directory volume, through the console', async (t) => {
   assert.equal(readFileSync(path.join(replica, 'b.txt'), 'utf8') === 'changed by hand\n', false);
   await dialog.getByRole('button', { name: 'Verify again' }).waitFor();
   await screenshot(page, 'session-repair');
+  await expectAccessible(page, 'session-repair');
   await dialog.locator('footer').getByRole('button', { name: 'Close', exact: true }).click();
   await dialog.waitFor({ state: 'detached' });
 
@@ -256,14 +263,16 @@ test('sessions of a directory volume, through the console', async (t) => {
   }
   assert.match(nodeText, /just now|s ago|min ago/, `the node has synced: ${nodeText}`);
   const headerSynced = page.getByLabel('Last synced');
-  assert.equal(await headerSynced.getAttribute('title'), await nodeSynced.locator('span').getAttribute('title'),
+  assert.equal(await headerSynced.locator('time').getAttribute('datetime'), await nodeSynced.locator('time').getAttribute('datetime'),
     'the header says what the node row says');
   await page.getByRole('region', { name: 'Lag chart' }).locator('svg').first().waitFor({ timeout: 30000 });
   await page.getByRole('region', { name: 'Throughput chart' }).locator('svg').first().waitFor({ timeout: 30000 });
   await page.getByLabel('Checkpoint state').getByText(/Completed|Pending/).waitFor();
   await screenshot(page, 'session-details');
+  await expectAccessible(page, 'session-details');
   await page.getByRole('region', { name: 'Throughput chart' }).scrollIntoViewIfNeeded();
   await screenshot(page, 'session-details-charts');
+  await expectAccessible(page, 'session-details-charts');
   await page.getByRole('heading', { name: /^source →/ }).scrollIntoViewIfNeeded();
 
   // Keyboard: Tab to Config, Enter opens it, Escape closes it and focus comes back.
@@ -276,7 +285,7 @@ test('sessions of a directory volume, through the console', async (t) => {
   assert.equal(focused, 'Config', 'Config is reachable with Tab');
   await page.keyboard.press('Enter');
   dialog = page.getByRole('dialog', { name: /^Config of/ });
-  await dialog.getByRole('button', { name: 'Edit sync-jobs' }).waitFor();
+  await dialog.getByRole('button', { name: 'Edit sync-jobs', exact: true }).waitFor();
   await page.keyboard.press('Escape');
   await dialog.waitFor({ state: 'detached' });
   await until('focus back on Config', () => page.evaluate(() => document.activeElement?.textContent === 'Config'), 3000);
@@ -326,6 +335,7 @@ test('sessions of a directory volume, through the console', async (t) => {
   dialog = page.getByRole('dialog', { name: 'Remove session?' });
   await dialog.getByText('goes with the session').waitFor();
   await screenshot(page, 'session-remove');
+  await expectAccessible(page, 'session-remove');
   await dialog.getByRole('button', { name: 'Remove', exact: true }).click();
   await dialog.waitFor({ state: 'detached' });
   await row.waitFor({ state: 'detached' });

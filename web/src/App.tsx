@@ -1,10 +1,13 @@
 // The console's frame: login gate, masthead, navigation, routes.
-import { useEffect, useState } from 'react';
+import { useContext, useEffect, useState } from 'react';
 import { Navigate, NavLink, Route, Routes, useLocation, useNavigate } from 'react-router-dom';
 import {
-  Button, Label, Masthead, MastheadBrand, MastheadContent, MastheadMain, Nav, NavGroup, NavItem, NavList,
-  Page, PageSidebar, PageSidebarBody, SkipToContent, Toolbar, ToolbarContent, ToolbarGroup, ToolbarItem,
+  Button, Label, Masthead, MastheadBrand, MastheadContent, MastheadMain, MastheadToggle, Nav, NavGroup, NavItem, NavList,
+  Page, PageContext, PageSidebar, PageSidebarBody, PageToggleButton, SkipToContent, Toolbar, ToolbarContent, ToolbarGroup,
+  ToolbarItem,
 } from '@patternfly/react-core';
+import BarsIcon from '@patternfly/react-icons/dist/esm/icons/bars-icon';
+import { ThemeToggle } from './theme';
 import { api, currentUser, setUnauthenticatedHandler, token } from './api';
 import { startLive, stopLive, useLiveEvents, useLiveState } from './live';
 import { forgetRole, loadRole, useRole } from './role';
@@ -41,6 +44,19 @@ function UserBadge() {
   });
   const name = currentUser() ?? '';
   return <span className="georep-user">{role ? `${name} (${role})` : name}</span>;
+}
+
+// A link of the sidebar. Where the sidebar covers the page (below 1200 px), following a link
+// closes it, as a click on the page does.
+function SideNavItem({ to, text, active }: { to: string; text: string; active: boolean }) {
+  const page = useContext(PageContext);
+  return (
+    <NavItem itemId={to} isActive={active} onClick={() => {
+      if (page.isSidebarOpen && (page.width ?? window.innerWidth) < 1200) page.onSidebarToggle();
+    }}>
+      <NavLink to={to}>{text}</NavLink>
+    </NavItem>
+  );
 }
 
 export function App() {
@@ -86,6 +102,12 @@ export function App() {
 
   const masthead = (
     <Masthead>
+      {/* Opens and closes the navigation; below 1200 px wide the sidebar starts closed. */}
+      <MastheadToggle>
+        <PageToggleButton variant="plain" aria-label="Navigation">
+          <BarsIcon />
+        </PageToggleButton>
+      </MastheadToggle>
       <MastheadMain>
         <MastheadBrand component="a" href="/overview" aria-label="georep home">
           <span className="georep-brand">georep</span>
@@ -102,6 +124,9 @@ export function App() {
                 <LiveIndicator />
               </ToolbarItem>
               <ToolbarItem>
+                <ThemeToggle />
+              </ToolbarItem>
+              <ToolbarItem>
                 <UserBadge />
               </ToolbarItem>
               <ToolbarItem>
@@ -116,11 +141,7 @@ export function App() {
     </Masthead>
   );
 
-  const navItem = (to: string, text: string) => (
-    <NavItem itemId={to} isActive={location.pathname.startsWith(to)}>
-      <NavLink to={to}>{text}</NavLink>
-    </NavItem>
-  );
+  const navItem = (to: string, text: string) => <SideNavItem to={to} text={text} active={location.pathname.startsWith(to)} />;
   const sidebar = (
     <PageSidebar>
       <PageSidebarBody>

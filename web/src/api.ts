@@ -36,8 +36,11 @@ export type MetricSample = Schemas['MetricSample'];
 // An alert: one rule's condition on a session or destination, firing or resolved.
 export type Alert = Schemas['Alert'];
 
+// The engine's error answer: {"error": {"code", "message", "field"}}. `field`, when the engine
+// names one (an invalid argument), is the JSON field of the request that was refused, so a form
+// can show the message on that field.
 export class ApiError extends Error {
-  constructor(public status: number, public code: string, message: string) {
+  constructor(public status: number, public code: string, message: string, public field?: string) {
     super(message);
   }
 }
@@ -84,12 +87,13 @@ export async function request<T>(method: string, path: string, body?: unknown, s
     /* not JSON: reported below */
   }
   if (!res.ok) {
-    const err = (json as { error?: { code?: string; message?: string } } | undefined)?.error;
+    const err = (json as { error?: { code?: string; message?: string; field?: string } } | undefined)?.error;
     if (res.status === 401 && path !== '/auth/login') {
       sessionStorage.removeItem(TOKEN_KEY);
       onUnauthenticated();
     }
-    throw new ApiError(res.status, err?.code ?? 'error', err?.message ?? `The engine answered ${res.status}.`);
+    throw new ApiError(res.status, err?.code ?? 'error', err?.message ?? `The engine answered ${res.status}.`,
+      typeof err?.field === 'string' && err.field ? err.field : undefined);
   }
   return json as T;
 }

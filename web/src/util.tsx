@@ -1,5 +1,5 @@
 // Small helpers shared by the pages: loading data, formatting, status labels.
-import { useCallback, useEffect, useRef, useState } from 'react';
+import { useCallback, useEffect, useRef, useState, useSyncExternalStore } from 'react';
 import { Alert, Label } from '@patternfly/react-core';
 import CheckCircleIcon from '@patternfly/react-icons/dist/esm/icons/check-circle-icon';
 import ExclamationCircleIcon from '@patternfly/react-icons/dist/esm/icons/exclamation-circle-icon';
@@ -55,6 +55,11 @@ export function ErrorAlert({ error, title = 'The operation failed' }: { error: s
   );
 }
 
+// Times. The engine sends UTC (ISO 8601); the console shows them in the browser's time zone:
+// how long ago (or how soon) as the text, the full local date and time with its zone on hover,
+// in a <time> element that carries the exact value. <Time> is the one way a time is shown.
+
+// The local date and time, as the browser's locale writes it ("8 Dec 2026, 14:02:05").
 export function formatTime(iso: string | null | undefined): string {
   if (!iso) return '—';
   const d = new Date(iso);
@@ -62,16 +67,131 @@ export function formatTime(iso: string | null | undefined): string {
   return d.toLocaleString();
 }
 
+// The full local value with its time zone ("Tuesday, 8 December 2026 at 14:02:05 CET"): what a
+// time shows on hover, so that no one has to guess the zone.
+export function formatTimeFull(iso: string | null | undefined): string {
+  if (!iso) return '';
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  return d.toLocaleString(undefined, {
+    weekday: 'long', year: 'numeric', month: 'long', day: 'numeric',
+    hour: '2-digit', minute: '2-digit', second: '2-digit', timeZoneName: 'short',
+  });
+}
+
 export function formatAgo(iso: string | null | undefined, now = Date.now()): string {
   if (!iso) return 'never';
   const t = new Date(iso).getTime();
   if (Number.isNaN(t)) return iso;
   const s = Math.round((now - t) / 1000);
+  // A time ahead of this browser's clock (a checkpoint set for later, clocks apart).
+  if (s < -5) {
+    const a = -s;
+    if (a < 60) return `in ${a} s`;
+    if (a < 3600) return `in ${Math.floor(a / 60)} min`;
+    if (a < 86400) return `in ${Math.floor(a / 3600)} h`;
+    return `in ${Math.floor(a / 86400)} d`;
+  }
   if (s < 5) return 'just now';
   if (s < 60) return `${s} s ago`;
   if (s < 3600) return `${Math.floor(s / 60)} min ago`;
   if (s < 86400) return `${Math.floor(s / 3600)} h ago`;
   return `${Math.floor(s / 86400)} d ago`;
+}
+
+// One clock for every <Time> on the page, ticking every 15 s, so "3 min ago" stays true.
+let nowValue = Date.now();
+const nowListeners = new Set<() => void>();
+let nowTimer: ReturnType<typeof setInterval> | undefined;
+function subscribeNow(l: () => void) {
+  nowListeners.add(l);
+  if (!nowTimer) {
+    nowTimer = setInterval(() => {
+      nowValue = Date.now();
+      for (const x of nowListeners) x();
+    }, 15000);
+  }
+  return () => {
+    nowListeners.delete(l);
+    if (nowListeners.size === 0 && nowTimer) {
+      clearInterval(nowTimer);
+      nowTimer = undefined;
+    }
+  };
+}
+export function useNow(): number {
+  return useSyncExternalStore(subscribeNow, () => nowValue);
+}
+
+// A time from the engine. `show`: "ago" (default: "3 min ago"), "local" (the local date and
+// time, for lists read by date such as events), or "both" ("3 min ago (8 Dec 2026, 14:02:05)").
+// Hovering shows the other form and the full local value with its zone. `empty`: what a
+// missing time reads as.
+export function Time({ iso, show = 'ago', empty = '\u2014', prefix }: {
+  iso: string | null | undefined; show?: 'ago' | 'local' | 'both'; empty?: string; prefix?: string;
+}) {
+  useNow(); // renders again as the clock ticks
+  if (!iso) return <>{empty}</>;
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return <>{iso}</>;
+  const ago = formatAgo(iso);
+  const local = formatTime(iso);
+  const full = formatTimeFull(iso);
+  const text = show === 'local' ? local : show === 'both' ? `${ago} (${local})` : ago;
+  const title = show === 'local' ? `${full} (${ago})` : full;
+  return (
+    <time dateTime={d.toISOString()} title={title}>
+      {prefix}
+      {text}
+    </time>
+  );
+}
+
+// Nanoseconds since the epoch (as the verify report writes a modification time) as an ISO time
+// and its sub-second digits: JavaScript's Date keeps milliseconds only.
+function nanosToParts(ns: string): { iso: string; fraction: string } | null {
+  if (!/^\d{1,20}$/.test(ns)) return null;
+  const n = BigInt(ns);
+  const ms = Number(n / 1000000n);
+  const d = new Date(ms);
+  if (Number.isNaN(d.getTime())) return null;
+  return { iso: d.toISOString(), fraction: (n % 1000000000n).toString().padStart(9, '0') };
+}
+
+const TIME_IN_TEXT = /(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2}))|\b(\d{16,20}) ns\b/g;
+
+// A message written by the engine, with the times in it shown in local time: an ISO 8601 time
+// ("...at 2026-12-08T00:55:46.920Z") as a <time> in the browser's zone, and a time in
+// nanoseconds since the epoch ("modified at 1796550263384010813 ns") as a local date and time
+// with its nanoseconds. The exact value stays on hover.
+export function TimeText({ text }: { text: string | null | undefined }) {
+  if (!text) return null;
+  const out: React.ReactNode[] = [];
+  let last = 0;
+  for (const m of text.matchAll(TIME_IN_TEXT)) {
+    const at = m.index ?? 0;
+    if (at > last) out.push(text.slice(last, at));
+    if (m[1]) {
+      const d = new Date(m[1]);
+      out.push(Number.isNaN(d.getTime()) ? m[0] : (
+        <time key={at} dateTime={d.toISOString()} title={`${formatTimeFull(m[1])} (${m[1]} UTC)`}>{formatTime(m[1])}</time>
+      ));
+    } else {
+      const p = nanosToParts(m[2]);
+      if (!p) out.push(m[0]);
+      else {
+        const local = formatTime(p.iso);
+        out.push(
+          <time key={at} dateTime={p.iso} title={`${formatTimeFull(p.iso)}; ${m[2]} ns since the epoch`}>
+            {local} (+0.{p.fraction} s)
+          </time>,
+        );
+      }
+    }
+    last = at + m[0].length;
+  }
+  if (last < text.length) out.push(text.slice(last));
+  return <>{out}</>;
 }
 
 export function formatBytes(n: number | null | undefined): string {

@@ -13,7 +13,7 @@ import {
 import { api, type Alert } from '../api';
 import { useLiveEvents } from '../live';
 import { RoleButton } from '../role';
-import { errorText, formatAgo, formatTime } from '../util';
+import { errorText, Time, TimeText } from '../util';
 
 const RANK: Record<Alert['severity'], number> = { critical: 0, warning: 1 };
 
@@ -105,15 +105,15 @@ export function AlertDrawer({ alerts, error, onClose, reload }: {
                   headingLevel="h3"
                 />
                 <NotificationDrawerListItemBody
-                  timestamp={<span title={formatTime(a.started_at)}>since {formatAgo(a.started_at)}</span>}
+                  timestamp={<>since <Time iso={a.started_at} show="both" /></>}
                 >
-                  <div>{a.summary}</div>
+                  <div><TimeText text={a.summary} /></div>
                   <div className="georep-drawer-object">
                     {a.object_type}: {objectLink(a)}
                   </div>
                   {a.acknowledged_at ? (
                     <div className="georep-drawer-ack">
-                      Acknowledged by {a.acknowledged_by} <span title={formatTime(a.acknowledged_at)}>{formatAgo(a.acknowledged_at)}</span>
+                      Acknowledged by {a.acknowledged_by} <Time iso={a.acknowledged_at} />
                     </div>
                   ) : (
                     <RoleButton

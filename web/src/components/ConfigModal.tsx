@@ -9,17 +9,55 @@ import {
 } from '@patternfly/react-core';
 import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
 import { api, type ConfigItem, type Session } from '../api';
-import { ErrorAlert, errorText, formatTime, useAsync } from '../util';
+import { ErrorAlert, errorText, formatTimeFull, Time, useAsync } from '../util';
 import { needsText, RoleButton, useRole } from '../role';
 import { CONFIG_RESET_ROLE, configRole } from './sessionModel';
 
 interface RowState { editing: boolean; draft: string; busy: boolean; error: string | null }
 const idle: RowState = { editing: false, draft: '', busy: false, error: null };
 
+// Unix seconds as the value of a datetime-local input (local time), and back.
+function secondsToLocalInput(v: string): string {
+  if (!/^\d+$/.test(v) || v === '0') return '';
+  const d = new Date(Number(v) * 1000);
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+}
+function localInputToSeconds(v: string): string {
+  const t = new Date(v).getTime();
+  return Number.isNaN(t) ? '' : String(Math.floor(t / 1000));
+}
+
+// The checkpoint (Unix seconds to the engine): a local date and time, "now" or none.
+function CheckpointEditor({ value, onChange, disabled, onSubmit }: {
+  value: string; onChange: (v: string) => void; disabled: boolean; onSubmit: () => void;
+}) {
+  return (
+    <div>
+      <TextInput id="config-checkpoint" type="datetime-local" step={1} aria-label="Value of checkpoint (local time)"
+        value={value === 'now' ? '' : secondsToLocalInput(value)} isDisabled={disabled}
+        onChange={(_e, v) => onChange(v ? localInputToSeconds(v) : '0')}
+        onKeyDown={(e) => {
+          if (e.key === 'Enter') {
+            e.preventDefault();
+            onSubmit();
+          }
+        }} />
+      <Button variant="link" isInline size="sm" isDisabled={disabled} onClick={() => onChange('now')}>Now</Button>{' · '}
+      <Button variant="link" isInline size="sm" isDisabled={disabled} onClick={() => onChange('0')}>None</Button>
+      <div className="georep-config-desc" aria-live="polite">
+        {value === 'now' ? 'The engine’s current time, when saved.' : value === '0' || value === '' ? 'No checkpoint.'
+          : `${formatTimeFull(new Date(Number(value) * 1000).toISOString())} (${value})`}
+      </div>
+    </div>
+  );
+}
+
 function Editor({ item, value, onChange, onSubmit, disabled }: {
   item: ConfigItem; value: string; onChange: (v: string) => void; onSubmit: () => void; disabled: boolean;
 }) {
   const label = `Value of ${item.key}`;
+  if (item.key === 'checkpoint') return <CheckpointEditor value={value} onChange={onChange} disabled={disabled} onSubmit={onSubmit} />;
   if (item.type === 'bool') {
     return (
       <Switch id={`config-${item.key}`} aria-label={label} isChecked={value === 'true'} isDisabled={disabled}
@@ -138,14 +176,16 @@ export function ConfigModal({ session, title, onClose }: { session: Session; tit
                             onSubmit={() => void save(item)} />
                         ) : (
                           <span>
-                            <code>{item.value === '' ? '(empty)' : item.value}</code>{' '}
+                            {item.key === 'checkpoint' && /^\d+$/.test(item.value) ? (
+                              item.value === '0' ? <>None <code>0</code></> : (
+                                <><Time iso={new Date(Number(item.value) * 1000).toISOString()} show="both" />{' '}
+                                  <code className="georep-config-desc">{item.value}</code></>
+                              )
+                            ) : <code>{item.value === '' ? '(empty)' : item.value}</code>}{' '}
                             {!item.is_default && (
-                              <Label color="blue" isCompact title={item.changed_by ? `by ${item.changed_by}, ${formatTime(item.changed_at)}` : undefined}>
+                              <Label color="blue" isCompact title={item.changed_by ? `by ${item.changed_by}, ${formatTimeFull(item.changed_at)}` : undefined}>
                                 Modified
                               </Label>
-                            )}
-                            {item.key === 'checkpoint' && item.value !== '0' && /^\d+$/.test(item.value) && (
-                              <div className="georep-config-desc">{formatTime(new Date(Number(item.value) * 1000).toISOString())}</div>
                             )}
                           </span>
                         )}

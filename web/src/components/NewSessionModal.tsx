@@ -10,6 +10,7 @@ import {
 import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
 import { api, type CandidateVolume, type Cluster, type Destination, type Host, type Session, type Volume } from '../api';
 import { ErrorAlert, errorText, formatBytes, useAsync } from '../util';
+import { check, FieldHelper, fieldProps, useServerErrors } from './forms';
 
 export function NewSessionModal({
   volume, clusterName, onClose, onCreated,
@@ -31,7 +32,7 @@ export function NewSessionModal({
   // write empty files, which Test on the destination warns about; tarssh avoids it.
   const [syncMethod, setSyncMethod] = useState('');
   const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const server = useServerErrors(isDirectory ? ['destination_id', 'destination_volume'] : ['destination_id', 'destination_volume', 'sync_method']);
 
   // A destination cluster narrows the list to the destinations on its hosts.
   useEffect(() => {
@@ -87,14 +88,15 @@ export function NewSessionModal({
   const chosenCandidate = candidates?.find((c) => c.name === chosen);
   const needsForce = !!chosenCandidate && !chosenCandidate.eligible;
   const shownCandidates = (candidates ?? []).filter((c) => showAll || c.eligible);
-  const pathError = isDirectory && path !== '' && !path.startsWith('/') ? 'An absolute path (starting with /).' : null;
+  const pathClientError = isDirectory ? check.absolutePath(path.trim()) : null;
+  const pathError = pathClientError ?? server.on('destination_volume');
   const target = isDirectory ? path.trim() : chosen;
-  const canCreate = !!destination && target !== '' && !pathError && (!needsForce || force) && !busy;
+  const canCreate = !!destination && target !== '' && !pathClientError && (!needsForce || force) && !busy;
 
   const create = async () => {
     if (!canCreate || !destination) return;
     setBusy(true);
-    setError(null);
+    server.clear();
     try {
       const s = await api.createSession({
         destination_id: destination.id, source_volume_id: volume.id, destination_volume: target, force,
@@ -103,7 +105,7 @@ export function NewSessionModal({
       onCreated(s);
       onClose();
     } catch (e) {
-      setError(errorText(e));
+      server.fail(e);
       setBusy(false);
     }
   };
@@ -142,21 +144,18 @@ export function NewSessionModal({
             <Spinner size="md" aria-label="Loading destinations" />
           ) : (
             <FormSelect id="new-session-destination" value={destinationId} isDisabled={busy || destinations.length === 0}
-              onChange={(_e, v) => setDestinationId(v)}>
+              {...fieldProps('new-session-destination', server.on('destination_id'))}
+              onChange={(_e, v) => { setDestinationId(v); server.touched('destination_id'); }}>
               <FormSelectOption value="" label={destinations.length ? 'Choose a destination host' : 'No destination host'} isPlaceholder />
               {destinations.map((d) => (
                 <FormSelectOption key={d.id} value={d.id} label={destLabel(d)} />
               ))}
             </FormSelect>
           )}
-          <FormHelperText>
-            <HelperText>
-              <HelperTextItem>
-                Destination hosts attached to cluster {clusterName} (the source volume&apos;s cluster); attach another on
-                the cluster&apos;s Destinations tab.
-              </HelperTextItem>
-            </HelperText>
-          </FormHelperText>
+          <FieldHelper fieldId="new-session-destination" error={server.on('destination_id')}>
+            Destination hosts attached to cluster {clusterName} (the source volume&apos;s cluster); attach another on
+            the cluster&apos;s Destinations tab.
+          </FieldHelper>
           <ErrorAlert error={dests.error} title="Could not list the destinations" />
           {destination && destination.connection === 'Broken' && (
             <Alert variant="warning" isInline isPlain title={`${destination.host} is Broken: ${destination.connection_reason}`} />
@@ -166,14 +165,10 @@ export function NewSessionModal({
         {isDirectory ? (
           <FormGroup label="Destination path" isRequired fieldId="new-session-path">
             <TextInput id="new-session-path" value={path} isDisabled={busy} placeholder="/srv/replica"
-              validated={pathError ? 'error' : 'default'} onChange={(_e, v) => setPath(v)} />
-            <FormHelperText>
-              <HelperText>
-                <HelperTextItem variant={pathError ? 'error' : 'default'}>
-                  {pathError ?? `A directory volume replicates to a path on ${destination?.host ?? 'the destination host'}; it is created when the session starts.`}
-                </HelperTextItem>
-              </HelperText>
-            </FormHelperText>
+              {...fieldProps('new-session-path', pathError)} onChange={(_e, v) => { setPath(v); server.touched('destination_volume'); }} />
+            <FieldHelper fieldId="new-session-path" error={pathError}>
+              A directory volume replicates to a path on {destination?.host ?? 'the destination host'}; it is created when the session starts.
+            </FieldHelper>
           </FormGroup>
         ) : (
           <FormGroup label="Destination volume" isRequired fieldId="new-session-volume" role="group">
@@ -181,6 +176,9 @@ export function NewSessionModal({
               onChange={(_e, v) => setShowAll(v)} />
             {candidatesLoading && <div><Spinner size="md" aria-label="Loading volumes" /> Reading the destination&apos;s volumes…</div>}
             <ErrorAlert error={candidatesError} title="Could not list the destination's volumes" />
+            {server.on('destination_volume') && (
+              <HelperText><HelperTextItem variant="error" hasIcon>{server.on('destination_volume')}</HelperTextItem></HelperText>
+            )}
             {candidates && shownCandidates.length === 0 && (
               <HelperText>
                 <HelperTextItem variant="warning">
@@ -221,18 +219,15 @@ export function NewSessionModal({
         {!isDirectory && (
           <FormGroup label="Sync method" fieldId="new-session-sync-method">
             <FormSelect id="new-session-sync-method" value={syncMethod} isDisabled={busy}
-              onChange={(_e, v) => setSyncMethod(v)}>
+              {...fieldProps('new-session-sync-method', server.on('sync_method'))}
+              onChange={(_e, v) => { setSyncMethod(v); server.touched('sync_method'); }}>
               <FormSelectOption value="" label="gluster's default (rsync)" />
               <FormSelectOption value="rsync" label="rsync" />
               <FormSelectOption value="tarssh" label="tarssh" />
             </FormSelect>
-            <FormHelperText>
-              <HelperText>
-                <HelperTextItem>
-                  tarssh where the source hosts have rsync 3.4 or later (Test on the destination says so).
-                </HelperTextItem>
-              </HelperText>
-            </FormHelperText>
+            <FieldHelper fieldId="new-session-sync-method" error={server.on('sync_method')}>
+              tarssh where the source hosts have rsync 3.4 or later (Test on the destination says so).
+            </FieldHelper>
           </FormGroup>
         )}
         {/* Force bypasses the gluster eligibility checks; a directory session has none. */}
@@ -247,7 +242,7 @@ export function NewSessionModal({
             <span>Creating session, pushing keys…</span>
           </div>
         )}
-        <ErrorAlert error={error} title="Could not create the session" />
+        <ErrorAlert error={server.alert} title="Could not create the session" />
       </Form>
     </Modal>
   );

@@ -3,10 +3,12 @@
 // the pending action; every error stays inside its dialog, in the engine's words.
 import { useState } from 'react';
 import {
-  Alert, Button, Checkbox, Form, HelperText, HelperTextItem, Modal, ModalVariant, Spinner, Stack, StackItem,
+  Alert, Button, Checkbox, Form, FormGroup, HelperText, HelperTextItem, Modal, ModalVariant, Radio, Spinner, Stack,
+  StackItem, TextInput,
 } from '@patternfly/react-core';
 import { api, type Session } from '../api';
-import { errorText, ErrorAlert, formatTime } from '../util';
+import { errorText, ErrorAlert, formatTimeFull, Time } from '../util';
+import { FieldHelper, fieldProps, useServerErrors } from './forms';
 import { ACTION_LABEL, availability, type SessionActionName } from './sessionModel';
 import { ConfigModal } from './ConfigModal';
 import { VerifyModal } from './VerifyModal';
@@ -146,18 +148,25 @@ function CheckpointModal({
 }) {
   const { session } = pending;
   const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const [when, setWhen] = useState<'now' | 'at'>('now');
+  // A date and time in the browser's zone (datetime-local), sent as Unix seconds.
+  const [at, setAt] = useState('');
+  const server = useServerErrors(['value']);
+  const atSeconds = at ? Math.floor(new Date(at).getTime() / 1000) : NaN;
+  const atError = when === 'at' && at && Number.isNaN(atSeconds) ? 'A date and time.' : null;
+  const canRun = !busy && (when === 'now' || (!!at && !atError));
   const current = session.nodes?.find((n) => n.checkpoint_time)?.checkpoint_time ?? null;
   const run = async () => {
+    if (!canRun) return;
     setBusy(true);
-    setError(null);
+    server.clear();
     try {
-      await api.setConfig(session.id, 'checkpoint', 'now');
+      await api.setConfig(session.id, 'checkpoint', when === 'now' ? 'now' : String(atSeconds));
       // The nodes report the checkpoint once the engine has told the workers; read it back.
       onUpdated(await api.session(session.id));
       onClose();
     } catch (e) {
-      setError(errorText(e));
+      server.fail(e);
       setBusy(false);
     }
   };
@@ -168,7 +177,7 @@ function CheckpointModal({
       isOpen
       onClose={busy ? undefined : onClose}
       actions={[
-        <Button key="go" variant="primary" onClick={run} isDisabled={busy} isLoading={busy}>
+        <Button key="go" variant="primary" onClick={run} isDisabled={!canRun} isLoading={busy}>
           Set checkpoint
         </Button>,
         <Button key="cancel" variant="link" onClick={onClose} isDisabled={busy}>
@@ -178,13 +187,33 @@ function CheckpointModal({
     >
       <Stack hasGutter>
         <StackItem>
-          Mark the current time as a checkpoint of <strong>{sessionTitle(session, destinationHost)}</strong>. The
+          Mark a time as a checkpoint of <strong>{sessionTitle(session, destinationHost)}</strong>. The
           checkpoint completes once every change made before it has been synced to the destination; the session&apos;s
           details show its progress.
         </StackItem>
-        {current && <StackItem>The current checkpoint is {formatTime(current)}; it will be replaced.</StackItem>}
         <StackItem>
-          <ErrorAlert error={error} title="Could not set the checkpoint" />
+          <Form onSubmit={(e) => { e.preventDefault(); void run(); }}>
+            <FormGroup role="radiogroup" fieldId="checkpoint-when" label="Checkpoint at" isStack>
+              <Radio id="checkpoint-now" name="checkpoint-when" label="Now" isChecked={when === 'now'}
+                onChange={() => setWhen('now')} isDisabled={busy} />
+              <Radio id="checkpoint-at" name="checkpoint-when" label="A date and time (your local time)" isChecked={when === 'at'}
+                onChange={() => setWhen('at')} isDisabled={busy} />
+            </FormGroup>
+            {when === 'at' && (
+              <FormGroup label="Date and time" fieldId="checkpoint-at-value">
+                <TextInput id="checkpoint-at-value" type="datetime-local" step={1} value={at} isDisabled={busy}
+                  {...fieldProps('checkpoint-at-value', atError ?? server.on('value'))}
+                  onChange={(_e, v) => { setAt(v); server.touched('value'); }} />
+                <FieldHelper fieldId="checkpoint-at-value" error={atError ?? server.on('value')}>
+                  {at && !Number.isNaN(atSeconds) ? formatTimeFull(new Date(atSeconds * 1000).toISOString()) : 'In the time zone of this browser.'}
+                </FieldHelper>
+              </FormGroup>
+            )}
+          </Form>
+        </StackItem>
+        {current && <StackItem>The current checkpoint is <Time iso={current} show="both" />; it will be replaced.</StackItem>}
+        <StackItem>
+          <ErrorAlert error={when === 'now' ? server.alert ?? server.on('value') : server.alert} title="Could not set the checkpoint" />
         </StackItem>
       </Stack>
     </Modal>

@@ -6,6 +6,15 @@ import { Chart, ChartArea, ChartAxis, ChartGroup, ChartVoronoiContainer } from '
 import type { MetricSample } from '../api';
 import { formatBytes, formatLag } from '../util';
 
+// The axes in PatternFly's theme colours (CSS variables), so that they read in the light and in
+// the dark theme alike: the charts' own theme is fixed light.
+const AXIS_STYLE = {
+  axis: { stroke: 'var(--pf-v5-global--BorderColor--100)' },
+  ticks: { stroke: 'var(--pf-v5-global--BorderColor--100)' },
+  tickLabels: { fill: 'var(--pf-v5-global--Color--100)' },
+  grid: { stroke: 'var(--pf-v5-global--BorderColor--100)' },
+};
+
 function useWidth<T extends HTMLElement>(): [React.RefObject<T>, number] {
   const ref = useRef<T>(null);
   const [w, setW] = useState(500);
@@ -58,8 +67,8 @@ function TimeChart({ title, samples, value, format, color }: {
               }
             >
               <ChartAxis tickFormat={(t: Date | number) => new Date(t).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' })}
-                tickCount={5} fixLabelOverlap />
-              <ChartAxis dependentAxis showGrid tickFormat={(v: number) => format(v)} tickCount={4} />
+                tickCount={5} fixLabelOverlap style={AXIS_STYLE} />
+              <ChartAxis dependentAxis showGrid tickFormat={(v: number) => format(v)} tickCount={4} style={AXIS_STYLE} />
               <ChartGroup>
                 <ChartArea data={data} interpolation="monotoneX" style={{ data: { fill: color, fillOpacity: 0.25, stroke: color } }} />
               </ChartGroup>

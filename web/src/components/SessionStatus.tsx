@@ -2,7 +2,7 @@
 import { Label } from '@patternfly/react-core';
 import ExclamationTriangleIcon from '@patternfly/react-icons/dist/esm/icons/exclamation-triangle-icon';
 import type { NodeStatus, Session, SessionAlert, SessionStatus } from '../api';
-import { StatusLabel } from '../util';
+import { StatusLabel, TimeText } from '../util';
 import { worstStatus } from './sessionModel';
 
 // What a standing alert is called in a label.
@@ -25,8 +25,8 @@ export function SessionStatusLabel({ status, reason, alerts }: {
             {ALERT_LABEL[a.kind] ?? a.kind}
           </Label>
         ))}
-        {alerts.map((a) => <div key={a.kind} className="georep-status-reason">{a.message}</div>)}
-        {reason && <div className="georep-status-reason">{reason}</div>}
+        {alerts.map((a) => <div key={a.kind} className="georep-status-reason"><TimeText text={a.message} /></div>)}
+        {reason && <div className="georep-status-reason"><TimeText text={reason} /></div>}
       </div>
     );
   }
@@ -50,7 +50,7 @@ export function SessionStatusLabel({ status, reason, alerts }: {
   return (
     <div className="georep-status">
       {label}
-      <div className="georep-status-reason">{reason}</div>
+      <div className="georep-status-reason"><TimeText text={reason} /></div>
     </div>
   );
 }

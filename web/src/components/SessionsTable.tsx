@@ -14,7 +14,7 @@ import CubesIcon from '@patternfly/react-icons/dist/esm/icons/cubes-icon';
 import { ExpandableRowContent, Table, Tbody, Td, Th, Thead, Tr, type IAction, type ThProps } from '@patternfly/react-table';
 import { api, type Destination, type Session, type Volume } from '../api';
 import { useLiveEvents, usePollWhileOffline } from '../live';
-import { ErrorAlert, formatLag, formatRate, formatSynced, formatTime, useAsync } from '../util';
+import { ErrorAlert, formatLag, formatRate, Time, TimeText, useAsync } from '../util';
 import { ExplainedButton, RoleButton, useRole } from '../role';
 import { allDestinations } from '../fleet';
 import {
@@ -229,7 +229,7 @@ export function SessionsTable({ volume, clusterName = '' }: { volume?: Volume; c
         <Alert variant={notice.warnings.length ? 'warning' : 'success'} isInline title={notice.title}
           timeout={notice.warnings.length ? false : 10000} onTimeout={() => setNotice(null)}
           actionClose={<AlertActionCloseButton onClose={() => setNotice(null)} />}>
-          {notice.warnings.map((w) => <div key={w}>{w}</div>)}
+          {notice.warnings.map((w) => <div key={w}><TimeText text={w} /></div>)}
         </Alert>
       )}
       <ErrorAlert error={sessions.error} title="Could not list the sessions" />
@@ -308,7 +308,7 @@ export function SessionsTable({ volume, clusterName = '' }: { volume?: Volume; c
                   {volume && <Td dataLabel="User">{s.remote_user}</Td>}
                   <Td dataLabel="Status"><SessionStatusLabel status={s.status} reason={s.status_reason} alerts={s.alerts} /></Td>
                   {volume && <Td dataLabel="Crawl status">{crawlSummary(s.nodes)}</Td>}
-                  <Td dataLabel="Last synced"><span title={formatTime(synced)}>{formatSynced(synced)}</span></Td>
+                  <Td dataLabel="Last synced"><Time iso={synced} /></Td>
                   <Td dataLabel="Lag">{formatLag(sessionLag(s))}</Td>
                   {volume && <Td dataLabel="Throughput">{formatRate(sessionThroughput(s))}</Td>}
                   <Td isActionCell>
@@ -378,7 +378,7 @@ function NodesTable({ session: s }: { session: Session }) {
             <Td dataLabel="Destination host">{n.destination_host}</Td>
             <Td dataLabel="Status"><SessionStatusLabel status={n.status} reason={n.status_reason} /></Td>
             <Td dataLabel="Crawl status">{n.crawl_status}</Td>
-            <Td dataLabel="Last synced"><span title={formatTime(n.last_synced)}>{formatSynced(n.last_synced)}</span></Td>
+            <Td dataLabel="Last synced"><Time iso={n.last_synced} /></Td>
             <Td dataLabel="Lag">{formatLag(n.lag_seconds)}</Td>
             <Td dataLabel="Throughput">{formatRate(n.throughput_bytes_per_second)}</Td>
           </Tr>

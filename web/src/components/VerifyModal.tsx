@@ -11,7 +11,8 @@ import {
 } from '@patternfly/react-core';
 import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
 import { api, type RepairReport, type Session, type VerifyReport } from '../api';
-import { ErrorAlert, errorText, formatBytes } from '../util';
+import { ErrorAlert, errorText, formatBytes, TimeText } from '../util';
+import { FieldHelper } from './forms';
 
 // `volumeKind`: the source volume's kind, when known -- Repair is offered unless it is gluster.
 export function VerifyModal({ session, title, volumeKind, onClose }: {
@@ -112,9 +113,7 @@ export function VerifyModal({ session, title, volumeKind, onClose }: {
                   inputAriaLabel="Sample percent" minusBtnAriaLabel="Less" plusBtnAriaLabel="More"
                   onMinus={() => setPercent((p) => Math.max(1, p - 5))} onPlus={() => setPercent((p) => Math.min(100, p + 5))}
                   onChange={(e) => setPercent(Number((e.target as HTMLInputElement).value))} />
-                {!percentValid && (
-                  <HelperText><HelperTextItem variant="error">Between 1 and 100.</HelperTextItem></HelperText>
-                )}
+                <FieldHelper fieldId="verify-percent" error={percentValid ? null : 'Between 1 and 100.'} />
               </FormGroup>
             )}
           </Form>
@@ -182,7 +181,7 @@ export function VerifyModal({ session, title, volumeKind, onClose }: {
                   {byPath.map(([p, what]) => (
                     <Tr key={p}>
                       <Td dataLabel="Path"><code>{p}</code></Td>
-                      <Td dataLabel="Difference">{what.map((w, i) => <div key={i}>{w}</div>)}</Td>
+                      <Td dataLabel="Difference">{what.map((w, i) => <div key={i}><TimeText text={w} /></div>)}</Td>
                     </Tr>
                   ))}
                 </Tbody>
@@ -191,7 +190,7 @@ export function VerifyModal({ session, title, volumeKind, onClose }: {
             {(report.not_compared ?? []).length > 0 && (
               <HelperText aria-label="Not compared" className="georep-verify-not-compared">
                 {(report.not_compared ?? []).map((n) => (
-                  <HelperTextItem key={n}>Not compared: {n}</HelperTextItem>
+                  <HelperTextItem key={n}>Not compared: <TimeText text={n} /></HelperTextItem>
                 ))}
               </HelperText>
             )}

@@ -12,6 +12,7 @@ import EllipsisVIcon from '@patternfly/react-icons/dist/esm/icons/ellipsis-v-ico
 import { api, ApiError } from '../api';
 import { errorText } from '../util';
 import type { HostKey } from '../apiClusters';
+import { FieldHelper } from './forms';
 import './tables.css';
 
 // A line saying what a long operation is doing, with a spinner.
@@ -113,11 +114,12 @@ export interface HostKeyChoice { fingerprint: string; confirmed: boolean }
 // key's type and SHA256 fingerprint, lets the operator pick one (the strongest is preselected)
 // and requires an explicit "I have checked this fingerprint" before the choice counts.
 // `pinned` (re-establish, re-pin) marks the key that is pinned now.
+// `error`: the engine's refusal of the chosen key (its field, ssh_fingerprint), shown here.
 export function HostKeyScan({
-  address, port, onChange, pinned, disabled, fieldId = 'host-key',
+  address, port, onChange, pinned, disabled, fieldId = 'host-key', error: refused,
 }: {
   address: string; port: number; onChange: (c: HostKeyChoice) => void; pinned?: string; disabled?: boolean;
-  fieldId?: string;
+  fieldId?: string; error?: string | null;
 }) {
   const [keys, setKeys] = useState<HostKey[] | null>(null);
   const [chosen, setChosen] = useState('');
@@ -178,6 +180,7 @@ export function HostKeyScan({
         </FlexItem>
         {busy && <FlexItem>Asking {target} for its host keys…</FlexItem>}
       </Flex>
+      <FieldHelper fieldId={`${fieldId}-fetch`} error={refused} />
       {error && (
         <Alert variant="danger" isInline isPlain title="The host key could not be fetched" className="pf-v5-u-mt-sm">
           {error}

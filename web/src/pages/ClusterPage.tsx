@@ -12,6 +12,7 @@ import { VolumesTab } from '../components/cluster/VolumesTab';
 import { DestinationsTab } from '../components/cluster/DestinationsTab';
 
 const TABS = ['hosts', 'volumes', 'destinations'] as const;
+const PANEL = 'cluster-tab-panel';
 type TabKey = (typeof TABS)[number];
 
 export function ClusterPage() {
@@ -55,12 +56,13 @@ export function ClusterPage() {
           aria-label="Cluster sections"
           usePageInsets
         >
-          <Tab eventKey="hosts" title={<TabTitleText>Hosts</TabTitleText>} />
-          <Tab eventKey="volumes" title={<TabTitleText>Volumes</TabTitleText>} />
-          <Tab eventKey="destinations" title={<TabTitleText>Geo-Replication Destinations</TabTitleText>} />
+          {/* The routed content below is every tab's panel (aria-controls must name an element that exists). */}
+          <Tab eventKey="hosts" id="cluster-hosts" tabContentId={PANEL} title={<TabTitleText>Hosts</TabTitleText>} />
+          <Tab eventKey="volumes" id="cluster-volumes" tabContentId={PANEL} title={<TabTitleText>Volumes</TabTitleText>} />
+          <Tab eventKey="destinations" id="cluster-destinations" tabContentId={PANEL} title={<TabTitleText>Geo-Replication Destinations</TabTitleText>} />
         </Tabs>
       </PageSection>
-      <PageSection>
+      <PageSection id={PANEL} role="tabpanel" aria-labelledby={`pf-tab-${active}-cluster-${active}`}>
         <ErrorAlert error={hosts.error} title="The hosts could not be loaded" />
         {!hosts.data && hosts.loading ? (
           <Spinner aria-label="Loading the cluster" />

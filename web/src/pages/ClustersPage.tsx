@@ -5,8 +5,7 @@
 import { useState } from 'react';
 import { Link, useNavigate } from 'react-router-dom';
 import {
-  Alert, EmptyState, EmptyStateBody, EmptyStateHeader, EmptyStateIcon, Form, FormGroup, HelperText,
-  HelperTextItem, PageSection, Radio, Spinner, TextInput, Title, Toolbar, ToolbarContent, ToolbarItem,
+  Alert, EmptyState, EmptyStateBody, EmptyStateHeader, EmptyStateIcon, Form, FormGroup, PageSection, Radio, Spinner, TextInput, Title, Toolbar, ToolbarContent, ToolbarItem,
 } from '@patternfly/react-core';
 import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
 import CubesIcon from '@patternfly/react-icons/dist/esm/icons/cubes-icon';
@@ -14,13 +13,14 @@ import { api, type Cluster, type Destination, type Host, type Session, type Volu
 import { clusterApi } from '../apiClusters';
 import { useLiveEvents, usePollWhileOffline } from '../live';
 import { gateItem, RoleButton, useRole } from '../role';
-import { ErrorAlert, errorText, formatTime, useAsync } from '../util';
+import { ErrorAlert, Time, useAsync } from '../util';
 import {
   BusyNote, FormModal, ConfirmRemoveModal, HostKeyScan, RowActions, type HostKeyChoice,
 } from '../components/common';
 import { asSession, mergeSession, removedId } from '../components/sessionModel';
 import { WorstStatusLabel } from '../components/SessionStatus';
 import { sessionsOfCluster } from '../fleet';
+import { check, FieldHelper, fieldProps, useServerErrors } from '../components/forms';
 
 interface ClusterRow extends Cluster { hosts: number; volumes: number; destinations: number | null }
 
@@ -142,7 +142,7 @@ export function ClustersPage() {
                   <Td dataLabel="Volumes">{c.volumes}</Td>
                   <Td dataLabel="Destinations">{c.destinations ?? '—'}</Td>
                   <Td dataLabel="Session status">{worst(c)}</Td>
-                  <Td dataLabel="Created">{formatTime(c.created_at)}</Td>
+                  <Td dataLabel="Created"><Time iso={c.created_at} show="both" /></Td>
                   <Td isActionCell>
                     <RowActions
                       label={c.name}
@@ -199,18 +199,24 @@ function NewClusterModal({ onClose, onCreated }: { onClose: () => void; onCreate
   const [key, setKey] = useState<HostKeyChoice>({ fingerprint: '', confirmed: false });
   const [password, setPassword] = useState('');
   const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const server = useServerErrors(kind === 'empty' ? ['name', 'description'] : ['name', 'address', 'ssh_port', 'ssh_user', 'ssh_fingerprint', 'password']);
   const portNum = Number(port);
-  const portOk = Number.isInteger(portNum) && portNum >= 1 && portNum <= 65535;
+  const nameError = check.objectName(name.trim()) ?? server.on('name');
+  const addressError = check.hostName(address.trim()) ?? server.on('address');
+  const portError = check.port(port) ?? server.on('ssh_port');
+  const userError = check.unixUser(user.trim()) ?? server.on('ssh_user');
+  const portOk = !check.port(port);
+  const clientOk = !check.objectName(name.trim()) &&
+    (kind === 'empty' || (!check.hostName(address.trim()) && portOk && !check.unixUser(user.trim())));
 
   const canSubmit =
-    !busy && name.trim() !== '' && (kind === 'empty' || (address.trim() !== '' && portOk && key.confirmed && !!key.fingerprint));
+    !busy && clientOk && name.trim() !== '' && (kind === 'empty' || (address.trim() !== '' && key.confirmed && !!key.fingerprint));
 
   const submit = async (ev?: React.FormEvent) => {
     ev?.preventDefault();
     if (!canSubmit) return;
     setBusy(true);
-    setError(null);
+    server.clear();
     try {
       if (kind === 'empty') {
         onCreated(await api.createCluster(name.trim(), description.trim()));
@@ -222,7 +228,7 @@ function NewClusterModal({ onClose, onCreated }: { onClose: () => void; onCreate
         onCreated(r.cluster);
       }
     } catch (e) {
-      setError(errorText(e));
+      server.fail(e);
     } finally {
       setBusy(false);
     }
@@ -246,7 +252,7 @@ function NewClusterModal({ onClose, onCreated }: { onClose: () => void; onCreate
             label="An empty cluster for directory volumes"
             description="Add its hosts and directory volumes afterwards."
             isChecked={kind === 'empty'}
-            onChange={() => setKind('empty')}
+            onChange={() => { setKind('empty'); server.clear(); }}
             isDisabled={busy}
           />
           <Radio
@@ -255,55 +261,65 @@ function NewClusterModal({ onClose, onCreated }: { onClose: () => void; onCreate
             label="Import a Gluster cluster"
             description="georep logs in to one host over SSH and discovers its peers and volumes."
             isChecked={kind === 'import'}
-            onChange={() => setKind('import')}
+            onChange={() => { setKind('import'); server.clear(); }}
             isDisabled={busy}
           />
         </FormGroup>
         <FormGroup label="Name" isRequired fieldId="cluster-name">
-          <TextInput id="cluster-name" isRequired value={name} onChange={(_e, v) => setName(v)} isDisabled={busy} />
-          <HelperText>
-            <HelperTextItem>Letters, digits, “.”, “-” and “_”.</HelperTextItem>
-          </HelperText>
+          <TextInput id="cluster-name" isRequired value={name} isDisabled={busy} {...fieldProps('cluster-name', nameError)}
+            onChange={(_e, v) => { setName(v); server.touched('name'); }} />
+          <FieldHelper fieldId="cluster-name" error={nameError}>
+            Letters, digits, “.”, “-” and “_”, starting with a letter or digit.
+          </FieldHelper>
         </FormGroup>
         {kind === 'empty' ? (
           <FormGroup label="Description" fieldId="cluster-description">
-            <TextInput id="cluster-description" value={description} onChange={(_e, v) => setDescription(v)} isDisabled={busy} />
+            <TextInput id="cluster-description" value={description} isDisabled={busy}
+              {...fieldProps('cluster-description', server.on('description'), false)}
+              onChange={(_e, v) => { setDescription(v); server.touched('description'); }} />
+            <FieldHelper fieldId="cluster-description" error={server.on('description')} />
           </FormGroup>
         ) : (
           <>
             <FormGroup label="Address of one host" isRequired fieldId="cluster-address">
-              <TextInput id="cluster-address" isRequired value={address} onChange={(_e, v) => setAddress(v)} isDisabled={busy} />
+              <TextInput id="cluster-address" isRequired value={address} isDisabled={busy}
+                {...fieldProps('cluster-address', addressError, false)}
+                onChange={(_e, v) => { setAddress(v); server.touched('address'); }} />
+              <FieldHelper fieldId="cluster-address" error={addressError} />
             </FormGroup>
             <FormGroup label="SSH port" fieldId="cluster-port">
               <TextInput
                 id="cluster-port"
                 type="number"
                 value={port}
-                onChange={(_e, v) => setPort(v)}
-                validated={portOk ? 'default' : 'error'}
+                onChange={(_e, v) => { setPort(v); server.touched('ssh_port'); }}
+                {...fieldProps('cluster-port', portError, false)}
                 isDisabled={busy}
               />
+              <FieldHelper fieldId="cluster-port" error={portError} />
             </FormGroup>
             <FormGroup label="SSH user" fieldId="cluster-user">
-              <TextInput id="cluster-user" value={user} onChange={(_e, v) => setUser(v)} isDisabled={busy} />
+              <TextInput id="cluster-user" value={user} isDisabled={busy} {...fieldProps('cluster-user', userError, false)}
+                onChange={(_e, v) => { setUser(v); server.touched('ssh_user'); }} />
+              <FieldHelper fieldId="cluster-user" error={userError} />
             </FormGroup>
-            <HostKeyScan address={address} port={portOk ? portNum : 22} onChange={setKey} disabled={busy || !portOk} fieldId="cluster-key" />
+            <HostKeyScan address={address} port={portOk ? portNum : 22} onChange={setKey} disabled={busy || !portOk || !!addressError}
+              fieldId="cluster-key" error={server.on('ssh_fingerprint')} />
             <FormGroup label="One-time password" fieldId="cluster-password">
               <TextInput
                 id="cluster-password"
                 type="password"
                 autoComplete="new-password"
                 value={password}
-                onChange={(_e, v) => setPassword(v)}
+                onChange={(_e, v) => { setPassword(v); server.touched('password'); }}
+                {...fieldProps('cluster-password', server.on('password'))}
                 isDisabled={busy}
               />
-              <HelperText>
-                <HelperTextItem>
-                  Optional: the user&apos;s password on that host, used once to install the engine&apos;s SSH key there
-                  (against the confirmed host key); never stored. Leave empty if the engine&apos;s key is already in the
-                  user&apos;s authorized_keys.
-                </HelperTextItem>
-              </HelperText>
+              <FieldHelper fieldId="cluster-password" error={server.on('password')}>
+                Optional: the user&apos;s password on that host, used once to install the engine&apos;s SSH key there
+                (against the confirmed host key); never stored. Leave empty if the engine&apos;s key is already in the
+                user&apos;s authorized_keys.
+              </FieldHelper>
             </FormGroup>
           </>
         )}
@@ -313,9 +329,9 @@ function NewClusterModal({ onClose, onCreated }: { onClose: () => void; onCreate
           <BusyNote text={kind === 'empty' ? 'Creating the cluster…' : `Discovering the peers and volumes of ${address}…`} />
         </div>
       )}
-      {error && (
+      {server.alert && (
         <Alert variant="danger" isInline title={kind === 'empty' ? 'The cluster was not created' : 'The cluster was not imported'} className="pf-v5-u-mt-md">
-          {error}
+          {server.alert}
         </Alert>
       )}
     </FormModal>

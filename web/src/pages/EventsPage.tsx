@@ -13,7 +13,7 @@ import FilterIcon from '@patternfly/react-icons/dist/esm/icons/filter-icon';
 import { api, type AuditEvent } from '../api';
 import { clusterApi } from '../apiClusters';
 import { useLiveEvents, usePollWhileOffline } from '../live';
-import { ErrorAlert, errorText, formatAgo, formatTime } from '../util';
+import { ErrorAlert, errorText, Time, TimeText } from '../util';
 
 const OBJECT_TYPES = ['cluster', 'host', 'volume', 'destination', 'session', 'user', 'token'];
 const PAGE = 100;
@@ -237,7 +237,7 @@ export function EventsPage() {
           <Table aria-label="Events" variant="compact">
             <Thead>
               <Tr>
-                <Th width={15}>Time</Th>
+                <Th width={15} info={{ tooltip: 'In your local time zone; hover a time for its zone' }}>Time</Th>
                 <Th width={10}>Actor</Th>
                 <Th width={15}>Action</Th>
                 <Th width={20}>Object</Th>
@@ -249,7 +249,7 @@ export function EventsPage() {
               {shown.map((e) => (
                 <Tr key={e.id}>
                   <Td dataLabel="Time">
-                    <span title={formatAgo(e.at)}>{formatTime(e.at)}</span>
+                    <Time iso={e.at} show="local" />
                   </Td>
                   <Td dataLabel="Actor">{e.actor}</Td>
                   <Td dataLabel="Action">
@@ -265,7 +265,7 @@ export function EventsPage() {
                     <Label color={e.result === 'ok' ? 'green' : e.result === 'failed' ? 'red' : 'grey'}>{e.result}</Label>
                   </Td>
                   <Td dataLabel="Message" className="georep-event-message">
-                    {e.message}
+                    <TimeText text={e.message} />
                   </Td>
                 </Tr>
               ))}

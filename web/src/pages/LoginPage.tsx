@@ -1,5 +1,8 @@
+// The login screen: PatternFly's login layout, its title the page's one <h1>.
 import { useState } from 'react';
-import { LoginForm, LoginPage as PfLoginPage } from '@patternfly/react-core';
+import {
+  Login, LoginFooter, LoginForm, LoginHeader, LoginMainBody, LoginMainHeader, Title,
+} from '@patternfly/react-core';
 import { api } from '../api';
 import { loadRole } from '../role';
 import { errorText } from '../util';
@@ -27,12 +30,18 @@ export function LoginPage({ onLoggedIn }: { onLoggedIn: () => void }) {
   };
 
   return (
-    <PfLoginPage
-      loginTitle="Log in to georep"
-      loginSubtitle="Geo-replication manager. The first administrator's password is printed once by georep serve."
-      textContent="georep"
+    <Login
+      header={<LoginHeader headerBrand={<span className="georep-login-brand">georep</span>} />}
+      footer={<LoginFooter><p>georep</p></LoginFooter>}
     >
-      <LoginForm
+      <LoginMainHeader>
+        <Title headingLevel="h1" size="3xl">Log in to georep</Title>
+        <p className="pf-v5-c-login__main-header-desc">
+          Geo-replication manager. The first administrator&apos;s password is printed once by georep serve.
+        </p>
+      </LoginMainHeader>
+      <LoginMainBody>
+        <LoginForm
         showHelperText={!!error}
         helperText={error ?? undefined}
         usernameLabel="Username"
@@ -46,7 +55,8 @@ export function LoginPage({ onLoggedIn }: { onLoggedIn: () => void }) {
         loginButtonLabel={busy ? 'Logging in…' : 'Log in'}
         isLoginButtonDisabled={busy || !username || !password}
         onLoginButtonClick={submit}
-      />
-    </PfLoginPage>
+        />
+      </LoginMainBody>
+    </Login>
   );
 }

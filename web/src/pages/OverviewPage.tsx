@@ -12,7 +12,7 @@ import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
 import CubesIcon from '@patternfly/react-icons/dist/esm/icons/cubes-icon';
 import { api, type Alert as FiringAlert, type Cluster, type Destination, type Session, type Volume } from '../api';
 import { useLiveEvents, usePollWhileOffline } from '../live';
-import { ErrorAlert, formatAgo, formatLag, formatSynced, formatTime, StatusLabel, useAsync } from '../util';
+import { ErrorAlert, formatLag, StatusLabel, Time, TimeText, useAsync } from '../util';
 import { allDestinations, sessionName } from '../fleet';
 import { asSession, mergeSession, removedId, sessionLag, sessionLastSynced, STATUSES_WORST_FIRST } from '../components/sessionModel';
 import { SessionStatusLabel } from '../components/SessionStatus';
@@ -161,7 +161,7 @@ function AlertsCard({ firing, onShowAlerts }: { firing: ReturnType<typeof useFir
                 <strong>{a.rule}</strong> on {a.object_type} {alertObject(a)}
                 {a.acknowledged_at && <> <Label isCompact>acknowledged</Label></>}
                 <div className="georep-alert-summary" title={a.summary}>
-                  <span title={formatTime(a.started_at)}>Since {formatAgo(a.started_at)}:</span> {a.summary}
+                  <Time iso={a.started_at} prefix="Since " />: <TimeText text={a.summary} />
                 </div>
               </ListItem>
             ))}
@@ -212,7 +212,7 @@ function DestinationsCard({ data }: { data: Data }) {
                   <Td dataLabel="Status">
                     <StatusLabel status={d.connection} />
                     {d.connection_reason && <div className="georep-status-reason">{d.connection_reason}</div>}
-                    <div className="georep-status-reason" title={formatTime(d.last_checked)}>checked {formatAgo(d.last_checked)}</div>
+                    <div className="georep-status-reason"><Time iso={d.last_checked} prefix="checked " empty="never checked" /></div>
                   </Td>
                 </Tr>
               ))}
@@ -260,7 +260,7 @@ function LagCard({ data }: { data: Data }) {
                     </Td>
                     <Td dataLabel="Status"><SessionStatusLabel status={s.status} alerts={s.alerts} /></Td>
                     <Td dataLabel="Lag">{formatLag(sessionLag(s))}</Td>
-                    <Td dataLabel="Last synced"><span title={formatTime(synced)}>{formatSynced(synced)}</span></Td>
+                    <Td dataLabel="Last synced"><Time iso={synced} /></Td>
                   </Tr>
                 );
               })}

@@ -10,7 +10,7 @@ import {
 import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
 import { api, ApiError, type MetricSample, type Session } from '../api';
 import { useLiveEvents, usePollWhileOffline } from '../live';
-import { ErrorAlert, formatLag, formatRate, formatSynced, formatTime, useAsync } from '../util';
+import { ErrorAlert, formatLag, formatRate, Time, TimeText, useAsync } from '../util';
 import { ExplainedButton, useRole } from '../role';
 import {
   ACTION_LABEL, ACTION_ORDER, ACTION_ROLE, asSession, availability, checkpointState, countText, crawlSummary, removedId, sessionLag,
@@ -159,13 +159,13 @@ export function SessionPage() {
           </FlexItem>
           <FlexItem><SessionStatusLabel status={s.status} /></FlexItem>
         </Flex>
-        {s.status_reason && <Alert variant={s.status.includes('aulty') ? 'danger' : 'info'} isInline isPlain title={s.status_reason} />}
+        {s.status_reason && <Alert variant={s.status.includes('aulty') ? 'danger' : 'info'} isInline isPlain title={<TimeText text={s.status_reason} />} />}
         {(s.alerts ?? []).map((a) => (
-          <Alert key={a.kind} variant="danger" isInline title={a.message} data-alert={a.kind}>
-            Since {formatTime(a.since)}
+          <Alert key={a.kind} variant="danger" isInline title={<TimeText text={a.message} />} data-alert={a.kind}>
+            Since <Time iso={a.since} show="both" />
           </Alert>
         ))}
-        {(s.warnings ?? []).map((w) => <Alert key={w} variant="warning" isInline isPlain title={w} />)}
+        {(s.warnings ?? []).map((w) => <Alert key={w} variant="warning" isInline isPlain title={<TimeText text={w} />} />)}
         <DescriptionList isHorizontal isCompact columnModifier={{ default: '3Col' }} className="georep-session-facts">
           <DescriptionListGroup>
             <DescriptionListTerm>Session</DescriptionListTerm>
@@ -181,7 +181,7 @@ export function SessionPage() {
           </DescriptionListGroup>
           <DescriptionListGroup>
             <DescriptionListTerm>Last synced</DescriptionListTerm>
-            <DescriptionListDescription aria-label="Last synced" title={formatTime(synced)}>{formatSynced(synced)}</DescriptionListDescription>
+            <DescriptionListDescription aria-label="Last synced"><Time iso={synced} /></DescriptionListDescription>
           </DescriptionListGroup>
           <DescriptionListGroup>
             <DescriptionListTerm>Lag</DescriptionListTerm>
@@ -196,13 +196,13 @@ export function SessionPage() {
             <DescriptionListDescription aria-label="Checkpoint state">
               {checkpoint ? (
                 <>
-                  {formatTime(checkpoint.time)}{' '}
+                  <Time iso={checkpoint.time} show="both" />{' '}
                   {checkpoint.completed
-                    ? <Label color="green" isCompact title={`Completed ${formatTime(checkpoint.completedAt)}`}>Completed</Label>
+                    ? <Label color="green" isCompact>Completed <Time iso={checkpoint.completedAt} /></Label>
                     : <Label color="blue" isCompact>Pending</Label>}
                   {!checkpoint.completed && (
                     <div className="georep-status-reason">
-                      Completes once every change made before it is applied: last synced {formatSynced(synced)}
+                      Completes once every change made before it is applied: last synced <Time iso={synced} />
                       {s.status === 'Paused' || s.status === 'Stopped' ? `, and the session is ${s.status.toLowerCase()}` : ''}.
                     </div>
                   )}
@@ -212,7 +212,7 @@ export function SessionPage() {
           </DescriptionListGroup>
           <DescriptionListGroup>
             <DescriptionListTerm>Created</DescriptionListTerm>
-            <DescriptionListDescription>{formatTime(s.created_at)}</DescriptionListDescription>
+            <DescriptionListDescription><Time iso={s.created_at} show="both" /></DescriptionListDescription>
           </DescriptionListGroup>
         </DescriptionList>
         <Toolbar aria-label="Session actions">
@@ -271,16 +271,16 @@ export function SessionPage() {
                 <Td dataLabel="Destination host">{n.destination_host}</Td>
                 <Td dataLabel="Status"><SessionStatusLabel status={n.status} reason={n.status_reason} /></Td>
                 <Td dataLabel="Crawl status">{n.crawl_status}</Td>
-                <Td dataLabel="Last synced"><span title={formatTime(n.last_synced)}>{formatSynced(n.last_synced)}</span></Td>
+                <Td dataLabel="Last synced"><Time iso={n.last_synced} /></Td>
                 <Td dataLabel="Pending">{countText(n.entry_pending)} / {countText(n.data_pending)} / {countText(n.meta_pending)}</Td>
                 <Td dataLabel="Failures">{countText(n.failures)}</Td>
                 <Td dataLabel="Checkpoint">
                   {n.checkpoint_time ? (
                     <>
-                      <div>{formatTime(n.checkpoint_time)}</div>
+                      <div><Time iso={n.checkpoint_time} show="both" /></div>
                       <div>
                         {n.checkpoint_completed
-                          ? <Label color="green" isCompact title={`Completed ${formatTime(n.checkpoint_completion_time)}`}>Completed</Label>
+                          ? <Label color="green" isCompact>Completed <Time iso={n.checkpoint_completion_time} /></Label>
                           : <Label color="blue" isCompact>Not completed</Label>}
                       </div>
                     </>

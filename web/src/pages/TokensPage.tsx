@@ -10,7 +10,7 @@ import {
 import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
 import { api, currentTokenId, type ApiToken } from '../api';
 import { useLiveEvents } from '../live';
-import { ErrorAlert, errorText, formatAgo, formatTime, useAsync } from '../util';
+import { ErrorAlert, errorText, Time, useAsync } from '../util';
 import { BusyNote } from '../components/common';
 
 const DAY = 86400;
@@ -78,9 +78,9 @@ export function TokensPage() {
                   <Td dataLabel="Name">
                     {t.name} {t.id === mine && <Label isCompact color="blue">this console</Label>}
                   </Td>
-                  <Td dataLabel="Created">{formatTime(t.created_at)}</Td>
-                  <Td dataLabel="Expires">{t.expires_at ? formatTime(t.expires_at) : 'never'}</Td>
-                  <Td dataLabel="Last used"><span title={formatTime(t.last_used)}>{formatAgo(t.last_used)}</span></Td>
+                  <Td dataLabel="Created"><Time iso={t.created_at} show="both" /></Td>
+                  <Td dataLabel="Expires"><Time iso={t.expires_at} show="both" empty="never" /></Td>
+                  <Td dataLabel="Last used"><Time iso={t.last_used} empty="never" /></Td>
                   <Td isActionCell>
                     <Button variant="secondary" isDanger onClick={() => setRevoking(t)} aria-label={`Revoke ${t.name}`}>Revoke</Button>
                   </Td>
@@ -177,7 +177,7 @@ function CreateTokenModal({ onClose, onCreated }: { onClose: () => void; onCreat
               {issued.token ?? ''}
             </ClipboardCopy>
           </StackItem>
-          <StackItem>Expires {issued.expires_at ? formatTime(issued.expires_at) : 'never'}.</StackItem>
+          <StackItem>Expires <Time iso={issued.expires_at} show="both" empty="never" />.</StackItem>
         </Stack>
       </Modal>
     );

@@ -13,7 +13,7 @@ import LockIcon from '@patternfly/react-icons/dist/esm/icons/lock-icon';
 import { api, currentUser, type Role, type User } from '../api';
 import { useLiveEvents } from '../live';
 import { useRole } from '../role';
-import { ErrorAlert, errorText, formatAgo, formatTime, useAsync } from '../util';
+import { ErrorAlert, errorText, Time, useAsync } from '../util';
 import { BusyNote, ConfirmRemoveModal, FormModal, RowActions } from '../components/common';
 
 const ROLES: { role: Role; what: string }[] = [
@@ -96,7 +96,7 @@ function UsersTable() {
               <Tr key={u.id} data-user-id={u.id}>
                 <Td dataLabel="Name">{u.name} {u.name === me && <Label isCompact color="blue">you</Label>}</Td>
                 <Td dataLabel="Role"><Label isCompact color={u.role === 'admin' ? 'purple' : u.role === 'operator' ? 'cyan' : 'grey'}>{u.role}</Label></Td>
-                <Td dataLabel="Created">{formatTime(u.created_at)}</Td>
+                <Td dataLabel="Created"><Time iso={u.created_at} show="both" /></Td>
                 <Td isActionCell>
                   <RowActions label={u.name} items={[
                     { title: 'Change role', onClick: () => setDialog({ kind: 'role', user: u }) },
@@ -295,9 +295,9 @@ function UserTokensModal({ user, onClose }: { user: User; onClose: () => void })
             {list.map((t) => (
               <Tr key={t.id}>
                 <Td dataLabel="Name">{t.name}</Td>
-                <Td dataLabel="Created">{formatTime(t.created_at)}</Td>
-                <Td dataLabel="Expires">{t.expires_at ? formatTime(t.expires_at) : 'never'}</Td>
-                <Td dataLabel="Last used"><span title={formatTime(t.last_used)}>{formatAgo(t.last_used)}</span></Td>
+                <Td dataLabel="Created"><Time iso={t.created_at} show="both" /></Td>
+                <Td dataLabel="Expires"><Time iso={t.expires_at} show="both" empty="never" /></Td>
+                <Td dataLabel="Last used"><Time iso={t.last_used} empty="never" /></Td>
               </Tr>
             ))}
           </Tbody>

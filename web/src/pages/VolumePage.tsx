@@ -6,7 +6,7 @@ import {
   Flex, FlexItem, Label, PageSection, Spinner, Tab, TabTitleText, Tabs, Title,
 } from '@patternfly/react-core';
 import { api, type Host, type Volume } from '../api';
-import { ErrorAlert, formatTime, StatusLabel, useAsync } from '../util';
+import { ErrorAlert, StatusLabel, Time, useAsync } from '../util';
 import { brickText, usageText } from '../components/volumeText';
 import { SessionsTable } from '../components/SessionsTable';
 
@@ -56,7 +56,7 @@ function General({ volume, clusterName, hosts }: { volume: Volume; clusterName: 
       </DescriptionListGroup>
       <DescriptionListGroup>
         <DescriptionListTerm>Added</DescriptionListTerm>
-        <DescriptionListDescription>{formatTime(volume.created_at)}</DescriptionListDescription>
+        <DescriptionListDescription><Time iso={volume.created_at} show="both" /></DescriptionListDescription>
       </DescriptionListGroup>
       <DescriptionListGroup>
         <DescriptionListTerm>ID</DescriptionListTerm>
@@ -105,11 +105,12 @@ export function VolumePage() {
           <PageSection variant="light" type="tabs">
             <Tabs activeKey={active} aria-label="Volume views" usePageInsets
               onSelect={(_e, k) => navigate(`${base}/${k}`)}>
-              <Tab eventKey="general" title={<TabTitleText>General</TabTitleText>} />
-              <Tab eventKey="sessions" title={<TabTitleText>Geo-Replication Sessions</TabTitleText>} />
+              {/* The routed content below is every tab's panel (aria-controls must name an element that exists). */}
+              <Tab eventKey="general" id="volume-general" tabContentId="volume-tab-panel" title={<TabTitleText>General</TabTitleText>} />
+              <Tab eventKey="sessions" id="volume-sessions" tabContentId="volume-tab-panel" title={<TabTitleText>Geo-Replication Sessions</TabTitleText>} />
             </Tabs>
           </PageSection>
-          <PageSection>
+          <PageSection id="volume-tab-panel" role="tabpanel" aria-labelledby={`pf-tab-${active}-volume-${active}`}>
             <Routes>
               <Route index element={<Navigate to="sessions" replace />} />
               <Route path="general" element={<General volume={v} clusterName={clusterName} hosts={hosts.data} />} />

@@ -11,11 +11,13 @@ import {
 import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
 import { api, type Destination, type Host } from '../../api';
 import { useLiveEvents, usePollWhileOffline } from '../../live';
-import { ErrorAlert, errorText, formatAgo, formatTime, StatusLabel, useAsync } from '../../util';
+import { ErrorAlert, errorText, StatusLabel, Time, TimeText, useAsync } from '../../util';
 import { gateItem, RoleButton, useRole } from '../../role';
 import {
   BusyNote, FormModal, ConfirmRemoveModal, HostKeyScan, OutcomeAlert, RowActions, type HostKeyChoice, type Outcome,
 } from '../common';
+import { check, FieldHelper, fieldProps, useServerErrors } from '../forms';
+import { loadClusterKind, type ClusterKind } from './clusterKind';
 
 interface Row extends Destination { sessions: number | null }
 
@@ -42,6 +44,8 @@ async function loadRows(clusterId: string, signal: AbortSignal): Promise<Row[]> 
 
 export function DestinationsTab({ clusterId, hosts }: { clusterId: string; hosts: Host[] }) {
   const { data, error, loading, reload, setData } = useAsync((s) => loadRows(clusterId, s), [clusterId]);
+  const kind = useAsync((s) => loadClusterKind(clusterId, s), [clusterId]);
+  const gluster = kind.data === 'gluster';
   const [creating, setCreating] = useState(false);
   const [reestablishing, setReestablishing] = useState<Row | null>(null);
   const [removing, setRemoving] = useState<Row | null>(null);
@@ -74,6 +78,7 @@ export function DestinationsTab({ clusterId, hosts }: { clusterId: string; hosts
       const e = ev as { object_type?: string; action?: string } | null;
       if (e?.object_type === 'session' && (e.action === 'session.create' || e.action === 'session.remove')) reload();
       if (e?.object_type === 'destination' && (e.action === 'destination.create' || e.action === 'destination.remove')) reload();
+      if (e?.object_type === 'volume' || e?.action === 'cluster.import') kind.reload();
     }
   });
   usePollWhileOffline(reload, 10000);
@@ -106,7 +111,7 @@ export function DestinationsTab({ clusterId, hosts }: { clusterId: string; hosts
       <Toolbar aria-label="Destination actions">
         <ToolbarContent>
           <ToolbarItem>
-            <RoleButton needed="admin" variant="primary" onClick={() => setCreating(true)}>
+            <RoleButton needed="admin" variant="primary" onClick={() => setCreating(true)} isDisabled={!kind.data}>
               New
             </RoleButton>
           </ToolbarItem>
@@ -157,12 +162,12 @@ export function DestinationsTab({ clusterId, hosts }: { clusterId: string; hosts
                     ) : (
                       <>
                         <StatusLabel status={d.connection} title={d.connection_reason || undefined} />
-                        {d.connection_reason && <div className="georep-reason">{d.connection_reason}</div>}
+                        {d.connection_reason && <div className="georep-reason"><TimeText text={d.connection_reason} /></div>}
                       </>
                     )}
                   </Td>
                   <Td dataLabel="Last checked">
-                    <span title={formatTime(d.last_checked)}>{formatAgo(d.last_checked)}</span>
+                    <Time iso={d.last_checked} empty="never" />
                   </Td>
                   <Td dataLabel="Sessions">{d.sessions ?? '—'}</Td>
                   <Td isActionCell>
@@ -170,13 +175,14 @@ export function DestinationsTab({ clusterId, hosts }: { clusterId: string; hosts
                       label={`${d.remote_user}@${d.host}`}
                       items={[
                         gateItem(gate, 'operator', { title: 'Test', onClick: () => test(d), isDisabled: testing === d.id }),
-                        gateItem(gate, 'admin', {
+                        // Gluster's key exchange: only a Gluster cluster's destinations have one.
+                        ...(gluster ? [gateItem(gate, 'admin', {
                           title: 'Re-establish',
                           onClick: () => setReestablishing(d),
                           // This machine: there are no keys to exchange.
                           isDisabled: local,
                           description: local ? 'This machine: no keys to exchange' : undefined,
-                        }),
+                        })] : []),
                         { isSeparator: true },
                         gateItem(gate, 'admin', { title: 'Remove', onClick: () => setRemoving(d) }),
                       ]}
@@ -188,9 +194,10 @@ export function DestinationsTab({ clusterId, hosts }: { clusterId: string; hosts
           </Tbody>
         </Table>
       )}
-      {creating && (
+      {creating && kind.data && (
         <NewDestinationModal
           clusterId={clusterId}
+          kind={kind.data}
           hosts={hosts}
           onClose={() => setCreating(false)}
           onCreated={(d, copied) => {
@@ -254,31 +261,44 @@ export function DestinationsTab({ clusterId, hosts }: { clusterId: string; hosts
 }
 
 function NewDestinationModal({
-  clusterId, hosts, onClose, onCreated,
+  clusterId, kind, hosts, onClose, onCreated,
 }: {
-  clusterId: string; hosts: Host[]; onClose: () => void; onCreated: (d: Destination, copiedKeys: boolean) => void;
+  clusterId: string; kind: ClusterKind; hosts: Host[]; onClose: () => void; onCreated: (d: Destination, copiedKeys: boolean) => void;
 }) {
+  const gluster = kind === 'gluster';
   const [sourceHost, setSourceHost] = useState(hosts[0]?.id ?? '');
-  const [local, setLocal] = useState(false);
+  const [localChosen, setLocal] = useState(false);
   const [host, setHost] = useState('');
   const [port, setPort] = useState('22');
   const [user, setUser] = useState('root');
   const [password, setPassword] = useState('');
-  const [copyKeys, setCopyKeys] = useState(true);
+  // gluster's push-pem: on by default for a Gluster cluster, never offered for directory volumes.
+  const [copyKeysChosen, setCopyKeys] = useState(true);
   const [key, setKey] = useState<HostKeyChoice>({ fingerprint: '', confirmed: false });
   const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const source = hosts.find((h) => h.id === sourceHost);
+  // This machine as the destination: directory volumes reached from a local source host (the
+  // engine copies without ssh only then).
+  const canBeLocal = !gluster && source?.transport === 'local';
+  const local = canBeLocal && localChosen;
+  const copyKeys = gluster && copyKeysChosen;
+  const server = useServerErrors(local ? ['source_host_id', 'remote_user'] :
+    ['source_host_id', 'host', 'ssh_port', 'remote_user', 'ssh_fingerprint', 'password', 'copy_keys']);
   const portNum = Number(port);
-  const portOk = Number.isInteger(portNum) && portNum >= 1 && portNum <= 65535;
+  const portOk = !check.port(port);
   const target = local ? 'localhost' : host.trim();
+  const hostError = local ? null : check.hostName(host.trim()) ?? server.on('host');
+  const portError = check.port(port) ?? server.on('ssh_port');
+  const userError = check.unixUser(user.trim()) ?? server.on('remote_user');
+  const clientOk = !check.unixUser(user.trim()) && (local || (!check.hostName(host.trim()) && portOk));
   const canSubmit =
-    !busy && sourceHost !== '' && target !== '' && (local || (portOk && key.confirmed && !!key.fingerprint));
+    !busy && clientOk && sourceHost !== '' && target !== '' && (local || (key.confirmed && !!key.fingerprint));
 
   const submit = async (ev?: React.FormEvent) => {
     ev?.preventDefault();
     if (!canSubmit) return;
     setBusy(true);
-    setError(null);
+    server.clear();
     try {
       const d = await api.createDestination(
         clusterId,
@@ -292,7 +312,7 @@ function NewDestinationModal({
       setPassword('');
       onCreated(d, !local && copyKeys);
     } catch (e) {
-      setError(errorText(e));
+      server.fail(e);
     } finally {
       setBusy(false);
     }
@@ -315,19 +335,24 @@ function NewDestinationModal({
       )}
       <Form id="new-destination-form" onSubmit={submit}>
         <FormGroup label="Source host" isRequired fieldId="dest-source-host">
-          <FormSelect id="dest-source-host" value={sourceHost} onChange={(_e, v) => setSourceHost(v)} isDisabled={busy || hosts.length === 0}>
+          <FormSelect id="dest-source-host" value={sourceHost} isDisabled={busy || hosts.length === 0}
+            {...fieldProps('dest-source-host', server.on('source_host_id'), false)}
+            onChange={(_e, v) => { setSourceHost(v); server.touched('source_host_id'); }}>
             {hosts.map((h) => (
               <FormSelectOption key={h.id} value={h.id} label={`${h.name} (${h.transport === 'local' ? 'this machine' : h.address})`} />
             ))}
           </FormSelect>
+          <FieldHelper fieldId="dest-source-host" error={server.on('source_host_id')} />
         </FormGroup>
-        <Checkbox
-          id="dest-local"
-          label="This destination is this machine (directory volumes, no SSH)"
-          isChecked={local}
-          onChange={(_e, v) => setLocal(v)}
-          isDisabled={busy}
-        />
+        {canBeLocal && (
+          <Checkbox
+            id="dest-local"
+            label="This destination is this machine (directory volumes, no SSH)"
+            isChecked={local}
+            onChange={(_e, v) => setLocal(v)}
+            isDisabled={busy}
+          />
+        )}
         <FormGroup label="Destination host" isRequired fieldId="dest-host">
           <TextInput
             id="dest-host"
@@ -335,56 +360,65 @@ function NewDestinationModal({
             value={local ? 'localhost' : host}
             readOnlyVariant={local ? 'default' : undefined}
             placeholder="remote.example.org"
-            onChange={(_e, v) => setHost(v)}
+            onChange={(_e, v) => { setHost(v); server.touched('host'); }}
             isDisabled={busy}
+            {...fieldProps('dest-host', hostError, false)}
           />
+          <FieldHelper fieldId="dest-host" error={hostError} />
         </FormGroup>
         {!local && (
           <FormGroup label="SSH port" fieldId="dest-port">
-            <TextInput id="dest-port" type="number" value={port} onChange={(_e, v) => setPort(v)} validated={portOk ? 'default' : 'error'} isDisabled={busy} />
+            <TextInput id="dest-port" type="number" value={port} isDisabled={busy} {...fieldProps('dest-port', portError, false)}
+              onChange={(_e, v) => { setPort(v); server.touched('ssh_port'); }} />
+            <FieldHelper fieldId="dest-port" error={portError} />
           </FormGroup>
         )}
         <FormGroup label="User" fieldId="dest-user">
-          <TextInput id="dest-user" value={user} onChange={(_e, v) => setUser(v)} isDisabled={busy} />
-          <HelperText>
-            <HelperTextItem>The account the source hosts log in to on the destination; root unless you use a mountbroker user.</HelperTextItem>
-          </HelperText>
+          <TextInput id="dest-user" value={user} isDisabled={busy} {...fieldProps('dest-user', userError)}
+            onChange={(_e, v) => { setUser(v); server.touched('remote_user'); }} />
+          <FieldHelper fieldId="dest-user" error={userError}>
+            The account the source hosts log in to on the destination; root unless you use a mountbroker user.
+          </FieldHelper>
         </FormGroup>
         {!local && (
           <>
-            <HostKeyScan address={host} port={portOk ? portNum : 22} onChange={setKey} disabled={busy || !portOk} fieldId="dest-key" />
+            <HostKeyScan address={host} port={portOk ? portNum : 22} onChange={setKey} disabled={busy || !portOk || !!hostError}
+              fieldId="dest-key" error={server.on('ssh_fingerprint')} />
             <FormGroup label="One-time root password" fieldId="dest-password">
               <TextInput
                 id="dest-password"
                 type="password"
                 autoComplete="new-password"
                 value={password}
-                onChange={(_e, v) => setPassword(v)}
+                onChange={(_e, v) => { setPassword(v); server.touched('password'); }}
+                isDisabled={busy}
+                {...fieldProps('dest-password', server.on('password'))}
+              />
+              <FieldHelper fieldId="dest-password" error={server.on('password')}>
+                Optional: root&apos;s password on the destination host, used once to install georep&apos;s key there (against the confirmed host key). Never stored.
+              </FieldHelper>
+            </FormGroup>
+            {gluster && (
+              <Checkbox
+                id="dest-copy-keys"
+                label="Copy source cluster hosts public keys to destination cluster"
+                description="Runs gsec_create on the source host and installs the keys on the destination (as gluster's push-pem)."
+                isChecked={copyKeys}
+                onChange={(_e, v) => setCopyKeys(v)}
                 isDisabled={busy}
               />
-              <HelperText>
-                <HelperTextItem>Optional: root's password on the destination host, used once to install georep's key there (against the confirmed host key). Never stored.</HelperTextItem>
-              </HelperText>
-            </FormGroup>
-            <Checkbox
-              id="dest-copy-keys"
-              label="Copy source cluster hosts public keys to destination cluster"
-              description="Runs gsec_create on the source host and installs the keys on the destination (as gluster's push-pem)."
-              isChecked={copyKeys}
-              onChange={(_e, v) => setCopyKeys(v)}
-              isDisabled={busy}
-            />
+            )}
           </>
         )}
       </Form>
       {busy && (
         <div className="pf-v5-u-mt-md">
-          <BusyNote text={!local && copyKeys ? `Installing keys on ${target}… (this can take a minute)` : `Attaching ${target}…`} />
+          <BusyNote text={copyKeys && !local ? `Installing keys on ${target}… (this can take a minute)` : `Attaching ${target}…`} />
         </div>
       )}
-      {error && (
+      {server.alert && (
         <Alert variant="danger" isInline title="The destination was not created" className="pf-v5-u-mt-md">
-          {error}
+          {server.alert}
         </Alert>
       )}
     </FormModal>
@@ -402,10 +436,14 @@ function ReestablishModal({
   const [key, setKeyState] = useState<HostKeyChoice>({ fingerprint: '', confirmed: false });
   const [password, setPassword] = useState('');
   const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const server = useServerErrors(['ssh_fingerprint', 'password']);
+  // The engine did the exchange and the destination is still Broken: its reason.
+  const [stillBroken, setStillBroken] = useState<string | null>(null);
+  const error = server.alert ?? stillBroken;
   const setKey = (k: HostKeyChoice) => {
     setKeyState(k);
-    setError(null);
+    server.clear();
+    setStillBroken(null);
   };
   const pinned = d.ssh_fingerprint;
   const changed = !!key.fingerprint && key.fingerprint !== pinned;
@@ -417,7 +455,8 @@ function ReestablishModal({
     ev?.preventDefault();
     if (!canSubmit) return;
     setBusy(true);
-    setError(null);
+    server.clear();
+    setStillBroken(null);
     try {
       const r = await api.reestablishDestination(d.id, {
         ...(changed || !pinned ? { ssh_fingerprint: key.fingerprint } : {}),
@@ -426,10 +465,10 @@ function ReestablishModal({
       setPassword('');
       onUpdated(r);
       setD(plain(r));
-      if (r.connection === 'Broken') setError(r.connection_reason || 'The destination is still Broken.');
+      if (r.connection === 'Broken') setStillBroken(r.connection_reason || 'The destination is still Broken.');
       else onDone(r);
     } catch (e) {
-      setError(errorText(e));
+      server.fail(e);
     } finally {
       setBusy(false);
     }
@@ -470,22 +509,25 @@ function ReestablishModal({
         <DescriptionListGroup>
           <DescriptionListTerm>Connection</DescriptionListTerm>
           <DescriptionListDescription>
-            <StatusLabel status={d.connection} /> {d.connection_reason}
+            <StatusLabel status={d.connection} /> <TimeText text={d.connection_reason} />
           </DescriptionListDescription>
         </DescriptionListGroup>
       </DescriptionList>
       <Form id="reestablish-form" onSubmit={submit}>
-        <HostKeyScan address={d.host} port={d.ssh_port} pinned={pinned || undefined} onChange={setKey} disabled={busy} fieldId="reest-key" />
+        <HostKeyScan address={d.host} port={d.ssh_port} pinned={pinned || undefined} onChange={setKey} disabled={busy} fieldId="reest-key"
+          error={server.on('ssh_fingerprint')} />
         {!pinned && !key.fingerprint && (
           <HelperText>
             <HelperTextItem variant="warning">No host key is pinned: fetch it and confirm it first.</HelperTextItem>
           </HelperText>
         )}
         <FormGroup label="One-time root password" fieldId="reest-password">
-          <TextInput id="reest-password" type="password" autoComplete="new-password" value={password} onChange={(_e, v) => setPassword(v)} isDisabled={busy} />
-          <HelperText>
-            <HelperTextItem>Optional: root's password on the destination host, used once to install georep's key there (against the confirmed host key). Never stored.</HelperTextItem>
-          </HelperText>
+          <TextInput id="reest-password" type="password" autoComplete="new-password" value={password} isDisabled={busy}
+            {...fieldProps('reest-password', server.on('password'))}
+            onChange={(_e, v) => { setPassword(v); server.touched('password'); }} />
+          <FieldHelper fieldId="reest-password" error={server.on('password')}>
+            Optional: root&apos;s password on the destination host, used once to install georep&apos;s key there (against the confirmed host key). Never stored.
+          </FieldHelper>
         </FormGroup>
       </Form>
       {busy && (

@@ -3,17 +3,17 @@
 // changed), Remove.
 import { useState } from 'react';
 import {
-  Alert, Button, EmptyState, EmptyStateBody, EmptyStateHeader, Form, FormGroup, FormSelect, FormSelectOption,
-  HelperText, HelperTextItem, Modal, TextInput, Toolbar, ToolbarContent, ToolbarItem,
+  Alert, Button, EmptyState, EmptyStateBody, EmptyStateHeader, Form, FormGroup, FormSelect, FormSelectOption, Modal, TextInput, Toolbar, ToolbarContent, ToolbarItem,
 } from '@patternfly/react-core';
 import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
 import type { Host } from '../../api';
 import { clusterApi } from '../../apiClusters';
-import { errorText, formatAgo, formatTime, StatusLabel } from '../../util';
+import { errorText, StatusLabel, Time } from '../../util';
 import { gateItem, RoleButton, useRole } from '../../role';
 import {
   BusyNote, FormModal, ConfirmRemoveModal, HostKeyScan, OutcomeAlert, RowActions, type HostKeyChoice, type Outcome,
 } from '../common';
+import { check, FieldHelper, fieldProps, useServerErrors } from '../forms';
 
 export function HostsTab({
   clusterId, hosts, reloadHosts, setHosts,
@@ -94,7 +94,7 @@ export function HostsTab({
                   <StatusLabel status={checking === h.id ? 'Initializing' : h.status} />
                 </Td>
                 <Td dataLabel="Last seen">
-                  <span title={formatTime(h.last_seen)}>{formatAgo(h.last_seen)}</span>
+                  <Time iso={h.last_seen} empty="never" />
                 </Td>
                 <Td isActionCell>
                   <RowActions
@@ -161,17 +161,35 @@ function AddHostModal({ clusterId, onClose, onAdded }: { clusterId: string; onCl
   const [password, setPassword] = useState('');
   const [key, setKey] = useState<HostKeyChoice>({ fingerprint: '', confirmed: false });
   const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  const portNum = Number(port);
-  const portOk = Number.isInteger(portNum) && portNum >= 1 && portNum <= 65535;
   const ssh = transport === 'ssh';
-  const canSubmit = !busy && name.trim() !== '' && (!ssh || (address.trim() !== '' && portOk && key.confirmed && !!key.fingerprint));
+  const server = useServerErrors(ssh ? ['name', 'address', 'ssh_port', 'ssh_user', 'ssh_fingerprint', 'password'] : ['name']);
+  const portNum = Number(port);
+  const portOk = !check.port(port);
+  // A local host is this machine: its address is localhost, whatever was typed for SSH before.
+  const nameError = check.hostName(name.trim()) ?? server.on('name');
+  const addressError = ssh ? check.hostName(address.trim()) ?? server.on('address') : null;
+  const portError = check.port(port) ?? server.on('ssh_port');
+  const userError = check.unixUser(user.trim()) ?? server.on('ssh_user');
+  const clientOk = !check.hostName(name.trim()) &&
+    (!ssh || (!check.hostName(address.trim()) && portOk && !check.unixUser(user.trim())));
+  const canSubmit = !busy && clientOk && name.trim() !== '' && (!ssh || (address.trim() !== '' && key.confirmed && !!key.fingerprint));
+
+  const chooseTransport = (t: 'ssh' | 'local') => {
+    setTransport(t);
+    server.clear();
+    if (t === 'local') {
+      // Nothing typed for SSH is kept: a local host is saved with none of it.
+      setAddress('');
+      setPassword('');
+      setKey({ fingerprint: '', confirmed: false });
+    }
+  };
 
   const submit = async (ev?: React.FormEvent) => {
     ev?.preventDefault();
     if (!canSubmit) return;
     setBusy(true);
-    setError(null);
+    server.clear();
     try {
       const h = await clusterApi.addHost(
         clusterId,
@@ -180,12 +198,12 @@ function AddHostModal({ clusterId, onClose, onAdded }: { clusterId: string; onCl
               name: name.trim(), address: address.trim(), transport, ssh_port: portNum, ssh_user: user.trim() || 'root',
               ssh_fingerprint: key.fingerprint, ...(password ? { password } : {}),
             }
-          : { name: name.trim(), address: address.trim() || 'localhost', transport },
+          : { name: name.trim(), address: 'localhost', transport },
       );
       setPassword('');
       onAdded(h);
     } catch (e) {
-      setError(errorText(e));
+      server.fail(e);
     } finally {
       setBusy(false);
     }
@@ -206,7 +224,7 @@ function AddHostModal({ clusterId, onClose, onAdded }: { clusterId: string; onCl
           <FormSelect
             id="host-transport"
             value={transport}
-            onChange={(_e, v) => setTransport(v as 'ssh' | 'local')}
+            onChange={(_e, v) => chooseTransport(v as 'ssh' | 'local')}
             isDisabled={busy}
           >
             <FormSelectOption value="ssh" label="SSH (a remote host)" />
@@ -214,41 +232,52 @@ function AddHostModal({ clusterId, onClose, onAdded }: { clusterId: string; onCl
           </FormSelect>
         </FormGroup>
         <FormGroup label="Name" isRequired fieldId="host-name">
-          <TextInput id="host-name" isRequired value={name} onChange={(_e, v) => setName(v)} isDisabled={busy} />
+          <TextInput id="host-name" isRequired value={name} isDisabled={busy} {...fieldProps('host-name', nameError)}
+            onChange={(_e, v) => { setName(v); server.touched('name'); }} />
+          <FieldHelper fieldId="host-name" error={nameError}>A host name: letters, digits, “-” and “.”.</FieldHelper>
         </FormGroup>
         <FormGroup label="Address" isRequired={ssh} fieldId="host-address">
           <TextInput
             id="host-address"
-            value={address}
-            placeholder={ssh ? 'node1.example.org' : 'localhost'}
-            onChange={(_e, v) => setAddress(v)}
+            value={ssh ? address : 'localhost'}
+            placeholder="node1.example.org"
+            readOnlyVariant={ssh ? undefined : 'default'}
+            onChange={(_e, v) => { setAddress(v); server.touched('address'); }}
             isDisabled={busy}
+            {...fieldProps('host-address', addressError)}
           />
+          <FieldHelper fieldId="host-address" error={addressError}>
+            {ssh ? 'The name or IP address the engine connects to over SSH.' : 'Local: the engine runs commands on this machine itself.'}
+          </FieldHelper>
         </FormGroup>
         {ssh && (
           <>
             <FormGroup label="SSH port" fieldId="host-port">
-              <TextInput id="host-port" type="number" value={port} onChange={(_e, v) => setPort(v)} validated={portOk ? 'default' : 'error'} isDisabled={busy} />
+              <TextInput id="host-port" type="number" value={port} isDisabled={busy} {...fieldProps('host-port', portError, false)}
+                onChange={(_e, v) => { setPort(v); server.touched('ssh_port'); }} />
+              <FieldHelper fieldId="host-port" error={portError} />
             </FormGroup>
             <FormGroup label="SSH user" fieldId="host-user">
-              <TextInput id="host-user" value={user} onChange={(_e, v) => setUser(v)} isDisabled={busy} />
+              <TextInput id="host-user" value={user} isDisabled={busy} {...fieldProps('host-user', userError, false)}
+                onChange={(_e, v) => { setUser(v); server.touched('ssh_user'); }} />
+              <FieldHelper fieldId="host-user" error={userError} />
             </FormGroup>
-            <HostKeyScan address={address} port={portOk ? portNum : 22} onChange={setKey} disabled={busy || !portOk} fieldId="host-key" />
+            <HostKeyScan address={address} port={portOk ? portNum : 22} onChange={setKey} disabled={busy || !portOk || !!addressError}
+              fieldId="host-key" error={server.on('ssh_fingerprint')} />
             <FormGroup label="One-time password" fieldId="host-password">
               <TextInput
                 id="host-password"
                 type="password"
                 autoComplete="new-password"
                 value={password}
-                onChange={(_e, v) => setPassword(v)}
+                onChange={(_e, v) => { setPassword(v); server.touched('password'); }}
                 isDisabled={busy}
+                {...fieldProps('host-password', server.on('password'))}
               />
-              <HelperText>
-                <HelperTextItem>
-                  Optional: the user&apos;s password, used once to install the engine&apos;s SSH key; never stored. Leave
-                  empty if the engine&apos;s key is already in the user&apos;s authorized_keys.
-                </HelperTextItem>
-              </HelperText>
+              <FieldHelper fieldId="host-password" error={server.on('password')}>
+                Optional: the user&apos;s password, used once to install the engine&apos;s SSH key; never stored. Leave
+                empty if the engine&apos;s key is already in the user&apos;s authorized_keys.
+              </FieldHelper>
             </FormGroup>
           </>
         )}
@@ -258,9 +287,9 @@ function AddHostModal({ clusterId, onClose, onAdded }: { clusterId: string; onCl
           <BusyNote text={password ? `Installing the engine's key on ${address}…` : `Adding ${name}…`} />
         </div>
       )}
-      {error && (
+      {server.alert && (
         <Alert variant="danger" isInline title="The host was not added" className="pf-v5-u-mt-md">
-          {error}
+          {server.alert}
         </Alert>
       )}
     </FormModal>
@@ -270,15 +299,15 @@ function AddHostModal({ clusterId, onClose, onAdded }: { clusterId: string; onCl
 function RepinModal({ host, onClose, onDone }: { host: Host; onClose: () => void; onDone: (h: Host) => void }) {
   const [key, setKey] = useState<HostKeyChoice>({ fingerprint: '', confirmed: false });
   const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const server = useServerErrors(['fingerprint']);
   const changed = !!key.fingerprint && key.fingerprint !== host.ssh_fingerprint;
   const submit = async () => {
     setBusy(true);
-    setError(null);
+    server.clear();
     try {
       onDone(await clusterApi.repinHost(host.id, key.fingerprint));
     } catch (e) {
-      setError(errorText(e));
+      server.fail(e);
     } finally {
       setBusy(false);
     }
@@ -306,12 +335,13 @@ function RepinModal({ host, onClose, onDone }: { host: Host; onClose: () => void
       <p className="pf-v5-u-mb-md">
         Pinned now: <code className="georep-fingerprint">{host.ssh_fingerprint || 'none'}</code>
       </p>
-      <HostKeyScan address={host.address} port={host.ssh_port} pinned={host.ssh_fingerprint} onChange={setKey} disabled={busy} fieldId="repin-key" />
+      <HostKeyScan address={host.address} port={host.ssh_port} pinned={host.ssh_fingerprint} onChange={setKey} disabled={busy} fieldId="repin-key"
+        error={server.on('fingerprint')} />
       {key.fingerprint && !changed && <p className="pf-v5-u-mt-sm">The chosen key is the pinned one: nothing to re-pin.</p>}
       {busy && <BusyNote text="Re-pinning…" />}
-      {error && (
+      {server.alert && (
         <Alert variant="danger" isInline title="The key was not re-pinned" className="pf-v5-u-mt-md">
-          {error}
+          {server.alert}
         </Alert>
       )}
     </Modal>

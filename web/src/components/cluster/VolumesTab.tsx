@@ -3,18 +3,18 @@
 import { useState } from 'react';
 import { Link } from 'react-router-dom';
 import {
-  Alert, EmptyState, EmptyStateBody, EmptyStateHeader, Form, FormGroup, FormSelect, FormSelectOption,
-  HelperText, HelperTextItem, Spinner, TextInput, Toolbar, ToolbarContent, ToolbarItem,
+  Alert, EmptyState, EmptyStateBody, EmptyStateHeader, Form, FormGroup, FormSelect, FormSelectOption, Spinner, TextInput, Toolbar, ToolbarContent, ToolbarItem,
 } from '@patternfly/react-core';
 import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
 import { api, type Host, type Volume } from '../../api';
 import { clusterApi } from '../../apiClusters';
 import { useLiveEvents, usePollWhileOffline } from '../../live';
-import { ErrorAlert, errorText, formatBytes, StatusLabel, useAsync } from '../../util';
+import { ErrorAlert, formatBytes, StatusLabel, useAsync } from '../../util';
 import { gateItem, RoleButton, useRole } from '../../role';
 import {
   BusyNote, FormModal, ConfirmRemoveModal, RowActions,
 } from '../common';
+import { check, FieldHelper, fieldProps, useServerErrors } from '../forms';
 
 export function VolumesTab({ clusterId, hosts }: { clusterId: string; hosts: Host[] }) {
   const { data, error, loading, reload } = useAsync((s) => api.clusterVolumes(clusterId, s), [clusterId]);
@@ -136,17 +136,20 @@ function AddVolumeModal({
   const [hostId, setHostId] = useState(hosts[0]?.id ?? '');
   const [path, setPath] = useState('');
   const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  const canSubmit = !busy && name.trim() !== '' && hostId !== '' && path.trim() !== '';
+  const server = useServerErrors(['name', 'host_id', 'path']);
+  const nameError = check.volumeName(name.trim()) ?? server.on('name');
+  const pathError = check.absolutePath(path.trim()) ?? server.on('path');
+  const canSubmit = !busy && name.trim() !== '' && hostId !== '' && path.trim() !== '' &&
+    !check.volumeName(name.trim()) && !check.absolutePath(path.trim());
   const submit = async (ev?: React.FormEvent) => {
     ev?.preventDefault();
     if (!canSubmit) return;
     setBusy(true);
-    setError(null);
+    server.clear();
     try {
       onAdded(await clusterApi.addDirectoryVolume(clusterId, { name: name.trim(), host_id: hostId, path: path.trim() }));
     } catch (e) {
-      setError(errorText(e));
+      server.fail(e);
     } finally {
       setBusy(false);
     }
@@ -168,20 +171,24 @@ function AddVolumeModal({
       )}
       <Form id="add-volume-form" onSubmit={submit}>
         <FormGroup label="Name" isRequired fieldId="volume-name">
-          <TextInput id="volume-name" isRequired value={name} onChange={(_e, v) => setName(v)} isDisabled={busy} />
+          <TextInput id="volume-name" isRequired value={name} isDisabled={busy} {...fieldProps('volume-name', nameError)}
+            onChange={(_e, v) => { setName(v); server.touched('name'); }} />
+          <FieldHelper fieldId="volume-name" error={nameError}>Letters, digits, “-” and “_”.</FieldHelper>
         </FormGroup>
         <FormGroup label="Host" isRequired fieldId="volume-host">
-          <FormSelect id="volume-host" value={hostId} onChange={(_e, v) => setHostId(v)} isDisabled={busy || hosts.length === 0}>
+          <FormSelect id="volume-host" value={hostId} isDisabled={busy || hosts.length === 0}
+            {...fieldProps('volume-host', server.on('host_id'), false)}
+            onChange={(_e, v) => { setHostId(v); server.touched('host_id'); }}>
             {hosts.map((h) => (
               <FormSelectOption key={h.id} value={h.id} label={`${h.name} (${h.transport === 'local' ? 'this machine' : h.address})`} />
             ))}
           </FormSelect>
+          <FieldHelper fieldId="volume-host" error={server.on('host_id')} />
         </FormGroup>
         <FormGroup label="Path" isRequired fieldId="volume-path">
-          <TextInput id="volume-path" isRequired value={path} placeholder="/srv/data" onChange={(_e, v) => setPath(v)} isDisabled={busy} />
-          <HelperText>
-            <HelperTextItem>An absolute path of an existing directory on the host.</HelperTextItem>
-          </HelperText>
+          <TextInput id="volume-path" isRequired value={path} placeholder="/srv/data" isDisabled={busy}
+            {...fieldProps('volume-path', pathError)} onChange={(_e, v) => { setPath(v); server.touched('path'); }} />
+          <FieldHelper fieldId="volume-path" error={pathError}>An absolute path of an existing directory on the host.</FieldHelper>
         </FormGroup>
       </Form>
       {busy && (
@@ -189,9 +196,9 @@ function AddVolumeModal({
           <BusyNote text="Adding the volume…" />
         </div>
       )}
-      {error && (
+      {server.alert && (
         <Alert variant="danger" isInline title="The volume was not added" className="pf-v5-u-mt-md">
-          {error}
+          {server.alert}
         </Alert>
       )}
     </FormModal>
