@@ -93,7 +93,16 @@ struct Families {
         destination_last_checked(t.Declare("georep_destination_last_checked_timestamp_seconds",
                                            MetricType::kGauge,
                                            "When the destination was last tested, seconds "
-                                           "since the Unix epoch")) {}
+                                           "since the Unix epoch")),
+        alert_firing(t.Declare("georep_alert_firing", MetricType::kGauge,
+                               "An alert of the engine's that is firing (rule, severity, the "
+                               "object it is about); resolved alerts are not shown")),
+        alert_started(t.Declare("georep_alert_started_timestamp_seconds", MetricType::kGauge,
+                                "When the firing alert's condition was first seen, seconds "
+                                "since the Unix epoch")),
+        alert_acknowledged(t.Declare("georep_alert_acknowledged", MetricType::kGauge,
+                                     "1 when someone has acknowledged the firing alert, else "
+                                     "0")) {}
 
   F build_info, start_time, active, monitor_pass, store_transaction;
   F workers_supervised, workers_running, worker_restarts;
@@ -101,6 +110,7 @@ struct Families {
   F session_last_synced, session_heartbeat_age, session_alert, session_alert_since;
   F node_status, node_lag, node_throughput, node_pending, node_failures, node_last_synced;
   F destination_connection, destination_last_checked;
+  F alert_firing, alert_started, alert_acknowledged;
 };
 
 MetricLabels With(MetricLabels labels, std::string_view name, std::string value) {
@@ -225,6 +235,18 @@ std::string RenderMetrics(const MetricsSnapshot& s) {
     StateSet(t, f.destination_connection, labels, "status", ConnectionStatus::kUnknown,
              ConnectionStatus::kBroken, d.connection);
     t.AddKnown(f.destination_last_checked, labels, KnownTimestamp(d.last_checked));
+  }
+  for (const Alert& a : s.alerts) {
+    if (a.state != AlertState::kFiring) continue;
+    const MetricLabels labels = {{"alert_id", std::to_string(a.id)},
+                                 {"rule", a.rule},
+                                 {"severity", std::string(Name(a.severity))},
+                                 {"object_type", a.object_type},
+                                 {"object_id", a.object_id},
+                                 {"object", a.object_name}};
+    t.Add(f.alert_firing, labels, 1);
+    t.AddKnown(f.alert_started, labels, KnownTimestamp(a.started_at));
+    t.Add(f.alert_acknowledged, labels, a.acknowledged_at > 0 ? 1 : 0);
   }
   return t.Text();
 }

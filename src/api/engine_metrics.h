@@ -21,6 +21,7 @@
 #include "base/histogram.h"
 #include "engine/operation_types.h"
 #include "engine/worker_supervisor.h"
+#include "model/alerts.h"
 #include "model/entities.h"
 
 namespace georep {
@@ -47,6 +48,7 @@ struct MetricsSnapshot {
   std::vector<SessionDetail> sessions;
   std::vector<Volume> volumes;  // to name the sessions' source volumes and kinds
   std::vector<Destination> destinations;
+  std::vector<Alert> alerts;  // the firing ones (others are left out)
   std::optional<Histogram::Snapshot> store_transactions;
   std::optional<Histogram::Snapshot> monitor_full_passes;
   std::optional<Histogram::Snapshot> monitor_steady_passes;

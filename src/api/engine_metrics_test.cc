@@ -187,6 +187,54 @@ TEST(EngineMetrics, KnownValuesAreWrittenAndUnknownOnesLeftOut) {
       unknown.Find("georep_session_last_synced_timestamp_seconds", {{"session_id", "s2"}}).empty());
 }
 
+// The engine's alerts: one series per firing alert, with when it started and whether it was
+// acknowledged; resolved alerts are not there (so `georep_alert_firing == 1` is the list).
+TEST(EngineMetrics, FiringAlertsAreSeriesAndResolvedOnesAreNot) {
+  MetricsSnapshot s = TwoSessions();
+  Alert lag;
+  lag.id = 7;
+  lag.rule = "lag-high";
+  lag.severity = AlertSeverity::kWarning;
+  lag.object_type = "session";
+  lag.object_id = "s1";
+  lag.object_name = "docs_localhost_/srv/dst";
+  lag.started_at = kNow - 120'000;
+  Alert broken = lag;
+  broken.id = 8;
+  broken.rule = "destination-broken";
+  broken.severity = AlertSeverity::kCritical;
+  broken.object_type = "destination";
+  broken.object_id = "d1";
+  broken.object_name = "dst.example";
+  broken.acknowledged_at = kNow - 5'000;
+  broken.acknowledged_by = "alice";
+  Alert gone = lag;
+  gone.id = 6;
+  gone.state = AlertState::kResolved;
+  gone.resolved_at = kNow - 1'000;
+  s.alerts = {lag, broken, gone};
+  const PromPage page = Page(s);
+  ASSERT_EQ(page.Find("georep_alert_firing").size(), 2u);
+  EXPECT_EQ(Value(page, "georep_alert_firing",
+                  {{"alert_id", "7"},
+                   {"rule", "lag-high"},
+                   {"severity", "warning"},
+                   {"object_type", "session"},
+                   {"object_id", "s1"},
+                   {"object", "docs_localhost_/srv/dst"}}),
+            1);
+  EXPECT_EQ(Value(page, "georep_alert_started_timestamp_seconds", {{"alert_id", "7"}}),
+            (kNow - 120'000) / 1000.0);
+  EXPECT_EQ(Value(page, "georep_alert_acknowledged", {{"alert_id", "7"}}), 0);
+  EXPECT_EQ(Value(page, "georep_alert_acknowledged",
+                  {{"alert_id", "8"}, {"severity", "critical"}, {"rule", "destination-broken"}}),
+            1);
+  EXPECT_TRUE(page.Find("georep_alert_firing", {{"alert_id", "6"}}).empty());
+  // A standby engine shows none: the active one answers for alerts too.
+  s.active = false;
+  EXPECT_TRUE(Page(s).Find("georep_alert_firing").empty());
+}
+
 TEST(EngineMetrics, StandingAlertsTheHeartbeatAndDestinations) {
   MetricsSnapshot s = TwoSessions();
   SessionDetail& gl = s.sessions[1];

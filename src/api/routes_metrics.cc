@@ -31,13 +31,15 @@ void Metrics(ApiContext& c, const HttpRequest&, HttpResponse& res, const ApiCall
     auto volumes = c.ops.ListVolumes("");
     if (!volumes.ok()) return SendError(res, volumes.status());
     s.volumes = std::move(*volumes);
-    auto clusters = c.ops.ListClusters();
-    if (!clusters.ok()) return SendError(res, clusters.status());
-    for (const Cluster& cluster : *clusters) {
-      auto dests = c.ops.ListDestinations(cluster.id);
-      if (!dests.ok()) continue;  // removed meanwhile
-      for (auto& d : *dests) s.destinations.push_back(std::move(d));
-    }
+    auto destinations = c.ops.ListDestinations("");  // every cluster's
+    if (!destinations.ok()) return SendError(res, destinations.status());
+    s.destinations = std::move(*destinations);
+    AlertFilter firing;
+    firing.state = AlertState::kFiring;
+    firing.limit = 0;
+    auto alerts = c.ops.alerts().List(firing);
+    if (!alerts.ok()) return SendError(res, alerts.status());
+    s.alerts = std::move(*alerts);
   }
   res.set_header("Cache-Control", "no-store");
   res.set_content(RenderMetrics(s), kMetricsContentType);

@@ -74,7 +74,8 @@ void IssueToken(ApiContext& c, const HttpRequest& req, HttpResponse& res, const 
       return SendError(res, Status::InvalidArgument(fmt::format(
                                 "ttl_seconds is required: how long the token lives, at most "
                                 "{} seconds",
-                                c.auth.policy().max_ttl_seconds)));
+                                c.auth.policy().max_ttl_seconds))
+                                .WithField("ttl_seconds"));
     }
     auto ttl = f.Int("ttl_seconds", 0);
     if (!ttl.ok()) return SendError(res, ttl.status());
@@ -306,7 +307,9 @@ Json Schemas() {
                                    {"token", "string"}},
                                   {"id", "name", "created_at", "expires_at", "last_used"});
   schemas["Token"]["properties"]["token"]["description"] = "The secret: only when issued";
-  schemas["TokenSpec"] = SchemaObject({{"name", "string"}, {"ttl_seconds", "integer"}}, {"name"});
+  // A token's lifetime is always chosen: none lives long by omission.
+  schemas["TokenSpec"] =
+      SchemaObject({{"name", "string"}, {"ttl_seconds", "integer"}}, {"name", "ttl_seconds"});
   return schemas;
 }
 

@@ -509,4 +509,20 @@ Status DirectoryDriver::TestDestination(const Destination& d, const std::vector<
   return CheckSshDirectoryDestination(d, out);
 }
 
+Status DirectoryDriver::ReestablishDestination(const Destination& d) {
+  std::vector<std::string> problems;
+  GEOREP_ASSIGN_OR_RETURN(std::vector<Session> sessions, ctx_.ListSessions({"", d.id}));
+  for (const Session& s : sessions) {
+    auto v = ctx_.GetVolume(s.source_volume_id);
+    Status prepared = v.ok() ? PrepareRemoteSource(s, *v, d) : v.status();
+    if (!prepared.ok())
+      problems.push_back(fmt::format("session {}: {}", s.session_key, prepared.message()));
+  }
+  DestinationCheck check;
+  GEOREP_RETURN_IF_ERROR(TestDestination(d, {}, check));
+  problems.insert(problems.end(), check.problems.begin(), check.problems.end());
+  if (problems.empty()) return Status::Ok();
+  return Status::FailedPrecondition(fmt::format("{}", fmt::join(problems, "; ")));
+}
+
 }  // namespace georep

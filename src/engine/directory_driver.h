@@ -80,6 +80,10 @@ class DirectoryDriver final : public SessionDriver {
   // there): no gluster.
   Status TestDestination(const Destination& d, const std::vector<Host>& sources,
                          DestinationCheck& out) override;
+  // No gluster keys: each session from an ssh source host is prepared again (the destination's
+  // pinned key there, its worker key accepted by the destination), then the destination is
+  // tested; its problems are the reason.
+  Status ReestablishDestination(const Destination& d) override;
 
  private:
   // Test's checks for a destination on this machine: each session's directory writable, or

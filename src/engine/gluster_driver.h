@@ -78,6 +78,8 @@ class GlusterDriver final : public SessionDriver {
   // Reachable over ssh with the pinned key, gluster there, the source hosts' logins.
   Status TestDestination(const Destination& d, const std::vector<Host>& sources,
                          DestinationCheck& out) override;
+  // The key exchange again (ExchangeKeys).
+  Status ReestablishDestination(const Destination& d) override { return ExchangeKeys(d); }
 
  private:
   // gluster geo-replication on the session's source cluster: `gluster --mode=script volume

@@ -550,7 +550,7 @@ Result<Destination> Operations::ReestablishDestination(const Actor& a, const std
         }));
   }
   Status keys = root_password.empty() ? Status::Ok() : InstallDestinationKey(d, root_password);
-  if (keys.ok()) keys = gluster_.ExchangeKeys(d);
+  if (keys.ok()) keys = DriverForDestination(d).ReestablishDestination(d);
   return RecordConnection(a, id, "destination.reestablish", keys.ok(),
                           keys.ok() ? "" : keys.message(), "keys re-established");
 }

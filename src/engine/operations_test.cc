@@ -516,6 +516,35 @@ class LocalConnector final : public HostConnector {
   std::string EngineKeyFingerprint() override { return ""; }
 };
 
+// Re-establish on a cluster of directory volumes runs none of gluster's key exchange (there
+// is no gluster: it failed with "'gsec_create' failed on local"): the built-in engine's own
+// preparation, then its test of the destination decides.
+TEST_F(OperationsTest, ReestablishingADirectoryDestinationTestsItWithoutGluster) {
+  LocalConnector local;
+  ops_ = std::make_unique<Operations>(*store_, clock_, random_, locks_, &local);
+  World w = MakeWorld();  // a local host and a destination with no host key: this machine
+  ASSERT_TRUE(
+      ops_->CreateSession(admin_, {w.destination.id, w.volume.id, (dir_ / "replica").string(), ""})
+          .ok());
+  auto again = ops_->ReestablishDestination(admin_, w.destination.id, "", "");
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->connection, ConnectionStatus::kConnected) << again->connection_reason;
+  EXPECT_EQ(EventCount("destination.reestablish", "ok"), 1u);
+
+  // The destination's directory cannot be made: Re-establish says so, in the test's words.
+  std::ofstream(dir_ / "blocker") << "a file where a directory must be";
+  ASSERT_TRUE(ops_->CreateSession(admin_, {w.destination.id, w.volume.id,
+                                           (dir_ / "blocker" / "replica").string(), ""})
+                  .ok());
+  auto broken = ops_->ReestablishDestination(admin_, w.destination.id, "", "");
+  ASSERT_TRUE(broken.ok()) << broken.status().ToString();
+  EXPECT_EQ(broken->connection, ConnectionStatus::kBroken);
+  EXPECT_NE(broken->connection_reason.find("blocker"), std::string::npos)
+      << broken->connection_reason;
+  EXPECT_EQ(broken->connection_reason.find("gsec_create"), std::string::npos)
+      << broken->connection_reason;
+}
+
 // A directory volume is a directory its host can list, asked on that host: a path that is
 // not there, or is a file, is refused on the request's `path`, and nothing is added.
 TEST_F(OperationsTest, ADirectoryVolumesPathMustBeADirectoryOnItsHost) {

@@ -124,6 +124,10 @@ class SessionDriver {
   // (`sources`: the cluster's hosts); problems and warnings go in `out`.
   virtual Status TestDestination(const Destination& d, const std::vector<Host>& sources,
                                  DestinationCheck& out) = 0;
+  // Re-establish's work for destination `d` (its key just re-pinned, or its login lost): what
+  // lets this kind's sessions reach it again, then whether they can. The reason, in the
+  // operator's words, when they cannot.
+  virtual Status ReestablishDestination(const Destination& d) = 0;
 };
 
 }  // namespace georep

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 
 #include "integration/api_fixture.h"
 
@@ -277,6 +278,25 @@ TEST_P(ApiTest, BadInputIsA400WithAClearMessageAndWritesNothing) {
   auto missing = engine_->Get("/api/v1/sessions/does-not-exist", token_);
   EXPECT_EQ(missing->status, 404);
   EXPECT_EQ(Body(missing)["error"]["code"], "not_found");
+}
+
+// GET /destinations lists every cluster's destinations (a console's overview needs them all).
+TEST_P(ApiTest, EveryClustersDestinationsInOneList) {
+  std::set<std::string> made;
+  for (const std::string name : {"east", "west"}) {
+    Json c = Create("/api/v1/clusters", {{"name", name}});
+    Json h = Create("/api/v1/clusters/" + c["id"].get<std::string>() + "/hosts",
+                    {{"name", "localhost"}, {"transport", "local"}});
+    Json d = Create("/api/v1/clusters/" + c["id"].get<std::string>() + "/destinations",
+                    {{"source_host_id", h["id"]}, {"host", "localhost"}});
+    made.insert(d["id"].get<std::string>());
+  }
+  auto r = engine_->Get("/api/v1/destinations", token_);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  std::set<std::string> listed;
+  for (const Json& d : Body(r)["items"]) listed.insert(d["id"].get<std::string>());
+  EXPECT_EQ(listed, made);
 }
 
 TEST_P(ApiTest, SessionConfigAndEvents) {
