@@ -43,4 +43,8 @@ class FakeClock final : public Clock {
 // "2026-11-25T12:03:17.123Z"; empty for 0 (never).
 std::string FormatIsoMillis(int64_t epoch_millis);
 
+// A file time to the nanosecond, UTC: "2026-11-25T12:03:17.123456789Z" (0 is the epoch itself,
+// and times before it are written as the dates they are).
+std::string FormatIsoNanos(int64_t epoch_nanos);
+
 }  // namespace georep

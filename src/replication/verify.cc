@@ -15,6 +15,7 @@
 #include <string_view>
 #include <utility>
 
+#include "base/clock.h"
 #include "replication/content_hash.h"
 #include "replication/privileges.h"
 #include "replication/scanner.h"
@@ -404,8 +405,8 @@ Result<VerifyReport> CompareTreeDescriptions(const TreeDescription& source,
       differ(fmt::format("points to '{}' at the source, '{}' at the destination", s.symlink_target,
                          d.symlink_target));
     if (s.mtime_ns != d.mtime_ns)
-      differ(fmt::format("modified at {} ns at the source, {} ns at the destination", s.mtime_ns,
-                         d.mtime_ns));
+      differ(fmt::format("modified at {} at the source, {} at the destination",
+                         FormatIsoNanos(s.mtime_ns), FormatIsoNanos(d.mtime_ns)));
     if (s.type != EntryType::kSymlink) {
       const auto a = OnlyPrefixed(s.xattrs, xattrs);
       const auto b = OnlyPrefixed(d.xattrs, xattrs);

@@ -82,7 +82,9 @@ TEST(VerifyCompareTest, EachKindOfDifference) {
   EXPECT_EQ(changed([](DescribedEntry& e) { e.uid = 7; }),
             (M{{"f", "owner 0:0 at the source, 7:0 at the destination"}}));
   EXPECT_EQ(changed([](DescribedEntry& e) { e.mtime_ns = 5; }),
-            (M{{"f", "modified at 1000000000 ns at the source, 5 ns at the destination"}}));
+            (M{{"f",
+                 "modified at 1970-01-01T00:00:01.000000000Z at the source, "
+                 "1970-01-01T00:00:00.000000005Z at the destination"}}));
   EXPECT_EQ(changed([](DescribedEntry& e) {
               e.xattrs = {{"user.k", "v"}};
             }),
@@ -185,7 +187,9 @@ TEST(VerifyCompareTest, DirectoryTimes) {
   dst.entries[0].mtime_ns = 7;
   using M = std::map<std::string, std::string>;
   EXPECT_EQ(Differences(src, dst),
-            (M{{".", "modified at 1000000000 ns at the source, 7 ns at the destination"}}));
+            (M{{".",
+                 "modified at 1970-01-01T00:00:01.000000000Z at the source, "
+                 "1970-01-01T00:00:00.000000007Z at the destination"}}));
 }
 
 TEST(VerifyCompareTest, XattrNamespacesComparedAsTheSessionReplicatesThem) {
@@ -334,8 +338,8 @@ TEST(VerifyTreesTest, FindsASplitHardLinkAndADirectoryTime) {
   for (const auto& d : r->differences) found[d.path] += d.what;
   EXPECT_EQ(found, (std::map<std::string, std::string>{
                        {"d",
-                        "modified at 1600000000000000000 ns at the source, "
-                        "1700000000000000000 ns at the destination"},
+                        "modified at 2020-09-13T12:26:40.000000000Z at the source, "
+                        "2023-11-14T22:13:20.000000000Z at the destination"},
                        {"d/one",
                         "hard links: one inode with 'd/two' at the source, a separate "
                         "file at the destination"},
