@@ -14,7 +14,12 @@ import { check, FieldHelper, fieldProps, useServerErrors } from '../forms';
 type Kind = NotifierSpec['kind'] & string;
 type Severity = NotifierSpec['min_severity'] & string;
 
-const FIELDS = ['name', 'kind', 'url', 'secret', 'smtp_user', 'mail_from', 'mail_to', 'min_severity', 'send_resolved'] as const;
+// The request's fields each kind's form shows: the engine's refusal of one goes on it; of any
+// other (kind, min_severity, send_resolved), in the dialog's alert.
+const FIELDS = {
+  webhook: ['name', 'url'],
+  email: ['name', 'url', 'mail_from', 'mail_to', 'smtp_user', 'secret'],
+} as const;
 
 // The engine's plausibility rules, as it applies them.
 const printable = (v: string) => [...v].every((c) => c.charCodeAt(0) > 0x20 && c.charCodeAt(0) !== 0x7f);
@@ -58,7 +63,7 @@ export function AddNotifierModal({ onClose, onAdded }: { onClose: () => void; on
   const [resolved, setResolved] = useState(true);
   const [busy, setBusy] = useState(false);
   const [added, setAdded] = useState<Notifier | null>(null);
-  const server = useServerErrors(FIELDS);
+  const server = useServerErrors(FIELDS[kind]);
   const email = kind === 'email';
 
   const nameError = check.objectName(name.trim()) ?? server.on('name');

@@ -57,9 +57,9 @@ export function DeliveriesTable({ label, load, notifierName }: {
               <Th>Message</Th>
               <Th>Status</Th>
               <Th>Attempts</Th>
-              <Th>Last attempt</Th>
+              <Th modifier="wrap">Last attempt</Th>
               <Th>Last error</Th>
-              <Th>Next attempt</Th>
+              <Th modifier="wrap">Next attempt</Th>
             </Tr>
           </Thead>
           <Tbody>
@@ -68,7 +68,7 @@ export function DeliveriesTable({ label, load, notifierName }: {
                 {notifierName && <Td dataLabel="Notifier">{notifierName(d.notifier_id)}</Td>}
                 <Td dataLabel="Message">{about(d)}</Td>
                 <Td dataLabel="Status">
-                  <DeliveryState d={d} />{d.response_status !== null && <span className="pf-v5-u-ml-sm">HTTP {d.response_status}</span>}
+                  <DeliveryState d={d} />{d.response_status !== null && <>{' '}<span>HTTP {d.response_status}</span></>}
                 </Td>
                 <Td dataLabel="Attempts">{d.attempts}</Td>
                 <Td dataLabel="Last attempt"><Time iso={d.last_attempt_at} show="both" empty="not yet" /></Td>
