@@ -55,7 +55,13 @@ async function world(engine) {
   await engine.api('POST', `/destinations/${setup.destination.id}/test`).catch(() => {});
   await until('the destination-broken alert', async () =>
     (await engine.api('GET', '/alerts?state=firing')).items.some((a) => a.rule === 'destination-broken'));
-  return { ...setup, vol, session, replica };
+  // A notifier that takes critical alerts only, disabled: nothing is sent to its address.
+  const notifier = await engine.api('POST', '/notifiers', {
+    name: 'oncall', kind: 'email', url: 'smtps://mail.example.org:465', mail_from: 'georep@example.org',
+    mail_to: 'oncall@example.org', min_severity: 'critical',
+  });
+  await engine.api('PUT', `/notifiers/${notifier.id}`, { enabled: false });
+  return { ...setup, vol, session, replica, notifier };
 }
 
 // Opens the dialog `name` with `open`, checks it, closes it with Escape.
@@ -162,6 +168,29 @@ async function walk(page, engine, w, theme) {
   await page.getByRole('list', { name: 'Firing alerts' }).getByText('destination-broken on localhost').waitFor();
   await expectAccessible(page, t('alert drawer'));
   await page.getByRole('button', { name: /^Alerts:/ }).click();
+
+  // Administration: notifiers (one of them, w.notifier) and the alerts' thresholds.
+  await page.getByRole('link', { name: 'Notifications', exact: true }).click();
+  await page.getByRole('grid', { name: 'Notifiers' }).getByText(w.notifier.name, { exact: true }).waitFor();
+  await page.getByRole('grid', { name: 'Alert thresholds' }).waitFor();
+  await expectAccessible(page, t('notifications'));
+  await dialogCheck(page, t('add notifier dialog'), 'Add notifier',
+    () => page.getByRole('button', { name: 'Add notifier', exact: true }).click(),
+    async (d) => {
+      await d.getByLabel('Kind').selectOption('email');
+      await d.getByRole('textbox', { name: 'From', exact: true }).fill('not an address');
+      await d.locator('#notifier-from-helper').getByText('“not an address” is not an e-mail address.').waitFor();
+    });
+  await dialogCheck(page, t('delivery history dialog'), `Delivery history of ${w.notifier.name}`,
+    async () => (await openMenu(page, page.getByRole('button', { name: `Actions for ${w.notifier.name}`, exact: true }), /^Delivery history$/)).click(),
+    // (Empty unless an alert fired in the moment before the notifier was disabled.)
+    (d) => d.getByText('Nothing was sent yet.').or(d.getByRole('grid', { name: `Deliveries of ${w.notifier.name}` })).waitFor());
+  await dialogCheck(page, t('change setting dialog'), 'Change alert-disk-usage',
+    async () => (await openMenu(page, page.getByRole('button', { name: 'Actions for alert-disk-usage', exact: true }), /^Change$/)).click(),
+    async (d) => {
+      await d.getByRole('textbox', { name: 'Value' }).fill('101');
+      await d.getByText('From 0 to 100.').waitFor();
+    });
 }
 
 test('every page and dialog passes axe in the light and the dark theme; the theme follows the browser, is chosen and remembered, and is there before the first paint', { timeout: 600000 }, async (t) => {
@@ -236,12 +265,16 @@ test('at 1024x768 the masthead toggle opens the navigation to every page; the pa
   await login(page, engine);
   const nav = page.getByRole('navigation', { name: 'Main' });
   const toggle = page.getByRole('button', { name: 'Navigation', exact: true });
-  await page.getByRole('heading', { name: 'Clusters', exact: true }).waitFor();
+  // The landing page, the Overview.
+  await page.getByRole('heading', { level: 1, name: 'Overview', exact: true }).waitFor();
   // Closed at this width: its links are not visible until the toggle opens it.
   assert.equal(await toggle.getAttribute('aria-expanded'), 'false');
   assert.equal(await nav.getByRole('link', { name: 'Volumes', exact: true }).isVisible(), false);
-  await expectAccessible(page, 'clusters at 1024x768');
-  for (const [name, heading] of [['Volumes', 'Volumes'], ['Events', 'Events'], ['Clusters', 'Clusters']]) {
+  await expectAccessible(page, 'overview at 1024x768');
+  for (const [name, heading] of [
+    ['Sessions', 'Sessions'], ['Clusters', 'Clusters'], ['Volumes', 'Volumes'], ['Events', 'Events'], ['Users', 'Users'],
+    ['Notifications', 'Notifications'], ['API tokens', 'API tokens'], ['Overview', 'Overview'],
+  ]) {
     await toggle.click();
     await nav.getByRole('link', { name, exact: true }).waitFor();
     assert.equal(await toggle.getAttribute('aria-expanded'), 'true');

@@ -1,57 +1,21 @@
 // Alerts in the console, end to end against a real engine: a destination that cannot take its
 // session's replica (Test says Broken) fires the destination-broken alert; its webhook reaches a
-// receiver in this test, signed; the masthead's badge counts it; the drawer lists it and an
-// admin acknowledges it there (the badge empties); the destination mended and tested again, the
-// alert resolves and leaves the drawer -- all without a reload.
+// receiver in this test, signed; the masthead's badge counts it; the drawer lists it with the
+// messages sent about it, and an admin acknowledges it there (the badge empties); the
+// destination mended and tested again, the alert resolves and leaves the drawer -- all without
+// a reload.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHmac } from 'node:crypto';
-import { createServer } from 'node:http';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { directorySetup, expectAccessible, launchBrowser, login, screenshot, startEngine } from './harness.mjs';
-
-// A webhook receiver on loopback: next(match) resolves with the first request (headers, raw
-// body, parsed JSON) that `match` takes, as it arrives.
-async function startReceiver() {
-  const got = [];
-  const waiting = [];
-  const server = createServer((req, res) => {
-    const chunks = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => {
-      const raw = Buffer.concat(chunks).toString('utf8');
-      const r = { headers: req.headers, raw, json: JSON.parse(raw) };
-      got.push(r);
-      for (const w of [...waiting]) {
-        if (w.match(r.json)) {
-          waiting.splice(waiting.indexOf(w), 1);
-          w.resolve(r);
-        }
-      }
-      res.writeHead(204).end();
-    });
-  });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    url: `http://127.0.0.1:${server.address().port}/hook`,
-    next(match, ms = 30000) {
-      const seen = got.find((r) => match(r.json));
-      if (seen) return Promise.resolve(seen);
-      return new Promise((resolve, reject) => {
-        const w = { match, resolve };
-        waiting.push(w);
-        setTimeout(() => reject(new Error(`no matching webhook within ${ms} ms; got ${JSON.stringify(got.map((r) => r.json))}`)), ms).unref();
-      });
-    },
-    close: () => new Promise((r) => server.close(r)),
-  };
-}
+import {
+  directorySetup, expectAccessible, launchBrowser, login, screenshot, startEngine, startWebhookReceiver, webhookSignature,
+} from './harness.mjs';
 
 test('an alert: webhook, badge, drawer, acknowledge, resolve', async (t) => {
   const engine = await startEngine();
   t.after(() => engine.stop());
-  const receiver = await startReceiver();
+  const receiver = await startWebhookReceiver();
   t.after(() => receiver.close());
   const secret = 'e2e webhook secret, long enough';
   await engine.api('POST', '/notifiers', { name: 'e2e', url: receiver.url, secret });
@@ -75,9 +39,7 @@ test('an alert: webhook, badge, drawer, acknowledge, resolve', async (t) => {
 
   // The webhook, signed over "<timestamp>.<body>".
   const hook = await receiver.next((j) => j.event === 'firing' && j.alert.rule === 'destination-broken');
-  const ts = hook.headers['x-georep-timestamp'];
-  const want = 'sha256=' + createHmac('sha256', secret).update(`${ts}.${hook.raw}`).digest('hex');
-  assert.equal(hook.headers['x-georep-signature'], want);
+  assert.equal(hook.headers['x-georep-signature'], webhookSignature(secret, hook));
   assert.equal(hook.json.alert.object_id, destId);
   assert.equal(hook.json.alert.severity, 'critical');
 
@@ -90,6 +52,17 @@ test('an alert: webhook, badge, drawer, acknowledge, resolve', async (t) => {
   await item.getByText(/cannot be created/).first().waitFor();
   await screenshot(page, 'alert-drawer');
   await expectAccessible(page, 'alert-drawer');
+
+  // What was sent about it: the webhook above, delivered, through the notifier named.
+  await item.getByRole('button', { name: 'Messages sent about destination-broken on localhost', exact: true }).click();
+  const sentDialog = page.getByRole('dialog', { name: 'Messages sent about destination-broken on localhost', exact: true });
+  const sentRow = sentDialog.getByRole('grid', { name: 'Messages sent about the alert' }).getByRole('row')
+    .filter({ hasText: `Alert ${hook.json.alert.id}: destination-broken on localhost (firing)` });
+  await sentRow.getByText('Delivered', { exact: true }).waitFor();
+  assert.equal(await sentRow.getByRole('gridcell', { name: 'e2e', exact: true }).count(), 1);
+  await expectAccessible(page, 'alert-deliveries');
+  await sentDialog.locator('footer').getByRole('button', { name: 'Close', exact: true }).click();
+  await sentDialog.waitFor({ state: 'detached' });
 
   // Acknowledged from the drawer: kept there, marked, and no longer counted.
   await item.getByRole('button', { name: 'Acknowledge destination-broken on localhost', exact: true }).click();

@@ -99,13 +99,16 @@ test('clusters: create through the dialog, hosts, volumes, destinations (new, te
   assert.equal(await nameField.getAttribute('aria-invalid'), 'true');
   assert.equal(await nameField.getAttribute('aria-describedby'), 'cluster-name-helper');
   assert.equal(await dialog.getByRole('button', { name: 'Create', exact: true }).isDisabled(), true);
-  // What only the engine checks (a description of more than 1024 characters): its words in the
-  // dialog, which stays open with what was typed.
+  // What only the engine checks (a description of more than 1024 characters): the engine names
+  // the field, so its words are on the Description field (not in an alert), and the dialog
+  // stays open with what was typed.
   await nameField.fill('lab');
-  await dialog.getByLabel('Description').fill('x'.repeat(1025));
+  const description = dialog.getByLabel('Description');
+  await description.fill('x'.repeat(1025));
   await dialog.getByRole('button', { name: 'Create', exact: true }).click();
-  const refused = dialog.locator('.pf-v5-c-alert').filter({ hasText: 'The cluster was not created' });
-  await refused.getByText('description must be at most 1024 characters').waitFor();
+  await dialog.locator('#cluster-description-helper').getByText('description must be at most 1024 characters').waitFor();
+  assert.equal(await description.getAttribute('aria-invalid'), 'true');
+  assert.equal(await dialog.locator('.pf-v5-c-alert').filter({ hasText: 'The cluster was not created' }).count(), 0);
   assert.equal(await nameField.inputValue(), 'lab');
   assert.deepEqual((await engine.api('GET', '/clusters')).items, []);
   await dialog.getByRole('radio', { name: /Import a Gluster cluster/ }).check();
@@ -162,19 +165,32 @@ test('clusters: create through the dialog, hosts, volumes, destinations (new, te
   await screenshot(page, 'cluster-hosts');
   await expectAccessible(page, 'cluster-hosts');
 
-  // Volumes: a directory volume (the directory exists) through the dialog.
+  // Volumes: a directory volume through the dialog.
   const volDir = path.join(engine.dataDir, 'volumes', 'src');
-  mkdirSync(volDir, { recursive: true });
   await page.getByRole('tab', { name: 'Volumes', exact: true }).click();
   await page.waitForURL(`**/clusters/${clusterId}/volumes`);
   await page.getByRole('button', { name: 'Add directory volume', exact: true }).click();
   dialog = page.getByRole('dialog', { name: 'Add directory volume', exact: true });
   await dialog.getByRole('textbox', { name: 'Name', exact: true }).fill('src');
   // A relative path: on the field, Add disabled.
-  await dialog.getByLabel('Path').fill('data/src');
-  await dialog.locator('#volume-path-helper').getByText('An absolute path (starting with /).').waitFor();
+  const pathField = dialog.getByLabel('Path');
+  const pathHelp = dialog.locator('#volume-path-helper');
+  await pathField.fill('data/src');
+  await pathHelp.getByText('An absolute path (starting with /).').waitFor();
   assert.equal(await dialog.getByRole('button', { name: 'Add', exact: true }).isDisabled(), true);
-  await dialog.getByLabel('Path').fill(volDir);
+  // A path the console cannot fault but the host does not have: the engine asks the host and
+  // refuses on "path"; its words are on the Path field, not in an alert, and the dialog stays.
+  assert.equal(existsSync(volDir), false);
+  await pathField.fill(volDir);
+  assert.equal(await pathField.getAttribute('aria-invalid'), 'false');
+  await dialog.getByRole('button', { name: 'Add', exact: true }).click();
+  await pathHelp.getByText(`${volDir} does not exist on host localhost; create the directory first`).waitFor();
+  assert.equal(await pathField.getAttribute('aria-invalid'), 'true');
+  assert.equal(await dialog.locator('.pf-v5-c-alert').count(), 0);
+  assert.deepEqual((await engine.api('GET', `/clusters/${clusterId}/volumes`)).items, []);
+  await expectAccessible(page, 'add-volume-path-refused');
+  // The directory created, the same path is taken.
+  mkdirSync(volDir, { recursive: true });
   await dialog.getByRole('button', { name: 'Add', exact: true }).click();
   await dialog.waitFor({ state: 'detached' });
   const volumeLink = page.getByRole('grid', { name: 'Volumes' }).getByRole('link', { name: 'src', exact: true });

@@ -8,6 +8,8 @@
 //   CHROMIUM               the browser (default /usr/bin/chromium)
 //   GEOREP_E2E_ARTIFACTS   where screenshots go (default build/e2e-artifacts)
 import { spawn } from 'node:child_process';
+import { createHmac } from 'node:crypto';
+import { createServer } from 'node:http';
 import { mkdtempSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -242,6 +244,51 @@ export async function directorySetup(engine, { cluster = 'lab', volumes = ['sour
   }
   const d = await engine.api('POST', `/clusters/${c.id}/destinations`, { source_host_id: h.id, host: 'localhost' });
   return { cluster: c, host: h, volumes: vols, destination: d, replicaDir: (n) => path.join(engine.dataDir, 'replicas', n) };
+}
+
+// A webhook receiver on loopback, for the engine's notifiers: next(match) resolves with the
+// first request (method, headers, raw body, parsed JSON) that `match` takes, as it arrives, or
+// fails after `ms` listing what did arrive.
+export async function startWebhookReceiver() {
+  const got = [];
+  const waiting = [];
+  const server = createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      const raw = Buffer.concat(chunks).toString('utf8');
+      const r = { method: req.method, headers: req.headers, raw, json: JSON.parse(raw) };
+      got.push(r);
+      for (const w of [...waiting]) {
+        if (w.match(r.json)) {
+          waiting.splice(waiting.indexOf(w), 1);
+          w.resolve(r);
+        }
+      }
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${server.address().port}/hook`,
+    next(match, ms = 30000) {
+      const seen = got.find((r) => match(r.json));
+      if (seen) return Promise.resolve(seen);
+      return new Promise((resolve, reject) => {
+        const w = { match, resolve };
+        waiting.push(w);
+        setTimeout(() => reject(new Error(`no matching webhook within ${ms} ms; got ${JSON.stringify(got.map((r) => r.json))}`)), ms).unref();
+      });
+    },
+    close: () => new Promise((r) => server.close(r)),
+  };
+}
+
+// What a webhook request's X-Georep-Signature must be: "sha256=" and the hex HMAC-SHA256 of
+// "<X-Georep-Timestamp>.<raw body>", keyed by the notifier's secret (docs/alerts.md).
+export function webhookSignature(secret, request) {
+  const ts = request.headers['x-georep-timestamp'];
+  return 'sha256=' + createHmac('sha256', secret).update(`${ts}.${request.raw}`).digest('hex');
 }
 
 // The real-GlusterFS lab (tests/gluster/cluster.sh, the same clusters the C++ Gluster suite

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { directorySetup, launchBrowser, login, screenshot, startEngine } from './harness.mjs';
+import { directorySetup, expectAccessible, launchBrowser, login, screenshot, startEngine } from './harness.mjs';
 
 // Polls fn until it returns a truthy value; fails after ms with what it last saw.
 async function until(what, fn, ms = 30000, every = 250) {
@@ -77,12 +77,13 @@ test('the overview: first page, empty state, statuses worst first, lag, broken d
   assert.equal(dest.connection, 'Broken');
 
   // --- Counted by status, worst first; each a link to the Sessions list filtered by it.
-  await statusCard.getByRole('link', { name: 'Faulty: 1 session' }).waitFor();
-  await statusCard.getByRole('link', { name: 'Active: 1 session' }).waitFor();
+  await statusCard.getByRole('link', { name: '1 Faulty session' }).waitFor();
+  await statusCard.getByRole('link', { name: '1 Active session' }).waitFor();
   assert.deepEqual(await statusCard.getByRole('link').evaluateAll((ls) => ls.map((l) => l.getAttribute('aria-label'))),
-    ['Faulty: 1 session', 'Created: 1 session', 'Active: 1 session']);
-  assert.equal(await statusCard.getByRole('link', { name: 'Faulty: 1 session' }).getAttribute('href'), '/sessions?status=Faulty');
+    ['1 Faulty session', '1 Created session', '1 Active session']);
+  assert.equal(await statusCard.getByRole('link', { name: '1 Faulty session' }).getAttribute('href'), '/sessions?status=Faulty');
   await page.getByRole('link', { name: 'All 3 sessions' }).waitFor();
+  await expectAccessible(page, 'overview-with-sessions');
 
   // --- The broken destination, with the engine's reason; the firing alert.
   const broken = page.getByRole('grid', { name: 'Broken destinations' });
@@ -115,14 +116,14 @@ test('the overview: first page, empty state, statuses worst first, lag, broken d
 
   // --- Live: alpha stopped elsewhere shows up here without a reload.
   await engine.api('POST', `/sessions/${active.id}/stop`);
-  await statusCard.getByRole('link', { name: 'Stopped: 1 session' }).waitFor();
-  await statusCard.getByRole('link', { name: 'Active: 1 session' }).waitFor({ state: 'detached' });
+  await statusCard.getByRole('link', { name: '1 Stopped session' }).waitFor();
+  await statusCard.getByRole('link', { name: '1 Active session' }).waitFor({ state: 'detached' });
   assert.deepEqual(await statusCard.getByRole('link').evaluateAll((ls) => ls.map((l) => l.getAttribute('aria-label'))),
-    ['Faulty: 1 session', 'Stopped: 1 session', 'Created: 1 session']);
+    ['1 Faulty session', '1 Stopped session', '1 Created session']);
   assert.equal(await page.evaluate(() => window.__noReload), true, 'the page was not reloaded');
 
   // --- A count leads to the Sessions list filtered by its status.
-  await statusCard.getByRole('link', { name: 'Faulty: 1 session' }).click();
+  await statusCard.getByRole('link', { name: '1 Faulty session' }).click();
   await page.waitForURL('**/sessions?status=Faulty');
   const sessions = page.getByRole('grid', { name: 'Sessions' });
   await sessions.locator(`tr[data-session-id="${faulty.id}"]`).getByText('Faulty', { exact: true }).waitFor();

@@ -16,6 +16,7 @@ import { OverviewPage } from './pages/OverviewPage';
 import { SessionsPage } from './pages/SessionsPage';
 import { UsersPage } from './pages/UsersPage';
 import { TokensPage } from './pages/TokensPage';
+import { NotificationsPage } from './pages/NotificationsPage';
 import { ClustersPage } from './pages/ClustersPage';
 import { ClusterPage } from './pages/ClusterPage';
 import { VolumesPage } from './pages/VolumesPage';
@@ -154,8 +155,9 @@ export function App() {
             {navItem('/events', 'Events')}
           </NavList>
           <NavGroup title="Administration">
-            {/* Only administrators manage users; everyone manages their own tokens. */}
+            {/* Only administrators manage users and notifiers; everyone manages their own tokens. */}
             {gate.role === 'admin' && navItem('/users', 'Users')}
+            {gate.role === 'admin' && navItem('/notifications', 'Notifications')}
             {navItem('/tokens', 'API tokens')}
           </NavGroup>
         </Nav>
@@ -188,6 +190,7 @@ export function App() {
         <Route path="/events" element={<EventsPage />} />
         <Route path="/users" element={<UsersPage />} />
         <Route path="/tokens" element={<TokensPage />} />
+        <Route path="/notifications" element={<NotificationsPage />} />
         <Route path="*" element={<Navigate to="/overview" replace />} />
       </Routes>
     </Page>

@@ -35,6 +35,15 @@ export type ApiToken = Schemas['Token'];
 export type MetricSample = Schemas['MetricSample'];
 // An alert: one rule's condition on a session or destination, firing or resolved.
 export type Alert = Schemas['Alert'];
+// A notifier (a webhook or an e-mail address) that carries alerts out; its `secret` only in the
+// answer that added it.
+export type Notifier = Schemas['Notifier'];
+export type NotifierSpec = Schemas['NotifierSpec'];
+export type NotifierChange = Schemas['NotifierChange'];
+// One message to a notifier (about an alert, or a test) with its attempts.
+export type Delivery = Schemas['Delivery'];
+// An engine setting (an alert threshold), its default and range.
+export type Setting = Schemas['Setting'];
 
 // The engine's error answer: {"error": {"code", "message", "field"}}. `field`, when the engine
 // names one (an invalid argument), is the JSON field of the request that was refused, so a form
@@ -204,4 +213,19 @@ export const api = {
   alerts: (f: { state?: 'firing' | 'resolved'; object_id?: string; limit?: number }, s?: AbortSignal) =>
     items<Alert>(`/alerts${q(f)}`, s),
   acknowledgeAlert: (id: number) => post<Alert>(`/alerts/${id}/acknowledge`),
+  alertDeliveries: (id: number, s?: AbortSignal) => items<Delivery>(`/alerts/${id}/deliveries`, s),
+
+  // Notifiers (administrators): a webhook's secret comes back once, from createNotifier.
+  notifiers: (s?: AbortSignal) => items<Notifier>('/notifiers', s),
+  createNotifier: (spec: NotifierSpec) => post<Notifier>('/notifiers', spec),
+  changeNotifier: (id: string, change: NotifierChange) => put<Notifier>(`/notifiers/${e(id)}`, change),
+  removeNotifier: (id: string) => del(`/notifiers/${e(id)}`),
+  testNotifier: (id: string) => post<Delivery>(`/notifiers/${e(id)}/test`),
+  notifierDeliveries: (id: string, s?: AbortSignal, limit = 100) =>
+    items<Delivery>(`/notifiers/${e(id)}/deliveries${q({ limit })}`, s),
+
+  // The engine settings (the alerts' thresholds): read by everyone, changed by administrators.
+  settings: (s?: AbortSignal) => items<Setting>('/settings', s),
+  setSetting: (key: string, value: number) => put<Setting>(`/settings/${e(key)}`, { value }),
+  resetSetting: (key: string) => del(`/settings/${e(key)}`),
 };

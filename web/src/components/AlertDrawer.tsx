@@ -2,11 +2,12 @@
 // them is critical) and a notification drawer listing them, worst first, each with what is
 // wrong, since when, a link to its session and -- for operators -- Acknowledge. Read from
 // GET /api/v1/alerts?state=firing, and again whenever the live stream tells of an alert event
-// (alert.firing, alert.resolved, alert.acknowledge) or asks for a resync.
+// (alert.firing, alert.resolved, alert.acknowledge) or asks for a resync. Each alert's
+// "Messages sent" shows what its notifiers were sent about it, and how that went.
 import { useCallback, useEffect, useState } from 'react';
 import { Link } from 'react-router-dom';
 import {
-  EmptyState, EmptyStateBody, EmptyStateHeader, NotificationBadge, NotificationDrawer,
+  Button, EmptyState, EmptyStateBody, EmptyStateHeader, NotificationBadge, NotificationDrawer,
   NotificationDrawerBody, NotificationDrawerHeader, NotificationDrawerList, NotificationDrawerListItem,
   NotificationDrawerListItemBody, NotificationDrawerListItemHeader,
 } from '@patternfly/react-core';
@@ -14,6 +15,7 @@ import { api, type Alert } from '../api';
 import { useLiveEvents } from '../live';
 import { RoleButton } from '../role';
 import { errorText, Time, TimeText } from '../util';
+import { AlertDeliveriesModal } from './notify/Deliveries';
 
 const RANK: Record<Alert['severity'], number> = { critical: 0, warning: 1 };
 
@@ -71,6 +73,7 @@ export function AlertDrawer({ alerts, error, onClose, reload }: {
 }) {
   const [acting, setActing] = useState<number | null>(null);
   const [actError, setActError] = useState<string | null>(null);
+  const [deliveriesOf, setDeliveriesOf] = useState<Alert | null>(null);
   const open = alerts.filter((a) => !a.acknowledged_at).length;
   const acknowledge = async (id: number) => {
     setActing(id);
@@ -127,12 +130,21 @@ export function AlertDrawer({ alerts, error, onClose, reload }: {
                       Acknowledge
                     </RoleButton>
                   )}
+                  <div>
+                    <Button variant="link" isInline onClick={() => setDeliveriesOf(a)}
+                      aria-label={`Messages sent about ${a.rule} on ${a.object_name}`}>
+                      Messages sent
+                    </Button>
+                  </div>
                 </NotificationDrawerListItemBody>
               </NotificationDrawerListItem>
             ))}
           </NotificationDrawerList>
         )}
       </NotificationDrawerBody>
+      {deliveriesOf && (
+        <AlertDeliveriesModal alert={deliveriesOf} onClose={() => setDeliveriesOf(null)} />
+      )}
     </NotificationDrawer>
   );
 }

@@ -250,11 +250,12 @@ function rank(order: string[], type: string) {
 
 // "Remove X?" with the engine's refusal shown inside the dialog. If the engine refuses with a
 // conflict and the caller allows it, offers the forced variant with the engine's reason.
+// `confirmLabel`: the confirming button's word for another undoing action ("Reset").
 export function ConfirmRemoveModal({
-  title, body, onConfirm, onClose, onDone, forceLabel, busyText = 'Removing…',
+  title, body, onConfirm, onClose, onDone, forceLabel, busyText = 'Removing…', confirmLabel = 'Remove',
 }: {
   title: string; body: React.ReactNode; onConfirm: (force: boolean) => Promise<unknown>; onClose: () => void;
-  onDone: () => void; forceLabel?: string; busyText?: string;
+  onDone: () => void; forceLabel?: string; busyText?: string; confirmLabel?: string;
 }) {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
@@ -274,7 +275,7 @@ export function ConfirmRemoveModal({
   };
   const actions = [
     <Button key="remove" variant="danger" onClick={() => run(false)} isDisabled={busy} isLoading={busy && !canForce}>
-      Remove
+      {confirmLabel}
     </Button>,
   ];
   if (canForce && forceLabel) {

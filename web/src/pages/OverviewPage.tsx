@@ -119,9 +119,10 @@ function StatusCard({ data }: { data: Data }) {
           </EmptyState>
         ) : (
           <List isPlain aria-label="Sessions by status" className="georep-status-counts">
+            {/* The link's name begins with what it shows ("1 Faulty"), then says what is counted. */}
             {counts.map(({ status, n }) => (
               <ListItem key={status}>
-                <Link to={`/sessions?status=${encodeURIComponent(status)}`} aria-label={`${status}: ${plural(n, 'session')}`}>
+                <Link to={`/sessions?status=${encodeURIComponent(status)}`} aria-label={`${n} ${status} ${n === 1 ? 'session' : 'sessions'}`}>
                   <span className="georep-count-number">{n}</span> <SessionStatusLabel status={status} />
                 </Link>
               </ListItem>
