@@ -213,7 +213,8 @@ std::vector<ApiRoute> NotifierRoutes() {
        .path = "/notifiers",
        .role = Role::kAdmin,
        .summary = "Add a notifier. A webhook without a secret gets one made by the engine; "
-                  "the answer shows it, the only time it is shown",
+                  "the answer shows it, the only time it is shown. An e-mail notifier's secret "
+                  "is the SMTP password of smtp_user",
        .tag = "alerts",
        .request = "NotifierSpec",
        .response = "Notifier",

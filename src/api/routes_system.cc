@@ -71,11 +71,12 @@ void IssueToken(ApiContext& c, const HttpRequest& req, HttpResponse& res, const 
     if (!name.ok()) return SendError(res, name.status());
     // A token for scripts lives as long as asked, and is asked for: there is no default.
     if (!j.contains("ttl_seconds")) {
-      return SendError(res, Status::InvalidArgument(fmt::format(
-                                "ttl_seconds is required: how long the token lives, at most "
-                                "{} seconds",
-                                c.auth.policy().max_ttl_seconds))
-                                .WithField("ttl_seconds"));
+      return SendError(res,
+                       Status::InvalidArgument(
+                           fmt::format("ttl_seconds is required: how long the token lives, at most "
+                                       "{} seconds",
+                                       c.auth.policy().max_ttl_seconds))
+                           .WithField("ttl_seconds"));
     }
     auto ttl = f.Int("ttl_seconds", 0);
     if (!ttl.ok()) return SendError(res, ttl.status());

@@ -64,26 +64,39 @@ Status Notifications::Validate(const NotifierSpec& spec) const {
   });
   if (spec.kind == NotifierKind::kWebhook) {
     if (!printable || !(starts("https://") || starts("http://")) || spec.url.size() < 10) {
-      return Status::InvalidArgument(fmt::format(
-          "a webhook's URL is http://HOST[:PORT]/PATH or https://..., not '{}'", spec.url));
+      return Status::InvalidArgument(
+                 fmt::format("a webhook's URL is http://HOST[:PORT]/PATH or https://..., not '{}'",
+                             spec.url))
+          .WithField("url");
     }
-    if (!spec.secret.empty() && spec.secret.size() < 16)
-      return Status::InvalidArgument("a webhook's secret has at least 16 characters");
+    if (!spec.secret.empty() && spec.secret.size() < 16) {
+      return Status::InvalidArgument("a webhook's secret has at least 16 characters")
+          .WithField("secret");
+    }
     return Status::Ok();
   }
   if (!printable || !(starts("smtp://") || starts("smtps://")) || spec.url.size() < 9) {
-    return Status::InvalidArgument(fmt::format(
-        "an e-mail notifier's server is smtp://HOST[:PORT] (STARTTLS) or smtps://HOST[:PORT], "
-        "not '{}'",
-        spec.url));
+    return Status::InvalidArgument(
+               fmt::format("an e-mail notifier's server is smtp://HOST[:PORT] (STARTTLS) or "
+                           "smtps://HOST[:PORT], not '{}'",
+                           spec.url))
+        .WithField("url");
   }
-  if (!PlausibleAddress(spec.mail_from))
-    return Status::InvalidArgument(fmt::format("'{}' is not an e-mail address", spec.mail_from));
+  if (!PlausibleAddress(spec.mail_from)) {
+    return Status::InvalidArgument(fmt::format("'{}' is not an e-mail address", spec.mail_from))
+        .WithField("mail_from");
+  }
   const auto to = Addresses(spec.mail_to);
-  if (to.empty()) return Status::InvalidArgument("an e-mail notifier needs a recipient (to)");
-  for (const auto& t : to)
-    if (!PlausibleAddress(t))
-      return Status::InvalidArgument(fmt::format("'{}' is not an e-mail address", t));
+  if (to.empty()) {
+    return Status::InvalidArgument("an e-mail notifier needs a recipient (to)")
+        .WithField("mail_to");
+  }
+  for (const auto& t : to) {
+    if (!PlausibleAddress(t)) {
+      return Status::InvalidArgument(fmt::format("'{}' is not an e-mail address", t))
+          .WithField("mail_to");
+    }
+  }
   return Status::Ok();
 }
 
@@ -113,7 +126,8 @@ Result<Notifier> Notifications::Add(const Actor& a, const NotifierSpec& spec) {
   Status st = ctx_.Audited(a, "notifier.create", "notifier", n.id, msg, [&](StoreTx& tx) {
     Status s = tx.CreateNotifier(n);
     if (s.code() == StatusCode::kAlreadyExists)
-      return Status::AlreadyExists(fmt::format("a notifier named '{}' already exists", n.name));
+      return Status::AlreadyExists(fmt::format("a notifier named '{}' already exists", n.name))
+          .WithField("name");
     return s;
   });
   if (!st.ok()) return st;

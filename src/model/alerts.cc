@@ -116,11 +116,13 @@ Result<int64_t> ParseEngineSetting(const EngineSettingInfo& info, std::string_vi
   auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
   if (value.empty() || ec != std::errc() || end != value.data() + value.size()) {
     return Status::InvalidArgument(
-        fmt::format("{} is a whole number, not '{}'", info.key, std::string(value)));
+               fmt::format("{} is a whole number, not '{}'", info.key, std::string(value)))
+        .WithField("value");
   }
   if (n < info.min || n > info.max) {
     return Status::InvalidArgument(
-        fmt::format("{} is between {} and {}, not {}", info.key, info.min, info.max, n));
+               fmt::format("{} is between {} and {}, not {}", info.key, info.min, info.max, n))
+        .WithField("value");
   }
   return n;
 }

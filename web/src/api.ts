@@ -169,6 +169,7 @@ export const api = {
 
   destinations: (clusterId: string, s?: AbortSignal) => items<Destination>(`/clusters/${e(clusterId)}/destinations`, s),
   destination: (id: string) => get<Destination>(`/destinations/${e(id)}`),
+  everyDestination: (s?: AbortSignal) => items<Destination>('/destinations', s),
   createDestination: (clusterId: string, spec: {
     source_host_id: string; host: string; ssh_port: number; remote_user: string; ssh_fingerprint: string;
     copy_keys: boolean; password?: string;

@@ -1,12 +1,10 @@
-// What the console gathers across clusters: every destination (the engine lists them per
-// cluster), a session's name as people read it, and which sessions go from or to a cluster or a
+// What the console gathers across clusters: every destination, a session's name as people read it, and which sessions go from or to a cluster or a
 // volume (for the lists' worst-status columns).
 import { api, type Cluster, type Destination, type Host, type Session, type Volume } from './api';
 
-// Every cluster's destinations; a cluster whose destinations cannot be read adds none.
-export async function allDestinations(clusters: Cluster[], signal?: AbortSignal): Promise<Destination[]> {
-  const lists = await Promise.all(clusters.map((c) => api.destinations(c.id, signal).catch(() => [] as Destination[])));
-  return lists.flat();
+// Every cluster's destinations, in one request.
+export function allDestinations(signal?: AbortSignal): Promise<Destination[]> {
+  return api.everyDestination(signal);
 }
 
 export async function allHosts(clusters: Cluster[], signal?: AbortSignal): Promise<Host[]> {

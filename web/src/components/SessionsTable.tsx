@@ -49,8 +49,8 @@ export function SessionsTable({ volume, clusterName = '' }: { volume?: Volume; c
   const sessions = useAsync((s) => (volume ? api.volumeSessions(volume.id, s) : api.sessions(s)), [volumeId]);
   const context = useAsync<Context>(async (s) => {
     if (volume) return { destinations: await api.destinations(volume.cluster_id, s), volumes: [volume] };
-    const [clusters, volumes] = await Promise.all([api.clusters(s), api.volumes(s)]);
-    return { destinations: await allDestinations(clusters, s), volumes };
+    const [destinations, volumes] = await Promise.all([allDestinations(s), api.volumes(s)]);
+    return { destinations, volumes };
   }, [volumeId]);
   const [expanded, setExpanded] = useState<Set<string>>(new Set());
   const [selected, setSelected] = useState<Set<string>>(new Set());

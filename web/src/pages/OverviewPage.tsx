@@ -21,8 +21,9 @@ import type { useFiringAlerts } from '../components/AlertDrawer';
 interface Data { clusters: Cluster[]; volumes: Volume[]; destinations: Destination[]; sessions: Session[] }
 
 async function load(signal: AbortSignal): Promise<Data> {
-  const [clusters, volumes, sessions] = await Promise.all([api.clusters(signal), api.volumes(signal), api.sessions(signal)]);
-  return { clusters, volumes, sessions, destinations: await allDestinations(clusters, signal) };
+  const [clusters, volumes, sessions, destinations] = await Promise.all(
+    [api.clusters(signal), api.volumes(signal), api.sessions(signal), allDestinations(signal)]);
+  return { clusters, volumes, sessions, destinations };
 }
 
 const TOP_LAG = 10;

@@ -20,7 +20,7 @@ interface Data { volumes: Volume[]; clusters: Cluster[]; hosts: Host[]; destinat
 
 async function load(signal: AbortSignal): Promise<Data> {
   const [volumes, clusters, sessions] = await Promise.all([api.volumes(signal), api.clusters(signal), api.sessions(signal)]);
-  const [hosts, destinations] = await Promise.all([allHosts(clusters, signal), allDestinations(clusters, signal)]);
+  const [hosts, destinations] = await Promise.all([allHosts(clusters, signal), allDestinations(signal)]);
   return { volumes, clusters, hosts, destinations, sessions };
 }
 
