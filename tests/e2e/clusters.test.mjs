@@ -287,11 +287,13 @@ test('clusters: create through the dialog, hosts, volumes, destinations (new, te
   assert.match(broken.connection_reason, /does not exist and cannot be created/);
   await engine.api('DELETE', `/sessions/${stuck.id}`);
 
-  // Re-establish is gluster's key exchange: a directory cluster's destinations do not offer it.
+  // A destination on this machine has no keys to re-establish: offered, disabled, saying why.
   await page.getByRole('button', { name: 'Actions for root@localhost', exact: true }).click();
   const testItem = page.getByRole('menuitem', { name: 'Test', exact: true });
   await testItem.waitFor();
-  assert.equal(await page.getByRole('menuitem', { name: /Re-establish/ }).count(), 0);
+  const reestablish = page.getByRole('menuitem', { name: /^Re-establish/ });
+  assert.equal(await reestablish.isDisabled(), true);
+  assert.match(await reestablish.innerText(), /This machine: no keys to exchange/);
   await screenshot(page, 'destination-actions-local');
   await expectAccessible(page, 'destination-actions-local');
   await page.keyboard.press('Escape');

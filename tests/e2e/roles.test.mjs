@@ -106,9 +106,8 @@ test('a viewer and an operator see the actions their role does not allow, disabl
   await checkMenu(page, page.getByRole('button', { name: 'Actions for source', exact: true }), { Remove: NEEDS_ADMIN });
   await page.getByRole('tab', { name: 'Geo-Replication Destinations', exact: true }).click();
   await disabledButton(page, 'New', NEEDS_ADMIN).waitFor();
-  // (A directory cluster's destination has no Re-establish: that is gluster's key exchange.)
   await checkMenu(page, page.getByRole('button', { name: 'Actions for root@localhost', exact: true }), {
-    Test: NEEDS_OPERATOR, Remove: NEEDS_ADMIN,
+    Test: NEEDS_OPERATOR, 'Re-establish': NEEDS_ADMIN, Remove: NEEDS_ADMIN,
   });
 
   // The volume's sessions: the session's actions need an operator, New and Remove an admin;

@@ -175,14 +175,15 @@ export function DestinationsTab({ clusterId, hosts }: { clusterId: string; hosts
                       label={`${d.remote_user}@${d.host}`}
                       items={[
                         gateItem(gate, 'operator', { title: 'Test', onClick: () => test(d), isDisabled: testing === d.id }),
-                        // Gluster's key exchange: only a Gluster cluster's destinations have one.
-                        ...(gluster ? [gateItem(gate, 'admin', {
+                        // A Gluster cluster's key exchange again, or (directory volumes) the
+                        // workers' keys and the destination's pinned key on the source hosts.
+                        gateItem(gate, 'admin', {
                           title: 'Re-establish',
                           onClick: () => setReestablishing(d),
                           // This machine: there are no keys to exchange.
                           isDisabled: local,
                           description: local ? 'This machine: no keys to exchange' : undefined,
-                        })] : []),
+                        }),
                         { isSeparator: true },
                         gateItem(gate, 'admin', { title: 'Remove', onClick: () => setRemoving(d) }),
                       ]}
@@ -219,6 +220,7 @@ export function DestinationsTab({ clusterId, hosts }: { clusterId: string; hosts
       {reestablishing && (
         <ReestablishModal
           destination={reestablishing}
+          gluster={gluster}
           onClose={() => setReestablishing(null)}
           onUpdated={merge}
           onDone={(d) => {
@@ -426,9 +428,9 @@ function NewDestinationModal({
 }
 
 function ReestablishModal({
-  destination, onClose, onUpdated, onDone,
+  destination, gluster, onClose, onUpdated, onDone,
 }: {
-  destination: Destination; onClose: () => void; onUpdated: (d: Destination) => void; onDone: (d: Destination) => void;
+  destination: Destination; gluster: boolean; onClose: () => void; onUpdated: (d: Destination) => void; onDone: (d: Destination) => void;
 }) {
   // What the engine last said about the destination (a re-pin changes its key even if the
   // key exchange then fails).
@@ -485,7 +487,9 @@ function ReestablishModal({
       onClose={onClose}
     >
       <p className="pf-v5-u-mb-md">
-        Installs the source cluster hosts&apos; public keys on the destination again, as when it was created.
+        {gluster
+          ? 'Installs the source cluster hosts\u2019 public keys on the destination again, as when it was created.'
+          : 'Pins the destination\u2019s host key on each source host again and has the destination accept their workers\u2019 keys, then tests it.'}
       </p>
       <DescriptionList isHorizontal isCompact className="pf-v5-u-mb-md">
         <DescriptionListGroup>
