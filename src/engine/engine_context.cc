@@ -110,7 +110,8 @@ Result<Cluster> EngineContext::GetCluster(const std::string& id) {
 Result<std::vector<Destination>> EngineContext::ListDestinations(const std::string& cluster_id) {
   return Read<std::vector<Destination>>(
       store, [&](StoreTx& tx) -> Result<std::vector<Destination>> {
-        GEOREP_RETURN_IF_ERROR(tx.GetCluster(cluster_id).status());
+        // Empty: every cluster's.
+        if (!cluster_id.empty()) GEOREP_RETURN_IF_ERROR(tx.GetCluster(cluster_id).status());
         return tx.ListDestinations(cluster_id);
       });
 }

@@ -80,6 +80,7 @@ struct EngineContext {
   // Reads, each in one transaction.
   Result<std::vector<Cluster>> ListClusters();
   Result<Cluster> GetCluster(const std::string& id);
+  // Empty cluster_id: every cluster's.
   Result<std::vector<Destination>> ListDestinations(const std::string& cluster_id);
   Result<Host> GetHost(const std::string& id);
   Result<std::vector<Host>> ListHosts(const std::string& cluster_id);

@@ -88,14 +88,14 @@ test('gluster: import, re-pin, destination with keys, session gv0 -> gv2 started
   // --- 1. Import the source cluster through src1.
   await page.goto(`${engine.url}/clusters`);
   await page.getByRole('heading', { name: 'No clusters yet' }).waitFor();
-  await page.getByRole('button', { name: 'New cluster' }).click();
+  await page.getByRole('button', { name: 'New cluster', exact: true }).click();
   let dialog = page.getByRole('dialog', { name: 'New cluster' });
   await dialog.getByRole('radio', { name: /Import a Gluster cluster/ }).check();
   await dialog.getByRole('textbox', { name: 'Name', exact: true }).fill('src');
   await dialog.getByLabel('Address of one host').fill(src1.ip);
   const importBtn = dialog.getByRole('button', { name: 'Import', exact: true });
   assert.equal(await importBtn.isDisabled(), true, 'import needs a confirmed host key');
-  await dialog.getByRole('button', { name: 'Fetch host key' }).click();
+  await dialog.getByRole('button', { name: 'Fetch host key', exact: true }).click();
   await dialog.getByRole('radio', { name: `ssh-ed25519 ${src1.fingerprint}` }).waitFor({ timeout: 30000 });
   assert.deepEqual(await dialog.locator('code.georep-fingerprint').allInnerTexts(), [src1.fingerprint]);
   assert.equal(await importBtn.isDisabled(), true);
@@ -129,9 +129,9 @@ test('gluster: import, re-pin, destination with keys, session gv0 -> gv2 started
   await page.getByRole('button', { name: `Actions for ${h2.name}` }).click();
   await page.getByRole('menuitem', { name: 'Re-pin host key' }).click();
   dialog = page.getByRole('dialog', { name: `Re-pin the host key of ${h2.name}` });
-  await dialog.getByRole('button', { name: 'Fetch host key' }).click();
+  await dialog.getByRole('button', { name: 'Fetch host key', exact: true }).click();
   await dialog.getByRole('radio', { name: `ssh-ed25519 ${src2.fingerprint}` }).waitFor({ timeout: 30000 });
-  const repin = dialog.getByRole('button', { name: 'Re-pin' });
+  const repin = dialog.getByRole('button', { name: 'Re-pin', exact: true });
   assert.equal(await repin.isDisabled(), true);
   await dialog.getByRole('checkbox', { name: 'I have checked this fingerprint' }).check();
   await repin.click();
@@ -152,7 +152,7 @@ test('gluster: import, re-pin, destination with keys, session gv0 -> gv2 started
   dialog = page.getByRole('dialog', { name: 'New Geo-Replication Destination' });
   await dialog.getByLabel('Source host').selectOption(h1.id);
   await dialog.getByLabel('Destination host').fill(dst1.ip);
-  await dialog.getByRole('button', { name: 'Fetch host key' }).click();
+  await dialog.getByRole('button', { name: 'Fetch host key', exact: true }).click();
   await dialog.getByRole('radio', { name: `ssh-ed25519 ${dst1.fingerprint}` }).waitFor({ timeout: 30000 });
   assert.deepEqual(await dialog.locator('code.georep-fingerprint').allInnerTexts(), [dst1.fingerprint]);
   await dialog.getByRole('checkbox', { name: 'I have checked this fingerprint' }).check();
@@ -160,7 +160,7 @@ test('gluster: import, re-pin, destination with keys, session gv0 -> gv2 started
   assert.equal(await copyKeys.isChecked(), true);
   await dialog.getByLabel('One-time root password').fill(lab.rootPassword);
   await screenshot(page, 'gluster-destination-new');
-  await dialog.getByRole('button', { name: 'Create' }).click();
+  await dialog.getByRole('button', { name: 'Create', exact: true }).click();
   await dialog.getByText(`Installing keys on ${dst1.ip}… (this can take a minute)`).waitFor();
   await dialog.waitFor({ state: 'detached', timeout: 180000 });
   // (An alert's title starts with its screen-reader variant: "Success alert:".)
@@ -213,7 +213,7 @@ test('gluster: import, re-pin, destination with keys, session gv0 -> gv2 started
   assert.match(gv1Reason, /already-here/, gv1Reason);
   await candidates.getByRole('radio', { name: 'Choose gv2' }).check();
   await screenshot(page, 'gluster-session-new');
-  await dialog.getByRole('button', { name: 'Create' }).click();
+  await dialog.getByRole('button', { name: 'Create', exact: true }).click();
   await dialog.waitFor({ state: 'detached', timeout: 180000 });
   const listed = (await engine.api('GET', `/volumes/${gv0.id}/sessions`)).items;
   assert.equal(listed.length, 1);
@@ -235,9 +235,9 @@ test('gluster: import, re-pin, destination with keys, session gv0 -> gv2 started
   await act('Config');
   dialog = page.getByRole('dialog', { name: /^Config of/ });
   const smRow = dialog.locator('tr[data-config-key="sync-method"]');
-  await smRow.getByRole('button', { name: 'Edit sync-method' }).click({ timeout: 60000 });
+  await smRow.getByRole('button', { name: 'Edit sync-method', exact: true }).click({ timeout: 60000 });
   await smRow.getByLabel('Value of sync-method').selectOption('tarssh');
-  await smRow.getByRole('button', { name: 'Save sync-method' }).click();
+  await smRow.getByRole('button', { name: 'Save sync-method', exact: true }).click();
   await smRow.getByText('Modified').waitFor({ timeout: 60000 });
   const cfg = await engine.api('GET', `/sessions/${session.id}/config`);
   assert.equal(cfg.items.find((i) => i.key === 'sync-method').value, 'tarssh');

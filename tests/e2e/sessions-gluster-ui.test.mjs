@@ -83,7 +83,7 @@ test('new session for a gluster volume: eligibility, Show all volumes, Force', a
   // An ineligible volume needs Force.
   await vols.getByRole('radio', { name: 'Choose small' }).check();
   await dialog.getByText(/small is not eligible/).waitFor();
-  const create = dialog.getByRole('button', { name: 'Create' });
+  const create = dialog.getByRole('button', { name: 'Create', exact: true });
   assert.ok(await create.isDisabled());
   await dialog.getByLabel('Force').check();
   assert.ok(await create.isEnabled());
@@ -109,14 +109,14 @@ test('new session for a gluster volume: eligibility, Show all volumes, Force', a
 
   // A gluster session can be verified as a directory session can (the engine mounts the
   // volumes on their nodes).
-  await row.getByRole('button', { name: 'Actions for gv0_localhost_backup' }).click();
+  await row.getByRole('button', { name: 'Actions for gv0_localhost_backup', exact: true }).click();
   const verify = page.getByRole('menuitem', { name: /^Verify/ });
   assert.notEqual(await verify.getAttribute('aria-disabled'), 'true');
   await page.keyboard.press('Escape');
 
   // Remove offers Reset sync time for a gluster session; the engine's answer (it has no such
   // session: it was invented here) stays in the dialog.
-  await row.getByRole('button', { name: 'Actions for gv0_localhost_backup' }).click();
+  await row.getByRole('button', { name: 'Actions for gv0_localhost_backup', exact: true }).click();
   await page.getByRole('menuitem', { name: /^Remove/ }).click();
   const remove = page.getByRole('dialog', { name: 'Remove session?' });
   await remove.getByLabel('Reset sync time').check();
@@ -127,7 +127,7 @@ test('new session for a gluster volume: eligibility, Show all volumes, Force', a
   assert.equal(q.get('force'), null);
   await remove.getByRole('alert').getByText(/not found|no such|does not exist/i).waitFor();
   await screenshot(page, 'session-remove-error');
-  await remove.getByRole('button', { name: 'Cancel' }).click();
+  await remove.getByRole('button', { name: 'Cancel', exact: true }).click();
   await remove.waitFor({ state: 'detached' });
   assert.ok(await row.isVisible(), 'a failed removal leaves the row');
 

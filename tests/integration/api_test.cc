@@ -295,8 +295,9 @@ TEST_P(ApiTest, EveryClustersDestinationsInOneList) {
   ASSERT_TRUE(r);
   ASSERT_EQ(r->status, 200) << r->body;
   std::set<std::string> listed;
-  for (const Json& d : Body(r)["items"]) listed.insert(d["id"].get<std::string>());
-  EXPECT_EQ(listed, made);
+  const Json body = Body(r);  // the loop below must not range over a temporary's member
+  for (const Json& d : body["items"]) listed.insert(d["id"].get<std::string>());
+  EXPECT_EQ(listed, made) << r->body;
 }
 
 TEST_P(ApiTest, SessionConfigAndEvents) {

@@ -89,6 +89,7 @@ class PathGuard : public ::testing::Test {
              : std::make_pair(0, Json());
   }
   std::string AddVolume(const std::string& name, const std::string& path) {
+    std::filesystem::create_directories(path);  // a volume's directory exists (the engine checks)
     auto [status, volume] = Post("/api/v1/clusters/" + cluster_id_ + "/volumes",
                                  {{"name", name}, {"host_id", host_id_}, {"path", path}});
     EXPECT_EQ(status, 201) << volume.dump();
