@@ -8,22 +8,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import {
-  directorySetup, expectAccessible, launchBrowser, login, openMenu, screenshot, setTheme, startEngine,
-} from './harness.mjs';
+import { directorySetup, expectAccessible, launchBrowser, login, openMenu, screenshot, setTheme, startEngine, until } from './harness.mjs';
 
 const ZONE = 'America/New_York';
-
-// Polls fn until it returns a truthy value (the engine's own state, not the page's).
-async function until(what, fn, ms = 30000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn().catch(() => null);
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 // A session that has replicated (a difference found by verify: an alert whose message carries
 // the engine's UTC time), and a destination test that fails (a firing alert for the drawer).
@@ -221,6 +208,9 @@ test('every page and dialog passes axe in the light and the dark theme; the them
   assert.equal(await pressed('System').getAttribute('aria-pressed'), 'true');
   // The browser's preference changes: the console follows at once.
   await page.emulateMedia({ colorScheme: 'light' });
+  // A media query's change event is sent while the page renders a frame; an idle page under
+  // load may not render one soon, so one is asked for (the console must still react itself).
+  await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => resolve())));
   await page.locator('html:not(.pf-v5-theme-dark)').waitFor({ state: 'attached' });
 
   // Light, chosen: every page and dialog.

@@ -190,6 +190,24 @@ export async function screenshot(page, name) {
   return file;
 }
 
+// Polls fn until it returns a truthy value (and returns it); a falsy value or an exception
+// means "not yet". Fails after `ms` with what it last saw (`seen()`, when given, says it).
+export async function until(what, fn, ms = 30000, every = 250, seen = undefined) {
+  const end = Date.now() + ms;
+  let last;
+  while (Date.now() < end) {
+    try {
+      last = await fn();
+      if (last) return last;
+      if (seen) last = seen();
+    } catch (e) {
+      last = e;
+    }
+    await new Promise((r) => setTimeout(r, every));
+  }
+  throw new Error(`timed out waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
+}
+
 // Waits until `locator`'s input value is `expected`: a form fills some of its fields once
 // their choices have loaded. Fails with the value it last saw.
 export async function waitForValue(locator, expected, ms = 20000) {

@@ -7,23 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { directorySetup, expectAccessible, launchBrowser, login, screenshot, startEngine } from './harness.mjs';
-
-// Polls fn until it returns a truthy value; fails after ms with what it last saw.
-async function until(what, fn, ms = 30000, every = 250) {
-  const end = Date.now() + ms;
-  let last;
-  while (Date.now() < end) {
-    try {
-      last = await fn();
-      if (last) return last;
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, every));
-  }
-  throw new Error(`timed out waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
-}
+import { directorySetup, expectAccessible, launchBrowser, login, screenshot, startEngine, until } from './harness.mjs';
 
 test('the overview: first page, empty state, statuses worst first, lag, broken destination, alert', async (t) => {
   const engine = await startEngine();

@@ -9,22 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { directorySetup, launchBrowser, login, screenshot, startEngine } from './harness.mjs';
-
-async function until(what, fn, ms = 30000, every = 250) {
-  const end = Date.now() + ms;
-  let last;
-  while (Date.now() < end) {
-    try {
-      last = await fn();
-      if (last) return last;
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, every));
-  }
-  throw new Error(`timed out waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
-}
+import { directorySetup, launchBrowser, login, screenshot, startEngine, until } from './harness.mjs';
 
 const disabledButton = (scope, name, reason) =>
   scope.getByRole('button', { name, exact: true, description: reason, disabled: true });

@@ -8,23 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { directorySetup, expectAccessible, launchBrowser, login, openMenu, screenshot, startEngine, waitForValue } from './harness.mjs';
-
-// Polls fn until it returns a truthy value; fails after ms with what it last saw.
-async function until(what, fn, ms = 20000, every = 250) {
-  const end = Date.now() + ms;
-  let last;
-  while (Date.now() < end) {
-    try {
-      last = await fn();
-      if (last) return last;
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, every));
-  }
-  throw new Error(`timed out waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
-}
+import { directorySetup, expectAccessible, launchBrowser, login, openMenu, screenshot, startEngine, until, waitForValue } from './harness.mjs';
 
 test('sessions of a directory volume, through the console', async (t) => {
   const engine = await startEngine();

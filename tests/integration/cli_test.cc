@@ -18,8 +18,8 @@ class CliTest : public ::testing::Test {
     source_ = volumes_.path() + "/src";
     ASSERT_EQ(::mkdir(source_.c_str(), 0755), 0);
     engine_ = std::make_unique<EngineProcess>(
-        data_.path(), std::vector<std::string>{"--volume-root", "/srv", "--volume-root",
-                                               volumes_.path()});
+        data_.path(),
+        std::vector<std::string>{"--volume-root", "/srv", "--volume-root", volumes_.path()});
     ASSERT_TRUE(engine_->Start()) << engine_->output();
     env_ = {"GEOREP_CONFIG_DIR=" + config_.path() + "/cfg"};
     auto login = Cli({"login", "--server", engine_->url(), "--user", "admin", "--password-stdin"},
@@ -180,7 +180,8 @@ TEST_F(CliTest, SessionsAreNamedByIdKeyOrVolumeAndDestination) {
     auto host = Cli({"--json", "host", "add", cluster, "localhost", "--transport", "local"});
     ASSERT_EQ(host.exit_code, 0) << host.err;
     const std::string hid = Json::parse(host.out)["id"];
-    ASSERT_EQ(Cli({"volume", "add", cluster, "src", "--host", hid, "--path", source_}).exit_code, 0);
+    ASSERT_EQ(Cli({"volume", "add", cluster, "src", "--host", hid, "--path", source_}).exit_code,
+              0);
     // West's destination is another machine also called localhost (reached over ssh, not
     // reachable now): its /srv/dst1 is not east's, which the path guards would refuse.
     std::vector<std::string> dest = {"destination", "create",        cluster,
