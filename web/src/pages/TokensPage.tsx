@@ -4,14 +4,14 @@
 import { useState } from 'react';
 import {
   Alert, Button, ClipboardCopy, EmptyState, EmptyStateBody, EmptyStateHeader, Form, FormGroup, FormSelect,
-  FormSelectOption, HelperText, HelperTextItem, Label, Modal, PageSection, Spinner, Stack, StackItem, TextInput, Title,
+  FormSelectOption, HelperText, HelperTextItem, Modal, PageSection, Spinner, Stack, StackItem, TextInput, Title,
   Toolbar, ToolbarContent, ToolbarItem,
 } from '@patternfly/react-core';
-import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
 import { api, currentTokenId, type ApiToken } from '../api';
 import { useLiveEvents } from '../live';
 import { ErrorAlert, errorText, Time, useAsync } from '../util';
 import { BusyNote } from '../components/common';
+import { TokenTable } from '../components/TokenTable';
 
 const DAY = 86400;
 // The engine's longest lifetime is 90 days.
@@ -62,32 +62,7 @@ export function TokensPage() {
           </EmptyState>
         )}
         {tokens.length > 0 && (
-          <Table aria-label="API tokens" variant="compact">
-            <Thead>
-              <Tr>
-                <Th>Name</Th>
-                <Th>Created</Th>
-                <Th>Expires</Th>
-                <Th>Last used</Th>
-                <Th screenReaderText="Actions" />
-              </Tr>
-            </Thead>
-            <Tbody>
-              {tokens.map((t) => (
-                <Tr key={t.id} data-token-id={t.id}>
-                  <Td dataLabel="Name">
-                    {t.name} {t.id === mine && <Label isCompact color="blue">this console</Label>}
-                  </Td>
-                  <Td dataLabel="Created"><Time iso={t.created_at} show="both" /></Td>
-                  <Td dataLabel="Expires"><Time iso={t.expires_at} show="both" empty="never" /></Td>
-                  <Td dataLabel="Last used"><Time iso={t.last_used} empty="never" /></Td>
-                  <Td isActionCell>
-                    <Button variant="secondary" isDanger onClick={() => setRevoking(t)} aria-label={`Revoke ${t.name}`}>Revoke</Button>
-                  </Td>
-                </Tr>
-              ))}
-            </Tbody>
-          </Table>
+          <TokenTable tokens={tokens} label="API tokens" current={mine} onRevoke={setRevoking} />
         )}
       </PageSection>
       {creating && <CreateTokenModal onClose={() => setCreating(false)} onCreated={reload} />}

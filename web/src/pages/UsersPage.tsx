@@ -15,6 +15,7 @@ import { useLiveEvents } from '../live';
 import { useRole } from '../role';
 import { ErrorAlert, errorText, Time, useAsync } from '../util';
 import { BusyNote, ConfirmRemoveModal, FormModal, RowActions } from '../components/common';
+import { TokenTable } from '../components/TokenTable';
 
 const ROLES: { role: Role; what: string }[] = [
   { role: 'viewer', what: 'reads everything, changes nothing' },
@@ -282,26 +283,7 @@ function UserTokensModal({ user, onClose }: { user: User; onClose: () => void })
       {!tokens.data && tokens.loading && <Spinner aria-label="Loading tokens" />}
       {tokens.data && list.length === 0 && <p>{user.name} has no token: they are not logged in anywhere.</p>}
       {list.length > 0 && (
-        <Table aria-label={`Tokens of ${user.name}`} variant="compact">
-          <Thead>
-            <Tr>
-              <Th>Name</Th>
-              <Th>Created</Th>
-              <Th>Expires</Th>
-              <Th>Last used</Th>
-            </Tr>
-          </Thead>
-          <Tbody>
-            {list.map((t) => (
-              <Tr key={t.id}>
-                <Td dataLabel="Name">{t.name}</Td>
-                <Td dataLabel="Created"><Time iso={t.created_at} show="both" /></Td>
-                <Td dataLabel="Expires"><Time iso={t.expires_at} show="both" empty="never" /></Td>
-                <Td dataLabel="Last used"><Time iso={t.last_used} empty="never" /></Td>
-              </Tr>
-            ))}
-          </Tbody>
-        </Table>
+        <TokenTable tokens={list} label={`Tokens of ${user.name}`} />
       )}
     </Modal>
   );
