@@ -83,8 +83,8 @@ TEST(VerifyCompareTest, EachKindOfDifference) {
             (M{{"f", "owner 0:0 at the source, 7:0 at the destination"}}));
   EXPECT_EQ(changed([](DescribedEntry& e) { e.mtime_ns = 5; }),
             (M{{"f",
-                 "modified at 1970-01-01T00:00:01.000000000Z at the source, "
-                 "1970-01-01T00:00:00.000000005Z at the destination"}}));
+                "modified at 1970-01-01T00:00:01.000000000Z at the source, "
+                "1970-01-01T00:00:00.000000005Z at the destination"}}));
   EXPECT_EQ(changed([](DescribedEntry& e) {
               e.xattrs = {{"user.k", "v"}};
             }),
@@ -186,10 +186,9 @@ TEST(VerifyCompareTest, DirectoryTimes) {
   TreeDescription dst = src;
   dst.entries[0].mtime_ns = 7;
   using M = std::map<std::string, std::string>;
-  EXPECT_EQ(Differences(src, dst),
-            (M{{".",
-                 "modified at 1970-01-01T00:00:01.000000000Z at the source, "
-                 "1970-01-01T00:00:00.000000007Z at the destination"}}));
+  EXPECT_EQ(Differences(src, dst), (M{{".",
+                                       "modified at 1970-01-01T00:00:01.000000000Z at the source, "
+                                       "1970-01-01T00:00:00.000000007Z at the destination"}}));
 }
 
 TEST(VerifyCompareTest, XattrNamespacesComparedAsTheSessionReplicatesThem) {
