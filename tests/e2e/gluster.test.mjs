@@ -9,29 +9,10 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { glusterState, launchBrowser, login, screenshot, startEngine, startGlusterLab } from './harness.mjs';
+import { glusterState, launchBrowser, login, screenshot, startEngine, startGlusterLab, until } from './harness.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const clusterSh = path.resolve(here, '../gluster/cluster.sh');
-
-// Polls fn until it returns a truthy value; fails after ms with what it last saw.
-// Waits until fn() returns a truthy value (and returns it); a falsy one means "not yet".
-// `seen()` (optional) says what was last seen, for the time-out's message.
-async function until(what, fn, ms = 20000, every = 500, seen = () => undefined) {
-  const end = Date.now() + ms;
-  let last;
-  while (Date.now() < end) {
-    try {
-      const v = await fn();
-      if (v) return v;
-      last = seen();
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, every));
-  }
-  throw new Error(`timed out waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
-}
 
 // Runs argv on a lab node (its network and mount namespaces), as the C++ suite's OnNode does.
 function onNode(node, argv) {

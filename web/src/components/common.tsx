@@ -1,11 +1,11 @@
 // Building blocks shared by the clusters, cluster and events screens: the host-key fetch and
 // confirmation (ssh's first-connection prompt, in a form), a confirm-to-remove dialog that keeps
 // the engine's refusal inside it, a row's kebab menu, and a progress line.
-import { useEffect, useState } from 'react';
+import { useEffect, useState, type ReactNode } from 'react';
 import {
-  Alert, AlertActionCloseButton, Button, Checkbox, Divider, Dropdown, DropdownItem, DropdownList, Flex, FlexItem, FormGroup,
+  Alert, AlertActionCloseButton, Button, Checkbox, ClipboardCopy, Divider, Dropdown, DropdownItem, DropdownList, Flex, FlexItem, FormGroup,
   HelperText, HelperTextItem, MenuToggle, Modal,
-  Radio, Spinner,
+  Radio, Spinner, Stack, StackItem,
 } from '@patternfly/react-core';
 import { type IAction } from '@patternfly/react-table';
 import EllipsisVIcon from '@patternfly/react-icons/dist/esm/icons/ellipsis-v-icon';
@@ -324,5 +324,29 @@ export function OutcomeAlert({ outcome, onClose }: { outcome: Outcome | null; on
         </ul>
       )}
     </Alert>
+  );
+}
+
+// A secret the engine shows once (a token, a webhook's signing secret): a warning that says so,
+// the value with a copy button, and what else the caller tells (`children`).
+export function SecretOnceModal({ title, warning, label, value, onClose, children }: {
+  title: string; warning: { title: string; body: ReactNode }; label: string; value: string; onClose: () => void;
+  children?: ReactNode;
+}) {
+  return (
+    <Modal variant="medium" title={title} isOpen onClose={onClose}
+      actions={[<Button key="close" variant="primary" onClick={onClose}>Close</Button>]}>
+      <Stack hasGutter>
+        <StackItem>
+          <Alert variant="warning" isInline title={warning.title}>{warning.body}</Alert>
+        </StackItem>
+        <StackItem>
+          <ClipboardCopy isReadOnly hoverTip={`Copy the ${label.toLowerCase()}`} clickTip="Copied" textAriaLabel={label}>
+            {value}
+          </ClipboardCopy>
+        </StackItem>
+        {children && <StackItem>{children}</StackItem>}
+      </Stack>
+    </Modal>
   );
 }

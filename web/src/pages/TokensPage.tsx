@@ -3,14 +3,14 @@
 // console's own login is a token too: it is marked, and revoking it logs the console out.
 import { useState } from 'react';
 import {
-  Alert, Button, ClipboardCopy, EmptyState, EmptyStateBody, EmptyStateHeader, Form, FormGroup, FormSelect,
+  Alert, Button, EmptyState, EmptyStateBody, EmptyStateHeader, Form, FormGroup, FormSelect,
   FormSelectOption, HelperText, HelperTextItem, Modal, PageSection, Spinner, Stack, StackItem, TextInput, Title,
   Toolbar, ToolbarContent, ToolbarItem,
 } from '@patternfly/react-core';
 import { api, currentTokenId, type ApiToken } from '../api';
 import { useLiveEvents } from '../live';
 import { ErrorAlert, errorText, Time, useAsync } from '../util';
-import { BusyNote } from '../components/common';
+import { BusyNote, SecretOnceModal } from '../components/common';
 import { TokenTable } from '../components/TokenTable';
 
 const DAY = 86400;
@@ -139,22 +139,13 @@ function CreateTokenModal({ onClose, onCreated }: { onClose: () => void; onCreat
 
   if (issued) {
     return (
-      <Modal variant="medium" title={`Token ${issued.name} created`} isOpen onClose={onClose}
-        actions={[<Button key="close" variant="primary" onClick={onClose}>Close</Button>]}>
-        <Stack hasGutter>
-          <StackItem>
-            <Alert variant="warning" isInline title="Copy the token now: it will not be shown again.">
-              georep keeps only a hash of it. If it is lost, revoke it and create another.
-            </Alert>
-          </StackItem>
-          <StackItem>
-            <ClipboardCopy isReadOnly hoverTip="Copy the token" clickTip="Copied" textAriaLabel="Token secret">
-              {issued.token ?? ''}
-            </ClipboardCopy>
-          </StackItem>
-          <StackItem>Expires <Time iso={issued.expires_at} show="both" empty="never" />.</StackItem>
-        </Stack>
-      </Modal>
+      <SecretOnceModal title={`Token ${issued.name} created`} label="Token secret" value={issued.token ?? ''}
+        onClose={onClose} warning={{
+          title: 'Copy the token now: it will not be shown again.',
+          body: 'georep keeps only a hash of it. If it is lost, revoke it and create another.',
+        }}>
+        Expires <Time iso={issued.expires_at} show="both" empty="never" />.
+      </SecretOnceModal>
     );
   }
   return (

@@ -4,11 +4,11 @@
 // the engine's refusal goes on the field it names, else in the dialog's alert.
 import { useState } from 'react';
 import {
-  Alert, Button, Checkbox, ClipboardCopy, Form, FormGroup, FormSelect, FormSelectOption, Modal, Stack, StackItem,
+  Alert, Checkbox, Form, FormGroup, FormSelect, FormSelectOption,
   TextInput,
 } from '@patternfly/react-core';
 import { api, type Notifier, type NotifierSpec } from '../../api';
-import { BusyNote, FormModal } from '../common';
+import { BusyNote, FormModal, SecretOnceModal } from '../common';
 import { check, FieldHelper, fieldProps, useServerErrors } from '../forms';
 
 type Kind = NotifierSpec['kind'] & string;
@@ -100,7 +100,7 @@ export function AddNotifierModal({ onClose, onAdded }: { onClose: () => void; on
     }
   };
 
-  if (added) return <SecretOnceModal notifier={added} onClose={onClose} />;
+  if (added) return <WebhookSecretModal notifier={added} onClose={onClose} />;
 
   const text = (id: string, field: string, value: string, set: (v: string) => void) => ({
     id, value, isDisabled: busy,
@@ -174,24 +174,18 @@ export function AddNotifierModal({ onClose, onAdded }: { onClose: () => void; on
 }
 
 // A webhook's signing secret, shown the one time the engine answers it.
-function SecretOnceModal({ notifier, onClose }: { notifier: Notifier; onClose: () => void }) {
+function WebhookSecretModal({ notifier, onClose }: { notifier: Notifier; onClose: () => void }) {
   return (
-    <Modal variant="medium" title={`Notifier ${notifier.name} added`} isOpen onClose={onClose}
-      actions={[<Button key="close" variant="primary" onClick={onClose}>Close</Button>]}>
-      <Stack hasGutter>
-        <StackItem>
-          <Alert variant="warning" isInline title="Copy the signing secret now: it will not be shown again.">
+    <SecretOnceModal title={`Notifier ${notifier.name} added`} label="Signing secret" value={notifier.secret ?? ''}
+      onClose={onClose} warning={{
+        title: 'Copy the signing secret now: it will not be shown again.',
+        body: (
+          <>
             The receiver checks each request with it: <code>X-Georep-Signature</code> is <code>sha256=</code> and the
             HMAC-SHA256 of <code>&lt;X-Georep-Timestamp&gt;.&lt;body&gt;</code> keyed by this secret. If it is lost,
             remove the notifier and add it again.
-          </Alert>
-        </StackItem>
-        <StackItem>
-          <ClipboardCopy isReadOnly hoverTip="Copy the secret" clickTip="Copied" textAriaLabel="Signing secret">
-            {notifier.secret ?? ''}
-          </ClipboardCopy>
-        </StackItem>
-      </Stack>
-    </Modal>
+          </>
+        ),
+      }} />
   );
 }
